@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh clone: `make generate` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.specformers-installed
+export TF_CPP_MIN_LOG_LEVEL := 2
+export KERAS_BACKEND := tensorflow
+
+.PHONY: generate check test bench venv clean
+
+generate: $(STAMP)
+	$(PY) -m generator
+
+check: $(STAMP)
+	$(PY) -m generator --check
+
+test: $(STAMP)
+	$(PY) -m generator --check
+	$(PY) -m pytest -n 2 -q tests
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+venv: $(STAMP)
+
+# torch==2.13.0 is installed first and on its own, so that nothing later can resolve a newer (CUDA) torch.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache bench-results.json

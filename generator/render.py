@@ -1,0 +1,150 @@
+"""Stage 4 — render: Jinja2 templates + the render model -> Python source strings, in memory.
+
+The table :func:`plan` lists every file of ``generated/`` with the template that renders it and what it is rendered
+from (its "source", named in the banner). Nothing here touches the disk except reading templates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+
+from .errors import TemplateError
+from .resolve import FRAMEWORKS, Architecture, Project
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+PACKAGE = "specformers"
+REGENERATE = "make generate"
+
+
+@dataclass(frozen=True)
+class FileJob:
+    path: str  # relative to the output root, e.g. "specformers/models/albert/modeling_albert.py"
+    template: str
+    source: str  # what the banner names as the file's origin
+    context: dict[str, Any]
+    spec: str | None = None  # the architecture spec this file belongs to (for --only)
+
+
+def _doc(text: str) -> str:
+    """Escape free text for the inside of a triple-quoted (non-raw) docstring: it comes out verbatim."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if text.endswith('"'):
+        text = text[:-1] + '\\"'
+    return text
+
+
+def _pystr(value: Any) -> str:
+    """A Python literal for ``value`` (strings get a safe repr)."""
+    return repr(value)
+
+
+def _comment(text: str) -> str:
+    """Free text for a ``#`` comment: one line, no control characters."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]", " ", text)
+
+
+def _wrap(text: str, width: int = 110, indent: str = "") -> str:
+    import textwrap
+
+    paragraphs = text.split("\n\n")
+    out = []
+    for para in paragraphs:
+        lines = textwrap.wrap(para, width=width, break_long_words=False, break_on_hyphens=False, replace_whitespace=True)
+        out.append("\n".join(indent + line for line in lines) if lines else "")
+    return ("\n" + indent + "\n").join(out) if indent else "\n\n".join(out)
+
+
+def make_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["doc"] = _doc
+    env.filters["py"] = _pystr
+    env.filters["comment"] = _comment
+    env.filters["wrap"] = _wrap
+    env.globals["PACKAGE"] = PACKAGE
+    env.globals["REGENERATE"] = REGENERATE
+    env.globals["FRAMEWORKS"] = FRAMEWORKS
+    return env
+
+
+def plan(project: Project, only: str | None = None) -> list[FileJob]:
+    """Every file the generator writes, in a stable order."""
+    jobs: list[FileJob] = []
+    shared_sources = "specs/*.yaml"
+    catalog = project.outputs.source
+    common = {"project": project}
+
+    if only is None:
+        jobs += [
+            FileJob(f"{PACKAGE}/__init__.py", "common/package_init.py.jinja", shared_sources, common),
+            FileJob(f"{PACKAGE}/configuration_utils.py", "common/configuration_utils.py.jinja", "templates/common", common),
+            FileJob(f"{PACKAGE}/utils.py", "common/utils.py.jinja", "templates/common", common),
+            FileJob(f"{PACKAGE}/checkpoint.py", "common/checkpoint.py.jinja", "templates/common", common),
+            FileJob(f"{PACKAGE}/models/__init__.py", "common/models_init.py.jinja", shared_sources, common),
+        ]
+        for fw, module in (("torch", ""), ("tf", "tf_"), ("flax", "flax_")):
+            jobs += [
+                FileJob(f"{PACKAGE}/modeling_{module}outputs.py", f"{fw}/outputs.py.jinja", catalog, {**common, "catalog": project.outputs}),
+                FileJob(f"{PACKAGE}/modeling_{module}utils.py", f"{fw}/runtime.py.jinja", f"templates/{fw}", common),
+                FileJob(f"{PACKAGE}/activations{'_' + fw if fw != 'torch' else ''}.py", f"{fw}/activations.py.jinja", f"templates/{fw}", common),
+            ]
+    for arch in project.architectures:
+        if only is not None and arch.name != only:
+            continue
+        ctx = {"project": project, "arch": arch, "catalog": project.outputs}
+        base = f"{PACKAGE}/models/{arch.name}"
+        jobs += [
+            FileJob(f"{base}/__init__.py", "common/model_init.py.jinja", arch.spec_file, ctx, arch.name),
+            FileJob(f"{base}/configuration_{arch.name}.py", "common/configuration.py.jinja", arch.spec_file, ctx, arch.name),
+            FileJob(f"{base}/modeling_{arch.name}.py", "torch/modeling.py.jinja", arch.spec_file, ctx, arch.name),
+            FileJob(f"{base}/modeling_tf_{arch.name}.py", "tf/modeling.py.jinja", arch.spec_file, ctx, arch.name),
+            FileJob(f"{base}/modeling_flax_{arch.name}.py", "flax/modeling.py.jinja", arch.spec_file, ctx, arch.name),
+        ]
+    return jobs
+
+
+def render(env: jinja2.Environment, job: FileJob) -> str:
+    try:
+        template = env.get_template(job.template)
+        body = template.render(**job.context, source=job.source, output_path=job.path)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(exc.filename and _rel_template(exc.filename) or job.template, exc.lineno, job.source, exc.message or "syntax error") from None
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(job.template, None, job.source, f"template {exc.name!r} not found") from None
+    except Exception as exc:  # undefined variables, bad filters, errors raised by render-model methods
+        template_name, line = _template_frame(exc)
+        raise TemplateError(template_name or job.template, line, job.source, f"{type(exc).__name__}: {exc}") from None
+    return body
+
+
+def _rel_template(filename: str) -> str:
+    try:
+        return "templates/" + Path(filename).resolve().relative_to(TEMPLATES).as_posix()
+    except ValueError:
+        return filename
+
+
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+    """The innermost template frame of a traceback: (template path, line)."""
+    tb = exc.__traceback__
+    found: tuple[str | None, int | None] = (None, None)
+    while tb is not None:
+        frame = tb.tb_frame
+        filename = frame.f_code.co_filename
+        if filename.endswith(".jinja"):
+            template = frame.f_globals.get("__jinja_template__")
+            line = template.get_corresponding_lineno(tb.tb_lineno) if template is not None else tb.tb_lineno
+            found = (_rel_template(filename), line)
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,637 @@
+"""Stage 3 — resolve: turn validated specs into the render model that templates read.
+
+The spec says what the author wrote; the render model says what every template needs: class names, the config fields a
+component reads, which heads need the pooler, each forward signature per framework (so that signature and docstring are
+rendered from one list), and the output class of each head. Templates never see raw dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import ValidationError
+
+from . import schema
+from .errors import SpecError
+from .load import LoadedYaml
+
+FRAMEWORKS = ("torch", "tf", "flax")
+FRAMEWORK_CLASS_PREFIX = {"torch": "", "tf": "TF", "flax": "Flax"}
+
+# Config fields every encoder template reads, under these names (an architecture whose config calls them something
+# else maps them with `config.attribute_map`).
+REQUIRED_CONFIG_FIELDS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "initializer_range",
+)
+
+# Fields every config has through the shared base class (transformers' PretrainedConfig).
+BASE_CONFIG_FIELDS = (
+    "num_labels",
+    "problem_type",
+    "is_decoder",
+    "add_cross_attention",
+    "tie_word_embeddings",
+    "output_attentions",
+    "output_hidden_states",
+    "return_dict",
+    "pad_token_id",
+    "bos_token_id",
+    "eos_token_id",
+)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Render model
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    name: str
+    type: str
+    annotation: str
+    default: Any
+    default_repr: str
+    doc: str
+    default_from: Optional[str]
+    choices: Optional[list]
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One forward argument: its name, default (as Python source) and documentation."""
+
+    name: str
+    default: Optional[str]
+    type: str
+    shape: Optional[str]
+    doc: str
+
+
+@dataclass(frozen=True)
+class OutputField:
+    name: str
+    kind: str
+    shape: Optional[str]
+    required: bool
+    doc: str
+
+
+@dataclass(frozen=True)
+class OutputClass:
+    name: str
+    doc: str
+    fields: tuple[OutputField, ...]
+
+    def class_name(self, framework: str) -> str:
+        return FRAMEWORK_CLASS_PREFIX[framework] + self.name
+
+    def fields_for(self, framework: str) -> tuple[OutputField, ...]:
+        if framework == "flax":
+            return tuple(f for f in self.fields if f.name != "loss")
+        return self.fields
+
+
+@dataclass(frozen=True)
+class OutputCatalog:
+    source: str
+    classes: tuple[OutputClass, ...]
+    frameworks: dict[str, tuple[str, ...]]
+
+    def for_framework(self, framework: str) -> list[OutputClass]:
+        return [c for c in self.classes if framework in self.frameworks[c.name]]
+
+    def get(self, name: str) -> OutputClass:
+        for c in self.classes:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Head:
+    kind: str
+    suffix: str  # "Model", "ForMaskedLM", ...
+    output: str  # catalog name, without framework prefix
+    uses_pooler: bool
+    style: Optional[str]
+    summary: Optional[str]
+    dropout: Optional[str]  # config field for the head's dropout, if any
+    args: dict[str, tuple[Argument, ...]]  # framework -> forward signature
+    doc: str
+
+    def class_name(self, prefix: str, framework: str) -> str:
+        return FRAMEWORK_CLASS_PREFIX[framework] + prefix + self.suffix
+
+
+@dataclass(frozen=True)
+class Architecture:
+    spec: schema.ArchitectureSpec
+    spec_file: str
+    name: str
+    prefix: str
+    model_type: str
+    base_model_prefix: str
+    title: str
+    paper: str
+    config_class: str
+    config_doc: str
+    config_fields: tuple[ConfigField, ...]
+    attribute_map: dict[str, str]
+    embeddings: schema.EmbeddingsSpec
+    embedding_size: str  # config field of the embedding width
+    projection_owner: Optional[str]  # "model" or "encoder": the module that holds the E -> H projection
+    projection_attr: Optional[str]
+    projection_when: Optional[str]
+    rotary: Optional[schema.RotaryPosition]
+    rotary_owner: Optional[str]
+    rotary_attr: Optional[str]
+    attention: schema.AttentionSpec
+    feed_forward: schema.FeedForwardSpec
+    norm: schema.NormSpec
+    encoder: schema.EncoderSpec
+    decoder: Optional[schema.DecoderSpec]
+    pooler: Optional[schema.PoolerSpec]
+    lm_head: Optional[schema.LMHeadSpec]
+    lm_head_path: tuple[str, ...]
+    sentence_head: Optional[schema.SentenceHeadSpec]
+    sentence_head_path: tuple[str, ...]
+    classifier_dropout: Optional[schema.ClassifierDropoutSpec]
+    heads: tuple[Head, ...]
+    has_token_type: bool
+    has_position_ids: bool
+
+    def head(self, kind: str) -> Optional[Head]:
+        for h in self.heads:
+            if h.kind == kind:
+                return h
+        return None
+
+    def class_name(self, component: str, framework: str) -> str:
+        return FRAMEWORK_CLASS_PREFIX[framework] + self.prefix + component
+
+    def public_classes(self, framework: str) -> list[str]:
+        return [h.class_name(self.prefix, framework) for h in self.heads]
+
+
+@dataclass
+class Project:
+    architectures: list[Architecture]
+    outputs: OutputCatalog
+    arguments: schema.ArgumentsSpec
+    frameworks: tuple[str, ...] = FRAMEWORKS
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def validate(loaded: LoadedYaml, model: type[schema.BaseModel]) -> Any:
+    """Validate loaded YAML against a schema model; the first error becomes a SpecError naming its line."""
+    try:
+        return model.model_validate(loaded.data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        # pydantic adds the union/discriminator member name to the location; keep only real keys and indices.
+        real = _real_location(loaded, loc)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}" + _suggest(loc[-1], _allowed_keys(model, real[:-1], loaded))
+        elif err["type"] == "missing":
+            message = f"required field {loc[-1]!r} is missing"
+            real = real[:-1] + [loc[-1]]
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        elif err["type"] == "model_type":
+            message = f"expected a mapping, got {type(err['input']).__name__}"
+        elif err["type"] == "list_type":
+            message = f"expected a list, got {type(err['input']).__name__}"
+        line = loaded.line_of(real)
+        raise SpecError(loaded.path, message, line=line, field=".".join(real) or None) from None
+
+
+def _real_location(loaded: LoadedYaml, loc: list[str]) -> list[str]:
+    out: list[str] = []
+    node: Any = loaded.data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            out.append(part)
+            node = node[int(part)]
+        elif isinstance(node, dict) and part not in node and part == loc[-1]:
+            out.append(part)
+    return out
+
+
+def _allowed_keys(model: type[schema.BaseModel], loc: list[str], loaded: LoadedYaml) -> list[str]:
+    """Keys allowed at ``loc`` (best effort: follows pydantic field annotations)."""
+    current: Any = model
+    for part in loc:
+        if part.isdigit():
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        current = _inner_model(fields[part].annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, schema.BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Resolution
+
+
+def resolve_arguments(loaded: LoadedYaml) -> schema.ArgumentsSpec:
+    return validate(loaded, schema.ArgumentsSpec)
+
+
+def resolve_outputs(loaded: LoadedYaml) -> OutputCatalog:
+    spec: schema.OutputCatalogSpec = validate(loaded, schema.OutputCatalogSpec)
+    classes = []
+    frameworks: dict[str, tuple[str, ...]] = {}
+    for ci, cls in enumerate(spec.classes):
+        fields = []
+        for fi, entry in enumerate(cls.fields):
+            if isinstance(entry, str):
+                if entry not in spec.fields:
+                    raise SpecError(
+                        loaded.path,
+                        f"unknown shared output field {entry!r}" + _suggest(entry, list(spec.fields)),
+                        line=loaded.line_of(["classes", ci, "fields", fi]),
+                        field=f"classes.{ci}.fields.{fi}",
+                    )
+                base = spec.fields[entry]
+                override = None
+            else:
+                base = spec.fields.get(entry.name)
+                override = entry
+            merged = _merge_field(base, override)
+            if merged.kind is None or merged.doc is None:
+                raise SpecError(
+                    loaded.path,
+                    f"output field {merged.name!r} needs a `kind` and a `doc` (it is not a shared field)",
+                    line=loaded.line_of(["classes", ci, "fields", fi]),
+                    field=f"classes.{ci}.fields.{fi}",
+                )
+            fields.append(
+                OutputField(name=merged.name, kind=merged.kind, shape=merged.shape, required=bool(merged.required), doc=merged.doc)
+            )
+        names = [f.name for f in fields]
+        if len(set(names)) != len(names):
+            raise SpecError(loaded.path, f"class {cls.name!r} lists a field twice", line=loaded.line_of(["classes", ci]), field=f"classes.{ci}.fields")
+        if cls.name in frameworks:
+            raise SpecError(loaded.path, f"output class {cls.name!r} is declared twice", line=loaded.line_of(["classes", ci]), field=f"classes.{ci}.name")
+        frameworks[cls.name] = tuple(cls.frameworks)
+        classes.append(OutputClass(name=cls.name, doc=cls.doc, fields=tuple(fields)))
+    return OutputCatalog(source=_rel(loaded.path), classes=tuple(classes), frameworks=frameworks)
+
+
+def _merge_field(base: Optional[schema.OutputFieldSpec], override: Optional[schema.OutputFieldSpec]) -> schema.OutputFieldSpec:
+    if base is None:
+        return override  # type: ignore[return-value]
+    if override is None:
+        return base
+    data = base.model_dump()
+    data.update({k: v for k, v in override.model_dump().items() if v is not None})
+    return schema.OutputFieldSpec(**data)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name if path.parent.name != "specs" else f"specs/{path.name}"
+
+
+_PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool"}
+
+_HEAD_SUFFIX = {
+    "base": "Model",
+    "pretraining": "ForPreTraining",
+    "masked_lm": "ForMaskedLM",
+    "causal_lm": "ForCausalLM",
+    "sequence_classification": "ForSequenceClassification",
+    "token_classification": "ForTokenClassification",
+    "question_answering": "ForQuestionAnswering",
+    "multiple_choice": "ForMultipleChoice",
+}
+
+_HEAD_DOC = {
+    "base": "The bare {title} Model transformer outputting raw hidden-states without any specific head on top.",
+    "pretraining": "{title} Model with the heads used during pretraining on top: a `masked language modeling` head and a sentence-level classification head.",
+    "masked_lm": "{title} Model with a `language modeling` head on top.",
+    "causal_lm": "{title} Model with a `language modeling` head on top for causal language modeling (CLM).",
+    "sequence_classification": "{title} Model transformer with a sequence classification/regression head on top (a linear layer on top of the pooled output), e.g. for GLUE tasks.",
+    "token_classification": "{title} Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.",
+    "question_answering": "{title} Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).",
+    "multiple_choice": "{title} Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.",
+}
+
+_HEAD_OUTPUT = {
+    "masked_lm": "MaskedLMOutput",
+    "causal_lm": "CausalLMOutputWithCrossAttentions",
+    "sequence_classification": "SequenceClassifierOutput",
+    "token_classification": "TokenClassifierOutput",
+    "question_answering": "QuestionAnsweringModelOutput",
+    "multiple_choice": "MultipleChoiceModelOutput",
+}
+
+
+def _py_repr(value: Any) -> str:
+    if isinstance(value, float) and value == int(value) and abs(value) < 1e16 and "e" not in repr(value):
+        return repr(value)
+    return repr(value)
+
+
+def resolve_architecture(
+    loaded: LoadedYaml, outputs: OutputCatalog, arguments: schema.ArgumentsSpec
+) -> Architecture:
+    spec: schema.ArchitectureSpec = validate(loaded, schema.ArchitectureSpec)
+    path = loaded.path
+
+    def fail(message: str, loc: list) -> SpecError:
+        return SpecError(path, message, line=loaded.line_of(loc), field=".".join(str(p) for p in loc))
+
+    if spec.name != path.stem:
+        raise fail(f"name {spec.name!r} must match the file name {path.stem!r}", ["name"])
+
+    fields = {f.name: f for f in spec.config.fields}
+    known = set(fields) | set(spec.config.attribute_map) | set(BASE_CONFIG_FIELDS)
+
+    def need_field(name: Optional[str], loc: list, *, numeric: bool = False) -> None:
+        if name is None:
+            return
+        if name not in known:
+            raise fail(f"config field {name!r} is not declared under `config.fields`" + _suggest(name, sorted(known)), loc)
+
+    for i, f in enumerate(spec.config.fields):
+        if f.default_from is not None:
+            need_field(f.default_from, ["config", "fields", i, "default_from"])
+    for alias, target in spec.config.attribute_map.items():
+        if target not in fields:
+            raise fail(f"attribute_map target {target!r} is not a config field", ["config", "attribute_map", alias])
+    for name in REQUIRED_CONFIG_FIELDS:
+        if name not in fields and name not in spec.config.attribute_map:
+            raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every encoder reads it", ["config", "fields"])
+
+    def default_of(name: str) -> Any:
+        name = spec.config.attribute_map.get(name, name)
+        f = fields[name]
+        if f.default is None and f.default_from:
+            return default_of(f.default_from)
+        return f.default
+
+    hidden, heads_n = default_of("hidden_size"), default_of("num_attention_heads")
+    if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or hidden % heads_n):
+        raise fail(
+            f"the default hidden_size ({hidden}) is not a multiple of the default num_attention_heads ({heads_n})",
+            ["config", "fields"],
+        )
+
+    emb = spec.embeddings
+    need_field(emb.size, ["embeddings", "size"])
+    need_field(spec.norm.eps, ["norm", "eps"])
+    if emb.token_type:
+        need_field("type_vocab_size", ["embeddings", "token_type"])
+    if emb.position == "absolute":
+        need_field("max_position_embeddings", ["embeddings", "position"])
+
+    projection_owner = projection_attr = projection_when = None
+    if emb.projection is not None:
+        parts = emb.projection.path.split(".")
+        if len(parts) == 1:
+            projection_owner, projection_attr = "model", parts[0]
+        elif len(parts) == 2 and parts[0] == spec.encoder.path:
+            projection_owner, projection_attr = "encoder", parts[1]
+        else:
+            raise fail(
+                f"projection path must be `<attr>` (on the base model) or `{spec.encoder.path}.<attr>` (on the encoder)",
+                ["embeddings", "projection", "path"],
+            )
+        projection_when = emb.projection.when
+
+    rotary = rotary_owner = rotary_attr = None
+    if isinstance(spec.position, schema.RotaryPosition):
+        rotary = spec.position
+        if emb.position != "none":
+            raise fail("rotary positions replace absolute position embeddings: set `embeddings.position: none`", ["position", "kind"])
+        need_field(rotary.rotary_value, ["position", "rotary_value"])
+        need_field("max_position_embeddings", ["position"])
+        parts = rotary.table_path.split(".")
+        if len(parts) == 2 and parts[0] == spec.encoder.path:
+            rotary_owner, rotary_attr = "encoder", parts[1]
+        else:
+            raise fail(f"table_path must be `{spec.encoder.path}.<attr>`", ["position", "table_path"])
+
+    if spec.encoder.sharing is not None:
+        need_field(spec.encoder.sharing.groups, ["encoder", "sharing", "groups"])
+        need_field(spec.encoder.sharing.inner, ["encoder", "sharing", "inner"])
+    if spec.sentence_head is not None:
+        need_field(spec.sentence_head.dropout, ["sentence_head", "dropout"])
+        if isinstance(spec.sentence_head.num_labels, str):
+            need_field(spec.sentence_head.num_labels, ["sentence_head", "num_labels"])
+    if spec.classifier_dropout is not None:
+        need_field(spec.classifier_dropout.field, ["classifier_dropout", "field"])
+        need_field(spec.classifier_dropout.fallback, ["classifier_dropout", "fallback"])
+
+    # Heads ----------------------------------------------------------------------------------------------------------
+    heads: list[Head] = []
+    seen: set[str] = set()
+    for i, h in enumerate(spec.heads):
+        loc = ["heads", i]
+        if h.kind in seen:
+            raise fail(f"head {h.kind!r} is listed twice", loc + ["kind"])
+        seen.add(h.kind)
+        need_field(h.dropout, loc + ["dropout"])
+        requires = {
+            "pretraining": ["lm_head", "sentence_head", "pooler"],
+            "masked_lm": ["lm_head"],
+            "causal_lm": ["lm_head", "decoder"],
+        }.get(h.kind, [])
+        if h.kind == "sequence_classification":
+            if h.style is None:
+                raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
+            if h.style == "pooled":
+                requires.append("pooler")
+        elif h.style is not None:
+            raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
+        if h.kind == "multiple_choice":
+            if h.summary is None:
+                raise fail("multiple_choice needs `summary: pooled` or `summary: last_token`", loc)
+            if h.summary == "pooled":
+                requires.append("pooler")
+        elif h.summary is not None:
+            raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
+        for component in requires:
+            if getattr(spec, component) is None:
+                raise fail(f"head {h.kind!r} needs the `{component}` component, which this spec does not define", loc + ["kind"])
+        needs_dropout = h.kind in ("sequence_classification", "token_classification") or h.summary == "pooled"
+        if needs_dropout and h.dropout is None:
+            if spec.classifier_dropout is None:
+                raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
+        output = h.output or _HEAD_OUTPUT.get(h.kind)
+        if h.kind == "base":
+            if spec.pooler is not None:
+                output = h.output or "BaseModelOutputWithPooling"
+            elif spec.decoder is not None:
+                output = h.output or "BaseModelOutputWithPastAndCrossAttentions"
+            else:
+                output = h.output or "BaseModelOutput"
+        if output is None:
+            raise fail(f"head {h.kind!r} needs `output: <class from specs/outputs.yaml>`", loc)
+        if output not in outputs.frameworks:
+            raise fail(f"output class {output!r} is not in the output catalog", loc + ["output"])
+        uses_pooler = spec.pooler is not None and (
+            h.kind in ("base", "pretraining") or h.style == "pooled" or h.summary == "pooled"
+        )
+        args = {fw: _head_arguments(spec, h.kind, fw, arguments, uses_pooler) for fw in FRAMEWORKS}
+        heads.append(
+            Head(
+                kind=h.kind,
+                suffix=_HEAD_SUFFIX[h.kind],
+                output=output,
+                uses_pooler=uses_pooler,
+                style=h.style,
+                summary=h.summary,
+                dropout=h.dropout,
+                args=args,
+                doc=_HEAD_DOC[h.kind].format(title=spec.title),
+            )
+        )
+    if heads[0].kind != "base":
+        raise fail("the first head must be `kind: base` (the bare model every head wraps)", ["heads", 0, "kind"])
+
+    config_fields = tuple(
+        ConfigField(
+            name=f.name,
+            type=f.type,
+            annotation=f"Optional[{_PY_TYPES[f.type]}]" if f.optional else _PY_TYPES[f.type],
+            default=f.default,
+            default_repr=_py_repr(float(f.default) if f.type == "float" and f.default is not None else f.default),
+            doc=f.doc,
+            default_from=f.default_from,
+            choices=f.choices,
+        )
+        for f in spec.config.fields
+    )
+
+    lm_path = tuple(spec.lm_head.path.split(".")) if spec.lm_head else ()
+    sent_path = tuple(spec.sentence_head.path.split(".")) if spec.sentence_head else ()
+    return Architecture(
+        spec=spec,
+        spec_file=f"specs/{path.name}",
+        name=spec.name,
+        prefix=spec.class_prefix,
+        model_type=spec.model_type,
+        base_model_prefix=spec.base_model_prefix,
+        title=spec.title,
+        paper=spec.paper,
+        config_class=f"{spec.class_prefix}Config",
+        config_doc=spec.config.doc,
+        config_fields=config_fields,
+        attribute_map=dict(spec.config.attribute_map),
+        embeddings=emb,
+        embedding_size=emb.size,
+        projection_owner=projection_owner,
+        projection_attr=projection_attr,
+        projection_when=projection_when,
+        rotary=rotary,
+        rotary_owner=rotary_owner,
+        rotary_attr=rotary_attr,
+        attention=spec.attention,
+        feed_forward=spec.feed_forward,
+        norm=spec.norm,
+        encoder=spec.encoder,
+        decoder=spec.decoder,
+        pooler=spec.pooler,
+        lm_head=spec.lm_head,
+        lm_head_path=lm_path,
+        sentence_head=spec.sentence_head,
+        sentence_head_path=sent_path,
+        classifier_dropout=spec.classifier_dropout,
+        heads=tuple(heads),
+        has_token_type=emb.token_type,
+        has_position_ids=emb.position == "absolute",
+    )
+
+
+def _head_arguments(
+    spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, uses_pooler: bool
+) -> tuple[Argument, ...]:
+    names: list[str] = ["input_ids", "attention_mask"]
+    if spec.embeddings.token_type:
+        names.append("token_type_ids")
+    if spec.embeddings.position == "absolute":
+        names.append("position_ids")
+    names += ["head_mask", "inputs_embeds"]
+    cached = spec.decoder is not None and spec.decoder.cache and kind in ("base", "causal_lm")
+    if cached:
+        names += ["past_key_values", "use_cache"]
+    if framework != "flax":
+        names += {
+            "pretraining": ["labels", spec.sentence_head.label_argument if spec.sentence_head else "next_sentence_label"],
+            "masked_lm": ["labels"],
+            "causal_lm": ["labels"],
+            "sequence_classification": ["labels"],
+            "token_classification": ["labels"],
+            "multiple_choice": ["labels"],
+            "question_answering": ["start_positions", "end_positions"],
+        }.get(kind, [])
+    names += ["output_attentions", "output_hidden_states", "return_dict"]
+    if framework == "tf":
+        names.append("training")
+    if framework == "flax":
+        names += ["params", "dropout_rng", "train"]
+
+    label_doc_key = "masked_lm" if kind == "pretraining" else kind
+    result = []
+    for name in names:
+        doc = arguments.arguments[name]
+        text = doc.doc
+        shape = doc.shape
+        if name == "labels":
+            text = arguments.label_docs.get(label_doc_key, text)
+            if kind in ("sequence_classification", "multiple_choice"):
+                shape = "(batch_size,)"
+        if kind == "multiple_choice" and shape and shape.startswith("(batch_size, sequence_length"):
+            shape = shape.replace("(batch_size, sequence_length", "(batch_size, num_choices, sequence_length")
+        if name in ("training", "train"):
+            default = "False"
+        else:
+            default = "None"
+        result.append(Argument(name=name, default=default, type=doc.type, shape=shape, doc=text))
+    return tuple(result)

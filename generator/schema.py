@@ -1,0 +1,291 @@
+"""Stage 2 — validate: the pydantic models of what a spec author may write.
+
+Every model forbids unknown keys. A component kind names the template that renders it (``template``); every framework
+folder (``templates/torch``, ``templates/tf``, ``templates/flax``) has a file of that name exporting the same macros.
+Cross-field rules that pydantic cannot see locally (a head that needs a component the spec lacks, a config field that
+does not exist) are checked in :mod:`generator.resolve`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+# Names a spec may not use as a config field or module attribute: they would shadow what generated code relies on.
+RESERVED_NAMES = frozenset(
+    {"config", "self", "cls", "super", "forward", "call", "setup", "training", "dtype", "name", "params", "to_dict",
+     "from_dict", "from_pretrained", "save_pretrained", "model_type", "attribute_map", "torch", "tf", "jnp", "jax", "nn",
+     "np", "keras", "math"}
+)
+
+
+def _identifier(value: str) -> str:
+    if not _IDENT.match(value):
+        raise ValueError(f"{value!r} is not a valid Python identifier")
+    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+        raise ValueError(f"{value!r} is a Python keyword")
+    return value
+
+
+def _not_reserved(value: str) -> str:
+    if value in RESERVED_NAMES:
+        raise ValueError(f"{value!r} is reserved: generated code uses this name")
+    return value
+
+
+def _dotted(value: str) -> str:
+    if not _DOTTED.match(value):
+        raise ValueError(f"{value!r} is not a dotted module path such as 'encoder.embed_positions'")
+    for part in value.split("."):
+        _identifier(part)
+    return value
+
+
+def _class_prefix(value: str) -> str:
+    _identifier(value)
+    if not value[0].isupper():
+        raise ValueError(f"{value!r} must start with an upper-case letter (it prefixes class names)")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+FieldName = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_reserved)]
+DottedPath = Annotated[str, AfterValidator(_dotted)]
+ClassPrefix = Annotated[str, AfterValidator(_class_prefix)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Config
+
+
+class ConfigFieldSpec(Strict):
+    name: FieldName
+    type: Literal["int", "float", "str", "bool"]
+    default: Union[bool, int, float, str, None]
+    doc: str
+    optional: bool = False
+    default_from: Optional[FieldName] = None
+    choices: Optional[list[Union[int, float, str]]] = None
+
+    @model_validator(mode="after")
+    def _default_has_type(self) -> "ConfigFieldSpec":
+        value = self.default
+        if value is None:
+            if not self.optional:
+                raise ValueError(f"default of {self.name!r} is null but the field is not `optional: true`")
+            return self
+        ok = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "str": isinstance(value, str),
+            "bool": isinstance(value, bool),
+        }[self.type]
+        if not ok:
+            raise ValueError(f"default {value!r} of {self.name!r} is not of type {self.type}")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"default {value!r} of {self.name!r} is not one of {self.choices}")
+        return self
+
+
+class ConfigSpec(Strict):
+    doc: str
+    fields: list[ConfigFieldSpec] = Field(min_length=1)
+    attribute_map: dict[Identifier, Identifier] = Field(default_factory=dict)
+
+    @field_validator("fields")
+    @classmethod
+    def _unique(cls, fields: list[ConfigFieldSpec]) -> list[ConfigFieldSpec]:
+        seen: set[str] = set()
+        for f in fields:
+            if f.name in seen:
+                raise ValueError(f"config field {f.name!r} is declared twice")
+            seen.add(f.name)
+        return fields
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Components. Each kind names its template; the resolver checks that the config fields it reads exist.
+
+
+class Projection(Strict):
+    path: DottedPath
+    when: Literal["always", "sizes_differ"] = "always"
+
+
+class EmbeddingsSpec(Strict):
+    template: ClassVar[str] = "embeddings.jinja"
+    path: Identifier = "embeddings"
+    size: FieldName = "hidden_size"
+    token_type: bool = True
+    position: Literal["absolute", "none"] = "absolute"
+    projection: Optional[Projection] = None
+
+
+class RotaryPosition(Strict):
+    template: ClassVar[str] = "positions/rotary.jinja"
+    kind: Literal["rotary"]
+    table_path: DottedPath
+    rotary_value: Optional[FieldName] = None
+
+
+PositionSpec = Annotated[Union[RotaryPosition], Field(discriminator="kind")]
+
+
+class AttentionSpec(Strict):
+    template: ClassVar[str] = "attention.jinja"
+    variant: Literal["full"] = "full"
+    layout: Literal["fused", "split"]
+    module: Identifier = "attention"
+
+
+class FeedForwardSpec(Strict):
+    template: ClassVar[str] = "feed_forward.jinja"
+    variant: Literal["dense"] = "dense"
+    layout: Literal["fused", "split"]
+
+
+class NormSpec(Strict):
+    kind: Literal["layer_norm"] = "layer_norm"
+    placement: Literal["post"] = "post"
+    eps: FieldName = "layer_norm_eps"
+
+
+class SharingSpec(Strict):
+    groups: FieldName
+    inner: FieldName
+    group_list: Identifier
+    layer_list: Identifier
+
+
+class EncoderSpec(Strict):
+    path: Identifier = "encoder"
+    layer_list: Optional[Identifier] = None
+    sharing: Optional[SharingSpec] = None
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> "EncoderSpec":
+        if (self.layer_list is None) == (self.sharing is None):
+            raise ValueError("give exactly one of `layer_list` (one module per layer) or `sharing` (shared layer groups)")
+        return self
+
+
+class DecoderSpec(Strict):
+    causal: bool = True
+    cache: bool = True
+
+
+class PoolerSpec(Strict):
+    path: Identifier = "pooler"
+    layout: Literal["bare", "dense"] = "dense"
+
+
+class LMHeadSpec(Strict):
+    path: DottedPath
+    layout: Literal["flat", "transform"]
+
+
+class SentenceHeadSpec(Strict):
+    path: DottedPath
+    num_labels: Union[FieldName, int] = 2
+    dropout: Optional[FieldName] = None
+    label_argument: Identifier = "next_sentence_label"
+
+
+class ClassifierDropoutSpec(Strict):
+    field: FieldName
+    fallback: Optional[FieldName] = None
+
+
+HeadKind = Literal[
+    "base",
+    "pretraining",
+    "masked_lm",
+    "causal_lm",
+    "sequence_classification",
+    "token_classification",
+    "question_answering",
+    "multiple_choice",
+]
+
+
+class HeadSpec(Strict):
+    kind: HeadKind
+    output: Optional[Identifier] = None
+    style: Optional[Literal["pooled", "dense_act"]] = None
+    summary: Optional[Literal["pooled", "last_token"]] = None
+    dropout: Optional[FieldName] = None
+
+
+class ArchitectureSpec(Strict):
+    name: Identifier
+    class_prefix: ClassPrefix
+    model_type: Identifier
+    base_model_prefix: Identifier
+    title: str
+    paper: str
+    config: ConfigSpec
+    embeddings: EmbeddingsSpec
+    position: Optional[PositionSpec] = None
+    attention: AttentionSpec
+    feed_forward: FeedForwardSpec
+    norm: NormSpec = NormSpec()
+    encoder: EncoderSpec
+    decoder: Optional[DecoderSpec] = None
+    pooler: Optional[PoolerSpec] = None
+    lm_head: Optional[LMHeadSpec] = None
+    sentence_head: Optional[SentenceHeadSpec] = None
+    classifier_dropout: Optional[ClassifierDropoutSpec] = None
+    heads: list[HeadSpec] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Shared documents
+
+
+class ArgumentDoc(Strict):
+    type: str
+    shape: Optional[str] = None
+    optional: bool = False
+    doc: str
+
+
+class ArgumentsSpec(Strict):
+    arguments: dict[Identifier, ArgumentDoc]
+    label_docs: dict[Identifier, str]
+
+
+class OutputFieldSpec(Strict):
+    name: Identifier
+    kind: Optional[Literal["tensor", "tensor_tuple", "cache"]] = None
+    shape: Optional[str] = None
+    required: Optional[bool] = None
+    doc: Optional[str] = None
+
+
+class OutputClassSpec(Strict):
+    name: ClassPrefix
+    doc: str
+    frameworks: list[Literal["torch", "tf", "flax"]] = Field(default_factory=lambda: ["torch", "tf", "flax"])
+    fields: list[Union[Identifier, OutputFieldSpec]] = Field(min_length=1)
+
+
+class OutputCatalogSpec(Strict):
+    fields: dict[Identifier, OutputFieldSpec | dict[str, Any]]
+    classes: list[OutputClassSpec]
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ({"name": k, **v} if isinstance(v, dict) else v) for k, v in value.items()}
+        return value
