@@ -29,13 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--check", action="store_true", help="write nothing; print a diff of every drifted file, exit 1 on drift")
     parser.add_argument("--only", metavar="NAME", help="limit to one architecture spec (specs/NAME.yaml)")
+    parser.add_argument(
+        "--framework",
+        action="append",
+        choices=["common", "torch", "tf", "flax"],
+        help="render only these frameworks' files (repeatable; for template development, removes nothing)",
+    )
     parser.add_argument("--specs", type=Path, default=SPECS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=OUTPUT, help=argparse.SUPPRESS)
     parser.add_argument("--timings", type=Path, help="write per-file render+format times (JSON) to this path")
     args = parser.parse_args(argv)
 
     try:
-        result = generate(args.specs, args.only)
+        result = generate(args.specs, args.only, args.framework)
         if args.timings:
             args.timings.write_text(json.dumps(result.timings, indent=2, sort_keys=True) + "\n")
         if args.check:

@@ -41,6 +41,7 @@ class Result:
     files: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
     owned_prefix: str = ""  # with --only, the part of the tree this run owns
+    partial: bool = False  # with --framework, only some files were rendered: nothing is removed or reported stale
 
 
 def load_project(specs_dir: Path = SPECS, only: str | None = None) -> Project:
@@ -68,14 +69,16 @@ def format_source(source: str, path: str) -> str:
         raise GeneratorError(f"{path}: rendered code is not valid Python ({exc}); this is a template bug") from None
 
 
-def generate(specs_dir: Path = SPECS, only: str | None = None) -> Result:
+def generate(specs_dir: Path = SPECS, only: str | None = None, frameworks: list[str] | None = None) -> Result:
     """Render and format every file in memory."""
     start = time.perf_counter()
     project = load_project(specs_dir, only)
     env = make_environment()
-    result = Result(files={}, owned_prefix=f"specformers/models/{only}/" if only else "")
+    result = Result(files={}, owned_prefix=f"specformers/models/{only}/" if only else "", partial=bool(frameworks))
     result.timings["load+resolve"] = time.perf_counter() - start
     for job in plan(project, only):
+        if frameworks and job.framework not in frameworks:
+            continue
         t0 = time.perf_counter()
         body = render(env, job)
         text = format_source(BANNER.format(source=job.source) + body, job.path)
@@ -123,7 +126,7 @@ def check(result: Result, out_dir: Path = OUTPUT) -> list[str]:
                     )
                 )
             )
-    for rel in sorted(set(existing) - set(result.files)):
+    for rel in sorted(set(existing) - set(result.files)) if not result.partial else ():
         old = existing[rel].read_text(encoding="utf-8", errors="replace")
         diffs.append(
             "".join(difflib.unified_diff(old.splitlines(keepends=True), [], fromfile=f"a/generated/{rel}", tofile="/dev/null"))
@@ -135,7 +138,7 @@ def check(result: Result, out_dir: Path = OUTPUT) -> list[str]:
 def write(result: Result, out_dir: Path = OUTPUT) -> tuple[list[str], list[str]]:
     """Write changed files atomically and remove stale generated files. Returns (written, removed)."""
     existing = _existing(out_dir, result.owned_prefix)
-    stale = sorted(set(existing) - set(result.files))
+    stale = sorted(set(existing) - set(result.files)) if not result.partial else []
     foreign = [rel for rel in stale if not _is_generated(existing[rel])]
     if foreign:
         raise OutputError(

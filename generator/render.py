@@ -28,6 +28,7 @@ class FileJob:
     source: str  # what the banner names as the file's origin
     context: dict[str, Any]
     spec: str | None = None  # the architecture spec this file belongs to (for --only)
+    framework: str = "common"  # "common", "torch", "tf" or "flax"
 
 
 def _doc(text: str) -> str:
@@ -95,9 +96,9 @@ def plan(project: Project, only: str | None = None) -> list[FileJob]:
         ]
         for fw, module in (("torch", ""), ("tf", "tf_"), ("flax", "flax_")):
             jobs += [
-                FileJob(f"{PACKAGE}/modeling_{module}outputs.py", f"{fw}/outputs.py.jinja", catalog, {**common, "catalog": project.outputs}),
-                FileJob(f"{PACKAGE}/modeling_{module}utils.py", f"{fw}/runtime.py.jinja", f"templates/{fw}", common),
-                FileJob(f"{PACKAGE}/activations{'_' + fw if fw != 'torch' else ''}.py", f"{fw}/activations.py.jinja", f"templates/{fw}", common),
+                FileJob(f"{PACKAGE}/modeling_{module}outputs.py", f"{fw}/outputs.py.jinja", catalog, {**common, "catalog": project.outputs}, framework=fw),
+                FileJob(f"{PACKAGE}/modeling_{module}utils.py", f"{fw}/runtime.py.jinja", f"templates/{fw}", common, framework=fw),
+                FileJob(f"{PACKAGE}/activations{'_' + fw if fw != 'torch' else ''}.py", f"{fw}/activations.py.jinja", f"templates/{fw}", common, framework=fw),
             ]
     for arch in project.architectures:
         if only is not None and arch.name != only:
@@ -107,9 +108,9 @@ def plan(project: Project, only: str | None = None) -> list[FileJob]:
         jobs += [
             FileJob(f"{base}/__init__.py", "common/model_init.py.jinja", arch.spec_file, ctx, arch.name),
             FileJob(f"{base}/configuration_{arch.name}.py", "common/configuration.py.jinja", arch.spec_file, ctx, arch.name),
-            FileJob(f"{base}/modeling_{arch.name}.py", "torch/modeling.py.jinja", arch.spec_file, ctx, arch.name),
-            FileJob(f"{base}/modeling_tf_{arch.name}.py", "tf/modeling.py.jinja", arch.spec_file, ctx, arch.name),
-            FileJob(f"{base}/modeling_flax_{arch.name}.py", "flax/modeling.py.jinja", arch.spec_file, ctx, arch.name),
+            FileJob(f"{base}/modeling_{arch.name}.py", "torch/modeling.py.jinja", arch.spec_file, ctx, arch.name, "torch"),
+            FileJob(f"{base}/modeling_tf_{arch.name}.py", "tf/modeling.py.jinja", arch.spec_file, ctx, arch.name, "tf"),
+            FileJob(f"{base}/modeling_flax_{arch.name}.py", "flax/modeling.py.jinja", arch.spec_file, ctx, arch.name, "flax"),
         ]
     return jobs
 
