@@ -19,7 +19,9 @@ test: $(STAMP)
 	$(PY) -m generator --check
 	$(PY) -m pytest -n 2 -q tests
 
+# Upstream TF models need legacy Keras (tf-keras); the benchmark runs them in a child process only.
 bench: $(STAMP)
+	$(PY) -m pip install --quiet "tf-keras==2.21.*"
 	$(PY) -m benchmarks
 
 venv: $(STAMP)

@@ -23,7 +23,7 @@ REGENERATE = "make generate"
 
 @dataclass(frozen=True)
 class FileJob:
-    path: str  # relative to the output root, e.g. "specformers/models/albert/modeling_albert.py"
+    path: str  # relative to the output root, e.g. "specformers/models/<name>/modeling_<name>.py"
     template: str
     source: str  # what the banner names as the file's origin
     context: dict[str, Any]

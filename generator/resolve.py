@@ -415,11 +415,13 @@ def resolve_architecture(
             return default_of(f.default_from)
         return f.default
 
+    index = {f.name: i for i, f in enumerate(spec.config.fields)}
     hidden, heads_n = default_of("hidden_size"), default_of("num_attention_heads")
     if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or hidden % heads_n):
+        heads_field = spec.config.attribute_map.get("num_attention_heads", "num_attention_heads")
         raise fail(
             f"the default hidden_size ({hidden}) is not a multiple of the default num_attention_heads ({heads_n})",
-            ["config", "fields"],
+            ["config", "fields", index[heads_field], "default"],
         )
 
     emb = spec.embeddings

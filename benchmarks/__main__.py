@@ -1,0 +1,218 @@
+"""`make bench`: generation time, and forward latency of generated models against the reference, as ratios.
+
+Each pair (generated, reference) is measured alternately in one run: warm-up, then rounds of one generated call and
+one reference call, so that machine noise hits both alike. Upstream TensorFlow needs legacy Keras (tf-keras), which
+changes `tf.keras` for the whole process: it runs in a child process that takes turns with this one over a pipe.
+
+Writes bench-results.json (git-ignored) and prints a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SHAPES = [(1, 512), (8, 128)]
+
+BASE_CONFIGS = {
+    "albert": dict(
+        vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+        intermediate_size=3072, hidden_act="gelu_new",
+    ),
+    "roformer": dict(
+        vocab_size=50000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+        max_position_embeddings=1536, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+    ),
+}
+
+
+def prefix_of(arch: str) -> str:
+    from generator.pipeline import load_project
+
+    return next(a.prefix for a in load_project().architectures if a.name == arch)
+
+
+def bench_generation() -> dict:
+    from generator.pipeline import generate
+
+    generate()  # warm imports and template cache
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        result = generate()
+        runs.append(time.perf_counter() - t0)
+    per_file = {k: round(v * 1000, 1) for k, v in sorted(result.timings.items()) if k.endswith(".py")}
+    return {"total_s": round(min(runs), 3), "files": len(result.files), "per_file_ms": per_file}
+
+
+def alternate(ours, reference, rounds: int = ROUNDS) -> tuple[float, float]:
+    """Median seconds of `ours()` and `reference()` measured alternately."""
+    for _ in range(2):
+        ours()
+        reference()
+    a, b = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        ours()
+        a.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        reference()
+        b.append(time.perf_counter() - t0)
+    return statistics.median(a), statistics.median(b)
+
+
+def inputs(batch: int, seq: int, vocab: int):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, vocab, size=(batch, seq), dtype=np.int64)
+    return ids, np.ones_like(ids)
+
+
+def bench_torch(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
+    import torch
+    import transformers
+
+    import specformers
+
+    prefix = prefix_of(arch)
+    ours = getattr(specformers, f"{prefix}Model").from_pretrained(checkpoint).eval()
+    ref = getattr(transformers, f"{prefix}Model").from_pretrained(checkpoint).eval()
+    ids, mask = inputs(*shape, BASE_CONFIGS[arch]["vocab_size"])
+    ids, mask = torch.from_numpy(ids), torch.from_numpy(mask)
+
+    def run(model):
+        with torch.inference_mode():
+            model(input_ids=ids, attention_mask=mask)
+
+    t_ours, t_ref = alternate(lambda: run(ours), lambda: run(ref))
+    return {"generated_s": t_ours, "reference_s": t_ref, "ratio": t_ours / t_ref}
+
+
+def bench_flax(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import transformers
+
+    import specformers
+
+    prefix = prefix_of(arch)
+    ours = getattr(specformers, f"Flax{prefix}Model").from_pretrained(checkpoint)
+    ref = getattr(transformers, f"Flax{prefix}Model")(getattr(transformers, f"{prefix}Config")(**BASE_CONFIGS[arch]))
+    ids, mask = inputs(*shape, BASE_CONFIGS[arch]["vocab_size"])
+    ids, mask = jnp.asarray(ids), jnp.asarray(mask)
+    ours_fn = jax.jit(lambda p, i, m: ours(i, attention_mask=m, params=p).last_hidden_state)
+    ref_fn = jax.jit(lambda p, i, m: ref(i, attention_mask=m, params=p).last_hidden_state)
+    t_ours, t_ref = alternate(
+        lambda: ours_fn(ours.params, ids, mask).block_until_ready(),
+        lambda: ref_fn(ref.params, ids, mask).block_until_ready(),
+    )
+    return {"generated_s": t_ours, "reference_s": t_ref, "ratio": t_ours / t_ref}
+
+
+_TF_CHILD = r"""
+import os, sys, time
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import json
+import numpy as np
+import tensorflow as tf
+import transformers
+arch, prefix, config, batch, seq = json.loads(sys.argv[1])
+model = getattr(transformers, f"TF{prefix}Model")(getattr(transformers, f"{prefix}Config")(**config))
+rng = np.random.default_rng(0)
+ids = tf.constant(rng.integers(1, config["vocab_size"], size=(batch, seq)), dtype=tf.int32)
+mask = tf.ones_like(ids)
+fn = tf.function(lambda i, m: model(input_ids=i, attention_mask=m).last_hidden_state, jit_compile=True)
+print("ready", flush=True)
+for line in sys.stdin:
+    t0 = time.perf_counter()
+    fn(ids, mask).numpy()
+    print(time.perf_counter() - t0, flush=True)
+"""
+
+
+def bench_tf(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
+    import tensorflow as tf
+
+    import specformers
+
+    prefix = prefix_of(arch)
+    ours = getattr(specformers, f"TF{prefix}Model").from_pretrained(checkpoint)
+    ids, mask = inputs(*shape, BASE_CONFIGS[arch]["vocab_size"])
+    ids, mask = tf.constant(ids, dtype=tf.int32), tf.constant(mask, dtype=tf.int32)
+    fn = tf.function(lambda i, m: ours(input_ids=i, attention_mask=m).last_hidden_state, jit_compile=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _TF_CHILD, json.dumps([arch, prefix, BASE_CONFIGS[arch], *shape])],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready", "upstream TF child failed to start"
+
+        def reference():
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            return float(child.stdout.readline())
+
+        # The child times its own call (excluding the pipe); ours is timed here the same way.
+        for _ in range(2):
+            fn(ids, mask).numpy()
+            reference()
+        a, b = [], []
+        for _ in range(ROUNDS):
+            t0 = time.perf_counter()
+            fn(ids, mask).numpy()
+            a.append(time.perf_counter() - t0)
+            b.append(reference())
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+    t_ours, t_ref = statistics.median(a), statistics.median(b)
+    return {"generated_s": t_ours, "reference_s": t_ref, "ratio": t_ours / t_ref}
+
+
+def main() -> None:
+    import tempfile
+
+    import torch
+    import transformers
+
+    results: dict = {"generation": bench_generation(), "forward": []}
+    print(f"generation: {results['generation']['files']} files in {results['generation']['total_s']:.3f}s")
+    frameworks = os.environ.get("BENCH_FRAMEWORKS", "torch,tf,flax").split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch, config in BASE_CONFIGS.items():
+            prefix = prefix_of(arch)
+            torch.manual_seed(0)
+            ref = getattr(transformers, f"{prefix}Model")(getattr(transformers, f"{prefix}Config")(**config))
+            checkpoint = os.path.join(tmp, arch)
+            ref.save_pretrained(checkpoint)
+            del ref
+            for shape in SHAPES:
+                for framework in frameworks:
+                    fn = {"torch": bench_torch, "tf": bench_tf, "flax": bench_flax}[framework]
+                    row = {"arch": arch, "framework": framework, "batch": shape[0], "seq": shape[1], **fn(arch, checkpoint, shape)}
+                    results["forward"].append(row)
+                    print(
+                        f"{arch:9s} {framework:5s} b{shape[0]} s{shape[1]:<4d} generated {row['generated_s'] * 1000:8.1f} ms"
+                        f"  reference {row['reference_s'] * 1000:8.1f} ms  ratio {row['ratio']:.2f}",
+                        flush=True,
+                    )
+    (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("wrote bench-results.json")
+
+
+if __name__ == "__main__":
+    main()

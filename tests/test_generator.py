@@ -1,0 +1,201 @@
+"""The generator itself: bad specs fail clearly and write nothing, --check reports drift, output is deterministic."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A copy of specs/ and an output tree generated from it."""
+    specs = tmp_path / "specs"
+    shutil.copytree(SPECS, specs)
+    out = tmp_path / "out"
+    assert main(["--specs", str(specs), "--out", str(out)]) == 0
+    return specs, out
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def line_of(path: Path, needle: str) -> int:
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            return i
+    raise AssertionError(needle)
+
+
+# Each case: (spec file, text to replace, replacement, expected "file:line: field: message" parts).
+BAD_SPECS = {
+    "unknown key": ("albert.yaml", "  layout: fused\n  module: attention", "  layout: fused\n  modul: attention",
+                    "attention.modul", "unknown key 'modul'; did you mean 'module'?"),
+    "wrong type": ("albert.yaml", "  token_type: true", "  token_type: [1, 2]", "embeddings.token_type", "valid boolean"),
+    "missing field": ("roformer.yaml", "attention:\n  variant: full\n  layout: split\n", "attention:\n  variant: full\n",
+                      "attention.layout", "required field 'layout' is missing"),
+    "heads not divisible": ("albert.yaml", "name: num_attention_heads, type: int, default: 64",
+                            "name: num_attention_heads, type: int, default: 63", "config.fields.5.default",
+                            "not a multiple of the default num_attention_heads (63)"),
+    "unknown attention variant": ("albert.yaml", "  variant: full", "  variant: sparse", "attention.variant", "'full'"),
+    "unknown position scheme": ("roformer.yaml", "  kind: rotary", "  kind: alibi", "position", "rotary"),
+    "head needs component": ("roformer.yaml", "  - {kind: sequence_classification, style: dense_act",
+                             "  - {kind: sequence_classification, style: pooled", "heads.3.kind",
+                             "needs the `pooler` component"),
+    "unknown config field": ("albert.yaml", "  size: embedding_size", "  size: embeding_size", "embeddings.size",
+                             "'embeding_size' is not declared under `config.fields`; did you mean 'embedding_size'?"),
+    "default of wrong type": ("albert.yaml", "name: vocab_size, type: int, default: 30000",
+                              "name: vocab_size, type: int, default: lots", "config.fields.0",
+                              "default 'lots' of 'vocab_size' is not of type int"),
+    "bad identifier": ("albert.yaml", "class_prefix: Albert", "class_prefix: Al-bert", "class_prefix",
+                       "not a valid Python identifier"),
+    "keyword identifier": ("albert.yaml", "  layer_list: albert_layers", "  layer_list: lambda", "encoder.sharing.layer_list",
+                           "is a Python keyword"),
+    "duplicate key": ("albert.yaml", "model_type: albert\n", "model_type: albert\nmodel_type: bert\n", "model_type",
+                      "duplicate key 'model_type'"),
+    "malformed yaml": ("roformer.yaml", "heads:\n", "heads: [\n", None, "malformed YAML"),
+    "yaml tag": ("albert.yaml", "title: ALBERT", "title: !!python/object:os.system ALBERT", None, "is not allowed"),
+    "alias": ("albert.yaml", "norm: {kind: layer_norm, placement: post}", "norm: &n {kind: layer_norm, placement: post}\nnorm2: *n",
+              None, "anchors and aliases are not allowed"),
+    "unknown output class": ("albert.yaml", "output: AlbertForPreTrainingOutput", "output: AlbertPreTrainOutput",
+                             "heads.1.output", "not in the output catalog"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS), ids=str)
+def test_bad_spec_fails_clearly_and_writes_nothing(case, workspace, capsys):
+    specs, out = workspace
+    file, old, new, field, message = BAD_SPECS[case]
+    before = tree_digest(out)
+    edit(specs / file, old, new)
+    capsys.readouterr()
+    assert main(["--specs", str(specs), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, err
+    assert file in err and message in err, err
+    if field is not None:
+        assert f": {field}: " in err, err
+    # The line named is the one the problem is on (or the mapping that holds it).
+    first_line = new.splitlines()[0].strip()
+    expected_line = line_of(specs / file, first_line)
+    reported = int(err.split(file + ":", 1)[1].split(":", 1)[0])
+    assert abs(reported - expected_line) <= 1, (reported, expected_line, err)
+    assert tree_digest(out) == before
+
+
+def test_empty_and_non_utf8_files(workspace, capsys):
+    specs, out = workspace
+    before = tree_digest(out)
+    (specs / "albert.yaml").write_bytes(b"")
+    assert main(["--specs", str(specs), "--out", str(out)]) == 2
+    assert "albert.yaml:1: file is empty" in capsys.readouterr().err
+    (specs / "albert.yaml").write_bytes(b"name: alb\xffert\n")
+    assert main(["--specs", str(specs), "--out", str(out)]) == 2
+    assert "albert.yaml:1: file is not valid UTF-8" in capsys.readouterr().err
+    assert tree_digest(out) == before
+
+
+def test_cli_exit_code_and_no_traceback(workspace):
+    specs, out = workspace
+    edit(specs / "roformer.yaml", "  layout: split\n  module: attention", "  layout: splitt\n  module: attention")
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator", "--specs", str(specs), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "roformer.yaml:" in proc.stderr and "attention.layout" in proc.stderr
+
+
+def test_check_reports_drift_with_a_diff(workspace, capsys):
+    specs, out = workspace
+    assert main(["--specs", str(specs), "--out", str(out), "--check"]) == 0
+    target = out / "specformers/models/albert/configuration_albert.py"
+    target.write_text(target.read_text().replace("30000", "30001"))
+    (out / "specformers/models/albert/extra.py").write_text("# This file was generated by specformers from x.\n")
+    before = tree_digest(out)
+    capsys.readouterr()
+    assert main(["--specs", str(specs), "--out", str(out), "--check"]) == 1
+    diff = capsys.readouterr().out
+    assert "--- a/generated/specformers/models/albert/configuration_albert.py" in diff
+    assert "-        vocab_size: int = 30001," in diff and "+        vocab_size: int = 30000," in diff
+    assert "generated/specformers/models/albert/extra.py" in diff
+    assert tree_digest(out) == before  # --check writes nothing
+    assert main(["--specs", str(specs), "--out", str(out)]) == 0
+    assert not (out / "specformers/models/albert/extra.py").exists()  # stale generated file removed
+    assert main(["--specs", str(specs), "--out", str(out), "--check"]) == 0
+
+
+def test_hand_written_file_is_never_deleted(workspace, capsys):
+    specs, out = workspace
+    mine = out / "specformers/notes.py"
+    mine.write_text("print('mine')\n")
+    assert main(["--specs", str(specs), "--out", str(out)]) == 2
+    assert "generated/specformers/notes.py" in capsys.readouterr().err
+    assert mine.read_text() == "print('mine')\n"
+
+
+def test_removed_spec_removes_its_files(workspace):
+    specs, out = workspace
+    (specs / "roformer.yaml").unlink()
+    assert main(["--specs", str(specs), "--out", str(out)]) == 0
+    assert not (out / "specformers/models/roformer").exists()
+    assert (out / "specformers/models/albert/modeling_albert.py").exists()
+
+
+def test_only_limits_to_one_spec(workspace, capsys):
+    specs, out = workspace
+    target = out / "specformers/models/roformer/configuration_roformer.py"
+    target.write_text(target.read_text() + "# drift\n")
+    assert main(["--specs", str(specs), "--out", str(out), "--only", "albert", "--check"]) == 0
+    assert main(["--specs", str(specs), "--out", str(out), "--only", "roformer", "--check"]) == 1
+    assert main(["--specs", str(specs), "--out", str(out), "--only", "bert"]) == 2
+    assert "no spec named bert.yaml" in capsys.readouterr().err
+
+
+def test_output_is_deterministic(tmp_path):
+    """Two runs with different hash seeds and working directories produce byte-identical trees."""
+    trees = []
+    for seed, cwd in (("1", ROOT), ("12345", tmp_path)):
+        out = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+        subprocess.run([sys.executable, "-m", "generator", "--out", str(out)], cwd=cwd, env=env, check=True, capture_output=True)
+        trees.append(tree_digest(out))
+    assert trees[0] == trees[1]
+    assert trees[0] == {k: v for k, v in tree_digest(ROOT / "generated").items() if not k.startswith("specformers.egg")}
+
+
+def test_committed_tree_is_in_sync():
+    assert main(["--check"]) == 0
+
+
+def test_generated_code_is_not_keyed_on_an_architecture():
+    """No template or generator code names a seeded architecture."""
+    names = ("albert", "roformer", "nezha", "longt5", "t5")
+    offenders = []
+    for base in (ROOT / "templates", ROOT / "generator"):
+        for path in base.rglob("*"):
+            if path.is_file() and path.suffix in (".jinja", ".py"):
+                text = path.read_text().lower()
+                offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n in text]
+    assert not offenders, offenders
