@@ -91,13 +91,17 @@ class OutputClass:
     name: str
     doc: str
     fields: tuple[OutputField, ...]
+    tf_fields: Optional[tuple[OutputField, ...]] = None
 
     def class_name(self, framework: str) -> str:
         return FRAMEWORK_CLASS_PREFIX[framework] + self.name
 
     def fields_for(self, framework: str) -> tuple[OutputField, ...]:
+        """Fields in the framework's order; Flax outputs carry no loss (Flax models take no labels)."""
         if framework == "flax":
             return tuple(f for f in self.fields if f.name != "loss")
+        if framework == "tf" and self.tf_fields is not None:
+            return self.tf_fields
         return self.fields
 
 
@@ -284,40 +288,35 @@ def resolve_outputs(loaded: LoadedYaml) -> OutputCatalog:
     classes = []
     frameworks: dict[str, tuple[str, ...]] = {}
     for ci, cls in enumerate(spec.classes):
-        fields = []
-        for fi, entry in enumerate(cls.fields):
-            if isinstance(entry, str):
-                if entry not in spec.fields:
-                    raise SpecError(
-                        loaded.path,
-                        f"unknown shared output field {entry!r}" + _suggest(entry, list(spec.fields)),
-                        line=loaded.line_of(["classes", ci, "fields", fi]),
-                        field=f"classes.{ci}.fields.{fi}",
-                    )
-                base = spec.fields[entry]
-                override = None
-            else:
-                base = spec.fields.get(entry.name)
-                override = entry
-            merged = _merge_field(base, override)
-            if merged.kind is None or merged.doc is None:
-                raise SpecError(
-                    loaded.path,
-                    f"output field {merged.name!r} needs a `kind` and a `doc` (it is not a shared field)",
-                    line=loaded.line_of(["classes", ci, "fields", fi]),
-                    field=f"classes.{ci}.fields.{fi}",
-                )
-            fields.append(
-                OutputField(name=merged.name, kind=merged.kind, shape=merged.shape, required=bool(merged.required), doc=merged.doc)
-            )
-        names = [f.name for f in fields]
-        if len(set(names)) != len(names):
-            raise SpecError(loaded.path, f"class {cls.name!r} lists a field twice", line=loaded.line_of(["classes", ci]), field=f"classes.{ci}.fields")
+        fields = _resolve_fields(loaded, spec, cls.name, cls.fields, ["classes", ci, "fields"])
+        tf_fields = None
+        if cls.tf_fields is not None:
+            tf_fields = _resolve_fields(loaded, spec, cls.name, cls.tf_fields, ["classes", ci, "tf_fields"])
         if cls.name in frameworks:
             raise SpecError(loaded.path, f"output class {cls.name!r} is declared twice", line=loaded.line_of(["classes", ci]), field=f"classes.{ci}.name")
         frameworks[cls.name] = tuple(cls.frameworks)
-        classes.append(OutputClass(name=cls.name, doc=cls.doc, fields=tuple(fields)))
+        classes.append(OutputClass(name=cls.name, doc=cls.doc, fields=fields, tf_fields=tf_fields))
     return OutputCatalog(source=_rel(loaded.path), classes=tuple(classes), frameworks=frameworks)
+
+
+def _resolve_fields(loaded: LoadedYaml, spec: schema.OutputCatalogSpec, owner: str, entries: list, loc: list) -> tuple[OutputField, ...]:
+    fields = []
+    for fi, entry in enumerate(entries):
+        where = dict(line=loaded.line_of(loc + [fi]), field=".".join(str(p) for p in loc + [fi]))
+        if isinstance(entry, str):
+            if entry not in spec.fields:
+                raise SpecError(loaded.path, f"unknown shared output field {entry!r}" + _suggest(entry, list(spec.fields)), **where)
+            merged = spec.fields[entry]
+        else:
+            merged = _merge_field(spec.fields.get(entry.name), entry)
+        if merged.kind is None or merged.doc is None:
+            raise SpecError(loaded.path, f"output field {merged.name!r} needs a `kind` and a `doc` (it is not a shared field)", **where)
+        fields.append(OutputField(name=merged.name, kind=merged.kind, shape=merged.shape, required=bool(merged.required), doc=merged.doc))
+    names = [f.name for f in fields]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError(loaded.path, f"class {owner!r} lists field(s) {duplicates} twice", line=loaded.line_of(loc), field=".".join(str(p) for p in loc))
+    return tuple(fields)
 
 
 def _merge_field(base: Optional[schema.OutputFieldSpec], override: Optional[schema.OutputFieldSpec]) -> schema.OutputFieldSpec:

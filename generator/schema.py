@@ -277,6 +277,7 @@ class OutputClassSpec(Strict):
     doc: str
     frameworks: list[Literal["torch", "tf", "flax"]] = Field(default_factory=lambda: ["torch", "tf", "flax"])
     fields: list[Union[Identifier, OutputFieldSpec]] = Field(min_length=1)
+    tf_fields: Optional[list[Union[Identifier, OutputFieldSpec]]] = None
 
 
 class OutputCatalogSpec(Strict):
@@ -287,5 +288,5 @@ class OutputCatalogSpec(Strict):
     @classmethod
     def _named(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: ({"name": k, **v} if isinstance(v, dict) else v) for k, v in value.items()}
+            return {k: ({"name": k, **v} if isinstance(v, dict) and "name" not in v else v) for k, v in value.items()}
         return value
