@@ -1,0 +1,315 @@
+"""Behaviour of the generated PyTorch models beyond output parity: KV cache, state-dict names, gradients and dropout,
+torch.compile, checkpoints in both directions, half precision, loading logs, the SDPA path and the documentation."""
+
+import inspect
+import logging
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from harness import (
+    ATOL,
+    SMALL_CONFIGS,
+    assert_close,
+    cases,
+    flatten,
+    make_inputs,
+    reference_config,
+    reference_model,
+)
+
+CASES = cases()
+# ALBERT's reference pretraining and QA heads only run with two labels (their losses hard-code 2).
+TWO_LABEL_HEADS = ("pretraining", "question_answering")
+
+
+def _overrides(case):
+    return {"num_labels": 2} if case.head in TWO_LABEL_HEADS else {}
+
+
+def _first_variant(arch: str) -> str:
+    return next(iter(SMALL_CONFIGS[arch]))
+
+
+def _tensors(inputs: dict) -> dict:
+    return {k: torch.from_numpy(v) for k, v in inputs.items()}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A saved transformers reference model (random, non-trivial weights) per case: (config, reference, directory)."""
+    saved = {}
+
+    def get(case, **overrides):
+        key = (case, tuple(sorted(overrides.items())))
+        if key not in saved:
+            config = reference_config(case, **_overrides(case), **overrides)
+            model = reference_model(case, config)
+            directory = tmp_path_factory.mktemp(case.id)
+            model.save_pretrained(directory)
+            saved[key] = (config, model, str(directory))
+        return saved[key]
+
+    return get
+
+
+def _ours(case, directory, **kwargs):
+    import specformers
+
+    return getattr(specformers, case.class_name("torch")).from_pretrained(directory, **kwargs)
+
+
+def _case(arch: str, head: str, variant: str | None = None):
+    variant = variant or _first_variant(arch)
+    return next(c for c in CASES if c.arch == arch and c.head == head and c.variant == variant)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (a) KV cache
+
+
+@pytest.mark.parametrize("variant", list(SMALL_CONFIGS["roformer"]))
+def test_causal_lm_cache_matches_full_pass(variant, checkpoint):
+    case = _case("roformer", "causal_lm", variant)
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    rng = np.random.default_rng(1)
+    batch, seq = 2, 9
+    input_ids = torch.from_numpy(rng.integers(1, config.vocab_size, size=(batch, seq)))
+    token_type_ids = torch.from_numpy(rng.integers(0, config.type_vocab_size, size=(batch, seq)))
+    with torch.no_grad():
+        full = model(input_ids, token_type_ids=token_type_ids, use_cache=True)
+        # A prompt of 3 tokens, then one token at a time.
+        out = model(input_ids[:, :3], token_type_ids=token_type_ids[:, :3], use_cache=True)
+        steps = [out.logits]
+        past = out.past_key_values
+        for t in range(3, seq):
+            out = model(
+                input_ids[:, t : t + 1],
+                attention_mask=torch.ones(batch, t + 1),
+                token_type_ids=token_type_ids[:, t : t + 1],
+                past_key_values=past,
+                use_cache=True,
+            )
+            steps.append(out.logits)
+            past = out.past_key_values
+    stepped = torch.cat(steps, dim=1)
+    assert stepped.shape == full.logits.shape
+    assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
+    assert len(past) == config.num_hidden_layers
+    head_dim = config.hidden_size // config.num_attention_heads
+    for (key, value), (full_key, full_value) in zip(past, full.past_key_values):
+        assert key.shape == (batch, config.num_attention_heads, seq, head_dim)
+        assert torch.allclose(key, full_key, atol=ATOL, rtol=0) and torch.allclose(value, full_value, atol=ATOL, rtol=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (b) state-dict names
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_state_dict_matches_transformers(case):
+    import specformers
+    import transformers
+
+    config = reference_config(case, **_overrides(case))
+    ours = getattr(specformers, case.class_name("torch"))(getattr(specformers, f"{case.prefix}Config")(**config.to_dict()))
+    theirs = getattr(transformers, case.class_name("torch"))(config)
+    ours_shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+    theirs_shapes = {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    assert sorted(ours_shapes) == sorted(theirs_shapes)
+    assert ours_shapes == theirs_shapes
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (c) gradients and dropout
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.head != "base"], ids=lambda c: c.id)
+def test_backward_gives_finite_gradients(case, checkpoint):
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory).train()
+    out = model(**_tensors(make_inputs(case, config)))
+    out.loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, f"parameters without gradient: {missing}"
+    bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    assert not bad, f"non-finite gradients: {bad}"
+
+
+@pytest.mark.parametrize("arch", list(SMALL_CONFIGS))
+def test_dropout_active_in_train_mode_only(arch, checkpoint):
+    case = _case(arch, "masked_lm")
+    config, _, directory = checkpoint(case, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    with torch.no_grad():
+        model.train()
+        a, b = model(**inputs).logits, model(**inputs).logits
+        model.eval()
+        c, d = model(**inputs).logits, model(**inputs).logits
+    assert not torch.allclose(a, b)
+    assert torch.equal(c, d)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (d) torch.compile
+
+
+@pytest.mark.parametrize("arch", list(SMALL_CONFIGS))
+def test_compile_fullgraph_matches_eager(arch, checkpoint):
+    case = _case(arch, "base")
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    torch._dynamo.reset()
+    # aot_eager traces forward and backward graphs like inductor does, without its (slow on CPU) code generation.
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    with torch.no_grad():
+        eager = flatten(model(**inputs))
+        traced = flatten(compiled(**inputs))
+        traced_all = flatten(compiled(**inputs, output_attentions=True, output_hidden_states=True))
+        eager_all = flatten(model(**inputs, output_attentions=True, output_hidden_states=True))
+    assert_close(eager, traced, "torch")
+    assert_close(eager_all, traced_all, "torch")
+
+
+def test_outputs_are_pytree_nodes():
+    import torch.utils._pytree as pytree
+    from specformers import BaseModelOutputWithPooling
+
+    out = BaseModelOutputWithPooling(last_hidden_state=torch.ones(2, 3), hidden_states=(torch.zeros(1),))
+    leaves, spec = pytree.tree_flatten(out)
+    assert len([leaf for leaf in leaves if leaf is not None]) == 2
+    back = pytree.tree_unflatten([leaf + 1 if leaf is not None else None for leaf in leaves], spec)
+    assert type(back) is BaseModelOutputWithPooling
+    assert back.pooler_output is None and torch.equal(back.last_hidden_state, torch.full((2, 3), 2.0))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (e) specformers -> transformers
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_saved_checkpoint_loads_in_transformers(case, checkpoint, tmp_path):
+    import transformers
+
+    config, _, directory = checkpoint(case)
+    ours = _ours(case, directory)
+    with torch.no_grad():
+        for p in ours.parameters():  # new values, so that the round trip proves something
+            p.add_(0.01 * torch.randn_like(p))
+    ours.save_pretrained(tmp_path)
+    theirs = getattr(transformers, case.class_name("torch")).from_pretrained(tmp_path, attn_implementation="eager")
+    inputs = _tensors(make_inputs(case, config))
+    kwargs = dict(output_hidden_states=True, output_attentions=True, return_dict=True)
+    with torch.no_grad():
+        expected = flatten(theirs.eval()(**inputs, **kwargs))
+        got = flatten(ours.eval()(**inputs, **kwargs))
+    assert_close(expected, got, "torch")
+
+
+def test_save_writes_tied_weights_once(checkpoint, tmp_path):
+    from safetensors.numpy import load_file
+
+    case = _case("roformer", "masked_lm")
+    _, reference, directory = checkpoint(case)
+    _ours(case, directory).save_pretrained(tmp_path)
+    assert sorted(load_file(f"{tmp_path}/model.safetensors")) == sorted(load_file(f"{directory}/model.safetensors"))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (f) half precision
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("arch", list(SMALL_CONFIGS))
+def test_half_precision_forward_is_finite(arch, dtype, checkpoint):
+    case = _case(arch, "masked_lm")
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory, dtype=dtype)
+    assert model.dtype == dtype
+    inputs = _tensors(make_inputs(case, config))
+    with torch.no_grad():
+        out = model(**inputs, output_attentions=True, output_hidden_states=True)
+        fast = model(**inputs)
+    assert out.logits.dtype == dtype
+    for name, value in flatten(out).items():
+        assert np.isfinite(value).all(), name
+    assert torch.isfinite(fast.logits).all()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (g) loading logs
+
+
+@pytest.mark.parametrize("arch", list(SMALL_CONFIGS))
+def test_base_checkpoint_into_head_model_logs_new_weights(arch, checkpoint, caplog):
+    base_case = _case(arch, "base")
+    _, _, directory = checkpoint(base_case)
+    head_case = _case(arch, "token_classification")
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        model = _ours(head_case, directory)
+    new = [r.getMessage() for r in caplog.records if "newly initialized" in r.getMessage()]
+    assert len(new) == 1
+    assert "'classifier.weight'" in new[0] and "'classifier.bias'" in new[0]
+    # Only the head is new: every base-model weight came from the checkpoint.
+    assert f"'{model.base_model_prefix}." not in new[0]
+
+
+def test_head_checkpoint_into_base_model_reports_unused(checkpoint, caplog):
+    case = _case("roformer", "masked_lm")
+    _, _, directory = checkpoint(case)
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        _ours(_case("roformer", "base"), directory)
+    assert "were not used" in caplog.text and "cls.predictions.bias" in caplog.text
+    assert "newly initialized" not in caplog.text
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Attention kernels and documentation
+
+
+@pytest.mark.parametrize("arch", list(SMALL_CONFIGS))
+def test_sdpa_path_matches_explicit_softmax(arch, checkpoint):
+    case = _case(arch, "masked_lm")
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    with torch.no_grad():
+        fused = model(**inputs).logits
+        explicit = model(**inputs, output_attentions=True).logits
+        heads = model(**inputs, head_mask=torch.ones(config.num_attention_heads)).logits
+    assert torch.allclose(fused, explicit, atol=ATOL, rtol=0)
+    assert torch.allclose(fused, heads, atol=ATOL, rtol=0)
+
+
+def test_return_dict_false_gives_the_non_none_fields(checkpoint):
+    case = _case("albert", "sequence_classification")
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    with torch.no_grad():
+        as_dict = model(**inputs)
+        as_tuple = model(**inputs, return_dict=False)
+    assert len(as_tuple) == 2 and torch.equal(as_tuple[1], as_dict.logits)
+
+
+def _documented_args(doc: str) -> list[str]:
+    block = doc.split("Args:", 1)[1].split("Returns:", 1)[0]
+    return re.findall(r"^\s{12}(\w+) \(", block, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("arch", list(SMALL_CONFIGS))
+def test_public_classes_are_documented(arch):
+    import specformers
+    from harness import project
+
+    spec = next(a for a in project().architectures if a.name == arch)
+    for name in spec.public_classes("torch"):
+        cls = getattr(specformers, name)
+        assert cls.__doc__ and cls.forward.__doc__, name
+        params = [p for p in inspect.signature(cls.forward).parameters if p != "self"]
+        assert _documented_args(cls.forward.__doc__) == params, name
