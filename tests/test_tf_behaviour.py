@@ -1,0 +1,279 @@
+"""Behaviour of the generated TensorFlow (Keras 3) models beyond forward parity: KV-cache decoding, gradients and
+dropout, XLA compilation, Keras compile/fit/predict, checkpoints readable by transformers' PyTorch classes, the
+PyTorch-name mapping of every (architecture, head), and what loading a base checkpoint into a head model reports.
+"""
+
+import logging
+
+import numpy as np
+import pytest
+
+from harness import (
+    Case,
+    assert_close,
+    cases,
+    flatten,
+    make_inputs,
+    reference_config,
+    reference_model,
+    run_reference,
+)
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+CASES = cases()
+
+
+def _case(arch: str, head: str, variant: str) -> Case:
+    return next(c for c in CASES if (c.arch, c.head, c.variant) == (arch, head, variant))
+
+
+def _tf_class(case: Case):
+    import specformers
+
+    return getattr(specformers, case.class_name("tf"))
+
+
+def _tf_config(case: Case, **overrides):
+    """The specformers config equal to the reference (transformers) config of `case`."""
+    reference = reference_config(case, **overrides)
+    return _tf_class(case).config_class.from_dict(reference.to_dict())
+
+
+def _tf_model(case: Case, **overrides):
+    model = _tf_class(case)(_tf_config(case, **overrides))
+    model.build_with_dummy_inputs()
+    return model
+
+
+def _feed(inputs: dict) -> dict:
+    return {k: tf.constant(v) for k, v in inputs.items()}
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A saved random reference (PyTorch) model per (case, overrides): (config, torch model, directory)."""
+    cache = {}
+
+    def get(case: Case, **overrides):
+        key = (case, tuple(sorted(overrides.items())))
+        if key not in cache:
+            config = reference_config(case, **overrides)
+            model = reference_model(case, config)
+            directory = tmp_path_factory.mktemp(case.id)
+            model.save_pretrained(directory)
+            cache[key] = (config, model, str(directory))
+        return cache[key]
+
+    return get
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (a) KV cache
+
+
+@pytest.mark.parametrize("variant", ["factorized", "rotary_value"])
+def test_cached_decoding_matches_full_pass(variant, saved):
+    case = _case("roformer", "causal_lm", variant)
+    _, _, directory = saved(case)
+    model = _tf_class(case).from_pretrained(directory)
+    rng = np.random.default_rng(1)
+    batch, seq, prefix = 2, 9, 4
+    input_ids = tf.constant(rng.integers(1, 99, size=(batch, seq)))
+    full = model(input_ids=input_ids, training=False)
+    assert len(full.past_key_values) == model.config.num_hidden_layers
+    head_dim = model.config.hidden_size // model.config.num_attention_heads
+    assert full.past_key_values[0][0].shape == (batch, model.config.num_attention_heads, seq, head_dim)
+
+    # A prefix of several tokens, then one token at a time: positions (rotary) and the causal mask follow the cache.
+    step = model(input_ids=input_ids[:, :prefix], use_cache=True, training=False)
+    logits = [step.logits]
+    past = step.past_key_values
+    for t in range(prefix, seq):
+        step = model(
+            input_ids=input_ids[:, t : t + 1],
+            attention_mask=tf.ones((batch, t + 1), dtype=tf.int32),
+            past_key_values=past,
+            use_cache=True,
+            training=False,
+        )
+        past = step.past_key_values
+        assert past[0][0].shape[2] == t + 1
+        logits.append(step.logits)
+    stepped = tf.concat(logits, axis=1)
+    np.testing.assert_allclose(stepped.numpy(), full.logits.numpy(), atol=1e-5, rtol=0)
+    for (k_full, v_full), (k_step, v_step) in zip(full.past_key_values, past):
+        np.testing.assert_allclose(k_step.numpy(), k_full.numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(v_step.numpy(), v_full.numpy(), atol=1e-5, rtol=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (b) gradients and dropout
+
+
+@pytest.mark.parametrize(
+    "arch,head,variant", [("albert", "masked_lm", "groups"), ("roformer", "sequence_classification", "factorized")]
+)
+def test_gradients_reach_every_variable(arch, head, variant):
+    case = _case(arch, head, variant)
+    model = _tf_model(case, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    feed = _feed(make_inputs(case, reference_config(case)))
+    with tf.GradientTape() as tape:
+        out = model(**feed, training=True)
+    grads = tape.gradient(out.loss, model.trainable_variables)
+    assert model.trainable_variables
+    for variable, grad in zip(model.trainable_variables, grads):
+        assert grad is not None, f"no gradient for {variable.path}"
+        assert np.all(np.isfinite(tf.convert_to_tensor(grad).numpy())), f"non-finite gradient for {variable.path}"
+
+
+def test_dropout_only_in_training():
+    case = _case("roformer", "base", "factorized")
+    model = _tf_model(case, hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3)
+    feed = _feed(make_inputs(case, reference_config(case)))
+    eval_a = model(**feed, training=False).last_hidden_state.numpy()
+    eval_b = model(**feed, training=False).last_hidden_state.numpy()
+    train_a = model(**feed, training=True).last_hidden_state.numpy()
+    train_b = model(**feed, training=True).last_hidden_state.numpy()
+    np.testing.assert_array_equal(eval_a, eval_b)
+    assert np.max(np.abs(train_a - train_b)) > 1e-3
+    assert np.max(np.abs(train_a - eval_a)) > 1e-3
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (c) XLA
+
+
+@pytest.mark.parametrize(
+    "arch,head,variant",
+    [
+        ("albert", "base", "groups"),
+        ("albert", "pretraining", "groups"),
+        ("roformer", "base", "factorized"),
+        ("roformer", "causal_lm", "rotary_value"),
+    ],
+)
+def test_xla_matches_eager(arch, head, variant):
+    case = _case(arch, head, variant)
+    overrides = {"num_labels": 2} if head == "pretraining" else {}
+    model = _tf_model(case, **overrides)
+    feed = _feed(make_inputs(case, reference_config(case, **overrides)))
+
+    def forward(**kwargs):
+        return model(**kwargs, output_hidden_states=True, output_attentions=True, training=False)
+
+    eager = flatten(forward(**feed))
+    compiled = flatten(tf.function(forward, jit_compile=True)(**feed))
+    assert set(compiled) == set(eager)
+    for key in eager:
+        np.testing.assert_allclose(compiled[key], eager[key], atol=1e-5, rtol=0, err_msg=key)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (d) Keras compile / fit / predict
+
+
+def test_compile_fit_predict():
+    case = _case("albert", "sequence_classification", "groups")
+    # One shared layer: fit() traces the whole train step, and its cost grows with depth.
+    model = _tf_model(case, num_hidden_layers=1, num_hidden_groups=1, inner_group_num=1)
+    rng = np.random.default_rng(0)
+    n, seq = 8, 7
+    x = {"input_ids": rng.integers(1, 99, size=(n, seq)), "attention_mask": np.ones((n, seq), dtype=np.int64)}
+    y = rng.integers(0, model.config.num_labels, size=(n,))
+
+    # Compiled without a loss: the model's own loss (y becomes `labels`).
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    # Labels inside x work too.
+    history = model.fit({**x, "labels": y}, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+
+    # Compiled with a Keras loss: applied to the logits.
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history = model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    assert "accuracy" in history.history
+
+    predictions = model.predict(x, batch_size=4, verbose=0)
+    assert predictions["logits"].shape == (n, model.config.num_labels)
+    assert np.all(np.isfinite(predictions["logits"]))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (e) TF checkpoint -> transformers (PyTorch)
+
+
+@pytest.mark.parametrize(
+    "arch,head,variant",
+    [("albert", "masked_lm", "groups"), ("roformer", "base", "factorized"), ("roformer", "causal_lm", "rotary_value")],
+)
+def test_saved_checkpoint_loads_in_transformers(arch, head, variant, tmp_path):
+    import transformers
+
+    case = _case(arch, head, variant)
+    model = _tf_model(case)
+    # Non-trivial LayerNorm and bias values, so that a misplaced parameter shows.
+    rng = np.random.default_rng(3)
+    for variable in model.trainable_variables:
+        if "gamma" in variable.path or "beta" in variable.path or variable.path.endswith("bias"):
+            variable.assign(variable.numpy() + 0.2 * rng.standard_normal(variable.shape).astype(np.float32))
+    model.save_pretrained(tmp_path)
+
+    torch_model, info = getattr(transformers, case.class_name("torch")).from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+    torch_model.config._attn_implementation = "eager"
+    torch_model.eval()
+
+    inputs = make_inputs(case, reference_config(case))
+    reference = run_reference(torch_model, inputs)
+    ours = flatten(model(**_feed(inputs), output_hidden_states=True, output_attentions=True, training=False))
+    assert_close(reference, ours, "tf")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (f) parameter names
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_weight_names_match_pytorch(case):
+    torch_model = reference_model(case, reference_config(case))
+    expected = set(torch_model.state_dict())
+    weights = _tf_model(case).pytorch_weight_map()
+    assert weights.names() == expected
+    # Tied names are aliases in TF; the constants (rotary table) are computed, not variables.
+    assert set(weights.variables) == expected - weights.tied - set(weights.constants)
+    tied = {name for name in expected if name.endswith(("decoder.weight", "decoder.bias"))}
+    assert weights.tied == tied
+    for name, (variable, transposed) in weights.variables.items():
+        shape = tuple(torch_model.state_dict()[name].shape)
+        ours = tuple(variable.shape)[::-1] if transposed else tuple(variable.shape)
+        if name.endswith("qa_outputs.weight") or name.endswith("qa_outputs.bias"):
+            continue  # always 2 scores (start, end) in TF; see the report on num_labels
+        assert ours == shape, name
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (g) loading a base checkpoint into a head model
+
+
+def test_base_checkpoint_into_head_reports_new_weights(saved, caplog):
+    base_case = _case("albert", "base", "groups")
+    _, torch_base, directory = saved(base_case)
+    head_case = _case("albert", "sequence_classification", "groups")
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        model = _tf_class(head_case).from_pretrained(directory)
+    text = caplog.text
+    assert "newly initialized" in text
+    for name in ("classifier.weight", "classifier.bias"):
+        assert name in text
+    assert "were not used" not in text
+    # The base weights did load.
+    word = torch_base.state_dict()["embeddings.word_embeddings.weight"].numpy()
+    np.testing.assert_array_equal(model.albert.embeddings.word_embeddings.embeddings.numpy(), word)
