@@ -87,6 +87,9 @@ def reference_config(case: Case, **overrides):
     kwargs = dict(SMALL_CONFIGS[case.arch][case.variant])
     if case.head == "causal_lm":
         kwargs["is_decoder"] = True
+    if case.head in ("pretraining", "question_answering"):
+        # transformers' sentence-order loss reshapes to 2 labels and its QA head splits num_labels into start/end.
+        kwargs["num_labels"] = 2
     kwargs.update(overrides)
     config_cls = getattr(transformers, f"{case.prefix}Config")
     config = config_cls(**kwargs)

@@ -86,7 +86,7 @@ def test_docstrings_document_exactly_the_fields(framework):
     ours = importlib.import_module(MODULES[framework][1])
     for output in project().outputs.for_framework(framework):
         cls = getattr(ours, output.class_name(framework))
-        documented = re.findall(r"^\s{4}(\w+) \(`", cls.__doc__, flags=re.M)
+        documented = re.findall(r"^ {8}(\w+) \(`", cls.__doc__, flags=re.M)
         assert documented == [f.name for f in dataclasses.fields(cls)], cls.__name__
 
 
