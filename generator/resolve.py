@@ -159,6 +159,7 @@ class Architecture:
     rotary: Optional[schema.RotaryPosition]
     rotary_owner: Optional[str]
     rotary_attr: Optional[str]
+    relative: Optional[schema.RelativeFunctionalPosition]
     attention: schema.AttentionSpec
     feed_forward: schema.FeedForwardSpec
     norm: schema.NormSpec
@@ -347,6 +348,7 @@ _HEAD_SUFFIX = {
     "token_classification": "ForTokenClassification",
     "question_answering": "ForQuestionAnswering",
     "multiple_choice": "ForMultipleChoice",
+    "next_sentence": "ForNextSentencePrediction",
 }
 
 _HEAD_DOC = {
@@ -358,6 +360,7 @@ _HEAD_DOC = {
     "token_classification": "{title} Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.",
     "question_answering": "{title} Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).",
     "multiple_choice": "{title} Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.",
+    "next_sentence": "{title} Model with a `next sentence prediction (classification)` head on top.",
 }
 
 _HEAD_OUTPUT = {
@@ -367,6 +370,7 @@ _HEAD_OUTPUT = {
     "token_classification": "TokenClassifierOutput",
     "question_answering": "QuestionAnsweringModelOutput",
     "multiple_choice": "MultipleChoiceModelOutput",
+    "next_sentence": "NextSentencePredictorOutput",
 }
 
 
@@ -458,6 +462,14 @@ def resolve_architecture(
         else:
             raise fail(f"table_path must be `{spec.encoder.path}.<attr>`", ["position", "table_path"])
 
+    relative = None
+    if isinstance(spec.position, schema.RelativeFunctionalPosition):
+        relative = spec.position
+        if emb.position != "none":
+            raise fail("relative positions replace absolute position embeddings: set `embeddings.position: none`", ["position", "kind"])
+        need_field(relative.max_relative_position, ["position", "max_relative_position"])
+        need_field("max_position_embeddings", ["position"])
+
     if spec.encoder.sharing is not None:
         need_field(spec.encoder.sharing.groups, ["encoder", "sharing", "groups"])
         need_field(spec.encoder.sharing.inner, ["encoder", "sharing", "inner"])
@@ -482,6 +494,7 @@ def resolve_architecture(
             "pretraining": ["lm_head", "sentence_head", "pooler"],
             "masked_lm": ["lm_head"],
             "causal_lm": ["lm_head", "decoder"],
+            "next_sentence": ["sentence_head", "pooler"],
         }.get(h.kind, [])
         if h.kind == "sequence_classification":
             if h.style is None:
@@ -517,7 +530,7 @@ def resolve_architecture(
         if output not in outputs.frameworks:
             raise fail(f"output class {output!r} is not in the output catalog", loc + ["output"])
         uses_pooler = spec.pooler is not None and (
-            h.kind in ("base", "pretraining") or h.style == "pooled" or h.summary == "pooled"
+            h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
         )
         args = {fw: _head_arguments(spec, h.kind, fw, arguments, uses_pooler) for fw in FRAMEWORKS}
         heads.append(
@@ -573,6 +586,7 @@ def resolve_architecture(
         rotary=rotary,
         rotary_owner=rotary_owner,
         rotary_attr=rotary_attr,
+        relative=relative,
         attention=spec.attention,
         feed_forward=spec.feed_forward,
         norm=spec.norm,
@@ -611,6 +625,7 @@ def _head_arguments(
             "token_classification": ["labels"],
             "multiple_choice": ["labels"],
             "question_answering": ["start_positions", "end_positions"],
+            "next_sentence": ["labels"],
         }.get(kind, [])
     names += ["output_attentions", "output_hidden_states", "return_dict"]
     if framework == "tf":
@@ -626,7 +641,7 @@ def _head_arguments(
         shape = doc.shape
         if name == "labels":
             text = arguments.label_docs.get(label_doc_key, text)
-            if kind in ("sequence_classification", "multiple_choice"):
+            if kind in ("sequence_classification", "multiple_choice", "next_sentence"):
                 shape = "(batch_size,)"
         if kind == "multiple_choice" and shape and shape.startswith("(batch_size, sequence_length"):
             shape = shape.replace("(batch_size, sequence_length", "(batch_size, num_choices, sequence_length")

@@ -138,7 +138,15 @@ class RotaryPosition(Strict):
     rotary_value: Optional[FieldName] = None
 
 
-PositionSpec = Annotated[Union[RotaryPosition], Field(discriminator="kind")]
+class RelativeFunctionalPosition(Strict):
+    """Fixed sinusoidal relative-position table added to attention scores (q·R) and to the attention output (p·R)."""
+
+    template: ClassVar[str] = "positions/relative_functional.jinja"
+    kind: Literal["relative_functional"]
+    max_relative_position: FieldName
+
+
+PositionSpec = Annotated[Union[RotaryPosition, RelativeFunctionalPosition], Field(discriminator="kind")]
 
 
 class AttentionSpec(Strict):
@@ -215,6 +223,7 @@ HeadKind = Literal[
     "token_classification",
     "question_answering",
     "multiple_choice",
+    "next_sentence",
 ]
 
 

@@ -31,6 +31,13 @@ SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
             type_vocab_size=3, hidden_act="gelu_new", num_labels=3,
         ),
     },
+    "nezha": {
+        # max_relative_position < sequence length: the clipping of distances is exercised.
+        "clipped": dict(
+            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, max_relative_position=4, type_vocab_size=3, num_labels=3,
+        ),
+    },
     "roformer": {
         "factorized": dict(
             vocab_size=99, embedding_size=24, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
