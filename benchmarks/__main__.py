@@ -9,6 +9,7 @@ Writes bench-results.json (git-ignored) and prints a table.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -38,6 +39,7 @@ BASE_CONFIGS = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def prefix_of(arch: str) -> str:
     from generator.pipeline import load_project
 
