@@ -22,17 +22,7 @@ FRAMEWORK_CLASS_PREFIX = {"torch": "", "tf": "TF", "flax": "Flax"}
 
 # Config fields every encoder template reads, under these names (an architecture whose config calls them something
 # else maps them with `config.attribute_map`).
-REQUIRED_CONFIG_FIELDS = (
-    "vocab_size",
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "hidden_act",
-    "hidden_dropout_prob",
-    "attention_probs_dropout_prob",
-    "initializer_range",
-)
+REQUIRED_CONFIG_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads")
 
 # Fields every config has through the shared base class (transformers' PretrainedConfig).
 BASE_CONFIG_FIELDS = (
@@ -47,6 +37,8 @@ BASE_CONFIG_FIELDS = (
     "pad_token_id",
     "bos_token_id",
     "eos_token_id",
+    "decoder_start_token_id",
+    "is_encoder_decoder",
 )
 
 
@@ -160,6 +152,8 @@ class Architecture:
     rotary_owner: Optional[str]
     rotary_attr: Optional[str]
     relative: Optional[schema.RelativeFunctionalPosition]
+    bucketed: Optional[schema.BucketedBiasPosition]
+    seq2seq: bool  # an encoder-decoder model (spec.decoder.path is set)
     attention: schema.AttentionSpec
     feed_forward: schema.FeedForwardSpec
     norm: schema.NormSpec
@@ -341,6 +335,9 @@ _PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool"}
 
 _HEAD_SUFFIX = {
     "base": "Model",
+    "seq2seq": "Model",
+    "conditional_generation": "ForConditionalGeneration",
+    "encoder": "EncoderModel",
     "pretraining": "ForPreTraining",
     "masked_lm": "ForMaskedLM",
     "causal_lm": "ForCausalLM",
@@ -353,6 +350,9 @@ _HEAD_SUFFIX = {
 
 _HEAD_DOC = {
     "base": "The bare {title} Model transformer outputting raw hidden-states without any specific head on top.",
+    "seq2seq": "The bare {title} encoder-decoder Model outputting the decoder's raw hidden-states without any specific head on top.",
+    "conditional_generation": "{title} encoder-decoder Model with a `language modeling` head on top of the decoder.",
+    "encoder": "The bare {title} encoder outputting raw hidden-states without any specific head on top.",
     "pretraining": "{title} Model with the heads used during pretraining on top: a `masked language modeling` head and a sentence-level classification head.",
     "masked_lm": "{title} Model with a `language modeling` head on top.",
     "causal_lm": "{title} Model with a `language modeling` head on top for causal language modeling (CLM).",
@@ -371,6 +371,9 @@ _HEAD_OUTPUT = {
     "question_answering": "QuestionAnsweringModelOutput",
     "multiple_choice": "MultipleChoiceModelOutput",
     "next_sentence": "NextSentencePredictorOutput",
+    "seq2seq": "Seq2SeqModelOutput",
+    "conditional_generation": "Seq2SeqLMOutput",
+    "encoder": "BaseModelOutput",
 }
 
 
@@ -394,6 +397,15 @@ def resolve_architecture(
 
     fields = {f.name: f for f in spec.config.fields}
     known = set(fields) | set(spec.config.attribute_map) | set(BASE_CONFIG_FIELDS)
+    act = spec.config.activation_spec
+    if act is not None:
+        if act.field not in fields:
+            raise SpecError(path, f"config field {act.field!r} is not declared under `config.fields`", line=loaded.line_of(["config", "activation_spec", "field"]), field="config.activation_spec.field")
+        for loc_name in ("activation", "gated"):
+            derived = getattr(act, loc_name)
+            if derived in fields:
+                raise SpecError(path, f"{derived!r} is derived from {act.field!r}; it cannot also be a config field", line=loaded.line_of(["config", "activation_spec", loc_name]), field=f"config.activation_spec.{loc_name}")
+            known.add(derived)
 
     def need_field(name: Optional[str], loc: list, *, numeric: bool = False) -> None:
         if name is None:
@@ -429,6 +441,28 @@ def resolve_architecture(
 
     emb = spec.embeddings
     need_field(emb.size, ["embeddings", "size"])
+    need_field(emb.dropout, ["embeddings", "dropout"])
+    att, ffn = spec.attention, spec.feed_forward
+    need_field(att.dropout, ["attention", "dropout"])
+    need_field(att.head_dim, ["attention", "head_dim"])
+    if att.select is not None:
+        need_field(att.select.field, ["attention", "select", "field"])
+        choices = fields[spec.config.attribute_map.get(att.select.field, att.select.field)].choices if att.select.field in fields else None
+        if choices is not None and set(choices) != set(att.select.variants):
+            raise fail(f"variants {sorted(att.select.variants)} must cover the choices of {att.select.field!r}: {sorted(map(str, choices))}", ["attention", "select", "variants"])
+    if att.local is not None:
+        need_field(att.local.radius, ["attention", "local", "radius"])
+        need_field(att.local.global_block_size, ["attention", "local", "global_block_size"])
+    for name in ("size", "activation", "dropout"):
+        need_field(getattr(ffn, name), ["feed_forward", name])
+    if isinstance(ffn.gated, str):
+        need_field(ffn.gated, ["feed_forward", "gated"])
+    if (att.layout == "sublayer") != (ffn.layout == "sublayer") or (att.layout == "sublayer") != (spec.encoder.sublayer_list is not None):
+        raise fail("the sublayer layout needs `attention.layout: sublayer`, `feed_forward.layout: sublayer` and `encoder.sublayer_list` together", ["attention", "layout"])
+    if (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
+        raise fail("pre-norm stacks end with a final norm: set `encoder.final_norm` exactly when `norm.placement: pre`", ["norm", "placement"])
+    if emb.shared is not None and spec.encoder.embed_tokens is None:
+        raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
     need_field(spec.norm.eps, ["norm", "eps"])
     if emb.token_type:
         need_field("type_vocab_size", ["embeddings", "token_type"])
@@ -461,6 +495,23 @@ def resolve_architecture(
             rotary_owner, rotary_attr = "encoder", parts[1]
         else:
             raise fail(f"table_path must be `{spec.encoder.path}.<attr>`", ["position", "table_path"])
+
+    bucketed = None
+    if isinstance(spec.position, schema.BucketedBiasPosition):
+        bucketed = spec.position
+        need_field(bucketed.num_buckets, ["position", "num_buckets"])
+        need_field(bucketed.max_distance, ["position", "max_distance"])
+        if emb.position != "none":
+            raise fail("a relative attention bias replaces absolute position embeddings: set `embeddings.position: none`", ["position", "kind"])
+
+    seq2seq = spec.decoder is not None and spec.decoder.path is not None
+    if seq2seq:
+        need_field(spec.decoder.layers, ["decoder", "layers"])
+        need_field(spec.decoder.start_token, ["decoder", "start_token"])
+        if emb.shared is None:
+            raise fail("an encoder-decoder model needs `embeddings.shared` (the vocabulary matrix both stacks use)", ["decoder", "path"])
+        if att.cross_module is None:
+            raise fail("an encoder-decoder model needs `attention.cross_module` (the decoder's cross-attention)", ["decoder", "path"])
 
     relative = None
     if isinstance(spec.position, schema.RelativeFunctionalPosition):
@@ -495,7 +546,12 @@ def resolve_architecture(
             "masked_lm": ["lm_head"],
             "causal_lm": ["lm_head", "decoder"],
             "next_sentence": ["sentence_head", "pooler"],
+            "conditional_generation": ["lm_head"],
         }.get(h.kind, [])
+        if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
+            raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
+        if seq2seq and h.kind not in ("seq2seq", "conditional_generation", "encoder"):
+            raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use seq2seq, conditional_generation, encoder)", loc + ["kind"])
         if h.kind == "sequence_classification":
             if h.style is None:
                 raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
@@ -546,8 +602,9 @@ def resolve_architecture(
                 doc=_HEAD_DOC[h.kind].format(title=spec.title),
             )
         )
-    if heads[0].kind != "base":
-        raise fail("the first head must be `kind: base` (the bare model every head wraps)", ["heads", 0, "kind"])
+    first = "seq2seq" if seq2seq else "base"
+    if heads[0].kind != first:
+        raise fail(f"the first head must be `kind: {first}` (the bare model every head wraps)", ["heads", 0, "kind"])
 
     config_fields = tuple(
         ConfigField(
@@ -587,6 +644,8 @@ def resolve_architecture(
         rotary_owner=rotary_owner,
         rotary_attr=rotary_attr,
         relative=relative,
+        bucketed=bucketed,
+        seq2seq=seq2seq,
         attention=spec.attention,
         feed_forward=spec.feed_forward,
         norm=spec.norm,
@@ -607,6 +666,8 @@ def resolve_architecture(
 def _head_arguments(
     spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, uses_pooler: bool
 ) -> tuple[Argument, ...]:
+    if spec.decoder is not None and spec.decoder.path is not None:
+        return _seq2seq_arguments(kind, framework, arguments)
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type:
         names.append("token_type_ids")
@@ -633,6 +694,31 @@ def _head_arguments(
     if framework == "flax":
         names += ["params", "dropout_rng", "train"]
 
+    return _document(names, kind, arguments)
+
+
+def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
+    names = ["input_ids", "attention_mask"]
+    if kind != "encoder":
+        names += ["decoder_input_ids", "decoder_attention_mask"]
+    names += ["head_mask"]
+    if kind != "encoder":
+        names += ["decoder_head_mask", "cross_attn_head_mask", "encoder_outputs", "past_key_values"]
+    names += ["inputs_embeds"]
+    if kind != "encoder":
+        names += ["decoder_inputs_embeds"]
+        if kind == "conditional_generation" and framework != "flax":
+            names += ["labels"]
+        names += ["use_cache"]
+    names += ["output_attentions", "output_hidden_states", "return_dict"]
+    if framework == "tf":
+        names.append("training")
+    if framework == "flax":
+        names += ["params", "dropout_rng", "train"]
+    return _document(names, kind, arguments)
+
+
+def _document(names: list[str], kind: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
     label_doc_key = "masked_lm" if kind == "pretraining" else kind
     result = []
     for name in names:

@@ -101,6 +101,7 @@ class ConfigSpec(Strict):
     doc: str
     fields: list[ConfigFieldSpec] = Field(min_length=1)
     attribute_map: dict[Identifier, Identifier] = Field(default_factory=dict)
+    activation_spec: Optional["ActivationSpec"] = None
 
     @field_validator("fields")
     @classmethod
@@ -129,6 +130,11 @@ class EmbeddingsSpec(Strict):
     token_type: bool = True
     position: Literal["absolute", "none"] = "absolute"
     projection: Optional[Projection] = None
+    # Encoder-decoder models: one vocabulary matrix at the top level (`shared`), used by both stacks; the stacks hold
+    # no embeddings module, only `<stack>.embed_tokens` tied to it. Such embeddings have no LayerNorm.
+    shared: Optional[Identifier] = None
+    norm: bool = True
+    dropout: FieldName = "hidden_dropout_prob"
 
 
 class RotaryPosition(Strict):
@@ -146,25 +152,89 @@ class RelativeFunctionalPosition(Strict):
     max_relative_position: FieldName
 
 
-PositionSpec = Annotated[Union[RotaryPosition, RelativeFunctionalPosition], Field(discriminator="kind")]
+class BucketedBiasPosition(Strict):
+    """T5 relative attention bias: log-bucketed relative distances -> a learned per-head bias added to the scores.
+
+    The first layer of each stack owns `param` (an Embedding of num_buckets x heads); its bias, with the mask already
+    added, is passed on to the later layers. Encoders bucket bidirectionally, decoders causally.
+    """
+
+    template: ClassVar[str] = "positions/bucketed_bias.jinja"
+    kind: Literal["bucketed_bias"]
+    num_buckets: FieldName
+    max_distance: FieldName
+    param: Identifier = "relative_attention_bias"
+
+
+PositionSpec = Annotated[
+    Union[RotaryPosition, RelativeFunctionalPosition, BucketedBiasPosition], Field(discriminator="kind")
+]
+
+
+AttentionVariant = Literal["full", "local", "transient_global"]
+
+
+class AttentionVariantChoice(Strict):
+    variant: AttentionVariant
+    module: Identifier
+
+
+class AttentionSelect(Strict):
+    """The encoder's self-attention variant is chosen at run time by a config field (`value -> variant`)."""
+
+    field: FieldName
+    variants: dict[str, AttentionVariantChoice] = Field(min_length=1)
+
+
+class LocalAttentionSpec(Strict):
+    """Parameters of the local / transient-global variants: blocks of `radius + 1` tokens see their neighbours."""
+
+    radius: FieldName
+    global_block_size: Optional[FieldName] = None
 
 
 class AttentionSpec(Strict):
     template: ClassVar[str] = "attention.jinja"
-    variant: Literal["full"] = "full"
-    layout: Literal["fused", "split"]
+    variant: AttentionVariant = "full"
+    # fused: <module>.{query,key,value,dense,LayerNorm}; split: <module>.self.* + <module>.output.*;
+    # sublayer: T5 style, block.N.layer.I.<module>.{q,k,v,o} with a pre-norm `layer_norm` beside it.
+    layout: Literal["fused", "split", "sublayer"]
     module: Identifier = "attention"
+    scale: bool = True  # divide scores by sqrt(head_dim)
+    bias: bool = True  # biases on the q/k/v/o projections
+    dropout: FieldName = "attention_probs_dropout_prob"
+    head_dim: Optional[FieldName] = None  # projections are heads x head_dim wide (default hidden_size / heads)
+    select: Optional[AttentionSelect] = None
+    local: Optional[LocalAttentionSpec] = None
+    cross_module: Optional[Identifier] = None  # decoders of encoder-decoder models: cross-attention module name
+
+    @model_validator(mode="after")
+    def _local_params(self) -> "AttentionSpec":
+        variants = {self.variant} | ({c.variant for c in self.select.variants.values()} if self.select else set())
+        if variants & {"local", "transient_global"} and self.local is None:
+            raise ValueError("local and transient_global attention need `local: {radius: <field>, ...}`")
+        if "transient_global" in variants and (self.local is None or self.local.global_block_size is None):
+            raise ValueError("transient_global attention needs `local.global_block_size`")
+        return self
 
 
 class FeedForwardSpec(Strict):
     template: ClassVar[str] = "feed_forward.jinja"
     variant: Literal["dense"] = "dense"
-    layout: Literal["fused", "split"]
+    # fused: ffn / ffn_output / full_layer_layer_norm; split: intermediate.dense / output.{dense,LayerNorm};
+    # sublayer: block.N.layer.I.<module>.{wi,wo} (or {wi_0,wi_1,wo} when gated) with a pre-norm `layer_norm`.
+    layout: Literal["fused", "split", "sublayer"]
+    module: Identifier = "DenseReluDense"
+    size: FieldName = "intermediate_size"
+    activation: FieldName = "hidden_act"
+    dropout: FieldName = "hidden_dropout_prob"
+    bias: bool = True
+    gated: Union[bool, FieldName] = False  # a config flag selects the gated variant act(wi_0 x) * wi_1 x
 
 
 class NormSpec(Strict):
-    kind: Literal["layer_norm"] = "layer_norm"
-    placement: Literal["post"] = "post"
+    kind: Literal["layer_norm", "rms_norm"] = "layer_norm"
+    placement: Literal["post", "pre"] = "post"
     eps: FieldName = "layer_norm_eps"
 
 
@@ -179,6 +249,9 @@ class EncoderSpec(Strict):
     path: Identifier = "encoder"
     layer_list: Optional[Identifier] = None
     sharing: Optional[SharingSpec] = None
+    sublayer_list: Optional[Identifier] = None  # sublayer layout: block.N.<sublayer_list>.I
+    embed_tokens: Optional[Identifier] = None  # encoder-decoder: the stack's (tied) token embedding
+    final_norm: Optional[Identifier] = None  # pre-norm stacks end with a norm of this name
 
     @model_validator(mode="after")
     def _one_layout(self) -> "EncoderSpec":
@@ -188,8 +261,23 @@ class EncoderSpec(Strict):
 
 
 class DecoderSpec(Strict):
+    """`causal`/`cache`: the encoder doubles as a causal decoder (config.is_decoder). With `path`, a separate decoder
+    stack of an encoder-decoder model: causal self-attention, cross-attention, `layers` from a config field."""
+
     causal: bool = True
     cache: bool = True
+    path: Optional[Identifier] = None
+    layers: Optional[FieldName] = None
+    start_token: Optional[FieldName] = None  # config field of the decoder start id (labels are shifted right)
+
+
+class ActivationSpec(Strict):
+    """A config string `[gated-]ACT` (e.g. `gated-gelu`) parsed into two derived config attributes."""
+
+    field: FieldName
+    activation: FieldName
+    gated: FieldName
+    aliases: dict[str, str] = Field(default_factory=dict)  # full value -> activation name (gated-gelu -> gelu_new)
 
 
 class PoolerSpec(Strict):
@@ -199,7 +287,9 @@ class PoolerSpec(Strict):
 
 class LMHeadSpec(Strict):
     path: DottedPath
-    layout: Literal["flat", "transform"]
+    # flat / transform: BERT-style MLM heads; linear: a bare Linear without bias (encoder-decoder LM), which reuses
+    # the shared embedding when config.tie_word_embeddings, scaling the decoder output by hidden_size**-0.5 first.
+    layout: Literal["flat", "transform", "linear"]
 
 
 class SentenceHeadSpec(Strict):
@@ -224,6 +314,9 @@ HeadKind = Literal[
     "question_answering",
     "multiple_choice",
     "next_sentence",
+    "seq2seq",
+    "conditional_generation",
+    "encoder",
 ]
 
 
@@ -233,6 +326,9 @@ class HeadSpec(Strict):
     style: Optional[Literal["pooled", "dense_act"]] = None
     summary: Optional[Literal["pooled", "last_token"]] = None
     dropout: Optional[FieldName] = None
+
+
+ConfigSpec.model_rebuild()
 
 
 class ArchitectureSpec(Strict):

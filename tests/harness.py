@@ -38,6 +38,27 @@ SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
             max_position_embeddings=64, max_relative_position=4, type_vocab_size=3, num_labels=3,
         ),
     },
+    # Encoder-decoder with local / transient-global encoder attention. Lengths are chosen so that the input (13) is not a
+    # multiple of the local block (local_radius + 1) nor of global_block_size, and one variant's block is longer than
+    # the whole input; decoders have more layers than encoders.
+    "longt5": {
+        "local": dict(
+            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=3, num_heads=4,
+            local_radius=2, relative_attention_num_buckets=8, relative_attention_max_distance=16,
+            feed_forward_proj="relu", encoder_attention_type="local", decoder_start_token_id=0,
+        ),
+        "tglobal": dict(
+            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=3, num_heads=4,
+            local_radius=3, global_block_size=3, relative_attention_num_buckets=8, relative_attention_max_distance=16,
+            feed_forward_proj="gated-gelu", encoder_attention_type="transient-global", tie_word_embeddings=False,
+            decoder_start_token_id=0,
+        ),
+        "short_block": dict(
+            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=2, num_heads=4,
+            local_radius=15, global_block_size=16, relative_attention_num_buckets=8, relative_attention_max_distance=16,
+            feed_forward_proj="gated-relu", encoder_attention_type="transient-global", decoder_start_token_id=0,
+        ),
+    },
     "roformer": {
         "factorized": dict(
             vocab_size=99, embedding_size=24, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -50,7 +71,8 @@ SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
-BATCH, SEQ, CHOICES = 3, 13, 2
+BATCH, SEQ, CHOICES, TARGET = 3, 13, 2, 7
+SEQ2SEQ_HEADS = ("seq2seq", "conditional_generation", "encoder")
 
 
 @dataclass(frozen=True)
@@ -107,6 +129,8 @@ def reference_config(case: Case, **overrides):
 def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: int = SEQ) -> dict[str, np.ndarray]:
     """Inputs with padding (row 1 padded after 9 tokens, row 2 after 5), token types and the head's labels."""
     rng = np.random.default_rng(seed)
+    if case.head in SEQ2SEQ_HEADS:
+        return make_seq2seq_inputs(case, config, rng, batch, seq)
     shape = (batch, CHOICES, seq) if case.head == "multiple_choice" else (batch, seq)
     input_ids = rng.integers(1, config.vocab_size, size=shape, dtype=np.int64)
     attention_mask = np.ones(shape, dtype=np.int64)
@@ -137,6 +161,28 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
     elif case.head == "question_answering":
         inputs["start_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)
         inputs["end_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)
+    return inputs
+
+
+def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[str, np.ndarray]:
+    """Encoder inputs with padding (row 1 after 9 tokens, row 2 mostly padding: 2 tokens) and decoder inputs."""
+    input_ids = rng.integers(2, config.vocab_size, size=(batch, seq), dtype=np.int64)
+    attention_mask = np.ones((batch, seq), dtype=np.int64)
+    if batch > 1:
+        attention_mask[1, 9:] = 0
+    if batch > 2:
+        attention_mask[2, 2:] = 0
+    inputs = dict(input_ids=input_ids, attention_mask=attention_mask)
+    if case.head == "conditional_generation":
+        labels = rng.integers(2, config.vocab_size, size=(batch, TARGET), dtype=np.int64)
+        labels[:, -2:][rng.random((batch, 2)) < 0.5] = -100
+        inputs["labels"] = labels
+        # The decoder inputs are given explicitly (labels shifted right), so that Flax, which takes no labels, runs the
+        # same decoder inputs.
+        shifted = np.concatenate([np.full((batch, 1), config.decoder_start_token_id), labels[:, :-1]], axis=1)
+        inputs["decoder_input_ids"] = np.where(shifted == -100, config.pad_token_id, shifted)
+    elif case.head == "seq2seq":
+        inputs["decoder_input_ids"] = rng.integers(2, config.vocab_size, size=(batch, TARGET), dtype=np.int64)
     return inputs
 
 
