@@ -153,7 +153,7 @@ class RelativeFunctionalPosition(Strict):
 
 
 class BucketedBiasPosition(Strict):
-    """T5 relative attention bias: log-bucketed relative distances -> a learned per-head bias added to the scores.
+    """Bucketed relative attention bias: log-bucketed relative distances -> a learned per-head bias added to the scores.
 
     The first layer of each stack owns `param` (an Embedding of num_buckets x heads); its bias, with the mask already
     added, is passed on to the later layers. Encoders bucket bidirectionally, decoders causally.
@@ -197,7 +197,7 @@ class AttentionSpec(Strict):
     template: ClassVar[str] = "attention.jinja"
     variant: AttentionVariant = "full"
     # fused: <module>.{query,key,value,dense,LayerNorm}; split: <module>.self.* + <module>.output.*;
-    # sublayer: T5 style, block.N.layer.I.<module>.{q,k,v,o} with a pre-norm `layer_norm` beside it.
+    # sublayer: block.N.layer.I.<module>.{q,k,v,o} with a pre-norm `layer_norm` beside it.
     layout: Literal["fused", "split", "sublayer"]
     module: Identifier = "attention"
     scale: bool = True  # divide scores by sqrt(head_dim)

@@ -37,6 +37,25 @@ def _tensors(inputs: dict) -> dict:
     return {k: torch.from_numpy(v) for k, v in inputs.items()}
 
 
+def _spec(arch: str):
+    from harness import project
+
+    return next(a for a in project().architectures if a.name == arch)
+
+
+def _inputs(case, config, **kwargs) -> dict:
+    """`make_inputs`, with the sentence-level label under the name this architecture's pretraining head takes
+    (`sentence_head.label_argument`), and labels for a next-sentence head, so that every head computes its loss."""
+    inputs = make_inputs(case, config, **kwargs)
+    spec = _spec(case.arch)
+    if "sentence_order_label" in inputs and spec.sentence_head is not None:
+        inputs[spec.sentence_head.label_argument] = inputs.pop("sentence_order_label")
+    if case.head == "next_sentence":
+        rng = np.random.default_rng(7)
+        inputs["labels"] = rng.integers(0, 2, size=(inputs["input_ids"].shape[0],), dtype=np.int64)
+    return inputs
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A saved transformers reference model (random, non-trivial weights) per case: (config, reference, directory)."""
@@ -131,7 +150,7 @@ def test_state_dict_matches_transformers(case):
 def test_backward_gives_finite_gradients(case, checkpoint):
     config, _, directory = checkpoint(case)
     model = _ours(case, directory).train()
-    out = model(**_tensors(make_inputs(case, config)))
+    out = model(**_tensors(_inputs(case, config)))
     out.loss.backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"parameters without gradient: {missing}"
@@ -203,7 +222,7 @@ def test_saved_checkpoint_loads_in_transformers(case, checkpoint, tmp_path):
             p.add_(0.01 * torch.randn_like(p))
     ours.save_pretrained(tmp_path)
     theirs = getattr(transformers, case.class_name("torch")).from_pretrained(tmp_path, attn_implementation="eager")
-    inputs = _tensors(make_inputs(case, config))
+    inputs = _tensors(_inputs(case, config))
     kwargs = dict(output_hidden_states=True, output_attentions=True, return_dict=True)
     with torch.no_grad():
         expected = flatten(theirs.eval()(**inputs, **kwargs))
@@ -313,3 +332,120 @@ def test_public_classes_are_documented(arch):
         assert cls.__doc__ and cls.forward.__doc__, name
         params = [p for p in inspect.signature(cls.forward).parameters if p != "self"]
         assert _documented_args(cls.forward.__doc__) == params, name
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Functional relative positions, sentence heads, classifier dropout
+
+
+SPECS = {a.name: a for a in __import__("harness").project().architectures}
+RELATIVE_ARCHS = [name for name, spec in SPECS.items() if getattr(spec, "relative", None) is not None]
+SENTENCE_CASES = [c for c in CASES if c.head in ("pretraining", "next_sentence")]
+
+
+@pytest.mark.parametrize("arch", RELATIVE_ARCHS)
+def test_relative_table_is_one_constant_shared_by_every_layer(arch):
+    """One non-persistent table per model, equal to T[clip(j - i, -M, M) + M] with T's sin/cos interleaved."""
+    import specformers
+
+    case = _case(arch, "base")
+    config = reference_config(case)
+    model = getattr(specformers, case.class_name("torch"))(getattr(specformers, f"{case.prefix}Config")(**config.to_dict()))
+    field = _spec(arch).relative.max_relative_position
+    tables = [(name, buf) for name, buf in model.named_buffers() if buf.dim() == 3]
+    assert len(tables) == 1, [name for name, _ in tables]
+    name, table = tables[0]
+    assert name not in model.state_dict()
+    assert not any(p.dim() == 3 for p in model.parameters())
+    P, M = config.max_position_embeddings, getattr(config, field)
+    d = config.hidden_size // config.num_attention_heads
+    assert table.shape == (P, P, d)
+    # Independent float64 construction of the table.
+    omega = 10000.0 ** (-np.arange(0, d, 2) / d)
+    sinusoids = np.zeros((2 * M + 1, d))
+    sinusoids[:, 0::2] = np.sin(np.arange(2 * M + 1)[:, None] * omega)
+    sinusoids[:, 1::2] = np.cos(np.arange(2 * M + 1)[:, None] * omega)
+    i, j = np.meshgrid(np.arange(P), np.arange(P), indexing="ij")
+    expected = sinusoids[np.clip(j - i, -M, M) + M]
+    assert np.max(np.abs(table.numpy() - expected)) < 1e-5
+    # The same tensor reaches every layer: the layers hold no table of their own.
+    for layer_name, module in model.named_modules():
+        assert not any(b.dim() == 3 for b in module.buffers(recurse=False)) or layer_name == name.rsplit(".", 1)[0]
+
+
+@pytest.mark.parametrize("arch", RELATIVE_ARCHS)
+def test_too_long_input_raises_a_clear_error(arch, checkpoint):
+    for head in ("base", "multiple_choice"):
+        case = _case(arch, head)
+        config, _, directory = checkpoint(case)
+        model = _ours(case, directory)
+        limit = config.max_position_embeddings
+        with torch.no_grad():
+            model(**_tensors(make_inputs(case, config, seq=limit)))  # the limit itself is fine
+            with pytest.raises(ValueError, match=rf"{limit + 1}.*max_position_embeddings.*\({limit}\)"):
+                model(**_tensors(make_inputs(case, config, seq=limit + 1)))
+
+
+@pytest.mark.parametrize("case", SENTENCE_CASES, ids=lambda c: c.id)
+def test_sentence_head_losses_match_transformers(case, checkpoint):
+    """Pretraining (LM + sentence loss) and next-sentence heads, with their labels, against the reference."""
+    from harness import run_reference
+
+    config, reference, directory = checkpoint(case)
+    inputs = _inputs(case, config)
+    expected = run_reference(reference, inputs)
+    assert "loss" in expected
+    model = _ours(case, directory)
+    with torch.no_grad():
+        got = flatten(model(**_tensors(inputs), output_hidden_states=True, output_attentions=True, return_dict=True))
+    assert_close(expected, got, "torch")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.head == "pretraining"], ids=lambda c: c.id)
+def test_pretraining_heads_share_a_container_when_their_paths_do(case):
+    """`<c>.<lm>` and `<c>.<sentence>` live in one module `<c>`; otherwise each head is its own module."""
+    import specformers
+
+    spec = _spec(case.arch)
+    config = reference_config(case, **_overrides(case))
+    model = getattr(specformers, case.class_name("torch"))(getattr(specformers, f"{case.prefix}Config")(**config.to_dict()))
+    lm, sentence = spec.lm_head.path.split("."), spec.sentence_head.path.split(".")
+    modules = dict(model.named_modules())
+    assert ".".join(lm) in modules and ".".join(sentence) in modules
+    if len(lm) == len(sentence) == 2 and lm[0] == sentence[0]:
+        assert set(dict(modules[lm[0]].named_children())) >= {lm[1], sentence[1]}
+
+
+@pytest.mark.parametrize("arch", [name for name, spec in SPECS.items() if spec.classifier_dropout is not None])
+def test_classifier_dropout_falls_back_when_none(arch):
+    """Heads without a dropout field of their own read `classifier_dropout.field`, or its `fallback` when it is None."""
+    import specformers
+
+    spec = SPECS[arch]
+    dropout = spec.classifier_dropout
+    kinds = ("sequence_classification", "token_classification", "multiple_choice")
+    heads = [h for h in spec.heads if h.kind in kinds and h.dropout is None and h.style != "dense_act"]
+    assert heads
+    config_cls = getattr(specformers, f"{spec.prefix}Config")
+    for head in heads:
+        cls = getattr(specformers, head.class_name(spec.prefix, "torch"))
+        config = reference_config(_case(arch, head.kind)).to_dict()
+        config[dropout.field] = 0.25
+        assert cls(config_cls(**config)).dropout.p == 0.25, head.kind
+        if dropout.fallback is not None:
+            config[dropout.field] = None
+            config[dropout.fallback] = 0.3
+            assert cls(config_cls(**config)).dropout.p == 0.3, head.kind
+
+
+@pytest.mark.parametrize("arch", [name for name, spec in SPECS.items() if spec.head("multiple_choice")])
+def test_generated_models_do_not_print(arch, checkpoint, capsys):
+    import specformers
+
+    module = inspect.getmodule(getattr(specformers, f"{_spec(arch).prefix}Model"))
+    assert "print(" not in inspect.getsource(module)
+    case = _case(arch, "multiple_choice")
+    config, _, directory = checkpoint(case)
+    with torch.no_grad():
+        _ours(case, directory)(**_tensors(make_inputs(case, config)))
+    assert capsys.readouterr().out == ""
