@@ -1,6 +1,8 @@
 """Behaviour of the generated TensorFlow (Keras 3) models beyond forward parity: KV-cache decoding, gradients and
 dropout, XLA compilation, Keras compile/fit/predict, checkpoints readable by transformers' PyTorch classes, the
-PyTorch-name mapping of every (architecture, head), and what loading a base checkpoint into a head model reports.
+PyTorch-name mapping of every (architecture, head), what loading a base checkpoint into a head model reports, and the
+functional relative positions (one constant table; checkpoints shared with specformers' PyTorch and Flax models; inputs
+longer than the table refused).
 """
 
 import logging
@@ -49,6 +51,33 @@ def _tf_model(case: Case, **overrides):
 
 def _feed(inputs: dict) -> dict:
     return {k: tf.constant(v) for k, v in inputs.items()}
+
+
+def _spec(arch: str):
+    from harness import project
+
+    return next(a for a in project().architectures if a.name == arch)
+
+
+def _inputs(case: Case, config, **kwargs) -> dict:
+    """`make_inputs`, with the sentence-level label under the name this architecture's pretraining head takes
+    (`sentence_head.label_argument`), and labels for a next-sentence head, so that every head computes its loss."""
+    inputs = make_inputs(case, config, **kwargs)
+    spec = _spec(case.arch)
+    if "sentence_order_label" in inputs and spec.sentence_head is not None:
+        inputs[spec.sentence_head.label_argument] = inputs.pop("sentence_order_label")
+    if case.head == "next_sentence":
+        rng = np.random.default_rng(7)
+        inputs["labels"] = rng.integers(0, 2, size=(inputs["input_ids"].shape[0],), dtype=np.int64)
+    return inputs
+
+
+def _perturb(model, seed: int = 3) -> None:
+    """Non-trivial LayerNorm and bias values, so that a misplaced parameter shows."""
+    rng = np.random.default_rng(seed)
+    for variable in model.trainable_variables:
+        if "gamma" in variable.path or "beta" in variable.path or variable.path.endswith("bias"):
+            variable.assign(variable.numpy() + 0.2 * rng.standard_normal(variable.shape).astype(np.float32))
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +142,19 @@ def test_cached_decoding_matches_full_pass(variant, saved):
 
 
 @pytest.mark.parametrize(
-    "arch,head,variant", [("albert", "masked_lm", "groups"), ("roformer", "sequence_classification", "factorized")]
+    "arch,head,variant",
+    [
+        ("albert", "masked_lm", "groups"),
+        ("roformer", "sequence_classification", "factorized"),
+        ("nezha", "pretraining", "clipped"),
+        ("nezha", "next_sentence", "clipped"),
+        ("nezha", "multiple_choice", "clipped"),
+    ],
 )
 def test_gradients_reach_every_variable(arch, head, variant):
     case = _case(arch, head, variant)
     model = _tf_model(case, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-    feed = _feed(make_inputs(case, reference_config(case)))
+    feed = _feed(_inputs(case, reference_config(case)))
     with tf.GradientTape() as tape:
         out = model(**feed, training=True)
     grads = tape.gradient(out.loss, model.trainable_variables)
@@ -152,13 +188,16 @@ def test_dropout_only_in_training():
         ("albert", "pretraining", "groups"),
         ("roformer", "base", "factorized"),
         ("roformer", "causal_lm", "rotary_value"),
+        ("nezha", "base", "clipped"),
+        ("nezha", "pretraining", "clipped"),
+        ("nezha", "next_sentence", "clipped"),
     ],
 )
 def test_xla_matches_eager(arch, head, variant):
     case = _case(arch, head, variant)
     overrides = {"num_labels": 2} if head == "pretraining" else {}
     model = _tf_model(case, **overrides)
-    feed = _feed(make_inputs(case, reference_config(case, **overrides)))
+    feed = _feed(_inputs(case, reference_config(case, **overrides)))
 
     def forward(**kwargs):
         return model(**kwargs, output_hidden_states=True, output_attentions=True, training=False)
@@ -212,18 +251,22 @@ def test_compile_fit_predict():
 
 @pytest.mark.parametrize(
     "arch,head,variant",
-    [("albert", "masked_lm", "groups"), ("roformer", "base", "factorized"), ("roformer", "causal_lm", "rotary_value")],
+    [
+        ("albert", "masked_lm", "groups"),
+        ("roformer", "base", "factorized"),
+        ("roformer", "causal_lm", "rotary_value"),
+        ("nezha", "base", "clipped"),
+        ("nezha", "pretraining", "clipped"),
+        ("nezha", "next_sentence", "clipped"),
+    ],
 )
 def test_saved_checkpoint_loads_in_transformers(arch, head, variant, tmp_path):
     import transformers
 
     case = _case(arch, head, variant)
-    model = _tf_model(case)
-    # Non-trivial LayerNorm and bias values, so that a misplaced parameter shows.
-    rng = np.random.default_rng(3)
-    for variable in model.trainable_variables:
-        if "gamma" in variable.path or "beta" in variable.path or variable.path.endswith("bias"):
-            variable.assign(variable.numpy() + 0.2 * rng.standard_normal(variable.shape).astype(np.float32))
+    overrides = {"num_labels": 2} if head == "pretraining" else {}
+    model = _tf_model(case, **overrides)
+    _perturb(model)
     model.save_pretrained(tmp_path)
 
     torch_model, info = getattr(transformers, case.class_name("torch")).from_pretrained(tmp_path, output_loading_info=True)
@@ -231,7 +274,7 @@ def test_saved_checkpoint_loads_in_transformers(arch, head, variant, tmp_path):
     torch_model.config._attn_implementation = "eager"
     torch_model.eval()
 
-    inputs = make_inputs(case, reference_config(case))
+    inputs = _inputs(case, reference_config(case, **overrides))
     reference = run_reference(torch_model, inputs)
     ours = flatten(model(**_feed(inputs), output_hidden_states=True, output_attentions=True, training=False))
     assert_close(reference, ours, "tf")
@@ -277,3 +320,85 @@ def test_base_checkpoint_into_head_reports_new_weights(saved, caplog):
     # The base weights did load.
     word = torch_base.state_dict()["embeddings.word_embeddings.weight"].numpy()
     np.testing.assert_array_equal(model.albert.embeddings.word_embeddings.embeddings.numpy(), word)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (h) functional relative positions (any architecture whose spec has `position.kind: relative_functional`)
+
+
+RELATIVE_ARCHS = [a.name for a in __import__("harness").project().architectures if a.relative is not None]
+
+
+def _variant(arch: str) -> str:
+    from harness import SMALL_CONFIGS
+
+    return next(iter(SMALL_CONFIGS[arch]))
+
+
+@pytest.mark.parametrize("arch", RELATIVE_ARCHS)
+@pytest.mark.parametrize("framework", ["torch", "flax"])
+def test_relative_checkpoint_loads_in_specformers(arch, framework, tmp_path):
+    """A checkpoint saved by the TF model loads into specformers' PyTorch and Flax models, with the same outputs."""
+    from harness import run_generated
+
+    if framework == "flax":
+        pytest.importorskip("jax")
+    case = _case(arch, "base", _variant(arch))
+    model = _tf_model(case)
+    _perturb(model)
+    model.save_pretrained(tmp_path)
+    inputs = _inputs(case, reference_config(case))
+    ours = flatten(model(**_feed(inputs), output_hidden_states=True, output_attentions=True, training=False))
+    theirs = run_generated(framework, case, str(tmp_path), inputs)
+    assert_close(ours, theirs, framework)
+
+
+@pytest.mark.parametrize("arch", RELATIVE_ARCHS)
+def test_relative_table_is_one_constant(arch):
+    """One table per model (not a variable, not in the checkpoint), equal to transformers' per-layer buffer."""
+    case = _case(arch, "base", _variant(arch))
+    model = _tf_model(case)
+    config = model.config
+    assert not [v.path for v in model.variables if "relative" in v.path]
+    assert not [name for name in model.pytorch_weight_map().names() if "relative" in name]
+    tables = [
+        value
+        for layer in model._flatten_layers(include_self=True)
+        for value in vars(layer).values()
+        if isinstance(value, tf.Tensor) and value.shape.rank == 3
+    ]
+    assert len(tables) == 1
+    head_dim = config.hidden_size // config.num_attention_heads
+    max_relative = getattr(config, _spec(arch).relative.max_relative_position)
+    assert tuple(tables[0].shape) == (config.max_position_embeddings, config.max_position_embeddings, head_dim)
+    reference = reference_model(case, reference_config(case))
+    buffers = [b for name, b in reference.named_buffers() if b.dim() == 3]
+    assert len(buffers) == config.num_hidden_layers  # transformers keeps one copy per layer
+    np.testing.assert_allclose(tables[0].numpy(), buffers[0].numpy(), atol=1e-6, rtol=0)
+    # Distances beyond the limit share the clipped row.
+    table = tables[0].numpy()
+    np.testing.assert_array_equal(table[0, max_relative], table[0, -1])
+    np.testing.assert_array_equal(table[-1, 0], table[max_relative, 0])
+
+
+@pytest.mark.parametrize("arch", RELATIVE_ARCHS)
+def test_relative_input_longer_than_the_table_is_refused(arch):
+    case = _case(arch, "base", _variant(arch))
+    model = _tf_model(case)
+    limit = model.config.max_position_embeddings
+    too_long = tf.ones((1, limit + 1), dtype=tf.int32)
+    with pytest.raises(ValueError, match=rf"\({limit + 1}\).*max_position_embeddings \({limit}\)"):
+        model(input_ids=too_long, training=False)
+    with pytest.raises(ValueError, match=rf"\({limit + 1}\)"):
+        model(inputs_embeds=tf.zeros((1, limit + 1, model.config.hidden_size)), training=False)
+    # The limit itself is fine.
+    assert model(input_ids=tf.ones((1, limit), dtype=tf.int32), training=False).last_hidden_state.shape[1] == limit
+
+    # Traced with an unknown length, the check runs in the graph.
+    forward = tf.function(
+        lambda ids: model(input_ids=ids, training=False).last_hidden_state,
+        input_signature=[tf.TensorSpec((None, None), tf.int32)],
+    )
+    assert forward(tf.ones((2, 5), dtype=tf.int32)).shape == (2, 5, model.config.hidden_size)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_position_embeddings"):
+        forward(too_long)
