@@ -192,13 +192,81 @@ def test_jit_equals_eager_and_outputs_are_pytrees(reference_checkpoint):
     assert isinstance(as_tuple, tuple) and len(as_tuple) == 2  # prediction_logits, sop_logits
 
 
+def test_jit_equals_eager_relative_positions(reference_checkpoint):
+    """The relative-position table is a NumPy constant sliced by the (static) sequence length: one trace per length."""
+    c = case("nezha", "pretraining", "clipped")
+    config, pt_model, directory = reference_checkpoint(c)
+    model = flax_class(c).from_pretrained(directory)
+    inputs = make_inputs(c, config)
+    feed = {k: jnp.asarray(v) for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+    def forward(params, **feed):
+        return model(**feed, params=params, output_hidden_states=True, output_attentions=True)
+
+    eager = forward(model.params, **feed)
+    jitted = jax.jit(forward)(model.params, **feed)
+    assert type(jitted) is type(eager)
+    assert_close(flatten(eager), flatten(jitted), "flax")
+    assert_close(run_reference(pt_model, inputs, "flax"), flatten(jitted), "flax")
+    assert [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(eager)[0]][:2] == [
+        ".prediction_logits",
+        ".seq_relationship_logits",
+    ]
+    # The table is no parameter: nothing under the model but the PyTorch state-dict names.
+    from flax.traverse_util import flatten_dict
+
+    assert not any("relative" in ".".join(path) for path in flatten_dict(model.params))
+
+
+@pytest.mark.parametrize("head", ["base", "pretraining", "multiple_choice"])
+def test_input_longer_than_the_relative_table_is_an_error(head):
+    c = case("nezha", head, "clipped")
+    model = flax_class(c)(flax_config(c))
+    limit = model.config.max_position_embeddings
+    shape = (1, 2, limit + 1) if head == "multiple_choice" else (1, limit + 1)
+    with pytest.raises(ValueError, match=rf"length {limit + 1} exceeds config\.max_position_embeddings={limit}"):
+        model(jnp.ones(shape, dtype="i4"))
+    with pytest.raises(ValueError, match=rf"length {limit + 1}"):
+        jax.jit(lambda ids: model(ids))(jnp.ones(shape, dtype="i4"))
+    ok = model(jnp.ones(shape[:-1] + (limit,), dtype="i4"))  # exactly the limit is fine
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(ok))
+
+
+def test_grad_relative_positions():
+    """Gradients through both relative terms (keys and values) reach every parameter and are finite."""
+    c = case("nezha", "pretraining", "clipped")
+    model = flax_class(c)(flax_config(c))
+    inputs = make_inputs(c, model.config, batch=2, seq=12)  # seq > 2 * max_relative_position: clipped distances
+    labels = jnp.asarray(np.where(inputs["labels"] < 0, 0, inputs["labels"]))
+    feed = {k: jnp.asarray(inputs[k]) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    next_sentence = jnp.asarray(np.random.default_rng(0).integers(0, 2, size=(2,)))
+
+    def loss_fn(params):
+        out = model(**feed, params=params, train=True, dropout_rng=jax.random.PRNGKey(0))
+        mlm = optax.softmax_cross_entropy_with_integer_labels(out.prediction_logits, labels).mean()
+        nsp = optax.softmax_cross_entropy_with_integer_labels(out.seq_relationship_logits, next_sentence).mean()
+        return mlm + nsp
+
+    loss, grads = jax.jit(jax.value_and_grad(loss_fn))(model.params)
+    leaves = jax.tree_util.tree_leaves(grads)
+    assert np.isfinite(float(loss))
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
+    assert all(float(jnp.abs(g).sum()) > 0 for g in leaves)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # (d) Flax save_pretrained -> transformers (PyTorch) from_pretrained
 
 
 @pytest.mark.parametrize(
     "arch,head,variant",
-    [("albert", "pretraining", "groups"), ("roformer", "masked_lm", "factorized"), ("roformer", "causal_lm", "rotary_value")],
+    [
+        ("albert", "pretraining", "groups"),
+        ("roformer", "masked_lm", "factorized"),
+        ("roformer", "causal_lm", "rotary_value"),
+        ("nezha", "pretraining", "clipped"),
+        ("nezha", "next_sentence", "clipped"),
+    ],
 )
 def test_save_loads_in_transformers(arch, head, variant, tmp_path):
     import transformers
@@ -236,7 +304,9 @@ def test_param_names_match_pytorch_state_dict(c):
     config = reference_config(c)
     pt_model = reference_model(c, config)
     pt_state = pt_model.state_dict()
-    tied = set(getattr(pt_model, "_tied_weights_keys", None) or [])
+    # transformers names tied tensors fully (`cls.predictions.decoder.weight`) or by their module (`cls.predictions.decoder`).
+    tied_names = getattr(pt_model, "_tied_weights_keys", None) or []
+    tied = {k for k in pt_state if any(k == t or k.startswith(t + ".") for t in tied_names)}
     frozen = {name for name, p in pt_model.named_parameters() if not p.requires_grad}  # computed constants
     expected = {k: tuple(v.shape) for k, v in pt_state.items() if k not in tied | frozen}
 
@@ -298,7 +368,7 @@ def _documented_args(doc: str) -> list[str]:
     return re.findall(rf"^{indent}(\w+) \(`", block, flags=re.M)
 
 
-@pytest.mark.parametrize("arch", ["albert", "roformer"])
+@pytest.mark.parametrize("arch", ["albert", "nezha", "roformer"])
 def test_docstrings_list_the_signature(arch):
     import specformers
     from harness import project
