@@ -99,6 +99,7 @@ def plan(project: Project, only: str | None = None) -> list[FileJob]:
                 FileJob(f"{PACKAGE}/modeling_{module}outputs.py", f"{fw}/outputs.py.jinja", catalog, {**common, "catalog": project.outputs}, framework=fw),
                 FileJob(f"{PACKAGE}/modeling_{module}utils.py", f"{fw}/runtime.py.jinja", f"templates/{fw}", common, framework=fw),
                 FileJob(f"{PACKAGE}/activations{'_' + fw if fw != 'torch' else ''}.py", f"{fw}/activations.py.jinja", f"templates/{fw}", common, framework=fw),
+                FileJob(f"{PACKAGE}/generation_{module}utils.py", f"{fw}/generation.py.jinja", f"templates/{fw}", common, framework=fw),
             ]
     for arch in project.architectures:
         if only is not None and arch.name != only:

@@ -32,7 +32,7 @@ from .configuration_roformer import RoFormerConfig
 
 
 class FlaxRoFormerEmbeddings(nn.Module):
-    """Word, token type embeddings, summed, then LayerNorm and dropout (width `config.embedding_size`)."""
+    """Word and token type embeddings, summed, then LayerNorm and dropout (width `config.embedding_size`)."""
 
     config: RoFormerConfig
     dtype: jnp.dtype = jnp.float32  # the computation dtype
