@@ -150,6 +150,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxAlbertForMultipleChoice",
         "FlaxAlbertPreTrainedModel",
     ],
+    "models.longt5.configuration_longt5": ["LongT5Config"],
+    "models.longt5.modeling_longt5": [
+        "LongT5Model",
+        "LongT5ForConditionalGeneration",
+        "LongT5EncoderModel",
+        "LongT5PreTrainedModel",
+    ],
+    "models.longt5.modeling_tf_longt5": [
+        "TFLongT5Model",
+        "TFLongT5ForConditionalGeneration",
+        "TFLongT5EncoderModel",
+        "TFLongT5PreTrainedModel",
+    ],
+    "models.longt5.modeling_flax_longt5": [
+        "FlaxLongT5Model",
+        "FlaxLongT5ForConditionalGeneration",
+        "FlaxLongT5EncoderModel",
+        "FlaxLongT5PreTrainedModel",
+    ],
     "models.nezha.configuration_nezha": ["NezhaConfig"],
     "models.nezha.modeling_nezha": [
         "NezhaModel",
