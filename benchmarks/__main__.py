@@ -32,6 +32,10 @@ BASE_CONFIGS = {
         vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
         intermediate_size=3072, hidden_act="gelu_new",
     ),
+    "nezha": dict(
+        vocab_size=21128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+        max_position_embeddings=512, max_relative_position=64,
+    ),
     "roformer": dict(
         vocab_size=50000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
         max_position_embeddings=1536, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
@@ -47,16 +51,29 @@ def prefix_of(arch: str) -> str:
 
 
 def bench_generation() -> dict:
-    from generator.pipeline import generate
-
-    generate()  # warm imports and template cache
-    runs = []
-    for _ in range(3):
+    """Whole generation in a fresh process, cold (no caches) and warm (format and template caches filled)."""
+    def run(no_cache: bool) -> tuple[float, dict]:
+        env = {**os.environ, "SPECFORMERS_NO_CACHE": "1" if no_cache else "0"}
+        timings = ROOT / ".cache" / "bench-timings.json"
+        timings.parent.mkdir(exist_ok=True)
         t0 = time.perf_counter()
-        result = generate()
-        runs.append(time.perf_counter() - t0)
-    per_file = {k: round(v * 1000, 1) for k, v in sorted(result.timings.items()) if k.endswith(".py")}
-    return {"total_s": round(min(runs), 3), "files": len(result.files), "per_file_ms": per_file}
+        subprocess.run([sys.executable, "-m", "generator", "--check", "--timings", str(timings)], cwd=ROOT, env=env,
+                       check=False, capture_output=True)
+        return time.perf_counter() - t0, json.loads(timings.read_text())
+
+    cold = min(run(True)[0] for _ in range(2))
+    run(False)
+    warm_runs = [run(False) for _ in range(3)]
+    warm = min(t for t, _ in warm_runs)
+    timings = warm_runs[-1][1]
+    cold_timings = run(True)[1]
+    per_file = {k: round(v * 1000, 1) for k, v in sorted(cold_timings.items()) if k.endswith(".py")}
+    return {
+        "cold_s": round(cold, 3), "warm_s": round(warm, 3), "files": len(per_file),
+        "stages_cold_s": {k: round(cold_timings[k], 3) for k in ("load+resolve", "render", "format", "total")},
+        "stages_warm_s": {k: round(timings[k], 3) for k in ("load+resolve", "render", "format", "total")},
+        "per_file_render_ms": per_file,
+    }
 
 
 def alternate(ours, reference, rounds: int = ROUNDS) -> tuple[float, float]:
@@ -103,6 +120,23 @@ def bench_torch(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
     return {"generated_s": t_ours, "reference_s": t_ref, "ratio": t_ours / t_ref}
 
 
+def upstream_has(arch: str, framework: str) -> bool:
+    import transformers
+
+    return hasattr(transformers, {"torch": "", "tf": "TF", "flax": "Flax"}[framework] + prefix_of(arch) + "Model")
+
+
+def absolute(fn, rounds: int = ROUNDS) -> dict:
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"generated_s": statistics.median(times), "reference_s": None, "ratio": None}
+
+
 def bench_flax(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
     import jax
     import jax.numpy as jnp
@@ -112,10 +146,12 @@ def bench_flax(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
 
     prefix = prefix_of(arch)
     ours = getattr(specformers, f"Flax{prefix}Model").from_pretrained(checkpoint)
-    ref = getattr(transformers, f"Flax{prefix}Model")(getattr(transformers, f"{prefix}Config")(**BASE_CONFIGS[arch]))
     ids, mask = inputs(*shape, BASE_CONFIGS[arch]["vocab_size"])
     ids, mask = jnp.asarray(ids), jnp.asarray(mask)
     ours_fn = jax.jit(lambda p, i, m: ours(i, attention_mask=m, params=p).last_hidden_state)
+    if not upstream_has(arch, "flax"):
+        return absolute(lambda: ours_fn(ours.params, ids, mask).block_until_ready())
+    ref = getattr(transformers, f"Flax{prefix}Model")(getattr(transformers, f"{prefix}Config")(**BASE_CONFIGS[arch]))
     ref_fn = jax.jit(lambda p, i, m: ref(i, attention_mask=m, params=p).last_hidden_state)
     t_ours, t_ref = alternate(
         lambda: ours_fn(ours.params, ids, mask).block_until_ready(),
@@ -156,6 +192,8 @@ def bench_tf(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
     ids, mask = inputs(*shape, BASE_CONFIGS[arch]["vocab_size"])
     ids, mask = tf.constant(ids, dtype=tf.int32), tf.constant(mask, dtype=tf.int32)
     fn = tf.function(lambda i, m: ours(input_ids=i, attention_mask=m).last_hidden_state, jit_compile=True)
+    if not upstream_has(arch, "tf"):
+        return absolute(lambda: fn(ids, mask).numpy())
     child = subprocess.Popen(
         [sys.executable, "-c", _TF_CHILD, json.dumps([arch, prefix, BASE_CONFIGS[arch], *shape])],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -192,10 +230,13 @@ def main() -> None:
     import transformers
 
     results: dict = {"generation": bench_generation(), "forward": []}
-    print(f"generation: {results['generation']['files']} files in {results['generation']['total_s']:.3f}s")
+    g = results["generation"]
+    print(f"generation (fresh process, {g['files']} files): cold {g['cold_s']:.2f}s, warm {g['warm_s']:.2f}s")
     frameworks = os.environ.get("BENCH_FRAMEWORKS", "torch,tf,flax").split(",")
     with tempfile.TemporaryDirectory() as tmp:
         for arch, config in BASE_CONFIGS.items():
+            if os.environ.get("BENCH_ARCHS") and arch not in os.environ["BENCH_ARCHS"].split(","):
+                continue
             prefix = prefix_of(arch)
             torch.manual_seed(0)
             ref = getattr(transformers, f"{prefix}Model")(getattr(transformers, f"{prefix}Config")(**config))
@@ -207,11 +248,10 @@ def main() -> None:
                     fn = {"torch": bench_torch, "tf": bench_tf, "flax": bench_flax}[framework]
                     row = {"arch": arch, "framework": framework, "batch": shape[0], "seq": shape[1], **fn(arch, checkpoint, shape)}
                     results["forward"].append(row)
-                    print(
-                        f"{arch:9s} {framework:5s} b{shape[0]} s{shape[1]:<4d} generated {row['generated_s'] * 1000:8.1f} ms"
-                        f"  reference {row['reference_s'] * 1000:8.1f} ms  ratio {row['ratio']:.2f}",
-                        flush=True,
-                    )
+                    ref = "no upstream class" if row["reference_s"] is None else (
+                        f"reference {row['reference_s'] * 1000:8.1f} ms  ratio {row['ratio']:.2f}")
+                    print(f"{arch:9s} {framework:5s} b{shape[0]} s{shape[1]:<4d} generated "
+                          f"{row['generated_s'] * 1000:8.1f} ms  {ref}", flush=True)
     (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
     print("wrote bench-results.json")
 

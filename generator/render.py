@@ -61,8 +61,20 @@ def _wrap(text: str, width: int = 110, indent: str = "") -> str:
 
 
 def make_environment() -> jinja2.Environment:
+    import os
+
+    bytecode_cache = None
+    if os.environ.get("SPECFORMERS_NO_CACHE") != "1":
+        # Compiled templates keyed by template source (jinja2 checks the checksum): a pure speed-up.
+        cache_dir = TEMPLATES.parent / ".cache" / "jinja"
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache_dir))
+        except OSError:
+            bytecode_cache = None
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        bytecode_cache=bytecode_cache,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
