@@ -199,6 +199,9 @@ def check(result: Result, out_dir: Path = OUTPUT) -> list[str]:
 
 def write(result: Result, out_dir: Path = OUTPUT) -> tuple[list[str], list[str]]:
     """Write changed files atomically and remove stale generated files. Returns (written, removed)."""
+    if out_dir.exists():
+        for leftover in out_dir.rglob(".sf-tmp-*"):  # from a run that was killed mid-write
+            leftover.unlink(missing_ok=True)
     existing = _existing(out_dir, result.owned_prefix)
     stale = sorted(set(existing) - set(result.files)) if not result.partial else []
     foreign = [rel for rel in stale if not _is_generated(existing[rel])]

@@ -7,6 +7,7 @@ from (its "source", named in the banner). Nothing here touches the disk except r
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,11 +32,42 @@ class FileJob:
     framework: str = "common"  # "common", "torch", "tf" or "flax"
 
 
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
 def _doc(text: str) -> str:
-    """Escape free text for the inside of a triple-quoted (non-raw) docstring: it comes out verbatim."""
-    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """Escape free text for the inside of a triple-quoted (non-raw) docstring, so that the docstring's value is the text.
+
+    Backslashes are doubled, a triple quote cannot close the string, a trailing quote cannot merge with the closing quotes,
+    and control / format / separator characters become escapes (spaces, tabs and newlines stay: the text is reflowed).
+    Jinja syntax in the text is inert: rendered values are never rendered again.
+    """
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch in "\t\n ":
+            out.append(ch)
+        elif unicodedata.category(ch) in _INVISIBLE:
+            out.append(_escape_char(ch))
+        else:
+            out.append(ch)
+    text = "".join(out).replace('"""', '\\"\\"\\"')
     if text.endswith('"'):
-        text = text[:-1] + '\\"'
+        # An unescaped final quote would run into the closing quotes: escape it (an even number of backslashes
+        # before it means they are escaped backslashes, not an escape of the quote).
+        body = text[:-1]
+        if (len(body) - len(body.rstrip("\\"))) % 2 == 0:
+            text = body + '\\"'
     return text
 
 

@@ -200,7 +200,9 @@ def validate(loaded: LoadedYaml, model: type[schema.BaseModel]) -> Any:
     try:
         return model.model_validate(loaded.data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # An unknown key is usually a misspelling of a missing one: report it first, with its suggestion.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         loc = [str(p) for p in err["loc"]]
         # pydantic adds the union/discriminator member name to the location; keep only real keys and indices.
         real = _real_location(loaded, loc)

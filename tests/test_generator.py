@@ -174,11 +174,12 @@ def test_only_limits_to_one_spec(workspace, capsys):
 
 
 def test_output_is_deterministic(tmp_path):
-    """Two runs with different hash seeds and working directories produce byte-identical trees."""
+    """Two runs with different hash seeds, locales and working directories produce byte-identical trees."""
     trees = []
-    for seed, cwd in (("1", ROOT), ("12345", tmp_path)):
+    for seed, cwd, locale in (("1", ROOT, "C"), ("12345", tmp_path, "C.UTF-8")):
         out = tmp_path / f"out{seed}"
-        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT), "LC_ALL": locale, "LANG": locale,
+               "SPECFORMERS_NO_CACHE": "1"}
         subprocess.run([sys.executable, "-m", "generator", "--out", str(out)], cwd=cwd, env=env, check=True, capture_output=True)
         trees.append(tree_digest(out))
     assert trees[0] == trees[1]
