@@ -223,6 +223,104 @@ def bench_tf(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
     return {"generated_s": t_ours, "reference_s": t_ref, "ratio": t_ours / t_ref}
 
 
+_LONG_CHILD = r"""
+import json, os, resource, sys, time
+import numpy as np
+import torch
+torch.set_grad_enabled(False)
+which, attention, length, checkpoint = json.loads(sys.argv[1])
+if which == "generated":
+    import specformers
+    model = specformers.LongT5EncoderModel.from_pretrained(checkpoint).eval()
+else:
+    import transformers
+    model = transformers.LongT5EncoderModel.from_pretrained(checkpoint).eval()
+ids = torch.from_numpy(np.random.default_rng(0).integers(2, 32000, size=(1, length)))
+mask = torch.ones_like(ids)
+model(input_ids=ids[:, :256], attention_mask=mask[:, :256])  # warm-up on a short input
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+model(input_ids=ids, attention_mask=mask)
+elapsed = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": elapsed, "peak_extra_mib": max(peak - base, 0) / 1024}))
+"""
+
+LONG_CONFIG = dict(
+    vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=8, num_decoder_layers=2, num_heads=8,
+    local_radius=127, global_block_size=16, feed_forward_proj="gated-gelu", decoder_start_token_id=0,
+    dropout_rate=0.0,
+)
+
+
+def bench_long_inputs(tmp: str) -> list:
+    """Encoder forward time and peak extra memory (RSS high-water mark over the warm model) at 1k, 4k and 16k tokens,
+    each measured in a fresh process so that one run's allocations do not hide the next one's."""
+    import torch
+    import transformers
+
+    rows = []
+    for attention in ("local", "transient-global"):
+        torch.manual_seed(0)
+        config = transformers.LongT5Config(**LONG_CONFIG, encoder_attention_type=attention)
+        checkpoint = os.path.join(tmp, f"longt5-{attention}")
+        transformers.LongT5EncoderModel(config).save_pretrained(checkpoint)
+        for length in (1024, 4096, 16384):
+            row = {"attention": attention, "tokens": length}
+            for which in ("generated", "reference"):
+                proc = subprocess.run(
+                    [sys.executable, "-c", _LONG_CHILD, json.dumps([which, attention, length, checkpoint])],
+                    capture_output=True, text=True, cwd=ROOT,
+                )
+                if proc.returncode != 0:
+                    raise RuntimeError(proc.stderr[-2000:])
+                row[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(
+                f"longt5 {attention:16s} {length:6d} tokens  generated {row['generated']['seconds']:7.2f}s "
+                f"{row['generated']['peak_extra_mib']:8.0f} MiB  reference {row['reference']['seconds']:7.2f}s "
+                f"{row['reference']['peak_extra_mib']:8.0f} MiB",
+                flush=True,
+            )
+        by_len = {r["tokens"]: r for r in rows if r["attention"] == attention}
+        for which in ("generated", "reference"):
+            t = by_len[16384][which]["seconds"] / by_len[4096][which]["seconds"]
+            m = by_len[16384][which]["peak_extra_mib"] / max(by_len[4096][which]["peak_extra_mib"], 1e-9)
+            print(f"longt5 {attention:16s} {which}: 16k/4k time x{t:.2f}, memory x{m:.2f}", flush=True)
+    return rows
+
+
+def bench_greedy_generation(tmp: str) -> dict:
+    """Greedy generation tokens/s (64 new tokens, batch 4, 512 input tokens), generated vs upstream PyTorch."""
+    import torch
+    import transformers
+
+    import specformers
+
+    torch.manual_seed(0)
+    config = transformers.LongT5Config(**{**LONG_CONFIG, "num_decoder_layers": 8}, encoder_attention_type="local")
+    checkpoint = os.path.join(tmp, "longt5-generate")
+    transformers.LongT5ForConditionalGeneration(config).save_pretrained(checkpoint)
+    ours = specformers.LongT5ForConditionalGeneration.from_pretrained(checkpoint).eval()
+    ref = transformers.LongT5ForConditionalGeneration.from_pretrained(checkpoint).eval()
+    import numpy as np
+
+    ids = torch.from_numpy(np.random.default_rng(0).integers(2, 32000, size=(4, 512)))
+    new = 64
+
+    def run(model):
+        # No eos: every run produces exactly `new` tokens per row, so both sides do the same work.
+        with torch.inference_mode():
+            return model.generate(ids, max_new_tokens=new, eos_token_id=None)
+
+    t_ours, t_ref = alternate(lambda: run(ours), lambda: run(ref), rounds=3)
+    tokens = ids.shape[0] * new
+    result = {"generated_tokens_per_s": tokens / t_ours, "reference_tokens_per_s": tokens / t_ref, "ratio": t_ours / t_ref}
+    print(f"longt5 greedy generate: generated {result['generated_tokens_per_s']:.1f} tok/s, "
+          f"reference {result['reference_tokens_per_s']:.1f} tok/s", flush=True)
+    return result
+
+
 def main() -> None:
     import tempfile
 
@@ -252,6 +350,9 @@ def main() -> None:
                         f"reference {row['reference_s'] * 1000:8.1f} ms  ratio {row['ratio']:.2f}")
                     print(f"{arch:9s} {framework:5s} b{shape[0]} s{shape[1]:<4d} generated "
                           f"{row['generated_s'] * 1000:8.1f} ms  {ref}", flush=True)
+        if os.environ.get("BENCH_LONG", "1") == "1" and hasattr(__import__("specformers"), "LongT5EncoderModel"):
+            results["longt5_long_inputs"] = bench_long_inputs(tmp)
+            results["longt5_greedy_generation"] = bench_greedy_generation(tmp)
     (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
     print("wrote bench-results.json")
 
