@@ -16,12 +16,14 @@ An attribute `x_` is named `x` (the trailing underscore avoids a clash with a Ke
 
 A layer may also declare `pytorch_constants()` (tensors of the PyTorch state dict that TensorFlow computes, such as a
 sinusoidal table: skipped on load, written on save) and `pytorch_tied` (PyTorch names that alias another parameter:
-neither loaded nor saved, as transformers saves them).
+neither loaded nor saved, as transformers saves them). A layer reached under several names (an embedding shared by
+several modules) maps under the first name; the later names are tied aliases.
 """
 
 import copy
 import inspect
 import os
+import re
 from collections.abc import Mapping
 from functools import wraps
 from typing import Optional
@@ -215,10 +217,15 @@ class WeightMap:
         self.variables: dict = {}
         self.constants: dict = {}
         self.tied: set = set()
+        self._names: dict = {}  # id(variable) -> its PyTorch name
 
     def add(self, name: str, variable, transposed: bool = False) -> None:
         if name in self.variables:
             raise ValueError(f"two variables map to the PyTorch name {name!r}")
+        if id(variable) in self._names:
+            self.tied.add(name)  # a shared layer seen again: an alias of the name it was first seen under
+            return
+        self._names[id(variable)] = name
         self.variables[name] = (variable, transposed)
 
     def names(self) -> set:
@@ -270,11 +277,14 @@ class TFPreTrainedModel(keras.Model):
         config_class: the configuration class.
         base_model_prefix: the attribute under which head models hold the base model.
         is_bare_model: `True` for the base model class, whose modules sit at the top level of the PyTorch state dict.
+        ignore_on_load_unexpected: patterns (`re.search`) of checkpoint names not reported when unused.
     """
 
     config_class = None
     base_model_prefix = ""
     is_bare_model = False
+    # Regular expressions of checkpoint names that a model leaves unused without a warning.
+    ignore_on_load_unexpected: tuple = ()
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(*inputs, **kwargs)
@@ -358,7 +368,11 @@ class TFPreTrainedModel(keras.Model):
                 continue
             variable.assign(array.astype(variable.dtype))
         known = weights.names()
-        unexpected = [name for name in state if name not in known]
+        unexpected = [
+            name
+            for name in state
+            if name not in known and not any(re.search(pattern, name) for pattern in cls.ignore_on_load_unexpected)
+        ]
         checkpoint.report_load(cls.__name__, missing, unexpected, mismatched, path)
         return model
 

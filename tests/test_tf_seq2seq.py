@@ -1,0 +1,286 @@
+"""Behaviour of the generated TensorFlow encoder-decoder models (every spec with a decoder stack) beyond forward parity:
+cached decoding, labels and LM-head scaling, `generate` (greedy and beam search, eager and XLA) against transformers'
+PyTorch `generate`, training, checkpoints shared with transformers, and blocked (linear-cost) encoder attention.
+"""
+
+import logging
+
+import numpy as np
+import pytest
+
+from harness import Case, cases, make_inputs, project, reference_config, reference_model
+
+tf = pytest.importorskip("tensorflow")
+torch = pytest.importorskip("torch")
+
+ATOL = 1e-5
+SEQ2SEQ = [a for a in project().architectures if a.seq2seq]
+if not SEQ2SEQ:
+    pytest.skip("no encoder-decoder spec", allow_module_level=True)
+ARCH = SEQ2SEQ[0].name
+CASES = {(c.head, c.variant): c for c in cases() if c.arch == ARCH}
+VARIANTS = sorted({variant for _, variant in CASES})
+
+
+def _case(head: str, variant: str) -> Case:
+    return CASES[(head, variant)]
+
+
+def _tf_class(case: Case):
+    import specformers
+
+    return getattr(specformers, case.class_name("tf"))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """(config, transformers model, directory) per (case, overrides, seed), saved once."""
+    store = {}
+
+    def get(case: Case, seed: int = 0, **overrides):
+        key = (case, seed, tuple(sorted(overrides.items())))
+        if key not in store:
+            config = reference_config(case, **overrides)
+            model = reference_model(case, config, seed=seed)
+            directory = tmp_path_factory.mktemp(f"{case.id}-{seed}")
+            model.save_pretrained(directory)
+            store[key] = (config, model, str(directory))
+        return store[key]
+
+    return get
+
+
+def _max_diff(a, b) -> float:
+    a = a.detach().numpy() if hasattr(a, "detach") else np.asarray(a)
+    return float(np.max(np.abs(a.astype(np.float64) - np.asarray(b, dtype=np.float64))))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (a) cached decoding
+
+
+@pytest.mark.parametrize("variant", VARIANTS[:2])
+def test_cached_decoding_matches_full_pass(variant, saved):
+    case = _case("conditional_generation", variant)
+    config, _, directory = saved(case)
+    model = _tf_class(case).from_pretrained(directory)
+    inputs = make_inputs(case, config)
+    ids, mask, decoder_ids = (tf.constant(inputs[k]) for k in ("input_ids", "attention_mask", "decoder_input_ids"))
+    full = model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids, use_cache=True)
+    encoder_outputs = model.get_encoder()(input_ids=ids, attention_mask=mask)
+
+    # Cross-attention keys and values are projected once (the first step), then read from the cache.
+    calls = []
+    for block in model.get_decoder().block:
+        attention = block.layer[1].EncDecAttention
+        original = attention.project_key_value
+        attention.project_key_value = lambda states, _f=original: calls.append(1) or _f(states)
+    try:
+        past, steps = None, []
+        for t in range(decoder_ids.shape[1]):
+            out = model(
+                attention_mask=mask,
+                decoder_input_ids=decoder_ids[:, t : t + 1],
+                encoder_outputs=encoder_outputs,
+                past_key_values=past,
+                use_cache=True,
+            )
+            past = out.past_key_values
+            steps.append(out.logits)
+        assert len(calls) == len(model.get_decoder().block)
+    finally:
+        for block in model.get_decoder().block:
+            del block.layer[1].EncDecAttention.project_key_value
+    assert _max_diff(tf.concat(steps, axis=1), full.logits) <= ATOL
+    for ours, reference in zip(tf.nest.flatten(past), tf.nest.flatten(full.past_key_values)):
+        assert _max_diff(ours, reference) <= ATOL
+
+    # The preallocated cache of `generate` (written in place at a step index) gives the same logits.
+    length = decoder_ids.shape[1] + 2
+    cache = model.init_decoder_cache(encoder_outputs.last_hidden_state, length)
+    for t in range(decoder_ids.shape[1]):
+        logits, cache = model.decode_step(
+            decoder_ids[:, t : t + 1], encoder_outputs.last_hidden_state, mask, cache, tf.constant(t)
+        )
+        assert _max_diff(logits, full.logits[:, t]) <= ATOL
+    assert cache[0][0].shape[2] == length
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (b) labels and the LM head
+
+
+@pytest.mark.parametrize("variant", VARIANTS[:2])
+def test_labels_are_shifted_and_logits_scaled_as_transformers(variant, saved):
+    case = _case("conditional_generation", variant)
+    config, torch_model, directory = saved(case)
+    model = _tf_class(case).from_pretrained(directory)
+    inputs = make_inputs(case, config)
+    labels = inputs["labels"]
+    with torch.no_grad():
+        reference = torch_model(
+            input_ids=torch.from_numpy(inputs["input_ids"]),
+            attention_mask=torch.from_numpy(inputs["attention_mask"]),
+            labels=torch.from_numpy(labels),
+        )
+    ours = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=labels)
+    assert _max_diff(reference.loss, ours.loss) <= ATOL
+    assert _max_diff(reference.logits, ours.logits) <= ATOL
+
+    shifted = model._shift_right(tf.constant(labels)).numpy()
+    assert (shifted[:, 0] == config.decoder_start_token_id).all()
+    expected = np.where(labels[:, :-1] == -100, config.pad_token_id, labels[:, :-1])
+    np.testing.assert_array_equal(shifted[:, 1:], expected)
+
+    # Tied: the decoder output is scaled by d_model ** -0.5 and projected on the shared matrix; untied: lm_head alone.
+    hidden = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=labels).logits
+    decoder_output = model.get_decoder()(
+        input_ids=tf.constant(shifted),
+        encoder_hidden_states=model.get_encoder()(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).last_hidden_state,
+        encoder_attention_mask=inputs["attention_mask"],
+    ).last_hidden_state.numpy()
+    if config.tie_word_embeddings:
+        expected_logits = (decoder_output * config.d_model**-0.5) @ model.shared.embeddings.numpy().T
+        assert not hasattr(model, "lm_head")
+    else:
+        expected_logits = decoder_output @ model.lm_head.kernel.numpy()
+    assert _max_diff(hidden, expected_logits) <= 1e-4
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (c) generate == transformers' PyTorch generate
+
+
+GENERATE = [
+    # (variant, seed, generate kwargs, under XLA)
+    ("local", 3, dict(), True),
+    ("local", 3, dict(num_beams=4, length_penalty=0.7, early_stopping=True), False),
+    ("tglobal", 0, dict(), False),
+    ("tglobal", 0, dict(num_beams=4, length_penalty=1.5, early_stopping=False), True),
+    ("tglobal", 0, dict(num_beams=4, length_penalty=0.6, early_stopping=True, num_return_sequences=2), False),
+    ("short_block", 2, dict(num_beams=3, length_penalty=2.0, early_stopping="never"), False),
+]
+
+
+@pytest.mark.parametrize("variant,seed,kwargs,xla", GENERATE, ids=lambda p: str(p))
+def test_generate_matches_transformers(variant, seed, kwargs, xla, saved):
+    case = _case("conditional_generation", variant)
+    # transformers' PyTorch cache holds `num_layers` layers: generate there needs as many decoder layers.
+    config, torch_model, directory = saved(case, seed=seed, num_decoder_layers=2)
+    model = _tf_class(case).from_pretrained(directory)
+    inputs = make_inputs(case, config, seed=seed)
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]  # batch 3, rows 1 and 2 padded
+    with torch.no_grad():
+        free = torch_model.generate(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), max_new_tokens=10, do_sample=False)
+    # An end-of-sequence id that some row produces early, so that rows end at different lengths.
+    produced = [t for row in free[:, 2:].tolist() for t in row if t != config.pad_token_id]
+    eos = int(produced[0]) if produced else config.eos_token_id
+    kwargs = dict(kwargs, max_new_tokens=10, eos_token_id=eos)
+    with torch.no_grad():
+        expected = torch_model.generate(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), do_sample=False, **kwargs).numpy()
+    ours = model.generate(ids, attention_mask=mask, **kwargs).numpy()
+    np.testing.assert_array_equal(ours, expected)
+    if xla:
+        generate = tf.function(lambda i, m: model.generate(i, attention_mask=m, **kwargs), jit_compile=True)
+        fixed = generate(tf.constant(ids), tf.constant(mask)).numpy()
+        assert fixed.shape == (expected.shape[0], 11)  # max_length columns under XLA
+        np.testing.assert_array_equal(fixed[:, : expected.shape[1]], expected)
+
+
+def test_generate_without_mask_infers_padding(saved):
+    case = _case("conditional_generation", "tglobal")
+    config, torch_model, directory = saved(case, num_decoder_layers=2)
+    model = _tf_class(case).from_pretrained(directory)
+    ids = make_inputs(case, config)["input_ids"]
+    ids[1, 9:] = config.pad_token_id
+    with torch.no_grad():
+        expected = torch_model.generate(torch.from_numpy(ids), max_length=6, do_sample=False).numpy()
+    np.testing.assert_array_equal(model.generate(ids, max_length=6).numpy(), expected)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (d) training
+
+
+def test_gradients_are_finite_and_dropout_trains(saved):
+    case = _case("conditional_generation", "tglobal")
+    config, _, directory = saved(case)
+    model = _tf_class(case).from_pretrained(directory)
+    inputs = make_inputs(case, config)
+    feed = dict(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=inputs["labels"])
+    with tf.GradientTape() as tape:
+        loss = model(**feed, training=True).loss
+    grads = tape.gradient(loss, model.trainable_variables)
+    names = model.pytorch_weight_map().variables
+    assert len(model.trainable_variables) == len(names)  # the shared embedding once
+    for variable, grad in zip(model.trainable_variables, grads):
+        assert grad is not None, variable.path
+        assert np.isfinite(tf.convert_to_tensor(grad).numpy()).all(), variable.path
+    eval_a, eval_b = (model(**feed, training=False).logits.numpy() for _ in range(2))
+    train_a, train_b = (model(**feed, training=True).logits.numpy() for _ in range(2))
+    np.testing.assert_array_equal(eval_a, eval_b)
+    assert not np.allclose(train_a, train_b) and not np.allclose(train_a, eval_a)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (e) checkpoints
+
+
+@pytest.mark.parametrize("variant", VARIANTS[:2])
+def test_save_pretrained_loads_in_transformers(variant, saved, tmp_path):
+    import transformers
+
+    case = _case("conditional_generation", variant)
+    config, torch_model, directory = saved(case)
+    model = _tf_class(case).from_pretrained(directory)
+    model.save_pretrained(tmp_path)
+    from safetensors.numpy import load_file
+
+    written = set(load_file(str(tmp_path / "model.safetensors")))
+    reference_keys = set(load_file(directory + "/model.safetensors"))
+    assert written == reference_keys  # tied names written as transformers writes them
+    reloaded = getattr(transformers, case.class_name("torch")).from_pretrained(tmp_path).eval()
+    inputs = make_inputs(case, config)
+    feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
+    with torch.no_grad():
+        a, b = torch_model(**feed).logits, reloaded(**feed).logits
+    assert _max_diff(a, b) == 0.0
+
+
+def test_encoder_model_loads_a_full_checkpoint_quietly(saved, caplog):
+    full = _case("conditional_generation", "tglobal")
+    config, torch_model, directory = saved(full)
+    encoder_case = _case("encoder", "tglobal")
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        encoder = _tf_class(encoder_case).from_pretrained(directory)
+    assert "were not used" not in caplog.text and "newly initialized" not in caplog.text
+    inputs = make_inputs(encoder_case, config)
+    with torch.no_grad():
+        reference = torch_model.encoder(
+            input_ids=torch.from_numpy(inputs["input_ids"]), attention_mask=torch.from_numpy(inputs["attention_mask"])
+        ).last_hidden_state
+    assert _max_diff(reference, encoder(**inputs).last_hidden_state) <= ATOL
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# (f) blocked encoder attention: linear cost, XLA
+
+
+@pytest.mark.parametrize("variant", ["local", "tglobal"])
+def test_blocked_attention_is_linear_and_compiles(variant, saved):
+    case = _case("encoder", variant)
+    config, _, directory = saved(case)
+    model = _tf_class(case).from_pretrained(directory)
+    block = config.local_radius + 1
+    length = 1000  # not a multiple of the block
+    rng = np.random.default_rng(0)
+    ids = tf.constant(rng.integers(2, config.vocab_size, size=(2, length)), dtype=tf.int32)
+    mask = tf.constant(np.concatenate([np.ones((2, length - 7)), np.zeros((2, 7))], axis=1), dtype=tf.int32)
+    eager = model(input_ids=ids, attention_mask=mask, output_attentions=True)
+    num_blocks = -(-length // block)
+    globals_ = length // config.global_block_size if variant == "tglobal" else 0
+    for probs in eager.attentions:
+        # (batch, blocks, heads, block, 3 * block [+ globals]): no (length x length) matrix anywhere
+        assert tuple(probs.shape) == (2, num_blocks, config.num_heads, block, 3 * block + globals_)
+    compiled = tf.function(lambda i, m: model(input_ids=i, attention_mask=m).last_hidden_state, jit_compile=True)
+    assert _max_diff(compiled(ids, mask), eager.last_hidden_state) <= ATOL
