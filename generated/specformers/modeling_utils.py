@@ -6,6 +6,7 @@ checkpoints, attention masks, losses) and the attention kernel.
 
 import math
 import os
+import re
 import shutil
 import tempfile
 from typing import Optional, Union
@@ -53,13 +54,16 @@ class PreTrainedModel(nn.Module):
     """Base class of every generated PyTorch model: weight initialisation and tying, `from_pretrained` /
     `save_pretrained` in transformers' checkpoint layout, attention-mask and loss helpers.
 
-    Subclasses set `config_class`, `base_model_prefix` (the attribute holding the base model in head models) and
-    `_tied_weights_keys` (parameters that alias another one and are saved once).
+    Subclasses set `config_class`, `base_model_prefix` (the attribute holding the base model in head models),
+    `_tied_weights_keys` (parameters that alias another one and are saved once) and
+    `_keys_to_ignore_on_load_unexpected` (regular expressions of checkpoint entries that may have no counterpart in the
+    model, dropped without a warning).
     """
 
     config_class: type = PretrainedConfig
     base_model_prefix: str = ""
     _tied_weights_keys: list = []
+    _keys_to_ignore_on_load_unexpected: list = []
 
     def __init__(self, config: PretrainedConfig, *inputs, **kwargs) -> None:
         super().__init__()
@@ -184,7 +188,13 @@ class PreTrainedModel(nn.Module):
             for name, module in self.named_modules()
             for buffer in module._non_persistent_buffers_set
         }
-        unexpected = [k for k in state if k not in expected and k not in non_persistent]
+        unexpected = [
+            k
+            for k in state
+            if k not in expected
+            and k not in non_persistent
+            and not any(re.search(pattern, k) for pattern in self._keys_to_ignore_on_load_unexpected)
+        ]
         mismatched = [
             (k, tuple(v.shape), tuple(expected[k].shape))
             for k, v in state.items()

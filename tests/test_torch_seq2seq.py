@@ -1,0 +1,451 @@
+"""Behaviour of the generated PyTorch encoder-decoder models beyond output parity: the decoder cache, labels and the
+loss, `generate()` (greedy and beam search) against transformers, training, checkpoints in both directions (base
+model <-> heads, encoder-only), and the cost of blocked (local / transient-global) attention."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from harness import ATOL, SMALL_CONFIGS, assert_close, cases, flatten, make_inputs, project, reference_config, reference_model
+
+SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
+CASES = [c for c in cases() if c.arch in SEQ2SEQ_ARCHS]
+pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
+
+
+def _spec(arch: str):
+    return next(a for a in project().architectures if a.name == arch)
+
+
+def _case(arch: str, head: str, variant: str):
+    return next(c for c in CASES if c.arch == arch and c.head == head and c.variant == variant)
+
+
+def _variants(arch: str) -> list:
+    return list(SMALL_CONFIGS[arch])
+
+
+def _tensors(inputs: dict) -> dict:
+    return {k: torch.from_numpy(v) for k, v in inputs.items()}
+
+
+ARCH_VARIANTS = [(arch, variant) for arch in SEQ2SEQ_ARCHS for variant in _variants(arch)]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A saved transformers reference model (random, non-trivial weights) per case: (config, reference, directory)."""
+    saved = {}
+
+    def get(case, **overrides):
+        key = (case, tuple(sorted(overrides.items())))
+        if key not in saved:
+            config = reference_config(case, **overrides)
+            model = reference_model(case, config)
+            directory = tmp_path_factory.mktemp(case.id)
+            model.save_pretrained(directory)
+            saved[key] = (config, model, str(directory))
+        return saved[key]
+
+    return get
+
+
+def _ours(case, directory, **kwargs):
+    import specformers
+
+    return getattr(specformers, case.class_name("torch")).from_pretrained(directory, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Decoder cache
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpoint):
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    decoder_input_ids = inputs["decoder_input_ids"]
+    target = decoder_input_ids.shape[1]
+    with torch.no_grad():
+        full = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                     decoder_input_ids=decoder_input_ids, use_cache=True)
+        encoder_outputs = (full.encoder_last_hidden_state,)
+        # A prompt of 2 tokens, then one token at a time, reusing the encoder output and the cache.
+        out = model(attention_mask=inputs["attention_mask"], encoder_outputs=encoder_outputs,
+                    decoder_input_ids=decoder_input_ids[:, :2], use_cache=True)
+        steps, past = [out.logits], out.past_key_values
+        first_cross = [(layer[2], layer[3]) for layer in past]
+        for t in range(2, target):
+            out = model(attention_mask=inputs["attention_mask"], encoder_outputs=encoder_outputs,
+                        decoder_input_ids=decoder_input_ids[:, t : t + 1], past_key_values=past, use_cache=True)
+            steps.append(out.logits)
+            past = out.past_key_values
+            # Cross-attention keys and values are computed once, then passed on from the cache as they are.
+            assert all(layer[2] is k and layer[3] is v for layer, (k, v) in zip(past, first_cross))
+    stepped = torch.cat(steps, dim=1)
+    assert stepped.shape == full.logits.shape
+    assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
+    assert len(past) == getattr(config, _spec(arch).decoder.layers)
+    for layer, full_layer in zip(past, full.past_key_values):
+        assert len(layer) == 4
+        assert layer[0].shape == (3, config.num_heads, target, config.d_kv)
+        for ours, theirs in zip(layer, full_layer):
+            assert torch.allclose(ours, theirs, atol=ATOL, rtol=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Labels, logits and the loss
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_labels_are_shifted_into_decoder_inputs(arch, variant, checkpoint):
+    """Labels alone (no decoder inputs): shift right after the start token, -100 -> pad; same outputs as transformers."""
+    from harness import run_reference
+
+    case = _case(arch, "conditional_generation", variant)
+    config, reference, directory = checkpoint(case)
+    inputs = make_inputs(case, config)
+    del inputs["decoder_input_ids"]
+    labels = inputs["labels"]
+    assert (labels == -100).any()
+    model = _ours(case, directory)
+    shifted = model._shift_right(torch.from_numpy(labels))
+    start = getattr(config, _spec(arch).decoder.start_token)
+    assert (shifted[:, 0] == start).all()
+    expected = np.where(labels[:, :-1] == -100, config.pad_token_id, labels[:, :-1])
+    assert np.array_equal(shifted[:, 1:].numpy(), expected)
+    with torch.no_grad():
+        got = flatten(model(**_tensors(inputs), output_hidden_states=True, output_attentions=True))
+    assert_close(run_reference(reference, inputs), got, "torch")
+    # The loss ignores -100.
+    logits, target = torch.from_numpy(got["logits"]), torch.from_numpy(labels)
+    keep = target != -100
+    manual = torch.nn.functional.cross_entropy(logits[keep], target[keep])
+    assert abs(manual.item() - float(got["loss"])) < ATOL
+
+
+def test_missing_decoder_start_token_is_a_clear_error(checkpoint):
+    arch = SEQ2SEQ_ARCHS[0]
+    case = _case(arch, "conditional_generation", _variants(arch)[0])
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    setattr(model.config, _spec(arch).decoder.start_token, None)
+    inputs = _tensors(make_inputs(case, config))
+    del inputs["decoder_input_ids"]
+    with pytest.raises(ValueError, match=_spec(arch).decoder.start_token):
+        model(**inputs)
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_tied_logits_are_rescaled_and_untied_are_not(arch, variant, checkpoint):
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    with torch.no_grad():
+        out = model(**inputs)
+        sequence_output = model.decoder(
+            input_ids=inputs["decoder_input_ids"],
+            encoder_hidden_states=out.encoder_last_hidden_state,
+            encoder_attention_mask=inputs["attention_mask"],
+        )[0]
+    if config.tie_word_embeddings:
+        assert model.lm_head.weight is model.shared.weight
+        expected = (sequence_output * config.d_model**-0.5) @ model.shared.weight.T
+    else:
+        assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()
+        expected = sequence_output @ model.lm_head.weight.T
+    assert torch.allclose(out.logits, expected, atol=ATOL, rtol=0)
+
+
+def test_return_dict_false_and_reused_encoder_outputs(checkpoint):
+    arch = SEQ2SEQ_ARCHS[0]
+    case = _case(arch, "conditional_generation", _variants(arch)[0])
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    with torch.no_grad():
+        as_dict = model(**inputs)
+        as_tuple = model(**inputs, return_dict=False)
+        reused = model(**{k: v for k, v in inputs.items() if k != "input_ids"}, encoder_outputs=(as_dict.encoder_last_hidden_state,))
+    assert len(as_tuple) == len(as_dict.to_tuple())
+    assert torch.equal(as_tuple[0], as_dict.loss) and torch.equal(as_tuple[1], as_dict.logits)
+    assert torch.equal(reused.logits, as_dict.logits)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# generate() against transformers
+
+
+def _generation_pair(arch, variant, checkpoint):
+    case = _case(arch, "conditional_generation", variant)
+    # transformers' generate() sizes its cache by the encoder's layer count: keep the decoder as deep.
+    num_layers = SMALL_CONFIGS[arch][variant]["num_layers"]
+    config, reference, directory = checkpoint(case, num_decoder_layers=num_layers)
+    return config, reference, _ours(case, directory), case
+
+
+def _prompt(case, config):
+    inputs = make_inputs(case, config)
+    return torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["attention_mask"])
+
+
+def _common_eos(reference, input_ids, attention_mask) -> int:
+    """An end-of-sequence id that the random model actually produces (in row 0 at step 3), so that rows finish at
+    different steps and finished rows get padded."""
+    greedy = reference.generate(input_ids, attention_mask=attention_mask, max_new_tokens=6, do_sample=False, eos_token_id=None)
+    return int(greedy[0, 3])
+
+
+GENERATION_VARIANTS = [(arch, v) for arch in SEQ2SEQ_ARCHS for v in _variants(arch)[:2]]
+
+
+@pytest.mark.parametrize("arch,variant", GENERATION_VARIANTS)
+def test_greedy_generate_matches_transformers(arch, variant, checkpoint):
+    config, reference, model, case = _generation_pair(arch, variant, checkpoint)
+    input_ids, attention_mask = _prompt(case, config)
+    eos = _common_eos(reference, input_ids, attention_mask)
+    settings = [
+        dict(max_new_tokens=8),
+        dict(max_new_tokens=8, eos_token_id=eos),
+        dict(max_length=6, eos_token_id=[eos, config.eos_token_id]),
+    ]
+    for kwargs in settings:
+        expected = reference.generate(input_ids, attention_mask=attention_mask, do_sample=False, **kwargs)
+        got = model.generate(input_ids, attention_mask=attention_mask, **kwargs)
+        assert torch.equal(got, expected), (kwargs, got, expected)
+    # Finished rows are padded: the eos setting ends at least one row early.
+    got = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=8, eos_token_id=eos)
+    assert (got == config.pad_token_id)[:, 1:].any()
+    # Without a cache, the same tokens.
+    assert torch.equal(model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=8, use_cache=False),
+                       reference.generate(input_ids, attention_mask=attention_mask, max_new_tokens=8, do_sample=False))
+
+
+@pytest.mark.parametrize("early_stopping", [True, False, "never"], ids=str)
+@pytest.mark.parametrize("arch,variant", GENERATION_VARIANTS)
+def test_beam_search_matches_transformers(arch, variant, early_stopping, checkpoint):
+    config, reference, model, case = _generation_pair(arch, variant, checkpoint)
+    input_ids, attention_mask = _prompt(case, config)
+    eos = _common_eos(reference, input_ids, attention_mask)
+    for kwargs in (
+        dict(num_beams=4, length_penalty=0.6, max_new_tokens=7, eos_token_id=eos),
+        dict(num_beams=4, length_penalty=1.7, max_new_tokens=7, eos_token_id=eos, num_return_sequences=2),
+        dict(num_beams=3, max_length=6),
+    ):
+        expected = reference.generate(input_ids, attention_mask=attention_mask, do_sample=False,
+                                      early_stopping=early_stopping, **kwargs)
+        got = model.generate(input_ids, attention_mask=attention_mask, early_stopping=early_stopping, **kwargs)
+        assert torch.equal(got, expected), (kwargs, got, expected)
+
+
+def test_generate_infers_the_attention_mask_from_padding(checkpoint):
+    arch = SEQ2SEQ_ARCHS[0]
+    config, reference, model, case = _generation_pair(arch, _variants(arch)[0], checkpoint)
+    input_ids, attention_mask = _prompt(case, config)
+    input_ids = input_ids.masked_fill(attention_mask == 0, config.pad_token_id)
+    expected = reference.generate(input_ids, max_new_tokens=5, do_sample=False)
+    assert torch.equal(model.generate(input_ids, max_new_tokens=5), expected)
+    assert torch.equal(model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=5), expected)
+
+
+def test_generate_errors_are_clear(checkpoint):
+    arch = SEQ2SEQ_ARCHS[0]
+    config, _, model, case = _generation_pair(arch, _variants(arch)[0], checkpoint)
+    input_ids, _ = _prompt(case, config)
+    with pytest.raises(NotImplementedError, match="do_sample"):
+        model.generate(input_ids, do_sample=True)
+    with pytest.raises(ValueError, match="num_return_sequences"):
+        model.generate(input_ids, num_beams=2, num_return_sequences=3)
+    with pytest.raises(ValueError, match="max_length"):
+        model.generate(input_ids, max_length=1)
+    model.config.decoder_start_token_id = None
+    model.config.bos_token_id = None
+    with pytest.raises(ValueError, match="decoder_start_token_id"):
+        model.generate(input_ids)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Training
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_backward_gives_finite_gradients(arch, variant, checkpoint):
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory).train()
+    inputs = _tensors(make_inputs(case, config))
+    del inputs["decoder_input_ids"]
+    model(**inputs).loss.backward()
+    # Without a whole global block in the input (seq < global_block_size) there is no global token to bias.
+    no_globals = make_inputs(case, config)["input_ids"].shape[1] < getattr(config, "global_block_size", 0)
+    missing = [n for n, p in model.named_parameters() if p.grad is None and not (no_globals and "global_relative" in n)]
+    assert not missing, f"parameters without gradient: {missing}"
+    bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    assert not bad, f"non-finite gradients: {bad}"
+
+
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_dropout_active_in_train_mode_only(arch, checkpoint):
+    case = _case(arch, "conditional_generation", _variants(arch)[0])
+    config, _, directory = checkpoint(case)
+    assert config.dropout_rate > 0
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    with torch.no_grad():
+        model.train()
+        a, b = model(**inputs).logits, model(**inputs).logits
+        model.eval()
+        c, d = model(**inputs).logits, model(**inputs).logits
+    assert not torch.allclose(a, b)
+    assert torch.equal(c, d)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_half_precision_forward_is_finite(arch, variant, dtype, checkpoint):
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory, dtype=dtype)
+    inputs = _tensors(make_inputs(case, config))
+    with torch.no_grad():
+        out = model(**inputs)
+    assert out.logits.dtype == dtype and torch.isfinite(out.logits).all() and torch.isfinite(out.loss)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def _warnings(caplog) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_base_checkpoint_into_generation_head(arch, variant, checkpoint, caplog):
+    config, _, directory = checkpoint(_case(arch, "seq2seq", variant))
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        model = _ours(_case(arch, "conditional_generation", variant), directory)
+    text = _warnings(caplog)
+    assert "were not used" not in text
+    if config.tie_word_embeddings:
+        # The LM head is the shared matrix: nothing is new.
+        assert "newly initialized" not in text
+        assert model.lm_head.weight is model.shared.weight
+    else:
+        assert "newly initialized" in text and "'lm_head.weight'" in text and "'shared" not in text
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_full_checkpoint_into_encoder_model_ignores_the_decoder(arch, variant, checkpoint, caplog):
+    import transformers
+
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    encoder_case = _case(arch, "encoder", variant)
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        model = _ours(encoder_case, directory)
+    text = _warnings(caplog)
+    assert "decoder." not in text and "newly initialized" not in text
+    if config.tie_word_embeddings:
+        assert "were not used" not in text
+    theirs = getattr(transformers, encoder_case.class_name("torch")).from_pretrained(directory, attn_implementation="eager")
+    inputs = {k: v for k, v in _tensors(make_inputs(encoder_case, config)).items()}
+    kwargs = dict(output_hidden_states=True, output_attentions=True)
+    with torch.no_grad():
+        assert_close(flatten(theirs.eval()(**inputs, **kwargs)), flatten(model(**inputs, **kwargs)), "torch")
+
+
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_cross_attention_bias_in_a_checkpoint_is_ignored_quietly(arch, checkpoint, tmp_path, caplog):
+    from safetensors.torch import load_file, save_file
+
+    case = _case(arch, "conditional_generation", _variants(arch)[0])
+    config, _, directory = checkpoint(case)
+    spec = _spec(arch)
+    state = load_file(f"{directory}/model.safetensors")
+    extra = f"{spec.decoder.path}.{spec.encoder.layer_list}.0.{spec.encoder.sublayer_list}.1.{spec.attention.cross_module}.{spec.bucketed.param}.weight"
+    state[extra] = torch.zeros(config.relative_attention_num_buckets, config.num_heads)
+    save_file(state, f"{tmp_path}/model.safetensors", metadata={"format": "pt"})
+    (tmp_path / "config.json").write_text(open(f"{directory}/config.json").read())
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        model = _ours(case, str(tmp_path))
+    assert _warnings(caplog) == ""
+    assert extra not in model.state_dict()
+
+
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_save_writes_what_transformers_writes(arch, checkpoint, tmp_path):
+    from safetensors.numpy import load_file
+
+    for variant in _variants(arch)[:2]:
+        for head in ("seq2seq", "conditional_generation", "encoder"):
+            case = _case(arch, head, variant)
+            _, _, directory = checkpoint(case)
+            out = tmp_path / case.id
+            _ours(case, directory).save_pretrained(out)
+            assert sorted(load_file(f"{out}/model.safetensors")) == sorted(load_file(f"{directory}/model.safetensors"))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Cost of blocked attention
+
+
+class _LargestTensor(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the largest number of elements of any tensor an operation returns."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in torch.utils._pytree.tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_blocked_attention_never_builds_a_full_score_matrix(arch, variant):
+    """Local attention: the largest intermediate is the blocked scores (heads x seq x 3 * block_len), linear in the
+    length. Transient-global attention adds seq x (seq // global_block_size) side scores, never a seq x seq matrix."""
+    import specformers
+
+    case = _case(arch, "encoder", variant)
+    config = reference_config(case, dropout_rate=0.0)
+    ours_config = getattr(specformers, f"{case.prefix}Config")(**config.to_dict())
+    model = getattr(specformers, case.class_name("torch"))(ours_config).eval()
+    block_len = config.local_radius + 1
+    transient_global = config.encoder_attention_type == "transient-global"
+    largest = {}
+    for length in (512, 1024):
+        input_ids = torch.randint(2, config.vocab_size, (1, length))
+        with torch.no_grad(), _LargestTensor() as probe:
+            model(input_ids=input_ids, output_attentions=True)
+        largest[length] = probe.largest
+        padded = -(-length // block_len) * block_len
+        num_keys = 3 * block_len + (length // config.global_block_size if transient_global else 0)
+        # The blocked scores, the blocks' keys (local and global), the feed-forward activations
+        bound = max(config.num_heads * padded * num_keys, padded // block_len * num_keys * config.num_heads * config.d_kv, length * config.d_ff)
+        assert probe.largest <= bound, (length, probe.largest, bound)
+        assert probe.largest < config.num_heads * length * length
+    if not transient_global:
+        assert largest[1024] <= 2.1 * largest[512], largest
+
+
+@pytest.mark.parametrize("arch,variant", [(arch, _variants(arch)[1 if len(_variants(arch)) > 1 else 0]) for arch in SEQ2SEQ_ARCHS])
+def test_compile_fullgraph_matches_eager(arch, variant, checkpoint):
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    kwargs = dict(output_attentions=True, output_hidden_states=True)
+    with torch.no_grad():
+        assert_close(flatten(model(**inputs, **kwargs)), flatten(compiled(**inputs, **kwargs)), "torch")
