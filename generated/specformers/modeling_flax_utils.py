@@ -53,6 +53,25 @@ class FlaxModuleList(nn.Module):
         return self.length
 
 
+class FlaxModuleSequence(nn.Module):
+    """PyTorch's `nn.ModuleList` of items built differently: item `i` is `factories[i](name=str(i))`.
+
+    `factories` are partially applied module classes (`functools.partial(Block, config, is_decoder=True)`); the items
+    are named `0`, `1`, ... so that parameter paths read `block.0.layer.1...` as in PyTorch.
+    """
+
+    factories: tuple
+
+    def setup(self):
+        self.items = [factory(name=str(i)) for i, factory in enumerate(self.factories)]
+
+    def __getitem__(self, index: int) -> nn.Module:
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.factories)
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Masks
 
@@ -273,6 +292,7 @@ class FlaxPreTrainedModel:
 
 __all__ = [
     "FlaxModuleList",
+    "FlaxModuleSequence",
     "FlaxPreTrainedModel",
     "attention_bias",
     "expand_head_mask",

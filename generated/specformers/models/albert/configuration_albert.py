@@ -8,7 +8,7 @@ from ...configuration_utils import PretrainedConfig
 
 
 class AlbertConfig(PretrainedConfig):
-    r"""Configuration of a [`AlbertModel`], [`TFAlbertModel`] or [`FlaxAlbertModel`].
+    """Configuration of a [`AlbertModel`], [`TFAlbertModel`] or [`FlaxAlbertModel`].
 
     It is used to instantiate an ALBERT model according to the specified arguments, defining the model architecture.
     Instantiating a configuration with the defaults will yield a similar configuration to that of the ALBERT

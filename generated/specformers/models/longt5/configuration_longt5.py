@@ -8,7 +8,7 @@ from ...configuration_utils import PretrainedConfig
 
 
 class LongT5Config(PretrainedConfig):
-    r"""Configuration of a [`LongT5Model`], [`TFLongT5Model`] or [`FlaxLongT5Model`].
+    """Configuration of a [`LongT5Model`], [`TFLongT5Model`] or [`FlaxLongT5Model`].
 
     It is used to instantiate a LongT5 model according to the specified arguments, defining the model architecture.
     Instantiating a configuration with the defaults will yield a similar configuration to that of the LongT5

@@ -8,7 +8,7 @@ from ...configuration_utils import PretrainedConfig
 
 
 class NezhaConfig(PretrainedConfig):
-    r"""Configuration of a [`NezhaModel`], [`TFNezhaModel`] or [`FlaxNezhaModel`].
+    """Configuration of a [`NezhaModel`], [`TFNezhaModel`] or [`FlaxNezhaModel`].
 
     It is used to instantiate a NEZHA model according to the specified arguments, defining the model architecture.
     Instantiating a configuration with the defaults will yield a similar configuration to that of the NEZHA

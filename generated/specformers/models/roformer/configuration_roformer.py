@@ -8,7 +8,7 @@ from ...configuration_utils import PretrainedConfig
 
 
 class RoFormerConfig(PretrainedConfig):
-    r"""Configuration of a [`RoFormerModel`], [`TFRoFormerModel`] or [`FlaxRoFormerModel`].
+    """Configuration of a [`RoFormerModel`], [`TFRoFormerModel`] or [`FlaxRoFormerModel`].
 
     It is used to instantiate a RoFormer model according to the specified arguments, defining the model
     architecture. Instantiating a configuration with the defaults will yield a similar configuration to that of the
