@@ -232,6 +232,11 @@ def reference_model(case: Case, config, seed: int = 0):
     model = getattr(transformers, case.class_name("torch"))(config).eval()
     # Random, non-trivial values everywhere (biases and LayerNorms too), so that a misplaced parameter shows.
     with torch.no_grad():
+        output_embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+        if output_embeddings is not None and not getattr(config, "tie_word_embeddings", True):
+            # An untied LM head gets the scale of the tied one (whose input is scaled by hidden_size**-0.5): with
+            # transformers' std-1.0 init the logits reach ~20, where float32 rounding alone approaches 1e-5.
+            output_embeddings.weight.normal_(0.0, config.hidden_size**-0.5)
         for name, p in model.named_parameters():
             if "LayerNorm" in name or "layer_norm" in name:
                 p.copy_(1.0 + 0.2 * torch.randn_like(p)) if name.endswith("weight") else p.copy_(0.2 * torch.randn_like(p))

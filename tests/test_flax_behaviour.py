@@ -304,9 +304,14 @@ def test_param_names_match_pytorch_state_dict(c):
     config = reference_config(c)
     pt_model = reference_model(c, config)
     pt_state = pt_model.state_dict()
-    # transformers names tied tensors fully (`cls.predictions.decoder.weight`) or by their module (`cls.predictions.decoder`).
-    tied_names = getattr(pt_model, "_tied_weights_keys", None) or []
-    tied = {k for k in pt_state if any(k == t or k.startswith(t + ".") for t in tied_names)}
+    # Tied names are the later names of tensors the PyTorch model shares (its storage says so, whatever the config).
+    first_owner, tied = {}, set()
+    for name, tensor in pt_state.items():
+        key = (tensor.data_ptr(), tuple(tensor.shape))
+        if key in first_owner:
+            tied.add(name)
+        else:
+            first_owner[key] = name
     frozen = {name for name, p in pt_model.named_parameters() if not p.requires_grad}  # computed constants
     expected = {k: tuple(v.shape) for k, v in pt_state.items() if k not in tied | frozen}
 

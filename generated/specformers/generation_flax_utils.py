@@ -162,7 +162,7 @@ class FlaxGenerationMixin:
             return FlaxGreedySearchOutput(sequences=sequences)
         return FlaxBeamSearchOutput(sequences=sequences, scores=scores)
 
-    # ------------------------------------------------------------------------------------------------------------------
+    # ------------------------------------------------------------------------------------------------------------
 
     def _step_logits(self, params, tokens, encoder_outputs, attention_mask, cache, cache_index):
         """Decode one token per row at `cache_index`: float32 logits `(rows, vocab)` and the updated cache."""

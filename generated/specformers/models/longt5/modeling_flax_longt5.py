@@ -4,7 +4,8 @@
 
 [LongT5: Efficient Text-To-Text Transformer for Long Sequences](https://huggingface.co/papers/2112.07916)
 
-An encoder-decoder of pre-norm sublayers with a bucketed relative attention bias; the encoder's self-attention is local or transient-global (`config.encoder_attention_type`), computed block by block in time and memory linear in the input length.
+An encoder-decoder of pre-norm sublayers with a bucketed relative attention bias. The encoder's self-attention is
+local or transient-global (`config.encoder_attention_type`), computed block by block: no score matrix is `seq x seq`.
 Modules are built bottom-up (norm, feed-forward, attention, sublayers, block, stack, heads); parameter paths equal
 transformers' PyTorch names (see `specformers.modeling_flax_utils`).
 """
@@ -241,8 +242,9 @@ class FlaxLongT5LayerFF(nn.Module):
 
 
 class FlaxLongT5Attention(nn.Module):
-    """Multi-head attention without score scaling (the initialisation absorbs it): self-attention with a bucketed relative bias
-    (owned by the first block) and a key/value cache, or cross-attention over the encoder output.
+    """Multi-head attention without score scaling (the initialisation absorbs it):
+    self-attention with a bucketed relative bias (owned by the first block) and a key/value cache, or cross-attention
+    over the encoder output.
 
     The cache is either the past keys and values, `(batch, heads, past, head_dim)` each, which the new ones extend, or
     (with `cache_index`) preallocated slots of a fixed length that the new ones fill in place, as jit-compiled
@@ -509,8 +511,8 @@ class FlaxLongT5LocalAttention(nn.Module):
 
 class FlaxLongT5TransientGlobalAttention(FlaxLongT5LocalAttention):
     """Local attention plus one summary token per global block of `global_block_size` tokens: the
-    RMS-normed sum of the block's inputs, projected by the same `k`/`v` and appended to every block's keys, with its own
-    bucketed bias over block distances."""
+    normed sum of the block's inputs, projected by the same `k`/`v` and appended to every block's keys, with its
+    own bucketed bias over block distances."""
 
     def setup(self):
         super().setup()
@@ -650,7 +652,8 @@ class FlaxLongT5LayerSelfAttention(nn.Module):
 
 
 class FlaxLongT5LayerCrossAttention(nn.Module):
-    """Pre-norm cross-attention sublayer of the decoder: `x + dropout(EncDecAttention(layer_norm(x), encoder output))`."""
+    """Pre-norm cross-attention sublayer of the decoder:
+    `x + dropout(EncDecAttention(layer_norm(x), encoder output))`."""
 
     config: LongT5Config
     dtype: jnp.dtype = jnp.float32
@@ -690,7 +693,8 @@ class FlaxLongT5LayerCrossAttention(nn.Module):
 
 
 class FlaxLongT5LayerLocalSelfAttention(nn.Module):
-    """Pre-norm local self-attention sublayer of the encoder: `x + dropout(LocalSelfAttention(layer_norm(x)))`."""
+    """Pre-norm local self-attention sublayer of the encoder:
+    `x + dropout(LocalSelfAttention(layer_norm(x)))`."""
 
     config: LongT5Config
     has_relative_attention_bias: bool = False
@@ -728,7 +732,8 @@ class FlaxLongT5LayerLocalSelfAttention(nn.Module):
 
 
 class FlaxLongT5LayerTransientGlobalSelfAttention(nn.Module):
-    """Pre-norm transient-global self-attention sublayer of the encoder: `x + dropout(TransientGlobalSelfAttention(layer_norm(x)))`."""
+    """Pre-norm transient-global self-attention sublayer of the encoder:
+    `x + dropout(TransientGlobalSelfAttention(layer_norm(x)))`."""
 
     config: LongT5Config
     has_relative_attention_bias: bool = False
@@ -766,8 +771,9 @@ class FlaxLongT5LayerTransientGlobalSelfAttention(nn.Module):
 
 
 class FlaxLongT5Block(nn.Module):
-    """One block: self-attention (encoder: chosen by `config.encoder_attention_type`), then (decoder) cross-attention, then
-    the feed-forward sublayer, each pre-norm with a residual (`layer.0`, `layer.1`, ...)."""
+    """One block: self-attention (encoder: chosen by `config.encoder_attention_type`),
+    then (decoder) cross-attention, then the feed-forward sublayer, each pre-norm with a residual (`layer.0`,
+    `layer.1`, ...)."""
 
     config: LongT5Config
     is_decoder: bool = False
@@ -782,8 +788,9 @@ class FlaxLongT5Block(nn.Module):
         elif self.config.encoder_attention_type == "transient-global":
             self_attention = FlaxLongT5LayerTransientGlobalSelfAttention
         else:
+            choices = ["local", "transient-global"]
             raise ValueError(
-                f"config.encoder_attention_type must be one of ['local', 'transient-global'], got {self.config.encoder_attention_type!r}"
+                f"config.encoder_attention_type must be one of {choices}, got {self.config.encoder_attention_type!r}"
             )
         sublayers = [
             partial(
@@ -1010,9 +1017,10 @@ class FlaxLongT5Stack(nn.Module):
 
 
 class FlaxLongT5Module(nn.Module):
-    """The bare encoder-decoder: `shared` (the vocabulary matrix of both stacks), `encoder`, `decoder`. Besides `__call__`, `encode`
-    and `decode` run one side (as transformers' Flax seq2seq models), and `cross_key_values` precomputes the decoder's
-    cross-attention cache."""
+    """The bare encoder-decoder: `shared` (the vocabulary matrix of both stacks), `encoder`, `decoder`.
+
+    Besides `__call__`, `encode` and `decode` run one side (as transformers' Flax seq2seq models), and
+    `cross_key_values` precomputes the decoder's cross-attention cache."""
 
     config: LongT5Config
     dtype: jnp.dtype = jnp.float32  # the computation dtype
@@ -1528,8 +1536,8 @@ class FlaxLongT5Model(FlaxLongT5PreTrainedModel):
     """The bare LongT5 encoder-decoder Model outputting the decoder's raw hidden-states without any specific head on
     top.
 
-    Load weights with `FlaxLongT5Model.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
+    Load weights with `FlaxLongT5Model.from_pretrained(directory)` (transformers' PyTorch layout); the
+    parameters are `model.params`, a pytree to train with optax. Calling the model takes:
 
     Args:
         input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1696,8 +1704,9 @@ class FlaxLongT5Model(FlaxLongT5PreTrainedModel):
 class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerationMixin):
     """LongT5 encoder-decoder Model with a `language modeling` head on top of the decoder.
 
-    Load weights with `FlaxLongT5ForConditionalGeneration.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. `generate()` runs greedy or beam search, jit-compiled. Calling the model takes:
+    Load weights with `FlaxLongT5ForConditionalGeneration.from_pretrained(directory)` (transformers' PyTorch layout); the
+    parameters are `model.params`, a pytree to train with optax. `generate()` runs greedy or beam search,
+    jit-compiled. Calling the model takes:
 
     Args:
         input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1865,8 +1874,8 @@ class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerati
 class FlaxLongT5EncoderModel(FlaxLongT5PreTrainedModel):
     """The bare LongT5 encoder outputting raw hidden-states without any specific head on top.
 
-    Load weights with `FlaxLongT5EncoderModel.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
+    Load weights with `FlaxLongT5EncoderModel.from_pretrained(directory)` (transformers' PyTorch layout); the
+    parameters are `model.params`, a pytree to train with optax. Calling the model takes:
 
     Args:
         input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):

@@ -1,0 +1,348 @@
+"""Flax encoder-decoder behaviour beyond output parity: cached decoding (growing and preallocated caches, cross-attention
+keys/values computed once), encode()/decode(), tied / untied logits, jit-compiled generate() against transformers'
+PyTorch generate() (greedy and beam search), gradients and dropout, checkpoints written for transformers, the encoder
+model loading a full checkpoint, and the linear cost of local / transient-global attention."""
+
+import logging
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+
+from harness import ATOL, SMALL_CONFIGS, assert_close, cases, flatten, make_inputs, reference_config, reference_model  # noqa: E402
+
+pytestmark = pytest.mark.skipif("longt5" not in SMALL_CONFIGS, reason="no encoder-decoder spec")
+
+CASES = cases()
+
+
+def case(head: str, variant: str):
+    return next(c for c in CASES if (c.arch, c.head, c.variant) == ("longt5", head, variant))
+
+
+def flax_class(c):
+    import specformers
+
+    return getattr(specformers, c.class_name("flax"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A saved transformers (PyTorch) reference model per case and overrides: (config, torch model, directory)."""
+    saved = {}
+
+    def get(c, **overrides):
+        key = (c, tuple(sorted(overrides.items())))
+        if key not in saved:
+            config = reference_config(c, **overrides)
+            model = reference_model(c, config)
+            directory = tmp_path_factory.mktemp(c.id)
+            model.save_pretrained(directory)
+            saved[key] = (config, model, str(directory))
+        return saved[key]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def flax_model(checkpoint):
+    loaded = {}
+
+    def get(c, **overrides):
+        key = (c, tuple(sorted(overrides.items())))
+        if key not in loaded:
+            loaded[key] = flax_class(c).from_pretrained(checkpoint(c, **overrides)[2])
+        return loaded[key]
+
+    return get
+
+
+def encoder_inputs(batch=3, seq=13, seed=0):
+    rng = np.random.default_rng(seed)
+    input_ids = rng.integers(2, 99, size=(batch, seq))
+    attention_mask = np.ones((batch, seq), dtype=np.int64)
+    if batch > 1:
+        attention_mask[1, 9:] = 0
+    if batch > 2:
+        attention_mask[2, 4:] = 0
+    return input_ids, attention_mask
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Cache
+
+
+def test_cached_decoding_equals_full_pass(flax_model):
+    model = flax_model(case("conditional_generation", "tglobal"))  # 3 decoder layers, untied LM head
+    input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
+    decoder_input_ids = jnp.asarray(np.random.default_rng(1).integers(2, 99, size=(3, 7)))
+    # Everything jit-compiled: compiling is cheaper than the first eager run.
+    full = jax.jit(lambda ids: model(input_ids, attention_mask, decoder_input_ids=ids))(decoder_input_ids)
+    encoder_outputs = jax.jit(lambda ids: model.encode(ids, attention_mask))(input_ids)
+    np.testing.assert_allclose(encoder_outputs.last_hidden_state, full.encoder_last_hidden_state, atol=ATOL, rtol=0)
+
+    # Growing cache: a prefix, then one token at a time.
+    decode = jax.jit(lambda ids, past: model.decode(ids, encoder_outputs, attention_mask, past_key_values=past))
+    step = decode(decoder_input_ids[:, :5], None)
+    logits, past = [step.logits], step.past_key_values
+    for t in range(5, 7):
+        step = decode(decoder_input_ids[:, t : t + 1], past)
+        logits.append(step.logits)
+        past = step.past_key_values
+    np.testing.assert_allclose(np.concatenate(logits, axis=1), full.logits, atol=ATOL, rtol=0)
+    for ours, reference in zip(jax.tree_util.tree_leaves(past), jax.tree_util.tree_leaves(full.past_key_values)):
+        np.testing.assert_allclose(ours, reference, atol=ATOL, rtol=0)
+
+    # Preallocated cache (jit-compiled decoding): fixed slots filled in place at cache_index.
+    cache = model.init_cache(3, 10, encoder_outputs)
+    assert len(cache) == model.config.num_decoder_layers and cache[0][0].shape == (3, 4, 10, 8)
+    step_fn = jax.jit(lambda ids, cache, index: model.decode(ids, encoder_outputs, attention_mask, past_key_values=cache, cache_index=index))
+    logits = []
+    for t in range(7):
+        step = step_fn(decoder_input_ids[:, t : t + 1], cache, jnp.asarray(t))
+        cache = step.past_key_values
+        logits.append(step.logits)
+    np.testing.assert_allclose(np.concatenate(logits, axis=1), full.logits, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(cache[0][0][:, :, :7], full.past_key_values[0][0], atol=ATOL, rtol=0)
+
+
+def test_cross_attention_keys_values_are_computed_once(flax_model):
+    """The decoder reuses the cross-attention keys/values of the cache: changing them changes the output, and the
+    cache returned carries them through unchanged."""
+    model = flax_model(case("conditional_generation", "local"))
+    input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
+    encoder_outputs = jax.jit(lambda ids: model.encode(ids, attention_mask))(input_ids)
+    cache = model.init_cache(3, 4, encoder_outputs)
+    start = jnp.zeros((3, 1), dtype="i4")
+    decode = jax.jit(lambda cache: model.decode(start, encoder_outputs, attention_mask, past_key_values=cache, cache_index=0))
+    step = decode(cache)
+    for new, old in zip(step.past_key_values, cache):
+        assert new[2] is old[2] or np.array_equal(new[2], old[2])
+        assert new[3] is old[3] or np.array_equal(new[3], old[3])
+    doubled = tuple(layer[:2] + (2 * layer[2], layer[3]) for layer in cache)
+    other = decode(doubled)
+    assert not np.allclose(other.logits, step.logits)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Logits, encode / decode
+
+
+@pytest.mark.parametrize("variant,tied", [("local", True), ("tglobal", False)])
+def test_logits_scaling(variant, tied, flax_model):
+    model = flax_model(case("conditional_generation", variant))
+    assert model.config.tie_word_embeddings is tied
+    assert ("lm_head" in model.params) is not tied
+    input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
+    decoder_input_ids = jnp.ones((3, 4), dtype="i4")
+    out = jax.jit(lambda p: model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids, params=p, output_hidden_states=True))(model.params)
+    sequence_output = out.decoder_hidden_states[-1]
+    if tied:
+        expected = (sequence_output * model.config.d_model**-0.5) @ model.params["shared"]["embedding"].T
+    else:
+        expected = sequence_output @ model.params["lm_head"]["kernel"]
+    np.testing.assert_allclose(out.logits, expected, atol=ATOL, rtol=0)
+
+
+def test_seq2seq_model_encode_decode_and_tuples(flax_model):
+    model = flax_model(case("seq2seq", "tglobal"))
+    input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
+    decoder_input_ids = jnp.ones((3, 5), dtype="i4")
+    out = jax.jit(lambda p: model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids, params=p))(model.params)
+    decoded = jax.jit(lambda ids: model.decode(ids, model.encode(input_ids, attention_mask), attention_mask))(decoder_input_ids)
+    np.testing.assert_allclose(decoded.last_hidden_state, out.last_hidden_state, atol=ATOL, rtol=0)
+    assert len(out.past_key_values) == model.config.num_decoder_layers  # config.use_cache
+    as_tuple = jax.jit(
+        lambda p: model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids, params=p, return_dict=False, use_cache=False)
+    )(model.params)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 2  # last_hidden_state, encoder_last_hidden_state
+    np.testing.assert_array_equal(as_tuple[0], out.last_hidden_state)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# generate() against transformers' PyTorch generate()
+
+
+def _pt_generate(pt_model, input_ids, attention_mask, **kwargs):
+    import torch
+
+    with torch.no_grad():
+        out = pt_model.generate(
+            input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask), do_sample=False, **kwargs
+        )
+    return out.numpy()
+
+
+def _frequent_token(pt_model, input_ids, attention_mask):
+    """A token that greedy decoding produces early in some rows: used as EOS so that sequences end at different steps."""
+    tokens = _pt_generate(pt_model, input_ids, attention_mask, max_new_tokens=6, eos_token_id=None)[:, 1:]
+    values, counts = np.unique(tokens[:, :4], return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+GENERATE_CASES = {
+    # Tied embeddings (the LM head reuses `shared`); beam search with the heuristic stop and length_penalty < 1.
+    "local-tied": ("local", {}, [dict(max_length=9, num_beams=4, eos="frequent", length_penalty=0.6, early_stopping=False)]),
+    # Greedy with rows finishing at different steps (then padded).
+    "local-untied": ("local", {"tie_word_embeddings": False}, [dict(max_new_tokens=8, eos="frequent")]),
+    # Beam search stopping once num_beams hypotheses are done (length_penalty > 1), and with the canonical rule.
+    "tglobal": (
+        "tglobal",
+        {},
+        [
+            dict(max_new_tokens=8, num_beams=4, eos="frequent", length_penalty=1.7, early_stopping=True),
+            dict(max_new_tokens=6, num_beams=3, eos="frequent", length_penalty=0.8, early_stopping="never"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(GENERATE_CASES))
+def test_generate_matches_transformers(name, checkpoint, flax_model):
+    """Token ids equal transformers' PyTorch generate(do_sample=False): a batch of 3 with padding, tied and untied
+    embeddings, greedy and num_beams > 1 with length_penalty != 1 and every early_stopping value."""
+    variant, overrides, runs = GENERATE_CASES[name]
+    c = case("conditional_generation", variant)
+    # transformers' DynamicCache sizes itself by config.num_layers: its generate() fails for a decoder deeper than the
+    # encoder, so these checkpoints have as many decoder layers as encoder layers.
+    overrides = dict(overrides, num_decoder_layers=2)
+    _, pt_model, _ = checkpoint(c, **overrides)
+    model = flax_model(c, **overrides)
+    input_ids, attention_mask = encoder_inputs()
+    eos = _frequent_token(pt_model, input_ids, attention_mask)
+    for settings in runs:
+        kwargs = {k: v for k, v in settings.items() if k != "eos"}
+        if "eos" in settings:
+            kwargs["eos_token_id"] = eos
+        expected = _pt_generate(pt_model, input_ids, attention_mask, **kwargs)
+        ours = model.generate(jnp.asarray(input_ids), attention_mask=jnp.asarray(attention_mask), **kwargs).sequences
+        np.testing.assert_array_equal(np.asarray(ours), expected, err_msg=str(kwargs))
+        if "eos" in settings and kwargs.get("num_beams", 1) == 1:
+            # Some rows ended before others (then padded): EOS handling was exercised.
+            assert np.any(expected[:, 1:-1] == eos), expected
+
+
+def test_generate_is_one_compiled_loop(flax_model):
+    """generate() compiles encoder, cache and the whole decoding loop (a while_loop) once per settings; a second call
+    reuses it, and the step-by-step Python loop (trace=False) gives the same ids."""
+    model = flax_model(case("conditional_generation", "local"))
+    input_ids, attention_mask = map(jnp.asarray, encoder_inputs(batch=2))
+    first = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=3).sequences
+    (function,) = model._generate_functions.values()
+    assert "while" in str(function.trace(model.params, input_ids, attention_mask).jaxpr)
+    again = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=3).sequences
+    assert len(model._generate_functions) == 1 and function._cache_size() == 1
+    np.testing.assert_array_equal(first, again)
+    eager = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=3, trace=False).sequences
+    np.testing.assert_array_equal(first, eager)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Training, checkpoints
+
+
+def test_grad_and_dropout(flax_model):
+    optax = pytest.importorskip("optax")
+    model = flax_model(case("conditional_generation", "tglobal"))
+    input_ids, attention_mask = map(jnp.asarray, encoder_inputs(batch=2))
+    labels = jnp.asarray(np.random.default_rng(3).integers(2, 99, size=(2, 6)))
+    feed = dict(decoder_input_ids=jnp.concatenate([jnp.zeros((2, 1), dtype=labels.dtype), labels[:, :-1]], axis=1))
+
+    def loss_fn(params, rng):  # dropout on (train=True)
+        logits = model(input_ids, attention_mask, **feed, params=params, train=True, dropout_rng=rng).logits
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), logits
+
+    grad_fn = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
+    (loss, train_a), grads = grad_fn(model.params, jax.random.PRNGKey(0))
+    leaves = jax.tree_util.tree_leaves(grads)
+    assert np.isfinite(float(loss)) and all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
+    assert sum(float(jnp.abs(g).sum()) > 0 for g in leaves) == len(leaves)
+
+    # Dropout: the same key gives the same output, another key another one; evaluation has none.
+    np.testing.assert_array_equal(train_a, grad_fn(model.params, jax.random.PRNGKey(0))[0][1])
+    train_b = grad_fn(model.params, jax.random.PRNGKey(1))[0][1]
+    eval_a = jax.jit(lambda p: model(input_ids, attention_mask, **feed, params=p).logits)(model.params)
+    assert not np.allclose(train_a, eval_a) and not np.allclose(train_a, train_b)
+    with pytest.raises(ValueError, match="dropout_rng"):
+        model(input_ids, attention_mask, **feed, train=True)
+
+
+@pytest.mark.parametrize("head,variant", [("conditional_generation", "local"), ("conditional_generation", "tglobal")])
+def test_save_loads_in_transformers(head, variant, tmp_path):
+    import transformers
+
+    import specformers
+
+    c = case(head, variant)
+    config = specformers.LongT5Config(**SMALL_CONFIGS["longt5"][variant])
+    model = flax_class(c)(config, seed=1)
+    model.save_pretrained(tmp_path)
+    pt_model, info = getattr(transformers, c.class_name("torch")).from_pretrained(tmp_path, output_loading_info=True)
+    # Written as transformers writes it: `shared.weight` stands for the stacks' embed_tokens, which transformers itself
+    # reports missing (and re-ties) when the embeddings are untied.
+    tied_stack_embeddings = {f"{stack}.embed_tokens.weight" for stack in ("encoder", "decoder")}
+    assert set(info["missing_keys"]) <= (set() if config.tie_word_embeddings else tied_stack_embeddings)
+    assert info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+    inputs = make_inputs(c, pt_model.config)
+    import torch
+
+    feed = {k: v for k, v in inputs.items() if k != "labels"}
+    with torch.no_grad():
+        reference = flatten(pt_model.eval()(**{k: torch.from_numpy(v) for k, v in feed.items()}, output_hidden_states=True, output_attentions=True))
+    forward = jax.jit(lambda p, feed: model(**feed, params=p, output_hidden_states=True, output_attentions=True))
+    ours = flatten(forward(model.params, {k: jnp.asarray(v) for k, v in feed.items()}))
+    assert_close(reference, ours, "flax")
+    again = flax_class(c).from_pretrained(tmp_path)
+    assert all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a, b: bool(jnp.array_equal(a, b)), model.params, again.params)))
+
+
+def test_encoder_model_loads_a_full_checkpoint_quietly(checkpoint, caplog):
+    full = case("conditional_generation", "tglobal")  # untied: the checkpoint has lm_head.weight too
+    config, pt_model, directory = checkpoint(full)
+    encoder = case("encoder", "tglobal")
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        model = flax_class(encoder).from_pretrained(directory)
+    assert caplog.text == ""
+    assert set(model.params) == {"shared", "encoder"}
+    input_ids, attention_mask = encoder_inputs()
+    import torch
+
+    with torch.no_grad():
+        expected = pt_model.encoder(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).last_hidden_state.numpy()
+    ours = jax.jit(lambda p, ids, mask: model(ids, mask, params=p).last_hidden_state)(model.params, input_ids, attention_mask)
+    np.testing.assert_allclose(ours, expected, atol=ATOL, rtol=0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Linear cost
+
+
+def _largest_intermediates(variant: str, seq: int):
+    """Shapes of every intermediate of the encoder at input length `seq` (traced, not run)."""
+    import specformers
+    from flax.traverse_util import unflatten_dict
+
+    c = case("encoder", variant)
+    model = flax_class(c)(specformers.LongT5Config(**SMALL_CONFIGS["longt5"][variant]), _do_init=False)
+    params = unflatten_dict({k: jnp.zeros(s.shape, s.dtype) for k, s in model._param_shapes().items()})
+    ids = jnp.ones((1, seq), dtype="i4")
+    jaxpr = jax.make_jaxpr(lambda p, ids: model(ids, params=p, output_attentions=True))(params, ids)
+    return [tuple(v.aval.shape) for eqn in jaxpr.jaxpr.eqns for v in eqn.outvars]
+
+
+@pytest.mark.parametrize("variant", ["local", "tglobal"])
+def test_local_attention_is_blocked(variant):
+    """No intermediate is `seq x seq`: scores are `(batch, blocks, heads, block_len, 3 * block_len [+ globals])`. Local
+    attention costs linear memory; transient-global adds `seq x seq / global_block_size` for the global tokens."""
+    seq = 1536
+    shapes = _largest_intermediates(variant, seq)
+    assert not [s for s in shapes if sum(d >= seq // 2 for d in s) > 1]
+    largest = max(int(np.prod(s)) for s in shapes)
+    larger = max(int(np.prod(s)) for s in _largest_intermediates(variant, 2 * seq))
+    if variant == "local":
+        assert larger <= 2 * largest + 1024  # linear in the length
+    else:
+        config = SMALL_CONFIGS["longt5"][variant]
+        assert largest <= 4 * seq * (seq // config["global_block_size"]) * config["num_heads"]
