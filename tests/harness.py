@@ -295,3 +295,16 @@ def assert_close(reference: dict[str, np.ndarray], ours: dict[str, np.ndarray], 
         assert diff <= atol, f"{key}: max abs diff {diff:.3g} > {atol}"
         worst = max(worst, diff)
     return worst
+
+
+def pick_eos(tokens: np.ndarray) -> int:
+    """An end-of-sequence id for generation tests, from greedy output produced without one (`(batch, steps)`, start
+    token excluded): a token that ends some row after its first step but not every row at the same step, so that
+    rows finish at different steps and finished rows get padded."""
+    tokens = np.asarray(tokens)
+    steps = tokens.shape[1]
+    for token in dict.fromkeys(tokens[:, 1:].reshape(-1).tolist()):
+        first = [int(np.argmax(row == token)) if (row == token).any() else steps for row in tokens]
+        if any(1 <= f <= steps - 3 for f in first) and len(set(first)) > 1 and min(first) >= 1:
+            return int(token)
+    return int(tokens[0, min(3, steps - 1)])

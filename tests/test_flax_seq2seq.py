@@ -11,7 +11,7 @@ import pytest
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 
-from harness import ATOL, SMALL_CONFIGS, assert_close, cases, flatten, make_inputs, reference_config, reference_model  # noqa: E402
+from harness import ATOL, SMALL_CONFIGS, assert_close, cases, flatten, make_inputs, pick_eos, reference_config, reference_model  # noqa: E402
 
 pytestmark = pytest.mark.skipif("longt5" not in SMALL_CONFIGS, reason="no encoder-decoder spec")
 
@@ -178,8 +178,7 @@ def _pt_generate(pt_model, input_ids, attention_mask, **kwargs):
 def _frequent_token(pt_model, input_ids, attention_mask):
     """A token that greedy decoding produces early in some rows: used as EOS so that sequences end at different steps."""
     tokens = _pt_generate(pt_model, input_ids, attention_mask, max_new_tokens=6, eos_token_id=None)[:, 1:]
-    values, counts = np.unique(tokens[:, :4], return_counts=True)
-    return int(values[np.argmax(counts)])
+    return pick_eos(tokens)
 
 
 GENERATE_CASES = {
