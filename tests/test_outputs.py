@@ -183,3 +183,15 @@ def test_tf_outputs_through_tf_function(jit_compile):
 
     out = f(tf.ones((2, 3)))
     assert isinstance(out, TFBaseModelOutputWithPooling) and float(out.pooler_output[0]) == 3.0
+
+
+@pytest.mark.parametrize("framework", list(MODULES))
+def test_rebuilt_from_pairs_like_dataparallel_gather(framework):
+    """DataParallel's gather (and tf.function) rebuild a mapping as `type(out)(iterable of (key, value) pairs)`."""
+    ours = importlib.import_module(MODULES[framework][1])
+    prefix = {"torch": "", "tf": "TF", "flax": "Flax"}[framework]
+    cls = getattr(ours, prefix + "BaseModelOutputWithPooling")
+    out = cls(last_hidden_state=_tensor(framework, np.ones((2, 3))), pooler_output=_tensor(framework, np.zeros(2)))
+    rebuilt = type(out)((k, v) for k, v in out.items())
+    assert type(rebuilt) is cls and list(rebuilt.keys()) == ["last_hidden_state", "pooler_output"]
+    assert rebuilt.pooler_output is out.pooler_output and rebuilt.hidden_states is None

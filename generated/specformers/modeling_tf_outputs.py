@@ -6,8 +6,7 @@ The classes are mappings of their non-`None` fields, so `tf.nest` flattens and r
 from a `tf.function` (XLA included) like a dict of tensors.
 """
 
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Optional
 
 import tensorflow as tf
@@ -15,25 +14,8 @@ import tensorflow as tf
 from .utils import ModelOutput
 
 
-class TFModelOutput(ModelOutput):
-    """`ModelOutput` that `tf.function` can rebuild.
-
-    When `tf.function` packs its outputs it rebuilds a mapping as `cls(iterable of (key, value) pairs)`, which puts the
-    iterator in the first field: unpack it into the fields it names.
-    """
-
-    def __post_init__(self) -> None:
-        first = fields(self)[0].name
-        value = getattr(self, first)
-        if isinstance(value, Iterator):
-            setattr(self, first, None)
-            for key, item in value:
-                setattr(self, key, item)
-        super().__post_init__()
-
-
 @dataclass
-class TFBaseModelOutput(TFModelOutput):
+class TFBaseModelOutput(ModelOutput):
     """Base class for model's outputs, with potential hidden states and attentions.
 
     Args:
@@ -55,7 +37,7 @@ class TFBaseModelOutput(TFModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithNoAttention(TFModelOutput):
+class TFBaseModelOutputWithNoAttention(ModelOutput):
     """Base class for model's outputs, with potential hidden states.
 
     Args:
@@ -72,7 +54,7 @@ class TFBaseModelOutputWithNoAttention(TFModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPooling(TFModelOutput):
+class TFBaseModelOutputWithPooling(ModelOutput):
     """Base class for model's outputs that also contains a pooling of the last hidden states.
 
     Args:
@@ -98,7 +80,7 @@ class TFBaseModelOutputWithPooling(TFModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPoolingAndNoAttention(TFModelOutput):
+class TFBaseModelOutputWithPoolingAndNoAttention(ModelOutput):
     """Base class for model's outputs that also contains a pooling of the last hidden states.
 
     Args:
@@ -119,7 +101,7 @@ class TFBaseModelOutputWithPoolingAndNoAttention(TFModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPast(TFModelOutput):
+class TFBaseModelOutputWithPast(ModelOutput):
     """Base class for model's outputs that may also contain a past key/values (to speed up sequential decoding).
 
     Args:
@@ -146,7 +128,7 @@ class TFBaseModelOutputWithPast(TFModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithCrossAttentions(TFModelOutput):
+class TFBaseModelOutputWithCrossAttentions(ModelOutput):
     """Base class for model's outputs, with potential hidden states and attentions.
 
     Args:
@@ -172,7 +154,7 @@ class TFBaseModelOutputWithCrossAttentions(TFModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPoolingAndCrossAttentions(TFModelOutput):
+class TFBaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
     """Base class for model's outputs that also contains a pooling of the last hidden states.
 
     Args:
@@ -207,7 +189,7 @@ class TFBaseModelOutputWithPoolingAndCrossAttentions(TFModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPastAndCrossAttentions(TFModelOutput):
+class TFBaseModelOutputWithPastAndCrossAttentions(ModelOutput):
     """Base class for model's outputs that may also contain a past key/values (to speed up sequential decoding).
 
     Args:
@@ -238,7 +220,7 @@ class TFBaseModelOutputWithPastAndCrossAttentions(TFModelOutput):
 
 
 @dataclass
-class TFSeq2SeqModelOutput(TFModelOutput):
+class TFSeq2SeqModelOutput(ModelOutput):
     """Base class for model encoder's outputs that also contains : pre-computed hidden states that can speed up sequential decoding.
 
     Args:
@@ -278,7 +260,7 @@ class TFSeq2SeqModelOutput(TFModelOutput):
 
 
 @dataclass
-class TFCausalLMOutput(TFModelOutput):
+class TFCausalLMOutput(ModelOutput):
     """Base class for causal language model (or autoregressive) outputs.
 
     Args:
@@ -303,7 +285,7 @@ class TFCausalLMOutput(TFModelOutput):
 
 
 @dataclass
-class TFCausalLMOutputWithPast(TFModelOutput):
+class TFCausalLMOutputWithPast(ModelOutput):
     """Base class for causal language model (or autoregressive) outputs.
 
     Args:
@@ -333,7 +315,7 @@ class TFCausalLMOutputWithPast(TFModelOutput):
 
 
 @dataclass
-class TFCausalLMOutputWithCrossAttentions(TFModelOutput):
+class TFCausalLMOutputWithCrossAttentions(ModelOutput):
     """Base class for causal language model (or autoregressive) outputs.
 
     Args:
@@ -367,7 +349,7 @@ class TFCausalLMOutputWithCrossAttentions(TFModelOutput):
 
 
 @dataclass
-class TFSequenceClassifierOutputWithPast(TFModelOutput):
+class TFSequenceClassifierOutputWithPast(ModelOutput):
     """Base class for outputs of sentence classification models.
 
     Args:
@@ -397,7 +379,7 @@ class TFSequenceClassifierOutputWithPast(TFModelOutput):
 
 
 @dataclass
-class TFMaskedLMOutput(TFModelOutput):
+class TFMaskedLMOutput(ModelOutput):
     """Base class for masked language models outputs.
 
     Args:
@@ -422,7 +404,7 @@ class TFMaskedLMOutput(TFModelOutput):
 
 
 @dataclass
-class TFSeq2SeqLMOutput(TFModelOutput):
+class TFSeq2SeqLMOutput(ModelOutput):
     """Base class for sequence-to-sequence language models outputs.
 
     Args:
@@ -465,7 +447,7 @@ class TFSeq2SeqLMOutput(TFModelOutput):
 
 
 @dataclass
-class TFNextSentencePredictorOutput(TFModelOutput):
+class TFNextSentencePredictorOutput(ModelOutput):
     """Base class for outputs of models predicting if two sentences are consecutive or not.
 
     Args:
@@ -491,7 +473,7 @@ class TFNextSentencePredictorOutput(TFModelOutput):
 
 
 @dataclass
-class TFSequenceClassifierOutput(TFModelOutput):
+class TFSequenceClassifierOutput(ModelOutput):
     """Base class for outputs of sentence classification models.
 
     Args:
@@ -516,7 +498,7 @@ class TFSequenceClassifierOutput(TFModelOutput):
 
 
 @dataclass
-class TFSeq2SeqSequenceClassifierOutput(TFModelOutput):
+class TFSeq2SeqSequenceClassifierOutput(ModelOutput):
     """Base class for outputs of sequence-to-sequence sentence classification models.
 
     Args:
@@ -559,7 +541,7 @@ class TFSeq2SeqSequenceClassifierOutput(TFModelOutput):
 
 
 @dataclass
-class TFMultipleChoiceModelOutput(TFModelOutput):
+class TFMultipleChoiceModelOutput(ModelOutput):
     """Base class for outputs of multiple choice models.
 
     Args:
@@ -585,7 +567,7 @@ class TFMultipleChoiceModelOutput(TFModelOutput):
 
 
 @dataclass
-class TFTokenClassifierOutput(TFModelOutput):
+class TFTokenClassifierOutput(ModelOutput):
     """Base class for outputs of token classification models.
 
     Args:
@@ -610,7 +592,7 @@ class TFTokenClassifierOutput(TFModelOutput):
 
 
 @dataclass
-class TFQuestionAnsweringModelOutput(TFModelOutput):
+class TFQuestionAnsweringModelOutput(ModelOutput):
     """Base class for outputs of question answering models.
 
     Args:
@@ -638,7 +620,7 @@ class TFQuestionAnsweringModelOutput(TFModelOutput):
 
 
 @dataclass
-class TFSeq2SeqQuestionAnsweringModelOutput(TFModelOutput):
+class TFSeq2SeqQuestionAnsweringModelOutput(ModelOutput):
     """Base class for outputs of sequence-to-sequence question answering models.
 
     Args:
@@ -680,7 +662,7 @@ class TFSeq2SeqQuestionAnsweringModelOutput(TFModelOutput):
 
 
 @dataclass
-class TFSemanticSegmenterOutput(TFModelOutput):
+class TFSemanticSegmenterOutput(ModelOutput):
     """Base class for outputs of semantic segmentation models.
 
     Args:
@@ -705,7 +687,7 @@ class TFSemanticSegmenterOutput(TFModelOutput):
 
 
 @dataclass
-class TFImageClassifierOutput(TFModelOutput):
+class TFImageClassifierOutput(ModelOutput):
     """Base class for outputs of image classification models.
 
     Args:
@@ -730,7 +712,7 @@ class TFImageClassifierOutput(TFModelOutput):
 
 
 @dataclass
-class TFImageClassifierOutputWithNoAttention(TFModelOutput):
+class TFImageClassifierOutputWithNoAttention(ModelOutput):
     """Base class for outputs of image classification models.
 
     Args:
@@ -750,7 +732,7 @@ class TFImageClassifierOutputWithNoAttention(TFModelOutput):
 
 
 @dataclass
-class TFMaskedImageModelingOutput(TFModelOutput):
+class TFMaskedImageModelingOutput(ModelOutput):
     """Base class for outputs of masked image completion / in-painting models.
 
     Args:
@@ -775,7 +757,7 @@ class TFMaskedImageModelingOutput(TFModelOutput):
 
 
 @dataclass
-class TFSemanticSegmenterOutputWithNoAttention(TFModelOutput):
+class TFSemanticSegmenterOutputWithNoAttention(ModelOutput):
     """Base class for outputs of semantic segmentation models that do not output attention scores.
 
     Args:
@@ -795,7 +777,7 @@ class TFSemanticSegmenterOutputWithNoAttention(TFModelOutput):
 
 
 @dataclass
-class TFAlbertForPreTrainingOutput(TFModelOutput):
+class TFAlbertForPreTrainingOutput(ModelOutput):
     """Output type of [`AlbertForPreTraining`].
 
     Args:
@@ -825,7 +807,7 @@ class TFAlbertForPreTrainingOutput(TFModelOutput):
 
 
 @dataclass
-class TFNezhaForPreTrainingOutput(TFModelOutput):
+class TFNezhaForPreTrainingOutput(ModelOutput):
     """Output type of [`NezhaForPreTraining`].
 
     Args:
@@ -855,7 +837,6 @@ class TFNezhaForPreTrainingOutput(TFModelOutput):
 
 
 __all__ = [
-    "TFModelOutput",
     "TFBaseModelOutput",
     "TFBaseModelOutputWithNoAttention",
     "TFBaseModelOutputWithPooling",

@@ -4,6 +4,7 @@
 
 import logging
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -21,6 +22,16 @@ class ModelOutput(OrderedDict):
     def __post_init__(self) -> None:
         if not is_dataclass(self):
             raise TypeError(f"{type(self).__name__} must be decorated with @dataclass")
+        # Containers that rebuild a mapping as `cls(iterable of (key, value) pairs)` (DataParallel's gather,
+        # tf.function's output packing) put the iterator in the first field: unpack it into the fields it names.
+        first = fields(self)[0].name
+        value = getattr(self, first)
+        if isinstance(value, Iterator) and all(getattr(self, f.name) is None for f in fields(self)[1:]):
+            object.__setattr__(self, first, None)
+            for key, item in value:
+                if key not in self.__dataclass_fields__:
+                    raise KeyError(f"{type(self).__name__} has no field {key!r}")
+                object.__setattr__(self, key, item)
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None:
