@@ -379,12 +379,6 @@ _HEAD_OUTPUT = {
 }
 
 
-def _py_repr(value: Any) -> str:
-    if isinstance(value, float) and value == int(value) and abs(value) < 1e16 and "e" not in repr(value):
-        return repr(value)
-    return repr(value)
-
-
 def resolve_architecture(
     loaded: LoadedYaml, outputs: OutputCatalog, arguments: schema.ArgumentsSpec
 ) -> Architecture:
@@ -485,11 +479,15 @@ def resolve_architecture(
             )
         projection_when = emb.projection.when
 
+    if spec.position is not None and emb.position != "none":
+        raise fail(
+            f"{spec.position.kind} positions replace absolute position embeddings: set `embeddings.position: none`",
+            ["position", "kind"],
+        )
+
     rotary = rotary_owner = rotary_attr = None
     if isinstance(spec.position, schema.RotaryPosition):
         rotary = spec.position
-        if emb.position != "none":
-            raise fail("rotary positions replace absolute position embeddings: set `embeddings.position: none`", ["position", "kind"])
         need_field(rotary.rotary_value, ["position", "rotary_value"])
         need_field("max_position_embeddings", ["position"])
         parts = rotary.table_path.split(".")
@@ -503,8 +501,6 @@ def resolve_architecture(
         bucketed = spec.position
         need_field(bucketed.num_buckets, ["position", "num_buckets"])
         need_field(bucketed.max_distance, ["position", "max_distance"])
-        if emb.position != "none":
-            raise fail("a relative attention bias replaces absolute position embeddings: set `embeddings.position: none`", ["position", "kind"])
 
     seq2seq = spec.decoder is not None and spec.decoder.path is not None
     if seq2seq:
@@ -518,8 +514,6 @@ def resolve_architecture(
     relative = None
     if isinstance(spec.position, schema.RelativeFunctionalPosition):
         relative = spec.position
-        if emb.position != "none":
-            raise fail("relative positions replace absolute position embeddings: set `embeddings.position: none`", ["position", "kind"])
         need_field(relative.max_relative_position, ["position", "max_relative_position"])
         need_field("max_position_embeddings", ["position"])
 
@@ -614,7 +608,7 @@ def resolve_architecture(
             type=f.type,
             annotation=f"Optional[{_PY_TYPES[f.type]}]" if f.optional else _PY_TYPES[f.type],
             default=f.default,
-            default_repr=_py_repr(float(f.default) if f.type == "float" and f.default is not None else f.default),
+            default_repr=repr(float(f.default) if f.type == "float" and f.default is not None else f.default),
             doc=f.doc,
             default_from=f.default_from,
             choices=f.choices,

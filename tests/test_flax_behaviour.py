@@ -57,24 +57,6 @@ def perturbed(params, seed: int = 0, scale: float = 0.1):
     )
 
 
-@pytest.fixture(scope="module")
-def reference_checkpoint(tmp_path_factory):
-    """A saved transformers (PyTorch) reference model per case."""
-    saved = {}
-
-    def get(c, **overrides):
-        key = (c, tuple(sorted(overrides.items())))
-        if key not in saved:
-            config = reference_config(c, **overrides)
-            model = reference_model(c, config)
-            directory = tmp_path_factory.mktemp(c.id)
-            model.save_pretrained(directory)
-            saved[key] = (config, model, str(directory))
-        return saved[key]
-
-    return get
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # (a) KV cache
 

@@ -16,28 +16,10 @@ FRAMEWORKS = ("torch", "tf", "flax")
 CASES = cases()
 
 
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """One saved reference model per case, shared by the three frameworks."""
-    saved = {}
-
-    def get(case, **overrides):
-        key = (case, tuple(sorted(overrides.items())))
-        if key not in saved:
-            config = reference_config(case, **overrides)
-            model = reference_model(case, config)
-            directory = tmp_path_factory.mktemp(case.id)
-            model.save_pretrained(directory)
-            saved[key] = (config, model, str(directory))
-        return saved[key]
-
-    return get
-
-
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_parity(case, framework, checkpoints):
-    config, model, directory = checkpoints(case)
+def test_parity(case, framework, reference_checkpoint):
+    config, model, directory = reference_checkpoint(case)
     inputs = make_inputs(case, config)
     reference = run_reference(model, inputs, framework)
     ours = run_generated(framework, case, directory, inputs)
@@ -50,8 +32,8 @@ PROBLEM_TYPES = [("regression", 1), ("single_label_classification", 3), ("multi_
 @pytest.mark.parametrize("framework", ("torch", "tf"))
 @pytest.mark.parametrize("problem_type,num_labels", PROBLEM_TYPES)
 @pytest.mark.parametrize("case", [c for c in CASES if c.head == "sequence_classification"], ids=lambda c: c.id)
-def test_sequence_classification_losses(case, framework, problem_type, num_labels, checkpoints):
-    config, model, directory = checkpoints(case, problem_type=problem_type, num_labels=num_labels)
+def test_sequence_classification_losses(case, framework, problem_type, num_labels, reference_checkpoint):
+    config, model, directory = reference_checkpoint(case, problem_type=problem_type, num_labels=num_labels)
     inputs = make_inputs(case, config)
     reference = run_reference(model, inputs, framework)
     ours = run_generated(framework, case, directory, inputs)

@@ -45,19 +45,6 @@ def _spec(arch: str):
     return next(a for a in project().architectures if a.name == arch)
 
 
-def _inputs(case, config, **kwargs) -> dict:
-    """`make_inputs`, with the sentence-level label under the name this architecture's pretraining head takes
-    (`sentence_head.label_argument`), and labels for a next-sentence head, so that every head computes its loss."""
-    inputs = make_inputs(case, config, **kwargs)
-    spec = _spec(case.arch)
-    if "sentence_order_label" in inputs and spec.sentence_head is not None:
-        inputs[spec.sentence_head.label_argument] = inputs.pop("sentence_order_label")
-    if case.head == "next_sentence":
-        rng = np.random.default_rng(7)
-        inputs["labels"] = rng.integers(0, 2, size=(inputs["input_ids"].shape[0],), dtype=np.int64)
-    return inputs
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A saved transformers reference model (random, non-trivial weights) per case: (config, reference, directory)."""
@@ -152,7 +139,7 @@ def test_state_dict_matches_transformers(case):
 def test_backward_gives_finite_gradients(case, checkpoint):
     config, _, directory = checkpoint(case)
     model = _ours(case, directory).train()
-    out = model(**_tensors(_inputs(case, config)))
+    out = model(**_tensors(make_inputs(case, config)))
     out.loss.backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"parameters without gradient: {missing}"
@@ -224,7 +211,7 @@ def test_saved_checkpoint_loads_in_transformers(case, checkpoint, tmp_path):
             p.add_(0.01 * torch.randn_like(p))
     ours.save_pretrained(tmp_path)
     theirs = getattr(transformers, case.class_name("torch")).from_pretrained(tmp_path, attn_implementation="eager")
-    inputs = _tensors(_inputs(case, config))
+    inputs = _tensors(make_inputs(case, config))
     kwargs = dict(output_hidden_states=True, output_attentions=True, return_dict=True)
     with torch.no_grad():
         expected = flatten(theirs.eval()(**inputs, **kwargs))
@@ -394,7 +381,7 @@ def test_sentence_head_losses_match_transformers(case, checkpoint):
     from harness import run_reference
 
     config, reference, directory = checkpoint(case)
-    inputs = _inputs(case, config)
+    inputs = make_inputs(case, config)
     expected = run_reference(reference, inputs)
     assert "loss" in expected
     model = _ours(case, directory)
