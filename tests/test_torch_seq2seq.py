@@ -438,6 +438,29 @@ def test_blocked_attention_never_builds_a_full_score_matrix(arch, variant):
         assert largest[1024] <= 2.1 * largest[512], largest
 
 
+@pytest.mark.parametrize("head", ["encoder", "conditional_generation"])
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_computing_in_the_smallest_chunks_changes_nothing(arch, variant, head, checkpoint, monkeypatch):
+    """Blocked attention runs a chunk of query blocks at a time and the feed-forward sublayer a chunk of tokens at a
+    time; with one block and one token per chunk, every output field still equals transformers'."""
+    import importlib
+
+    from harness import run_generated, run_reference
+
+    case = _case(arch, head, variant)
+    config, reference, directory = checkpoint(case)
+    module = importlib.import_module(f"specformers.models.{arch}.modeling_{arch}")
+    chunked = {"scores_per_chunk": [], "tokens_per_chunk": []}
+    for cls in vars(module).values():
+        for attribute, classes in chunked.items():
+            if isinstance(cls, type) and attribute in vars(cls):
+                classes.append(cls)
+                monkeypatch.setattr(cls, attribute, 1)
+    assert all(chunked.values()), chunked
+    inputs = make_inputs(case, config)
+    assert_close(run_reference(reference, inputs), run_generated("torch", case, directory, inputs), "torch")
+
+
 @pytest.mark.parametrize("arch,variant", [(arch, _variants(arch)[1 if len(_variants(arch)) > 1 else 0]) for arch in SEQ2SEQ_ARCHS])
 def test_compile_fullgraph_matches_eager(arch, variant, checkpoint):
     case = _case(arch, "conditional_generation", variant)

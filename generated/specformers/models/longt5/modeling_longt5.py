@@ -8,7 +8,7 @@ Numerically equivalent to transformers' implementation, with the same parameter 
 
 import math
 import warnings
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 import torch
 from torch import nn
@@ -75,7 +75,7 @@ def concatenate_3_blocks(x: torch.Tensor, block_dim: int, sequence_dim: int) -> 
 
 
 def local_attention_mask(attention_mask: torch.Tensor, block_len: int) -> torch.Tensor:
-    """`(batch, seq)` padding mask -> `(batch, num_blocks, 1, block_len, 3 * block_len)`, True where the query and the
+    """`(batch, seq)` padding mask -> `(batch, 1, num_blocks, block_len, 3 * block_len)`, True where the query and the
     key are both tokens of the input and less than `block_len` positions apart."""
     # (batch, num_blocks, block_len) and (batch, num_blocks, 3 * block_len)
     blocked = split_into_blocks(attention_mask, block_len, dim=1)
@@ -85,7 +85,7 @@ def local_attention_mask(attention_mask: torch.Tensor, block_len: int) -> torch.
     # (block_len, 3 * block_len): key position - query position, the queries being the middle block
     relative_position = position[None, :] - position[block_len:-block_len, None]
     mask = torch.logical_and(mask, (torch.abs(relative_position) < block_len)[None, None])
-    return mask.unsqueeze(2)
+    return mask.unsqueeze(1)
 
 
 def global_block_ids(attention_mask: torch.Tensor, global_block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,12 +115,42 @@ def global_block_ids(attention_mask: torch.Tensor, global_block_size: int) -> tu
 
 
 def global_aggregates(hidden_states: torch.Tensor, block_ids: torch.Tensor, num_globals: int) -> torch.Tensor:
-    """`(batch, num_globals, hidden)`: the sum of the hidden states of every global block's tokens."""
+    """`(batch, num_globals, hidden)`: the sum of the hidden states of every global block's tokens (linear in the
+    sequence length: a scatter-add, not a (seq, num_globals) one-hot product)."""
+    batch_size, _, hidden_size = hidden_states.shape
     # Padding (-1) goes to an extra block, dropped.
-    block_ids = torch.where(block_ids >= 0, block_ids, torch.full_like(block_ids, num_globals))
-    # (batch, seq, num_globals)
-    one_hot = nn.functional.one_hot(block_ids.type(torch.int64), num_globals + 1)[:, :, :-1]
-    return torch.einsum("...nd,...ng->...gd", hidden_states, one_hot.type(hidden_states.dtype))
+    block_ids = torch.where(block_ids >= 0, block_ids, torch.full_like(block_ids, num_globals)).type(torch.int64)
+    sums = hidden_states.new_zeros(batch_size, num_globals + 1, hidden_size)
+    sums.scatter_add_(1, block_ids[..., None].expand(-1, -1, hidden_size), hidden_states)
+    return sums[:, :num_globals]
+
+
+class LongT5SideKeys(NamedTuple):
+    """The global tokens of a transient-global attention layer, seen by every query block: their keys and values
+    `(batch, heads, num_globals, head_dim)`, and what the bias towards them is made of: the bias table of the relative
+    block positions `(2 * num_globals + 1, heads)`, the token's global block `(batch, seq)`, the padding mask
+    `(batch, seq)` and whether each global block holds tokens `(batch, num_globals)`."""
+
+    key: torch.Tensor
+    value: torch.Tensor
+    bias_table: torch.Tensor
+    block_ids: torch.Tensor
+    mask: torch.Tensor
+    segment_ids: torch.Tensor
+
+    def bias(self, start: int, stop: int) -> torch.Tensor:
+        """`(batch, heads, stop - start, num_globals)`: the bias of the queries `start, ..., stop - 1` towards the
+        global tokens. Where the query and the global token are not of the same kind (a real token sees the blocks
+        its row has, padding the others) it is the table's last row, -1e10."""
+        num_globals = self.segment_ids.shape[-1]
+        # (batch, queries, num_globals): the table's row of global block - the query's block
+        rows = (
+            torch.arange(num_globals - 1, 2 * num_globals - 1, device=self.block_ids.device)
+            - self.block_ids[:, start:stop, None]
+        )
+        same_kind = torch.eq(self.mask[:, start:stop, None], self.segment_ids[:, None, :])
+        rows = torch.where(same_kind, rows, 2 * num_globals)
+        return self.bias_table[rows].permute(0, 3, 1, 2)
 
 
 def clamp_inf(hidden_states: torch.Tensor) -> torch.Tensor:
@@ -183,7 +213,12 @@ class LongT5DenseGatedActDense(nn.Module):
 
 
 class LongT5LayerFF(nn.Module):
-    """Feed-forward sublayer: `layer_norm`, the feed-forward block `DenseReluDense`, dropout and the residual connection."""
+    """Feed-forward sublayer: `layer_norm`, the feed-forward block `DenseReluDense`, dropout and the residual connection.
+
+    The block is position-wise: a long input goes through it `tokens_per_chunk` tokens at a time, so that its
+    `d_ff`-wide activations stay in cache and the cost per token does not grow with the length."""
+
+    tokens_per_chunk = 1024
 
     def __init__(self, config: LongT5Config) -> None:
         super().__init__()
@@ -195,6 +230,9 @@ class LongT5LayerFF(nn.Module):
         self.dropout = nn.Dropout(config.dropout_rate)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if hidden_states.shape[1] > self.tokens_per_chunk:
+            chunks = hidden_states.split(self.tokens_per_chunk, dim=1)
+            return torch.cat([self(chunk) for chunk in chunks], dim=1)
         return hidden_states + self.dropout(self.DenseReluDense(self.layer_norm(hidden_states)))
 
 
@@ -305,11 +343,15 @@ class LongT5Attention(nn.Module):
 class LongT5LocalAttention(nn.Module):
     """Local self-attention of the encoder: the sequence is cut into blocks of `local_radius + 1` tokens, and the
     queries of a block attend to the keys of the block and of its two neighbours that are at most `local_radius`
-    positions away. Time and memory grow linearly with the sequence length; no (seq, seq) matrix is built.
+    positions away. Time and memory grow linearly with the sequence length: no (seq, seq) matrix is built, and the
+    scores are computed for a few query blocks at a time (at most `scores_per_chunk` of them at once).
 
     The first layer owns `relative_attention_bias` (one bias per relative position in the block window, the same for every
-    block); the bias, with the window and padding masks added, is returned and reused by the later layers.
+    block); the bias and the window and padding masks are returned and reused by the later layers.
     """
+
+    # Scores (batch x heads x queries x keys) computed at once: bounds the memory of one chunk of query blocks.
+    scores_per_chunk = 1 << 22
 
     def __init__(self, config: LongT5Config, has_relative_attention_bias: bool = False) -> None:
         super().__init__()
@@ -329,7 +371,7 @@ class LongT5LocalAttention(nn.Module):
             self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, self.n_heads)
 
     def compute_bias(self, block_length: int) -> torch.Tensor:
-        """`(1, 1, heads, block_length, 3 * block_length)`: the bias of a block's queries towards the keys of the block
+        """`(1, heads, 1, block_length, 3 * block_length)`: the bias of a block's queries towards the keys of the block
         and its two neighbours."""
         memory_position = torch.arange(
             3 * block_length, dtype=torch.long, device=self.relative_attention_bias.weight.device
@@ -342,82 +384,121 @@ class LongT5LocalAttention(nn.Module):
             num_buckets=self.relative_attention_num_buckets,
             max_distance=self.relative_attention_max_distance,
         )
-        # (block_length, 3 * block_length, heads) -> (1, 1, heads, block_length, 3 * block_length)
-        return self.relative_attention_bias(buckets).permute([2, 0, 1]).unsqueeze(0).unsqueeze(0)
+        # (block_length, 3 * block_length, heads) -> (1, heads, 1, block_length, 3 * block_length)
+        return self.relative_attention_bias(buckets).permute([2, 0, 1])[None, :, None].float()
 
-    def local_position_bias(self, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """`(batch, num_blocks, heads, block_len, 3 * block_len)`: the relative bias plus -1e10 (the original
-        implementation's constant) for keys outside the window and for padding."""
+    def local_position_bias(self, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The relative bias `(1, heads, 1, block_len, 3 * block_len)` and the window mask
+        `(batch, 1, num_blocks, block_len, 3 * block_len)`: -1e10 (the original implementation's constant) for keys
+        outside the window and for padding. Both are fp32, whatever the model's dtype: the softmax runs in fp32."""
         if self.has_relative_attention_bias:
-            position_bias = self.compute_bias(self.block_len)
+            relative_bias = self.compute_bias(self.block_len)
         else:
-            position_bias = torch.zeros(
-                (1, 1, self.n_heads, self.block_len, 3 * self.block_len), device=mask.device, dtype=dtype
-            )
-        return position_bias + torch.where(local_attention_mask(mask, self.block_len), 0.0, -1e10)
+            relative_bias = torch.zeros((1, self.n_heads, 1, self.block_len, 3 * self.block_len), device=mask.device)
+        return relative_bias, torch.where(local_attention_mask(mask, self.block_len), 0.0, -1e10)
 
     def blocked_projections(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Queries `(batch, num_blocks, block_len, heads, head_dim)`, keys and values of the three-block windows
-        `(batch, num_blocks, 3 * block_len, heads, head_dim)`."""
+        """Queries `(batch, heads, num_blocks, block_len, head_dim)`, and keys and values
+        `(batch, heads, num_blocks + 2, block_len, head_dim)`, with a block of zeros on either side for the windows of
+        the first and the last block."""
         batch_size = hidden_states.shape[0]
-        query = self.q(hidden_states).view(batch_size, -1, self.n_heads, self.key_value_proj_dim)
-        key = self.k(hidden_states).view(batch_size, -1, self.n_heads, self.key_value_proj_dim)
-        value = self.v(hidden_states).view(batch_size, -1, self.n_heads, self.key_value_proj_dim)
-        query = split_into_blocks(query, self.block_len, dim=1)
-        key = concatenate_3_blocks(split_into_blocks(key, self.block_len, dim=1), block_dim=1, sequence_dim=2)
-        value = concatenate_3_blocks(split_into_blocks(value, self.block_len, dim=1), block_dim=1, sequence_dim=2)
-        return query, key, value
+
+        def blocks(states: torch.Tensor) -> torch.Tensor:
+            # (batch, seq, heads * head_dim) -> (batch, heads, seq, head_dim) -> (batch, heads, num_blocks, block_len, head_dim)
+            states = states.view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
+            return split_into_blocks(states, self.block_len, dim=2)
+
+        key = nn.functional.pad(blocks(self.k(hidden_states)), [0, 0, 0, 0, 1, 1])
+        value = nn.functional.pad(blocks(self.v(hidden_states)), [0, 0, 0, 0, 1, 1])
+        return blocks(self.q(hidden_states)), key, value
 
     def attend(
         self,
         query: torch.Tensor,
         key: torch.Tensor,
         value: torch.Tensor,
-        position_bias: torch.Tensor,
+        position_bias: tuple[torch.Tensor, ...],
         layer_head_mask: Optional[torch.Tensor],
         seq_length: int,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Blocked attention: the output `(batch, seq, hidden)` and the probabilities
+        output_attentions: bool,
+        side: Optional["LongT5SideKeys"] = None,
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Blocked attention over the windows of `blocked_projections` (and the global tokens of `side`), a chunk of query
+        blocks at a time. Returns the output `(batch, seq, hidden)` and, when asked, the probabilities
         `(batch, num_blocks, heads, block_len, num_keys)`."""
-        batch_size = query.shape[0]
-        # (batch, num_blocks, heads, block_len, num_keys); the bias is added and the softmax taken in fp32.
-        scores = torch.einsum("...qhd,...khd->...hqk", query, key)
-        attention_probs = nn.functional.softmax(scores.float() + position_bias.float(), dim=-1).type_as(scores)
-        attention_probs = nn.functional.dropout(attention_probs, p=self.dropout, training=self.training)
-        if layer_head_mask is not None:
-            attention_probs = attention_probs * layer_head_mask
-        attention_probs = attention_probs.type(value.dtype)
-        # (batch, num_blocks, block_len, heads, head_dim) -> (batch, seq, heads * head_dim), without the block padding
-        context = torch.einsum("...hqk,...khd->...qhd", attention_probs, value)
-        context = context.contiguous().view(batch_size, -1, self.inner_dim)[:, :seq_length, :]
-        return self.o(context), attention_probs
+        relative_bias, window_mask = position_bias[0], position_bias[1]
+        batch_size, _, num_blocks, block_len, _ = query.shape
+        num_keys = 3 * block_len + (side.key.shape[2] if side is not None else 0)
+        step = max(1, self.scores_per_chunk // (batch_size * self.n_heads * block_len * num_keys))
+        head_mask = layer_head_mask.reshape(1, self.n_heads, 1, 1, 1) if layer_head_mask is not None else None
+        contexts, all_probs = [], []
+        for start in range(0, num_blocks, step):
+            end = min(start + step, num_blocks)
+            # (batch, heads, chunk, 3 * block_len, head_dim): the previous block, the block itself and the next one
+            window_key = torch.cat([key[:, :, start + i : end + i] for i in range(3)], dim=3)
+            window_value = torch.cat([value[:, :, start + i : end + i] for i in range(3)], dim=3)
+            chunk_query = query[:, :, start:end]
+            # (batch, heads, chunk, block_len, 3 * block_len); the bias is added and the softmax taken in fp32.
+            scores = torch.matmul(chunk_query, window_key.transpose(-1, -2)).float()
+            scores += relative_bias
+            scores += window_mask[:, :, start:end]
+            if side is not None:
+                # (batch, heads, chunk * block_len, num_globals): towards the global tokens, after the window's keys;
+                # the queries that pad the last block get no bias.
+                side_scores = torch.matmul(chunk_query.flatten(2, 3), side.key.transpose(-1, -2)).float()
+                stop = min(end * block_len, seq_length)
+                side_scores[:, :, : stop - start * block_len] += side.bias(start * block_len, stop)
+                scores = torch.cat([scores, side_scores.unflatten(2, (end - start, block_len))], dim=-1)
+            attention_probs = nn.functional.softmax(scores, dim=-1)
+            attention_probs = nn.functional.dropout(attention_probs, p=self.dropout, training=self.training)
+            if head_mask is not None:
+                attention_probs = attention_probs * head_mask
+            attention_probs = attention_probs.type(value.dtype)
+            # (batch, heads, chunk, block_len, head_dim)
+            context = torch.matmul(attention_probs[..., : 3 * block_len], window_value)
+            if side is not None:
+                side_probs = attention_probs[..., 3 * block_len :].flatten(2, 3)
+                context = context + torch.matmul(side_probs, side.value).unflatten(2, (end - start, block_len))
+            contexts.append(context)
+            if output_attentions:
+                all_probs.append(attention_probs)
+        # (batch, heads, num_blocks, block_len, head_dim) -> (batch, seq, heads * head_dim), without the block padding
+        context = torch.cat(contexts, dim=2).permute(0, 2, 3, 1, 4).reshape(batch_size, -1, self.inner_dim)
+        # (batch, heads, num_blocks, block_len, num_keys) -> (batch, num_blocks, heads, block_len, num_keys)
+        attention_probs = torch.cat(all_probs, dim=2).transpose(1, 2) if output_attentions else None
+        return self.o(context[:, :seq_length]), attention_probs
 
     def forward(
         self,
         hidden_states: torch.Tensor,
         mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
+        position_bias: Optional[tuple[torch.Tensor, ...]] = None,
         layer_head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], Optional[torch.Tensor]]:
         """`hidden_states` (batch, seq, hidden) and the padding `mask` (batch, seq), 1 for tokens to attend to. Returns
-        the output, the position bias for the later layers and, when asked, the probabilities
-        (batch, num_blocks, heads, block_len, 3 * block_len)."""
+        the output, the position bias `(relative bias, window mask)` for the later layers and, when asked, the
+        probabilities (batch, num_blocks, heads, block_len, 3 * block_len)."""
         batch_size, seq_length = hidden_states.shape[:2]
-        query, key, value = self.blocked_projections(hidden_states)
         if position_bias is None:
             if mask is None:
                 # The zero padding of the last block must still be masked.
                 mask = torch.ones(batch_size, seq_length, device=hidden_states.device)
-            position_bias = self.local_position_bias(mask, hidden_states.dtype)
-        output, attention_probs = self.attend(query, key, value, position_bias, layer_head_mask, seq_length)
-        return output, position_bias, attention_probs if output_attentions else None
+            position_bias = self.local_position_bias(mask)
+        query, key, value = self.blocked_projections(hidden_states)
+        output, attention_probs = self.attend(
+            query, key, value, position_bias, layer_head_mask, seq_length, output_attentions
+        )
+        return output, position_bias, attention_probs
 
 
 class LongT5TransientGlobalAttention(LongT5LocalAttention):
     """Transient-global self-attention of the encoder: local attention (see [`LongT5LocalAttention`])
     whose queries also attend to one global token per block of `global_block_size` input tokens, the
-    normalised sum of the block (`global_input_layer_norm`), projected by the same `k` and `v`.
+    normalised sum of the block (`global_input_layer_norm`), projected by the same `k` and `v`. Every query sees
+    every global token, so the side scores grow as seq x seq / global_block_size; they are computed with the local ones, a
+    chunk of query blocks at a time, and the bias towards the global tokens is built per chunk from a table of the
+    relative block positions, so that memory stays linear.
 
     The first layer also owns `global_relative_attention_bias`, the bias of the relative block position between a token and a
     global token.
@@ -430,38 +511,33 @@ class LongT5TransientGlobalAttention(LongT5LocalAttention):
             self.global_relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, self.n_heads)
         self.global_input_layer_norm = LongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
 
-    def compute_side_bias(
-        self, mask: torch.Tensor, block_ids: torch.Tensor, global_segment_ids: torch.Tensor
-    ) -> torch.Tensor:
-        """`(batch, heads, seq, num_globals)`: the bias of every token towards every global token, plus -1e10 where
-        the token and the global token are not of the same kind (a real token sees the blocks its row has, padding
-        the others)."""
-        # (batch, 1, seq, num_globals)
-        side_attention_mask = torch.eq(mask[..., None], global_segment_ids[:, None, :])[:, None, ...]
-        side_mask_bias = torch.where(side_attention_mask, 0.0, -1e10)
-        # (batch, seq, num_globals): global block - the token's block
-        global_positions = torch.arange(global_segment_ids.shape[-1], device=block_ids.device)
-        side_relative_position = (global_positions - block_ids[..., None]).type(torch.int64)
+    def side_bias_table(self, num_globals: int, device: torch.device) -> torch.Tensor:
+        """`(2 * num_globals + 1, heads)`, fp32: row `r < 2 * num_globals` is the bias towards a global token
+        `r - num_globals + 1` blocks after the query's block (every relative block position that occurs; padding is
+        in block -1); the last row, -1e10 (the original implementation's constant), masks a global token."""
+        masked = torch.full((1, self.n_heads), -1e10, device=device)
+        if not self.has_relative_attention_bias:
+            return torch.cat([torch.zeros((2 * num_globals, self.n_heads), device=device), masked])
+        side_relative_position = torch.arange(1 - num_globals, num_globals + 1, dtype=torch.long, device=device)
         buckets = relative_position_bucket(
             side_relative_position,
             bidirectional=True,
             num_buckets=self.relative_attention_num_buckets,
             max_distance=self.relative_attention_max_distance,
         )
-        # (batch, seq, num_globals, heads) -> (batch, heads, seq, num_globals)
-        side_bias = self.global_relative_attention_bias(buckets).permute([0, 3, 1, 2])
-        return side_mask_bias + side_bias
+        return torch.cat([self.global_relative_attention_bias(buckets).float(), masked])
 
     def forward(
         self,
         hidden_states: torch.Tensor,
         mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
+        position_bias: Optional[tuple[torch.Tensor, ...]] = None,
         layer_head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], Optional[torch.Tensor]]:
         """As [`LongT5LocalAttention`], with `num_globals = seq // global_block_size` more keys per block: the
-        probabilities are (batch, num_blocks, heads, block_len, 3 * block_len + num_globals)."""
+        position bias is `(relative bias, window mask, side bias table)` and the probabilities are
+        (batch, num_blocks, heads, block_len, 3 * block_len + num_globals)."""
         batch_size, seq_length = hidden_states.shape[:2]
         if mask is None:
             mask = torch.ones(batch_size, seq_length, device=hidden_states.device)
@@ -470,30 +546,18 @@ class LongT5TransientGlobalAttention(LongT5LocalAttention):
         num_globals = global_segment_ids.shape[-1]
         # (batch, num_globals, hidden)
         global_inputs = self.global_input_layer_norm(global_aggregates(hidden_states, block_ids, num_globals))
+        if position_bias is None:
+            position_bias = self.local_position_bias(mask) + (self.side_bias_table(num_globals, hidden_states.device),)
 
         query, key, value = self.blocked_projections(hidden_states)
-        num_blocks = query.shape[1]
-        # (batch, num_globals, heads, head_dim): keys and values of the global tokens, the same for every block
-        side_key = self.k(global_inputs).view(batch_size, -1, self.n_heads, self.key_value_proj_dim)
-        side_value = self.v(global_inputs).view(batch_size, -1, self.n_heads, self.key_value_proj_dim)
-        # (batch, num_blocks, 3 * block_len + num_globals, heads, head_dim): after each block's local keys. (With the
-        # usual block_len >= head_dim these copies are smaller than the scores; one softmax over both keeps the
-        # reference's summation order.)
-        key = torch.cat([key, side_key.unsqueeze(1).expand(-1, num_blocks, -1, -1, -1)], dim=2)
-        value = torch.cat([value, side_value.unsqueeze(1).expand(-1, num_blocks, -1, -1, -1)], dim=2)
-
-        if position_bias is None:
-            local_bias = self.local_position_bias(mask, hidden_states.dtype)
-            if self.has_relative_attention_bias:
-                side_bias = self.compute_side_bias(mask, block_ids, global_segment_ids)
-            else:
-                side_mask = torch.eq(mask[..., None], global_segment_ids[:, None, :])[:, None, ...]
-                side_bias = torch.where(side_mask, 0.0, -1e10).expand(-1, self.n_heads, -1, -1)
-            # (batch, heads, seq, num_globals) -> (batch, num_blocks, heads, block_len, num_globals)
-            side_bias = split_into_blocks(side_bias, self.block_len, dim=-2).transpose(1, 2)
-            position_bias = torch.cat([local_bias.type(side_bias.dtype), side_bias], dim=-1)
-        output, attention_probs = self.attend(query, key, value, position_bias, layer_head_mask, seq_length)
-        return output, position_bias, attention_probs if output_attentions else None
+        # (batch, heads, num_globals, head_dim): keys and values of the global tokens, the same for every block
+        side_key = self.k(global_inputs).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
+        side_value = self.v(global_inputs).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
+        side = LongT5SideKeys(side_key, side_value, position_bias[2], block_ids, mask, global_segment_ids)
+        output, attention_probs = self.attend(
+            query, key, value, position_bias, layer_head_mask, seq_length, output_attentions, side=side
+        )
+        return output, position_bias, attention_probs
 
 
 class LongT5LayerLocalSelfAttention(nn.Module):
