@@ -263,13 +263,28 @@ LONG_CONFIG = dict(
 )
 
 
+def encoder_macs(length: int, attention: str, config: dict = LONG_CONFIG) -> int:
+    """Multiply-accumulates of one LongT5 encoder forward (batch 1): the floor under its time. Projections and the
+    feed-forward block are per token; local attention sees 3 blocks of keys per query; transient-global attention
+    adds one key per `global_block_size` tokens to every query, which makes it grow faster than the length."""
+    d, inner, ff = config["d_model"], config["num_heads"] * config["d_kv"], config["d_ff"]
+    gated = config["feed_forward_proj"].startswith("gated-")
+    keys = 3 * (config["local_radius"] + 1)
+    per_token = 4 * d * inner + (3 if gated else 2) * d * ff + 2 * inner * keys
+    macs = length * per_token
+    if attention == "transient-global":
+        num_globals = length // config["global_block_size"]
+        macs += 2 * length * inner * num_globals + 2 * num_globals * d * inner  # side scores + context, global k/v
+    return macs * config["num_layers"]
+
+
 def bench_long_inputs(tmp: str) -> list:
     """Encoder forward time and peak extra memory (RSS high-water mark over the warm model) at 1k, 4k and 16k tokens,
     each measured in a fresh process so that one run's allocations do not hide the next one's."""
     import torch
     import transformers
 
-    rows = []
+    rows, ratios = [], []
     for attention in ("local", "transient-global"):
         torch.manual_seed(0)
         config = transformers.LongT5Config(**LONG_CONFIG, encoder_attention_type=attention)
@@ -293,11 +308,15 @@ def bench_long_inputs(tmp: str) -> list:
                 flush=True,
             )
         by_len = {r["tokens"]: r for r in rows if r["attention"] == attention}
+        macs = encoder_macs(16384, attention) / encoder_macs(4096, attention)
+        print(f"longt5 {attention:16s} 16k/4k multiply-accumulates x{macs:.2f}", flush=True)
         for which in ("generated", "reference"):
             t = by_len[16384][which]["seconds"] / by_len[4096][which]["seconds"]
             m = by_len[16384][which]["peak_extra_mib"] / max(by_len[4096][which]["peak_extra_mib"], 1e-9)
             print(f"longt5 {attention:16s} {which}: 16k/4k time x{t:.2f}, memory x{m:.2f}", flush=True)
-    return rows
+            ratios.append({"attention": attention, "which": which, "time_16k_4k": t, "memory_16k_4k": m,
+                           "macs_16k_4k": macs})
+    return {"rows": rows, "ratios_16k_over_4k": ratios}
 
 
 def bench_greedy_generation(tmp: str) -> dict:
