@@ -165,7 +165,8 @@ def check_inputs(
         (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
     ):
         if _concrete(ids) and limit is not None and ids.size:
-            low, high = int(jnp.min(ids)), int(jnp.max(ids))
+            values = np.asarray(ids)  # on the host: a jnp reduction would be traced inside `jit`
+            low, high = int(values.min()), int(values.max())
             if low < 0 or high >= limit:
                 raise ValueError(f"{name} must lie in [0, {field}) = [0, {limit}), got values in [{low}, {high}]")
     return batch_size, seq_length
