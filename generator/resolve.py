@@ -168,6 +168,9 @@ class Architecture:
     heads: tuple[Head, ...]
     has_token_type: bool
     has_position_ids: bool
+    # What bounds the sequence length at `config.max_position_embeddings` (absolute, rotary and functional relative
+    # positions index a table of that many rows), for the entrance check's message; None: no bound (bucketed biases).
+    position_table: Optional[str] = None
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -517,6 +520,15 @@ def resolve_architecture(
         need_field(relative.max_relative_position, ["position", "max_relative_position"])
         need_field("max_position_embeddings", ["position"])
 
+    position_table = None
+    if emb.position == "absolute":
+        need_field("max_position_embeddings", ["embeddings", "position"])
+        position_table = "the position-embedding table"
+    elif rotary is not None:
+        position_table = "the rotary sinusoidal table"
+    elif relative is not None:
+        position_table = "the relative-position table"
+
     if spec.encoder.sharing is not None:
         need_field(spec.encoder.sharing.groups, ["encoder", "sharing", "groups"])
         need_field(spec.encoder.sharing.inner, ["encoder", "sharing", "inner"])
@@ -656,6 +668,7 @@ def resolve_architecture(
         heads=tuple(heads),
         has_token_type=emb.token_type,
         has_position_ids=emb.position == "absolute",
+        position_table=position_table,
     )
 
 

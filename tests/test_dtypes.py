@@ -1,16 +1,27 @@
-"""Half precision in TensorFlow (Keras mixed-precision policies) and Flax (`dtype=`): outputs are finite and half."""
+"""Every framework in float32, float16 and bfloat16 (PyTorch `dtype=`, TensorFlow Keras mixed-precision policies, Flax
+`dtype=`): with a fully padded row (an attention-mask row of zeros, so that every key of that row's queries is
+masked) and, for encoder-decoder models, a fully padded decoder row too, every output field -- hidden states,
+attention probabilities, logits -- is finite and in the compute dtype.
+
+Mask constants are `mask_value(dtype)` (half of `finfo(dtype).min`, see the runtimes): with `finfo.min` itself, or
+LongT5's -1e10, float16 scores overflow to -inf and a fully masked row's softmax is NaN.
+"""
 
 import numpy as np
 import pytest
 
-from harness import LABEL_KEYS, cases, make_inputs, reference_config, reference_model
+from harness import LABEL_KEYS, SEQ2SEQ_HEADS, cases, flatten, make_inputs, reference_config, reference_model
 
-# Encoder models. The encoder-decoder stacks still use -1e10 mask constants, which overflow float16: dtype-aware
-# constants there are part of the hardening work (see README, open items).
-BASES = {}
+# The base model of every encoder architecture (its first variant) and the generation head of every encoder-decoder
+# variant (local, transient-global, a block longer than the input).
+CASES = {}
 for c in cases():
-    if c.head == "base" and c.arch not in BASES:
-        BASES[c.arch] = c
+    if c.head == "base" and c.arch not in CASES:
+        CASES[c.arch] = c
+    elif c.head == "conditional_generation":
+        CASES[(c.arch, c.variant)] = c
+CASES = list(CASES.values())
+DTYPES = ("float32", "float16", "bfloat16")
 
 
 @pytest.fixture(scope="module")
@@ -28,36 +39,73 @@ def checkpoint(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-@pytest.mark.parametrize("case", list(BASES.values()), ids=lambda c: c.id)
-def test_flax_half_precision(case, dtype, checkpoint):
-    import jax.numpy as jnp
+def padded_inputs(case, config) -> dict:
+    """The harness inputs without labels, row 0 entirely padding (and decoder row 1, for encoder-decoder models)."""
+    inputs = {k: v for k, v in make_inputs(case, config).items() if k not in LABEL_KEYS}
+    inputs["attention_mask"][0] = 0
+    if case.head in SEQ2SEQ_HEADS:
+        decoder_mask = np.ones_like(inputs["decoder_input_ids"])
+        decoder_mask[1] = 0
+        inputs["decoder_attention_mask"] = decoder_mask
+    return inputs
+
+
+def assert_finite(outputs: dict, dtype: str) -> None:
+    assert outputs, "no output"
+    for name, value in outputs.items():
+        if np.issubdtype(value.dtype, np.floating):
+            assert np.isfinite(value).all(), f"{dtype}: {name} has {np.sum(~np.isfinite(value))} non-finite entries"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_torch_fully_padded_rows_are_finite(case, dtype, checkpoint):
+    import torch
 
     import specformers
 
     config, directory = checkpoint(case)
-    model = getattr(specformers, case.class_name("flax")).from_pretrained(directory, dtype=getattr(jnp, dtype))
-    inputs = {k: jnp.asarray(v) for k, v in make_inputs(case, config).items() if k not in LABEL_KEYS}
-    hidden = model(**inputs).last_hidden_state
-    assert hidden.dtype == getattr(jnp, dtype)
-    assert np.isfinite(np.asarray(hidden, dtype=np.float32)).all()
+    model = getattr(specformers, case.class_name("torch")).from_pretrained(directory, dtype=getattr(torch, dtype))
+    feed = {k: torch.from_numpy(v) for k, v in padded_inputs(case, config).items()}
+    with torch.no_grad():
+        out = model(**feed, output_attentions=True, output_hidden_states=True)
+        fused = model(**feed)  # without the probabilities: the fused scaled_dot_product_attention path
+    assert out[0].dtype == getattr(torch, dtype)
+    assert_finite({k: v.astype(np.float32) for k, v in flatten(out).items()}, dtype)
+    assert_finite({k: v.astype(np.float32) for k, v in flatten(fused).items()}, dtype)
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-@pytest.mark.parametrize("case", list(BASES.values()), ids=lambda c: c.id)
-def test_tf_mixed_precision(case, policy, checkpoint):
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_tf_fully_padded_rows_are_finite(case, dtype, checkpoint):
     import keras
     import tensorflow as tf
 
     import specformers
 
     config, directory = checkpoint(case)
+    policy = {"float32": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[dtype]
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = getattr(specformers, case.class_name("tf")).from_pretrained(directory)
-        inputs = {k: tf.constant(v) for k, v in make_inputs(case, config).items() if k not in LABEL_KEYS}
-        hidden = model(**inputs).last_hidden_state
+        feed = {k: tf.constant(v) for k, v in padded_inputs(case, config).items()}
+        out = model(**feed, output_attentions=True, output_hidden_states=True, training=False)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert hidden.dtype == {"mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}[policy]
-    assert np.isfinite(hidden.numpy().astype(np.float32)).all()
+    assert out[0].dtype == getattr(tf, dtype)
+    assert_finite({k: v.astype(np.float32) for k, v in flatten(out).items()}, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_flax_fully_padded_rows_are_finite(case, dtype, checkpoint):
+    import jax.numpy as jnp
+
+    import specformers
+
+    config, directory = checkpoint(case)
+    model = getattr(specformers, case.class_name("flax")).from_pretrained(directory, dtype=getattr(jnp, dtype))
+    feed = {k: jnp.asarray(v) for k, v in padded_inputs(case, config).items()}
+    out = model(**feed, output_attentions=True, output_hidden_states=True)
+    assert out[0].dtype == getattr(jnp, dtype)
+    assert_finite({k: np.asarray(v, dtype=np.float32) for k, v in flatten(out).items()}, dtype)

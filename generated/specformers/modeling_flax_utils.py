@@ -73,6 +73,106 @@ class FlaxModuleSequence(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# Mask constants and input validation
+
+
+def mask_value(dtype: jnp.dtype) -> float:
+    """The additive bias of a masked attention score in `dtype`: half of `finfo(dtype).min`.
+
+    Half, so that two mask terms (a padding mask and a causal mask, or a mask and a relative bias that already holds
+    one) add up to a finite number in float16 and bfloat16 too: a row whose every key is masked gets equal, finite
+    scores (a uniform softmax) instead of `-inf` and NaN. In float32 the probabilities are exactly those of
+    `finfo.min` (or LongT5's -1e10): `exp` of either constant minus the row's maximum is 0.
+    """
+    return float(jnp.finfo(dtype).min) / 2
+
+
+def _concrete(array) -> bool:
+    """Whether `array` holds values (not a tracer of `jax.jit`, `jax.grad`, ...)."""
+    return array is not None and not isinstance(array, jax.core.Tracer)
+
+
+def check_inputs(
+    input_ids: Optional[jnp.ndarray],
+    inputs_embeds: Optional[jnp.ndarray],
+    *,
+    vocab_size: int,
+    embedding_size: int,
+    prefix: str = "",
+    past_length: int = 0,
+    attention_mask: Optional[jnp.ndarray] = None,
+    token_type_ids: Optional[jnp.ndarray] = None,
+    type_vocab_size: Optional[int] = None,
+    position_ids: Optional[jnp.ndarray] = None,
+    max_length: Optional[int] = None,
+    max_length_field: str = "max_position_embeddings",
+    max_length_table: str = "",
+) -> tuple[int, int]:
+    """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)`.
+
+    Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
+    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`); `attention_mask`
+    is (batch, `past_length` + seq); `token_type_ids` and `position_ids` are (batch, seq) (or (1, seq));
+    `past_length` + seq <= `max_length` (`config.<max_length_field>`, the positions the architecture's table covers;
+    `None`: no limit). Shapes are static in JAX, so these checks also raise under `jax.jit` (while tracing). Values
+    (`input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in
+    `[0, max_length)`) can only be checked on concrete arrays: the model's `__call__` without `jax.jit`; under
+    `jit` (and `generate`) out-of-range ids are not detected (`jnp.take` clamps them). `prefix` is `"decoder_"` for a
+    decoder's inputs.
+    """
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError(
+            f"You cannot specify both {prefix}input_ids (shape {tuple(input_ids.shape)}) and {prefix}inputs_embeds "
+            f"(shape {tuple(inputs_embeds.shape)}) at the same time: pass one of them"
+        )
+    if input_ids is not None:
+        if input_ids.ndim != 2:
+            raise ValueError(
+                f"{prefix}input_ids must have shape (batch_size, sequence_length), got shape {tuple(input_ids.shape)}"
+            )
+        given, shape = f"{prefix}input_ids", tuple(input_ids.shape)
+    elif inputs_embeds is not None:
+        if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != embedding_size:
+            raise ValueError(
+                f"{prefix}inputs_embeds must have shape (batch_size, sequence_length, {embedding_size}), "
+                f"got shape {tuple(inputs_embeds.shape)}"
+            )
+        given, shape = f"{prefix}inputs_embeds", tuple(inputs_embeds.shape)
+    else:
+        raise ValueError(f"You have to specify either {prefix}input_ids or {prefix}inputs_embeds (both are None)")
+    batch_size, seq_length = shape[:2]
+    key_length = past_length + seq_length
+    if attention_mask is not None and tuple(attention_mask.shape) != (batch_size, key_length):
+        cached = f" (past length {past_length} + sequence length {seq_length})" if past_length else ""
+        raise ValueError(
+            f"{prefix}attention_mask has shape {tuple(attention_mask.shape)}, but {given} has shape {shape}: "
+            f"expected ({batch_size}, {key_length}){cached}"
+        )
+    for name, ids in ((f"{prefix}token_type_ids", token_type_ids), (f"{prefix}position_ids", position_ids)):
+        if ids is not None and tuple(ids.shape) not in ((batch_size, seq_length), (1, seq_length)):
+            raise ValueError(
+                f"{name} has shape {tuple(ids.shape)}, but {given} has shape {shape}: expected ({batch_size}, {seq_length})"
+            )
+    if max_length is not None and key_length > max_length:
+        cached = f" (past length {past_length} + {seq_length} new tokens)" if past_length else ""
+        raise ValueError(
+            f"Input sequence length {key_length}{cached} exceeds config.{max_length_field} ({max_length}), "
+            f"the number of positions {max_length_table} covers"
+        )
+    for name, ids, limit, field in (
+        (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
+        (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
+        (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
+    ):
+        if _concrete(ids) and limit is not None and ids.size:
+            values = np.asarray(ids)  # on the host: a jnp reduction would be traced inside `jit`
+            low, high = int(values.min()), int(values.max())
+            if low < 0 or high >= limit:
+                raise ValueError(f"{name} must lie in [0, {field}) = [0, {limit}), got values in [{low}, {high}]")
+    return batch_size, seq_length
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # Masks
 
 
@@ -80,7 +180,7 @@ def attention_bias(
     attention_mask: jnp.ndarray, query_length: int, dtype: jnp.dtype = jnp.float32, causal: bool = False
 ) -> jnp.ndarray:
     """The additive attention mask, `(batch, 1, query_length, key_length)`: 0 where a query may attend, the most
-    negative `dtype` value elsewhere (PyTorch's `(1 - mask) * finfo(dtype).min`).
+    `mask_value(dtype)` (half of `finfo(dtype).min`) elsewhere (PyTorch's `(1 - mask) * finfo(dtype).min`).
 
     Args:
         attention_mask: `(batch, key_length)`, 1 for tokens to attend and 0 for padding. With a cache, `key_length` is
@@ -97,9 +197,7 @@ def attention_bias(
         keep = keep & (key_positions <= query_positions)[None, None, :, :]
     shape = keep.shape[:2] + (query_length, key_length)
     return jax.lax.select(
-        jnp.broadcast_to(keep, shape),
-        jnp.zeros(shape, dtype=dtype),
-        jnp.full(shape, jnp.finfo(dtype).min, dtype=dtype),
+        jnp.broadcast_to(keep, shape), jnp.zeros(shape, dtype=dtype), jnp.full(shape, mask_value(dtype), dtype=dtype)
     )
 
 
@@ -295,7 +393,9 @@ __all__ = [
     "FlaxModuleSequence",
     "FlaxPreTrainedModel",
     "attention_bias",
+    "check_inputs",
     "expand_head_mask",
+    "mask_value",
     "normal_init",
     "params_to_state_dict",
     "pytorch_name",

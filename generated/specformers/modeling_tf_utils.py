@@ -86,11 +86,156 @@ def unpack_inputs(call):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# Mask constants and input validation
+
+
+def mask_value(dtype) -> float:
+    """The additive bias of a masked attention score in `dtype`: half of `dtype.min`.
+
+    Half, so that two mask terms (a padding mask and a causal mask, or a mask and a relative bias that already holds
+    one) add up to a finite number in float16 and bfloat16 too: a row whose every key is masked gets equal, finite
+    scores (a uniform softmax) instead of `-inf` and NaN. In float32 the probabilities are exactly those of
+    `dtype.min` (or LongT5's -1e10): `exp` of either constant minus the row's maximum is 0.
+    """
+    return tf.dtypes.as_dtype(dtype).min / 2
+
+
+def _expect_shape(name: str, tensor, candidates: list, reference: str) -> None:
+    """`tensor`'s shape must be one of `candidates` (the first is the one named in the message): a `ValueError` on
+    the static dimensions (also while `tf.function` traces), a `tf.debugging` assertion on those known only at run
+    time."""
+    shape = shape_list(tensor)
+    message = f"{name} has shape {_shape_text(shape)}, but {reference}: expected {_shape_text(candidates[0])}"
+    matching = [
+        c
+        for c in candidates
+        if len(c) == len(shape) and all(a == w for a, w in zip(shape, c) if isinstance(a, int) and isinstance(w, int))
+    ]
+    if not matching:
+        raise ValueError(message)
+    if len(matching) == 1:
+        for actual, wanted in zip(shape, matching[0]):
+            if not (isinstance(actual, int) and isinstance(wanted, int)):
+                tf.debugging.assert_equal(actual, wanted, message=message)
+
+
+def _shape_text(shape) -> str:
+    return (
+        "(" + ", ".join(str(d) if isinstance(d, int) else "?" for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    )
+
+
+def _check_range(name: str, ids, limit: int, field: str) -> None:
+    """`ids` in `[0, limit)`: a `ValueError` in eager mode; inside `tf.function` a `tf.debugging` assertion (an
+    `InvalidArgumentError` with the same message when the graph runs; XLA (`jit_compile=True`) drops assertions)."""
+    message = f"{name} must lie in [0, {field}) = [0, {limit})"
+    if tf.executing_eagerly():
+        values = np.asarray(ids)
+        if values.size and (values.min() < 0 or values.max() >= limit):
+            raise ValueError(f"{message}, got values in [{values.min()}, {values.max()}]")
+        return
+    ids = tf.convert_to_tensor(ids)
+    tf.debugging.assert_non_negative(ids, message=message)
+    tf.debugging.assert_less(ids, tf.cast(limit, ids.dtype), message=message)
+
+
+def check_inputs(
+    input_ids,
+    inputs_embeds,
+    *,
+    vocab_size: int,
+    embedding_size: int,
+    prefix: str = "",
+    past_length=0,
+    attention_mask=None,
+    token_type_ids=None,
+    type_vocab_size: Optional[int] = None,
+    position_ids=None,
+    max_length: Optional[int] = None,
+    max_length_field: str = "max_position_embeddings",
+    max_length_table: str = "",
+) -> tuple:
+    """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)` (ints where static).
+
+    Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
+    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`); `attention_mask`
+    is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and `position_ids` are
+    (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (`config.<max_length_field>`, the positions the
+    architecture's table covers; `None`: no limit). Shapes are static under `tf.function` as a rule, so these raise
+    while tracing; a dimension known only at run time is checked with `tf.debugging`. Values (`input_ids` in
+    `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0, max_length)`) are checked
+    with one min/max each in eager mode, and with `tf.debugging` assertions inside `tf.function` (not under XLA).
+    `prefix` is `"decoder_"` for a decoder's inputs.
+    """
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError(
+            f"You cannot specify both {prefix}input_ids (shape {_shape_text(shape_list(input_ids))}) and "
+            f"{prefix}inputs_embeds (shape {_shape_text(shape_list(inputs_embeds))}) at the same time: pass one of them"
+        )
+    if input_ids is not None:
+        shape = shape_list(input_ids)
+        if len(shape) != 2:
+            raise ValueError(
+                f"{prefix}input_ids must have shape (batch_size, sequence_length), got shape {_shape_text(shape)}"
+            )
+        given = f"{prefix}input_ids"
+    elif inputs_embeds is not None:
+        shape = shape_list(inputs_embeds)
+        if len(shape) != 3 or (isinstance(shape[-1], int) and shape[-1] != embedding_size):
+            raise ValueError(
+                f"{prefix}inputs_embeds must have shape (batch_size, sequence_length, {embedding_size}), "
+                f"got shape {_shape_text(shape)}"
+            )
+        given = f"{prefix}inputs_embeds"
+    else:
+        raise ValueError(f"You have to specify either {prefix}input_ids or {prefix}inputs_embeds (both are None)")
+    batch_size, seq_length = shape[:2]
+    reference = f"{given} has shape {_shape_text(shape)}"
+    key_length = past_length + seq_length
+    if attention_mask is not None:
+        candidates = [[batch_size, key_length], [batch_size, seq_length, key_length]]
+        _expect_shape(f"{prefix}attention_mask", attention_mask, candidates, reference)
+    for name, ids in ((f"{prefix}token_type_ids", token_type_ids), (f"{prefix}position_ids", position_ids)):
+        if ids is not None:
+            _expect_shape(name, ids, [[batch_size, seq_length], [1, seq_length]], reference)
+    if max_length is not None:
+        limit = f"exceeds config.{max_length_field} ({max_length}), the number of positions {max_length_table} covers"
+        if isinstance(key_length, int):
+            if key_length > max_length:
+                raise ValueError(f"Input sequence length {key_length} {limit}")
+        else:
+            tf.debugging.assert_less_equal(key_length, max_length, message=f"Input sequence length {limit}")
+    for name, ids, limit, field in (
+        (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
+        (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
+        (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
+    ):
+        if ids is not None and limit is not None:
+            _check_range(name, ids, limit, field)
+    return batch_size, seq_length
+
+
+def check_label_shape(name: str, labels, expected: list, what: str) -> None:
+    """`labels` must have shape `expected` (or `expected + [1]`): a `ValueError` naming `name` and the shapes (static
+    shapes, also under `tf.function`); `what` says what one entry is."""
+    shape = shape_list(labels)
+    expected = list(expected)
+    if len(shape) not in (len(expected), len(expected) + 1):
+        raise ValueError(f"{name} has shape {_shape_text(shape)}, expected {_shape_text(expected)} ({what})")
+    if len(shape) == len(expected) + 1 and shape[-1] != 1:
+        raise ValueError(f"{name} has shape {_shape_text(shape)}, expected {_shape_text(expected)} ({what})")
+    for actual, wanted in zip(shape, expected):
+        if isinstance(actual, int) and isinstance(wanted, int) and actual != wanted:
+            raise ValueError(f"{name} has shape {_shape_text(shape)}, expected {_shape_text(expected)} ({what})")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # Masks
 
 
 def extended_attention_mask(attention_mask, batch_size, seq_length, past_length=0, is_decoder=False, dtype=tf.float32):
-    """The additive mask added to attention scores, `(1 - mask) * dtype.min`, as transformers' PyTorch builds it.
+    """The additive mask added to attention scores, `(1 - mask) * mask_value(dtype)` (half of `dtype.min`), as
+    transformers' PyTorch builds it with `finfo.min`.
 
     Args:
         attention_mask: `(batch, past_length + seq_length)` with 1 = attend, 0 = padding (or a 3D
@@ -112,7 +257,7 @@ def extended_attention_mask(attention_mask, batch_size, seq_length, past_length=
             key_positions = tf.range(past_length + seq_length)[None, :]  # (1, keys)
             causal = tf.cast(key_positions <= query_positions, dtype)  # (seq, keys)
             mask = mask * causal[None, None, :, :]
-    return (1.0 - mask) * dtype.min
+    return (1.0 - mask) * mask_value(dtype)
 
 
 def head_mask_per_layer(head_mask, num_layers: int, dtype=tf.float32) -> list:
@@ -132,14 +277,16 @@ def head_mask_per_layer(head_mask, num_layers: int, dtype=tf.float32) -> list:
 # Losses (each returns a scalar, reduced like torch.nn's default "mean")
 
 
-def cross_entropy(labels, logits, ignore_index: Optional[int] = -100):
+def cross_entropy(labels, logits, ignore_index: Optional[int] = -100, name: str = "labels"):
     """Mean softmax cross-entropy over the entries whose label is not `ignore_index` (PyTorch `CrossEntropyLoss`).
 
     Args:
         labels: integer tensor of any shape.
         logits: `labels.shape + (num_classes,)`.
+        name: the labels' argument name, for the error raised when their shape is not `logits.shape[:-1]`.
     """
     num_classes = shape_list(logits)[-1]
+    check_label_shape(name, labels, shape_list(logits)[:-1], f"one class index in [0, {num_classes}) per prediction")
     logits = tf.reshape(tf.cast(logits, tf.float32), (-1, num_classes))
     labels = tf.reshape(tf.cast(labels, tf.int32), (-1,))
     if ignore_index is None:
@@ -160,6 +307,7 @@ def masked_lm_loss(labels, logits):
 
 def causal_lm_loss(labels, logits):
     """Next-token prediction: the logits of position `t` against the label of position `t + 1`, ignoring -100."""
+    check_label_shape("labels", labels, shape_list(logits)[:-1], "one token id or -100 per position")
     return cross_entropy(labels[:, 1:], logits[:, :-1])
 
 
@@ -171,6 +319,7 @@ def sequence_classification_loss(labels, logits, config):
     """
     num_labels = config.num_labels
     problem_type = config.problem_type
+    batch_size = shape_list(logits)[0]
     if problem_type is None:
         if num_labels == 1:
             problem_type = "regression"
@@ -182,17 +331,36 @@ def sequence_classification_loss(labels, logits, config):
     if problem_type == "regression":
         labels = tf.cast(labels, tf.float32)
         if num_labels == 1:
+            check_label_shape("labels", labels, [batch_size], "one target per example for regression")
             return tf.reduce_mean(tf.square(tf.reshape(logits, (-1,)) - tf.reshape(labels, (-1,))))
+        check_label_shape("labels", labels, [batch_size, num_labels], "num_labels targets per example for regression")
         return tf.reduce_mean(tf.square(logits - labels))
     if problem_type == "single_label_classification":
+        check_label_shape("labels", labels, [batch_size], f"one class index in [0, {num_labels}) per example")
         return cross_entropy(labels, logits)
-    labels = tf.cast(labels, tf.float32)
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+    if problem_type == "multi_label_classification":
+        shape = shape_list(labels)
+        if len(shape) != 2 or any(
+            isinstance(a, int) and a != w for a, w in zip(shape, [batch_size, num_labels]) if isinstance(w, int)
+        ):
+            raise ValueError(
+                f"labels has shape {_shape_text(shape)}, expected {_shape_text([batch_size, num_labels])} "
+                "(one 0/1 target per class and example for multi-label classification)"
+            )
+        labels = tf.cast(labels, tf.float32)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+    raise ValueError(
+        f"Unknown config.problem_type {problem_type!r}: expected 'regression', 'single_label_classification' "
+        "or 'multi_label_classification' (or None to choose from num_labels and the labels' dtype)"
+    )
 
 
 def question_answering_loss(start_positions, end_positions, start_logits, end_logits):
     """Mean of the start and end cross-entropies; positions are clamped to `[0, seq_len]` and `seq_len` is ignored."""
     seq_len = shape_list(start_logits)[-1]
+    batch_size = shape_list(start_logits)[0]
+    check_label_shape("start_positions", start_positions, [batch_size], "one token index per example")
+    check_label_shape("end_positions", end_positions, [batch_size], "one token index per example")
     start_positions = tf.clip_by_value(tf.reshape(tf.cast(start_positions, tf.int32), (-1,)), 0, seq_len)
     end_positions = tf.clip_by_value(tf.reshape(tf.cast(end_positions, tf.int32), (-1,)), 0, seq_len)
     start_loss = cross_entropy(start_positions, start_logits, ignore_index=seq_len)
@@ -452,10 +620,13 @@ __all__ = [
     "TFPreTrainedModel",
     "WeightMap",
     "causal_lm_loss",
+    "check_inputs",
+    "check_label_shape",
     "cross_entropy",
     "extended_attention_mask",
     "get_initializer",
     "head_mask_per_layer",
+    "mask_value",
     "masked_lm_loss",
     "question_answering_loss",
     "sequence_classification_loss",

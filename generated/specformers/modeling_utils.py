@@ -50,6 +50,116 @@ def dot_product_attention(
     return torch.matmul(probs, value), probs
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# Mask constants and input validation
+
+
+def mask_value(dtype: torch.dtype) -> float:
+    """The additive bias of a masked attention score in `dtype`: half of `finfo(dtype).min`.
+
+    Half, so that two mask terms (a padding mask and a causal mask, or a mask and a relative bias that already holds
+    one) add up to a finite number in float16 and bfloat16 too: a row whose every key is masked gets equal, finite
+    scores (a uniform softmax) instead of `-inf` and NaN. In float32 the probabilities are exactly those of
+    `finfo.min` (or LongT5's -1e10): `exp` of either constant minus the row's maximum is 0.
+    """
+    return torch.finfo(dtype).min / 2
+
+
+def _shape(tensor) -> tuple:
+    return tuple(tensor.shape)
+
+
+def check_inputs(
+    input_ids: Optional[torch.Tensor],
+    inputs_embeds: Optional[torch.Tensor],
+    *,
+    vocab_size: int,
+    embedding_size: int,
+    prefix: str = "",
+    past_length: int = 0,
+    attention_mask: Optional[torch.Tensor] = None,
+    token_type_ids: Optional[torch.Tensor] = None,
+    type_vocab_size: Optional[int] = None,
+    position_ids: Optional[torch.Tensor] = None,
+    max_length: Optional[int] = None,
+    max_length_field: str = "max_position_embeddings",
+    max_length_table: str = "",
+) -> tuple[int, int]:
+    """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)`.
+
+    Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
+    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`); `attention_mask`
+    is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and `position_ids` are
+    (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (the positions the architecture's table covers,
+    `config.<max_length_field>`; `None`: no limit). Values, with one min/max reduction each: `input_ids` in
+    `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0, max_length)`. The value
+    checks are skipped while `torch.compile` traces (a data-dependent branch would break the graph). `prefix` is
+    `"decoder_"` for a decoder's inputs.
+    """
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError(
+            f"You cannot specify both {prefix}input_ids (shape {_shape(input_ids)}) and {prefix}inputs_embeds "
+            f"(shape {_shape(inputs_embeds)}) at the same time: pass one of them"
+        )
+    if input_ids is not None:
+        if input_ids.dim() != 2:
+            raise ValueError(
+                f"{prefix}input_ids must have shape (batch_size, sequence_length), got shape {_shape(input_ids)}"
+            )
+        batch_size, seq_length = _shape(input_ids)
+        given = f"{prefix}input_ids"
+    elif inputs_embeds is not None:
+        if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != embedding_size:
+            raise ValueError(
+                f"{prefix}inputs_embeds must have shape (batch_size, sequence_length, {embedding_size}), "
+                f"got shape {_shape(inputs_embeds)}"
+            )
+        batch_size, seq_length = _shape(inputs_embeds)[:2]
+        given = f"{prefix}inputs_embeds"
+    else:
+        raise ValueError(f"You have to specify either {prefix}input_ids or {prefix}inputs_embeds (both are None)")
+    key_length = past_length + seq_length
+    if attention_mask is not None:
+        shape = _shape(attention_mask)
+        if shape != (batch_size, key_length) and shape != (batch_size, seq_length, key_length):
+            cached = f" (past length {past_length} + sequence length {seq_length})" if past_length else ""
+            raise ValueError(
+                f"{prefix}attention_mask has shape {shape}, but {given} has shape {_shape(input_ids if input_ids is not None else inputs_embeds)}: "
+                f"expected ({batch_size}, {key_length}){cached}"
+            )
+    for name, ids in ((f"{prefix}token_type_ids", token_type_ids), (f"{prefix}position_ids", position_ids)):
+        if ids is not None and _shape(ids) not in ((batch_size, seq_length), (1, seq_length)):
+            raise ValueError(
+                f"{name} has shape {_shape(ids)}, but {given} has shape "
+                f"{_shape(input_ids if input_ids is not None else inputs_embeds)}: expected ({batch_size}, {seq_length})"
+            )
+    if max_length is not None and key_length > max_length:
+        cached = f" (past length {past_length} + {seq_length} new tokens)" if past_length else ""
+        raise ValueError(
+            f"Input sequence length {key_length}{cached} exceeds config.{max_length_field} ({max_length}), "
+            f"the number of positions {max_length_table} covers"
+        )
+    if torch.compiler.is_compiling():
+        return batch_size, seq_length
+    for name, ids, limit, field in (
+        (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
+        (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
+        (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
+    ):
+        if ids is not None and limit is not None and ids.numel():
+            low, high = (int(v) for v in torch.aminmax(ids))
+            if low < 0 or high >= limit:
+                raise ValueError(f"{name} must lie in [0, {field}) = [0, {limit}), got values in [{low}, {high}]")
+    return batch_size, seq_length
+
+
+def check_label_shape(name: str, labels: torch.Tensor, expected: tuple, what: str) -> None:
+    """Raise a `ValueError` unless `labels` has shape `expected` (or `expected + (1,)`); `what` says why."""
+    shape = _shape(labels)
+    if shape != tuple(expected) and shape != tuple(expected) + (1,):
+        raise ValueError(f"{name} has shape {shape}, expected {tuple(expected)} ({what})")
+
+
 class PreTrainedModel(nn.Module):
     """Base class of every generated PyTorch model: weight initialisation and tying, `from_pretrained` /
     `save_pretrained` in transformers' checkpoint layout, attention-mask and loss helpers.
@@ -228,7 +338,7 @@ class PreTrainedModel(nn.Module):
     def get_extended_attention_mask(
         self, attention_mask: torch.Tensor, input_shape: tuple, dtype: Optional[torch.dtype] = None
     ) -> torch.Tensor:
-        """The additive mask `(1 - mask) * finfo(dtype).min`, broadcastable to (batch, heads, seq, key_len).
+        """The additive mask `(1 - mask) * mask_value(dtype)` (half of `finfo(dtype).min`), broadcastable to (batch, heads, seq, key_len).
 
         `attention_mask` is (batch, key_len) with 1 for tokens to attend to, or already (batch, seq, key_len). When
         `config.is_decoder`, each query also sees only keys at or before its own position; with a cache the key
@@ -253,7 +363,7 @@ class PreTrainedModel(nn.Module):
                 f"attention_mask must be (batch, key_len) or (batch, seq, key_len), got shape {tuple(attention_mask.shape)}"
             )
         extended = extended.to(dtype)
-        return (1.0 - extended) * torch.finfo(dtype).min
+        return (1.0 - extended) * mask_value(dtype)
 
     def get_head_mask(self, head_mask: Optional[torch.Tensor], num_hidden_layers: int) -> Union[torch.Tensor, list]:
         """One mask per layer: `[None] * num_hidden_layers`, or a (layers, 1, heads, 1, 1) tensor that multiplies the
@@ -274,18 +384,23 @@ class PreTrainedModel(nn.Module):
     @staticmethod
     def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy over the vocabulary; label -100 marks tokens without a target."""
+        check_label_shape("labels", labels, logits.shape[:-1], "one token id or -100 per position")
         return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100)
 
     @staticmethod
     def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Next-token cross-entropy: the logits at position t predict the label at t + 1; -100 is ignored."""
+        check_label_shape("labels", labels, logits.shape[:-1], "one token id or -100 per position")
         logits = logits[:, :-1, :].float()
         labels = labels[:, 1:].to(logits.device)
         return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100)
 
     @staticmethod
-    def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy with one class per last-dimension entry of `logits`."""
+    def classification_loss(logits: torch.Tensor, labels: torch.Tensor, name: str = "labels") -> torch.Tensor:
+        """Cross-entropy with one class per last-dimension entry of `logits`; `name` is the labels' argument."""
+        check_label_shape(
+            name, labels, logits.shape[:-1], f"one class index in [0, {logits.shape[-1]}) per prediction"
+        )
         return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
 
     def sequence_classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -300,13 +415,30 @@ class PreTrainedModel(nn.Module):
                 self.config.problem_type = "single_label_classification"
             else:
                 self.config.problem_type = "multi_label_classification"
-        if self.config.problem_type == "regression":
+        problem_type = self.config.problem_type
+        batch_size = logits.shape[0]
+        if problem_type == "regression":
             if num_labels == 1:
+                check_label_shape("labels", labels, (batch_size,), "one target per example for regression")
                 return nn.functional.mse_loss(logits.squeeze(), labels.squeeze())
+            check_label_shape(
+                "labels", labels, (batch_size, num_labels), "num_labels targets per example for regression"
+            )
             return nn.functional.mse_loss(logits, labels)
-        if self.config.problem_type == "single_label_classification":
+        if problem_type == "single_label_classification":
+            check_label_shape("labels", labels, (batch_size,), f"one class index in [0, {num_labels}) per example")
             return nn.functional.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
-        return nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        if problem_type == "multi_label_classification":
+            if tuple(labels.shape) != (batch_size, num_labels):
+                raise ValueError(
+                    f"labels has shape {tuple(labels.shape)}, expected {(batch_size, num_labels)} "
+                    "(one 0/1 target per class and example for multi-label classification)"
+                )
+            return nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        raise ValueError(
+            f"Unknown config.problem_type {problem_type!r}: expected 'regression', 'single_label_classification' "
+            "or 'multi_label_classification' (or None to choose from num_labels and the labels' dtype)"
+        )
 
     @staticmethod
     def question_answering_loss(
@@ -317,6 +449,9 @@ class PreTrainedModel(nn.Module):
     ) -> torch.Tensor:
         """Mean of the start and end cross-entropies; positions outside the sequence are clamped to its length and
         ignored."""
+        batch_size = start_logits.shape[0]
+        check_label_shape("start_positions", start_positions, (batch_size,), "one token index per example")
+        check_label_shape("end_positions", end_positions, (batch_size,), "one token index per example")
         if start_positions.dim() > 1:
             start_positions = start_positions.squeeze(-1)
         if end_positions.dim() > 1:
@@ -378,4 +513,4 @@ def _save_atomically(save_directory: str, tensors: dict, config_json: str) -> No
         shutil.rmtree(staging, ignore_errors=True)
 
 
-__all__ = ["PreTrainedModel", "dot_product_attention"]
+__all__ = ["PreTrainedModel", "check_inputs", "check_label_shape", "dot_product_attention", "mask_value"]

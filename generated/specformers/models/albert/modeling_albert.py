@@ -22,7 +22,7 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, dot_product_attention
+from ...modeling_utils import PreTrainedModel, check_inputs, dot_product_attention
 from .configuration_albert import AlbertConfig
 
 
@@ -344,17 +344,21 @@ class AlbertModel(AlbertPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is not None:
-            input_shape = input_ids.shape
-            device = input_ids.device
-        elif inputs_embeds is not None:
-            input_shape = inputs_embeds.shape[:-1]
-            device = inputs_embeds.device
-        else:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        batch_size, seq_length = input_shape
+        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.embedding_size,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            type_vocab_size=self.config.type_vocab_size,
+            max_length=self.config.max_position_embeddings,
+            max_length_table="the position-embedding table",
+        )
+        input_shape = (batch_size, seq_length)
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
             attention_mask = torch.ones((batch_size, seq_length), device=device)
         # (batch, 1, 1 or seq, key_len), additive
@@ -482,7 +486,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
         sop_logits = self.sop_classifier(outputs.pooler_output)
         if labels is not None and sentence_order_label is not None:
             loss = self.masked_lm_loss(prediction_logits, labels) + self.classification_loss(
-                sop_logits, sentence_order_label
+                sop_logits, sentence_order_label, "sentence_order_label"
             )
         output = AlbertForPreTrainingOutput(
             loss=loss,

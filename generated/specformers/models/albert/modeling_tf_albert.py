@@ -26,6 +26,7 @@ from ...modeling_tf_outputs import (
 from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
+    check_inputs,
     cross_entropy,
     extended_attention_mask,
     get_initializer,
@@ -140,7 +141,7 @@ class TFAlbertAttention(TFCompositeLayer):
         value = self.split_heads(self.value(hidden_states), batch_size)
         present = None
 
-        # (batch, heads, seq, keys): scaled dot products plus the additive mask (0 to attend, dtype.min to ignore).
+        # (batch, heads, seq, keys): scaled dot products plus the additive mask (0 to attend, mask_value(dtype) to ignore).
         scores = tf.matmul(query, key, transpose_b=True) / math.sqrt(self.attention_head_size)
         if attention_mask is not None:
             scores = scores + attention_mask
@@ -313,18 +314,23 @@ class TFAlbertMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is not None:
-            batch_size, seq_length = shape_list(input_ids)
-        elif inputs_embeds is not None:
-            batch_size, seq_length = shape_list(inputs_embeds)[:2]
-        else:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
         past_length = 0
+        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=config.vocab_size,
+            embedding_size=config.embedding_size,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            type_vocab_size=config.type_vocab_size,
+            max_length=config.max_position_embeddings,
+            max_length_table="the position-embedding table",
+        )
 
         dtype = tf.dtypes.as_dtype(self.compute_dtype)
-        # (batch, 1, seq, past + seq): 0 where attended, dtype.min where masked.
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) where masked.
         attention_mask = extended_attention_mask(
             attention_mask, batch_size, seq_length, past_length, is_decoder=False, dtype=dtype
         )
@@ -631,7 +637,9 @@ class TFAlbertForPreTraining(TFAlbertPreTrainedModel):
         logits = self.predictions(sequence_output, word_embeddings)  # (batch, seq, vocab)
         sentence_logits = self.sop_classifier(outputs.pooler_output, training=training)
         if labels is not None and sentence_order_label is not None:
-            sentence_loss = cross_entropy(sentence_order_label, sentence_logits, ignore_index=-100)
+            sentence_loss = cross_entropy(
+                sentence_order_label, sentence_logits, ignore_index=-100, name="sentence_order_label"
+            )
             loss = masked_lm_loss(labels, logits) + sentence_loss
 
         output = TFAlbertForPreTrainingOutput(

@@ -33,13 +33,12 @@ from ...modeling_flax_utils import (
     FlaxModuleSequence,
     FlaxPreTrainedModel,
     attention_bias,
+    check_inputs,
     expand_head_mask,
+    mask_value,
     normal_init,
 )
 from .configuration_longt5 import LongT5Config
-
-# Additive bias of the masked positions of local / transient-global attention (as the reference, not finfo.min).
-LOCAL_MASK_VALUE = -1e10
 
 
 def relative_position_bucket(
@@ -147,13 +146,13 @@ def causal_attention_bias(
     attention_mask: jnp.ndarray, query_offset, query_length: int, dtype: jnp.dtype = jnp.float32
 ) -> jnp.ndarray:
     """The additive mask of decoder self-attention, `(batch, 1, query, key)`: query `i` (position `query_offset + i`)
-    sees the keys at positions up to its own that `attention_mask` `(batch, key)` keeps; 0 there, the most negative
-    `dtype` value elsewhere."""
+    sees the keys at positions up to its own that `attention_mask` `(batch, key)` keeps; 0 there, `mask_value(dtype)`
+    elsewhere."""
     key_length = attention_mask.shape[-1]
     query_positions = query_offset + jnp.arange(query_length)
     causal = jnp.arange(key_length)[None, :] <= query_positions[:, None]  # (query, key)
     keep = causal[None, None] & (attention_mask[:, None, None, :] > 0)
-    return jnp.where(keep, 0.0, jnp.finfo(dtype).min).astype(dtype)
+    return jnp.where(keep, 0.0, mask_value(dtype)).astype(dtype)
 
 
 class FlaxLongT5LayerNorm(nn.Module):
@@ -500,7 +499,7 @@ class FlaxLongT5LocalAttention(nn.Module):
                 position_bias = jnp.zeros((1, 1, self.num_heads, self.block_len, 3 * self.block_len), dtype=self.dtype)
             if mask is not None:
                 # (batch, 1, blocks, ...) -> (batch, blocks, 1, ...): one mask for every head
-                mask = jnp.where(mask, 0.0, LOCAL_MASK_VALUE).astype(position_bias.dtype)
+                mask = jnp.where(mask, 0.0, mask_value(position_bias.dtype)).astype(position_bias.dtype)
                 position_bias = position_bias + mask.transpose(0, 2, 1, 3, 4)
 
         output, attention_weights = self._attend(
@@ -536,7 +535,7 @@ class FlaxLongT5TransientGlobalAttention(FlaxLongT5LocalAttention):
         """Bias from every token to every global block: `(batch, heads, seq, globals)`; a token sees the blocks of its
         kind (tokens: the row's blocks, padding: the unused ones)."""
         side_attention_mask = (mask[..., None] == global_segment_ids[:, None, :])[:, None]  # (batch, 1, seq, globals)
-        attention_side_bias = jnp.where(side_attention_mask, 0.0, LOCAL_MASK_VALUE).astype(self.dtype)
+        attention_side_bias = jnp.where(side_attention_mask, 0.0, mask_value(self.dtype)).astype(self.dtype)
         if not self.has_relative_attention_bias:
             return attention_side_bias
         side_relative_position = jnp.arange(global_segment_ids.shape[-1])[None, None, :] - block_ids[..., None]
@@ -590,8 +589,9 @@ class FlaxLongT5TransientGlobalAttention(FlaxLongT5LocalAttention):
                 position_bias = self.compute_bias(self.block_len)
             else:
                 position_bias = jnp.zeros((1, 1, self.num_heads, self.block_len, 3 * self.block_len), dtype=self.dtype)
-            local_mask = jnp.where(local_attention_mask(mask, self.block_len), 0.0, LOCAL_MASK_VALUE)
-            position_bias = position_bias + local_mask.astype(position_bias.dtype).transpose(0, 2, 1, 3, 4)
+            masked = mask_value(position_bias.dtype)
+            local_mask = jnp.where(local_attention_mask(mask, self.block_len), 0.0, masked).astype(position_bias.dtype)
+            position_bias = position_bias + local_mask.transpose(0, 2, 1, 3, 4)
             # (batch, heads, seq, globals) -> (batch, blocks, heads, block_len, globals)
             side_position_bias = self.compute_side_bias(mask, block_ids, global_segment_ids)
             side_position_bias = split_into_blocks(side_position_bias, self.block_len, axis=2).transpose(0, 2, 1, 3, 4)
@@ -924,14 +924,26 @@ class FlaxLongT5Stack(nn.Module):
                 preallocated slots of a fixed length.
             cache_index: position of the first new token in a preallocated cache (jit-compiled decoding).
         """
-        stack = "decoder" if self.is_decoder else "encoder"
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError(f"You cannot specify both input_ids and inputs_embeds for the {stack} at the same time")
+        appended = self.is_decoder and past_key_values is not None and cache_index is None
+        # Exactly one of input_ids / inputs_embeds, a mask of the input's shape (with a preallocated cache the mask
+        # spans the cache's length and is not checked here), ids in the vocabulary (concrete arrays only).
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.d_model,
+            prefix="decoder_" if self.is_decoder else "",
+            past_length=past_key_values[0][0].shape[2] if appended else 0,
+            attention_mask=attention_mask if cache_index is None else None,
+        )
+        if encoder_hidden_states is not None and encoder_attention_mask is not None:
+            if tuple(encoder_attention_mask.shape) != tuple(encoder_hidden_states.shape[:2]):
+                raise ValueError(
+                    f"attention_mask has shape {tuple(encoder_attention_mask.shape)}, but the encoder output has shape "
+                    f"{tuple(encoder_hidden_states.shape)}: expected {tuple(encoder_hidden_states.shape[:2])}"
+                )
         if inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(f"You have to specify either input_ids or inputs_embeds for the {stack}")
             inputs_embeds = self.embed_tokens(input_ids.astype("i4"))  # (batch, seq, hidden)
-        batch_size, seq_length = inputs_embeds.shape[:2]
         num_layers = len(self.block)
 
         encoder_mask = None

@@ -20,7 +20,7 @@ from ...modeling_outputs import (
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
 )
-from ...modeling_utils import PreTrainedModel
+from ...modeling_utils import PreTrainedModel, check_inputs, mask_value
 from .configuration_longt5 import LongT5Config
 
 
@@ -885,20 +885,31 @@ class LongT5Stack(LongT5PreTrainedModel):
         (batch, heads, length, head_dim)), the hidden states (the embeddings, one per block, the final normalised
         output), the attention probabilities and the cross-attention probabilities are None unless asked for."""
         prefix = "decoder_" if self.is_decoder else ""
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError(f"You cannot specify both {prefix}input_ids and {prefix}inputs_embeds at the same time")
-        if inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(f"You have to specify either {prefix}input_ids or {prefix}inputs_embeds")
-            inputs_embeds = self.embed_tokens(input_ids)
-        batch_size, seq_length = inputs_embeds.shape[:2]
-        device, dtype = inputs_embeds.device, inputs_embeds.dtype
         if not self.is_decoder:
             past_key_values, use_cache = None, False
         elif past_key_values is not None and hasattr(past_key_values, "to_legacy_cache"):
             # A transformers cache object
             past_key_values = past_key_values.to_legacy_cache()
         past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
+        # Exactly one of input_ids / inputs_embeds, a mask of the input's shape, ids in the vocabulary.
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.d_model,
+            prefix=prefix,
+            past_length=past_length,
+            attention_mask=attention_mask,
+        )
+        if encoder_hidden_states is not None and encoder_attention_mask is not None:
+            if tuple(encoder_attention_mask.shape) != tuple(encoder_hidden_states.shape[:2]):
+                raise ValueError(
+                    f"attention_mask has shape {tuple(encoder_attention_mask.shape)}, but the encoder output has shape "
+                    f"{tuple(encoder_hidden_states.shape)}: expected {tuple(encoder_hidden_states.shape[:2])}"
+                )
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        device, dtype = inputs_embeds.device, inputs_embeds.dtype
         if attention_mask is None:
             attention_mask = torch.ones(batch_size, past_length + seq_length, device=device)
 
@@ -910,7 +921,7 @@ class LongT5Stack(LongT5PreTrainedModel):
                 attention_mask[:, None, None, :] != 0
             )
             self_attention_mask = torch.zeros(visible.shape, dtype=dtype, device=device).masked_fill(
-                ~visible, torch.finfo(dtype).min
+                ~visible, mask_value(dtype)
             )
         else:
             # (batch, seq): the blocked self-attention builds its window and padding masks from it.
@@ -921,9 +932,9 @@ class LongT5Stack(LongT5PreTrainedModel):
             if encoder_attention_mask is None:
                 encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=device)
             # (batch, 1, 1, encoder_len), additive
-            encoder_extended_attention_mask = (1.0 - encoder_attention_mask[:, None, None, :].to(dtype)) * torch.finfo(
+            encoder_extended_attention_mask = (1.0 - encoder_attention_mask[:, None, None, :].to(dtype)) * mask_value(
                 dtype
-            ).min
+            )
 
         head_mask = self.get_head_mask(head_mask, self.num_layers)
         cross_attn_head_mask = self.get_head_mask(cross_attn_head_mask, self.num_layers)

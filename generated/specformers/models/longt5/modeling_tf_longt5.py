@@ -25,8 +25,10 @@ from ...modeling_tf_outputs import (
 from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
+    check_inputs,
     cross_entropy,
     head_mask_per_layer,
+    mask_value,
     shape_list,
     unpack_inputs,
 )
@@ -419,10 +421,12 @@ class TFLongT5LocalAttention(TFCompositeLayer):
         return tf.transpose(values, [2, 0, 1])[None, None]
 
     def local_position_bias(self, attention_mask):
-        """The relative bias plus the local mask (-1e10 where masked): `(batch, num_blocks, heads, block_len, 3 * block_len)`."""
+        """The relative bias plus the local mask (`mask_value` of the bias' dtype where masked; the reference's -1e10
+        gives the same float32 probabilities): `(batch, num_blocks, heads, block_len, 3 * block_len)`."""
+        bias = self.compute_bias()
         mask = local_attention_mask(attention_mask, self.block_len)  # (batch, 1, num_blocks, block_len, 3 * block_len)
-        mask = tf.transpose(tf.where(mask, 0.0, -1e10), [0, 2, 1, 3, 4])
-        return self.compute_bias() + mask
+        mask = tf.where(mask, tf.constant(0.0, bias.dtype), tf.constant(mask_value(bias.dtype), bias.dtype))
+        return bias + tf.transpose(mask, [0, 2, 1, 3, 4])
 
     def position_bias(self, attention_mask):
         """The bias of every layer of the stack (computed by the first layer, which owns the relative bias)."""
@@ -449,7 +453,8 @@ class TFLongT5LocalAttention(TFCompositeLayer):
         # (batch, num_blocks, heads, block_len, keys)
         scores = tf.einsum("bnqhd,bnkhd->bnhqk", query_states, key_states)
         scores = scores + position_bias
-        probs = tf.nn.softmax(scores, axis=-1)
+        # The softmax in float32, as the reference computes it (the scores may be half precision).
+        probs = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32), axis=-1), scores.dtype)
         probs = self.dropout(probs, training=training)
         if layer_head_mask is not None:
             probs = probs * layer_head_mask  # (1, heads, 1, 1): 0 silences a head
@@ -477,11 +482,11 @@ class TFLongT5TransientGlobalAttention(TFLongT5LocalAttention):
         )
 
     def compute_side_bias(self, attention_mask):
-        """`(batch, heads, length, global_seq_len)`: bias of the block distance, -1e10 where the global block is absent."""
+        """`(batch, heads, length, global_seq_len)`: bias of the block distance, plus `mask_value` of its dtype where the
+        global block is absent."""
         block_ids, global_segment_ids = global_fixed_block_ids(attention_mask, self.global_block_size)
         attention_mask = tf.cast(attention_mask, tf.int32)
         side_attention_mask = tf.equal(attention_mask[:, :, None], global_segment_ids[:, None, :])[:, None]
-        attention_side_bias = tf.where(side_attention_mask, 0.0, -1e10)  # (batch, 1, length, globals)
         global_positions = tf.range(shape_list(global_segment_ids)[1])
         side_relative_position = global_positions[None, None, :] - block_ids[..., None]  # (batch, length, globals)
         buckets = relative_position_bucket(
@@ -493,7 +498,8 @@ class TFLongT5TransientGlobalAttention(TFLongT5LocalAttention):
         side_bias = tf.transpose(
             self.global_relative_attention_bias(buckets), [0, 3, 1, 2]
         )  # (batch, heads, length, globals)
-        return attention_side_bias + side_bias
+        zero, masked = tf.constant(0.0, side_bias.dtype), tf.constant(mask_value(side_bias.dtype), side_bias.dtype)
+        return tf.where(side_attention_mask, zero, masked) + side_bias  # masked: (batch, 1, length, globals)
 
     def position_bias(self, attention_mask):
         """`(batch, num_blocks, heads, block_len, 3 * block_len + global_seq_len)`: local and global biases, masks included."""
@@ -537,7 +543,8 @@ class TFLongT5TransientGlobalAttention(TFLongT5LocalAttention):
         # (batch, num_blocks, heads, block_len, keys)
         scores = tf.einsum("bnqhd,bnkhd->bnhqk", query_states, key_states)
         scores = scores + position_bias
-        probs = tf.nn.softmax(scores, axis=-1)
+        # The softmax in float32, as the reference computes it (the scores may be half precision).
+        probs = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32), axis=-1), scores.dtype)
         probs = self.dropout(probs, training=training)
         if layer_head_mask is not None:
             probs = probs * layer_head_mask  # (1, heads, 1, 1): 0 silences a head
@@ -843,13 +850,32 @@ class TFLongT5Stack(TFCompositeLayer):
                 `cache_index` the new keys are appended; with it (a scalar, the position of the first input token) the
                 cache is preallocated (`init_cache`) and written in place, which keeps every shape fixed.
         """
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+        prefix = "decoder_" if self.is_decoder else ""
+        appended = self.is_decoder and past_key_values is not None and cache_index is None
+        # Exactly one of input_ids / inputs_embeds, a mask of the input's shape (with a preallocated cache the mask
+        # spans the cache's length and is not checked here), ids in the vocabulary.
+        attention_mask_to_check = attention_mask if cache_index is None else None
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.d_model,
+            prefix=prefix,
+            past_length=shape_list(past_key_values[0][0])[2] if appended else 0,
+            attention_mask=attention_mask_to_check,
+        )
+        if encoder_hidden_states is not None and encoder_attention_mask is not None:
+            encoder_shape = shape_list(encoder_hidden_states)
+            mask_shape = shape_list(encoder_attention_mask)
+            if len(mask_shape) != 2 or any(
+                isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(mask_shape, encoder_shape[:2])
+            ):
+                raise ValueError(
+                    f"attention_mask has shape {tuple(mask_shape)}, but the encoder output has shape "
+                    f"{tuple(encoder_shape)}: expected {tuple(encoder_shape[:2])}"
+                )
         if inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError("You have to specify either input_ids or inputs_embeds")
             inputs_embeds = self.embed_tokens(input_ids)  # (batch, seq, hidden)
-        batch_size, seq_length = shape_list(inputs_embeds)[:2]
         dtype = inputs_embeds.dtype
         num_layers = len(self.block)
         head_mask = head_mask_per_layer(head_mask, num_layers, dtype)
@@ -867,7 +893,7 @@ class TFLongT5Stack(TFCompositeLayer):
             attend = (tf.range(key_length)[None, :] <= query_positions[:, None])[None, None]  # (1, 1, seq, keys)
             if attention_mask is not None:
                 attend = tf.logical_and(attend, tf.not_equal(attention_mask, 0)[:, None, None, :])
-            mask = tf.where(attend, tf.constant(0.0, dtype), dtype.min)
+            mask = tf.where(attend, tf.constant(0.0, dtype), mask_value(dtype))
             # The first block owns the relative bias; the bias, mask included, is shared by every block.
             first = self.block[0].layer[0].SelfAttention
             position_bias = first.compute_bias(query_positions, key_length) + mask  # (batch or 1, heads, seq, keys)
@@ -875,7 +901,9 @@ class TFLongT5Stack(TFCompositeLayer):
                 if encoder_attention_mask is None:
                     encoder_attention_mask = tf.ones(shape_list(encoder_hidden_states)[:2], dtype=dtype)
                 # (batch, 1, 1, encoder seq): the cross-attention has no relative bias, only the padding mask.
-                encoder_position_bias = (1.0 - tf.cast(encoder_attention_mask, dtype))[:, None, None, :] * dtype.min
+                encoder_position_bias = (1.0 - tf.cast(encoder_attention_mask, dtype))[:, None, None, :] * mask_value(
+                    dtype
+                )
             cross_attn_head_mask = head_mask_per_layer(cross_attn_head_mask, num_layers, dtype)
         else:
             if attention_mask is None:

@@ -29,7 +29,14 @@ from ...modeling_flax_outputs import (
     FlaxSequenceClassifierOutput,
     FlaxTokenClassifierOutput,
 )
-from ...modeling_flax_utils import FlaxModuleList, FlaxPreTrainedModel, attention_bias, expand_head_mask, normal_init
+from ...modeling_flax_utils import (
+    FlaxModuleList,
+    FlaxPreTrainedModel,
+    attention_bias,
+    check_inputs,
+    expand_head_mask,
+    normal_init,
+)
 from .configuration_nezha import NezhaConfig
 
 
@@ -133,7 +140,7 @@ class FlaxNezhaSelfAttention(nn.Module):
             attention_scores = attention_scores + jnp.einsum("bhid,ijd->bhij", query_layer, relative_positions)
         attention_scores = attention_scores / math.sqrt(self.head_dim)
         if attention_mask is not None:
-            attention_scores = attention_scores + attention_mask  # additive: 0 or finfo.min
+            attention_scores = attention_scores + attention_mask  # additive: 0 or mask_value(dtype)
         attention_probs = jax.nn.softmax(attention_scores, axis=-1)
         # Dropping whole tokens to attend to, as the original Transformer does.
         attention_probs = self.dropout(attention_probs, deterministic=deterministic)
@@ -362,20 +369,20 @@ class FlaxNezhaModule(nn.Module):
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is not None:
-            batch_size, seq_length = input_ids.shape
-        elif inputs_embeds is not None:
-            batch_size, seq_length = inputs_embeds.shape[:2]
-        else:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        if seq_length > self.config.max_position_embeddings:
-            raise ValueError(
-                f"Input sequence length {seq_length} exceeds config.max_position_embeddings="
-                f"{self.config.max_position_embeddings}: the relative-position table covers no more positions"
-            )
         past_length = 0
+        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range (concrete
+        # arrays only), length in bounds.
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.hidden_size,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            type_vocab_size=self.config.type_vocab_size,
+            max_length=self.config.max_position_embeddings,
+            max_length_table="the relative-position table",
+        )
         if attention_mask is None:
             attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
         if token_type_ids is None:
@@ -387,7 +394,7 @@ class FlaxNezhaModule(nn.Module):
             inputs_embeds,
             deterministic=deterministic,
         )  # (batch, seq, E)
-        # (batch, 1, seq, past + seq): 0 where attended, finfo.min elsewhere.
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) (half of finfo.min) elsewhere.
         extended_attention_mask = attention_bias(attention_mask, seq_length, self.dtype)
         encoder_outputs = self.encoder(
             embedding_output,

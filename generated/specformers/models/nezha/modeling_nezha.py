@@ -24,7 +24,7 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel
+from ...modeling_utils import PreTrainedModel, check_inputs
 from .configuration_nezha import NezhaConfig
 
 
@@ -478,22 +478,20 @@ class NezhaModel(NezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is not None:
-            input_shape = input_ids.shape
-            device = input_ids.device
-        elif inputs_embeds is not None:
-            input_shape = inputs_embeds.shape[:-1]
-            device = inputs_embeds.device
-        else:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        batch_size, seq_length = input_shape
-        if seq_length > self.config.max_position_embeddings:
-            raise ValueError(
-                f"Input length {seq_length} exceeds max_position_embeddings ({self.config.max_position_embeddings}), "
-                "the number of positions the relative-position table covers"
-            )
+        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.hidden_size,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            type_vocab_size=self.config.type_vocab_size,
+            max_length=self.config.max_position_embeddings,
+            max_length_table="the relative-position table",
+        )
+        input_shape = (batch_size, seq_length)
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
             attention_mask = torch.ones((batch_size, seq_length), device=device)
         # (batch, 1, 1 or seq, key_len), additive
@@ -613,7 +611,7 @@ class NezhaForPreTraining(NezhaPreTrainedModel):
         prediction_logits, seq_relationship_logits = self.cls(sequence_output, outputs.pooler_output)
         if labels is not None and next_sentence_label is not None:
             loss = self.masked_lm_loss(prediction_logits, labels) + self.classification_loss(
-                seq_relationship_logits, next_sentence_label
+                seq_relationship_logits, next_sentence_label, "next_sentence_label"
             )
         output = NezhaForPreTrainingOutput(
             loss=loss,

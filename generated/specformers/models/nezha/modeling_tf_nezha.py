@@ -28,6 +28,7 @@ from ...modeling_tf_outputs import (
 from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
+    check_inputs,
     cross_entropy,
     extended_attention_mask,
     get_initializer,
@@ -147,7 +148,7 @@ class TFNezhaSelfAttention(TFCompositeLayer):
         present = None
 
         # (batch, heads, seq, keys): dot products with the keys and with the relative positions, scaled, plus the
-        # additive mask (0 to attend, dtype.min to ignore).
+        # additive mask (0 to attend, mask_value(dtype) to ignore).
         scores = tf.matmul(query, key, transpose_b=True)
         scores = scores + tf.einsum("bhid,ijd->bhij", query, relative_positions)  # query against relative positions
         scores = scores / math.sqrt(self.attention_head_size)
@@ -370,31 +371,22 @@ class TFNezhaMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is not None:
-            batch_size, seq_length = shape_list(input_ids)
-        elif inputs_embeds is not None:
-            batch_size, seq_length = shape_list(inputs_embeds)[:2]
-        else:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        # The relative-position table covers `config.max_position_embeddings` positions.
-        if isinstance(seq_length, int):
-            if seq_length > config.max_position_embeddings:
-                raise ValueError(
-                    f"The input sequence length ({seq_length}) exceeds config.max_position_embeddings "
-                    f"({config.max_position_embeddings}), the number of positions the relative-position table covers"
-                )
-        else:
-            tf.debugging.assert_less_equal(
-                seq_length,
-                config.max_position_embeddings,
-                message=f"The input sequence length exceeds config.max_position_embeddings ({config.max_position_embeddings})",
-            )
         past_length = 0
+        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=config.vocab_size,
+            embedding_size=config.hidden_size,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            type_vocab_size=config.type_vocab_size,
+            max_length=config.max_position_embeddings,
+            max_length_table="the relative-position table",
+        )
 
         dtype = tf.dtypes.as_dtype(self.compute_dtype)
-        # (batch, 1, seq, past + seq): 0 where attended, dtype.min where masked.
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) where masked.
         attention_mask = extended_attention_mask(
             attention_mask, batch_size, seq_length, past_length, is_decoder=False, dtype=dtype
         )
@@ -720,7 +712,9 @@ class TFNezhaForPreTraining(TFNezhaPreTrainedModel):
             sequence_output, outputs.pooler_output, word_embeddings, training=training
         )  # (batch, seq, vocab), (batch, 2)
         if labels is not None and next_sentence_label is not None:
-            sentence_loss = cross_entropy(next_sentence_label, sentence_logits, ignore_index=-100)
+            sentence_loss = cross_entropy(
+                next_sentence_label, sentence_logits, ignore_index=-100, name="next_sentence_label"
+            )
             loss = masked_lm_loss(labels, logits) + sentence_loss
 
         output = TFNezhaForPreTrainingOutput(

@@ -22,7 +22,7 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, dot_product_attention
+from ...modeling_utils import PreTrainedModel, check_inputs, dot_product_attention
 from ...utils import logger
 from .configuration_roformer import RoFormerConfig
 
@@ -470,18 +470,22 @@ class RoFormerModel(RoFormerPreTrainedModel):
         use_cache = (
             (use_cache if use_cache is not None else self.config.use_cache) if self.config.is_decoder else False
         )
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is not None:
-            input_shape = input_ids.shape
-            device = input_ids.device
-        elif inputs_embeds is not None:
-            input_shape = inputs_embeds.shape[:-1]
-            device = inputs_embeds.device
-        else:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        batch_size, seq_length = input_shape
         past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
+        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.embedding_size,
+            past_length=past_length,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            type_vocab_size=self.config.type_vocab_size,
+            max_length=self.config.max_position_embeddings,
+            max_length_table="the rotary sinusoidal table",
+        )
+        input_shape = (batch_size, seq_length)
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
             attention_mask = torch.ones((batch_size, seq_length + past_length), device=device)
         # (batch, 1, 1 or seq, key_len), additive

@@ -28,6 +28,7 @@ from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
     causal_lm_loss,
+    check_inputs,
     cross_entropy,
     extended_attention_mask,
     get_initializer,
@@ -188,7 +189,7 @@ class TFRoFormerSelfAttention(TFCompositeLayer):
             value = tf.concat([past_key_value[1], value], axis=2)
         present = (key, value) if use_cache else None
 
-        # (batch, heads, seq, keys): scaled dot products plus the additive mask (0 to attend, dtype.min to ignore).
+        # (batch, heads, seq, keys): scaled dot products plus the additive mask (0 to attend, mask_value(dtype) to ignore).
         scores = tf.matmul(query, key, transpose_b=True) / math.sqrt(self.attention_head_size)
         if attention_mask is not None:
             scores = scores + attention_mask
@@ -424,18 +425,23 @@ class TFRoFormerMainLayer(TFCompositeLayer):
             if config.is_decoder
             else False
         )
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is not None:
-            batch_size, seq_length = shape_list(input_ids)
-        elif inputs_embeds is not None:
-            batch_size, seq_length = shape_list(inputs_embeds)[:2]
-        else:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
+        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=config.vocab_size,
+            embedding_size=config.embedding_size,
+            past_length=past_length,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            type_vocab_size=config.type_vocab_size,
+            max_length=config.max_position_embeddings,
+            max_length_table="the rotary sinusoidal table",
+        )
 
         dtype = tf.dtypes.as_dtype(self.compute_dtype)
-        # (batch, 1, seq, past + seq): 0 where attended, dtype.min where masked (plus the causal triangle for a decoder).
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) where masked (plus the causal triangle for a decoder).
         attention_mask = extended_attention_mask(
             attention_mask, batch_size, seq_length, past_length, is_decoder=config.is_decoder, dtype=dtype
         )

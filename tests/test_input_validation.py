@@ -1,0 +1,321 @@
+"""Bad input fails clearly at the model's entrance, in every (architecture, framework): a `ValueError` naming the
+argument and the shapes, never a shape error deep inside attention.
+
+Covered: both or neither of input_ids / inputs_embeds (decoder_* too), an inputs_embeds of the wrong width, masks and
+ids whose shape does not match the input (attention_mask, token_type_ids, position_ids, decoder_attention_mask),
+sequences longer than the position table, ids outside the vocabulary (PyTorch, TensorFlow eager and `tf.function`,
+Flax on concrete arrays), an unknown `config.problem_type`, and labels of the wrong shape for every head that takes
+labels (PyTorch, TensorFlow; Flax heads take no labels). The shape checks also hold under `tf.function` and `jax.jit`.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+from harness import LABEL_KEYS, SEQ2SEQ_HEADS, SMALL_CONFIGS, cases, make_inputs, project
+
+FRAMEWORKS = ("torch", "tf", "flax")
+ARCHS = {a.name: a for a in project().architectures}
+BATCH, SEQ = 2, 5
+
+# The model every entrance test calls: the bare model (encoder-decoder: the bare seq2seq model), first variant.
+ENTRANCE = {}
+for c in cases():
+    if c.head in ("base", "seq2seq") and c.arch not in ENTRANCE:
+        ENTRANCE[c.arch] = c
+ENTRANCE = list(ENTRANCE.values())
+# Every head that takes labels (first variant of each architecture).
+LABELLED = [
+    c
+    for c in cases()
+    if c.variant == next(iter(SMALL_CONFIGS[c.arch])) and c.head not in ("base", "seq2seq", "encoder")
+]
+
+
+def _config(case, **overrides):
+    import specformers
+
+    kwargs = dict(SMALL_CONFIGS[case.arch][case.variant])
+    if case.head == "causal_lm":
+        kwargs["is_decoder"] = True
+    if case.head in ("pretraining", "question_answering"):
+        kwargs["num_labels"] = 2
+    kwargs.update(overrides)
+    return getattr(specformers, f"{case.prefix}Config")(**kwargs)
+
+
+_MODELS = {}
+
+
+def _model(case, framework, **overrides):
+    """A randomly initialised generated model (cached per case, framework and config overrides)."""
+    import specformers
+
+    key = (case, framework, tuple(sorted(overrides.items())))
+    if key not in _MODELS:
+        config = _config(case, **overrides)
+        _MODELS[key] = (getattr(specformers, case.class_name(framework))(config), config)
+    return _MODELS[key]
+
+
+def _call(framework, model, **inputs):
+    if framework == "torch":
+        import torch
+
+        with torch.no_grad():
+            return model(**{k: None if v is None else torch.from_numpy(v) for k, v in inputs.items()})
+    if framework == "tf":
+        import tensorflow as tf
+
+        return model(**{k: None if v is None else tf.constant(v) for k, v in inputs.items()}, training=False)
+    import jax.numpy as jnp
+
+    return model(**{k: None if v is None else jnp.asarray(v) for k, v in inputs.items() if k not in LABEL_KEYS})
+
+
+def _ids(config, *shape):
+    return np.random.default_rng(0).integers(1, config.vocab_size, size=shape, dtype=np.int64)
+
+
+def _decoder(case, config) -> dict:
+    """The decoder inputs an encoder-decoder model needs besides the encoder's."""
+    return {"decoder_input_ids": _ids(config, BATCH, 4)} if case.head in SEQ2SEQ_HEADS else {}
+
+
+def _raises(framework, model, message, **inputs):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _call(framework, model, **inputs)
+
+
+def _width(case, config) -> int:
+    return getattr(config, ARCHS[case.arch].embedding_size)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# input_ids / inputs_embeds
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+def test_both_or_neither_of_ids_and_embeddings(case, framework):
+    model, config = _model(case, framework)
+    E = _width(case, config)
+    ids, embeds = _ids(config, BATCH, SEQ), np.zeros((BATCH, SEQ, E), np.float32)
+    _raises(
+        framework, model,
+        f"You cannot specify both input_ids (shape ({BATCH}, {SEQ})) and inputs_embeds (shape ({BATCH}, {SEQ}, {E})) "
+        "at the same time",
+        input_ids=ids, inputs_embeds=embeds, **_decoder(case, config),
+    )
+    _raises(framework, model, "You have to specify either input_ids or inputs_embeds (both are None)", **_decoder(case, config))
+    _raises(
+        framework, model,
+        f"inputs_embeds must have shape (batch_size, sequence_length, {E}), got shape ({BATCH}, {SEQ}, {E + 1})",
+        inputs_embeds=np.zeros((BATCH, SEQ, E + 1), np.float32), **_decoder(case, config),
+    )
+    if case.head in SEQ2SEQ_HEADS:
+        _raises(
+            framework, model, "You have to specify either decoder_input_ids or decoder_inputs_embeds (both are None)",
+            input_ids=ids,
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Masks and ids of the wrong shape
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+def test_mask_and_id_shapes(case, framework):
+    model, config = _model(case, framework)
+    arch = ARCHS[case.arch]
+    ids = _ids(config, BATCH, SEQ)
+    decoder = _decoder(case, config)
+    expected = f"but input_ids has shape ({BATCH}, {SEQ}): expected ({BATCH}, {SEQ})"
+    _raises(
+        framework, model, f"attention_mask has shape ({BATCH}, {SEQ + 1}), {expected}",
+        input_ids=ids, attention_mask=np.ones((BATCH, SEQ + 1), np.int64), **decoder,
+    )
+    _raises(
+        framework, model, f"attention_mask has shape ({BATCH + 1}, {SEQ}), {expected}",
+        input_ids=ids, attention_mask=np.ones((BATCH + 1, SEQ), np.int64), **decoder,
+    )
+    names = (["token_type_ids"] if arch.has_token_type else []) + (["position_ids"] if arch.has_position_ids else [])
+    for name in names:
+        _raises(
+            framework, model, f"{name} has shape ({BATCH}, {SEQ - 1}), {expected}",
+            input_ids=ids, **{name: np.zeros((BATCH, SEQ - 1), np.int64)},
+        )
+    if case.head in SEQ2SEQ_HEADS:
+        _raises(
+            framework, model,
+            f"decoder_attention_mask has shape ({BATCH}, 3), but decoder_input_ids has shape ({BATCH}, 4): expected ({BATCH}, 4)",
+            input_ids=ids, decoder_attention_mask=np.ones((BATCH, 3), np.int64), **decoder,
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Length
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", [c for c in ENTRANCE if ARCHS[c.arch].position_table], ids=lambda c: c.arch)
+def test_sequence_longer_than_the_position_table(case, framework):
+    model, config = _model(case, framework)
+    n = config.max_position_embeddings
+    _raises(
+        framework, model,
+        f"Input sequence length {n + 1} exceeds config.max_position_embeddings ({n}), the number of positions "
+        f"{ARCHS[case.arch].position_table} covers",
+        input_ids=_ids(config, BATCH, n + 1),
+    )
+    _call(framework, model, input_ids=_ids(config, BATCH, n))  # exactly the table's length is fine
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Values
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+def test_ids_outside_the_vocabulary(case, framework):
+    model, config = _model(case, framework)
+    V = config.vocab_size
+    ids = _ids(config, BATCH, SEQ)
+    ids[0, 1] = V
+    _raises(
+        framework, model, f"input_ids must lie in [0, config.vocab_size) = [0, {V}), got values in [",
+        input_ids=ids, **_decoder(case, config),
+    )
+    ids[0, 1] = -1
+    _raises(framework, model, f"got values in [-1, ", input_ids=ids, **_decoder(case, config))
+    if ARCHS[case.arch].has_token_type:
+        _raises(
+            framework, model,
+            f"token_type_ids must lie in [0, config.type_vocab_size) = [0, {config.type_vocab_size}), "
+            f"got values in [0, {config.type_vocab_size}]",
+            input_ids=_ids(config, BATCH, SEQ),
+            token_type_ids=np.array([[0] * SEQ, [config.type_vocab_size] * SEQ], np.int64),
+        )
+    if case.head in SEQ2SEQ_HEADS:
+        decoder_ids = _ids(config, BATCH, 4)
+        decoder_ids[1, 0] = V + 3
+        _raises(
+            framework, model, f"decoder_input_ids must lie in [0, config.vocab_size) = [0, {V}), got values in [",
+            input_ids=_ids(config, BATCH, SEQ), decoder_input_ids=decoder_ids,
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Compiled entrances
+
+
+@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+def test_tf_function_checks(case):
+    """Under `tf.function` shape errors raise while tracing; the vocabulary check runs as a `tf.debugging` assertion."""
+    import tensorflow as tf
+
+    model, config = _model(case, "tf")
+    decoder = {k: tf.constant(v) for k, v in _decoder(case, config).items()}
+    ids = tf.constant(_ids(config, BATCH, SEQ))
+
+    @tf.function
+    def run(input_ids, attention_mask):
+        return model(input_ids=input_ids, attention_mask=attention_mask, **decoder, training=False)[0]
+
+    run(ids, tf.ones((BATCH, SEQ), tf.int64))
+    with pytest.raises(ValueError, match=re.escape(f"attention_mask has shape ({BATCH}, {SEQ + 1}), but input_ids")):
+        run(ids, tf.ones((BATCH, SEQ + 1), tf.int64))
+    bad = _ids(config, BATCH, SEQ)
+    bad[1, 2] = config.vocab_size
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape("input_ids must lie in [0, config.vocab_size)")):
+        run(tf.constant(bad), tf.ones((BATCH, SEQ), tf.int64))
+
+    # A dimension known only at run time is checked by a tf.debugging assertion.
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int64), tf.TensorSpec([None, None], tf.int64)])
+    def dynamic(input_ids, attention_mask):
+        return model(input_ids=input_ids, attention_mask=attention_mask, **decoder, training=False)[0]
+
+    dynamic(ids, tf.ones((BATCH, SEQ), tf.int64))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape("attention_mask has shape (?, ?), but input_ids")):
+        dynamic(ids, tf.ones((BATCH, SEQ + 1), tf.int64))
+
+
+@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+def test_jax_jit_checks_shapes(case):
+    import jax
+    import jax.numpy as jnp
+
+    model, config = _model(case, "flax")
+    decoder = {k: jnp.asarray(v) for k, v in _decoder(case, config).items()}
+    run = jax.jit(lambda ids, mask: model(input_ids=ids, attention_mask=mask, **decoder)[0])
+    ids = jnp.asarray(_ids(config, BATCH, SEQ))
+    run(ids, jnp.ones((BATCH, SEQ), jnp.int32))
+    with pytest.raises(ValueError, match=re.escape(f"attention_mask has shape ({BATCH}, {SEQ + 1}), but input_ids")):
+        run(ids, jnp.ones((BATCH, SEQ + 1), jnp.int32))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Labels and problem_type (PyTorch and TensorFlow: Flax heads take no labels, as in transformers)
+
+
+def _expected_label_shape(case, config, name, inputs):
+    if case.head in ("masked_lm", "causal_lm", "token_classification", "conditional_generation") or (
+        case.head == "pretraining" and name == "labels"
+    ):
+        return inputs[name].shape
+    return (BATCH,)
+
+
+@pytest.mark.parametrize("framework", ("torch", "tf"))
+@pytest.mark.parametrize("case", LABELLED, ids=lambda c: c.id)
+def test_labels_of_the_wrong_shape(case, framework):
+    model, config = _model(case, framework)
+    inputs = make_inputs(case, config, batch=BATCH, seq=SEQ)
+    _call(framework, model, **inputs)  # the right shapes work
+    for name in [k for k in inputs if k in LABEL_KEYS]:
+        expected = _expected_label_shape(case, config, name, inputs)
+        bad = dict(inputs)
+        bad[name] = np.concatenate([inputs[name], inputs[name][:1]], axis=0)  # one row too many
+        _raises(framework, model, f"{name} has shape {bad[name].shape}, expected {tuple(expected)}", **bad)
+
+
+@pytest.mark.parametrize("framework", ("torch", "tf"))
+@pytest.mark.parametrize("case", [c for c in LABELLED if c.head == "sequence_classification"], ids=lambda c: c.id)
+def test_sequence_classification_label_shapes_per_problem_type(case, framework):
+    ids = _ids(_config(case), BATCH, SEQ)
+    regression, _ = _model(case, framework, num_labels=1, problem_type="regression")
+    _raises(
+        framework, regression, f"labels has shape ({BATCH}, 2), expected ({BATCH},) (one target per example for regression)",
+        input_ids=ids, labels=np.zeros((BATCH, 2), np.float32),
+    )
+    multi, config = _model(case, framework, problem_type="multi_label_classification")
+    n = config.num_labels
+    _raises(
+        framework, multi, f"labels has shape ({BATCH},), expected ({BATCH}, {n}) (one 0/1 target per class",
+        input_ids=ids, labels=np.zeros((BATCH,), np.float32),
+    )
+
+
+@pytest.mark.parametrize("framework", ("torch", "tf"))
+@pytest.mark.parametrize("case", [c for c in LABELLED if c.head == "sequence_classification"], ids=lambda c: c.id)
+def test_unknown_problem_type(case, framework):
+    model, config = _model(case, framework, problem_type="single_label_classification")
+    config.problem_type = "ordinal_regression"  # set after construction, which validates it
+    try:
+        _raises(
+            framework, model,
+            "Unknown config.problem_type 'ordinal_regression': expected 'regression', 'single_label_classification' "
+            "or 'multi_label_classification'",
+            input_ids=_ids(config, BATCH, SEQ), labels=np.zeros((BATCH,), np.int64),
+        )
+    finally:
+        config.problem_type = "single_label_classification"
+
+
+def test_unknown_problem_type_in_the_config_is_refused():
+    import specformers
+
+    with pytest.raises(ValueError, match="problem_type must be one of"):
+        specformers.AlbertConfig(problem_type="ordinal_regression")
