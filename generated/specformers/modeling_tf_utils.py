@@ -95,7 +95,7 @@ def mask_value(dtype) -> float:
     Half, so that two mask terms (a padding mask and a causal mask, or a mask and a relative bias that already holds
     one) add up to a finite number in float16 and bfloat16 too: a row whose every key is masked gets equal, finite
     scores (a uniform softmax) instead of `-inf` and NaN. In float32 the probabilities are exactly those of
-    `dtype.min` (or LongT5's -1e10): `exp` of either constant minus the row's maximum is 0.
+    `dtype.min` (or the -1e10 that blocked local attention uses in the reference): `exp` of either constant minus the row's maximum is 0.
     """
     return tf.dtypes.as_dtype(dtype).min / 2
 
