@@ -64,14 +64,23 @@ def _call(framework, model, **inputs):
         import torch
 
         with torch.no_grad():
-            return model(**{k: None if v is None else torch.from_numpy(v) for k, v in inputs.items()})
+            return model(**{k: _nest(v, torch.from_numpy) for k, v in inputs.items()})
     if framework == "tf":
         import tensorflow as tf
 
-        return model(**{k: None if v is None else tf.constant(v) for k, v in inputs.items()}, training=False)
+        return model(**{k: _nest(v, tf.constant) for k, v in inputs.items()}, training=False)
     import jax.numpy as jnp
 
-    return model(**{k: None if v is None else jnp.asarray(v) for k, v in inputs.items() if k not in LABEL_KEYS})
+    return model(**{k: _nest(v, jnp.asarray) for k, v in inputs.items() if k not in LABEL_KEYS})
+
+
+def _nest(value, convert):
+    """`convert` every array of `value` (an array, a tuple of arrays or None)."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(convert(v) for v in value)
+    return convert(value)
 
 
 def _ids(config, *shape):
@@ -152,6 +161,14 @@ def test_mask_and_id_shapes(case, framework):
             framework, model,
             f"decoder_attention_mask has shape ({BATCH}, 3), but decoder_input_ids has shape ({BATCH}, 4): expected ({BATCH}, 4)",
             input_ids=ids, decoder_attention_mask=np.ones((BATCH, 3), np.int64), **decoder,
+        )
+        # Given the encoder's output, the encoder mask is checked against it by the decoder.
+        encoder_output = _call(framework, model, input_ids=ids, **decoder).encoder_last_hidden_state
+        _raises(
+            framework, model,
+            f"attention_mask has shape ({BATCH}, {SEQ + 1}), but the encoder output has shape "
+            f"({BATCH}, {SEQ}, {config.hidden_size}): expected ({BATCH}, {SEQ})",
+            encoder_outputs=(np.asarray(encoder_output),), attention_mask=np.ones((BATCH, SEQ + 1), np.int64), **decoder,
         )
 
 
