@@ -215,6 +215,13 @@ def test_ids_outside_the_vocabulary(case, framework):
             input_ids=_ids(config, BATCH, SEQ),
             token_type_ids=np.array([[0] * SEQ, [config.type_vocab_size] * SEQ], np.int64),
         )
+    if ARCHS[case.arch].has_position_ids:
+        n = config.max_position_embeddings
+        _raises(
+            framework, model,
+            f"position_ids must lie in [0, config.max_position_embeddings) = [0, {n}), got values in [0, {n}]",
+            input_ids=_ids(config, BATCH, SEQ), position_ids=np.array([[0, 1, 2, 3, n]] * BATCH, np.int64),
+        )
     if case.head in SEQ2SEQ_HEADS:
         decoder_ids = _ids(config, BATCH, 4)
         decoder_ids[1, 0] = V + 3
