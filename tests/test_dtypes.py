@@ -12,12 +12,13 @@ import pytest
 
 from harness import LABEL_KEYS, SEQ2SEQ_HEADS, cases, flatten, make_inputs, reference_config, reference_model
 
-# The base model of every encoder architecture (its first variant) and the generation head of every encoder-decoder
-# variant (local, transient-global, a block longer than the input).
+# The base model of every encoder architecture (its first variant), every causal LM (a causal mask times the padding
+# mask) and the generation head of every encoder-decoder variant (local, transient-global, a block longer than the
+# input).
 CASES = {}
 for c in cases():
-    if c.head == "base" and c.arch not in CASES:
-        CASES[c.arch] = c
+    if c.head in ("base", "causal_lm") and (c.arch, c.head) not in CASES:
+        CASES[(c.arch, c.head)] = c
     elif c.head == "conditional_generation":
         CASES[(c.arch, c.variant)] = c
 CASES = list(CASES.values())

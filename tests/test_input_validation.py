@@ -64,14 +64,23 @@ def _call(framework, model, **inputs):
         import torch
 
         with torch.no_grad():
-            return model(**{k: None if v is None else torch.from_numpy(v) for k, v in inputs.items()})
+            return model(**{k: _nest(v, torch.from_numpy) for k, v in inputs.items()})
     if framework == "tf":
         import tensorflow as tf
 
-        return model(**{k: None if v is None else tf.constant(v) for k, v in inputs.items()}, training=False)
+        return model(**{k: _nest(v, tf.constant) for k, v in inputs.items()}, training=False)
     import jax.numpy as jnp
 
-    return model(**{k: None if v is None else jnp.asarray(v) for k, v in inputs.items() if k not in LABEL_KEYS})
+    return model(**{k: _nest(v, jnp.asarray) for k, v in inputs.items() if k not in LABEL_KEYS})
+
+
+def _nest(value, convert):
+    """`convert` every array of `value` (an array, a tuple of arrays or None)."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(convert(v) for v in value)
+    return convert(value)
 
 
 def _ids(config, *shape):
@@ -153,6 +162,14 @@ def test_mask_and_id_shapes(case, framework):
             f"decoder_attention_mask has shape ({BATCH}, 3), but decoder_input_ids has shape ({BATCH}, 4): expected ({BATCH}, 4)",
             input_ids=ids, decoder_attention_mask=np.ones((BATCH, 3), np.int64), **decoder,
         )
+        # Given the encoder's output, the encoder mask is checked against it by the decoder.
+        encoder_output = _call(framework, model, input_ids=ids, **decoder).encoder_last_hidden_state
+        _raises(
+            framework, model,
+            f"attention_mask has shape ({BATCH}, {SEQ + 1}), but the encoder output has shape "
+            f"({BATCH}, {SEQ}, {config.hidden_size}): expected ({BATCH}, {SEQ})",
+            encoder_outputs=(np.asarray(encoder_output),), attention_mask=np.ones((BATCH, SEQ + 1), np.int64), **decoder,
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -197,6 +214,13 @@ def test_ids_outside_the_vocabulary(case, framework):
             f"got values in [0, {config.type_vocab_size}]",
             input_ids=_ids(config, BATCH, SEQ),
             token_type_ids=np.array([[0] * SEQ, [config.type_vocab_size] * SEQ], np.int64),
+        )
+    if ARCHS[case.arch].has_position_ids:
+        n = config.max_position_embeddings
+        _raises(
+            framework, model,
+            f"position_ids must lie in [0, config.max_position_embeddings) = [0, {n}), got values in [0, {n}]",
+            input_ids=_ids(config, BATCH, SEQ), position_ids=np.array([[0, 1, 2, 3, n]] * BATCH, np.int64),
         )
     if case.head in SEQ2SEQ_HEADS:
         decoder_ids = _ids(config, BATCH, 4)

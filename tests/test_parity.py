@@ -39,3 +39,28 @@ def test_sequence_classification_losses(case, framework, problem_type, num_label
     ours = run_generated(framework, case, directory, inputs)
     assert "loss" in ours
     assert_close(reference, ours, framework)
+
+
+# A fully padded row (every key of that row's queries masked) and, for encoder-decoder models, a fully padded decoder
+# row: the mask constants differ from the reference's (half of finfo.min against finfo.min or -1e10), the float32
+# probabilities must not.
+PADDED_CASES = {}
+for _c in CASES:
+    if _c.head in ("base", "causal_lm", "conditional_generation"):
+        PADDED_CASES.setdefault((_c.arch, _c.head, _c.variant if _c.head == "conditional_generation" else ""), _c)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", list(PADDED_CASES.values()), ids=lambda c: c.id)
+def test_parity_with_fully_padded_rows(case, framework, reference_checkpoint):
+    import numpy as np
+
+    config, model, directory = reference_checkpoint(case)
+    inputs = make_inputs(case, config)
+    inputs["attention_mask"][0] = 0
+    if "decoder_input_ids" in inputs:
+        inputs["decoder_attention_mask"] = np.ones_like(inputs["decoder_input_ids"])
+        inputs["decoder_attention_mask"][1] = 0
+    reference = run_reference(model, inputs, framework)
+    ours = run_generated(framework, case, directory, inputs)
+    assert_close(reference, ours, framework)

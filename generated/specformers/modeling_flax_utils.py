@@ -82,7 +82,8 @@ def mask_value(dtype: jnp.dtype) -> float:
     Half, so that two mask terms (a padding mask and a causal mask, or a mask and a relative bias that already holds
     one) add up to a finite number in float16 and bfloat16 too: a row whose every key is masked gets equal, finite
     scores (a uniform softmax) instead of `-inf` and NaN. In float32 the probabilities are exactly those of
-    `finfo.min` (or the -1e10 of the original blocked attention): `exp` of either constant minus the row's maximum is 0.
+    `finfo.min` (or of the -1e10 that the reference's blocked local attention uses): `exp` of either constant minus
+    the row's maximum is 0.
     """
     return float(jnp.finfo(dtype).min) / 2
 
@@ -107,18 +108,20 @@ def check_inputs(
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
     max_length_table: str = "",
+    encoder_hidden_states=None,
+    encoder_attention_mask=None,
 ) -> tuple[int, int]:
     """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)`.
 
     Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
-    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`); `attention_mask`
-    is (batch, `past_length` + seq); `token_type_ids` and `position_ids` are (batch, seq) (or (1, seq));
-    `past_length` + seq <= `max_length` (`config.<max_length_field>`, the positions the architecture's table covers;
-    `None`: no limit). Shapes are static in JAX, so these checks also raise under `jax.jit` (while tracing). Values
-    (`input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in
-    `[0, max_length)`) can only be checked on concrete arrays: the model's `__call__` without `jax.jit`; under
-    `jit` (and `generate`) out-of-range ids are not detected (`jnp.take` clamps them). `prefix` is `"decoder_"` for a
-    decoder's inputs.
+    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
+    `attention_mask` is (batch, `past_length` + seq); `token_type_ids` and `position_ids` are (batch, seq) (or (1,
+    seq)); `past_length` + seq <= `max_length` (`config.<max_length_field>`, the positions the architecture's table
+    covers; `None`: no limit). Shapes are static in JAX, so these checks also raise under `jax.jit` (while tracing).
+    Values (`input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
+    max_length)`) can only be checked on concrete arrays: the model's `__call__` without `jax.jit`; under `jit` (and
+    `generate`) out-of-range ids are not detected (`jnp.take` clamps them). `prefix` is `"decoder_"` for a decoder's
+    inputs. A decoder also checks `encoder_attention_mask` against `encoder_hidden_states` (batch, encoder length).
     """
     if input_ids is not None and inputs_embeds is not None:
         raise ValueError(
@@ -152,6 +155,13 @@ def check_inputs(
         if ids is not None and tuple(ids.shape) not in ((batch_size, seq_length), (1, seq_length)):
             raise ValueError(
                 f"{name} has shape {tuple(ids.shape)}, but {given} has shape {shape}: expected ({batch_size}, {seq_length})"
+            )
+    if encoder_attention_mask is not None and encoder_hidden_states is not None:
+        expected = tuple(encoder_hidden_states.shape[:2])
+        if tuple(encoder_attention_mask.shape) != expected:
+            raise ValueError(
+                f"attention_mask has shape {tuple(encoder_attention_mask.shape)}, but the encoder output has shape "
+                f"{tuple(encoder_hidden_states.shape)}: expected {expected}"
             )
     if max_length is not None and key_length > max_length:
         cached = f" (past length {past_length} + {seq_length} new tokens)" if past_length else ""

@@ -95,7 +95,8 @@ def mask_value(dtype) -> float:
     Half, so that two mask terms (a padding mask and a causal mask, or a mask and a relative bias that already holds
     one) add up to a finite number in float16 and bfloat16 too: a row whose every key is masked gets equal, finite
     scores (a uniform softmax) instead of `-inf` and NaN. In float32 the probabilities are exactly those of
-    `dtype.min` (or the -1e10 of the original blocked attention): `exp` of either constant minus the row's maximum is 0.
+    `dtype.min` (or of the -1e10 that the reference's blocked local attention uses): `exp` of either constant minus
+    the row's maximum is 0.
     """
     return tf.dtypes.as_dtype(dtype).min / 2
 
@@ -154,18 +155,21 @@ def check_inputs(
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
     max_length_table: str = "",
+    encoder_hidden_states=None,
+    encoder_attention_mask=None,
 ) -> tuple:
     """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)` (ints where static).
 
     Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
-    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`); `attention_mask`
-    is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and `position_ids` are
-    (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (`config.<max_length_field>`, the positions the
-    architecture's table covers; `None`: no limit). Shapes are static under `tf.function` as a rule, so these raise
-    while tracing; a dimension known only at run time is checked with `tf.debugging`. Values (`input_ids` in
-    `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0, max_length)`) are checked
-    with one min/max each in eager mode, and with `tf.debugging` assertions inside `tf.function` (not under XLA).
-    `prefix` is `"decoder_"` for a decoder's inputs.
+    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
+    `attention_mask` is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and
+    `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (`config.<max_length_field>`,
+    the positions the architecture's table covers; `None`: no limit). Shapes are static under `tf.function` as a
+    rule, so these raise while tracing; a dimension known only at run time is checked with `tf.debugging`. Values
+    (`input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
+    max_length)`) are checked with one min/max each in eager mode, and with `tf.debugging` assertions inside
+    `tf.function` (not under XLA). `prefix` is `"decoder_"` for a decoder's inputs. A decoder also checks
+    `encoder_attention_mask` against `encoder_hidden_states` (batch, encoder length).
     """
     if input_ids is not None and inputs_embeds is not None:
         raise ValueError(
@@ -198,6 +202,14 @@ def check_inputs(
     for name, ids in ((f"{prefix}token_type_ids", token_type_ids), (f"{prefix}position_ids", position_ids)):
         if ids is not None:
             _expect_shape(name, ids, [[batch_size, seq_length], [1, seq_length]], reference)
+    if encoder_attention_mask is not None and encoder_hidden_states is not None:
+        encoder_shape = shape_list(encoder_hidden_states)
+        _expect_shape(
+            "attention_mask",
+            encoder_attention_mask,
+            [encoder_shape[:2]],
+            f"the encoder output has shape {_shape_text(encoder_shape)}",
+        )
     if max_length is not None:
         limit = f"exceeds config.{max_length_field} ({max_length}), the number of positions {max_length_table} covers"
         if isinstance(key_length, int):

@@ -60,7 +60,8 @@ def mask_value(dtype: torch.dtype) -> float:
     Half, so that two mask terms (a padding mask and a causal mask, or a mask and a relative bias that already holds
     one) add up to a finite number in float16 and bfloat16 too: a row whose every key is masked gets equal, finite
     scores (a uniform softmax) instead of `-inf` and NaN. In float32 the probabilities are exactly those of
-    `finfo.min` (or the -1e10 of the original blocked attention): `exp` of either constant minus the row's maximum is 0.
+    `finfo.min` (or of the -1e10 that the reference's blocked local attention uses): `exp` of either constant minus
+    the row's maximum is 0.
     """
     return torch.finfo(dtype).min / 2
 
@@ -84,17 +85,20 @@ def check_inputs(
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
     max_length_table: str = "",
+    encoder_hidden_states=None,
+    encoder_attention_mask=None,
 ) -> tuple[int, int]:
     """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)`.
 
     Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
-    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`); `attention_mask`
-    is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and `position_ids` are
-    (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (the positions the architecture's table covers,
-    `config.<max_length_field>`; `None`: no limit). Values, with one min/max reduction each: `input_ids` in
-    `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0, max_length)`. The value
-    checks are skipped while `torch.compile` traces (a data-dependent branch would break the graph). `prefix` is
-    `"decoder_"` for a decoder's inputs.
+    `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
+    `attention_mask` is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and
+    `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (the positions the
+    architecture's table covers, `config.<max_length_field>`; `None`: no limit). Values, with one min/max reduction
+    each: `input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
+    max_length)`. The value checks are skipped while `torch.compile` traces (a data-dependent branch would break the
+    graph). `prefix` is `"decoder_"` for a decoder's inputs. A decoder also checks `encoder_attention_mask` against
+    `encoder_hidden_states` (batch, encoder length).
     """
     if input_ids is not None and inputs_embeds is not None:
         raise ValueError(
@@ -132,6 +136,13 @@ def check_inputs(
             raise ValueError(
                 f"{name} has shape {_shape(ids)}, but {given} has shape "
                 f"{_shape(input_ids if input_ids is not None else inputs_embeds)}: expected ({batch_size}, {seq_length})"
+            )
+    if encoder_attention_mask is not None and encoder_hidden_states is not None:
+        expected = _shape(encoder_hidden_states)[:2]
+        if _shape(encoder_attention_mask) != expected:
+            raise ValueError(
+                f"attention_mask has shape {_shape(encoder_attention_mask)}, but the encoder output has shape "
+                f"{_shape(encoder_hidden_states)}: expected {expected}"
             )
     if max_length is not None and key_length > max_length:
         cached = f" (past length {past_length} + {seq_length} new tokens)" if past_length else ""

@@ -935,13 +935,9 @@ class FlaxLongT5Stack(nn.Module):
             prefix="decoder_" if self.is_decoder else "",
             past_length=past_key_values[0][0].shape[2] if appended else 0,
             attention_mask=attention_mask if cache_index is None else None,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
         )
-        if encoder_hidden_states is not None and encoder_attention_mask is not None:
-            if tuple(encoder_attention_mask.shape) != tuple(encoder_hidden_states.shape[:2]):
-                raise ValueError(
-                    f"attention_mask has shape {tuple(encoder_attention_mask.shape)}, but the encoder output has shape "
-                    f"{tuple(encoder_hidden_states.shape)}: expected {tuple(encoder_hidden_states.shape[:2])}"
-                )
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids.astype("i4"))  # (batch, seq, hidden)
         num_layers = len(self.block)

@@ -891,7 +891,7 @@ class LongT5Stack(LongT5PreTrainedModel):
             # A transformers cache object
             past_key_values = past_key_values.to_legacy_cache()
         past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
-        # Exactly one of input_ids / inputs_embeds, a mask of the input's shape, ids in the vocabulary.
+        # Exactly one of input_ids / inputs_embeds, masks of the inputs' shapes, ids in the vocabulary.
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
@@ -900,13 +900,9 @@ class LongT5Stack(LongT5PreTrainedModel):
             prefix=prefix,
             past_length=past_length,
             attention_mask=attention_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
         )
-        if encoder_hidden_states is not None and encoder_attention_mask is not None:
-            if tuple(encoder_attention_mask.shape) != tuple(encoder_hidden_states.shape[:2]):
-                raise ValueError(
-                    f"attention_mask has shape {tuple(encoder_attention_mask.shape)}, but the encoder output has shape "
-                    f"{tuple(encoder_hidden_states.shape)}: expected {tuple(encoder_hidden_states.shape[:2])}"
-                )
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         device, dtype = inputs_embeds.device, inputs_embeds.dtype

@@ -854,7 +854,6 @@ class TFLongT5Stack(TFCompositeLayer):
         appended = self.is_decoder and past_key_values is not None and cache_index is None
         # Exactly one of input_ids / inputs_embeds, a mask of the input's shape (with a preallocated cache the mask
         # spans the cache's length and is not checked here), ids in the vocabulary.
-        attention_mask_to_check = attention_mask if cache_index is None else None
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
@@ -862,18 +861,10 @@ class TFLongT5Stack(TFCompositeLayer):
             embedding_size=self.config.d_model,
             prefix=prefix,
             past_length=shape_list(past_key_values[0][0])[2] if appended else 0,
-            attention_mask=attention_mask_to_check,
+            attention_mask=attention_mask if cache_index is None else None,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
         )
-        if encoder_hidden_states is not None and encoder_attention_mask is not None:
-            encoder_shape = shape_list(encoder_hidden_states)
-            mask_shape = shape_list(encoder_attention_mask)
-            if len(mask_shape) != 2 or any(
-                isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(mask_shape, encoder_shape[:2])
-            ):
-                raise ValueError(
-                    f"attention_mask has shape {tuple(mask_shape)}, but the encoder output has shape "
-                    f"{tuple(encoder_shape)}: expected {tuple(encoder_shape[:2])}"
-                )
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)  # (batch, seq, hidden)
         dtype = inputs_embeds.dtype
