@@ -286,10 +286,14 @@ def read_torch_bin(path: str, mmap: bool = False) -> dict:
                 raise
             state = torch.load(path, map_location="cpu", weights_only=True)  # the legacy (non-zip) format
     except Exception as exc:  # noqa: BLE001 - a damaged file or a pickle of something else than tensors
-        raise OSError(
-            f"cannot read {path}: {exc} (only files of tensors are read: weights_only=True; a damaged file must be "
-            "saved or downloaded again)"
-        ) from None
+        if "Weights only load failed" in str(exc):
+            raise OSError(
+                f"cannot read {path}: it pickles Python objects other than tensors, which are never unpickled "
+                "(torch.load with weights_only=True). Convert it where you trust its source: load it there and save "
+                "it as safetensors"
+            ) from None
+        reason = " ".join(str(exc).split())
+        raise OSError(f"cannot read {path}: {reason} (the file is damaged; save or download it again)") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise OSError(f"cannot read {path}: it does not hold a dict of tensors")
     return state

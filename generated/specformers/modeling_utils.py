@@ -238,6 +238,10 @@ class PreTrainedModel(nn.Module):
         missing = [k for k in expected if k not in state and not any(a in state for a in aliases.get(k, ()))]
         report_load(type(self).__name__, missing, unexpected, mismatched, source.path, ignore_mismatched_sizes)
         skip = {k for k, _, _ in mismatched}
+        # An alias is read through the parameter it ties to: a checkpoint may hold a stale copy of it (transformers'
+        # TF ALBERT writes an unused `predictions/decoder/bias`).
+        tied = set(self._tied_weights_keys)
+        skip |= {k for k in state if k in tied and any(a in state and a not in tied for a in aliases.get(k, ()))}
         for key, entry in state.items():
             if key in expected and key not in skip:
                 entry.load_into(expected[key])
@@ -437,7 +441,8 @@ def _checkpoint_entries(source) -> dict:
     else:
         for name, array in load_numpy_state_dict(source).items():
             entries[name] = _Entry(
-                array.shape, functools.partial(_copy_tensor, torch.from_numpy(np.ascontiguousarray(array)))
+                array.shape,
+                functools.partial(_copy_tensor, torch.from_numpy(np.require(array, requirements=["C", "W"]))),
             )
     return entries
 
