@@ -342,7 +342,7 @@ def test_torch_dtype(dtype, reference_checkpoint):
 
 @pytest.mark.parametrize("framework", ["tf", "flax"])
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-def test_tf_and_flax_dtype(framework, dtype, reference_checkpoint):
+def test_tf_and_flax_dtype(framework, dtype, reference_checkpoint, tmp_path):
     config, reference, directory = reference_checkpoint(MLM)
     inputs = {k: v for k, v in make_inputs(MLM, config).items() if k == "input_ids"}
     if framework == "tf":
@@ -352,6 +352,17 @@ def test_tf_and_flax_dtype(framework, dtype, reference_checkpoint):
         assert {v.dtype for v in model.weights} == {dtype}
         logits = model(**{k: tf.constant(v) for k, v in inputs.items()}).logits
         assert logits.dtype == getattr(tf, dtype)
+        # Saved in that dtype, as transformers records it.
+        import torch
+        import transformers
+
+        model.save_pretrained(tmp_path)
+        assert json.loads((tmp_path / "config.json").read_text())["dtype"] == dtype
+        back = transformers.AlbertForMaskedLM.from_pretrained(tmp_path, dtype="auto")
+        assert back.dtype == getattr(torch, dtype)
+        word = back.albert.embeddings.word_embeddings.weight
+        expected = reference.albert.embeddings.word_embeddings.weight.to(getattr(torch, dtype))
+        assert torch.equal(word, expected)
     else:
         import jax.numpy as jnp
 

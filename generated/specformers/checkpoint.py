@@ -10,10 +10,10 @@ only: never arbitrary pickles), sharded `pytorch_model.bin.index.json`, transfor
 Weights are exchanged under their PyTorch names; each framework's runtime maps its own parameters to those names.
 TensorFlow and Flax checkpoints are renamed generically, as transformers converts them to PyTorch:
 
-    TF   tf_albert_model/albert/encoder/albert_layer_groups_._0/.../query/kernel:0  -> albert.encoder.albert_layer_groups.0....query.weight (transposed)
+    TF   tf_bert_model/bert/encoder/layer_._0/.../query/kernel:0  -> bert.encoder.layer.0....query.weight (transposed)
          mlm___cls/predictions/...  -> cls.predictions...  (a `scope___name` scope is named `name`)
          LayerNorm/gamma, LayerNorm/beta, Embedding/embeddings -> weight, bias, weight
-    Flax albert/encoder/albert_layer_groups/0/.../query/kernel -> albert.encoder.albert_layer_groups.0....query.weight (transposed)
+    Flax bert/encoder/layer/0/.../query/kernel -> bert.encoder.layer.0....query.weight (transposed)
          LayerNorm/scale, Embed/embedding -> weight
 """
 

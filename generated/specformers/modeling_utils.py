@@ -207,6 +207,8 @@ class PreTrainedModel(nn.Module):
             model = cls(config, *model_args, **model_kwargs)
         finally:
             torch.set_default_dtype(previous)
+        if name is not None:
+            model.to(target_dtype)  # tables built in float32 on purpose (then cast, as `.to(dtype)` would)
         info = model._load_checkpoint(source, ignore_mismatched_sizes)
         model.eval()
         return (model, info) if output_loading_info else model
@@ -238,8 +240,8 @@ class PreTrainedModel(nn.Module):
         missing = [k for k in expected if k not in state and not any(a in state for a in aliases.get(k, ()))]
         report_load(type(self).__name__, missing, unexpected, mismatched, source.path, ignore_mismatched_sizes)
         skip = {k for k, _, _ in mismatched}
-        # An alias is read through the parameter it ties to: a checkpoint may hold a stale copy of it (transformers'
-        # TF ALBERT writes an unused `predictions/decoder/bias`).
+        # An alias is read through the parameter it ties to: a checkpoint may hold a stale copy of it (some of
+        # transformers' TF models write an unused `decoder/bias` next to the head's `bias`).
         tied = set(self._tied_weights_keys)
         skip |= {k for k in state if k in tied and any(a in state and a not in tied for a in aliases.get(k, ()))}
         for key, entry in state.items():
