@@ -452,12 +452,14 @@ def test_directory_without_weights_lists_what_was_looked_for(framework, tmp_path
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "missing-shard", "bad-bin", "bad-h5", "bad-msgpack"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "garbage", "missing-shard", "incomplete-index", "bad-bin", "bad-h5", "bad-msgpack"]
+)
 def test_damaged_files_are_named(damage, framework, layouts, tmp_path):
     import shutil
 
     _, _, directories = layouts
-    source = directories["safetensors-sharded" if damage == "missing-shard" else "safetensors"]
+    source = directories["safetensors-sharded" if damage in ("missing-shard", "incomplete-index") else "safetensors"]
     shutil.copytree(source, tmp_path, dirs_exist_ok=True)
     weights = tmp_path / "model.safetensors"
     if damage == "truncated":
@@ -471,6 +473,12 @@ def test_damaged_files_are_named(damage, framework, layouts, tmp_path):
         shard = _shards(tmp_path)[1]
         (tmp_path / shard).unlink()
         pattern = rf"model\.safetensors\.index\.json lists the shard {shard}, which is missing"
+    elif damage == "incomplete-index":
+        # A shard from another save that lacks a tensor the index places in it.
+        index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+        index["weight_map"]["albert.extra.weight"] = _shards(tmp_path)[0]
+        (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+        pattern = rf"index\.json lists tensors that its shards do not hold: albert\.extra\.weight \(in {_shards(tmp_path)[0]}\)"
     else:
         weights.unlink()
         name = {"bad-bin": "pytorch_model.bin", "bad-h5": "tf_model.h5", "bad-msgpack": "flax_model.msgpack"}[damage]

@@ -69,10 +69,20 @@ class WeightsSource:
     path: str
     kind: str
     files: tuple
+    weight_map: Optional[dict] = None
 
-    @property
-    def pytorch_layout(self) -> bool:
-        return self.kind in ("safetensors", "bin")
+    def check_complete(self, names: Iterable[str]) -> None:
+        """For a sharded checkpoint: every tensor its index lists was found in its shard (`names`: those read)."""
+        if self.weight_map is None:
+            return
+        absent = sorted(set(self.weight_map) - set(names))
+        if absent:
+            listed = ", ".join(f"{name} (in {self.weight_map[name]})" for name in absent[:5])
+            more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+            raise OSError(
+                f"{self.path} lists tensors that its shards do not hold: {listed}{more}. The checkpoint is "
+                "incomplete or its shards are from another save: save the model again"
+            )
 
 
 def find_weights(directory: Union[str, os.PathLike]) -> WeightsSource:
@@ -86,7 +96,8 @@ def find_weights(directory: Union[str, os.PathLike]) -> WeightsSource:
             continue
         if name.endswith(".index.json"):
             kind = "safetensors" if name == SAFE_WEIGHTS_INDEX_NAME else "bin"
-            return WeightsSource(path, kind, tuple(_shards_of_index(path)))
+            weight_map, shards = _read_index(path)
+            return WeightsSource(path, kind, tuple(shards), weight_map)
         kind = {SAFE_WEIGHTS_NAME: "safetensors", WEIGHTS_NAME: "bin", TF2_WEIGHTS_NAME: "tf_h5"}.get(
             name, "flax_msgpack"
         )
@@ -102,8 +113,8 @@ def find_weights_file(directory: Union[str, os.PathLike]) -> str:
     return find_weights(directory).path
 
 
-def _shards_of_index(path: str) -> list:
-    """The shard files of a `*.index.json`, checked to exist."""
+def _read_index(path: str) -> tuple:
+    """The weight map and the shard files of a `*.index.json`, checked to exist."""
     try:
         with open(path, encoding="utf-8") as fh:
             index = json.load(fh)
@@ -126,7 +137,7 @@ def _shards_of_index(path: str) -> list:
                 "(copy the missing shard or save the model again)"
             )
         shards.append(shard_path)
-    return shards
+    return weight_map, shards
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -240,6 +251,7 @@ def load_numpy_state_dict(source: Union[WeightsSource, str]) -> dict:
     state = {}
     for name, array in iter_numpy_tensors(source):
         state[name] = array
+    source.check_complete(state)
     return state
 
 

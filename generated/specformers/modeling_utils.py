@@ -436,10 +436,12 @@ def _checkpoint_entries(source) -> dict:
                 entries[name] = _Entry(
                     shape, functools.partial(_read_safetensor, reader, name, _TORCH_DTYPES[st_dtype])
                 )
+        source.check_complete(entries)
     elif source.kind == "bin":
         for path in source.files:
             for name, tensor in read_torch_bin(path, mmap=True).items():
                 entries[name] = _Entry(tuple(tensor.shape), functools.partial(_copy_tensor, tensor))
+        source.check_complete(entries)
     else:
         for name, array in load_numpy_state_dict(source).items():
             entries[name] = _Entry(
