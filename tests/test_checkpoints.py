@@ -427,6 +427,8 @@ def test_config_overrides_and_unknown_keywords(framework, reference_checkpoint):
     given = specformers.AlbertConfig.from_pretrained(directory)
     model = cls.from_pretrained(directory, config=given, output_attentions=True)
     assert model.config.output_attentions is True and given.output_attentions is False
+    # config= may also be a path to a config.json or its directory, as in transformers.
+    assert cls.from_pretrained(directory, config=os.path.join(directory, "config.json")).config.num_labels == 3
     with pytest.raises(TypeError, match=rf"{cls.__name__}.from_pretrained\(\) got an unexpected keyword argument 'num_lables'"):
         cls.from_pretrained(directory, num_lables=4)
     with pytest.raises(ValueError, match="problem_type must be one of"):

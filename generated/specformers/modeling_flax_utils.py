@@ -261,7 +261,7 @@ class FlaxPreTrainedModel:
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
-        config: Optional[PretrainedConfig] = None,
+        config: Optional[Union[PretrainedConfig, str, os.PathLike]] = None,
         dtype: Any = None,
         seed: int = 0,
         torch_dtype: Any = None,
@@ -276,7 +276,7 @@ class FlaxPreTrainedModel:
                 and `model.safetensors`, a sharded `model.safetensors.index.json`, `pytorch_model.bin` (read with
                 `weights_only=True`), a sharded `pytorch_model.bin.index.json`, transformers' TensorFlow
                 `tf_model.h5` or Flax `flax_model.msgpack`.
-            config: the configuration to use instead of the directory's `config.json`.
+            config: the configuration (or the path of a config.json) to use instead of the directory's `config.json`.
             dtype: the computation dtype, `float32` (default), `float16` or `bfloat16` (a string or a jnp dtype;
                 `"auto"`: the dtype config.json records); as in transformers' Flax models the parameters stay
                 float32. `torch_dtype` is the older name.
@@ -288,8 +288,8 @@ class FlaxPreTrainedModel:
         """
         path = os.fspath(pretrained_model_name_or_path)
         source = checkpoint.find_weights(path)
-        if config is None:
-            config = cls.config_class.from_pretrained(path)
+        if config is None or isinstance(config, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(path if config is None else config)
         overrides, model_kwargs = checkpoint.split_from_pretrained_kwargs(
             cls, cls.config_class, config, kwargs, cls.__init__
         )

@@ -349,7 +349,7 @@ class TFPreTrainedModel(keras.Model):
                 a sharded `model.safetensors.index.json`, `pytorch_model.bin` (read with `weights_only=True`), a
                 sharded `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` or Flax
                 `flax_model.msgpack`.
-            config: a configuration to use instead of the directory's `config.json`.
+            config: a configuration (or the path of a config.json) to use instead of the directory's `config.json`.
             dtype: `float32`, `float16` or `bfloat16` (a string or a `tf.DType`; `"auto"`: the dtype config.json
                 records): the Keras dtype policy of the model's variables and computation. `torch_dtype` is the older
                 name. Without it, the global Keras policy applies (mixed precision included).
@@ -360,8 +360,8 @@ class TFPreTrainedModel(keras.Model):
         """
         path = os.fspath(pretrained_model_name_or_path)
         source = checkpoint.find_weights(path)
-        if config is None:
-            config = cls.config_class.from_pretrained(path)
+        if config is None or isinstance(config, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(path if config is None else config)
         overrides, model_kwargs = checkpoint.split_from_pretrained_kwargs(
             cls, cls.config_class, config, kwargs, cls.__init__
         )

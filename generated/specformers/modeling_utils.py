@@ -159,7 +159,7 @@ class PreTrainedModel(nn.Module):
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
         *model_args,
-        config: Optional[PretrainedConfig] = None,
+        config: Optional[Union[PretrainedConfig, str, os.PathLike]] = None,
         dtype: Optional[Union[str, torch.dtype]] = None,
         torch_dtype: Optional[Union[str, torch.dtype]] = None,
         ignore_mismatched_sizes: bool = False,
@@ -173,8 +173,8 @@ class PreTrainedModel(nn.Module):
                 A local directory holding `config.json` and the weights: `model.safetensors`, a sharded
                 `model.safetensors.index.json`, `pytorch_model.bin` (read with `weights_only=True`), a sharded
                 `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` or Flax `flax_model.msgpack`.
-            config ([`PretrainedConfig`], *optional*):
-                A configuration to use instead of the directory's `config.json`.
+            config ([`PretrainedConfig`] or `str`, *optional*):
+                A configuration (or the path of a config.json) to use instead of the directory's `config.json`.
             dtype (`str` or `torch.dtype`, *optional*):
                 `float32`, `float16` or `bfloat16` (or `"auto"`: the dtype config.json records): the model is built
                 in this dtype and the weights are converted while they are read. `torch_dtype` is the older name.
@@ -193,8 +193,8 @@ class PreTrainedModel(nn.Module):
         """
         path = os.fspath(pretrained_model_name_or_path)
         source = find_weights(path)
-        if config is None:
-            config = cls.config_class.from_pretrained(path)
+        if config is None or isinstance(config, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(path if config is None else config)
         elif not isinstance(config, PretrainedConfig):
             raise TypeError(f"config must be a {cls.config_class.__name__}, got {type(config).__name__}")
         overrides, model_kwargs = split_from_pretrained_kwargs(cls, cls.config_class, config, kwargs, cls.__init__)
