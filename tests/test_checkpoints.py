@@ -252,6 +252,15 @@ def test_interrupted_save_never_loads_with_missing_weights(framework, reference_
 UPSTREAM = {
     "tf_h5": [_case("albert", "masked_lm"), _case("albert", "base"), _case("roformer", "masked_lm", "factorized")],
     "flax_msgpack": [_case("albert", "masked_lm"), _case("albert", "pretraining"), _case("roformer", "masked_lm", "rotary_value")],
+    # Sharded by transformers: tf_model.h5.index.json / flax_model.msgpack.index.json.
+    "tf_h5-sharded": [_case("roformer", "masked_lm", "factorized")],
+    "flax_msgpack-sharded": [_case("albert", "masked_lm")],
+}
+UPSTREAM_FILES = {
+    "tf_h5": "tf_model.h5",
+    "flax_msgpack": "flax_model.msgpack",
+    "tf_h5-sharded": "tf_model.h5.index.json",
+    "flax_msgpack-sharded": "flax_model.msgpack.index.json",
 }
 
 _UPSTREAM_SCRIPT = """
@@ -259,9 +268,9 @@ import os, sys
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 import transformers
 for kind, source, class_name, out in [line.split("\\t") for line in sys.stdin.read().splitlines()]:
-    cls = getattr(transformers, ("TF" if kind == "tf_h5" else "Flax") + class_name)
+    cls = getattr(transformers, ("TF" if kind.startswith("tf_h5") else "Flax") + class_name)
     model = cls.from_pretrained(source, from_pt=True)
-    model.save_pretrained(out)
+    model.save_pretrained(out, **({"max_shard_size": "20KB"} if kind.endswith("sharded") else {}))
 """
 
 
@@ -293,7 +302,7 @@ def upstream(reference_checkpoint, tmp_path_factory):
 def test_reads_upstream_tf_and_flax_checkpoints(kind, case, framework, upstream):
     config, reference, directory = upstream[kind, case]
     names = set(os.listdir(directory))
-    assert {"tf_h5": "tf_model.h5", "flax_msgpack": "flax_model.msgpack"}[kind] in names
+    assert UPSTREAM_FILES[kind] in names
     assert not names & {"model.safetensors", "pytorch_model.bin"}
     model, info = _cls(case, framework).from_pretrained(directory, output_loading_info=True)
     assert info["unexpected_keys"] == [] and info["mismatched_keys"] == []
@@ -335,6 +344,8 @@ def test_tf_and_flax_names_are_converted_generically():
         "cls.predictions.transform.LayerNorm.bias", False)
     assert tf_weight_name_to_pytorch("m/roformer/encoder/embed_positions/embeddings:0") == (
         "roformer.encoder.embed_positions.weight", False)
+    # transformers' sharded TF files name weights without the model's scope.
+    assert tf_weight_name_to_pytorch("mlm___cls/predictions/bias:0", scoped=False) == ("cls.predictions.bias", False)
     assert flax_path_to_pytorch(("encoder", "layer", "0", "output", "LayerNorm", "scale")) == (
         "encoder.layer.0.output.LayerNorm.weight", False)
     assert flax_path_to_pytorch(("shared", "embedding")) == ("shared.weight", False)
@@ -449,7 +460,7 @@ def test_directory_without_weights_lists_what_was_looked_for(framework, tmp_path
     message = str(error.value)
     assert str(tmp_path) in message
     for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
-                 "tf_model.h5", "flax_model.msgpack"):
+                 "tf_model.h5", "tf_model.h5.index.json", "flax_model.msgpack", "flax_model.msgpack.index.json"):
         assert name in message
 
 

@@ -4,8 +4,9 @@
 
 Read: `model.safetensors`, sharded `model.safetensors.index.json`, `pytorch_model.bin` (`torch.load(weights_only=True)`
 only: never arbitrary pickles), sharded `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` and Flax
-`flax_model.msgpack`. Written: config.json + `model.safetensors`, or shards `model-00001-of-0000N.safetensors` with
-`model.safetensors.index.json` when the weights exceed `max_shard_size`.
+`flax_model.msgpack` (both also sharded, with their `.index.json`). Written: config.json + `model.safetensors`, or
+shards `model-00001-of-0000N.safetensors` with `model.safetensors.index.json` when the weights exceed
+`max_shard_size`.
 
 Weights are exchanged under their PyTorch names; each framework's runtime maps its own parameters to those names.
 TensorFlow and Flax checkpoints are renamed generically, as transformers converts them to PyTorch:
@@ -34,7 +35,9 @@ SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 WEIGHTS_NAME = "pytorch_model.bin"
 WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json"
 TF2_WEIGHTS_NAME = "tf_model.h5"
+TF2_WEIGHTS_INDEX_NAME = "tf_model.h5.index.json"
 FLAX_WEIGHTS_NAME = "flax_model.msgpack"
+FLAX_WEIGHTS_INDEX_NAME = "flax_model.msgpack.index.json"
 CONFIG_NAME = "config.json"
 
 # Looked for in this order (transformers' PyTorch classes prefer safetensors, then pickles; the other frameworks'
@@ -45,10 +48,14 @@ WEIGHTS_FILES = (
     WEIGHTS_NAME,
     WEIGHTS_INDEX_NAME,
     TF2_WEIGHTS_NAME,
+    TF2_WEIGHTS_INDEX_NAME,
     FLAX_WEIGHTS_NAME,
+    FLAX_WEIGHTS_INDEX_NAME,
 )
 # Shards written by save_pretrained (here or in transformers): removed when a directory is saved again.
-_SHARD_PATTERN = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
+_SHARD_PATTERN = re.compile(
+    r"^(model|pytorch_model|tf_model|flax_model)-\d{5}-of-\d{5}\.(safetensors|bin|h5|msgpack)$"
+)
 DEFAULT_MAX_SHARD_SIZE = "5GB"
 
 
@@ -95,8 +102,17 @@ def find_weights(directory: Union[str, os.PathLike]) -> WeightsSource:
         if not os.path.isfile(path):
             continue
         if name.endswith(".index.json"):
-            kind = "safetensors" if name == SAFE_WEIGHTS_INDEX_NAME else "bin"
+            kind = {
+                SAFE_WEIGHTS_INDEX_NAME: "safetensors",
+                WEIGHTS_INDEX_NAME: "bin",
+                TF2_WEIGHTS_INDEX_NAME: "tf_h5",
+            }.get(name, "flax_msgpack")
             weight_map, shards = _read_index(path)
+            # The index names TF / Flax tensors by their own names: compare them as PyTorch names.
+            if kind == "tf_h5":
+                weight_map = {tf_weight_name_to_pytorch(k)[0]: v for k, v in weight_map.items()}
+            elif kind == "flax_msgpack":
+                weight_map = {flax_path_to_pytorch(tuple(k.split("/")))[0]: v for k, v in weight_map.items()}
             return WeightsSource(path, kind, tuple(shards), weight_map)
         kind = {SAFE_WEIGHTS_NAME: "safetensors", WEIGHTS_NAME: "bin", TF2_WEIGHTS_NAME: "tf_h5"}.get(
             name, "flax_msgpack"
@@ -263,13 +279,13 @@ def _single_file_source(path: str) -> WeightsSource:
 
 def iter_numpy_tensors(source: WeightsSource) -> Iterator[tuple]:
     """`(pytorch_name, np.ndarray)` for every tensor of the checkpoint, one shard at a time."""
-    if source.kind == "tf_h5":
-        yield from read_tf_h5(source.path).items()
-        return
-    if source.kind == "flax_msgpack":
-        yield from read_flax_msgpack(source.path).items()
-        return
     for path in source.files:
+        if source.kind == "tf_h5":
+            yield from read_tf_h5(path).items()
+            continue
+        if source.kind == "flax_msgpack":
+            yield from read_flax_msgpack(path).items()
+            continue
         if source.kind == "safetensors":
             reader = SafetensorsFile(path)
             for name in reader.keys():
@@ -311,18 +327,18 @@ def read_torch_bin(path: str, mmap: bool = False) -> dict:
     return state
 
 
-def tf_weight_name_to_pytorch(name: str) -> tuple:
+def tf_weight_name_to_pytorch(name: str, scoped: bool = True) -> tuple:
     """transformers' TensorFlow weight name -> `(pytorch_name, transposed)`.
 
-    The first scope (the Keras name of the model class) is dropped, `scope___name` scopes are named `name`, list items
-    `layer_._0` are `layer.0`, and the leaves `kernel` (transposed), `gamma`, `beta`, `embeddings` are `weight`,
-    `weight`, `bias`, `weight`.
+    The first scope (the Keras name of the model class; absent when not `scoped`) is dropped, `scope___name` scopes
+    are named `name`, list items `layer_._0` are `layer.0`, and the leaves `kernel` (transposed), `gamma`, `beta`,
+    `embeddings` are `weight`, `weight`, `bias`, `weight`.
     """
     name = name[: -len(":0")] if name.endswith(":0") else name
-    name = name.replace("_._", "/")
-    parts = [re.sub(r"^.*___", "", part) for part in name.split("/") if part]
-    if len(parts) > 1:
+    parts = [part for part in name.split("/") if part]
+    if scoped and len(parts) > 1:
         parts = parts[1:]
+    parts = [re.sub(r"^.*___", "", part) for part in "/".join(parts).replace("_._", "/").split("/")]
     leaf = parts[-1]
     transposed = leaf == "kernel"
     parts[-1] = {"kernel": "weight", "gamma": "weight", "beta": "bias", "embeddings": "weight"}.get(leaf, leaf)
@@ -338,7 +354,9 @@ def flax_path_to_pytorch(path: tuple) -> tuple:
 
 
 def read_tf_h5(path: str) -> dict:
-    """`{pytorch_name: np.ndarray}` of transformers' TensorFlow `tf_model.h5` (Keras' HDF5 weights layout)."""
+    """`{pytorch_name: np.ndarray}` of transformers' TensorFlow `tf_model.h5` (Keras' HDF5 weights layout: one group
+    per top-level layer listing its `weight_names`) or of one of its shards (whose `layer_names` are the weights
+    themselves, named without the model's scope)."""
     try:
         import h5py
     except ImportError:
@@ -351,11 +369,15 @@ def read_tf_h5(path: str) -> dict:
                 raise OSError(f"cannot read {path}: it has no 'layer_names' (not a Keras HDF5 weights file)")
             for layer in layer_names:
                 group = fh[layer]
-                for weight_name in (_text(n) for n in group.attrs.get("weight_names", ())):
-                    name, transposed = tf_weight_name_to_pytorch(weight_name)
+                if isinstance(group, h5py.Dataset):
+                    entries = [(layer, fh)]
+                else:
+                    entries = [(_text(n), group) for n in group.attrs.get("weight_names", ())]
+                for weight_name, holder in entries:
+                    name, transposed = tf_weight_name_to_pytorch(weight_name, scoped=holder is not fh)
                     if name in state:
                         continue  # a layer shared by several top-level layers is stored under each of them
-                    array = np.asarray(group[weight_name])
+                    array = np.asarray(holder[weight_name])
                     state[name] = array.T if transposed and array.ndim == 2 else array
     except OSError as exc:
         if str(exc).startswith("cannot read"):

@@ -275,7 +275,7 @@ class FlaxPreTrainedModel:
             pretrained_model_name_or_path: the checkpoint directory (local; nothing is downloaded) with `config.json`
                 and `model.safetensors`, a sharded `model.safetensors.index.json`, `pytorch_model.bin` (read with
                 `weights_only=True`), a sharded `pytorch_model.bin.index.json`, transformers' TensorFlow
-                `tf_model.h5` or Flax `flax_model.msgpack`.
+                `tf_model.h5` or Flax `flax_model.msgpack` (either sharded too).
             config: the configuration (or the path of a config.json) to use instead of the directory's `config.json`.
             dtype: the computation dtype, `float32` (default), `float16` or `bfloat16` (a string or a jnp dtype;
                 `"auto"`: the dtype config.json records); as in transformers' Flax models the parameters stay

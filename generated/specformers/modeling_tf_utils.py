@@ -348,7 +348,7 @@ class TFPreTrainedModel(keras.Model):
             pretrained_model_name_or_path: a local directory with `config.json` and the weights: `model.safetensors`,
                 a sharded `model.safetensors.index.json`, `pytorch_model.bin` (read with `weights_only=True`), a
                 sharded `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` or Flax
-                `flax_model.msgpack`.
+                `flax_model.msgpack` (either sharded too).
             config: a configuration (or the path of a config.json) to use instead of the directory's `config.json`.
             dtype: `float32`, `float16` or `bfloat16` (a string or a `tf.DType`; `"auto"`: the dtype config.json
                 records): the Keras dtype policy of the model's variables and computation. `torch_dtype` is the older

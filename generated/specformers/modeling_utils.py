@@ -172,7 +172,8 @@ class PreTrainedModel(nn.Module):
             pretrained_model_name_or_path (`str` or `os.PathLike`):
                 A local directory holding `config.json` and the weights: `model.safetensors`, a sharded
                 `model.safetensors.index.json`, `pytorch_model.bin` (read with `weights_only=True`), a sharded
-                `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` or Flax `flax_model.msgpack`.
+                `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` or Flax
+                `flax_model.msgpack` (either sharded too).
             config ([`PretrainedConfig`] or `str`, *optional*):
                 A configuration (or the path of a config.json) to use instead of the directory's `config.json`.
             dtype (`str` or `torch.dtype`, *optional*):
