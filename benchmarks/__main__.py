@@ -4,6 +4,10 @@ Each pair (generated, reference) is measured alternately in one run: warm-up, th
 one reference call, so that machine noise hits both alike. Upstream TensorFlow needs legacy Keras (tf-keras), which
 changes `tf.keras` for the whole process: it runs in a child process that takes turns with this one over a pipe.
 
+Also measures the peak extra memory of loading each base-sized checkpoint into the PyTorch classes (a fresh process
+per load, VmHWM), as a ratio to the checkpoint size; `BENCH_ONLY=load_memory` runs just that part and writes
+bench-results-load.json.
+
 Writes bench-results.json (git-ignored) and prints a table.
 """
 
@@ -350,12 +354,83 @@ def bench_greedy_generation(tmp: str) -> dict:
     return result
 
 
+_LOAD_CHILD = r"""
+import json, os, sys
+
+which, class_name, checkpoint = json.loads(sys.argv[1])
+import torch  # noqa: F401 - imported before the baseline, like the library under test
+
+if which == "generated":
+    import specformers as library
+else:
+    import transformers as library
+cls = getattr(library, class_name)
+
+
+def status(field):
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
+
+
+# Reset the peak-RSS counter (Linux: writing 5 to clear_refs): the peak is the load's, not the imports'.
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")
+base = status("VmRSS")
+model = cls.from_pretrained(checkpoint)
+peak = status("VmHWM")
+size = sum(os.path.getsize(os.path.join(checkpoint, f)) for f in os.listdir(checkpoint) if f.endswith(".safetensors"))
+print(json.dumps({"peak_extra_mib": (peak - base) / 1024, "checkpoint_mib": size / 2**20, "ratio": (peak - base) * 1024 / size}))
+"""
+
+
+def bench_load_memory(tmp: str) -> list:
+    """Peak extra memory of `from_pretrained` for the base-sized (12-layer) checkpoints, in a fresh process each
+    (VmHWM over the RSS after imports), as a ratio to the checkpoint file size; transformers' own loader alongside."""
+    import torch
+    import transformers
+
+    rows = []
+    for arch, config in BASE_CONFIGS.items():
+        if os.environ.get("BENCH_ARCHS") and arch not in os.environ["BENCH_ARCHS"].split(","):
+            continue
+        prefix = prefix_of(arch)
+        checkpoint = os.path.join(tmp, f"{arch}-load")
+        if not os.path.isdir(checkpoint):
+            torch.manual_seed(0)
+            getattr(transformers, f"{prefix}Model")(getattr(transformers, f"{prefix}Config")(**config)).save_pretrained(checkpoint)
+        row = {"arch": arch}
+        for which in ("generated", "reference"):
+            env = {**os.environ, "USE_TF": "0", "USE_FLAX": "0"}
+            proc = subprocess.run(
+                [sys.executable, "-c", _LOAD_CHILD, json.dumps([which, f"{prefix}Model", checkpoint])],
+                capture_output=True, text=True, cwd=ROOT, env=env,
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr[-2000:])
+            row[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(
+            f"{arch:9s} load ({row['generated']['checkpoint_mib']:.0f} MiB checkpoint): generated peak extra "
+            f"{row['generated']['peak_extra_mib']:.0f} MiB = {row['generated']['ratio']:.2f}x, reference "
+            f"{row['reference']['peak_extra_mib']:.0f} MiB = {row['reference']['ratio']:.2f}x",
+            flush=True,
+        )
+    return rows
+
+
 def main() -> None:
     import tempfile
 
     import torch
     import transformers
 
+    if os.environ.get("BENCH_ONLY") == "load_memory":
+        # Just the checkpoint-loading memory measurement (BENCH_ONLY=load_memory python -m benchmarks).
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = bench_load_memory(tmp)
+        (ROOT / "bench-results-load.json").write_text(json.dumps({"load_memory": rows}, indent=2) + "\n")
+        print("wrote bench-results-load.json")
+        return
     results: dict = {"generation": bench_generation(), "forward": []}
     g = results["generation"]
     print(f"generation (fresh process, {g['files']} files): cold {g['cold_s']:.2f}s, warm {g['warm_s']:.2f}s")
@@ -379,6 +454,7 @@ def main() -> None:
                         f"reference {row['reference_s'] * 1000:8.1f} ms  ratio {row['ratio']:.2f}")
                     print(f"{arch:9s} {framework:5s} b{shape[0]} s{shape[1]:<4d} generated "
                           f"{row['generated_s'] * 1000:8.1f} ms  {ref}", flush=True)
+        results["load_memory"] = bench_load_memory(tmp)
         if os.environ.get("BENCH_LONG", "1") == "1" and hasattr(__import__("specformers"), "LongT5EncoderModel"):
             results["longt5_long_inputs"] = bench_long_inputs(tmp)
             results["longt5_greedy_generation"] = bench_greedy_generation(tmp)

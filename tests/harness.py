@@ -260,7 +260,11 @@ def run_generated(framework: str, case: Case, directory: str, inputs: dict[str, 
     import specformers
 
     cls = getattr(specformers, case.class_name(framework))
-    model = cls.from_pretrained(directory)
+    return run_model(framework, cls.from_pretrained(directory), inputs, **kwargs)
+
+
+def run_model(framework: str, model, inputs: dict[str, np.ndarray], **kwargs) -> dict[str, np.ndarray]:
+    """Every output field of a specformers model of `framework` on `inputs` (Flax gets no labels)."""
     if framework == "torch":
         import torch
 

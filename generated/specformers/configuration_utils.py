@@ -191,4 +191,10 @@ class PretrainedConfig:
             raise OSError(f"{path} is not a valid JSON config file: {exc}") from None
         if not isinstance(config_dict, dict):
             raise OSError(f"{path} does not hold a JSON object")
+        declared = config_dict.get("model_type")
+        if declared is not None and cls.model_type and declared != cls.model_type:
+            raise ValueError(
+                f"{path} describes a {declared!r} model, but {cls.__name__} is for {cls.model_type!r} models: load this "
+                f"checkpoint with the {declared!r} classes, or pass a {cls.__name__} as config="
+            )
         return cls.from_dict(config_dict, **kwargs)

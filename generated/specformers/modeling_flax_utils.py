@@ -332,9 +332,10 @@ class FlaxPreTrainedModel:
         state.update(self._constants(self._is_head_model(flatten_dict(unfreeze(params)))))
         return state
 
-    def load_state_dict(self, state: dict, source: str = "state dict") -> dict:
+    def load_state_dict(self, state: dict, source: str = "state dict", ignore_mismatched_sizes: bool = False) -> dict:
         """Parameters from a `{pytorch_name: array}` dict; what is missing keeps a random initialisation (and is
-        reported, as are unexpected names); a shape mismatch is an error."""
+        reported, as are unexpected names); a shape mismatch is an error, unless `ignore_mismatched_sizes`, which
+        initialises those parameters anew and lists them. The report is also kept as `self.loading_info`."""
         shapes = self._param_shapes()
         expected = {pytorch_name(path): path for path in shapes}
         head_model = self._is_head_model(shapes)
@@ -355,10 +356,12 @@ class FlaxPreTrainedModel:
                 continue
             flat[path] = jnp.asarray(array, dtype=shapes[path].dtype)
         unexpected = [name for name in state if name not in expected and name not in skipped]
-        checkpoint.report_load(type(self).__name__, missing, unexpected, mismatched, source)
-        if missing:
+        checkpoint.report_load(type(self).__name__, missing, unexpected, mismatched, source, ignore_mismatched_sizes)
+        self.loading_info = checkpoint.loading_info(missing, unexpected, mismatched)
+        fresh = missing + [name for name, _, _ in mismatched]
+        if fresh:
             initial = flatten_dict(self.init_weights(self.key, self.input_shape))
-            for name in missing:
+            for name in fresh:
                 flat[expected[name]] = initial[expected[name]]
         return unflatten_dict(flat)
 
@@ -366,36 +369,66 @@ class FlaxPreTrainedModel:
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
-        config: Optional[PretrainedConfig] = None,
-        dtype: jnp.dtype = jnp.float32,
+        config: Optional[Union[PretrainedConfig, str, os.PathLike]] = None,
+        dtype: Any = None,
         seed: int = 0,
+        torch_dtype: Any = None,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
         **kwargs: Any,
     ) -> "FlaxPreTrainedModel":
-        """Load a directory written by `save_pretrained` (this library's or transformers' PyTorch one).
+        """Load a checkpoint directory written by transformers (in any framework) or by `save_pretrained`.
 
         Args:
-            pretrained_model_name_or_path: the checkpoint directory (local; nothing is downloaded).
-            config: the configuration to use instead of the directory's `config.json`.
-            dtype: the computation dtype (parameters stay float32).
+            pretrained_model_name_or_path: the checkpoint directory (local; nothing is downloaded) with `config.json`
+                and `model.safetensors`, a sharded `model.safetensors.index.json`, `pytorch_model.bin` (read with
+                `weights_only=True`), a sharded `pytorch_model.bin.index.json`, transformers' TensorFlow
+                `tf_model.h5` or Flax `flax_model.msgpack` (either sharded too).
+            config: the configuration (or the path of a config.json) to use instead of the directory's `config.json`.
+            dtype: the computation dtype, `float32` (default), `float16` or `bfloat16` (a string or a jnp dtype;
+                `"auto"`: the dtype config.json records); as in transformers' Flax models the parameters stay
+                float32. `torch_dtype` is the older name.
             seed: the seed of the random initialisation of weights the checkpoint lacks.
+            ignore_mismatched_sizes: weights whose shape differs from the model's are initialised anew and listed
+                in a warning, instead of raising.
+            output_loading_info: also return a dict with the missing, unexpected and mismatched keys.
             kwargs: configuration fields that override those of `config.json`.
         """
         path = os.fspath(pretrained_model_name_or_path)
-        if config is None:
-            config = cls.config_class.from_pretrained(path, **kwargs)
-        elif kwargs:
-            raise TypeError(f"unexpected arguments {sorted(kwargs)}: pass configuration overrides without `config`")
-        model = cls(config, dtype=dtype, seed=seed, _do_init=False)
-        weights_file = checkpoint.find_weights_file(path)
-        model.params = model.load_state_dict(checkpoint.load_numpy_state_dict(weights_file), weights_file)
-        return model
+        source = checkpoint.find_weights(path)
+        if config is None or isinstance(config, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(path if config is None else config)
+        overrides, model_kwargs = checkpoint.split_from_pretrained_kwargs(
+            cls, cls.config_class, config, kwargs, cls.__init__
+        )
+        config = checkpoint.apply_config_overrides(copy.deepcopy(config), overrides)
+        name = checkpoint.resolve_dtype(dtype, torch_dtype, config) or "float32"
+        model = cls(config, dtype=getattr(jnp, name), seed=seed, _do_init=False, **model_kwargs)
+        model.params = model.load_state_dict(
+            checkpoint.load_numpy_state_dict(source), source.path, ignore_mismatched_sizes
+        )
+        return (model, model.loading_info) if output_loading_info else model
 
-    def save_pretrained(self, save_directory: Union[str, os.PathLike], params: Optional[dict] = None) -> None:
-        """Write `config.json` + `model.safetensors` in transformers' PyTorch layout (loadable by
-        `transformers.<Class>.from_pretrained`)."""
+    def save_pretrained(
+        self,
+        save_directory: Union[str, os.PathLike],
+        params: Optional[dict] = None,
+        max_shard_size: Union[int, str] = "5GB",
+    ) -> None:
+        """Write `config.json` + safetensors in transformers' PyTorch layout (loadable by
+        `transformers.<Class>.from_pretrained`), atomically.
+
+        Args:
+            save_directory: the directory (created if needed); weights files of an earlier save there are replaced.
+            params: the parameters to save (default: `self.params`).
+            max_shard_size: above this size (bytes, or a string like `"200MB"`) the weights are split into
+                `model-00001-of-0000N.safetensors` shards listed by `model.safetensors.index.json`.
+        """
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("Flax") :]]
-        checkpoint.save_numpy_state_dict(save_directory, self.state_dict(params), config.to_json_string())
+        checkpoint.save_numpy_state_dict(
+            save_directory, self.state_dict(params), config.to_json_string(), max_shard_size
+        )
 
 
 __all__ = [

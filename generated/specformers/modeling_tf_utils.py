@@ -511,53 +511,88 @@ class TFPreTrainedModel(keras.Model):
 
     # -- checkpoints -----------------------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, config=None, **kwargs):
-        """Load a directory written by `save_pretrained` in any framework (transformers' PyTorch layout).
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path,
+        *model_args,
+        config=None,
+        dtype=None,
+        torch_dtype=None,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
+        **kwargs,
+    ):
+        """Load a checkpoint directory written by transformers (in any framework) or by `save_pretrained`.
 
         Args:
-            pretrained_model_name_or_path: a local directory with `config.json` and `model.safetensors` (or
-                `pytorch_model.bin`).
-            config: a configuration to use instead of the directory's `config.json`.
-            kwargs: fields overriding those of `config.json`.
+            pretrained_model_name_or_path: a local directory with `config.json` and the weights: `model.safetensors`,
+                a sharded `model.safetensors.index.json`, `pytorch_model.bin` (read with `weights_only=True`), a
+                sharded `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` or Flax
+                `flax_model.msgpack` (either sharded too).
+            config: a configuration (or the path of a config.json) to use instead of the directory's `config.json`.
+            dtype: `float32`, `float16` or `bfloat16` (a string or a `tf.DType`; `"auto"`: the dtype config.json
+                records): the Keras dtype policy of the model's variables and computation. `torch_dtype` is the older
+                name. Without it, the global Keras policy applies (mixed precision included).
+            ignore_mismatched_sizes: weights whose shape differs from the model's keep their fresh initialisation
+                and are listed in a warning, instead of raising.
+            output_loading_info: also return a dict with the missing, unexpected and mismatched keys.
+            kwargs: keywords naming a configuration field override it; the others are passed to the constructor.
         """
         path = os.fspath(pretrained_model_name_or_path)
-        if config is None:
-            config = cls.config_class.from_pretrained(path, **kwargs)
-        elif kwargs:
-            config = copy.deepcopy(config)
-            for key, value in kwargs.items():
-                setattr(config, key, value)
-        weights_file = checkpoint.find_weights_file(path)
-        state = checkpoint.load_numpy_state_dict(weights_file)
+        source = checkpoint.find_weights(path)
+        if config is None or isinstance(config, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(path if config is None else config)
+        overrides, model_kwargs = checkpoint.split_from_pretrained_kwargs(
+            cls, cls.config_class, config, kwargs, cls.__init__
+        )
+        config = checkpoint.apply_config_overrides(copy.deepcopy(config), overrides)
+        name = checkpoint.resolve_dtype(dtype, torch_dtype, config)
+        state = checkpoint.load_numpy_state_dict(source)
 
-        model = cls(config, *model_args)
-        model.build_with_dummy_inputs()
+        policy = keras.mixed_precision.global_policy()
+        if name is not None:
+            keras.mixed_precision.set_global_policy(name)
+        try:
+            model = cls(config, *model_args, **model_kwargs)
+            model.build_with_dummy_inputs()
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
         weights = model.pytorch_weight_map()
         state = checkpoint.adapt_prefix(state, weights.names(), cls.base_model_prefix)
 
         missing, mismatched = [], []
-        for name, (variable, transposed) in weights.variables.items():
-            if name not in state:
-                missing.append(name)
+        for key, (variable, transposed) in weights.variables.items():
+            if key not in state:
+                missing.append(key)
                 continue
-            array = np.asarray(state[name])
+            array = np.asarray(state[key])
             if transposed:
                 array = array.T
             if tuple(array.shape) != tuple(variable.shape):
-                mismatched.append((name, tuple(array.shape), tuple(variable.shape)))
+                model_shape = tuple(variable.shape)[::-1] if transposed else tuple(variable.shape)
+                mismatched.append((key, tuple(state[key].shape), model_shape))
                 continue
-            variable.assign(array.astype(variable.dtype))
+            variable.assign(tf.cast(array, variable.dtype))
         known = weights.names()
         unexpected = [
-            name
-            for name in state
-            if name not in known and not any(re.search(pattern, name) for pattern in cls.ignore_on_load_unexpected)
+            key
+            for key in state
+            if key not in known and not any(re.search(pattern, key) for pattern in cls.ignore_on_load_unexpected)
         ]
-        checkpoint.report_load(cls.__name__, missing, unexpected, mismatched, path)
+        checkpoint.report_load(cls.__name__, missing, unexpected, mismatched, source.path, ignore_mismatched_sizes)
+        if output_loading_info:
+            return model, checkpoint.loading_info(missing, unexpected, mismatched)
         return model
 
-    def save_pretrained(self, save_directory) -> None:
-        """Write `config.json` + `model.safetensors` with transformers' PyTorch names (loadable by transformers)."""
+    def save_pretrained(self, save_directory, max_shard_size="5GB") -> None:
+        """Write `config.json` + safetensors with transformers' PyTorch names (loadable by transformers' PyTorch
+        classes), atomically.
+
+        Args:
+            save_directory: the directory (created if needed); weights files of an earlier save there are replaced.
+            max_shard_size: above this size (bytes, or a string like `"200MB"`) the weights are split into
+                `model-00001-of-0000N.safetensors` shards listed by `model.safetensors.index.json`.
+        """
         weights = self.pytorch_weight_map()
         tensors = {}
         for name, (variable, transposed) in weights.variables.items():
@@ -567,7 +602,8 @@ class TFPreTrainedModel(keras.Model):
             tensors[name] = np.asarray(value, dtype=np.float32)
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("TF") :]]
-        checkpoint.save_numpy_state_dict(save_directory, tensors, config.to_json_string())
+        config.dtype = keras.backend.standardize_dtype(self.dtype_policy.variable_dtype)
+        checkpoint.save_numpy_state_dict(save_directory, tensors, config.to_json_string(), max_shard_size)
 
     # -- Keras training glue ---------------------------------------------------------------------------------------
     # `compile(optimizer)` without a loss trains on the model's own loss (labels in `x`, or `y` moved into them);

@@ -4,17 +4,30 @@
 checkpoints, attention masks, losses) and the attention kernel.
 """
 
+import copy
+import functools
 import math
 import os
 import re
-import shutil
-import tempfile
 from typing import Optional, Union
 
+import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import CONFIG_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_NAME, adapt_prefix, find_weights_file, report_load
+from .checkpoint import (
+    SafetensorsFile,
+    adapt_prefix,
+    apply_config_overrides,
+    find_weights,
+    load_numpy_state_dict,
+    loading_info,
+    read_torch_bin,
+    report_load,
+    resolve_dtype,
+    save_checkpoint,
+    split_from_pretrained_kwargs,
+)
 from .configuration_utils import PretrainedConfig
 
 
@@ -267,43 +280,66 @@ class PreTrainedModel(nn.Module):
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
         *model_args,
-        config: Optional[PretrainedConfig] = None,
+        config: Optional[Union[PretrainedConfig, str, os.PathLike]] = None,
+        dtype: Optional[Union[str, torch.dtype]] = None,
+        torch_dtype: Optional[Union[str, torch.dtype]] = None,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
         **kwargs,
     ) -> "PreTrainedModel":
-        """Load a model from a directory written by `save_pretrained` (here or in transformers).
+        """Load a model from a checkpoint directory written by transformers (in any framework) or by `save_pretrained`.
 
         Args:
             pretrained_model_name_or_path (`str` or `os.PathLike`):
-                A local directory holding `config.json` and `model.safetensors` (or `pytorch_model.bin`).
-            config ([`PretrainedConfig`], *optional*):
-                A configuration to use instead of the directory's `config.json`.
+                A local directory holding `config.json` and the weights: `model.safetensors`, a sharded
+                `model.safetensors.index.json`, `pytorch_model.bin` (read with `weights_only=True`), a sharded
+                `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` or Flax
+                `flax_model.msgpack` (either sharded too).
+            config ([`PretrainedConfig`] or `str`, *optional*):
+                A configuration (or the path of a config.json) to use instead of the directory's `config.json`.
+            dtype (`str` or `torch.dtype`, *optional*):
+                `float32`, `float16` or `bfloat16` (or `"auto"`: the dtype config.json records): the model is built
+                in this dtype and the weights are converted while they are read. `torch_dtype` is the older name.
+            ignore_mismatched_sizes (`bool`, *optional*, defaults to `False`):
+                Weights whose shape differs from the model's (a classifier with another `num_labels`) keep their
+                fresh initialisation and are listed in a warning, instead of raising.
+            output_loading_info (`bool`, *optional*, defaults to `False`):
+                Also return a dict with the missing, unexpected and mismatched keys.
             kwargs:
-                `dtype` (or `torch_dtype`): cast the loaded model to this dtype; every other keyword overrides a
-                configuration field.
+                Keywords naming a configuration field (`num_labels`, `problem_type`, `output_hidden_states`, ...)
+                override it; the others are passed to the model's constructor.
 
         A base-model checkpoint loads into a head model (the head is newly initialised and listed in a warning) and a
-        head-model checkpoint into a base model (the head's weights are reported as unused).
+        head-model checkpoint into a base model (the head's weights are reported as unused). safetensors are read
+        tensor by tensor straight into the parameters, so loading needs about one copy of the weights in memory.
         """
-        dtype = kwargs.pop("dtype", None)
-        torch_dtype = kwargs.pop("torch_dtype", None)
-        dtype = dtype if dtype is not None else torch_dtype
-        if config is None:
-            config = cls.config_class.from_pretrained(pretrained_model_name_or_path, **kwargs)
-        else:
-            for key, value in kwargs.items():
-                setattr(config, key, value)
-        model = cls(config, *model_args)
-        weights_file = find_weights_file(pretrained_model_name_or_path)
-        model._load_checkpoint(_read_weights(weights_file), weights_file)
-        if dtype is not None and dtype != "auto":
-            model = model.to(getattr(torch, dtype) if isinstance(dtype, str) else dtype)
+        path = os.fspath(pretrained_model_name_or_path)
+        source = find_weights(path)
+        if config is None or isinstance(config, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(path if config is None else config)
+        elif not isinstance(config, PretrainedConfig):
+            raise TypeError(f"config must be a {cls.config_class.__name__}, got {type(config).__name__}")
+        overrides, model_kwargs = split_from_pretrained_kwargs(cls, cls.config_class, config, kwargs, cls.__init__)
+        config = apply_config_overrides(copy.deepcopy(config), overrides)
+        name = resolve_dtype(dtype, torch_dtype, config)
+        target_dtype = getattr(torch, name) if name is not None else torch.get_default_dtype()
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(target_dtype)
+        try:
+            model = cls(config, *model_args, **model_kwargs)
+        finally:
+            torch.set_default_dtype(previous)
+        if name is not None:
+            model.to(target_dtype)  # tables built in float32 on purpose (then cast, as `.to(dtype)` would)
+        info = model._load_checkpoint(source, ignore_mismatched_sizes)
         model.eval()
-        return model
+        return (model, info) if output_loading_info else model
 
     @torch.no_grad()
-    def _load_checkpoint(self, state: dict, path: str) -> None:
+    def _load_checkpoint(self, source, ignore_mismatched_sizes: bool = False) -> dict:
+        """Copy the checkpoint's tensors into the parameters (converting dtypes) and report what did not load."""
         expected = self.state_dict()
-        state = adapt_prefix(state, expected.keys(), self.base_model_prefix)
+        state = adapt_prefix(_checkpoint_entries(source), expected.keys(), self.base_model_prefix)
         non_persistent = {
             f"{name}.{buffer}" if name else buffer
             for name, module in self.named_modules()
@@ -317,31 +353,58 @@ class PreTrainedModel(nn.Module):
             and not any(re.search(pattern, k) for pattern in self._keys_to_ignore_on_load_unexpected)
         ]
         mismatched = [
-            (k, tuple(v.shape), tuple(expected[k].shape))
-            for k, v in state.items()
-            if k in expected and tuple(v.shape) != tuple(expected[k].shape)
+            (k, entry.shape, tuple(expected[k].shape))
+            for k, entry in state.items()
+            if k in expected and entry.shape != tuple(expected[k].shape)
         ]
         # A tied parameter (the LM decoder, its bias) is loaded through the parameter it aliases.
         aliases = _aliases(expected)
         missing = [k for k in expected if k not in state and not any(a in state for a in aliases.get(k, ()))]
-        report_load(type(self).__name__, missing, unexpected, mismatched, path)
-        for key, value in state.items():
-            if key in expected:
-                expected[key].copy_(value)
+        report_load(type(self).__name__, missing, unexpected, mismatched, source.path, ignore_mismatched_sizes)
+        skip = {k for k, _, _ in mismatched}
+        # An alias is read through the parameter it ties to: a checkpoint may hold a stale copy of it (some of
+        # transformers' TF models write an unused `decoder/bias` next to the head's `bias`).
+        tied = set(self._tied_weights_keys)
+        skip |= {k for k in state if k in tied and any(a in state and a not in tied for a in aliases.get(k, ()))}
+        for key, entry in state.items():
+            if key in expected and key not in skip:
+                entry.load_into(expected[key])
         self.tie_weights()
+        return loading_info(missing, unexpected, mismatched)
 
-    def save_pretrained(self, save_directory: Union[str, os.PathLike]) -> None:
-        """Write `config.json` and `model.safetensors` with transformers' parameter names, atomically.
+    def save_pretrained(
+        self, save_directory: Union[str, os.PathLike], max_shard_size: Union[int, str] = "5GB"
+    ) -> None:
+        """Write `config.json` and the weights as safetensors with transformers' parameter names, atomically.
 
-        Aliased parameters (`_tied_weights_keys`) are saved once, as transformers saves them.
+        Args:
+            save_directory (`str` or `os.PathLike`):
+                The directory (created if needed). Weights files of an earlier save there are replaced.
+            max_shard_size (`int` or `str`, *optional*, defaults to `"5GB"`):
+                Above this size (bytes, or a string like `"200MB"`) the weights are split into
+                `model-00001-of-0000N.safetensors` shards listed by `model.safetensors.index.json`, as transformers
+                writes them.
+
+        Aliased parameters (`_tied_weights_keys`) are saved once, as transformers saves them. The files are written
+        in a staging folder first and the entry point (`model.safetensors` or the index) is moved in last, so an
+        interrupted save never leaves a directory that loads with missing weights.
         """
+        from safetensors.torch import save_file
+
         state = self.state_dict()
         tied = set(self._tied_weights_keys)
         drop = {k for k, others in _aliases(state).items() if k in tied and any(o not in tied for o in others)}
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items() if k not in drop}
         self.config.architectures = [type(self).__name__]
         self.config.dtype = str(self.dtype).split(".")[-1]
-        _save_atomically(os.fspath(save_directory), tensors, self.config.to_json_string())
+        save_checkpoint(
+            save_directory,
+            tensors,
+            self.config.to_json_string(),
+            lambda shard, path: save_file(shard, path, metadata={"format": "pt"}),
+            lambda tensor: tensor.numel() * tensor.element_size(),
+            max_shard_size,
+        )
 
     # ------------------------------------------------------------------------------------------------------------------
     # Masks
@@ -486,42 +549,69 @@ def _aliases(state: dict) -> dict:
     return {name: [o for o in names if o != name] for names in groups.values() if len(names) > 1 for name in names}
 
 
-def _read_weights(path: str) -> dict:
-    """`{name: tensor}` (on the CPU) from a .safetensors or a .bin checkpoint."""
-    if path.endswith(".safetensors"):
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+# safetensors dtype -> torch dtype.
+_TORCH_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
 
-        try:
-            return load_file(path)
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise OSError(f"cannot read {path}: the file is truncated or not a safetensors file ({exc})") from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise OSError(f"cannot read {path}: {exc}") from None
+
+class _Entry:
+    """One tensor of a checkpoint, not read yet: its shape, and how to copy it into a parameter."""
+
+    def __init__(self, shape: tuple, load_into):
+        self.shape = tuple(shape)
+        self.load_into = load_into
 
 
-def _save_atomically(save_directory: str, tensors: dict, config_json: str) -> None:
-    """config.json + model.safetensors into `save_directory`: written in a staging folder, then moved in place, so
-    the directory never holds a half-written checkpoint. Tensors keep their dtype (bf16 included)."""
-    from safetensors.torch import save_file
+def _checkpoint_entries(source) -> dict:
+    """`{pytorch_name: _Entry}` of a checkpoint. safetensors tensors are read straight into the destination's memory
+    when dtypes agree (else one tensor at a time is converted); `.bin` files are memory-mapped."""
+    entries = {}
+    if source.kind == "safetensors":
+        for path in source.files:
+            reader = SafetensorsFile(path)
+            for name, (st_dtype, shape, _, _) in reader.tensors.items():
+                entries[name] = _Entry(
+                    shape, functools.partial(_read_safetensor, reader, name, _TORCH_DTYPES[st_dtype])
+                )
+        source.check_complete(entries)
+    elif source.kind == "bin":
+        for path in source.files:
+            for name, tensor in read_torch_bin(path, mmap=True).items():
+                entries[name] = _Entry(tuple(tensor.shape), functools.partial(_copy_tensor, tensor))
+        source.check_complete(entries)
+    else:
+        for name, array in load_numpy_state_dict(source).items():
+            entries[name] = _Entry(
+                array.shape,
+                functools.partial(_copy_tensor, torch.from_numpy(np.require(array, requirements=["C", "W"]))),
+            )
+    return entries
 
-    if os.path.isfile(save_directory):
-        raise ValueError(f"save_pretrained expects a directory, but {save_directory} is a file")
-    os.makedirs(save_directory, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".specformers-save-", dir=save_directory)
-    try:
-        save_file(tensors, os.path.join(staging, SAFE_WEIGHTS_NAME), metadata={"format": "pt"})
-        with open(os.path.join(staging, CONFIG_NAME), "w", encoding="utf-8") as fh:
-            fh.write(config_json)
-        stale = os.path.join(save_directory, WEIGHTS_NAME)
-        if os.path.exists(stale):
-            os.remove(stale)
-        os.replace(os.path.join(staging, SAFE_WEIGHTS_NAME), os.path.join(save_directory, SAFE_WEIGHTS_NAME))
-        os.replace(os.path.join(staging, CONFIG_NAME), os.path.join(save_directory, CONFIG_NAME))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+def _read_safetensor(reader, name: str, dtype: torch.dtype, target: torch.Tensor) -> None:
+    if target.dtype == dtype and target.device.type == "cpu" and target.is_contiguous():
+        if target.numel():
+            reader.read_into(name, target.reshape(-1).view(torch.uint8).numpy())
+        return
+    shape = reader.tensors[name][1]
+    buffer = torch.empty(shape, dtype=dtype)
+    if buffer.numel():
+        reader.read_into(name, buffer.reshape(-1).view(torch.uint8).numpy())
+    target.copy_(buffer)
+
+
+def _copy_tensor(source: torch.Tensor, target: torch.Tensor) -> None:
+    target.copy_(source)
 
 
 __all__ = ["PreTrainedModel", "check_inputs", "check_label_shape", "dot_product_attention", "mask_value"]

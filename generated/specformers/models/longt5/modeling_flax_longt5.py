@@ -1416,10 +1416,10 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         init = jax.jit(lambda rngs, feed: self.module.init(rngs, **feed, return_dict=False))
         return unfreeze(init({"params": params_rng, "dropout": dropout_rng}, feed)["params"])
 
-    def load_state_dict(self, state: dict, source: str = "state dict") -> dict:
+    def load_state_dict(self, state: dict, source: str = "state dict", ignore_mismatched_sizes: bool = False) -> dict:
         ignored = [re.compile(pattern) for pattern in self._keys_to_ignore_on_load_unexpected]
         state = {name: value for name, value in state.items() if not any(p.search(name) for p in ignored)}
-        return super().load_state_dict(state, source)
+        return super().load_state_dict(state, source, ignore_mismatched_sizes)
 
     def _apply(self, method: str, params: Optional[dict], dropout_rng: Optional[jax.Array], train: bool, **inputs):
         """Run one method of the module (`encode`, `decode`, ...) with dropout when `train`."""
