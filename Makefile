@@ -21,17 +21,19 @@ test: $(STAMP)
 
 # Upstream TF models need legacy Keras (tf-keras); the benchmark runs them in a child process only.
 bench: $(STAMP)
-	$(PY) -m pip install --quiet "tf-keras==2.21.*"
 	$(PY) -m benchmarks
 
 venv: $(STAMP)
 
 # torch==2.13.0 is installed first and on its own, so that nothing later can resolve a newer (CUDA) torch.
-$(STAMP): pyproject.toml
+# tf-keras (legacy Keras, for upstream's TF classes in child processes: checkpoint fixtures, `make bench`) goes in
+# without its dependencies: it needs TensorFlow, which tensorflow-cpu already is.
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --no-deps "tf-keras==2.21.*"
 	touch $(STAMP)
 
 clean:
