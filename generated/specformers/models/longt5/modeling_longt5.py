@@ -305,8 +305,13 @@ class LongT5Attention(nn.Module):
             key, value = past_key_value
         else:
             source = hidden_states if key_value_states is None else key_value_states
-            key = self.k(source).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
-            value = self.v(source).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
+            # Contiguous: cached cross-attention keys and values are multiplied at every decoding step.
+            key = (
+                self.k(source).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2).contiguous()
+            )
+            value = (
+                self.v(source).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2).contiguous()
+            )
             if past_key_value is not None:
                 # (batch, heads, past_len + seq, head_dim)
                 key = torch.cat([past_key_value[0], key], dim=2)
