@@ -126,18 +126,21 @@ def _shape_text(shape) -> str:
     )
 
 
-def _check_range(name: str, ids, limit: int, field: str) -> None:
-    """`ids` in `[0, limit)`: a `ValueError` in eager mode; inside `tf.function` a `tf.debugging` assertion (an
-    `InvalidArgumentError` with the same message when the graph runs; XLA (`jit_compile=True`) drops assertions)."""
+def _check_range(name: str, ids, limit: int, field: str) -> list:
+    """`ids` in `[0, limit)`: a `ValueError` in eager mode; inside `tf.function` the `tf.debugging` assertions it
+    returns (an `InvalidArgumentError` with the same message when the graph runs; XLA (`jit_compile=True`) drops
+    assertions)."""
     message = f"{name} must lie in [0, {field}) = [0, {limit})"
     if tf.executing_eagerly():
         values = np.asarray(ids)
         if values.size and (values.min() < 0 or values.max() >= limit):
             raise ValueError(f"{message}, got values in [{values.min()}, {values.max()}]")
-        return
+        return []
     ids = tf.convert_to_tensor(ids)
-    tf.debugging.assert_non_negative(ids, message=message)
-    tf.debugging.assert_less(ids, tf.cast(limit, ids.dtype), message=message)
+    return [
+        tf.debugging.assert_non_negative(ids, message=message),
+        tf.debugging.assert_less(ids, tf.cast(limit, ids.dtype), message=message),
+    ]
 
 
 def check_inputs(
@@ -158,7 +161,9 @@ def check_inputs(
     encoder_hidden_states=None,
     encoder_attention_mask=None,
 ) -> tuple:
-    """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)` (ints where static).
+    """Validate a model's inputs at its entrance; returns `(batch_size, seq_length, input_ids, token_type_ids,
+    position_ids)`: the sizes (ints where static) and the id tensors as given, which inside `tf.function` carry the
+    assertions as control dependencies (so that an embedding lookup of an out-of-range id cannot run before them).
 
     Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
     `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
@@ -210,21 +215,30 @@ def check_inputs(
             [encoder_shape[:2]],
             f"the encoder output has shape {_shape_text(encoder_shape)}",
         )
+    assertions = []
     if max_length is not None:
         limit = f"exceeds config.{max_length_field} ({max_length}), the number of positions {max_length_table} covers"
         if isinstance(key_length, int):
             if key_length > max_length:
                 raise ValueError(f"Input sequence length {key_length} {limit}")
         else:
-            tf.debugging.assert_less_equal(key_length, max_length, message=f"Input sequence length {limit}")
+            assertions.append(
+                tf.debugging.assert_less_equal(key_length, max_length, message=f"Input sequence length {limit}")
+            )
     for name, ids, limit, field in (
         (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
         (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
         (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
     ):
         if ids is not None and limit is not None:
-            _check_range(name, ids, limit, field)
-    return batch_size, seq_length
+            assertions += _check_range(name, ids, limit, field)
+    if assertions:
+        # Graph mode: the embedding lookups read the ids only after every assertion has run.
+        with tf.control_dependencies(assertions):
+            input_ids, token_type_ids, position_ids = (
+                None if ids is None else tf.identity(ids) for ids in (input_ids, token_type_ids, position_ids)
+            )
+    return batch_size, seq_length, input_ids, token_type_ids, position_ids
 
 
 def check_label_shape(name: str, labels, expected: list, what: str) -> None:

@@ -316,7 +316,7 @@ class TFAlbertMainLayer(TFCompositeLayer):
         )
         past_length = 0
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
-        batch_size, seq_length = check_inputs(
+        batch_size, seq_length, input_ids, token_type_ids, position_ids = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=config.vocab_size,

@@ -854,7 +854,7 @@ class TFLongT5Stack(TFCompositeLayer):
         appended = self.is_decoder and past_key_values is not None and cache_index is None
         # Exactly one of input_ids / inputs_embeds, a mask of the input's shape (with a preallocated cache the mask
         # spans the cache's length and is not checked here), ids in the vocabulary.
-        batch_size, seq_length = check_inputs(
+        batch_size, seq_length, input_ids, _, _ = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=self.config.vocab_size,

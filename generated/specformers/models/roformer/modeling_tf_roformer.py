@@ -427,7 +427,7 @@ class TFRoFormerMainLayer(TFCompositeLayer):
         )
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
-        batch_size, seq_length = check_inputs(
+        batch_size, seq_length, input_ids, token_type_ids, _ = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=config.vocab_size,
