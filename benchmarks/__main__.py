@@ -227,6 +227,21 @@ def bench_tf(arch: str, checkpoint: str, shape: tuple[int, int]) -> dict:
     return {"generated_s": t_ours, "reference_s": t_ref, "ratio": t_ours / t_ref}
 
 
+# Child-process prelude: `status(field)` reads /proc/self/status; the peak-RSS counter is reset (Linux: writing 5 to
+# clear_refs) and `base` is the RSS now, so that VmHWM - base is the peak of what the child does next.
+_PEAK_RSS = r"""
+
+def status(field):
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
+
+
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")
+base = status("VmRSS")
+"""
+
+
 _LONG_CHILD = r"""
 import json, os, resource, sys, time
 import numpy as np
@@ -243,17 +258,7 @@ ids = torch.from_numpy(np.random.default_rng(0).integers(2, 32000, size=(1, leng
 mask = torch.ones_like(ids)
 model(input_ids=ids[:, :256], attention_mask=mask[:, :256])  # warm-up on a short input
 
-
-def status(field):
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
-
-
-# Reset the peak-RSS counter (Linux: writing 5 to clear_refs), so that the peak is the forward's, not the load's.
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")
-base = status("VmRSS")
-t0 = time.perf_counter()
+""" + _PEAK_RSS + r"""t0 = time.perf_counter()
 model(input_ids=ids, attention_mask=mask)
 elapsed = time.perf_counter() - t0
 peak = status("VmHWM")
@@ -366,17 +371,7 @@ else:
     import transformers as library
 cls = getattr(library, class_name)
 
-
-def status(field):
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
-
-
-# Reset the peak-RSS counter (Linux: writing 5 to clear_refs): the peak is the load's, not the imports'.
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")
-base = status("VmRSS")
-model = cls.from_pretrained(checkpoint)
+""" + _PEAK_RSS + r"""model = cls.from_pretrained(checkpoint)
 peak = status("VmHWM")
 size = sum(os.path.getsize(os.path.join(checkpoint, f)) for f in os.listdir(checkpoint) if f.endswith(".safetensors"))
 print(json.dumps({"peak_extra_mib": (peak - base) / 1024, "checkpoint_mib": size / 2**20, "ratio": (peak - base) * 1024 / size}))
