@@ -272,6 +272,17 @@ LONG_CONFIG = dict(
 )
 
 
+def run_child(script: str, args: list, **env: str) -> dict:
+    """Run `script` in a fresh Python process with `args` as JSON in argv[1]; the JSON object it prints last."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def encoder_macs(length: int, attention: str, config: dict = LONG_CONFIG) -> int:
     """Multiply-accumulates of one LongT5 encoder forward (batch 1): the floor under its time. Projections and the
     feed-forward block are per token; local attention sees 3 blocks of keys per query; transient-global attention
@@ -302,13 +313,7 @@ def bench_long_inputs(tmp: str) -> list:
         for length in (1024, 4096, 16384):
             row = {"attention": attention, "tokens": length}
             for which in ("generated", "reference"):
-                proc = subprocess.run(
-                    [sys.executable, "-c", _LONG_CHILD, json.dumps([which, attention, length, checkpoint])],
-                    capture_output=True, text=True, cwd=ROOT,
-                )
-                if proc.returncode != 0:
-                    raise RuntimeError(proc.stderr[-2000:])
-                row[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+                row[which] = run_child(_LONG_CHILD, [which, attention, length, checkpoint])
             rows.append(row)
             print(
                 f"longt5 {attention:16s} {length:6d} tokens  generated {row['generated']['seconds']:7.2f}s "
@@ -395,14 +400,7 @@ def bench_load_memory(tmp: str) -> list:
             getattr(transformers, f"{prefix}Model")(getattr(transformers, f"{prefix}Config")(**config)).save_pretrained(checkpoint)
         row = {"arch": arch}
         for which in ("generated", "reference"):
-            env = {**os.environ, "USE_TF": "0", "USE_FLAX": "0"}
-            proc = subprocess.run(
-                [sys.executable, "-c", _LOAD_CHILD, json.dumps([which, f"{prefix}Model", checkpoint])],
-                capture_output=True, text=True, cwd=ROOT, env=env,
-            )
-            if proc.returncode != 0:
-                raise RuntimeError(proc.stderr[-2000:])
-            row[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+            row[which] = run_child(_LOAD_CHILD, [which, f"{prefix}Model", checkpoint], USE_TF="0", USE_FLAX="0")
         rows.append(row)
         print(
             f"{arch:9s} load ({row['generated']['checkpoint_mib']:.0f} MiB checkpoint): generated peak extra "
