@@ -22,6 +22,7 @@ from flax.traverse_util import flatten_dict, unflatten_dict
 
 from . import checkpoint
 from .configuration_utils import PretrainedConfig
+from .utils import check_input_shapes, id_bounds
 
 # Linen leaf name -> PyTorch leaf name.
 _LEAF_TO_PYTORCH = {"kernel": "weight", "scale": "weight", "embedding": "weight"}
@@ -88,6 +89,10 @@ def mask_value(dtype: jnp.dtype) -> float:
     return float(jnp.finfo(dtype).min) / 2
 
 
+def _shape(array) -> Optional[tuple]:
+    return None if array is None else tuple(array.shape)
+
+
 def _concrete(array) -> bool:
     """Whether `array` holds values (not a tracer of `jax.jit`, `jax.grad`, ...)."""
     return array is not None and not isinstance(array, jax.core.Tracer)
@@ -123,62 +128,37 @@ def check_inputs(
     `generate`) out-of-range ids are not detected (`jnp.take` clamps them). `prefix` is `"decoder_"` for a decoder's
     inputs. A decoder also checks `encoder_attention_mask` against `encoder_hidden_states` (batch, encoder length).
     """
-    if input_ids is not None and inputs_embeds is not None:
-        raise ValueError(
-            f"You cannot specify both {prefix}input_ids (shape {tuple(input_ids.shape)}) and {prefix}inputs_embeds "
-            f"(shape {tuple(inputs_embeds.shape)}) at the same time: pass one of them"
-        )
-    if input_ids is not None:
-        if input_ids.ndim != 2:
-            raise ValueError(
-                f"{prefix}input_ids must have shape (batch_size, sequence_length), got shape {tuple(input_ids.shape)}"
-            )
-        given, shape = f"{prefix}input_ids", tuple(input_ids.shape)
-    elif inputs_embeds is not None:
-        if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != embedding_size:
-            raise ValueError(
-                f"{prefix}inputs_embeds must have shape (batch_size, sequence_length, {embedding_size}), "
-                f"got shape {tuple(inputs_embeds.shape)}"
-            )
-        given, shape = f"{prefix}inputs_embeds", tuple(inputs_embeds.shape)
-    else:
-        raise ValueError(f"You have to specify either {prefix}input_ids or {prefix}inputs_embeds (both are None)")
-    batch_size, seq_length = shape[:2]
-    key_length = past_length + seq_length
-    if attention_mask is not None and tuple(attention_mask.shape) != (batch_size, key_length):
-        cached = f" (past length {past_length} + sequence length {seq_length})" if past_length else ""
-        raise ValueError(
-            f"{prefix}attention_mask has shape {tuple(attention_mask.shape)}, but {given} has shape {shape}: "
-            f"expected ({batch_size}, {key_length}){cached}"
-        )
-    for name, ids in ((f"{prefix}token_type_ids", token_type_ids), (f"{prefix}position_ids", position_ids)):
-        if ids is not None and tuple(ids.shape) not in ((batch_size, seq_length), (1, seq_length)):
-            raise ValueError(
-                f"{name} has shape {tuple(ids.shape)}, but {given} has shape {shape}: expected ({batch_size}, {seq_length})"
-            )
-    if encoder_attention_mask is not None and encoder_hidden_states is not None:
-        expected = tuple(encoder_hidden_states.shape[:2])
-        if tuple(encoder_attention_mask.shape) != expected:
-            raise ValueError(
-                f"attention_mask has shape {tuple(encoder_attention_mask.shape)}, but the encoder output has shape "
-                f"{tuple(encoder_hidden_states.shape)}: expected {expected}"
-            )
-    if max_length is not None and key_length > max_length:
-        cached = f" (past length {past_length} + {seq_length} new tokens)" if past_length else ""
-        raise ValueError(
-            f"Input sequence length {key_length}{cached} exceeds config.{max_length_field} ({max_length}), "
-            f"the number of positions {max_length_table} covers"
-        )
-    for name, ids, limit, field in (
-        (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
-        (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
-        (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
-    ):
-        if _concrete(ids) and limit is not None and ids.size:
+    batch_size, seq_length = check_input_shapes(
+        _shape(input_ids),
+        _shape(inputs_embeds),
+        embedding_size=embedding_size,
+        prefix=prefix,
+        past_length=past_length,
+        mask_shape=_shape(attention_mask),
+        token_type_shape=_shape(token_type_ids),
+        position_shape=_shape(position_ids),
+        max_length=max_length,
+        max_length_field=max_length_field,
+        max_length_table=max_length_table,
+        encoder_shape=_shape(encoder_hidden_states),
+        encoder_mask_shape=_shape(encoder_attention_mask),
+    )
+    bounds = id_bounds(
+        prefix,
+        input_ids,
+        token_type_ids,
+        position_ids,
+        vocab_size=vocab_size,
+        type_vocab_size=type_vocab_size,
+        max_length=max_length,
+        max_length_field=max_length_field,
+    )
+    for _, ids, limit, message in bounds:
+        if _concrete(ids) and ids.size:
             values = np.asarray(ids)  # on the host: a jnp reduction would be traced inside `jit`
             low, high = int(values.min()), int(values.max())
             if low < 0 or high >= limit:
-                raise ValueError(f"{name} must lie in [0, {field}) = [0, {limit}), got values in [{low}, {high}]")
+                raise ValueError(f"{message}, got values in [{low}, {high}]")
     return batch_size, seq_length
 
 

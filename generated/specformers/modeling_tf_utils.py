@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import checkpoint
-from .utils import ModelOutput, logger
+from .utils import ModelOutput, id_bounds, logger
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError(
@@ -126,11 +126,10 @@ def _shape_text(shape) -> str:
     )
 
 
-def _check_range(name: str, ids, limit: int, field: str) -> list:
+def _check_range(ids, limit: int, message: str) -> list:
     """`ids` in `[0, limit)`: a `ValueError` in eager mode; inside `tf.function` the `tf.debugging` assertions it
     returns (an `InvalidArgumentError` with the same message when the graph runs; XLA (`jit_compile=True`) drops
     assertions)."""
-    message = f"{name} must lie in [0, {field}) = [0, {limit})"
     if tf.executing_eagerly():
         values = np.asarray(ids)
         if values.size and (values.min() < 0 or values.max() >= limit):
@@ -225,13 +224,18 @@ def check_inputs(
             assertions.append(
                 tf.debugging.assert_less_equal(key_length, max_length, message=f"Input sequence length {limit}")
             )
-    for name, ids, limit, field in (
-        (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
-        (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
-        (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
-    ):
-        if ids is not None and limit is not None:
-            assertions += _check_range(name, ids, limit, field)
+    bounds = id_bounds(
+        prefix,
+        input_ids,
+        token_type_ids,
+        position_ids,
+        vocab_size=vocab_size,
+        type_vocab_size=type_vocab_size,
+        max_length=max_length,
+        max_length_field=max_length_field,
+    )
+    for _, ids, limit, message in bounds:
+        assertions += _check_range(ids, limit, message)
     if assertions:
         # Graph mode: the embedding lookups read the ids only after every assertion has run.
         with tf.control_dependencies(assertions):

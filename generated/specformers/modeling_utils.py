@@ -29,6 +29,7 @@ from .checkpoint import (
     split_from_pretrained_kwargs,
 )
 from .configuration_utils import PretrainedConfig
+from .utils import check_input_shapes, id_bounds
 
 
 def dot_product_attention(
@@ -79,8 +80,8 @@ def mask_value(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).min / 2
 
 
-def _shape(tensor) -> tuple:
-    return tuple(tensor.shape)
+def _shape(tensor: Optional[torch.Tensor]) -> Optional[tuple]:
+    return None if tensor is None else tuple(tensor.shape)
 
 
 def check_inputs(
@@ -113,58 +114,40 @@ def check_inputs(
     graph). `prefix` is `"decoder_"` for a decoder's inputs. A decoder also checks `encoder_attention_mask` against
     `encoder_hidden_states` (batch, encoder length).
     """
-    if input_ids is not None and inputs_embeds is not None:
-        raise ValueError(
-            f"You cannot specify both {prefix}input_ids (shape {_shape(input_ids)}) and {prefix}inputs_embeds "
-            f"(shape {_shape(inputs_embeds)}) at the same time: pass one of them"
-        )
-    if input_ids is not None:
-        if input_ids.dim() != 2:
-            raise ValueError(
-                f"{prefix}input_ids must have shape (batch_size, sequence_length), got shape {_shape(input_ids)}"
-            )
-        batch_size, seq_length = _shape(input_ids)
-        given = f"{prefix}input_ids"
-    elif inputs_embeds is not None:
-        if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != embedding_size:
-            raise ValueError(
-                f"{prefix}inputs_embeds must have shape (batch_size, sequence_length, {embedding_size}), "
-                f"got shape {_shape(inputs_embeds)}"
-            )
-        batch_size, seq_length = _shape(inputs_embeds)[:2]
-        given = f"{prefix}inputs_embeds"
-    else:
-        raise ValueError(f"You have to specify either {prefix}input_ids or {prefix}inputs_embeds (both are None)")
-    key_length = past_length + seq_length
-    if attention_mask is not None:
-        shape = _shape(attention_mask)
-        if shape != (batch_size, key_length) and shape != (batch_size, seq_length, key_length):
-            cached = f" (past length {past_length} + sequence length {seq_length})" if past_length else ""
-            raise ValueError(
-                f"{prefix}attention_mask has shape {shape}, but {given} has shape {_shape(input_ids if input_ids is not None else inputs_embeds)}: "
-                f"expected ({batch_size}, {key_length}){cached}"
-            )
-    for name, ids in ((f"{prefix}token_type_ids", token_type_ids), (f"{prefix}position_ids", position_ids)):
-        if ids is not None and _shape(ids) not in ((batch_size, seq_length), (1, seq_length)):
-            raise ValueError(
-                f"{name} has shape {_shape(ids)}, but {given} has shape "
-                f"{_shape(input_ids if input_ids is not None else inputs_embeds)}: expected ({batch_size}, {seq_length})"
-            )
-    if encoder_attention_mask is not None and encoder_hidden_states is not None:
-        expected = _shape(encoder_hidden_states)[:2]
-        if _shape(encoder_attention_mask) != expected:
-            raise ValueError(
-                f"attention_mask has shape {_shape(encoder_attention_mask)}, but the encoder output has shape "
-                f"{_shape(encoder_hidden_states)}: expected {expected}"
-            )
-    if max_length is not None and key_length > max_length:
-        cached = f" (past length {past_length} + {seq_length} new tokens)" if past_length else ""
-        raise ValueError(
-            f"Input sequence length {key_length}{cached} exceeds config.{max_length_field} ({max_length}), "
-            f"the number of positions {max_length_table} covers"
-        )
+    batch_size, seq_length = check_input_shapes(
+        _shape(input_ids),
+        _shape(inputs_embeds),
+        embedding_size=embedding_size,
+        prefix=prefix,
+        past_length=past_length,
+        mask_shape=_shape(attention_mask),
+        allow_3d_mask=True,
+        token_type_shape=_shape(token_type_ids),
+        position_shape=_shape(position_ids),
+        max_length=max_length,
+        max_length_field=max_length_field,
+        max_length_table=max_length_table,
+        encoder_shape=_shape(encoder_hidden_states),
+        encoder_mask_shape=_shape(encoder_attention_mask),
+    )
     if torch.compiler.is_compiling():
         return batch_size, seq_length
+    bounds = id_bounds(
+        prefix,
+        input_ids,
+        token_type_ids,
+        position_ids,
+        vocab_size=vocab_size,
+        type_vocab_size=type_vocab_size,
+        max_length=max_length,
+        max_length_field=max_length_field,
+    )
+    for _, ids, limit, message in bounds:
+        if ids.numel():
+            low, high = (int(v) for v in torch.aminmax(ids))
+            if low < 0 or high >= limit:
+                raise ValueError(f"{message}, got values in [{low}, {high}]")
+    return batch_size, seq_length
     for name, ids, limit, field in (
         (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
         (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
