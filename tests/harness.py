@@ -113,9 +113,8 @@ def cases() -> list[Case]:
     return out
 
 
-def reference_config(case: Case, **overrides):
-    import transformers
-
+def config_kwargs(case: Case, **overrides) -> dict:
+    """The small configuration of a case, as keyword arguments of its config class (either library's)."""
     kwargs = dict(SMALL_CONFIGS[case.arch][case.variant])
     if case.head == "causal_lm":
         kwargs["is_decoder"] = True
@@ -123,8 +122,14 @@ def reference_config(case: Case, **overrides):
         # transformers' sentence-order loss reshapes to 2 labels and its QA head splits num_labels into start/end.
         kwargs["num_labels"] = 2
     kwargs.update(overrides)
+    return kwargs
+
+
+def reference_config(case: Case, **overrides):
+    import transformers
+
     config_cls = getattr(transformers, f"{case.prefix}Config")
-    config = config_cls(**kwargs)
+    config = config_cls(**config_kwargs(case, **overrides))
     config._attn_implementation = "eager"
     return config
 

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from harness import LABEL_KEYS, SEQ2SEQ_HEADS, SMALL_CONFIGS, cases, make_inputs, project
+from harness import LABEL_KEYS, SEQ2SEQ_HEADS, SMALL_CONFIGS, cases, config_kwargs, make_inputs, project
 
 FRAMEWORKS = ("torch", "tf", "flax")
 ARCHS = {a.name: a for a in project().architectures}
@@ -36,13 +36,7 @@ LABELLED = [
 def _config(case, **overrides):
     import specformers
 
-    kwargs = dict(SMALL_CONFIGS[case.arch][case.variant])
-    if case.head == "causal_lm":
-        kwargs["is_decoder"] = True
-    if case.head in ("pretraining", "question_answering"):
-        kwargs["num_labels"] = 2
-    kwargs.update(overrides)
-    return getattr(specformers, f"{case.prefix}Config")(**kwargs)
+    return getattr(specformers, f"{case.prefix}Config")(**config_kwargs(case, **overrides))
 
 
 _MODELS = {}
