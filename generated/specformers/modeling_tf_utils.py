@@ -25,6 +25,7 @@ import inspect
 import os
 import re
 from collections.abc import Mapping
+from contextlib import contextmanager
 from functools import wraps
 from typing import Optional
 
@@ -468,6 +469,19 @@ class WeightMap:
 # Base model class
 
 
+@contextmanager
+def _global_dtype_policy(name: Optional[str]):
+    """Make `name` (a Keras dtype policy: `"float32"`, `"bfloat16"`, `"mixed_float16"`, ...) the global policy inside
+    the block, so that a model and every sub-layer it constructs take it; `None` keeps the current one."""
+    previous = keras.mixed_precision.global_policy()
+    if name is not None:
+        keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 class TFPreTrainedModel(keras.Model):
     """Base class of every specformers TensorFlow model: configuration, checkpoint I/O and Keras training glue.
 
@@ -493,7 +507,8 @@ class TFPreTrainedModel(keras.Model):
         self.config = config
 
     def build(self, input_shape=None):
-        # The sub-layers build themselves on their first call (see `TFCompositeLayer`).
+        # The sub-layers build themselves on their first call (see `TFCompositeLayer`); `build_with_dummy_inputs`
+        # creates every variable at once.
         pass
 
     @property
@@ -505,18 +520,82 @@ class TFPreTrainedModel(keras.Model):
         """Create every variable by calling the model once on `dummy_inputs` (eagerly)."""
         self(**self.dummy_inputs, training=False)
 
+    def build_if_needed(self) -> None:
+        """Create the variables unless every sub-layer already has its own.
+
+        A model creates its variables on its first call, sub-layer by sub-layer: a model never called has only those
+        made in constructors (a bias, a relative-position table), and a call that skips a sub-layer (`inputs_embeds`
+        skips the word embeddings) leaves that one without. The configuration determines every shape, so building
+        on `dummy_inputs` creates exactly the variables of any other build.
+        """
+        if not all(layer.built for layer in self._flatten_layers()):
+            self.build_with_dummy_inputs()
+
+    # -- Keras serialisation (`model.save("m.keras")`, `keras.models.load_model`, `ModelCheckpoint`) ----------------
+    # The Keras config is the model configuration (as in config.json) plus the name and dtype policy. Keras matches
+    # saved variables to sub-layers by attribute path and counts them per layer, so the model is fully built before
+    # its variables are saved or loaded: a sub-layer not yet built would save no variables, or, on load, fail under
+    # its own path and then "load" the empty entry Keras also tries for it (under `layers/...`), keeping its random
+    # initialisation without an error.
+
     def get_config(self) -> dict:
-        return {"config": self.config.to_dict()}
+        return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        return cls(cls.config_class.from_dict(config["config"]))
+        model_config = cls.config_class.from_dict(config["config"])
+        with _global_dtype_policy(config.get("dtype")):
+            return cls(model_config, name=config.get("name"))
+
+    def get_build_config(self) -> dict:
+        # Nothing about the inputs is recorded: the configuration determines every shape (see `build_from_config`).
+        return {"dummy_inputs": True}
+
+    def build_from_config(self, build_config: dict) -> None:
+        # Called by `load_model` before the variables are restored and the optimizer is rebuilt over them.
+        self.build_if_needed()
+
+    def save_own_variables(self, store) -> None:
+        # Keras saves the model's own variables first, then walks its sub-layers (every saving entry point).
+        self.build_if_needed()
+        super().save_own_variables(store)
+
+    def load_own_variables(self, store) -> None:
+        # Keras loads the model's own variables first, then walks its sub-layers (every loading entry point).
+        self.build_if_needed()
+        super().load_own_variables(store)
+
+    def save(self, filepath, *args, **kwargs):
+        """`keras.Model.save` to a `.keras` file (config, weights and optimizer state; `keras.models.load_model`
+        restores the model), building the model first if it was never called.
+
+        The legacy HDF5 full-model format (`.h5`) is refused: its loader does not restore subclassed models such as
+        this one (it looks classes up by bare name and matches weights by the order of top-level layers).
+        """
+        if str(filepath).endswith((".h5", ".hdf5")):
+            raise ValueError(
+                f"{type(self).__name__}.save({os.fspath(filepath)!r}): the legacy HDF5 full-model format does "
+                f"not restore subclassed Keras models such as this one. Use a `.keras` file (reloaded by keras.models.load_model), "
+                f"`save_weights` to a `.weights.h5` file, or `save_pretrained(directory)` (transformers' layout)"
+            )
+        self.build_if_needed()
+        return super().save(filepath, *args, **kwargs)
+
+    def save_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.save_weights` to a `.weights.h5` file, building the model first if it was never called."""
+        self.build_if_needed()
+        return super().save_weights(filepath, *args, **kwargs)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.load_weights` from a `.weights.h5` or `.keras` file, building the model first if it was never
+        called (Keras refuses to load into a model not built)."""
+        self.build_if_needed()
+        return super().load_weights(filepath, *args, **kwargs)
 
     # -- parameter names -------------------------------------------------------------------------------------------
     def pytorch_weight_map(self) -> WeightMap:
         """The PyTorch name of every variable of this model (built first if needed)."""
-        if not self.variables:
-            self.build_with_dummy_inputs()
+        self.build_if_needed()
         weights = WeightMap().walk(self)
         if self.is_bare_model:
             # transformers' base model holds its modules directly: no `<base_model_prefix>.` on its names.
@@ -567,14 +646,9 @@ class TFPreTrainedModel(keras.Model):
         name = checkpoint.resolve_dtype(dtype, torch_dtype, config)
         state = checkpoint.load_numpy_state_dict(source)
 
-        policy = keras.mixed_precision.global_policy()
-        if name is not None:
-            keras.mixed_precision.set_global_policy(name)
-        try:
+        with _global_dtype_policy(name):
             model = cls(config, *model_args, **model_kwargs)
             model.build_with_dummy_inputs()
-        finally:
-            keras.mixed_precision.set_global_policy(policy)
         weights = model.pytorch_weight_map()
         state = checkpoint.adapt_prefix(state, weights.names(), cls.base_model_prefix)
 

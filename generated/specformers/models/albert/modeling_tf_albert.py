@@ -410,6 +410,8 @@ class TFAlbertSentenceHead(TFCompositeLayer):
         return self.classifier(pooled_output)  # (batch, config.num_labels)
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFAlbertModel(TFAlbertPreTrainedModel):
     """The bare ALBERT Model transformer outputting raw hidden-states without any specific head on top.
 
@@ -513,6 +515,8 @@ class TFAlbertModel(TFAlbertPreTrainedModel):
         return outputs if return_dict else outputs.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFAlbertForPreTraining(TFAlbertPreTrainedModel):
     """ALBERT Model with the heads used during pretraining on top: a `masked language modeling` head and a sentence-level classification head.
 
@@ -652,6 +656,8 @@ class TFAlbertForPreTraining(TFAlbertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFAlbertForMaskedLM(TFAlbertPreTrainedModel):
     """ALBERT Model with a `language modeling` head on top.
 
@@ -776,6 +782,8 @@ class TFAlbertForMaskedLM(TFAlbertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFAlbertForSequenceClassification(TFAlbertPreTrainedModel):
     """ALBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the pooled output), e.g. for GLUE tasks.
 
@@ -902,6 +910,8 @@ class TFAlbertForSequenceClassification(TFAlbertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFAlbertForTokenClassification(TFAlbertPreTrainedModel):
     """ALBERT Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
 
@@ -1024,6 +1034,8 @@ class TFAlbertForTokenClassification(TFAlbertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFAlbertForQuestionAnswering(TFAlbertPreTrainedModel):
     """ALBERT Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
 
@@ -1161,6 +1173,8 @@ class TFAlbertForQuestionAnswering(TFAlbertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFAlbertForMultipleChoice(TFAlbertPreTrainedModel):
     """ALBERT Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.
 

@@ -968,6 +968,8 @@ class TFLongT5PreTrainedModel(TFPreTrainedModel):
         return tf.where(tf.equal(shifted, -100), tf.cast(self.config.pad_token_id, input_ids.dtype), shifted)
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFLongT5Model(TFLongT5PreTrainedModel):
     """The bare LongT5 encoder-decoder Model outputting the decoder's raw hidden-states without any specific head on top.
 
@@ -1178,6 +1180,8 @@ class TFLongT5Model(TFLongT5PreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixin):
     """LongT5 encoder-decoder Model with a `language modeling` head on top of the decoder.
 
@@ -1458,6 +1462,8 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFLongT5EncoderModel(TFLongT5PreTrainedModel):
     """The bare LongT5 encoder outputting raw hidden-states without any specific head on top.
 

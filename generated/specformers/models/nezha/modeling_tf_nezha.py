@@ -503,6 +503,8 @@ class TFNezhaPreTrainingHeads(TFCompositeLayer):
         return prediction_logits, sentence_logits
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFNezhaModel(TFNezhaPreTrainedModel):
     """The bare NEZHA Model transformer outputting raw hidden-states without any specific head on top.
 
@@ -598,6 +600,8 @@ class TFNezhaModel(TFNezhaPreTrainedModel):
         return outputs if return_dict else outputs.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFNezhaForPreTraining(TFNezhaPreTrainedModel):
     """NEZHA Model with the heads used during pretraining on top: a `masked language modeling` head and a sentence-level classification head.
 
@@ -727,6 +731,8 @@ class TFNezhaForPreTraining(TFNezhaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFNezhaForMaskedLM(TFNezhaPreTrainedModel):
     """NEZHA Model with a `language modeling` head on top.
 
@@ -843,6 +849,8 @@ class TFNezhaForMaskedLM(TFNezhaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFNezhaForNextSentencePrediction(TFNezhaPreTrainedModel):
     """NEZHA Model with a `next sentence prediction (classification)` head on top.
 
@@ -957,6 +965,8 @@ class TFNezhaForNextSentencePrediction(TFNezhaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFNezhaForSequenceClassification(TFNezhaPreTrainedModel):
     """NEZHA Model transformer with a sequence classification/regression head on top (a linear layer on top of the pooled output), e.g. for GLUE tasks.
 
@@ -1077,6 +1087,8 @@ class TFNezhaForSequenceClassification(TFNezhaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFNezhaForMultipleChoice(TFNezhaPreTrainedModel):
     """NEZHA Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.
 
@@ -1207,6 +1219,8 @@ class TFNezhaForMultipleChoice(TFNezhaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFNezhaForTokenClassification(TFNezhaPreTrainedModel):
     """NEZHA Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
 
@@ -1323,6 +1337,8 @@ class TFNezhaForTokenClassification(TFNezhaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFNezhaForQuestionAnswering(TFNezhaPreTrainedModel):
     """NEZHA Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
 

@@ -551,6 +551,8 @@ class TFRoFormerClassificationHead(TFCompositeLayer):
         return self.out_proj(x)  # (batch, num_labels)
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRoFormerModel(TFRoFormerPreTrainedModel):
     """The bare RoFormer Model transformer outputting raw hidden-states without any specific head on top.
 
@@ -662,6 +664,8 @@ class TFRoFormerModel(TFRoFormerPreTrainedModel):
         return outputs if return_dict else outputs.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRoFormerForMaskedLM(TFRoFormerPreTrainedModel):
     """RoFormer Model with a `language modeling` head on top.
 
@@ -778,6 +782,8 @@ class TFRoFormerForMaskedLM(TFRoFormerPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRoFormerForCausalLM(TFRoFormerPreTrainedModel):
     """RoFormer Model with a `language modeling` head on top for causal language modeling (CLM).
 
@@ -913,6 +919,8 @@ class TFRoFormerForCausalLM(TFRoFormerPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRoFormerForSequenceClassification(TFRoFormerPreTrainedModel):
     """RoFormer Model transformer with a sequence classification/regression head on top (a linear layer on top of the pooled output), e.g. for GLUE tasks.
 
@@ -1028,6 +1036,8 @@ class TFRoFormerForSequenceClassification(TFRoFormerPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRoFormerForTokenClassification(TFRoFormerPreTrainedModel):
     """RoFormer Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
 
@@ -1142,6 +1152,8 @@ class TFRoFormerForTokenClassification(TFRoFormerPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRoFormerForQuestionAnswering(TFRoFormerPreTrainedModel):
     """RoFormer Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
 
@@ -1271,6 +1283,8 @@ class TFRoFormerForQuestionAnswering(TFRoFormerPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRoFormerForMultipleChoice(TFRoFormerPreTrainedModel):
     """RoFormer Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.
 
