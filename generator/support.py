@@ -109,8 +109,17 @@ RULES: tuple[Rule, ...] = (
 # fmt: on
 
 
+# Components that render on their own but not together: (field, other field, what to write instead).
+CONFLICTS: tuple[tuple[str, str, str], ...] = (
+    ("encoder.sharing", "decoder", "shared layer groups keep no key/value cache: remove `decoder` or write `encoder.layer_list`"),
+)
+
+
 def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list], Exception]) -> None:
     """Raise ``fail(message, location)`` for the first field whose value stacks of kind ``stack`` do not render."""
+    for path, other, instead in CONFLICTS:
+        if Rule(stack, path, (), "").value(spec) is not _ABSENT and Rule(stack, other, (), "").value(spec) is not _ABSENT:
+            raise fail(f"`{path}` and `{other}` do not render together: {instead}", path.split("."))
     for rule in RULES:
         if rule.stack != stack:
             continue
@@ -142,4 +151,6 @@ def markdown_table() -> str:
     rows = ["| field | encoder stacks | encoder-decoder stacks |", "|---|---|---|"]
     for path, by_stack in paths.items():
         rows.append(f"| `{path}` | {by_stack.get(ENCODER, 'any')} | {by_stack.get(ENCODER_DECODER, 'any')} |")
+    for path, other, _ in CONFLICTS:
+        rows.append(f"| `{path}` | not with `{other}` | not with `{other}` |")
     return "\n".join(rows)
