@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 from flax.core import unfreeze
 from flax.traverse_util import flatten_dict, unflatten_dict
 
@@ -201,6 +202,81 @@ def expand_head_mask(head_mask: Optional[jnp.ndarray], num_layers: int) -> Optio
     elif head_mask.ndim != 2:
         raise ValueError(f"head_mask must have shape (num_heads,) or (num_layers, num_heads), got {head_mask.shape}")
     return head_mask
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Decoder cache
+
+
+@struct.dataclass
+class FlaxDecoderCache:
+    """The preallocated cache of an encoder-decoder's decoder (`init_cache`); it carries its own write position.
+
+    `decode(..., past_key_values=cache)` writes the keys and values of its new tokens at `index`, lets them attend to
+    the positions before, and returns the cache with `index` advanced past them in `past_key_values`: fed back, every
+    call continues where the last one stopped. A JAX pytree of fixed shapes, so one compiled step (`jax.jit`,
+    `jax.lax.while_loop`) serves every position. Indexing it gives a layer's tuple, as with the growing tuple cache.
+
+    Attributes:
+        key_values: one `(self key, self value, cross key, cross value)` tuple per decoder layer: the self-attention
+            slots `(batch, heads, max_length, head_dim)` (unused from `index` on) and the cross-attention keys and
+            values of the encoder output `(batch, heads, encoder length, head_dim)`.
+        index: int32 scalar, the number of positions written (the position of the next token).
+    """
+
+    key_values: tuple
+    index: jnp.ndarray
+
+    @property
+    def batch_size(self) -> int:
+        return self.key_values[0][0].shape[0]
+
+    @property
+    def max_length(self) -> int:
+        return self.key_values[0][0].shape[2]
+
+    def __len__(self) -> int:
+        return len(self.key_values)
+
+    def __getitem__(self, layer: int) -> tuple:
+        return self.key_values[layer]
+
+    def check(
+        self,
+        batch_size: int,
+        seq_length: int,
+        attention_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        inputs_name: str = "decoder_input_ids",
+    ) -> None:
+        """Raise a `ValueError` when a decoder input of `(batch_size, seq_length)` tokens (named `inputs_name`) does
+        not fit this cache: another batch size, a `decoder_attention_mask` that is not `(batch, max_length)`, an
+        encoder output of another shape than the one the cache was built from, or (on a concrete `index`: not under
+        `jax.jit`, where the decoder makes such a step's output NaN instead) more new tokens than free positions."""
+        if batch_size != self.batch_size:
+            raise ValueError(
+                f"{inputs_name} has batch size {batch_size}, but past_key_values (init_cache) holds {self.batch_size} "
+                f"rows: allocate the cache with init_cache(batch_size={batch_size}, ...)"
+            )
+        expected = (self.batch_size, self.max_length)
+        if attention_mask is not None and tuple(attention_mask.shape) != expected:
+            raise ValueError(
+                f"decoder_attention_mask has shape {tuple(attention_mask.shape)}, but with past_key_values from "
+                f"init_cache it spans the whole cache: expected {expected} (batch size, init_cache's max_length), 1 for "
+                "the tokens to attend and 0 for padding; positions not decoded yet are ignored"
+            )
+        cross_shape = (self.batch_size, self.key_values[0][2].shape[2])
+        if encoder_hidden_states is not None and tuple(encoder_hidden_states.shape[:2]) != cross_shape:
+            raise ValueError(
+                f"the encoder output has shape {tuple(encoder_hidden_states.shape)}, but past_key_values holds the "
+                f"cross-attention keys and values of an encoder output of (batch, length) {cross_shape}: pass the "
+                "encoder_outputs that init_cache was given"
+            )
+        if _concrete(self.index) and int(self.index) + seq_length > self.max_length:
+            raise ValueError(
+                f"past_key_values is full: {int(self.index)} positions written and {seq_length} new ones in "
+                f"{inputs_name} exceed its max_length {self.max_length}: allocate a longer cache with init_cache"
+            )
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -412,6 +488,7 @@ class FlaxPreTrainedModel:
 
 
 __all__ = [
+    "FlaxDecoderCache",
     "FlaxModuleList",
     "FlaxModuleSequence",
     "FlaxPreTrainedModel",
