@@ -115,8 +115,19 @@ CONFLICTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Module paths of a bounded depth: (field, depths that render, what to write instead).
+PATH_DEPTHS: tuple[tuple[str, tuple[int, ...], str], ...] = (
+    ("lm_head.path", (1, 2), "write `<attr>` or `<container>.<attr>` (e.g. `cls.predictions`)"),
+    ("sentence_head.path", (2,), "write `<container>.<attr>` (e.g. `cls.seq_relationship`)"),
+)
+
+
 def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list], Exception]) -> None:
     """Raise ``fail(message, location)`` for the first field whose value stacks of kind ``stack`` do not render."""
+    for path, depths, instead in PATH_DEPTHS:
+        value = Rule(stack, path, (), "").value(spec)
+        if value is not _ABSENT and len(value.split(".")) not in depths:
+            raise fail(f"`{value}` is {len(value.split('.'))} modules deep, which is not rendered: {instead}", path.split("."))
     for path, other, instead in CONFLICTS:
         if Rule(stack, path, (), "").value(spec) is not _ABSENT and Rule(stack, other, (), "").value(spec) is not _ABSENT:
             raise fail(f"`{path}` and `{other}` do not render together: {instead}", path.split("."))
@@ -153,4 +164,7 @@ def markdown_table() -> str:
         rows.append(f"| `{path}` | {by_stack.get(ENCODER, 'any')} | {by_stack.get(ENCODER_DECODER, 'any')} |")
     for path, other, _ in CONFLICTS:
         rows.append(f"| `{path}` | not with `{other}` | not with `{other}` |")
+    for path, depths, _ in PATH_DEPTHS:
+        shown = " or ".join(str(d) for d in depths)
+        rows.append(f"| `{path}` | {shown} modules deep | {shown} modules deep |")
     return "\n".join(rows)

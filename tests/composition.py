@@ -52,7 +52,10 @@ def _encoder_config(draw, position: str, token_type: bool, factorized: bool, sha
     if factorized:
         fields.append(_field("embedding_size", "int", draw(st.sampled_from([12, 16]))))
     if sharing:
-        fields += [_field("num_hidden_groups", "int", draw(st.sampled_from([1, 2]))), _field("inner_group_num", "int", draw(st.sampled_from([1, 2])))]
+        # Every depth runs one group: the number of layers is a multiple of the number of groups.
+        groups = draw(st.sampled_from([1, 2]))
+        fields[2]["default"] = groups * draw(st.sampled_from([1, 2]))
+        fields += [_field("num_hidden_groups", "int", groups), _field("inner_group_num", "int", draw(st.sampled_from([1, 2])))]
     if relative:
         fields.append(_field("max_relative_position", "int", draw(st.sampled_from([3, 8]))))
     if position == "rotary":
