@@ -167,6 +167,10 @@ class Architecture:
     # What bounds the sequence length at `config.max_position_embeddings` (absolute, rotary and functional relative
     # positions index a table of that many rows), for the entrance check's message; None: no bound (bucketed biases).
     position_table: Optional[str] = None
+    # `{config flag: regular expressions}` of checkpoint names that have a place only when the flag is set (a component
+    # the spec makes conditional on a flag), for the loader's error when such names cannot load. No seeded component
+    # is conditional on a flag yet, so this stays empty; the runtime's message path is tested on its own.
+    keys_needing_config_flag: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:

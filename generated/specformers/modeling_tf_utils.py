@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import checkpoint
+from .configuration_utils import PretrainedConfig
 from .utils import ModelOutput, id_bounds, logger
 
 if keras.backend.backend() != "tensorflow":
@@ -475,14 +476,17 @@ class TFPreTrainedModel(keras.Model):
         config_class: the configuration class.
         base_model_prefix: the attribute under which head models hold the base model.
         is_bare_model: `True` for the base model class, whose modules sit at the top level of the PyTorch state dict.
-        ignore_on_load_unexpected: patterns (`re.search`) of checkpoint names not reported when unused.
+        _keys_to_ignore_on_load_unexpected: patterns (`re.search`) of checkpoint names that hold no weight of this
+            model (each with its reason), dropped without a warning.
+        _keys_needing_config_flag: `{config flag: patterns}` of checkpoint names that have a place only when that
+            flag is set, named in the error when such names cannot load.
     """
 
     config_class = None
     base_model_prefix = ""
     is_bare_model = False
-    # Regular expressions of checkpoint names that a model leaves unused without a warning.
-    ignore_on_load_unexpected: tuple = ()
+    _keys_to_ignore_on_load_unexpected: tuple = ()
+    _keys_needing_config_flag: dict = {}
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(*inputs, **kwargs)
@@ -537,6 +541,7 @@ class TFPreTrainedModel(keras.Model):
         dtype=None,
         torch_dtype=None,
         ignore_mismatched_sizes: bool = False,
+        ignore_unexpected_keys: bool = False,
         output_loading_info: bool = False,
         **kwargs,
     ):
@@ -553,11 +558,15 @@ class TFPreTrainedModel(keras.Model):
                 name. Without it, the global Keras policy applies (mixed precision included).
             ignore_mismatched_sizes: weights whose shape differs from the model's keep their fresh initialisation
                 and are listed in a warning, instead of raising.
+            ignore_unexpected_keys: checkpoint tensors that this model has no place for are an error that names
+                them; with `True` they are dropped and listed in a warning (and in the loading info's
+                `unexpected_keys`). A head of another task is never an error: it is unused, with a warning.
             output_loading_info: also return a dict with the missing, unexpected and mismatched keys.
             kwargs: keywords naming a configuration field override it; the others are passed to the constructor.
         """
         path = os.fspath(pretrained_model_name_or_path)
         source = checkpoint.find_weights(path)
+        config_name = "config" if isinstance(config, PretrainedConfig) else "config.json"
         if config is None or isinstance(config, (str, os.PathLike)):
             config = cls.config_class.from_pretrained(path if config is None else config)
         overrides, model_kwargs = checkpoint.split_from_pretrained_kwargs(
@@ -595,9 +604,23 @@ class TFPreTrainedModel(keras.Model):
         unexpected = [
             key
             for key in state
-            if key not in known and not any(re.search(pattern, key) for pattern in cls.ignore_on_load_unexpected)
+            if key not in known
+            and not any(re.search(pattern, key) for pattern in cls._keys_to_ignore_on_load_unexpected)
         ]
-        checkpoint.report_load(cls.__name__, missing, unexpected, mismatched, source.path, ignore_mismatched_sizes)
+        checkpoint.report_load(
+            cls.__name__,
+            missing,
+            unexpected,
+            mismatched,
+            source.path,
+            ignore_mismatched_sizes,
+            expected=known,
+            base_model_prefix=cls.base_model_prefix,
+            ignore_unexpected_keys=ignore_unexpected_keys,
+            config=config,
+            config_name=config_name,
+            keys_needing_config_flag=cls._keys_needing_config_flag,
+        )
         if output_loading_info:
             return model, checkpoint.loading_info(missing, unexpected, mismatched)
         return model

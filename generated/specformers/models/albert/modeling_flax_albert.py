@@ -410,6 +410,14 @@ class FlaxAlbertPreTrainedModel(FlaxPreTrainedModel):
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(albert\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
 
 
 class FlaxAlbertForPreTrainingModule(nn.Module):

@@ -11,7 +11,6 @@ transformers' PyTorch names (see `specformers.modeling_flax_utils`).
 """
 
 import math
-import re
 from functools import partial
 from typing import Optional, Union
 
@@ -1424,11 +1423,6 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         params_rng, dropout_rng = jax.random.split(rng)
         init = jax.jit(lambda rngs, feed: self.module.init(rngs, **feed, return_dict=False))
         return unfreeze(init({"params": params_rng, "dropout": dropout_rng}, feed)["params"])
-
-    def load_state_dict(self, state: dict, source: str = "state dict", ignore_mismatched_sizes: bool = False) -> dict:
-        ignored = [re.compile(pattern) for pattern in self._keys_to_ignore_on_load_unexpected]
-        state = {name: value for name, value in state.items() if not any(p.search(name) for p in ignored)}
-        return super().load_state_dict(state, source, ignore_mismatched_sizes)
 
     def _apply(self, method: str, params: Optional[dict], dropout_rng: Optional[jax.Array], train: bool, **inputs):
         """Run one method of the module (`encode`, `decode`, ...) with dropout when `train`."""

@@ -1021,7 +1021,9 @@ class TFLongT5Model(TFLongT5PreTrainedModel):
     """
 
     # transformers' PyTorch checkpoints may hold a cross-attention relative bias that no model uses.
-    ignore_on_load_unexpected = (r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",)
+    _keys_to_ignore_on_load_unexpected = (
+        r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",
+    )
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
@@ -1235,7 +1237,9 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
     """
 
     # transformers' PyTorch checkpoints may hold a cross-attention relative bias that no model uses.
-    ignore_on_load_unexpected = (r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",)
+    _keys_to_ignore_on_load_unexpected = (
+        r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",
+    )
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
@@ -1486,7 +1490,7 @@ class TFLongT5EncoderModel(TFLongT5PreTrainedModel):
     """
 
     # A full encoder-decoder checkpoint loads quietly: the decoder and the LM head are not part of this model.
-    ignore_on_load_unexpected = (
+    _keys_to_ignore_on_load_unexpected = (
         r"^decoder\.",
         r"^lm_head\.",
     )
