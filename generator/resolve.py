@@ -519,6 +519,8 @@ def resolve_architecture(
         need_field(bucketed.num_buckets, ["position", "num_buckets"])
         need_field(bucketed.max_distance, ["position", "max_distance"])
 
+    if spec.decoder is not None and spec.decoder.cache:
+        need_field("use_cache", ["decoder", "cache"])
     if seq2seq:
         need_field(spec.decoder.layers, ["decoder", "layers"])
         need_field(spec.decoder.start_token, ["decoder", "start_token"])

@@ -31,7 +31,7 @@ def _field(name: str, type_: str, default: Any, **extra) -> dict:
     return {"name": name, "type": type_, "default": default, "doc": f"{name}.", **extra}
 
 
-def _encoder_config(draw, position: str, token_type: bool, factorized: bool, sharing: bool, relative: bool, rotary_value: bool) -> list[dict]:
+def _encoder_config(draw, position: str, token_type: bool, factorized: bool, sharing: bool, relative: bool, rotary_value: bool, decoder: bool) -> list[dict]:
     fields = [
         _field("vocab_size", "int", VOCAB),
         _field("hidden_size", "int", HIDDEN),
@@ -60,6 +60,8 @@ def _encoder_config(draw, position: str, token_type: bool, factorized: bool, sha
         fields.append(_field("max_relative_position", "int", draw(st.sampled_from([3, 8]))))
     if position == "rotary":
         fields.append(_field("rotary_value", "bool", rotary_value))
+    if decoder:
+        fields.append(_field("use_cache", "bool", True))
     return fields
 
 
@@ -79,7 +81,7 @@ def encoder_specs(draw, name: str) -> dict:
         "title": name.upper(), "paper": "-",
         "config": {"doc": "A drawn architecture.", "fields": _encoder_config(
             draw, position, token_type, projection is not None, sharing, position == "relative_functional",
-            draw(st.booleans()))},
+            draw(st.booleans()), decoder)},
         "embeddings": {"size": "embedding_size" if projection else "hidden_size", "token_type": token_type,
                        "position": "absolute" if position == "absolute" else "none"},
         "attention": {"variant": "full", "layout": attention_layout, "module": "attention"},

@@ -174,7 +174,8 @@ class AlbertLayerGroup(nn.Module):
             hidden_states, attention_probs = layer(
                 hidden_states,
                 attention_mask=attention_mask,
-                head_mask=head_mask[j] if head_mask is not None else None,
+                # The group's slice holds L / G head masks: inner layers past it get none (the reference's IndexError).
+                head_mask=head_mask[j] if head_mask is not None and j < len(head_mask) else None,
                 output_attentions=output_attentions,
             )
             if output_attentions:

@@ -202,7 +202,8 @@ class FlaxAlbertLayerGroup(nn.Module):
             layer_outputs = self.albert_layers[j](
                 hidden_states,
                 attention_mask,
-                head_mask[j] if head_mask is not None else None,
+                # The group's slice holds L / G head masks: inner layers past it get none (the reference's IndexError).
+                head_mask[j] if head_mask is not None and j < len(head_mask) else None,
                 deterministic=deterministic,
                 output_attentions=output_attentions,
             )

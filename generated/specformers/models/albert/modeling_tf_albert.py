@@ -213,6 +213,7 @@ class TFAlbertLayerGroup(TFCompositeLayer):
             hidden_states, probs, _ = layer(
                 hidden_states,
                 attention_mask=attention_mask,
+                # The group's slice holds L / G head masks: inner layers past it get none (the reference's IndexError).
                 head_mask=head_mask[j] if j < len(head_mask) else None,
                 output_attentions=output_attentions,
                 training=training,
