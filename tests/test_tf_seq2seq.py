@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from harness import Case, cases, make_inputs, project, reference_config, reference_model
+from harness import Case, cases, config_kwargs, make_inputs, project, reference_config, reference_model
 
 tf = pytest.importorskip("tensorflow")
 torch = pytest.importorskip("torch")
@@ -200,6 +200,31 @@ def test_generate_without_mask_infers_padding(saved):
 
 # ----------------------------------------------------------------------------------------------------------------------
 # (d) training
+
+
+@pytest.mark.parametrize("first_call", ["tf.function", "evaluate"])
+def test_a_failed_traced_first_call_leaves_the_model_usable(first_call):
+    """A first call that is traced and fails (no decoder inputs: a clear error) creates no variable inside the trace:
+    the model then runs as a model of the same weights that never failed (variables left uninitialised by the
+    failed trace would read as empty tables)."""
+    case = _case("conditional_generation", "local")
+    cls = _tf_class(case)
+    config = cls.config_class(**config_kwargs(case))
+    inputs = make_inputs(case, config)
+    encoder_inputs = {k: tf.constant(inputs[k]) for k in ("input_ids", "attention_mask")}
+    model = cls(config)
+    with pytest.raises(ValueError, match="decoder_input_ids or decoder_inputs_embeds"):
+        if first_call == "tf.function":
+            tf.function(lambda feed: model(feed, training=False))(encoder_inputs)
+        else:
+            model.compile(optimizer="sgd")
+            model.evaluate(encoder_inputs, batch_size=3, verbose=0)
+    feed = dict(encoder_inputs, decoder_input_ids=tf.constant(inputs["decoder_input_ids"]))
+    logits = model(**feed, training=False).logits.numpy()
+    twin = cls(config)
+    twin.build_with_dummy_inputs()
+    twin.set_weights(model.get_weights())
+    np.testing.assert_array_equal(logits, twin(**feed, training=False).logits.numpy())
 
 
 def test_gradients_are_finite_and_dropout_trains(saved):
