@@ -641,6 +641,17 @@ class TFPreTrainedModel(keras.Model):
     # `compile(optimizer)` without a loss trains on the model's own loss (labels in `x`, or `y` moved into them);
     # `compile(optimizer, loss=...)` applies that Keras loss to the logits.
 
+    def compile(self, *args, **kwargs):
+        """Keras' `compile`, then the variables are created (see `build`), under the model's distribution strategy.
+
+        Built here, the model is not built by Keras: under a distribution strategy `fit` / `evaluate` would build it
+        by a symbolic call on the replicas' mean batch, where integer ids and labels have become floats (and float
+        class labels select the multi-label loss).
+        """
+        super().compile(*args, **kwargs)
+        with self.distribute_strategy.scope():
+            self.build_with_dummy_inputs()
+
     def _label_names(self) -> list:
         return [name for name in inspect.signature(self.call).parameters if name in LABEL_NAMES]
 
@@ -687,7 +698,11 @@ class TFPreTrainedModel(keras.Model):
                 )
             for extra in self.losses:
                 loss = loss + extra
-            return loss
+            # Each replica of a distribution strategy computes the mean over its share of the batch, and the
+            # optimizer sums the replicas' gradients: dividing by the number of replicas makes that sum the gradient
+            # of the mean over replicas, as Keras scales its own losses (and it multiplies back what `fit` reports).
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            return loss / replicas if replicas > 1 else loss
         return super().compute_loss(x, y, self._prediction(y_pred), sample_weight, training=training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
