@@ -113,8 +113,7 @@ class TFGenerationMixin:
         if max_length <= prompt_length:
             raise ValueError(f"max_length ({max_length}) leaves no room for a generated token")
 
-        if not self.variables:
-            self.build_with_dummy_inputs()
+        self.build_with_dummy_inputs()  # generate calls the stacks, not the model: Keras would not build it
         input_ids = tf.convert_to_tensor(input_ids)
         if attention_mask is None:
             attention_mask = tf.ones_like(input_ids)

@@ -497,8 +497,22 @@ class TFPreTrainedModel(keras.Model):
         self.config = config
 
     def build(self, input_shape=None):
-        # The sub-layers build themselves on their first call (see `TFCompositeLayer`).
-        pass
+        """Create every variable, with the shapes the configuration gives: one eager call on `dummy_inputs`.
+
+        Keras calls this before the model's first call, which may be traced (`tf.function`, `fit`, `evaluate`). The
+        variables are created outside that trace all the same (`tf.init_scope`): a variable created inside a trace
+        is initialised only when the traced function runs, so a traced call that fails (say, a missing argument)
+        would leave uninitialised variables behind, and every later call would read empty tables. `input_shape` is
+        not needed (the sub-layers build themselves on the dummy call, see `TFCompositeLayer`).
+        """
+        # Marked built first, so that the dummy call below does not come back here.
+        self.built = True
+        try:
+            with tf.init_scope():
+                self(**self.dummy_inputs, training=False)
+        except BaseException:
+            self.built = False
+            raise
 
     @property
     def dummy_inputs(self) -> dict:
@@ -506,8 +520,9 @@ class TFPreTrainedModel(keras.Model):
         return {"input_ids": tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)}
 
     def build_with_dummy_inputs(self) -> None:
-        """Create every variable by calling the model once on `dummy_inputs` (eagerly)."""
-        self(**self.dummy_inputs, training=False)
+        """Create every variable (see `build`), unless the model is built already."""
+        if not self.built:
+            self.build()
 
     def get_config(self) -> dict:
         return {"config": self.config.to_dict()}
@@ -519,8 +534,7 @@ class TFPreTrainedModel(keras.Model):
     # -- parameter names -------------------------------------------------------------------------------------------
     def pytorch_weight_map(self) -> WeightMap:
         """The PyTorch name of every variable of this model (built first if needed)."""
-        if not self.variables:
-            self.build_with_dummy_inputs()
+        self.build_with_dummy_inputs()
         weights = WeightMap().walk(self)
         if self.is_bare_model:
             # transformers' base model holds its modules directly: no `<base_model_prefix>.` on its names.
@@ -650,6 +664,17 @@ class TFPreTrainedModel(keras.Model):
     # `compile(optimizer)` without a loss trains on the model's own loss (labels in `x`, or `y` moved into them);
     # `compile(optimizer, loss=...)` applies that Keras loss to the logits.
 
+    def compile(self, *args, **kwargs):
+        """Keras' `compile`, then the variables are created (see `build`), under the model's distribution strategy.
+
+        Built here, the model is not built by Keras: under a distribution strategy `fit` / `evaluate` would build it
+        by a symbolic call on the replicas' mean batch, where integer ids and labels have become floats (and float
+        class labels select the multi-label loss).
+        """
+        super().compile(*args, **kwargs)
+        with self.distribute_strategy.scope():
+            self.build_with_dummy_inputs()
+
     def _label_names(self) -> list:
         return [name for name in inspect.signature(self.call).parameters if name in LABEL_NAMES]
 
@@ -696,7 +721,11 @@ class TFPreTrainedModel(keras.Model):
                 )
             for extra in self.losses:
                 loss = loss + extra
-            return loss
+            # Each replica of a distribution strategy computes the mean over its share of the batch, and the
+            # optimizer sums the replicas' gradients: dividing by the number of replicas makes that sum the gradient
+            # of the mean over replicas, as Keras scales its own losses (and it multiplies back what `fit` reports).
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            return loss / replicas if replicas > 1 else loss
         return super().compute_loss(x, y, self._prediction(y_pred), sample_weight, training=training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):

@@ -1282,7 +1282,10 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
         if self.config.tie_word_embeddings:
             # The tied head scales the decoder output by hidden_size ** -0.5 before projecting on the vocabulary.
             sequence_output = sequence_output * (self.config.hidden_size**-0.5)
-            return tf.einsum("bsd,vd->bsv", sequence_output, self.shared.embeddings)
+            # In the compute dtype: `generate` calls this outside the model's `__call__`, where Keras does not cast
+            # the variables for mixed precision.
+            embeddings = tf.cast(self.shared.embeddings, sequence_output.dtype)
+            return tf.einsum("bsd,vd->bsv", sequence_output, embeddings)
         return self.lm_head(sequence_output)
 
     def init_decoder_cache(self, encoder_hidden_states, max_length: int):
