@@ -7,7 +7,7 @@ STAMP := $(VENV)/.specformers-installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export KERAS_BACKEND := tensorflow
 
-.PHONY: generate check test bench venv clean
+.PHONY: generate check test test-all bench venv clean
 
 generate: $(STAMP)
 	$(PY) -m generator
@@ -18,6 +18,11 @@ check: $(STAMP)
 test: $(STAMP)
 	$(PY) -m generator --check
 	$(PY) -m pytest -n 2 -q tests
+
+# Everything `make test` runs, with the composition property test at its full example count (tests/test_composition.py).
+test-all: $(STAMP)
+	$(PY) -m generator --check
+	SPECFORMERS_COMPOSITION_EXAMPLES=200 $(PY) -m pytest -n 2 -q tests
 
 # Upstream TF models need legacy Keras (tf-keras); the benchmark runs them in a child process only.
 bench: $(STAMP)

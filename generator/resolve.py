@@ -13,16 +13,12 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from . import schema
+from . import schema, support
 from .errors import SpecError
 from .load import LoadedYaml
 
 FRAMEWORKS = ("torch", "tf", "flax")
 FRAMEWORK_CLASS_PREFIX = {"torch": "", "tf": "TF", "flax": "Flax"}
-
-# Config fields every encoder template reads, under these names (an architecture whose config calls them something
-# else maps them with `config.attribute_map`).
-REQUIRED_CONFIG_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads")
 
 # Fields every config has through the shared base class (transformers' PretrainedConfig).
 BASE_CONFIG_FIELDS = (
@@ -171,6 +167,10 @@ class Architecture:
     # What bounds the sequence length at `config.max_position_embeddings` (absolute, rotary and functional relative
     # positions index a table of that many rows), for the entrance check's message; None: no bound (bucketed biases).
     position_table: Optional[str] = None
+    # `{config flag: regular expressions}` of checkpoint names that have a place only when the flag is set (a component
+    # the spec makes conditional on a flag), for the loader's error when such names cannot load. No seeded component
+    # is conditional on a flag yet, so this stays empty; the runtime's message path is tested on its own.
+    keys_needing_config_flag: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -211,7 +211,10 @@ def validate(loaded: LoadedYaml, model: type[schema.BaseModel]) -> Any:
         real = _real_location(loaded, loc)
         message = err["msg"]
         if err["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}" + _suggest(loc[-1], _allowed_keys(model, real[:-1], loaded))
+            allowed = _allowed_keys(model, real[:-1], loaded)
+            message = f"unknown key {loc[-1]!r}" + _suggest(loc[-1], allowed)
+            if allowed:
+                message += f" (allowed here: {', '.join(allowed)})"
         elif err["type"] == "missing":
             message = f"required field {loc[-1]!r} is missing"
             real = real[:-1] + [loc[-1]]
@@ -243,26 +246,33 @@ def _real_location(loaded: LoadedYaml, loc: list[str]) -> list[str]:
 def _allowed_keys(model: type[schema.BaseModel], loc: list[str], loaded: LoadedYaml) -> list[str]:
     """Keys allowed at ``loc`` (best effort: follows pydantic field annotations)."""
     current: Any = model
+    node: Any = loaded.data
     for part in loc:
+        node = node[int(part)] if isinstance(node, list) else node.get(part) if isinstance(node, dict) else None
         if part.isdigit():
             continue
         fields = getattr(current, "model_fields", None)
         if not fields or part not in fields:
             return []
-        current = _inner_model(fields[part].annotation)
+        # A discriminated union (position schemes): the member whose `kind` the author wrote.
+        kind = node.get("kind") if isinstance(node, dict) else None
+        current = _inner_model(fields[part].annotation, kind)
         if current is None:
             return []
     fields = getattr(current, "model_fields", None)
     return list(fields) if fields else []
 
 
-def _inner_model(annotation: Any) -> Any:
+def _inner_model(annotation: Any, kind: Any = None) -> Any:
     import typing
 
     if isinstance(annotation, type) and issubclass(annotation, schema.BaseModel):
+        kind_field = annotation.model_fields.get("kind")
+        if kind is not None and kind_field is not None and kind not in typing.get_args(kind_field.annotation):
+            return None
         return annotation
     for arg in typing.get_args(annotation):
-        found = _inner_model(arg)
+        found = _inner_model(arg, kind)
         if found is not None:
             return found
     return None
@@ -418,9 +428,11 @@ def resolve_architecture(
     for alias, target in spec.config.attribute_map.items():
         if target not in fields:
             raise fail(f"attribute_map target {target!r} is not a config field", ["config", "attribute_map", alias])
-    for name in REQUIRED_CONFIG_FIELDS:
+    seq2seq = spec.decoder is not None and spec.decoder.path is not None
+    stack = support.ENCODER_DECODER if seq2seq else support.ENCODER
+    for name in support.REQUIRED_CONFIG_FIELDS[stack]:
         if name not in fields and name not in spec.config.attribute_map:
-            raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every encoder reads it", ["config", "fields"])
+            raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every {stack} stack reads it", ["config", "fields"])
 
     def default_of(name: str) -> Any:
         name = spec.config.attribute_map.get(name, name)
@@ -437,6 +449,8 @@ def resolve_architecture(
             f"the default hidden_size ({hidden}) is not a multiple of the default num_attention_heads ({heads_n})",
             ["config", "fields", index[heads_field], "default"],
         )
+
+    support.check(spec, stack, fail)
 
     emb = spec.embeddings
     need_field(emb.size, ["embeddings", "size"])
@@ -505,7 +519,8 @@ def resolve_architecture(
         need_field(bucketed.num_buckets, ["position", "num_buckets"])
         need_field(bucketed.max_distance, ["position", "max_distance"])
 
-    seq2seq = spec.decoder is not None and spec.decoder.path is not None
+    if spec.decoder is not None and spec.decoder.cache:
+        need_field("use_cache", ["decoder", "cache"])
     if seq2seq:
         need_field(spec.decoder.layers, ["decoder", "layers"])
         need_field(spec.decoder.start_token, ["decoder", "start_token"])

@@ -32,3 +32,20 @@ def reference_checkpoint(tmp_path_factory):
         return saved[key]
 
     return get
+
+
+_composition_coverage: list[dict] = []
+
+
+def pytest_runtest_logreport(report):
+    for name, value in getattr(report, "user_properties", ()):
+        if name == "composition_coverage" and report.when == "call":
+            _composition_coverage.append(value)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The components and stack kinds the composition property test drew (tests/test_composition.py)."""
+    for coverage in _composition_coverage:
+        examples = sum(v for k, v in coverage.items() if k.startswith("stack="))
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(coverage.items()))
+        terminalreporter.write_line(f"composition coverage ({examples} drawn specs): {counts}")

@@ -11,7 +11,7 @@ import pytest
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 
-from harness import ATOL, SMALL_CONFIGS, assert_close, cases, flatten, make_inputs, pick_eos, reference_config, reference_model  # noqa: E402
+from harness import ATOL, SMALL_CONFIGS, assert_close, cases, flatten, make_inputs, pick_eos, project, reference_config, reference_model  # noqa: E402
 
 pytestmark = pytest.mark.skipif("longt5" not in SMALL_CONFIGS, reason="no encoder-decoder spec")
 
@@ -95,15 +95,16 @@ def test_cached_decoding_equals_full_pass(flax_model):
     for ours, reference in zip(jax.tree_util.tree_leaves(past), jax.tree_util.tree_leaves(full.past_key_values)):
         np.testing.assert_allclose(ours, reference, atol=ATOL, rtol=0)
 
-    # Preallocated cache (jit-compiled decoding): fixed slots filled in place at cache_index.
+    # Preallocated cache (jit-compiled decoding): fixed slots filled in place at the position the cache carries.
     cache = model.init_cache(3, 10, encoder_outputs)
-    assert len(cache) == model.config.num_decoder_layers and cache[0][0].shape == (3, 4, 10, 8)
-    step_fn = jax.jit(lambda ids, cache, index: model.decode(ids, encoder_outputs, attention_mask, past_key_values=cache, cache_index=index))
+    assert len(cache) == model.config.num_decoder_layers and cache[0][0].shape == (3, 4, 10, 8) and int(cache.index) == 0
+    step_fn = jax.jit(lambda ids, cache: model.decode(ids, encoder_outputs, attention_mask, past_key_values=cache))
     logits = []
     for t in range(7):
-        step = step_fn(decoder_input_ids[:, t : t + 1], cache, jnp.asarray(t))
+        step = step_fn(decoder_input_ids[:, t : t + 1], cache)
         cache = step.past_key_values
         logits.append(step.logits)
+    assert int(cache.index) == 7
     np.testing.assert_allclose(np.concatenate(logits, axis=1), full.logits, atol=ATOL, rtol=0)
     np.testing.assert_allclose(cache[0][0][:, :, :7], full.past_key_values[0][0], atol=ATOL, rtol=0)
 
@@ -116,14 +117,141 @@ def test_cross_attention_keys_values_are_computed_once(flax_model):
     encoder_outputs = jax.jit(lambda ids: model.encode(ids, attention_mask))(input_ids)
     cache = model.init_cache(3, 4, encoder_outputs)
     start = jnp.zeros((3, 1), dtype="i4")
-    decode = jax.jit(lambda cache: model.decode(start, encoder_outputs, attention_mask, past_key_values=cache, cache_index=0))
+    decode = jax.jit(lambda cache: model.decode(start, encoder_outputs, attention_mask, past_key_values=cache))
     step = decode(cache)
     for new, old in zip(step.past_key_values, cache):
         assert new[2] is old[2] or np.array_equal(new[2], old[2])
         assert new[3] is old[3] or np.array_equal(new[3], old[3])
-    doubled = tuple(layer[:2] + (2 * layer[2], layer[3]) for layer in cache)
+    doubled = cache.replace(key_values=tuple(layer[:2] + (2 * layer[2], layer[3]) for layer in cache))
     other = decode(doubled)
     assert not np.allclose(other.logits, step.logits)
+
+
+# The documented incremental decoding (encode, init_cache, decode fed back its past_key_values) for every
+# encoder-decoder spec: every variant with its LM head (the bare model where there is none), and the bare model.
+SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
+DECODER_HEADS = ("conditional_generation", "seq2seq")
+LOOP_CASES = []
+for _arch in SEQ2SEQ_ARCHS:
+    _heads = [h for h in DECODER_HEADS if any(c.arch == _arch and c.head == h for c in CASES)]
+    LOOP_CASES += [c for c in CASES if c.arch == _arch and c.head == _heads[0]]
+    LOOP_CASES += [c for c in CASES if c.arch == _arch and c.head in _heads[1:] and c.variant == next(iter(SMALL_CONFIGS[_arch]))]
+# The decode outputs that the full pass names differently.
+FULL_PASS_FIELD = {"hidden_states": "decoder_hidden_states", "attentions": "decoder_attentions"}
+
+
+def _decode_in_steps(model, encoder_outputs, encoder_mask, decoder_input_ids, chunks, max_length, decoder_mask=None, jit=True):
+    """transformers' documented loop: `init_cache`, then `decode` on each chunk of `decoder_input_ids` (a prompt, then
+    one token at a time), feeding back `past_key_values`. Returns every call's output and the last cache."""
+
+    def step(ids, cache, mask):
+        return model.decode(
+            ids,
+            encoder_outputs,
+            encoder_attention_mask=encoder_mask,
+            decoder_attention_mask=mask,
+            past_key_values=cache,
+            output_attentions=True,
+            output_hidden_states=True,
+        )
+
+    step = jax.jit(step) if jit else step
+    cache = model.init_cache(decoder_input_ids.shape[0], max_length, encoder_outputs)
+    outputs, start = [], 0
+    for n in chunks:
+        outputs.append(step(decoder_input_ids[:, start : start + n], cache, decoder_mask))
+        cache = outputs[-1].past_key_values
+        start += n
+    return outputs, cache
+
+
+def _assert_steps_equal_full_pass(outputs, cache, full, length):
+    """Every decoder output field of the steps, joined along the sequence, equals the full pass's (and so does the
+    cache); attention to the cache's unused slots is exactly 0."""
+    assert int(cache.index) == length and cache.max_length > length
+    for field in outputs[0].keys():
+        if field == "past_key_values":
+            continue
+        reference = jax.tree_util.tree_leaves(full[FULL_PASS_FIELD.get(field, field)])
+        steps = [jax.tree_util.tree_leaves(out[field]) for out in outputs]
+        assert len(reference) == len(steps[0]), field
+        for i, expected in enumerate(reference):
+            # (batch, seq, ...) or, for attention weights, (batch, heads, seq, keys)
+            ours = np.concatenate([leaves[i] for leaves in steps], axis=2 if expected.ndim == 4 else 1)
+            if field == "attentions":  # keys: the cache's max_length slots, of which the first `length` are used
+                assert not np.any(ours[..., length:]), field
+                ours = ours[..., :length]
+            np.testing.assert_allclose(ours, expected, atol=ATOL, rtol=0, err_msg=f"{field}.{i}")
+    for layer, expected in zip(cache, full.past_key_values, strict=True):
+        for ours, reference in zip(layer[:2], expected[:2]):  # self-attention: the used slots
+            np.testing.assert_allclose(ours[:, :, :length], reference, atol=ATOL, rtol=0)
+        for ours, reference in zip(layer[2:], expected[2:]):  # cross-attention
+            np.testing.assert_allclose(ours, reference, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("c", LOOP_CASES, ids=lambda c: c.id)
+def test_documented_decoding_loop_equals_full_pass(c, flax_model):
+    """encode, init_cache, then decode fed back its own past_key_values (a 3-token prompt, then one token per call),
+    with a decoder mask spanning the cache (padding in it) and without one, a padded encoder mask and a batch of 3:
+    every decoder output equals the full pass (<= 1e-5), under jax.jit and eagerly."""
+    model = flax_model(c)
+    input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
+    length, max_length, chunks = 7, 9, (3, 1, 1, 1, 1)
+    decoder_input_ids = jnp.asarray(np.random.default_rng(1).integers(2, 99, size=(3, length)))
+    # Spans the cache: a padded decoder position in row 1; the slots after `length` (never decoded) are ignored.
+    cache_mask = np.ones((3, max_length), dtype="i4")
+    cache_mask[1, 2] = 0
+    cache_mask[2, length:] = 0
+    cache_mask = jnp.asarray(cache_mask)
+    encoder_outputs = jax.jit(lambda ids: model.encode(ids, attention_mask))(input_ids)
+    forward = jax.jit(
+        lambda ids, mask: model(
+            input_ids, attention_mask, decoder_input_ids=ids, decoder_attention_mask=mask, output_attentions=True, output_hidden_states=True
+        )
+    )
+
+    outputs, cache = _decode_in_steps(model, encoder_outputs, attention_mask, decoder_input_ids, chunks, max_length, cache_mask)
+    _assert_steps_equal_full_pass(outputs, cache, forward(decoder_input_ids, cache_mask[:, :length]), length)
+    # Without a decoder mask (the zero slots of the cache are not keys), jit-compiled and, as the documentation writes
+    # it, eagerly (fewer calls: eager steps are slow); several tokens per call after the prompt too.
+    full = forward(decoder_input_ids, jnp.ones((3, length), dtype="i4"))
+    outputs, cache = _decode_in_steps(model, encoder_outputs, attention_mask, decoder_input_ids, chunks, max_length)
+    _assert_steps_equal_full_pass(outputs, cache, full, length)
+    outputs, cache = _decode_in_steps(model, encoder_outputs, attention_mask, decoder_input_ids, (3, 4), max_length, jit=False)
+    _assert_steps_equal_full_pass(outputs, cache, full, length)
+
+
+def test_preallocated_cache_used_inconsistently_raises(flax_model):
+    """A cache from init_cache that does not fit the call is a ValueError naming what is wrong (batch size, mask
+    length, encoder output, no room left); under jax.jit, where the position is not concrete, a step past the end
+    gives NaN rather than a clamped, silently wrong write."""
+    model = flax_model(case("conditional_generation", "local"))
+    input_ids, attention_mask = map(jnp.asarray, encoder_inputs(batch=2))
+    encoder_outputs = model.encode(input_ids, attention_mask)
+    tokens = jnp.ones((2, 3), dtype="i4")
+    cache = model.init_cache(2, 4, encoder_outputs)
+
+    def decode(ids, cache, **kwargs):
+        return model.decode(ids, encoder_outputs, encoder_attention_mask=attention_mask, past_key_values=cache, **kwargs)
+
+    with pytest.raises(ValueError, match=r"decoder_input_ids has batch size 3, but past_key_values \(init_cache\) holds 2"):
+        decode(jnp.ones((3, 1), dtype="i4"), cache)
+    with pytest.raises(ValueError, match=r"decoder_attention_mask has shape \(2, 3\).*expected \(2, 4\)"):
+        decode(tokens, cache, decoder_attention_mask=jnp.ones((2, 3), dtype="i4"))  # the input's length, not the cache's
+    with pytest.raises(ValueError, match=r"decoder_attention_mask has shape \(2, 5\).*expected \(2, 4\)"):
+        decode(tokens, cache, decoder_attention_mask=jnp.ones((2, 5), dtype="i4"))
+    with pytest.raises(ValueError, match="init_cache was given"):
+        model.decode(tokens, encoder_outputs.last_hidden_state[:, :5], past_key_values=cache)
+    with pytest.raises(ValueError, match=r"past_key_values is full: 0 positions written and 5 new ones"):
+        decode(jnp.ones((2, 5), dtype="i4"), cache)
+    cache = decode(tokens, cache).past_key_values
+    with pytest.raises(ValueError, match=r"past_key_values is full: 3 positions written and 2 new ones .* max_length 4"):
+        decode(tokens[:, :2], cache)
+
+    step = jax.jit(lambda ids, cache: decode(ids, cache))
+    cache = step(tokens[:, :1], cache).past_key_values  # the last position: fine
+    assert int(cache.index) == 4
+    assert np.all(np.isnan(step(tokens[:, :1], cache).logits))
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -200,3 +200,10 @@ def test_generated_code_is_not_keyed_on_an_architecture():
                 text = path.read_text().lower()
                 offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n in text]
     assert not offenders, offenders
+
+
+def test_readme_lists_what_each_stack_kind_renders():
+    """The README's table of stack-kind rules is the table generator/support.py enforces, so it cannot drift."""
+    from generator import support
+
+    assert support.markdown_table() in (ROOT / "README.md").read_text()

@@ -214,6 +214,101 @@ def test_compile_fit_predict():
     assert np.all(np.isfinite(predictions["logits"]))
 
 
+# Run in a fresh process: the two logical CPU devices must be configured before TensorFlow initialises its devices.
+_MIRRORED_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras
+import specformers
+
+sys.path.insert(0, sys.argv[1])
+from harness import TARGET, cases, config_kwargs
+
+arch, head, variant, overrides = sys.argv[2], sys.argv[3], sys.argv[4], json.loads(sys.argv[5])
+case = next(c for c in cases() if (c.arch, c.head, c.variant) == (arch, head, variant))
+cls = getattr(specformers, case.class_name("tf"))
+config = cls.config_class(**config_kwargs(case, **overrides))
+rng = np.random.default_rng(0)
+n, seq, batch = 12, 7, 4  # 3 steps of 4 examples, 2 per replica
+x = {"input_ids": rng.integers(2, config.vocab_size, size=(n, seq)).astype(np.int32),
+     "attention_mask": np.ones((n, seq), dtype=np.int32)}
+# Integer labels in x, no loss compiled: the model's own loss. No ignored (-100) labels: every replica then averages
+# over as many tokens, and the mean of the replicas' means is the mean over the batch.
+if head == "conditional_generation":
+    x["labels"] = rng.integers(2, config.vocab_size, size=(n, TARGET)).astype(np.int32)
+else:
+    x["labels"] = rng.integers(0, config.num_labels, size=(n,)).astype(np.int32)
+
+
+class StepLosses(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seen = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(float(logs["loss"]))
+
+
+def train(model):
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    losses = StepLosses()
+    model.fit(x, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[losses])
+    return losses.seen, model.get_weights()
+
+
+# The same seed before each construction: the same initial weights (Keras draws each initialiser's seed then).
+keras.utils.set_random_seed(0)
+single = cls(config)
+single.build_with_dummy_inputs()
+initial = single.get_weights()
+expected_losses, expected_weights = train(single)
+keras.utils.set_random_seed(0)
+with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
+    # Created and compiled in the scope, never called before `fit`: an unbuilt model there would be built by Keras, by a
+    # symbolic call on the replicas' mean batch (where integer ids and labels have become floats).
+    losses, weights = train(cls(config))
+print(json.dumps({
+    "expected_losses": expected_losses,
+    "losses": losses,
+    "weights_diff": max(float(np.max(np.abs(a - b))) for a, b in zip(weights, expected_weights)),
+    "weights_moved": max(float(np.max(np.abs(a - b))) for a, b in zip(initial, expected_weights)),
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    "arch,head,variant,overrides",
+    [
+        ("albert", "sequence_classification", "groups",
+         dict(num_hidden_layers=1, num_hidden_groups=1, inner_group_num=1, classifier_dropout_prob=0.0)),
+        ("longt5", "conditional_generation", "local", dict(num_layers=1, num_decoder_layers=1, dropout_rate=0.0)),
+    ],
+)
+def test_mirrored_fit_matches_one_device(arch, head, variant, overrides):
+    """`fit` on the model's own loss under `MirroredStrategy` on 2 replicas: the same step losses and, after 3 SGD
+    steps, the same weights as on one device (the loss is scaled per replica as Keras scales its own losses)."""
+    import json
+    import subprocess
+    import sys
+
+    from harness import ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-c", _MIRRORED_SCRIPT, str(ROOT / "tests"), arch, head, variant, json.dumps(overrides)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(out["losses"]) == 3
+    np.testing.assert_allclose(out["losses"], out["expected_losses"], atol=1e-5, rtol=0)
+    assert out["weights_moved"] > 1e-2  # the steps did train
+    assert out["weights_diff"] <= 1e-5
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # (e) TF checkpoint -> transformers (PyTorch)
 

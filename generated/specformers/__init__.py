@@ -118,7 +118,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "modeling_utils": ["PreTrainedModel"],
     "modeling_tf_utils": ["TFPreTrainedModel"],
-    "modeling_flax_utils": ["FlaxPreTrainedModel"],
+    "modeling_flax_utils": ["FlaxDecoderCache", "FlaxPreTrainedModel"],
     "models.albert.configuration_albert": ["AlbertConfig"],
     "models.albert.modeling_albert": [
         "AlbertModel",

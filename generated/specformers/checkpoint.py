@@ -562,6 +562,127 @@ def adapt_prefix(state: dict, expected: Iterable[str], base_model_prefix: str) -
     return dict(state)
 
 
+class UnexpectedKeysError(ValueError):
+    """A checkpoint holds tensors that the model has no place for: loading it would silently drop them."""
+
+
+# transformers' configuration flags that add weights to the architectures implementing them, with what they add. A
+# checkpoint whose config sets one that the model does not implement holds weights the model cannot take.
+WEIGHT_FLAGS = {"add_cross_attention": "a cross-attention block in every layer"}
+
+
+def split_unexpected(unexpected: Iterable[str], expected: Iterable[str], base_model_prefix: str) -> tuple:
+    """Split the checkpoint names that a model does not hold into `(own, foreign)`.
+
+    `own` lie inside the model's base model (for a model without a base-model attribute: under one of its own
+    top-level modules): the model has that module but no place for the tensor, so loading would lose trained weights.
+    `foreign` belong to the head of another task (`cls.seq_relationship` of a pretraining checkpoint loaded into a
+    masked-LM model, a classifier loaded into the bare model): unused, as transformers leaves them. Names are those
+    after `adapt_prefix`; `expected` are the model's.
+    """
+    prefix = base_model_prefix + "."
+    expected = list(expected)
+    if any(name.startswith(prefix) for name in expected):
+        own = [name for name in unexpected if name.startswith(prefix)]
+    else:
+        modules = {name.split(".", 1)[0] for name in expected}
+        own = [name for name in unexpected if name.split(".", 1)[0] in modules]
+    chosen = set(own)
+    return own, [name for name in unexpected if name not in chosen]
+
+
+def group_keys(keys: Iterable[str]) -> list:
+    """Names that differ only by their indices, written once: `encoder.layer.{0-23}.attention.self.query.weight`.
+
+    A line stands for exactly the names it replaces: a group whose indices do not form a full grid is split along its
+    most varied index."""
+    groups: dict = {}
+    for key in keys:
+        parts = key.split(".")
+        template = tuple(None if part.isdigit() else part for part in parts)
+        groups.setdefault(template, set()).add(tuple(int(part) for part in parts if part.isdigit()))
+
+    def render(template: tuple, columns: list) -> str:
+        fill = iter(columns)
+        return ".".join(next(fill) if part is None else part for part in template)
+
+    lines = []
+    for template, indices in groups.items():
+        columns = [sorted({index[i] for index in indices}) for i in range(template.count(None))]
+        if int(np.prod([len(column) for column in columns])) == len(indices):
+            lines.append(render(template, [_index_set(column) for column in columns]))
+            continue
+        # Not a grid: one line per combination of the other indices, the most varied one written as a set.
+        axis = max(range(len(columns)), key=lambda i: len(columns[i]))
+        rows: dict = {}
+        for index in indices:
+            rows.setdefault(index[:axis] + index[axis + 1 :], []).append(index[axis])
+        for rest, values in rows.items():
+            lines.append(
+                render(template, [str(v) for v in rest[:axis]] + [_index_set(values)] + [str(v) for v in rest[axis:]])
+            )
+    return sorted(lines)
+
+
+def _index_set(values: Iterable[int]) -> str:
+    """`3`, `{0,1}`, `{0-23}`, `{0-3,7}`: runs of three or more written as a range."""
+    values = sorted(set(values))
+    if len(values) == 1:
+        return str(values[0])
+    runs, start = [], values[0]
+    for previous, following in zip(values, values[1:] + [None]):
+        if following == previous + 1:
+            continue
+        if previous - start >= 2:
+            runs.append(f"{start}-{previous}")
+        else:
+            runs.extend(str(v) for v in range(start, previous + 1))
+        start = following
+    return "{" + ",".join(runs) + "}"
+
+
+def _listing(keys: Iterable[str], limit: int = 40) -> str:
+    lines = group_keys(keys)
+    shown = "\n".join(f"- {line}" for line in lines[:limit])
+    return shown + (f"\n- ... and {len(lines) - limit} more" if len(lines) > limit else "")
+
+
+def unexpected_keys_message(
+    model_name: str,
+    keys: list,
+    path: str,
+    config: Any = None,
+    config_name: str = "config.json",
+    keys_needing_config_flag: Optional[dict] = None,
+) -> str:
+    """The error for checkpoint tensors that `model_name` has no place for: the tensors (grouped by layer index), the
+    configuration flag that would give them one (`keys_needing_config_flag`: `{flag: patterns}` of the names that
+    exist only when the flag is set), or the flag of the checkpoint's config that the model does not implement."""
+    hints = []
+    for flag, patterns in (keys_needing_config_flag or {}).items():
+        matched = [key for key in keys if any(re.search(pattern, key) for pattern in patterns)]
+        if matched and not getattr(config, flag, False):
+            hints.append(
+                f"{len(matched)} of them exist only when {flag}=True: set it in {config_name} or pass {flag}=True to "
+                "from_pretrained."
+            )
+    for flag, adds in WEIGHT_FLAGS.items():
+        value = getattr(config, flag, None)
+        if value and flag not in (keys_needing_config_flag or {}):
+            hints.append(
+                f"{config_name} sets {flag}={value!r}, which specformers' {model_name} does not implement "
+                f"(in transformers it adds {adds}): its weights have no place here."
+            )
+    return (
+        f"Error(s) in loading weights for {model_name} from {path}: the checkpoint holds {len(keys)} tensor(s) that "
+        f"{model_name} has no place for, which would be lost:\n{_listing(keys)}\n"
+        + "".join(hint + "\n" for hint in hints)
+        + "Load the checkpoint into a model (or configuration) that has these weights, or pass "
+        "ignore_unexpected_keys=True to from_pretrained to drop them (they are then listed in a warning and in "
+        "output_loading_info's unexpected_keys)."
+    )
+
+
 def report_load(
     model_name: str,
     missing: list,
@@ -569,15 +690,41 @@ def report_load(
     mismatched: list,
     path: str,
     ignore_mismatched_sizes: bool = False,
+    *,
+    expected: Iterable[str] = (),
+    base_model_prefix: str = "",
+    ignore_unexpected_keys: bool = False,
+    config: Any = None,
+    config_name: str = "config.json",
+    keys_needing_config_flag: Optional[dict] = None,
 ) -> None:
-    """Log what did not load, as transformers does; shape mismatches are an error unless `ignore_mismatched_sizes`,
-    which leaves those weights newly initialised (and lists them)."""
-    if unexpected:
+    """Check what did not load, as transformers reports it, with two errors where transformers only warns.
+
+    `unexpected` are the checkpoint names the model does not hold, known benign ones already removed. Those inside the
+    model's own modules (see `split_unexpected`) are an `UnexpectedKeysError` naming them, unless
+    `ignore_unexpected_keys`, which drops them with a warning; a head of another task is unused with a warning. Shape
+    mismatches are a `ValueError` unless `ignore_mismatched_sizes`, which leaves those weights newly initialised (and
+    lists them)."""
+    own, foreign = split_unexpected(unexpected, expected, base_model_prefix)
+    if own:
+        if not ignore_unexpected_keys:
+            raise UnexpectedKeysError(
+                unexpected_keys_message(model_name, own, path, config, config_name, keys_needing_config_flag)
+            )
         logger.warning(
-            "Some weights of the checkpoint at %s were not used when initializing %s: %s",
+            "Some weights of the checkpoint at %s have no place in %s and were dropped (ignore_unexpected_keys=True):\n%s",
             path,
             model_name,
-            sorted(unexpected),
+            _listing(own),
+        )
+    if foreign:
+        logger.warning(
+            "Some weights of the checkpoint at %s were not used when initializing %s: %s\n"
+            "They belong to a head that %s does not have: expected when the checkpoint was trained on another task.",
+            path,
+            model_name,
+            sorted(foreign),
+            model_name,
         )
     if missing:
         logger.warning(

@@ -4,7 +4,8 @@
 
 `FlaxGenerationMixin.generate` encodes the input once, preallocates the decoder cache for the maximum length
 (`init_cache`: zero self-attention slots, the cross-attention keys/values computed once) and runs the whole decoding
-loop as one `jax.lax.while_loop` under `jax.jit`, one new token per step (`decode` with `cache_index`). The token ids
+loop as one `jax.lax.while_loop` under `jax.jit`, one new token per step (`decode` on the cache, which carries its
+write position). The token ids
 equal those of transformers' PyTorch `generate(do_sample=False)`: the same stopping rules, padding, beam scores,
 length penalty and early-stopping heuristics. The model class provides `encode`, `decode`, `init_cache` and a
 `config` with `decoder_start_token_id`, `eos_token_id`, `pad_token_id` and `vocab_size`.
@@ -164,14 +165,13 @@ class FlaxGenerationMixin:
 
     # ------------------------------------------------------------------------------------------------------------
 
-    def _step_logits(self, params, tokens, encoder_outputs, attention_mask, cache, cache_index):
-        """Decode one token per row at `cache_index`: float32 logits `(rows, vocab)` and the updated cache."""
+    def _step_logits(self, params, tokens, encoder_outputs, attention_mask, cache):
+        """Decode one token per row at the cache's position: float32 logits `(rows, vocab)` and the updated cache."""
         output = self.decode(
             tokens[:, None],
             encoder_outputs,
             encoder_attention_mask=attention_mask,
             past_key_values=cache,
-            cache_index=cache_index,
             use_cache=True,
             output_attentions=False,
             output_hidden_states=False,
@@ -202,7 +202,7 @@ class FlaxGenerationMixin:
         def body(state):
             cur_len, sequences, unfinished, cache = state
             last = jax.lax.dynamic_index_in_dim(sequences, cur_len - 1, axis=1, keepdims=False)
-            logits, cache = self._step_logits(params, last, encoder_outputs, attention_mask, cache, cur_len - 1)
+            logits, cache = self._step_logits(params, last, encoder_outputs, attention_mask, cache)
             next_tokens = jnp.argmax(logits, axis=-1).astype("i4")
             if eos_ids is not None:
                 # Finished rows continue with padding.
@@ -274,9 +274,7 @@ class FlaxGenerationMixin:
             cur_len = state["cur_len"]
             flat = state["running_sequences"].reshape(batch_size * num_beams, max_length)
             last = jax.lax.dynamic_index_in_dim(flat, cur_len - 1, axis=1, keepdims=False)
-            logits, cache = self._step_logits(
-                params, last, encoder_hidden_states, attention_mask, state["cache"], cur_len - 1
-            )
+            logits, cache = self._step_logits(params, last, encoder_hidden_states, attention_mask, state["cache"])
             log_probs = jax.nn.log_softmax(logits, axis=-1).reshape(batch_size, num_beams, vocab_size)
             log_probs = (log_probs + state["running_scores"][:, :, None]).reshape(batch_size, num_beams * vocab_size)
 
@@ -314,7 +312,7 @@ class FlaxGenerationMixin:
 
             # The cache follows the beams that run on (the cross-attention part is the same for all beams of a row).
             rows = (jnp.arange(batch_size)[:, None] * num_beams + source_beams).reshape(-1)
-            cache = tuple((layer[0][rows], layer[1][rows]) + tuple(layer[2:]) for layer in cache)
+            cache = cache.replace(key_values=tuple((layer[0][rows], layer[1][rows]) + layer[2:] for layer in cache))
 
             cur_len = cur_len + 1
             # Can a running beam still beat the worst finished one?

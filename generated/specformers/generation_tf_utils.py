@@ -113,7 +113,7 @@ class TFGenerationMixin:
         if max_length <= prompt_length:
             raise ValueError(f"max_length ({max_length}) leaves no room for a generated token")
 
-        self.build_if_needed()
+        self.build_if_needed()  # generate calls the stacks, not the model: Keras would not build it
         input_ids = tf.convert_to_tensor(input_ids)
         if attention_mask is None:
             attention_mask = tf.ones_like(input_ids)

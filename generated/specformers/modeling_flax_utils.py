@@ -11,12 +11,14 @@ named `0`, `1`, ... as in `nn.ModuleList`), with the leaf renamed `kernel` -> `w
 
 import copy
 import os
+import re
 from typing import Any, Callable, Optional, Union
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 from flax.core import unfreeze
 from flax.traverse_util import flatten_dict, unflatten_dict
 
@@ -204,6 +206,81 @@ def expand_head_mask(head_mask: Optional[jnp.ndarray], num_layers: int) -> Optio
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# Decoder cache
+
+
+@struct.dataclass
+class FlaxDecoderCache:
+    """The preallocated cache of an encoder-decoder's decoder (`init_cache`); it carries its own write position.
+
+    `decode(..., past_key_values=cache)` writes the keys and values of its new tokens at `index`, lets them attend to
+    the positions before, and returns the cache with `index` advanced past them in `past_key_values`: fed back, every
+    call continues where the last one stopped. A JAX pytree of fixed shapes, so one compiled step (`jax.jit`,
+    `jax.lax.while_loop`) serves every position. Indexing it gives a layer's tuple, as with the growing tuple cache.
+
+    Attributes:
+        key_values: one `(self key, self value, cross key, cross value)` tuple per decoder layer: the self-attention
+            slots `(batch, heads, max_length, head_dim)` (unused from `index` on) and the cross-attention keys and
+            values of the encoder output `(batch, heads, encoder length, head_dim)`.
+        index: int32 scalar, the number of positions written (the position of the next token).
+    """
+
+    key_values: tuple
+    index: jnp.ndarray
+
+    @property
+    def batch_size(self) -> int:
+        return self.key_values[0][0].shape[0]
+
+    @property
+    def max_length(self) -> int:
+        return self.key_values[0][0].shape[2]
+
+    def __len__(self) -> int:
+        return len(self.key_values)
+
+    def __getitem__(self, layer: int) -> tuple:
+        return self.key_values[layer]
+
+    def check(
+        self,
+        batch_size: int,
+        seq_length: int,
+        attention_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        inputs_name: str = "decoder_input_ids",
+    ) -> None:
+        """Raise a `ValueError` when a decoder input of `(batch_size, seq_length)` tokens (named `inputs_name`) does
+        not fit this cache: another batch size, a `decoder_attention_mask` that is not `(batch, max_length)`, an
+        encoder output of another shape than the one the cache was built from, or (on a concrete `index`: not under
+        `jax.jit`, where the decoder makes such a step's output NaN instead) more new tokens than free positions."""
+        if batch_size != self.batch_size:
+            raise ValueError(
+                f"{inputs_name} has batch size {batch_size}, but past_key_values (init_cache) holds {self.batch_size} "
+                f"rows: allocate the cache with init_cache(batch_size={batch_size}, ...)"
+            )
+        expected = (self.batch_size, self.max_length)
+        if attention_mask is not None and tuple(attention_mask.shape) != expected:
+            raise ValueError(
+                f"decoder_attention_mask has shape {tuple(attention_mask.shape)}, but with past_key_values from "
+                f"init_cache it spans the whole cache: expected {expected} (batch size, init_cache's max_length), 1 for "
+                "the tokens to attend and 0 for padding; positions not decoded yet are ignored"
+            )
+        cross_shape = (self.batch_size, self.key_values[0][2].shape[2])
+        if encoder_hidden_states is not None and tuple(encoder_hidden_states.shape[:2]) != cross_shape:
+            raise ValueError(
+                f"the encoder output has shape {tuple(encoder_hidden_states.shape)}, but past_key_values holds the "
+                f"cross-attention keys and values of an encoder output of (batch, length) {cross_shape}: pass the "
+                "encoder_outputs that init_cache was given"
+            )
+        if _concrete(self.index) and int(self.index) + seq_length > self.max_length:
+            raise ValueError(
+                f"past_key_values is full: {int(self.index)} positions written and {seq_length} new ones in "
+                f"{inputs_name} exceed its max_length {self.max_length}: allocate a longer cache with init_cache"
+            )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # Parameter names
 
 
@@ -229,7 +306,10 @@ class FlaxPreTrainedModel:
     """Base class of the public Flax models: a linen `module`, its `params` (a plain pytree, usable with optax) and
     transformers' PyTorch checkpoint I/O.
 
-    Subclasses set `config_class`, `base_model_prefix` and `module_class`.
+    Subclasses set `config_class`, `base_model_prefix` and `module_class`, and may set `_tied_weights_keys`,
+    `_keys_to_ignore_on_load_unexpected` (regular expressions of checkpoint names that hold no weight of this model,
+    each with its reason, dropped without a warning) and `_keys_needing_config_flag` (`{config flag: patterns}` of
+    checkpoint names that have a place only when that flag is set, named in the error when such names cannot load).
     """
 
     config_class: type = PretrainedConfig
@@ -237,6 +317,8 @@ class FlaxPreTrainedModel:
     module_class: Optional[type] = None
     # PyTorch names (full, from the head model's root) that are tied to another tensor and never separate here.
     _tied_weights_keys: tuple = ()
+    _keys_to_ignore_on_load_unexpected: tuple = ()
+    _keys_needing_config_flag: dict = {}
 
     def __init__(
         self,
@@ -312,10 +394,19 @@ class FlaxPreTrainedModel:
         state.update(self._constants(self._is_head_model(flatten_dict(unfreeze(params)))))
         return state
 
-    def load_state_dict(self, state: dict, source: str = "state dict", ignore_mismatched_sizes: bool = False) -> dict:
+    def load_state_dict(
+        self,
+        state: dict,
+        source: str = "state dict",
+        ignore_mismatched_sizes: bool = False,
+        ignore_unexpected_keys: bool = False,
+        config_name: str = "config",
+    ) -> dict:
         """Parameters from a `{pytorch_name: array}` dict; what is missing keeps a random initialisation (and is
-        reported, as are unexpected names); a shape mismatch is an error, unless `ignore_mismatched_sizes`, which
-        initialises those parameters anew and lists them. The report is also kept as `self.loading_info`."""
+        reported, as is the head of another task); a name this model has no place for is an error, unless
+        `ignore_unexpected_keys`, which drops it with a warning; a shape mismatch is an error, unless
+        `ignore_mismatched_sizes`, which initialises those parameters anew and lists them. The report is also kept as
+        `self.loading_info`."""
         shapes = self._param_shapes()
         expected = {pytorch_name(path): path for path in shapes}
         head_model = self._is_head_model(shapes)
@@ -335,8 +426,27 @@ class FlaxPreTrainedModel:
                 mismatched.append((name, tuple(state[name].shape), model_shape))
                 continue
             flat[path] = jnp.asarray(array, dtype=shapes[path].dtype)
-        unexpected = [name for name in state if name not in expected and name not in skipped]
-        checkpoint.report_load(type(self).__name__, missing, unexpected, mismatched, source, ignore_mismatched_sizes)
+        unexpected = [
+            name
+            for name in state
+            if name not in expected
+            and name not in skipped
+            and not any(re.search(pattern, name) for pattern in self._keys_to_ignore_on_load_unexpected)
+        ]
+        checkpoint.report_load(
+            type(self).__name__,
+            missing,
+            unexpected,
+            mismatched,
+            source,
+            ignore_mismatched_sizes,
+            expected=set(expected) | skipped,
+            base_model_prefix=self.base_model_prefix,
+            ignore_unexpected_keys=ignore_unexpected_keys,
+            config=self.config,
+            config_name=config_name,
+            keys_needing_config_flag=self._keys_needing_config_flag,
+        )
         self.loading_info = checkpoint.loading_info(missing, unexpected, mismatched)
         fresh = missing + [name for name, _, _ in mismatched]
         if fresh:
@@ -354,6 +464,7 @@ class FlaxPreTrainedModel:
         seed: int = 0,
         torch_dtype: Any = None,
         ignore_mismatched_sizes: bool = False,
+        ignore_unexpected_keys: bool = False,
         output_loading_info: bool = False,
         **kwargs: Any,
     ) -> "FlaxPreTrainedModel":
@@ -371,11 +482,15 @@ class FlaxPreTrainedModel:
             seed: the seed of the random initialisation of weights the checkpoint lacks.
             ignore_mismatched_sizes: weights whose shape differs from the model's are initialised anew and listed
                 in a warning, instead of raising.
+            ignore_unexpected_keys: checkpoint tensors that this model has no place for are an error that names
+                them; with `True` they are dropped and listed in a warning (and in the loading info's
+                `unexpected_keys`). A head of another task is never an error: it is unused, with a warning.
             output_loading_info: also return a dict with the missing, unexpected and mismatched keys.
             kwargs: configuration fields that override those of `config.json`.
         """
         path = os.fspath(pretrained_model_name_or_path)
         source = checkpoint.find_weights(path)
+        config_name = "config" if isinstance(config, PretrainedConfig) else "config.json"
         if config is None or isinstance(config, (str, os.PathLike)):
             config = cls.config_class.from_pretrained(path if config is None else config)
         overrides, model_kwargs = checkpoint.split_from_pretrained_kwargs(
@@ -385,7 +500,11 @@ class FlaxPreTrainedModel:
         name = checkpoint.resolve_dtype(dtype, torch_dtype, config) or "float32"
         model = cls(config, dtype=getattr(jnp, name), seed=seed, _do_init=False, **model_kwargs)
         model.params = model.load_state_dict(
-            checkpoint.load_numpy_state_dict(source), source.path, ignore_mismatched_sizes
+            checkpoint.load_numpy_state_dict(source),
+            source.path,
+            ignore_mismatched_sizes,
+            ignore_unexpected_keys,
+            config_name,
         )
         return (model, model.loading_info) if output_loading_info else model
 
@@ -412,6 +531,7 @@ class FlaxPreTrainedModel:
 
 
 __all__ = [
+    "FlaxDecoderCache",
     "FlaxModuleList",
     "FlaxModuleSequence",
     "FlaxPreTrainedModel",

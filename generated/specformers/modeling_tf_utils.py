@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import checkpoint
+from .configuration_utils import PretrainedConfig
 from .utils import ModelOutput, id_bounds, logger
 
 if keras.backend.backend() != "tensorflow":
@@ -489,14 +490,17 @@ class TFPreTrainedModel(keras.Model):
         config_class: the configuration class.
         base_model_prefix: the attribute under which head models hold the base model.
         is_bare_model: `True` for the base model class, whose modules sit at the top level of the PyTorch state dict.
-        ignore_on_load_unexpected: patterns (`re.search`) of checkpoint names not reported when unused.
+        _keys_to_ignore_on_load_unexpected: patterns (`re.search`) of checkpoint names that hold no weight of this
+            model (each with its reason), dropped without a warning.
+        _keys_needing_config_flag: `{config flag: patterns}` of checkpoint names that have a place only when that
+            flag is set, named in the error when such names cannot load.
     """
 
     config_class = None
     base_model_prefix = ""
     is_bare_model = False
-    # Regular expressions of checkpoint names that a model leaves unused without a warning.
-    ignore_on_load_unexpected: tuple = ()
+    _keys_to_ignore_on_load_unexpected: tuple = ()
+    _keys_needing_config_flag: dict = {}
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(*inputs, **kwargs)
@@ -507,9 +511,22 @@ class TFPreTrainedModel(keras.Model):
         self.config = config
 
     def build(self, input_shape=None):
-        # The sub-layers build themselves on their first call (see `TFCompositeLayer`); `build_with_dummy_inputs`
-        # creates every variable at once.
-        pass
+        """Create every variable, with the shapes the configuration gives: one eager call on `dummy_inputs`.
+
+        Keras calls this before the model's first call, which may be traced (`tf.function`, `fit`, `evaluate`). The
+        variables are created outside that trace all the same (`tf.init_scope`): a variable created inside a trace
+        is initialised only when the traced function runs, so a traced call that fails (say, a missing argument)
+        would leave uninitialised variables behind, and every later call would read empty tables. `input_shape` is
+        not needed (the sub-layers build themselves on the dummy call, see `TFCompositeLayer`).
+        """
+        # Marked built first, so that the dummy call below does not come back here.
+        self.built = True
+        try:
+            with tf.init_scope():
+                self(**self.dummy_inputs, training=False)
+        except BaseException:
+            self.built = False
+            raise
 
     @property
     def dummy_inputs(self) -> dict:
@@ -517,8 +534,9 @@ class TFPreTrainedModel(keras.Model):
         return {"input_ids": tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)}
 
     def build_with_dummy_inputs(self) -> None:
-        """Create every variable by calling the model once on `dummy_inputs` (eagerly)."""
-        self(**self.dummy_inputs, training=False)
+        """Create every variable (see `build`), unless the model is built already."""
+        if not self.built:
+            self.build()
 
     def build_if_needed(self) -> None:
         """Create the variables unless every sub-layer already has its own.
@@ -528,8 +546,8 @@ class TFPreTrainedModel(keras.Model):
         skips the word embeddings) leaves that one without. The configuration determines every shape, so building
         on `dummy_inputs` creates exactly the variables of any other build.
         """
-        if not all(layer.built for layer in self._flatten_layers()):
-            self.build_with_dummy_inputs()
+        if not (self.built and all(layer.built for layer in self._flatten_layers())):
+            self.build()
 
     # -- Keras serialisation (`model.save("m.keras")`, `keras.models.load_model`, `ModelCheckpoint`) ----------------
     # The Keras config is the model configuration (as in config.json) plus the name and dtype policy. Keras matches
@@ -616,6 +634,7 @@ class TFPreTrainedModel(keras.Model):
         dtype=None,
         torch_dtype=None,
         ignore_mismatched_sizes: bool = False,
+        ignore_unexpected_keys: bool = False,
         output_loading_info: bool = False,
         **kwargs,
     ):
@@ -632,11 +651,15 @@ class TFPreTrainedModel(keras.Model):
                 name. Without it, the global Keras policy applies (mixed precision included).
             ignore_mismatched_sizes: weights whose shape differs from the model's keep their fresh initialisation
                 and are listed in a warning, instead of raising.
+            ignore_unexpected_keys: checkpoint tensors that this model has no place for are an error that names
+                them; with `True` they are dropped and listed in a warning (and in the loading info's
+                `unexpected_keys`). A head of another task is never an error: it is unused, with a warning.
             output_loading_info: also return a dict with the missing, unexpected and mismatched keys.
             kwargs: keywords naming a configuration field override it; the others are passed to the constructor.
         """
         path = os.fspath(pretrained_model_name_or_path)
         source = checkpoint.find_weights(path)
+        config_name = "config" if isinstance(config, PretrainedConfig) else "config.json"
         if config is None or isinstance(config, (str, os.PathLike)):
             config = cls.config_class.from_pretrained(path if config is None else config)
         overrides, model_kwargs = checkpoint.split_from_pretrained_kwargs(
@@ -669,9 +692,23 @@ class TFPreTrainedModel(keras.Model):
         unexpected = [
             key
             for key in state
-            if key not in known and not any(re.search(pattern, key) for pattern in cls.ignore_on_load_unexpected)
+            if key not in known
+            and not any(re.search(pattern, key) for pattern in cls._keys_to_ignore_on_load_unexpected)
         ]
-        checkpoint.report_load(cls.__name__, missing, unexpected, mismatched, source.path, ignore_mismatched_sizes)
+        checkpoint.report_load(
+            cls.__name__,
+            missing,
+            unexpected,
+            mismatched,
+            source.path,
+            ignore_mismatched_sizes,
+            expected=known,
+            base_model_prefix=cls.base_model_prefix,
+            ignore_unexpected_keys=ignore_unexpected_keys,
+            config=config,
+            config_name=config_name,
+            keys_needing_config_flag=cls._keys_needing_config_flag,
+        )
         if output_loading_info:
             return model, checkpoint.loading_info(missing, unexpected, mismatched)
         return model
@@ -700,6 +737,17 @@ class TFPreTrainedModel(keras.Model):
     # -- Keras training glue ---------------------------------------------------------------------------------------
     # `compile(optimizer)` without a loss trains on the model's own loss (labels in `x`, or `y` moved into them);
     # `compile(optimizer, loss=...)` applies that Keras loss to the logits.
+
+    def compile(self, *args, **kwargs):
+        """Keras' `compile`, then the variables are created (see `build`), under the model's distribution strategy.
+
+        Built here, the model is not built by Keras: under a distribution strategy `fit` / `evaluate` would build it
+        by a symbolic call on the replicas' mean batch, where integer ids and labels have become floats (and float
+        class labels select the multi-label loss).
+        """
+        super().compile(*args, **kwargs)
+        with self.distribute_strategy.scope():
+            self.build_with_dummy_inputs()
 
     def _label_names(self) -> list:
         return [name for name in inspect.signature(self.call).parameters if name in LABEL_NAMES]
@@ -747,7 +795,11 @@ class TFPreTrainedModel(keras.Model):
                 )
             for extra in self.losses:
                 loss = loss + extra
-            return loss
+            # Each replica of a distribution strategy computes the mean over its share of the batch, and the
+            # optimizer sums the replicas' gradients: dividing by the number of replicas makes that sum the gradient
+            # of the mean over replicas, as Keras scales its own losses (and it multiplies back what `fit` reports).
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            return loss / replicas if replicas > 1 else loss
         return super().compute_loss(x, y, self._prediction(y_pred), sample_weight, training=training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):

@@ -174,13 +174,16 @@ class PreTrainedModel(nn.Module):
     Subclasses set `config_class`, `base_model_prefix` (the attribute holding the base model in head models),
     `_tied_weights_keys` (parameters that alias another one and are saved once) and
     `_keys_to_ignore_on_load_unexpected` (regular expressions of checkpoint entries that may have no counterpart in the
-    model, dropped without a warning).
+    model, each with the reason it holds no weight, dropped without a warning) and `_keys_needing_config_flag`
+    (`{config flag: patterns}` of checkpoint entries that have a place only when that flag is set, named in the
+    error when such entries cannot load).
     """
 
     config_class: type = PretrainedConfig
     base_model_prefix: str = ""
     _tied_weights_keys: list = []
     _keys_to_ignore_on_load_unexpected: list = []
+    _keys_needing_config_flag: dict = {}
 
     def __init__(self, config: PretrainedConfig, *inputs, **kwargs) -> None:
         super().__init__()
@@ -267,6 +270,7 @@ class PreTrainedModel(nn.Module):
         dtype: Optional[Union[str, torch.dtype]] = None,
         torch_dtype: Optional[Union[str, torch.dtype]] = None,
         ignore_mismatched_sizes: bool = False,
+        ignore_unexpected_keys: bool = False,
         output_loading_info: bool = False,
         **kwargs,
     ) -> "PreTrainedModel":
@@ -286,6 +290,11 @@ class PreTrainedModel(nn.Module):
             ignore_mismatched_sizes (`bool`, *optional*, defaults to `False`):
                 Weights whose shape differs from the model's (a classifier with another `num_labels`) keep their
                 fresh initialisation and are listed in a warning, instead of raising.
+            ignore_unexpected_keys (`bool`, *optional*, defaults to `False`):
+                Checkpoint tensors that this model has no place for (a cross-attention this architecture does not
+                implement, say) are an error that names them; with `True` they are dropped and listed in a warning
+                (and in the loading info's `unexpected_keys`). A head of another task (the pretraining heads of a
+                checkpoint loaded into a classifier) is never an error: it is unused, with a warning.
             output_loading_info (`bool`, *optional*, defaults to `False`):
                 Also return a dict with the missing, unexpected and mismatched keys.
             kwargs:
@@ -298,6 +307,7 @@ class PreTrainedModel(nn.Module):
         """
         path = os.fspath(pretrained_model_name_or_path)
         source = find_weights(path)
+        config_name = "config" if isinstance(config, PretrainedConfig) else "config.json"
         if config is None or isinstance(config, (str, os.PathLike)):
             config = cls.config_class.from_pretrained(path if config is None else config)
         elif not isinstance(config, PretrainedConfig):
@@ -314,15 +324,23 @@ class PreTrainedModel(nn.Module):
             torch.set_default_dtype(previous)
         if name is not None:
             model.to(target_dtype)  # tables built in float32 on purpose (then cast, as `.to(dtype)` would)
-        info = model._load_checkpoint(source, ignore_mismatched_sizes)
+        info = model._load_checkpoint(source, ignore_mismatched_sizes, ignore_unexpected_keys, config_name)
         model.eval()
         return (model, info) if output_loading_info else model
 
     @torch.no_grad()
-    def _load_checkpoint(self, source, ignore_mismatched_sizes: bool = False) -> dict:
-        """Copy the checkpoint's tensors into the parameters (converting dtypes) and report what did not load."""
+    def _load_checkpoint(
+        self,
+        source,
+        ignore_mismatched_sizes: bool = False,
+        ignore_unexpected_keys: bool = False,
+        config_name: str = "config.json",
+    ) -> dict:
+        """Copy the checkpoint's tensors into the parameters (converting dtypes) and report what did not load (an
+        error, before anything is copied, for tensors this model has no place for)."""
         expected = self.state_dict()
         state = adapt_prefix(_checkpoint_entries(source), expected.keys(), self.base_model_prefix)
+        # Non-persistent buffers are computed, not loaded; checkpoints written while one was persistent hold it.
         non_persistent = {
             f"{name}.{buffer}" if name else buffer
             for name, module in self.named_modules()
@@ -343,7 +361,20 @@ class PreTrainedModel(nn.Module):
         # A tied parameter (the LM decoder, its bias) is loaded through the parameter it aliases.
         aliases = _aliases(expected)
         missing = [k for k in expected if k not in state and not any(a in state for a in aliases.get(k, ()))]
-        report_load(type(self).__name__, missing, unexpected, mismatched, source.path, ignore_mismatched_sizes)
+        report_load(
+            type(self).__name__,
+            missing,
+            unexpected,
+            mismatched,
+            source.path,
+            ignore_mismatched_sizes,
+            expected=expected,
+            base_model_prefix=self.base_model_prefix,
+            ignore_unexpected_keys=ignore_unexpected_keys,
+            config=self.config,
+            config_name=config_name,
+            keys_needing_config_flag=self._keys_needing_config_flag,
+        )
         skip = {k for k, _, _ in mismatched}
         # An alias is read through the parameter it ties to: a checkpoint may hold a stale copy of it (some of
         # transformers' TF models write an unused `decoder/bias` next to the head's `bias`).

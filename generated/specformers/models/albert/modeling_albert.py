@@ -174,7 +174,8 @@ class AlbertLayerGroup(nn.Module):
             hidden_states, attention_probs = layer(
                 hidden_states,
                 attention_mask=attention_mask,
-                head_mask=head_mask[j] if head_mask is not None else None,
+                # The group's slice holds L / G head masks: inner layers past it get none (the reference's IndexError).
+                head_mask=head_mask[j] if head_mask is not None and j < len(head_mask) else None,
                 output_attentions=output_attentions,
             )
             if output_attentions:
@@ -231,6 +232,14 @@ class AlbertPreTrainedModel(PreTrainedModel):
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(albert\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
 
 
 class AlbertMLMHead(nn.Module):

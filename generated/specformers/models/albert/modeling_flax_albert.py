@@ -202,7 +202,8 @@ class FlaxAlbertLayerGroup(nn.Module):
             layer_outputs = self.albert_layers[j](
                 hidden_states,
                 attention_mask,
-                head_mask[j] if head_mask is not None else None,
+                # The group's slice holds L / G head masks: inner layers past it get none (the reference's IndexError).
+                head_mask[j] if head_mask is not None and j < len(head_mask) else None,
                 deterministic=deterministic,
                 output_attentions=output_attentions,
             )
@@ -410,6 +411,14 @@ class FlaxAlbertPreTrainedModel(FlaxPreTrainedModel):
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(albert\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
 
 
 class FlaxAlbertForPreTrainingModule(nn.Module):

@@ -213,6 +213,7 @@ class TFAlbertLayerGroup(TFCompositeLayer):
             hidden_states, probs, _ = layer(
                 hidden_states,
                 attention_mask=attention_mask,
+                # The group's slice holds L / G head masks: inner layers past it get none (the reference's IndexError).
                 head_mask=head_mask[j] if j < len(head_mask) else None,
                 output_attentions=output_attentions,
                 training=training,
@@ -366,6 +367,14 @@ class TFAlbertPreTrainedModel(TFPreTrainedModel):
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(albert\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
 
 
 class TFAlbertMLMHead(TFCompositeLayer):

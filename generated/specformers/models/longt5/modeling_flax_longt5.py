@@ -11,9 +11,8 @@ transformers' PyTorch names (see `specformers.modeling_flax_utils`).
 """
 
 import math
-import re
 from functools import partial
-from typing import Optional
+from typing import Optional, Union
 
 import flax.linen as nn
 import jax
@@ -30,6 +29,7 @@ from ...modeling_flax_outputs import (
     FlaxSeq2SeqModelOutput,
 )
 from ...modeling_flax_utils import (
+    FlaxDecoderCache,
     FlaxModuleSequence,
     FlaxPreTrainedModel,
     attention_bias,
@@ -246,8 +246,8 @@ class FlaxLongT5Attention(nn.Module):
     over the encoder output.
 
     The cache is either the past keys and values, `(batch, heads, past, head_dim)` each, which the new ones extend, or
-    (with `cache_index`) preallocated slots of a fixed length that the new ones fill in place, as jit-compiled
-    decoding needs.
+    (with `cache_index`, a `FlaxDecoderCache`'s write position) preallocated slots of a fixed length that the new ones
+    fill in place, as jit-compiled decoding needs.
     """
 
     config: LongT5Config
@@ -823,7 +823,8 @@ class FlaxLongT5Block(nn.Module):
     ):
         """Returns `(hidden_states, position_bias, self-attention weights, cross-attention position bias,
         cross-attention weights, cache)`; the cache (decoder, `use_cache`) is `(self key, self value, cross key,
-        cross value)`, the rest `None` where it does not apply."""
+        cross value)`, the rest `None` where it does not apply. `cache_index` is the write position of a preallocated
+        cache (its `FlaxDecoderCache.index`; None: the new keys extend `past_key_value`)."""
         present_key_value = cross_attention_weights = None
         if self.is_decoder:
             hidden_states, position_bias, self_attention_weights, present_key_value = self.layer[0](
@@ -874,7 +875,8 @@ class FlaxLongT5Stack(nn.Module):
     """The encoder or the decoder: the (shared) token embedding, dropout, `block.N`, `final_layer_norm`, dropout.
 
     The first block owns the relative attention bias; the bias it returns, mask included, is reused by the later
-    blocks. The decoder's cache holds one `(self key, self value, cross key, cross value)` tuple per block.
+    blocks. The decoder's cache holds one `(self key, self value, cross key, cross value)` tuple per block: a tuple
+    of them, which grows with every call, or a preallocated `FlaxDecoderCache` of fixed length.
     """
 
     config: LongT5Config
@@ -910,8 +912,7 @@ class FlaxLongT5Stack(nn.Module):
         inputs_embeds: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[tuple] = None,
-        cache_index: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
@@ -920,26 +921,37 @@ class FlaxLongT5Stack(nn.Module):
         """Run the stack.
 
         Args:
-            past_key_values: the decoder's cache: past keys/values that the new ones extend, or (with `cache_index`)
-                preallocated slots of a fixed length.
-            cache_index: position of the first new token in a preallocated cache (jit-compiled decoding).
+            past_key_values: the decoder's cache: the past keys/values (a tuple, as returned), which the new ones
+                extend, or a preallocated `FlaxDecoderCache` (`init_cache`), written in place at its own position. With
+                the latter, `attention_mask` spans the cache: `(batch, max_length)`.
         """
-        appended = self.is_decoder and past_key_values is not None and cache_index is None
-        # Exactly one of input_ids / inputs_embeds, a mask of the input's shape (with a preallocated cache the mask
-        # spans the cache's length and is not checked here), ids in the vocabulary (concrete arrays only).
+        preallocated = isinstance(past_key_values, FlaxDecoderCache)
+        past_length = past_key_values[0][0].shape[2] if past_key_values is not None and not preallocated else 0
+        # Exactly one of input_ids / inputs_embeds, a mask of the input's shape (a preallocated cache checks its own),
+        # ids in the vocabulary (concrete arrays only).
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=self.config.vocab_size,
             embedding_size=self.config.d_model,
             prefix="decoder_" if self.is_decoder else "",
-            past_length=past_key_values[0][0].shape[2] if appended else 0,
-            attention_mask=attention_mask if cache_index is None else None,
+            past_length=past_length,
+            attention_mask=None if preallocated else attention_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
         )
+        cache_index = None
+        if preallocated:
+            inputs_name = "decoder_input_ids" if input_ids is not None else "decoder_inputs_embeds"
+            past_key_values.check(batch_size, seq_length, attention_mask, encoder_hidden_states, inputs_name)
+            cache_index = past_key_values.index
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids.astype("i4"))  # (batch, seq, hidden)
+        if preallocated:
+            # Under jax.jit the cache's position is unknown while tracing and `check` cannot tell a write past the end
+            # (which dynamic_update_slice would clamp onto the last slots): such a step's outputs are NaN instead.
+            fits = cache_index + seq_length <= past_key_values.max_length
+            inputs_embeds = jnp.where(fits, inputs_embeds, jnp.nan)
         num_layers = len(self.block)
 
         encoder_mask = None
@@ -947,11 +959,10 @@ class FlaxLongT5Stack(nn.Module):
             # Keys: the cache (past steps or fixed slots), then the new tokens at positions query_offset, ...
             if past_key_values is None:
                 query_offset, key_length = 0, seq_length
-            elif cache_index is None:
-                query_offset = past_key_values[0][0].shape[2]
-                key_length = query_offset + seq_length
+            elif preallocated:
+                query_offset, key_length = cache_index, past_key_values.max_length
             else:
-                query_offset, key_length = cache_index, past_key_values[0][0].shape[2]
+                query_offset, key_length = past_length, past_length + seq_length
             if attention_mask is None:
                 attention_mask = jnp.ones((batch_size, key_length), dtype="i4")
             mask = causal_attention_bias(attention_mask, query_offset, seq_length, self.dtype)  # (batch, 1, seq, key)
@@ -1015,6 +1026,8 @@ class FlaxLongT5Stack(nn.Module):
         hidden_states = self.dropout(self.final_layer_norm(hidden_states), deterministic=deterministic)
         if output_hidden_states:
             all_hidden_states = all_hidden_states + (hidden_states,)
+        if next_cache is not None and preallocated:
+            next_cache = FlaxDecoderCache(key_values=next_cache, index=cache_index + seq_length)
         return FlaxBaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=hidden_states,
             past_key_values=next_cache,
@@ -1075,8 +1088,7 @@ class FlaxLongT5Module(nn.Module):
         decoder_attention_mask: Optional[jnp.ndarray] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[tuple] = None,
-        cache_index: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
         deterministic: bool = True,
@@ -1092,7 +1104,6 @@ class FlaxLongT5Module(nn.Module):
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             past_key_values=past_key_values,
-            cache_index=cache_index,
             use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1118,7 +1129,7 @@ class FlaxLongT5Module(nn.Module):
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         encoder_outputs: Optional[tuple] = None,
-        past_key_values: Optional[tuple] = None,
+        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
@@ -1155,7 +1166,6 @@ class FlaxLongT5Module(nn.Module):
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             past_key_values=past_key_values,
-            cache_index=None,
             use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1173,7 +1183,7 @@ class FlaxLongT5Module(nn.Module):
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         encoder_outputs: Optional[tuple] = None,
-        past_key_values: Optional[tuple] = None,
+        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
@@ -1241,8 +1251,7 @@ class FlaxLongT5ForConditionalGenerationModule(FlaxLongT5Module):
         decoder_attention_mask: Optional[jnp.ndarray] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[tuple] = None,
-        cache_index: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
         deterministic: bool = True,
@@ -1258,7 +1267,6 @@ class FlaxLongT5ForConditionalGenerationModule(FlaxLongT5Module):
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             past_key_values=past_key_values,
-            cache_index=cache_index,
             use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1282,7 +1290,7 @@ class FlaxLongT5ForConditionalGenerationModule(FlaxLongT5Module):
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         encoder_outputs: Optional[tuple] = None,
-        past_key_values: Optional[tuple] = None,
+        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
@@ -1416,11 +1424,6 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         init = jax.jit(lambda rngs, feed: self.module.init(rngs, **feed, return_dict=False))
         return unfreeze(init({"params": params_rng, "dropout": dropout_rng}, feed)["params"])
 
-    def load_state_dict(self, state: dict, source: str = "state dict", ignore_mismatched_sizes: bool = False) -> dict:
-        ignored = [re.compile(pattern) for pattern in self._keys_to_ignore_on_load_unexpected]
-        state = {name: value for name, value in state.items() if not any(p.search(name) for p in ignored)}
-        return super().load_state_dict(state, source, ignore_mismatched_sizes)
-
     def _apply(self, method: str, params: Optional[dict], dropout_rng: Optional[jax.Array], train: bool, **inputs):
         """Run one method of the module (`encode`, `decode`, ...) with dropout when `train`."""
         if train and dropout_rng is None:
@@ -1475,8 +1478,7 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         encoder_outputs,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[tuple] = None,
-        cache_index: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
@@ -1490,14 +1492,34 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
     ):
         """Run the decoder on the encoder output (`encoder_outputs` or its `last_hidden_state`).
 
+        Incremental decoding, as with transformers' Flax encoder-decoders:
+
+            encoder_outputs = model.encode(input_ids, attention_mask=attention_mask)
+            cache = model.init_cache(batch_size, max_length, encoder_outputs)
+            for each group of new tokens `ids` (batch_size, n), e.g. a prompt then one token per step:
+                output = model.decode(ids, encoder_outputs, encoder_attention_mask=attention_mask, past_key_values=cache)
+                cache = output.past_key_values
+
+        The cache knows where the new tokens go and comes back advanced past them; each call's outputs equal those of
+        the full pass at these positions, under `jax.jit` too (the cache is a pytree of fixed shapes).
+
         Args:
-            past_key_values: the cache: one `(self key, self value, cross key, cross value)` tuple per layer, as
-                returned in `past_key_values` (the new keys extend it), or from `init_cache` with `cache_index`.
-            cache_index: position of the first token of `decoder_input_ids` in a preallocated cache.
+            encoder_attention_mask: the encoder input's `(batch, encoder length)` mask (1 for tokens, 0 for padding).
+            decoder_attention_mask: 1 for decoder tokens to attend, 0 for padding; with a cache from `init_cache` it
+                spans the cache, `(batch, max_length)` (positions not decoded yet are ignored), else `(batch, past +
+                new length)`. Default: all ones.
+            past_key_values: the cache: a `FlaxDecoderCache` (`init_cache`, then as returned), or the tuple returned by
+                a call without one, one `(self key, self value, cross key, cross value)` per layer, which the new keys
+                extend (its length grows: a new compilation per step under `jax.jit`).
 
         Returns:
             The decoder's output (with `logits` for the LM head model); `past_key_values` holds the updated cache when
             `use_cache` (the default, `config.use_cache`).
+
+        Raises:
+            ValueError: a cache from `init_cache` used with inputs of another batch size, a `decoder_attention_mask`
+                that does not span it, another encoder output, or more tokens than it has positions left (checked on
+                concrete values; under `jax.jit` such a step's outputs are NaN).
         """
         self._require_decoder("decode")
         encoder_hidden_states = encoder_outputs if isinstance(encoder_outputs, jnp.ndarray) else encoder_outputs[0]
@@ -1513,7 +1535,6 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             past_key_values=past_key_values,
-            cache_index=cache_index,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache if use_cache is not None else self.config.use_cache,
             output_attentions=output_attentions if output_attentions is not None else self.config.output_attentions,
@@ -1524,10 +1545,13 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         return output if return_dict else output.to_tuple()
 
-    def init_cache(self, batch_size: int, max_length: int, encoder_outputs, params: Optional[dict] = None) -> tuple:
-        """A preallocated decoder cache for `max_length` positions (jit-compiled decoding with `cache_index`): per
-        layer, zero self-attention keys/values `(batch, heads, max_length, head_dim)` and the cross-attention keys and
-        values of the encoder output, computed here once."""
+    def init_cache(
+        self, batch_size: int, max_length: int, encoder_outputs, params: Optional[dict] = None
+    ) -> FlaxDecoderCache:
+        """An empty decoder cache of `max_length` positions for `batch_size` rows, to pass to `decode` as
+        `past_key_values` (see `decode` for the loop): per layer, zero self-attention keys/values `(batch_size, heads,
+        max_length, head_dim)` and the cross-attention keys and values of `encoder_outputs` (its `last_hidden_state`,
+        computed here once), with its write position at 0."""
         self._require_decoder("init_cache")
         encoder_hidden_states = encoder_outputs if isinstance(encoder_outputs, jnp.ndarray) else encoder_outputs[0]
         cross = self.module.apply(
@@ -1537,7 +1561,8 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         head_dim = config.d_kv
         shape = (batch_size, config.num_attention_heads, max_length, head_dim)
         zeros = jnp.zeros(shape, dtype=encoder_hidden_states.dtype)
-        return tuple((zeros, zeros) + key_value for key_value in cross)
+        key_values = tuple((zeros, zeros) + key_value for key_value in cross)
+        return FlaxDecoderCache(key_values=key_values, index=jnp.zeros((), dtype="i4"))
 
 
 class FlaxLongT5Model(FlaxLongT5PreTrainedModel):

@@ -1347,8 +1347,11 @@ class LongT5EncoderModel(LongT5PreTrainedModel):
     _tied_weights_keys = [
         "encoder.embed_tokens.weight",
     ]
-    # A full encoder-decoder checkpoint loads quietly: its decoder has no counterpart here.
-    _keys_to_ignore_on_load_unexpected = [r"decoder"]
+    # A full encoder-decoder checkpoint loads quietly: its decoder and LM head are not part of this model.
+    _keys_to_ignore_on_load_unexpected = [
+        r"^decoder\.",
+        r"^lm_head\.",
+    ]
 
     def __init__(self, config: LongT5Config) -> None:
         super().__init__(config)

@@ -1023,7 +1023,9 @@ class TFLongT5Model(TFLongT5PreTrainedModel):
     """
 
     # transformers' PyTorch checkpoints may hold a cross-attention relative bias that no model uses.
-    ignore_on_load_unexpected = (r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",)
+    _keys_to_ignore_on_load_unexpected = (
+        r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",
+    )
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
@@ -1239,7 +1241,9 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
     """
 
     # transformers' PyTorch checkpoints may hold a cross-attention relative bias that no model uses.
-    ignore_on_load_unexpected = (r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",)
+    _keys_to_ignore_on_load_unexpected = (
+        r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",
+    )
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
@@ -1282,7 +1286,10 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
         if self.config.tie_word_embeddings:
             # The tied head scales the decoder output by hidden_size ** -0.5 before projecting on the vocabulary.
             sequence_output = sequence_output * (self.config.hidden_size**-0.5)
-            return tf.einsum("bsd,vd->bsv", sequence_output, self.shared.embeddings)
+            # In the compute dtype: `generate` calls this outside the model's `__call__`, where Keras does not cast
+            # the variables for mixed precision.
+            embeddings = tf.cast(self.shared.embeddings, sequence_output.dtype)
+            return tf.einsum("bsd,vd->bsv", sequence_output, embeddings)
         return self.lm_head(sequence_output)
 
     def init_decoder_cache(self, encoder_hidden_states, max_length: int):
@@ -1492,7 +1499,7 @@ class TFLongT5EncoderModel(TFLongT5PreTrainedModel):
     """
 
     # A full encoder-decoder checkpoint loads quietly: the decoder and the LM head are not part of this model.
-    ignore_on_load_unexpected = (
+    _keys_to_ignore_on_load_unexpected = (
         r"^decoder\.",
         r"^lm_head\.",
     )

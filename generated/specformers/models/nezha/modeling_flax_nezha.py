@@ -516,6 +516,14 @@ class FlaxNezhaPreTrainedModel(FlaxPreTrainedModel):
 
     config_class = NezhaConfig
     base_model_prefix = "nezha"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(nezha\.)?pooler\.",
+        # The fixed relative-position table: a buffer of the reference (computed here), never a trained weight.
+        r"\.positions_encoding$",
+    )
 
 
 class FlaxNezhaForPreTrainingModule(nn.Module):

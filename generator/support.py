@@ -1,0 +1,170 @@
+"""What the templates render, per stack kind: the schema accepts exactly that.
+
+pydantic checks each field on its own; this table checks the combinations. The templates render two stack kinds today:
+
+- ``encoder``: an encoder-only stack (optionally doubling as a causal decoder with `decoder: {causal, cache}`), with
+  post-norm LayerNorm blocks in the `fused` or `split` module layout;
+- ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set).
+
+A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
+instead, so that a spec author never learns of an unsupported combination from a crash of generated code. Each rule
+lists the values that render; a field the author did not write is checked with its schema default, so a default
+that does not fit the stack kind (a post-norm default in an encoder-decoder) is reported too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import schema
+
+ENCODER = "encoder"
+ENCODER_DECODER = "encoder-decoder"
+STACK_KINDS = (ENCODER, ENCODER_DECODER)
+
+_ABSENT = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """In stacks of kind `stack`, the field at `path` (dotted, from the spec's top level) takes one of `allowed`."""
+
+    stack: str
+    path: str
+    allowed: tuple
+    instead: str  # what to write instead, completing "<stack kind> stacks ...: <instead>"
+
+    def value(self, spec: schema.ArchitectureSpec) -> Any:
+        """The field's value; a component stands for its `kind` (position schemes), else for "set"."""
+        node: Any = spec
+        for part in self.path.split("."):
+            if node is None:
+                return _ABSENT
+            node = getattr(node, part)
+        if isinstance(node, schema.BaseModel):
+            return getattr(node, "kind", _SET)
+        return node
+
+
+_SET = object()  # a component (a sub-mapping) that is present and has no `kind`
+
+
+# Config fields the templates of each stack kind read by these names (a config that calls one of them something else
+# maps it with `config.attribute_map`).
+REQUIRED_CONFIG_FIELDS = {
+    ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+              "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
+    ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"),
+}
+
+_READS = "the blocks read `config.{field}`: remove `{key}` (map another config name with `config.attribute_map: {{{field}: <name>}}`)"
+
+# fmt: off
+RULES: tuple[Rule, ...] = (
+    # Encoder-only stacks: post-norm LayerNorm blocks whose module names come from `layout: fused | split`.
+    Rule(ENCODER, "attention.layout", ("fused", "split"), "write `layout: fused` (`<module>.{query,key,value,dense,LayerNorm}`) or `layout: split` (`<module>.self.*`, `<module>.output.*`); `sublayer` blocks exist only in encoder-decoder stacks (`decoder.path`)"),
+    Rule(ENCODER, "feed_forward.layout", ("fused", "split"), "write `layout: fused` or `layout: split`, as for attention"),
+    Rule(ENCODER, "attention.variant", ("full",), "self-attention is `variant: full` (local and transient-global attention exist only in encoder-decoder stacks)"),
+    Rule(ENCODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
+    Rule(ENCODER, "attention.local", (_ABSENT,), "remove `local`: it parameterises local attention, which exists only in encoder-decoder stacks"),
+    Rule(ENCODER, "attention.cross_module", (_ABSENT,), "remove `cross_module`: cross-attention exists only in encoder-decoder stacks"),
+    Rule(ENCODER, "attention.scale", (True,), "scores are always divided by sqrt(head_dim): remove `scale`"),
+    Rule(ENCODER, "attention.bias", (True,), "the q/k/v/output projections always have biases: remove `bias`"),
+    Rule(ENCODER, "attention.head_dim", (_ABSENT,), "heads are hidden_size / num_attention_heads wide: remove `head_dim`"),
+    Rule(ENCODER, "attention.dropout", ("attention_probs_dropout_prob",), _READS.format(field="attention_probs_dropout_prob", key="dropout")),
+    Rule(ENCODER, "embeddings.dropout", ("hidden_dropout_prob",), _READS.format(field="hidden_dropout_prob", key="dropout")),
+    Rule(ENCODER, "feed_forward.size", ("intermediate_size",), _READS.format(field="intermediate_size", key="size")),
+    Rule(ENCODER, "feed_forward.activation", ("hidden_act",), _READS.format(field="hidden_act", key="activation")),
+    Rule(ENCODER, "feed_forward.dropout", ("hidden_dropout_prob",), _READS.format(field="hidden_dropout_prob", key="dropout")),
+    Rule(ENCODER, "feed_forward.bias", (True,), "the feed-forward projections always have biases: remove `bias`"),
+    Rule(ENCODER, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
+    Rule(ENCODER, "feed_forward.module", ("DenseReluDense",), "the layout names the feed-forward modules: remove `module`"),
+    Rule(ENCODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm` (RMSNorm exists only in encoder-decoder stacks)"),
+    Rule(ENCODER, "norm.placement", ("post",), "blocks are post-norm: write `placement: post` (pre-norm blocks exist only in encoder-decoder stacks)"),
+    Rule(ENCODER, "encoder.final_norm", (_ABSENT,), "post-norm stacks have no final norm: remove `final_norm`"),
+    Rule(ENCODER, "encoder.sublayer_list", (_ABSENT,), "remove `sublayer_list`: it names the sublayers of `layout: sublayer` blocks"),
+    Rule(ENCODER, "encoder.embed_tokens", (_ABSENT,), "remove `embed_tokens`: the embeddings module holds the word embeddings"),
+    Rule(ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: a vocabulary matrix shared by two stacks exists only in encoder-decoder models"),
+    Rule(ENCODER, "embeddings.norm", (True,), "the embeddings end with a LayerNorm: remove `norm`"),
+    Rule(ENCODER, "position", (_ABSENT, "rotary", "relative_functional"), "use `kind: rotary` or `kind: relative_functional` (bucketed biases exist only in encoder-decoder stacks)"),
+    Rule(ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
+    Rule(ENCODER, "lm_head.layout", (_ABSENT, "flat", "transform"), "write `layout: flat` or `layout: transform` (`linear` is the encoder-decoder LM head)"),
+    # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
+    Rule(ENCODER_DECODER, "attention.layout", ("sublayer",), "write `layout: sublayer` (block.N.layer.I.<module>)"),
+    Rule(ENCODER_DECODER, "feed_forward.layout", ("sublayer",), "write `layout: sublayer`"),
+    Rule(ENCODER_DECODER, "norm.placement", ("pre",), "blocks are pre-norm: write `placement: pre`"),
+    Rule(ENCODER_DECODER, "position", ("bucketed_bias",), "positions are a bucketed relative bias: write `position: {kind: bucketed_bias, ...}`"),
+    Rule(ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
+    Rule(ENCODER_DECODER, "embeddings.position", ("none",), "positions come from the bucketed bias: write `position: none`"),
+    Rule(ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are d_model wide"),
+    Rule(ENCODER_DECODER, "embeddings.norm", (False,), "the shared embeddings have no norm: write `norm: false`"),
+    Rule(ENCODER_DECODER, "encoder.sharing", (_ABSENT,), "remove `sharing` and write `layer_list`: shared layer groups exist only in encoder-only stacks"),
+    Rule(ENCODER_DECODER, "decoder.causal", (True,), "the decoder stack is causal: remove `causal`"),
+    Rule(ENCODER_DECODER, "decoder.cache", (True,), "the decoder stack keeps a key/value cache: remove `cache`"),
+    Rule(ENCODER_DECODER, "pooler", (_ABSENT,), "remove `pooler`: encoder-decoder heads do not pool"),
+    Rule(ENCODER_DECODER, "sentence_head", (_ABSENT,), "remove `sentence_head`: encoder-decoder models have no sentence-level pretraining head"),
+    Rule(ENCODER_DECODER, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (the decoder's LM head)"),
+)
+# fmt: on
+
+
+# Components that render on their own but not together: (field, other field, what to write instead).
+CONFLICTS: tuple[tuple[str, str, str], ...] = (
+    ("encoder.sharing", "decoder", "shared layer groups keep no key/value cache: remove `decoder` or write `encoder.layer_list`"),
+)
+
+
+# Module paths of a bounded depth: (field, depths that render, what to write instead).
+PATH_DEPTHS: tuple[tuple[str, tuple[int, ...], str], ...] = (
+    ("lm_head.path", (1, 2), "write `<attr>` or `<container>.<attr>` (e.g. `cls.predictions`)"),
+    ("sentence_head.path", (2,), "write `<container>.<attr>` (e.g. `cls.seq_relationship`)"),
+)
+
+
+def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list], Exception]) -> None:
+    """Raise ``fail(message, location)`` for the first field whose value stacks of kind ``stack`` do not render."""
+    for path, depths, instead in PATH_DEPTHS:
+        value = Rule(stack, path, (), "").value(spec)
+        if value is not _ABSENT and len(value.split(".")) not in depths:
+            raise fail(f"`{value}` is {len(value.split('.'))} modules deep, which is not rendered: {instead}", path.split("."))
+    for path, other, instead in CONFLICTS:
+        if Rule(stack, path, (), "").value(spec) is not _ABSENT and Rule(stack, other, (), "").value(spec) is not _ABSENT:
+            raise fail(f"`{path}` and `{other}` do not render together: {instead}", path.split("."))
+    for rule in RULES:
+        if rule.stack != stack:
+            continue
+        value = rule.value(spec)
+        # `is` for booleans and None: 0 == False and 1 == True must not pass for one another.
+        if any(value is a if a is None or isinstance(a, bool) else value == a for a in rule.allowed):
+            continue
+        if value is _ABSENT:
+            message = f"{stack} stacks need `{rule.path}`: {rule.instead}"
+        elif value is _SET:
+            message = f"{stack} stacks do not render `{rule.path}`: {rule.instead}"
+        else:
+            message = f"{stack} stacks do not render `{rule.path}: {_show(value)}`: {rule.instead}"
+        raise fail(message, rule.path.split("."))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def markdown_table() -> str:
+    """The rules as README.md shows them, one row per field (a test checks that the README holds exactly this)."""
+    paths: dict[str, dict[str, str]] = {}
+    for rule in RULES:
+        shown = ", ".join("absent" if v is _ABSENT else f"`{_show(v)}`" for v in rule.allowed)
+        paths.setdefault(rule.path, {})[rule.stack] = shown
+    rows = ["| field | encoder stacks | encoder-decoder stacks |", "|---|---|---|"]
+    for path, by_stack in paths.items():
+        rows.append(f"| `{path}` | {by_stack.get(ENCODER, 'any')} | {by_stack.get(ENCODER_DECODER, 'any')} |")
+    for path, other, _ in CONFLICTS:
+        rows.append(f"| `{path}` | not with `{other}` | not with `{other}` |")
+    for path, depths, _ in PATH_DEPTHS:
+        shown = " or ".join(str(d) for d in depths)
+        rows.append(f"| `{path}` | {shown} modules deep | {shown} modules deep |")
+    return "\n".join(rows)

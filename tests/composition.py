@@ -1,0 +1,252 @@
+"""Specs drawn from the schema: a hypothesis strategy over the components each stack kind renders.
+
+`specs()` draws a whole architecture spec (as the mapping a YAML file holds) for an encoder stack or an
+encoder-decoder stack, combining components independently — including combinations no shipped spec uses. `render()`
+runs the generator on it in a temporary directory and makes the rendered package importable as
+`specformers.models.<name>` next to the shipped models (the runtime modules it imports are the shipped ones: they do
+not depend on the specs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What the examples run in this process combined (tests/test_composition.py prints it).
+COVERAGE: Counter = Counter()
+
+VOCAB, HIDDEN, HEADS, MAX_POSITIONS = 61, 16, 2, 40
+
+
+def _field(name: str, type_: str, default: Any, **extra) -> dict:
+    return {"name": name, "type": type_, "default": default, "doc": f"{name}.", **extra}
+
+
+def _encoder_config(draw, position: str, token_type: bool, factorized: bool, sharing: bool, relative: bool, rotary_value: bool, decoder: bool) -> list[dict]:
+    fields = [
+        _field("vocab_size", "int", VOCAB),
+        _field("hidden_size", "int", HIDDEN),
+        _field("num_hidden_layers", "int", draw(st.sampled_from([1, 2, 3]))),
+        _field("num_attention_heads", "int", HEADS),
+        _field("intermediate_size", "int", 20),
+        _field("hidden_act", "str", draw(st.sampled_from(["gelu", "gelu_new", "relu", "silu"]))),
+        _field("hidden_dropout_prob", "float", 0.1),
+        _field("attention_probs_dropout_prob", "float", 0.1),
+        _field("initializer_range", "float", 0.02),
+        _field("layer_norm_eps", "float", 1e-12),
+        _field("max_position_embeddings", "int", MAX_POSITIONS),
+        _field("classifier_dropout", "float", None, optional=True),
+        _field("pad_token_id", "int", 0),
+    ]
+    if token_type:
+        fields.append(_field("type_vocab_size", "int", 3))
+    if factorized:
+        fields.append(_field("embedding_size", "int", draw(st.sampled_from([12, 16]))))
+    if sharing:
+        # Every depth runs one group: the number of layers is a multiple of the number of groups.
+        groups = draw(st.sampled_from([1, 2]))
+        fields[2]["default"] = groups * draw(st.sampled_from([1, 2]))
+        fields += [_field("num_hidden_groups", "int", groups), _field("inner_group_num", "int", draw(st.sampled_from([1, 2])))]
+    if relative:
+        fields.append(_field("max_relative_position", "int", draw(st.sampled_from([3, 8]))))
+    if position == "rotary":
+        fields.append(_field("rotary_value", "bool", rotary_value))
+    if decoder:
+        fields.append(_field("use_cache", "bool", True))
+    return fields
+
+
+@st.composite
+def encoder_specs(draw, name: str) -> dict:
+    position = draw(st.sampled_from(["absolute", "rotary", "relative_functional", "none"]))
+    token_type = draw(st.booleans())
+    projection = draw(st.sampled_from([None, "model", "encoder"]))
+    sharing = draw(st.booleans())
+    attention_layout = draw(st.sampled_from(["fused", "split"]))
+    ffn_layout = draw(st.sampled_from(["fused", "split"]))
+    pooler = draw(st.sampled_from([None, "bare", "dense"]))
+    lm_head = draw(st.sampled_from([None, "flat", "transform"]))
+    decoder = False if sharing else draw(st.booleans())  # shared layer groups keep no cache (generator/support.py)
+    spec: dict[str, Any] = {
+        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": "backbone",
+        "title": name.upper(), "paper": "-",
+        "config": {"doc": "A drawn architecture.", "fields": _encoder_config(
+            draw, position, token_type, projection is not None, sharing, position == "relative_functional",
+            draw(st.booleans()), decoder)},
+        "embeddings": {"size": "embedding_size" if projection else "hidden_size", "token_type": token_type,
+                       "position": "absolute" if position == "absolute" else "none"},
+        "attention": {"variant": "full", "layout": attention_layout, "module": "attention"},
+        "feed_forward": {"layout": ffn_layout},
+        "norm": {"kind": "layer_norm", "placement": "post"},
+        "encoder": {"path": "encoder"},
+        "classifier_dropout": {"field": "classifier_dropout", "fallback": "hidden_dropout_prob"},
+    }
+    if projection == "model":
+        spec["embeddings"]["projection"] = {"path": "embeddings_project", "when": "sizes_differ"}
+    elif projection == "encoder":
+        spec["embeddings"]["projection"] = {"path": "encoder.embedding_hidden_mapping_in", "when": "always"}
+    if position == "rotary":
+        spec["position"] = {"kind": "rotary", "table_path": "encoder.embed_positions", "rotary_value": "rotary_value"}
+    elif position == "relative_functional":
+        spec["position"] = {"kind": "relative_functional", "max_relative_position": "max_relative_position"}
+    if sharing:
+        spec["encoder"]["sharing"] = {"groups": "num_hidden_groups", "inner": "inner_group_num", "group_list": "groups", "layer_list": "layers"}
+    else:
+        spec["encoder"]["layer_list"] = "layer"
+    if pooler:
+        spec["pooler"] = {"path": "pooler", "layout": pooler}
+    if lm_head:
+        spec["lm_head"] = {"path": draw(st.sampled_from(["cls.predictions", "predictions"])), "layout": lm_head}
+    if decoder:
+        spec["decoder"] = {"causal": True, "cache": True}
+    heads = [{"kind": "base"}]
+    optional = ["token_classification", "question_answering", "sequence_classification", "multiple_choice"]
+    if lm_head:
+        optional.append("masked_lm")
+        if decoder:
+            optional.append("causal_lm")
+    for kind in draw(st.lists(st.sampled_from(optional), unique=True, max_size=2)):
+        head: dict[str, Any] = {"kind": kind}
+        if kind == "sequence_classification":
+            head["style"] = draw(st.sampled_from(["pooled", "dense_act"] if pooler else ["dense_act"]))
+        if kind == "multiple_choice":
+            head["summary"] = draw(st.sampled_from(["pooled", "last_token"] if pooler else ["last_token"]))
+        heads.append(head)
+    spec["heads"] = heads
+    return spec
+
+
+@st.composite
+def encoder_decoder_specs(draw, name: str) -> dict:
+    selected = draw(st.booleans())
+    head_dim = draw(st.booleans())
+    gated = draw(st.sampled_from(["flag", "config", True, False]))
+    norm_kind = draw(st.sampled_from(["rms_norm", "layer_norm"]))
+    scale, bias = draw(st.booleans()), draw(st.booleans())
+    fields = [
+        _field("vocab_size", "int", VOCAB),
+        _field("d_model", "int", HIDDEN),
+        _field("d_ff", "int", 20),
+        _field("num_layers", "int", draw(st.sampled_from([1, 2]))),
+        _field("num_decoder_layers", "int", None, optional=True, default_from="num_layers"),
+        _field("num_heads", "int", HEADS),
+        _field("relative_attention_num_buckets", "int", 8),
+        _field("relative_attention_max_distance", "int", 16),
+        _field("dropout_rate", "float", 0.1),
+        _field("layer_norm_epsilon", "float", 1e-6),
+        _field("initializer_factor", "float", 1.0),
+        _field("is_encoder_decoder", "bool", True),
+        _field("use_cache", "bool", True),
+        _field("pad_token_id", "int", 0),
+        _field("eos_token_id", "int", 1),
+    ]
+    attribute_map = {"hidden_size": "d_model", "num_attention_heads": "num_heads", "num_hidden_layers": "num_layers"}
+    if head_dim:
+        fields.append(_field("d_kv", "int", draw(st.sampled_from([4, 8, 12]))))
+        attribute_map["head_dim"] = "d_kv"
+    attention: dict[str, Any] = {"variant": "full", "layout": "sublayer", "module": "SelfAttention",
+                                 "cross_module": "EncDecAttention", "scale": scale, "bias": bias, "dropout": "dropout_rate"}
+    if head_dim:
+        attention["head_dim"] = "d_kv"
+    if selected:
+        fields += [_field("local_radius", "int", draw(st.sampled_from([2, 4]))), _field("global_block_size", "int", draw(st.sampled_from([2, 3]))),
+                   _field("encoder_attention_type", "str", "local", choices=["local", "transient-global"])]
+        attention["select"] = {"field": "encoder_attention_type", "variants": {
+            "local": {"variant": "local", "module": "LocalSelfAttention"},
+            "transient-global": {"variant": "transient_global", "module": "TransientGlobalSelfAttention"}}}
+        attention["local"] = {"radius": "local_radius", "global_block_size": "global_block_size"}
+    feed_forward: dict[str, Any] = {"layout": "sublayer", "module": "DenseReluDense", "size": "d_ff", "dropout": "dropout_rate",
+                                    "bias": bias, "activation": "hidden_act"}
+    config: dict[str, Any] = {"doc": "A drawn encoder-decoder.", "fields": fields, "attribute_map": attribute_map}
+    if gated == "config":
+        fields.append(_field("feed_forward_proj", "str", draw(st.sampled_from(["relu", "gated-gelu", "gated-silu"]))))
+        config["activation_spec"] = {"field": "feed_forward_proj", "activation": "dense_act_fn", "gated": "is_gated_act", "aliases": {"gated-gelu": "gelu_new"}}
+        feed_forward["activation"] = "dense_act_fn"
+        feed_forward["gated"] = "is_gated_act"
+    else:
+        fields.append(_field("hidden_act", "str", draw(st.sampled_from(["relu", "gelu_new"]))))
+        if gated == "flag":
+            fields.append(_field("use_gate", "bool", draw(st.booleans())))
+            feed_forward["gated"] = "use_gate"
+        else:
+            feed_forward["gated"] = gated
+    heads = [{"kind": "seq2seq"}] + [{"kind": k} for k in draw(st.lists(st.sampled_from(["conditional_generation", "encoder"]), unique=True, min_size=1))]
+    spec = {
+        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": "transformer",
+        "title": name.upper(), "paper": "-", "config": config,
+        "embeddings": {"shared": "shared", "size": "d_model", "token_type": False, "position": "none", "norm": False, "dropout": "dropout_rate"},
+        "position": {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "max_distance": "relative_attention_max_distance"},
+        "attention": attention, "feed_forward": feed_forward,
+        "norm": {"kind": norm_kind, "placement": "pre", "eps": "layer_norm_epsilon"},
+        "encoder": {"path": "encoder", "layer_list": "block", "sublayer_list": "layer", "embed_tokens": "embed_tokens", "final_norm": "final_layer_norm"},
+        "decoder": {"path": "decoder", "layers": "num_decoder_layers", "start_token": "decoder_start_token_id", "causal": True, "cache": True},
+        "lm_head": {"path": "lm_head", "layout": "linear"},
+        "heads": heads,
+    }
+    return spec
+
+
+def specs():
+    """A drawn spec, named after a hash of its contents: a replayed example renders (and imports) the same module."""
+    return st.one_of(encoder_specs("drawn"), encoder_decoder_specs("drawn")).map(_named)
+
+
+def describe(spec: dict) -> list[str]:
+    """The components a drawn spec combines, as `component=value` labels (for the coverage report)."""
+    seq2seq = "path" in spec.get("decoder", {})
+    att, ffn = spec["attention"], spec["feed_forward"]
+    labels = [f"stack={'encoder-decoder' if seq2seq else 'encoder'}", f"norm.kind={spec['norm']['kind']}"]
+    labels += [f"head={h['kind']}" for h in spec["heads"][1:]]
+    if seq2seq:
+        labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
+                   f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]
+    else:
+        emb = spec["embeddings"]
+        labels += [f"position={spec.get('position', {}).get('kind', emb['position'])}", f"token_type={emb['token_type']}",
+                   f"projection={emb.get('projection', {}).get('when')}", f"sharing={'sharing' in spec['encoder']}",
+                   f"attention.layout={att['layout']}", f"feed_forward.layout={ffn['layout']}",
+                   f"pooler={spec.get('pooler', {}).get('layout')}", f"lm_head={spec.get('lm_head', {}).get('layout')}",
+                   f"decoder={'decoder' in spec}"]
+    return labels
+
+
+def _named(spec: dict) -> dict:
+    digest = hashlib.sha1(yaml.safe_dump(spec, sort_keys=True).encode()).hexdigest()[:10]
+    name = f"drawn{digest}"
+    return {**spec, "name": name, "class_prefix": f"Drawn{digest}", "model_type": name, "title": name.upper()}
+
+
+def render(spec: dict, tmp: Path):
+    """Generate `spec` into `tmp` and import its package; returns the module `specformers.models.<name>`."""
+    sys.path.insert(0, str(ROOT))
+    from generator.pipeline import generate
+
+    import specformers.models
+
+    name = spec["name"]
+    specs_dir = tmp / "specs"
+    specs_dir.mkdir(parents=True, exist_ok=True)
+    for shared in ("arguments.yaml", "outputs.yaml"):
+        (specs_dir / shared).write_text((ROOT / "specs" / shared).read_text())
+    (specs_dir / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = generate(specs_dir, name)
+    models = tmp / "models"
+    prefix = f"specformers/models/{name}/"
+    for path, text in result.files.items():
+        if path.startswith(prefix):
+            target = models / name / path[len(prefix):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    if str(models) not in specformers.models.__path__:
+        specformers.models.__path__.append(str(models))
+    importlib.invalidate_caches()
+    return importlib.import_module(f"specformers.models.{name}")

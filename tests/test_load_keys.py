@@ -1,0 +1,194 @@
+"""Checkpoint tensors a model has no place for are refused, never dropped behind a warning: the error names them
+(grouped by layer index) and the config flag involved; `ignore_unexpected_keys=True` drops them with a warning; known
+benign extras (buffers of the reference) load silently; another task's head stays a warning, as in transformers."""
+
+import ast
+import logging
+import os
+import re
+
+import numpy as np
+import pytest
+
+from harness import assert_close, cases, make_inputs, reference_config, reference_model, run_model, run_reference
+
+FRAMEWORKS = ("torch", "tf", "flax")
+NEZHA = next(c for c in cases() if c.arch == "nezha" and c.head == "base")
+# What transformers' NEZHA decoder adds to each of the 2 layers of the small config: 10 tensors.
+CROSS = [
+    f"encoder.layer.{i}.crossattention.{name}"
+    for i in range(2)
+    for name in (
+        "self.query.weight", "self.query.bias", "self.key.weight", "self.key.bias", "self.value.weight",
+        "self.value.bias", "output.dense.weight", "output.dense.bias", "output.LayerNorm.weight", "output.LayerNorm.bias",
+    )
+]
+
+
+def _cls(case, framework):
+    import specformers
+
+    return getattr(specformers, case.class_name(framework))
+
+
+@pytest.fixture(scope="module")
+def decoder_checkpoint(tmp_path_factory):
+    """transformers' NezhaModel as a decoder with cross-attention, saved by its save_pretrained."""
+    config = reference_config(NEZHA, is_decoder=True, add_cross_attention=True)
+    model = reference_model(NEZHA, config)
+    directory = tmp_path_factory.mktemp("nezha-decoder")
+    model.save_pretrained(directory)
+    return config, model, str(directory)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_weights_without_a_place_are_refused(framework, decoder_checkpoint):
+    _, _, directory = decoder_checkpoint
+    cls = _cls(NEZHA, framework)
+    with pytest.raises(ValueError) as error:
+        cls.from_pretrained(directory)
+    from specformers.checkpoint import UnexpectedKeysError
+
+    assert isinstance(error.value, UnexpectedKeysError)
+    message = str(error.value)
+    assert f"the checkpoint holds 20 tensor(s) that {cls.__name__} has no place for" in message
+    assert "- encoder.layer.{0,1}.crossattention.self.query.weight\n" in message
+    assert "- encoder.layer.{0,1}.crossattention.output.LayerNorm.bias\n" in message
+    assert "encoder.layer.0.crossattention" not in message  # grouped, not listed one by one
+    assert f"config.json sets add_cross_attention=True, which specformers' {cls.__name__} does not implement" in message
+    assert "ignore_unexpected_keys=True" in message
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_ignore_unexpected_keys_drops_them_with_a_warning(framework, decoder_checkpoint, caplog):
+    _, decoder, directory = decoder_checkpoint
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        model, info = _cls(NEZHA, framework).from_pretrained(
+            directory, ignore_unexpected_keys=True, output_loading_info=True, is_decoder=False
+        )
+    assert info["unexpected_keys"] == sorted(CROSS)
+    assert info["missing_keys"] == [] and info["mismatched_keys"] == []
+    assert "were dropped (ignore_unexpected_keys=True)" in caplog.text
+    assert "- encoder.layer.{0,1}.crossattention.self.query.weight" in caplog.text
+    # Everything else loaded: the outputs are those of transformers' encoder holding the decoder's other weights.
+    config = reference_config(NEZHA)
+    reference = reference_model(NEZHA, config)
+    result = reference.load_state_dict(decoder.state_dict(), strict=False)
+    assert sorted(result.unexpected_keys) == sorted(CROSS) and not result.missing_keys
+    inputs = {k: v for k, v in make_inputs(NEZHA, config).items() if k != "labels"}
+    theirs, ours = run_reference(reference, inputs, framework), run_model(framework, model, inputs)
+    assert_close({"last_hidden_state": theirs["last_hidden_state"]}, {"last_hidden_state": ours["last_hidden_state"]}, framework)
+
+
+def _add_tensors(directory, target, extra):
+    """A copy of the safetensors checkpoint in `directory` at `target`, with the `extra` tensors added."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    os.makedirs(target, exist_ok=True)
+    shutil.copy(os.path.join(directory, "config.json"), os.path.join(target, "config.json"))
+    tensors = load_file(os.path.join(directory, "model.safetensors"))
+    save_file({**tensors, **extra}, os.path.join(target, "model.safetensors"), metadata={"format": "pt"})
+    return target
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, caplog):
+    """Buffers of transformers' models that older checkpoints hold: ALBERT's default `position_ids`, NEZHA's
+    relative-position table (under upstream's name, which is not specformers')."""
+    albert = next(c for c in cases() if c.arch == "albert" and c.head == "masked_lm")
+    _, _, albert_dir = reference_checkpoint(albert)
+    albert_dir = _add_tensors(albert_dir, tmp_path / "albert", {"albert.embeddings.position_ids": np.arange(64)[None]})
+    nezha = next(c for c in cases() if c.arch == "nezha" and c.head == "masked_lm")
+    _, _, nezha_dir = reference_checkpoint(nezha)
+    table = np.zeros((64, 64, 8), np.float32)
+    extra = {f"nezha.encoder.layer.{i}.attention.self.relative_positions_encoding.positions_encoding": table for i in range(2)}
+    nezha_dir = _add_tensors(nezha_dir, tmp_path / "nezha", extra)
+    for case, directory in ((albert, albert_dir), (nezha, nezha_dir)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="specformers"):
+            _, info = _cls(case, framework).from_pretrained(directory, output_loading_info=True)
+        assert info["unexpected_keys"] == [] and info["missing_keys"] == []
+        assert caplog.text == ""
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_head_of_another_task_is_unused_with_a_warning(framework, reference_checkpoint, caplog):
+    """A pretraining checkpoint into a masked-LM model: the sentence head is another task's (transformers warns)."""
+    pretraining = next(c for c in cases() if c.arch == "nezha" and c.head == "pretraining")
+    masked_lm = next(c for c in cases() if c.arch == "nezha" and c.head == "masked_lm")
+    _, _, directory = reference_checkpoint(pretraining)
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        _, info = _cls(masked_lm, framework).from_pretrained(directory, output_loading_info=True)
+    assert info["unexpected_keys"] == ["cls.seq_relationship.bias", "cls.seq_relationship.weight"]
+    assert "were not used" in caplog.text and "expected when the checkpoint was trained on another task" in caplog.text
+
+
+def test_config_flag_that_gives_keys_a_place_is_named(decoder_checkpoint):
+    """The `{flag: patterns}` table of a model class: its flag is suggested instead of 'does not implement'."""
+    import specformers
+
+    _, _, directory = decoder_checkpoint
+    cls = type("NezhaWithCrossAttentionTable", (specformers.NezhaModel,), {
+        "_keys_needing_config_flag": {"add_cross_attention": (r"\.crossattention\.",)},
+    })
+    with pytest.raises(ValueError) as error:
+        cls.from_pretrained(directory, add_cross_attention=False)
+    message = str(error.value)
+    assert "20 of them exist only when add_cross_attention=True: set it in config.json or pass add_cross_attention=True" in message
+    assert "does not implement" not in message
+
+
+def test_unexpected_keys_message_and_grouping():
+    from specformers.checkpoint import group_keys, split_unexpected, unexpected_keys_message
+
+    class Config:
+        add_cross_attention = False
+        is_decoder = True
+
+    keys = [f"encoder.layer.{i}.crossattention.self.query.weight" for i in range(24)] + ["encoder.extra.weight"]
+    message = unexpected_keys_message("M", keys, "ckpt", Config(), "config.json", {"add_cross_attention": (r"crossattention",), "other": ("nothing",)})
+    assert ":\n- encoder.extra.weight\n- encoder.layer.{0-23}.crossattention.self.query.weight\n" in message
+    assert "holds 25 tensor(s)" in message
+    assert "24 of them exist only when add_cross_attention=True" in message
+    assert "other" not in message  # a flag none of the keys needs is not mentioned
+    Config.add_cross_attention = True
+    unknown = unexpected_keys_message("M", keys, "ckpt", Config(), "config.json", {})
+    assert "config.json sets add_cross_attention=True, which specformers' M does not implement" in unknown
+
+    # A line stands for exactly the names it replaces.
+    assert group_keys(["a.0.b.1", "a.1.b.1", "a.2.b.1", "a.0.b.0"]) == ["a.0.b.0", "a.{0-2}.b.1"]
+    assert group_keys(["x.0.y", "x.1.y", "x.3.y", "z"]) == ["x.{0,1,3}.y", "z"]
+
+    # Inside the base model (under the prefix, or a top-level module of a bare model): own; elsewhere: another head.
+    assert split_unexpected(["m.encoder.new", "cls.other"], ["m.encoder.w", "head.w"], "m") == (["m.encoder.new"], ["cls.other"])
+    assert split_unexpected(["encoder.new", "cls.other"], ["encoder.w", "pooler.w"], "m") == (["encoder.new"], ["cls.other"])
+
+
+def test_generated_classes_carry_the_flag_table():
+    """A spec component conditional on a flag reaches every framework's model base class as `_keys_needing_config_flag`."""
+    import dataclasses
+
+    from generator.pipeline import format_source, load_project
+    from generator.render import make_environment, plan, render
+
+    project = load_project(only="nezha")
+    project.architectures = [
+        dataclasses.replace(arch, keys_needing_config_flag={"add_cross_attention": (r"\.crossattention\.",)})
+        for arch in project.architectures
+    ]
+    env = make_environment()
+    sources = [
+        format_source(render(env, job), job.path)
+        for job in plan(project, only="nezha")
+        if re.search(r"modeling(_tf|_flax)?_nezha\.py$", str(job.path))
+    ]
+    assert len(sources) == 3
+    for source in sources:
+        tables = [
+            ast.literal_eval(node.value)
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["_keys_needing_config_flag"]
+        ]
+        assert tables == [{"add_cross_attention": (r"\.crossattention\.",)}]
