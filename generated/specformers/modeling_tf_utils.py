@@ -749,6 +749,12 @@ class TFPreTrainedModel(keras.Model):
         with self.distribute_strategy.scope():
             self.build_with_dummy_inputs()
 
+    def compile_from_config(self, config: dict) -> None:
+        # `load_model` restores the compile arguments of a `.keras` file through this; Keras' own version skips models
+        # that override `compile` (as this class does, only to build first), and the optimizer state would be lost.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        self.optimizer.build(self.trainable_variables)
+
     def _label_names(self) -> list:
         return [name for name in inspect.signature(self.call).parameters if name in LABEL_NAMES]
 
