@@ -69,6 +69,13 @@ _ALL_SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
             max_position_embeddings=64, type_vocab_size=3, num_labels=3, rotary_value=True, hidden_act="gelu_new",
         ),
     },
+    # ---- BERT family (bertfamily branch): to move into the specs' `test:` sections on merge. ----
+    "bert": {
+        "base": dict(
+            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, type_vocab_size=3, num_labels=3, hidden_act="gelu_new",
+        ),
+    },
 }
 
 # Only architectures that have a spec (a configuration may be written before its spec lands).

@@ -114,6 +114,7 @@ class _Payload:
 
 ROUND_TRIP = [
     _case("albert", "masked_lm"),
+    _case("bert", "pretraining"),
     _case("roformer", "masked_lm", "factorized"),
     _case("nezha", "pretraining"),
     _case("longt5", "conditional_generation", "tglobal"),

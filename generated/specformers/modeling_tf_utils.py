@@ -342,6 +342,19 @@ def causal_lm_loss(labels, logits):
     return cross_entropy(labels[:, 1:], logits[:, :-1])
 
 
+def token_discriminator_loss(labels, logits, attention_mask=None):
+    """Binary cross-entropy with logits, one 0/1 label per token (`logits` and `labels` (batch, seq)), averaged over
+    the attended tokens (`attention_mask` 1), or over every token without a mask."""
+    check_label_shape("labels", labels, shape_list(logits), "one 0/1 label per token")
+    logits = tf.cast(logits, tf.float32)
+    labels = tf.cast(tf.reshape(labels, tf.shape(logits)), tf.float32)
+    losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    if attention_mask is None:
+        return tf.reduce_mean(losses)
+    weights = tf.cast(tf.equal(tf.reshape(attention_mask, tf.shape(logits)), 1), tf.float32)
+    return tf.reduce_sum(losses * weights) / tf.reduce_sum(weights)
+
+
 def sequence_classification_loss(labels, logits, config):
     """Regression (MSE), single-label (cross-entropy) or multi-label (binary cross-entropy) from `config.problem_type`.
 
@@ -749,5 +762,6 @@ __all__ = [
     "question_answering_loss",
     "sequence_classification_loss",
     "shape_list",
+    "token_discriminator_loss",
     "unpack_inputs",
 ]

@@ -491,6 +491,19 @@ class PreTrainedModel(nn.Module):
         )
         return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
 
+    @staticmethod
+    def token_discriminator_loss(
+        logits: torch.Tensor, labels: torch.Tensor, attention_mask: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Binary cross-entropy with logits, one 0/1 label per token (`logits` and `labels` (batch, seq)), averaged
+        over the attended tokens (`attention_mask` 1), or over every token without a mask."""
+        check_label_shape("labels", labels, logits.shape, "one 0/1 label per token")
+        labels = labels.reshape(logits.shape)
+        if attention_mask is not None:
+            active = attention_mask.reshape(logits.shape) == 1
+            return nn.functional.binary_cross_entropy_with_logits(logits[active], labels[active].to(logits.dtype))
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
     def sequence_classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Regression (MSE), single-label (cross-entropy) or multi-label (BCE with logits) loss, as
         `config.problem_type` says; when it is `None` it is chosen from `num_labels` and the labels' dtype, and kept.
