@@ -115,6 +115,7 @@ class _Payload:
 ROUND_TRIP = [
     _case("albert", "masked_lm"),
     _case("bert", "pretraining"),
+    _case("roberta", "masked_lm", "pad5_left"),
     _case("roformer", "masked_lm", "factorized"),
     _case("nezha", "pretraining"),
     _case("longt5", "conditional_generation", "tglobal"),

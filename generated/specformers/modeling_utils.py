@@ -99,6 +99,7 @@ def check_inputs(
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
     max_length_table: str = "",
+    position_offset: int = 0,
     encoder_hidden_states=None,
     encoder_attention_mask=None,
 ) -> tuple[int, int]:
@@ -107,7 +108,7 @@ def check_inputs(
     Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
     `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
     `attention_mask` is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and
-    `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (the positions the
+    `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` - `position_offset` (the positions the
     architecture's table covers, `config.<max_length_field>`; `None`: no limit). Values, with one min/max reduction
     each: `input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
     max_length)`. The value checks are skipped while `torch.compile` traces (a data-dependent branch would break the
@@ -127,6 +128,7 @@ def check_inputs(
         max_length=max_length,
         max_length_field=max_length_field,
         max_length_table=max_length_table,
+        position_offset=position_offset,
         encoder_shape=_shape(encoder_hidden_states),
         encoder_mask_shape=_shape(encoder_attention_mask),
     )
