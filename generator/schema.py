@@ -273,6 +273,9 @@ class DecoderSpec(Strict):
     path: Optional[Identifier] = None
     layers: Optional[FieldName] = None
     start_token: Optional[FieldName] = None  # config field of the decoder start id (labels are shifted right)
+    # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
+    # asked for with `use_cache=True` (`off`).
+    cache_default: Literal["config", "off"] = "config"
 
 
 class ActivationSpec(Strict):

@@ -87,6 +87,19 @@ _ALL_SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
             max_position_embeddings=64, type_vocab_size=3, num_labels=3, pad_token_id=5, padding_side="left",
         ),
     },
+    # embedding_size != hidden_size (the projection) with a hidden_act other than gelu, and E == H with gelu and a
+    # summary that takes the mean, without projection or activation.
+    "electra": {
+        "factorized": dict(
+            vocab_size=99, embedding_size=24, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, num_labels=3, hidden_act="relu",
+        ),
+        "mean_summary": dict(
+            vocab_size=99, embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, num_labels=3,
+            summary_type="mean", summary_use_proj=False, summary_activation=None,
+        ),
+    },
 }
 
 # Keys of a small configuration that shape the test inputs, not the model: `padding_side` ("right", the default, or
@@ -195,6 +208,8 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
         inputs["labels"] = rng.integers(0, CHOICES, size=(batch,), dtype=np.int64)
     elif case.head == "next_sentence":
         inputs["labels"] = rng.integers(0, 2, size=(batch,), dtype=np.int64)
+    elif case.head == "discriminator":
+        inputs["labels"] = rng.integers(0, 2, size=shape, dtype=np.int64)  # replaced (1) or original (0), per token
     elif case.head == "question_answering":
         inputs["start_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)
         inputs["end_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)

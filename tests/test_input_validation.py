@@ -286,7 +286,7 @@ def test_jax_jit_checks_shapes(case):
 
 
 def _expected_label_shape(case, config, name, inputs):
-    if case.head in ("masked_lm", "causal_lm", "token_classification", "conditional_generation") or (
+    if case.head in ("masked_lm", "causal_lm", "token_classification", "discriminator", "conditional_generation") or (
         case.head == "pretraining" and name == "labels"
     ):
         return inputs[name].shape

@@ -1412,6 +1412,31 @@ class BertForPreTrainingOutput(ModelOutput):
 
 
 @dataclass
+class ElectraForPreTrainingOutput(ModelOutput):
+    """Output type of [`ElectraForPreTraining`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `(1,)`, *optional*):
+            Total loss of the ELECTRA objective.
+        logits (`torch.FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Prediction scores of the head (scores for each token before SoftMax).
+        hidden_states (`tuple(torch.FloatTensor)` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Hidden-states of the model at the output of each layer plus the optional initial embedding outputs: one
+            tensor for the embeddings (if the model has an embedding layer) and one per layer. Returned when
+            `output_hidden_states=True` is passed or when `config.output_hidden_states=True`.
+        attentions (`tuple(torch.FloatTensor)` of shape `(batch_size, num_heads, sequence_length, sequence_length)`, *optional*):
+            Attention weights after the attention softmax, used to compute the weighted average in the self-attention
+            heads; one tensor per layer. Returned when `output_attentions=True` is passed or when
+            `config.output_attentions=True`.
+    """
+
+    loss: Optional[torch.FloatTensor] = None
+    logits: Optional[torch.FloatTensor] = None
+    hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+    attentions: Optional[tuple[torch.FloatTensor, ...]] = None
+
+
+@dataclass
 class NezhaForPreTrainingOutput(ModelOutput):
     """Output type of [`NezhaForPreTraining`].
 
@@ -1502,6 +1527,7 @@ for _cls in (
     MaskedImageModelingOutput,
     AlbertForPreTrainingOutput,
     BertForPreTrainingOutput,
+    ElectraForPreTrainingOutput,
     NezhaForPreTrainingOutput,
 ):
     _register(_cls)
@@ -1553,5 +1579,6 @@ __all__ = [
     "MaskedImageModelingOutput",
     "AlbertForPreTrainingOutput",
     "BertForPreTrainingOutput",
+    "ElectraForPreTrainingOutput",
     "NezhaForPreTrainingOutput",
 ]
