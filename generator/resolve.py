@@ -118,6 +118,8 @@ class Head:
     style: Optional[str]
     summary: Optional[str]
     dropout: Optional[str]  # config field for the head's dropout, if any
+    activation: Optional[schema.HeadActivation]  # the classification head's activation (style dense_act)
+    labels_disable_cache: bool  # causal_lm: no key/value cache is returned when labels are given
     args: dict[str, tuple[Argument, ...]]  # framework -> forward signature
     doc: str
 
@@ -160,6 +162,8 @@ class Architecture:
     lm_head_path: tuple[str, ...]
     sentence_head: Optional[schema.SentenceHeadSpec]
     sentence_head_path: tuple[str, ...]
+    discriminator_head: Optional[schema.DiscriminatorHeadSpec]
+    sequence_summary: Optional[schema.SequenceSummarySpec]
     classifier_dropout: Optional[schema.ClassifierDropoutSpec]
     heads: tuple[Head, ...]
     has_token_type: bool
@@ -361,6 +365,7 @@ _HEAD_SUFFIX = {
     "question_answering": "ForQuestionAnswering",
     "multiple_choice": "ForMultipleChoice",
     "next_sentence": "ForNextSentencePrediction",
+    "discriminator": "ForPreTraining",
 }
 
 _HEAD_DOC = {
@@ -376,6 +381,7 @@ _HEAD_DOC = {
     "question_answering": "{title} Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).",
     "multiple_choice": "{title} Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.",
     "next_sentence": "{title} Model with a `next sentence prediction (classification)` head on top.",
+    "discriminator": "{title} Model with a binary classification head on top of every token, as used for pretraining the discriminator: whether each token was replaced.",
 }
 
 _HEAD_OUTPUT = {
@@ -481,6 +487,10 @@ def resolve_architecture(
         need_field("type_vocab_size", ["embeddings", "token_type"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
+    if emb.position_padding_idx is not None:
+        need_field(emb.position_padding_idx, ["embeddings", "position_padding_idx"])
+        if emb.position != "absolute":
+            raise fail("positions past a padding index index the absolute position table: set `embeddings.position: absolute`", ["embeddings", "position_padding_idx"])
 
     projection_owner = projection_attr = projection_when = None
     if emb.projection is not None:
@@ -554,21 +564,39 @@ def resolve_architecture(
     if spec.classifier_dropout is not None:
         need_field(spec.classifier_dropout.field, ["classifier_dropout", "field"])
         need_field(spec.classifier_dropout.fallback, ["classifier_dropout", "fallback"])
+    if spec.lm_head is not None and spec.lm_head.layout != "linear":
+        need_field(spec.lm_head.activation.field, ["lm_head", "activation", "field"])
+        if spec.lm_head.decoder is not None:
+            if spec.lm_head.layout != "flat":
+                raise fail("a vocabulary projection outside the head (`decoder`) follows a `layout: flat` head (`dense`, activation, norm): write `layout: flat`", ["lm_head", "decoder"])
+            if "." in spec.lm_head.path:
+                raise fail("with `decoder` at the top level, the head before it is a top-level module too: write `path: <attr>`", ["lm_head", "path"])
+    if spec.discriminator_head is not None:
+        need_field(spec.discriminator_head.activation.field, ["discriminator_head", "activation", "field"])
+    if spec.sequence_summary is not None:
+        for name in ("type", "use_proj", "activation", "last_dropout"):
+            need_field(getattr(spec.sequence_summary, name), ["sequence_summary", name])
 
     # Heads ----------------------------------------------------------------------------------------------------------
     heads: list[Head] = []
     seen: set[str] = set()
+    suffixes: dict[str, str] = {}
     for i, h in enumerate(spec.heads):
         loc = ["heads", i]
         if h.kind in seen:
             raise fail(f"head {h.kind!r} is listed twice", loc + ["kind"])
         seen.add(h.kind)
+        suffix = h.suffix or _HEAD_SUFFIX[h.kind]
+        if suffix in suffixes:
+            raise fail(f"heads {suffixes[suffix]!r} and {h.kind!r} would both be named {spec.class_prefix}{suffix}: give one another `suffix`", loc + ["suffix"])
+        suffixes[suffix] = h.kind
         need_field(h.dropout, loc + ["dropout"])
         requires = {
             "pretraining": ["lm_head", "sentence_head", "pooler"],
             "masked_lm": ["lm_head"],
             "causal_lm": ["lm_head", "decoder"],
             "next_sentence": ["sentence_head", "pooler"],
+            "discriminator": ["discriminator_head"],
             "conditional_generation": ["lm_head"],
         }.get(h.kind, [])
         if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
@@ -582,13 +610,25 @@ def resolve_architecture(
                 requires.append("pooler")
         elif h.style is not None:
             raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
+        if h.labels_disable_cache and h.kind != "causal_lm":
+            raise fail(f"`labels_disable_cache` only applies to causal_lm, not {h.kind}", loc + ["labels_disable_cache"])
+        activation = h.activation
+        if h.style == "dense_act":
+            activation = activation or schema.HeadActivation(field="hidden_act")
+            need_field(activation.field, loc + ["activation", "field"])
+        elif h.activation is not None:
+            raise fail("`activation` only applies to `style: dense_act` classification heads", loc + ["activation"])
         if h.kind == "multiple_choice":
             if h.summary is None:
-                raise fail("multiple_choice needs `summary: pooled` or `summary: last_token`", loc)
+                raise fail("multiple_choice needs `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc)
             if h.summary == "pooled":
                 requires.append("pooler")
+            if h.summary == "sequence_summary":
+                requires.append("sequence_summary")
         elif h.summary is not None:
             raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
+        if h.kind == "pretraining" and spec.lm_head is not None and spec.lm_head.decoder is not None:
+            raise fail("the pretraining head runs the LM head inside its container: remove `lm_head.decoder` or the pretraining head", loc + ["kind"])
         for component in requires:
             if getattr(spec, component) is None:
                 raise fail(f"head {h.kind!r} needs the `{component}` component, which this spec does not define", loc + ["kind"])
@@ -598,7 +638,9 @@ def resolve_architecture(
                 raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
         output = h.output or _HEAD_OUTPUT.get(h.kind)
         if h.kind == "base":
-            if spec.pooler is not None:
+            if spec.pooler is not None and spec.decoder is not None:
+                output = h.output or "BaseModelOutputWithPoolingAndCrossAttentions"
+            elif spec.pooler is not None:
                 output = h.output or "BaseModelOutputWithPooling"
             elif spec.decoder is not None:
                 output = h.output or "BaseModelOutputWithPastAndCrossAttentions"
@@ -615,12 +657,14 @@ def resolve_architecture(
         heads.append(
             Head(
                 kind=h.kind,
-                suffix=_HEAD_SUFFIX[h.kind],
+                suffix=suffix,
                 output=output,
                 uses_pooler=uses_pooler,
                 style=h.style,
                 summary=h.summary,
                 dropout=h.dropout,
+                activation=activation,
+                labels_disable_cache=h.labels_disable_cache,
                 args=args,
                 doc=_HEAD_DOC[h.kind].format(title=spec.title),
             )
@@ -679,6 +723,8 @@ def resolve_architecture(
         lm_head_path=lm_path,
         sentence_head=spec.sentence_head,
         sentence_head_path=sent_path,
+        discriminator_head=spec.discriminator_head,
+        sequence_summary=spec.sequence_summary,
         classifier_dropout=spec.classifier_dropout,
         heads=tuple(heads),
         has_token_type=emb.token_type,
@@ -711,6 +757,7 @@ def _head_arguments(
             "multiple_choice": ["labels"],
             "question_answering": ["start_positions", "end_positions"],
             "next_sentence": ["labels"],
+            "discriminator": ["labels"],
         }.get(kind, [])
     names += ["output_attentions", "output_hidden_states", "return_dict"]
     if framework == "tf":

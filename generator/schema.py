@@ -135,6 +135,10 @@ class EmbeddingsSpec(Strict):
     shared: Optional[Identifier] = None
     norm: bool = True
     dropout: FieldName = "hidden_dropout_prob"
+    # Absolute positions counted from `input_ids`, past a padding index (a config field): non-pad tokens get
+    # `padding_idx + 1 + (number of non-pad tokens up to them)`, pads get `padding_idx`; from `inputs_embeds`,
+    # `padding_idx + 1, padding_idx + 2, ...`. The table's first `padding_idx + 1` rows are never a real position.
+    position_padding_idx: Optional[FieldName] = None
 
 
 class RotaryPosition(Strict):
@@ -269,6 +273,9 @@ class DecoderSpec(Strict):
     path: Optional[Identifier] = None
     layers: Optional[FieldName] = None
     start_token: Optional[FieldName] = None  # config field of the decoder start id (labels are shifted right)
+    # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
+    # asked for with `use_cache=True` (`off`).
+    cache_default: Literal["config", "off"] = "config"
 
 
 class ActivationSpec(Strict):
@@ -278,6 +285,29 @@ class ActivationSpec(Strict):
     activation: FieldName
     gated: FieldName
     aliases: dict[str, str] = Field(default_factory=dict)  # full value -> activation name (gated-gelu -> gelu_new)
+
+
+# Activation names every framework's activations module knows.
+ActivationName = Literal[
+    "gelu", "gelu_new", "gelu_fast", "quick_gelu", "relu", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
+]
+
+
+class HeadActivation(Strict):
+    """The activation of a head module: a config field (`{field: hidden_act}`) or a fixed one (`{name: gelu}`)."""
+
+    field: Optional[FieldName] = None
+    name: Optional[ActivationName] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "HeadActivation":
+        if (self.field is None) == (self.name is None):
+            raise ValueError("give exactly one of `field: <config field>` or `name: <activation>`")
+        return self
+
+    def expr(self, config: str) -> str:
+        """The Python expression of the activation's name, `config` being the expression of the configuration."""
+        return f"{config}.{self.field}" if self.field is not None else repr(self.name)
 
 
 class PoolerSpec(Strict):
@@ -290,6 +320,33 @@ class LMHeadSpec(Strict):
     # flat / transform: BERT-style MLM heads; linear: a bare Linear without bias (encoder-decoder LM), which reuses
     # the shared embedding when config.tie_word_embeddings, scaling the decoder output by hidden_size**-0.5 first.
     layout: Literal["flat", "transform", "linear"]
+    # flat / transform: the LayerNorm's module name, and the activation between `dense` and the norm.
+    norm: Identifier = "LayerNorm"
+    activation: HeadActivation = HeadActivation(field="hidden_act")
+    # Where the vocabulary projection lives. Absent: `<path>.decoder`, whose bias is the head's own `bias` parameter.
+    # A top-level attribute of the head model (`generator_lm_head`): a Linear with its own bias, after `path`, which
+    # then holds only `dense`, the activation and the norm.
+    decoder: Optional[Identifier] = None
+
+
+class DiscriminatorHeadSpec(Strict):
+    """A token-level binary classifier (replaced-token detection): `<path>.dense` (hidden -> hidden), an activation,
+    `<path>.dense_prediction` (hidden -> 1); one logit per token, BCE-with-logits loss over the attended tokens."""
+
+    path: Identifier
+    activation: HeadActivation = HeadActivation(field="hidden_act")
+
+
+class SequenceSummarySpec(Strict):
+    """A sequence reduced to one vector, as config fields say (transformers' SequenceSummary): the token chosen by
+    `type` (`first`, `last`, `mean`, `cls_index`: the last token), then, in order, `<path>.summary` (hidden ->
+    hidden, when `use_proj`), `activation` (a config field naming one, or None: none) and dropout `last_dropout`."""
+
+    path: Identifier = "sequence_summary"
+    type: FieldName
+    use_proj: FieldName
+    activation: FieldName
+    last_dropout: FieldName
 
 
 class SentenceHeadSpec(Strict):
@@ -314,6 +371,7 @@ HeadKind = Literal[
     "question_answering",
     "multiple_choice",
     "next_sentence",
+    "discriminator",
     "seq2seq",
     "conditional_generation",
     "encoder",
@@ -322,10 +380,18 @@ HeadKind = Literal[
 
 class HeadSpec(Strict):
     kind: HeadKind
+    # The class name is `<class_prefix><suffix>`; each kind has a default (`ForCausalLM`, ...).
+    suffix: Optional[ClassPrefix] = None
     output: Optional[Identifier] = None
+    # sequence_classification: `pooled` (dropout + `classifier` on the pooler output) or `dense_act`
+    # (`classifier.{dense,out_proj}` on the first token, with `activation` between them).
     style: Optional[Literal["pooled", "dense_act"]] = None
-    summary: Optional[Literal["pooled", "last_token"]] = None
+    activation: Optional[HeadActivation] = None
+    # multiple_choice: the pooler output, the last token, or the spec's `sequence_summary` component.
+    summary: Optional[Literal["pooled", "last_token", "sequence_summary"]] = None
     dropout: Optional[FieldName] = None
+    # causal_lm: given labels, the model returns no key/value cache (training needs none).
+    labels_disable_cache: bool = False
 
 
 ConfigSpec.model_rebuild()
@@ -349,6 +415,8 @@ class ArchitectureSpec(Strict):
     pooler: Optional[PoolerSpec] = None
     lm_head: Optional[LMHeadSpec] = None
     sentence_head: Optional[SentenceHeadSpec] = None
+    discriminator_head: Optional[DiscriminatorHeadSpec] = None
+    sequence_summary: Optional[SequenceSummarySpec] = None
     classifier_dropout: Optional[ClassifierDropoutSpec] = None
     heads: list[HeadSpec] = Field(min_length=1)
 

@@ -102,9 +102,14 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "encoder.sharing", (_ABSENT,), "remove `sharing` and write `layer_list`: shared layer groups exist only in encoder-only stacks"),
     Rule(ENCODER_DECODER, "decoder.causal", (True,), "the decoder stack is causal: remove `causal`"),
     Rule(ENCODER_DECODER, "decoder.cache", (True,), "the decoder stack keeps a key/value cache: remove `cache`"),
+    Rule(ENCODER_DECODER, "decoder.cache_default", ("config",), "the decoder stack's cache follows `config.use_cache`: remove `cache_default`"),
     Rule(ENCODER_DECODER, "pooler", (_ABSENT,), "remove `pooler`: encoder-decoder heads do not pool"),
     Rule(ENCODER_DECODER, "sentence_head", (_ABSENT,), "remove `sentence_head`: encoder-decoder models have no sentence-level pretraining head"),
     Rule(ENCODER_DECODER, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (the decoder's LM head)"),
+    Rule(ENCODER_DECODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the decoder's LM head is one Linear at `lm_head.path`"),
+    Rule(ENCODER_DECODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions come from the bucketed bias"),
+    Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
+    Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
 )
 # fmt: on
 

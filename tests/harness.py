@@ -69,7 +69,42 @@ _ALL_SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
             max_position_embeddings=64, type_vocab_size=3, num_labels=3, rotary_value=True, hidden_act="gelu_new",
         ),
     },
+    # ---- BERT family (bertfamily branch): to move into the specs' `test:` sections on merge. ----
+    "bert": {
+        "base": dict(
+            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, type_vocab_size=3, num_labels=3, hidden_act="gelu_new",
+        ),
+    },
+    # Positions counted past the padding index: the default index and another one, with right and left padding.
+    "roberta": {
+        "pad1": dict(
+            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, type_vocab_size=3, num_labels=3, hidden_act="gelu_new",
+        ),
+        "pad5_left": dict(
+            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, type_vocab_size=3, num_labels=3, pad_token_id=5, padding_side="left",
+        ),
+    },
+    # embedding_size != hidden_size (the projection) with a hidden_act other than gelu, and E == H with gelu and a
+    # summary that takes the mean, without projection or activation.
+    "electra": {
+        "factorized": dict(
+            vocab_size=99, embedding_size=24, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, num_labels=3, hidden_act="relu",
+        ),
+        "mean_summary": dict(
+            vocab_size=99, embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, num_labels=3,
+            summary_type="mean", summary_use_proj=False, summary_activation=None,
+        ),
+    },
 }
+
+# Keys of a small configuration that shape the test inputs, not the model: `padding_side` ("right", the default, or
+# "left": the padding of rows 1 and 2 comes first).
+INPUT_OPTIONS = ("padding_side",)
 
 # Only architectures that have a spec (a configuration may be written before its spec lands).
 SMALL_CONFIGS = {k: v for k, v in _ALL_SMALL_CONFIGS.items() if (ROOT / "specs" / f"{k}.yaml").exists()}
@@ -115,7 +150,7 @@ def cases() -> list[Case]:
 
 def config_kwargs(case: Case, **overrides) -> dict:
     """The small configuration of a case, as keyword arguments of its config class (either library's)."""
-    kwargs = dict(SMALL_CONFIGS[case.arch][case.variant])
+    kwargs = {k: v for k, v in SMALL_CONFIGS[case.arch][case.variant].items() if k not in INPUT_OPTIONS}
     if case.head == "causal_lm":
         kwargs["is_decoder"] = True
     if case.head in ("pretraining", "question_answering"):
@@ -135,7 +170,8 @@ def reference_config(case: Case, **overrides):
 
 
 def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: int = SEQ) -> dict[str, np.ndarray]:
-    """Inputs with padding (row 1 padded after 9 tokens, row 2 after 5), token types and the head's labels."""
+    """Inputs with padding (row 1 padded after 9 tokens, row 2 after 5; before them with `padding_side: left`), padding
+    positions holding `config.pad_token_id`, token types and the head's labels."""
     rng = np.random.default_rng(seed)
     if case.head in SEQ2SEQ_HEADS:
         return make_seq2seq_inputs(case, config, rng, batch, seq)
@@ -146,6 +182,10 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
         attention_mask[1, ..., 9:] = 0
     if batch > 2:
         attention_mask[2, ..., 5:] = 0
+    if SMALL_CONFIGS[case.arch][case.variant].get("padding_side", "right") == "left":
+        attention_mask = attention_mask[..., ::-1].copy()
+    if config.pad_token_id is not None:
+        input_ids[attention_mask == 0] = config.pad_token_id
     token_type_ids = rng.integers(0, config.type_vocab_size, size=shape, dtype=np.int64)
     inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
     n = config.num_labels
@@ -168,6 +208,8 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
         inputs["labels"] = rng.integers(0, CHOICES, size=(batch,), dtype=np.int64)
     elif case.head == "next_sentence":
         inputs["labels"] = rng.integers(0, 2, size=(batch,), dtype=np.int64)
+    elif case.head == "discriminator":
+        inputs["labels"] = rng.integers(0, 2, size=shape, dtype=np.int64)  # replaced (1) or original (0), per token
     elif case.head == "question_answering":
         inputs["start_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)
         inputs["end_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)

@@ -114,6 +114,10 @@ class _Payload:
 
 ROUND_TRIP = [
     _case("albert", "masked_lm"),
+    _case("bert", "pretraining"),
+    _case("roberta", "masked_lm", "pad5_left"),
+    _case("electra", "masked_lm", "factorized"),
+    _case("electra", "discriminator", "mean_summary"),
     _case("roformer", "masked_lm", "factorized"),
     _case("nezha", "pretraining"),
     _case("longt5", "conditional_generation", "tglobal"),

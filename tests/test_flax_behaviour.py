@@ -14,6 +14,7 @@ optax = pytest.importorskip("optax")
 
 from harness import (  # noqa: E402
     ATOL,
+    INPUT_OPTIONS,
     SMALL_CONFIGS,
     assert_close,
     cases,
@@ -41,7 +42,7 @@ def flax_config(c, **overrides):
     """The specformers config of a harness case (same fields as the reference's)."""
     import specformers
 
-    kwargs = dict(SMALL_CONFIGS[c.arch][c.variant])
+    kwargs = {k: v for k, v in SMALL_CONFIGS[c.arch][c.variant].items() if k not in INPUT_OPTIONS}
     if c.head == "causal_lm":
         kwargs["is_decoder"] = True
     kwargs.update(overrides)

@@ -174,10 +174,17 @@ def test_mask_and_id_shapes(case, framework):
 @pytest.mark.parametrize("case", [c for c in ENTRANCE if ARCHS[c.arch].position_table], ids=lambda c: c.arch)
 def test_sequence_longer_than_the_position_table(case, framework):
     model, config = _model(case, framework)
-    n = config.max_position_embeddings
+    table = config.max_position_embeddings
+    padding_field = ARCHS[case.arch].embeddings.position_padding_idx
+    # Positions counted past a padding index leave the table's first `padding_idx + 1` rows unused.
+    offset = getattr(config, padding_field) + 1 if padding_field else 0
+    n = table - offset
+    limit = f"config.max_position_embeddings ({table})"
+    if offset:
+        limit += f" less the {offset} rows before the first position ({n})"
     _raises(
         framework, model,
-        f"Input sequence length {n + 1} exceeds config.max_position_embeddings ({n}), the number of positions "
+        f"Input sequence length {n + 1} exceeds {limit}, the number of positions "
         f"{ARCHS[case.arch].position_table} covers",
         input_ids=_ids(config, BATCH, n + 1),
     )
@@ -279,7 +286,7 @@ def test_jax_jit_checks_shapes(case):
 
 
 def _expected_label_shape(case, config, name, inputs):
-    if case.head in ("masked_lm", "causal_lm", "token_classification", "conditional_generation") or (
+    if case.head in ("masked_lm", "causal_lm", "token_classification", "discriminator", "conditional_generation") or (
         case.head == "pretraining" and name == "labels"
     ):
         return inputs[name].shape

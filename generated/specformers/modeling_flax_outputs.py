@@ -630,6 +630,56 @@ class FlaxAlbertForPreTrainingOutput(ModelOutput):
 
 @_register_pytree
 @dataclass
+class FlaxBertForPreTrainingOutput(ModelOutput):
+    """Output type of [`BertForPreTraining`].
+
+    Args:
+        prediction_logits (`jnp.ndarray` of shape `(batch_size, sequence_length, config.vocab_size)`, *optional*):
+            Prediction scores of the language modeling head (scores for each vocabulary token before SoftMax).
+        seq_relationship_logits (`jnp.ndarray` of shape `(batch_size, 2)`, *optional*):
+            Prediction scores of the next sequence prediction (classification) head (scores of True/False continuation
+            before SoftMax).
+        hidden_states (`tuple(jnp.ndarray)` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Hidden-states of the model at the output of each layer plus the optional initial embedding outputs: one
+            tensor for the embeddings (if the model has an embedding layer) and one per layer. Returned when
+            `output_hidden_states=True` is passed or when `config.output_hidden_states=True`.
+        attentions (`tuple(jnp.ndarray)` of shape `(batch_size, num_heads, sequence_length, sequence_length)`, *optional*):
+            Attention weights after the attention softmax, used to compute the weighted average in the self-attention
+            heads; one tensor per layer. Returned when `output_attentions=True` is passed or when
+            `config.output_attentions=True`.
+    """
+
+    prediction_logits: Optional[jnp.ndarray] = None
+    seq_relationship_logits: Optional[jnp.ndarray] = None
+    hidden_states: Optional[tuple[jnp.ndarray, ...]] = None
+    attentions: Optional[tuple[jnp.ndarray, ...]] = None
+
+
+@_register_pytree
+@dataclass
+class FlaxElectraForPreTrainingOutput(ModelOutput):
+    """Output type of [`ElectraForPreTraining`].
+
+    Args:
+        logits (`jnp.ndarray` of shape `(batch_size, sequence_length)`, *optional*):
+            Prediction scores of the head (scores for each token before SoftMax).
+        hidden_states (`tuple(jnp.ndarray)` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Hidden-states of the model at the output of each layer plus the optional initial embedding outputs: one
+            tensor for the embeddings (if the model has an embedding layer) and one per layer. Returned when
+            `output_hidden_states=True` is passed or when `config.output_hidden_states=True`.
+        attentions (`tuple(jnp.ndarray)` of shape `(batch_size, num_heads, sequence_length, sequence_length)`, *optional*):
+            Attention weights after the attention softmax, used to compute the weighted average in the self-attention
+            heads; one tensor per layer. Returned when `output_attentions=True` is passed or when
+            `config.output_attentions=True`.
+    """
+
+    logits: Optional[jnp.ndarray] = None
+    hidden_states: Optional[tuple[jnp.ndarray, ...]] = None
+    attentions: Optional[tuple[jnp.ndarray, ...]] = None
+
+
+@_register_pytree
+@dataclass
 class FlaxNezhaForPreTrainingOutput(ModelOutput):
     """Output type of [`NezhaForPreTraining`].
 
@@ -677,5 +727,7 @@ __all__ = [
     "FlaxSeq2SeqQuestionAnsweringModelOutput",
     "FlaxImageClassifierOutputWithNoAttention",
     "FlaxAlbertForPreTrainingOutput",
+    "FlaxBertForPreTrainingOutput",
+    "FlaxElectraForPreTrainingOutput",
     "FlaxNezhaForPreTrainingOutput",
 ]

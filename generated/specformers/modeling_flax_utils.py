@@ -115,6 +115,7 @@ def check_inputs(
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
     max_length_table: str = "",
+    position_offset: int = 0,
     encoder_hidden_states=None,
     encoder_attention_mask=None,
 ) -> tuple[int, int]:
@@ -123,7 +124,7 @@ def check_inputs(
     Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
     `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
     `attention_mask` is (batch, `past_length` + seq); `token_type_ids` and `position_ids` are (batch, seq) (or (1,
-    seq)); `past_length` + seq <= `max_length` (`config.<max_length_field>`, the positions the architecture's table
+    seq)); `past_length` + seq <= `max_length` - `position_offset` (`config.<max_length_field>`, the positions the architecture's table
     covers; `None`: no limit). Shapes are static in JAX, so these checks also raise under `jax.jit` (while tracing).
     Values (`input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
     max_length)`) can only be checked on concrete arrays: the model's `__call__` without `jax.jit`; under `jit` (and
@@ -142,6 +143,7 @@ def check_inputs(
         max_length=max_length,
         max_length_field=max_length_field,
         max_length_table=max_length_table,
+        position_offset=position_offset,
         encoder_shape=_shape(encoder_hidden_states),
         encoder_mask_shape=_shape(encoder_attention_mask),
     )

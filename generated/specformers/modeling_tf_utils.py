@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from . import checkpoint
 from .configuration_utils import PretrainedConfig
-from .utils import ModelOutput, id_bounds, logger
+from .utils import ModelOutput, id_bounds, length_limit, logger
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError(
@@ -159,6 +159,7 @@ def check_inputs(
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
     max_length_table: str = "",
+    position_offset: int = 0,
     encoder_hidden_states=None,
     encoder_attention_mask=None,
 ) -> tuple:
@@ -169,7 +170,7 @@ def check_inputs(
     Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
     `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
     `attention_mask` is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and
-    `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (`config.<max_length_field>`,
+    `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` - `position_offset` (`config.<max_length_field>`,
     the positions the architecture's table covers; `None`: no limit). Shapes are static under `tf.function` as a
     rule, so these raise while tracing; a dimension known only at run time is checked with `tf.debugging`. Values
     (`input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
@@ -218,13 +219,15 @@ def check_inputs(
         )
     assertions = []
     if max_length is not None:
-        limit = f"exceeds config.{max_length_field} ({max_length}), the number of positions {max_length_table} covers"
+        limit = f"exceeds {length_limit(max_length, max_length_field, position_offset)}, the number of positions {max_length_table} covers"
         if isinstance(key_length, int):
-            if key_length > max_length:
+            if key_length > max_length - position_offset:
                 raise ValueError(f"Input sequence length {key_length} {limit}")
         else:
             assertions.append(
-                tf.debugging.assert_less_equal(key_length, max_length, message=f"Input sequence length {limit}")
+                tf.debugging.assert_less_equal(
+                    key_length, max_length - position_offset, message=f"Input sequence length {limit}"
+                )
             )
     bounds = id_bounds(
         prefix,
@@ -341,6 +344,19 @@ def causal_lm_loss(labels, logits):
     """Next-token prediction: the logits of position `t` against the label of position `t + 1`, ignoring -100."""
     check_label_shape("labels", labels, shape_list(logits)[:-1], "one token id or -100 per position")
     return cross_entropy(labels[:, 1:], logits[:, :-1])
+
+
+def token_discriminator_loss(labels, logits, attention_mask=None):
+    """Binary cross-entropy with logits, one 0/1 label per token (`logits` and `labels` (batch, seq)), averaged over
+    the attended tokens (`attention_mask` 1), or over every token without a mask."""
+    check_label_shape("labels", labels, shape_list(logits), "one 0/1 label per token")
+    logits = tf.cast(logits, tf.float32)
+    labels = tf.cast(tf.reshape(labels, tf.shape(logits)), tf.float32)
+    losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    if attention_mask is None:
+        return tf.reduce_mean(losses)
+    weights = tf.cast(tf.equal(tf.reshape(attention_mask, tf.shape(logits)), 1), tf.float32)
+    return tf.reduce_sum(losses * weights) / tf.reduce_sum(weights)
 
 
 def sequence_classification_loss(labels, logits, config):
@@ -829,5 +845,6 @@ __all__ = [
     "question_answering_loss",
     "sequence_classification_loss",
     "shape_list",
+    "token_discriminator_loss",
     "unpack_inputs",
 ]

@@ -99,6 +99,7 @@ def check_inputs(
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
     max_length_table: str = "",
+    position_offset: int = 0,
     encoder_hidden_states=None,
     encoder_attention_mask=None,
 ) -> tuple[int, int]:
@@ -107,7 +108,7 @@ def check_inputs(
     Checks, each raising a `ValueError` that names the argument and the shapes: exactly one of `input_ids` /
     `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
     `attention_mask` is (batch, `past_length` + seq) (or (batch, seq, `past_length` + seq)); `token_type_ids` and
-    `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (the positions the
+    `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` - `position_offset` (the positions the
     architecture's table covers, `config.<max_length_field>`; `None`: no limit). Values, with one min/max reduction
     each: `input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
     max_length)`. The value checks are skipped while `torch.compile` traces (a data-dependent branch would break the
@@ -127,6 +128,7 @@ def check_inputs(
         max_length=max_length,
         max_length_field=max_length_field,
         max_length_table=max_length_table,
+        position_offset=position_offset,
         encoder_shape=_shape(encoder_hidden_states),
         encoder_mask_shape=_shape(encoder_attention_mask),
     )
@@ -490,6 +492,19 @@ class PreTrainedModel(nn.Module):
             name, labels, logits.shape[:-1], f"one class index in [0, {logits.shape[-1]}) per prediction"
         )
         return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
+
+    @staticmethod
+    def token_discriminator_loss(
+        logits: torch.Tensor, labels: torch.Tensor, attention_mask: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Binary cross-entropy with logits, one 0/1 label per token (`logits` and `labels` (batch, seq)), averaged
+        over the attended tokens (`attention_mask` 1), or over every token without a mask."""
+        check_label_shape("labels", labels, logits.shape, "one 0/1 label per token")
+        labels = labels.reshape(logits.shape)
+        if attention_mask is not None:
+            active = attention_mask.reshape(logits.shape) == 1
+            return nn.functional.binary_cross_entropy_with_logits(logits[active], labels[active].to(logits.dtype))
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
     def sequence_classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Regression (MSE), single-label (cross-entropy) or multi-label (BCE with logits) loss, as

@@ -114,6 +114,7 @@ def check_input_shapes(
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
     max_length_table: str = "",
+    position_offset: int = 0,
     encoder_shape: Optional[tuple] = None,
     encoder_mask_shape: Optional[tuple] = None,
 ) -> tuple[int, int]:
@@ -123,7 +124,8 @@ def check_input_shapes(
     `inputs_embeds`; `input_ids` is (batch, seq) and `inputs_embeds` (batch, seq, `embedding_size`);
     `attention_mask` is (batch, `past_length` + seq) (or, with `allow_3d_mask`, (batch, seq, `past_length` + seq));
     `token_type_ids` and `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (the
-    positions the architecture's table covers, `config.<max_length_field>`; `None`: no limit); a decoder's
+    positions the architecture's table covers, `config.<max_length_field>`, less `position_offset` rows that precede
+    the first position; `None`: no limit); a decoder's
     `encoder_attention_mask` is the encoder output's (batch, encoder length). `prefix` is `"decoder_"` for a
     decoder's inputs.
     """
@@ -164,13 +166,23 @@ def check_input_shapes(
             f"attention_mask has shape {encoder_mask_shape}, but the encoder output has shape {encoder_shape}: "
             f"expected {encoder_shape[:2]}"
         )
-    if max_length is not None and key_length > max_length:
+    if max_length is not None and key_length > max_length - position_offset:
         cached = f" (past length {past_length} + {seq_length} new tokens)" if past_length else ""
         raise ValueError(
-            f"Input sequence length {key_length}{cached} exceeds config.{max_length_field} ({max_length}), "
+            f"Input sequence length {key_length}{cached} exceeds {length_limit(max_length, max_length_field, position_offset)}, "
             f"the number of positions {max_length_table} covers"
         )
     return batch_size, seq_length
+
+
+def length_limit(max_length: int, max_length_field: str, position_offset: int = 0) -> str:
+    """The longest input, in words: `config.<field> (N)`, less the rows before the first position if any."""
+    if position_offset:
+        return (
+            f"config.{max_length_field} ({max_length}) less the {position_offset} rows before the first position "
+            f"({max_length - position_offset})"
+        )
+    return f"config.{max_length_field} ({max_length})"
 
 
 def id_bounds(

@@ -368,7 +368,7 @@ class RoFormerOnlyMLMHead(nn.Module):
 
 
 class RoFormerClassificationHead(nn.Module):
-    """Sentence classification on the first token: dropout, `dense`, the encoder's activation, dropout, `out_proj`."""
+    """Sentence classification on the first token: dropout, `dense`, the activation `config.hidden_act`, dropout, `out_proj`."""
 
     def __init__(self, config: RoFormerConfig) -> None:
         super().__init__()
