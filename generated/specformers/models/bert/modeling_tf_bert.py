@@ -519,6 +519,8 @@ class TFBertPreTrainingHeads(TFCompositeLayer):
         return prediction_logits, sentence_logits
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertModel(TFBertPreTrainedModel):
     """The bare BERT Model transformer outputting raw hidden-states without any specific head on top.
 
@@ -638,6 +640,8 @@ class TFBertModel(TFBertPreTrainedModel):
         return outputs if return_dict else outputs.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertForPreTraining(TFBertPreTrainedModel):
     """BERT Model with the heads used during pretraining on top: a `masked language modeling` head and a sentence-level classification head.
 
@@ -775,6 +779,8 @@ class TFBertForPreTraining(TFBertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertForMaskedLM(TFBertPreTrainedModel):
     """BERT Model with a `language modeling` head on top.
 
@@ -899,6 +905,8 @@ class TFBertForMaskedLM(TFBertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertLMHeadModel(TFBertPreTrainedModel):
     """BERT Model with a `language modeling` head on top for causal language modeling (CLM).
 
@@ -1045,6 +1053,8 @@ class TFBertLMHeadModel(TFBertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertForNextSentencePrediction(TFBertPreTrainedModel):
     """BERT Model with a `next sentence prediction (classification)` head on top.
 
@@ -1167,6 +1177,8 @@ class TFBertForNextSentencePrediction(TFBertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertForSequenceClassification(TFBertPreTrainedModel):
     """BERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the pooled output), e.g. for GLUE tasks.
 
@@ -1295,6 +1307,8 @@ class TFBertForSequenceClassification(TFBertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertForMultipleChoice(TFBertPreTrainedModel):
     """BERT Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.
 
@@ -1434,6 +1448,8 @@ class TFBertForMultipleChoice(TFBertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertForTokenClassification(TFBertPreTrainedModel):
     """BERT Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
 
@@ -1558,6 +1574,8 @@ class TFBertForTokenClassification(TFBertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFBertForQuestionAnswering(TFBertPreTrainedModel):
     """BERT Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
 

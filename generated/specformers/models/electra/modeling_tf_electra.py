@@ -539,6 +539,8 @@ class TFElectraSequenceSummary(TFCompositeLayer):
         return self.last_dropout(output, training=training)
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFElectraModel(TFElectraPreTrainedModel):
     """The bare ELECTRA Model transformer outputting raw hidden-states without any specific head on top.
 
@@ -658,6 +660,8 @@ class TFElectraModel(TFElectraPreTrainedModel):
         return outputs if return_dict else outputs.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFElectraForPreTraining(TFElectraPreTrainedModel):
     """ELECTRA Model with a binary classification head on top of every token, as used for pretraining the discriminator: whether each token was replaced.
 
@@ -781,6 +785,8 @@ class TFElectraForPreTraining(TFElectraPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFElectraForMaskedLM(TFElectraPreTrainedModel):
     """ELECTRA Model with a `language modeling` head on top.
 
@@ -908,6 +914,8 @@ class TFElectraForMaskedLM(TFElectraPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFElectraForCausalLM(TFElectraPreTrainedModel):
     """ELECTRA Model with a `language modeling` head on top for causal language modeling (CLM).
 
@@ -1057,6 +1065,8 @@ class TFElectraForCausalLM(TFElectraPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFElectraForSequenceClassification(TFElectraPreTrainedModel):
     """ELECTRA Model transformer with a sequence classification/regression head on top (a linear layer on top of the pooled output), e.g. for GLUE tasks.
 
@@ -1180,6 +1190,8 @@ class TFElectraForSequenceClassification(TFElectraPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFElectraForTokenClassification(TFElectraPreTrainedModel):
     """ELECTRA Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
 
@@ -1304,6 +1316,8 @@ class TFElectraForTokenClassification(TFElectraPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFElectraForQuestionAnswering(TFElectraPreTrainedModel):
     """ELECTRA Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
 
@@ -1441,6 +1455,8 @@ class TFElectraForQuestionAnswering(TFElectraPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFElectraForMultipleChoice(TFElectraPreTrainedModel):
     """ELECTRA Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.
 

@@ -495,6 +495,8 @@ class TFRobertaClassificationHead(TFCompositeLayer):
         return self.out_proj(x)  # (batch, num_labels)
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRobertaModel(TFRobertaPreTrainedModel):
     """The bare RoBERTa Model transformer outputting raw hidden-states without any specific head on top.
 
@@ -614,6 +616,8 @@ class TFRobertaModel(TFRobertaPreTrainedModel):
         return outputs if return_dict else outputs.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRobertaForCausalLM(TFRobertaPreTrainedModel):
     """RoBERTa Model with a `language modeling` head on top for causal language modeling (CLM).
 
@@ -760,6 +764,8 @@ class TFRobertaForCausalLM(TFRobertaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRobertaForMaskedLM(TFRobertaPreTrainedModel):
     """RoBERTa Model with a `language modeling` head on top.
 
@@ -884,6 +890,8 @@ class TFRobertaForMaskedLM(TFRobertaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRobertaForSequenceClassification(TFRobertaPreTrainedModel):
     """RoBERTa Model transformer with a sequence classification/regression head on top (a linear layer on top of the pooled output), e.g. for GLUE tasks.
 
@@ -1007,6 +1015,8 @@ class TFRobertaForSequenceClassification(TFRobertaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRobertaForMultipleChoice(TFRobertaPreTrainedModel):
     """RoBERTa Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.
 
@@ -1144,6 +1154,8 @@ class TFRobertaForMultipleChoice(TFRobertaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRobertaForTokenClassification(TFRobertaPreTrainedModel):
     """RoBERTa Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
 
@@ -1268,6 +1280,8 @@ class TFRobertaForTokenClassification(TFRobertaPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRobertaForQuestionAnswering(TFRobertaPreTrainedModel):
     """RoBERTa Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
 
