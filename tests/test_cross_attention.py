@@ -211,3 +211,22 @@ def test_is_decoder_masks_as_the_reference_does(case, framework, reference_check
     config, model, directory = reference_checkpoint(case, is_decoder=True)
     inputs = make_inputs(case, config)
     assert_close(run_reference(model, inputs, framework), run_model(framework, _cls(case, framework).from_pretrained(directory), inputs), framework)
+
+
+HEADS_WITHOUT_ENCODER_STATES = [
+    c for c in cases() if _arch(c).cross_attention and c.head not in CROSS_HEADS and c.variant == FIRST_VARIANT[(c.arch, "base")].variant
+]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", HEADS_WITHOUT_ENCODER_STATES, ids=lambda c: c.id)
+def test_every_head_holds_the_cross_attention_weights(case, framework, cross_checkpoint):
+    """A head that takes no encoder states still holds the cross-attention of a config with add_cross_attention (as
+    transformers' heads do): the decoder's weights load into it, and it saves them again."""
+    base = FIRST_VARIANT[(case.arch, "base")]
+    _, _, directory = cross_checkpoint(base)
+    cross = _arch(case).cross_attention
+    model, info = _cls(case, framework).from_pretrained(directory, output_loading_info=True)
+    assert not [k for k in info["missing_keys"] + info["unexpected_keys"] if f".{cross}." in k]
+    names = list(model.pytorch_weight_map().variables) if framework == "tf" else list(model.state_dict())
+    assert sum(f".{cross}." in name for name in names) == 20  # 10 tensors per layer, 2 layers
