@@ -141,7 +141,7 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
             continue
         value = Rule(stack, other, (), "").value(spec)
         if not _one_of(value, allowed):
-            shown = "without it" if value is _ABSENT else f"not with `{other}: {_show(value)}`"
+            shown = "which this spec lacks" if value is _ABSENT else f"not with `{other}: {_show(value)}`"
             raise fail(f"{stack} stacks render `{path}` only with {_requirement(other, allowed)}, {shown}: {instead}", path.split("."))
     for path, other, instead in CONFLICTS:
         if Rule(stack, path, (), "").value(spec) is not _ABSENT and Rule(stack, other, (), "").value(spec) is not _ABSENT:
