@@ -7,6 +7,7 @@ rendered from one list), and the output class of each head. Templates never see 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -171,9 +172,13 @@ class Architecture:
     # What bounds the sequence length at `config.max_position_embeddings` (absolute, rotary and functional relative
     # positions index a table of that many rows), for the entrance check's message; None: no bound (bucketed biases).
     position_table: Optional[str] = None
+    # The cross-attention module of each layer of an encoder stack that doubles as a decoder (`attention.cross_module`;
+    # built when `config.add_cross_attention`); None without one (and for encoder-decoder models, whose decoder stack
+    # renders its own).
+    cross_attention: Optional[str] = None
     # `{config flag: regular expressions}` of checkpoint names that have a place only when the flag is set (a component
-    # the spec makes conditional on a flag), for the loader's error when such names cannot load. No seeded component
-    # is conditional on a flag yet, so this stays empty; the runtime's message path is tested on its own.
+    # the spec makes conditional on a flag: the layers' cross-attention), for the loader's error when such names cannot
+    # load.
     keys_needing_config_flag: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def head(self, kind: str) -> Optional[Head]:
@@ -650,6 +655,15 @@ def resolve_architecture(
             raise fail(f"head {h.kind!r} needs `output: <class from specs/outputs.yaml>`", loc)
         if output not in outputs.frameworks:
             raise fail(f"output class {output!r} is not in the output catalog", loc + ["output"])
+        if h.kind == "base" and not seq2seq:
+            # What the bare model returns must have a field for it: a decoder's cache, the cross-attentions.
+            fields_of = {f.name for f in outputs.get(output).fields}
+            needed = (["past_key_values"] if spec.decoder is not None and spec.decoder.cache else []) + (
+                ["cross_attentions"] if att.cross_module is not None else []
+            )
+            missing = [name for name in needed if name not in fields_of]
+            if missing:
+                raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
         uses_pooler = spec.pooler is not None and (
             h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
         )
@@ -686,6 +700,12 @@ def resolve_architecture(
         )
         for f in spec.config.fields
     )
+
+    cross_attention = None if seq2seq else att.cross_module
+    keys_needing_config_flag = {}
+    if cross_attention is not None:
+        layers = re.escape(f"{spec.encoder.path}.{spec.encoder.layer_list}")
+        keys_needing_config_flag["add_cross_attention"] = (rf"(^|\.){layers}\.\d+\.{cross_attention}\.",)
 
     lm_path = tuple(spec.lm_head.path.split(".")) if spec.lm_head else ()
     sent_path = tuple(spec.sentence_head.path.split(".")) if spec.sentence_head else ()
@@ -730,6 +750,8 @@ def resolve_architecture(
         has_token_type=emb.token_type,
         has_position_ids=emb.position == "absolute",
         position_table=position_table,
+        cross_attention=cross_attention,
+        keys_needing_config_flag=keys_needing_config_flag,
     )
 
 
@@ -744,6 +766,9 @@ def _head_arguments(
     if spec.embeddings.position == "absolute":
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
+    if spec.attention.cross_module is not None and kind in ("base", "masked_lm", "causal_lm"):
+        # A decoder's cross-attention reads these (transformers' masked-LM heads take them too).
+        names += ["encoder_hidden_states", "encoder_attention_mask"]
     cached = spec.decoder is not None and spec.decoder.cache and kind in ("base", "causal_lm")
     if cached:
         names += ["past_key_values", "use_cache"]

@@ -210,7 +210,10 @@ class AttentionSpec(Strict):
     head_dim: Optional[FieldName] = None  # projections are heads x head_dim wide (default hidden_size / heads)
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
-    cross_module: Optional[Identifier] = None  # decoders of encoder-decoder models: cross-attention module name
+    # The cross-attention module of a decoder layer: in the decoder stack of an encoder-decoder model; in an encoder
+    # stack that doubles as a decoder (`decoder`), each layer's `<cross_module>` (split layout), built when
+    # `config.add_cross_attention`, attending to `encoder_hidden_states`.
+    cross_module: Optional[Identifier] = None
 
     @model_validator(mode="after")
     def _local_params(self) -> "AttentionSpec":

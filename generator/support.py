@@ -2,8 +2,9 @@
 
 pydantic checks each field on its own; this table checks the combinations. The templates render two stack kinds today:
 
-- ``encoder``: an encoder-only stack (optionally doubling as a causal decoder with `decoder: {causal, cache}`), with
-  post-norm LayerNorm blocks in the `fused` or `split` module layout;
+- ``encoder``: an encoder-only stack (optionally doubling as a causal decoder with `decoder: {causal, cache}`, whose
+  layers then may hold a cross-attention, `attention.cross_module`), with post-norm LayerNorm blocks in the `fused` or
+  `split` module layout;
 - ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set).
 
 A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
@@ -68,7 +69,6 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER, "attention.variant", ("full",), "self-attention is `variant: full` (local and transient-global attention exist only in encoder-decoder stacks)"),
     Rule(ENCODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
     Rule(ENCODER, "attention.local", (_ABSENT,), "remove `local`: it parameterises local attention, which exists only in encoder-decoder stacks"),
-    Rule(ENCODER, "attention.cross_module", (_ABSENT,), "remove `cross_module`: cross-attention exists only in encoder-decoder stacks"),
     Rule(ENCODER, "attention.scale", (True,), "scores are always divided by sqrt(head_dim): remove `scale`"),
     Rule(ENCODER, "attention.bias", (True,), "the q/k/v/output projections always have biases: remove `bias`"),
     Rule(ENCODER, "attention.head_dim", (_ABSENT,), "heads are hidden_size / num_attention_heads wide: remove `head_dim`"),
@@ -120,6 +120,14 @@ CONFLICTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Fields that render only together with certain values of another field: (stack, field, other field, values of the
+# other that render, what to write instead). `_SET` stands for any component written at the other path.
+REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
+    (ENCODER, "attention.cross_module", "attention.layout", ("split",), "the cross-attention is rendered as `<cross_module>.self.*` + `<cross_module>.output.*`, as transformers' BERT-style decoders hold it: write `attention.layout: split` or remove `cross_module`"),
+    (ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: ...}` or remove `cross_module`"),
+)
+
+
 # Module paths of a bounded depth: (field, depths that render, what to write instead).
 PATH_DEPTHS: tuple[tuple[str, tuple[int, ...], str], ...] = (
     ("lm_head.path", (1, 2), "write `<attr>` or `<container>.<attr>` (e.g. `cls.predictions`)"),
@@ -133,6 +141,13 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
         value = Rule(stack, path, (), "").value(spec)
         if value is not _ABSENT and len(value.split(".")) not in depths:
             raise fail(f"`{value}` is {len(value.split('.'))} modules deep, which is not rendered: {instead}", path.split("."))
+    for kind, path, other, allowed, instead in REQUIRES:
+        if kind != stack or Rule(stack, path, (), "").value(spec) is _ABSENT:
+            continue
+        value = Rule(stack, other, (), "").value(spec)
+        if not _one_of(value, allowed):
+            shown = "which this spec lacks" if value is _ABSENT else f"not with `{other}: {_show(value)}`"
+            raise fail(f"{stack} stacks render `{path}` only with {_requirement(other, allowed)}, {shown}: {instead}", path.split("."))
     for path, other, instead in CONFLICTS:
         if Rule(stack, path, (), "").value(spec) is not _ABSENT and Rule(stack, other, (), "").value(spec) is not _ABSENT:
             raise fail(f"`{path}` and `{other}` do not render together: {instead}", path.split("."))
@@ -140,8 +155,7 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
         if rule.stack != stack:
             continue
         value = rule.value(spec)
-        # `is` for booleans and None: 0 == False and 1 == True must not pass for one another.
-        if any(value is a if a is None or isinstance(a, bool) else value == a for a in rule.allowed):
+        if _one_of(value, rule.allowed):
             continue
         if value is _ABSENT:
             message = f"{stack} stacks need `{rule.path}`: {rule.instead}"
@@ -150,6 +164,15 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
         else:
             message = f"{stack} stacks do not render `{rule.path}: {_show(value)}`: {rule.instead}"
         raise fail(message, rule.path.split("."))
+
+
+def _one_of(value: Any, allowed: tuple) -> bool:
+    # `is` for booleans, None and `_SET`: 0 == False and 1 == True must not pass for one another.
+    return any(value is a if a is None or a is _SET or isinstance(a, bool) else value == a for a in allowed)
+
+
+def _requirement(other: str, allowed: tuple) -> str:
+    return " or ".join(f"`{other}`" if a is _SET else f"`{other}: {_show(a)}`" for a in allowed)
 
 
 def _show(value: Any) -> str:
@@ -167,6 +190,12 @@ def markdown_table() -> str:
     rows = ["| field | encoder stacks | encoder-decoder stacks |", "|---|---|---|"]
     for path, by_stack in paths.items():
         rows.append(f"| `{path}` | {by_stack.get(ENCODER, 'any')} | {by_stack.get(ENCODER_DECODER, 'any')} |")
+    required: dict[str, dict[str, list[str]]] = {}
+    for kind, path, other, allowed, _ in REQUIRES:
+        required.setdefault(path, {}).setdefault(kind, []).append(_requirement(other, allowed))
+    for path, by_stack in required.items():
+        shown = {kind: "only with " + " and ".join(needs) for kind, needs in by_stack.items()}
+        rows.append(f"| `{path}` | {shown.get(ENCODER, 'any')} | {shown.get(ENCODER_DECODER, 'any')} |")
     for path, other, _ in CONFLICTS:
         rows.append(f"| `{path}` | not with `{other}` | not with `{other}` |")
     for path, depths, _ in PATH_DEPTHS:

@@ -43,10 +43,12 @@ def decoder_checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_weights_without_a_place_are_refused(framework, decoder_checkpoint):
+    """The decoder's cross-attention weights into a model built without add_cross_attention: refused, grouped by layer
+    index, naming the flag that gives them a place."""
     _, _, directory = decoder_checkpoint
     cls = _cls(NEZHA, framework)
     with pytest.raises(ValueError) as error:
-        cls.from_pretrained(directory)
+        cls.from_pretrained(directory, add_cross_attention=False)
     from specformers.checkpoint import UnexpectedKeysError
 
     assert isinstance(error.value, UnexpectedKeysError)
@@ -55,8 +57,31 @@ def test_weights_without_a_place_are_refused(framework, decoder_checkpoint):
     assert "- encoder.layer.{0,1}.crossattention.self.query.weight\n" in message
     assert "- encoder.layer.{0,1}.crossattention.output.LayerNorm.bias\n" in message
     assert "encoder.layer.0.crossattention" not in message  # grouped, not listed one by one
-    assert f"config.json sets add_cross_attention=True, which specformers' {cls.__name__} does not implement" in message
+    assert "20 of them exist only when add_cross_attention=True: set it in config.json or pass add_cross_attention=True" in message
+    assert "does not implement" not in message
     assert "ignore_unexpected_keys=True" in message
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_a_flag_the_architecture_does_not_implement_is_named(framework, reference_checkpoint, tmp_path):
+    """ALBERT has no cross-attention: a checkpoint whose config.json sets add_cross_attention=True and holds such
+    weights is refused with the flag named as one this architecture does not implement."""
+    import json
+
+    albert = next(c for c in cases() if c.arch == "albert" and c.head == "base")
+    _, _, directory = reference_checkpoint(albert)
+    extra = {name: np.zeros((4,), np.float32) for name in ("encoder.crossattention.query.bias", "encoder.crossattention.key.bias")}
+    target = _add_tensors(directory, tmp_path / "albert", extra)
+    with open(os.path.join(target, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(target, "config.json"), "w") as f:
+        json.dump({**config, "is_decoder": True, "add_cross_attention": True}, f)
+    cls = _cls(albert, framework)
+    with pytest.raises(ValueError) as error:
+        cls.from_pretrained(target)
+    message = str(error.value)
+    assert "- encoder.crossattention.key.bias\n" in message
+    assert f"config.json sets add_cross_attention=True, which specformers' {cls.__name__} does not implement" in message
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -64,7 +89,7 @@ def test_ignore_unexpected_keys_drops_them_with_a_warning(framework, decoder_che
     _, decoder, directory = decoder_checkpoint
     with caplog.at_level(logging.WARNING, logger="specformers"):
         model, info = _cls(NEZHA, framework).from_pretrained(
-            directory, ignore_unexpected_keys=True, output_loading_info=True, is_decoder=False
+            directory, ignore_unexpected_keys=True, output_loading_info=True, is_decoder=False, add_cross_attention=False
         )
     assert info["unexpected_keys"] == sorted(CROSS)
     assert info["missing_keys"] == [] and info["mismatched_keys"] == []
@@ -125,19 +150,16 @@ def test_head_of_another_task_is_unused_with_a_warning(framework, reference_chec
     assert "were not used" in caplog.text and "expected when the checkpoint was trained on another task" in caplog.text
 
 
-def test_config_flag_that_gives_keys_a_place_is_named(decoder_checkpoint):
-    """The `{flag: patterns}` table of a model class: its flag is suggested instead of 'does not implement'."""
+def test_config_flag_that_gives_keys_a_place_is_named():
+    """The `{flag: patterns}` table of the model classes with cross-attention, in every framework."""
     import specformers
 
-    _, _, directory = decoder_checkpoint
-    cls = type("NezhaWithCrossAttentionTable", (specformers.NezhaModel,), {
-        "_keys_needing_config_flag": {"add_cross_attention": (r"\.crossattention\.",)},
-    })
-    with pytest.raises(ValueError) as error:
-        cls.from_pretrained(directory, add_cross_attention=False)
-    message = str(error.value)
-    assert "20 of them exist only when add_cross_attention=True: set it in config.json or pass add_cross_attention=True" in message
-    assert "does not implement" not in message
+    for name in ("NezhaModel", "TFNezhaModel", "FlaxNezhaModel", "RoFormerForCausalLM"):
+        table = getattr(specformers, name)._keys_needing_config_flag
+        assert list(table) == ["add_cross_attention"]
+        assert all(re.search(table["add_cross_attention"][0], key) for key in CROSS)
+        assert re.search(table["add_cross_attention"][0], "nezha." + CROSS[0])
+        assert not re.search(table["add_cross_attention"][0], "encoder.layer.0.attention.self.query.weight")
 
 
 def test_unexpected_keys_message_and_grouping():

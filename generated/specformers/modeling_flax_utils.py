@@ -118,6 +118,7 @@ def check_inputs(
     position_offset: int = 0,
     encoder_hidden_states=None,
     encoder_attention_mask=None,
+    encoder_mask_name: str = "attention_mask",
 ) -> tuple[int, int]:
     """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)`.
 
@@ -129,7 +130,8 @@ def check_inputs(
     Values (`input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
     max_length)`) can only be checked on concrete arrays: the model's `__call__` without `jax.jit`; under `jit` (and
     `generate`) out-of-range ids are not detected (`jnp.take` clamps them). `prefix` is `"decoder_"` for a decoder's
-    inputs. A decoder also checks `encoder_attention_mask` against `encoder_hidden_states` (batch, encoder length).
+    inputs. A decoder also checks `encoder_attention_mask` (named `encoder_mask_name` in the message) against
+    `encoder_hidden_states` (batch, encoder length).
     """
     batch_size, seq_length = check_input_shapes(
         _shape(input_ids),
@@ -146,6 +148,7 @@ def check_inputs(
         position_offset=position_offset,
         encoder_shape=_shape(encoder_hidden_states),
         encoder_mask_shape=_shape(encoder_attention_mask),
+        encoder_mask_name=encoder_mask_name,
     )
     bounds = id_bounds(
         prefix,

@@ -162,6 +162,7 @@ def check_inputs(
     position_offset: int = 0,
     encoder_hidden_states=None,
     encoder_attention_mask=None,
+    encoder_mask_name: str = "attention_mask",
 ) -> tuple:
     """Validate a model's inputs at its entrance; returns `(batch_size, seq_length, input_ids, token_type_ids,
     position_ids)`: the sizes (ints where static) and the id tensors as given, which inside `tf.function` carry the
@@ -176,7 +177,8 @@ def check_inputs(
     (`input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
     max_length)`) are checked with one min/max each in eager mode, and with `tf.debugging` assertions inside
     `tf.function` (not under XLA). `prefix` is `"decoder_"` for a decoder's inputs. A decoder also checks
-    `encoder_attention_mask` against `encoder_hidden_states` (batch, encoder length).
+    `encoder_attention_mask` (named `encoder_mask_name` in the message) against `encoder_hidden_states` (batch,
+    encoder length), and the encoder output's batch size.
     """
     if input_ids is not None and inputs_embeds is not None:
         raise ValueError(
@@ -209,14 +211,21 @@ def check_inputs(
     for name, ids in ((f"{prefix}token_type_ids", token_type_ids), (f"{prefix}position_ids", position_ids)):
         if ids is not None:
             _expect_shape(name, ids, [[batch_size, seq_length], [1, seq_length]], reference)
-    if encoder_attention_mask is not None and encoder_hidden_states is not None:
+    if encoder_hidden_states is not None:
         encoder_shape = shape_list(encoder_hidden_states)
-        _expect_shape(
-            "attention_mask",
-            encoder_attention_mask,
-            [encoder_shape[:2]],
-            f"the encoder output has shape {_shape_text(encoder_shape)}",
-        )
+        known = isinstance(encoder_shape[0], int) and isinstance(batch_size, int)
+        if len(encoder_shape) != 3 or (known and encoder_shape[0] != batch_size):
+            raise ValueError(
+                f"the encoder output has shape {_shape_text(encoder_shape)}, but {reference}: expected "
+                f"({batch_size}, encoder_sequence_length, hidden_size)"
+            )
+        if encoder_attention_mask is not None:
+            _expect_shape(
+                encoder_mask_name,
+                encoder_attention_mask,
+                [encoder_shape[:2]],
+                f"the encoder output has shape {_shape_text(encoder_shape)}",
+            )
     assertions = []
     if max_length is not None:
         limit = f"exceeds {length_limit(max_length, max_length_field, position_offset)}, the number of positions {max_length_table} covers"

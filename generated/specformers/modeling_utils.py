@@ -102,6 +102,7 @@ def check_inputs(
     position_offset: int = 0,
     encoder_hidden_states=None,
     encoder_attention_mask=None,
+    encoder_mask_name: str = "attention_mask",
 ) -> tuple[int, int]:
     """Validate a model's inputs at its entrance; returns `(batch_size, seq_length)`.
 
@@ -112,8 +113,8 @@ def check_inputs(
     architecture's table covers, `config.<max_length_field>`; `None`: no limit). Values, with one min/max reduction
     each: `input_ids` in `[0, vocab_size)`, `token_type_ids` in `[0, type_vocab_size)`, `position_ids` in `[0,
     max_length)`. The value checks are skipped while `torch.compile` traces (a data-dependent branch would break the
-    graph). `prefix` is `"decoder_"` for a decoder's inputs. A decoder also checks `encoder_attention_mask` against
-    `encoder_hidden_states` (batch, encoder length).
+    graph). `prefix` is `"decoder_"` for a decoder's inputs. A decoder also checks `encoder_attention_mask` (named
+    `encoder_mask_name` in the message) against `encoder_hidden_states` (batch, encoder length).
     """
     batch_size, seq_length = check_input_shapes(
         _shape(input_ids),
@@ -131,6 +132,7 @@ def check_inputs(
         position_offset=position_offset,
         encoder_shape=_shape(encoder_hidden_states),
         encoder_mask_shape=_shape(encoder_attention_mask),
+        encoder_mask_name=encoder_mask_name,
     )
     if torch.compiler.is_compiling():
         return batch_size, seq_length
@@ -426,19 +428,24 @@ class PreTrainedModel(nn.Module):
     # Masks
 
     def get_extended_attention_mask(
-        self, attention_mask: torch.Tensor, input_shape: tuple, dtype: Optional[torch.dtype] = None
+        self,
+        attention_mask: torch.Tensor,
+        input_shape: tuple,
+        dtype: Optional[torch.dtype] = None,
+        causal: bool = False,
     ) -> torch.Tensor:
         """The additive mask `(1 - mask) * mask_value(dtype)` (half of `finfo(dtype).min`), broadcastable to (batch, heads, seq, key_len).
 
         `attention_mask` is (batch, key_len) with 1 for tokens to attend to, or already (batch, seq, key_len). When
-        `config.is_decoder`, each query also sees only keys at or before its own position; with a cache the key
-        length exceeds the query length by the past length, and queries sit at the end.
+        `causal` (a decoder's self-attention: the models whose reference applies a causal mask when
+        `config.is_decoder` pass it), each query also sees only keys at or before its own position; with a cache the
+        key length exceeds the query length by the past length, and queries sit at the end.
         """
         dtype = self.dtype if dtype is None else dtype
         if attention_mask.dim() == 3:
             extended = attention_mask[:, None, :, :]
         elif attention_mask.dim() == 2:
-            if self.config.is_decoder:
+            if causal:
                 seq_length = input_shape[1]
                 key_length = attention_mask.shape[1]
                 key_positions = torch.arange(key_length, device=attention_mask.device)

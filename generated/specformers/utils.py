@@ -117,6 +117,7 @@ def check_input_shapes(
     position_offset: int = 0,
     encoder_shape: Optional[tuple] = None,
     encoder_mask_shape: Optional[tuple] = None,
+    encoder_mask_name: str = "attention_mask",
 ) -> tuple[int, int]:
     """The shape rules of a model's entrance; returns `(batch_size, seq_length)`.
 
@@ -125,9 +126,9 @@ def check_input_shapes(
     `attention_mask` is (batch, `past_length` + seq) (or, with `allow_3d_mask`, (batch, seq, `past_length` + seq));
     `token_type_ids` and `position_ids` are (batch, seq) (or (1, seq)); `past_length` + seq <= `max_length` (the
     positions the architecture's table covers, `config.<max_length_field>`, less `position_offset` rows that precede
-    the first position; `None`: no limit); a decoder's
-    `encoder_attention_mask` is the encoder output's (batch, encoder length). `prefix` is `"decoder_"` for a
-    decoder's inputs.
+    the first position; `None`: no limit); a decoder's `encoder_attention_mask` (named `encoder_mask_name`: a seq2seq
+    model's `attention_mask`) is the encoder output's (batch, encoder length), and the encoder output has the input's
+    batch size. `prefix` is `"decoder_"` for a decoder's inputs.
     """
     if ids_shape is not None and embeds_shape is not None:
         raise ValueError(
@@ -161,9 +162,14 @@ def check_input_shapes(
             raise ValueError(
                 f"{name} has shape {ids_like}, but {given} has shape {shape}: expected ({batch_size}, {seq_length})"
             )
+    if encoder_shape is not None and (len(encoder_shape) != 3 or encoder_shape[0] != batch_size):
+        raise ValueError(
+            f"the encoder output has shape {encoder_shape}, but {given} has shape {shape}: expected "
+            f"({batch_size}, encoder_sequence_length, hidden_size)"
+        )
     if encoder_mask_shape is not None and encoder_shape is not None and encoder_mask_shape != encoder_shape[:2]:
         raise ValueError(
-            f"attention_mask has shape {encoder_mask_shape}, but the encoder output has shape {encoder_shape}: "
+            f"{encoder_mask_name} has shape {encoder_mask_shape}, but the encoder output has shape {encoder_shape}: "
             f"expected {encoder_shape[:2]}"
         )
     if max_length is not None and key_length > max_length - position_offset:

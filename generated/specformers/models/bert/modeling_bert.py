@@ -469,8 +469,10 @@ class BertModel(BertPreTrainedModel):
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
             attention_mask = torch.ones((batch_size, seq_length + past_length), device=device)
-        # (batch, 1, 1 or seq, key_len), additive
-        extended_attention_mask = self.get_extended_attention_mask(attention_mask, input_shape)
+        # (batch, 1, 1 or seq, key_len), additive; a decoder's queries do not see later keys.
+        extended_attention_mask = self.get_extended_attention_mask(
+            attention_mask, input_shape, causal=self.config.is_decoder
+        )
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
         embedding_output = self.embeddings(

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...activations_flax import ACT2FN
 from ...modeling_flax_outputs import (
-    FlaxBaseModelOutput,
+    FlaxBaseModelOutputWithPastAndCrossAttentions,
     FlaxBaseModelOutputWithPoolingAndCrossAttentions,
     FlaxMaskedLMOutput,
     FlaxMultipleChoiceModelOutput,
@@ -93,7 +93,7 @@ def create_relative_positions_encoding(length: int, depth: int, max_relative_pos
 
 
 class FlaxNezhaSelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention with relative positions on keys and values."""
+    """Multi-head scaled dot-product self-attention with relative positions on keys and values and a key/value cache."""
 
     config: NezhaConfig
     dtype: jnp.dtype = jnp.float32
@@ -124,6 +124,8 @@ class FlaxNezhaSelfAttention(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         layer_head_mask: Optional[jnp.ndarray] = None,
         relative_positions: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
     ):
@@ -132,8 +134,13 @@ class FlaxNezhaSelfAttention(nn.Module):
         query_layer = self._split_heads(self.query(hidden_states))
         key_layer = self._split_heads(self.key(hidden_states))
         value_layer = self._split_heads(self.value(hidden_states))
+        if past_key_value is not None:
+            # Keys/values of the earlier steps first: (batch, heads, past + seq, head_dim).
+            key_layer = jnp.concatenate([past_key_value[0], key_layer], axis=2)
+            value_layer = jnp.concatenate([past_key_value[1], value_layer], axis=2)
+        present_key_value = (key_layer, value_layer) if use_cache else None
 
-        # (batch, heads, seq, seq)
+        # (batch, heads, seq, past + seq)
         attention_scores = jnp.matmul(query_layer, jnp.swapaxes(key_layer, -1, -2))
         if relative_positions is not None:
             # Relative positions on the keys: + q_i @ R_ij, before the scaling.
@@ -152,8 +159,8 @@ class FlaxNezhaSelfAttention(nn.Module):
             # Relative positions on the values: + sum_j p_ij R_ij, with the same (dropped out, head-masked) probabilities.
             context_layer = context_layer + jnp.einsum("bhij,ijd->bhid", attention_probs, relative_positions)
         context_layer = jnp.swapaxes(context_layer, 1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        # (batch, seq, hidden), attention weights (batch, heads, seq, seq) or None
-        return context_layer, (attention_probs if output_attentions else None)
+        # (batch, seq, hidden), attention weights (batch, heads, seq, past + seq) or None, (key, value) or None
+        return context_layer, (attention_probs if output_attentions else None), present_key_value
 
 
 class FlaxNezhaSelfOutput(nn.Module):
@@ -192,6 +199,8 @@ class FlaxNezhaAttention(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         layer_head_mask: Optional[jnp.ndarray] = None,
         relative_positions: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
     ):
@@ -200,6 +209,115 @@ class FlaxNezhaAttention(nn.Module):
             attention_mask,
             layer_head_mask,
             relative_positions=relative_positions,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+        )
+        attention_output = self.output(self_outputs[0], hidden_states, deterministic=deterministic)
+        return (attention_output,) + tuple(self_outputs[1:])
+
+
+class FlaxNezhaCrossAttentionCore(nn.Module):
+    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`), with relative positions; the encoder's keys and values are computed once, then read from the cache."""
+
+    config: NezhaConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.hidden_size % config.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
+            )
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_heads * self.head_dim
+        init = normal_init(config.initializer_range)
+        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
+
+    def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
+        batch_size, seq_length = states.shape[:2]
+        states = states.reshape(batch_size, seq_length, self.num_heads, self.head_dim)
+        return jnp.swapaxes(states, 1, 2)
+
+    def __call__(
+        self,
+        hidden_states: jnp.ndarray,
+        encoder_hidden_states: jnp.ndarray,
+        attention_mask: Optional[jnp.ndarray] = None,
+        layer_head_mask: Optional[jnp.ndarray] = None,
+        relative_positions: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        use_cache: bool = False,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+    ):
+        batch_size, seq_length = hidden_states.shape[:2]
+        query_layer = self._split_heads(self.query(hidden_states))  # (batch, heads, seq, head_dim)
+        if past_key_value is not None:
+            key_layer, value_layer = past_key_value  # the encoder's keys and values are the same at every step
+        else:
+            key_layer = self._split_heads(self.key(encoder_hidden_states))  # (batch, heads, encoder_seq, head_dim)
+            value_layer = self._split_heads(self.value(encoder_hidden_states))
+        present_key_value = (key_layer, value_layer) if use_cache else None
+
+        # (batch, heads, seq, encoder_seq)
+        attention_scores = jnp.matmul(query_layer, jnp.swapaxes(key_layer, -1, -2))
+        if relative_positions is not None:
+            # Relative positions on the keys: + q_i @ R_ij, before the scaling.
+            attention_scores = attention_scores + jnp.einsum("bhid,ijd->bhij", query_layer, relative_positions)
+        attention_scores = attention_scores / math.sqrt(self.head_dim)
+        if attention_mask is not None:
+            attention_scores = attention_scores + attention_mask  # additive: 0 or mask_value(dtype)
+        attention_probs = jax.nn.softmax(attention_scores, axis=-1)
+        # Dropping whole tokens to attend to, as the original Transformer does.
+        attention_probs = self.dropout(attention_probs, deterministic=deterministic)
+        if layer_head_mask is not None:
+            attention_probs = attention_probs * layer_head_mask[None, :, None, None]  # (heads,) -> per head
+
+        context_layer = jnp.matmul(attention_probs, value_layer)  # (batch, heads, seq, head_dim)
+        if relative_positions is not None:
+            # Relative positions on the values: + sum_j p_ij R_ij, with the same (dropped out, head-masked) probabilities.
+            context_layer = context_layer + jnp.einsum("bhij,ijd->bhid", attention_probs, relative_positions)
+        context_layer = jnp.swapaxes(context_layer, 1, 2).reshape(batch_size, seq_length, self.all_head_size)
+        # (batch, seq, hidden), attention weights (batch, heads, seq, encoder_seq) or None, (key, value) or None
+        return context_layer, (attention_probs if output_attentions else None), present_key_value
+
+
+class FlaxNezhaCrossAttention(nn.Module):
+    """Cross-attention to an encoder's states (`self`) followed by its output sublayer (`output`)."""
+
+    config: NezhaConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        self.self = FlaxNezhaCrossAttentionCore(self.config, dtype=self.dtype)
+        self.output = FlaxNezhaSelfOutput(self.config, dtype=self.dtype)
+
+    def __call__(
+        self,
+        hidden_states: jnp.ndarray,
+        encoder_hidden_states: jnp.ndarray,
+        attention_mask: Optional[jnp.ndarray] = None,
+        layer_head_mask: Optional[jnp.ndarray] = None,
+        relative_positions: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        use_cache: bool = False,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+    ):
+        self_outputs = self.self(
+            hidden_states,
+            encoder_hidden_states,
+            attention_mask,
+            layer_head_mask,
+            relative_positions=relative_positions,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
         )
@@ -244,13 +362,20 @@ class FlaxNezhaOutput(nn.Module):
 
 
 class FlaxNezhaLayer(nn.Module):
-    """One post-LN transformer layer: self-attention, then the feed-forward sublayer."""
+    """One post-LN transformer layer: self-attention, cross-attention to an encoder's states (a decoder built
+    with `add_cross_attention`), then the feed-forward sublayer."""
 
     config: NezhaConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
         self.attention = FlaxNezhaAttention(self.config, dtype=self.dtype)
+        if self.config.add_cross_attention and not self.config.is_decoder:
+            raise ValueError(
+                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
+            )
+        if self.config.add_cross_attention:
+            self.crossattention = FlaxNezhaCrossAttention(self.config, dtype=self.dtype)
         self.intermediate = FlaxNezhaIntermediate(self.config, dtype=self.dtype)
         self.output = FlaxNezhaOutput(self.config, dtype=self.dtype)
 
@@ -260,21 +385,53 @@ class FlaxNezhaLayer(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         layer_head_mask: Optional[jnp.ndarray] = None,
         relative_positions: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        use_cache: bool = False,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
+        cross_relative_positions: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
     ):
+        if encoder_hidden_states is None and self.config.add_cross_attention and self.is_initializing():
+            # Creating the parameters through a head that takes no encoder states: the cross-attention runs once on
+            # stand-in states (the output is discarded), so that every head holds its weights, as in transformers.
+            encoder_hidden_states = hidden_states
+            cross_relative_positions = relative_positions
+        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
+        cross_past_key_value = (tuple(past_key_value[2:]) or None) if past_key_value is not None else None
+        past_key_value = tuple(past_key_value[:2]) if past_key_value is not None else None
         attention_outputs = self.attention(
             hidden_states,
             attention_mask,
             layer_head_mask,
             relative_positions=relative_positions,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
         )
         attention_output = attention_outputs[0]
+        cross_attention_probs = None
+        present_key_value = attention_outputs[2]
+        if encoder_hidden_states is not None:
+            cross_outputs = self.crossattention(
+                attention_output,
+                encoder_hidden_states,
+                encoder_attention_mask,
+                layer_head_mask,
+                relative_positions=cross_relative_positions,
+                past_key_value=cross_past_key_value,
+                use_cache=use_cache,
+                deterministic=deterministic,
+                output_attentions=output_attentions,
+            )
+            attention_output, cross_attention_probs = cross_outputs[0], cross_outputs[1]
+            if use_cache:
+                present_key_value = present_key_value + cross_outputs[2]
         hidden_states = self.output(self.intermediate(attention_output), attention_output, deterministic=deterministic)
-        # (batch, seq, hidden), attention weights or None
-        return (hidden_states,) + tuple(attention_outputs[1:])
+        # (batch, seq, hidden), attention weights or None, cross-attention weights or None, cache entry or None
+        return hidden_states, attention_outputs[1], cross_attention_probs, present_key_value
 
 
 class FlaxNezhaEncoder(nn.Module):
@@ -291,20 +448,44 @@ class FlaxNezhaEncoder(nn.Module):
         hidden_states: jnp.ndarray,
         attention_mask: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[tuple] = None,
+        use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ):
-        # R[:seq, :seq] of the constant relative-position table: (seq, seq, head_dim), shared by every layer.
+        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
+        # R[past:past + seq, :past + seq] of the constant relative-position table: (seq, past + seq, head_dim), shared by
+        # every layer; the queries continue after the cached positions.
         seq_length = hidden_states.shape[1]
         table = create_relative_positions_encoding(
             self.config.max_position_embeddings,
             self.config.hidden_size // self.config.num_attention_heads,
             self.config.max_relative_position,
         )
-        relative_positions = jnp.asarray(table[:seq_length, :seq_length], dtype=self.dtype)
+        relative_positions = jnp.asarray(
+            table[past_length : past_length + seq_length, : past_length + seq_length], dtype=self.dtype
+        )
+        cross_relative_positions = None
+        if encoder_hidden_states is not None:
+            encoder_length = encoder_hidden_states.shape[1]
+            if encoder_length > self.config.max_position_embeddings:
+                raise ValueError(
+                    f"encoder_hidden_states has {encoder_length} positions, more than the "
+                    f"config.max_position_embeddings ({self.config.max_position_embeddings}) that the relative-position "
+                    "table covers"
+                )
+            # The decoder's positions against the encoder's: (seq, encoder_seq, head_dim).
+            cross_relative_positions = jnp.asarray(
+                table[past_length : past_length + seq_length, :encoder_length], dtype=self.dtype
+            )
+
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
+        next_cache = () if use_cache else None
         for i in range(self.config.num_hidden_layers):
             if output_hidden_states:
                 all_hidden_states = all_hidden_states + (hidden_states,)
@@ -313,19 +494,30 @@ class FlaxNezhaEncoder(nn.Module):
                 attention_mask,
                 head_mask[i] if head_mask is not None else None,
                 relative_positions=relative_positions,
+                past_key_value=past_key_values[i] if past_key_values is not None else None,
+                use_cache=use_cache,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
+                cross_relative_positions=cross_relative_positions,
                 deterministic=deterministic,
                 output_attentions=output_attentions,
             )
             hidden_states = layer_outputs[0]
             if output_attentions:
                 all_attentions = all_attentions + (layer_outputs[1],)
+            if all_cross_attentions is not None:
+                all_cross_attentions = all_cross_attentions + (layer_outputs[2],)
+            if use_cache:
+                next_cache = next_cache + (layer_outputs[3],)
         if output_hidden_states:
             all_hidden_states = all_hidden_states + (hidden_states,)
 
-        return FlaxBaseModelOutput(
+        return FlaxBaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=hidden_states,
+            past_key_values=next_cache,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
 
 
@@ -364,12 +556,16 @@ class FlaxNezhaModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[tuple] = None,
+        use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
-        past_length = 0
+        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range (concrete
         # arrays only), length in bounds.
         batch_size, seq_length = check_inputs(
@@ -377,12 +573,21 @@ class FlaxNezhaModule(nn.Module):
             inputs_embeds,
             vocab_size=self.config.vocab_size,
             embedding_size=self.config.hidden_size,
+            past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             type_vocab_size=self.config.type_vocab_size,
             max_length=self.config.max_position_embeddings,
             max_length_table="the relative-position table",
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
         if attention_mask is None:
             attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
         if token_type_ids is None:
@@ -394,12 +599,22 @@ class FlaxNezhaModule(nn.Module):
             inputs_embeds,
             deterministic=deterministic,
         )  # (batch, seq, E)
-        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) (half of finfo.min) elsewhere.
-        extended_attention_mask = attention_bias(attention_mask, seq_length, self.dtype)
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) (half of finfo.min) elsewhere (and the future, for a decoder).
+        extended_attention_mask = attention_bias(attention_mask, seq_length, self.dtype, causal=self.config.is_decoder)
+        encoder_extended_attention_mask = None
+        if encoder_hidden_states is not None:
+            if encoder_attention_mask is None:
+                encoder_attention_mask = jnp.ones(encoder_hidden_states.shape[:2], dtype="i4")
+            # (batch, 1, seq, encoder_seq): the cross-attention does not see the encoder's padding.
+            encoder_extended_attention_mask = attention_bias(encoder_attention_mask, seq_length, self.dtype)
         encoder_outputs = self.encoder(
             embedding_output,
             extended_attention_mask,
             expand_head_mask(head_mask, self.config.num_hidden_layers),
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_extended_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
@@ -411,7 +626,9 @@ class FlaxNezhaModule(nn.Module):
             last_hidden_state=sequence_output,
             pooler_output=pooled_output,
             hidden_states=encoder_outputs.hidden_states,
+            past_key_values=encoder_outputs.past_key_values,
             attentions=encoder_outputs.attentions,
+            cross_attentions=encoder_outputs.cross_attentions,
         )
         return outputs if return_dict else outputs.to_tuple()
 
@@ -524,6 +741,10 @@ class FlaxNezhaPreTrainedModel(FlaxPreTrainedModel):
         # The fixed relative-position table: a buffer of the reference (computed here), never a trained weight.
         r"\.positions_encoding$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
 
 
 class FlaxNezhaForPreTrainingModule(nn.Module):
@@ -597,6 +818,8 @@ class FlaxNezhaForMaskedLMModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -608,6 +831,8 @@ class FlaxNezhaForMaskedLMModule(nn.Module):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
@@ -900,6 +1125,18 @@ class FlaxNezhaModel(FlaxNezhaPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
@@ -927,6 +1164,10 @@ class FlaxNezhaModel(FlaxNezhaPreTrainedModel):
         token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -952,6 +1193,18 @@ class FlaxNezhaModel(FlaxNezhaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -974,12 +1227,21 @@ class FlaxNezhaModel(FlaxNezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        # The cache exists only for a decoder (causal self-attention), as in the reference.
+        if self.config.is_decoder:
+            use_cache = use_cache if use_cache is not None else getattr(self.config, "use_cache", True)
+        else:
+            use_cache = False
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1121,6 +1383,12 @@ class FlaxNezhaForMaskedLM(FlaxNezhaPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
@@ -1150,6 +1418,8 @@ class FlaxNezhaForMaskedLM(FlaxNezhaPreTrainedModel):
         token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -1175,6 +1445,12 @@ class FlaxNezhaForMaskedLM(FlaxNezhaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -1203,6 +1479,8 @@ class FlaxNezhaForMaskedLM(FlaxNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,

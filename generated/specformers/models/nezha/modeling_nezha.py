@@ -87,9 +87,12 @@ class NezhaRelativePositionsEncoding(nn.Module):
         return sinusoids[index]
 
     @torch.no_grad()
-    def forward(self, seq_length: int) -> torch.Tensor:
-        """`R` for a sequence of `seq_length` tokens: (seq, seq, head_dim)."""
-        return self.positions_encoding[:seq_length, :seq_length]
+    def forward(self, seq_length: int, past_length: int = 0, key_length: Optional[int] = None) -> torch.Tensor:
+        """`R` for the queries at positions `past_length .. past_length + seq_length - 1` against the keys at `0 ..
+        key_length - 1` (by default every key up to the last query; an encoder's length for cross-attention):
+        (seq, key_len, head_dim)."""
+        key_length = past_length + seq_length if key_length is None else key_length
+        return self.positions_encoding[past_length : past_length + seq_length, :key_length]
 
 
 def relative_position_attention(
@@ -126,7 +129,7 @@ def relative_position_attention(
 
 
 class NezhaSelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention: `query`, `key` and `value` projections, relative positions."""
+    """Multi-head scaled dot-product self-attention: `query`, `key` and `value` projections, relative positions, key/value cache."""
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__()
@@ -149,6 +152,8 @@ class NezhaSelfAttention(nn.Module):
         head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
         relative: Optional[torch.Tensor] = None,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
     ):
         batch_size, seq_length, _ = hidden_states.shape
         # (batch, heads, seq, head_dim)
@@ -167,6 +172,11 @@ class NezhaSelfAttention(nn.Module):
             .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
             .transpose(1, 2)
         )
+        if past_key_value is not None:
+            # (batch, heads, past + seq, head_dim)
+            key = torch.cat([past_key_value[0], key], dim=2)
+            value = torch.cat([past_key_value[1], value], dim=2)
+        present = (key, value) if use_cache else None
         context, attention_probs = relative_position_attention(
             query,
             key,
@@ -179,7 +189,7 @@ class NezhaSelfAttention(nn.Module):
         )
         # (batch, seq, heads * head_dim)
         context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        return context, attention_probs
+        return context, attention_probs, present
 
 
 class NezhaSelfOutput(nn.Module):
@@ -211,15 +221,117 @@ class NezhaAttention(nn.Module):
         head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
         relative: Optional[torch.Tensor] = None,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
     ):
-        context, attention_probs = self.self(
+        context, attention_probs, present = self.self(
             hidden_states,
             attention_mask=attention_mask,
             head_mask=head_mask,
             output_attentions=output_attentions,
             relative=relative,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
         )
-        return self.output(context, hidden_states), attention_probs
+        return self.output(context, hidden_states), attention_probs, present
+
+
+class NezhaCrossAttentionCore(nn.Module):
+    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`), with relative positions; the encoder's keys and values are computed once, then read from the cache."""
+
+    def __init__(self, config: NezhaConfig) -> None:
+        super().__init__()
+        if config.hidden_size % config.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
+            )
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_attention_heads * self.attention_head_size
+        self.query = nn.Linear(config.hidden_size, self.all_head_size)
+        self.key = nn.Linear(config.hidden_size, self.all_head_size)
+        self.value = nn.Linear(config.hidden_size, self.all_head_size)
+        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        relative: Optional[torch.Tensor] = None,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
+    ):
+        batch_size, seq_length, _ = hidden_states.shape
+        # (batch, heads, seq, head_dim)
+        query = (
+            self.query(hidden_states)
+            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
+            .transpose(1, 2)
+        )
+        if past_key_value is not None:
+            # The encoder's keys and values are the same at every decoding step.
+            key, value = past_key_value
+        else:
+            # (batch, heads, encoder_seq, head_dim)
+            key = (
+                self.key(encoder_hidden_states)
+                .view(batch_size, -1, self.num_attention_heads, self.attention_head_size)
+                .transpose(1, 2)
+            )
+            value = (
+                self.value(encoder_hidden_states)
+                .view(batch_size, -1, self.num_attention_heads, self.attention_head_size)
+                .transpose(1, 2)
+            )
+        present = (key, value) if use_cache else None
+        context, attention_probs = relative_position_attention(
+            query,
+            key,
+            value,
+            relative,
+            attention_mask,
+            head_mask,
+            dropout_p=self.dropout.p if self.training else 0.0,
+            output_attentions=output_attentions,
+        )
+        # (batch, seq, heads * head_dim)
+        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
+        return context, attention_probs, present
+
+
+class NezhaCrossAttention(nn.Module):
+    """Cross-attention to an encoder's states (`self`) followed by its output block (`output`)."""
+
+    def __init__(self, config: NezhaConfig) -> None:
+        super().__init__()
+        self.self = NezhaCrossAttentionCore(config)
+        self.output = NezhaSelfOutput(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        relative: Optional[torch.Tensor] = None,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
+    ):
+        context, attention_probs, present = self.self(
+            hidden_states,
+            encoder_hidden_states,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            output_attentions=output_attentions,
+            relative=relative,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
+        )
+        return self.output(context, hidden_states), attention_probs, present
 
 
 class NezhaIntermediate(nn.Module):
@@ -249,12 +361,18 @@ class NezhaOutput(nn.Module):
 
 
 class NezhaLayer(nn.Module):
-    """One transformer block: self-attention, then the feed-forward block, each with a residual connection and a
+    """One transformer block: self-attention, cross-attention to an encoder's states (a decoder built with
+    `add_cross_attention`), then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__()
         self.attention = NezhaAttention(config)
+        if config.add_cross_attention and not config.is_decoder:
+            raise ValueError(
+                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
+            )
+        self.crossattention = NezhaCrossAttention(config) if config.add_cross_attention else None
         self.intermediate = NezhaIntermediate(config)
         self.output = NezhaOutput(config)
 
@@ -265,16 +383,40 @@ class NezhaLayer(nn.Module):
         head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
         relative: Optional[torch.Tensor] = None,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
+        encoder_hidden_states: Optional[torch.Tensor] = None,
+        encoder_attention_mask: Optional[torch.Tensor] = None,
+        cross_relative: Optional[torch.Tensor] = None,
     ):
-        attention_output, attention_probs = self.attention(
+        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
+        cross_past_key_value = (past_key_value[2:] or None) if past_key_value is not None else None
+        past_key_value = past_key_value[:2] if past_key_value is not None else None
+        attention_output, attention_probs, present = self.attention(
             hidden_states,
             attention_mask=attention_mask,
             head_mask=head_mask,
             output_attentions=output_attentions,
             relative=relative,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
         )
+        cross_attention_probs = None
+        if encoder_hidden_states is not None:
+            attention_output, cross_attention_probs, cross_present = self.crossattention(
+                attention_output,
+                encoder_hidden_states,
+                attention_mask=encoder_attention_mask,
+                head_mask=head_mask,
+                output_attentions=output_attentions,
+                relative=cross_relative,
+                past_key_value=cross_past_key_value,
+                use_cache=use_cache,
+            )
+            if use_cache:
+                present = present + cross_present
         layer_output = self.output(self.intermediate(attention_output), attention_output)
-        return layer_output, attention_probs
+        return layer_output, attention_probs, cross_attention_probs, present
 
 
 class NezhaEncoder(nn.Module):
@@ -296,28 +438,57 @@ class NezhaEncoder(nn.Module):
         hidden_states: torch.Tensor,
         attention_mask: Optional[torch.Tensor] = None,
         head_mask: Optional[Sequence] = None,
+        encoder_hidden_states: Optional[torch.Tensor] = None,
+        encoder_attention_mask: Optional[torch.Tensor] = None,
+        past_key_values: Optional[tuple] = None,
+        use_cache: bool = False,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ):
         """Returns the last hidden state, the hidden states (the input, then one per layer), the attention probabilities
-        (one per layer); all but the first are `None` unless asked for."""
-        # (seq, seq, head_dim)
-        relative = self.relative_positions(hidden_states.shape[1])
+        (one per layer), the cross-attention probabilities (one per layer, when `encoder_hidden_states` are
+        given) and the cache (one `(key, value)` per layer, then the cross-attention's `(key, value)`); all but the first are `None` unless asked for.
+        """
+        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
+        # Queries continue after the cached positions; keys cover the cache and the new tokens.
+        relative = self.relative_positions(hidden_states.shape[1], past_length)
+        cross_relative = None
+        if encoder_hidden_states is not None:
+            encoder_length = encoder_hidden_states.shape[1]
+            if encoder_length > self.config.max_position_embeddings:
+                raise ValueError(
+                    f"encoder_hidden_states has {encoder_length} positions, more than the "
+                    f"config.max_position_embeddings ({self.config.max_position_embeddings}) that the relative-position "
+                    "table covers"
+                )
+            # The decoder's positions against the encoder's: (seq, encoder_seq, head_dim).
+            cross_relative = self.relative_positions(hidden_states.shape[1], past_length, encoder_length)
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
+        next_cache = () if use_cache else None
         for i, layer in enumerate(self.layer):
-            hidden_states, attention_probs = layer(
+            hidden_states, attention_probs, cross_attention_probs, present = layer(
                 hidden_states,
                 attention_mask=attention_mask,
                 head_mask=head_mask[i] if head_mask is not None else None,
                 output_attentions=output_attentions,
                 relative=relative,
+                past_key_value=past_key_values[i] if past_key_values is not None else None,
+                use_cache=use_cache,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
+                cross_relative=cross_relative,
             )
             if output_hidden_states:
                 all_hidden_states = all_hidden_states + (hidden_states,)
             if output_attentions:
                 all_attentions = all_attentions + (attention_probs,)
-        return hidden_states, all_hidden_states, all_attentions
+            if all_cross_attentions is not None:
+                all_cross_attentions = all_cross_attentions + (cross_attention_probs,)
+            if use_cache:
+                next_cache = next_cache + (present,)
+        return hidden_states, all_hidden_states, all_attentions, all_cross_attentions, next_cache
 
 
 class NezhaPooler(nn.Module):
@@ -345,6 +516,10 @@ class NezhaPreTrainedModel(PreTrainedModel):
         # The fixed relative-position table: a buffer of the reference (computed here), never a trained weight.
         r"\.positions_encoding$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
 
 
 class NezhaPredictionHeadTransform(nn.Module):
@@ -448,6 +623,10 @@ class NezhaModel(NezhaPreTrainedModel):
         token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -470,6 +649,18 @@ class NezhaModel(NezhaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -486,24 +677,46 @@ class NezhaModel(NezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        # The cache is a decoder's: an encoder attends to the whole sequence at once.
+        use_cache = (
+            (use_cache if use_cache is not None else self.config.use_cache) if self.config.is_decoder else False
+        )
+        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=self.config.vocab_size,
             embedding_size=self.config.hidden_size,
+            past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             type_vocab_size=self.config.type_vocab_size,
             max_length=self.config.max_position_embeddings,
             max_length_table="the relative-position table",
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
         input_shape = (batch_size, seq_length)
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
-            attention_mask = torch.ones((batch_size, seq_length), device=device)
-        # (batch, 1, 1 or seq, key_len), additive
-        extended_attention_mask = self.get_extended_attention_mask(attention_mask, input_shape)
+            attention_mask = torch.ones((batch_size, seq_length + past_length), device=device)
+        # (batch, 1, 1 or seq, key_len), additive; a decoder's queries do not see later keys.
+        extended_attention_mask = self.get_extended_attention_mask(
+            attention_mask, input_shape, causal=self.config.is_decoder
+        )
+        encoder_extended_attention_mask = None
+        if encoder_hidden_states is not None:
+            if encoder_attention_mask is None:
+                encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=device)
+            # (batch, 1, 1 or seq, encoder_seq), additive: the cross-attention does not see the encoder's padding.
+            encoder_extended_attention_mask = self.get_extended_attention_mask(encoder_attention_mask, input_shape)
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
         embedding_output = self.embeddings(
@@ -511,10 +724,14 @@ class NezhaModel(NezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             inputs_embeds=inputs_embeds,
         )
-        sequence_output, all_hidden_states, all_attentions = self.encoder(
+        sequence_output, all_hidden_states, all_attentions, all_cross_attentions, next_cache = self.encoder(
             embedding_output,
             attention_mask=extended_attention_mask,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_extended_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
@@ -523,9 +740,9 @@ class NezhaModel(NezhaPreTrainedModel):
             last_hidden_state=sequence_output,
             pooler_output=pooled_output,
             hidden_states=all_hidden_states,
-            past_key_values=None,
+            past_key_values=next_cache,
             attentions=all_attentions,
-            cross_attentions=None,
+            cross_attentions=all_cross_attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -661,6 +878,8 @@ class NezhaForMaskedLM(NezhaPreTrainedModel):
         token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         labels=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -684,6 +903,12 @@ class NezhaForMaskedLM(NezhaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
                 config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -706,6 +931,8 @@ class NezhaForMaskedLM(NezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,

@@ -137,6 +137,8 @@ class TFNezhaSelfAttention(TFCompositeLayer):
         attention_mask=None,
         head_mask=None,
         relative_positions=None,
+        past_key_value=None,
+        use_cache=False,
         output_attentions=False,
         training=False,
     ):
@@ -145,7 +147,10 @@ class TFNezhaSelfAttention(TFCompositeLayer):
         query = self.split_heads(self.query(hidden_states), batch_size)  # (batch, heads, seq, head_dim)
         key = self.split_heads(self.key(hidden_states), batch_size)
         value = self.split_heads(self.value(hidden_states), batch_size)
-        present = None
+        if past_key_value is not None:
+            key = tf.concat([past_key_value[0], key], axis=2)  # (batch, heads, past + seq, head_dim)
+            value = tf.concat([past_key_value[1], value], axis=2)
+        present = (key, value) if use_cache else None
 
         # (batch, heads, seq, keys): dot products with the keys and with the relative positions, scaled, plus the
         # additive mask (0 to attend, mask_value(dtype) to ignore).
@@ -195,6 +200,8 @@ class TFNezhaAttention(TFCompositeLayer):
         attention_mask=None,
         head_mask=None,
         relative_positions=None,
+        past_key_value=None,
+        use_cache=False,
         output_attentions=False,
         training=False,
     ):
@@ -203,6 +210,115 @@ class TFNezhaAttention(TFCompositeLayer):
             attention_mask=attention_mask,
             head_mask=head_mask,
             relative_positions=relative_positions,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            training=training,
+        )
+        attention_output = self.output_(context, hidden_states, training=training)
+        return attention_output, probs, present
+
+
+class TFNezhaCrossAttentionCore(TFCompositeLayer):
+    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`), with functional relative positions; the encoder's keys and values are computed once, then read from the cache."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        if config.hidden_size % config.num_attention_heads != 0:
+            raise ValueError(
+                f"The hidden size ({config.hidden_size}) is not a multiple of the number of attention heads "
+                f"({config.num_attention_heads})"
+            )
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_attention_heads * self.attention_head_size
+        self.query = keras.layers.Dense(
+            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="query"
+        )
+        self.key = keras.layers.Dense(
+            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="key"
+        )
+        self.value = keras.layers.Dense(
+            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="value"
+        )
+
+        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+
+    def split_heads(self, x, batch_size):
+        # (batch, seq, all_head_size) -> (batch, heads, seq, head_dim)
+        x = tf.reshape(x, (batch_size, -1, self.num_attention_heads, self.attention_head_size))
+        return tf.transpose(x, [0, 2, 1, 3])
+
+    def call(
+        self,
+        hidden_states,
+        encoder_hidden_states,
+        attention_mask=None,
+        head_mask=None,
+        relative_positions=None,
+        past_key_value=None,
+        use_cache=False,
+        output_attentions=False,
+        training=False,
+    ):
+        """Returns `(context (batch, seq, hidden), attention probabilities or None, (key, value) cache or None)`."""
+        batch_size = shape_list(hidden_states)[0]
+        query = self.split_heads(self.query(hidden_states), batch_size)  # (batch, heads, seq, head_dim)
+        if past_key_value is not None:
+            key, value = past_key_value  # the encoder's keys and values are the same at every decoding step
+        else:
+            key = self.split_heads(
+                self.key(encoder_hidden_states), batch_size
+            )  # (batch, heads, encoder_seq, head_dim)
+            value = self.split_heads(self.value(encoder_hidden_states), batch_size)
+        present = (key, value) if use_cache else None
+
+        # (batch, heads, seq, keys): dot products with the keys and with the relative positions, scaled, plus the
+        # additive mask (0 to attend, mask_value(dtype) to ignore).
+        scores = tf.matmul(query, key, transpose_b=True)
+        scores = scores + tf.einsum("bhid,ijd->bhij", query, relative_positions)  # query against relative positions
+        scores = scores / math.sqrt(self.attention_head_size)
+        if attention_mask is not None:
+            scores = scores + attention_mask
+        probs = tf.nn.softmax(scores, axis=-1)
+        # Dropping attention probabilities drops whole tokens to attend to (as in the original Transformer).
+        probs = self.dropout(probs, training=training)
+        if head_mask is not None:
+            probs = probs * head_mask  # (1, heads, 1, 1): 0 silences a head
+        context = tf.matmul(probs, value)  # (batch, heads, seq, head_dim)
+        context = context + tf.einsum("bhij,ijd->bhid", probs, relative_positions)  # relative positions as values
+        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), (batch_size, -1, self.all_head_size))
+        return context, (probs if output_attentions else None), present
+
+
+class TFNezhaCrossAttention(TFCompositeLayer):
+    """Cross-attention to an encoder's states (`self`) followed by its output block (`output`)."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.self = TFNezhaCrossAttentionCore(config, name="self")
+        self.output_ = TFNezhaSelfOutput(config, name="output")  # PyTorch name `output`
+
+    def call(
+        self,
+        hidden_states,
+        encoder_hidden_states,
+        attention_mask=None,
+        head_mask=None,
+        relative_positions=None,
+        past_key_value=None,
+        use_cache=False,
+        output_attentions=False,
+        training=False,
+    ):
+        context, probs, present = self.self(
+            hidden_states,
+            encoder_hidden_states,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            relative_positions=relative_positions,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
             output_attentions=output_attentions,
             training=training,
         )
@@ -241,11 +357,19 @@ class TFNezhaOutput(TFCompositeLayer):
 
 
 class TFNezhaLayer(TFCompositeLayer):
-    """One transformer layer: self-attention block, then feed-forward block, each with a post-LayerNorm residual."""
+    """One transformer layer: self-attention block, cross-attention block (a decoder built with
+    `add_cross_attention`), then feed-forward block, each with a post-LayerNorm residual."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.attention = TFNezhaAttention(config, name="attention")
+        if config.add_cross_attention and not config.is_decoder:
+            raise ValueError(
+                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
+            )
+        self.crossattention = (
+            TFNezhaCrossAttention(config, name="crossattention") if config.add_cross_attention else None
+        )
         self.intermediate = TFNezhaIntermediate(config, name="intermediate")
         self.output_ = TFNezhaOutput(config, name="output")  # PyTorch name `output`
 
@@ -255,22 +379,47 @@ class TFNezhaLayer(TFCompositeLayer):
         attention_mask=None,
         head_mask=None,
         relative_positions=None,
+        past_key_value=None,
+        use_cache=False,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        cross_relative_positions=None,
         output_attentions=False,
         training=False,
     ):
-        """Returns `(hidden_states, attention probabilities or None, (key, value) cache or None)`."""
+        """Returns `(hidden_states, attention probabilities or None, cross-attention probabilities or None, (key, value[, cross key, cross value]) cache or None)`."""
+        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
+        cross_past_key_value = (tuple(past_key_value[2:]) or None) if past_key_value is not None else None
+        past_key_value = tuple(past_key_value[:2]) if past_key_value is not None else None
         attention_output, probs, present = self.attention(
             hidden_states,
             attention_mask=attention_mask,
             head_mask=head_mask,
             relative_positions=relative_positions,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
             output_attentions=output_attentions,
             training=training,
         )
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            attention_output, cross_probs, cross_present = self.crossattention(
+                attention_output,
+                encoder_hidden_states,
+                attention_mask=encoder_attention_mask,
+                head_mask=head_mask,
+                relative_positions=cross_relative_positions,
+                past_key_value=cross_past_key_value,
+                use_cache=use_cache,
+                output_attentions=output_attentions,
+                training=training,
+            )
+            if use_cache:
+                present = present + cross_present
         intermediate_output = self.intermediate(attention_output)
         layer_output = self.output_(intermediate_output, attention_output, training=training)
 
-        return layer_output, probs, present
+        return layer_output, probs, cross_probs, present
 
 
 class TFNezhaEncoder(TFCompositeLayer):
@@ -295,37 +444,73 @@ class TFNezhaEncoder(TFCompositeLayer):
         hidden_states,
         attention_mask=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=False,
         output_attentions=False,
         output_hidden_states=False,
         training=False,
     ):
-        """Returns `(last hidden state, all hidden states or None, all attentions or None, cache or None)`.
+        """Returns `(last hidden state, all hidden states or None, all attentions or None, all cross-attentions or None, cache or None)`.
 
-        `all hidden states` has L + 1 entries (the embeddings, then each layer).
+        `all hidden states` has L + 1 entries (the embeddings, then each layer); the cache is one `(key, value)`
+        pair per layer, each (batch, heads, past + seq, head_dim), followed by the cross-attention's `(key, value)`,
+        each (batch, heads, encoder_seq, head_dim), when `encoder_hidden_states` are given; all cross-attentions (one per layer) only
+        with `encoder_hidden_states`.
         """
-        past_length = 0
+        past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
 
-        # Relative-position encodings of every (query, key) pair: (seq, seq, head_dim).
+        # Relative-position encodings of every (query, key) pair: (seq, past + seq, head_dim); the queries continue
+        # after the cached positions.
         seq_length = shape_list(hidden_states)[1]
-        relative_positions = tf.cast(self.relative_positions_encoding[:seq_length, :seq_length], hidden_states.dtype)
+        relative_positions = tf.cast(
+            self.relative_positions_encoding[past_length : past_length + seq_length, : past_length + seq_length],
+            hidden_states.dtype,
+        )
+        cross_relative_positions = None
+        if encoder_hidden_states is not None:
+            encoder_length = shape_list(encoder_hidden_states)[1]
+            if isinstance(encoder_length, int) and encoder_length > self.config.max_position_embeddings:
+                raise ValueError(
+                    f"encoder_hidden_states has {encoder_length} positions, more than the "
+                    f"config.max_position_embeddings ({self.config.max_position_embeddings}) that the relative-position "
+                    "table covers"
+                )
+            # The decoder's positions against the encoder's: (seq, encoder_seq, head_dim).
+            cross_relative_positions = tf.cast(
+                self.relative_positions_encoding[past_length : past_length + seq_length, :encoder_length],
+                hidden_states.dtype,
+            )
 
         head_mask = [None] * self.config.num_hidden_layers if head_mask is None else head_mask
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
+        next_cache = () if use_cache else None
         for i, layer in enumerate(self.layer):
-            hidden_states, probs, present = layer(
+            hidden_states, probs, cross_probs, present = layer(
                 hidden_states,
                 attention_mask=attention_mask,
                 head_mask=head_mask[i],
                 relative_positions=relative_positions,
+                past_key_value=past_key_values[i] if past_key_values is not None else None,
+                use_cache=use_cache,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
+                cross_relative_positions=cross_relative_positions,
                 output_attentions=output_attentions,
                 training=training,
             )
             if output_attentions:
                 all_attentions = all_attentions + (probs,)
+            if all_cross_attentions is not None:
+                all_cross_attentions = all_cross_attentions + (cross_probs,)
+            if use_cache:
+                next_cache = next_cache + (present,)
             if output_hidden_states:
                 all_hidden_states = all_hidden_states + (hidden_states,)
-        return hidden_states, all_hidden_states, all_attentions, None
+        return hidden_states, all_hidden_states, all_attentions, all_cross_attentions, next_cache
 
 
 class TFNezhaPooler(TFCompositeLayer):
@@ -361,6 +546,10 @@ class TFNezhaMainLayer(TFCompositeLayer):
         token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -371,25 +560,46 @@ class TFNezhaMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        past_length = 0
+        # The cache only exists for a decoder (causal self-attention).
+        use_cache = (
+            (use_cache if use_cache is not None else getattr(config, "use_cache", True))
+            if config.is_decoder
+            else False
+        )
+        past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
         batch_size, seq_length, input_ids, token_type_ids, _ = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=config.vocab_size,
             embedding_size=config.hidden_size,
+            past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             type_vocab_size=config.type_vocab_size,
             max_length=config.max_position_embeddings,
             max_length_table="the relative-position table",
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
 
         dtype = tf.dtypes.as_dtype(self.compute_dtype)
-        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) where masked.
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) where masked (plus the causal triangle for a decoder).
         attention_mask = extended_attention_mask(
-            attention_mask, batch_size, seq_length, past_length, is_decoder=False, dtype=dtype
+            attention_mask, batch_size, seq_length, past_length, is_decoder=config.is_decoder, dtype=dtype
         )
+        if encoder_hidden_states is not None:
+            encoder_length = shape_list(encoder_hidden_states)[1]
+            # (batch, 1, 1, encoder_seq): the cross-attention does not see the encoder's padding.
+            encoder_attention_mask = extended_attention_mask(
+                encoder_attention_mask, batch_size, encoder_length, dtype=dtype
+            )
         head_mask = head_mask_per_layer(head_mask, config.num_hidden_layers, dtype)
 
         embedding_output = self.embeddings(
@@ -398,10 +608,14 @@ class TFNezhaMainLayer(TFCompositeLayer):
             inputs_embeds=inputs_embeds,
             training=training,
         )  # (batch, seq, E)
-        sequence_output, all_hidden_states, all_attentions, next_cache = self.encoder(
+        sequence_output, all_hidden_states, all_attentions, all_cross_attentions, next_cache = self.encoder(
             embedding_output,
             attention_mask=attention_mask,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
@@ -413,6 +627,7 @@ class TFNezhaMainLayer(TFCompositeLayer):
             past_key_values=next_cache,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
 
 
@@ -429,6 +644,23 @@ class TFNezhaPreTrainedModel(TFPreTrainedModel):
         # The fixed relative-position table: a buffer of the reference (computed here), never a trained weight.
         r"\.positions_encoding$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
+
+    def build(self, input_shape=None):
+        """Create every variable (see `TFPreTrainedModel.build`); with `config.add_cross_attention`, also those of the
+        cross-attention, which the dummy call of a head without `encoder_hidden_states` does not reach (transformers'
+        models hold its weights in every head)."""
+        super().build(input_shape)
+        if self.config.add_cross_attention:
+            with tf.init_scope():
+                self.nezha(
+                    input_ids=tf.constant([[7, 6, 0]], dtype=tf.int32),
+                    encoder_hidden_states=tf.zeros((1, 2, self.config.hidden_size), dtype=self.compute_dtype),
+                    training=False,
+                )
 
 
 class TFNezhaPredictionHeadTransform(TFCompositeLayer):
@@ -532,6 +764,18 @@ class TFNezhaModel(TFNezhaPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
@@ -557,6 +801,10 @@ class TFNezhaModel(TFNezhaPreTrainedModel):
         token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -580,6 +828,18 @@ class TFNezhaModel(TFNezhaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -601,6 +861,10 @@ class TFNezhaModel(TFNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
@@ -760,6 +1024,12 @@ class TFNezhaForMaskedLM(TFNezhaPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
             config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -788,6 +1058,8 @@ class TFNezhaForMaskedLM(TFNezhaPreTrainedModel):
         token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         labels=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -812,6 +1084,12 @@ class TFNezhaForMaskedLM(TFNezhaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
                 config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -837,6 +1115,8 @@ class TFNezhaForMaskedLM(TFNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,

@@ -1,0 +1,232 @@
+"""Cross-attention of encoder-style stacks used as decoders (`attention.cross_module`, `config.add_cross_attention`),
+for every spec that has it, in every framework, against transformers' PyTorch classes.
+
+The decoder reads encoder states of another length than its own (DECODER_LENGTH vs SEQ) with a padded encoder mask.
+Every output field, `cross_attentions` and the cache (self and cross keys/values) included, must be within 1e-5 of the
+reference. transformers' NEZHA cross-attention only runs when both lengths are equal (its relative-position table is
+square), so the reference always decodes SEQ tokens, of which ours are the first DECODER_LENGTH: a causal decoder's
+first positions do not depend on the later ones, so the reference's outputs at those positions are ours.
+"""
+
+import numpy as np
+import pytest
+
+from harness import (
+    BATCH,
+    SEQ,
+    assert_close,
+    cases,
+    make_inputs,
+    project,
+    reference_config,
+    reference_model,
+    run_model,
+    run_reference,
+)
+
+FRAMEWORKS = ("torch", "tf", "flax")
+DECODER_LENGTH = 7
+CROSS_HEADS = ("base", "masked_lm", "causal_lm")
+
+
+def _arch(case):
+    return next(a for a in project().architectures if a.name == case.arch)
+
+
+CROSS_CASES = [c for c in cases() if _arch(c).cross_attention and c.head in CROSS_HEADS]
+# One variant per architecture where a check does not depend on the variant.
+FIRST_VARIANT = {}
+for _c in CROSS_CASES:
+    FIRST_VARIANT.setdefault((_c.arch, _c.head), _c)
+CACHED_CASES = [c for c in FIRST_VARIANT.values() if "past_key_values" in [a.name for a in _arch(c).head(c.head).args["torch"]]]
+
+
+def _cls(case, framework):
+    import specformers
+
+    return getattr(specformers, case.class_name(framework))
+
+
+@pytest.fixture(scope="module")
+def cross_checkpoint(tmp_path_factory):
+    """`get(case) -> (config, reference model, directory)`: transformers' decoder with cross-attention, saved."""
+    saved = {}
+
+    def get(case):
+        if case not in saved:
+            config = reference_config(case, is_decoder=True, add_cross_attention=True)
+            model = reference_model(case, config)
+            directory = tmp_path_factory.mktemp(f"cross-{case.id}")
+            model.save_pretrained(directory)
+            saved[case] = (config, model, str(directory))
+        return saved[case]
+
+    return get
+
+
+def _encoder_inputs(config, seed=1):
+    """Encoder states (BATCH, SEQ, hidden) and their mask: row 1 padded after 10 tokens, row 2 after 4."""
+    rng = np.random.default_rng(seed)
+    states = rng.standard_normal((BATCH, SEQ, config.hidden_size)).astype(np.float32)
+    mask = np.ones((BATCH, SEQ), dtype=np.int64)
+    mask[1, 10:] = 0
+    mask[2, 4:] = 0
+    return {"encoder_hidden_states": states, "encoder_attention_mask": mask}
+
+
+def _decoder_inputs(case, config):
+    """The reference's inputs (SEQ decoder tokens) and ours (the first DECODER_LENGTH), with the encoder's."""
+    full = {**make_inputs(case, config), **_encoder_inputs(config)}
+    if "labels" in full:
+        full["labels"][:, DECODER_LENGTH:] = -100  # the reference's loss covers exactly our tokens
+    ours = {k: (v if k.startswith("encoder_") else v[:, :DECODER_LENGTH]) for k, v in full.items()}
+    return full, ours
+
+
+def _first_positions(reference: dict, n: int) -> dict:
+    """The reference's outputs at its first `n` decoder positions (queries, and keys of its self-attention)."""
+    out = {}
+    for key, value in reference.items():
+        parts = key.split(".")
+        if parts[0] in ("last_hidden_state", "logits", "prediction_logits", "hidden_states"):
+            value = value[:, :n]
+        elif parts[0] == "attentions":
+            value = value[..., :n, :n]
+        elif parts[0] == "cross_attentions":
+            value = value[..., :n, :]
+        elif parts[0] == "past_key_values" and parts[-1] in ("0", "1"):
+            value = value[:, :, :n]  # the self-attention's keys and values; the cross-attention's are the encoder's
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", CROSS_CASES, ids=lambda c: c.id)
+def test_decoder_with_cross_attention_matches_transformers(case, framework, cross_checkpoint):
+    config, model, directory = cross_checkpoint(case)
+    full, ours_inputs = _decoder_inputs(case, config)
+    reference = _first_positions(run_reference(model, full, framework), DECODER_LENGTH)
+    ours = run_model(framework, _cls(case, framework).from_pretrained(directory), ours_inputs)
+    assert any(k.startswith("cross_attentions.") for k in reference) == (case.head != "masked_lm")
+    assert_close(reference, ours, framework)
+
+
+def _cache_entries(output) -> list:
+    """The cache of a model output as nested lists of numpy arrays (one entry of 4 tensors per layer)."""
+    from harness import to_numpy
+
+    return [[to_numpy(t) for t in layer] for layer in output["past_key_values"]]
+
+
+def _call(framework, model, inputs: dict):
+    if framework == "torch":
+        import torch
+
+        with torch.no_grad():
+            return model(**{k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}, use_cache=True)
+    if framework == "tf":
+        import tensorflow as tf
+
+        return model(**{k: tf.constant(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}, use_cache=True, training=False)
+    import jax.numpy as jnp
+
+    return model(**{k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}, use_cache=True)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", CACHED_CASES, ids=lambda c: c.id)
+def test_cached_decoding_with_cross_attention_equals_the_full_pass(case, framework, cross_checkpoint):
+    """Three tokens, then one at a time, each step reading the cache (self and cross keys/values) and the encoder
+    states: every step's last hidden state (or logits) and the final cache equal one pass over all tokens."""
+    from harness import to_numpy
+
+    config, _, directory = cross_checkpoint(case)
+    _, inputs = _decoder_inputs(case, config)
+    inputs = {k: v for k, v in inputs.items() if k != "labels"}
+    model = _cls(case, framework).from_pretrained(directory)
+    field = "logits" if case.head == "causal_lm" else "last_hidden_state"
+    whole = _call(framework, model, inputs)
+    expected = to_numpy(whole[field])
+    encoder = {k: inputs[k] for k in ("encoder_hidden_states", "encoder_attention_mask")}
+    past, steps, start = None, [], 0
+    for stop in [3] + list(range(4, DECODER_LENGTH + 1)):
+        step_inputs = dict(
+            encoder,
+            input_ids=inputs["input_ids"][:, start:stop],
+            token_type_ids=inputs["token_type_ids"][:, start:stop],
+            attention_mask=inputs["attention_mask"][:, :stop],
+        )
+        if past is not None:
+            step_inputs["past_key_values"] = past
+        output = _call(framework, model, step_inputs)
+        steps.append(to_numpy(output[field]))
+        past, start = output["past_key_values"], stop
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), expected, atol=1e-5, rtol=0)
+    for layer_steps, layer_whole in zip(_cache_entries({"past_key_values": past}), _cache_entries(whole)):
+        assert len(layer_steps) == len(layer_whole) == 4  # self key, self value, cross key, cross value
+        for a, b in zip(layer_steps, layer_whole):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", [c for (_, h), c in FIRST_VARIANT.items() if h == "base"], ids=lambda c: c.id)
+def test_cross_attention_weights_without_the_flag_name_it(case, framework, cross_checkpoint):
+    """transformers' decoder checkpoint (config.json: add_cross_attention=True) into a model built without the flag:
+    the `<cross_module>` tensors have no place, and the error says which flag gives them one."""
+    from specformers.checkpoint import UnexpectedKeysError
+
+    _, _, directory = cross_checkpoint(case)
+    cross = _arch(case).cross_attention
+    with pytest.raises(UnexpectedKeysError) as error:
+        _cls(case, framework).from_pretrained(directory, add_cross_attention=False)
+    message = str(error.value)
+    assert f"encoder.layer.{{0,1}}.{cross}.self.query.weight" in message
+    assert "exist only when add_cross_attention=True: set it in config.json or pass add_cross_attention=True" in message
+    assert "does not implement" not in message
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", [c for (_, h), c in FIRST_VARIANT.items() if h == "base"], ids=lambda c: c.id)
+def test_encoder_states_without_cross_attention_are_an_error(case, framework, reference_checkpoint):
+    """A model without cross-attention has nothing to read encoder states with: an error, not silently ignored."""
+    config, _, directory = reference_checkpoint(case)
+    inputs = {k: v for k, v in make_inputs(case, config).items() if k != "labels"}
+    inputs.update(_encoder_inputs(config))
+    model = _cls(case, framework).from_pretrained(directory)
+    with pytest.raises(ValueError, match="build it with is_decoder=True and add_cross_attention=True"):
+        run_model(framework, model, inputs)
+
+
+ENCODER_BASES = {}
+for _c in cases():
+    if _c.head == "base":
+        ENCODER_BASES.setdefault(_c.arch, _c)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", list(ENCODER_BASES.values()), ids=lambda c: c.id)
+def test_is_decoder_masks_as_the_reference_does(case, framework, reference_checkpoint):
+    """`is_decoder=True` without cross-attention: a causal self-attention exactly where transformers' PyTorch class of
+    the architecture applies one (every framework alike; ALBERT's reference ignores the flag)."""
+    config, model, directory = reference_checkpoint(case, is_decoder=True)
+    inputs = make_inputs(case, config)
+    assert_close(run_reference(model, inputs, framework), run_model(framework, _cls(case, framework).from_pretrained(directory), inputs), framework)
+
+
+HEADS_WITHOUT_ENCODER_STATES = [
+    c for c in cases() if _arch(c).cross_attention and c.head not in CROSS_HEADS and c.variant == FIRST_VARIANT[(c.arch, "base")].variant
+]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", HEADS_WITHOUT_ENCODER_STATES, ids=lambda c: c.id)
+def test_every_head_holds_the_cross_attention_weights(case, framework, cross_checkpoint):
+    """A head that takes no encoder states still holds the cross-attention of a config with add_cross_attention (as
+    transformers' heads do): the decoder's weights load into it, and it saves them again."""
+    base = FIRST_VARIANT[(case.arch, "base")]
+    _, _, directory = cross_checkpoint(base)
+    cross = _arch(case).cross_attention
+    model, info = _cls(case, framework).from_pretrained(directory, output_loading_info=True)
+    assert not [k for k in info["missing_keys"] + info["unexpected_keys"] if f".{cross}." in k]
+    names = list(model.pytorch_weight_map().variables) if framework == "tf" else list(model.state_dict())
+    assert sum(f".{cross}." in name for name in names) == 20  # 10 tensors per layer, 2 layers
