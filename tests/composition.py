@@ -26,6 +26,9 @@ COVERAGE: Counter = Counter()
 
 VOCAB, HIDDEN, HEADS, MAX_POSITIONS = 61, 16, 2, 40
 
+# A head's activation: the config's `hidden_act` or a fixed one.
+ACTIVATIONS = st.sampled_from([{"field": "hidden_act"}, {"name": "gelu"}, {"name": "tanh"}, {"name": "relu"}]).map(dict)  # fresh dicts: no YAML aliases
+
 
 def _field(name: str, type_: str, default: Any, **extra) -> dict:
     return {"name": name, "type": type_, "default": default, "doc": f"{name}.", **extra}
@@ -104,20 +107,36 @@ def encoder_specs(draw, name: str) -> dict:
         spec["encoder"]["layer_list"] = "layer"
     if pooler:
         spec["pooler"] = {"path": "pooler", "layout": pooler}
+    if position == "absolute" and draw(st.booleans()):
+        # Positions counted from input_ids past the padding index.
+        spec["embeddings"]["position_padding_idx"] = "pad_token_id"
     if lm_head:
-        spec["lm_head"] = {"path": draw(st.sampled_from(["cls.predictions", "predictions"])), "layout": lm_head}
+        spec["lm_head"] = {"path": draw(st.sampled_from(["cls.predictions", "predictions"])), "layout": lm_head,
+                           "norm": draw(st.sampled_from(["LayerNorm", "layer_norm"])), "activation": draw(ACTIVATIONS)}
+        if lm_head == "flat" and draw(st.booleans()):
+            spec["lm_head"]["decoder"] = "vocab_projection"  # the vocabulary projection at the top level
     if decoder:
         spec["decoder"] = {"causal": True, "cache": True}
+        if attention_layout == "split" and draw(st.booleans()):
+            spec["attention"]["cross_module"] = "crossattention"
+    if draw(st.booleans()):
+        spec["discriminator_head"] = {"path": "discriminator_predictions", "activation": draw(ACTIVATIONS)}
     heads = [{"kind": "base"}]
     optional = ["token_classification", "question_answering", "sequence_classification", "multiple_choice"]
     if lm_head:
         optional.append("masked_lm")
         if decoder:
             optional.append("causal_lm")
+    if "discriminator_head" in spec:
+        optional.append("discriminator")
     for kind in draw(st.lists(st.sampled_from(optional), unique=True, max_size=2)):
         head: dict[str, Any] = {"kind": kind}
+        if kind == "discriminator":
+            head["output"] = "ElectraForPreTrainingOutput"
         if kind == "sequence_classification":
             head["style"] = draw(st.sampled_from(["pooled", "dense_act"] if pooler else ["dense_act"]))
+            if head["style"] == "dense_act":
+                head["activation"] = draw(ACTIVATIONS)
         if kind == "multiple_choice":
             head["summary"] = draw(st.sampled_from(["pooled", "last_token"] if pooler else ["last_token"]))
         heads.append(head)
@@ -215,7 +234,9 @@ def describe(spec: dict) -> list[str]:
                    f"projection={emb.get('projection', {}).get('when')}", f"sharing={'sharing' in spec['encoder']}",
                    f"attention.layout={att['layout']}", f"feed_forward.layout={ffn['layout']}",
                    f"pooler={spec.get('pooler', {}).get('layout')}", f"lm_head={spec.get('lm_head', {}).get('layout')}",
-                   f"decoder={'decoder' in spec}"]
+                   f"decoder={'decoder' in spec}", f"cross_attention={'cross_module' in att}",
+                   f"position_padding_idx={'position_padding_idx' in emb}",
+                   f"lm_head.decoder={'decoder' in spec.get('lm_head', {})}"]
     return labels
 
 

@@ -182,7 +182,7 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
         attention_mask[1, ..., 9:] = 0
     if batch > 2:
         attention_mask[2, ..., 5:] = 0
-    if SMALL_CONFIGS[case.arch][case.variant].get("padding_side", "right") == "left":
+    if SMALL_CONFIGS.get(case.arch, {}).get(case.variant, {}).get("padding_side", "right") == "left":
         attention_mask = attention_mask[..., ::-1].copy()
     if config.pad_token_id is not None:
         input_ids[attention_mask == 0] = config.pad_token_id

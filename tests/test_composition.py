@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
@@ -25,12 +24,15 @@ import composition
 from harness import BATCH, Case, assert_close, make_inputs, run_model
 
 EXAMPLES = int(os.environ.get("SPECFORMERS_COMPOSITION_EXAMPLES", "6"))
+CROSS_ATTENTION_HEADS = ("base", "masked_lm", "causal_lm")
 
 
-def _config_kwargs(head: str, seq2seq: bool) -> dict:
+def _config_kwargs(head: str, seq2seq: bool, cross_attention: bool) -> dict:
     kwargs: dict = {"num_labels": 2 if head == "question_answering" else 3}
     if head == "causal_lm":
         kwargs["is_decoder"] = True
+    if cross_attention:
+        kwargs.update(is_decoder=True, add_cross_attention=True)
     if seq2seq:
         kwargs["decoder_start_token_id"] = 0
     return kwargs
@@ -68,7 +70,9 @@ def check_spec(spec: dict, tmp: Path) -> None:
     for head in spec["heads"]:
         kind = head["kind"]
         suffix = _HEAD_SUFFIX[kind]
-        config = getattr(module, f"{prefix}Config")(**_config_kwargs(kind, seq2seq))
+        # The heads that take encoder states run as decoders over 7 of them (one row's encoder mask padded).
+        cross_attention = "cross_module" in spec["attention"] and not seq2seq and kind in CROSS_ATTENTION_HEADS
+        config = getattr(module, f"{prefix}Config")(**_config_kwargs(kind, seq2seq, cross_attention))
         case = Case(spec["name"], prefix, kind, suffix, "drawn")
         token_type = spec["embeddings"].get("token_type", False)
         # make_inputs draws token types from `type_vocab_size`; a spec without token types gets none.
@@ -76,6 +80,11 @@ def check_spec(spec: dict, tmp: Path) -> None:
         inputs = make_inputs(case, shown, batch=BATCH, seq=11)
         if not token_type:
             inputs.pop("token_type_ids", None)
+        if cross_attention:
+            rng = np.random.default_rng(1)
+            inputs["encoder_hidden_states"] = rng.standard_normal((BATCH, 7, config.hidden_size)).astype(np.float32)
+            inputs["encoder_attention_mask"] = np.ones((BATCH, 7), dtype=np.int64)
+            inputs["encoder_attention_mask"][1, 4:] = 0
         torch_model = _perturbed_torch_model(getattr(module, prefix + suffix), config)
         directory = tmp / f"checkpoint-{kind}"
         torch_model.save_pretrained(directory)
