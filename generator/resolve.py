@@ -171,6 +171,8 @@ class Architecture:
     # What bounds the sequence length at `config.max_position_embeddings` (absolute, rotary and functional relative
     # positions index a table of that many rows), for the entrance check's message; None: no bound (bucketed biases).
     position_table: Optional[str] = None
+    # The spec's `test.variants`: small configurations (name -> config keyword arguments) for the test harness.
+    test_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -628,6 +630,8 @@ def resolve_architecture(
         for f in spec.config.fields
     )
 
+    test_variants = _resolve_test_variants(spec, fail)
+
     lm_path = tuple(spec.lm_head.path.split(".")) if spec.lm_head else ()
     sent_path = tuple(spec.sentence_head.path.split(".")) if spec.sentence_head else ()
     return Architecture(
@@ -669,7 +673,36 @@ def resolve_architecture(
         has_token_type=emb.token_type,
         has_position_ids=emb.position == "absolute",
         position_table=position_table,
+        test_variants=test_variants,
     )
+
+
+def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dict[str, Any]]:
+    """The `test.variants` of a spec: every key is a config field the spec declares (or maps, or the base config
+    has), and a declared field's value has the field's type and is one of its choices."""
+    if spec.test is None:
+        return {}
+    fields = {f.name: f for f in spec.config.fields}
+    known = set(fields) | set(spec.config.attribute_map) | set(BASE_CONFIG_FIELDS)
+    for variant, kwargs in spec.test.variants.items():
+        for key, value in kwargs.items():
+            loc = ["test", "variants", variant, key]
+            if key not in known:
+                raise fail(f"{key!r} is not a config field of this spec" + _suggest(key, sorted(known)), loc)
+            f = fields.get(spec.config.attribute_map.get(key, key))
+            if f is None or (value is None and f.optional):
+                continue
+            ok = {
+                "int": isinstance(value, int) and not isinstance(value, bool),
+                "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+                "str": isinstance(value, str),
+                "bool": isinstance(value, bool),
+            }[f.type]
+            if not ok:
+                raise fail(f"{value!r} is not of type {f.type} (config field {f.name!r})", loc)
+            if f.choices is not None and value not in f.choices:
+                raise fail(f"{value!r} is not one of the choices of {f.name!r}: {f.choices}", loc)
+    return {variant: dict(kwargs) for variant, kwargs in spec.test.variants.items()}
 
 
 def _head_arguments(

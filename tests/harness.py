@@ -21,59 +21,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 ATOL = 1e-5
 ROOT = Path(__file__).resolve().parent.parent
 
-# Small configurations for each architecture. Several variants per architecture exercise the spec's components:
-# ALBERT with several groups and inner layers; RoFormer with E != H, E == H and rotary on values.
-_ALL_SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
-    "albert": {
-        "groups": dict(
-            vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
-            inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
-            type_vocab_size=3, hidden_act="gelu_new", num_labels=3,
-        ),
-    },
-    "nezha": {
-        # max_relative_position < sequence length: the clipping of distances is exercised.
-        "clipped": dict(
-            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, max_relative_position=4, type_vocab_size=3, num_labels=3,
-        ),
-    },
-    # Encoder-decoder with local / transient-global encoder attention. Lengths are chosen so that the input (13) is not a
-    # multiple of the local block (local_radius + 1) nor of global_block_size, and one variant's block is longer than
-    # the whole input; decoders have more layers than encoders.
-    "longt5": {
-        "local": dict(
-            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=3, num_heads=4,
-            local_radius=2, relative_attention_num_buckets=8, relative_attention_max_distance=16,
-            feed_forward_proj="relu", encoder_attention_type="local", decoder_start_token_id=0,
-        ),
-        "tglobal": dict(
-            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=3, num_heads=4,
-            local_radius=3, global_block_size=3, relative_attention_num_buckets=8, relative_attention_max_distance=16,
-            feed_forward_proj="gated-gelu", encoder_attention_type="transient-global", tie_word_embeddings=False,
-            decoder_start_token_id=0,
-        ),
-        "short_block": dict(
-            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=2, num_heads=4,
-            local_radius=15, global_block_size=16, relative_attention_num_buckets=8, relative_attention_max_distance=16,
-            feed_forward_proj="gated-relu", encoder_attention_type="transient-global", decoder_start_token_id=0,
-        ),
-    },
-    "roformer": {
-        "factorized": dict(
-            vocab_size=99, embedding_size=24, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-            intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, num_labels=3, rotary_value=False,
-        ),
-        "rotary_value": dict(
-            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, type_vocab_size=3, num_labels=3, rotary_value=True, hidden_act="gelu_new",
-        ),
-    },
-}
-
-# Only architectures that have a spec (a configuration may be written before its spec lands).
-SMALL_CONFIGS = {k: v for k, v in _ALL_SMALL_CONFIGS.items() if (ROOT / "specs" / f"{k}.yaml").exists()}
-
 BATCH, SEQ, CHOICES, TARGET = 3, 13, 2, 7
 SEQ2SEQ_HEADS = ("seq2seq", "conditional_generation", "encoder")
 
@@ -102,6 +49,43 @@ def project():
     from generator.pipeline import load_project
 
     return load_project()
+
+
+# Small configurations of each architecture, from its spec's `test.variants` (architecture -> variant -> config
+# keyword arguments): several variants per architecture exercise the spec's components, the comments in the spec say
+# which.
+SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {a.name: a.test_variants for a in project().architectures}
+# Encoder-decoder architectures (a decoder stack): the seq2seq test modules run each of them.
+SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
+
+
+def spec(arch: str):
+    """The resolved architecture (render model) named `arch`."""
+    return next(a for a in project().architectures if a.name == arch)
+
+
+def variants(arch: str) -> list[str]:
+    """The names of an architecture's small configurations, in the spec's order."""
+    return list(SMALL_CONFIGS[arch])
+
+
+def encoder_attention(arch: str, config) -> str:
+    """The encoder self-attention variant ("full", "local", "transient_global") a config selects."""
+    attention = spec(arch).attention
+    if attention.select is None:
+        return attention.variant
+    return attention.select.variants[getattr(config, attention.select.field)].variant
+
+
+def blocked_archs() -> list[str]:
+    """Encoder-decoder architectures whose encoder can run blocked (local / transient-global) attention."""
+    out = []
+    for arch in SEQ2SEQ_ARCHS:
+        attention = spec(arch).attention
+        chosen = [c.variant for c in attention.select.variants.values()] if attention.select else [attention.variant]
+        if set(chosen) - {"full"}:
+            out.append(arch)
+    return out
 
 
 def cases() -> list[Case]:
