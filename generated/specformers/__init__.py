@@ -234,6 +234,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxRoFormerForMultipleChoice",
         "FlaxRoFormerPreTrainedModel",
     ],
+    "models.t5.configuration_t5": ["T5Config"],
+    "models.t5.modeling_t5": [
+        "T5Model",
+        "T5ForConditionalGeneration",
+        "T5EncoderModel",
+        "T5PreTrainedModel",
+    ],
+    "models.t5.modeling_tf_t5": [
+        "TFT5Model",
+        "TFT5ForConditionalGeneration",
+        "TFT5EncoderModel",
+        "TFT5PreTrainedModel",
+    ],
+    "models.t5.modeling_flax_t5": [
+        "FlaxT5Model",
+        "FlaxT5ForConditionalGeneration",
+        "FlaxT5EncoderModel",
+        "FlaxT5PreTrainedModel",
+    ],
 }
 
 _NAME_TO_MODULE = {name: module for module, names in _IMPORT_STRUCTURE.items() for name in names}
