@@ -384,6 +384,20 @@ _HEAD_OUTPUT = {
 }
 
 
+# Heads of encoder-decoder models; those that differ from the encoder-only head of that kind have their own output
+# class and description.
+SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "encoder", "sequence_classification", "token_classification", "question_answering")
+_SEQ2SEQ_HEAD_OUTPUT = {
+    "sequence_classification": "Seq2SeqSequenceClassifierOutput",
+    "question_answering": "Seq2SeqQuestionAnsweringModelOutput",
+}
+_SEQ2SEQ_HEAD_DOC = {
+    "sequence_classification": "{title} model with a sequence classification/regression head on top (a linear layer on top of the decoder's hidden state at the last end-of-sequence token), e.g. for GLUE tasks.",
+    "token_classification": "{title} encoder with a token classification head on top (a linear layer on top of the encoder's hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.",
+    "question_answering": "{title} encoder-decoder model with a span classification head on top of the decoder for extractive question-answering tasks like SQuAD (a linear layer on top of the decoder's hidden-states output to compute `span start logits` and `span end logits`).",
+}
+
+
 def resolve_architecture(
     loaded: LoadedYaml, outputs: OutputCatalog, arguments: schema.ArgumentsSpec
 ) -> Architecture:
@@ -560,9 +574,13 @@ def resolve_architecture(
         }.get(h.kind, [])
         if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
             raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
-        if seq2seq and h.kind not in ("seq2seq", "conditional_generation", "encoder"):
-            raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use seq2seq, conditional_generation, encoder)", loc + ["kind"])
-        if h.kind == "sequence_classification":
+        if seq2seq and h.kind not in SEQ2SEQ_HEAD_KINDS:
+            raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use {', '.join(SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
+        if seq2seq and h.kind == "token_classification" and "encoder" not in {x.kind for x in spec.heads}:
+            raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
+        if seq2seq and h.kind == "sequence_classification" and h.style is not None:
+            raise fail("sequence_classification of an encoder-decoder model classifies the decoder output at the last end-of-sequence token: it takes no `style`", loc + ["style"])
+        if h.kind == "sequence_classification" and not seq2seq:
             if h.style is None:
                 raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
             if h.style == "pooled":
@@ -583,7 +601,7 @@ def resolve_architecture(
         if needs_dropout and h.dropout is None:
             if spec.classifier_dropout is None:
                 raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
-        output = h.output or _HEAD_OUTPUT.get(h.kind)
+        output = h.output or (_SEQ2SEQ_HEAD_OUTPUT if seq2seq else {}).get(h.kind) or _HEAD_OUTPUT.get(h.kind)
         if h.kind == "base":
             if spec.pooler is not None:
                 output = h.output or "BaseModelOutputWithPooling"
@@ -609,7 +627,7 @@ def resolve_architecture(
                 summary=h.summary,
                 dropout=h.dropout,
                 args=args,
-                doc=_HEAD_DOC[h.kind].format(title=spec.title),
+                doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
             )
         )
     first = "seq2seq" if seq2seq else "base"
@@ -740,24 +758,32 @@ def _head_arguments(
 
 
 def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
-    names = ["input_ids", "attention_mask"]
-    if kind != "encoder":
-        names += ["decoder_input_ids", "decoder_attention_mask"]
-    names += ["head_mask"]
-    if kind != "encoder":
-        names += ["decoder_head_mask", "cross_attn_head_mask", "encoder_outputs", "past_key_values"]
-    names += ["inputs_embeds"]
-    if kind != "encoder":
-        names += ["decoder_inputs_embeds"]
-        if kind == "conditional_generation" and framework != "flax":
-            names += ["labels"]
-        names += ["use_cache"]
-    names += ["output_attentions", "output_hidden_states", "return_dict"]
+    labels = [] if framework == "flax" else {"token_classification": ["labels"]}.get(kind, [])
+    if kind in ("encoder", "token_classification"):
+        names = ["input_ids", "attention_mask", "head_mask", "inputs_embeds", *labels]
+        return _document(names + _seq2seq_tail(framework), kind, arguments)
+    # Sequence classification and question answering decode the input itself: they take no cache.
+    cached = kind not in ("sequence_classification", "question_answering")
+    names = ["input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "head_mask"]
+    names += ["decoder_head_mask", "cross_attn_head_mask", "encoder_outputs"]
+    names += ["past_key_values"] if cached else []
+    if kind == "question_answering" and framework != "flax":
+        names += ["start_positions", "end_positions"]
+    names += ["inputs_embeds", "decoder_inputs_embeds"]
+    if kind in ("conditional_generation", "sequence_classification") and framework != "flax":
+        names += ["labels"]
+    names += ["use_cache"]
+    return _document(names + _seq2seq_tail(framework), kind, arguments)
+
+
+def _seq2seq_tail(framework: str) -> list[str]:
+    """The arguments every encoder-decoder forward ends with."""
+    names = ["output_attentions", "output_hidden_states", "return_dict"]
     if framework == "tf":
         names.append("training")
     if framework == "flax":
         names += ["params", "dropout_rng", "train"]
-    return _document(names, kind, arguments)
+    return names
 
 
 def _document(names: list[str], kind: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:

@@ -121,7 +121,7 @@ def reference_config(case: Case, **overrides):
 def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: int = SEQ) -> dict[str, np.ndarray]:
     """Inputs with padding (row 1 padded after 9 tokens, row 2 after 5), token types and the head's labels."""
     rng = np.random.default_rng(seed)
-    if case.head in SEQ2SEQ_HEADS:
+    if spec(case.arch).seq2seq:
         return make_seq2seq_inputs(case, config, rng, batch, seq)
     shape = (batch, CHOICES, seq) if case.head == "multiple_choice" else (batch, seq)
     input_ids = rng.integers(1, config.vocab_size, size=shape, dtype=np.int64)
@@ -132,6 +132,13 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
         attention_mask[2, ..., 5:] = 0
     token_type_ids = rng.integers(0, config.type_vocab_size, size=shape, dtype=np.int64)
     inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+    add_labels(case, config, rng, inputs, batch, seq)
+    return inputs
+
+
+def add_labels(case: Case, config, rng, inputs: dict, batch: int, seq: int) -> None:
+    """The labels of the case's head, for inputs of `(batch, seq)` tokens (of each choice, for multiple choice)."""
+    shape = inputs["input_ids"].shape
     n = config.num_labels
     if case.head in ("masked_lm", "pretraining", "causal_lm"):
         labels = rng.integers(0, config.vocab_size, size=shape, dtype=np.int64)
@@ -155,7 +162,6 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
     elif case.head == "question_answering":
         inputs["start_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)
         inputs["end_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)
-    return inputs
 
 
 def sentence_label_argument(case: Case) -> str:
@@ -164,7 +170,10 @@ def sentence_label_argument(case: Case) -> str:
 
 
 def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[str, np.ndarray]:
-    """Encoder inputs with padding (row 1 after 9 tokens, row 2 mostly padding: 2 tokens) and decoder inputs."""
+    """Encoder inputs with padding (row 1 after 9 tokens, row 2 mostly padding: 2 tokens) and decoder inputs. Heads that
+    decode the input itself (sequence classification, question answering) get no decoder inputs (they shift the
+    input ids); sequence classification reads the decoder at the last end-of-sequence token, so every row ends with one
+    and has one more earlier on."""
     input_ids = rng.integers(2, config.vocab_size, size=(batch, seq), dtype=np.int64)
     attention_mask = np.ones((batch, seq), dtype=np.int64)
     if batch > 1:
@@ -182,6 +191,12 @@ def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[s
         inputs["decoder_input_ids"] = np.where(shifted == -100, config.pad_token_id, shifted)
     elif case.head == "seq2seq":
         inputs["decoder_input_ids"] = rng.integers(2, config.vocab_size, size=(batch, TARGET), dtype=np.int64)
+    elif case.head != "encoder":
+        if case.head == "sequence_classification":
+            for row in range(batch):
+                length = int(attention_mask[row].sum())
+                input_ids[row, [length // 3, length - 1]] = config.eos_token_id
+        add_labels(case, config, rng, inputs, batch, seq)
     return inputs
 
 
@@ -227,6 +242,11 @@ def reference_model(case: Case, config, seed: int = 0):
             # transformers' std-1.0 init the logits reach ~20, where float32 rounding alone approaches 1e-5.
             output_embeddings.weight.normal_(0.0, config.hidden_size**-0.5)
         for name, p in model.named_parameters():
+            if name.endswith("classifier.weight") and p.std() > 0.5:
+                # A classifier initialised at std 1.0 (T5's token classification) gets that scale too: its logits
+                # would otherwise reach ~20 as well.
+                p.normal_(0.0, config.hidden_size**-0.5)
+        for name, p in model.named_parameters():
             if "LayerNorm" in name or "layer_norm" in name:
                 p.copy_(1.0 + 0.2 * torch.randn_like(p)) if name.endswith("weight") else p.copy_(0.2 * torch.randn_like(p))
             elif name.endswith("bias"):
@@ -242,6 +262,13 @@ def run_reference(model, inputs: dict[str, np.ndarray], framework: str = "torch"
         feed = {k: v for k, v in feed.items() if k not in LABEL_KEYS}
     with torch.no_grad():
         out = model(**feed, output_hidden_states=True, output_attentions=True, return_dict=True, **kwargs)
+    catalog = project().outputs
+    name = type(out).__name__
+    if framework != "torch" and name in catalog.frameworks:
+        # Some of transformers' TF output classes lack a PyTorch field (TFSeq2SeqQuestionAnsweringModelOutput has no
+        # cross_attentions): compare the fields the framework's class has.
+        keep = {f.name for f in catalog.get(name).fields_for(framework)} | {"loss"}
+        out = {k: v for k, v in out.items() if k in keep}
     return flatten(out)
 
 

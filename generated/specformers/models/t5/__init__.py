@@ -11,16 +11,25 @@ _IMPORT_STRUCTURE = {
         "T5Model",
         "T5ForConditionalGeneration",
         "T5EncoderModel",
+        "T5ForSequenceClassification",
+        "T5ForTokenClassification",
+        "T5ForQuestionAnswering",
     ],
     "modeling_tf_t5": [
         "TFT5Model",
         "TFT5ForConditionalGeneration",
         "TFT5EncoderModel",
+        "TFT5ForSequenceClassification",
+        "TFT5ForTokenClassification",
+        "TFT5ForQuestionAnswering",
     ],
     "modeling_flax_t5": [
         "FlaxT5Model",
         "FlaxT5ForConditionalGeneration",
         "FlaxT5EncoderModel",
+        "FlaxT5ForSequenceClassification",
+        "FlaxT5ForTokenClassification",
+        "FlaxT5ForQuestionAnswering",
     ],
 }
 

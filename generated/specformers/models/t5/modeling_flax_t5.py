@@ -27,6 +27,9 @@ from ...modeling_flax_outputs import (
     FlaxCausalLMOutputWithCrossAttentions,
     FlaxSeq2SeqLMOutput,
     FlaxSeq2SeqModelOutput,
+    FlaxSeq2SeqQuestionAnsweringModelOutput,
+    FlaxSeq2SeqSequenceClassifierOutput,
+    FlaxTokenClassifierOutput,
 )
 from ...modeling_flax_utils import (
     FlaxModuleSequence,
@@ -995,6 +998,213 @@ class FlaxT5EncoderModelModule(nn.Module):
         return output if return_dict else output.to_tuple()
 
 
+class FlaxT5ClassificationHead(nn.Module):
+    """Sentence-level classification of one hidden state per example: dropout, `dense` + tanh, dropout, `out_proj`."""
+
+    config: T5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        factor = config.initializer_factor
+        init = normal_init(factor * config.hidden_size**-0.5)
+        self.dense = nn.Dense(config.hidden_size, kernel_init=init, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=self.config.classifier_dropout)
+        self.out_proj = nn.Dense(config.num_labels, kernel_init=init, dtype=self.dtype)
+
+    def __call__(self, hidden_states: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
+        """(batch, hidden) -> (batch, num_labels)"""
+        hidden_states = jnp.tanh(self.dense(self.dropout(hidden_states, deterministic=deterministic)))
+        return self.out_proj(self.dropout(hidden_states, deterministic=deterministic))
+
+
+class FlaxT5ForSequenceClassificationModule(nn.Module):
+    """The bare encoder-decoder `transformer` and `classification_head` on the decoder's hidden state at each
+    row's last end-of-sequence token of `input_ids`."""
+
+    config: T5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        self.transformer = FlaxT5Module(self.config, dtype=self.dtype)
+        self.classification_head = FlaxT5ClassificationHead(self.config, dtype=self.dtype)
+
+    def encode(self, *args, **kwargs) -> FlaxBaseModelOutput:
+        return self.transformer.encode(*args, **kwargs)
+
+    def __call__(
+        self,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        decoder_input_ids: Optional[jnp.ndarray] = None,
+        decoder_attention_mask: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        decoder_head_mask: Optional[jnp.ndarray] = None,
+        cross_attn_head_mask: Optional[jnp.ndarray] = None,
+        encoder_outputs: Optional[tuple] = None,
+        past_key_values: Optional[tuple] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        decoder_inputs_embeds: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            # (batch, seq): the start token, then input_ids but the last
+            start = jnp.full((input_ids.shape[0], 1), self.config.decoder_start_token_id, dtype=input_ids.dtype)
+            decoder_input_ids = jnp.concatenate([start, input_ids[:, :-1]], axis=1)
+        encoder_outputs, decoder_outputs = self.transformer._encode_decode(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        # (batch,): the position of each row's last end-of-sequence token, whose decoder state is classified
+        positions = jnp.arange(input_ids.shape[1])
+        last_eos = jnp.max(jnp.where(input_ids == self.config.eos_token_id, positions[None, :], -1), axis=1)
+        sentence_representation = decoder_outputs.last_hidden_state[jnp.arange(input_ids.shape[0]), last_eos]
+        logits = self.classification_head(sentence_representation, deterministic=deterministic)  # (batch, num_labels)
+        output = FlaxSeq2SeqSequenceClassifierOutput(
+            logits=logits,
+            past_key_values=decoder_outputs.past_key_values,
+            decoder_hidden_states=decoder_outputs.hidden_states,
+            decoder_attentions=decoder_outputs.attentions,
+            cross_attentions=decoder_outputs.cross_attentions,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class FlaxT5ForTokenClassificationModule(nn.Module):
+    """The encoder model `transformer`, dropout and `classifier` on every token."""
+
+    config: T5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        factor = config.initializer_factor
+        self.transformer = FlaxT5EncoderModelModule(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=self.config.classifier_dropout)
+        self.classifier = nn.Dense(config.num_labels, kernel_init=normal_init(factor * 1.0), dtype=self.dtype)
+
+    def encode(self, *args, **kwargs) -> FlaxBaseModelOutput:
+        return self.transformer.encode(*args, **kwargs)
+
+    def __call__(
+        self,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        outputs = self.encode(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        # (batch, seq, num_labels)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state, deterministic=deterministic))
+        output = FlaxTokenClassifierOutput(
+            logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class FlaxT5ForQuestionAnsweringModule(FlaxT5Module):
+    """The encoder-decoder with `qa_outputs` on the decoder output: a start and an end score per token."""
+
+    def setup(self):
+        super().setup()
+        config = self.config
+        if config.num_labels != 2:
+            raise ValueError(
+                f"config.num_labels must be 2 for question answering (a start and an end score per token), got {config.num_labels}"
+            )
+        factor = config.initializer_factor
+        self.qa_outputs = nn.Dense(
+            config.num_labels, kernel_init=normal_init(factor * config.hidden_size**-0.5), dtype=self.dtype
+        )
+
+    def __call__(
+        self,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        decoder_input_ids: Optional[jnp.ndarray] = None,
+        decoder_attention_mask: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        decoder_head_mask: Optional[jnp.ndarray] = None,
+        cross_attn_head_mask: Optional[jnp.ndarray] = None,
+        encoder_outputs: Optional[tuple] = None,
+        past_key_values: Optional[tuple] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        decoder_inputs_embeds: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            # (batch, seq): the start token, then input_ids but the last
+            start = jnp.full((input_ids.shape[0], 1), self.config.decoder_start_token_id, dtype=input_ids.dtype)
+            decoder_input_ids = jnp.concatenate([start, input_ids[:, :-1]], axis=1)
+        encoder_outputs, decoder_outputs = self._encode_decode(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        logits = self.qa_outputs(decoder_outputs.last_hidden_state)  # (batch, target seq, 2)
+        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, target seq) each
+        output = FlaxSeq2SeqQuestionAnsweringModelOutput(
+            start_logits=start_logits,
+            end_logits=end_logits,
+            past_key_values=decoder_outputs.past_key_values,
+            decoder_hidden_states=decoder_outputs.hidden_states,
+            decoder_attentions=decoder_outputs.attentions,
+            cross_attentions=decoder_outputs.cross_attentions,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
 class FlaxT5PreTrainedModel(FlaxPreTrainedModel):
     """Base class of the Flax T5 models: configuration class, weight initialisation, tied embeddings in
     checkpoints, and `encode` / `decode` / `init_cache` (as transformers' Flax encoder-decoder models)."""
@@ -1593,9 +1803,496 @@ class FlaxT5EncoderModel(FlaxT5PreTrainedModel):
         return self._run(inputs, params, dropout_rng, train)
 
 
+class FlaxT5ForSequenceClassification(FlaxT5PreTrainedModel):
+    """T5 model with a sequence classification/regression head on top (a linear layer on top of the decoder's hidden
+    state at the last end-of-sequence token), e.g. for GLUE tasks.
+
+    Load weights with `FlaxT5ForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the
+    parameters are `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+            id). With `past_key_values`, only the new tokens.
+        decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+            By default every decoder position is attended.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+            keeps a head, 0 masks it.
+        cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+            keeps a head, 0 masks it.
+        encoder_outputs (`tuple(FloatTensor)`, *optional*):
+            The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+            when given, the encoder is not run again. Used during generation.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+            Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+            representation.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+
+    Returns:
+        [`FlaxSeq2SeqSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxT5ForSequenceClassificationModule
+    # `encode` only: this head decodes its own input (no `decode` / `init_cache`).
+    _has_decoder = False
+
+    @property
+    def _tied_weights_keys(self) -> tuple:
+        # The stacks' embeddings are `transformer.shared`: transformers saves that one only.
+        return (
+            "transformer.encoder.embed_tokens.weight",
+            "transformer.decoder.embed_tokens.weight",
+        )
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        head_mask=None,
+        decoder_head_mask=None,
+        cross_attn_head_mask=None,
+        encoder_outputs=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+    ):
+        """Run the model.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+                id). With `past_key_values`, only the new tokens.
+            decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+                By default every decoder position is attended.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            encoder_outputs (`tuple(FloatTensor)`, *optional*):
+                The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+                when given, the encoder is not run again. Used during generation.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+                Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+                representation.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+
+        Returns:
+            [`FlaxSeq2SeqSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if input_ids is None:
+            raise ValueError(
+                "input_ids are required: the classified hidden state is the decoder's at the last end-of-sequence "
+                "token (config.eos_token_id) of input_ids"
+            )
+        eos_id = self.config.eos_token_id
+        if not isinstance(input_ids, jax.core.Tracer) and not bool(
+            jnp.all(jnp.any(jnp.asarray(input_ids) == eos_id, axis=1))
+        ):
+            raise ValueError(
+                f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = {eos_id}): the classified "
+                "hidden state is the decoder's at the row's last one"
+            )
+        decoder_inputs = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
+        if decoder_inputs is not None and decoder_inputs.shape[1] != input_ids.shape[1]:
+            raise ValueError(
+                f"the decoder inputs have length {decoder_inputs.shape[1]} and input_ids {input_ids.shape[1]}: the "
+                "end-of-sequence tokens of input_ids pick the decoder's hidden states, so the lengths must be equal "
+                "(leave decoder_input_ids out to shift input_ids)"
+            )
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if input_ids is None:
+                raise ValueError(
+                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
+                    "shifted right, and input_ids is None"
+                )
+            if self.config.decoder_start_token_id is None:
+                raise ValueError(
+                    "config.decoder_start_token_id must be set to shift input_ids into decoder inputs; or pass decoder_input_ids"
+                )
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxT5ForTokenClassification(FlaxT5PreTrainedModel):
+    """T5 encoder with a token classification head on top (a linear layer on top of the encoder's hidden-states
+    output), e.g. for Named-Entity-Recognition (NER) tasks.
+
+    Load weights with `FlaxT5ForTokenClassification.from_pretrained(directory)` (transformers' PyTorch layout); the
+    parameters are `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+
+    Returns:
+        [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxT5ForTokenClassificationModule
+    # `encode` only: this head has no decoder (no `decode` / `init_cache`).
+    _has_decoder = False
+    # A full encoder-decoder checkpoint loads quietly: its decoder and LM head are not part of this model.
+    _keys_to_ignore_on_load_unexpected = (r"^transformer\.decoder\.", r"^transformer\.lm_head\.")
+
+    @property
+    def _tied_weights_keys(self) -> tuple:
+        # The stacks' embeddings are `transformer.shared`: transformers saves that one only.
+        return ("transformer.encoder.embed_tokens.weight",)
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+    ):
+        """Run the model.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+
+        Returns:
+            [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxT5ForQuestionAnswering(FlaxT5PreTrainedModel):
+    """T5 encoder-decoder model with a span classification head on top of the decoder for extractive question-answering
+    tasks like SQuAD (a linear layer on top of the decoder's hidden-states output to compute `span start logits` and
+    `span end logits`).
+
+    Load weights with `FlaxT5ForQuestionAnswering.from_pretrained(directory)` (transformers' PyTorch layout); the
+    parameters are `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+            id). With `past_key_values`, only the new tokens.
+        decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+            By default every decoder position is attended.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+            keeps a head, 0 masks it.
+        cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+            keeps a head, 0 masks it.
+        encoder_outputs (`tuple(FloatTensor)`, *optional*):
+            The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+            when given, the encoder is not run again. Used during generation.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+            Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+            representation.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+
+    Returns:
+        [`FlaxSeq2SeqQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxT5ForQuestionAnsweringModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        head_mask=None,
+        decoder_head_mask=None,
+        cross_attn_head_mask=None,
+        encoder_outputs=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+    ):
+        """Run the model.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+                id). With `past_key_values`, only the new tokens.
+            decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+                By default every decoder position is attended.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            encoder_outputs (`tuple(FloatTensor)`, *optional*):
+                The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+                when given, the encoder is not run again. Used during generation.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+                Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+                representation.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+
+        Returns:
+            [`FlaxSeq2SeqQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if input_ids is None:
+                raise ValueError(
+                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
+                    "shifted right, and input_ids is None"
+                )
+            if self.config.decoder_start_token_id is None:
+                raise ValueError(
+                    "config.decoder_start_token_id must be set to shift input_ids into decoder inputs; or pass decoder_input_ids"
+                )
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
 __all__ = [
     "FlaxT5Model",
     "FlaxT5ForConditionalGeneration",
     "FlaxT5EncoderModel",
+    "FlaxT5ForSequenceClassification",
+    "FlaxT5ForTokenClassification",
+    "FlaxT5ForQuestionAnswering",
     "FlaxT5PreTrainedModel",
 ]

@@ -20,6 +20,9 @@ from ...modeling_outputs import (
     BaseModelOutput,
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
+    Seq2SeqQuestionAnsweringModelOutput,
+    Seq2SeqSequenceClassifierOutput,
+    TokenClassifierOutput,
 )
 from ...modeling_utils import PreTrainedModel, check_inputs, mask_value
 from .configuration_t5 import T5Config
@@ -407,10 +410,20 @@ class T5PreTrainedModel(PreTrainedModel):
         d_model = config.d_model
         if isinstance(module, T5LayerNorm):
             module.weight.fill_(factor * 1.0)
-        elif isinstance(module, (T5Model, T5ForConditionalGeneration, T5EncoderModel)):
+        elif isinstance(module, (T5Model, T5ForConditionalGeneration, T5EncoderModel, T5ForQuestionAnswering)):
             module.shared.weight.normal_(mean=0.0, std=factor * 1.0)
             if hasattr(module, "lm_head") and not config.tie_word_embeddings:
                 module.lm_head.weight.normal_(mean=0.0, std=factor * 1.0)
+            if hasattr(module, "qa_outputs"):
+                module.qa_outputs.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
+                module.qa_outputs.bias.zero_()
+        elif isinstance(module, T5ForTokenClassification):
+            module.classifier.weight.normal_(mean=0.0, std=factor * 1.0)
+            module.classifier.bias.zero_()
+        elif isinstance(module, T5ClassificationHead):
+            for linear in (module.dense, module.out_proj):
+                linear.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
+                linear.bias.zero_()
         elif isinstance(module, T5DenseActDense):
             module.wi.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
             module.wo.weight.normal_(mean=0.0, std=factor * config.d_ff**-0.5)
@@ -574,6 +587,21 @@ class T5Stack(T5PreTrainedModel):
         if output_hidden_states:
             all_hidden_states = all_hidden_states + (hidden_states,)
         return hidden_states, next_cache, all_hidden_states, all_attentions, all_cross_attentions
+
+
+class T5ClassificationHead(nn.Module):
+    """Sentence-level classification of one hidden state per example: dropout, `dense` + tanh, dropout, `out_proj`."""
+
+    def __init__(self, config: T5Config) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.d_model, config.d_model)
+        self.dropout = nn.Dropout(p=config.classifier_dropout)
+        self.out_proj = nn.Linear(config.d_model, config.num_labels)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """(batch, hidden) -> (batch, num_labels)"""
+        hidden_states = torch.tanh(self.dense(self.dropout(hidden_states)))
+        return self.out_proj(self.dropout(hidden_states))
 
 
 class T5Model(T5PreTrainedModel):
@@ -1020,9 +1048,465 @@ class T5EncoderModel(T5PreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+class T5ForSequenceClassification(T5PreTrainedModel):
+    """T5 model with a sequence classification/regression head on top (a linear layer on top of the decoder's hidden
+    state at the last end-of-sequence token), e.g. for GLUE tasks.
+
+    Args:
+        config ([`T5Config`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    _tied_weights_keys = ["transformer.encoder.embed_tokens.weight", "transformer.decoder.embed_tokens.weight"]
+
+    def __init__(self, config: T5Config) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.transformer = T5Model(config)
+        self.classification_head = T5ClassificationHead(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.transformer.get_input_embeddings()
+
+    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
+        self.transformer.set_input_embeddings(new_embeddings)
+
+    def get_encoder(self) -> T5Stack:
+        return self.transformer.get_encoder()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        head_mask=None,
+        decoder_head_mask=None,
+        cross_attn_head_mask=None,
+        encoder_outputs=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        labels=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[Seq2SeqSequenceClassifierOutput, tuple]:
+        """The forward pass of [`T5ForSequenceClassification`].
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+                id). With `past_key_values`, only the new tokens.
+            decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+                By default every decoder position is attended.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            encoder_outputs (`tuple(FloatTensor)`, *optional*):
+                The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+                when given, the encoder is not run again. Used during generation.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+                Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+                representation.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+        Returns:
+            [`Seq2SeqSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if labels is not None:
+            use_cache = False
+        if input_ids is None:
+            raise ValueError(
+                "input_ids are required: the classified hidden state is the decoder's at the last end-of-sequence "
+                "token (config.eos_token_id) of input_ids"
+            )
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if input_ids is None:
+                raise ValueError(
+                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
+                    "shifted right, and input_ids is None"
+                )
+            decoder_input_ids = self._shift_right(input_ids)
+        outputs = self.transformer(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        # (batch, target_len, hidden): the decoder output, aligned with input_ids
+        sequence_output = outputs.last_hidden_state
+        if sequence_output.shape[1] != input_ids.shape[1]:
+            raise ValueError(
+                f"the decoder inputs have length {sequence_output.shape[1]} and input_ids {input_ids.shape[1]}: the "
+                "end-of-sequence tokens of input_ids pick the decoder's hidden states, so the lengths must be equal "
+                "(leave decoder_input_ids out to shift input_ids)"
+            )
+        eos_mask = input_ids.eq(self.config.eos_token_id)
+        if not torch.compiler.is_compiling() and not eos_mask.any(dim=1).all():
+            raise ValueError(
+                f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = {self.config.eos_token_id}): "
+                "the classified hidden state is the decoder's at the row's last one"
+            )
+        # (batch,): the position of each row's last end-of-sequence token
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        last_eos = torch.where(eos_mask, positions, -1).amax(dim=1)
+        sentence_representation = sequence_output[torch.arange(input_ids.shape[0], device=input_ids.device), last_eos]
+        # (batch, num_labels)
+        logits = self.classification_head(sentence_representation)
+        loss = None
+        if labels is not None:
+            loss = self.sequence_classification_loss(logits, labels.to(logits.device))
+        output = Seq2SeqSequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class T5ForTokenClassification(T5PreTrainedModel):
+    """T5 encoder with a token classification head on top (a linear layer on top of the encoder's hidden-states
+    output), e.g. for Named-Entity-Recognition (NER) tasks.
+
+    Args:
+        config ([`T5Config`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    _tied_weights_keys = ["transformer.encoder.embed_tokens.weight"]
+    # A full encoder-decoder checkpoint loads quietly: its decoder has no counterpart here.
+    _keys_to_ignore_on_load_unexpected = [r"decoder\."]
+
+    def __init__(self, config: T5Config) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.transformer = T5EncoderModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.d_model, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.transformer.get_input_embeddings()
+
+    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
+        self.transformer.set_input_embeddings(new_embeddings)
+
+    def get_encoder(self) -> T5Stack:
+        return self.transformer.get_encoder()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[TokenClassifierOutput, tuple]:
+        """The forward pass of [`T5ForTokenClassification`].
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+        Returns:
+            [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.transformer(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        # (batch, seq, num_labels)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = self.classification_loss(logits, labels.to(logits.device))
+        output = TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class T5ForQuestionAnswering(T5PreTrainedModel):
+    """T5 encoder-decoder model with a span classification head on top of the decoder for extractive question-answering
+    tasks like SQuAD (a linear layer on top of the decoder's hidden-states output to compute `span start logits` and
+    `span end logits`).
+
+    Args:
+        config ([`T5Config`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    _tied_weights_keys = [
+        "encoder.embed_tokens.weight",
+        "decoder.embed_tokens.weight",
+    ]
+
+    def __init__(self, config: T5Config) -> None:
+        super().__init__(config)
+        self.shared = nn.Embedding(config.vocab_size, config.d_model)
+        self.encoder = T5Stack(config, self.shared, num_layers=config.num_hidden_layers)
+        self.decoder = T5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)
+        if config.num_labels != 2:
+            raise ValueError(
+                f"config.num_labels must be 2 for question answering (a start and an end score per token), got {config.num_labels}"
+            )
+        self.num_labels = config.num_labels
+        self.qa_outputs = nn.Linear(config.d_model, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.shared
+
+    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
+        self.shared = new_embeddings
+        self.encoder.set_input_embeddings(new_embeddings)
+        self.decoder.set_input_embeddings(new_embeddings)
+
+    def get_encoder(self) -> T5Stack:
+        return self.encoder
+
+    def get_decoder(self) -> T5Stack:
+        return self.decoder
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        head_mask=None,
+        decoder_head_mask=None,
+        cross_attn_head_mask=None,
+        encoder_outputs=None,
+        start_positions=None,
+        end_positions=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[Seq2SeqQuestionAnsweringModelOutput, tuple]:
+        """The forward pass of [`T5ForQuestionAnswering`].
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+                id). With `past_key_values`, only the new tokens.
+            decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+                By default every decoder position is attended.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            encoder_outputs (`tuple(FloatTensor)`, *optional*):
+                The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+                when given, the encoder is not run again. Used during generation.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+                Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+                representation.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+        Returns:
+            [`Seq2SeqQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if (
+            head_mask is not None
+            and decoder_head_mask is None
+            and self.config.num_hidden_layers == self.config.num_decoder_layers
+        ):
+            warnings.warn(
+                "`head_mask` now only masks the encoder: pass `decoder_head_mask` for the decoder. It is copied to "
+                "`decoder_head_mask` for now.",
+                FutureWarning,
+            )
+            decoder_head_mask = head_mask
+
+        if encoder_outputs is None:
+            encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                head_mask=head_mask,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+            )
+            encoder_outputs = BaseModelOutput(
+                last_hidden_state=encoder_hidden, hidden_states=encoder_hidden_states, attentions=encoder_attentions
+            )
+        elif not isinstance(encoder_outputs, BaseModelOutput):
+            # A tuple (last_hidden_state, hidden_states, attentions), possibly shorter
+            encoder_outputs = BaseModelOutput(
+                last_hidden_state=encoder_outputs[0],
+                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
+                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
+            )
+        if start_positions is not None and end_positions is not None:
+            use_cache = False
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if input_ids is None:
+                raise ValueError(
+                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
+                    "shifted right, and input_ids is None"
+                )
+            decoder_input_ids = self._shift_right(input_ids)
+        sequence_output, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
+            input_ids=decoder_input_ids,
+            attention_mask=decoder_attention_mask,
+            inputs_embeds=decoder_inputs_embeds,
+            past_key_values=None,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask,
+            head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        # (batch, target_len, 2) -> two (batch, target_len)
+        start_logits, end_logits = self.qa_outputs(sequence_output).split(1, dim=-1)
+        start_logits = start_logits.squeeze(-1).contiguous()
+        end_logits = end_logits.squeeze(-1).contiguous()
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = self.question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        output = Seq2SeqQuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            past_key_values=next_cache,
+            decoder_hidden_states=decoder_hidden_states,
+            decoder_attentions=decoder_attentions,
+            cross_attentions=cross_attentions,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
 __all__ = [
     "T5Model",
     "T5ForConditionalGeneration",
     "T5EncoderModel",
+    "T5ForSequenceClassification",
+    "T5ForTokenClassification",
+    "T5ForQuestionAnswering",
     "T5PreTrainedModel",
 ]

@@ -21,6 +21,9 @@ from ...modeling_tf_outputs import (
     TFBaseModelOutputWithPastAndCrossAttentions,
     TFSeq2SeqLMOutput,
     TFSeq2SeqModelOutput,
+    TFSeq2SeqQuestionAnsweringModelOutput,
+    TFSeq2SeqSequenceClassifierOutput,
+    TFTokenClassifierOutput,
 )
 from ...modeling_tf_utils import (
     TFCompositeLayer,
@@ -29,6 +32,8 @@ from ...modeling_tf_utils import (
     cross_entropy,
     head_mask_per_layer,
     mask_value,
+    question_answering_loss,
+    sequence_classification_loss,
     shape_list,
     unpack_inputs,
 )
@@ -1220,9 +1225,605 @@ class TFT5EncoderModel(TFT5PreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+class TFT5ClassificationHead(TFCompositeLayer):
+    """Sentence-level classification of one hidden state per example: dropout, `dense` + tanh, dropout, `out_proj`."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        initializer = keras.initializers.RandomNormal(stddev=config.initializer_factor * config.d_model**-0.5)
+        self.dense = keras.layers.Dense(config.d_model, kernel_initializer=initializer, name="dense")
+        self.dropout = keras.layers.Dropout(config.classifier_dropout)
+        self.out_proj = keras.layers.Dense(config.num_labels, kernel_initializer=initializer, name="out_proj")
+
+    def call(self, hidden_states, training=False):
+        """(batch, hidden) -> (batch, num_labels)"""
+        hidden_states = tf.tanh(self.dense(self.dropout(hidden_states, training=training)))
+        return self.out_proj(self.dropout(hidden_states, training=training))
+
+
+class TFT5ForSequenceClassification(TFT5PreTrainedModel):
+    """T5 model with a sequence classification/regression head on top (a linear layer on top of the decoder's hidden state at the last end-of-sequence token), e.g. for GLUE tasks.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+            id). With `past_key_values`, only the new tokens.
+        decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+            By default every decoder position is attended.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+            keeps a head, 0 masks it.
+        cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+            keeps a head, 0 masks it.
+        encoder_outputs (`tuple(FloatTensor)`, *optional*):
+            The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+            when given, the encoder is not run again. Used during generation.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+            Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+            representation.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.transformer = TFT5Model(config, name="transformer")
+        self.classification_head = TFT5ClassificationHead(config, name="classification_head")
+
+    @property
+    def dummy_inputs(self) -> dict:
+        # Every row ends with the end-of-sequence token, whose decoder state is classified.
+        eos = self.config.eos_token_id
+        return {"input_ids": tf.constant([[7, 6, eos], [1, 2, eos]], dtype=tf.int32)}
+
+    def get_encoder(self):
+        return self.transformer.get_encoder()
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        head_mask=None,
+        decoder_head_mask=None,
+        cross_attn_head_mask=None,
+        encoder_outputs=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        labels=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+                id). With `past_key_values`, only the new tokens.
+            decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+                By default every decoder position is attended.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            encoder_outputs (`tuple(FloatTensor)`, *optional*):
+                The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+                when given, the encoder is not run again. Used during generation.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+                Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+                representation.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFSeq2SeqSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if labels is not None:
+            use_cache = False
+        if input_ids is None:
+            raise ValueError(
+                "input_ids are required: the classified hidden state is the decoder's at the last end-of-sequence "
+                "token (config.eos_token_id) of input_ids"
+            )
+        input_ids = tf.convert_to_tensor(input_ids)
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if input_ids is None:
+                raise ValueError(
+                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
+                    "shifted right, and input_ids is None"
+                )
+            decoder_input_ids = self._shift_right(input_ids)
+        outputs = self.transformer(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
+        )
+        # (batch, target_len, hidden): the decoder output, aligned with input_ids
+        sequence_output = outputs.last_hidden_state
+        target_length, length = sequence_output.shape[1], input_ids.shape[1]
+        if target_length is not None and length is not None and target_length != length:
+            raise ValueError(
+                f"the decoder inputs have length {target_length} and input_ids {length}: the end-of-sequence tokens "
+                "of input_ids pick the decoder's hidden states, so the lengths must be equal (leave "
+                "decoder_input_ids out to shift input_ids)"
+            )
+        eos_mask = tf.equal(input_ids, tf.cast(self.config.eos_token_id, input_ids.dtype))
+        message = (
+            f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = {self.config.eos_token_id}): "
+            "the classified hidden state is the decoder's at the row's last one"
+        )
+        every_row = tf.reduce_all(tf.reduce_any(eos_mask, axis=1))
+        if tf.executing_eagerly():
+            if not bool(every_row):
+                raise ValueError(message)
+        else:
+            tf.debugging.assert_equal(every_row, True, message=message)
+        # (batch,): the position of each row's last end-of-sequence token
+        positions = tf.range(shape_list(input_ids)[1])
+        last_eos = tf.reduce_max(tf.where(eos_mask, positions[None, :], -1), axis=1)
+        logits = self.classification_head(tf.gather(sequence_output, last_eos, batch_dims=1), training=training)
+        loss = sequence_classification_loss(labels, logits, self.config) if labels is not None else None
+        output = TFSeq2SeqSequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class TFT5ForTokenClassification(TFT5PreTrainedModel):
+    """T5 encoder with a token classification head on top (a linear layer on top of the encoder's hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    # A full encoder-decoder checkpoint loads quietly: the decoder and the LM head are not part of this model.
+    ignore_on_load_unexpected = (
+        r"^transformer\.decoder\.",
+        r"^transformer\.lm_head\.",
+    )
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.transformer = TFT5EncoderModel(config, name="transformer")
+        self.dropout = keras.layers.Dropout(config.classifier_dropout)
+        self.classifier = keras.layers.Dense(
+            config.num_labels,
+            kernel_initializer=keras.initializers.RandomNormal(stddev=config.initializer_factor),
+            name="classifier",
+        )
+
+    @property
+    def dummy_inputs(self) -> dict:
+        return {"input_ids": tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)}
+
+    def get_encoder(self):
+        return self.transformer.get_encoder()
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.transformer(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
+        )
+        # (batch, seq, num_labels)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state, training=training))
+        loss = cross_entropy(labels, logits) if labels is not None else None
+        output = TFTokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class TFT5ForQuestionAnswering(TFT5PreTrainedModel):
+    """T5 encoder-decoder model with a span classification head on top of the decoder for extractive question-answering tasks like SQuAD (a linear layer on top of the decoder's hidden-states output to compute `span start logits` and `span end logits`).
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+            id). With `past_key_values`, only the new tokens.
+        decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+            By default every decoder position is attended.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+            keeps a head, 0 masks it.
+        cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+            keeps a head, 0 masks it.
+        encoder_outputs (`tuple(FloatTensor)`, *optional*):
+            The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+            when given, the encoder is not run again. Used during generation.
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+            Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+            representation.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    # transformers' PyTorch checkpoints may hold a cross-attention relative bias that no model uses.
+    ignore_on_load_unexpected = (r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",)
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        # One vocabulary matrix for both stacks (their `embed_tokens`) and, when tied, the LM head.
+        self.shared = keras.layers.Embedding(
+            config.vocab_size,
+            config.d_model,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=config.initializer_factor),
+            name="shared",
+        )
+        encoder_config = copy.deepcopy(config)
+        encoder_config.is_decoder = False
+        encoder_config.use_cache = False
+        self.encoder = TFT5Stack(encoder_config, self.shared, name="encoder")
+        decoder_config = copy.deepcopy(config)
+        decoder_config.is_decoder = True
+        decoder_config.num_hidden_layers = config.num_decoder_layers
+        self.decoder = TFT5Stack(decoder_config, self.shared, name="decoder")
+        if config.num_labels != 2:
+            raise ValueError(
+                f"config.num_labels must be 2 for question answering (a start and an end score per token), got {config.num_labels}"
+            )
+        self.qa_outputs = keras.layers.Dense(
+            config.num_labels,
+            kernel_initializer=keras.initializers.RandomNormal(
+                stddev=config.initializer_factor * config.d_model**-0.5
+            ),
+            name="qa_outputs",
+        )
+
+    def get_encoder(self):
+        return self.encoder
+
+    def get_decoder(self):
+        return self.decoder
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        head_mask=None,
+        decoder_head_mask=None,
+        cross_attn_head_mask=None,
+        encoder_outputs=None,
+        start_positions=None,
+        end_positions=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
+                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
+                id). With `past_key_values`, only the new tokens.
+            decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
+                By default every decoder position is attended.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            decoder_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's self-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            cross_attn_head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the decoder's cross-attention modules. Mask values selected in `[0, 1]`: 1
+                keeps a head, 0 masks it.
+            encoder_outputs (`tuple(FloatTensor)`, *optional*):
+                The encoder's output (`last_hidden_state`, optionally `hidden_states`, `attentions`) computed beforehand;
+                when given, the encoder is not run again. Used during generation.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            decoder_inputs_embeds (`FloatTensor` of shape `(batch_size, target_sequence_length, hidden_size)`, *optional*):
+                Optionally, instead of passing `decoder_input_ids` you can choose to directly pass an embedded
+                representation.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFSeq2SeqQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        return_dict = return_dict if return_dict is not None else config.use_return_dict
+        output_attentions = output_attentions if output_attentions is not None else config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+        )
+        use_cache = use_cache if use_cache is not None else config.use_cache
+        if (
+            head_mask is not None
+            and decoder_head_mask is None
+            and config.num_hidden_layers == config.num_decoder_layers
+        ):
+            decoder_head_mask = head_mask  # as transformers does (deprecated there)
+
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                head_mask=head_mask,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                training=training,
+            )
+        elif not isinstance(encoder_outputs, ModelOutput):
+            encoder_outputs = TFBaseModelOutput(
+                last_hidden_state=encoder_outputs[0],
+                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
+                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
+            )
+        if start_positions is not None and end_positions is not None:
+            use_cache = False
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if input_ids is None:
+                raise ValueError(
+                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
+                    "shifted right, and input_ids is None"
+                )
+            decoder_input_ids = self._shift_right(input_ids)
+        decoder_outputs = self.decoder(
+            input_ids=decoder_input_ids,
+            attention_mask=decoder_attention_mask,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask,
+            inputs_embeds=decoder_inputs_embeds,
+            head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            past_key_values=None,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        logits = self.qa_outputs(decoder_outputs.last_hidden_state)  # (batch, target, 2)
+        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, target) each
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_positions, end_positions, start_logits, end_logits)
+        output = TFSeq2SeqQuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            past_key_values=decoder_outputs.past_key_values,
+            decoder_hidden_states=decoder_outputs.hidden_states,
+            decoder_attentions=decoder_outputs.attentions,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
 __all__ = [
     "TFT5Model",
     "TFT5ForConditionalGeneration",
     "TFT5EncoderModel",
+    "TFT5ForSequenceClassification",
+    "TFT5ForTokenClassification",
+    "TFT5ForQuestionAnswering",
     "TFT5PreTrainedModel",
 ]
