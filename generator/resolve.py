@@ -447,7 +447,10 @@ def resolve_architecture(
 
     index = {f.name: i for i, f in enumerate(spec.config.fields)}
     hidden, heads_n = default_of("hidden_size"), default_of("num_attention_heads")
-    if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or hidden % heads_n):
+    # With `attention.head_dim` (a config field) the sublayer attention's projections are heads x head_dim wide,
+    # whatever hidden_size is; the other layouts split hidden_size into the heads.
+    split_hidden = spec.attention.head_dim is None or spec.attention.layout != "sublayer"
+    if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or (split_hidden and hidden % heads_n)):
         heads_field = spec.config.attribute_map.get("num_attention_heads", "num_attention_heads")
         raise fail(
             f"the default hidden_size ({hidden}) is not a multiple of the default num_attention_heads ({heads_n})",
