@@ -296,8 +296,10 @@ class TFT5LayerSelfAttention(TFCompositeLayer):
     def position_bias(self, attention_mask):
         """The encoder's bias (bidirectional relative positions and padding mask), from this first layer's parameters."""
         seq_length = shape_list(attention_mask)[1]
-        mask = (1.0 - tf.cast(attention_mask, tf.float32))[:, None, None, :] * tf.float32.min  # (batch, 1, 1, seq)
-        return self.SelfAttention.compute_bias(tf.range(seq_length), seq_length) + mask
+        bias = self.SelfAttention.compute_bias(tf.range(seq_length), seq_length)
+        # Padding keys get `mask_value` of the bias' dtype (finite in float16 and bfloat16): (batch, 1, 1, seq)
+        keep = tf.not_equal(attention_mask, 0)[:, None, None, :]
+        return bias + tf.where(keep, tf.constant(0.0, bias.dtype), tf.constant(mask_value(bias.dtype), bias.dtype))
 
     def call(
         self,
