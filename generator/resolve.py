@@ -180,6 +180,8 @@ class Architecture:
     # the spec makes conditional on a flag: the layers' cross-attention), for the loader's error when such names cannot
     # load.
     keys_needing_config_flag: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The spec's `test.variants`: small configurations (name -> config keyword arguments) for the test harness.
+    test_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -403,6 +405,20 @@ _HEAD_OUTPUT = {
 }
 
 
+# Heads of encoder-decoder models; those that differ from the encoder-only head of that kind have their own output
+# class and description.
+SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "encoder", "sequence_classification", "token_classification", "question_answering")
+_SEQ2SEQ_HEAD_OUTPUT = {
+    "sequence_classification": "Seq2SeqSequenceClassifierOutput",
+    "question_answering": "Seq2SeqQuestionAnsweringModelOutput",
+}
+_SEQ2SEQ_HEAD_DOC = {
+    "sequence_classification": "{title} model with a sequence classification/regression head on top (a linear layer on top of the decoder's hidden state at the last end-of-sequence token), e.g. for GLUE tasks.",
+    "token_classification": "{title} encoder with a token classification head on top (a linear layer on top of the encoder's hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.",
+    "question_answering": "{title} encoder-decoder model with a span classification head on top of the decoder for extractive question-answering tasks like SQuAD (a linear layer on top of the decoder's hidden-states output to compute `span start logits` and `span end logits`).",
+}
+
+
 def resolve_architecture(
     loaded: LoadedYaml, outputs: OutputCatalog, arguments: schema.ArgumentsSpec
 ) -> Architecture:
@@ -454,7 +470,10 @@ def resolve_architecture(
 
     index = {f.name: i for i, f in enumerate(spec.config.fields)}
     hidden, heads_n = default_of("hidden_size"), default_of("num_attention_heads")
-    if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or hidden % heads_n):
+    # With `attention.head_dim` (a config field) the sublayer attention's projections are heads x head_dim wide,
+    # whatever hidden_size is; the other layouts split hidden_size into the heads.
+    split_hidden = spec.attention.head_dim is None or spec.attention.layout != "sublayer"
+    if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or (split_hidden and hidden % heads_n)):
         heads_field = spec.config.attribute_map.get("num_attention_heads", "num_attention_heads")
         raise fail(
             f"the default hidden_size ({hidden}) is not a multiple of the default num_attention_heads ({heads_n})",
@@ -606,9 +625,13 @@ def resolve_architecture(
         }.get(h.kind, [])
         if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
             raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
-        if seq2seq and h.kind not in ("seq2seq", "conditional_generation", "encoder"):
-            raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use seq2seq, conditional_generation, encoder)", loc + ["kind"])
-        if h.kind == "sequence_classification":
+        if seq2seq and h.kind not in SEQ2SEQ_HEAD_KINDS:
+            raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use {', '.join(SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
+        if seq2seq and h.kind == "token_classification" and "encoder" not in {x.kind for x in spec.heads}:
+            raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
+        if seq2seq and h.kind == "sequence_classification" and h.style is not None:
+            raise fail("sequence_classification of an encoder-decoder model classifies the decoder output at the last end-of-sequence token: it takes no `style`", loc + ["style"])
+        if h.kind == "sequence_classification" and not seq2seq:
             if h.style is None:
                 raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
             if h.style == "pooled":
@@ -641,7 +664,7 @@ def resolve_architecture(
         if needs_dropout and h.dropout is None:
             if spec.classifier_dropout is None:
                 raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
-        output = h.output or _HEAD_OUTPUT.get(h.kind)
+        output = h.output or (_SEQ2SEQ_HEAD_OUTPUT if seq2seq else {}).get(h.kind) or _HEAD_OUTPUT.get(h.kind)
         if h.kind == "base":
             if spec.pooler is not None and spec.decoder is not None:
                 output = h.output or "BaseModelOutputWithPoolingAndCrossAttentions"
@@ -680,7 +703,7 @@ def resolve_architecture(
                 activation=activation,
                 labels_disable_cache=h.labels_disable_cache,
                 args=args,
-                doc=_HEAD_DOC[h.kind].format(title=spec.title),
+                doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
             )
         )
     first = "seq2seq" if seq2seq else "base"
@@ -706,6 +729,7 @@ def resolve_architecture(
     if cross_attention is not None:
         layers = re.escape(f"{spec.encoder.path}.{spec.encoder.layer_list}")
         keys_needing_config_flag["add_cross_attention"] = (rf"(^|\.){layers}\.\d+\.{cross_attention}\.",)
+    test_variants = _resolve_test_variants(spec, fail)
 
     lm_path = tuple(spec.lm_head.path.split(".")) if spec.lm_head else ()
     sent_path = tuple(spec.sentence_head.path.split(".")) if spec.sentence_head else ()
@@ -752,7 +776,44 @@ def resolve_architecture(
         position_table=position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
+        test_variants=test_variants,
     )
+
+
+# Keys of a test variant that shape the test inputs rather than the model, with their values.
+TEST_INPUT_OPTIONS = {"padding_side": ("right", "left")}
+
+
+def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dict[str, Any]]:
+    """The `test.variants` of a spec: every key is a config field the spec declares (or maps, or the base config
+    has), and a declared field's value has the field's type and is one of its choices."""
+    if spec.test is None:
+        return {}
+    fields = {f.name: f for f in spec.config.fields}
+    known = set(fields) | set(spec.config.attribute_map) | set(BASE_CONFIG_FIELDS)
+    for variant, kwargs in spec.test.variants.items():
+        for key, value in kwargs.items():
+            loc = ["test", "variants", variant, key]
+            if key in TEST_INPUT_OPTIONS:
+                if value not in TEST_INPUT_OPTIONS[key]:
+                    raise fail(f"{key} is one of {list(TEST_INPUT_OPTIONS[key])}, not {value!r}", loc)
+                continue
+            if key not in known:
+                raise fail(f"{key!r} is not a config field of this spec" + _suggest(key, sorted(known)), loc)
+            f = fields.get(spec.config.attribute_map.get(key, key))
+            if f is None or (value is None and f.optional):
+                continue
+            ok = {
+                "int": isinstance(value, int) and not isinstance(value, bool),
+                "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+                "str": isinstance(value, str),
+                "bool": isinstance(value, bool),
+            }[f.type]
+            if not ok:
+                raise fail(f"{value!r} is not of type {f.type} (config field {f.name!r})", loc)
+            if f.choices is not None and value not in f.choices:
+                raise fail(f"{value!r} is not one of the choices of {f.name!r}: {f.choices}", loc)
+    return {variant: dict(kwargs) for variant, kwargs in spec.test.variants.items()}
 
 
 def _head_arguments(
@@ -794,24 +855,32 @@ def _head_arguments(
 
 
 def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
-    names = ["input_ids", "attention_mask"]
-    if kind != "encoder":
-        names += ["decoder_input_ids", "decoder_attention_mask"]
-    names += ["head_mask"]
-    if kind != "encoder":
-        names += ["decoder_head_mask", "cross_attn_head_mask", "encoder_outputs", "past_key_values"]
-    names += ["inputs_embeds"]
-    if kind != "encoder":
-        names += ["decoder_inputs_embeds"]
-        if kind == "conditional_generation" and framework != "flax":
-            names += ["labels"]
-        names += ["use_cache"]
-    names += ["output_attentions", "output_hidden_states", "return_dict"]
+    labels = [] if framework == "flax" else {"token_classification": ["labels"]}.get(kind, [])
+    if kind in ("encoder", "token_classification"):
+        names = ["input_ids", "attention_mask", "head_mask", "inputs_embeds", *labels]
+        return _document(names + _seq2seq_tail(framework), kind, arguments)
+    # Sequence classification and question answering decode the input itself: they take no cache.
+    cached = kind not in ("sequence_classification", "question_answering")
+    names = ["input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "head_mask"]
+    names += ["decoder_head_mask", "cross_attn_head_mask", "encoder_outputs"]
+    names += ["past_key_values"] if cached else []
+    if kind == "question_answering" and framework != "flax":
+        names += ["start_positions", "end_positions"]
+    names += ["inputs_embeds", "decoder_inputs_embeds"]
+    if kind in ("conditional_generation", "sequence_classification") and framework != "flax":
+        names += ["labels"]
+    names += ["use_cache"]
+    return _document(names + _seq2seq_tail(framework), kind, arguments)
+
+
+def _seq2seq_tail(framework: str) -> list[str]:
+    """The arguments every encoder-decoder forward ends with."""
+    names = ["output_attentions", "output_hidden_states", "return_dict"]
     if framework == "tf":
         names.append("training")
     if framework == "flax":
         names += ["params", "dropout_rng", "train"]
-    return _document(names, kind, arguments)
+    return names
 
 
 def _document(names: list[str], kind: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:

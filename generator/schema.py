@@ -400,6 +400,13 @@ class HeadSpec(Strict):
 ConfigSpec.model_rebuild()
 
 
+class SpecTests(Strict):
+    """Small configurations the test harness builds every head with, `variants: {name: {config field: value}}`. They
+    document why each variant exists (in comments) and never change generated code."""
+
+    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None]]] = Field(min_length=1)
+
+
 class ArchitectureSpec(Strict):
     name: Identifier
     class_prefix: ClassPrefix
@@ -422,6 +429,7 @@ class ArchitectureSpec(Strict):
     sequence_summary: Optional[SequenceSummarySpec] = None
     classifier_dropout: Optional[ClassifierDropoutSpec] = None
     heads: list[HeadSpec] = Field(min_length=1)
+    test: Optional[SpecTests] = None
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -21,93 +21,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 ATOL = 1e-5
 ROOT = Path(__file__).resolve().parent.parent
 
-# Small configurations for each architecture. Several variants per architecture exercise the spec's components:
-# ALBERT with several groups and inner layers; RoFormer with E != H, E == H and rotary on values.
-_ALL_SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
-    "albert": {
-        "groups": dict(
-            vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
-            inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
-            type_vocab_size=3, hidden_act="gelu_new", num_labels=3,
-        ),
-    },
-    "nezha": {
-        # max_relative_position < sequence length: the clipping of distances is exercised.
-        "clipped": dict(
-            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, max_relative_position=4, type_vocab_size=3, num_labels=3,
-        ),
-    },
-    # Encoder-decoder with local / transient-global encoder attention. Lengths are chosen so that the input (13) is not a
-    # multiple of the local block (local_radius + 1) nor of global_block_size, and one variant's block is longer than
-    # the whole input; decoders have more layers than encoders.
-    "longt5": {
-        "local": dict(
-            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=3, num_heads=4,
-            local_radius=2, relative_attention_num_buckets=8, relative_attention_max_distance=16,
-            feed_forward_proj="relu", encoder_attention_type="local", decoder_start_token_id=0,
-        ),
-        "tglobal": dict(
-            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=3, num_heads=4,
-            local_radius=3, global_block_size=3, relative_attention_num_buckets=8, relative_attention_max_distance=16,
-            feed_forward_proj="gated-gelu", encoder_attention_type="transient-global", tie_word_embeddings=False,
-            decoder_start_token_id=0,
-        ),
-        "short_block": dict(
-            vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=2, num_heads=4,
-            local_radius=15, global_block_size=16, relative_attention_num_buckets=8, relative_attention_max_distance=16,
-            feed_forward_proj="gated-relu", encoder_attention_type="transient-global", decoder_start_token_id=0,
-        ),
-    },
-    "roformer": {
-        "factorized": dict(
-            vocab_size=99, embedding_size=24, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-            intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, num_labels=3, rotary_value=False,
-        ),
-        "rotary_value": dict(
-            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, type_vocab_size=3, num_labels=3, rotary_value=True, hidden_act="gelu_new",
-        ),
-    },
-    # ---- BERT family (bertfamily branch): to move into the specs' `test:` sections on merge. ----
-    "bert": {
-        "base": dict(
-            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, type_vocab_size=3, num_labels=3, hidden_act="gelu_new",
-        ),
-    },
-    # Positions counted past the padding index: the default index and another one, with right and left padding.
-    "roberta": {
-        "pad1": dict(
-            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, type_vocab_size=3, num_labels=3, hidden_act="gelu_new",
-        ),
-        "pad5_left": dict(
-            vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, type_vocab_size=3, num_labels=3, pad_token_id=5, padding_side="left",
-        ),
-    },
-    # embedding_size != hidden_size (the projection) with a hidden_act other than gelu, and E == H with gelu and a
-    # summary that takes the mean, without projection or activation.
-    "electra": {
-        "factorized": dict(
-            vocab_size=99, embedding_size=24, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-            intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, num_labels=3, hidden_act="relu",
-        ),
-        "mean_summary": dict(
-            vocab_size=99, embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-            intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, num_labels=3,
-            summary_type="mean", summary_use_proj=False, summary_activation=None,
-        ),
-    },
-}
-
-# Keys of a small configuration that shape the test inputs, not the model: `padding_side` ("right", the default, or
-# "left": the padding of rows 1 and 2 comes first).
+# Keys of a spec's `test.variants` entry that shape the test inputs, not the model: `padding_side` ("right", the
+# default, or "left": the padding of rows 1 and 2 comes first).
 INPUT_OPTIONS = ("padding_side",)
-
-# Only architectures that have a spec (a configuration may be written before its spec lands).
-SMALL_CONFIGS = {k: v for k, v in _ALL_SMALL_CONFIGS.items() if (ROOT / "specs" / f"{k}.yaml").exists()}
 
 BATCH, SEQ, CHOICES, TARGET = 3, 13, 2, 7
 SEQ2SEQ_HEADS = ("seq2seq", "conditional_generation", "encoder")
@@ -137,6 +53,43 @@ def project():
     from generator.pipeline import load_project
 
     return load_project()
+
+
+# Small configurations of each architecture, from its spec's `test.variants` (architecture -> variant -> config
+# keyword arguments): several variants per architecture exercise the spec's components, the comments in the spec say
+# which.
+SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {a.name: a.test_variants for a in project().architectures}
+# Encoder-decoder architectures (a decoder stack): the seq2seq test modules run each of them.
+SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
+
+
+def spec(arch: str):
+    """The resolved architecture (render model) named `arch`."""
+    return next(a for a in project().architectures if a.name == arch)
+
+
+def variants(arch: str) -> list[str]:
+    """The names of an architecture's small configurations, in the spec's order."""
+    return list(SMALL_CONFIGS[arch])
+
+
+def encoder_attention(arch: str, config) -> str:
+    """The encoder self-attention variant ("full", "local", "transient_global") a config selects."""
+    attention = spec(arch).attention
+    if attention.select is None:
+        return attention.variant
+    return attention.select.variants[getattr(config, attention.select.field)].variant
+
+
+def blocked_archs() -> list[str]:
+    """Encoder-decoder architectures whose encoder can run blocked (local / transient-global) attention."""
+    out = []
+    for arch in SEQ2SEQ_ARCHS:
+        attention = spec(arch).attention
+        chosen = [c.variant for c in attention.select.variants.values()] if attention.select else [attention.variant]
+        if set(chosen) - {"full"}:
+            out.append(arch)
+    return out
 
 
 def cases() -> list[Case]:
@@ -173,7 +126,7 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
     """Inputs with padding (row 1 padded after 9 tokens, row 2 after 5; before them with `padding_side: left`), padding
     positions holding `config.pad_token_id`, token types and the head's labels."""
     rng = np.random.default_rng(seed)
-    if case.head in SEQ2SEQ_HEADS:
+    if spec(case.arch).seq2seq:
         return make_seq2seq_inputs(case, config, rng, batch, seq)
     shape = (batch, CHOICES, seq) if case.head == "multiple_choice" else (batch, seq)
     input_ids = rng.integers(1, config.vocab_size, size=shape, dtype=np.int64)
@@ -188,6 +141,13 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
         input_ids[attention_mask == 0] = config.pad_token_id
     token_type_ids = rng.integers(0, config.type_vocab_size, size=shape, dtype=np.int64)
     inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+    add_labels(case, config, rng, inputs, batch, seq)
+    return inputs
+
+
+def add_labels(case: Case, config, rng, inputs: dict, batch: int, seq: int) -> None:
+    """The labels of the case's head, for inputs of `(batch, seq)` tokens (of each choice, for multiple choice)."""
+    shape = inputs["input_ids"].shape
     n = config.num_labels
     if case.head in ("masked_lm", "pretraining", "causal_lm"):
         labels = rng.integers(0, config.vocab_size, size=shape, dtype=np.int64)
@@ -213,7 +173,6 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
     elif case.head == "question_answering":
         inputs["start_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)
         inputs["end_positions"] = rng.integers(0, seq + 3, size=(batch,), dtype=np.int64)
-    return inputs
 
 
 def sentence_label_argument(case: Case) -> str:
@@ -222,7 +181,10 @@ def sentence_label_argument(case: Case) -> str:
 
 
 def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[str, np.ndarray]:
-    """Encoder inputs with padding (row 1 after 9 tokens, row 2 mostly padding: 2 tokens) and decoder inputs."""
+    """Encoder inputs with padding (row 1 after 9 tokens, row 2 mostly padding: 2 tokens) and decoder inputs. Heads that
+    decode the input itself (sequence classification, question answering) get no decoder inputs (they shift the
+    input ids); sequence classification reads the decoder at the last end-of-sequence token, so every row ends with one
+    and has one more earlier on."""
     input_ids = rng.integers(2, config.vocab_size, size=(batch, seq), dtype=np.int64)
     attention_mask = np.ones((batch, seq), dtype=np.int64)
     if batch > 1:
@@ -240,6 +202,12 @@ def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[s
         inputs["decoder_input_ids"] = np.where(shifted == -100, config.pad_token_id, shifted)
     elif case.head == "seq2seq":
         inputs["decoder_input_ids"] = rng.integers(2, config.vocab_size, size=(batch, TARGET), dtype=np.int64)
+    elif case.head != "encoder":
+        if case.head == "sequence_classification":
+            for row in range(batch):
+                length = int(attention_mask[row].sum())
+                input_ids[row, [length // 3, length - 1]] = config.eos_token_id
+        add_labels(case, config, rng, inputs, batch, seq)
     return inputs
 
 
@@ -285,6 +253,11 @@ def reference_model(case: Case, config, seed: int = 0):
             # transformers' std-1.0 init the logits reach ~20, where float32 rounding alone approaches 1e-5.
             output_embeddings.weight.normal_(0.0, config.hidden_size**-0.5)
         for name, p in model.named_parameters():
+            if name.endswith("classifier.weight") and p.std() > 0.5:
+                # A classifier initialised at std 1.0 (T5's token classification) gets that scale too: its logits
+                # would otherwise reach ~20 as well.
+                p.normal_(0.0, config.hidden_size**-0.5)
+        for name, p in model.named_parameters():
             if "LayerNorm" in name or "layer_norm" in name:
                 p.copy_(1.0 + 0.2 * torch.randn_like(p)) if name.endswith("weight") else p.copy_(0.2 * torch.randn_like(p))
             elif name.endswith("bias"):
@@ -300,6 +273,13 @@ def run_reference(model, inputs: dict[str, np.ndarray], framework: str = "torch"
         feed = {k: v for k, v in feed.items() if k not in LABEL_KEYS}
     with torch.no_grad():
         out = model(**feed, output_hidden_states=True, output_attentions=True, return_dict=True, **kwargs)
+    catalog = project().outputs
+    name = type(out).__name__
+    if framework != "torch" and name in catalog.frameworks:
+        # Some of transformers' TF output classes lack a PyTorch field (TFSeq2SeqQuestionAnsweringModelOutput has no
+        # cross_attentions): compare the fields the framework's class has.
+        keep = {f.name for f in catalog.get(name).fields_for(framework)} | {"loss"}
+        out = {k: v for k, v in out.items() if k in keep}
     return flatten(out)
 
 

@@ -11,15 +11,40 @@ import pytest
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 
-from harness import ATOL, SMALL_CONFIGS, assert_close, cases, flatten, make_inputs, pick_eos, project, reference_config, reference_model  # noqa: E402
+from harness import (  # noqa: E402
+    ATOL,
+    SEQ2SEQ_ARCHS,
+    SMALL_CONFIGS,
+    assert_close,
+    blocked_archs,
+    cases,
+    encoder_attention,
+    flatten,
+    make_inputs,
+    pick_eos,
+    project,
+    reference_config,
+    reference_model,
+    spec,
+    variants,
+)
 
-pytestmark = pytest.mark.skipif("longt5" not in SMALL_CONFIGS, reason="no encoder-decoder spec")
+pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
 
 CASES = cases()
 
 
-def case(head: str, variant: str):
-    return next(c for c in CASES if (c.arch, c.head, c.variant) == ("longt5", head, variant))
+def case(arch: str, head: str, index: int):
+    """The case of `head` with an architecture's variant number `index`: variant 0 of every encoder-decoder spec ties
+    the LM head to the shared embedding, variant 1 unties it (and has a decoder deeper than the encoder)."""
+    variant = variants(arch)[index]
+    return next(c for c in CASES if (c.arch, c.head, c.variant) == (arch, head, variant))
+
+
+def config_class(c):
+    import specformers
+
+    return getattr(specformers, f"{c.prefix}Config")
 
 
 def flax_class(c):
@@ -74,8 +99,9 @@ def encoder_inputs(batch=3, seq=13, seed=0):
 # Cache
 
 
-def test_cached_decoding_equals_full_pass(flax_model):
-    model = flax_model(case("conditional_generation", "tglobal"))  # 3 decoder layers, untied LM head
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_cached_decoding_equals_full_pass(arch, flax_model):
+    model = flax_model(case(arch, "conditional_generation", 1))  # a deeper decoder, untied LM head
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
     decoder_input_ids = jnp.asarray(np.random.default_rng(1).integers(2, 99, size=(3, 7)))
     # Everything jit-compiled: compiling is cheaper than the first eager run.
@@ -97,7 +123,8 @@ def test_cached_decoding_equals_full_pass(flax_model):
 
     # Preallocated cache (jit-compiled decoding): fixed slots filled in place at the position the cache carries.
     cache = model.init_cache(3, 10, encoder_outputs)
-    assert len(cache) == model.config.num_decoder_layers and cache[0][0].shape == (3, 4, 10, 8) and int(cache.index) == 0
+    assert len(cache) == model.config.num_decoder_layers and int(cache.index) == 0
+    assert cache[0][0].shape == (3, model.config.num_heads, 10, model.config.d_kv)
     step_fn = jax.jit(lambda ids, cache: model.decode(ids, encoder_outputs, attention_mask, past_key_values=cache))
     logits = []
     for t in range(7):
@@ -109,10 +136,11 @@ def test_cached_decoding_equals_full_pass(flax_model):
     np.testing.assert_allclose(cache[0][0][:, :, :7], full.past_key_values[0][0], atol=ATOL, rtol=0)
 
 
-def test_cross_attention_keys_values_are_computed_once(flax_model):
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_cross_attention_keys_values_are_computed_once(arch, flax_model):
     """The decoder reuses the cross-attention keys/values of the cache: changing them changes the output, and the
     cache returned carries them through unchanged."""
-    model = flax_model(case("conditional_generation", "local"))
+    model = flax_model(case(arch, "conditional_generation", 0))
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
     encoder_outputs = jax.jit(lambda ids: model.encode(ids, attention_mask))(input_ids)
     cache = model.init_cache(3, 4, encoder_outputs)
@@ -258,9 +286,10 @@ def test_preallocated_cache_used_inconsistently_raises(flax_model):
 # Logits, encode / decode
 
 
-@pytest.mark.parametrize("variant,tied", [("local", True), ("tglobal", False)])
-def test_logits_scaling(variant, tied, flax_model):
-    model = flax_model(case("conditional_generation", variant))
+@pytest.mark.parametrize("index,tied", [(0, True), (1, False)], ids=["tied", "untied"])
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_logits_scaling(arch, index, tied, flax_model):
+    model = flax_model(case(arch, "conditional_generation", index))
     assert model.config.tie_word_embeddings is tied
     assert ("lm_head" in model.params) is not tied
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
@@ -274,8 +303,9 @@ def test_logits_scaling(variant, tied, flax_model):
     np.testing.assert_allclose(out.logits, expected, atol=ATOL, rtol=0)
 
 
-def test_seq2seq_model_encode_decode_and_tuples(flax_model):
-    model = flax_model(case("seq2seq", "tglobal"))
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_seq2seq_model_encode_decode_and_tuples(arch, flax_model):
+    model = flax_model(case(arch, "seq2seq", 1))
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
     decoder_input_ids = jnp.ones((3, 5), dtype="i4")
     out = jax.jit(lambda p: model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids, params=p))(model.params)
@@ -310,13 +340,15 @@ def _frequent_token(pt_model, input_ids, attention_mask):
 
 
 GENERATE_CASES = {
-    # Tied embeddings (the LM head reuses `shared`); beam search with the heuristic stop and length_penalty < 1.
-    "local-tied": ("local", {}, [dict(max_length=9, num_beams=4, eos="frequent", length_penalty=0.6, early_stopping=False)]),
+    # Variant 0, tied embeddings (the LM head reuses `shared`); beam search with the heuristic stop and
+    # length_penalty < 1.
+    "0-tied": (0, {}, [dict(max_length=9, num_beams=4, eos="frequent", length_penalty=0.6, early_stopping=False)]),
     # Greedy with rows finishing at different steps (then padded).
-    "local-untied": ("local", {"tie_word_embeddings": False}, [dict(max_new_tokens=8, eos="frequent")]),
-    # Beam search stopping once num_beams hypotheses are done (length_penalty > 1), and with the canonical rule.
-    "tglobal": (
-        "tglobal",
+    "0-untied": (0, {"tie_word_embeddings": False}, [dict(max_new_tokens=8, eos="frequent")]),
+    # Variant 1: beam search stopping once num_beams hypotheses are done (length_penalty > 1), and with the canonical
+    # rule.
+    "1": (
+        1,
         {},
         [
             dict(max_new_tokens=8, num_beams=4, eos="frequent", length_penalty=1.7, early_stopping=True),
@@ -327,11 +359,12 @@ GENERATE_CASES = {
 
 
 @pytest.mark.parametrize("name", list(GENERATE_CASES))
-def test_generate_matches_transformers(name, checkpoint, flax_model):
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_generate_matches_transformers(arch, name, checkpoint, flax_model):
     """Token ids equal transformers' PyTorch generate(do_sample=False): a batch of 3 with padding, tied and untied
     embeddings, greedy and num_beams > 1 with length_penalty != 1 and every early_stopping value."""
-    variant, overrides, runs = GENERATE_CASES[name]
-    c = case("conditional_generation", variant)
+    index, overrides, runs = GENERATE_CASES[name]
+    c = case(arch, "conditional_generation", index)
     # transformers' DynamicCache sizes itself by config.num_layers: its generate() fails for a decoder deeper than the
     # encoder, so these checkpoints have as many decoder layers as encoder layers.
     overrides = dict(overrides, num_decoder_layers=2)
@@ -351,10 +384,11 @@ def test_generate_matches_transformers(name, checkpoint, flax_model):
             assert np.any(expected[:, 1:-1] == eos), expected
 
 
-def test_generate_is_one_compiled_loop(flax_model):
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_generate_is_one_compiled_loop(arch, flax_model):
     """generate() compiles encoder, cache and the whole decoding loop (a while_loop) once per settings; a second call
     reuses it, and the step-by-step Python loop (trace=False) gives the same ids."""
-    model = flax_model(case("conditional_generation", "local"))
+    model = flax_model(case(arch, "conditional_generation", 0))
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs(batch=2))
     first = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=3).sequences
     (function,) = model._generate_functions.values()
@@ -370,9 +404,10 @@ def test_generate_is_one_compiled_loop(flax_model):
 # Training, checkpoints
 
 
-def test_grad_and_dropout(flax_model):
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_grad_and_dropout(arch, flax_model):
     optax = pytest.importorskip("optax")
-    model = flax_model(case("conditional_generation", "tglobal"))
+    model = flax_model(case(arch, "conditional_generation", 1))
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs(batch=2))
     labels = jnp.asarray(np.random.default_rng(3).integers(2, 99, size=(2, 6)))
     feed = dict(decoder_input_ids=jnp.concatenate([jnp.zeros((2, 1), dtype=labels.dtype), labels[:, :-1]], axis=1))
@@ -396,15 +431,19 @@ def test_grad_and_dropout(flax_model):
         model(input_ids, attention_mask, **feed, train=True)
 
 
-@pytest.mark.parametrize("head,variant", [("conditional_generation", "local"), ("conditional_generation", "tglobal")])
-def test_save_loads_in_transformers(head, variant, tmp_path):
+@pytest.mark.parametrize("index", [0, 1], ids=["tied", "untied"])
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_save_loads_in_transformers(arch, index, tmp_path):
     import transformers
 
-    import specformers
-
-    c = case(head, variant)
-    config = specformers.LongT5Config(**SMALL_CONFIGS["longt5"][variant])
+    c = case(arch, "conditional_generation", index)
+    config = config_class(c)(**SMALL_CONFIGS[arch][c.variant])
     model = flax_class(c)(config, seed=1)
+    lm_head = spec(arch).lm_head.path
+    if not config.tie_word_embeddings:
+        # The untied LM head at the tied one's scale (as the harness's reference models): with the std-1.0 init the
+        # logits reach ~20, where float32 rounding alone approaches 1e-5.
+        model.params = {**model.params, lm_head: {"kernel": model.params[lm_head]["kernel"] * config.hidden_size**-0.5}}
     model.save_pretrained(tmp_path)
     pt_model, info = getattr(transformers, c.class_name("torch")).from_pretrained(tmp_path, output_loading_info=True)
     # Written as transformers writes it: `shared.weight` stands for the stacks' embed_tokens, which transformers itself
@@ -425,10 +464,11 @@ def test_save_loads_in_transformers(head, variant, tmp_path):
     assert all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a, b: bool(jnp.array_equal(a, b)), model.params, again.params)))
 
 
-def test_encoder_model_loads_a_full_checkpoint_quietly(checkpoint, caplog):
-    full = case("conditional_generation", "tglobal")  # untied: the checkpoint has lm_head.weight too
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_encoder_model_loads_a_full_checkpoint_quietly(arch, checkpoint, caplog):
+    full = case(arch, "conditional_generation", 1)  # untied: the checkpoint has lm_head.weight too
     config, pt_model, directory = checkpoint(full)
-    encoder = case("encoder", "tglobal")
+    encoder = case(arch, "encoder", 1)
     with caplog.at_level(logging.WARNING, logger="specformers"):
         model = flax_class(encoder).from_pretrained(directory)
     assert caplog.text == ""
@@ -446,30 +486,31 @@ def test_encoder_model_loads_a_full_checkpoint_quietly(checkpoint, caplog):
 # Linear cost
 
 
-def _largest_intermediates(variant: str, seq: int):
-    """Shapes of every intermediate of the encoder at input length `seq` (traced, not run)."""
-    import specformers
+def _largest_intermediates(c, seq: int):
+    """Shapes of every intermediate of the encoder of case `c` at input length `seq` (traced, not run)."""
     from flax.traverse_util import unflatten_dict
 
-    c = case("encoder", variant)
-    model = flax_class(c)(specformers.LongT5Config(**SMALL_CONFIGS["longt5"][variant]), _do_init=False)
+    model = flax_class(c)(config_class(c)(**SMALL_CONFIGS[c.arch][c.variant]), _do_init=False)
     params = unflatten_dict({k: jnp.zeros(s.shape, s.dtype) for k, s in model._param_shapes().items()})
     ids = jnp.ones((1, seq), dtype="i4")
     jaxpr = jax.make_jaxpr(lambda p, ids: model(ids, params=p, output_attentions=True))(params, ids)
     return [tuple(v.aval.shape) for eqn in jaxpr.jaxpr.eqns for v in eqn.outvars]
 
 
-@pytest.mark.parametrize("variant", ["local", "tglobal"])
-def test_local_attention_is_blocked(variant):
+@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("arch", blocked_archs())
+def test_local_attention_is_blocked(arch, index):
     """No intermediate is `seq x seq`: scores are `(batch, blocks, heads, block_len, 3 * block_len [+ globals])`. Local
     attention costs linear memory; transient-global adds `seq x seq / global_block_size` for the global tokens."""
+    c = case(arch, "encoder", index)
+    config = config_class(c)(**SMALL_CONFIGS[arch][c.variant])
     seq = 1536
-    shapes = _largest_intermediates(variant, seq)
+    shapes = _largest_intermediates(c, seq)
     assert not [s for s in shapes if sum(d >= seq // 2 for d in s) > 1]
     largest = max(int(np.prod(s)) for s in shapes)
-    larger = max(int(np.prod(s)) for s in _largest_intermediates(variant, 2 * seq))
-    if variant == "local":
+    larger = max(int(np.prod(s)) for s in _largest_intermediates(c, 2 * seq))
+    if encoder_attention(arch, config) == "local":
         assert larger <= 2 * largest + 1024  # linear in the length
     else:
-        config = SMALL_CONFIGS["longt5"][variant]
-        assert largest <= 4 * seq * (seq // config["global_block_size"]) * config["num_heads"]
+        global_block_size = getattr(config, spec(arch).attention.local.global_block_size)
+        assert largest <= 4 * seq * (seq // global_block_size) * config.num_heads

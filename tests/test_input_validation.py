@@ -309,7 +309,8 @@ def test_labels_of_the_wrong_shape(case, framework):
 @pytest.mark.parametrize("framework", ("torch", "tf"))
 @pytest.mark.parametrize("case", [c for c in LABELLED if c.head == "sequence_classification"], ids=lambda c: c.id)
 def test_sequence_classification_label_shapes_per_problem_type(case, framework):
-    ids = _ids(_config(case), BATCH, SEQ)
+    # The harness's ids: an encoder-decoder classifies at the end-of-sequence token they hold.
+    ids = make_inputs(case, _config(case), batch=BATCH, seq=SEQ)["input_ids"]
     regression, _ = _model(case, framework, num_labels=1, problem_type="regression")
     _raises(
         framework, regression, f"labels has shape ({BATCH}, 2), expected ({BATCH},) (one target per example for regression)",
@@ -333,7 +334,7 @@ def test_unknown_problem_type(case, framework):
             framework, model,
             "Unknown config.problem_type 'ordinal_regression': expected 'regression', 'single_label_classification' "
             "or 'multi_label_classification'",
-            input_ids=_ids(config, BATCH, SEQ), labels=np.zeros((BATCH,), np.int64),
+            input_ids=make_inputs(case, config, batch=BATCH, seq=SEQ)["input_ids"], labels=np.zeros((BATCH,), np.int64),
         )
     finally:
         config.problem_type = "single_label_classification"
@@ -344,3 +345,23 @@ def test_unknown_problem_type_in_the_config_is_refused():
 
     with pytest.raises(ValueError, match="problem_type must be one of"):
         specformers.AlbertConfig(problem_type="ordinal_regression")
+
+
+# Sequence classification of an encoder-decoder reads the decoder at each row's last end-of-sequence token.
+SEQ2SEQ_CLASSIFIERS = [
+    c for c in cases() if ARCHS[c.arch].seq2seq and c.head == "sequence_classification" and c.variant == next(iter(SMALL_CONFIGS[c.arch]))
+]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", SEQ2SEQ_CLASSIFIERS, ids=lambda c: c.id)
+def test_sequence_classification_needs_an_end_of_sequence_token_per_row(case, framework):
+    model, config = _model(case, framework)
+    ids = make_inputs(case, config, batch=BATCH, seq=SEQ)["input_ids"]
+    _call(framework, model, input_ids=ids)  # every row has one
+    ids[1] = np.where(ids[1] == config.eos_token_id, config.eos_token_id + 1, ids[1])
+    _raises(framework, model, f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = {config.eos_token_id})", input_ids=ids)
+    _raises(
+        framework, model, "the decoder inputs have length 4 and input_ids 5",
+        input_ids=make_inputs(case, config, batch=BATCH, seq=SEQ)["input_ids"], decoder_input_ids=_ids(config, BATCH, 4),
+    )

@@ -8,9 +8,22 @@ import numpy as np
 import pytest
 import torch
 
-from harness import ATOL, SMALL_CONFIGS, assert_close, cases, flatten, make_inputs, pick_eos, project, reference_config, reference_model
+from harness import (
+    ATOL,
+    SEQ2SEQ_ARCHS,
+    SMALL_CONFIGS,
+    assert_close,
+    blocked_archs,
+    cases,
+    encoder_attention,
+    flatten,
+    make_inputs,
+    pick_eos,
+    project,
+    reference_config,
+    reference_model,
+)
 
-SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
 CASES = [c for c in cases() if c.arch in SEQ2SEQ_ARCHS]
 pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
 
@@ -32,6 +45,8 @@ def _tensors(inputs: dict) -> dict:
 
 
 ARCH_VARIANTS = [(arch, variant) for arch in SEQ2SEQ_ARCHS for variant in _variants(arch)]
+# Architectures whose encoder runs blocked (local / transient-global) attention, with each of their variants.
+BLOCKED_VARIANTS = [(arch, variant) for arch in blocked_archs() for variant in _variants(arch)]
 
 
 @pytest.fixture(scope="module")
@@ -410,7 +425,7 @@ class _LargestTensor(torch.utils._python_dispatch.TorchDispatchMode):
         return out
 
 
-@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+@pytest.mark.parametrize("arch,variant", BLOCKED_VARIANTS)
 def test_blocked_attention_never_builds_a_full_score_matrix(arch, variant):
     """Local attention: the largest intermediate is the blocked scores (heads x seq x 3 * block_len), linear in the
     length. Transient-global attention adds seq x (seq // global_block_size) side scores, never a seq x seq matrix."""
@@ -420,8 +435,9 @@ def test_blocked_attention_never_builds_a_full_score_matrix(arch, variant):
     config = reference_config(case, dropout_rate=0.0)
     ours_config = getattr(specformers, f"{case.prefix}Config")(**config.to_dict())
     model = getattr(specformers, case.class_name("torch"))(ours_config).eval()
-    block_len = config.local_radius + 1
-    transient_global = config.encoder_attention_type == "transient-global"
+    local = _spec(arch).attention.local
+    block_len = getattr(config, local.radius) + 1
+    transient_global = encoder_attention(arch, config) == "transient_global"
     largest = {}
     for length in (512, 1024):
         input_ids = torch.randint(2, config.vocab_size, (1, length))
@@ -429,7 +445,7 @@ def test_blocked_attention_never_builds_a_full_score_matrix(arch, variant):
             model(input_ids=input_ids, output_attentions=True)
         largest[length] = probe.largest
         padded = -(-length // block_len) * block_len
-        num_keys = 3 * block_len + (length // config.global_block_size if transient_global else 0)
+        num_keys = 3 * block_len + (length // getattr(config, local.global_block_size) if transient_global else 0)
         # The blocked scores, the blocks' keys (local and global), the feed-forward activations
         bound = max(config.num_heads * padded * num_keys, padded // block_len * num_keys * config.num_heads * config.d_kv, length * config.d_ff)
         assert probe.largest <= bound, (length, probe.largest, bound)
@@ -439,7 +455,7 @@ def test_blocked_attention_never_builds_a_full_score_matrix(arch, variant):
 
 
 @pytest.mark.parametrize("head", ["encoder", "conditional_generation"])
-@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+@pytest.mark.parametrize("arch,variant", BLOCKED_VARIANTS)
 def test_computing_in_the_smallest_chunks_changes_nothing(arch, variant, head, checkpoint, monkeypatch):
     """Blocked attention runs a chunk of query blocks at a time and the feed-forward sublayer a chunk of tokens at a
     time; with one block and one token per chunk, every output field still equals transformers'."""
