@@ -114,7 +114,8 @@ def encoder_specs(draw, name: str) -> dict:
         spec["lm_head"] = {"path": draw(st.sampled_from(["cls.predictions", "predictions"])), "layout": lm_head,
                            "norm": draw(st.sampled_from(["LayerNorm", "layer_norm"])), "activation": draw(ACTIVATIONS)}
         if lm_head == "flat" and draw(st.booleans()):
-            spec["lm_head"]["decoder"] = "vocab_projection"  # the vocabulary projection at the top level
+            # The vocabulary projection at the top level, after a head that is a top-level module too.
+            spec["lm_head"].update(path="predictions", decoder="vocab_projection")
     if decoder:
         spec["decoder"] = {"causal": True, "cache": True}
         if attention_layout == "split" and draw(st.booleans()):
@@ -198,7 +199,15 @@ def encoder_decoder_specs(draw, name: str) -> dict:
             feed_forward["gated"] = "use_gate"
         else:
             feed_forward["gated"] = gated
-    heads = [{"kind": "seq2seq"}] + [{"kind": k} for k in draw(st.lists(st.sampled_from(["conditional_generation", "encoder"]), unique=True, min_size=1))]
+    kinds = draw(st.lists(st.sampled_from(["conditional_generation", "encoder", "sequence_classification", "token_classification",
+                                           "question_answering"]), unique=True, min_size=1, max_size=3))
+    if "token_classification" in kinds and "encoder" not in kinds:
+        kinds.append("encoder")  # the token classifier wraps the encoder model
+    heads = [{"kind": "seq2seq"}] + [
+        {"kind": k, "dropout": "classifier_dropout"} if k in ("sequence_classification", "token_classification") else {"kind": k}
+        for k in kinds
+    ]
+    fields.append(_field("classifier_dropout", "float", 0.0))
     spec = {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": "transformer",
         "title": name.upper(), "paper": "-", "config": config,

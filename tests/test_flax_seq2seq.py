@@ -249,11 +249,12 @@ def test_documented_decoding_loop_equals_full_pass(c, flax_model):
     _assert_steps_equal_full_pass(outputs, cache, full, length)
 
 
-def test_preallocated_cache_used_inconsistently_raises(flax_model):
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_preallocated_cache_used_inconsistently_raises(arch, flax_model):
     """A cache from init_cache that does not fit the call is a ValueError naming what is wrong (batch size, mask
     length, encoder output, no room left); under jax.jit, where the position is not concrete, a step past the end
     gives NaN rather than a clamped, silently wrong write."""
-    model = flax_model(case("conditional_generation", "local"))
+    model = flax_model(case(arch, "conditional_generation", 0))
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs(batch=2))
     encoder_outputs = model.encode(input_ids, attention_mask)
     tokens = jnp.ones((2, 3), dtype="i4")
@@ -262,8 +263,13 @@ def test_preallocated_cache_used_inconsistently_raises(flax_model):
     def decode(ids, cache, **kwargs):
         return model.decode(ids, encoder_outputs, encoder_attention_mask=attention_mask, past_key_values=cache, **kwargs)
 
-    with pytest.raises(ValueError, match=r"decoder_input_ids has batch size 3, but past_key_values \(init_cache\) holds 2"):
+    # Decoder inputs of another batch size than the encoder output fail at the entrance already.
+    with pytest.raises(ValueError, match=r"the encoder output has shape \(2, 13, \d+\), but decoder_input_ids has shape \(3, 1\)"):
         decode(jnp.ones((3, 1), dtype="i4"), cache)
+    # A cache allocated for another batch size than inputs and encoder output.
+    three_rows = jax.tree_util.tree_map(lambda x: jnp.concatenate([x, x[:1]]), encoder_outputs)
+    with pytest.raises(ValueError, match=r"decoder_input_ids has batch size 2, but past_key_values \(init_cache\) holds 3"):
+        decode(tokens, model.init_cache(3, 4, three_rows))
     with pytest.raises(ValueError, match=r"decoder_attention_mask has shape \(2, 3\).*expected \(2, 4\)"):
         decode(tokens, cache, decoder_attention_mask=jnp.ones((2, 3), dtype="i4"))  # the input's length, not the cache's
     with pytest.raises(ValueError, match=r"decoder_attention_mask has shape \(2, 5\).*expected \(2, 4\)"):

@@ -1256,6 +1256,8 @@ class TFT5ClassificationHead(TFCompositeLayer):
         return self.out_proj(self.dropout(hidden_states, training=training))
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFT5ForSequenceClassification(TFT5PreTrainedModel):
     """T5 model with a sequence classification/regression head on top (a linear layer on top of the decoder's hidden state at the last end-of-sequence token), e.g. for GLUE tasks.
 
@@ -1470,6 +1472,8 @@ class TFT5ForSequenceClassification(TFT5PreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFT5ForTokenClassification(TFT5PreTrainedModel):
     """T5 encoder with a token classification head on top (a linear layer on top of the encoder's hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
 
