@@ -258,7 +258,7 @@ def _named(spec: dict) -> dict:
 def render(spec: dict, tmp: Path):
     """Generate `spec` into `tmp` and import its package; returns the module `specformers.models.<name>`."""
     sys.path.insert(0, str(ROOT))
-    from generator.pipeline import generate
+    from generator.pipeline import generate, load_project
 
     import specformers.models
 
@@ -269,6 +269,9 @@ def render(spec: dict, tmp: Path):
         (specs_dir / shared).write_text((ROOT / "specs" / shared).read_text())
     (specs_dir / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     result = generate(specs_dir, name)
+    import harness  # the harness builds inputs from the resolved architecture
+
+    harness.EXTRA_ARCHITECTURES[name] = load_project(specs_dir, name).architectures[0]
     models = tmp / "models"
     prefix = f"specformers/models/{name}/"
     for path, text in result.files.items():

@@ -63,8 +63,14 @@ SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {a.name: a.test_variants f
 SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
 
 
+# Architectures resolved from specs outside specs/ (the composition property test's drawn specs), by name.
+EXTRA_ARCHITECTURES: dict[str, Any] = {}
+
+
 def spec(arch: str):
     """The resolved architecture (render model) named `arch`."""
+    if arch in EXTRA_ARCHITECTURES:
+        return EXTRA_ARCHITECTURES[arch]
     return next(a for a in project().architectures if a.name == arch)
 
 
@@ -176,8 +182,7 @@ def add_labels(case: Case, config, rng, inputs: dict, batch: int, seq: int) -> N
 
 
 def sentence_label_argument(case: Case) -> str:
-    arch = next(a for a in project().architectures if a.name == case.arch)
-    return arch.sentence_head.label_argument
+    return spec(case.arch).sentence_head.label_argument
 
 
 def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[str, np.ndarray]:
