@@ -32,6 +32,8 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SHAPES = [(1, 512), (8, 128)]
 
 BASE_CONFIGS = {
+    # bert-base-uncased's shape (the config defaults).
+    "bert": dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
     "albert": dict(
         vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
         intermediate_size=3072, hidden_act="gelu_new",

@@ -1,5 +1,8 @@
 """Every (architecture, head, framework): every output field equals transformers' PyTorch reference (fp32, <= 1e-5)."""
 
+import os
+
+import numpy as np
 import pytest
 
 from harness import (
@@ -9,6 +12,7 @@ from harness import (
     reference_config,
     reference_model,
     run_generated,
+    run_model,
     run_reference,
 )
 
@@ -16,14 +20,32 @@ FRAMEWORKS = ("torch", "tf", "flax")
 CASES = cases()
 
 
+def _tensors(directory) -> dict:
+    """Every tensor of the safetensors checkpoint in `directory`, by name."""
+    from safetensors.numpy import load_file
+
+    return load_file(os.path.join(directory, "model.safetensors"))
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_parity(case, framework, reference_checkpoint):
+def test_parity(case, framework, reference_checkpoint, tmp_path):
+    """Loaded from transformers' checkpoint, every output field equals the reference; saved again, the checkpoint
+    holds exactly the tensors transformers wrote (names, dtypes and values), so transformers loads it back as it
+    loads its own."""
+    import specformers
+
     config, model, directory = reference_checkpoint(case)
     inputs = make_inputs(case, config)
     reference = run_reference(model, inputs, framework)
-    ours = run_generated(framework, case, directory, inputs)
-    assert_close(reference, ours, framework)
+    ours = getattr(specformers, case.class_name(framework)).from_pretrained(directory)
+    assert_close(reference, run_model(framework, ours, inputs), framework)
+
+    ours.save_pretrained(tmp_path)
+    written, saved = _tensors(directory), _tensors(tmp_path)
+    assert sorted(saved) == sorted(written)
+    for name, tensor in written.items():
+        assert saved[name].dtype == tensor.dtype and np.array_equal(saved[name], tensor), name
 
 
 PROBLEM_TYPES = [("regression", 1), ("single_label_classification", 3), ("multi_label_classification", 3)]
