@@ -123,3 +123,23 @@ def test_unreachable_hub_is_a_clear_error(tmp_path, monkeypatch):
     assert "'org/absent'" in message and f"cache at {tmp_path} holds no copy" in message
     assert "could not be reached (ConnectionError: Failed to establish a new connection" in message
     assert "check the network connection" in message
+
+
+def test_token_and_options_reach_huggingface_hub(hub, monkeypatch):
+    """`token`, `force_download` and `proxies` are passed to huggingface_hub as transformers passes them."""
+    import huggingface_hub
+
+    from specformers import AlbertConfig
+
+    cache, _ = hub
+    calls = []
+    download = huggingface_hub.hf_hub_download
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return download(*args, **{**kwargs, "force_download": False, "proxies": None})
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", recording)
+    proxies = {"https": "http://proxy:3128"}
+    AlbertConfig.from_pretrained(REPO, cache_dir=cache, local_files_only=True, token="hf_x", proxies=proxies)
+    assert calls[-1]["token"] == "hf_x" and calls[-1]["proxies"] == proxies and calls[-1]["local_files_only"]
