@@ -14,9 +14,6 @@ from typing import Optional, Union
 
 from .checkpoint import CONFIG_NAME, WEIGHTS_FILES
 
-# The keywords of `from_pretrained` that choose where an id is read from (transformers' names and defaults).
-HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "proxies", "revision", "subfolder", "token")
-
 
 def resolve_directory(
     pretrained_model_name_or_path: Union[str, os.PathLike],
