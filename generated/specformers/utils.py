@@ -260,7 +260,8 @@ def _installed(module: str) -> bool:
 def available_names(name_to_module: dict) -> list:
     """The public names whose framework is installed: the `__all__` of a lazily importing package, so that
     `from specformers import *` imports what this installation can."""
-    return sorted(name for name, module in name_to_module.items() if _installed(module))
+    installed = {extra: framework_installed(extra) for extra in FRAMEWORK_PACKAGES}
+    return sorted(name for name, module in name_to_module.items() if installed.get(framework_of(module), True))
 
 
 def import_lazily(package: str, name_to_module: dict, name: str) -> Any:
