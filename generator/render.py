@@ -136,6 +136,7 @@ def plan(project: Project, only: str | None = None) -> list[FileJob]:
             FileJob(f"{PACKAGE}/configuration_utils.py", "common/configuration_utils.py.jinja", "templates/common", common),
             FileJob(f"{PACKAGE}/utils.py", "common/utils.py.jinja", "templates/common", common),
             FileJob(f"{PACKAGE}/checkpoint.py", "common/checkpoint.py.jinja", "templates/common", common),
+            FileJob(f"{PACKAGE}/hub.py", "common/hub.py.jinja", "templates/common", common),
             FileJob(f"{PACKAGE}/models/__init__.py", "common/models_init.py.jinja", shared_sources, common),
         ]
         for fw, module in (("torch", ""), ("tf", "tf_"), ("flax", "flax_")):

@@ -3,11 +3,15 @@
 """specformers: transformer model libraries for PyTorch, TensorFlow (Keras 3) and Flax, generated from YAML specs.
 
 `import specformers` imports no framework: every public name is imported lazily from its module on first use, so a
-PyTorch-only (or TensorFlow-only, or JAX-only) installation can use the classes of its framework.
+PyTorch-only (or TensorFlow-only, or JAX-only) installation can use the classes of its framework. The classes of a
+framework that is not installed are absent (`hasattr` is False, `from specformers import *` leaves them out), and
+importing one by name is an ImportError naming the extra to install (`specformers[tf]`, `specformers[flax]`,
+`specformers[torch]`).
 """
 
-import importlib
 from typing import Any
+
+from .utils import available_names, import_lazily
 
 __version__ = "0.1.0"
 
@@ -402,14 +406,12 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
 
 _NAME_TO_MODULE = {name: module for module, names in _IMPORT_STRUCTURE.items() for name in names}
 
-__all__ = sorted(_NAME_TO_MODULE)
+# The names whose framework is installed (a PyTorch-only installation has no TF* or Flax* names).
+__all__ = available_names(_NAME_TO_MODULE)
 
 
 def __getattr__(name: str) -> Any:
-    module = _NAME_TO_MODULE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'specformers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = import_lazily(__name__, _NAME_TO_MODULE, name)
     globals()[name] = value
     return value
 

@@ -11,6 +11,8 @@ import json
 import os
 from typing import Any, Optional, Union
 
+from .hub import resolve_config_file
+
 CONFIG_NAME = "config.json"
 
 _PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
@@ -173,16 +175,46 @@ class PretrainedConfig:
 
     @classmethod
     def from_pretrained(
-        cls, pretrained_model_name_or_path: Union[str, os.PathLike], **kwargs: Any
+        cls,
+        pretrained_model_name_or_path: Union[str, os.PathLike],
+        *,
+        cache_dir: Optional[Union[str, os.PathLike]] = None,
+        revision: Optional[str] = None,
+        local_files_only: bool = False,
+        token: Optional[Union[str, bool]] = None,
+        subfolder: str = "",
+        force_download: bool = False,
+        proxies: Optional[dict] = None,
+        **kwargs: Any,
     ) -> "PretrainedConfig":
-        """Read `config.json` from a directory (or a path to the JSON file itself)."""
-        path = os.fspath(pretrained_model_name_or_path)
-        if os.path.isdir(path):
-            path = os.path.join(path, CONFIG_NAME)
+        """Read `config.json` from a directory, a path to the JSON file itself, or a Hugging Face Hub model id.
+
+        Args:
+            pretrained_model_name_or_path: a local directory (or JSON file), or a Hub model id (`"org/name"`) read
+                through huggingface_hub's cache, as transformers reads it (see `specformers.hub`).
+            cache_dir: the Hub cache to use instead of `HF_HUB_CACHE` (default `~/.cache/huggingface/hub`).
+            revision: a branch, tag or commit of the Hub repository (default `"main"`).
+            local_files_only: read the cache only, never the Hub (as `HF_HUB_OFFLINE=1` does).
+            token: the Hub token (`True`: the one saved by `hf auth login`), for private or gated repositories.
+            subfolder: the folder of the directory or repository that holds `config.json`.
+            force_download: download again even when cached.
+            proxies: `{protocol: proxy URL}` for the Hub requests.
+            kwargs: configuration fields that override those of the file.
+        """
+        path = resolve_config_file(
+            pretrained_model_name_or_path,
+            cache_dir=cache_dir,
+            revision=revision,
+            local_files_only=local_files_only,
+            token=token,
+            subfolder=subfolder,
+            force_download=force_download,
+            proxies=proxies,
+        )
         if not os.path.isfile(path):
             raise OSError(
-                f"no {CONFIG_NAME} found at {pretrained_model_name_or_path!s}: specformers reads local directories written "
-                "by `save_pretrained` (it never downloads)"
+                f"no {CONFIG_NAME} found at {os.path.dirname(path)}: pass a directory written by `save_pretrained` "
+                "(or the config.json file itself)"
             )
         try:
             with open(path, encoding="utf-8") as fh:

@@ -24,6 +24,7 @@ from flax.traverse_util import flatten_dict, unflatten_dict
 
 from . import checkpoint
 from .configuration_utils import PretrainedConfig
+from .hub import resolve_directory
 from .utils import check_input_shapes, id_bounds
 
 # Linen leaf name -> PyTorch leaf name.
@@ -471,16 +472,26 @@ class FlaxPreTrainedModel:
         ignore_mismatched_sizes: bool = False,
         ignore_unexpected_keys: bool = False,
         output_loading_info: bool = False,
+        cache_dir: Optional[Union[str, os.PathLike]] = None,
+        revision: Optional[str] = None,
+        local_files_only: bool = False,
+        token: Optional[Union[str, bool]] = None,
+        subfolder: str = "",
+        force_download: bool = False,
+        proxies: Optional[dict] = None,
         **kwargs: Any,
     ) -> "FlaxPreTrainedModel":
-        """Load a checkpoint directory written by transformers (in any framework) or by `save_pretrained`.
+        """Load a checkpoint written by transformers (in any framework) or by `save_pretrained`: a local directory,
+        or a model id of the Hugging Face Hub.
 
         Args:
-            pretrained_model_name_or_path: the checkpoint directory (local; nothing is downloaded) with `config.json`
+            pretrained_model_name_or_path: the checkpoint directory with `config.json`
                 and `model.safetensors`, a sharded `model.safetensors.index.json`, `pytorch_model.bin` (read with
                 `weights_only=True`), a sharded `pytorch_model.bin.index.json`, transformers' TensorFlow
-                `tf_model.h5` or Flax `flax_model.msgpack` (either sharded too).
-            config: the configuration (or the path of a config.json) to use instead of the directory's `config.json`.
+                `tf_model.h5` or Flax `flax_model.msgpack` (either sharded too). Or a Hub model id (`"org/name"`):
+                those files are read from the huggingface_hub cache, downloaded there first unless offline (see
+                `specformers.hub`).
+            config: the configuration (or the path of a config.json, or a Hub model id) to use instead of the directory's `config.json`.
             dtype: the computation dtype, `float32` (default), `float16` or `bfloat16` (a string or a jnp dtype;
                 `"auto"`: the dtype config.json records); as in transformers' Flax models the parameters stay
                 float32. `torch_dtype` is the older name.
@@ -491,13 +502,29 @@ class FlaxPreTrainedModel:
                 them; with `True` they are dropped and listed in a warning (and in the loading info's
                 `unexpected_keys`). A head of another task is never an error: it is unused, with a warning.
             output_loading_info: also return a dict with the missing, unexpected and mismatched keys.
+            cache_dir, revision, local_files_only, token, subfolder, force_download, proxies: where a Hub model id
+                is read from, as in transformers: the huggingface_hub cache to use instead of `HF_HUB_CACHE`, the
+                branch, tag or commit (default `"main"`), the cache only (as `HF_HUB_OFFLINE=1` does), the token of a
+                private or gated repository, the folder holding the model (in a local directory too), a new download
+                even when cached, and the proxies of the Hub requests.
             kwargs: configuration fields that override those of `config.json`.
         """
-        path = os.fspath(pretrained_model_name_or_path)
+        hub = {
+            "cache_dir": cache_dir,
+            "revision": revision,
+            "local_files_only": local_files_only,
+            "token": token,
+            "subfolder": subfolder,
+            "force_download": force_download,
+            "proxies": proxies,
+        }
+        path = resolve_directory(pretrained_model_name_or_path, **hub)
         source = checkpoint.find_weights(path)
         config_name = "config" if isinstance(config, PretrainedConfig) else "config.json"
-        if config is None or isinstance(config, (str, os.PathLike)):
-            config = cls.config_class.from_pretrained(path if config is None else config)
+        if config is None:
+            config = cls.config_class.from_pretrained(path)
+        elif isinstance(config, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(config, **hub)
         overrides, model_kwargs = checkpoint.split_from_pretrained_kwargs(
             cls, cls.config_class, config, kwargs, cls.__init__
         )

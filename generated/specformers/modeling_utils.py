@@ -29,6 +29,7 @@ from .checkpoint import (
     split_from_pretrained_kwargs,
 )
 from .configuration_utils import PretrainedConfig
+from .hub import resolve_directory
 from .utils import check_input_shapes, id_bounds
 
 
@@ -276,18 +277,27 @@ class PreTrainedModel(nn.Module):
         ignore_mismatched_sizes: bool = False,
         ignore_unexpected_keys: bool = False,
         output_loading_info: bool = False,
+        cache_dir: Optional[Union[str, os.PathLike]] = None,
+        revision: Optional[str] = None,
+        local_files_only: bool = False,
+        token: Optional[Union[str, bool]] = None,
+        subfolder: str = "",
+        force_download: bool = False,
+        proxies: Optional[dict] = None,
         **kwargs,
     ) -> "PreTrainedModel":
-        """Load a model from a checkpoint directory written by transformers (in any framework) or by `save_pretrained`.
+        """Load a model from a checkpoint written by transformers (in any framework) or by `save_pretrained`: a local
+        directory, or a model id of the Hugging Face Hub.
 
         Args:
             pretrained_model_name_or_path (`str` or `os.PathLike`):
                 A local directory holding `config.json` and the weights: `model.safetensors`, a sharded
                 `model.safetensors.index.json`, `pytorch_model.bin` (read with `weights_only=True`), a sharded
                 `pytorch_model.bin.index.json`, transformers' TensorFlow `tf_model.h5` or Flax
-                `flax_model.msgpack` (either sharded too).
+                `flax_model.msgpack` (either sharded too). Or a Hub model id (`"org/name"`): those files are read from
+                the huggingface_hub cache, downloaded there first unless offline (see `specformers.hub`).
             config ([`PretrainedConfig`] or `str`, *optional*):
-                A configuration (or the path of a config.json) to use instead of the directory's `config.json`.
+                A configuration (or the path of a config.json, or a Hub model id) to use instead of the directory's `config.json`.
             dtype (`str` or `torch.dtype`, *optional*):
                 `float32`, `float16` or `bfloat16` (or `"auto"`: the dtype config.json records): the model is built
                 in this dtype and the weights are converted while they are read. `torch_dtype` is the older name.
@@ -301,6 +311,11 @@ class PreTrainedModel(nn.Module):
                 checkpoint loaded into a classifier) is never an error: it is unused, with a warning.
             output_loading_info (`bool`, *optional*, defaults to `False`):
                 Also return a dict with the missing, unexpected and mismatched keys.
+            cache_dir, revision, local_files_only, token, subfolder, force_download, proxies:
+                Where a Hub model id is read from, as in transformers: the huggingface_hub cache to use instead of
+                `HF_HUB_CACHE`, the branch, tag or commit (default `"main"`), the cache only (as `HF_HUB_OFFLINE=1`
+                does), the token of a private or gated repository, the folder holding the model (in a local directory
+                too), a new download even when cached, and the proxies of the Hub requests.
             kwargs:
                 Keywords naming a configuration field (`num_labels`, `problem_type`, `output_hidden_states`, ...)
                 override it; the others are passed to the model's constructor.
@@ -309,11 +324,22 @@ class PreTrainedModel(nn.Module):
         head-model checkpoint into a base model (the head's weights are reported as unused). safetensors are read
         tensor by tensor straight into the parameters, so loading needs about one copy of the weights in memory.
         """
-        path = os.fspath(pretrained_model_name_or_path)
+        hub = {
+            "cache_dir": cache_dir,
+            "revision": revision,
+            "local_files_only": local_files_only,
+            "token": token,
+            "subfolder": subfolder,
+            "force_download": force_download,
+            "proxies": proxies,
+        }
+        path = resolve_directory(pretrained_model_name_or_path, **hub)
         source = find_weights(path)
         config_name = "config" if isinstance(config, PretrainedConfig) else "config.json"
-        if config is None or isinstance(config, (str, os.PathLike)):
-            config = cls.config_class.from_pretrained(path if config is None else config)
+        if config is None:
+            config = cls.config_class.from_pretrained(path)
+        elif isinstance(config, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(config, **hub)
         elif not isinstance(config, PretrainedConfig):
             raise TypeError(f"config must be a {cls.config_class.__name__}, got {type(config).__name__}")
         overrides, model_kwargs = split_from_pretrained_kwargs(cls, cls.config_class, config, kwargs, cls.__init__)
