@@ -1,0 +1,188 @@
+"""The generated PyTorch models in the tools users plug transformers models into: the model methods those tools call
+(embedding resizing, head pruning, gradient checkpointing, ...) checked against transformers on the same weights,
+transformers' Trainer (checkpoints, resuming, mixed precision), accelerate, pipelines and peft."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from harness import ATOL, SMALL_CONFIGS, Case, config_kwargs, project, reference_config, reference_model
+
+ENCODER_ARCHS = [a.name for a in project().architectures if not a.seq2seq]
+SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
+
+
+def _arch(name: str):
+    return next(a for a in project().architectures if a.name == name)
+
+
+def _case(arch: str, kind: str) -> Case:
+    spec = _arch(arch)
+    head = next(h for h in spec.heads if h.kind == kind)
+    return Case(arch, spec.prefix, kind, head.suffix, next(iter(SMALL_CONFIGS[arch])))
+
+
+def _pair(arch: str, kind: str, **overrides):
+    """transformers' model of a case with random weights and the specformers model holding the same weights (built
+    from transformers' config object, loaded with `load_state_dict`)."""
+    import specformers
+
+    case = _case(arch, kind)
+    theirs = reference_model(case, reference_config(case, **overrides))
+    ours = getattr(specformers, case.class_name("torch"))(theirs.config)
+    ours.load_state_dict(theirs.state_dict())
+    return case, ours.eval(), theirs
+
+
+def _ids(config, seed: int = 0, batch: int = 2, seq: int = 7) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(seed).integers(0, config.vocab_size, (batch, seq)))
+
+
+def _lm_inputs(case, config, ids):
+    if _arch(case.arch).seq2seq:
+        return {"input_ids": ids, "decoder_input_ids": ids[:, :5]}
+    return {"input_ids": ids}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Model methods and attributes
+
+
+@pytest.mark.parametrize("arch", ENCODER_ARCHS + SEQ2SEQ_ARCHS)
+def test_resize_token_embeddings_matches_transformers(arch):
+    kind = "conditional_generation" if arch in SEQ2SEQ_ARCHS else "masked_lm"
+    case, ours, theirs = _pair(arch, kind)
+    old_vocab = theirs.config.vocab_size
+    old_rows = ours.get_input_embeddings().weight.detach().clone()
+    for size in (old_vocab + 5, old_vocab - 3):
+        ours.resize_token_embeddings(size)
+        theirs.resize_token_embeddings(size)
+        assert ours.config.vocab_size == size and ours.get_input_embeddings().num_embeddings == size
+        kept = min(size, old_vocab)
+        torch.testing.assert_close(ours.get_input_embeddings().weight[:kept], old_rows[:kept], rtol=0, atol=0)
+        output = ours.get_output_embeddings()
+        assert output.out_features == size
+        if getattr(ours.config, "tie_word_embeddings", True):
+            assert output.weight is ours.get_input_embeddings().weight
+        # Tokens of the kept vocabulary (transformers' new rows are random, near the mean).
+        ids = torch.from_numpy(np.random.default_rng(0).integers(0, kept, (2, 9)))
+        with torch.no_grad():
+            mine = ours(**_lm_inputs(case, ours.config, ids)).logits
+            reference = theirs(**_lm_inputs(case, theirs.config, ids)).logits
+        assert mine.shape == reference.shape and mine.shape[-1] == size
+        np.testing.assert_allclose(mine[..., :kept].numpy(), reference[..., :kept].numpy(), atol=ATOL, rtol=0)
+        if size > old_vocab:
+            # New rows start at the mean of the old ones (transformers adds noise of 1e-9 times their covariance, so
+            # its rows are only near it); the new bias entries and their logits follow transformers'.
+            new_rows = ours.get_input_embeddings().weight[old_vocab:].detach()
+            torch.testing.assert_close(new_rows, old_rows.mean(0).expand_as(new_rows), rtol=0, atol=1e-7)
+            theirs_rows = theirs.get_input_embeddings().weight[old_vocab:].detach()
+            torch.testing.assert_close(new_rows, theirs_rows, rtol=0, atol=1e-4)
+            if output.bias is not None:
+                torch.testing.assert_close(output.bias, theirs.get_output_embeddings().bias, rtol=0, atol=1e-7)
+            np.testing.assert_allclose(mine.numpy(), reference.numpy(), atol=1e-3, rtol=0)
+    # The resized model saves and loads back.
+    ours.save_pretrained(tmp := __import__("tempfile").mkdtemp())
+    again = type(ours).from_pretrained(tmp)
+    assert again.config.vocab_size == old_vocab - 3
+
+
+@pytest.mark.parametrize("arch", ENCODER_ARCHS + SEQ2SEQ_ARCHS)
+def test_embedding_accessors_and_attributes(arch):
+    import specformers
+
+    kind = "conditional_generation" if arch in SEQ2SEQ_ARCHS else "masked_lm"
+    case, ours, theirs = _pair(arch, kind)
+    base = getattr(specformers, f"{case.prefix}Model")(ours.config)
+    # transformers counts a fixed sinusoidal table (RoFormer's, requires_grad False) that is a buffer here.
+    assert ours.num_parameters() == theirs.num_parameters(only_trainable=True)
+    assert ours.num_parameters(exclude_embeddings=True) == theirs.num_parameters(exclude_embeddings=True)
+    ours.get_input_embeddings().weight.requires_grad_(False)
+    theirs.get_input_embeddings().weight.requires_grad_(False)
+    assert ours.num_parameters(only_trainable=True) == theirs.num_parameters(only_trainable=True)
+    for model in (ours, base):
+        table = torch.nn.Embedding(ours.config.vocab_size, model.get_input_embeddings().embedding_dim)
+        model.set_input_embeddings(table)
+        assert model.get_input_embeddings() is table
+    assert ours.main_input_name == theirs.main_input_name == "input_ids"
+    assert ours.supports_gradient_checkpointing and ours._no_split_modules
+    assert type(ours).can_generate() == (arch in SEQ2SEQ_ARCHS)
+    assert ours.name_or_path == ""
+    ours.save_pretrained(tmp := __import__("tempfile").mkdtemp())
+    assert type(ours).from_pretrained(tmp).name_or_path == tmp
+
+
+@pytest.mark.parametrize("arch", ENCODER_ARCHS)
+def test_prune_heads_matches_transformers(arch, tmp_path):
+    case, ours, theirs = _pair(arch, "sequence_classification")
+    heads = {0: [0, 2], 1: [1]}
+    ours.prune_heads(heads)
+    theirs.prune_heads(heads)
+    # Pruning again adds to what was pruned (transformers skips the heads already gone too).
+    ours.prune_heads({0: [0, 1]})
+    theirs.prune_heads({0: [0, 1]})
+    ids = _ids(ours.config)
+    with torch.no_grad():
+        mine, reference = ours(ids).logits, theirs(ids).logits
+    np.testing.assert_allclose(mine.numpy(), reference.numpy(), atol=ATOL, rtol=0)
+    assert ours.num_parameters() == theirs.num_parameters(only_trainable=True)
+    # The pruned shapes survive a checkpoint (config.pruned_heads prunes the new model before loading).
+    ours.save_pretrained(tmp_path)
+    again = type(ours).from_pretrained(tmp_path)
+    with torch.no_grad():
+        np.testing.assert_allclose(again(ids).logits.numpy(), reference.numpy(), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("arch", ENCODER_ARCHS + SEQ2SEQ_ARCHS)
+def test_gradient_checkpointing_keeps_loss_and_gradients(arch):
+    kind = "conditional_generation" if arch in SEQ2SEQ_ARCHS else "masked_lm"
+    case, ours, _ = _pair(arch, kind)
+    ours.train()  # dropout on: checkpointing must replay the same masks
+    ids = _ids(ours.config)
+    inputs = _lm_inputs(case, ours.config, ids)
+    inputs["labels"] = inputs.get("decoder_input_ids", ids)
+
+    def run():
+        ours.zero_grad()
+        torch.manual_seed(0)
+        loss = ours(**inputs).loss
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in ours.named_parameters() if p.grad is not None}
+
+    plain_loss, plain_grads = run()
+    ours.gradient_checkpointing_enable()
+    assert ours.is_gradient_checkpointing
+    loss, grads = run()
+    torch.testing.assert_close(loss, plain_loss, rtol=0, atol=0)
+    assert grads.keys() == plain_grads.keys()
+    for name in grads:
+        torch.testing.assert_close(grads[name], plain_grads[name], rtol=1e-5, atol=1e-6, msg=lambda m: f"{name}: {m}")
+    with pytest.raises(ValueError, match="use_reentrant=True is not supported"):
+        ours.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+    ours.gradient_checkpointing_disable()
+    assert not ours.is_gradient_checkpointing
+
+
+def test_output_rebuilt_from_its_dict():
+    """accelerate's mixed-precision wrapper returns `type(out)(dict(out))`: the same output, field by field."""
+    _, ours, _ = _pair("bert", "masked_lm")
+    ids = _ids(ours.config)
+    out = ours(ids, labels=ids)
+    again = type(out)(dict(out))
+    assert list(again.keys()) == ["loss", "logits"] and again.loss is out.loss and again.logits is out.logits
+
+
+def test_transformers_config_accepted_and_others_refused():
+    import specformers
+    import transformers
+
+    config = transformers.AlbertConfig(**config_kwargs(_case("albert", "base")))
+    model = specformers.AlbertModel(config)
+    assert isinstance(model.config, specformers.AlbertConfig)
+    assert model.config.hidden_size == config.hidden_size and model.config.embedding_size == config.embedding_size
+    with pytest.raises(TypeError, match="expects a AlbertConfig .*model_type 'albert'.*got .*BertConfig with model_type 'bert'"):
+        specformers.AlbertModel(transformers.BertConfig())
+    with pytest.raises(TypeError, match="expects a AlbertConfig"):
+        specformers.AlbertModel({"hidden_size": 8})
