@@ -186,3 +186,209 @@ def test_transformers_config_accepted_and_others_refused():
         specformers.AlbertModel(transformers.BertConfig())
     with pytest.raises(TypeError, match="expects a AlbertConfig"):
         specformers.AlbertModel({"hidden_size": 8})
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# transformers' Trainer, accelerate
+
+
+class _Rows(torch.utils.data.Dataset):
+    """A tiny dataset of model inputs (dicts of tensors)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+
+def _training_rows(case, config, n: int = 8):
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(n):
+        ids = torch.from_numpy(rng.integers(0, config.vocab_size, 8))
+        if case.head == "sequence_classification":
+            rows.append({"input_ids": ids, "labels": torch.tensor(int(rng.integers(0, config.num_labels)))})
+        elif _arch(case.arch).seq2seq:
+            rows.append({"input_ids": ids, "labels": torch.from_numpy(rng.integers(0, config.vocab_size, 5))})
+        else:
+            rows.append({"input_ids": ids, "labels": ids.clone()})
+    return _Rows(rows)
+
+
+# A tied model (the LM decoder shares the word embeddings) of each family, and an untied classifier.
+TRAINER_MODELS = [("roformer", "causal_lm"), ("longt5", "conditional_generation"), ("bert", "sequence_classification")]
+
+
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("arch,kind", TRAINER_MODELS, ids=lambda v: v)
+def test_trainer_checkpoints_resumes_and_saves(arch, kind, bf16, tmp_path):
+    import specformers
+    import transformers
+
+    case = _case(arch, kind)
+    config = getattr(specformers, f"{case.prefix}Config")(**config_kwargs(case))
+    model = getattr(specformers, case.class_name("torch"))(config)
+    data = _training_rows(case, config)
+    args = dict(
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        per_device_train_batch_size=4,
+        max_steps=2,
+        save_steps=1,
+        logging_steps=1,
+        report_to=[],
+        bf16=bf16,
+        gradient_checkpointing=True,
+        disable_tqdm=True,
+    )
+    trainer = transformers.Trainer(
+        model=model,
+        args=transformers.TrainingArguments(**args),
+        train_dataset=data,
+        callbacks=[specformers.SaveConfigCallback()],
+    )
+    trainer.train()
+    assert model.is_gradient_checkpointing
+    checkpoint = tmp_path / "out" / "checkpoint-1"
+    assert (checkpoint / "config.json").is_file() and (checkpoint / "model.safetensors").is_file()
+    # The step checkpoint loads with from_pretrained and holds the weights of step 1.
+    loaded = type(model).from_pretrained(checkpoint)
+    assert loaded.num_parameters() == model.num_parameters()
+    # Resuming from it runs the last step again and ends with the same weights (no missing-key warning: the tied
+    # aliases left out of the checkpoint are re-tied).
+    resumed = getattr(specformers, case.class_name("torch"))(config)
+    trainer = transformers.Trainer(model=resumed, args=transformers.TrainingArguments(**args), train_dataset=data)
+    trainer.train(resume_from_checkpoint=str(checkpoint))
+    for (name, p), q in zip(model.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(p, q, msg=name)
+    if resumed.get_output_embeddings() is not None and config.tie_word_embeddings:
+        assert resumed.get_output_embeddings().weight is resumed.get_input_embeddings().weight
+    # save_model writes the weights; save_pretrained (the same file, and config.json) makes the directory loadable.
+    final = tmp_path / "final"
+    trainer.save_model(str(final))
+    resumed.save_pretrained(final)
+    again = type(model).from_pretrained(final)
+    for (name, p), q in zip(resumed.state_dict().items(), again.state_dict().values()):
+        torch.testing.assert_close(p, q, msg=name)
+
+
+def test_accelerate_bf16_training_steps():
+    import accelerate
+    import specformers
+
+    case = _case("bert", "masked_lm")
+    config = specformers.BertConfig(**config_kwargs(case))
+    model = specformers.BertForMaskedLM(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    loader = torch.utils.data.DataLoader(_training_rows(case, config), batch_size=4)
+    accelerator = accelerate.Accelerator(mixed_precision="bf16", cpu=True)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    before = model.get_input_embeddings().weight.detach().clone()
+    for batch in loader:
+        out = model(**batch)
+        assert type(out).__name__ == "MaskedLMOutput" and out.logits.dtype == torch.float32
+        accelerator.backward(out.loss)
+        optimizer.step()
+        optimizer.zero_grad()
+    assert torch.isfinite(out.loss)
+    assert not torch.equal(before, model.get_input_embeddings().weight)
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    accelerator.save_state(tmp := __import__("tempfile").mkdtemp())
+    assert os.path.isfile(os.path.join(tmp, "model.safetensors"))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# pipelines, peft
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    """A BERT WordPiece tokenizer over a small vocabulary (the special tokens, then "w0", "w1", ...), built offline."""
+    import transformers
+
+    vocab_size = config_kwargs(_case("bert", "base"))["vocab_size"]
+    path = tmp_path_factory.mktemp("tokenizer") / "vocab.txt"
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    path.write_text("\n".join(special + [f"w{i}" for i in range(vocab_size - len(special))]) + "\n")
+    return transformers.BertTokenizerFast(str(path))
+
+
+PIPELINES = [
+    ("fill-mask", "masked_lm", "w1 w2 [MASK] w4 w5", {}),
+    ("text-classification", "sequence_classification", ["w1 w2 w3", "w7 w8"], {"top_k": None}),
+    ("token-classification", "token_classification", "w1 w2 w3 w9 w10", {}),
+    ("question-answering", "question_answering", None, {}),
+    ("feature-extraction", "base", "w1 w2 w3", {}),
+]
+
+
+@pytest.mark.parametrize("task,kind,inputs,kwargs", PIPELINES, ids=[p[0] for p in PIPELINES])
+def test_pipeline_matches_transformers(task, kind, inputs, kwargs, tokenizer):
+    import transformers
+
+    _, ours, theirs = _pair("bert", kind, **({"num_labels": 3} if kind == "token_classification" else {}))
+    if kind == "token_classification":
+        # Every token gets a label other than "O" in the pipeline's default (no aggregation) output.
+        ours.config.id2label = theirs.config.id2label = {0: "B-X", 1: "I-X", 2: "B-Y"}
+    if task == "feature-extraction":
+        # This pipeline reads `outputs[0]` after turning every output class but transformers' own into a plain dict:
+        # a specformers model serves it with tuple outputs.
+        ours.config.return_dict = False
+    results = []
+    for model in (ours, theirs):
+        pipe = transformers.pipeline(task, model=model, tokenizer=tokenizer, device="cpu")
+        if task == "question-answering":
+            results.append(pipe(question="w3 w4", context="w1 w2 w3 w4 w5 w6 w7 w8"))
+        else:
+            results.append(pipe(inputs, **kwargs))
+    mine, reference = results
+
+    def flat(x):
+        if isinstance(x, dict):
+            return {k: flat(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [flat(v) for v in x]
+        return np.asarray(x, dtype=np.float64) if isinstance(x, (float, np.floating)) else x
+
+    def compare(a, b):
+        assert type(a) is type(b) or (np.isscalar(a) and np.isscalar(b)), (a, b)
+        if isinstance(a, dict):
+            assert a.keys() == b.keys()
+            for k in a:
+                compare(a[k], b[k])
+        elif isinstance(a, list):
+            assert len(a) == len(b)
+            for x, y in zip(a, b):
+                compare(x, y)
+        elif isinstance(a, (float, np.floating)):
+            np.testing.assert_allclose(a, b, atol=ATOL, rtol=0)
+        else:
+            assert a == b
+
+    assert results[0]
+    compare(mine, reference)
+
+
+def test_peft_lora_trains_a_sequence_classifier():
+    import peft
+
+    _, ours, _ = _pair("bert", "sequence_classification")
+    attention = ours.base_model.encoder.layer[0].attention.self
+    model = peft.get_peft_model(ours, peft.LoraConfig(task_type="SEQ_CLS", r=4, target_modules=["query", "value"]))
+    assert isinstance(attention.query, peft.tuners.lora.LoraLayer)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or "classifier" in n for n in trainable)
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    ids = _ids(ours.config, batch=4)
+    loss = model(input_ids=ids, labels=torch.tensor([0, 1, 1, 0])).loss
+    loss.backward()
+    optimizer.step()
+    assert all(not torch.equal(before[n], p) for n, p in model.named_parameters() if "lora_B" in n)
+    assert all(torch.equal(frozen[n], p) for n, p in model.named_parameters() if n in frozen)
