@@ -30,6 +30,7 @@ from .checkpoint import (
     split_from_pretrained_kwargs,
 )
 from .configuration_utils import PretrainedConfig
+from .generation_utils import GenerationConfig
 from .utils import check_input_shapes, id_bounds
 
 
@@ -254,6 +255,12 @@ class PreTrainedModel(nn.Module):
     def can_generate(cls) -> bool:
         """Whether the model has a `generate` method (the seq2seq language models)."""
         return callable(getattr(cls, "generate", None))
+
+    @property
+    def generation_config(self) -> Optional[GenerationConfig]:
+        """The defaults of `generate`, read from the configuration; `None` for a model that does not generate (as in
+        transformers)."""
+        return GenerationConfig.from_model_config(self.config) if self.can_generate() else None
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         """The number of parameters, each shared parameter counted once.
@@ -790,14 +797,15 @@ def _drop_tied_aliases(module: PreTrainedModel, state: dict, prefix: str, local_
 
 def _accept_missing_aliases(module: PreTrainedModel, incompatible_keys) -> None:
     """Load-state-dict hook: an alias left out by `_drop_tied_aliases` is not missing (it shares the parameter it
-    aliases, which was loaded)."""
+    aliases, which was loaded). The keys are those of the outermost module loaded (a wrapper adds a prefix)."""
+    tied = set(module._tied_weights_keys)
     aliased = {
         name
         for name, others in _aliases(dict(module.named_parameters(remove_duplicate=False))).items()
-        if name in set(module._tied_weights_keys) and any(o not in module._tied_weights_keys for o in others)
+        if name in tied and any(o not in tied for o in others)
     }
     for key in list(incompatible_keys.missing_keys):
-        if key in aliased:
+        if any(key == name or key.endswith("." + name) for name in aliased):
             incompatible_keys.missing_keys.remove(key)
 
 
