@@ -207,7 +207,7 @@ class PreTrainedModel(nn.Module):
     @classmethod
     def _own_config(cls, config) -> PretrainedConfig:
         """`config` as an instance of `config_class`: a configuration of the same `model_type` from another library
-        (transformers' `BertConfig` for a `BertModel`) is converted through its `to_dict()`; anything else is
+        (transformers' class for the same architecture) is converted through its `to_dict()`; anything else is
         refused."""
         if isinstance(config, cls.config_class):
             return config
