@@ -125,8 +125,9 @@ def test_mapping_behaviour(framework):
     assert out["hidden_states"] is hs and list(out.keys()) == ["last_hidden_state", "pooler_output", "hidden_states"]
     out["pooler_output"] = h
     assert out.pooler_output is h
-    with pytest.raises(KeyError):
-        out["not_a_field"] = h
+    # Another key is an extra entry after the fields, as in transformers' ModelOutput (pipelines attach their inputs).
+    out["extra"] = p
+    assert out["extra"] is p and out.extra is p and list(out.keys())[-1] == "extra" and out[-1] is p
     with pytest.raises(TypeError):
         out.pop("last_hidden_state")
 

@@ -127,6 +127,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxNezhaForPreTrainingOutput",
     ],
     "modeling_utils": ["PreTrainedModel"],
+    "integrations": ["SaveConfigCallback"],
     "modeling_tf_utils": ["TFPreTrainedModel"],
     "modeling_flax_utils": ["FlaxDecoderCache", "FlaxPreTrainedModel"],
     "models.albert.configuration_albert": ["AlbertConfig"],

@@ -74,6 +74,8 @@ class PretrainedConfig:
 
     model_type: str = ""
     attribute_map: dict[str, str] = {}
+    # The Hub revision a config was downloaded at: transformers' pipelines read it; specformers never downloads.
+    _commit_hash: Optional[str] = None
 
     def __setattr__(self, key: str, value: Any) -> None:
         key = type(self).attribute_map.get(key, key)
@@ -135,6 +137,15 @@ class PretrainedConfig:
             self.label2id = {v: k for k, v in self.id2label.items()}
 
     @property
+    def name_or_path(self) -> str:
+        """The directory `from_pretrained` read this configuration from (`""` otherwise); not written to config.json."""
+        return self.__dict__.get("_name_or_path", "")
+
+    @name_or_path.setter
+    def name_or_path(self, value: Union[str, os.PathLike]) -> None:
+        self._name_or_path = os.fspath(value)
+
+    @property
     def use_return_dict(self) -> bool:
         return self.return_dict and not self.torchscript
 
@@ -150,6 +161,11 @@ class PretrainedConfig:
 
     def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, json_file_path: Union[str, os.PathLike]) -> None:
+        """Write the configuration as JSON to `json_file_path`."""
+        with open(json_file_path, "w", encoding="utf-8") as fh:
+            fh.write(self.to_json_string())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
@@ -229,4 +245,6 @@ class PretrainedConfig:
                 f"{path} describes a {declared!r} model, but {cls.__name__} is for {cls.model_type!r} models: load this "
                 f"checkpoint with the {declared!r} classes, or pass a {cls.__name__} as config="
             )
-        return cls.from_dict(config_dict, **kwargs)
+        config = cls.from_dict(config_dict, **kwargs)
+        config.name_or_path = pretrained_model_name_or_path
+        return config

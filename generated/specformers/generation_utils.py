@@ -7,6 +7,7 @@ returns: the same stopping rules (`max_length` / `max_new_tokens`, end-of-sequen
 the same beam search (length penalty, `early_stopping` True / False / "never", `num_return_sequences`).
 """
 
+from dataclasses import asdict, dataclass
 from typing import Optional, Union
 
 import torch
@@ -14,6 +15,32 @@ from torch import nn
 
 # transformers' GenerationConfig defaults
 DEFAULT_MAX_LENGTH = 20
+
+
+@dataclass
+class GenerationConfig:
+    """The defaults that `generate` starts from when an argument is left out (a model's `generation_config`, as tools
+    written for transformers read it): the configuration's special tokens and transformers' search defaults."""
+
+    max_length: int = DEFAULT_MAX_LENGTH
+    num_beams: int = 1
+    do_sample: bool = False
+    decoder_start_token_id: Optional[int] = None
+    bos_token_id: Optional[int] = None
+    eos_token_id: Union[int, list, None] = None
+    pad_token_id: Optional[int] = None
+
+    @classmethod
+    def from_model_config(cls, config) -> "GenerationConfig":
+        return cls(
+            decoder_start_token_id=config.decoder_start_token_id,
+            bos_token_id=config.bos_token_id,
+            eos_token_id=config.eos_token_id,
+            pad_token_id=config.pad_token_id,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _as_list(token_ids: Union[int, list, None]) -> Optional[list]:
@@ -320,4 +347,4 @@ class GenerationMixin:
         return sequences[:, : prompt_length + generated]
 
 
-__all__ = ["GenerationMixin"]
+__all__ = ["GenerationConfig", "GenerationMixin"]

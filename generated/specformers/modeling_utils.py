@@ -14,6 +14,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .checkpoint import (
     SafetensorsFile,
@@ -29,6 +30,7 @@ from .checkpoint import (
     split_from_pretrained_kwargs,
 )
 from .configuration_utils import PretrainedConfig
+from .generation_utils import GenerationConfig
 from .hub import resolve_directory
 from .utils import check_input_shapes, id_bounds
 
@@ -189,15 +191,36 @@ class PreTrainedModel(nn.Module):
     _tied_weights_keys: list = []
     _keys_to_ignore_on_load_unexpected: list = []
     _keys_needing_config_flag: dict = {}
+    # What transformers' tools read from a model: the input a pipeline or Trainer feeds first, the blocks that
+    # `accelerate`'s device maps keep on one device (set by each architecture), and whether gradient checkpointing
+    # is available (every generated model recomputes its blocks through `GradientCheckpointingLayer`).
+    main_input_name: str = "input_ids"
+    _no_split_modules: Optional[list] = None
+    supports_gradient_checkpointing: bool = True
 
     def __init__(self, config: PretrainedConfig, *inputs, **kwargs) -> None:
         super().__init__()
-        if not isinstance(config, PretrainedConfig):
-            raise TypeError(
-                f"{type(self).__name__} expects a configuration (an instance of {self.config_class.__name__}), "
-                f"got {type(config).__name__}"
-            )
-        self.config = config
+        self.config = self._own_config(config)
+        # State dicts leave out the aliases that checkpoints leave out (see `_drop_tied_aliases`).
+        self.register_state_dict_post_hook(_drop_tied_aliases)
+        self.register_load_state_dict_post_hook(_accept_missing_aliases)
+
+    @classmethod
+    def _own_config(cls, config) -> PretrainedConfig:
+        """`config` as an instance of `config_class`: a configuration of the same `model_type` from another library
+        (transformers' class for the same architecture) is converted through its `to_dict()`; anything else is
+        refused."""
+        if isinstance(config, cls.config_class):
+            return config
+        expected = cls.config_class.model_type
+        model_type = getattr(config, "model_type", None)
+        if model_type is not None and model_type == expected and callable(getattr(config, "to_dict", None)):
+            return cls.config_class.from_dict(config.to_dict())
+        raise TypeError(
+            f"{cls.__name__} expects a {cls.config_class.__name__} (or any configuration with model_type "
+            f"{expected!r} and a to_dict() method), got {type(config).__module__}.{type(config).__name__}"
+            + (f" with model_type {model_type!r}" if model_type is not None else "")
+        )
 
     # ------------------------------------------------------------------------------------------------------------------
     # Properties
@@ -218,12 +241,91 @@ class PreTrainedModel(nn.Module):
     def base_model(self) -> nn.Module:
         return getattr(self, self.base_model_prefix, self)
 
+    @property
+    def name_or_path(self) -> str:
+        """The directory the model was loaded from (`""` for a model built from a configuration)."""
+        return self.config.name_or_path
+
+    @property
+    def _keys_to_ignore_on_save(self) -> list:
+        """The entries that state dicts and checkpoints leave out: the aliases of `_tied_weights_keys` (transformers'
+        Trainer re-ties them after loading a state dict that lacks exactly these)."""
+        return list(self._tied_weights_keys) or None
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether the model has a `generate` method (the seq2seq language models)."""
+        return callable(getattr(cls, "generate", None))
+
+    @property
+    def generation_config(self) -> Optional[GenerationConfig]:
+        """The defaults of `generate`, read from the configuration; `None` for a model that does not generate (as in
+        transformers)."""
+        return GenerationConfig.from_model_config(self.config) if self.can_generate() else None
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """The number of parameters, each shared parameter counted once.
+
+        Args:
+            only_trainable (`bool`, *optional*, defaults to `False`):
+                Count only the parameters with `requires_grad`.
+            exclude_embeddings (`bool`, *optional*, defaults to `False`):
+                Leave out the weights of every `nn.Embedding` (token, position and type tables).
+        """
+        embeddings = (
+            {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)} if exclude_embeddings else set()
+        )
+        return sum(
+            p.numel() for p in self.parameters() if id(p) not in embeddings and (p.requires_grad or not only_trainable)
+        )
+
+    # ------------------------------------------------------------------------------------------------------------------
+    # Gradient checkpointing
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: Optional[dict] = None) -> None:
+        """Recompute every transformer block's activations in the backward pass instead of keeping them (less memory,
+        about one more forward pass of compute); the loss and gradients are unchanged (dropout masks are replayed).
+
+        Args:
+            gradient_checkpointing_kwargs (`dict`, *optional*):
+                Keywords for `torch.utils.checkpoint.checkpoint`. `use_reentrant` must be `False` (the default): the
+                reentrant implementation loses the gradient of tensors that a block returns inside a nested tuple
+                (the relative-position bias that the first block computes and the others reuse).
+        """
+        kwargs = {"use_reentrant": False, **(gradient_checkpointing_kwargs or {})}
+        if kwargs["use_reentrant"]:
+            raise ValueError(
+                "gradient_checkpointing_kwargs: use_reentrant=True is not supported (the reentrant checkpoint drops the "
+                "gradients of tensors nested in a block's outputs); pass use_reentrant=False or leave it out"
+            )
+        layers = [m for m in self.modules() if isinstance(m, GradientCheckpointingLayer)]
+        if not layers:
+            raise ValueError(f"{type(self).__name__} has no GradientCheckpointingLayer blocks to checkpoint")
+        for layer in layers:
+            layer.gradient_checkpointing = True
+            layer.checkpoint_kwargs = kwargs
+
+    def gradient_checkpointing_disable(self) -> None:
+        """Keep every block's activations again (the default)."""
+        for layer in self.modules():
+            if isinstance(layer, GradientCheckpointingLayer):
+                layer.gradient_checkpointing = False
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules())
+
     # ------------------------------------------------------------------------------------------------------------------
     # Initialisation and tying
 
     def post_init(self) -> None:
-        """Initialise every weight, then tie the output embeddings to the input embeddings. Called by `__init__`."""
+        """Initialise every weight, then tie the output embeddings to the input embeddings, and prune the heads that
+        `config.pruned_heads` lists (a pruned model's checkpoint has the pruned shapes). Called by `__init__`."""
         self.init_weights()
+        if getattr(self.config, "pruned_heads", None):
+            heads = {int(layer): sorted(heads) for layer, heads in self.config.pruned_heads.items()}
+            self.config.pruned_heads = {}
+            self.prune_heads(heads)
 
     def init_weights(self) -> None:
         self.apply(self._init_weights)
@@ -250,8 +352,105 @@ class PreTrainedModel(nn.Module):
             raise NotImplementedError(f"{type(self).__name__} does not define get_input_embeddings")
         return base.get_input_embeddings()
 
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        base = self.base_model
+        if base is self:
+            raise NotImplementedError(f"{type(self).__name__} does not define set_input_embeddings")
+        base.set_input_embeddings(value)
+
     def get_output_embeddings(self) -> Optional[nn.Linear]:
         return None
+
+    def resize_token_embeddings(
+        self,
+        new_num_tokens: Optional[int] = None,
+        pad_to_multiple_of: Optional[int] = None,
+        mean_resizing: bool = True,
+    ) -> nn.Embedding:
+        """Give the vocabulary `new_num_tokens` rows (added tokens, or a trimmed vocabulary), as transformers does.
+
+        The rows of the existing tokens are kept; the output embeddings (an LM head's decoder and its bias) are
+        resized with them and stay tied to the input embeddings when `config.tie_word_embeddings`; `config.vocab_size`
+        is updated.
+
+        Args:
+            new_num_tokens (`int`, *optional*):
+                The new vocabulary size (`None`: keep it, only pad it to `pad_to_multiple_of`).
+            pad_to_multiple_of (`int`, *optional*):
+                Round the vocabulary size up to a multiple of this (tensor-core friendly sizes).
+            mean_resizing (`bool`, *optional*, defaults to `True`):
+                New rows (and an untied decoder's new bias entries) start at the mean of the existing ones, as in
+                transformers (which adds a normal perturbation with 1e-9 times their covariance); `False`: the
+                model's initialisation.
+
+        Returns the new input embeddings.
+        """
+        old = self.get_input_embeddings()
+        size = old.num_embeddings if new_num_tokens is None else new_num_tokens
+        if pad_to_multiple_of is not None:
+            if not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of <= 0:
+                raise ValueError(f"pad_to_multiple_of must be a positive int, got {pad_to_multiple_of!r}")
+            size = -(-size // pad_to_multiple_of) * pad_to_multiple_of
+        if not isinstance(size, int) or size <= 0:
+            raise ValueError(f"new_num_tokens must be a positive int, got {new_num_tokens!r}")
+        if size == old.num_embeddings:
+            return old
+        new = nn.Embedding(
+            size, old.embedding_dim, padding_idx=old.padding_idx, device=old.weight.device, dtype=old.weight.dtype
+        )
+        self._resize_rows(new, old, mean_resizing)
+        self.set_input_embeddings(new)
+        output = self.get_output_embeddings()
+        if output is not None:
+            resized = nn.Linear(
+                output.in_features,
+                size,
+                bias=output.bias is not None,
+                device=output.weight.device,
+                dtype=output.weight.dtype,
+            )
+            # A tied decoder takes the new embedding rows; its new bias entries start at 0, as in transformers.
+            tied = getattr(self.config, "tie_word_embeddings", True)
+            self._resize_rows(resized, output, mean_resizing and not tied)
+            self.set_output_embeddings(resized)
+        self.config.vocab_size = size
+        self.tie_weights()
+        return self.get_input_embeddings()
+
+    @torch.no_grad()
+    def _resize_rows(self, new: nn.Module, old: nn.Module, mean_resizing: bool) -> None:
+        """Fill `new` (an `nn.Embedding` or `nn.Linear` with another number of rows) from `old`: the shared rows are
+        copied, added rows start at the mean of the old ones (or as `_init_weights` initialises them)."""
+        self._init_weights(new)
+        kept = min(new.weight.shape[0], old.weight.shape[0])
+        for name in ("weight", "bias"):
+            target, source = getattr(new, name, None), getattr(old, name, None)
+            if target is None or source is None:
+                continue
+            target[:kept] = source[:kept]
+            if mean_resizing and target.shape[0] > kept:
+                target[kept:] = source.float().mean(dim=0).to(target.dtype)
+
+    def prune_heads(self, heads_to_prune: dict) -> None:
+        """Remove attention heads, as transformers does: `{layer index: [head indices]}`.
+
+        The heads are added to `config.pruned_heads` (so that `save_pretrained` / `from_pretrained` keep the pruned
+        shapes); heads pruned before are not pruned twice.
+        """
+        pruned = {
+            int(layer): set(heads) for layer, heads in (getattr(self.config, "pruned_heads", None) or {}).items()
+        }
+        fresh = {}
+        for layer, heads in heads_to_prune.items():
+            new_heads = set(heads) - pruned.get(int(layer), set())
+            if new_heads:
+                fresh[int(layer)] = sorted(new_heads)
+            pruned[int(layer)] = pruned.get(int(layer), set()) | set(heads)
+        self.base_model._prune_heads(fresh)
+        self.config.pruned_heads = {layer: sorted(heads) for layer, heads in pruned.items()}
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not support pruning attention heads")
 
     def tie_weights(self) -> None:
         """Make the LM decoder share the word-embedding matrix (when `config.tie_word_embeddings`) and let every
@@ -358,6 +557,14 @@ class PreTrainedModel(nn.Module):
         model.eval()
         return (model, info) if output_loading_info else model
 
+    def _state_dict_with_aliases(self) -> dict:
+        """`state_dict()` with the tied aliases that it leaves out: every name a checkpoint may hold."""
+        self._keep_aliases = True
+        try:
+            return self.state_dict()
+        finally:
+            del self._keep_aliases
+
     @torch.no_grad()
     def _load_checkpoint(
         self,
@@ -368,7 +575,7 @@ class PreTrainedModel(nn.Module):
     ) -> dict:
         """Copy the checkpoint's tensors into the parameters (converting dtypes) and report what did not load (an
         error, before anything is copied, for tensors this model has no place for)."""
-        expected = self.state_dict()
+        expected = self._state_dict_with_aliases()
         state = adapt_prefix(_checkpoint_entries(source), expected.keys(), self.base_model_prefix)
         # Non-persistent buffers are computed, not loaded; checkpoints written while one was persistent hold it.
         non_persistent = {
@@ -435,7 +642,7 @@ class PreTrainedModel(nn.Module):
         """
         from safetensors.torch import save_file
 
-        state = self.state_dict()
+        state = self._state_dict_with_aliases()
         tied = set(self._tied_weights_keys)
         drop = {k for k, others in _aliases(state).items() if k in tied and any(o not in tied for o in others)}
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items() if k not in drop}
@@ -600,6 +807,98 @@ class PreTrainedModel(nn.Module):
         return (start_loss + end_loss) / 2
 
 
+def _drop_tied_aliases(module: PreTrainedModel, state: dict, prefix: str, local_metadata) -> None:
+    """State-dict hook: leave out the entries of `_tied_weights_keys` that alias another entry (an LM decoder tied to
+    the word embeddings), as transformers' checkpoints do. Tools that save a state dict as safetensors (transformers'
+    Trainer, accelerate) refuse tensors that share memory; `load_state_dict` re-ties them (`_accept_missing_aliases`).
+    """
+    if getattr(module, "_keep_aliases", False):
+        return
+    own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    tied = set(module._tied_weights_keys)
+    for name, others in _aliases(own).items():
+        if name in tied and any(o not in tied for o in others):
+            del state[prefix + name]
+
+
+def _accept_missing_aliases(module: PreTrainedModel, incompatible_keys) -> None:
+    """Load-state-dict hook: an alias left out by `_drop_tied_aliases` is not missing (it shares the parameter it
+    aliases, which was loaded). The keys are those of the outermost module loaded (a wrapper adds a prefix)."""
+    tied = set(module._tied_weights_keys)
+    aliased = {
+        name
+        for name, others in _aliases(dict(module.named_parameters(remove_duplicate=False))).items()
+        if name in tied and any(o not in tied for o in others)
+    }
+    for key in list(incompatible_keys.missing_keys):
+        if any(key == name or key.endswith("." + name) for name in aliased):
+            incompatible_keys.missing_keys.remove(key)
+
+
+def prune_attention_heads(attention: nn.Module, output_owner: nn.Module, output_name: str, heads) -> None:
+    """Remove attention heads in place, as transformers' `prune_heads` does.
+
+    `attention` holds the `query`, `key` and `value` projections (hidden -> heads * head_size) and
+    `num_attention_heads`, `attention_head_size`, `all_head_size`; `output_owner.<output_name>` is the projection back
+    to the hidden size. `heads` are numbered as in the unpruned model; heads pruned before (recorded in
+    `attention.pruned_heads`) are skipped. The rows of the pruned heads leave the three projections and their columns
+    leave the output projection.
+    """
+    pruned = getattr(attention, "pruned_heads", set())
+    total = attention.num_attention_heads + len(pruned)
+    for head in heads:
+        if not 0 <= head < total:
+            raise ValueError(f"cannot prune head {head}: the layer has heads 0 to {total - 1}")
+    heads = set(heads) - pruned
+    if not heads:
+        return
+    # (remaining heads, head_size): False for the heads to remove, renumbered past the heads already removed.
+    keep = torch.ones(attention.num_attention_heads, attention.attention_head_size, dtype=torch.bool)
+    for head in heads:
+        keep[head - sum(1 for p in pruned if p < head)] = False
+    index = keep.reshape(-1).nonzero().squeeze(1)
+    for name in ("query", "key", "value"):
+        setattr(attention, name, _prune_linear(getattr(attention, name), index, dim=0))
+    setattr(output_owner, output_name, _prune_linear(getattr(output_owner, output_name), index, dim=1))
+    attention.num_attention_heads -= len(heads)
+    attention.all_head_size = attention.num_attention_heads * attention.attention_head_size
+    attention.pruned_heads = pruned | heads
+
+
+@torch.no_grad()
+def _prune_linear(layer: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:
+    """A copy of `layer` keeping only the entries `index` of its output (`dim=0`) or input (`dim=1`) features."""
+    index = index.to(layer.weight.device)
+    weight = layer.weight.index_select(dim, index).clone()
+    shape = list(layer.weight.shape)
+    shape[dim] = len(index)
+    pruned = nn.Linear(shape[1], shape[0], bias=layer.bias is not None, device=weight.device, dtype=weight.dtype)
+    pruned.weight.copy_(weight)
+    if layer.bias is not None:
+        pruned.bias.copy_(layer.bias if dim == 1 else layer.bias[index])
+    pruned.weight.requires_grad_(layer.weight.requires_grad)
+    if layer.bias is not None:
+        pruned.bias.requires_grad_(layer.bias.requires_grad)
+    return pruned
+
+
+class GradientCheckpointingLayer(nn.Module):
+    """A transformer block that recomputes its forward pass in the backward pass while gradient checkpointing is on
+    (`PreTrainedModel.gradient_checkpointing_enable`) and the model is training.
+
+    The non-reentrant `torch.utils.checkpoint` replays the dropout masks of the first pass and follows every tensor
+    the block reads, keywords included.
+    """
+
+    gradient_checkpointing = False
+    checkpoint_kwargs: dict = {"use_reentrant": False}
+
+    def __call__(self, *args, **kwargs):
+        if self.gradient_checkpointing and self.training:
+            return checkpoint(super().__call__, *args, **self.checkpoint_kwargs, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
 def _aliases(state: dict) -> dict:
     """For every entry of a state dict that shares its storage with others, the names of those others."""
     groups: dict = {}
@@ -676,4 +975,12 @@ def _copy_tensor(source: torch.Tensor, target: torch.Tensor) -> None:
     target.copy_(source)
 
 
-__all__ = ["PreTrainedModel", "check_inputs", "check_label_shape", "dot_product_attention", "mask_value"]
+__all__ = [
+    "GradientCheckpointingLayer",
+    "PreTrainedModel",
+    "check_inputs",
+    "check_label_shape",
+    "dot_product_attention",
+    "mask_value",
+    "prune_attention_heads",
+]

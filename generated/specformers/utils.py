@@ -10,7 +10,7 @@ import importlib.util
 import logging
 import sys
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any, Optional
 
@@ -22,19 +22,21 @@ class ModelOutput(OrderedDict):
 
     Fields are reachable by attribute (`out.logits`), by key (`out["logits"]`) and by integer position among the
     non-`None` fields (`out[0]`); `keys()`, `items()` and `to_tuple()` skip fields that are `None`. Setting a field by
-    attribute or by key updates both views.
+    attribute or by key updates both views; setting another key adds an entry after the fields (as transformers'
+    pipelines do).
     """
 
     def __post_init__(self) -> None:
         if not is_dataclass(self):
             raise TypeError(f"{type(self).__name__} must be decorated with @dataclass")
-        # Containers that rebuild a mapping as `cls(iterable of (key, value) pairs)` (DataParallel's gather,
-        # tf.function's output packing) put the iterator in the first field: unpack it into the fields it names.
+        # Containers that rebuild a mapping as `cls(mapping)` or `cls(iterable of (key, value) pairs)`
+        # (accelerate's mixed-precision output conversion, DataParallel's gather, tf.function's output packing) put it
+        # in the first field: unpack it into the fields it names. No field ever holds a dict or an iterator itself.
         first = fields(self)[0].name
         value = getattr(self, first)
-        if isinstance(value, Iterator) and all(getattr(self, f.name) is None for f in fields(self)[1:]):
+        if isinstance(value, (Mapping, Iterator)) and all(getattr(self, f.name) is None for f in fields(self)[1:]):
             object.__setattr__(self, first, None)
-            for key, item in value:
+            for key, item in value.items() if isinstance(value, Mapping) else value:
                 if key not in self.__dataclass_fields__:
                     raise KeyError(f"{type(self).__name__} has no field {key!r}")
                 object.__setattr__(self, key, item)
@@ -60,7 +62,7 @@ class ModelOutput(OrderedDict):
 
     def __getitem__(self, k: Any) -> Any:
         if isinstance(k, str):
-            if k not in self.__dataclass_fields__:
+            if k not in self.__dataclass_fields__ and k not in self.keys():
                 raise KeyError(
                     f"{type(self).__name__} has no field {k!r}; its fields are {list(self.__dataclass_fields__)}"
                 )
@@ -78,9 +80,13 @@ class ModelOutput(OrderedDict):
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key not in self.__dataclass_fields__:
-            raise KeyError(
-                f"{type(self).__name__} has no field {key!r}; its fields are {list(self.__dataclass_fields__)}"
-            )
+            # An entry that is not a field (transformers' pipelines attach their inputs to the outputs this way) is
+            # kept, after the fields, as in transformers' ModelOutput.
+            if not isinstance(key, str) or key.startswith("_"):
+                raise KeyError(f"{type(self).__name__} entries are named by public strings, got {key!r}")
+            super().__setitem__(key, value)
+            super().__setattr__(key, value)
+            return
         super().__setattr__(key, value)
         if value is None:
             if key in self.keys():

@@ -22,7 +22,14 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs, dot_product_attention
+from ...modeling_utils import (
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    dot_product_attention,
+    prune_attention_heads,
+)
+
 from .configuration_albert import AlbertConfig
 
 
@@ -83,6 +90,10 @@ class AlbertAttention(nn.Module):
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
+    def prune_heads(self, heads: Sequence[int]) -> None:
+        """Remove the heads `heads` (numbered as in the unpruned model) from the projections."""
+        prune_attention_heads(self, self, "dense", heads)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -122,7 +133,7 @@ class AlbertAttention(nn.Module):
         return output, attention_probs
 
 
-class AlbertLayer(nn.Module):
+class AlbertLayer(GradientCheckpointingLayer):
     """One transformer block: self-attention, then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
 
@@ -232,6 +243,7 @@ class AlbertPreTrainedModel(PreTrainedModel):
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
+    _no_split_modules = ["AlbertLayer"]
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
@@ -256,7 +268,8 @@ class AlbertMLMHead(nn.Module):
         self.decoder.bias = self.bias
 
     def _tie_weights(self) -> None:
-        self.decoder.bias = self.bias
+        # `bias` follows the decoder, as in transformers: a resized or replaced decoder brings its own bias.
+        self.bias = self.decoder.bias
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.LayerNorm(self.activation(self.dense(hidden_states)))
@@ -292,6 +305,7 @@ class AlbertModel(AlbertPreTrainedModel):
 
     def __init__(self, config: AlbertConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = AlbertEmbeddings(config)
         self.encoder = AlbertTransformer(config)
         self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
@@ -303,6 +317,13 @@ class AlbertModel(AlbertPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        """Prune `{layer: [heads]}` as transformers numbers the shared layers: layer `group * config.inner_group_num + j` is
+        layer `j` of group `group` (pruning it prunes every encoder step that runs it)."""
+        for layer, heads in heads_to_prune.items():
+            group, inner = divmod(layer, self.config.inner_group_num)
+            self.encoder.albert_layer_groups[group].albert_layers[inner].attention.prune_heads(heads)
 
     def forward(
         self,
@@ -411,6 +432,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.albert = AlbertModel(config)
         self.predictions = AlbertMLMHead(config)
         self.sop_classifier = AlbertSOPHead(config)
@@ -519,6 +541,7 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.albert = AlbertModel(config, add_pooling_layer=False)
         self.predictions = AlbertMLMHead(config)
         self.post_init()
@@ -616,6 +639,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.albert = AlbertModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout_prob)
@@ -708,6 +732,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.albert = AlbertModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(config.classifier_dropout_prob)
@@ -798,6 +823,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         # One start and one end score per token.
         config.num_labels = 2
         self.num_labels = config.num_labels
@@ -900,6 +926,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.albert = AlbertModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, 1)

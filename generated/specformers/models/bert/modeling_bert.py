@@ -24,7 +24,14 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs, dot_product_attention
+from ...modeling_utils import (
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    dot_product_attention,
+    prune_attention_heads,
+)
+
 from ...utils import logger
 from .configuration_bert import BertConfig
 
@@ -150,6 +157,10 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertSelfOutput(config)
 
+    def prune_heads(self, heads: Sequence[int]) -> None:
+        """Remove the heads `heads` (numbered as in the unpruned model) from the projections."""
+        prune_attention_heads(self.self, self.output, "dense", heads)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -196,7 +207,7 @@ class BertOutput(nn.Module):
         return self.LayerNorm(hidden_states + input_tensor)
 
 
-class BertLayer(nn.Module):
+class BertLayer(GradientCheckpointingLayer):
     """One transformer block: self-attention, then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
 
@@ -285,6 +296,7 @@ class BertPreTrainedModel(PreTrainedModel):
 
     config_class = BertConfig
     base_model_prefix = "bert"
+    _no_split_modules = ["BertLayer"]
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
@@ -320,7 +332,8 @@ class BertLMPredictionHead(nn.Module):
         self.decoder.bias = self.bias
 
     def _tie_weights(self) -> None:
-        self.decoder.bias = self.bias
+        # `bias` follows the decoder, as in transformers: a resized or replaced decoder brings its own bias.
+        self.bias = self.decoder.bias
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         # (batch, seq, vocab_size)
@@ -378,6 +391,7 @@ class BertModel(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config) if add_pooling_layer else None
@@ -388,6 +402,11 @@ class BertModel(BertPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        """Prune `{layer: [heads]}` in the self-attention of each listed layer."""
+        for layer, heads in heads_to_prune.items():
+            self.encoder.layer[layer].attention.prune_heads(heads)
 
     def forward(
         self,
@@ -516,6 +535,7 @@ class BertForPreTraining(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.bert = BertModel(config)
         self.cls = BertPreTrainingHeads(config)
         self.post_init()
@@ -621,6 +641,7 @@ class BertForMaskedLM(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.bert = BertModel(config, add_pooling_layer=False)
         self.cls = BertOnlyMLMHead(config)
         self.post_init()
@@ -719,6 +740,7 @@ class BertLMHeadModel(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         if not config.is_decoder:
             logger.warning("%s is meant to be a decoder: set `is_decoder=True` in the config", type(self).__name__)
         self.bert = BertModel(config, add_pooling_layer=False)
@@ -832,6 +854,7 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.bert = BertModel(config)
         self.cls = BertOnlyNSPHead(config)
         self.post_init()
@@ -922,6 +945,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
         self.dropout = nn.Dropout(
@@ -1016,6 +1040,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.bert = BertModel(config)
         self.dropout = nn.Dropout(
             (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
@@ -1122,6 +1147,7 @@ class BertForTokenClassification(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(
@@ -1214,6 +1240,7 @@ class BertForQuestionAnswering(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         # One start and one end score per token.
         config.num_labels = 2
         self.num_labels = config.num_labels

@@ -23,7 +23,14 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs, dot_product_attention
+from ...modeling_utils import (
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    dot_product_attention,
+    prune_attention_heads,
+)
+
 from ...utils import logger
 from .configuration_electra import ElectraConfig
 
@@ -149,6 +156,10 @@ class ElectraAttention(nn.Module):
         self.self = ElectraSelfAttention(config)
         self.output = ElectraSelfOutput(config)
 
+    def prune_heads(self, heads: Sequence[int]) -> None:
+        """Remove the heads `heads` (numbered as in the unpruned model) from the projections."""
+        prune_attention_heads(self.self, self.output, "dense", heads)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -195,7 +206,7 @@ class ElectraOutput(nn.Module):
         return self.LayerNorm(hidden_states + input_tensor)
 
 
-class ElectraLayer(nn.Module):
+class ElectraLayer(GradientCheckpointingLayer):
     """One transformer block: self-attention, then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
 
@@ -272,6 +283,7 @@ class ElectraPreTrainedModel(PreTrainedModel):
 
     config_class = ElectraConfig
     base_model_prefix = "electra"
+    _no_split_modules = ["ElectraLayer"]
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
@@ -369,6 +381,7 @@ class ElectraModel(ElectraPreTrainedModel):
 
     def __init__(self, config: ElectraConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = ElectraEmbeddings(config)
         # Maps the embeddings to the encoder's width when the two differ.
         self.embeddings_project = (
@@ -384,6 +397,11 @@ class ElectraModel(ElectraPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        """Prune `{layer: [heads]}` in the self-attention of each listed layer."""
+        for layer, heads in heads_to_prune.items():
+            self.encoder.layer[layer].attention.prune_heads(heads)
 
     def forward(
         self,
@@ -509,6 +527,7 @@ class ElectraForPreTraining(ElectraPreTrainedModel):
 
     def __init__(self, config: ElectraConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.electra = ElectraModel(config)
         self.discriminator_predictions = ElectraDiscriminatorPredictions(config)
         self.post_init()
@@ -601,6 +620,7 @@ class ElectraForMaskedLM(ElectraPreTrainedModel):
 
     def __init__(self, config: ElectraConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.electra = ElectraModel(config)
         self.generator_predictions = ElectraLMHeadTransform(config)
         # The vocabulary projection, tied to the word embeddings, with its own bias.
@@ -700,6 +720,7 @@ class ElectraForCausalLM(ElectraPreTrainedModel):
 
     def __init__(self, config: ElectraConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         if not config.is_decoder:
             logger.warning("%s is meant to be a decoder: set `is_decoder=True` in the config", type(self).__name__)
         self.electra = ElectraModel(config)
@@ -815,6 +836,7 @@ class ElectraForSequenceClassification(ElectraPreTrainedModel):
 
     def __init__(self, config: ElectraConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.electra = ElectraModel(config)
         self.classifier = ElectraClassificationHead(config)
@@ -906,6 +928,7 @@ class ElectraForTokenClassification(ElectraPreTrainedModel):
 
     def __init__(self, config: ElectraConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.electra = ElectraModel(config)
         self.dropout = nn.Dropout(
@@ -998,6 +1021,7 @@ class ElectraForQuestionAnswering(ElectraPreTrainedModel):
 
     def __init__(self, config: ElectraConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         # One start and one end score per token.
         config.num_labels = 2
         self.num_labels = config.num_labels
@@ -1100,6 +1124,7 @@ class ElectraForMultipleChoice(ElectraPreTrainedModel):
 
     def __init__(self, config: ElectraConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.electra = ElectraModel(config)
         self.sequence_summary = ElectraSequenceSummary(config)
         self.classifier = nn.Linear(config.hidden_size, 1)

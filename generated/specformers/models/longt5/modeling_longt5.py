@@ -20,7 +20,7 @@ from ...modeling_outputs import (
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs, mask_value
+from ...modeling_utils import GradientCheckpointingLayer, PreTrainedModel, check_inputs, mask_value
 from .configuration_longt5 import LongT5Config
 
 
@@ -697,7 +697,7 @@ class LongT5LayerCrossAttention(nn.Module):
         return hidden_states + self.dropout(attention_output), position_bias, present, attention_probs
 
 
-class LongT5Block(nn.Module):
+class LongT5Block(GradientCheckpointingLayer):
     """One layer of a stack, as a list of pre-norm sublayers `layer`: self-attention (`layer.0`), cross-attention over
     the encoder output in the decoder (`layer.1`), then the feed-forward sublayer (last)."""
 
@@ -791,6 +791,7 @@ class LongT5PreTrainedModel(PreTrainedModel):
 
     config_class = LongT5Config
     base_model_prefix = "transformer"
+    _no_split_modules = ["LongT5Block"]
     # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
     _keys_to_ignore_on_load_unexpected = [
         r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight"
@@ -855,6 +856,7 @@ class LongT5Stack(LongT5PreTrainedModel):
         self, config: LongT5Config, embed_tokens: nn.Embedding, num_layers: int, is_decoder: bool = False
     ) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.is_decoder = is_decoder
         self.num_layers = num_layers
         self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
@@ -995,6 +997,7 @@ class LongT5Model(LongT5PreTrainedModel):
 
     def __init__(self, config: LongT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.shared = nn.Embedding(config.vocab_size, config.d_model)
         self.encoder = LongT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
         self.decoder = LongT5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)
@@ -1158,6 +1161,7 @@ class LongT5ForConditionalGeneration(LongT5PreTrainedModel, GenerationMixin):
 
     def __init__(self, config: LongT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.model_dim = config.d_model
         self.shared = nn.Embedding(config.vocab_size, config.d_model)
         self.encoder = LongT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
@@ -1355,6 +1359,7 @@ class LongT5EncoderModel(LongT5PreTrainedModel):
 
     def __init__(self, config: LongT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.shared = nn.Embedding(config.vocab_size, config.d_model)
         self.encoder = LongT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
         self.post_init()

@@ -24,7 +24,7 @@ from ...modeling_outputs import (
     Seq2SeqSequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs, mask_value
+from ...modeling_utils import GradientCheckpointingLayer, PreTrainedModel, check_inputs, mask_value
 from .configuration_mt5 import MT5Config
 
 
@@ -321,7 +321,7 @@ class MT5LayerCrossAttention(nn.Module):
         return hidden_states + self.dropout(attention_output), position_bias, present, attention_probs
 
 
-class MT5Block(nn.Module):
+class MT5Block(GradientCheckpointingLayer):
     """One layer of a stack, as a list of pre-norm sublayers `layer`: self-attention (`layer.0`), cross-attention over
     the encoder output in the decoder (`layer.1`), then the feed-forward sublayer (last)."""
 
@@ -396,6 +396,7 @@ class MT5PreTrainedModel(PreTrainedModel):
 
     config_class = MT5Config
     base_model_prefix = "transformer"
+    _no_split_modules = ["MT5Block"]
     # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
     _keys_to_ignore_on_load_unexpected = [
         r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight"
@@ -468,6 +469,7 @@ class MT5Stack(MT5PreTrainedModel):
         self, config: MT5Config, embed_tokens: nn.Embedding, num_layers: int, is_decoder: bool = False
     ) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.is_decoder = is_decoder
         self.num_layers = num_layers
         self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
@@ -622,6 +624,7 @@ class MT5Model(MT5PreTrainedModel):
 
     def __init__(self, config: MT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.shared = nn.Embedding(config.vocab_size, config.d_model)
         self.encoder = MT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
         self.decoder = MT5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)
@@ -785,6 +788,7 @@ class MT5ForConditionalGeneration(MT5PreTrainedModel, GenerationMixin):
 
     def __init__(self, config: MT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.model_dim = config.d_model
         self.shared = nn.Embedding(config.vocab_size, config.d_model)
         self.encoder = MT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
@@ -982,6 +986,7 @@ class MT5EncoderModel(MT5PreTrainedModel):
 
     def __init__(self, config: MT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.shared = nn.Embedding(config.vocab_size, config.d_model)
         self.encoder = MT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
         self.post_init()
@@ -1064,6 +1069,7 @@ class MT5ForSequenceClassification(MT5PreTrainedModel):
 
     def __init__(self, config: MT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.transformer = MT5Model(config)
         self.classification_head = MT5ClassificationHead(config)
@@ -1231,6 +1237,7 @@ class MT5ForTokenClassification(MT5PreTrainedModel):
 
     def __init__(self, config: MT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.transformer = MT5EncoderModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
@@ -1323,6 +1330,7 @@ class MT5ForQuestionAnswering(MT5PreTrainedModel):
 
     def __init__(self, config: MT5Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.shared = nn.Embedding(config.vocab_size, config.d_model)
         self.encoder = MT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
         self.decoder = MT5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)

@@ -24,7 +24,13 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs
+from ...modeling_utils import (
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    prune_attention_heads,
+)
+
 from .configuration_nezha import NezhaConfig
 
 
@@ -214,6 +220,10 @@ class NezhaAttention(nn.Module):
         self.self = NezhaSelfAttention(config)
         self.output = NezhaSelfOutput(config)
 
+    def prune_heads(self, heads: Sequence[int]) -> None:
+        """Remove the heads `heads` (numbered as in the unpruned model) from the projections."""
+        prune_attention_heads(self.self, self.output, "dense", heads)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -360,7 +370,7 @@ class NezhaOutput(nn.Module):
         return self.LayerNorm(hidden_states + input_tensor)
 
 
-class NezhaLayer(nn.Module):
+class NezhaLayer(GradientCheckpointingLayer):
     """One transformer block: self-attention, cross-attention to an encoder's states (a decoder built with
     `add_cross_attention`), then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
@@ -508,6 +518,7 @@ class NezhaPreTrainedModel(PreTrainedModel):
 
     config_class = NezhaConfig
     base_model_prefix = "nezha"
+    _no_split_modules = ["NezhaLayer"]
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
@@ -547,7 +558,8 @@ class NezhaLMPredictionHead(nn.Module):
         self.decoder.bias = self.bias
 
     def _tie_weights(self) -> None:
-        self.decoder.bias = self.bias
+        # `bias` follows the decoder, as in transformers: a resized or replaced decoder brings its own bias.
+        self.bias = self.decoder.bias
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         # (batch, seq, vocab_size)
@@ -605,6 +617,7 @@ class NezhaModel(NezhaPreTrainedModel):
 
     def __init__(self, config: NezhaConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = NezhaEmbeddings(config)
         self.encoder = NezhaEncoder(config)
         self.pooler = NezhaPooler(config) if add_pooling_layer else None
@@ -615,6 +628,11 @@ class NezhaModel(NezhaPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        """Prune `{layer: [heads]}` in the self-attention of each listed layer."""
+        for layer, heads in heads_to_prune.items():
+            self.encoder.layer[layer].attention.prune_heads(heads)
 
     def forward(
         self,
@@ -760,6 +778,7 @@ class NezhaForPreTraining(NezhaPreTrainedModel):
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.nezha = NezhaModel(config)
         self.cls = NezhaPreTrainingHeads(config)
         self.post_init()
@@ -860,6 +879,7 @@ class NezhaForMaskedLM(NezhaPreTrainedModel):
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.nezha = NezhaModel(config, add_pooling_layer=False)
         self.cls = NezhaOnlyMLMHead(config)
         self.post_init()
@@ -961,6 +981,7 @@ class NezhaForNextSentencePrediction(NezhaPreTrainedModel):
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.nezha = NezhaModel(config)
         self.cls = NezhaOnlyNSPHead(config)
         self.post_init()
@@ -1046,6 +1067,7 @@ class NezhaForSequenceClassification(NezhaPreTrainedModel):
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.nezha = NezhaModel(config)
         self.dropout = nn.Dropout(
@@ -1135,6 +1157,7 @@ class NezhaForMultipleChoice(NezhaPreTrainedModel):
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.nezha = NezhaModel(config)
         self.dropout = nn.Dropout(
             (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
@@ -1235,6 +1258,7 @@ class NezhaForTokenClassification(NezhaPreTrainedModel):
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.nezha = NezhaModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(
@@ -1322,6 +1346,7 @@ class NezhaForQuestionAnswering(NezhaPreTrainedModel):
 
     def __init__(self, config: NezhaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         # One start and one end score per token.
         config.num_labels = 2
         self.num_labels = config.num_labels

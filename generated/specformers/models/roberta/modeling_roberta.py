@@ -21,7 +21,14 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs, dot_product_attention
+from ...modeling_utils import (
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    dot_product_attention,
+    prune_attention_heads,
+)
+
 from ...utils import logger
 from .configuration_roberta import RobertaConfig
 
@@ -156,6 +163,10 @@ class RobertaAttention(nn.Module):
         self.self = RobertaSelfAttention(config)
         self.output = RobertaSelfOutput(config)
 
+    def prune_heads(self, heads: Sequence[int]) -> None:
+        """Remove the heads `heads` (numbered as in the unpruned model) from the projections."""
+        prune_attention_heads(self.self, self.output, "dense", heads)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -202,7 +213,7 @@ class RobertaOutput(nn.Module):
         return self.LayerNorm(hidden_states + input_tensor)
 
 
-class RobertaLayer(nn.Module):
+class RobertaLayer(GradientCheckpointingLayer):
     """One transformer block: self-attention, then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
 
@@ -291,6 +302,7 @@ class RobertaPreTrainedModel(PreTrainedModel):
 
     config_class = RobertaConfig
     base_model_prefix = "roberta"
+    _no_split_modules = ["RobertaLayer"]
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
@@ -315,7 +327,8 @@ class RobertaMLMHead(nn.Module):
         self.decoder.bias = self.bias
 
     def _tie_weights(self) -> None:
-        self.decoder.bias = self.bias
+        # `bias` follows the decoder, as in transformers: a resized or replaced decoder brings its own bias.
+        self.bias = self.decoder.bias
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.layer_norm(self.activation(self.dense(hidden_states)))
@@ -357,6 +370,7 @@ class RobertaModel(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = RobertaEmbeddings(config)
         self.encoder = RobertaEncoder(config)
         self.pooler = RobertaPooler(config) if add_pooling_layer else None
@@ -367,6 +381,11 @@ class RobertaModel(RobertaPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        """Prune `{layer: [heads]}` in the self-attention of each listed layer."""
+        for layer, heads in heads_to_prune.items():
+            self.encoder.layer[layer].attention.prune_heads(heads)
 
     def forward(
         self,
@@ -496,6 +515,7 @@ class RobertaForCausalLM(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         if not config.is_decoder:
             logger.warning("%s is meant to be a decoder: set `is_decoder=True` in the config", type(self).__name__)
         self.roberta = RobertaModel(config, add_pooling_layer=False)
@@ -611,6 +631,7 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.roberta = RobertaModel(config, add_pooling_layer=False)
         self.lm_head = RobertaMLMHead(config)
         self.post_init()
@@ -708,6 +729,7 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.roberta = RobertaModel(config, add_pooling_layer=False)
         self.classifier = RobertaClassificationHead(config)
@@ -799,6 +821,7 @@ class RobertaForMultipleChoice(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.roberta = RobertaModel(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, 1)
@@ -903,6 +926,7 @@ class RobertaForTokenClassification(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.roberta = RobertaModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(
@@ -995,6 +1019,7 @@ class RobertaForQuestionAnswering(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         # One start and one end score per token.
         config.num_labels = 2
         self.num_labels = config.num_labels

@@ -22,7 +22,14 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs, dot_product_attention
+from ...modeling_utils import (
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    dot_product_attention,
+    prune_attention_heads,
+)
+
 from ...utils import logger
 from .configuration_roformer import RoFormerConfig
 
@@ -188,6 +195,10 @@ class RoFormerAttention(nn.Module):
         self.self = RoFormerSelfAttention(config)
         self.output = RoFormerSelfOutput(config)
 
+    def prune_heads(self, heads: Sequence[int]) -> None:
+        """Remove the heads `heads` (numbered as in the unpruned model) from the projections."""
+        prune_attention_heads(self.self, self.output, "dense", heads)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -331,7 +342,7 @@ class RoFormerOutput(nn.Module):
         return self.LayerNorm(hidden_states + input_tensor)
 
 
-class RoFormerLayer(nn.Module):
+class RoFormerLayer(GradientCheckpointingLayer):
     """One transformer block: self-attention, cross-attention to an encoder's states (a decoder built with
     `add_cross_attention`), then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
@@ -450,6 +461,7 @@ class RoFormerPreTrainedModel(PreTrainedModel):
 
     config_class = RoFormerConfig
     base_model_prefix = "roformer"
+    _no_split_modules = ["RoFormerLayer"]
     # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
     _keys_needing_config_flag = {
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
@@ -481,7 +493,8 @@ class RoFormerLMPredictionHead(nn.Module):
         self.decoder.bias = self.bias
 
     def _tie_weights(self) -> None:
-        self.decoder.bias = self.bias
+        # `bias` follows the decoder, as in transformers: a resized or replaced decoder brings its own bias.
+        self.bias = self.decoder.bias
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         # (batch, seq, vocab_size)
@@ -529,6 +542,7 @@ class RoFormerModel(RoFormerPreTrainedModel):
 
     def __init__(self, config: RoFormerConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = RoFormerEmbeddings(config)
         # Maps the embeddings to the encoder's width when the two differ.
         self.embeddings_project = (
@@ -544,6 +558,11 @@ class RoFormerModel(RoFormerPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        """Prune `{layer: [heads]}` in the self-attention of each listed layer."""
+        for layer, heads in heads_to_prune.items():
+            self.encoder.layer[layer].attention.prune_heads(heads)
 
     def forward(
         self,
@@ -688,6 +707,7 @@ class RoFormerForMaskedLM(RoFormerPreTrainedModel):
 
     def __init__(self, config: RoFormerConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.roformer = RoFormerModel(config)
         self.cls = RoFormerOnlyMLMHead(config)
         self.post_init()
@@ -791,6 +811,7 @@ class RoFormerForCausalLM(RoFormerPreTrainedModel):
 
     def __init__(self, config: RoFormerConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         if not config.is_decoder:
             logger.warning("%s is meant to be a decoder: set `is_decoder=True` in the config", type(self).__name__)
         self.roformer = RoFormerModel(config)
@@ -907,6 +928,7 @@ class RoFormerForSequenceClassification(RoFormerPreTrainedModel):
 
     def __init__(self, config: RoFormerConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.roformer = RoFormerModel(config)
         self.classifier = RoFormerClassificationHead(config)
@@ -993,6 +1015,7 @@ class RoFormerForTokenClassification(RoFormerPreTrainedModel):
 
     def __init__(self, config: RoFormerConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
         self.roformer = RoFormerModel(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -1078,6 +1101,7 @@ class RoFormerForQuestionAnswering(RoFormerPreTrainedModel):
 
     def __init__(self, config: RoFormerConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         # One start and one end score per token.
         config.num_labels = 2
         self.num_labels = config.num_labels
@@ -1175,6 +1199,7 @@ class RoFormerForMultipleChoice(RoFormerPreTrainedModel):
 
     def __init__(self, config: RoFormerConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.roformer = RoFormerModel(config)
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.post_init()
