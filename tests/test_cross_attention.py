@@ -4,8 +4,13 @@ for every spec that has it, in every framework, against transformers' PyTorch cl
 The decoder reads encoder states of another length than its own (DECODER_LENGTH vs SEQ) with a padded encoder mask.
 Every output field, `cross_attentions` and the cache (self and cross keys/values) included, must be within 1e-5 of the
 reference. transformers' NEZHA cross-attention only runs when both lengths are equal (its relative-position table is
-square), so the reference always decodes SEQ tokens, of which ours are the first DECODER_LENGTH: a causal decoder's
-first positions do not depend on the later ones, so the reference's outputs at those positions are ours.
+square), so with right padding the reference decodes SEQ tokens, of which ours are the first DECODER_LENGTH: a causal
+decoder's first positions do not depend on the later ones, so the reference's outputs at those positions are ours. With
+left padding they do: a padded row's first queries see only padding, and the softmax of a fully masked row spreads
+evenly over every key, the later ones included, so there the reference decodes exactly our DECODER_LENGTH tokens.
+
+The heads that take encoder states are those whose forward has `encoder_hidden_states` (per head in the spec:
+transformers' ElectraForMaskedLM, for one, takes none); every other head still holds the cross-attention weights.
 """
 
 import numpy as np
@@ -17,6 +22,7 @@ from harness import (
     assert_close,
     cases,
     make_inputs,
+    padding_side,
     project,
     reference_config,
     reference_model,
@@ -26,19 +32,22 @@ from harness import (
 
 FRAMEWORKS = ("torch", "tf", "flax")
 DECODER_LENGTH = 7
-CROSS_HEADS = ("base", "masked_lm", "causal_lm")
 
 
 def _arch(case):
     return next(a for a in project().architectures if a.name == case.arch)
 
 
-CROSS_CASES = [c for c in cases() if _arch(c).cross_attention and c.head in CROSS_HEADS]
+def _takes(case, argument: str) -> bool:
+    return argument in [a.name for a in _arch(case).head(case.head).args["torch"]]
+
+
+CROSS_CASES = [c for c in cases() if _arch(c).cross_attention and _takes(c, "encoder_hidden_states")]
 # One variant per architecture where a check does not depend on the variant.
 FIRST_VARIANT = {}
 for _c in CROSS_CASES:
     FIRST_VARIANT.setdefault((_c.arch, _c.head), _c)
-CACHED_CASES = [c for c in FIRST_VARIANT.values() if "past_key_values" in [a.name for a in _arch(c).head(c.head).args["torch"]]]
+CACHED_CASES = [c for c in FIRST_VARIANT.values() if _takes(c, "past_key_values")]
 
 
 def _cls(case, framework):
@@ -75,7 +84,11 @@ def _encoder_inputs(config, seed=1):
 
 
 def _decoder_inputs(case, config):
-    """The reference's inputs (SEQ decoder tokens) and ours (the first DECODER_LENGTH), with the encoder's."""
+    """The reference's inputs (SEQ decoder tokens with right padding, ours with left padding) and ours (the first
+    DECODER_LENGTH), with the encoder's."""
+    if padding_side(case) == "left":
+        ours = {**make_inputs(case, config, seq=DECODER_LENGTH), **_encoder_inputs(config)}
+        return ours, ours
     full = {**make_inputs(case, config), **_encoder_inputs(config)}
     if "labels" in full:
         full["labels"][:, DECODER_LENGTH:] = -100  # the reference's loss covers exactly our tokens
@@ -214,7 +227,9 @@ def test_is_decoder_masks_as_the_reference_does(case, framework, reference_check
 
 
 HEADS_WITHOUT_ENCODER_STATES = [
-    c for c in cases() if _arch(c).cross_attention and c.head not in CROSS_HEADS and c.variant == FIRST_VARIANT[(c.arch, "base")].variant
+    c
+    for c in cases()
+    if _arch(c).cross_attention and not _takes(c, "encoder_hidden_states") and c.variant == FIRST_VARIANT[(c.arch, "base")].variant
 ]
 
 
