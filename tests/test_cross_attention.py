@@ -124,11 +124,13 @@ def test_decoder_with_cross_attention_matches_transformers(case, framework, cros
     assert_close(reference, ours, framework)
 
 
-def _cache_entries(output) -> list:
-    """The cache of a model output as nested lists of numpy arrays (one entry of 4 tensors per layer)."""
+def _cache_entries(cache) -> list:
+    """A cache (ours, or transformers' Cache object) as nested lists of numpy arrays (one entry of 4 tensors per layer)."""
     from harness import to_numpy
 
-    return [[to_numpy(t) for t in layer] for layer in output["past_key_values"]]
+    if hasattr(cache, "to_legacy_cache"):
+        cache = cache.to_legacy_cache()
+    return [[to_numpy(t) for t in layer] for layer in cache]
 
 
 def _call(framework, model, inputs: dict):
@@ -159,7 +161,16 @@ def test_cached_decoding_with_cross_attention_equals_the_full_pass(case, framewo
     model = _cls(case, framework).from_pretrained(directory)
     field = "logits" if case.head == "causal_lm" else "last_hidden_state"
     whole = _call(framework, model, inputs)
-    expected = to_numpy(whole[field])
+    stepped, past = _decode_in_steps(framework, model, inputs, field)
+    np.testing.assert_allclose(stepped, to_numpy(whole[field]), atol=1e-5, rtol=0)
+    _assert_same_cache(_cache_entries(past), _cache_entries(whole["past_key_values"]))
+
+
+def _decode_in_steps(framework, model, inputs: dict, field: str):
+    """Three tokens, then one at a time, each step given the cache of the last and the encoder states: the steps'
+    `field` concatenated along the sequence, and the final cache."""
+    from harness import to_numpy
+
     encoder = {k: inputs[k] for k in ("encoder_hidden_states", "encoder_attention_mask")}
     past, steps, start = None, [], 0
     for stop in [3] + list(range(4, DECODER_LENGTH + 1)):
@@ -174,11 +185,34 @@ def test_cached_decoding_with_cross_attention_equals_the_full_pass(case, framewo
         output = _call(framework, model, step_inputs)
         steps.append(to_numpy(output[field]))
         past, start = output["past_key_values"], stop
-    np.testing.assert_allclose(np.concatenate(steps, axis=1), expected, atol=1e-5, rtol=0)
-    for layer_steps, layer_whole in zip(_cache_entries({"past_key_values": past}), _cache_entries(whole)):
-        assert len(layer_steps) == len(layer_whole) == 4  # self key, self value, cross key, cross value
-        for a, b in zip(layer_steps, layer_whole):
+    return np.concatenate(steps, axis=1), past
+
+
+def _assert_same_cache(ours: list, expected: list) -> None:
+    assert len(ours) == len(expected)
+    for layer, expected_layer in zip(ours, expected):
+        assert len(layer) == len(expected_layer) == 4  # self key, self value, cross key, cross value
+        for a, b in zip(layer, expected_layer):
             np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+# Every causal LM over every variant: padded rows (left padding, a padding index other than 0) included.
+STEPPED_CASES = [c for c in CROSS_CASES if c.head == "causal_lm"]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", STEPPED_CASES, ids=lambda c: c.id)
+def test_cached_decoding_of_padded_inputs_matches_transformers(case, framework, cross_checkpoint):
+    """Step-by-step decoding of padded inputs against transformers' own step-by-step decoding: positions counted from
+    `input_ids` past the padding index (RoBERTa) count on from the cache's length at each step, as transformers'
+    `past_key_values_length` does, which for a left-padded row is not the position the full pass gives a token."""
+    config, reference, directory = cross_checkpoint(case)
+    _, inputs = _decoder_inputs(case, config)
+    inputs = {k: v for k, v in inputs.items() if k != "labels"}
+    expected, expected_past = _decode_in_steps("torch", reference, inputs, "logits")
+    stepped, past = _decode_in_steps(framework, _cls(case, framework).from_pretrained(directory), inputs, "logits")
+    np.testing.assert_allclose(stepped, expected, atol=1e-5, rtol=0)
+    _assert_same_cache(_cache_entries(past), _cache_entries(expected_past))
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
