@@ -271,9 +271,9 @@ HEADS_WITHOUT_ENCODER_STATES = [
 @pytest.mark.parametrize("case", HEADS_WITHOUT_ENCODER_STATES, ids=lambda c: c.id)
 def test_every_head_holds_the_cross_attention_weights(case, framework, cross_checkpoint):
     """A head that takes no encoder states still holds the cross-attention of a config with add_cross_attention (as
-    transformers' heads do): the decoder's weights load into it, and it saves them again."""
-    base = FIRST_VARIANT[(case.arch, "base")]
-    _, _, directory = cross_checkpoint(base)
+    transformers' heads do): the weights of transformers' head of the same class load into it, and it saves them
+    again."""
+    _, _, directory = cross_checkpoint(case)
     cross = _arch(case).cross_attention
     model, info = _cls(case, framework).from_pretrained(directory, output_loading_info=True)
     assert not [k for k in info["missing_keys"] + info["unexpected_keys"] if f".{cross}." in k]
