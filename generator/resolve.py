@@ -121,6 +121,7 @@ class Head:
     dropout: Optional[str]  # config field for the head's dropout, if any
     activation: Optional[schema.HeadActivation]  # the classification head's activation (style dense_act)
     labels_disable_cache: bool  # causal_lm: no key/value cache is returned when labels are given
+    encoder_states: bool  # forward takes encoder_hidden_states / encoder_attention_mask (a decoder's cross-attention)
     args: dict[str, tuple[Argument, ...]]  # framework -> forward signature
     doc: str
 
@@ -407,6 +408,8 @@ _HEAD_OUTPUT = {
 
 # Heads of encoder-decoder models; those that differ from the encoder-only head of that kind have their own output
 # class and description.
+# The heads of an encoder stack with cross-attention that take a decoder's encoder states (unless `encoder_states: false`).
+ENCODER_STATE_HEAD_KINDS = ("base", "masked_lm", "causal_lm")
 SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "encoder", "sequence_classification", "token_classification", "question_answering")
 _SEQ2SEQ_HEAD_OUTPUT = {
     "sequence_classification": "Seq2SeqSequenceClassifierOutput",
@@ -640,6 +643,14 @@ def resolve_architecture(
             raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
         if h.labels_disable_cache and h.kind != "causal_lm":
             raise fail(f"`labels_disable_cache` only applies to causal_lm, not {h.kind}", loc + ["labels_disable_cache"])
+        if h.encoder_states is not None:
+            if att.cross_module is None or seq2seq:
+                raise fail("`encoder_states` only applies to a spec with `attention.cross_module` (a decoder's cross-attention): remove it", loc + ["encoder_states"])
+            if h.kind not in ("masked_lm", "causal_lm"):
+                raise fail(f"`encoder_states` only applies to masked_lm and causal_lm heads, not {h.kind}: remove it", loc + ["encoder_states"])
+        encoder_states = (
+            not seq2seq and att.cross_module is not None and h.kind in ENCODER_STATE_HEAD_KINDS and h.encoder_states is not False
+        )
         activation = h.activation
         if h.style == "dense_act":
             activation = activation or schema.HeadActivation(field="hidden_act")
@@ -690,7 +701,7 @@ def resolve_architecture(
         uses_pooler = spec.pooler is not None and (
             h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
         )
-        args = {fw: _head_arguments(spec, h.kind, fw, arguments, uses_pooler) for fw in FRAMEWORKS}
+        args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states) for fw in FRAMEWORKS}
         heads.append(
             Head(
                 kind=h.kind,
@@ -702,6 +713,7 @@ def resolve_architecture(
                 dropout=h.dropout,
                 activation=activation,
                 labels_disable_cache=h.labels_disable_cache,
+                encoder_states=encoder_states,
                 args=args,
                 doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
             )
@@ -817,7 +829,7 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
 
 
 def _head_arguments(
-    spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, uses_pooler: bool
+    spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, encoder_states: bool
 ) -> tuple[Argument, ...]:
     if spec.decoder is not None and spec.decoder.path is not None:
         return _seq2seq_arguments(kind, framework, arguments)
@@ -827,8 +839,8 @@ def _head_arguments(
     if spec.embeddings.position == "absolute":
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
-    if spec.attention.cross_module is not None and kind in ("base", "masked_lm", "causal_lm"):
-        # A decoder's cross-attention reads these (transformers' masked-LM heads take them too).
+    if encoder_states:
+        # A decoder's cross-attention reads these.
         names += ["encoder_hidden_states", "encoder_attention_mask"]
     cached = spec.decoder is not None and spec.decoder.cache and kind in ("base", "causal_lm")
     if cached:

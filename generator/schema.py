@@ -395,6 +395,10 @@ class HeadSpec(Strict):
     dropout: Optional[FieldName] = None
     # causal_lm: given labels, the model returns no key/value cache (training needs none).
     labels_disable_cache: bool = False
+    # masked_lm / causal_lm of a spec with `attention.cross_module`: whether forward takes `encoder_hidden_states` and
+    # `encoder_attention_mask` (default true; false where transformers' class of the head does not take them, its
+    # layers then holding the cross-attention weights without reading them).
+    encoder_states: Optional[bool] = None
 
 
 ConfigSpec.model_rebuild()

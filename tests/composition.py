@@ -140,6 +140,8 @@ def encoder_specs(draw, name: str) -> dict:
                 head["activation"] = draw(ACTIVATIONS)
         if kind == "multiple_choice":
             head["summary"] = draw(st.sampled_from(["pooled", "last_token"] if pooler else ["last_token"]))
+        if kind in ("masked_lm", "causal_lm") and "cross_module" in spec["attention"] and draw(st.booleans()):
+            head["encoder_states"] = False  # an LM head that takes no encoder states although the layers cross-attend
         heads.append(head)
     spec["heads"] = heads
     return spec

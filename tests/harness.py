@@ -128,6 +128,11 @@ def reference_config(case: Case, **overrides):
     return config
 
 
+def padding_side(case: Case) -> str:
+    """Where the case's test inputs are padded: "right" (the default) or "left" (`padding_side` of its variant)."""
+    return SMALL_CONFIGS.get(case.arch, {}).get(case.variant, {}).get("padding_side", "right")
+
+
 def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: int = SEQ) -> dict[str, np.ndarray]:
     """Inputs with padding (row 1 padded after 9 tokens, row 2 after 5; before them with `padding_side: left`), padding
     positions holding `config.pad_token_id`, token types and the head's labels."""
@@ -141,7 +146,7 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
         attention_mask[1, ..., 9:] = 0
     if batch > 2:
         attention_mask[2, ..., 5:] = 0
-    if SMALL_CONFIGS.get(case.arch, {}).get(case.variant, {}).get("padding_side", "right") == "left":
+    if padding_side(case) == "left":
         attention_mask = attention_mask[..., ::-1].copy()
     if config.pad_token_id is not None:
         input_ids[attention_mask == 0] = config.pad_token_id

@@ -71,7 +71,9 @@ def check_spec(spec: dict, tmp: Path) -> None:
         kind = head["kind"]
         suffix = _HEAD_SUFFIX[kind]
         # The heads that take encoder states run as decoders over 7 of them (one row's encoder mask padded).
-        cross_attention = "cross_module" in spec["attention"] and not seq2seq and kind in CROSS_ATTENTION_HEADS
+        cross_attention = (
+            "cross_module" in spec["attention"] and not seq2seq and kind in CROSS_ATTENTION_HEADS and head.get("encoder_states", True)
+        )
         config = getattr(module, f"{prefix}Config")(**_config_kwargs(kind, seq2seq, cross_attention))
         case = Case(spec["name"], prefix, kind, suffix, "drawn")
         token_type = spec["embeddings"].get("token_type", False)

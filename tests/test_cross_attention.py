@@ -4,8 +4,13 @@ for every spec that has it, in every framework, against transformers' PyTorch cl
 The decoder reads encoder states of another length than its own (DECODER_LENGTH vs SEQ) with a padded encoder mask.
 Every output field, `cross_attentions` and the cache (self and cross keys/values) included, must be within 1e-5 of the
 reference. transformers' NEZHA cross-attention only runs when both lengths are equal (its relative-position table is
-square), so the reference always decodes SEQ tokens, of which ours are the first DECODER_LENGTH: a causal decoder's
-first positions do not depend on the later ones, so the reference's outputs at those positions are ours.
+square), so with right padding the reference decodes SEQ tokens, of which ours are the first DECODER_LENGTH: a causal
+decoder's first positions do not depend on the later ones, so the reference's outputs at those positions are ours. With
+left padding they do: a padded row's first queries see only padding, and the softmax of a fully masked row spreads
+evenly over every key, the later ones included, so there the reference decodes exactly our DECODER_LENGTH tokens.
+
+The heads that take encoder states are those whose forward has `encoder_hidden_states` (per head in the spec:
+transformers' ElectraForMaskedLM, for one, takes none); every other head still holds the cross-attention weights.
 """
 
 import numpy as np
@@ -17,6 +22,7 @@ from harness import (
     assert_close,
     cases,
     make_inputs,
+    padding_side,
     project,
     reference_config,
     reference_model,
@@ -26,19 +32,22 @@ from harness import (
 
 FRAMEWORKS = ("torch", "tf", "flax")
 DECODER_LENGTH = 7
-CROSS_HEADS = ("base", "masked_lm", "causal_lm")
 
 
 def _arch(case):
     return next(a for a in project().architectures if a.name == case.arch)
 
 
-CROSS_CASES = [c for c in cases() if _arch(c).cross_attention and c.head in CROSS_HEADS]
+def _takes(case, argument: str) -> bool:
+    return argument in [a.name for a in _arch(case).head(case.head).args["torch"]]
+
+
+CROSS_CASES = [c for c in cases() if _arch(c).cross_attention and _takes(c, "encoder_hidden_states")]
 # One variant per architecture where a check does not depend on the variant.
 FIRST_VARIANT = {}
 for _c in CROSS_CASES:
     FIRST_VARIANT.setdefault((_c.arch, _c.head), _c)
-CACHED_CASES = [c for c in FIRST_VARIANT.values() if "past_key_values" in [a.name for a in _arch(c).head(c.head).args["torch"]]]
+CACHED_CASES = [c for c in FIRST_VARIANT.values() if _takes(c, "past_key_values")]
 
 
 def _cls(case, framework):
@@ -75,7 +84,11 @@ def _encoder_inputs(config, seed=1):
 
 
 def _decoder_inputs(case, config):
-    """The reference's inputs (SEQ decoder tokens) and ours (the first DECODER_LENGTH), with the encoder's."""
+    """The reference's inputs (SEQ decoder tokens with right padding, ours with left padding) and ours (the first
+    DECODER_LENGTH), with the encoder's."""
+    if padding_side(case) == "left":
+        ours = {**make_inputs(case, config, seq=DECODER_LENGTH), **_encoder_inputs(config)}
+        return ours, ours
     full = {**make_inputs(case, config), **_encoder_inputs(config)}
     if "labels" in full:
         full["labels"][:, DECODER_LENGTH:] = -100  # the reference's loss covers exactly our tokens
@@ -111,11 +124,13 @@ def test_decoder_with_cross_attention_matches_transformers(case, framework, cros
     assert_close(reference, ours, framework)
 
 
-def _cache_entries(output) -> list:
-    """The cache of a model output as nested lists of numpy arrays (one entry of 4 tensors per layer)."""
+def _cache_entries(cache) -> list:
+    """A cache (ours, or transformers' Cache object) as nested lists of numpy arrays (one entry of 4 tensors per layer)."""
     from harness import to_numpy
 
-    return [[to_numpy(t) for t in layer] for layer in output["past_key_values"]]
+    if hasattr(cache, "to_legacy_cache"):
+        cache = cache.to_legacy_cache()
+    return [[to_numpy(t) for t in layer] for layer in cache]
 
 
 def _call(framework, model, inputs: dict):
@@ -146,7 +161,16 @@ def test_cached_decoding_with_cross_attention_equals_the_full_pass(case, framewo
     model = _cls(case, framework).from_pretrained(directory)
     field = "logits" if case.head == "causal_lm" else "last_hidden_state"
     whole = _call(framework, model, inputs)
-    expected = to_numpy(whole[field])
+    stepped, past = _decode_in_steps(framework, model, inputs, field)
+    np.testing.assert_allclose(stepped, to_numpy(whole[field]), atol=1e-5, rtol=0)
+    _assert_same_cache(_cache_entries(past), _cache_entries(whole["past_key_values"]))
+
+
+def _decode_in_steps(framework, model, inputs: dict, field: str):
+    """Three tokens, then one at a time, each step given the cache of the last and the encoder states: the steps'
+    `field` concatenated along the sequence, and the final cache."""
+    from harness import to_numpy
+
     encoder = {k: inputs[k] for k in ("encoder_hidden_states", "encoder_attention_mask")}
     past, steps, start = None, [], 0
     for stop in [3] + list(range(4, DECODER_LENGTH + 1)):
@@ -161,11 +185,35 @@ def test_cached_decoding_with_cross_attention_equals_the_full_pass(case, framewo
         output = _call(framework, model, step_inputs)
         steps.append(to_numpy(output[field]))
         past, start = output["past_key_values"], stop
-    np.testing.assert_allclose(np.concatenate(steps, axis=1), expected, atol=1e-5, rtol=0)
-    for layer_steps, layer_whole in zip(_cache_entries({"past_key_values": past}), _cache_entries(whole)):
-        assert len(layer_steps) == len(layer_whole) == 4  # self key, self value, cross key, cross value
-        for a, b in zip(layer_steps, layer_whole):
+    return np.concatenate(steps, axis=1), past
+
+
+def _assert_same_cache(ours: list, expected: list) -> None:
+    assert len(ours) == len(expected)
+    for layer, expected_layer in zip(ours, expected):
+        assert len(layer) == len(expected_layer) == 4  # self key, self value, cross key, cross value
+        for a, b in zip(layer, expected_layer):
             np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+# The causal LMs of the variants after the first (left padding, a padding index other than 0, ...): the first
+# variant's cached decoding equals its full pass, which matches transformers (above).
+STEPPED_CASES = [c for c in CROSS_CASES if c.head == "causal_lm" and c not in FIRST_VARIANT.values()]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", STEPPED_CASES, ids=lambda c: c.id)
+def test_cached_decoding_of_padded_inputs_matches_transformers(case, framework, cross_checkpoint):
+    """Step-by-step decoding of padded inputs against transformers' own step-by-step decoding: positions counted from
+    `input_ids` past the padding index (RoBERTa) count on from the cache's length at each step, as transformers'
+    `past_key_values_length` does, which for a left-padded row is not the position the full pass gives a token."""
+    config, reference, directory = cross_checkpoint(case)
+    _, inputs = _decoder_inputs(case, config)
+    inputs = {k: v for k, v in inputs.items() if k != "labels"}
+    expected, expected_past = _decode_in_steps("torch", reference, inputs, "logits")
+    stepped, past = _decode_in_steps(framework, _cls(case, framework).from_pretrained(directory), inputs, "logits")
+    np.testing.assert_allclose(stepped, expected, atol=1e-5, rtol=0)
+    _assert_same_cache(_cache_entries(past), _cache_entries(expected_past))
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -214,7 +262,9 @@ def test_is_decoder_masks_as_the_reference_does(case, framework, reference_check
 
 
 HEADS_WITHOUT_ENCODER_STATES = [
-    c for c in cases() if _arch(c).cross_attention and c.head not in CROSS_HEADS and c.variant == FIRST_VARIANT[(c.arch, "base")].variant
+    c
+    for c in cases()
+    if _arch(c).cross_attention and not _takes(c, "encoder_hidden_states") and c.variant == FIRST_VARIANT[(c.arch, "base")].variant
 ]
 
 
@@ -222,9 +272,9 @@ HEADS_WITHOUT_ENCODER_STATES = [
 @pytest.mark.parametrize("case", HEADS_WITHOUT_ENCODER_STATES, ids=lambda c: c.id)
 def test_every_head_holds_the_cross_attention_weights(case, framework, cross_checkpoint):
     """A head that takes no encoder states still holds the cross-attention of a config with add_cross_attention (as
-    transformers' heads do): the decoder's weights load into it, and it saves them again."""
-    base = FIRST_VARIANT[(case.arch, "base")]
-    _, _, directory = cross_checkpoint(base)
+    transformers' heads do): the weights of transformers' head of the same class load into it, and it saves them
+    again."""
+    _, _, directory = cross_checkpoint(case)
     cross = _arch(case).cross_attention
     model, info = _cls(case, framework).from_pretrained(directory, output_loading_info=True)
     assert not [k for k in info["missing_keys"] + info["unexpected_keys"] if f".{cross}." in k]

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from harness import assert_close, cases, make_inputs, reference_config, reference_model, run_model, run_reference
+from harness import assert_close, cases, make_inputs, project, reference_config, reference_model, run_model, run_reference
 
 FRAMEWORKS = ("torch", "tf", "flax")
 NEZHA = next(c for c in cases() if c.arch == "nezha" and c.head == "base")
@@ -150,16 +150,24 @@ def test_head_of_another_task_is_unused_with_a_warning(framework, reference_chec
     assert "were not used" in caplog.text and "expected when the checkpoint was trained on another task" in caplog.text
 
 
-def test_config_flag_that_gives_keys_a_place_is_named():
-    """The `{flag: patterns}` table of the model classes with cross-attention, in every framework."""
+@pytest.mark.parametrize("arch", [a for a in project().architectures if not a.seq2seq], ids=lambda a: a.name)
+def test_config_flag_that_gives_keys_a_place_is_named(arch):
+    """The `{flag: patterns}` table of every public class, in every framework: the layers' `<cross_module>` weights of
+    every spec with cross-attention need `add_cross_attention`; a spec without has no such entry."""
     import specformers
 
-    for name in ("NezhaModel", "TFNezhaModel", "FlaxNezhaModel", "RoFormerForCausalLM"):
-        table = getattr(specformers, name)._keys_needing_config_flag
-        assert list(table) == ["add_cross_attention"]
-        assert all(re.search(table["add_cross_attention"][0], key) for key in CROSS)
-        assert re.search(table["add_cross_attention"][0], "nezha." + CROSS[0])
-        assert not re.search(table["add_cross_attention"][0], "encoder.layer.0.attention.self.query.weight")
+    layer = f"{arch.spec.encoder.path}.{arch.spec.encoder.layer_list}"
+    for framework in FRAMEWORKS:
+        for name in arch.public_classes(framework):
+            table = getattr(specformers, name)._keys_needing_config_flag
+            if arch.cross_attention is None:
+                assert "add_cross_attention" not in table, name
+                continue
+            assert list(table) == ["add_cross_attention"], name
+            pattern = table["add_cross_attention"][0]
+            for key in (f"{layer}.0.{arch.cross_attention}.self.query.weight", f"{layer}.11.{arch.cross_attention}.output.LayerNorm.bias"):
+                assert re.search(pattern, key) and re.search(pattern, f"{arch.spec.base_model_prefix}.{key}"), (name, key)
+            assert not re.search(pattern, f"{layer}.0.attention.self.query.weight"), name
 
 
 def test_unexpected_keys_message_and_grouping():

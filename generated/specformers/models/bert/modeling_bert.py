@@ -181,6 +181,100 @@ class BertAttention(nn.Module):
         return self.output(context, hidden_states), attention_probs, present
 
 
+class BertCrossAttentionCore(nn.Module):
+    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`); the encoder's keys and values are computed once, then read from the cache."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        if config.hidden_size % config.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
+            )
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_attention_heads * self.attention_head_size
+        self.query = nn.Linear(config.hidden_size, self.all_head_size)
+        self.key = nn.Linear(config.hidden_size, self.all_head_size)
+        self.value = nn.Linear(config.hidden_size, self.all_head_size)
+        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
+    ):
+        batch_size, seq_length, _ = hidden_states.shape
+        # (batch, heads, seq, head_dim)
+        query = (
+            self.query(hidden_states)
+            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
+            .transpose(1, 2)
+        )
+        if past_key_value is not None:
+            # The encoder's keys and values are the same at every decoding step.
+            key, value = past_key_value
+        else:
+            # (batch, heads, encoder_seq, head_dim)
+            key = (
+                self.key(encoder_hidden_states)
+                .view(batch_size, -1, self.num_attention_heads, self.attention_head_size)
+                .transpose(1, 2)
+            )
+            value = (
+                self.value(encoder_hidden_states)
+                .view(batch_size, -1, self.num_attention_heads, self.attention_head_size)
+                .transpose(1, 2)
+            )
+        present = (key, value) if use_cache else None
+        context, attention_probs = dot_product_attention(
+            query,
+            key,
+            value,
+            attention_mask,
+            head_mask,
+            dropout_p=self.dropout.p if self.training else 0.0,
+            output_attentions=output_attentions,
+        )
+        # (batch, seq, heads * head_dim)
+        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
+        return context, attention_probs, present
+
+
+class BertCrossAttention(nn.Module):
+    """Cross-attention to an encoder's states (`self`) followed by its output block (`output`)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.self = BertCrossAttentionCore(config)
+        self.output = BertSelfOutput(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
+    ):
+        context, attention_probs, present = self.self(
+            hidden_states,
+            encoder_hidden_states,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            output_attentions=output_attentions,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
+        )
+        return self.output(context, hidden_states), attention_probs, present
+
+
 class BertIntermediate(nn.Module):
     """First feed-forward projection (hidden_size -> intermediate_size) and the activation."""
 
@@ -208,12 +302,18 @@ class BertOutput(nn.Module):
 
 
 class BertLayer(GradientCheckpointingLayer):
-    """One transformer block: self-attention, then the feed-forward block, each with a residual connection and a
+    """One transformer block: self-attention, cross-attention to an encoder's states (a decoder built with
+    `add_cross_attention`), then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.attention = BertAttention(config)
+        if config.add_cross_attention and not config.is_decoder:
+            raise ValueError(
+                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
+            )
+        self.crossattention = BertCrossAttention(config) if config.add_cross_attention else None
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config)
 
@@ -225,7 +325,12 @@ class BertLayer(GradientCheckpointingLayer):
         output_attentions: bool = False,
         past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
         use_cache: bool = False,
+        encoder_hidden_states: Optional[torch.Tensor] = None,
+        encoder_attention_mask: Optional[torch.Tensor] = None,
     ):
+        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
+        cross_past_key_value = (past_key_value[2:] or None) if past_key_value is not None else None
+        past_key_value = past_key_value[:2] if past_key_value is not None else None
         attention_output, attention_probs, present = self.attention(
             hidden_states,
             attention_mask=attention_mask,
@@ -234,8 +339,21 @@ class BertLayer(GradientCheckpointingLayer):
             past_key_value=past_key_value,
             use_cache=use_cache,
         )
+        cross_attention_probs = None
+        if encoder_hidden_states is not None:
+            attention_output, cross_attention_probs, cross_present = self.crossattention(
+                attention_output,
+                encoder_hidden_states,
+                attention_mask=encoder_attention_mask,
+                head_mask=head_mask,
+                output_attentions=output_attentions,
+                past_key_value=cross_past_key_value,
+                use_cache=use_cache,
+            )
+            if use_cache:
+                present = present + cross_present
         layer_output = self.output(self.intermediate(attention_output), attention_output)
-        return layer_output, attention_probs, present
+        return layer_output, attention_probs, cross_attention_probs, present
 
 
 class BertEncoder(nn.Module):
@@ -251,32 +369,41 @@ class BertEncoder(nn.Module):
         hidden_states: torch.Tensor,
         attention_mask: Optional[torch.Tensor] = None,
         head_mask: Optional[Sequence] = None,
+        encoder_hidden_states: Optional[torch.Tensor] = None,
+        encoder_attention_mask: Optional[torch.Tensor] = None,
         past_key_values: Optional[tuple] = None,
         use_cache: bool = False,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ):
         """Returns the last hidden state, the hidden states (the input, then one per layer), the attention probabilities
-        (one per layer) and the cache (one `(key, value)` per layer); all but the first are `None` unless asked for."""
+        (one per layer), the cross-attention probabilities (one per layer, when `encoder_hidden_states` are
+        given) and the cache (one `(key, value)` per layer, then the cross-attention's `(key, value)`); all but the first are `None` unless asked for.
+        """
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         next_cache = () if use_cache else None
         for i, layer in enumerate(self.layer):
-            hidden_states, attention_probs, present = layer(
+            hidden_states, attention_probs, cross_attention_probs, present = layer(
                 hidden_states,
                 attention_mask=attention_mask,
                 head_mask=head_mask[i] if head_mask is not None else None,
                 output_attentions=output_attentions,
                 past_key_value=past_key_values[i] if past_key_values is not None else None,
                 use_cache=use_cache,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
             )
             if output_hidden_states:
                 all_hidden_states = all_hidden_states + (hidden_states,)
             if output_attentions:
                 all_attentions = all_attentions + (attention_probs,)
+            if all_cross_attentions is not None:
+                all_cross_attentions = all_cross_attentions + (cross_attention_probs,)
             if use_cache:
                 next_cache = next_cache + (present,)
-        return hidden_states, all_hidden_states, all_attentions, next_cache
+        return hidden_states, all_hidden_states, all_attentions, all_cross_attentions, next_cache
 
 
 class BertPooler(nn.Module):
@@ -305,6 +432,10 @@ class BertPreTrainedModel(PreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
 
 
 class BertPredictionHeadTransform(nn.Module):
@@ -416,6 +547,8 @@ class BertModel(BertPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         output_attentions=None,
@@ -443,6 +576,12 @@ class BertModel(BertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -483,7 +622,15 @@ class BertModel(BertPreTrainedModel):
             type_vocab_size=self.config.type_vocab_size,
             max_length=self.config.max_position_embeddings,
             max_length_table="the position-embedding table",
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
         input_shape = (batch_size, seq_length)
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
@@ -492,6 +639,12 @@ class BertModel(BertPreTrainedModel):
         extended_attention_mask = self.get_extended_attention_mask(
             attention_mask, input_shape, causal=self.config.is_decoder
         )
+        encoder_extended_attention_mask = None
+        if encoder_hidden_states is not None:
+            if encoder_attention_mask is None:
+                encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=device)
+            # (batch, 1, 1 or seq, encoder_seq), additive: the cross-attention does not see the encoder's padding.
+            encoder_extended_attention_mask = self.get_extended_attention_mask(encoder_attention_mask, input_shape)
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
         embedding_output = self.embeddings(
@@ -501,10 +654,12 @@ class BertModel(BertPreTrainedModel):
             inputs_embeds=inputs_embeds,
             past_length=past_length,
         )
-        sequence_output, all_hidden_states, all_attentions, next_cache = self.encoder(
+        sequence_output, all_hidden_states, all_attentions, all_cross_attentions, next_cache = self.encoder(
             embedding_output,
             attention_mask=extended_attention_mask,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_extended_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
@@ -517,7 +672,7 @@ class BertModel(BertPreTrainedModel):
             hidden_states=all_hidden_states,
             past_key_values=next_cache,
             attentions=all_attentions,
-            cross_attentions=None,
+            cross_attentions=all_cross_attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -661,6 +816,8 @@ class BertForMaskedLM(BertPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         labels=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -687,6 +844,12 @@ class BertForMaskedLM(BertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
                 config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -710,6 +873,8 @@ class BertForMaskedLM(BertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
@@ -762,6 +927,8 @@ class BertLMHeadModel(BertPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         labels=None,
@@ -790,6 +957,12 @@ class BertLMHeadModel(BertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -822,6 +995,8 @@ class BertLMHeadModel(BertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,

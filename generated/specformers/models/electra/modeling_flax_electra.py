@@ -192,6 +192,104 @@ class FlaxElectraAttention(nn.Module):
         return (attention_output,) + tuple(self_outputs[1:])
 
 
+class FlaxElectraCrossAttentionCore(nn.Module):
+    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`); the encoder's keys and values are computed once, then read from the cache."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.hidden_size % config.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
+            )
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_heads * self.head_dim
+        init = normal_init(config.initializer_range)
+        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
+
+    def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
+        batch_size, seq_length = states.shape[:2]
+        states = states.reshape(batch_size, seq_length, self.num_heads, self.head_dim)
+        return jnp.swapaxes(states, 1, 2)
+
+    def __call__(
+        self,
+        hidden_states: jnp.ndarray,
+        encoder_hidden_states: jnp.ndarray,
+        attention_mask: Optional[jnp.ndarray] = None,
+        layer_head_mask: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        use_cache: bool = False,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+    ):
+        batch_size, seq_length = hidden_states.shape[:2]
+        query_layer = self._split_heads(self.query(hidden_states))  # (batch, heads, seq, head_dim)
+        if past_key_value is not None:
+            key_layer, value_layer = past_key_value  # the encoder's keys and values are the same at every step
+        else:
+            key_layer = self._split_heads(self.key(encoder_hidden_states))  # (batch, heads, encoder_seq, head_dim)
+            value_layer = self._split_heads(self.value(encoder_hidden_states))
+        present_key_value = (key_layer, value_layer) if use_cache else None
+
+        # (batch, heads, seq, encoder_seq)
+        attention_scores = jnp.matmul(query_layer, jnp.swapaxes(key_layer, -1, -2))
+        attention_scores = attention_scores / math.sqrt(self.head_dim)
+        if attention_mask is not None:
+            attention_scores = attention_scores + attention_mask  # additive: 0 or mask_value(dtype)
+        attention_probs = jax.nn.softmax(attention_scores, axis=-1)
+        # Dropping whole tokens to attend to, as the original Transformer does.
+        attention_probs = self.dropout(attention_probs, deterministic=deterministic)
+        if layer_head_mask is not None:
+            attention_probs = attention_probs * layer_head_mask[None, :, None, None]  # (heads,) -> per head
+
+        context_layer = jnp.matmul(attention_probs, value_layer)  # (batch, heads, seq, head_dim)
+        context_layer = jnp.swapaxes(context_layer, 1, 2).reshape(batch_size, seq_length, self.all_head_size)
+        # (batch, seq, hidden), attention weights (batch, heads, seq, encoder_seq) or None, (key, value) or None
+        return context_layer, (attention_probs if output_attentions else None), present_key_value
+
+
+class FlaxElectraCrossAttention(nn.Module):
+    """Cross-attention to an encoder's states (`self`) followed by its output sublayer (`output`)."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        self.self = FlaxElectraCrossAttentionCore(self.config, dtype=self.dtype)
+        self.output = FlaxElectraSelfOutput(self.config, dtype=self.dtype)
+
+    def __call__(
+        self,
+        hidden_states: jnp.ndarray,
+        encoder_hidden_states: jnp.ndarray,
+        attention_mask: Optional[jnp.ndarray] = None,
+        layer_head_mask: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        use_cache: bool = False,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+    ):
+        self_outputs = self.self(
+            hidden_states,
+            encoder_hidden_states,
+            attention_mask,
+            layer_head_mask,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+        )
+        attention_output = self.output(self_outputs[0], hidden_states, deterministic=deterministic)
+        return (attention_output,) + tuple(self_outputs[1:])
+
+
 class FlaxElectraIntermediate(nn.Module):
     """First feed-forward projection (hidden -> intermediate) and the activation."""
 
@@ -229,13 +327,20 @@ class FlaxElectraOutput(nn.Module):
 
 
 class FlaxElectraLayer(nn.Module):
-    """One post-LN transformer layer: self-attention, then the feed-forward sublayer."""
+    """One post-LN transformer layer: self-attention, cross-attention to an encoder's states (a decoder built
+    with `add_cross_attention`), then the feed-forward sublayer."""
 
     config: ElectraConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
         self.attention = FlaxElectraAttention(self.config, dtype=self.dtype)
+        if self.config.add_cross_attention and not self.config.is_decoder:
+            raise ValueError(
+                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
+            )
+        if self.config.add_cross_attention:
+            self.crossattention = FlaxElectraCrossAttention(self.config, dtype=self.dtype)
         self.intermediate = FlaxElectraIntermediate(self.config, dtype=self.dtype)
         self.output = FlaxElectraOutput(self.config, dtype=self.dtype)
 
@@ -246,9 +351,18 @@ class FlaxElectraLayer(nn.Module):
         layer_head_mask: Optional[jnp.ndarray] = None,
         past_key_value: Optional[tuple] = None,
         use_cache: bool = False,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
     ):
+        if encoder_hidden_states is None and self.config.add_cross_attention and self.is_initializing():
+            # Creating the parameters through a head that takes no encoder states: the cross-attention runs once on
+            # stand-in states (the output is discarded), so that every head holds its weights, as in transformers.
+            encoder_hidden_states = hidden_states
+        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
+        cross_past_key_value = (tuple(past_key_value[2:]) or None) if past_key_value is not None else None
+        past_key_value = tuple(past_key_value[:2]) if past_key_value is not None else None
         attention_outputs = self.attention(
             hidden_states,
             attention_mask,
@@ -259,9 +373,25 @@ class FlaxElectraLayer(nn.Module):
             output_attentions=output_attentions,
         )
         attention_output = attention_outputs[0]
+        cross_attention_probs = None
+        present_key_value = attention_outputs[2]
+        if encoder_hidden_states is not None:
+            cross_outputs = self.crossattention(
+                attention_output,
+                encoder_hidden_states,
+                encoder_attention_mask,
+                layer_head_mask,
+                past_key_value=cross_past_key_value,
+                use_cache=use_cache,
+                deterministic=deterministic,
+                output_attentions=output_attentions,
+            )
+            attention_output, cross_attention_probs = cross_outputs[0], cross_outputs[1]
+            if use_cache:
+                present_key_value = present_key_value + cross_outputs[2]
         hidden_states = self.output(self.intermediate(attention_output), attention_output, deterministic=deterministic)
-        # (batch, seq, hidden), attention weights or None, (key, value) or None
-        return (hidden_states,) + tuple(attention_outputs[1:])
+        # (batch, seq, hidden), attention weights or None, cross-attention weights or None, cache entry or None
+        return hidden_states, attention_outputs[1], cross_attention_probs, present_key_value
 
 
 class FlaxElectraEncoder(nn.Module):
@@ -278,6 +408,8 @@ class FlaxElectraEncoder(nn.Module):
         hidden_states: jnp.ndarray,
         attention_mask: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
         use_cache: bool = False,
         deterministic: bool = True,
@@ -286,6 +418,7 @@ class FlaxElectraEncoder(nn.Module):
     ):
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         next_cache = () if use_cache else None
         for i in range(self.config.num_hidden_layers):
             if output_hidden_states:
@@ -296,14 +429,18 @@ class FlaxElectraEncoder(nn.Module):
                 head_mask[i] if head_mask is not None else None,
                 past_key_value=past_key_values[i] if past_key_values is not None else None,
                 use_cache=use_cache,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
                 deterministic=deterministic,
                 output_attentions=output_attentions,
             )
             hidden_states = layer_outputs[0]
             if output_attentions:
                 all_attentions = all_attentions + (layer_outputs[1],)
+            if all_cross_attentions is not None:
+                all_cross_attentions = all_cross_attentions + (layer_outputs[2],)
             if use_cache:
-                next_cache = next_cache + (layer_outputs[2],)
+                next_cache = next_cache + (layer_outputs[3],)
         if output_hidden_states:
             all_hidden_states = all_hidden_states + (hidden_states,)
 
@@ -312,6 +449,7 @@ class FlaxElectraEncoder(nn.Module):
             past_key_values=next_cache,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
 
 
@@ -337,6 +475,8 @@ class FlaxElectraModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
         use_cache: bool = False,
         deterministic: bool = True,
@@ -359,7 +499,15 @@ class FlaxElectraModule(nn.Module):
             type_vocab_size=self.config.type_vocab_size,
             max_length=self.config.max_position_embeddings,
             max_length_table="the position-embedding table",
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
         if attention_mask is None:
             attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
         if token_type_ids is None:
@@ -380,10 +528,18 @@ class FlaxElectraModule(nn.Module):
             embedding_output = self.embeddings_project(embedding_output)  # (batch, seq, H)
         # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) (half of finfo.min) elsewhere (and the future, for a decoder).
         extended_attention_mask = attention_bias(attention_mask, seq_length, self.dtype, causal=self.config.is_decoder)
+        encoder_extended_attention_mask = None
+        if encoder_hidden_states is not None:
+            if encoder_attention_mask is None:
+                encoder_attention_mask = jnp.ones(encoder_hidden_states.shape[:2], dtype="i4")
+            # (batch, 1, seq, encoder_seq): the cross-attention does not see the encoder's padding.
+            encoder_extended_attention_mask = attention_bias(encoder_attention_mask, seq_length, self.dtype)
         encoder_outputs = self.encoder(
             embedding_output,
             extended_attention_mask,
             expand_head_mask(head_mask, self.config.num_hidden_layers),
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_extended_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             deterministic=deterministic,
@@ -397,6 +553,7 @@ class FlaxElectraModule(nn.Module):
             past_key_values=encoder_outputs.past_key_values,
             hidden_states=encoder_outputs.hidden_states,
             attentions=encoder_outputs.attentions,
+            cross_attentions=encoder_outputs.cross_attentions,
         )
         return outputs if return_dict else outputs.to_tuple()
 
@@ -531,6 +688,10 @@ class FlaxElectraPreTrainedModel(FlaxPreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
 
 
 class FlaxElectraForPreTrainingModule(nn.Module):
@@ -652,6 +813,8 @@ class FlaxElectraForCausalLMModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
         use_cache: bool = False,
         deterministic: bool = True,
@@ -666,6 +829,8 @@ class FlaxElectraForCausalLMModule(nn.Module):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             deterministic=deterministic,
@@ -688,6 +853,7 @@ class FlaxElectraForCausalLMModule(nn.Module):
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -919,6 +1085,12 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -953,6 +1125,8 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         output_attentions=None,
@@ -983,6 +1157,12 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -1024,6 +1204,8 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
@@ -1295,6 +1477,12 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -1331,6 +1519,8 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         output_attentions=None,
@@ -1361,6 +1551,12 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -1402,6 +1598,8 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,

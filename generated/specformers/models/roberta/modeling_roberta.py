@@ -187,6 +187,100 @@ class RobertaAttention(nn.Module):
         return self.output(context, hidden_states), attention_probs, present
 
 
+class RobertaCrossAttentionCore(nn.Module):
+    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`); the encoder's keys and values are computed once, then read from the cache."""
+
+    def __init__(self, config: RobertaConfig) -> None:
+        super().__init__()
+        if config.hidden_size % config.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
+            )
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_attention_heads * self.attention_head_size
+        self.query = nn.Linear(config.hidden_size, self.all_head_size)
+        self.key = nn.Linear(config.hidden_size, self.all_head_size)
+        self.value = nn.Linear(config.hidden_size, self.all_head_size)
+        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
+    ):
+        batch_size, seq_length, _ = hidden_states.shape
+        # (batch, heads, seq, head_dim)
+        query = (
+            self.query(hidden_states)
+            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
+            .transpose(1, 2)
+        )
+        if past_key_value is not None:
+            # The encoder's keys and values are the same at every decoding step.
+            key, value = past_key_value
+        else:
+            # (batch, heads, encoder_seq, head_dim)
+            key = (
+                self.key(encoder_hidden_states)
+                .view(batch_size, -1, self.num_attention_heads, self.attention_head_size)
+                .transpose(1, 2)
+            )
+            value = (
+                self.value(encoder_hidden_states)
+                .view(batch_size, -1, self.num_attention_heads, self.attention_head_size)
+                .transpose(1, 2)
+            )
+        present = (key, value) if use_cache else None
+        context, attention_probs = dot_product_attention(
+            query,
+            key,
+            value,
+            attention_mask,
+            head_mask,
+            dropout_p=self.dropout.p if self.training else 0.0,
+            output_attentions=output_attentions,
+        )
+        # (batch, seq, heads * head_dim)
+        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
+        return context, attention_probs, present
+
+
+class RobertaCrossAttention(nn.Module):
+    """Cross-attention to an encoder's states (`self`) followed by its output block (`output`)."""
+
+    def __init__(self, config: RobertaConfig) -> None:
+        super().__init__()
+        self.self = RobertaCrossAttentionCore(config)
+        self.output = RobertaSelfOutput(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+        use_cache: bool = False,
+    ):
+        context, attention_probs, present = self.self(
+            hidden_states,
+            encoder_hidden_states,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            output_attentions=output_attentions,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
+        )
+        return self.output(context, hidden_states), attention_probs, present
+
+
 class RobertaIntermediate(nn.Module):
     """First feed-forward projection (hidden_size -> intermediate_size) and the activation."""
 
@@ -214,12 +308,18 @@ class RobertaOutput(nn.Module):
 
 
 class RobertaLayer(GradientCheckpointingLayer):
-    """One transformer block: self-attention, then the feed-forward block, each with a residual connection and a
+    """One transformer block: self-attention, cross-attention to an encoder's states (a decoder built with
+    `add_cross_attention`), then the feed-forward block, each with a residual connection and a
     LayerNorm after it."""
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__()
         self.attention = RobertaAttention(config)
+        if config.add_cross_attention and not config.is_decoder:
+            raise ValueError(
+                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
+            )
+        self.crossattention = RobertaCrossAttention(config) if config.add_cross_attention else None
         self.intermediate = RobertaIntermediate(config)
         self.output = RobertaOutput(config)
 
@@ -231,7 +331,12 @@ class RobertaLayer(GradientCheckpointingLayer):
         output_attentions: bool = False,
         past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
         use_cache: bool = False,
+        encoder_hidden_states: Optional[torch.Tensor] = None,
+        encoder_attention_mask: Optional[torch.Tensor] = None,
     ):
+        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
+        cross_past_key_value = (past_key_value[2:] or None) if past_key_value is not None else None
+        past_key_value = past_key_value[:2] if past_key_value is not None else None
         attention_output, attention_probs, present = self.attention(
             hidden_states,
             attention_mask=attention_mask,
@@ -240,8 +345,21 @@ class RobertaLayer(GradientCheckpointingLayer):
             past_key_value=past_key_value,
             use_cache=use_cache,
         )
+        cross_attention_probs = None
+        if encoder_hidden_states is not None:
+            attention_output, cross_attention_probs, cross_present = self.crossattention(
+                attention_output,
+                encoder_hidden_states,
+                attention_mask=encoder_attention_mask,
+                head_mask=head_mask,
+                output_attentions=output_attentions,
+                past_key_value=cross_past_key_value,
+                use_cache=use_cache,
+            )
+            if use_cache:
+                present = present + cross_present
         layer_output = self.output(self.intermediate(attention_output), attention_output)
-        return layer_output, attention_probs, present
+        return layer_output, attention_probs, cross_attention_probs, present
 
 
 class RobertaEncoder(nn.Module):
@@ -257,32 +375,41 @@ class RobertaEncoder(nn.Module):
         hidden_states: torch.Tensor,
         attention_mask: Optional[torch.Tensor] = None,
         head_mask: Optional[Sequence] = None,
+        encoder_hidden_states: Optional[torch.Tensor] = None,
+        encoder_attention_mask: Optional[torch.Tensor] = None,
         past_key_values: Optional[tuple] = None,
         use_cache: bool = False,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ):
         """Returns the last hidden state, the hidden states (the input, then one per layer), the attention probabilities
-        (one per layer) and the cache (one `(key, value)` per layer); all but the first are `None` unless asked for."""
+        (one per layer), the cross-attention probabilities (one per layer, when `encoder_hidden_states` are
+        given) and the cache (one `(key, value)` per layer, then the cross-attention's `(key, value)`); all but the first are `None` unless asked for.
+        """
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         next_cache = () if use_cache else None
         for i, layer in enumerate(self.layer):
-            hidden_states, attention_probs, present = layer(
+            hidden_states, attention_probs, cross_attention_probs, present = layer(
                 hidden_states,
                 attention_mask=attention_mask,
                 head_mask=head_mask[i] if head_mask is not None else None,
                 output_attentions=output_attentions,
                 past_key_value=past_key_values[i] if past_key_values is not None else None,
                 use_cache=use_cache,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
             )
             if output_hidden_states:
                 all_hidden_states = all_hidden_states + (hidden_states,)
             if output_attentions:
                 all_attentions = all_attentions + (attention_probs,)
+            if all_cross_attentions is not None:
+                all_cross_attentions = all_cross_attentions + (cross_attention_probs,)
             if use_cache:
                 next_cache = next_cache + (present,)
-        return hidden_states, all_hidden_states, all_attentions, next_cache
+        return hidden_states, all_hidden_states, all_attentions, all_cross_attentions, next_cache
 
 
 class RobertaPooler(nn.Module):
@@ -311,6 +438,10 @@ class RobertaPreTrainedModel(PreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
 
 
 class RobertaMLMHead(nn.Module):
@@ -395,6 +526,8 @@ class RobertaModel(RobertaPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         output_attentions=None,
@@ -422,6 +555,12 @@ class RobertaModel(RobertaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -464,7 +603,15 @@ class RobertaModel(RobertaPreTrainedModel):
             max_length_table="the position-embedding table",
             # Positions start after the padding index.
             position_offset=self.config.pad_token_id + 1,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
         input_shape = (batch_size, seq_length)
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
@@ -473,6 +620,12 @@ class RobertaModel(RobertaPreTrainedModel):
         extended_attention_mask = self.get_extended_attention_mask(
             attention_mask, input_shape, causal=self.config.is_decoder
         )
+        encoder_extended_attention_mask = None
+        if encoder_hidden_states is not None:
+            if encoder_attention_mask is None:
+                encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=device)
+            # (batch, 1, 1 or seq, encoder_seq), additive: the cross-attention does not see the encoder's padding.
+            encoder_extended_attention_mask = self.get_extended_attention_mask(encoder_attention_mask, input_shape)
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
         embedding_output = self.embeddings(
@@ -482,10 +635,12 @@ class RobertaModel(RobertaPreTrainedModel):
             inputs_embeds=inputs_embeds,
             past_length=past_length,
         )
-        sequence_output, all_hidden_states, all_attentions, next_cache = self.encoder(
+        sequence_output, all_hidden_states, all_attentions, all_cross_attentions, next_cache = self.encoder(
             embedding_output,
             attention_mask=extended_attention_mask,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_extended_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
@@ -498,7 +653,7 @@ class RobertaModel(RobertaPreTrainedModel):
             hidden_states=all_hidden_states,
             past_key_values=next_cache,
             attentions=all_attentions,
-            cross_attentions=None,
+            cross_attentions=all_cross_attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -537,6 +692,8 @@ class RobertaForCausalLM(RobertaPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         labels=None,
@@ -565,6 +722,12 @@ class RobertaForCausalLM(RobertaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -597,6 +760,8 @@ class RobertaForCausalLM(RobertaPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
@@ -651,6 +816,8 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         labels=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -677,6 +844,12 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
                 config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -700,6 +873,8 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,

@@ -209,6 +209,106 @@ class TFRobertaAttention(TFCompositeLayer):
         return attention_output, probs, present
 
 
+class TFRobertaCrossAttentionCore(TFCompositeLayer):
+    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`); the encoder's keys and values are computed once, then read from the cache."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        if config.hidden_size % config.num_attention_heads != 0:
+            raise ValueError(
+                f"The hidden size ({config.hidden_size}) is not a multiple of the number of attention heads "
+                f"({config.num_attention_heads})"
+            )
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_attention_heads * self.attention_head_size
+        self.query = keras.layers.Dense(
+            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="query"
+        )
+        self.key = keras.layers.Dense(
+            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="key"
+        )
+        self.value = keras.layers.Dense(
+            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="value"
+        )
+
+        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+
+    def split_heads(self, x, batch_size):
+        # (batch, seq, all_head_size) -> (batch, heads, seq, head_dim)
+        x = tf.reshape(x, (batch_size, -1, self.num_attention_heads, self.attention_head_size))
+        return tf.transpose(x, [0, 2, 1, 3])
+
+    def call(
+        self,
+        hidden_states,
+        encoder_hidden_states,
+        attention_mask=None,
+        head_mask=None,
+        past_key_value=None,
+        use_cache=False,
+        output_attentions=False,
+        training=False,
+    ):
+        """Returns `(context (batch, seq, hidden), attention probabilities or None, (key, value) cache or None)`."""
+        batch_size = shape_list(hidden_states)[0]
+        query = self.split_heads(self.query(hidden_states), batch_size)  # (batch, heads, seq, head_dim)
+        if past_key_value is not None:
+            key, value = past_key_value  # the encoder's keys and values are the same at every decoding step
+        else:
+            key = self.split_heads(
+                self.key(encoder_hidden_states), batch_size
+            )  # (batch, heads, encoder_seq, head_dim)
+            value = self.split_heads(self.value(encoder_hidden_states), batch_size)
+        present = (key, value) if use_cache else None
+
+        # (batch, heads, seq, keys): scaled dot products plus the additive mask (0 to attend, mask_value(dtype) to ignore).
+        scores = tf.matmul(query, key, transpose_b=True) / math.sqrt(self.attention_head_size)
+        if attention_mask is not None:
+            scores = scores + attention_mask
+        probs = tf.nn.softmax(scores, axis=-1)
+        # Dropping attention probabilities drops whole tokens to attend to (as in the original Transformer).
+        probs = self.dropout(probs, training=training)
+        if head_mask is not None:
+            probs = probs * head_mask  # (1, heads, 1, 1): 0 silences a head
+        context = tf.matmul(probs, value)  # (batch, heads, seq, head_dim)
+        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), (batch_size, -1, self.all_head_size))
+        return context, (probs if output_attentions else None), present
+
+
+class TFRobertaCrossAttention(TFCompositeLayer):
+    """Cross-attention to an encoder's states (`self`) followed by its output block (`output`)."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.self = TFRobertaCrossAttentionCore(config, name="self")
+        self.output_ = TFRobertaSelfOutput(config, name="output")  # PyTorch name `output`
+
+    def call(
+        self,
+        hidden_states,
+        encoder_hidden_states,
+        attention_mask=None,
+        head_mask=None,
+        past_key_value=None,
+        use_cache=False,
+        output_attentions=False,
+        training=False,
+    ):
+        context, probs, present = self.self(
+            hidden_states,
+            encoder_hidden_states,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            past_key_value=past_key_value,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            training=training,
+        )
+        attention_output = self.output_(context, hidden_states, training=training)
+        return attention_output, probs, present
+
+
 class TFRobertaIntermediate(TFCompositeLayer):
     """First feed-forward projection (hidden -> intermediate) and the activation."""
 
@@ -240,11 +340,19 @@ class TFRobertaOutput(TFCompositeLayer):
 
 
 class TFRobertaLayer(TFCompositeLayer):
-    """One transformer layer: self-attention block, then feed-forward block, each with a post-LayerNorm residual."""
+    """One transformer layer: self-attention block, cross-attention block (a decoder built with
+    `add_cross_attention`), then feed-forward block, each with a post-LayerNorm residual."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.attention = TFRobertaAttention(config, name="attention")
+        if config.add_cross_attention and not config.is_decoder:
+            raise ValueError(
+                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
+            )
+        self.crossattention = (
+            TFRobertaCrossAttention(config, name="crossattention") if config.add_cross_attention else None
+        )
         self.intermediate = TFRobertaIntermediate(config, name="intermediate")
         self.output_ = TFRobertaOutput(config, name="output")  # PyTorch name `output`
 
@@ -255,10 +363,15 @@ class TFRobertaLayer(TFCompositeLayer):
         head_mask=None,
         past_key_value=None,
         use_cache=False,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         output_attentions=False,
         training=False,
     ):
-        """Returns `(hidden_states, attention probabilities or None, (key, value) cache or None)`."""
+        """Returns `(hidden_states, attention probabilities or None, cross-attention probabilities or None, (key, value[, cross key, cross value]) cache or None)`."""
+        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
+        cross_past_key_value = (tuple(past_key_value[2:]) or None) if past_key_value is not None else None
+        past_key_value = tuple(past_key_value[:2]) if past_key_value is not None else None
         attention_output, probs, present = self.attention(
             hidden_states,
             attention_mask=attention_mask,
@@ -268,10 +381,24 @@ class TFRobertaLayer(TFCompositeLayer):
             output_attentions=output_attentions,
             training=training,
         )
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            attention_output, cross_probs, cross_present = self.crossattention(
+                attention_output,
+                encoder_hidden_states,
+                attention_mask=encoder_attention_mask,
+                head_mask=head_mask,
+                past_key_value=cross_past_key_value,
+                use_cache=use_cache,
+                output_attentions=output_attentions,
+                training=training,
+            )
+            if use_cache:
+                present = present + cross_present
         intermediate_output = self.intermediate(attention_output)
         layer_output = self.output_(intermediate_output, attention_output, training=training)
 
-        return layer_output, probs, present
+        return layer_output, probs, cross_probs, present
 
 
 class TFRobertaEncoder(TFCompositeLayer):
@@ -288,40 +415,49 @@ class TFRobertaEncoder(TFCompositeLayer):
         hidden_states,
         attention_mask=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=False,
         output_attentions=False,
         output_hidden_states=False,
         training=False,
     ):
-        """Returns `(last hidden state, all hidden states or None, all attentions or None, cache or None)`.
+        """Returns `(last hidden state, all hidden states or None, all attentions or None, all cross-attentions or None, cache or None)`.
 
         `all hidden states` has L + 1 entries (the embeddings, then each layer); the cache is one `(key, value)`
-        pair per layer, each (batch, heads, past + seq, head_dim).
+        pair per layer, each (batch, heads, past + seq, head_dim), followed by the cross-attention's `(key, value)`,
+        each (batch, heads, encoder_seq, head_dim), when `encoder_hidden_states` are given; all cross-attentions (one per layer) only
+        with `encoder_hidden_states`.
         """
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
 
         head_mask = [None] * self.config.num_hidden_layers if head_mask is None else head_mask
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         next_cache = () if use_cache else None
         for i, layer in enumerate(self.layer):
-            hidden_states, probs, present = layer(
+            hidden_states, probs, cross_probs, present = layer(
                 hidden_states,
                 attention_mask=attention_mask,
                 head_mask=head_mask[i],
                 past_key_value=past_key_values[i] if past_key_values is not None else None,
                 use_cache=use_cache,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
                 output_attentions=output_attentions,
                 training=training,
             )
             if output_attentions:
                 all_attentions = all_attentions + (probs,)
+            if all_cross_attentions is not None:
+                all_cross_attentions = all_cross_attentions + (cross_probs,)
             if use_cache:
                 next_cache = next_cache + (present,)
             if output_hidden_states:
                 all_hidden_states = all_hidden_states + (hidden_states,)
-        return hidden_states, all_hidden_states, all_attentions, next_cache
+        return hidden_states, all_hidden_states, all_attentions, all_cross_attentions, next_cache
 
 
 class TFRobertaPooler(TFCompositeLayer):
@@ -358,6 +494,8 @@ class TFRobertaMainLayer(TFCompositeLayer):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         output_attentions=None,
@@ -392,13 +530,27 @@ class TFRobertaMainLayer(TFCompositeLayer):
             max_length_table="the position-embedding table",
             # Positions start after the padding index.
             position_offset=config.pad_token_id + 1,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
 
         dtype = tf.dtypes.as_dtype(self.compute_dtype)
         # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) where masked (plus the causal triangle for a decoder).
         attention_mask = extended_attention_mask(
             attention_mask, batch_size, seq_length, past_length, is_decoder=config.is_decoder, dtype=dtype
         )
+        if encoder_hidden_states is not None:
+            encoder_length = shape_list(encoder_hidden_states)[1]
+            # (batch, 1, 1, encoder_seq): the cross-attention does not see the encoder's padding.
+            encoder_attention_mask = extended_attention_mask(
+                encoder_attention_mask, batch_size, encoder_length, dtype=dtype
+            )
         head_mask = head_mask_per_layer(head_mask, config.num_hidden_layers, dtype)
 
         embedding_output = self.embeddings(
@@ -409,10 +561,12 @@ class TFRobertaMainLayer(TFCompositeLayer):
             past_length=past_length,
             training=training,
         )  # (batch, seq, E)
-        sequence_output, all_hidden_states, all_attentions, next_cache = self.encoder(
+        sequence_output, all_hidden_states, all_attentions, all_cross_attentions, next_cache = self.encoder(
             embedding_output,
             attention_mask=attention_mask,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
@@ -426,6 +580,7 @@ class TFRobertaMainLayer(TFCompositeLayer):
             past_key_values=next_cache,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
 
 
@@ -442,6 +597,23 @@ class TFRobertaPreTrainedModel(TFPreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
+
+    def build(self, input_shape=None):
+        """Create every variable (see `TFPreTrainedModel.build`); with `config.add_cross_attention`, also those of the
+        cross-attention, which the dummy call of a head without `encoder_hidden_states` does not reach (transformers'
+        models hold its weights in every head)."""
+        super().build(input_shape)
+        if self.config.add_cross_attention:
+            with tf.init_scope():
+                self.roberta(
+                    input_ids=tf.constant([[7, 6, 0]], dtype=tf.int32),
+                    encoder_hidden_states=tf.zeros((1, 2, self.config.hidden_size), dtype=self.compute_dtype),
+                    training=False,
+                )
 
 
 class TFRobertaMLMHead(TFCompositeLayer):
@@ -519,6 +691,12 @@ class TFRobertaModel(TFRobertaPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -551,6 +729,8 @@ class TFRobertaModel(TFRobertaPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         output_attentions=None,
@@ -579,6 +759,12 @@ class TFRobertaModel(TFRobertaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -607,6 +793,8 @@ class TFRobertaModel(TFRobertaPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
@@ -640,6 +828,12 @@ class TFRobertaForCausalLM(TFRobertaPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -677,6 +871,8 @@ class TFRobertaForCausalLM(TFRobertaPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         past_key_values=None,
         use_cache=None,
         labels=None,
@@ -706,6 +902,12 @@ class TFRobertaForCausalLM(TFRobertaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
@@ -741,6 +943,8 @@ class TFRobertaForCausalLM(TFRobertaPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
@@ -760,6 +964,7 @@ class TFRobertaForCausalLM(TFRobertaPreTrainedModel):
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -788,6 +993,12 @@ class TFRobertaForMaskedLM(TFRobertaPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
             config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -817,6 +1028,8 @@ class TFRobertaForMaskedLM(TFRobertaPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         labels=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -844,6 +1057,12 @@ class TFRobertaForMaskedLM(TFRobertaPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
                 config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -870,6 +1089,8 @@ class TFRobertaForMaskedLM(TFRobertaPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
