@@ -36,7 +36,8 @@ def run_without(hidden: tuple, code: str) -> None:
 
 def test_torch_only_installation():
     run_without(
-        ("tensorflow", "keras", "tf_keras", "jax", "jaxlib", "flax", "optax"),
+        # A `specformers[torch]` installation: no transformers either (only the Trainer integration imports it).
+        ("tensorflow", "keras", "tf_keras", "jax", "jaxlib", "flax", "optax", "transformers"),
         """
         import pytest
         import specformers
@@ -53,11 +54,13 @@ def test_torch_only_installation():
             from specformers import FlaxAlbertModel
         with pytest.raises(ImportError, match=r"specformers\\[flax\\]"):
             from specformers.models.albert import FlaxAlbertForMaskedLM
+        with pytest.raises(ImportError, match=r"SaveConfigCallback needs transformers.*pip install 'specformers\\[torch\\]' transformers"):
+            from specformers import SaveConfigCallback
 
         namespace = {}
         exec("from specformers import *", namespace)
         assert "AlbertModel" in namespace and "BertConfig" in namespace and "TFAlbertModel" not in namespace
-        assert "tensorflow" not in sys.modules and "jax" not in sys.modules
+        assert "tensorflow" not in sys.modules and "jax" not in sys.modules and "SaveConfigCallback" not in namespace
         assert hasattr(specformers, "AlbertModel")
         """,
     )

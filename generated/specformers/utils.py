@@ -229,15 +229,26 @@ def id_bounds(
 # ----------------------------------------------------------------------------------------------------------------------
 # Lazy imports: `import specformers` imports no framework, and a framework that is not installed hides its classes
 
-# The packages that each framework's modules import, by the pip extra that installs them (`specformers[tf]`).
-FRAMEWORK_PACKAGES = {"torch": ("torch",), "tf": ("tensorflow", "keras"), "flax": ("jax", "flax")}
-_FRAMEWORK_TITLES = {"torch": "PyTorch", "tf": "TensorFlow", "flax": "JAX and Flax"}
+# The packages that each framework's modules import, by the pip extra that installs them (`specformers[tf]`), and
+# transformers, which only the Trainer integration imports (it is no dependency of specformers).
+FRAMEWORK_PACKAGES = {
+    "torch": ("torch",),
+    "tf": ("tensorflow", "keras"),
+    "flax": ("jax", "flax"),
+    "transformers": ("torch", "transformers"),
+}
+_FRAMEWORK_TITLES = {"torch": "PyTorch", "tf": "TensorFlow", "flax": "JAX and Flax", "transformers": "transformers"}
+_INSTALL = {extra: f"pip install 'specformers[{extra}]'" for extra in ("torch", "tf", "flax")}
+_INSTALL["transformers"] = "pip install 'specformers[torch]' transformers"
 
 
 def framework_of(module: str) -> Optional[str]:
     """The extra whose framework a module of the package needs, by the module's name: `"tf"` for `modeling_tf_*`,
-    `"flax"` for `modeling_flax_*`, `"torch"` for the other `modeling_*`; None for framework-neutral modules."""
+    `"flax"` for `modeling_flax_*`, `"torch"` for the other `modeling_*`, `"transformers"` for the Trainer
+    integration; None for framework-neutral modules."""
     leaf = module.rsplit(".", 1)[-1]
+    if leaf == "integrations":
+        return "transformers"
     if leaf.startswith("modeling_tf_"):
         return "tf"
     if leaf.startswith("modeling_flax_"):
@@ -283,8 +294,7 @@ def import_lazily(package: str, name_to_module: dict, name: str) -> Any:
     if not _installed(module):
         extra = framework_of(module)
         message = (
-            f"{name} needs {_FRAMEWORK_TITLES[extra]}, which is not installed here: install it with "
-            f"pip install 'specformers[{extra}]'"
+            f"{name} needs {_FRAMEWORK_TITLES[extra]}, which is not installed here: install it with {_INSTALL[extra]}"
         )
         # The frame that asked for the name: our caller is the package's __getattr__, its caller that frame.
         asking = sys._getframe(2)
