@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from ...activations_flax import ACT2FN
+from ...generation_flax_utils import FlaxDecoderOnlyGenerationMixin
 from ...modeling_flax_outputs import (
     FlaxBaseModelOutputWithPastAndCrossAttentions,
     FlaxCausalLMOutputWithCrossAttentions,
@@ -654,7 +655,7 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
         return self._run(inputs, params, dropout_rng, train)
 
 
-class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel):
+class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixin):
     """The OpenAI GPT-2 Model transformer with a language modeling head on top (linear layer with weights tied to the
     input embeddings).
 

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from ...activations_tf import get_tf_activation
+from ...generation_tf_utils import TFDecoderOnlyGenerationMixin
 from ...modeling_tf_outputs import (
     TFBaseModelOutputWithPastAndCrossAttentions,
     TFCausalLMOutputWithCrossAttentions,
@@ -421,7 +422,7 @@ class TFGPT2Model(TFGPT2PreTrainedModel):
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
 @keras.saving.register_keras_serializable(package="specformers")
-class TFGPT2LMHeadModel(TFGPT2PreTrainedModel):
+class TFGPT2LMHeadModel(TFGPT2PreTrainedModel, TFDecoderOnlyGenerationMixin):
     """The OpenAI GPT-2 Model transformer with a language modeling head on top (linear layer with weights tied to the input embeddings).
 
     Args:
