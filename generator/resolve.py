@@ -521,6 +521,9 @@ MODEL_ROLES = ("embeddings.word", "embeddings.position", "layers", "final_norm")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output", "ffn.norm",
                "ffn.input", "ffn.output")
 LAYOUTS_FILE = "layouts.yaml"
+# Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
+_BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout"})
+_MODEL_ATTRIBUTES = frozenset({"config", "dropout"})
 
 
 def _load_presets(spec_dir: Path) -> tuple[dict[str, dict[str, str]], Any]:
@@ -564,6 +567,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> D
     for role in MODEL_ROLES:
         if "." in roles[role]:
             raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the base model holds `{role}` as one attribute (write a name without dots)", ["names", role])
+    for role in MODEL_ROLES + BLOCK_ROLES:
+        taken = _MODEL_ATTRIBUTES if role in MODEL_ROLES else _BLOCK_ATTRIBUTES
+        first = roles[role].split(".")[0]
+        if first in taken:
+            raise fail(f"`{first}` is an attribute the generated {'model' if role in MODEL_ROLES else 'block'} uses itself: name the module otherwise", ["names", role])
     tops = [roles[r] for r in MODEL_ROLES]
     if len(set(tops)) != len(tops):
         raise fail("the base model's roles need four different names", ["names"])
