@@ -50,12 +50,14 @@ class FlaxGPT2BlockAttn(nn.Module):
 
     def setup(self):
         config = self.config
+        # attention.query, attention.key, attention.value: Conv1D, weight [in, out]
         self.c_attn = FlaxConv1D(
             3 * config.hidden_size, initializer_range=config.initializer_range, dtype=self.dtype, name="c_attn"
-        )  # attention.query, attention.key, attention.value: Conv1D, weight [in, out]
+        )
+        # attention.output: Conv1D, weight [in, out]
         self.c_proj = FlaxConv1D(
             config.hidden_size, initializer_range=config.initializer_range, dtype=self.dtype, name="c_proj"
-        )  # attention.output: Conv1D, weight [in, out]
+        )
 
 
 class FlaxGPT2BlockMlp(nn.Module):
@@ -66,12 +68,14 @@ class FlaxGPT2BlockMlp(nn.Module):
 
     def setup(self):
         config = self.config
+        # ffn.input: Conv1D, weight [in, out]
         self.c_fc = FlaxConv1D(
             feed_forward_size(config), initializer_range=config.initializer_range, dtype=self.dtype, name="c_fc"
-        )  # ffn.input: Conv1D, weight [in, out]
+        )
+        # ffn.output: Conv1D, weight [in, out]
         self.c_proj = FlaxConv1D(
             config.hidden_size, initializer_range=config.initializer_range, dtype=self.dtype, name="c_proj"
-        )  # ffn.output: Conv1D, weight [in, out]
+        )
 
 
 class FlaxGPT2Block(nn.Module):
@@ -88,13 +92,15 @@ class FlaxGPT2Block(nn.Module):
         config = self.config
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
+        # attention.norm: LayerNorm
         self.ln_1 = nn.LayerNorm(
             epsilon=config.layer_norm_epsilon, dtype=self.dtype, use_fast_variance=False, name="ln_1"
-        )  # attention.norm: LayerNorm
+        )
         self.attn = FlaxGPT2BlockAttn(config, dtype=self.dtype, name="attn")
+        # ffn.norm: LayerNorm
         self.ln_2 = nn.LayerNorm(
             epsilon=config.layer_norm_epsilon, dtype=self.dtype, use_fast_variance=False, name="ln_2"
-        )  # ffn.norm: LayerNorm
+        )
         self.mlp = FlaxGPT2BlockMlp(config, dtype=self.dtype, name="mlp")
         self.activation = ACT2FN[config.activation_function]
         self.attention_dropout = nn.Dropout(rate=config.attn_pdrop)

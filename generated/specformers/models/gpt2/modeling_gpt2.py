@@ -36,10 +36,10 @@ class GPT2BlockAttn(nn.Module):
 
     def __init__(self, config: GPT2Config) -> None:
         super().__init__()
-        self.c_attn = Conv1D(
-            config.hidden_size, 3 * config.hidden_size
-        )  # attention.query, attention.key, attention.value: Conv1D, weight [in, out]
-        self.c_proj = Conv1D(config.hidden_size, config.hidden_size)  # attention.output: Conv1D, weight [in, out]
+        # attention.query, attention.key, attention.value: Conv1D, weight [in, out]
+        self.c_attn = Conv1D(config.hidden_size, 3 * config.hidden_size)
+        # attention.output: Conv1D, weight [in, out]
+        self.c_proj = Conv1D(config.hidden_size, config.hidden_size)
 
 
 class GPT2BlockMlp(nn.Module):
@@ -47,8 +47,10 @@ class GPT2BlockMlp(nn.Module):
 
     def __init__(self, config: GPT2Config) -> None:
         super().__init__()
-        self.c_fc = Conv1D(config.hidden_size, feed_forward_size(config))  # ffn.input: Conv1D, weight [in, out]
-        self.c_proj = Conv1D(feed_forward_size(config), config.hidden_size)  # ffn.output: Conv1D, weight [in, out]
+        # ffn.input: Conv1D, weight [in, out]
+        self.c_fc = Conv1D(config.hidden_size, feed_forward_size(config))
+        # ffn.output: Conv1D, weight [in, out]
+        self.c_proj = Conv1D(feed_forward_size(config), config.hidden_size)
 
 
 class GPT2Block(nn.Module):
@@ -63,9 +65,11 @@ class GPT2Block(nn.Module):
         self.layer_idx = layer_idx
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
-        self.ln_1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)  # attention.norm: LayerNorm
+        # attention.norm: LayerNorm
+        self.ln_1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.attn = GPT2BlockAttn(config)
-        self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)  # ffn.norm: LayerNorm
+        # ffn.norm: LayerNorm
+        self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.mlp = GPT2BlockMlp(config)
         self.activation = get_activation(config.activation_function)
 

@@ -50,12 +50,14 @@ class TFGPT2BlockAttn(TFCompositeLayer):
 
     def __init__(self, config: GPT2Config, **kwargs):
         super().__init__(**kwargs)
+        # attention.query, attention.key, attention.value: Conv1D, weight [in, out]
         self.c_attn = TFConv1D(
             config.hidden_size, 3 * config.hidden_size, initializer_range=config.initializer_range, name="c_attn"
-        )  # attention.query, attention.key, attention.value: Conv1D, weight [in, out]
+        )
+        # attention.output: Conv1D, weight [in, out]
         self.c_proj = TFConv1D(
             config.hidden_size, config.hidden_size, initializer_range=config.initializer_range, name="c_proj"
-        )  # attention.output: Conv1D, weight [in, out]
+        )
 
 
 class TFGPT2BlockMlp(TFCompositeLayer):
@@ -63,12 +65,14 @@ class TFGPT2BlockMlp(TFCompositeLayer):
 
     def __init__(self, config: GPT2Config, **kwargs):
         super().__init__(**kwargs)
+        # ffn.input: Conv1D, weight [in, out]
         self.c_fc = TFConv1D(
             config.hidden_size, feed_forward_size(config), initializer_range=config.initializer_range, name="c_fc"
-        )  # ffn.input: Conv1D, weight [in, out]
+        )
+        # ffn.output: Conv1D, weight [in, out]
         self.c_proj = TFConv1D(
             feed_forward_size(config), config.hidden_size, initializer_range=config.initializer_range, name="c_proj"
-        )  # ffn.output: Conv1D, weight [in, out]
+        )
 
 
 class TFGPT2Block(TFCompositeLayer):
@@ -83,13 +87,11 @@ class TFGPT2Block(TFCompositeLayer):
         self.layer_idx = layer_idx
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
-        self.ln_1 = keras.layers.LayerNormalization(
-            epsilon=config.layer_norm_epsilon, name="ln_1"
-        )  # attention.norm: LayerNorm
+        # attention.norm: LayerNorm
+        self.ln_1 = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="ln_1")
         self.attn = TFGPT2BlockAttn(config, name="attn")
-        self.ln_2 = keras.layers.LayerNormalization(
-            epsilon=config.layer_norm_epsilon, name="ln_2"
-        )  # ffn.norm: LayerNorm
+        # ffn.norm: LayerNorm
+        self.ln_2 = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="ln_2")
         self.mlp = TFGPT2BlockMlp(config, name="mlp")
         self.activation = get_tf_activation(config.activation_function)
         self.attention_dropout = keras.layers.Dropout(config.attn_pdrop)
@@ -126,9 +128,8 @@ class TFGPT2Block(TFCompositeLayer):
         if layer_past is not None and cache_index is not None:
             # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
             max_length = shape_list(layer_past[0])[2]
-            write = tf.one_hot(
-                cache_index + tf.range(shape_list(key)[2]), max_length, dtype=key.dtype
-            )  # (seq, max_length)
+            # (seq, max_length): one row per new position
+            write = tf.one_hot(cache_index + tf.range(shape_list(key)[2]), max_length, dtype=key.dtype)
             keep = (1.0 - tf.reduce_sum(write, axis=0))[None, None, :, None]
             key = layer_past[0] * keep + tf.einsum("sl,bhsd->bhld", write, key)
             value = layer_past[1] * keep + tf.einsum("sl,bhsd->bhld", write, value)
