@@ -124,9 +124,69 @@ class Head:
     encoder_states: bool  # forward takes encoder_hidden_states / encoder_attention_mask (a decoder's cross-attention)
     args: dict[str, tuple[Argument, ...]]  # framework -> forward signature
     doc: str
+    path: Optional[str] = None  # decoder-only heads: the head's Linear
+    bias: Optional[bool] = None  # decoder-only heads: whether that Linear has a bias
 
     def class_name(self, prefix: str, framework: str) -> str:
         return FRAMEWORK_CLASS_PREFIX[framework] + prefix + self.suffix
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A parameter-holding module of a names-layout block: `kind` is `layer_norm`, `linear` (`weight [out, in]`) or
+    `conv1d` (`weight [in, out]`); sizes are Python expressions over `config` (the generated module's helpers)."""
+
+    attr: str
+    path: str  # dotted, from the block
+    kind: str
+    in_size: str
+    out_size: str
+    bias: bool
+    roles: tuple[str, ...]
+
+    @property
+    def is_leaf(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Container:
+    """An inner node of a names-layout module tree: it holds its children (leaves and containers) and computes
+    nothing; the block reaches each leaf by its path. `suffix` completes the generated class name `<P><suffix>`."""
+
+    attr: str
+    path: str  # dotted, from the block ("" for the block itself)
+    suffix: str
+    children: tuple  # of Leaf | Container, in the order of the roles that created them
+
+    @property
+    def is_leaf(self) -> bool:
+        return False
+
+    def containers(self) -> list["Container"]:
+        """Every container below this one, children before their parents (the order classes are defined in)."""
+        out: list[Container] = []
+        for child in self.children:
+            if not child.is_leaf:
+                out += child.containers()
+                out.append(child)
+        return out
+
+
+@dataclass(frozen=True)
+class DecoderOnlyNames:
+    """The module paths of a decoder-only stack (`names`): the base model's own modules (one attribute each) and the
+    tree of one block (`layers.N`)."""
+
+    word_embeddings: str
+    position_embeddings: str
+    layers: str
+    final_norm: str
+    block: Container
+    # role -> path from the block (`attention.query` -> `attn.c_attn`)
+    roles: dict[str, str]
+    fused_qkv: bool  # one projection computes q, k and v (split in the forward)
+    ffn_size: str  # Python expression of the feed-forward width over `config`
 
 
 @dataclass(frozen=True)
@@ -183,6 +243,10 @@ class Architecture:
     keys_needing_config_flag: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The spec's `test.variants`: small configurations (name -> config keyword arguments) for the test harness.
     test_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The stack kind (generator.support.STACK_KINDS).
+    stack: str = "encoder"
+    # Decoder-only stacks: the module paths of `names`.
+    names: Optional[DecoderOnlyNames] = None
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -422,6 +486,164 @@ _SEQ2SEQ_HEAD_DOC = {
 }
 
 
+# Heads of decoder-only stacks.
+DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "token_classification", "question_answering")
+_DECODER_ONLY_HEAD_OUTPUT = {
+    "base": "BaseModelOutputWithPastAndCrossAttentions",
+    "sequence_classification": "SequenceClassifierOutputWithPast",
+}
+_DECODER_ONLY_HEAD_DOC = {
+    "causal_lm": "The {title} Model transformer with a language modeling head on top (linear layer with weights tied to the input embeddings).",
+    "sequence_classification": "The {title} Model transformer with a sequence classification head on top (linear layer), reading the last token that is not padding, e.g. for GLUE tasks.",
+}
+# The Linear of each decoder-only head: default path and bias.
+_DECODER_ONLY_HEAD_LINEAR = {
+    "sequence_classification": ("score", False),
+    "token_classification": ("classifier", True),
+    "question_answering": ("qa_outputs", True),
+}
+
+
+def _check_decoder_only_head(h: schema.HeadSpec, loc: list, fail) -> None:
+    if h.kind not in DECODER_ONLY_HEAD_KINDS:
+        raise fail(f"head {h.kind!r} is not available for decoder-only stacks (use {', '.join(DECODER_ONLY_HEAD_KINDS)})", loc + ["kind"])
+    if h.kind == "sequence_classification" and h.style != "last_token":
+        raise fail("sequence_classification of a decoder-only stack reads each row's last non-padding token: write `style: last_token`", loc + ["style"])
+    if h.kind != "sequence_classification" and h.style is not None:
+        raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
+    if h.kind not in _DECODER_ONLY_HEAD_LINEAR and (h.path is not None or h.bias is not None):
+        raise fail(f"head {h.kind!r} has no Linear of its own to name: remove `path` and `bias`", loc + ["path" if h.path is not None else "bias"])
+    if h.kind == "token_classification" and h.dropout is None:
+        raise fail("token_classification needs `dropout: <config field or rate>`", loc)
+    if h.kind != "token_classification" and h.dropout is not None:
+        raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
+
+
+# Roles of a decoder-only stack: the base model's modules (one attribute each), then those of each block.
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "layers", "final_norm")
+BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output", "ffn.norm",
+               "ffn.input", "ffn.output")
+LAYOUTS_FILE = "layouts.yaml"
+# Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
+_BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout"})
+_MODEL_ATTRIBUTES = frozenset({"config", "dropout"})
+
+
+def _load_presets(spec_dir: Path) -> tuple[dict[str, dict[str, str]], Any]:
+    from .load import load_yaml
+
+    path = spec_dir / LAYOUTS_FILE
+    if not path.exists():
+        return {}, None
+    loaded = load_yaml(path)
+    presets = (loaded.data or {}).get("presets", {})
+    for name, entries in presets.items():
+        for role, target in entries.items():
+            if role not in MODEL_ROLES + BLOCK_ROLES:
+                raise SpecError(path, f"unknown role {role!r} in preset {name!r}" + _suggest(role, list(MODEL_ROLES + BLOCK_ROLES)), line=loaded.line_of(["presets", name, role]), field=f"presets.{name}.{role}")
+    return presets, loaded
+
+
+def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> DecoderOnlyNames:
+    """Role -> path (the preset, then the spec's entries), checked and turned into the block's module tree."""
+    written = dict(spec.names)
+    roles: dict[str, str] = {}
+    if "preset" in written:
+        presets, _ = _load_presets(loaded.path.parent)
+        preset = written.pop("preset")
+        if preset not in presets:
+            raise fail(f"unknown preset {preset!r} (specs/{LAYOUTS_FILE} has: {', '.join(sorted(presets)) or 'none'})", ["names", "preset"])
+        roles.update(presets[preset])
+    for role, target in written.items():
+        if role not in MODEL_ROLES + BLOCK_ROLES:
+            raise fail(f"unknown role {role!r}" + _suggest(role, list(MODEL_ROLES + BLOCK_ROLES)), ["names", role])
+        try:
+            schema._dotted(target)
+            for part in target.split("."):
+                schema._not_reserved(part)
+        except ValueError as exc:
+            raise fail(str(exc), ["names", role]) from None
+        roles[role] = target
+    missing = [r for r in MODEL_ROLES + BLOCK_ROLES if r not in roles]
+    if missing:
+        raise fail(f"`names` lacks the roles {', '.join(missing)}: give each a module path (or a `preset` that does)", ["names"])
+    for role in MODEL_ROLES:
+        if "." in roles[role]:
+            raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the base model holds `{role}` as one attribute (write a name without dots)", ["names", role])
+    for role in MODEL_ROLES + BLOCK_ROLES:
+        taken = _MODEL_ATTRIBUTES if role in MODEL_ROLES else _BLOCK_ATTRIBUTES
+        first = roles[role].split(".")[0]
+        if first in taken:
+            raise fail(f"`{first}` is an attribute the generated {'model' if role in MODEL_ROLES else 'block'} uses itself: name the module otherwise", ["names", role])
+    tops = [roles[r] for r in MODEL_ROLES]
+    if len(set(tops)) != len(tops):
+        raise fail("the base model's roles need four different names", ["names"])
+
+    att, ffn = spec.attention, spec.feed_forward
+    q, k, v = roles["attention.query"], roles["attention.key"], roles["attention.value"]
+    fused = q == k == v
+    if not fused and len({q, k, v}) != 3:
+        raise fail("q, k and v are one fused projection (one path for the three) or three projections (three paths)", ["names", "attention.key"])
+    hidden = "config.hidden_size"
+    ffn_size = f"config.{ffn.size}" if ffn.size_multiple is None else "feed_forward_size(config)"
+    leaves: dict[str, Leaf] = {}
+
+    def leaf(role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: bool) -> None:
+        path = roles[role_list[0]]
+        if path in leaves:
+            raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
+        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list)
+
+    leaf(("attention.norm",), "layer_norm", hidden, hidden, True)
+    if fused:
+        leaf(("attention.query", "attention.key", "attention.value"), att.projection, hidden, f"3 * {hidden}", att.bias)
+    else:
+        for role in ("attention.query", "attention.key", "attention.value"):
+            leaf((role,), att.projection, hidden, hidden, att.bias)
+    leaf(("attention.output",), att.projection, hidden, hidden, att.bias)
+    leaf(("ffn.norm",), "layer_norm", hidden, hidden, True)
+    leaf(("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
+    leaf(("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
+    for path, item in leaves.items():
+        for other in leaves:
+            if other.startswith(path + "."):
+                raise fail(f"`{path}` ({item.roles[0]}) holds parameters and cannot also contain `{other}`", ["names", item.roles[0]])
+
+    def build(prefix: str) -> Container:
+        children: list = []
+        seen: set[str] = set()
+        depth = len(prefix.split(".")) if prefix else 0
+        for path, item in leaves.items():
+            parts = path.split(".")
+            if prefix and not path.startswith(prefix + "."):
+                continue
+            attr = parts[depth]
+            if attr in seen:
+                continue
+            seen.add(attr)
+            if len(parts) == depth + 1:
+                children.append(item)
+            else:
+                children.append(build(".".join(parts[: depth + 1])))
+        suffix = "Block" + "".join(p[:1].upper() + p[1:] for p in prefix.replace("_", ".").split(".") if p)
+        return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children))
+
+    block = build("")
+    suffixes = [c.suffix for c in block.containers()]
+    if len(set(suffixes)) != len(suffixes):
+        raise fail("two containers of `names` would get one class name: rename one path", ["names"])
+    return DecoderOnlyNames(
+        word_embeddings=roles["embeddings.word"],
+        position_embeddings=roles["embeddings.position"],
+        layers=roles["layers"],
+        final_norm=roles["final_norm"],
+        block=block,
+        roles={r: roles[r] for r in BLOCK_ROLES},
+        fused_qkv=fused,
+        ffn_size=ffn_size,
+    )
+
+
 def resolve_architecture(
     loaded: LoadedYaml, outputs: OutputCatalog, arguments: schema.ArgumentsSpec
 ) -> Architecture:
@@ -458,8 +680,14 @@ def resolve_architecture(
     for alias, target in spec.config.attribute_map.items():
         if target not in fields:
             raise fail(f"attribute_map target {target!r} is not a config field", ["config", "attribute_map", alias])
-    seq2seq = spec.decoder is not None and spec.decoder.path is not None
-    stack = support.ENCODER_DECODER if seq2seq else support.ENCODER
+    has_decoder_stack = spec.decoder is not None and spec.decoder.path is not None
+    stack = spec.stack or (support.ENCODER_DECODER if has_decoder_stack else support.ENCODER)
+    if stack == support.ENCODER_DECODER and not has_decoder_stack:
+        raise fail("encoder-decoder stacks need `decoder.path` (the decoder stack's module)", ["stack"])
+    if stack == support.ENCODER and has_decoder_stack:
+        raise fail("`decoder.path` makes a second stack: write `stack: encoder-decoder` or remove `decoder.path`", ["stack"])
+    seq2seq = stack == support.ENCODER_DECODER
+    decoder_only = stack == support.DECODER_ONLY
     for name in support.REQUIRED_CONFIG_FIELDS[stack]:
         if name not in fields and name not in spec.config.attribute_map:
             raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every {stack} stack reads it", ["config", "fields"])
@@ -503,10 +731,13 @@ def resolve_architecture(
         need_field(getattr(ffn, name), ["feed_forward", name])
     if isinstance(ffn.gated, str):
         need_field(ffn.gated, ["feed_forward", "gated"])
-    if (att.layout == "sublayer") != (ffn.layout == "sublayer") or (att.layout == "sublayer") != (spec.encoder.sublayer_list is not None):
+    if not decoder_only and ((att.layout == "sublayer") != (ffn.layout == "sublayer") or (att.layout == "sublayer") != (spec.encoder.sublayer_list is not None)):
         raise fail("the sublayer layout needs `attention.layout: sublayer`, `feed_forward.layout: sublayer` and `encoder.sublayer_list` together", ["attention", "layout"])
-    if (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
+    if not decoder_only and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
         raise fail("pre-norm stacks end with a final norm: set `encoder.final_norm` exactly when `norm.placement: pre`", ["norm", "placement"])
+    for loc_name in ("scale", "scale_by_inverse_layer", "upcast"):
+        if isinstance(getattr(att, loc_name), str):
+            need_field(getattr(att, loc_name), ["attention", loc_name])
     if emb.shared is not None and spec.encoder.embed_tokens is None:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
     need_field(spec.norm.eps, ["norm", "eps"])
@@ -581,7 +812,7 @@ def resolve_architecture(
     elif relative is not None:
         position_table = "the relative-position table"
 
-    if spec.encoder.sharing is not None:
+    if spec.encoder is not None and spec.encoder.sharing is not None:
         need_field(spec.encoder.sharing.groups, ["encoder", "sharing", "groups"])
         need_field(spec.encoder.sharing.inner, ["encoder", "sharing", "inner"])
     if spec.sentence_head is not None:
@@ -617,7 +848,15 @@ def resolve_architecture(
         if suffix in suffixes:
             raise fail(f"heads {suffixes[suffix]!r} and {h.kind!r} would both be named {spec.class_prefix}{suffix}: give one another `suffix`", loc + ["suffix"])
         suffixes[suffix] = h.kind
-        need_field(h.dropout, loc + ["dropout"])
+        if isinstance(h.dropout, float):
+            if not decoder_only:
+                raise fail("a fixed dropout rate is rendered only in decoder-only stacks: write `dropout: <config field>`", loc + ["dropout"])
+        else:
+            need_field(h.dropout, loc + ["dropout"])
+        if decoder_only:
+            _check_decoder_only_head(h, loc, fail)
+        elif h.path is not None or h.bias is not None:
+            raise fail("a head's `path` and `bias` are rendered only in decoder-only stacks: remove them", loc + ["path" if h.path is not None else "bias"])
         requires = {
             "pretraining": ["lm_head", "sentence_head", "pooler"],
             "masked_lm": ["lm_head"],
@@ -634,12 +873,14 @@ def resolve_architecture(
             raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
         if seq2seq and h.kind == "sequence_classification" and h.style is not None:
             raise fail("sequence_classification of an encoder-decoder model classifies the decoder output at the last end-of-sequence token: it takes no `style`", loc + ["style"])
-        if h.kind == "sequence_classification" and not seq2seq:
+        if h.kind == "sequence_classification" and not seq2seq and not decoder_only:
             if h.style is None:
                 raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
             if h.style == "pooled":
                 requires.append("pooler")
-        elif h.style is not None:
+            if h.style == "last_token":
+                raise fail("`style: last_token` (the last non-padding token) is rendered only in decoder-only stacks: write `style: pooled` or `style: dense_act`", loc + ["style"])
+        elif h.style is not None and not decoder_only:
             raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
         if h.labels_disable_cache and h.kind != "causal_lm":
             raise fail(f"`labels_disable_cache` only applies to causal_lm, not {h.kind}", loc + ["labels_disable_cache"])
@@ -672,10 +913,10 @@ def resolve_architecture(
             if getattr(spec, component) is None:
                 raise fail(f"head {h.kind!r} needs the `{component}` component, which this spec does not define", loc + ["kind"])
         needs_dropout = h.kind in ("sequence_classification", "token_classification") or h.summary == "pooled"
-        if needs_dropout and h.dropout is None:
+        if needs_dropout and h.dropout is None and not decoder_only:
             if spec.classifier_dropout is None:
                 raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
-        output = h.output or (_SEQ2SEQ_HEAD_OUTPUT if seq2seq else {}).get(h.kind) or _HEAD_OUTPUT.get(h.kind)
+        output = h.output or (_SEQ2SEQ_HEAD_OUTPUT if seq2seq else _DECODER_ONLY_HEAD_OUTPUT if decoder_only else {}).get(h.kind) or _HEAD_OUTPUT.get(h.kind)
         if h.kind == "base":
             if spec.pooler is not None and spec.decoder is not None:
                 output = h.output or "BaseModelOutputWithPoolingAndCrossAttentions"
@@ -701,7 +942,7 @@ def resolve_architecture(
         uses_pooler = spec.pooler is not None and (
             h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
         )
-        args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states) for fw in FRAMEWORKS}
+        args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only) for fw in FRAMEWORKS}
         heads.append(
             Head(
                 kind=h.kind,
@@ -715,7 +956,9 @@ def resolve_architecture(
                 labels_disable_cache=h.labels_disable_cache,
                 encoder_states=encoder_states,
                 args=args,
-                doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
+                doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
+                path=h.path or (_DECODER_ONLY_HEAD_LINEAR.get(h.kind, (None, None))[0] if decoder_only else None),
+                bias=(h.bias if h.bias is not None else _DECODER_ONLY_HEAD_LINEAR.get(h.kind, (None, None))[1]) if decoder_only else None,
             )
         )
     first = "seq2seq" if seq2seq else "base"
@@ -736,6 +979,7 @@ def resolve_architecture(
         for f in spec.config.fields
     )
 
+    names = _resolve_names(loaded, spec, fail) if decoder_only else None
     cross_attention = None if seq2seq else att.cross_module
     keys_needing_config_flag = {}
     if cross_attention is not None:
@@ -789,6 +1033,8 @@ def resolve_architecture(
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
         test_variants=test_variants,
+        stack=stack,
+        names=names,
     )
 
 
@@ -829,10 +1075,13 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
 
 
 def _head_arguments(
-    spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, encoder_states: bool
+    spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, encoder_states: bool,
+    decoder_only: bool = False,
 ) -> tuple[Argument, ...]:
     if spec.decoder is not None and spec.decoder.path is not None:
         return _seq2seq_arguments(kind, framework, arguments)
+    if decoder_only:
+        return _decoder_only_arguments(kind, framework, arguments)
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type:
         names.append("token_type_ids")
@@ -864,6 +1113,17 @@ def _head_arguments(
         names += ["params", "dropout_rng", "train"]
 
     return _document(names, kind, arguments)
+
+
+def _decoder_only_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
+    """transformers' GPT-2-style signatures: every head but question answering takes a cache."""
+    names = ["input_ids"] + (["past_key_values"] if kind != "question_answering" else [])
+    names += ["attention_mask", "position_ids", "head_mask", "inputs_embeds"]
+    if kind != "question_answering":
+        names.append("use_cache")
+    if framework != "flax":
+        names += {"question_answering": ["start_positions", "end_positions"]}.get(kind, ["labels"] if kind != "base" else [])
+    return _document(names + _seq2seq_tail(framework), kind, arguments)
 
 
 def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:

@@ -202,9 +202,18 @@ class AttentionSpec(Strict):
     variant: AttentionVariant = "full"
     # fused: <module>.{query,key,value,dense,LayerNorm}; split: <module>.self.* + <module>.output.*;
     # sublayer: block.N.layer.I.<module>.{q,k,v,o} with a pre-norm `layer_norm` beside it.
-    layout: Literal["fused", "split", "sublayer"]
+    # names: the modules are the spec's `names` roles (`attention.norm`, `attention.query`, ...; decoder-only stacks).
+    layout: Literal["fused", "split", "sublayer", "names"]
     module: Identifier = "attention"
-    scale: bool = True  # divide scores by sqrt(head_dim)
+    # Divide scores by sqrt(head_dim): always (true), never (false), or as a boolean config field says.
+    scale: Union[bool, FieldName] = True
+    # A boolean config field: scores are also divided by the layer's index + 1 (layer-wise attention scaling).
+    scale_by_inverse_layer: Optional[FieldName] = None
+    # A boolean config field: scores and probabilities are computed in float32 whatever the model's dtype.
+    upcast: Optional[FieldName] = None
+    # names layout: the weight layout of the q/k/v/output projections, `linear` (`weight [out, in]`, nn.Linear) or
+    # `conv1d` (`weight [in, out]`, transformers' Conv1D).
+    projection: Literal["linear", "conv1d"] = "linear"
     bias: bool = True  # biases on the q/k/v/o projections
     dropout: FieldName = "attention_probs_dropout_prob"
     head_dim: Optional[FieldName] = None  # projections are heads x head_dim wide (default hidden_size / heads)
@@ -230,9 +239,14 @@ class FeedForwardSpec(Strict):
     variant: Literal["dense"] = "dense"
     # fused: ffn / ffn_output / full_layer_layer_norm; split: intermediate.dense / output.{dense,LayerNorm};
     # sublayer: block.N.layer.I.<module>.{wi,wo} (or {wi_0,wi_1,wo} when gated) with a pre-norm `layer_norm`.
-    layout: Literal["fused", "split", "sublayer"]
+    # names: `ffn.norm`, `ffn.input`, `ffn.output` from the spec's `names` (decoder-only stacks).
+    layout: Literal["fused", "split", "sublayer", "names"]
     module: Identifier = "DenseReluDense"
     size: FieldName = "intermediate_size"
+    # When `size`'s config field is None, the feed-forward is this many times hidden_size wide.
+    size_multiple: Optional[int] = Field(default=None, gt=0)
+    # names layout: the weight layout of the two projections (see `AttentionSpec.projection`).
+    projection: Literal["linear", "conv1d"] = "linear"
     activation: FieldName = "hidden_act"
     dropout: FieldName = "hidden_dropout_prob"
     bias: bool = True
@@ -388,17 +402,23 @@ class HeadSpec(Strict):
     output: Optional[Identifier] = None
     # sequence_classification: `pooled` (dropout + `classifier` on the pooler output) or `dense_act`
     # (`classifier.{dense,out_proj}` on the first token, with `activation` between them).
-    style: Optional[Literal["pooled", "dense_act"]] = None
+    # `last_token` (decoder-only stacks): a Linear on every token, read at each row's last token that is not
+    # `config.pad_token_id` (the last token without a pad id; then only one row may be given).
+    style: Optional[Literal["pooled", "dense_act", "last_token"]] = None
     activation: Optional[HeadActivation] = None
     # multiple_choice: the pooler output, the last token, or the spec's `sequence_summary` component.
     summary: Optional[Literal["pooled", "last_token", "sequence_summary"]] = None
-    dropout: Optional[FieldName] = None
+    # A config field, or a fixed rate.
+    dropout: Union[FieldName, float, None] = None
     # causal_lm: given labels, the model returns no key/value cache (training needs none).
     labels_disable_cache: bool = False
     # masked_lm / causal_lm of a spec with `attention.cross_module`: whether forward takes `encoder_hidden_states` and
     # `encoder_attention_mask` (default true; false where transformers' class of the head does not take them, its
     # layers then holding the cross-attention weights without reading them).
     encoder_states: Optional[bool] = None
+    # Decoder-only stacks: the head's Linear (`score`, `classifier`, `qa_outputs`) and whether it has a bias.
+    path: Optional[Identifier] = None
+    bias: Optional[bool] = None
 
 
 ConfigSpec.model_rebuild()
@@ -424,7 +444,12 @@ class ArchitectureSpec(Strict):
     attention: AttentionSpec
     feed_forward: FeedForwardSpec
     norm: NormSpec = NormSpec()
-    encoder: EncoderSpec
+    # The stack kind; absent: `encoder-decoder` with `decoder.path`, else `encoder`.
+    stack: Optional[Literal["encoder", "decoder-only", "encoder-decoder"]] = None
+    # Module paths by role (decoder-only stacks): `preset: <name>` from specs/layouts.yaml, then `role: dotted.path`
+    # entries that add to or override it.
+    names: Optional[dict[str, str]] = None
+    encoder: Optional[EncoderSpec] = None
     decoder: Optional[DecoderSpec] = None
     pooler: Optional[PoolerSpec] = None
     lm_head: Optional[LMHeadSpec] = None

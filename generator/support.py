@@ -1,11 +1,13 @@
 """What the templates render, per stack kind: the schema accepts exactly that.
 
-pydantic checks each field on its own; this table checks the combinations. The templates render two stack kinds today:
+pydantic checks each field on its own; this table checks the combinations. The templates render three stack kinds:
 
 - ``encoder``: an encoder-only stack (optionally doubling as a causal decoder with `decoder: {causal, cache}`, whose
   layers then may hold a cross-attention, `attention.cross_module`), with post-norm LayerNorm blocks in the `fused` or
   `split` module layout;
-- ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set).
+- ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set);
+- ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm stack with learned absolute positions,
+  a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted paths).
 
 A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
 instead, so that a spec author never learns of an unsupported combination from a crash of generated code. Each rule
@@ -22,7 +24,8 @@ from . import schema
 
 ENCODER = "encoder"
 ENCODER_DECODER = "encoder-decoder"
-STACK_KINDS = (ENCODER, ENCODER_DECODER)
+DECODER_ONLY = "decoder-only"
+STACK_KINDS = (ENCODER, ENCODER_DECODER, DECODER_ONLY)
 
 _ABSENT = None
 
@@ -45,6 +48,8 @@ class Rule:
             node = getattr(node, part)
         if isinstance(node, schema.BaseModel):
             return getattr(node, "kind", _SET)
+        if isinstance(node, dict):
+            return _SET
         return node
 
 
@@ -57,6 +62,8 @@ REQUIRED_CONFIG_FIELDS = {
     ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
               "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
     ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"),
+    DECODER_ONLY: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
+                   "initializer_range", "use_cache"),
 }
 
 _READS = "the blocks read `config.{field}`: remove `{key}` (map another config name with `config.attribute_map: {{{field}: <name>}}`)"
@@ -89,8 +96,23 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER, "embeddings.norm", (True,), "the embeddings end with a LayerNorm: remove `norm`"),
     Rule(ENCODER, "position", (_ABSENT, "rotary", "relative_functional"), "use `kind: rotary` or `kind: relative_functional` (bucketed biases exist only in encoder-decoder stacks)"),
     Rule(ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
+    Rule(ENCODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ...}` (the stack's module names)"),
+    Rule(ENCODER, "names", (_ABSENT,), "remove `names`: encoder stacks name their modules with `layout: fused | split`"),
+    Rule(ENCODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
+    Rule(ENCODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
+    Rule(ENCODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
+    Rule(ENCODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
+    Rule(ENCODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward width is always `config.<size>`"),
     Rule(ENCODER, "lm_head.layout", (_ABSENT, "flat", "transform"), "write `layout: flat` or `layout: transform` (`linear` is the encoder-decoder LM head)"),
     # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
+    Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),
+    Rule(ENCODER_DECODER, "names", (_ABSENT,), "remove `names`: encoder-decoder stacks name their modules with `layout: sublayer`"),
+    Rule(ENCODER_DECODER, "attention.scale", (True, False), "write `scale: true` or `scale: false` (a config-selected scale exists only in decoder-only stacks)"),
+    Rule(ENCODER_DECODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
+    Rule(ENCODER_DECODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
+    Rule(ENCODER_DECODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
+    Rule(ENCODER_DECODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
+    Rule(ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward width is always `config.<size>`"),
     Rule(ENCODER_DECODER, "attention.layout", ("sublayer",), "write `layout: sublayer` (block.N.layer.I.<module>)"),
     Rule(ENCODER_DECODER, "feed_forward.layout", ("sublayer",), "write `layout: sublayer`"),
     Rule(ENCODER_DECODER, "norm.placement", ("pre",), "blocks are pre-norm: write `placement: pre`"),
@@ -110,6 +132,38 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions come from the bucketed bias"),
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
+    # Decoder-only stacks: always-causal pre-norm LayerNorm blocks whose module paths are the spec's `names`.
+    Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
+    Rule(DECODER_ONLY, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`, `final_norm`)"),
+    Rule(DECODER_ONLY, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),
+    Rule(DECODER_ONLY, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`)"),
+    Rule(DECODER_ONLY, "attention.variant", ("full",), "self-attention is `variant: full` (causal: the stack masks the future)"),
+    Rule(DECODER_ONLY, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
+    Rule(DECODER_ONLY, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in encoder-decoder stacks"),
+    Rule(DECODER_ONLY, "attention.head_dim", (_ABSENT,), "heads are hidden_size / num_attention_heads wide: remove `head_dim`"),
+    Rule(DECODER_ONLY, "attention.cross_module", (_ABSENT,), "remove `cross_module`: decoder-only stacks have no cross-attention"),
+    Rule(DECODER_ONLY, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
+    Rule(DECODER_ONLY, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm`"),
+    Rule(DECODER_ONLY, "norm.placement", ("pre",), "blocks are pre-norm (then the `final_norm` role): write `placement: pre`"),
+    Rule(DECODER_ONLY, "position", (_ABSENT,), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
+    Rule(DECODER_ONLY, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
+    Rule(DECODER_ONLY, "embeddings.position", ("absolute",), "positions are learned absolute embeddings: write `position: absolute`"),
+    Rule(DECODER_ONLY, "embeddings.norm", (False,), "the embeddings have no norm (the blocks are pre-norm): write `norm: false`"),
+    Rule(DECODER_ONLY, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
+    Rule(DECODER_ONLY, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
+    Rule(DECODER_ONLY, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from 0 (or follow `position_ids`)"),
+    Rule(DECODER_ONLY, "decoder", (_SET,), "add `decoder: {causal: true, cache: true}`"),
+    Rule(DECODER_ONLY, "decoder.path", (_ABSENT,), "remove `path`: there is no second stack (write `stack: encoder-decoder` for one)"),
+    Rule(DECODER_ONLY, "decoder.causal", (True,), "the stack is causal: remove `causal`"),
+    Rule(DECODER_ONLY, "decoder.cache", (True,), "the stack keeps a key/value cache: remove `cache`"),
+    Rule(DECODER_ONLY, "decoder.cache_default", ("config",), "the cache follows `config.use_cache`: remove `cache_default`"),
+    Rule(DECODER_ONLY, "pooler", (_ABSENT,), "remove `pooler`: decoder-only heads read the last token, not a pooler"),
+    Rule(DECODER_ONLY, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
+    Rule(DECODER_ONLY, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
+    Rule(DECODER_ONLY, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: there is no multiple-choice head"),
+    Rule(DECODER_ONLY, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
+    Rule(DECODER_ONLY, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (one Linear without bias, tied to the word embeddings when `config.tie_word_embeddings`)"),
+    Rule(DECODER_ONLY, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the LM head is one Linear at `lm_head.path`"),
 )
 # fmt: on
 
@@ -185,20 +239,20 @@ def markdown_table() -> str:
     """The rules as README.md shows them, one row per field (a test checks that the README holds exactly this)."""
     paths: dict[str, dict[str, str]] = {}
     for rule in RULES:
-        shown = ", ".join("absent" if v is _ABSENT else f"`{_show(v)}`" for v in rule.allowed)
+        shown = ", ".join("absent" if v is _ABSENT else "set" if v is _SET else f"`{_show(v)}`" for v in rule.allowed)
         paths.setdefault(rule.path, {})[rule.stack] = shown
-    rows = ["| field | encoder stacks | encoder-decoder stacks |", "|---|---|---|"]
+    rows = ["| field | " + " | ".join(f"{kind} stacks" for kind in STACK_KINDS) + " |", "|---|" + "---|" * len(STACK_KINDS)]
     for path, by_stack in paths.items():
-        rows.append(f"| `{path}` | {by_stack.get(ENCODER, 'any')} | {by_stack.get(ENCODER_DECODER, 'any')} |")
+        rows.append(f"| `{path}` | " + " | ".join(by_stack.get(kind, "any") for kind in STACK_KINDS) + " |")
     required: dict[str, dict[str, list[str]]] = {}
     for kind, path, other, allowed, _ in REQUIRES:
         required.setdefault(path, {}).setdefault(kind, []).append(_requirement(other, allowed))
     for path, by_stack in required.items():
         shown = {kind: "only with " + " and ".join(needs) for kind, needs in by_stack.items()}
-        rows.append(f"| `{path}` | {shown.get(ENCODER, 'any')} | {shown.get(ENCODER_DECODER, 'any')} |")
+        rows.append(f"| `{path}` | " + " | ".join(shown.get(kind, "any") for kind in STACK_KINDS) + " |")
     for path, other, _ in CONFLICTS:
-        rows.append(f"| `{path}` | not with `{other}` | not with `{other}` |")
+        rows.append(f"| `{path}` | " + " | ".join(f"not with `{other}`" for _ in STACK_KINDS) + " |")
     for path, depths, _ in PATH_DEPTHS:
         shown = " or ".join(str(d) for d in depths)
-        rows.append(f"| `{path}` | {shown} modules deep | {shown} modules deep |")
+        rows.append(f"| `{path}` | " + " | ".join(f"{shown} modules deep" for _ in STACK_KINDS) + " |")
     return "\n".join(rows)

@@ -1,7 +1,7 @@
 """Specs drawn from the schema: a hypothesis strategy over the components each stack kind renders.
 
-`specs()` draws a whole architecture spec (as the mapping a YAML file holds) for an encoder stack or an
-encoder-decoder stack, combining components independently — including combinations no shipped spec uses. `render()`
+`specs()` draws a whole architecture spec (as the mapping a YAML file holds) for an encoder stack, an encoder-decoder
+stack or a decoder-only stack (its module names drawn too), combining components independently — including combinations no shipped spec uses. `render()`
 runs the generator on it in a temporary directory and makes the rendered package importable as
 `specformers.models.<name>` next to the shipped models (the runtime modules it imports are the shipped ones: they do
 not depend on the specs).
@@ -225,18 +225,98 @@ def encoder_decoder_specs(draw, name: str) -> dict:
     return spec
 
 
+@st.composite
+def decoder_only_specs(draw, name: str) -> dict:
+    """A decoder-only stack whose module names are drawn too: containers of one or two levels (or none), fused or
+    separate q/k/v, Linear or Conv1D projections with or without biases, attention scaling fixed or by config flags."""
+    attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
+    ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
+    fused = draw(st.booleans())
+    ffn_prefix = ffn_box + "." if ffn_box else ""
+    names: dict[str, str] = {
+        "embeddings.word": draw(st.sampled_from(["wte", "embed_tokens"])),
+        "embeddings.position": draw(st.sampled_from(["wpe", "embed_positions"])),
+        "layers": draw(st.sampled_from(["h", "layers"])),
+        "final_norm": draw(st.sampled_from(["ln_f", "norm"])),
+        "attention.norm": draw(st.sampled_from(["ln_1", "self_attn_layer_norm"])),
+        "attention.output": f"{attention_box}.{draw(st.sampled_from(['c_proj', 'out_proj']))}",
+        "ffn.norm": draw(st.sampled_from(["ln_2", "final_layer_norm"])),
+        "ffn.input": ffn_prefix + "fc_in",
+        "ffn.output": ffn_prefix + "fc_out",
+    }
+    for role, attr in (("query", "q_proj"), ("key", "k_proj"), ("value", "v_proj")):
+        names[f"attention.{role}"] = f"{attention_box}.c_attn" if fused else f"{attention_box}.{attr}"
+    multiple = draw(st.booleans())
+    fields = [
+        _field("vocab_size", "int", VOCAB),
+        _field("hidden_size", "int", HIDDEN),
+        _field("num_hidden_layers", "int", draw(st.sampled_from([1, 2]))),
+        _field("num_attention_heads", "int", HEADS),
+        _field("max_position_embeddings", "int", MAX_POSITIONS),
+        _field("intermediate_size", "int", None, optional=True) if multiple else _field("intermediate_size", "int", 20),
+        _field("hidden_act", "str", draw(st.sampled_from(["gelu_new", "relu"]))),
+        _field("hidden_dropout_prob", "float", 0.1),
+        _field("attention_probs_dropout_prob", "float", 0.1),
+        _field("layer_norm_eps", "float", 1e-5),
+        _field("initializer_range", "float", 0.02),
+        _field("use_cache", "bool", True),
+        _field("pad_token_id", "int", 0),
+    ]
+    attention: dict[str, Any] = {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])),
+                                 "bias": draw(st.booleans()), "scale": draw(st.sampled_from([True, False, "scale_attn_weights"]))}
+    if attention["scale"] == "scale_attn_weights":
+        fields.append(_field("scale_attn_weights", "bool", draw(st.booleans())))
+    if draw(st.booleans()):
+        fields.append(_field("scale_attn_by_inverse_layer_idx", "bool", draw(st.booleans())))
+        attention["scale_by_inverse_layer"] = "scale_attn_by_inverse_layer_idx"
+    if draw(st.booleans()):
+        fields.append(_field("reorder_and_upcast_attn", "bool", draw(st.booleans())))
+        attention["upcast"] = "reorder_and_upcast_attn"
+    feed_forward: dict[str, Any] = {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])), "bias": draw(st.booleans())}
+    if multiple:
+        feed_forward["size_multiple"] = 2
+    heads: list[dict[str, Any]] = [{"kind": "base"}]
+    for kind in draw(st.lists(st.sampled_from(["causal_lm", "sequence_classification", "token_classification", "question_answering"]),
+                              unique=True, min_size=1, max_size=2)):
+        head: dict[str, Any] = {"kind": kind}
+        if kind == "sequence_classification":
+            head.update(style="last_token", path=draw(st.sampled_from(["score", "classifier"])), bias=draw(st.booleans()))
+        if kind == "token_classification":
+            head["dropout"] = draw(st.sampled_from([0.1, "hidden_dropout_prob"]))
+        heads.append(head)
+    return {
+        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": draw(st.sampled_from(["transformer", "backbone"])),
+        "title": name.upper(), "paper": "-", "stack": "decoder-only",
+        "config": {"doc": "A drawn decoder-only architecture.", "fields": fields},
+        "names": names,
+        "embeddings": {"token_type": False, "position": "absolute", "norm": False},
+        "attention": attention, "feed_forward": feed_forward,
+        "norm": {"kind": "layer_norm", "placement": "pre"},
+        "decoder": {"causal": True, "cache": True},
+        "lm_head": {"path": "lm_head", "layout": "linear"},
+        "heads": heads,
+    }
+
+
 def specs():
     """A drawn spec, named after a hash of its contents: a replayed example renders (and imports) the same module."""
-    return st.one_of(encoder_specs("drawn"), encoder_decoder_specs("drawn")).map(_named)
+    return st.one_of(encoder_specs("drawn"), encoder_decoder_specs("drawn"), decoder_only_specs("drawn")).map(_named)
 
 
 def describe(spec: dict) -> list[str]:
     """The components a drawn spec combines, as `component=value` labels (for the coverage report)."""
     seq2seq = "path" in spec.get("decoder", {})
     att, ffn = spec["attention"], spec["feed_forward"]
-    labels = [f"stack={'encoder-decoder' if seq2seq else 'encoder'}", f"norm.kind={spec['norm']['kind']}"]
+    stack = spec.get("stack") or ("encoder-decoder" if seq2seq else "encoder")
+    labels = [f"stack={stack}", f"norm.kind={spec['norm']['kind']}"]
     labels += [f"head={h['kind']}" for h in spec["heads"][1:]]
-    if seq2seq:
+    if stack == "decoder-only":
+        fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
+        labels += [f"fused_qkv={fused}", f"attention.projection={att['projection']}", f"attention.bias={att['bias']}",
+                   f"feed_forward.projection={ffn['projection']}", f"feed_forward.bias={ffn['bias']}",
+                   f"attention.scale={att['scale']}", f"scale_by_inverse_layer={'scale_by_inverse_layer' in att}",
+                   f"upcast={'upcast' in att}", f"ffn_container={spec['names']['ffn.input'].count('.')}"]
+    elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]
     else:

@@ -61,6 +61,8 @@ def project():
 SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {a.name: a.test_variants for a in project().architectures}
 # Encoder-decoder architectures (a decoder stack): the seq2seq test modules run each of them.
 SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
+# Decoder-only architectures: the decoder-only test module runs each of them.
+DECODER_ONLY_ARCHS = [a.name for a in project().architectures if a.stack == "decoder-only"]
 
 
 # Architectures resolved from specs outside specs/ (the composition property test's drawn specs), by name.
@@ -110,7 +112,7 @@ def cases() -> list[Case]:
 def config_kwargs(case: Case, **overrides) -> dict:
     """The small configuration of a case, as keyword arguments of its config class (either library's)."""
     kwargs = {k: v for k, v in SMALL_CONFIGS[case.arch][case.variant].items() if k not in INPUT_OPTIONS}
-    if case.head == "causal_lm":
+    if case.head == "causal_lm" and spec(case.arch).stack != "decoder-only":
         kwargs["is_decoder"] = True
     if case.head in ("pretraining", "question_answering"):
         # transformers' sentence-order loss reshapes to 2 labels and its QA head splits num_labels into start/end.
@@ -150,8 +152,9 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
         attention_mask = attention_mask[..., ::-1].copy()
     if config.pad_token_id is not None:
         input_ids[attention_mask == 0] = config.pad_token_id
-    token_type_ids = rng.integers(0, config.type_vocab_size, size=shape, dtype=np.int64)
-    inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+    inputs = dict(input_ids=input_ids, attention_mask=attention_mask)
+    if spec(case.arch).has_token_type:
+        inputs["token_type_ids"] = rng.integers(0, config.type_vocab_size, size=shape, dtype=np.int64)
     add_labels(case, config, rng, inputs, batch, seq)
     return inputs
 

@@ -22,7 +22,7 @@ from harness import (
 
 CASES = cases()
 # Encoder-decoder architectures have their own tests (test_torch_seq2seq.py): their heads take decoder inputs.
-ENCODER_ARCHS = [a.name for a in __import__("harness").project().architectures if not a.seq2seq and a.name in SMALL_CONFIGS]
+ENCODER_ARCHS = [a.name for a in __import__("harness").project().architectures if a.stack == "encoder" and a.name in SMALL_CONFIGS]
 # ALBERT's reference pretraining and QA heads only run with two labels (their losses hard-code 2).
 TWO_LABEL_HEADS = ("pretraining", "question_answering")
 
@@ -88,18 +88,21 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     # No padding tokens: positions counted past the padding index then run on across the steps.
     ids[ids == config.pad_token_id] = config.pad_token_id + 1
     input_ids = torch.from_numpy(ids)
-    token_type_ids = torch.from_numpy(rng.integers(0, config.type_vocab_size, size=(batch, seq)))
+    # Token types where the stack has them (a decoder-only stack has none).
+    token_types = _spec(case.arch).has_token_type
+    token_type_ids = torch.from_numpy(rng.integers(0, config.type_vocab_size, size=(batch, seq))) if token_types else None
+    types = lambda sl: {"token_type_ids": token_type_ids[:, sl]} if token_types else {}  # noqa: E731
     with torch.no_grad():
-        full = model(input_ids, token_type_ids=token_type_ids, use_cache=True)
+        full = model(input_ids, **types(slice(None)), use_cache=True)
         # A prompt of 3 tokens, then one token at a time.
-        out = model(input_ids[:, :3], token_type_ids=token_type_ids[:, :3], use_cache=True)
+        out = model(input_ids[:, :3], **types(slice(0, 3)), use_cache=True)
         steps = [out.logits]
         past = out.past_key_values
         for t in range(3, seq):
             out = model(
                 input_ids[:, t : t + 1],
                 attention_mask=torch.ones(batch, t + 1),
-                token_type_ids=token_type_ids[:, t : t + 1],
+                **types(slice(t, t + 1)),
                 past_key_values=past,
                 use_cache=True,
             )

@@ -36,6 +36,24 @@ def normal_init(std: float) -> Callable:
     return jax.nn.initializers.normal(stddev=std)
 
 
+class FlaxConv1D(nn.Module):
+    """A dense layer whose weight is stored `[in_features, out_features]` under the PyTorch names `weight` and `bias`
+    (transformers' `Conv1D`): checkpoints hold the weight untransposed, so it maps without a transpose."""
+
+    features: int
+    use_bias: bool = True
+    initializer_range: float = 0.02
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        weight = self.param("weight", normal_init(self.initializer_range), (x.shape[-1], self.features))
+        output = x @ weight.astype(self.dtype)
+        if self.use_bias:
+            output = output + self.param("bias", jax.nn.initializers.zeros, (self.features,)).astype(self.dtype)
+        return output
+
+
 class FlaxModuleList(nn.Module):
     """PyTorch's `nn.ModuleList` for linen: `length` instances of `module_class`, named `0`, `1`, ...
 
@@ -563,6 +581,7 @@ class FlaxPreTrainedModel:
 
 
 __all__ = [
+    "FlaxConv1D",
     "FlaxDecoderCache",
     "FlaxModuleList",
     "FlaxModuleSequence",

@@ -73,6 +73,35 @@ class TFCompositeLayer(keras.layers.Layer):
         pass
 
 
+class TFConv1D(keras.layers.Layer):
+    """A dense layer whose weight is stored `[in_features, out_features]` under the PyTorch names `weight` and `bias`
+    (transformers' `Conv1D`): checkpoints hold the weight untransposed, so it maps without a transpose."""
+
+    def __init__(
+        self, in_features: int, out_features: int, use_bias: bool = True, initializer_range: float = 0.02, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.in_features, self.out_features, self.use_bias = in_features, out_features, use_bias
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape=None):
+        self.weight = self.add_weight(
+            name="weight",
+            shape=(self.in_features, self.out_features),
+            initializer=get_initializer(self.initializer_range),
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.out_features,), initializer="zeros") if self.use_bias else None
+        )
+        self.built = True
+
+    def call(self, x):
+        output = tf.matmul(tf.reshape(x, (-1, self.in_features)), self.weight)
+        if self.bias is not None:
+            output = output + self.bias
+        return tf.reshape(output, shape_list(x)[:-1] + [self.out_features])
+
+
 def unpack_inputs(call):
     """Let `call` take its tensors as one dict (`model({"input_ids": ..., "labels": ...})`, as `fit` passes `x`)."""
 
@@ -866,6 +895,7 @@ class TFPreTrainedModel(keras.Model):
 __all__ = [
     "LABEL_NAMES",
     "TFCompositeLayer",
+    "TFConv1D",
     "TFPreTrainedModel",
     "WeightMap",
     "causal_lm_loss",

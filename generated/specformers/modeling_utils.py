@@ -67,6 +67,28 @@ def dot_product_attention(
     return torch.matmul(probs, value), probs
 
 
+class Conv1D(nn.Module):
+    """A linear layer whose weight is stored `[in_features, out_features]` (transformers' `Conv1D`, despite the name a
+    dense layer): `x @ weight + bias`. Checkpoints hold the weight in that layout, untransposed."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bias is None:
+            return torch.matmul(x, self.weight)
+        return torch.addmm(self.bias, x.reshape(-1, self.in_features), self.weight).view(
+            *x.shape[:-1], self.out_features
+        )
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Mask constants and input validation
 
@@ -334,7 +356,7 @@ class PreTrainedModel(nn.Module):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
+        if isinstance(module, (nn.Linear, Conv1D)):
             module.weight.normal_(mean=0.0, std=std)
             if module.bias is not None:
                 module.bias.zero_()
@@ -976,6 +998,7 @@ def _copy_tensor(source: torch.Tensor, target: torch.Tensor) -> None:
 
 
 __all__ = [
+    "Conv1D",
     "GradientCheckpointingLayer",
     "PreTrainedModel",
     "check_inputs",

@@ -1,0 +1,221 @@
+"""Decoder-only stacks (every spec with `stack: decoder-only`), in every framework: decoding token by token with the
+key/value cache equals one full pass, `generate()` (greedy and beam search, a left-padded prompt among the rows) returns
+transformers' token ids (TensorFlow under `jit_compile`, Flax's loop under `jax.jit`), and a transformers checkpoint survives
+the round trip through each framework's `save_pretrained`."""
+
+import numpy as np
+import pytest
+
+from harness import (
+    DECODER_ONLY_ARCHS,
+    Case,
+    assert_close,
+    pick_eos,
+    reference_config,
+    reference_model,
+    spec,
+    variants,
+)
+
+FRAMEWORKS = ("torch", "tf", "flax")
+PROMPT, NEW_TOKENS = 6, 8
+
+
+def _case(arch: str, kind: str, variant: str) -> Case:
+    head = spec(arch).head(kind)
+    return Case(arch, spec(arch).prefix, kind, head.suffix, variant)
+
+
+CAUSAL = [_case(a, "causal_lm", v) for a in DECODER_ONLY_ARCHS for v in variants(a)]
+BASE = [_case(a, "base", v) for a in DECODER_ONLY_ARCHS for v in variants(a)]
+# Beam search (4 beams) and greedy search alternate over an architecture's variants (both on a single variant), to
+# keep the compiled TF and Flax loops few.
+SEARCHES = []
+for _arch in DECODER_ONLY_ARCHS:
+    _names = variants(_arch)
+    for _i, _variant in enumerate(_names):
+        for _beams in ((4, 1) if len(_names) == 1 else ((4, 1)[_i % 2],)):
+            SEARCHES.append((_case(_arch, "causal_lm", _variant), _beams))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """(case) -> (config, transformers model, checkpoint directory), saved once per case."""
+    cache = {}
+
+    def get(case):
+        if case not in cache:
+            config = reference_config(case)
+            model = reference_model(case, config)
+            directory = tmp_path_factory.mktemp(case.id)
+            model.save_pretrained(directory)
+            cache[case] = (config, model, str(directory))
+        return cache[case]
+
+    return get
+
+
+def _load(framework: str, case: Case, directory: str):
+    import specformers
+
+    return getattr(specformers, case.class_name(framework)).from_pretrained(directory)
+
+
+def _prompts(config, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three prompts: row 0 full, rows 1 and 2 left-padded by 2 and 4 tokens (`config.pad_token_id`)."""
+    rng = np.random.default_rng(seed)
+    input_ids = rng.integers(0, config.vocab_size - 2, size=(3, PROMPT), dtype=np.int64)
+    attention_mask = np.ones_like(input_ids)
+    attention_mask[1, :2] = 0
+    attention_mask[2, :4] = 0
+    input_ids[attention_mask == 0] = config.pad_token_id
+    return input_ids, attention_mask
+
+
+def _forward(framework: str, model, **inputs):
+    """The model's output on numpy inputs (cache tuples of numpy pairs pass through as the framework's tensors)."""
+    if framework == "torch":
+        import torch
+
+        convert = torch.from_numpy
+    elif framework == "tf":
+        import tensorflow as tf
+
+        convert = tf.constant
+    else:
+        import jax.numpy as jnp
+
+        convert = jnp.asarray
+    feed = {}
+    for key, value in inputs.items():
+        if key == "past_key_values":
+            feed[key] = tuple(tuple(convert(np.asarray(t)) for t in layer) for layer in value)
+        elif isinstance(value, bool):
+            feed[key] = value
+        else:
+            feed[key] = convert(value)
+    if framework == "torch":
+        import torch
+
+        with torch.no_grad():
+            return model(**feed, return_dict=True)
+    return model(**feed, return_dict=True)
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", BASE, ids=lambda c: c.id)
+def test_cache_step_by_step_equals_full_pass(case, framework, saved):
+    """The prompt in one call, then one token per call with the returned cache: the same hidden states and cache as
+    the whole sequence in one call (left-padded rows included: positions come from the attention mask)."""
+    config, _, directory = saved(case)
+    model = _load(framework, case, directory)
+    input_ids, attention_mask = _prompts(config)
+    extra = np.random.default_rng(1).integers(0, config.vocab_size - 2, size=(3, 3), dtype=np.int64)
+    full_ids = np.concatenate([input_ids, extra], axis=1)
+    full_mask = np.concatenate([attention_mask, np.ones_like(extra)], axis=1)
+    position_ids = np.where(full_mask == 0, 1, np.cumsum(full_mask, axis=1) - 1)
+    full = _forward(framework, model, input_ids=full_ids, attention_mask=full_mask, position_ids=position_ids, use_cache=True)
+
+    out = _forward(
+        framework, model, input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids[:, :PROMPT], use_cache=True
+    )
+    steps = [_numpy(out.last_hidden_state)]
+    for i in range(extra.shape[1]):
+        end = PROMPT + i + 1
+        past = tuple(tuple(_numpy(t) for t in layer) for layer in out.past_key_values)
+        out = _forward(
+            framework,
+            model,
+            input_ids=full_ids[:, end - 1 : end],
+            attention_mask=full_mask[:, :end],
+            position_ids=position_ids[:, end - 1 : end],
+            past_key_values=past,
+            use_cache=True,
+        )
+        steps.append(_numpy(out.last_hidden_state))
+    stepwise = {"last_hidden_state": np.concatenate(steps, axis=1)}
+    for i, layer in enumerate(out.past_key_values):
+        for j, tensor in enumerate(layer):
+            stepwise[f"past_key_values.{i}.{j}"] = _numpy(tensor)
+    reference = {"last_hidden_state": _numpy(full.last_hidden_state)}
+    for i, layer in enumerate(full.past_key_values):
+        for j, tensor in enumerate(layer):
+            reference[f"past_key_values.{i}.{j}"] = _numpy(tensor)
+    # Only the attended rows' outputs are meaningful; padded query positions are compared too (same masks).
+    assert_close(reference, stepwise, "torch")
+
+
+def _reference_generate(model, config, input_ids, attention_mask, num_beams: int, eos: int) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        out = model.generate(
+            torch.from_numpy(input_ids),
+            attention_mask=torch.from_numpy(attention_mask),
+            max_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            num_beams=num_beams,
+            eos_token_id=eos,
+            pad_token_id=config.pad_token_id,
+        )
+    return out.numpy()
+
+
+def _generate(framework: str, model, input_ids, attention_mask, num_beams: int, eos: int, pad: int) -> np.ndarray:
+    kwargs = dict(max_new_tokens=NEW_TOKENS, num_beams=num_beams, eos_token_id=eos, pad_token_id=pad)
+    if framework == "torch":
+        import torch
+
+        return model.generate(torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask), **kwargs).numpy()
+    if framework == "tf":
+        import tensorflow as tf
+
+        run = tf.function(lambda ids, mask: model.generate(ids, attention_mask=mask, **kwargs), jit_compile=True)
+        out = run(tf.constant(input_ids), tf.constant(attention_mask)).numpy()
+    else:
+        # Flax's generate compiles its whole loop with jax.jit, and returns the generated length.
+        out = np.asarray(model.generate(input_ids, attention_mask=attention_mask, **kwargs).sequences)
+    return out
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case,num_beams", SEARCHES, ids=lambda x: x.id if isinstance(x, Case) else f"beams{x}")
+def test_generate_matches_transformers(case, num_beams, framework, saved):
+    """Greedy and beam search (4 beams) with a left-padded prompt among the rows; an end-of-sequence id that ends
+    some rows early, so that finished rows are padded. Compiled runs keep the full length: the columns after the
+    reference's end hold the pad id."""
+    config, reference, directory = saved(case)
+    input_ids, attention_mask = _prompts(config)
+    free = _reference_generate(reference, config, input_ids, attention_mask, 1, eos=config.vocab_size - 1)
+    eos = pick_eos(free[:, PROMPT:])
+    expected = _reference_generate(reference, config, input_ids, attention_mask, num_beams, eos)
+    ours = _generate(framework, _load(framework, case, directory), input_ids, attention_mask, num_beams, eos, config.pad_token_id)
+    assert ours.shape[0] == expected.shape[0]
+    np.testing.assert_array_equal(ours[:, : expected.shape[1]], expected)
+    fill = config.pad_token_id
+    assert (ours[:, expected.shape[1] :] == fill).all()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", CAUSAL[:1], ids=lambda c: c.id)
+def test_checkpoint_round_trip(case, framework, saved, tmp_path):
+    """transformers -> the framework's from_pretrained -> save_pretrained -> transformers: the same tensors (Conv1D
+    weights untransposed, the tied LM head saved once) and the same outputs."""
+    import torch
+    import transformers
+
+    config, reference, directory = saved(case)
+    _load(framework, case, directory).save_pretrained(tmp_path)
+    reloaded = getattr(transformers, case.class_name("torch")).from_pretrained(tmp_path, attn_implementation="eager").eval()
+    expected = reference.state_dict()
+    for name, tensor in reloaded.state_dict().items():
+        np.testing.assert_array_equal(tensor.numpy(), expected[name].numpy(), err_msg=name)
+    input_ids, attention_mask = _prompts(config)
+    with torch.no_grad():
+        a = reference(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).logits
+        b = reloaded(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).logits
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
