@@ -376,6 +376,10 @@ class TFAlbertPreTrainedModel(TFPreTrainedModel):
         r"(^|\.)embeddings\.position_ids$",
     )
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer (its `embeddings`: `(vocab_size, embedding_size)`; the tied LM heads project on it)."""
+        return self.albert.embeddings.word_embeddings
+
 
 class TFAlbertMLMHead(TFCompositeLayer):
     """Language-modelling head: dense, activation and LayerNorm, then scores against the word-embedding matrix plus `bias`.

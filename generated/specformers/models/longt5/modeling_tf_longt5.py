@@ -1045,6 +1045,10 @@ class TFLongT5Model(TFLongT5PreTrainedModel):
         decoder_config.num_hidden_layers = config.num_decoder_layers
         self.decoder = TFLongT5Stack(decoder_config, self.shared, name="decoder")
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
+
     def get_encoder(self):
         return self.encoder
 
@@ -1274,6 +1278,10 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
     def pytorch_tied(self) -> tuple:
         # Tied: the LM head is the shared embedding, and transformers saves it once, as `shared.weight`.
         return ("lm_head.weight",) if self.config.tie_word_embeddings else ()
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
 
     def get_encoder(self):
         return self.encoder
@@ -1521,6 +1529,10 @@ class TFLongT5EncoderModel(TFLongT5PreTrainedModel):
     @property
     def dummy_inputs(self) -> dict:
         return {"input_ids": tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)}
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
 
     def get_encoder(self):
         return self.encoder

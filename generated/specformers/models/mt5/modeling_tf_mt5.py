@@ -696,6 +696,10 @@ class TFMT5Model(TFMT5PreTrainedModel):
         decoder_config.num_hidden_layers = config.num_decoder_layers
         self.decoder = TFMT5Stack(decoder_config, self.shared, name="decoder")
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
+
     def get_encoder(self):
         return self.encoder
 
@@ -925,6 +929,10 @@ class TFMT5ForConditionalGeneration(TFMT5PreTrainedModel, TFGenerationMixin):
     def pytorch_tied(self) -> tuple:
         # Tied: the LM head is the shared embedding, and transformers saves it once, as `shared.weight`.
         return ("lm_head.weight",) if self.config.tie_word_embeddings else ()
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
 
     def get_encoder(self):
         return self.encoder
@@ -1173,6 +1181,10 @@ class TFMT5EncoderModel(TFMT5PreTrainedModel):
     def dummy_inputs(self) -> dict:
         return {"input_ids": tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)}
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
+
     def get_encoder(self):
         return self.encoder
 
@@ -1324,6 +1336,9 @@ class TFMT5ForSequenceClassification(TFMT5PreTrainedModel):
 
     def get_encoder(self):
         return self.transformer.get_encoder()
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        return self.transformer.get_input_embeddings()
 
     @unpack_inputs
     def call(
@@ -1526,6 +1541,9 @@ class TFMT5ForTokenClassification(TFMT5PreTrainedModel):
     def get_encoder(self):
         return self.transformer.get_encoder()
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        return self.transformer.get_input_embeddings()
+
     @unpack_inputs
     def call(
         self,
@@ -1682,6 +1700,10 @@ class TFMT5ForQuestionAnswering(TFMT5PreTrainedModel):
             ),
             name="qa_outputs",
         )
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
 
     def get_encoder(self):
         return self.encoder
