@@ -309,6 +309,10 @@ def run_model(framework: str, model, inputs: dict[str, np.ndarray], **kwargs) ->
 
         out = model(**{k: tf.constant(v) for k, v in inputs.items()}, output_hidden_states=True,
                     output_attentions=True, return_dict=True, training=False, **kwargs)
+        if out.get("loss") is not None:
+            # transformers' TensorFlow shapes: (1,), or one loss per example (batch,) whose mean is PyTorch's loss
+            # (tests/test_tf_conventions.py checks the shapes against transformers' TensorFlow classes).
+            return {**flatten(out), "loss": np.asarray(np.mean(out["loss"].numpy(), dtype=np.float32))}
     else:
         import jax.numpy as jnp
 

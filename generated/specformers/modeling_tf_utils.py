@@ -327,11 +327,15 @@ def head_mask_per_layer(head_mask, num_layers: int, dtype=tf.float32) -> list:
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# Losses (each returns a scalar, reduced like torch.nn's default "mean")
+# Losses, in the shapes transformers' TensorFlow models return (`hf_compute_loss`): token-level and sentence-pair
+# losses reduced to shape (1,), classification and span losses per example, shape (batch,). The values are
+# PyTorch's: a (1,) loss is PyTorch's "mean", and the mean of per-example losses is PyTorch's loss (examples whose
+# label is ignored count 0, the others are scaled by batch / kept). `fit` trains on the mean.
 
 
-def cross_entropy(labels, logits, ignore_index: Optional[int] = -100, name: str = "labels"):
-    """Mean softmax cross-entropy over the entries whose label is not `ignore_index` (PyTorch `CrossEntropyLoss`).
+def cross_entropy(labels, logits, ignore_index: Optional[int] = -100, name: str = "labels", per_example: bool = False):
+    """Mean softmax cross-entropy over the entries whose label is not `ignore_index` (PyTorch `CrossEntropyLoss`), a
+    scalar; with `per_example`, one loss per entry (flattened), whose mean is that scalar.
 
     Args:
         labels: integer tensor of any shape.
@@ -343,45 +347,55 @@ def cross_entropy(labels, logits, ignore_index: Optional[int] = -100, name: str 
     logits = tf.reshape(tf.cast(logits, tf.float32), (-1, num_classes))
     labels = tf.reshape(tf.cast(labels, tf.int32), (-1,))
     if ignore_index is None:
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        return losses if per_example else tf.reduce_mean(losses)
     keep = tf.not_equal(labels, ignore_index)
     # Ignored labels may lie outside [0, num_classes): replace them before the lookup, then weight them out.
     safe_labels = tf.where(keep, labels, tf.zeros_like(labels))
     losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_labels, logits=logits)
     weights = tf.cast(keep, losses.dtype)
     # As in PyTorch, the mean is over kept entries (NaN when there is none).
+    if per_example:
+        return losses * weights * tf.cast(tf.size(weights), losses.dtype) / tf.reduce_sum(weights)
     return tf.reduce_sum(losses * weights) / tf.reduce_sum(weights)
 
 
+def reduced_loss(loss):
+    """A scalar loss in the shape (1,) of transformers' TensorFlow token-level and sentence-pair losses."""
+    return tf.reshape(loss, (1,))
+
+
 def masked_lm_loss(labels, logits):
-    """Masked language modelling: cross-entropy over every position, ignoring labels -100."""
-    return cross_entropy(labels, logits)
+    """Masked language modelling: cross-entropy over every position, ignoring labels -100; shape (1,)."""
+    return reduced_loss(cross_entropy(labels, logits))
 
 
 def causal_lm_loss(labels, logits):
-    """Next-token prediction: the logits of position `t` against the label of position `t + 1`, ignoring -100."""
+    """Next-token prediction: the logits of position `t` against the label of position `t + 1`, ignoring -100;
+    shape (1,)."""
     check_label_shape("labels", labels, shape_list(logits)[:-1], "one token id or -100 per position")
-    return cross_entropy(labels[:, 1:], logits[:, :-1])
+    return reduced_loss(cross_entropy(labels[:, 1:], logits[:, :-1]))
 
 
 def token_discriminator_loss(labels, logits, attention_mask=None):
     """Binary cross-entropy with logits, one 0/1 label per token (`logits` and `labels` (batch, seq)), averaged over
-    the attended tokens (`attention_mask` 1), or over every token without a mask."""
+    the attended tokens (`attention_mask` 1), or over every token without a mask; shape (1,)."""
     check_label_shape("labels", labels, shape_list(logits), "one 0/1 label per token")
     logits = tf.cast(logits, tf.float32)
     labels = tf.cast(tf.reshape(labels, tf.shape(logits)), tf.float32)
     losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
     if attention_mask is None:
-        return tf.reduce_mean(losses)
+        return reduced_loss(tf.reduce_mean(losses))
     weights = tf.cast(tf.equal(tf.reshape(attention_mask, tf.shape(logits)), 1), tf.float32)
-    return tf.reduce_sum(losses * weights) / tf.reduce_sum(weights)
+    return reduced_loss(tf.reduce_sum(losses * weights) / tf.reduce_sum(weights))
 
 
 def sequence_classification_loss(labels, logits, config):
     """Regression (MSE), single-label (cross-entropy) or multi-label (binary cross-entropy) from `config.problem_type`.
 
     When `config.problem_type` is None it is chosen as PyTorch does: regression when `num_labels == 1`, single-label
-    for integer labels, multi-label otherwise (the config is not modified).
+    for integer labels, multi-label otherwise (the config is not modified). One loss per example, shape (batch,)
+    (a mean over the labels of the example where there are several); their mean is PyTorch's loss.
     """
     labels = tf.convert_to_tensor(labels)
     num_labels = config.num_labels
@@ -399,12 +413,12 @@ def sequence_classification_loss(labels, logits, config):
         labels = tf.cast(labels, tf.float32)
         if num_labels == 1:
             check_label_shape("labels", labels, [batch_size], "one target per example for regression")
-            return tf.reduce_mean(tf.square(tf.reshape(logits, (-1,)) - tf.reshape(labels, (-1,))))
+            return tf.square(tf.reshape(logits, (-1,)) - tf.reshape(labels, (-1,)))
         check_label_shape("labels", labels, [batch_size, num_labels], "num_labels targets per example for regression")
-        return tf.reduce_mean(tf.square(logits - labels))
+        return tf.reduce_mean(tf.square(logits - labels), axis=-1)
     if problem_type == "single_label_classification":
         check_label_shape("labels", labels, [batch_size], f"one class index in [0, {num_labels}) per example")
-        return cross_entropy(labels, logits)
+        return cross_entropy(labels, logits, per_example=True)
     if problem_type == "multi_label_classification":
         shape = shape_list(labels)
         if len(shape) != 2 or any(
@@ -415,7 +429,7 @@ def sequence_classification_loss(labels, logits, config):
                 "(one 0/1 target per class and example for multi-label classification)"
             )
         labels = tf.cast(labels, tf.float32)
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
     raise ValueError(
         f"Unknown config.problem_type {problem_type!r}: expected 'regression', 'single_label_classification' "
         "or 'multi_label_classification' (or None to choose from num_labels and the labels' dtype)"
@@ -423,15 +437,16 @@ def sequence_classification_loss(labels, logits, config):
 
 
 def question_answering_loss(start_positions, end_positions, start_logits, end_logits):
-    """Mean of the start and end cross-entropies; positions are clamped to `[0, seq_len]` and `seq_len` is ignored."""
+    """Mean of the start and end cross-entropies; positions are clamped to `[0, seq_len]` and `seq_len` is ignored.
+    One loss per example, shape (batch,), whose mean is PyTorch's loss."""
     seq_len = shape_list(start_logits)[-1]
     batch_size = shape_list(start_logits)[0]
     check_label_shape("start_positions", start_positions, [batch_size], "one token index per example")
     check_label_shape("end_positions", end_positions, [batch_size], "one token index per example")
     start_positions = tf.clip_by_value(tf.reshape(tf.cast(start_positions, tf.int32), (-1,)), 0, seq_len)
     end_positions = tf.clip_by_value(tf.reshape(tf.cast(end_positions, tf.int32), (-1,)), 0, seq_len)
-    start_loss = cross_entropy(start_positions, start_logits, ignore_index=seq_len)
-    end_loss = cross_entropy(end_positions, end_logits, ignore_index=seq_len)
+    start_loss = cross_entropy(start_positions, start_logits, ignore_index=seq_len, per_example=True)
+    end_loss = cross_entropy(end_positions, end_logits, ignore_index=seq_len, per_example=True)
     return (start_loss + end_loss) / 2.0
 
 
@@ -866,6 +881,8 @@ class TFPreTrainedModel(keras.Model):
                     f"{type(self).__name__} was compiled without a loss and computed none: pass the labels "
                     f"({', '.join(self._label_names()) or 'none taken'}) in `x` or as `y`, or compile with a Keras loss"
                 )
+            # transformers' losses are per example (batch,) or reduced to (1,): Keras trains on their mean.
+            loss = tf.reduce_mean(loss)
             for extra in self.losses:
                 loss = loss + extra
             # Each replica of a distribution strategy computes the mean over its share of the batch, and the
@@ -1054,6 +1071,7 @@ __all__ = [
     "mask_value",
     "masked_lm_loss",
     "question_answering_loss",
+    "reduced_loss",
     "sequence_classification_loss",
     "shape_list",
     "token_discriminator_loss",

@@ -36,6 +36,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     masked_lm_loss,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -1167,7 +1168,7 @@ class TFBertForNextSentencePrediction(TFBertPreTrainedModel):
         loss = None
         logits = self.cls(outputs.pooler_output, training=training)  # (batch, 2)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(cross_entropy(labels, logits))
 
         output = TFNextSentencePredictorOutput(
             loss=loss,
@@ -1438,7 +1439,7 @@ class TFBertForMultipleChoice(TFBertPreTrainedModel):
         summary = self.dropout(outputs.pooler_output, training=training)  # (batch * num_choices, hidden)
         logits = tf.reshape(self.classifier(summary), (-1, num_choices))  # (batch, num_choices)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,)
 
         output = TFMultipleChoiceModelOutput(
             loss=loss,
@@ -1564,7 +1565,7 @@ class TFBertForTokenClassification(TFBertPreTrainedModel):
         loss = None
         logits = self.classifier(self.dropout(sequence_output, training=training))  # (batch, seq, num_labels)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(cross_entropy(labels, logits))
 
         output = TFTokenClassifierOutput(
             loss=loss,

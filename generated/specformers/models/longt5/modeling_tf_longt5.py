@@ -29,6 +29,7 @@ from ...modeling_tf_utils import (
     cross_entropy,
     head_mask_per_layer,
     mask_value,
+    reduced_loss,
     shape_list,
     unpack_inputs,
 )
@@ -1462,7 +1463,7 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
             training=training,
         )
         logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target, vocab)
-        loss = cross_entropy(labels, logits) if labels is not None else None  # ignores -100
+        loss = reduced_loss(cross_entropy(labels, logits)) if labels is not None else None  # ignores -100; (1,)
         output = TFSeq2SeqLMOutput(
             loss=loss,
             logits=logits,

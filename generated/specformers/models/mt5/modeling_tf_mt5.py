@@ -33,6 +33,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     mask_value,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -1113,7 +1114,7 @@ class TFMT5ForConditionalGeneration(TFMT5PreTrainedModel, TFGenerationMixin):
             training=training,
         )
         logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target, vocab)
-        loss = cross_entropy(labels, logits) if labels is not None else None  # ignores -100
+        loss = reduced_loss(cross_entropy(labels, logits)) if labels is not None else None  # ignores -100; (1,)
         output = TFSeq2SeqLMOutput(
             loss=loss,
             logits=logits,
@@ -1601,7 +1602,7 @@ class TFMT5ForTokenClassification(TFMT5PreTrainedModel):
         )
         # (batch, seq, num_labels)
         logits = self.classifier(self.dropout(outputs.last_hidden_state, training=training))
-        loss = cross_entropy(labels, logits) if labels is not None else None
+        loss = reduced_loss(cross_entropy(labels, logits)) if labels is not None else None
         output = TFTokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
