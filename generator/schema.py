@@ -291,7 +291,8 @@ class DecoderSpec(Strict):
     layers: Optional[FieldName] = None
     start_token: Optional[FieldName] = None  # config field of the decoder start id (labels are shifted right)
     # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
-    # asked for with `use_cache=True` (`off`).
+    # asked for with `use_cache=True` (`off`); PyTorch and Flax only: TensorFlow decoders, as transformers' TensorFlow
+    # classes, return it only when asked for.
     cache_default: Literal["config", "off"] = "config"
 
 

@@ -18,6 +18,7 @@ from harness import (
     make_inputs,
     reference_config,
     reference_model,
+    run_model,
     run_reference,
 )
 
@@ -79,7 +80,8 @@ def test_cached_decoding_matches_full_pass(variant, reference_checkpoint):
     rng = np.random.default_rng(1)
     batch, seq, prefix = 2, 9, 4
     input_ids = tf.constant(rng.integers(1, 99, size=(batch, seq)))
-    full = model(input_ids=input_ids, training=False)
+    assert "past_key_values" not in model(input_ids=input_ids, training=False)  # only when asked, as upstream TF
+    full = model(input_ids=input_ids, use_cache=True, training=False)
     assert len(full.past_key_values) == model.config.num_hidden_layers
     head_dim = model.config.hidden_size // model.config.num_attention_heads
     assert full.past_key_values[0][0].shape == (batch, model.config.num_attention_heads, seq, head_dim)
@@ -340,8 +342,7 @@ def test_saved_checkpoint_loads_in_transformers(arch, head, variant, tmp_path):
 
     inputs = make_inputs(case, reference_config(case, **overrides))
     reference = run_reference(torch_model, inputs)
-    ours = flatten(model(**_feed(inputs), output_hidden_states=True, output_attentions=True, training=False))
-    assert_close(reference, ours, "tf")
+    assert_close(reference, run_model("tf", model, inputs), "tf")
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -3,19 +3,37 @@
 """Model outputs for TensorFlow (Keras 3): one dataclass per class of the output catalog (specs/outputs.yaml).
 
 The classes are mappings of their non-`None` fields, so `tf.nest` flattens and rebuilds them: they can be returned
-from a `tf.function` (XLA included) like a dict of tensors.
+from a `tf.function` (XLA included) like a dict of tensors. They are also registered with Keras' tree utilities, so
+that a model returning one works in the Functional API (`keras.Model(inputs, model(inputs).logits)`).
 """
 
 from dataclasses import dataclass
 from typing import Optional
 
 import tensorflow as tf
+from keras.src.tree import tree_api
 
 from .utils import ModelOutput
 
 
+class TFModelOutput(ModelOutput):
+    """A `ModelOutput` that Keras' tree utilities (`keras.tree`) flatten to its non-`None` fields and rebuild."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        tree_api.register_tree_node_class(cls)
+
+    def tree_flatten(self):
+        keys = list(self.keys())
+        return [self[key] for key in keys], keys, keys
+
+    @classmethod
+    def tree_unflatten(cls, keys, values):
+        return cls(**dict(zip(keys, values)))
+
+
 @dataclass
-class TFBaseModelOutput(ModelOutput):
+class TFBaseModelOutput(TFModelOutput):
     """Base class for model's outputs, with potential hidden states and attentions.
 
     Args:
@@ -37,7 +55,7 @@ class TFBaseModelOutput(ModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithNoAttention(ModelOutput):
+class TFBaseModelOutputWithNoAttention(TFModelOutput):
     """Base class for model's outputs, with potential hidden states.
 
     Args:
@@ -54,7 +72,7 @@ class TFBaseModelOutputWithNoAttention(ModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPooling(ModelOutput):
+class TFBaseModelOutputWithPooling(TFModelOutput):
     """Base class for model's outputs that also contains a pooling of the last hidden states.
 
     Args:
@@ -80,7 +98,7 @@ class TFBaseModelOutputWithPooling(ModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPoolingAndNoAttention(ModelOutput):
+class TFBaseModelOutputWithPoolingAndNoAttention(TFModelOutput):
     """Base class for model's outputs that also contains a pooling of the last hidden states.
 
     Args:
@@ -101,7 +119,7 @@ class TFBaseModelOutputWithPoolingAndNoAttention(ModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPast(ModelOutput):
+class TFBaseModelOutputWithPast(TFModelOutput):
     """Base class for model's outputs that may also contain a past key/values (to speed up sequential decoding).
 
     Args:
@@ -128,7 +146,7 @@ class TFBaseModelOutputWithPast(ModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithCrossAttentions(ModelOutput):
+class TFBaseModelOutputWithCrossAttentions(TFModelOutput):
     """Base class for model's outputs, with potential hidden states and attentions.
 
     Args:
@@ -154,7 +172,7 @@ class TFBaseModelOutputWithCrossAttentions(ModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
+class TFBaseModelOutputWithPoolingAndCrossAttentions(TFModelOutput):
     """Base class for model's outputs that also contains a pooling of the last hidden states.
 
     Args:
@@ -189,7 +207,7 @@ class TFBaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
 
 
 @dataclass
-class TFBaseModelOutputWithPastAndCrossAttentions(ModelOutput):
+class TFBaseModelOutputWithPastAndCrossAttentions(TFModelOutput):
     """Base class for model's outputs that may also contain a past key/values (to speed up sequential decoding).
 
     Args:
@@ -220,7 +238,7 @@ class TFBaseModelOutputWithPastAndCrossAttentions(ModelOutput):
 
 
 @dataclass
-class TFSeq2SeqModelOutput(ModelOutput):
+class TFSeq2SeqModelOutput(TFModelOutput):
     """Base class for model encoder's outputs that also contains : pre-computed hidden states that can speed up sequential decoding.
 
     Args:
@@ -260,7 +278,7 @@ class TFSeq2SeqModelOutput(ModelOutput):
 
 
 @dataclass
-class TFCausalLMOutput(ModelOutput):
+class TFCausalLMOutput(TFModelOutput):
     """Base class for causal language model (or autoregressive) outputs.
 
     Args:
@@ -285,7 +303,7 @@ class TFCausalLMOutput(ModelOutput):
 
 
 @dataclass
-class TFCausalLMOutputWithPast(ModelOutput):
+class TFCausalLMOutputWithPast(TFModelOutput):
     """Base class for causal language model (or autoregressive) outputs.
 
     Args:
@@ -315,7 +333,7 @@ class TFCausalLMOutputWithPast(ModelOutput):
 
 
 @dataclass
-class TFCausalLMOutputWithCrossAttentions(ModelOutput):
+class TFCausalLMOutputWithCrossAttentions(TFModelOutput):
     """Base class for causal language model (or autoregressive) outputs.
 
     Args:
@@ -349,7 +367,7 @@ class TFCausalLMOutputWithCrossAttentions(ModelOutput):
 
 
 @dataclass
-class TFSequenceClassifierOutputWithPast(ModelOutput):
+class TFSequenceClassifierOutputWithPast(TFModelOutput):
     """Base class for outputs of sentence classification models.
 
     Args:
@@ -379,7 +397,7 @@ class TFSequenceClassifierOutputWithPast(ModelOutput):
 
 
 @dataclass
-class TFMaskedLMOutput(ModelOutput):
+class TFMaskedLMOutput(TFModelOutput):
     """Base class for masked language models outputs.
 
     Args:
@@ -404,7 +422,7 @@ class TFMaskedLMOutput(ModelOutput):
 
 
 @dataclass
-class TFSeq2SeqLMOutput(ModelOutput):
+class TFSeq2SeqLMOutput(TFModelOutput):
     """Base class for sequence-to-sequence language models outputs.
 
     Args:
@@ -447,7 +465,7 @@ class TFSeq2SeqLMOutput(ModelOutput):
 
 
 @dataclass
-class TFNextSentencePredictorOutput(ModelOutput):
+class TFNextSentencePredictorOutput(TFModelOutput):
     """Base class for outputs of models predicting if two sentences are consecutive or not.
 
     Args:
@@ -473,7 +491,7 @@ class TFNextSentencePredictorOutput(ModelOutput):
 
 
 @dataclass
-class TFSequenceClassifierOutput(ModelOutput):
+class TFSequenceClassifierOutput(TFModelOutput):
     """Base class for outputs of sentence classification models.
 
     Args:
@@ -498,7 +516,7 @@ class TFSequenceClassifierOutput(ModelOutput):
 
 
 @dataclass
-class TFSeq2SeqSequenceClassifierOutput(ModelOutput):
+class TFSeq2SeqSequenceClassifierOutput(TFModelOutput):
     """Base class for outputs of sequence-to-sequence sentence classification models.
 
     Args:
@@ -541,7 +559,7 @@ class TFSeq2SeqSequenceClassifierOutput(ModelOutput):
 
 
 @dataclass
-class TFMultipleChoiceModelOutput(ModelOutput):
+class TFMultipleChoiceModelOutput(TFModelOutput):
     """Base class for outputs of multiple choice models.
 
     Args:
@@ -567,7 +585,7 @@ class TFMultipleChoiceModelOutput(ModelOutput):
 
 
 @dataclass
-class TFTokenClassifierOutput(ModelOutput):
+class TFTokenClassifierOutput(TFModelOutput):
     """Base class for outputs of token classification models.
 
     Args:
@@ -592,7 +610,7 @@ class TFTokenClassifierOutput(ModelOutput):
 
 
 @dataclass
-class TFQuestionAnsweringModelOutput(ModelOutput):
+class TFQuestionAnsweringModelOutput(TFModelOutput):
     """Base class for outputs of question answering models.
 
     Args:
@@ -620,7 +638,7 @@ class TFQuestionAnsweringModelOutput(ModelOutput):
 
 
 @dataclass
-class TFSeq2SeqQuestionAnsweringModelOutput(ModelOutput):
+class TFSeq2SeqQuestionAnsweringModelOutput(TFModelOutput):
     """Base class for outputs of sequence-to-sequence question answering models.
 
     Args:
@@ -662,7 +680,7 @@ class TFSeq2SeqQuestionAnsweringModelOutput(ModelOutput):
 
 
 @dataclass
-class TFSemanticSegmenterOutput(ModelOutput):
+class TFSemanticSegmenterOutput(TFModelOutput):
     """Base class for outputs of semantic segmentation models.
 
     Args:
@@ -687,7 +705,7 @@ class TFSemanticSegmenterOutput(ModelOutput):
 
 
 @dataclass
-class TFImageClassifierOutput(ModelOutput):
+class TFImageClassifierOutput(TFModelOutput):
     """Base class for outputs of image classification models.
 
     Args:
@@ -712,7 +730,7 @@ class TFImageClassifierOutput(ModelOutput):
 
 
 @dataclass
-class TFImageClassifierOutputWithNoAttention(ModelOutput):
+class TFImageClassifierOutputWithNoAttention(TFModelOutput):
     """Base class for outputs of image classification models.
 
     Args:
@@ -732,7 +750,7 @@ class TFImageClassifierOutputWithNoAttention(ModelOutput):
 
 
 @dataclass
-class TFMaskedImageModelingOutput(ModelOutput):
+class TFMaskedImageModelingOutput(TFModelOutput):
     """Base class for outputs of masked image completion / in-painting models.
 
     Args:
@@ -757,7 +775,7 @@ class TFMaskedImageModelingOutput(ModelOutput):
 
 
 @dataclass
-class TFSemanticSegmenterOutputWithNoAttention(ModelOutput):
+class TFSemanticSegmenterOutputWithNoAttention(TFModelOutput):
     """Base class for outputs of semantic segmentation models that do not output attention scores.
 
     Args:
@@ -777,7 +795,7 @@ class TFSemanticSegmenterOutputWithNoAttention(ModelOutput):
 
 
 @dataclass
-class TFAlbertForPreTrainingOutput(ModelOutput):
+class TFAlbertForPreTrainingOutput(TFModelOutput):
     """Output type of [`AlbertForPreTraining`].
 
     Args:
@@ -807,7 +825,7 @@ class TFAlbertForPreTrainingOutput(ModelOutput):
 
 
 @dataclass
-class TFBertForPreTrainingOutput(ModelOutput):
+class TFBertForPreTrainingOutput(TFModelOutput):
     """Output type of [`BertForPreTraining`].
 
     Args:
@@ -837,7 +855,7 @@ class TFBertForPreTrainingOutput(ModelOutput):
 
 
 @dataclass
-class TFElectraForPreTrainingOutput(ModelOutput):
+class TFElectraForPreTrainingOutput(TFModelOutput):
     """Output type of [`ElectraForPreTraining`].
 
     Args:
@@ -862,7 +880,7 @@ class TFElectraForPreTrainingOutput(ModelOutput):
 
 
 @dataclass
-class TFNezhaForPreTrainingOutput(ModelOutput):
+class TFNezhaForPreTrainingOutput(TFModelOutput):
     """Output type of [`NezhaForPreTraining`].
 
     Args:
@@ -892,6 +910,7 @@ class TFNezhaForPreTrainingOutput(ModelOutput):
 
 
 __all__ = [
+    "TFModelOutput",
     "TFBaseModelOutput",
     "TFBaseModelOutputWithNoAttention",
     "TFBaseModelOutputWithPooling",

@@ -46,6 +46,13 @@ if keras.backend.backend() != "tensorflow":
 
 # Names of forward arguments that carry targets: `fit(x, y)` moves `y` into the one the model takes.
 LABEL_NAMES = ("labels", "sentence_order_label", "next_sentence_label", "start_positions", "end_positions")
+# Inputs of the exported `serving_default` signature (those the forward takes), as transformers' TensorFlow models.
+SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "decoder_input_ids", "decoder_attention_mask")
+
+
+def _plain_mapping(data):
+    """A mapping that is not a dict (a `BatchEncoding`) as a dict, which Keras' data adapters accept; else `data`."""
+    return dict(data) if isinstance(data, Mapping) and not isinstance(data, dict) else data
 
 
 def get_initializer(initializer_range: float = 0.02) -> keras.initializers.Initializer:
@@ -294,6 +301,8 @@ def check_label_shape(name: str, labels, expected: list, what: str) -> None:
     shapes, also under `tf.function`); `what` says what one entry is."""
     shape = shape_list(labels)
     expected = list(expected)
+    if not shape and len(expected) == 1 and (expected[0] == 1 or not isinstance(expected[0], int)):
+        return  # one label as a scalar, for a batch of one (`labels=tf.constant(1)`): the losses flatten labels
     if len(shape) not in (len(expected), len(expected) + 1):
         raise ValueError(f"{name} has shape {_shape_text(shape)}, expected {_shape_text(expected)} ({what})")
     if len(shape) == len(expected) + 1 and shape[-1] != 1:
@@ -348,11 +357,15 @@ def head_mask_per_layer(head_mask, num_layers: int, dtype=tf.float32) -> list:
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# Losses (each returns a scalar, reduced like torch.nn's default "mean")
+# Losses, in the shapes transformers' TensorFlow models return (`hf_compute_loss`): token-level and sentence-pair
+# losses reduced to shape (1,), classification and span losses per example, shape (batch,). The values are
+# PyTorch's: a (1,) loss is PyTorch's "mean", and the mean of per-example losses is PyTorch's loss (examples whose
+# label is ignored count 0, the others are scaled by batch / kept). `fit` trains on the mean.
 
 
-def cross_entropy(labels, logits, ignore_index: Optional[int] = -100, name: str = "labels"):
-    """Mean softmax cross-entropy over the entries whose label is not `ignore_index` (PyTorch `CrossEntropyLoss`).
+def cross_entropy(labels, logits, ignore_index: Optional[int] = -100, name: str = "labels", per_example: bool = False):
+    """Mean softmax cross-entropy over the entries whose label is not `ignore_index` (PyTorch `CrossEntropyLoss`), a
+    scalar; with `per_example`, one loss per entry (flattened), whose mean is that scalar.
 
     Args:
         labels: integer tensor of any shape.
@@ -364,46 +377,57 @@ def cross_entropy(labels, logits, ignore_index: Optional[int] = -100, name: str 
     logits = tf.reshape(tf.cast(logits, tf.float32), (-1, num_classes))
     labels = tf.reshape(tf.cast(labels, tf.int32), (-1,))
     if ignore_index is None:
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        return losses if per_example else tf.reduce_mean(losses)
     keep = tf.not_equal(labels, ignore_index)
     # Ignored labels may lie outside [0, num_classes): replace them before the lookup, then weight them out.
     safe_labels = tf.where(keep, labels, tf.zeros_like(labels))
     losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_labels, logits=logits)
     weights = tf.cast(keep, losses.dtype)
     # As in PyTorch, the mean is over kept entries (NaN when there is none).
+    if per_example:
+        return losses * weights * tf.cast(tf.size(weights), losses.dtype) / tf.reduce_sum(weights)
     return tf.reduce_sum(losses * weights) / tf.reduce_sum(weights)
 
 
+def reduced_loss(loss):
+    """A scalar loss in the shape (1,) of transformers' TensorFlow token-level and sentence-pair losses."""
+    return tf.reshape(loss, (1,))
+
+
 def masked_lm_loss(labels, logits):
-    """Masked language modelling: cross-entropy over every position, ignoring labels -100."""
-    return cross_entropy(labels, logits)
+    """Masked language modelling: cross-entropy over every position, ignoring labels -100; shape (1,)."""
+    return reduced_loss(cross_entropy(labels, logits))
 
 
 def causal_lm_loss(labels, logits):
-    """Next-token prediction: the logits of position `t` against the label of position `t + 1`, ignoring -100."""
+    """Next-token prediction: the logits of position `t` against the label of position `t + 1`, ignoring -100;
+    shape (1,)."""
     check_label_shape("labels", labels, shape_list(logits)[:-1], "one token id or -100 per position")
-    return cross_entropy(labels[:, 1:], logits[:, :-1])
+    return reduced_loss(cross_entropy(labels[:, 1:], logits[:, :-1]))
 
 
 def token_discriminator_loss(labels, logits, attention_mask=None):
     """Binary cross-entropy with logits, one 0/1 label per token (`logits` and `labels` (batch, seq)), averaged over
-    the attended tokens (`attention_mask` 1), or over every token without a mask."""
+    the attended tokens (`attention_mask` 1), or over every token without a mask; shape (1,)."""
     check_label_shape("labels", labels, shape_list(logits), "one 0/1 label per token")
     logits = tf.cast(logits, tf.float32)
     labels = tf.cast(tf.reshape(labels, tf.shape(logits)), tf.float32)
     losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
     if attention_mask is None:
-        return tf.reduce_mean(losses)
+        return reduced_loss(tf.reduce_mean(losses))
     weights = tf.cast(tf.equal(tf.reshape(attention_mask, tf.shape(logits)), 1), tf.float32)
-    return tf.reduce_sum(losses * weights) / tf.reduce_sum(weights)
+    return reduced_loss(tf.reduce_sum(losses * weights) / tf.reduce_sum(weights))
 
 
 def sequence_classification_loss(labels, logits, config):
     """Regression (MSE), single-label (cross-entropy) or multi-label (binary cross-entropy) from `config.problem_type`.
 
     When `config.problem_type` is None it is chosen as PyTorch does: regression when `num_labels == 1`, single-label
-    for integer labels, multi-label otherwise (the config is not modified).
+    for integer labels, multi-label otherwise (the config is not modified). One loss per example, shape (batch,)
+    (a mean over the labels of the example where there are several); their mean is PyTorch's loss.
     """
+    labels = tf.convert_to_tensor(labels)
     num_labels = config.num_labels
     problem_type = config.problem_type
     batch_size = shape_list(logits)[0]
@@ -419,12 +443,12 @@ def sequence_classification_loss(labels, logits, config):
         labels = tf.cast(labels, tf.float32)
         if num_labels == 1:
             check_label_shape("labels", labels, [batch_size], "one target per example for regression")
-            return tf.reduce_mean(tf.square(tf.reshape(logits, (-1,)) - tf.reshape(labels, (-1,))))
+            return tf.square(tf.reshape(logits, (-1,)) - tf.reshape(labels, (-1,)))
         check_label_shape("labels", labels, [batch_size, num_labels], "num_labels targets per example for regression")
-        return tf.reduce_mean(tf.square(logits - labels))
+        return tf.reduce_mean(tf.square(logits - labels), axis=-1)
     if problem_type == "single_label_classification":
         check_label_shape("labels", labels, [batch_size], f"one class index in [0, {num_labels}) per example")
-        return cross_entropy(labels, logits)
+        return cross_entropy(labels, logits, per_example=True)
     if problem_type == "multi_label_classification":
         shape = shape_list(labels)
         if len(shape) != 2 or any(
@@ -435,7 +459,7 @@ def sequence_classification_loss(labels, logits, config):
                 "(one 0/1 target per class and example for multi-label classification)"
             )
         labels = tf.cast(labels, tf.float32)
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
     raise ValueError(
         f"Unknown config.problem_type {problem_type!r}: expected 'regression', 'single_label_classification' "
         "or 'multi_label_classification' (or None to choose from num_labels and the labels' dtype)"
@@ -443,15 +467,16 @@ def sequence_classification_loss(labels, logits, config):
 
 
 def question_answering_loss(start_positions, end_positions, start_logits, end_logits):
-    """Mean of the start and end cross-entropies; positions are clamped to `[0, seq_len]` and `seq_len` is ignored."""
+    """Mean of the start and end cross-entropies; positions are clamped to `[0, seq_len]` and `seq_len` is ignored.
+    One loss per example, shape (batch,), whose mean is PyTorch's loss."""
     seq_len = shape_list(start_logits)[-1]
     batch_size = shape_list(start_logits)[0]
     check_label_shape("start_positions", start_positions, [batch_size], "one token index per example")
     check_label_shape("end_positions", end_positions, [batch_size], "one token index per example")
     start_positions = tf.clip_by_value(tf.reshape(tf.cast(start_positions, tf.int32), (-1,)), 0, seq_len)
     end_positions = tf.clip_by_value(tf.reshape(tf.cast(end_positions, tf.int32), (-1,)), 0, seq_len)
-    start_loss = cross_entropy(start_positions, start_logits, ignore_index=seq_len)
-    end_loss = cross_entropy(end_positions, end_logits, ignore_index=seq_len)
+    start_loss = cross_entropy(start_positions, start_logits, ignore_index=seq_len, per_example=True)
+    end_loss = cross_entropy(end_positions, end_logits, ignore_index=seq_len, per_example=True)
     return (start_loss + end_loss) / 2.0
 
 
@@ -840,7 +865,9 @@ class TFPreTrainedModel(keras.Model):
 
     def _move_labels_into_inputs(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if self._compile_loss is None and y is not None and isinstance(x, Mapping):
+        if self._compile_loss is None and y is not None:
+            if not isinstance(x, Mapping):
+                x = {self._forward_names()[0]: x}  # `fit(input_ids, labels)`
             names = self._label_names()
             if isinstance(y, Mapping):
                 x = {**x, **y}
@@ -867,9 +894,39 @@ class TFPreTrainedModel(keras.Model):
         return super().test_step(self._move_labels_into_inputs(data))
 
     def predict_step(self, data):
+        # A plain dict crosses the traced predict function; `predict` rebuilds the output class recorded here.
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         outputs = self(x, training=False)
-        return dict(outputs.items()) if isinstance(outputs, ModelOutput) else outputs
+        if isinstance(outputs, ModelOutput):
+            self._predict_output_class = type(outputs)
+            return dict(outputs.items())
+        return outputs
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras' `fit`; `x` may also be a `BatchEncoding` (any mapping), as a tokenizer returns it."""
+        return super().fit(_plain_mapping(x), _plain_mapping(y), *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras' `evaluate`; `x` may also be a `BatchEncoding` (any mapping), as a tokenizer returns it."""
+        return super().evaluate(_plain_mapping(x), _plain_mapping(y), *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras' `predict`, returning the model's output object (`.logits` ...) with NumPy fields; `x` may also be a
+        `BatchEncoding` (any mapping), as a tokenizer returns it."""
+        outputs = super().predict(_plain_mapping(x), *args, **kwargs)
+        output_class = getattr(self, "_predict_output_class", None)
+        return output_class(**outputs) if output_class is not None and isinstance(outputs, dict) else outputs
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        return super().train_on_batch(_plain_mapping(x), _plain_mapping(y), *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        return super().test_on_batch(_plain_mapping(x), _plain_mapping(y), *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        outputs = super().predict_on_batch(_plain_mapping(x))
+        output_class = getattr(self, "_predict_output_class", None)
+        return output_class(**outputs) if output_class is not None and isinstance(outputs, dict) else outputs
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self._compile_loss is None:
@@ -879,6 +936,8 @@ class TFPreTrainedModel(keras.Model):
                     f"{type(self).__name__} was compiled without a loss and computed none: pass the labels "
                     f"({', '.join(self._label_names()) or 'none taken'}) in `x` or as `y`, or compile with a Keras loss"
                 )
+            # transformers' losses are per example (batch,) or reduced to (1,): Keras trains on their mean.
+            loss = tf.reduce_mean(loss)
             for extra in self.losses:
                 loss = loss + extra
             # Each replica of a distribution strategy computes the mean over its share of the batch, and the
@@ -889,11 +948,171 @@ class TFPreTrainedModel(keras.Model):
         return super().compute_loss(x, y, self._prediction(y_pred), sample_weight, training=training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if y is None and self._compile_metrics is not None and isinstance(x, Mapping):
+            # Compiled without a loss, the labels travel in `x` (see `train_step`): the metrics compare them with the
+            # logits, as transformers' `train_step` does.
+            given = [name for name in self._label_names() if x.get(name) is not None]
+            if len(given) > 1:
+                raise ValueError(
+                    f"{type(self).__name__} got the labels {given} and compiled metrics: a metric compares one label "
+                    f"tensor with the logits; compile without metrics, or with a Keras loss and `y`"
+                )
+            y = x[given[0]] if given else None
         return super().compute_metrics(x, y, self._prediction(y_pred), sample_weight)
+
+    # -- embeddings and heads --------------------------------------------------------------------------------------
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        raise NotImplementedError(f"{type(self).__name__} does not define get_input_embeddings")
+
+    def set_input_embeddings(self, value) -> None:
+        """Make `value` (`(vocab_size, embedding_size)`, an array or tensor) the word-embedding matrix; with another
+        vocabulary size the model is resized first (see `resize_token_embeddings`)."""
+        value = tf.convert_to_tensor(value)
+        layer = self.get_input_embeddings()
+        self.build_if_needed()
+        if value.shape.rank != 2 or value.shape[1] != layer.embeddings.shape[1]:
+            raise ValueError(
+                f"set_input_embeddings: the matrix has shape {tuple(value.shape)}, expected "
+                f"(vocab_size, {layer.embeddings.shape[1]})"
+            )
+        if value.shape[0] != layer.embeddings.shape[0]:
+            self.resize_token_embeddings(value.shape[0])
+        layer.embeddings.assign(tf.cast(value, layer.embeddings.dtype))
+
+    def resize_token_embeddings(self, new_num_tokens: Optional[int] = None) -> keras.layers.Embedding:
+        """Give the model a vocabulary of `new_num_tokens` ids; returns the word-embedding layer.
+
+        Every vocabulary-sized variable (the word embeddings, an LM head's bias, an untied output projection) keeps
+        its first `min(old, new)` rows (or columns); added ones are initialised as a fresh model's. Tied heads project
+        on the resized embeddings. `config.vocab_size` is updated. Compile the model again before training: the
+        optimizer holds the old variables. `None` (or the current size) changes nothing.
+        """
+        layer = self.get_input_embeddings()
+        old_num_tokens = self.config.vocab_size
+        if new_num_tokens is None or new_num_tokens == old_num_tokens:
+            return layer
+        if new_num_tokens < 1:
+            raise ValueError(f"resize_token_embeddings: new_num_tokens must be positive, got {new_num_tokens}")
+        self.build_if_needed()
+        # A fresh model of the new size gives the new shapes (by PyTorch name) and the initial values of added rows.
+        config = copy.deepcopy(self.config)
+        config.vocab_size = new_num_tokens
+        with _global_dtype_policy(self.dtype_policy.name):
+            fresh = type(self)(config)
+            fresh.build_with_dummy_inputs()
+        new_variables = fresh.pytorch_weight_map().variables
+        owners = {
+            id(v): (sub, name)
+            for sub in self._flatten_layers()
+            for name, v in vars(sub).items()
+            if isinstance(v, keras.Variable)
+        }
+        for name, (variable, _) in self.pytorch_weight_map().variables.items():
+            new_variable = new_variables[name][0]
+            if tuple(new_variable.shape) == tuple(variable.shape):
+                continue
+            value = new_variable.numpy()
+            keep = tuple(slice(0, min(a, b)) for a, b in zip(variable.shape, new_variable.shape))
+            value[keep] = variable.numpy()[keep]
+            owner, attribute = owners[id(variable)]
+            # A built layer refuses new state: its tracker is unlocked for the swap of one variable for another.
+            locked = owner._tracker.locked
+            owner._tracker.unlock()
+            owner._untrack_variable(variable)
+            setattr(
+                owner,
+                attribute,
+                keras.Variable(value, dtype=variable.dtype, trainable=variable.trainable, name=variable.name),
+            )
+            if locked:
+                owner._lock_state()
+            if isinstance(owner, keras.layers.Embedding):
+                owner.input_dim = new_num_tokens
+            elif isinstance(owner, keras.layers.Dense):
+                owner.units = value.shape[-1]
+        self.config.vocab_size = new_num_tokens
+        # Traced functions hold the old variables and shapes.
+        self.train_function = self.test_function = self.predict_function = None
+        return layer
+
+    def prune_heads(self, heads_to_prune: dict) -> None:
+        """Not supported, as in transformers' TensorFlow models (whose `prune_heads` raises `NotImplementedError`)."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.prune_heads: TensorFlow models cannot prune attention heads (neither can "
+            f"transformers' TensorFlow models); pass `head_mask` to the forward to switch heads off instead"
+        )
+
+    # -- calling conventions ---------------------------------------------------------------------------------------
+    def _forward_names(self) -> list:
+        """The forward's argument names, in order (those a list or tuple of inputs fills)."""
+        return [name for name in inspect.signature(self.call).parameters if name not in ("training", "kwargs")]
+
+    def __call__(self, *args, **kwargs):
+        """Keras' `__call__`, also taking the first argument as transformers' TensorFlow models do: a `BatchEncoding`
+        (any mapping: `model(tokenizer(..., return_tensors="tf"))`) or a list / tuple of tensors in the forward's
+        argument order (`model([input_ids, attention_mask, token_type_ids])`)."""
+        if args and isinstance(args[0], Mapping) and not isinstance(args[0], dict):
+            args = (dict(args[0]),) + args[1:]
+        elif args and isinstance(args[0], (list, tuple)):
+            names = self._forward_names()
+            if len(args[0]) > len(names):
+                raise ValueError(
+                    f"{type(self).__name__} got {len(args[0])} inputs in a list, but its forward takes {len(names)}: {names}"
+                )
+            given = dict(zip(names, args[0]))
+            clash = sorted(set(given) & set(kwargs))
+            if clash:
+                raise ValueError(
+                    f"{type(self).__name__} got {clash} both in the list of inputs and as keywords: pass each once"
+                )
+            kwargs = {**given, **kwargs}
+            args = args[1:]
+        return super().__call__(*args, **kwargs)
+
+    # -- export (`model.export`, `tf.saved_model.save`) -------------------------------------------------------------
+    @property
+    def input_signature(self) -> dict:
+        """The `serving_default` signature's inputs: the id and mask tensors the forward takes, int32, with dynamic
+        batch and lengths (and choices, for multiple choice)."""
+        names = self._forward_names()
+        rank = len(self.dummy_inputs["input_ids"].shape)
+        return {
+            name: tf.TensorSpec(
+                (None,) * rank if not name.startswith("decoder_") else (None, None), tf.int32, name=name
+            )
+            for name in SERVING_INPUTS
+            if name in names
+        }
+
+    def serving(self, inputs: dict) -> dict:
+        """The exported forward: `inputs` as `input_signature` gives them, every output field a tensor (tuples of
+        per-layer tensors stacked on a new first axis). No cache is returned (a signature output is one tensor)."""
+        options = {"use_cache": False} if "use_cache" in self._forward_names() else {}
+        outputs = self(inputs, training=False, return_dict=True, **options)
+        return {key: tf.stack(value) if isinstance(value, (list, tuple)) else value for key, value in outputs.items()}
+
+    @property
+    def _default_save_signature(self):
+        # `tf.saved_model.save(model, path)` exports this as `serving_default`: Keras' own traces the call on the
+        # shapes its first call recorded, and its outputs cannot hold this model's output object.
+        self.build_if_needed()
+        return tf.function(self.serving, input_signature=[self.input_signature])
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras' `export`; a TensorFlow SavedModel gets `serving` under `serving_default` (with `input_signature`),
+        unless another signature is given."""
+        self.build_if_needed()
+        if format != "tf_saved_model" or input_signature is not None:
+            return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        archive.add_endpoint("serve", self.serving, input_signature=[self.input_signature])
+        archive.write_out(filepath, verbose=True if verbose is None else verbose, **kwargs)
 
 
 __all__ = [
     "LABEL_NAMES",
+    "SERVING_INPUTS",
     "TFCompositeLayer",
     "TFConv1D",
     "TFPreTrainedModel",
@@ -908,6 +1127,7 @@ __all__ = [
     "mask_value",
     "masked_lm_loss",
     "question_answering_loss",
+    "reduced_loss",
     "sequence_classification_loss",
     "shape_list",
     "token_discriminator_loss",

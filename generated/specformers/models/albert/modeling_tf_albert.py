@@ -33,6 +33,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     masked_lm_loss,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -375,6 +376,10 @@ class TFAlbertPreTrainedModel(TFPreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer (its `embeddings`: `(vocab_size, embedding_size)`; the tied LM heads project on it)."""
+        return self.albert.embeddings.word_embeddings
 
 
 class TFAlbertMLMHead(TFCompositeLayer):
@@ -1032,7 +1037,7 @@ class TFAlbertForTokenClassification(TFAlbertPreTrainedModel):
         loss = None
         logits = self.classifier(self.dropout(sequence_output, training=training))  # (batch, seq, num_labels)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(cross_entropy(labels, logits))
 
         output = TFTokenClassifierOutput(
             loss=loss,
@@ -1310,7 +1315,7 @@ class TFAlbertForMultipleChoice(TFAlbertPreTrainedModel):
         summary = self.dropout(outputs.pooler_output, training=training)  # (batch * num_choices, hidden)
         logits = tf.reshape(self.classifier(summary), (-1, num_choices))  # (batch, num_choices)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,)
 
         output = TFMultipleChoiceModelOutput(
             loss=loss,

@@ -35,6 +35,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     masked_lm_loss,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     token_discriminator_loss,
@@ -501,8 +502,8 @@ class TFElectraMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        # The cache only exists for a decoder (causal self-attention).
-        # Only when asked for: without `use_cache=True` a decoder returns no cache.
+        # The cache only exists for a decoder (causal self-attention), and only when asked for (`use_cache=True`), as
+        # in transformers' TensorFlow models: by default a decoder returns no `past_key_values`.
         use_cache = bool(use_cache) if config.is_decoder else False
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
@@ -599,6 +600,10 @@ class TFElectraPreTrainedModel(TFPreTrainedModel):
                     encoder_hidden_states=tf.zeros((1, 2, self.config.hidden_size), dtype=self.compute_dtype),
                     training=False,
                 )
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer (its `embeddings`: `(vocab_size, embedding_size)`; the tied LM heads project on it)."""
+        return self.electra.embeddings.word_embeddings
 
 
 class TFElectraLMHeadTransform(TFCompositeLayer):
@@ -1510,7 +1515,7 @@ class TFElectraForTokenClassification(TFElectraPreTrainedModel):
         loss = None
         logits = self.classifier(self.dropout(sequence_output, training=training))  # (batch, seq, num_labels)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(cross_entropy(labels, logits))
 
         output = TFTokenClassifierOutput(
             loss=loss,
@@ -1789,7 +1794,7 @@ class TFElectraForMultipleChoice(TFElectraPreTrainedModel):
         summary = self.sequence_summary(sequence_output, training=training)  # (batch * num_choices, hidden)
         logits = tf.reshape(self.classifier(summary), (-1, num_choices))  # (batch, num_choices)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,)
 
         output = TFMultipleChoiceModelOutput(
             loss=loss,

@@ -29,6 +29,7 @@ from ...modeling_tf_utils import (
     cross_entropy,
     head_mask_per_layer,
     mask_value,
+    reduced_loss,
     shape_list,
     unpack_inputs,
 )
@@ -1045,6 +1046,10 @@ class TFLongT5Model(TFLongT5PreTrainedModel):
         decoder_config.num_hidden_layers = config.num_decoder_layers
         self.decoder = TFLongT5Stack(decoder_config, self.shared, name="decoder")
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
+
     def get_encoder(self):
         return self.encoder
 
@@ -1275,6 +1280,10 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
         # Tied: the LM head is the shared embedding, and transformers saves it once, as `shared.weight`.
         return ("lm_head.weight",) if self.config.tie_word_embeddings else ()
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
+
     def get_encoder(self):
         return self.encoder
 
@@ -1454,7 +1463,7 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
             training=training,
         )
         logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target, vocab)
-        loss = cross_entropy(labels, logits) if labels is not None else None  # ignores -100
+        loss = reduced_loss(cross_entropy(labels, logits)) if labels is not None else None  # ignores -100; (1,)
         output = TFSeq2SeqLMOutput(
             loss=loss,
             logits=logits,
@@ -1521,6 +1530,10 @@ class TFLongT5EncoderModel(TFLongT5PreTrainedModel):
     @property
     def dummy_inputs(self) -> dict:
         return {"input_ids": tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)}
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
 
     def get_encoder(self):
         return self.encoder

@@ -33,6 +33,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     mask_value,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -696,6 +697,10 @@ class TFMT5Model(TFMT5PreTrainedModel):
         decoder_config.num_hidden_layers = config.num_decoder_layers
         self.decoder = TFMT5Stack(decoder_config, self.shared, name="decoder")
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
+
     def get_encoder(self):
         return self.encoder
 
@@ -926,6 +931,10 @@ class TFMT5ForConditionalGeneration(TFMT5PreTrainedModel, TFGenerationMixin):
         # Tied: the LM head is the shared embedding, and transformers saves it once, as `shared.weight`.
         return ("lm_head.weight",) if self.config.tie_word_embeddings else ()
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
+
     def get_encoder(self):
         return self.encoder
 
@@ -1105,7 +1114,7 @@ class TFMT5ForConditionalGeneration(TFMT5PreTrainedModel, TFGenerationMixin):
             training=training,
         )
         logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target, vocab)
-        loss = cross_entropy(labels, logits) if labels is not None else None  # ignores -100
+        loss = reduced_loss(cross_entropy(labels, logits)) if labels is not None else None  # ignores -100; (1,)
         output = TFSeq2SeqLMOutput(
             loss=loss,
             logits=logits,
@@ -1172,6 +1181,10 @@ class TFMT5EncoderModel(TFMT5PreTrainedModel):
     @property
     def dummy_inputs(self) -> dict:
         return {"input_ids": tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)}
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
 
     def get_encoder(self):
         return self.encoder
@@ -1324,6 +1337,9 @@ class TFMT5ForSequenceClassification(TFMT5PreTrainedModel):
 
     def get_encoder(self):
         return self.transformer.get_encoder()
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        return self.transformer.get_input_embeddings()
 
     @unpack_inputs
     def call(
@@ -1526,6 +1542,9 @@ class TFMT5ForTokenClassification(TFMT5PreTrainedModel):
     def get_encoder(self):
         return self.transformer.get_encoder()
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        return self.transformer.get_input_embeddings()
+
     @unpack_inputs
     def call(
         self,
@@ -1583,7 +1602,7 @@ class TFMT5ForTokenClassification(TFMT5PreTrainedModel):
         )
         # (batch, seq, num_labels)
         logits = self.classifier(self.dropout(outputs.last_hidden_state, training=training))
-        loss = cross_entropy(labels, logits) if labels is not None else None
+        loss = reduced_loss(cross_entropy(labels, logits)) if labels is not None else None
         output = TFTokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -1682,6 +1701,10 @@ class TFMT5ForQuestionAnswering(TFMT5PreTrainedModel):
             ),
             name="qa_outputs",
         )
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
+        return self.shared
 
     def get_encoder(self):
         return self.encoder

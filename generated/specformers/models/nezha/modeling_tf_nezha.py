@@ -35,6 +35,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     masked_lm_loss,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -560,12 +561,9 @@ class TFNezhaMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        # The cache only exists for a decoder (causal self-attention).
-        use_cache = (
-            (use_cache if use_cache is not None else getattr(config, "use_cache", True))
-            if config.is_decoder
-            else False
-        )
+        # The cache only exists for a decoder (causal self-attention), and only when asked for (`use_cache=True`), as
+        # in transformers' TensorFlow models: by default a decoder returns no `past_key_values`.
+        use_cache = bool(use_cache) if config.is_decoder else False
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
         batch_size, seq_length, input_ids, token_type_ids, _ = check_inputs(
@@ -648,6 +646,10 @@ class TFNezhaPreTrainedModel(TFPreTrainedModel):
     _keys_needing_config_flag = {
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
     }
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer (its `embeddings`: `(vocab_size, hidden_size)`; the tied LM heads project on it)."""
+        return self.nezha.embeddings.word_embeddings
 
     def build(self, input_shape=None):
         """Create every variable (see `TFPreTrainedModel.build`); with `config.add_cross_attention`, also those of the
@@ -1242,7 +1244,7 @@ class TFNezhaForNextSentencePrediction(TFNezhaPreTrainedModel):
         loss = None
         logits = self.cls(outputs.pooler_output, training=training)  # (batch, 2)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(cross_entropy(labels, logits))
 
         output = TFNextSentencePredictorOutput(
             loss=loss,
@@ -1496,7 +1498,7 @@ class TFNezhaForMultipleChoice(TFNezhaPreTrainedModel):
         summary = self.dropout(outputs.pooler_output, training=training)  # (batch * num_choices, hidden)
         logits = tf.reshape(self.classifier(summary), (-1, num_choices))  # (batch, num_choices)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,)
 
         output = TFMultipleChoiceModelOutput(
             loss=loss,
@@ -1614,7 +1616,7 @@ class TFNezhaForTokenClassification(TFNezhaPreTrainedModel):
         loss = None
         logits = self.classifier(self.dropout(sequence_output, training=training))  # (batch, seq, num_labels)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(cross_entropy(labels, logits))
 
         output = TFTokenClassifierOutput(
             loss=loss,

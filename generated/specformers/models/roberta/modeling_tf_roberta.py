@@ -34,6 +34,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     masked_lm_loss,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -508,12 +509,9 @@ class TFRobertaMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        # The cache only exists for a decoder (causal self-attention).
-        use_cache = (
-            (use_cache if use_cache is not None else getattr(config, "use_cache", True))
-            if config.is_decoder
-            else False
-        )
+        # The cache only exists for a decoder (causal self-attention), and only when asked for (`use_cache=True`), as
+        # in transformers' TensorFlow models: by default a decoder returns no `past_key_values`.
+        use_cache = bool(use_cache) if config.is_decoder else False
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
         batch_size, seq_length, input_ids, token_type_ids, position_ids = check_inputs(
@@ -614,6 +612,10 @@ class TFRobertaPreTrainedModel(TFPreTrainedModel):
                     encoder_hidden_states=tf.zeros((1, 2, self.config.hidden_size), dtype=self.compute_dtype),
                     training=False,
                 )
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer (its `embeddings`: `(vocab_size, hidden_size)`; the tied LM heads project on it)."""
+        return self.roberta.embeddings.word_embeddings
 
 
 class TFRobertaMLMHead(TFCompositeLayer):
@@ -1364,7 +1366,7 @@ class TFRobertaForMultipleChoice(TFRobertaPreTrainedModel):
         summary = self.dropout(outputs.pooler_output, training=training)  # (batch * num_choices, hidden)
         logits = tf.reshape(self.classifier(summary), (-1, num_choices))  # (batch, num_choices)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,)
 
         output = TFMultipleChoiceModelOutput(
             loss=loss,
@@ -1490,7 +1492,7 @@ class TFRobertaForTokenClassification(TFRobertaPreTrainedModel):
         loss = None
         logits = self.classifier(self.dropout(sequence_output, training=training))  # (batch, seq, num_labels)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(cross_entropy(labels, logits))
 
         output = TFTokenClassifierOutput(
             loss=loss,

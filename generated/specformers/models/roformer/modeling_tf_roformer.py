@@ -35,6 +35,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     masked_lm_loss,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -558,12 +559,9 @@ class TFRoFormerMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        # The cache only exists for a decoder (causal self-attention).
-        use_cache = (
-            (use_cache if use_cache is not None else getattr(config, "use_cache", True))
-            if config.is_decoder
-            else False
-        )
+        # The cache only exists for a decoder (causal self-attention), and only when asked for (`use_cache=True`), as
+        # in transformers' TensorFlow models: by default a decoder returns no `past_key_values`.
+        use_cache = bool(use_cache) if config.is_decoder else False
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
         batch_size, seq_length, input_ids, token_type_ids, _ = check_inputs(
@@ -638,6 +636,10 @@ class TFRoFormerPreTrainedModel(TFPreTrainedModel):
     _keys_needing_config_flag = {
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
     }
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer (its `embeddings`: `(vocab_size, embedding_size)`; the tied LM heads project on it)."""
+        return self.roformer.embeddings.word_embeddings
 
     def build(self, input_shape=None):
         """Create every variable (see `TFPreTrainedModel.build`); with `config.add_cross_attention`, also those of the
@@ -1363,7 +1365,7 @@ class TFRoFormerForTokenClassification(TFRoFormerPreTrainedModel):
         loss = None
         logits = self.classifier(self.dropout(sequence_output, training=training))  # (batch, seq, num_labels)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(cross_entropy(labels, logits))
 
         output = TFTokenClassifierOutput(
             loss=loss,
@@ -1625,7 +1627,7 @@ class TFRoFormerForMultipleChoice(TFRoFormerPreTrainedModel):
         summary = sequence_output[:, -1]  # (batch * num_choices, hidden)
         logits = tf.reshape(self.classifier(summary), (-1, num_choices))  # (batch, num_choices)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,)
 
         output = TFMultipleChoiceModelOutput(
             loss=loss,

@@ -1,0 +1,258 @@
+"""transformers' TensorFlow calling conventions in the generated TensorFlow (Keras 3) models: the forms of the first
+argument (`BatchEncoding`, dict, list / tuple in the forward's order, Keras Functional API), `fit` forms with the
+model's own loss, scalar labels, the loss shapes and output fields of transformers' TensorFlow classes (run in a
+legacy-Keras subprocess), `predict`'s output object, the embedding methods, `compile(metrics=...)` without a loss and
+the exported `serving_default` signature.
+
+The code is generic; it runs on the first encoder architecture and the first encoder-decoder architecture that have
+an upstream TensorFlow module in transformers.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from harness import ROOT, SEQ2SEQ_ARCHS, cases, make_inputs, project, reference_config, run_reference
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+
+def _has_upstream_tf(arch: str) -> bool:
+    return importlib.util.find_spec(f"transformers.models.{arch}.modeling_tf_{arch}") is not None
+
+
+ENCODER = next(a.name for a in project().architectures if not a.seq2seq and _has_upstream_tf(a.name))
+SEQ2SEQ = next(a for a in SEQ2SEQ_ARCHS if _has_upstream_tf(a))
+CASES = cases()
+
+
+def _first_case(arch: str, head: str):
+    return next((c for c in CASES if c.arch == arch and c.head == head), None)
+
+
+def _model(case, **overrides):
+    import specformers
+
+    config = reference_config(case, **overrides)
+    cls = getattr(specformers, case.class_name("tf"))
+    model = cls(cls.config_class.from_dict(config.to_dict()))
+    model.build_with_dummy_inputs()
+    return model, config
+
+
+def _feed(inputs: dict) -> dict:
+    return {k: tf.constant(v) for k, v in inputs.items()}
+
+
+def _without_labels(inputs: dict) -> dict:
+    from harness import LABEL_KEYS
+
+    return {k: v for k, v in inputs.items() if k not in LABEL_KEYS}
+
+
+def _close(a, b, atol=1e-5):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.max(np.abs(a - b)) <= atol, np.max(np.abs(a - b))
+
+
+# The classification head of the encoder architecture and the generation head of the encoder-decoder one.
+CALL_CASES = [_first_case(ENCODER, "sequence_classification"), _first_case(SEQ2SEQ, "conditional_generation")]
+
+
+@pytest.mark.parametrize("case", CALL_CASES, ids=lambda c: c.id)
+def test_first_argument_forms(case):
+    from transformers import BatchEncoding
+
+    model, config = _model(case)
+    inputs = _feed(_without_labels(make_inputs(case, config)))
+    expected = model(**inputs).logits.numpy()
+    _close(model(BatchEncoding(inputs)).logits, expected)  # model(tokenizer(..., return_tensors="tf"))
+    _close(model(dict(inputs)).logits, expected)
+    ordered = [name for name in model._forward_names() if name in inputs]
+    # A list or tuple fills the forward's arguments in order: give every argument up to the last input.
+    names = model._forward_names()[: max(model._forward_names().index(n) for n in ordered) + 1]
+    values = [inputs.get(name) for name in names]
+    _close(model(values).logits, expected)
+    _close(model(tuple(values)).logits, expected)
+    with pytest.raises(ValueError, match="both in the list of inputs and as keywords"):
+        model([inputs["input_ids"]], input_ids=inputs["input_ids"])
+    # Keras Functional API: a dict of keras.Input through the model into a keras.Model.
+    symbolic = {name: keras.Input((None,), dtype="int32", name=name) for name in inputs}
+    functional = keras.Model(symbolic, model(symbolic).logits)
+    _close(functional(inputs), expected)
+
+
+@pytest.mark.parametrize("case", CALL_CASES, ids=lambda c: c.id)
+def test_fit_forms_predict_metrics_and_export(case, tmp_path):
+    from transformers import BatchEncoding
+
+    model, config = _model(case)
+    data = make_inputs(case, config)
+    x, labels = _without_labels(data), data["labels"]
+    # The model's own loss; eager steps (the test is about the data forms, and tracing each form costs seconds).
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), metrics=["accuracy"], run_eagerly=True)
+    forms = [
+        (BatchEncoding(x), labels),
+        ({**x, "labels": labels}, None),
+        (tf.data.Dataset.from_tensor_slices((x, labels)).batch(2), None),
+    ]
+    if case.head == "sequence_classification":
+        forms.append((x["input_ids"], labels))  # `fit(input_ids, labels)`: a tensor x is the forward's first argument
+    for fx, fy in forms:
+        history = model.fit(fx, fy, epochs=1, verbose=0).history
+        assert np.isfinite(history["loss"][-1]) and 0.0 <= history["accuracy"][-1] <= 1.0, history
+
+    predicted = model.predict(BatchEncoding(x), verbose=0)
+    assert type(predicted).__name__ == type(model(**_feed(x))).__name__
+    _close(predicted.logits, model(**_feed(x)).logits)
+
+    # After a traced fit with labels in the dict: `model.export` and `tf.saved_model.save` serve `serving_default`
+    # with the model's outputs.
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), metrics=["accuracy"])
+    assert "accuracy" in model.fit({**x, "labels": labels}, epochs=1, verbose=0).history
+    serving = ("input_ids", "attention_mask", "token_type_ids", "decoder_input_ids", "decoder_attention_mask")
+    names = {n for n in serving if n in model._forward_names()}
+    feed = {name: tf.constant(x[name], tf.int32) for name in names if name in x}
+    feed.update({name: tf.ones_like(feed[name[: -len("attention_mask")] + "input_ids"]) for name in names - set(feed)})
+    expected = model(**feed, training=False)
+    for how in ("export", "saved_model"):
+        path = str(tmp_path / how)
+        model.export(path, verbose=False) if how == "export" else tf.saved_model.save(model, path)
+        signature = tf.saved_model.load(path).signatures["serving_default"]
+        assert set(signature.structured_input_signature[1]) == names
+        served = signature(**feed)
+        assert set(served) == {k for k, v in expected.items() if not isinstance(v, (tuple, list))}
+        for key, value in served.items():
+            _close(value, expected[key])
+
+
+def test_scalar_label_batch_of_one():
+    case = CALL_CASES[0]
+    model, config = _model(case)
+    ids = tf.constant(make_inputs(case, config)["input_ids"][:1])
+    scalar = model(ids, labels=tf.constant(1)).loss
+    _close(scalar, model(ids, labels=tf.constant([1])).loss)
+    assert tuple(scalar.shape) == (1,)
+
+
+def test_embedding_methods():
+    # Resized embeddings keep their rows, tied heads follow (old-vocabulary logits unchanged), untied heads too.
+    for case, overrides in [(_first_case(ENCODER, "masked_lm"), {}), (_first_case(SEQ2SEQ, "conditional_generation"), {"tie_word_embeddings": False})]:
+        model, config = _model(case, **overrides)
+        inputs = _feed(_without_labels(make_inputs(case, config)))
+        before = model(**inputs).logits.numpy()
+        old = model.get_input_embeddings().embeddings.numpy().copy()
+        vocab = config.vocab_size
+        layer = model.resize_token_embeddings(vocab + 5)
+        assert layer is model.get_input_embeddings() and model.config.vocab_size == vocab + 5
+        np.testing.assert_array_equal(layer.embeddings.numpy()[:vocab], old)
+        after = model(**inputs).logits.numpy()
+        assert after.shape[-1] == vocab + 5
+        _close(after[..., :vocab], before)
+        model.compile(optimizer="sgd", run_eagerly=True)  # trains on the resized variables
+        labels = inputs.get("decoder_input_ids", inputs["input_ids"])
+        assert np.isfinite(model.fit({**inputs, "labels": labels}, verbose=0).history["loss"][-1])
+        # set_input_embeddings: the given matrix is the one looked up (another size resizes).
+        matrix = np.random.default_rng(0).standard_normal((vocab + 2, old.shape[1])).astype(np.float32)
+        model.set_input_embeddings(matrix)
+        np.testing.assert_array_equal(model.get_input_embeddings().embeddings.numpy(), matrix)
+        assert model(**inputs).logits.shape[-1] == vocab + 2
+        with pytest.raises(NotImplementedError, match="head_mask"):  # as transformers' TensorFlow models
+            model.prune_heads({0: [0]})
+
+
+def test_causal_lm_heads_return_no_cache_unless_asked():
+    # Every architecture with an encoder causal-LM head, as transformers' TensorFlow classes (use_cache=None: off).
+    for case in [_first_case(a.name, "causal_lm") for a in project().architectures if a.head("causal_lm")]:
+        model, config = _model(case)
+        ids = tf.constant(make_inputs(case, config)["input_ids"])
+        assert list(model(ids).keys()) == ["logits"], case.id
+        assert len(model(ids, return_dict=False)) == 1
+        assert "past_key_values" in model(ids, use_cache=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Against transformers' TensorFlow classes (legacy Keras, in a subprocess)
+
+_UPSTREAM_SCRIPT = """
+import json, os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np
+import transformers
+out = {}
+for class_name, directory, inputs_path in [line.split("\\t") for line in sys.stdin.read().splitlines()]:
+    model = getattr(transformers, "TF" + class_name).from_pretrained(directory, from_pt=True)
+    inputs = dict(np.load(inputs_path))
+    with_labels = model(**inputs, training=False)
+    labels = ("labels", "start_positions", "end_positions", "next_sentence_label", "sentence_order_label")
+    without = model(**{k: v for k, v in inputs.items() if k not in labels}, training=False)
+    out[class_name] = {
+        "loss": np.asarray(with_labels.loss).tolist(),
+        "keys": list(with_labels.keys()),
+        "keys_without_labels": list(without.keys()),
+    }
+print(json.dumps(out))
+"""
+
+UPSTREAM_CASES = [
+    c for c in CASES
+    if c.arch in (ENCODER, SEQ2SEQ) and c.variant == next(x.variant for x in CASES if x.arch == c.arch)
+    and c.head not in ("base", "seq2seq", "encoder")
+]
+
+
+@pytest.fixture(scope="module")
+def upstream(reference_checkpoint, tmp_path_factory):
+    import transformers
+
+    jobs, data = [], {}
+    for case in UPSTREAM_CASES:
+        if not hasattr(transformers, case.class_name("tf")):
+            continue
+        config, _, directory = reference_checkpoint(case)
+        inputs = make_inputs(case, config)
+        if case.head == "question_answering":
+            # Inside the sequence: transformers' TensorFlow span loss does not ignore clamped positions (PyTorch's does).
+            for key in ("start_positions", "end_positions"):
+                inputs[key] = inputs[key] % inputs["input_ids"].shape[1]
+        path = tmp_path_factory.mktemp("inputs") / f"{case.id}.npz"
+        np.savez(path, **inputs)
+        jobs.append(f"{case.class_name('torch')}\t{directory}\t{path}")
+        data[case] = (directory, inputs)
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("KERAS_BACKEND", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _UPSTREAM_SCRIPT], input="\n".join(jobs), text=True, check=True, env=env, cwd=ROOT,
+        capture_output=True,
+    )
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    return {case: (*data[case], results[case.class_name("torch")]) for case in data}
+
+
+def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_checkpoint):
+    import specformers
+
+    assert {c.head for c in upstream} >= {"conditional_generation", "sequence_classification", "masked_lm"}
+    torch_models = {case: reference_checkpoint(case)[1] for case in upstream}
+    for case, (directory, inputs, reference) in upstream.items():
+        model = getattr(specformers, case.class_name("tf")).from_pretrained(directory)
+        torch_loss = run_reference(torch_models[case], inputs)["loss"]
+        ours = model(**_feed(inputs), training=False)
+        # transformers' TensorFlow shape ((1,) or (batch,)); PyTorch's value (the mean). Per-example losses equal
+        # upstream TensorFlow's one by one (the inputs hold no ignored label, where the two libraries differ); a
+        # reduced one may not (upstream TensorFlow's pretraining losses, say), and PyTorch's value is the one kept.
+        upstream_loss = np.asarray(reference["loss"], np.float32)
+        assert tuple(ours.loss.shape) == upstream_loss.shape, case.id
+        _close(np.mean(ours.loss.numpy()), torch_loss, atol=1e-5)
+        if upstream_loss.shape != (1,):
+            _close(ours.loss, upstream_loss)
+        assert list(ours.keys()) == reference["keys"], case.id
+        # The fields without labels, in order (tuple positions): no cache unless asked for.
+        assert list(model(**_feed(_without_labels(inputs)), training=False).keys()) == reference["keys_without_labels"], case.id
