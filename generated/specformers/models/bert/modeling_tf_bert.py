@@ -595,6 +595,10 @@ class TFBertPreTrainedModel(TFPreTrainedModel):
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
     }
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer (its `embeddings`: `(vocab_size, hidden_size)`; the tied LM heads project on it)."""
+        return self.bert.embeddings.word_embeddings
+
     def build(self, input_shape=None):
         """Create every variable (see `TFPreTrainedModel.build`); with `config.add_cross_attention`, also those of the
         cross-attention, which the dummy call of a head without `encoder_hidden_states` does not reach (transformers'
@@ -607,10 +611,6 @@ class TFBertPreTrainedModel(TFPreTrainedModel):
                     encoder_hidden_states=tf.zeros((1, 2, self.config.hidden_size), dtype=self.compute_dtype),
                     training=False,
                 )
-
-    def get_input_embeddings(self) -> keras.layers.Embedding:
-        """The word-embedding layer (its `embeddings`: `(vocab_size, hidden_size)`; the tied LM heads project on it)."""
-        return self.bert.embeddings.word_embeddings
 
 
 class TFBertPredictionHeadTransform(TFCompositeLayer):
