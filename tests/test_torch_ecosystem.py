@@ -10,8 +10,10 @@ import torch
 
 from harness import ATOL, SMALL_CONFIGS, Case, config_kwargs, project, reference_config, reference_model
 
-ENCODER_ARCHS = [a.name for a in project().architectures if not a.seq2seq]
+ENCODER_ARCHS = [a.name for a in project().architectures if a.stack == "encoder"]
 SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
+DECODER_ONLY_ARCHS = [a.name for a in project().architectures if a.stack == "decoder-only"]
+GENERATING_ARCHS = SEQ2SEQ_ARCHS + DECODER_ONLY_ARCHS
 
 
 def _arch(name: str):
@@ -22,6 +24,12 @@ def _case(arch: str, kind: str) -> Case:
     spec = _arch(arch)
     head = next(h for h in spec.heads if h.kind == kind)
     return Case(arch, spec.prefix, kind, head.suffix, next(iter(SMALL_CONFIGS[arch])))
+
+
+def _lm_kind(arch: str) -> str:
+    """The language-modeling head of an architecture (conditional generation, masked LM or causal LM)."""
+    kinds = [h.kind for h in _arch(arch).heads]
+    return next(k for k in ("conditional_generation", "masked_lm", "causal_lm") if k in kinds)
 
 
 def _pair(arch: str, kind: str, **overrides):
@@ -50,9 +58,9 @@ def _lm_inputs(case, config, ids):
 # Model methods and attributes
 
 
-@pytest.mark.parametrize("arch", ENCODER_ARCHS + SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", ENCODER_ARCHS + GENERATING_ARCHS)
 def test_resize_token_embeddings_matches_transformers(arch):
-    kind = "conditional_generation" if arch in SEQ2SEQ_ARCHS else "masked_lm"
+    kind = _lm_kind(arch)
     case, ours, theirs = _pair(arch, kind)
     old_vocab = theirs.config.vocab_size
     old_rows = ours.get_input_embeddings().weight.detach().clone()
@@ -89,11 +97,11 @@ def test_resize_token_embeddings_matches_transformers(arch):
     assert again.config.vocab_size == old_vocab - 3
 
 
-@pytest.mark.parametrize("arch", ENCODER_ARCHS + SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", ENCODER_ARCHS + GENERATING_ARCHS)
 def test_embedding_accessors_and_attributes(arch):
     import specformers
 
-    kind = "conditional_generation" if arch in SEQ2SEQ_ARCHS else "masked_lm"
+    kind = _lm_kind(arch)
     case, ours, theirs = _pair(arch, kind)
     base = getattr(specformers, f"{case.prefix}Model")(ours.config)
     # transformers counts a fixed sinusoidal table (RoFormer's, requires_grad False) that is a buffer here.
@@ -108,8 +116,8 @@ def test_embedding_accessors_and_attributes(arch):
         assert model.get_input_embeddings() is table
     assert ours.main_input_name == theirs.main_input_name == "input_ids"
     assert ours.supports_gradient_checkpointing and ours._no_split_modules
-    assert type(ours).can_generate() == (arch in SEQ2SEQ_ARCHS)
-    if arch in SEQ2SEQ_ARCHS:
+    assert type(ours).can_generate() == (arch in GENERATING_ARCHS)
+    if arch in GENERATING_ARCHS:
         for field in ("decoder_start_token_id", "eos_token_id", "pad_token_id", "max_length", "num_beams"):
             assert getattr(ours.generation_config, field) == getattr(theirs.generation_config, field), field
     else:
@@ -140,11 +148,22 @@ def test_prune_heads_matches_transformers(arch, tmp_path):
         np.testing.assert_allclose(again(ids).logits.numpy(), reference.numpy(), atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("arch", GENERATING_ARCHS)
+def test_prune_heads_is_refused_where_not_implemented(arch):
+    """Stacks without head pruning (T5-style blocks with a per-head relative bias, decoder-only stacks) say so; they
+    never prune partly or silently ignore the request."""
+    case, ours, _ = _pair(arch, _lm_kind(arch))
+    before = {n: p.clone() for n, p in ours.state_dict().items()}
+    with pytest.raises(NotImplementedError, match="does not support pruning attention heads"):
+        ours.prune_heads({0: [0]})
+    assert all(torch.equal(before[n], p) for n, p in ours.state_dict().items())
+
+
 # One architecture of each layer layout: post-norm layers, layers shared across steps, T5 blocks (relative bias shared
-# by every block), blocked local attention.
-@pytest.mark.parametrize("arch", ["bert", "albert", "t5", "longt5"])
+# by every block), blocked local attention, and every decoder-only stack.
+@pytest.mark.parametrize("arch", ["bert", "albert", "t5", "longt5"] + DECODER_ONLY_ARCHS)
 def test_gradient_checkpointing_keeps_loss_and_gradients(arch):
-    kind = "conditional_generation" if arch in SEQ2SEQ_ARCHS else "masked_lm"
+    kind = _lm_kind(arch)
     case, ours, _ = _pair(arch, kind)
     ours.train()  # dropout on: checkpointing must replay the same masks
     ids = _ids(ours.config)
