@@ -109,6 +109,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the decoder's LM head is one Linear at `lm_head.path`"),
     Rule(ENCODER_DECODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions come from the bucketed bias"),
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
+    Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
 )
 # fmt: on
