@@ -704,6 +704,13 @@ def resolve_architecture(
                 doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
             )
         )
+    taken = {a.name for head in heads for a in head.args["flax"]}
+    for i, name in enumerate(spec.flax_keyword_arguments):
+        if name not in taken:
+            raise fail(
+                f"no head of this architecture takes `{name}`: remove it from `flax_keyword_arguments`",
+                ["flax_keyword_arguments", i],
+            )
     first = "seq2seq" if seq2seq else "base"
     if heads[0].kind != first:
         raise fail(f"the first head must be `kind: {first}` (the bare model every head wraps)", ["heads", 0, "kind"])

@@ -42,6 +42,8 @@ def normal_init(std: float) -> Callable:
 #
 #   "vocab"      the vocabulary (embedding rows, LM-head columns)
 #   "embed"      the model width (hidden_size / d_model, or the factorised embedding width)
+#   "hidden"     the output of a projection from a model width onto a model width (pooler, head transforms, the
+#                factorised embeddings' projection): a second name, since one array cannot name two axes alike
 #   "mlp"        the feed-forward inner width (intermediate_size / d_ff)
 #   "joined_kv"  attention heads x head width, joined (the query/key/value outputs, the attention output's input)
 #   "heads"      attention heads alone (relative attention biases)
@@ -60,6 +62,7 @@ LOGICAL_AXIS_RULES: tuple = (
     ("joined_kv", "model"),
     ("heads", "model"),
     ("embed", None),
+    ("hidden", None),
     ("kv", None),
 )
 

@@ -229,7 +229,7 @@ class FlaxAlbertTransformer(nn.Module):
     def setup(self):
         self.embedding_hidden_mapping_in = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
@@ -296,7 +296,7 @@ class FlaxAlbertModule(nn.Module):
         if self.add_pooling_layer:
             self.pooler = partitioned_dense(
                 self.config.hidden_size,
-                ("embed", "embed"),
+                ("embed", "hidden"),
                 kernel_init=normal_init(self.config.initializer_range),
                 dtype=self.dtype,
             )
@@ -380,7 +380,7 @@ class FlaxAlbertLMPredictionHead(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.embedding_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )

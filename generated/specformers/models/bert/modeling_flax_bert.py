@@ -344,7 +344,7 @@ class FlaxBertPooler(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
@@ -447,7 +447,7 @@ class FlaxBertPredictionHeadTransform(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )

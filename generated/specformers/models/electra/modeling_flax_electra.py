@@ -345,7 +345,7 @@ class FlaxElectraModule(nn.Module):
         if self.config.embedding_size != self.config.hidden_size:
             self.embeddings_project = partitioned_dense(
                 self.config.hidden_size,
-                ("embed", "embed"),
+                ("embed", "hidden"),
                 kernel_init=normal_init(self.config.initializer_range),
                 dtype=self.dtype,
             )
@@ -433,7 +433,7 @@ class FlaxElectraLMHeadTransform(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.embedding_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
@@ -475,7 +475,7 @@ class FlaxElectraClassificationHead(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
@@ -511,7 +511,7 @@ class FlaxElectraDiscriminatorPredictions(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
@@ -537,7 +537,7 @@ class FlaxElectraSequenceSummary(nn.Module):
         if self.config.summary_use_proj:
             self.summary = partitioned_dense(
                 self.config.hidden_size,
-                ("embed", "embed"),
+                ("embed", "hidden"),
                 kernel_init=normal_init(self.config.initializer_range),
                 dtype=self.dtype,
             )

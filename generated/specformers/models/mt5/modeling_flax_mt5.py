@@ -1063,7 +1063,7 @@ class FlaxMT5ClassificationHead(nn.Module):
         config = self.config
         factor = config.initializer_factor
         init = normal_init(factor * config.hidden_size**-0.5)
-        self.dense = partitioned_dense(config.hidden_size, ("embed", "embed"), kernel_init=init, dtype=self.dtype)
+        self.dense = partitioned_dense(config.hidden_size, ("embed", "hidden"), kernel_init=init, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.classifier_dropout)
         self.out_proj = partitioned_dense(config.num_labels, ("embed", "kv"), kernel_init=init, dtype=self.dtype)
 

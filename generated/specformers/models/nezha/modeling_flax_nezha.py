@@ -549,7 +549,7 @@ class FlaxNezhaPooler(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
@@ -664,7 +664,7 @@ class FlaxNezhaPredictionHeadTransform(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )

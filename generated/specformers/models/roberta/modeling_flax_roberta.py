@@ -342,7 +342,7 @@ class FlaxRobertaPooler(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
@@ -457,7 +457,7 @@ class FlaxRobertaLMPredictionHead(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
@@ -491,7 +491,7 @@ class FlaxRobertaClassificationHead(nn.Module):
     def setup(self):
         self.dense = partitioned_dense(
             self.config.hidden_size,
-            ("embed", "embed"),
+            ("embed", "hidden"),
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
