@@ -181,7 +181,7 @@ def test_jit_equals_eager_relative_positions(reference_checkpoint):
     config, pt_model, directory = reference_checkpoint(c)
     model = flax_class(c).from_pretrained(directory)
     inputs = make_inputs(c, config)
-    feed = {k: jnp.asarray(v) for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    feed = {k: jnp.asarray(v) for k, v in inputs.items()}  # the labels too: the loss is compared
 
     def forward(params, **feed):
         return model(**feed, params=params, output_hidden_states=True, output_attentions=True)
@@ -191,7 +191,8 @@ def test_jit_equals_eager_relative_positions(reference_checkpoint):
     assert type(jitted) is type(eager)
     assert_close(flatten(eager), flatten(jitted), "flax")
     assert_close(run_reference(pt_model, inputs, "flax"), flatten(jitted), "flax")
-    assert [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(eager)[0]][:2] == [
+    assert [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(eager)[0]][:3] == [
+        ".loss",
         ".prediction_logits",
         ".seq_relationship_logits",
     ]

@@ -26,6 +26,8 @@ DEFAULT_MAX_LENGTH = 20
 NEG_INF = -1.0e9
 
 
+# Registered as pytrees (their fields are the children) so that `generate` can run inside a caller's `jax.jit`.
+@jax.tree_util.register_dataclass
 @dataclass
 class FlaxGreedySearchOutput(ModelOutput):
     """Output of greedy search.
@@ -39,6 +41,7 @@ class FlaxGreedySearchOutput(ModelOutput):
     sequences: Optional[jnp.ndarray] = None
 
 
+@jax.tree_util.register_dataclass
 @dataclass
 class FlaxBeamSearchOutput(ModelOutput):
     """Output of beam search.

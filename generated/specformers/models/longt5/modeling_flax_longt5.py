@@ -1493,16 +1493,17 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
+        train: bool = False,
         params: Optional[dict] = None,
         dropout_rng: Optional[jax.Array] = None,
-        train: bool = False,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
     ):
-        """Run the encoder: [`FlaxBaseModelOutput`] (a tuple when `return_dict=False`)."""
+        """Run the encoder: [`FlaxBaseModelOutput`] (a tuple when `return_dict=False`). The arguments are in
+        transformers' order; `head_mask` and `inputs_embeds` (specformers' own) come last."""
         output = self._apply(
             "encode",
             params,
@@ -1527,18 +1528,19 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        train: bool = False,
+        params: Optional[dict] = None,
+        dropout_rng: Optional[jax.Array] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: Optional[bool] = None,
-        output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None,
-        params: Optional[dict] = None,
-        dropout_rng: Optional[jax.Array] = None,
-        train: bool = False,
     ):
-        """Run the decoder on the encoder output (`encoder_outputs` or its `last_hidden_state`).
+        """Run the decoder on the encoder output (`encoder_outputs` or its `last_hidden_state`). The arguments are in
+        transformers' order; the head masks, `decoder_inputs_embeds` and `use_cache` (specformers' own) come last.
 
         Incremental decoding, as with transformers' Flax encoder-decoders:
 
