@@ -267,7 +267,7 @@ def test_save_loads_in_transformers(arch, head, variant, tmp_path):
     pt_model.eval()
     inputs = make_inputs(c, pt_model.config)
     reference = run_reference(pt_model, inputs, "flax")
-    feed = {k: jnp.asarray(v) for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    feed = {k: jnp.asarray(v) for k, v in inputs.items()}  # the labels too: the loss is compared
     ours = flatten(model(**feed, output_hidden_states=True, output_attentions=True))
     assert_close(reference, ours, "flax")
 
