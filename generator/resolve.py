@@ -86,9 +86,7 @@ class OutputClass:
         return FRAMEWORK_CLASS_PREFIX[framework] + self.name
 
     def fields_for(self, framework: str) -> tuple[OutputField, ...]:
-        """Fields in the framework's order; Flax outputs carry no loss (Flax models take no labels)."""
-        if framework == "flax":
-            return tuple(f for f in self.fields if f.name != "loss")
+        """Fields in the framework's order."""
         if framework == "tf" and self.tf_fields is not None:
             return self.tf_fields
         return self.fields
@@ -961,6 +959,13 @@ def resolve_architecture(
                 bias=(h.bias if h.bias is not None else _DECODER_ONLY_HEAD_LINEAR.get(h.kind, (None, None))[1]) if decoder_only else None,
             )
         )
+    taken = {a.name for head in heads for a in head.args["flax"]}
+    for i, name in enumerate(spec.flax_keyword_arguments):
+        if name not in taken:
+            raise fail(
+                f"no head of this architecture takes `{name}`: remove it from `flax_keyword_arguments`",
+                ["flax_keyword_arguments", i],
+            )
     first = "seq2seq" if seq2seq else "base"
     if heads[0].kind != first:
         raise fail(f"the first head must be `kind: {first}` (the bare model every head wraps)", ["heads", 0, "kind"])
@@ -1094,8 +1099,7 @@ def _head_arguments(
     cached = spec.decoder is not None and spec.decoder.cache and kind in ("base", "causal_lm")
     if cached:
         names += ["past_key_values", "use_cache"]
-    if framework != "flax":
-        names += {
+    labels = {
             "pretraining": ["labels", spec.sentence_head.label_argument if spec.sentence_head else "next_sentence_label"],
             "masked_lm": ["labels"],
             "causal_lm": ["labels"],
@@ -1106,12 +1110,17 @@ def _head_arguments(
             "next_sentence": ["labels"],
             "discriminator": ["labels"],
         }.get(kind, [])
-    names += ["output_attentions", "output_hidden_states", "return_dict"]
+    if framework == "flax":
+        # transformers' Flax order: the inputs its models take, then `params, dropout_rng, train`, the output flags
+        # and the cache; the inputs only specformers takes (and the labels) come after, to pass by keyword.
+        positional = [n for n in _FLAX_POSITIONAL if n in names and n not in spec.flax_keyword_arguments]
+        tail = ["params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"]
+        tail += ["past_key_values"] if cached else []
+        rest = [n for n in names if n not in positional and n != "past_key_values"]
+        return _document(positional + tail + rest + labels, kind, arguments)
+    names += labels + ["output_attentions", "output_hidden_states", "return_dict"]
     if framework == "tf":
         names.append("training")
-    if framework == "flax":
-        names += ["params", "dropout_rng", "train"]
-
     return _document(names, kind, arguments)
 
 
@@ -1121,13 +1130,33 @@ def _decoder_only_arguments(kind: str, framework: str, arguments: schema.Argumen
     names += ["attention_mask", "position_ids", "head_mask", "inputs_embeds"]
     if kind != "question_answering":
         names.append("use_cache")
-    if framework != "flax":
-        names += {"question_answering": ["start_positions", "end_positions"]}.get(kind, ["labels"] if kind != "base" else [])
-    return _document(names + _seq2seq_tail(framework), kind, arguments)
+    labels = {"question_answering": ["start_positions", "end_positions"]}.get(kind, ["labels"] if kind != "base" else [])
+    if framework == "flax":
+        # transformers' Flax order: `input_ids, attention_mask, position_ids, params, past_key_values, dropout_rng,
+        # train` and the output flags; then by keyword the inputs only specformers takes and the labels.
+        cache = ["past_key_values"] if "past_key_values" in names else []
+        head = ["input_ids", "attention_mask", "position_ids", "params", *cache, "dropout_rng", "train"]
+        head += ["output_attentions", "output_hidden_states", "return_dict"]
+        return _document(head + [n for n in names if n not in head] + labels, kind, arguments)
+    return _document(names + labels + _seq2seq_tail(framework), kind, arguments)
+
+
+# The model inputs that transformers' Flax encoders take before `params` (in this order), when a head has them.
+_FLAX_POSITIONAL = (
+    "input_ids",
+    "attention_mask",
+    "token_type_ids",
+    "position_ids",
+    "head_mask",
+    "encoder_hidden_states",
+    "encoder_attention_mask",
+)
 
 
 def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
-    labels = [] if framework == "flax" else {"token_classification": ["labels"]}.get(kind, [])
+    if framework == "flax":
+        return _flax_seq2seq_arguments(kind, arguments)
+    labels = {"token_classification": ["labels"]}.get(kind, [])
     if kind in ("encoder", "token_classification"):
         names = ["input_ids", "attention_mask", "head_mask", "inputs_embeds", *labels]
         return _document(names + _seq2seq_tail(framework), kind, arguments)
@@ -1145,13 +1174,33 @@ def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpe
     return _document(names + _seq2seq_tail(framework), kind, arguments)
 
 
+def _flax_seq2seq_arguments(kind: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
+    """transformers' Flax encoder-decoder order: `input_ids, attention_mask[, decoder_input_ids,
+    decoder_attention_mask]`, the output flags, `train, params, dropout_rng`; then by keyword the inputs only
+    specformers takes and the labels."""
+    if kind in ("encoder", "token_classification"):
+        names = ["input_ids", "attention_mask"] + _seq2seq_tail("flax") + ["head_mask", "inputs_embeds"]
+        return _document(names + (["labels"] if kind == "token_classification" else []), kind, arguments)
+    names = ["input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask"] + _seq2seq_tail("flax")
+    names += ["head_mask", "decoder_head_mask", "cross_attn_head_mask", "encoder_outputs"]
+    # Sequence classification and question answering decode the input itself: they take no cache.
+    names += [] if kind in ("sequence_classification", "question_answering") else ["past_key_values"]
+    names += ["inputs_embeds", "decoder_inputs_embeds", "use_cache"]
+    names += {
+        "conditional_generation": ["labels"],
+        "sequence_classification": ["labels"],
+        "question_answering": ["start_positions", "end_positions"],
+    }.get(kind, [])
+    return _document(names, kind, arguments)
+
+
 def _seq2seq_tail(framework: str) -> list[str]:
     """The arguments every encoder-decoder forward ends with."""
     names = ["output_attentions", "output_hidden_states", "return_dict"]
     if framework == "tf":
         names.append("training")
     if framework == "flax":
-        names += ["params", "dropout_rng", "train"]
+        names += ["train", "params", "dropout_rng"]
     return names
 
 

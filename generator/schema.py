@@ -459,6 +459,11 @@ class ArchitectureSpec(Strict):
     sequence_summary: Optional[SequenceSummarySpec] = None
     classifier_dropout: Optional[ClassifierDropoutSpec] = None
     heads: list[HeadSpec] = Field(min_length=1)
+    # Model inputs that transformers' Flax classes of this architecture do not take before `params` (they lack
+    # them): the generated Flax classes take them after the positional arguments of transformers' order, by keyword.
+    flax_keyword_arguments: list[
+        Literal["head_mask", "position_ids", "token_type_ids", "encoder_hidden_states", "encoder_attention_mask"]
+    ] = Field(default_factory=list)
     test: Optional[SpecTests] = None
 
 

@@ -131,9 +131,11 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the decoder's LM head is one Linear at `lm_head.path`"),
     Rule(ENCODER_DECODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions come from the bucketed bias"),
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
+    Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
     # Decoder-only stacks: always-causal pre-norm LayerNorm blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
+    Rule(DECODER_ONLY, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax decoder-only models take transformers' `input_ids, attention_mask, position_ids` first and the other inputs by keyword"),
     Rule(DECODER_ONLY, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`, `final_norm`)"),
     Rule(DECODER_ONLY, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),
     Rule(DECODER_ONLY, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`)"),

@@ -283,8 +283,6 @@ def run_reference(model, inputs: dict[str, np.ndarray], framework: str = "torch"
     import torch
 
     feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
-    if framework == "flax":
-        feed = {k: v for k, v in feed.items() if k not in LABEL_KEYS}
     with torch.no_grad():
         out = model(**feed, output_hidden_states=True, output_attentions=True, return_dict=True, **kwargs)
     catalog = project().outputs
@@ -305,7 +303,7 @@ def run_generated(framework: str, case: Case, directory: str, inputs: dict[str, 
 
 
 def run_model(framework: str, model, inputs: dict[str, np.ndarray], **kwargs) -> dict[str, np.ndarray]:
-    """Every output field of a specformers model of `framework` on `inputs` (Flax gets no labels)."""
+    """Every output field of a specformers model of `framework` on `inputs` (labels included: `loss` too)."""
     if framework == "torch":
         import torch
 
@@ -333,7 +331,7 @@ def run_model(framework: str, model, inputs: dict[str, np.ndarray], **kwargs) ->
     else:
         import jax.numpy as jnp
 
-        feed = {k: jnp.asarray(v) for k, v in inputs.items() if k not in LABEL_KEYS}
+        feed = {k: jnp.asarray(v) for k, v in inputs.items()}
         out = model(**feed, output_hidden_states=True, output_attentions=True, return_dict=True, **kwargs)
     return flatten(out)
 
@@ -341,8 +339,6 @@ def run_model(framework: str, model, inputs: dict[str, np.ndarray], **kwargs) ->
 def assert_close(reference: dict[str, np.ndarray], ours: dict[str, np.ndarray], framework: str, atol: float = ATOL) -> float:
     """Same fields, same shapes, max abs diff <= atol on every one. Returns the largest diff seen."""
     expected = set(reference)
-    if framework == "flax":
-        expected = {k for k in expected if k != "loss"}
     assert set(ours) == expected, f"fields differ: missing {sorted(expected - set(ours))}, extra {sorted(set(ours) - expected)}"
     worst = 0.0
     for key in sorted(expected):

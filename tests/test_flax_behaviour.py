@@ -15,6 +15,7 @@ optax = pytest.importorskip("optax")
 from harness import (  # noqa: E402
     ATOL,
     INPUT_OPTIONS,
+    LABEL_KEYS,
     SMALL_CONFIGS,
     assert_close,
     cases,
@@ -181,7 +182,7 @@ def test_jit_equals_eager_relative_positions(reference_checkpoint):
     config, pt_model, directory = reference_checkpoint(c)
     model = flax_class(c).from_pretrained(directory)
     inputs = make_inputs(c, config)
-    feed = {k: jnp.asarray(v) for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    feed = {k: jnp.asarray(v) for k, v in inputs.items()}  # the labels too: the loss is compared
 
     def forward(params, **feed):
         return model(**feed, params=params, output_hidden_states=True, output_attentions=True)
@@ -191,7 +192,8 @@ def test_jit_equals_eager_relative_positions(reference_checkpoint):
     assert type(jitted) is type(eager)
     assert_close(flatten(eager), flatten(jitted), "flax")
     assert_close(run_reference(pt_model, inputs, "flax"), flatten(jitted), "flax")
-    assert [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(eager)[0]][:2] == [
+    assert [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(eager)[0]][:3] == [
+        ".loss",
         ".prediction_logits",
         ".seq_relationship_logits",
     ]
@@ -264,9 +266,10 @@ def test_save_loads_in_transformers(arch, head, variant, tmp_path):
     )
     assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
     pt_model.eval()
-    inputs = make_inputs(c, pt_model.config)
+    # Without labels: flax_config keeps the variant's num_labels, which transformers' sentence-order loss rejects.
+    inputs = {k: v for k, v in make_inputs(c, pt_model.config).items() if k not in LABEL_KEYS}
     reference = run_reference(pt_model, inputs, "flax")
-    feed = {k: jnp.asarray(v) for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    feed = {k: jnp.asarray(v) for k, v in inputs.items()}
     ours = flatten(model(**feed, output_hidden_states=True, output_attentions=True))
     assert_close(reference, ours, "flax")
 

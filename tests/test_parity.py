@@ -51,7 +51,7 @@ def test_parity(case, framework, reference_checkpoint, tmp_path):
 PROBLEM_TYPES = [("regression", 1), ("single_label_classification", 3), ("multi_label_classification", 3)]
 
 
-@pytest.mark.parametrize("framework", ("torch", "tf"))
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("problem_type,num_labels", PROBLEM_TYPES)
 @pytest.mark.parametrize("case", [c for c in CASES if c.head == "sequence_classification"], ids=lambda c: c.id)
 def test_sequence_classification_losses(case, framework, problem_type, num_labels, reference_checkpoint):

@@ -28,6 +28,8 @@ DEFAULT_MAX_LENGTH = 20
 NEG_INF = -1.0e9
 
 
+# Registered as pytrees (their fields are the children) so that `generate` can run inside a caller's `jax.jit`.
+@jax.tree_util.register_dataclass
 @dataclass
 class FlaxGreedySearchOutput(ModelOutput):
     """Output of greedy search.
@@ -41,6 +43,7 @@ class FlaxGreedySearchOutput(ModelOutput):
     sequences: Optional[jnp.ndarray] = None
 
 
+@jax.tree_util.register_dataclass
 @dataclass
 class FlaxBeamSearchOutput(ModelOutput):
     """Output of beam search.
@@ -108,7 +111,9 @@ class FlaxGenerationMixin:
                 Compile the loop with `jax.jit` (False runs it step by step, for debugging).
 
         Returns:
-            [`FlaxGreedySearchOutput`] or [`FlaxBeamSearchOutput`].
+            [`FlaxGreedySearchOutput`] or [`FlaxBeamSearchOutput`]. Called inside `jax.jit` (e.g.
+            `jax.jit(lambda params, ids: model.generate(ids, params=params))`), `sequences` has `max_length` positions
+            whatever the step generation stopped at: those after it hold padding.
         """
         config = self.config
         start = decoder_start_token_id if decoder_start_token_id is not None else config.decoder_start_token_id
@@ -191,8 +196,11 @@ class FlaxGenerationMixin:
         sequences, length, scores = cache[key](
             params if params is not None else self.params, input_ids, attention_mask
         )
-        # The loop runs on a fixed-length buffer; the output stops where generation stopped.
-        sequences = sequences[:, : int(length)]
+        # The loop runs on a fixed-length buffer; the output stops where generation stopped. Inside a caller's
+        # `jax.jit` that length is a tracer (no shape can depend on it): the output is then the whole buffer, of
+        # `max_length` positions, filled with padding after the stop (as transformers' Flax `generate` returns).
+        if not isinstance(length, jax.core.Tracer):
+            sequences = sequences[:, : int(length)]
         if num_beams == 1:
             return FlaxGreedySearchOutput(sequences=sequences)
         return FlaxBeamSearchOutput(sequences=sequences, scores=scores)

@@ -54,6 +54,81 @@ class FlaxConv1D(nn.Module):
         return output
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# Logical partitioning
+#
+# Every parameter is created with logical axis names (`nn.with_logical_partitioning`), one per dimension:
+#
+#   "vocab"      the vocabulary (embedding rows, LM-head columns)
+#   "embed"      the model width (hidden_size / d_model, or the factorised embedding width)
+#   "hidden"     the output of a projection from a model width onto a model width (pooler, head transforms, the
+#                factorised embeddings' projection): a second name, since one array cannot name two axes alike
+#   "mlp"        the feed-forward inner width (intermediate_size / d_ff)
+#   "joined_kv"  attention heads x head width, joined (the query/key/value outputs, the attention output's input)
+#   "heads"      attention heads alone (relative attention biases)
+#   "kv"         per-head widths and other small dimensions (positions, token types, buckets, labels, ...)
+#
+# `LOGICAL_AXIS_RULES` maps them onto a mesh of axes `("data", "model")`: Megatron-style tensor parallelism (the
+# query/key/value and first feed-forward projections split by columns, the attention output and second feed-forward
+# projections by rows, the vocabulary split), everything else replicated; the batch is split over "data". The
+# parameter trees the models take and return stay plain arrays: the names live in the boxed tree that
+# `FlaxPreTrainedModel.logical_axes()` computes without allocating anything.
+
+LOGICAL_AXIS_RULES: tuple = (
+    ("batch", "data"),
+    ("vocab", "model"),
+    ("mlp", "model"),
+    ("joined_kv", "model"),
+    ("heads", "model"),
+    ("embed", None),
+    ("hidden", None),
+    ("kv", None),
+)
+
+
+def logical(init: Callable, *names: Optional[str]) -> Callable:
+    """`init` whose parameter carries the logical axis names `names` (one per dimension)."""
+    return nn.with_logical_partitioning(init, names)
+
+
+def partitioned_dense(
+    features: int,
+    axes: tuple,
+    kernel_init: Callable,
+    use_bias: bool = True,
+    dtype: jnp.dtype = jnp.float32,
+    **kwargs: Any,
+) -> nn.Dense:
+    """`nn.Dense(features)` whose kernel has the logical axes `axes` = (in, out) and whose bias has `(out,)`."""
+    return nn.Dense(
+        features,
+        use_bias=use_bias,
+        kernel_init=logical(kernel_init, *axes),
+        bias_init=logical(nn.initializers.zeros, axes[-1]),
+        dtype=dtype,
+        **kwargs,
+    )
+
+
+def partitioned_layer_norm(epsilon: float, dtype: jnp.dtype = jnp.float32, **kwargs: Any) -> nn.LayerNorm:
+    """`nn.LayerNorm` over the model width: scale and bias named `("embed",)`."""
+    return nn.LayerNorm(
+        epsilon=epsilon,
+        dtype=dtype,
+        use_fast_variance=False,
+        scale_init=logical(nn.initializers.ones, "embed"),
+        bias_init=logical(nn.initializers.zeros, "embed"),
+        **kwargs,
+    )
+
+
+def partitioned_embed(
+    num_embeddings: int, features: int, embedding_init: Callable, axes: tuple, dtype=jnp.float32, **kwargs
+) -> nn.Embed:
+    """`nn.Embed` whose table `(num_embeddings, features)` has the logical axes `axes`."""
+    return nn.Embed(num_embeddings, features, embedding_init=logical(embedding_init, *axes), dtype=dtype, **kwargs)
+
+
 class FlaxModuleList(nn.Module):
     """PyTorch's `nn.ModuleList` for linen: `length` instances of `module_class`, named `0`, `1`, ...
 
@@ -305,6 +380,137 @@ class FlaxDecoderCache:
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# Losses: the PyTorch heads' losses (same reductions, same ignored labels), traceable by `jax.jit` and `jax.grad`
+
+
+def check_label_shape(name: str, labels: jnp.ndarray, expected: tuple, what: str) -> None:
+    """Raise a `ValueError` unless `labels` has shape `expected` (or `expected + (1,)`); `what` says why. Shapes
+    are static, so this raises under `jax.jit` too."""
+    shape = tuple(labels.shape)
+    if shape != tuple(expected) and shape != tuple(expected) + (1,):
+        raise ValueError(f"{name} has shape {shape}, expected {tuple(expected)} ({what})")
+
+
+def cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray, ignore_index: int = -100) -> jnp.ndarray:
+    """PyTorch's `cross_entropy(logits, labels, ignore_index=ignore_index)`: the mean negative log-likelihood over
+    the labels that are not `ignore_index` (NaN when every label is ignored, as in PyTorch). `logits` (..., classes),
+    `labels` (...) integer; computed in float32."""
+    logits = logits.reshape(-1, logits.shape[-1]).astype(jnp.float32)
+    labels = labels.reshape(-1)
+    valid = labels != ignore_index
+    safe = jnp.where(valid, labels, 0).astype(jnp.int32)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    nll = -jnp.take_along_axis(log_probs, safe[:, None], axis=-1)[:, 0]
+    return jnp.sum(jnp.where(valid, nll, 0.0)) / jnp.sum(valid)
+
+
+def binary_cross_entropy_with_logits(
+    logits: jnp.ndarray, labels: jnp.ndarray, weights: Optional[jnp.ndarray] = None
+) -> jnp.ndarray:
+    """PyTorch's `binary_cross_entropy_with_logits`, averaged over every entry (or over the entries where `weights`
+    is 1: PyTorch's loss of the selected entries `logits[weights == 1]`)."""
+    logits = logits.astype(jnp.float32)
+    labels = labels.astype(jnp.float32)
+    losses = jnp.maximum(logits, 0) - logits * labels + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+    if weights is None:
+        return jnp.mean(losses)
+    return jnp.sum(jnp.where(weights, losses, 0.0)) / jnp.sum(weights)
+
+
+def masked_lm_loss(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
+    """Cross-entropy over the vocabulary, `logits` (batch, seq, vocab); label -100 marks tokens without a target."""
+    check_label_shape("labels", labels, logits.shape[:-1], "one token id or -100 per position")
+    return cross_entropy(logits, labels)
+
+
+def causal_lm_loss(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
+    """Next-token cross-entropy: the logits at position t predict the label at t + 1; -100 is ignored."""
+    check_label_shape("labels", labels, logits.shape[:-1], "one token id or -100 per position")
+    labels = labels.reshape(logits.shape[:-1])
+    return cross_entropy(logits[:, :-1, :], labels[:, 1:])
+
+
+def classification_loss(logits: jnp.ndarray, labels: jnp.ndarray, name: str = "labels") -> jnp.ndarray:
+    """Cross-entropy with one class per last-dimension entry of `logits`; `name` is the labels' argument."""
+    check_label_shape(name, labels, logits.shape[:-1], f"one class index in [0, {logits.shape[-1]}) per prediction")
+    return cross_entropy(logits, labels)
+
+
+def token_discriminator_loss(
+    logits: jnp.ndarray, labels: jnp.ndarray, attention_mask: Optional[jnp.ndarray] = None
+) -> jnp.ndarray:
+    """Binary cross-entropy with logits, one 0/1 label per token (`logits` and `labels` (batch, seq)), averaged over
+    the attended tokens (`attention_mask` 1), or over every token without a mask."""
+    check_label_shape("labels", labels, logits.shape, "one 0/1 label per token")
+    labels = labels.reshape(logits.shape)
+    active = None if attention_mask is None else attention_mask.reshape(logits.shape) == 1
+    return binary_cross_entropy_with_logits(logits, labels, active)
+
+
+def sequence_classification_loss(config: PretrainedConfig, logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
+    """Regression (MSE), single-label (cross-entropy) or multi-label (BCE with logits) loss, as
+    `config.problem_type` says; when it is `None` it is chosen from `num_labels` and the labels' dtype (integer:
+    single-label), and kept in the configuration, as PyTorch's heads do."""
+    num_labels = config.num_labels
+    if config.problem_type is None:
+        if num_labels == 1:
+            config.problem_type = "regression"
+        elif jnp.issubdtype(labels.dtype, jnp.integer):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    problem_type = config.problem_type
+    batch_size = logits.shape[0]
+    logits = logits.astype(jnp.float32)
+    if problem_type == "regression":
+        if num_labels == 1:
+            check_label_shape("labels", labels, (batch_size,), "one target per example for regression")
+            return jnp.mean((logits.squeeze() - labels.squeeze().astype(jnp.float32)) ** 2)
+        check_label_shape("labels", labels, (batch_size, num_labels), "num_labels targets per example for regression")
+        return jnp.mean((logits - labels.astype(jnp.float32)) ** 2)
+    if problem_type == "single_label_classification":
+        check_label_shape("labels", labels, (batch_size,), f"one class index in [0, {num_labels}) per example")
+        return cross_entropy(logits, labels)
+    if problem_type == "multi_label_classification":
+        if tuple(labels.shape) != (batch_size, num_labels):
+            raise ValueError(
+                f"labels has shape {tuple(labels.shape)}, expected {(batch_size, num_labels)} "
+                "(one 0/1 target per class and example for multi-label classification)"
+            )
+        return binary_cross_entropy_with_logits(logits, labels)
+    raise ValueError(
+        f"Unknown config.problem_type {problem_type!r}: expected 'regression', 'single_label_classification' "
+        "or 'multi_label_classification' (or None to choose from num_labels and the labels' dtype)"
+    )
+
+
+def question_answering_loss(
+    start_logits: jnp.ndarray,
+    end_logits: jnp.ndarray,
+    start_positions: jnp.ndarray,
+    end_positions: jnp.ndarray,
+) -> jnp.ndarray:
+    """Mean of the start and end cross-entropies over `(batch, seq)` logits; positions outside the sequence are
+    clamped to its length and ignored."""
+    batch_size, seq_length = start_logits.shape
+    check_label_shape("start_positions", start_positions, (batch_size,), "one token index per example")
+    check_label_shape("end_positions", end_positions, (batch_size,), "one token index per example")
+    start_positions = jnp.clip(start_positions.reshape(batch_size), 0, seq_length)
+    end_positions = jnp.clip(end_positions.reshape(batch_size), 0, seq_length)
+    start_loss = cross_entropy(start_logits, start_positions, ignore_index=seq_length)
+    end_loss = cross_entropy(end_logits, end_positions, ignore_index=seq_length)
+    return (start_loss + end_loss) / 2
+
+
+def shift_tokens_right(input_ids: jnp.ndarray, decoder_start_token_id: int, pad_token_id: int) -> jnp.ndarray:
+    """The decoder inputs for `input_ids` (usually the labels), (batch, seq): shifted one position to the right
+    after `decoder_start_token_id`, with -100 replaced by `pad_token_id`."""
+    start = jnp.full((input_ids.shape[0], 1), decoder_start_token_id, dtype=input_ids.dtype)
+    shifted = jnp.concatenate([start, input_ids[:, :-1]], axis=1)
+    return jnp.where(shifted == -100, pad_token_id, shifted)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # Parameter names
 
 
@@ -373,13 +579,77 @@ class FlaxPreTrainedModel:
     def params(self, params: Any) -> None:
         self._params = unfreeze(params)
 
-    def init_weights(self, rng: jax.Array, input_shape: tuple = (1, 1)) -> dict:
-        """Random parameters: Dense kernels and embeddings normal(0, `config.initializer_range`), biases 0, norms 1."""
-        input_ids = jnp.zeros(input_shape, dtype="i4")
+    def _init_inputs(self, input_shape: tuple) -> dict:
+        """The dummy inputs of the initialising forward pass."""
+        return {"input_ids": jnp.zeros(input_shape, dtype="i4")}
+
+    def _init_boxed(self, rng: jax.Array, input_shape: tuple) -> dict:
+        """Random parameters, each boxed with its logical axis names (`nn.LogicallyPartitioned`)."""
         params_rng, dropout_rng = jax.random.split(rng)
         # One compiled trace of the forward pass: much faster than running it op by op.
-        init = jax.jit(lambda rngs, ids: self.module.init(rngs, input_ids=ids, return_dict=False))
-        return unfreeze(init({"params": params_rng, "dropout": dropout_rng}, input_ids)["params"])
+        init = jax.jit(lambda rngs, feed: self.module.init(rngs, **feed, return_dict=False))
+        return unfreeze(init({"params": params_rng, "dropout": dropout_rng}, self._init_inputs(input_shape))["params"])
+
+    def init_weights(self, rng: jax.Array, input_shape: tuple = (1, 1)) -> dict:
+        """Random parameters (plain arrays): Dense kernels and embeddings normal(0, `config.initializer_range`),
+        biases 0, norms 1."""
+        return nn.meta.unbox(self._init_boxed(rng, input_shape))
+
+    # ------------------------------------------------------------------------------------------------------------------
+    # Sharding
+
+    def logical_axes(self) -> dict:
+        """The logical axis names of every parameter: a tree shaped like `params` whose leaves are
+        `jax.sharding.PartitionSpec`s of names (`"embed"`, `"mlp"`, `"joined_kv"`, `"vocab"`, ...; see
+        `LOGICAL_AXIS_RULES`). Computed from shapes only: nothing is allocated."""
+        boxed = jax.eval_shape(lambda rng: self._init_boxed(rng, self.input_shape), self.key)
+        return nn.get_partition_spec(boxed)
+
+    def param_shardings(self, mesh: jax.sharding.Mesh, rules: tuple = LOGICAL_AXIS_RULES) -> dict:
+        """`NamedSharding`s of every parameter on `mesh` by the logical `rules` (default `LOGICAL_AXIS_RULES`, for a
+        mesh of axes `("data", "model")`): `jax.device_put(params, model.param_shardings(mesh))` shards a params tree,
+        and `jax.jit` then runs the model tensor-parallel (and data-parallel over a batch put with
+        `NamedSharding(mesh, PartitionSpec("data"))`)."""
+        return nn.logical_to_mesh_sharding(self.logical_axes(), mesh, rules)
+
+    # ------------------------------------------------------------------------------------------------------------------
+    # Parameter dtypes (transformers' FlaxPreTrainedModel semantics: a new tree; `params` itself is not changed)
+
+    @staticmethod
+    def _cast_floating_to(params: Any, dtype: jnp.dtype, mask: Any = None) -> Any:
+        """`params` with every floating-point leaf cast to `dtype`; with `mask` (a tree of booleans shaped like
+        `params`) only the leaves where it is True."""
+
+        def cast(param):
+            if isinstance(param, (jnp.ndarray, np.ndarray)) and jnp.issubdtype(param.dtype, jnp.floating):
+                return jnp.asarray(param, dtype=dtype)
+            return param
+
+        if mask is None:
+            return jax.tree_util.tree_map(cast, params)
+        flat_params = flatten_dict(unfreeze(params))
+        flat_mask = flatten_dict(unfreeze(mask))
+        if set(flat_mask) != set(flat_params):
+            raise ValueError(
+                "mask must have the structure of params (one boolean per parameter); it differs at "
+                f"{sorted(set(flat_mask) ^ set(flat_params))[:3]}"
+            )
+        return unflatten_dict({k: cast(v) if flat_mask[k] else v for k, v in flat_params.items()})
+
+    def to_bf16(self, params: Any, mask: Any = None) -> Any:
+        """`params` with its floating-point leaves cast to bfloat16 (only where `mask` is True, if given): e.g. to
+        train or serve in half precision. Returns a new tree."""
+        return self._cast_floating_to(params, jnp.bfloat16, mask)
+
+    def to_fp16(self, params: Any, mask: Any = None) -> Any:
+        """`params` with its floating-point leaves cast to float16 (only where `mask` is True, if given). Returns a
+        new tree."""
+        return self._cast_floating_to(params, jnp.float16, mask)
+
+    def to_fp32(self, params: Any, mask: Any = None) -> Any:
+        """`params` with its floating-point leaves cast to float32 (only where `mask` is True, if given), e.g. back
+        from `to_bf16`. Returns a new tree."""
+        return self._cast_floating_to(params, jnp.float32, mask)
 
     def _param_shapes(self) -> dict:
         """`{path: ShapeDtypeStruct}` of every parameter, without computing anything."""
@@ -497,6 +767,7 @@ class FlaxPreTrainedModel:
         subfolder: str = "",
         force_download: bool = False,
         proxies: Optional[dict] = None,
+        _do_init: bool = True,
         **kwargs: Any,
     ) -> "FlaxPreTrainedModel":
         """Load a checkpoint written by transformers (in any framework) or by `save_pretrained`: a local directory,
@@ -525,7 +796,13 @@ class FlaxPreTrainedModel:
                 branch, tag or commit (default `"main"`), the cache only (as `HF_HUB_OFFLINE=1` does), the token of a
                 private or gated repository, the folder holding the model (in a local directory too), a new download
                 even when cached, and the proxies of the Hub requests.
+            _do_init: `False` returns `(model, params)` as transformers does: the model keeps no parameters
+                (`model.params` raises; pass `params=` to every call), e.g. to place them on devices yourself.
             kwargs: configuration fields that override those of `config.json`.
+
+        Returns:
+            The model; `(model, loading_info)` with `output_loading_info`; `(model, params)` with `_do_init=False`
+            (`(model, params, loading_info)` with both).
         """
         hub = {
             "cache_dir": cache_dir,
@@ -549,13 +826,16 @@ class FlaxPreTrainedModel:
         config = checkpoint.apply_config_overrides(copy.deepcopy(config), overrides)
         name = checkpoint.resolve_dtype(dtype, torch_dtype, config) or "float32"
         model = cls(config, dtype=getattr(jnp, name), seed=seed, _do_init=False, **model_kwargs)
-        model.params = model.load_state_dict(
+        params = model.load_state_dict(
             checkpoint.load_numpy_state_dict(source),
             source.path,
             ignore_mismatched_sizes,
             ignore_unexpected_keys,
             config_name,
         )
+        if not _do_init:
+            return (model, params, model.loading_info) if output_loading_info else (model, params)
+        model.params = params
         return (model, model.loading_info) if output_loading_info else model
 
     def save_pretrained(
@@ -586,11 +866,26 @@ __all__ = [
     "FlaxModuleList",
     "FlaxModuleSequence",
     "FlaxPreTrainedModel",
+    "LOGICAL_AXIS_RULES",
     "attention_bias",
+    "binary_cross_entropy_with_logits",
+    "causal_lm_loss",
     "check_inputs",
+    "check_label_shape",
+    "classification_loss",
+    "cross_entropy",
     "expand_head_mask",
+    "logical",
     "mask_value",
+    "masked_lm_loss",
     "normal_init",
     "params_to_state_dict",
+    "partitioned_dense",
+    "partitioned_embed",
+    "partitioned_layer_norm",
     "pytorch_name",
+    "question_answering_loss",
+    "sequence_classification_loss",
+    "shift_tokens_right",
+    "token_discriminator_loss",
 ]

@@ -31,8 +31,16 @@ from ...modeling_flax_utils import (
     FlaxPreTrainedModel,
     attention_bias,
     check_inputs,
+    classification_loss,
     expand_head_mask,
+    logical,
+    masked_lm_loss,
     normal_init,
+    partitioned_dense,
+    partitioned_embed,
+    partitioned_layer_norm,
+    question_answering_loss,
+    sequence_classification_loss,
 )
 from .configuration_albert import AlbertConfig
 
@@ -46,16 +54,16 @@ class FlaxAlbertEmbeddings(nn.Module):
     def setup(self):
         config = self.config
         init = normal_init(config.initializer_range)
-        self.word_embeddings = nn.Embed(
-            config.vocab_size, config.embedding_size, embedding_init=init, dtype=self.dtype
+        self.word_embeddings = partitioned_embed(
+            config.vocab_size, config.embedding_size, init, ("vocab", "embed"), dtype=self.dtype
         )
-        self.position_embeddings = nn.Embed(
-            config.max_position_embeddings, config.embedding_size, embedding_init=init, dtype=self.dtype
+        self.position_embeddings = partitioned_embed(
+            config.max_position_embeddings, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
         )
-        self.token_type_embeddings = nn.Embed(
-            config.type_vocab_size, config.embedding_size, embedding_init=init, dtype=self.dtype
+        self.token_type_embeddings = partitioned_embed(
+            config.type_vocab_size, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
 
     def __call__(
@@ -91,13 +99,13 @@ class FlaxAlbertAttention(nn.Module):
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_heads * self.head_dim
         init = normal_init(config.initializer_range)
-        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
         self.attention_dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
         self.output_dropout = nn.Dropout(rate=config.hidden_dropout_prob)
-        self.dense = nn.Dense(config.hidden_size, kernel_init=init, dtype=self.dtype)
-        self.LayerNorm = nn.LayerNorm(epsilon=config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.dense = partitioned_dense(config.hidden_size, ("joined_kv", "embed"), kernel_init=init, dtype=self.dtype)
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
 
     def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
         batch_size, seq_length = states.shape[:2]
@@ -148,12 +156,10 @@ class FlaxAlbertLayer(nn.Module):
         self.attention = FlaxAlbertAttention(self.config, dtype=self.dtype)
         config = self.config
         init = normal_init(config.initializer_range)
-        self.ffn = nn.Dense(config.intermediate_size, kernel_init=init, dtype=self.dtype)
-        self.ffn_output = nn.Dense(config.hidden_size, kernel_init=init, dtype=self.dtype)
+        self.ffn = partitioned_dense(config.intermediate_size, ("embed", "mlp"), kernel_init=init, dtype=self.dtype)
+        self.ffn_output = partitioned_dense(config.hidden_size, ("mlp", "embed"), kernel_init=init, dtype=self.dtype)
         self.activation = ACT2FN[config.hidden_act]
-        self.full_layer_layer_norm = nn.LayerNorm(
-            epsilon=config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False
-        )
+        self.full_layer_layer_norm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
 
     def __call__(
         self,
@@ -221,8 +227,11 @@ class FlaxAlbertTransformer(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.embedding_hidden_mapping_in = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.embedding_hidden_mapping_in = partitioned_dense(
+            self.config.hidden_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.albert_layer_groups = FlaxModuleList(
             FlaxAlbertLayerGroup, self.config.num_hidden_groups, self.config, dtype=self.dtype
@@ -285,8 +294,11 @@ class FlaxAlbertModule(nn.Module):
         self.embeddings = FlaxAlbertEmbeddings(self.config, dtype=self.dtype)
         self.encoder = FlaxAlbertTransformer(self.config, dtype=self.dtype)
         if self.add_pooling_layer:
-            self.pooler = nn.Dense(
-                self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+            self.pooler = partitioned_dense(
+                self.config.hidden_size,
+                ("embed", "hidden"),
+                kernel_init=normal_init(self.config.initializer_range),
+                dtype=self.dtype,
             )
 
     def __call__(
@@ -366,19 +378,23 @@ class FlaxAlbertLMPredictionHead(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.embedding_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.embedding_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN[self.config.hidden_act]
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
         if not self.config.tie_word_embeddings:
-            self.decoder = nn.Dense(
+            self.decoder = partitioned_dense(
                 self.config.vocab_size,
+                ("embed", "vocab"),
                 use_bias=False,
                 kernel_init=normal_init(self.config.initializer_range),
                 dtype=self.dtype,
             )
-        self.bias = self.param("bias", nn.initializers.zeros, (self.config.vocab_size,))
+        self.bias = self.param("bias", logical(nn.initializers.zeros, "vocab"), (self.config.vocab_size,))
 
     def __call__(self, hidden_states: jnp.ndarray, shared_embedding: Optional[jnp.ndarray] = None) -> jnp.ndarray:
         hidden_states = self.LayerNorm(self.activation(self.dense(hidden_states)))  # (batch, seq, E)
@@ -397,8 +413,11 @@ class FlaxAlbertSentenceHead(nn.Module):
 
     def setup(self):
         self.dropout = nn.Dropout(rate=self.config.classifier_dropout_prob)
-        self.classifier = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.classifier = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(self, pooled_output: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
@@ -440,6 +459,8 @@ class FlaxAlbertForPreTrainingModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
+        sentence_order_label: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -457,16 +478,23 @@ class FlaxAlbertForPreTrainingModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # Tied decoder: the word-embedding matrix (vocab, E) of the base model.
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
         shared_embedding = (
-            self.variables["params"]["albert"]["embeddings"]["word_embeddings"]["embedding"]
+            nn.unbox(self.variables["params"]["albert"]["embeddings"]["word_embeddings"]["embedding"])
             if self.config.tie_word_embeddings
             else None
         )
         # (batch, seq, vocab)
         prediction_scores = self.predictions(outputs.last_hidden_state, shared_embedding=shared_embedding)
         sentence_scores = self.sop_classifier(outputs.pooler_output, deterministic=deterministic)
+        loss = None
+        if labels is not None and sentence_order_label is not None:
+            loss = masked_lm_loss(prediction_scores, labels) + classification_loss(
+                sentence_scores, sentence_order_label, "sentence_order_label"
+            )
         output = FlaxAlbertForPreTrainingOutput(
+            loss=loss,
             prediction_logits=prediction_scores,
             sop_logits=sentence_scores,
             hidden_states=outputs.hidden_states,
@@ -493,6 +521,7 @@ class FlaxAlbertForMaskedLMModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -510,15 +539,18 @@ class FlaxAlbertForMaskedLMModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # Tied decoder: the word-embedding matrix (vocab, E) of the base model.
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
         shared_embedding = (
-            self.variables["params"]["albert"]["embeddings"]["word_embeddings"]["embedding"]
+            nn.unbox(self.variables["params"]["albert"]["embeddings"]["word_embeddings"]["embedding"])
             if self.config.tie_word_embeddings
             else None
         )
         # (batch, seq, vocab)
         prediction_scores = self.predictions(outputs.last_hidden_state, shared_embedding=shared_embedding)
+        loss = masked_lm_loss(prediction_scores, labels) if labels is not None else None
         output = FlaxMaskedLMOutput(
+            loss=loss,
             logits=prediction_scores,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -535,8 +567,11 @@ class FlaxAlbertForSequenceClassificationModule(nn.Module):
     def setup(self):
         self.albert = FlaxAlbertModule(self.config, dtype=self.dtype, add_pooling_layer=True)
         self.dropout = nn.Dropout(rate=self.config.classifier_dropout_prob)
-        self.classifier = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.classifier = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -547,6 +582,7 @@ class FlaxAlbertForSequenceClassificationModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -566,7 +602,9 @@ class FlaxAlbertForSequenceClassificationModule(nn.Module):
         )
         pooled_output = self.dropout(outputs.pooler_output, deterministic=deterministic)
         logits = self.classifier(pooled_output)  # (batch, num_labels)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
         output = FlaxSequenceClassifierOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -583,8 +621,11 @@ class FlaxAlbertForTokenClassificationModule(nn.Module):
     def setup(self):
         self.albert = FlaxAlbertModule(self.config, dtype=self.dtype, add_pooling_layer=False)
         self.dropout = nn.Dropout(rate=self.config.classifier_dropout_prob)
-        self.classifier = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.classifier = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -595,6 +636,7 @@ class FlaxAlbertForTokenClassificationModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -614,7 +656,9 @@ class FlaxAlbertForTokenClassificationModule(nn.Module):
         )
         sequence_output = self.dropout(outputs.last_hidden_state, deterministic=deterministic)
         logits = self.classifier(sequence_output)  # (batch, seq, num_labels)
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxTokenClassifierOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -630,8 +674,11 @@ class FlaxAlbertForQuestionAnsweringModule(nn.Module):
 
     def setup(self):
         self.albert = FlaxAlbertModule(self.config, dtype=self.dtype, add_pooling_layer=False)
-        self.qa_outputs = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.qa_outputs = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -642,6 +689,8 @@ class FlaxAlbertForQuestionAnsweringModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        start_positions: Optional[jnp.ndarray] = None,
+        end_positions: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -662,7 +711,11 @@ class FlaxAlbertForQuestionAnsweringModule(nn.Module):
         logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, num_labels), num_labels = 2 in use
         start_logits = logits[..., 0]  # (batch, seq)
         end_logits = logits[..., 1]
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
         output = FlaxQuestionAnsweringModelOutput(
+            loss=loss,
             start_logits=start_logits,
             end_logits=end_logits,
             hidden_states=outputs.hidden_states,
@@ -680,7 +733,9 @@ class FlaxAlbertForMultipleChoiceModule(nn.Module):
     def setup(self):
         self.albert = FlaxAlbertModule(self.config, dtype=self.dtype, add_pooling_layer=True)
         self.dropout = nn.Dropout(rate=self.config.classifier_dropout_prob)
-        self.classifier = nn.Dense(1, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype)
+        self.classifier = partitioned_dense(
+            1, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        )
 
     def __call__(
         self,
@@ -690,6 +745,7 @@ class FlaxAlbertForMultipleChoiceModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -716,7 +772,9 @@ class FlaxAlbertForMultipleChoiceModule(nn.Module):
         )
         summary = self.dropout(outputs.pooler_output, deterministic=deterministic)  # (batch * num_choices, hidden)
         logits = self.classifier(summary).reshape(-1, num_choices)  # (batch, num_choices)
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxMultipleChoiceModelOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -742,6 +800,18 @@ class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -749,18 +819,6 @@ class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
 
     Returns:
         [`FlaxBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -775,14 +833,14 @@ class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
     ):
         """Run the model.
 
@@ -798,6 +856,18 @@ class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -805,18 +875,6 @@ class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
 
         Returns:
             [`FlaxBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -860,6 +918,18 @@ class FlaxAlbertForPreTraining(FlaxAlbertPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -867,18 +937,14 @@ class FlaxAlbertForPreTraining(FlaxAlbertPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+            the tokens with labels in `[0, ..., config.vocab_size]`.
+        sentence_order_label (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sentence order prediction (classification) loss. Indices should be in `[0, 1]`: 0
+            indicates original order (sequence A, then sequence B), 1 indicates switched order (sequence B, then
+            sequence A).
 
     Returns:
         [`FlaxAlbertForPreTrainingOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -895,14 +961,16 @@ class FlaxAlbertForPreTraining(FlaxAlbertPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        sentence_order_label=None,
     ):
         """Run the model and its head.
 
@@ -918,6 +986,18 @@ class FlaxAlbertForPreTraining(FlaxAlbertPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -925,18 +1005,14 @@ class FlaxAlbertForPreTraining(FlaxAlbertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
+            sentence_order_label (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sentence order prediction (classification) loss. Indices should be in `[0, 1]`: 0
+                indicates original order (sequence A, then sequence B), 1 indicates switched order (sequence B, then
+                sequence A).
 
         Returns:
             [`FlaxAlbertForPreTrainingOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -954,6 +1030,8 @@ class FlaxAlbertForPreTraining(FlaxAlbertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
+            sentence_order_label=sentence_order_label,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -979,6 +1057,18 @@ class FlaxAlbertForMaskedLM(FlaxAlbertPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -986,18 +1076,10 @@ class FlaxAlbertForMaskedLM(FlaxAlbertPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+            the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
         [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1014,14 +1096,15 @@ class FlaxAlbertForMaskedLM(FlaxAlbertPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1037,6 +1120,18 @@ class FlaxAlbertForMaskedLM(FlaxAlbertPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1044,18 +1139,10 @@ class FlaxAlbertForMaskedLM(FlaxAlbertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
             [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1073,6 +1160,7 @@ class FlaxAlbertForMaskedLM(FlaxAlbertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1099,6 +1187,18 @@ class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1106,18 +1206,10 @@ class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
     Returns:
         [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1132,14 +1224,15 @@ class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1155,6 +1248,18 @@ class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1162,18 +1267,10 @@ class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
         Returns:
             [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1191,6 +1288,7 @@ class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1217,6 +1315,18 @@ class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1224,18 +1334,8 @@ class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
     Returns:
         [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1250,14 +1350,15 @@ class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1273,6 +1374,18 @@ class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1280,18 +1393,8 @@ class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
         Returns:
             [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1309,6 +1412,7 @@ class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1335,6 +1439,18 @@ class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1342,18 +1458,14 @@ class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
 
     Returns:
         [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1368,14 +1480,16 @@ class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
     ):
         """Run the model and its head.
 
@@ -1391,6 +1505,18 @@ class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1398,18 +1524,14 @@ class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
 
         Returns:
             [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1427,6 +1549,8 @@ class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            start_positions=start_positions,
+            end_positions=end_positions,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1453,6 +1577,18 @@ class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1460,18 +1596,9 @@ class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
 
     Returns:
         [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1486,14 +1613,15 @@ class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1509,6 +1637,18 @@ class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1516,18 +1656,9 @@ class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
 
         Returns:
             [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1545,6 +1676,7 @@ class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,

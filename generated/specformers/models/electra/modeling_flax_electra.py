@@ -30,9 +30,19 @@ from ...modeling_flax_utils import (
     FlaxModuleList,
     FlaxPreTrainedModel,
     attention_bias,
+    causal_lm_loss,
     check_inputs,
+    classification_loss,
     expand_head_mask,
+    logical,
+    masked_lm_loss,
     normal_init,
+    partitioned_dense,
+    partitioned_embed,
+    partitioned_layer_norm,
+    question_answering_loss,
+    sequence_classification_loss,
+    token_discriminator_loss,
 )
 from .configuration_electra import ElectraConfig
 
@@ -46,16 +56,16 @@ class FlaxElectraEmbeddings(nn.Module):
     def setup(self):
         config = self.config
         init = normal_init(config.initializer_range)
-        self.word_embeddings = nn.Embed(
-            config.vocab_size, config.embedding_size, embedding_init=init, dtype=self.dtype
+        self.word_embeddings = partitioned_embed(
+            config.vocab_size, config.embedding_size, init, ("vocab", "embed"), dtype=self.dtype
         )
-        self.position_embeddings = nn.Embed(
-            config.max_position_embeddings, config.embedding_size, embedding_init=init, dtype=self.dtype
+        self.position_embeddings = partitioned_embed(
+            config.max_position_embeddings, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
         )
-        self.token_type_embeddings = nn.Embed(
-            config.type_vocab_size, config.embedding_size, embedding_init=init, dtype=self.dtype
+        self.token_type_embeddings = partitioned_embed(
+            config.type_vocab_size, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
 
     def __call__(
@@ -91,9 +101,9 @@ class FlaxElectraSelfAttention(nn.Module):
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_heads * self.head_dim
         init = normal_init(config.initializer_range)
-        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
 
     def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
@@ -146,10 +156,13 @@ class FlaxElectraSelfOutput(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("joined_kv", "embed"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
 
     def __call__(
@@ -208,9 +221,9 @@ class FlaxElectraCrossAttentionCore(nn.Module):
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_heads * self.head_dim
         init = normal_init(config.initializer_range)
-        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
 
     def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
@@ -297,8 +310,11 @@ class FlaxElectraIntermediate(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.intermediate_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.intermediate_size,
+            ("embed", "mlp"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN[self.config.hidden_act]
 
@@ -313,10 +329,13 @@ class FlaxElectraOutput(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("mlp", "embed"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
 
     def __call__(
@@ -462,8 +481,11 @@ class FlaxElectraModule(nn.Module):
     def setup(self):
         self.embeddings = FlaxElectraEmbeddings(self.config, dtype=self.dtype)
         if self.config.embedding_size != self.config.hidden_size:
-            self.embeddings_project = nn.Dense(
-                self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+            self.embeddings_project = partitioned_dense(
+                self.config.hidden_size,
+                ("embed", "hidden"),
+                kernel_init=normal_init(self.config.initializer_range),
+                dtype=self.dtype,
             )
         self.encoder = FlaxElectraEncoder(self.config, dtype=self.dtype)
 
@@ -474,10 +496,10 @@ class FlaxElectraModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
@@ -566,11 +588,14 @@ class FlaxElectraLMHeadTransform(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.embedding_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.embedding_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN["gelu"]
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
 
     def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
         return self.LayerNorm(self.activation(self.dense(hidden_states)))  # (batch, seq, E)
@@ -590,10 +615,10 @@ class FlaxElectraVocabProjection(nn.Module):
         else:
             kernel = self.param(
                 "kernel",
-                normal_init(self.config.initializer_range),
+                logical(normal_init(self.config.initializer_range), "embed", "vocab"),
                 (self.config.embedding_size, self.config.vocab_size),
             )
-        bias = self.param("bias", nn.initializers.zeros, (self.config.vocab_size,))
+        bias = self.param("bias", logical(nn.initializers.zeros, "vocab"), (self.config.vocab_size,))
         # (batch, seq, vocab)
         return jnp.matmul(hidden_states, jnp.asarray(kernel, self.dtype)) + jnp.asarray(bias, self.dtype)
 
@@ -605,8 +630,11 @@ class FlaxElectraClassificationHead(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.dropout = nn.Dropout(
             rate=(
@@ -615,8 +643,11 @@ class FlaxElectraClassificationHead(nn.Module):
                 else self.config.hidden_dropout_prob
             )
         )
-        self.out_proj = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.out_proj = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN["gelu"]
 
@@ -635,11 +666,16 @@ class FlaxElectraDiscriminatorPredictions(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN[self.config.hidden_act]
-        self.dense_prediction = nn.Dense(1, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype)
+        self.dense_prediction = partitioned_dense(
+            1, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        )
 
     def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
         return self.dense_prediction(self.activation(self.dense(hidden_states))).squeeze(-1)  # (batch, seq)
@@ -656,8 +692,11 @@ class FlaxElectraSequenceSummary(nn.Module):
 
     def setup(self):
         if self.config.summary_use_proj:
-            self.summary = nn.Dense(
-                self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+            self.summary = partitioned_dense(
+                self.config.hidden_size,
+                ("embed", "hidden"),
+                kernel_init=normal_init(self.config.initializer_range),
+                dtype=self.dtype,
             )
         self.last_dropout = nn.Dropout(rate=self.config.summary_last_dropout)
 
@@ -712,6 +751,7 @@ class FlaxElectraForPreTrainingModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -732,7 +772,9 @@ class FlaxElectraForPreTrainingModule(nn.Module):
         logits = self.discriminator_predictions(
             outputs.last_hidden_state
         )  # (batch, seq): one replaced-token logit per token
+        loss = token_discriminator_loss(logits, labels, attention_mask) if labels is not None else None
         output = FlaxElectraForPreTrainingOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -759,6 +801,7 @@ class FlaxElectraForMaskedLMModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -776,9 +819,10 @@ class FlaxElectraForMaskedLMModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # Tied decoder: the word-embedding matrix (vocab, E) of the base model.
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
         shared_embedding = (
-            self.variables["params"]["electra"]["embeddings"]["word_embeddings"]["embedding"]
+            nn.unbox(self.variables["params"]["electra"]["embeddings"]["word_embeddings"]["embedding"])
             if self.config.tie_word_embeddings
             else None
         )
@@ -786,7 +830,9 @@ class FlaxElectraForMaskedLMModule(nn.Module):
         prediction_scores = self.generator_lm_head(
             self.generator_predictions(outputs.last_hidden_state), shared_embedding=shared_embedding
         )
+        loss = masked_lm_loss(prediction_scores, labels) if labels is not None else None
         output = FlaxMaskedLMOutput(
+            loss=loss,
             logits=prediction_scores,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -812,11 +858,12 @@ class FlaxElectraForCausalLMModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -828,19 +875,20 @@ class FlaxElectraForCausalLMModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # Tied decoder: the word-embedding matrix (vocab, E) of the base model.
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
         shared_embedding = (
-            self.variables["params"]["electra"]["embeddings"]["word_embeddings"]["embedding"]
+            nn.unbox(self.variables["params"]["electra"]["embeddings"]["word_embeddings"]["embedding"])
             if self.config.tie_word_embeddings
             else None
         )
@@ -848,7 +896,9 @@ class FlaxElectraForCausalLMModule(nn.Module):
         prediction_scores = self.generator_lm_head(
             self.generator_predictions(outputs.last_hidden_state), shared_embedding=shared_embedding
         )
+        loss = causal_lm_loss(prediction_scores, labels) if labels is not None else None
         output = FlaxCausalLMOutputWithCrossAttentions(
+            loss=loss,
             logits=prediction_scores,
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
@@ -876,6 +926,7 @@ class FlaxElectraForSequenceClassificationModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -894,7 +945,9 @@ class FlaxElectraForSequenceClassificationModule(nn.Module):
             return_dict=True,
         )
         logits = self.classifier(outputs.last_hidden_state, deterministic=deterministic)  # (batch, num_labels)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
         output = FlaxSequenceClassifierOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -917,8 +970,11 @@ class FlaxElectraForTokenClassificationModule(nn.Module):
                 else self.config.hidden_dropout_prob
             )
         )
-        self.classifier = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.classifier = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -929,6 +985,7 @@ class FlaxElectraForTokenClassificationModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -948,7 +1005,9 @@ class FlaxElectraForTokenClassificationModule(nn.Module):
         )
         sequence_output = self.dropout(outputs.last_hidden_state, deterministic=deterministic)
         logits = self.classifier(sequence_output)  # (batch, seq, num_labels)
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxTokenClassifierOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -964,8 +1023,11 @@ class FlaxElectraForQuestionAnsweringModule(nn.Module):
 
     def setup(self):
         self.electra = FlaxElectraModule(self.config, dtype=self.dtype)
-        self.qa_outputs = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.qa_outputs = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -976,6 +1038,8 @@ class FlaxElectraForQuestionAnsweringModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        start_positions: Optional[jnp.ndarray] = None,
+        end_positions: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -996,7 +1060,11 @@ class FlaxElectraForQuestionAnsweringModule(nn.Module):
         logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, num_labels), num_labels = 2 in use
         start_logits = logits[..., 0]  # (batch, seq)
         end_logits = logits[..., 1]
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
         output = FlaxQuestionAnsweringModelOutput(
+            loss=loss,
             start_logits=start_logits,
             end_logits=end_logits,
             hidden_states=outputs.hidden_states,
@@ -1014,7 +1082,9 @@ class FlaxElectraForMultipleChoiceModule(nn.Module):
     def setup(self):
         self.electra = FlaxElectraModule(self.config, dtype=self.dtype)
         self.sequence_summary = FlaxElectraSequenceSummary(self.config, dtype=self.dtype)
-        self.classifier = nn.Dense(1, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype)
+        self.classifier = partitioned_dense(
+            1, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        )
 
     def __call__(
         self,
@@ -1024,6 +1094,7 @@ class FlaxElectraForMultipleChoiceModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1052,7 +1123,9 @@ class FlaxElectraForMultipleChoiceModule(nn.Module):
             outputs.last_hidden_state, deterministic=deterministic
         )  # (batch * num_choices, hidden)
         logits = self.classifier(summary).reshape(-1, num_choices)  # (batch, num_choices)
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxMultipleChoiceModelOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -1081,34 +1154,34 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
         encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
             Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
             model is configured as a decoder.
         encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
             Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
             the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-        use_cache (`bool`, *optional*):
-            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-            `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
 
     Returns:
         [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1124,17 +1197,17 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
-        inputs_embeds=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
-        past_key_values=None,
-        use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
     ):
         """Run the model.
 
@@ -1153,34 +1226,34 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
             encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
                 Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
                 model is configured as a decoder.
             encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
                 Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
                 the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
 
         Returns:
             [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1203,10 +1276,10 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
@@ -1237,22 +1310,26 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the replaced-token detection loss, one per token. Indices should be in `[0, 1]`: 0
+            indicates the token is an original token, 1 indicates the token was replaced. Only attended tokens
+            (`attention_mask` 1) count.
 
     Returns:
         [`FlaxElectraForPreTrainingOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1268,13 +1345,14 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1293,22 +1371,26 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the replaced-token detection loss, one per token. Indices should be in `[0, 1]`: 0
+                indicates the token is an original token, 1 indicates the token was replaced. Only attended tokens
+                (`attention_mask` 1) count.
 
         Returns:
             [`FlaxElectraForPreTrainingOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1326,6 +1408,7 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1354,22 +1437,26 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+            the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
         [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1387,13 +1474,14 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1412,22 +1500,26 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
             [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1445,6 +1537,7 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1473,34 +1566,38 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
         encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
             Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
             model is configured as a decoder.
         encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
             Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
             the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-        use_cache (`bool`, *optional*):
-            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-            `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+            `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+            computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
         [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1518,17 +1615,18 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
-        inputs_embeds=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
-        past_key_values=None,
-        use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1547,34 +1645,38 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
             encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
                 Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
                 model is configured as a decoder.
             encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
                 Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
                 the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+                `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+                computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
             [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1591,17 +1693,20 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
             use_cache = bool(use_cache)
         else:
             use_cache = False
+        if labels is not None:
+            use_cache = False  # training on labels needs no cache
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1631,22 +1736,26 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
     Returns:
         [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1662,13 +1771,14 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1687,22 +1797,26 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
         Returns:
             [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1720,6 +1834,7 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1749,22 +1864,24 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
     Returns:
         [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1780,13 +1897,14 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1805,22 +1923,24 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
         Returns:
             [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1838,6 +1958,7 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1867,22 +1988,30 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
 
     Returns:
         [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1898,13 +2027,15 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
     ):
         """Run the model and its head.
 
@@ -1923,22 +2054,30 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
 
         Returns:
             [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1956,6 +2095,8 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            start_positions=start_positions,
+            end_positions=end_positions,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1985,22 +2126,25 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
 
     Returns:
         [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -2016,13 +2160,14 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -2041,22 +2186,25 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
 
         Returns:
             [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -2074,6 +2222,7 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,

@@ -29,10 +29,14 @@ from ...modeling_flax_utils import (
     FlaxConv1D,
     FlaxModuleSequence,
     FlaxPreTrainedModel,
+    causal_lm_loss,
     check_inputs,
+    classification_loss,
     expand_head_mask,
     mask_value,
     normal_init,
+    question_answering_loss,
+    sequence_classification_loss,
 )
 from .configuration_gpt2 import GPT2Config
 
@@ -317,6 +321,7 @@ class FlaxGPT2LMHeadModelModule(nn.Module):
         head_mask=None,
         inputs_embeds=None,
         use_cache: bool = False,
+        labels=None,
         cache_index: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
@@ -344,7 +349,8 @@ class FlaxGPT2LMHeadModelModule(nn.Module):
             logits = hidden_states @ embedding.T.astype(hidden_states.dtype)  # (batch, seq, vocab)
         else:
             logits = self.lm_head(hidden_states)
-        values = dict(logits=logits, past_key_values=outputs.past_key_values)
+        loss = causal_lm_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits, past_key_values=outputs.past_key_values)
         output = FlaxCausalLMOutputWithCrossAttentions(
             **values,
             hidden_states=outputs.hidden_states,
@@ -375,6 +381,7 @@ class FlaxGPT2ForSequenceClassificationModule(nn.Module):
         head_mask=None,
         inputs_embeds=None,
         use_cache: bool = False,
+        labels=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -411,7 +418,8 @@ class FlaxGPT2ForSequenceClassificationModule(nn.Module):
             # Padding cannot be recognised in `inputs_embeds`: the last position is read.
             last_tokens = jnp.full((batch_size,), seq_length - 1)
         logits = logits[jnp.arange(batch_size), last_tokens]  # (batch, num_labels)
-        values = dict(logits=logits, past_key_values=outputs.past_key_values)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits, past_key_values=outputs.past_key_values)
         output = FlaxSequenceClassifierOutputWithPast(
             **values,
             hidden_states=outputs.hidden_states,
@@ -443,6 +451,7 @@ class FlaxGPT2ForTokenClassificationModule(nn.Module):
         head_mask=None,
         inputs_embeds=None,
         use_cache: bool = False,
+        labels=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -463,7 +472,8 @@ class FlaxGPT2ForTokenClassificationModule(nn.Module):
         )
         hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
         logits = self.classifier(self.dropout(hidden_states, deterministic=deterministic))  # (batch, seq, num_labels)
-        values = dict(logits=logits)
+        loss = classification_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
         output = FlaxTokenClassifierOutput(
             **values,
             hidden_states=outputs.hidden_states,
@@ -491,6 +501,8 @@ class FlaxGPT2ForQuestionAnsweringModule(nn.Module):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -509,7 +521,11 @@ class FlaxGPT2ForQuestionAnsweringModule(nn.Module):
         )
         hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
         logits = self.qa_outputs(hidden_states)  # (batch, seq, 2)
-        values = dict(start_logits=logits[..., 0], end_logits=logits[..., 1])
+        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, seq) each
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        values = dict(loss=loss, start_logits=start_logits, end_logits=end_logits)
         output = FlaxQuestionAnsweringModelOutput(
             **values,
             hidden_states=outputs.hidden_states,
@@ -547,15 +563,27 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
     Args:
         input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of input sequence tokens in the vocabulary.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -566,18 +594,6 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
 
     Returns:
         [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -589,33 +605,45 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
     def __call__(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        use_cache=None,
+        params=None,
+        past_key_values=None,
+        dropout_rng=None,
+        train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
+        head_mask=None,
+        inputs_embeds=None,
+        use_cache=None,
     ):
         """Run the model.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -626,18 +654,6 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
 
         Returns:
             [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -646,9 +662,9 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
         config = self.config
         inputs = dict(
             input_ids=input_ids,
-            past_key_values=past_key_values,
             attention_mask=attention_mask,
             position_ids=position_ids,
+            past_key_values=past_key_values,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -671,15 +687,27 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
     Args:
         input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of input sequence tokens in the vocabulary.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -690,18 +718,10 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+            `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+            computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
         [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -719,33 +739,46 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
     def __call__(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        use_cache=None,
+        params=None,
+        past_key_values=None,
+        dropout_rng=None,
+        train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
+        head_mask=None,
+        inputs_embeds=None,
+        use_cache=None,
+        labels=None,
     ):
         """Run the model and its head.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -756,18 +789,10 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+                `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+                computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
             [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -776,12 +801,13 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
         config = self.config
         inputs = dict(
             input_ids=input_ids,
-            past_key_values=past_key_values,
             attention_mask=attention_mask,
             position_ids=position_ids,
+            past_key_values=past_key_values,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
+            labels=labels,
             output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
             output_hidden_states=(
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states
@@ -801,15 +827,27 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
     Args:
         input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of input sequence tokens in the vocabulary.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -820,18 +858,10 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
     Returns:
         [`FlaxSequenceClassifierOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -843,33 +873,46 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
     def __call__(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        use_cache=None,
+        params=None,
+        past_key_values=None,
+        dropout_rng=None,
+        train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
+        head_mask=None,
+        inputs_embeds=None,
+        use_cache=None,
+        labels=None,
     ):
         """Run the model and its head.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -880,18 +923,10 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
         Returns:
             [`FlaxSequenceClassifierOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -900,12 +935,13 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
         config = self.config
         inputs = dict(
             input_ids=input_ids,
-            past_key_values=past_key_values,
             attention_mask=attention_mask,
             position_ids=position_ids,
+            past_key_values=past_key_values,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
+            labels=labels,
             output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
             output_hidden_states=(
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states
@@ -925,15 +961,27 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
     Args:
         input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of input sequence tokens in the vocabulary.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -944,18 +992,8 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
     Returns:
         [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -967,33 +1005,46 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
     def __call__(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        use_cache=None,
+        params=None,
+        past_key_values=None,
+        dropout_rng=None,
+        train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
+        head_mask=None,
+        inputs_embeds=None,
+        use_cache=None,
+        labels=None,
     ):
         """Run the model and its head.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1004,18 +1055,8 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
         Returns:
             [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1024,12 +1065,13 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
         config = self.config
         inputs = dict(
             input_ids=input_ids,
-            past_key_values=past_key_values,
             attention_mask=attention_mask,
             position_ids=position_ids,
+            past_key_values=past_key_values,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
+            labels=labels,
             output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
             output_hidden_states=(
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states
@@ -1055,6 +1097,18 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1062,18 +1116,14 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
 
     Returns:
         [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1087,14 +1137,16 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
     ):
         """Run the model and its head.
 
@@ -1107,6 +1159,18 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1114,18 +1178,14 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
 
         Returns:
             [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1138,6 +1198,8 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            start_positions=start_positions,
+            end_positions=end_positions,
             output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
             output_hidden_states=(
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states

@@ -17,7 +17,6 @@ from typing import Optional, Union
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from flax.core import unfreeze
 
 from ...activations_flax import ACT2FN
 from ...generation_flax_utils import FlaxGenerationMixin
@@ -35,8 +34,13 @@ from ...modeling_flax_utils import (
     attention_bias,
     check_inputs,
     expand_head_mask,
+    logical,
     mask_value,
     normal_init,
+    partitioned_dense,
+    partitioned_embed,
+    masked_lm_loss,
+    shift_tokens_right,
 )
 from .configuration_longt5 import LongT5Config
 
@@ -164,7 +168,7 @@ class FlaxLongT5LayerNorm(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.weight = self.param("weight", jax.nn.initializers.ones, (self.hidden_size,))
+        self.weight = self.param("weight", logical(jax.nn.initializers.ones, "embed"), (self.hidden_size,))
 
     def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
         variance = jnp.mean(jnp.square(hidden_states.astype(jnp.float32)), axis=-1, keepdims=True)
@@ -182,9 +186,15 @@ class FlaxLongT5DenseActDense(nn.Module):
         config = self.config
         factor = config.initializer_factor
         inner_init = normal_init(factor * config.hidden_size**-0.5)
-        self.wi = nn.Dense(config.d_ff, use_bias=False, kernel_init=inner_init, dtype=self.dtype)
-        self.wo = nn.Dense(
-            config.hidden_size, use_bias=False, kernel_init=normal_init(factor * config.d_ff**-0.5), dtype=self.dtype
+        self.wi = partitioned_dense(
+            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
+        )
+        self.wo = partitioned_dense(
+            config.hidden_size,
+            ("mlp", "embed"),
+            use_bias=False,
+            kernel_init=normal_init(factor * config.d_ff**-0.5),
+            dtype=self.dtype,
         )
         self.dropout = nn.Dropout(rate=config.dropout_rate)
         self.act = ACT2FN[config.dense_act_fn]
@@ -205,10 +215,18 @@ class FlaxLongT5DenseGatedActDense(nn.Module):
         config = self.config
         factor = config.initializer_factor
         inner_init = normal_init(factor * config.hidden_size**-0.5)
-        self.wi_0 = nn.Dense(config.d_ff, use_bias=False, kernel_init=inner_init, dtype=self.dtype)
-        self.wi_1 = nn.Dense(config.d_ff, use_bias=False, kernel_init=inner_init, dtype=self.dtype)
-        self.wo = nn.Dense(
-            config.hidden_size, use_bias=False, kernel_init=normal_init(factor * config.d_ff**-0.5), dtype=self.dtype
+        self.wi_0 = partitioned_dense(
+            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
+        )
+        self.wi_1 = partitioned_dense(
+            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
+        )
+        self.wo = partitioned_dense(
+            config.hidden_size,
+            ("mlp", "embed"),
+            use_bias=False,
+            kernel_init=normal_init(factor * config.d_ff**-0.5),
+            dtype=self.dtype,
         )
         self.dropout = nn.Dropout(rate=config.dropout_rate)
         self.act = ACT2FN[config.dense_act_fn]
@@ -262,36 +280,41 @@ class FlaxLongT5Attention(nn.Module):
         self.head_dim = config.d_kv
         self.inner_dim = self.num_heads * self.head_dim
         # Mesh TensorFlow initialisation: the query std absorbs the 1/sqrt(head_dim) that the scores never get.
-        self.q = nn.Dense(
+        self.q = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * (config.hidden_size * self.head_dim) ** -0.5),
             dtype=self.dtype,
         )
-        self.k = nn.Dense(
+        self.k = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * config.hidden_size**-0.5),
             dtype=self.dtype,
         )
-        self.v = nn.Dense(
+        self.v = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * config.hidden_size**-0.5),
             dtype=self.dtype,
         )
-        self.o = nn.Dense(
+        self.o = partitioned_dense(
             config.hidden_size,
+            ("joined_kv", "embed"),
             use_bias=False,
             kernel_init=normal_init(factor * self.inner_dim**-0.5),
             dtype=self.dtype,
         )
         self.dropout = nn.Dropout(rate=config.dropout_rate)
         if self.has_relative_attention_bias:
-            self.relative_attention_bias = nn.Embed(
+            self.relative_attention_bias = partitioned_embed(
                 config.relative_attention_num_buckets,
                 self.num_heads,
-                embedding_init=normal_init(factor * config.hidden_size**-0.5),
+                normal_init(factor * config.hidden_size**-0.5),
+                ("kv", "heads"),
                 dtype=self.dtype,
             )
 
@@ -395,26 +418,30 @@ class FlaxLongT5LocalAttention(nn.Module):
         self.head_dim = config.d_kv
         self.inner_dim = self.num_heads * self.head_dim
         # Mesh TensorFlow initialisation: the query std absorbs the 1/sqrt(head_dim) that the scores never get.
-        self.q = nn.Dense(
+        self.q = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * (config.hidden_size * self.head_dim) ** -0.5),
             dtype=self.dtype,
         )
-        self.k = nn.Dense(
+        self.k = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * config.hidden_size**-0.5),
             dtype=self.dtype,
         )
-        self.v = nn.Dense(
+        self.v = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * config.hidden_size**-0.5),
             dtype=self.dtype,
         )
-        self.o = nn.Dense(
+        self.o = partitioned_dense(
             config.hidden_size,
+            ("joined_kv", "embed"),
             use_bias=False,
             kernel_init=normal_init(factor * self.inner_dim**-0.5),
             dtype=self.dtype,
@@ -422,10 +449,11 @@ class FlaxLongT5LocalAttention(nn.Module):
         self.dropout = nn.Dropout(rate=config.dropout_rate)
         self.block_len = config.local_radius + 1
         if self.has_relative_attention_bias:
-            self.relative_attention_bias = nn.Embed(
+            self.relative_attention_bias = partitioned_embed(
                 config.relative_attention_num_buckets,
                 self.num_heads,
-                embedding_init=normal_init(factor * config.hidden_size**-0.5),
+                normal_init(factor * config.hidden_size**-0.5),
+                ("kv", "heads"),
                 dtype=self.dtype,
             )
 
@@ -519,10 +547,11 @@ class FlaxLongT5TransientGlobalAttention(FlaxLongT5LocalAttention):
         factor = config.initializer_factor
         self.global_block_size = config.global_block_size
         if self.has_relative_attention_bias:
-            self.global_relative_attention_bias = nn.Embed(
+            self.global_relative_attention_bias = partitioned_embed(
                 config.relative_attention_num_buckets,
                 self.num_heads,
-                embedding_init=normal_init(factor * config.hidden_size**-0.5),
+                normal_init(factor * config.hidden_size**-0.5),
+                ("kv", "heads"),
                 dtype=self.dtype,
             )
         self.global_input_layer_norm = FlaxLongT5LayerNorm(
@@ -1049,8 +1078,8 @@ class FlaxLongT5Module(nn.Module):
     def setup(self):
         config = self.config
         factor = config.initializer_factor
-        self.shared = nn.Embed(
-            config.vocab_size, config.hidden_size, embedding_init=normal_init(factor * 1.0), dtype=self.dtype
+        self.shared = partitioned_embed(
+            config.vocab_size, config.hidden_size, normal_init(factor * 1.0), ("vocab", "embed"), dtype=self.dtype
         )
         self.encoder = FlaxLongT5Stack(config, embed_tokens=self.shared, dtype=self.dtype)
         self.decoder = FlaxLongT5Stack(config, embed_tokens=self.shared, is_decoder=True, dtype=self.dtype)
@@ -1231,9 +1260,25 @@ class FlaxLongT5ForConditionalGenerationModule(FlaxLongT5Module):
         if not self.config.tie_word_embeddings:
             config = self.config
             factor = config.initializer_factor
-            self.lm_head = nn.Dense(
-                config.vocab_size, use_bias=False, kernel_init=normal_init(factor * 1.0), dtype=self.dtype
+            self.lm_head = partitioned_dense(
+                config.vocab_size,
+                ("embed", "vocab"),
+                use_bias=False,
+                kernel_init=normal_init(factor * 1.0),
+                dtype=self.dtype,
             )
+
+    def decoder_inputs_from_labels(self, labels: jnp.ndarray) -> jnp.ndarray:
+        """The decoder inputs of `labels` (batch, target seq): shifted one position to the right after
+        `config.decoder_start_token_id`, with -100 replaced by `config.pad_token_id`."""
+        if self.config.decoder_start_token_id is None:
+            raise ValueError(
+                "config.decoder_start_token_id must be set to build the decoder inputs from the labels "
+                "(it is usually the pad token id); or pass decoder_input_ids"
+            )
+        if self.config.pad_token_id is None:
+            raise ValueError("config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs")
+        return shift_tokens_right(labels, self.config.decoder_start_token_id, self.config.pad_token_id)
 
     def lm_logits(self, sequence_output: jnp.ndarray) -> jnp.ndarray:
         """(batch, seq, hidden) -> (batch, seq, vocab)."""
@@ -1294,11 +1339,14 @@ class FlaxLongT5ForConditionalGenerationModule(FlaxLongT5Module):
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
+        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
+            decoder_input_ids = self.decoder_inputs_from_labels(labels)
         encoder_outputs, decoder_outputs = self._encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1317,7 +1365,9 @@ class FlaxLongT5ForConditionalGenerationModule(FlaxLongT5Module):
             output_hidden_states=output_hidden_states,
         )
         logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target seq, vocab)
+        loss = masked_lm_loss(logits, labels) if labels is not None else None
         output = FlaxSeq2SeqLMOutput(
+            loss=loss,
             logits=logits,
             past_key_values=decoder_outputs.past_key_values,
             decoder_hidden_states=decoder_outputs.hidden_states,
@@ -1339,8 +1389,8 @@ class FlaxLongT5EncoderModelModule(nn.Module):
     def setup(self):
         config = self.config
         factor = config.initializer_factor
-        self.shared = nn.Embed(
-            config.vocab_size, config.hidden_size, embedding_init=normal_init(factor * 1.0), dtype=self.dtype
+        self.shared = partitioned_embed(
+            config.vocab_size, config.hidden_size, normal_init(factor * 1.0), ("vocab", "embed"), dtype=self.dtype
         )
         self.encoder = FlaxLongT5Stack(config, embed_tokens=self.shared, dtype=self.dtype)
 
@@ -1415,14 +1465,12 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
 
     _has_lm_head = False
 
-    def init_weights(self, rng: jax.Array, input_shape: tuple = (1, 1)) -> dict:
-        """Random parameters, initialised as the reference (Mesh TensorFlow scales, norms 1)."""
+    def _init_inputs(self, input_shape: tuple) -> dict:
+        """The dummy inputs of the initialising pass (initialised as the reference: Mesh TensorFlow scales, norms 1)."""
         feed = {"input_ids": jnp.zeros(input_shape, dtype="i4")}
         if self._has_decoder:
             feed["decoder_input_ids"] = jnp.ones(input_shape, dtype="i4")
-        params_rng, dropout_rng = jax.random.split(rng)
-        init = jax.jit(lambda rngs, feed: self.module.init(rngs, **feed, return_dict=False))
-        return unfreeze(init({"params": params_rng, "dropout": dropout_rng}, feed)["params"])
+        return feed
 
     def _apply(self, method: str, params: Optional[dict], dropout_rng: Optional[jax.Array], train: bool, **inputs):
         """Run one method of the module (`encode`, `decode`, ...) with dropout when `train`."""
@@ -1445,16 +1493,17 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
+        train: bool = False,
         params: Optional[dict] = None,
         dropout_rng: Optional[jax.Array] = None,
-        train: bool = False,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
     ):
-        """Run the encoder: [`FlaxBaseModelOutput`] (a tuple when `return_dict=False`)."""
+        """Run the encoder: [`FlaxBaseModelOutput`] (a tuple when `return_dict=False`). The arguments are in
+        transformers' order; `head_mask` and `inputs_embeds` (specformers' own) come last."""
         output = self._apply(
             "encode",
             params,
@@ -1479,18 +1528,19 @@ class FlaxLongT5PreTrainedModel(FlaxPreTrainedModel):
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        train: bool = False,
+        params: Optional[dict] = None,
+        dropout_rng: Optional[jax.Array] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: Optional[bool] = None,
-        output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None,
-        params: Optional[dict] = None,
-        dropout_rng: Optional[jax.Array] = None,
-        train: bool = False,
     ):
-        """Run the decoder on the encoder output (`encoder_outputs` or its `last_hidden_state`).
+        """Run the decoder on the encoder output (`encoder_outputs` or its `last_hidden_state`). The arguments are in
+        transformers' order; the head masks, `decoder_inputs_embeds` and `use_cache` (specformers' own) come last.
 
         Incremental decoding, as with transformers' Flax encoder-decoders:
 
@@ -1585,6 +1635,18 @@ class FlaxLongT5Model(FlaxLongT5PreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1610,18 +1672,6 @@ class FlaxLongT5Model(FlaxLongT5PreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
 
     Returns:
         [`FlaxSeq2SeqModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1636,6 +1686,12 @@ class FlaxLongT5Model(FlaxLongT5PreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        train=False,
+        params=None,
+        dropout_rng=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1644,12 +1700,6 @@ class FlaxLongT5Model(FlaxLongT5PreTrainedModel):
         inputs_embeds=None,
         decoder_inputs_embeds=None,
         use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
     ):
         """Run the model.
 
@@ -1666,6 +1716,18 @@ class FlaxLongT5Model(FlaxLongT5PreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1691,18 +1753,6 @@ class FlaxLongT5Model(FlaxLongT5PreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
 
         Returns:
             [`FlaxSeq2SeqModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1754,6 +1804,18 @@ class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerati
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1779,18 +1841,10 @@ class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerati
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the sequence-to-sequence language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size - 1]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed
+            for the tokens with labels in `[0, ..., config.vocab_size - 1]`.
 
     Returns:
         [`FlaxSeq2SeqLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1806,6 +1860,12 @@ class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerati
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        train=False,
+        params=None,
+        dropout_rng=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1814,12 +1874,7 @@ class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerati
         inputs_embeds=None,
         decoder_inputs_embeds=None,
         use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
+        labels=None,
     ):
         """Run the model and its LM head.
 
@@ -1836,6 +1891,18 @@ class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerati
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1861,18 +1928,10 @@ class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerati
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the sequence-to-sequence language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size - 1]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed
+                for the tokens with labels in `[0, ..., config.vocab_size - 1]`.
 
         Returns:
             [`FlaxSeq2SeqLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1897,6 +1956,7 @@ class FlaxLongT5ForConditionalGeneration(FlaxLongT5PreTrainedModel, FlaxGenerati
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1916,6 +1976,18 @@ class FlaxLongT5EncoderModel(FlaxLongT5PreTrainedModel):
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1923,18 +1995,6 @@ class FlaxLongT5EncoderModel(FlaxLongT5PreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
 
     Returns:
         [`FlaxBaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1950,14 +2010,14 @@ class FlaxLongT5EncoderModel(FlaxLongT5PreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
-        inputs_embeds=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        train=False,
         params=None,
         dropout_rng=None,
-        train=False,
+        head_mask=None,
+        inputs_embeds=None,
     ):
         """Run the model.
 
@@ -1967,6 +2027,18 @@ class FlaxLongT5EncoderModel(FlaxLongT5PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1974,18 +2046,6 @@ class FlaxLongT5EncoderModel(FlaxLongT5PreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
 
         Returns:
             [`FlaxBaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain

@@ -16,7 +16,6 @@ from typing import Optional, Union
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from flax.core import unfreeze
 
 from ...activations_flax import ACT2FN
 from ...generation_flax_utils import FlaxGenerationMixin
@@ -37,8 +36,16 @@ from ...modeling_flax_utils import (
     attention_bias,
     check_inputs,
     expand_head_mask,
+    logical,
     mask_value,
     normal_init,
+    partitioned_dense,
+    partitioned_embed,
+    classification_loss,
+    masked_lm_loss,
+    question_answering_loss,
+    sequence_classification_loss,
+    shift_tokens_right,
 )
 from .configuration_mt5 import MT5Config
 
@@ -94,7 +101,7 @@ class FlaxMT5LayerNorm(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.weight = self.param("weight", jax.nn.initializers.ones, (self.hidden_size,))
+        self.weight = self.param("weight", logical(jax.nn.initializers.ones, "embed"), (self.hidden_size,))
 
     def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
         variance = jnp.mean(jnp.square(hidden_states.astype(jnp.float32)), axis=-1, keepdims=True)
@@ -112,9 +119,15 @@ class FlaxMT5DenseActDense(nn.Module):
         config = self.config
         factor = config.initializer_factor
         inner_init = normal_init(factor * config.hidden_size**-0.5)
-        self.wi = nn.Dense(config.d_ff, use_bias=False, kernel_init=inner_init, dtype=self.dtype)
-        self.wo = nn.Dense(
-            config.hidden_size, use_bias=False, kernel_init=normal_init(factor * config.d_ff**-0.5), dtype=self.dtype
+        self.wi = partitioned_dense(
+            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
+        )
+        self.wo = partitioned_dense(
+            config.hidden_size,
+            ("mlp", "embed"),
+            use_bias=False,
+            kernel_init=normal_init(factor * config.d_ff**-0.5),
+            dtype=self.dtype,
         )
         self.dropout = nn.Dropout(rate=config.dropout_rate)
         self.act = ACT2FN[config.dense_act_fn]
@@ -135,10 +148,18 @@ class FlaxMT5DenseGatedActDense(nn.Module):
         config = self.config
         factor = config.initializer_factor
         inner_init = normal_init(factor * config.hidden_size**-0.5)
-        self.wi_0 = nn.Dense(config.d_ff, use_bias=False, kernel_init=inner_init, dtype=self.dtype)
-        self.wi_1 = nn.Dense(config.d_ff, use_bias=False, kernel_init=inner_init, dtype=self.dtype)
-        self.wo = nn.Dense(
-            config.hidden_size, use_bias=False, kernel_init=normal_init(factor * config.d_ff**-0.5), dtype=self.dtype
+        self.wi_0 = partitioned_dense(
+            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
+        )
+        self.wi_1 = partitioned_dense(
+            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
+        )
+        self.wo = partitioned_dense(
+            config.hidden_size,
+            ("mlp", "embed"),
+            use_bias=False,
+            kernel_init=normal_init(factor * config.d_ff**-0.5),
+            dtype=self.dtype,
         )
         self.dropout = nn.Dropout(rate=config.dropout_rate)
         self.act = ACT2FN[config.dense_act_fn]
@@ -192,36 +213,41 @@ class FlaxMT5Attention(nn.Module):
         self.head_dim = config.d_kv
         self.inner_dim = self.num_heads * self.head_dim
         # Mesh TensorFlow initialisation: the query std absorbs the 1/sqrt(head_dim) that the scores never get.
-        self.q = nn.Dense(
+        self.q = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * (config.hidden_size * self.head_dim) ** -0.5),
             dtype=self.dtype,
         )
-        self.k = nn.Dense(
+        self.k = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * config.hidden_size**-0.5),
             dtype=self.dtype,
         )
-        self.v = nn.Dense(
+        self.v = partitioned_dense(
             self.inner_dim,
+            ("embed", "joined_kv"),
             use_bias=False,
             kernel_init=normal_init(factor * config.hidden_size**-0.5),
             dtype=self.dtype,
         )
-        self.o = nn.Dense(
+        self.o = partitioned_dense(
             config.hidden_size,
+            ("joined_kv", "embed"),
             use_bias=False,
             kernel_init=normal_init(factor * self.inner_dim**-0.5),
             dtype=self.dtype,
         )
         self.dropout = nn.Dropout(rate=config.dropout_rate)
         if self.has_relative_attention_bias:
-            self.relative_attention_bias = nn.Embed(
+            self.relative_attention_bias = partitioned_embed(
                 config.relative_attention_num_buckets,
                 self.num_heads,
-                embedding_init=normal_init(factor * config.hidden_size**-0.5),
+                normal_init(factor * config.hidden_size**-0.5),
+                ("kv", "heads"),
                 dtype=self.dtype,
             )
 
@@ -663,8 +689,8 @@ class FlaxMT5Module(nn.Module):
     def setup(self):
         config = self.config
         factor = config.initializer_factor
-        self.shared = nn.Embed(
-            config.vocab_size, config.hidden_size, embedding_init=normal_init(factor * 1.0), dtype=self.dtype
+        self.shared = partitioned_embed(
+            config.vocab_size, config.hidden_size, normal_init(factor * 1.0), ("vocab", "embed"), dtype=self.dtype
         )
         self.encoder = FlaxMT5Stack(config, embed_tokens=self.shared, dtype=self.dtype)
         self.decoder = FlaxMT5Stack(config, embed_tokens=self.shared, is_decoder=True, dtype=self.dtype)
@@ -845,9 +871,25 @@ class FlaxMT5ForConditionalGenerationModule(FlaxMT5Module):
         if not self.config.tie_word_embeddings:
             config = self.config
             factor = config.initializer_factor
-            self.lm_head = nn.Dense(
-                config.vocab_size, use_bias=False, kernel_init=normal_init(factor * 1.0), dtype=self.dtype
+            self.lm_head = partitioned_dense(
+                config.vocab_size,
+                ("embed", "vocab"),
+                use_bias=False,
+                kernel_init=normal_init(factor * 1.0),
+                dtype=self.dtype,
             )
+
+    def decoder_inputs_from_labels(self, labels: jnp.ndarray) -> jnp.ndarray:
+        """The decoder inputs of `labels` (batch, target seq): shifted one position to the right after
+        `config.decoder_start_token_id`, with -100 replaced by `config.pad_token_id`."""
+        if self.config.decoder_start_token_id is None:
+            raise ValueError(
+                "config.decoder_start_token_id must be set to build the decoder inputs from the labels "
+                "(it is usually the pad token id); or pass decoder_input_ids"
+            )
+        if self.config.pad_token_id is None:
+            raise ValueError("config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs")
+        return shift_tokens_right(labels, self.config.decoder_start_token_id, self.config.pad_token_id)
 
     def lm_logits(self, sequence_output: jnp.ndarray) -> jnp.ndarray:
         """(batch, seq, hidden) -> (batch, seq, vocab)."""
@@ -908,11 +950,14 @@ class FlaxMT5ForConditionalGenerationModule(FlaxMT5Module):
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
+        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
+            decoder_input_ids = self.decoder_inputs_from_labels(labels)
         encoder_outputs, decoder_outputs = self._encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -931,7 +976,9 @@ class FlaxMT5ForConditionalGenerationModule(FlaxMT5Module):
             output_hidden_states=output_hidden_states,
         )
         logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target seq, vocab)
+        loss = masked_lm_loss(logits, labels) if labels is not None else None
         output = FlaxSeq2SeqLMOutput(
+            loss=loss,
             logits=logits,
             past_key_values=decoder_outputs.past_key_values,
             decoder_hidden_states=decoder_outputs.hidden_states,
@@ -953,8 +1000,8 @@ class FlaxMT5EncoderModelModule(nn.Module):
     def setup(self):
         config = self.config
         factor = config.initializer_factor
-        self.shared = nn.Embed(
-            config.vocab_size, config.hidden_size, embedding_init=normal_init(factor * 1.0), dtype=self.dtype
+        self.shared = partitioned_embed(
+            config.vocab_size, config.hidden_size, normal_init(factor * 1.0), ("vocab", "embed"), dtype=self.dtype
         )
         self.encoder = FlaxMT5Stack(config, embed_tokens=self.shared, dtype=self.dtype)
 
@@ -1016,9 +1063,9 @@ class FlaxMT5ClassificationHead(nn.Module):
         config = self.config
         factor = config.initializer_factor
         init = normal_init(factor * config.hidden_size**-0.5)
-        self.dense = nn.Dense(config.hidden_size, kernel_init=init, dtype=self.dtype)
+        self.dense = partitioned_dense(config.hidden_size, ("embed", "hidden"), kernel_init=init, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.classifier_dropout)
-        self.out_proj = nn.Dense(config.num_labels, kernel_init=init, dtype=self.dtype)
+        self.out_proj = partitioned_dense(config.num_labels, ("embed", "kv"), kernel_init=init, dtype=self.dtype)
 
     def __call__(self, hidden_states: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
         """(batch, hidden) -> (batch, num_labels)"""
@@ -1054,6 +1101,7 @@ class FlaxMT5ForSequenceClassificationModule(nn.Module):
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1085,7 +1133,9 @@ class FlaxMT5ForSequenceClassificationModule(nn.Module):
         last_eos = jnp.max(jnp.where(input_ids == self.config.eos_token_id, positions[None, :], -1), axis=1)
         sentence_representation = decoder_outputs.last_hidden_state[jnp.arange(input_ids.shape[0]), last_eos]
         logits = self.classification_head(sentence_representation, deterministic=deterministic)  # (batch, num_labels)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
         output = FlaxSeq2SeqSequenceClassifierOutput(
+            loss=loss,
             logits=logits,
             past_key_values=decoder_outputs.past_key_values,
             decoder_hidden_states=decoder_outputs.hidden_states,
@@ -1109,7 +1159,9 @@ class FlaxMT5ForTokenClassificationModule(nn.Module):
         factor = config.initializer_factor
         self.transformer = FlaxMT5EncoderModelModule(config, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.classifier_dropout)
-        self.classifier = nn.Dense(config.num_labels, kernel_init=normal_init(factor * 1.0), dtype=self.dtype)
+        self.classifier = partitioned_dense(
+            config.num_labels, ("embed", "kv"), kernel_init=normal_init(factor * 1.0), dtype=self.dtype
+        )
 
     def encode(self, *args, **kwargs) -> FlaxBaseModelOutput:
         return self.transformer.encode(*args, **kwargs)
@@ -1120,6 +1172,7 @@ class FlaxMT5ForTokenClassificationModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1136,8 +1189,9 @@ class FlaxMT5ForTokenClassificationModule(nn.Module):
         )
         # (batch, seq, num_labels)
         logits = self.classifier(self.dropout(outputs.last_hidden_state, deterministic=deterministic))
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxTokenClassifierOutput(
-            logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
         return output if return_dict else output.to_tuple()
 
@@ -1153,8 +1207,11 @@ class FlaxMT5ForQuestionAnsweringModule(FlaxMT5Module):
                 f"config.num_labels must be 2 for question answering (a start and an end score per token), got {config.num_labels}"
             )
         factor = config.initializer_factor
-        self.qa_outputs = nn.Dense(
-            config.num_labels, kernel_init=normal_init(factor * config.hidden_size**-0.5), dtype=self.dtype
+        self.qa_outputs = partitioned_dense(
+            config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(factor * config.hidden_size**-0.5),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -1171,6 +1228,8 @@ class FlaxMT5ForQuestionAnsweringModule(FlaxMT5Module):
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
+        start_positions: Optional[jnp.ndarray] = None,
+        end_positions: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1199,7 +1258,11 @@ class FlaxMT5ForQuestionAnsweringModule(FlaxMT5Module):
         )
         logits = self.qa_outputs(decoder_outputs.last_hidden_state)  # (batch, target seq, 2)
         start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, target seq) each
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
         output = FlaxSeq2SeqQuestionAnsweringModelOutput(
+            loss=loss,
             start_logits=start_logits,
             end_logits=end_logits,
             past_key_values=decoder_outputs.past_key_values,
@@ -1236,14 +1299,12 @@ class FlaxMT5PreTrainedModel(FlaxPreTrainedModel):
 
     _has_lm_head = False
 
-    def init_weights(self, rng: jax.Array, input_shape: tuple = (1, 1)) -> dict:
-        """Random parameters, initialised as the reference (Mesh TensorFlow scales, norms 1)."""
+    def _init_inputs(self, input_shape: tuple) -> dict:
+        """The dummy inputs of the initialising pass (initialised as the reference: Mesh TensorFlow scales, norms 1)."""
         feed = {"input_ids": jnp.zeros(input_shape, dtype="i4")}
         if self._has_decoder:
             feed["decoder_input_ids"] = jnp.ones(input_shape, dtype="i4")
-        params_rng, dropout_rng = jax.random.split(rng)
-        init = jax.jit(lambda rngs, feed: self.module.init(rngs, **feed, return_dict=False))
-        return unfreeze(init({"params": params_rng, "dropout": dropout_rng}, feed)["params"])
+        return feed
 
     def _apply(self, method: str, params: Optional[dict], dropout_rng: Optional[jax.Array], train: bool, **inputs):
         """Run one method of the module (`encode`, `decode`, ...) with dropout when `train`."""
@@ -1266,16 +1327,17 @@ class FlaxMT5PreTrainedModel(FlaxPreTrainedModel):
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
+        train: bool = False,
         params: Optional[dict] = None,
         dropout_rng: Optional[jax.Array] = None,
-        train: bool = False,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
     ):
-        """Run the encoder: [`FlaxBaseModelOutput`] (a tuple when `return_dict=False`)."""
+        """Run the encoder: [`FlaxBaseModelOutput`] (a tuple when `return_dict=False`). The arguments are in
+        transformers' order; `head_mask` and `inputs_embeds` (specformers' own) come last."""
         output = self._apply(
             "encode",
             params,
@@ -1300,18 +1362,19 @@ class FlaxMT5PreTrainedModel(FlaxPreTrainedModel):
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        train: bool = False,
+        params: Optional[dict] = None,
+        dropout_rng: Optional[jax.Array] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: Optional[bool] = None,
-        output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None,
-        params: Optional[dict] = None,
-        dropout_rng: Optional[jax.Array] = None,
-        train: bool = False,
     ):
-        """Run the decoder on the encoder output (`encoder_outputs` or its `last_hidden_state`).
+        """Run the decoder on the encoder output (`encoder_outputs` or its `last_hidden_state`). The arguments are in
+        transformers' order; the head masks, `decoder_inputs_embeds` and `use_cache` (specformers' own) come last.
 
         Incremental decoding, as with transformers' Flax encoder-decoders:
 
@@ -1405,6 +1468,18 @@ class FlaxMT5Model(FlaxMT5PreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1430,18 +1505,6 @@ class FlaxMT5Model(FlaxMT5PreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
 
     Returns:
         [`FlaxSeq2SeqModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1456,6 +1519,12 @@ class FlaxMT5Model(FlaxMT5PreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        train=False,
+        params=None,
+        dropout_rng=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1464,12 +1533,6 @@ class FlaxMT5Model(FlaxMT5PreTrainedModel):
         inputs_embeds=None,
         decoder_inputs_embeds=None,
         use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
     ):
         """Run the model.
 
@@ -1486,6 +1549,18 @@ class FlaxMT5Model(FlaxMT5PreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1511,18 +1586,6 @@ class FlaxMT5Model(FlaxMT5PreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
 
         Returns:
             [`FlaxSeq2SeqModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1574,6 +1637,18 @@ class FlaxMT5ForConditionalGeneration(FlaxMT5PreTrainedModel, FlaxGenerationMixi
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1599,18 +1674,10 @@ class FlaxMT5ForConditionalGeneration(FlaxMT5PreTrainedModel, FlaxGenerationMixi
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the sequence-to-sequence language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size - 1]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed
+            for the tokens with labels in `[0, ..., config.vocab_size - 1]`.
 
     Returns:
         [`FlaxSeq2SeqLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1626,6 +1693,12 @@ class FlaxMT5ForConditionalGeneration(FlaxMT5PreTrainedModel, FlaxGenerationMixi
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        train=False,
+        params=None,
+        dropout_rng=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1634,12 +1707,7 @@ class FlaxMT5ForConditionalGeneration(FlaxMT5PreTrainedModel, FlaxGenerationMixi
         inputs_embeds=None,
         decoder_inputs_embeds=None,
         use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
+        labels=None,
     ):
         """Run the model and its LM head.
 
@@ -1656,6 +1724,18 @@ class FlaxMT5ForConditionalGeneration(FlaxMT5PreTrainedModel, FlaxGenerationMixi
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1681,18 +1761,10 @@ class FlaxMT5ForConditionalGeneration(FlaxMT5PreTrainedModel, FlaxGenerationMixi
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the sequence-to-sequence language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size - 1]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed
+                for the tokens with labels in `[0, ..., config.vocab_size - 1]`.
 
         Returns:
             [`FlaxSeq2SeqLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1717,6 +1789,7 @@ class FlaxMT5ForConditionalGeneration(FlaxMT5PreTrainedModel, FlaxGenerationMixi
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1736,6 +1809,18 @@ class FlaxMT5EncoderModel(FlaxMT5PreTrainedModel):
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1743,18 +1828,6 @@ class FlaxMT5EncoderModel(FlaxMT5PreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
 
     Returns:
         [`FlaxBaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1770,14 +1843,14 @@ class FlaxMT5EncoderModel(FlaxMT5PreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
-        inputs_embeds=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        train=False,
         params=None,
         dropout_rng=None,
-        train=False,
+        head_mask=None,
+        inputs_embeds=None,
     ):
         """Run the model.
 
@@ -1787,6 +1860,18 @@ class FlaxMT5EncoderModel(FlaxMT5PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1794,18 +1879,6 @@ class FlaxMT5EncoderModel(FlaxMT5PreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
 
         Returns:
             [`FlaxBaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1848,6 +1921,18 @@ class FlaxMT5ForSequenceClassification(FlaxMT5PreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1870,18 +1955,10 @@ class FlaxMT5ForSequenceClassification(FlaxMT5PreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
     Returns:
         [`FlaxSeq2SeqSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1906,6 +1983,12 @@ class FlaxMT5ForSequenceClassification(FlaxMT5PreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        train=False,
+        params=None,
+        dropout_rng=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1913,12 +1996,7 @@ class FlaxMT5ForSequenceClassification(FlaxMT5PreTrainedModel):
         inputs_embeds=None,
         decoder_inputs_embeds=None,
         use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
+        labels=None,
     ):
         """Run the model.
 
@@ -1935,6 +2013,18 @@ class FlaxMT5ForSequenceClassification(FlaxMT5PreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1957,18 +2047,10 @@ class FlaxMT5ForSequenceClassification(FlaxMT5PreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
         Returns:
             [`FlaxSeq2SeqSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -2010,6 +2092,8 @@ class FlaxMT5ForSequenceClassification(FlaxMT5PreTrainedModel):
                     "config.decoder_start_token_id must be set to shift input_ids into decoder inputs; or pass decoder_input_ids"
                 )
         use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if labels is not None:
+            use_cache = False  # training on labels needs no cache
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -2022,6 +2106,7 @@ class FlaxMT5ForSequenceClassification(FlaxMT5PreTrainedModel):
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -2042,6 +2127,18 @@ class FlaxMT5ForTokenClassification(FlaxMT5PreTrainedModel):
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -2049,18 +2146,8 @@ class FlaxMT5ForTokenClassification(FlaxMT5PreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
     Returns:
         [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -2082,14 +2169,15 @@ class FlaxMT5ForTokenClassification(FlaxMT5PreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
-        inputs_embeds=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        train=False,
         params=None,
         dropout_rng=None,
-        train=False,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model.
 
@@ -2099,6 +2187,18 @@ class FlaxMT5ForTokenClassification(FlaxMT5PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -2106,18 +2206,8 @@ class FlaxMT5ForTokenClassification(FlaxMT5PreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
         Returns:
             [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -2133,6 +2223,7 @@ class FlaxMT5ForTokenClassification(FlaxMT5PreTrainedModel):
             attention_mask=attention_mask,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -2161,6 +2252,18 @@ class FlaxMT5ForQuestionAnswering(FlaxMT5PreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -2183,18 +2286,14 @@ class FlaxMT5ForQuestionAnswering(FlaxMT5PreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
 
     Returns:
         [`FlaxSeq2SeqQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -2209,6 +2308,12 @@ class FlaxMT5ForQuestionAnswering(FlaxMT5PreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        train=False,
+        params=None,
+        dropout_rng=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -2216,12 +2321,8 @@ class FlaxMT5ForQuestionAnswering(FlaxMT5PreTrainedModel):
         inputs_embeds=None,
         decoder_inputs_embeds=None,
         use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
+        start_positions=None,
+        end_positions=None,
     ):
         """Run the model.
 
@@ -2238,6 +2339,18 @@ class FlaxMT5ForQuestionAnswering(FlaxMT5PreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -2260,18 +2373,14 @@ class FlaxMT5ForQuestionAnswering(FlaxMT5PreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
 
         Returns:
             [`FlaxSeq2SeqQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -2293,6 +2402,8 @@ class FlaxMT5ForQuestionAnswering(FlaxMT5PreTrainedModel):
                     "config.decoder_start_token_id must be set to shift input_ids into decoder inputs; or pass decoder_input_ids"
                 )
         use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if start_positions is not None and end_positions is not None:
+            use_cache = False  # training on labels needs no cache
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -2305,6 +2416,8 @@ class FlaxMT5ForQuestionAnswering(FlaxMT5PreTrainedModel):
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
+            start_positions=start_positions,
+            end_positions=end_positions,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,

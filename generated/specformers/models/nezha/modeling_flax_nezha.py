@@ -34,8 +34,16 @@ from ...modeling_flax_utils import (
     FlaxPreTrainedModel,
     attention_bias,
     check_inputs,
+    classification_loss,
     expand_head_mask,
+    logical,
+    masked_lm_loss,
     normal_init,
+    partitioned_dense,
+    partitioned_embed,
+    partitioned_layer_norm,
+    question_answering_loss,
+    sequence_classification_loss,
 )
 from .configuration_nezha import NezhaConfig
 
@@ -49,11 +57,13 @@ class FlaxNezhaEmbeddings(nn.Module):
     def setup(self):
         config = self.config
         init = normal_init(config.initializer_range)
-        self.word_embeddings = nn.Embed(config.vocab_size, config.hidden_size, embedding_init=init, dtype=self.dtype)
-        self.token_type_embeddings = nn.Embed(
-            config.type_vocab_size, config.hidden_size, embedding_init=init, dtype=self.dtype
+        self.word_embeddings = partitioned_embed(
+            config.vocab_size, config.hidden_size, init, ("vocab", "embed"), dtype=self.dtype
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.token_type_embeddings = partitioned_embed(
+            config.type_vocab_size, config.hidden_size, init, ("kv", "embed"), dtype=self.dtype
+        )
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
 
     def __call__(
@@ -108,9 +118,9 @@ class FlaxNezhaSelfAttention(nn.Module):
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_heads * self.head_dim
         init = normal_init(config.initializer_range)
-        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
 
     def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
@@ -170,10 +180,13 @@ class FlaxNezhaSelfOutput(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("joined_kv", "embed"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
 
     def __call__(
@@ -234,9 +247,9 @@ class FlaxNezhaCrossAttentionCore(nn.Module):
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_heads * self.head_dim
         init = normal_init(config.initializer_range)
-        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
 
     def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
@@ -332,8 +345,11 @@ class FlaxNezhaIntermediate(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.intermediate_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.intermediate_size,
+            ("embed", "mlp"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN[self.config.hidden_act]
 
@@ -348,10 +364,13 @@ class FlaxNezhaOutput(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("mlp", "embed"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
 
     def __call__(
@@ -528,8 +547,11 @@ class FlaxNezhaPooler(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
@@ -555,10 +577,10 @@ class FlaxNezhaModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
@@ -640,11 +662,14 @@ class FlaxNezhaPredictionHeadTransform(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN[self.config.hidden_act]
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
 
     def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
         return self.LayerNorm(self.activation(self.dense(hidden_states)))
@@ -663,13 +688,14 @@ class FlaxNezhaLMPredictionHead(nn.Module):
     def setup(self):
         self.transform = FlaxNezhaPredictionHeadTransform(self.config, dtype=self.dtype)
         if not self.config.tie_word_embeddings:
-            self.decoder = nn.Dense(
+            self.decoder = partitioned_dense(
                 self.config.vocab_size,
+                ("embed", "vocab"),
                 use_bias=False,
                 kernel_init=normal_init(self.config.initializer_range),
                 dtype=self.dtype,
             )
-        self.bias = self.param("bias", nn.initializers.zeros, (self.config.vocab_size,))
+        self.bias = self.param("bias", logical(nn.initializers.zeros, "vocab"), (self.config.vocab_size,))
 
     def __call__(self, hidden_states: jnp.ndarray, shared_embedding: Optional[jnp.ndarray] = None) -> jnp.ndarray:
         hidden_states = self.transform(hidden_states)  # (batch, seq, E)
@@ -702,7 +728,9 @@ class FlaxNezhaPreTrainingHeads(nn.Module):
 
     def setup(self):
         self.predictions = FlaxNezhaLMPredictionHead(self.config, dtype=self.dtype)
-        self.seq_relationship = nn.Dense(2, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype)
+        self.seq_relationship = partitioned_dense(
+            2, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        )
 
     def __call__(
         self,
@@ -722,7 +750,9 @@ class FlaxNezhaSentenceHead(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.seq_relationship = nn.Dense(2, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype)
+        self.seq_relationship = partitioned_dense(
+            2, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        )
 
     def __call__(self, pooled_output: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
         return self.seq_relationship(pooled_output)  # (batch, num_labels)
@@ -764,6 +794,8 @@ class FlaxNezhaForPreTrainingModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
+        next_sentence_label: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -780,9 +812,10 @@ class FlaxNezhaForPreTrainingModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # Tied decoder: the word-embedding matrix (vocab, E) of the base model.
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
         shared_embedding = (
-            self.variables["params"]["nezha"]["embeddings"]["word_embeddings"]["embedding"]
+            nn.unbox(self.variables["params"]["nezha"]["embeddings"]["word_embeddings"]["embedding"])
             if self.config.tie_word_embeddings
             else None
         )
@@ -792,7 +825,13 @@ class FlaxNezhaForPreTrainingModule(nn.Module):
             outputs.pooler_output,
             shared_embedding=shared_embedding,
         )
+        loss = None
+        if labels is not None and next_sentence_label is not None:
+            loss = masked_lm_loss(prediction_scores, labels) + classification_loss(
+                sentence_scores, next_sentence_label, "next_sentence_label"
+            )
         output = FlaxNezhaForPreTrainingOutput(
+            loss=loss,
             prediction_logits=prediction_scores,
             seq_relationship_logits=sentence_scores,
             hidden_states=outputs.hidden_states,
@@ -817,9 +856,10 @@ class FlaxNezhaForMaskedLMModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -830,23 +870,26 @@ class FlaxNezhaForMaskedLMModule(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
+            inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # Tied decoder: the word-embedding matrix (vocab, E) of the base model.
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
         shared_embedding = (
-            self.variables["params"]["nezha"]["embeddings"]["word_embeddings"]["embedding"]
+            nn.unbox(self.variables["params"]["nezha"]["embeddings"]["word_embeddings"]["embedding"])
             if self.config.tie_word_embeddings
             else None
         )
         # (batch, seq, vocab)
         prediction_scores = self.cls(outputs.last_hidden_state, shared_embedding=shared_embedding)
+        loss = masked_lm_loss(prediction_scores, labels) if labels is not None else None
         output = FlaxMaskedLMOutput(
+            loss=loss,
             logits=prediction_scores,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -871,6 +914,7 @@ class FlaxNezhaForNextSentencePredictionModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -888,7 +932,9 @@ class FlaxNezhaForNextSentencePredictionModule(nn.Module):
             return_dict=True,
         )
         sentence_scores = self.cls(outputs.pooler_output, deterministic=deterministic)
+        loss = classification_loss(sentence_scores, labels) if labels is not None else None
         output = FlaxNextSentencePredictorOutput(
+            loss=loss,
             logits=sentence_scores,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -911,8 +957,11 @@ class FlaxNezhaForSequenceClassificationModule(nn.Module):
                 else self.config.hidden_dropout_prob
             )
         )
-        self.classifier = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.classifier = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -922,6 +971,7 @@ class FlaxNezhaForSequenceClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -940,7 +990,9 @@ class FlaxNezhaForSequenceClassificationModule(nn.Module):
         )
         pooled_output = self.dropout(outputs.pooler_output, deterministic=deterministic)
         logits = self.classifier(pooled_output)  # (batch, num_labels)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
         output = FlaxSequenceClassifierOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -963,7 +1015,9 @@ class FlaxNezhaForMultipleChoiceModule(nn.Module):
                 else self.config.hidden_dropout_prob
             )
         )
-        self.classifier = nn.Dense(1, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype)
+        self.classifier = partitioned_dense(
+            1, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        )
 
     def __call__(
         self,
@@ -972,6 +1026,7 @@ class FlaxNezhaForMultipleChoiceModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -996,7 +1051,9 @@ class FlaxNezhaForMultipleChoiceModule(nn.Module):
         )
         summary = self.dropout(outputs.pooler_output, deterministic=deterministic)  # (batch * num_choices, hidden)
         logits = self.classifier(summary).reshape(-1, num_choices)  # (batch, num_choices)
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxMultipleChoiceModelOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -1019,8 +1076,11 @@ class FlaxNezhaForTokenClassificationModule(nn.Module):
                 else self.config.hidden_dropout_prob
             )
         )
-        self.classifier = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.classifier = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -1030,6 +1090,7 @@ class FlaxNezhaForTokenClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1048,7 +1109,9 @@ class FlaxNezhaForTokenClassificationModule(nn.Module):
         )
         sequence_output = self.dropout(outputs.last_hidden_state, deterministic=deterministic)
         logits = self.classifier(sequence_output)  # (batch, seq, num_labels)
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxTokenClassifierOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -1064,8 +1127,11 @@ class FlaxNezhaForQuestionAnsweringModule(nn.Module):
 
     def setup(self):
         self.nezha = FlaxNezhaModule(self.config, dtype=self.dtype, add_pooling_layer=False)
-        self.qa_outputs = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.qa_outputs = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -1075,6 +1141,8 @@ class FlaxNezhaForQuestionAnsweringModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        start_positions: Optional[jnp.ndarray] = None,
+        end_positions: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1094,7 +1162,11 @@ class FlaxNezhaForQuestionAnsweringModule(nn.Module):
         logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, num_labels), num_labels = 2 in use
         start_logits = logits[..., 0]  # (batch, seq)
         end_logits = logits[..., 1]
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
         output = FlaxQuestionAnsweringModelOutput(
+            loss=loss,
             start_logits=start_logits,
             end_logits=end_logits,
             hidden_states=outputs.hidden_states,
@@ -1121,34 +1193,34 @@ class FlaxNezhaModel(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
         encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
             Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
             model is configured as a decoder.
         encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
             Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
             the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-        use_cache (`bool`, *optional*):
-            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-            `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
 
     Returns:
         [`FlaxBaseModelOutputWithPoolingAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1163,17 +1235,17 @@ class FlaxNezhaModel(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
-        past_key_values=None,
-        use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
     ):
         """Run the model.
 
@@ -1189,34 +1261,34 @@ class FlaxNezhaModel(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
             encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
                 Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
                 model is configured as a decoder.
             encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
                 Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
                 the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
 
         Returns:
             [`FlaxBaseModelOutputWithPoolingAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1237,10 +1309,10 @@ class FlaxNezhaModel(FlaxNezhaPreTrainedModel):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
@@ -1268,22 +1340,29 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+            the tokens with labels in `[0, ..., config.vocab_size]`.
+        next_sentence_label (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the next sequence prediction (classification) loss. Indices should be in `[0, 1]`: 0
+            indicates sequence B is a continuation of sequence A, 1 indicates sequence B is a random sequence.
 
     Returns:
         [`FlaxNezhaForPreTrainingOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1300,13 +1379,15 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+        next_sentence_label=None,
     ):
         """Run the model and its head.
 
@@ -1322,22 +1403,29 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
+            next_sentence_label (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the next sequence prediction (classification) loss. Indices should be in `[0, 1]`: 0
+                indicates sequence B is a continuation of sequence A, 1 indicates sequence B is a random sequence.
 
         Returns:
             [`FlaxNezhaForPreTrainingOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1354,6 +1442,8 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
+            next_sentence_label=next_sentence_label,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1379,28 +1469,32 @@ class FlaxNezhaForMaskedLM(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
         encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
             Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
             model is configured as a decoder.
         encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
             Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
             the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+            the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
         [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1417,15 +1511,16 @@ class FlaxNezhaForMaskedLM(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1441,28 +1536,32 @@ class FlaxNezhaForMaskedLM(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
             encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
                 Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
                 model is configured as a decoder.
             encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
                 Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
                 the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
             [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1478,9 +1577,10 @@ class FlaxNezhaForMaskedLM(FlaxNezhaPreTrainedModel):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1506,22 +1606,26 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the next sequence prediction (classification) loss. Input should be a sequence pair
+            (see `input_ids` docstring). Indices should be in `[0, 1]`: 0 indicates sequence B is a continuation of
+            sequence A, 1 indicates sequence B is a random sequence.
 
     Returns:
         [`FlaxNextSentencePredictorOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1536,13 +1640,14 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1558,22 +1663,26 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the next sequence prediction (classification) loss. Input should be a sequence pair
+                (see `input_ids` docstring). Indices should be in `[0, 1]`: 0 indicates sequence B is a continuation of
+                sequence A, 1 indicates sequence B is a random sequence.
 
         Returns:
             [`FlaxNextSentencePredictorOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1590,6 +1699,7 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1616,22 +1726,26 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
     Returns:
         [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1646,13 +1760,14 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1668,22 +1783,26 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
         Returns:
             [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1700,6 +1819,7 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1726,22 +1846,25 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
 
     Returns:
         [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1756,13 +1879,14 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1778,22 +1902,25 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
 
         Returns:
             [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1810,6 +1937,7 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1836,22 +1964,24 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
     Returns:
         [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1866,13 +1996,14 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1888,22 +2019,24 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
         Returns:
             [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1920,6 +2053,7 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1946,22 +2080,30 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
 
     Returns:
         [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1976,13 +2118,15 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
     ):
         """Run the model and its head.
 
@@ -1998,22 +2142,30 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
 
         Returns:
             [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -2030,6 +2182,8 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            start_positions=start_positions,
+            end_positions=end_positions,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,

@@ -31,9 +31,18 @@ from ...modeling_flax_utils import (
     FlaxModuleList,
     FlaxPreTrainedModel,
     attention_bias,
+    causal_lm_loss,
     check_inputs,
+    classification_loss,
     expand_head_mask,
+    logical,
+    masked_lm_loss,
     normal_init,
+    partitioned_dense,
+    partitioned_embed,
+    partitioned_layer_norm,
+    question_answering_loss,
+    sequence_classification_loss,
 )
 from .configuration_roformer import RoFormerConfig
 
@@ -47,13 +56,13 @@ class FlaxRoFormerEmbeddings(nn.Module):
     def setup(self):
         config = self.config
         init = normal_init(config.initializer_range)
-        self.word_embeddings = nn.Embed(
-            config.vocab_size, config.embedding_size, embedding_init=init, dtype=self.dtype
+        self.word_embeddings = partitioned_embed(
+            config.vocab_size, config.embedding_size, init, ("vocab", "embed"), dtype=self.dtype
         )
-        self.token_type_embeddings = nn.Embed(
-            config.type_vocab_size, config.embedding_size, embedding_init=init, dtype=self.dtype
+        self.token_type_embeddings = partitioned_embed(
+            config.type_vocab_size, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
 
     def __call__(
@@ -132,9 +141,9 @@ class FlaxRoFormerSelfAttention(nn.Module):
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_heads * self.head_dim
         init = normal_init(config.initializer_range)
-        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
 
     def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
@@ -195,10 +204,13 @@ class FlaxRoFormerSelfOutput(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("joined_kv", "embed"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
 
     def __call__(
@@ -259,9 +271,9 @@ class FlaxRoFormerCrossAttentionCore(nn.Module):
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_heads * self.head_dim
         init = normal_init(config.initializer_range)
-        self.query = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.key = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
-        self.value = nn.Dense(self.all_head_size, kernel_init=init, dtype=self.dtype)
+        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
+        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
 
     def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
@@ -349,8 +361,11 @@ class FlaxRoFormerIntermediate(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.intermediate_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.intermediate_size,
+            ("embed", "mlp"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN[self.config.hidden_act]
 
@@ -365,10 +380,13 @@ class FlaxRoFormerOutput(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("mlp", "embed"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
 
     def __call__(
@@ -521,8 +539,11 @@ class FlaxRoFormerModule(nn.Module):
     def setup(self):
         self.embeddings = FlaxRoFormerEmbeddings(self.config, dtype=self.dtype)
         if self.config.embedding_size != self.config.hidden_size:
-            self.embeddings_project = nn.Dense(
-                self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+            self.embeddings_project = partitioned_dense(
+                self.config.hidden_size,
+                ("embed", "hidden"),
+                kernel_init=normal_init(self.config.initializer_range),
+                dtype=self.dtype,
             )
         self.encoder = FlaxRoFormerEncoder(self.config, dtype=self.dtype)
 
@@ -532,10 +553,10 @@ class FlaxRoFormerModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[tuple] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[tuple] = None,
         use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
@@ -617,11 +638,14 @@ class FlaxRoFormerPredictionHeadTransform(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.embedding_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.embedding_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN[self.config.hidden_act]
-        self.LayerNorm = nn.LayerNorm(epsilon=self.config.layer_norm_eps, dtype=self.dtype, use_fast_variance=False)
+        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
 
     def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
         return self.LayerNorm(self.activation(self.dense(hidden_states)))
@@ -640,13 +664,14 @@ class FlaxRoFormerLMPredictionHead(nn.Module):
     def setup(self):
         self.transform = FlaxRoFormerPredictionHeadTransform(self.config, dtype=self.dtype)
         if not self.config.tie_word_embeddings:
-            self.decoder = nn.Dense(
+            self.decoder = partitioned_dense(
                 self.config.vocab_size,
+                ("embed", "vocab"),
                 use_bias=False,
                 kernel_init=normal_init(self.config.initializer_range),
                 dtype=self.dtype,
             )
-        self.bias = self.param("bias", nn.initializers.zeros, (self.config.vocab_size,))
+        self.bias = self.param("bias", logical(nn.initializers.zeros, "vocab"), (self.config.vocab_size,))
 
     def __call__(self, hidden_states: jnp.ndarray, shared_embedding: Optional[jnp.ndarray] = None) -> jnp.ndarray:
         hidden_states = self.transform(hidden_states)  # (batch, seq, E)
@@ -677,12 +702,18 @@ class FlaxRoFormerClassificationHead(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.dense = nn.Dense(
-            self.config.hidden_size, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
-        self.out_proj = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.out_proj = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
         self.activation = ACT2FN[self.config.hidden_act]
 
@@ -733,6 +764,7 @@ class FlaxRoFormerForMaskedLMModule(nn.Module):
         inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -751,15 +783,18 @@ class FlaxRoFormerForMaskedLMModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # Tied decoder: the word-embedding matrix (vocab, E) of the base model.
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
         shared_embedding = (
-            self.variables["params"]["roformer"]["embeddings"]["word_embeddings"]["embedding"]
+            nn.unbox(self.variables["params"]["roformer"]["embeddings"]["word_embeddings"]["embedding"])
             if self.config.tie_word_embeddings
             else None
         )
         # (batch, seq, vocab)
         prediction_scores = self.cls(outputs.last_hidden_state, shared_embedding=shared_embedding)
+        loss = masked_lm_loss(prediction_scores, labels) if labels is not None else None
         output = FlaxMaskedLMOutput(
+            loss=loss,
             logits=prediction_scores,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -783,11 +818,12 @@ class FlaxRoFormerForCausalLMModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[tuple] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[tuple] = None,
         use_cache: bool = False,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -798,25 +834,28 @@ class FlaxRoFormerForCausalLMModule(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
-            past_key_values=past_key_values,
             use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # Tied decoder: the word-embedding matrix (vocab, E) of the base model.
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
         shared_embedding = (
-            self.variables["params"]["roformer"]["embeddings"]["word_embeddings"]["embedding"]
+            nn.unbox(self.variables["params"]["roformer"]["embeddings"]["word_embeddings"]["embedding"])
             if self.config.tie_word_embeddings
             else None
         )
         # (batch, seq, vocab)
         prediction_scores = self.cls(outputs.last_hidden_state, shared_embedding=shared_embedding)
+        loss = causal_lm_loss(prediction_scores, labels) if labels is not None else None
         output = FlaxCausalLMOutputWithCrossAttentions(
+            loss=loss,
             logits=prediction_scores,
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
@@ -843,6 +882,7 @@ class FlaxRoFormerForSequenceClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -860,7 +900,9 @@ class FlaxRoFormerForSequenceClassificationModule(nn.Module):
             return_dict=True,
         )
         logits = self.classifier(outputs.last_hidden_state, deterministic=deterministic)  # (batch, num_labels)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
         output = FlaxSequenceClassifierOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -877,8 +919,11 @@ class FlaxRoFormerForTokenClassificationModule(nn.Module):
     def setup(self):
         self.roformer = FlaxRoFormerModule(self.config, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
-        self.classifier = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.classifier = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -888,6 +933,7 @@ class FlaxRoFormerForTokenClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -906,7 +952,9 @@ class FlaxRoFormerForTokenClassificationModule(nn.Module):
         )
         sequence_output = self.dropout(outputs.last_hidden_state, deterministic=deterministic)
         logits = self.classifier(sequence_output)  # (batch, seq, num_labels)
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxTokenClassifierOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -922,8 +970,11 @@ class FlaxRoFormerForQuestionAnsweringModule(nn.Module):
 
     def setup(self):
         self.roformer = FlaxRoFormerModule(self.config, dtype=self.dtype)
-        self.qa_outputs = nn.Dense(
-            self.config.num_labels, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        self.qa_outputs = partitioned_dense(
+            self.config.num_labels,
+            ("embed", "kv"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
         )
 
     def __call__(
@@ -933,6 +984,8 @@ class FlaxRoFormerForQuestionAnsweringModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        start_positions: Optional[jnp.ndarray] = None,
+        end_positions: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -952,7 +1005,11 @@ class FlaxRoFormerForQuestionAnsweringModule(nn.Module):
         logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, num_labels), num_labels = 2 in use
         start_logits = logits[..., 0]  # (batch, seq)
         end_logits = logits[..., 1]
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
         output = FlaxQuestionAnsweringModelOutput(
+            loss=loss,
             start_logits=start_logits,
             end_logits=end_logits,
             hidden_states=outputs.hidden_states,
@@ -969,7 +1026,9 @@ class FlaxRoFormerForMultipleChoiceModule(nn.Module):
 
     def setup(self):
         self.roformer = FlaxRoFormerModule(self.config, dtype=self.dtype)
-        self.classifier = nn.Dense(1, kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype)
+        self.classifier = partitioned_dense(
+            1, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+        )
 
     def __call__(
         self,
@@ -978,6 +1037,7 @@ class FlaxRoFormerForMultipleChoiceModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1003,7 +1063,9 @@ class FlaxRoFormerForMultipleChoiceModule(nn.Module):
         # The last token, padding or not, and no dropout: as the reference's sequence summary with its defaults.
         summary = outputs.last_hidden_state[:, -1]  # (batch * num_choices, hidden)
         logits = self.classifier(summary).reshape(-1, num_choices)  # (batch, num_choices)
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = FlaxMultipleChoiceModelOutput(
+            loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -1029,6 +1091,21 @@ class FlaxRoFormerModel(FlaxRoFormerPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
         inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -1039,24 +1116,9 @@ class FlaxRoFormerModel(FlaxRoFormerPreTrainedModel):
         encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
             Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
             the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
 
     Returns:
         [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1071,17 +1133,17 @@ class FlaxRoFormerModel(FlaxRoFormerPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        past_key_values=None,
-        use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        use_cache=None,
     ):
         """Run the model.
 
@@ -1097,6 +1159,21 @@ class FlaxRoFormerModel(FlaxRoFormerPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -1107,24 +1184,9 @@ class FlaxRoFormerModel(FlaxRoFormerPreTrainedModel):
             encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
                 Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
                 the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
 
         Returns:
             [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1145,10 +1207,10 @@ class FlaxRoFormerModel(FlaxRoFormerPreTrainedModel):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
-            past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
@@ -1175,6 +1237,18 @@ class FlaxRoFormerForMaskedLM(FlaxRoFormerPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
         inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -1185,18 +1259,10 @@ class FlaxRoFormerForMaskedLM(FlaxRoFormerPreTrainedModel):
         encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
             Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
             the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+            the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
         [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1213,15 +1279,16 @@ class FlaxRoFormerForMaskedLM(FlaxRoFormerPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1237,6 +1304,18 @@ class FlaxRoFormerForMaskedLM(FlaxRoFormerPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -1247,18 +1326,10 @@ class FlaxRoFormerForMaskedLM(FlaxRoFormerPreTrainedModel):
             encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
                 Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
                 the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
             [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1277,6 +1348,7 @@ class FlaxRoFormerForMaskedLM(FlaxRoFormerPreTrainedModel):
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1302,6 +1374,21 @@ class FlaxRoFormerForCausalLM(FlaxRoFormerPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
         inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -1312,24 +1399,13 @@ class FlaxRoFormerForCausalLM(FlaxRoFormerPreTrainedModel):
         encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
             Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
             the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+            `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+            computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
         [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1346,17 +1422,18 @@ class FlaxRoFormerForCausalLM(FlaxRoFormerPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        past_key_values=None,
-        use_cache=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        use_cache=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1372,6 +1449,21 @@ class FlaxRoFormerForCausalLM(FlaxRoFormerPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -1382,24 +1474,13 @@ class FlaxRoFormerForCausalLM(FlaxRoFormerPreTrainedModel):
             encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
                 Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
                 the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+                `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+                computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
             [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1420,11 +1501,12 @@ class FlaxRoFormerForCausalLM(FlaxRoFormerPreTrainedModel):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
-            past_key_values=past_key_values,
             use_cache=use_cache,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1451,22 +1533,26 @@ class FlaxRoFormerForSequenceClassification(FlaxRoFormerPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
     Returns:
         [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1481,13 +1567,14 @@ class FlaxRoFormerForSequenceClassification(FlaxRoFormerPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1503,22 +1590,26 @@ class FlaxRoFormerForSequenceClassification(FlaxRoFormerPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
 
         Returns:
             [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1535,6 +1626,7 @@ class FlaxRoFormerForSequenceClassification(FlaxRoFormerPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1561,22 +1653,24 @@ class FlaxRoFormerForTokenClassification(FlaxRoFormerPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
     Returns:
         [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1591,13 +1685,14 @@ class FlaxRoFormerForTokenClassification(FlaxRoFormerPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1613,22 +1708,24 @@ class FlaxRoFormerForTokenClassification(FlaxRoFormerPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
 
         Returns:
             [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1645,6 +1742,7 @@ class FlaxRoFormerForTokenClassification(FlaxRoFormerPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1671,22 +1769,30 @@ class FlaxRoFormerForQuestionAnswering(FlaxRoFormerPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
 
     Returns:
         [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1701,13 +1807,15 @@ class FlaxRoFormerForQuestionAnswering(FlaxRoFormerPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
     ):
         """Run the model and its head.
 
@@ -1723,22 +1831,30 @@ class FlaxRoFormerForQuestionAnswering(FlaxRoFormerPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
 
         Returns:
             [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1755,6 +1871,8 @@ class FlaxRoFormerForQuestionAnswering(FlaxRoFormerPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            start_positions=start_positions,
+            end_positions=end_positions,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
@@ -1781,22 +1899,25 @@ class FlaxRoFormerForMultipleChoice(FlaxRoFormerPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
             Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
 
     Returns:
         [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1811,13 +1932,14 @@ class FlaxRoFormerForMultipleChoice(FlaxRoFormerPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
-        inputs_embeds=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
         params=None,
         dropout_rng=None,
         train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
     ):
         """Run the model and its head.
 
@@ -1833,22 +1955,25 @@ class FlaxRoFormerForMultipleChoice(FlaxRoFormerPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
                 Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
 
         Returns:
             [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1865,6 +1990,7 @@ class FlaxRoFormerForMultipleChoice(FlaxRoFormerPreTrainedModel):
             token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
