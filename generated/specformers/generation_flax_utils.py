@@ -452,10 +452,9 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
         if early_stopping not in (True, False, "never"):
             raise ValueError(f"early_stopping must be True, False or 'never', got {early_stopping!r}")
         if attention_mask is None:
-            attention_mask = jnp.ones_like(input_ids)
-            if pad is not None and pad not in eos and bool(jnp.any(input_ids == pad)):
-                # Infer the padding from pad_token_id when it occurs (anywhere in the batch), as transformers does.
-                attention_mask = (input_ids != pad).astype("i4")
+            # The padding is inferred from pad_token_id, as transformers does (where no token is padding this is all
+            # ones): an expression, not a branch on the values, so that it works inside a user's `jax.jit`.
+            attention_mask = (input_ids != pad) if pad is not None and pad not in eos else jnp.ones_like(input_ids)
         attention_mask = jnp.asarray(attention_mask, dtype="i4")
         key = (
             "decoder-only",

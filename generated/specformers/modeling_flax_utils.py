@@ -41,16 +41,21 @@ class FlaxConv1D(nn.Module):
     (transformers' `Conv1D`): checkpoints hold the weight untransposed, so it maps without a transpose."""
 
     features: int
+    # The logical axis names of the weight, (in, out); the bias has (out,). See "Logical partitioning" below.
+    axes: tuple
     use_bias: bool = True
     initializer_range: float = 0.02
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-        weight = self.param("weight", normal_init(self.initializer_range), (x.shape[-1], self.features))
+        weight = self.param(
+            "weight", logical(normal_init(self.initializer_range), *self.axes), (x.shape[-1], self.features)
+        )
         output = x @ weight.astype(self.dtype)
         if self.use_bias:
-            output = output + self.param("bias", jax.nn.initializers.zeros, (self.features,)).astype(self.dtype)
+            bias = self.param("bias", logical(jax.nn.initializers.zeros, self.axes[-1]), (self.features,))
+            output = output + bias.astype(self.dtype)
         return output
 
 

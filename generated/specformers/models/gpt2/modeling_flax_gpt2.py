@@ -35,6 +35,9 @@ from ...modeling_flax_utils import (
     expand_head_mask,
     mask_value,
     normal_init,
+    partitioned_dense,
+    partitioned_embed,
+    partitioned_layer_norm,
     question_answering_loss,
     sequence_classification_loss,
 )
@@ -56,11 +59,19 @@ class FlaxGPT2BlockAttn(nn.Module):
         config = self.config
         # attention.query, attention.key, attention.value: Conv1D, weight [in, out]
         self.c_attn = FlaxConv1D(
-            3 * config.hidden_size, initializer_range=config.initializer_range, dtype=self.dtype, name="c_attn"
+            3 * config.hidden_size,
+            ("embed", "joined_kv"),
+            initializer_range=config.initializer_range,
+            dtype=self.dtype,
+            name="c_attn",
         )
         # attention.output: Conv1D, weight [in, out]
         self.c_proj = FlaxConv1D(
-            config.hidden_size, initializer_range=config.initializer_range, dtype=self.dtype, name="c_proj"
+            config.hidden_size,
+            ("joined_kv", "embed"),
+            initializer_range=config.initializer_range,
+            dtype=self.dtype,
+            name="c_proj",
         )
 
 
@@ -74,11 +85,19 @@ class FlaxGPT2BlockMlp(nn.Module):
         config = self.config
         # ffn.input: Conv1D, weight [in, out]
         self.c_fc = FlaxConv1D(
-            feed_forward_size(config), initializer_range=config.initializer_range, dtype=self.dtype, name="c_fc"
+            feed_forward_size(config),
+            ("embed", "mlp"),
+            initializer_range=config.initializer_range,
+            dtype=self.dtype,
+            name="c_fc",
         )
         # ffn.output: Conv1D, weight [in, out]
         self.c_proj = FlaxConv1D(
-            config.hidden_size, initializer_range=config.initializer_range, dtype=self.dtype, name="c_proj"
+            config.hidden_size,
+            ("mlp", "embed"),
+            initializer_range=config.initializer_range,
+            dtype=self.dtype,
+            name="c_proj",
         )
 
 
@@ -97,14 +116,10 @@ class FlaxGPT2Block(nn.Module):
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
         # attention.norm: LayerNorm
-        self.ln_1 = nn.LayerNorm(
-            epsilon=config.layer_norm_epsilon, dtype=self.dtype, use_fast_variance=False, name="ln_1"
-        )
+        self.ln_1 = partitioned_layer_norm(config.layer_norm_epsilon, dtype=self.dtype, name="ln_1")
         self.attn = FlaxGPT2BlockAttn(config, dtype=self.dtype, name="attn")
         # ffn.norm: LayerNorm
-        self.ln_2 = nn.LayerNorm(
-            epsilon=config.layer_norm_epsilon, dtype=self.dtype, use_fast_variance=False, name="ln_2"
-        )
+        self.ln_2 = partitioned_layer_norm(config.layer_norm_epsilon, dtype=self.dtype, name="ln_2")
         self.mlp = FlaxGPT2BlockMlp(config, dtype=self.dtype, name="mlp")
         self.activation = ACT2FN[config.activation_function]
         self.attention_dropout = nn.Dropout(rate=config.attn_pdrop)
@@ -184,17 +199,10 @@ class FlaxGPT2Module(nn.Module):
 
     def setup(self):
         config = self.config
-        self.wte = nn.Embed(
-            config.vocab_size,
-            config.hidden_size,
-            embedding_init=normal_init(config.initializer_range),
-            dtype=self.dtype,
-        )
-        self.wpe = nn.Embed(
-            config.max_position_embeddings,
-            config.hidden_size,
-            embedding_init=normal_init(config.initializer_range),
-            dtype=self.dtype,
+        init = normal_init(config.initializer_range)
+        self.wte = partitioned_embed(config.vocab_size, config.hidden_size, init, ("vocab", "embed"), dtype=self.dtype)
+        self.wpe = partitioned_embed(
+            config.max_position_embeddings, config.hidden_size, init, ("kv", "embed"), dtype=self.dtype
         )
         self.dropout = nn.Dropout(rate=config.embd_pdrop)
         self.h = FlaxModuleSequence(
@@ -202,7 +210,7 @@ class FlaxGPT2Module(nn.Module):
                 partial(FlaxGPT2Block, config, layer_idx=i, dtype=self.dtype) for i in range(config.num_hidden_layers)
             )
         )
-        self.ln_f = nn.LayerNorm(epsilon=config.layer_norm_epsilon, dtype=self.dtype, use_fast_variance=False)
+        self.ln_f = partitioned_layer_norm(config.layer_norm_epsilon, dtype=self.dtype)
 
     def __call__(
         self,
@@ -308,8 +316,12 @@ class FlaxGPT2LMHeadModelModule(nn.Module):
         config = self.config
         self.transformer = FlaxGPT2Module(config, dtype=self.dtype)
         if not config.tie_word_embeddings:
-            self.lm_head = nn.Dense(
-                config.vocab_size, use_bias=False, kernel_init=normal_init(config.initializer_range), dtype=self.dtype
+            self.lm_head = partitioned_dense(
+                config.vocab_size,
+                ("embed", "vocab"),
+                normal_init(config.initializer_range),
+                use_bias=False,
+                dtype=self.dtype,
             )
 
     def __call__(
@@ -344,8 +356,9 @@ class FlaxGPT2LMHeadModelModule(nn.Module):
         )
         hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
         if self.config.tie_word_embeddings:
-            # The LM head is the word embedding matrix (vocab, hidden).
-            embedding = self.variables["params"]["transformer"]["wte"]["embedding"]
+            # The LM head is the word embedding matrix (vocab, hidden) (unboxed: at initialisation it still carries
+            # its logical axis names).
+            embedding = nn.unbox(self.variables["params"]["transformer"]["wte"]["embedding"])
             logits = hidden_states @ embedding.T.astype(hidden_states.dtype)  # (batch, seq, vocab)
         else:
             logits = self.lm_head(hidden_states)
@@ -368,8 +381,8 @@ class FlaxGPT2ForSequenceClassificationModule(nn.Module):
     def setup(self):
         config = self.config
         self.transformer = FlaxGPT2Module(config, dtype=self.dtype)
-        self.score = nn.Dense(
-            config.num_labels, use_bias=False, kernel_init=normal_init(config.initializer_range), dtype=self.dtype
+        self.score = partitioned_dense(
+            config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), use_bias=False, dtype=self.dtype
         )
 
     def __call__(
@@ -438,8 +451,8 @@ class FlaxGPT2ForTokenClassificationModule(nn.Module):
         config = self.config
         self.transformer = FlaxGPT2Module(config, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=0.1)
-        self.classifier = nn.Dense(
-            config.num_labels, kernel_init=normal_init(config.initializer_range), dtype=self.dtype
+        self.classifier = partitioned_dense(
+            config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
@@ -492,7 +505,9 @@ class FlaxGPT2ForQuestionAnsweringModule(nn.Module):
         config = self.config
         self.transformer = FlaxGPT2Module(config, dtype=self.dtype)
         # Two scores per token: span start and span end.
-        self.qa_outputs = nn.Dense(2, kernel_init=normal_init(config.initializer_range), dtype=self.dtype)
+        self.qa_outputs = partitioned_dense(
+            2, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
+        )
 
     def __call__(
         self,
