@@ -34,6 +34,8 @@ SHAPES = [(1, 512), (8, 128)]
 BASE_CONFIGS = {
     # bert-base-uncased's shape (the config defaults).
     "bert": dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+    # gpt2 (124M): the config defaults.
+    "gpt2": dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12),
     "albert": dict(
         vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
         intermediate_size=3072, hidden_act="gelu_new",
