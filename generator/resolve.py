@@ -565,7 +565,7 @@ HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
-_BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout"})
+_BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads"})
 _MODEL_ATTRIBUTES = frozenset({"config", "dropout"})
 _HEAD_ATTRIBUTES = frozenset({"config", "activation", "dropout"})
 

@@ -22,7 +22,13 @@ from ...modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import PreTrainedModel, check_inputs, mask_value
+from ...modeling_utils import (
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    mask_value,
+    prune_separate_heads,
+)
 from .configuration_distilbert import DistilBertConfig
 
 
@@ -64,7 +70,7 @@ class DistilBertBlockFfn(nn.Module):
         self.lin2 = nn.Linear(config.hidden_dim, config.hidden_size)
 
 
-class DistilBertBlock(nn.Module):
+class DistilBertBlock(GradientCheckpointingLayer):
     """One post-norm block: `x = norm(x + attention(x))`, then `x = norm(x + feed_forward(x))`.
 
     The attention is bidirectional: each position sees every position that is not padding.
@@ -83,6 +89,21 @@ class DistilBertBlock(nn.Module):
         self.output_layer_norm = nn.LayerNorm(config.hidden_size, eps=1e-12)
         self.ffn = DistilBertBlockFfn(config)
         self.activation = get_activation(config.activation)
+        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
+        self.pruned_heads: set = set()
+
+    def prune_heads(self, heads) -> None:
+        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
+        removed = prune_separate_heads(
+            [(self.attention, "q_lin"), (self.attention, "k_lin"), (self.attention, "v_lin")],
+            (self.attention, "out_lin"),
+            self.num_heads,
+            self.head_dim,
+            heads,
+            self.pruned_heads,
+        )
+        self.num_heads -= len(removed)
+        self.pruned_heads |= removed
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
@@ -144,6 +165,7 @@ class DistilBertPreTrainedModel(PreTrainedModel):
 
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
+    _no_split_modules = ["DistilBertBlock"]
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -175,6 +197,10 @@ class DistilBertModel(DistilBertPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        for layer, heads in heads_to_prune.items():
+            self.transformer.layer[layer].prune_heads(heads)
 
     def forward(
         self,

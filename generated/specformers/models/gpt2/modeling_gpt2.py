@@ -22,7 +22,13 @@ from ...modeling_outputs import (
     SequenceClassifierOutputWithPast,
     TokenClassifierOutput,
 )
-from ...modeling_utils import Conv1D, PreTrainedModel, check_inputs, mask_value
+from ...modeling_utils import (
+    Conv1D,
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    mask_value,
+)
 from .configuration_gpt2 import GPT2Config
 
 
@@ -53,7 +59,7 @@ class GPT2BlockMlp(nn.Module):
         self.c_proj = Conv1D(feed_forward_size(config), config.hidden_size)
 
 
-class GPT2Block(nn.Module):
+class GPT2Block(GradientCheckpointingLayer):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
@@ -137,6 +143,7 @@ class GPT2PreTrainedModel(PreTrainedModel):
 
     config_class = GPT2Config
     base_model_prefix = "transformer"
+    _no_split_modules = ["GPT2Block"]
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
