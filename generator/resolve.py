@@ -826,6 +826,7 @@ def resolve_architecture(
     else:
         need_field(spec.norm.eps, ["norm", "eps"])
     need_field(emb.sinusoidal, ["embeddings", "sinusoidal"])
+    need_field(emb.padding_idx, ["embeddings", "padding_idx"])
     sinusoidal_field = fields.get(spec.config.attribute_map.get(emb.sinusoidal, emb.sinusoidal)) if emb.sinusoidal else None
     if sinusoidal_field is not None and sinusoidal_field.type != "bool":
         raise fail(f"`sinusoidal` names a boolean config field (fixed sinusoid positions when true), not the {sinusoidal_field.type} field {emb.sinusoidal!r}", ["embeddings", "sinusoidal"])

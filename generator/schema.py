@@ -142,6 +142,9 @@ class EmbeddingsSpec(Strict):
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
     # once, not trained) instead of learned positions. Checkpoints store the table either way.
     sinusoidal: Optional[FieldName] = None
+    # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
+    # zero and gets no gradient).
+    padding_idx: Optional[FieldName] = None
 
 
 class RotaryPosition(Strict):
