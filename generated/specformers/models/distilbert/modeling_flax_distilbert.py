@@ -202,8 +202,8 @@ class FlaxDistilBertTransformer(nn.Module):
 
 
 class FlaxDistilBertModule(nn.Module):
-    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings), their norm
-    `embeddings.LayerNorm`, the blocks `transformer.layer.N`."""
+    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
+    their norm `embeddings.LayerNorm`, the blocks `transformer.layer.N`."""
 
     config: DistilBertConfig
     dtype: jnp.dtype = jnp.float32

@@ -176,8 +176,8 @@ class TFDistilBertTransformer(TFCompositeLayer):
 
 
 class TFDistilBertMainLayer(TFCompositeLayer):
-    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings), their norm
-    `embeddings.LayerNorm`, the blocks `transformer.layer.N`."""
+    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
+    their norm `embeddings.LayerNorm`, the blocks `transformer.layer.N`."""
 
     def __init__(self, config: DistilBertConfig, **kwargs):
         super().__init__(**kwargs)
