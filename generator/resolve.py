@@ -122,8 +122,9 @@ class Head:
     encoder_states: bool  # forward takes encoder_hidden_states / encoder_attention_mask (a decoder's cross-attention)
     args: dict[str, tuple[Argument, ...]]  # framework -> forward signature
     doc: str
-    path: Optional[str] = None  # decoder-only heads: the head's Linear
-    bias: Optional[bool] = None  # decoder-only heads: whether that Linear has a bias
+    path: Optional[str] = None  # names-layout heads: the head's Linear
+    bias: Optional[bool] = None  # names-layout heads: whether that Linear has a bias
+    pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
 
     def class_name(self, prefix: str, framework: str) -> str:
         return FRAMEWORK_CLASS_PREFIX[framework] + prefix + self.suffix
@@ -131,8 +132,9 @@ class Head:
 
 @dataclass(frozen=True)
 class Leaf:
-    """A parameter-holding module of a names-layout block: `kind` is `layer_norm`, `linear` (`weight [out, in]`) or
-    `conv1d` (`weight [in, out]`); sizes are Python expressions over `config` (the generated module's helpers)."""
+    """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `linear` (`weight [out, in]`),
+    `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`) or `layers` (the list of blocks); sizes are
+    Python expressions over `config` (the generated module's helpers)."""
 
     attr: str
     path: str  # dotted, from the block
@@ -150,7 +152,8 @@ class Leaf:
 @dataclass(frozen=True)
 class Container:
     """An inner node of a names-layout module tree: it holds its children (leaves and containers) and computes
-    nothing; the block reaches each leaf by its path. `suffix` completes the generated class name `<P><suffix>`."""
+    nothing; the block (or the base model) reaches each leaf by its path. `suffix` completes the generated class name
+    `<P><suffix>`."""
 
     attr: str
     path: str  # dotted, from the block ("" for the block itself)
@@ -172,15 +175,19 @@ class Container:
 
 
 @dataclass(frozen=True)
-class DecoderOnlyNames:
-    """The module paths of a decoder-only stack (`names`): the base model's own modules (one attribute each) and the
-    tree of one block (`layers.N`)."""
+class Names:
+    """The module paths of a names-layout stack (`names`): the tree of the base model's modules, the tree of one block
+    (`layers.N`) and the LM head's modules (top-level attributes of the head model)."""
 
     word_embeddings: str
     position_embeddings: str
     layers: str
-    final_norm: str
+    final_norm: Optional[str]  # pre-norm stacks
+    embeddings_norm: Optional[str]  # post-norm stacks: the norm after the embeddings
+    model: Container
     block: Container
+    lm_transform: Optional[str]  # `lm_head.layout: names`
+    lm_norm: Optional[str]
     # role -> path from the block (`attention.query` -> `attn.c_attn`)
     roles: dict[str, str]
     fused_qkv: bool  # one projection computes q, k and v (split in the forward)
@@ -243,8 +250,8 @@ class Architecture:
     test_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The stack kind (generator.support.STACK_KINDS).
     stack: str = "encoder"
-    # Decoder-only stacks: the module paths of `names`.
-    names: Optional[DecoderOnlyNames] = None
+    # Names-layout stacks (decoder-only, or an encoder with `attention.layout: names`): the module paths of `names`.
+    names: Optional[Names] = None
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -486,6 +493,8 @@ _SEQ2SEQ_HEAD_DOC = {
 
 # Heads of decoder-only stacks.
 DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "token_classification", "question_answering")
+# Heads of encoder stacks of the names layout.
+NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering")
 _DECODER_ONLY_HEAD_OUTPUT = {
     "base": "BaseModelOutputWithPastAndCrossAttentions",
     "sequence_classification": "SequenceClassifierOutputWithPast",
@@ -494,37 +503,69 @@ _DECODER_ONLY_HEAD_DOC = {
     "causal_lm": "The {title} Model transformer with a language modeling head on top (linear layer with weights tied to the input embeddings).",
     "sequence_classification": "The {title} Model transformer with a sequence classification head on top (linear layer), reading the last token that is not padding, e.g. for GLUE tasks.",
 }
-# The Linear of each decoder-only head: default path and bias.
-_DECODER_ONLY_HEAD_LINEAR = {
-    "sequence_classification": ("score", False),
-    "token_classification": ("classifier", True),
-    "question_answering": ("qa_outputs", True),
+_NAMES_ENCODER_HEAD_DOC = {
+    "sequence_classification": "{title} Model transformer with a sequence classification/regression head on top (a linear layer on top of the first token's hidden state) e.g. for GLUE tasks.",
+    "multiple_choice": "{title} Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden state and a softmax) e.g. for RocStories/SWAG tasks.",
+}
+# The Linear of each names-layout head, per rule kind: default path and bias.
+_NAMES_HEAD_LINEAR = {
+    support.DECODER_ONLY: {
+        "sequence_classification": ("score", False),
+        "token_classification": ("classifier", True),
+        "question_answering": ("qa_outputs", True),
+    },
+    support.NAMES_ENCODER: {
+        "sequence_classification": ("classifier", True),
+        "multiple_choice": ("classifier", True),
+        "token_classification": ("classifier", True),
+        "question_answering": ("qa_outputs", True),
+    },
 }
 
 
-def _check_decoder_only_head(h: schema.HeadSpec, loc: list, fail) -> None:
-    if h.kind not in DECODER_ONLY_HEAD_KINDS:
-        raise fail(f"head {h.kind!r} is not available for decoder-only stacks (use {', '.join(DECODER_ONLY_HEAD_KINDS)})", loc + ["kind"])
-    if h.kind == "sequence_classification" and h.style != "last_token":
-        raise fail("sequence_classification of a decoder-only stack reads each row's last non-padding token: write `style: last_token`", loc + ["style"])
+def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
+    """The heads a names-layout stack (`kind`: decoder-only or names-layout encoder) renders, with their options."""
+    decoder_only = kind == support.DECODER_ONLY
+    allowed = DECODER_ONLY_HEAD_KINDS if decoder_only else NAMES_ENCODER_HEAD_KINDS
+    if h.kind not in allowed:
+        raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(allowed)})", loc + ["kind"])
+    style = "last_token" if decoder_only else "first_token"
+    if h.kind == "sequence_classification" and h.style != style:
+        reads = "each row's last non-padding token" if decoder_only else "the first token"
+        raise fail(f"sequence_classification of a {kind} stack reads {reads}: write `style: {style}`", loc + ["style"])
     if h.kind != "sequence_classification" and h.style is not None:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
-    if h.kind not in _DECODER_ONLY_HEAD_LINEAR and (h.path is not None or h.bias is not None):
+    if h.kind == "multiple_choice" and h.summary != "first_token":
+        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice: write `summary: first_token`", loc + ["summary"])
+    if h.kind != "multiple_choice" and h.summary is not None:
+        raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
+    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice")):
+        raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
+    if h.activation is not None:
+        raise fail(f"head {h.kind!r} of a {kind} stack has no activation option: remove `activation`", loc + ["activation"])
+    if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
         raise fail(f"head {h.kind!r} has no Linear of its own to name: remove `path` and `bias`", loc + ["path" if h.path is not None else "bias"])
-    if h.kind == "token_classification" and h.dropout is None:
-        raise fail("token_classification needs `dropout: <config field or rate>`", loc)
-    if h.kind != "token_classification" and h.dropout is not None:
-        raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
+    if decoder_only:
+        if h.kind == "token_classification" and h.dropout is None:
+            raise fail("token_classification needs `dropout: <config field or rate>`", loc)
+        if h.kind != "token_classification" and h.dropout is not None:
+            raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
+    elif h.kind in ("base", "masked_lm") and h.dropout is not None:
+        raise fail(f"head {h.kind!r} has no dropout: remove `dropout`", loc + ["dropout"])
 
 
-# Roles of a decoder-only stack: the base model's modules (one attribute each), then those of each block.
-MODEL_ROLES = ("embeddings.word", "embeddings.position", "layers", "final_norm")
+# Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
+# attributes of the head model).
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output", "ffn.norm",
                "ffn.input", "ffn.output")
+HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
+ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
-_BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout"})
+_BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads"})
 _MODEL_ATTRIBUTES = frozenset({"config", "dropout"})
+_HEAD_ATTRIBUTES = frozenset({"config", "activation", "dropout"})
 
 
 def _load_presets(spec_dir: Path) -> tuple[dict[str, dict[str, str]], Any]:
@@ -537,13 +578,35 @@ def _load_presets(spec_dir: Path) -> tuple[dict[str, dict[str, str]], Any]:
     presets = (loaded.data or {}).get("presets", {})
     for name, entries in presets.items():
         for role, target in entries.items():
-            if role not in MODEL_ROLES + BLOCK_ROLES:
-                raise SpecError(path, f"unknown role {role!r} in preset {name!r}" + _suggest(role, list(MODEL_ROLES + BLOCK_ROLES)), line=loaded.line_of(["presets", name, role]), field=f"presets.{name}.{role}")
+            if role not in ALL_ROLES:
+                raise SpecError(path, f"unknown role {role!r} in preset {name!r}" + _suggest(role, list(ALL_ROLES)), line=loaded.line_of(["presets", name, role]), field=f"presets.{name}.{role}")
     return presets, loaded
 
 
-def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> DecoderOnlyNames:
-    """Role -> path (the preset, then the spec's entries), checked and turned into the block's module tree."""
+def _tree(leaves: dict[str, Leaf], prefix: str, suffix_start: str) -> Container:
+    """The container at `prefix` ("" for the root) of the leaves' module tree, its children in the leaves' order; a
+    container's class suffix is `suffix_start` + its path in CamelCase."""
+    children: list = []
+    seen: set[str] = set()
+    depth = len(prefix.split(".")) if prefix else 0
+    for path, item in leaves.items():
+        parts = path.split(".")
+        if prefix and not path.startswith(prefix + "."):
+            continue
+        attr = parts[depth]
+        if attr in seen:
+            continue
+        seen.add(attr)
+        if len(parts) == depth + 1:
+            children.append(item)
+        else:
+            children.append(_tree(leaves, ".".join(parts[: depth + 1]), suffix_start))
+    suffix = suffix_start + "".join(p[:1].upper() + p[1:] for p in prefix.replace("_", ".").split(".") if p)
+    return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children))
+
+
+def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> Names:
+    """Role -> path (the preset, then the spec's entries), checked and turned into the module trees."""
     written = dict(spec.names)
     roles: dict[str, str] = {}
     if "preset" in written:
@@ -553,8 +616,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> D
             raise fail(f"unknown preset {preset!r} (specs/{LAYOUTS_FILE} has: {', '.join(sorted(presets)) or 'none'})", ["names", "preset"])
         roles.update(presets[preset])
     for role, target in written.items():
-        if role not in MODEL_ROLES + BLOCK_ROLES:
-            raise fail(f"unknown role {role!r}" + _suggest(role, list(MODEL_ROLES + BLOCK_ROLES)), ["names", role])
+        if role not in ALL_ROLES:
+            raise fail(f"unknown role {role!r}" + _suggest(role, list(ALL_ROLES)), ["names", role])
         try:
             schema._dotted(target)
             for part in target.split("."):
@@ -562,20 +625,34 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> D
         except ValueError as exc:
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
-    missing = [r for r in MODEL_ROLES + BLOCK_ROLES if r not in roles]
+    # Roles that exist only with a component: the embeddings' norm (`embeddings.norm`), the final norm of pre-norm
+    # blocks, the modules of a names-layout LM head.
+    conditional = {
+        "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
+        "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
+        "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
+        "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
+    }
+    needed = [r for r in ALL_ROLES if conditional.get(r, (True, ""))[0]]
+    for role, (present, condition) in conditional.items():
+        if not present and role in roles:
+            loc = ["names", role] if role in written else ["names", "preset"]
+            raise fail(f"the role `{role}` is rendered only with {condition}: remove it", loc)
+    missing = [r for r in needed if r not in roles]
     if missing:
         raise fail(f"`names` lacks the roles {', '.join(missing)}: give each a module path (or a `preset` that does)", ["names"])
-    for role in MODEL_ROLES:
-        if "." in roles[role]:
-            raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the base model holds `{role}` as one attribute (write a name without dots)", ["names", role])
-    for role in MODEL_ROLES + BLOCK_ROLES:
-        taken = _MODEL_ATTRIBUTES if role in MODEL_ROLES else _BLOCK_ATTRIBUTES
+    for role in HEAD_ROLES:
+        if role in roles and "." in roles[role]:
+            raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the head model holds `{role}` as one attribute (write a name without dots)", ["names", role])
+    head_taken = _HEAD_ATTRIBUTES | {spec.base_model_prefix} | ({spec.lm_head.path.split(".")[0]} if spec.lm_head else set())
+    for role in needed:
+        taken = _MODEL_ATTRIBUTES if role in MODEL_ROLES else _BLOCK_ATTRIBUTES if role in BLOCK_ROLES else head_taken
         first = roles[role].split(".")[0]
         if first in taken:
-            raise fail(f"`{first}` is an attribute the generated {'model' if role in MODEL_ROLES else 'block'} uses itself: name the module otherwise", ["names", role])
-    tops = [roles[r] for r in MODEL_ROLES]
-    if len(set(tops)) != len(tops):
-        raise fail("the base model's roles need four different names", ["names"])
+            owner = "model" if role in MODEL_ROLES else "block" if role in BLOCK_ROLES else "head model"
+            raise fail(f"`{first}` is an attribute the generated {owner} uses itself: name the module otherwise", ["names", role])
+    if len({roles[r] for r in HEAD_ROLES if r in roles}) != len([r for r in HEAD_ROLES if r in roles]):
+        raise fail("the LM head's roles need two different names", ["names"])
 
     att, ffn = spec.attention, spec.feed_forward
     q, k, v = roles["attention.query"], roles["attention.key"], roles["attention.value"]
@@ -584,58 +661,57 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> D
         raise fail("q, k and v are one fused projection (one path for the three) or three projections (three paths)", ["names", "attention.key"])
     hidden = "config.hidden_size"
     ffn_size = f"config.{ffn.size}" if ffn.size_multiple is None else "feed_forward_size(config)"
-    leaves: dict[str, Leaf] = {}
 
-    def leaf(role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: bool) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: bool) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
         leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list)
 
-    leaf(("attention.norm",), "layer_norm", hidden, hidden, True)
+    def nested(leaves: dict[str, Leaf]) -> None:
+        for path, item in leaves.items():
+            for other in leaves:
+                if other.startswith(path + "."):
+                    raise fail(f"`{path}` ({item.roles[0]}) holds parameters and cannot also contain `{other}`", ["names", item.roles[0]])
+
+    model_leaves: dict[str, Leaf] = {}
+    add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", hidden, False)
+    add(model_leaves, ("embeddings.position",), "embedding", "config.max_position_embeddings", hidden, False)
+    if "embeddings.norm" in needed:
+        add(model_leaves, ("embeddings.norm",), "layer_norm", hidden, hidden, True)
+    add(model_leaves, ("layers",), "layers", "", "", False)
+    if "final_norm" in needed:
+        add(model_leaves, ("final_norm",), "layer_norm", hidden, hidden, True)
+    nested(model_leaves)
+
+    leaves: dict[str, Leaf] = {}
+    add(leaves, ("attention.norm",), "layer_norm", hidden, hidden, True)
     if fused:
-        leaf(("attention.query", "attention.key", "attention.value"), att.projection, hidden, f"3 * {hidden}", att.bias)
+        add(leaves, ("attention.query", "attention.key", "attention.value"), att.projection, hidden, f"3 * {hidden}", att.bias)
     else:
         for role in ("attention.query", "attention.key", "attention.value"):
-            leaf((role,), att.projection, hidden, hidden, att.bias)
-    leaf(("attention.output",), att.projection, hidden, hidden, att.bias)
-    leaf(("ffn.norm",), "layer_norm", hidden, hidden, True)
-    leaf(("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
-    leaf(("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
-    for path, item in leaves.items():
-        for other in leaves:
-            if other.startswith(path + "."):
-                raise fail(f"`{path}` ({item.roles[0]}) holds parameters and cannot also contain `{other}`", ["names", item.roles[0]])
+            add(leaves, (role,), att.projection, hidden, hidden, att.bias)
+    add(leaves, ("attention.output",), att.projection, hidden, hidden, att.bias)
+    add(leaves, ("ffn.norm",), "layer_norm", hidden, hidden, True)
+    add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
+    add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
+    nested(leaves)
 
-    def build(prefix: str) -> Container:
-        children: list = []
-        seen: set[str] = set()
-        depth = len(prefix.split(".")) if prefix else 0
-        for path, item in leaves.items():
-            parts = path.split(".")
-            if prefix and not path.startswith(prefix + "."):
-                continue
-            attr = parts[depth]
-            if attr in seen:
-                continue
-            seen.add(attr)
-            if len(parts) == depth + 1:
-                children.append(item)
-            else:
-                children.append(build(".".join(parts[: depth + 1])))
-        suffix = "Block" + "".join(p[:1].upper() + p[1:] for p in prefix.replace("_", ".").split(".") if p)
-        return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children))
-
-    block = build("")
-    suffixes = [c.suffix for c in block.containers()]
+    model = _tree(model_leaves, "", "")
+    block = _tree(leaves, "", "Block")
+    suffixes = [c.suffix for c in block.containers() + model.containers()] + ["Block"]
     if len(set(suffixes)) != len(suffixes):
         raise fail("two containers of `names` would get one class name: rename one path", ["names"])
-    return DecoderOnlyNames(
+    return Names(
         word_embeddings=roles["embeddings.word"],
         position_embeddings=roles["embeddings.position"],
         layers=roles["layers"],
-        final_norm=roles["final_norm"],
+        final_norm=roles.get("final_norm") if "final_norm" in needed else None,
+        embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
+        model=model,
         block=block,
+        lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
+        lm_norm=roles["lm_head.norm"] if "lm_head.norm" in needed else None,
         roles={r: roles[r] for r in BLOCK_ROLES},
         fused_qkv=fused,
         ffn_size=ffn_size,
@@ -686,9 +762,11 @@ def resolve_architecture(
         raise fail("`decoder.path` makes a second stack: write `stack: encoder-decoder` or remove `decoder.path`", ["stack"])
     seq2seq = stack == support.ENCODER_DECODER
     decoder_only = stack == support.DECODER_ONLY
-    for name in support.REQUIRED_CONFIG_FIELDS[stack]:
+    rule_kind = support.rule_kind(spec, stack)
+    names_layout = support.names_layout(spec, stack)
+    for name in support.REQUIRED_CONFIG_FIELDS[rule_kind]:
         if name not in fields and name not in spec.config.attribute_map:
-            raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every {stack} stack reads it", ["config", "fields"])
+            raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every {rule_kind} stack reads it", ["config", "fields"])
 
     def default_of(name: str) -> Any:
         name = spec.config.attribute_map.get(name, name)
@@ -729,16 +807,27 @@ def resolve_architecture(
         need_field(getattr(ffn, name), ["feed_forward", name])
     if isinstance(ffn.gated, str):
         need_field(ffn.gated, ["feed_forward", "gated"])
-    if not decoder_only and ((att.layout == "sublayer") != (ffn.layout == "sublayer") or (att.layout == "sublayer") != (spec.encoder.sublayer_list is not None)):
+    if not names_layout and ((att.layout == "sublayer") != (ffn.layout == "sublayer") or (att.layout == "sublayer") != (spec.encoder.sublayer_list is not None)):
         raise fail("the sublayer layout needs `attention.layout: sublayer`, `feed_forward.layout: sublayer` and `encoder.sublayer_list` together", ["attention", "layout"])
-    if not decoder_only and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
+    if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
         raise fail("pre-norm stacks end with a final norm: set `encoder.final_norm` exactly when `norm.placement: pre`", ["norm", "placement"])
     for loc_name in ("scale", "scale_by_inverse_layer", "upcast"):
         if isinstance(getattr(att, loc_name), str):
             need_field(getattr(att, loc_name), ["attention", loc_name])
     if emb.shared is not None and spec.encoder.embed_tokens is None:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
-    need_field(spec.norm.eps, ["norm", "eps"])
+    if isinstance(spec.norm.eps, float):
+        if not names_layout:
+            raise fail("a fixed epsilon is rendered only in names-layout stacks: write `eps: <config field>`", ["norm", "eps"])
+        if spec.norm.eps <= 0:
+            raise fail(f"the epsilon must be positive, not {spec.norm.eps}", ["norm", "eps"])
+    else:
+        need_field(spec.norm.eps, ["norm", "eps"])
+    need_field(emb.sinusoidal, ["embeddings", "sinusoidal"])
+    need_field(emb.padding_idx, ["embeddings", "padding_idx"])
+    sinusoidal_field = fields.get(spec.config.attribute_map.get(emb.sinusoidal, emb.sinusoidal)) if emb.sinusoidal else None
+    if sinusoidal_field is not None and sinusoidal_field.type != "bool":
+        raise fail(f"`sinusoidal` names a boolean config field (fixed sinusoid positions when true), not the {sinusoidal_field.type} field {emb.sinusoidal!r}", ["embeddings", "sinusoidal"])
     if emb.token_type:
         need_field("type_vocab_size", ["embeddings", "token_type"])
     if emb.position == "absolute":
@@ -847,14 +936,15 @@ def resolve_architecture(
             raise fail(f"heads {suffixes[suffix]!r} and {h.kind!r} would both be named {spec.class_prefix}{suffix}: give one another `suffix`", loc + ["suffix"])
         suffixes[suffix] = h.kind
         if isinstance(h.dropout, float):
-            if not decoder_only:
-                raise fail("a fixed dropout rate is rendered only in decoder-only stacks: write `dropout: <config field>`", loc + ["dropout"])
+            if not names_layout:
+                raise fail("a fixed dropout rate is rendered only in names-layout stacks: write `dropout: <config field>`", loc + ["dropout"])
         else:
             need_field(h.dropout, loc + ["dropout"])
-        if decoder_only:
-            _check_decoder_only_head(h, loc, fail)
-        elif h.path is not None or h.bias is not None:
-            raise fail("a head's `path` and `bias` are rendered only in decoder-only stacks: remove them", loc + ["path" if h.path is not None else "bias"])
+        if names_layout:
+            _check_names_head(h, rule_kind, loc, fail)
+        elif h.path is not None or h.bias is not None or h.pre_classifier is not None:
+            field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier"
+            raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
         requires = {
             "pretraining": ["lm_head", "sentence_head", "pooler"],
             "masked_lm": ["lm_head"],
@@ -871,14 +961,14 @@ def resolve_architecture(
             raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
         if seq2seq and h.kind == "sequence_classification" and h.style is not None:
             raise fail("sequence_classification of an encoder-decoder model classifies the decoder output at the last end-of-sequence token: it takes no `style`", loc + ["style"])
-        if h.kind == "sequence_classification" and not seq2seq and not decoder_only:
+        if h.kind == "sequence_classification" and not seq2seq and not names_layout:
             if h.style is None:
                 raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
             if h.style == "pooled":
                 requires.append("pooler")
-            if h.style == "last_token":
-                raise fail("`style: last_token` (the last non-padding token) is rendered only in decoder-only stacks: write `style: pooled` or `style: dense_act`", loc + ["style"])
-        elif h.style is not None and not decoder_only:
+            if h.style in ("last_token", "first_token"):
+                raise fail(f"`style: {h.style}` is rendered only in names-layout stacks: write `style: pooled` or `style: dense_act`", loc + ["style"])
+        elif h.style is not None and not names_layout:
             raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
         if h.labels_disable_cache and h.kind != "causal_lm":
             raise fail(f"`labels_disable_cache` only applies to causal_lm, not {h.kind}", loc + ["labels_disable_cache"])
@@ -896,14 +986,16 @@ def resolve_architecture(
             need_field(activation.field, loc + ["activation", "field"])
         elif h.activation is not None:
             raise fail("`activation` only applies to `style: dense_act` classification heads", loc + ["activation"])
-        if h.kind == "multiple_choice":
+        if h.kind == "multiple_choice" and not names_layout:
+            if h.summary == "first_token":
+                raise fail("`summary: first_token` is rendered only in names-layout stacks: write `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc + ["summary"])
             if h.summary is None:
                 raise fail("multiple_choice needs `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc)
             if h.summary == "pooled":
                 requires.append("pooler")
             if h.summary == "sequence_summary":
                 requires.append("sequence_summary")
-        elif h.summary is not None:
+        elif h.summary is not None and not names_layout:
             raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
         if h.kind == "pretraining" and spec.lm_head is not None and spec.lm_head.decoder is not None:
             raise fail("the pretraining head runs the LM head inside its container: remove `lm_head.decoder` or the pretraining head", loc + ["kind"])
@@ -911,7 +1003,7 @@ def resolve_architecture(
             if getattr(spec, component) is None:
                 raise fail(f"head {h.kind!r} needs the `{component}` component, which this spec does not define", loc + ["kind"])
         needs_dropout = h.kind in ("sequence_classification", "token_classification") or h.summary == "pooled"
-        if needs_dropout and h.dropout is None and not decoder_only:
+        if needs_dropout and h.dropout is None and not names_layout:
             if spec.classifier_dropout is None:
                 raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
         output = h.output or (_SEQ2SEQ_HEAD_OUTPUT if seq2seq else _DECODER_ONLY_HEAD_OUTPUT if decoder_only else {}).get(h.kind) or _HEAD_OUTPUT.get(h.kind)
@@ -940,7 +1032,8 @@ def resolve_architecture(
         uses_pooler = spec.pooler is not None and (
             h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
         )
-        args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only) for fw in FRAMEWORKS}
+        args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only, names_layout) for fw in FRAMEWORKS}
+        linear = _NAMES_HEAD_LINEAR.get(rule_kind, {}).get(h.kind, (None, None))
         heads.append(
             Head(
                 kind=h.kind,
@@ -954,9 +1047,10 @@ def resolve_architecture(
                 labels_disable_cache=h.labels_disable_cache,
                 encoder_states=encoder_states,
                 args=args,
-                doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
-                path=h.path or (_DECODER_ONLY_HEAD_LINEAR.get(h.kind, (None, None))[0] if decoder_only else None),
-                bias=(h.bias if h.bias is not None else _DECODER_ONLY_HEAD_LINEAR.get(h.kind, (None, None))[1]) if decoder_only else None,
+                doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else _NAMES_ENCODER_HEAD_DOC if names_layout else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
+                path=h.path or linear[0],
+                bias=h.bias if h.bias is not None else linear[1],
+                pre_classifier=h.pre_classifier,
             )
         )
     taken = {a.name for head in heads for a in head.args["flax"]}
@@ -984,7 +1078,7 @@ def resolve_architecture(
         for f in spec.config.fields
     )
 
-    names = _resolve_names(loaded, spec, fail) if decoder_only else None
+    names = _resolve_names(loaded, spec, fail) if names_layout else None
     cross_attention = None if seq2seq else att.cross_module
     keys_needing_config_flag = {}
     if cross_attention is not None:
@@ -1033,7 +1127,7 @@ def resolve_architecture(
         classifier_dropout=spec.classifier_dropout,
         heads=tuple(heads),
         has_token_type=emb.token_type,
-        has_position_ids=emb.position == "absolute",
+        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout),
         position_table=position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
@@ -1082,6 +1176,7 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
 def _head_arguments(
     spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, encoder_states: bool,
     decoder_only: bool = False,
+    names_layout: bool = False,
 ) -> tuple[Argument, ...]:
     if spec.decoder is not None and spec.decoder.path is not None:
         return _seq2seq_arguments(kind, framework, arguments)
@@ -1090,7 +1185,8 @@ def _head_arguments(
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type:
         names.append("token_type_ids")
-    if spec.embeddings.position == "absolute":
+    if spec.embeddings.position == "absolute" and not names_layout:
+        # (A names-layout encoder's positions always count from 0, as transformers' DistilBERT's.)
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
     if encoder_states:

@@ -139,6 +139,12 @@ class EmbeddingsSpec(Strict):
     # `padding_idx + 1 + (number of non-pad tokens up to them)`, pads get `padding_idx`; from `inputs_embeds`,
     # `padding_idx + 1, padding_idx + 2, ...`. The table's first `padding_idx + 1` rows are never a real position.
     position_padding_idx: Optional[FieldName] = None
+    # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
+    # once, not trained) instead of learned positions. Checkpoints store the table either way.
+    sinusoidal: Optional[FieldName] = None
+    # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
+    # zero and gets no gradient).
+    padding_idx: Optional[FieldName] = None
 
 
 class RotaryPosition(Strict):
@@ -202,7 +208,7 @@ class AttentionSpec(Strict):
     variant: AttentionVariant = "full"
     # fused: <module>.{query,key,value,dense,LayerNorm}; split: <module>.self.* + <module>.output.*;
     # sublayer: block.N.layer.I.<module>.{q,k,v,o} with a pre-norm `layer_norm` beside it.
-    # names: the modules are the spec's `names` roles (`attention.norm`, `attention.query`, ...; decoder-only stacks).
+    # names: the modules are the spec's `names` roles (`attention.norm`, `attention.query`, ...).
     layout: Literal["fused", "split", "sublayer", "names"]
     module: Identifier = "attention"
     # Divide scores by sqrt(head_dim): always (true), never (false), or as a boolean config field says.
@@ -216,6 +222,8 @@ class AttentionSpec(Strict):
     projection: Literal["linear", "conv1d"] = "linear"
     bias: bool = True  # biases on the q/k/v/o projections
     dropout: FieldName = "attention_probs_dropout_prob"
+    # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.
+    output_dropout: bool = True
     head_dim: Optional[FieldName] = None  # projections are heads x head_dim wide (default hidden_size / heads)
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
@@ -239,7 +247,7 @@ class FeedForwardSpec(Strict):
     variant: Literal["dense"] = "dense"
     # fused: ffn / ffn_output / full_layer_layer_norm; split: intermediate.dense / output.{dense,LayerNorm};
     # sublayer: block.N.layer.I.<module>.{wi,wo} (or {wi_0,wi_1,wo} when gated) with a pre-norm `layer_norm`.
-    # names: `ffn.norm`, `ffn.input`, `ffn.output` from the spec's `names` (decoder-only stacks).
+    # names: `ffn.norm`, `ffn.input`, `ffn.output` from the spec's `names`.
     layout: Literal["fused", "split", "sublayer", "names"]
     module: Identifier = "DenseReluDense"
     size: FieldName = "intermediate_size"
@@ -256,7 +264,8 @@ class FeedForwardSpec(Strict):
 class NormSpec(Strict):
     kind: Literal["layer_norm", "rms_norm"] = "layer_norm"
     placement: Literal["post", "pre"] = "post"
-    eps: FieldName = "layer_norm_eps"
+    # A config field, or (names layout) a fixed number.
+    eps: Union[FieldName, float] = "layer_norm_eps"
 
 
 class SharingSpec(Strict):
@@ -337,7 +346,10 @@ class LMHeadSpec(Strict):
     path: DottedPath
     # flat / transform: BERT-style MLM heads; linear: a bare Linear without bias (encoder-decoder LM), which reuses
     # the shared embedding when config.tie_word_embeddings, scaling the decoder output by hidden_size**-0.5 first.
-    layout: Literal["flat", "transform", "linear"]
+    # names (names layout): `lm_head.transform` (a Linear), the activation, `lm_head.norm` (a LayerNorm), then the
+    # vocabulary projection at `path` (a Linear with a bias, tied to the word embeddings), all top-level modules of the
+    # head model named by the spec's `names`.
+    layout: Literal["flat", "transform", "linear", "names"]
     # flat / transform: the LayerNorm's module name, and the activation between `dense` and the norm.
     norm: Identifier = "LayerNorm"
     activation: HeadActivation = HeadActivation(field="hidden_act")
@@ -405,10 +417,13 @@ class HeadSpec(Strict):
     # (`classifier.{dense,out_proj}` on the first token, with `activation` between them).
     # `last_token` (decoder-only stacks): a Linear on every token, read at each row's last token that is not
     # `config.pad_token_id` (the last token without a pad id; then only one row may be given).
-    style: Optional[Literal["pooled", "dense_act", "last_token"]] = None
+    # `first_token` (encoder stacks of the names layout): the first token's hidden state, through `pre_classifier`
+    # when set, then dropout and the classifier (`path`).
+    style: Optional[Literal["pooled", "dense_act", "last_token", "first_token"]] = None
     activation: Optional[HeadActivation] = None
     # multiple_choice: the pooler output, the last token, or the spec's `sequence_summary` component.
-    summary: Optional[Literal["pooled", "last_token", "sequence_summary"]] = None
+    # `first_token` (names layout): as sequence_classification's `style: first_token`, one score per choice.
+    summary: Optional[Literal["pooled", "last_token", "sequence_summary", "first_token"]] = None
     # A config field, or a fixed rate.
     dropout: Union[FieldName, float, None] = None
     # causal_lm: given labels, the model returns no key/value cache (training needs none).
@@ -417,9 +432,11 @@ class HeadSpec(Strict):
     # `encoder_attention_mask` (default true; false where transformers' class of the head does not take them, its
     # layers then holding the cross-attention weights without reading them).
     encoder_states: Optional[bool] = None
-    # Decoder-only stacks: the head's Linear (`score`, `classifier`, `qa_outputs`) and whether it has a bias.
+    # Names-layout stacks: the head's Linear (`score`, `classifier`, `qa_outputs`) and whether it has a bias.
     path: Optional[Identifier] = None
     bias: Optional[bool] = None
+    # style / summary `first_token`: a Linear (hidden -> hidden) and ReLU before the dropout and the classifier.
+    pre_classifier: Optional[Identifier] = None
 
 
 ConfigSpec.model_rebuild()

@@ -6,8 +6,12 @@ pydantic checks each field on its own; this table checks the combinations. The t
   layers then may hold a cross-attention, `attention.cross_module`), with post-norm LayerNorm blocks in the `fused` or
   `split` module layout;
 - ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set);
-- ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm stack with learned absolute positions,
-  a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted paths).
+- ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm stack with absolute positions, a
+  final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted paths).
+
+An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
+bidirectional (no cache), post-norm, its module paths the spec's `names`. Its rules are those of the kind
+``names-layout encoder`` (`rule_kind`).
 
 A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
 instead, so that a spec author never learns of an unsupported combination from a crash of generated code. Each rule
@@ -26,6 +30,21 @@ ENCODER = "encoder"
 ENCODER_DECODER = "encoder-decoder"
 DECODER_ONLY = "decoder-only"
 STACK_KINDS = (ENCODER, ENCODER_DECODER, DECODER_ONLY)
+# An encoder stack of the names layout: checked by rules of its own.
+NAMES_ENCODER = "names-layout encoder"
+RULE_KINDS = (ENCODER, NAMES_ENCODER, ENCODER_DECODER, DECODER_ONLY)
+
+
+def rule_kind(spec: schema.ArchitectureSpec, stack: str) -> str:
+    """The kind whose rules check `spec`: its stack kind, or `NAMES_ENCODER` for an encoder of the names layout."""
+    if stack == ENCODER and spec.attention.layout == "names":
+        return NAMES_ENCODER
+    return stack
+
+
+def names_layout(spec: schema.ArchitectureSpec, stack: str) -> bool:
+    """Whether the spec's module paths are its `names` (rendered by the names-layout block)."""
+    return rule_kind(spec, stack) in (NAMES_ENCODER, DECODER_ONLY)
 
 _ABSENT = None
 
@@ -64,6 +83,8 @@ REQUIRED_CONFIG_FIELDS = {
     ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"),
     DECODER_ONLY: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
                    "initializer_range", "use_cache"),
+    NAMES_ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
+                    "initializer_range"),
 }
 
 _READS = "the blocks read `config.{field}`: remove `{key}` (map another config name with `config.attribute_map: {{{field}: <name>}}`)"
@@ -71,8 +92,8 @@ _READS = "the blocks read `config.{field}`: remove `{key}` (map another config n
 # fmt: off
 RULES: tuple[Rule, ...] = (
     # Encoder-only stacks: post-norm LayerNorm blocks whose module names come from `layout: fused | split`.
-    Rule(ENCODER, "attention.layout", ("fused", "split"), "write `layout: fused` (`<module>.{query,key,value,dense,LayerNorm}`) or `layout: split` (`<module>.self.*`, `<module>.output.*`); `sublayer` blocks exist only in encoder-decoder stacks (`decoder.path`)"),
-    Rule(ENCODER, "feed_forward.layout", ("fused", "split"), "write `layout: fused` or `layout: split`, as for attention"),
+    Rule(ENCODER, "attention.layout", ("fused", "split"), "write `layout: fused` (`<module>.{query,key,value,dense,LayerNorm}`) or `layout: split` (`<module>.self.*`, `<module>.output.*`), or `layout: names` for a names-layout encoder; `sublayer` blocks exist only in encoder-decoder stacks (`decoder.path`)"),
+    Rule(ENCODER, "feed_forward.layout", ("fused", "split"), "write `layout: fused` or `layout: split`, as for attention (`attention.layout: names` makes every module path a `names` role)"),
     Rule(ENCODER, "attention.variant", ("full",), "self-attention is `variant: full` (local and transient-global attention exist only in encoder-decoder stacks)"),
     Rule(ENCODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
     Rule(ENCODER, "attention.local", (_ABSENT,), "remove `local`: it parameterises local attention, which exists only in encoder-decoder stacks"),
@@ -97,13 +118,47 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER, "position", (_ABSENT, "rotary", "relative_functional"), "use `kind: rotary` or `kind: relative_functional` (bucketed biases exist only in encoder-decoder stacks)"),
     Rule(ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
     Rule(ENCODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ...}` (the stack's module names)"),
-    Rule(ENCODER, "names", (_ABSENT,), "remove `names`: encoder stacks name their modules with `layout: fused | split`"),
+    Rule(ENCODER, "names", (_ABSENT,), "remove `names` (encoder stacks name their modules with `layout: fused | split`), or write `attention.layout: names` and `feed_forward.layout: names`"),
+    Rule(ENCODER, "attention.output_dropout", (True,), "the attention output always goes through dropout: remove `output_dropout`"),
+    Rule(ENCODER, "embeddings.sinusoidal", (_ABSENT,), "remove `sinusoidal`: fixed sinusoidal positions exist only in names-layout stacks"),
+    Rule(ENCODER, "embeddings.padding_idx", (_ABSENT,), "remove `padding_idx`: the word embeddings' padding index is always `config.pad_token_id`"),
     Rule(ENCODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
     Rule(ENCODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
     Rule(ENCODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(ENCODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(ENCODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward width is always `config.<size>`"),
     Rule(ENCODER, "lm_head.layout", (_ABSENT, "flat", "transform"), "write `layout: flat` or `layout: transform` (`linear` is the encoder-decoder LM head)"),
+    # Encoder stacks of the names layout: bidirectional post-norm LayerNorm blocks whose module paths are `names`.
+    Rule(NAMES_ENCODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `attention.norm`, `ffn.input`, `ffn.output`, `ffn.norm`)"),
+    Rule(NAMES_ENCODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),
+    Rule(NAMES_ENCODER, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`)"),
+    Rule(NAMES_ENCODER, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`), as for attention"),
+    Rule(NAMES_ENCODER, "attention.variant", ("full",), "self-attention is `variant: full`"),
+    Rule(NAMES_ENCODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
+    Rule(NAMES_ENCODER, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in encoder-decoder stacks"),
+    Rule(NAMES_ENCODER, "attention.head_dim", (_ABSENT,), "heads are hidden_size / num_attention_heads wide: remove `head_dim`"),
+    Rule(NAMES_ENCODER, "attention.cross_module", (_ABSENT,), "remove `cross_module`: names-layout encoders have no cross-attention"),
+    Rule(NAMES_ENCODER, "attention.scale", (True,), "scores are always divided by sqrt(head_dim): remove `scale`"),
+    Rule(NAMES_ENCODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
+    Rule(NAMES_ENCODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
+    Rule(NAMES_ENCODER, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
+    Rule(NAMES_ENCODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm`"),
+    Rule(NAMES_ENCODER, "norm.placement", ("post",), "blocks are post-norm (the norm after each residual add): write `placement: post`"),
+    Rule(NAMES_ENCODER, "position", (_ABSENT,), "positions are absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
+    Rule(NAMES_ENCODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
+    Rule(NAMES_ENCODER, "embeddings.position", ("absolute",), "positions are absolute embeddings: write `position: absolute`"),
+    Rule(NAMES_ENCODER, "embeddings.norm", (True,), "the embeddings end with a LayerNorm (the `names` role `embeddings.norm`): remove `norm`"),
+    Rule(NAMES_ENCODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
+    Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
+    Rule(NAMES_ENCODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from 0"),
+    Rule(NAMES_ENCODER, "decoder", (_ABSENT,), "remove `decoder`: a names-layout encoder is bidirectional and keeps no cache (write `stack: decoder-only` for a causal stack)"),
+    Rule(NAMES_ENCODER, "pooler", (_ABSENT,), "remove `pooler`: names-layout heads read the first token (`style: first_token`)"),
+    Rule(NAMES_ENCODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
+    Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
+    Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
+    Rule(NAMES_ENCODER, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
+    Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`)"),
+    Rule(NAMES_ENCODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the vocabulary projection is the Linear at `lm_head.path`"),
     # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
     Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),
     Rule(ENCODER_DECODER, "names", (_ABSENT,), "remove `names`: encoder-decoder stacks name their modules with `layout: sublayer`"),
@@ -113,6 +168,9 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(ENCODER_DECODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward width is always `config.<size>`"),
+    Rule(ENCODER_DECODER, "attention.output_dropout", (True,), "the attention output always goes through dropout: remove `output_dropout`"),
+    Rule(ENCODER_DECODER, "embeddings.sinusoidal", (_ABSENT,), "remove `sinusoidal`: positions come from the bucketed bias"),
+    Rule(ENCODER_DECODER, "embeddings.padding_idx", (_ABSENT,), "remove `padding_idx`: the shared embeddings have no padding index"),
     Rule(ENCODER_DECODER, "attention.layout", ("sublayer",), "write `layout: sublayer` (block.N.layer.I.<module>)"),
     Rule(ENCODER_DECODER, "feed_forward.layout", ("sublayer",), "write `layout: sublayer`"),
     Rule(ENCODER_DECODER, "norm.placement", ("pre",), "blocks are pre-norm: write `placement: pre`"),
@@ -192,7 +250,9 @@ PATH_DEPTHS: tuple[tuple[str, tuple[int, ...], str], ...] = (
 
 
 def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list], Exception]) -> None:
-    """Raise ``fail(message, location)`` for the first field whose value stacks of kind ``stack`` do not render."""
+    """Raise ``fail(message, location)`` for the first field whose value stacks of kind ``stack`` do not render (an
+    encoder of the names layout is checked by the rules of `NAMES_ENCODER`)."""
+    stack = rule_kind(spec, stack)
     for path, depths, instead in PATH_DEPTHS:
         value = Rule(stack, path, (), "").value(spec)
         if value is not _ABSENT and len(value.split(".")) not in depths:
@@ -243,18 +303,18 @@ def markdown_table() -> str:
     for rule in RULES:
         shown = ", ".join("absent" if v is _ABSENT else "set" if v is _SET else f"`{_show(v)}`" for v in rule.allowed)
         paths.setdefault(rule.path, {})[rule.stack] = shown
-    rows = ["| field | " + " | ".join(f"{kind} stacks" for kind in STACK_KINDS) + " |", "|---|" + "---|" * len(STACK_KINDS)]
+    rows = ["| field | " + " | ".join(f"{kind} stacks" for kind in RULE_KINDS) + " |", "|---|" + "---|" * len(RULE_KINDS)]
     for path, by_stack in paths.items():
-        rows.append(f"| `{path}` | " + " | ".join(by_stack.get(kind, "any") for kind in STACK_KINDS) + " |")
+        rows.append(f"| `{path}` | " + " | ".join(by_stack.get(kind, "any") for kind in RULE_KINDS) + " |")
     required: dict[str, dict[str, list[str]]] = {}
     for kind, path, other, allowed, _ in REQUIRES:
         required.setdefault(path, {}).setdefault(kind, []).append(_requirement(other, allowed))
     for path, by_stack in required.items():
         shown = {kind: "only with " + " and ".join(needs) for kind, needs in by_stack.items()}
-        rows.append(f"| `{path}` | " + " | ".join(shown.get(kind, "any") for kind in STACK_KINDS) + " |")
+        rows.append(f"| `{path}` | " + " | ".join(shown.get(kind, "any") for kind in RULE_KINDS) + " |")
     for path, other, _ in CONFLICTS:
-        rows.append(f"| `{path}` | " + " | ".join(f"not with `{other}`" for _ in STACK_KINDS) + " |")
+        rows.append(f"| `{path}` | " + " | ".join(f"not with `{other}`" for _ in RULE_KINDS) + " |")
     for path, depths, _ in PATH_DEPTHS:
         shown = " or ".join(str(d) for d in depths)
-        rows.append(f"| `{path}` | " + " | ".join(f"{shown} modules deep" for _ in STACK_KINDS) + " |")
+        rows.append(f"| `{path}` | " + " | ".join(f"{shown} modules deep" for _ in RULE_KINDS) + " |")
     return "\n".join(rows)

@@ -227,8 +227,12 @@ def encoder_decoder_specs(draw, name: str) -> dict:
 
 @st.composite
 def decoder_only_specs(draw, name: str) -> dict:
-    """A decoder-only stack whose module names are drawn too: containers of one or two levels (or none), fused or
-    separate q/k/v, Linear or Conv1D projections with or without biases, attention scaling fixed or by config flags."""
+    """A names-layout stack whose module names are drawn too: containers of one or two levels (or none), fused or
+    separate q/k/v, Linear or Conv1D projections with or without biases. A decoder-only stack (pre-norm, causal, attention
+    scaling fixed or by config flags) or an encoder (`stack: encoder`, `attention.layout: names`: post-norm,
+    bidirectional, a norm after the embeddings, learned or flag-selected sinusoidal positions, a fixed or configured
+    epsilon, first-token heads with or without a `pre_classifier`, an LM head of `names` roles)."""
+    encoder = draw(st.booleans())
     attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
     ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
     fused = draw(st.booleans())
@@ -237,13 +241,16 @@ def decoder_only_specs(draw, name: str) -> dict:
         "embeddings.word": draw(st.sampled_from(["wte", "embed_tokens"])),
         "embeddings.position": draw(st.sampled_from(["wpe", "embed_positions"])),
         "layers": draw(st.sampled_from(["h", "layers"])),
-        "final_norm": draw(st.sampled_from(["ln_f", "norm"])),
         "attention.norm": draw(st.sampled_from(["ln_1", "self_attn_layer_norm"])),
         "attention.output": f"{attention_box}.{draw(st.sampled_from(['c_proj', 'out_proj']))}",
         "ffn.norm": draw(st.sampled_from(["ln_2", "final_layer_norm"])),
         "ffn.input": ffn_prefix + "fc_in",
         "ffn.output": ffn_prefix + "fc_out",
     }
+    if encoder:
+        names["embeddings.norm"] = draw(st.sampled_from(["emb_ln", "embeddings_norm"]))
+    else:
+        names["final_norm"] = draw(st.sampled_from(["ln_f", "norm"]))
     for role, attr in (("query", "q_proj"), ("key", "k_proj"), ("value", "v_proj")):
         names[f"attention.{role}"] = f"{attention_box}.c_attn" if fused else f"{attention_box}.{attr}"
     multiple = draw(st.booleans())
@@ -259,9 +266,11 @@ def decoder_only_specs(draw, name: str) -> dict:
         _field("attention_probs_dropout_prob", "float", 0.1),
         _field("layer_norm_eps", "float", 1e-5),
         _field("initializer_range", "float", 0.02),
-        _field("use_cache", "bool", True),
         _field("pad_token_id", "int", 0),
     ]
+    if encoder:
+        return _names_encoder_spec(draw, name, names, fields, fused, multiple)
+    fields.append(_field("use_cache", "bool", True))
     attention: dict[str, Any] = {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])),
                                  "bias": draw(st.booleans()), "scale": draw(st.sampled_from([True, False, "scale_attn_weights"]))}
     if attention["scale"] == "scale_attn_weights":
@@ -298,6 +307,51 @@ def decoder_only_specs(draw, name: str) -> dict:
     }
 
 
+def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool, multiple: bool) -> dict:
+    """The encoder of `decoder_only_specs`: its names, config fields and heads."""
+    embeddings: dict[str, Any] = {"token_type": False, "position": "absolute", "norm": True}
+    if draw(st.booleans()):
+        fields.append(_field("sinusoidal_pos_embds", "bool", draw(st.booleans())))
+        embeddings["sinusoidal"] = "sinusoidal_pos_embds"
+    eps = draw(st.sampled_from([1e-12, "layer_norm_eps"]))
+    fields.append(_field("head_dropout", "float", 0.1))
+    feed_forward: dict[str, Any] = {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])), "bias": draw(st.booleans())}
+    if multiple:
+        feed_forward["size_multiple"] = 2
+    heads: list[dict[str, Any]] = [{"kind": "base"}]
+    lm_head = None
+    for kind in draw(st.lists(st.sampled_from(["masked_lm", "sequence_classification", "multiple_choice", "token_classification",
+                                               "question_answering"]), unique=True, min_size=1, max_size=2)):
+        head: dict[str, Any] = {"kind": kind}
+        if kind == "masked_lm":
+            names.update({"lm_head.transform": "vocab_transform", "lm_head.norm": "vocab_layer_norm"})
+            lm_head = {"path": "vocab_projector", "layout": "names", "activation": {"field": "hidden_act"}}
+        if kind in ("sequence_classification", "multiple_choice"):
+            head["style" if kind == "sequence_classification" else "summary"] = "first_token"
+            if draw(st.booleans()):
+                head["pre_classifier"] = "pre_classifier"
+        if kind != "masked_lm" and draw(st.booleans()):
+            head["dropout"] = draw(st.sampled_from([0.1, "head_dropout"]))
+        if kind == "token_classification" and "dropout" not in head:
+            head["dropout"] = "hidden_dropout_prob"
+        heads.append(head)
+    spec = {
+        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": draw(st.sampled_from(["transformer", "backbone"])),
+        "title": name.upper(), "paper": "-", "stack": "encoder",
+        "config": {"doc": "A drawn names-layout encoder architecture.", "fields": fields},
+        "names": names,
+        "embeddings": embeddings,
+        "attention": {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])),
+                      "bias": draw(st.booleans()), "output_dropout": draw(st.booleans())},
+        "feed_forward": feed_forward,
+        "norm": {"kind": "layer_norm", "placement": "post", "eps": eps},
+        "heads": heads,
+    }
+    if lm_head is not None:
+        spec["lm_head"] = lm_head
+    return spec
+
+
 def specs():
     """A drawn spec, named after a hash of its contents: a replayed example renders (and imports) the same module."""
     return st.one_of(encoder_specs("drawn"), encoder_decoder_specs("drawn"), decoder_only_specs("drawn")).map(_named)
@@ -310,11 +364,13 @@ def describe(spec: dict) -> list[str]:
     stack = spec.get("stack") or ("encoder-decoder" if seq2seq else "encoder")
     labels = [f"stack={stack}", f"norm.kind={spec['norm']['kind']}"]
     labels += [f"head={h['kind']}" for h in spec["heads"][1:]]
-    if stack == "decoder-only":
+    if spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
+        labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",
+                   f"norm.eps={spec['norm'].get('eps', 'layer_norm_eps')}"]
         labels += [f"fused_qkv={fused}", f"attention.projection={att['projection']}", f"attention.bias={att['bias']}",
                    f"feed_forward.projection={ffn['projection']}", f"feed_forward.bias={ffn['bias']}",
-                   f"attention.scale={att['scale']}", f"scale_by_inverse_layer={'scale_by_inverse_layer' in att}",
+                   f"attention.scale={att.get('scale', True)}", f"scale_by_inverse_layer={'scale_by_inverse_layer' in att}",
                    f"upcast={'upcast' in att}", f"ffn_container={spec['names']['ffn.input'].count('.')}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",

@@ -296,11 +296,11 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 import transformers
 for group in sys.stdin.read().split("\\n\\n"):
     for key, kind, source, class_name, out in [line.split("\\t") for line in group.splitlines()]:
-        cls = getattr(transformers, ("TF" if kind.startswith("tf_h5") else "Flax") + class_name)
         try:
+            cls = getattr(transformers, ("TF" if kind.startswith("tf_h5") else "Flax") + class_name)
             model = cls.from_pretrained(source, from_pt=True)
             model.save_pretrained(out, **({"max_shard_size": "20KB"} if kind.endswith("sharded") else {}))
-        except Exception as error:  # this variant is one upstream's port cannot hold: try the next
+        except Exception as error:  # a class or variant upstream's port does not have: try the next
             print("skip", key, type(error).__name__, file=sys.stderr)
             continue
         print("converted", key, flush=True)

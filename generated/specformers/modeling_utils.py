@@ -887,6 +887,34 @@ def prune_attention_heads(attention: nn.Module, output_owner: nn.Module, output_
     attention.pruned_heads = pruned | heads
 
 
+def prune_separate_heads(
+    queries_keys_values: list, output: tuple, num_heads: int, head_size: int, heads, pruned: set
+) -> set:
+    """Remove attention heads in place from separate query, key and value projections, as transformers'
+    `prune_heads` does.
+
+    `queries_keys_values` are the `(module, attribute)` pairs of the three Linears (hidden -> num_heads * head_size),
+    `output` the pair of the Linear back to the hidden size; `num_heads` heads remain. `heads` are numbered as in the
+    unpruned layer; those in `pruned` (removed before) are skipped. Returns the heads removed now.
+    """
+    total = num_heads + len(pruned)
+    for head in heads:
+        if not 0 <= head < total:
+            raise ValueError(f"cannot prune head {head}: the layer has heads 0 to {total - 1}")
+    heads = set(heads) - pruned
+    if not heads:
+        return heads
+    # (remaining heads, head_size): False for the heads to remove, renumbered past the heads already removed.
+    keep = torch.ones(num_heads, head_size, dtype=torch.bool)
+    for head in heads:
+        keep[head - sum(1 for p in pruned if p < head)] = False
+    index = keep.reshape(-1).nonzero().squeeze(1)
+    for owner, name in queries_keys_values:
+        setattr(owner, name, _prune_linear(getattr(owner, name), index, dim=0))
+    setattr(output[0], output[1], _prune_linear(getattr(output[0], output[1]), index, dim=1))
+    return heads
+
+
 @torch.no_grad()
 def _prune_linear(layer: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:
     """A copy of `layer` keeping only the entries `index` of its output (`dim=0`) or input (`dim=1`) features."""

@@ -33,6 +33,7 @@ from ...modeling_flax_utils import (
     check_inputs,
     classification_loss,
     expand_head_mask,
+    logical,
     mask_value,
     normal_init,
     partitioned_dense,
@@ -199,10 +200,19 @@ class FlaxGPT2Module(nn.Module):
 
     def setup(self):
         config = self.config
-        init = normal_init(config.initializer_range)
-        self.wte = partitioned_embed(config.vocab_size, config.hidden_size, init, ("vocab", "embed"), dtype=self.dtype)
+        self.wte = partitioned_embed(
+            config.vocab_size,
+            config.hidden_size,
+            normal_init(config.initializer_range),
+            ("vocab", "embed"),
+            dtype=self.dtype,
+        )
         self.wpe = partitioned_embed(
-            config.max_position_embeddings, config.hidden_size, init, ("kv", "embed"), dtype=self.dtype
+            config.max_position_embeddings,
+            config.hidden_size,
+            normal_init(config.initializer_range),
+            ("kv", "embed"),
+            dtype=self.dtype,
         )
         self.dropout = nn.Dropout(rate=config.embd_pdrop)
         self.h = FlaxModuleSequence(

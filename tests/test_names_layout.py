@@ -1,0 +1,49 @@
+"""Names-layout stacks (`arch.names`) whose absolute positions a config flag makes fixed sinusoids
+(`embeddings.sinusoidal`): each framework initialises the table exactly as transformers' PyTorch class does, and
+PyTorch and TensorFlow do not train it (checkpoints hold it either way: the parity tests load it)."""
+
+import numpy as np
+import pytest
+
+from harness import SMALL_CONFIGS, project
+
+SINUSOIDAL = [a for a in project().architectures if a.names is not None and a.embeddings.sinusoidal]
+
+
+def _kwargs(arch) -> dict:
+    kwargs = {k: v for k, v in next(iter(SMALL_CONFIGS[arch.name].values())).items() if k != "padding_side"}
+    return {**kwargs, arch.embeddings.sinusoidal: True}
+
+
+def _path(arch) -> list:
+    return arch.names.position_embeddings.split(".")
+
+
+@pytest.mark.parametrize("arch", SINUSOIDAL, ids=lambda a: a.name)
+def test_fixed_sinusoidal_positions_initialise_as_transformers(arch):
+    import torch
+    import transformers
+
+    import specformers
+
+    torch.manual_seed(0)
+    reference = getattr(transformers, f"{arch.prefix}Model")(getattr(transformers, arch.config_class)(**_kwargs(arch)))
+    config = getattr(specformers, arch.config_class)(**_kwargs(arch))
+    expected = reference.get_submodule(arch.names.position_embeddings).weight.detach().numpy()
+
+    table = getattr(specformers, f"{arch.prefix}Model")(config).get_submodule(arch.names.position_embeddings).weight
+    assert not table.requires_grad
+    np.testing.assert_array_equal(table.detach().numpy(), expected)
+
+    tf_model = getattr(specformers, f"TF{arch.prefix}Model")(config)
+    tf_model.build_with_dummy_inputs()
+    layer = tf_model
+    for part in [arch.base_model_prefix] + _path(arch):
+        layer = getattr(layer, part)
+    assert not layer.trainable
+    np.testing.assert_array_equal(np.asarray(layer.embeddings), expected)
+
+    params = getattr(specformers, f"Flax{arch.prefix}Model")(config).params
+    for part in _path(arch):
+        params = params[part]
+    np.testing.assert_array_equal(np.asarray(params["embedding"]), expected)
