@@ -14,6 +14,7 @@ from harness import (
     run_generated,
     run_model,
     run_reference,
+    variants,
 )
 
 FRAMEWORKS = ("torch", "tf", "flax")
@@ -30,9 +31,9 @@ def _tensors(directory) -> dict:
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_parity(case, framework, reference_checkpoint, tmp_path):
-    """Loaded from transformers' checkpoint, every output field equals the reference; saved again, the checkpoint
-    holds exactly the tensors transformers wrote (names, dtypes and values), so transformers loads it back as it
-    loads its own."""
+    """Loaded from transformers' checkpoint, every output field equals the reference; saved again (each class in its
+    first variant), the checkpoint holds exactly the tensors transformers wrote (names, dtypes and values), so
+    transformers loads it back as it loads its own."""
     import specformers
 
     config, model, directory = reference_checkpoint(case)
@@ -41,6 +42,8 @@ def test_parity(case, framework, reference_checkpoint, tmp_path):
     ours = getattr(specformers, case.class_name(framework)).from_pretrained(directory)
     assert_close(reference, run_model(framework, ours, inputs), framework)
 
+    if case.variant != variants(case.arch)[0]:
+        return  # one save per class: its weight names do not depend on the variant
     ours.save_pretrained(tmp_path)
     written, saved = _tensors(directory), _tensors(tmp_path)
     assert sorted(saved) == sorted(written)

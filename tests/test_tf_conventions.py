@@ -169,13 +169,19 @@ def test_embedding_methods():
 
 
 def test_causal_lm_heads_return_no_cache_unless_asked():
-    # Every architecture with an encoder causal-LM head, as transformers' TensorFlow classes (use_cache=None: off).
-    for case in [_first_case(a.name, "causal_lm") for a in project().architectures if a.head("causal_lm")]:
+    # Every encoder stack with a causal-LM head, as transformers' TensorFlow classes (use_cache=None: off). A
+    # decoder-only stack returns its cache as config.use_cache says, as transformers' TF GPT-2 does.
+    for case in [_first_case(a.name, "causal_lm") for a in project().architectures if a.head("causal_lm") and a.stack == "encoder"]:
         model, config = _model(case)
         ids = tf.constant(make_inputs(case, config)["input_ids"])
         assert list(model(ids).keys()) == ["logits"], case.id
         assert len(model(ids, return_dict=False)) == 1
         assert "past_key_values" in model(ids, use_cache=True)
+    for case in [_first_case(a.name, "causal_lm") for a in project().architectures if a.stack == "decoder-only"]:
+        model, config = _model(case)
+        ids = tf.constant(make_inputs(case, config)["input_ids"])
+        assert list(model(ids).keys()) == ["logits", "past_key_values"], case.id
+        assert list(model(ids, use_cache=False).keys()) == ["logits"], case.id
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -378,6 +378,8 @@ def read_tf_h5(path: str) -> dict:
                     if name in state:
                         continue  # a layer shared by several top-level layers is stored under each of them
                     array = np.asarray(holder[weight_name])
+                    if name.endswith(".bias") and array.ndim == 2 and array.shape[0] == 1:
+                        array = array[0]  # transformers' TF Conv1D stores its bias as (1, out); PyTorch's is (out,)
                     state[name] = array.T if transposed and array.ndim == 2 else array
     except OSError as exc:
         if str(exc).startswith("cannot read"):
