@@ -64,6 +64,8 @@ class Argument:
     type: str
     shape: Optional[str]
     doc: str
+    # Kept only for transformers' Flax positional order (an input this head has no use for): must stay None.
+    placeholder: bool = False
 
 
 @dataclass(frozen=True)
@@ -1053,7 +1055,7 @@ def resolve_architecture(
                 pre_classifier=h.pre_classifier,
             )
         )
-    taken = {a.name for head in heads for a in head.args["flax"]}
+    taken = {a.name for head in heads for a in head.args["flax"] if not a.placeholder}
     for i, name in enumerate(spec.flax_keyword_arguments):
         if name not in taken:
             raise fail(
@@ -1209,11 +1211,16 @@ def _head_arguments(
     if framework == "flax":
         # transformers' Flax order: the inputs its models take, then `params, dropout_rng, train`, the output flags
         # and the cache; the inputs only specformers takes (and the labels) come after, to pass by keyword.
-        positional = [n for n in _FLAX_POSITIONAL if n in names and n not in spec.flax_keyword_arguments]
+        # transformers' Flax models of an architecture with cross-attention take the encoder states on every head
+        # (and ignore them where unused): a head without cross-attention keeps their places, as placeholders.
+        placeholders = _ENCODER_STATES if spec.attention.cross_module is not None and not encoder_states else ()
+        positional = [
+            n for n in _FLAX_POSITIONAL if (n in names or n in placeholders) and n not in spec.flax_keyword_arguments
+        ]
         tail = ["params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"]
         tail += ["past_key_values"] if cached else []
         rest = [n for n in names if n not in positional and n != "past_key_values"]
-        return _document(positional + tail + rest + labels, kind, arguments)
+        return _document(positional + tail + rest + labels, kind, arguments, placeholders)
     names += labels + ["output_attentions", "output_hidden_states", "return_dict"]
     if framework == "tf":
         names.append("training")
@@ -1230,10 +1237,11 @@ def _decoder_only_arguments(kind: str, framework: str, arguments: schema.Argumen
     if framework == "flax":
         # transformers' Flax order: `input_ids, attention_mask, position_ids, params, past_key_values, dropout_rng,
         # train` and the output flags; then by keyword the inputs only specformers takes and the labels.
+        # The encoder states are placeholders: transformers' take them there, these stacks have no cross-attention.
         cache = ["past_key_values"] if "past_key_values" in names else []
-        head = ["input_ids", "attention_mask", "position_ids", "params", *cache, "dropout_rng", "train"]
+        head = ["input_ids", "attention_mask", "position_ids", *_ENCODER_STATES, "params", *cache, "dropout_rng", "train"]
         head += ["output_attentions", "output_hidden_states", "return_dict"]
-        return _document(head + [n for n in names if n not in head] + labels, kind, arguments)
+        return _document(head + [n for n in names if n not in head] + labels, kind, arguments, _ENCODER_STATES)
     return _document(names + labels + _seq2seq_tail(framework), kind, arguments)
 
 
@@ -1246,6 +1254,15 @@ _FLAX_POSITIONAL = (
     "head_mask",
     "encoder_hidden_states",
     "encoder_attention_mask",
+)
+# A decoder's cross-attention inputs.
+_ENCODER_STATES = ("encoder_hidden_states", "encoder_attention_mask")
+
+# The documentation of an input kept only for transformers' Flax positional order.
+_PLACEHOLDER_DOC = (
+    "Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax positional "
+    "order (`params` and the ones after it where transformers' models take them); any value but `None` raises a "
+    "`ValueError`."
 )
 
 
@@ -1300,11 +1317,16 @@ def _seq2seq_tail(framework: str) -> list[str]:
     return names
 
 
-def _document(names: list[str], kind: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
+def _document(
+    names: list[str], kind: str, arguments: schema.ArgumentsSpec, placeholders: tuple[str, ...] = ()
+) -> tuple[Argument, ...]:
     label_doc_key = "masked_lm" if kind == "pretraining" else kind
     result = []
     for name in names:
         doc = arguments.arguments[name]
+        if name in placeholders:
+            result.append(Argument(name=name, default="None", type=doc.type, shape=None, doc=_PLACEHOLDER_DOC, placeholder=True))
+            continue
         text = doc.doc
         shape = doc.shape
         if name == "labels":

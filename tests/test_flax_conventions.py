@@ -128,8 +128,10 @@ def _positional(function) -> list[str]:
 
 
 def test_positional_order_is_transformers():
-    """Every Flax class transformers also has takes transformers' arguments in transformers' order: its leading
-    arguments are transformers' up to the first that specformers lacks, and the shared ones keep their order."""
+    """Every Flax class transformers also has takes transformers' arguments in transformers' order: `__call__` takes
+    exactly transformers' arguments up to `params` (a head without cross-attention keeps the encoder states' places),
+    every method's leading arguments are transformers' up to the first that specformers lacks, and the shared ones
+    keep their order."""
     transformers = pytest.importorskip("transformers")
     compared = 0
     for name in specformers.__all__:
@@ -140,6 +142,9 @@ def test_positional_order_is_transformers():
                 continue
             ours = _positional(getattr(getattr(specformers, name), method))
             theirs = _positional(getattr(getattr(transformers, name), method))
+            if method == "__call__":
+                upto = theirs.index("params") + 1
+                assert ours[:upto] == theirs[:upto], f"{name}: {ours[:upto]} != transformers' {theirs[:upto]}"
             missing = [i for i, arg in enumerate(theirs) if arg not in ours]
             prefix = missing[0] if missing else len(theirs)
             where = f"{name}.{method}"
@@ -147,6 +152,25 @@ def test_positional_order_is_transformers():
             assert [a for a in ours if a in theirs] == [a for a in theirs if a in ours], where
             compared += 1
     assert compared > 30
+
+
+def test_encoder_state_placeholders_refuse_a_value():
+    """A head without cross-attention takes the encoder states only to keep transformers' positional order: a value
+    there raises instead of being ignored (as transformers' Flax models ignore it)."""
+    transformers = pytest.importorskip("transformers")
+    checked = set()
+    for case in FIRST_VARIANT_CASES:
+        if case.head != "sequence_classification" or spec(case.arch).stack in checked:
+            continue
+        cls = _flax_class(case)
+        if "encoder_hidden_states" not in _positional(cls.__call__) or not hasattr(transformers, cls.__name__):
+            continue
+        checked.add(spec(case.arch).stack)
+        model = _small_model(case)
+        ids = jnp.ones((1, 4), dtype="i4")
+        with pytest.raises(ValueError, match="encoder_hidden_states"):
+            model(ids, encoder_hidden_states=jnp.zeros((1, 4, model.config.hidden_size)))
+    assert checked == {"encoder"}
 
 
 @pytest.mark.parametrize("case", GENERATION_CASES, ids=lambda c: c.id)

@@ -734,6 +734,8 @@ class FlaxBertForPreTrainingModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         next_sentence_label: Optional[jnp.ndarray] = None,
@@ -748,6 +750,8 @@ class FlaxBertForPreTrainingModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -923,6 +927,8 @@ class FlaxBertForNextSentencePredictionModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -936,6 +942,8 @@ class FlaxBertForNextSentencePredictionModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -982,6 +990,8 @@ class FlaxBertForSequenceClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -995,6 +1005,8 @@ class FlaxBertForSequenceClassificationModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1039,6 +1051,8 @@ class FlaxBertForMultipleChoiceModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -1059,6 +1073,8 @@ class FlaxBertForMultipleChoiceModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1106,6 +1122,8 @@ class FlaxBertForTokenClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -1119,6 +1137,8 @@ class FlaxBertForTokenClassificationModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1159,6 +1179,8 @@ class FlaxBertForQuestionAnsweringModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         start_positions: Optional[jnp.ndarray] = None,
         end_positions: Optional[jnp.ndarray] = None,
@@ -1173,6 +1195,8 @@ class FlaxBertForQuestionAnsweringModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1371,6 +1395,14 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1411,6 +1443,8 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1438,6 +1472,14 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1471,6 +1513,13 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1821,6 +1870,14 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1856,6 +1913,8 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1882,6 +1941,14 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1912,6 +1979,13 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1949,6 +2023,14 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1984,6 +2066,8 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -2010,6 +2094,14 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2040,6 +2132,13 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -2077,6 +2176,14 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2111,6 +2218,8 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -2137,6 +2246,14 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2166,6 +2283,13 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -2203,6 +2327,14 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2236,6 +2368,8 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -2262,6 +2396,14 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2290,6 +2432,13 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -2327,6 +2476,14 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2366,6 +2523,8 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -2393,6 +2552,14 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2427,6 +2594,13 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,

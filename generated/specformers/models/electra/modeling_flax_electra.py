@@ -750,6 +750,8 @@ class FlaxElectraForPreTrainingModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -763,6 +765,8 @@ class FlaxElectraForPreTrainingModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -800,6 +804,8 @@ class FlaxElectraForMaskedLMModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -813,6 +819,8 @@ class FlaxElectraForMaskedLMModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -925,6 +933,8 @@ class FlaxElectraForSequenceClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -938,6 +948,8 @@ class FlaxElectraForSequenceClassificationModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -984,6 +996,8 @@ class FlaxElectraForTokenClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -997,6 +1011,8 @@ class FlaxElectraForTokenClassificationModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1037,6 +1053,8 @@ class FlaxElectraForQuestionAnsweringModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         start_positions: Optional[jnp.ndarray] = None,
         end_positions: Optional[jnp.ndarray] = None,
@@ -1051,6 +1069,8 @@ class FlaxElectraForQuestionAnsweringModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1093,6 +1113,8 @@ class FlaxElectraForMultipleChoiceModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -1113,6 +1135,8 @@ class FlaxElectraForMultipleChoiceModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1310,6 +1334,14 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1345,6 +1377,8 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1371,6 +1405,14 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1401,6 +1443,13 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1437,6 +1486,14 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1474,6 +1531,8 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1500,6 +1559,14 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1530,6 +1597,13 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1736,6 +1810,14 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1771,6 +1853,8 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1797,6 +1881,14 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1827,6 +1919,13 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1864,6 +1963,14 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1897,6 +2004,8 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1923,6 +2032,14 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1951,6 +2068,13 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1988,6 +2112,14 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2027,6 +2159,8 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -2054,6 +2188,14 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2088,6 +2230,13 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -2126,6 +2275,14 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2160,6 +2317,8 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -2186,6 +2345,14 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2215,6 +2382,13 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,

@@ -594,6 +594,14 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -632,6 +640,8 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         past_key_values=None,
         dropout_rng=None,
@@ -654,6 +664,14 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -685,6 +703,13 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -718,6 +743,14 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -766,6 +799,8 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
         input_ids=None,
         attention_mask=None,
         position_ids=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         past_key_values=None,
         dropout_rng=None,
@@ -789,6 +824,14 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -824,6 +867,13 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -858,6 +908,14 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -900,6 +958,8 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         past_key_values=None,
         dropout_rng=None,
@@ -923,6 +983,14 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -958,6 +1026,13 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -992,6 +1067,14 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -1032,6 +1115,8 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         past_key_values=None,
         dropout_rng=None,
@@ -1055,6 +1140,14 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -1088,6 +1181,13 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1122,6 +1222,14 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1162,6 +1270,8 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1184,6 +1294,14 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1217,6 +1335,13 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,

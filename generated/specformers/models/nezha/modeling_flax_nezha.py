@@ -793,6 +793,8 @@ class FlaxNezhaForPreTrainingModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         next_sentence_label: Optional[jnp.ndarray] = None,
@@ -806,6 +808,8 @@ class FlaxNezhaForPreTrainingModule(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -913,6 +917,8 @@ class FlaxNezhaForNextSentencePredictionModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -925,6 +931,8 @@ class FlaxNezhaForNextSentencePredictionModule(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -970,6 +978,8 @@ class FlaxNezhaForSequenceClassificationModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -982,6 +992,8 @@ class FlaxNezhaForSequenceClassificationModule(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1025,6 +1037,8 @@ class FlaxNezhaForMultipleChoiceModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -1043,6 +1057,8 @@ class FlaxNezhaForMultipleChoiceModule(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1089,6 +1105,8 @@ class FlaxNezhaForTokenClassificationModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -1101,6 +1119,8 @@ class FlaxNezhaForTokenClassificationModule(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1140,6 +1160,8 @@ class FlaxNezhaForQuestionAnsweringModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         start_positions: Optional[jnp.ndarray] = None,
         end_positions: Optional[jnp.ndarray] = None,
@@ -1153,6 +1175,8 @@ class FlaxNezhaForQuestionAnsweringModule(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -1340,6 +1364,14 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1379,6 +1411,8 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1403,6 +1437,14 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1436,6 +1478,13 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1606,6 +1655,14 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1640,6 +1697,8 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1663,6 +1722,14 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1693,6 +1760,13 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1726,6 +1800,14 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1760,6 +1842,8 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1783,6 +1867,14 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1813,6 +1905,13 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1846,6 +1945,14 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1879,6 +1986,8 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1902,6 +2011,14 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1931,6 +2048,13 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1964,6 +2088,14 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1996,6 +2128,8 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -2019,6 +2153,14 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2047,6 +2189,13 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -2080,6 +2229,14 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2118,6 +2275,8 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -2142,6 +2301,14 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -2176,6 +2343,13 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they only keep transformers' positional order)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
