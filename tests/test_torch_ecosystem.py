@@ -127,40 +127,56 @@ def test_embedding_accessors_and_attributes(arch):
     assert type(ours).from_pretrained(tmp).name_or_path == tmp
 
 
-@pytest.mark.parametrize("arch", ENCODER_ARCHS)
+def _prune_kind(arch: str) -> str:
+    """The head whose pruning is compared: a sequence classifier of an encoder stack, the encoder-only model of an
+    encoder-decoder (transformers prunes nothing else there), the causal LM of a decoder-only stack."""
+    spec = _arch(arch)
+    return "encoder" if spec.seq2seq else "causal_lm" if spec.stack == "decoder-only" else "sequence_classification"
+
+
+def _logits(model, ids):
+    with torch.no_grad():
+        out = model(ids)
+    return (out.logits if hasattr(out, "logits") else out.last_hidden_state).numpy()
+
+
+@pytest.mark.parametrize("arch", ENCODER_ARCHS + SEQ2SEQ_ARCHS + DECODER_ONLY_ARCHS)
 def test_prune_heads_matches_transformers(arch, tmp_path):
-    case, ours, theirs = _pair(arch, "sequence_classification")
+    """Pruned heads give transformers' pruned model's outputs (separate, fused and Conv1D projections; T5 blocks,
+    whose shared relative bias keeps every head); where transformers' model cannot prune, specformers' says why."""
+    case, ours, theirs = _pair(arch, _prune_kind(arch))
     heads = {0: [0, 2], 1: [1]}
-    names = _arch(arch).names
-    if names is not None and names.fused_qkv:
-        # A names-layout block whose q, k and v are one fused projection does not prune heads: it says so.
-        with pytest.raises(NotImplementedError, match="does not support pruning attention heads"):
+    try:
+        theirs.prune_heads(heads)
+    except (AttributeError, NotImplementedError):
+        before = {n: p.clone() for n, p in ours.state_dict().items()}
+        with pytest.raises(NotImplementedError, match="does not support pruning attention heads: .*transformers"):
             ours.prune_heads(heads)
+        assert all(torch.equal(before[n], p) for n, p in ours.state_dict().items())
         return
     ours.prune_heads(heads)
-    theirs.prune_heads(heads)
     # Pruning again adds to what was pruned (transformers skips the heads already gone too).
     ours.prune_heads({0: [0, 1]})
     theirs.prune_heads({0: [0, 1]})
     ids = _ids(ours.config)
-    with torch.no_grad():
-        mine, reference = ours(ids).logits, theirs(ids).logits
-    np.testing.assert_allclose(mine.numpy(), reference.numpy(), atol=ATOL, rtol=0)
+    reference = _logits(theirs, ids)
+    np.testing.assert_allclose(_logits(ours, ids), reference, atol=ATOL, rtol=0)
     assert ours.num_parameters() == theirs.num_parameters(only_trainable=True)
     # The pruned shapes survive a checkpoint (config.pruned_heads prunes the new model before loading).
     ours.save_pretrained(tmp_path)
     again = type(ours).from_pretrained(tmp_path)
-    with torch.no_grad():
-        np.testing.assert_allclose(again(ids).logits.numpy(), reference.numpy(), atol=ATOL, rtol=0)
+    np.testing.assert_allclose(_logits(again, ids), reference, atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("arch", GENERATING_ARCHS)
-def test_prune_heads_is_refused_where_not_implemented(arch):
-    """Stacks without head pruning (T5-style blocks with a per-head relative bias, decoder-only stacks) say so; they
-    never prune partly or silently ignore the request."""
-    case, ours, _ = _pair(arch, _lm_kind(arch))
+@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+def test_prune_heads_is_refused_where_transformers_cannot(arch):
+    """Encoder-decoder models but the encoder-only one cannot prune in transformers: specformers' say so, never prune
+    partly or silently ignore the request."""
+    case, ours, theirs = _pair(arch, _lm_kind(arch))
+    with pytest.raises(AttributeError):
+        theirs.prune_heads({0: [0]})
     before = {n: p.clone() for n, p in ours.state_dict().items()}
-    with pytest.raises(NotImplementedError, match="does not support pruning attention heads"):
+    with pytest.raises(NotImplementedError, match="does not support pruning attention heads: .*transformers"):
         ours.prune_heads({0: [0]})
     assert all(torch.equal(before[n], p) for n, p in ours.state_dict().items())
 

@@ -890,12 +890,14 @@ def prune_attention_heads(attention: nn.Module, output_owner: nn.Module, output_
 def prune_separate_heads(
     queries_keys_values: list, output: tuple, num_heads: int, head_size: int, heads, pruned: set
 ) -> set:
-    """Remove attention heads in place from separate query, key and value projections, as transformers'
-    `prune_heads` does.
+    """Remove attention heads in place from the query, key and value projections, as transformers' `prune_heads`
+    does.
 
-    `queries_keys_values` are the `(module, attribute)` pairs of the three Linears (hidden -> num_heads * head_size),
-    `output` the pair of the Linear back to the hidden size; `num_heads` heads remain. `heads` are numbered as in the
-    unpruned layer; those in `pruned` (removed before) are skipped. Returns the heads removed now.
+    `queries_keys_values` are the `(module, attribute)` pairs of the three projections (hidden -> num_heads *
+    head_size each), or one pair of a fused projection (hidden -> 3 * num_heads * head_size: queries, keys, values side
+    by side); `output` is the pair of the projection back to the hidden size. A projection is an `nn.Linear` or a
+    `Conv1D` (weight `[in, out]`). `num_heads` heads remain; `heads` are numbered as in the unpruned layer, and those in
+    `pruned` (removed before) are skipped. Returns the heads removed now.
     """
     total = num_heads + len(pruned)
     for head in heads:
@@ -909,10 +911,36 @@ def prune_separate_heads(
     for head in heads:
         keep[head - sum(1 for p in pruned if p < head)] = False
     index = keep.reshape(-1).nonzero().squeeze(1)
-    for owner, name in queries_keys_values:
-        setattr(owner, name, _prune_linear(getattr(owner, name), index, dim=0))
-    setattr(output[0], output[1], _prune_linear(getattr(output[0], output[1]), index, dim=1))
+    if len(queries_keys_values) == 1:
+        # The same features of each of the three blocks of the fused output.
+        width = num_heads * head_size
+        fused = torch.cat([index, index + width, index + 2 * width])
+        owner, name = queries_keys_values[0]
+        setattr(owner, name, _prune_projection(getattr(owner, name), fused, outputs=True))
+    else:
+        for owner, name in queries_keys_values:
+            setattr(owner, name, _prune_projection(getattr(owner, name), index, outputs=True))
+    setattr(output[0], output[1], _prune_projection(getattr(output[0], output[1]), index, outputs=False))
     return heads
+
+
+@torch.no_grad()
+def _prune_projection(layer: Union[nn.Linear, Conv1D], index: torch.Tensor, outputs: bool) -> Union[nn.Linear, Conv1D]:
+    """A copy of `layer` (an `nn.Linear` or a `Conv1D`) keeping only the features `index` of its output (`outputs`) or
+    of its input."""
+    if isinstance(layer, Conv1D):
+        # Weight [in, out]: the output features are its columns.
+        index = index.to(layer.weight.device)
+        weight = layer.weight.index_select(1 if outputs else 0, index).clone()
+        pruned = Conv1D(weight.shape[0], weight.shape[1], bias=layer.bias is not None).to(weight.device, weight.dtype)
+        pruned.weight.copy_(weight)
+        if layer.bias is not None:
+            pruned.bias.copy_(layer.bias[index] if outputs else layer.bias)
+        pruned.weight.requires_grad_(layer.weight.requires_grad)
+        if layer.bias is not None:
+            pruned.bias.requires_grad_(layer.bias.requires_grad)
+        return pruned
+    return _prune_linear(layer, index, dim=0 if outputs else 1)
 
 
 @torch.no_grad()

@@ -28,6 +28,7 @@ from ...modeling_utils import (
     PreTrainedModel,
     check_inputs,
     mask_value,
+    prune_separate_heads,
 )
 from .configuration_gpt2 import GPT2Config
 
@@ -78,6 +79,21 @@ class GPT2Block(GradientCheckpointingLayer):
         self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.mlp = GPT2BlockMlp(config)
         self.activation = get_activation(config.activation_function)
+        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
+        self.pruned_heads: set = set()
+
+    def prune_heads(self, heads) -> None:
+        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
+        removed = prune_separate_heads(
+            [(self.attn, "c_attn")],
+            (self.attn, "c_proj"),
+            self.num_heads,
+            self.head_dim,
+            heads,
+            self.pruned_heads,
+        )
+        self.num_heads -= len(removed)
+        self.pruned_heads |= removed
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
@@ -98,8 +114,9 @@ class GPT2Block(GradientCheckpointingLayer):
         this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or None)."""
         residual = hidden_states
         hidden_states = self.ln_1(hidden_states)
-        # One projection computes the queries, keys and values side by side.
-        query, key, value = self.attn.c_attn(hidden_states).split(self.config.hidden_size, dim=-1)
+        # One projection computes the queries, keys and values side by side (each num_heads * head_dim wide: fewer
+        # than hidden_size after `prune_heads`).
+        query, key, value = self.attn.c_attn(hidden_states).split(self.num_heads * self.head_dim, dim=-1)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
         if layer_past is not None:
             key = torch.cat([layer_past[0], key], dim=-2)
@@ -172,6 +189,10 @@ class GPT2Model(GPT2PreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.wte = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        for layer, heads in heads_to_prune.items():
+            self.h[layer].prune_heads(heads)
 
     def forward(
         self,

@@ -845,6 +845,13 @@ class LongT5PreTrainedModel(PreTrainedModel):
         shifted_input_ids[..., 0] = decoder_start_token_id
         return shifted_input_ids.masked_fill(shifted_input_ids == -100, pad_token_id)
 
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support pruning attention heads: "
+            "the encoder's local / transient-global attention keeps a position bias for every head, which cannot "
+            "follow pruned heads (transformers' LongT5 models cannot prune heads either)"
+        )
+
 
 class LongT5Stack(LongT5PreTrainedModel):
     """The encoder or (`is_decoder=True`) the decoder: the token embedding `embed_tokens` (the model's shared
