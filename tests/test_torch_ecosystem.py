@@ -127,6 +127,61 @@ def test_embedding_accessors_and_attributes(arch):
     assert type(ours).from_pretrained(tmp).name_or_path == tmp
 
 
+def test_position_embeddings_accessors_match_transformers():
+    """`get_position_embeddings` / `resize_position_embeddings` exist exactly where transformers' class has them, and
+    behave as transformers': learned rows kept when growing (the model then reads longer inputs) and dropped from the
+    end when shrinking, `config.max_position_embeddings` following; a fixed sinusoid table is recomputed at the new
+    length (transformers' own resize fails on one: compared with transformers' table of that length)."""
+    import transformers
+
+    import specformers
+
+    compared = 0
+    for arch in ENCODER_ARCHS + SEQ2SEQ_ARCHS + DECODER_ONLY_ARCHS:
+        for head in _arch(arch).heads:
+            name = head.class_name(_arch(arch).prefix, "torch")
+            for method in ("get_position_embeddings", "resize_position_embeddings"):
+                # (transformers' PreTrainedModel defines both, raising NotImplementedError: its models override them.)
+                theirs = getattr(getattr(transformers, name), method) is not getattr(transformers.PreTrainedModel, method)
+                assert hasattr(getattr(specformers, name), method) == theirs, (name, method)
+        if not hasattr(getattr(specformers, f"{_arch(arch).prefix}Model"), "resize_position_embeddings"):
+            continue
+        compared += 1
+        case, ours, theirs = _pair(arch, "sequence_classification")
+        old = ours.config.max_position_embeddings
+        np.testing.assert_array_equal(
+            ours.get_position_embeddings().weight.detach().numpy(), theirs.get_position_embeddings().weight.detach().numpy()
+        )
+        for size in (old + 3, 5):
+            ours.resize_position_embeddings(size)
+            theirs.resize_position_embeddings(size)
+            assert ours.config.max_position_embeddings == theirs.config.max_position_embeddings == size
+            mine, reference = ours.get_position_embeddings().weight, theirs.get_position_embeddings().weight
+            assert mine.shape == reference.shape == (size, ours.config.hidden_size)
+            kept = min(size, old)
+            np.testing.assert_array_equal(mine[:kept].detach().numpy(), reference[:kept].detach().numpy())
+            with torch.no_grad():
+                mine[kept:] = reference[kept:]  # the new rows are random in both
+            for module in theirs.modules():
+                # transformers' resize leaves its `position_ids` buffer at the old length: the reference would read no
+                # longer inputs than before.
+                if isinstance(getattr(module, "position_ids", None), torch.Tensor):
+                    module.position_ids = torch.arange(size)[None]
+            ids = _ids(ours.config, seq=size)
+            np.testing.assert_allclose(_logits(ours, ids), _logits(theirs, ids), atol=ATOL, rtol=0)
+            old = size
+        sinusoidal = _arch(arch).embeddings.sinusoidal
+        if sinusoidal:
+            case, ours, _ = _pair(arch, "sequence_classification", **{sinusoidal: True})
+            ours.resize_position_embeddings(ours.config.max_position_embeddings + 4)
+            fresh = reference_model(case, reference_config(case, **{sinusoidal: True, "max_position_embeddings": ours.config.max_position_embeddings}))
+            np.testing.assert_array_equal(
+                ours.get_position_embeddings().weight.detach().numpy(), fresh.get_position_embeddings().weight.detach().numpy()
+            )
+            assert not ours.get_position_embeddings().weight.requires_grad
+    assert compared
+
+
 def _prune_kind(arch: str) -> str:
     """The head whose pruning is compared: a sequence classifier of an encoder stack, the encoder-only model of an
     encoder-decoder (transformers prunes nothing else there), the causal LM of a decoder-only stack."""

@@ -198,6 +198,35 @@ class DistilBertModel(DistilBertPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
+    def get_position_embeddings(self) -> nn.Embedding:
+        """The position embeddings `(config.max_position_embeddings, hidden_size)`."""
+        return self.embeddings.position_embeddings
+
+    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
+        """Give the model `new_num_position_embeddings` positions, as transformers does (`config.max_position_embeddings`
+        follows): learned rows are kept, new rows at the end are drawn as `nn.Embedding` draws them, and shrinking
+        drops the last rows; the fixed sinusoid table (`config.sinusoidal_pos_embds`) is recomputed at the new length.
+        """
+        if not isinstance(new_num_position_embeddings, int) or new_num_position_embeddings < 1:
+            raise ValueError(
+                f"new_num_position_embeddings must be a positive int, got {new_num_position_embeddings!r}"
+            )
+        if new_num_position_embeddings == self.config.max_position_embeddings:
+            return
+        old = self.embeddings.position_embeddings
+        new = nn.Embedding(
+            new_num_position_embeddings, old.embedding_dim, device=old.weight.device, dtype=old.weight.dtype
+        )
+        with torch.no_grad():
+            if self.config.sinusoidal_pos_embds:
+                new.weight.copy_(sinusoidal_positions(*new.weight.shape))
+                new.weight.requires_grad_(False)
+            else:
+                kept = min(new_num_position_embeddings, old.num_embeddings)
+                new.weight[:kept] = old.weight[:kept]
+        self.embeddings.position_embeddings = new
+        self.config.max_position_embeddings = new_num_position_embeddings
+
     def _prune_heads(self, heads_to_prune: dict) -> None:
         for layer, heads in heads_to_prune.items():
             self.transformer.layer[layer].prune_heads(heads)
@@ -301,6 +330,7 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.distilbert = DistilBertModel(config)
         # transform -> activation -> norm -> projection onto the vocabulary (tied to the word embeddings)
         self.vocab_transform = nn.Linear(config.hidden_size, config.hidden_size)
@@ -314,6 +344,14 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
 
     def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.vocab_projector = new_embeddings
+
+    def get_position_embeddings(self) -> nn.Embedding:
+        """The position embeddings of the bare model."""
+        return self.distilbert.get_position_embeddings()
+
+    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
+        """Resize the bare model's position embeddings (see `DistilBertModel.resize_position_embeddings`)."""
+        self.distilbert.resize_position_embeddings(new_num_position_embeddings)
 
     def forward(
         self,
@@ -393,11 +431,20 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.distilbert = DistilBertModel(config)
         self.pre_classifier = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.seq_classif_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
+
+    def get_position_embeddings(self) -> nn.Embedding:
+        """The position embeddings of the bare model."""
+        return self.distilbert.get_position_embeddings()
+
+    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
+        """Resize the bare model's position embeddings (see `DistilBertModel.resize_position_embeddings`)."""
+        self.distilbert.resize_position_embeddings(new_num_position_embeddings)
 
     def forward(
         self,
@@ -481,12 +528,21 @@ class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.distilbert = DistilBertModel(config)
         self.pre_classifier = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.seq_classif_dropout)
         # One score per choice.
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.post_init()
+
+    def get_position_embeddings(self) -> nn.Embedding:
+        """The position embeddings of the bare model."""
+        return self.distilbert.get_position_embeddings()
+
+    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
+        """Resize the bare model's position embeddings (see `DistilBertModel.resize_position_embeddings`)."""
+        self.distilbert.resize_position_embeddings(new_num_position_embeddings)
 
     def forward(
         self,
@@ -579,10 +635,19 @@ class DistilBertForTokenClassification(DistilBertPreTrainedModel):
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.distilbert = DistilBertModel(config)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
+
+    def get_position_embeddings(self) -> nn.Embedding:
+        """The position embeddings of the bare model."""
+        return self.distilbert.get_position_embeddings()
+
+    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
+        """Resize the bare model's position embeddings (see `DistilBertModel.resize_position_embeddings`)."""
+        self.distilbert.resize_position_embeddings(new_num_position_embeddings)
 
     def forward(
         self,
@@ -660,11 +725,20 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.distilbert = DistilBertModel(config)
         self.dropout = nn.Dropout(config.qa_dropout)
         # One start and one end score per token.
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
+
+    def get_position_embeddings(self) -> nn.Embedding:
+        """The position embeddings of the bare model."""
+        return self.distilbert.get_position_embeddings()
+
+    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
+        """Resize the bare model's position embeddings (see `DistilBertModel.resize_position_embeddings`)."""
+        self.distilbert.resize_position_embeddings(new_num_position_embeddings)
 
     def forward(
         self,
