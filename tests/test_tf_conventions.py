@@ -207,9 +207,12 @@ for class_name, directory, inputs_path in [line.split("\\t") for line in sys.std
 print(json.dumps(out))
 """
 
+# The first encoder and encoder-decoder architectures, and every names-layout one (its blocks and heads are other
+# templates): each head with a loss, in the first variant.
+UPSTREAM_ARCHS = {ENCODER, SEQ2SEQ} | {a.name for a in project().architectures if a.names is not None and _has_upstream_tf(a.name)}
 UPSTREAM_CASES = [
     c for c in CASES
-    if c.arch in (ENCODER, SEQ2SEQ) and c.variant == next(x.variant for x in CASES if x.arch == c.arch)
+    if c.arch in UPSTREAM_ARCHS and c.variant == next(x.variant for x in CASES if x.arch == c.arch)
     and c.head not in ("base", "seq2seq", "encoder")
 ]
 
@@ -245,7 +248,8 @@ def upstream(reference_checkpoint, tmp_path_factory):
 def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_checkpoint):
     import specformers
 
-    assert {c.head for c in upstream} >= {"conditional_generation", "sequence_classification", "masked_lm"}
+    assert {c.head for c in upstream} >= {"conditional_generation", "sequence_classification", "masked_lm", "causal_lm"}
+    assert {c.arch for c in upstream} == UPSTREAM_ARCHS
     torch_models = {case: reference_checkpoint(case)[1] for case in upstream}
     for case, (directory, inputs, reference) in upstream.items():
         model = getattr(specformers, case.class_name("tf")).from_pretrained(directory)

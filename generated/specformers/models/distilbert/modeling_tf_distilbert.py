@@ -33,6 +33,7 @@ from ...modeling_tf_utils import (
     mask_value,
     masked_lm_loss,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -727,7 +728,7 @@ class TFDistilBertForMultipleChoice(TFDistilBertPreTrainedModel):
         pooled = self.dropout(pooled, training=training)
         logits = tf.reshape(self.classifier(pooled), (-1, num_choices))  # (batch, num_choices)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,), as transformers' TensorFlow models
         output = TFMultipleChoiceModelOutput(
             loss=loss,
             logits=logits,
@@ -834,7 +835,9 @@ class TFDistilBertForTokenClassification(TFDistilBertPreTrainedModel):
         loss = None
         logits = self.classifier(self.dropout(hidden_states, training=training))  # (batch, seq, num_labels)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(
+                cross_entropy(labels, logits)
+            )  # ignores -100; (1,), as transformers' TensorFlow models
         output = TFTokenClassifierOutput(
             loss=loss,
             logits=logits,

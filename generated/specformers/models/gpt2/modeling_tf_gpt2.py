@@ -33,6 +33,7 @@ from ...modeling_tf_utils import (
     head_mask_per_layer,
     mask_value,
     question_answering_loss,
+    reduced_loss,
     sequence_classification_loss,
     shape_list,
     unpack_inputs,
@@ -863,7 +864,9 @@ class TFGPT2ForTokenClassification(TFGPT2PreTrainedModel):
         loss = None
         logits = self.classifier(self.dropout(hidden_states, training=training))  # (batch, seq, num_labels)
         if labels is not None:
-            loss = cross_entropy(labels, logits)
+            loss = reduced_loss(
+                cross_entropy(labels, logits)
+            )  # ignores -100; (1,), as transformers' TensorFlow models
         output = TFTokenClassifierOutput(
             loss=loss,
             logits=logits,
