@@ -118,7 +118,7 @@ class Head:
     uses_pooler: bool
     style: Optional[str]
     summary: Optional[str]
-    dropout: Optional[str]  # config field for the head's dropout, if any
+    dropout: Union[str, float, schema.AttributeRateSpec, None]  # the head's dropout: a config field, a rate, or attributes
     activation: Optional[schema.HeadActivation]  # the classification head's activation (style dense_act)
     labels_disable_cache: bool  # causal_lm: no key/value cache is returned when labels are given
     encoder_states: bool  # forward takes encoder_hidden_states / encoder_attention_mask (a decoder's cross-attention)
@@ -937,9 +937,9 @@ def resolve_architecture(
         if suffix in suffixes:
             raise fail(f"heads {suffixes[suffix]!r} and {h.kind!r} would both be named {spec.class_prefix}{suffix}: give one another `suffix`", loc + ["suffix"])
         suffixes[suffix] = h.kind
-        if isinstance(h.dropout, float):
+        if isinstance(h.dropout, (float, schema.AttributeRateSpec)):
             if not names_layout:
-                raise fail("a fixed dropout rate is rendered only in names-layout stacks: write `dropout: <config field>`", loc + ["dropout"])
+                raise fail("a fixed dropout rate or a list of configuration attributes is rendered only in names-layout stacks: write `dropout: <config field>`", loc + ["dropout"])
         else:
             need_field(h.dropout, loc + ["dropout"])
         if names_layout:

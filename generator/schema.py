@@ -391,6 +391,15 @@ class ClassifierDropoutSpec(Strict):
     fallback: Optional[FieldName] = None
 
 
+class AttributeRateSpec(Strict):
+    """A head's dropout rate read from the first of `attributes` that the configuration holds with a value other than
+    None (attributes its class need not declare, set by keyword: transformers reads them with `getattr`), else
+    `default`."""
+
+    attributes: list[Identifier] = Field(min_length=1)
+    default: float
+
+
 HeadKind = Literal[
     "base",
     "pretraining",
@@ -424,8 +433,8 @@ class HeadSpec(Strict):
     # multiple_choice: the pooler output, the last token, or the spec's `sequence_summary` component.
     # `first_token` (names layout): as sequence_classification's `style: first_token`, one score per choice.
     summary: Optional[Literal["pooled", "last_token", "sequence_summary", "first_token"]] = None
-    # A config field, or a fixed rate.
-    dropout: Union[FieldName, float, None] = None
+    # A config field, a fixed rate, or (names layout) the first configuration attribute set, else a rate.
+    dropout: Union[FieldName, float, AttributeRateSpec, None] = None
     # causal_lm: given labels, the model returns no key/value cache (training needs none).
     labels_disable_cache: bool = False
     # masked_lm / causal_lm of a spec with `attention.cross_module`: whether forward takes `encoder_hidden_states` and

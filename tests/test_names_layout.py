@@ -47,3 +47,33 @@ def test_fixed_sinusoidal_positions_initialise_as_transformers(arch):
     for part in _path(arch):
         params = params[part]
     np.testing.assert_array_equal(np.asarray(params["embedding"]), expected)
+
+
+# Heads whose dropout is the first configuration attribute set (`dropout: {attributes: [...], default: ...}`).
+ATTRIBUTE_RATE_HEADS = [
+    (a, h) for a in project().architectures if a.names is not None for h in a.heads
+    if h.dropout is not None and not isinstance(h.dropout, (str, float))
+]
+
+
+@pytest.mark.parametrize("arch,head", ATTRIBUTE_RATE_HEADS, ids=lambda x: getattr(x, "name", None) or x.kind)
+def test_head_dropout_attributes_read_as_transformers(arch, head):
+    """The rate is the first attribute set (attributes the configuration need not declare), else the default, in every
+    framework and from a transformers configuration too, as transformers' class reads it."""
+    import transformers
+
+    import specformers
+
+    kwargs = {k: v for k, v in next(iter(SMALL_CONFIGS[arch.name].values())).items() if k != "padding_side"}
+    name = head.class_name(arch.prefix, "torch")
+    names = head.dropout.attributes
+    for k in range(len(names) + 1):
+        # None, then the last attribute alone, then the last two, ...: each time the first one set wins.
+        extra = {n: 0.2 + 0.05 * i for i, n in enumerate(names) if i >= len(names) - k}
+        expected = getattr(transformers, name)(getattr(transformers, arch.config_class)(**kwargs, **extra)).dropout.p
+        config = getattr(specformers, arch.config_class)(**kwargs, **extra)
+        assert getattr(specformers, name)(config).dropout.p == expected, extra
+        assert getattr(specformers, name)(getattr(transformers, arch.config_class)(**kwargs, **extra)).dropout.p == expected
+        assert getattr(specformers, "TF" + name)(config).dropout.rate == expected
+        flax_model = getattr(specformers, "Flax" + name)(config, _do_init=False)
+        assert flax_model.module.bind({}).dropout.rate == expected

@@ -17,6 +17,16 @@ from typing import Any, Optional
 logger = logging.getLogger("specformers")
 
 
+def attribute_rate(config: Any, attributes: tuple[str, ...], default: float) -> float:
+    """The first of the configuration `attributes` set to a value other than None, else `default`: attributes the
+    configuration class need not declare (set by keyword, kept on the instance), read as transformers reads them."""
+    for name in attributes:
+        value = getattr(config, name, None)
+        if value is not None:
+            return value
+    return default
+
+
 class ModelOutput(OrderedDict):
     """Base class of every model output: a dataclass that is also an ordered mapping of its non-`None` fields.
 

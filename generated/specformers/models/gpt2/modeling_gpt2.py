@@ -30,6 +30,7 @@ from ...modeling_utils import (
     mask_value,
     prune_separate_heads,
 )
+from ...utils import attribute_rate
 from .configuration_gpt2 import GPT2Config
 
 
@@ -554,7 +555,7 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
         self.transformer = GPT2Model(config)
-        self.dropout = nn.Dropout(0.1)
+        self.dropout = nn.Dropout(attribute_rate(config, ("classifier_dropout", "hidden_dropout"), 0.1))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 

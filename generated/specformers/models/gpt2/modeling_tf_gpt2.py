@@ -38,6 +38,7 @@ from ...modeling_tf_utils import (
     shape_list,
     unpack_inputs,
 )
+from ...utils import attribute_rate
 from .configuration_gpt2 import GPT2Config
 
 
@@ -786,7 +787,7 @@ class TFGPT2ForTokenClassification(TFGPT2PreTrainedModel):
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.transformer = TFGPT2MainLayer(config, name="transformer")
-        self.dropout = keras.layers.Dropout(0.1)
+        self.dropout = keras.layers.Dropout(attribute_rate(config, ("classifier_dropout", "hidden_dropout"), 0.1))
         self.classifier = keras.layers.Dense(
             config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
         )
