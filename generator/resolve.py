@@ -677,8 +677,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
     ffn_size = f"config.{ffn.size}" if ffn.size_multiple is None else "feed_forward_size(config)"
     head_dim = f"config.{att.head_dim}" if att.head_dim else "config.hidden_size // config.num_attention_heads"
     kv_heads = f"config.{att.kv_heads}" if att.kv_heads else None
-    if fused and kv_heads:
-        raise fail("a fused q/k/v projection has as many key/value heads as query heads: name three projections (`attention.query`, `attention.key`, `attention.value`) or remove `attention.kv_heads`", ["names", "attention.key"])
+    if fused and (kv_heads or att.head_dim):
+        key = "kv_heads" if kv_heads else "head_dim"
+        raise fail(f"a fused q/k/v projection is 3 x hidden_size wide, split into as many key/value heads as query heads of hidden_size / heads: name three projections (`attention.query`, `attention.key`, `attention.value`) or remove `attention.{key}`", ["attention", key])
     # Projection widths: hidden_size unless heads are `head_dim` wide or key/value heads are fewer.
     query_size = f"config.num_attention_heads * {head_dim}" if att.head_dim or kv_heads else hidden
     kv_size = f"{kv_heads or 'config.num_attention_heads'} * {head_dim}" if att.head_dim or kv_heads else hidden
