@@ -6,8 +6,9 @@ pydantic checks each field on its own; this table checks the combinations. The t
   layers then may hold a cross-attention, `attention.cross_module`), with post-norm LayerNorm blocks in the `fused` or
   `split` module layout;
 - ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set);
-- ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm stack with absolute positions, a
-  final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted paths).
+- ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm or RMSNorm stack with absolute or
+  rotary positions, a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted
+  paths).
 
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
 bidirectional (no cache), post-norm, its module paths the spec's `names`. Its rules are those of the kind
@@ -197,7 +198,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
     Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
-    # Decoder-only stacks: always-causal pre-norm LayerNorm blocks whose module paths are the spec's `names`.
+    # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
     Rule(DECODER_ONLY, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax decoder-only models take transformers' `input_ids, attention_mask, position_ids` first and the other inputs by keyword"),
     Rule(DECODER_ONLY, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`, `final_norm`)"),
