@@ -1137,7 +1137,8 @@ def resolve_architecture(
             default=f.default,
             default_repr=repr(float(f.default) if f.type == "float" and f.default is not None else f.default),
             doc=f.doc,
-            default_from=f.default_from,
+            # The constructor's parameters are the fields' own names: aliases of `attribute_map` resolved.
+            default_from=" // ".join(spec.config.attribute_map.get(part, part) for part in f.default_from.split(" // ")) if f.default_from else None,
             choices=f.choices,
             unsupported=f.unsupported,
         )
