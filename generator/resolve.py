@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from pydantic import ValidationError
 
@@ -53,6 +53,7 @@ class ConfigField:
     doc: str
     default_from: Optional[str]
     choices: Optional[list]
+    unsupported: Optional[str] = None  # only null renders: another value raises ValueError with this reason
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class Head:
     path: Optional[str] = None  # names-layout heads: the head's Linear
     bias: Optional[bool] = None  # names-layout heads: whether that Linear has a bias
     pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
+    base_model_prefix: Optional[str] = None  # names-layout heads: the base model's attribute, when not the spec's
 
     def class_name(self, prefix: str, framework: str) -> str:
         return FRAMEWORK_CLASS_PREFIX[framework] + prefix + self.suffix
@@ -134,7 +136,7 @@ class Head:
 
 @dataclass(frozen=True)
 class Leaf:
-    """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `linear` (`weight [out, in]`),
+    """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `rms_norm`, `linear` (`weight [out, in]`),
     `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`) or `layers` (the list of blocks); sizes are
     Python expressions over `config` (the generated module's helpers)."""
 
@@ -143,7 +145,7 @@ class Leaf:
     kind: str
     in_size: str
     out_size: str
-    bias: bool
+    bias: Union[bool, str]  # a string: the boolean config field that decides
     roles: tuple[str, ...]
 
     @property
@@ -182,7 +184,7 @@ class Names:
     (`layers.N`) and the LM head's modules (top-level attributes of the head model)."""
 
     word_embeddings: str
-    position_embeddings: str
+    position_embeddings: Optional[str]  # None: rotary positions (`embeddings.position: none`)
     layers: str
     final_norm: Optional[str]  # pre-norm stacks
     embeddings_norm: Optional[str]  # post-norm stacks: the norm after the embeddings
@@ -194,6 +196,14 @@ class Names:
     roles: dict[str, str]
     fused_qkv: bool  # one projection computes q, k and v (split in the forward)
     ffn_size: str  # Python expression of the feed-forward width over `config`
+    # Python expressions over `config`: the width of one head, the number of key/value heads (None: one per query
+    # head; fewer: grouped-query attention).
+    head_dim: str = "config.hidden_size // config.num_attention_heads"
+    kv_heads: Optional[str] = None
+    gate: Optional[str] = None  # gated feed-forward: the gate projection's path (`ffn.gate`)
+    # Rotary positions (`position: {kind: rotary, theta: ...}`): config fields of the base and the rotated fraction.
+    rotary_theta: Optional[str] = None
+    rotary_fraction: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -429,7 +439,7 @@ def _rel(path: Path) -> str:
         return path.name if path.parent.name != "specs" else f"specs/{path.name}"
 
 
-_PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool"}
+_PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "dict": "dict"}
 
 _HEAD_SUFFIX = {
     "base": "Model",
@@ -545,6 +555,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
     if h.activation is not None:
         raise fail(f"head {h.kind!r} of a {kind} stack has no activation option: remove `activation`", loc + ["activation"])
+    if h.kind == "base" and h.base_model_prefix is not None:
+        raise fail("the base model holds no base model: remove `base_model_prefix`", loc + ["base_model_prefix"])
     if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
         raise fail(f"head {h.kind!r} has no Linear of its own to name: remove `path` and `bias`", loc + ["path" if h.path is not None else "bias"])
     if decoder_only:
@@ -560,7 +572,7 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 # attributes of the head model).
 MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output", "ffn.norm",
-               "ffn.input", "ffn.output")
+               "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES
 LAYOUTS_FILE = "layouts.yaml"
@@ -630,7 +642,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
     # Roles that exist only with a component: the embeddings' norm (`embeddings.norm`), the final norm of pre-norm
     # blocks, the modules of a names-layout LM head.
     conditional = {
+        "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
+        "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -663,8 +677,18 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
         raise fail("q, k and v are one fused projection (one path for the three) or three projections (three paths)", ["names", "attention.key"])
     hidden = "config.hidden_size"
     ffn_size = f"config.{ffn.size}" if ffn.size_multiple is None else "feed_forward_size(config)"
+    head_dim = f"config.{att.head_dim}" if att.head_dim else "config.hidden_size // config.num_attention_heads"
+    kv_heads = f"config.{att.kv_heads}" if att.kv_heads else None
+    if fused and (kv_heads or att.head_dim):
+        key = "kv_heads" if kv_heads else "head_dim"
+        raise fail(f"a fused q/k/v projection is 3 x hidden_size wide, split into as many key/value heads as query heads of hidden_size / heads: name three projections (`attention.query`, `attention.key`, `attention.value`) or remove `attention.{key}`", ["attention", key])
+    # Projection widths: hidden_size unless heads are `head_dim` wide or key/value heads are fewer.
+    query_size = f"config.num_attention_heads * {head_dim}" if att.head_dim or kv_heads else hidden
+    kv_size = f"{kv_heads or 'config.num_attention_heads'} * {head_dim}" if att.head_dim or kv_heads else hidden
+    norm_kind = spec.norm.kind
+    output_bias = att.bias if att.output_bias is None else att.output_bias
 
-    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: bool) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str]) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
@@ -678,23 +702,27 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
 
     model_leaves: dict[str, Leaf] = {}
     add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", hidden, False)
-    add(model_leaves, ("embeddings.position",), "embedding", "config.max_position_embeddings", hidden, False)
+    if "embeddings.position" in needed:
+        add(model_leaves, ("embeddings.position",), "embedding", "config.max_position_embeddings", hidden, False)
     if "embeddings.norm" in needed:
-        add(model_leaves, ("embeddings.norm",), "layer_norm", hidden, hidden, True)
+        add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
     add(model_leaves, ("layers",), "layers", "", "", False)
     if "final_norm" in needed:
-        add(model_leaves, ("final_norm",), "layer_norm", hidden, hidden, True)
+        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, True)
     nested(model_leaves)
 
     leaves: dict[str, Leaf] = {}
-    add(leaves, ("attention.norm",), "layer_norm", hidden, hidden, True)
+    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, True)
     if fused:
         add(leaves, ("attention.query", "attention.key", "attention.value"), att.projection, hidden, f"3 * {hidden}", att.bias)
     else:
-        for role in ("attention.query", "attention.key", "attention.value"):
-            add(leaves, (role,), att.projection, hidden, hidden, att.bias)
-    add(leaves, ("attention.output",), att.projection, hidden, hidden, att.bias)
-    add(leaves, ("ffn.norm",), "layer_norm", hidden, hidden, True)
+        add(leaves, ("attention.query",), att.projection, hidden, query_size, att.bias)
+        for role in ("attention.key", "attention.value"):
+            add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
+    add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
+    add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
+    if "ffn.gate" in needed:
+        add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias)
     add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
     add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
     nested(leaves)
@@ -706,7 +734,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
         raise fail("two containers of `names` would get one class name: rename one path", ["names"])
     return Names(
         word_embeddings=roles["embeddings.word"],
-        position_embeddings=roles["embeddings.position"],
+        position_embeddings=roles.get("embeddings.position") if "embeddings.position" in needed else None,
         layers=roles["layers"],
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
@@ -714,9 +742,14 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
         lm_norm=roles["lm_head.norm"] if "lm_head.norm" in needed else None,
-        roles={r: roles[r] for r in BLOCK_ROLES},
+        roles={r: roles[r] for r in BLOCK_ROLES if r in needed},
         fused_qkv=fused,
         ffn_size=ffn_size,
+        head_dim=head_dim,
+        kv_heads=kv_heads,
+        gate=roles["ffn.gate"] if "ffn.gate" in needed else None,
+        rotary_theta=spec.position.theta if isinstance(spec.position, schema.RotaryPosition) else None,
+        rotary_fraction=spec.position.fraction if isinstance(spec.position, schema.RotaryPosition) else None,
     )
 
 
@@ -751,8 +784,8 @@ def resolve_architecture(
             raise fail(f"config field {name!r} is not declared under `config.fields`" + _suggest(name, sorted(known)), loc)
 
     for i, f in enumerate(spec.config.fields):
-        if f.default_from is not None:
-            need_field(f.default_from, ["config", "fields", i, "default_from"])
+        for part in (f.default_from or "").split(" // ") if f.default_from else []:
+            need_field(part, ["config", "fields", i, "default_from"])
     for alias, target in spec.config.attribute_map.items():
         if target not in fields:
             raise fail(f"attribute_map target {target!r} is not a config field", ["config", "attribute_map", alias])
@@ -773,6 +806,9 @@ def resolve_architecture(
     def default_of(name: str) -> Any:
         name = spec.config.attribute_map.get(name, name)
         f = fields[name]
+        if f.default is None and f.default_from and " // " in f.default_from:
+            numerator, denominator = (default_of(part) for part in f.default_from.split(" // "))
+            return numerator // denominator if isinstance(numerator, int) and isinstance(denominator, int) and denominator else None
         if f.default is None and f.default_from:
             return default_of(f.default_from)
         return f.default
@@ -794,6 +830,18 @@ def resolve_architecture(
     emb = spec.embeddings
     need_field(emb.size, ["embeddings", "size"])
     need_field(emb.dropout, ["embeddings", "dropout"])
+    if not names_layout and (emb.dropout is None or spec.feed_forward.dropout is None):
+        key = "embeddings" if emb.dropout is None else "feed_forward"
+        raise fail("a stack without dropout is rendered only in names-layout stacks: write `dropout: <config field>`", [key, "dropout"])
+    for loc in (["attention", "bias"], ["attention", "output_bias"], ["feed_forward", "bias"]):
+        value = getattr(getattr(spec, loc[0]), loc[1])
+        if isinstance(value, str):
+            need_field(value, loc)
+    need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
+    if names_layout and spec.norm.kind == "rms_norm" and spec.lm_head is not None and spec.lm_head.layout == "names":
+        raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
+    if spec.attention.output_dropout and names_layout and spec.feed_forward.dropout is None:
+        raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
     att, ffn = spec.attention, spec.feed_forward
     need_field(att.dropout, ["attention", "dropout"])
     need_field(att.head_dim, ["attention", "head_dim"])
@@ -860,8 +908,22 @@ def resolve_architecture(
         )
 
     rotary = rotary_owner = rotary_attr = None
-    if isinstance(spec.position, schema.RotaryPosition):
+    if isinstance(spec.position, schema.RotaryPosition) and names_layout:
+        # Rotary positions of the names-layout block: computed from `theta`, no table module, no length bound.
+        if spec.position.theta is None:
+            raise fail("rotary positions of a names-layout stack need `theta: <config field>` (the base of the inverse frequencies, e.g. `rope_theta`)", ["position"])
+        for key in ("table_path", "rotary_value"):
+            if getattr(spec.position, key) is not None:
+                raise fail(f"remove `{key}`: names-layout rotary positions have no table module (they are computed from `theta`)", ["position", key])
+        need_field(spec.position.theta, ["position", "theta"])
+        need_field(spec.position.fraction, ["position", "fraction"])
+    elif isinstance(spec.position, schema.RotaryPosition):
         rotary = spec.position
+        for key in ("theta", "fraction"):
+            if getattr(rotary, key) is not None:
+                raise fail(f"remove `{key}`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", key])
+        if rotary.table_path is None:
+            raise fail(f"rotary positions need `table_path: {spec.encoder.path}.<attr>` (the sinusoidal table's module)", ["position"])
         need_field(rotary.rotary_value, ["position", "rotary_value"])
         need_field("max_position_embeddings", ["position"])
         parts = rotary.table_path.split(".")
@@ -898,6 +960,8 @@ def resolve_architecture(
         position_table = "the position-embedding table"
     elif rotary is not None:
         position_table = "the rotary sinusoidal table"
+    elif spec.position is None and emb.position == "none" and names_layout:
+        raise fail("a names-layout stack without position embeddings needs `position: {kind: rotary, theta: <config field>}`", ["embeddings", "position"])
     elif relative is not None:
         position_table = "the relative-position table"
 
@@ -944,8 +1008,8 @@ def resolve_architecture(
             need_field(h.dropout, loc + ["dropout"])
         if names_layout:
             _check_names_head(h, rule_kind, loc, fail)
-        elif h.path is not None or h.bias is not None or h.pre_classifier is not None:
-            field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier"
+        elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
+            field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
             raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
         requires = {
             "pretraining": ["lm_head", "sentence_head", "pooler"],
@@ -1053,6 +1117,7 @@ def resolve_architecture(
                 path=h.path or linear[0],
                 bias=h.bias if h.bias is not None else linear[1],
                 pre_classifier=h.pre_classifier,
+                base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
             )
         )
     taken = {a.name for head in heads for a in head.args["flax"] if not a.placeholder}
@@ -1074,8 +1139,10 @@ def resolve_architecture(
             default=f.default,
             default_repr=repr(float(f.default) if f.type == "float" and f.default is not None else f.default),
             doc=f.doc,
-            default_from=f.default_from,
+            # The constructor's parameters are the fields' own names: aliases of `attribute_map` resolved.
+            default_from=" // ".join(spec.config.attribute_map.get(part, part) for part in f.default_from.split(" // ")) if f.default_from else None,
             choices=f.choices,
+            unsupported=f.unsupported,
         )
         for f in spec.config.fields
     )

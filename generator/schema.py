@@ -70,20 +70,37 @@ class Strict(BaseModel):
 
 class ConfigFieldSpec(Strict):
     name: FieldName
-    type: Literal["int", "float", "str", "bool"]
+    # `dict`: a mapping whose only rendered value is null (with `unsupported`).
+    type: Literal["int", "float", "str", "bool", "dict"]
     default: Union[bool, int, float, str, None]
     doc: str
     optional: bool = False
-    default_from: Optional[FieldName] = None
+    # A None value takes another field's value (`num_attention_heads`), or a quotient of two (`hidden_size //
+    # num_attention_heads`).
+    default_from: Optional[str] = None
     choices: Optional[list[Union[int, float, str]]] = None
+    # A field the models do not render: any value but null raises ValueError at config construction, with this reason.
+    unsupported: Optional[str] = None
+
+    @field_validator("default_from")
+    @classmethod
+    def _fields_or_quotient(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            for part in value.split(" // ") if " // " in value else [value]:
+                _not_reserved(_identifier(part))
+        return value
 
     @model_validator(mode="after")
     def _default_has_type(self) -> "ConfigFieldSpec":
         value = self.default
+        if (self.type == "dict") != (self.unsupported is not None):
+            raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` (and only it)")
         if value is None:
             if not self.optional:
                 raise ValueError(f"default of {self.name!r} is null but the field is not `optional: true`")
             return self
+        if self.unsupported is not None:
+            raise ValueError(f"default of {self.name!r} must be null: the models render no other value (`unsupported`)")
         ok = {
             "int": isinstance(value, int) and not isinstance(value, bool),
             "float": isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -134,7 +151,8 @@ class EmbeddingsSpec(Strict):
     # no embeddings module, only `<stack>.embed_tokens` tied to it. Such embeddings have no LayerNorm.
     shared: Optional[Identifier] = None
     norm: bool = True
-    dropout: FieldName = "hidden_dropout_prob"
+    # names layout: null for embeddings without dropout.
+    dropout: Optional[FieldName] = "hidden_dropout_prob"
     # Absolute positions counted from `input_ids`, past a padding index (a config field): non-pad tokens get
     # `padding_idx + 1 + (number of non-pad tokens up to them)`, pads get `padding_idx`; from `inputs_embeds`,
     # `padding_idx + 1, padding_idx + 2, ...`. The table's first `padding_idx + 1` rows are never a real position.
@@ -150,8 +168,14 @@ class EmbeddingsSpec(Strict):
 class RotaryPosition(Strict):
     template: ClassVar[str] = "positions/rotary.jinja"
     kind: Literal["rotary"]
-    table_path: DottedPath
+    # fused | split encoders: the module of the sinusoidal table (`<encoder>.<attr>`).
+    table_path: Optional[DottedPath] = None
     rotary_value: Optional[FieldName] = None
+    # names layout: rotate-half rotary positions without a module, inverse frequencies `theta ** (-2i / dim)` from
+    # the config field `theta` (e.g. `rope_theta`), over the first `fraction` (a float config field, e.g.
+    # `partial_rotary_factor`; absent: all) of each head's dimensions.
+    theta: Optional[FieldName] = None
+    fraction: Optional[FieldName] = None
 
 
 class RelativeFunctionalPosition(Strict):
@@ -220,7 +244,13 @@ class AttentionSpec(Strict):
     # names layout: the weight layout of the q/k/v/output projections, `linear` (`weight [out, in]`, nn.Linear) or
     # `conv1d` (`weight [in, out]`, transformers' Conv1D).
     projection: Literal["linear", "conv1d"] = "linear"
-    bias: bool = True  # biases on the q/k/v/o projections
+    # Biases on the q/k/v/o projections: always, never, or (names layout) as a boolean config field says.
+    bias: Union[bool, FieldName] = True
+    # names layout: the output projection's bias when it differs from the q/k/v projections' (default: `bias`).
+    output_bias: Optional[Union[bool, FieldName]] = None
+    # names layout: the config field of the number of key/value heads (grouped-query attention: each key/value head
+    # serves num_attention_heads / kv_heads query heads); absent: as many as query heads.
+    kv_heads: Optional[FieldName] = None
     dropout: FieldName = "attention_probs_dropout_prob"
     # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.
     output_dropout: bool = True
@@ -256,9 +286,13 @@ class FeedForwardSpec(Strict):
     # names layout: the weight layout of the two projections (see `AttentionSpec.projection`).
     projection: Literal["linear", "conv1d"] = "linear"
     activation: FieldName = "hidden_act"
-    dropout: FieldName = "hidden_dropout_prob"
-    bias: bool = True
-    gated: Union[bool, FieldName] = False  # a config flag selects the gated variant act(wi_0 x) * wi_1 x
+    # names layout: null for blocks without residual dropout.
+    dropout: Optional[FieldName] = "hidden_dropout_prob"
+    # Biases on the projections: always, never, or (names layout) as a boolean config field says.
+    bias: Union[bool, FieldName] = True
+    # A config flag selects the gated variant act(wi_0 x) * wi_1 x; names layout: `true`, the `names` role `ffn.gate`
+    # (act(gate(x)) * input(x) -> output).
+    gated: Union[bool, FieldName] = False
 
 
 class NormSpec(Strict):
@@ -296,6 +330,11 @@ class DecoderSpec(Strict):
 
     causal: bool = True
     cache: bool = True
+    # Decoder-only stacks: how future keys are masked. `separate`: replaced by the mask value before the padding mask
+    # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2);
+    # `combined`: one additive mask of future and padding keys (a query that sees no key spreads its attention over
+    # every key, as transformers' masking utilities of Llama and later models).
+    mask: Literal["separate", "combined"] = "separate"
     path: Optional[Identifier] = None
     layers: Optional[FieldName] = None
     start_token: Optional[FieldName] = None  # config field of the decoder start id (labels are shifted right)
@@ -446,6 +485,9 @@ class HeadSpec(Strict):
     bias: Optional[bool] = None
     # style / summary `first_token`: a Linear (hidden -> hidden) and ReLU before the dropout and the classifier.
     pre_classifier: Optional[Identifier] = None
+    # Names-layout stacks: the attribute that holds the base model in this head's class, where transformers' class
+    # differs from the spec's `base_model_prefix` (its checkpoints name the base model's weights so).
+    base_model_prefix: Optional[Identifier] = None
 
 
 ConfigSpec.model_rebuild()

@@ -6,8 +6,9 @@ pydantic checks each field on its own; this table checks the combinations. The t
   layers then may hold a cross-attention, `attention.cross_module`), with post-norm LayerNorm blocks in the `fused` or
   `split` module layout;
 - ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set);
-- ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm stack with absolute positions, a
-  final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted paths).
+- ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm or RMSNorm stack with absolute or
+  rotary positions, a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted
+  paths).
 
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
 bidirectional (no cache), post-norm, its module paths the spec's `names`. Its rules are those of the kind
@@ -127,6 +128,9 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(ENCODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(ENCODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward width is always `config.<size>`"),
+    Rule(ENCODER, "attention.output_bias", (_ABSENT,), "remove `output_bias`: the output projection's bias is the q/k/v projections' (`bias`)"),
+    Rule(ENCODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in names-layout stacks"),
+    Rule(ENCODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
     Rule(ENCODER, "lm_head.layout", (_ABSENT, "flat", "transform"), "write `layout: flat` or `layout: transform` (`linear` is the encoder-decoder LM head)"),
     # Encoder stacks of the names layout: bidirectional post-norm LayerNorm blocks whose module paths are `names`.
     Rule(NAMES_ENCODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `attention.norm`, `ffn.input`, `ffn.output`, `ffn.norm`)"),
@@ -136,13 +140,11 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "attention.variant", ("full",), "self-attention is `variant: full`"),
     Rule(NAMES_ENCODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in encoder-decoder stacks"),
-    Rule(NAMES_ENCODER, "attention.head_dim", (_ABSENT,), "heads are hidden_size / num_attention_heads wide: remove `head_dim`"),
     Rule(NAMES_ENCODER, "attention.cross_module", (_ABSENT,), "remove `cross_module`: names-layout encoders have no cross-attention"),
     Rule(NAMES_ENCODER, "attention.scale", (True,), "scores are always divided by sqrt(head_dim): remove `scale`"),
     Rule(NAMES_ENCODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
     Rule(NAMES_ENCODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
-    Rule(NAMES_ENCODER, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
-    Rule(NAMES_ENCODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm`"),
+    Rule(NAMES_ENCODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "norm.placement", ("post",), "blocks are post-norm (the norm after each residual add): write `placement: post`"),
     Rule(NAMES_ENCODER, "position", (_ABSENT,), "positions are absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
     Rule(NAMES_ENCODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
@@ -163,6 +165,11 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),
     Rule(ENCODER_DECODER, "names", (_ABSENT,), "remove `names`: encoder-decoder stacks name their modules with `layout: sublayer`"),
     Rule(ENCODER_DECODER, "attention.scale", (True, False), "write `scale: true` or `scale: false` (a config-selected scale exists only in decoder-only stacks)"),
+    Rule(ENCODER_DECODER, "attention.bias", (True, False), "write `bias: true` or `bias: false` (config-selected biases exist only in names-layout stacks)"),
+    Rule(ENCODER_DECODER, "attention.output_bias", (_ABSENT,), "remove `output_bias`: the output projection's bias is the q/k/v projections' (`bias`)"),
+    Rule(ENCODER_DECODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in names-layout stacks"),
+    Rule(ENCODER_DECODER, "feed_forward.bias", (True, False), "write `bias: true` or `bias: false` (config-selected biases exist only in names-layout stacks)"),
+    Rule(ENCODER_DECODER, "decoder.mask", ("separate",), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
     Rule(ENCODER_DECODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
     Rule(ENCODER_DECODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
     Rule(ENCODER_DECODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
@@ -191,7 +198,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
     Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
-    # Decoder-only stacks: always-causal pre-norm LayerNorm blocks whose module paths are the spec's `names`.
+    # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
     Rule(DECODER_ONLY, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax decoder-only models take transformers' `input_ids, attention_mask, position_ids` first and the other inputs by keyword"),
     Rule(DECODER_ONLY, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`, `final_norm`)"),
@@ -200,14 +207,12 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "attention.variant", ("full",), "self-attention is `variant: full` (causal: the stack masks the future)"),
     Rule(DECODER_ONLY, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
     Rule(DECODER_ONLY, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in encoder-decoder stacks"),
-    Rule(DECODER_ONLY, "attention.head_dim", (_ABSENT,), "heads are hidden_size / num_attention_heads wide: remove `head_dim`"),
     Rule(DECODER_ONLY, "attention.cross_module", (_ABSENT,), "remove `cross_module`: decoder-only stacks have no cross-attention"),
-    Rule(DECODER_ONLY, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
-    Rule(DECODER_ONLY, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm`"),
+    Rule(DECODER_ONLY, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(DECODER_ONLY, "norm.placement", ("pre",), "blocks are pre-norm (then the `final_norm` role): write `placement: pre`"),
-    Rule(DECODER_ONLY, "position", (_ABSENT,), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
+    Rule(DECODER_ONLY, "position", (_ABSENT, "rotary"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`) or rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`)"),
     Rule(DECODER_ONLY, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
-    Rule(DECODER_ONLY, "embeddings.position", ("absolute",), "positions are learned absolute embeddings: write `position: absolute`"),
+    Rule(DECODER_ONLY, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
     Rule(DECODER_ONLY, "embeddings.norm", (False,), "the embeddings have no norm (the blocks are pre-norm): write `norm: false`"),
     Rule(DECODER_ONLY, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(DECODER_ONLY, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),

@@ -268,8 +268,11 @@ def decoder_only_specs(draw, name: str) -> dict:
         _field("initializer_range", "float", 0.02),
         _field("pad_token_id", "int", 0),
     ]
+    # The components of the names-layout block: norm kind, gated feed-forward, projection widths (heads of a given
+    # width, fewer key/value heads), biases (fixed or by config flags, the output projection's own), no dropout.
+    block = _names_block(draw, names, fields, fused, ffn_prefix)
     if encoder:
-        return _names_encoder_spec(draw, name, names, fields, fused, multiple)
+        return _names_encoder_spec(draw, name, names, fields, fused, multiple, block)
     fields.append(_field("use_cache", "bool", True))
     attention: dict[str, Any] = {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])),
                                  "bias": draw(st.booleans()), "scale": draw(st.sampled_from([True, False, "scale_attn_weights"]))}
@@ -284,6 +287,19 @@ def decoder_only_specs(draw, name: str) -> dict:
     feed_forward: dict[str, Any] = {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])), "bias": draw(st.booleans())}
     if multiple:
         feed_forward["size_multiple"] = 2
+    attention.update(block["attention"])
+    feed_forward.update(block["feed_forward"])
+    embeddings: dict[str, Any] = {"token_type": False, "position": "absolute", "norm": False, **block["embeddings"]}
+    position = None
+    if draw(st.booleans()):
+        # Rotary positions (all of each head's dimensions, or half), no position table.
+        del names["embeddings.position"]
+        embeddings["position"] = "none"
+        fields.append(_field("rope_theta", "float", draw(st.sampled_from([10000.0, 500.0]))))
+        position = {"kind": "rotary", "theta": "rope_theta"}
+        if draw(st.booleans()):
+            fields.append(_field("partial_rotary_factor", "float", 0.5))
+            position["fraction"] = "partial_rotary_factor"
     heads: list[dict[str, Any]] = [{"kind": "base"}]
     for kind in draw(st.lists(st.sampled_from(["causal_lm", "sequence_classification", "token_classification", "question_answering"]),
                               unique=True, min_size=1, max_size=2)):
@@ -298,18 +314,52 @@ def decoder_only_specs(draw, name: str) -> dict:
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
         "config": {"doc": "A drawn decoder-only architecture.", "fields": fields},
         "names": names,
-        "embeddings": {"token_type": False, "position": "absolute", "norm": False},
+        "embeddings": embeddings,
+        **({"position": position} if position else {}),
         "attention": attention, "feed_forward": feed_forward,
-        "norm": {"kind": "layer_norm", "placement": "pre"},
-        "decoder": {"causal": True, "cache": True},
+        "norm": {"kind": block["norm"], "placement": "pre"},
+        "decoder": {"causal": True, "cache": True, "mask": draw(st.sampled_from(["separate", "combined"]))},
         "lm_head": {"path": "lm_head", "layout": "linear"},
         "heads": heads,
     }
 
 
-def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool, multiple: bool) -> dict:
+def _names_block(draw, names: dict, fields: list, fused: bool, ffn_prefix: str) -> dict:
+    """The block components every names-layout stack takes: `norm` (the kind) and entries of `attention`,
+    `feed_forward` and `embeddings` (their config fields appended to `fields`, the gate's path to `names`)."""
+    attention: dict[str, Any] = {}
+    feed_forward: dict[str, Any] = {}
+    embeddings: dict[str, Any] = {}
+    if draw(st.booleans()):
+        names["ffn.gate"] = ffn_prefix + "fc_gate"
+        feed_forward["gated"] = True
+    if not fused and draw(st.booleans()):
+        # Heads 12 wide, whatever hidden_size / heads is (8).
+        fields.append(_field("head_dim", "int", 12))
+        attention["head_dim"] = "head_dim"
+    if not fused and draw(st.booleans()):
+        fields.append(_field("num_key_value_heads", "int", 1))
+        attention["kv_heads"] = "num_key_value_heads"
+    for box, flag in ((attention, "attention_bias"), (feed_forward, "mlp_bias")):
+        bias = draw(st.sampled_from([True, False, flag]))
+        if bias == flag:
+            fields.append(_field(flag, "bool", draw(st.booleans())))
+        box["bias"] = bias
+    output_bias = draw(st.sampled_from([None, True, False]))
+    if output_bias is not None:
+        attention["output_bias"] = output_bias
+    if draw(st.booleans()):
+        # No dropout but the attention probabilities'.
+        embeddings["dropout"] = None
+        feed_forward["dropout"] = None
+        attention["output_dropout"] = False
+    return {"attention": attention, "feed_forward": feed_forward, "embeddings": embeddings,
+            "norm": draw(st.sampled_from(["layer_norm", "rms_norm"]))}
+
+
+def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool, multiple: bool, block: dict) -> dict:
     """The encoder of `decoder_only_specs`: its names, config fields and heads."""
-    embeddings: dict[str, Any] = {"token_type": False, "position": "absolute", "norm": True}
+    embeddings: dict[str, Any] = {"token_type": False, "position": "absolute", "norm": True, **block["embeddings"]}
     if draw(st.booleans()):
         fields.append(_field("sinusoidal_pos_embds", "bool", draw(st.booleans())))
         embeddings["sinusoidal"] = "sinusoidal_pos_embds"
@@ -318,6 +368,7 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     feed_forward: dict[str, Any] = {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])), "bias": draw(st.booleans())}
     if multiple:
         feed_forward["size_multiple"] = 2
+    feed_forward.update(block["feed_forward"])
     heads: list[dict[str, Any]] = [{"kind": "base"}]
     lm_head = None
     for kind in draw(st.lists(st.sampled_from(["masked_lm", "sequence_classification", "multiple_choice", "token_classification",
@@ -342,9 +393,10 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         "names": names,
         "embeddings": embeddings,
         "attention": {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])),
-                      "bias": draw(st.booleans()), "output_dropout": draw(st.booleans())},
+                      "bias": draw(st.booleans()), "output_dropout": draw(st.booleans()), **block["attention"]},
         "feed_forward": feed_forward,
-        "norm": {"kind": "layer_norm", "placement": "post", "eps": eps},
+        # The LM head's norm is a LayerNorm: RMSNorm blocks only without one.
+        "norm": {"kind": "layer_norm" if lm_head else block["norm"], "placement": "post", "eps": eps},
         "heads": heads,
     }
     if lm_head is not None:
@@ -371,7 +423,11 @@ def describe(spec: dict) -> list[str]:
         labels += [f"fused_qkv={fused}", f"attention.projection={att['projection']}", f"attention.bias={att['bias']}",
                    f"feed_forward.projection={ffn['projection']}", f"feed_forward.bias={ffn['bias']}",
                    f"attention.scale={att.get('scale', True)}", f"scale_by_inverse_layer={'scale_by_inverse_layer' in att}",
-                   f"upcast={'upcast' in att}", f"ffn_container={spec['names']['ffn.input'].count('.')}"]
+                   f"upcast={'upcast' in att}", f"ffn_container={spec['names']['ffn.input'].count('.')}",
+                   f"gated={ffn.get('gated', False)}", f"head_dim={'head_dim' in att}", f"kv_heads={'kv_heads' in att}",
+                   f"output_bias={att.get('output_bias')}", f"dropout={ffn.get('dropout', 'set')}",
+                   f"position={spec.get('position', {}).get('kind', 'absolute')}",
+                   f"rotary_fraction={'fraction' in spec.get('position', {})}", f"mask={spec.get('decoder', {}).get('mask')}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]

@@ -103,7 +103,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {prefix}{suffix}: {exc}") from None
 
 
-@seed(20261205)  # a sample that draws two encoder and two encoder-decoder specs, a names-layout encoder and a decoder-only one
+@seed(20261205)  # a sample that draws an encoder, two encoder-decoder specs, two names-layout encoders and a decoder-only one
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

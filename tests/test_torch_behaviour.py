@@ -112,9 +112,12 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     assert stepped.shape == full.logits.shape
     assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
     assert len(past) == config.num_hidden_layers
-    head_dim = config.hidden_size // config.num_attention_heads
+    # The cache holds the key/value heads (fewer than the query heads with `attention.kv_heads`), each head_dim wide.
+    attention = _spec(case.arch).attention
+    heads = getattr(config, attention.kv_heads) if attention.kv_heads else config.num_attention_heads
+    head_dim = getattr(config, attention.head_dim) if attention.head_dim else config.hidden_size // config.num_attention_heads
     for (key, value), (full_key, full_value) in zip(past, full.past_key_values):
-        assert key.shape == (batch, config.num_attention_heads, seq, head_dim)
+        assert key.shape == (batch, heads, seq, head_dim)
         assert torch.allclose(key, full_key, atol=ATOL, rtol=0) and torch.allclose(value, full_value, atol=ATOL, rtol=0)
 
 

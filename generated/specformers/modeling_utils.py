@@ -417,8 +417,10 @@ class PreTrainedModel(nn.Module):
             raise ValueError(f"new_num_tokens must be a positive int, got {new_num_tokens!r}")
         if size == old.num_embeddings:
             return old
+        # A padding index beyond the new vocabulary is dropped, as transformers drops it.
+        padding_idx = old.padding_idx if old.padding_idx is not None and old.padding_idx < size else None
         new = nn.Embedding(
-            size, old.embedding_dim, padding_idx=old.padding_idx, device=old.weight.device, dtype=old.weight.dtype
+            size, old.embedding_dim, padding_idx=padding_idx, device=old.weight.device, dtype=old.weight.dtype
         )
         self._resize_rows(new, old, mean_resizing)
         self.set_input_embeddings(new)

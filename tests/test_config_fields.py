@@ -1,0 +1,22 @@
+"""Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`): only their default
+constructs a config; any other value raises a ValueError naming the field, never a model that silently ignores it."""
+
+import pytest
+
+from harness import project
+
+UNSUPPORTED = [(a, f) for a in project().architectures for f in a.config_fields if f.unsupported]
+
+
+def test_some_spec_declares_an_unsupported_field():
+    assert UNSUPPORTED
+
+
+@pytest.mark.parametrize("arch,field", UNSUPPORTED, ids=lambda x: getattr(x, "name", ""))
+def test_unsupported_field_raises_unless_default(arch, field):
+    import specformers
+
+    config_class = getattr(specformers, arch.config_class)
+    assert getattr(config_class(), field.name) == field.default
+    with pytest.raises(ValueError, match=f"{field.name}=.*is not supported"):
+        config_class(**{field.name: {"rope_type": "linear", "factor": 2.0} if field.type == "dict" else "other"})
