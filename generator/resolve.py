@@ -260,6 +260,8 @@ class Architecture:
     stack: str = "encoder"
     # Names-layout stacks (decoder-only, or an encoder with `attention.layout: names`): the module paths of `names`.
     names: Optional[Names] = None
+    # The frameworks whose classes are generated (`generator.support.RENDERED_FRAMEWORKS`).
+    frameworks: tuple[str, ...] = FRAMEWORKS
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -271,6 +273,8 @@ class Architecture:
         return FRAMEWORK_CLASS_PREFIX[framework] + self.prefix + component
 
     def public_classes(self, framework: str) -> list[str]:
+        if framework not in self.frameworks:
+            return []
         return [h.class_name(self.prefix, framework) for h in self.heads]
 
 
@@ -1211,6 +1215,7 @@ def resolve_architecture(
         test_variants=test_variants,
         stack=stack,
         names=names,
+        frameworks=support.frameworks(spec, stack),
     )
 
 

@@ -111,10 +111,14 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     stepped = torch.cat(steps, dim=1)
     assert stepped.shape == full.logits.shape
     assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
-    assert len(past) == config.num_hidden_layers
-    head_dim = config.hidden_size // config.num_attention_heads
+    # The decoder stack of an encoder-decoder model has a depth and heads of its own.
+    decoder = _spec(case.arch).decoder if _spec(case.arch).seq2seq else None
+    layers = getattr(config, decoder.layers) if decoder else config.num_hidden_layers
+    heads = getattr(config, decoder.heads) if decoder and decoder.heads else config.num_attention_heads
+    assert len(past) == layers
+    head_dim = config.hidden_size // heads
     for (key, value), (full_key, full_value) in zip(past, full.past_key_values):
-        assert key.shape == (batch, config.num_attention_heads, seq, head_dim)
+        assert key.shape == (batch, heads, seq, head_dim)
         assert torch.allclose(key, full_key, atol=ATOL, rtol=0) and torch.allclose(value, full_value, atol=ATOL, rtol=0)
 
 

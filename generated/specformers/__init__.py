@@ -171,22 +171,6 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "BartForCausalLM",
         "BartPreTrainedModel",
     ],
-    "models.bart.modeling_tf_bart": [
-        "TFBartModel",
-        "TFBartForConditionalGeneration",
-        "TFBartForSequenceClassification",
-        "TFBartForQuestionAnswering",
-        "TFBartForCausalLM",
-        "TFBartPreTrainedModel",
-    ],
-    "models.bart.modeling_flax_bart": [
-        "FlaxBartModel",
-        "FlaxBartForConditionalGeneration",
-        "FlaxBartForSequenceClassification",
-        "FlaxBartForQuestionAnswering",
-        "FlaxBartForCausalLM",
-        "FlaxBartPreTrainedModel",
-    ],
     "models.bert.configuration_bert": ["BertConfig"],
     "models.bert.modeling_bert": [
         "BertModel",

@@ -737,6 +737,24 @@ class BartForConditionalGeneration(BartPreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.lm_head = new_embeddings
 
+    def resize_token_embeddings(
+        self,
+        new_num_tokens: Optional[int] = None,
+        pad_to_multiple_of: Optional[int] = None,
+        mean_resizing: bool = True,
+    ) -> nn.Embedding:
+        """As [`PreTrainedModel.resize_token_embeddings`]; `final_logits_bias` keeps the entries of the kept tokens and
+        gets zeros for the new ones, as in transformers."""
+        new_embeddings = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        old = self.final_logits_bias
+        size = new_embeddings.num_embeddings
+        if size <= old.shape[-1]:
+            bias = old[:, :size]
+        else:
+            bias = torch.cat([old, old.new_zeros((1, size - old.shape[-1]))], dim=1)
+        self.register_buffer("final_logits_bias", bias)
+        return new_embeddings
+
     def forward(
         self,
         input_ids=None,
@@ -989,9 +1007,9 @@ class BartForSequenceClassification(BartPreTrainedModel):
         eos_counts = eos_mask.sum(dim=1)
         if not torch.compiler.is_compiling() and bool((eos_counts != eos_counts[0]).any() | (eos_counts[0] == 0)):
             raise ValueError(
-                f"every row of input_ids needs the same number (at least one) of end-of-sequence tokens "
-                f"(config.eos_token_id = {self.config.eos_token_id}), got {eos_counts.tolist()}: the classified hidden "
-                "state is the decoder's at the row's last one"
+                f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = {self.config.eos_token_id}), "
+                f"the same number in every row (the rows have {eos_counts.tolist()}): the classified hidden state is the "
+                "decoder's at the row's last one"
             )
         if sequence_output.shape[1] != input_ids.shape[1]:
             raise ValueError(
