@@ -215,7 +215,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
     # Encoder-decoder stacks of the names layout: two post-norm LayerNorm stacks (learned positions, a norm after the
     # embeddings), the decoder's blocks with a cross-attention; every module path is a `names` role.
-    Rule(NAMES_ENCODER_DECODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.shared`, `encoder`, `decoder`, `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.*`, `cross_attention.*`, `ffn.*`), e.g. `names: {preset: bart}`"),
+    Rule(NAMES_ENCODER_DECODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.shared`, `encoder`, `decoder`, `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.*`, `cross_attention.*`, `ffn.*`), or a `preset` of specs/layouts.yaml"),
     Rule(NAMES_ENCODER_DECODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*` and `cross_attention.*`)"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`), as for attention"),
     Rule(NAMES_ENCODER_DECODER, "encoder", (_ABSENT,), "remove `encoder`: the `names` role `encoder` names the encoder stack"),
