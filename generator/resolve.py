@@ -683,6 +683,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     for role in [r for r in SEQ2SEQ_ROLES if r in needed]:
         if "." in roles[role]:
             raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the base model holds `{role}` as one attribute (write a name without dots)", ["names", role])
+    if seq2seq and "." in roles["layers"]:
+        # The two stacks share their module tree's container classes, but each holds its own kind of block.
+        raise fail(f"`{roles['layers']}` is {len(roles['layers'].split('.'))} modules deep: each stack of an encoder-decoder holds its blocks as one attribute (write a name without dots)", ["names", "layers"])
     if seq2seq and len({roles[r] for r in SEQ2SEQ_ROLES}) != len(SEQ2SEQ_ROLES):
         raise fail("the roles `embeddings.shared`, `encoder` and `decoder` need three different names", ["names"])
     for role in needed:
