@@ -48,6 +48,11 @@ BASE_CONFIGS = {
         vocab_size=50000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
         max_position_embeddings=1536, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
     ),
+    # facebook/bart-base's shape (the base model decodes input_ids shifted right).
+    "bart": dict(
+        vocab_size=50265, d_model=768, encoder_layers=6, decoder_layers=6, encoder_attention_heads=12,
+        decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072,
+    ),
 }
 
 
@@ -56,6 +61,14 @@ def prefix_of(arch: str) -> str:
     from generator.pipeline import load_project
 
     return next(a.prefix for a in load_project().architectures if a.name == arch)
+
+
+@functools.lru_cache(maxsize=None)
+def frameworks_of(arch: str) -> tuple[str, ...]:
+    """The frameworks whose classes are generated for `arch` (not all three for every stack kind yet)."""
+    from generator.pipeline import load_project
+
+    return next(a.frameworks for a in load_project().architectures if a.name == arch)
 
 
 def bench_generation() -> dict:
@@ -443,7 +456,7 @@ def main() -> None:
             ref.save_pretrained(checkpoint)
             del ref
             for shape in SHAPES:
-                for framework in frameworks:
+                for framework in (fw for fw in frameworks if fw in frameworks_of(arch)):
                     fn = {"torch": bench_torch, "tf": bench_tf, "flax": bench_flax}[framework]
                     row = {"arch": arch, "framework": framework, "batch": shape[0], "seq": shape[1], **fn(arch, checkpoint, shape)}
                     results["forward"].append(row)

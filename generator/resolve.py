@@ -204,6 +204,14 @@ class Names:
     # Rotary positions (`position: {kind: rotary, theta: ...}`): config fields of the base and the rotated fraction.
     rotary_theta: Optional[str] = None
     rotary_fraction: Optional[str] = None
+    # Encoder-decoder stacks: the base model's attributes (the shared vocabulary matrix, the two stacks; `model` is
+    # then the tree of one stack, `block` that of an encoder block), the tree of a decoder block (with the
+    # cross-attention roles) and its feed-forward width.
+    shared: Optional[str] = None
+    encoder: Optional[str] = None
+    decoder: Optional[str] = None
+    decoder_block: Optional[Container] = None
+    decoder_ffn_size: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +272,8 @@ class Architecture:
     stack: str = "encoder"
     # Names-layout stacks (decoder-only, or an encoder with `attention.layout: names`): the module paths of `names`.
     names: Optional[Names] = None
+    # The frameworks whose classes are generated (`generator.support.RENDERED_FRAMEWORKS`).
+    frameworks: tuple[str, ...] = FRAMEWORKS
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -275,6 +285,8 @@ class Architecture:
         return FRAMEWORK_CLASS_PREFIX[framework] + self.prefix + component
 
     def public_classes(self, framework: str) -> list[str]:
+        if framework not in self.frameworks:
+            return []
         return [h.class_name(self.prefix, framework) for h in self.heads]
 
 
@@ -505,6 +517,8 @@ _SEQ2SEQ_HEAD_DOC = {
 
 # Heads of decoder-only stacks.
 DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "token_classification", "question_answering")
+# Heads of encoder-decoder stacks of the names layout (`causal_lm`: the decoder stack alone).
+NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm")
 # Heads of encoder stacks of the names layout.
 NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering")
 _DECODER_ONLY_HEAD_OUTPUT = {
@@ -526,6 +540,9 @@ _NAMES_HEAD_LINEAR = {
         "token_classification": ("classifier", True),
         "question_answering": ("qa_outputs", True),
     },
+    support.NAMES_ENCODER_DECODER: {
+        "question_answering": ("qa_outputs", True),
+    },
     support.NAMES_ENCODER: {
         "sequence_classification": ("classifier", True),
         "multiple_choice": ("classifier", True),
@@ -536,7 +553,19 @@ _NAMES_HEAD_LINEAR = {
 
 
 def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
-    """The heads a names-layout stack (`kind`: decoder-only or names-layout encoder) renders, with their options."""
+    """The heads a names-layout stack (`kind`: decoder-only, names-layout encoder or encoder-decoder) renders, with
+    their options."""
+    if kind == support.NAMES_ENCODER_DECODER:
+        if h.kind not in NAMES_SEQ2SEQ_HEAD_KINDS:
+            raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(NAMES_SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
+        for option in ("style", "summary", "pre_classifier", "activation"):
+            if getattr(h, option) is not None:
+                raise fail(f"head {h.kind!r} of a {kind} stack has no `{option}` option: remove it", loc + [option])
+        if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
+            raise fail(f"head {h.kind!r} has no Linear of its own to name: remove `path` and `bias`", loc + ["path" if h.path is not None else "bias"])
+        if (h.kind == "sequence_classification") != (h.dropout is not None):
+            raise fail("the classification head of sequence classification needs `dropout: <config field or rate>`" if h.dropout is None else f"head {h.kind!r} has no dropout: remove `dropout`", loc + (["dropout"] if h.dropout is not None else []))
+        return
     decoder_only = kind == support.DECODER_ONLY
     allowed = DECODER_ONLY_HEAD_KINDS if decoder_only else NAMES_ENCODER_HEAD_KINDS
     if h.kind not in allowed:
@@ -574,11 +603,16 @@ MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "lay
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output", "ffn.norm",
                "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
-ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES
+# Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
+# cross-attention of each decoder block.
+SEQ2SEQ_ROLES = ("embeddings.shared", "encoder", "decoder")
+CROSS_ROLES = ("cross_attention.norm", "cross_attention.query", "cross_attention.key", "cross_attention.value",
+               "cross_attention.output")
+ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
 _BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads"})
-_MODEL_ATTRIBUTES = frozenset({"config", "dropout"})
+_MODEL_ATTRIBUTES = frozenset({"config", "dropout", "layerdrop", "embed_scale", "is_decoder"})
 _HEAD_ATTRIBUTES = frozenset({"config", "activation", "dropout"})
 
 
@@ -619,7 +653,7 @@ def _tree(leaves: dict[str, Leaf], prefix: str, suffix_start: str) -> Container:
     return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children))
 
 
-def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> Names:
+def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2seq: bool = False) -> Names:
     """Role -> path (the preset, then the spec's entries), checked and turned into the module trees."""
     written = dict(spec.names)
     roles: dict[str, str] = {}
@@ -648,6 +682,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
         "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
+        **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES + CROSS_ROLES},
     }
     needed = [r for r in ALL_ROLES if conditional.get(r, (True, ""))[0]]
     for role, (present, condition) in conditional.items():
@@ -661,15 +696,27 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
         if role in roles and "." in roles[role]:
             raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the head model holds `{role}` as one attribute (write a name without dots)", ["names", role])
     head_taken = _HEAD_ATTRIBUTES | {spec.base_model_prefix} | ({spec.lm_head.path.split(".")[0]} if spec.lm_head else set())
+    for role in [r for r in SEQ2SEQ_ROLES if r in needed]:
+        if "." in roles[role]:
+            raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the base model holds `{role}` as one attribute (write a name without dots)", ["names", role])
+    if seq2seq and "." in roles["layers"]:
+        # The two stacks share their module tree's container classes, but each holds its own kind of block.
+        raise fail(f"`{roles['layers']}` is {len(roles['layers'].split('.'))} modules deep: each stack of an encoder-decoder holds its blocks as one attribute (write a name without dots)", ["names", "layers"])
+    if seq2seq and len({roles[r] for r in SEQ2SEQ_ROLES}) != len(SEQ2SEQ_ROLES):
+        raise fail("the roles `embeddings.shared`, `encoder` and `decoder` need three different names", ["names"])
     for role in needed:
-        taken = _MODEL_ATTRIBUTES if role in MODEL_ROLES else _BLOCK_ATTRIBUTES if role in BLOCK_ROLES else head_taken
+        taken = _MODEL_ATTRIBUTES if role in MODEL_ROLES + SEQ2SEQ_ROLES else _BLOCK_ATTRIBUTES if role in BLOCK_ROLES + CROSS_ROLES else head_taken
         first = roles[role].split(".")[0]
         if first in taken:
-            owner = "model" if role in MODEL_ROLES else "block" if role in BLOCK_ROLES else "head model"
+            owner = "model" if role in MODEL_ROLES + SEQ2SEQ_ROLES else "block" if role in BLOCK_ROLES + CROSS_ROLES else "head model"
             raise fail(f"`{first}` is an attribute the generated {owner} uses itself: name the module otherwise", ["names", role])
     if len({roles[r] for r in HEAD_ROLES if r in roles}) != len([r for r in HEAD_ROLES if r in roles]):
         raise fail("the LM head's roles need two different names", ["names"])
 
+    if seq2seq:
+        for loc, value in ((["embeddings", "dropout"], spec.embeddings.dropout), (["feed_forward", "dropout"], spec.feed_forward.dropout)):
+            if value is None:
+                raise fail("encoder-decoder stacks apply this dropout: name its config field (`null` exists only in decoder-only and names-layout encoder stacks)", loc)
     att, ffn = spec.attention, spec.feed_forward
     q, k, v = roles["attention.query"], roles["attention.key"], roles["attention.value"]
     fused = q == k == v
@@ -703,7 +750,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
     model_leaves: dict[str, Leaf] = {}
     add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", hidden, False)
     if "embeddings.position" in needed:
-        add(model_leaves, ("embeddings.position",), "embedding", "config.max_position_embeddings", hidden, False)
+        positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
+        add(model_leaves, ("embeddings.position",), "embedding", positions, hidden, False)
     if "embeddings.norm" in needed:
         add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
     add(model_leaves, ("layers",), "layers", "", "", False)
@@ -727,9 +775,31 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
     add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
     nested(leaves)
 
+    decoder_block = decoder_ffn_size = None
+    if seq2seq:
+        # A decoder block: the encoder block's roles at the decoder's feed-forward width, and the cross-attention.
+        q, k, v = roles["cross_attention.query"], roles["cross_attention.key"], roles["cross_attention.value"]
+        if len({q, k, v}) != 3:
+            raise fail("the cross-attention's q, k and v are three projections (three paths)", ["names", "cross_attention.key"])
+        decoder_ffn_size = f"config.{spec.decoder.ffn_size}"
+        decoder_leaves: dict[str, Leaf] = {}
+        for path, leaf in leaves.items():
+            if leaf.roles[0] == "ffn.input":
+                leaf = Leaf(leaf.attr, path, leaf.kind, hidden, decoder_ffn_size, leaf.bias, leaf.roles)
+            elif leaf.roles[0] == "ffn.output":
+                leaf = Leaf(leaf.attr, path, leaf.kind, decoder_ffn_size, hidden, leaf.bias, leaf.roles)
+            decoder_leaves[path] = leaf
+        add(decoder_leaves, ("cross_attention.norm",), "layer_norm", hidden, hidden, True)
+        for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value", "cross_attention.output"):
+            add(decoder_leaves, (role,), att.projection, hidden, hidden, att.bias)
+        nested(decoder_leaves)
+        decoder_block = _tree(decoder_leaves, "", "DecoderLayer")
+
     model = _tree(model_leaves, "", "")
-    block = _tree(leaves, "", "Block")
+    block = _tree(leaves, "", "EncoderLayer" if seq2seq else "Block")
     suffixes = [c.suffix for c in block.containers() + model.containers()] + ["Block"]
+    if decoder_block is not None:
+        suffixes += [c.suffix for c in decoder_block.containers()] + ["EncoderLayer", "DecoderLayer", "Encoder", "Decoder"]
     if len(set(suffixes)) != len(suffixes):
         raise fail("two containers of `names` would get one class name: rename one path", ["names"])
     return Names(
@@ -742,7 +812,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
         lm_norm=roles["lm_head.norm"] if "lm_head.norm" in needed else None,
-        roles={r: roles[r] for r in BLOCK_ROLES if r in needed},
+        roles={r: roles[r] for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq else ()) if r in needed},
         fused_qkv=fused,
         ffn_size=ffn_size,
         head_dim=head_dim,
@@ -750,6 +820,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail) -> N
         gate=roles["ffn.gate"] if "ffn.gate" in needed else None,
         rotary_theta=spec.position.theta if isinstance(spec.position, schema.RotaryPosition) else None,
         rotary_fraction=spec.position.fraction if isinstance(spec.position, schema.RotaryPosition) else None,
+        shared=roles["embeddings.shared"] if seq2seq else None,
+        encoder=roles["encoder"] if seq2seq else None,
+        decoder=roles["decoder"] if seq2seq else None,
+        decoder_block=decoder_block,
+        decoder_ffn_size=decoder_ffn_size,
     )
 
 
@@ -791,7 +866,7 @@ def resolve_architecture(
             raise fail(f"attribute_map target {target!r} is not a config field", ["config", "attribute_map", alias])
     has_decoder_stack = spec.decoder is not None and spec.decoder.path is not None
     stack = spec.stack or (support.ENCODER_DECODER if has_decoder_stack else support.ENCODER)
-    if stack == support.ENCODER_DECODER and not has_decoder_stack:
+    if stack == support.ENCODER_DECODER and not has_decoder_stack and spec.attention.layout != "names":
         raise fail("encoder-decoder stacks need `decoder.path` (the decoder stack's module)", ["stack"])
     if stack == support.ENCODER and has_decoder_stack:
         raise fail("`decoder.path` makes a second stack: write `stack: encoder-decoder` or remove `decoder.path`", ["stack"])
@@ -940,7 +1015,20 @@ def resolve_architecture(
 
     if spec.decoder is not None and spec.decoder.cache:
         need_field("use_cache", ["decoder", "cache"])
-    if seq2seq:
+    if seq2seq and names_layout:
+        for name in ("layers", "heads", "ffn_size", "start_token"):
+            if getattr(spec.decoder, name) is None:
+                raise fail(f"a names-layout decoder stack needs `decoder.{name}: <config field>`", ["decoder"])
+            need_field(getattr(spec.decoder, name), ["decoder", name])
+        need_field(ffn.activation_dropout, ["feed_forward", "activation_dropout"])
+        need_field(emb.scale, ["embeddings", "scale"])
+        scale_field = fields.get(spec.config.attribute_map.get(emb.scale, emb.scale)) if emb.scale else None
+        if scale_field is not None and scale_field.type != "bool":
+            raise fail(f"`scale` names a boolean config field (word embeddings times sqrt(hidden_size) when true), not the {scale_field.type} field {emb.scale!r}", ["embeddings", "scale"])
+        if spec.layerdrop is not None:
+            need_field(spec.layerdrop.encoder, ["layerdrop", "encoder"])
+            need_field(spec.layerdrop.decoder, ["layerdrop", "decoder"])
+    elif seq2seq:
         need_field(spec.decoder.layers, ["decoder", "layers"])
         need_field(spec.decoder.start_token, ["decoder", "start_token"])
         if emb.shared is None:
@@ -1021,7 +1109,7 @@ def resolve_architecture(
         }.get(h.kind, [])
         if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
             raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
-        if seq2seq and h.kind not in SEQ2SEQ_HEAD_KINDS:
+        if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:
             raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use {', '.join(SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
         if seq2seq and h.kind == "token_classification" and "encoder" not in {x.kind for x in spec.heads}:
             raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
@@ -1098,7 +1186,7 @@ def resolve_architecture(
         uses_pooler = spec.pooler is not None and (
             h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
         )
-        args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only, names_layout) for fw in FRAMEWORKS}
+        args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only, names_layout, seq2seq) for fw in FRAMEWORKS}
         linear = _NAMES_HEAD_LINEAR.get(rule_kind, {}).get(h.kind, (None, None))
         heads.append(
             Head(
@@ -1147,7 +1235,7 @@ def resolve_architecture(
         for f in spec.config.fields
     )
 
-    names = _resolve_names(loaded, spec, fail) if names_layout else None
+    names = _resolve_names(loaded, spec, fail, seq2seq) if names_layout else None
     cross_attention = None if seq2seq else att.cross_module
     keys_needing_config_flag = {}
     if cross_attention is not None:
@@ -1203,6 +1291,7 @@ def resolve_architecture(
         test_variants=test_variants,
         stack=stack,
         names=names,
+        frameworks=support.frameworks(spec, stack),
     )
 
 
@@ -1246,8 +1335,9 @@ def _head_arguments(
     spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, encoder_states: bool,
     decoder_only: bool = False,
     names_layout: bool = False,
+    seq2seq: bool = False,
 ) -> tuple[Argument, ...]:
-    if spec.decoder is not None and spec.decoder.path is not None:
+    if seq2seq:
         return _seq2seq_arguments(kind, framework, arguments)
     if decoder_only:
         return _decoder_only_arguments(kind, framework, arguments)
@@ -1337,6 +1427,11 @@ def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpe
     if framework == "flax":
         return _flax_seq2seq_arguments(kind, arguments)
     labels = {"token_classification": ["labels"]}.get(kind, [])
+    if kind == "causal_lm":
+        # The decoder stack alone (transformers' `<Model>ForCausalLM`), optionally attending to encoder states.
+        names = ["input_ids", "attention_mask", "encoder_hidden_states", "encoder_attention_mask", "head_mask"]
+        names += ["cross_attn_head_mask", "past_key_values", "inputs_embeds", "labels", "use_cache"]
+        return _document(names + _seq2seq_tail(framework), kind, arguments)
     if kind in ("encoder", "token_classification"):
         names = ["input_ids", "attention_mask", "head_mask", "inputs_embeds", *labels]
         return _document(names + _seq2seq_tail(framework), kind, arguments)

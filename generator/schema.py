@@ -163,6 +163,12 @@ class EmbeddingsSpec(Strict):
     # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
     # zero and gets no gradient).
     padding_idx: Optional[FieldName] = None
+    # names-layout encoder-decoder stacks: learned positions read row `position + position_offset` of a table of
+    # `max_position_embeddings + position_offset` rows (the first rows are never a position).
+    position_offset: Optional[int] = Field(default=None, ge=0)
+    # names-layout encoder-decoder stacks: a boolean config field; when set, the word embeddings are multiplied by
+    # sqrt(hidden_size).
+    scale: Optional[FieldName] = None
 
 
 class RotaryPosition(Strict):
@@ -293,6 +299,9 @@ class FeedForwardSpec(Strict):
     # A config flag selects the gated variant act(wi_0 x) * wi_1 x; names layout: `true`, the `names` role `ffn.gate`
     # (act(gate(x)) * input(x) -> output).
     gated: Union[bool, FieldName] = False
+    # names-layout encoder-decoder stacks: the config field of the dropout after the activation (between the two
+    # projections).
+    activation_dropout: Optional[FieldName] = None
 
 
 class NormSpec(Strict):
@@ -342,6 +351,18 @@ class DecoderSpec(Strict):
     # asked for with `use_cache=True` (`off`); PyTorch and Flax only: TensorFlow decoders, as transformers' TensorFlow
     # classes, return it only when asked for.
     cache_default: Literal["config", "off"] = "config"
+    # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
+    # encoder's are `num_attention_heads` and `feed_forward.size`).
+    heads: Optional[FieldName] = None
+    ffn_size: Optional[FieldName] = None
+
+
+class LayerDropSpec(Strict):
+    """names-layout encoder-decoder stacks: the config fields of each stack's LayerDrop probability (in training, a
+    whole block is skipped with this probability)."""
+
+    encoder: FieldName
+    decoder: FieldName
 
 
 class ActivationSpec(Strict):
@@ -396,6 +417,9 @@ class LMHeadSpec(Strict):
     # A top-level attribute of the head model (`generator_lm_head`): a Linear with its own bias, after `path`, which
     # then holds only `dense`, the activation and the norm.
     decoder: Optional[Identifier] = None
+    # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
+    # in checkpoints, not trained).
+    logits_bias: Optional[Identifier] = None
 
 
 class DiscriminatorHeadSpec(Strict):
@@ -520,6 +544,7 @@ class ArchitectureSpec(Strict):
     names: Optional[dict[str, str]] = None
     encoder: Optional[EncoderSpec] = None
     decoder: Optional[DecoderSpec] = None
+    layerdrop: Optional[LayerDropSpec] = None
     pooler: Optional[PoolerSpec] = None
     lm_head: Optional[LMHeadSpec] = None
     sentence_head: Optional[SentenceHeadSpec] = None

@@ -10,6 +10,11 @@ pydantic checks each field on its own; this table checks the combinations. The t
   rotary positions, a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted
   paths).
 
+An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two post-norm
+LayerNorm stacks with learned absolute positions (the roles `encoder` and `decoder` name them), the decoder's blocks
+holding a cross-attention (the roles `cross_attention.*`). Its rules are those of the kind
+``names-layout encoder-decoder``.
+
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
 bidirectional (no cache), post-norm, its module paths the spec's `names`. Its rules are those of the kind
 ``names-layout encoder`` (`rule_kind`).
@@ -33,19 +38,34 @@ DECODER_ONLY = "decoder-only"
 STACK_KINDS = (ENCODER, ENCODER_DECODER, DECODER_ONLY)
 # An encoder stack of the names layout: checked by rules of its own.
 NAMES_ENCODER = "names-layout encoder"
-RULE_KINDS = (ENCODER, NAMES_ENCODER, ENCODER_DECODER, DECODER_ONLY)
+# An encoder-decoder stack of the names layout.
+NAMES_ENCODER_DECODER = "names-layout encoder-decoder"
+RULE_KINDS = (ENCODER, NAMES_ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER, DECODER_ONLY)
 
 
 def rule_kind(spec: schema.ArchitectureSpec, stack: str) -> str:
-    """The kind whose rules check `spec`: its stack kind, or `NAMES_ENCODER` for an encoder of the names layout."""
+    """The kind whose rules check `spec`: its stack kind, or `NAMES_ENCODER` / `NAMES_ENCODER_DECODER` for an
+    encoder / encoder-decoder stack of the names layout."""
     if stack == ENCODER and spec.attention.layout == "names":
         return NAMES_ENCODER
+    if stack == ENCODER_DECODER and spec.attention.layout == "names":
+        return NAMES_ENCODER_DECODER
     return stack
+
+
+# The frameworks whose templates render a kind, where not all three do (the others' classes are not generated: the
+# package has none of them for such a spec).
+RENDERED_FRAMEWORKS = {NAMES_ENCODER_DECODER: ("torch",)}
+
+
+def frameworks(spec: schema.ArchitectureSpec, stack: str) -> tuple[str, ...]:
+    """The frameworks whose classes are generated for `spec`."""
+    return RENDERED_FRAMEWORKS.get(rule_kind(spec, stack), ("torch", "tf", "flax"))
 
 
 def names_layout(spec: schema.ArchitectureSpec, stack: str) -> bool:
     """Whether the spec's module paths are its `names` (rendered by the names-layout block)."""
-    return rule_kind(spec, stack) in (NAMES_ENCODER, DECODER_ONLY)
+    return rule_kind(spec, stack) in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)
 
 _ABSENT = None
 
@@ -86,6 +106,8 @@ REQUIRED_CONFIG_FIELDS = {
                    "initializer_range", "use_cache"),
     NAMES_ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
                     "initializer_range"),
+    NAMES_ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                            "max_position_embeddings", "initializer_range", "use_cache"),
 }
 
 _READS = "the blocks read `config.{field}`: remove `{key}` (map another config name with `config.attribute_map: {{{field}: <name>}}`)"
@@ -198,6 +220,53 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
     Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
+    # Encoder-decoder stacks of the names layout: two post-norm LayerNorm stacks (learned positions, a norm after the
+    # embeddings), the decoder's blocks with a cross-attention; every module path is a `names` role.
+    Rule(NAMES_ENCODER_DECODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.shared`, `encoder`, `decoder`, `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.*`, `cross_attention.*`, `ffn.*`), or a `preset` of specs/layouts.yaml"),
+    Rule(NAMES_ENCODER_DECODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*` and `cross_attention.*`)"),
+    Rule(NAMES_ENCODER_DECODER, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`), as for attention"),
+    Rule(NAMES_ENCODER_DECODER, "encoder", (_ABSENT,), "remove `encoder`: the `names` role `encoder` names the encoder stack"),
+    Rule(NAMES_ENCODER_DECODER, "decoder", (_SET,), "add `decoder: {layers: <field>, heads: <field>, ffn_size: <field>, start_token: <field>}` (the decoder stack's sizes)"),
+    Rule(NAMES_ENCODER_DECODER, "decoder.path", (_ABSENT,), "remove `path`: the `names` role `decoder` names the decoder stack"),
+    Rule(NAMES_ENCODER_DECODER, "decoder.causal", (True,), "the decoder stack is causal: remove `causal`"),
+    Rule(NAMES_ENCODER_DECODER, "decoder.cache", (True,), "the decoder stack keeps a key/value cache: remove `cache`"),
+    Rule(NAMES_ENCODER_DECODER, "decoder.cache_default", ("config",), "the decoder stack's cache follows `config.use_cache`: remove `cache_default`"),
+    Rule(NAMES_ENCODER_DECODER, "attention.variant", ("full",), "self-attention is `variant: full` (the decoder masks the future)"),
+    Rule(NAMES_ENCODER_DECODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in `sublayer` encoder-decoder stacks"),
+    Rule(NAMES_ENCODER_DECODER, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in `sublayer` encoder-decoder stacks"),
+    Rule(NAMES_ENCODER_DECODER, "attention.head_dim", (_ABSENT,), "heads are hidden_size / heads wide: remove `head_dim`"),
+    Rule(NAMES_ENCODER_DECODER, "attention.cross_module", (_ABSENT,), "remove `cross_module`: the `names` roles `cross_attention.*` name the decoder's cross-attention"),
+    Rule(NAMES_ENCODER_DECODER, "attention.scale", (True,), "scores are always scaled by head_dim**-0.5: remove `scale`"),
+    Rule(NAMES_ENCODER_DECODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
+    Rule(NAMES_ENCODER_DECODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
+    Rule(NAMES_ENCODER_DECODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
+    Rule(NAMES_ENCODER_DECODER, "attention.bias", (True,), "the q/k/v/output projections always have biases: remove `bias`"),
+    Rule(NAMES_ENCODER_DECODER, "attention.output_dropout", (True,), "the attention output always goes through dropout: remove `output_dropout`"),
+    Rule(NAMES_ENCODER_DECODER, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
+    Rule(NAMES_ENCODER_DECODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
+    Rule(NAMES_ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward widths are always config fields (`size`, `decoder.ffn_size`)"),
+    Rule(NAMES_ENCODER_DECODER, "feed_forward.bias", (True,), "the feed-forward projections always have biases: remove `bias`"),
+    Rule(NAMES_ENCODER_DECODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm`"),
+    Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post",), "blocks are post-norm (the norm after each residual add): write `placement: post`"),
+    Rule(NAMES_ENCODER_DECODER, "position", (_ABSENT,), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
+    Rule(NAMES_ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
+    Rule(NAMES_ENCODER_DECODER, "embeddings.position", ("absolute",), "positions are learned absolute embeddings: write `position: absolute`"),
+    Rule(NAMES_ENCODER_DECODER, "embeddings.norm", (True,), "each stack's embeddings end with a LayerNorm (the `names` role `embeddings.norm`): remove `norm`"),
+    Rule(NAMES_ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
+    Rule(NAMES_ENCODER_DECODER, "embeddings.shared", (_ABSENT,), "remove `shared`: the `names` role `embeddings.shared` names the shared vocabulary matrix"),
+    Rule(NAMES_ENCODER_DECODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from the cached length (`position_offset` shifts the table's rows)"),
+    Rule(NAMES_ENCODER_DECODER, "embeddings.sinusoidal", (_ABSENT,), "remove `sinusoidal`: positions are learned"),
+    Rule(NAMES_ENCODER_DECODER, "pooler", (_ABSENT,), "remove `pooler`: encoder-decoder heads do not pool"),
+    Rule(NAMES_ENCODER_DECODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
+    Rule(NAMES_ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
+    Rule(NAMES_ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: there is no multiple-choice head"),
+    Rule(NAMES_ENCODER_DECODER, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give the sequence classification head its `dropout`"),
+    Rule(NAMES_ENCODER_DECODER, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (one Linear without bias, tied to the shared embeddings)"),
+    Rule(NAMES_ENCODER_DECODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the LM head is one Linear at `lm_head.path`"),
+    Rule(NAMES_ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
+    Rule(NAMES_ENCODER_DECODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in decoder-only and names-layout encoder stacks"),
+    Rule(NAMES_ENCODER_DECODER, "attention.output_bias", (_ABSENT,), "remove `output_bias`: the output projection's bias is the q/k/v projections' (`bias`)"),
+    Rule(NAMES_ENCODER_DECODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
     # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
     Rule(DECODER_ONLY, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax decoder-only models take transformers' `input_ids, attention_mask, position_ids` first and the other inputs by keyword"),
@@ -229,6 +298,19 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
     Rule(DECODER_ONLY, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (one Linear without bias, tied to the word embeddings when `config.tie_word_embeddings`)"),
     Rule(DECODER_ONLY, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the LM head is one Linear at `lm_head.path`"),
+)
+# Components that only names-layout encoder-decoder stacks render: refused in every other kind.
+_NAMES_ENCODER_DECODER_ONLY = (
+    ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder stacks"),
+    ("embeddings.scale", "remove `scale`: scaled word embeddings exist only in names-layout encoder-decoder stacks"),
+    ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder stacks"),
+    ("decoder.heads", "remove `heads`: a decoder stack with heads of its own exists only in names-layout encoder-decoder stacks"),
+    ("decoder.ffn_size", "remove `ffn_size`: a decoder stack with a feed-forward width of its own exists only in names-layout encoder-decoder stacks"),
+    ("layerdrop", "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder stacks"),
+    ("lm_head.logits_bias", "remove `logits_bias`: a bias buffer on the logits exists only in names-layout encoder-decoder stacks"),
+)
+RULES += tuple(
+    Rule(kind, path, (_ABSENT,), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
 )
 # fmt: on
 

@@ -60,8 +60,10 @@ def project():
 # keyword arguments): several variants per architecture exercise the spec's components, the comments in the spec say
 # which.
 SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {a.name: a.test_variants for a in project().architectures}
-# Encoder-decoder architectures (a decoder stack): the seq2seq test modules run each of them.
-SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
+# Encoder-decoder architectures of the `sublayer` layout (a decoder stack): the seq2seq test modules run each of them.
+SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq and a.names is None]
+# Encoder-decoder architectures of the names layout: tests/test_names_encoder_decoder.py runs each of them.
+NAMES_SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq and a.names is not None]
 # Decoder-only architectures: the decoder-only test module runs each of them.
 DECODER_ONLY_ARCHS = [a.name for a in project().architectures if a.stack == "decoder-only"]
 
@@ -115,6 +117,11 @@ def config_kwargs(case: Case, **overrides) -> dict:
     kwargs = {k: v for k, v in SMALL_CONFIGS[case.arch][case.variant].items() if k not in INPUT_OPTIONS}
     if case.head == "causal_lm" and spec(case.arch).stack != "decoder-only":
         kwargs["is_decoder"] = True
+    arch = spec(case.arch)
+    if case.head == "causal_lm" and arch.seq2seq and arch.decoder.layers in kwargs:
+        # The decoder stack alone: transformers sizes its cache by `num_hidden_layers` (the encoder's depth), so the
+        # encoder gets the decoder's depth.
+        kwargs[arch.attribute_map.get("num_hidden_layers", "num_hidden_layers")] = kwargs[arch.decoder.layers]
     if case.head in ("pretraining", "question_answering"):
         # transformers' sentence-order loss reshapes to 2 labels and its QA head splits num_labels into start/end.
         kwargs["num_labels"] = 2
@@ -218,6 +225,9 @@ def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[s
         inputs["decoder_input_ids"] = rng.integers(2, config.vocab_size, size=(batch, TARGET), dtype=np.int64)
     elif case.head != "encoder":
         if case.head == "sequence_classification":
+            # Exactly two end-of-sequence tokens per row (transformers refuses rows with different counts): a random
+            # token that happens to be one is replaced.
+            input_ids[input_ids == config.eos_token_id] = config.eos_token_id + 1 if config.eos_token_id + 1 < config.vocab_size else 2
             for row in range(batch):
                 length = int(attention_mask[row].sum())
                 input_ids[row, [length // 3, length - 1]] = config.eos_token_id

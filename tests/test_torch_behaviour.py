@@ -111,11 +111,18 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     stepped = torch.cat(steps, dim=1)
     assert stepped.shape == full.logits.shape
     assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
-    assert len(past) == config.num_hidden_layers
-    # The cache holds the key/value heads (fewer than the query heads with `attention.kv_heads`), each head_dim wide.
+    # The decoder stack of an encoder-decoder model has a depth and heads of its own; the cache holds the key/value
+    # heads (fewer than the query heads with `attention.kv_heads`), each head_dim wide.
     attention = _spec(case.arch).attention
-    heads = getattr(config, attention.kv_heads) if attention.kv_heads else config.num_attention_heads
-    head_dim = getattr(config, attention.head_dim) if attention.head_dim else config.hidden_size // config.num_attention_heads
+    decoder = _spec(case.arch).decoder if _spec(case.arch).seq2seq else None
+    layers = getattr(config, decoder.layers) if decoder else config.num_hidden_layers
+    heads = getattr(config, decoder.heads) if decoder and decoder.heads else config.num_attention_heads
+    assert len(past) == layers
+    head_dim = config.hidden_size // heads
+    if attention.kv_heads:
+        heads = getattr(config, attention.kv_heads)
+    if attention.head_dim:
+        head_dim = getattr(config, attention.head_dim)
     for (key, value), (full_key, full_value) in zip(past, full.past_key_values):
         assert key.shape == (batch, heads, seq, head_dim)
         assert torch.allclose(key, full_key, atol=ATOL, rtol=0) and torch.allclose(value, full_value, atol=ATOL, rtol=0)

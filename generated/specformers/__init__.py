@@ -162,6 +162,15 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxAlbertForMultipleChoice",
         "FlaxAlbertPreTrainedModel",
     ],
+    "models.bart.configuration_bart": ["BartConfig"],
+    "models.bart.modeling_bart": [
+        "BartModel",
+        "BartForConditionalGeneration",
+        "BartForSequenceClassification",
+        "BartForQuestionAnswering",
+        "BartForCausalLM",
+        "BartPreTrainedModel",
+    ],
     "models.bert.configuration_bert": ["BertConfig"],
     "models.bert.modeling_bert": [
         "BertModel",

@@ -7,6 +7,7 @@ returns: the same stopping rules (`max_length` / `max_new_tokens`, end-of-sequen
 the same beam search (length penalty, `early_stopping` True / False / "never", `num_return_sequences`).
 """
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Optional, Union
 
@@ -189,6 +190,17 @@ class GenerationMixin:
             use_cache,
         )
 
+    def _force_eos(self, logits: torch.Tensor, length: int, max_length: int) -> torch.Tensor:
+        """The logits (batch, vocab) of the token at position `length`: when it is the last one `max_length` allows,
+        every token but `config.forced_eos_token_id` (when the configuration sets one) is ruled out, as transformers'
+        forced-EOS logits processor does."""
+        forced = getattr(self.config, "forced_eos_token_id", None)
+        if forced is None or length != max_length - 1:
+            return logits
+        forced = torch.tensor(_as_list(forced), device=logits.device)
+        keep = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device).index_fill(0, forced, True)
+        return torch.where(keep, torch.zeros_like(logits), torch.full_like(logits, -math.inf))
+
     @staticmethod
     def _default_attention_mask(
         input_ids: torch.Tensor, pad_token_id: Optional[int], eos: Optional[list]
@@ -221,6 +233,7 @@ class GenerationMixin:
             logits, past_key_values = self._next_logits(
                 encoder_hidden_states, attention_mask, sequences, past_key_values, use_cache
             )
+            logits = self._force_eos(logits, sequences.shape[1], max_length)
             next_tokens = torch.argmax(logits, dim=-1)
             if eos_ids is not None:
                 # Finished rows continue with padding.
@@ -284,7 +297,8 @@ class GenerationMixin:
             logits, past_key_values = self._next_logits(
                 encoder_hidden_states, attention_mask, flat_sequences, past_key_values, use_cache
             )
-            log_probs = nn.functional.log_softmax(logits, dim=-1).view(batch_size, num_beams, vocab_size)
+            log_probs = nn.functional.log_softmax(logits, dim=-1)
+            log_probs = self._force_eos(log_probs, cur_len, max_length).view(batch_size, num_beams, vocab_size)
             log_probs = (log_probs + running_scores[:, :, None]).view(batch_size, num_beams * vocab_size)
 
             # The best continuations over every beam of a batch item.

@@ -1,0 +1,177 @@
+"""Behaviour of the generated PyTorch encoder-decoder models of the names layout beyond output parity: the decoder
+cache (self- and cross-attention), labels shifted into the decoder inputs, `generate()` (greedy and beam search, the
+forced end-of-sequence token) against transformers' token ids, and the end-of-sequence pooling of sequence
+classification."""
+
+import numpy as np
+import pytest
+import torch
+
+from harness import (
+    ATOL,
+    NAMES_SEQ2SEQ_ARCHS,
+    SMALL_CONFIGS,
+    assert_close,
+    cases,
+    flatten,
+    make_inputs,
+    pick_eos,
+    project,
+    reference_config,
+    reference_model,
+    run_reference,
+)
+
+pytestmark = pytest.mark.skipif(not NAMES_SEQ2SEQ_ARCHS, reason="no names-layout encoder-decoder spec")
+CASES = [c for c in cases() if c.arch in NAMES_SEQ2SEQ_ARCHS]
+ARCH_VARIANTS = [(arch, variant) for arch in NAMES_SEQ2SEQ_ARCHS for variant in SMALL_CONFIGS[arch]]
+
+
+def _spec(arch: str):
+    return next(a for a in project().architectures if a.name == arch)
+
+
+def _case(arch: str, head: str, variant: str):
+    return next(c for c in CASES if c.arch == arch and c.head == head and c.variant == variant)
+
+
+def _tensors(inputs: dict) -> dict:
+    return {k: torch.from_numpy(v) for k, v in inputs.items()}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A saved transformers reference model (random, non-trivial weights) per case: (config, reference, directory)."""
+    saved = {}
+
+    def get(case, **overrides):
+        key = (case, tuple(sorted(overrides.items())))
+        if key not in saved:
+            config = reference_config(case, **overrides)
+            model = reference_model(case, config)
+            directory = tmp_path_factory.mktemp(case.id)
+            model.save_pretrained(directory)
+            saved[key] = (config, model, str(directory))
+        return saved[key]
+
+    return get
+
+
+def _ours(case, directory):
+    import specformers
+
+    return getattr(specformers, case.class_name("torch")).from_pretrained(directory)
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpoint):
+    """A prompt of 2 tokens, then one token at a time with the cache: the logits of the full pass; the cross-attention
+    keys and values are computed once and passed on as they are."""
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    decoder_input_ids = inputs["decoder_input_ids"]
+    target = decoder_input_ids.shape[1]
+    with torch.no_grad():
+        full = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                     decoder_input_ids=decoder_input_ids, use_cache=True)
+        encoder_outputs = (full.encoder_last_hidden_state,)
+        out = model(attention_mask=inputs["attention_mask"], encoder_outputs=encoder_outputs,
+                    decoder_input_ids=decoder_input_ids[:, :2], use_cache=True)
+        steps, past = [out.logits], out.past_key_values
+        first_cross = [(layer[2], layer[3]) for layer in past]
+        for t in range(2, target):
+            out = model(attention_mask=inputs["attention_mask"], encoder_outputs=encoder_outputs,
+                        decoder_input_ids=decoder_input_ids[:, t : t + 1], past_key_values=past, use_cache=True)
+            steps.append(out.logits)
+            past = out.past_key_values
+            assert all(layer[2] is k and layer[3] is v for layer, (k, v) in zip(past, first_cross))
+    stepped = torch.cat(steps, dim=1)
+    assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
+    spec = _spec(arch)
+    heads = getattr(config, spec.decoder.heads)
+    assert len(past) == getattr(config, spec.decoder.layers)
+    for layer, full_layer in zip(past, full.past_key_values):
+        assert len(layer) == 4
+        assert layer[0].shape == (3, heads, target, config.hidden_size // heads)
+        assert layer[2].shape[2] == inputs["input_ids"].shape[1]
+        for ours, theirs in zip(layer, full_layer):
+            assert torch.allclose(ours, theirs, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_labels_are_shifted_into_decoder_inputs(arch, variant, checkpoint):
+    """Labels alone (no decoder inputs): shifted right after the start token, -100 -> pad; the outputs and the loss
+    of transformers."""
+    case = _case(arch, "conditional_generation", variant)
+    config, reference, directory = checkpoint(case)
+    inputs = make_inputs(case, config)
+    del inputs["decoder_input_ids"]
+    labels = inputs["labels"]
+    assert (labels == -100).any()
+    model = _ours(case, directory)
+    shifted = model.prepare_decoder_input_ids_from_labels(torch.from_numpy(labels))
+    assert (shifted[:, 0] == getattr(config, _spec(arch).decoder.start_token)).all()
+    assert np.array_equal(shifted[:, 1:].numpy(), np.where(labels[:, :-1] == -100, config.pad_token_id, labels[:, :-1]))
+    with torch.no_grad():
+        got = flatten(model(**_tensors(inputs), output_hidden_states=True, output_attentions=True))
+    assert_close(run_reference(reference, inputs), got, "torch")
+
+
+def test_sequence_classification_needs_equal_end_of_sequence_counts(checkpoint):
+    arch = NAMES_SEQ2SEQ_ARCHS[0]
+    case = _case(arch, "sequence_classification", next(iter(SMALL_CONFIGS[arch])))
+    config, _, directory = checkpoint(case)
+    model = _ours(case, directory)
+    inputs = _tensors(make_inputs(case, config))
+    inputs["input_ids"][0, 1] = config.eos_token_id  # row 0 now has one more than the others
+    with pytest.raises(ValueError, match="the same number in every row"):
+        model(**inputs)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# generate() against transformers
+
+
+def _generation_pair(arch, variant, checkpoint):
+    case = _case(arch, "conditional_generation", variant)
+    spec = _spec(arch)
+    # transformers' generate() sizes its cache by the encoder's layer count: keep the decoder as deep.
+    depth = SMALL_CONFIGS[arch][variant][spec.attribute_map.get("num_hidden_layers", "num_hidden_layers")]
+    config, reference, directory = checkpoint(case, **{spec.decoder.layers: depth})
+    inputs = make_inputs(case, config)
+    prompt = torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["attention_mask"])
+    return config, reference, _ours(case, directory), prompt
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_greedy_generate_matches_transformers(arch, variant, checkpoint):
+    config, reference, model, (input_ids, attention_mask) = _generation_pair(arch, variant, checkpoint)
+    greedy = reference.generate(input_ids, attention_mask=attention_mask, max_new_tokens=6, do_sample=False,
+                                eos_token_id=None, forced_eos_token_id=None)
+    eos = pick_eos(greedy[:, 1:].numpy())
+    settings = [
+        # The configuration's forced end-of-sequence token ends every row that reaches the length limit.
+        dict(max_new_tokens=8),
+        dict(max_new_tokens=8, eos_token_id=eos),
+        dict(max_length=6, eos_token_id=[eos, config.eos_token_id]),
+    ]
+    for kwargs in settings:
+        expected = reference.generate(input_ids, attention_mask=attention_mask, do_sample=False, **kwargs)
+        got = model.generate(input_ids, attention_mask=attention_mask, **kwargs)
+        assert torch.equal(got, expected), (kwargs, got, expected)
+    assert torch.equal(model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=8, use_cache=False),
+                       reference.generate(input_ids, attention_mask=attention_mask, max_new_tokens=8, do_sample=False))
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_beam_search_matches_transformers(arch, variant, checkpoint):
+    config, reference, model, (input_ids, attention_mask) = _generation_pair(arch, variant, checkpoint)
+    for kwargs in (
+        dict(num_beams=4, length_penalty=0.6, max_new_tokens=7, early_stopping=True),
+        dict(num_beams=4, max_new_tokens=7, num_return_sequences=2, early_stopping="never"),
+    ):
+        expected = reference.generate(input_ids, attention_mask=attention_mask, do_sample=False, **kwargs)
+        got = model.generate(input_ids, attention_mask=attention_mask, **kwargs)
+        assert torch.equal(got, expected), (kwargs, got, expected)
