@@ -148,7 +148,11 @@ def test_scalar_label_batch_of_one():
 
 def test_embedding_methods():
     # Resized embeddings keep their rows, tied heads follow (old-vocabulary logits unchanged), untied heads too.
-    for case, overrides in [(_first_case(ENCODER, "masked_lm"), {}), (_first_case(SEQ2SEQ, "conditional_generation"), {"tie_word_embeddings": False})]:
+    resized = [(_first_case(ENCODER, "masked_lm"), {}), (_first_case(SEQ2SEQ, "conditional_generation"), {"tie_word_embeddings": False})]
+    if NAMES_SEQ2SEQ is not None:
+        # A tied LM head with a bias buffer on the logits, which follows the vocabulary.
+        resized.append((_first_case(NAMES_SEQ2SEQ, "conditional_generation"), {}))
+    for case, overrides in resized:
         model, config = _model(case, **overrides)
         inputs = _feed(_without_labels(make_inputs(case, config)))
         before = model(**inputs).logits.numpy()

@@ -531,10 +531,10 @@ class TFBartDecoder(TFCompositeLayer):
         output_hidden_states=False,
         training=False,
     ):
-        """Returns a `TFBaseModelOutputWithPastAndCrossAttentions`: the cache (with `use_cache`: per block `(key, value)`, then the
-        cross-attention's `(key, value)` when encoder states are given, each (batch, heads, length, head_dim)), the
-        hidden states (the normalised embeddings and each block's output), the attention and cross-attention
-        probabilities are None unless asked for.
+        """Returns a `TFBaseModelOutputWithPastAndCrossAttentions`: the cache (with `use_cache`: per block
+        `(key, value)`, then the cross-attention's `(key, value)` when encoder states are given, each (batch, heads,
+        length, head_dim)), the hidden states (the normalised embeddings and each block's output), the attention and
+        cross-attention probabilities are None unless asked for.
 
         With `cache_index` (a scalar: the position of the first input token), `past_key_values` is preallocated (see
         `init_cache`) and written in place; `attention_mask` then spans the cache's length.
