@@ -232,8 +232,9 @@ def test_tf_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpo
 
 @pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
 def test_tf_generate_matches_transformers(arch, variant, checkpoint):
-    """TensorFlow generate(), greedy and beam search (num_beams=4): transformers' PyTorch token ids, eagerly; the first
-    greedy and beam settings under `tf.function(jit_compile=True)` too (max_length columns, the rest padding)."""
+    """TensorFlow generate(), greedy and beam search (num_beams=4): transformers' PyTorch token ids, eagerly; on the
+    first variant, the first greedy and beam settings under `tf.function(jit_compile=True)` too (max_length columns,
+    the rest padding; each compilation costs seconds)."""
     import tensorflow as tf
 
     config, reference, model, (input_ids, attention_mask) = _generation_pair(arch, variant, checkpoint, "tf")
@@ -253,7 +254,7 @@ def test_tf_generate_matches_transformers(arch, variant, checkpoint):
         expected = reference.generate(input_ids, attention_mask=attention_mask, do_sample=False, **kwargs).numpy()
         got = model.generate(ids, attention_mask=mask, **kwargs).numpy()
         np.testing.assert_array_equal(got, expected, err_msg=str(kwargs))
-        if xla:
+        if xla and variant == next(iter(SMALL_CONFIGS[arch])):
             run = tf.function(lambda i, m: model.generate(i, attention_mask=m, **kwargs), jit_compile=True)
             fixed = run(tf.constant(ids), tf.constant(mask)).numpy()
             np.testing.assert_array_equal(fixed[:, : expected.shape[1]], expected, err_msg=f"jit_compile {kwargs}")
