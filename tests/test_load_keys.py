@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from harness import assert_close, cases, make_inputs, project, reference_config, reference_model, run_model, run_reference
+from harness import NAMES_SEQ2SEQ_ARCHS, assert_close, cases, make_inputs, project, reference_config, reference_model, run_model, run_reference
 
 FRAMEWORKS = ("torch", "tf", "flax")
 NEZHA = next(c for c in cases() if c.arch == "nezha" and c.head == "base")
@@ -121,7 +121,7 @@ def _add_tensors(directory, target, extra):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, caplog):
     """Buffers of transformers' models that older checkpoints hold: ALBERT's default `position_ids`, NEZHA's
-    relative-position table (under upstream's name, which is not specformers')."""
+    relative-position table (under upstream's name, which is not specformers'), the `version` of BART's stacks."""
     albert = next(c for c in cases() if c.arch == "albert" and c.head == "masked_lm")
     _, _, albert_dir = reference_checkpoint(albert)
     albert_dir = _add_tensors(albert_dir, tmp_path / "albert", {"albert.embeddings.position_ids": np.arange(64)[None]})
@@ -130,7 +130,16 @@ def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, 
     table = np.zeros((64, 64, 8), np.float32)
     extra = {f"nezha.encoder.layer.{i}.attention.self.relative_positions_encoding.positions_encoding": table for i in range(2)}
     nezha_dir = _add_tensors(nezha_dir, tmp_path / "nezha", extra)
-    for case, directory in ((albert, albert_dir), (nezha, nezha_dir)):
+    checkpoints = [(albert, albert_dir), (nezha, nezha_dir)]
+    # The version numbers of fairseq's stacks, which converted checkpoints of names-layout encoder-decoders hold.
+    seq2seq = next((a for a in project().architectures if a.name in NAMES_SEQ2SEQ_ARCHS and framework in a.frameworks), None)
+    if seq2seq is not None:
+        case = next(c for c in cases() if c.arch == seq2seq.name and c.head == "conditional_generation")
+        _, _, directory = reference_checkpoint(case)
+        prefix = seq2seq.base_model_prefix
+        versions = {f"{prefix}.{stack}.version": np.array([3.0], np.float32) for stack in (seq2seq.names.encoder, seq2seq.names.decoder)}
+        checkpoints.append((case, _add_tensors(directory, tmp_path / seq2seq.name, versions)))
+    for case, directory in checkpoints:
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="specformers"):
             _, info = _cls(case, framework).from_pretrained(directory, output_loading_info=True)

@@ -1,7 +1,7 @@
-"""Behaviour of the generated PyTorch encoder-decoder models of the names layout beyond output parity: the decoder
-cache (self- and cross-attention), labels shifted into the decoder inputs, `generate()` (greedy and beam search, the
-forced end-of-sequence token) against transformers' token ids, and the end-of-sequence pooling of sequence
-classification."""
+"""Behaviour of the generated encoder-decoder models of the names layout beyond output parity: the decoder cache
+(self- and cross-attention; in TensorFlow also preallocated), labels shifted into the decoder inputs, `generate()`
+(greedy and beam search, the forced end-of-sequence token; TensorFlow's also under `jit_compile`) against
+transformers' token ids, and the end-of-sequence pooling of sequence classification."""
 
 import numpy as np
 import pytest
@@ -61,6 +61,12 @@ def _ours(case, directory):
     import specformers
 
     return getattr(specformers, case.class_name("torch")).from_pretrained(directory)
+
+
+def _tf_ours(case, directory):
+    import specformers
+
+    return getattr(specformers, case.class_name("tf")).from_pretrained(directory)
 
 
 @pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
@@ -134,7 +140,7 @@ def test_sequence_classification_needs_equal_end_of_sequence_counts(checkpoint):
 # generate() against transformers
 
 
-def _generation_pair(arch, variant, checkpoint):
+def _generation_pair(arch, variant, checkpoint, framework="torch"):
     case = _case(arch, "conditional_generation", variant)
     spec = _spec(arch)
     # transformers' generate() sizes its cache by the encoder's layer count: keep the decoder as deep.
@@ -142,7 +148,7 @@ def _generation_pair(arch, variant, checkpoint):
     config, reference, directory = checkpoint(case, **{spec.decoder.layers: depth})
     inputs = make_inputs(case, config)
     prompt = torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["attention_mask"])
-    return config, reference, _ours(case, directory), prompt
+    return config, reference, (_ours if framework == "torch" else _tf_ours)(case, directory), prompt
 
 
 @pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
@@ -175,3 +181,80 @@ def test_beam_search_matches_transformers(arch, variant, checkpoint):
         expected = reference.generate(input_ids, attention_mask=attention_mask, do_sample=False, **kwargs)
         got = model.generate(input_ids, attention_mask=attention_mask, **kwargs)
         assert torch.equal(got, expected), (kwargs, got, expected)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# TensorFlow: the cache and generate() (eagerly and under jit_compile) against transformers' PyTorch token ids
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_tf_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpoint):
+    """TensorFlow: a prompt of 2 tokens, then one token at a time with the cache (appended to); then the same on a
+    cache preallocated for the whole length and written in place (`cache_index`, as generate() decodes): the logits
+    and the cache of the full pass."""
+    import tensorflow as tf
+
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _tf_ours(case, directory)
+    inputs = {k: tf.constant(v) for k, v in make_inputs(case, config).items() if k != "labels"}
+    mask, decoder_input_ids = inputs["attention_mask"], inputs["decoder_input_ids"]
+    target = decoder_input_ids.shape[1]
+    full = model(input_ids=inputs["input_ids"], attention_mask=mask, decoder_input_ids=decoder_input_ids,
+                 use_cache=True, training=False)
+    encoder_outputs = (full.encoder_last_hidden_state,)
+    out = model(attention_mask=mask, encoder_outputs=encoder_outputs, decoder_input_ids=decoder_input_ids[:, :2],
+                use_cache=True, training=False)
+    steps, past = [out.logits], out.past_key_values
+    for t in range(2, target):
+        out = model(attention_mask=mask, encoder_outputs=encoder_outputs, decoder_input_ids=decoder_input_ids[:, t : t + 1],
+                    past_key_values=past, use_cache=True, training=False)
+        steps.append(out.logits)
+        past = out.past_key_values
+    np.testing.assert_allclose(tf.concat(steps, axis=1).numpy(), full.logits.numpy(), atol=ATOL, rtol=0)
+    spec = _spec(arch)
+    heads = getattr(config, spec.decoder.heads)
+    assert len(past) == getattr(config, spec.decoder.layers)
+    for layer, full_layer in zip(past, full.past_key_values):
+        assert len(layer) == 4 and layer[0].shape == (3, heads, target, config.hidden_size // heads)
+        for ours, theirs in zip(layer, full_layer):
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=ATOL, rtol=0)
+
+    # The preallocated cache: two positions more than decoded (never attended to), the logits of the full pass.
+    cache = model.init_decoder_cache(full.encoder_last_hidden_state, target + 2)
+    logits = []
+    for t in range(target):
+        step, cache = model.decode_step(decoder_input_ids[:, t : t + 1], full.encoder_last_hidden_state, mask, cache,
+                                        tf.constant(t))
+        logits.append(step)
+    np.testing.assert_allclose(tf.stack(logits, axis=1).numpy(), full.logits.numpy(), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+def test_tf_generate_matches_transformers(arch, variant, checkpoint):
+    """TensorFlow generate(), greedy and beam search (num_beams=4): transformers' PyTorch token ids, eagerly; on the
+    first variant, the first greedy and beam settings under `tf.function(jit_compile=True)` too (max_length columns,
+    the rest padding; each compilation costs seconds)."""
+    import tensorflow as tf
+
+    config, reference, model, (input_ids, attention_mask) = _generation_pair(arch, variant, checkpoint, "tf")
+    greedy = reference.generate(input_ids, attention_mask=attention_mask, max_new_tokens=6, do_sample=False,
+                                eos_token_id=None, forced_eos_token_id=None)
+    eos = pick_eos(greedy[:, 1:].numpy())
+    settings = [
+        # The configuration's forced end-of-sequence token ends every row that reaches the length limit.
+        (dict(max_new_tokens=8), True),
+        (dict(max_new_tokens=8, eos_token_id=eos), False),
+        (dict(max_length=6, eos_token_id=[eos, config.eos_token_id]), False),
+        (dict(num_beams=4, length_penalty=0.6, max_new_tokens=7, early_stopping=True), True),
+        (dict(num_beams=4, max_new_tokens=7, num_return_sequences=2, early_stopping="never"), False),
+    ]
+    ids, mask = input_ids.numpy(), attention_mask.numpy()
+    for kwargs, xla in settings:
+        expected = reference.generate(input_ids, attention_mask=attention_mask, do_sample=False, **kwargs).numpy()
+        got = model.generate(ids, attention_mask=mask, **kwargs).numpy()
+        np.testing.assert_array_equal(got, expected, err_msg=str(kwargs))
+        if xla and variant == next(iter(SMALL_CONFIGS[arch])):
+            run = tf.function(lambda i, m: model.generate(i, attention_mask=m, **kwargs), jit_compile=True)
+            fixed = run(tf.constant(ids), tf.constant(mask)).numpy()
+            np.testing.assert_array_equal(fixed[:, : expected.shape[1]], expected, err_msg=f"jit_compile {kwargs}")

@@ -4,8 +4,8 @@ model's own loss, scalar labels, the loss shapes and output fields of transforme
 legacy-Keras subprocess), `predict`'s output object, the embedding methods, `compile(metrics=...)` without a loss and
 the exported `serving_default` signature.
 
-The code is generic; it runs on the first encoder architecture and the first encoder-decoder architecture that have
-an upstream TensorFlow module in transformers.
+The code is generic; it runs on the first encoder architecture, the first encoder-decoder architecture and the first
+names-layout encoder-decoder architecture that have an upstream TensorFlow module in transformers.
 """
 
 import importlib.util
@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness import ROOT, SEQ2SEQ_ARCHS, cases, make_inputs, project, reference_config, run_reference
+from harness import NAMES_SEQ2SEQ_ARCHS, ROOT, SEQ2SEQ_ARCHS, cases, make_inputs, project, reference_config, run_reference
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -29,6 +29,8 @@ def _has_upstream_tf(arch: str) -> bool:
 
 ENCODER = next(a.name for a in project().architectures if not a.seq2seq and _has_upstream_tf(a.name))
 SEQ2SEQ = next(a for a in SEQ2SEQ_ARCHS if _has_upstream_tf(a))
+# (None without such a spec: the tests then run on the other two.)
+NAMES_SEQ2SEQ = next((a for a in NAMES_SEQ2SEQ_ARCHS if _has_upstream_tf(a)), None)
 CASES = cases()
 
 
@@ -62,8 +64,10 @@ def _close(a, b, atol=1e-5):
     assert np.max(np.abs(a - b)) <= atol, np.max(np.abs(a - b))
 
 
-# The classification head of the encoder architecture and the generation head of the encoder-decoder one.
-CALL_CASES = [_first_case(ENCODER, "sequence_classification"), _first_case(SEQ2SEQ, "conditional_generation")]
+# The classification head of the encoder architecture and the generation head of the encoder-decoder ones.
+CALL_CASES = [_first_case(ENCODER, "sequence_classification")] + [
+    _first_case(arch, "conditional_generation") for arch in (SEQ2SEQ, NAMES_SEQ2SEQ) if arch is not None
+]
 
 
 @pytest.mark.parametrize("case", CALL_CASES, ids=lambda c: c.id)
@@ -144,7 +148,11 @@ def test_scalar_label_batch_of_one():
 
 def test_embedding_methods():
     # Resized embeddings keep their rows, tied heads follow (old-vocabulary logits unchanged), untied heads too.
-    for case, overrides in [(_first_case(ENCODER, "masked_lm"), {}), (_first_case(SEQ2SEQ, "conditional_generation"), {"tie_word_embeddings": False})]:
+    resized = [(_first_case(ENCODER, "masked_lm"), {}), (_first_case(SEQ2SEQ, "conditional_generation"), {"tie_word_embeddings": False})]
+    if NAMES_SEQ2SEQ is not None:
+        # A tied LM head with a bias buffer on the logits, which follows the vocabulary.
+        resized.append((_first_case(NAMES_SEQ2SEQ, "conditional_generation"), {}))
+    for case, overrides in resized:
         model, config = _model(case, **overrides)
         inputs = _feed(_without_labels(make_inputs(case, config)))
         before = model(**inputs).logits.numpy()

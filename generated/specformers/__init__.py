@@ -171,6 +171,14 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "BartForCausalLM",
         "BartPreTrainedModel",
     ],
+    "models.bart.modeling_tf_bart": [
+        "TFBartModel",
+        "TFBartForConditionalGeneration",
+        "TFBartForSequenceClassification",
+        "TFBartForQuestionAnswering",
+        "TFBartForCausalLM",
+        "TFBartPreTrainedModel",
+    ],
     "models.bert.configuration_bert": ["BertConfig"],
     "models.bert.modeling_bert": [
         "BertModel",

@@ -4,7 +4,8 @@
 
 The token ids equal those of transformers' PyTorch `generate(do_sample=False)` for the same weights: the same
 `max_length` / `max_new_tokens`, end-of-sequence and padding rules, and the same (vectorised) beam search, with its
-`length_penalty`, `early_stopping` (`True`, `False` or `"never"`) and stopping heuristic.
+`length_penalty`, `early_stopping` (`True`, `False` or `"never"`) and stopping heuristic, and the configuration's
+`forced_eos_token_id` (the only token allowed at the last position `max_length` leaves).
 
 Every loop is a `tf.while_loop` over a decoder cache preallocated for `max_length` positions and written in place at a
 step index, so every shape is fixed and `generate` also runs inside `tf.function(jit_compile=True)` (XLA). Each step
@@ -186,6 +187,19 @@ class TFGenerationMixin:
             sequences = sequences[:, : int(length)]
         return sequences
 
+    def _force_eos(self, logits, length, max_length: int):
+        """The logits (rows, vocab) of the token at position `length` (a scalar tensor): when it is the last one
+        `max_length` allows, every token but `config.forced_eos_token_id` (when the configuration sets one) is ruled
+        out, as transformers' forced-EOS logits processor does."""
+        forced = getattr(self.config, "forced_eos_token_id", None)
+        if forced is None:
+            return logits
+        keep = _isin(tf.range(shape_list(logits)[-1]), forced if isinstance(forced, (list, tuple)) else [forced])
+        forced_logits = tf.where(
+            keep[None, :], tf.zeros_like(logits), tf.fill(tf.shape(logits), tf.cast(-float("inf"), logits.dtype))
+        )
+        return tf.where(length == max_length - 1, forced_logits, logits)
+
     # ------------------------------------------------------------------------------------------------------------------
     def _greedy_search(self, start, prompt, max_length, eos_ids, pad_token_id):
         """Returns `(sequences (batch, max_length), generated length)`; finished rows continue with `pad_token_id`."""
@@ -203,6 +217,7 @@ class TFGenerationMixin:
         def step(cur_len, sequences, unfinished, cache):
             tokens = tf.gather(sequences, [cur_len - 1], axis=1)  # (batch, 1): the last token
             logits, cache = decode(tokens, cache, cur_len - 1)
+            logits = self._force_eos(logits, cur_len, max_length)
             next_tokens = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (batch,)
             if eos_ids:
                 next_tokens = tf.where(unfinished, next_tokens, fill)
@@ -281,9 +296,8 @@ class TFGenerationMixin:
             # a. next-token log-probabilities of every beam, added to the beam scores: (batch, num_beams * vocab)
             tokens = tf.reshape(tf.gather(state["running_sequences"], [cur_len - 1], axis=2), (-1, 1))
             logits, cache = decode(tokens, state["cache"], cur_len - 1)
-            log_probs = tf.reshape(
-                tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), (batch_size, num_beams, vocab_size)
-            )
+            log_probs = self._force_eos(tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), cur_len, max_length)
+            log_probs = tf.reshape(log_probs, (batch_size, num_beams, vocab_size))
             log_probs = tf.reshape(
                 log_probs + state["running_beam_scores"][:, :, None], (batch_size, num_beams * vocab_size)
             )
