@@ -1365,6 +1365,13 @@ def _flax_seq2seq_arguments(kind: str, arguments: schema.ArgumentsSpec) -> tuple
     """transformers' Flax encoder-decoder order: `input_ids, attention_mask[, decoder_input_ids,
     decoder_attention_mask]`, the output flags, `train, params, dropout_rng`; then by keyword the inputs only
     specformers takes and the labels."""
+    if kind == "causal_lm":
+        # The decoder stack alone: transformers' `input_ids, attention_mask, encoder_hidden_states,
+        # encoder_attention_mask`, the output flags, `train, params, past_key_values, dropout_rng`.
+        names = ["input_ids", "attention_mask", "encoder_hidden_states", "encoder_attention_mask"]
+        names += ["output_attentions", "output_hidden_states", "return_dict", "train", "params", "past_key_values"]
+        names += ["dropout_rng", "head_mask", "cross_attn_head_mask", "inputs_embeds", "use_cache", "labels"]
+        return _document(names, kind, arguments)
     if kind in ("encoder", "token_classification"):
         names = ["input_ids", "attention_mask"] + _seq2seq_tail("flax") + ["head_mask", "inputs_embeds"]
         return _document(names + (["labels"] if kind == "token_classification" else []), kind, arguments)

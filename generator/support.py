@@ -54,7 +54,7 @@ def rule_kind(spec: schema.ArchitectureSpec, stack: str) -> str:
 
 # The frameworks whose templates render a kind, where not all three do (the others' classes are not generated: the
 # package has none of them for such a spec).
-RENDERED_FRAMEWORKS = {NAMES_ENCODER_DECODER: ("torch",)}
+RENDERED_FRAMEWORKS = {NAMES_ENCODER_DECODER: ("torch", "flax")}
 
 
 def frameworks(spec: schema.ArchitectureSpec, stack: str) -> tuple[str, ...]:

@@ -171,6 +171,14 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "BartForCausalLM",
         "BartPreTrainedModel",
     ],
+    "models.bart.modeling_flax_bart": [
+        "FlaxBartModel",
+        "FlaxBartForConditionalGeneration",
+        "FlaxBartForSequenceClassification",
+        "FlaxBartForQuestionAnswering",
+        "FlaxBartForCausalLM",
+        "FlaxBartPreTrainedModel",
+    ],
     "models.bert.configuration_bert": ["BertConfig"],
     "models.bert.modeling_bert": [
         "BertModel",

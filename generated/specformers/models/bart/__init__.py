@@ -19,6 +19,13 @@ _IMPORT_STRUCTURE = {
         "BartForQuestionAnswering",
         "BartForCausalLM",
     ],
+    "modeling_flax_bart": [
+        "FlaxBartModel",
+        "FlaxBartForConditionalGeneration",
+        "FlaxBartForSequenceClassification",
+        "FlaxBartForQuestionAnswering",
+        "FlaxBartForCausalLM",
+    ],
 }
 
 _NAME_TO_MODULE = {name: module for module, names in _IMPORT_STRUCTURE.items() for name in names}
