@@ -877,7 +877,7 @@ class FlaxBartForConditionalGenerationModule(FlaxBartHeadModule):
             )
         # (1, vocab_size): added to the logits (transformers' PyTorch keeps it as a buffer, not trained).
         self.final_logits_bias = self.param(
-            "final_logits_bias", logical(nn.initializers.zeros, None, "vocab"), (1, config.vocab_size)
+            "final_logits_bias", logical(nn.initializers.zeros, "kv", "vocab"), (1, config.vocab_size)
         )
 
     def lm_logits(self, sequence_output: jnp.ndarray) -> jnp.ndarray:
