@@ -1,7 +1,8 @@
-"""Behaviour of the generated PyTorch encoder-decoder models of the names layout beyond output parity: the decoder
-cache (self- and cross-attention), labels shifted into the decoder inputs, `generate()` (greedy and beam search, the
-forced end-of-sequence token) against transformers' token ids, and the end-of-sequence pooling of sequence
-classification."""
+"""Behaviour of the generated encoder-decoder models of the names layout beyond output parity: the decoder cache
+(self- and cross-attention), labels shifted into the decoder inputs, `generate()` (greedy and beam search, the forced
+end-of-sequence token) against transformers' token ids, and the end-of-sequence pooling of sequence classification
+(PyTorch); the Flax decoder cache (preallocated under `jax.jit`, and growing) and Flax `generate()` inside a user's
+`jax.jit` against transformers' PyTorch token ids."""
 
 import numpy as np
 import pytest
