@@ -63,14 +63,6 @@ def prefix_of(arch: str) -> str:
     return next(a.prefix for a in load_project().architectures if a.name == arch)
 
 
-@functools.lru_cache(maxsize=None)
-def frameworks_of(arch: str) -> tuple[str, ...]:
-    """The frameworks whose classes are generated for `arch` (not all three for every stack kind yet)."""
-    from generator.pipeline import load_project
-
-    return next(a.frameworks for a in load_project().architectures if a.name == arch)
-
-
 def bench_generation() -> dict:
     """Whole generation in a fresh process, cold (no caches) and warm (format and template caches filled)."""
     def run(no_cache: bool) -> tuple[float, dict]:
@@ -456,7 +448,7 @@ def main() -> None:
             ref.save_pretrained(checkpoint)
             del ref
             for shape in SHAPES:
-                for framework in (fw for fw in frameworks if fw in frameworks_of(arch)):
+                for framework in frameworks:
                     fn = {"torch": bench_torch, "tf": bench_tf, "flax": bench_flax}[framework]
                     row = {"arch": arch, "framework": framework, "batch": shape[0], "seq": shape[1], **fn(arch, checkpoint, shape)}
                     results["forward"].append(row)

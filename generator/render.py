@@ -155,12 +155,9 @@ def plan(project: Project, only: str | None = None) -> list[FileJob]:
         jobs += [
             FileJob(f"{base}/__init__.py", "common/model_init.py.jinja", arch.spec_file, ctx, arch.name),
             FileJob(f"{base}/configuration_{arch.name}.py", "common/configuration.py.jinja", arch.spec_file, ctx, arch.name),
-        ]
-        # One modeling module per framework whose templates render the spec's stack kind.
-        jobs += [
-            FileJob(f"{base}/modeling_{module}{arch.name}.py", f"{fw}/modeling.py.jinja", arch.spec_file, ctx, arch.name, fw)
-            for fw, module in (("torch", ""), ("tf", "tf_"), ("flax", "flax_"))
-            if fw in arch.frameworks
+            FileJob(f"{base}/modeling_{arch.name}.py", "torch/modeling.py.jinja", arch.spec_file, ctx, arch.name, "torch"),
+            FileJob(f"{base}/modeling_tf_{arch.name}.py", "tf/modeling.py.jinja", arch.spec_file, ctx, arch.name, "tf"),
+            FileJob(f"{base}/modeling_flax_{arch.name}.py", "flax/modeling.py.jinja", arch.spec_file, ctx, arch.name, "flax"),
         ]
     return jobs
 

@@ -272,8 +272,6 @@ class Architecture:
     stack: str = "encoder"
     # Names-layout stacks (decoder-only, or an encoder with `attention.layout: names`): the module paths of `names`.
     names: Optional[Names] = None
-    # The frameworks whose classes are generated (`generator.support.RENDERED_FRAMEWORKS`).
-    frameworks: tuple[str, ...] = FRAMEWORKS
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -285,8 +283,6 @@ class Architecture:
         return FRAMEWORK_CLASS_PREFIX[framework] + self.prefix + component
 
     def public_classes(self, framework: str) -> list[str]:
-        if framework not in self.frameworks:
-            return []
         return [h.class_name(self.prefix, framework) for h in self.heads]
 
 
@@ -1291,7 +1287,6 @@ def resolve_architecture(
         test_variants=test_variants,
         stack=stack,
         names=names,
-        frameworks=support.frameworks(spec, stack),
     )
 
 
@@ -1453,6 +1448,13 @@ def _flax_seq2seq_arguments(kind: str, arguments: schema.ArgumentsSpec) -> tuple
     """transformers' Flax encoder-decoder order: `input_ids, attention_mask[, decoder_input_ids,
     decoder_attention_mask]`, the output flags, `train, params, dropout_rng`; then by keyword the inputs only
     specformers takes and the labels."""
+    if kind == "causal_lm":
+        # The decoder stack alone: transformers' `input_ids, attention_mask, encoder_hidden_states,
+        # encoder_attention_mask`, the output flags, `train, params, past_key_values, dropout_rng`.
+        names = ["input_ids", "attention_mask", "encoder_hidden_states", "encoder_attention_mask"]
+        names += ["output_attentions", "output_hidden_states", "return_dict", "train", "params", "past_key_values"]
+        names += ["dropout_rng", "head_mask", "cross_attn_head_mask", "inputs_embeds", "use_cache", "labels"]
+        return _document(names, kind, arguments)
     if kind in ("encoder", "token_classification"):
         names = ["input_ids", "attention_mask"] + _seq2seq_tail("flax") + ["head_mask", "inputs_embeds"]
         return _document(names + (["labels"] if kind == "token_classification" else []), kind, arguments)

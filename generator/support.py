@@ -53,16 +53,6 @@ def rule_kind(spec: schema.ArchitectureSpec, stack: str) -> str:
     return stack
 
 
-# The frameworks whose templates render a kind, where not all three do (the others' classes are not generated: the
-# package has none of them for such a spec).
-RENDERED_FRAMEWORKS = {NAMES_ENCODER_DECODER: ("torch", "tf")}
-
-
-def frameworks(spec: schema.ArchitectureSpec, stack: str) -> tuple[str, ...]:
-    """The frameworks whose classes are generated for `spec`."""
-    return RENDERED_FRAMEWORKS.get(rule_kind(spec, stack), ("torch", "tf", "flax"))
-
-
 def names_layout(spec: schema.ArchitectureSpec, stack: str) -> bool:
     """Whether the spec's module paths are its `names` (rendered by the names-layout block)."""
     return rule_kind(spec, stack) in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)

@@ -58,26 +58,3 @@ def pytest_runtest_makereport(item, call):
     if path:
         with open(path, "a", encoding="utf-8") as log:
             log.write(f"{call.duration:.3f}\t{call.when}\t{item.nodeid}\n")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests of an architecture in a framework whose templates do not render its stack kind (its classes are not
-    generated: `generator.support.RENDERED_FRAMEWORKS`) are deselected; the framework is the test's `framework`
-    parameter, or the one its module's or function's name says (`test_tf_*`, `test_flax_*`, `*_jax_*`)."""
-    from harness import project
-
-    rendered = {a.name: a.frameworks for a in project().architectures}
-    keep, dropped = [], []
-    for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        module = item.module.__name__ if getattr(item, "module", None) else ""
-        words = set(module.split("_")) | set(item.originalname.split("_"))
-        framework = params.get("framework") or ("tf" if "tf" in words else "flax" if words & {"flax", "jax"} else None)
-        archs = {getattr(v, "arch", v) for v in params.values() if isinstance(getattr(v, "arch", v), str)}
-        if framework is not None and any(framework not in rendered.get(arch, (framework,)) for arch in archs):
-            dropped.append(item)
-        else:
-            keep.append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep

@@ -1,7 +1,8 @@
 """Behaviour of the generated encoder-decoder models of the names layout beyond output parity: the decoder cache
-(self- and cross-attention; in TensorFlow also preallocated), labels shifted into the decoder inputs, `generate()`
-(greedy and beam search, the forced end-of-sequence token; TensorFlow's also under `jit_compile`) against
-transformers' token ids, and the end-of-sequence pooling of sequence classification."""
+(self- and cross-attention; in TensorFlow also preallocated, in Flax preallocated under `jax.jit` and growing),
+labels shifted into the decoder inputs, `generate()` (greedy and beam search, the forced end-of-sequence token;
+TensorFlow's also under `jit_compile`, Flax's inside a user's `jax.jit`) against transformers' token ids, and the
+end-of-sequence pooling of sequence classification."""
 
 import numpy as np
 import pytest
@@ -258,3 +259,88 @@ def test_tf_generate_matches_transformers(arch, variant, checkpoint):
             run = tf.function(lambda i, m: model.generate(i, attention_mask=m, **kwargs), jit_compile=True)
             fixed = run(tf.constant(ids), tf.constant(mask)).numpy()
             np.testing.assert_array_equal(fixed[:, : expected.shape[1]], expected, err_msg=f"jit_compile {kwargs}")
+
+
+# Flax: the decoder cache and generate() under jax.jit
+
+
+# One variant per architecture (its last: every option that changes the math flipped, a decoder of its own depth and
+# heads), to keep the Flax compilations few; test_parity.py runs every variant's outputs.
+FLAX_ARCH_VARIANTS = [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in NAMES_SEQ2SEQ_ARCHS]
+
+
+def _flax_ours(case, directory):
+    import specformers
+
+    return getattr(specformers, case.class_name("flax")).from_pretrained(directory)
+
+
+@pytest.mark.parametrize("arch,variant", FLAX_ARCH_VARIANTS)
+def test_flax_cached_decoding_matches_the_full_pass(arch, variant, checkpoint):
+    """Flax: a prompt of 2 tokens, then one token at a time, with the preallocated cache of `init_cache` under
+    `jax.jit` and with the growing tuple cache eagerly: the logits of the full pass."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _flax_ours(case, directory)
+    inputs = {k: jnp.asarray(v) for k, v in make_inputs(case, config).items() if k != "labels"}
+    decoder_input_ids = inputs["decoder_input_ids"]
+    batch, target = decoder_input_ids.shape
+    full = model(**inputs).logits
+    encoder_outputs = model.encode(inputs["input_ids"], attention_mask=inputs["attention_mask"])
+    mask = inputs["attention_mask"]
+
+    step = jax.jit(lambda ids, cache: model.decode(ids, encoder_outputs, encoder_attention_mask=mask, past_key_values=cache))
+    cache = model.init_cache(batch, target, encoder_outputs)
+    steps, tuple_steps, past = [], [], None
+    for start, end in [(0, 2)] + [(t, t + 1) for t in range(2, target)]:
+        out = step(decoder_input_ids[:, start:end], cache)
+        steps.append(out.logits)
+        cache = out.past_key_values
+        eager = model.decode(decoder_input_ids[:, start:end], encoder_outputs, encoder_attention_mask=mask,
+                             past_key_values=past)
+        tuple_steps.append(eager.logits)
+        past = eager.past_key_values
+    assert int(cache.index) == target
+    assert len(past) == getattr(config, _spec(arch).decoder.layers) and all(len(layer) == 4 for layer in past)
+    for stepped in (steps, tuple_steps):
+        assert np.max(np.abs(np.asarray(jnp.concatenate(stepped, axis=1)) - np.asarray(full))) <= ATOL
+
+
+def _flax_generation_pair(arch, variant, checkpoint):
+    case = _case(arch, "conditional_generation", variant)
+    spec = _spec(arch)
+    depth = SMALL_CONFIGS[arch][variant][spec.attribute_map.get("num_hidden_layers", "num_hidden_layers")]
+    config, reference, directory = checkpoint(case, **{spec.decoder.layers: depth})
+    inputs = make_inputs(case, config)
+    return config, reference, _flax_ours(case, directory), inputs["input_ids"], inputs["attention_mask"]
+
+
+@pytest.mark.parametrize("arch,variant", FLAX_ARCH_VARIANTS)
+def test_flax_generate_matches_transformers(arch, variant, checkpoint):
+    """Flax generate() inside a user's `jax.jit`: greedy (with the configuration's forced end-of-sequence token, and
+    with an end-of-sequence id the model does produce) and beam search with 4 beams give transformers' PyTorch token
+    ids; the positions after the stop hold padding."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    config, reference, model, input_ids, attention_mask = _flax_generation_pair(arch, variant, checkpoint)
+    torch_inputs = dict(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask))
+    free = reference.generate(**torch_inputs, max_new_tokens=6, do_sample=False, eos_token_id=None,
+                              forced_eos_token_id=None)
+    eos = pick_eos(free[:, 1:].numpy())
+    settings = [
+        dict(max_new_tokens=8),
+        dict(max_new_tokens=8, eos_token_id=eos),
+        dict(num_beams=4, length_penalty=0.6, max_new_tokens=7, early_stopping=True),
+        dict(num_beams=4, max_new_tokens=7, eos_token_id=eos, early_stopping="never"),
+    ]
+    for kwargs in settings:
+        expected = reference.generate(**torch_inputs, do_sample=False, **kwargs).numpy()
+        run = jax.jit(lambda params, ids, mask: model.generate(ids, attention_mask=mask, params=params, **kwargs).sequences)
+        got = np.asarray(run(model.params, jnp.asarray(input_ids), jnp.asarray(attention_mask)))
+        length = expected.shape[1]
+        assert np.array_equal(got[:, :length], expected), (kwargs, got, expected)
+        assert (got[:, length:] == config.pad_token_id).all(), (kwargs, got)

@@ -179,6 +179,14 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "TFBartForCausalLM",
         "TFBartPreTrainedModel",
     ],
+    "models.bart.modeling_flax_bart": [
+        "FlaxBartModel",
+        "FlaxBartForConditionalGeneration",
+        "FlaxBartForSequenceClassification",
+        "FlaxBartForQuestionAnswering",
+        "FlaxBartForCausalLM",
+        "FlaxBartPreTrainedModel",
+    ],
     "models.bert.configuration_bert": ["BertConfig"],
     "models.bert.modeling_bert": [
         "BertModel",

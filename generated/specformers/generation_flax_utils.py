@@ -243,6 +243,17 @@ class FlaxGenerationMixin:
         )
         return output.logits[:, -1].astype(jnp.float32), output.past_key_values
 
+    def _force_eos(self, scores: jnp.ndarray, length: jnp.ndarray, max_length: int) -> jnp.ndarray:
+        """The scores (rows, vocab) of the token at position `length`: when it is the last one `max_length` allows,
+        every token but `config.forced_eos_token_id` (when the configuration sets one) is ruled out, as transformers'
+        forced-EOS logits processor does."""
+        forced = getattr(self.config, "forced_eos_token_id", None)
+        if forced is None:
+            return scores
+        forced = jnp.asarray(forced if isinstance(forced, (list, tuple)) else [forced], dtype="i4")
+        only_forced = jnp.full(scores.shape[-1:], -jnp.inf, scores.dtype).at[forced].set(0.0)
+        return jnp.where(length == max_length - 1, only_forced, scores)
+
     @staticmethod
     def _while(cond, body, state, traced: bool):
         if traced:
@@ -265,6 +276,7 @@ class FlaxGenerationMixin:
             cur_len, sequences, unfinished, cache = state
             last = jax.lax.dynamic_index_in_dim(sequences, cur_len - 1, axis=1, keepdims=False)
             logits, cache = step(last, cache, cur_len - 1)
+            logits = self._force_eos(logits, cur_len, max_length)
             next_tokens = jnp.argmax(logits, axis=-1).astype("i4")
             if eos_ids is not None:
                 # Finished rows continue with padding.
@@ -318,7 +330,8 @@ class FlaxGenerationMixin:
             flat = state["running_sequences"].reshape(batch_size * num_beams, max_length)
             last = jax.lax.dynamic_index_in_dim(flat, cur_len - 1, axis=1, keepdims=False)
             logits, cache = step(last, state["cache"], cur_len - 1)
-            log_probs = jax.nn.log_softmax(logits, axis=-1).reshape(batch_size, num_beams, vocab_size)
+            log_probs = self._force_eos(jax.nn.log_softmax(logits, axis=-1), cur_len, max_length)
+            log_probs = log_probs.reshape(batch_size, num_beams, vocab_size)
             log_probs = (log_probs + state["running_scores"][:, :, None]).reshape(batch_size, num_beams * vocab_size)
 
             # Top-K continuations over all beams.

@@ -26,6 +26,13 @@ _IMPORT_STRUCTURE = {
         "TFBartForQuestionAnswering",
         "TFBartForCausalLM",
     ],
+    "modeling_flax_bart": [
+        "FlaxBartModel",
+        "FlaxBartForConditionalGeneration",
+        "FlaxBartForSequenceClassification",
+        "FlaxBartForQuestionAnswering",
+        "FlaxBartForCausalLM",
+    ],
 }
 
 _NAME_TO_MODULE = {name: module for module, names in _IMPORT_STRUCTURE.items() for name in names}
