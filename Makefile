@@ -17,12 +17,12 @@ check: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m generator --check
-	$(PY) -m pytest -n 2 -q tests
+	$(PY) -m pytest -n 2 --dist loadgroup -q tests
 
 # Everything `make test` runs, with the composition property test at its full example count (tests/test_composition.py).
 test-all: $(STAMP)
 	$(PY) -m generator --check
-	SPECFORMERS_COMPOSITION_EXAMPLES=200 $(PY) -m pytest -n 2 -q tests
+	SPECFORMERS_COMPOSITION_EXAMPLES=200 $(PY) -m pytest -n 2 --dist loadgroup -q tests
 
 # Upstream TF models need legacy Keras (tf-keras); the benchmark runs them in a child process only.
 bench: $(STAMP)

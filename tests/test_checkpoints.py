@@ -334,6 +334,9 @@ def upstream(reference_checkpoint, tmp_path_factory):
     return dict(candidates[line.split()[1]] for line in done.stdout.splitlines() if line.startswith("converted "))
 
 
+# One worker runs them all (`make test` distributes with `--dist loadgroup`): the conversion fixture behind them takes
+# about a minute, which each worker would otherwise pay.
+@pytest.mark.xdist_group("upstream-conversions")
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("kind,arch,head", UPSTREAM, ids=lambda x: x)
 def test_reads_upstream_tf_and_flax_checkpoints(kind, arch, head, framework, upstream):
