@@ -53,6 +53,12 @@ BASE_CONFIGS = {
         vocab_size=50265, d_model=768, encoder_layers=6, decoder_layers=6, encoder_attention_heads=12,
         decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072,
     ),
+    # A Llama of GPT-2's size (the config defaults are Llama-2 7B's, too large for a CPU benchmark): grouped-query
+    # attention with 4 key/value heads.
+    "llama": dict(
+        vocab_size=32000, hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12,
+        num_key_value_heads=4, max_position_embeddings=1024,
+    ),
 }
 
 

@@ -1340,7 +1340,7 @@ def _head_arguments(
     if spec.embeddings.token_type:
         names.append("token_type_ids")
     if spec.embeddings.position == "absolute" and not names_layout:
-        # (A names-layout encoder's positions always count from 0, as transformers' DistilBERT's.)
+        # (A names-layout encoder's positions always count from 0, as in transformers' encoders of that layout.)
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
     if encoder_states:

@@ -342,7 +342,7 @@ class DecoderSpec(Strict):
     # Decoder-only stacks: how future keys are masked. `separate`: replaced by the mask value before the padding mask
     # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2);
     # `combined`: one additive mask of future and padding keys (a query that sees no key spreads its attention over
-    # every key, as transformers' masking utilities of Llama and later models).
+    # every key, as the shared masking utilities of recent transformers models do).
     mask: Literal["separate", "combined"] = "separate"
     path: Optional[Identifier] = None
     layers: Optional[FieldName] = None
