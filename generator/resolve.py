@@ -777,6 +777,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         q, k, v = roles["cross_attention.query"], roles["cross_attention.key"], roles["cross_attention.value"]
         if len({q, k, v}) != 3:
             raise fail("the cross-attention's q, k and v are three projections (three paths)", ["names", "cross_attention.key"])
+        if fused:
+            raise fail("the self-attention's q, k and v are three projections in encoder-decoder stacks (a fused q/k/v projection exists only in decoder-only and names-layout encoder stacks): give `attention.query`, `attention.key` and `attention.value` three paths", ["names", "attention.key"])
         decoder_ffn_size = f"config.{spec.decoder.ffn_size}"
         decoder_leaves: dict[str, Leaf] = {}
         for path, leaf in leaves.items():

@@ -1,7 +1,7 @@
 """Specs drawn from the schema: a hypothesis strategy over the components each stack kind renders.
 
 `specs()` draws a whole architecture spec (as the mapping a YAML file holds) for an encoder stack, an encoder-decoder
-stack or a decoder-only stack (its module names drawn too), combining components independently — including combinations no shipped spec uses. `render()`
+stack (`sublayer` or names layout) or a decoder-only stack (its module names drawn too), combining components independently — including combinations no shipped spec uses. `render()`
 runs the generator on it in a temporary directory and makes the rendered package importable as
 `specformers.models.<name>` next to the shipped models (the runtime modules it imports are the shipped ones: they do
 not depend on the specs).
@@ -324,6 +324,103 @@ def decoder_only_specs(draw, name: str) -> dict:
     }
 
 
+@st.composite
+def names_encoder_decoder_specs(draw, name: str) -> dict:
+    """A names-layout encoder-decoder (`stack: encoder-decoder`, `attention.layout: names`): two post-norm LayerNorm
+    stacks of learned positions (offset or not), word embeddings scaled by a config flag or not, a decoder whose depth,
+    heads and feed-forward width are its own config fields (drawn different from the encoder's), LayerDrop fields or
+    none, a logits bias or none, the heads the kind renders; its module names the `bart` preset or drawn ones."""
+    attention_box, cross_box = draw(st.sampled_from([("self_attn", "encoder_attn"), ("attn", "cross_attn")]))
+    if draw(st.booleans()):
+        names: dict[str, str] = {"preset": "bart"}
+    else:
+        names = {
+            "embeddings.shared": draw(st.sampled_from(["shared", "embed_shared"])),
+            "encoder": draw(st.sampled_from(["encoder", "enc"])),
+            "decoder": draw(st.sampled_from(["decoder", "dec"])),
+            "embeddings.word": draw(st.sampled_from(["embed_tokens", "wte"])),
+            "embeddings.position": draw(st.sampled_from(["embed_positions", "wpe"])),
+            "embeddings.norm": draw(st.sampled_from(["layernorm_embedding", "emb_ln"])),
+            "layers": draw(st.sampled_from(["layers", "block"])),
+            "attention.norm": draw(st.sampled_from(["self_attn_layer_norm", "ln_1"])),
+            "cross_attention.norm": draw(st.sampled_from(["encoder_attn_layer_norm", "ln_cross"])),
+            "ffn.norm": draw(st.sampled_from(["final_layer_norm", "ln_2"])),
+            "ffn.input": draw(st.sampled_from(["fc1", "mlp.fc_in"])),
+        }
+        names["ffn.output"] = names["ffn.input"].replace("fc1", "fc2").replace("fc_in", "fc_out")
+        # Three q/k/v projections (a fused one is refused in encoder-decoder stacks).
+        for box, prefix in ((attention_box, "attention"), (cross_box, "cross_attention")):
+            for role, attr in (("query", "q_proj"), ("key", "k_proj"), ("value", "v_proj"), ("output", "out_proj")):
+                names[f"{prefix}.{role}"] = f"{box}.{attr}"
+    # The decoder's sizes differ from the encoder's when drawn so (depth, heads of another width, feed-forward width).
+    encoder_layers, decoder_layers = draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 2, 3]))
+    encoder_heads, decoder_heads = draw(st.sampled_from([2, 4])), draw(st.sampled_from([2, 4]))
+    fields = [
+        _field("vocab_size", "int", VOCAB),
+        _field("max_position_embeddings", "int", MAX_POSITIONS),
+        _field("encoder_layers", "int", encoder_layers),
+        _field("encoder_ffn_dim", "int", 20),
+        _field("encoder_attention_heads", "int", encoder_heads),
+        _field("decoder_layers", "int", decoder_layers),
+        _field("decoder_ffn_dim", "int", draw(st.sampled_from([20, 28]))),
+        _field("decoder_attention_heads", "int", decoder_heads),
+        _field("activation_function", "str", draw(st.sampled_from(["gelu", "relu", "gelu_new", "silu"]))),
+        _field("d_model", "int", HIDDEN),
+        _field("dropout", "float", 0.1),
+        _field("attention_dropout", "float", 0.1),
+        _field("activation_dropout", "float", 0.1),
+        _field("init_std", "float", 0.02),
+        _field("classifier_dropout", "float", 0.0),
+        _field("use_cache", "bool", True),
+        _field("pad_token_id", "int", 1),
+        _field("bos_token_id", "int", 0),
+        _field("eos_token_id", "int", 2),
+        _field("is_encoder_decoder", "bool", True),
+        _field("decoder_start_token_id", "int", 2),
+    ]
+    embeddings: dict[str, Any] = {"token_type": False, "position": "absolute", "norm": True, "dropout": "dropout"}
+    if draw(st.booleans()):
+        embeddings["padding_idx"] = "pad_token_id"
+    offset = draw(st.sampled_from([0, 2, None]))
+    if offset is not None:
+        embeddings["position_offset"] = offset
+    if draw(st.booleans()):
+        fields.append(_field("scale_embedding", "bool", draw(st.booleans())))
+        embeddings["scale"] = "scale_embedding"
+    feed_forward: dict[str, Any] = {"layout": "names", "size": "encoder_ffn_dim", "activation": "activation_function", "dropout": "dropout"}
+    if draw(st.booleans()):
+        feed_forward["activation_dropout"] = "activation_dropout"
+    spec: dict[str, Any] = {
+        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": draw(st.sampled_from(["model", "transformer"])),
+        "title": name.upper(), "paper": "-", "stack": "encoder-decoder",
+        "config": {"doc": "A drawn names-layout encoder-decoder.", "fields": fields,
+                   "attribute_map": {"num_attention_heads": "encoder_attention_heads", "hidden_size": "d_model",
+                                     "num_hidden_layers": "encoder_layers", "initializer_range": "init_std"}},
+        "names": names,
+        "embeddings": embeddings,
+        "attention": {"layout": "names", "dropout": "attention_dropout"},
+        "feed_forward": feed_forward,
+        "norm": {"kind": "layer_norm", "placement": "post", "eps": draw(st.sampled_from([1e-5, 1e-12]))},
+        "decoder": {"layers": "decoder_layers", "heads": "decoder_attention_heads", "ffn_size": "decoder_ffn_dim",
+                    "start_token": "decoder_start_token_id"},
+        "lm_head": {"path": "lm_head", "layout": "linear"},
+    }
+    if draw(st.booleans()):
+        fields += [_field("encoder_layerdrop", "float", 0.0), _field("decoder_layerdrop", "float", 0.0)]
+        spec["layerdrop"] = {"encoder": "encoder_layerdrop", "decoder": "decoder_layerdrop"}
+    if draw(st.booleans()):
+        spec["lm_head"]["logits_bias"] = "final_logits_bias"
+    heads: list[dict[str, Any]] = [{"kind": "seq2seq"}]
+    for kind in draw(st.lists(st.sampled_from(["conditional_generation", "sequence_classification", "question_answering", "causal_lm"]),
+                              unique=True, min_size=1, max_size=2)):
+        head: dict[str, Any] = {"kind": kind}
+        if kind == "sequence_classification":
+            head["dropout"] = draw(st.sampled_from([0.0, "classifier_dropout"]))
+        heads.append(head)
+    spec["heads"] = heads
+    return spec
+
+
 def _names_block(draw, names: dict, fields: list, fused: bool, ffn_prefix: str) -> dict:
     """The block components every names-layout stack takes: `norm` (the kind) and entries of `attention`,
     `feed_forward` and `embeddings` (their config fields appended to `fields`, the gate's path to `names`)."""
@@ -406,17 +503,29 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
 
 def specs():
     """A drawn spec, named after a hash of its contents: a replayed example renders (and imports) the same module."""
-    return st.one_of(encoder_specs("drawn"), encoder_decoder_specs("drawn"), decoder_only_specs("drawn")).map(_named)
+    return st.one_of(encoder_specs("drawn"), encoder_decoder_specs("drawn"), decoder_only_specs("drawn"),
+                     names_encoder_decoder_specs("drawn")).map(_named)
 
 
 def describe(spec: dict) -> list[str]:
     """The components a drawn spec combines, as `component=value` labels (for the coverage report)."""
-    seq2seq = "path" in spec.get("decoder", {})
+    seq2seq = "path" in spec.get("decoder", {}) or spec.get("stack") == "encoder-decoder"
     att, ffn = spec["attention"], spec["feed_forward"]
     stack = spec.get("stack") or ("encoder-decoder" if seq2seq else "encoder")
     labels = [f"stack={stack}", f"norm.kind={spec['norm']['kind']}"]
     labels += [f"head={h['kind']}" for h in spec["heads"][1:]]
-    if spec["attention"]["layout"] == "names":
+    if spec["attention"]["layout"] == "names" and stack == "encoder-decoder":
+        emb, decoder = spec["embeddings"], spec["decoder"]
+        fields = {f["name"]: f["default"] for f in spec["config"]["fields"]}
+        labels += [f"names_stack={stack}", f"names.preset={spec['names'].get('preset')}",
+                   f"position_offset={emb.get('position_offset')}", f"embeddings.scale={'scale' in emb}",
+                   f"embeddings.padding_idx={'padding_idx' in emb}", f"activation={fields['activation_function']}",
+                   f"activation_dropout={'activation_dropout' in ffn}",
+                   f"decoder_depth={'same' if fields['decoder_layers'] == fields['encoder_layers'] else 'other'}",
+                   f"decoder_heads={'same' if fields['decoder_attention_heads'] == fields['encoder_attention_heads'] else 'other'}",
+                   f"decoder_ffn={'same' if fields['decoder_ffn_dim'] == fields['encoder_ffn_dim'] else 'other'}",
+                   f"layerdrop={'layerdrop' in spec}", f"logits_bias={'logits_bias' in spec['lm_head']}"]
+    elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",
                    f"norm.eps={spec['norm'].get('eps', 'layer_norm_eps')}"]
@@ -459,7 +568,7 @@ def render(spec: dict, tmp: Path):
     name = spec["name"]
     specs_dir = tmp / "specs"
     specs_dir.mkdir(parents=True, exist_ok=True)
-    for shared in ("arguments.yaml", "outputs.yaml"):
+    for shared in ("arguments.yaml", "outputs.yaml", "layouts.yaml"):
         (specs_dir / shared).write_text((ROOT / "specs" / shared).read_text())
     (specs_dir / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     result = generate(specs_dir, name)
