@@ -1335,7 +1335,7 @@ def _head_arguments(
     seq2seq: bool = False,
 ) -> tuple[Argument, ...]:
     if seq2seq:
-        return _seq2seq_arguments(kind, framework, arguments)
+        return _seq2seq_arguments(kind, framework, arguments, spec.embeddings.position == "absolute")
     if decoder_only:
         return _decoder_only_arguments(kind, framework, arguments)
     names: list[str] = ["input_ids", "attention_mask"]
@@ -1420,9 +1420,12 @@ _PLACEHOLDER_DOC = (
 )
 
 
-def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
+def _seq2seq_arguments(
+    kind: str, framework: str, arguments: schema.ArgumentsSpec, absolute_positions: bool
+) -> tuple[Argument, ...]:
+    # `absolute_positions` (learned absolute position embeddings): transformers' Flax models take position ids.
     if framework == "flax":
-        return _flax_seq2seq_arguments(kind, arguments)
+        return _flax_seq2seq_arguments(kind, arguments, absolute_positions)
     labels = {"token_classification": ["labels"]}.get(kind, [])
     if kind == "causal_lm":
         # The decoder stack alone (transformers' `<Model>ForCausalLM`), optionally attending to encoder states.
@@ -1446,21 +1449,23 @@ def _seq2seq_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpe
     return _document(names + _seq2seq_tail(framework), kind, arguments)
 
 
-def _flax_seq2seq_arguments(kind: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
+def _flax_seq2seq_arguments(kind: str, arguments: schema.ArgumentsSpec, absolute_positions: bool) -> tuple[Argument, ...]:
     """transformers' Flax encoder-decoder order: `input_ids, attention_mask[, decoder_input_ids,
-    decoder_attention_mask]`, the output flags, `train, params, dropout_rng`; then by keyword the inputs only
-    specformers takes and the labels."""
+    decoder_attention_mask]` (with learned absolute positions, `position_ids[, decoder_position_ids]` next), the
+    output flags, `train, params, dropout_rng`; then by keyword the inputs only specformers takes and the labels."""
+    positions = ["position_ids"] if absolute_positions else []
     if kind == "causal_lm":
-        # The decoder stack alone: transformers' `input_ids, attention_mask, encoder_hidden_states,
+        # The decoder stack alone: transformers' `input_ids, attention_mask[, position_ids], encoder_hidden_states,
         # encoder_attention_mask`, the output flags, `train, params, past_key_values, dropout_rng`.
-        names = ["input_ids", "attention_mask", "encoder_hidden_states", "encoder_attention_mask"]
+        names = ["input_ids", "attention_mask", *positions, "encoder_hidden_states", "encoder_attention_mask"]
         names += ["output_attentions", "output_hidden_states", "return_dict", "train", "params", "past_key_values"]
         names += ["dropout_rng", "head_mask", "cross_attn_head_mask", "inputs_embeds", "use_cache", "labels"]
         return _document(names, kind, arguments)
     if kind in ("encoder", "token_classification"):
-        names = ["input_ids", "attention_mask"] + _seq2seq_tail("flax") + ["head_mask", "inputs_embeds"]
+        names = ["input_ids", "attention_mask", *positions] + _seq2seq_tail("flax") + ["head_mask", "inputs_embeds"]
         return _document(names + (["labels"] if kind == "token_classification" else []), kind, arguments)
-    names = ["input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask"] + _seq2seq_tail("flax")
+    names = ["input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask"]
+    names += positions + [f"decoder_{name}" for name in positions] + _seq2seq_tail("flax")
     names += ["head_mask", "decoder_head_mask", "cross_attn_head_mask", "encoder_outputs"]
     # Sequence classification and question answering decode the input itself: they take no cache.
     names += [] if kind in ("sequence_classification", "question_answering") else ["past_key_values"]

@@ -344,3 +344,67 @@ def test_flax_generate_matches_transformers(arch, variant, checkpoint):
         length = expected.shape[1]
         assert np.array_equal(got[:, :length], expected), (kwargs, got, expected)
         assert (got[:, length:] == config.pad_token_id).all(), (kwargs, got)
+
+
+def _flax_positions(config, shape, seed) -> np.ndarray:
+    """Random positions of `shape` anywhere in the table, the first and the last one included."""
+    positions = np.random.default_rng(seed).integers(0, config.max_position_embeddings, size=shape)
+    positions[0, :2] = (0, config.max_position_embeddings - 1)
+    return positions
+
+
+def _assert_near(got, expected, what: str) -> None:
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    diff = float(np.max(np.abs(got - expected)))
+    assert got.shape == expected.shape and diff <= ATOL, (what, got.shape, expected.shape, diff)
+
+
+@pytest.mark.parametrize("arch,variant", FLAX_ARCH_VARIANTS)
+def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
+    """Flax `position_ids` / `decoder_position_ids` (of `__call__`, `encode`, `decode` and the causal LM, positionally
+    where transformers' Flax models take them): the default positions given explicitly change nothing; random
+    positions anywhere in the table give transformers' Flax outputs with the same positions (transformers' PyTorch
+    models take none). transformers' models run on our parameters, whose tree is theirs (test_parity checks that
+    they hold the checkpoint's weights): converting the checkpoint again costs seconds for nothing."""
+    pytest.importorskip("jax")
+    import jax.numpy as jnp
+    import transformers
+
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    ours = _flax_ours(case, directory)
+    theirs = getattr(transformers, case.class_name("flax"))(config, _do_init=False)
+    inputs = {k: jnp.asarray(v) for k, v in make_inputs(case, config).items() if k != "labels"}
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    decoder_ids = inputs["decoder_input_ids"]
+    decoder_mask = inputs.get("decoder_attention_mask", jnp.ones_like(decoder_ids))
+    default = ours(ids, mask, decoder_ids, decoder_mask)
+    arange = jnp.broadcast_to(jnp.arange(ids.shape[1]), ids.shape)
+    decoder_arange = jnp.broadcast_to(jnp.arange(decoder_ids.shape[1]), decoder_ids.shape)
+    explicit = ours(ids, mask, decoder_ids, decoder_mask, arange, decoder_arange)
+    for name in ("logits", "encoder_last_hidden_state"):
+        assert np.array_equal(np.asarray(explicit[name]), np.asarray(default[name])), name
+
+    positions = jnp.asarray(_flax_positions(config, ids.shape, 1))
+    decoder_positions = jnp.asarray(_flax_positions(config, decoder_ids.shape, 2))
+    encoded = ours.encode(ids, mask, positions)
+    expected_encoded = theirs.encode(ids, mask, positions, params=ours.params)
+    _assert_near(encoded.last_hidden_state, expected_encoded.last_hidden_state, "encode")
+    decoded = ours.decode(decoder_ids, encoded, mask, decoder_mask, decoder_positions)
+    expected_decoded = theirs.decode(
+        decoder_ids, expected_encoded, mask, decoder_mask, decoder_positions, params=ours.params
+    )
+    _assert_near(decoded.logits, expected_decoded.logits, "decode")
+    assert np.max(np.abs(np.asarray(decoded.logits) - np.asarray(default.logits))) > 1e-3  # the positions matter
+    got = ours(ids, mask, decoder_ids, decoder_mask, positions, decoder_positions)
+    _assert_near(got.logits, decoded.logits, "__call__")
+
+    lm_case = _case(arch, "causal_lm", variant)
+    config, _, directory = checkpoint(lm_case)
+    lm_ids = jnp.asarray(make_inputs(lm_case, config)["input_ids"])
+    lm_mask = jnp.ones_like(lm_ids)
+    lm_positions = jnp.asarray(_flax_positions(config, lm_ids.shape, 3))
+    lm_ours = _flax_ours(lm_case, directory)
+    lm_theirs = getattr(transformers, lm_case.class_name("flax"))(config, _do_init=False)
+    expected = lm_theirs(lm_ids, lm_mask, lm_positions, params=lm_ours.params).logits
+    _assert_near(lm_ours(lm_ids, lm_mask, lm_positions).logits, expected, "causal LM")

@@ -414,6 +414,7 @@ class FlaxBartEncoder(nn.Module):
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -421,7 +422,8 @@ class FlaxBartEncoder(nn.Module):
         output_hidden_states: bool = False,
     ) -> FlaxBaseModelOutput:
         """The last block's output and, on request, the hidden states (the normalised embeddings and each block's
-        output) and the attention probabilities."""
+        output) and the attention probabilities. `position_ids` (batch or 1, seq): the tokens' positions, by default
+        0, 1, ... in every row."""
         config = self.config
         batch_size, seq_length = check_inputs(
             input_ids,
@@ -429,13 +431,16 @@ class FlaxBartEncoder(nn.Module):
             vocab_size=config.vocab_size,
             embedding_size=config.hidden_size,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
         )
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings()(input_ids.astype("i4")) * self.embed_scale
-        # Positions count from 0 in every row, padding or not; the table's first 2 rows are never a position.
-        position_ids = jnp.arange(seq_length)[None, :]
+        if position_ids is None:
+            # Positions count from 0 in every row, padding or not.
+            position_ids = jnp.arange(seq_length)[None, :]
+        # The table's first 2 rows are never a position.
         positions = self.embed_positions(position_ids + 2)
         hidden_states = inputs_embeds + positions.astype(inputs_embeds.dtype)
         hidden_states = self.layernorm_embedding(hidden_states)
@@ -527,6 +532,7 @@ class FlaxBartDecoder(nn.Module):
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
@@ -542,6 +548,7 @@ class FlaxBartDecoder(nn.Module):
         embeddings and each block's output), the attention and cross-attention probabilities.
 
         Args:
+            position_ids: (batch or 1, seq): the new tokens' positions; by default they continue after the cached ones.
             past_key_values: the past keys/values (a tuple, as returned), which the new ones extend, or a preallocated
                 `FlaxDecoderCache` (`init_cache`), written in place at its own position. With the latter,
                 `attention_mask` spans the cache: `(batch, max_length)`.
@@ -565,6 +572,7 @@ class FlaxBartDecoder(nn.Module):
             prefix="decoder_",
             past_length=past_length,
             attention_mask=mask_to_check,
+            position_ids=position_ids,
             max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
             encoder_hidden_states=encoder_hidden_states,
@@ -586,8 +594,10 @@ class FlaxBartDecoder(nn.Module):
             inputs_embeds = jnp.where(cache_index + seq_length <= key_length, inputs_embeds, jnp.nan)
         else:
             query_offset, key_length = past_length, past_length + seq_length
-        # Positions continue after the cached ones; the table's first 2 rows are never a position.
-        position_ids = (jnp.arange(seq_length) + query_offset)[None, :]
+        if position_ids is None:
+            # Positions continue after the cached ones.
+            position_ids = (jnp.arange(seq_length) + query_offset)[None, :]
+        # The table's first 2 rows are never a position.
         positions = self.embed_positions(position_ids + 2)
         hidden_states = inputs_embeds + positions.astype(inputs_embeds.dtype)
         hidden_states = self.layernorm_embedding(hidden_states)
@@ -676,6 +686,7 @@ class FlaxBartModule(nn.Module):
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -685,6 +696,7 @@ class FlaxBartModule(nn.Module):
         return self.encoder(
             input_ids=input_ids,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
@@ -698,6 +710,7 @@ class FlaxBartModule(nn.Module):
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
+        decoder_position_ids: Optional[jnp.ndarray] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
@@ -710,6 +723,7 @@ class FlaxBartModule(nn.Module):
         return self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
+            position_ids=decoder_position_ids,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             head_mask=decoder_head_mask,
@@ -734,6 +748,8 @@ class FlaxBartModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         decoder_input_ids: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
+        decoder_position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
@@ -766,6 +782,7 @@ class FlaxBartModule(nn.Module):
             encoder_outputs = self.encode(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
+                position_ids=position_ids,
                 head_mask=head_mask,
                 inputs_embeds=inputs_embeds,
                 deterministic=deterministic,
@@ -780,6 +797,7 @@ class FlaxBartModule(nn.Module):
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             past_key_values=past_key_values,
@@ -797,6 +815,8 @@ class FlaxBartModule(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         decoder_input_ids: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
+        decoder_position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
@@ -815,6 +835,8 @@ class FlaxBartModule(nn.Module):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -904,6 +926,8 @@ class FlaxBartForConditionalGenerationModule(FlaxBartHeadModule):
         attention_mask: Optional[jnp.ndarray] = None,
         decoder_input_ids: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
+        decoder_position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
@@ -935,6 +959,8 @@ class FlaxBartForConditionalGenerationModule(FlaxBartHeadModule):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -999,6 +1025,8 @@ class FlaxBartForSequenceClassificationModule(FlaxBartHeadModule):
         attention_mask: Optional[jnp.ndarray] = None,
         decoder_input_ids: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
+        decoder_position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
@@ -1019,6 +1047,8 @@ class FlaxBartForSequenceClassificationModule(FlaxBartHeadModule):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1066,6 +1096,8 @@ class FlaxBartForQuestionAnsweringModule(FlaxBartHeadModule):
         attention_mask: Optional[jnp.ndarray] = None,
         decoder_input_ids: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
+        decoder_position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
@@ -1087,6 +1119,8 @@ class FlaxBartForQuestionAnsweringModule(FlaxBartHeadModule):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1154,6 +1188,7 @@ class FlaxBartForCausalLMModule(nn.Module):
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
@@ -1170,6 +1205,7 @@ class FlaxBartForCausalLMModule(nn.Module):
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             head_mask=head_mask,
@@ -1249,6 +1285,7 @@ class FlaxBartPreTrainedModel(FlaxPreTrainedModel):
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
@@ -1259,7 +1296,8 @@ class FlaxBartPreTrainedModel(FlaxPreTrainedModel):
         inputs_embeds: Optional[jnp.ndarray] = None,
     ):
         """Run the encoder: [`FlaxBaseModelOutput`] (a tuple when `return_dict=False`). The arguments are in
-        transformers' order; `head_mask` and `inputs_embeds` (specformers' own) come last."""
+        transformers' order; `head_mask` and `inputs_embeds` (specformers' own) come last. `position_ids` `(batch,
+        seq)`: the tokens' positions, by default 0, 1, ... in every row."""
         self._require_encoder_decoder("encode")
         output = self._apply(
             "encode",
@@ -1268,6 +1306,7 @@ class FlaxBartPreTrainedModel(FlaxPreTrainedModel):
             train,
             input_ids=input_ids,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions if output_attentions is not None else self.config.output_attentions,
@@ -1284,6 +1323,7 @@ class FlaxBartPreTrainedModel(FlaxPreTrainedModel):
         encoder_outputs,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         decoder_attention_mask: Optional[jnp.ndarray] = None,
+        decoder_position_ids: Optional[jnp.ndarray] = None,
         past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
@@ -1315,6 +1355,8 @@ class FlaxBartPreTrainedModel(FlaxPreTrainedModel):
             decoder_attention_mask: 1 for decoder tokens to attend, 0 for padding; with a cache from `init_cache` it
                 spans the cache, `(batch, max_length)` (positions not decoded yet are ignored), else `(batch, past +
                 new length)`. Default: all ones.
+            decoder_position_ids: `(batch, new length)`: the new tokens' positions; by default they continue after
+                the cached ones (from 0 without a cache).
             past_key_values: the cache: a `FlaxDecoderCache` (`init_cache`, then as returned), or the tuple returned by
                 a call without one, one `(self key, self value, cross key, cross value)` per layer, which the new keys
                 extend (its length grows: a new compilation per step under `jax.jit`).
@@ -1339,6 +1381,7 @@ class FlaxBartPreTrainedModel(FlaxPreTrainedModel):
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             past_key_values=past_key_values,
@@ -1392,6 +1435,13 @@ class FlaxBartModel(FlaxBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
@@ -1443,6 +1493,8 @@ class FlaxBartModel(FlaxBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        position_ids=None,
+        decoder_position_ids=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -1473,6 +1525,13 @@ class FlaxBartModel(FlaxBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -1526,6 +1585,8 @@ class FlaxBartModel(FlaxBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1561,6 +1622,13 @@ class FlaxBartForConditionalGeneration(FlaxBartPreTrainedModel, FlaxGenerationMi
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
@@ -1622,6 +1690,8 @@ class FlaxBartForConditionalGeneration(FlaxBartPreTrainedModel, FlaxGenerationMi
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        position_ids=None,
+        decoder_position_ids=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -1653,6 +1723,13 @@ class FlaxBartForConditionalGeneration(FlaxBartPreTrainedModel, FlaxGenerationMi
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -1710,6 +1787,8 @@ class FlaxBartForConditionalGeneration(FlaxBartPreTrainedModel, FlaxGenerationMi
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1746,6 +1825,13 @@ class FlaxBartForSequenceClassification(FlaxBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
@@ -1798,6 +1884,8 @@ class FlaxBartForSequenceClassification(FlaxBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        position_ids=None,
+        decoder_position_ids=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -1828,6 +1916,13 @@ class FlaxBartForSequenceClassification(FlaxBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -1902,6 +1997,8 @@ class FlaxBartForSequenceClassification(FlaxBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1938,6 +2035,13 @@ class FlaxBartForQuestionAnswering(FlaxBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
@@ -1994,6 +2098,8 @@ class FlaxBartForQuestionAnswering(FlaxBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        position_ids=None,
+        decoder_position_ids=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -2025,6 +2131,13 @@ class FlaxBartForQuestionAnswering(FlaxBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -2083,6 +2196,8 @@ class FlaxBartForQuestionAnswering(FlaxBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -2111,6 +2226,9 @@ class FlaxBartForCausalLM(FlaxBartPreTrainedModel):
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
             Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
             model is configured as a decoder.
@@ -2167,6 +2285,7 @@ class FlaxBartForCausalLM(FlaxBartPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
+        position_ids=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
         output_attentions=None,
@@ -2190,6 +2309,9 @@ class FlaxBartForCausalLM(FlaxBartPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
                 Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
                 model is configured as a decoder.
@@ -2242,6 +2364,7 @@ class FlaxBartForCausalLM(FlaxBartPreTrainedModel):
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             past_key_values=past_key_values,
