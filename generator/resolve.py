@@ -1337,7 +1337,7 @@ def _head_arguments(
     if seq2seq:
         return _seq2seq_arguments(kind, framework, arguments, spec.embeddings.position == "absolute")
     if decoder_only:
-        return _decoder_only_arguments(kind, framework, arguments)
+        return _decoder_only_arguments(kind, framework, arguments, tuple(spec.flax_placeholder_arguments))
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type:
         names.append("token_type_ids")
@@ -1381,7 +1381,9 @@ def _head_arguments(
     return _document(names, kind, arguments)
 
 
-def _decoder_only_arguments(kind: str, framework: str, arguments: schema.ArgumentsSpec) -> tuple[Argument, ...]:
+def _decoder_only_arguments(
+    kind: str, framework: str, arguments: schema.ArgumentsSpec, placeholders: tuple[str, ...] = ()
+) -> tuple[Argument, ...]:
     """transformers' GPT-2-style signatures: every head but question answering takes a cache."""
     names = ["input_ids"] + (["past_key_values"] if kind != "question_answering" else [])
     names += ["attention_mask", "position_ids", "head_mask", "inputs_embeds"]
@@ -1391,11 +1393,12 @@ def _decoder_only_arguments(kind: str, framework: str, arguments: schema.Argumen
     if framework == "flax":
         # transformers' Flax order: `input_ids, attention_mask, position_ids, params, past_key_values, dropout_rng,
         # train` and the output flags; then by keyword the inputs only specformers takes and the labels.
-        # The encoder states are placeholders: transformers' take them there, these stacks have no cross-attention.
+        # `placeholders` (the spec's `flax_placeholder_arguments`, e.g. GPT-2's encoder states) come before `params`:
+        # transformers' take them there, these stacks have no cross-attention.
         cache = ["past_key_values"] if "past_key_values" in names else []
-        head = ["input_ids", "attention_mask", "position_ids", *_ENCODER_STATES, "params", *cache, "dropout_rng", "train"]
+        head = ["input_ids", "attention_mask", "position_ids", *placeholders, "params", *cache, "dropout_rng", "train"]
         head += ["output_attentions", "output_hidden_states", "return_dict"]
-        return _document(head + [n for n in names if n not in head] + labels, kind, arguments, _ENCODER_STATES)
+        return _document(head + [n for n in names if n not in head] + labels, kind, arguments, placeholders)
     return _document(names + labels + _seq2seq_tail(framework), kind, arguments)
 
 

@@ -557,6 +557,11 @@ class ArchitectureSpec(Strict):
     flax_keyword_arguments: list[
         Literal["head_mask", "position_ids", "token_type_ids", "encoder_hidden_states", "encoder_attention_mask"]
     ] = Field(default_factory=list)
+    # Decoder-only stacks: inputs transformers' Flax classes of this architecture take before `params` although the
+    # stack has no use for them (GPT-2's encoder states): the generated classes keep their places, and refuse a value.
+    flax_placeholder_arguments: list[Literal["encoder_hidden_states", "encoder_attention_mask"]] = Field(
+        default_factory=list
+    )
     test: Optional[SpecTests] = None
 
 

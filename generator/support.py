@@ -259,6 +259,10 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
     # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
+    Rule(ENCODER, "flax_placeholder_arguments", ([],), "remove `flax_placeholder_arguments`: only decoder-only stacks keep places for inputs they do not use (their heads without cross-attention keep transformers' places of the encoder states themselves)"),
+    Rule(NAMES_ENCODER, "flax_placeholder_arguments", ([],), "remove `flax_placeholder_arguments`: only decoder-only stacks keep places for inputs they do not use (their heads without cross-attention keep transformers' places of the encoder states themselves)"),
+    Rule(ENCODER_DECODER, "flax_placeholder_arguments", ([],), "remove `flax_placeholder_arguments`: only decoder-only stacks keep places for inputs they do not use (their heads without cross-attention keep transformers' places of the encoder states themselves)"),
+    Rule(NAMES_ENCODER_DECODER, "flax_placeholder_arguments", ([],), "remove `flax_placeholder_arguments`: only decoder-only stacks keep places for inputs they do not use (their heads without cross-attention keep transformers' places of the encoder states themselves)"),
     Rule(DECODER_ONLY, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax decoder-only models take transformers' `input_ids, attention_mask, position_ids` first and the other inputs by keyword"),
     Rule(DECODER_ONLY, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`, `final_norm`)"),
     Rule(DECODER_ONLY, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),

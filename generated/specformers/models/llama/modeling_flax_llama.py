@@ -660,14 +660,6 @@ class FlaxLlamaModel(FlaxLlamaPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -706,8 +698,6 @@ class FlaxLlamaModel(FlaxLlamaPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
         params=None,
         past_key_values=None,
         dropout_rng=None,
@@ -730,14 +720,6 @@ class FlaxLlamaModel(FlaxLlamaPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -769,13 +751,6 @@ class FlaxLlamaModel(FlaxLlamaPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
-            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -809,14 +784,6 @@ class FlaxLlamaForCausalLM(FlaxLlamaPreTrainedModel, FlaxDecoderOnlyGenerationMi
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -865,8 +832,6 @@ class FlaxLlamaForCausalLM(FlaxLlamaPreTrainedModel, FlaxDecoderOnlyGenerationMi
         input_ids=None,
         attention_mask=None,
         position_ids=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
         params=None,
         past_key_values=None,
         dropout_rng=None,
@@ -890,14 +855,6 @@ class FlaxLlamaForCausalLM(FlaxLlamaPreTrainedModel, FlaxDecoderOnlyGenerationMi
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -933,13 +890,6 @@ class FlaxLlamaForCausalLM(FlaxLlamaPreTrainedModel, FlaxDecoderOnlyGenerationMi
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
-            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -974,14 +924,6 @@ class FlaxLlamaForSequenceClassification(FlaxLlamaPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -1024,8 +966,6 @@ class FlaxLlamaForSequenceClassification(FlaxLlamaPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
         params=None,
         past_key_values=None,
         dropout_rng=None,
@@ -1049,14 +989,6 @@ class FlaxLlamaForSequenceClassification(FlaxLlamaPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -1092,13 +1024,6 @@ class FlaxLlamaForSequenceClassification(FlaxLlamaPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
-            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1133,14 +1058,6 @@ class FlaxLlamaForTokenClassification(FlaxLlamaPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -1181,8 +1098,6 @@ class FlaxLlamaForTokenClassification(FlaxLlamaPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
         params=None,
         past_key_values=None,
         dropout_rng=None,
@@ -1206,14 +1121,6 @@ class FlaxLlamaForTokenClassification(FlaxLlamaPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
@@ -1247,13 +1154,6 @@ class FlaxLlamaForTokenClassification(FlaxLlamaPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
-            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1288,14 +1188,6 @@ class FlaxLlamaForQuestionAnswering(FlaxLlamaPreTrainedModel):
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1339,8 +1231,6 @@ class FlaxLlamaForQuestionAnswering(FlaxLlamaPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1363,14 +1253,6 @@ class FlaxLlamaForQuestionAnswering(FlaxLlamaPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1404,13 +1286,6 @@ class FlaxLlamaForQuestionAnswering(FlaxLlamaPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
-            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
