@@ -157,7 +157,6 @@ def test_cross_attention_keys_values_are_computed_once(arch, flax_model):
 
 # The documented incremental decoding (encode, init_cache, decode fed back its past_key_values) for every
 # encoder-decoder spec: every variant with its LM head (the bare model where there is none), and the bare model.
-SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
 DECODER_HEADS = ("conditional_generation", "seq2seq")
 LOOP_CASES = []
 for _arch in SEQ2SEQ_ARCHS:

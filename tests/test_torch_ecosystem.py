@@ -186,7 +186,10 @@ def _prune_kind(arch: str) -> str:
     """The head whose pruning is compared: a sequence classifier of an encoder stack, the encoder-only model of an
     encoder-decoder (transformers prunes nothing else there), the causal LM of a decoder-only stack."""
     spec = _arch(arch)
-    return "encoder" if spec.seq2seq else "causal_lm" if spec.stack == "decoder-only" else "sequence_classification"
+    if spec.seq2seq:
+        # The encoder-only model where the spec has one, else the generation head (which transformers cannot prune).
+        return "encoder" if spec.head("encoder") else "conditional_generation"
+    return "causal_lm" if spec.stack == "decoder-only" else "sequence_classification"
 
 
 def _logits(model, ids):

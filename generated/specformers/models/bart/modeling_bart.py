@@ -520,6 +520,12 @@ class BartPreTrainedModel(PreTrainedModel):
         r"(^|\.)(encoder|decoder)\.version$",
     )
 
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support pruning attention heads: transformers' BART "
+            "encoder-decoder models cannot prune heads either"
+        )
+
 
 class BartClassificationHead(nn.Module):
     """Sentence-level classification of one hidden state per example: dropout, `dense` + tanh, dropout, `out_proj`."""
