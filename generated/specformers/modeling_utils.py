@@ -473,8 +473,12 @@ class PreTrainedModel(nn.Module):
         self.base_model._prune_heads(fresh)
         self.config.pruned_heads = {layer: sorted(heads) for layer, heads in pruned.items()}
 
+    # Why the models of an architecture cannot prune heads (set by those whose transformers models cannot either).
+    _cannot_prune_heads: Optional[str] = None
+
     def _prune_heads(self, heads_to_prune: dict) -> None:
-        raise NotImplementedError(f"{type(self).__name__} does not support pruning attention heads")
+        reason = f": {self._cannot_prune_heads}" if self._cannot_prune_heads else ""
+        raise NotImplementedError(f"{type(self).__name__} does not support pruning attention heads{reason}")
 
     def tie_weights(self) -> None:
         """Make the LM decoder share the word-embedding matrix (when `config.tie_word_embeddings`) and let every

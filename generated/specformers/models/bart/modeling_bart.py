@@ -519,12 +519,7 @@ class BartPreTrainedModel(PreTrainedModel):
         # The version numbers of fairseq's stacks, which converted checkpoints may hold.
         r"(^|\.)(encoder|decoder)\.version$",
     )
-
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not support pruning attention heads: transformers' BART "
-            "encoder-decoder models cannot prune heads either"
-        )
+    _cannot_prune_heads = "transformers' BART encoder-decoder models cannot prune heads either"
 
 
 class BartClassificationHead(nn.Module):

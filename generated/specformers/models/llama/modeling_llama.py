@@ -198,14 +198,10 @@ class LlamaPreTrainedModel(PreTrainedModel):
     config_class = LlamaConfig
     base_model_prefix = "model"
     _no_split_modules = ["LlamaBlock"]
-
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not support pruning attention heads: grouped-query attention shares each "
-            "key/value head among several query heads (transformers' models with grouped-query attention cannot "
-            "prune heads either)"
-        )
-
+    _cannot_prune_heads = (
+        "grouped-query attention shares each key/value head among several query heads (transformers' models with "
+        "grouped-query attention cannot prune heads either)"
+    )
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
