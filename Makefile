@@ -19,10 +19,11 @@ test: $(STAMP)
 	$(PY) -m generator --check
 	$(PY) -m pytest -n 2 --dist loadgroup -q tests
 
-# Everything `make test` runs, with the composition property test at its full example count (tests/test_composition.py).
+# Everything `make test` runs, with the property tests at their full example counts: the composition test
+# (tests/test_composition.py) and the hostile-spec tests (tests/test_hostile_specs.py).
 test-all: $(STAMP)
 	$(PY) -m generator --check
-	SPECFORMERS_COMPOSITION_EXAMPLES=200 $(PY) -m pytest -n 2 --dist loadgroup -q tests
+	SPECFORMERS_TEST_ALL=1 SPECFORMERS_COMPOSITION_EXAMPLES=200 $(PY) -m pytest -n 2 --dist loadgroup -q tests
 
 # Upstream TF models need legacy Keras (tf-keras); the benchmark runs them in a child process only.
 bench: $(STAMP)

@@ -4,7 +4,8 @@
 
 Every TF class of every spec is enumerated from the harness (one configuration per architecture), so a new spec is
 covered without editing this file. A round trip must be exact: the same variables and every output field equal (max
-abs diff 0), before and after a training step.
+abs diff 0), before a training step (every class) and after one (per architecture, a class with its own loss and one
+without).
 """
 
 import numpy as np
@@ -93,7 +94,16 @@ def _assert_same_optimizer_state(expected, actual) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# (a) every class: a `.keras` file (loaded without custom_objects), saved never called and after a training step
+# (a) every class: a `.keras` file (loaded without custom_objects), saved never called; and after a training step
+
+
+# After a training step: one class per architecture with its own loss (labels in the inputs) and one without (a Keras
+# loss on its first output). What the step adds to a `.keras` file -- trained variables and the optimizer's state --
+# does not depend on the head, whose own variables the never-called round trip above already covers for every class.
+WITHOUT_LABELS = ("base", "encoder", "seq2seq")
+TRAINED = {}
+for _case in CLASSES:
+    TRAINED.setdefault((_case.arch, _case.head in WITHOUT_LABELS), _case)
 
 
 @pytest.mark.parametrize("case", CLASSES, ids=lambda c: c.class_name("tf"))
@@ -103,6 +113,8 @@ def test_keras_file_round_trip(case, tmp_path):
     model.save(tmp_path / "never_called.keras")  # builds the model first
     reloaded = keras.models.load_model(tmp_path / "never_called.keras")
     _assert_same_model(model, reloaded, inputs, _outputs(model, inputs))
+    if case not in TRAINED.values():
+        return
 
     _train_one_step(model, inputs)
     model.save(tmp_path / "trained.keras")
