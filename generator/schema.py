@@ -69,15 +69,22 @@ class Strict(BaseModel):
 
 
 class ConfigFieldSpec(Strict):
+    """One configuration field."""
+
+    # The field's name, as in transformers' configuration class.
     name: FieldName
     # `dict`: a mapping whose only rendered value is null (with `unsupported`).
     type: Literal["int", "float", "str", "bool", "dict"]
+    # The default value (null only with `optional: true`).
     default: Union[bool, int, float, str, None]
+    # The field's description in the configuration's docstring.
     doc: str
+    # Whether null is a valid value.
     optional: bool = False
     # A None value takes another field's value (`num_attention_heads`), or a quotient of two (`hidden_size //
     # num_attention_heads`).
     default_from: Optional[str] = None
+    # The values the configuration accepts (others raise ValueError when it is built).
     choices: Optional[list[Union[int, float, str]]] = None
     # A field the models do not render: any value but null raises ValueError at config construction, with this reason.
     unsupported: Optional[str] = None
@@ -115,8 +122,14 @@ class ConfigFieldSpec(Strict):
 
 
 class ConfigSpec(Strict):
+    """The configuration class (`<class_prefix>Config`): transformers' fields and defaults, loaded from and saved to
+    config.json."""
+
+    # The configuration class's docstring.
     doc: str
+    # The configuration fields, with transformers' names, types and defaults.
     fields: list[ConfigFieldSpec] = Field(min_length=1)
+    # Aliases: the name templates read (`hidden_size`) -> the config field that holds it (`d_model`).
     attribute_map: dict[Identifier, Identifier] = Field(default_factory=dict)
     activation_spec: Optional["ActivationSpec"] = None
 
@@ -136,20 +149,33 @@ class ConfigSpec(Strict):
 
 
 class Projection(Strict):
+    """A projection of the embeddings to hidden_size."""
+
+    # The projection's module path (`encoder.embedding_hidden_mapping_in` or a base-model attribute).
     path: DottedPath
+    # Built always, or only when the embedding width differs from hidden_size.
     when: Literal["always", "sizes_differ"] = "always"
 
 
 class EmbeddingsSpec(Strict):
+    """The input embeddings: words, optional token types and learned positions, an optional norm and dropout."""
+
     template: ClassVar[str] = "embeddings.jinja"
+    # The embeddings module's attribute in the base model.
     path: Identifier = "embeddings"
+    # The config field of the embedding width (another than hidden_size: factorized embeddings, see `projection`).
     size: FieldName = "hidden_size"
+    # Whether there are token type embeddings (`token_type_ids`).
     token_type: bool = True
+    # Learned absolute position embeddings (`absolute`) or none (`none`: positions come from `position`, or none at
+    # all).
     position: Literal["absolute", "none"] = "absolute"
+    # A Linear from the embedding width to hidden_size (factorized embeddings).
     projection: Optional[Projection] = None
     # Encoder-decoder models: one vocabulary matrix at the top level (`shared`), used by both stacks; the stacks hold
     # no embeddings module, only `<stack>.embed_tokens` tied to it. Such embeddings have no LayerNorm.
     shared: Optional[Identifier] = None
+    # Whether a LayerNorm follows the summed embeddings.
     norm: bool = True
     # names layout: null for embeddings without dropout.
     dropout: Optional[FieldName] = "hidden_dropout_prob"
@@ -172,15 +198,19 @@ class EmbeddingsSpec(Strict):
 
 
 class RotaryPosition(Strict):
+    """Rotary position embeddings: queries and keys (and optionally values) rotated by position."""
+
     template: ClassVar[str] = "positions/rotary.jinja"
     kind: Literal["rotary"]
     # fused | split encoders: the module of the sinusoidal table (`<encoder>.<attr>`).
     table_path: Optional[DottedPath] = None
+    # fused | split encoders: a boolean config field; when set, the values are rotated too.
     rotary_value: Optional[FieldName] = None
     # names layout: rotate-half rotary positions without a module, inverse frequencies `theta ** (-2i / dim)` from
     # the config field `theta` (e.g. `rope_theta`), over the first `fraction` (a float config field, e.g.
     # `partial_rotary_factor`; absent: all) of each head's dimensions.
     theta: Optional[FieldName] = None
+    # names layout: the float config field of the fraction of each head's dimensions that rotate (absent: all).
     fraction: Optional[FieldName] = None
 
 
@@ -189,6 +219,7 @@ class RelativeFunctionalPosition(Strict):
 
     template: ClassVar[str] = "positions/relative_functional.jinja"
     kind: Literal["relative_functional"]
+    # The config field clipping relative distances.
     max_relative_position: FieldName
 
 
@@ -201,8 +232,11 @@ class BucketedBiasPosition(Strict):
 
     template: ClassVar[str] = "positions/bucketed_bias.jinja"
     kind: Literal["bucketed_bias"]
+    # The config field of the number of buckets.
     num_buckets: FieldName
+    # The config field of the distance beyond which every distance shares the last bucket.
     max_distance: FieldName
+    # The Embedding's name in the first layer of each stack.
     param: Identifier = "relative_attention_bias"
 
 
@@ -215,31 +249,45 @@ AttentionVariant = Literal["full", "local", "transient_global"]
 
 
 class AttentionVariantChoice(Strict):
+    """One variant of a config-selected attention."""
+
+    # The attention variant rendered for this config value.
     variant: AttentionVariant
+    # Its module's name in each encoder layer.
     module: Identifier
 
 
 class AttentionSelect(Strict):
     """The encoder's self-attention variant is chosen at run time by a config field (`value -> variant`)."""
 
+    # The config field whose value chooses the variant.
     field: FieldName
+    # Config value -> `{variant, module}`.
     variants: dict[str, AttentionVariantChoice] = Field(min_length=1)
 
 
 class LocalAttentionSpec(Strict):
     """Parameters of the local / transient-global variants: blocks of `radius + 1` tokens see their neighbours."""
 
+    # The config field of the local radius (tokens seen on each side).
     radius: FieldName
+    # transient_global: the config field of the size of the blocks summarised into global tokens.
     global_block_size: Optional[FieldName] = None
 
 
 class AttentionSpec(Strict):
+    """The self-attention of each block (and the cross-attention of decoder blocks): its variant, module layout, scaling,
+    biases, heads and dropout."""
+
     template: ClassVar[str] = "attention.jinja"
+    # The self-attention: full, local (blocks see their neighbours) or transient-global (local plus block summaries);
+    # with `select`, chosen by config.
     variant: AttentionVariant = "full"
     # fused: <module>.{query,key,value,dense,LayerNorm}; split: <module>.self.* + <module>.output.*;
     # sublayer: block.N.layer.I.<module>.{q,k,v,o} with a pre-norm `layer_norm` beside it.
     # names: the modules are the spec's `names` roles (`attention.norm`, `attention.query`, ...).
     layout: Literal["fused", "split", "sublayer", "names"]
+    # The attention module's name in each layer (fused, split and sublayer layouts).
     module: Identifier = "attention"
     # Divide scores by sqrt(head_dim): always (true), never (false), or as a boolean config field says.
     scale: Union[bool, FieldName] = True
@@ -257,6 +305,7 @@ class AttentionSpec(Strict):
     # names layout: the config field of the number of key/value heads (grouped-query attention: each key/value head
     # serves num_attention_heads / kv_heads query heads); absent: as many as query heads.
     kv_heads: Optional[FieldName] = None
+    # The config field of the attention-probability dropout.
     dropout: FieldName = "attention_probs_dropout_prob"
     # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.
     output_dropout: bool = True
@@ -279,18 +328,24 @@ class AttentionSpec(Strict):
 
 
 class FeedForwardSpec(Strict):
+    """The feed-forward of each block: two projections around an activation, optionally gated."""
+
     template: ClassVar[str] = "feed_forward.jinja"
+    # The feed-forward kind (two projections around an activation).
     variant: Literal["dense"] = "dense"
     # fused: ffn / ffn_output / full_layer_layer_norm; split: intermediate.dense / output.{dense,LayerNorm};
     # sublayer: block.N.layer.I.<module>.{wi,wo} (or {wi_0,wi_1,wo} when gated) with a pre-norm `layer_norm`.
     # names: `ffn.norm`, `ffn.input`, `ffn.output` from the spec's `names`.
     layout: Literal["fused", "split", "sublayer", "names"]
+    # sublayer layout: the feed-forward module's name in its sublayer.
     module: Identifier = "DenseReluDense"
+    # The config field of the inner width.
     size: FieldName = "intermediate_size"
     # When `size`'s config field is None, the feed-forward is this many times hidden_size wide.
     size_multiple: Optional[int] = Field(default=None, gt=0)
     # names layout: the weight layout of the two projections (see `AttentionSpec.projection`).
     projection: Literal["linear", "conv1d"] = "linear"
+    # The config field naming the activation.
     activation: FieldName = "hidden_act"
     # names layout: null for blocks without residual dropout.
     dropout: Optional[FieldName] = "hidden_dropout_prob"
@@ -305,22 +360,37 @@ class FeedForwardSpec(Strict):
 
 
 class NormSpec(Strict):
+    """The normalisation of each block: kind, placement and epsilon."""
+
+    # LayerNorm, or RMSNorm (weight only, mean of squares in float32).
     kind: Literal["layer_norm", "rms_norm"] = "layer_norm"
+    # After each residual add (`post`) or at the start of each sublayer (`pre`).
     placement: Literal["post", "pre"] = "post"
     # A config field, or (names layout) a fixed number.
     eps: Union[FieldName, float] = "layer_norm_eps"
 
 
 class SharingSpec(Strict):
+    """Cross-layer parameter sharing: layer groups of inner layers."""
+
+    # The config field of the number of layer groups.
     groups: FieldName
+    # The config field of the number of inner layers per group.
     inner: FieldName
+    # The module list of the groups (`encoder.<group_list>.G`).
     group_list: Identifier
+    # The module list of a group's inner layers (`<group_list>.G.<layer_list>.I`).
     layer_list: Identifier
 
 
 class EncoderSpec(Strict):
+    """The encoder stack (encoder and encoder-decoder stacks): its module names and depth layout."""
+
+    # The encoder stack's attribute in the base model.
     path: Identifier = "encoder"
+    # The module list of the layers (`encoder.<layer_list>.N`), one module per layer.
     layer_list: Optional[Identifier] = None
+    # Cross-layer sharing: `num_hidden_layers` calls, each running one group's inner layers.
     sharing: Optional[SharingSpec] = None
     sublayer_list: Optional[Identifier] = None  # sublayer layout: block.N.<sublayer_list>.I
     embed_tokens: Optional[Identifier] = None  # encoder-decoder: the stack's (tied) token embedding
@@ -337,14 +407,18 @@ class DecoderSpec(Strict):
     """`causal`/`cache`: the encoder doubles as a causal decoder (config.is_decoder). With `path`, a separate decoder
     stack of an encoder-decoder model: causal self-attention, cross-attention, `layers` from a config field."""
 
+    # Whether self-attention masks future tokens when the model is a decoder.
     causal: bool = True
+    # Whether the decoder keeps a key/value cache (`past_key_values`, `use_cache`).
     cache: bool = True
     # Decoder-only stacks: how future keys are masked. `separate`: replaced by the mask value before the padding mask
     # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2);
     # `combined`: one additive mask of future and padding keys (a query that sees no key spreads its attention over
     # every key, as the shared masking utilities of recent transformers models do).
     mask: Literal["separate", "combined"] = "separate"
+    # Encoder-decoder stacks: the decoder stack's attribute in the base model.
     path: Optional[Identifier] = None
+    # Encoder-decoder stacks: the config field of the decoder's depth.
     layers: Optional[FieldName] = None
     start_token: Optional[FieldName] = None  # config field of the decoder start id (labels are shifted right)
     # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
@@ -354,6 +428,7 @@ class DecoderSpec(Strict):
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None
+    # names-layout encoder-decoder stacks: the config field of the decoder's feed-forward width.
     ffn_size: Optional[FieldName] = None
 
 
@@ -361,15 +436,20 @@ class LayerDropSpec(Strict):
     """names-layout encoder-decoder stacks: the config fields of each stack's LayerDrop probability (in training, a
     whole block is skipped with this probability)."""
 
+    # The config field of the encoder stack's LayerDrop probability.
     encoder: FieldName
+    # The config field of the decoder stack's LayerDrop probability.
     decoder: FieldName
 
 
 class ActivationSpec(Strict):
     """A config string `[gated-]ACT` (e.g. `gated-gelu`) parsed into two derived config attributes."""
 
+    # The config field holding the string (e.g. `feed_forward_proj`).
     field: FieldName
+    # The derived config attribute naming the activation (e.g. `dense_act_fn`).
     activation: FieldName
+    # The derived boolean config attribute: whether the string starts with `gated-` (e.g. `is_gated_act`).
     gated: FieldName
     aliases: dict[str, str] = Field(default_factory=dict)  # full value -> activation name (gated-gelu -> gelu_new)
 
@@ -383,7 +463,9 @@ ActivationName = Literal[
 class HeadActivation(Strict):
     """The activation of a head module: a config field (`{field: hidden_act}`) or a fixed one (`{name: gelu}`)."""
 
+    # A config field naming the activation.
     field: Optional[FieldName] = None
+    # A fixed activation.
     name: Optional[ActivationName] = None
 
     @model_validator(mode="after")
@@ -398,11 +480,18 @@ class HeadActivation(Strict):
 
 
 class PoolerSpec(Strict):
+    """The pooler: a Linear + tanh on the first token."""
+
+    # The pooler's attribute in the base model.
     path: Identifier = "pooler"
+    # `bare`: the pooler is the Linear itself; `dense`: it holds it as `dense`. Both apply tanh to the first token.
     layout: Literal["bare", "dense"] = "dense"
 
 
 class LMHeadSpec(Strict):
+    """The language-modelling head: the vocabulary projection and what comes before it."""
+
+    # The LM head's module path in the head models.
     path: DottedPath
     # flat / transform: BERT-style MLM heads; linear: a bare Linear without bias (encoder-decoder LM), which reuses
     # the shared embedding when config.tie_word_embeddings, scaling the decoder output by hidden_size**-0.5 first.
@@ -426,6 +515,7 @@ class DiscriminatorHeadSpec(Strict):
     """A token-level binary classifier (replaced-token detection): `<path>.dense` (hidden -> hidden), an activation,
     `<path>.dense_prediction` (hidden -> 1); one logit per token, BCE-with-logits loss over the attended tokens."""
 
+    # The head's attribute in the head model.
     path: Identifier
     activation: HeadActivation = HeadActivation(field="hidden_act")
 
@@ -435,22 +525,37 @@ class SequenceSummarySpec(Strict):
     `type` (`first`, `last`, `mean`, `cls_index`: the last token), then, in order, `<path>.summary` (hidden ->
     hidden, when `use_proj`), `activation` (a config field naming one, or None: none) and dropout `last_dropout`."""
 
+    # The summary module's attribute in the head model.
     path: Identifier = "sequence_summary"
+    # The config field choosing the token (`first`, `last`, `mean`, `cls_index`).
     type: FieldName
+    # The boolean config field: whether the `summary` projection is applied.
     use_proj: FieldName
+    # The config field naming the activation after the projection (None: none).
     activation: FieldName
+    # The config field of the dropout rate applied last.
     last_dropout: FieldName
 
 
 class SentenceHeadSpec(Strict):
+    """A sentence-level classifier (next-sentence or sentence-order prediction) on the pooled output."""
+
+    # The classifier's module path in the head models (two modules deep: `cls.seq_relationship`).
     path: DottedPath
+    # The number of sentence labels: a config field or a number.
     num_labels: Union[FieldName, int] = 2
+    # The config field of a dropout before the classifier (absent: none).
     dropout: Optional[FieldName] = None
+    # The forward argument of the sentence labels in the pretraining head.
     label_argument: Identifier = "next_sentence_label"
 
 
 class ClassifierDropoutSpec(Strict):
+    """The dropout of the classification heads: a config field with an optional fallback."""
+
+    # The config field of the classification heads' dropout.
     field: FieldName
+    # The config field used when `field` is None.
     fallback: Optional[FieldName] = None
 
 
@@ -459,7 +564,9 @@ class AttributeRateSpec(Strict):
     None (attributes its class need not declare, set by keyword: transformers reads them with `getattr`), else
     `default`."""
 
+    # The configuration attributes, in order of precedence.
     attributes: list[Identifier] = Field(min_length=1)
+    # The rate when none is set.
     default: float
 
 
@@ -481,9 +588,13 @@ HeadKind = Literal[
 
 
 class HeadSpec(Strict):
+    """One model class: a head kind on the base model."""
+
+    # What the head computes (its class suffix, inputs, outputs and loss).
     kind: HeadKind
     # The class name is `<class_prefix><suffix>`; each kind has a default (`ForCausalLM`, ...).
     suffix: Optional[ClassPrefix] = None
+    # The output class (from specs/outputs.yaml) when it is not the kind's default.
     output: Optional[Identifier] = None
     # sequence_classification: `pooled` (dropout + `classifier` on the pooler output) or `dense_act`
     # (`classifier.{dense,out_proj}` on the first token, with `activation` between them).
@@ -506,6 +617,7 @@ class HeadSpec(Strict):
     encoder_states: Optional[bool] = None
     # Names-layout stacks: the head's Linear (`score`, `classifier`, `qa_outputs`) and whether it has a bias.
     path: Optional[Identifier] = None
+    # Names-layout stacks: whether the head's Linear has a bias.
     bias: Optional[bool] = None
     # style / summary `first_token`: a Linear (hidden -> hidden) and ReLU before the dropout and the classifier.
     pre_classifier: Optional[Identifier] = None
@@ -521,26 +633,35 @@ class SpecTests(Strict):
     """Small configurations the test harness builds every head with, `variants: {name: {config field: value}}`. They
     document why each variant exists (in comments) and never change generated code."""
 
+    # Variant name -> config values (plus `padding_side: left` to pad the test inputs on the left).
     variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None]]] = Field(min_length=1)
 
 
 class ArchitectureSpec(Strict):
+    # The architecture's name: the spec's file name and the module `specformers.models.<name>`.
     name: Identifier
+    # The prefix of every class name (`My`: MyModel, TFMyModel, FlaxMyModel, MyConfig, ...).
     class_prefix: ClassPrefix
+    # config.json's `model_type` (transformers' name of the architecture).
     model_type: Identifier
+    # The attribute holding the base model in every head model, and so the prefix of its weights in checkpoints.
     base_model_prefix: Identifier
+    # The architecture's name in docstrings.
     title: str
+    # A Markdown link to the paper, in the docstrings.
     paper: str
     config: ConfigSpec
     embeddings: EmbeddingsSpec
+    # The position scheme inside attention (rotary, relative or a bucketed bias); absent: only the embeddings' absolute
+    # positions, if any.
     position: Optional[PositionSpec] = None
     attention: AttentionSpec
     feed_forward: FeedForwardSpec
     norm: NormSpec = NormSpec()
     # The stack kind; absent: `encoder-decoder` with `decoder.path`, else `encoder`.
     stack: Optional[Literal["encoder", "decoder-only", "encoder-decoder"]] = None
-    # Module paths by role (decoder-only stacks): `preset: <name>` from specs/layouts.yaml, then `role: dotted.path`
-    # entries that add to or override it.
+    # names layout: module paths by role, `preset: <name>` from specs/layouts.yaml, then `role: dotted.path` entries
+    # that add to or override it.
     names: Optional[dict[str, str]] = None
     encoder: Optional[EncoderSpec] = None
     decoder: Optional[DecoderSpec] = None
@@ -551,6 +672,7 @@ class ArchitectureSpec(Strict):
     discriminator_head: Optional[DiscriminatorHeadSpec] = None
     sequence_summary: Optional[SequenceSummarySpec] = None
     classifier_dropout: Optional[ClassifierDropoutSpec] = None
+    # The model classes: one per head, each generated for PyTorch, TensorFlow and Flax.
     heads: list[HeadSpec] = Field(min_length=1)
     # Model inputs that transformers' Flax classes of this architecture do not take before `params` (they lack
     # them): the generated Flax classes take them after the positional arguments of transformers' order, by keyword.

@@ -205,4 +205,15 @@ def test_readme_lists_what_each_stack_kind_renders():
     """The README's table of stack-kind rules is the table generator/support.py enforces, so it cannot drift."""
     from generator import support
 
-    assert support.markdown_table() in (ROOT / "README.md").read_text()
+    assert support.markdown_table() in (ROOT / "README.md").read_text(), "run `python -m generator.readme`"
+
+
+def test_readme_lists_every_spec_field_with_a_description():
+    """README's "Every spec field" table is generated from the schema (values, defaults and the comment above each
+    field), so a new field shows up there, and one without a comment fails here."""
+    from generator import reference
+
+    assert reference.undocumented() == [], "generator/schema.py: write a comment above each of these fields"
+    rows, _ = reference.rows()
+    assert len(rows) > 100 and all(row.description for row in rows)
+    assert reference.markdown_table() in (ROOT / "README.md").read_text(), "run `python -m generator.readme`"
