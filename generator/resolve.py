@@ -826,20 +826,64 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     )
 
 
-def resolve_architecture(
-    loaded: LoadedYaml, outputs: OutputCatalog, arguments: schema.ArgumentsSpec
-) -> Architecture:
-    spec: schema.ArchitectureSpec = validate(loaded, schema.ArchitectureSpec)
-    path = loaded.path
+@dataclass
+class _Context:
+    """What every component resolver reads: the validated spec, its stack kind, its config fields, and the two ways
+    to fail (an error at a spec location, a config field that must exist)."""
 
-    def fail(message: str, loc: list) -> SpecError:
-        return SpecError(path, message, line=loaded.line_of(loc), field=".".join(str(p) for p in loc))
+    loaded: LoadedYaml
+    spec: schema.ArchitectureSpec
+    fields: dict[str, schema.ConfigFieldSpec]
+    known: set[str]
+    stack: str = support.ENCODER
 
-    if spec.name != path.stem:
-        raise fail(f"name {spec.name!r} must match the file name {path.stem!r}", ["name"])
+    @property
+    def path(self) -> Path:
+        return self.loaded.path
 
-    fields = {f.name: f for f in spec.config.fields}
-    known = set(fields) | set(spec.config.attribute_map) | set(BASE_CONFIG_FIELDS)
+    @property
+    def seq2seq(self) -> bool:
+        return self.stack == support.ENCODER_DECODER
+
+    @property
+    def decoder_only(self) -> bool:
+        return self.stack == support.DECODER_ONLY
+
+    @property
+    def rule_kind(self) -> str:
+        return support.rule_kind(self.spec, self.stack)
+
+    @property
+    def names_layout(self) -> bool:
+        return support.names_layout(self.spec, self.stack)
+
+    def fail(self, message: str, loc: list) -> SpecError:
+        return SpecError(self.path, message, line=self.loaded.line_of(loc), field=".".join(str(p) for p in loc))
+
+    def need_field(self, name: Optional[str], loc: list, *, numeric: bool = False) -> None:
+        """`name` (when given) is a config field the spec declares, maps or derives, or one every config has."""
+        if name is None:
+            return
+        if name not in self.known:
+            raise self.fail(f"config field {name!r} is not declared under `config.fields`" + _suggest(name, sorted(self.known)), loc)
+
+    def default_of(self, name: str) -> Any:
+        """The default of config field `name` (through `attribute_map` and `default_from`)."""
+        spec, fields = self.spec, self.fields
+        name = spec.config.attribute_map.get(name, name)
+        f = fields[name]
+        if f.default is None and f.default_from and " // " in f.default_from:
+            numerator, denominator = (self.default_of(part) for part in f.default_from.split(" // "))
+            return numerator // denominator if isinstance(numerator, int) and isinstance(denominator, int) and denominator else None
+        if f.default is None and f.default_from:
+            return self.default_of(f.default_from)
+        return f.default
+
+
+def _resolve_config(c: _Context) -> None:
+    """The config section: the derived activation attributes, `default_from` and `attribute_map` targets; then the
+    stack kind (`c.stack`) and the fields every stack of that kind reads."""
+    spec, fields, known, loaded, path, fail, need_field = c.spec, c.fields, c.known, c.loaded, c.path, c.fail, c.need_field
     act = spec.config.activation_spec
     if act is not None:
         if act.field not in fields:
@@ -849,12 +893,6 @@ def resolve_architecture(
             if derived in fields:
                 raise SpecError(path, f"{derived!r} is derived from {act.field!r}; it cannot also be a config field", line=loaded.line_of(["config", "activation_spec", loc_name]), field=f"config.activation_spec.{loc_name}")
             known.add(derived)
-
-    def need_field(name: Optional[str], loc: list, *, numeric: bool = False) -> None:
-        if name is None:
-            return
-        if name not in known:
-            raise fail(f"config field {name!r} is not declared under `config.fields`" + _suggest(name, sorted(known)), loc)
 
     for i, f in enumerate(spec.config.fields):
         for part in (f.default_from or "").split(" // ") if f.default_from else []:
@@ -868,26 +906,18 @@ def resolve_architecture(
         raise fail("encoder-decoder stacks need `decoder.path` (the decoder stack's module)", ["stack"])
     if stack == support.ENCODER and has_decoder_stack:
         raise fail("`decoder.path` makes a second stack: write `stack: encoder-decoder` or remove `decoder.path`", ["stack"])
-    seq2seq = stack == support.ENCODER_DECODER
-    decoder_only = stack == support.DECODER_ONLY
-    rule_kind = support.rule_kind(spec, stack)
-    names_layout = support.names_layout(spec, stack)
+    c.stack = stack
+    rule_kind = c.rule_kind
     for name in support.REQUIRED_CONFIG_FIELDS[rule_kind]:
         if name not in fields and name not in spec.config.attribute_map:
             raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every {rule_kind} stack reads it", ["config", "fields"])
 
-    def default_of(name: str) -> Any:
-        name = spec.config.attribute_map.get(name, name)
-        f = fields[name]
-        if f.default is None and f.default_from and " // " in f.default_from:
-            numerator, denominator = (default_of(part) for part in f.default_from.split(" // "))
-            return numerator // denominator if isinstance(numerator, int) and isinstance(denominator, int) and denominator else None
-        if f.default is None and f.default_from:
-            return default_of(f.default_from)
-        return f.default
 
+def _check_head_count(c: _Context) -> None:
+    """The default hidden_size splits into the default number of heads."""
+    spec, fail = c.spec, c.fail
     index = {f.name: i for i, f in enumerate(spec.config.fields)}
-    hidden, heads_n = default_of("hidden_size"), default_of("num_attention_heads")
+    hidden, heads_n = c.default_of("hidden_size"), c.default_of("num_attention_heads")
     # With `attention.head_dim` (a config field) the sublayer attention's projections are heads x head_dim wide,
     # whatever hidden_size is; the other layouts split hidden_size into the heads.
     split_hidden = spec.attention.head_dim is None or spec.attention.layout != "sublayer"
@@ -898,54 +928,27 @@ def resolve_architecture(
             ["config", "fields", index[heads_field], "default"],
         )
 
-    support.check(spec, stack, fail)
 
+
+@dataclass(frozen=True)
+class _EmbeddingsResolved:
+    projection_owner: Optional[str]
+    projection_attr: Optional[str]
+    projection_when: Optional[str]
+
+
+def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
+    """`embeddings`: the config fields it reads, dropout, shared matrices, sinusoidal / padded positions and the
+    factorized-embedding projection's owner."""
+    spec, fields, fail, need_field, names_layout = c.spec, c.fields, c.fail, c.need_field, c.names_layout
     emb = spec.embeddings
     need_field(emb.size, ["embeddings", "size"])
     need_field(emb.dropout, ["embeddings", "dropout"])
     if not names_layout and (emb.dropout is None or spec.feed_forward.dropout is None):
         key = "embeddings" if emb.dropout is None else "feed_forward"
         raise fail("a stack without dropout is rendered only in names-layout stacks: write `dropout: <config field>`", [key, "dropout"])
-    for loc in (["attention", "bias"], ["attention", "output_bias"], ["feed_forward", "bias"]):
-        value = getattr(getattr(spec, loc[0]), loc[1])
-        if isinstance(value, str):
-            need_field(value, loc)
-    need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
-    if names_layout and spec.norm.kind == "rms_norm" and spec.lm_head is not None and spec.lm_head.layout == "names":
-        raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
-    if spec.attention.output_dropout and names_layout and spec.feed_forward.dropout is None:
-        raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
-    att, ffn = spec.attention, spec.feed_forward
-    need_field(att.dropout, ["attention", "dropout"])
-    need_field(att.head_dim, ["attention", "head_dim"])
-    if att.select is not None:
-        need_field(att.select.field, ["attention", "select", "field"])
-        choices = fields[spec.config.attribute_map.get(att.select.field, att.select.field)].choices if att.select.field in fields else None
-        if choices is not None and set(choices) != set(att.select.variants):
-            raise fail(f"variants {sorted(att.select.variants)} must cover the choices of {att.select.field!r}: {sorted(map(str, choices))}", ["attention", "select", "variants"])
-    if att.local is not None:
-        need_field(att.local.radius, ["attention", "local", "radius"])
-        need_field(att.local.global_block_size, ["attention", "local", "global_block_size"])
-    for name in ("size", "activation", "dropout"):
-        need_field(getattr(ffn, name), ["feed_forward", name])
-    if isinstance(ffn.gated, str):
-        need_field(ffn.gated, ["feed_forward", "gated"])
-    if not names_layout and ((att.layout == "sublayer") != (ffn.layout == "sublayer") or (att.layout == "sublayer") != (spec.encoder.sublayer_list is not None)):
-        raise fail("the sublayer layout needs `attention.layout: sublayer`, `feed_forward.layout: sublayer` and `encoder.sublayer_list` together", ["attention", "layout"])
-    if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
-        raise fail("pre-norm stacks end with a final norm: set `encoder.final_norm` exactly when `norm.placement: pre`", ["norm", "placement"])
-    for loc_name in ("scale", "scale_by_inverse_layer", "upcast"):
-        if isinstance(getattr(att, loc_name), str):
-            need_field(getattr(att, loc_name), ["attention", loc_name])
     if emb.shared is not None and spec.encoder.embed_tokens is None:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
-    if isinstance(spec.norm.eps, float):
-        if not names_layout:
-            raise fail("a fixed epsilon is rendered only in names-layout stacks: write `eps: <config field>`", ["norm", "eps"])
-        if spec.norm.eps <= 0:
-            raise fail(f"the epsilon must be positive, not {spec.norm.eps}", ["norm", "eps"])
-    else:
-        need_field(spec.norm.eps, ["norm", "eps"])
     need_field(emb.sinusoidal, ["embeddings", "sinusoidal"])
     need_field(emb.padding_idx, ["embeddings", "padding_idx"])
     sinusoidal_field = fields.get(spec.config.attribute_map.get(emb.sinusoidal, emb.sinusoidal)) if emb.sinusoidal else None
@@ -973,7 +976,79 @@ def resolve_architecture(
                 ["embeddings", "projection", "path"],
             )
         projection_when = emb.projection.when
+    return _EmbeddingsResolved(projection_owner, projection_attr, projection_when)
 
+
+def _resolve_attention(c: _Context) -> None:
+    """`attention`: its biases, heads, dropout, variant selection, local windows, layout and scaling flags."""
+    spec, fields, fail, need_field, names_layout = c.spec, c.fields, c.fail, c.need_field, c.names_layout
+    att, ffn = spec.attention, spec.feed_forward
+    for loc in (["attention", "bias"], ["attention", "output_bias"]):
+        value = getattr(att, loc[1])
+        if isinstance(value, str):
+            need_field(value, loc)
+    need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
+    if spec.attention.output_dropout and names_layout and spec.feed_forward.dropout is None:
+        raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
+    need_field(att.dropout, ["attention", "dropout"])
+    need_field(att.head_dim, ["attention", "head_dim"])
+    if att.select is not None:
+        need_field(att.select.field, ["attention", "select", "field"])
+        choices = fields[spec.config.attribute_map.get(att.select.field, att.select.field)].choices if att.select.field in fields else None
+        if choices is not None and set(choices) != set(att.select.variants):
+            raise fail(f"variants {sorted(att.select.variants)} must cover the choices of {att.select.field!r}: {sorted(map(str, choices))}", ["attention", "select", "variants"])
+    if att.local is not None:
+        need_field(att.local.radius, ["attention", "local", "radius"])
+        need_field(att.local.global_block_size, ["attention", "local", "global_block_size"])
+    if not names_layout and ((att.layout == "sublayer") != (ffn.layout == "sublayer") or (att.layout == "sublayer") != (spec.encoder.sublayer_list is not None)):
+        raise fail("the sublayer layout needs `attention.layout: sublayer`, `feed_forward.layout: sublayer` and `encoder.sublayer_list` together", ["attention", "layout"])
+    for loc_name in ("scale", "scale_by_inverse_layer", "upcast"):
+        if isinstance(getattr(att, loc_name), str):
+            need_field(getattr(att, loc_name), ["attention", loc_name])
+
+
+def _resolve_feed_forward(c: _Context) -> None:
+    """`feed_forward`: the config fields of its width, activation, dropout, bias and gate."""
+    ffn, need_field = c.spec.feed_forward, c.need_field
+    if isinstance(ffn.bias, str):
+        need_field(ffn.bias, ["feed_forward", "bias"])
+    for name in ("size", "activation", "dropout"):
+        need_field(getattr(ffn, name), ["feed_forward", name])
+    if isinstance(ffn.gated, str):
+        need_field(ffn.gated, ["feed_forward", "gated"])
+
+
+def _resolve_norm(c: _Context) -> None:
+    """`norm`: the LM head's norm kind, the final norm of pre-norm stacks, the epsilon."""
+    spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
+    if names_layout and spec.norm.kind == "rms_norm" and spec.lm_head is not None and spec.lm_head.layout == "names":
+        raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
+    if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
+        raise fail("pre-norm stacks end with a final norm: set `encoder.final_norm` exactly when `norm.placement: pre`", ["norm", "placement"])
+    if isinstance(spec.norm.eps, float):
+        if not names_layout:
+            raise fail("a fixed epsilon is rendered only in names-layout stacks: write `eps: <config field>`", ["norm", "eps"])
+        if spec.norm.eps <= 0:
+            raise fail(f"the epsilon must be positive, not {spec.norm.eps}", ["norm", "eps"])
+    else:
+        need_field(spec.norm.eps, ["norm", "eps"])
+
+
+@dataclass(frozen=True)
+class _PositionResolved:
+    rotary: Optional[schema.RotaryPosition]
+    rotary_owner: Optional[str]
+    rotary_attr: Optional[str]
+    relative: Optional[schema.RelativeFunctionalPosition]
+    bucketed: Optional[schema.BucketedBiasPosition]
+    position_table: Optional[str]
+
+
+def _resolve_position(c: _Context) -> _PositionResolved:
+    """`position` (rotary, relative or bucketed) against the embeddings' absolute positions, and the table that bounds
+    the input length."""
+    spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
+    emb = spec.embeddings
     if spec.position is not None and emb.position != "none":
         raise fail(
             f"{spec.position.kind} positions replace absolute position embeddings: set `embeddings.position: none`",
@@ -1011,6 +1086,30 @@ def resolve_architecture(
         need_field(bucketed.num_buckets, ["position", "num_buckets"])
         need_field(bucketed.max_distance, ["position", "max_distance"])
 
+    relative = None
+    if isinstance(spec.position, schema.RelativeFunctionalPosition):
+        relative = spec.position
+        need_field(relative.max_relative_position, ["position", "max_relative_position"])
+        need_field("max_position_embeddings", ["position"])
+
+    position_table = None
+    if emb.position == "absolute":
+        need_field("max_position_embeddings", ["embeddings", "position"])
+        position_table = "the position-embedding table"
+    elif rotary is not None:
+        position_table = "the rotary sinusoidal table"
+    elif spec.position is None and emb.position == "none" and names_layout:
+        raise fail("a names-layout stack without position embeddings needs `position: {kind: rotary, theta: <config field>}`", ["embeddings", "position"])
+    elif relative is not None:
+        position_table = "the relative-position table"
+    return _PositionResolved(rotary, rotary_owner, rotary_attr, relative, bucketed, position_table)
+
+
+def _resolve_stacks(c: _Context) -> None:
+    """`decoder` (a causal encoder's cache, or the decoder stack of an encoder-decoder), `layerdrop`, and the encoder's
+    layer sharing."""
+    spec, fields, fail, need_field, names_layout, seq2seq = c.spec, c.fields, c.fail, c.need_field, c.names_layout, c.seq2seq
+    emb, att, ffn = spec.embeddings, spec.attention, spec.feed_forward
     if spec.decoder is not None and spec.decoder.cache:
         need_field("use_cache", ["decoder", "cache"])
     if seq2seq and names_layout:
@@ -1034,26 +1133,14 @@ def resolve_architecture(
         if att.cross_module is None:
             raise fail("an encoder-decoder model needs `attention.cross_module` (the decoder's cross-attention)", ["decoder", "path"])
 
-    relative = None
-    if isinstance(spec.position, schema.RelativeFunctionalPosition):
-        relative = spec.position
-        need_field(relative.max_relative_position, ["position", "max_relative_position"])
-        need_field("max_position_embeddings", ["position"])
-
-    position_table = None
-    if emb.position == "absolute":
-        need_field("max_position_embeddings", ["embeddings", "position"])
-        position_table = "the position-embedding table"
-    elif rotary is not None:
-        position_table = "the rotary sinusoidal table"
-    elif spec.position is None and emb.position == "none" and names_layout:
-        raise fail("a names-layout stack without position embeddings needs `position: {kind: rotary, theta: <config field>}`", ["embeddings", "position"])
-    elif relative is not None:
-        position_table = "the relative-position table"
-
     if spec.encoder is not None and spec.encoder.sharing is not None:
         need_field(spec.encoder.sharing.groups, ["encoder", "sharing", "groups"])
         need_field(spec.encoder.sharing.inner, ["encoder", "sharing", "inner"])
+
+
+def _resolve_head_components(c: _Context) -> None:
+    """The components heads are built from: sentence head, classifier dropout, LM head, discriminator, summary."""
+    spec, fail, need_field = c.spec, c.fail, c.need_field
     if spec.sentence_head is not None:
         need_field(spec.sentence_head.dropout, ["sentence_head", "dropout"])
         if isinstance(spec.sentence_head.num_labels, str):
@@ -1074,7 +1161,136 @@ def resolve_architecture(
         for name in ("type", "use_proj", "activation", "last_dropout"):
             need_field(getattr(spec.sequence_summary, name), ["sequence_summary", name])
 
-    # Heads ----------------------------------------------------------------------------------------------------------
+
+def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs: OutputCatalog, arguments: schema.ArgumentsSpec) -> Head:
+    """One head: its options for the stack kind, the components it needs, its output class and forward arguments."""
+    spec, fail, need_field, names_layout, seq2seq, decoder_only, rule_kind = (
+        c.spec, c.fail, c.need_field, c.names_layout, c.seq2seq, c.decoder_only, c.rule_kind
+    )
+    att = spec.attention
+    loc = ["heads", i]
+    if isinstance(h.dropout, (float, schema.AttributeRateSpec)):
+        if not names_layout:
+            raise fail("a fixed dropout rate or a list of configuration attributes is rendered only in names-layout stacks: write `dropout: <config field>`", loc + ["dropout"])
+    else:
+        need_field(h.dropout, loc + ["dropout"])
+    if names_layout:
+        _check_names_head(h, rule_kind, loc, fail)
+    elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
+        field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
+        raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
+    requires = {
+        "pretraining": ["lm_head", "sentence_head", "pooler"],
+        "masked_lm": ["lm_head"],
+        "causal_lm": ["lm_head", "decoder"],
+        "next_sentence": ["sentence_head", "pooler"],
+        "discriminator": ["discriminator_head"],
+        "conditional_generation": ["lm_head"],
+    }.get(h.kind, [])
+    if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
+        raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
+    if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:
+        raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use {', '.join(SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
+    if seq2seq and h.kind == "token_classification" and "encoder" not in {x.kind for x in spec.heads}:
+        raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
+    if seq2seq and h.kind == "sequence_classification" and h.style is not None:
+        raise fail("sequence_classification of an encoder-decoder model classifies the decoder output at the last end-of-sequence token: it takes no `style`", loc + ["style"])
+    if h.kind == "sequence_classification" and not seq2seq and not names_layout:
+        if h.style is None:
+            raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
+        if h.style == "pooled":
+            requires.append("pooler")
+        if h.style in ("last_token", "first_token"):
+            raise fail(f"`style: {h.style}` is rendered only in names-layout stacks: write `style: pooled` or `style: dense_act`", loc + ["style"])
+    elif h.style is not None and not names_layout:
+        raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
+    if h.labels_disable_cache and h.kind != "causal_lm":
+        raise fail(f"`labels_disable_cache` only applies to causal_lm, not {h.kind}", loc + ["labels_disable_cache"])
+    if h.encoder_states is not None:
+        if att.cross_module is None or seq2seq:
+            raise fail("`encoder_states` only applies to a spec with `attention.cross_module` (a decoder's cross-attention): remove it", loc + ["encoder_states"])
+        if h.kind not in ("masked_lm", "causal_lm"):
+            raise fail(f"`encoder_states` only applies to masked_lm and causal_lm heads, not {h.kind}: remove it", loc + ["encoder_states"])
+    encoder_states = (
+        not seq2seq and att.cross_module is not None and h.kind in ENCODER_STATE_HEAD_KINDS and h.encoder_states is not False
+    )
+    activation = h.activation
+    if h.style == "dense_act":
+        activation = activation or schema.HeadActivation(field="hidden_act")
+        need_field(activation.field, loc + ["activation", "field"])
+    elif h.activation is not None:
+        raise fail("`activation` only applies to `style: dense_act` classification heads", loc + ["activation"])
+    if h.kind == "multiple_choice" and not names_layout:
+        if h.summary == "first_token":
+            raise fail("`summary: first_token` is rendered only in names-layout stacks: write `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc + ["summary"])
+        if h.summary is None:
+            raise fail("multiple_choice needs `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc)
+        if h.summary == "pooled":
+            requires.append("pooler")
+        if h.summary == "sequence_summary":
+            requires.append("sequence_summary")
+    elif h.summary is not None and not names_layout:
+        raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
+    if h.kind == "pretraining" and spec.lm_head is not None and spec.lm_head.decoder is not None:
+        raise fail("the pretraining head runs the LM head inside its container: remove `lm_head.decoder` or the pretraining head", loc + ["kind"])
+    for component in requires:
+        if getattr(spec, component) is None:
+            raise fail(f"head {h.kind!r} needs the `{component}` component, which this spec does not define", loc + ["kind"])
+    needs_dropout = h.kind in ("sequence_classification", "token_classification") or h.summary == "pooled"
+    if needs_dropout and h.dropout is None and not names_layout:
+        if spec.classifier_dropout is None:
+            raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
+    output = h.output or (_SEQ2SEQ_HEAD_OUTPUT if seq2seq else _DECODER_ONLY_HEAD_OUTPUT if decoder_only else {}).get(h.kind) or _HEAD_OUTPUT.get(h.kind)
+    if h.kind == "base":
+        if spec.pooler is not None and spec.decoder is not None:
+            output = h.output or "BaseModelOutputWithPoolingAndCrossAttentions"
+        elif spec.pooler is not None:
+            output = h.output or "BaseModelOutputWithPooling"
+        elif spec.decoder is not None:
+            output = h.output or "BaseModelOutputWithPastAndCrossAttentions"
+        else:
+            output = h.output or "BaseModelOutput"
+    if output is None:
+        raise fail(f"head {h.kind!r} needs `output: <class from specs/outputs.yaml>`", loc)
+    if output not in outputs.frameworks:
+        raise fail(f"output class {output!r} is not in the output catalog", loc + ["output"])
+    if h.kind == "base" and not seq2seq:
+        # What the bare model returns must have a field for it: a decoder's cache, the cross-attentions.
+        fields_of = {f.name for f in outputs.get(output).fields}
+        needed = (["past_key_values"] if spec.decoder is not None and spec.decoder.cache else []) + (
+            ["cross_attentions"] if att.cross_module is not None else []
+        )
+        missing = [name for name in needed if name not in fields_of]
+        if missing:
+            raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
+    uses_pooler = spec.pooler is not None and (
+        h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
+    )
+    args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only, names_layout, seq2seq) for fw in FRAMEWORKS}
+    linear = _NAMES_HEAD_LINEAR.get(rule_kind, {}).get(h.kind, (None, None))
+    return Head(
+        kind=h.kind,
+        suffix=suffix,
+        output=output,
+        uses_pooler=uses_pooler,
+        style=h.style,
+        summary=h.summary,
+        dropout=h.dropout,
+        activation=activation,
+        labels_disable_cache=h.labels_disable_cache,
+        encoder_states=encoder_states,
+        args=args,
+        doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else _NAMES_ENCODER_HEAD_DOC if names_layout else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
+        path=h.path or linear[0],
+        bias=h.bias if h.bias is not None else linear[1],
+        pre_classifier=h.pre_classifier,
+        base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
+    )
+
+
+def _resolve_heads(c: _Context, outputs: OutputCatalog, arguments: schema.ArgumentsSpec) -> list[Head]:
+    """`heads`: each once, distinct class names, the bare model first; `flax_keyword_arguments` some head takes."""
+    spec, fail, seq2seq = c.spec, c.fail, c.seq2seq
     heads: list[Head] = []
     seen: set[str] = set()
     suffixes: dict[str, str] = {}
@@ -1087,125 +1303,7 @@ def resolve_architecture(
         if suffix in suffixes:
             raise fail(f"heads {suffixes[suffix]!r} and {h.kind!r} would both be named {spec.class_prefix}{suffix}: give one another `suffix`", loc + ["suffix"])
         suffixes[suffix] = h.kind
-        if isinstance(h.dropout, (float, schema.AttributeRateSpec)):
-            if not names_layout:
-                raise fail("a fixed dropout rate or a list of configuration attributes is rendered only in names-layout stacks: write `dropout: <config field>`", loc + ["dropout"])
-        else:
-            need_field(h.dropout, loc + ["dropout"])
-        if names_layout:
-            _check_names_head(h, rule_kind, loc, fail)
-        elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
-            field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
-            raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
-        requires = {
-            "pretraining": ["lm_head", "sentence_head", "pooler"],
-            "masked_lm": ["lm_head"],
-            "causal_lm": ["lm_head", "decoder"],
-            "next_sentence": ["sentence_head", "pooler"],
-            "discriminator": ["discriminator_head"],
-            "conditional_generation": ["lm_head"],
-        }.get(h.kind, [])
-        if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
-            raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
-        if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:
-            raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use {', '.join(SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
-        if seq2seq and h.kind == "token_classification" and "encoder" not in {x.kind for x in spec.heads}:
-            raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
-        if seq2seq and h.kind == "sequence_classification" and h.style is not None:
-            raise fail("sequence_classification of an encoder-decoder model classifies the decoder output at the last end-of-sequence token: it takes no `style`", loc + ["style"])
-        if h.kind == "sequence_classification" and not seq2seq and not names_layout:
-            if h.style is None:
-                raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
-            if h.style == "pooled":
-                requires.append("pooler")
-            if h.style in ("last_token", "first_token"):
-                raise fail(f"`style: {h.style}` is rendered only in names-layout stacks: write `style: pooled` or `style: dense_act`", loc + ["style"])
-        elif h.style is not None and not names_layout:
-            raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
-        if h.labels_disable_cache and h.kind != "causal_lm":
-            raise fail(f"`labels_disable_cache` only applies to causal_lm, not {h.kind}", loc + ["labels_disable_cache"])
-        if h.encoder_states is not None:
-            if att.cross_module is None or seq2seq:
-                raise fail("`encoder_states` only applies to a spec with `attention.cross_module` (a decoder's cross-attention): remove it", loc + ["encoder_states"])
-            if h.kind not in ("masked_lm", "causal_lm"):
-                raise fail(f"`encoder_states` only applies to masked_lm and causal_lm heads, not {h.kind}: remove it", loc + ["encoder_states"])
-        encoder_states = (
-            not seq2seq and att.cross_module is not None and h.kind in ENCODER_STATE_HEAD_KINDS and h.encoder_states is not False
-        )
-        activation = h.activation
-        if h.style == "dense_act":
-            activation = activation or schema.HeadActivation(field="hidden_act")
-            need_field(activation.field, loc + ["activation", "field"])
-        elif h.activation is not None:
-            raise fail("`activation` only applies to `style: dense_act` classification heads", loc + ["activation"])
-        if h.kind == "multiple_choice" and not names_layout:
-            if h.summary == "first_token":
-                raise fail("`summary: first_token` is rendered only in names-layout stacks: write `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc + ["summary"])
-            if h.summary is None:
-                raise fail("multiple_choice needs `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc)
-            if h.summary == "pooled":
-                requires.append("pooler")
-            if h.summary == "sequence_summary":
-                requires.append("sequence_summary")
-        elif h.summary is not None and not names_layout:
-            raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
-        if h.kind == "pretraining" and spec.lm_head is not None and spec.lm_head.decoder is not None:
-            raise fail("the pretraining head runs the LM head inside its container: remove `lm_head.decoder` or the pretraining head", loc + ["kind"])
-        for component in requires:
-            if getattr(spec, component) is None:
-                raise fail(f"head {h.kind!r} needs the `{component}` component, which this spec does not define", loc + ["kind"])
-        needs_dropout = h.kind in ("sequence_classification", "token_classification") or h.summary == "pooled"
-        if needs_dropout and h.dropout is None and not names_layout:
-            if spec.classifier_dropout is None:
-                raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
-        output = h.output or (_SEQ2SEQ_HEAD_OUTPUT if seq2seq else _DECODER_ONLY_HEAD_OUTPUT if decoder_only else {}).get(h.kind) or _HEAD_OUTPUT.get(h.kind)
-        if h.kind == "base":
-            if spec.pooler is not None and spec.decoder is not None:
-                output = h.output or "BaseModelOutputWithPoolingAndCrossAttentions"
-            elif spec.pooler is not None:
-                output = h.output or "BaseModelOutputWithPooling"
-            elif spec.decoder is not None:
-                output = h.output or "BaseModelOutputWithPastAndCrossAttentions"
-            else:
-                output = h.output or "BaseModelOutput"
-        if output is None:
-            raise fail(f"head {h.kind!r} needs `output: <class from specs/outputs.yaml>`", loc)
-        if output not in outputs.frameworks:
-            raise fail(f"output class {output!r} is not in the output catalog", loc + ["output"])
-        if h.kind == "base" and not seq2seq:
-            # What the bare model returns must have a field for it: a decoder's cache, the cross-attentions.
-            fields_of = {f.name for f in outputs.get(output).fields}
-            needed = (["past_key_values"] if spec.decoder is not None and spec.decoder.cache else []) + (
-                ["cross_attentions"] if att.cross_module is not None else []
-            )
-            missing = [name for name in needed if name not in fields_of]
-            if missing:
-                raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
-        uses_pooler = spec.pooler is not None and (
-            h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
-        )
-        args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only, names_layout, seq2seq) for fw in FRAMEWORKS}
-        linear = _NAMES_HEAD_LINEAR.get(rule_kind, {}).get(h.kind, (None, None))
-        heads.append(
-            Head(
-                kind=h.kind,
-                suffix=suffix,
-                output=output,
-                uses_pooler=uses_pooler,
-                style=h.style,
-                summary=h.summary,
-                dropout=h.dropout,
-                activation=activation,
-                labels_disable_cache=h.labels_disable_cache,
-                encoder_states=encoder_states,
-                args=args,
-                doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else _NAMES_ENCODER_HEAD_DOC if names_layout else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
-                path=h.path or linear[0],
-                bias=h.bias if h.bias is not None else linear[1],
-                pre_classifier=h.pre_classifier,
-                base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
-            )
-        )
+        heads.append(_resolve_head(c, i, h, suffix, outputs, arguments))
     taken = {a.name for head in heads for a in head.args["flax"] if not a.placeholder}
     for i, name in enumerate(spec.flax_keyword_arguments):
         if name not in taken:
@@ -1216,6 +1314,35 @@ def resolve_architecture(
     first = "seq2seq" if seq2seq else "base"
     if heads[0].kind != first:
         raise fail(f"the first head must be `kind: {first}` (the bare model every head wraps)", ["heads", 0, "kind"])
+
+    return heads
+
+
+def resolve_architecture(
+    loaded: LoadedYaml, outputs: OutputCatalog, arguments: schema.ArgumentsSpec
+) -> Architecture:
+    """A spec file -> the render model: one resolver per component, in the order a spec reads (config, embeddings,
+    attention, feed-forward, norm, positions, stacks, head components, heads), each failing at the spec location it
+    checks."""
+    spec: schema.ArchitectureSpec = validate(loaded, schema.ArchitectureSpec)
+    path = loaded.path
+    if spec.name != path.stem:
+        raise SpecError(path, f"name {spec.name!r} must match the file name {path.stem!r}", line=loaded.line_of(["name"]), field="name")
+    fields = {f.name: f for f in spec.config.fields}
+    c = _Context(loaded, spec, fields, set(fields) | set(spec.config.attribute_map) | set(BASE_CONFIG_FIELDS))
+    _resolve_config(c)
+    _check_head_count(c)
+    support.check(spec, c.stack, c.fail)
+    embeddings = _resolve_embeddings(c)
+    _resolve_attention(c)
+    _resolve_feed_forward(c)
+    _resolve_norm(c)
+    positions = _resolve_position(c)
+    _resolve_stacks(c)
+    _resolve_head_components(c)
+    heads = _resolve_heads(c, outputs, arguments)
+    stack, seq2seq, decoder_only, names_layout, fail = c.stack, c.seq2seq, c.decoder_only, c.names_layout, c.fail
+    emb, att = spec.embeddings, spec.attention
 
     config_fields = tuple(
         ConfigField(
@@ -1258,14 +1385,14 @@ def resolve_architecture(
         attribute_map=dict(spec.config.attribute_map),
         embeddings=emb,
         embedding_size=emb.size,
-        projection_owner=projection_owner,
-        projection_attr=projection_attr,
-        projection_when=projection_when,
-        rotary=rotary,
-        rotary_owner=rotary_owner,
-        rotary_attr=rotary_attr,
-        relative=relative,
-        bucketed=bucketed,
+        projection_owner=embeddings.projection_owner,
+        projection_attr=embeddings.projection_attr,
+        projection_when=embeddings.projection_when,
+        rotary=positions.rotary,
+        rotary_owner=positions.rotary_owner,
+        rotary_attr=positions.rotary_attr,
+        relative=positions.relative,
+        bucketed=positions.bucketed,
         seq2seq=seq2seq,
         attention=spec.attention,
         feed_forward=spec.feed_forward,
@@ -1283,13 +1410,14 @@ def resolve_architecture(
         heads=tuple(heads),
         has_token_type=emb.token_type,
         has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout),
-        position_table=position_table,
+        position_table=positions.position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
         test_variants=test_variants,
         stack=stack,
         names=names,
     )
+
 
 
 # Keys of a test variant that shape the test inputs rather than the model, with their values.
