@@ -4,6 +4,10 @@ labels shifted into the decoder inputs, `generate()` (greedy and beam search, th
 TensorFlow's also under `jit_compile`, Flax's inside a user's `jax.jit`) against transformers' token ids, and the
 end-of-sequence pooling of sequence classification."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +15,7 @@ import torch
 from harness import (
     ATOL,
     NAMES_SEQ2SEQ_ARCHS,
+    ROOT,
     SMALL_CONFIGS,
     assert_close,
     cases,
@@ -259,6 +264,106 @@ def test_tf_generate_matches_transformers(arch, variant, checkpoint):
             run = tf.function(lambda i, m: model.generate(i, attention_mask=m, **kwargs), jit_compile=True)
             fixed = run(tf.constant(ids), tf.constant(mask)).numpy()
             np.testing.assert_array_equal(fixed[:, : expected.shape[1]], expected, err_msg=f"jit_compile {kwargs}")
+
+
+# transformers' TensorFlow models on a checkpoint, in a legacy-Keras subprocess (they cannot share this process with
+# Keras 3): stdin holds `class name, checkpoint directory, inputs .npz, output .npz` lines; each output file gets the
+# logits of the model on its inputs.
+_UPSTREAM_TF_SCRIPT = """
+import os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np
+import transformers
+for line in sys.stdin.read().splitlines():
+    class_name, directory, inputs_path, output_path = line.split("\\t")
+    model = getattr(transformers, class_name).from_pretrained(directory, from_pt=True)
+    np.savez(output_path, logits=model(**dict(np.load(inputs_path)), training=False).logits.numpy())
+"""
+
+
+def _upstream_tf_logits(jobs: list, tmp_path) -> list:
+    """The logits of transformers' TensorFlow class `class_name` loaded from `directory` on `inputs`, for each job
+    `(class_name, directory, inputs)`, all in one subprocess."""
+    lines, outputs = [], []
+    for i, (class_name, directory, inputs) in enumerate(jobs):
+        inputs_path, output_path = tmp_path / f"inputs{i}.npz", tmp_path / f"logits{i}.npz"
+        np.savez(inputs_path, **inputs)
+        lines.append(f"{class_name}\t{directory}\t{inputs_path}\t{output_path}")
+        outputs.append(output_path)
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("KERAS_BACKEND", None)
+    subprocess.run([sys.executable, "-c", _UPSTREAM_TF_SCRIPT], input="\n".join(lines), text=True, check=True, env=env,
+                   cwd=ROOT, capture_output=True)
+    return [np.load(path)["logits"] for path in outputs]
+
+
+@pytest.mark.parametrize("arch,variant", [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in NAMES_SEQ2SEQ_ARCHS])
+def test_tf_decoder_position_ids_match_transformers_tf(arch, variant, checkpoint, tmp_path):
+    """TensorFlow `decoder_position_ids` (positionally after `decoder_attention_mask`, as transformers' TensorFlow
+    models take them; its PyTorch models take none): the default positions given explicitly change nothing; random
+    positions anywhere in the table give transformers' TensorFlow logits with the same positions (conditional
+    generation and sequence classification); decoding a prompt of 2 tokens and then one token at a time with those
+    positions, on the appended cache and on the preallocated one (`cache_index`, under `tf.function`), gives the
+    logits of the full pass."""
+    import tensorflow as tf
+
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _tf_ours(case, directory)
+    inputs = {k: v for k, v in make_inputs(case, config).items() if k != "labels"}
+    ids, mask, decoder_ids = (tf.constant(inputs[k]) for k in ("input_ids", "attention_mask", "decoder_input_ids"))
+    batch, target = decoder_ids.shape
+    default = model(ids, mask, decoder_ids, training=False).logits.numpy()
+    arange = tf.broadcast_to(tf.range(target), (batch, target))
+    explicit = model(ids, mask, decoder_ids, None, arange, training=False).logits.numpy()
+    assert np.array_equal(explicit, default)
+
+    positions = _flax_positions(config, (batch, target), 2)
+    full = model(ids, mask, decoder_ids, decoder_position_ids=tf.constant(positions), training=False).logits.numpy()
+    assert np.max(np.abs(full - default)) > 1e-3  # the positions matter
+    classification = _case(arch, "sequence_classification", variant)
+    classification_config, _, classification_directory = checkpoint(classification)
+    classification_inputs = {k: v for k, v in make_inputs(classification, classification_config).items() if k != "labels"}
+    classification_positions = _flax_positions(classification_config, classification_inputs["input_ids"].shape, 3)
+    expected, expected_classification = _upstream_tf_logits(
+        [
+            (case.class_name("tf"), directory, {**inputs, "decoder_position_ids": positions}),
+            (classification.class_name("tf"), classification_directory,
+             {**classification_inputs, "decoder_position_ids": classification_positions}),
+        ],
+        tmp_path,
+    )
+    _assert_near(full, expected, "conditional generation")
+    classifier = _tf_ours(classification, classification_directory)
+    got = classifier(**{k: tf.constant(v) for k, v in classification_inputs.items()},
+                     decoder_position_ids=tf.constant(classification_positions), training=False).logits
+    _assert_near(got, expected_classification, "sequence classification")
+
+    # The cache: appended to eagerly, then preallocated and written in place under tf.function.
+    encoder_outputs = (model(ids, mask, decoder_ids, training=False).encoder_last_hidden_state,)
+    steps, past = [], None
+    for start, end in [(0, 2)] + [(t, t + 1) for t in range(2, target)]:
+        out = model(attention_mask=mask, encoder_outputs=encoder_outputs, decoder_input_ids=decoder_ids[:, start:end],
+                    decoder_position_ids=tf.constant(positions[:, start:end]), past_key_values=past, use_cache=True,
+                    training=False)
+        steps.append(out.logits)
+        past = out.past_key_values
+    _assert_near(tf.concat(steps, axis=1), full, "appended cache")
+
+    decoder = model.get_decoder()
+
+    @tf.function
+    def step(tokens, step_positions, cache, index):
+        out = decoder(input_ids=tokens, position_ids=step_positions, encoder_hidden_states=encoder_outputs[0],
+                      encoder_attention_mask=mask, past_key_values=cache, cache_index=index, use_cache=True)
+        return model.lm_logits(out.last_hidden_state), out.past_key_values
+
+    cache = model.init_decoder_cache(encoder_outputs[0], target)
+    steps = []
+    for t in range(target):
+        logits, cache = step(decoder_ids[:, t : t + 1], tf.constant(positions[:, t : t + 1]), cache, tf.constant(t))
+        steps.append(logits)
+    _assert_near(tf.concat(steps, axis=1), full, "preallocated cache")
 
 
 # Flax: the decoder cache and generate() under jax.jit

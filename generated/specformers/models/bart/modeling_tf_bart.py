@@ -519,6 +519,7 @@ class TFBartDecoder(TFCompositeLayer):
         self,
         input_ids=None,
         attention_mask=None,
+        position_ids=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
         head_mask=None,
@@ -536,8 +537,11 @@ class TFBartDecoder(TFCompositeLayer):
         length, head_dim)), the hidden states (the normalised embeddings and each block's output), the attention and
         cross-attention probabilities are None unless asked for.
 
-        With `cache_index` (a scalar: the position of the first input token), `past_key_values` is preallocated (see
-        `init_cache`) and written in place; `attention_mask` then spans the cache's length.
+        With `cache_index` (a scalar: the slot of the first input token), `past_key_values` is preallocated (see
+        `init_cache`) and written in place; `attention_mask` then spans the cache's length. `position_ids` (batch or
+        1, seq) are the input tokens' positions in the position table; by default they continue after the cached
+        ones (from `cache_index` with a preallocated cache). They only choose the position embeddings: which keys a
+        token sees is still decided by its place in the cache.
         """
         if past_key_values is not None and len(past_key_values) != len(self.layers):
             raise ValueError(
@@ -550,7 +554,7 @@ class TFBartDecoder(TFCompositeLayer):
             key_length = shape_list(past_key_values[0][0])[2]  # the preallocated length
         else:
             past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
-            batch_size, seq_length, input_ids, _, _ = check_inputs(
+            batch_size, seq_length, input_ids, _, position_ids = check_inputs(
                 input_ids,
                 inputs_embeds,
                 vocab_size=self.config.vocab_size,
@@ -558,6 +562,7 @@ class TFBartDecoder(TFCompositeLayer):
                 prefix="decoder_",
                 past_length=past_length,
                 attention_mask=attention_mask,
+                position_ids=position_ids,
                 max_length=self.config.max_position_embeddings,
                 max_length_table="the position-embedding table",
                 encoder_hidden_states=encoder_hidden_states,
@@ -567,8 +572,10 @@ class TFBartDecoder(TFCompositeLayer):
             key_length = past_length + seq_length
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids) * self.embed_scale
-        # Positions continue after the cached ones; the table's first 2 rows are never a position.
-        position_ids = (past_length + tf.range(seq_length))[None, :]
+        if position_ids is None:
+            # Positions continue after the cached ones.
+            position_ids = (past_length + tf.range(seq_length))[None, :]
+        # The table's first 2 rows are never a position.
         hidden_states = inputs_embeds + tf.cast(self.embed_positions(position_ids + 2), inputs_embeds.dtype)
         hidden_states = self.layernorm_embedding(hidden_states)
         hidden_states = self.dropout(hidden_states, training=training)
@@ -698,6 +705,7 @@ class TFBartMainLayer(TFCompositeLayer):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -745,6 +753,7 @@ class TFBartMainLayer(TFCompositeLayer):
         decoder_outputs = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
+            position_ids=decoder_position_ids,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             head_mask=decoder_head_mask,
@@ -786,6 +795,10 @@ class TFBartModel(TFBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -844,6 +857,7 @@ class TFBartModel(TFBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -874,6 +888,10 @@ class TFBartModel(TFBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -919,6 +937,7 @@ class TFBartModel(TFBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -952,6 +971,10 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1072,6 +1095,7 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1101,6 +1125,10 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1157,6 +1185,7 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1207,6 +1236,10 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1265,6 +1298,7 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1294,6 +1328,10 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1348,6 +1386,7 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1420,6 +1459,10 @@ class TFBartForQuestionAnswering(TFBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1485,6 +1528,7 @@ class TFBartForQuestionAnswering(TFBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1516,6 +1560,10 @@ class TFBartForQuestionAnswering(TFBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1568,6 +1616,7 @@ class TFBartForQuestionAnswering(TFBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
