@@ -4,6 +4,7 @@ labels shifted into the decoder inputs, `generate()` (greedy and beam search, th
 TensorFlow's also under `jit_compile`, Flax's inside a user's `jax.jit`) against transformers' token ids, and the
 end-of-sequence pooling of sequence classification."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -365,6 +366,130 @@ def test_tf_decoder_position_ids_match_transformers_tf(arch, variant, checkpoint
         steps.append(logits)
     _assert_near(tf.concat(steps, axis=1), full, "preallocated cache")
 
+
+# ----------------------------------------------------------------------------------------------------------------------
+# LayerDrop (TensorFlow and Flax): a skipped block computes nothing; the draw is part of a traced training step
+
+
+LAYERDROP_ARCHS = [a.name for a in project().architectures if a.name in NAMES_SEQ2SEQ_ARCHS and a.spec.layerdrop]
+
+
+def _layerdrop_config(arch: str, rate: float):
+    """A small configuration (the architecture's first test variant) without dropout, with LayerDrop `rate` in both
+    stacks."""
+    import specformers
+
+    spec = _spec(arch)
+    rates = {spec.spec.layerdrop.encoder: rate, spec.spec.layerdrop.decoder: rate}
+    dropouts = [spec.embeddings.dropout, spec.attention.dropout, spec.feed_forward.dropout, spec.feed_forward.activation_dropout]
+    fields = {**next(iter(SMALL_CONFIGS[arch].values())), **rates, **{name: 0.0 for name in dropouts if name}}
+    return getattr(specformers, spec.config_class)(**fields)
+
+
+def _skipped_blocks(outputs) -> tuple:
+    """Which blocks of both stacks left their input unchanged (were skipped), from the hidden states."""
+    stacks = (outputs.encoder_hidden_states, outputs.decoder_hidden_states)
+    return tuple(bool(np.array_equal(states[i], states[i + 1])) for states in stacks for i in range(len(states) - 1))
+
+
+def _check_all_skipped(trained, evaluated) -> None:
+    """LayerDrop 1: every block skipped. Each stack's output is its normalised embeddings (the evaluation's first
+    hidden states), every attention probability is zero, and the first decoder block's self-attention cache is the
+    evaluation's (the keys and values of the same input)."""
+    assert np.array_equal(trained.encoder_last_hidden_state, evaluated.encoder_hidden_states[0])
+    assert np.array_equal(trained.decoder_hidden_states[-1], evaluated.decoder_hidden_states[0])
+    for name in ("encoder_attentions", "decoder_attentions", "cross_attentions"):
+        assert len(trained[name]) == len(evaluated[name]), name
+        for got, expected in zip(trained[name], evaluated[name]):
+            assert got.shape == expected.shape and not np.any(np.asarray(got)), name
+    assert len(trained.past_key_values) == len(evaluated.past_key_values)
+    for got, expected in zip(trained.past_key_values[0][:2], evaluated.past_key_values[0][:2]):
+        assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_tf_layerdrop_skips_without_computing(arch, monkeypatch):
+    """TensorFlow LayerDrop in training: at rate 1 no block runs (`tf.cond`; the blocks' `call` is never entered) and
+    each stack returns its normalised embeddings; at rate 0 training equals evaluation (no dropout); a training step
+    under `tf.function` draws anew at every run (rate 0.5: the skipped blocks differ between runs)."""
+    import specformers
+    import tensorflow as tf
+
+    ids = np.array([[5, 6, 7, 2], [8, 9, 10, 2]])
+    decoder_ids = np.array([[2, 5, 6], [2, 8, 9]])
+    flags = dict(output_hidden_states=True, output_attentions=True, use_cache=True)
+    case = _case(arch, "conditional_generation", next(iter(SMALL_CONFIGS[arch])))
+    model_class = getattr(specformers, case.class_name("tf"))
+    model = model_class(_layerdrop_config(arch, 1.0))
+    evaluated = model(ids, decoder_input_ids=decoder_ids, training=False, **flags)
+    blocks = model.get_encoder().layers + model.get_decoder().layers
+    calls = []
+
+    def counted(call):
+        @functools.wraps(call)  # Keras reads the signature of `call`
+        def wrapper(self, *args, **kwargs):
+            calls.append(self)
+            return call(self, *args, **kwargs)
+
+        return wrapper
+
+    for block_class in {type(block) for block in blocks}:
+        monkeypatch.setattr(block_class, "call", counted(block_class.call))
+    trained = model(ids, decoder_input_ids=decoder_ids, training=True, **flags)
+    assert calls == []
+    _check_all_skipped(trained, evaluated)
+
+    model = model_class(_layerdrop_config(arch, 0.0))
+    evaluated = model(ids, decoder_input_ids=decoder_ids, training=False, **flags)
+    calls.clear()
+    trained = model(ids, decoder_input_ids=decoder_ids, training=True, **flags)
+    assert len(calls) == len(blocks)
+    np.testing.assert_array_equal(trained.logits.numpy(), evaluated.logits.numpy())
+
+    model = model_class(_layerdrop_config(arch, 0.5))
+    step = tf.function(lambda: model(ids, decoder_input_ids=decoder_ids, output_hidden_states=True, training=True))
+    tf.random.set_seed(0)
+    patterns = {_skipped_blocks(step()) for _ in range(6)}
+    assert len(patterns) > 1, patterns
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_flax_layerdrop_skips_without_computing(arch):
+    """Flax LayerDrop in training: the forward pass holds one `cond` per block (one branch runs, also under
+    `jax.jit`); at rate 1 each stack returns its normalised embeddings; at rate 0 training equals evaluation (no
+    dropout); a jitted training step draws anew with every `dropout_rng` (rate 0.5: the skipped blocks differ).
+    Random parameters of the models' shapes (initialising them costs seconds); everything runs under one `jax.jit`
+    (eagerly, each operation compiles)."""
+    jax = pytest.importorskip("jax")
+    import specformers
+
+    ids = np.array([[5, 6, 7, 2], [8, 9, 10, 2]])
+    decoder_ids = np.array([[2, 5, 6], [2, 8, 9]])
+    case = _case(arch, "conditional_generation", next(iter(SMALL_CONFIGS[arch])))
+    model_class = getattr(specformers, case.class_name("flax"))
+    models = {rate: model_class(_layerdrop_config(arch, rate), _do_init=False) for rate in (0.0, 0.5, 1.0)}
+    shapes = jax.eval_shape(functools.partial(models[0.0].init_weights, input_shape=ids.shape), jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    params = jax.tree_util.tree_map(lambda leaf: rng.normal(0.0, 0.2, leaf.shape).astype(leaf.dtype), shapes)
+
+    def train(rate, dropout_rng, **flags):
+        return models[rate](ids, decoder_input_ids=decoder_ids, params=params, train=True, dropout_rng=dropout_rng, **flags)
+
+    blocks = models[0.0].config.num_hidden_layers + getattr(models[0.0].config, _spec(arch).decoder.layers)
+    assert str(jax.make_jaxpr(lambda r: train(1.0, r).logits)(jax.random.PRNGKey(0))).count("cond[") == blocks
+
+    flags = dict(output_hidden_states=True, output_attentions=True, use_cache=True)
+
+    @jax.jit
+    def step(dropout_rng):
+        evaluated = models[0.0](ids, decoder_input_ids=decoder_ids, params=params, **flags)
+        return evaluated, {rate: train(rate, dropout_rng, **flags) for rate in models}
+
+    evaluated, trained = step(jax.random.PRNGKey(0))
+    _check_all_skipped(trained[1.0], evaluated)
+    np.testing.assert_array_equal(np.asarray(trained[0.0].logits), np.asarray(evaluated.logits))
+    patterns = {_skipped_blocks(step(jax.random.PRNGKey(seed))[1][0.5]) for seed in range(6)}
+    assert len(patterns) > 1, patterns
 
 # Flax: the decoder cache and generate() under jax.jit
 

@@ -9,6 +9,7 @@ Layers are named and nested as transformers' PyTorch modules, so checkpoints loa
 """
 
 import math
+from functools import partial
 
 import keras
 import numpy as np
@@ -184,6 +185,14 @@ class TFBartEncoderLayer(TFCompositeLayer):
         batch_size, _, seq_length, _ = shape_list(query)
         return tf.reshape(tf.transpose(context, (0, 2, 1, 3)), (batch_size, seq_length, -1)), probs
 
+    def skipped(self, hidden_states, output_attentions=False):
+        """The outputs of the block when LayerDrop skips it (the arguments are `call`'s): the hidden states unchanged
+        and, on request, zero attention probabilities (batch, heads, seq, seq); nothing is computed."""
+        if not output_attentions:
+            return hidden_states, None
+        batch_size, seq_length = shape_list(hidden_states)[:2]
+        return hidden_states, tf.zeros((batch_size, self.num_heads, seq_length, seq_length), hidden_states.dtype)
+
     def call(self, hidden_states, attention_mask, layer_head_mask=None, output_attentions=False, training=False):
         """`attention_mask` (batch, 1, 1, seq) is the additive mask of the padding keys (or None). Returns the new
         hidden states and the attention probabilities (or None)."""
@@ -273,6 +282,62 @@ class TFBartDecoderLayer(TFCompositeLayer):
         value = self._split_heads(self.encoder_attn.v_proj(encoder_hidden_states))
         return key, value
 
+    def _self_key_value(self, hidden_states, past_key_value, cache_index) -> tuple:
+        """The self-attention's keys and values (batch, heads, key_len, head_dim) of `hidden_states` after the cached
+        ones: appended to `past_key_value`, or written in place at `cache_index` of a preallocated cache (see
+        `call`)."""
+        key = self._split_heads(self.self_attn.k_proj(hidden_states))
+        value = self._split_heads(self.self_attn.v_proj(hidden_states))
+        if past_key_value is not None and cache_index is not None:
+            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
+            max_length = shape_list(past_key_value[0])[2]
+            # (seq, max_length): one row per new position
+            write = tf.one_hot(cache_index + tf.range(shape_list(key)[2]), max_length, dtype=key.dtype)
+            keep = (1.0 - tf.reduce_sum(write, axis=0))[None, None, :, None]
+            key = past_key_value[0] * keep + tf.einsum("sl,bhsd->bhld", write, key)
+            value = past_key_value[1] * keep + tf.einsum("sl,bhsd->bhld", write, value)
+        elif past_key_value is not None:
+            key = tf.concat([past_key_value[0], key], axis=-2)
+            value = tf.concat([past_key_value[1], value], axis=-2)
+        return key, value
+
+    def _cross_key_value(self, encoder_hidden_states, past_key_value) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from
+        step to step), else those of `encoder_hidden_states`."""
+        if past_key_value is not None and len(past_key_value) == 4:
+            return past_key_value[2], past_key_value[3]
+        return self.project_cross_key_value(encoder_hidden_states)
+
+    def skipped(
+        self,
+        hidden_states,
+        attention_mask,
+        encoder_hidden_states=None,
+        past_key_value=None,
+        cache_index=None,
+        use_cache=False,
+        output_attentions=False,
+    ):
+        """The outputs of the block when LayerDrop skips it (the arguments are `call`'s): the hidden states unchanged;
+        with `use_cache`, the cache the block would have returned (the keys and values of its input, which skipping
+        does not change: only those projections run), so that the next steps can still attend to it; on request,
+        zero self- and cross-attention probabilities (batch, heads, seq, key_len / encoder_len)."""
+        present = None
+        if use_cache:
+            present = self._self_key_value(hidden_states, past_key_value, cache_index)
+            if encoder_hidden_states is not None:
+                present = present + self._cross_key_value(encoder_hidden_states, past_key_value)
+        if not output_attentions:
+            return hidden_states, present, None, None
+        batch_size, seq_length = shape_list(hidden_states)[:2]
+        # attention_mask: (batch or 1, 1, seq, key_len)
+        probs = tf.zeros((batch_size, self.num_heads, seq_length, shape_list(attention_mask)[-1]), hidden_states.dtype)
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            cross_shape = (batch_size, self.num_heads, seq_length, shape_list(encoder_hidden_states)[1])
+            cross_probs = tf.zeros(cross_shape, hidden_states.dtype)
+        return hidden_states, present, probs, cross_probs
+
     def call(
         self,
         hidden_states,
@@ -296,19 +361,7 @@ class TFBartDecoderLayer(TFCompositeLayer):
         without `use_cache`) and the self- and cross-attention probabilities (or None)."""
         residual = hidden_states
         query = self._split_heads(self.self_attn.q_proj(hidden_states))
-        key = self._split_heads(self.self_attn.k_proj(hidden_states))
-        value = self._split_heads(self.self_attn.v_proj(hidden_states))
-        if past_key_value is not None and cache_index is not None:
-            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
-            max_length = shape_list(past_key_value[0])[2]
-            # (seq, max_length): one row per new position
-            write = tf.one_hot(cache_index + tf.range(shape_list(key)[2]), max_length, dtype=key.dtype)
-            keep = (1.0 - tf.reduce_sum(write, axis=0))[None, None, :, None]
-            key = past_key_value[0] * keep + tf.einsum("sl,bhsd->bhld", write, key)
-            value = past_key_value[1] * keep + tf.einsum("sl,bhsd->bhld", write, value)
-        elif past_key_value is not None:
-            key = tf.concat([past_key_value[0], key], axis=-2)
-            value = tf.concat([past_key_value[1], value], axis=-2)
+        key, value = self._self_key_value(hidden_states, past_key_value, cache_index)
         present = (key, value)
         context, probs = self._attend(query, key, value, attention_mask, layer_head_mask, training)
         hidden_states = self.residual_dropout(self.self_attn.out_proj(context), training=training)
@@ -318,11 +371,7 @@ class TFBartDecoderLayer(TFCompositeLayer):
         if encoder_hidden_states is not None:
             residual = hidden_states
             query = self._split_heads(self.encoder_attn.q_proj(hidden_states))
-            if past_key_value is not None and len(past_key_value) == 4:
-                # The encoder's keys and values do not change from step to step: computed once, then cached.
-                key, value = past_key_value[2], past_key_value[3]
-            else:
-                key, value = self.project_cross_key_value(encoder_hidden_states)
+            key, value = self._cross_key_value(encoder_hidden_states, past_key_value)
             present = present + (key, value)
             context, cross_probs = self._attend(
                 query, key, value, encoder_attention_mask, cross_attn_layer_head_mask, training
@@ -431,7 +480,8 @@ class TFBartEncoder(TFCompositeLayer):
         for i, layer in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            layer_output, probs = layer(
+            run = partial(
+                layer,
                 hidden_states,
                 extended_mask,
                 layer_head_mask=head_mask[i],
@@ -439,10 +489,12 @@ class TFBartEncoder(TFCompositeLayer):
                 training=training,
             )
             if training and self.layerdrop > 0.0:
-                # LayerDrop: the whole block is skipped with this probability (drawn in the graph, so that a traced
-                # training step draws anew at every run; the block's attention probabilities are still returned).
-                skip = tf.random.uniform(()) < self.layerdrop
-                layer_output = tf.where(skip, hidden_states, layer_output)
+                # LayerDrop: the whole block is skipped with this probability, and then computes nothing (the draw is
+                # in the graph, so that a traced training step draws anew at every run).
+                skipped = partial(layer.skipped, hidden_states, output_attentions=output_attentions)
+                layer_output, probs = tf.cond(tf.random.uniform(()) < self.layerdrop, skipped, run)
+            else:
+                layer_output, probs = run()
             hidden_states = layer_output
             if output_attentions:
                 all_attentions += (probs,)
@@ -601,28 +653,43 @@ class TFBartDecoder(TFCompositeLayer):
         for i, layer in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            layer_output, present, probs, cross_probs = layer(
+            past_key_value = past_key_values[i] if past_key_values is not None else None
+            run = partial(
+                layer,
                 hidden_states,
                 extended_mask,
                 encoder_hidden_states=encoder_hidden_states,
                 encoder_attention_mask=encoder_extended_mask,
                 layer_head_mask=head_mask[i],
                 cross_attn_layer_head_mask=cross_attn_head_mask[i],
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
+                past_key_value=past_key_value,
                 cache_index=cache_index,
                 use_cache=use_cache,
                 output_attentions=output_attentions,
                 training=training,
             )
+            if training and self.layerdrop > 0.0:
+                # LayerDrop: the whole block is skipped with this probability, and then computes nothing but its
+                # cache (the draw is in the graph, so that a traced training step draws anew at every run).
+                skipped = partial(
+                    layer.skipped,
+                    hidden_states,
+                    extended_mask,
+                    encoder_hidden_states=encoder_hidden_states,
+                    past_key_value=past_key_value,
+                    cache_index=cache_index,
+                    use_cache=use_cache,
+                    output_attentions=output_attentions,
+                )
+                layer_output, present, probs, cross_probs = tf.cond(
+                    tf.random.uniform(()) < self.layerdrop, skipped, run
+                )
+            else:
+                layer_output, present, probs, cross_probs = run()
             if use_cache:
                 next_cache += (present,)
             if all_cross_attentions is not None:
                 all_cross_attentions += (cross_probs,)
-            if training and self.layerdrop > 0.0:
-                # LayerDrop: the whole block is skipped with this probability (drawn in the graph, so that a traced
-                # training step draws anew at every run; the block's attention probabilities are still returned).
-                skip = tf.random.uniform(()) < self.layerdrop
-                layer_output = tf.where(skip, hidden_states, layer_output)
             hidden_states = layer_output
             if output_attentions:
                 all_attentions += (probs,)
