@@ -1,8 +1,9 @@
 """Behaviour of the generated encoder-decoder models of the names layout beyond output parity: the decoder cache
 (self- and cross-attention; in TensorFlow also preallocated, in Flax preallocated under `jax.jit` and growing),
 labels shifted into the decoder inputs, `generate()` (greedy and beam search, the forced end-of-sequence token;
-TensorFlow's also under `jit_compile`, Flax's inside a user's `jax.jit`) against transformers' token ids, and the
-end-of-sequence pooling of sequence classification."""
+TensorFlow's also under `jit_compile`, Flax's inside a user's `jax.jit`) against transformers' token ids, the
+end-of-sequence pooling of sequence classification, explicit position ids (TensorFlow's against transformers'
+TensorFlow models, Flax's against its Flax models) and LayerDrop (TensorFlow and Flax)."""
 
 import functools
 import os
@@ -267,6 +268,19 @@ def test_tf_generate_matches_transformers(arch, variant, checkpoint):
             np.testing.assert_array_equal(fixed[:, : expected.shape[1]], expected, err_msg=f"jit_compile {kwargs}")
 
 
+def _random_positions(config, shape, seed) -> np.ndarray:
+    """Random positions of `shape` anywhere in the table, the first and the last one included."""
+    positions = np.random.default_rng(seed).integers(0, config.max_position_embeddings, size=shape)
+    positions[0, :2] = (0, config.max_position_embeddings - 1)
+    return positions
+
+
+def _assert_near(got, expected, what: str) -> None:
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    diff = float(np.max(np.abs(got - expected)))
+    assert got.shape == expected.shape and diff <= ATOL, (what, got.shape, expected.shape, diff)
+
+
 # transformers' TensorFlow models on a checkpoint, in a legacy-Keras subprocess (they cannot share this process with
 # Keras 3): stdin holds `class name, checkpoint directory, inputs .npz, output .npz` lines; each output file gets the
 # logits of the model on its inputs.
@@ -319,13 +333,14 @@ def test_tf_decoder_position_ids_match_transformers_tf(arch, variant, checkpoint
     explicit = model(ids, mask, decoder_ids, None, arange, training=False).logits.numpy()
     assert np.array_equal(explicit, default)
 
-    positions = _flax_positions(config, (batch, target), 2)
+    positions = _random_positions(config, (batch, target), 2)
     full = model(ids, mask, decoder_ids, decoder_position_ids=tf.constant(positions), training=False).logits.numpy()
     assert np.max(np.abs(full - default)) > 1e-3  # the positions matter
     classification = _case(arch, "sequence_classification", variant)
     classification_config, _, classification_directory = checkpoint(classification)
-    classification_inputs = {k: v for k, v in make_inputs(classification, classification_config).items() if k != "labels"}
-    classification_positions = _flax_positions(classification_config, classification_inputs["input_ids"].shape, 3)
+    classification_inputs = make_inputs(classification, classification_config)
+    classification_inputs.pop("labels", None)
+    classification_positions = _random_positions(classification_config, classification_inputs["input_ids"].shape, 3)
     expected, expected_classification = _upstream_tf_logits(
         [
             (case.class_name("tf"), directory, {**inputs, "decoder_position_ids": positions}),
@@ -381,7 +396,8 @@ def _layerdrop_config(arch: str, rate: float):
 
     spec = _spec(arch)
     rates = {spec.spec.layerdrop.encoder: rate, spec.spec.layerdrop.decoder: rate}
-    dropouts = [spec.embeddings.dropout, spec.attention.dropout, spec.feed_forward.dropout, spec.feed_forward.activation_dropout]
+    ffn = spec.feed_forward
+    dropouts = [spec.embeddings.dropout, spec.attention.dropout, ffn.dropout, ffn.activation_dropout]
     fields = {**next(iter(SMALL_CONFIGS[arch].values())), **rates, **{name: 0.0 for name in dropouts if name}}
     return getattr(specformers, spec.config_class)(**fields)
 
@@ -473,7 +489,8 @@ def test_flax_layerdrop_skips_without_computing(arch):
     params = jax.tree_util.tree_map(lambda leaf: rng.normal(0.0, 0.2, leaf.shape).astype(leaf.dtype), shapes)
 
     def train(rate, dropout_rng, **flags):
-        return models[rate](ids, decoder_input_ids=decoder_ids, params=params, train=True, dropout_rng=dropout_rng, **flags)
+        model = models[rate]
+        return model(ids, decoder_input_ids=decoder_ids, params=params, train=True, dropout_rng=dropout_rng, **flags)
 
     blocks = models[0.0].config.num_hidden_layers + getattr(models[0.0].config, _spec(arch).decoder.layers)
     assert str(jax.make_jaxpr(lambda r: train(1.0, r).logits)(jax.random.PRNGKey(0))).count("cond[") == blocks
@@ -576,19 +593,6 @@ def test_flax_generate_matches_transformers(arch, variant, checkpoint):
         assert (got[:, length:] == config.pad_token_id).all(), (kwargs, got)
 
 
-def _flax_positions(config, shape, seed) -> np.ndarray:
-    """Random positions of `shape` anywhere in the table, the first and the last one included."""
-    positions = np.random.default_rng(seed).integers(0, config.max_position_embeddings, size=shape)
-    positions[0, :2] = (0, config.max_position_embeddings - 1)
-    return positions
-
-
-def _assert_near(got, expected, what: str) -> None:
-    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
-    diff = float(np.max(np.abs(got - expected)))
-    assert got.shape == expected.shape and diff <= ATOL, (what, got.shape, expected.shape, diff)
-
-
 @pytest.mark.parametrize("arch,variant", FLAX_ARCH_VARIANTS)
 def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     """Flax `position_ids` / `decoder_position_ids` (of `__call__`, `encode`, `decode` and the causal LM, positionally
@@ -615,8 +619,8 @@ def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     for name in ("logits", "encoder_last_hidden_state"):
         assert np.array_equal(np.asarray(explicit[name]), np.asarray(default[name])), name
 
-    positions = jnp.asarray(_flax_positions(config, ids.shape, 1))
-    decoder_positions = jnp.asarray(_flax_positions(config, decoder_ids.shape, 2))
+    positions = jnp.asarray(_random_positions(config, ids.shape, 1))
+    decoder_positions = jnp.asarray(_random_positions(config, decoder_ids.shape, 2))
     encoded = ours.encode(ids, mask, positions)
     expected_encoded = theirs.encode(ids, mask, positions, params=ours.params)
     _assert_near(encoded.last_hidden_state, expected_encoded.last_hidden_state, "encode")
@@ -633,7 +637,7 @@ def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     config, _, directory = checkpoint(lm_case)
     lm_ids = jnp.asarray(make_inputs(lm_case, config)["input_ids"])
     lm_mask = jnp.ones_like(lm_ids)
-    lm_positions = jnp.asarray(_flax_positions(config, lm_ids.shape, 3))
+    lm_positions = jnp.asarray(_random_positions(config, lm_ids.shape, 3))
     lm_ours = _flax_ours(lm_case, directory)
     lm_theirs = getattr(transformers, lm_case.class_name("flax"))(config, _do_init=False)
     expected = lm_theirs(lm_ids, lm_mask, lm_positions, params=lm_ours.params).logits
