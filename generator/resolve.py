@@ -1554,7 +1554,8 @@ _PLACEHOLDER_DOC = (
 def _seq2seq_arguments(
     kind: str, framework: str, arguments: schema.ArgumentsSpec, absolute_positions: bool
 ) -> tuple[Argument, ...]:
-    # `absolute_positions` (learned absolute position embeddings): transformers' Flax models take position ids.
+    # `absolute_positions` (learned absolute position embeddings): transformers' Flax models take position ids, its
+    # TensorFlow ones the decoder's (`decoder_position_ids`, after `decoder_attention_mask`), PyTorch's none.
     if framework == "flax":
         return _flax_seq2seq_arguments(kind, arguments, absolute_positions)
     labels = {"token_classification": ["labels"]}.get(kind, [])
@@ -1568,8 +1569,9 @@ def _seq2seq_arguments(
         return _document(names + _seq2seq_tail(framework), kind, arguments)
     # Sequence classification and question answering decode the input itself: they take no cache.
     cached = kind not in ("sequence_classification", "question_answering")
-    names = ["input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "head_mask"]
-    names += ["decoder_head_mask", "cross_attn_head_mask", "encoder_outputs"]
+    names = ["input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask"]
+    names += ["decoder_position_ids"] if absolute_positions and framework == "tf" else []
+    names += ["head_mask", "decoder_head_mask", "cross_attn_head_mask", "encoder_outputs"]
     names += ["past_key_values"] if cached else []
     if kind == "question_answering" and framework != "flax":
         names += ["start_positions", "end_positions"]

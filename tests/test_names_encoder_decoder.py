@@ -1,8 +1,14 @@
 """Behaviour of the generated encoder-decoder models of the names layout beyond output parity: the decoder cache
 (self- and cross-attention; in TensorFlow also preallocated, in Flax preallocated under `jax.jit` and growing),
 labels shifted into the decoder inputs, `generate()` (greedy and beam search, the forced end-of-sequence token;
-TensorFlow's also under `jit_compile`, Flax's inside a user's `jax.jit`) against transformers' token ids, and the
-end-of-sequence pooling of sequence classification."""
+TensorFlow's also under `jit_compile`, Flax's inside a user's `jax.jit`) against transformers' token ids, the
+end-of-sequence pooling of sequence classification, explicit position ids (TensorFlow's against transformers'
+TensorFlow models, Flax's against its Flax models) and LayerDrop (TensorFlow and Flax)."""
+
+import functools
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +17,7 @@ import torch
 from harness import (
     ATOL,
     NAMES_SEQ2SEQ_ARCHS,
+    ROOT,
     SMALL_CONFIGS,
     assert_close,
     cases,
@@ -261,6 +268,246 @@ def test_tf_generate_matches_transformers(arch, variant, checkpoint):
             np.testing.assert_array_equal(fixed[:, : expected.shape[1]], expected, err_msg=f"jit_compile {kwargs}")
 
 
+def _random_positions(config, shape, seed) -> np.ndarray:
+    """Random positions of `shape` anywhere in the table, the first and the last one included."""
+    positions = np.random.default_rng(seed).integers(0, config.max_position_embeddings, size=shape)
+    positions[0, :2] = (0, config.max_position_embeddings - 1)
+    return positions
+
+
+def _assert_near(got, expected, what: str) -> None:
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    diff = float(np.max(np.abs(got - expected)))
+    assert got.shape == expected.shape and diff <= ATOL, (what, got.shape, expected.shape, diff)
+
+
+# transformers' TensorFlow models on a checkpoint, in a legacy-Keras subprocess (they cannot share this process with
+# Keras 3): stdin holds `class name, checkpoint directory, inputs .npz, output .npz` lines; each output file gets the
+# logits of the model on its inputs.
+_UPSTREAM_TF_SCRIPT = """
+import os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np
+import transformers
+for line in sys.stdin.read().splitlines():
+    class_name, directory, inputs_path, output_path = line.split("\\t")
+    model = getattr(transformers, class_name).from_pretrained(directory, from_pt=True)
+    np.savez(output_path, logits=model(**dict(np.load(inputs_path)), training=False).logits.numpy())
+"""
+
+
+def _upstream_tf_logits(jobs: list, tmp_path) -> list:
+    """The logits of transformers' TensorFlow class `class_name` loaded from `directory` on `inputs`, for each job
+    `(class_name, directory, inputs)`, all in one subprocess."""
+    lines, outputs = [], []
+    for i, (class_name, directory, inputs) in enumerate(jobs):
+        inputs_path, output_path = tmp_path / f"inputs{i}.npz", tmp_path / f"logits{i}.npz"
+        np.savez(inputs_path, **inputs)
+        lines.append(f"{class_name}\t{directory}\t{inputs_path}\t{output_path}")
+        outputs.append(output_path)
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("KERAS_BACKEND", None)
+    subprocess.run([sys.executable, "-c", _UPSTREAM_TF_SCRIPT], input="\n".join(lines), text=True, check=True, env=env,
+                   cwd=ROOT, capture_output=True)
+    return [np.load(path)["logits"] for path in outputs]
+
+
+@pytest.mark.parametrize("arch,variant", [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in NAMES_SEQ2SEQ_ARCHS])
+def test_tf_decoder_position_ids_match_transformers_tf(arch, variant, checkpoint, tmp_path):
+    """TensorFlow `decoder_position_ids` (positionally after `decoder_attention_mask`, as transformers' TensorFlow
+    models take them; its PyTorch models take none): the default positions given explicitly change nothing; random
+    positions anywhere in the table give transformers' TensorFlow logits with the same positions (conditional
+    generation and sequence classification); decoding a prompt of 2 tokens and then one token at a time with those
+    positions, on the appended cache and on the preallocated one (`cache_index`, under `tf.function`), gives the
+    logits of the full pass."""
+    import tensorflow as tf
+
+    case = _case(arch, "conditional_generation", variant)
+    config, _, directory = checkpoint(case)
+    model = _tf_ours(case, directory)
+    inputs = {k: v for k, v in make_inputs(case, config).items() if k != "labels"}
+    ids, mask, decoder_ids = (tf.constant(inputs[k]) for k in ("input_ids", "attention_mask", "decoder_input_ids"))
+    batch, target = decoder_ids.shape
+    default = model(ids, mask, decoder_ids, training=False).logits.numpy()
+    arange = tf.broadcast_to(tf.range(target), (batch, target))
+    explicit = model(ids, mask, decoder_ids, None, arange, training=False).logits.numpy()
+    assert np.array_equal(explicit, default)
+
+    positions = _random_positions(config, (batch, target), 2)
+    full = model(ids, mask, decoder_ids, decoder_position_ids=tf.constant(positions), training=False).logits.numpy()
+    assert np.max(np.abs(full - default)) > 1e-3  # the positions matter
+    classification = _case(arch, "sequence_classification", variant)
+    classification_config, _, classification_directory = checkpoint(classification)
+    classification_inputs = make_inputs(classification, classification_config)
+    classification_inputs.pop("labels", None)
+    classification_positions = _random_positions(classification_config, classification_inputs["input_ids"].shape, 3)
+    expected, expected_classification = _upstream_tf_logits(
+        [
+            (case.class_name("tf"), directory, {**inputs, "decoder_position_ids": positions}),
+            (classification.class_name("tf"), classification_directory,
+             {**classification_inputs, "decoder_position_ids": classification_positions}),
+        ],
+        tmp_path,
+    )
+    _assert_near(full, expected, "conditional generation")
+    classifier = _tf_ours(classification, classification_directory)
+    got = classifier(**{k: tf.constant(v) for k, v in classification_inputs.items()},
+                     decoder_position_ids=tf.constant(classification_positions), training=False).logits
+    _assert_near(got, expected_classification, "sequence classification")
+
+    # The cache: appended to eagerly, then preallocated and written in place under tf.function.
+    encoder_outputs = (model(ids, mask, decoder_ids, training=False).encoder_last_hidden_state,)
+    steps, past = [], None
+    for start, end in [(0, 2)] + [(t, t + 1) for t in range(2, target)]:
+        out = model(attention_mask=mask, encoder_outputs=encoder_outputs, decoder_input_ids=decoder_ids[:, start:end],
+                    decoder_position_ids=tf.constant(positions[:, start:end]), past_key_values=past, use_cache=True,
+                    training=False)
+        steps.append(out.logits)
+        past = out.past_key_values
+    _assert_near(tf.concat(steps, axis=1), full, "appended cache")
+
+    decoder = model.get_decoder()
+
+    @tf.function
+    def step(tokens, step_positions, cache, index):
+        out = decoder(input_ids=tokens, position_ids=step_positions, encoder_hidden_states=encoder_outputs[0],
+                      encoder_attention_mask=mask, past_key_values=cache, cache_index=index, use_cache=True)
+        return model.lm_logits(out.last_hidden_state), out.past_key_values
+
+    cache = model.init_decoder_cache(encoder_outputs[0], target)
+    steps = []
+    for t in range(target):
+        logits, cache = step(decoder_ids[:, t : t + 1], tf.constant(positions[:, t : t + 1]), cache, tf.constant(t))
+        steps.append(logits)
+    _assert_near(tf.concat(steps, axis=1), full, "preallocated cache")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# LayerDrop (TensorFlow and Flax): a skipped block computes nothing; the draw is part of a traced training step
+
+
+LAYERDROP_ARCHS = [a.name for a in project().architectures if a.name in NAMES_SEQ2SEQ_ARCHS and a.spec.layerdrop]
+
+
+def _layerdrop_config(arch: str, rate: float):
+    """A small configuration (the architecture's first test variant) without dropout, with LayerDrop `rate` in both
+    stacks."""
+    import specformers
+
+    spec = _spec(arch)
+    rates = {spec.spec.layerdrop.encoder: rate, spec.spec.layerdrop.decoder: rate}
+    ffn = spec.feed_forward
+    dropouts = [spec.embeddings.dropout, spec.attention.dropout, ffn.dropout, ffn.activation_dropout]
+    fields = {**next(iter(SMALL_CONFIGS[arch].values())), **rates, **{name: 0.0 for name in dropouts if name}}
+    return getattr(specformers, spec.config_class)(**fields)
+
+
+def _skipped_blocks(outputs) -> tuple:
+    """Which blocks of both stacks left their input unchanged (were skipped), from the hidden states."""
+    stacks = (outputs.encoder_hidden_states, outputs.decoder_hidden_states)
+    return tuple(bool(np.array_equal(states[i], states[i + 1])) for states in stacks for i in range(len(states) - 1))
+
+
+def _check_all_skipped(trained, evaluated) -> None:
+    """LayerDrop 1: every block skipped. Each stack's output is its normalised embeddings (the evaluation's first
+    hidden states), every attention probability is zero, and the first decoder block's self-attention cache is the
+    evaluation's (the keys and values of the same input)."""
+    assert np.array_equal(trained.encoder_last_hidden_state, evaluated.encoder_hidden_states[0])
+    assert np.array_equal(trained.decoder_hidden_states[-1], evaluated.decoder_hidden_states[0])
+    for name in ("encoder_attentions", "decoder_attentions", "cross_attentions"):
+        assert len(trained[name]) == len(evaluated[name]), name
+        for got, expected in zip(trained[name], evaluated[name]):
+            assert got.shape == expected.shape and not np.any(np.asarray(got)), name
+    assert len(trained.past_key_values) == len(evaluated.past_key_values)
+    for got, expected in zip(trained.past_key_values[0][:2], evaluated.past_key_values[0][:2]):
+        assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_tf_layerdrop_skips_without_computing(arch, monkeypatch):
+    """TensorFlow LayerDrop in training: at rate 1 no block runs (`tf.cond`; the blocks' `call` is never entered) and
+    each stack returns its normalised embeddings; at rate 0 training equals evaluation (no dropout); a training step
+    under `tf.function` draws anew at every run (rate 0.5: the skipped blocks differ between runs)."""
+    import specformers
+    import tensorflow as tf
+
+    ids = np.array([[5, 6, 7, 2], [8, 9, 10, 2]])
+    decoder_ids = np.array([[2, 5, 6], [2, 8, 9]])
+    flags = dict(output_hidden_states=True, output_attentions=True, use_cache=True)
+    case = _case(arch, "conditional_generation", next(iter(SMALL_CONFIGS[arch])))
+    model_class = getattr(specformers, case.class_name("tf"))
+    model = model_class(_layerdrop_config(arch, 1.0))
+    evaluated = model(ids, decoder_input_ids=decoder_ids, training=False, **flags)
+    blocks = model.get_encoder().layers + model.get_decoder().layers
+    calls = []
+
+    def counted(call):
+        @functools.wraps(call)  # Keras reads the signature of `call`
+        def wrapper(self, *args, **kwargs):
+            calls.append(self)
+            return call(self, *args, **kwargs)
+
+        return wrapper
+
+    for block_class in {type(block) for block in blocks}:
+        monkeypatch.setattr(block_class, "call", counted(block_class.call))
+    trained = model(ids, decoder_input_ids=decoder_ids, training=True, **flags)
+    assert calls == []
+    _check_all_skipped(trained, evaluated)
+
+    model = model_class(_layerdrop_config(arch, 0.0))
+    evaluated = model(ids, decoder_input_ids=decoder_ids, training=False, **flags)
+    calls.clear()
+    trained = model(ids, decoder_input_ids=decoder_ids, training=True, **flags)
+    assert len(calls) == len(blocks)
+    np.testing.assert_array_equal(trained.logits.numpy(), evaluated.logits.numpy())
+
+    model = model_class(_layerdrop_config(arch, 0.5))
+    step = tf.function(lambda: model(ids, decoder_input_ids=decoder_ids, output_hidden_states=True, training=True))
+    tf.random.set_seed(0)
+    patterns = {_skipped_blocks(step()) for _ in range(6)}
+    assert len(patterns) > 1, patterns
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_flax_layerdrop_skips_without_computing(arch):
+    """Flax LayerDrop in training: the forward pass holds one `cond` per block (one branch runs, also under
+    `jax.jit`); at rate 1 each stack returns its normalised embeddings; at rate 0 training equals evaluation (no
+    dropout); a jitted training step draws anew with every `dropout_rng` (rate 0.5: the skipped blocks differ).
+    Random parameters of the models' shapes (initialising them costs seconds); everything runs under one `jax.jit`
+    (eagerly, each operation compiles)."""
+    jax = pytest.importorskip("jax")
+    import specformers
+
+    ids = np.array([[5, 6, 7, 2], [8, 9, 10, 2]])
+    decoder_ids = np.array([[2, 5, 6], [2, 8, 9]])
+    case = _case(arch, "conditional_generation", next(iter(SMALL_CONFIGS[arch])))
+    model_class = getattr(specformers, case.class_name("flax"))
+    models = {rate: model_class(_layerdrop_config(arch, rate), _do_init=False) for rate in (0.0, 0.5, 1.0)}
+    shapes = jax.eval_shape(functools.partial(models[0.0].init_weights, input_shape=ids.shape), jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    params = jax.tree_util.tree_map(lambda leaf: rng.normal(0.0, 0.2, leaf.shape).astype(leaf.dtype), shapes)
+
+    def train(rate, dropout_rng, **flags):
+        model = models[rate]
+        return model(ids, decoder_input_ids=decoder_ids, params=params, train=True, dropout_rng=dropout_rng, **flags)
+
+    blocks = models[0.0].config.num_hidden_layers + getattr(models[0.0].config, _spec(arch).decoder.layers)
+    assert str(jax.make_jaxpr(lambda r: train(1.0, r).logits)(jax.random.PRNGKey(0))).count("cond[") == blocks
+
+    flags = dict(output_hidden_states=True, output_attentions=True, use_cache=True)
+
+    @jax.jit
+    def step(dropout_rng):
+        evaluated = models[0.0](ids, decoder_input_ids=decoder_ids, params=params, **flags)
+        return evaluated, {rate: train(rate, dropout_rng, **flags) for rate in models}
+
+    evaluated, trained = step(jax.random.PRNGKey(0))
+    _check_all_skipped(trained[1.0], evaluated)
+    np.testing.assert_array_equal(np.asarray(trained[0.0].logits), np.asarray(evaluated.logits))
+    patterns = {_skipped_blocks(step(jax.random.PRNGKey(seed))[1][0.5]) for seed in range(6)}
+    assert len(patterns) > 1, patterns
+
 # Flax: the decoder cache and generate() under jax.jit
 
 
@@ -346,19 +593,6 @@ def test_flax_generate_matches_transformers(arch, variant, checkpoint):
         assert (got[:, length:] == config.pad_token_id).all(), (kwargs, got)
 
 
-def _flax_positions(config, shape, seed) -> np.ndarray:
-    """Random positions of `shape` anywhere in the table, the first and the last one included."""
-    positions = np.random.default_rng(seed).integers(0, config.max_position_embeddings, size=shape)
-    positions[0, :2] = (0, config.max_position_embeddings - 1)
-    return positions
-
-
-def _assert_near(got, expected, what: str) -> None:
-    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
-    diff = float(np.max(np.abs(got - expected)))
-    assert got.shape == expected.shape and diff <= ATOL, (what, got.shape, expected.shape, diff)
-
-
 @pytest.mark.parametrize("arch,variant", FLAX_ARCH_VARIANTS)
 def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     """Flax `position_ids` / `decoder_position_ids` (of `__call__`, `encode`, `decode` and the causal LM, positionally
@@ -385,8 +619,8 @@ def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     for name in ("logits", "encoder_last_hidden_state"):
         assert np.array_equal(np.asarray(explicit[name]), np.asarray(default[name])), name
 
-    positions = jnp.asarray(_flax_positions(config, ids.shape, 1))
-    decoder_positions = jnp.asarray(_flax_positions(config, decoder_ids.shape, 2))
+    positions = jnp.asarray(_random_positions(config, ids.shape, 1))
+    decoder_positions = jnp.asarray(_random_positions(config, decoder_ids.shape, 2))
     encoded = ours.encode(ids, mask, positions)
     expected_encoded = theirs.encode(ids, mask, positions, params=ours.params)
     _assert_near(encoded.last_hidden_state, expected_encoded.last_hidden_state, "encode")
@@ -403,7 +637,7 @@ def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     config, _, directory = checkpoint(lm_case)
     lm_ids = jnp.asarray(make_inputs(lm_case, config)["input_ids"])
     lm_mask = jnp.ones_like(lm_ids)
-    lm_positions = jnp.asarray(_flax_positions(config, lm_ids.shape, 3))
+    lm_positions = jnp.asarray(_random_positions(config, lm_ids.shape, 3))
     lm_ours = _flax_ours(lm_case, directory)
     lm_theirs = getattr(transformers, lm_case.class_name("flax"))(config, _do_init=False)
     expected = lm_theirs(lm_ids, lm_mask, lm_positions, params=lm_ours.params).logits

@@ -203,6 +203,15 @@ class FlaxBartEncoderLayer(nn.Module):
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
         return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
 
+    def skipped(self, hidden_states: jnp.ndarray, output_attentions: bool = False) -> tuple:
+        """The outputs of the block when LayerDrop skips it (the arguments are `__call__`'s): the hidden states
+        unchanged and, on request, zero attention probabilities (batch, heads, seq, seq); nothing is computed."""
+        if not output_attentions:
+            return hidden_states, None
+        batch_size, seq_length = hidden_states.shape[:2]
+        # In the computation dtype, as the block's probabilities.
+        return hidden_states, jnp.zeros((batch_size, self.num_heads, seq_length, seq_length), self.dtype)
+
     def __call__(
         self,
         hidden_states: jnp.ndarray,
@@ -287,6 +296,61 @@ class FlaxBartDecoderLayer(nn.Module):
         value = self._split_heads(self.encoder_attn.v_proj(encoder_hidden_states))
         return key, value
 
+    def _self_key_values(self, hidden_states: jnp.ndarray, past_key_value: Optional[tuple], cache_index) -> tuple:
+        """The self-attention's keys and values (batch, heads, key_len, head_dim) of `hidden_states` after the cached
+        ones: appended to `past_key_value`, or written in place at `cache_index` of a preallocated cache."""
+        key = self._split_heads(self.self_attn.k_proj(hidden_states))
+        value = self._split_heads(self.self_attn.v_proj(hidden_states))
+        if past_key_value is not None and cache_index is not None:
+            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
+            key = jax.lax.dynamic_update_slice(
+                past_key_value[0], key.astype(past_key_value[0].dtype), (0, 0, cache_index, 0)
+            )
+            value = jax.lax.dynamic_update_slice(
+                past_key_value[1], value.astype(past_key_value[1].dtype), (0, 0, cache_index, 0)
+            )
+        elif past_key_value is not None:
+            key = jnp.concatenate([past_key_value[0], key], axis=-2)
+            value = jnp.concatenate([past_key_value[1], value], axis=-2)
+        return key, value
+
+    def _cross_key_values_cached(self, encoder_hidden_states: jnp.ndarray, past_key_value: Optional[tuple]) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from step
+        to step), else those of `encoder_hidden_states`."""
+        if past_key_value is not None and len(past_key_value) == 4:
+            return past_key_value[2], past_key_value[3]
+        return self.cross_key_values(encoder_hidden_states)
+
+    def skipped(
+        self,
+        hidden_states: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        cache_index: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """The outputs of the block when LayerDrop skips it (the arguments are `__call__`'s): the hidden states
+        unchanged; with `use_cache`, the cache the block would have returned (the keys and values of its input, which
+        skipping does not change: only those projections run), so that the next steps can still attend to it; on
+        request, zero self- and cross-attention probabilities (batch, heads, seq, key_len / encoder_len)."""
+        present = None
+        if use_cache:
+            present = self._self_key_values(hidden_states, past_key_value, cache_index)
+            if encoder_hidden_states is not None:
+                present = present + self._cross_key_values_cached(encoder_hidden_states, past_key_value)
+        if not output_attentions:
+            return hidden_states, present, None, None
+        batch_size, seq_length = hidden_states.shape[:2]
+        # attention_mask: (batch, 1, seq, key_len); in the computation dtype, as the block's probabilities
+        probs = jnp.zeros((batch_size, self.num_heads, seq_length, attention_mask.shape[-1]), self.dtype)
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            cross_shape = (batch_size, self.num_heads, seq_length, encoder_hidden_states.shape[1])
+            cross_probs = jnp.zeros(cross_shape, self.dtype)
+        return hidden_states, present, probs, cross_probs
+
     def __call__(
         self,
         hidden_states: jnp.ndarray,
@@ -309,19 +373,7 @@ class FlaxBartDecoderLayer(nn.Module):
         cross-attention probabilities (or None)."""
         residual = hidden_states
         query = self._split_heads(self.self_attn.q_proj(hidden_states))
-        key = self._split_heads(self.self_attn.k_proj(hidden_states))
-        value = self._split_heads(self.self_attn.v_proj(hidden_states))
-        if past_key_value is not None and cache_index is not None:
-            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
-            key = jax.lax.dynamic_update_slice(
-                past_key_value[0], key.astype(past_key_value[0].dtype), (0, 0, cache_index, 0)
-            )
-            value = jax.lax.dynamic_update_slice(
-                past_key_value[1], value.astype(past_key_value[1].dtype), (0, 0, cache_index, 0)
-            )
-        elif past_key_value is not None:
-            key = jnp.concatenate([past_key_value[0], key], axis=-2)
-            value = jnp.concatenate([past_key_value[1], value], axis=-2)
+        key, value = self._self_key_values(hidden_states, past_key_value, cache_index)
         present = (key, value)
         context, probs = scaled_attention(
             query, key, value, attention_mask, layer_head_mask, self.attention_dropout, deterministic
@@ -333,11 +385,7 @@ class FlaxBartDecoderLayer(nn.Module):
         if encoder_hidden_states is not None:
             residual = hidden_states
             query = self._split_heads(self.encoder_attn.q_proj(hidden_states))
-            if past_key_value is not None and len(past_key_value) == 4:
-                # The encoder's keys and values do not change from step to step: computed once, then cached.
-                key, value = past_key_value[2], past_key_value[3]
-            else:
-                key, value = self.cross_key_values(encoder_hidden_states)
+            key, value = self._cross_key_values_cached(encoder_hidden_states, past_key_value)
             present = present + (key, value)
             context, cross_probs = scaled_attention(
                 query,
@@ -456,18 +504,23 @@ class FlaxBartEncoder(nn.Module):
         for i in range(num_layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            new_hidden_states, probs = self.layers[i](
-                hidden_states,
-                extended_mask,
+            run = partial(
+                FlaxBartEncoderLayer.__call__,
+                attention_mask=extended_mask,
                 layer_head_mask=head_mask[i] if head_mask is not None else None,
                 deterministic=deterministic,
                 output_attentions=output_attentions,
             )
-            if not deterministic and self.layerdrop > 0:
-                # LayerDrop: in training the whole block is skipped with probability `layerdrop` (its output is its
-                # input; the block still runs, so that the step traces to one program).
+            skipped = partial(FlaxBartEncoderLayer.skipped, output_attentions=output_attentions)
+            if not deterministic and self.layerdrop > 0 and not self.is_initializing():
+                # LayerDrop: in training the whole block is skipped with probability `layerdrop`, and then computes
+                # nothing; `nn.cond` runs one branch only, also under jax.jit. (Init runs the block, so that every
+                # parameter is created: a skipped block creates none.)
                 skip = jax.random.uniform(self.make_rng("dropout")) < self.layerdrop
-                new_hidden_states = jnp.where(skip, hidden_states, new_hidden_states)
+                outputs = nn.cond(skip, skipped, run, self.layers[i], hidden_states)
+            else:
+                outputs = run(self.layers[i], hidden_states)
+            new_hidden_states, probs = outputs
             hidden_states = new_hidden_states
             if output_attentions:
                 all_attentions += (probs,)
@@ -622,28 +675,42 @@ class FlaxBartDecoder(nn.Module):
         for i in range(num_layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            new_hidden_states, present, probs, cross_probs = self.layers[i](
-                hidden_states,
-                extended_mask,
+            past_key_value = past_key_values[i] if past_key_values is not None else None
+            run = partial(
+                FlaxBartDecoderLayer.__call__,
+                attention_mask=extended_mask,
                 encoder_hidden_states=encoder_hidden_states,
                 encoder_attention_mask=encoder_extended_mask,
                 layer_head_mask=head_mask[i] if head_mask is not None else None,
                 cross_attn_layer_head_mask=cross_attn_head_mask[i] if cross_attn_head_mask is not None else None,
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
+                past_key_value=past_key_value,
                 cache_index=cache_index,
                 use_cache=use_cache,
                 deterministic=deterministic,
                 output_attentions=output_attentions,
             )
+            skipped = partial(
+                FlaxBartDecoderLayer.skipped,
+                attention_mask=extended_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                past_key_value=past_key_value,
+                cache_index=cache_index,
+                use_cache=use_cache,
+                output_attentions=output_attentions,
+            )
+            if not deterministic and self.layerdrop > 0 and not self.is_initializing():
+                # LayerDrop: in training the whole block is skipped with probability `layerdrop`, and then computes
+                # nothing but its cache; `nn.cond` runs one branch only, also under jax.jit. (Init runs the block, so
+                # that every parameter is created: a skipped block creates few.)
+                skip = jax.random.uniform(self.make_rng("dropout")) < self.layerdrop
+                outputs = nn.cond(skip, skipped, run, self.layers[i], hidden_states)
+            else:
+                outputs = run(self.layers[i], hidden_states)
+            new_hidden_states, present, probs, cross_probs = outputs
             if use_cache:
                 next_cache += (present,)
             if all_cross_attentions is not None:
                 all_cross_attentions += (cross_probs,)
-            if not deterministic and self.layerdrop > 0:
-                # LayerDrop: in training the whole block is skipped with probability `layerdrop` (its output is its
-                # input; the block still runs, so that the step traces to one program).
-                skip = jax.random.uniform(self.make_rng("dropout")) < self.layerdrop
-                new_hidden_states = jnp.where(skip, hidden_states, new_hidden_states)
             hidden_states = new_hidden_states
             if output_attentions:
                 all_attentions += (probs,)

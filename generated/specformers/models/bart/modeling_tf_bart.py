@@ -9,6 +9,7 @@ Layers are named and nested as transformers' PyTorch modules, so checkpoints loa
 """
 
 import math
+from functools import partial
 
 import keras
 import numpy as np
@@ -184,6 +185,14 @@ class TFBartEncoderLayer(TFCompositeLayer):
         batch_size, _, seq_length, _ = shape_list(query)
         return tf.reshape(tf.transpose(context, (0, 2, 1, 3)), (batch_size, seq_length, -1)), probs
 
+    def skipped(self, hidden_states, output_attentions=False):
+        """The outputs of the block when LayerDrop skips it (the arguments are `call`'s): the hidden states unchanged
+        and, on request, zero attention probabilities (batch, heads, seq, seq); nothing is computed."""
+        if not output_attentions:
+            return hidden_states, None
+        batch_size, seq_length = shape_list(hidden_states)[:2]
+        return hidden_states, tf.zeros((batch_size, self.num_heads, seq_length, seq_length), hidden_states.dtype)
+
     def call(self, hidden_states, attention_mask, layer_head_mask=None, output_attentions=False, training=False):
         """`attention_mask` (batch, 1, 1, seq) is the additive mask of the padding keys (or None). Returns the new
         hidden states and the attention probabilities (or None)."""
@@ -273,6 +282,62 @@ class TFBartDecoderLayer(TFCompositeLayer):
         value = self._split_heads(self.encoder_attn.v_proj(encoder_hidden_states))
         return key, value
 
+    def _self_key_value(self, hidden_states, past_key_value, cache_index) -> tuple:
+        """The self-attention's keys and values (batch, heads, key_len, head_dim) of `hidden_states` after the cached
+        ones: appended to `past_key_value`, or written in place at `cache_index` of a preallocated cache (see
+        `call`)."""
+        key = self._split_heads(self.self_attn.k_proj(hidden_states))
+        value = self._split_heads(self.self_attn.v_proj(hidden_states))
+        if past_key_value is not None and cache_index is not None:
+            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
+            max_length = shape_list(past_key_value[0])[2]
+            # (seq, max_length): one row per new position
+            write = tf.one_hot(cache_index + tf.range(shape_list(key)[2]), max_length, dtype=key.dtype)
+            keep = (1.0 - tf.reduce_sum(write, axis=0))[None, None, :, None]
+            key = past_key_value[0] * keep + tf.einsum("sl,bhsd->bhld", write, key)
+            value = past_key_value[1] * keep + tf.einsum("sl,bhsd->bhld", write, value)
+        elif past_key_value is not None:
+            key = tf.concat([past_key_value[0], key], axis=-2)
+            value = tf.concat([past_key_value[1], value], axis=-2)
+        return key, value
+
+    def _cross_key_value(self, encoder_hidden_states, past_key_value) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from
+        step to step), else those of `encoder_hidden_states`."""
+        if past_key_value is not None and len(past_key_value) == 4:
+            return past_key_value[2], past_key_value[3]
+        return self.project_cross_key_value(encoder_hidden_states)
+
+    def skipped(
+        self,
+        hidden_states,
+        attention_mask,
+        encoder_hidden_states=None,
+        past_key_value=None,
+        cache_index=None,
+        use_cache=False,
+        output_attentions=False,
+    ):
+        """The outputs of the block when LayerDrop skips it (the arguments are `call`'s): the hidden states unchanged;
+        with `use_cache`, the cache the block would have returned (the keys and values of its input, which skipping
+        does not change: only those projections run), so that the next steps can still attend to it; on request,
+        zero self- and cross-attention probabilities (batch, heads, seq, key_len / encoder_len)."""
+        present = None
+        if use_cache:
+            present = self._self_key_value(hidden_states, past_key_value, cache_index)
+            if encoder_hidden_states is not None:
+                present = present + self._cross_key_value(encoder_hidden_states, past_key_value)
+        if not output_attentions:
+            return hidden_states, present, None, None
+        batch_size, seq_length = shape_list(hidden_states)[:2]
+        # attention_mask: (batch or 1, 1, seq, key_len)
+        probs = tf.zeros((batch_size, self.num_heads, seq_length, shape_list(attention_mask)[-1]), hidden_states.dtype)
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            cross_shape = (batch_size, self.num_heads, seq_length, shape_list(encoder_hidden_states)[1])
+            cross_probs = tf.zeros(cross_shape, hidden_states.dtype)
+        return hidden_states, present, probs, cross_probs
+
     def call(
         self,
         hidden_states,
@@ -296,19 +361,7 @@ class TFBartDecoderLayer(TFCompositeLayer):
         without `use_cache`) and the self- and cross-attention probabilities (or None)."""
         residual = hidden_states
         query = self._split_heads(self.self_attn.q_proj(hidden_states))
-        key = self._split_heads(self.self_attn.k_proj(hidden_states))
-        value = self._split_heads(self.self_attn.v_proj(hidden_states))
-        if past_key_value is not None and cache_index is not None:
-            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
-            max_length = shape_list(past_key_value[0])[2]
-            # (seq, max_length): one row per new position
-            write = tf.one_hot(cache_index + tf.range(shape_list(key)[2]), max_length, dtype=key.dtype)
-            keep = (1.0 - tf.reduce_sum(write, axis=0))[None, None, :, None]
-            key = past_key_value[0] * keep + tf.einsum("sl,bhsd->bhld", write, key)
-            value = past_key_value[1] * keep + tf.einsum("sl,bhsd->bhld", write, value)
-        elif past_key_value is not None:
-            key = tf.concat([past_key_value[0], key], axis=-2)
-            value = tf.concat([past_key_value[1], value], axis=-2)
+        key, value = self._self_key_value(hidden_states, past_key_value, cache_index)
         present = (key, value)
         context, probs = self._attend(query, key, value, attention_mask, layer_head_mask, training)
         hidden_states = self.residual_dropout(self.self_attn.out_proj(context), training=training)
@@ -318,11 +371,7 @@ class TFBartDecoderLayer(TFCompositeLayer):
         if encoder_hidden_states is not None:
             residual = hidden_states
             query = self._split_heads(self.encoder_attn.q_proj(hidden_states))
-            if past_key_value is not None and len(past_key_value) == 4:
-                # The encoder's keys and values do not change from step to step: computed once, then cached.
-                key, value = past_key_value[2], past_key_value[3]
-            else:
-                key, value = self.project_cross_key_value(encoder_hidden_states)
+            key, value = self._cross_key_value(encoder_hidden_states, past_key_value)
             present = present + (key, value)
             context, cross_probs = self._attend(
                 query, key, value, encoder_attention_mask, cross_attn_layer_head_mask, training
@@ -431,7 +480,8 @@ class TFBartEncoder(TFCompositeLayer):
         for i, layer in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            layer_output, probs = layer(
+            run = partial(
+                layer,
                 hidden_states,
                 extended_mask,
                 layer_head_mask=head_mask[i],
@@ -439,10 +489,12 @@ class TFBartEncoder(TFCompositeLayer):
                 training=training,
             )
             if training and self.layerdrop > 0.0:
-                # LayerDrop: the whole block is skipped with this probability (drawn in the graph, so that a traced
-                # training step draws anew at every run; the block's attention probabilities are still returned).
-                skip = tf.random.uniform(()) < self.layerdrop
-                layer_output = tf.where(skip, hidden_states, layer_output)
+                # LayerDrop: the whole block is skipped with this probability, and then computes nothing (the draw is
+                # in the graph, so that a traced training step draws anew at every run).
+                skipped = partial(layer.skipped, hidden_states, output_attentions=output_attentions)
+                layer_output, probs = tf.cond(tf.random.uniform(()) < self.layerdrop, skipped, run)
+            else:
+                layer_output, probs = run()
             hidden_states = layer_output
             if output_attentions:
                 all_attentions += (probs,)
@@ -519,6 +571,7 @@ class TFBartDecoder(TFCompositeLayer):
         self,
         input_ids=None,
         attention_mask=None,
+        position_ids=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
         head_mask=None,
@@ -536,8 +589,11 @@ class TFBartDecoder(TFCompositeLayer):
         length, head_dim)), the hidden states (the normalised embeddings and each block's output), the attention and
         cross-attention probabilities are None unless asked for.
 
-        With `cache_index` (a scalar: the position of the first input token), `past_key_values` is preallocated (see
-        `init_cache`) and written in place; `attention_mask` then spans the cache's length.
+        With `cache_index` (a scalar: the slot of the first input token), `past_key_values` is preallocated (see
+        `init_cache`) and written in place; `attention_mask` then spans the cache's length. `position_ids` (batch or
+        1, seq) are the input tokens' positions in the position table; by default they continue after the cached
+        ones (from `cache_index` with a preallocated cache). They only choose the position embeddings: which keys a
+        token sees is still decided by its place in the cache.
         """
         if past_key_values is not None and len(past_key_values) != len(self.layers):
             raise ValueError(
@@ -550,7 +606,7 @@ class TFBartDecoder(TFCompositeLayer):
             key_length = shape_list(past_key_values[0][0])[2]  # the preallocated length
         else:
             past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
-            batch_size, seq_length, input_ids, _, _ = check_inputs(
+            batch_size, seq_length, input_ids, _, position_ids = check_inputs(
                 input_ids,
                 inputs_embeds,
                 vocab_size=self.config.vocab_size,
@@ -558,6 +614,7 @@ class TFBartDecoder(TFCompositeLayer):
                 prefix="decoder_",
                 past_length=past_length,
                 attention_mask=attention_mask,
+                position_ids=position_ids,
                 max_length=self.config.max_position_embeddings,
                 max_length_table="the position-embedding table",
                 encoder_hidden_states=encoder_hidden_states,
@@ -567,8 +624,10 @@ class TFBartDecoder(TFCompositeLayer):
             key_length = past_length + seq_length
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids) * self.embed_scale
-        # Positions continue after the cached ones; the table's first 2 rows are never a position.
-        position_ids = (past_length + tf.range(seq_length))[None, :]
+        if position_ids is None:
+            # Positions continue after the cached ones.
+            position_ids = (past_length + tf.range(seq_length))[None, :]
+        # The table's first 2 rows are never a position.
         hidden_states = inputs_embeds + tf.cast(self.embed_positions(position_ids + 2), inputs_embeds.dtype)
         hidden_states = self.layernorm_embedding(hidden_states)
         hidden_states = self.dropout(hidden_states, training=training)
@@ -594,28 +653,43 @@ class TFBartDecoder(TFCompositeLayer):
         for i, layer in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            layer_output, present, probs, cross_probs = layer(
+            past_key_value = past_key_values[i] if past_key_values is not None else None
+            run = partial(
+                layer,
                 hidden_states,
                 extended_mask,
                 encoder_hidden_states=encoder_hidden_states,
                 encoder_attention_mask=encoder_extended_mask,
                 layer_head_mask=head_mask[i],
                 cross_attn_layer_head_mask=cross_attn_head_mask[i],
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
+                past_key_value=past_key_value,
                 cache_index=cache_index,
                 use_cache=use_cache,
                 output_attentions=output_attentions,
                 training=training,
             )
+            if training and self.layerdrop > 0.0:
+                # LayerDrop: the whole block is skipped with this probability, and then computes nothing but its
+                # cache (the draw is in the graph, so that a traced training step draws anew at every run).
+                skipped = partial(
+                    layer.skipped,
+                    hidden_states,
+                    extended_mask,
+                    encoder_hidden_states=encoder_hidden_states,
+                    past_key_value=past_key_value,
+                    cache_index=cache_index,
+                    use_cache=use_cache,
+                    output_attentions=output_attentions,
+                )
+                layer_output, present, probs, cross_probs = tf.cond(
+                    tf.random.uniform(()) < self.layerdrop, skipped, run
+                )
+            else:
+                layer_output, present, probs, cross_probs = run()
             if use_cache:
                 next_cache += (present,)
             if all_cross_attentions is not None:
                 all_cross_attentions += (cross_probs,)
-            if training and self.layerdrop > 0.0:
-                # LayerDrop: the whole block is skipped with this probability (drawn in the graph, so that a traced
-                # training step draws anew at every run; the block's attention probabilities are still returned).
-                skip = tf.random.uniform(()) < self.layerdrop
-                layer_output = tf.where(skip, hidden_states, layer_output)
             hidden_states = layer_output
             if output_attentions:
                 all_attentions += (probs,)
@@ -698,6 +772,7 @@ class TFBartMainLayer(TFCompositeLayer):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -745,6 +820,7 @@ class TFBartMainLayer(TFCompositeLayer):
         decoder_outputs = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
+            position_ids=decoder_position_ids,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             head_mask=decoder_head_mask,
@@ -786,6 +862,10 @@ class TFBartModel(TFBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -844,6 +924,7 @@ class TFBartModel(TFBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -874,6 +955,10 @@ class TFBartModel(TFBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -919,6 +1004,7 @@ class TFBartModel(TFBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -952,6 +1038,10 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1072,6 +1162,7 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1101,6 +1192,10 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1157,6 +1252,7 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1207,6 +1303,10 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1265,6 +1365,7 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1294,6 +1395,10 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1348,6 +1453,7 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
@@ -1420,6 +1526,10 @@ class TFBartForQuestionAnswering(TFBartPreTrainedModel):
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
+        decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+            Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+            config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+            `past_key_values`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1485,6 +1595,7 @@ class TFBartForQuestionAnswering(TFBartPreTrainedModel):
         attention_mask=None,
         decoder_input_ids=None,
         decoder_attention_mask=None,
+        decoder_position_ids=None,
         head_mask=None,
         decoder_head_mask=None,
         cross_attn_head_mask=None,
@@ -1516,6 +1627,10 @@ class TFBartForQuestionAnswering(TFBartPreTrainedModel):
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
+            decoder_position_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
+                Indices of positions of each decoder input token in the position embeddings, selected in the range `[0,
+                config.max_position_embeddings - 1]`. By default they count from 0, after the cached positions with
+                `past_key_values`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1568,6 +1683,7 @@ class TFBartForQuestionAnswering(TFBartPreTrainedModel):
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
             head_mask=head_mask,
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
