@@ -106,9 +106,9 @@ class TFGPTNeoXBlockMlp(TFCompositeLayer):
 
 
 class TFGPTNeoXBlock(TFCompositeLayer):
-    """One pre-norm block whose sublayers add to the residual stream as `config.use_parallel_residual` says: in
-    parallel, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after the other, `h = x +
-    attention(norm(x))`, then `h + feed_forward(norm(h))`.
+    """One pre-norm block; `config.use_parallel_residual` chooses how its sublayers add to the residual stream:
+    in parallel, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after the other,
+    `h = x + attention(norm(x))`, then `h + feed_forward(norm(h))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
