@@ -200,6 +200,11 @@ class Names:
     # head; fewer: grouped-query attention).
     head_dim: str = "config.hidden_size // config.num_attention_heads"
     kv_heads: Optional[str] = None
+    # The fused projection's output order (`attention.fused_order`): `blocks` ([q | k | v]) or `per_head` (each
+    # head's q, k, v side by side).
+    fused_order: str = "blocks"
+    # A parallel residual (`residual.parallel`): False, True, or the boolean config field that chooses it.
+    parallel_residual: Union[bool, str] = False
     gate: Optional[str] = None  # gated feed-forward: the gate projection's path (`ffn.gate`)
     # Rotary positions (`position: {kind: rotary, theta: ...}`): config fields of the base and the rotated fraction.
     rotary_theta: Optional[str] = None
@@ -722,6 +727,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     ffn_size = f"config.{ffn.size}" if ffn.size_multiple is None else "feed_forward_size(config)"
     head_dim = f"config.{att.head_dim}" if att.head_dim else "config.hidden_size // config.num_attention_heads"
     kv_heads = f"config.{att.kv_heads}" if att.kv_heads else None
+    if att.fused_order != "blocks" and not fused:
+        raise fail(f"`fused_order: {att.fused_order}` orders the output of one fused q/k/v projection, and `names` gives query, key and value three paths: give `attention.query`, `attention.key` and `attention.value` one path, or remove `fused_order`", ["attention", "fused_order"])
     if fused and (kv_heads or att.head_dim):
         key = "kv_heads" if kv_heads else "head_dim"
         raise fail(f"a fused q/k/v projection is 3 x hidden_size wide, split into as many key/value heads as query heads of hidden_size / heads: name three projections (`attention.query`, `attention.key`, `attention.value`) or remove `attention.{key}`", ["attention", key])
@@ -812,6 +819,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         lm_norm=roles["lm_head.norm"] if "lm_head.norm" in needed else None,
         roles={r: roles[r] for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq else ()) if r in needed},
         fused_qkv=fused,
+        fused_order=att.fused_order,
+        parallel_residual=spec.residual.parallel if spec.residual is not None else False,
         ffn_size=ffn_size,
         head_dim=head_dim,
         kv_heads=kv_heads,
@@ -1016,6 +1025,13 @@ def _resolve_feed_forward(c: _Context) -> None:
         need_field(getattr(ffn, name), ["feed_forward", name])
     if isinstance(ffn.gated, str):
         need_field(ffn.gated, ["feed_forward", "gated"])
+
+
+def _resolve_residual(c: _Context) -> None:
+    """`residual`: the config field that chooses the parallel form, when one does."""
+    residual = c.spec.residual
+    if residual is not None and isinstance(residual.parallel, str):
+        c.need_field(residual.parallel, ["residual", "parallel"])
 
 
 def _resolve_norm(c: _Context) -> None:
@@ -1336,6 +1352,7 @@ def resolve_architecture(
     embeddings = _resolve_embeddings(c)
     _resolve_attention(c)
     _resolve_feed_forward(c)
+    _resolve_residual(c)
     _resolve_norm(c)
     positions = _resolve_position(c)
     _resolve_stacks(c)

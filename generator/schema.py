@@ -302,6 +302,10 @@ class AttentionSpec(Strict):
     bias: Union[bool, FieldName] = True
     # names layout: the output projection's bias when it differs from the q/k/v projections' (default: `bias`).
     output_bias: Optional[Union[bool, FieldName]] = None
+    # names layout: how one fused q/k/v projection (one `names` path for query, key and value) orders its output.
+    # `blocks`: the queries of every head, then the keys, then the values (`[q | k | v]`, each heads x head_dim wide);
+    # `per_head`: head by head, each head's query, key and value side by side (`[q0 k0 v0 | q1 k1 v1 | ...]`).
+    fused_order: Literal["blocks", "per_head"] = "blocks"
     # names layout: the config field of the number of key/value heads (grouped-query attention: each key/value head
     # serves num_attention_heads / kv_heads query heads); absent: as many as query heads.
     kv_heads: Optional[FieldName] = None
@@ -368,6 +372,14 @@ class NormSpec(Strict):
     placement: Literal["post", "pre"] = "post"
     # A config field, or (names layout) a fixed number.
     eps: Union[FieldName, float] = "layer_norm_eps"
+
+
+class ResidualSpec(Strict):
+    """How a pre-norm block adds its two sublayers to the residual stream. Sequential (`parallel: false`, the
+    default): `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))`. Parallel: both read the block's input,
+    `x + attention(norm1(x)) + feed_forward(norm2(x))`. Always, never, or as a boolean config field says."""
+
+    parallel: Union[bool, FieldName] = False
 
 
 class SharingSpec(Strict):
@@ -658,6 +670,8 @@ class ArchitectureSpec(Strict):
     attention: AttentionSpec
     feed_forward: FeedForwardSpec
     norm: NormSpec = NormSpec()
+    # Decoder-only stacks: a parallel residual (both sublayers read the block's input).
+    residual: Optional[ResidualSpec] = None
     # The stack kind; absent: `encoder-decoder` with `decoder.path`, else `encoder`.
     stack: Optional[Literal["encoder", "decoder-only", "encoder-decoder"]] = None
     # names layout: module paths by role, `preset: <name>` from specs/layouts.yaml, then `role: dotted.path` entries

@@ -293,6 +293,16 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (one Linear without bias, tied to the word embeddings when `config.tie_word_embeddings`)"),
     Rule(DECODER_ONLY, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the LM head is one Linear at `lm_head.path`"),
 )
+# Components of the names-layout block that not every kind renders.
+RULES += (
+    Rule(ENCODER, "attention.fused_order", ("blocks",), "remove `fused_order`: the `fused` and `split` layouts hold separate `query`, `key` and `value` projections"),
+    Rule(ENCODER_DECODER, "attention.fused_order", ("blocks",), "remove `fused_order`: the `sublayer` layout holds separate `q`, `k` and `v` projections"),
+    Rule(NAMES_ENCODER_DECODER, "attention.fused_order", ("blocks",), "remove `fused_order`: encoder-decoder stacks hold separate q, k and v projections (a fused q/k/v projection exists only in decoder-only and names-layout encoder stacks)"),
+    Rule(ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks)"),
+    Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
+    Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
+    Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
+)
 # Components that only names-layout encoder-decoder stacks render: refused in every other kind.
 _NAMES_ENCODER_DECODER_ONLY = (
     ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder stacks"),

@@ -228,8 +228,9 @@ def encoder_decoder_specs(draw, name: str) -> dict:
 @st.composite
 def decoder_only_specs(draw, name: str) -> dict:
     """A names-layout stack whose module names are drawn too: containers of one or two levels (or none), fused or
-    separate q/k/v, Linear or Conv1D projections with or without biases. A decoder-only stack (pre-norm, causal, attention
-    scaling fixed or by config flags) or an encoder (`stack: encoder`, `attention.layout: names`: post-norm,
+    separate q/k/v (a fused one ordered [q | k | v] or head by head), Linear or Conv1D projections with or without
+    biases. A decoder-only stack (pre-norm, causal, attention scaling fixed or by config flags, a sequential or parallel
+    residual, fixed or by a config flag) or an encoder (`stack: encoder`, `attention.layout: names`: post-norm,
     bidirectional, a norm after the embeddings, learned or flag-selected sinusoidal positions, a fixed or configured
     epsilon, first-token heads with or without a `pre_classifier`, an LM head of `names` roles)."""
     encoder = draw(st.booleans())
@@ -300,6 +301,10 @@ def decoder_only_specs(draw, name: str) -> dict:
         if draw(st.booleans()):
             fields.append(_field("partial_rotary_factor", "float", 0.5))
             position["fraction"] = "partial_rotary_factor"
+    # The residual: sequential (absent), parallel, or parallel as a config flag says.
+    residual = draw(st.sampled_from([None, True, "use_parallel_residual"]))
+    if residual == "use_parallel_residual":
+        fields.append(_field("use_parallel_residual", "bool", draw(st.booleans())))
     heads: list[dict[str, Any]] = [{"kind": "base"}]
     for kind in draw(st.lists(st.sampled_from(["causal_lm", "sequence_classification", "token_classification", "question_answering"]),
                               unique=True, min_size=1, max_size=2)):
@@ -318,6 +323,7 @@ def decoder_only_specs(draw, name: str) -> dict:
         **({"position": position} if position else {}),
         "attention": attention, "feed_forward": feed_forward,
         "norm": {"kind": block["norm"], "placement": "pre"},
+        **({"residual": {"parallel": residual}} if residual is not None else {}),
         "decoder": {"causal": True, "cache": True, "mask": draw(st.sampled_from(["separate", "combined"]))},
         "lm_head": {"path": "lm_head", "layout": "linear"},
         "heads": heads,
@@ -430,6 +436,9 @@ def _names_block(draw, names: dict, fields: list, fused: bool, ffn_prefix: str) 
     if draw(st.booleans()):
         names["ffn.gate"] = ffn_prefix + "fc_gate"
         feed_forward["gated"] = True
+    if fused and draw(st.booleans()):
+        # The fused output ordered head by head ([q0 k0 v0 | q1 k1 v1 | ...]) instead of [q | k | v].
+        attention["fused_order"] = "per_head"
     if not fused and draw(st.booleans()):
         # Heads 12 wide, whatever hidden_size / heads is (8).
         fields.append(_field("head_dim", "int", 12))
@@ -529,7 +538,8 @@ def describe(spec: dict) -> list[str]:
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",
                    f"norm.eps={spec['norm'].get('eps', 'layer_norm_eps')}"]
-        labels += [f"fused_qkv={fused}", f"attention.projection={att['projection']}", f"attention.bias={att['bias']}",
+        labels += [f"fused_qkv={fused}", f"fused_order={att.get('fused_order', 'blocks')}",
+                   f"residual.parallel={spec.get('residual', {}).get('parallel', False)}", f"attention.projection={att['projection']}", f"attention.bias={att['bias']}",
                    f"feed_forward.projection={ffn['projection']}", f"feed_forward.bias={ffn['bias']}",
                    f"attention.scale={att.get('scale', True)}", f"scale_by_inverse_layer={'scale_by_inverse_layer' in att}",
                    f"upcast={'upcast' in att}", f"ffn_container={spec['names']['ffn.input'].count('.')}",

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from harness import (
+    DECODER_ONLY_ARCHS,
     ROOT,
     SEQ2SEQ_ARCHS,
     assert_close,
@@ -125,6 +126,9 @@ ROUND_TRIP = [
     _case("nezha", "pretraining"),
     # Every encoder-decoder spec, with tied and untied embeddings (its first two variants).
     *[_case(arch, "conditional_generation", variant) for arch in SEQ2SEQ_ARCHS for variant in variants(arch)[:2]],
+    # Every decoder-only spec's causal LM, on its last variant (its fused or separate projections, a tied or untied LM
+    # head as the variant says).
+    *[_case(arch, "causal_lm", variants(arch)[-1]) for arch in DECODER_ONLY_ARCHS],
 ]
 
 

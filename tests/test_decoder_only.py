@@ -204,7 +204,9 @@ def test_generate_matches_transformers(case, num_beams, framework, saved):
     ours = _generate(framework, _load(framework, case, directory), input_ids, attention_mask, num_beams, eos, config.pad_token_id)
     assert ours.shape[0] == expected.shape[0]
     np.testing.assert_array_equal(ours[:, : expected.shape[1]], expected)
-    fill = config.pad_token_id
+    # transformers' fill value: the pad id; beam search's buffers hold the end-of-sequence id instead where the pad id
+    # is 0 (`pad_token_id or eos_token_id`).
+    fill = config.pad_token_id if num_beams == 1 else (config.pad_token_id or eos)
     assert (ours[:, expected.shape[1] :] == fill).all()
 
 
