@@ -379,6 +379,7 @@ class ResidualSpec(Strict):
     default): `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))`. Parallel: both read the block's input,
     `x + attention(norm1(x)) + feed_forward(norm2(x))`. Always, never, or as a boolean config field says."""
 
+    # Decoder-only stacks: the parallel form always (true), never (false), or when a boolean config field is true.
     parallel: Union[bool, FieldName] = False
 
 
