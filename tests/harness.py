@@ -68,6 +68,7 @@ NAMES_SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq and 
 DECODER_ONLY_ARCHS = [a.name for a in project().architectures if a.stack == "decoder-only"]
 
 
+
 # Architectures resolved from specs outside specs/ (the composition property test's drawn specs), by name.
 EXTRA_ARCHITECTURES: dict[str, Any] = {}
 
@@ -77,6 +78,32 @@ def spec(arch: str):
     if arch in EXTRA_ARCHITECTURES:
         return EXTRA_ARCHITECTURES[arch]
     return next(a for a in project().architectures if a.name == arch)
+
+
+# What a spec composes, without what only names it or sizes it: two specs with the same composition (mT5 is T5's
+# components with other config defaults) render the same code from the same template branches, differing only in
+# names and defaults.
+_NAMING_FIELDS = {"name", "class_prefix", "model_type", "base_model_prefix", "title", "paper", "config", "test"}
+
+
+def composition(arch: str) -> str:
+    """The spec's components as a canonical string: equal for specs that differ only in names, config and tests."""
+    import json
+
+    return json.dumps(spec(arch).spec.model_dump(exclude=_NAMING_FIELDS), sort_keys=True, default=str)
+
+
+def distinct_compositions(archs: list[str]) -> list[str]:
+    """The first of `archs` of each composition. Behaviour tests of template code (caches, gradients, dtypes, input
+    checks) run these; the parity, checkpoint and generation tests run every spec, whose configs, names and
+    defaults they compare with transformers."""
+    seen: dict[str, str] = {}
+    for arch in archs:
+        seen.setdefault(composition(arch), arch)
+    return list(seen.values())
+
+
+SEQ2SEQ_BEHAVIOUR_ARCHS = distinct_compositions(SEQ2SEQ_ARCHS)
 
 
 def variants(arch: str) -> list[str]:

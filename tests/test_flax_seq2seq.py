@@ -14,6 +14,7 @@ jnp = pytest.importorskip("jax.numpy")
 from harness import (  # noqa: E402
     ATOL,
     SEQ2SEQ_ARCHS,
+    SEQ2SEQ_BEHAVIOUR_ARCHS,
     SMALL_CONFIGS,
     assert_close,
     blocked_archs,
@@ -99,7 +100,7 @@ def encoder_inputs(batch=3, seq=13, seed=0):
 # Cache
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_cached_decoding_equals_full_pass(arch, flax_model):
     model = flax_model(case(arch, "conditional_generation", 1))  # a deeper decoder, untied LM head
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
@@ -136,7 +137,7 @@ def test_cached_decoding_equals_full_pass(arch, flax_model):
     np.testing.assert_allclose(cache[0][0][:, :, :7], full.past_key_values[0][0], atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_cross_attention_keys_values_are_computed_once(arch, flax_model):
     """The decoder reuses the cross-attention keys/values of the cache: changing them changes the output, and the
     cache returned carries them through unchanged."""
@@ -159,7 +160,7 @@ def test_cross_attention_keys_values_are_computed_once(arch, flax_model):
 # encoder-decoder spec: every variant with its LM head (the bare model where there is none), and the bare model.
 DECODER_HEADS = ("conditional_generation", "seq2seq")
 LOOP_CASES = []
-for _arch in SEQ2SEQ_ARCHS:
+for _arch in SEQ2SEQ_BEHAVIOUR_ARCHS:
     _heads = [h for h in DECODER_HEADS if any(c.arch == _arch and c.head == h for c in CASES)]
     LOOP_CASES += [c for c in CASES if c.arch == _arch and c.head == _heads[0]]
     LOOP_CASES += [c for c in CASES if c.arch == _arch and c.head in _heads[1:] and c.variant == next(iter(SMALL_CONFIGS[_arch]))]
@@ -253,7 +254,7 @@ def test_documented_decoding_loop_equals_full_pass(c, flax_model):
     _assert_steps_equal_full_pass(outputs, cache, full, length)
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_preallocated_cache_used_inconsistently_raises(arch, flax_model):
     """A cache from init_cache that does not fit the call is a ValueError naming what is wrong (batch size, mask
     length, encoder output, no room left); under jax.jit, where the position is not concrete, a step past the end
@@ -297,7 +298,7 @@ def test_preallocated_cache_used_inconsistently_raises(arch, flax_model):
 
 
 @pytest.mark.parametrize("index,tied", [(0, True), (1, False)], ids=["tied", "untied"])
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_logits_scaling(arch, index, tied, flax_model):
     model = flax_model(case(arch, "conditional_generation", index))
     assert model.config.tie_word_embeddings is tied
@@ -313,7 +314,7 @@ def test_logits_scaling(arch, index, tied, flax_model):
     np.testing.assert_allclose(out.logits, expected, atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_seq2seq_model_encode_decode_and_tuples(arch, flax_model):
     model = flax_model(case(arch, "seq2seq", 1))
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
@@ -394,7 +395,7 @@ def test_generate_matches_transformers(arch, name, checkpoint, flax_model):
             assert np.any(expected[:, 1:-1] == eos), expected
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_generate_is_one_compiled_loop(arch, flax_model):
     """generate() compiles encoder, cache and the whole decoding loop (a while_loop) once per settings; a second call
     reuses it, and the step-by-step Python loop (trace=False) gives the same ids."""
@@ -414,7 +415,7 @@ def test_generate_is_one_compiled_loop(arch, flax_model):
 # Training, checkpoints
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_grad_and_dropout(arch, flax_model):
     optax = pytest.importorskip("optax")
     model = flax_model(case(arch, "conditional_generation", 1))
@@ -442,7 +443,7 @@ def test_grad_and_dropout(arch, flax_model):
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["tied", "untied"])
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_save_loads_in_transformers(arch, index, tmp_path):
     import transformers
 
@@ -474,7 +475,7 @@ def test_save_loads_in_transformers(arch, index, tmp_path):
     assert all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a, b: bool(jnp.array_equal(a, b)), model.params, again.params)))
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_encoder_model_loads_a_full_checkpoint_quietly(arch, checkpoint, caplog):
     full = case(arch, "conditional_generation", 1)  # untied: the checkpoint has lm_head.weight too
     config, pt_model, directory = checkpoint(full)

@@ -11,6 +11,7 @@ import torch
 from harness import (
     ATOL,
     SEQ2SEQ_ARCHS,
+    SEQ2SEQ_BEHAVIOUR_ARCHS,
     SMALL_CONFIGS,
     assert_close,
     blocked_archs,
@@ -44,7 +45,7 @@ def _tensors(inputs: dict) -> dict:
     return {k: torch.from_numpy(v) for k, v in inputs.items()}
 
 
-ARCH_VARIANTS = [(arch, variant) for arch in SEQ2SEQ_ARCHS for variant in _variants(arch)]
+ARCH_VARIANTS = [(arch, variant) for arch in SEQ2SEQ_BEHAVIOUR_ARCHS for variant in _variants(arch)]
 # Architectures whose encoder runs blocked (local / transient-global) attention, with each of their variants.
 BLOCKED_VARIANTS = [(arch, variant) for arch in blocked_archs() for variant in _variants(arch)]
 
@@ -304,7 +305,7 @@ def test_backward_gives_finite_gradients(arch, variant, checkpoint):
     assert not bad, f"non-finite gradients: {bad}"
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_dropout_active_in_train_mode_only(arch, checkpoint):
     case = _case(arch, "conditional_generation", _variants(arch)[0])
     config, _, directory = checkpoint(case)
@@ -375,7 +376,7 @@ def test_full_checkpoint_into_encoder_model_ignores_the_decoder(arch, variant, c
         assert_close(flatten(theirs.eval()(**inputs, **kwargs)), flatten(model(**inputs, **kwargs)), "torch")
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_cross_attention_bias_in_a_checkpoint_is_ignored_quietly(arch, checkpoint, tmp_path, caplog):
     from safetensors.torch import load_file, save_file
 
@@ -393,7 +394,7 @@ def test_cross_attention_bias_in_a_checkpoint_is_ignored_quietly(arch, checkpoin
     assert extra not in model.state_dict()
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_ARCHS)
+@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
 def test_save_writes_what_transformers_writes(arch, checkpoint, tmp_path):
     from safetensors.numpy import load_file
 
@@ -477,7 +478,7 @@ def test_computing_in_the_smallest_chunks_changes_nothing(arch, variant, head, c
     assert_close(run_reference(reference, inputs), run_generated("torch", case, directory, inputs), "torch")
 
 
-@pytest.mark.parametrize("arch,variant", [(arch, _variants(arch)[1 if len(_variants(arch)) > 1 else 0]) for arch in SEQ2SEQ_ARCHS])
+@pytest.mark.parametrize("arch,variant", [(arch, _variants(arch)[1 if len(_variants(arch)) > 1 else 0]) for arch in SEQ2SEQ_BEHAVIOUR_ARCHS])
 def test_compile_fullgraph_matches_eager(arch, variant, checkpoint):
     case = _case(arch, "conditional_generation", variant)
     config, _, directory = checkpoint(case)
