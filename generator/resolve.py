@@ -65,7 +65,8 @@ class Argument:
     type: str
     shape: Optional[str]
     doc: str
-    # Kept only for transformers' Flax positional order (an input this head has no use for): must stay None.
+    # Kept only for transformers' positional order (an input this head has no use for: Flax's encoder states, the
+    # inputs of `torch_positional_order` a PyTorch head does not take): must stay None.
     placeholder: bool = False
 
 
@@ -1307,6 +1308,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
 def _resolve_heads(c: _Context, outputs: OutputCatalog, arguments: schema.ArgumentsSpec) -> list[Head]:
     """`heads`: each once, distinct class names, the bare model first; `flax_keyword_arguments` some head takes."""
     spec, fail, seq2seq = c.spec, c.fail, c.seq2seq
+    _check_torch_positional(c, arguments)
     heads: list[Head] = []
     seen: set[str] = set()
     suffixes: dict[str, str] = {}
@@ -1332,6 +1334,27 @@ def _resolve_heads(c: _Context, outputs: OutputCatalog, arguments: schema.Argume
         raise fail(f"the first head must be `kind: {first}` (the bare model every head wraps)", ["heads", 0, "kind"])
 
     return heads
+
+
+def _check_torch_positional(c: _Context, arguments: schema.ArgumentsSpec) -> None:
+    """`torch_positional_order`: known input names, each once, no labels; `heads` only of this architecture's heads."""
+    order = c.spec.torch_positional_order
+    if order is None:
+        return
+    kinds = {h.kind for h in c.spec.heads}
+    lists = [(["torch_positional_order", "inputs"], order.inputs)]
+    lists += [(["torch_positional_order", "heads", kind], names) for kind, names in order.heads.items()]
+    for loc, names in lists:
+        if len(loc) == 3 and loc[2] not in kinds:
+            raise c.fail(f"this architecture has no head {loc[2]!r}: remove it (or add the head to `heads`)", loc)
+        for i, name in enumerate(names):
+            if name in _LABEL_NAMES:
+                where = "before `use_cache`, else before the output flags"
+                raise c.fail(f"remove `{name}`: labels take their place from the head kind ({where})", loc + [i])
+            if name not in arguments.arguments:
+                raise c.fail(f"unknown argument `{name}`: write one of the inputs in specs/arguments.yaml", loc + [i])
+            if name in names[:i]:
+                raise c.fail(f"`{name}` is listed twice: keep its first place", loc + [i])
 
 
 def resolve_architecture(
@@ -1482,6 +1505,10 @@ def _head_arguments(
     if seq2seq:
         return _seq2seq_arguments(kind, framework, arguments, spec.embeddings.position == "absolute")
     if decoder_only:
+        order = spec.torch_positional_order
+        if framework == "torch" and order is not None:
+            names = order.heads.get(kind, order.inputs)
+            return _torch_positional(_decoder_only_arguments(kind, framework, arguments), names, kind, arguments)
         return _decoder_only_arguments(kind, framework, arguments, tuple(spec.flax_placeholder_arguments))
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type:
@@ -1547,6 +1574,31 @@ def _decoder_only_arguments(
     return _document(names + labels + _seq2seq_tail(framework), kind, arguments)
 
 
+def _torch_positional(
+    args: tuple[Argument, ...], order: list[str], kind: str, arguments: schema.ArgumentsSpec
+) -> tuple[Argument, ...]:
+    """`args` in transformers' PyTorch order (the spec's `torch_positional_order` list for this head): the listed
+    inputs, the labels before `use_cache` (without it, before the output flags); a listed name the head does not
+    take keeps its place as a placeholder (unless nothing the head takes follows it); then, by keyword, the rest of
+    `args`."""
+    taken = {a.name: a for a in args}
+    labels = [n for n in _LABEL_NAMES if n in taken]
+    if "use_cache" in order:
+        at = order.index("use_cache")
+    else:
+        at = next((i for i, n in enumerate(order) if n in _OUTPUT_FLAGS), len(order))
+    names = order[:at] + labels + order[at:]
+    while names and names[-1] not in taken:
+        names.pop()
+    placeholders = tuple(n for n in names if n not in taken)
+    listed = _document(names, kind, arguments, placeholders, _TORCH_PLACEHOLDER_DOC)
+    return tuple(taken.get(a.name, a) for a in listed) + tuple(a for a in args if a.name not in names)
+
+
+# Labels: placed by the head kind, never listed in `torch_positional_order`.
+_LABEL_NAMES = ("labels", "start_positions", "end_positions")
+_OUTPUT_FLAGS = ("output_attentions", "output_hidden_states", "return_dict")
+
 # The model inputs that transformers' Flax encoders take before `params` (in this order), when a head has them.
 _FLAX_POSITIONAL = (
     "input_ids",
@@ -1565,6 +1617,13 @@ _PLACEHOLDER_DOC = (
     "Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax positional "
     "order (`params` and the ones after it where transformers' models take them); any value but `None` raises a "
     "`ValueError`."
+)
+
+
+# The documentation of an input kept only for transformers' PyTorch positional order.
+_TORCH_PLACEHOLDER_DOC = (
+    "Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any value "
+    "but `None` raises a `ValueError`."
 )
 
 
@@ -1639,14 +1698,19 @@ def _seq2seq_tail(framework: str) -> list[str]:
 
 
 def _document(
-    names: list[str], kind: str, arguments: schema.ArgumentsSpec, placeholders: tuple[str, ...] = ()
+    names: list[str],
+    kind: str,
+    arguments: schema.ArgumentsSpec,
+    placeholders: tuple[str, ...] = (),
+    placeholder_doc: str = _PLACEHOLDER_DOC,
 ) -> tuple[Argument, ...]:
     label_doc_key = "masked_lm" if kind == "pretraining" else kind
     result = []
     for name in names:
         doc = arguments.arguments[name]
         if name in placeholders:
-            result.append(Argument(name=name, default="None", type=doc.type, shape=None, doc=_PLACEHOLDER_DOC, placeholder=True))
+            placeholder = Argument(name=name, default="None", type=doc.type, shape=None, doc=placeholder_doc, placeholder=True)
+            result.append(placeholder)
             continue
         text = doc.doc
         shape = doc.shape

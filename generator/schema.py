@@ -600,6 +600,15 @@ HeadKind = Literal[
 ]
 
 
+class TorchPositionalSpec(Strict):
+    # transformers' PyTorch order of the inputs (no labels) its classes of this architecture take first, for the heads
+    # not in `heads`: names a head does not take keep their places as arguments that refuse a value, labels go before
+    # `use_cache` (without it, before the output flags).
+    inputs: list[str] = Field(min_length=1)
+    # The heads whose transformers class orders its inputs otherwise: the head kind -> its list, as `inputs`.
+    heads: dict[HeadKind, list[str]] = Field(default_factory=dict)
+
+
 class HeadSpec(Strict):
     """One model class: a head kind on the base model."""
 
@@ -699,6 +708,9 @@ class ArchitectureSpec(Strict):
     flax_placeholder_arguments: list[Literal["encoder_hidden_states", "encoder_attention_mask"]] = Field(
         default_factory=list
     )
+    # Decoder-only stacks: transformers' PyTorch positional order of the forward inputs (the order when absent:
+    # `input_ids, past_key_values, attention_mask, position_ids, head_mask, inputs_embeds, use_cache`).
+    torch_positional_order: Optional[TorchPositionalSpec] = None
     test: Optional[SpecTests] = None
 
 

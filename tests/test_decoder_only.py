@@ -1,7 +1,8 @@
 """Decoder-only stacks (every spec with `stack: decoder-only`), in every framework: decoding token by token with the
 key/value cache equals one full pass, `generate()` (greedy and beam search, a left-padded prompt among the rows) returns
 transformers' token ids (TensorFlow under `jit_compile`, Flax's loop under `jax.jit`), and a transformers checkpoint survives
-the round trip through each framework's `save_pretrained`."""
+the round trip through each framework's `save_pretrained`; the PyTorch classes take their inputs in transformers'
+positional order."""
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from harness import (
     DECODER_ONLY_ARCHS,
     Case,
     assert_close,
+    config_kwargs,
     pick_eos,
     reference_config,
     reference_model,
@@ -229,3 +231,60 @@ def test_checkpoint_round_trip(case, framework, saved, tmp_path):
         a = reference(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).logits
         b = reloaded(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).logits
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def _positional_names(function) -> list[str]:
+    import inspect
+
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [n for n, p in inspect.signature(function).parameters.items() if p.kind in kinds and n != "self"]
+
+
+def _small_torch_model(case: Case):
+    import specformers
+    import torch
+
+    torch.manual_seed(0)
+    config = getattr(specformers, f"{case.prefix}Config")(**config_kwargs(case))
+    return getattr(specformers, case.class_name("torch"))(config).eval()
+
+
+@pytest.mark.parametrize("arch", DECODER_ONLY_ARCHS)
+def test_torch_positional_order_is_transformers(arch):
+    """Every head's PyTorch forward takes transformers' arguments at transformers' places, up to the last one it
+    takes (the inputs it has no use for keep theirs and refuse a value); its own inputs come after."""
+    import torch
+    import transformers
+
+    for head in spec(arch).heads:
+        case = _case(arch, head.kind, variants(arch)[0])
+        theirs = _positional_names(getattr(transformers, case.class_name("torch")).forward)
+        ours = _positional_names(getattr(__import__("specformers"), case.class_name("torch")).forward)
+        last = max(i for i, name in enumerate(theirs) if name in ours)
+        assert ours[: last + 1] == theirs[: last + 1], case.class_name("torch")
+        placeholders = [a.name for a in head.args["torch"] if a.placeholder]
+        if placeholders:
+            model = _small_torch_model(case)
+            ids = torch.ones((1, 4), dtype=torch.long)
+            for name in placeholders:
+                with pytest.raises(ValueError, match=f"`{name}`.* must be None"):
+                    model(ids, **{name: torch.zeros((1, 4), dtype=torch.long)})
+
+
+@pytest.mark.parametrize("arch", DECODER_ONLY_ARCHS)
+def test_torch_positional_call_equals_keyword_call(arch):
+    """`model(input_ids, ..., attention_mask)` by position (at transformers' place of the mask) is the keyword call."""
+    import torch
+    import transformers
+
+    case = _case(arch, "causal_lm", variants(arch)[0])
+    model = _small_torch_model(case)
+    input_ids, attention_mask = (torch.from_numpy(a) for a in _prompts(model.config))
+    at = _positional_names(getattr(transformers, case.class_name("torch")).forward).index("attention_mask")
+    args = [input_ids] + [None] * (at - 1) + [attention_mask]
+    with torch.no_grad():
+        positional = model(*args).logits
+        keyword = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        unmasked = model(input_ids=input_ids).logits
+    assert not torch.equal(keyword, unmasked)  # the mask matters to these prompts
+    torch.testing.assert_close(positional, keyword, rtol=0, atol=0)

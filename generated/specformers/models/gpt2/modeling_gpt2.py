@@ -199,10 +199,14 @@ class GPT2Model(GPT2PreTrainedModel):
         self,
         input_ids=None,
         past_key_values=None,
+        cache_position=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -217,9 +221,15 @@ class GPT2Model(GPT2PreTrainedModel):
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            cache_position (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -230,6 +240,12 @@ class GPT2Model(GPT2PreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
@@ -245,6 +261,18 @@ class GPT2Model(GPT2PreTrainedModel):
             [`BaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if (
+            cache_position is not None
+            or token_type_ids is not None
+            or encoder_hidden_states is not None
+            or encoder_attention_mask is not None
+        ):
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                "`cache_position`, `token_type_ids`, `encoder_hidden_states` and `encoder_attention_mask` must be None: "
+                f"{type(self).__name__} does not use them "
+                "(they only keep transformers' positional order)"
+            )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -347,12 +375,16 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
         self,
         input_ids=None,
         past_key_values=None,
+        cache_position=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
-        use_cache=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         labels=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -366,9 +398,15 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            cache_position (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -379,13 +417,19 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
                 `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
                 computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -398,6 +442,18 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
             [`CausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if (
+            cache_position is not None
+            or token_type_ids is not None
+            or encoder_hidden_states is not None
+            or encoder_attention_mask is not None
+        ):
+            # Taken only to keep transformers' positional order: nothing here would read them.
+            raise ValueError(
+                "`cache_position`, `token_type_ids`, `encoder_hidden_states` and `encoder_attention_mask` must be None: "
+                f"{type(self).__name__} does not use them "
+                "(they only keep transformers' positional order)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
             input_ids,
@@ -447,11 +503,12 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
         input_ids=None,
         past_key_values=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
-        use_cache=None,
         labels=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -468,6 +525,9 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -478,13 +538,13 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
             labels (`LongTensor` of shape `(batch_size,)`, *optional*):
                 Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
                 config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
                 `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -497,6 +557,13 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             [`SequenceClassifierOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if token_type_ids is not None:
+            # Taken only to keep transformers' positional order: nothing here would read it.
+            raise ValueError(
+                "`token_type_ids` must be None: "
+                f"{type(self).__name__} does not use it "
+                "(it only keeps transformers' positional order)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
             input_ids,
@@ -564,11 +631,12 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
         input_ids=None,
         past_key_values=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
-        use_cache=None,
         labels=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -585,6 +653,9 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -595,11 +666,11 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -612,6 +683,13 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
             [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if token_type_ids is not None:
+            # Taken only to keep transformers' positional order: nothing here would read it.
+            raise ValueError(
+                "`token_type_ids` must be None: "
+                f"{type(self).__name__} does not use it "
+                "(it only keeps transformers' positional order)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
             input_ids,
@@ -660,6 +738,7 @@ class GPT2ForQuestionAnswering(GPT2PreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -678,6 +757,9 @@ class GPT2ForQuestionAnswering(GPT2PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -708,6 +790,13 @@ class GPT2ForQuestionAnswering(GPT2PreTrainedModel):
             [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if token_type_ids is not None:
+            # Taken only to keep transformers' positional order: nothing here would read it.
+            raise ValueError(
+                "`token_type_ids` must be None: "
+                f"{type(self).__name__} does not use it "
+                "(it only keeps transformers' positional order)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
             input_ids,

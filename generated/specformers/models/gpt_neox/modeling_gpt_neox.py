@@ -204,11 +204,11 @@ class GPTNeoXModel(GPTNeoXPreTrainedModel):
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        past_key_values=None,
         use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -220,9 +220,6 @@ class GPTNeoXModel(GPTNeoXPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
@@ -236,6 +233,9 @@ class GPTNeoXModel(GPTNeoXPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
@@ -352,13 +352,13 @@ class GPTNeoXForCausalLM(DecoderOnlyGenerationMixin, GPTNeoXPreTrainedModel):
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
         inputs_embeds=None,
-        use_cache=None,
+        head_mask=None,
+        past_key_values=None,
         labels=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -369,29 +369,29 @@ class GPTNeoXForCausalLM(DecoderOnlyGenerationMixin, GPTNeoXPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
                 `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
                 computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -450,13 +450,13 @@ class GPTNeoXForSequenceClassification(GPTNeoXPreTrainedModel):
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
         inputs_embeds=None,
-        use_cache=None,
+        head_mask=None,
+        past_key_values=None,
         labels=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -467,29 +467,29 @@ class GPTNeoXForSequenceClassification(GPTNeoXPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             labels (`LongTensor` of shape `(batch_size,)`, *optional*):
                 Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
                 config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
                 `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -568,11 +568,12 @@ class GPTNeoXForTokenClassification(GPTNeoXPreTrainedModel):
         input_ids=None,
         past_key_values=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
-        use_cache=None,
         labels=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -589,6 +590,9 @@ class GPTNeoXForTokenClassification(GPTNeoXPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -599,11 +603,11 @@ class GPTNeoXForTokenClassification(GPTNeoXPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -616,6 +620,13 @@ class GPTNeoXForTokenClassification(GPTNeoXPreTrainedModel):
             [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if token_type_ids is not None:
+            # Taken only to keep transformers' positional order: nothing here would read it.
+            raise ValueError(
+                "`token_type_ids` must be None: "
+                f"{type(self).__name__} does not use it "
+                "(it only keeps transformers' positional order)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.gpt_neox(
             input_ids,
@@ -663,6 +674,7 @@ class GPTNeoXForQuestionAnswering(GPTNeoXPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -681,6 +693,9 @@ class GPTNeoXForQuestionAnswering(GPTNeoXPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -711,6 +726,13 @@ class GPTNeoXForQuestionAnswering(GPTNeoXPreTrainedModel):
             [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if token_type_ids is not None:
+            # Taken only to keep transformers' positional order: nothing here would read it.
+            raise ValueError(
+                "`token_type_ids` must be None: "
+                f"{type(self).__name__} does not use it "
+                "(it only keeps transformers' positional order)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.gpt_neox(
             input_ids,

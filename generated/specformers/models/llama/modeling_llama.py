@@ -233,12 +233,13 @@ class LlamaModel(LlamaPreTrainedModel):
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
+        past_key_values=None,
         inputs_embeds=None,
+        cache_position=None,
         use_cache=None,
+        head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -249,25 +250,28 @@ class LlamaModel(LlamaPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            cache_position (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -280,6 +284,13 @@ class LlamaModel(LlamaPreTrainedModel):
             [`BaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if cache_position is not None:
+            # Taken only to keep transformers' positional order: nothing here would read it.
+            raise ValueError(
+                "`cache_position` must be None: "
+                f"{type(self).__name__} does not use it "
+                "(it only keeps transformers' positional order)"
+            )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -380,13 +391,13 @@ class LlamaForCausalLM(DecoderOnlyGenerationMixin, LlamaPreTrainedModel):
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
+        past_key_values=None,
         inputs_embeds=None,
-        use_cache=None,
         labels=None,
+        use_cache=None,
+        head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -397,29 +408,29 @@ class LlamaForCausalLM(DecoderOnlyGenerationMixin, LlamaPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
                 `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
                 computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -478,13 +489,13 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
+        past_key_values=None,
         inputs_embeds=None,
-        use_cache=None,
         labels=None,
+        use_cache=None,
+        head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -495,29 +506,29 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
             labels (`LongTensor` of shape `(batch_size,)`, *optional*):
                 Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
                 config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
                 `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -594,13 +605,13 @@ class LlamaForTokenClassification(LlamaPreTrainedModel):
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
+        past_key_values=None,
         inputs_embeds=None,
-        use_cache=None,
         labels=None,
+        use_cache=None,
+        head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -611,27 +622,27 @@ class LlamaForTokenClassification(LlamaPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -695,10 +706,11 @@ class LlamaForQuestionAnswering(LlamaPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         position_ids=None,
-        head_mask=None,
+        past_key_values=None,
         inputs_embeds=None,
         start_positions=None,
         end_positions=None,
+        head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -715,9 +727,9 @@ class LlamaForQuestionAnswering(LlamaPreTrainedModel):
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            past_key_values (`tuple(tuple(FloatTensor))`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -730,6 +742,9 @@ class LlamaForQuestionAnswering(LlamaPreTrainedModel):
                 Labels for position (index) of the end of the labelled span for computing the token classification loss.
                 Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
                 are not taken into account for computing the loss.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -742,6 +757,13 @@ class LlamaForQuestionAnswering(LlamaPreTrainedModel):
             [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if past_key_values is not None:
+            # Taken only to keep transformers' positional order: nothing here would read it.
+            raise ValueError(
+                "`past_key_values` must be None: "
+                f"{type(self).__name__} does not use it "
+                "(it only keeps transformers' positional order)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
             input_ids,
