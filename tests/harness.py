@@ -317,13 +317,23 @@ def reference_model(case: Case, config, seed: int = 0):
 
 
 def run_reference(model, inputs: dict[str, np.ndarray], framework: str = "torch", **kwargs) -> dict[str, np.ndarray]:
+    """Every output field of transformers' model on `inputs`, as `framework`'s output class has them."""
+    return reference_fields(*reference_outputs(model, inputs, **kwargs), framework)
+
+
+def reference_outputs(model, inputs: dict[str, np.ndarray], **kwargs) -> tuple[str, dict[str, Any]]:
+    """transformers' output (its class name and fields) on `inputs`, every optional output requested."""
     import torch
 
     feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
     with torch.no_grad():
         out = model(**feed, output_hidden_states=True, output_attentions=True, return_dict=True, **kwargs)
+    return type(out).__name__, dict(out)
+
+
+def reference_fields(name: str, out: dict[str, Any], framework: str) -> dict[str, np.ndarray]:
+    """The fields of a reference output (`reference_outputs`) that `framework`'s output class has, flattened."""
     catalog = project().outputs
-    name = type(out).__name__
     if framework != "torch" and name in catalog.frameworks:
         # Some of transformers' TF output classes lack a PyTorch field (TFSeq2SeqQuestionAnsweringModelOutput has no
         # cross_attentions): compare the fields the framework's class has.
