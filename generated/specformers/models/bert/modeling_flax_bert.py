@@ -1514,11 +1514,11 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1980,11 +1980,11 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2133,11 +2133,11 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2284,11 +2284,11 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2433,11 +2433,11 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2595,11 +2595,11 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,

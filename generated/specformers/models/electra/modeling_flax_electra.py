@@ -1444,11 +1444,11 @@ class FlaxElectraForPreTraining(FlaxElectraPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1598,11 +1598,11 @@ class FlaxElectraForMaskedLM(FlaxElectraPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1920,11 +1920,11 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2069,11 +2069,11 @@ class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2231,11 +2231,11 @@ class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2383,11 +2383,11 @@ class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,

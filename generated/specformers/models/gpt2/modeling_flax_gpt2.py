@@ -705,11 +705,11 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
         """
         config = self.config
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -869,11 +869,11 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
         """
         config = self.config
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1028,11 +1028,11 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
         """
         config = self.config
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1183,11 +1183,11 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
         """
         config = self.config
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1337,11 +1337,11 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
         """
         config = self.config
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,

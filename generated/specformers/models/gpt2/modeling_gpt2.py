@@ -267,11 +267,11 @@ class GPT2Model(GPT2PreTrainedModel):
             or encoder_hidden_states is not None
             or encoder_attention_mask is not None
         ):
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`cache_position`, `token_type_ids`, `encoder_hidden_states` and `encoder_attention_mask` must be None: "
-                f"{type(self).__name__} does not use them "
-                "(they only keep transformers' positional order)"
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -448,11 +448,11 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
             or encoder_hidden_states is not None
             or encoder_attention_mask is not None
         ):
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`cache_position`, `token_type_ids`, `encoder_hidden_states` and `encoder_attention_mask` must be None: "
-                f"{type(self).__name__} does not use them "
-                "(they only keep transformers' positional order)"
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
@@ -558,11 +558,11 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         if token_type_ids is not None:
-            # Taken only to keep transformers' positional order: nothing here would read it.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`token_type_ids` must be None: "
-                f"{type(self).__name__} does not use it "
-                "(it only keeps transformers' positional order)"
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
             )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
@@ -684,11 +684,11 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         if token_type_ids is not None:
-            # Taken only to keep transformers' positional order: nothing here would read it.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`token_type_ids` must be None: "
-                f"{type(self).__name__} does not use it "
-                "(it only keeps transformers' positional order)"
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
             )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
@@ -791,11 +791,11 @@ class GPT2ForQuestionAnswering(GPT2PreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         if token_type_ids is not None:
-            # Taken only to keep transformers' positional order: nothing here would read it.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`token_type_ids` must be None: "
-                f"{type(self).__name__} does not use it "
-                "(it only keeps transformers' positional order)"
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
             )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(

@@ -621,11 +621,11 @@ class GPTNeoXForTokenClassification(GPTNeoXPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         if token_type_ids is not None:
-            # Taken only to keep transformers' positional order: nothing here would read it.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`token_type_ids` must be None: "
-                f"{type(self).__name__} does not use it "
-                "(it only keeps transformers' positional order)"
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
             )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.gpt_neox(
@@ -727,11 +727,11 @@ class GPTNeoXForQuestionAnswering(GPTNeoXPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         if token_type_ids is not None:
-            # Taken only to keep transformers' positional order: nothing here would read it.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`token_type_ids` must be None: "
-                f"{type(self).__name__} does not use it "
-                "(it only keeps transformers' positional order)"
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
             )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.gpt_neox(

@@ -285,11 +285,11 @@ class LlamaModel(LlamaPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         if cache_position is not None:
-            # Taken only to keep transformers' positional order: nothing here would read it.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`cache_position` must be None: "
-                f"{type(self).__name__} does not use it "
-                "(it only keeps transformers' positional order)"
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
             )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -758,11 +758,11 @@ class LlamaForQuestionAnswering(LlamaPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         if past_key_values is not None:
-            # Taken only to keep transformers' positional order: nothing here would read it.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 "`past_key_values` must be None: "
-                f"{type(self).__name__} does not use it "
-                "(it only keeps transformers' positional order)"
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
             )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(

@@ -1479,11 +1479,11 @@ class FlaxNezhaForPreTraining(FlaxNezhaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1761,11 +1761,11 @@ class FlaxNezhaForNextSentencePrediction(FlaxNezhaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1906,11 +1906,11 @@ class FlaxNezhaForSequenceClassification(FlaxNezhaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2049,11 +2049,11 @@ class FlaxNezhaForMultipleChoice(FlaxNezhaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2190,11 +2190,11 @@ class FlaxNezhaForTokenClassification(FlaxNezhaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2344,11 +2344,11 @@ class FlaxNezhaForQuestionAnswering(FlaxNezhaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,

@@ -1656,11 +1656,11 @@ class FlaxRobertaForSequenceClassification(FlaxRobertaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1807,11 +1807,11 @@ class FlaxRobertaForMultipleChoice(FlaxRobertaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -1956,11 +1956,11 @@ class FlaxRobertaForTokenClassification(FlaxRobertaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
@@ -2118,11 +2118,11 @@ class FlaxRobertaForQuestionAnswering(FlaxRobertaPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: nothing here would read them.
+            # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
                 f"{type(self).__name__} has no cross-attention: "
                 "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they only keep transformers' positional order)"
+                "(they keep the place transformers' class gives them among the positional arguments)"
             )
         inputs = dict(
             input_ids=input_ids,
