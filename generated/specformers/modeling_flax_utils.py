@@ -591,9 +591,11 @@ class FlaxPreTrainedModel:
     def _init_boxed(self, rng: jax.Array, input_shape: tuple) -> dict:
         """Random parameters, each boxed with its logical axis names (`nn.LogicallyPartitioned`)."""
         params_rng, dropout_rng = jax.random.split(rng)
-        # One compiled trace of the forward pass: much faster than running it op by op.
-        init = jax.jit(lambda rngs, feed: self.module.init(rngs, **feed, return_dict=False))
-        return unfreeze(init({"params": params_rng, "dropout": dropout_rng}, self._init_inputs(input_shape))["params"])
+        # Op by op, as transformers does: each operation is compiled once per process and shape, so every later model
+        # of similar shapes initialises in milliseconds (a `jax.jit` of the whole forward pass is compiled anew for
+        # every model instance). Under `jax.eval_shape` (loading, `logical_axes`) nothing is computed either way.
+        rngs = {"params": params_rng, "dropout": dropout_rng}
+        return unfreeze(self.module.init(rngs, **self._init_inputs(input_shape), return_dict=False)["params"])
 
     def init_weights(self, rng: jax.Array, input_shape: tuple = (1, 1)) -> dict:
         """Random parameters (plain arrays): Dense kernels and embeddings normal(0, `config.initializer_range`),
