@@ -353,6 +353,28 @@ class FlaxGPTJModule(nn.Module):
         return output if return_dict else output.to_tuple()
 
 
+class FlaxGPTJVocabProjection(nn.Module):
+    """The vocabulary projection with its own `bias`. With `config.tie_word_embeddings` its weight is the
+    word-embedding matrix (passed as `shared_embedding`), else its own `kernel` (PyTorch's `weight`)."""
+
+    config: GPTJConfig
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, hidden_states: jnp.ndarray, shared_embedding: Optional[jnp.ndarray] = None) -> jnp.ndarray:
+        if shared_embedding is not None:
+            kernel = jnp.asarray(shared_embedding, self.dtype).T  # (hidden, vocab)
+        else:
+            kernel = self.param(
+                "kernel",
+                logical(normal_init(self.config.initializer_range), "embed", "vocab"),
+                (self.config.hidden_size, self.config.vocab_size),
+            )
+        bias = self.param("bias", logical(nn.initializers.zeros, "vocab"), (self.config.vocab_size,))
+        # (batch, seq, vocab)
+        return jnp.matmul(hidden_states, jnp.asarray(kernel, self.dtype)) + jnp.asarray(bias, self.dtype)
+
+
 class FlaxGPTJForCausalLMModule(nn.Module):
     """The linen module of [`FlaxGPTJForCausalLM`]."""
 
@@ -362,10 +384,8 @@ class FlaxGPTJForCausalLMModule(nn.Module):
     def setup(self):
         config = self.config
         self.transformer = FlaxGPTJModule(config, dtype=self.dtype)
-        if not config.tie_word_embeddings:
-            self.lm_head = partitioned_dense(
-                config.vocab_size, ("embed", "vocab"), normal_init(config.initializer_range), dtype=self.dtype
-            )
+        # Tied or not, the projection has its own bias.
+        self.lm_head = FlaxGPTJVocabProjection(config, dtype=self.dtype)
 
     def __call__(
         self,
@@ -404,7 +424,7 @@ class FlaxGPTJForCausalLMModule(nn.Module):
             # The LM head is the word embedding matrix (vocab, hidden) (unboxed: at initialisation it still carries
             # its logical axis names).
             embedding = nn.unbox(self.variables["params"]["transformer"]["wte"]["embedding"])
-            logits = hidden_states @ embedding.T.astype(hidden_states.dtype)  # (batch, seq, vocab)
+            logits = self.lm_head(hidden_states, embedding)  # (batch, seq, vocab)
         else:
             logits = self.lm_head(hidden_states)
         loss = causal_lm_loss(logits, labels) if labels is not None else None

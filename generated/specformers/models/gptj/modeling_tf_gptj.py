@@ -347,6 +347,22 @@ class TFGPTJPreTrainedModel(TFPreTrainedModel):
         return tuple((empty, empty) for _ in range(config.num_hidden_layers))
 
 
+class TFGPTJTiedVocabProjection(TFCompositeLayer):
+    """The vocabulary projection: scores against the word-embedding matrix (passed to `call`) plus its own `bias`.
+    PyTorch's `weight` is the word-embedding matrix: an alias, not a variable."""
+
+    pytorch_tied = ("weight",)
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.bias = self.add_weight(name="bias", shape=(config.vocab_size,), initializer="zeros")
+
+    def call(self, hidden_states, word_embeddings):
+        """`hidden_states` (batch, seq, hidden), `word_embeddings` (vocab, hidden) -> logits (batch, seq, vocab)."""
+        logits = tf.einsum("bsd,vd->bsv", hidden_states, tf.cast(word_embeddings, hidden_states.dtype))
+        return logits + tf.cast(self.bias, logits.dtype)
+
+
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
 @keras.saving.register_keras_serializable(package="specformers")
 class TFGPTJModel(TFGPTJPreTrainedModel):
@@ -516,7 +532,10 @@ class TFGPTJForCausalLM(TFGPTJPreTrainedModel, TFDecoderOnlyGenerationMixin):
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.transformer = TFGPTJMainLayer(config, name="transformer")
-        if not config.tie_word_embeddings:
+        if config.tie_word_embeddings:
+            # The projection's weight is the word-embedding matrix; its bias is its own.
+            self.lm_head = TFGPTJTiedVocabProjection(config, name="lm_head")
+        else:
             self.lm_head = keras.layers.Dense(
                 config.vocab_size,
                 use_bias=True,
@@ -535,7 +554,7 @@ class TFGPTJForCausalLM(TFGPTJPreTrainedModel, TFDecoderOnlyGenerationMixin):
             # In the compute dtype: `generate` calls this outside the model's `__call__`, where Keras does not cast
             # the variables for mixed precision.
             embeddings = tf.cast(self.transformer.wte.embeddings, hidden_states.dtype)
-            return tf.einsum("bsd,vd->bsv", hidden_states, embeddings)
+            return self.lm_head(hidden_states, embeddings)
         return self.lm_head(hidden_states)
 
     def decode_step(self, input_ids, attention_mask, position_ids, past_key_values, cache_index):
