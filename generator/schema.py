@@ -216,8 +216,8 @@ class RotaryPosition(Strict):
     # names layout: the config field of the number of each head's dimensions that rotate (a count, e.g. `rotary_dim`;
     # its value None: all of them). Exclusive with `fraction`.
     dims: Optional[FieldName] = None
-    # names layout: which dimensions rotate together. `halves`: dimension j with j + d/2 (rotate-half, GPT-NeoX,
-    # Llama); `interleaved`: 2i with 2i + 1 (rotate every two, GPT-J), each pair's angle repeated side by side.
+    # names layout: which dimensions rotate together. `halves`: dimension j with j + d/2 (rotate-half);
+    # `interleaved`: 2i with 2i + 1 (rotate every two), each pair's angle repeated side by side.
     pairing: Literal["halves", "interleaved"] = "halves"
 
 
@@ -533,8 +533,8 @@ class LMHeadSpec(Strict):
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
     # in checkpoints, not trained).
     logits_bias: Optional[Identifier] = None
-    # linear (decoder-only stacks): whether the vocabulary projection has a bias (GPT-J's `lm_head.bias`; it is not
-    # tied with the word embeddings).
+    # linear (decoder-only stacks): whether the vocabulary projection has a bias (`<path>.bias`; it is not tied with
+    # the word embeddings).
     bias: bool = False
 
 
