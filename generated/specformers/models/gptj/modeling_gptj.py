@@ -26,7 +26,6 @@ from ...modeling_utils import (
     PreTrainedModel,
     check_inputs,
     mask_value,
-    prune_separate_heads,
 )
 from .configuration_gptj import GPTJConfig
 
@@ -111,21 +110,6 @@ class GPTJBlock(GradientCheckpointingLayer):
         self.attn = GPTJBlockAttn(config)
         self.mlp = GPTJBlockMlp(config)
         self.activation = get_activation(config.activation_function)
-        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
-        self.pruned_heads: set = set()
-
-    def prune_heads(self, heads) -> None:
-        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
-        removed = prune_separate_heads(
-            [(self.attn, "q_proj"), (self.attn, "k_proj"), (self.attn, "v_proj")],
-            (self.attn, "out_proj"),
-            self.num_heads,
-            self.head_dim,
-            heads,
-            self.pruned_heads,
-        )
-        self.num_heads -= len(removed)
-        self.pruned_heads |= removed
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
@@ -184,6 +168,9 @@ class GPTJPreTrainedModel(PreTrainedModel):
     config_class = GPTJConfig
     base_model_prefix = "transformer"
     _no_split_modules = ["GPTJBlock"]
+    _cannot_prune_heads = (
+        "transformers' class of this architecture cannot prune heads, so a pruned checkpoint would not load there"
+    )
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
@@ -211,10 +198,6 @@ class GPTJModel(GPTJPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.wte = value
-
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        for layer, heads in heads_to_prune.items():
-            self.h[layer].prune_heads(heads)
 
     def forward(
         self,
