@@ -207,9 +207,15 @@ class Names:
     # A parallel residual (`residual.parallel`): False, True, or the boolean config field that chooses it.
     parallel_residual: Union[bool, str] = False
     gate: Optional[str] = None  # gated feed-forward: the gate projection's path (`ffn.gate`)
-    # Rotary positions (`position: {kind: rotary, theta: ...}`): config fields of the base and the rotated fraction.
+    # Rotary positions (`position: {kind: rotary, theta: ...}`): the Python expression of the base over `config`
+    # (`config.rope_theta`, or a number), the config fields of the rotated fraction or count of each head's
+    # dimensions (at most one), and whether pairs are interleaved (2i, 2i + 1) rather than halves (j, j + d/2).
     rotary_theta: Optional[str] = None
     rotary_fraction: Optional[str] = None
+    rotary_dims: Optional[str] = None
+    rotary_interleaved: bool = False
+    # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
+    shared_norm: bool = False
     # Encoder-decoder stacks: the base model's attributes (the shared vocabulary matrix, the two stacks; `model` is
     # then the tree of one stack, `block` that of an encoder block), the tree of a decoder block (with the
     # cross-attention roles) and its feed-forward width.
@@ -260,6 +266,8 @@ class Architecture:
     classifier_dropout: Optional[schema.ClassifierDropoutSpec]
     heads: tuple[Head, ...]
     has_token_type: bool
+    # `embeddings.token_type: word`: `token_type_ids` index the word embeddings (decoder-only stacks).
+    token_type_word: bool
     has_position_ids: bool
     # What bounds the sequence length at `config.max_position_embeddings` (absolute, rotary and functional relative
     # positions index a table of that many rows), for the entrance check's message; None: no bound (bucketed biases).
@@ -681,6 +689,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
+        "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
         "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -772,7 +781,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         for role in ("attention.key", "attention.value"):
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
-    add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
+    if "ffn.norm" in needed:
+        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
     if "ffn.gate" in needed:
         add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias)
     add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
@@ -826,8 +836,15 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         head_dim=head_dim,
         kv_heads=kv_heads,
         gate=roles["ffn.gate"] if "ffn.gate" in needed else None,
-        rotary_theta=spec.position.theta if isinstance(spec.position, schema.RotaryPosition) else None,
+        rotary_theta=(
+            (f"config.{spec.position.theta}" if isinstance(spec.position.theta, str) else repr(float(spec.position.theta)))
+            if isinstance(spec.position, schema.RotaryPosition) and spec.position.theta is not None
+            else None
+        ),
         rotary_fraction=spec.position.fraction if isinstance(spec.position, schema.RotaryPosition) else None,
+        rotary_dims=spec.position.dims if isinstance(spec.position, schema.RotaryPosition) else None,
+        rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
+        shared_norm=spec.residual is not None and spec.residual.shared_norm,
         shared=roles["embeddings.shared"] if seq2seq else None,
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,
@@ -964,7 +981,7 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
     sinusoidal_field = fields.get(spec.config.attribute_map.get(emb.sinusoidal, emb.sinusoidal)) if emb.sinusoidal else None
     if sinusoidal_field is not None and sinusoidal_field.type != "bool":
         raise fail(f"`sinusoidal` names a boolean config field (fixed sinusoid positions when true), not the {sinusoidal_field.type} field {emb.sinusoidal!r}", ["embeddings", "sinusoidal"])
-    if emb.token_type:
+    if emb.token_type is True:
         need_field("type_vocab_size", ["embeddings", "token_type"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
@@ -1033,6 +1050,8 @@ def _resolve_residual(c: _Context) -> None:
     residual = c.spec.residual
     if residual is not None and isinstance(residual.parallel, str):
         c.need_field(residual.parallel, ["residual", "parallel"])
+    if residual is not None and residual.shared_norm and residual.parallel is not True:
+        raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` (sequential blocks need `ffn.norm`) or remove `shared_norm`", ["residual", "shared_norm"])
 
 
 def _resolve_norm(c: _Context) -> None:
@@ -1076,17 +1095,23 @@ def _resolve_position(c: _Context) -> _PositionResolved:
     if isinstance(spec.position, schema.RotaryPosition) and names_layout:
         # Rotary positions of the names-layout block: computed from `theta`, no table module, no length bound.
         if spec.position.theta is None:
-            raise fail("rotary positions of a names-layout stack need `theta: <config field>` (the base of the inverse frequencies, e.g. `rope_theta`)", ["position"])
+            raise fail("rotary positions of a names-layout stack need `theta: <config field>` (the base of the inverse frequencies, e.g. `rope_theta`) or a fixed base (`theta: 10000.0`)", ["position"])
+        if spec.position.fraction is not None and spec.position.dims is not None:
+            raise fail("give the rotated part of each head once: `fraction: <float field>` or `dims: <int field>`, not both", ["position", "dims"])
         for key in ("table_path", "rotary_value"):
             if getattr(spec.position, key) is not None:
                 raise fail(f"remove `{key}`: names-layout rotary positions have no table module (they are computed from `theta`)", ["position", key])
-        need_field(spec.position.theta, ["position", "theta"])
+        if isinstance(spec.position.theta, str):
+            need_field(spec.position.theta, ["position", "theta"])
         need_field(spec.position.fraction, ["position", "fraction"])
+        need_field(spec.position.dims, ["position", "dims"])
     elif isinstance(spec.position, schema.RotaryPosition):
         rotary = spec.position
-        for key in ("theta", "fraction"):
+        for key in ("theta", "fraction", "dims"):
             if getattr(rotary, key) is not None:
                 raise fail(f"remove `{key}`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", key])
+        if rotary.pairing != "halves":
+            raise fail("remove `pairing`: it chooses the pairs of names-layout rotary positions; these rotate the pairs of the table at `table_path`", ["position", "pairing"])
         if rotary.table_path is None:
             raise fail(f"rotary positions need `table_path: {spec.encoder.path}.<attr>` (the sinusoidal table's module)", ["position"])
         need_field(rotary.rotary_value, ["position", "rotary_value"])
@@ -1448,7 +1473,8 @@ def resolve_architecture(
         sequence_summary=spec.sequence_summary,
         classifier_dropout=spec.classifier_dropout,
         heads=tuple(heads),
-        has_token_type=emb.token_type,
+        has_token_type=emb.token_type is True,
+        token_type_word=emb.token_type == "word",
         has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout),
         position_table=positions.position_table,
         cross_attention=cross_attention,
@@ -1505,13 +1531,14 @@ def _head_arguments(
     if seq2seq:
         return _seq2seq_arguments(kind, framework, arguments, spec.embeddings.position == "absolute")
     if decoder_only:
+        token_type = spec.embeddings.token_type == "word"
         order = spec.torch_positional_order
         if framework == "torch" and order is not None:
             names = order.heads.get(kind, order.inputs)
-            return _torch_positional(_decoder_only_arguments(kind, framework, arguments), names, kind, arguments)
-        return _decoder_only_arguments(kind, framework, arguments, tuple(spec.flax_placeholder_arguments))
+            return _torch_positional(_decoder_only_arguments(kind, framework, arguments, token_type=token_type), names, kind, arguments)
+        return _decoder_only_arguments(kind, framework, arguments, tuple(spec.flax_placeholder_arguments), token_type)
     names: list[str] = ["input_ids", "attention_mask"]
-    if spec.embeddings.token_type:
+    if spec.embeddings.token_type is True:
         names.append("token_type_ids")
     if spec.embeddings.position == "absolute" and not names_layout:
         # (A names-layout encoder's positions always count from 0, as in transformers' encoders of that layout.)
@@ -1554,11 +1581,12 @@ def _head_arguments(
 
 
 def _decoder_only_arguments(
-    kind: str, framework: str, arguments: schema.ArgumentsSpec, placeholders: tuple[str, ...] = ()
+    kind: str, framework: str, arguments: schema.ArgumentsSpec, placeholders: tuple[str, ...] = (), token_type: bool = False
 ) -> tuple[Argument, ...]:
-    """transformers' GPT-2-style signatures: every head but question answering takes a cache."""
+    """transformers' GPT-2-style signatures: every head but question answering takes a cache; `token_type`: the
+    heads take `token_type_ids` (embedded by the word embeddings)."""
     names = ["input_ids"] + (["past_key_values"] if kind != "question_answering" else [])
-    names += ["attention_mask", "position_ids", "head_mask", "inputs_embeds"]
+    names += ["attention_mask"] + (["token_type_ids"] if token_type else []) + ["position_ids", "head_mask", "inputs_embeds"]
     if kind != "question_answering":
         names.append("use_cache")
     labels = {"question_answering": ["start_positions", "end_positions"]}.get(kind, ["labels"] if kind != "base" else [])

@@ -165,8 +165,9 @@ class EmbeddingsSpec(Strict):
     path: Identifier = "embeddings"
     # The config field of the embedding width (another than hidden_size: factorized embeddings, see `projection`).
     size: FieldName = "hidden_size"
-    # Whether there are token type embeddings (`token_type_ids`).
-    token_type: bool = True
+    # Whether there are token type embeddings (`token_type_ids`): a table of `config.type_vocab_size` rows (true), none
+    # (false), or (decoder-only stacks) `word`: the ids index the word embeddings, whose rows are added (GPT-2, GPT-J).
+    token_type: Union[bool, Literal["word"]] = True
     # Learned absolute position embeddings (`absolute`) or none (`none`: positions come from `position`, or none at
     # all).
     position: Literal["absolute", "none"] = "absolute"
@@ -206,12 +207,18 @@ class RotaryPosition(Strict):
     table_path: Optional[DottedPath] = None
     # fused | split encoders: a boolean config field; when set, the values are rotated too.
     rotary_value: Optional[FieldName] = None
-    # names layout: rotate-half rotary positions without a module, inverse frequencies `theta ** (-2i / dim)` from
-    # the config field `theta` (e.g. `rope_theta`), over the first `fraction` (a float config field, e.g.
-    # `partial_rotary_factor`; absent: all) of each head's dimensions.
-    theta: Optional[FieldName] = None
+    # names layout: rotary positions without a module, inverse frequencies `theta ** (-2i / dim)` from the config field
+    # `theta` (e.g. `rope_theta`) or a fixed base (`10000.0`), over the first `fraction` or `dims` (absent: all) of
+    # each head's dimensions.
+    theta: Optional[Union[FieldName, float]] = None
     # names layout: the float config field of the fraction of each head's dimensions that rotate (absent: all).
     fraction: Optional[FieldName] = None
+    # names layout: the config field of the number of each head's dimensions that rotate (a count, e.g. `rotary_dim`;
+    # its value None: all of them). Exclusive with `fraction`.
+    dims: Optional[FieldName] = None
+    # names layout: which dimensions rotate together. `halves`: dimension j with j + d/2 (rotate-half);
+    # `interleaved`: 2i with 2i + 1 (rotate every two), each pair's angle repeated side by side.
+    pairing: Literal["halves", "interleaved"] = "halves"
 
 
 class RelativeFunctionalPosition(Strict):
@@ -293,8 +300,9 @@ class AttentionSpec(Strict):
     scale: Union[bool, FieldName] = True
     # A boolean config field: scores are also divided by the layer's index + 1 (layer-wise attention scaling).
     scale_by_inverse_layer: Optional[FieldName] = None
-    # A boolean config field: scores and probabilities are computed in float32 whatever the model's dtype.
-    upcast: Optional[FieldName] = None
+    # Scores and probabilities computed in float32 whatever the model's dtype: always (true) or when a boolean config
+    # field is true.
+    upcast: Optional[Union[bool, FieldName]] = None
     # names layout: the weight layout of the q/k/v/output projections, `linear` (`weight [out, in]`, nn.Linear) or
     # `conv1d` (`weight [in, out]`, transformers' Conv1D).
     projection: Literal["linear", "conv1d"] = "linear"
@@ -313,6 +321,9 @@ class AttentionSpec(Strict):
     dropout: FieldName = "attention_probs_dropout_prob"
     # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.
     output_dropout: bool = True
+    # names layout: whether `prune_heads` removes heads (false: it raises, as where transformers' class of the
+    # architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
+    prunable: bool = True
     head_dim: Optional[FieldName] = None  # projections are heads x head_dim wide (default hidden_size / heads)
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
@@ -381,6 +392,9 @@ class ResidualSpec(Strict):
 
     # Decoder-only stacks: the parallel form always (true), never (false), or when a boolean config field is true.
     parallel: Union[bool, FieldName] = False
+    # Decoder-only stacks with `parallel: true`: both sublayers read the output of one norm, `attention.norm`
+    # (`x + attention(norm(x)) + feed_forward(norm(x))`, GPT-J); there is then no `ffn.norm` role.
+    shared_norm: bool = False
 
 
 class SharingSpec(Strict):
@@ -522,6 +536,9 @@ class LMHeadSpec(Strict):
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
     # in checkpoints, not trained).
     logits_bias: Optional[Identifier] = None
+    # linear (decoder-only stacks): whether the vocabulary projection has a bias (`<path>.bias`; it is not tied with
+    # the word embeddings).
+    bias: bool = False
 
 
 class DiscriminatorHeadSpec(Strict):

@@ -278,7 +278,7 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(DECODER_ONLY, "norm.placement", ("pre",), "blocks are pre-norm (then the `final_norm` role): write `placement: pre`"),
     Rule(DECODER_ONLY, "position", (_ABSENT, "rotary"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`) or rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`)"),
-    Rule(DECODER_ONLY, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
+    Rule(DECODER_ONLY, "embeddings.token_type", (False, "word"), "token types are embedded by the word embeddings (`token_type: word`) or absent (`token_type: false`): a table of their own exists only in encoder stacks"),
     Rule(DECODER_ONLY, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
     Rule(DECODER_ONLY, "embeddings.norm", (False,), "the embeddings have no norm (the blocks are pre-norm): write `norm: false`"),
     Rule(DECODER_ONLY, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
@@ -294,7 +294,7 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
     Rule(DECODER_ONLY, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: there is no multiple-choice head"),
     Rule(DECODER_ONLY, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
-    Rule(DECODER_ONLY, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (one Linear without bias, tied to the word embeddings when `config.tie_word_embeddings`)"),
+    Rule(DECODER_ONLY, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (one Linear, tied to the word embeddings when `config.tie_word_embeddings`; `bias: true` gives it a bias)"),
     Rule(DECODER_ONLY, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the LM head is one Linear at `lm_head.path`"),
 )
 # Components of the names-layout block that not every kind renders.
@@ -306,6 +306,14 @@ RULES += (
     Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
     Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
+    Rule(ENCODER, "embeddings.token_type", (True, False), "write `token_type: true` (a table of `config.type_vocab_size` rows) or `token_type: false`: token types embedded by the word embeddings exist only in decoder-only stacks"),
+    Rule(ENCODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
+    Rule(ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
+    Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in decoder-only and names-layout encoder stacks"),
+    Rule(ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
+    Rule(NAMES_ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
+    Rule(ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the decoder's LM head has no bias (a bias exists only on the LM head of decoder-only stacks)"),
+    Rule(NAMES_ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the LM head has no bias (`logits_bias` adds a buffer to the logits)"),
 )
 # Components that only names-layout encoder-decoder stacks render: refused in every other kind.
 _NAMES_ENCODER_DECODER_ONLY = (

@@ -314,8 +314,30 @@ def decoder_only_specs(draw, name: str) -> dict:
         if kind == "token_classification":
             head["dropout"] = draw(st.sampled_from([0.1, "hidden_dropout_prob"]))
         heads.append(head)
+    base_model_prefix = draw(st.sampled_from(["transformer", "backbone"]))
+    mask = draw(st.sampled_from(["separate", "combined"]))
+    # Drawn last, so that the components above keep the values of earlier samples: rotary pairs interleaved, a
+    # counted rotated part (`dims`) and a fixed base; one norm shared by a parallel residual; token types embedded by
+    # the word embeddings; an LM head with a bias; float32 scores always.
+    lm_head: dict[str, Any] = {"path": "lm_head", "layout": "linear"}
+    if position is not None:
+        position["pairing"] = draw(st.sampled_from(["halves", "interleaved"]))
+        if "fraction" not in position and draw(st.booleans()):
+            fields.append(_field("rotary_dim", "int", 4, optional=True))
+            position["dims"] = "rotary_dim"
+        if draw(st.booleans()):
+            fields[:] = [f for f in fields if f["name"] != "rope_theta"]
+            position["theta"] = 10000.0
+    shared_norm = residual is True and draw(st.booleans())
+    if shared_norm:
+        del names["ffn.norm"]
+    embeddings["token_type"] = draw(st.sampled_from([False, "word"]))
+    if draw(st.booleans()):
+        lm_head["bias"] = True
+    if "upcast" not in attention and draw(st.booleans()):
+        attention["upcast"] = True
     return {
-        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": draw(st.sampled_from(["transformer", "backbone"])),
+        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
         "config": {"doc": "A drawn decoder-only architecture.", "fields": fields},
         "names": names,
@@ -323,9 +345,9 @@ def decoder_only_specs(draw, name: str) -> dict:
         **({"position": position} if position else {}),
         "attention": attention, "feed_forward": feed_forward,
         "norm": {"kind": block["norm"], "placement": "pre"},
-        **({"residual": {"parallel": residual}} if residual is not None else {}),
-        "decoder": {"causal": True, "cache": True, "mask": draw(st.sampled_from(["separate", "combined"]))},
-        "lm_head": {"path": "lm_head", "layout": "linear"},
+        **({"residual": {"parallel": residual, **({"shared_norm": True} if shared_norm else {})}} if residual is not None else {}),
+        "decoder": {"causal": True, "cache": True, "mask": mask},
+        "lm_head": lm_head,
         "heads": heads,
     }
 
@@ -546,7 +568,10 @@ def describe(spec: dict) -> list[str]:
                    f"gated={ffn.get('gated', False)}", f"head_dim={'head_dim' in att}", f"kv_heads={'kv_heads' in att}",
                    f"output_bias={att.get('output_bias')}", f"dropout={ffn.get('dropout', 'set')}",
                    f"position={spec.get('position', {}).get('kind', 'absolute')}",
-                   f"rotary_fraction={'fraction' in spec.get('position', {})}", f"mask={spec.get('decoder', {}).get('mask')}"]
+                   f"rotary_fraction={'fraction' in spec.get('position', {})}", f"mask={spec.get('decoder', {}).get('mask')}",
+                   f"rotary_dims={'dims' in spec.get('position', {})}", f"pairing={spec.get('position', {}).get('pairing', 'halves')}",
+                   f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
+                   f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]

@@ -190,6 +190,9 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
     inputs = dict(input_ids=input_ids, attention_mask=attention_mask)
     if spec(case.arch).has_token_type:
         inputs["token_type_ids"] = rng.integers(0, config.type_vocab_size, size=shape, dtype=np.int64)
+    elif spec(case.arch).token_type_word:
+        # Token types that index the word embeddings (GPT-2, GPT-J): any id of the vocabulary.
+        inputs["token_type_ids"] = rng.integers(0, config.vocab_size, size=shape, dtype=np.int64)
     add_labels(case, config, rng, inputs, batch, seq)
     return inputs
 

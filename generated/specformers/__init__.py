@@ -336,6 +336,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGPTNeoXForQuestionAnswering",
         "FlaxGPTNeoXPreTrainedModel",
     ],
+    "models.gptj.configuration_gptj": ["GPTJConfig"],
+    "models.gptj.modeling_gptj": [
+        "GPTJModel",
+        "GPTJForCausalLM",
+        "GPTJForSequenceClassification",
+        "GPTJForQuestionAnswering",
+        "GPTJPreTrainedModel",
+    ],
+    "models.gptj.modeling_tf_gptj": [
+        "TFGPTJModel",
+        "TFGPTJForCausalLM",
+        "TFGPTJForSequenceClassification",
+        "TFGPTJForQuestionAnswering",
+        "TFGPTJPreTrainedModel",
+    ],
+    "models.gptj.modeling_flax_gptj": [
+        "FlaxGPTJModel",
+        "FlaxGPTJForCausalLM",
+        "FlaxGPTJForSequenceClassification",
+        "FlaxGPTJForQuestionAnswering",
+        "FlaxGPTJPreTrainedModel",
+    ],
     "models.llama.configuration_llama": ["LlamaConfig"],
     "models.llama.modeling_llama": [
         "LlamaModel",

@@ -228,6 +228,7 @@ class FlaxGPT2Module(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
         attention_mask: Optional[jnp.ndarray] = None,
+        token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
@@ -261,7 +262,9 @@ class FlaxGPT2Module(nn.Module):
                 embedding_size=config.hidden_size,
                 past_length=past_length,
                 attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
                 position_ids=position_ids,
+                type_vocab_size=config.vocab_size,
                 max_length=config.max_position_embeddings,
                 max_length_table="the position-embedding table",
             )
@@ -272,6 +275,9 @@ class FlaxGPT2Module(nn.Module):
             # Positions continue after the cached ones (generate() passes them from the attention mask instead).
             position_ids = (jnp.arange(seq_length) + past_length)[None, :]
         hidden_states = inputs_embeds + self.wpe(position_ids.astype("i4"))
+        if token_type_ids is not None:
+            # Token types are rows of the word embeddings too.
+            hidden_states = hidden_states + self.wte(token_type_ids.astype("i4"))
         hidden_states = self.dropout(hidden_states, deterministic=deterministic)
 
         # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
@@ -340,6 +346,7 @@ class FlaxGPT2LMHeadModelModule(nn.Module):
         input_ids=None,
         past_key_values=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -355,6 +362,7 @@ class FlaxGPT2LMHeadModelModule(nn.Module):
             input_ids=input_ids,
             past_key_values=past_key_values,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -401,6 +409,7 @@ class FlaxGPT2ForSequenceClassificationModule(nn.Module):
         input_ids=None,
         past_key_values=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -415,6 +424,7 @@ class FlaxGPT2ForSequenceClassificationModule(nn.Module):
             input_ids=input_ids,
             past_key_values=past_key_values,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -471,6 +481,7 @@ class FlaxGPT2ForTokenClassificationModule(nn.Module):
         input_ids=None,
         past_key_values=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -485,6 +496,7 @@ class FlaxGPT2ForTokenClassificationModule(nn.Module):
             input_ids=input_ids,
             past_key_values=past_key_values,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -524,6 +536,7 @@ class FlaxGPT2ForQuestionAnsweringModule(nn.Module):
         self,
         input_ids=None,
         attention_mask=None,
+        token_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -537,6 +550,7 @@ class FlaxGPT2ForQuestionAnsweringModule(nn.Module):
         outputs = self.transformer(
             input_ids=input_ids,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -618,6 +632,9 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -650,6 +667,7 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
@@ -688,6 +706,9 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -716,6 +737,7 @@ class FlaxGPT2Model(FlaxGPT2PreTrainedModel):
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
+            token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -767,6 +789,9 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -809,6 +834,7 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
@@ -848,6 +874,9 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -880,6 +909,7 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
+            token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -932,6 +962,9 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -968,6 +1001,7 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
@@ -1007,6 +1041,9 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1039,6 +1076,7 @@ class FlaxGPT2ForSequenceClassification(FlaxGPT2PreTrainedModel):
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
+            token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -1091,6 +1129,9 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1125,6 +1166,7 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
@@ -1164,6 +1206,9 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1194,6 +1239,7 @@ class FlaxGPT2ForTokenClassification(FlaxGPT2PreTrainedModel):
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
+            token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -1243,6 +1289,9 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1279,6 +1328,7 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        token_type_ids=None,
         head_mask=None,
         inputs_embeds=None,
         start_positions=None,
@@ -1315,6 +1365,9 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1347,6 +1400,7 @@ class FlaxGPT2ForQuestionAnswering(FlaxGPT2PreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
+            token_type_ids=token_type_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             start_positions=start_positions,

@@ -227,9 +227,9 @@ class GPT2Model(GPT2PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor`, *optional*):
-                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
-                value but `None` raises a `ValueError`.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -261,15 +261,10 @@ class GPT2Model(GPT2PreTrainedModel):
             [`BaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        if (
-            cache_position is not None
-            or token_type_ids is not None
-            or encoder_hidden_states is not None
-            or encoder_attention_mask is not None
-        ):
+        if cache_position is not None or encoder_hidden_states is not None or encoder_attention_mask is not None:
             # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
-                "`cache_position`, `token_type_ids`, `encoder_hidden_states` and `encoder_attention_mask` must be None: "
+                "`cache_position`, `encoder_hidden_states` and `encoder_attention_mask` must be None: "
                 f"{type(self).__name__} does not support them "
                 "(they keep the place transformers' class gives them among the positional arguments)"
             )
@@ -292,7 +287,9 @@ class GPT2Model(GPT2PreTrainedModel):
             embedding_size=self.config.hidden_size,
             past_length=past_length,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
+            type_vocab_size=self.config.vocab_size,
             max_length=self.config.max_position_embeddings,
             max_length_table="the position-embedding table",
         )
@@ -302,6 +299,9 @@ class GPT2Model(GPT2PreTrainedModel):
             # Positions continue after the cached ones (generate() passes them from the attention mask instead).
             position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None, :]
         hidden_states = inputs_embeds + self.wpe(position_ids)
+        if token_type_ids is not None:
+            # Token types are rows of the word embeddings too.
+            hidden_states = hidden_states + self.wte(token_type_ids)
         hidden_states = nn.functional.dropout(hidden_states, p=self.config.embd_pdrop, training=self.training)
 
         # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
@@ -404,9 +404,9 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor`, *optional*):
-                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
-                value but `None` raises a `ValueError`.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -442,15 +442,10 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
             [`CausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        if (
-            cache_position is not None
-            or token_type_ids is not None
-            or encoder_hidden_states is not None
-            or encoder_attention_mask is not None
-        ):
+        if cache_position is not None or encoder_hidden_states is not None or encoder_attention_mask is not None:
             # Taken only to keep transformers' positional order: this model supports no value there.
             raise ValueError(
-                "`cache_position`, `token_type_ids`, `encoder_hidden_states` and `encoder_attention_mask` must be None: "
+                "`cache_position`, `encoder_hidden_states` and `encoder_attention_mask` must be None: "
                 f"{type(self).__name__} does not support them "
                 "(they keep the place transformers' class gives them among the positional arguments)"
             )
@@ -459,6 +454,7 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
             input_ids,
             past_key_values=past_key_values,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -525,9 +521,9 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor`, *optional*):
-                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
-                value but `None` raises a `ValueError`.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -557,18 +553,12 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             [`SequenceClassifierOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        if token_type_ids is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                "`token_type_ids` must be None: "
-                f"{type(self).__name__} does not support it "
-                "(it keeps the place transformers' class gives it among the positional arguments)"
-            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
             input_ids,
             past_key_values=past_key_values,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -653,9 +643,9 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor`, *optional*):
-                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
-                value but `None` raises a `ValueError`.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -683,18 +673,12 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
             [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        if token_type_ids is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                "`token_type_ids` must be None: "
-                f"{type(self).__name__} does not support it "
-                "(it keeps the place transformers' class gives it among the positional arguments)"
-            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
             input_ids,
             past_key_values=past_key_values,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -757,9 +741,9 @@ class GPT2ForQuestionAnswering(GPT2PreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor`, *optional*):
-                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
-                value but `None` raises a `ValueError`.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -790,17 +774,11 @@ class GPT2ForQuestionAnswering(GPT2PreTrainedModel):
             [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        if token_type_ids is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                "`token_type_ids` must be None: "
-                f"{type(self).__name__} does not support it "
-                "(it keeps the place transformers' class gives it among the positional arguments)"
-            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.transformer(
             input_ids,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,

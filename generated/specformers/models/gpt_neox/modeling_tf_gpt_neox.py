@@ -47,8 +47,8 @@ def rotary_dim(config: GPTNeoXConfig) -> int:
 
 def rotary_cos_sin(config: GPTNeoXConfig, position_ids, dtype):
     """The cosines and sines of the rotary angles, each (batch or 1, seq, rotary_dim): position p turns pair i by
-    p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions. Computed in
-    float32, returned in `dtype`."""
+    p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions.
+    Computed in float32, returned in `dtype`."""
     dim = rotary_dim(config)
     inv_freq = 1.0 / (config.rotary_emb_base ** (tf.range(0, dim, 2, dtype=tf.float32) / dim))
     angles = tf.cast(position_ids, tf.float32)[:, :, None] * inv_freq[None, None, :]

@@ -71,8 +71,8 @@ def rotary_dim(config: LlamaConfig) -> int:
 
 def rotary_cos_sin(config: LlamaConfig, position_ids: jnp.ndarray, dtype) -> tuple[jnp.ndarray, jnp.ndarray]:
     """The cosines and sines of the rotary angles, each (batch or 1, seq, rotary_dim): position p turns pair i by
-    p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions. Computed in
-    float32, returned in `dtype`."""
+    p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions.
+    Computed in float32, returned in `dtype`."""
     dim = rotary_dim(config)
     inv_freq = 1.0 / (config.rope_theta ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim))
     angles = position_ids[:, :, None].astype(jnp.float32) * inv_freq[None, None, :]

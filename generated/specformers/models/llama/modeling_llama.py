@@ -57,8 +57,8 @@ def rotary_cos_sin(
     config: LlamaConfig, position_ids: torch.Tensor, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The cosines and sines of the rotary angles, each (batch or 1, seq, rotary_dim): position p turns pair i by
-    p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions. Computed in
-    float32, returned in `dtype`."""
+    p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions.
+    Computed in float32, returned in `dtype`."""
     dim = rotary_dim(config)
     inv_freq = 1.0 / (
         config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.int64, device=position_ids.device).float() / dim)
