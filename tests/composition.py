@@ -305,6 +305,10 @@ def decoder_only_specs(draw, name: str) -> dict:
     residual = draw(st.sampled_from([None, True, "use_parallel_residual"]))
     if residual == "use_parallel_residual":
         fields.append(_field("use_parallel_residual", "bool", draw(st.booleans())))
+    if draw(st.booleans()):
+        # A sliding attention window of 3 positions (shorter than the test inputs), or None in the config (no window).
+        fields.append(_field("sliding_window", "int", draw(st.sampled_from([3, None])), optional=True))
+        attention["sliding_window"] = "sliding_window"
     heads: list[dict[str, Any]] = [{"kind": "base"}]
     for kind in draw(st.lists(st.sampled_from(["causal_lm", "sequence_classification", "token_classification", "question_answering"]),
                               unique=True, min_size=1, max_size=2)):
@@ -546,7 +550,8 @@ def describe(spec: dict) -> list[str]:
                    f"gated={ffn.get('gated', False)}", f"head_dim={'head_dim' in att}", f"kv_heads={'kv_heads' in att}",
                    f"output_bias={att.get('output_bias')}", f"dropout={ffn.get('dropout', 'set')}",
                    f"position={spec.get('position', {}).get('kind', 'absolute')}",
-                   f"rotary_fraction={'fraction' in spec.get('position', {})}", f"mask={spec.get('decoder', {}).get('mask')}"]
+                   f"rotary_fraction={'fraction' in spec.get('position', {})}", f"mask={spec.get('decoder', {}).get('mask')}",
+                   f"sliding_window={'sliding_window' in att}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]
