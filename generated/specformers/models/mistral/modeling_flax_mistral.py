@@ -177,7 +177,7 @@ class FlaxMistralBlock(nn.Module):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
-    When `config.sliding_window` is set, it sees only the last `sliding_window` of them (itself included).
+    With `config.sliding_window` set, it sees only the last `sliding_window` positions, itself included.
     """
 
     config: MistralConfig

@@ -151,7 +151,7 @@ class TFMistralBlock(TFCompositeLayer):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
-    When `config.sliding_window` is set, it sees only the last `sliding_window` of them (itself included).
+    With `config.sliding_window` set, it sees only the last `sliding_window` positions, itself included.
     """
 
     def __init__(self, config: MistralConfig, layer_idx: int, **kwargs):
