@@ -736,6 +736,10 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     hidden = "config.hidden_size"
     ffn_size = f"config.{ffn.size}" if ffn.size_multiple is None else "feed_forward_size(config)"
     head_dim = f"config.{att.head_dim}" if att.head_dim else "config.hidden_size // config.num_attention_heads"
+    head_dim_field = next((f for f in spec.config.fields if f.name == spec.config.attribute_map.get(att.head_dim, att.head_dim)), None)
+    if head_dim_field is not None and head_dim_field.optional and not head_dim_field.default_from:
+        # An optional field the config keeps None (as transformers' does): None means hidden_size / heads, where read.
+        head_dim = f"({head_dim} or config.hidden_size // config.num_attention_heads)"
     kv_heads = f"config.{att.kv_heads}" if att.kv_heads else None
     if att.fused_order != "blocks" and not fused:
         raise fail(f"`fused_order: {att.fused_order}` orders the output of one fused q/k/v projection, and `names` gives query, key and value three paths: give `attention.query`, `attention.key` and `attention.value` one path, or remove `fused_order`", ["attention", "fused_order"])
@@ -1015,6 +1019,10 @@ def _resolve_attention(c: _Context) -> None:
         if isinstance(value, str):
             need_field(value, loc)
     need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
+    need_field(att.sliding_window, ["attention", "sliding_window"])
+    window_field = fields.get(spec.config.attribute_map.get(att.sliding_window, att.sliding_window)) if att.sliding_window else None
+    if window_field is not None and window_field.type != "int":
+        raise fail(f"`sliding_window` names an int config field (the window's width in tokens), not the {window_field.type} field {att.sliding_window!r}: declare one (`type: int`, `optional: true` where None means no window) and name it", ["attention", "sliding_window"])
     if spec.attention.output_dropout and names_layout and spec.feed_forward.dropout is None:
         raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
     need_field(att.dropout, ["attention", "dropout"])

@@ -317,6 +317,10 @@ class AttentionSpec(Strict):
     # names layout: the config field of the number of key/value heads (grouped-query attention: each key/value head
     # serves num_attention_heads / kv_heads query heads); absent: as many as query heads.
     kv_heads: Optional[FieldName] = None
+    # decoder-only stacks: the int config field of a sliding window (a query at position i sees the keys j with
+    # i - window < j <= i, positions counted over the whole cached sequence, padding included); None in the config:
+    # no window (every earlier key).
+    sliding_window: Optional[FieldName] = None
     # The config field of the attention-probability dropout.
     dropout: FieldName = "attention_probs_dropout_prob"
     # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.
@@ -324,7 +328,9 @@ class AttentionSpec(Strict):
     # names layout: whether `prune_heads` removes heads (false: it raises, as where transformers' class of the
     # architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
     prunable: bool = True
-    head_dim: Optional[FieldName] = None  # projections are heads x head_dim wide (default hidden_size / heads)
+    # projections are heads x head_dim wide (default hidden_size / heads; names layout: an optional field without
+    # `default_from` that the config leaves None means hidden_size / heads too, computed where the width is read)
+    head_dim: Optional[FieldName] = None
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
     # The cross-attention module of a decoder layer: in the decoder stack of an encoder-decoder model; in an encoder

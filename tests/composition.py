@@ -336,6 +336,10 @@ def decoder_only_specs(draw, name: str) -> dict:
         lm_head["bias"] = True
     if "upcast" not in attention and draw(st.booleans()):
         attention["upcast"] = True
+    if draw(st.booleans()):
+        # A sliding attention window of 3 positions (shorter than the test inputs), or None in the config (no window).
+        fields.append(_field("sliding_window", "int", draw(st.sampled_from([3, None])), optional=True))
+        attention["sliding_window"] = "sliding_window"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -571,7 +575,8 @@ def describe(spec: dict) -> list[str]:
                    f"rotary_fraction={'fraction' in spec.get('position', {})}", f"mask={spec.get('decoder', {}).get('mask')}",
                    f"rotary_dims={'dims' in spec.get('position', {})}", f"pairing={spec.get('position', {}).get('pairing', 'halves')}",
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
-                   f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}"]
+                   f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
+                   f"sliding_window={'sliding_window' in att}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]

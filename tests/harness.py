@@ -329,6 +329,20 @@ def reference_outputs(model, inputs: dict[str, np.ndarray], **kwargs) -> tuple[s
     import torch
 
     feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
+    if (
+        type(model).__module__.startswith("transformers.")
+        and getattr(model.config, "sliding_window", None) is not None
+        and "past_key_values" in inspect.signature(model.forward).parameters
+        and "past_key_values" not in kwargs
+        and kwargs.get("use_cache", model.config.use_cache)
+    ):
+        # With a sliding window transformers' own cache (`DynamicCache(config=...)`) drops the keys no later query can
+        # see (it keeps the last `sliding_window - 1`); specformers' cache keeps every key (TensorFlow and Flax fill a
+        # preallocated one under XLA) and the window masks the older ones. A cache without the config keeps every key
+        # too, and the same mask applies: the outputs are unchanged and the caches compare whole.
+        from transformers import DynamicCache
+
+        kwargs["past_key_values"] = DynamicCache()
     with torch.no_grad():
         out = model(**feed, output_hidden_states=True, output_attentions=True, return_dict=True, **kwargs)
     return type(out).__name__, dict(out)

@@ -18,6 +18,7 @@ from harness import (
     make_inputs,
     reference_config,
     reference_model,
+    run_reference,
 )
 
 CASES = cases()
@@ -122,7 +123,8 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     if attention.kv_heads:
         heads = getattr(config, attention.kv_heads)
     if attention.head_dim:
-        head_dim = getattr(config, attention.head_dim)
+        # A config may leave the width None (Mistral's): hidden_size / heads.
+        head_dim = getattr(config, attention.head_dim) or head_dim
     for (key, value), (full_key, full_value) in zip(past, full.past_key_values):
         assert key.shape == (batch, heads, seq, head_dim)
         assert torch.allclose(key, full_key, atol=ATOL, rtol=0) and torch.allclose(value, full_value, atol=ATOL, rtol=0)
@@ -232,11 +234,11 @@ def test_saved_checkpoint_loads_in_transformers(case, checkpoint, tmp_path):
             p.add_(0.01 * torch.randn_like(p))
     ours.save_pretrained(tmp_path)
     theirs = getattr(transformers, case.class_name("torch")).from_pretrained(tmp_path, attn_implementation="eager")
-    inputs = _tensors(make_inputs(case, config))
-    kwargs = dict(output_hidden_states=True, output_attentions=True, return_dict=True)
+    inputs = make_inputs(case, config)
+    # transformers' outputs as the harness computes them (with a sliding window, on a cache that keeps every key).
+    expected = run_reference(theirs.eval(), inputs)
     with torch.no_grad():
-        expected = flatten(theirs.eval()(**inputs, **kwargs))
-        got = flatten(ours.eval()(**inputs, **kwargs))
+        got = flatten(ours.eval()(**_tensors(inputs), output_hidden_states=True, output_attentions=True, return_dict=True))
     assert_close(expected, got, "torch")
 
 
@@ -399,8 +401,6 @@ def test_too_long_input_raises_a_clear_error(arch, checkpoint):
 @pytest.mark.parametrize("case", SENTENCE_CASES, ids=lambda c: c.id)
 def test_sentence_head_losses_match_transformers(case, checkpoint):
     """Pretraining (LM + sentence loss) and next-sentence heads, with their labels, against the reference."""
-    from harness import run_reference
-
     config, reference, directory = checkpoint(case)
     inputs = make_inputs(case, config)
     expected = run_reference(reference, inputs)

@@ -255,7 +255,8 @@ class TFGPT2MainLayer(TFCompositeLayer):
 
         # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
         query_positions = tf.range(seq_length) + past_length
-        causal_mask = tf.range(key_length)[None, :] <= query_positions[:, None]
+        key_positions = tf.range(key_length)
+        causal_mask = key_positions[None, :] <= query_positions[:, None]
         visible = causal_mask[None, None, :, :]
         if attention_mask is not None:
             visible = visible & tf.not_equal(attention_mask, 0)[:, None, None, :]

@@ -295,7 +295,8 @@ class FlaxGPTNeoXModule(nn.Module):
 
         # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
         query_positions = jnp.arange(seq_length) + past_length
-        causal_mask = jnp.arange(key_length)[None, :] <= query_positions[:, None]
+        key_positions = jnp.arange(key_length)
+        causal_mask = key_positions[None, :] <= query_positions[:, None]
         visible = causal_mask[None, None, :, :]
         if attention_mask is not None:
             visible = visible & (attention_mask != 0)[:, None, None, :]
