@@ -237,7 +237,7 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward widths are always config fields (`size`, `decoder.ffn_size`)"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.bias", (True,), "the feed-forward projections always have biases: remove `bias`"),
     Rule(NAMES_ENCODER_DECODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm`"),
-    Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post",), "blocks are post-norm (the norm after each residual add): write `placement: post`"),
+    Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after each stack)"),
     Rule(NAMES_ENCODER_DECODER, "position", (_ABSENT,), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.position", ("absolute",), "positions are learned absolute embeddings: write `position: absolute`"),
@@ -305,7 +305,7 @@ RULES += (
     Rule(ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
     Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
-    Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
+    Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
 )
 # Components that only names-layout encoder-decoder stacks render: refused in every other kind.
 _NAMES_ENCODER_DECODER_ONLY = (
@@ -319,6 +319,12 @@ _NAMES_ENCODER_DECODER_ONLY = (
 )
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
+)
+# How labels become decoder inputs: another shift than after `decoder.start_token` exists only in names-layout
+# encoder-decoder stacks.
+RULES += tuple(
+    Rule(kind, "decoder.shift", (_ABSENT, "start_token"), "remove `shift`: the decoder inputs start with `decoder.start_token` (each row's last non-pad token starts them only in names-layout encoder-decoder stacks)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
 # fmt: on
 
