@@ -353,7 +353,8 @@ class FlaxMBartDecoderLayer(nn.Module):
         request, zero self- and cross-attention probabilities (batch, heads, seq, key_len / encoder_len)."""
         present = None
         if use_cache:
-            present = self._self_key_values(hidden_states, past_key_value, cache_index)
+            # Pre-norm: the keys and values of the normalised input.
+            present = self._self_key_values(self.self_attn_layer_norm(hidden_states), past_key_value, cache_index)
             if encoder_hidden_states is not None:
                 present = present + self._cross_key_values_cached(encoder_hidden_states, past_key_value)
         if not output_attentions:
