@@ -10,9 +10,10 @@ pydantic checks each field on its own; this table checks the combinations. The t
   rotary positions, a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted
   paths).
 
-An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two post-norm
-LayerNorm stacks with learned absolute positions (the roles `encoder` and `decoder` name them), the decoder's blocks
-holding a cross-attention (the roles `cross_attention.*`). Its rules are those of the kind
+An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two LayerNorm
+stacks, post-norm or pre-norm each ending with a final norm, with learned absolute positions (the roles `encoder` and
+`decoder` name them), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
+inputs from labels shifted right after a start token or after each row's last non-pad token (`decoder.shift`). Its rules are those of the kind
 ``names-layout encoder-decoder``.
 
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
@@ -210,8 +211,9 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
     Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
-    # Encoder-decoder stacks of the names layout: two post-norm LayerNorm stacks (learned positions, a norm after the
-    # embeddings), the decoder's blocks with a cross-attention; every module path is a `names` role.
+    # Encoder-decoder stacks of the names layout: two LayerNorm stacks, post-norm or pre-norm then a final norm
+    # (learned positions, a norm after the embeddings), the decoder's blocks with a cross-attention; every module path
+    # is a `names` role.
     Rule(NAMES_ENCODER_DECODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.shared`, `encoder`, `decoder`, `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.*`, `cross_attention.*`, `ffn.*`), or a `preset` of specs/layouts.yaml"),
     Rule(NAMES_ENCODER_DECODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*` and `cross_attention.*`)"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`), as for attention"),
