@@ -135,6 +135,36 @@ def test_labels_are_shifted_into_decoder_inputs(arch, variant, checkpoint):
     assert_close(run_reference(reference, inputs), got, "torch")
 
 
+LAST_NON_PAD_ARCHS = [arch for arch in NAMES_SEQ2SEQ_ARCHS if _spec(arch).decoder.shift == "last_non_pad"]
+
+
+@pytest.mark.parametrize("arch", LAST_NON_PAD_ARCHS)
+def test_shift_after_the_last_non_pad_token(arch):
+    """`decoder.shift: last_non_pad`: each framework's `shift_tokens_right` equals transformers' (each row's last
+    non-pad token first, -100 -> pad, padded rows of several lengths); a row of padding only, which has no such
+    token, is an error naming the rows (eagerly) in every framework."""
+    import importlib
+
+    import tensorflow as tf
+
+    pad = 1
+    labels = np.array([[5, 6, 7, 250], [8, 9, 251, -100], [10, 252, pad, pad]])
+    expected = importlib.import_module(f"transformers.models.{arch}.modeling_{arch}").shift_tokens_right(
+        torch.from_numpy(labels), pad
+    ).numpy()
+    assert expected[:, 0].tolist() == [250, 251, 252]
+    modules = {fw: importlib.import_module(f"specformers.models.{arch}.modeling{fw}_{arch}") for fw in ("", "_tf", "_flax")}
+    shifts = {
+        "torch": lambda ids: modules[""].shift_tokens_right(torch.from_numpy(ids), pad).numpy(),
+        "tf": lambda ids: modules["_tf"].shift_tokens_right(tf.constant(ids), pad).numpy(),
+        "flax": lambda ids: np.asarray(modules["_flax"].shift_tokens_right(ids, pad)),
+    }
+    for framework, shift in shifts.items():
+        assert np.array_equal(shift(labels), expected), framework
+        with pytest.raises(ValueError, match="only padding"):
+            shift(np.array([[5, 6, 7], [pad, pad, pad]]))
+
+
 def test_sequence_classification_needs_equal_end_of_sequence_counts(checkpoint):
     arch = NAMES_SEQ2SEQ_ARCHS[0]
     case = _case(arch, "sequence_classification", next(iter(SMALL_CONFIGS[arch])))
@@ -322,7 +352,7 @@ def test_tf_decoder_position_ids_match_transformers_tf(arch, variant, checkpoint
     """TensorFlow `decoder_position_ids` (positionally after `decoder_attention_mask`, as transformers' TensorFlow
     models take them; its PyTorch models take none): the default positions given explicitly change nothing; random
     positions anywhere in the table give transformers' TensorFlow logits with the same positions (conditional
-    generation and sequence classification); decoding a prompt of 2 tokens and then one token at a time with those
+    generation, and sequence classification where transformers has that TensorFlow class); decoding a prompt of 2 tokens and then one token at a time with those
     positions, on the appended cache and on the preallocated one (`cache_index`, under `tf.function`), gives the
     logits of the full pass."""
     import tensorflow as tf
@@ -615,8 +645,8 @@ def test_flax_generate_matches_transformers(arch, variant, checkpoint):
 def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     """Flax `position_ids` / `decoder_position_ids` (of `__call__`, `encode`, `decode` and the causal LM, positionally
     where transformers' Flax models take them): the default positions given explicitly change nothing; random
-    positions anywhere in the table give transformers' Flax outputs with the same positions (transformers' PyTorch
-    models take none). transformers' models run on our parameters, whose tree is theirs (test_parity checks that
+    positions anywhere in the table give transformers' Flax outputs with the same positions (the causal LM where
+    transformers has that Flax class; its PyTorch models take none). transformers' models run on our parameters, whose tree is theirs (test_parity checks that
     they hold the checkpoint's weights): converting the checkpoint again costs seconds for nothing."""
     pytest.importorskip("jax")
     import jax.numpy as jnp
