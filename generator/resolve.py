@@ -1163,7 +1163,11 @@ def _resolve_stacks(c: _Context) -> None:
     if spec.decoder is not None and spec.decoder.cache:
         need_field("use_cache", ["decoder", "cache"])
     if seq2seq and names_layout:
-        for name in ("layers", "heads", "ffn_size", "start_token"):
+        # The start token's field exactly when the decoder inputs start with it (`shift: start_token`).
+        shifted_after = ("start_token",) if spec.decoder.shift == "start_token" else ()
+        if spec.decoder.shift != "start_token" and spec.decoder.start_token is not None:
+            raise fail(f"with `shift: {spec.decoder.shift}` the decoder inputs start with each row's last non-pad token, not a configured one: remove `start_token` (or write `shift: start_token`)", ["decoder", "start_token"])
+        for name in ("layers", "heads", "ffn_size") + shifted_after:
             if getattr(spec.decoder, name) is None:
                 raise fail(f"a names-layout decoder stack needs `decoder.{name}: <config field>`", ["decoder"])
             need_field(getattr(spec.decoder, name), ["decoder", name])

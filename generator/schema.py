@@ -454,6 +454,10 @@ class DecoderSpec(Strict):
     # Encoder-decoder stacks: the config field of the decoder's depth.
     layers: Optional[FieldName] = None
     start_token: Optional[FieldName] = None  # config field of the decoder start id (labels are shifted right)
+    # names-layout encoder-decoder stacks: how labels (or input_ids) become decoder inputs, shifted one position right.
+    # `start_token`: after the id in the config field `start_token`; `last_non_pad`: after each row's last token
+    # that is not padding (a language code ending the row, moved to the front; `start_token` is then absent).
+    shift: Literal["start_token", "last_non_pad"] = "start_token"
     # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
     # asked for with `use_cache=True` (`off`); PyTorch and Flax only: TensorFlow decoders, as transformers' TensorFlow
     # classes, return it only when asked for.

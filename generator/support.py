@@ -10,9 +10,10 @@ pydantic checks each field on its own; this table checks the combinations. The t
   rotary positions, a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted
   paths).
 
-An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two post-norm
-LayerNorm stacks with learned absolute positions (the roles `encoder` and `decoder` name them), the decoder's blocks
-holding a cross-attention (the roles `cross_attention.*`). Its rules are those of the kind
+An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two LayerNorm
+stacks, post-norm or pre-norm each ending with a final norm, with learned absolute positions (the roles `encoder` and
+`decoder` name them), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
+inputs from labels shifted right after a start token or after each row's last non-pad token (`decoder.shift`). Its rules are those of the kind
 ``names-layout encoder-decoder``.
 
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
@@ -213,8 +214,9 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
     Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
-    # Encoder-decoder stacks of the names layout: two post-norm LayerNorm stacks (learned positions, a norm after the
-    # embeddings), the decoder's blocks with a cross-attention; every module path is a `names` role.
+    # Encoder-decoder stacks of the names layout: two LayerNorm stacks, post-norm or pre-norm then a final norm
+    # (learned positions, a norm after the embeddings), the decoder's blocks with a cross-attention; every module path
+    # is a `names` role.
     Rule(NAMES_ENCODER_DECODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.shared`, `encoder`, `decoder`, `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.*`, `cross_attention.*`, `ffn.*`), or a `preset` of specs/layouts.yaml"),
     Rule(NAMES_ENCODER_DECODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*` and `cross_attention.*`)"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`), as for attention"),
@@ -240,7 +242,7 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward widths are always config fields (`size`, `decoder.ffn_size`)"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.bias", (True,), "the feed-forward projections always have biases: remove `bias`"),
     Rule(NAMES_ENCODER_DECODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm`"),
-    Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post",), "blocks are post-norm (the norm after each residual add): write `placement: post`"),
+    Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after each stack)"),
     Rule(NAMES_ENCODER_DECODER, "position", (_ABSENT,), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.position", ("absolute",), "positions are learned absolute embeddings: write `position: absolute`"),
@@ -309,7 +311,7 @@ RULES += (
     Rule(ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
     Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
-    Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
+    Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(ENCODER, "embeddings.token_type", (True, False), "write `token_type: true` (a table of `config.type_vocab_size` rows) or `token_type: false`: token types embedded by the word embeddings exist only in decoder-only stacks"),
     Rule(ENCODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
     Rule(ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
@@ -331,6 +333,12 @@ _NAMES_ENCODER_DECODER_ONLY = (
 )
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
+)
+# How labels become decoder inputs: another shift than after `decoder.start_token` exists only in names-layout
+# encoder-decoder stacks.
+RULES += tuple(
+    Rule(kind, "decoder.shift", (_ABSENT, "start_token"), "remove `shift`: the decoder inputs start with `decoder.start_token` (each row's last non-pad token starts them only in names-layout encoder-decoder stacks)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
 # fmt: on
 

@@ -358,10 +358,12 @@ def decoder_only_specs(draw, name: str) -> dict:
 
 @st.composite
 def names_encoder_decoder_specs(draw, name: str) -> dict:
-    """A names-layout encoder-decoder (`stack: encoder-decoder`, `attention.layout: names`): two post-norm LayerNorm
-    stacks of learned positions (offset or not), word embeddings scaled by a config flag or not, a decoder whose depth,
-    heads and feed-forward width are its own config fields (drawn different from the encoder's), LayerDrop fields or
-    none, a logits bias or none, the heads the kind renders; its module names the `bart` preset or drawn ones."""
+    """A names-layout encoder-decoder (`stack: encoder-decoder`, `attention.layout: names`): two LayerNorm stacks,
+    post-norm or pre-norm with a final norm (the role `final_norm`), of learned positions (offset or not), word
+    embeddings scaled by a config flag or not, a decoder whose depth, heads and feed-forward width are its own config
+    fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
+    non-pad token, LayerDrop fields or none, a logits bias or none, the heads the kind renders; its module names the
+    `bart` preset or drawn ones."""
     attention_box, cross_box = draw(st.sampled_from([("self_attn", "encoder_attn"), ("attn", "cross_attn")]))
     if draw(st.booleans()):
         names: dict[str, str] = {"preset": "bart"}
@@ -384,6 +386,10 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         for box, prefix in ((attention_box, "attention"), (cross_box, "cross_attention")):
             for role, attr in (("query", "q_proj"), ("key", "k_proj"), ("value", "v_proj"), ("output", "out_proj")):
                 names[f"{prefix}.{role}"] = f"{box}.{attr}"
+    placement = draw(st.sampled_from(["post", "pre"]))
+    if placement == "pre":
+        # The norm after each stack's last block.
+        names["final_norm"] = draw(st.sampled_from(["layer_norm", "ln_f"]))
     # The decoder's sizes differ from the encoder's when drawn so (depth, heads of another width, feed-forward width).
     encoder_layers, decoder_layers = draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 2, 3]))
     encoder_heads, decoder_heads = draw(st.sampled_from([2, 4])), draw(st.sampled_from([2, 4]))
@@ -432,7 +438,7 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         "embeddings": embeddings,
         "attention": {"layout": "names", "dropout": "attention_dropout"},
         "feed_forward": feed_forward,
-        "norm": {"kind": "layer_norm", "placement": "post", "eps": draw(st.sampled_from([1e-5, 1e-12]))},
+        "norm": {"kind": "layer_norm", "placement": placement, "eps": draw(st.sampled_from([1e-5, 1e-12]))},
         "decoder": {"layers": "decoder_layers", "heads": "decoder_attention_heads", "ffn_size": "decoder_ffn_dim",
                     "start_token": "decoder_start_token_id"},
         "lm_head": {"path": "lm_head", "layout": "linear"},
@@ -442,6 +448,10 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         spec["layerdrop"] = {"encoder": "encoder_layerdrop", "decoder": "decoder_layerdrop"}
     if draw(st.booleans()):
         spec["lm_head"]["logits_bias"] = "final_logits_bias"
+    if draw(st.booleans()):
+        # Decoder inputs after each row's last non-pad token (mBART), no start token.
+        del spec["decoder"]["start_token"]
+        spec["decoder"]["shift"] = "last_non_pad"
     heads: list[dict[str, Any]] = [{"kind": "seq2seq"}]
     for kind in draw(st.lists(st.sampled_from(["conditional_generation", "sequence_classification", "question_answering", "causal_lm"]),
                               unique=True, min_size=1, max_size=2)):
@@ -559,7 +569,8 @@ def describe(spec: dict) -> list[str]:
                    f"decoder_depth={'same' if fields['decoder_layers'] == fields['encoder_layers'] else 'other'}",
                    f"decoder_heads={'same' if fields['decoder_attention_heads'] == fields['encoder_attention_heads'] else 'other'}",
                    f"decoder_ffn={'same' if fields['decoder_ffn_dim'] == fields['encoder_ffn_dim'] else 'other'}",
-                   f"layerdrop={'layerdrop' in spec}", f"logits_bias={'logits_bias' in spec['lm_head']}"]
+                   f"layerdrop={'layerdrop' in spec}", f"logits_bias={'logits_bias' in spec['lm_head']}",
+                   f"norm.placement={spec['norm']['placement']}", f"decoder.shift={decoder.get('shift', 'start_token')}"]
     elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",

@@ -231,6 +231,18 @@ def sentence_label_argument(case: Case) -> str:
     return spec(case.arch).sentence_head.label_argument
 
 
+def shift_labels(case: Case, config, labels: np.ndarray) -> np.ndarray:
+    """`labels` shifted one position right, as the spec's `decoder.shift` says (after the start token, or after each
+    row's last non-pad token), -100 replaced by the pad id."""
+    labels = np.where(labels == -100, config.pad_token_id, labels)
+    if spec(case.arch).decoder.shift == "last_non_pad":
+        last = (labels != config.pad_token_id).sum(axis=1) - 1
+        start = labels[np.arange(len(labels)), last][:, None]
+    else:
+        start = np.full((len(labels), 1), config.decoder_start_token_id)
+    return np.concatenate([start, labels[:, :-1]], axis=1).astype(labels.dtype)
+
+
 def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[str, np.ndarray]:
     """Encoder inputs with padding (row 1 after 9 tokens, row 2 mostly padding: 2 tokens) and decoder inputs. Heads that
     decode the input itself (sequence classification, question answering) get no decoder inputs (they shift the
@@ -249,8 +261,7 @@ def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[s
         inputs["labels"] = labels
         # The decoder inputs are given explicitly (labels shifted right), so that Flax, which takes no labels, runs the
         # same decoder inputs.
-        shifted = np.concatenate([np.full((batch, 1), config.decoder_start_token_id), labels[:, :-1]], axis=1)
-        inputs["decoder_input_ids"] = np.where(shifted == -100, config.pad_token_id, shifted)
+        inputs["decoder_input_ids"] = shift_labels(case, config, labels)
     elif case.head == "seq2seq":
         inputs["decoder_input_ids"] = rng.integers(2, config.vocab_size, size=(batch, TARGET), dtype=np.int64)
     elif case.head != "encoder":

@@ -118,7 +118,12 @@ class FlaxGenerationMixin:
         config = self.config
         start = decoder_start_token_id if decoder_start_token_id is not None else config.decoder_start_token_id
         if start is None:
-            raise ValueError("generate() needs decoder_start_token_id (argument or config.decoder_start_token_id)")
+            # As transformers: a configuration without a start token starts the decoder with its bos token.
+            start = config.bos_token_id
+        if start is None:
+            raise ValueError(
+                "generate() needs decoder_start_token_id (argument, config.decoder_start_token_id or config.bos_token_id)"
+            )
         eos = eos_token_id if eos_token_id is not None else config.eos_token_id
         eos = () if eos is None else tuple(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]))
         pad = pad_token_id if pad_token_id is not None else config.pad_token_id
