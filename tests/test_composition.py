@@ -103,7 +103,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {prefix}{suffix}: {exc}") from None
 
 
-@seed(1377)  # a sample that draws every stack kind: two encoders, a names-layout encoder, a `sublayer` encoder-decoder, a names-layout encoder-decoder (pre-norm with a final norm, decoder inputs shifted after the last non-pad token) and a decoder-only stack (a per-head fused q/k/v projection, a config-chosen parallel residual)
+@seed(3)  # a sample that draws every stack kind: an encoder, a names-layout encoder, a `sublayer` encoder-decoder, two names-layout encoder-decoders (pre-norm with a final norm, and post-norm) and a decoder-only stack (checked by searching seeds after the strategies last changed)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
