@@ -259,6 +259,7 @@ def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_che
     assert {c.head for c in upstream} >= {"conditional_generation", "sequence_classification", "masked_lm", "causal_lm"}
     assert {c.arch for c in upstream} == UPSTREAM_ARCHS
     torch_models = {case: reference_checkpoint(case)[1] for case in upstream}
+    compared_per_example = set()
     for case, (directory, inputs, reference) in upstream.items():
         model = getattr(specformers, case.class_name("tf")).from_pretrained(directory)
         torch_loss = run_reference(torch_models[case], inputs)["loss"]
@@ -269,8 +270,13 @@ def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_che
         upstream_loss = np.asarray(reference["loss"], np.float32)
         assert tuple(ours.loss.shape) == upstream_loss.shape, case.id
         _close(np.mean(ours.loss.numpy()), torch_loss, atol=1e-5)
-        if upstream_loss.shape != (1,):
+        # Where transformers' TensorFlow port computes another loss than its PyTorch class (TFMistral has no sliding
+        # window), PyTorch's is the one kept: per-example values are compared where the two agree on the mean.
+        if upstream_loss.shape != (1,) and abs(float(np.mean(upstream_loss)) - float(torch_loss)) <= 1e-5:
             _close(ours.loss, upstream_loss)
+            compared_per_example.add(case.arch)
         assert list(ours.keys()) == reference["keys"], case.id
         # The fields without labels, in order (tuple positions): no cache unless asked for.
         assert list(model(**_feed(_without_labels(inputs)), training=False).keys()) == reference["keys_without_labels"], case.id
+    # The comparison cannot pass vacuously: the seeded encoder and encoder-decoder families agree with upstream.
+    assert compared_per_example >= {ENCODER, SEQ2SEQ} & {c.arch for c in upstream if c.head == "sequence_classification"}, compared_per_example

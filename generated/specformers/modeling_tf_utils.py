@@ -140,10 +140,10 @@ def mask_value(dtype) -> float:
     return tf.dtypes.as_dtype(dtype).min / 2
 
 
-def _expect_shape(name: str, tensor, candidates: list, reference: str) -> None:
+def _expect_shape(name: str, tensor, candidates: list, reference: str) -> list:
     """`tensor`'s shape must be one of `candidates` (the first is the one named in the message): a `ValueError` on
-    the static dimensions (also while `tf.function` traces), a `tf.debugging` assertion on those known only at run
-    time."""
+    the static dimensions (also while `tf.function` traces); returns the `tf.debugging` assertions of those known
+    only at run time."""
     shape = shape_list(tensor)
     message = f"{name} has shape {_shape_text(shape)}, but {reference}: expected {_shape_text(candidates[0])}"
     matching = [
@@ -153,10 +153,13 @@ def _expect_shape(name: str, tensor, candidates: list, reference: str) -> None:
     ]
     if not matching:
         raise ValueError(message)
-    if len(matching) == 1:
-        for actual, wanted in zip(shape, matching[0]):
-            if not (isinstance(actual, int) and isinstance(wanted, int)):
-                tf.debugging.assert_equal(actual, wanted, message=message)
+    if len(matching) > 1:
+        return []
+    return [
+        tf.debugging.assert_equal(actual, wanted, message=message)
+        for actual, wanted in zip(shape, matching[0])
+        if not (isinstance(actual, int) and isinstance(wanted, int))
+    ]
 
 
 def _shape_text(shape) -> str:
@@ -242,12 +245,13 @@ def check_inputs(
     batch_size, seq_length = shape[:2]
     reference = f"{given} has shape {_shape_text(shape)}"
     key_length = past_length + seq_length
+    assertions = []
     if attention_mask is not None:
         candidates = [[batch_size, key_length], [batch_size, seq_length, key_length]]
-        _expect_shape(f"{prefix}attention_mask", attention_mask, candidates, reference)
+        assertions += _expect_shape(f"{prefix}attention_mask", attention_mask, candidates, reference)
     for name, ids in ((f"{prefix}token_type_ids", token_type_ids), (f"{prefix}position_ids", position_ids)):
         if ids is not None:
-            _expect_shape(name, ids, [[batch_size, seq_length], [1, seq_length]], reference)
+            assertions += _expect_shape(name, ids, [[batch_size, seq_length], [1, seq_length]], reference)
     if encoder_hidden_states is not None:
         encoder_shape = shape_list(encoder_hidden_states)
         known = isinstance(encoder_shape[0], int) and isinstance(batch_size, int)
@@ -257,13 +261,12 @@ def check_inputs(
                 f"({batch_size}, encoder_sequence_length, hidden_size)"
             )
         if encoder_attention_mask is not None:
-            _expect_shape(
+            assertions += _expect_shape(
                 encoder_mask_name,
                 encoder_attention_mask,
                 [encoder_shape[:2]],
                 f"the encoder output has shape {_shape_text(encoder_shape)}",
             )
-    assertions = []
     if max_length is not None:
         limit = f"exceeds {length_limit(max_length, max_length_field, position_offset)}, the number of positions {max_length_table} covers"
         if isinstance(key_length, int):
@@ -288,10 +291,14 @@ def check_inputs(
     for _, ids, limit, message in bounds:
         assertions += _check_range(ids, limit, message)
     if assertions:
-        # Graph mode: the embedding lookups read the ids only after every assertion has run.
+        # Graph mode: the embedding lookups read the ids, and the masks the run-time lengths, only after every
+        # assertion has run (else an op combining a mask of the wrong shape could fail first, with a shape error).
         with tf.control_dependencies(assertions):
             input_ids, token_type_ids, position_ids = (
                 None if ids is None else tf.identity(ids) for ids in (input_ids, token_type_ids, position_ids)
+            )
+            batch_size, seq_length = (
+                size if isinstance(size, int) else tf.identity(size) for size in (batch_size, seq_length)
             )
     return batch_size, seq_length, input_ids, token_type_ids, position_ids
 
