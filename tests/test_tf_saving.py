@@ -3,15 +3,17 @@
 `save_pretrained` of a model never called.
 
 Every TF class of every spec is enumerated from the harness (one configuration per architecture), so a new spec is
-covered without editing this file. A round trip must be exact: the same variables and every output field equal (max
-abs diff 0), before a training step (every class) and after one (per architecture, a class with its own loss and one
-without).
+covered without editing this file. A round trip must be exact: every class gets the same variables back (path and
+value); per stack kind, a class with its own loss and one without also compare every output field (max abs diff 0),
+before a training step and after one (with the optimizer's state).
 """
 
 import numpy as np
 import pytest
 
-from harness import LABEL_KEYS, Case, assert_close, cases, config_kwargs, make_inputs, run_model, run_reference
+from generator import support
+
+from harness import LABEL_KEYS, Case, assert_close, cases, config_kwargs, make_inputs, run_model, run_reference, spec
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -100,13 +102,16 @@ def _assert_same_optimizer_state(expected, actual) -> None:
 # (a) every class: a `.keras` file (loaded without custom_objects), saved never called; and after a training step
 
 
-# After a training step: one class per architecture with its own loss (labels in the inputs) and one without (a Keras
-# loss on its first output). What the step adds to a `.keras` file -- trained variables and the optimizer's state --
-# does not depend on the head, whose own variables the never-called round trip above already covers for every class.
+# After a training step: per stack kind (encoder, names-layout encoder, encoder-decoder, names-layout encoder-decoder,
+# decoder-only), one class with its own loss (labels in the inputs) and one without (a Keras loss on its first
+# output). What the step adds to a `.keras` file -- trained variables and the optimizer's state, written and read by
+# the runtime shared by every model -- depends neither on the head nor on the components, whose variables the
+# never-called round trip above covers for every class of every spec.
 WITHOUT_LABELS = ("base", "encoder", "seq2seq")
 TRAINED = {}
 for _case in CLASSES:
-    TRAINED.setdefault((_case.arch, _case.head in WITHOUT_LABELS), _case)
+    _arch = spec(_case.arch)
+    TRAINED.setdefault((support.rule_kind(_arch.spec, _arch.stack), _case.head in WITHOUT_LABELS), _case)
 
 
 @pytest.mark.parametrize("case", CLASSES, ids=lambda c: c.class_name("tf"))
