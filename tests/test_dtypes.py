@@ -10,7 +10,8 @@ LongT5's -1e10, float16 scores overflow to -inf and a fully masked row's softmax
 import numpy as np
 import pytest
 
-from harness import LABEL_KEYS, SEQ2SEQ_HEADS, cases, distinct_compositions, flatten, make_inputs, reference_config, reference_model
+from generator import support
+from harness import LABEL_KEYS, SEQ2SEQ_HEADS, cases, distinct_compositions, flatten, make_inputs, reference_config, reference_model, spec
 
 # The base model of every encoder architecture (its first variant), every causal LM (a causal mask times the padding
 # mask) and the generation head of every encoder-decoder variant (local, transient-global, a block longer than the
@@ -27,10 +28,11 @@ for c in cases():
 CASES = list(CASES.values())
 # float32 is test_parity.py's `test_parity_with_fully_padded_rows`: the same cases, compared with the reference.
 # float16, whose range the mask constants must fit, runs every case; bfloat16 (float32's range) the first case of each
-# architecture: that the compute dtype reaches every output.
+# stack kind: that the compute dtype reaches every output (the runtime casts, per stack kind's templates).
 FIRST = {}
 for c in CASES:
-    FIRST.setdefault(c.arch, c)
+    _arch = spec(c.arch)
+    FIRST.setdefault(support.rule_kind(_arch.spec, _arch.stack), c)
 DTYPE_CASES = [pytest.param(c, "float16", id=f"{c.id}-float16") for c in CASES] + [
     pytest.param(c, "bfloat16", id=f"{c.id}-bfloat16") for c in FIRST.values()
 ]

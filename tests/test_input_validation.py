@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pytest
 
+from generator import support
+
 from harness import LABEL_KEYS, SEQ2SEQ_HEADS, SMALL_CONFIGS, cases, config_kwargs, distinct_compositions, make_inputs, project
 
 FRAMEWORKS = ("torch", "tf", "flax")
@@ -26,13 +28,15 @@ for c in cases():
     if c.head in ("base", "seq2seq") and c.arch not in ENTRANCE:
         ENTRANCE[c.arch] = c
 ENTRANCE = [ENTRANCE[arch] for arch in distinct_compositions(list(ENTRANCE))]
-# Every head that takes labels (first variant of each architecture of ENTRANCE).
-LABELLED = [
-    c
-    for c in cases()
-    if c.variant == next(iter(SMALL_CONFIGS[c.arch])) and c.head not in ("base", "seq2seq", "encoder")
-    and c.arch in {e.arch for e in ENTRANCE}
-]
+# Every kind of head that takes labels, in every stack kind (the first variant of the first architecture of ENTRANCE
+# that has it): the heads' label checks are rendered from the head kind and the stack kind's templates.
+_LABELLED = {}
+for c in cases():
+    if c.variant == next(iter(SMALL_CONFIGS[c.arch])) and c.head not in ("base", "seq2seq", "encoder") and c.arch in {
+        e.arch for e in ENTRANCE
+    }:
+        _LABELLED.setdefault((support.rule_kind(ARCHS[c.arch].spec, ARCHS[c.arch].stack), c.head), c)
+LABELLED = list(_LABELLED.values())
 
 
 def _config(case, **overrides):
