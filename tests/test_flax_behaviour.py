@@ -24,6 +24,7 @@ from harness import (  # noqa: E402
     reference_config,
     reference_model,
     run_reference,
+    variants,
 )
 
 CASES = cases()
@@ -283,7 +284,13 @@ def test_save_loads_in_transformers(arch, head, variant, tmp_path):
 # (e) parameter names
 
 
-@pytest.mark.parametrize("c", CASES, ids=lambda c: c.id)
+# Every class in every variant but its first: `test_parity.py` saves each class in its first variant from every
+# framework and requires exactly the tensors transformers wrote (names, shapes, values, tied weights written once),
+# so the names of those variants are checked there; the others (tied or untied heads, other flags) are checked here.
+LATER_VARIANTS = [c for c in CASES if c.variant != variants(c.arch)[0]]
+
+
+@pytest.mark.parametrize("c", LATER_VARIANTS, ids=lambda c: c.id)
 def test_param_names_match_pytorch_state_dict(c):
     from specformers.modeling_flax_utils import pytorch_name
 

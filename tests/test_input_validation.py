@@ -214,7 +214,7 @@ def test_ids_outside_the_vocabulary(case, framework):
         input_ids=ids, **_decoder(case, config),
     )
     ids[0, 1] = -1
-    _raises(framework, model, f"got values in [-1, ", input_ids=ids, **_decoder(case, config))
+    _raises(framework, model, "got values in [-1, ", input_ids=ids, **_decoder(case, config))
     if ARCHS[case.arch].has_token_type:
         _raises(
             framework, model,

@@ -20,6 +20,7 @@ from harness import (
     reference_model,
     run_model,
     run_reference,
+    variants,
 )
 
 tf = pytest.importorskip("tensorflow")
@@ -356,7 +357,13 @@ def test_saved_checkpoint_loads_in_transformers(arch, head, variant, tmp_path):
 # (f) parameter names
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+# Every class in every variant but its first: `test_parity.py` saves each class in its first variant from every
+# framework and requires exactly the tensors transformers wrote (names, shapes, values, tied weights written once),
+# so the names of those variants are checked there; the others (tied or untied heads, other flags) are checked here.
+LATER_VARIANTS = [c for c in CASES if c.variant != variants(c.arch)[0]]
+
+
+@pytest.mark.parametrize("case", LATER_VARIANTS, ids=lambda c: c.id)
 def test_weight_names_match_pytorch(case):
     torch_model = reference_model(case, reference_config(case))
     expected = set(torch_model.state_dict())

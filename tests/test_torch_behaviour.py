@@ -19,6 +19,7 @@ from harness import (
     reference_config,
     reference_model,
     run_reference,
+    variants,
 )
 
 CASES = cases()
@@ -223,7 +224,13 @@ def test_outputs_are_pytree_nodes():
 # (e) specformers -> transformers
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+# Every class in every variant but its first: `test_parity.py` saves each class in its first variant from every
+# framework and requires exactly the tensors transformers wrote (names, shapes, values, tied weights written once),
+# so the names of those variants are checked there; the others (tied or untied heads, other flags) are checked here.
+LATER_VARIANTS = [c for c in CASES if c.variant != variants(c.arch)[0]]
+
+
+@pytest.mark.parametrize("case", LATER_VARIANTS, ids=lambda c: c.id)
 def test_saved_checkpoint_loads_in_transformers(case, checkpoint, tmp_path):
     import transformers
 
