@@ -12,6 +12,10 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+# This checkout's generated package, also in the subprocesses tests start: not the one an editable install of another
+# checkout (a git worktree sharing its .venv) would import.
+sys.path.insert(0, str(ROOT / "generated"))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "generated"), os.environ.get("PYTHONPATH")]))
 
 import pytest  # noqa: E402
 
