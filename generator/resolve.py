@@ -8,7 +8,7 @@ rendered from one list), and the output class of each head. Templates never see 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -1541,7 +1541,11 @@ def _head_arguments(
     seq2seq: bool = False,
 ) -> tuple[Argument, ...]:
     if seq2seq:
-        return _seq2seq_arguments(kind, framework, arguments, spec.embeddings.position == "absolute")
+        start = getattr(arguments.shift_docs, spec.decoder.shift).format(start_token=spec.decoder.start_token)
+        return tuple(
+            replace(a, doc=a.doc.replace("{decoder_start}", start))
+            for a in _seq2seq_arguments(kind, framework, arguments, spec.embeddings.position == "absolute")
+        )
     if decoder_only:
         token_type = spec.embeddings.token_type == "word"
         order = spec.torch_positional_order

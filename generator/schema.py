@@ -752,8 +752,16 @@ class ArgumentDoc(Strict):
     doc: str
 
 
+class ShiftDocs(Strict):
+    """How decoder inputs built from `labels` start, for each `decoder.shift` (`{decoder_start}` in the docs)."""
+
+    start_token: str
+    last_non_pad: str
+
+
 class ArgumentsSpec(Strict):
     arguments: dict[Identifier, ArgumentDoc]
+    shift_docs: ShiftDocs
     label_docs: dict[Identifier, str]
 
 

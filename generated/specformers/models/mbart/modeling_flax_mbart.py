@@ -1525,8 +1525,8 @@ class FlaxMBartModel(FlaxMBartPreTrainedModel):
             that are **not masked**, 0 for tokens that are **masked**.
         decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-            id). With `past_key_values`, only the new tokens.
+            `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+            moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
@@ -1615,8 +1615,8 @@ class FlaxMBartModel(FlaxMBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -1712,8 +1712,8 @@ class FlaxMBartForConditionalGeneration(FlaxMBartPreTrainedModel, FlaxGeneration
             that are **not masked**, 0 for tokens that are **masked**.
         decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-            id). With `past_key_values`, only the new tokens.
+            `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+            moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
@@ -1813,8 +1813,8 @@ class FlaxMBartForConditionalGeneration(FlaxMBartPreTrainedModel, FlaxGeneration
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -1915,8 +1915,8 @@ class FlaxMBartForSequenceClassification(FlaxMBartPreTrainedModel):
             that are **not masked**, 0 for tokens that are **masked**.
         decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-            id). With `past_key_values`, only the new tokens.
+            `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+            moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
@@ -2006,8 +2006,8 @@ class FlaxMBartForSequenceClassification(FlaxMBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -2125,8 +2125,8 @@ class FlaxMBartForQuestionAnswering(FlaxMBartPreTrainedModel):
             that are **not masked**, 0 for tokens that are **masked**.
         decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-            id). With `past_key_values`, only the new tokens.
+            `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+            moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
@@ -2221,8 +2221,8 @@ class FlaxMBartForQuestionAnswering(FlaxMBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.

@@ -620,8 +620,8 @@ class MBartModel(MBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -803,8 +803,8 @@ class MBartForConditionalGeneration(MBartPreTrainedModel, GenerationMixin):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -950,8 +950,8 @@ class MBartForSequenceClassification(MBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -1113,8 +1113,8 @@ class MBartForQuestionAnswering(MBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.

@@ -881,8 +881,8 @@ class TFMBartModel(TFMBartPreTrainedModel):
             that are **not masked**, 0 for tokens that are **masked**.
         decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-            id). With `past_key_values`, only the new tokens.
+            `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+            moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
@@ -974,8 +974,8 @@ class TFMBartModel(TFMBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -1057,8 +1057,8 @@ class TFMBartForConditionalGeneration(TFMBartPreTrainedModel, TFGenerationMixin)
             that are **not masked**, 0 for tokens that are **masked**.
         decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-            id). With `past_key_values`, only the new tokens.
+            `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+            moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
@@ -1211,8 +1211,8 @@ class TFMBartForConditionalGeneration(TFMBartPreTrainedModel, TFGenerationMixin)
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -1320,8 +1320,8 @@ class TFMBartForSequenceClassification(TFMBartPreTrainedModel):
             that are **not masked**, 0 for tokens that are **masked**.
         decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-            id). With `past_key_values`, only the new tokens.
+            `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+            moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
@@ -1412,8 +1412,8 @@ class TFMBartForSequenceClassification(TFMBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
@@ -1543,8 +1543,8 @@ class TFMBartForQuestionAnswering(TFMBartPreTrainedModel):
             that are **not masked**, 0 for tokens that are **masked**.
         decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-            `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-            id). With `past_key_values`, only the new tokens.
+            `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+            moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
         decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
             Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
             By default every decoder position is attended.
@@ -1644,8 +1644,8 @@ class TFMBartForQuestionAnswering(TFMBartPreTrainedModel):
                 that are **not masked**, 0 for tokens that are **masked**.
             decoder_input_ids (`LongTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Indices of decoder input sequence tokens in the vocabulary. When `labels` are given and this is not, it is
-                `labels` shifted one position right, starting with `config.decoder_start_token_id` (-100 replaced by the pad
-                id). With `past_key_values`, only the new tokens.
+                `labels` shifted one position right, each row's last non-padding token (the language code that ends it)
+                moved to the front (-100 replaced by the pad id). With `past_key_values`, only the new tokens.
             decoder_attention_mask (`BoolTensor` of shape `(batch_size, target_sequence_length)`, *optional*):
                 Mask to avoid attending to padding tokens of `decoder_input_ids`; a causal mask is always applied as well.
                 By default every decoder position is attended.
