@@ -159,9 +159,10 @@ def test_cache_step_by_step_equals_full_pass(case, framework, saved):
     assert_close(reference, stepwise, "torch")
 
 
-def _reference_generate(model, config, input_ids, attention_mask, num_beams: int, eos: int) -> np.ndarray:
+def _reference_generate(model, config, input_ids, attention_mask, num_beams: int, eos: int, token_type_ids=None) -> np.ndarray:
     import torch
 
+    types = {} if token_type_ids is None else {"token_type_ids": torch.from_numpy(token_type_ids)}
     with torch.no_grad():
         out = model.generate(
             torch.from_numpy(input_ids),
@@ -171,24 +172,27 @@ def _reference_generate(model, config, input_ids, attention_mask, num_beams: int
             num_beams=num_beams,
             eos_token_id=eos,
             pad_token_id=config.pad_token_id,
+            **types,
         )
     return out.numpy()
 
 
-def _generate(framework: str, model, input_ids, attention_mask, num_beams: int, eos: int, pad: int) -> np.ndarray:
+def _generate(framework: str, model, input_ids, attention_mask, num_beams: int, eos: int, pad: int, token_type_ids=None) -> np.ndarray:
     kwargs = dict(max_new_tokens=NEW_TOKENS, num_beams=num_beams, eos_token_id=eos, pad_token_id=pad)
+    types = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
     if framework == "torch":
         import torch
 
-        return model.generate(torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask), **kwargs).numpy()
+        types = {k: torch.from_numpy(v) for k, v in types.items()}
+        return model.generate(torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask), **kwargs, **types).numpy()
     if framework == "tf":
         import tensorflow as tf
 
-        run = tf.function(lambda ids, mask: model.generate(ids, attention_mask=mask, **kwargs), jit_compile=True)
-        out = run(tf.constant(input_ids), tf.constant(attention_mask)).numpy()
+        run = tf.function(lambda ids, mask, types: model.generate(ids, attention_mask=mask, **kwargs, **types), jit_compile=True)
+        out = run(tf.constant(input_ids), tf.constant(attention_mask), {k: tf.constant(v) for k, v in types.items()}).numpy()
     else:
         # Flax's generate compiles its whole loop with jax.jit, and returns the generated length.
-        out = np.asarray(model.generate(input_ids, attention_mask=attention_mask, **kwargs).sequences)
+        out = np.asarray(model.generate(input_ids, attention_mask=attention_mask, **kwargs, **types).sequences)
     return out
 
 
@@ -210,6 +214,41 @@ def test_generate_matches_transformers(case, num_beams, framework, saved):
     # is 0 (`pad_token_id or eos_token_id`).
     fill = config.pad_token_id if num_beams == 1 else (config.pad_token_id or eos)
     assert (ours[:, expected.shape[1] :] == fill).all()
+
+
+# generate() with the prompts' token types, where the word embeddings embed them: the first such architecture (the
+# search code that extends them is the stack kind's, shared by every architecture), greedy and beam search.
+TOKEN_TYPE_CASES = [c for c in CAUSAL if spec(c.arch).embeddings.token_type == "word"][:1]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("num_beams", (1, 4), ids=lambda b: f"beams{b}")
+@pytest.mark.parametrize("case", TOKEN_TYPE_CASES, ids=lambda c: c.id)
+def test_generate_with_token_types_matches_transformers(case, num_beams, framework, saved):
+    """Each generated token gets the type of its row's last prompt token, as transformers' generate extends them;
+    a left-padded row among the prompts."""
+    config, reference, directory = saved(case)
+    input_ids, attention_mask = _prompts(config)
+    token_type_ids = np.random.default_rng(1).integers(0, config.vocab_size, size=input_ids.shape)
+    free = _reference_generate(reference, config, input_ids, attention_mask, 1, config.vocab_size - 1, token_type_ids)
+    untyped = _reference_generate(reference, config, input_ids, attention_mask, 1, config.vocab_size - 1)
+    assert not np.array_equal(free, untyped)  # the types change the tokens
+    eos = pick_eos(free[:, PROMPT:])
+    expected = _reference_generate(reference, config, input_ids, attention_mask, num_beams, eos, token_type_ids)
+    model = _load(framework, case, directory)
+    ours = _generate(framework, model, input_ids, attention_mask, num_beams, eos, config.pad_token_id, token_type_ids)
+    np.testing.assert_array_equal(ours[:, : expected.shape[1]], expected)
+    with pytest.raises(ValueError, match="token_type_ids has shape"):
+        _generate(framework, model, input_ids, attention_mask, num_beams, eos, config.pad_token_id, token_type_ids[:, 1:])
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_generate_refuses_token_types_a_model_does_not_take(framework, saved):
+    case = next(c for c in CAUSAL if spec(c.arch).embeddings.token_type != "word")
+    config, _, directory = saved(case)
+    input_ids, attention_mask = _prompts(config)
+    with pytest.raises(ValueError, match="takes no token_type_ids"):
+        _generate(framework, _load(framework, case, directory), input_ids, attention_mask, 1, 0, 0, np.zeros_like(input_ids))
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

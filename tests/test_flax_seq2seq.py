@@ -408,7 +408,7 @@ def test_generate_is_one_compiled_loop(arch, flax_model):
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs(batch=2))
     first = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=3).sequences
     (function,) = model._generate_functions.values()
-    assert "while" in str(function.trace(model.params, input_ids, attention_mask).jaxpr)
+    assert "while" in str(function.trace(model.params, input_ids, attention_mask, {}).jaxpr)  # no further inputs
     again = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=3).sequences
     assert len(model._generate_functions) == 1 and function._cache_size() == 1
     np.testing.assert_array_equal(first, again)

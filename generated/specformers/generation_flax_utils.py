@@ -174,13 +174,15 @@ class FlaxGenerationMixin:
         params,
         trace,
         prompt,
+        inputs=None,
     ):
-        """Compile (once per `key`) and run the search after `prompt(input_ids)`; `_prepare` gives the decoding step."""
+        """Compile (once per `key`) and run the search after `prompt(input_ids)`; `_prepare` gives the decoding step
+        (and takes `inputs`, further arrays by name)."""
         cache = self.__dict__.setdefault("_generate_functions", {})
         if key not in cache:
 
-            def function(p, ids, mask):
-                step, decoder_cache, reorder = self._prepare(p, ids, mask, total_length, num_beams)
+            def function(p, ids, mask, inputs):
+                step, decoder_cache, reorder = self._prepare(p, ids, mask, total_length, num_beams, **inputs)
                 if num_beams == 1:
                     return self._greedy_search(step, decoder_cache, prompt(ids), total_length, eos, pad, trace)
                 return self._beam_search(
@@ -199,7 +201,7 @@ class FlaxGenerationMixin:
 
             cache[key] = jax.jit(function) if trace else function
         sequences, length, scores = cache[key](
-            params if params is not None else self.params, input_ids, attention_mask
+            params if params is not None else self.params, input_ids, attention_mask, inputs or {}
         )
         # The loop runs on a fixed-length buffer; the output stops where generation stopped. Inside a caller's
         # `jax.jit` that length is a tracer (no shape can depend on it): the output is then the whole buffer, of
@@ -412,8 +414,10 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
     The model provides `init_cache(batch_size, max_length)` (preallocated keys and values) and its module takes
     `cache_index` (the write position in that cache). Prompts may be left-padded: as in transformers, each row's
     positions count its attended tokens (`cumsum(attention_mask) - 1`), so that a padded row continues as the unpadded
-    one would.
+    one would. Where the class sets `generates_with_token_types`, its module takes `token_type_ids` too.
     """
+
+    generates_with_token_types = False
 
     def generate(
         self,
@@ -428,6 +432,7 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
         pad_token_id: Optional[int] = None,
         params: Optional[dict] = None,
         trace: bool = True,
+        token_type_ids: Optional[jnp.ndarray] = None,
     ) -> Union[FlaxGreedySearchOutput, FlaxBeamSearchOutput]:
         """Continue the prompts `input_ids` (greedy search, or beam search when `num_beams > 1`).
 
@@ -445,11 +450,23 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
                 As for [`FlaxGenerationMixin.generate`].
             eos_token_id, pad_token_id (*optional*):
                 Override the configuration's ids; `eos_token_id` may be a list.
+            token_type_ids (`jnp.ndarray` of shape `(batch_size, sequence_length)`, *optional*):
+                The prompts' token types, for models that take them; each generated token gets the type of its row's
+                last prompt token, as in transformers.
 
         Returns:
             [`FlaxGreedySearchOutput`] or [`FlaxBeamSearchOutput`]: the prompt, then the generated tokens.
         """
         config = self.config
+        inputs = {}
+        if token_type_ids is not None:
+            if not self.generates_with_token_types:
+                raise ValueError(f"{type(self).__name__} takes no token_type_ids")
+            if jnp.shape(token_type_ids) != jnp.shape(input_ids):
+                raise ValueError(
+                    f"token_type_ids has shape {jnp.shape(token_type_ids)}; it must be that of input_ids {jnp.shape(input_ids)}"
+                )
+            inputs["token_type_ids"] = jnp.asarray(token_type_ids, dtype="i4")
         eos = eos_token_id if eos_token_id is not None else config.eos_token_id
         eos = () if eos is None else tuple(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]))
         pad = pad_token_id if pad_token_id is not None else config.pad_token_id
@@ -498,24 +515,33 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
             params,
             trace,
             prompt=lambda ids: ids,
+            inputs=inputs,
         )
 
-    def _prepare(self, params, input_ids, attention_mask, max_length, beams):
+    def _prepare(self, params, input_ids, attention_mask, max_length, beams, token_type_ids=None):
         """The decoding step, the cache holding the prompt but its last token, and the cache's reordering."""
         batch_size, prompt_length = input_ids.shape
         # (batch, max_length): every generated position is attended to; positions count the attended tokens, padding
         # gets position 1 (it is never attended to).
         mask = jnp.concatenate([attention_mask, jnp.ones((batch_size, max_length - prompt_length), "i4")], axis=1)
         positions = jnp.where(mask == 0, 1, jnp.cumsum(mask, axis=1) - 1)
+        rows = {}
+        if token_type_ids is not None:
+            # (batch, max_length): each generated token has the type of its row's last prompt token.
+            rows["token_type_ids"] = jnp.concatenate(
+                [token_type_ids, jnp.repeat(token_type_ids[:, -1:], max_length - prompt_length, axis=1)], axis=1
+            )
         if beams > 1:
             input_ids, mask, positions = (jnp.repeat(x, beams, axis=0) for x in (input_ids, mask, positions))
+            rows = {name: jnp.repeat(value, beams, axis=0) for name, value in rows.items()}
 
-        def decode(tokens, cache, index, position_ids):
+        def decode(tokens, cache, index, position_ids, **inputs):
             output = self.module.apply(
                 {"params": params},
                 input_ids=tokens,
                 attention_mask=mask,
                 position_ids=position_ids,
+                **inputs,
                 past_key_values=cache,
                 use_cache=True,
                 cache_index=index,
@@ -526,10 +552,14 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
 
         cache = self.init_cache(batch_size * beams, max_length)
         if prompt_length > 1:
-            _, cache = decode(input_ids[:, :-1], cache, 0, positions[:, : prompt_length - 1])
+            prompt = {name: value[:, : prompt_length - 1] for name, value in rows.items()}
+            _, cache = decode(input_ids[:, :-1], cache, 0, positions[:, : prompt_length - 1], **prompt)
 
         def step(tokens, cache, index):
-            return decode(tokens[:, None], cache, index, jax.lax.dynamic_slice_in_dim(positions, index, 1, axis=1))
+            at = {name: jax.lax.dynamic_slice_in_dim(value, index, 1, axis=1) for name, value in rows.items()}
+            return decode(
+                tokens[:, None], cache, index, jax.lax.dynamic_slice_in_dim(positions, index, 1, axis=1), **at
+            )
 
         def reorder(cache, rows):
             return tuple((layer[0][rows], layer[1][rows]) for layer in cache)

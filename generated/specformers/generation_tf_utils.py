@@ -387,9 +387,12 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
 
     The model provides `init_cache(batch_size, max_length)` (a preallocated key/value cache) and
     `decode_step(input_ids, attention_mask, position_ids, cache, cache_index)` (-> logits of the last position
-    `(batch, vocab)` and the updated cache). Prompts may be left-padded: as in transformers, each row's positions count
-    its attended tokens (`cumsum(attention_mask) - 1`), so that a padded row continues as the unpadded one would.
+    `(batch, vocab)` and the updated cache; and `token_type_ids=` where the class sets `generates_with_token_types`).
+    Prompts may be left-padded: as in transformers, each row's positions count its attended tokens
+    (`cumsum(attention_mask) - 1`), so that a padded row continues as the unpadded one would.
     """
+
+    generates_with_token_types = False
 
     def generate(
         self,
@@ -404,6 +407,7 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
         eos_token_id: Optional[Union[int, list]] = None,
         pad_token_id: Optional[int] = None,
         do_sample: bool = False,
+        token_type_ids=None,
     ):
         """Continue the prompts `input_ids`, greedily (`num_beams=1`) or by beam search.
 
@@ -417,6 +421,9 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
             num_beams, length_penalty, early_stopping, num_return_sequences: as for [`TFGenerationMixin.generate`].
             eos_token_id, pad_token_id (*optional*): default to the configuration's.
             do_sample (`bool`): sampling is not implemented.
+            token_type_ids (`tf.Tensor` of shape `(batch_size, sequence_length)`, *optional*): the prompts' token
+                types, for models that take them; each generated token gets the type of its row's last prompt token,
+                as in transformers.
 
         Returns:
             `tf.Tensor` of int32, `(batch_size * num_return_sequences, length)`: the prompt, then the generated tokens.
@@ -424,6 +431,8 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
         config = self.config
         if do_sample:
             raise NotImplementedError("sampling is not implemented: generate greedily or with beam search")
+        if token_type_ids is not None and not self.generates_with_token_types:
+            raise ValueError(f"{type(self).__name__} takes no token_type_ids")
         num_beams = num_beams if num_beams is not None else getattr(config, "num_beams", 1) or 1
         num_return_sequences = num_return_sequences if num_return_sequences is not None else 1
         length_penalty = length_penalty if length_penalty is not None else getattr(config, "length_penalty", 1.0)
@@ -465,6 +474,18 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
             [tf.cast(attention_mask, tf.int32), tf.ones((batch_size, max_length - prompt_length), tf.int32)], axis=1
         )
         position_ids = tf.where(attention_mask == 0, 1, tf.cumsum(attention_mask, axis=1) - 1)
+        types = {}
+        if token_type_ids is not None:
+            token_type_ids = tf.cast(tf.convert_to_tensor(token_type_ids), tf.int32)
+            if not token_type_ids.shape.is_compatible_with(input_ids.shape):
+                raise ValueError(
+                    f"token_type_ids has shape {tuple(token_type_ids.shape)}; it must be that of input_ids "
+                    f"{tuple(input_ids.shape)}"
+                )
+            # (batch, max_length): each generated token has the type of its row's last prompt token.
+            types["token_type_ids"] = tf.concat(
+                [token_type_ids, tf.repeat(token_type_ids[:, -1:], max_length - prompt_length, axis=1)], axis=1
+            )
 
         def start(beams: int):
             """The decoding function and the cache of `beams` hypotheses per input, holding the prompt but its last
@@ -472,13 +493,16 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
             mask = tf.repeat(attention_mask, beams, axis=0) if beams > 1 else attention_mask
             positions = tf.repeat(position_ids, beams, axis=0) if beams > 1 else position_ids
             ids = tf.repeat(input_ids, beams, axis=0) if beams > 1 else input_ids
+            rows = {name: tf.repeat(value, beams, axis=0) if beams > 1 else value for name, value in types.items()}
 
             def decode(tokens, cache, index):
-                return self.decode_step(tokens, mask, tf.gather(positions, [index], axis=1), cache, index)
+                at = {name: tf.gather(value, [index], axis=1) for name, value in rows.items()}
+                return self.decode_step(tokens, mask, tf.gather(positions, [index], axis=1), cache, index, **at)
 
             cache = self.init_cache(batch_size * beams, max_length, self.compute_dtype)
             if prompt_length > 1:
-                _, cache = self.decode_step(ids[:, :-1], mask, positions[:, : prompt_length - 1], cache, 0)
+                prompt = {name: value[:, : prompt_length - 1] for name, value in rows.items()}
+                _, cache = self.decode_step(ids[:, :-1], mask, positions[:, : prompt_length - 1], cache, 0, **prompt)
             return decode, cache, self.reorder_cache
 
         return self._search(

@@ -365,10 +365,13 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
     """`generate()` for decoder-only models with a language-modeling head: the prompt is continued.
 
     The host class's forward takes `input_ids`, `attention_mask`, `position_ids`, `past_key_values` and `use_cache`
-    and returns `logits` and `past_key_values`. Prompts may be left-padded: as in transformers, each row's positions
-    count its attended tokens (`cumsum(attention_mask) - 1`), so that a padded row continues as the unpadded one.
-    The search itself (stopping rules, padding of finished rows, beam search) is `GenerationMixin`'s.
+    (and `token_type_ids` where its class sets `generates_with_token_types`) and returns `logits` and
+    `past_key_values`. Prompts may be left-padded: as in transformers, each row's positions count its attended tokens
+    (`cumsum(attention_mask) - 1`), so that a padded row continues as the unpadded one. The search itself (stopping
+    rules, padding of finished rows, beam search) is `GenerationMixin`'s.
     """
+
+    generates_with_token_types = False
 
     @torch.no_grad()
     def generate(
@@ -385,6 +388,7 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
         pad_token_id: Optional[int] = None,
         use_cache: bool = True,
         do_sample: bool = False,
+        token_type_ids: Optional[torch.LongTensor] = None,
     ) -> torch.LongTensor:
         """Continue the prompts `input_ids`, greedily (`num_beams=1`) or by beam search.
 
@@ -408,6 +412,9 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
                 Decode one token per step with the key/value cache (otherwise the whole sequence every step).
             do_sample (`bool`, *optional*, defaults to `False`):
                 Sampling is not implemented: only `False` is accepted.
+            token_type_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                The prompts' token types, for models that take them; each generated token gets the type of its row's
+                last prompt token, as in transformers.
 
         Returns:
             `torch.LongTensor` of shape `(batch_size * num_return_sequences, length)`: the prompt followed by the
@@ -415,6 +422,14 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
         """
         if do_sample:
             raise NotImplementedError("generate() implements greedy and beam search only: pass do_sample=False")
+        if token_type_ids is not None:
+            if not self.generates_with_token_types:
+                raise ValueError(f"{type(self).__name__} takes no token_type_ids")
+            if tuple(token_type_ids.shape) != tuple(input_ids.shape):
+                raise ValueError(
+                    f"token_type_ids has shape {tuple(token_type_ids.shape)}; it must be that of input_ids "
+                    f"{tuple(input_ids.shape)}"
+                )
         if num_beams < 1:
             raise ValueError(f"num_beams must be a positive integer, got {num_beams}")
         if num_return_sequences > num_beams:
@@ -440,11 +455,15 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
             raise ValueError(
                 f"max_length ({max_length}) leaves no room to generate after the {prompt_length} prompt token(s)"
             )
+        # The search passes the prompt's token types (or None) to `_next_logits` where an encoder-decoder passes the
+        # encoder's states.
         if num_beams == 1:
-            return self._greedy_search(None, attention_mask, input_ids, max_length, eos, pad_token_id, use_cache)
+            return self._greedy_search(
+                token_type_ids, attention_mask, input_ids, max_length, eos, pad_token_id, use_cache
+            )
         # (batch * num_beams, ...): each batch item's beams are consecutive.
         return self._beam_search(
-            None,
+            None if token_type_ids is None else token_type_ids.repeat_interleave(num_beams, dim=0),
             attention_mask.repeat_interleave(num_beams, dim=0),
             input_ids.repeat_interleave(num_beams, dim=0),
             max_length,
@@ -457,15 +476,20 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
             use_cache,
         )
 
-    def _next_logits(self, encoder_hidden_states, attention_mask, sequences, past_key_values, use_cache):
-        """Logits (batch, vocab) in fp32 for the token after `sequences`, and the updated cache. `attention_mask` is
-        the prompt's; every generated token is attended to (`encoder_hidden_states` is None: there is no encoder)."""
+    def _next_logits(self, token_type_ids, attention_mask, sequences, past_key_values, use_cache):
+        """Logits (batch, vocab) in fp32 for the token after `sequences`, and the updated cache. `attention_mask` and
+        `token_type_ids` (or None) are the prompt's; every generated token is attended to and has the type of its
+        row's last prompt token."""
         generated = sequences.shape[1] - attention_mask.shape[1]
         mask = torch.cat([attention_mask, attention_mask.new_ones((attention_mask.shape[0], generated))], dim=-1)
         # Each row's positions count its attended tokens; padding gets position 1 (it is never attended to).
         position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
+        types = {}
+        if token_type_ids is not None:
+            types["token_type_ids"] = torch.cat([token_type_ids, token_type_ids[:, -1:].expand(-1, generated)], dim=-1)
         if past_key_values is not None:
             sequences, position_ids = sequences[:, -1:], position_ids[:, -1:]
+            types = {name: value[:, -1:] for name, value in types.items()}
         outputs = self(
             input_ids=sequences,
             attention_mask=mask,
@@ -473,6 +497,7 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
             past_key_values=past_key_values,
             use_cache=use_cache,
             return_dict=True,
+            **types,
         )
         return outputs.logits[:, -1, :].float(), outputs.past_key_values if use_cache else None
 

@@ -813,7 +813,8 @@ class FlaxGPT2LMHeadModel(FlaxGPT2PreTrainedModel, FlaxDecoderOnlyGenerationMixi
         `tuple` of the same fields in the same order, without the fields that are `None`.
     """
 
-    module_class = FlaxGPT2LMHeadModelModule
+    module_class = FlaxGPT2LMHeadModelModule  # generate() takes the prompts' token types.
+    generates_with_token_types = True
 
     @property
     def _tied_weights_keys(self) -> tuple:

@@ -357,6 +357,8 @@ class GPT2LMHeadModel(DecoderOnlyGenerationMixin, GPT2PreTrainedModel):
     """
 
     _tied_weights_keys = ["lm_head.weight"]
+    # generate() takes the prompts' token types.
+    generates_with_token_types = True
 
     def __init__(self, config: GPT2Config) -> None:
         super().__init__(config)

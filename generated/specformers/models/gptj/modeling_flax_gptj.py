@@ -770,7 +770,8 @@ class FlaxGPTJForCausalLM(FlaxGPTJPreTrainedModel, FlaxDecoderOnlyGenerationMixi
         `tuple` of the same fields in the same order, without the fields that are `None`.
     """
 
-    module_class = FlaxGPTJForCausalLMModule
+    module_class = FlaxGPTJForCausalLMModule  # generate() takes the prompts' token types.
+    generates_with_token_types = True
 
     @property
     def _tied_weights_keys(self) -> tuple:

@@ -342,6 +342,8 @@ class GPTJForCausalLM(DecoderOnlyGenerationMixin, GPTJPreTrainedModel):
     """
 
     _tied_weights_keys = ["lm_head.weight"]
+    # generate() takes the prompts' token types.
+    generates_with_token_types = True
 
     def __init__(self, config: GPTJConfig) -> None:
         super().__init__(config)

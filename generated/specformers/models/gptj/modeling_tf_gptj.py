@@ -558,13 +558,18 @@ class TFGPTJForCausalLM(TFGPTJPreTrainedModel, TFDecoderOnlyGenerationMixin):
             return self.lm_head(hidden_states, embeddings)
         return self.lm_head(hidden_states)
 
-    def decode_step(self, input_ids, attention_mask, position_ids, past_key_values, cache_index):
+    # generate() takes the prompts' token types.
+    generates_with_token_types = True
+
+    def decode_step(self, input_ids, attention_mask, position_ids, past_key_values, cache_index, token_type_ids=None):
         """One step of `generate` on the preallocated cache: `input_ids` (batch, seq) at positions `cache_index ..`,
-        `attention_mask` (batch, max_length). Returns the logits of the last position (batch, vocab) and the cache."""
+        `attention_mask` (batch, max_length), `token_type_ids` (batch, seq) or None. Returns the logits of the last
+        position (batch, vocab) and the cache."""
         outputs = self.transformer(
             input_ids=input_ids,
             past_key_values=past_key_values,
             attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
             position_ids=position_ids,
             use_cache=True,
             cache_index=cache_index,
