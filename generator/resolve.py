@@ -532,7 +532,8 @@ NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_class
 # Heads of encoder stacks of the names layout.
 NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering")
 _DECODER_ONLY_HEAD_OUTPUT = {
-    "base": "BaseModelOutputWithPastAndCrossAttentions",
+    "base": "BaseModelOutputWithPast",
+    "causal_lm": "CausalLMOutputWithPast",
     "sequence_classification": "SequenceClassifierOutputWithPast",
 }
 _DECODER_ONLY_HEAD_DOC = {
@@ -1308,6 +1309,13 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         raise fail(f"head {h.kind!r} needs `output: <class from specs/outputs.yaml>`", loc)
     if output not in outputs.frameworks:
         raise fail(f"output class {output!r} is not in the output catalog", loc + ["output"])
+    missing = [fw for fw in FRAMEWORKS if fw not in outputs.frameworks[output]]
+    if missing:
+        raise fail(
+            f"output class {output!r} has no {' / '.join(missing)} class: add {missing} to its `frameworks` in "
+            f"{outputs.source} (or leave `frameworks` out: every framework), or pick another class",
+            loc + ["output"] if h.output else loc,
+        )
     if h.kind == "base" and not seq2seq:
         # What the bare model returns must have a field for it: a decoder's cache, the cross-attentions.
         fields_of = {f.name for f in outputs.get(output).fields}

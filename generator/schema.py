@@ -643,7 +643,9 @@ class HeadSpec(Strict):
     kind: HeadKind
     # The class name is `<class_prefix><suffix>`; each kind has a default (`ForCausalLM`, ...).
     suffix: Optional[ClassPrefix] = None
-    # The output class (from specs/outputs.yaml) when it is not the kind's default.
+    # The output class (from specs/outputs.yaml, defined there for every framework) when it is not the kind's
+    # default (decoder-only stacks: `BaseModelOutputWithPast`, `CausalLMOutputWithPast`; GPT-2 names the
+    # `...CrossAttentions` classes transformers' GPT-2 returns).
     output: Optional[Identifier] = None
     # sequence_classification: `pooled` (dropout + `classifier` on the pooler output) or `dense_act`
     # (`classifier.{dense,out_proj}` on the first token, with `activation` between them).

@@ -110,6 +110,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxBaseModelOutputWithPastAndCrossAttentions",
         "FlaxSeq2SeqModelOutput",
         "FlaxCausalLMOutput",
+        "FlaxCausalLMOutputWithPast",
         "FlaxCausalLMOutputWithCrossAttentions",
         "FlaxSequenceClassifierOutputWithPast",
         "FlaxMaskedLMOutput",
