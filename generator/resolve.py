@@ -1535,7 +1535,27 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
                 raise fail(f"{value!r} is not of type {f.type} (config field {f.name!r})", loc)
             if f.choices is not None and value not in f.choices:
                 raise fail(f"{value!r} is not one of the choices of {f.name!r}: {f.choices}", loc)
+        _check_variant_kv_heads(spec, fields, variant, kwargs, fail)
     return {variant: dict(kwargs) for variant, kwargs in spec.test.variants.items()}
+
+
+def _check_variant_kv_heads(spec: schema.ArchitectureSpec, fields: dict, variant: str, kwargs: dict, fail) -> None:
+    """A test variant's query heads split into its key/value heads. A variant that leaves the key/value heads out
+    gets their default, which is not always None (as many as the query heads): some configurations default to 8 or
+    32, which a copied tiny variant of 4 heads does not split into."""
+    kv_field = spec.attention.kv_heads
+    if kv_field is None or kv_field not in fields:
+        return
+    amap = spec.config.attribute_map
+    given = {amap.get(key, key): value for key, value in kwargs.items()}
+    heads_field = amap.get("num_attention_heads", "num_attention_heads")
+    heads = given.get(heads_field, fields[heads_field].default if heads_field in fields else None)
+    kv = given.get(kv_field, fields[kv_field].default)
+    if kv is None or not isinstance(heads, int) or not isinstance(kv, int):
+        return
+    if kv <= 0 or heads % kv:
+        where = "" if kv_field in given else ", its default: set it in the variant"
+        raise fail(f"{heads_field} ({heads}) is not a multiple of {kv_field} ({kv}{where})", ["test", "variants", variant])
 
 
 def _head_arguments(
