@@ -53,7 +53,9 @@ class ConfigField:
     doc: str
     default_from: Optional[str]
     choices: Optional[list]
-    unsupported: Optional[str] = None  # only null renders: another value raises ValueError with this reason
+    unsupported: Optional[str] = None  # only null (or the choices) renders: another value raises ValueError with this reason
+    none_unless: Optional[str] = None  # the boolean field without which the config keeps None
+    default_repeat: Optional[str] = None  # list fields: None -> the first choice this (constructor parameter) many times
 
 
 @dataclass(frozen=True)
@@ -461,7 +463,7 @@ def _rel(path: Path) -> str:
         return path.name if path.parent.name != "specs" else f"specs/{path.name}"
 
 
-_PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "dict": "dict"}
+_PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "dict": "dict", "list": "list"}
 
 _HEAD_SUFFIX = {
     "base": "Model",
@@ -929,6 +931,10 @@ def _resolve_config(c: _Context) -> None:
     for i, f in enumerate(spec.config.fields):
         for part in (f.default_from or "").split(" // ") if f.default_from else []:
             need_field(part, ["config", "fields", i, "default_from"])
+        if f.default_repeat is not None:
+            need_field(f.default_repeat, ["config", "fields", i, "default_repeat"])
+        if f.none_unless is not None and (f.none_unless not in fields or fields[f.none_unless].type != "bool"):
+            raise fail(f"none_unless names {f.none_unless!r}, which is not a `bool` field under `config.fields`", ["config", "fields", i, "none_unless"])
     for alias, target in spec.config.attribute_map.items():
         if target not in fields:
             raise fail(f"attribute_map target {target!r} is not a config field", ["config", "attribute_map", alias])
@@ -1441,6 +1447,8 @@ def resolve_architecture(
             default_from=" // ".join(spec.config.attribute_map.get(part, part) for part in f.default_from.split(" // ")) if f.default_from else None,
             choices=f.choices,
             unsupported=f.unsupported,
+            none_unless=f.none_unless,
+            default_repeat=spec.config.attribute_map.get(f.default_repeat, f.default_repeat) if f.default_repeat else None,
         )
         for f in spec.config.fields
     )
@@ -1529,17 +1537,33 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
             f = fields.get(spec.config.attribute_map.get(key, key))
             if f is None or (value is None and f.optional):
                 continue
-            ok = {
-                "int": isinstance(value, int) and not isinstance(value, bool),
-                "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-                "str": isinstance(value, str),
-                "bool": isinstance(value, bool),
-            }[f.type]
-            if not ok:
+            if f.type in ("dict", "list"):
+                raise fail(f"a test variant sets scalars: leave the {f.type} field {f.name!r} out", loc)
+            if not schema._has_type(value, f.type):
                 raise fail(f"{value!r} is not of type {f.type} (config field {f.name!r})", loc)
             if f.choices is not None and value not in f.choices:
                 raise fail(f"{value!r} is not one of the choices of {f.name!r}: {f.choices}", loc)
+        _check_variant_kv_heads(spec, fields, variant, kwargs, fail)
     return {variant: dict(kwargs) for variant, kwargs in spec.test.variants.items()}
+
+
+def _check_variant_kv_heads(spec: schema.ArchitectureSpec, fields: dict, variant: str, kwargs: dict, fail) -> None:
+    """A test variant's query heads split into its key/value heads. A variant that leaves the key/value heads out
+    gets their default, which is not always None (as many as the query heads): some configurations default to 8 or
+    32, which a copied tiny variant of 4 heads does not split into."""
+    kv_field = spec.attention.kv_heads
+    if kv_field is None or kv_field not in fields:
+        return
+    amap = spec.config.attribute_map
+    given = {amap.get(key, key): value for key, value in kwargs.items()}
+    heads_field = amap.get("num_attention_heads", "num_attention_heads")
+    heads = given.get(heads_field, fields[heads_field].default if heads_field in fields else None)
+    kv = given.get(kv_field, fields[kv_field].default)
+    if kv is None or not isinstance(heads, int) or not isinstance(kv, int):
+        return
+    if kv <= 0 or heads % kv:
+        where = "" if kv_field in given else ", its default: set it in the variant"
+        raise fail(f"{heads_field} ({heads}) is not a multiple of {kv_field} ({kv}{where})", ["test", "variants", variant])
 
 
 def _head_arguments(

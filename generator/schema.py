@@ -73,8 +73,9 @@ class ConfigFieldSpec(Strict):
 
     # The field's name, as in transformers' configuration class.
     name: FieldName
-    # `dict`: a mapping whose only rendered value is null (with `unsupported`).
-    type: Literal["int", "float", "str", "bool", "dict"]
+    # `dict`: a mapping whose only rendered value is null (with `unsupported`). `list`: a list of strings or null
+    # (`optional: true`, `default: null`), whose entries `choices` restricts.
+    type: Literal["int", "float", "str", "bool", "dict", "list"]
     # The default value (null only with `optional: true`).
     default: Union[bool, int, float, str, None]
     # The field's description in the configuration's docstring.
@@ -84,10 +85,18 @@ class ConfigFieldSpec(Strict):
     # A None value takes another field's value (`num_attention_heads`), or a quotient of two (`hidden_size //
     # num_attention_heads`).
     default_from: Optional[str] = None
-    # The values the configuration accepts (others raise ValueError when it is built).
-    choices: Optional[list[Union[int, float, str]]] = None
-    # A field the models do not render: any value but null raises ValueError at config construction, with this reason.
+    # The values the configuration accepts, of the field's type (others raise ValueError when it is built); of a
+    # `list` field, the values each entry may take.
+    choices: Optional[list[Union[bool, int, float, str]]] = None
+    # A field or values the models do not render: any value but null (a `dict` field) or, with `choices`, any value
+    # outside them raises ValueError at config construction, with this reason.
     unsupported: Optional[str] = None
+    # A boolean config field: the configuration keeps this field's value only when that field is true, else None (as
+    # transformers keeps a `sliding_window` only with `use_sliding_window`).
+    none_unless: Optional[FieldName] = None
+    # `list` fields: the int config field of the length a None value takes, each entry the first of `choices` (as
+    # transformers computes `layer_types`, one entry per layer: `num_hidden_layers`).
+    default_repeat: Optional[FieldName] = None
 
     @field_validator("default_from")
     @classmethod
@@ -100,25 +109,41 @@ class ConfigFieldSpec(Strict):
     @model_validator(mode="after")
     def _default_has_type(self) -> "ConfigFieldSpec":
         value = self.default
-        if (self.type == "dict") != (self.unsupported is not None):
-            raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` (and only it)")
+        if self.type == "dict" and (self.unsupported is None or self.choices is not None):
+            raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` and no `choices`")
+        if self.unsupported is not None and self.type != "dict" and self.choices is None:
+            raise ValueError(f"{self.name!r}: `unsupported` is the reason a value is refused: give the accepted values as `choices` (or make it a `dict` field, whose only value is null)")
+        if self.type == "list" and (value is not None or not self.optional):
+            raise ValueError(f"{self.name!r}: a `list` field defaults to null: write `optional: true, default: null` (restrict its entries with `choices`)")
+        if self.default_repeat is not None and (self.type != "list" or not self.choices):
+            raise ValueError(f"{self.name!r}: `default_repeat` repeats the first of `choices` of a `list` field: give it `type: list` and `choices`")
+        if sum(x is not None for x in (self.none_unless, self.default_from, self.default_repeat)) > 1:
+            raise ValueError(f"{self.name!r}: give at most one of `default_from`, `default_repeat`, `none_unless` (each says what a None value means)")
+        for choice in self.choices or []:
+            if not _has_type(choice, "str" if self.type == "list" else self.type):
+                kind = "entries of a `list` field are text" if self.type == "list" else f"the field is of type {self.type}"
+                raise ValueError(f"choice {choice!r} of {self.name!r} is not of the field's type: {kind}")
         if value is None:
             if not self.optional:
                 raise ValueError(f"default of {self.name!r} is null but the field is not `optional: true`")
             return self
-        if self.unsupported is not None:
+        if self.type == "dict":
             raise ValueError(f"default of {self.name!r} must be null: the models render no other value (`unsupported`)")
-        ok = {
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-            "str": isinstance(value, str),
-            "bool": isinstance(value, bool),
-        }[self.type]
-        if not ok:
+        if not _has_type(value, self.type):
             raise ValueError(f"default {value!r} of {self.name!r} is not of type {self.type}")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"default {value!r} of {self.name!r} is not one of {self.choices}")
         return self
+
+
+def _has_type(value: Any, type_: str) -> bool:
+    """Whether a YAML scalar is a value of a config field's type (a bool is no int, an int is a float)."""
+    return {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+    }.get(type_, False)
 
 
 class ConfigSpec(Strict):

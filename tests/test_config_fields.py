@@ -1,5 +1,6 @@
-"""Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`): only their default
-constructs a config; any other value raises a ValueError naming the field, never a model that silently ignores it."""
+"""Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`, Qwen2's
+`use_sliding_window` and `layer_types` beside their `choices`): only their default (or choices) constructs a config; any
+other value raises a ValueError naming the field, never a model that silently ignores it."""
 
 import pytest
 
@@ -17,6 +18,10 @@ def test_unsupported_field_raises_unless_default(arch, field):
     import specformers
 
     config_class = getattr(specformers, arch.config_class)
-    assert getattr(config_class(), field.name) == field.default
+    # A `list` field's None becomes its default entries (`default_repeat`): its default constructs all the same.
+    assert getattr(config_class(), field.name) == field.default or field.default_repeat
+    other = {"rope_type": "linear", "factor": 2.0} if field.type == "dict" else "other"
+    if field.type == "list":
+        other = [field.choices[0], "other"]
     with pytest.raises(ValueError, match=f"{field.name}=.*is not supported"):
-        config_class(**{field.name: {"rope_type": "linear", "factor": 2.0} if field.type == "dict" else "other"})
+        config_class(**{field.name: other})
