@@ -20,7 +20,7 @@ from ...activations_flax import ACT2FN
 from ...generation_flax_utils import FlaxDecoderOnlyGenerationMixin
 from ...modeling_flax_outputs import (
     FlaxBaseModelOutputWithPastAndCrossAttentions,
-    FlaxCausalLMOutputWithCrossAttentions,
+    FlaxCausalLMOutputWithPast,
     FlaxSequenceClassifierOutputWithPast,
     FlaxTokenClassifierOutput,
 )
@@ -412,7 +412,7 @@ class FlaxPhiForCausalLMModule(nn.Module):
             logits = self.lm_head(hidden_states)
         loss = causal_lm_loss(logits, labels) if labels is not None else None
         values = dict(loss=loss, logits=logits, past_key_values=outputs.past_key_values)
-        output = FlaxCausalLMOutputWithCrossAttentions(
+        output = FlaxCausalLMOutputWithPast(
             **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -735,7 +735,7 @@ class FlaxPhiForCausalLM(FlaxPhiPreTrainedModel, FlaxDecoderOnlyGenerationMixin)
             computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
-        [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        [`FlaxCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
         `tuple` of the same fields in the same order, without the fields that are `None`.
     """
 
@@ -806,7 +806,7 @@ class FlaxPhiForCausalLM(FlaxPhiPreTrainedModel, FlaxDecoderOnlyGenerationMixin)
                 computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
-            [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`FlaxCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config

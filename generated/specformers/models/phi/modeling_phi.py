@@ -16,7 +16,7 @@ from ...activations import get_activation
 from ...generation_utils import DecoderOnlyGenerationMixin
 from ...modeling_outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
-    CausalLMOutputWithCrossAttentions,
+    CausalLMOutputWithPast,
     SequenceClassifierOutputWithPast,
     TokenClassifierOutput,
 )
@@ -366,7 +366,7 @@ class PhiForCausalLM(DecoderOnlyGenerationMixin, PhiPreTrainedModel):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-    ) -> Union[CausalLMOutputWithCrossAttentions, tuple]:
+    ) -> Union[CausalLMOutputWithPast, tuple]:
         """The Phi Model transformer with a language modeling head on top (linear layer with weights tied to the input
         embeddings).
 
@@ -405,7 +405,7 @@ class PhiForCausalLM(DecoderOnlyGenerationMixin, PhiPreTrainedModel):
 
 
         Returns:
-            [`CausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`CausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
@@ -425,7 +425,7 @@ class PhiForCausalLM(DecoderOnlyGenerationMixin, PhiPreTrainedModel):
         logits = self.lm_head(hidden_states)
         if labels is not None:
             loss = self.causal_lm_loss(logits, labels)
-        output = CausalLMOutputWithCrossAttentions(
+        output = CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
             past_key_values=outputs.past_key_values,

@@ -17,7 +17,7 @@ from ...activations_tf import get_tf_activation
 from ...generation_tf_utils import TFDecoderOnlyGenerationMixin
 from ...modeling_tf_outputs import (
     TFBaseModelOutputWithPastAndCrossAttentions,
-    TFCausalLMOutputWithCrossAttentions,
+    TFCausalLMOutputWithPast,
     TFSequenceClassifierOutputWithPast,
     TFTokenClassifierOutput,
 )
@@ -605,7 +605,7 @@ class TFPhiForCausalLM(TFPhiPreTrainedModel, TFDecoderOnlyGenerationMixin):
                 between training and evaluation).
 
         Returns:
-            [`TFCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`TFCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
@@ -626,7 +626,7 @@ class TFPhiForCausalLM(TFPhiPreTrainedModel, TFDecoderOnlyGenerationMixin):
         logits = self.lm_logits(hidden_states)  # (batch, seq, vocab)
         if labels is not None:
             loss = causal_lm_loss(labels, logits)
-        output = TFCausalLMOutputWithCrossAttentions(
+        output = TFCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
             past_key_values=outputs.past_key_values,
