@@ -47,6 +47,18 @@ def _dotted(value: str) -> str:
     return value
 
 
+_MODEL_TYPE = re.compile(r"^[a-z][a-z0-9]*([_-][a-z0-9]+)*$")
+
+
+def _model_type(value: str) -> str:
+    if not _MODEL_TYPE.match(value):
+        raise ValueError(
+            f"{value!r} is not a model type such as 'bert' or 'bert-generation' (lower-case letters and digits, words "
+            "joined by '_' or '-')"
+        )
+    return value
+
+
 def _class_prefix(value: str) -> str:
     _identifier(value)
     if not value[0].isupper():
@@ -58,6 +70,7 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 FieldName = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_reserved)]
 DottedPath = Annotated[str, AfterValidator(_dotted)]
 ClassPrefix = Annotated[str, AfterValidator(_class_prefix)]
+ModelType = Annotated[str, AfterValidator(_model_type)]
 
 
 class Strict(BaseModel):
@@ -66,6 +79,16 @@ class Strict(BaseModel):
 
 # --------------------------------------------------------------------------------------------------------------------
 # Config
+
+
+def _has_type(value: Any, type_: str) -> bool:
+    """Whether a spec value (YAML scalar) is of a config field's type."""
+    return {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+    }[type_]
 
 
 class ConfigFieldSpec(Strict):
@@ -84,9 +107,12 @@ class ConfigFieldSpec(Strict):
     # A None value takes another field's value (`num_attention_heads`), or a quotient of two (`hidden_size //
     # num_attention_heads`).
     default_from: Optional[str] = None
-    # The values the configuration accepts (others raise ValueError when it is built).
-    choices: Optional[list[Union[int, float, str]]] = None
+    # The values the configuration accepts (others raise ValueError when it is built), of the field's type: `[false]`
+    # for a boolean flag whose `true` the models do not render.
+    choices: Optional[list[Union[bool, int, float, str]]] = None
     # A field the models do not render: any value but null raises ValueError at config construction, with this reason.
+    # With `choices` (any type): the values the models do not render are those outside the choices (`use_task_id:
+    # choices [false]`), and they raise ValueError with this reason.
     unsupported: Optional[str] = None
 
     @field_validator("default_from")
@@ -100,21 +126,24 @@ class ConfigFieldSpec(Strict):
     @model_validator(mode="after")
     def _default_has_type(self) -> "ConfigFieldSpec":
         value = self.default
-        if (self.type == "dict") != (self.unsupported is not None):
+        if self.type == "dict" and (self.unsupported is None or self.choices is not None):
             raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` (and only it)")
+        if self.type != "dict" and self.unsupported is not None and self.choices is None:
+            raise ValueError(
+                f"{self.name!r}: `unsupported` on a {self.type} field needs `choices`: the values the models render "
+                "(the others raise ValueError with the reason)"
+            )
+        if self.type != "dict":
+            for choice in self.choices or []:
+                if not _has_type(choice, self.type):
+                    raise ValueError(f"choice {choice!r} of {self.name!r} is not of type {self.type}")
         if value is None:
             if not self.optional:
                 raise ValueError(f"default of {self.name!r} is null but the field is not `optional: true`")
             return self
-        if self.unsupported is not None:
+        if self.type == "dict":
             raise ValueError(f"default of {self.name!r} must be null: the models render no other value (`unsupported`)")
-        ok = {
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-            "str": isinstance(value, str),
-            "bool": isinstance(value, bool),
-        }[self.type]
-        if not ok:
+        if not _has_type(value, self.type):
             raise ValueError(f"default {value!r} of {self.name!r} is not of type {self.type}")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"default {value!r} of {self.name!r} is not one of {self.choices}")
@@ -691,8 +720,8 @@ class ArchitectureSpec(Strict):
     name: Identifier
     # The prefix of every class name (`My`: MyModel, TFMyModel, FlaxMyModel, MyConfig, ...).
     class_prefix: ClassPrefix
-    # config.json's `model_type` (transformers' name of the architecture).
-    model_type: Identifier
+    # config.json's `model_type` (transformers' name of the architecture, `bert-generation`: it may hold hyphens).
+    model_type: ModelType
     # The attribute holding the base model in every head model, and so the prefix of its weights in checkpoints.
     base_model_prefix: Identifier
     # The architecture's name in docstrings.
