@@ -26,6 +26,7 @@ _STRING_KINDS = {
     schema._not_reserved: "a config field",
     schema._dotted: "a module path",
     schema._class_prefix: "a class-name part",
+    schema._model_type: "a model type",
     schema._identifier: "a name",
 }
 

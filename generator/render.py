@@ -76,6 +76,23 @@ def _pystr(value: Any) -> str:
     return repr(value)
 
 
+def _fstring(text: str) -> str:
+    """Free text for the inside of a one-line, double-quoted f-string, so that the string's value is the text: backslashes
+    and quotes escaped, braces doubled (never a replacement field), control / format / separator characters (newlines
+    and tabs too) as escapes."""
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch in "{}":
+            out.append(ch * 2)
+        elif ch == "\t" or unicodedata.category(ch) in _INVISIBLE:
+            out.append(_escape_char(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _comment(text: str) -> str:
     """Free text for a ``#`` comment: one line, no control characters."""
     return re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]", " ", text)
@@ -116,6 +133,7 @@ def make_environment() -> jinja2.Environment:
     env.filters["doc"] = _doc
     env.filters["py"] = _pystr
     env.filters["comment"] = _comment
+    env.filters["fstring"] = _fstring
     env.filters["wrap"] = _wrap
     env.globals["PACKAGE"] = PACKAGE
     env.globals["REGENERATE"] = REGENERATE

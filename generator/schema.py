@@ -47,6 +47,18 @@ def _dotted(value: str) -> str:
     return value
 
 
+_MODEL_TYPE = re.compile(r"^[a-z][a-z0-9]*([_-][a-z0-9]+)*$")
+
+
+def _model_type(value: str) -> str:
+    if not _MODEL_TYPE.match(value):
+        raise ValueError(
+            f"{value!r} is not a model type such as 'bert' or 'bert-generation' (lower-case letters and digits, words "
+            "joined by '_' or '-')"
+        )
+    return value
+
+
 def _class_prefix(value: str) -> str:
     _identifier(value)
     if not value[0].isupper():
@@ -58,6 +70,7 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 FieldName = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_reserved)]
 DottedPath = Annotated[str, AfterValidator(_dotted)]
 ClassPrefix = Annotated[str, AfterValidator(_class_prefix)]
+ModelType = Annotated[str, AfterValidator(_model_type)]
 
 
 class Strict(BaseModel):
@@ -718,8 +731,8 @@ class ArchitectureSpec(Strict):
     name: Identifier
     # The prefix of every class name (`My`: MyModel, TFMyModel, FlaxMyModel, MyConfig, ...).
     class_prefix: ClassPrefix
-    # config.json's `model_type` (transformers' name of the architecture).
-    model_type: Identifier
+    # config.json's `model_type` (transformers' name of the architecture, `bert-generation`: it may hold hyphens).
+    model_type: ModelType
     # The attribute holding the base model in every head model, and so the prefix of its weights in checkpoints.
     base_model_prefix: Identifier
     # The architecture's name in docstrings.

@@ -390,7 +390,7 @@ def run_model(framework: str, model, inputs: dict[str, np.ndarray], **kwargs) ->
         import tensorflow as tf
 
         arch = EXTRA_ARCHITECTURES.get(model.config.model_type) or next(
-            (a for a in project().architectures if a.name == model.config.model_type), None
+            (a for a in project().architectures if a.model_type == model.config.model_type), None
         )
         takes_cache = "use_cache" in inspect.signature(model.call).parameters
         if takes_cache and arch is not None and not arch.seq2seq and arch.decoder and arch.decoder.cache_default == "config":

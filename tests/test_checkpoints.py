@@ -124,6 +124,12 @@ ROUND_TRIP = [
     _case("electra", "discriminator", "mean_summary"),
     _case("roformer", "masked_lm", "factorized"),
     _case("nezha", "pretraining"),
+    # Every other encoder spec: its pretraining (else masked-LM, else first) head on its first variant.
+    *[
+        _case(a.name, next((h for h in ("pretraining", "masked_lm") if h in [x.kind for x in a.heads]), a.heads[0].kind))
+        for a in project().architectures
+        if a.stack == "encoder" and a.name not in ("albert", "bert", "roberta", "electra", "roformer", "nezha")
+    ],
     # Every encoder-decoder spec, with tied and untied embeddings (its first two variants).
     *[_case(arch, "conditional_generation", variant) for arch in SEQ2SEQ_ARCHS for variant in variants(arch)[:2]],
     # Every decoder-only spec's causal LM, on its last variant (its fused or separate projections, a tied or untied LM
@@ -264,9 +270,10 @@ def _upstream_has(arch, kind) -> bool:
     import importlib.util
 
     package = os.path.dirname(importlib.util.find_spec("transformers").origin)
-    model_type = next(a.model_type for a in project().architectures if a.name == arch)
+    # transformers' module of a model type: its hyphens become underscores (xlm-roberta -> models/xlm_roberta).
+    module = next(a.model_type for a in project().architectures if a.name == arch).replace("-", "_")
     framework = "tf" if kind.startswith("tf_h5") else "flax"
-    return os.path.exists(os.path.join(package, "models", model_type, f"modeling_{framework}_{model_type}.py"))
+    return os.path.exists(os.path.join(package, "models", module, f"modeling_{framework}_{module}.py"))
 
 
 # Every architecture transformers has a TF / Flax port of, as its masked-LM (or conditional-generation, or causal-LM)
@@ -358,10 +365,14 @@ def test_reads_upstream_tf_and_flax_checkpoints(kind, arch, head, framework, ups
     assert_close(run_reference(reference, inputs, framework), run_model(framework, model, inputs), framework)
 
 
-# No upstream Flax class can write these (NEZHA has none; LongT5's fails on current JAX; every encoder-decoder spec is
+# No upstream Flax class can write these (NEZHA and ERNIE have none; LongT5's fails on current JAX; every encoder-decoder spec is
 # run the same way): the msgpack is written the way transformers' Flax save_pretrained writes one
 # (`flax.serialization.to_bytes` of the parameter tree), from specformers' Flax model, whose tree has upstream's layout.
-WITHOUT_UPSTREAM_FLAX = [_case("nezha", "masked_lm")] + [_case(arch, "conditional_generation") for arch in SEQ2SEQ_ARCHS]
+WITHOUT_UPSTREAM_FLAX = [
+    _case(a.name, "masked_lm")
+    for a in project().architectures
+    if a.stack == "encoder" and "masked_lm" in [h.kind for h in a.heads] and not _upstream_has(a.name, "flax_msgpack")
+] + [_case(arch, "conditional_generation") for arch in SEQ2SEQ_ARCHS]
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

@@ -118,3 +118,47 @@ def test_template_error_names_template_line_and_spec(tmp_path, monkeypatch):
     message = str(info.value)
     assert "common/configuration.py.jinja:4" in message
     assert "specs/albert.yaml" in message and "no_such_field" in message
+
+
+def _raise_messages(source: str) -> list[tuple[str, list[str]]]:
+    """Each `raise ValueError(<message>)` of a module: the message's literal text and its replacement fields (source)."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and ast.unparse(node.exc.func) == "ValueError":
+            (arg,) = node.exc.args
+            parts = arg.values if isinstance(arg, ast.JoinedStr) else [arg]
+            text = "".join(p.value for p in parts if isinstance(p, ast.Constant))
+            out.append((text, [ast.unparse(p.value) for p in parts if isinstance(p, ast.FormattedValue)]))
+    return out
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(reason=FREE_TEXT, choice=FREE_TEXT)
+def test_config_error_messages_are_only_ever_text(reason, choice, tmp_path_factory):
+    check_error_messages(reason, choice, tmp_path_factory.mktemp("spec"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{__import__("os").system("x")}', '" + str(__import__("os")) + "', "\\", "ends with a backslash\\", "\x00\r\n\u2028", "{{}}"],
+)
+def test_known_hostile_config_error_messages(text, tmp_path):
+    check_error_messages(text, text, tmp_path)
+
+
+def check_error_messages(reason: str, choice: str, tmp: Path) -> None:
+    """The reason of an `unsupported` field and the strings of `choices` reach the configuration's ValueError messages
+    as text: each message's only replacement field is the value of its field."""
+    spec = dict(BASE, config=dict(BASE["config"]))
+    spec["config"]["fields"] = [dict(f) for f in BASE["config"]["fields"]] + [
+        {"name": "flavour", "type": "str", "default": choice, "choices": [choice], "unsupported": reason, "doc": "A field."},
+        {"name": "scaling", "type": "dict", "optional": True, "default": None, "unsupported": reason, "doc": "A field."},
+    ]
+    messages = _raise_messages(render_config_module(spec, tmp))
+    by_field = {}
+    for text, fields in messages:
+        assert len(fields) == 1, (text, fields)
+        by_field.setdefault(fields[0], []).append(text)
+    (flavour,), (scaling,) = by_field.pop("flavour"), by_field.pop("scaling")
+    assert flavour.endswith(reason) and repr([choice]) in flavour
+    assert scaling.endswith(reason)

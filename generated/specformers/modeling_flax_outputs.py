@@ -790,6 +790,37 @@ class FlaxElectraForPreTrainingOutput(ModelOutput):
 
 @_register_pytree
 @dataclass
+class FlaxErnieForPreTrainingOutput(ModelOutput):
+    """Output type of [`ErnieForPreTraining`].
+
+    Args:
+        loss (`jnp.ndarray` of shape `(1,)`, *optional*):
+            Total loss as the sum of the masked language modeling loss and the next sequence prediction (classification)
+            loss.
+        prediction_logits (`jnp.ndarray` of shape `(batch_size, sequence_length, config.vocab_size)`, *optional*):
+            Prediction scores of the language modeling head (scores for each vocabulary token before SoftMax).
+        seq_relationship_logits (`jnp.ndarray` of shape `(batch_size, 2)`, *optional*):
+            Prediction scores of the next sequence prediction (classification) head (scores of True/False continuation
+            before SoftMax).
+        hidden_states (`tuple(jnp.ndarray)` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Hidden-states of the model at the output of each layer plus the optional initial embedding outputs: one
+            tensor for the embeddings (if the model has an embedding layer) and one per layer. Returned when
+            `output_hidden_states=True` is passed or when `config.output_hidden_states=True`.
+        attentions (`tuple(jnp.ndarray)` of shape `(batch_size, num_heads, sequence_length, sequence_length)`, *optional*):
+            Attention weights after the attention softmax, used to compute the weighted average in the self-attention
+            heads; one tensor per layer. Returned when `output_attentions=True` is passed or when
+            `config.output_attentions=True`.
+    """
+
+    loss: Optional[jnp.ndarray] = None
+    prediction_logits: Optional[jnp.ndarray] = None
+    seq_relationship_logits: Optional[jnp.ndarray] = None
+    hidden_states: Optional[tuple[jnp.ndarray, ...]] = None
+    attentions: Optional[tuple[jnp.ndarray, ...]] = None
+
+
+@_register_pytree
+@dataclass
 class FlaxNezhaForPreTrainingOutput(ModelOutput):
     """Output type of [`NezhaForPreTraining`].
 
@@ -845,5 +876,6 @@ __all__ = [
     "FlaxAlbertForPreTrainingOutput",
     "FlaxBertForPreTrainingOutput",
     "FlaxElectraForPreTrainingOutput",
+    "FlaxErnieForPreTrainingOutput",
     "FlaxNezhaForPreTrainingOutput",
 ]

@@ -1437,6 +1437,36 @@ class ElectraForPreTrainingOutput(ModelOutput):
 
 
 @dataclass
+class ErnieForPreTrainingOutput(ModelOutput):
+    """Output type of [`ErnieForPreTraining`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `(1,)`, *optional*):
+            Total loss as the sum of the masked language modeling loss and the next sequence prediction (classification)
+            loss.
+        prediction_logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, config.vocab_size)`, *optional*):
+            Prediction scores of the language modeling head (scores for each vocabulary token before SoftMax).
+        seq_relationship_logits (`torch.FloatTensor` of shape `(batch_size, 2)`, *optional*):
+            Prediction scores of the next sequence prediction (classification) head (scores of True/False continuation
+            before SoftMax).
+        hidden_states (`tuple(torch.FloatTensor)` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Hidden-states of the model at the output of each layer plus the optional initial embedding outputs: one
+            tensor for the embeddings (if the model has an embedding layer) and one per layer. Returned when
+            `output_hidden_states=True` is passed or when `config.output_hidden_states=True`.
+        attentions (`tuple(torch.FloatTensor)` of shape `(batch_size, num_heads, sequence_length, sequence_length)`, *optional*):
+            Attention weights after the attention softmax, used to compute the weighted average in the self-attention
+            heads; one tensor per layer. Returned when `output_attentions=True` is passed or when
+            `config.output_attentions=True`.
+    """
+
+    loss: Optional[torch.FloatTensor] = None
+    prediction_logits: Optional[torch.FloatTensor] = None
+    seq_relationship_logits: Optional[torch.FloatTensor] = None
+    hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+    attentions: Optional[tuple[torch.FloatTensor, ...]] = None
+
+
+@dataclass
 class NezhaForPreTrainingOutput(ModelOutput):
     """Output type of [`NezhaForPreTraining`].
 
@@ -1528,6 +1558,7 @@ for _cls in (
     AlbertForPreTrainingOutput,
     BertForPreTrainingOutput,
     ElectraForPreTrainingOutput,
+    ErnieForPreTrainingOutput,
     NezhaForPreTrainingOutput,
 ):
     _register(_cls)
@@ -1580,5 +1611,6 @@ __all__ = [
     "AlbertForPreTrainingOutput",
     "BertForPreTrainingOutput",
     "ElectraForPreTrainingOutput",
+    "ErnieForPreTrainingOutput",
     "NezhaForPreTrainingOutput",
 ]

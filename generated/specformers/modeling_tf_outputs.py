@@ -880,6 +880,36 @@ class TFElectraForPreTrainingOutput(TFModelOutput):
 
 
 @dataclass
+class TFErnieForPreTrainingOutput(TFModelOutput):
+    """Output type of [`ErnieForPreTraining`].
+
+    Args:
+        loss (`tf.Tensor` of shape `(1,)`, *optional*):
+            Total loss as the sum of the masked language modeling loss and the next sequence prediction (classification)
+            loss.
+        prediction_logits (`tf.Tensor` of shape `(batch_size, sequence_length, config.vocab_size)`, *optional*):
+            Prediction scores of the language modeling head (scores for each vocabulary token before SoftMax).
+        seq_relationship_logits (`tf.Tensor` of shape `(batch_size, 2)`, *optional*):
+            Prediction scores of the next sequence prediction (classification) head (scores of True/False continuation
+            before SoftMax).
+        hidden_states (`tuple(tf.Tensor)` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Hidden-states of the model at the output of each layer plus the optional initial embedding outputs: one
+            tensor for the embeddings (if the model has an embedding layer) and one per layer. Returned when
+            `output_hidden_states=True` is passed or when `config.output_hidden_states=True`.
+        attentions (`tuple(tf.Tensor)` of shape `(batch_size, num_heads, sequence_length, sequence_length)`, *optional*):
+            Attention weights after the attention softmax, used to compute the weighted average in the self-attention
+            heads; one tensor per layer. Returned when `output_attentions=True` is passed or when
+            `config.output_attentions=True`.
+    """
+
+    loss: Optional[tf.Tensor] = None
+    prediction_logits: Optional[tf.Tensor] = None
+    seq_relationship_logits: Optional[tf.Tensor] = None
+    hidden_states: Optional[tuple[tf.Tensor, ...]] = None
+    attentions: Optional[tuple[tf.Tensor, ...]] = None
+
+
+@dataclass
 class TFNezhaForPreTrainingOutput(TFModelOutput):
     """Output type of [`NezhaForPreTraining`].
 
@@ -941,5 +971,6 @@ __all__ = [
     "TFAlbertForPreTrainingOutput",
     "TFBertForPreTrainingOutput",
     "TFElectraForPreTrainingOutput",
+    "TFErnieForPreTrainingOutput",
     "TFNezhaForPreTrainingOutput",
 ]

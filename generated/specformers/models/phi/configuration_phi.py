@@ -100,7 +100,7 @@ class PhiConfig(PretrainedConfig):
         )
         if qk_layernorm not in [False]:
             raise ValueError(
-                f"qk_layernorm={qk_layernorm!r} is not supported: LayerNorms on the queries and keys are not rendered (accepted: [False])"
+                f"qk_layernorm={qk_layernorm!r} is not supported (accepted: [False]): LayerNorms on the queries and keys are not rendered"
             )
         if rope_scaling is not None:
             raise ValueError(

@@ -94,11 +94,11 @@ class Qwen2Config(PretrainedConfig):
         )
         if use_sliding_window not in [False]:
             raise ValueError(
-                f"use_sliding_window={use_sliding_window!r} is not supported: sliding-window layers are not rendered (accepted: [False])"
+                f"use_sliding_window={use_sliding_window!r} is not supported (accepted: [False]): sliding-window layers are not rendered"
             )
         if layer_types is not None and any(entry not in ["full_attention"] for entry in layer_types):
             raise ValueError(
-                f"layer_types={layer_types!r} is not supported: sliding-window layers are not rendered (accepted entries: ['full_attention'])"
+                f"layer_types={layer_types!r} is not supported (accepted entries: ['full_attention']): sliding-window layers are not rendered"
             )
         if rope_scaling is not None:
             raise ValueError(
