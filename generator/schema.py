@@ -85,7 +85,7 @@ class ConfigFieldSpec(Strict):
     # num_attention_heads`).
     default_from: Optional[str] = None
     # The values the configuration accepts (others raise ValueError when it is built).
-    choices: Optional[list[Union[int, float, str]]] = None
+    choices: Optional[list[Union[bool, int, float, str]]] = None
     # A field the models do not render: any value but null raises ValueError at config construction, with this reason.
     unsupported: Optional[str] = None
 
@@ -118,6 +118,21 @@ class ConfigFieldSpec(Strict):
             raise ValueError(f"default {value!r} of {self.name!r} is not of type {self.type}")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"default {value!r} of {self.name!r} is not one of {self.choices}")
+        return self
+
+    @model_validator(mode="after")
+    def _choices_have_type(self) -> "ConfigFieldSpec":
+        # A choice of another type than the field's would pass or fail for the wrong reason (`True == 1`).
+        for choice in self.choices or ():
+            ok = {
+                "int": isinstance(choice, int) and not isinstance(choice, bool),
+                "float": isinstance(choice, (int, float)) and not isinstance(choice, bool),
+                "str": isinstance(choice, str),
+                "bool": isinstance(choice, bool),
+                "dict": False,
+            }[self.type]
+            if not ok:
+                raise ValueError(f"choice {choice!r} of {self.name!r} is not of type {self.type}")
         return self
 
 
@@ -185,8 +200,13 @@ class EmbeddingsSpec(Strict):
     # `padding_idx + 1, padding_idx + 2, ...`. The table's first `padding_idx + 1` rows are never a real position.
     position_padding_idx: Optional[FieldName] = None
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
-    # once, not trained) instead of learned positions. Checkpoints store the table either way.
-    sinusoidal: Optional[FieldName] = None
+    # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder stacks): always fixed
+    # sinusoids. Checkpoints store the table either way.
+    sinusoidal: Union[Literal[True], FieldName, None] = None
+    # With `sinusoidal`: where each position's sines and cosines sit. `interleaved`: sin in the even columns, cos in
+    # the odd ones; `halves` (names-layout encoder-decoder stacks): the sines in the first ceil(dim / 2) columns, the
+    # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both.
+    sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
     # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
     # zero and gets no gradient).
     padding_idx: Optional[FieldName] = None
@@ -673,6 +693,10 @@ class HeadSpec(Strict):
     # Names-layout stacks: the attribute that holds the base model in this head's class, where transformers' class
     # differs from the spec's `base_model_prefix` (its checkpoints name the base model's weights so).
     base_model_prefix: Optional[Identifier] = None
+    # Names-layout encoder-decoder stacks with `embeddings.sinusoidal`: whether this head's checkpoints hold the fixed
+    # position tables. false: transformers' class of the head leaves them out of its checkpoints, so they are not
+    # saved, and a checkpoint without them loads silently (they are computed).
+    sinusoidal_saved: bool = True
 
 
 ConfigSpec.model_rebuild()

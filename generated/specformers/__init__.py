@@ -402,6 +402,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxLongT5EncoderModel",
         "FlaxLongT5PreTrainedModel",
     ],
+    "models.marian.configuration_marian": ["MarianConfig"],
+    "models.marian.modeling_marian": [
+        "MarianModel",
+        "MarianMTModel",
+        "MarianForCausalLM",
+        "MarianPreTrainedModel",
+    ],
+    "models.marian.modeling_tf_marian": [
+        "TFMarianModel",
+        "TFMarianMTModel",
+        "TFMarianForCausalLM",
+        "TFMarianPreTrainedModel",
+    ],
+    "models.marian.modeling_flax_marian": [
+        "FlaxMarianModel",
+        "FlaxMarianMTModel",
+        "FlaxMarianForCausalLM",
+        "FlaxMarianPreTrainedModel",
+    ],
     "models.mbart.configuration_mbart": ["MBartConfig"],
     "models.mbart.modeling_mbart": [
         "MBartModel",
