@@ -1326,8 +1326,9 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         missing = [name for name in needed if name not in fields_of]
         if missing:
             raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
-    if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is None or rule_kind != support.NAMES_ENCODER_DECODER):
-        raise fail("`sinusoidal_saved: false` leaves the fixed sinusoid position tables of a names-layout encoder-decoder out of the head's checkpoints: set `embeddings.sinusoidal` or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
+    if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
+        # With a config flag, the tables may be learned: they must then be saved.
+        raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints: write `embeddings.sinusoidal: true` or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
     uses_pooler = spec.pooler is not None and (
         h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
     )

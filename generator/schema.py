@@ -87,6 +87,8 @@ class ConfigFieldSpec(Strict):
     # The values the configuration accepts (others raise ValueError when it is built).
     choices: Optional[list[Union[bool, int, float, str]]] = None
     # A field the models do not render: any value but null raises ValueError at config construction, with this reason.
+    # With `default_from: <field>` (a value the models render only when it equals that field's): any value but null
+    # or that field's value raises.
     unsupported: Optional[str] = None
 
     @field_validator("default_from")
@@ -100,8 +102,10 @@ class ConfigFieldSpec(Strict):
     @model_validator(mode="after")
     def _default_has_type(self) -> "ConfigFieldSpec":
         value = self.default
-        if (self.type == "dict") != (self.unsupported is not None):
-            raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` (and only it)")
+        if self.type == "dict" and self.unsupported is None:
+            raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>`")
+        if self.type != "dict" and self.unsupported is not None and (self.default_from is None or " // " in self.default_from):
+            raise ValueError(f"{self.name!r}: `unsupported` on a {self.type} field needs `default_from: <field>` (the one value besides null that the models render); a field they do not render at all is `type: dict`")
         if value is None:
             if not self.optional:
                 raise ValueError(f"default of {self.name!r} is null but the field is not `optional: true`")
@@ -693,8 +697,8 @@ class HeadSpec(Strict):
     # Names-layout stacks: the attribute that holds the base model in this head's class, where transformers' class
     # differs from the spec's `base_model_prefix` (its checkpoints name the base model's weights so).
     base_model_prefix: Optional[Identifier] = None
-    # Names-layout encoder-decoder stacks with `embeddings.sinusoidal`: whether this head's checkpoints hold the fixed
-    # position tables. false: transformers' class of the head leaves them out of its checkpoints, so they are not
+    # Names-layout encoder-decoder stacks with `embeddings.sinusoidal: true`: whether this head's checkpoints hold the
+    # fixed position tables. false: transformers' class of the head leaves them out of its checkpoints, so they are not
     # saved, and a checkpoint without them loads silently (they are computed).
     sinusoidal_saved: bool = True
 

@@ -121,6 +121,10 @@ class MarianConfig(PretrainedConfig):
             raise ValueError(
                 f"share_encoder_decoder_embeddings must be one of [True], got {share_encoder_decoder_embeddings!r}"
             )
+        if decoder_vocab_size is not None and decoder_vocab_size != vocab_size:
+            raise ValueError(
+                f"decoder_vocab_size={decoder_vocab_size!r} is not supported (only None or vocab_size={vocab_size!r}): the decoder reads the vocabulary matrix it shares with the encoder (share_encoder_decoder_embeddings=True)"
+            )
         self.vocab_size = vocab_size
         self.decoder_vocab_size = vocab_size if decoder_vocab_size is None else decoder_vocab_size
         self.max_position_embeddings = max_position_embeddings
