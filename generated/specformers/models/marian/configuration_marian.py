@@ -80,6 +80,8 @@ class MarianConfig(PretrainedConfig):
         "num_hidden_layers": "encoder_layers",
         "initializer_range": "init_std",
     }
+    # Rendered only equal to another field (`unsupported`): setting that field sets them too.
+    _follows = {"decoder_vocab_size": "vocab_size"}
 
     def __init__(
         self,
