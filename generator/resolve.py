@@ -132,6 +132,7 @@ class Head:
     bias: Optional[bool] = None  # names-layout heads: whether that Linear has a bias
     pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
     base_model_prefix: Optional[str] = None  # names-layout heads: the base model's attribute, when not the spec's
+    sinusoidal_saved: bool = True  # whether checkpoints of this head hold the fixed sinusoid position tables
 
     def class_name(self, prefix: str, framework: str) -> str:
         return FRAMEWORK_CLASS_PREFIX[framework] + prefix + self.suffix
@@ -701,8 +702,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     needed = [r for r in ALL_ROLES if conditional.get(r, (True, ""))[0]]
     for role, (present, condition) in conditional.items():
         if not present and role in roles:
-            loc = ["names", role] if role in written else ["names", "preset"]
-            raise fail(f"the role `{role}` is rendered only with {condition}: remove it", loc)
+            if role not in written:
+                # A preset serves several specs: its roles that this spec's components do not render are left out.
+                del roles[role]
+                continue
+            raise fail(f"the role `{role}` is rendered only with {condition}: remove it", ["names", role])
     missing = [r for r in needed if r not in roles]
     if missing:
         raise fail(f"`names` lacks the roles {', '.join(missing)}: give each a module path (or a `preset` that does)", ["names"])
@@ -987,9 +991,14 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail("a stack without dropout is rendered only in names-layout stacks: write `dropout: <config field>`", [key, "dropout"])
     if emb.shared is not None and spec.encoder.embed_tokens is None:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
-    need_field(emb.sinusoidal, ["embeddings", "sinusoidal"])
+    if emb.sinusoidal is True and support.rule_kind(spec, c.stack) != support.NAMES_ENCODER_DECODER:
+        raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
+    if emb.sinusoidal is None and emb.sinusoidal_layout != "interleaved":
+        raise fail("`sinusoidal_layout` places the sines and cosines of fixed sinusoidal positions: set `sinusoidal` or remove `sinusoidal_layout`", ["embeddings", "sinusoidal_layout"])
+    if isinstance(emb.sinusoidal, str):
+        need_field(emb.sinusoidal, ["embeddings", "sinusoidal"])
     need_field(emb.padding_idx, ["embeddings", "padding_idx"])
-    sinusoidal_field = fields.get(spec.config.attribute_map.get(emb.sinusoidal, emb.sinusoidal)) if emb.sinusoidal else None
+    sinusoidal_field = fields.get(spec.config.attribute_map.get(emb.sinusoidal, emb.sinusoidal)) if isinstance(emb.sinusoidal, str) else None
     if sinusoidal_field is not None and sinusoidal_field.type != "bool":
         raise fail(f"`sinusoidal` names a boolean config field (fixed sinusoid positions when true), not the {sinusoidal_field.type} field {emb.sinusoidal!r}", ["embeddings", "sinusoidal"])
     if emb.token_type is True:
@@ -1331,6 +1340,9 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         missing = [name for name in needed if name not in fields_of]
         if missing:
             raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
+    if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
+        # With a config flag, the tables may be learned: they must then be saved.
+        raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints: write `embeddings.sinusoidal: true` or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
     uses_pooler = spec.pooler is not None and (
         h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
     )
@@ -1353,6 +1365,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         bias=h.bias if h.bias is not None else linear[1],
         pre_classifier=h.pre_classifier,
         base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
+        sinusoidal_saved=h.sinusoidal_saved,
     )
 
 

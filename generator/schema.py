@@ -101,8 +101,9 @@ class ConfigFieldSpec(Strict):
     # The values the configuration accepts, of the field's type (others raise ValueError when it is built); of a
     # `list` field, the values each entry may take.
     choices: Optional[list[Union[bool, int, float, str]]] = None
-    # A field or values the models do not render: any value but null (a `dict` field) or, with `choices`, any value
-    # outside them raises ValueError at config construction, with this reason.
+    # A field or values the models do not render: any value but null (a `dict` field), with `choices` any value
+    # outside them, with `default_from: <field>` any value but null or that field's value (a value the models render
+    # only when it equals that field's) raises ValueError at config construction, with this reason.
     unsupported: Optional[str] = None
     # A boolean config field: the configuration keeps this field's value only when that field is true, else None (as
     # transformers keeps a `sliding_window` only with `use_sliding_window`).
@@ -124,8 +125,11 @@ class ConfigFieldSpec(Strict):
         value = self.default
         if self.type == "dict" and (self.unsupported is None or self.choices is not None):
             raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` and no `choices`")
-        if self.unsupported is not None and self.type != "dict" and self.choices is None:
-            raise ValueError(f"{self.name!r}: `unsupported` is the reason a value is refused: give the accepted values as `choices` (or make it a `dict` field, whose only value is null)")
+        only_default_from = self.default_from is not None and " // " not in self.default_from
+        if self.unsupported is not None and self.type != "dict" and self.choices is None and not only_default_from:
+            raise ValueError(f"{self.name!r}: `unsupported` is the reason a value is refused: give the accepted values as `choices`, or `default_from: <field>` (only null or that field's value is accepted), or make it a `dict` field, whose only value is null")
+        if self.unsupported is not None and self.choices is not None and self.default_from is not None:
+            raise ValueError(f"{self.name!r}: with `unsupported`, give the accepted values either as `choices` or as `default_from: <field>`, not both")
         if self.type == "list" and (value is not None or not self.optional):
             raise ValueError(f"{self.name!r}: a `list` field defaults to null: write `optional: true, default: null` (restrict its entries with `choices`)")
         if self.default_repeat is not None and (self.type != "list" or not self.choices):
@@ -223,8 +227,13 @@ class EmbeddingsSpec(Strict):
     # `padding_idx + 1, padding_idx + 2, ...`. The table's first `padding_idx + 1` rows are never a real position.
     position_padding_idx: Optional[FieldName] = None
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
-    # once, not trained) instead of learned positions. Checkpoints store the table either way.
-    sinusoidal: Optional[FieldName] = None
+    # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder stacks): always fixed
+    # sinusoids. Checkpoints store the table either way.
+    sinusoidal: Union[Literal[True], FieldName, None] = None
+    # With `sinusoidal`: where each position's sines and cosines sit. `interleaved`: sin in the even columns, cos in
+    # the odd ones; `halves` (names-layout encoder-decoder stacks): the sines in the first ceil(dim / 2) columns, the
+    # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both.
+    sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
     # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
     # zero and gets no gradient).
     padding_idx: Optional[FieldName] = None
@@ -713,6 +722,10 @@ class HeadSpec(Strict):
     # Names-layout stacks: the attribute that holds the base model in this head's class, where transformers' class
     # differs from the spec's `base_model_prefix` (its checkpoints name the base model's weights so).
     base_model_prefix: Optional[Identifier] = None
+    # Names-layout encoder-decoder stacks with `embeddings.sinusoidal: true`: whether this head's checkpoints hold the
+    # fixed position tables. false: transformers' class of the head leaves them out of its checkpoints, so they are not
+    # saved, and a checkpoint without them loads silently (they are computed).
+    sinusoidal_saved: bool = True
 
 
 ConfigSpec.model_rebuild()

@@ -246,11 +246,9 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "position", (_ABSENT,), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.position", ("absolute",), "positions are learned absolute embeddings: write `position: absolute`"),
-    Rule(NAMES_ENCODER_DECODER, "embeddings.norm", (True,), "each stack's embeddings end with a LayerNorm (the `names` role `embeddings.norm`): remove `norm`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.shared", (_ABSENT,), "remove `shared`: the `names` role `embeddings.shared` names the shared vocabulary matrix"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from the cached length (`position_offset` shifts the table's rows)"),
-    Rule(NAMES_ENCODER_DECODER, "embeddings.sinusoidal", (_ABSENT,), "remove `sinusoidal`: positions are learned"),
     Rule(NAMES_ENCODER_DECODER, "pooler", (_ABSENT,), "remove `pooler`: encoder-decoder heads do not pool"),
     Rule(NAMES_ENCODER_DECODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
     Rule(NAMES_ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
@@ -338,6 +336,11 @@ RULES += tuple(
 # encoder-decoder stacks.
 RULES += tuple(
     Rule(kind, "decoder.shift", (_ABSENT, "start_token"), "remove `shift`: the decoder inputs start with `decoder.start_token` (each row's last non-pad token starts them only in names-layout encoder-decoder stacks)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
+)
+# Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks.
+RULES += tuple(
+    Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks")
     for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
 # fmt: on

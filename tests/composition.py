@@ -359,7 +359,8 @@ def decoder_only_specs(draw, name: str) -> dict:
 @st.composite
 def names_encoder_decoder_specs(draw, name: str) -> dict:
     """A names-layout encoder-decoder (`stack: encoder-decoder`, `attention.layout: names`): two LayerNorm stacks,
-    post-norm or pre-norm with a final norm (the role `final_norm`), of learned positions (offset or not), word
+    post-norm or pre-norm with a final norm (the role `final_norm`), of learned positions (offset or not) or fixed
+    sinusoids (always or by a flag, interleaved or in halves), a norm after the embeddings or none, word
     embeddings scaled by a config flag or not, a decoder whose depth, heads and feed-forward width are its own config
     fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
     non-pad token, LayerDrop fields or none, a logits bias or none, the heads the kind renders; its module names the
@@ -460,6 +461,22 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
             head["dropout"] = draw(st.sampled_from([0.0, "classifier_dropout"]))
         heads.append(head)
     spec["heads"] = heads
+    # Positions: learned, or fixed sinusoids (always, or as a config flag says; interleaved or in halves), the always
+    # fixed ones left out of the LM head's checkpoints or not; a norm after the embeddings or none.
+    sinusoidal = draw(st.sampled_from([None, True, "flag"]))
+    if sinusoidal == "flag":
+        fields.append(_field("sinusoidal_positions", "bool", draw(st.booleans())))
+        embeddings["sinusoidal"] = "sinusoidal_positions"
+    elif sinusoidal:
+        embeddings["sinusoidal"] = True
+        for head in heads:
+            if head["kind"] == "conditional_generation" and draw(st.booleans()):
+                head["sinusoidal_saved"] = False
+    if sinusoidal:
+        embeddings["sinusoidal_layout"] = draw(st.sampled_from(["interleaved", "halves"]))
+    if draw(st.booleans()):
+        embeddings["norm"] = False
+        names.pop("embeddings.norm", None)  # a preset's role is left out
     return spec
 
 
@@ -570,7 +587,10 @@ def describe(spec: dict) -> list[str]:
                    f"decoder_heads={'same' if fields['decoder_attention_heads'] == fields['encoder_attention_heads'] else 'other'}",
                    f"decoder_ffn={'same' if fields['decoder_ffn_dim'] == fields['encoder_ffn_dim'] else 'other'}",
                    f"layerdrop={'layerdrop' in spec}", f"logits_bias={'logits_bias' in spec['lm_head']}",
-                   f"norm.placement={spec['norm']['placement']}", f"decoder.shift={decoder.get('shift', 'start_token')}"]
+                   f"norm.placement={spec['norm']['placement']}", f"decoder.shift={decoder.get('shift', 'start_token')}",
+                   f"seq2seq.sinusoidal={emb.get('sinusoidal')}", f"seq2seq.sinusoidal_layout={emb.get('sinusoidal_layout')}",
+                   f"seq2seq.embeddings.norm={emb['norm']}",
+                   f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}"]
     elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",

@@ -169,8 +169,8 @@ def test_only_limits_to_one_spec(workspace, capsys):
     target.write_text(target.read_text() + "# drift\n")
     assert main(["--specs", str(specs), "--out", str(out), "--only", "albert", "--check"]) == 0
     assert main(["--specs", str(specs), "--out", str(out), "--only", "roformer", "--check"]) == 1
-    assert main(["--specs", str(specs), "--out", str(out), "--only", "pegasus"]) == 2
-    assert "no spec named pegasus.yaml" in capsys.readouterr().err
+    assert main(["--specs", str(specs), "--out", str(out), "--only", "xlnet"]) == 2
+    assert "no spec named xlnet.yaml" in capsys.readouterr().err
 
 
 def test_output_is_deterministic(tmp_path):
@@ -191,7 +191,9 @@ def test_committed_tree_is_in_sync():
 
 def test_generated_code_is_not_keyed_on_an_architecture():
     """No template or generator code names a seeded architecture."""
-    names = ("albert", "roformer", "nezha", "longt5", "t5", "roberta", "electra", "bart", "gpt2", "mt5", "distilbert", "llama", "gptj", "mistral", "gpt_neox", "mbart", "qwen2")
+    # Every spec's name but BERT's (the generic name of a layout and of conventions many models share).
+    names = sorted({p.stem for p in (ROOT / "specs").glob("*.yaml")} - {"arguments", "outputs", "layouts", "bert"})
+    assert len(names) >= 20, names
     offenders = []
     for base in (ROOT / "templates", ROOT / "generator"):
         for path in base.rglob("*"):

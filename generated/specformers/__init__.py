@@ -443,6 +443,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxLongT5EncoderModel",
         "FlaxLongT5PreTrainedModel",
     ],
+    "models.marian.configuration_marian": ["MarianConfig"],
+    "models.marian.modeling_marian": [
+        "MarianModel",
+        "MarianMTModel",
+        "MarianForCausalLM",
+        "MarianPreTrainedModel",
+    ],
+    "models.marian.modeling_tf_marian": [
+        "TFMarianModel",
+        "TFMarianMTModel",
+        "TFMarianForCausalLM",
+        "TFMarianPreTrainedModel",
+    ],
+    "models.marian.modeling_flax_marian": [
+        "FlaxMarianModel",
+        "FlaxMarianMTModel",
+        "FlaxMarianForCausalLM",
+        "FlaxMarianPreTrainedModel",
+    ],
     "models.mbart.configuration_mbart": ["MBartConfig"],
     "models.mbart.modeling_mbart": [
         "MBartModel",
@@ -554,6 +573,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxNezhaForTokenClassification",
         "FlaxNezhaForQuestionAnswering",
         "FlaxNezhaPreTrainedModel",
+    ],
+    "models.pegasus.configuration_pegasus": ["PegasusConfig"],
+    "models.pegasus.modeling_pegasus": [
+        "PegasusModel",
+        "PegasusForConditionalGeneration",
+        "PegasusForCausalLM",
+        "PegasusPreTrainedModel",
+    ],
+    "models.pegasus.modeling_tf_pegasus": [
+        "TFPegasusModel",
+        "TFPegasusForConditionalGeneration",
+        "TFPegasusForCausalLM",
+        "TFPegasusPreTrainedModel",
+    ],
+    "models.pegasus.modeling_flax_pegasus": [
+        "FlaxPegasusModel",
+        "FlaxPegasusForConditionalGeneration",
+        "FlaxPegasusForCausalLM",
+        "FlaxPegasusPreTrainedModel",
     ],
     "models.phi.configuration_phi": ["PhiConfig"],
     "models.phi.modeling_phi": [

@@ -10,7 +10,7 @@ from torch import nn
 
 
 class GELUActivation(nn.Module):
-    """Exact GELU: `x * Phi(x)` with the Gaussian CDF computed through `erf`."""
+    """Exact GELU: `x` times the standard normal CDF of `x`, computed through `erf`."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return nn.functional.gelu(input)

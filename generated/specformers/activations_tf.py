@@ -12,7 +12,7 @@ import tensorflow as tf
 
 
 def gelu(x):
-    """Exact GELU: `x * Phi(x)`, with the Gaussian CDF written with erf."""
+    """Exact GELU: `x` times the standard normal CDF of `x`, written with erf."""
     x = tf.convert_to_tensor(x)
     return 0.5 * x * (1.0 + tf.math.erf(x / tf.cast(math.sqrt(2.0), x.dtype)))
 

@@ -74,12 +74,18 @@ class PretrainedConfig:
 
     model_type: str = ""
     attribute_map: dict[str, str] = {}
+    # Fields the models render only equal to another field: `{field: the field whose value it takes}`. Setting the
+    # other (as `resize_token_embeddings` sets `vocab_size`) sets them too.
+    _follows: dict[str, str] = {}
     # The Hub revision a config was downloaded at: transformers' pipelines read it; specformers never downloads.
     _commit_hash: Optional[str] = None
 
     def __setattr__(self, key: str, value: Any) -> None:
         key = type(self).attribute_map.get(key, key)
         super().__setattr__(key, value)
+        for follower, leader in type(self)._follows.items():
+            if leader == key and follower in self.__dict__:
+                super().__setattr__(follower, value)
 
     def __getattr__(self, key: str) -> Any:
         mapped = type(self).attribute_map.get(key)

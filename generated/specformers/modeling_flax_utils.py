@@ -544,7 +544,9 @@ class FlaxPreTrainedModel:
     Subclasses set `config_class`, `base_model_prefix` and `module_class`, and may set `_tied_weights_keys`,
     `_keys_to_ignore_on_load_unexpected` (regular expressions of checkpoint names that hold no weight of this model,
     each with its reason, dropped without a warning) and `_keys_needing_config_flag` (`{config flag: patterns}` of
-    checkpoint names that have a place only when that flag is set, named in the error when such names cannot load).
+    checkpoint names that have a place only when that flag is set, named in the error when such names cannot load), and
+    `_keys_not_saved` (patterns of PyTorch names this class neither saves nor needs from a checkpoint: tables it
+    computes, which transformers' class leaves out of its checkpoints).
     """
 
     config_class: type = PretrainedConfig
@@ -554,6 +556,7 @@ class FlaxPreTrainedModel:
     _tied_weights_keys: tuple = ()
     _keys_to_ignore_on_load_unexpected: tuple = ()
     _keys_needing_config_flag: dict = {}
+    _keys_not_saved: tuple = ()
 
     def __init__(
         self,
@@ -714,10 +717,12 @@ class FlaxPreTrainedModel:
         skipped = set(self._constants(head_model)) | set(self._tied_weights_keys)
         state = checkpoint.adapt_prefix(state, set(expected) | skipped, self.base_model_prefix)
 
-        flat, missing, mismatched = {}, [], []
+        flat, missing, computed, mismatched = {}, [], [], []
         for name, path in expected.items():
             if name not in state:
-                missing.append(name)
+                # A table this class computes (`_keys_not_saved`) is initialised without a report.
+                computed_here = any(re.search(pattern, name) for pattern in self._keys_not_saved)
+                (computed if computed_here else missing).append(name)
                 continue
             array = np.asarray(state[name])
             array = array.T if path[-1] == "kernel" else array
@@ -749,7 +754,7 @@ class FlaxPreTrainedModel:
             keys_needing_config_flag=self._keys_needing_config_flag,
         )
         self.loading_info = checkpoint.loading_info(missing, unexpected, mismatched)
-        fresh = missing + [name for name, _, _ in mismatched]
+        fresh = missing + computed + [name for name, _, _ in mismatched]
         if fresh:
             initial = flatten_dict(self.init_weights(self.key, self.input_shape))
             for name in fresh:
@@ -862,9 +867,12 @@ class FlaxPreTrainedModel:
         """
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("Flax") :]]
-        checkpoint.save_numpy_state_dict(
-            save_directory, self.state_dict(params), config.to_json_string(), max_shard_size
-        )
+        state = {
+            k: v
+            for k, v in self.state_dict(params).items()
+            if not any(re.search(pattern, k) for pattern in self._keys_not_saved)
+        }
+        checkpoint.save_numpy_state_dict(save_directory, state, config.to_json_string(), max_shard_size)
 
 
 __all__ = [

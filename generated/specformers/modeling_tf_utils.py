@@ -581,6 +581,8 @@ class TFPreTrainedModel(keras.Model):
             model (each with its reason), dropped without a warning.
         _keys_needing_config_flag: `{config flag: patterns}` of checkpoint names that have a place only when that
             flag is set, named in the error when such names cannot load.
+        _keys_not_saved: patterns of PyTorch names this class neither saves nor needs from a checkpoint (tables it
+            computes, which transformers' class leaves out of its checkpoints).
     """
 
     config_class = None
@@ -588,6 +590,7 @@ class TFPreTrainedModel(keras.Model):
     is_bare_model = False
     _keys_to_ignore_on_load_unexpected: tuple = ()
     _keys_needing_config_flag: dict = {}
+    _keys_not_saved: tuple = ()
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(*inputs, **kwargs)
@@ -790,7 +793,8 @@ class TFPreTrainedModel(keras.Model):
         missing, mismatched = [], []
         for key, (variable, transposed) in weights.variables.items():
             if key not in state:
-                missing.append(key)
+                if not any(re.search(pattern, key) for pattern in cls._keys_not_saved):
+                    missing.append(key)
                 continue
             array = np.asarray(state[key])
             if transposed:
@@ -841,6 +845,9 @@ class TFPreTrainedModel(keras.Model):
             tensors[name] = array.T if transposed else array
         for name, value in weights.constants.items():
             tensors[name] = np.asarray(value, dtype=np.float32)
+        tensors = {
+            k: v for k, v in tensors.items() if not any(re.search(pattern, k) for pattern in self._keys_not_saved)
+        }
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("TF") :]]
         config.dtype = keras.backend.standardize_dtype(self.dtype_policy.variable_dtype)

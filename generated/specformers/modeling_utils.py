@@ -205,7 +205,8 @@ class PreTrainedModel(nn.Module):
     `_keys_to_ignore_on_load_unexpected` (regular expressions of checkpoint entries that may have no counterpart in the
     model, each with the reason it holds no weight, dropped without a warning) and `_keys_needing_config_flag`
     (`{config flag: patterns}` of checkpoint entries that have a place only when that flag is set, named in the
-    error when such entries cannot load).
+    error when such entries cannot load), and may set `_keys_not_saved` (patterns of entries this class neither saves
+    nor needs from a checkpoint: tables it computes, which transformers' class leaves out of its checkpoints).
     """
 
     config_class: type = PretrainedConfig
@@ -213,6 +214,7 @@ class PreTrainedModel(nn.Module):
     _tied_weights_keys: list = []
     _keys_to_ignore_on_load_unexpected: list = []
     _keys_needing_config_flag: dict = {}
+    _keys_not_saved: tuple = ()
     # What transformers' tools read from a model: the input a pipeline or Trainer feeds first, the blocks that
     # `accelerate`'s device maps keep on one device (set by each architecture), and whether gradient checkpointing
     # is available (every generated model recomputes its blocks through `GradientCheckpointingLayer`).
@@ -625,7 +627,13 @@ class PreTrainedModel(nn.Module):
         ]
         # A tied parameter (the LM decoder, its bias) is loaded through the parameter it aliases.
         aliases = _aliases(expected)
-        missing = [k for k in expected if k not in state and not any(a in state for a in aliases.get(k, ()))]
+        missing = [
+            k
+            for k in expected
+            if k not in state
+            and not any(a in state for a in aliases.get(k, ()))
+            and not any(re.search(pattern, k) for pattern in self._keys_not_saved)
+        ]
         report_load(
             type(self).__name__,
             missing,
@@ -673,7 +681,11 @@ class PreTrainedModel(nn.Module):
         state = self._state_dict_with_aliases()
         tied = set(self._tied_weights_keys)
         drop = {k for k, others in _aliases(state).items() if k in tied and any(o not in tied for o in others)}
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items() if k not in drop}
+        tensors = {
+            k: v.detach().to("cpu").contiguous()
+            for k, v in state.items()
+            if k not in drop and not any(re.search(pattern, k) for pattern in self._keys_not_saved)
+        }
         self.config.architectures = [type(self).__name__]
         self.config.dtype = str(self.dtype).split(".")[-1]
         save_checkpoint(
