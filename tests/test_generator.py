@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,9 +26,13 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture
 def workspace(tmp_path):
-    """A copy of specs/ and an output tree generated from it."""
+    """A copy of specs/ (the shared catalogs, and of the architectures ALBERT and RoFormer, which these tests edit)
+    and an output tree generated from it."""
     specs = tmp_path / "specs"
-    shutil.copytree(SPECS, specs)
+    specs.mkdir()
+    for path in SPECS.glob("*.yaml"):
+        if path.stem in ("albert", "roformer") or not re.search(r"^class_prefix:", path.read_text(), flags=re.M):
+            shutil.copy(path, specs / path.name)
     out = tmp_path / "out"
     assert main(["--specs", str(specs), "--out", str(out)]) == 0
     return specs, out

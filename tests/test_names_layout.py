@@ -7,7 +7,10 @@ import pytest
 
 from harness import SMALL_CONFIGS, project
 
-SINUSOIDAL = [a for a in project().architectures if a.names is not None and a.embeddings.sinusoidal]
+# Tables a config flag makes sinusoid (encoder and decoder-only stacks). An encoder-decoder's fixed tables (Marian's)
+# are left out of transformers' checkpoints: every parity test loads such a checkpoint, so computes them.
+SINUSOIDAL = [a for a in project().architectures if a.names is not None and isinstance(a.embeddings.sinusoidal, str)
+              and a.stack != "encoder-decoder"]
 
 
 def _kwargs(arch) -> dict:
