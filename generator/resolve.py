@@ -993,6 +993,8 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
     if emb.sinusoidal is True and support.rule_kind(spec, c.stack) != support.NAMES_ENCODER_DECODER:
         raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
+    if emb.position_accessors and (emb.sinusoidal is not True or support.rule_kind(spec, c.stack) != support.NAMES_ENCODER_DECODER):
+        raise fail("`position_accessors` resize fixed sinusoid tables: they are rendered only in names-layout encoder-decoder stacks with `sinusoidal: true`; remove `position_accessors`", ["embeddings", "position_accessors"])
     if emb.sinusoidal is None and emb.sinusoidal_layout != "interleaved":
         raise fail("`sinusoidal_layout` places the sines and cosines of fixed sinusoidal positions: set `sinusoidal` or remove `sinusoidal_layout`", ["embeddings", "sinusoidal_layout"])
     if isinstance(emb.sinusoidal, str):

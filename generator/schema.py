@@ -234,6 +234,11 @@ class EmbeddingsSpec(Strict):
     # the odd ones; `halves` (names-layout encoder-decoder stacks): the sines in the first ceil(dim / 2) columns, the
     # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both.
     sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
+    # names-layout encoder-decoder stacks with `sinusoidal: true`: the PyTorch classes have transformers'
+    # `get_position_embeddings` (the encoder's and the decoder's tables) and `resize_position_embeddings` (the
+    # sinusoids recomputed at the new length, `config.max_position_embeddings` following), where transformers' classes
+    # have them.
+    position_accessors: bool = False
     # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
     # zero and gets no gradient).
     padding_idx: Optional[FieldName] = None

@@ -148,6 +148,9 @@ def test_position_embeddings_accessors_match_transformers():
         if not hasattr(getattr(specformers, f"{_arch(arch).prefix}Model"), "resize_position_embeddings"):
             continue
         compared += 1
+        if _arch(arch).seq2seq:
+            _compare_resized_stack_tables(arch)
+            continue
         case, ours, theirs = _pair(arch, "sequence_classification")
         old = ours.config.max_position_embeddings
         np.testing.assert_array_equal(
@@ -181,6 +184,30 @@ def test_position_embeddings_accessors_match_transformers():
             )
             assert not ours.get_position_embeddings().weight.requires_grad
     assert compared
+
+
+def _compare_resized_stack_tables(arch: str) -> None:
+    """An encoder-decoder's accessors: the encoder's and the decoder's fixed tables (the decoder's alone on the causal
+    LM), recomputed at a longer and a shorter length as transformers recomputes them, with its outputs."""
+    for head in _arch(arch).heads:
+        case, ours, theirs = _pair(arch, head.kind)
+        for size in (ours.config.max_position_embeddings + 3, 9):
+            ours.resize_position_embeddings(size)
+            theirs.resize_position_embeddings(size)
+            assert ours.config.max_position_embeddings == theirs.config.max_position_embeddings == size
+            mine, reference = ours.get_position_embeddings(), theirs.get_position_embeddings()
+            pairs = zip(mine, reference) if isinstance(reference, tuple) else [(mine, reference)]
+            assert isinstance(mine, tuple) == isinstance(reference, tuple), head.kind
+            for table, expected in pairs:
+                assert table.weight.shape == (size, ours.config.hidden_size) and not table.weight.requires_grad
+                np.testing.assert_array_equal(table.weight.detach().numpy(), expected.weight.detach().numpy())
+            ids = _ids(ours.config, seq=size)
+            feed = {"input_ids": ids} if head.kind == "causal_lm" else {"input_ids": ids, "decoder_input_ids": ids}
+            with torch.no_grad():
+                got, expected = ours(**feed), theirs(**feed)
+            for name in ("logits", "last_hidden_state"):
+                if name in expected:
+                    np.testing.assert_allclose(got[name].numpy(), expected[name].numpy(), atol=ATOL, rtol=0)
 
 
 def _prune_kind(arch: str) -> str:

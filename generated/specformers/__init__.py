@@ -574,6 +574,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxNezhaForQuestionAnswering",
         "FlaxNezhaPreTrainedModel",
     ],
+    "models.pegasus.configuration_pegasus": ["PegasusConfig"],
+    "models.pegasus.modeling_pegasus": [
+        "PegasusModel",
+        "PegasusForConditionalGeneration",
+        "PegasusForCausalLM",
+        "PegasusPreTrainedModel",
+    ],
+    "models.pegasus.modeling_tf_pegasus": [
+        "TFPegasusModel",
+        "TFPegasusForConditionalGeneration",
+        "TFPegasusForCausalLM",
+        "TFPegasusPreTrainedModel",
+    ],
+    "models.pegasus.modeling_flax_pegasus": [
+        "FlaxPegasusModel",
+        "FlaxPegasusForConditionalGeneration",
+        "FlaxPegasusForCausalLM",
+        "FlaxPegasusPreTrainedModel",
+    ],
     "models.phi.configuration_phi": ["PhiConfig"],
     "models.phi.modeling_phi": [
         "PhiModel",
