@@ -155,6 +155,8 @@ def check_error_messages(reason: str, choice: str, tmp: Path) -> None:
         {"name": "scaling", "type": "dict", "optional": True, "default": None, "unsupported": reason, "doc": "A field."},
     ]
     messages = _raise_messages(render_config_module(spec, tmp))
+    # The values as the spec file holds them (YAML reads a NEL or line separator inside a string as a line break).
+    reason, choice = yaml.safe_load(yaml.safe_dump([reason, choice], allow_unicode=True))
     by_field = {}
     for text, fields in messages:
         assert len(fields) == 1, (text, fields)
