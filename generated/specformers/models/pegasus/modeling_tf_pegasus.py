@@ -55,8 +55,9 @@ def shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id):
 
 
 def sinusoidal_positions(shape, dtype=None):
-    """Initializer of the fixed position table (num_positions, dim): position p's angles p / 10000^(2k / dim), k < ceil(dim / 2), their sines in the first ceil(dim / 2) columns and
-    the cosines of the first floor(dim / 2) after them, computed in float64, as transformers initialises it."""
+    """Initializer of the fixed position table (num_positions, dim): position p's angles p / 10000^(2k / dim),
+    k < ceil(dim / 2), their sines in the first ceil(dim / 2) columns and the cosines of the first floor(dim / 2)
+    after them, computed in float64, as transformers initialises it."""
     num_positions, dim = shape
     angles = np.arange(num_positions)[:, None] / np.power(10000, 2 * (np.arange(dim) // 2) / dim)
     table = np.concatenate([np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])], axis=1)
