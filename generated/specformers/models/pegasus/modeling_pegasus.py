@@ -52,32 +52,12 @@ def sinusoidal_positions(num_positions: int, dim: int) -> torch.Tensor:
     return torch.cat([torch.sin(angles[:, 0::2]), torch.cos(angles[:, 1::2])], dim=1).float()
 
 
-def scaled_attention(
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    mask: Optional[torch.Tensor],
-    head_mask: Optional[torch.Tensor],
-    dropout: float,
-    training: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
-    head_dim): scores scaled by head_dim**-0.5, the additive `mask` (broadcastable to the scores) added, `head_mask`
-    multiplied into the probabilities before their dropout. Returns the context (batch, seq, heads * head_dim) and
-    the probabilities (batch, heads, seq, key_len)."""
-    scores = torch.matmul(query, key.transpose(-1, -2)) * query.shape[-1] ** -0.5
-    if mask is not None:
-        scores = scores + mask.to(scores.dtype)
-    probs = nn.functional.softmax(scores, dim=-1)
-    if head_mask is not None:
-        probs = probs * head_mask
-    context = torch.matmul(nn.functional.dropout(probs, p=dropout, training=training), value)
-    return context.transpose(1, 2).reshape(*query.shape[:1], query.shape[2], -1), probs
-
-
-def padding_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """(batch, key_len) with 1 for the keys to attend to -> the additive mask (batch, 1, 1, key_len)."""
-    return (1.0 - attention_mask[:, None, None, :].to(dtype)) * mask_value(dtype)
+def padding_mask(attention_mask: Optional[torch.Tensor], states: torch.Tensor) -> torch.Tensor:
+    """The additive mask (batch or 1, 1, 1, key_len) of the padding keys of `states` (batch, key_len, hidden), from
+    `attention_mask` (batch, key_len) with 1 for the keys to attend to; zeros without it."""
+    if attention_mask is None:
+        return states.new_zeros(1, 1, 1, states.shape[1])
+    return (1.0 - attention_mask[:, None, None, :].to(states.dtype)) * mask_value(states.dtype)
 
 
 class PegasusEncoderLayerSelfAttn(nn.Module):
@@ -126,8 +106,11 @@ class PegasusDecoderLayerEncoderAttn(nn.Module):
 
 
 class PegasusEncoderLayer(GradientCheckpointingLayer):
-    """One pre-norm encoder block: `x = x + attention(norm(x))`, then `x = x + feed_forward(norm(x))`. The attention
-    is bidirectional: each position sees every position that is not padding."""
+    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding.
+    In float16, an output that overflowed is clamped to finite values.
+    """
 
     def __init__(self, config: PegasusConfig, layer_idx: int) -> None:
         super().__init__()
@@ -148,7 +131,6 @@ class PegasusEncoderLayer(GradientCheckpointingLayer):
         self.fc1 = nn.Linear(config.hidden_size, config.encoder_ffn_dim)
         # ffn.output: Linear, weight [out, in]
         self.fc2 = nn.Linear(config.encoder_ffn_dim, config.hidden_size)
-
         self.activation = get_activation(config.activation_function)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,27 +144,34 @@ class PegasusEncoderLayer(GradientCheckpointingLayer):
         layer_head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
     ) -> tuple:
-        """`attention_mask` (batch, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden states
-        and the attention probabilities (or None)."""
+        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
+        states and the attention probabilities (or None)."""
         residual = hidden_states
         hidden_states = self.self_attn_layer_norm(hidden_states)
-        query = self._split_heads(self.self_attn.q_proj(hidden_states))
-        key = self._split_heads(self.self_attn.k_proj(hidden_states))
-        value = self._split_heads(self.self_attn.v_proj(hidden_states))
-        context, probs = scaled_attention(
-            query, key, value, attention_mask, layer_head_mask, self.config.attention_dropout, self.training
+        query = self.self_attn.q_proj(hidden_states)
+        key = self.self_attn.k_proj(hidden_states)
+        value = self.self_attn.v_proj(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        scores = scores / math.sqrt(self.head_dim)
+        scores = scores + attention_mask.to(scores.dtype)
+        probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+        probs = nn.functional.dropout(probs, p=self.config.attention_dropout, training=self.training)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask
+        context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+        attention_output = self.self_attn.out_proj(context)
+        hidden_states = residual + nn.functional.dropout(
+            attention_output, p=self.config.dropout, training=self.training
         )
-        hidden_states = nn.functional.dropout(
-            self.self_attn.out_proj(context), p=self.config.dropout, training=self.training
-        )
-        hidden_states = residual + hidden_states
 
         residual = hidden_states
         hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.activation(self.fc1(hidden_states))
         hidden_states = nn.functional.dropout(hidden_states, p=self.config.activation_dropout, training=self.training)
-        hidden_states = nn.functional.dropout(self.fc2(hidden_states), p=self.config.dropout, training=self.training)
-        hidden_states = residual + hidden_states
+        hidden_states = self.fc2(hidden_states)
+        hidden_states = residual + nn.functional.dropout(hidden_states, p=self.config.dropout, training=self.training)
         if hidden_states.dtype == torch.float16 and not torch.isfinite(hidden_states).all():
             # float16 overflows in the feed-forward: keep the values finite, as the reference does.
             clamp_value = torch.finfo(hidden_states.dtype).max - 1000
@@ -191,10 +180,12 @@ class PegasusEncoderLayer(GradientCheckpointingLayer):
 
 
 class PegasusDecoderLayer(GradientCheckpointingLayer):
-    """One pre-norm decoder block: `x = x + attention(norm(x))`, `x = x + cross_attention(norm(x), encoder)`, then
-    `x = x + feed_forward(norm(x))`. The self-attention is causal (each position sees itself, the positions before it
-    and the cached ones); the cross-attention, run only when encoder states are given, sees every encoder position that
-    is not padding."""
+    """One pre-norm block: `x + attention(norm(x))`, `x + cross_attention(norm(x), encoder)`, then
+    `x + feed_forward(norm(x))`.
+
+    The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    The cross-attention, run only when encoder states are given, sees every encoder position that is not padding.
+    """
 
     def __init__(self, config: PegasusConfig, layer_idx: int) -> None:
         super().__init__()
@@ -218,7 +209,6 @@ class PegasusDecoderLayer(GradientCheckpointingLayer):
         # cross_attention.norm: LayerNorm
         self.encoder_attn_layer_norm = nn.LayerNorm(config.hidden_size, eps=1e-05)
         self.encoder_attn = PegasusDecoderLayerEncoderAttn(config)
-
         self.activation = get_activation(config.activation_function)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,29 +228,39 @@ class PegasusDecoderLayer(GradientCheckpointingLayer):
         output_attentions: bool = False,
     ) -> tuple:
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
-        or padding), `encoder_attention_mask` (batch, 1, 1, encoder_len) that of the encoder's padding. `past_key_value`
-        holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)` once computed.
-        Returns the new hidden states, the layer's cache (or None without `use_cache`) and the self- and
+        or padding), `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) that of the encoder's padding keys.
+        `past_key_value` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)` once
+        computed. Returns the new hidden states, the layer's cache (or None without `use_cache`) and the self- and
         cross-attention probabilities (or None)."""
         residual = hidden_states
         hidden_states = self.self_attn_layer_norm(hidden_states)
-        query = self._split_heads(self.self_attn.q_proj(hidden_states))
-        key = self._split_heads(self.self_attn.k_proj(hidden_states))
-        value = self._split_heads(self.self_attn.v_proj(hidden_states))
+        query = self.self_attn.q_proj(hidden_states)
+        key = self.self_attn.k_proj(hidden_states)
+        value = self.self_attn.v_proj(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
         if past_key_value is not None:
             key = torch.cat([past_key_value[0], key], dim=-2)
             value = torch.cat([past_key_value[1], value], dim=-2)
-        present = (key, value)
-        context, probs = scaled_attention(
-            query, key, value, attention_mask, layer_head_mask, self.config.attention_dropout, self.training
+        present = (key, value) if use_cache else None
+
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        scores = scores / math.sqrt(self.head_dim)
+        # One additive mask of future and padding keys: a query that sees no key (a left-padding position) spreads its
+        # attention over every key, as in the reference.
+        scores = scores + attention_mask.to(scores.dtype)
+        probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+        probs = nn.functional.dropout(probs, p=self.config.attention_dropout, training=self.training)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask
+        context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+        attention_output = self.self_attn.out_proj(context)
+        hidden_states = residual + nn.functional.dropout(
+            attention_output, p=self.config.dropout, training=self.training
         )
-        hidden_states = nn.functional.dropout(
-            self.self_attn.out_proj(context), p=self.config.dropout, training=self.training
-        )
-        hidden_states = residual + hidden_states
 
         cross_probs = None
         if encoder_hidden_states is not None:
+            # The cross-attention: the queries from the block, the keys and values from the encoder states.
             residual = hidden_states
             hidden_states = self.encoder_attn_layer_norm(hidden_states)
             query = self._split_heads(self.encoder_attn.q_proj(hidden_states))
@@ -270,30 +270,31 @@ class PegasusDecoderLayer(GradientCheckpointingLayer):
             else:
                 key = self._split_heads(self.encoder_attn.k_proj(encoder_hidden_states))
                 value = self._split_heads(self.encoder_attn.v_proj(encoder_hidden_states))
-            present = present + (key, value)
-            context, cross_probs = scaled_attention(
-                query,
-                key,
-                value,
-                encoder_attention_mask,
-                cross_attn_layer_head_mask,
-                self.config.attention_dropout,
-                self.training,
+            if use_cache:
+                present = present + (key, value)
+
+            scores = torch.matmul(query, key.transpose(-1, -2))
+            scores = scores / math.sqrt(self.head_dim)
+            scores = scores + encoder_attention_mask.to(scores.dtype)
+            cross_probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+            cross_probs = nn.functional.dropout(cross_probs, p=self.config.attention_dropout, training=self.training)
+            if cross_attn_layer_head_mask is not None:
+                cross_probs = cross_probs * cross_attn_layer_head_mask
+            context = torch.matmul(cross_probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+            attention_output = self.encoder_attn.out_proj(context)
+            hidden_states = residual + nn.functional.dropout(
+                attention_output, p=self.config.dropout, training=self.training
             )
-            hidden_states = nn.functional.dropout(
-                self.encoder_attn.out_proj(context), p=self.config.dropout, training=self.training
-            )
-            hidden_states = residual + hidden_states
 
         residual = hidden_states
         hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.activation(self.fc1(hidden_states))
         hidden_states = nn.functional.dropout(hidden_states, p=self.config.activation_dropout, training=self.training)
-        hidden_states = nn.functional.dropout(self.fc2(hidden_states), p=self.config.dropout, training=self.training)
-        hidden_states = residual + hidden_states
+        hidden_states = self.fc2(hidden_states)
+        hidden_states = residual + nn.functional.dropout(hidden_states, p=self.config.dropout, training=self.training)
         return (
             hidden_states,
-            present if use_cache else None,
+            present,
             probs if output_attentions else None,
             cross_probs if output_attentions else None,
         )
@@ -369,10 +370,9 @@ class PegasusEncoder(nn.Module):
         position_ids = torch.arange(seq_length, device=inputs_embeds.device)[None, :]
         hidden_states = inputs_embeds + self.embed_positions(position_ids).to(inputs_embeds.dtype)
         hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout, training=self.training)
-        dtype = hidden_states.dtype
 
-        # (batch, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
-        extended_mask = padding_mask(attention_mask, dtype) if attention_mask is not None else None
+        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (zeros without `attention_mask`).
+        extended_mask = padding_mask(attention_mask, hidden_states)
         head_mask = self._layer_masks(head_mask, "head_mask")
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
@@ -498,8 +498,8 @@ class PegasusDecoder(nn.Module):
         position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None, :]
         hidden_states = inputs_embeds + self.embed_positions(position_ids).to(inputs_embeds.dtype)
         hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout, training=self.training)
-        dtype = hidden_states.dtype
 
+        dtype = hidden_states.dtype
         # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see; queries sit after the
         # cached keys.
         key_length = past_length + seq_length
@@ -511,10 +511,10 @@ class PegasusDecoder(nn.Module):
         extended_mask = torch.zeros(visible.shape, dtype=dtype, device=hidden_states.device).masked_fill(
             ~visible, mask_value(dtype)
         )
-        encoder_extended_mask = None
-        if encoder_hidden_states is not None and encoder_attention_mask is not None:
-            # (batch, 1, 1, encoder_len)
-            encoder_extended_mask = padding_mask(encoder_attention_mask, dtype)
+        # (batch or 1, 1, 1, encoder_len): the additive mask of the encoder's padding.
+        encoder_extended_mask = (
+            padding_mask(encoder_attention_mask, encoder_hidden_states) if encoder_hidden_states is not None else None
+        )
         head_mask = self._layer_masks(head_mask, "head_mask")
         cross_attn_head_mask = self._layer_masks(cross_attn_head_mask, "cross_attn_head_mask")
         next_cache = () if use_cache else None
