@@ -165,7 +165,6 @@ class TFPegasusEncoderLayer(TFCompositeLayer):
         self.fc2 = keras.layers.Dense(
             config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="fc2"
         )
-
         self.activation = get_tf_activation(config.activation_function)
         self.attention_dropout = keras.layers.Dropout(config.attention_dropout)
         self.residual_dropout = keras.layers.Dropout(config.dropout)
@@ -176,21 +175,6 @@ class TFPegasusEncoderLayer(TFCompositeLayer):
         batch_size, seq_length = shape_list(x)[:2]
         return tf.transpose(tf.reshape(x, (batch_size, seq_length, self.num_heads, self.head_dim)), (0, 2, 1, 3))
 
-    def _attend(self, query, key, value, mask, head_mask, training):
-        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
-        head_dim): scores scaled by head_dim**-0.5, the additive `mask` (broadcastable to the scores) added,
-        `head_mask` multiplied into the probabilities before their dropout. Returns the context (batch, seq, heads *
-        head_dim) and the probabilities (batch, heads, seq, key_len)."""
-        scores = tf.matmul(query, key, transpose_b=True) * self.head_dim**-0.5
-        if mask is not None:
-            scores = scores + tf.cast(mask, scores.dtype)
-        probs = tf.nn.softmax(scores, axis=-1)
-        if head_mask is not None:
-            probs = probs * head_mask
-        context = tf.matmul(self.attention_dropout(probs, training=training), value)
-        batch_size, _, seq_length, _ = shape_list(query)
-        return tf.reshape(tf.transpose(context, (0, 2, 1, 3)), (batch_size, seq_length, -1)), probs
-
     def skipped(self, hidden_states, output_attentions=False):
         """The outputs of the block when LayerDrop skips it (the arguments are `call`'s): the hidden states unchanged
         and, on request, zero attention probabilities (batch, heads, seq, seq); nothing is computed."""
@@ -200,23 +184,33 @@ class TFPegasusEncoderLayer(TFCompositeLayer):
         return hidden_states, tf.zeros((batch_size, self.num_heads, seq_length, seq_length), hidden_states.dtype)
 
     def call(self, hidden_states, attention_mask, layer_head_mask=None, output_attentions=False, training=False):
-        """`attention_mask` (batch, 1, 1, seq) is the additive mask of the padding keys (or None). Returns the new
-        hidden states and the attention probabilities (or None)."""
+        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
+        states and the attention probabilities (or None)."""
         residual = hidden_states
         hidden_states = self.self_attn_layer_norm(hidden_states)
-        query = self._split_heads(self.self_attn.q_proj(hidden_states))
-        key = self._split_heads(self.self_attn.k_proj(hidden_states))
-        value = self._split_heads(self.self_attn.v_proj(hidden_states))
-        context, probs = self._attend(query, key, value, attention_mask, layer_head_mask, training)
-        hidden_states = self.residual_dropout(self.self_attn.out_proj(context), training=training)
-        hidden_states = residual + hidden_states
+        query = self.self_attn.q_proj(hidden_states)
+        key = self.self_attn.k_proj(hidden_states)
+        value = self.self_attn.v_proj(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+
+        scores = tf.matmul(query, key, transpose_b=True)
+        scores = scores / math.sqrt(self.head_dim)
+        scores = scores + tf.cast(attention_mask, scores.dtype)
+        probs = tf.cast(tf.nn.softmax(scores, axis=-1), value.dtype)
+        probs = self.attention_dropout(probs, training=training)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask
+        context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
+        context = tf.reshape(context, shape_list(hidden_states))
+        attention_output = self.self_attn.out_proj(context)
+        hidden_states = residual + self.residual_dropout(attention_output, training=training)
 
         residual = hidden_states
         hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.activation(self.fc1(hidden_states))
         hidden_states = self.activation_dropout(hidden_states, training=training)
-        hidden_states = self.residual_dropout(self.fc2(hidden_states), training=training)
-        hidden_states = residual + hidden_states
+        hidden_states = self.fc2(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, training=training)
         if hidden_states.dtype == tf.float16:
             # float16 overflows in the feed-forward: keep the values finite, as the reference does.
             clamp_value = float(np.finfo(np.float16).max) - 1000
@@ -229,7 +223,7 @@ class TFPegasusDecoderLayer(TFCompositeLayer):
     """One pre-norm decoder block: `x = x + attention(norm(x))`, `x = x + cross_attention(norm(x), encoder)`, then
     `x = x + feed_forward(norm(x))`. The self-attention is causal (each position sees itself, the positions before it
     and the cached ones); the cross-attention, run only when encoder states are given, sees every encoder position that
-    is not padding."""
+    is not padding. Both attentions compute with `_attend`."""
 
     def __init__(self, config: PegasusConfig, layer_idx: int, **kwargs):
         super().__init__(**kwargs)
@@ -257,7 +251,6 @@ class TFPegasusDecoderLayer(TFCompositeLayer):
         # cross_attention.norm: LayerNorm
         self.encoder_attn_layer_norm = keras.layers.LayerNormalization(epsilon=1e-05, name="encoder_attn_layer_norm")
         self.encoder_attn = TFPegasusDecoderLayerEncoderAttn(config, name="encoder_attn")
-
         self.activation = get_tf_activation(config.activation_function)
         self.attention_dropout = keras.layers.Dropout(config.attention_dropout)
         self.residual_dropout = keras.layers.Dropout(config.dropout)
@@ -268,20 +261,22 @@ class TFPegasusDecoderLayer(TFCompositeLayer):
         batch_size, seq_length = shape_list(x)[:2]
         return tf.transpose(tf.reshape(x, (batch_size, seq_length, self.num_heads, self.head_dim)), (0, 2, 1, 3))
 
-    def _attend(self, query, key, value, mask, head_mask, training):
+    def _attend(self, query, key, value, attention_mask, head_mask, training):
         """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
-        head_dim): scores scaled by head_dim**-0.5, the additive `mask` (broadcastable to the scores) added,
-        `head_mask` multiplied into the probabilities before their dropout. Returns the context (batch, seq, heads *
-        head_dim) and the probabilities (batch, heads, seq, key_len)."""
-        scores = tf.matmul(query, key, transpose_b=True) * self.head_dim**-0.5
-        if mask is not None:
-            scores = scores + tf.cast(mask, scores.dtype)
-        probs = tf.nn.softmax(scores, axis=-1)
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores, or
+        None) is added to the scores, the probabilities go through dropout and `head_mask`. Returns the context (batch,
+        seq, heads * head_dim) and the probabilities (batch, heads, seq, key_len)."""
+        scores = tf.matmul(query, key, transpose_b=True)
+        scores = scores / math.sqrt(self.head_dim)
+        if attention_mask is not None:
+            scores = scores + tf.cast(attention_mask, scores.dtype)
+        probs = tf.cast(tf.nn.softmax(scores, axis=-1), value.dtype)
+        probs = self.attention_dropout(probs, training=training)
         if head_mask is not None:
             probs = probs * head_mask
-        context = tf.matmul(self.attention_dropout(probs, training=training), value)
+        context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
         batch_size, _, seq_length, _ = shape_list(query)
-        return tf.reshape(tf.transpose(context, (0, 2, 1, 3)), (batch_size, seq_length, -1)), probs
+        return tf.reshape(context, (batch_size, seq_length, -1)), probs
 
     def project_cross_key_value(self, encoder_hidden_states) -> tuple:
         """The cross-attention's keys and values of `encoder_hidden_states`, (batch, heads, encoder_len, head_dim)
@@ -374,8 +369,8 @@ class TFPegasusDecoderLayer(TFCompositeLayer):
         key, value = self._self_key_value(hidden_states, past_key_value, cache_index)
         present = (key, value)
         context, probs = self._attend(query, key, value, attention_mask, layer_head_mask, training)
-        hidden_states = self.residual_dropout(self.self_attn.out_proj(context), training=training)
-        hidden_states = residual + hidden_states
+        attention_output = self.self_attn.out_proj(context)
+        hidden_states = residual + self.residual_dropout(attention_output, training=training)
 
         cross_probs = None
         if encoder_hidden_states is not None:
@@ -387,15 +382,15 @@ class TFPegasusDecoderLayer(TFCompositeLayer):
             context, cross_probs = self._attend(
                 query, key, value, encoder_attention_mask, cross_attn_layer_head_mask, training
             )
-            hidden_states = self.residual_dropout(self.encoder_attn.out_proj(context), training=training)
-            hidden_states = residual + hidden_states
+            attention_output = self.encoder_attn.out_proj(context)
+            hidden_states = residual + self.residual_dropout(attention_output, training=training)
 
         residual = hidden_states
         hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.activation(self.fc1(hidden_states))
         hidden_states = self.activation_dropout(hidden_states, training=training)
-        hidden_states = self.residual_dropout(self.fc2(hidden_states), training=training)
-        hidden_states = residual + hidden_states
+        hidden_states = self.fc2(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, training=training)
         return (
             hidden_states,
             present if use_cache else None,
@@ -486,8 +481,11 @@ class TFPegasusEncoder(TFCompositeLayer):
         hidden_states = self.dropout(hidden_states, training=training)
         dtype = hidden_states.dtype
 
-        # (batch, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
-        extended_mask = padding_mask(attention_mask, dtype) if attention_mask is not None else None
+        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
+        if attention_mask is None:
+            extended_mask = tf.zeros((1, 1, 1, seq_length), dtype)
+        else:
+            extended_mask = padding_mask(attention_mask, dtype)
         head_mask = self._layer_masks(head_mask, "head_mask", dtype)
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
