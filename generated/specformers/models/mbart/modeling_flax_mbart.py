@@ -77,31 +77,8 @@ def causal_attention_bias(
     return jnp.where(keep, 0.0, mask_value(dtype)).astype(dtype)
 
 
-def scaled_attention(
-    query: jnp.ndarray,
-    key: jnp.ndarray,
-    value: jnp.ndarray,
-    mask: Optional[jnp.ndarray],
-    head_mask: Optional[jnp.ndarray],
-    dropout: nn.Dropout,
-    deterministic: bool,
-) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
-    head_dim): scores scaled by head_dim**-0.5, the additive `mask` (broadcastable to the scores) added, `head_mask`
-    (heads,) multiplied into the probabilities before their dropout. Returns the context (batch, seq, heads *
-    head_dim) and the probabilities (batch, heads, seq, key_len)."""
-    scores = jnp.einsum("bhqd,bhkd->bhqk", query, key) * query.shape[-1] ** -0.5
-    if mask is not None:
-        scores = scores + mask.astype(scores.dtype)
-    probs = jax.nn.softmax(scores, axis=-1)
-    if head_mask is not None:
-        probs = probs * head_mask[None, :, None, None].astype(probs.dtype)
-    context = jnp.einsum("bhqk,bhkd->bqhd", dropout(probs, deterministic=deterministic), value)
-    return context.reshape(context.shape[:2] + (-1,)), probs
-
-
 class FlaxMBartEncoderLayerSelfAttn(nn.Module):
-    """The `self_attn` modules of a block; it computes with them."""
+    """The `self_attn` modules of a block; the block computes with them."""
 
     config: MBartConfig
     dtype: jnp.dtype = jnp.float32
@@ -110,24 +87,40 @@ class FlaxMBartEncoderLayerSelfAttn(nn.Module):
         config = self.config
         # attention.query: Dense, kernel [in, out]
         self.q_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="q_proj",
         )
         # attention.key: Dense, kernel [in, out]
         self.k_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="k_proj",
         )
         # attention.value: Dense, kernel [in, out]
         self.v_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="v_proj",
         )
         # attention.output: Dense, kernel [in, out]
         self.out_proj = partitioned_dense(
-            config.hidden_size, ("joined_kv", "embed"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("joined_kv", "embed"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="out_proj",
         )
 
 
 class FlaxMBartDecoderLayerSelfAttn(nn.Module):
-    """The `self_attn` modules of a block; it computes with them."""
+    """The `self_attn` modules of a block; the block computes with them."""
 
     config: MBartConfig
     dtype: jnp.dtype = jnp.float32
@@ -136,24 +129,40 @@ class FlaxMBartDecoderLayerSelfAttn(nn.Module):
         config = self.config
         # attention.query: Dense, kernel [in, out]
         self.q_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="q_proj",
         )
         # attention.key: Dense, kernel [in, out]
         self.k_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="k_proj",
         )
         # attention.value: Dense, kernel [in, out]
         self.v_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="v_proj",
         )
         # attention.output: Dense, kernel [in, out]
         self.out_proj = partitioned_dense(
-            config.hidden_size, ("joined_kv", "embed"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("joined_kv", "embed"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="out_proj",
         )
 
 
 class FlaxMBartDecoderLayerEncoderAttn(nn.Module):
-    """The `encoder_attn` modules of a block; it computes with them."""
+    """The `encoder_attn` modules of a block; the block computes with them."""
 
     config: MBartConfig
     dtype: jnp.dtype = jnp.float32
@@ -162,25 +171,43 @@ class FlaxMBartDecoderLayerEncoderAttn(nn.Module):
         config = self.config
         # cross_attention.query: Dense, kernel [in, out]
         self.q_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="q_proj",
         )
         # cross_attention.key: Dense, kernel [in, out]
         self.k_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="k_proj",
         )
         # cross_attention.value: Dense, kernel [in, out]
         self.v_proj = partitioned_dense(
-            config.hidden_size, ("embed", "joined_kv"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="v_proj",
         )
         # cross_attention.output: Dense, kernel [in, out]
         self.out_proj = partitioned_dense(
-            config.hidden_size, ("joined_kv", "embed"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size,
+            ("joined_kv", "embed"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="out_proj",
         )
 
 
 class FlaxMBartEncoderLayer(nn.Module):
-    """One pre-norm encoder block: `x = x + attention(norm(x))`, then `x = x + feed_forward(norm(x))`. The attention
-    is bidirectional: each position sees every position that is not padding."""
+    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding.
+    """
 
     config: MBartConfig
     layer_idx: int
@@ -195,19 +222,22 @@ class FlaxMBartEncoderLayer(nn.Module):
                 f"hidden_size ({config.hidden_size}) must be a multiple of the number of heads ({self.num_heads})"
             )
         # attention.norm: LayerNorm
-        self.self_attn_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype)
-        self.self_attn = FlaxMBartEncoderLayerSelfAttn(config, dtype=self.dtype)
+        self.self_attn_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype, name="self_attn_layer_norm")
+        self.self_attn = FlaxMBartEncoderLayerSelfAttn(config, dtype=self.dtype, name="self_attn")
         # ffn.norm: LayerNorm
-        self.final_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype)
+        self.final_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype, name="final_layer_norm")
         # ffn.input: Dense, kernel [in, out]
         self.fc1 = partitioned_dense(
-            config.encoder_ffn_dim, ("embed", "mlp"), normal_init(config.initializer_range), dtype=self.dtype
+            config.encoder_ffn_dim,
+            ("embed", "mlp"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="fc1",
         )
         # ffn.output: Dense, kernel [in, out]
         self.fc2 = partitioned_dense(
-            config.hidden_size, ("mlp", "embed"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size, ("mlp", "embed"), normal_init(config.initializer_range), dtype=self.dtype, name="fc2"
         )
-
         self.activation = ACT2FN[config.activation_function]
         self.attention_dropout = nn.Dropout(rate=config.attention_dropout)
         self.residual_dropout = nn.Dropout(rate=config.dropout)
@@ -229,30 +259,37 @@ class FlaxMBartEncoderLayer(nn.Module):
     def __call__(
         self,
         hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray],
+        attention_mask: jnp.ndarray,
         layer_head_mask: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
     ) -> tuple:
-        """`attention_mask` (batch, 1, 1, seq) is the additive mask of the padding keys (or None). Returns the new
-        hidden states and the attention probabilities (or None)."""
+        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
+        states and the attention probabilities (or None)."""
         residual = hidden_states
         hidden_states = self.self_attn_layer_norm(hidden_states)
-        query = self._split_heads(self.self_attn.q_proj(hidden_states))
-        key = self._split_heads(self.self_attn.k_proj(hidden_states))
-        value = self._split_heads(self.self_attn.v_proj(hidden_states))
-        context, probs = scaled_attention(
-            query, key, value, attention_mask, layer_head_mask, self.attention_dropout, deterministic
-        )
-        hidden_states = self.residual_dropout(self.self_attn.out_proj(context), deterministic=deterministic)
-        hidden_states = residual + hidden_states
+        query = self.self_attn.q_proj(hidden_states)
+        key = self.self_attn.k_proj(hidden_states)
+        value = self.self_attn.v_proj(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+
+        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
+        scores = scores / math.sqrt(self.head_dim)
+        scores = scores + attention_mask.astype(scores.dtype)
+        probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
+        probs = self.attention_dropout(probs, deterministic=deterministic)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask[None, :, None, None]
+        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(hidden_states.shape)
+        attention_output = self.self_attn.out_proj(context)
+        hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
 
         residual = hidden_states
         hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.activation(self.fc1(hidden_states))
         hidden_states = self.activation_dropout(hidden_states, deterministic=deterministic)
-        hidden_states = self.residual_dropout(self.fc2(hidden_states), deterministic=deterministic)
-        hidden_states = residual + hidden_states
+        hidden_states = self.fc2(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, deterministic=deterministic)
         if hidden_states.dtype == jnp.float16:
             # float16 overflows in the feed-forward: keep the values finite, as the reference does.
             clamp_value = float(jnp.finfo(jnp.float16).max) - 1000
@@ -262,10 +299,13 @@ class FlaxMBartEncoderLayer(nn.Module):
 
 
 class FlaxMBartDecoderLayer(nn.Module):
-    """One pre-norm decoder block: `x = x + attention(norm(x))`, `x = x + cross_attention(norm(x), encoder)`, then
-    `x = x + feed_forward(norm(x))`. The self-attention is causal (each position sees itself, the positions before it
-    and the cached ones); the cross-attention, run only when encoder states are given, sees every encoder position that
-    is not padding."""
+    """One pre-norm block: `x + attention(norm(x))`, `x + cross_attention(norm(x), encoder)`, then
+    `x + feed_forward(norm(x))`.
+
+    The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    The cross-attention, run only when encoder states are given, sees every encoder position that is not padding; it
+    computes the encoder's keys and values once, then reads them from the cache.
+    """
 
     config: MBartConfig
     layer_idx: int
@@ -280,22 +320,25 @@ class FlaxMBartDecoderLayer(nn.Module):
                 f"hidden_size ({config.hidden_size}) must be a multiple of the number of heads ({self.num_heads})"
             )
         # attention.norm: LayerNorm
-        self.self_attn_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype)
-        self.self_attn = FlaxMBartDecoderLayerSelfAttn(config, dtype=self.dtype)
+        self.self_attn_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype, name="self_attn_layer_norm")
+        self.self_attn = FlaxMBartDecoderLayerSelfAttn(config, dtype=self.dtype, name="self_attn")
         # ffn.norm: LayerNorm
-        self.final_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype)
+        self.final_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype, name="final_layer_norm")
         # ffn.input: Dense, kernel [in, out]
         self.fc1 = partitioned_dense(
-            config.decoder_ffn_dim, ("embed", "mlp"), normal_init(config.initializer_range), dtype=self.dtype
+            config.decoder_ffn_dim,
+            ("embed", "mlp"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="fc1",
         )
         # ffn.output: Dense, kernel [in, out]
         self.fc2 = partitioned_dense(
-            config.hidden_size, ("mlp", "embed"), normal_init(config.initializer_range), dtype=self.dtype
+            config.hidden_size, ("mlp", "embed"), normal_init(config.initializer_range), dtype=self.dtype, name="fc2"
         )
         # cross_attention.norm: LayerNorm
-        self.encoder_attn_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype)
-        self.encoder_attn = FlaxMBartDecoderLayerEncoderAttn(config, dtype=self.dtype)
-
+        self.encoder_attn_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype, name="encoder_attn_layer_norm")
+        self.encoder_attn = FlaxMBartDecoderLayerEncoderAttn(config, dtype=self.dtype, name="encoder_attn")
         self.activation = ACT2FN[config.activation_function]
         self.attention_dropout = nn.Dropout(rate=config.attention_dropout)
         self.residual_dropout = nn.Dropout(rate=config.dropout)
@@ -311,6 +354,13 @@ class FlaxMBartDecoderLayer(nn.Module):
         key = self._split_heads(self.encoder_attn.k_proj(encoder_hidden_states))
         value = self._split_heads(self.encoder_attn.v_proj(encoder_hidden_states))
         return key, value
+
+    def _cross_key_values_cached(self, encoder_hidden_states: jnp.ndarray, past_key_value: Optional[tuple]) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from step
+        to step), else those of `encoder_hidden_states`."""
+        if past_key_value is not None and len(past_key_value) == 4:
+            return past_key_value[2], past_key_value[3]
+        return self.cross_key_values(encoder_hidden_states)
 
     def _self_key_values(self, hidden_states: jnp.ndarray, past_key_value: Optional[tuple], cache_index) -> tuple:
         """The self-attention's keys and values (batch, heads, key_len, head_dim) of `hidden_states` after the cached
@@ -329,13 +379,6 @@ class FlaxMBartDecoderLayer(nn.Module):
             key = jnp.concatenate([past_key_value[0], key], axis=-2)
             value = jnp.concatenate([past_key_value[1], value], axis=-2)
         return key, value
-
-    def _cross_key_values_cached(self, encoder_hidden_states: jnp.ndarray, past_key_value: Optional[tuple]) -> tuple:
-        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from step
-        to step), else those of `encoder_hidden_states`."""
-        if past_key_value is not None and len(past_key_value) == 4:
-            return past_key_value[2], past_key_value[3]
-        return self.cross_key_values(encoder_hidden_states)
 
     def skipped(
         self,
@@ -368,36 +411,60 @@ class FlaxMBartDecoderLayer(nn.Module):
             cross_probs = jnp.zeros(cross_shape, self.dtype)
         return hidden_states, present, probs, cross_probs
 
+    def attend(
+        self,
+        query: jnp.ndarray,
+        key: jnp.ndarray,
+        value: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        head_mask: Optional[jnp.ndarray],
+        deterministic: bool,
+    ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores) is
+        the additive mask of the keys a query must not see, `head_mask` (heads,) multiplies the probabilities after
+        their dropout. Returns the context (batch, seq, heads * head_dim) and the probabilities (batch, heads, seq,
+        key_len)."""
+        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
+        scores = scores / math.sqrt(self.head_dim)
+        scores = scores + attention_mask.astype(scores.dtype)
+        probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
+        probs = self.attention_dropout(probs, deterministic=deterministic)
+        if head_mask is not None:
+            probs = probs * head_mask[None, :, None, None]
+        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(query.shape[0], query.shape[2], -1)
+        return context, probs
+
     def __call__(
         self,
         hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray],
+        attention_mask: jnp.ndarray,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        cross_attn_layer_head_mask: Optional[jnp.ndarray] = None,
         past_key_value: Optional[tuple] = None,
         cache_index: Optional[jnp.ndarray] = None,
+        layer_head_mask: Optional[jnp.ndarray] = None,
+        cross_attn_layer_head_mask: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
     ) -> tuple:
-        """`attention_mask` (batch, 1, seq, key_len) is the additive mask of the keys a query must not see (future or
-        padding), `encoder_attention_mask` (batch, 1, 1, encoder_len) that of the encoder's padding. `past_key_value`
-        holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)` once computed: with
-        `cache_index` (a preallocated cache) the new keys and values are written at that position, else appended.
-        Returns the new hidden states, the layer's cache (or None without `use_cache`) and the self- and
-        cross-attention probabilities (or None)."""
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding). With `cache_index` (a scalar),
+        `past_key_value` is a preallocated `(key, value)` pair whose positions from `cache_index` on receive the new
+        keys and values (generation under `jax.jit`); without it, the new ones are appended. After them it holds the
+        cross-attention's `(key, value)` once computed. `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) is
+        the additive mask of the encoder's padding. Returns the new hidden states, this layer's cache (or None
+        without `use_cache`) and the self- and cross-attention probabilities (or None)."""
         residual = hidden_states
         hidden_states = self.self_attn_layer_norm(hidden_states)
         query = self._split_heads(self.self_attn.q_proj(hidden_states))
         key, value = self._self_key_values(hidden_states, past_key_value, cache_index)
-        present = (key, value)
-        context, probs = scaled_attention(
-            query, key, value, attention_mask, layer_head_mask, self.attention_dropout, deterministic
-        )
-        hidden_states = self.residual_dropout(self.self_attn.out_proj(context), deterministic=deterministic)
-        hidden_states = residual + hidden_states
+        present = (key, value) if use_cache else None
+
+        context, probs = self.attend(query, key, value, attention_mask, layer_head_mask, deterministic)
+        attention_output = self.self_attn.out_proj(context)
+        hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
 
         cross_probs = None
         if encoder_hidden_states is not None:
@@ -405,28 +472,23 @@ class FlaxMBartDecoderLayer(nn.Module):
             hidden_states = self.encoder_attn_layer_norm(hidden_states)
             query = self._split_heads(self.encoder_attn.q_proj(hidden_states))
             key, value = self._cross_key_values_cached(encoder_hidden_states, past_key_value)
-            present = present + (key, value)
-            context, cross_probs = scaled_attention(
-                query,
-                key,
-                value,
-                encoder_attention_mask,
-                cross_attn_layer_head_mask,
-                self.attention_dropout,
-                deterministic,
+            if use_cache:
+                present = present + (key, value)
+            context, cross_probs = self.attend(
+                query, key, value, encoder_attention_mask, cross_attn_layer_head_mask, deterministic
             )
-            hidden_states = self.residual_dropout(self.encoder_attn.out_proj(context), deterministic=deterministic)
-            hidden_states = residual + hidden_states
+            attention_output = self.encoder_attn.out_proj(context)
+            hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
 
         residual = hidden_states
         hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.activation(self.fc1(hidden_states))
         hidden_states = self.activation_dropout(hidden_states, deterministic=deterministic)
-        hidden_states = self.residual_dropout(self.fc2(hidden_states), deterministic=deterministic)
-        hidden_states = residual + hidden_states
+        hidden_states = self.fc2(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, deterministic=deterministic)
         return (
             hidden_states,
-            present if use_cache else None,
+            present,
             probs if output_attentions else None,
             cross_probs if output_attentions else None,
         )
@@ -518,8 +580,11 @@ class FlaxMBartEncoder(nn.Module):
         hidden_states = self.dropout(hidden_states, deterministic=deterministic)
         dtype = hidden_states.dtype
 
-        # (batch, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
-        extended_mask = attention_bias(attention_mask, 1, dtype) if attention_mask is not None else None
+        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (zeros without `attention_mask`).
+        if attention_mask is None:
+            extended_mask = jnp.zeros((1, 1, 1, seq_length), dtype)
+        else:
+            extended_mask = attention_bias(attention_mask, 1, dtype)
         num_layers = len(self.layers)
         head_mask = expand_head_mask(head_mask, num_layers)
         all_hidden_states = () if output_hidden_states else None
@@ -690,9 +755,12 @@ class FlaxMBartDecoder(nn.Module):
             attention_mask = jnp.ones((batch_size, key_length), dtype="i4")
         # (batch, 1, seq, key_len): the additive mask of the keys a query must not see (future or padding).
         extended_mask = causal_attention_bias(attention_mask, query_offset, seq_length, dtype)
+        # (batch or 1, 1, 1, encoder_len): the additive mask of the encoder's padding (zeros without
+        # `encoder_attention_mask`).
         encoder_extended_mask = None
-        if encoder_hidden_states is not None and encoder_attention_mask is not None:
-            # (batch, 1, 1, encoder_len)
+        if encoder_hidden_states is not None and encoder_attention_mask is None:
+            encoder_extended_mask = jnp.zeros((1, 1, 1, encoder_hidden_states.shape[1]), dtype)
+        elif encoder_hidden_states is not None:
             encoder_extended_mask = attention_bias(encoder_attention_mask, 1, dtype)
         num_layers = len(self.layers)
         head_mask = expand_head_mask(head_mask, num_layers)
