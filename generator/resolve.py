@@ -811,14 +811,15 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         decoder_ffn_size = f"config.{spec.decoder.ffn_size}"
         decoder_leaves: dict[str, Leaf] = {}
         for path, leaf in leaves.items():
-            if leaf.roles[0] == "ffn.input":
+            if leaf.roles[0] in ("ffn.input", "ffn.gate"):
                 leaf = Leaf(leaf.attr, path, leaf.kind, hidden, decoder_ffn_size, leaf.bias, leaf.roles)
             elif leaf.roles[0] == "ffn.output":
                 leaf = Leaf(leaf.attr, path, leaf.kind, decoder_ffn_size, hidden, leaf.bias, leaf.roles)
             decoder_leaves[path] = leaf
-        add(decoder_leaves, ("cross_attention.norm",), "layer_norm", hidden, hidden, True)
-        for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value", "cross_attention.output"):
+        add(decoder_leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, True)
+        for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value"):
             add(decoder_leaves, (role,), att.projection, hidden, hidden, att.bias)
+        add(decoder_leaves, ("cross_attention.output",), att.projection, hidden, hidden, output_bias)
         nested(decoder_leaves)
         decoder_block = _tree(decoder_leaves, "", "DecoderLayer")
 

@@ -10,8 +10,9 @@ pydantic checks each field on its own; this table checks the combinations. The t
   rotary positions, a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted
   paths).
 
-An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two LayerNorm
-stacks, post-norm or pre-norm each ending with a final norm, with learned absolute positions (the roles `encoder` and
+An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two LayerNorm or
+RMSNorm stacks, post-norm or pre-norm each ending with a final norm, their feed-forward dense or gated, their
+projections' biases fixed or chosen by config flags, with learned absolute positions (the roles `encoder` and
 `decoder` name them), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
 inputs from labels shifted right after a start token or after each row's last non-pad token (`decoder.shift`). Its rules are those of the kind
 ``names-layout encoder-decoder``.
@@ -214,7 +215,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
     Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
-    # Encoder-decoder stacks of the names layout: two LayerNorm stacks, post-norm or pre-norm then a final norm
+    # Encoder-decoder stacks of the names layout: two LayerNorm or RMSNorm stacks, post-norm or pre-norm then a final norm
     # (learned positions, a norm after the embeddings), the decoder's blocks with a cross-attention; every module path
     # is a `names` role.
     Rule(NAMES_ENCODER_DECODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.shared`, `encoder`, `decoder`, `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.*`, `cross_attention.*`, `ffn.*`), or a `preset` of specs/layouts.yaml"),
@@ -235,13 +236,10 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
-    Rule(NAMES_ENCODER_DECODER, "attention.bias", (True,), "the q/k/v/output projections always have biases: remove `bias`"),
     Rule(NAMES_ENCODER_DECODER, "attention.output_dropout", (True,), "the attention output always goes through dropout: remove `output_dropout`"),
-    Rule(NAMES_ENCODER_DECODER, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
+    Rule(NAMES_ENCODER_DECODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in `sublayer` encoder-decoder stacks"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward widths are always config fields (`size`, `decoder.ffn_size`)"),
-    Rule(NAMES_ENCODER_DECODER, "feed_forward.bias", (True,), "the feed-forward projections always have biases: remove `bias`"),
-    Rule(NAMES_ENCODER_DECODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm`"),
     Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after each stack)"),
     Rule(NAMES_ENCODER_DECODER, "position", (_ABSENT,), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
@@ -259,7 +257,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(NAMES_ENCODER_DECODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in decoder-only and names-layout encoder stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
-    Rule(NAMES_ENCODER_DECODER, "attention.output_bias", (_ABSENT,), "remove `output_bias`: the output projection's bias is the q/k/v projections' (`bias`)"),
     Rule(NAMES_ENCODER_DECODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
     # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),

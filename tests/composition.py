@@ -358,8 +358,9 @@ def decoder_only_specs(draw, name: str) -> dict:
 
 @st.composite
 def names_encoder_decoder_specs(draw, name: str) -> dict:
-    """A names-layout encoder-decoder (`stack: encoder-decoder`, `attention.layout: names`): two LayerNorm stacks,
-    post-norm or pre-norm with a final norm (the role `final_norm`), of learned positions (offset or not) or fixed
+    """A names-layout encoder-decoder (`stack: encoder-decoder`, `attention.layout: names`): two LayerNorm or RMSNorm
+    stacks, post-norm or pre-norm with a final norm (the role `final_norm`), a dense or gated feed-forward, biases on,
+    off or by config flags, of learned positions (offset or not) or fixed
     sinusoids (always or by a flag, interleaved or in halves), a norm after the embeddings or none, word
     embeddings scaled by a config flag or not, a decoder whose depth, heads and feed-forward width are its own config
     fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
@@ -429,6 +430,19 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     feed_forward: dict[str, Any] = {"layout": "names", "size": "encoder_ffn_dim", "activation": "activation_function", "dropout": "dropout"}
     if draw(st.booleans()):
         feed_forward["activation_dropout"] = "activation_dropout"
+    attention: dict[str, Any] = {"layout": "names", "dropout": "attention_dropout"}
+    # The block's components: a gated feed-forward (at each stack's width), biases fixed or by config flags.
+    if draw(st.booleans()):
+        feed_forward["gated"] = True
+        names["ffn.gate"] = "fc_gate"
+    for box, flag in ((attention, "attention_bias"), (feed_forward, "mlp_bias")):
+        bias = draw(st.sampled_from([True, False, flag]))
+        if bias == flag:
+            fields.append(_field(flag, "bool", draw(st.booleans())))
+        box["bias"] = bias
+    output_bias = draw(st.sampled_from([None, True, False]))
+    if output_bias is not None:
+        attention["output_bias"] = output_bias
     spec: dict[str, Any] = {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": draw(st.sampled_from(["model", "transformer"])),
         "title": name.upper(), "paper": "-", "stack": "encoder-decoder",
@@ -437,9 +451,9 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
                                      "num_hidden_layers": "encoder_layers", "initializer_range": "init_std"}},
         "names": names,
         "embeddings": embeddings,
-        "attention": {"layout": "names", "dropout": "attention_dropout"},
+        "attention": attention,
         "feed_forward": feed_forward,
-        "norm": {"kind": "layer_norm", "placement": placement, "eps": draw(st.sampled_from([1e-5, 1e-12]))},
+        "norm": {"kind": draw(st.sampled_from(["layer_norm", "rms_norm"])), "placement": placement, "eps": draw(st.sampled_from([1e-5, 1e-12]))},
         "decoder": {"layers": "decoder_layers", "heads": "decoder_attention_heads", "ffn_size": "decoder_ffn_dim",
                     "start_token": "decoder_start_token_id"},
         "lm_head": {"path": "lm_head", "layout": "linear"},
@@ -589,7 +603,9 @@ def describe(spec: dict) -> list[str]:
                    f"layerdrop={'layerdrop' in spec}", f"logits_bias={'logits_bias' in spec['lm_head']}",
                    f"norm.placement={spec['norm']['placement']}", f"decoder.shift={decoder.get('shift', 'start_token')}",
                    f"seq2seq.sinusoidal={emb.get('sinusoidal')}", f"seq2seq.sinusoidal_layout={emb.get('sinusoidal_layout')}",
-                   f"seq2seq.embeddings.norm={emb['norm']}",
+                   f"seq2seq.embeddings.norm={emb['norm']}", f"seq2seq.gated={ffn.get('gated', False)}",
+                   f"seq2seq.attention.bias={att.get('bias', True)}", f"seq2seq.feed_forward.bias={ffn.get('bias', True)}",
+                   f"seq2seq.output_bias={att.get('output_bias')}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}"]
     elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
