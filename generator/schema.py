@@ -428,7 +428,7 @@ class FeedForwardSpec(Strict):
     # (act(gate(x)) * input(x) -> output).
     gated: Union[bool, FieldName] = False
     # names-layout encoder-decoder stacks: the config field of the dropout after the activation (between the two
-    # projections).
+    # projections; gated: after the product).
     activation_dropout: Optional[FieldName] = None
 
 
