@@ -499,7 +499,8 @@ class DecoderSpec(Strict):
     # Decoder-only stacks: how future keys are masked. `separate`: replaced by the mask value before the padding mask
     # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2);
     # `combined`: one additive mask of future and padding keys (a query that sees no key spreads its attention over
-    # every key, as the shared masking utilities of recent transformers models do).
+    # every key, as the shared masking utilities of recent transformers models do). Other stacks: absent (encoder-decoders
+    # render their own mask: names-layout ones one additive mask of future and padding keys, as BART).
     mask: Literal["separate", "combined"] = "separate"
     # Encoder-decoder stacks: the decoder stack's attribute in the base model.
     path: Optional[Identifier] = None

@@ -257,7 +257,7 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(NAMES_ENCODER_DECODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in decoder-only and names-layout encoder stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
-    Rule(NAMES_ENCODER_DECODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
+    Rule(NAMES_ENCODER_DECODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: the names-layout encoder-decoder's decoder always masks future and padding keys with one additive mask, as BART does; `mask` chooses between the two ways of decoder-only stacks"),
     # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
     Rule(ENCODER, "flax_placeholder_arguments", ([],), "remove `flax_placeholder_arguments`: only decoder-only stacks keep places for inputs they do not use (their heads without cross-attention keep transformers' places of the encoder states themselves)"),
