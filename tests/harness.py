@@ -327,6 +327,10 @@ def reference_model(case: Case, config, seed: int = 0):
                 p.copy_(1.0 + 0.2 * torch.randn_like(p)) if name.endswith("weight") else p.copy_(0.2 * torch.randn_like(p))
             elif name.endswith("bias"):
                 p.copy_(0.2 * torch.randn_like(p))
+            elif p.numel() > 1 and bool((p == p.flatten()[0]).all()):
+                # Any other parameter initialised to a constant (the weights of norms of any name: `ln_f`,
+                # `input_layernorm`, an RMSNorm's ones, a unit-offset RMSNorm's zeros) varies around it.
+                p.add_(0.2 * torch.randn_like(p))
     return model
 
 
