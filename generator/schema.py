@@ -246,9 +246,9 @@ class EmbeddingsSpec(Strict):
     # `max_position_embeddings + position_offset` rows (the first rows are never a position).
     position_offset: Optional[int] = Field(default=None, ge=0)
     # Word embeddings multiplied by sqrt(hidden_size): always (`true`) or when a boolean config field is true.
-    # names-layout encoder-decoder stacks: the looked-up embeddings only, times the float factor (BART). decoder-only
-    # stacks: the looked-up or given `inputs_embeds`, the factor rounded to their dtype first, as transformers' Gemma
-    # (which matters only in half precision).
+    # names-layout encoder-decoder stacks: the looked-up embeddings only, times the float factor. decoder-only stacks:
+    # the looked-up or given `inputs_embeds`, the factor rounded to their dtype first (which matters only in half
+    # precision).
     scale: Union[Literal[True], FieldName, None] = None
 
 
@@ -444,7 +444,7 @@ class NormSpec(Strict):
     # A config field, or (names layout) a fixed number.
     eps: Union[FieldName, float] = "layer_norm_eps"
     # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in
-    # float32, then casts back to the input's dtype (Gemma), where the plain RMSNorm casts back before its weight scales.
+    # float32, then casts back to the input's dtype, where the plain RMSNorm casts back before its weight scales.
     unit_offset: Optional[Literal[True]] = None
 
 
