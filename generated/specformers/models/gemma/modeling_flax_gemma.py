@@ -267,8 +267,8 @@ class FlaxGemmaBlock(nn.Module):
 
 
 class FlaxGemmaModule(nn.Module):
-    """The stack: `embed_tokens` (token embeddings; positions rotate the queries and keys), the blocks
-    `layers.N` and the final norm `norm`."""
+    """The stack: `embed_tokens` (token embeddings, times sqrt(hidden_size); positions rotate the queries and keys),
+    the blocks `layers.N` and the final norm `norm`."""
 
     config: GemmaConfig
     dtype: jnp.dtype = jnp.float32

@@ -242,8 +242,8 @@ class TFGemmaBlock(TFCompositeLayer):
 
 
 class TFGemmaMainLayer(TFCompositeLayer):
-    """The stack: `embed_tokens` (token embeddings; positions rotate the queries and keys), the blocks
-    `layers.N` and the final norm `norm`."""
+    """The stack: `embed_tokens` (token embeddings, times sqrt(hidden_size); positions rotate the queries and keys),
+    the blocks `layers.N` and the final norm `norm`."""
 
     def __init__(self, config: GemmaConfig, **kwargs):
         super().__init__(**kwargs)
