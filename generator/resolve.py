@@ -1191,10 +1191,6 @@ def _resolve_stacks(c: _Context) -> None:
                 raise fail(f"a names-layout decoder stack needs `decoder.{name}: <config field>`", ["decoder"])
             need_field(getattr(spec.decoder, name), ["decoder", name])
         need_field(ffn.activation_dropout, ["feed_forward", "activation_dropout"])
-        need_field(emb.scale, ["embeddings", "scale"])
-        scale_field = fields.get(spec.config.attribute_map.get(emb.scale, emb.scale)) if emb.scale else None
-        if scale_field is not None and scale_field.type != "bool":
-            raise fail(f"`scale` names a boolean config field (word embeddings times sqrt(hidden_size) when true), not the {scale_field.type} field {emb.scale!r}", ["embeddings", "scale"])
         if spec.layerdrop is not None:
             need_field(spec.layerdrop.encoder, ["layerdrop", "encoder"])
             need_field(spec.layerdrop.decoder, ["layerdrop", "decoder"])
@@ -1205,6 +1201,11 @@ def _resolve_stacks(c: _Context) -> None:
             raise fail("an encoder-decoder model needs `embeddings.shared` (the vocabulary matrix both stacks use)", ["decoder", "path"])
         if att.cross_module is None:
             raise fail("an encoder-decoder model needs `attention.cross_module` (the decoder's cross-attention)", ["decoder", "path"])
+    if isinstance(emb.scale, str):
+        need_field(emb.scale, ["embeddings", "scale"])
+        scale_field = fields.get(spec.config.attribute_map.get(emb.scale, emb.scale))
+        if scale_field is not None and scale_field.type != "bool":
+            raise fail(f"`scale` names a boolean config field (word embeddings times sqrt(hidden_size) when true), not the {scale_field.type} field {emb.scale!r}", ["embeddings", "scale"])
 
     if spec.encoder is not None and spec.encoder.sharing is not None:
         need_field(spec.encoder.sharing.groups, ["encoder", "sharing", "groups"])

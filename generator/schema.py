@@ -245,9 +245,11 @@ class EmbeddingsSpec(Strict):
     # names-layout encoder-decoder stacks: learned positions read row `position + position_offset` of a table of
     # `max_position_embeddings + position_offset` rows (the first rows are never a position).
     position_offset: Optional[int] = Field(default=None, ge=0)
-    # names-layout encoder-decoder stacks: a boolean config field; when set, the word embeddings are multiplied by
-    # sqrt(hidden_size).
-    scale: Optional[FieldName] = None
+    # Word embeddings multiplied by sqrt(hidden_size): always (`true`) or when a boolean config field is true.
+    # names-layout encoder-decoder stacks: the looked-up embeddings only, times the float factor. decoder-only stacks:
+    # the looked-up or given `inputs_embeds`, the factor rounded to their dtype first (which matters only in half
+    # precision).
+    scale: Union[Literal[True], FieldName, None] = None
 
 
 class RotaryPosition(Strict):
@@ -441,6 +443,9 @@ class NormSpec(Strict):
     placement: Literal["post", "pre"] = "post"
     # A config field, or (names layout) a fixed number.
     eps: Union[FieldName, float] = "layer_norm_eps"
+    # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in
+    # float32, then casts back to the input's dtype, where the plain RMSNorm casts back before its weight scales.
+    unit_offset: Optional[Literal[True]] = None
 
 
 class ResidualSpec(Strict):
@@ -546,7 +551,7 @@ class ActivationSpec(Strict):
 
 # Activation names every framework's activations module knows.
 ActivationName = Literal[
-    "gelu", "gelu_new", "gelu_fast", "quick_gelu", "relu", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
+    "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
 ]
 
 

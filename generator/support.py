@@ -319,7 +319,6 @@ RULES += (
 # Components that only names-layout encoder-decoder stacks render: refused in every other kind.
 _NAMES_ENCODER_DECODER_ONLY = (
     ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder stacks"),
-    ("embeddings.scale", "remove `scale`: scaled word embeddings exist only in names-layout encoder-decoder stacks"),
     ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder stacks"),
     ("decoder.heads", "remove `heads`: a decoder stack with heads of its own exists only in names-layout encoder-decoder stacks"),
     ("decoder.ffn_size", "remove `ffn_size`: a decoder stack with a feed-forward width of its own exists only in names-layout encoder-decoder stacks"),
@@ -328,6 +327,17 @@ _NAMES_ENCODER_DECODER_ONLY = (
 )
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
+)
+# Word embeddings times sqrt(hidden_size) exist only in names-layout encoder-decoder and decoder-only stacks.
+RULES += tuple(
+    Rule(kind, "embeddings.scale", (_ABSENT,), "remove `scale`: scaled word embeddings exist only in names-layout encoder-decoder and decoder-only stacks")
+    for kind in (ENCODER, NAMES_ENCODER, ENCODER_DECODER)
+)
+# The unit-offset RMSNorm (`1 + weight`) is a names-layout norm: the `fused`, `split` and `sublayer` layouts hold
+# plain norms.
+RULES += tuple(
+    Rule(kind, "norm.unit_offset", (_ABSENT,), "remove `unit_offset`: the unit-offset RMSNorm exists only in names-layout stacks")
+    for kind in (ENCODER, ENCODER_DECODER)
 )
 # How labels become decoder inputs: another shift than after `decoder.start_token` exists only in names-layout
 # encoder-decoder stacks.
@@ -354,6 +364,7 @@ CONFLICTS: tuple[tuple[str, str, str], ...] = (
 REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     (ENCODER, "attention.cross_module", "attention.layout", ("split",), "the cross-attention is rendered as `<cross_module>.self.*` + `<cross_module>.output.*`, as transformers' BERT-style decoders hold it: write `attention.layout: split` or remove `cross_module`"),
     (ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: ...}` or remove `cross_module`"),
+    *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)),
 )
 
 

@@ -230,9 +230,11 @@ def decoder_only_specs(draw, name: str) -> dict:
     """A names-layout stack whose module names are drawn too: containers of one or two levels (or none), fused or
     separate q/k/v (a fused one ordered [q | k | v] or head by head), Linear or Conv1D projections with or without
     biases. A decoder-only stack (pre-norm, causal, attention scaling fixed or by config flags, a sequential or parallel
-    residual, fixed or by a config flag) or an encoder (`stack: encoder`, `attention.layout: names`: post-norm,
-    bidirectional, a norm after the embeddings, learned or flag-selected sinusoidal positions, a fixed or configured
-    epsilon, first-token heads with or without a `pre_classifier`, an LM head of `names` roles)."""
+    residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never)
+    or an encoder (`stack: encoder`, `attention.layout: names`: post-norm, bidirectional, a norm after the embeddings,
+    learned or flag-selected sinusoidal positions, a fixed or configured epsilon, first-token heads with or without a
+    `pre_classifier`, an LM head of `names` roles); LayerNorm or RMSNorm blocks, the RMSNorm with a unit offset
+    (`1 + weight`) or not."""
     encoder = draw(st.booleans())
     attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
     ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
@@ -340,6 +342,15 @@ def decoder_only_specs(draw, name: str) -> dict:
         # A sliding attention window of 3 positions (shorter than the test inputs), or None in the config (no window).
         fields.append(_field("sliding_window", "int", draw(st.sampled_from([3, None])), optional=True))
         attention["sliding_window"] = "sliding_window"
+    # RMSNorms scaling by `1 + weight`; word embeddings times sqrt(hidden_size), always or as a config flag says.
+    norm: dict[str, Any] = {"kind": block["norm"], "placement": "pre"}
+    if norm["kind"] == "rms_norm" and draw(st.booleans()):
+        norm["unit_offset"] = True
+    scale = draw(st.sampled_from([None, True, "scale_embedding"]))
+    if scale == "scale_embedding":
+        fields.append(_field("scale_embedding", "bool", draw(st.booleans())))
+    if scale is not None:
+        embeddings["scale"] = scale
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -348,7 +359,7 @@ def decoder_only_specs(draw, name: str) -> dict:
         "embeddings": embeddings,
         **({"position": position} if position else {}),
         "attention": attention, "feed_forward": feed_forward,
-        "norm": {"kind": block["norm"], "placement": "pre"},
+        "norm": norm,
         **({"residual": {"parallel": residual, **({"shared_norm": True} if shared_norm else {})}} if residual is not None else {}),
         "decoder": {"causal": True, "cache": True, "mask": mask},
         "lm_head": lm_head,
@@ -359,10 +370,11 @@ def decoder_only_specs(draw, name: str) -> dict:
 @st.composite
 def names_encoder_decoder_specs(draw, name: str) -> dict:
     """A names-layout encoder-decoder (`stack: encoder-decoder`, `attention.layout: names`): two LayerNorm or RMSNorm
-    stacks, post-norm or pre-norm with a final norm (the role `final_norm`), a dense or gated feed-forward, biases on,
+    stacks (the RMSNorm with a unit offset or not), post-norm or pre-norm with a final norm (the role `final_norm`), a
+    dense or gated feed-forward, biases on,
     off or by config flags, of learned positions (offset or not) or fixed
     sinusoids (always or by a flag, interleaved or in halves), a norm after the embeddings or none, word
-    embeddings scaled by a config flag or not, a decoder whose depth, heads and feed-forward width are its own config
+    embeddings scaled always, by a config flag or not, a decoder whose depth, heads and feed-forward width are its own config
     fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
     non-pad token, LayerDrop fields or none, a logits bias or none, the heads the kind renders; its module names the
     `bart` preset or drawn ones."""
@@ -491,6 +503,11 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     if draw(st.booleans()):
         embeddings["norm"] = False
         names.pop("embeddings.norm", None)  # a preset's role is left out
+    # RMSNorms scaling by `1 + weight`; word embeddings always scaled (a flag may scale them above).
+    if spec["norm"]["kind"] == "rms_norm" and draw(st.booleans()):
+        spec["norm"]["unit_offset"] = True
+    if "scale" not in embeddings and draw(st.booleans()):
+        embeddings["scale"] = True
     return spec
 
 
@@ -574,6 +591,9 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     }
     if lm_head is not None:
         spec["lm_head"] = lm_head
+    # RMSNorms scaling by `1 + weight`.
+    if spec["norm"]["kind"] == "rms_norm" and draw(st.booleans()):
+        spec["norm"]["unit_offset"] = True
     return spec
 
 
@@ -588,13 +608,13 @@ def describe(spec: dict) -> list[str]:
     seq2seq = "path" in spec.get("decoder", {}) or spec.get("stack") == "encoder-decoder"
     att, ffn = spec["attention"], spec["feed_forward"]
     stack = spec.get("stack") or ("encoder-decoder" if seq2seq else "encoder")
-    labels = [f"stack={stack}", f"norm.kind={spec['norm']['kind']}"]
+    labels = [f"stack={stack}", f"norm.kind={spec['norm']['kind']}", f"norm.unit_offset={spec['norm'].get('unit_offset', False)}"]
     labels += [f"head={h['kind']}" for h in spec["heads"][1:]]
     if spec["attention"]["layout"] == "names" and stack == "encoder-decoder":
         emb, decoder = spec["embeddings"], spec["decoder"]
         fields = {f["name"]: f["default"] for f in spec["config"]["fields"]}
         labels += [f"names_stack={stack}", f"names.preset={spec['names'].get('preset')}",
-                   f"position_offset={emb.get('position_offset')}", f"embeddings.scale={'scale' in emb}",
+                   f"position_offset={emb.get('position_offset')}", f"embeddings.scale={emb.get('scale')}",
                    f"embeddings.padding_idx={'padding_idx' in emb}", f"activation={fields['activation_function']}",
                    f"activation_dropout={'activation_dropout' in ffn}",
                    f"decoder_depth={'same' if fields['decoder_layers'] == fields['encoder_layers'] else 'other'}",
@@ -623,7 +643,7 @@ def describe(spec: dict) -> list[str]:
                    f"rotary_dims={'dims' in spec.get('position', {})}", f"pairing={spec.get('position', {}).get('pairing', 'halves')}",
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
-                   f"sliding_window={'sliding_window' in att}"]
+                   f"sliding_window={'sliding_window' in att}", f"embeddings.scale={spec['embeddings'].get('scale')}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]

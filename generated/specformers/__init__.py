@@ -327,6 +327,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxErnieForQuestionAnswering",
         "FlaxErniePreTrainedModel",
     ],
+    "models.gemma.configuration_gemma": ["GemmaConfig"],
+    "models.gemma.modeling_gemma": [
+        "GemmaModel",
+        "GemmaForCausalLM",
+        "GemmaForSequenceClassification",
+        "GemmaForTokenClassification",
+        "GemmaPreTrainedModel",
+    ],
+    "models.gemma.modeling_tf_gemma": [
+        "TFGemmaModel",
+        "TFGemmaForCausalLM",
+        "TFGemmaForSequenceClassification",
+        "TFGemmaForTokenClassification",
+        "TFGemmaPreTrainedModel",
+    ],
+    "models.gemma.modeling_flax_gemma": [
+        "FlaxGemmaModel",
+        "FlaxGemmaForCausalLM",
+        "FlaxGemmaForSequenceClassification",
+        "FlaxGemmaForTokenClassification",
+        "FlaxGemmaPreTrainedModel",
+    ],
     "models.gpt2.configuration_gpt2": ["GPT2Config"],
     "models.gpt2.modeling_gpt2": [
         "GPT2Model",

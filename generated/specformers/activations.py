@@ -49,6 +49,7 @@ class LinearActivation(nn.Module):
 ACT2FN: dict[str, type[nn.Module]] = {
     "gelu": GELUActivation,
     "gelu_new": NewGELUActivation,
+    "gelu_pytorch_tanh": NewGELUActivation,  # the same tanh approximation (transformers' `GELUTanh`)
     "gelu_fast": FastGELUActivation,
     "quick_gelu": QuickGELUActivation,
     "relu": nn.ReLU,

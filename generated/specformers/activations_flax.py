@@ -41,6 +41,7 @@ ACT2FN = _Activations(
     {
         "gelu": partial(nn.gelu, approximate=False),  # exact, with erf (as PyTorch's nn.GELU())
         "gelu_new": partial(nn.gelu, approximate=True),  # tanh approximation
+        "gelu_pytorch_tanh": partial(nn.gelu, approximate=True),  # the same tanh approximation (`GELUTanh`)
         "gelu_fast": gelu_fast,
         "quick_gelu": quick_gelu,
         "relu": nn.relu,

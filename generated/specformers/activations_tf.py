@@ -55,6 +55,7 @@ def linear(x):
 ACT2FN = {
     "gelu": gelu,
     "gelu_new": gelu_new,
+    "gelu_pytorch_tanh": gelu_new,  # the same tanh approximation (transformers' `GELUTanh`)
     "gelu_fast": gelu_fast,
     "quick_gelu": quick_gelu,
     "relu": tf.nn.relu,
