@@ -505,7 +505,7 @@ class DecoderSpec(Strict):
     # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2);
     # `combined`: one additive mask of future and padding keys (a query that sees no key spreads its attention over
     # every key, as the shared masking utilities of recent transformers models do). Other stacks: absent (encoder-decoders
-    # render their own mask: names-layout ones one additive mask of future and padding keys, as BART).
+    # render their own mask: names-layout ones one additive mask of future and padding keys).
     mask: Literal["separate", "combined"] = "separate"
     # Encoder-decoder stacks: the decoder stack's attribute in the base model.
     path: Optional[Identifier] = None
