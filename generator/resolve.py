@@ -142,7 +142,8 @@ class Head:
 class Leaf:
     """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `rms_norm`, `linear` (`weight [out, in]`),
     `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`) or `layers` (the list of blocks); sizes are
-    Python expressions over `config` (the generated module's helpers)."""
+    Python expressions over `config` (the generated module's helpers). A leaf with `when` is built only when that
+    config flag is true (as transformers builds it)."""
 
     attr: str
     path: str  # dotted, from the block
@@ -151,6 +152,7 @@ class Leaf:
     out_size: str
     bias: Union[bool, str]  # a string: the boolean config field that decides
     roles: tuple[str, ...]
+    when: Optional[str] = None  # the boolean config field without which the module does not exist (None: always)
 
     @property
     def is_leaf(self) -> bool:
@@ -219,6 +221,9 @@ class Names:
     rotary_interleaved: bool = False
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
+    # Norms of each head's queries and keys (`attention.qk_norm`, the roles `attention.q_norm` / `attention.k_norm`):
+    # False, True, or the boolean config field without which they do not exist.
+    qk_norm: Union[bool, str] = False
     # Encoder-decoder stacks: the base model's attributes (the shared vocabulary matrix, the two stacks; `model` is
     # then the tree of one stack, `block` that of an encoder block), the tree of a decoder block (with the
     # cross-attention roles) and its feed-forward width.
@@ -614,8 +619,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
 MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm")
-BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output", "ffn.norm",
-               "ffn.gate", "ffn.input", "ffn.output")
+BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
+               "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -693,6 +698,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
+        "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
+        "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
         "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -759,11 +766,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     norm_kind = spec.norm.kind
     output_bias = att.bias if att.output_bias is None else att.output_bias
 
-    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str]) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
-        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list)
+        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when)
 
     def nested(leaves: dict[str, Leaf]) -> None:
         for path, item in leaves.items():
@@ -792,6 +799,10 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         for role in ("attention.key", "attention.value"):
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
+    if att.qk_norm is not False:
+        # Norms over each head's width, one weight shared by the heads (query and key/value heads alike).
+        for role in ("attention.q_norm", "attention.k_norm"):
+            add(leaves, (role,), norm_kind, head_dim, head_dim, True, att.qk_norm if isinstance(att.qk_norm, str) else None)
     if "ffn.norm" in needed:
         add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
     if "ffn.gate" in needed:
@@ -857,6 +868,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_dims=spec.position.dims if isinstance(spec.position, schema.RotaryPosition) else None,
         rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
         shared_norm=spec.residual is not None and spec.residual.shared_norm,
+        qk_norm=att.qk_norm,
         shared=roles["embeddings.shared"] if seq2seq else None,
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,
@@ -1046,6 +1058,8 @@ def _resolve_attention(c: _Context) -> None:
         raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
     need_field(att.dropout, ["attention", "dropout"])
     need_field(att.head_dim, ["attention", "head_dim"])
+    if isinstance(att.qk_norm, str):
+        need_field(att.qk_norm, ["attention", "qk_norm"])
     if att.select is not None:
         need_field(att.select.field, ["attention", "select", "field"])
         choices = fields[spec.config.attribute_map.get(att.select.field, att.select.field)].choices if att.select.field in fields else None
@@ -1475,6 +1489,12 @@ def resolve_architecture(
     if cross_attention is not None:
         layers = re.escape(f"{spec.encoder.path}.{spec.encoder.layer_list}")
         keys_needing_config_flag["add_cross_attention"] = (rf"(^|\.){layers}\.\d+\.{cross_attention}\.",)
+    if names is not None and isinstance(names.qk_norm, str):
+        # The norms of the queries and keys exist only when their flag is set.
+        layers = re.escape(names.layers)
+        keys_needing_config_flag[names.qk_norm] = tuple(
+            rf"(^|\.){layers}\.\d+\.{re.escape(names.roles[role])}\." for role in ("attention.q_norm", "attention.k_norm")
+        )
     test_variants = _resolve_test_variants(spec, fail)
 
     lm_path = tuple(spec.lm_head.path.split(".")) if spec.lm_head else ()
