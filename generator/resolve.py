@@ -1060,6 +1060,9 @@ def _resolve_attention(c: _Context) -> None:
     need_field(att.head_dim, ["attention", "head_dim"])
     if isinstance(att.qk_norm, str):
         need_field(att.qk_norm, ["attention", "qk_norm"])
+        flag_field = fields.get(spec.config.attribute_map.get(att.qk_norm, att.qk_norm))
+        if flag_field is not None and flag_field.type != "bool":
+            raise fail(f"`qk_norm` names a bool config field (whether the norms exist), not the {flag_field.type} field {att.qk_norm!r}: write `true`, `false` or a bool field", ["attention", "qk_norm"])
     if att.select is not None:
         need_field(att.select.field, ["attention", "select", "field"])
         choices = fields[spec.config.attribute_map.get(att.select.field, att.select.field)].choices if att.select.field in fields else None
