@@ -221,9 +221,11 @@ class Names:
     rotary_interleaved: bool = False
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
-    # Norms of each head's queries and keys (`attention.qk_norm`, the roles `attention.q_norm` / `attention.k_norm`):
-    # False, True, or the boolean config field without which they do not exist.
+    # Norms of the queries and keys (`attention.qk_norm`, the roles `attention.q_norm` / `attention.k_norm`): False,
+    # True, or the boolean config field without which they do not exist; over each head's width (`head`) or the whole
+    # projection's (`all`, before the split into heads).
     qk_norm: Union[bool, str] = False
+    qk_norm_scope: str = "head"
     # Encoder-decoder stacks: the base model's attributes (the shared vocabulary matrix, the two stacks; `model` is
     # then the tree of one stack, `block` that of an encoder block), the tree of a decoder block (with the
     # cross-attention roles) and its feed-forward width.
@@ -800,9 +802,16 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
     if att.qk_norm is not False:
-        # Norms over each head's width, one weight shared by the heads (query and key/value heads alike).
-        for role in ("attention.q_norm", "attention.k_norm"):
-            add(leaves, (role,), norm_kind, head_dim, head_dim, True, att.qk_norm if isinstance(att.qk_norm, str) else None)
+        if att.qk_norm_scope == "all" and fused and att.fused_order == "per_head":
+            raise fail("`qk_norm_scope: all` normalises every head's queries (and keys) together before the split into heads, and a fused q/k/v projection ordered `per_head` interleaves them with the values: write `qk_norm_scope: head` or `fused_order: blocks`", ["attention", "qk_norm_scope"])
+        # Norms over each head's width, one weight shared by the heads (query and key/value heads alike), or over the
+        # whole projection's (a fused projection's queries and keys are hidden_size wide each).
+        flag = att.qk_norm if isinstance(att.qk_norm, str) else None
+        for role, width in (("attention.q_norm", query_size), ("attention.k_norm", kv_size)):
+            size = head_dim if att.qk_norm_scope == "head" else width
+            add(leaves, (role,), norm_kind, size, size, True, flag)
+    elif att.qk_norm_scope != "head":
+        raise fail("`qk_norm_scope` sets the width of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_scope` or add `qk_norm`", ["attention", "qk_norm_scope"])
     if "ffn.norm" in needed:
         add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
     if "ffn.gate" in needed:
@@ -869,6 +878,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
         shared_norm=spec.residual is not None and spec.residual.shared_norm,
         qk_norm=att.qk_norm,
+        qk_norm_scope=att.qk_norm_scope,
         shared=roles["embeddings.shared"] if seq2seq else None,
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,

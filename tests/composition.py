@@ -582,8 +582,9 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
 
 
 def _qk_norm(draw, names: dict, fields: list, attention: dict) -> None:
-    """Norms of each head's queries and keys (`attention.qk_norm`), drawn last: none, always, or built and applied
-    only when a config flag (drawn true or false) is set; their modules beside the q/k/v projections."""
+    """Norms of the queries and keys (`attention.qk_norm`), drawn last: none, always, or built and applied only when
+    a config flag (drawn true or false) is set; their modules beside the q/k/v projections; over each head's width or
+    (but with a fused projection ordered head by head) the whole projection's."""
     qk_norm = draw(st.sampled_from([False, True, "use_qk_norm"]))
     if qk_norm is False:
         return
@@ -593,6 +594,8 @@ def _qk_norm(draw, names: dict, fields: list, attention: dict) -> None:
     attr = draw(st.sampled_from(["norm", "layernorm"]))
     names.update({"attention.q_norm": f"{box}.q_{attr}", "attention.k_norm": f"{box}.k_{attr}"})
     attention["qk_norm"] = qk_norm
+    if attention.get("fused_order") != "per_head" and draw(st.booleans()):
+        attention["qk_norm_scope"] = "all"
 
 
 def specs():
@@ -641,7 +644,8 @@ def describe(spec: dict) -> list[str]:
                    f"rotary_dims={'dims' in spec.get('position', {})}", f"pairing={spec.get('position', {}).get('pairing', 'halves')}",
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
-                   f"sliding_window={'sliding_window' in att}", f"qk_norm={att.get('qk_norm', False)}"]
+                   f"sliding_window={'sliding_window' in att}", f"qk_norm={att.get('qk_norm', False)}",
+                   f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]
