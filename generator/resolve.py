@@ -142,7 +142,8 @@ class Head:
 class Leaf:
     """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `rms_norm`, `linear` (`weight [out, in]`),
     `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`) or `layers` (the list of blocks); sizes are
-    Python expressions over `config` (the generated module's helpers)."""
+    Python expressions over `config` (the generated module's helpers). A leaf with `when` is built only when that
+    config flag is true (as transformers builds it)."""
 
     attr: str
     path: str  # dotted, from the block
@@ -151,6 +152,7 @@ class Leaf:
     out_size: str
     bias: Union[bool, str]  # a string: the boolean config field that decides
     roles: tuple[str, ...]
+    when: Optional[str] = None  # the boolean config field without which the module does not exist (None: always)
 
     @property
     def is_leaf(self) -> bool:
@@ -219,6 +221,11 @@ class Names:
     rotary_interleaved: bool = False
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
+    # Norms of the queries and keys (`attention.qk_norm`, the roles `attention.q_norm` / `attention.k_norm`): False,
+    # True, or the boolean config field without which they do not exist; over each head's width (`head`) or the whole
+    # projection's (`all`, before the split into heads).
+    qk_norm: Union[bool, str] = False
+    qk_norm_scope: str = "head"
     # Encoder-decoder stacks: the base model's attributes (the shared vocabulary matrix, the two stacks; `model` is
     # then the tree of one stack, `block` that of an encoder block), the tree of a decoder block (with the
     # cross-attention roles) and its feed-forward width.
@@ -614,8 +621,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
 MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm")
-BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output", "ffn.norm",
-               "ffn.gate", "ffn.input", "ffn.output")
+BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
+               "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -693,6 +700,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
+        "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
+        "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
         "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -759,11 +768,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     norm_kind = spec.norm.kind
     output_bias = att.bias if att.output_bias is None else att.output_bias
 
-    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str]) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
-        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list)
+        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when)
 
     def nested(leaves: dict[str, Leaf]) -> None:
         for path, item in leaves.items():
@@ -792,6 +801,17 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         for role in ("attention.key", "attention.value"):
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
+    if att.qk_norm is not False:
+        if att.qk_norm_scope == "all" and fused and att.fused_order == "per_head":
+            raise fail("`qk_norm_scope: all` normalises every head's queries (and keys) together before the split into heads, and a fused q/k/v projection ordered `per_head` interleaves them with the values: write `qk_norm_scope: head` or `fused_order: blocks`", ["attention", "qk_norm_scope"])
+        # Norms over each head's width, one weight shared by the heads (query and key/value heads alike), or over the
+        # whole projection's (a fused projection's queries and keys are hidden_size wide each).
+        flag = att.qk_norm if isinstance(att.qk_norm, str) else None
+        for role, width in (("attention.q_norm", query_size), ("attention.k_norm", kv_size)):
+            size = head_dim if att.qk_norm_scope == "head" else width
+            add(leaves, (role,), norm_kind, size, size, True, flag)
+    elif att.qk_norm_scope != "head":
+        raise fail("`qk_norm_scope` sets the width of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_scope` or add `qk_norm`", ["attention", "qk_norm_scope"])
     if "ffn.norm" in needed:
         add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
     if "ffn.gate" in needed:
@@ -857,6 +877,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_dims=spec.position.dims if isinstance(spec.position, schema.RotaryPosition) else None,
         rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
         shared_norm=spec.residual is not None and spec.residual.shared_norm,
+        qk_norm=att.qk_norm,
+        qk_norm_scope=att.qk_norm_scope,
         shared=roles["embeddings.shared"] if seq2seq else None,
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,
@@ -1046,6 +1068,11 @@ def _resolve_attention(c: _Context) -> None:
         raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
     need_field(att.dropout, ["attention", "dropout"])
     need_field(att.head_dim, ["attention", "head_dim"])
+    if isinstance(att.qk_norm, str):
+        need_field(att.qk_norm, ["attention", "qk_norm"])
+        flag_field = fields.get(spec.config.attribute_map.get(att.qk_norm, att.qk_norm))
+        if flag_field is not None and flag_field.type != "bool":
+            raise fail(f"`qk_norm` names a bool config field (whether the norms exist), not the {flag_field.type} field {att.qk_norm!r}: write `true`, `false` or a bool field", ["attention", "qk_norm"])
     if att.select is not None:
         need_field(att.select.field, ["attention", "select", "field"])
         choices = fields[spec.config.attribute_map.get(att.select.field, att.select.field)].choices if att.select.field in fields else None
@@ -1476,6 +1503,12 @@ def resolve_architecture(
     if cross_attention is not None:
         layers = re.escape(f"{spec.encoder.path}.{spec.encoder.layer_list}")
         keys_needing_config_flag["add_cross_attention"] = (rf"(^|\.){layers}\.\d+\.{cross_attention}\.",)
+    if names is not None and isinstance(names.qk_norm, str):
+        # The norms of the queries and keys exist only when their flag is set.
+        layers = re.escape(names.layers)
+        keys_needing_config_flag[names.qk_norm] = tuple(
+            rf"(^|\.){layers}\.\d+\.{re.escape(names.roles[role])}\." for role in ("attention.q_norm", "attention.k_norm")
+        )
     test_variants = _resolve_test_variants(spec, fail)
 
     lm_path = tuple(spec.lm_head.path.split(".")) if spec.lm_head else ()

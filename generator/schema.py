@@ -385,6 +385,15 @@ class AttentionSpec(Strict):
     # projections are heads x head_dim wide (default hidden_size / heads; names layout: an optional field without
     # `default_from` that the config leaves None means hidden_size / heads too, computed where the width is read)
     head_dim: Optional[FieldName] = None
+    # names layout: norms of the queries and the keys (the `names` roles `attention.q_norm` and `attention.k_norm`,
+    # of `norm.kind` with `norm.eps`), applied after the q/k projections and before the rotary positions: always
+    # (true), never (false), or as a boolean config field says (the two norms then exist only when it is true).
+    qk_norm: Union[bool, FieldName] = False
+    # The width each norm of `qk_norm` normalises: `head`, each head's head_dim values on their own (one weight of
+    # head_dim shared by the heads, applied after the split into heads); `all`, the whole projection's (query heads x
+    # head_dim for the queries, key/value heads x head_dim for the keys), before the split (not with a fused q/k/v
+    # projection ordered `per_head`; PyTorch's `prune_heads` then refuses).
+    qk_norm_scope: Literal["head", "all"] = "head"
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
     # The cross-attention module of a decoder layer: in the decoder stack of an encoder-decoder model; in an encoder

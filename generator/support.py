@@ -350,6 +350,15 @@ RULES += tuple(
     Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks")
     for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
+# Norms of the queries and keys: in the names-layout block of decoder-only and names-layout encoder stacks.
+RULES += tuple(
+    Rule(kind, "attention.qk_norm", (False,), "remove `qk_norm`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
+    for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
+)
+RULES += tuple(
+    Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
+    for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
+)
 # fmt: on
 
 

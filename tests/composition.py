@@ -351,6 +351,7 @@ def decoder_only_specs(draw, name: str) -> dict:
         fields.append(_field("scale_embedding", "bool", draw(st.booleans())))
     if scale is not None:
         embeddings["scale"] = scale
+    _qk_norm(draw, names, fields, attention)
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -576,14 +577,17 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         if kind == "token_classification" and "dropout" not in head:
             head["dropout"] = "hidden_dropout_prob"
         heads.append(head)
+    base_model_prefix = draw(st.sampled_from(["transformer", "backbone"]))
+    attention: dict[str, Any] = {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])),
+                                 "bias": draw(st.booleans()), "output_dropout": draw(st.booleans()), **block["attention"]}
+    _qk_norm(draw, names, fields, attention)
     spec = {
-        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": draw(st.sampled_from(["transformer", "backbone"])),
+        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "encoder",
         "config": {"doc": "A drawn names-layout encoder architecture.", "fields": fields},
         "names": names,
         "embeddings": embeddings,
-        "attention": {"layout": "names", "projection": draw(st.sampled_from(["linear", "conv1d"])),
-                      "bias": draw(st.booleans()), "output_dropout": draw(st.booleans()), **block["attention"]},
+        "attention": attention,
         "feed_forward": feed_forward,
         # The LM head's norm is a LayerNorm: RMSNorm blocks only without one.
         "norm": {"kind": "layer_norm" if lm_head else block["norm"], "placement": "post", "eps": eps},
@@ -595,6 +599,23 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     if spec["norm"]["kind"] == "rms_norm" and draw(st.booleans()):
         spec["norm"]["unit_offset"] = True
     return spec
+
+
+def _qk_norm(draw, names: dict, fields: list, attention: dict) -> None:
+    """Norms of the queries and keys (`attention.qk_norm`), drawn last: none, always, or built and applied only when
+    a config flag (drawn true or false) is set; their modules beside the q/k/v projections; over each head's width or
+    (but with a fused projection ordered head by head) the whole projection's."""
+    qk_norm = draw(st.sampled_from([False, True, "use_qk_norm"]))
+    if qk_norm is False:
+        return
+    if qk_norm == "use_qk_norm":
+        fields.append(_field("use_qk_norm", "bool", draw(st.booleans())))
+    box = names["attention.output"].rsplit(".", 1)[0]
+    attr = draw(st.sampled_from(["norm", "layernorm"]))
+    names.update({"attention.q_norm": f"{box}.q_{attr}", "attention.k_norm": f"{box}.k_{attr}"})
+    attention["qk_norm"] = qk_norm
+    if attention.get("fused_order") != "per_head" and draw(st.booleans()):
+        attention["qk_norm_scope"] = "all"
 
 
 def specs():
@@ -643,7 +664,9 @@ def describe(spec: dict) -> list[str]:
                    f"rotary_dims={'dims' in spec.get('position', {})}", f"pairing={spec.get('position', {}).get('pairing', 'halves')}",
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
-                   f"sliding_window={'sliding_window' in att}", f"embeddings.scale={spec['embeddings'].get('scale')}"]
+                   f"sliding_window={'sliding_window' in att}", f"embeddings.scale={spec['embeddings'].get('scale')}",
+                   f"qk_norm={att.get('qk_norm', False)}",
+                   f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]

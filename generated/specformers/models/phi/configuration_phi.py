@@ -55,8 +55,8 @@ class PhiConfig(PretrainedConfig):
         partial_rotary_factor (`float`, *optional*, defaults to 0.5):
             Fraction of each head's dimensions that the rotary position embeddings rotate.
         qk_layernorm (`bool`, *optional*, defaults to False):
-            Whether to normalize the queries and keys after projecting the hidden states: not rendered by specformers,
-            so only `False` is accepted.
+            Whether to normalize the queries and keys after projecting the hidden states (a LayerNorm over each head's
+            width).
         bos_token_id (`int`, *optional*, defaults to 1):
             Beginning of stream token id.
         eos_token_id (`int`, *optional*, defaults to 2):
@@ -98,10 +98,6 @@ class PhiConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if qk_layernorm not in [False]:
-            raise ValueError(
-                f"qk_layernorm={qk_layernorm!r} is not supported (accepted: [False]): LayerNorms on the queries and keys are not rendered"
-            )
         if rope_scaling is not None:
             raise ValueError(
                 f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"

@@ -109,6 +109,11 @@ class FlaxPhiBlockSelfAttn(nn.Module):
             dtype=self.dtype,
             name="dense",
         )
+        if config.qk_layernorm:
+            # attention.q_norm: LayerNorm
+            self.q_layernorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="q_layernorm")
+            # attention.k_norm: LayerNorm
+            self.k_layernorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="k_layernorm")
 
 
 class FlaxPhiBlockMlp(nn.Module):
@@ -184,6 +189,9 @@ class FlaxPhiBlock(nn.Module):
         key = self.self_attn.k_proj(hidden_states)
         value = self.self_attn.v_proj(hidden_states)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if self.config.qk_layernorm:
+            # Each head's queries and keys normalised over the head's width.
+            query, key = self.self_attn.q_layernorm(query), self.self_attn.k_layernorm(key)
         # Rotary positions turn the queries and the new keys (the cache holds turned keys).
         query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
         if layer_past is not None and cache_index is not None:
@@ -553,6 +561,13 @@ class FlaxPhiPreTrainedModel(FlaxPreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "qk_layernorm": (
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.q_layernorm\\.",
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.k_layernorm\\.",
+        ),
+    }
 
     def init_cache(self, batch_size: int, max_length: int) -> tuple:
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,

@@ -81,6 +81,15 @@ class PhiBlockSelfAttn(nn.Module):
         self.dense = nn.Linear(
             config.num_attention_heads * config.hidden_size // config.num_attention_heads, config.hidden_size
         )
+        if config.qk_layernorm:
+            # attention.q_norm: LayerNorm
+            self.q_layernorm = nn.LayerNorm(
+                config.hidden_size // config.num_attention_heads, eps=config.layer_norm_eps
+            )
+            # attention.k_norm: LayerNorm
+            self.k_layernorm = nn.LayerNorm(
+                config.hidden_size // config.num_attention_heads, eps=config.layer_norm_eps
+            )
 
 
 class PhiBlockMlp(nn.Module):
@@ -138,6 +147,9 @@ class PhiBlock(GradientCheckpointingLayer):
         key = self.self_attn.k_proj(hidden_states)
         value = self.self_attn.v_proj(hidden_states)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if self.config.qk_layernorm:
+            # Each head's queries and keys normalised over the head's width.
+            query, key = self.self_attn.q_layernorm(query), self.self_attn.k_layernorm(key)
         # Rotary positions turn the queries and the new keys (the cache holds turned keys).
         query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
         if layer_past is not None:
@@ -182,6 +194,13 @@ class PhiPreTrainedModel(PreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "qk_layernorm": (
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.q_layernorm\\.",
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.k_layernorm\\.",
+        ),
+    }
 
 
 class PhiModel(PhiPreTrainedModel):

@@ -93,6 +93,11 @@ class TFPhiBlockSelfAttn(TFCompositeLayer):
         self.dense = keras.layers.Dense(
             config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
         )
+        if config.qk_layernorm:
+            # attention.q_norm: LayerNorm
+            self.q_layernorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="q_layernorm")
+            # attention.k_norm: LayerNorm
+            self.k_layernorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="k_layernorm")
 
 
 class TFPhiBlockMlp(TFCompositeLayer):
@@ -161,6 +166,9 @@ class TFPhiBlock(TFCompositeLayer):
         key = self.self_attn.k_proj(hidden_states)
         value = self.self_attn.v_proj(hidden_states)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if self.config.qk_layernorm:
+            # Each head's queries and keys normalised over the head's width.
+            query, key = self.self_attn.q_layernorm(query), self.self_attn.k_layernorm(key)
         # Rotary positions turn the queries and the new keys (the cache holds turned keys).
         query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
         if layer_past is not None and cache_index is not None:
@@ -325,6 +333,13 @@ class TFPhiPreTrainedModel(TFPreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "qk_layernorm": (
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.q_layernorm\\.",
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.k_layernorm\\.",
+        ),
+    }
 
     def init_cache(self, batch_size: int, max_length: int, dtype=tf.float32):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
