@@ -340,6 +340,12 @@ RULES += tuple(
     Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks")
     for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
+# A further token-type table selected by a config flag (`embeddings.task_type`) is rendered only by the embeddings of
+# `fused` | `split` encoder stacks.
+RULES += tuple(
+    Rule(kind, "embeddings.task_type", (_ABSENT,), "remove `task_type`: a flag-selected table of further token types exists only in encoder stacks of the `fused` or `split` layout")
+    for kind in RULE_KINDS if kind != ENCODER
+)
 # fmt: on
 
 

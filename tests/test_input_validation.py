@@ -372,3 +372,19 @@ def test_sequence_classification_needs_an_end_of_sequence_token_per_row(case, fr
         framework, model, "the decoder inputs have length 4 and input_ids 5",
         input_ids=make_inputs(case, config, batch=BATCH, seq=SEQ)["input_ids"], decoder_input_ids=_ids(config, BATCH, 4),
     )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# A further token-type table (`embeddings.task_type`) exists only with its config flag: its ids are refused without it
+# (transformers' classes ignore them then)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", [c for c in ENTRANCE if ARCHS[c.arch].task_type is not None], ids=lambda c: c.arch)
+def test_further_token_types_need_their_table(case, framework):
+    task = ARCHS[case.arch].task_type
+    model, config = _model(case, framework, **{task.flag: False})
+    _raises(
+        framework, model, f"{task.argument} given, but this model has no table for them (config.{task.flag} is False)",
+        input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.zeros((BATCH, SEQ), np.int64)},
+    )

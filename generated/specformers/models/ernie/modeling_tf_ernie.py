@@ -46,7 +46,7 @@ from .configuration_ernie import ErnieConfig
 
 
 class TFErnieEmbeddings(TFCompositeLayer):
-    """Word, token type and absolute position embeddings of width `config.hidden_size`, summed, then LayerNorm and dropout."""
+    """Word, token type, absolute position and task type (when `config.use_task_id`) embeddings of width `config.hidden_size`, summed, then LayerNorm and dropout."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
@@ -69,6 +69,14 @@ class TFErnieEmbeddings(TFCompositeLayer):
             embeddings_initializer=get_initializer(config.initializer_range),
             name="position_embeddings",
         )
+        # Only when `config.use_task_id`: without it there is no table (and no checkpoint entry).
+        if config.use_task_id:
+            self.task_type_embeddings = keras.layers.Embedding(
+                config.task_type_vocab_size,
+                config.hidden_size,
+                embeddings_initializer=get_initializer(config.initializer_range),
+                name="task_type_embeddings",
+            )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
 
@@ -76,6 +84,7 @@ class TFErnieEmbeddings(TFCompositeLayer):
         self,
         input_ids=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         inputs_embeds=None,
         past_length=0,
@@ -92,6 +101,15 @@ class TFErnieEmbeddings(TFCompositeLayer):
             # Absolute positions continue after the cached prefix.
             position_ids = tf.range(past_length, past_length + input_shape[1])[None, :]  # (1, seq)
         embeddings = embeddings + self.position_embeddings(position_ids)
+        if self.config.use_task_id:
+            if task_type_ids is None:
+                task_type_ids = tf.zeros(input_shape, dtype=tf.int32)
+            embeddings = embeddings + self.task_type_embeddings(task_type_ids)
+        elif task_type_ids is not None:
+            raise ValueError(
+                "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
+                "leave task_type_ids None or set config.use_task_id=True"
+            )
         embeddings = self.LayerNorm(embeddings)
         return self.dropout(embeddings, training=training)
 
@@ -489,6 +507,7 @@ class TFErnieMainLayer(TFCompositeLayer):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -549,6 +568,7 @@ class TFErnieMainLayer(TFCompositeLayer):
         embedding_output = self.embeddings(
             input_ids=input_ids,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             past_length=past_length,
@@ -593,6 +613,7 @@ class TFErniePreTrainedModel(TFPreTrainedModel):
     # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
     _keys_needing_config_flag = {
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+        "use_task_id": ("(^|\\.)embeddings\\.task_type_embeddings\\.",),
     }
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
@@ -707,6 +728,11 @@ class TFErnieModel(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -752,6 +778,7 @@ class TFErnieModel(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -775,6 +802,11 @@ class TFErnieModel(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -816,6 +848,7 @@ class TFErnieModel(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -844,6 +877,11 @@ class TFErnieForPreTraining(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -883,6 +921,7 @@ class TFErnieForPreTraining(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -904,6 +943,11 @@ class TFErnieForPreTraining(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -940,6 +984,7 @@ class TFErnieForPreTraining(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -983,6 +1028,11 @@ class TFErnieForMaskedLM(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1025,6 +1075,7 @@ class TFErnieForMaskedLM(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1047,6 +1098,11 @@ class TFErnieForMaskedLM(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1086,6 +1142,7 @@ class TFErnieForMaskedLM(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1125,6 +1182,11 @@ class TFErnieForCausalLM(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1175,6 +1237,7 @@ class TFErnieForCausalLM(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1199,6 +1262,11 @@ class TFErnieForCausalLM(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1247,6 +1315,7 @@ class TFErnieForCausalLM(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1290,6 +1359,11 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1326,6 +1400,7 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1346,6 +1421,11 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1379,6 +1459,7 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1414,6 +1495,11 @@ class TFErnieForSequenceClassification(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1455,6 +1541,7 @@ class TFErnieForSequenceClassification(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1475,6 +1562,11 @@ class TFErnieForSequenceClassification(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1508,6 +1600,7 @@ class TFErnieForSequenceClassification(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1544,6 +1637,11 @@ class TFErnieForMultipleChoice(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1589,6 +1687,7 @@ class TFErnieForMultipleChoice(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1609,6 +1708,11 @@ class TFErnieForMultipleChoice(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1643,12 +1747,14 @@ class TFErnieForMultipleChoice(TFErniePreTrainedModel):
         input_ids = flat(input_ids)
         attention_mask = flat(attention_mask)
         token_type_ids = flat(token_type_ids)
+        task_type_ids = flat(task_type_ids)
         position_ids = flat(position_ids)
         inputs_embeds = flat(inputs_embeds)
         outputs = self.ernie(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1685,6 +1791,11 @@ class TFErnieForTokenClassification(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1724,6 +1835,7 @@ class TFErnieForTokenClassification(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1744,6 +1856,11 @@ class TFErnieForTokenClassification(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1775,6 +1892,7 @@ class TFErnieForTokenClassification(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1811,6 +1929,11 @@ class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1854,6 +1977,7 @@ class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1875,6 +1999,11 @@ class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1912,6 +2041,7 @@ class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
