@@ -200,7 +200,7 @@ class Projection(Strict):
 
 
 class TypeTableSpec(Strict):
-    """A further table of token types (ERNIE's task types), selected by a boolean config flag: with the flag set, the
+    """A further table of token types (task types), selected by a boolean config flag: with the flag set, the
     table (`config.<size>` rows at the embeddings' width) exists and `<argument>[i]` picks the row added to token i's
     sum (zeros when not given), after the word, token type and position rows and before the LayerNorm; with the flag
     unset there is no table (checkpoints hold none) and a given `<argument>` raises a `ValueError` (transformers'
@@ -229,7 +229,7 @@ class EmbeddingsSpec(Strict):
     # (false), or (decoder-only stacks) `word`: the ids index the word embeddings, whose rows are added (GPT-2, GPT-J).
     token_type: Union[bool, Literal["word"]] = True
     # encoder stacks (`fused` | `split` layout): a further table of token types that a boolean config field creates
-    # (ERNIE's `use_task_id`): `config.<size>` rows, their ids the heads' argument `<argument>` (right after
+    # (e.g. `use_task_id`): `config.<size>` rows, their ids the heads' argument `<argument>` (right after
     # `token_type_ids`; zeros when not given; given without the table: a ValueError), added after the positions.
     task_type: Optional[TypeTableSpec] = None
     # Learned absolute position embeddings (`absolute`) or none (`none`: positions come from `position`, or none at

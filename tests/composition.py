@@ -145,7 +145,7 @@ def encoder_specs(draw, name: str) -> dict:
         heads.append(head)
     spec["heads"] = heads
     if draw(st.booleans()):
-        # A further token-type table that a config flag creates (ERNIE's task types), the flag drawn on or off: on,
+        # A further token-type table that a config flag creates (task types), the flag drawn on or off: on,
         # the harness gives its ids; off, the table does not exist.
         spec["config"]["fields"] += [_field("task_type_vocab_size", "int", 4), _field("use_task_id", "bool", draw(st.booleans()))]
         spec["embeddings"]["task_type"] = {"flag": "use_task_id", "size": "task_type_vocab_size",
