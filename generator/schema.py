@@ -204,7 +204,8 @@ class TypeTableSpec(Strict):
     table (`config.<size>` rows at the embeddings' width) exists and `<argument>[i]` picks the row added to token i's
     sum (zeros when not given), after the word, token type and position rows and before the LayerNorm; with the flag
     unset there is no table (checkpoints hold none) and a given `<argument>` raises a `ValueError` (transformers'
-    classes ignore it then: an answer that silently drops it would be wrong). The heads take `<argument>` right after
+    classes ignore it then: an answer that silently drops it would be wrong). Given ids are checked at the entrance
+    as the token types are: the input's shape (or (1, seq)), values in `[0, config.<size>)`. The heads take `<argument>` right after
     `token_type_ids` (Flax: before `params`, after `token_type_ids`), documented from specs/arguments.yaml."""
 
     # The boolean config field that creates the table.

@@ -388,3 +388,21 @@ def test_further_token_types_need_their_table(case, framework):
         framework, model, f"{task.argument} given, but this model has no table for them (config.{task.flag} is False)",
         input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.zeros((BATCH, SEQ), np.int64)},
     )
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", [c for c in ENTRANCE if ARCHS[c.arch].task_type is not None], ids=lambda c: c.arch)
+def test_further_token_types_of_the_wrong_shape_or_range(case, framework):
+    task = ARCHS[case.arch].task_type
+    model, config = _model(case, framework, **{task.flag: True})
+    rows = getattr(config, task.size)
+    _raises(
+        framework, model, f"{task.argument} has shape ({BATCH}, {SEQ + 1}), but the input is ({BATCH}, {SEQ}): expected ({BATCH}, {SEQ})",
+        input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.zeros((BATCH, SEQ + 1), np.int64)},
+    )
+    _raises(
+        framework, model, f"{task.argument} must lie in [0, config.{task.size}) = [0, {rows}), got values in [0, {rows}]",
+        input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.array([[0] * SEQ, [rows] * SEQ], np.int64)},
+    )
+    # (1, seq) ids apply to every row, as token types do.
+    _call(framework, model, input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.ones((1, SEQ), np.int64)})

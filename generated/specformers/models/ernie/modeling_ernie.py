@@ -26,6 +26,7 @@ from ...modeling_outputs import (
 from ...modeling_utils import (
     GradientCheckpointingLayer,
     PreTrainedModel,
+    check_further_ids,
     check_inputs,
     dot_product_attention,
     prune_attention_heads,
@@ -650,6 +651,15 @@ class ErnieModel(ErniePreTrainedModel):
             raise ValueError(
                 "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
                 "is_decoder=True and add_cross_attention=True"
+            )
+        if self.config.use_task_id and task_type_ids is not None:
+            check_further_ids(
+                "task_type_ids",
+                task_type_ids,
+                batch_size,
+                seq_length,
+                limit=self.config.task_type_vocab_size,
+                limit_field="config.task_type_vocab_size",
             )
         input_shape = (batch_size, seq_length)
         device = input_ids.device if input_ids is not None else inputs_embeds.device

@@ -33,6 +33,7 @@ from ...modeling_flax_utils import (
     FlaxPreTrainedModel,
     attention_bias,
     causal_lm_loss,
+    check_further_ids,
     check_inputs,
     classification_loss,
     expand_head_mask,
@@ -562,6 +563,15 @@ class FlaxErnieModule(nn.Module):
             raise ValueError(
                 "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
                 "leave task_type_ids None or set config.use_task_id=True"
+            )
+        if self.config.use_task_id and task_type_ids is not None:
+            check_further_ids(
+                "task_type_ids",
+                task_type_ids,
+                batch_size,
+                seq_length,
+                limit=self.config.task_type_vocab_size,
+                limit_field="config.task_type_vocab_size",
             )
         if self.config.use_task_id and task_type_ids is None:
             task_type_ids = jnp.zeros((batch_size, seq_length), dtype="i4")

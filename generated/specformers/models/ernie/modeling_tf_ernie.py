@@ -29,6 +29,7 @@ from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
     causal_lm_loss,
+    check_further_ids,
     check_inputs,
     cross_entropy,
     extended_attention_mask,
@@ -550,6 +551,15 @@ class TFErnieMainLayer(TFCompositeLayer):
             raise ValueError(
                 "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
                 "is_decoder=True and add_cross_attention=True"
+            )
+        if config.use_task_id and task_type_ids is not None:
+            task_type_ids = check_further_ids(
+                "task_type_ids",
+                task_type_ids,
+                batch_size,
+                seq_length,
+                limit=config.task_type_vocab_size,
+                limit_field="config.task_type_vocab_size",
             )
 
         dtype = tf.dtypes.as_dtype(self.compute_dtype)
