@@ -4,7 +4,8 @@ argument and the shapes, never a shape error deep inside attention.
 Covered: both or neither of input_ids / inputs_embeds (decoder_* too), an inputs_embeds of the wrong width, masks and
 ids whose shape does not match the input (attention_mask, token_type_ids, position_ids, decoder_attention_mask),
 sequences longer than the position table, ids outside the vocabulary (PyTorch, TensorFlow eager and `tf.function`,
-Flax on concrete arrays), an unknown `config.problem_type`, and labels of the wrong shape for every head that takes
+Flax on concrete arrays), the ids of a further token-type table (`embeddings.task_type`: refused without the table,
+of the input's shape and in range with it), an unknown `config.problem_type`, and labels of the wrong shape for every head that takes
 labels (PyTorch, TensorFlow; Flax heads take no labels). The shape checks also hold under `tf.function` and `jax.jit`.
 """
 
