@@ -276,6 +276,8 @@ class Architecture:
     classifier_dropout: Optional[schema.ClassifierDropoutSpec]
     heads: tuple[Head, ...]
     has_token_type: bool
+    # `embeddings.task_type`: a further token-type table selected by a config flag, with its own forward argument.
+    task_type: Optional[schema.TypeTableSpec]
     # `embeddings.token_type: word`: `token_type_ids` index the word embeddings (decoder-only stacks).
     token_type_word: bool
     has_position_ids: bool
@@ -995,6 +997,11 @@ def _check_head_count(c: _Context) -> None:
 
 
 
+# The inputs and modules of the `fused` | `split` embeddings, which `embeddings.task_type` must not name.
+_EMBEDDING_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds")
+_EMBEDDING_MODULES = ("word_embeddings", "token_type_embeddings", "position_embeddings", "LayerNorm", "dropout")
+
+
 @dataclass(frozen=True)
 class _EmbeddingsResolved:
     projection_owner: Optional[str]
@@ -1028,6 +1035,17 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail(f"`sinusoidal` names a boolean config field (fixed sinusoid positions when true), not the {sinusoidal_field.type} field {emb.sinusoidal!r}", ["embeddings", "sinusoidal"])
     if emb.token_type is True:
         need_field("type_vocab_size", ["embeddings", "token_type"])
+    if emb.task_type is not None:
+        loc = ["embeddings", "task_type"]
+        need_field(emb.task_type.flag, loc + ["flag"])
+        flag_field = fields.get(spec.config.attribute_map.get(emb.task_type.flag, emb.task_type.flag))
+        if flag_field is not None and flag_field.type != "bool":
+            raise fail(f"`flag` names a boolean config field (the table exists when true), not the {flag_field.type} field {emb.task_type.flag!r}", loc + ["flag"])
+        need_field(emb.task_type.size, loc + ["size"])
+        if emb.task_type.argument in _EMBEDDING_INPUTS:
+            raise fail(f"`argument` names the forward argument of the table's ids, one no other input takes: {emb.task_type.argument!r} is taken (write e.g. `task_type_ids`)", loc + ["argument"])
+        if emb.task_type.path in _EMBEDDING_MODULES:
+            raise fail(f"`path` names the table's attribute in the embeddings module: {emb.task_type.path!r} is another module's (write e.g. `task_type_embeddings`)", loc + ["path"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
     if emb.position_padding_idx is not None:
@@ -1475,6 +1493,9 @@ def resolve_architecture(
     positions = _resolve_position(c)
     _resolve_stacks(c)
     _resolve_head_components(c)
+    task_type = spec.embeddings.task_type
+    if task_type is not None and task_type.argument not in arguments.arguments:
+        raise c.fail(f"`argument` {task_type.argument!r} has no documentation: add it to specs/arguments.yaml (`arguments:`)", ["embeddings", "task_type", "argument"])
     heads = _resolve_heads(c, outputs, arguments)
     stack, seq2seq, decoder_only, names_layout, fail = c.stack, c.seq2seq, c.decoder_only, c.names_layout, c.fail
     emb, att = spec.embeddings, spec.attention
@@ -1509,6 +1530,9 @@ def resolve_architecture(
         keys_needing_config_flag[names.qk_norm] = tuple(
             rf"(^|\.){layers}\.\d+\.{re.escape(names.roles[role])}\." for role in ("attention.q_norm", "attention.k_norm")
         )
+    if emb.task_type is not None:
+        table = re.escape(f"{emb.path}.{emb.task_type.path}")
+        keys_needing_config_flag[emb.task_type.flag] = (rf"(^|\.){table}\.",)
     test_variants = _resolve_test_variants(spec, fail)
 
     lm_path = tuple(spec.lm_head.path.split(".")) if spec.lm_head else ()
@@ -1552,6 +1576,7 @@ def resolve_architecture(
         classifier_dropout=spec.classifier_dropout,
         heads=tuple(heads),
         has_token_type=emb.token_type is True,
+        task_type=emb.task_type,
         token_type_word=emb.token_type == "word",
         has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout),
         position_table=positions.position_table,
@@ -1638,6 +1663,10 @@ def _head_arguments(
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type is True:
         names.append("token_type_ids")
+    task_type = spec.embeddings.task_type.argument if spec.embeddings.task_type is not None else None
+    if task_type is not None:
+        # transformers' place of the further token types: right after the token types.
+        names.append(task_type)
     if spec.embeddings.position == "absolute" and not names_layout:
         # (A names-layout encoder's positions always count from 0, as in transformers' encoders of that layout.)
         names.append("position_ids")
@@ -1665,9 +1694,11 @@ def _head_arguments(
         # transformers' Flax models of an architecture with cross-attention take the encoder states on every head
         # (and ignore them where unused): a head without cross-attention keeps their places, as placeholders.
         placeholders = _ENCODER_STATES if spec.attention.cross_module is not None and not encoder_states else ()
-        positional = [
-            n for n in _FLAX_POSITIONAL if (n in names or n in placeholders) and n not in spec.flax_keyword_arguments
-        ]
+        order = list(_FLAX_POSITIONAL)
+        if task_type is not None:
+            # Further token types: with the other ids, after the token types (before the positions).
+            order.insert(order.index("position_ids"), task_type)
+        positional = [n for n in order if (n in names or n in placeholders) and n not in spec.flax_keyword_arguments]
         tail = ["params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"]
         tail += ["past_key_values"] if cached else []
         rest = [n for n in names if n not in positional and n != "past_key_values"]

@@ -199,6 +199,25 @@ class Projection(Strict):
     when: Literal["always", "sizes_differ"] = "always"
 
 
+class TypeTableSpec(Strict):
+    """A further table of token types (task types), selected by a boolean config flag: with the flag set, the
+    table (`config.<size>` rows at the embeddings' width) exists and `<argument>[i]` picks the row added to token i's
+    sum (zeros when not given), after the word, token type and position rows and before the LayerNorm; with the flag
+    unset there is no table (checkpoints hold none) and a given `<argument>` raises a `ValueError` (transformers'
+    classes ignore it then: an answer that silently drops it would be wrong). Given ids are checked at the entrance
+    as the token types are: the input's shape (or (1, seq)), values in `[0, config.<size>)`. The heads take `<argument>` right after
+    `token_type_ids` (Flax: before `params`, after `token_type_ids`), documented from specs/arguments.yaml."""
+
+    # The boolean config field that creates the table.
+    flag: FieldName
+    # The config field of the table's number of rows.
+    size: FieldName
+    # The table's attribute in the embeddings module.
+    path: Identifier
+    # The forward argument of the ids (an entry of specs/arguments.yaml).
+    argument: Identifier
+
+
 class EmbeddingsSpec(Strict):
     """The input embeddings: words, optional token types and learned positions, an optional norm and dropout."""
 
@@ -210,6 +229,10 @@ class EmbeddingsSpec(Strict):
     # Whether there are token type embeddings (`token_type_ids`): a table of `config.type_vocab_size` rows (true), none
     # (false), or (decoder-only stacks) `word`: the ids index the word embeddings, whose rows are added (GPT-2, GPT-J).
     token_type: Union[bool, Literal["word"]] = True
+    # encoder stacks (`fused` | `split` layout): a further table of token types that a boolean config field creates
+    # (e.g. `use_task_id`): `config.<size>` rows, their ids the heads' argument `<argument>` (right after
+    # `token_type_ids`; zeros when not given; given without the table: a ValueError), added after the positions.
+    task_type: Optional[TypeTableSpec] = None
     # Learned absolute position embeddings (`absolute`) or none (`none`: positions come from `position`, or none at
     # all).
     position: Literal["absolute", "none"] = "absolute"

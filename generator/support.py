@@ -359,6 +359,12 @@ RULES += tuple(
     Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
     for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
 )
+# A further token-type table selected by a config flag (`embeddings.task_type`) is rendered only by the embeddings of
+# `fused` | `split` encoder stacks.
+RULES += tuple(
+    Rule(kind, "embeddings.task_type", (_ABSENT,), "remove `task_type`: a flag-selected table of further token types exists only in encoder stacks of the `fused` or `split` layout")
+    for kind in RULE_KINDS if kind != ENCODER
+)
 # fmt: on
 
 

@@ -144,6 +144,12 @@ def encoder_specs(draw, name: str) -> dict:
             head["encoder_states"] = False  # an LM head that takes no encoder states although the layers cross-attend
         heads.append(head)
     spec["heads"] = heads
+    if draw(st.booleans()):
+        # A further token-type table that a config flag creates (task types), the flag drawn on or off: on,
+        # the harness gives its ids; off, the table does not exist.
+        spec["config"]["fields"] += [_field("task_type_vocab_size", "int", 4), _field("use_task_id", "bool", draw(st.booleans()))]
+        spec["embeddings"]["task_type"] = {"flag": "use_task_id", "size": "task_type_vocab_size",
+                                           "path": "task_type_embeddings", "argument": "task_type_ids"}
     return spec
 
 
@@ -679,6 +685,9 @@ def describe(spec: dict) -> list[str]:
                    f"decoder={'decoder' in spec}", f"cross_attention={'cross_module' in att}",
                    f"position_padding_idx={'position_padding_idx' in emb}",
                    f"lm_head.decoder={'decoder' in spec.get('lm_head', {})}"]
+        task_type = emb.get("task_type")
+        flag = task_type and next(f["default"] for f in spec["config"]["fields"] if f["name"] == task_type["flag"])
+        labels.append(f"task_type={'absent' if task_type is None else 'on' if flag else 'off'}")
     return labels
 
 

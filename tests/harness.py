@@ -193,6 +193,10 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
     elif spec(case.arch).token_type_word:
         # Token types that index the word embeddings (GPT-2, GPT-J): any id of the vocabulary.
         inputs["token_type_ids"] = rng.integers(0, config.vocab_size, size=shape, dtype=np.int64)
+    task_type = spec(case.arch).task_type
+    if task_type is not None and getattr(config, task_type.flag):
+        # A further token-type table (`embeddings.task_type`) when its config flag is set: any of its rows.
+        inputs[task_type.argument] = rng.integers(0, getattr(config, task_type.size), size=shape, dtype=np.int64)
     add_labels(case, config, rng, inputs, batch, seq)
     return inputs
 
@@ -344,6 +348,13 @@ def reference_outputs(model, inputs: dict[str, np.ndarray], **kwargs) -> tuple[s
     import torch
 
     feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
+    arch = _architecture_of(model.config.model_type) if type(model).__module__.startswith("transformers.") else None
+    if arch is not None and arch.task_type is not None and feed.get(arch.task_type.argument) is not None:
+        ids = feed[arch.task_type.argument]
+        if ids.dim() == 3:
+            # transformers' multiple-choice heads flatten the choices of every input but these ids (which its base model
+            # then cannot add): transformers gets them flattened, (batch * num_choices, seq), as the other inputs.
+            feed[arch.task_type.argument] = ids.reshape(-1, ids.shape[-1])
     if (
         type(model).__module__.startswith("transformers.")
         and getattr(model.config, "sliding_window", None) is not None
@@ -372,6 +383,11 @@ def reference_fields(name: str, out: dict[str, Any], framework: str) -> dict[str
         keep = {f.name for f in catalog.get(name).fields_for(framework)} | {"loss"}
         out = {k: v for k, v in out.items() if k in keep}
     return flatten(out)
+
+
+def _architecture_of(model_type: str):
+    """The resolved architecture of a config's `model_type` (a drawn spec's too), or None."""
+    return next((a for a in [*EXTRA_ARCHITECTURES.values(), *project().architectures] if a.model_type == model_type), None)
 
 
 def run_generated(framework: str, case: Case, directory: str, inputs: dict[str, np.ndarray], **kwargs) -> dict[str, np.ndarray]:

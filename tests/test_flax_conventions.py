@@ -280,3 +280,37 @@ def test_sharded_train_step_on_2x2_mesh(tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("ok"), result.stdout
+
+
+# The classification head of each architecture with a further token-type table (`embeddings.task_type`), in its first
+# variant that sets the table's flag.
+TYPE_TABLE_CASES = list({
+    c.arch: c for c in reversed(cases())
+    if c.head == "sequence_classification" and spec(c.arch).task_type is not None
+    and config_kwargs(c).get(spec(c.arch).task_type.flag)
+}.values())
+
+
+@pytest.mark.parametrize("case", TYPE_TABLE_CASES, ids=lambda c: c.id)
+def test_further_token_types_as_the_other_ids(case, reference_checkpoint):
+    """The table's ids come right after `token_type_ids` (before `params`, as the other ids), positionally too; under
+    `jax.jit(jax.value_and_grad(...))` with them the loss is PyTorch's and the table gets a gradient."""
+    task = spec(case.arch).task_type
+    cls = _flax_class(case)
+    names = _positional(cls.__call__)
+    assert names.index(task.argument) == names.index("token_type_ids") + 1 < names.index("params")
+    _assert_loss_and_grads(case, reference_checkpoint)
+    config, _, directory = reference_checkpoint(case)
+    model = cls.from_pretrained(directory)
+    inputs = {k: jnp.asarray(v) for k, v in make_inputs(case, config).items() if k in names[: names.index("params")]}
+    keyword = model(**inputs).logits
+    positional = model(*[inputs.get(n) for n in names[: names.index(task.argument) + 1]]).logits
+    np.testing.assert_array_equal(np.asarray(positional), np.asarray(keyword))
+
+    def table_grad(params):
+        feed = dict(inputs, labels=jnp.asarray(make_inputs(case, config)["labels"]))
+        grads = jax.grad(lambda p: model(**feed, params=p).loss)(params)
+        return grads[spec(case.arch).spec.base_model_prefix][spec(case.arch).spec.embeddings.path][task.path]["embedding"]
+
+    grad = jax.jit(table_grad)(model.params)
+    assert float(jnp.max(jnp.abs(grad))) > 0

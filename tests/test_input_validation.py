@@ -4,7 +4,8 @@ argument and the shapes, never a shape error deep inside attention.
 Covered: both or neither of input_ids / inputs_embeds (decoder_* too), an inputs_embeds of the wrong width, masks and
 ids whose shape does not match the input (attention_mask, token_type_ids, position_ids, decoder_attention_mask),
 sequences longer than the position table, ids outside the vocabulary (PyTorch, TensorFlow eager and `tf.function`,
-Flax on concrete arrays), an unknown `config.problem_type`, and labels of the wrong shape for every head that takes
+Flax on concrete arrays), the ids of a further token-type table (`embeddings.task_type`: refused without the table,
+of the input's shape and in range with it), an unknown `config.problem_type`, and labels of the wrong shape for every head that takes
 labels (PyTorch, TensorFlow; Flax heads take no labels). The shape checks also hold under `tf.function` and `jax.jit`.
 """
 
@@ -372,3 +373,37 @@ def test_sequence_classification_needs_an_end_of_sequence_token_per_row(case, fr
         framework, model, "the decoder inputs have length 4 and input_ids 5",
         input_ids=make_inputs(case, config, batch=BATCH, seq=SEQ)["input_ids"], decoder_input_ids=_ids(config, BATCH, 4),
     )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# A further token-type table (`embeddings.task_type`) exists only with its config flag: its ids are refused without it
+# (transformers' classes ignore them then)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", [c for c in ENTRANCE if ARCHS[c.arch].task_type is not None], ids=lambda c: c.arch)
+def test_further_token_types_need_their_table(case, framework):
+    task = ARCHS[case.arch].task_type
+    model, config = _model(case, framework, **{task.flag: False})
+    _raises(
+        framework, model, f"{task.argument} given, but this model has no table for them (config.{task.flag} is False)",
+        input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.zeros((BATCH, SEQ), np.int64)},
+    )
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", [c for c in ENTRANCE if ARCHS[c.arch].task_type is not None], ids=lambda c: c.arch)
+def test_further_token_types_of_the_wrong_shape_or_range(case, framework):
+    task = ARCHS[case.arch].task_type
+    model, config = _model(case, framework, **{task.flag: True})
+    rows = getattr(config, task.size)
+    _raises(
+        framework, model, f"{task.argument} has shape ({BATCH}, {SEQ + 1}), but the input is ({BATCH}, {SEQ}): expected ({BATCH}, {SEQ})",
+        input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.zeros((BATCH, SEQ + 1), np.int64)},
+    )
+    _raises(
+        framework, model, f"{task.argument} must lie in [0, config.{task.size}) = [0, {rows}), got values in [0, {rows}]",
+        input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.array([[0] * SEQ, [rows] * SEQ], np.int64)},
+    )
+    # (1, seq) ids apply to every row, as token types do.
+    _call(framework, model, input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.ones((1, SEQ), np.int64)})

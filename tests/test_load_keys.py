@@ -10,7 +10,19 @@ import re
 import numpy as np
 import pytest
 
-from harness import NAMES_SEQ2SEQ_ARCHS, assert_close, cases, make_inputs, project, reference_config, reference_model, run_model, run_reference
+from harness import (
+    NAMES_SEQ2SEQ_ARCHS,
+    assert_close,
+    cases,
+    config_kwargs,
+    make_inputs,
+    project,
+    reference_config,
+    reference_model,
+    run_model,
+    run_reference,
+    spec,
+)
 
 FRAMEWORKS = ("torch", "tf", "flax")
 NEZHA = next(c for c in cases() if c.arch == "nezha" and c.head == "base")
@@ -159,21 +171,50 @@ def test_head_of_another_task_is_unused_with_a_warning(framework, reference_chec
     assert "were not used" in caplog.text and "expected when the checkpoint was trained on another task" in caplog.text
 
 
+# The bare model of each architecture with a further token-type table, in its first variant that sets the table's flag.
+TYPE_TABLE_CASES = list({
+    c.arch: c for c in reversed(cases())
+    if c.head == "base" and spec(c.arch).task_type is not None and config_kwargs(c).get(spec(c.arch).task_type.flag)
+}.values())
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", TYPE_TABLE_CASES, ids=lambda c: c.id)
+def test_type_table_without_its_flag_is_refused(case, framework, reference_checkpoint):
+    """transformers' checkpoint with the further token-type table into a model built without its flag: refused,
+    naming the flag."""
+    task = spec(case.arch).task_type
+    _, _, directory = reference_checkpoint(case)
+    with pytest.raises(ValueError) as error:
+        _cls(case, framework).from_pretrained(directory, **{task.flag: False})
+    message = str(error.value)
+    assert f"- {spec(case.arch).spec.embeddings.path}.{task.path}.weight\n" in message
+    assert f"1 of them exist only when {task.flag}=True: set it in config.json or pass {task.flag}=True" in message
+
+
 @pytest.mark.parametrize("arch", [a for a in project().architectures if not a.seq2seq], ids=lambda a: a.name)
 def test_config_flag_that_gives_keys_a_place_is_named(arch):
     """The `{flag: patterns}` table of every public class, in every framework: the layers' `<cross_module>` weights of
-    every spec with cross-attention need `add_cross_attention`; a spec without has no such entry."""
+    every spec with cross-attention need `add_cross_attention`; a spec without has no such entry. A further
+    token-type table (`embeddings.task_type`) needs its flag."""
     import specformers
 
+    task = arch.task_type
     for framework in FRAMEWORKS:
         for name in arch.public_classes(framework):
             table = getattr(specformers, name)._keys_needing_config_flag
+            if task is not None:
+                embeddings = f"{arch.spec.embeddings.path}.{task.path}"
+                (pattern,) = table[task.flag]
+                assert re.search(pattern, f"{embeddings}.weight") and re.search(pattern, f"{arch.spec.base_model_prefix}.{embeddings}.weight"), name
+                assert not re.search(pattern, f"{arch.spec.embeddings.path}.token_type_embeddings.weight"), name
             if arch.cross_attention is None:
                 # (Names-layout stacks have no `encoder` component, and no cross-attention.)
                 assert "add_cross_attention" not in table, name
+                assert list(table) == ([task.flag] if task is not None else []), name
                 continue
             layer = f"{arch.spec.encoder.path}.{arch.spec.encoder.layer_list}"
-            assert list(table) == ["add_cross_attention"], name
+            assert list(table) == ["add_cross_attention"] + ([task.flag] if task is not None else []), name
             pattern = table["add_cross_attention"][0]
             for key in (f"{layer}.0.{arch.cross_attention}.self.query.weight", f"{layer}.11.{arch.cross_attention}.output.LayerNorm.bias"):
                 assert re.search(pattern, key) and re.search(pattern, f"{arch.spec.base_model_prefix}.{key}"), (name, key)

@@ -17,7 +17,18 @@ import sys
 import numpy as np
 import pytest
 
-from harness import NAMES_SEQ2SEQ_ARCHS, ROOT, SEQ2SEQ_ARCHS, cases, make_inputs, project, reference_config, run_reference
+from harness import (
+    NAMES_SEQ2SEQ_ARCHS,
+    ROOT,
+    SEQ2SEQ_ARCHS,
+    cases,
+    config_kwargs,
+    make_inputs,
+    project,
+    reference_config,
+    run_reference,
+    spec,
+)
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -68,6 +79,14 @@ def _close(a, b, atol=1e-5):
 CALL_CASES = [_first_case(ENCODER, "sequence_classification")] + [
     _first_case(arch, "conditional_generation") for arch in (SEQ2SEQ, NAMES_SEQ2SEQ) if arch is not None
 ]
+# The classification head of each architecture with a further token-type table (`embeddings.task_type`), in its first
+# variant that sets the table's flag: its ids are one more input of every form.
+CALL_CASES += list({
+    c.arch: c
+    for c in reversed(CASES)
+    if c.head == "sequence_classification" and spec(c.arch).task_type is not None
+    and config_kwargs(c).get(spec(c.arch).task_type.flag)
+}.values())
 
 
 @pytest.mark.parametrize("case", CALL_CASES, ids=lambda c: c.id)

@@ -199,6 +199,23 @@ def _concrete(array) -> bool:
     return array is not None and not isinstance(array, jax.core.Tracer)
 
 
+def check_further_ids(name: str, ids, batch_size: int, seq_length: int, *, limit: int, limit_field: str) -> None:
+    """The ids of a further embedding table (`embeddings.task_type`) at a model's entrance, given after `check_inputs`:
+    (batch, seq) (or (1, seq)) and values in `[0, limit)` (`limit_field`: the config field, for the message), else a
+    `ValueError` naming the argument. The shape is checked under `jax.jit` too; the values only on concrete
+    arrays (as `check_inputs` checks the other ids)."""
+    shape = tuple(ids.shape)
+    if shape not in ((batch_size, seq_length), (1, seq_length)):
+        raise ValueError(
+            f"{name} has shape {shape}, but the input is ({batch_size}, {seq_length}): expected ({batch_size}, {seq_length})"
+        )
+    if _concrete(ids) and ids.size:
+        values = np.asarray(ids)
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= limit:
+            raise ValueError(f"{name} must lie in [0, {limit_field}) = [0, {limit}), got values in [{low}, {high}]")
+
+
 def check_inputs(
     input_ids: Optional[jnp.ndarray],
     inputs_embeds: Optional[jnp.ndarray],

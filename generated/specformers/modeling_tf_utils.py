@@ -184,6 +184,21 @@ def _check_range(ids, limit: int, message: str) -> list:
     ]
 
 
+def check_further_ids(name: str, ids, batch_size, seq_length, *, limit: int, limit_field: str):
+    """The ids of a further embedding table (`embeddings.task_type`) at a model's entrance, given after `check_inputs`:
+    (batch, seq) (or (1, seq)) and values in `[0, limit)` (`limit_field`: the config field, for the message), else a
+    `ValueError` naming the argument. Returns `ids`, which inside `tf.function` carry the run-time assertions as
+    control dependencies (as `check_inputs` returns the other ids)."""
+    assertions = _expect_shape(
+        name, ids, [[batch_size, seq_length], [1, seq_length]], f"the input is {_shape_text([batch_size, seq_length])}"
+    )
+    assertions += _check_range(ids, limit, f"{name} must lie in [0, {limit_field}) = [0, {limit})")
+    if assertions:
+        with tf.control_dependencies(assertions):
+            ids = tf.identity(ids)
+    return ids
+
+
 def check_inputs(
     input_ids,
     inputs_embeds,

@@ -109,6 +109,24 @@ def _shape(tensor: Optional[torch.Tensor]) -> Optional[tuple]:
     return None if tensor is None else tuple(tensor.shape)
 
 
+def check_further_ids(
+    name: str, ids: torch.Tensor, batch_size: int, seq_length: int, *, limit: int, limit_field: str
+) -> None:
+    """The ids of a further embedding table (`embeddings.task_type`) at a model's entrance, given after `check_inputs`:
+    (batch, seq) (or (1, seq)) and values in `[0, limit)` (`limit_field`: the config field, for the message), else a
+    `ValueError` naming the argument. The value check is skipped while `torch.compile` traces."""
+    shape = tuple(ids.shape)
+    if shape not in ((batch_size, seq_length), (1, seq_length)):
+        raise ValueError(
+            f"{name} has shape {shape}, but the input is ({batch_size}, {seq_length}): expected ({batch_size}, {seq_length})"
+        )
+    if torch.compiler.is_compiling() or not ids.numel():
+        return
+    low, high = (int(v) for v in torch.aminmax(ids))
+    if low < 0 or high >= limit:
+        raise ValueError(f"{name} must lie in [0, {limit_field}) = [0, {limit}), got values in [{low}, {high}]")
+
+
 def check_inputs(
     input_ids: Optional[torch.Tensor],
     inputs_embeds: Optional[torch.Tensor],

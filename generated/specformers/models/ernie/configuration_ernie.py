@@ -12,7 +12,7 @@ class ErnieConfig(PretrainedConfig):
 
     It is used to instantiate a ERNIE model according to the specified arguments, defining the model architecture.
     Instantiating a configuration with the defaults will yield a similar configuration to that of the ERNIE
-    nghuyong/ernie-3.0-base-zh architecture (except `use_task_id`, which specformers does not implement).
+    nghuyong/ernie-3.0-base-zh architecture.
 
     Args:
         vocab_size (`int`, *optional*, defaults to 30522):
@@ -37,10 +37,10 @@ class ErnieConfig(PretrainedConfig):
         type_vocab_size (`int`, *optional*, defaults to 2):
             The vocabulary size of the `token_type_ids`.
         task_type_vocab_size (`int`, *optional*, defaults to 3):
-            The vocabulary size of the `task_type_ids` for ERNIE 2.0 / ERNIE 3.0 models (unused: specformers does not
-            implement `use_task_id`).
+            The vocabulary size of the `task_type_ids` for ERNIE 2.0 / ERNIE 3.0 models (used when `use_task_id=True`).
         use_task_id (`bool`, *optional*, defaults to False):
-            Whether the model supports `task_type_ids`. specformers implements `false` only (no task-type embeddings).
+            Whether the model supports `task_type_ids` (task type embeddings, ERNIE 2.0 / 3.0). Without them, a model
+            given `task_type_ids` raises a `ValueError`.
         initializer_range (`float`, *optional*, defaults to 0.02):
             The standard deviation of the truncated_normal_initializer for initializing all weight matrices.
         layer_norm_eps (`float`, *optional*, defaults to 1e-12):
@@ -86,10 +86,6 @@ class ErnieConfig(PretrainedConfig):
             pad_token_id=pad_token_id,
             **kwargs,
         )
-        if use_task_id not in [False]:
-            raise ValueError(
-                f"use_task_id={use_task_id!r} is not supported (accepted: [False]): specformers has no task-type embeddings (`task_type_ids`); ERNIE checkpoints trained with them cannot be loaded"
-            )
         if position_embedding_type not in ["absolute"]:
             raise ValueError(f"position_embedding_type must be one of ['absolute'], got {position_embedding_type!r}")
         self.vocab_size = vocab_size

@@ -26,6 +26,7 @@ from ...modeling_outputs import (
 from ...modeling_utils import (
     GradientCheckpointingLayer,
     PreTrainedModel,
+    check_further_ids,
     check_inputs,
     dot_product_attention,
     prune_attention_heads,
@@ -36,13 +37,17 @@ from .configuration_ernie import ErnieConfig
 
 
 class ErnieEmbeddings(nn.Module):
-    """Word, token type and absolute position embeddings, summed, normalised and dropped out, of width `config.hidden_size`."""
+    """Word, token type, absolute position and task type (when `config.use_task_id`) embeddings, summed, normalised and dropped out, of width `config.hidden_size`."""
 
     def __init__(self, config: ErnieConfig) -> None:
         super().__init__()
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        # Only when `config.use_task_id`: without it there is no table (and no checkpoint entry).
+        self.use_task_id = config.use_task_id
+        if config.use_task_id:
+            self.task_type_embeddings = nn.Embedding(config.task_type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         # Default positions; not part of the checkpoint.
@@ -54,6 +59,7 @@ class ErnieEmbeddings(nn.Module):
         self,
         input_ids: Optional[torch.LongTensor] = None,
         token_type_ids: Optional[torch.LongTensor] = None,
+        task_type_ids: Optional[torch.LongTensor] = None,
         position_ids: Optional[torch.LongTensor] = None,
         inputs_embeds: Optional[torch.FloatTensor] = None,
         past_length: int = 0,
@@ -69,6 +75,15 @@ class ErnieEmbeddings(nn.Module):
             seq_length = inputs_embeds.shape[1]
             position_ids = self.position_ids[:, past_length : past_length + seq_length]
         embeddings = embeddings + self.position_embeddings(position_ids)
+        if self.use_task_id:
+            if task_type_ids is None:
+                task_type_ids = torch.zeros(inputs_embeds.shape[:-1], dtype=torch.long, device=inputs_embeds.device)
+            embeddings = embeddings + self.task_type_embeddings(task_type_ids)
+        elif task_type_ids is not None:
+            raise ValueError(
+                "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
+                "leave task_type_ids None or set config.use_task_id=True"
+            )
         return self.dropout(self.LayerNorm(embeddings))
 
 
@@ -434,6 +449,7 @@ class ErniePreTrainedModel(PreTrainedModel):
     # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
     _keys_needing_config_flag = {
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+        "use_task_id": ("(^|\\.)embeddings\\.task_type_embeddings\\.",),
     }
 
 
@@ -543,6 +559,7 @@ class ErnieModel(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -565,6 +582,11 @@ class ErnieModel(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -630,6 +652,15 @@ class ErnieModel(ErniePreTrainedModel):
                 "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
                 "is_decoder=True and add_cross_attention=True"
             )
+        if self.config.use_task_id and task_type_ids is not None:
+            check_further_ids(
+                "task_type_ids",
+                task_type_ids,
+                batch_size,
+                seq_length,
+                limit=self.config.task_type_vocab_size,
+                limit_field="config.task_type_vocab_size",
+            )
         input_shape = (batch_size, seq_length)
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
@@ -649,6 +680,7 @@ class ErnieModel(ErniePreTrainedModel):
         embedding_output = self.embeddings(
             input_ids=input_ids,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             past_length=past_length,
@@ -706,6 +738,7 @@ class ErnieForPreTraining(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -726,6 +759,11 @@ class ErnieForPreTraining(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -759,6 +797,7 @@ class ErnieForPreTraining(ErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -812,6 +851,7 @@ class ErnieForMaskedLM(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -833,6 +873,11 @@ class ErnieForMaskedLM(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -869,6 +914,7 @@ class ErnieForMaskedLM(ErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -923,6 +969,7 @@ class ErnieForCausalLM(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -946,6 +993,11 @@ class ErnieForCausalLM(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -991,6 +1043,7 @@ class ErnieForCausalLM(ErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1038,6 +1091,7 @@ class ErnieForNextSentencePrediction(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1057,6 +1111,11 @@ class ErnieForNextSentencePrediction(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1087,6 +1146,7 @@ class ErnieForNextSentencePrediction(ErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1133,6 +1193,7 @@ class ErnieForSequenceClassification(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1152,6 +1213,11 @@ class ErnieForSequenceClassification(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1182,6 +1248,7 @@ class ErnieForSequenceClassification(ErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1227,6 +1294,7 @@ class ErnieForMultipleChoice(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1246,6 +1314,11 @@ class ErnieForMultipleChoice(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1276,6 +1349,7 @@ class ErnieForMultipleChoice(ErniePreTrainedModel):
         input_ids = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
         attention_mask = attention_mask.view(-1, attention_mask.size(-1)) if attention_mask is not None else None
         token_type_ids = token_type_ids.view(-1, token_type_ids.size(-1)) if token_type_ids is not None else None
+        task_type_ids = task_type_ids.view(-1, task_type_ids.size(-1)) if task_type_ids is not None else None
         position_ids = position_ids.view(-1, position_ids.size(-1)) if position_ids is not None else None
         inputs_embeds = (
             inputs_embeds.view(-1, inputs_embeds.size(-2), inputs_embeds.size(-1))
@@ -1286,6 +1360,7 @@ class ErnieForMultipleChoice(ErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1335,6 +1410,7 @@ class ErnieForTokenClassification(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1354,6 +1430,11 @@ class ErnieForTokenClassification(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1382,6 +1463,7 @@ class ErnieForTokenClassification(ErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1427,6 +1509,7 @@ class ErnieForQuestionAnswering(ErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1447,6 +1530,11 @@ class ErnieForQuestionAnswering(ErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1481,6 +1569,7 @@ class ErnieForQuestionAnswering(ErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,

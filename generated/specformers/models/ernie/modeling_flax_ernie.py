@@ -33,6 +33,7 @@ from ...modeling_flax_utils import (
     FlaxPreTrainedModel,
     attention_bias,
     causal_lm_loss,
+    check_further_ids,
     check_inputs,
     classification_loss,
     expand_head_mask,
@@ -49,7 +50,7 @@ from .configuration_ernie import ErnieConfig
 
 
 class FlaxErnieEmbeddings(nn.Module):
-    """Word, token type and absolute position embeddings, summed, then LayerNorm and dropout (width `config.hidden_size`)."""
+    """Word, token type, absolute position and task type (when `config.use_task_id`) embeddings, summed, then LayerNorm and dropout (width `config.hidden_size`)."""
 
     config: ErnieConfig
     dtype: jnp.dtype = jnp.float32  # the computation dtype
@@ -66,6 +67,11 @@ class FlaxErnieEmbeddings(nn.Module):
         self.token_type_embeddings = partitioned_embed(
             config.type_vocab_size, config.hidden_size, init, ("kv", "embed"), dtype=self.dtype
         )
+        # Only when `config.use_task_id`: without it there is no table (and no checkpoint entry).
+        if config.use_task_id:
+            self.task_type_embeddings = partitioned_embed(
+                config.task_type_vocab_size, config.hidden_size, init, ("kv", "embed"), dtype=self.dtype
+            )
         self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
 
@@ -74,6 +80,7 @@ class FlaxErnieEmbeddings(nn.Module):
         input_ids: Optional[jnp.ndarray],
         token_type_ids: jnp.ndarray,
         position_ids: jnp.ndarray,
+        task_type_ids: Optional[jnp.ndarray],
         inputs_embeds: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
     ) -> jnp.ndarray:
@@ -82,6 +89,8 @@ class FlaxErnieEmbeddings(nn.Module):
         embeddings = inputs_embeds
         embeddings = embeddings + self.token_type_embeddings(token_type_ids.astype("i4"))
         embeddings = embeddings + self.position_embeddings(position_ids.astype("i4"))
+        if self.config.use_task_id:
+            embeddings = embeddings + self.task_type_embeddings(task_type_ids.astype("i4"))
         embeddings = self.LayerNorm(embeddings)
         return self.dropout(embeddings, deterministic=deterministic)
 
@@ -509,6 +518,7 @@ class FlaxErnieModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -549,6 +559,22 @@ class FlaxErnieModule(nn.Module):
             attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
         if token_type_ids is None:
             token_type_ids = jnp.zeros((batch_size, seq_length), dtype="i4")
+        if not self.config.use_task_id and task_type_ids is not None:
+            raise ValueError(
+                "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
+                "leave task_type_ids None or set config.use_task_id=True"
+            )
+        if self.config.use_task_id and task_type_ids is not None:
+            check_further_ids(
+                "task_type_ids",
+                task_type_ids,
+                batch_size,
+                seq_length,
+                limit=self.config.task_type_vocab_size,
+                limit_field="config.task_type_vocab_size",
+            )
+        if self.config.use_task_id and task_type_ids is None:
+            task_type_ids = jnp.zeros((batch_size, seq_length), dtype="i4")
         if position_ids is None:
             position_ids = jnp.broadcast_to(
                 jnp.arange(past_length, past_length + seq_length)[None, :], (batch_size, seq_length)
@@ -558,6 +584,7 @@ class FlaxErnieModule(nn.Module):
             input_ids,
             token_type_ids,
             position_ids,
+            task_type_ids,
             inputs_embeds,
             deterministic=deterministic,
         )  # (batch, seq, E)
@@ -714,6 +741,7 @@ class FlaxErniePreTrainedModel(FlaxPreTrainedModel):
     # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
     _keys_needing_config_flag = {
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+        "use_task_id": ("(^|\\.)embeddings\\.task_type_embeddings\\.",),
     }
 
 
@@ -732,6 +760,7 @@ class FlaxErnieForPreTrainingModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -748,6 +777,7 @@ class FlaxErnieForPreTrainingModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -801,6 +831,7 @@ class FlaxErnieForMaskedLMModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -816,6 +847,7 @@ class FlaxErnieForMaskedLMModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -860,6 +892,7 @@ class FlaxErnieForCausalLMModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -877,6 +910,7 @@ class FlaxErnieForCausalLMModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -925,6 +959,7 @@ class FlaxErnieForNextSentencePredictionModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -940,6 +975,7 @@ class FlaxErnieForNextSentencePredictionModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -988,6 +1024,7 @@ class FlaxErnieForSequenceClassificationModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -1003,6 +1040,7 @@ class FlaxErnieForSequenceClassificationModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -1049,6 +1087,7 @@ class FlaxErnieForMultipleChoiceModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -1065,12 +1104,14 @@ class FlaxErnieForMultipleChoiceModule(nn.Module):
         input_ids = input_ids.reshape(-1, input_ids.shape[-1]) if input_ids is not None else None
         attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1]) if attention_mask is not None else None
         token_type_ids = token_type_ids.reshape(-1, token_type_ids.shape[-1]) if token_type_ids is not None else None
+        task_type_ids = task_type_ids.reshape(-1, task_type_ids.shape[-1]) if task_type_ids is not None else None
         position_ids = position_ids.reshape(-1, position_ids.shape[-1]) if position_ids is not None else None
         inputs_embeds = inputs_embeds.reshape(-1, *inputs_embeds.shape[-2:]) if inputs_embeds is not None else None
         outputs = self.ernie(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -1120,6 +1161,7 @@ class FlaxErnieForTokenClassificationModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -1135,6 +1177,7 @@ class FlaxErnieForTokenClassificationModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -1177,6 +1220,7 @@ class FlaxErnieForQuestionAnsweringModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -1193,6 +1237,7 @@ class FlaxErnieForQuestionAnsweringModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -1234,6 +1279,11 @@ class FlaxErnieModel(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1281,6 +1331,7 @@ class FlaxErnieModel(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -1306,6 +1357,11 @@ class FlaxErnieModel(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1359,6 +1415,7 @@ class FlaxErnieModel(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -1389,6 +1446,11 @@ class FlaxErnieForPreTraining(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1441,6 +1503,7 @@ class FlaxErnieForPreTraining(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -1466,6 +1529,11 @@ class FlaxErnieForPreTraining(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1524,6 +1592,7 @@ class FlaxErnieForPreTraining(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1551,6 +1620,11 @@ class FlaxErnieForMaskedLM(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1598,6 +1672,7 @@ class FlaxErnieForMaskedLM(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -1622,6 +1697,11 @@ class FlaxErnieForMaskedLM(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1668,6 +1748,7 @@ class FlaxErnieForMaskedLM(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -1696,6 +1777,11 @@ class FlaxErnieForCausalLM(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1749,6 +1835,7 @@ class FlaxErnieForCausalLM(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -1775,6 +1862,11 @@ class FlaxErnieForCausalLM(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1834,6 +1926,7 @@ class FlaxErnieForCausalLM(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
@@ -1864,6 +1957,11 @@ class FlaxErnieForNextSentencePrediction(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1911,6 +2009,7 @@ class FlaxErnieForNextSentencePrediction(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -1935,6 +2034,11 @@ class FlaxErnieForNextSentencePrediction(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1990,6 +2094,7 @@ class FlaxErnieForNextSentencePrediction(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -2017,6 +2122,11 @@ class FlaxErnieForSequenceClassification(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -2064,6 +2174,7 @@ class FlaxErnieForSequenceClassification(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -2088,6 +2199,11 @@ class FlaxErnieForSequenceClassification(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -2143,6 +2259,7 @@ class FlaxErnieForSequenceClassification(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -2170,6 +2287,11 @@ class FlaxErnieForMultipleChoice(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -2216,6 +2338,7 @@ class FlaxErnieForMultipleChoice(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -2240,6 +2363,11 @@ class FlaxErnieForMultipleChoice(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -2294,6 +2422,7 @@ class FlaxErnieForMultipleChoice(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -2321,6 +2450,11 @@ class FlaxErnieForTokenClassification(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -2366,6 +2500,7 @@ class FlaxErnieForTokenClassification(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -2390,6 +2525,11 @@ class FlaxErnieForTokenClassification(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -2443,6 +2583,7 @@ class FlaxErnieForTokenClassification(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -2470,6 +2611,11 @@ class FlaxErnieForQuestionAnswering(FlaxErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -2521,6 +2667,7 @@ class FlaxErnieForQuestionAnswering(FlaxErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
@@ -2546,6 +2693,11 @@ class FlaxErnieForQuestionAnswering(FlaxErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -2605,6 +2757,7 @@ class FlaxErnieForQuestionAnswering(FlaxErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,

@@ -29,6 +29,7 @@ from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
     causal_lm_loss,
+    check_further_ids,
     check_inputs,
     cross_entropy,
     extended_attention_mask,
@@ -46,7 +47,7 @@ from .configuration_ernie import ErnieConfig
 
 
 class TFErnieEmbeddings(TFCompositeLayer):
-    """Word, token type and absolute position embeddings of width `config.hidden_size`, summed, then LayerNorm and dropout."""
+    """Word, token type, absolute position and task type (when `config.use_task_id`) embeddings of width `config.hidden_size`, summed, then LayerNorm and dropout."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
@@ -69,6 +70,14 @@ class TFErnieEmbeddings(TFCompositeLayer):
             embeddings_initializer=get_initializer(config.initializer_range),
             name="position_embeddings",
         )
+        # Only when `config.use_task_id`: without it there is no table (and no checkpoint entry).
+        if config.use_task_id:
+            self.task_type_embeddings = keras.layers.Embedding(
+                config.task_type_vocab_size,
+                config.hidden_size,
+                embeddings_initializer=get_initializer(config.initializer_range),
+                name="task_type_embeddings",
+            )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
 
@@ -76,6 +85,7 @@ class TFErnieEmbeddings(TFCompositeLayer):
         self,
         input_ids=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         inputs_embeds=None,
         past_length=0,
@@ -92,6 +102,15 @@ class TFErnieEmbeddings(TFCompositeLayer):
             # Absolute positions continue after the cached prefix.
             position_ids = tf.range(past_length, past_length + input_shape[1])[None, :]  # (1, seq)
         embeddings = embeddings + self.position_embeddings(position_ids)
+        if self.config.use_task_id:
+            if task_type_ids is None:
+                task_type_ids = tf.zeros(input_shape, dtype=tf.int32)
+            embeddings = embeddings + self.task_type_embeddings(task_type_ids)
+        elif task_type_ids is not None:
+            raise ValueError(
+                "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
+                "leave task_type_ids None or set config.use_task_id=True"
+            )
         embeddings = self.LayerNorm(embeddings)
         return self.dropout(embeddings, training=training)
 
@@ -489,6 +508,7 @@ class TFErnieMainLayer(TFCompositeLayer):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -532,6 +552,15 @@ class TFErnieMainLayer(TFCompositeLayer):
                 "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
                 "is_decoder=True and add_cross_attention=True"
             )
+        if config.use_task_id and task_type_ids is not None:
+            task_type_ids = check_further_ids(
+                "task_type_ids",
+                task_type_ids,
+                batch_size,
+                seq_length,
+                limit=config.task_type_vocab_size,
+                limit_field="config.task_type_vocab_size",
+            )
 
         dtype = tf.dtypes.as_dtype(self.compute_dtype)
         # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) where masked (plus the causal triangle for a decoder).
@@ -549,6 +578,7 @@ class TFErnieMainLayer(TFCompositeLayer):
         embedding_output = self.embeddings(
             input_ids=input_ids,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             past_length=past_length,
@@ -593,6 +623,7 @@ class TFErniePreTrainedModel(TFPreTrainedModel):
     # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
     _keys_needing_config_flag = {
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+        "use_task_id": ("(^|\\.)embeddings\\.task_type_embeddings\\.",),
     }
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
@@ -707,6 +738,11 @@ class TFErnieModel(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -752,6 +788,7 @@ class TFErnieModel(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -775,6 +812,11 @@ class TFErnieModel(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -816,6 +858,7 @@ class TFErnieModel(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -844,6 +887,11 @@ class TFErnieForPreTraining(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -883,6 +931,7 @@ class TFErnieForPreTraining(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -904,6 +953,11 @@ class TFErnieForPreTraining(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -940,6 +994,7 @@ class TFErnieForPreTraining(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -983,6 +1038,11 @@ class TFErnieForMaskedLM(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1025,6 +1085,7 @@ class TFErnieForMaskedLM(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1047,6 +1108,11 @@ class TFErnieForMaskedLM(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1086,6 +1152,7 @@ class TFErnieForMaskedLM(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1125,6 +1192,11 @@ class TFErnieForCausalLM(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1175,6 +1247,7 @@ class TFErnieForCausalLM(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1199,6 +1272,11 @@ class TFErnieForCausalLM(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1247,6 +1325,7 @@ class TFErnieForCausalLM(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1290,6 +1369,11 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1326,6 +1410,7 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1346,6 +1431,11 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1379,6 +1469,7 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1414,6 +1505,11 @@ class TFErnieForSequenceClassification(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1455,6 +1551,7 @@ class TFErnieForSequenceClassification(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1475,6 +1572,11 @@ class TFErnieForSequenceClassification(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1508,6 +1610,7 @@ class TFErnieForSequenceClassification(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1544,6 +1647,11 @@ class TFErnieForMultipleChoice(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1589,6 +1697,7 @@ class TFErnieForMultipleChoice(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1609,6 +1718,11 @@ class TFErnieForMultipleChoice(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1643,12 +1757,14 @@ class TFErnieForMultipleChoice(TFErniePreTrainedModel):
         input_ids = flat(input_ids)
         attention_mask = flat(attention_mask)
         token_type_ids = flat(token_type_ids)
+        task_type_ids = flat(task_type_ids)
         position_ids = flat(position_ids)
         inputs_embeds = flat(inputs_embeds)
         outputs = self.ernie(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1685,6 +1801,11 @@ class TFErnieForTokenClassification(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1724,6 +1845,7 @@ class TFErnieForTokenClassification(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1744,6 +1866,11 @@ class TFErnieForTokenClassification(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1775,6 +1902,7 @@ class TFErnieForTokenClassification(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
@@ -1811,6 +1939,11 @@ class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
         position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
             config.max_position_embeddings - 1]`.
@@ -1854,6 +1987,7 @@ class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        task_type_ids=None,
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
@@ -1875,6 +2009,11 @@ class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
@@ -1912,6 +2051,7 @@ class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
