@@ -287,8 +287,10 @@ class RelativeFunctionalPosition(Strict):
 class BucketedBiasPosition(Strict):
     """Bucketed relative attention bias: log-bucketed relative distances -> a learned per-head bias added to the scores.
 
-    The first layer of each stack owns `param` (an Embedding of num_buckets x heads); its bias, with the mask already
-    added, is passed on to the later layers. Encoders bucket bidirectionally, decoders causally.
+    With `owner: first_layer`, the first layer of each stack owns `param` (an Embedding of num_buckets x heads); its
+    bias, with the mask already added, is passed on to the later layers. With `owner: every_layer`, every layer's
+    self-attention owns its own `param` and computes its own bias (the cross-attention has none: the padding mask
+    only). Encoders bucket bidirectionally, decoders causally.
     """
 
     template: ClassVar[str] = "positions/bucketed_bias.jinja"
@@ -297,8 +299,11 @@ class BucketedBiasPosition(Strict):
     num_buckets: FieldName
     # The config field of the distance beyond which every distance shares the last bucket.
     max_distance: FieldName
-    # The Embedding's name in the first layer of each stack.
+    # The Embedding's name in the self-attention that owns it.
     param: Identifier = "relative_attention_bias"
+    # Which layers own a bias table: `first_layer` (the first of each stack; the others reuse its bias) or
+    # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`).
+    owner: Literal["first_layer", "every_layer"] = "first_layer"
 
 
 PositionSpec = Annotated[
