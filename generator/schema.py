@@ -384,8 +384,8 @@ class AttentionSpec(Strict):
     dropout: FieldName = "attention_probs_dropout_prob"
     # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.
     output_dropout: bool = True
-    # names layout: whether `prune_heads` removes heads (false: it raises, as where transformers' class of the
-    # architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
+    # names and sublayer layouts: whether `prune_heads` removes heads (false: it raises, as where transformers' class
+    # of the architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
     prunable: bool = True
     # projections are heads x head_dim wide (default hidden_size / heads; names layout: an optional field without
     # `default_from` that the config leaves None means hidden_size / heads too, computed where the width is read)

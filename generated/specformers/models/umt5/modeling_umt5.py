@@ -9,7 +9,7 @@ with the same parameter names.
 
 import math
 import warnings
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import torch
 from torch import nn
@@ -24,13 +24,7 @@ from ...modeling_outputs import (
     Seq2SeqSequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from ...modeling_utils import (
-    GradientCheckpointingLayer,
-    PreTrainedModel,
-    check_inputs,
-    mask_value,
-    prune_separate_heads,
-)
+from ...modeling_utils import GradientCheckpointingLayer, PreTrainedModel, check_inputs, mask_value
 from .configuration_umt5 import UMT5Config
 
 
@@ -169,8 +163,6 @@ class UMT5Attention(nn.Module):
         self.k = nn.Linear(config.d_model, self.inner_dim, bias=False)
         self.v = nn.Linear(config.d_model, self.inner_dim, bias=False)
         self.o = nn.Linear(self.inner_dim, config.d_model, bias=False)
-        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
-        self.pruned_heads: set = set()
         self.has_relative_attention_bias = has_relative_attention_bias
         self.relative_attention_num_buckets = config.relative_attention_num_buckets
         self.relative_attention_max_distance = config.relative_attention_max_distance
@@ -191,21 +183,6 @@ class UMT5Attention(nn.Module):
         )
         # (query_length, key_length, heads) -> (1, heads, query_length, key_length)
         return self.relative_attention_bias(buckets).permute([2, 0, 1]).unsqueeze(0)
-
-    def prune_heads(self, heads: Sequence[int]) -> None:
-        """Remove the heads `heads` (numbered as in the unpruned layer; heads removed before are skipped) from the
-        projections. The position bias keeps every head of the unpruned layer (the stack's layers share it)."""
-        removed = prune_separate_heads(
-            [(self, "q"), (self, "k"), (self, "v")],
-            (self, "o"),
-            self.n_heads,
-            self.key_value_proj_dim,
-            heads,
-            self.pruned_heads,
-        )
-        self.n_heads -= len(removed)
-        self.inner_dim = self.n_heads * self.key_value_proj_dim
-        self.pruned_heads |= removed
 
     def forward(
         self,
@@ -257,18 +234,11 @@ class UMT5Attention(nn.Module):
                 )
             else:
                 position_bias = torch.zeros(
-                    (1, self.n_heads + len(self.pruned_heads), seq_length, key_length),
-                    device=scores.device,
-                    dtype=scores.dtype,
+                    (1, self.n_heads, seq_length, key_length), device=scores.device, dtype=scores.dtype
                 )
             if mask is not None:
                 position_bias = position_bias + mask
-        if self.pruned_heads:
-            # The bias of the heads this layer kept (it covers every head of the unpruned layer).
-            kept = [head for head in range(position_bias.shape[1]) if head not in self.pruned_heads]
-            scores = scores + position_bias[:, kept]
-        else:
-            scores = scores + position_bias
+        scores = scores + position_bias
         # The softmax runs in fp32.
         attention_probs = nn.functional.softmax(scores.float(), dim=-1).type_as(scores)
         attention_probs = nn.functional.dropout(attention_probs, p=self.dropout, training=self.training)
@@ -495,8 +465,7 @@ class UMT5PreTrainedModel(PreTrainedModel):
     def _prune_heads(self, heads_to_prune: dict) -> None:
         raise NotImplementedError(
             f"{type(self).__name__} does not support pruning attention heads: "
-            "only UMT5EncoderModel prunes them (its encoder's self-attention), as in transformers, "
-            "whose other UMT5 models cannot prune heads"
+            "transformers' UMT5 models cannot prune heads either"
         )
 
 
@@ -1039,11 +1008,6 @@ class UMT5EncoderModel(UMT5PreTrainedModel):
     def get_encoder(self) -> UMT5Stack:
         return self.encoder
 
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        # The encoder's self-attention: what transformers' encoder-only model prunes.
-        for layer, heads in heads_to_prune.items():
-            self.encoder.block[layer].layer[0].SelfAttention.prune_heads(heads)
-
     def forward(
         self,
         input_ids=None,
@@ -1130,8 +1094,7 @@ class UMT5ForSequenceClassification(UMT5PreTrainedModel):
     def prune_heads(self, heads_to_prune: dict) -> None:
         raise NotImplementedError(
             f"{type(self).__name__} does not support pruning attention heads: "
-            "only UMT5EncoderModel prunes them (its encoder's self-attention), as in transformers, "
-            "whose other UMT5 models cannot prune heads"
+            "transformers' UMT5 models cannot prune heads either"
         )
 
     def forward(
@@ -1306,8 +1269,7 @@ class UMT5ForTokenClassification(UMT5PreTrainedModel):
     def prune_heads(self, heads_to_prune: dict) -> None:
         raise NotImplementedError(
             f"{type(self).__name__} does not support pruning attention heads: "
-            "only UMT5EncoderModel prunes them (its encoder's self-attention), as in transformers, "
-            "whose other UMT5 models cannot prune heads"
+            "transformers' UMT5 models cannot prune heads either"
         )
 
     def forward(
