@@ -525,6 +525,9 @@ class DecoderSpec(Strict):
     # asked for with `use_cache=True` (`off`); PyTorch and Flax only: TensorFlow decoders, as transformers' TensorFlow
     # classes, return it only when asked for.
     cache_default: Literal["config", "off"] = "config"
+    # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
+    # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).
+    copy_head_mask: bool = True
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None

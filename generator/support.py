@@ -345,6 +345,11 @@ RULES += tuple(
     Rule(kind, "decoder.shift", (_ABSENT, "start_token"), "remove `shift`: the decoder inputs start with `decoder.start_token` (each row's last non-pad token starts them only in names-layout encoder-decoder stacks)")
     for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
+# A head mask copied to the decoder is a choice of sublayer encoder-decoder stacks only.
+RULES += tuple(
+    Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in `sublayer` encoder-decoder stacks")
+    for kind in RULE_KINDS if kind != ENCODER_DECODER
+)
 # Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks.
 RULES += tuple(
     Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks")

@@ -771,12 +771,6 @@ class FlaxUMT5Module(nn.Module):
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ) -> tuple:
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and self.config.num_hidden_layers == self.config.num_decoder_layers
-        ):
-            decoder_head_mask = head_mask  # as the reference (deprecated there): one head mask for both stacks
         if encoder_outputs is None:
             encoder_outputs = self.encode(
                 input_ids=input_ids,

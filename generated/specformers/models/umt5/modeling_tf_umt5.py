@@ -789,12 +789,6 @@ class TFUMT5Model(TFUMT5PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
         use_cache = use_cache if use_cache is not None else config.use_cache
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and config.num_hidden_layers == config.num_decoder_layers
-        ):
-            decoder_head_mask = head_mask  # as transformers does (deprecated there)
 
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
@@ -1075,12 +1069,6 @@ class TFUMT5ForConditionalGeneration(TFUMT5PreTrainedModel, TFGenerationMixin):
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
         use_cache = use_cache if use_cache is not None else config.use_cache
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and config.num_hidden_layers == config.num_decoder_layers
-        ):
-            decoder_head_mask = head_mask  # as transformers does (deprecated there)
 
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
@@ -1800,12 +1788,6 @@ class TFUMT5ForQuestionAnswering(TFUMT5PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
         use_cache = use_cache if use_cache is not None else config.use_cache
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and config.num_hidden_layers == config.num_decoder_layers
-        ):
-            decoder_head_mask = head_mask  # as transformers does (deprecated there)
 
         if encoder_outputs is None:
             encoder_outputs = self.encoder(

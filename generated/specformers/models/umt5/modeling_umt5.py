@@ -8,7 +8,6 @@ with the same parameter names.
 """
 
 import math
-import warnings
 from typing import Optional, Union
 
 import torch
@@ -726,17 +725,6 @@ class UMT5Model(UMT5PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and self.config.num_hidden_layers == self.config.num_decoder_layers
-        ):
-            warnings.warn(
-                "`head_mask` now only masks the encoder: pass `decoder_head_mask` for the decoder. It is copied to "
-                "`decoder_head_mask` for now.",
-                FutureWarning,
-            )
-            decoder_head_mask = head_mask
 
         if encoder_outputs is None:
             encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
@@ -903,17 +891,6 @@ class UMT5ForConditionalGeneration(UMT5PreTrainedModel, GenerationMixin):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and self.config.num_hidden_layers == self.config.num_decoder_layers
-        ):
-            warnings.warn(
-                "`head_mask` now only masks the encoder: pass `decoder_head_mask` for the decoder. It is copied to "
-                "`decoder_head_mask` for now.",
-                FutureWarning,
-            )
-            decoder_head_mask = head_mask
 
         if encoder_outputs is None:
             encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
@@ -1456,17 +1433,6 @@ class UMT5ForQuestionAnswering(UMT5PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and self.config.num_hidden_layers == self.config.num_decoder_layers
-        ):
-            warnings.warn(
-                "`head_mask` now only masks the encoder: pass `decoder_head_mask` for the decoder. It is copied to "
-                "`decoder_head_mask` for now.",
-                FutureWarning,
-            )
-            decoder_head_mask = head_mask
 
         if encoder_outputs is None:
             encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
