@@ -310,8 +310,10 @@ class RelativeFunctionalPosition(Strict):
 class BucketedBiasPosition(Strict):
     """Bucketed relative attention bias: log-bucketed relative distances -> a learned per-head bias added to the scores.
 
-    The first layer of each stack owns `param` (an Embedding of num_buckets x heads); its bias, with the mask already
-    added, is passed on to the later layers. Encoders bucket bidirectionally, decoders causally.
+    With `owner: first_layer`, the first layer of each stack owns `param` (an Embedding of num_buckets x heads); its
+    bias, with the mask already added, is passed on to the later layers. With `owner: every_layer`, every layer's
+    self-attention owns its own `param` and computes its own bias (the cross-attention has none: the padding mask
+    only). Encoders bucket bidirectionally, decoders causally.
     """
 
     template: ClassVar[str] = "positions/bucketed_bias.jinja"
@@ -320,8 +322,11 @@ class BucketedBiasPosition(Strict):
     num_buckets: FieldName
     # The config field of the distance beyond which every distance shares the last bucket.
     max_distance: FieldName
-    # The Embedding's name in the first layer of each stack.
+    # The Embedding's name in the self-attention that owns it.
     param: Identifier = "relative_attention_bias"
+    # Which layers own a bias table: `first_layer` (the first of each stack; the others reuse its bias) or
+    # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`).
+    owner: Literal["first_layer", "every_layer"] = "first_layer"
 
 
 PositionSpec = Annotated[
@@ -402,8 +407,8 @@ class AttentionSpec(Strict):
     dropout: FieldName = "attention_probs_dropout_prob"
     # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.
     output_dropout: bool = True
-    # names layout: whether `prune_heads` removes heads (false: it raises, as where transformers' class of the
-    # architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
+    # names and sublayer layouts: whether `prune_heads` removes heads (false: it raises, as where transformers' class
+    # of the architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
     prunable: bool = True
     # projections are heads x head_dim wide (default hidden_size / heads; names layout: an optional field without
     # `default_from` that the config leaves None means hidden_size / heads too, computed where the width is read)
@@ -552,6 +557,9 @@ class DecoderSpec(Strict):
     # asked for with `use_cache=True` (`off`); PyTorch and Flax only: TensorFlow decoders, as transformers' TensorFlow
     # classes, return it only when asked for.
     cache_default: Literal["config", "off"] = "config"
+    # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
+    # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).
+    copy_head_mask: bool = True
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None

@@ -77,7 +77,7 @@ class Rule:
         for part in self.path.split("."):
             if node is None:
                 return _ABSENT
-            node = getattr(node, part)
+            node = getattr(node, part, _ABSENT)  # a field of another kind of component (`position.owner` of rotary positions)
         if isinstance(node, schema.BaseModel):
             return getattr(node, "kind", _SET)
         if isinstance(node, dict):
@@ -309,7 +309,7 @@ RULES += (
     Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(ENCODER, "embeddings.token_type", (True, False), "write `token_type: true` (a table of `config.type_vocab_size` rows) or `token_type: false`: token types embedded by the word embeddings exist only in decoder-only stacks"),
     Rule(ENCODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
-    Rule(ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
+    Rule(ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
     Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in decoder-only and names-layout encoder stacks"),
     Rule(ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
     Rule(NAMES_ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
@@ -344,6 +344,11 @@ RULES += tuple(
 RULES += tuple(
     Rule(kind, "decoder.shift", (_ABSENT, "start_token"), "remove `shift`: the decoder inputs start with `decoder.start_token` (each row's last non-pad token starts them only in names-layout encoder-decoder stacks)")
     for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
+)
+# A head mask copied to the decoder is a choice of sublayer encoder-decoder stacks only.
+RULES += tuple(
+    Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in `sublayer` encoder-decoder stacks")
+    for kind in RULE_KINDS if kind != ENCODER_DECODER
 )
 # Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks.
 RULES += tuple(
@@ -383,6 +388,14 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
 )
 
 
+# Values that render only together with certain values of another field: (stack, field, its value, other field,
+# values of the other that render, what to write instead).
+VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
+    (ENCODER_DECODER, "position.owner", "every_layer", "attention.variant", ("full",), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or `attention.variant: full`"),
+    (ENCODER_DECODER, "position.owner", "every_layer", "attention.select", (_ABSENT,), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or remove `attention.select` (its local and transient-global variants)"),
+)
+
+
 # Module paths of a bounded depth: (field, depths that render, what to write instead).
 PATH_DEPTHS: tuple[tuple[str, tuple[int, ...], str], ...] = (
     ("lm_head.path", (1, 2), "write `<attr>` or `<container>.<attr>` (e.g. `cls.predictions`)"),
@@ -405,6 +418,13 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
         if not _one_of(value, allowed):
             shown = "which this spec lacks" if value is _ABSENT else f"not with `{other}: {_show(value)}`"
             raise fail(f"{stack} stacks render `{path}` only with {_requirement(other, allowed)}, {shown}: {instead}", path.split("."))
+    for kind, path, given, other, allowed, instead in VALUE_REQUIRES:
+        if kind != stack or Rule(stack, path, (), "").value(spec) != given:
+            continue
+        value = Rule(stack, other, (), "").value(spec)
+        if not _one_of(value, allowed):
+            shown = f"not with `{other}`" if value is _SET else f"not with `{other}: {_show(value)}`"
+            raise fail(f"{stack} stacks render `{path}: {_show(given)}` only with {_requirement(other, allowed)}, {shown}: {instead}", path.split("."))
     for path, other, instead in CONFLICTS:
         if Rule(stack, path, (), "").value(spec) is not _ABSENT and Rule(stack, other, (), "").value(spec) is not _ABSENT:
             raise fail(f"`{path}` and `{other}` do not render together: {instead}", path.split("."))
@@ -429,7 +449,7 @@ def _one_of(value: Any, allowed: tuple) -> bool:
 
 
 def _requirement(other: str, allowed: tuple) -> str:
-    return " or ".join(f"`{other}`" if a is _SET else f"`{other}: {_show(a)}`" for a in allowed)
+    return " or ".join(f"`{other}`" if a is _SET else f"no `{other}`" if a is _ABSENT else f"`{other}: {_show(a)}`" for a in allowed)
 
 
 def _show(value: Any) -> str:
@@ -451,6 +471,12 @@ def markdown_table() -> str:
     for kind, path, other, allowed, _ in REQUIRES:
         required.setdefault(path, {}).setdefault(kind, []).append(_requirement(other, allowed))
     for path, by_stack in required.items():
+        shown = {kind: "only with " + " and ".join(needs) for kind, needs in by_stack.items()}
+        rows.append(f"| `{path}` | " + " | ".join(shown.get(kind, "any") for kind in RULE_KINDS) + " |")
+    valued: dict[str, dict[str, list[str]]] = {}
+    for kind, path, given, other, allowed, _ in VALUE_REQUIRES:
+        valued.setdefault(f"{path}: {_show(given)}", {}).setdefault(kind, []).append(_requirement(other, allowed))
+    for path, by_stack in valued.items():
         shown = {kind: "only with " + " and ".join(needs) for kind, needs in by_stack.items()}
         rows.append(f"| `{path}` | " + " | ".join(shown.get(kind, "any") for kind in RULE_KINDS) + " |")
     for path, other, _ in CONFLICTS:

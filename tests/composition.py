@@ -156,6 +156,8 @@ def encoder_specs(draw, name: str) -> dict:
 @st.composite
 def encoder_decoder_specs(draw, name: str) -> dict:
     selected = draw(st.booleans())
+    # The bucketed bias owned by the first layer of each stack or by every layer (full self-attention only).
+    owner = "first_layer" if selected else draw(st.sampled_from(["first_layer", "every_layer"]))
     head_dim = draw(st.booleans())
     gated = draw(st.sampled_from(["flag", "config", True, False]))
     norm_kind = draw(st.sampled_from(["rms_norm", "layer_norm"]))
@@ -220,7 +222,8 @@ def encoder_decoder_specs(draw, name: str) -> dict:
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": "transformer",
         "title": name.upper(), "paper": "-", "config": config,
         "embeddings": {"shared": "shared", "size": "d_model", "token_type": False, "position": "none", "norm": False, "dropout": "dropout_rate"},
-        "position": {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "max_distance": "relative_attention_max_distance"},
+        "position": {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "max_distance": "relative_attention_max_distance",
+                     "owner": owner},
         "attention": attention, "feed_forward": feed_forward,
         "norm": {"kind": norm_kind, "placement": "pre", "eps": "layer_norm_epsilon"},
         "encoder": {"path": "encoder", "layer_list": "block", "sublayer_list": "layer", "embed_tokens": "embed_tokens", "final_norm": "final_layer_norm"},
@@ -675,6 +678,7 @@ def describe(spec: dict) -> list[str]:
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
+                   f"position.owner={spec['position']['owner']}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]
     else:
         emb = spec["embeddings"]
