@@ -196,10 +196,13 @@ def test_type_table_without_its_flag_is_refused(case, framework, reference_check
 def test_config_flag_that_gives_keys_a_place_is_named(arch):
     """The `{flag: patterns}` table of every public class, in every framework: the layers' `<cross_module>` weights of
     every spec with cross-attention need `add_cross_attention`; a spec without has no such entry. A further
-    token-type table (`embeddings.task_type`) needs its flag."""
+    token-type table (`embeddings.task_type`) needs its flag, and so do q/k norms built only under a flag."""
     import specformers
 
     task = arch.task_type
+    # Flags of other components whose modules exist only when set: the norms of the queries and keys.
+    qk_flag = arch.names.qk_norm if arch.names is not None and isinstance(arch.names.qk_norm, str) else None
+    flags = ([qk_flag] if qk_flag else []) + ([task.flag] if task is not None else [])
     for framework in FRAMEWORKS:
         for name in arch.public_classes(framework):
             table = getattr(specformers, name)._keys_needing_config_flag
@@ -211,10 +214,13 @@ def test_config_flag_that_gives_keys_a_place_is_named(arch):
             if arch.cross_attention is None:
                 # (Names-layout stacks have no `encoder` component, and no cross-attention.)
                 assert "add_cross_attention" not in table, name
-                assert list(table) == ([task.flag] if task is not None else []), name
+                assert list(table) == flags, name
+                if qk_flag:
+                    q_norm = arch.names.roles["attention.q_norm"]
+                    assert any(re.search(pattern, f"{arch.names.layers}.3.{q_norm}.weight") for pattern in table[qk_flag]), name
                 continue
             layer = f"{arch.spec.encoder.path}.{arch.spec.encoder.layer_list}"
-            assert list(table) == ["add_cross_attention"] + ([task.flag] if task is not None else []), name
+            assert list(table) == ["add_cross_attention"] + flags, name
             pattern = table["add_cross_attention"][0]
             for key in (f"{layer}.0.{arch.cross_attention}.self.query.weight", f"{layer}.11.{arch.cross_attention}.output.LayerNorm.bias"):
                 assert re.search(pattern, key) and re.search(pattern, f"{arch.spec.base_model_prefix}.{key}"), (name, key)
