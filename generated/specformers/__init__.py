@@ -749,6 +749,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxRoFormerForMultipleChoice",
         "FlaxRoFormerPreTrainedModel",
     ],
+    "models.stablelm.configuration_stablelm": ["StableLmConfig"],
+    "models.stablelm.modeling_stablelm": [
+        "StableLmModel",
+        "StableLmForCausalLM",
+        "StableLmForSequenceClassification",
+        "StableLmForTokenClassification",
+        "StableLmPreTrainedModel",
+    ],
+    "models.stablelm.modeling_tf_stablelm": [
+        "TFStableLmModel",
+        "TFStableLmForCausalLM",
+        "TFStableLmForSequenceClassification",
+        "TFStableLmForTokenClassification",
+        "TFStableLmPreTrainedModel",
+    ],
+    "models.stablelm.modeling_flax_stablelm": [
+        "FlaxStableLmModel",
+        "FlaxStableLmForCausalLM",
+        "FlaxStableLmForSequenceClassification",
+        "FlaxStableLmForTokenClassification",
+        "FlaxStableLmPreTrainedModel",
+    ],
     "models.t5.configuration_t5": ["T5Config"],
     "models.t5.modeling_t5": [
         "T5Model",
