@@ -771,6 +771,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxStableLmForTokenClassification",
         "FlaxStableLmPreTrainedModel",
     ],
+    "models.starcoder2.configuration_starcoder2": ["Starcoder2Config"],
+    "models.starcoder2.modeling_starcoder2": [
+        "Starcoder2Model",
+        "Starcoder2ForCausalLM",
+        "Starcoder2ForSequenceClassification",
+        "Starcoder2ForTokenClassification",
+        "Starcoder2PreTrainedModel",
+    ],
+    "models.starcoder2.modeling_tf_starcoder2": [
+        "TFStarcoder2Model",
+        "TFStarcoder2ForCausalLM",
+        "TFStarcoder2ForSequenceClassification",
+        "TFStarcoder2ForTokenClassification",
+        "TFStarcoder2PreTrainedModel",
+    ],
+    "models.starcoder2.modeling_flax_starcoder2": [
+        "FlaxStarcoder2Model",
+        "FlaxStarcoder2ForCausalLM",
+        "FlaxStarcoder2ForSequenceClassification",
+        "FlaxStarcoder2ForTokenClassification",
+        "FlaxStarcoder2PreTrainedModel",
+    ],
     "models.t5.configuration_t5": ["T5Config"],
     "models.t5.modeling_t5": [
         "T5Model",
