@@ -20,11 +20,11 @@ class StableLmConfig(PretrainedConfig):
         intermediate_size (`int`, *optional*, defaults to 6912):
             Dimension of the MLP representations.
         hidden_size (`int`, *optional*, defaults to 2560):
-            Number of hidden layers in the Transformer decoder.
+            Dimension of the hidden representations.
         num_hidden_layers (`int`, *optional*, defaults to 32):
             Number of hidden layers in the Transformer decoder.
         num_attention_heads (`int`, *optional*, defaults to 32):
-            Number of attention heads for each attention layer in the Transformer encoder.
+            Number of attention heads for each attention layer in the Transformer decoder.
         num_key_value_heads (`int`, *optional*, defaults to 32):
             The number of key_value heads that should be used to implement Grouped Query Attention.
         hidden_act (`str`, *optional*, defaults to 'silu'):
