@@ -607,6 +607,14 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     # RMSNorms scaling by `1 + weight`.
     if spec["norm"]["kind"] == "rms_norm" and draw(st.booleans()):
         spec["norm"]["unit_offset"] = True
+    # Drawn last, so that the components above keep the values of earlier samples: pre-norm blocks ending with the
+    # `final_norm` role, and no norm after the embeddings.
+    if draw(st.booleans()):
+        spec["norm"]["placement"] = "pre"
+        names["final_norm"] = draw(st.sampled_from(["ln_f", "final_norm"]))
+    if draw(st.booleans()):
+        del names["embeddings.norm"]
+        embeddings["norm"] = False
     return spec
 
 
@@ -674,7 +682,8 @@ def describe(spec: dict) -> list[str]:
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
                    f"sliding_window={'sliding_window' in att}", f"embeddings.scale={spec['embeddings'].get('scale')}",
-                   f"qk_norm={att.get('qk_norm', False)}",
+                   f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
+                   f"embeddings.norm={spec['embeddings']['norm']}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
