@@ -171,7 +171,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     Rule(NAMES_ENCODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from 0"),
     Rule(NAMES_ENCODER, "decoder", (_ABSENT,), "remove `decoder`: a names-layout encoder is bidirectional and keeps no cache (write `stack: decoder-only` for a causal stack)"),
-    Rule(NAMES_ENCODER, "pooler", (_ABSENT,), "remove `pooler`: names-layout heads read the first token (`style: first_token`)"),
     Rule(NAMES_ENCODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
     Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
     Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),

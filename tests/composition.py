@@ -615,6 +615,13 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     if draw(st.booleans()):
         del names["embeddings.norm"]
         embeddings["norm"] = False
+    # A pooler (tanh of a Linear on the first token, held as `dense` or the Linear itself), read by the pooled heads.
+    if draw(st.booleans()):
+        spec["pooler"] = {"path": "pooler", "layout": draw(st.sampled_from(["dense", "bare"]))}
+        for head in heads:
+            if head["kind"] in ("sequence_classification", "multiple_choice") and draw(st.booleans()):
+                head["style" if head["kind"] == "sequence_classification" else "summary"] = "pooled"
+                head.pop("pre_classifier", None)
     return spec
 
 
@@ -683,7 +690,8 @@ def describe(spec: dict) -> list[str]:
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
                    f"sliding_window={'sliding_window' in att}", f"embeddings.scale={spec['embeddings'].get('scale')}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
-                   f"embeddings.norm={spec['embeddings']['norm']}",
+                   f"embeddings.norm={spec['embeddings']['norm']}", f"names.pooler={spec.get('pooler', {}).get('layout')}",
+                   f"pooled_heads={sum('pooled' in (h.get('style'), h.get('summary')) for h in spec['heads'])}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
