@@ -194,6 +194,7 @@ class Names:
     layers: str
     final_norm: Optional[str]  # pre-norm stacks
     embeddings_norm: Optional[str]  # post-norm stacks: the norm after the embeddings
+    token_type_embeddings: Optional[str]  # `embeddings.token_type: true`: the table of `config.type_vocab_size` rows
     model: Container
     block: Container
     lm_transform: Optional[str]  # `lm_head.layout: names`
@@ -622,7 +623,7 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
-MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm")
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
@@ -701,6 +702,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     conditional = {
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
+        "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
@@ -789,6 +791,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "embeddings.position" in needed:
         positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
         add(model_leaves, ("embeddings.position",), "embedding", positions, hidden, False)
+    if "embeddings.token_type" in needed:
+        add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", hidden, False)
     if "embeddings.norm" in needed:
         add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
     add(model_leaves, ("layers",), "layers", "", "", False)
@@ -860,6 +864,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         layers=roles["layers"],
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
+        token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
         model=model,
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
@@ -1665,7 +1670,7 @@ def _head_arguments(
             return _torch_positional(_decoder_only_arguments(kind, framework, arguments, token_type=token_type), names, kind, arguments)
         return _decoder_only_arguments(kind, framework, arguments, tuple(spec.flax_placeholder_arguments), token_type)
     names: list[str] = ["input_ids", "attention_mask"]
-    if spec.embeddings.token_type is True:
+    if spec.embeddings.token_type is True or (names_layout and spec.embeddings.token_type == "word"):
         names.append("token_type_ids")
     task_type = spec.embeddings.task_type.argument if spec.embeddings.task_type is not None else None
     if task_type is not None:

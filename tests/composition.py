@@ -622,6 +622,12 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
             if head["kind"] in ("sequence_classification", "multiple_choice") and draw(st.booleans()):
                 head["style" if head["kind"] == "sequence_classification" else "summary"] = "pooled"
                 head.pop("pre_classifier", None)
+    # Token types: a table of their own (the role `embeddings.token_type`, `type_vocab_size` rows, type 0 by
+    # default), rows of the word embeddings, or none.
+    embeddings["token_type"] = draw(st.sampled_from([False, True, "word"]))
+    if embeddings["token_type"] is True:
+        names["embeddings.token_type"] = draw(st.sampled_from(["token_type_embeddings", "wtte"]))
+        fields.append(_field("type_vocab_size", "int", draw(st.sampled_from([2, 3]))))
     return spec
 
 
