@@ -692,8 +692,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(f"unknown role {role!r}" + _suggest(role, list(ALL_ROLES)), ["names", role])
         try:
             schema._dotted(target)
-            for part in target.split("."):
-                schema._not_reserved(part)
+            # A module inside a container may be named `self` (`attention.self.query`): generated code reaches it
+            # only as an attribute.
+            for i, part in enumerate(target.split(".")):
+                if not (i > 0 and part == "self"):
+                    schema._not_reserved(part)
         except ValueError as exc:
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
