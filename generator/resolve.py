@@ -300,6 +300,11 @@ class Architecture:
     # Names-layout stacks (decoder-only, or an encoder with `attention.layout: names`): the module paths of `names`.
     names: Optional[Names] = None
 
+    @property
+    def word_embeddings_path(self) -> str:
+        """The word embeddings' module path in the base model."""
+        return self.names.word_embeddings if self.names is not None else f"{self.embeddings.path}.word_embeddings"
+
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
             if h.kind == kind:
@@ -543,7 +548,8 @@ DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "toke
 # Heads of encoder-decoder stacks of the names layout (`causal_lm`: the decoder stack alone).
 NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm")
 # Heads of encoder stacks of the names layout.
-NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering")
+NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering",
+                            "next_sentence", "pretraining")
 _DECODER_ONLY_HEAD_OUTPUT = {
     "base": "BaseModelOutputWithPast",
     "causal_lm": "CausalLMOutputWithPast",
@@ -617,7 +623,7 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
             raise fail("token_classification needs `dropout: <config field or rate>`", loc)
         if h.kind != "token_classification" and h.dropout is not None:
             raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
-    elif h.kind in ("base", "masked_lm") and h.dropout is not None:
+    elif h.kind in ("base", "masked_lm", "next_sentence", "pretraining") and h.dropout is not None:
         raise fail(f"head {h.kind!r} has no dropout: remove `dropout`", loc + ["dropout"])
 
 
@@ -1305,6 +1311,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         need_field(h.dropout, loc + ["dropout"])
     if names_layout:
         _check_names_head(h, rule_kind, loc, fail)
+        if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
+            raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
     elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
         field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
         raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])

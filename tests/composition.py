@@ -628,6 +628,14 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     if embeddings["token_type"] is True:
         names["embeddings.token_type"] = draw(st.sampled_from(["token_type_embeddings", "wtte"]))
         fields.append(_field("type_vocab_size", "int", draw(st.sampled_from([2, 3]))))
+    # The sentence heads of encoder stacks on the pooler (`cls.seq_relationship`), next-sentence prediction or
+    # pretraining with the `transform` LM head (`cls.predictions`, its LayerNorm's epsilon a config field).
+    if "pooler" in spec and lm_head is None and eps == "layer_norm_eps" and draw(st.booleans()):
+        spec["sentence_head"] = {"path": "cls.seq_relationship", "num_labels": 2}
+        kind = draw(st.sampled_from(["next_sentence", "pretraining"]))
+        heads.append({"kind": kind, **({"output": "BertForPreTrainingOutput"} if kind == "pretraining" else {})})
+        if kind == "pretraining":
+            spec["lm_head"] = {"path": "cls.predictions", "layout": "transform"}
     return spec
 
 
@@ -698,6 +706,7 @@ def describe(spec: dict) -> list[str]:
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"embeddings.norm={spec['embeddings']['norm']}", f"names.pooler={spec.get('pooler', {}).get('layout')}",
                    f"pooled_heads={sum('pooled' in (h.get('style'), h.get('summary')) for h in spec['heads'])}",
+                   f"names.lm_head={spec.get('lm_head', {}).get('layout')}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",

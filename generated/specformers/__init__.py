@@ -512,6 +512,9 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     "models.megatron_bert.configuration_megatron_bert": ["MegatronBertConfig"],
     "models.megatron_bert.modeling_megatron_bert": [
         "MegatronBertModel",
+        "MegatronBertForPreTraining",
+        "MegatronBertForMaskedLM",
+        "MegatronBertForNextSentencePrediction",
         "MegatronBertForSequenceClassification",
         "MegatronBertForMultipleChoice",
         "MegatronBertForTokenClassification",
@@ -520,6 +523,9 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.megatron_bert.modeling_tf_megatron_bert": [
         "TFMegatronBertModel",
+        "TFMegatronBertForPreTraining",
+        "TFMegatronBertForMaskedLM",
+        "TFMegatronBertForNextSentencePrediction",
         "TFMegatronBertForSequenceClassification",
         "TFMegatronBertForMultipleChoice",
         "TFMegatronBertForTokenClassification",
@@ -528,6 +534,9 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.megatron_bert.modeling_flax_megatron_bert": [
         "FlaxMegatronBertModel",
+        "FlaxMegatronBertForPreTraining",
+        "FlaxMegatronBertForMaskedLM",
+        "FlaxMegatronBertForNextSentencePrediction",
         "FlaxMegatronBertForSequenceClassification",
         "FlaxMegatronBertForMultipleChoice",
         "FlaxMegatronBertForTokenClassification",

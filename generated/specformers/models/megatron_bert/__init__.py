@@ -14,6 +14,9 @@ _IMPORT_STRUCTURE = {
     "configuration_megatron_bert": ["MegatronBertConfig"],
     "modeling_megatron_bert": [
         "MegatronBertModel",
+        "MegatronBertForPreTraining",
+        "MegatronBertForMaskedLM",
+        "MegatronBertForNextSentencePrediction",
         "MegatronBertForSequenceClassification",
         "MegatronBertForMultipleChoice",
         "MegatronBertForTokenClassification",
@@ -21,6 +24,9 @@ _IMPORT_STRUCTURE = {
     ],
     "modeling_tf_megatron_bert": [
         "TFMegatronBertModel",
+        "TFMegatronBertForPreTraining",
+        "TFMegatronBertForMaskedLM",
+        "TFMegatronBertForNextSentencePrediction",
         "TFMegatronBertForSequenceClassification",
         "TFMegatronBertForMultipleChoice",
         "TFMegatronBertForTokenClassification",
@@ -28,6 +34,9 @@ _IMPORT_STRUCTURE = {
     ],
     "modeling_flax_megatron_bert": [
         "FlaxMegatronBertModel",
+        "FlaxMegatronBertForPreTraining",
+        "FlaxMegatronBertForMaskedLM",
+        "FlaxMegatronBertForNextSentencePrediction",
         "FlaxMegatronBertForSequenceClassification",
         "FlaxMegatronBertForMultipleChoice",
         "FlaxMegatronBertForTokenClassification",
