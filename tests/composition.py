@@ -628,6 +628,16 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     if embeddings["token_type"] is True:
         names["embeddings.token_type"] = draw(st.sampled_from(["token_type_embeddings", "wtte"]))
         fields.append(_field("type_vocab_size", "int", draw(st.sampled_from([2, 3]))))
+    # Rotary positions (all of each head's dimensions or half, pairs in halves or interleaved) instead of the
+    # position table.
+    if "sinusoidal" not in embeddings and draw(st.booleans()):
+        del names["embeddings.position"]
+        embeddings["position"] = "none"
+        fields.append(_field("rope_theta", "float", draw(st.sampled_from([10000.0, 500.0]))))
+        spec["position"] = {"kind": "rotary", "theta": "rope_theta", "pairing": draw(st.sampled_from(["halves", "interleaved"]))}
+        if draw(st.booleans()):
+            fields.append(_field("partial_rotary_factor", "float", 0.5))
+            spec["position"]["fraction"] = "partial_rotary_factor"
     # The sentence heads of encoder stacks on the pooler (`cls.seq_relationship`), next-sentence prediction or
     # pretraining with the `transform` LM head (`cls.predictions`, its LayerNorm's epsilon a config field).
     if "pooler" in spec and lm_head is None and eps == "layer_norm_eps" and draw(st.booleans()):
