@@ -240,10 +240,12 @@ def decoder_only_specs(draw, name: str) -> dict:
     separate q/k/v (a fused one ordered [q | k | v] or head by head), Linear or Conv1D projections with or without
     biases. A decoder-only stack (pre-norm, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never)
-    or an encoder (`stack: encoder`, `attention.layout: names`: post-norm, bidirectional, a norm after the embeddings,
-    learned or flag-selected sinusoidal positions, a fixed or configured epsilon, first-token heads with or without a
-    `pre_classifier`, an LM head of `names` roles); LayerNorm or RMSNorm blocks, the RMSNorm with a unit offset
-    (`1 + weight`) or not."""
+    or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
+    with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
+    types (a table of their own or rows of the word embeddings) or none, a fixed or configured epsilon, first-token
+    heads with or without a `pre_classifier`, a pooler (dense or bare) and pooled heads, an LM head of `names` roles,
+    the sentence heads and the `transform` LM head of encoder stacks); LayerNorm or RMSNorm blocks, the RMSNorm with a
+    unit offset (`1 + weight`) or not."""
     encoder = draw(st.booleans())
     attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
     ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
