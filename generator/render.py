@@ -44,6 +44,16 @@ def _escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
+# Attributes every Keras layer has: a module of that PyTorch name is held under the name and a trailing `_`
+# (its Keras `name`, and so its checkpoint name, stays the PyTorch one).
+KERAS_LAYER_ATTRIBUTES = frozenset({"output", "input", "weights", "trainable", "losses", "metrics", "variables", "built", "path"})
+
+
+def _tf_attr(path: str) -> str:
+    """The Python attribute path of a module path in a TensorFlow layer (see `KERAS_LAYER_ATTRIBUTES`)."""
+    return ".".join(part + "_" if part in KERAS_LAYER_ATTRIBUTES else part for part in path.split("."))
+
+
 def _doc(text: str) -> str:
     """Escape free text for the inside of a triple-quoted (non-raw) docstring, so that the docstring's value is the text.
 
@@ -131,6 +141,7 @@ def make_environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["doc"] = _doc
+    env.filters["tf_attr"] = _tf_attr
     env.filters["py"] = _pystr
     env.filters["comment"] = _comment
     env.filters["fstring"] = _fstring

@@ -194,6 +194,7 @@ class Names:
     layers: str
     final_norm: Optional[str]  # pre-norm stacks
     embeddings_norm: Optional[str]  # post-norm stacks: the norm after the embeddings
+    token_type_embeddings: Optional[str]  # `embeddings.token_type: true`: the table of `config.type_vocab_size` rows
     model: Container
     block: Container
     lm_transform: Optional[str]  # `lm_head.layout: names`
@@ -298,6 +299,11 @@ class Architecture:
     stack: str = "encoder"
     # Names-layout stacks (decoder-only, or an encoder with `attention.layout: names`): the module paths of `names`.
     names: Optional[Names] = None
+
+    @property
+    def word_embeddings_path(self) -> str:
+        """The word embeddings' module path in the base model."""
+        return self.names.word_embeddings if self.names is not None else f"{self.embeddings.path}.word_embeddings"
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -542,7 +548,8 @@ DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "toke
 # Heads of encoder-decoder stacks of the names layout (`causal_lm`: the decoder stack alone).
 NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm")
 # Heads of encoder stacks of the names layout.
-NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering")
+NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering",
+                            "next_sentence", "pretraining")
 _DECODER_ONLY_HEAD_OUTPUT = {
     "base": "BaseModelOutputWithPast",
     "causal_lm": "CausalLMOutputWithPast",
@@ -593,17 +600,17 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
     allowed = DECODER_ONLY_HEAD_KINDS if decoder_only else NAMES_ENCODER_HEAD_KINDS
     if h.kind not in allowed:
         raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(allowed)})", loc + ["kind"])
-    style = "last_token" if decoder_only else "first_token"
-    if h.kind == "sequence_classification" and h.style != style:
-        reads = "each row's last non-padding token" if decoder_only else "the first token"
-        raise fail(f"sequence_classification of a {kind} stack reads {reads}: write `style: {style}`", loc + ["style"])
+    if decoder_only and h.kind == "sequence_classification" and h.style != "last_token":
+        raise fail(f"sequence_classification of a {kind} stack reads each row's last non-padding token: write `style: last_token`", loc + ["style"])
+    if not decoder_only and h.kind == "sequence_classification" and h.style not in ("first_token", "pooled"):
+        raise fail(f"sequence_classification of a {kind} stack reads the first token (`style: first_token`) or the pooler's output (`style: pooled`, with a `pooler`): write one of them", loc + ["style"])
     if h.kind != "sequence_classification" and h.style is not None:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
-    if h.kind == "multiple_choice" and h.summary != "first_token":
-        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice: write `summary: first_token`", loc + ["summary"])
+    if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled"):
+        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice (`summary: first_token`) or the pooler's output (`summary: pooled`, with a `pooler`): write one of them", loc + ["summary"])
     if h.kind != "multiple_choice" and h.summary is not None:
         raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
-    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice")):
+    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary)):
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
     if h.activation is not None:
         raise fail(f"head {h.kind!r} of a {kind} stack has no activation option: remove `activation`", loc + ["activation"])
@@ -616,13 +623,13 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
             raise fail("token_classification needs `dropout: <config field or rate>`", loc)
         if h.kind != "token_classification" and h.dropout is not None:
             raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
-    elif h.kind in ("base", "masked_lm") and h.dropout is not None:
+    elif h.kind in ("base", "masked_lm", "next_sentence", "pretraining") and h.dropout is not None:
         raise fail(f"head {h.kind!r} has no dropout: remove `dropout`", loc + ["dropout"])
 
 
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
-MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm")
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
@@ -691,8 +698,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(f"unknown role {role!r}" + _suggest(role, list(ALL_ROLES)), ["names", role])
         try:
             schema._dotted(target)
-            for part in target.split("."):
-                schema._not_reserved(part)
+            # A module inside a container may be named `self` (`attention.self.query`): generated code reaches it
+            # only as an attribute.
+            for i, part in enumerate(target.split(".")):
+                if not (i > 0 and part == "self"):
+                    schema._not_reserved(part)
         except ValueError as exc:
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
@@ -701,6 +711,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     conditional = {
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
+        "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
@@ -733,8 +744,10 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         raise fail(f"`{roles['layers']}` is {len(roles['layers'].split('.'))} modules deep: each stack of an encoder-decoder holds its blocks as one attribute (write a name without dots)", ["names", "layers"])
     if seq2seq and len({roles[r] for r in SEQ2SEQ_ROLES}) != len(SEQ2SEQ_ROLES):
         raise fail("the roles `embeddings.shared`, `encoder` and `decoder` need three different names", ["names"])
+    # The pooler's attribute (and a bare pooler's activation) in the base model.
+    model_taken = _MODEL_ATTRIBUTES | ({spec.pooler.path} | ({"pooler_activation"} if spec.pooler.layout == "bare" else set()) if spec.pooler else set())
     for role in needed:
-        taken = _MODEL_ATTRIBUTES if role in MODEL_ROLES + SEQ2SEQ_ROLES else _BLOCK_ATTRIBUTES if role in BLOCK_ROLES + CROSS_ROLES else head_taken
+        taken = model_taken if role in MODEL_ROLES + SEQ2SEQ_ROLES else _BLOCK_ATTRIBUTES if role in BLOCK_ROLES + CROSS_ROLES else head_taken
         first = roles[role].split(".")[0]
         if first in taken:
             owner = "model" if role in MODEL_ROLES + SEQ2SEQ_ROLES else "block" if role in BLOCK_ROLES + CROSS_ROLES else "head model"
@@ -787,6 +800,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "embeddings.position" in needed:
         positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
         add(model_leaves, ("embeddings.position",), "embedding", positions, hidden, False)
+    if "embeddings.token_type" in needed:
+        add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", hidden, False)
     if "embeddings.norm" in needed:
         add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
     add(model_leaves, ("layers",), "layers", "", "", False)
@@ -858,6 +873,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         layers=roles["layers"],
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
+        token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
         model=model,
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
@@ -1295,6 +1311,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         need_field(h.dropout, loc + ["dropout"])
     if names_layout:
         _check_names_head(h, rule_kind, loc, fail)
+        if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
+            raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
     elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
         field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
         raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
@@ -1306,6 +1324,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         "discriminator": ["discriminator_head"],
         "conditional_generation": ["lm_head"],
     }.get(h.kind, [])
+    if names_layout and "pooled" in (h.style, h.summary):
+        requires.append("pooler")
     if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
         raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
     if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:
@@ -1661,7 +1681,7 @@ def _head_arguments(
             return _torch_positional(_decoder_only_arguments(kind, framework, arguments, token_type=token_type), names, kind, arguments)
         return _decoder_only_arguments(kind, framework, arguments, tuple(spec.flax_placeholder_arguments), token_type)
     names: list[str] = ["input_ids", "attention_mask"]
-    if spec.embeddings.token_type is True:
+    if spec.embeddings.token_type is True or (names_layout and spec.embeddings.token_type == "word"):
         names.append("token_type_ids")
     task_type = spec.embeddings.task_type.argument if spec.embeddings.task_type is not None else None
     if task_type is not None:

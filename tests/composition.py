@@ -240,10 +240,12 @@ def decoder_only_specs(draw, name: str) -> dict:
     separate q/k/v (a fused one ordered [q | k | v] or head by head), Linear or Conv1D projections with or without
     biases. A decoder-only stack (pre-norm, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never)
-    or an encoder (`stack: encoder`, `attention.layout: names`: post-norm, bidirectional, a norm after the embeddings,
-    learned or flag-selected sinusoidal positions, a fixed or configured epsilon, first-token heads with or without a
-    `pre_classifier`, an LM head of `names` roles); LayerNorm or RMSNorm blocks, the RMSNorm with a unit offset
-    (`1 + weight`) or not."""
+    or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
+    with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
+    types (a table of their own or rows of the word embeddings) or none, a fixed or configured epsilon, first-token
+    heads with or without a `pre_classifier`, a pooler (dense or bare) and pooled heads, an LM head of `names` roles,
+    the sentence heads and the `transform` LM head of encoder stacks); LayerNorm or RMSNorm blocks, the RMSNorm with a
+    unit offset (`1 + weight`) or not."""
     encoder = draw(st.booleans())
     attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
     ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
@@ -607,6 +609,45 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     # RMSNorms scaling by `1 + weight`.
     if spec["norm"]["kind"] == "rms_norm" and draw(st.booleans()):
         spec["norm"]["unit_offset"] = True
+    # Drawn last, so that the components above keep the values of earlier samples: pre-norm blocks ending with the
+    # `final_norm` role, and no norm after the embeddings.
+    if draw(st.booleans()):
+        spec["norm"]["placement"] = "pre"
+        names["final_norm"] = draw(st.sampled_from(["ln_f", "final_norm"]))
+    if draw(st.booleans()):
+        del names["embeddings.norm"]
+        embeddings["norm"] = False
+    # A pooler (tanh of a Linear on the first token, held as `dense` or the Linear itself), read by the pooled heads.
+    if draw(st.booleans()):
+        spec["pooler"] = {"path": "pooler", "layout": draw(st.sampled_from(["dense", "bare"]))}
+        for head in heads:
+            if head["kind"] in ("sequence_classification", "multiple_choice") and draw(st.booleans()):
+                head["style" if head["kind"] == "sequence_classification" else "summary"] = "pooled"
+                head.pop("pre_classifier", None)
+    # Token types: a table of their own (the role `embeddings.token_type`, `type_vocab_size` rows, type 0 by
+    # default), rows of the word embeddings, or none.
+    embeddings["token_type"] = draw(st.sampled_from([False, True, "word"]))
+    if embeddings["token_type"] is True:
+        names["embeddings.token_type"] = draw(st.sampled_from(["token_type_embeddings", "wtte"]))
+        fields.append(_field("type_vocab_size", "int", draw(st.sampled_from([2, 3]))))
+    # Rotary positions (all of each head's dimensions or half, pairs in halves or interleaved) instead of the
+    # position table.
+    if "sinusoidal" not in embeddings and draw(st.booleans()):
+        del names["embeddings.position"]
+        embeddings["position"] = "none"
+        fields.append(_field("rope_theta", "float", draw(st.sampled_from([10000.0, 500.0]))))
+        spec["position"] = {"kind": "rotary", "theta": "rope_theta", "pairing": draw(st.sampled_from(["halves", "interleaved"]))}
+        if draw(st.booleans()):
+            fields.append(_field("partial_rotary_factor", "float", 0.5))
+            spec["position"]["fraction"] = "partial_rotary_factor"
+    # The sentence heads of encoder stacks on the pooler (`cls.seq_relationship`), next-sentence prediction or
+    # pretraining with the `transform` LM head (`cls.predictions`, its LayerNorm's epsilon a config field).
+    if "pooler" in spec and lm_head is None and eps == "layer_norm_eps" and draw(st.booleans()):
+        spec["sentence_head"] = {"path": "cls.seq_relationship", "num_labels": 2}
+        kind = draw(st.sampled_from(["next_sentence", "pretraining"]))
+        heads.append({"kind": kind, **({"output": "BertForPreTrainingOutput"} if kind == "pretraining" else {})})
+        if kind == "pretraining":
+            spec["lm_head"] = {"path": "cls.predictions", "layout": "transform"}
     return spec
 
 
@@ -674,7 +715,10 @@ def describe(spec: dict) -> list[str]:
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
                    f"sliding_window={'sliding_window' in att}", f"embeddings.scale={spec['embeddings'].get('scale')}",
-                   f"qk_norm={att.get('qk_norm', False)}",
+                   f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
+                   f"embeddings.norm={spec['embeddings']['norm']}", f"names.pooler={spec.get('pooler', {}).get('layout')}",
+                   f"pooled_heads={sum('pooled' in (h.get('style'), h.get('summary')) for h in spec['heads'])}",
+                   f"names.lm_head={spec.get('lm_head', {}).get('layout')}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",

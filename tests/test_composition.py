@@ -58,7 +58,10 @@ def _perturbed_torch_model(cls, config):
     model = cls(config).eval()
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
+            # Fixed tables (sinusoids, not trained) stay as the model computes them: a head may leave them out of
+            # its checkpoints (`sinusoidal_saved: false`), and the other frameworks compute them again.
+            if p.requires_grad:
+                p.add_(0.1 * torch.randn_like(p))
     return model
 
 
@@ -103,7 +106,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {prefix}{suffix}: {exc}") from None
 
 
-@seed(72)  # a sample that draws every stack kind: an encoder, a names-layout encoder, a `sublayer` encoder-decoder (its bucketed bias in every layer), two names-layout encoder-decoders (pre-norm with a final norm, and post-norm; gated; fixed sinusoids always and by a flag) and a decoder-only stack; that stack and the names-layout encoder normalise their queries and keys (always and by a flag, per head and over the whole projection), unit-offset RMSNorms and flag-scaled word embeddings among them (found by searching seeds after the strategies last changed; the coverage line shows them)
+@seed(82)  # a sample that draws every stack kind: an encoder, a `sublayer` encoder-decoder (its bucketed bias in every layer), a pre-norm RMSNorm names-layout encoder-decoder, a decoder-only stack (unit-offset RMSNorms, flag-scaled word embeddings, its queries and keys normalised by a flag) and two names-layout encoders: one post-norm without an embeddings norm, with a token-type table, a pooler, the `transform` LM head and the pretraining head (queries and keys normalised by a flag), one pre-norm with token types embedded by the word embeddings, grouped-query attention and a `names` LM head (found by searching seeds after the strategies last changed; the coverage line shows them; the 30-example sample of this seed passes too)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
