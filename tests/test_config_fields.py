@@ -1,6 +1,6 @@
-"""Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`, Qwen2's
-`use_sliding_window` and `layer_types` beside their `choices`): only their default (or choices) constructs a config; any
-other value raises a ValueError naming the field, never a model that silently ignores it."""
+"""Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`, or values outside a
+field's `choices`): only their default (or choices) constructs a config; any other value raises a ValueError naming the
+field, never a model that silently ignores it."""
 
 import pytest
 

@@ -121,6 +121,8 @@ class Qwen2Block(GradientCheckpointingLayer):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    In the layers that `config.layer_types` marks `sliding_attention`, it sees only the last `sliding_window`
+    positions, itself included.
     """
 
     def __init__(self, config: Qwen2Config, layer_idx: int) -> None:
@@ -313,16 +315,25 @@ class Qwen2Model(Qwen2PreTrainedModel):
         rotary = rotary_cos_sin(self.config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
-        # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
+        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the
+        # query's future and, in the sliding layers, not before the query's window (the query at position i sees the
+        # keys i - window < j <= i, positions counting every key of the cache, padding included); queries sit after the
+        # cached keys.
         key_length = past_length + seq_length
         key_positions = torch.arange(key_length, device=hidden_states.device)
         query_positions = torch.arange(past_length, key_length, device=hidden_states.device)
-        causal_mask = key_positions[None, :] <= query_positions[:, None]
-        visible = causal_mask[None, None, :, :]
-        if attention_mask is not None:
-            visible = visible & (attention_mask[:, None, None, :] != 0)
-        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
-        extended_mask = (~visible).to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        causal_masks = {"full_attention": key_positions[None, :] <= query_positions[:, None]}
+        if "sliding_attention" in self.config.layer_types:
+            causal_masks["sliding_attention"] = causal_masks["full_attention"] & (
+                key_positions[None, :] > query_positions[:, None] - self.config.sliding_window
+            )
+        # (batch or 1, 1, seq, key_len) for each kind: the additive mask of the keys a query must not see.
+        extended_masks = {}
+        for kind, causal_mask in causal_masks.items():
+            visible = causal_mask[None, None, :, :]
+            if attention_mask is not None:
+                visible = visible & (attention_mask[:, None, None, :] != 0)
+            extended_masks[kind] = (~visible).to(hidden_states.dtype) * mask_value(hidden_states.dtype)
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
         presents = () if use_cache else None
@@ -333,7 +344,7 @@ class Qwen2Model(Qwen2PreTrainedModel):
                 all_hidden_states += (hidden_states,)
             hidden_states, present, probs = block(
                 hidden_states,
-                extended_mask,
+                extended_masks[self.config.layer_types[i]],
                 rotary,
                 layer_past=past_key_values[i] if past_key_values is not None else None,
                 head_mask=head_mask[i],
