@@ -61,6 +61,10 @@ class Qwen2Config(PretrainedConfig):
             `sliding_window` is kept (`use_sliding_window`), else `"full_attention"`.
         attention_dropout (`float`, *optional*, defaults to 0.0):
             The dropout ratio for the attention probabilities.
+        head_dim (`int`, *optional*, defaults to None):
+            The attention head dimension (the width of each query, key and value head). Not in transformers' signature
+            (it follows its parameters here): `None` will set it to hidden_size // num_attention_heads. transformers'
+            models read it from a configuration that holds it (a config.json with `head_dim`).
         kwargs:
             Fields of the shared base class ([`PretrainedConfig`]): `num_labels`, `problem_type`, `is_decoder`, ...
     """
@@ -88,6 +92,7 @@ class Qwen2Config(PretrainedConfig):
         max_window_layers: int = 28,
         layer_types: Optional[list] = None,
         attention_dropout: float = 0.0,
+        head_dim: Optional[int] = None,
         **kwargs,
     ):
         super().__init__(
@@ -129,6 +134,7 @@ class Qwen2Config(PretrainedConfig):
             else layer_types
         )
         self.attention_dropout = attention_dropout
+        self.head_dim = hidden_size // num_attention_heads if head_dim is None else head_dim
         if len(self.layer_types) != num_hidden_layers:
             raise ValueError(
                 f"layer_types holds {len(self.layer_types)} entries, expected one per layer (num_hidden_layers={num_hidden_layers})"

@@ -67,7 +67,7 @@ class FlaxQwen2RMSNorm(nn.Module):
 
 def rotary_dim(config: Qwen2Config) -> int:
     """The number of dimensions of each head that rotate: all of them."""
-    return config.hidden_size // config.num_attention_heads
+    return config.head_dim
 
 
 def rotary_cos_sin(config: Qwen2Config, position_ids: jnp.ndarray, dtype) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -101,7 +101,7 @@ class FlaxQwen2BlockSelfAttn(nn.Module):
         config = self.config
         # attention.query: Dense, kernel [in, out]
         self.q_proj = partitioned_dense(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads,
+            config.num_attention_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -109,7 +109,7 @@ class FlaxQwen2BlockSelfAttn(nn.Module):
         )
         # attention.key: Dense, kernel [in, out]
         self.k_proj = partitioned_dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -117,7 +117,7 @@ class FlaxQwen2BlockSelfAttn(nn.Module):
         )
         # attention.value: Dense, kernel [in, out]
         self.v_proj = partitioned_dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -188,7 +188,7 @@ class FlaxQwen2Block(nn.Module):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: RMSNorm
         self.input_layernorm = FlaxQwen2RMSNorm(
             config.hidden_size, eps=config.rms_norm_eps, dtype=self.dtype, name="input_layernorm"
@@ -651,10 +651,7 @@ class FlaxQwen2PreTrainedModel(FlaxPreTrainedModel):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
         max_length, head_dim), filled by calls with `cache_index`."""
         config = self.config
-        empty = jnp.zeros(
-            (batch_size, config.num_key_value_heads, max_length, config.hidden_size // config.num_attention_heads),
-            self.dtype,
-        )
+        empty = jnp.zeros((batch_size, config.num_key_value_heads, max_length, config.head_dim), self.dtype)
         return tuple((empty, empty) for _ in range(config.num_hidden_layers))
 
 

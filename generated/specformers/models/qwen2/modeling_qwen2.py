@@ -51,7 +51,7 @@ class Qwen2RMSNorm(nn.Module):
 
 def rotary_dim(config: Qwen2Config) -> int:
     """The number of dimensions of each head that rotate: all of them."""
-    return config.hidden_size // config.num_attention_heads
+    return config.head_dim
 
 
 def rotary_cos_sin(
@@ -85,23 +85,13 @@ class Qwen2BlockSelfAttn(nn.Module):
     def __init__(self, config: Qwen2Config) -> None:
         super().__init__()
         # attention.query: Linear, weight [out, in]
-        self.q_proj = nn.Linear(
-            config.hidden_size, config.num_attention_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.q_proj = nn.Linear(config.hidden_size, config.num_attention_heads * config.head_dim)
         # attention.key: Linear, weight [out, in]
-        self.k_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.k_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * config.head_dim)
         # attention.value: Linear, weight [out, in]
-        self.v_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.v_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * config.head_dim)
         # attention.output: Linear, weight [out, in]
-        self.o_proj = nn.Linear(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads,
-            config.hidden_size,
-            bias=False,
-        )
+        self.o_proj = nn.Linear(config.num_attention_heads * config.head_dim, config.hidden_size, bias=False)
 
 
 class Qwen2BlockMlp(nn.Module):
@@ -132,7 +122,7 @@ class Qwen2Block(GradientCheckpointingLayer):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: RMSNorm
         self.input_layernorm = Qwen2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.self_attn = Qwen2BlockSelfAttn(config)

@@ -61,7 +61,7 @@ class TFQwen2RMSNorm(keras.layers.Layer):
 
 def rotary_dim(config: Qwen2Config) -> int:
     """The number of dimensions of each head that rotate: all of them."""
-    return config.hidden_size // config.num_attention_heads
+    return config.head_dim
 
 
 def rotary_cos_sin(config: Qwen2Config, position_ids, dtype):
@@ -92,19 +92,19 @@ class TFQwen2BlockSelfAttn(TFCompositeLayer):
         super().__init__(**kwargs)
         # attention.query: Linear, kernel [in, out]
         self.q_proj = keras.layers.Dense(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads,
+            config.num_attention_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="q_proj",
         )
         # attention.key: Linear, kernel [in, out]
         self.k_proj = keras.layers.Dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="k_proj",
         )
         # attention.value: Linear, kernel [in, out]
         self.v_proj = keras.layers.Dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="v_proj",
         )
@@ -160,7 +160,7 @@ class TFQwen2Block(TFCompositeLayer):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: RMSNorm
         self.input_layernorm = TFQwen2RMSNorm(config.hidden_size, eps=config.rms_norm_eps, name="input_layernorm")
         self.self_attn = TFQwen2BlockSelfAttn(config, name="self_attn")
@@ -380,10 +380,7 @@ class TFQwen2PreTrainedModel(TFPreTrainedModel):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
         max_length, head_dim), filled by calls with `cache_index`."""
         config = self.config
-        empty = tf.zeros(
-            (batch_size, config.num_key_value_heads, max_length, config.hidden_size // config.num_attention_heads),
-            dtype,
-        )
+        empty = tf.zeros((batch_size, config.num_key_value_heads, max_length, config.head_dim), dtype)
         return tuple((empty, empty) for _ in range(config.num_hidden_layers))
 
 
