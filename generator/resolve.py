@@ -62,6 +62,7 @@ class ConfigField:
     none_unless: Optional[str] = None  # the boolean field without which the config keeps None
     default_repeat: Optional[str] = None  # list fields: None -> the first choice this (constructor parameter) many times
     default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
+    upstream: bool = True  # whether transformers' configuration class declares the field
 
 
 @dataclass(frozen=True)
@@ -1531,6 +1532,7 @@ def resolve_architecture(
             none_unless=f.none_unless,
             default_repeat=spec.config.attribute_map.get(f.default_repeat, f.default_repeat) if f.default_repeat else None,
             default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,
+            upstream=f.upstream,
         )
         for f in spec.config.fields
     )

@@ -116,6 +116,10 @@ class ConfigFieldSpec(Strict):
     # `config.<start>` on, where the config field `<when>` (as the configuration keeps it) is not None (as
     # transformers derives `layer_types`: sliding layers from `max_window_layers` on, with a `sliding_window`).
     default_tail: Optional["DefaultTailSpec"] = None
+    # false: transformers' configuration class does not declare the field, but its models read it from a
+    # configuration that holds it (`getattr(config, name, default)`, e.g. a config.json's `head_dim`); the generated
+    # configuration declares it so that the generated models honour it too (its None: the default they compute).
+    upstream: bool = True
 
     @field_validator("default_from")
     @classmethod

@@ -62,9 +62,9 @@ class Qwen2Config(PretrainedConfig):
         attention_dropout (`float`, *optional*, defaults to 0.0):
             The dropout ratio for the attention probabilities.
         head_dim (`int`, *optional*, defaults to None):
-            The attention head dimension (the width of each query, key and value head). Not in transformers' signature
-            (it follows its parameters here): `None` will set it to hidden_size // num_attention_heads. transformers'
-            models read it from a configuration that holds it (a config.json with `head_dim`).
+            The attention head dimension (the width of each query, key and value head). `None` will set it to
+            hidden_size // num_attention_heads. Not a parameter of transformers' configuration (it follows its
+            parameters here), but its models read it from a configuration that holds it (a config.json with `head_dim`).
         kwargs:
             Fields of the shared base class ([`PretrainedConfig`]): `num_labels`, `problem_type`, `is_decoder`, ...
     """
