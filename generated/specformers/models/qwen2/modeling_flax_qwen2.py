@@ -340,10 +340,9 @@ class FlaxQwen2Module(nn.Module):
         rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
-        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the
-        # query's future and, in the sliding layers, not before the query's window (the query at position i sees the
-        # keys i - window < j <= i, positions counting every key of the cache, padding included); queries sit after the
-        # cached keys.
+        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the query's future
+        # and, in the sliding layers, not before the query's window (the query at position i sees the keys i - window <
+        # j <= i, positions counting every key of the cache, padding included); queries sit after the cached keys.
         query_positions = jnp.arange(seq_length) + past_length
         key_positions = jnp.arange(key_length)
         causal_masks = {"full_attention": key_positions[None, :] <= query_positions[:, None]}

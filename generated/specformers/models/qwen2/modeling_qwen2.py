@@ -306,10 +306,9 @@ class Qwen2Model(Qwen2PreTrainedModel):
         rotary = rotary_cos_sin(self.config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
-        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the
-        # query's future and, in the sliding layers, not before the query's window (the query at position i sees the
-        # keys i - window < j <= i, positions counting every key of the cache, padding included); queries sit after the
-        # cached keys.
+        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the query's future
+        # and, in the sliding layers, not before the query's window (the query at position i sees the keys i - window <
+        # j <= i, positions counting every key of the cache, padding included); queries sit after the cached keys.
         key_length = past_length + seq_length
         key_positions = torch.arange(key_length, device=hidden_states.device)
         query_positions = torch.arange(past_length, key_length, device=hidden_states.device)
