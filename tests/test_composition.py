@@ -13,6 +13,7 @@ labels, so no loss). `make test` runs a fixed-seed sample (`SPECFORMERS_COMPOSIT
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -57,8 +58,11 @@ def _perturbed_torch_model(cls, config):
     torch.manual_seed(0)
     model = cls(config).eval()
     with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
+        for name, p in model.named_parameters():
+            # Tables the class computes and leaves out of its checkpoints (fixed sinusoids that transformers' class
+            # does not save) keep their values: no checkpoint carries a change, the other frameworks compute them.
+            if not any(re.search(pattern, name) for pattern in cls._keys_not_saved):
+                p.add_(0.1 * torch.randn_like(p))
     return model
 
 
@@ -103,7 +107,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {prefix}{suffix}: {exc}") from None
 
 
-@seed(72)  # a sample that draws every stack kind: an encoder, a names-layout encoder, a `sublayer` encoder-decoder (its bucketed bias in every layer), two names-layout encoder-decoders (pre-norm with a final norm, and post-norm; gated; fixed sinusoids always and by a flag) and a decoder-only stack; that stack and the names-layout encoder normalise their queries and keys (always and by a flag, per head and over the whole projection), unit-offset RMSNorms and flag-scaled word embeddings among them (found by searching seeds after the strategies last changed; the coverage line shows them)
+@seed(1950)  # a sample that draws every stack kind: an encoder, a names-layout encoder, a `sublayer` encoder-decoder (its bucketed bias in every layer), two names-layout encoder-decoders (pre-norm with a final norm, and post-norm; gated; fixed sinusoids always and by a flag) and a decoder-only stack with per-layer attention kinds; that stack and the names-layout encoder normalise their queries and keys (by a flag, per head and over the whole projection), unit-offset RMSNorms and flag-scaled word embeddings among them (found by searching seeds after the strategies last changed: none of 12,000 also drew norms always applied; the coverage line shows them)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
