@@ -13,6 +13,7 @@ labels, so no loss). `make test` runs a fixed-seed sample (`SPECFORMERS_COMPOSIT
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -57,10 +58,10 @@ def _perturbed_torch_model(cls, config):
     torch.manual_seed(0)
     model = cls(config).eval()
     with torch.no_grad():
-        for p in model.parameters():
-            # Fixed tables (sinusoids, not trained) stay as the model computes them: a head may leave them out of
-            # its checkpoints (`sinusoidal_saved: false`), and the other frameworks compute them again.
-            if p.requires_grad:
+        for name, p in model.named_parameters():
+            # Tables the class computes and leaves out of its checkpoints (fixed sinusoids that transformers' class
+            # does not save) keep their values: no checkpoint carries a change, the other frameworks compute them.
+            if not any(re.search(pattern, name) for pattern in cls._keys_not_saved):
                 p.add_(0.1 * torch.randn_like(p))
     return model
 
