@@ -15,6 +15,7 @@ from pathlib import Path
 
 import black
 
+from . import reads
 from .errors import GeneratorError, OutputError, SpecError
 from .load import load_yaml
 from .render import FileJob, make_environment, plan, render
@@ -130,6 +131,7 @@ def generate(specs_dir: Path = SPECS, only: str | None = None, frameworks: list[
         rendered[job.path] = BANNER.format(source=job.source) + render(env, job)
         result.timings[job.path] = time.perf_counter() - t0
     result.timings["render"] = time.perf_counter() - start - result.timings["load+resolve"]
+    reads.check(project, rendered, specs_dir)
 
     t0 = time.perf_counter()
     misses = [path for path, source in rendered.items() if cache.get(source) is None]

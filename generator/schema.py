@@ -120,6 +120,11 @@ class ConfigFieldSpec(Strict):
     # configuration that holds it (`getattr(config, name, default)`, e.g. a config.json's `head_dim`); the generated
     # configuration declares it so that the generated models honour it too (its None: the default they compute).
     upstream: bool = True
+    # true: kept in the configuration (config.json) for transformers' users and tools, read by no generated module and
+    # changing no computation (a tokenizer class, an initialisation range, a setting transformers' own models ignore
+    # too). The generator refuses a declared field that nothing reads unless it is `informative`, has one of
+    # `choices` or is `unsupported`: a checkpoint's config.json that set it would otherwise be silently ignored.
+    informative: bool = False
 
     @field_validator("default_from")
     @classmethod

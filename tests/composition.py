@@ -31,7 +31,10 @@ ACTIVATIONS = st.sampled_from([{"field": "hidden_act"}, {"name": "gelu"}, {"name
 
 
 def _field(name: str, type_: str, default: Any, **extra) -> dict:
-    return {"name": name, "type": type_, "default": default, "doc": f"{name}.", **extra}
+    # Drawn specs declare their stack kind's usual fields whether or not the drawn components read them (a classifier
+    # dropout without a classifier, an epsilon field next to a fixed epsilon): each is `informative`, which the
+    # generator requires of a declared field nothing reads (tests/bad_specs/config_field_read_by_nothing.yaml).
+    return {"name": name, "type": type_, "default": default, "doc": f"{name}.", "informative": True, **extra}
 
 
 def _encoder_config(draw, position: str, token_type: bool, factorized: bool, sharing: bool, relative: bool, rotary_value: bool, decoder: bool) -> list[dict]:

@@ -1,0 +1,87 @@
+"""Every declared configuration field changes what the generated models compute, or says that it does not.
+
+A field that no generated module reads would be kept in config.json and silently ignored: a checkpoint whose
+config sets it would load into a model that computes something else than transformers' class. After rendering, each
+architecture's declared fields are looked up in what reads them:
+
+- its generated modeling modules (PyTorch, TensorFlow, Flax: `config.<name>`, `getattr(config, "<name>" ...)`);
+- the runtime shared by every model (generation, loading, outputs), which reads token ids, `use_cache`, ...;
+- its configuration: a field another field's default derives from (`default_from`, `none_unless`, `default_repeat`,
+  `default_tail`), the string an `activation_spec` parses, a field `attribute_map` maps a read name to.
+
+A field read by none of them is refused unless the spec says why: `choices` of one value (the only value the models
+compute with), `unsupported` (other values refused), or `informative: true` (kept for transformers' users and tools,
+changes no computation, e.g. a tokenizer class or an initialisation range transformers' own models ignore).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import SpecError
+from .load import load_yaml
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# Templates of the runtime every model shares: what they read from a model's configuration counts for every spec.
+SHARED_TEMPLATES = (
+    "common/configuration_utils.py.jinja",
+    "common/checkpoint.py.jinja",
+    "common/hub.py.jinja",
+    "torch/integrations.py.jinja",
+    *(f"{fw}/{name}" for fw in ("torch", "tf", "flax") for name in ("runtime.py.jinja", "generation.py.jinja", "outputs.py.jinja")),
+)
+_READ = re.compile(r"""config\.([A-Za-z_]\w*)|getattr\(\s*(?:self\.)?config\s*,\s*["']([A-Za-z_]\w*)["']""")
+
+
+def _reads(text: str) -> set[str]:
+    return {a or b for a, b in _READ.findall(text)}
+
+
+def shared_reads() -> set[str]:
+    out: set[str] = set()
+    for name in SHARED_TEMPLATES:
+        path = TEMPLATES / name
+        if path.exists():
+            out |= _reads(path.read_text(encoding="utf-8"))
+    return out
+
+
+def check(project, rendered: dict[str, str], specs_dir: Path, package: str = "specformers") -> None:
+    """Raise a SpecError for the first declared config field of an architecture that nothing reads (`rendered`: the
+    rendered files by output path)."""
+    shared = shared_reads()
+    for arch in project.architectures:
+        prefix = f"{package}/models/{arch.name}/"
+        modeling = [text for path, text in rendered.items() if path.startswith(prefix) and "/modeling_" in path]
+        if not modeling:
+            continue  # not rendered in this run
+        read = set(shared)
+        for text in modeling:
+            read |= _reads(text)
+        config = arch.spec.config
+        for alias, target in config.attribute_map.items():
+            if alias in read:
+                read.add(target)
+        for field in config.fields:
+            for source in (field.default_from, field.none_unless, field.default_repeat):
+                if source:
+                    read |= set(source.replace(" // ", " ").split())
+            if field.default_tail is not None:
+                read |= {field.default_tail.start, field.default_tail.when}
+        if config.activation_spec is not None:
+            read.add(config.activation_spec.field)
+        for index, field in enumerate(config.fields):
+            if field.name in read or field.informative or field.unsupported or (field.choices and len(field.choices) == 1 and field.type != "list"):
+                continue
+            path = Path(specs_dir) / Path(arch.spec_file).name
+            loaded = load_yaml(path) if path.exists() else None
+            raise SpecError(
+                arch.spec_file,
+                f"{field.name!r} is read by no generated module (nor derives another field's default): a config.json "
+                f"that sets it would be silently ignored. Name it where it chooses the computation (a component's "
+                f"field), refuse the values that are not rendered (`choices` with `unsupported`), or write "
+                f"`informative: true` if transformers' models ignore it too",
+                line=loaded.line_of(["config", "fields", index]) if loaded else None,
+                field=f"config.fields.{index}",
+            )
