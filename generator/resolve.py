@@ -193,6 +193,7 @@ class Names:
     position_embeddings: Optional[str]  # None: rotary positions (`embeddings.position: none`)
     layers: str
     final_norm: Optional[str]  # pre-norm stacks
+    position_bias: Optional[str]  # the bucketed relative bias table the stack owns (`position.owner: stack`)
     embeddings_norm: Optional[str]  # post-norm stacks: the norm after the embeddings
     model: Container
     block: Container
@@ -622,7 +623,7 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
-MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm")
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm", "position.bias")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
@@ -696,6 +697,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         except ValueError as exc:
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
+    stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
     # Roles that exist only with a component: the embeddings' norm (`embeddings.norm`), the final norm of pre-norm
     # blocks, the modules of a names-layout LM head.
     conditional = {
@@ -706,6 +708,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
         "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
+        "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES + CROSS_ROLES},
@@ -790,6 +793,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "embeddings.norm" in needed:
         add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
     add(model_leaves, ("layers",), "layers", "", "", False)
+    if "position.bias" in needed:
+        # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
+        add(model_leaves, ("position.bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
     if "final_norm" in needed:
         add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, True)
     nested(model_leaves)
@@ -857,6 +863,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         position_embeddings=roles.get("embeddings.position") if "embeddings.position" in needed else None,
         layers=roles["layers"],
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
+        position_bias=roles.get("position.bias") if "position.bias" in needed else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
         model=model,
         block=block,
@@ -1157,7 +1164,9 @@ def _resolve_position(c: _Context) -> _PositionResolved:
     the input length."""
     spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
     emb = spec.embeddings
-    if spec.position is not None and emb.position != "none":
+    stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
+    # (A bucketed bias the stack owns adds to the absolute positions: `embeddings.position: absolute` is required.)
+    if spec.position is not None and emb.position != "none" and not stack_bias:
         raise fail(
             f"{spec.position.kind} positions replace absolute position embeddings: set `embeddings.position: none`",
             ["position", "kind"],
@@ -1198,7 +1207,9 @@ def _resolve_position(c: _Context) -> _PositionResolved:
     if isinstance(spec.position, schema.BucketedBiasPosition):
         bucketed = spec.position
         need_field(bucketed.num_buckets, ["position", "num_buckets"])
-        need_field(bucketed.max_distance, ["position", "max_distance"])
+        if isinstance(bucketed.max_distance, int) and bucketed.owner != "stack":
+            raise fail("a fixed `max_distance` exists only with `owner: stack` (names-layout encoders): name its config field", ["position", "max_distance"])
+        need_field(bucketed.max_distance if isinstance(bucketed.max_distance, str) else None, ["position", "max_distance"])
 
     relative = None
     if isinstance(spec.position, schema.RelativeFunctionalPosition):
@@ -1578,7 +1589,7 @@ def resolve_architecture(
         has_token_type=emb.token_type is True,
         task_type=emb.task_type,
         token_type_word=emb.token_type == "word",
-        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout),
+        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or emb.position_padding_idx is not None),
         position_table=positions.position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
@@ -1667,8 +1678,9 @@ def _head_arguments(
     if task_type is not None:
         # transformers' place of the further token types: right after the token types.
         names.append(task_type)
-    if spec.embeddings.position == "absolute" and not names_layout:
-        # (A names-layout encoder's positions always count from 0, as in transformers' encoders of that layout.)
+    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None):
+        # (A names-layout encoder's positions count from 0, as in transformers' encoders of that layout, unless they
+        # count past a padding index, as RoBERTa's do.)
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
     if encoder_states:

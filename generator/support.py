@@ -18,8 +18,9 @@ inputs from labels shifted right after a start token or after each row's last no
 ``names-layout encoder-decoder``.
 
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
-bidirectional (no cache), post-norm, its module paths the spec's `names`. Its rules are those of the kind
-``names-layout encoder`` (`rule_kind`).
+bidirectional (no cache), post-norm, its module paths the spec's `names`, its learned absolute positions counted
+from 0 or past a padding index (`embeddings.position_padding_idx`), optionally with a bucketed relative bias the stack
+owns (`position.owner: stack`). Its rules are those of the kind ``names-layout encoder`` (`rule_kind`).
 
 A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
 instead, so that a spec author never learns of an unsupported combination from a crash of generated code. Each rule
@@ -162,13 +163,13 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: a names-layout encoder is bidirectional; sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(NAMES_ENCODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "norm.placement", ("post",), "blocks are post-norm (the norm after each residual add): write `placement: post`"),
-    Rule(NAMES_ENCODER, "position", (_ABSENT,), "positions are absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
+    Rule(NAMES_ENCODER, "position", (_ABSENT, "bucketed_bias"), "positions are absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias the stack owns: remove `position` or write `position: {kind: bucketed_bias, owner: stack, ...}`"),
+    Rule(NAMES_ENCODER, "position.owner", (_ABSENT, "stack"), "the stack owns the bucketed bias (the `names` role `position.bias`) and adds it in every layer: write `owner: stack`"),
     Rule(NAMES_ENCODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
     Rule(NAMES_ENCODER, "embeddings.position", ("absolute",), "positions are absolute embeddings: write `position: absolute`"),
     Rule(NAMES_ENCODER, "embeddings.norm", (True,), "the embeddings end with a LayerNorm (the `names` role `embeddings.norm`): remove `norm`"),
     Rule(NAMES_ENCODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
-    Rule(NAMES_ENCODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from 0"),
     Rule(NAMES_ENCODER, "decoder", (_ABSENT,), "remove `decoder`: a names-layout encoder is bidirectional and keeps no cache (write `stack: decoder-only` for a causal stack)"),
     Rule(NAMES_ENCODER, "pooler", (_ABSENT,), "remove `pooler`: names-layout heads read the first token (`style: first_token`)"),
     Rule(NAMES_ENCODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
@@ -199,6 +200,8 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "feed_forward.layout", ("sublayer",), "write `layout: sublayer`"),
     Rule(ENCODER_DECODER, "norm.placement", ("pre",), "blocks are pre-norm: write `placement: pre`"),
     Rule(ENCODER_DECODER, "position", ("bucketed_bias",), "positions are a bucketed relative bias: write `position: {kind: bucketed_bias, ...}`"),
+    Rule(ENCODER_DECODER, "position.owner", ("first_layer", "every_layer"), "write `owner: first_layer` or `owner: every_layer`: a bias the stack owns exists only in names-layout encoders"),
+    Rule(ENCODER_DECODER, "position.fixed_buckets", (_ABSENT,), "remove `fixed_buckets`: the layers bucket into `config.<num_buckets>` buckets (a fixed bucket count exists only with `owner: stack`, in names-layout encoders)"),
     Rule(ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
     Rule(ENCODER_DECODER, "embeddings.position", ("none",), "positions come from the bucketed bias: write `position: none`"),
     Rule(ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are d_model wide"),

@@ -534,6 +534,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxMistralForQuestionAnswering",
         "FlaxMistralPreTrainedModel",
     ],
+    "models.mpnet.configuration_mpnet": ["MPNetConfig"],
+    "models.mpnet.modeling_mpnet": [
+        "MPNetModel",
+        "MPNetForTokenClassification",
+        "MPNetForQuestionAnswering",
+        "MPNetPreTrainedModel",
+    ],
+    "models.mpnet.modeling_tf_mpnet": [
+        "TFMPNetModel",
+        "TFMPNetForTokenClassification",
+        "TFMPNetForQuestionAnswering",
+        "TFMPNetPreTrainedModel",
+    ],
+    "models.mpnet.modeling_flax_mpnet": [
+        "FlaxMPNetModel",
+        "FlaxMPNetForTokenClassification",
+        "FlaxMPNetForQuestionAnswering",
+        "FlaxMPNetPreTrainedModel",
+    ],
     "models.mt5.configuration_mt5": ["MT5Config"],
     "models.mt5.modeling_mt5": [
         "MT5Model",
