@@ -594,17 +594,17 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
     allowed = DECODER_ONLY_HEAD_KINDS if decoder_only else NAMES_ENCODER_HEAD_KINDS
     if h.kind not in allowed:
         raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(allowed)})", loc + ["kind"])
-    style = "last_token" if decoder_only else "first_token"
-    if h.kind == "sequence_classification" and h.style != style:
-        reads = "each row's last non-padding token" if decoder_only else "the first token"
-        raise fail(f"sequence_classification of a {kind} stack reads {reads}: write `style: {style}`", loc + ["style"])
+    if decoder_only and h.kind == "sequence_classification" and h.style != "last_token":
+        raise fail(f"sequence_classification of a {kind} stack reads each row's last non-padding token: write `style: last_token`", loc + ["style"])
+    if not decoder_only and h.kind == "sequence_classification" and h.style not in ("first_token", "pooled"):
+        raise fail(f"sequence_classification of a {kind} stack reads the first token (`style: first_token`) or the pooler's output (`style: pooled`, with a `pooler`): write one of them", loc + ["style"])
     if h.kind != "sequence_classification" and h.style is not None:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
-    if h.kind == "multiple_choice" and h.summary != "first_token":
-        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice: write `summary: first_token`", loc + ["summary"])
+    if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled"):
+        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice (`summary: first_token`) or the pooler's output (`summary: pooled`, with a `pooler`): write one of them", loc + ["summary"])
     if h.kind != "multiple_choice" and h.summary is not None:
         raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
-    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice")):
+    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary)):
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
     if h.activation is not None:
         raise fail(f"head {h.kind!r} of a {kind} stack has no activation option: remove `activation`", loc + ["activation"])
@@ -736,8 +736,10 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         raise fail(f"`{roles['layers']}` is {len(roles['layers'].split('.'))} modules deep: each stack of an encoder-decoder holds its blocks as one attribute (write a name without dots)", ["names", "layers"])
     if seq2seq and len({roles[r] for r in SEQ2SEQ_ROLES}) != len(SEQ2SEQ_ROLES):
         raise fail("the roles `embeddings.shared`, `encoder` and `decoder` need three different names", ["names"])
+    # The pooler's attribute (and a bare pooler's activation) in the base model.
+    model_taken = _MODEL_ATTRIBUTES | ({spec.pooler.path} | ({"pooler_activation"} if spec.pooler.layout == "bare" else set()) if spec.pooler else set())
     for role in needed:
-        taken = _MODEL_ATTRIBUTES if role in MODEL_ROLES + SEQ2SEQ_ROLES else _BLOCK_ATTRIBUTES if role in BLOCK_ROLES + CROSS_ROLES else head_taken
+        taken = model_taken if role in MODEL_ROLES + SEQ2SEQ_ROLES else _BLOCK_ATTRIBUTES if role in BLOCK_ROLES + CROSS_ROLES else head_taken
         first = roles[role].split(".")[0]
         if first in taken:
             owner = "model" if role in MODEL_ROLES + SEQ2SEQ_ROLES else "block" if role in BLOCK_ROLES + CROSS_ROLES else "head model"
@@ -1317,6 +1319,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         "discriminator": ["discriminator_head"],
         "conditional_generation": ["lm_head"],
     }.get(h.kind, [])
+    if names_layout and "pooled" in (h.style, h.summary):
+        requires.append("pooler")
     if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
         raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
     if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:

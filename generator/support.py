@@ -18,9 +18,10 @@ inputs from labels shifted right after a start token or after each row's last no
 ``names-layout encoder-decoder``.
 
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
-bidirectional (no cache), post-norm, its module paths the spec's `names`, its learned absolute positions counted
-from 0 or past a padding index (`embeddings.position_padding_idx`), optionally with a bucketed relative bias the stack
-owns (`position.owner: stack`). Its rules are those of the kind ``names-layout encoder`` (`rule_kind`).
+bidirectional (no cache), post-norm or pre-norm (then ending with a final norm), with or without a norm after the
+embeddings, its module paths the spec's `names`, its learned absolute positions counted from 0 or past a padding
+index (`embeddings.position_padding_idx`), optionally with a bucketed relative bias the stack owns
+(`position.owner: stack`). Its rules are those of the kind ``names-layout encoder`` (`rule_kind`).
 
 A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
 instead, so that a spec author never learns of an unsupported combination from a crash of generated code. Each rule
@@ -125,7 +126,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
     Rule(ENCODER, "feed_forward.module", ("DenseReluDense",), "the layout names the feed-forward modules: remove `module`"),
     Rule(ENCODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm` (RMSNorm exists only in encoder-decoder stacks)"),
-    Rule(ENCODER, "norm.placement", ("post",), "blocks are post-norm: write `placement: post` (pre-norm blocks exist only in encoder-decoder stacks)"),
+    Rule(ENCODER, "norm.placement", ("post",), "blocks are post-norm: write `placement: post` (pre-norm blocks exist only in encoder-decoder and names-layout stacks)"),
     Rule(ENCODER, "encoder.final_norm", (_ABSENT,), "post-norm stacks have no final norm: remove `final_norm`"),
     Rule(ENCODER, "encoder.sublayer_list", (_ABSENT,), "remove `sublayer_list`: it names the sublayers of `layout: sublayer` blocks"),
     Rule(ENCODER, "encoder.embed_tokens", (_ABSENT,), "remove `embed_tokens`: the embeddings module holds the word embeddings"),
@@ -148,7 +149,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(ENCODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
     Rule(ENCODER, "lm_head.layout", (_ABSENT, "flat", "transform"), "write `layout: flat` or `layout: transform` (`linear` is the encoder-decoder LM head)"),
-    # Encoder stacks of the names layout: bidirectional post-norm LayerNorm blocks whose module paths are `names`.
+    # Encoder stacks of the names layout: bidirectional post-norm or pre-norm blocks whose module paths are `names`.
     Rule(NAMES_ENCODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `attention.norm`, `ffn.input`, `ffn.output`, `ffn.norm`)"),
     Rule(NAMES_ENCODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),
     Rule(NAMES_ENCODER, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`)"),
@@ -162,16 +163,15 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
     Rule(NAMES_ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: a names-layout encoder is bidirectional; sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(NAMES_ENCODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
-    Rule(NAMES_ENCODER, "norm.placement", ("post",), "blocks are post-norm (the norm after each residual add): write `placement: post`"),
+    Rule(NAMES_ENCODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after the last block)"),
     Rule(NAMES_ENCODER, "position", (_ABSENT, "bucketed_bias"), "positions are absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias the stack owns: remove `position` or write `position: {kind: bucketed_bias, owner: stack, ...}`"),
     Rule(NAMES_ENCODER, "position.owner", (_ABSENT, "stack"), "the stack owns the bucketed bias (the `names` role `position.bias`) and adds it in every layer: write `owner: stack`"),
     Rule(NAMES_ENCODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
     Rule(NAMES_ENCODER, "embeddings.position", ("absolute",), "positions are absolute embeddings: write `position: absolute`"),
-    Rule(NAMES_ENCODER, "embeddings.norm", (True,), "the embeddings end with a LayerNorm (the `names` role `embeddings.norm`): remove `norm`"),
+    Rule(NAMES_ENCODER, "embeddings.norm", (True, False), "write `norm: true` (a norm after the embeddings, the `names` role `embeddings.norm`) or `norm: false` (none)"),
     Rule(NAMES_ENCODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     Rule(NAMES_ENCODER, "decoder", (_ABSENT,), "remove `decoder`: a names-layout encoder is bidirectional and keeps no cache (write `stack: decoder-only` for a causal stack)"),
-    Rule(NAMES_ENCODER, "pooler", (_ABSENT,), "remove `pooler`: names-layout heads read the first token (`style: first_token`)"),
     Rule(NAMES_ENCODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
     Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
     Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
@@ -307,7 +307,7 @@ RULES += (
     Rule(ENCODER_DECODER, "attention.fused_order", ("blocks",), "remove `fused_order`: the `sublayer` layout holds separate `q`, `k` and `v` projections"),
     Rule(NAMES_ENCODER_DECODER, "attention.fused_order", ("blocks",), "remove `fused_order`: encoder-decoder stacks hold separate q, k and v projections (a fused q/k/v projection exists only in decoder-only and names-layout encoder stacks)"),
     Rule(ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks)"),
-    Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks, whose blocks are pre-norm)"),
+    Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(ENCODER, "embeddings.token_type", (True, False), "write `token_type: true` (a table of `config.type_vocab_size` rows) or `token_type: false`: token types embedded by the word embeddings exist only in decoder-only stacks"),

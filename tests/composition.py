@@ -607,6 +607,21 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     # RMSNorms scaling by `1 + weight`.
     if spec["norm"]["kind"] == "rms_norm" and draw(st.booleans()):
         spec["norm"]["unit_offset"] = True
+    # Drawn last, so that the components above keep the values of earlier samples: pre-norm blocks ending with the
+    # `final_norm` role, and no norm after the embeddings.
+    if draw(st.booleans()):
+        spec["norm"]["placement"] = "pre"
+        names["final_norm"] = draw(st.sampled_from(["ln_f", "final_norm"]))
+    if draw(st.booleans()):
+        del names["embeddings.norm"]
+        embeddings["norm"] = False
+    # A pooler (tanh of a Linear on the first token, held as `dense` or the Linear itself), read by the pooled heads.
+    if draw(st.booleans()):
+        spec["pooler"] = {"path": "pooler", "layout": draw(st.sampled_from(["dense", "bare"]))}
+        for head in heads:
+            if head["kind"] in ("sequence_classification", "multiple_choice") and draw(st.booleans()):
+                head["style" if head["kind"] == "sequence_classification" else "summary"] = "pooled"
+                head.pop("pre_classifier", None)
     return spec
 
 
@@ -674,7 +689,9 @@ def describe(spec: dict) -> list[str]:
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
                    f"sliding_window={'sliding_window' in att}", f"embeddings.scale={spec['embeddings'].get('scale')}",
-                   f"qk_norm={att.get('qk_norm', False)}",
+                   f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
+                   f"embeddings.norm={spec['embeddings']['norm']}", f"names.pooler={spec.get('pooler', {}).get('layout')}",
+                   f"pooled_heads={sum('pooled' in (h.get('style'), h.get('summary')) for h in spec['heads'])}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
