@@ -109,6 +109,20 @@ def _wrap(text: str, width: int = 110, indent: str = "") -> str:
     return ("\n" + indent + "\n").join(out) if indent else "\n\n".join(out)
 
 
+# Attributes a Keras layer defines as read-only properties: a TensorFlow module of that PyTorch name is held under the
+# name with a trailing underscore (its weights keep the PyTorch name through the layer's `name`).
+KERAS_RESERVED = frozenset({
+    "input", "output", "weights", "variables", "trainable_weights", "non_trainable_weights", "trainable_variables",
+    "non_trainable_variables", "losses", "metrics", "dtype", "name", "path", "compute_dtype", "variable_dtype",
+    "dtype_policy", "input_dtype", "input_shape", "output_shape",
+})
+
+
+def _keras_attr(path: str) -> str:
+    """The Python attribute path of the TensorFlow layers at the PyTorch module path `path` (see KERAS_RESERVED)."""
+    return ".".join(part + "_" if part in KERAS_RESERVED else part for part in path.split("."))
+
+
 def make_environment() -> jinja2.Environment:
     import os
 
@@ -135,6 +149,7 @@ def make_environment() -> jinja2.Environment:
     env.filters["comment"] = _comment
     env.filters["fstring"] = _fstring
     env.filters["wrap"] = _wrap
+    env.filters["keras_attr"] = _keras_attr
     env.globals["PACKAGE"] = PACKAGE
     env.globals["REGENERATE"] = REGENERATE
     env.globals["FRAMEWORKS"] = FRAMEWORKS

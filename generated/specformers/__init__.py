@@ -537,18 +537,21 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     "models.mpnet.configuration_mpnet": ["MPNetConfig"],
     "models.mpnet.modeling_mpnet": [
         "MPNetModel",
+        "MPNetForMultipleChoice",
         "MPNetForTokenClassification",
         "MPNetForQuestionAnswering",
         "MPNetPreTrainedModel",
     ],
     "models.mpnet.modeling_tf_mpnet": [
         "TFMPNetModel",
+        "TFMPNetForMultipleChoice",
         "TFMPNetForTokenClassification",
         "TFMPNetForQuestionAnswering",
         "TFMPNetPreTrainedModel",
     ],
     "models.mpnet.modeling_flax_mpnet": [
         "FlaxMPNetModel",
+        "FlaxMPNetForMultipleChoice",
         "FlaxMPNetForTokenClassification",
         "FlaxMPNetForQuestionAnswering",
         "FlaxMPNetPreTrainedModel",

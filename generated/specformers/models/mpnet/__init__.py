@@ -14,16 +14,19 @@ _IMPORT_STRUCTURE = {
     "configuration_mpnet": ["MPNetConfig"],
     "modeling_mpnet": [
         "MPNetModel",
+        "MPNetForMultipleChoice",
         "MPNetForTokenClassification",
         "MPNetForQuestionAnswering",
     ],
     "modeling_tf_mpnet": [
         "TFMPNetModel",
+        "TFMPNetForMultipleChoice",
         "TFMPNetForTokenClassification",
         "TFMPNetForQuestionAnswering",
     ],
     "modeling_flax_mpnet": [
         "FlaxMPNetModel",
+        "FlaxMPNetForMultipleChoice",
         "FlaxMPNetForTokenClassification",
         "FlaxMPNetForQuestionAnswering",
     ],

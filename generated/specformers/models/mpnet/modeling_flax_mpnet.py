@@ -18,7 +18,8 @@ import jax.numpy as jnp
 
 from ...activations_flax import ACT2FN
 from ...modeling_flax_outputs import (
-    FlaxBaseModelOutput,
+    FlaxBaseModelOutputWithPooling,
+    FlaxMultipleChoiceModelOutput,
     FlaxQuestionAnsweringModelOutput,
     FlaxTokenClassifierOutput,
 )
@@ -37,6 +38,35 @@ from ...modeling_flax_utils import (
     question_answering_loss,
 )
 from .configuration_mpnet import MPNetConfig
+
+
+def relative_position_bucket(
+    relative_position: jnp.ndarray, bidirectional: bool = True, num_buckets: int = 32, max_distance: int = 128
+) -> jnp.ndarray:
+    """The bucket of every relative position `key - query` (int32, same shape, in `[0, num_buckets)`).
+
+    Half of the buckets hold exact distances, the other half logarithmically wider ranges up to `max_distance`; longer
+    distances share the last bucket. Bidirectional buckets split the range between keys before and after the query; a
+    causal (decoder) bucketing sees only keys at or before it.
+    """
+    relative_buckets = 0
+    if bidirectional:
+        num_buckets //= 2
+        relative_buckets += (relative_position > 0).astype("i4") * num_buckets
+        relative_position = jnp.abs(relative_position)
+    else:
+        relative_position = -jnp.minimum(relative_position, 0)
+    # relative_position is now >= 0
+    max_exact = num_buckets // 2
+    is_small = relative_position < max_exact
+    # Large distances only take the logarithmic branch (>= max_exact >= 1): the log never sees 0 there.
+    relative_position_if_large = max_exact + (
+        jnp.log(jnp.maximum(relative_position, 1).astype(jnp.float32) / max_exact)
+        / math.log(max_distance / max_exact)
+        * (num_buckets - max_exact)
+    ).astype("i4")
+    relative_position_if_large = jnp.minimum(relative_position_if_large, num_buckets - 1)
+    return relative_buckets + jnp.where(is_small, relative_position, relative_position_if_large)
 
 
 class FlaxMPNetBlockAttentionAttn(nn.Module):
@@ -161,8 +191,8 @@ class FlaxMPNetBlock(nn.Module):
         deterministic: bool = True,
         output_attentions: bool = False,
     ) -> tuple:
-        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
-        states and the attention probabilities (or None)."""
+        """`attention_mask` (batch or 1, heads, seq, seq) is the stack's bucketed relative bias plus the additive mask
+        of the padding keys. Returns the new hidden states and the attention probabilities (or None)."""
         residual = hidden_states
         query = self.attention.attn.q(hidden_states)
         key = self.attention.attn.k(hidden_states)
@@ -236,23 +266,45 @@ class FlaxMPNetEncoder(nn.Module):
         )
 
 
-class FlaxMPNetModule(nn.Module):
-    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
-    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N`."""
+class FlaxMPNetPooler(nn.Module):
+    """tanh(dense(first token)): the sentence summary used by the pooled heads."""
 
     config: MPNetConfig
     dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        self.dense = partitioned_dense(
+            self.config.hidden_size,
+            ("embed", "hidden"),
+            kernel_init=normal_init(self.config.initializer_range),
+            dtype=self.dtype,
+        )
+
+    def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
+        return jnp.tanh(self.dense(hidden_states[:, 0]))  # (batch, hidden)
+
+
+class FlaxMPNetModule(nn.Module):
+    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
+    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N` and (optionally) the pooler `pooler`."""
+
+    config: MPNetConfig
+    dtype: jnp.dtype = jnp.float32
+    add_pooling_layer: bool = True
 
     def setup(self):
         config = self.config
         self.embeddings = FlaxMPNetEmbeddings(config, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
         self.encoder = FlaxMPNetEncoder(config, dtype=self.dtype)
+        if self.add_pooling_layer:
+            self.pooler = FlaxMPNetPooler(self.config, dtype=self.dtype)
 
     def __call__(
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -268,16 +320,23 @@ class FlaxMPNetModule(nn.Module):
             vocab_size=config.vocab_size,
             embedding_size=config.hidden_size,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
             # Positions start after the padding index.
             position_offset=config.pad_token_id + 1,
         )
+        padding_idx = config.pad_token_id
+        if position_ids is None and input_ids is not None:
+            # Tokens count from padding_idx + 1, skipping pads, which keep padding_idx.
+            not_pad = (input_ids != padding_idx).astype("i4")
+            position_ids = jnp.cumsum(not_pad, axis=1) * not_pad + padding_idx  # (batch, seq)
+        elif position_ids is None:
+            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ...
+            position_ids = jnp.arange(padding_idx + 1, padding_idx + 1 + seq_length)[None, :]  # (1, seq)
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids.astype("i4"))
-        # Positions count from 0 in every row, padding or not.
-        position_ids = jnp.arange(seq_length)[None, :]
-        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids)
+        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids.astype("i4"))
         hidden_states = self.embeddings.LayerNorm(hidden_states)
         hidden_states = self.dropout(hidden_states, deterministic=deterministic)
 
@@ -287,6 +346,9 @@ class FlaxMPNetModule(nn.Module):
         else:
             padding = (attention_mask == 0)[:, None, None, :]
             extended_mask = jnp.where(padding, mask_value(hidden_states.dtype), 0.0).astype(hidden_states.dtype)
+        # (batch or 1, heads, seq, seq): the bucketed relative bias, computed once, joins the mask that every block
+        # adds to its scores.
+        extended_mask = self.relative_position_bias(seq_length).astype(hidden_states.dtype) + extended_mask
         head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
 
         all_hidden_states = () if output_hidden_states else None
@@ -305,10 +367,84 @@ class FlaxMPNetModule(nn.Module):
                 all_attentions += (probs,)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
-        output = FlaxBaseModelOutput(
+        pooled_output = self.pooler(hidden_states) if self.add_pooling_layer else None
+        output = FlaxBaseModelOutputWithPooling(
             last_hidden_state=hidden_states,
+            pooler_output=pooled_output,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def relative_position_bias(self, seq_length: int) -> jnp.ndarray:
+        """(1, heads, seq, seq): each head's bias for each query and key, from the bucket of their distance
+        `key_position - query_position` (bidirectional buckets)."""
+        positions = jnp.arange(seq_length)
+        buckets = relative_position_bucket(
+            positions[None, :] - positions[:, None],
+            bidirectional=True,
+            num_buckets=32,
+            max_distance=128,
+        )
+        return self.encoder.relative_attention_bias(buckets).transpose(2, 0, 1)[None]
+
+
+class FlaxMPNetForMultipleChoiceModule(nn.Module):
+    """The linen module of [`FlaxMPNetForMultipleChoice`]."""
+
+    config: MPNetConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.mpnet = FlaxMPNetModule(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
+        # One score per choice.
+        self.classifier = partitioned_dense(
+            1, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
+        )
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        # (batch, num_choices, seq) -> (batch * num_choices, seq): every choice is a separate sequence.
+        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+        input_ids = input_ids.reshape(-1, input_ids.shape[-1]) if input_ids is not None else None
+        attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1]) if attention_mask is not None else None
+        position_ids = position_ids.reshape(-1, position_ids.shape[-1]) if position_ids is not None else None
+        inputs_embeds = inputs_embeds.reshape(-1, *inputs_embeds.shape[-2:]) if inputs_embeds is not None else None
+        outputs = self.mpnet(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled, deterministic=deterministic)
+        logits = self.classifier(pooled).reshape(-1, num_choices)  # (batch, num_choices)
+        loss = classification_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
+        output = FlaxMultipleChoiceModelOutput(
+            **values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -321,7 +457,7 @@ class FlaxMPNetForTokenClassificationModule(nn.Module):
 
     def setup(self):
         config = self.config
-        self.mpnet = FlaxMPNetModule(config, dtype=self.dtype)
+        self.mpnet = FlaxMPNetModule(config, dtype=self.dtype, add_pooling_layer=False)
         self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
         self.classifier = partitioned_dense(
             config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
@@ -371,7 +507,7 @@ class FlaxMPNetForQuestionAnsweringModule(nn.Module):
 
     def setup(self):
         config = self.config
-        self.mpnet = FlaxMPNetModule(config, dtype=self.dtype)
+        self.mpnet = FlaxMPNetModule(config, dtype=self.dtype, add_pooling_layer=False)
         # Two scores per token: span start and span end.
         self.qa_outputs = partitioned_dense(
             2, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
@@ -422,6 +558,14 @@ class FlaxMPNetPreTrainedModel(FlaxPreTrainedModel):
 
     config_class = MPNetConfig
     base_model_prefix = "mpnet"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(mpnet\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
 
 
 class FlaxMPNetModel(FlaxMPNetPreTrainedModel):
@@ -460,7 +604,7 @@ class FlaxMPNetModel(FlaxMPNetPreTrainedModel):
             model's internal embedding lookup matrix.
 
     Returns:
-        [`FlaxBaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        [`FlaxBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
         `tuple` of the same fields in the same order, without the fields that are `None`.
     """
 
@@ -512,7 +656,7 @@ class FlaxMPNetModel(FlaxMPNetPreTrainedModel):
                 model's internal embedding lookup matrix.
 
         Returns:
-            [`FlaxBaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`FlaxBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
@@ -522,6 +666,122 @@ class FlaxMPNetModel(FlaxMPNetPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxMPNetForMultipleChoice(FlaxMPNetPreTrainedModel):
+    """MPNet Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden
+    state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Load weights with `FlaxMPNetForMultipleChoice.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
+
+    Returns:
+        [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxMPNetForMultipleChoiceModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+
+        Returns:
+            [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
             output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
             output_hidden_states=(
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states
@@ -775,6 +1035,7 @@ class FlaxMPNetForQuestionAnswering(FlaxMPNetPreTrainedModel):
 
 __all__ = [
     "FlaxMPNetModel",
+    "FlaxMPNetForMultipleChoice",
     "FlaxMPNetForTokenClassification",
     "FlaxMPNetForQuestionAnswering",
     "FlaxMPNetPreTrainedModel",

@@ -15,7 +15,8 @@ from torch import nn
 
 from ...activations import get_activation
 from ...modeling_outputs import (
-    BaseModelOutput,
+    BaseModelOutputWithPooling,
+    MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
     TokenClassifierOutput,
 )
@@ -198,12 +199,32 @@ class MPNetEncoder(nn.Module):
         self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, config.num_attention_heads)
 
 
+class MPNetPooler(nn.Module):
+    """Pools the sequence into its first token: `tanh(dense(hidden_states[:, 0]))`."""
+
+    def __init__(self, config: MPNetConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = nn.Tanh()
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.dense(hidden_states[:, 0]))
+
+
 class MPNetPreTrainedModel(PreTrainedModel):
     """Base class of the MPNet models: configuration class, weight initialisation, checkpoint I/O."""
 
     config_class = MPNetConfig
     base_model_prefix = "mpnet"
     _no_split_modules = ["MPNetBlock"]
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(mpnet\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
 
 
 class MPNetModel(MPNetPreTrainedModel):
@@ -212,12 +233,15 @@ class MPNetModel(MPNetPreTrainedModel):
     Args:
         config ([`MPNetConfig`]):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+        add_pooling_layer (`bool`, *optional*, defaults to `True`):
+            Whether to build the pooler (`pooler_output` is `None` without it).
     """
 
-    def __init__(self, config: MPNetConfig) -> None:
+    def __init__(self, config: MPNetConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
         self.embeddings = MPNetEmbeddings(config)
         self.encoder = MPNetEncoder(config)
+        self.pooler = MPNetPooler(config) if add_pooling_layer else None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -276,8 +300,9 @@ class MPNetModel(MPNetPreTrainedModel):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-    ) -> Union[BaseModelOutput, tuple]:
-        """The hidden states of the last block and, on request, every block's input and attention probabilities.
+    ) -> Union[BaseModelOutputWithPooling, tuple]:
+        """The hidden states of the last block, the pooler's summary of the first token and, on
+        request, every block's input and attention probabilities.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -304,7 +329,7 @@ class MPNetModel(MPNetPreTrainedModel):
 
 
         Returns:
-            [`BaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`BaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
@@ -363,10 +388,123 @@ class MPNetModel(MPNetPreTrainedModel):
                 all_attentions += (probs,)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
-        output = BaseModelOutput(
+        pooled_output = self.pooler(hidden_states) if self.pooler is not None else None
+        output = BaseModelOutputWithPooling(
             last_hidden_state=hidden_states,
+            pooler_output=pooled_output,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class MPNetForMultipleChoice(MPNetPreTrainedModel):
+    """MPNet Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden
+    state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Args:
+        config ([`MPNetConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: MPNetConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.mpnet = MPNetModel(config)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        # One score per choice.
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    def get_position_embeddings(self) -> nn.Embedding:
+        """The position embeddings of the bare model."""
+        return self.mpnet.get_position_embeddings()
+
+    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
+        """Resize the bare model's position embeddings (see `MPNetModel.resize_position_embeddings`)."""
+        self.mpnet.resize_position_embeddings(new_num_position_embeddings)
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[MultipleChoiceModelOutput, tuple]:
+        """MPNet Model with a multiple choice classification head on top (a linear layer on top of the first token's
+        hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`MultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+        # (batch * num_choices, seq): every choice is a sequence of its own
+        input_ids = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
+        attention_mask = attention_mask.view(-1, attention_mask.size(-1)) if attention_mask is not None else None
+        position_ids = position_ids.view(-1, position_ids.size(-1)) if position_ids is not None else None
+        inputs_embeds = (
+            inputs_embeds.view(-1, inputs_embeds.size(-2), inputs_embeds.size(-1))
+            if inputs_embeds is not None
+            else None
+        )
+        outputs = self.mpnet(
+            input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled)
+        # (batch, num_choices)
+        logits = self.classifier(pooled).view(-1, num_choices)
+        if labels is not None:
+            loss = self.classification_loss(logits, labels)
+        output = MultipleChoiceModelOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -383,7 +521,7 @@ class MPNetForTokenClassification(MPNetPreTrainedModel):
     def __init__(self, config: MPNetConfig) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.mpnet = MPNetModel(config)
+        self.mpnet = MPNetModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
@@ -478,7 +616,7 @@ class MPNetForQuestionAnswering(MPNetPreTrainedModel):
     def __init__(self, config: MPNetConfig) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.mpnet = MPNetModel(config)
+        self.mpnet = MPNetModel(config, add_pooling_layer=False)
         # One start and one end score per token.
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
@@ -572,6 +710,7 @@ class MPNetForQuestionAnswering(MPNetPreTrainedModel):
 
 __all__ = [
     "MPNetModel",
+    "MPNetForMultipleChoice",
     "MPNetForTokenClassification",
     "MPNetForQuestionAnswering",
     "MPNetPreTrainedModel",

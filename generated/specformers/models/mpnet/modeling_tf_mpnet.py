@@ -14,7 +14,12 @@ import keras
 import tensorflow as tf
 
 from ...activations_tf import get_tf_activation
-from ...modeling_tf_outputs import TFBaseModelOutput, TFQuestionAnsweringModelOutput, TFTokenClassifierOutput
+from ...modeling_tf_outputs import (
+    TFBaseModelOutputWithPooling,
+    TFMultipleChoiceModelOutput,
+    TFQuestionAnsweringModelOutput,
+    TFTokenClassifierOutput,
+)
 from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
@@ -29,6 +34,39 @@ from ...modeling_tf_utils import (
     unpack_inputs,
 )
 from .configuration_mpnet import MPNetConfig
+
+
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    """The bucket of each relative position `key_position - query_position` (an int32 tensor of any shape).
+
+    Half of the buckets (of each direction, when `bidirectional`) hold the exact distances `0 .. max_exact - 1`; the
+    others are logarithmically wider up to `max_distance`, beyond which every distance shares the last bucket. A
+    causal (`bidirectional=False`) bucketing maps every future position (`relative_position > 0`) to bucket 0.
+
+    Returns:
+        int32 tensor of the same shape, values in `[0, num_buckets)`.
+    """
+    relative_position = tf.cast(relative_position, tf.int32)
+    relative_buckets = 0
+    if bidirectional:
+        num_buckets //= 2
+        relative_buckets += tf.cast(relative_position > 0, tf.int32) * num_buckets
+        relative_position = tf.abs(relative_position)
+    else:
+        relative_position = -tf.minimum(relative_position, 0)
+    # relative_position is now a distance in [0, inf)
+    max_exact = num_buckets // 2
+    is_small = relative_position < max_exact
+    # float32 arithmetic and truncation, as transformers' PyTorch computes the large buckets.
+    scaled = (
+        tf.math.log(tf.cast(relative_position, tf.float32) / max_exact)
+        / math.log(max_distance / max_exact)
+        * (num_buckets - max_exact)
+    )
+    # log(0) = -inf only where the distance is small, and those entries are not selected.
+    relative_position_if_large = max_exact + tf.cast(tf.where(is_small, 0.0, scaled), tf.int32)
+    relative_position_if_large = tf.minimum(relative_position_if_large, num_buckets - 1)
+    return relative_buckets + tf.where(is_small, relative_position, relative_position_if_large)
 
 
 class TFMPNetBlockAttentionAttn(TFCompositeLayer):
@@ -101,7 +139,7 @@ class TFMPNetBlock(TFCompositeLayer):
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.attention = TFMPNetBlockAttention(config, name="attention")
-        self.output = TFMPNetBlockOutput(config, name="output")
+        self.output_ = TFMPNetBlockOutput(config, name="output")
         self.intermediate = TFMPNetBlockIntermediate(config, name="intermediate")
         self.activation = get_tf_activation(config.hidden_act)
         self.attention_dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
@@ -113,8 +151,8 @@ class TFMPNetBlock(TFCompositeLayer):
         return tf.transpose(tf.reshape(x, (batch_size, seq_length, self.num_heads, self.head_dim)), (0, 2, 1, 3))
 
     def call(self, hidden_states, attention_mask, head_mask=None, output_attentions=False, training=False):
-        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
-        states and the attention probabilities (or None)."""
+        """`attention_mask` (batch or 1, heads, seq, seq) is the stack's bucketed relative bias plus the additive mask
+        of the padding keys. Returns the new hidden states and the attention probabilities (or None)."""
         residual = hidden_states
         query = self.attention.attn.q(hidden_states)
         key = self.attention.attn.k(hidden_states)
@@ -135,8 +173,8 @@ class TFMPNetBlock(TFCompositeLayer):
         hidden_states = self.attention.LayerNorm(residual + attention_output)
 
         residual = hidden_states
-        hidden_states = self.output.dense(self.activation(self.intermediate.dense(hidden_states)))
-        hidden_states = self.output.LayerNorm(residual + self.residual_dropout(hidden_states, training=training))
+        hidden_states = self.output_.dense(self.activation(self.intermediate.dense(hidden_states)))
+        hidden_states = self.output_.LayerNorm(residual + self.residual_dropout(hidden_states, training=training))
         return hidden_states, probs if output_attentions else None
 
 
@@ -174,21 +212,36 @@ class TFMPNetEncoder(TFCompositeLayer):
         )
 
 
+class TFMPNetPooler(TFCompositeLayer):
+    """`tanh(dense(h[:, 0]))`: the first token's hidden state through a dense layer."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+        )
+
+    def call(self, hidden_states):
+        return tf.tanh(self.dense(hidden_states[:, 0]))  # (batch, hidden)
+
+
 class TFMPNetMainLayer(TFCompositeLayer):
     """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
-    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N`."""
+    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N` and (optional) the pooler `pooler`."""
 
-    def __init__(self, config: MPNetConfig, **kwargs):
+    def __init__(self, config: MPNetConfig, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.embeddings = TFMPNetEmbeddings(config, name="embeddings")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
         self.encoder = TFMPNetEncoder(config, name="encoder")
+        self.pooler = TFMPNetPooler(config, name="pooler") if add_pooling_layer else None
 
     def call(
         self,
         input_ids=None,
         attention_mask=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         output_attentions=None,
@@ -201,21 +254,28 @@ class TFMPNetMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        batch_size, seq_length, input_ids, _, _ = check_inputs(
+        batch_size, seq_length, input_ids, _, position_ids = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=config.vocab_size,
             embedding_size=config.hidden_size,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
             # Positions start after the padding index.
             position_offset=config.pad_token_id + 1,
         )
+        padding_idx = config.pad_token_id
+        if position_ids is None and input_ids is not None:
+            # Tokens count from padding_idx + 1, skipping pads, which keep padding_idx.
+            not_pad = tf.cast(tf.not_equal(input_ids, padding_idx), tf.int32)
+            position_ids = tf.cumsum(not_pad, axis=1) * not_pad + padding_idx  # (batch, seq)
+        elif position_ids is None:
+            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ...
+            position_ids = tf.range(padding_idx + 1, padding_idx + 1 + seq_length)[None, :]  # (1, seq)
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids)
-        # Positions count from 0 in every row, padding or not.
-        position_ids = tf.range(seq_length)[None, :]
         hidden_states = inputs_embeds + tf.cast(self.embeddings.position_embeddings(position_ids), inputs_embeds.dtype)
         hidden_states = self.embeddings.LayerNorm(hidden_states)
         hidden_states = self.dropout(hidden_states, training=training)
@@ -226,6 +286,9 @@ class TFMPNetMainLayer(TFCompositeLayer):
         else:
             padding = tf.cast(tf.equal(attention_mask, 0), hidden_states.dtype)[:, None, None, :]
             extended_mask = padding * mask_value(hidden_states.dtype)
+        # (batch or 1, heads, seq, seq): the bucketed relative bias, computed once, joins the mask that every block
+        # adds to its scores.
+        extended_mask = tf.cast(self.relative_position_bias(seq_length), hidden_states.dtype) + extended_mask
         head_masks = head_mask_per_layer(head_mask, config.num_hidden_layers, hidden_states.dtype)
 
         all_hidden_states = () if output_hidden_states else None
@@ -244,11 +307,25 @@ class TFMPNetMainLayer(TFCompositeLayer):
                 all_attentions += (probs,)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
-        return TFBaseModelOutput(
+        pooled_output = self.pooler(hidden_states) if self.pooler is not None else None
+        return TFBaseModelOutputWithPooling(
             last_hidden_state=hidden_states,
+            pooler_output=pooled_output,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
         )
+
+    def relative_position_bias(self, seq_length):
+        """(1, heads, seq, seq): each head's bias for each query and key, from the bucket of their distance
+        `key_position - query_position` (bidirectional buckets)."""
+        positions = tf.range(seq_length)
+        buckets = relative_position_bucket(
+            positions[None, :] - positions[:, None],
+            bidirectional=True,
+            num_buckets=32,
+            max_distance=128,
+        )
+        return tf.transpose(self.encoder.relative_attention_bias(buckets), (2, 0, 1))[None]
 
 
 class TFMPNetPreTrainedModel(TFPreTrainedModel):
@@ -256,6 +333,14 @@ class TFMPNetPreTrainedModel(TFPreTrainedModel):
 
     config_class = MPNetConfig
     base_model_prefix = "mpnet"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(mpnet\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
 
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
@@ -338,7 +423,7 @@ class TFMPNetModel(TFMPNetPreTrainedModel):
                 between training and evaluation).
 
         Returns:
-            [`TFBaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`TFBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
@@ -353,6 +438,139 @@ class TFMPNetModel(TFMPNetPreTrainedModel):
             training=training,
         )
         return outputs if return_dict else outputs.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
+class TFMPNetForMultipleChoice(TFMPNetPreTrainedModel):
+    """MPNet Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.mpnet = TFMPNetMainLayer(config, name="mpnet")
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        # One score per choice.
+        self.classifier = keras.layers.Dense(
+            1, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
+        )
+
+    @property
+    def dummy_inputs(self) -> dict:
+        # (batch, num_choices, seq)
+        return {"input_ids": tf.constant([[[7, 6, 0], [1, 2, 0]]], dtype=tf.int32)}
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        # (batch, num_choices, ...) -> (batch * num_choices, ...): every choice is encoded as its own sequence.
+        num_choices = shape_list(input_ids)[1] if input_ids is not None else shape_list(inputs_embeds)[1]
+        flat = lambda t: None if t is None else tf.reshape(t, [-1] + shape_list(t)[2:])  # noqa: E731
+        input_ids = flat(input_ids)
+        attention_mask = flat(attention_mask)
+        position_ids = flat(position_ids)
+        inputs_embeds = flat(inputs_embeds)
+        outputs = self.mpnet(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled, training=training)
+        logits = tf.reshape(self.classifier(pooled), (-1, num_choices))  # (batch, num_choices)
+        if labels is not None:
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,), as transformers' TensorFlow models
+        output = TFMultipleChoiceModelOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
 
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
@@ -391,7 +609,7 @@ class TFMPNetForTokenClassification(TFMPNetPreTrainedModel):
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
-        self.mpnet = TFMPNetMainLayer(config, name="mpnet")
+        self.mpnet = TFMPNetMainLayer(config, add_pooling_layer=False, name="mpnet")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
         self.classifier = keras.layers.Dense(
             config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
@@ -514,7 +732,7 @@ class TFMPNetForQuestionAnswering(TFMPNetPreTrainedModel):
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
-        self.mpnet = TFMPNetMainLayer(config, name="mpnet")
+        self.mpnet = TFMPNetMainLayer(config, add_pooling_layer=False, name="mpnet")
         # Two scores per token: span start and span end.
         self.qa_outputs = keras.layers.Dense(
             2, kernel_initializer=get_initializer(config.initializer_range), name="qa_outputs"
@@ -604,6 +822,7 @@ class TFMPNetForQuestionAnswering(TFMPNetPreTrainedModel):
 
 __all__ = [
     "TFMPNetModel",
+    "TFMPNetForMultipleChoice",
     "TFMPNetForTokenClassification",
     "TFMPNetForQuestionAnswering",
     "TFMPNetPreTrainedModel",
