@@ -596,8 +596,14 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
         raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(allowed)})", loc + ["kind"])
     if decoder_only and h.kind == "sequence_classification" and h.style != "last_token":
         raise fail(f"sequence_classification of a {kind} stack reads each row's last non-padding token: write `style: last_token`", loc + ["style"])
-    if not decoder_only and h.kind == "sequence_classification" and h.style not in ("first_token", "pooled"):
-        raise fail(f"sequence_classification of a {kind} stack reads the first token (`style: first_token`) or the pooler's output (`style: pooled`, with a `pooler`): write one of them", loc + ["style"])
+    if not decoder_only and h.kind == "sequence_classification" and h.style not in ("first_token", "pooled", "dense_act"):
+        raise fail(f"sequence_classification of a {kind} stack reads the first token (`style: first_token`, or `style: dense_act` through a dense + activation classification head) or the pooler's output (`style: pooled`, with a `pooler`): write one of them", loc + ["style"])
+    if h.style == "dense_act":
+        if h.activation is None or not isinstance(h.dropout, str):
+            raise fail("the `dense_act` classification head (dropout, `classifier.dense`, activation, dropout, `classifier.out_proj`) needs `activation` and `dropout: <config field>`", loc)
+        if h.path is not None or h.bias is not None or h.pre_classifier is not None:
+            key = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier"
+            raise fail(f"the `dense_act` classification head is the module `classifier` (`dense`, `out_proj`): remove `{key}`", loc + [key])
     if h.kind != "sequence_classification" and h.style is not None:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
     if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled"):
@@ -606,8 +612,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
         raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
     if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary)):
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
-    if h.activation is not None:
-        raise fail(f"head {h.kind!r} of a {kind} stack has no activation option: remove `activation`", loc + ["activation"])
+    if h.activation is not None and h.style != "dense_act":
+        raise fail(f"head {h.kind!r} of a {kind} stack has no activation option (only `style: dense_act` has one): remove `activation`", loc + ["activation"])
     if h.kind == "base" and h.base_model_prefix is not None:
         raise fail("the base model holds no base model: remove `base_model_prefix`", loc + ["base_model_prefix"])
     if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
@@ -1280,6 +1286,9 @@ def _resolve_head_components(c: _Context) -> None:
     if spec.classifier_dropout is not None:
         need_field(spec.classifier_dropout.field, ["classifier_dropout", "field"])
         need_field(spec.classifier_dropout.fallback, ["classifier_dropout", "fallback"])
+    if spec.lm_head is not None and spec.lm_head.layout == "flat" and c.rule_kind == support.NAMES_ENCODER:
+        if spec.lm_head.decoder is not None or "." in spec.lm_head.path:
+            raise fail("a names-layout encoder's `flat` LM head is one attribute of the head model holding its vocabulary projection `decoder`: write `path: <attr>` and remove `decoder`", ["lm_head", "decoder" if spec.lm_head.decoder is not None else "path"])
     if spec.lm_head is not None and spec.lm_head.layout != "linear":
         need_field(spec.lm_head.activation.field, ["lm_head", "activation", "field"])
         if spec.lm_head.decoder is not None:

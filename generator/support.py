@@ -176,7 +176,7 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
     Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
     Rule(NAMES_ENCODER, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
-    Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`)"),
+    Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "flat"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`) or `layout: flat` (`<path>.dense`, `.<norm>`, `.decoder`, `.bias`)"),
     Rule(NAMES_ENCODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the vocabulary projection is the Linear at `lm_head.path`"),
     # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
     Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),

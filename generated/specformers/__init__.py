@@ -537,6 +537,8 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     "models.mpnet.configuration_mpnet": ["MPNetConfig"],
     "models.mpnet.modeling_mpnet": [
         "MPNetModel",
+        "MPNetForMaskedLM",
+        "MPNetForSequenceClassification",
         "MPNetForMultipleChoice",
         "MPNetForTokenClassification",
         "MPNetForQuestionAnswering",
@@ -544,6 +546,8 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.mpnet.modeling_tf_mpnet": [
         "TFMPNetModel",
+        "TFMPNetForMaskedLM",
+        "TFMPNetForSequenceClassification",
         "TFMPNetForMultipleChoice",
         "TFMPNetForTokenClassification",
         "TFMPNetForQuestionAnswering",
@@ -551,6 +555,8 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.mpnet.modeling_flax_mpnet": [
         "FlaxMPNetModel",
+        "FlaxMPNetForMaskedLM",
+        "FlaxMPNetForSequenceClassification",
         "FlaxMPNetForMultipleChoice",
         "FlaxMPNetForTokenClassification",
         "FlaxMPNetForQuestionAnswering",
