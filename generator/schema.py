@@ -418,6 +418,10 @@ class AttentionSpec(Strict):
     # names and sublayer layouts: whether `prune_heads` removes heads (false: it raises, as where transformers' class
     # of the architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
     prunable: bool = True
+    # names-layout encoders: with `config.is_decoder` the self-attention masks the keys after each query too, as
+    # transformers' `get_extended_attention_mask` does for the encoders that build their mask with it (MPNet); no
+    # cache, no cross-attention.
+    decoder_mask: bool = False
     # projections are heads x head_dim wide (default hidden_size / heads; names layout: an optional field without
     # `default_from` that the config leaves None means hidden_size / heads too, computed where the width is read)
     head_dim: Optional[FieldName] = None

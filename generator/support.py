@@ -367,6 +367,11 @@ RULES += tuple(
     Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
     for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
 )
+# A causal mask under `config.is_decoder` without a cache exists only in names-layout encoders.
+RULES += tuple(
+    Rule(kind, "attention.decoder_mask", (False,), "remove `decoder_mask`: a self-attention made causal by `config.is_decoder` without a cache exists only in names-layout encoders (an encoder stack doubles as a decoder with `decoder: {causal: true, cache: ...}`)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
+)
 # A further token-type table selected by a config flag (`embeddings.task_type`) is rendered only by the embeddings of
 # `fused` | `split` encoder stacks.
 RULES += tuple(

@@ -350,6 +350,12 @@ class FlaxMPNetModule(nn.Module):
         else:
             padding = (attention_mask == 0)[:, None, None, :]
             extended_mask = jnp.where(padding, mask_value(hidden_states.dtype), 0.0).astype(hidden_states.dtype)
+        if config.is_decoder:
+            # A decoder (`config.is_decoder`): no query sees the keys after it either, as transformers' extended mask.
+            future = jnp.arange(seq_length)[None, :] > jnp.arange(seq_length)[:, None]
+            extended_mask = jnp.where(future, mask_value(hidden_states.dtype), extended_mask).astype(
+                hidden_states.dtype
+            )
         # (batch or 1, heads, seq, seq): the bucketed relative bias, computed once, joins the mask that every block
         # adds to its scores.
         extended_mask = self.relative_position_bias(seq_length).astype(hidden_states.dtype) + extended_mask

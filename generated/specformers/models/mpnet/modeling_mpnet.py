@@ -413,6 +413,10 @@ class MPNetModel(MPNetPreTrainedModel):
         else:
             padding = attention_mask[:, None, None, :] == 0
             extended_mask = padding.to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        if self.config.is_decoder:
+            # A decoder (`config.is_decoder`): no query sees the keys after it either, as transformers' extended mask.
+            future = torch.ones(seq_length, seq_length, dtype=torch.bool, device=hidden_states.device).triu(1)
+            extended_mask = torch.where(future, mask_value(hidden_states.dtype), extended_mask)
         # (batch or 1, heads, seq, seq): the bucketed relative bias, computed once, joins the mask that every block
         # adds to its scores.
         extended_mask = self.relative_position_bias(seq_length, hidden_states.device) + extended_mask

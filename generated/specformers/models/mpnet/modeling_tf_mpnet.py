@@ -339,6 +339,12 @@ class TFMPNetMainLayer(TFCompositeLayer):
         else:
             padding = tf.cast(tf.equal(attention_mask, 0), hidden_states.dtype)[:, None, None, :]
             extended_mask = padding * mask_value(hidden_states.dtype)
+        if config.is_decoder:
+            # A decoder (`config.is_decoder`): no query sees the keys after it either, as transformers' extended mask.
+            future = tf.range(seq_length)[None, :] > tf.range(seq_length)[:, None]
+            extended_mask = tf.where(
+                future, tf.cast(mask_value(hidden_states.dtype), hidden_states.dtype), extended_mask
+            )
         # (batch or 1, heads, seq, seq): the bucketed relative bias, computed once, joins the mask that every block
         # adds to its scores.
         extended_mask = tf.cast(self.relative_position_bias(seq_length), hidden_states.dtype) + extended_mask
