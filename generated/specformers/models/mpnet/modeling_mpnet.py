@@ -27,7 +27,6 @@ from ...modeling_utils import (
     PreTrainedModel,
     check_inputs,
     mask_value,
-    prune_separate_heads,
 )
 from .configuration_mpnet import MPNetConfig
 
@@ -124,21 +123,6 @@ class MPNetBlock(GradientCheckpointingLayer):
         self.output = MPNetBlockOutput(config)
         self.intermediate = MPNetBlockIntermediate(config)
         self.activation = get_activation(config.hidden_act)
-        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
-        self.pruned_heads: set = set()
-
-    def prune_heads(self, heads) -> None:
-        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
-        removed = prune_separate_heads(
-            [(self.attention.attn, "q"), (self.attention.attn, "k"), (self.attention.attn, "v")],
-            (self.attention.attn, "o"),
-            self.num_heads,
-            self.head_dim,
-            heads,
-            self.pruned_heads,
-        )
-        self.num_heads -= len(removed)
-        self.pruned_heads |= removed
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
@@ -259,6 +243,9 @@ class MPNetPreTrainedModel(PreTrainedModel):
     config_class = MPNetConfig
     base_model_prefix = "mpnet"
     _no_split_modules = ["MPNetBlock"]
+    _cannot_prune_heads = (
+        "transformers' class of this architecture cannot prune heads, so a pruned checkpoint would not load there"
+    )
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
@@ -315,10 +302,6 @@ class MPNetModel(MPNetPreTrainedModel):
             new.weight[:kept] = old.weight[:kept]
         self.embeddings.position_embeddings = new
         self.config.max_position_embeddings = new_num_position_embeddings
-
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        for layer, heads in heads_to_prune.items():
-            self.encoder.layer[layer].prune_heads(heads)
 
     def relative_position_bias(self, seq_length: int, device: torch.device) -> torch.Tensor:
         """(1, heads, seq, seq): each head's bias for each query and key, from the bucket of their distance
