@@ -1287,8 +1287,9 @@ def _resolve_head_components(c: _Context) -> None:
         need_field(spec.classifier_dropout.field, ["classifier_dropout", "field"])
         need_field(spec.classifier_dropout.fallback, ["classifier_dropout", "fallback"])
     if spec.lm_head is not None and spec.lm_head.layout == "flat" and c.rule_kind == support.NAMES_ENCODER:
-        if spec.lm_head.decoder is not None or "." in spec.lm_head.path:
-            raise fail("a names-layout encoder's `flat` LM head is one attribute of the head model holding its vocabulary projection `decoder`: write `path: <attr>` and remove `decoder`", ["lm_head", "decoder" if spec.lm_head.decoder is not None else "path"])
+        # (`lm_head.decoder` is refused by the rules of the stack kind.)
+        if "." in spec.lm_head.path:
+            raise fail(f"a names-layout encoder's `flat` LM head is one attribute of the head model, holding its vocabulary projection `decoder`: write `path: {spec.lm_head.path.rsplit('.', 1)[1]}`", ["lm_head", "path"])
     if spec.lm_head is not None and spec.lm_head.layout != "linear":
         need_field(spec.lm_head.activation.field, ["lm_head", "activation", "field"])
         if spec.lm_head.decoder is not None:
@@ -1693,7 +1694,7 @@ def _head_arguments(
         names.append(task_type)
     if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None):
         # (A names-layout encoder's positions count from 0, as in transformers' encoders of that layout, unless they
-        # count past a padding index, as RoBERTa's do.)
+        # count past a padding index: then they take `position_ids`.)
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
     if encoder_states:

@@ -324,10 +324,10 @@ class BucketedBiasPosition(Strict):
     # The config field of the number of buckets.
     num_buckets: FieldName
     # The config field of the distance beyond which every distance shares the last bucket; `owner: stack`: that
-    # field or a fixed distance (an integer: MPNet's 128, which its config does not hold).
+    # field or a fixed distance (an integer, for a config that holds none).
     max_distance: Union[FieldName, PositiveInt]
     # `owner: stack`: the number of buckets the distances fall into, fixed whatever `config.<num_buckets>` (the
-    # table's rows) is (MPNet buckets into 32); absent: `config.<num_buckets>`.
+    # table's rows) is; absent: `config.<num_buckets>`.
     fixed_buckets: Optional[PositiveInt] = None
     # The Embedding's name in the self-attention that owns it.
     param: Identifier = "relative_attention_bias"
@@ -419,7 +419,7 @@ class AttentionSpec(Strict):
     # of the architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
     prunable: bool = True
     # names-layout encoders: with `config.is_decoder` the self-attention masks the keys after each query too, as
-    # transformers' `get_extended_attention_mask` does for the encoders that build their mask with it (MPNet); no
+    # transformers' `get_extended_attention_mask` does for the encoders that build their mask with it; no
     # cache, no cross-attention.
     decoder_mask: bool = False
     # projections are heads x head_dim wide (default hidden_size / heads; names layout: an optional field without
