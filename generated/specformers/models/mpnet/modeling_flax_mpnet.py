@@ -290,7 +290,8 @@ class FlaxMPNetPooler(nn.Module):
 
 class FlaxMPNetModule(nn.Module):
     """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
-    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N` and (optionally) the pooler `pooler`."""
+    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N`, their bucketed relative bias table
+    `encoder.relative_attention_bias` and (optionally) the pooler `pooler`."""
 
     config: MPNetConfig
     dtype: jnp.dtype = jnp.float32

@@ -280,7 +280,8 @@ class TFMPNetClassificationHead(TFCompositeLayer):
 
 class TFMPNetMainLayer(TFCompositeLayer):
     """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
-    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N` and (optional) the pooler `pooler`."""
+    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N`, their bucketed relative bias table
+    `encoder.relative_attention_bias` and (optional) the pooler `pooler`."""
 
     def __init__(self, config: MPNetConfig, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
