@@ -19,8 +19,9 @@ test: $(STAMP)
 	$(PY) -m generator --check
 	$(PY) -m pytest -n 2 --dist loadgroup -q tests
 
-# Everything `make test` runs, with the property tests at their full example counts: the composition test
-# (tests/test_composition.py) and the hostile-spec tests (tests/test_hostile_specs.py).
+# Everything `make test` runs, with the property tests at their full example counts (the composition test,
+# tests/test_composition.py, and the hostile-spec tests, tests/test_hostile_specs.py) and every case of the behaviour
+# tests whose TensorFlow and Flax cases `make test` samples (tests/harness.py: TEST_ALL).
 test-all: $(STAMP)
 	$(PY) -m generator --check
 	SPECFORMERS_TEST_ALL=1 SPECFORMERS_COMPOSITION_EXAMPLES=200 $(PY) -m pytest -n 2 --dist loadgroup -q tests

@@ -44,6 +44,21 @@ def _escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
+# Attributes every Keras layer has (read-only properties and the attributes Keras itself sets): a module of that
+# PyTorch name is held under the name and a trailing `_` (its Keras `name`, and so its checkpoint name, stays the
+# PyTorch one).
+KERAS_LAYER_ATTRIBUTES = frozenset({
+    "output", "input", "weights", "trainable", "losses", "metrics", "variables", "built", "path", "name", "dtype",
+    "trainable_weights", "non_trainable_weights", "trainable_variables", "non_trainable_variables", "compute_dtype",
+    "variable_dtype", "dtype_policy", "input_dtype", "input_shape", "output_shape",
+})
+
+
+def _tf_attr(path: str) -> str:
+    """The Python attribute path of a module path in a TensorFlow layer (see `KERAS_LAYER_ATTRIBUTES`)."""
+    return ".".join(part + "_" if part in KERAS_LAYER_ATTRIBUTES else part for part in path.split("."))
+
+
 def _doc(text: str) -> str:
     """Escape free text for the inside of a triple-quoted (non-raw) docstring, so that the docstring's value is the text.
 
@@ -109,20 +124,6 @@ def _wrap(text: str, width: int = 110, indent: str = "") -> str:
     return ("\n" + indent + "\n").join(out) if indent else "\n\n".join(out)
 
 
-# Attributes a Keras layer defines as read-only properties: a TensorFlow module of that PyTorch name is held under the
-# name with a trailing underscore (its weights keep the PyTorch name through the layer's `name`).
-KERAS_RESERVED = frozenset({
-    "input", "output", "weights", "variables", "trainable_weights", "non_trainable_weights", "trainable_variables",
-    "non_trainable_variables", "losses", "metrics", "dtype", "name", "path", "compute_dtype", "variable_dtype",
-    "dtype_policy", "input_dtype", "input_shape", "output_shape",
-})
-
-
-def _keras_attr(path: str) -> str:
-    """The Python attribute path of the TensorFlow layers at the PyTorch module path `path` (see KERAS_RESERVED)."""
-    return ".".join(part + "_" if part in KERAS_RESERVED else part for part in path.split("."))
-
-
 def make_environment() -> jinja2.Environment:
     import os
 
@@ -145,11 +146,11 @@ def make_environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["doc"] = _doc
+    env.filters["tf_attr"] = _tf_attr
     env.filters["py"] = _pystr
     env.filters["comment"] = _comment
     env.filters["fstring"] = _fstring
     env.filters["wrap"] = _wrap
-    env.filters["keras_attr"] = _keras_attr
     env.globals["PACKAGE"] = PACKAGE
     env.globals["REGENERATE"] = REGENERATE
     env.globals["FRAMEWORKS"] = FRAMEWORKS

@@ -195,6 +195,7 @@ class Names:
     final_norm: Optional[str]  # pre-norm stacks
     position_bias: Optional[str]  # the bucketed relative bias table the stack owns (`position.owner: stack`)
     embeddings_norm: Optional[str]  # post-norm stacks: the norm after the embeddings
+    token_type_embeddings: Optional[str]  # `embeddings.token_type: true`: the table of `config.type_vocab_size` rows
     model: Container
     block: Container
     lm_transform: Optional[str]  # `lm_head.layout: names`
@@ -299,6 +300,11 @@ class Architecture:
     stack: str = "encoder"
     # Names-layout stacks (decoder-only, or an encoder with `attention.layout: names`): the module paths of `names`.
     names: Optional[Names] = None
+
+    @property
+    def word_embeddings_path(self) -> str:
+        """The word embeddings' module path in the base model."""
+        return self.names.word_embeddings if self.names is not None else f"{self.embeddings.path}.word_embeddings"
 
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
@@ -543,7 +549,8 @@ DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "toke
 # Heads of encoder-decoder stacks of the names layout (`causal_lm`: the decoder stack alone).
 NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm")
 # Heads of encoder stacks of the names layout.
-NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering")
+NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering",
+                            "next_sentence", "pretraining")
 _DECODER_ONLY_HEAD_OUTPUT = {
     "base": "BaseModelOutputWithPast",
     "causal_lm": "CausalLMOutputWithPast",
@@ -623,13 +630,14 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
             raise fail("token_classification needs `dropout: <config field or rate>`", loc)
         if h.kind != "token_classification" and h.dropout is not None:
             raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
-    elif h.kind in ("base", "masked_lm") and h.dropout is not None:
+    elif h.kind in ("base", "masked_lm", "next_sentence", "pretraining") and h.dropout is not None:
         raise fail(f"head {h.kind!r} has no dropout: remove `dropout`", loc + ["dropout"])
 
 
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
-MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.norm", "layers", "final_norm", "position.bias")
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm",
+               "position.bias")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
@@ -698,8 +706,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(f"unknown role {role!r}" + _suggest(role, list(ALL_ROLES)), ["names", role])
         try:
             schema._dotted(target)
-            for part in target.split("."):
-                schema._not_reserved(part)
+            # A module inside a container may be named `self` (`attention.self.query`): generated code reaches it
+            # only as an attribute.
+            for i, part in enumerate(target.split(".")):
+                if not (i > 0 and part == "self"):
+                    schema._not_reserved(part)
         except ValueError as exc:
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
@@ -709,6 +720,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     conditional = {
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
+        "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
@@ -798,6 +810,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "embeddings.position" in needed:
         positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
         add(model_leaves, ("embeddings.position",), "embedding", positions, hidden, False)
+    if "embeddings.token_type" in needed:
+        add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", hidden, False)
     if "embeddings.norm" in needed:
         add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
     add(model_leaves, ("layers",), "layers", "", "", False)
@@ -873,6 +887,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
         position_bias=roles.get("position.bias") if "position.bias" in needed else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
+        token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
         model=model,
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
@@ -1318,6 +1333,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         need_field(h.dropout, loc + ["dropout"])
     if names_layout:
         _check_names_head(h, rule_kind, loc, fail)
+        if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
+            raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
     elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
         field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
         raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
@@ -1686,7 +1703,7 @@ def _head_arguments(
             return _torch_positional(_decoder_only_arguments(kind, framework, arguments, token_type=token_type), names, kind, arguments)
         return _decoder_only_arguments(kind, framework, arguments, tuple(spec.flax_placeholder_arguments), token_type)
     names: list[str] = ["input_ids", "attention_mask"]
-    if spec.embeddings.token_type is True:
+    if spec.embeddings.token_type is True or (names_layout and spec.embeddings.token_type == "word"):
         names.append("token_type_ids")
     task_type = spec.embeddings.task_type.argument if spec.embeddings.task_type is not None else None
     if task_type is not None:

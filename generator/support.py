@@ -19,9 +19,9 @@ inputs from labels shifted right after a start token or after each row's last no
 
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
 bidirectional (no cache), post-norm or pre-norm (then ending with a final norm), with or without a norm after the
-embeddings, its module paths the spec's `names`, its learned absolute positions counted from 0 or past a padding
-index (`embeddings.position_padding_idx`), optionally with a bucketed relative bias the stack owns
-(`position.owner: stack`). Its rules are those of the kind ``names-layout encoder`` (`rule_kind`).
+embeddings, its module paths the spec's `names`, its positions rotary or learned absolute ones counted from 0 or past
+a padding index (`embeddings.position_padding_idx`), the latter optionally with a bucketed relative bias the stack
+owns (`position.owner: stack`). Its rules are those of the kind ``names-layout encoder`` (`rule_kind`).
 
 A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
 instead, so that a spec author never learns of an unsupported combination from a crash of generated code. Each rule
@@ -164,19 +164,18 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: a names-layout encoder is bidirectional; sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(NAMES_ENCODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after the last block)"),
-    Rule(NAMES_ENCODER, "position", (_ABSENT, "bucketed_bias"), "positions are absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias the stack owns: remove `position` or write `position: {kind: bucketed_bias, owner: stack, ...}`"),
+    Rule(NAMES_ENCODER, "position", (_ABSENT, "rotary", "bucketed_bias"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias the stack owns (`kind: bucketed_bias, owner: stack, ...`), or rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`)"),
     Rule(NAMES_ENCODER, "position.owner", (_ABSENT, "stack"), "the stack owns the bucketed bias (the `names` role `position.bias`) and adds it in every layer: write `owner: stack`"),
-    Rule(NAMES_ENCODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
-    Rule(NAMES_ENCODER, "embeddings.position", ("absolute",), "positions are absolute embeddings: write `position: absolute`"),
+    Rule(NAMES_ENCODER, "embeddings.token_type", (False, True, "word"), "write `token_type: true` (a table of `config.type_vocab_size` rows, the `names` role `embeddings.token_type`), `token_type: word` (rows of the word embeddings) or `token_type: false`"),
+    Rule(NAMES_ENCODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
     Rule(NAMES_ENCODER, "embeddings.norm", (True, False), "write `norm: true` (a norm after the embeddings, the `names` role `embeddings.norm`) or `norm: false` (none)"),
     Rule(NAMES_ENCODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     Rule(NAMES_ENCODER, "decoder", (_ABSENT,), "remove `decoder`: a names-layout encoder is bidirectional and keeps no cache (write `stack: decoder-only` for a causal stack)"),
-    Rule(NAMES_ENCODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
     Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
     Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
     Rule(NAMES_ENCODER, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
-    Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "flat"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`) or `layout: flat` (`<path>.dense`, `.<norm>`, `.decoder`, `.bias`)"),
+    Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "transform", "flat"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`), `layout: transform` (`<path>.{transform.dense,transform.<norm>,decoder,bias}`, as encoder stacks hold it) or `layout: flat` (`<path>.{dense,<norm>,decoder,bias}`)"),
     Rule(NAMES_ENCODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the vocabulary projection is the Linear at `lm_head.path`"),
     # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
     Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),
@@ -310,7 +309,7 @@ RULES += (
     Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
-    Rule(ENCODER, "embeddings.token_type", (True, False), "write `token_type: true` (a table of `config.type_vocab_size` rows) or `token_type: false`: token types embedded by the word embeddings exist only in decoder-only stacks"),
+    Rule(ENCODER, "embeddings.token_type", (True, False), "write `token_type: true` (a table of `config.type_vocab_size` rows) or `token_type: false`: token types embedded by the word embeddings exist only in decoder-only and names-layout encoder stacks"),
     Rule(ENCODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
     Rule(ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
     Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in decoder-only and names-layout encoder stacks"),

@@ -240,10 +240,12 @@ def decoder_only_specs(draw, name: str) -> dict:
     separate q/k/v (a fused one ordered [q | k | v] or head by head), Linear or Conv1D projections with or without
     biases. A decoder-only stack (pre-norm, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never)
-    or an encoder (`stack: encoder`, `attention.layout: names`: post-norm, bidirectional, a norm after the embeddings,
-    learned or flag-selected sinusoidal positions, a fixed or configured epsilon, first-token heads with or without a
-    `pre_classifier`, an LM head of `names` roles); LayerNorm or RMSNorm blocks, the RMSNorm with a unit offset
-    (`1 + weight`) or not."""
+    or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
+    with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
+    types (a table of their own or rows of the word embeddings) or none, a fixed or configured epsilon, first-token
+    heads with or without a `pre_classifier`, a pooler (dense or bare) and pooled heads, an LM head of `names` roles,
+    the sentence heads and the `transform` LM head of encoder stacks); LayerNorm or RMSNorm blocks, the RMSNorm with a
+    unit offset (`1 + weight`) or not."""
     encoder = draw(st.booleans())
     attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
     ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
@@ -622,20 +624,37 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
             if head["kind"] in ("sequence_classification", "multiple_choice") and draw(st.booleans()):
                 head["style" if head["kind"] == "sequence_classification" else "summary"] = "pooled"
                 head.pop("pre_classifier", None)
-    # Drawn after them: positions counted past the padding index (RoBERTa's), and a bucketed relative bias the stack
-    # owns (computed once, added to every layer's scores), bucketing by config fields or by fixed numbers.
-    if draw(st.booleans()):
-        embeddings["position_padding_idx"] = "pad_token_id"
-    if draw(st.booleans()):
-        fields.append(_field("relative_attention_num_buckets", "int", draw(st.sampled_from([8, 12]))))
-        position: dict[str, Any] = {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "owner": "stack"}
+    # Token types: a table of their own (the role `embeddings.token_type`, `type_vocab_size` rows, type 0 by
+    # default), rows of the word embeddings, or none.
+    embeddings["token_type"] = draw(st.sampled_from([False, True, "word"]))
+    if embeddings["token_type"] is True:
+        names["embeddings.token_type"] = draw(st.sampled_from(["token_type_embeddings", "wtte"]))
+        fields.append(_field("type_vocab_size", "int", draw(st.sampled_from([2, 3]))))
+    # Rotary positions (all of each head's dimensions or half, pairs in halves or interleaved) instead of the
+    # position table.
+    if "sinusoidal" not in embeddings and draw(st.booleans()):
+        del names["embeddings.position"]
+        embeddings["position"] = "none"
+        fields.append(_field("rope_theta", "float", draw(st.sampled_from([10000.0, 500.0]))))
+        spec["position"] = {"kind": "rotary", "theta": "rope_theta", "pairing": draw(st.sampled_from(["halves", "interleaved"]))}
         if draw(st.booleans()):
-            fields.append(_field("relative_attention_max_distance", "int", 16))
-            position["max_distance"] = "relative_attention_max_distance"
-        else:
-            position.update(max_distance=20, fixed_buckets=8)
-        names["position.bias"] = draw(st.sampled_from(["relative_attention_bias", "rel_bias"]))
-        spec["position"] = position
+            fields.append(_field("partial_rotary_factor", "float", 0.5))
+            spec["position"]["fraction"] = "partial_rotary_factor"
+    # Otherwise (a position table): positions counted past the padding index (RoBERTa's), and a bucketed relative
+    # bias the stack owns (computed once, added to every layer's scores), bucketing by config fields or fixed numbers.
+    else:
+        if draw(st.booleans()):
+            embeddings["position_padding_idx"] = "pad_token_id"
+        if draw(st.booleans()):
+            fields.append(_field("relative_attention_num_buckets", "int", draw(st.sampled_from([8, 12]))))
+            position: dict[str, Any] = {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "owner": "stack"}
+            if draw(st.booleans()):
+                fields.append(_field("relative_attention_max_distance", "int", 16))
+                position["max_distance"] = "relative_attention_max_distance"
+            else:
+                position.update(max_distance=20, fixed_buckets=8)
+            names["position.bias"] = draw(st.sampled_from(["relative_attention_bias", "rel_bias"]))
+            spec["position"] = position
     # The LM head of the `flat` layout (`lm_head.dense`, `.layer_norm`, `.decoder` + `.bias`), and the first-token
     # classification head of `style: dense_act` (`classifier.dense`, tanh, `classifier.out_proj`).
     if lm_head is not None and draw(st.booleans()):
@@ -645,6 +664,14 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         if head["kind"] == "sequence_classification" and head["style"] == "first_token" and draw(st.booleans()):
             head.pop("pre_classifier", None)
             head.update(style="dense_act", activation={"name": "tanh"}, dropout="head_dropout")
+    # The sentence heads of encoder stacks on the pooler (`cls.seq_relationship`), next-sentence prediction or
+    # pretraining with the `transform` LM head (`cls.predictions`, its LayerNorm's epsilon a config field).
+    if "pooler" in spec and lm_head is None and eps == "layer_norm_eps" and draw(st.booleans()):
+        spec["sentence_head"] = {"path": "cls.seq_relationship", "num_labels": 2}
+        kind = draw(st.sampled_from(["next_sentence", "pretraining"]))
+        heads.append({"kind": kind, **({"output": "BertForPreTrainingOutput"} if kind == "pretraining" else {})})
+        if kind == "pretraining":
+            spec["lm_head"] = {"path": "cls.predictions", "layout": "transform"}
     return spec
 
 

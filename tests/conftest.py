@@ -5,6 +5,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+# One compute thread per test process (and the subprocesses tests start): the test models are tiny, and `make test`
+# runs one xdist worker per core, so PyTorch's, TensorFlow's and XLA's thread pools would only contend for the same
+# cores (a parity and decoding selection run by two workers: 84 s of CPU time with one thread each, 113-117 s with
+# the default pools). Set before any framework is imported; a value already in the environment wins.
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    os.environ.setdefault(_variable, "1")
+if "xla_cpu_multi_thread_eigen" not in os.environ["XLA_FLAGS"]:
+    os.environ["XLA_FLAGS"] += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 # No persistent JAX compilation cache: eager Flax compiles each primitive once per process and shape (milliseconds
 # apiece), and writing every one to a shared cache directory cost more than reading it back saved (a Flax selection
 # of the suite: 150 s without, 169 s with one cache shared by the xdist workers).

@@ -27,6 +27,37 @@ ROOT = Path(__file__).resolve().parent.parent
 INPUT_OPTIONS = ("padding_side",)
 
 BATCH, SEQ, CHOICES, TARGET = 3, 13, 2, 7
+
+# `make test-all` (SPECFORMERS_TEST_ALL=1) runs every case of every test. `make test` runs a sample of the slowest
+# behaviour tests' cases, where TensorFlow and Flax compile loops or trace gradients (seconds a case): every case in
+# PyTorch, and in TensorFlow and Flax the cases each test module picks (`sample`, `framework_params`), so that a new
+# spec adds seconds, not minutes. Parity, checkpoint and configuration tests always run every case.
+TEST_ALL = os.environ.get("SPECFORMERS_TEST_ALL") == "1"
+
+
+def sample(items, key) -> list:
+    """`make test`: the first of `items` for each value of `key(item)`; `make test-all`: every item, in order."""
+    if TEST_ALL:
+        return list(items)
+    first: dict = {}
+    for item in items:
+        first.setdefault(key(item), item)
+    return list(first.values())
+
+
+def framework_params(items, kept, ids, frameworks=("torch", "tf", "flax"), sampled=("tf", "flax")) -> list:
+    """pytest parameters `(*item, framework)`: every item in the frameworks not `sampled`; in the `sampled` ones the
+    items of `kept` (every item in `make test-all`). `ids(item)` names an item."""
+    import pytest
+
+    kept = list(kept)
+    out = []
+    for item in items:
+        values = item if isinstance(item, tuple) else (item,)
+        for framework in frameworks:
+            if framework not in sampled or TEST_ALL or item in kept:
+                out.append(pytest.param(*values, framework, id=f"{ids(item)}-{framework}"))
+    return out
 SEQ2SEQ_HEADS = ("seq2seq", "conditional_generation", "encoder")
 
 

@@ -58,7 +58,10 @@ def _perturbed_torch_model(cls, config):
     model = cls(config).eval()
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
+            # Fixed tables (sinusoids, not trained) stay as the model computes them: a head may leave them out of
+            # its checkpoints (`sinusoidal_saved: false`), and the other frameworks compute them again.
+            if p.requires_grad:
+                p.add_(0.1 * torch.randn_like(p))
     return model
 
 

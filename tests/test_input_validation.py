@@ -16,7 +16,10 @@ import pytest
 
 from generator import support
 
-from harness import LABEL_KEYS, SEQ2SEQ_HEADS, SMALL_CONFIGS, cases, config_kwargs, distinct_compositions, make_inputs, project
+from harness import (
+    LABEL_KEYS, SEQ2SEQ_HEADS, SMALL_CONFIGS, cases, config_kwargs, distinct_compositions, framework_params, make_inputs,
+    project, sample,
+)
 
 FRAMEWORKS = ("torch", "tf", "flax")
 ARCHS = {a.name: a for a in project().architectures}
@@ -29,6 +32,22 @@ for c in cases():
     if c.head in ("base", "seq2seq") and c.arch not in ENTRANCE:
         ENTRANCE[c.arch] = c
 ENTRANCE = [ENTRANCE[arch] for arch in distinct_compositions(list(ENTRANCE))]
+
+
+def _entrance_kind(case) -> tuple:
+    """What a model's entrance checks are rendered from: the stack kind's templates and the embeddings' inputs."""
+    arch = ARCHS[case.arch]
+    return (
+        support.rule_kind(arch.spec, arch.stack), arch.has_token_type, arch.task_type is not None, arch.has_position_ids,
+        bool(arch.position_table), bool(arch.embeddings.position_padding_idx), arch.embedding_size,
+    )
+
+
+# `make test`: the entrance checks in TensorFlow (also under `tf.function`) and Flax (also under `jax.jit`), whose
+# eager first calls compile every operation, for the first architecture of each kind of entrance; every architecture
+# in PyTorch, and everywhere in `make test-all` (harness.TEST_ALL).
+COMPILED_ENTRANCE = sample(ENTRANCE, _entrance_kind)
+_TABLED = [c for c in ENTRANCE if ARCHS[c.arch].position_table]
 # Every kind of head that takes labels, in every stack kind (the first variant of the first architecture of ENTRANCE
 # that has it): the heads' label checks are rendered from the head kind and the stack kind's templates.
 _LABELLED = {}
@@ -106,8 +125,7 @@ def _width(case, config) -> int:
 # input_ids / inputs_embeds
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+@pytest.mark.parametrize("case,framework", framework_params(ENTRANCE, COMPILED_ENTRANCE, lambda c: c.arch))
 def test_both_or_neither_of_ids_and_embeddings(case, framework):
     model, config = _model(case, framework)
     E = _width(case, config)
@@ -136,8 +154,7 @@ def test_both_or_neither_of_ids_and_embeddings(case, framework):
 # Masks and ids of the wrong shape
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+@pytest.mark.parametrize("case,framework", framework_params(ENTRANCE, COMPILED_ENTRANCE, lambda c: c.arch))
 def test_mask_and_id_shapes(case, framework):
     model, config = _model(case, framework)
     arch = ARCHS[case.arch]
@@ -178,8 +195,7 @@ def test_mask_and_id_shapes(case, framework):
 # Length
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", [c for c in ENTRANCE if ARCHS[c.arch].position_table], ids=lambda c: c.arch)
+@pytest.mark.parametrize("case,framework", framework_params(_TABLED, COMPILED_ENTRANCE, lambda c: c.arch))
 def test_sequence_longer_than_the_position_table(case, framework):
     model, config = _model(case, framework)
     table = config.max_position_embeddings
@@ -203,8 +219,7 @@ def test_sequence_longer_than_the_position_table(case, framework):
 # Values
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+@pytest.mark.parametrize("case,framework", framework_params(ENTRANCE, COMPILED_ENTRANCE, lambda c: c.arch))
 def test_ids_outside_the_vocabulary(case, framework):
     model, config = _model(case, framework)
     V = config.vocab_size
@@ -244,7 +259,7 @@ def test_ids_outside_the_vocabulary(case, framework):
 # Compiled entrances
 
 
-@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+@pytest.mark.parametrize("case", COMPILED_ENTRANCE, ids=lambda c: c.arch)
 def test_tf_function_checks(case):
     """Under `tf.function` shape errors raise while tracing; the vocabulary check runs as a `tf.debugging` assertion."""
     import tensorflow as tf
@@ -275,7 +290,7 @@ def test_tf_function_checks(case):
         dynamic(ids, tf.ones((BATCH, SEQ + 1), tf.int64))
 
 
-@pytest.mark.parametrize("case", ENTRANCE, ids=lambda c: c.arch)
+@pytest.mark.parametrize("case", COMPILED_ENTRANCE, ids=lambda c: c.arch)
 def test_jax_jit_checks_shapes(case):
     import jax
     import jax.numpy as jnp
