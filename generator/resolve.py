@@ -43,6 +43,11 @@ BASE_CONFIG_FIELDS = (
 # Render model
 
 
+# The attention kinds a layer of `attention.layer_types` takes (transformers' names): the keys of the full causal mask
+# and of the sliding window's.
+LAYER_TYPES = ("full_attention", "sliding_attention")
+
+
 @dataclass(frozen=True)
 class ConfigField:
     name: str
@@ -56,6 +61,8 @@ class ConfigField:
     unsupported: Optional[str] = None  # only null (or the choices) renders: another value raises ValueError with this reason
     none_unless: Optional[str] = None  # the boolean field without which the config keeps None
     default_repeat: Optional[str] = None  # list fields: None -> the first choice this (constructor parameter) many times
+    default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
+    upstream: bool = True  # whether transformers' configuration class declares the field
 
 
 @dataclass(frozen=True)
@@ -992,6 +999,11 @@ def _resolve_config(c: _Context) -> None:
             need_field(part, ["config", "fields", i, "default_from"])
         if f.default_repeat is not None:
             need_field(f.default_repeat, ["config", "fields", i, "default_repeat"])
+        if f.default_tail is not None:
+            need_field(f.default_tail.start, ["config", "fields", i, "default_tail", "start"])
+            when = spec.config.attribute_map.get(f.default_tail.when, f.default_tail.when)
+            if when not in [g.name for g in spec.config.fields[:i]]:
+                raise fail(f"`when` names {f.default_tail.when!r}, which is not a config field declared before {f.name!r} (the derived default reads the value the configuration keeps): declare it before {f.name!r} or name one declared before", ["config", "fields", i, "default_tail", "when"])
         if f.none_unless is not None and (f.none_unless not in fields or fields[f.none_unless].type != "bool"):
             raise fail(f"none_unless names {f.none_unless!r}, which is not a `bool` field under `config.fields`", ["config", "fields", i, "none_unless"])
     for alias, target in spec.config.attribute_map.items():
@@ -1112,6 +1124,11 @@ def _resolve_attention(c: _Context) -> None:
     window_field = fields.get(spec.config.attribute_map.get(att.sliding_window, att.sliding_window)) if att.sliding_window else None
     if window_field is not None and window_field.type != "int":
         raise fail(f"`sliding_window` names an int config field (the window's width in tokens), not the {window_field.type} field {att.sliding_window!r}: declare one (`type: int`, `optional: true` where None means no window) and name it", ["attention", "sliding_window"])
+    if att.layer_types is not None:
+        need_field(att.layer_types, ["attention", "layer_types"])
+        kinds_field = fields.get(spec.config.attribute_map.get(att.layer_types, att.layer_types))
+        if kinds_field is not None and (kinds_field.type != "list" or set(kinds_field.choices or ()) != set(LAYER_TYPES)):
+            raise fail(f"`layer_types` names a `list` config field of each layer's attention kind, `choices: {list(LAYER_TYPES)}` (not {kinds_field.type} field {att.layer_types!r}{' with choices ' + str(kinds_field.choices) if kinds_field.choices else ''}): declare one (`type: list, optional: true, default: null`, `default_repeat: num_hidden_layers`) and name it", ["attention", "layer_types"])
     if spec.attention.output_dropout and names_layout and spec.feed_forward.dropout is None:
         raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
     need_field(att.dropout, ["attention", "dropout"])
@@ -1556,6 +1573,8 @@ def resolve_architecture(
             unsupported=f.unsupported,
             none_unless=f.none_unless,
             default_repeat=spec.config.attribute_map.get(f.default_repeat, f.default_repeat) if f.default_repeat else None,
+            default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,
+            upstream=f.upstream,
         )
         for f in spec.config.fields
     )

@@ -110,8 +110,17 @@ class ConfigFieldSpec(Strict):
     # transformers keeps a `sliding_window` only with `use_sliding_window`).
     none_unless: Optional[FieldName] = None
     # `list` fields: the int config field of the length a None value takes, each entry the first of `choices` (as
-    # transformers computes `layer_types`, one entry per layer: `num_hidden_layers`).
+    # transformers computes `layer_types`, one entry per layer: `num_hidden_layers`); a given list of another length
+    # raises ValueError.
     default_repeat: Optional[FieldName] = None
+    # `list` fields with `default_repeat`: a None value takes the second of `choices` from the entry at index
+    # `config.<start>` on, where the config field `<when>` (as the configuration keeps it) is not None (as
+    # transformers derives `layer_types`: sliding layers from `max_window_layers` on, with a `sliding_window`).
+    default_tail: Optional["DefaultTailSpec"] = None
+    # false: transformers' configuration class does not declare the field, but its models read it from a
+    # configuration that holds it (`getattr(config, name, default)`, e.g. a config.json's `head_dim`); the generated
+    # configuration declares it so that the generated models honour it too (its None: the default they compute).
+    upstream: bool = True
 
     @field_validator("default_from")
     @classmethod
@@ -135,6 +144,8 @@ class ConfigFieldSpec(Strict):
             raise ValueError(f"{self.name!r}: a `list` field defaults to null: write `optional: true, default: null` (restrict its entries with `choices`)")
         if self.default_repeat is not None and (self.type != "list" or not self.choices):
             raise ValueError(f"{self.name!r}: `default_repeat` repeats the first of `choices` of a `list` field: give it `type: list` and `choices`")
+        if self.default_tail is not None and (self.default_repeat is None or len(self.choices or []) < 2):
+            raise ValueError(f"{self.name!r}: `default_tail` turns the later entries of `default_repeat` into the second of `choices`: give the field `default_repeat` and two `choices`")
         if sum(x is not None for x in (self.none_unless, self.default_from, self.default_repeat)) > 1:
             raise ValueError(f"{self.name!r}: give at most one of `default_from`, `default_repeat`, `none_unless` (each says what a None value means)")
         for choice in self.choices or []:
@@ -152,6 +163,19 @@ class ConfigFieldSpec(Strict):
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"default {value!r} of {self.name!r} is not one of {self.choices}")
         return self
+
+
+class DefaultTailSpec(Strict):
+    """The entries of a derived `list` default that take the second of `choices`: those from index `config.<start>`
+    on, where `config.<when>` is not None."""
+
+    # The int config field of the first index that takes the second choice.
+    start: FieldName
+    # The config field that must not be None for any entry to take it (declared before the list field).
+    when: FieldName
+
+
+ConfigFieldSpec.model_rebuild()
 
 
 def _has_type(value: Any, type_: str) -> bool:
@@ -411,6 +435,12 @@ class AttentionSpec(Strict):
     # i - window < j <= i, positions counted over the whole cached sequence, padding included); None in the config:
     # no window (every earlier key).
     sliding_window: Optional[FieldName] = None
+    # decoder-only stacks with `sliding_window`: the `list` config field of each layer's attention kind (`choices:
+    # [full_attention, sliding_attention]`, one entry per layer, as transformers' `layer_types`): only the
+    # `sliding_attention` layers see the window, the others every earlier key. Absent: every layer sees the window.
+    # The configuration refuses `sliding_attention` layers without a window and a list of another length than
+    # `num_hidden_layers`.
+    layer_types: Optional[FieldName] = None
     # The config field of the attention-probability dropout.
     dropout: FieldName = "attention_probs_dropout_prob"
     # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.

@@ -371,6 +371,11 @@ RULES += tuple(
     Rule(kind, "attention.decoder_mask", (False,), "remove `decoder_mask`: a self-attention made causal by `config.is_decoder` without a cache exists only in names-layout encoders (an encoder stack doubles as a decoder with `decoder: {causal: true, cache: ...}`)")
     for kind in RULE_KINDS if kind != NAMES_ENCODER
 )
+# Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # A further token-type table selected by a config flag (`embeddings.task_type`) is rendered only by the embeddings of
 # `fused` | `split` encoder stacks.
 RULES += tuple(
@@ -392,6 +397,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     (ENCODER, "attention.cross_module", "attention.layout", ("split",), "the cross-attention is rendered as `<cross_module>.self.*` + `<cross_module>.output.*`, as transformers' BERT-style decoders hold it: write `attention.layout: split` or remove `cross_module`"),
     (ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: ...}` or remove `cross_module`"),
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)),
+    (DECODER_ONLY, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),
 )
 
 
@@ -451,8 +457,9 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
 
 
 def _one_of(value: Any, allowed: tuple) -> bool:
-    # `is` for booleans, None and `_SET`: 0 == False and 1 == True must not pass for one another.
-    return any(value is a if a is None or a is _SET or isinstance(a, bool) else value == a for a in allowed)
+    # `is` for booleans and None: 0 == False and 1 == True must not pass for one another. `_SET` allows any value
+    # written (a component or a config field's name).
+    return any(value is not _ABSENT if a is _SET else value is a if a is None or isinstance(a, bool) else value == a for a in allowed)
 
 
 def _requirement(other: str, allowed: tuple) -> str:

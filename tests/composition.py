@@ -363,6 +363,18 @@ def decoder_only_specs(draw, name: str) -> dict:
     if scale is not None:
         embeddings["scale"] = scale
     _qk_norm(draw, names, fields, attention)
+    if draw(st.booleans()):
+        # Drawn last: per-layer attention kinds (with a sliding window of 3 positions, or None in the config: every
+        # layer full), derived from the layer the sliding ones start at (0: every layer slides; 1: the first sees
+        # every earlier key), as transformers derives `layer_types`.
+        if "sliding_window" not in attention:
+            fields.append(_field("sliding_window", "int", draw(st.sampled_from([3, None])), optional=True))
+            attention["sliding_window"] = "sliding_window"
+        fields.append(_field("max_window_layers", "int", draw(st.sampled_from([1, 0]))))
+        fields.append(_field("layer_types", "list", None, optional=True, choices=["full_attention", "sliding_attention"],
+                             default_repeat="num_hidden_layers",
+                             default_tail={"start": "max_window_layers", "when": "sliding_window"}))
+        attention["layer_types"] = "layer_types"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -738,7 +750,8 @@ def describe(spec: dict) -> list[str]:
                    f"rotary_dims={'dims' in spec.get('position', {})}", f"pairing={spec.get('position', {}).get('pairing', 'halves')}",
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
-                   f"sliding_window={'sliding_window' in att}", f"embeddings.scale={spec['embeddings'].get('scale')}",
+                   f"sliding_window={'sliding_window' in att}", f"layer_types={'layer_types' in att}",
+                   f"embeddings.scale={spec['embeddings'].get('scale')}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"embeddings.norm={spec['embeddings']['norm']}", f"names.pooler={spec.get('pooler', {}).get('layout')}",
                    f"pooled_heads={sum('pooled' in (h.get('style'), h.get('summary')) for h in spec['heads'])}",

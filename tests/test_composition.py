@@ -13,6 +13,7 @@ labels, so no loss). `make test` runs a fixed-seed sample (`SPECFORMERS_COMPOSIT
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -57,10 +58,10 @@ def _perturbed_torch_model(cls, config):
     torch.manual_seed(0)
     model = cls(config).eval()
     with torch.no_grad():
-        for p in model.parameters():
-            # Fixed tables (sinusoids, not trained) stay as the model computes them: a head may leave them out of
-            # its checkpoints (`sinusoidal_saved: false`), and the other frameworks compute them again.
-            if p.requires_grad:
+        for name, p in model.named_parameters():
+            # Tables the class computes and leaves out of its checkpoints (fixed sinusoids that transformers' class
+            # does not save) keep their values: no checkpoint carries a change, the other frameworks compute them.
+            if not any(re.search(pattern, name) for pattern in cls._keys_not_saved):
                 p.add_(0.1 * torch.randn_like(p))
     return model
 
@@ -106,7 +107,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {prefix}{suffix}: {exc}") from None
 
 
-@seed(1440)  # a sample that draws every stack kind: an encoder, a names-layout encoder (positions past the padding index, a bucketed bias its stack owns, bucketing into a fixed count; a pooler), a `sublayer` encoder-decoder (its bucketed bias in every layer), names-layout encoder-decoders (pre-norm with a final norm, and post-norm; fixed sinusoids always and by a flag) and a decoder-only stack; norms of queries and keys (always and by a flag, per head and over the whole projection), unit-offset RMSNorms and flag-scaled word embeddings among them (found by searching seeds after the strategies last changed; the coverage line shows them)
+@seed(5537)  # a sample that draws every stack kind: an encoder, a `sublayer` encoder-decoder (its bucketed bias in every layer), names-layout encoder-decoders (post-norm with fixed sinusoids, and pre-norm RMSNorm with flag-chosen sinusoids), a decoder-only stack (per-layer attention kinds with a sliding window, token types as word embeddings, a parallel residual) and a names-layout encoder with a bucketed bias its stack owns (buckets and distance config fields), positions past the padding index, token types as word embeddings, pre-norm blocks, fixed sinusoids, a pooler and the `flat` LM head (found by searching seeds after the strategies last changed: it draws 8 of the 14 new names-layout components a 6-example sample was scored on; the coverage line shows them)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

@@ -1,10 +1,10 @@
-"""Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`, Qwen2's
-`use_sliding_window` and `layer_types` beside their `choices`): only their default (or choices) constructs a config; any
-other value raises a ValueError naming the field, never a model that silently ignores it."""
+"""Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`, or values outside a
+field's `choices`): only their default (or choices) constructs a config; any other value raises a ValueError naming the
+field, never a model that silently ignores it."""
 
 import pytest
 
-from harness import project
+from harness import cases, config_kwargs, project, reference_config, spec
 
 UNSUPPORTED = [(a, f) for a in project().architectures for f in a.config_fields if f.unsupported]
 
@@ -34,3 +34,40 @@ def test_unsupported_field_raises_unless_default(arch, field):
         other = [field.choices[0], "other"]
     with pytest.raises(ValueError, match=f"{field.name}=.*is not supported"):
         config_class(**{field.name: other})
+
+
+# Architectures whose layers each take an attention kind from a config list (`attention.layer_types`).
+LAYER_KINDS = [a for a in project().architectures if a.attention.layer_types]
+
+
+def test_some_spec_has_layer_kinds():
+    assert LAYER_KINDS
+
+
+@pytest.mark.parametrize("case", [c for c in cases() if c.head == "base" and spec(c.arch).attention.layer_types], ids=lambda c: c.id)
+def test_layer_kinds_derived_as_transformers_derives_them(case):
+    """The list each test variant's configuration derives (with and without sliding layers) is transformers'."""
+    import specformers
+
+    field = spec(case.arch).attention.layer_types
+    ours = getattr(specformers, spec(case.arch).config_class)(**config_kwargs(case))
+    assert getattr(ours, field) == getattr(reference_config(case), field)
+
+
+@pytest.mark.parametrize("arch", LAYER_KINDS, ids=lambda a: a.name)
+def test_layer_kinds_refused_unless_rendered(arch):
+    """A list of another length than the layers, or sliding layers without a window, raise (transformers' models
+    raise too, at validation or in the forward): never a model that picks a kind for a layer the list lacks."""
+    import specformers
+
+    config_class = getattr(specformers, arch.config_class)
+    field, window = arch.attention.layer_types, arch.attention.sliding_window
+    layers = config_class().num_hidden_layers
+    with pytest.raises(ValueError, match=f"{field} holds {layers - 1} entries, expected one per layer"):
+        config_class(**{field: ["full_attention"] * (layers - 1)})
+    with pytest.raises(ValueError, match=f"has sliding_attention layers but {window} is None"):
+        config_class(**{field: ["sliding_attention"] * layers, window: None})
+    # The flag without which the configuration keeps no window (`none_unless`), where there is one.
+    keep = {f.none_unless: True for f in arch.config_fields if f.name == window and f.none_unless}
+    kinds = ["full_attention"] * (layers - 1) + ["sliding_attention"]
+    assert getattr(config_class(**{field: kinds, window: 3}, **keep), field) == kinds

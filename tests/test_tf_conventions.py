@@ -141,6 +141,9 @@ def test_fit_forms_predict_metrics_and_export(case, tmp_path):
     model.compile(optimizer=keras.optimizers.SGD(1e-3), metrics=["accuracy"])
     assert "accuracy" in model.fit({**x, "labels": labels}, epochs=1, verbose=0).history
     serving = ("input_ids", "attention_mask", "token_type_ids", "decoder_input_ids", "decoder_attention_mask")
+    task_type = spec(case.arch).task_type
+    if task_type is not None and getattr(model.config, task_type.flag):
+        serving += (task_type.argument,)  # the ids of the further token-type table, where the model has it
     names = {n for n in serving if n in model._forward_names()}
     feed = {name: tf.constant(x[name], tf.int32) for name in names if name in x}
     feed.update({name: tf.ones_like(feed[name[: -len("attention_mask")] + "input_ids"]) for name in names - set(feed)})

@@ -125,8 +125,9 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     if attention.kv_heads:
         heads = getattr(config, attention.kv_heads)
     if attention.head_dim:
-        # A config may leave the width None (Mistral's): hidden_size / heads.
-        head_dim = getattr(config, attention.head_dim) or head_dim
+        # A config may leave the width None (Mistral's), or not hold it (transformers' configuration, of a field it
+        # does not declare: `upstream: false`): hidden_size / heads.
+        head_dim = getattr(config, attention.head_dim, None) or head_dim
     for (key, value), (full_key, full_value) in zip(past, full.past_key_values):
         assert key.shape == (batch, heads, seq, head_dim)
         assert torch.allclose(key, full_key, atol=ATOL, rtol=0) and torch.allclose(value, full_value, atol=ATOL, rtol=0)

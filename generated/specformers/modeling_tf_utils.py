@@ -598,6 +598,9 @@ class TFPreTrainedModel(keras.Model):
             flag is set, named in the error when such names cannot load.
         _keys_not_saved: patterns of PyTorch names this class neither saves nor needs from a checkpoint (tables it
             computes, which transformers' class leaves out of its checkpoints).
+        _serving_inputs_needing_config_flag: `{input: config flag}` of forward inputs the `serving_default`
+            signature takes beyond `SERVING_INPUTS`, only when that flag is set (the ids of a table the flag creates,
+            which a model without it refuses).
     """
 
     config_class = None
@@ -606,6 +609,7 @@ class TFPreTrainedModel(keras.Model):
     _keys_to_ignore_on_load_unexpected: tuple = ()
     _keys_needing_config_flag: dict = {}
     _keys_not_saved: tuple = ()
+    _serving_inputs_needing_config_flag: dict = {}
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(*inputs, **kwargs)
@@ -1101,15 +1105,19 @@ class TFPreTrainedModel(keras.Model):
     # -- export (`model.export`, `tf.saved_model.save`) -------------------------------------------------------------
     @property
     def input_signature(self) -> dict:
-        """The `serving_default` signature's inputs: the id and mask tensors the forward takes, int32, with dynamic
-        batch and lengths (and choices, for multiple choice)."""
+        """The `serving_default` signature's inputs: the id and mask tensors the forward takes (those of a table a
+        config flag creates only when it is set), int32, with dynamic batch and lengths (and choices, for multiple
+        choice)."""
         names = self._forward_names()
+        flagged = tuple(
+            name for name, flag in self._serving_inputs_needing_config_flag.items() if getattr(self.config, flag)
+        )
         rank = len(self.dummy_inputs["input_ids"].shape)
         return {
             name: tf.TensorSpec(
                 (None,) * rank if not name.startswith("decoder_") else (None, None), tf.int32, name=name
             )
-            for name in SERVING_INPUTS
+            for name in SERVING_INPUTS + flagged
             if name in names
         }
 

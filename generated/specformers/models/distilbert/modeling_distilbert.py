@@ -185,6 +185,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = DistilBertEmbeddings(config)
         self.transformer = DistilBertTransformer(config)
         if config.sinusoidal_pos_embds:

@@ -626,6 +626,9 @@ class TFErniePreTrainedModel(TFPreTrainedModel):
         "use_task_id": ("(^|\\.)embeddings\\.task_type_embeddings\\.",),
     }
 
+    # The `serving_default` signature takes `task_type_ids` when the model has their table.
+    _serving_inputs_needing_config_flag = {"task_type_ids": "use_task_id"}
+
     def get_input_embeddings(self) -> keras.layers.Embedding:
         """The word-embedding layer (its `embeddings`: `(vocab_size, hidden_size)`; the tied LM heads project on it)."""
         return self.ernie.embeddings.word_embeddings

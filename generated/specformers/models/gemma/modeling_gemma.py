@@ -219,6 +219,7 @@ class GemmaModel(GemmaPreTrainedModel):
 
     def __init__(self, config: GemmaConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.layers = nn.ModuleList([GemmaBlock(config, i) for i in range(config.num_hidden_layers)])
         self.norm = GemmaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)

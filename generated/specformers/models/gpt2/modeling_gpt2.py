@@ -179,6 +179,7 @@ class GPT2Model(GPT2PreTrainedModel):
 
     def __init__(self, config: GPT2Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.wte = nn.Embedding(config.vocab_size, config.hidden_size)
         self.wpe = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.h = nn.ModuleList([GPT2Block(config, i) for i in range(config.num_hidden_layers)])

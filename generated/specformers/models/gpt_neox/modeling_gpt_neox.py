@@ -190,6 +190,7 @@ class GPTNeoXModel(GPTNeoXPreTrainedModel):
 
     def __init__(self, config: GPTNeoXConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embed_in = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList([GPTNeoXBlock(config, i) for i in range(config.num_hidden_layers)])
         self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)

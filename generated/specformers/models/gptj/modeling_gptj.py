@@ -188,6 +188,7 @@ class GPTJModel(GPTJPreTrainedModel):
 
     def __init__(self, config: GPTJConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.wte = nn.Embedding(config.vocab_size, config.hidden_size)
         self.h = nn.ModuleList([GPTJBlock(config, i) for i in range(config.num_hidden_layers)])
         self.ln_f = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)

@@ -218,6 +218,7 @@ class MegatronBertModel(MegatronBertPreTrainedModel):
 
     def __init__(self, config: MegatronBertConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = MegatronBertEmbeddings(config)
         self.encoder = MegatronBertEncoder(config)
         self.pooler = MegatronBertPooler(config) if add_pooling_layer else None

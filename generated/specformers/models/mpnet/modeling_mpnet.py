@@ -268,6 +268,7 @@ class MPNetModel(MPNetPreTrainedModel):
 
     def __init__(self, config: MPNetConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embeddings = MPNetEmbeddings(config)
         self.encoder = MPNetEncoder(config)
         self.pooler = MPNetPooler(config) if add_pooling_layer else None

@@ -61,6 +61,10 @@ class PhiConfig(PretrainedConfig):
             Beginning of stream token id.
         eos_token_id (`int`, *optional*, defaults to 2):
             End of stream token id.
+        head_dim (`int`, *optional*, defaults to None):
+            The attention head dimension (the width of each query, key and value head). `None` will set it to
+            hidden_size // num_attention_heads. Not a parameter of transformers' configuration (it follows its
+            parameters here), but its models read it from a configuration that holds it (a config.json with `head_dim`).
         kwargs:
             Fields of the shared base class ([`PretrainedConfig`]): `num_labels`, `problem_type`, `is_decoder`, ...
     """
@@ -90,6 +94,7 @@ class PhiConfig(PretrainedConfig):
         qk_layernorm: bool = False,
         bos_token_id: int = 1,
         eos_token_id: int = 2,
+        head_dim: Optional[int] = None,
         **kwargs,
     ):
         super().__init__(
@@ -120,6 +125,7 @@ class PhiConfig(PretrainedConfig):
         self.rope_scaling = rope_scaling
         self.partial_rotary_factor = partial_rotary_factor
         self.qk_layernorm = qk_layernorm
+        self.head_dim = hidden_size // num_attention_heads if head_dim is None else head_dim
 
 
 __all__ = ["PhiConfig"]

@@ -45,7 +45,7 @@ from .configuration_phi import PhiConfig
 
 def rotary_dim(config: PhiConfig) -> int:
     """The number of dimensions of each head that rotate: the first `config.partial_rotary_factor` of them."""
-    return int(config.hidden_size // config.num_attention_heads * config.partial_rotary_factor)
+    return int(config.head_dim * config.partial_rotary_factor)
 
 
 def rotary_cos_sin(config: PhiConfig, position_ids: jnp.ndarray, dtype) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -79,7 +79,7 @@ class FlaxPhiBlockSelfAttn(nn.Module):
         config = self.config
         # attention.query: Dense, kernel [in, out]
         self.q_proj = partitioned_dense(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads,
+            config.num_attention_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -87,7 +87,7 @@ class FlaxPhiBlockSelfAttn(nn.Module):
         )
         # attention.key: Dense, kernel [in, out]
         self.k_proj = partitioned_dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -95,7 +95,7 @@ class FlaxPhiBlockSelfAttn(nn.Module):
         )
         # attention.value: Dense, kernel [in, out]
         self.v_proj = partitioned_dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -153,7 +153,7 @@ class FlaxPhiBlock(nn.Module):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: LayerNorm
         self.input_layernorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="input_layernorm")
         self.self_attn = FlaxPhiBlockSelfAttn(config, dtype=self.dtype, name="self_attn")
@@ -573,10 +573,7 @@ class FlaxPhiPreTrainedModel(FlaxPreTrainedModel):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
         max_length, head_dim), filled by calls with `cache_index`."""
         config = self.config
-        empty = jnp.zeros(
-            (batch_size, config.num_key_value_heads, max_length, config.hidden_size // config.num_attention_heads),
-            self.dtype,
-        )
+        empty = jnp.zeros((batch_size, config.num_key_value_heads, max_length, config.head_dim), self.dtype)
         return tuple((empty, empty) for _ in range(config.num_hidden_layers))
 
 

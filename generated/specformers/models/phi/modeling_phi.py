@@ -32,7 +32,7 @@ from .configuration_phi import PhiConfig
 
 def rotary_dim(config: PhiConfig) -> int:
     """The number of dimensions of each head that rotate: the first `config.partial_rotary_factor` of them."""
-    return int(config.hidden_size // config.num_attention_heads * config.partial_rotary_factor)
+    return int(config.head_dim * config.partial_rotary_factor)
 
 
 def rotary_cos_sin(
@@ -66,30 +66,18 @@ class PhiBlockSelfAttn(nn.Module):
     def __init__(self, config: PhiConfig) -> None:
         super().__init__()
         # attention.query: Linear, weight [out, in]
-        self.q_proj = nn.Linear(
-            config.hidden_size, config.num_attention_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.q_proj = nn.Linear(config.hidden_size, config.num_attention_heads * config.head_dim)
         # attention.key: Linear, weight [out, in]
-        self.k_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.k_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * config.head_dim)
         # attention.value: Linear, weight [out, in]
-        self.v_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.v_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * config.head_dim)
         # attention.output: Linear, weight [out, in]
-        self.dense = nn.Linear(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads, config.hidden_size
-        )
+        self.dense = nn.Linear(config.num_attention_heads * config.head_dim, config.hidden_size)
         if config.qk_layernorm:
             # attention.q_norm: LayerNorm
-            self.q_layernorm = nn.LayerNorm(
-                config.hidden_size // config.num_attention_heads, eps=config.layer_norm_eps
-            )
+            self.q_layernorm = nn.LayerNorm(config.head_dim, eps=config.layer_norm_eps)
             # attention.k_norm: LayerNorm
-            self.k_layernorm = nn.LayerNorm(
-                config.hidden_size // config.num_attention_heads, eps=config.layer_norm_eps
-            )
+            self.k_layernorm = nn.LayerNorm(config.head_dim, eps=config.layer_norm_eps)
 
 
 class PhiBlockMlp(nn.Module):
@@ -116,7 +104,7 @@ class PhiBlock(GradientCheckpointingLayer):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: LayerNorm
         self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = PhiBlockSelfAttn(config)
@@ -213,6 +201,7 @@ class PhiModel(PhiPreTrainedModel):
 
     def __init__(self, config: PhiConfig) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.layers = nn.ModuleList([PhiBlock(config, i) for i in range(config.num_hidden_layers)])
         self.final_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)

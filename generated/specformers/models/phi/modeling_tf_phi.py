@@ -41,7 +41,7 @@ from .configuration_phi import PhiConfig
 
 def rotary_dim(config: PhiConfig) -> int:
     """The number of dimensions of each head that rotate: the first `config.partial_rotary_factor` of them."""
-    return int(config.hidden_size // config.num_attention_heads * config.partial_rotary_factor)
+    return int(config.head_dim * config.partial_rotary_factor)
 
 
 def rotary_cos_sin(config: PhiConfig, position_ids, dtype):
@@ -73,19 +73,19 @@ class TFPhiBlockSelfAttn(TFCompositeLayer):
         super().__init__(**kwargs)
         # attention.query: Linear, kernel [in, out]
         self.q_proj = keras.layers.Dense(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads,
+            config.num_attention_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="q_proj",
         )
         # attention.key: Linear, kernel [in, out]
         self.k_proj = keras.layers.Dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="k_proj",
         )
         # attention.value: Linear, kernel [in, out]
         self.v_proj = keras.layers.Dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="v_proj",
         )
@@ -128,7 +128,7 @@ class TFPhiBlock(TFCompositeLayer):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: LayerNorm
         self.input_layernorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="input_layernorm")
         self.self_attn = TFPhiBlockSelfAttn(config, name="self_attn")
@@ -345,10 +345,7 @@ class TFPhiPreTrainedModel(TFPreTrainedModel):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
         max_length, head_dim), filled by calls with `cache_index`."""
         config = self.config
-        empty = tf.zeros(
-            (batch_size, config.num_key_value_heads, max_length, config.hidden_size // config.num_attention_heads),
-            dtype,
-        )
+        empty = tf.zeros((batch_size, config.num_key_value_heads, max_length, config.head_dim), dtype)
         return tuple((empty, empty) for _ in range(config.num_hidden_layers))
 
 

@@ -67,7 +67,7 @@ class FlaxQwen2RMSNorm(nn.Module):
 
 def rotary_dim(config: Qwen2Config) -> int:
     """The number of dimensions of each head that rotate: all of them."""
-    return config.hidden_size // config.num_attention_heads
+    return config.head_dim
 
 
 def rotary_cos_sin(config: Qwen2Config, position_ids: jnp.ndarray, dtype) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -101,7 +101,7 @@ class FlaxQwen2BlockSelfAttn(nn.Module):
         config = self.config
         # attention.query: Dense, kernel [in, out]
         self.q_proj = partitioned_dense(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads,
+            config.num_attention_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -109,7 +109,7 @@ class FlaxQwen2BlockSelfAttn(nn.Module):
         )
         # attention.key: Dense, kernel [in, out]
         self.k_proj = partitioned_dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -117,7 +117,7 @@ class FlaxQwen2BlockSelfAttn(nn.Module):
         )
         # attention.value: Dense, kernel [in, out]
         self.v_proj = partitioned_dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             ("embed", "joined_kv"),
             normal_init(config.initializer_range),
             dtype=self.dtype,
@@ -175,6 +175,8 @@ class FlaxQwen2Block(nn.Module):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    In the layers that `config.layer_types` marks `sliding_attention`, it sees only the last `sliding_window`
+    positions, itself included.
     """
 
     config: Qwen2Config
@@ -186,7 +188,7 @@ class FlaxQwen2Block(nn.Module):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: RMSNorm
         self.input_layernorm = FlaxQwen2RMSNorm(
             config.hidden_size, eps=config.rms_norm_eps, dtype=self.dtype, name="input_layernorm"
@@ -338,15 +340,23 @@ class FlaxQwen2Module(nn.Module):
         rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
-        # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
+        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the query's future
+        # and, in the sliding layers, not before the query's window (the query at position i sees the keys i - window <
+        # j <= i, positions counting every key of the cache, padding included); queries sit after the cached keys.
         query_positions = jnp.arange(seq_length) + past_length
         key_positions = jnp.arange(key_length)
-        causal_mask = key_positions[None, :] <= query_positions[:, None]
-        visible = causal_mask[None, None, :, :]
-        if attention_mask is not None:
-            visible = visible & (attention_mask != 0)[:, None, None, :]
-        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
-        extended_mask = jnp.where(visible, 0.0, mask_value(hidden_states.dtype)).astype(hidden_states.dtype)
+        causal_masks = {"full_attention": key_positions[None, :] <= query_positions[:, None]}
+        if "sliding_attention" in config.layer_types:
+            causal_masks["sliding_attention"] = causal_masks["full_attention"] & (
+                key_positions[None, :] > query_positions[:, None] - config.sliding_window
+            )
+        # (batch or 1, 1, seq, key_len) for each kind: the additive mask of the keys a query must not see.
+        extended_masks = {}
+        for kind, causal_mask in causal_masks.items():
+            visible = causal_mask[None, None, :, :]
+            if attention_mask is not None:
+                visible = visible & (attention_mask != 0)[:, None, None, :]
+            extended_masks[kind] = jnp.where(visible, 0.0, mask_value(hidden_states.dtype)).astype(hidden_states.dtype)
         head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
 
         presents = () if use_cache else None
@@ -357,7 +367,7 @@ class FlaxQwen2Module(nn.Module):
                 all_hidden_states += (hidden_states,)
             hidden_states, present, probs = self.layers[i](
                 hidden_states,
-                extended_mask,
+                extended_masks[config.layer_types[i]],
                 rotary,
                 layer_past=past_key_values[i] if past_key_values is not None else None,
                 cache_index=cache_index,
@@ -640,10 +650,7 @@ class FlaxQwen2PreTrainedModel(FlaxPreTrainedModel):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
         max_length, head_dim), filled by calls with `cache_index`."""
         config = self.config
-        empty = jnp.zeros(
-            (batch_size, config.num_key_value_heads, max_length, config.hidden_size // config.num_attention_heads),
-            self.dtype,
-        )
+        empty = jnp.zeros((batch_size, config.num_key_value_heads, max_length, config.head_dim), self.dtype)
         return tuple((empty, empty) for _ in range(config.num_hidden_layers))
 
 

@@ -51,7 +51,7 @@ class Qwen2RMSNorm(nn.Module):
 
 def rotary_dim(config: Qwen2Config) -> int:
     """The number of dimensions of each head that rotate: all of them."""
-    return config.hidden_size // config.num_attention_heads
+    return config.head_dim
 
 
 def rotary_cos_sin(
@@ -85,23 +85,13 @@ class Qwen2BlockSelfAttn(nn.Module):
     def __init__(self, config: Qwen2Config) -> None:
         super().__init__()
         # attention.query: Linear, weight [out, in]
-        self.q_proj = nn.Linear(
-            config.hidden_size, config.num_attention_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.q_proj = nn.Linear(config.hidden_size, config.num_attention_heads * config.head_dim)
         # attention.key: Linear, weight [out, in]
-        self.k_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.k_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * config.head_dim)
         # attention.value: Linear, weight [out, in]
-        self.v_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * config.hidden_size // config.num_attention_heads
-        )
+        self.v_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * config.head_dim)
         # attention.output: Linear, weight [out, in]
-        self.o_proj = nn.Linear(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads,
-            config.hidden_size,
-            bias=False,
-        )
+        self.o_proj = nn.Linear(config.num_attention_heads * config.head_dim, config.hidden_size, bias=False)
 
 
 class Qwen2BlockMlp(nn.Module):
@@ -121,6 +111,8 @@ class Qwen2Block(GradientCheckpointingLayer):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    In the layers that `config.layer_types` marks `sliding_attention`, it sees only the last `sliding_window`
+    positions, itself included.
     """
 
     def __init__(self, config: Qwen2Config, layer_idx: int) -> None:
@@ -130,7 +122,7 @@ class Qwen2Block(GradientCheckpointingLayer):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: RMSNorm
         self.input_layernorm = Qwen2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.self_attn = Qwen2BlockSelfAttn(config)
@@ -222,6 +214,7 @@ class Qwen2Model(Qwen2PreTrainedModel):
 
     def __init__(self, config: Qwen2Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.layers = nn.ModuleList([Qwen2Block(config, i) for i in range(config.num_hidden_layers)])
         self.norm = Qwen2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
@@ -313,16 +306,24 @@ class Qwen2Model(Qwen2PreTrainedModel):
         rotary = rotary_cos_sin(self.config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
-        # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
+        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the query's future
+        # and, in the sliding layers, not before the query's window (the query at position i sees the keys i - window <
+        # j <= i, positions counting every key of the cache, padding included); queries sit after the cached keys.
         key_length = past_length + seq_length
         key_positions = torch.arange(key_length, device=hidden_states.device)
         query_positions = torch.arange(past_length, key_length, device=hidden_states.device)
-        causal_mask = key_positions[None, :] <= query_positions[:, None]
-        visible = causal_mask[None, None, :, :]
-        if attention_mask is not None:
-            visible = visible & (attention_mask[:, None, None, :] != 0)
-        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
-        extended_mask = (~visible).to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        causal_masks = {"full_attention": key_positions[None, :] <= query_positions[:, None]}
+        if "sliding_attention" in self.config.layer_types:
+            causal_masks["sliding_attention"] = causal_masks["full_attention"] & (
+                key_positions[None, :] > query_positions[:, None] - self.config.sliding_window
+            )
+        # (batch or 1, 1, seq, key_len) for each kind: the additive mask of the keys a query must not see.
+        extended_masks = {}
+        for kind, causal_mask in causal_masks.items():
+            visible = causal_mask[None, None, :, :]
+            if attention_mask is not None:
+                visible = visible & (attention_mask[:, None, None, :] != 0)
+            extended_masks[kind] = (~visible).to(hidden_states.dtype) * mask_value(hidden_states.dtype)
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
         presents = () if use_cache else None
@@ -333,7 +334,7 @@ class Qwen2Model(Qwen2PreTrainedModel):
                 all_hidden_states += (hidden_states,)
             hidden_states, present, probs = block(
                 hidden_states,
-                extended_mask,
+                extended_masks[self.config.layer_types[i]],
                 rotary,
                 layer_past=past_key_values[i] if past_key_values is not None else None,
                 head_mask=head_mask[i],

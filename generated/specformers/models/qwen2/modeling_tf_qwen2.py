@@ -61,7 +61,7 @@ class TFQwen2RMSNorm(keras.layers.Layer):
 
 def rotary_dim(config: Qwen2Config) -> int:
     """The number of dimensions of each head that rotate: all of them."""
-    return config.hidden_size // config.num_attention_heads
+    return config.head_dim
 
 
 def rotary_cos_sin(config: Qwen2Config, position_ids, dtype):
@@ -92,19 +92,19 @@ class TFQwen2BlockSelfAttn(TFCompositeLayer):
         super().__init__(**kwargs)
         # attention.query: Linear, kernel [in, out]
         self.q_proj = keras.layers.Dense(
-            config.num_attention_heads * config.hidden_size // config.num_attention_heads,
+            config.num_attention_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="q_proj",
         )
         # attention.key: Linear, kernel [in, out]
         self.k_proj = keras.layers.Dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="k_proj",
         )
         # attention.value: Linear, kernel [in, out]
         self.v_proj = keras.layers.Dense(
-            config.num_key_value_heads * config.hidden_size // config.num_attention_heads,
+            config.num_key_value_heads * config.head_dim,
             kernel_initializer=get_initializer(config.initializer_range),
             name="v_proj",
         )
@@ -149,6 +149,8 @@ class TFQwen2Block(TFCompositeLayer):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    In the layers that `config.layer_types` marks `sliding_attention`, it sees only the last `sliding_window`
+    positions, itself included.
     """
 
     def __init__(self, config: Qwen2Config, layer_idx: int, **kwargs):
@@ -158,7 +160,7 @@ class TFQwen2Block(TFCompositeLayer):
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
         self.num_key_value_heads = config.num_key_value_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.head_dim = config.head_dim
         # attention.norm: RMSNorm
         self.input_layernorm = TFQwen2RMSNorm(config.hidden_size, eps=config.rms_norm_eps, name="input_layernorm")
         self.self_attn = TFQwen2BlockSelfAttn(config, name="self_attn")
@@ -310,15 +312,23 @@ class TFQwen2MainLayer(TFCompositeLayer):
         rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
-        # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
+        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the query's future
+        # and, in the sliding layers, not before the query's window (the query at position i sees the keys i - window <
+        # j <= i, positions counting every key of the cache, padding included); queries sit after the cached keys.
         query_positions = tf.range(seq_length) + past_length
         key_positions = tf.range(key_length)
-        causal_mask = key_positions[None, :] <= query_positions[:, None]
-        visible = causal_mask[None, None, :, :]
-        if attention_mask is not None:
-            visible = visible & tf.not_equal(attention_mask, 0)[:, None, None, :]
-        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
-        extended_mask = (1.0 - tf.cast(visible, hidden_states.dtype)) * mask_value(hidden_states.dtype)
+        causal_masks = {"full_attention": key_positions[None, :] <= query_positions[:, None]}
+        if "sliding_attention" in config.layer_types:
+            causal_masks["sliding_attention"] = causal_masks["full_attention"] & (
+                key_positions[None, :] > query_positions[:, None] - config.sliding_window
+            )
+        # (batch or 1, 1, seq, key_len) for each kind: the additive mask of the keys a query must not see.
+        extended_masks = {}
+        for kind, causal_mask in causal_masks.items():
+            visible = causal_mask[None, None, :, :]
+            if attention_mask is not None:
+                visible = visible & tf.not_equal(attention_mask, 0)[:, None, None, :]
+            extended_masks[kind] = (1.0 - tf.cast(visible, hidden_states.dtype)) * mask_value(hidden_states.dtype)
         head_masks = head_mask_per_layer(head_mask, config.num_hidden_layers, hidden_states.dtype)
 
         presents = () if use_cache else None
@@ -329,7 +339,7 @@ class TFQwen2MainLayer(TFCompositeLayer):
                 all_hidden_states += (hidden_states,)
             hidden_states, present, probs = block(
                 hidden_states,
-                extended_mask,
+                extended_masks[config.layer_types[i]],
                 rotary,
                 layer_past=past_key_values[i] if past_key_values is not None else None,
                 cache_index=cache_index,
@@ -369,10 +379,7 @@ class TFQwen2PreTrainedModel(TFPreTrainedModel):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
         max_length, head_dim), filled by calls with `cache_index`."""
         config = self.config
-        empty = tf.zeros(
-            (batch_size, config.num_key_value_heads, max_length, config.hidden_size // config.num_attention_heads),
-            dtype,
-        )
+        empty = tf.zeros((batch_size, config.num_key_value_heads, max_length, config.head_dim), dtype)
         return tuple((empty, empty) for _ in range(config.num_hidden_layers))
 
 

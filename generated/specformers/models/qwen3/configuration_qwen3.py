@@ -52,16 +52,18 @@ class Qwen3Config(PretrainedConfig):
         attention_bias (`bool`, *optional*, defaults to False):
             Whether to use a bias in the query, key, value and output projection layers during self-attention.
         use_sliding_window (`bool`, *optional*, defaults to False):
-            Whether the layers from `max_window_layers` on use sliding window attention: not rendered by specformers, so
-            only `False` is accepted.
+            Whether the layers from `max_window_layers` on use sliding window attention (when `layer_types` is None).
         sliding_window (`int`, *optional*, defaults to 4096):
-            Sliding window attention window size; the configuration keeps it only with `use_sliding_window` (else None).
+            Sliding window attention window size: each position of a sliding layer attends to itself and the
+            `sliding_window - 1` positions before it. The configuration keeps it only with `use_sliding_window` (else
+            None).
         max_window_layers (`int`, *optional*, defaults to 28):
             The number of layers using full attention; the later ones use sliding window attention (only with
-            `use_sliding_window`, which specformers does not render).
+            `use_sliding_window`, when `layer_types` is None).
         layer_types (`list`, *optional*, defaults to None):
-            The attention of each layer: specformers renders only `"full_attention"`. `None`: `"full_attention"` for
-            every layer (as transformers computes it without `use_sliding_window`).
+            The attention of each layer, `"full_attention"` or `"sliding_attention"` (one entry per layer; sliding
+            layers need a `sliding_window`). `None`: `"sliding_attention"` from layer `max_window_layers` on when
+            `sliding_window` is kept (`use_sliding_window`), else `"full_attention"`.
         attention_dropout (`float`, *optional*, defaults to 0.0):
             The dropout ratio for the attention probabilities.
         kwargs:
@@ -99,13 +101,11 @@ class Qwen3Config(PretrainedConfig):
             tie_word_embeddings=tie_word_embeddings,
             **kwargs,
         )
-        if use_sliding_window not in [False]:
+        if layer_types is not None and any(
+            entry not in ["full_attention", "sliding_attention"] for entry in layer_types
+        ):
             raise ValueError(
-                f"use_sliding_window={use_sliding_window!r} is not supported (accepted: [False]): sliding-window layers are not rendered"
-            )
-        if layer_types is not None and any(entry not in ["full_attention"] for entry in layer_types):
-            raise ValueError(
-                f"layer_types={layer_types!r} is not supported (accepted entries: ['full_attention']): sliding-window layers are not rendered"
+                f"each entry of layer_types must be one of ['full_attention', 'sliding_attention'], got {layer_types!r}"
             )
         if rope_scaling is not None:
             raise ValueError(
@@ -129,8 +129,23 @@ class Qwen3Config(PretrainedConfig):
         self.use_sliding_window = use_sliding_window
         self.sliding_window = sliding_window if use_sliding_window else None
         self.max_window_layers = max_window_layers
-        self.layer_types = ["full_attention"] * num_hidden_layers if layer_types is None else layer_types
+        self.layer_types = (
+            [
+                "sliding_attention" if self.sliding_window is not None and i >= max_window_layers else "full_attention"
+                for i in range(num_hidden_layers)
+            ]
+            if layer_types is None
+            else layer_types
+        )
         self.attention_dropout = attention_dropout
+        if len(self.layer_types) != num_hidden_layers:
+            raise ValueError(
+                f"layer_types holds {len(self.layer_types)} entries, expected one per layer (num_hidden_layers={num_hidden_layers})"
+            )
+        if "sliding_attention" in self.layer_types and self.sliding_window is None:
+            raise ValueError(
+                f"layer_types={self.layer_types!r} has sliding_attention layers but sliding_window is None: give the window's width (kept only with use_sliding_window=True)"
+            )
 
 
 __all__ = ["Qwen3Config"]

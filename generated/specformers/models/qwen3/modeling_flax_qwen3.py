@@ -182,6 +182,8 @@ class FlaxQwen3Block(nn.Module):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    In the layers that `config.layer_types` marks `sliding_attention`, it sees only the last `sliding_window`
+    positions, itself included.
     """
 
     config: Qwen3Config
@@ -347,15 +349,23 @@ class FlaxQwen3Module(nn.Module):
         rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
-        # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
+        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the query's future
+        # and, in the sliding layers, not before the query's window (the query at position i sees the keys i - window <
+        # j <= i, positions counting every key of the cache, padding included); queries sit after the cached keys.
         query_positions = jnp.arange(seq_length) + past_length
         key_positions = jnp.arange(key_length)
-        causal_mask = key_positions[None, :] <= query_positions[:, None]
-        visible = causal_mask[None, None, :, :]
-        if attention_mask is not None:
-            visible = visible & (attention_mask != 0)[:, None, None, :]
-        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
-        extended_mask = jnp.where(visible, 0.0, mask_value(hidden_states.dtype)).astype(hidden_states.dtype)
+        causal_masks = {"full_attention": key_positions[None, :] <= query_positions[:, None]}
+        if "sliding_attention" in config.layer_types:
+            causal_masks["sliding_attention"] = causal_masks["full_attention"] & (
+                key_positions[None, :] > query_positions[:, None] - config.sliding_window
+            )
+        # (batch or 1, 1, seq, key_len) for each kind: the additive mask of the keys a query must not see.
+        extended_masks = {}
+        for kind, causal_mask in causal_masks.items():
+            visible = causal_mask[None, None, :, :]
+            if attention_mask is not None:
+                visible = visible & (attention_mask != 0)[:, None, None, :]
+            extended_masks[kind] = jnp.where(visible, 0.0, mask_value(hidden_states.dtype)).astype(hidden_states.dtype)
         head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
 
         presents = () if use_cache else None
@@ -366,7 +376,7 @@ class FlaxQwen3Module(nn.Module):
                 all_hidden_states += (hidden_states,)
             hidden_states, present, probs = self.layers[i](
                 hidden_states,
-                extended_mask,
+                extended_masks[config.layer_types[i]],
                 rotary,
                 layer_past=past_key_values[i] if past_key_values is not None else None,
                 cache_index=cache_index,

@@ -123,6 +123,8 @@ class Qwen3Block(GradientCheckpointingLayer):
     """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    In the layers that `config.layer_types` marks `sliding_attention`, it sees only the last `sliding_window`
+    positions, itself included.
     """
 
     def __init__(self, config: Qwen3Config, layer_idx: int) -> None:
@@ -226,6 +228,7 @@ class Qwen3Model(Qwen3PreTrainedModel):
 
     def __init__(self, config: Qwen3Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.layers = nn.ModuleList([Qwen3Block(config, i) for i in range(config.num_hidden_layers)])
         self.norm = Qwen3RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
@@ -317,16 +320,24 @@ class Qwen3Model(Qwen3PreTrainedModel):
         rotary = rotary_cos_sin(self.config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
-        # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
+        # (seq, key_len) for each kind of layer in `config.layer_types`: True where the key is not in the query's future
+        # and, in the sliding layers, not before the query's window (the query at position i sees the keys i - window <
+        # j <= i, positions counting every key of the cache, padding included); queries sit after the cached keys.
         key_length = past_length + seq_length
         key_positions = torch.arange(key_length, device=hidden_states.device)
         query_positions = torch.arange(past_length, key_length, device=hidden_states.device)
-        causal_mask = key_positions[None, :] <= query_positions[:, None]
-        visible = causal_mask[None, None, :, :]
-        if attention_mask is not None:
-            visible = visible & (attention_mask[:, None, None, :] != 0)
-        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
-        extended_mask = (~visible).to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        causal_masks = {"full_attention": key_positions[None, :] <= query_positions[:, None]}
+        if "sliding_attention" in self.config.layer_types:
+            causal_masks["sliding_attention"] = causal_masks["full_attention"] & (
+                key_positions[None, :] > query_positions[:, None] - self.config.sliding_window
+            )
+        # (batch or 1, 1, seq, key_len) for each kind: the additive mask of the keys a query must not see.
+        extended_masks = {}
+        for kind, causal_mask in causal_masks.items():
+            visible = causal_mask[None, None, :, :]
+            if attention_mask is not None:
+                visible = visible & (attention_mask[:, None, None, :] != 0)
+            extended_masks[kind] = (~visible).to(hidden_states.dtype) * mask_value(hidden_states.dtype)
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
         presents = () if use_cache else None
@@ -337,7 +348,7 @@ class Qwen3Model(Qwen3PreTrainedModel):
                 all_hidden_states += (hidden_states,)
             hidden_states, present, probs = block(
                 hidden_states,
-                extended_mask,
+                extended_masks[self.config.layer_types[i]],
                 rotary,
                 layer_past=past_key_values[i] if past_key_values is not None else None,
                 head_mask=head_mask[i],

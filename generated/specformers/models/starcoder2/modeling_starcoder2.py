@@ -210,6 +210,7 @@ class Starcoder2Model(Starcoder2PreTrainedModel):
 
     def __init__(self, config: Starcoder2Config) -> None:
         super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.layers = nn.ModuleList([Starcoder2Block(config, i) for i in range(config.num_hidden_layers)])
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.norm_epsilon)
