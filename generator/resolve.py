@@ -1352,6 +1352,12 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         _check_names_head(h, rule_kind, loc, fail)
         if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
             raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
+        # The heads a names-layout encoder renders as encoder stacks do (the heads templates) hold the base model at
+        # the spec's `base_model_prefix`.
+        as_encoder_stacks = h.kind in ("next_sentence", "pretraining") or h.style == "dense_act" or (
+            h.kind == "masked_lm" and spec.lm_head is not None and spec.lm_head.layout in ("transform", "flat"))
+        if rule_kind == support.NAMES_ENCODER and as_encoder_stacks and h.base_model_prefix not in (None, spec.base_model_prefix):
+            raise fail(f"head {h.kind!r} is rendered as encoder stacks render it, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
     elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
         field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
         raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])

@@ -475,18 +475,17 @@ class FlaxMPNetForMaskedLMModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        config = self.config
-        self.mpnet = FlaxMPNetModule(config, dtype=self.dtype, add_pooling_layer=False)
-        self.lm_head = FlaxMPNetLMPredictionHead(config, dtype=self.dtype)
+        self.mpnet = FlaxMPNetModule(self.config, dtype=self.dtype, add_pooling_layer=False)
+        self.lm_head = FlaxMPNetLMPredictionHead(self.config, dtype=self.dtype)
 
     def __call__(
         self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -503,18 +502,19 @@ class FlaxMPNetForMaskedLMModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
-        if self.config.tie_word_embeddings:
-            # The decoder's weight is the word embedding matrix (vocab, hidden) (unboxed: at initialisation it still
-            # carries its logical axis names).
-            embedding = nn.unbox(self.variables["params"]["mpnet"]["embeddings"]["word_embeddings"]["embedding"])
-            logits = self.lm_head(hidden_states, embedding)  # (batch, seq, vocab)
-        else:
-            logits = self.lm_head(hidden_states)  # (batch, seq, vocab)
-        loss = masked_lm_loss(logits, labels) if labels is not None else None
-        values = dict(loss=loss, logits=logits)
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
+        shared_embedding = (
+            nn.unbox(self.variables["params"]["mpnet"]["embeddings"]["word_embeddings"]["embedding"])
+            if self.config.tie_word_embeddings
+            else None
+        )
+        # (batch, seq, vocab)
+        prediction_scores = self.lm_head(outputs.last_hidden_state, shared_embedding=shared_embedding)
+        loss = masked_lm_loss(prediction_scores, labels) if labels is not None else None
         output = FlaxMaskedLMOutput(
-            **values,
+            loss=loss,
+            logits=prediction_scores,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -528,18 +528,17 @@ class FlaxMPNetForSequenceClassificationModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        config = self.config
-        self.mpnet = FlaxMPNetModule(config, dtype=self.dtype, add_pooling_layer=False)
-        self.classifier = FlaxMPNetClassificationHead(config, dtype=self.dtype)
+        self.mpnet = FlaxMPNetModule(self.config, dtype=self.dtype, add_pooling_layer=False)
+        self.classifier = FlaxMPNetClassificationHead(self.config, dtype=self.dtype)
 
     def __call__(
         self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -556,12 +555,11 @@ class FlaxMPNetForSequenceClassificationModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
-        logits = self.classifier(hidden_states, deterministic=deterministic)  # (batch, num_labels): the first token
+        logits = self.classifier(outputs.last_hidden_state, deterministic=deterministic)  # (batch, num_labels)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        values = dict(loss=loss, logits=logits)
         output = FlaxSequenceClassifierOutput(
-            **values,
+            loss=loss,
+            logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -845,247 +843,6 @@ class FlaxMPNetModel(FlaxMPNetPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
-            output_hidden_states=(
-                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
-            ),
-            return_dict=return_dict if return_dict is not None else config.return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxMPNetForMaskedLM(FlaxMPNetPreTrainedModel):
-    """MPNet Model with a `language modeling` head on top.
-
-    Load weights with `FlaxMPNetForMaskedLM.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
-            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
-            the tokens with labels in `[0, ..., config.vocab_size]`.
-
-    Returns:
-        [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxMPNetForMaskedLMModule
-
-    @property
-    def _tied_weights_keys(self) -> tuple:
-        # Tied to the word embeddings in PyTorch (when `config.tie_word_embeddings`): then never a separate tensor
-        # here, and not written on save.
-        return ("lm_head.decoder.weight",) if self.config.tie_word_embeddings else ()
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        head_mask=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
-                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
-                the tokens with labels in `[0, ..., config.vocab_size]`.
-
-        Returns:
-            [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        config = self.config
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
-            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
-            output_hidden_states=(
-                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
-            ),
-            return_dict=return_dict if return_dict is not None else config.return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxMPNetForSequenceClassification(FlaxMPNetPreTrainedModel):
-    """MPNet Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    first token's hidden state) e.g. for GLUE tasks.
-
-    Load weights with `FlaxMPNetForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-
-    Returns:
-        [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxMPNetForSequenceClassificationModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        head_mask=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-
-        Returns:
-            [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        config = self.config
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
             output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
             output_hidden_states=(
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states
@@ -1449,6 +1206,247 @@ class FlaxMPNetForQuestionAnswering(FlaxMPNetPreTrainedModel):
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states
             ),
             return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxMPNetForMaskedLM(FlaxMPNetPreTrainedModel):
+    """MPNet Model with a `language modeling` head on top.
+
+    Load weights with `FlaxMPNetForMaskedLM.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+            the tokens with labels in `[0, ..., config.vocab_size]`.
+
+    Returns:
+        [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxMPNetForMaskedLMModule
+    # Tied to the word embeddings / to `bias` in PyTorch: never separate tensors here, not written on save.
+    _tied_weights_keys = ("lm_head.decoder.weight", "lm_head.decoder.bias")
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
+
+        Returns:
+            [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxMPNetForSequenceClassification(FlaxMPNetPreTrainedModel):
+    """MPNet Model transformer with a sequence classification/regression head on top (a linear layer on top of the
+    first token's hidden state) e.g. for GLUE tasks.
+
+    Load weights with `FlaxMPNetForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+
+    Returns:
+        [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxMPNetForSequenceClassificationModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+
+        Returns:
+            [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
         )
         return self._run(inputs, params, dropout_rng, train)
 

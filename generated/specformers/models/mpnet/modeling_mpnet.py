@@ -197,46 +197,6 @@ class MPNetPooler(nn.Module):
         return self.activation(self.dense(hidden_states[:, 0]))
 
 
-class MPNetMLMHead(nn.Module):
-    """Masked-language-modeling head: `dense` (hidden_size -> hidden_size), activation, `layer_norm`, then `decoder`
-    onto the vocabulary. `decoder.weight` is tied to the word embeddings and `decoder.bias` is `bias`."""
-
-    def __init__(self, config: MPNetConfig) -> None:
-        super().__init__()
-        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
-        self.activation = get_activation("gelu")
-        self.decoder.bias = self.bias
-
-    def _tie_weights(self) -> None:
-        # `bias` follows the decoder, as in transformers: a resized or replaced decoder brings its own bias.
-        self.bias = self.decoder.bias
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.layer_norm(self.activation(self.dense(hidden_states)))
-        # (batch, seq, vocab_size)
-        return self.decoder(hidden_states)
-
-
-class MPNetClassificationHead(nn.Module):
-    """Sentence classification on the first token: dropout, `dense`, tanh, dropout, `out_proj`."""
-
-    def __init__(self, config: MPNetConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
-        self.activation = get_activation("tanh")
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        # The first token stands for the sequence (as [CLS]).
-        x = self.dropout(hidden_states[:, 0, :])
-        x = self.dropout(self.activation(self.dense(x)))
-        return self.out_proj(x)
-
-
 class MPNetPreTrainedModel(PreTrainedModel):
     """Base class of the MPNet models: configuration class, weight initialisation, checkpoint I/O."""
 
@@ -428,204 +388,44 @@ class MPNetModel(MPNetPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
-class MPNetForMaskedLM(MPNetPreTrainedModel):
-    """MPNet Model with a `language modeling` head on top.
-
-    Args:
-        config ([`MPNetConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    _tied_weights_keys = ["lm_head.decoder.bias", "lm_head.decoder.weight"]
+class MPNetMLMHead(nn.Module):
+    """Masked-language-modeling head: `dense` (hidden_size -> hidden_size), activation, `layer_norm`, then `decoder`
+    onto the vocabulary. `decoder.weight` is tied to the word embeddings and `decoder.bias` is `bias`."""
 
     def __init__(self, config: MPNetConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.mpnet = MPNetModel(config, add_pooling_layer=False)
-        self.lm_head = MPNetMLMHead(config)
-        self.post_init()
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.activation = get_activation("gelu")
+        self.decoder.bias = self.bias
 
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head.decoder
+    def _tie_weights(self) -> None:
+        # `bias` follows the decoder, as in transformers: a resized or replaced decoder brings its own bias.
+        self.bias = self.decoder.bias
 
-    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
-        self.lm_head.decoder = new_embeddings
-        self.lm_head.bias = new_embeddings.bias
-
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.mpnet.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MPNetModel.resize_position_embeddings`)."""
-        self.mpnet.resize_position_embeddings(new_num_position_embeddings)
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[MaskedLMOutput, tuple]:
-        """MPNet Model with a `language modeling` head on top.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
-                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
-                the tokens with labels in `[0, ..., config.vocab_size]`.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.layer_norm(self.activation(self.dense(hidden_states)))
+        # (batch, seq, vocab_size)
+        return self.decoder(hidden_states)
 
 
-        Returns:
-            [`MaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.mpnet(
-            input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        hidden_states = outputs.last_hidden_state
-        loss = None
-        logits = self.lm_head(hidden_states)
-        if labels is not None:
-            loss = self.masked_lm_loss(logits, labels)
-        output = MaskedLMOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class MPNetForSequenceClassification(MPNetPreTrainedModel):
-    """MPNet Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    first token's hidden state) e.g. for GLUE tasks.
-
-    Args:
-        config ([`MPNetConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
+class MPNetClassificationHead(nn.Module):
+    """Sentence classification on the first token: dropout, `dense`, tanh, dropout, `out_proj`."""
 
     def __init__(self, config: MPNetConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.mpnet = MPNetModel(config, add_pooling_layer=False)
-        self.classifier = MPNetClassificationHead(config)
-        self.post_init()
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+        self.activation = get_activation("tanh")
 
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.mpnet.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MPNetModel.resize_position_embeddings`)."""
-        self.mpnet.resize_position_embeddings(new_num_position_embeddings)
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[SequenceClassifierOutput, tuple]:
-        """MPNet Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-        first token's hidden state) e.g. for GLUE tasks.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-
-        Returns:
-            [`SequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.mpnet(
-            input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        hidden_states = outputs.last_hidden_state
-        loss = None
-        # The classification head reads the first token.
-        logits = self.classifier(hidden_states)
-        if labels is not None:
-            loss = self.sequence_classification_loss(logits, labels)
-        output = SequenceClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        # The first token stands for the sequence (as [CLS]).
+        x = self.dropout(hidden_states[:, 0, :])
+        x = self.dropout(self.activation(self.dense(x)))
+        return self.out_proj(x)
 
 
 class MPNetForMultipleChoice(MPNetPreTrainedModel):
@@ -932,6 +732,187 @@ class MPNetForQuestionAnswering(MPNetPreTrainedModel):
             loss=loss,
             start_logits=start_logits,
             end_logits=end_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class MPNetForMaskedLM(MPNetPreTrainedModel):
+    """MPNet Model with a `language modeling` head on top.
+
+    Args:
+        config ([`MPNetConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    _tied_weights_keys = ["lm_head.decoder.bias", "lm_head.decoder.weight"]
+
+    def __init__(self, config: MPNetConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.mpnet = MPNetModel(config, add_pooling_layer=False)
+        self.lm_head = MPNetMLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head.decoder = new_embeddings
+        self.lm_head.bias = new_embeddings.bias
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[MaskedLMOutput, tuple]:
+        """The forward pass of [`MPNetForMaskedLM`].
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+        Returns:
+            [`MaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.mpnet(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        sequence_output = outputs.last_hidden_state
+        loss = None
+        logits = self.lm_head(sequence_output)
+        if labels is not None:
+            loss = self.masked_lm_loss(logits, labels)
+        output = MaskedLMOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class MPNetForSequenceClassification(MPNetPreTrainedModel):
+    """MPNet Model transformer with a sequence classification/regression head on top (a linear layer on top of the
+    first token's hidden state) e.g. for GLUE tasks.
+
+    Args:
+        config ([`MPNetConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: MPNetConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.num_labels = config.num_labels
+        self.mpnet = MPNetModel(config, add_pooling_layer=False)
+        self.classifier = MPNetClassificationHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[SequenceClassifierOutput, tuple]:
+        """The forward pass of [`MPNetForSequenceClassification`].
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+        Returns:
+            [`SequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.mpnet(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        sequence_output = outputs.last_hidden_state
+        loss = None
+        logits = self.classifier(sequence_output)
+        if labels is not None:
+            loss = self.sequence_classification_loss(logits, labels)
+        output = SequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )

@@ -229,55 +229,6 @@ class TFMPNetPooler(TFCompositeLayer):
         return tf.tanh(self.dense(hidden_states[:, 0]))  # (batch, hidden)
 
 
-class TFMPNetMLMHead(TFCompositeLayer):
-    """Language-modelling head: dense, activation and LayerNorm, then scores against the word-embedding matrix plus `bias`.
-
-    The decoder is tied: its weight is the word-embedding matrix (passed to `call`) and its bias is `bias`, so the
-    PyTorch names `decoder.weight` and `decoder.bias` are aliases, not variables.
-    """
-
-    pytorch_tied = ("decoder.weight", "decoder.bias")
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(
-            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
-        )
-        self.activation = get_tf_activation("gelu")
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="layer_norm")
-        self.bias = self.add_weight(name="bias", shape=(config.vocab_size,), initializer="zeros")
-
-    def call(self, hidden_states, word_embeddings):
-        """`hidden_states` (batch, seq, hidden), `word_embeddings` (vocab, E) -> logits (batch, seq, vocab)."""
-        hidden_states = self.layer_norm(self.activation(self.dense(hidden_states)))  # (batch, seq, E)
-        batch_size, seq_length, width = shape_list(hidden_states)
-        logits = tf.matmul(tf.reshape(hidden_states, (-1, width)), word_embeddings, transpose_b=True)
-        logits = tf.nn.bias_add(logits, self.bias)
-        return tf.reshape(logits, (batch_size, seq_length, -1))
-
-
-class TFMPNetClassificationHead(TFCompositeLayer):
-    """Sentence classification on the first token: dropout, dense, tanh, dropout, out_proj."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(
-            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
-        )
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
-        self.out_proj = keras.layers.Dense(
-            config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="out_proj"
-        )
-        self.activation = get_tf_activation("tanh")
-
-    def call(self, hidden_states, training=False):
-        x = hidden_states[:, 0]  # (batch, hidden): the first token
-        x = self.dropout(x, training=training)
-        x = self.activation(self.dense(x))
-        x = self.dropout(x, training=training)
-        return self.out_proj(x)  # (batch, num_labels)
-
-
 class TFMPNetMainLayer(TFCompositeLayer):
     """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
     their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N`, their bucketed relative bias table
@@ -403,20 +354,53 @@ class TFMPNetPreTrainedModel(TFPreTrainedModel):
     )
 
 
-class TFMPNetTiedVocabProjection(TFCompositeLayer):
-    """The vocabulary projection: scores against the word-embedding matrix (passed to `call`) plus its own `bias`.
-    PyTorch's `weight` is the word-embedding matrix: an alias, not a variable."""
+class TFMPNetMLMHead(TFCompositeLayer):
+    """Language-modelling head: dense, activation and LayerNorm, then scores against the word-embedding matrix plus `bias`.
 
-    pytorch_tied = ("weight",)
+    The decoder is tied: its weight is the word-embedding matrix (passed to `call`) and its bias is `bias`, so the
+    PyTorch names `decoder.weight` and `decoder.bias` are aliases, not variables.
+    """
+
+    pytorch_tied = ("decoder.weight", "decoder.bias")
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+        )
+        self.activation = get_tf_activation("gelu")
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="layer_norm")
         self.bias = self.add_weight(name="bias", shape=(config.vocab_size,), initializer="zeros")
 
     def call(self, hidden_states, word_embeddings):
-        """`hidden_states` (batch, seq, hidden), `word_embeddings` (vocab, hidden) -> logits (batch, seq, vocab)."""
-        logits = tf.einsum("bsd,vd->bsv", hidden_states, tf.cast(word_embeddings, hidden_states.dtype))
-        return logits + tf.cast(self.bias, logits.dtype)
+        """`hidden_states` (batch, seq, hidden), `word_embeddings` (vocab, E) -> logits (batch, seq, vocab)."""
+        hidden_states = self.layer_norm(self.activation(self.dense(hidden_states)))  # (batch, seq, E)
+        batch_size, seq_length, width = shape_list(hidden_states)
+        logits = tf.matmul(tf.reshape(hidden_states, (-1, width)), word_embeddings, transpose_b=True)
+        logits = tf.nn.bias_add(logits, self.bias)
+        return tf.reshape(logits, (batch_size, seq_length, -1))
+
+
+class TFMPNetClassificationHead(TFCompositeLayer):
+    """Sentence classification on the first token: dropout, dense, tanh, dropout, out_proj."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+        )
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.out_proj = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="out_proj"
+        )
+        self.activation = get_tf_activation("tanh")
+
+    def call(self, hidden_states, training=False):
+        x = hidden_states[:, 0]  # (batch, hidden): the first token
+        x = self.dropout(x, training=training)
+        x = self.activation(self.dense(x))
+        x = self.dropout(x, training=training)
+        return self.out_proj(x)  # (batch, num_labels)
 
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
@@ -514,239 +498,6 @@ class TFMPNetModel(TFMPNetPreTrainedModel):
             training=training,
         )
         return outputs if return_dict else outputs.to_tuple()
-
-
-# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
-@keras.saving.register_keras_serializable(package="specformers")
-class TFMPNetForMaskedLM(TFMPNetPreTrainedModel):
-    """MPNet Model with a `language modeling` head on top.
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
-            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
-            the tokens with labels in `[0, ..., config.vocab_size]`.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        training (`bool`, *optional*):
-            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-            between training and evaluation).
-    """
-
-    def __init__(self, config, *inputs, **kwargs):
-        super().__init__(config, *inputs, **kwargs)
-        self.mpnet = TFMPNetMainLayer(config, add_pooling_layer=False, name="mpnet")
-        self.lm_head = TFMPNetMLMHead(config, name="lm_head")
-
-    @unpack_inputs
-    def call(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        training=False,
-    ):
-        """The forward pass.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
-                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
-                the tokens with labels in `[0, ..., config.vocab_size]`.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            training (`bool`, *optional*):
-                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-                between training and evaluation).
-
-        Returns:
-            [`TFMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.mpnet(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            training=training,
-        )
-        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
-        loss = None
-        word_embeddings = self.mpnet.embeddings.word_embeddings.embeddings  # (vocab, hidden): the tied decoder
-        logits = self.lm_head(hidden_states, word_embeddings)  # (batch, seq, vocab)
-        if labels is not None:
-            loss = masked_lm_loss(labels, logits)
-        output = TFMaskedLMOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
-@keras.saving.register_keras_serializable(package="specformers")
-class TFMPNetForSequenceClassification(TFMPNetPreTrainedModel):
-    """MPNet Model transformer with a sequence classification/regression head on top (a linear layer on top of the first token's hidden state) e.g. for GLUE tasks.
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        training (`bool`, *optional*):
-            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-            between training and evaluation).
-    """
-
-    def __init__(self, config, *inputs, **kwargs):
-        super().__init__(config, *inputs, **kwargs)
-        self.mpnet = TFMPNetMainLayer(config, add_pooling_layer=False, name="mpnet")
-        self.classifier = TFMPNetClassificationHead(config, name="classifier")
-
-    @unpack_inputs
-    def call(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        training=False,
-    ):
-        """The forward pass.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            training (`bool`, *optional*):
-                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-                between training and evaluation).
-
-        Returns:
-            [`TFSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.mpnet(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            training=training,
-        )
-        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
-        loss = None
-        logits = self.classifier(hidden_states, training=training)  # (batch, num_labels): from the first token
-        if labels is not None:
-            loss = sequence_classification_loss(labels, logits, self.config)
-        output = TFSequenceClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
 
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
@@ -1123,6 +874,241 @@ class TFMPNetForQuestionAnswering(TFMPNetPreTrainedModel):
             loss=loss,
             start_logits=start_logits,
             end_logits=end_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
+class TFMPNetForMaskedLM(TFMPNetPreTrainedModel):
+    """MPNet Model with a `language modeling` head on top.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+            config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+            the tokens with labels in `[0, ..., config.vocab_size]`.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.mpnet = TFMPNetMainLayer(config, add_pooling_layer=False, name="mpnet")
+        self.lm_head = TFMPNetMLMHead(config, name="lm_head")
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
+                config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
+                the tokens with labels in `[0, ..., config.vocab_size]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.mpnet(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        sequence_output = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        word_embeddings = self.mpnet.embeddings.word_embeddings.embeddings  # (vocab, E): the tied decoder
+        logits = self.lm_head(sequence_output, word_embeddings)  # (batch, seq, vocab)
+        if labels is not None:
+            loss = masked_lm_loss(labels, logits)
+
+        output = TFMaskedLMOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
+class TFMPNetForSequenceClassification(TFMPNetPreTrainedModel):
+    """MPNet Model transformer with a sequence classification/regression head on top (a linear layer on top of the first token's hidden state) e.g. for GLUE tasks.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.mpnet = TFMPNetMainLayer(config, add_pooling_layer=False, name="mpnet")
+        self.classifier = TFMPNetClassificationHead(config, name="classifier")
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.mpnet(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        sequence_output = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        logits = self.classifier(sequence_output, training=training)  # (batch, num_labels)
+        if labels is not None:
+            loss = sequence_classification_loss(labels, logits, self.config)
+
+        output = TFSequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
