@@ -44,9 +44,14 @@ def _escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
-# Attributes every Keras layer has: a module of that PyTorch name is held under the name and a trailing `_`
-# (its Keras `name`, and so its checkpoint name, stays the PyTorch one).
-KERAS_LAYER_ATTRIBUTES = frozenset({"output", "input", "weights", "trainable", "losses", "metrics", "variables", "built", "path"})
+# Attributes every Keras layer has (read-only properties and the attributes Keras itself sets): a module of that
+# PyTorch name is held under the name and a trailing `_` (its Keras `name`, and so its checkpoint name, stays the
+# PyTorch one).
+KERAS_LAYER_ATTRIBUTES = frozenset({
+    "output", "input", "weights", "trainable", "losses", "metrics", "variables", "built", "path", "name", "dtype",
+    "trainable_weights", "non_trainable_weights", "trainable_variables", "non_trainable_variables", "compute_dtype",
+    "variable_dtype", "dtype_policy", "input_dtype", "input_shape", "output_shape",
+})
 
 
 def _tf_attr(path: str) -> str:

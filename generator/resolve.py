@@ -200,6 +200,7 @@ class Names:
     position_embeddings: Optional[str]  # None: rotary positions (`embeddings.position: none`)
     layers: str
     final_norm: Optional[str]  # pre-norm stacks
+    position_bias: Optional[str]  # the bucketed relative bias table the stack owns (`position.owner: stack`)
     embeddings_norm: Optional[str]  # post-norm stacks: the norm after the embeddings
     token_type_embeddings: Optional[str]  # `embeddings.token_type: true`: the table of `config.type_vocab_size` rows
     model: Container
@@ -609,8 +610,14 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
         raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(allowed)})", loc + ["kind"])
     if decoder_only and h.kind == "sequence_classification" and h.style != "last_token":
         raise fail(f"sequence_classification of a {kind} stack reads each row's last non-padding token: write `style: last_token`", loc + ["style"])
-    if not decoder_only and h.kind == "sequence_classification" and h.style not in ("first_token", "pooled"):
-        raise fail(f"sequence_classification of a {kind} stack reads the first token (`style: first_token`) or the pooler's output (`style: pooled`, with a `pooler`): write one of them", loc + ["style"])
+    if not decoder_only and h.kind == "sequence_classification" and h.style not in ("first_token", "pooled", "dense_act"):
+        raise fail(f"sequence_classification of a {kind} stack reads the first token (`style: first_token`, or `style: dense_act` through a dense + activation classification head) or the pooler's output (`style: pooled`, with a `pooler`): write one of them", loc + ["style"])
+    if h.style == "dense_act":
+        if h.activation is None or not isinstance(h.dropout, str):
+            raise fail("the `dense_act` classification head (dropout, `classifier.dense`, activation, dropout, `classifier.out_proj`) needs `activation` and `dropout: <config field>`", loc)
+        if h.path is not None or h.bias is not None or h.pre_classifier is not None:
+            key = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier"
+            raise fail(f"the `dense_act` classification head is the module `classifier` (`dense`, `out_proj`): remove `{key}`", loc + [key])
     if h.kind != "sequence_classification" and h.style is not None:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
     if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled"):
@@ -619,8 +626,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
         raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
     if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary)):
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
-    if h.activation is not None:
-        raise fail(f"head {h.kind!r} of a {kind} stack has no activation option: remove `activation`", loc + ["activation"])
+    if h.activation is not None and h.style != "dense_act":
+        raise fail(f"head {h.kind!r} of a {kind} stack has no activation option (only `style: dense_act` has one): remove `activation`", loc + ["activation"])
     if h.kind == "base" and h.base_model_prefix is not None:
         raise fail("the base model holds no base model: remove `base_model_prefix`", loc + ["base_model_prefix"])
     if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
@@ -636,7 +643,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
-MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm")
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm",
+               "position.bias")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
@@ -713,6 +721,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         except ValueError as exc:
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
+    stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
     # Roles that exist only with a component: the embeddings' norm (`embeddings.norm`), the final norm of pre-norm
     # blocks, the modules of a names-layout LM head.
     conditional = {
@@ -724,6 +733,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
         "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
+        "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES + CROSS_ROLES},
@@ -812,6 +822,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "embeddings.norm" in needed:
         add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
     add(model_leaves, ("layers",), "layers", "", "", False)
+    if "position.bias" in needed:
+        # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
+        add(model_leaves, ("position.bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
     if "final_norm" in needed:
         add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, True)
     nested(model_leaves)
@@ -879,6 +892,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         position_embeddings=roles.get("embeddings.position") if "embeddings.position" in needed else None,
         layers=roles["layers"],
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
+        position_bias=roles.get("position.bias") if "position.bias" in needed else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
         token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
         model=model,
@@ -1190,7 +1204,9 @@ def _resolve_position(c: _Context) -> _PositionResolved:
     the input length."""
     spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
     emb = spec.embeddings
-    if spec.position is not None and emb.position != "none":
+    stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
+    # (A bucketed bias the stack owns adds to the absolute positions: `embeddings.position: absolute` is required.)
+    if spec.position is not None and emb.position != "none" and not stack_bias:
         raise fail(
             f"{spec.position.kind} positions replace absolute position embeddings: set `embeddings.position: none`",
             ["position", "kind"],
@@ -1231,7 +1247,9 @@ def _resolve_position(c: _Context) -> _PositionResolved:
     if isinstance(spec.position, schema.BucketedBiasPosition):
         bucketed = spec.position
         need_field(bucketed.num_buckets, ["position", "num_buckets"])
-        need_field(bucketed.max_distance, ["position", "max_distance"])
+        if isinstance(bucketed.max_distance, int) and bucketed.owner != "stack":
+            raise fail("a fixed `max_distance` exists only with `owner: stack` (names-layout encoders): name its config field", ["position", "max_distance"])
+        need_field(bucketed.max_distance if isinstance(bucketed.max_distance, str) else None, ["position", "max_distance"])
 
     relative = None
     if isinstance(spec.position, schema.RelativeFunctionalPosition):
@@ -1300,6 +1318,10 @@ def _resolve_head_components(c: _Context) -> None:
     if spec.classifier_dropout is not None:
         need_field(spec.classifier_dropout.field, ["classifier_dropout", "field"])
         need_field(spec.classifier_dropout.fallback, ["classifier_dropout", "fallback"])
+    if spec.lm_head is not None and spec.lm_head.layout == "flat" and c.rule_kind == support.NAMES_ENCODER:
+        # (`lm_head.decoder` is refused by the rules of the stack kind.)
+        if "." in spec.lm_head.path:
+            raise fail(f"a names-layout encoder's `flat` LM head is one attribute of the head model, holding its vocabulary projection `decoder`: write `path: {spec.lm_head.path.rsplit('.', 1)[1]}`", ["lm_head", "path"])
     if spec.lm_head is not None and spec.lm_head.layout != "linear":
         need_field(spec.lm_head.activation.field, ["lm_head", "activation", "field"])
         if spec.lm_head.decoder is not None:
@@ -1330,6 +1352,12 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         _check_names_head(h, rule_kind, loc, fail)
         if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
             raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
+        # The heads a names-layout encoder renders as encoder stacks do (the heads templates) hold the base model at
+        # the spec's `base_model_prefix`.
+        as_encoder_stacks = h.kind in ("next_sentence", "pretraining") or h.style == "dense_act" or (
+            h.kind == "masked_lm" and spec.lm_head is not None and spec.lm_head.layout in ("transform", "flat"))
+        if rule_kind == support.NAMES_ENCODER and as_encoder_stacks and h.base_model_prefix not in (None, spec.base_model_prefix):
+            raise fail(f"head {h.kind!r} is rendered as encoder stacks render it, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
     elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
         field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
         raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
@@ -1617,7 +1645,7 @@ def resolve_architecture(
         has_token_type=emb.token_type is True,
         task_type=emb.task_type,
         token_type_word=emb.token_type == "word",
-        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout),
+        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or emb.position_padding_idx is not None),
         position_table=positions.position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
@@ -1706,8 +1734,9 @@ def _head_arguments(
     if task_type is not None:
         # transformers' place of the further token types: right after the token types.
         names.append(task_type)
-    if spec.embeddings.position == "absolute" and not names_layout:
-        # (A names-layout encoder's positions always count from 0, as in transformers' encoders of that layout.)
+    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None):
+        # (A names-layout encoder's positions count from 0, as in transformers' encoders of that layout, unless they
+        # count past a padding index: then they take `position_ids`.)
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
     if encoder_states:

@@ -68,6 +68,7 @@ def _class_prefix(value: str) -> str:
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
 FieldName = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_reserved)]
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 DottedPath = Annotated[str, AfterValidator(_dotted)]
 ClassPrefix = Annotated[str, AfterValidator(_class_prefix)]
 ModelType = Annotated[str, AfterValidator(_model_type)]
@@ -342,20 +343,27 @@ class BucketedBiasPosition(Strict):
     With `owner: first_layer`, the first layer of each stack owns `param` (an Embedding of num_buckets x heads); its
     bias, with the mask already added, is passed on to the later layers. With `owner: every_layer`, every layer's
     self-attention owns its own `param` and computes its own bias (the cross-attention has none: the padding mask
-    only). Encoders bucket bidirectionally, decoders causally.
+    only). With `owner: stack` (names-layout encoders), the stack owns the table at the `names` role `position.bias`
+    and computes the bias once per forward; every layer adds it to its (scaled) scores, with the padding mask, on top
+    of the learned absolute positions of the embeddings. Encoders bucket bidirectionally, decoders causally.
     """
 
     template: ClassVar[str] = "positions/bucketed_bias.jinja"
     kind: Literal["bucketed_bias"]
     # The config field of the number of buckets.
     num_buckets: FieldName
-    # The config field of the distance beyond which every distance shares the last bucket.
-    max_distance: FieldName
+    # The config field of the distance beyond which every distance shares the last bucket; `owner: stack`: that
+    # field or a fixed distance (an integer, for a config that holds none).
+    max_distance: Union[FieldName, PositiveInt]
+    # `owner: stack`: the number of buckets the distances fall into, fixed whatever `config.<num_buckets>` (the
+    # table's rows) is; absent: `config.<num_buckets>`.
+    fixed_buckets: Optional[PositiveInt] = None
     # The Embedding's name in the self-attention that owns it.
     param: Identifier = "relative_attention_bias"
-    # Which layers own a bias table: `first_layer` (the first of each stack; the others reuse its bias) or
-    # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`).
-    owner: Literal["first_layer", "every_layer"] = "first_layer"
+    # Which module owns a bias table: `first_layer` (the first of each stack; the others reuse its bias),
+    # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`), or
+    # `stack` (names-layout encoders: the stack, at the `names` role `position.bias`; one bias for every layer).
+    owner: Literal["first_layer", "every_layer", "stack"] = "first_layer"
 
 
 PositionSpec = Annotated[
@@ -445,6 +453,10 @@ class AttentionSpec(Strict):
     # names and sublayer layouts: whether `prune_heads` removes heads (false: it raises, as where transformers' class
     # of the architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
     prunable: bool = True
+    # names-layout encoders: with `config.is_decoder` the self-attention masks the keys after each query too, as
+    # transformers' `get_extended_attention_mask` does for the encoders that build their mask with it; no
+    # cache, no cross-attention.
+    decoder_mask: bool = False
     # projections are heads x head_dim wide (default hidden_size / heads; names layout: an optional field without
     # `default_from` that the config leaves None means hidden_size / heads too, computed where the width is read)
     head_dim: Optional[FieldName] = None

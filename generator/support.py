@@ -19,8 +19,9 @@ inputs from labels shifted right after a start token or after each row's last no
 
 An encoder stack with `attention.layout: names` is rendered by the same names-layout block as decoder-only stacks:
 bidirectional (no cache), post-norm or pre-norm (then ending with a final norm), with or without a norm after the
-embeddings, its module paths the spec's `names`. Its rules are those of the kind
-``names-layout encoder`` (`rule_kind`).
+embeddings, its module paths the spec's `names`, its positions rotary or learned absolute ones counted from 0 or past
+a padding index (`embeddings.position_padding_idx`), the latter optionally with a bucketed relative bias the stack
+owns (`position.owner: stack`). Its rules are those of the kind ``names-layout encoder`` (`rule_kind`).
 
 A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
 instead, so that a spec author never learns of an unsupported combination from a crash of generated code. Each rule
@@ -163,18 +164,18 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: a names-layout encoder is bidirectional; sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(NAMES_ENCODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after the last block)"),
-    Rule(NAMES_ENCODER, "position", (_ABSENT, "rotary"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`) or rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`)"),
+    Rule(NAMES_ENCODER, "position", (_ABSENT, "rotary", "bucketed_bias"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias the stack owns (`kind: bucketed_bias, owner: stack, ...`), or rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`)"),
+    Rule(NAMES_ENCODER, "position.owner", (_ABSENT, "stack"), "the stack owns the bucketed bias (the `names` role `position.bias`) and adds it in every layer: write `owner: stack`"),
     Rule(NAMES_ENCODER, "embeddings.token_type", (False, True, "word"), "write `token_type: true` (a table of `config.type_vocab_size` rows, the `names` role `embeddings.token_type`), `token_type: word` (rows of the word embeddings) or `token_type: false`"),
     Rule(NAMES_ENCODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
     Rule(NAMES_ENCODER, "embeddings.norm", (True, False), "write `norm: true` (a norm after the embeddings, the `names` role `embeddings.norm`) or `norm: false` (none)"),
     Rule(NAMES_ENCODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
-    Rule(NAMES_ENCODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from 0"),
     Rule(NAMES_ENCODER, "decoder", (_ABSENT,), "remove `decoder`: a names-layout encoder is bidirectional and keeps no cache (write `stack: decoder-only` for a causal stack)"),
     Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
     Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
     Rule(NAMES_ENCODER, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
-    Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "transform"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`) or `layout: transform` (`<path>.{transform.dense,transform.<norm>,decoder,bias}`, as encoder stacks hold it)"),
+    Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "transform", "flat"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`), `layout: transform` (`<path>.{transform.dense,transform.<norm>,decoder,bias}`, as encoder stacks hold it) or `layout: flat` (`<path>.{dense,<norm>,decoder,bias}`)"),
     Rule(NAMES_ENCODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the vocabulary projection is the Linear at `lm_head.path`"),
     # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
     Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),
@@ -198,6 +199,8 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "feed_forward.layout", ("sublayer",), "write `layout: sublayer`"),
     Rule(ENCODER_DECODER, "norm.placement", ("pre",), "blocks are pre-norm: write `placement: pre`"),
     Rule(ENCODER_DECODER, "position", ("bucketed_bias",), "positions are a bucketed relative bias: write `position: {kind: bucketed_bias, ...}`"),
+    Rule(ENCODER_DECODER, "position.owner", ("first_layer", "every_layer"), "write `owner: first_layer` or `owner: every_layer`: a bias the stack owns exists only in names-layout encoders"),
+    Rule(ENCODER_DECODER, "position.fixed_buckets", (_ABSENT,), "remove `fixed_buckets`: the layers bucket into `config.<num_buckets>` buckets (a fixed bucket count exists only with `owner: stack`, in names-layout encoders)"),
     Rule(ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
     Rule(ENCODER_DECODER, "embeddings.position", ("none",), "positions come from the bucketed bias: write `position: none`"),
     Rule(ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are d_model wide"),
@@ -362,6 +365,11 @@ RULES += tuple(
 RULES += tuple(
     Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
     for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
+)
+# A causal mask under `config.is_decoder` without a cache exists only in names-layout encoders.
+RULES += tuple(
+    Rule(kind, "attention.decoder_mask", (False,), "remove `decoder_mask`: a self-attention made causal by `config.is_decoder` without a cache exists only in names-layout encoders (an encoder stack doubles as a decoder with `decoder: {causal: true, cache: ...}`)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
 )
 # Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
 RULES += tuple(

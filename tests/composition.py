@@ -655,6 +655,30 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         if draw(st.booleans()):
             fields.append(_field("partial_rotary_factor", "float", 0.5))
             spec["position"]["fraction"] = "partial_rotary_factor"
+    # Otherwise (a position table): positions counted past the padding index (RoBERTa's), and a bucketed relative
+    # bias the stack owns (computed once, added to every layer's scores), bucketing by config fields or fixed numbers.
+    else:
+        if draw(st.booleans()):
+            embeddings["position_padding_idx"] = "pad_token_id"
+        if draw(st.booleans()):
+            fields.append(_field("relative_attention_num_buckets", "int", draw(st.sampled_from([8, 12]))))
+            position: dict[str, Any] = {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "owner": "stack"}
+            if draw(st.booleans()):
+                fields.append(_field("relative_attention_max_distance", "int", 16))
+                position["max_distance"] = "relative_attention_max_distance"
+            else:
+                position.update(max_distance=20, fixed_buckets=8)
+            names["position.bias"] = draw(st.sampled_from(["relative_attention_bias", "rel_bias"]))
+            spec["position"] = position
+    # The LM head of the `flat` layout (`lm_head.dense`, `.layer_norm`, `.decoder` + `.bias`), and the first-token
+    # classification head of `style: dense_act` (`classifier.dense`, tanh, `classifier.out_proj`).
+    if lm_head is not None and draw(st.booleans()):
+        del names["lm_head.transform"], names["lm_head.norm"]
+        spec["lm_head"] = {"path": "lm_head", "layout": "flat", "norm": "layer_norm", "activation": {"field": "hidden_act"}}
+    for head in heads:
+        if head["kind"] == "sequence_classification" and head["style"] == "first_token" and draw(st.booleans()):
+            head.pop("pre_classifier", None)
+            head.update(style="dense_act", activation={"name": "tanh"}, dropout="head_dropout")
     # The sentence heads of encoder stacks on the pooler (`cls.seq_relationship`), next-sentence prediction or
     # pretraining with the `transform` LM head (`cls.predictions`, its LayerNorm's epsilon a config field).
     if "pooler" in spec and lm_head is None and eps == "layer_norm_eps" and draw(st.booleans()):
@@ -734,7 +758,11 @@ def describe(spec: dict) -> list[str]:
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"embeddings.norm={spec['embeddings']['norm']}", f"names.pooler={spec.get('pooler', {}).get('layout')}",
                    f"pooled_heads={sum('pooled' in (h.get('style'), h.get('summary')) for h in spec['heads'])}",
+                   f"names.position_padding_idx={'position_padding_idx' in spec['embeddings']}",
+                   f"names.position.owner={spec.get('position', {}).get('owner')}",
+                   f"names.bias_buckets={'fixed' if 'fixed_buckets' in spec.get('position', {}) else 'field' if 'position' in spec and spec['position'].get('owner') == 'stack' else None}",
                    f"names.lm_head={spec.get('lm_head', {}).get('layout')}",
+                   f"dense_act_heads={sum(h.get('style') == 'dense_act' for h in spec['heads'])}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",

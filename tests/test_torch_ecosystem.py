@@ -234,7 +234,9 @@ def test_prune_heads_matches_transformers(arch, tmp_path):
     heads = {0: [0, 2], 1: [1]}
     try:
         theirs.prune_heads(heads)
-    except (AttributeError, NotImplementedError):
+        # A pruned model that no longer runs (a bias the stack shares keeps every head) cannot prune either.
+        _logits(theirs, _ids(theirs.config))
+    except (AttributeError, NotImplementedError, RuntimeError):
         before = {n: p.clone() for n, p in ours.state_dict().items()}
         with pytest.raises(NotImplementedError, match="does not support pruning attention heads: .*transformers"):
             ours.prune_heads(heads)
