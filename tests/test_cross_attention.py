@@ -265,7 +265,19 @@ for _c in cases():
 @pytest.mark.parametrize("case", list(ENCODER_BASES.values()), ids=lambda c: c.id)
 def test_is_decoder_masks_as_the_reference_does(case, framework, reference_checkpoint):
     """`is_decoder=True` without cross-attention: a causal self-attention exactly where transformers' PyTorch class of
-    the architecture applies one (every framework alike; ALBERT's reference ignores the flag)."""
+    the architecture applies one (every framework alike; ALBERT's reference ignores the flag). A spec that does not
+    render its architecture's decoder mode refuses the flag instead: its configuration raises a ValueError that says so."""
+    import specformers
+
+    config_class = getattr(specformers, f"{case.prefix}Config")
+    try:
+        config_class(is_decoder=True)
+    except ValueError as error:
+        assert "is_decoder=True is not supported" in str(error) and "not rendered" in str(error), error
+        with pytest.raises(ValueError, match="is_decoder=True is not supported"):
+            _, _, directory = reference_checkpoint(case, is_decoder=True)
+            _cls(case, framework).from_pretrained(directory)
+        return
     config, model, directory = reference_checkpoint(case, is_decoder=True)
     inputs = make_inputs(case, config)
     assert_close(run_reference(model, inputs, framework), run_model(framework, _cls(case, framework).from_pretrained(directory), inputs), framework)
