@@ -265,9 +265,13 @@ class EmbeddingsSpec(Strict):
     # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
     # zero and gets no gradient).
     padding_idx: Optional[FieldName] = None
-    # names-layout encoder-decoder stacks: learned positions read row `position + position_offset` of a table of
-    # `max_position_embeddings + position_offset` rows (the first rows are never a position).
+    # names-layout encoder-decoder and decoder-only stacks: absolute positions read row `position + position_offset`
+    # of a table of `max_position_embeddings + position_offset` rows (the first rows are never a position).
     position_offset: Optional[int] = Field(default=None, ge=0)
+    # decoder-only stacks with absolute positions: without `position_ids`, positions are counted over the attention
+    # mask, `cumsum(mask) * mask - 1` (pads -1, so the row before the first position), the new tokens' entries (those
+    # after the cached length); without a mask they continue after the cached ones.
+    mask_positions: bool = False
     # Word embeddings multiplied by sqrt(hidden_size): always (`true`) or when a boolean config field is true.
     # names-layout encoder-decoder stacks: the looked-up embeddings only, times the float factor. decoder-only stacks:
     # the looked-up or given `inputs_embeds`, the factor rounded to their dtype first (which matters only in half
@@ -466,8 +470,8 @@ class FeedForwardSpec(Strict):
     # A config flag selects the gated variant act(wi_0 x) * wi_1 x; names layout: `true`, the `names` role `ffn.gate`
     # (act(gate(x)) * input(x) -> output).
     gated: Union[bool, FieldName] = False
-    # names-layout encoder-decoder stacks: the config field of the dropout after the activation (between the two
-    # projections; gated: after the product).
+    # names-layout encoder-decoder and decoder-only stacks: the config field of the dropout after the activation
+    # (between the two projections; gated: after the product).
     activation_dropout: Optional[FieldName] = None
 
 

@@ -318,8 +318,6 @@ RULES += (
 )
 # Components that only names-layout encoder-decoder stacks render: refused in every other kind.
 _NAMES_ENCODER_DECODER_ONLY = (
-    ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder stacks"),
-    ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder stacks"),
     ("decoder.heads", "remove `heads`: a decoder stack with heads of its own exists only in names-layout encoder-decoder stacks"),
     ("decoder.ffn_size", "remove `ffn_size`: a decoder stack with a feed-forward width of its own exists only in names-layout encoder-decoder stacks"),
     ("layerdrop", "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder stacks"),
@@ -327,6 +325,21 @@ _NAMES_ENCODER_DECODER_ONLY = (
 )
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
+)
+# A row offset of the position table and a dropout between the feed-forward projections: names-layout
+# encoder-decoder and decoder-only stacks.
+RULES += tuple(
+    Rule(kind, path, (_ABSENT,), instead)
+    for kind in (ENCODER, NAMES_ENCODER, ENCODER_DECODER)
+    for path, instead in (
+        ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder and decoder-only stacks"),
+        ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder and decoder-only stacks"),
+    )
+)
+# Positions counted over the attention mask: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "embeddings.mask_positions", (False,), "remove `mask_positions`: positions counted over the attention mask exist only in decoder-only stacks")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
 )
 # Word embeddings times sqrt(hidden_size) exist only in names-layout encoder-decoder and decoder-only stacks.
 RULES += tuple(
@@ -384,6 +397,7 @@ CONFLICTS: tuple[tuple[str, str, str], ...] = (
 REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     (ENCODER, "attention.cross_module", "attention.layout", ("split",), "the cross-attention is rendered as `<cross_module>.self.*` + `<cross_module>.output.*`, as transformers' BERT-style decoders hold it: write `attention.layout: split` or remove `cross_module`"),
     (ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: ...}` or remove `cross_module`"),
+    (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)),
 )
 
@@ -391,6 +405,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
 # Values that render only together with certain values of another field: (stack, field, its value, other field,
 # values of the other that render, what to write instead).
 VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
+    (DECODER_ONLY, "embeddings.mask_positions", True, "embeddings.position", ("absolute",), "positions counted over the attention mask index the absolute position table: write `embeddings.position: absolute` or remove `mask_positions`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.variant", ("full",), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or `attention.variant: full`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.select", (_ABSENT,), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or remove `attention.select` (its local and transient-global variants)"),
 )

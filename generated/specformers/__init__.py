@@ -596,6 +596,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxNezhaForQuestionAnswering",
         "FlaxNezhaPreTrainedModel",
     ],
+    "models.opt.configuration_opt": ["OPTConfig"],
+    "models.opt.modeling_opt": [
+        "OPTModel",
+        "OPTForCausalLM",
+        "OPTForSequenceClassification",
+        "OPTForQuestionAnswering",
+        "OPTPreTrainedModel",
+    ],
+    "models.opt.modeling_tf_opt": [
+        "TFOPTModel",
+        "TFOPTForCausalLM",
+        "TFOPTForSequenceClassification",
+        "TFOPTForQuestionAnswering",
+        "TFOPTPreTrainedModel",
+    ],
+    "models.opt.modeling_flax_opt": [
+        "FlaxOPTModel",
+        "FlaxOPTForCausalLM",
+        "FlaxOPTForSequenceClassification",
+        "FlaxOPTForQuestionAnswering",
+        "FlaxOPTPreTrainedModel",
+    ],
     "models.pegasus.configuration_pegasus": ["PegasusConfig"],
     "models.pegasus.modeling_pegasus": [
         "PegasusModel",
