@@ -1021,8 +1021,8 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail("a stack without dropout is rendered only in names-layout stacks: write `dropout: <config field>`", [key, "dropout"])
     if emb.shared is not None and spec.encoder.embed_tokens is None:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
-    if emb.sinusoidal is True and support.rule_kind(spec, c.stack) != support.NAMES_ENCODER_DECODER:
-        raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
+    if emb.sinusoidal is True and support.rule_kind(spec, c.stack) not in (support.NAMES_ENCODER_DECODER, support.DECODER_ONLY):
+        raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder and decoder-only stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
     if emb.position_accessors and (emb.sinusoidal is not True or support.rule_kind(spec, c.stack) != support.NAMES_ENCODER_DECODER):
         raise fail("`position_accessors` resize fixed sinusoid tables: they are rendered only in names-layout encoder-decoder stacks with `sinusoidal: true`; remove `position_accessors`", ["embeddings", "position_accessors"])
     if emb.sinusoidal is None and emb.sinusoidal_layout != "interleaved":
@@ -1389,9 +1389,9 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         missing = [name for name in needed if name not in fields_of]
         if missing:
             raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
-    if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
+    if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind not in (support.NAMES_ENCODER_DECODER, support.DECODER_ONLY)):
         # With a config flag, the tables may be learned: they must then be saved.
-        raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints: write `embeddings.sinusoidal: true` or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
+        raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder or decoder-only stack with always fixed sinusoids out of the head's checkpoints: write `embeddings.sinusoidal: true` or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
     uses_pooler = spec.pooler is not None and (
         h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
     )

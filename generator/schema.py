@@ -250,13 +250,16 @@ class EmbeddingsSpec(Strict):
     # `padding_idx + 1, padding_idx + 2, ...`. The table's first `padding_idx + 1` rows are never a real position.
     position_padding_idx: Optional[FieldName] = None
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
-    # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder stacks): always fixed
-    # sinusoids. Checkpoints store the table either way.
+    # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder and decoder-only stacks):
+    # always fixed sinusoids. Checkpoints store the table unless a head says otherwise (`sinusoidal_saved`).
     sinusoidal: Union[Literal[True], FieldName, None] = None
     # With `sinusoidal`: where each position's sines and cosines sit. `interleaved`: sin in the even columns, cos in
     # the odd ones; `halves` (names-layout encoder-decoder stacks): the sines in the first ceil(dim / 2) columns, the
-    # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both.
-    sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
+    # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both. `fairseq` (decoder-only
+    # stacks): fairseq's table, computed in float32: the sines of the first floor(dim / 2) columns then their cosines
+    # (an odd width's last column zero), angle k `position * exp(-k * ln(10000) / (floor(dim / 2) - 1))`, the row
+    # `config.<padding_idx>` zero.
+    sinusoidal_layout: Literal["interleaved", "halves", "fairseq"] = "interleaved"
     # names-layout encoder-decoder stacks with `sinusoidal: true`: the PyTorch classes have transformers'
     # `get_position_embeddings` (the encoder's and the decoder's tables) and `resize_position_embeddings` (the
     # sinusoids recomputed at the new length, `config.max_position_embeddings` following), where transformers' classes

@@ -363,10 +363,15 @@ RULES += tuple(
     Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in `sublayer` encoder-decoder stacks")
     for kind in RULE_KINDS if kind != ENCODER_DECODER
 )
-# Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks.
+# Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks, fairseq's table
+# only in decoder-only stacks.
 RULES += tuple(
-    Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks")
-    for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
+    Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks, fairseq's table only in decoder-only stacks")
+    for kind in RULE_KINDS if kind not in (NAMES_ENCODER_DECODER, DECODER_ONLY)
+)
+RULES += (
+    Rule(NAMES_ENCODER_DECODER, "embeddings.sinusoidal_layout", ("interleaved", "halves"), "write `sinusoidal_layout: interleaved` or `halves`: fairseq's table exists only in decoder-only stacks"),
+    Rule(DECODER_ONLY, "embeddings.sinusoidal_layout", ("interleaved", "fairseq"), "write `sinusoidal_layout: interleaved` or `fairseq`: sines and cosines in halves of transformers' Marian formula exist only in names-layout encoder-decoder stacks"),
 )
 # Norms of the queries and keys: in the names-layout block of decoder-only and names-layout encoder stacks.
 RULES += tuple(

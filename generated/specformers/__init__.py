@@ -827,6 +827,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxUMT5ForQuestionAnswering",
         "FlaxUMT5PreTrainedModel",
     ],
+    "models.xglm.configuration_xglm": ["XGLMConfig"],
+    "models.xglm.modeling_xglm": [
+        "XGLMModel",
+        "XGLMForCausalLM",
+        "XGLMPreTrainedModel",
+    ],
+    "models.xglm.modeling_tf_xglm": [
+        "TFXGLMModel",
+        "TFXGLMForCausalLM",
+        "TFXGLMPreTrainedModel",
+    ],
+    "models.xglm.modeling_flax_xglm": [
+        "FlaxXGLMModel",
+        "FlaxXGLMForCausalLM",
+        "FlaxXGLMPreTrainedModel",
+    ],
     "models.xlm_roberta.configuration_xlm_roberta": ["XLMRobertaConfig"],
     "models.xlm_roberta.modeling_xlm_roberta": [
         "XLMRobertaModel",
