@@ -251,7 +251,9 @@ class EmbeddingsSpec(Strict):
     position_padding_idx: Optional[FieldName] = None
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
     # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder and decoder-only stacks):
-    # always fixed sinusoids. Checkpoints store the table unless a head says otherwise (`sinusoidal_saved`).
+    # always fixed sinusoids. Checkpoints store the table, except a names-layout encoder-decoder head's with
+    # `sinusoidal_saved: false`; decoder-only stacks hold an always fixed table as a constant the model computes (no
+    # parameter: a PyTorch buffer left out of the state dict, as transformers' XGLM holds it).
     sinusoidal: Union[Literal[True], FieldName, None] = None
     # With `sinusoidal`: where each position's sines and cosines sit. `interleaved`: sin in the even columns, cos in
     # the odd ones; `halves` (names-layout encoder-decoder stacks): the sines in the first ceil(dim / 2) columns, the

@@ -55,6 +55,21 @@ def sinusoidal_positions(
     return jnp.asarray(table, dtype)
 
 
+class FlaxXGLMSinusoidalPositions(nn.Module):
+    """The fixed sinusoid position table (`max_position_embeddings + 2` rows), a constant computed
+    here: no parameter, nothing to load or save; rows looked up by position."""
+
+    config: XGLMConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def __call__(self, position_ids: jnp.ndarray) -> jnp.ndarray:
+        config = self.config
+        table = sinusoidal_positions(
+            None, (config.max_position_embeddings + 2, config.hidden_size), self.dtype, padding_idx=config.pad_token_id
+        )
+        return jnp.take(table, position_ids, axis=0)
+
+
 class FlaxXGLMBlockSelfAttn(nn.Module):
     """The `self_attn` modules of a block; the block computes with them."""
 
@@ -204,14 +219,7 @@ class FlaxXGLMModule(nn.Module):
             ("vocab", "embed"),
             dtype=self.dtype,
         )
-        self.embed_positions = partitioned_embed(
-            config.max_position_embeddings + 2,
-            config.hidden_size,
-            # Fixed sinusoid positions.
-            partial(sinusoidal_positions, padding_idx=config.pad_token_id),
-            ("kv", "embed"),
-            dtype=self.dtype,
-        )
+        self.embed_positions = FlaxXGLMSinusoidalPositions(config, dtype=self.dtype)
         self.dropout = nn.Dropout(rate=config.dropout)
         self.layers = FlaxModuleSequence(
             tuple(
@@ -451,9 +459,6 @@ class FlaxXGLMModel(FlaxXGLMPreTrainedModel):
     """
 
     module_class = FlaxXGLMModule
-    # transformers' class leaves the fixed sinusoid position table out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)embed_positions\.weight$",)
 
     def __call__(
         self,
@@ -582,9 +587,6 @@ class FlaxXGLMForCausalLM(FlaxXGLMPreTrainedModel, FlaxDecoderOnlyGenerationMixi
     """
 
     module_class = FlaxXGLMForCausalLMModule
-    # transformers' class leaves the fixed sinusoid position table out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)embed_positions\.weight$",)
 
     @property
     def _tied_weights_keys(self) -> tuple:

@@ -8,7 +8,6 @@ Layers are named and nested as transformers' PyTorch modules, so checkpoints loa
 `specformers.modeling_tf_utils`).
 """
 
-import functools
 import math
 
 import keras
@@ -44,6 +43,20 @@ def sinusoidal_positions(shape, dtype=None, padding_idx=None):
     if padding_idx is not None:
         table[padding_idx] = 0
     return tf.constant(table, dtype=dtype or tf.float32)
+
+
+class TFXGLMSinusoidalPositions(keras.layers.Layer):
+    """The fixed sinusoid position table (`max_position_embeddings + 2` rows), a constant computed
+    here: no variable, nothing to load or save; rows looked up by position."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self._table = sinusoidal_positions(
+            (config.max_position_embeddings + 2, config.hidden_size), padding_idx=config.pad_token_id
+        )
+
+    def call(self, position_ids):
+        return tf.gather(tf.cast(self._table, self.compute_dtype), position_ids)
 
 
 class TFXGLMBlockSelfAttn(TFCompositeLayer):
@@ -176,14 +189,7 @@ class TFXGLMMainLayer(TFCompositeLayer):
             embeddings_initializer=get_initializer(config.initializer_range),
             name="embed_tokens",
         )
-        self.embed_positions = keras.layers.Embedding(
-            config.max_position_embeddings + 2,
-            config.hidden_size,
-            # Fixed sinusoid positions, not trained.
-            embeddings_initializer=functools.partial(sinusoidal_positions, padding_idx=config.pad_token_id),
-            trainable=False,
-            name="embed_positions",
-        )
+        self.embed_positions = TFXGLMSinusoidalPositions(config, name="embed_positions")
         self.dropout = keras.layers.Dropout(config.dropout)
         self.layers = [TFXGLMBlock(config, i, name=f"layers_._{i}") for i in range(config.num_hidden_layers)]
         self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-05, name="layer_norm")
@@ -348,10 +354,6 @@ class TFXGLMModel(TFXGLMPreTrainedModel):
             between training and evaluation).
     """
 
-    # transformers' class leaves the fixed sinusoid position table out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)embed_positions\.weight$",)
-
     is_bare_model = True
 
     def __init__(self, config, *inputs, **kwargs):
@@ -468,10 +470,6 @@ class TFXGLMForCausalLM(TFXGLMPreTrainedModel, TFDecoderOnlyGenerationMixin):
             Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
             between training and evaluation).
     """
-
-    # transformers' class leaves the fixed sinusoid position table out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)embed_positions\.weight$",)
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)

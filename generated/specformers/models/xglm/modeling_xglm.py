@@ -41,6 +41,21 @@ def sinusoidal_positions(num_positions: int, dim: int, padding_idx: Optional[int
     return table
 
 
+class XGLMSinusoidalPositions(nn.Module):
+    """The fixed sinusoid position table (`max_position_embeddings + 2` rows), a buffer computed
+    here and left out of the state dict: rows looked up by position."""
+
+    def __init__(self, config: XGLMConfig) -> None:
+        super().__init__()
+        table = sinusoidal_positions(
+            config.max_position_embeddings + 2, config.hidden_size, padding_idx=config.pad_token_id
+        )
+        self.register_buffer("weights", table, persistent=False)
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        return self.weights[position_ids]
+
+
 class XGLMBlockSelfAttn(nn.Module):
     """The `self_attn` modules of a block; the block computes with them."""
 
@@ -158,13 +173,6 @@ class XGLMPreTrainedModel(PreTrainedModel):
         r"(^|\.)layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
 
-    @torch.no_grad()
-    def _init_weights(self, module: nn.Module) -> None:
-        super()._init_weights(module)
-        if module is self.base_model.embed_positions:
-            # Fixed positions: the sinusoid table instead of random rows.
-            module.weight.copy_(sinusoidal_positions(*module.weight.shape, padding_idx=self.config.pad_token_id))
-
 
 class XGLMModel(XGLMPreTrainedModel):
     """The bare XGLM Model transformer outputting raw hidden-states without any specific head on top.
@@ -174,18 +182,12 @@ class XGLMModel(XGLMPreTrainedModel):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    # transformers' class leaves the fixed sinusoid position table out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)embed_positions\.weight$",)
-
     def __init__(self, config: XGLMConfig) -> None:
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
-        self.embed_positions = nn.Embedding(config.max_position_embeddings + 2, config.hidden_size)
+        self.embed_positions = XGLMSinusoidalPositions(config)
         self.layers = nn.ModuleList([XGLMBlock(config, i) for i in range(config.num_hidden_layers)])
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=1e-05)
-        # The fixed sinusoid table (set by `_init_weights`) is not trained.
-        self.embed_positions.weight.requires_grad_(False)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -333,10 +335,6 @@ class XGLMForCausalLM(DecoderOnlyGenerationMixin, XGLMPreTrainedModel):
         config ([`XGLMConfig`]):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
-
-    # transformers' class leaves the fixed sinusoid position table out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)embed_positions\.weight$",)
 
     _tied_weights_keys = ["lm_head.weight"]
 
