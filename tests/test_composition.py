@@ -57,8 +57,11 @@ def _perturbed_torch_model(cls, config):
     torch.manual_seed(0)
     model = cls(config).eval()
     with torch.no_grad():
+        # Trained parameters only: a fixed sinusoid table is a constant, which a head may leave out of its checkpoints
+        # (`sinusoidal_saved: false`) for the loading framework to compute.
         for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
+            if p.requires_grad:
+                p.add_(0.1 * torch.randn_like(p))
     return model
 
 
