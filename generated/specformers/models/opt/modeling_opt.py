@@ -25,7 +25,6 @@ from ...modeling_utils import (
     PreTrainedModel,
     check_inputs,
     mask_value,
-    prune_separate_heads,
 )
 from .configuration_opt import OPTConfig
 
@@ -67,21 +66,6 @@ class OPTBlock(GradientCheckpointingLayer):
         # ffn.output: Linear, weight [out, in]
         self.fc2 = nn.Linear(config.ffn_dim, config.hidden_size, bias=config.enable_bias)
         self.activation = get_activation(config.activation_function)
-        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
-        self.pruned_heads: set = set()
-
-    def prune_heads(self, heads) -> None:
-        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
-        removed = prune_separate_heads(
-            [(self.self_attn, "q_proj"), (self.self_attn, "k_proj"), (self.self_attn, "v_proj")],
-            (self.self_attn, "out_proj"),
-            self.num_heads,
-            self.head_dim,
-            heads,
-            self.pruned_heads,
-        )
-        self.num_heads -= len(removed)
-        self.pruned_heads |= removed
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
@@ -150,6 +134,9 @@ class OPTPreTrainedModel(PreTrainedModel):
     config_class = OPTConfig
     base_model_prefix = "model"
     _no_split_modules = ["OPTBlock"]
+    _cannot_prune_heads = (
+        "transformers' class of this architecture cannot prune heads, so a pruned checkpoint would not load there"
+    )
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
@@ -175,10 +162,6 @@ class OPTModel(OPTPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.decoder.embed_tokens = value
-
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        for layer, heads in heads_to_prune.items():
-            self.decoder.layers[layer].prune_heads(heads)
 
     def forward(
         self,

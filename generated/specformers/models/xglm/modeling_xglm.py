@@ -23,7 +23,6 @@ from ...modeling_utils import (
     PreTrainedModel,
     check_inputs,
     mask_value,
-    prune_separate_heads,
 )
 from .configuration_xglm import XGLMConfig
 
@@ -93,21 +92,6 @@ class XGLMBlock(GradientCheckpointingLayer):
         # ffn.output: Linear, weight [out, in]
         self.fc2 = nn.Linear(config.ffn_dim, config.hidden_size)
         self.activation = get_activation(config.activation_function)
-        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
-        self.pruned_heads: set = set()
-
-    def prune_heads(self, heads) -> None:
-        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
-        removed = prune_separate_heads(
-            [(self.self_attn, "q_proj"), (self.self_attn, "k_proj"), (self.self_attn, "v_proj")],
-            (self.self_attn, "out_proj"),
-            self.num_heads,
-            self.head_dim,
-            heads,
-            self.pruned_heads,
-        )
-        self.num_heads -= len(removed)
-        self.pruned_heads |= removed
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
@@ -167,6 +151,9 @@ class XGLMPreTrainedModel(PreTrainedModel):
     config_class = XGLMConfig
     base_model_prefix = "model"
     _no_split_modules = ["XGLMBlock"]
+    _cannot_prune_heads = (
+        "transformers' class of this architecture cannot prune heads, so a pruned checkpoint would not load there"
+    )
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
@@ -196,17 +183,16 @@ class XGLMModel(XGLMPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embed_tokens = value
 
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        for layer, heads in heads_to_prune.items():
-            self.layers[layer].prune_heads(heads)
-
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         head_mask=None,
+        cross_attn_head_mask=None,
+        past_key_values=None,
         inputs_embeds=None,
         use_cache=None,
         output_attentions=None,
@@ -219,18 +205,27 @@ class XGLMModel(XGLMPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            cross_attn_head_mask (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -250,6 +245,13 @@ class XGLMModel(XGLMPreTrainedModel):
             [`BaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if encoder_hidden_states is not None or encoder_attention_mask is not None or cross_attn_head_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`encoder_hidden_states`, `encoder_attention_mask` and `cross_attn_head_mask` must be None: "
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -354,13 +356,16 @@ class XGLMForCausalLM(DecoderOnlyGenerationMixin, XGLMPreTrainedModel):
     def forward(
         self,
         input_ids=None,
-        past_key_values=None,
         attention_mask=None,
         position_ids=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         head_mask=None,
+        cross_attn_head_mask=None,
+        past_key_values=None,
         inputs_embeds=None,
-        use_cache=None,
         labels=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -371,29 +376,38 @@ class XGLMForCausalLM(DecoderOnlyGenerationMixin, XGLMPreTrainedModel):
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of input sequence tokens in the vocabulary.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
             position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
                 config.max_position_embeddings - 1]`.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            cross_attn_head_mask (`FloatTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
                 `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
                 computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -406,6 +420,13 @@ class XGLMForCausalLM(DecoderOnlyGenerationMixin, XGLMPreTrainedModel):
             [`CausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if encoder_hidden_states is not None or encoder_attention_mask is not None or cross_attn_head_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`encoder_hidden_states`, `encoder_attention_mask` and `cross_attn_head_mask` must be None: "
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.model(
             input_ids,
