@@ -371,7 +371,7 @@ RULES += tuple(
 )
 RULES += (
     Rule(NAMES_ENCODER_DECODER, "embeddings.sinusoidal_layout", ("interleaved", "halves"), "write `sinusoidal_layout: interleaved` or `halves`: fairseq's table exists only in decoder-only stacks"),
-    Rule(DECODER_ONLY, "embeddings.sinusoidal_layout", ("interleaved", "fairseq"), "write `sinusoidal_layout: interleaved` or `fairseq`: sines and cosines in halves of transformers' Marian formula exist only in names-layout encoder-decoder stacks"),
+    Rule(DECODER_ONLY, "embeddings.sinusoidal_layout", ("interleaved", "fairseq"), "write `sinusoidal_layout: interleaved` or `fairseq`: sines and cosines in halves with angles 10000^(-2k / dim) exist only in names-layout encoder-decoder stacks"),
 )
 # Norms of the queries and keys: in the names-layout block of decoder-only and names-layout encoder stacks.
 RULES += tuple(
