@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, get_args
 
 from pydantic import ValidationError
 
@@ -361,12 +361,28 @@ def validate(loaded: LoadedYaml, model: type[schema.BaseModel]) -> Any:
             real = real[:-1] + [loc[-1]]
         elif message.startswith("Value error, "):
             message = message[len("Value error, ") :]
+        elif err["type"] in ("literal_error", "enum"):
+            message = _not_a_value(loaded, loc[-1], err)
         elif err["type"] == "model_type":
             message = f"expected a mapping, got {type(err['input']).__name__}"
         elif err["type"] == "list_type":
             message = f"expected a list, got {type(err['input']).__name__}"
         line = loaded.line_of(real)
         raise SpecError(loaded.path, message, line=line, field=".".join(real) or None) from None
+
+
+def _not_a_value(loaded: LoadedYaml, key: str, err: dict) -> str:
+    """A value outside a field's fixed set: the values to write instead (a declared config field's name there is
+    said to be one: the field takes one of its values, not a config field that would choose it)."""
+    value = err["input"]
+    expected = re.sub(r"'([^']*)'", r"`\1`", err.get("ctx", {}).get("expected", ""))
+    config = loaded.data.get("config") if isinstance(loaded.data, dict) else None
+    fields = config.get("fields") if isinstance(config, dict) else None
+    declared = {f.get("name") for f in fields if isinstance(f, dict)} if isinstance(fields, list) else set()
+    shown = f"`{value}`" if isinstance(value, (str, int, float)) else repr(value)
+    if isinstance(value, str) and value in declared:
+        return f"{shown} is a config field, but `{key}` takes a fixed value (one chosen by a config field is not rendered): write {expected}"
+    return f"{shown} is not a value of `{key}`: write {expected}"
 
 
 def _real_location(loaded: LoadedYaml, loc: list[str]) -> list[str]:
@@ -965,7 +981,22 @@ class _Context:
         if name is None:
             return
         if name not in self.known:
+            if ".".join(str(p) for p in loc) not in self.loaded.lines:
+                raise self.fail(self._implicit_default(name, loc), loc)
             raise self.fail(f"config field {name!r} is not declared under `config.fields`" + _suggest(name, sorted(self.known)), loc)
+
+    def _implicit_default(self, name: str, loc: list) -> str:
+        """The message for an unwritten key whose default names config field `name`, which the spec lacks: the
+        default, then what may be written instead (a number, where the key takes one)."""
+        key = str(loc[-1])
+        node: Any = self.spec
+        for part in loc[:-1]:
+            node = getattr(node, str(part), None)
+        annotation = type(node).model_fields[key].annotation if isinstance(node, schema.BaseModel) and key in type(node).model_fields else None
+        kinds = set(get_args(annotation)) | {annotation}
+        number = f" or a number (e.g. `{key}: 1.0e-5`)" if float in kinds else f" or a number (`{key}: <int>`)" if int in kinds else ""
+        return (f"`{key}` is not written, so it defaults to the config field {name!r}, which is not declared under "
+                f"`config.fields`: write `{key}:` with a declared config field{number}, or declare {name!r}")
 
     def default_of(self, name: str) -> Any:
         """The default of config field `name` (through `attribute_map` and `default_from`)."""
@@ -1063,8 +1094,8 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail("a stack without dropout is rendered only in names-layout stacks: write `dropout: <config field>`", [key, "dropout"])
     if emb.shared is not None and spec.encoder.embed_tokens is None:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
-    if emb.sinusoidal is True and support.rule_kind(spec, c.stack) != support.NAMES_ENCODER_DECODER:
-        raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
+    if emb.sinusoidal is True and support.rule_kind(spec, c.stack) not in (support.NAMES_ENCODER_DECODER, support.DECODER_ONLY):
+        raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder and decoder-only stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
     if emb.position_accessors and (emb.sinusoidal is not True or support.rule_kind(spec, c.stack) != support.NAMES_ENCODER_DECODER):
         raise fail("`position_accessors` resize fixed sinusoid tables: they are rendered only in names-layout encoder-decoder stacks with `sinusoidal: true`; remove `position_accessors`", ["embeddings", "position_accessors"])
     if emb.sinusoidal is None and emb.sinusoidal_layout != "interleaved":
@@ -1455,8 +1486,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         if missing:
             raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
     if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
-        # With a config flag, the tables may be learned: they must then be saved.
-        raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints: write `embeddings.sinusoidal: true` or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
+        # With a config flag, the tables may be learned: they must then be saved; decoder-only stacks never save them.
+        raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints (decoder-only stacks hold such a table as a computed constant, never saved): write `embeddings.sinusoidal: true` in a names-layout encoder-decoder or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
     uses_pooler = spec.pooler is not None and (
         h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
     )

@@ -280,13 +280,19 @@ class EmbeddingsSpec(Strict):
     # `padding_idx + 1, padding_idx + 2, ...`. The table's first `padding_idx + 1` rows are never a real position.
     position_padding_idx: Optional[FieldName] = None
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
-    # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder stacks): always fixed
-    # sinusoids. Checkpoints store the table either way.
+    # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder and decoder-only stacks):
+    # always fixed sinusoids. Checkpoints store the table, except a names-layout encoder-decoder head's with
+    # `sinusoidal_saved: false`; decoder-only stacks hold an always fixed table as a constant the model computes (no
+    # parameter: a PyTorch buffer left out of the state dict, as transformers' fairseq-derived decoder-only classes
+    # hold it).
     sinusoidal: Union[Literal[True], FieldName, None] = None
     # With `sinusoidal`: where each position's sines and cosines sit. `interleaved`: sin in the even columns, cos in
     # the odd ones; `halves` (names-layout encoder-decoder stacks): the sines in the first ceil(dim / 2) columns, the
-    # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both.
-    sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
+    # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both. `fairseq` (decoder-only
+    # stacks): fairseq's table, computed in float32: the sines of the first floor(dim / 2) columns then their cosines
+    # (an odd width's last column zero), angle k `position * exp(-k * ln(10000) / (floor(dim / 2) - 1))`, the row
+    # `config.<padding_idx>` zero.
+    sinusoidal_layout: Literal["interleaved", "halves", "fairseq"] = "interleaved"
     # names-layout encoder-decoder stacks with `sinusoidal: true`: the PyTorch classes have transformers'
     # `get_position_embeddings` (the encoder's and the decoder's tables) and `resize_position_embeddings` (the
     # sinusoids recomputed at the new length, `config.max_position_embeddings` following), where transformers' classes
@@ -295,9 +301,13 @@ class EmbeddingsSpec(Strict):
     # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
     # zero and gets no gradient).
     padding_idx: Optional[FieldName] = None
-    # names-layout encoder-decoder stacks: learned positions read row `position + position_offset` of a table of
-    # `max_position_embeddings + position_offset` rows (the first rows are never a position).
+    # names-layout encoder-decoder and decoder-only stacks: absolute positions read row `position + position_offset`
+    # of a table of `max_position_embeddings + position_offset` rows (the first rows are never a position).
     position_offset: Optional[int] = Field(default=None, ge=0)
+    # decoder-only stacks with absolute positions: without `position_ids`, positions are counted over the attention
+    # mask, `cumsum(mask) * mask - 1` (pads -1, so the row before the first position), the new tokens' entries (those
+    # after the cached length); without a mask they continue after the cached ones.
+    mask_positions: bool = False
     # Word embeddings multiplied by sqrt(hidden_size): always (`true`) or when a boolean config field is true.
     # names-layout encoder-decoder stacks: the looked-up embeddings only, times the float factor. decoder-only stacks:
     # the looked-up or given `inputs_embeds`, the factor rounded to their dtype first (which matters only in half
@@ -513,8 +523,8 @@ class FeedForwardSpec(Strict):
     # A config flag selects the gated variant act(wi_0 x) * wi_1 x; names layout: `true`, the `names` role `ffn.gate`
     # (act(gate(x)) * input(x) -> output).
     gated: Union[bool, FieldName] = False
-    # names-layout encoder-decoder stacks: the config field of the dropout after the activation (between the two
-    # projections; gated: after the product).
+    # names-layout encoder-decoder and decoder-only stacks: the config field of the dropout after the activation
+    # (between the two projections; gated: after the product).
     activation_dropout: Optional[FieldName] = None
 
 

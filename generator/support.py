@@ -320,8 +320,6 @@ RULES += (
 )
 # Components that only names-layout encoder-decoder stacks render: refused in every other kind.
 _NAMES_ENCODER_DECODER_ONLY = (
-    ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder stacks"),
-    ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder stacks"),
     ("decoder.heads", "remove `heads`: a decoder stack with heads of its own exists only in names-layout encoder-decoder stacks"),
     ("decoder.ffn_size", "remove `ffn_size`: a decoder stack with a feed-forward width of its own exists only in names-layout encoder-decoder stacks"),
     ("layerdrop", "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder stacks"),
@@ -329,6 +327,21 @@ _NAMES_ENCODER_DECODER_ONLY = (
 )
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
+)
+# A row offset of the position table and a dropout between the feed-forward projections: names-layout
+# encoder-decoder and decoder-only stacks.
+RULES += tuple(
+    Rule(kind, path, (_ABSENT,), instead)
+    for kind in (ENCODER, NAMES_ENCODER, ENCODER_DECODER)
+    for path, instead in (
+        ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder and decoder-only stacks"),
+        ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder and decoder-only stacks"),
+    )
+)
+# Positions counted over the attention mask: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "embeddings.mask_positions", (False,), "remove `mask_positions`: positions counted over the attention mask exist only in decoder-only stacks")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
 )
 # Word embeddings times sqrt(hidden_size) exist only in names-layout encoder-decoder and decoder-only stacks.
 RULES += tuple(
@@ -352,10 +365,15 @@ RULES += tuple(
     Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in `sublayer` encoder-decoder stacks")
     for kind in RULE_KINDS if kind != ENCODER_DECODER
 )
-# Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks.
+# Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks, fairseq's table
+# only in decoder-only stacks.
 RULES += tuple(
-    Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks")
-    for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
+    Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks, fairseq's table only in decoder-only stacks")
+    for kind in RULE_KINDS if kind not in (NAMES_ENCODER_DECODER, DECODER_ONLY)
+)
+RULES += (
+    Rule(NAMES_ENCODER_DECODER, "embeddings.sinusoidal_layout", ("interleaved", "halves"), "write `sinusoidal_layout: interleaved` or `halves`: fairseq's table exists only in decoder-only stacks"),
+    Rule(DECODER_ONLY, "embeddings.sinusoidal_layout", ("interleaved", "fairseq"), "write `sinusoidal_layout: interleaved` or `fairseq`: sines and cosines in halves with angles 10000^(-2k / dim) exist only in names-layout encoder-decoder stacks"),
 )
 # Norms of the queries and keys: in the names-layout block of decoder-only and names-layout encoder stacks.
 RULES += tuple(
@@ -396,6 +414,7 @@ CONFLICTS: tuple[tuple[str, str, str], ...] = (
 REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     (ENCODER, "attention.cross_module", "attention.layout", ("split",), "the cross-attention is rendered as `<cross_module>.self.*` + `<cross_module>.output.*`, as transformers' BERT-style decoders hold it: write `attention.layout: split` or remove `cross_module`"),
     (ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: ...}` or remove `cross_module`"),
+    (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)),
     (DECODER_ONLY, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),
 )
@@ -404,6 +423,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
 # Values that render only together with certain values of another field: (stack, field, its value, other field,
 # values of the other that render, what to write instead).
 VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
+    (DECODER_ONLY, "embeddings.mask_positions", True, "embeddings.position", ("absolute",), "positions counted over the attention mask index the absolute position table: write `embeddings.position: absolute` or remove `mask_positions`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.variant", ("full",), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or `attention.variant: full`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.select", (_ABSENT,), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or remove `attention.select` (its local and transient-global variants)"),
 )

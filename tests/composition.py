@@ -242,7 +242,9 @@ def decoder_only_specs(draw, name: str) -> dict:
     """A names-layout stack whose module names are drawn too: containers of one or two levels (or none), fused or
     separate q/k/v (a fused one ordered [q | k | v] or head by head), Linear or Conv1D projections with or without
     biases. A decoder-only stack (pre-norm, causal, attention scaling fixed or by config flags, a sequential or parallel
-    residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never)
+    residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never;
+    absolute positions with or without a row offset, learned, counted over the attention mask or fixed sinusoids,
+    interleaved or fairseq's; a dropout between the feed-forward projections or none)
     or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
     with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
     types (a table of their own or rows of the word embeddings) or none, a fixed or configured epsilon, first-token
@@ -366,6 +368,19 @@ def decoder_only_specs(draw, name: str) -> dict:
     if scale is not None:
         embeddings["scale"] = scale
     _qk_norm(draw, names, fields, attention)
+    # Absolute positions: a row offset of the table; positions counted over the attention mask, or fixed sinusoids
+    # (always; interleaved or fairseq's, the padding row zero); a dropout between the feed-forward projections.
+    if position is None:
+        if draw(st.booleans()):
+            embeddings["position_offset"] = 2
+        positions = draw(st.sampled_from(["learned", "mask", "sinusoidal"]))
+        if positions == "mask":
+            embeddings["mask_positions"] = True
+        elif positions == "sinusoidal":
+            embeddings.update(sinusoidal=True, sinusoidal_layout=draw(st.sampled_from(["interleaved", "fairseq"])), padding_idx="pad_token_id")
+    if draw(st.booleans()):
+        fields.append(_field("activation_dropout", "float", 0.1))
+        feed_forward["activation_dropout"] = "activation_dropout"
     if draw(st.booleans()):
         # Drawn last: per-layer attention kinds (with a sliding window of 3 positions, or None in the config: every
         # layer full), derived from the layer the sliding ones start at (0: every layer slides; 1: the first sees
@@ -764,6 +779,12 @@ def describe(spec: dict) -> list[str]:
                    f"names.lm_head={spec.get('lm_head', {}).get('layout')}",
                    f"dense_act_heads={sum(h.get('style') == 'dense_act' for h in spec['heads'])}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
+        if stack == "decoder-only":
+            emb = spec["embeddings"]
+            labels += [f"decoder_only.position_offset={emb.get('position_offset')}",
+                       f"decoder_only.mask_positions={emb.get('mask_positions', False)}",
+                       f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
+                       f"decoder_only.activation_dropout={'activation_dropout' in ffn}"]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"position.owner={spec['position']['owner']}",

@@ -720,6 +720,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxNezhaForQuestionAnswering",
         "FlaxNezhaPreTrainedModel",
     ],
+    "models.opt.configuration_opt": ["OPTConfig"],
+    "models.opt.modeling_opt": [
+        "OPTModel",
+        "OPTForCausalLM",
+        "OPTForSequenceClassification",
+        "OPTForQuestionAnswering",
+        "OPTPreTrainedModel",
+    ],
+    "models.opt.modeling_tf_opt": [
+        "TFOPTModel",
+        "TFOPTForCausalLM",
+        "TFOPTForSequenceClassification",
+        "TFOPTForQuestionAnswering",
+        "TFOPTPreTrainedModel",
+    ],
+    "models.opt.modeling_flax_opt": [
+        "FlaxOPTModel",
+        "FlaxOPTForCausalLM",
+        "FlaxOPTForSequenceClassification",
+        "FlaxOPTForQuestionAnswering",
+        "FlaxOPTPreTrainedModel",
+    ],
     "models.pegasus.configuration_pegasus": ["PegasusConfig"],
     "models.pegasus.modeling_pegasus": [
         "PegasusModel",
@@ -972,6 +994,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxUMT5ForTokenClassification",
         "FlaxUMT5ForQuestionAnswering",
         "FlaxUMT5PreTrainedModel",
+    ],
+    "models.xglm.configuration_xglm": ["XGLMConfig"],
+    "models.xglm.modeling_xglm": [
+        "XGLMModel",
+        "XGLMForCausalLM",
+        "XGLMPreTrainedModel",
+    ],
+    "models.xglm.modeling_tf_xglm": [
+        "TFXGLMModel",
+        "TFXGLMForCausalLM",
+        "TFXGLMPreTrainedModel",
+    ],
+    "models.xglm.modeling_flax_xglm": [
+        "FlaxXGLMModel",
+        "FlaxXGLMForCausalLM",
+        "FlaxXGLMPreTrainedModel",
     ],
     "models.xlm_roberta.configuration_xlm_roberta": ["XLMRobertaConfig"],
     "models.xlm_roberta.modeling_xlm_roberta": [
