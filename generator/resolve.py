@@ -1096,8 +1096,11 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
     if emb.sinusoidal is True and support.rule_kind(spec, c.stack) not in (support.NAMES_ENCODER_DECODER, support.DECODER_ONLY):
         raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder and decoder-only stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
-    if emb.position_accessors and (emb.sinusoidal is not True or support.rule_kind(spec, c.stack) != support.NAMES_ENCODER_DECODER):
-        raise fail("`position_accessors` resize fixed sinusoid tables: they are rendered only in names-layout encoder-decoder stacks with `sinusoidal: true`; remove `position_accessors`", ["embeddings", "position_accessors"])
+    kind = support.rule_kind(spec, c.stack)
+    if emb.position_accessors and not (
+        (emb.sinusoidal is True and kind == support.NAMES_ENCODER_DECODER) or (kind == support.NAMES_ENCODER and emb.position == "absolute")
+    ):
+        raise fail("`position_accessors` are rendered only in names-layout encoders with a position table and in names-layout encoder-decoder stacks with `sinusoidal: true`; remove `position_accessors`", ["embeddings", "position_accessors"])
     if emb.sinusoidal is None and emb.sinusoidal_layout != "interleaved":
         raise fail("`sinusoidal_layout` places the sines and cosines of fixed sinusoidal positions: set `sinusoidal` or remove `sinusoidal_layout`", ["embeddings", "sinusoidal_layout"])
     if isinstance(emb.sinusoidal, str):

@@ -293,10 +293,10 @@ class EmbeddingsSpec(Strict):
     # (an odd width's last column zero), angle k `position * exp(-k * ln(10000) / (floor(dim / 2) - 1))`, the row
     # `config.<padding_idx>` zero.
     sinusoidal_layout: Literal["interleaved", "halves", "fairseq"] = "interleaved"
-    # names-layout encoder-decoder stacks with `sinusoidal: true`: the PyTorch classes have transformers'
-    # `get_position_embeddings` (the encoder's and the decoder's tables) and `resize_position_embeddings` (the
-    # sinusoids recomputed at the new length, `config.max_position_embeddings` following), where transformers' classes
-    # have them.
+    # names-layout encoders with a position table, and names-layout encoder-decoder stacks with `sinusoidal: true`:
+    # the PyTorch classes have transformers' `get_position_embeddings` (the encoder's and the decoder's tables) and
+    # `resize_position_embeddings` (learned rows kept, sinusoids recomputed at the new length,
+    # `config.max_position_embeddings` following), where transformers' classes have them.
     position_accessors: bool = False
     # names layout: the config field of the word embeddings' padding index (PyTorch's `padding_idx`: its row starts at
     # zero and gets no gradient).

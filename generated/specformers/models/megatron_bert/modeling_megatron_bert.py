@@ -230,30 +230,6 @@ class MegatronBertModel(MegatronBertPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings `(config.max_position_embeddings, hidden_size)`."""
-        return self.embeddings.position_embeddings
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Give the model `new_num_position_embeddings` positions, as transformers does (`config.max_position_embeddings`
-        follows): learned rows are kept, new rows at the end are drawn as `nn.Embedding` draws them, and shrinking
-        drops the last rows."""
-        if not isinstance(new_num_position_embeddings, int) or new_num_position_embeddings < 1:
-            raise ValueError(
-                f"new_num_position_embeddings must be a positive int, got {new_num_position_embeddings!r}"
-            )
-        if new_num_position_embeddings == self.config.max_position_embeddings:
-            return
-        old = self.embeddings.position_embeddings
-        new = nn.Embedding(
-            new_num_position_embeddings, old.embedding_dim, device=old.weight.device, dtype=old.weight.dtype
-        )
-        with torch.no_grad():
-            kept = min(new_num_position_embeddings, old.num_embeddings)
-            new.weight[:kept] = old.weight[:kept]
-        self.embeddings.position_embeddings = new
-        self.config.max_position_embeddings = new_num_position_embeddings
-
     def _prune_heads(self, heads_to_prune: dict) -> None:
         for layer, heads in heads_to_prune.items():
             self.encoder.layer[layer].prune_heads(heads)
@@ -444,14 +420,6 @@ class MegatronBertForSequenceClassification(MegatronBertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.bert.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MegatronBertModel.resize_position_embeddings`)."""
-        self.bert.resize_position_embeddings(new_num_position_embeddings)
-
     def forward(
         self,
         input_ids=None,
@@ -544,14 +512,6 @@ class MegatronBertForMultipleChoice(MegatronBertPreTrainedModel):
         # One score per choice.
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.post_init()
-
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.bert.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MegatronBertModel.resize_position_embeddings`)."""
-        self.bert.resize_position_embeddings(new_num_position_embeddings)
 
     def forward(
         self,
@@ -655,14 +615,6 @@ class MegatronBertForTokenClassification(MegatronBertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.bert.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MegatronBertModel.resize_position_embeddings`)."""
-        self.bert.resize_position_embeddings(new_num_position_embeddings)
-
     def forward(
         self,
         input_ids=None,
@@ -749,14 +701,6 @@ class MegatronBertForQuestionAnswering(MegatronBertPreTrainedModel):
         # One start and one end score per token.
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
-
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.bert.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MegatronBertModel.resize_position_embeddings`)."""
-        self.bert.resize_position_embeddings(new_num_position_embeddings)
 
     def forward(
         self,

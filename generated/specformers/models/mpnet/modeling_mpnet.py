@@ -240,30 +240,6 @@ class MPNetModel(MPNetPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings `(config.max_position_embeddings, hidden_size)`."""
-        return self.embeddings.position_embeddings
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Give the model `new_num_position_embeddings` positions, as transformers does (`config.max_position_embeddings`
-        follows): learned rows are kept, new rows at the end are drawn as `nn.Embedding` draws them, and shrinking
-        drops the last rows."""
-        if not isinstance(new_num_position_embeddings, int) or new_num_position_embeddings < 1:
-            raise ValueError(
-                f"new_num_position_embeddings must be a positive int, got {new_num_position_embeddings!r}"
-            )
-        if new_num_position_embeddings == self.config.max_position_embeddings:
-            return
-        old = self.embeddings.position_embeddings
-        new = nn.Embedding(
-            new_num_position_embeddings, old.embedding_dim, device=old.weight.device, dtype=old.weight.dtype
-        )
-        with torch.no_grad():
-            kept = min(new_num_position_embeddings, old.num_embeddings)
-            new.weight[:kept] = old.weight[:kept]
-        self.embeddings.position_embeddings = new
-        self.config.max_position_embeddings = new_num_position_embeddings
-
     def relative_position_bias(self, seq_length: int, device: torch.device) -> torch.Tensor:
         """(1, heads, seq, seq): each head's bias for each query and key, from the bucket of their distance
         `key_position - query_position` (bidirectional buckets)."""
@@ -446,14 +422,6 @@ class MPNetForMultipleChoice(MPNetPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.post_init()
 
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.mpnet.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MPNetModel.resize_position_embeddings`)."""
-        self.mpnet.resize_position_embeddings(new_num_position_embeddings)
-
     def forward(
         self,
         input_ids=None,
@@ -556,14 +524,6 @@ class MPNetForTokenClassification(MPNetPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.mpnet.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MPNetModel.resize_position_embeddings`)."""
-        self.mpnet.resize_position_embeddings(new_num_position_embeddings)
-
     def forward(
         self,
         input_ids=None,
@@ -650,14 +610,6 @@ class MPNetForQuestionAnswering(MPNetPreTrainedModel):
         # One start and one end score per token.
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
-
-    def get_position_embeddings(self) -> nn.Embedding:
-        """The position embeddings of the bare model."""
-        return self.mpnet.get_position_embeddings()
-
-    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
-        """Resize the bare model's position embeddings (see `MPNetModel.resize_position_embeddings`)."""
-        self.mpnet.resize_position_embeddings(new_num_position_embeddings)
 
     def forward(
         self,
