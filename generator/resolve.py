@@ -1521,6 +1521,7 @@ def _resolve_heads(c: _Context, outputs: OutputCatalog, arguments: schema.Argume
     """`heads`: each once, distinct class names, the bare model first; `flax_keyword_arguments` some head takes."""
     spec, fail, seq2seq = c.spec, c.fail, c.seq2seq
     _check_torch_positional(c, arguments)
+    _check_flax_positional(c, arguments)
     heads: list[Head] = []
     seen: set[str] = set()
     suffixes: dict[str, str] = {}
@@ -1567,6 +1568,27 @@ def _check_torch_positional(c: _Context, arguments: schema.ArgumentsSpec) -> Non
                 raise c.fail(f"unknown argument `{name}`: write one of the inputs in specs/arguments.yaml", loc + [i])
             if name in names[:i]:
                 raise c.fail(f"`{name}` is listed twice: keep its first place", loc + [i])
+
+
+def _check_flax_positional(c: _Context, arguments: schema.ArgumentsSpec) -> None:
+    """`flax_positional_order`: known arguments a decoder-only Flax head takes (or the encoder states, kept as
+    placeholders), each once, `params` among them, no labels."""
+    order = c.spec.flax_positional_order
+    if order is None:
+        return
+    token_type = c.spec.embeddings.token_type == "word"
+    taken = {a.name for h in c.spec.heads for a in _decoder_only_arguments(h.kind, "flax", arguments, token_type=token_type)}
+    for i, name in enumerate(order):
+        loc = ["flax_positional_order", i]
+        if name in _LABEL_NAMES:
+            raise c.fail(f"remove `{name}`: labels follow the other arguments, by keyword", loc)
+        if name not in taken and name not in _ENCODER_STATES:
+            allowed = ", ".join(f"`{n}`" for n in sorted(taken - set(_LABEL_NAMES)) + list(_ENCODER_STATES))
+            raise c.fail(f"unknown argument `{name}`: write one of {allowed}", loc)
+        if name in order[:i]:
+            raise c.fail(f"`{name}` is listed twice: keep its first place", loc)
+    if "params" not in order:
+        raise c.fail("list `params` at its place in transformers' Flax order", ["flax_positional_order"])
 
 
 def resolve_architecture(
@@ -1760,7 +1782,7 @@ def _head_arguments(
         if framework == "torch" and order is not None:
             names = order.heads.get(kind, order.inputs)
             return _torch_positional(_decoder_only_arguments(kind, framework, arguments, token_type=token_type), names, kind, arguments)
-        return _decoder_only_arguments(kind, framework, arguments, tuple(spec.flax_placeholder_arguments), token_type)
+        return _decoder_only_arguments(kind, framework, arguments, token_type, spec.flax_positional_order)
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type is True or (names_layout and spec.embeddings.token_type == "word"):
         names.append("token_type_ids")
@@ -1812,25 +1834,33 @@ def _head_arguments(
 
 
 def _decoder_only_arguments(
-    kind: str, framework: str, arguments: schema.ArgumentsSpec, placeholders: tuple[str, ...] = (), token_type: bool = False
+    kind: str, framework: str, arguments: schema.ArgumentsSpec, token_type: bool = False,
+    flax_order: Optional[list[str]] = None,
 ) -> tuple[Argument, ...]:
     """transformers' GPT-2-style signatures: every head but question answering takes a cache; `token_type`: the
-    heads take `token_type_ids` (embedded by the word embeddings)."""
+    heads take `token_type_ids` (embedded by the word embeddings); `flax_order`: the spec's `flax_positional_order`."""
     names = ["input_ids"] + (["past_key_values"] if kind != "question_answering" else [])
     names += ["attention_mask"] + (["token_type_ids"] if token_type else []) + ["position_ids", "head_mask", "inputs_embeds"]
     if kind != "question_answering":
         names.append("use_cache")
     labels = {"question_answering": ["start_positions", "end_positions"]}.get(kind, ["labels"] if kind != "base" else [])
     if framework == "flax":
-        # transformers' Flax order: `input_ids, attention_mask, position_ids, params, past_key_values, dropout_rng,
-        # train` and the output flags; then by keyword the inputs only specformers takes and the labels.
-        # `placeholders` (the spec's `flax_placeholder_arguments`, e.g. GPT-2's encoder states) come before `params`:
-        # transformers' take them there, these stacks have no cross-attention.
-        cache = ["past_key_values"] if "past_key_values" in names else []
-        head = ["input_ids", "attention_mask", "position_ids", *placeholders, "params", *cache, "dropout_rng", "train"]
-        head += ["output_attentions", "output_hidden_states", "return_dict"]
-        return _document(head + [n for n in names if n not in head] + labels, kind, arguments, placeholders)
+        # transformers' Flax order (the spec's, else `_FLAX_DECODER_ONLY_ORDER`); then by keyword the inputs only
+        # specformers takes and the labels. Listed encoder states keep their places as placeholders (GPT-2's: its
+        # Flax classes take them before `params`, these stacks have no cross-attention).
+        flags = ["dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"]
+        order = [n for n in (flax_order or _FLAX_DECODER_ONLY_ORDER) if n in names + flags + ["params"] or n in _ENCODER_STATES]
+        placeholders = tuple(n for n in order if n in _ENCODER_STATES)
+        rest = [n for n in names + flags if n not in order]
+        return _document(order + rest + labels, kind, arguments, placeholders)
     return _document(names + labels + _seq2seq_tail(framework), kind, arguments)
+
+
+# transformers' usual Flax order of decoder-only classes' arguments (a spec's `flax_positional_order` replaces it).
+_FLAX_DECODER_ONLY_ORDER = (
+    "input_ids", "attention_mask", "position_ids", "params", "past_key_values", "dropout_rng", "train",
+    "output_attentions", "output_hidden_states", "return_dict",
+)
 
 
 def _torch_positional(

@@ -891,11 +891,12 @@ class ArchitectureSpec(Strict):
     flax_keyword_arguments: list[
         Literal["head_mask", "position_ids", "token_type_ids", "encoder_hidden_states", "encoder_attention_mask"]
     ] = Field(default_factory=list)
-    # Decoder-only stacks: inputs transformers' Flax classes of this architecture take before `params` although the
-    # stack has no use for them (GPT-2's encoder states): the generated classes keep their places, and refuse a value.
-    flax_placeholder_arguments: list[Literal["encoder_hidden_states", "encoder_attention_mask"]] = Field(
-        default_factory=list
-    )
+    # Decoder-only stacks: transformers' Flax positional order of `__call__`'s arguments, up to the last one specformers
+    # shares (absent: `input_ids, attention_mask, position_ids, params, past_key_values, dropout_rng, train,
+    # output_attentions, output_hidden_states, return_dict`). Must list `params`. A listed input the stack has no use
+    # for (GPT-2's `encoder_hidden_states`, `encoder_attention_mask`) keeps its place and refuses a value;
+    # `past_key_values` is skipped on heads without a cache; the head's other arguments follow, by keyword.
+    flax_positional_order: Optional[list[str]] = Field(default=None, min_length=1)
     # Decoder-only stacks: transformers' PyTorch positional order of the forward inputs (the order when absent:
     # `input_ids, past_key_values, attention_mask, position_ids, head_mask, inputs_embeds, use_cache`).
     torch_positional_order: Optional[TorchPositionalSpec] = None

@@ -558,16 +558,14 @@ class FlaxOPTModel(FlaxOPTPreTrainedModel):
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -578,6 +576,8 @@ class FlaxOPTModel(FlaxOPTPreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
 
     Returns:
         [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -593,14 +593,14 @@ class FlaxOPTModel(FlaxOPTPreTrainedModel):
         position_ids=None,
         params=None,
         past_key_values=None,
-        dropout_rng=None,
-        train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        dropout_rng=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
+        train=False,
     ):
         """Run the model.
 
@@ -618,16 +618,14 @@ class FlaxOPTModel(FlaxOPTPreTrainedModel):
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -638,6 +636,8 @@ class FlaxOPTModel(FlaxOPTPreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
 
         Returns:
             [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -682,16 +682,14 @@ class FlaxOPTForCausalLM(FlaxOPTPreTrainedModel, FlaxDecoderOnlyGenerationMixin)
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -702,6 +700,8 @@ class FlaxOPTForCausalLM(FlaxOPTPreTrainedModel, FlaxDecoderOnlyGenerationMixin)
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
         labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
             `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
@@ -727,14 +727,14 @@ class FlaxOPTForCausalLM(FlaxOPTPreTrainedModel, FlaxDecoderOnlyGenerationMixin)
         position_ids=None,
         params=None,
         past_key_values=None,
-        dropout_rng=None,
-        train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        dropout_rng=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
+        train=False,
         labels=None,
     ):
         """Run the model and its head.
@@ -753,16 +753,14 @@ class FlaxOPTForCausalLM(FlaxOPTPreTrainedModel, FlaxDecoderOnlyGenerationMixin)
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -773,6 +771,8 @@ class FlaxOPTForCausalLM(FlaxOPTPreTrainedModel, FlaxDecoderOnlyGenerationMixin)
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
                 `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
@@ -822,16 +822,14 @@ class FlaxOPTForSequenceClassification(FlaxOPTPreTrainedModel):
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -842,6 +840,8 @@ class FlaxOPTForSequenceClassification(FlaxOPTPreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
         labels (`LongTensor` of shape `(batch_size,)`, *optional*):
             Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
             config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
@@ -861,14 +861,14 @@ class FlaxOPTForSequenceClassification(FlaxOPTPreTrainedModel):
         position_ids=None,
         params=None,
         past_key_values=None,
-        dropout_rng=None,
-        train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        dropout_rng=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
+        train=False,
         labels=None,
     ):
         """Run the model and its head.
@@ -887,16 +887,14 @@ class FlaxOPTForSequenceClassification(FlaxOPTPreTrainedModel):
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -907,6 +905,8 @@ class FlaxOPTForSequenceClassification(FlaxOPTPreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
             labels (`LongTensor` of shape `(batch_size,)`, *optional*):
                 Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
                 config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
@@ -953,16 +953,14 @@ class FlaxOPTForQuestionAnswering(FlaxOPTPreTrainedModel):
             config.max_position_embeddings - 1]`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -970,6 +968,8 @@ class FlaxOPTForQuestionAnswering(FlaxOPTPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
         start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
             Labels for position (index) of the start of the labelled span for computing the token classification loss.
             Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
@@ -992,13 +992,13 @@ class FlaxOPTForQuestionAnswering(FlaxOPTPreTrainedModel):
         attention_mask=None,
         position_ids=None,
         params=None,
-        dropout_rng=None,
-        train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        dropout_rng=None,
         head_mask=None,
         inputs_embeds=None,
+        train=False,
         start_positions=None,
         end_positions=None,
     ):
@@ -1015,16 +1015,14 @@ class FlaxOPTForQuestionAnswering(FlaxOPTPreTrainedModel):
                 config.max_position_embeddings - 1]`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1032,6 +1030,8 @@ class FlaxOPTForQuestionAnswering(FlaxOPTPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
             start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
                 Labels for position (index) of the start of the labelled span for computing the token classification loss.
                 Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
