@@ -45,6 +45,15 @@ def sample(items, key) -> list:
     return list(first.values())
 
 
+def in_turn(items, index: int) -> list:
+    """`make test`: the one item of `items` at `index` (modulo their number: the tests of a module take `0, 1, 2, ...`,
+    so that each item runs in some test); `make test-all`: every item, in order."""
+    items = list(items)
+    if TEST_ALL or not items:
+        return items
+    return [items[index % len(items)]]
+
+
 def framework_params(items, kept, ids, frameworks=("torch", "tf", "flax"), sampled=("tf", "flax")) -> list:
     """pytest parameters `(*item, framework)`: every item in the frameworks not `sampled`; in the `sampled` ones the
     items of `kept` (every item in `make test-all`). `ids(item)` names an item."""

@@ -22,6 +22,7 @@ from harness import (  # noqa: E402
     cases,
     encoder_attention,
     flatten,
+    in_turn,
     make_inputs,
     pick_eos,
     project,
@@ -32,6 +33,10 @@ from harness import (  # noqa: E402
 )
 
 pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
+
+# The costliest behaviour tests (each compiles the decoder, or its gradients, for seconds) run one of the
+# SEQ2SEQ_BEHAVIOUR_ARCHS each in `make test`, taking them in turn (`in_turn`), so that each composition runs in some of
+# them; in `make test-all` every test runs every one.
 
 CASES = cases()
 
@@ -101,7 +106,7 @@ def encoder_inputs(batch=3, seq=13, seed=0):
 # Cache
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
+@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 0))
 def test_cached_decoding_equals_full_pass(arch, flax_model):
     model = flax_model(case(arch, "conditional_generation", 1))  # a deeper decoder, untied LM head
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
@@ -258,7 +263,7 @@ def test_documented_decoding_loop_equals_full_pass(c, flax_model):
     _assert_steps_equal_full_pass(outputs, cache, full, length)
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
+@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 1))
 def test_preallocated_cache_used_inconsistently_raises(arch, flax_model):
     """A cache from init_cache that does not fit the call is a ValueError naming what is wrong (batch size, mask
     length, encoder output, no room left); under jax.jit, where the position is not concrete, a step past the end
@@ -318,7 +323,7 @@ def test_logits_scaling(arch, index, tied, flax_model):
     np.testing.assert_allclose(out.logits, expected, atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
+@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 2))
 def test_seq2seq_model_encode_decode_and_tuples(arch, flax_model):
     model = flax_model(case(arch, "seq2seq", 1))
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
@@ -403,7 +408,7 @@ def test_generate_matches_transformers(arch, name, checkpoint, flax_model):
             assert np.any(expected[:, 1:-1] == eos), expected
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
+@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 0))
 def test_generate_is_one_compiled_loop(arch, flax_model):
     """generate() compiles encoder, cache and the whole decoding loop (a while_loop) once per settings; a second call
     reuses it, and the step-by-step Python loop (trace=False) gives the same ids."""
@@ -423,7 +428,7 @@ def test_generate_is_one_compiled_loop(arch, flax_model):
 # Training, checkpoints
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
+@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 1))
 def test_grad_and_dropout(arch, flax_model):
     optax = pytest.importorskip("optax")
     model = flax_model(case(arch, "conditional_generation", 1))
@@ -451,7 +456,7 @@ def test_grad_and_dropout(arch, flax_model):
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["tied", "untied"])
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
+@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 2))
 def test_save_loads_in_transformers(arch, index, tmp_path):
     import transformers
 

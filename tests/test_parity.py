@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from harness import (
+    TEST_ALL,
     assert_close,
     cases,
     config_kwargs,
@@ -34,8 +35,22 @@ def _tensors(directory) -> dict:
     return load_file(os.path.join(directory, "model.safetensors"))
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def _parity_params() -> list:
+    """Every case in PyTorch; in TensorFlow and Flax every head of each spec's first variant and, of its other variants
+    (each flips booleans that change the math), every head in one of the two, the heads taking them in turn (in
+    `make test-all`: every case in every framework)."""
+    params = []
+    for case in CASES:
+        arch_variants = variants(case.arch)
+        heads = list(dict.fromkeys(c.head for c in CASES if c.arch == case.arch))
+        turn = ("tf", "flax")[(heads.index(case.head) + arch_variants.index(case.variant)) % 2]
+        for framework in FRAMEWORKS:
+            if TEST_ALL or framework == "torch" or case.variant == arch_variants[0] or framework == turn:
+                params.append(pytest.param(case, framework, id=f"{case.id}-{framework}"))
+    return params
+
+
+@pytest.mark.parametrize("case,framework", _parity_params())
 def test_parity(case, framework, reference_checkpoint, tmp_path):
     """Loaded from transformers' checkpoint, every output field equals the reference; saved again (each class in its
     first variant), the checkpoint holds exactly the tensors transformers wrote (names, dtypes and values), so
