@@ -221,6 +221,8 @@ class Names:
     # A parallel residual (`residual.parallel`): False, True, or the boolean config field that chooses it.
     parallel_residual: Union[bool, str] = False
     gate: Optional[str] = None  # gated feed-forward: the gate projection's path (`ffn.gate`)
+    # One projection computes the gate and the input side by side ([gate | input]: `ffn.gate` and `ffn.input` one path).
+    fused_gate: bool = False
     # Rotary positions (`position: {kind: rotary, theta: ...}`): the Python expression of the base over `config`
     # (`config.rope_theta`, or a number), the config fields of the rotated fraction or count of each head's
     # dimensions (at most one), and whether pairs are interleaved (2i, 2i + 1) rather than halves (j, j + d/2).
@@ -807,9 +809,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     kv_heads = f"config.{att.kv_heads}" if att.kv_heads else None
     if att.fused_order != "blocks" and not fused:
         raise fail(f"`fused_order: {att.fused_order}` orders the output of one fused q/k/v projection, and `names` gives query, key and value three paths: give `attention.query`, `attention.key` and `attention.value` one path, or remove `fused_order`", ["attention", "fused_order"])
-    if fused and (kv_heads or att.head_dim):
+    if fused and att.fused_order == "per_head" and (kv_heads or att.head_dim):
         key = "kv_heads" if kv_heads else "head_dim"
-        raise fail(f"a fused q/k/v projection is 3 x hidden_size wide, split into as many key/value heads as query heads of hidden_size / heads: name three projections (`attention.query`, `attention.key`, `attention.value`) or remove `attention.{key}`", ["attention", key])
+        raise fail(f"a fused q/k/v projection ordered `per_head` holds as many key/value heads as query heads, each hidden_size / heads wide: write `fused_order: blocks` ([q | k | v]), name three projections, or remove `attention.{key}`", ["attention", key])
+    if fused and kv_heads and att.prunable:
+        raise fail("`prune_heads` cannot prune a fused q/k/v projection with fewer key/value heads than query heads (nor can transformers' models of this layout): write `attention.prunable: false`", ["attention", "kv_heads"])
     # Projection widths: hidden_size unless heads are `head_dim` wide or key/value heads are fewer.
     query_size = f"config.num_attention_heads * {head_dim}" if att.head_dim or kv_heads else hidden
     kv_size = f"{kv_heads or 'config.num_attention_heads'} * {head_dim}" if att.head_dim or kv_heads else hidden
@@ -848,7 +852,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     leaves: dict[str, Leaf] = {}
     add(leaves, ("attention.norm",), norm_kind, hidden, hidden, True)
     if fused:
-        add(leaves, ("attention.query", "attention.key", "attention.value"), att.projection, hidden, f"3 * {hidden}", att.bias)
+        # [q | k | v]: the queries', keys' and values' widths side by side.
+        fused_size = f"3 * {hidden}" if not (att.head_dim or kv_heads) else f"{query_size} + 2 * {kv_size}"
+        add(leaves, ("attention.query", "attention.key", "attention.value"), att.projection, hidden, fused_size, att.bias)
     else:
         add(leaves, ("attention.query",), att.projection, hidden, query_size, att.bias)
         for role in ("attention.key", "attention.value"):
@@ -867,9 +873,14 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         raise fail("`qk_norm_scope` sets the width of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_scope` or add `qk_norm`", ["attention", "qk_norm_scope"])
     if "ffn.norm" in needed:
         add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
-    if "ffn.gate" in needed:
-        add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias)
-    add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
+    fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
+    if fused_gate:
+        # One projection computes the gate and the input side by side: [gate | input].
+        add(leaves, ("ffn.gate", "ffn.input"), ffn.projection, hidden, f"2 * {ffn_size}", ffn.bias)
+    else:
+        if "ffn.gate" in needed:
+            add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias)
+        add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
     add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
     nested(leaves)
 
@@ -885,7 +896,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         decoder_leaves: dict[str, Leaf] = {}
         for path, leaf in leaves.items():
             if leaf.roles[0] in ("ffn.input", "ffn.gate"):
-                leaf = Leaf(leaf.attr, path, leaf.kind, hidden, decoder_ffn_size, leaf.bias, leaf.roles)
+                width = f"2 * {decoder_ffn_size}" if fused_gate else decoder_ffn_size
+                leaf = Leaf(leaf.attr, path, leaf.kind, hidden, width, leaf.bias, leaf.roles)
             elif leaf.roles[0] == "ffn.output":
                 leaf = Leaf(leaf.attr, path, leaf.kind, decoder_ffn_size, hidden, leaf.bias, leaf.roles)
             decoder_leaves[path] = leaf
@@ -923,6 +935,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         head_dim=head_dim,
         kv_heads=kv_heads,
         gate=roles["ffn.gate"] if "ffn.gate" in needed else None,
+        fused_gate=fused_gate,
         rotary_theta=(
             (f"config.{spec.position.theta}" if isinstance(spec.position.theta, str) else repr(float(spec.position.theta)))
             if isinstance(spec.position, schema.RotaryPosition) and spec.position.theta is not None

@@ -440,7 +440,8 @@ class AttentionSpec(Strict):
     # names layout: the output projection's bias when it differs from the q/k/v projections' (default: `bias`).
     output_bias: Optional[Union[bool, FieldName]] = None
     # names layout: how one fused q/k/v projection (one `names` path for query, key and value) orders its output.
-    # `blocks`: the queries of every head, then the keys, then the values (`[q | k | v]`, each heads x head_dim wide);
+    # `blocks`: the queries of every head, then the keys, then the values (`[q | k | v]`, each heads x head_dim wide,
+    # the keys and values key/value heads x head_dim with `kv_heads`: then `prunable: false`);
     # `per_head`: head by head, each head's query, key and value side by side (`[q0 k0 v0 | q1 k1 v1 | ...]`).
     fused_order: Literal["blocks", "per_head"] = "blocks"
     # names layout: the config field of the number of key/value heads (grouped-query attention: each key/value head
@@ -521,7 +522,8 @@ class FeedForwardSpec(Strict):
     # Biases on the projections: always, never, or (names layout) as a boolean config field says.
     bias: Union[bool, FieldName] = True
     # A config flag selects the gated variant act(wi_0 x) * wi_1 x; names layout: `true`, the `names` role `ffn.gate`
-    # (act(gate(x)) * input(x) -> output).
+    # (act(gate(x)) * input(x) -> output; `ffn.gate` and `ffn.input` one path: one projection computing
+    # `[gate | input]`, as `gate_up_proj`).
     gated: Union[bool, FieldName] = False
     # names-layout encoder-decoder and decoder-only stacks: the config field of the dropout after the activation
     # (between the two projections; gated: after the product).

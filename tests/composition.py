@@ -560,18 +560,23 @@ def _names_block(draw, names: dict, fields: list, fused: bool, ffn_prefix: str) 
     feed_forward: dict[str, Any] = {}
     embeddings: dict[str, Any] = {}
     if draw(st.booleans()):
-        names["ffn.gate"] = ffn_prefix + "fc_gate"
+        # The gate its own projection, or one projection computing [gate | input] (the input's path).
+        names["ffn.gate"] = ffn_prefix + draw(st.sampled_from(["fc_gate", "fc_in"]))
         feed_forward["gated"] = True
     if fused and draw(st.booleans()):
         # The fused output ordered head by head ([q0 k0 v0 | q1 k1 v1 | ...]) instead of [q | k | v].
         attention["fused_order"] = "per_head"
-    if not fused and draw(st.booleans()):
+    # (A fused projection ordered [q | k | v] takes the widths below too: [q | k | v] of those widths.)
+    blocks = attention.get("fused_order") != "per_head"
+    if blocks and draw(st.booleans()):
         # Heads 12 wide, whatever hidden_size / heads is (8).
         fields.append(_field("head_dim", "int", 12))
         attention["head_dim"] = "head_dim"
-    if not fused and draw(st.booleans()):
+    if blocks and draw(st.booleans()):
         fields.append(_field("num_key_value_heads", "int", 1))
         attention["kv_heads"] = "num_key_value_heads"
+        if fused:
+            attention["prunable"] = False  # (refused with fewer key/value heads in one projection)
     for box, flag in ((attention, "attention_bias"), (feed_forward, "mlp_bias")):
         bias = draw(st.sampled_from([True, False, flag]))
         if bias == flag:
@@ -761,7 +766,8 @@ def describe(spec: dict) -> list[str]:
                    f"feed_forward.projection={ffn['projection']}", f"feed_forward.bias={ffn['bias']}",
                    f"attention.scale={att.get('scale', True)}", f"scale_by_inverse_layer={'scale_by_inverse_layer' in att}",
                    f"upcast={'upcast' in att}", f"ffn_container={spec['names']['ffn.input'].count('.')}",
-                   f"gated={ffn.get('gated', False)}", f"head_dim={'head_dim' in att}", f"kv_heads={'kv_heads' in att}",
+                   f"gated={ffn.get('gated', False)}", f"fused_gate={spec['names'].get('ffn.gate') == spec['names']['ffn.input']}",
+                   f"head_dim={'head_dim' in att}", f"kv_heads={'kv_heads' in att}",
                    f"output_bias={att.get('output_bias')}", f"dropout={ffn.get('dropout', 'set')}",
                    f"position={spec.get('position', {}).get('kind', 'absolute')}",
                    f"rotary_fraction={'fraction' in spec.get('position', {})}", f"mask={spec.get('decoder', {}).get('mask')}",

@@ -783,6 +783,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxPhiForTokenClassification",
         "FlaxPhiPreTrainedModel",
     ],
+    "models.phi3.configuration_phi3": ["Phi3Config"],
+    "models.phi3.modeling_phi3": [
+        "Phi3Model",
+        "Phi3ForCausalLM",
+        "Phi3ForSequenceClassification",
+        "Phi3ForTokenClassification",
+        "Phi3PreTrainedModel",
+    ],
+    "models.phi3.modeling_tf_phi3": [
+        "TFPhi3Model",
+        "TFPhi3ForCausalLM",
+        "TFPhi3ForSequenceClassification",
+        "TFPhi3ForTokenClassification",
+        "TFPhi3PreTrainedModel",
+    ],
+    "models.phi3.modeling_flax_phi3": [
+        "FlaxPhi3Model",
+        "FlaxPhi3ForCausalLM",
+        "FlaxPhi3ForSequenceClassification",
+        "FlaxPhi3ForTokenClassification",
+        "FlaxPhi3PreTrainedModel",
+    ],
     "models.qwen2.configuration_qwen2": ["Qwen2Config"],
     "models.qwen2.modeling_qwen2": [
         "Qwen2Model",
