@@ -750,7 +750,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
-        "final_norm": (spec.norm.placement == "pre", "`norm.placement: pre`"),
+        "final_norm": (spec.norm.placement in ("pre", "output"), "`norm.placement: pre` (or `output`)"),
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -1102,6 +1102,8 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
     emb = spec.embeddings
     need_field(emb.size, ["embeddings", "size"])
     need_field(emb.dropout, ["embeddings", "dropout"])
+    if emb.mask_positions and not emb.position_offset:
+        raise fail("positions counted over the attention mask give padding -1, the row before the first position: add `position_offset: 2` (as transformers' tables of max_position_embeddings + 2 rows) or another offset of at least 1", ["embeddings", "mask_positions"])
     if not names_layout and (emb.dropout is None or spec.feed_forward.dropout is None):
         key = "embeddings" if emb.dropout is None else "feed_forward"
         raise fail("a stack without dropout is rendered only in names-layout stacks: write `dropout: <config field>`", [key, "dropout"])
@@ -1227,6 +1229,14 @@ def _resolve_norm(c: _Context) -> None:
         raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
     if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
         raise fail("pre-norm stacks end with a final norm: set `encoder.final_norm` exactly when `norm.placement: pre`", ["norm", "placement"])
+    if spec.norm.placement == "output":
+        # The sublayers' outputs are normalised right before the residual add: nothing may come between.
+        if spec.residual is not None and spec.residual.parallel is not False:
+            raise fail("`placement: output` normalises each sublayer's output before its own residual add: remove `residual.parallel` (sequential sublayers)", ["norm", "placement"])
+        if spec.attention.output_dropout:
+            raise fail("`placement: output` adds each sublayer's normalised output to the residual stream directly: write `attention.output_dropout: false`", ["attention", "output_dropout"])
+        if spec.feed_forward.dropout is not None:
+            raise fail("`placement: output` adds each sublayer's normalised output to the residual stream directly: write `feed_forward.dropout: null`", ["feed_forward", "dropout"])
     if isinstance(spec.norm.eps, float):
         if not names_layout:
             raise fail("a fixed epsilon is rendered only in names-layout stacks: write `eps: <config field>`", ["norm", "eps"])

@@ -305,8 +305,8 @@ class EmbeddingsSpec(Strict):
     # of a table of `max_position_embeddings + position_offset` rows (the first rows are never a position).
     position_offset: Optional[int] = Field(default=None, ge=0)
     # decoder-only stacks with absolute positions: without `position_ids`, positions are counted over the attention
-    # mask, `cumsum(mask) * mask - 1` (pads -1, so the row before the first position), the new tokens' entries (those
-    # after the cached length); without a mask they continue after the cached ones.
+    # mask, `cumsum(mask) * mask - 1` (pads -1: the row before the first position, so `position_offset` >= 1), the
+    # new tokens' entries (those after the cached length); without a mask they continue after the cached ones.
     mask_positions: bool = False
     # Word embeddings multiplied by sqrt(hidden_size): always (`true`) or when a boolean config field is true.
     # names-layout encoder-decoder stacks: the looked-up embeddings only, times the float factor. decoder-only stacks:
@@ -535,8 +535,10 @@ class NormSpec(Strict):
 
     # LayerNorm, or RMSNorm (weight only, mean of squares in float32).
     kind: Literal["layer_norm", "rms_norm"] = "layer_norm"
-    # After each residual add (`post`) or at the start of each sublayer (`pre`).
-    placement: Literal["post", "pre"] = "post"
+    # After each residual add (`post`: `norm(x + f(x))`), at the start of each sublayer (`pre`: `x + f(norm(x))`), or
+    # (decoder-only stacks) on each sublayer's output before the residual add (`output`: `x + norm(f(x))`, the norms
+    # the roles `attention.norm` and `ffn.norm`; no dropout after the sublayers, no parallel residual).
+    placement: Literal["post", "pre", "output"] = "post"
     # A config field, or (names layout) a fixed number.
     eps: Union[FieldName, float] = "layer_norm_eps"
     # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in

@@ -279,7 +279,7 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in encoder-decoder stacks"),
     Rule(DECODER_ONLY, "attention.cross_module", (_ABSENT,), "remove `cross_module`: decoder-only stacks have no cross-attention"),
     Rule(DECODER_ONLY, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
-    Rule(DECODER_ONLY, "norm.placement", ("pre",), "blocks are pre-norm (then the `final_norm` role): write `placement: pre`"),
+    Rule(DECODER_ONLY, "norm.placement", ("pre", "output"), "write `placement: pre` (at the start of each sublayer) or `placement: output` (on each sublayer's output before the residual add); both end with the `final_norm` role"),
     Rule(DECODER_ONLY, "position", (_ABSENT, "rotary"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`) or rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`)"),
     Rule(DECODER_ONLY, "embeddings.token_type", (False, "word"), "token types are embedded by the word embeddings (`token_type: word`) or absent (`token_type: false`): a table of their own exists only in encoder stacks"),
     Rule(DECODER_ONLY, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),

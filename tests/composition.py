@@ -241,7 +241,7 @@ def encoder_decoder_specs(draw, name: str) -> dict:
 def decoder_only_specs(draw, name: str) -> dict:
     """A names-layout stack whose module names are drawn too: containers of one or two levels (or none), fused or
     separate q/k/v (a fused one ordered [q | k | v] or head by head), Linear or Conv1D projections with or without
-    biases. A decoder-only stack (pre-norm, causal, attention scaling fixed or by config flags, a sequential or parallel
+    biases. A decoder-only stack (pre-norm or normalising each sublayer's output, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never;
     absolute positions with or without a row offset, learned, counted over the attention mask or fixed sinusoids,
     interleaved or fairseq's; a dropout between the feed-forward projections or none)
@@ -375,7 +375,8 @@ def decoder_only_specs(draw, name: str) -> dict:
             embeddings["position_offset"] = 2
         positions = draw(st.sampled_from(["learned", "mask", "sinusoidal"]))
         if positions == "mask":
-            embeddings["mask_positions"] = True
+            # (Padding counts -1: the row before the first position, which the offset provides.)
+            embeddings.update(mask_positions=True, position_offset=2)
         elif positions == "sinusoidal":
             embeddings.update(sinusoidal=True, sinusoidal_layout=draw(st.sampled_from(["interleaved", "fairseq"])), padding_idx="pad_token_id")
     if draw(st.booleans()):
@@ -393,6 +394,10 @@ def decoder_only_specs(draw, name: str) -> dict:
                              default_repeat="num_hidden_layers",
                              default_tail={"start": "max_window_layers", "when": "sliding_window"}))
         attention["layer_types"] = "layer_types"
+    if residual is None and feed_forward.get("dropout", "set") is None and draw(st.booleans()):
+        # Drawn last: each sublayer's output normalised before its residual add (sequential sublayers, no dropout
+        # after them).
+        norm["placement"] = "output"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",

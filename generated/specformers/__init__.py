@@ -720,6 +720,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxNezhaForQuestionAnswering",
         "FlaxNezhaPreTrainedModel",
     ],
+    "models.olmo2.configuration_olmo2": ["Olmo2Config"],
+    "models.olmo2.modeling_olmo2": [
+        "Olmo2Model",
+        "Olmo2ForCausalLM",
+        "Olmo2PreTrainedModel",
+    ],
+    "models.olmo2.modeling_tf_olmo2": [
+        "TFOlmo2Model",
+        "TFOlmo2ForCausalLM",
+        "TFOlmo2PreTrainedModel",
+    ],
+    "models.olmo2.modeling_flax_olmo2": [
+        "FlaxOlmo2Model",
+        "FlaxOlmo2ForCausalLM",
+        "FlaxOlmo2PreTrainedModel",
+    ],
     "models.opt.configuration_opt": ["OPTConfig"],
     "models.opt.modeling_opt": [
         "OPTModel",
