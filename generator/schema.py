@@ -626,6 +626,13 @@ class DecoderSpec(Strict):
     heads: Optional[FieldName] = None
     # names-layout encoder-decoder stacks: the config field of the decoder's feed-forward width.
     ffn_size: Optional[FieldName] = None
+    # names-layout encoder-decoder stacks: where the decoder stack's embeddings norm (`embeddings.norm`) applies.
+    # `after_positions`: to the sum of the word embeddings and the positions, as the encoder's; `before_positions`: to
+    # the (scaled) word embeddings, the positions added after it. Dropout follows in both.
+    embeddings_norm: Literal["after_positions", "before_positions"] = "after_positions"
+    # names-layout encoder-decoder stacks: whether the decoder stack's word embeddings are scaled as `embeddings.scale`
+    # says (`true`), or never (`false`: `embeddings.scale` then scales the encoder's only).
+    embeddings_scale: bool = True
 
 
 class LayerDropSpec(Strict):

@@ -318,15 +318,19 @@ RULES += (
     Rule(ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the decoder's LM head has no bias (a bias exists only on the LM head of decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the LM head has no bias (`logits_bias` adds a buffer to the logits)"),
 )
-# Components that only names-layout encoder-decoder stacks render: refused in every other kind.
+# Components that only names-layout encoder-decoder stacks render: refused in every other kind (a field with a schema
+# default is refused at any other value).
+_SCHEMA_DEFAULTS = {"decoder.embeddings_norm": ("after_positions",), "decoder.embeddings_scale": (True,)}
 _NAMES_ENCODER_DECODER_ONLY = (
     ("decoder.heads", "remove `heads`: a decoder stack with heads of its own exists only in names-layout encoder-decoder stacks"),
     ("decoder.ffn_size", "remove `ffn_size`: a decoder stack with a feed-forward width of its own exists only in names-layout encoder-decoder stacks"),
+    ("decoder.embeddings_norm", "remove `embeddings_norm`: a decoder stack whose embeddings norm applies before the positions exists only in names-layout encoder-decoder stacks"),
+    ("decoder.embeddings_scale", "remove `embeddings_scale`: a decoder stack whose word embeddings are not scaled as the encoder's exists only in names-layout encoder-decoder stacks"),
     ("layerdrop", "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder stacks"),
     ("lm_head.logits_bias", "remove `logits_bias`: a bias buffer on the logits exists only in names-layout encoder-decoder stacks"),
 )
 RULES += tuple(
-    Rule(kind, path, (_ABSENT,), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
+    Rule(kind, path, (_ABSENT,) + _SCHEMA_DEFAULTS.get(path, ()), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
 )
 # A row offset of the position table and a dropout between the feed-forward projections: names-layout
 # encoder-decoder and decoder-only stacks.
@@ -426,6 +430,8 @@ VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
     (DECODER_ONLY, "embeddings.mask_positions", True, "embeddings.position", ("absolute",), "positions counted over the attention mask index the absolute position table: write `embeddings.position: absolute` or remove `mask_positions`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.variant", ("full",), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or `attention.variant: full`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.select", (_ABSENT,), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or remove `attention.select` (its local and transient-global variants)"),
+    (NAMES_ENCODER_DECODER, "decoder.embeddings_norm", "before_positions", "embeddings.norm", (True,), "the decoder's embeddings norm is the `embeddings.norm` LayerNorm: write `embeddings.norm: true` or remove `decoder.embeddings_norm`"),
+    (NAMES_ENCODER_DECODER, "decoder.embeddings_scale", False, "embeddings.scale", (_SET,), "only scaled word embeddings can be left unscaled in the decoder: add `embeddings.scale: true` or `scale: <boolean config field>`, or remove `decoder.embeddings_scale`"),
 )
 
 
@@ -456,7 +462,7 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
             continue
         value = Rule(stack, other, (), "").value(spec)
         if not _one_of(value, allowed):
-            shown = f"not with `{other}`" if value is _SET else f"not with `{other}: {_show(value)}`"
+            shown = "which this spec lacks" if value is _ABSENT else f"not with `{other}`" if value is _SET else f"not with `{other}: {_show(value)}`"
             raise fail(f"{stack} stacks render `{path}: {_show(given)}` only with {_requirement(other, allowed)}, {shown}: {instead}", path.split("."))
     for path, other, instead in CONFLICTS:
         if Rule(stack, path, (), "").value(spec) is not _ABSENT and Rule(stack, other, (), "").value(spec) is not _ABSENT:

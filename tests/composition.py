@@ -420,8 +420,9 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     stacks (the RMSNorm with a unit offset or not), post-norm or pre-norm with a final norm (the role `final_norm`), a
     dense or gated feed-forward, biases on,
     off or by config flags, of learned positions (offset or not) or fixed
-    sinusoids (always or by a flag, interleaved or in halves), a norm after the embeddings or none, word
-    embeddings scaled always, by a config flag or not, a decoder whose depth, heads and feed-forward width are its own config
+    sinusoids (always or by a flag, interleaved or in halves), a norm after the embeddings or none (the decoder's
+    before the positions are added or after), word embeddings scaled always, by a config flag or not (the decoder's
+    as the encoder's or never), a decoder whose depth, heads and feed-forward width are its own config
     fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
     non-pad token, LayerDrop fields or none, a logits bias or none, the heads the kind renders; its module names the
     `bart` preset or drawn ones."""
@@ -555,6 +556,12 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         spec["norm"]["unit_offset"] = True
     if "scale" not in embeddings and draw(st.booleans()):
         embeddings["scale"] = True
+    # The decoder's embeddings norm on the word embeddings before the positions (with a norm), its word embeddings
+    # never scaled (with a scale).
+    if embeddings["norm"] and draw(st.booleans()):
+        spec["decoder"]["embeddings_norm"] = "before_positions"
+    if "scale" in embeddings and draw(st.booleans()):
+        spec["decoder"]["embeddings_scale"] = False
     return spec
 
 
@@ -759,6 +766,8 @@ def describe(spec: dict) -> list[str]:
                    f"norm.placement={spec['norm']['placement']}", f"decoder.shift={decoder.get('shift', 'start_token')}",
                    f"seq2seq.sinusoidal={emb.get('sinusoidal')}", f"seq2seq.sinusoidal_layout={emb.get('sinusoidal_layout')}",
                    f"seq2seq.embeddings.norm={emb['norm']}", f"seq2seq.gated={ffn.get('gated', False)}",
+                   f"decoder.embeddings_norm={decoder.get('embeddings_norm', 'after_positions')}",
+                   f"decoder.embeddings_scale={decoder.get('embeddings_scale', True)}",
                    f"seq2seq.attention.bias={att.get('bias', True)}", f"seq2seq.feed_forward.bias={ffn.get('bias', True)}",
                    f"seq2seq.output_bias={att.get('output_bias')}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}"]

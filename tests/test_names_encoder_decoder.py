@@ -3,7 +3,8 @@
 labels shifted into the decoder inputs, `generate()` (greedy and beam search, the forced end-of-sequence token;
 TensorFlow's also under `jit_compile`, Flax's inside a user's `jax.jit`) against transformers' token ids, the
 end-of-sequence pooling of sequence classification, explicit position ids (TensorFlow's against transformers'
-TensorFlow models, Flax's against its Flax models) and LayerDrop (TensorFlow and Flax)."""
+TensorFlow models, Flax's against its Flax models where they compute what its PyTorch models do) and LayerDrop
+(TensorFlow and Flax)."""
 
 import functools
 import os
@@ -664,6 +665,19 @@ def test_flax_generate_matches_transformers(arch, variant, checkpoint):
         assert (got[:, length:] == config.pad_token_id).all(), (kwargs, got)
 
 
+def _table_rows(params, stack: str, table: str, positions, offset: int):
+    """`params` with the position table `<stack>.<table>` (a Flax embedding) holding at rows `offset + 0, 1, ...`
+    its rows `offset + positions`: the default positions then read what `positions` read."""
+    from flax.traverse_util import flatten_dict, unflatten_dict
+
+    flat = flatten_dict(params)
+    keys = [k for k in flat if len(k) >= 3 and k[-3:-1] == (stack, table)]
+    assert len(keys) == 1, (stack, table, keys)
+    rows = flat[keys[0]]
+    flat[keys[0]] = rows.at[offset + np.arange(len(positions))].set(rows[offset + np.asarray(positions)])
+    return unflatten_dict(flat)
+
+
 @pytest.mark.parametrize("arch,variant", FLAX_ARCH_VARIANTS)
 def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     """Flax `position_ids` / `decoder_position_ids` (of `__call__`, `encode`, `decode` and the causal LM, positionally
@@ -693,13 +707,29 @@ def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     positions = jnp.asarray(_random_positions(config, ids.shape, 1))
     decoder_positions = jnp.asarray(_random_positions(config, decoder_ids.shape, 2))
     encoded = ours.encode(ids, mask, positions)
-    expected_encoded = theirs.encode(ids, mask, positions, params=ours.params)
-    _assert_near(encoded.last_hidden_state, expected_encoded.last_hidden_state, "encode")
     decoded = ours.decode(decoder_ids, encoded, mask, decoder_mask, decoder_positions)
-    expected_decoded = theirs.decode(
-        decoder_ids, expected_encoded, mask, decoder_mask, decoder_positions, params=ours.params
-    )
-    _assert_near(decoded.logits, expected_decoded.logits, "decode")
+    port = theirs(ids, mask, decoder_ids, decoder_mask, params=ours.params).logits
+    if float(np.max(np.abs(np.asarray(port) - np.asarray(default["logits"])))) <= ATOL:
+        expected_encoded = theirs.encode(ids, mask, positions, params=ours.params)
+        _assert_near(encoded.last_hidden_state, expected_encoded.last_hidden_state, "encode")
+        expected_decoded = theirs.decode(
+            decoder_ids, expected_encoded, mask, decoder_mask, decoder_positions, params=ours.params
+        )
+        _assert_near(decoded.logits, expected_decoded.logits, "decode")
+    else:
+        # transformers' Flax port computes another function than its PyTorch classes on this configuration (the
+        # reference, which test_parity holds our Flax model to at the default positions; BlenderbotSmall's Flax decoder
+        # scales the word embeddings its PyTorch decoder does not): each row's random positions are checked against
+        # our model at the default positions on a position table whose first rows are the random positions' rows.
+        names, offset = _spec(arch).names, _spec(arch).embeddings.position_offset or 0
+        for row in range(ids.shape[0]):
+            params = _table_rows(ours.params, names.encoder, names.position_embeddings, positions[row], offset)
+            expected = ours.encode(ids[row : row + 1], mask[row : row + 1], params=params)
+            _assert_near(encoded.last_hidden_state[row : row + 1], expected.last_hidden_state, f"encode, row {row}")
+            params = _table_rows(ours.params, names.decoder, names.position_embeddings, decoder_positions[row], offset)
+            expected = ours.decode(decoder_ids[row : row + 1], encoded.last_hidden_state[row : row + 1],
+                                   mask[row : row + 1], decoder_mask[row : row + 1], params=params)
+            _assert_near(decoded.logits[row : row + 1], expected.logits, f"decode, row {row}")
     assert np.max(np.abs(np.asarray(decoded.logits) - np.asarray(default.logits))) > 1e-3  # the positions matter
     got = ours(ids, mask, decoder_ids, decoder_mask, positions, decoder_positions)
     _assert_near(got.logits, decoded.logits, "__call__")

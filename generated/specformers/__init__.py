@@ -228,6 +228,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxBertForQuestionAnswering",
         "FlaxBertPreTrainedModel",
     ],
+    "models.blenderbot_small.configuration_blenderbot_small": ["BlenderbotSmallConfig"],
+    "models.blenderbot_small.modeling_blenderbot_small": [
+        "BlenderbotSmallModel",
+        "BlenderbotSmallForConditionalGeneration",
+        "BlenderbotSmallForCausalLM",
+        "BlenderbotSmallPreTrainedModel",
+    ],
+    "models.blenderbot_small.modeling_tf_blenderbot_small": [
+        "TFBlenderbotSmallModel",
+        "TFBlenderbotSmallForConditionalGeneration",
+        "TFBlenderbotSmallForCausalLM",
+        "TFBlenderbotSmallPreTrainedModel",
+    ],
+    "models.blenderbot_small.modeling_flax_blenderbot_small": [
+        "FlaxBlenderbotSmallModel",
+        "FlaxBlenderbotSmallForConditionalGeneration",
+        "FlaxBlenderbotSmallForCausalLM",
+        "FlaxBlenderbotSmallPreTrainedModel",
+    ],
     "models.camembert.configuration_camembert": ["CamembertConfig"],
     "models.camembert.modeling_camembert": [
         "CamembertModel",
