@@ -1380,9 +1380,11 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     att = spec.attention
     loc = ["heads", i]
     if h.index is not None and not (decoder_only and h.style == "last_token"):
-        raise fail("`index` chooses the token a decoder-only stack's `style: last_token` sequence classifier reads: remove it", loc + ["index"])
-    if h.loss_over is not None and not (decoder_only and h.kind == "token_classification"):
-        raise fail(f"`loss_over` chooses the tokens the loss of a decoder-only stack's token_classification covers, not of {'this stack' if h.kind == 'token_classification' else h.kind}: remove it", loc + ["loss_over"])
+        raise fail("`index` chooses the token the `style: last_token` sequence classifier of a decoder-only stack reads: remove it", loc + ["index"])
+    if h.loss_over is not None and not decoder_only:
+        raise fail("`loss_over` (the tokens a token-classification loss covers) is rendered only in decoder-only stacks: remove it", loc + ["loss_over"])
+    if h.loss_over is not None and h.kind != "token_classification":
+        raise fail(f"`loss_over` chooses the tokens the loss of token_classification covers, not of {h.kind}: remove it", loc + ["loss_over"])
     if isinstance(h.dropout, (float, schema.AttributeRateSpec)):
         if not names_layout:
             raise fail("a fixed dropout rate or a list of configuration attributes is rendered only in names-layout stacks: write `dropout: <config field>`", loc + ["dropout"])
