@@ -617,8 +617,8 @@ class DecoderSpec(Strict):
     # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
     # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).
     copy_head_mask: bool = True
-    # Decoder-only stacks: the last entry of `hidden_states` is the last block's output before the final norm (as
-    # transformers' BioGPT appends it), not the stack's output after it.
+    # Decoder-only stacks: the last entry of `hidden_states` is the last block's output, appended before the final
+    # norm, not the stack's output after it.
     hidden_states_before_final_norm: bool = False
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
