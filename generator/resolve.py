@@ -1096,6 +1096,8 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail("a stack without dropout is rendered only in names-layout stacks: write `dropout: <config field>`", [key, "dropout"])
     if emb.shared is not None and spec.encoder.embed_tokens is None:
         raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
+    if emb.mask_positions and emb.position == "absolute" and not emb.position_offset:
+        raise fail("positions counted over the attention mask give padding the position -1, the table row before the first position: write `position_offset: 2` (or another offset of at least 1)", ["embeddings", "mask_positions"])
     if emb.sinusoidal is True and support.rule_kind(spec, c.stack) not in (support.NAMES_ENCODER_DECODER, support.DECODER_ONLY):
         raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder and decoder-only stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
     kind = support.rule_kind(spec, c.stack)

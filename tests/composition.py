@@ -377,7 +377,8 @@ def decoder_only_specs(draw, name: str) -> dict:
             embeddings["position_offset"] = 2
         positions = draw(st.sampled_from(["learned", "mask", "sinusoidal"]))
         if positions == "mask":
-            embeddings["mask_positions"] = True
+            # Padding counts as position -1: the table needs a row before the first position.
+            embeddings.update(mask_positions=True, position_offset=2)
         elif positions == "sinusoidal":
             embeddings.update(sinusoidal=True, sinusoidal_layout=draw(st.sampled_from(["interleaved", "fairseq"])), padding_idx="pad_token_id")
     if draw(st.booleans()):
