@@ -305,8 +305,8 @@ class EmbeddingsSpec(Strict):
     # of a table of `max_position_embeddings + position_offset` rows (the first rows are never a position).
     position_offset: Optional[int] = Field(default=None, ge=0)
     # decoder-only stacks with absolute positions: without `position_ids`, positions are counted over the attention
-    # mask, `cumsum(mask) * mask - 1` (pads -1, the row before the first position: `position_offset` >= 1 needed), the new tokens' entries (those
-    # after the cached length); without a mask they continue after the cached ones.
+    # mask, `cumsum(mask) * mask - 1` (pads -1, the row before the first position: `position_offset` >= 1 needed),
+    # the new tokens' entries (those after the cached length); without a mask they continue after the cached ones.
     mask_positions: bool = False
     # Word embeddings multiplied by sqrt(hidden_size): always (`true`) or when a boolean config field is true.
     # names-layout encoder-decoder stacks: the looked-up embeddings only, times the float factor. decoder-only stacks:
