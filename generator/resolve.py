@@ -140,6 +140,8 @@ class Head:
     pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
     base_model_prefix: Optional[str] = None  # names-layout heads: the base model's attribute, when not the spec's
     sinusoidal_saved: bool = True  # whether checkpoints of this head hold the fixed sinusoid position tables
+    index: str = "last_non_pad"  # style last_token: `last_non_pad` or `non_pad_count` (the row's count of non-pad tokens - 1)
+    loss_over: str = "labels"  # token_classification: `labels` (every label not -100) or `attended` (attention_mask 1 too)
 
     def class_name(self, prefix: str, framework: str) -> str:
         return FRAMEWORK_CLASS_PREFIX[framework] + prefix + self.suffix
@@ -1400,6 +1402,12 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     )
     att = spec.attention
     loc = ["heads", i]
+    if h.index is not None and not (decoder_only and h.style == "last_token"):
+        raise fail("`index` chooses the token the `style: last_token` sequence classifier of a decoder-only stack reads: remove it", loc + ["index"])
+    if h.loss_over is not None and not decoder_only:
+        raise fail("`loss_over` (the tokens a token-classification loss covers) is rendered only in decoder-only stacks: remove it", loc + ["loss_over"])
+    if h.loss_over is not None and h.kind != "token_classification":
+        raise fail(f"`loss_over` chooses the tokens the loss of token_classification covers, not of {h.kind}: remove it", loc + ["loss_over"])
     if isinstance(h.dropout, (float, schema.AttributeRateSpec)):
         if not names_layout:
             raise fail("a fixed dropout rate or a list of configuration attributes is rendered only in names-layout stacks: write `dropout: <config field>`", loc + ["dropout"])
@@ -1537,6 +1545,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         pre_classifier=h.pre_classifier,
         base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
         sinusoidal_saved=h.sinusoidal_saved,
+        index=h.index or "last_non_pad",
+        loss_over=h.loss_over or "labels",
     )
 
 

@@ -621,6 +621,9 @@ class DecoderSpec(Strict):
     # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
     # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).
     copy_head_mask: bool = True
+    # Decoder-only stacks: the last entry of `hidden_states` is the last block's output, appended before the final
+    # norm, not the stack's output after it.
+    hidden_states_before_final_norm: bool = False
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None
@@ -820,6 +823,13 @@ class HeadSpec(Strict):
     # `first_token` (encoder stacks of the names layout): the first token's hidden state, through `pre_classifier`
     # when set, then dropout and the classifier (`path`).
     style: Optional[Literal["pooled", "dense_act", "last_token", "first_token"]] = None
+    # style `last_token`: the token each row is read at. `last_non_pad` (default): the rightmost token that is not
+    # `config.pad_token_id`. `non_pad_count`: the index `count(tokens != pad_token_id) - 1` (the same with right
+    # padding, another token with left padding; without a pad id, the last position of every row, any batch size).
+    index: Optional[Literal["last_non_pad", "non_pad_count"]] = None
+    # token_classification of decoder-only stacks: the tokens the loss covers. `labels` (default): every label that
+    # is not -100. `attended`: those whose `attention_mask` is 1 too (every label not -100 without a mask).
+    loss_over: Optional[Literal["labels", "attended"]] = None
     activation: Optional[HeadActivation] = None
     # multiple_choice: the pooler output, the last token, or the spec's `sequence_summary` component.
     # `first_token` (names layout): as sequence_classification's `style: first_token`, one score per choice.

@@ -244,7 +244,9 @@ def decoder_only_specs(draw, name: str) -> dict:
     biases. A decoder-only stack (pre-norm or normalising each sublayer's output, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never;
     absolute positions with or without a row offset, learned, counted over the attention mask or fixed sinusoids,
-    interleaved or fairseq's; a dropout between the feed-forward projections or none)
+    interleaved or fairseq's; a dropout between the feed-forward projections or none; the last `hidden_states` entry
+    after or before the final norm; the sequence classifier read at the last non-pad token or at the count of non-pad
+    tokens - 1; the token classifier's loss over every label or the attended tokens only)
     or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
     with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
     types (a table of their own or rows of the word embeddings) or none, a fixed or configured epsilon, first-token
@@ -394,9 +396,19 @@ def decoder_only_specs(draw, name: str) -> dict:
                              default_repeat="num_hidden_layers",
                              default_tail={"start": "max_window_layers", "when": "sliding_window"}))
         attention["layer_types"] = "layer_types"
+    # Drawn last: the last `hidden_states` entry before the final norm; the sequence classifier read at each row's
+    # count of non-pad tokens - 1; the token classifier's loss over the attended tokens only.
+    decoder: dict[str, Any] = {"causal": True, "cache": True, "mask": mask}
+    if draw(st.booleans()):
+        decoder["hidden_states_before_final_norm"] = True
+    for head in heads:
+        if head["kind"] == "sequence_classification" and draw(st.booleans()):
+            head["index"] = "non_pad_count"
+        if head["kind"] == "token_classification" and draw(st.booleans()):
+            head["loss_over"] = "attended"
     if residual is None and feed_forward.get("dropout", "set") is None and draw(st.booleans()):
-        # Drawn last: each sublayer's output normalised before its residual add (sequential sublayers, no dropout
-        # after them).
+        # And, with sequential sublayers without dropout after them: each sublayer's output normalised before its
+        # residual add.
         norm["placement"] = "output"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
@@ -408,7 +420,7 @@ def decoder_only_specs(draw, name: str) -> dict:
         "attention": attention, "feed_forward": feed_forward,
         "norm": norm,
         **({"residual": {"parallel": residual, **({"shared_norm": True} if shared_norm else {})}} if residual is not None else {}),
-        "decoder": {"causal": True, "cache": True, "mask": mask},
+        "decoder": decoder,
         "lm_head": lm_head,
         "heads": heads,
     }
@@ -804,7 +816,10 @@ def describe(spec: dict) -> list[str]:
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",
                        f"decoder_only.mask_positions={emb.get('mask_positions', False)}",
                        f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
-                       f"decoder_only.activation_dropout={'activation_dropout' in ffn}"]
+                       f"decoder_only.activation_dropout={'activation_dropout' in ffn}",
+                       f"decoder_only.hidden_states_before_final_norm={spec['decoder'].get('hidden_states_before_final_norm', False)}",
+                       *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
+                       *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]
     elif seq2seq:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"position.owner={spec['position']['owner']}",

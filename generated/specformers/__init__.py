@@ -228,6 +228,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxBertForQuestionAnswering",
         "FlaxBertPreTrainedModel",
     ],
+    "models.biogpt.configuration_biogpt": ["BioGptConfig"],
+    "models.biogpt.modeling_biogpt": [
+        "BioGptModel",
+        "BioGptForCausalLM",
+        "BioGptForTokenClassification",
+        "BioGptForSequenceClassification",
+        "BioGptPreTrainedModel",
+    ],
+    "models.biogpt.modeling_tf_biogpt": [
+        "TFBioGptModel",
+        "TFBioGptForCausalLM",
+        "TFBioGptForTokenClassification",
+        "TFBioGptForSequenceClassification",
+        "TFBioGptPreTrainedModel",
+    ],
+    "models.biogpt.modeling_flax_biogpt": [
+        "FlaxBioGptModel",
+        "FlaxBioGptForCausalLM",
+        "FlaxBioGptForTokenClassification",
+        "FlaxBioGptForSequenceClassification",
+        "FlaxBioGptPreTrainedModel",
+    ],
     "models.blenderbot_small.configuration_blenderbot_small": ["BlenderbotSmallConfig"],
     "models.blenderbot_small.modeling_blenderbot_small": [
         "BlenderbotSmallModel",
