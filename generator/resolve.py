@@ -234,6 +234,8 @@ class Names:
     rotary_interleaved: bool = False
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
+    # The config field each sublayer's output is multiplied by before its residual add (`residual.multiplier`).
+    residual_multiplier: Optional[str] = None
     # Norms of the queries and keys (`attention.qk_norm`, the roles `attention.q_norm` / `attention.k_norm`): False,
     # True, or the boolean config field without which they do not exist; over each head's width (`head`) or the whole
     # projection's (`all`, before the split into heads).
@@ -947,6 +949,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_dims=spec.position.dims if isinstance(spec.position, schema.RotaryPosition) else None,
         rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
         shared_norm=spec.residual is not None and spec.residual.shared_norm,
+        residual_multiplier=spec.residual.multiplier if spec.residual is not None else None,
         qk_norm=att.qk_norm,
         qk_norm_scope=att.qk_norm_scope,
         shared=roles["embeddings.shared"] if seq2seq else None,
@@ -1104,6 +1107,7 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
     emb = spec.embeddings
     need_field(emb.size, ["embeddings", "size"])
     need_field(emb.dropout, ["embeddings", "dropout"])
+    _need_float_field(c, emb.multiplier, ["embeddings", "multiplier"])
     if emb.mask_positions and not emb.position_offset:
         raise fail("positions counted over the attention mask give padding -1, the row before the first position: add `position_offset: 2` (as transformers' tables of max_position_embeddings + 2 rows) or another offset of at least 1", ["embeddings", "mask_positions"])
     if not names_layout and (emb.dropout is None or spec.feed_forward.dropout is None):
@@ -1171,6 +1175,7 @@ def _resolve_attention(c: _Context) -> None:
         if isinstance(value, str):
             need_field(value, loc)
     need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
+    _need_float_field(c, att.multiplier, ["attention", "multiplier"])
     need_field(att.sliding_window, ["attention", "sliding_window"])
     window_field = fields.get(spec.config.attribute_map.get(att.sliding_window, att.sliding_window)) if att.sliding_window else None
     if window_field is not None and window_field.type != "int":
@@ -1215,9 +1220,27 @@ def _resolve_feed_forward(c: _Context) -> None:
         need_field(ffn.gated, ["feed_forward", "gated"])
 
 
+def _need_float_field(c: _Context, name: Optional[str], loc: list) -> None:
+    """`name` (when set) is a declared float config field: a factor of the computation."""
+    if name is None:
+        return
+    c.need_field(name, loc)
+    field = c.fields.get(c.spec.config.attribute_map.get(name, name))
+    if field is not None and field.type != "float":
+        raise c.fail(f"a factor of the computation is a float config field, not the {field.type} field {name!r}: declare it `type: float` or name another", loc)
+
+
 def _resolve_residual(c: _Context) -> None:
-    """`residual`: the config field that chooses the parallel form, when one does."""
+    """`residual`: the config field that chooses the parallel form, when one does; the sublayers' multiplier."""
     residual = c.spec.residual
+    if residual is not None and residual.multiplier is not None:
+        _need_float_field(c, residual.multiplier, ["residual", "multiplier"])
+        spec = c.spec
+        if residual.parallel is not False or spec.norm.placement != "pre":
+            raise c.fail("`multiplier` scales each sublayer's output before its residual add in sequential pre-norm blocks: write `parallel: false` and `norm.placement: pre`, or remove `multiplier`", ["residual", "multiplier"])
+        if spec.attention.output_dropout or spec.feed_forward.dropout is not None:
+            loc = ["attention", "output_dropout"] if spec.attention.output_dropout else ["feed_forward", "dropout"]
+            raise c.fail("a residual `multiplier` scales the sublayers' outputs with no dropout after them: write `attention.output_dropout: false` and `feed_forward.dropout: null`", loc)
     if residual is not None and isinstance(residual.parallel, str):
         c.need_field(residual.parallel, ["residual", "parallel"])
     if residual is not None and residual.shared_norm and residual.parallel is not True:
@@ -1381,6 +1404,10 @@ def _resolve_head_components(c: _Context) -> None:
         # (`lm_head.decoder` is refused by the rules of the stack kind.)
         if "." in spec.lm_head.path:
             raise fail(f"a names-layout encoder's `flat` LM head is one attribute of the head model, holding its vocabulary projection `decoder`: write `path: {spec.lm_head.path.rsplit('.', 1)[1]}`", ["lm_head", "path"])
+    if spec.lm_head is not None and spec.lm_head.logits_divisor is not None:
+        if spec.lm_head.layout != "linear":
+            raise fail("`logits_divisor` divides the logits of the `layout: linear` LM head: write `layout: linear` or remove it", ["lm_head", "logits_divisor"])
+        _need_float_field(c, spec.lm_head.logits_divisor, ["lm_head", "logits_divisor"])
     if spec.lm_head is not None and spec.lm_head.layout != "linear":
         need_field(spec.lm_head.activation.field, ["lm_head", "activation", "field"])
         if spec.lm_head.decoder is not None:

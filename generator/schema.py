@@ -313,6 +313,9 @@ class EmbeddingsSpec(Strict):
     # the looked-up or given `inputs_embeds`, the factor rounded to their dtype first (which matters only in half
     # precision).
     scale: Union[Literal[True], FieldName, None] = None
+    # decoder-only stacks: the word embeddings (looked up or given as `inputs_embeds`) times this float config field,
+    # after `scale`.
+    multiplier: Optional[FieldName] = None
 
 
 class RotaryPosition(Strict):
@@ -427,6 +430,9 @@ class AttentionSpec(Strict):
     module: Identifier = "attention"
     # Divide scores by sqrt(head_dim): always (true), never (false), or as a boolean config field says.
     scale: Union[bool, FieldName] = True
+    # decoder-only stacks: the scores times this float config field (with `scale: false`: instead of the division by
+    # sqrt(head_dim)).
+    multiplier: Optional[FieldName] = None
     # A boolean config field: scores are also divided by the layer's index + 1 (layer-wise attention scaling).
     scale_by_inverse_layer: Optional[FieldName] = None
     # Scores and probabilities computed in float32 whatever the model's dtype: always (true) or when a boolean config
@@ -556,6 +562,9 @@ class ResidualSpec(Strict):
     # Decoder-only stacks with `parallel: true`: both sublayers read the output of one norm, `attention.norm`
     # (`x + attention(norm(x)) + feed_forward(norm(x))`, GPT-J); there is then no `ffn.norm` role.
     shared_norm: bool = False
+    # Decoder-only stacks, sequential pre-norm sublayers without dropout after them: each sublayer's output times this
+    # float config field before its residual add (`x + attention(norm(x)) * m`).
+    multiplier: Optional[FieldName] = None
 
 
 class SharingSpec(Strict):
@@ -718,6 +727,8 @@ class LMHeadSpec(Strict):
     # linear (decoder-only stacks): whether the vocabulary projection has a bias (`<path>.bias`; it is not tied with
     # the word embeddings).
     bias: bool = False
+    # linear (decoder-only stacks): the logits divided by this float config field (before the loss).
+    logits_divisor: Optional[FieldName] = None
 
 
 class DiscriminatorHeadSpec(Strict):

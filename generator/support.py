@@ -347,6 +347,17 @@ RULES += tuple(
     Rule(kind, "embeddings.mask_positions", (False,), "remove `mask_positions`: positions counted over the attention mask exist only in decoder-only stacks")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
+# Float multipliers from the config (of the word embeddings, the attention scores, the sublayers' outputs) and a
+# divisor of the logits: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, path, (_ABSENT,), instead)
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+    for path, instead in (
+        ("embeddings.multiplier", "remove `multiplier`: word embeddings times a config factor exist only in decoder-only stacks"),
+        ("attention.multiplier", "remove `multiplier`: scores times a config factor exist only in decoder-only stacks"),
+        ("lm_head.logits_divisor", "remove `logits_divisor`: logits divided by a config factor exist only in decoder-only stacks"),
+    )
+)
 # Word embeddings times sqrt(hidden_size) exist only in names-layout encoder-decoder and decoder-only stacks.
 RULES += tuple(
     Rule(kind, "embeddings.scale", (_ABSENT,), "remove `scale`: scaled word embeddings exist only in names-layout encoder-decoder and decoder-only stacks")

@@ -524,6 +524,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGPTJForQuestionAnswering",
         "FlaxGPTJPreTrainedModel",
     ],
+    "models.granite.configuration_granite": ["GraniteConfig"],
+    "models.granite.modeling_granite": [
+        "GraniteModel",
+        "GraniteForCausalLM",
+        "GranitePreTrainedModel",
+    ],
+    "models.granite.modeling_tf_granite": [
+        "TFGraniteModel",
+        "TFGraniteForCausalLM",
+        "TFGranitePreTrainedModel",
+    ],
+    "models.granite.modeling_flax_granite": [
+        "FlaxGraniteModel",
+        "FlaxGraniteForCausalLM",
+        "FlaxGranitePreTrainedModel",
+    ],
     "models.llama.configuration_llama": ["LlamaConfig"],
     "models.llama.modeling_llama": [
         "LlamaModel",
