@@ -410,6 +410,22 @@ def decoder_only_specs(draw, name: str) -> dict:
         # And, with sequential sublayers without dropout after them: each sublayer's output normalised before its
         # residual add.
         norm["placement"] = "output"
+    residual_box: dict[str, Any] = {"parallel": residual, **({"shared_norm": True} if shared_norm else {})} if residual is not None else {}
+    if draw(st.booleans()):
+        # Float factors from the config: the word embeddings', the attention scores' (with or without the division
+        # by sqrt(head_dim)), the logits' divisor; and with sequential pre-norm sublayers without dropout after them,
+        # each sublayer's output's.
+        fields += [_field("embedding_multiplier", "float", 2.5), _field("attention_multiplier", "float", 0.3)]
+        embeddings["multiplier"] = "embedding_multiplier"
+        attention["multiplier"] = "attention_multiplier"
+        if draw(st.booleans()):
+            attention["scale"] = False
+        if lm_head is not None and lm_head.get("layout") == "linear":
+            fields.append(_field("logits_scaling", "float", 4.0))
+            lm_head["logits_divisor"] = "logits_scaling"
+        if residual is None and norm["placement"] == "pre" and feed_forward.get("dropout", "set") is None:
+            fields.append(_field("residual_multiplier", "float", 0.6))
+            residual_box["multiplier"] = "residual_multiplier"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -419,7 +435,7 @@ def decoder_only_specs(draw, name: str) -> dict:
         **({"position": position} if position else {}),
         "attention": attention, "feed_forward": feed_forward,
         "norm": norm,
-        **({"residual": {"parallel": residual, **({"shared_norm": True} if shared_norm else {})}} if residual is not None else {}),
+        **({"residual": residual_box} if residual_box else {}),
         "decoder": decoder,
         "lm_head": lm_head,
         "heads": heads,
@@ -792,6 +808,7 @@ def describe(spec: dict) -> list[str]:
                    f"feed_forward.projection={ffn['projection']}", f"feed_forward.bias={ffn['bias']}",
                    f"attention.scale={att.get('scale', True)}", f"scale_by_inverse_layer={'scale_by_inverse_layer' in att}",
                    f"upcast={'upcast' in att}", f"ffn_container={spec['names']['ffn.input'].count('.')}",
+                   f"multipliers={'multiplier' in spec['embeddings']}", f"residual.multiplier={'multiplier' in spec.get('residual', {})}",
                    f"gated={ffn.get('gated', False)}", f"fused_gate={spec['names'].get('ffn.gate') == spec['names']['ffn.input']}",
                    f"head_dim={'head_dim' in att}", f"kv_heads={'kv_heads' in att}",
                    f"output_bias={att.get('output_bias')}", f"dropout={ffn.get('dropout', 'set')}",
