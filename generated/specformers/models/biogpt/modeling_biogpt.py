@@ -25,6 +25,7 @@ from ...modeling_utils import (
     GradientCheckpointingLayer,
     PreTrainedModel,
     check_inputs,
+    check_label_shape,
     mask_value,
 )
 from ...utils import attribute_rate
@@ -500,7 +501,10 @@ class BioGptForTokenClassification(BioGptPreTrainedModel):
         if labels is not None:
             if attention_mask is not None:
                 # Only the attended tokens count: the others' labels are ignored, as -100 is.
-                labels = torch.where(attention_mask == 1, labels, -100)
+                check_label_shape(
+                    "labels", labels, logits.shape[:-1], f"one class index in [0, {logits.shape[-1]}) per prediction"
+                )
+                labels = torch.where(attention_mask == 1, labels.reshape(attention_mask.shape), -100)
             loss = self.classification_loss(logits, labels)
         output = TokenClassifierOutput(
             loss=loss,

@@ -29,6 +29,7 @@ from ...modeling_flax_utils import (
     FlaxPreTrainedModel,
     causal_lm_loss,
     check_inputs,
+    check_label_shape,
     classification_loss,
     expand_head_mask,
     logical,
@@ -429,7 +430,10 @@ class FlaxBioGptForTokenClassificationModule(nn.Module):
         logits = self.classifier(self.dropout(hidden_states, deterministic=deterministic))  # (batch, seq, num_labels)
         if labels is not None and attention_mask is not None:
             # Only the attended tokens count: the others' labels are ignored, as -100 is.
-            labels = jnp.where(attention_mask == 1, labels, -100)
+            check_label_shape(
+                "labels", labels, logits.shape[:-1], f"one class index in [0, {logits.shape[-1]}) per prediction"
+            )
+            labels = jnp.where(attention_mask == 1, labels.reshape(attention_mask.shape), -100)
         loss = classification_loss(logits, labels) if labels is not None else None
         values = dict(loss=loss, logits=logits)
         output = FlaxTokenClassifierOutput(

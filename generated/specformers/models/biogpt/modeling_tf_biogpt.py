@@ -25,6 +25,7 @@ from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
     check_inputs,
+    check_label_shape,
     causal_lm_loss,
     cross_entropy,
     get_initializer,
@@ -709,7 +710,11 @@ class TFBioGptForTokenClassification(TFBioGptPreTrainedModel):
         if labels is not None:
             if attention_mask is not None:
                 # Only the attended tokens count: the others' labels are ignored, as -100 is.
-                labels = tf.convert_to_tensor(labels)
+                num_classes = shape_list(logits)[-1]
+                check_label_shape(
+                    "labels", labels, shape_list(logits)[:-1], f"one class index in [0, {num_classes}) per prediction"
+                )
+                labels = tf.reshape(tf.convert_to_tensor(labels), shape_list(attention_mask))
                 attended = tf.equal(tf.cast(attention_mask, labels.dtype), 1)
                 labels = tf.where(attended, labels, tf.constant(-100, labels.dtype))
             loss = reduced_loss(
