@@ -519,8 +519,10 @@ class FlaxM2M100Encoder(nn.Module):
         self.embed_positions = partitioned_embed(
             config.max_position_embeddings + 2,
             config.hidden_size,
-            # Fixed sinusoid positions.
-            sinusoidal_positions,
+            # Fixed sinusoid positions (the padding row zero).
+            lambda key, shape, dtype=jnp.float32: sinusoidal_positions(
+                key, shape, dtype, padding_idx=config.pad_token_id
+            ),
             ("kv", "embed"),
             dtype=self.dtype,
         )
@@ -553,7 +555,7 @@ class FlaxM2M100Encoder(nn.Module):
     ) -> FlaxBaseModelOutput:
         """The stack's output (through the final norm) and, on request, the hidden states (the normalised embeddings
         and each block's output, the last one through the final norm) and the attention probabilities.
-        `position_ids` (batch or 1, seq): the tokens' positions, by default 0, 1, ... in every row."""
+        `position_ids` (batch or 1, seq): the tokens' positions, by default counted past the padding index."""
         config = self.config
         batch_size, seq_length = check_inputs(
             input_ids,
@@ -569,11 +571,15 @@ class FlaxM2M100Encoder(nn.Module):
         )
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings()(input_ids.astype("i4")) * self.embed_scale
-        if position_ids is None:
-            # Positions count from 0 in every row, padding or not.
-            position_ids = jnp.arange(seq_length)[None, :]
-        # The table's first 2 rows are never a position.
-        positions = self.embed_positions(position_ids + 2)
+        padding_idx = config.pad_token_id
+        if position_ids is None and input_ids is not None:
+            # Tokens count from padding_idx + 1, skipping pads, which keep padding_idx.
+            not_pad = (input_ids != padding_idx).astype("i4")
+            position_ids = jnp.cumsum(not_pad, axis=1) * not_pad + padding_idx  # (batch, seq)
+        elif position_ids is None:
+            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ...
+            position_ids = jnp.arange(padding_idx + 1, padding_idx + 1 + seq_length)[None, :]  # (1, seq)
+        positions = self.embed_positions(position_ids)
         hidden_states = inputs_embeds + positions.astype(inputs_embeds.dtype)
         hidden_states = self.dropout(hidden_states, deterministic=deterministic)
         dtype = hidden_states.dtype
@@ -650,8 +656,10 @@ class FlaxM2M100Decoder(nn.Module):
         self.embed_positions = partitioned_embed(
             config.max_position_embeddings + 2,
             config.hidden_size,
-            # Fixed sinusoid positions.
-            sinusoidal_positions,
+            # Fixed sinusoid positions (the padding row zero).
+            lambda key, shape, dtype=jnp.float32: sinusoidal_positions(
+                key, shape, dtype, padding_idx=config.pad_token_id
+            ),
             ("kv", "embed"),
             dtype=self.dtype,
         )
@@ -740,11 +748,15 @@ class FlaxM2M100Decoder(nn.Module):
             inputs_embeds = jnp.where(cache_index + seq_length <= key_length, inputs_embeds, jnp.nan)
         else:
             query_offset, key_length = past_length, past_length + seq_length
-        if position_ids is None:
-            # Positions continue after the cached ones.
-            position_ids = (jnp.arange(seq_length) + query_offset)[None, :]
-        # The table's first 2 rows are never a position.
-        positions = self.embed_positions(position_ids + 2)
+        padding_idx = config.pad_token_id
+        if position_ids is None and input_ids is not None:
+            # Tokens count from padding_idx + 1 (after the cached ones), skipping pads, which keep padding_idx.
+            not_pad = (input_ids != padding_idx).astype("i4")
+            position_ids = (jnp.cumsum(not_pad, axis=1) + query_offset) * not_pad + padding_idx  # (batch, seq)
+        elif position_ids is None:
+            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ... after the cached ones
+            position_ids = (jnp.arange(seq_length) + query_offset + padding_idx + 1)[None, :]  # (1, seq)
+        positions = self.embed_positions(position_ids)
         hidden_states = inputs_embeds + positions.astype(inputs_embeds.dtype)
         hidden_states = self.dropout(hidden_states, deterministic=deterministic)
         dtype = hidden_states.dtype
@@ -1107,13 +1119,10 @@ class FlaxM2M100ForConditionalGenerationModule(FlaxM2M100HeadModule):
                 raise ValueError(
                     "config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs"
                 )
-            # Training needs no cache; the decoder reads the labels shifted right.
-            use_cache = False
+            # The decoder reads the labels shifted right (the cache is still returned).
             decoder_input_ids = shift_tokens_right(
                 labels, self.config.decoder_start_token_id, self.config.pad_token_id
             )
-        elif labels is not None:
-            use_cache = False
         encoder_outputs, decoder_outputs = self.model.encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,
