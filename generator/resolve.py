@@ -1126,6 +1126,9 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
             raise fail(f"`path` names the table's attribute in the embeddings module: {emb.task_type.path!r} is another module's (write e.g. `task_type_embeddings`)", loc + ["path"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
+    if emb.mask_positions and not emb.position_offset:
+        # Pads are counted at position -1: a row of the table only past an offset.
+        raise fail("positions counted over the attention mask put padding at position -1, a row of the table only with a row offset: write `position_offset: 2` (as transformers' OPT) or remove `mask_positions`", ["embeddings", "mask_positions"])
     if emb.position_padding_idx is not None:
         need_field(emb.position_padding_idx, ["embeddings", "position_padding_idx"])
         if emb.position != "absolute":

@@ -293,7 +293,7 @@ class EmbeddingsSpec(Strict):
     # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both. `fairseq` (decoder-only and
     # names-layout encoder-decoder stacks): fairseq's table, computed in float32: the sines of the first floor(dim / 2) columns then their cosines
     # (an odd width's last column zero), angle k `position * exp(-k * ln(10000) / (floor(dim / 2) - 1))`, the row
-    # `config.<padding_idx>` zero.
+    # `config.<padding_idx>` of an always fixed table (`sinusoidal: true`) zero.
     sinusoidal_layout: Literal["interleaved", "halves", "fairseq"] = "interleaved"
     # names-layout encoders with a position table, and names-layout encoder-decoder stacks with `sinusoidal: true`:
     # the PyTorch classes have transformers' `get_position_embeddings` (the encoder's and the decoder's tables) and

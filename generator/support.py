@@ -12,8 +12,8 @@ pydantic checks each field on its own; this table checks the combinations. The t
 
 An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two LayerNorm or
 RMSNorm stacks, post-norm or pre-norm each ending with a final norm, their feed-forward dense or gated, their
-projections' biases fixed or chosen by config flags, with learned absolute positions (the roles `encoder` and
-`decoder` name them), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
+projections' biases fixed or chosen by config flags, with absolute positions (learned or fixed sinusoids, counted
+from 0 or past a padding index; the roles `encoder` and `decoder` name the stacks), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
 inputs from labels shifted right after a start token or after each row's last non-pad token (`decoder.shift`). Its rules are those of the kind
 ``names-layout encoder-decoder``.
 
