@@ -1128,7 +1128,7 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         need_field("max_position_embeddings", ["embeddings", "position"])
     if emb.mask_positions and not emb.position_offset:
         # Pads are counted at position -1: a row of the table only past an offset.
-        raise fail("positions counted over the attention mask put padding at position -1, a row of the table only with a row offset: write `position_offset: 2` (as transformers' OPT) or remove `mask_positions`", ["embeddings", "mask_positions"])
+        raise fail("positions counted over the attention mask put padding at position -1, a row of the table only with a row offset: write `position_offset: 2` or remove `mask_positions`", ["embeddings", "mask_positions"])
     if emb.position_padding_idx is not None:
         need_field(emb.position_padding_idx, ["embeddings", "position_padding_idx"])
         if emb.position != "absolute":
@@ -1429,7 +1429,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
     if h.labels_disable_cache is not None and not (h.kind == "causal_lm" or (h.kind == "conditional_generation" and rule_kind == support.NAMES_ENCODER_DECODER)):
         raise fail(f"`labels_disable_cache` only applies to causal_lm and to conditional_generation of names-layout encoder-decoder stacks, not {h.kind}: remove it", loc + ["labels_disable_cache"])
-    # Default: a causal LM keeps returning the cache given labels; an encoder-decoder's generation head (BART's) does not.
+    # Default: a causal LM keeps returning the cache given labels; an encoder-decoder's generation head does not.
     labels_disable_cache = h.labels_disable_cache if h.labels_disable_cache is not None else h.kind == "conditional_generation"
     if h.encoder_states is not None:
         if att.cross_module is None or seq2seq:
