@@ -1495,6 +1495,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         missing = [name for name in needed if name not in fields_of]
         if missing:
             raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
+    if not h.sinusoidal_saved and spec.embeddings.sinusoidal is True and spec.embeddings.sinusoidal_layout == "fairseq":
+        raise fail("fairseq's always fixed table is a constant the model computes, never saved in checkpoints: remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
     if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
         # With a config flag, the tables may be learned: they must then be saved; decoder-only stacks never save them.
         raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints (decoder-only stacks hold such a table as a computed constant, never saved): write `embeddings.sinusoidal: true` in a names-layout encoder-decoder or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])

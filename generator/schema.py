@@ -284,9 +284,9 @@ class EmbeddingsSpec(Strict):
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
     # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder and decoder-only stacks):
     # always fixed sinusoids. Checkpoints store the table, except a names-layout encoder-decoder head's with
-    # `sinusoidal_saved: false`; decoder-only stacks hold an always fixed table as a constant the model computes (no
-    # parameter: a PyTorch buffer left out of the state dict, as transformers' fairseq-derived decoder-only classes
-    # hold it).
+    # `sinusoidal_saved: false`; decoder-only stacks, and names-layout encoder-decoders with fairseq's layout, hold an
+    # always fixed table as a constant the model computes (no parameter: a PyTorch buffer left out of the state dict,
+    # as transformers' fairseq-derived classes hold it).
     sinusoidal: Union[Literal[True], FieldName, None] = None
     # With `sinusoidal`: where each position's sines and cosines sit. `interleaved`: sin in the even columns, cos in
     # the odd ones; `halves` (names-layout encoder-decoder stacks): the sines in the first ceil(dim / 2) columns, the

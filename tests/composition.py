@@ -546,6 +546,10 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
                 head["sinusoidal_saved"] = False
     if sinusoidal:
         embeddings["sinusoidal_layout"] = draw(st.sampled_from(["interleaved", "halves", "fairseq"]))
+    if sinusoidal is True and embeddings["sinusoidal_layout"] == "fairseq":
+        # fairseq's always fixed table is a constant, never saved.
+        for head in heads:
+            head.pop("sinusoidal_saved", None)
     if draw(st.booleans()):
         # Positions counted past the padding index from the ids (M2M100's), the decoder's after the cached length.
         embeddings["position_padding_idx"] = "pad_token_id"

@@ -62,6 +62,21 @@ def sinusoidal_positions(
     return jnp.asarray(table, dtype)
 
 
+class FlaxM2M100SinusoidalPositions(nn.Module):
+    """The fixed sinusoid position table (`max_position_embeddings + 2` rows), a constant computed
+    here: no parameter, nothing to load or save; rows looked up by position."""
+
+    config: M2M100Config
+    dtype: jnp.dtype = jnp.float32
+
+    def __call__(self, position_ids: jnp.ndarray) -> jnp.ndarray:
+        config = self.config
+        table = sinusoidal_positions(
+            None, (config.max_position_embeddings + 2, config.hidden_size), self.dtype, padding_idx=config.pad_token_id
+        )
+        return jnp.take(table, position_ids, axis=0)
+
+
 def causal_attention_bias(
     attention_mask: jnp.ndarray, query_offset, query_length: int, dtype: jnp.dtype = jnp.float32
 ) -> jnp.ndarray:
@@ -516,16 +531,7 @@ class FlaxM2M100Encoder(nn.Module):
                 dtype=self.dtype,
             )
         # embeddings.position: Embed
-        self.embed_positions = partitioned_embed(
-            config.max_position_embeddings + 2,
-            config.hidden_size,
-            # Fixed sinusoid positions (the padding row zero).
-            lambda key, shape, dtype=jnp.float32: sinusoidal_positions(
-                key, shape, dtype, padding_idx=config.pad_token_id
-            ),
-            ("kv", "embed"),
-            dtype=self.dtype,
-        )
+        self.embed_positions = FlaxM2M100SinusoidalPositions(config, dtype=self.dtype)
         self.layers = FlaxModuleSequence(
             tuple(
                 partial(FlaxM2M100EncoderLayer, config, layer_idx=i, dtype=self.dtype)
@@ -653,16 +659,7 @@ class FlaxM2M100Decoder(nn.Module):
                 dtype=self.dtype,
             )
         # embeddings.position: Embed
-        self.embed_positions = partitioned_embed(
-            config.max_position_embeddings + 2,
-            config.hidden_size,
-            # Fixed sinusoid positions (the padding row zero).
-            lambda key, shape, dtype=jnp.float32: sinusoidal_positions(
-                key, shape, dtype, padding_idx=config.pad_token_id
-            ),
-            ("kv", "embed"),
-            dtype=self.dtype,
-        )
+        self.embed_positions = FlaxM2M100SinusoidalPositions(config, dtype=self.dtype)
         self.layers = FlaxModuleSequence(
             tuple(
                 partial(FlaxM2M100DecoderLayer, config, layer_idx=i, dtype=self.dtype)
@@ -1410,9 +1407,6 @@ class FlaxM2M100Model(FlaxM2M100PreTrainedModel):
     """
 
     module_class = FlaxM2M100Module
-    # transformers' class leaves the fixed sinusoid position tables out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
     def __call__(
         self,
@@ -1604,9 +1598,6 @@ class FlaxM2M100ForConditionalGeneration(FlaxM2M100PreTrainedModel, FlaxGenerati
     """
 
     module_class = FlaxM2M100ForConditionalGenerationModule
-    # transformers' class leaves the fixed sinusoid position tables out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
     @property
     def _tied_weights_keys(self) -> tuple:

@@ -53,6 +53,21 @@ def sinusoidal_positions(num_positions: int, dim: int, padding_idx: Optional[int
     return table
 
 
+class M2M100SinusoidalPositions(nn.Module):
+    """The fixed sinusoid position table (`max_position_embeddings + 2` rows), a buffer computed
+    here and left out of the state dict: rows looked up by position."""
+
+    def __init__(self, config: M2M100Config) -> None:
+        super().__init__()
+        table = sinusoidal_positions(
+            config.max_position_embeddings + 2, config.hidden_size, padding_idx=config.pad_token_id
+        )
+        self.register_buffer("weights", table, persistent=False)
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        return self.weights[position_ids]
+
+
 def padding_mask(attention_mask: Optional[torch.Tensor], states: torch.Tensor) -> torch.Tensor:
     """The additive mask (batch or 1, 1, 1, key_len) of the padding keys of `states` (batch, key_len, hidden), from
     `attention_mask` (batch, key_len) with 1 for the keys to attend to; zeros without it."""
@@ -312,17 +327,13 @@ class M2M100Encoder(nn.Module):
         # embeddings.word: Embedding
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         # embeddings.position: Embedding
-        self.embed_positions = nn.Embedding(
-            config.max_position_embeddings + 2, config.hidden_size, padding_idx=config.pad_token_id
-        )
+        self.embed_positions = M2M100SinusoidalPositions(config)
         self.layers = nn.ModuleList([M2M100EncoderLayer(config, i) for i in range(config.num_hidden_layers)])
         # final_norm: LayerNorm
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=1e-05)
         if embed_tokens is not None:
             # The model's shared vocabulary matrix.
             self.embed_tokens.weight = embed_tokens.weight
-        # The fixed sinusoid table (set by `_init_weights`) is not trained.
-        self.embed_positions.weight.requires_grad_(False)
         self.embed_scale = math.sqrt(config.hidden_size) if config.scale_embedding else 1.0
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -401,7 +412,7 @@ class M2M100Encoder(nn.Module):
             raise ValueError(
                 f"{name} should be specified for {len(self.layers)} layers, but it is for {head_mask.shape[0]}"
             )
-        return [mask[None, :, None, None].to(self.embed_positions.weight.dtype) for mask in head_mask]
+        return [mask[None, :, None, None].to(self.embed_tokens.weight.dtype) for mask in head_mask]
 
 
 class M2M100Decoder(nn.Module):
@@ -416,17 +427,13 @@ class M2M100Decoder(nn.Module):
         # embeddings.word: Embedding
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         # embeddings.position: Embedding
-        self.embed_positions = nn.Embedding(
-            config.max_position_embeddings + 2, config.hidden_size, padding_idx=config.pad_token_id
-        )
+        self.embed_positions = M2M100SinusoidalPositions(config)
         self.layers = nn.ModuleList([M2M100DecoderLayer(config, i) for i in range(config.decoder_layers)])
         # final_norm: LayerNorm
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=1e-05)
         if embed_tokens is not None:
             # The model's shared vocabulary matrix.
             self.embed_tokens.weight = embed_tokens.weight
-        # The fixed sinusoid table (set by `_init_weights`) is not trained.
-        self.embed_positions.weight.requires_grad_(False)
         self.embed_scale = math.sqrt(config.hidden_size) if config.scale_embedding else 1.0
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -555,7 +562,7 @@ class M2M100Decoder(nn.Module):
             raise ValueError(
                 f"{name} should be specified for {len(self.layers)} layers, but it is for {head_mask.shape[0]}"
             )
-        return [mask[None, :, None, None].to(self.embed_positions.weight.dtype) for mask in head_mask]
+        return [mask[None, :, None, None].to(self.embed_tokens.weight.dtype) for mask in head_mask]
 
 
 class M2M100PreTrainedModel(PreTrainedModel):
@@ -571,14 +578,6 @@ class M2M100PreTrainedModel(PreTrainedModel):
     )
     _cannot_prune_heads = "transformers' M2M100 encoder-decoder models cannot prune heads either"
 
-    @torch.no_grad()
-    def _init_weights(self, module: nn.Module) -> None:
-        super()._init_weights(module)
-        if isinstance(module, (M2M100Encoder, M2M100Decoder)):
-            # Fixed positions: the sinusoid table instead of random rows (the stack's children are initialised first).
-            table = module.embed_positions.weight
-            table.copy_(sinusoidal_positions(*table.shape, padding_idx=self.config.pad_token_id))
-
 
 class M2M100Model(M2M100PreTrainedModel):
     """The bare M2M100 encoder-decoder Model outputting the decoder's raw hidden-states without any specific head on
@@ -588,10 +587,6 @@ class M2M100Model(M2M100PreTrainedModel):
         config ([`M2M100Config`]):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
-
-    # transformers' class leaves the fixed sinusoid position tables out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
     _tied_weights_keys = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
 
@@ -758,10 +753,6 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel, GenerationMixin):
         config ([`M2M100Config`]):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
-
-    # transformers' class leaves the fixed sinusoid position tables out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
     _tied_weights_keys = [
         "model.encoder.embed_tokens.weight",

@@ -67,6 +67,20 @@ def sinusoidal_positions(shape, dtype=None, padding_idx=None):
     return tf.constant(table, dtype=dtype or tf.float32)
 
 
+class TFM2M100SinusoidalPositions(keras.layers.Layer):
+    """The fixed sinusoid position table (`max_position_embeddings + 2` rows), a constant computed
+    here: no variable, nothing to load or save; rows looked up by position."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self._table = sinusoidal_positions(
+            (config.max_position_embeddings + 2, config.hidden_size), padding_idx=config.pad_token_id
+        )
+
+    def call(self, position_ids):
+        return tf.gather(tf.cast(self._table, self.compute_dtype), position_ids)
+
+
 def padding_mask(attention_mask, dtype):
     """(batch, key_len) with 1 for the keys to attend to -> the additive mask (batch, 1, 1, key_len)."""
     return (1.0 - tf.cast(attention_mask, dtype)[:, None, None, :]) * mask_value(dtype)
@@ -426,16 +440,7 @@ class TFM2M100Encoder(TFCompositeLayer):
             )
         )
         # embeddings.position: Embedding
-        self.embed_positions = keras.layers.Embedding(
-            config.max_position_embeddings + 2,
-            config.hidden_size,
-            # Fixed sinusoid positions (the padding row zero), not trained.
-            embeddings_initializer=lambda shape, dtype=None: sinusoidal_positions(
-                shape, dtype, padding_idx=config.pad_token_id
-            ),
-            trainable=False,
-            name="embed_positions",
-        )
+        self.embed_positions = TFM2M100SinusoidalPositions(config, name="embed_positions")
         self.layers = [TFM2M100EncoderLayer(config, i, name=f"layers_._{i}") for i in range(config.num_hidden_layers)]
         # final_norm: LayerNorm
         self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-05, name="layer_norm")
@@ -557,16 +562,7 @@ class TFM2M100Decoder(TFCompositeLayer):
             )
         )
         # embeddings.position: Embedding
-        self.embed_positions = keras.layers.Embedding(
-            config.max_position_embeddings + 2,
-            config.hidden_size,
-            # Fixed sinusoid positions (the padding row zero), not trained.
-            embeddings_initializer=lambda shape, dtype=None: sinusoidal_positions(
-                shape, dtype, padding_idx=config.pad_token_id
-            ),
-            trainable=False,
-            name="embed_positions",
-        )
+        self.embed_positions = TFM2M100SinusoidalPositions(config, name="embed_positions")
         self.layers = [TFM2M100DecoderLayer(config, i, name=f"layers_._{i}") for i in range(config.decoder_layers)]
         # final_norm: LayerNorm
         self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-05, name="layer_norm")
@@ -916,10 +912,6 @@ class TFM2M100Model(TFM2M100PreTrainedModel):
             between training and evaluation).
     """
 
-    # transformers' class leaves the fixed sinusoid position tables out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
-
     is_bare_model = True
 
     def __init__(self, config, *inputs, **kwargs):
@@ -1099,10 +1091,6 @@ class TFM2M100ForConditionalGeneration(TFM2M100PreTrainedModel, TFGenerationMixi
             Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
             between training and evaluation).
     """
-
-    # transformers' class leaves the fixed sinusoid position tables out of its checkpoints: computed, neither saved
-    # nor needed.
-    _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
