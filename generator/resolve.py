@@ -1122,6 +1122,8 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         (emb.sinusoidal is True and kind == support.NAMES_ENCODER_DECODER) or (kind == support.NAMES_ENCODER and emb.position == "absolute")
     ):
         raise fail("`position_accessors` are rendered only in names-layout encoders with a position table and in names-layout encoder-decoder stacks with `sinusoidal: true`; remove `position_accessors`", ["embeddings", "position_accessors"])
+    if emb.position_accessors and kind == support.NAMES_ENCODER_DECODER and (emb.sinusoidal_layout == "fairseq" or emb.position_padding_idx is not None):
+        raise fail("`position_accessors` recompute interleaved or halves sinusoids counted from 0: remove `position_accessors` (fairseq's table and positions past a padding index have none)", ["embeddings", "position_accessors"])
     if emb.sinusoidal is None and emb.sinusoidal_layout != "interleaved":
         raise fail("`sinusoidal_layout` places the sines and cosines of fixed sinusoidal positions: set `sinusoidal` or remove `sinusoidal_layout`", ["embeddings", "sinusoidal_layout"])
     if isinstance(emb.sinusoidal, str):
@@ -1480,8 +1482,10 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
             raise fail(f"`style: {h.style}` is rendered only in names-layout stacks: write `style: pooled` or `style: dense_act`", loc + ["style"])
     elif h.style is not None and not names_layout:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
-    if h.labels_disable_cache and h.kind != "causal_lm":
-        raise fail(f"`labels_disable_cache` only applies to causal_lm, not {h.kind}", loc + ["labels_disable_cache"])
+    if h.labels_disable_cache is not None and not (h.kind == "causal_lm" or (h.kind == "conditional_generation" and rule_kind == support.NAMES_ENCODER_DECODER)):
+        raise fail(f"`labels_disable_cache` only applies to causal_lm and to conditional_generation of names-layout encoder-decoder stacks, not {h.kind}: remove it", loc + ["labels_disable_cache"])
+    # Default: a causal LM keeps returning the cache given labels; an encoder-decoder's generation head does not.
+    labels_disable_cache = h.labels_disable_cache if h.labels_disable_cache is not None else h.kind == "conditional_generation"
     if h.encoder_states is not None:
         if att.cross_module is None or seq2seq:
             raise fail("`encoder_states` only applies to a spec with `attention.cross_module` (a decoder's cross-attention): remove it", loc + ["encoder_states"])
@@ -1546,6 +1550,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         missing = [name for name in needed if name not in fields_of]
         if missing:
             raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
+    if not h.sinusoidal_saved and spec.embeddings.sinusoidal is True and spec.embeddings.sinusoidal_layout == "fairseq":
+        raise fail("fairseq's always fixed table is a constant the model computes, never saved in checkpoints: remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
     if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
         # With a config flag, the tables may be learned: they must then be saved; decoder-only stacks never save them.
         raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints (decoder-only stacks hold such a table as a computed constant, never saved): write `embeddings.sinusoidal: true` in a names-layout encoder-decoder or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
@@ -1563,7 +1569,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         summary=h.summary,
         dropout=h.dropout,
         activation=activation,
-        labels_disable_cache=h.labels_disable_cache,
+        labels_disable_cache=labels_disable_cache,
         encoder_states=encoder_states,
         args=args,
         doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else _NAMES_ENCODER_HEAD_DOC if names_layout else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
@@ -1761,7 +1767,7 @@ def resolve_architecture(
         has_token_type=emb.token_type is True,
         task_type=emb.task_type,
         token_type_word=emb.token_type == "word",
-        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or emb.position_padding_idx is not None),
+        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or (emb.position_padding_idx is not None and not seq2seq)),
         position_table=positions.position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,

@@ -278,20 +278,22 @@ class EmbeddingsSpec(Strict):
     # Absolute positions counted from `input_ids`, past a padding index (a config field): non-pad tokens get
     # `padding_idx + 1 + (number of non-pad tokens up to them)`, pads get `padding_idx`; from `inputs_embeds`,
     # `padding_idx + 1, padding_idx + 2, ...`. The table's first `padding_idx + 1` rows are never a real position.
+    # In a names-layout encoder-decoder both stacks count so (the decoder's continuing after the cached length, as
+    # transformers' M2M100 does); `position_offset` then only adds rows to the table, positions index it directly.
     position_padding_idx: Optional[FieldName] = None
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
     # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder and decoder-only stacks):
     # always fixed sinusoids. Checkpoints store the table, except a names-layout encoder-decoder head's with
-    # `sinusoidal_saved: false`; decoder-only stacks hold an always fixed table as a constant the model computes (no
-    # parameter: a PyTorch buffer left out of the state dict, as transformers' fairseq-derived decoder-only classes
-    # hold it).
+    # `sinusoidal_saved: false`; decoder-only stacks, and names-layout encoder-decoders with fairseq's layout, hold an
+    # always fixed table as a constant the model computes (no parameter: a PyTorch buffer left out of the state dict,
+    # as transformers' fairseq-derived classes hold it).
     sinusoidal: Union[Literal[True], FieldName, None] = None
     # With `sinusoidal`: where each position's sines and cosines sit. `interleaved`: sin in the even columns, cos in
     # the odd ones; `halves` (names-layout encoder-decoder stacks): the sines in the first ceil(dim / 2) columns, the
-    # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both. `fairseq` (decoder-only
-    # stacks): fairseq's table, computed in float32: the sines of the first floor(dim / 2) columns then their cosines
+    # cosines after them. Column pair k's angle is `position / 10000^(2k / dim)` in both. `fairseq` (decoder-only and
+    # names-layout encoder-decoder stacks): fairseq's table, computed in float32: the sines of the first floor(dim / 2) columns then their cosines
     # (an odd width's last column zero), angle k `position * exp(-k * ln(10000) / (floor(dim / 2) - 1))`, the row
-    # `config.<padding_idx>` zero.
+    # `config.<padding_idx>` of an always fixed table (`sinusoidal: true`) zero.
     sinusoidal_layout: Literal["interleaved", "halves", "fairseq"] = "interleaved"
     # names-layout encoders with a position table, and names-layout encoder-decoder stacks with `sinusoidal: true`:
     # the PyTorch classes have transformers' `get_position_embeddings` (the encoder's and the decoder's tables) and
@@ -847,8 +849,9 @@ class HeadSpec(Strict):
     summary: Optional[Literal["pooled", "last_token", "sequence_summary", "first_token"]] = None
     # A config field, a fixed rate, or (names layout) the first configuration attribute set, else a rate.
     dropout: Union[FieldName, float, AttributeRateSpec, None] = None
-    # causal_lm: given labels, the model returns no key/value cache (training needs none).
-    labels_disable_cache: bool = False
+    # causal_lm (default false) and conditional_generation of names-layout encoder-decoder stacks (default true): given
+    # labels, the model returns no key/value cache (training needs none).
+    labels_disable_cache: Optional[bool] = None
     # masked_lm / causal_lm of a spec with `attention.cross_module`: whether forward takes `encoder_hidden_states` and
     # `encoder_attention_mask` (default true; false where transformers' class of the head does not take them, its
     # layers then holding the cross-attention weights without reading them).

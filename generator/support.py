@@ -12,8 +12,8 @@ pydantic checks each field on its own; this table checks the combinations. The t
 
 An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two LayerNorm or
 RMSNorm stacks, post-norm or pre-norm each ending with a final norm, their feed-forward dense or gated, their
-projections' biases fixed or chosen by config flags, with learned absolute positions (the roles `encoder` and
-`decoder` name them), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
+projections' biases fixed or chosen by config flags, with absolute positions (learned or fixed sinusoids, counted
+from 0 or past a padding index; the roles `encoder` and `decoder` name the stacks), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
 inputs from labels shifted right after a start token or after each row's last non-pad token (`decoder.shift`). Its rules are those of the kind
 ``names-layout encoder-decoder``.
 
@@ -248,7 +248,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "embeddings.position", ("absolute",), "positions are learned absolute embeddings: write `position: absolute`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.shared", (_ABSENT,), "remove `shared`: the `names` role `embeddings.shared` names the shared vocabulary matrix"),
-    Rule(NAMES_ENCODER_DECODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from the cached length (`position_offset` shifts the table's rows)"),
     Rule(NAMES_ENCODER_DECODER, "pooler", (_ABSENT,), "remove `pooler`: encoder-decoder heads do not pool"),
     Rule(NAMES_ENCODER_DECODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
     Rule(NAMES_ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
@@ -381,13 +380,12 @@ RULES += tuple(
     for kind in RULE_KINDS if kind != ENCODER_DECODER
 )
 # Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks, fairseq's table
-# only in decoder-only stacks.
+# in decoder-only and names-layout encoder-decoder stacks.
 RULES += tuple(
-    Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks, fairseq's table only in decoder-only stacks")
+    Rule(kind, "embeddings.sinusoidal_layout", ("interleaved",), "remove `sinusoidal_layout`: sines and cosines in halves exist only in names-layout encoder-decoder stacks, fairseq's table only in decoder-only and names-layout encoder-decoder stacks")
     for kind in RULE_KINDS if kind not in (NAMES_ENCODER_DECODER, DECODER_ONLY)
 )
 RULES += (
-    Rule(NAMES_ENCODER_DECODER, "embeddings.sinusoidal_layout", ("interleaved", "halves"), "write `sinusoidal_layout: interleaved` or `halves`: fairseq's table exists only in decoder-only stacks"),
     Rule(DECODER_ONLY, "embeddings.sinusoidal_layout", ("interleaved", "fairseq"), "write `sinusoidal_layout: interleaved` or `fairseq`: sines and cosines in halves with angles 10000^(-2k / dim) exist only in names-layout encoder-decoder stacks"),
 )
 # Norms of the queries and keys: in the names-layout block of decoder-only and names-layout encoder stacks.

@@ -448,11 +448,13 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     stacks (the RMSNorm with a unit offset or not), post-norm or pre-norm with a final norm (the role `final_norm`), a
     dense or gated feed-forward, biases on,
     off or by config flags, of learned positions (offset or not) or fixed
-    sinusoids (always or by a flag, interleaved or in halves), a norm after the embeddings or none (the decoder's
-    before the positions are added or after), word embeddings scaled always, by a config flag or not (the decoder's
-    as the encoder's or never), a decoder whose depth, heads and feed-forward width are its own config
+    sinusoids (always or by a flag, interleaved, in halves or fairseq's), counted from 0 or past the padding index,
+    a norm after the embeddings or none (the decoder's before the positions are added or after), word embeddings
+    scaled always, by a config flag or not (the decoder's as the encoder's or never), a decoder whose depth, heads and
+    feed-forward width are its own config
     fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
-    non-pad token, LayerDrop fields or none, a logits bias or none, the heads the kind renders; its module names the
+    non-pad token, LayerDrop fields or none, a logits bias or none, the heads the kind renders (the generation head
+    returning the cache given labels or not); its module names the
     `bart` preset or drawn ones."""
     attention_box, cross_box = draw(st.sampled_from([("self_attn", "encoder_attn"), ("attn", "cross_attn")]))
     if draw(st.booleans()):
@@ -563,8 +565,9 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
             head["dropout"] = draw(st.sampled_from([0.0, "classifier_dropout"]))
         heads.append(head)
     spec["heads"] = heads
-    # Positions: learned, or fixed sinusoids (always, or as a config flag says; interleaved or in halves), the always
-    # fixed ones left out of the LM head's checkpoints or not; a norm after the embeddings or none.
+    # Positions: learned, or fixed sinusoids (always, or as a config flag says; interleaved, in halves or fairseq's),
+    # the always fixed ones left out of the LM head's checkpoints or not, counted from 0 or past the padding index; a
+    # norm after the embeddings or none.
     sinusoidal = draw(st.sampled_from([None, True, "flag"]))
     if sinusoidal == "flag":
         fields.append(_field("sinusoidal_positions", "bool", draw(st.booleans())))
@@ -575,7 +578,18 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
             if head["kind"] == "conditional_generation" and draw(st.booleans()):
                 head["sinusoidal_saved"] = False
     if sinusoidal:
-        embeddings["sinusoidal_layout"] = draw(st.sampled_from(["interleaved", "halves"]))
+        embeddings["sinusoidal_layout"] = draw(st.sampled_from(["interleaved", "halves", "fairseq"]))
+    if sinusoidal is True and embeddings["sinusoidal_layout"] == "fairseq":
+        # fairseq's always fixed table is a constant, never saved.
+        for head in heads:
+            head.pop("sinusoidal_saved", None)
+    if draw(st.booleans()):
+        # Positions counted past the padding index from the ids (M2M100's), the decoder's after the cached length.
+        embeddings["position_padding_idx"] = "pad_token_id"
+    for head in heads:
+        if head["kind"] == "conditional_generation" and draw(st.booleans()):
+            # The cache still returned when labels are given (M2M100's), or not (the default, BART's).
+            head["labels_disable_cache"] = draw(st.booleans())
     if draw(st.booleans()):
         embeddings["norm"] = False
         names.pop("embeddings.norm", None)  # a preset's role is left out
@@ -798,7 +812,9 @@ def describe(spec: dict) -> list[str]:
                    f"decoder.embeddings_scale={decoder.get('embeddings_scale', True)}",
                    f"seq2seq.attention.bias={att.get('bias', True)}", f"seq2seq.feed_forward.bias={ffn.get('bias', True)}",
                    f"seq2seq.output_bias={att.get('output_bias')}",
-                   f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}"]
+                   f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}",
+                   f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
+                   f"seq2seq.labels_disable_cache={[h.get('labels_disable_cache') for h in spec['heads'] if h['kind'] == 'conditional_generation']}"]
     elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",

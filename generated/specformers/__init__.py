@@ -584,6 +584,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxLongT5EncoderModel",
         "FlaxLongT5PreTrainedModel",
     ],
+    "models.m2m_100.configuration_m2m_100": ["M2M100Config"],
+    "models.m2m_100.modeling_m2m_100": [
+        "M2M100Model",
+        "M2M100ForConditionalGeneration",
+        "M2M100PreTrainedModel",
+    ],
+    "models.m2m_100.modeling_tf_m2m_100": [
+        "TFM2M100Model",
+        "TFM2M100ForConditionalGeneration",
+        "TFM2M100PreTrainedModel",
+    ],
+    "models.m2m_100.modeling_flax_m2m_100": [
+        "FlaxM2M100Model",
+        "FlaxM2M100ForConditionalGeneration",
+        "FlaxM2M100PreTrainedModel",
+    ],
     "models.marian.configuration_marian": ["MarianConfig"],
     "models.marian.modeling_marian": [
         "MarianModel",

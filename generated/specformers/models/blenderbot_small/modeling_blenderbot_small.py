@@ -437,10 +437,10 @@ class BlenderbotSmallDecoder(nn.Module):
         )
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        # Positions continue after the cached ones.
-        position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None, :]
         # The norm applies to the word embeddings; the positions are added after it.
         inputs_embeds = self.layernorm_embedding(inputs_embeds)
+        # Positions continue after the cached ones.
+        position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None, :]
         hidden_states = inputs_embeds + self.embed_positions(position_ids).to(inputs_embeds.dtype)
         hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout, training=self.training)
 

@@ -704,6 +704,8 @@ class FlaxBlenderbotSmallDecoder(nn.Module):
             cache_index = past_key_values.index
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings()(input_ids.astype("i4"))
+        # The norm applies to the word embeddings; the positions are added after it.
+        inputs_embeds = self.layernorm_embedding(inputs_embeds)
         # Keys: the cache (past steps or fixed slots), then the new tokens at positions query_offset, ...
         if preallocated:
             query_offset, key_length = cache_index, past_key_values.max_length
@@ -715,8 +717,6 @@ class FlaxBlenderbotSmallDecoder(nn.Module):
         if position_ids is None:
             # Positions continue after the cached ones.
             position_ids = (jnp.arange(seq_length) + query_offset)[None, :]
-        # The norm applies to the word embeddings; the positions are added after it.
-        inputs_embeds = self.layernorm_embedding(inputs_embeds)
         positions = self.embed_positions(position_ids)
         hidden_states = inputs_embeds + positions.astype(inputs_embeds.dtype)
         hidden_states = self.dropout(hidden_states, deterministic=deterministic)

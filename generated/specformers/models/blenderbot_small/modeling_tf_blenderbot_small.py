@@ -624,11 +624,11 @@ class TFBlenderbotSmallDecoder(TFCompositeLayer):
             key_length = past_length + seq_length
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
+        # The norm applies to the word embeddings; the positions are added after it.
+        inputs_embeds = self.layernorm_embedding(inputs_embeds)
         if position_ids is None:
             # Positions continue after the cached ones.
             position_ids = (past_length + tf.range(seq_length))[None, :]
-        # The norm applies to the word embeddings; the positions are added after it.
-        inputs_embeds = self.layernorm_embedding(inputs_embeds)
         hidden_states = inputs_embeds + tf.cast(self.embed_positions(position_ids), inputs_embeds.dtype)
         hidden_states = self.dropout(hidden_states, training=training)
         dtype = hidden_states.dtype
