@@ -107,7 +107,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {prefix}{suffix}: {exc}") from None
 
 
-@seed(298)  # a sample that draws every stack kind: a fused encoder, a pre-norm names-layout encoder (sinusoids, a fused q/k/v, token types as word embeddings, flag-chosen q/k norms, positions past the padding index, a bucketed bias the stack owns), a post-norm RMSNorm names-layout encoder-decoder (fairseq's constant sinusoid table, positions past the padding index, a logits bias), a decoder-only stack (Conv1D q/k/v fused per head, interleaved partial rotary positions, a sliding window, q/k norms, scaled embeddings), a post-norm names-layout encoder-decoder (gated, interleaved sinusoids, LayerDrop, the cache kept given labels) and a sublayer encoder-decoder (the coverage line shows every component drawn)
+@seed(298)  # a sample that draws every stack kind: a fused or split encoder, a names-layout encoder, a names-layout encoder-decoder, a decoder-only stack and sublayer encoder-decoders (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
