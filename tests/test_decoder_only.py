@@ -49,13 +49,21 @@ for _i, _arch in enumerate(DECODER_ONLY_ARCHS):
     # And in one of the two compiled frameworks, in turn from one architecture to the next (the first in both).
     for _framework in ("tf", "flax") if _i == 0 else (("tf", "flax")[_i % 2],):
         COMPILED_SEARCHES[_framework].append(_own[_i % len(_own)])
-# Flax decodes eagerly, token by token (each new shape compiles its operations): `make test` steps through one variant
-# per architecture in Flax (the variants in turn from one architecture to the next), every variant in PyTorch and
-# TensorFlow; `make test-all` every variant everywhere.
-STEPPED_FLAX = []
+# TensorFlow and Flax decode eagerly, token by token (each new shape compiles Flax's operations): `make test` steps
+# through one variant per architecture in each (the variants in turn from one architecture to the next, TensorFlow one
+# ahead of Flax), every variant in PyTorch; `make test-all` every variant everywhere.
+STEPPED_FLAX, STEPPED_TF = [], []
 for _i, _arch in enumerate(DECODER_ONLY_ARCHS):
     _own = [c for c in BASE if c.arch == _arch]
     STEPPED_FLAX.append(_own[_i % len(_own)])
+    STEPPED_TF.append(_own[(_i + 1) % len(_own)])
+STEPPED = {"torch": BASE, "tf": STEPPED_TF, "flax": STEPPED_FLAX}
+STEP_PARAMS = [
+    pytest.param(c, framework, id=f"{c.id}-{framework}")
+    for c in BASE
+    for framework in ("torch", "tf", "flax")
+    if TEST_ALL or c in STEPPED[framework]
+]
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +134,7 @@ def _numpy(x) -> np.ndarray:
     return x.detach().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
-@pytest.mark.parametrize("case,framework", framework_params(BASE, STEPPED_FLAX, lambda c: c.id, sampled=("flax",)))
+@pytest.mark.parametrize("case,framework", STEP_PARAMS)
 def test_cache_step_by_step_equals_full_pass(case, framework, saved):
     """The prompt in one call, then one token per call with the returned cache: the same hidden states and cache as
     the whole sequence in one call (left-padded rows included: positions come from the attention mask)."""

@@ -172,7 +172,7 @@ for _arch in SEQ2SEQ_BEHAVIOUR_ARCHS:
     _heads = [h for h in DECODER_HEADS if any(c.arch == _arch and c.head == h for c in CASES)]
     LOOP_CASES += [c for c in CASES if c.arch == _arch and c.head in _heads and c.variant == next(iter(SMALL_CONFIGS[_arch]))]
 # The first of each architecture also decodes without a decoder mask, jit-compiled and eagerly.
-FIRST_LOOP_CASES = list({c.arch: c for c in reversed(LOOP_CASES)}.values())
+FIRST_LOOP_CASES = in_turn(list({c.arch: c for c in reversed(LOOP_CASES)}.values()), 1)
 # The decode outputs that the full pass names differently.
 FULL_PASS_FIELD = {"hidden_states": "decoder_hidden_states", "attentions": "decoder_attentions"}
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from harness import (
+    in_turn,
     ATOL,
     NAMES_SEQ2SEQ_ARCHS,
     ROOT,
@@ -369,7 +370,9 @@ POSITION_KIND_ARCHS = list({
 }.values())[::-1]
 
 
-@pytest.mark.parametrize("arch,variant", [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in POSITION_KIND_ARCHS])
+# (Each runs transformers' TensorFlow classes in a child process, seconds apiece: `make test` checks the position kinds
+# in turn, one per run; `make test-all` every kind.)
+@pytest.mark.parametrize("arch,variant", [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in in_turn(POSITION_KIND_ARCHS, 1)])
 def test_tf_decoder_position_ids_match_transformers_tf(arch, variant, checkpoint, tmp_path):
     """TensorFlow `decoder_position_ids` (positionally after `decoder_attention_mask`, as transformers' TensorFlow
     models take them; its PyTorch models take none): the default positions given explicitly change nothing; random

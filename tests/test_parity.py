@@ -82,9 +82,21 @@ PROBLEM_TYPES = [("regression", 1), ("single_label_classification", 3), ("multi_
 LOSS_CASES = [c for c in CASES if c.head == "sequence_classification" and c.variant == variants(c.arch)[0]]
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("problem_type,num_labels", PROBLEM_TYPES)
-@pytest.mark.parametrize("case", LOSS_CASES, ids=lambda c: c.id)
+def _loss_params() -> list:
+    """Every (case, problem type) in PyTorch; in TensorFlow and Flax (the same head template for every architecture
+    of a stack kind) each case's problem types taken in turn, TensorFlow one and Flax the next (`make test-all`: every
+    combination in every framework)."""
+    params = []
+    for i, case in enumerate(LOSS_CASES):
+        for j, (problem_type, num_labels) in enumerate(PROBLEM_TYPES):
+            for framework in FRAMEWORKS:
+                turn = {"tf": i % len(PROBLEM_TYPES), "flax": (i + 1) % len(PROBLEM_TYPES)}.get(framework, j)
+                if TEST_ALL or turn == j:
+                    params.append(pytest.param(case, framework, problem_type, num_labels, id=f"{case.id}-{problem_type}-{num_labels}-{framework}"))
+    return params
+
+
+@pytest.mark.parametrize("case,framework,problem_type,num_labels", _loss_params())
 def test_sequence_classification_losses(case, framework, problem_type, num_labels, reference_checkpoint):
     config, model, directory = reference_checkpoint(case, problem_type=problem_type, num_labels=num_labels)
     inputs = make_inputs(case, config)
@@ -103,8 +115,16 @@ for _c in CASES:
         PADDED_CASES.setdefault((_c.arch, _c.head, _c.variant if _c.head == "conditional_generation" else ""), _c)
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", list(PADDED_CASES.values()), ids=lambda c: c.id)
+# Every case in PyTorch; in TensorFlow or Flax, in turn (`make test-all`: both).
+PADDED_PARAMS = [
+    pytest.param(case, framework, id=f"{case.id}-{framework}")
+    for i, case in enumerate(PADDED_CASES.values())
+    for framework in FRAMEWORKS
+    if TEST_ALL or framework in ("torch", ("tf", "flax")[i % 2])
+]
+
+
+@pytest.mark.parametrize("case,framework", PADDED_PARAMS)
 def test_parity_with_fully_padded_rows(case, framework, reference_checkpoint):
     import numpy as np
 
