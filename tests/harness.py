@@ -54,19 +54,27 @@ def in_turn(items, index: int) -> list:
     return [items[index % len(items)]]
 
 
+def turn_params(items, ids, runs, frameworks=("torch", "tf", "flax")) -> list:
+    """pytest parameters `(*item, framework)`, the frameworks varying fastest: in `make test-all` every item in every
+    framework; in `make test` each item in the frameworks `runs(index, item)` returns (the modules' sampling rules:
+    which frameworks take which items in turn). `ids(item)` names an item."""
+    import pytest
+
+    out = []
+    for index, item in enumerate(items):
+        values = item if isinstance(item, tuple) else (item,)
+        chosen = frameworks if TEST_ALL else runs(index, item)
+        out.extend(pytest.param(*values, fw, id=f"{ids(item)}-{fw}") for fw in frameworks if fw in chosen)
+    return out
+
+
 def framework_params(items, kept, ids, frameworks=("torch", "tf", "flax"), sampled=("tf", "flax")) -> list:
     """pytest parameters `(*item, framework)`: every item in the frameworks not `sampled`; in the `sampled` ones the
     items of `kept` (every item in `make test-all`). `ids(item)` names an item."""
-    import pytest
-
     kept = list(kept)
-    out = []
-    for item in items:
-        values = item if isinstance(item, tuple) else (item,)
-        for framework in frameworks:
-            if framework not in sampled or TEST_ALL or item in kept:
-                out.append(pytest.param(*values, framework, id=f"{ids(item)}-{framework}"))
-    return out
+    return turn_params(
+        items, ids, lambda _, item: [fw for fw in frameworks if fw not in sampled or item in kept], frameworks
+    )
 SEQ2SEQ_HEADS = ("seq2seq", "conditional_generation", "encoder")
 
 

@@ -15,7 +15,6 @@ from harness import (
     DECODER_ONLY_ARCHS,
     ROOT,
     SEQ2SEQ_ARCHS,
-    TEST_ALL,
     assert_close,
     cases,
     make_inputs,
@@ -24,6 +23,7 @@ from harness import (
     reference_model,
     run_model,
     run_reference,
+    turn_params,
     variants,
 )
 
@@ -349,11 +349,7 @@ def upstream(reference_checkpoint, tmp_path_factory):
 # Each upstream checkpoint is read by every framework in `make test-all`; in `make test` by one, the frameworks taking
 # the checkpoints in turn: reading a tf_model.h5 / flax_model.msgpack maps its names to transformers' PyTorch layout
 # once for every framework, and each framework's loading of that layout is test_parity's.
-UPSTREAM_READS = [
-    pytest.param(*item, framework, id=f"{'-'.join(item)}-{framework}")
-    for i, item in enumerate(UPSTREAM)
-    for framework in (FRAMEWORKS if TEST_ALL else FRAMEWORKS[i % len(FRAMEWORKS) :][:1])
-]
+UPSTREAM_READS = turn_params(UPSTREAM, "-".join, lambda i, _: FRAMEWORKS[i % len(FRAMEWORKS) :][:1], FRAMEWORKS)
 
 
 # One worker runs them all (`make test` distributes with `--dist loadgroup`): the conversion fixture behind them takes

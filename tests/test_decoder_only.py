@@ -9,15 +9,16 @@ import pytest
 
 from harness import (
     DECODER_ONLY_ARCHS,
-    Case,
+    TEST_ALL,
     assert_close,
+    Case,
     config_kwargs,
     framework_params,
-    TEST_ALL,
     pick_eos,
     reference_config,
     reference_model,
     spec,
+    turn_params,
     variants,
 )
 
@@ -58,12 +59,7 @@ for _i, _arch in enumerate(DECODER_ONLY_ARCHS):
     STEPPED_FLAX.append(_own[_i % len(_own)])
     STEPPED_TF.append(_own[(_i + 1) % len(_own)])
 STEPPED = {"torch": BASE, "tf": STEPPED_TF, "flax": STEPPED_FLAX}
-STEP_PARAMS = [
-    pytest.param(c, framework, id=f"{c.id}-{framework}")
-    for c in BASE
-    for framework in ("torch", "tf", "flax")
-    if TEST_ALL or c in STEPPED[framework]
-]
+STEP_PARAMS = turn_params(BASE, lambda c: c.id, lambda _, c: [fw for fw, stepped in STEPPED.items() if c in stepped])
 
 
 @pytest.fixture(scope="module")

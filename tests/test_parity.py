@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from harness import (
-    TEST_ALL,
     assert_close,
     cases,
     config_kwargs,
@@ -19,6 +18,7 @@ from harness import (
     run_model,
     run_reference,
     spec,
+    turn_params,
     variants,
 )
 
@@ -35,22 +35,17 @@ def _tensors(directory) -> dict:
     return load_file(os.path.join(directory, "model.safetensors"))
 
 
-def _parity_params() -> list:
+def _parity_turn(_, case) -> tuple:
     """Every case in PyTorch; in TensorFlow and Flax every head of each spec's first variant and, of its other variants
-    (each flips booleans that change the math), every head in one of the two, the heads taking them in turn (in
-    `make test-all`: every case in every framework)."""
-    params = []
-    for case in CASES:
-        arch_variants = variants(case.arch)
-        heads = list(dict.fromkeys(c.head for c in CASES if c.arch == case.arch))
-        turn = ("tf", "flax")[(heads.index(case.head) + arch_variants.index(case.variant)) % 2]
-        for framework in FRAMEWORKS:
-            if TEST_ALL or framework == "torch" or case.variant == arch_variants[0] or framework == turn:
-                params.append(pytest.param(case, framework, id=f"{case.id}-{framework}"))
-    return params
+    (each flips booleans that change the math), every head in one of the two, the heads taking them in turn."""
+    arch_variants = variants(case.arch)
+    if case.variant == arch_variants[0]:
+        return FRAMEWORKS
+    heads = list(dict.fromkeys(c.head for c in CASES if c.arch == case.arch))
+    return ("torch", ("tf", "flax")[(heads.index(case.head) + arch_variants.index(case.variant)) % 2])
 
 
-@pytest.mark.parametrize("case,framework", _parity_params())
+@pytest.mark.parametrize("case,framework", turn_params(CASES, lambda c: c.id, _parity_turn, FRAMEWORKS))
 def test_parity(case, framework, reference_checkpoint, tmp_path):
     """Loaded from transformers' checkpoint, every output field equals the reference; saved again (each class in its
     first variant), the checkpoint holds exactly the tensors transformers wrote (names, dtypes and values), so
@@ -82,21 +77,20 @@ PROBLEM_TYPES = [("regression", 1), ("single_label_classification", 3), ("multi_
 LOSS_CASES = [c for c in CASES if c.head == "sequence_classification" and c.variant == variants(c.arch)[0]]
 
 
-def _loss_params() -> list:
-    """Every (case, problem type) in PyTorch; in TensorFlow and Flax (the same head template for every architecture
-    of a stack kind) each case's problem types taken in turn, TensorFlow one and Flax the next (`make test-all`: every
-    combination in every framework)."""
-    params = []
-    for i, case in enumerate(LOSS_CASES):
-        for j, (problem_type, num_labels) in enumerate(PROBLEM_TYPES):
-            for framework in FRAMEWORKS:
-                turn = {"tf": i % len(PROBLEM_TYPES), "flax": (i + 1) % len(PROBLEM_TYPES)}.get(framework, j)
-                if TEST_ALL or turn == j:
-                    params.append(pytest.param(case, framework, problem_type, num_labels, id=f"{case.id}-{problem_type}-{num_labels}-{framework}"))
-    return params
+# Every (case, problem type) in PyTorch; in TensorFlow and Flax (the same head template for every architecture of a
+# stack kind) each case's problem types taken in turn, TensorFlow one and Flax the next.
+LOSS_ITEMS = [(case, *problem) for case in LOSS_CASES for problem in PROBLEM_TYPES]
 
 
-@pytest.mark.parametrize("case,framework,problem_type,num_labels", _loss_params())
+def _loss_turn(index, _) -> tuple:
+    i, j = divmod(index, len(PROBLEM_TYPES))
+    return ("torch",) + tuple(fw for fw, k in (("tf", i), ("flax", i + 1)) if k % len(PROBLEM_TYPES) == j)
+
+
+@pytest.mark.parametrize(
+    "case,problem_type,num_labels,framework",
+    turn_params(LOSS_ITEMS, lambda t: f"{t[0].id}-{t[1]}-{t[2]}", _loss_turn, FRAMEWORKS),
+)
 def test_sequence_classification_losses(case, framework, problem_type, num_labels, reference_checkpoint):
     config, model, directory = reference_checkpoint(case, problem_type=problem_type, num_labels=num_labels)
     inputs = make_inputs(case, config)
@@ -115,13 +109,10 @@ for _c in CASES:
         PADDED_CASES.setdefault((_c.arch, _c.head, _c.variant if _c.head == "conditional_generation" else ""), _c)
 
 
-# Every case in PyTorch; in TensorFlow or Flax, in turn (`make test-all`: both).
-PADDED_PARAMS = [
-    pytest.param(case, framework, id=f"{case.id}-{framework}")
-    for i, case in enumerate(PADDED_CASES.values())
-    for framework in FRAMEWORKS
-    if TEST_ALL or framework in ("torch", ("tf", "flax")[i % 2])
-]
+# Every case in PyTorch; in TensorFlow or Flax, in turn.
+PADDED_PARAMS = turn_params(
+    list(PADDED_CASES.values()), lambda c: c.id, lambda i, _: ("torch", ("tf", "flax")[i % 2]), FRAMEWORKS
+)
 
 
 @pytest.mark.parametrize("case,framework", PADDED_PARAMS)
