@@ -75,6 +75,8 @@ def framework_params(items, kept, ids, frameworks=("torch", "tf", "flax"), sampl
     return turn_params(
         items, ids, lambda _, item: [fw for fw in frameworks if fw not in sampled or item in kept], frameworks
     )
+
+
 SEQ2SEQ_HEADS = ("seq2seq", "conditional_generation", "encoder")
 
 
