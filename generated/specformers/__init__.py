@@ -250,6 +250,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxBioGptForSequenceClassification",
         "FlaxBioGptPreTrainedModel",
     ],
+    "models.blenderbot.configuration_blenderbot": ["BlenderbotConfig"],
+    "models.blenderbot.modeling_blenderbot": [
+        "BlenderbotModel",
+        "BlenderbotForConditionalGeneration",
+        "BlenderbotForCausalLM",
+        "BlenderbotPreTrainedModel",
+    ],
+    "models.blenderbot.modeling_tf_blenderbot": [
+        "TFBlenderbotModel",
+        "TFBlenderbotForConditionalGeneration",
+        "TFBlenderbotForCausalLM",
+        "TFBlenderbotPreTrainedModel",
+    ],
+    "models.blenderbot.modeling_flax_blenderbot": [
+        "FlaxBlenderbotModel",
+        "FlaxBlenderbotForConditionalGeneration",
+        "FlaxBlenderbotForCausalLM",
+        "FlaxBlenderbotPreTrainedModel",
+    ],
     "models.blenderbot_small.configuration_blenderbot_small": ["BlenderbotSmallConfig"],
     "models.blenderbot_small.modeling_blenderbot_small": [
         "BlenderbotSmallModel",
