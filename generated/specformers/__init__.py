@@ -913,6 +913,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxPhi3ForTokenClassification",
         "FlaxPhi3PreTrainedModel",
     ],
+    "models.plbart.configuration_plbart": ["PLBartConfig"],
+    "models.plbart.modeling_plbart": [
+        "PLBartModel",
+        "PLBartForConditionalGeneration",
+        "PLBartForSequenceClassification",
+        "PLBartForCausalLM",
+        "PLBartPreTrainedModel",
+    ],
+    "models.plbart.modeling_tf_plbart": [
+        "TFPLBartModel",
+        "TFPLBartForConditionalGeneration",
+        "TFPLBartForSequenceClassification",
+        "TFPLBartForCausalLM",
+        "TFPLBartPreTrainedModel",
+    ],
+    "models.plbart.modeling_flax_plbart": [
+        "FlaxPLBartModel",
+        "FlaxPLBartForConditionalGeneration",
+        "FlaxPLBartForSequenceClassification",
+        "FlaxPLBartForCausalLM",
+        "FlaxPLBartPreTrainedModel",
+    ],
     "models.qwen2.configuration_qwen2": ["Qwen2Config"],
     "models.qwen2.modeling_qwen2": [
         "Qwen2Model",
