@@ -32,10 +32,15 @@ SHARED_TEMPLATES = (
     *(f"{fw}/{name}" for fw in ("torch", "tf", "flax") for name in ("runtime.py.jinja", "generation.py.jinja", "outputs.py.jinja")),
 )
 _READ = re.compile(r"""config\.([A-Za-z_]\w*)|getattr\(\s*(?:self\.)?config\s*,\s*["']([A-Za-z_]\w*)["']""")
+# `attribute_rate(config, ("a", "b"), default)`: the first of the attributes set (a head's dropout).
+_RATE = re.compile(r"""attribute_rate\(\s*(?:self\.)?config\s*,\s*\(([^)]*)\)""")
 
 
 def _reads(text: str) -> set[str]:
-    return {a or b for a, b in _READ.findall(text)}
+    names = {a or b for a, b in _READ.findall(text)}
+    for listed in _RATE.findall(text):
+        names |= set(re.findall(r"""["']([A-Za-z_]\w*)["']""", listed))
+    return names
 
 
 def shared_reads() -> set[str]:

@@ -635,8 +635,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
     if not decoder_only and h.kind == "sequence_classification" and h.style not in ("first_token", "pooled", "dense_act"):
         raise fail(f"sequence_classification of a {kind} stack reads the first token (`style: first_token`, or `style: dense_act` through a dense + activation classification head) or the pooler's output (`style: pooled`, with a `pooler`): write one of them", loc + ["style"])
     if h.style == "dense_act":
-        if h.activation is None or not isinstance(h.dropout, str):
-            raise fail("the `dense_act` classification head (dropout, `classifier.dense`, activation, dropout, `classifier.out_proj`) needs `activation` and `dropout: <config field>`", loc)
+        if h.activation is None or h.dropout is None:
+            raise fail("the `dense_act` classification head (dropout, `classifier.dense`, activation, dropout, `classifier.out_proj`) needs `activation` and `dropout: <config field, rate or attributes>`", loc)
         if h.path is not None or h.bias is not None or h.pre_classifier is not None:
             key = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier"
             raise fail(f"the `dense_act` classification head is the module `classifier` (`dense`, `out_proj`): remove `{key}`", loc + [key])
@@ -761,6 +761,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES + CROSS_ROLES},
     }
     needed = [r for r in ALL_ROLES if conditional.get(r, (True, ""))[0]]
+    if spec.norm.hidden_states_before_final_norm and "final_norm" not in needed:
+        raise fail("`hidden_states_before_final_norm` needs a final norm (`norm.placement: pre` or `output`, and the `names` role `final_norm`): remove it", ["norm", "hidden_states_before_final_norm"])
     for role, (present, condition) in conditional.items():
         if not present and role in roles:
             if role not in written:

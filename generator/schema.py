@@ -552,6 +552,9 @@ class NormSpec(Strict):
     # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in
     # float32, then casts back to the input's dtype, where the plain RMSNorm casts back before its weight scales.
     unit_offset: Optional[Literal[True]] = None
+    # Decoder-only and names-layout encoder stacks with a final norm: the last entry of `hidden_states` is the last
+    # block's output, appended before the final norm, not the stack's output after it.
+    hidden_states_before_final_norm: bool = False
 
 
 class ResidualSpec(Strict):
@@ -632,9 +635,6 @@ class DecoderSpec(Strict):
     # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
     # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).
     copy_head_mask: bool = True
-    # Decoder-only stacks: the last entry of `hidden_states` is the last block's output, appended before the final
-    # norm, not the stack's output after it.
-    hidden_states_before_final_norm: bool = False
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None

@@ -413,10 +413,10 @@ RULES += tuple(
     Rule(kind, "embeddings.task_type", (_ABSENT,), "remove `task_type`: a flag-selected table of further token types exists only in encoder stacks of the `fused` or `split` layout")
     for kind in RULE_KINDS if kind != ENCODER
 )
-# The last entry of `hidden_states` before the final norm: decoder-only stacks only.
+# The last entry of `hidden_states` before the final norm: decoder-only and names-layout encoder stacks only.
 RULES += tuple(
-    Rule(kind, "decoder.hidden_states_before_final_norm", (_ABSENT, False), "remove `hidden_states_before_final_norm`: `hidden_states` ending before the final norm exist only in decoder-only stacks")
-    for kind in RULE_KINDS if kind != DECODER_ONLY
+    Rule(kind, "norm.hidden_states_before_final_norm", (_ABSENT, False), "remove `hidden_states_before_final_norm`: `hidden_states` ending before the final norm exist only in decoder-only and names-layout encoder stacks")
+    for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
 # fmt: on
 

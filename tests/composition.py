@@ -400,7 +400,7 @@ def decoder_only_specs(draw, name: str) -> dict:
     # count of non-pad tokens - 1; the token classifier's loss over the attended tokens only.
     decoder: dict[str, Any] = {"causal": True, "cache": True, "mask": mask}
     if draw(st.booleans()):
-        decoder["hidden_states_before_final_norm"] = True
+        norm["hidden_states_before_final_norm"] = True
     for head in heads:
         if head["kind"] == "sequence_classification" and draw(st.booleans()):
             head["index"] = "non_pad_count"
@@ -761,6 +761,9 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         heads.append({"kind": kind, **({"output": "BertForPreTrainingOutput"} if kind == "pretraining" else {})})
         if kind == "pretraining":
             spec["lm_head"] = {"path": "cls.predictions", "layout": "transform"}
+    # Drawn last: pre-norm stacks whose last `hidden_states` entry is read before the final norm.
+    if spec["norm"]["placement"] == "pre" and draw(st.booleans()):
+        spec["norm"]["hidden_states_before_final_norm"] = True
     return spec
 
 
@@ -844,13 +847,13 @@ def describe(spec: dict) -> list[str]:
                    f"names.lm_head={spec.get('lm_head', {}).get('layout')}",
                    f"dense_act_heads={sum(h.get('style') == 'dense_act' for h in spec['heads'])}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
+        labels.append(f"names.hidden_states_before_final_norm={spec['norm'].get('hidden_states_before_final_norm', False)}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",
                        f"decoder_only.mask_positions={emb.get('mask_positions', False)}",
                        f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
                        f"decoder_only.activation_dropout={'activation_dropout' in ffn}",
-                       f"decoder_only.hidden_states_before_final_norm={spec['decoder'].get('hidden_states_before_final_norm', False)}",
                        *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
                        *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]
     elif seq2seq:
