@@ -236,6 +236,13 @@ class Names:
     shared_norm: bool = False
     # The config field each sublayer's output is multiplied by before its residual add (`residual.multiplier`).
     residual_multiplier: Optional[str] = None
+    # The residual stream continues from each sublayer's normalised input (`residual.from_norm`): False, True, or the
+    # boolean config field that chooses it.
+    residual_from_norm: Union[bool, str] = False
+    # The Python expression of the feed-forward's activation name over `config` (a config field, or a fixed name).
+    activation: str = "config.hidden_act"
+    # ALiBi (`position: {kind: alibi}`): how the keys' positions are counted, `mask` or `absolute`; None without.
+    alibi: Optional[str] = None
     # Norms of the queries and keys (`attention.qk_norm`, the roles `attention.q_norm` / `attention.k_norm`): False,
     # True, or the boolean config field without which they do not exist; over each head's width (`head`) or the whole
     # projection's (`all`, before the split into heads).
@@ -806,7 +813,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if not fused and len({q, k, v}) != 3:
         raise fail("q, k and v are one fused projection (one path for the three) or three projections (three paths)", ["names", "attention.key"])
     hidden = "config.hidden_size"
-    ffn_size = f"config.{ffn.size}" if ffn.size_multiple is None else "feed_forward_size(config)"
+    ffn_size = f"config.{ffn.size}" if ffn.size_multiple is None else "feed_forward_size(config)" if ffn.size else f"{ffn.size_multiple} * config.hidden_size"
     head_dim = f"config.{att.head_dim}" if att.head_dim else "config.hidden_size // config.num_attention_heads"
     head_dim_field = next((f for f in spec.config.fields if f.name == spec.config.attribute_map.get(att.head_dim, att.head_dim)), None)
     if head_dim_field is not None and head_dim_field.optional and not head_dim_field.default_from:
@@ -952,6 +959,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
         shared_norm=spec.residual is not None and spec.residual.shared_norm,
         residual_multiplier=spec.residual.multiplier if spec.residual is not None else None,
+        residual_from_norm=spec.residual.from_norm if spec.residual is not None else False,
+        activation=f"config.{spec.feed_forward.activation}" if spec.feed_forward.activation else repr(spec.feed_forward.activation_name),
+        alibi=spec.position.count if isinstance(spec.position, schema.AlibiPosition) else None,
         qk_norm=att.qk_norm,
         qk_norm_scope=att.qk_norm_scope,
         shared=roles["embeddings.shared"] if seq2seq else None,
@@ -1220,6 +1230,12 @@ def _resolve_feed_forward(c: _Context) -> None:
         need_field(ffn.bias, ["feed_forward", "bias"])
     for name in ("size", "activation", "dropout"):
         need_field(getattr(ffn, name), ["feed_forward", name])
+    if ffn.size is None and (ffn.size_multiple is None or c.rule_kind != support.DECODER_ONLY):
+        reason = "a width no config field holds exists only in decoder-only stacks" if ffn.size_multiple else "give `size_multiple` (the width is that many times hidden_size)"
+        raise c.fail(f"`size: null`: {reason}", ["feed_forward", "size"])
+    if (ffn.activation is None) == (ffn.activation_name is None):
+        loc = ["feed_forward", "activation_name" if ffn.activation_name is not None else "activation"]
+        raise c.fail("name the feed-forward's activation once: a config field (`activation: <field>`) or, with `activation: null`, a fixed one (`activation_name: <activation>`)", loc)
     if isinstance(ffn.gated, str):
         need_field(ffn.gated, ["feed_forward", "gated"])
 
@@ -1247,6 +1263,11 @@ def _resolve_residual(c: _Context) -> None:
             raise c.fail("a residual `multiplier` scales the sublayers' outputs with no dropout after them: write `attention.output_dropout: false` and `feed_forward.dropout: null`", loc)
     if residual is not None and isinstance(residual.parallel, str):
         c.need_field(residual.parallel, ["residual", "parallel"])
+    if residual is not None and residual.from_norm is not False:
+        if residual.parallel is not False or c.spec.norm.placement != "pre":
+            raise c.fail("`from_norm` continues the residual stream from each sublayer's normalised input in sequential pre-norm blocks: write `parallel: false` and `norm.placement: pre`, or remove `from_norm`", ["residual", "from_norm"])
+        if isinstance(residual.from_norm, str):
+            c.need_field(residual.from_norm, ["residual", "from_norm"])
     if residual is not None and residual.shared_norm and residual.parallel is not True:
         raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` (sequential blocks need `ffn.norm`) or remove `shared_norm`", ["residual", "shared_norm"])
 

@@ -381,8 +381,23 @@ class BucketedBiasPosition(Strict):
     owner: Literal["first_layer", "every_layer", "stack"] = "first_layer"
 
 
+class AlibiPosition(Strict):
+    """Attention with linear biases (ALiBi, decoder-only stacks): no position embeddings; each head's scores get
+    `slope_h * key_position` added (a query's own position only shifts its row, which softmax ignores). With n the
+    largest power of two <= heads, head h < n (from 0) has slope `2^(-8 (h + 1) / n)`; the remaining heads take the
+    odd-numbered slopes of 2n heads, `2^(-4 (2j + 1) / n)` for j = 0, 1, ... The bias joins the additive mask, before
+    the softmax; `position_ids` are accepted and change nothing (as in transformers' ALiBi models)."""
+
+    template: ClassVar[str] = "positions/alibi.jinja"
+    kind: Literal["alibi"]
+    # How the keys' positions are counted. `mask`: over the attention mask, `(cumsum(mask) - 1) * mask` across the
+    # cached and new keys (padding keys 0: they are masked anyway; a left-padded row's first token is at 0); without a
+    # mask, 0, 1, 2, ... `absolute`: the key's index in the cache, 0, 1, 2, ..., padding included.
+    count: Literal["mask", "absolute"] = "mask"
+
+
 PositionSpec = Annotated[
-    Union[RotaryPosition, RelativeFunctionalPosition, BucketedBiasPosition], Field(discriminator="kind")
+    Union[RotaryPosition, RelativeFunctionalPosition, BucketedBiasPosition, AlibiPosition], Field(discriminator="kind")
 ]
 
 
@@ -505,6 +520,12 @@ class AttentionSpec(Strict):
         return self
 
 
+# Activation names every framework's activations module knows.
+ActivationName = Literal[
+    "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
+]
+
+
 class FeedForwardSpec(Strict):
     """The feed-forward of each block: two projections around an activation, optionally gated."""
 
@@ -517,14 +538,17 @@ class FeedForwardSpec(Strict):
     layout: Literal["fused", "split", "sublayer", "names"]
     # sublayer layout: the feed-forward module's name in its sublayer.
     module: Identifier = "DenseReluDense"
-    # The config field of the inner width.
-    size: FieldName = "intermediate_size"
-    # When `size`'s config field is None, the feed-forward is this many times hidden_size wide.
+    # The config field of the inner width; decoder-only stacks: null with `size_multiple` (a width no config field
+    # holds).
+    size: Optional[FieldName] = "intermediate_size"
+    # When `size`'s config field is None (or `size` is null), the feed-forward is this many times hidden_size wide.
     size_multiple: Optional[int] = Field(default=None, gt=0)
     # names layout: the weight layout of the two projections (see `AttentionSpec.projection`).
     projection: Literal["linear", "conv1d"] = "linear"
-    # The config field naming the activation.
-    activation: FieldName = "hidden_act"
+    # The config field naming the activation; null with `activation_name`.
+    activation: Optional[FieldName] = "hidden_act"
+    # decoder-only stacks: an activation the architecture fixes (no config field names it), with `activation: null`.
+    activation_name: Optional[ActivationName] = None
     # names layout: null for blocks without residual dropout.
     dropout: Optional[FieldName] = "hidden_dropout_prob"
     # Biases on the projections: always, never, or (names layout) as a boolean config field says.
@@ -570,6 +594,10 @@ class ResidualSpec(Strict):
     # Decoder-only stacks, sequential pre-norm sublayers without dropout after them: each sublayer's output times this
     # float config field before its residual add (`x + attention(norm(x)) * m`).
     multiplier: Optional[FieldName] = None
+    # Decoder-only stacks, sequential pre-norm sublayers: the residual stream continues from each sublayer's normalised
+    # input instead of its input (`norm(x) + attention(norm(x))`, then likewise around the feed-forward): always
+    # (true), never (false), or when a boolean config field is true.
+    from_norm: Union[bool, FieldName] = False
 
 
 class SharingSpec(Strict):
@@ -669,12 +697,6 @@ class ActivationSpec(Strict):
     # The derived boolean config attribute: whether the string starts with `gated-` (e.g. `is_gated_act`).
     gated: FieldName
     aliases: dict[str, str] = Field(default_factory=dict)  # full value -> activation name (gated-gelu -> gelu_new)
-
-
-# Activation names every framework's activations module knows.
-ActivationName = Literal[
-    "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
-]
 
 
 class HeadActivation(Strict):

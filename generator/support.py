@@ -96,8 +96,8 @@ REQUIRED_CONFIG_FIELDS = {
     ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
               "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
     ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"),
-    DECODER_ONLY: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
-                   "initializer_range", "use_cache"),
+    DECODER_ONLY: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "initializer_range",
+                   "use_cache"),
     NAMES_ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
                     "initializer_range"),
     NAMES_ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -279,10 +279,9 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "attention.cross_module", (_ABSENT,), "remove `cross_module`: decoder-only stacks have no cross-attention"),
     Rule(DECODER_ONLY, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(DECODER_ONLY, "norm.placement", ("pre", "output"), "write `placement: pre` (at the start of each sublayer) or `placement: output` (on each sublayer's output before the residual add); both end with the `final_norm` role"),
-    Rule(DECODER_ONLY, "position", (_ABSENT, "rotary"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`) or rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`)"),
+    Rule(DECODER_ONLY, "position", (_ABSENT, "rotary", "alibi"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), rotary (`kind: rotary, theta: <config field>`) or linear attention biases (`kind: alibi`), the latter two with `embeddings.position: none`"),
     Rule(DECODER_ONLY, "embeddings.token_type", (False, "word"), "token types are embedded by the word embeddings (`token_type: word`) or absent (`token_type: false`): a table of their own exists only in encoder stacks"),
-    Rule(DECODER_ONLY, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
-    Rule(DECODER_ONLY, "embeddings.norm", (False,), "the embeddings have no norm (the blocks are pre-norm): write `norm: false`"),
+    Rule(DECODER_ONLY, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary or ALiBi positions)"),
     Rule(DECODER_ONLY, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(DECODER_ONLY, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     Rule(DECODER_ONLY, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from 0 (or follow `position_ids`)"),
@@ -356,6 +355,11 @@ RULES += tuple(
         ("attention.multiplier", "remove `multiplier`: scores times a config factor exist only in decoder-only stacks"),
         ("lm_head.logits_divisor", "remove `logits_divisor`: logits divided by a config factor exist only in decoder-only stacks"),
     )
+)
+# A fixed feed-forward activation (no config field) exists only in decoder-only stacks.
+RULES += tuple(
+    Rule(kind, "feed_forward.activation_name", (_ABSENT,), "remove `activation_name` (and name the activation's config field in `activation`): a fixed feed-forward activation exists only in decoder-only stacks")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
 )
 # Word embeddings times sqrt(hidden_size) exist only in names-layout encoder-decoder and decoder-only stacks.
 RULES += tuple(

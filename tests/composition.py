@@ -244,7 +244,10 @@ def decoder_only_specs(draw, name: str) -> dict:
     biases. A decoder-only stack (pre-norm or normalising each sublayer's output, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never;
     absolute positions with or without a row offset, learned, counted over the attention mask or fixed sinusoids,
-    interleaved or fairseq's; a dropout between the feed-forward projections or none; the last `hidden_states` entry
+    interleaved or fairseq's, or ALiBi biases with the keys counted over the mask or absolute; a norm after the
+    embeddings or none; the residual from each sublayer's input or (always or by a config flag) its normalised input;
+    an activation named by a config field or fixed; a feed-forward width from a config field or a multiple of
+    hidden_size only; a dropout between the feed-forward projections or none; the last `hidden_states` entry
     after or before the final norm; the sequence classifier read at the last non-pad token or at the count of non-pad
     tokens - 1; the token classifier's loss over every label or the attended tokens only)
     or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
@@ -426,6 +429,29 @@ def decoder_only_specs(draw, name: str) -> dict:
         if residual is None and norm["placement"] == "pre" and feed_forward.get("dropout", "set") is None:
             fields.append(_field("residual_multiplier", "float", 0.6))
             residual_box["multiplier"] = "residual_multiplier"
+    # Drawn last: ALiBi instead of absolute positions (the keys counted over the attention mask or absolute); a norm
+    # after the embeddings; the residual stream continuing from each sublayer's normalised input (always or as a
+    # config flag says); a fixed activation (no config field); a feed-forward width no config field holds.
+    if position is None and draw(st.booleans()):
+        del names["embeddings.position"]
+        for key in ("position_offset", "mask_positions", "sinusoidal", "sinusoidal_layout"):
+            embeddings.pop(key, None)
+        embeddings["position"] = "none"
+        position = {"kind": "alibi", "count": draw(st.sampled_from(["mask", "absolute"]))}
+    if draw(st.booleans()):
+        names["embeddings.norm"] = draw(st.sampled_from(["emb_ln", "word_embeddings_layernorm"]))
+        embeddings["norm"] = True
+    if residual is None and norm["placement"] == "pre" and draw(st.booleans()):
+        from_norm = draw(st.sampled_from([True, "apply_residual_connection_post_layernorm"]))
+        if from_norm is not True:
+            fields.append(_field(from_norm, "bool", draw(st.booleans())))
+        residual_box["from_norm"] = from_norm
+    if draw(st.booleans()):
+        fields[:] = [f for f in fields if f["name"] != "hidden_act"]
+        feed_forward.update(activation=None, activation_name=draw(st.sampled_from(["gelu_pytorch_tanh", "relu"])))
+    if multiple and draw(st.booleans()):
+        fields[:] = [f for f in fields if f["name"] != "intermediate_size"]
+        feed_forward["size"] = None
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -854,6 +880,10 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.mask_positions={emb.get('mask_positions', False)}",
                        f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
                        f"decoder_only.activation_dropout={'activation_dropout' in ffn}",
+                       f"decoder_only.alibi_count={spec.get('position', {}).get('count')}",
+                       f"decoder_only.residual_from_norm={spec.get('residual', {}).get('from_norm', False)}",
+                       f"decoder_only.activation_name={ffn.get('activation_name')}",
+                       f"decoder_only.size_from_config={ffn.get('size', 'intermediate_size') is not None}",
                        *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
                        *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]
     elif seq2seq:

@@ -62,7 +62,7 @@ BAD_SPECS = {
                             "name: num_attention_heads, type: int, default: 63", "config.fields.5.default",
                             "not a multiple of the default num_attention_heads (63)"),
     "unknown attention variant": ("albert.yaml", "  variant: full", "  variant: sparse", "attention.variant", "write `full`"),
-    "unknown position scheme": ("roformer.yaml", "  kind: rotary", "  kind: alibi", "position", "rotary"),
+    "unknown position scheme": ("roformer.yaml", "  kind: rotary", "  kind: xpos", "position", "rotary"),
     "head needs component": ("roformer.yaml", "  - {kind: sequence_classification, style: dense_act",
                              "  - {kind: sequence_classification, style: pooled", "heads.3.kind",
                              "needs the `pooler` component"),
