@@ -643,7 +643,8 @@ class DecoderSpec(Strict):
     # Whether the decoder keeps a key/value cache (`past_key_values`, `use_cache`).
     cache: bool = True
     # Decoder-only stacks: how future keys are masked. `separate`: replaced by the mask value before the padding mask
-    # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2);
+    # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2; a sliding
+    # window narrows only the replaced keys' mask, the additive one holding the future and padding keys, as GPT-Neo);
     # `combined`: one additive mask of future and padding keys (a query that sees no key spreads its attention over
     # every key, as the shared masking utilities of recent transformers models do). Other stacks: absent (encoder-decoders
     # render their own mask: names-layout ones one additive mask of future and padding keys).
@@ -910,7 +911,8 @@ class SpecTests(Strict):
     """Small configurations the test harness builds every head with, `variants: {name: {config field: value}}`. They
     document why each variant exists (in comments) and never change generated code."""
 
-    # Variant name -> config values (plus `padding_side: left` to pad the test inputs on the left).
+    # Variant name -> config values (scalars; of a `repeats` field, its list of pairs), plus `padding_side: left` to pad
+    # the test inputs on the left.
     variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list]]] = Field(min_length=1)
 
 

@@ -23,7 +23,7 @@ class GPTNeoConfig(PretrainedConfig):
             Dimensionality of the encoder layers and the pooler layer.
         num_layers (`int`, *optional*, defaults to 24):
             Number of hidden layers in the Transformer encoder.
-        attention_types (`repeats`, *optional*, defaults to [[['global', 'local'], 12]]):
+        attention_types (`list`, *optional*, defaults to [[['global', 'local'], 12]]):
             The type of attention for each layer in a `[[["attention_type"], num_layers]]` format, e.g. `[[["global",
             "local"], 12]]`: each pair's kinds repeated `num_layers` times (`attention_layers`, one kind per layer).
             Choose the kinds from `["global", "local"]`.
