@@ -43,9 +43,6 @@ BASE_CONFIG_FIELDS = (
 # Render model
 
 
-# The attention kinds a layer of `attention.layer_types` takes (transformers' names): the keys of the full causal mask
-# and of the sliding window's.
-LAYER_TYPES = ("full_attention", "sliding_attention")
 
 
 @dataclass(frozen=True)
@@ -62,6 +59,7 @@ class ConfigField:
     none_unless: Optional[str] = None  # the boolean field without which the config keeps None
     default_repeat: Optional[str] = None  # list fields: None -> the first choice this (constructor parameter) many times
     default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
+    default_expand: Optional[tuple[str, str]] = None  # list fields: (pairs, length): None -> the `repeats` field `pairs` expanded
     upstream: bool = True  # whether transformers' configuration class declares the field
 
 
@@ -326,6 +324,16 @@ class Architecture:
         """The word embeddings' module path in the base model."""
         return self.names.word_embeddings if self.names is not None else f"{self.embeddings.path}.word_embeddings"
 
+    @property
+    def layer_kinds(self) -> Optional[tuple[str, str]]:
+        """With `attention.layer_types`: the names of its full layers and of its sliding layers (the `choices` of its
+        config field, in that order)."""
+        if self.attention.layer_types is None:
+            return None
+        name = self.attribute_map.get(self.attention.layer_types, self.attention.layer_types)
+        field_ = next(f for f in self.config_fields if f.name == name)
+        return field_.choices[0], field_.choices[1]
+
     def head(self, kind: str) -> Optional[Head]:
         for h in self.heads:
             if h.kind == kind:
@@ -516,7 +524,7 @@ def _rel(path: Path) -> str:
         return path.name if path.parent.name != "specs" else f"specs/{path.name}"
 
 
-_PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "dict": "dict", "list": "list"}
+_PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "dict": "dict", "list": "list", "repeats": "list"}
 
 _HEAD_SUFFIX = {
     "base": "Model",
@@ -1065,6 +1073,11 @@ def _resolve_config(c: _Context) -> None:
             when = spec.config.attribute_map.get(f.default_tail.when, f.default_tail.when)
             if when not in [g.name for g in spec.config.fields[:i]]:
                 raise fail(f"`when` names {f.default_tail.when!r}, which is not a config field declared before {f.name!r} (the derived default reads the value the configuration keeps): declare it before {f.name!r} or name one declared before", ["config", "fields", i, "default_tail", "when"])
+        if f.default_expand is not None:
+            need_field(f.default_expand.length, ["config", "fields", i, "default_expand", "length"])
+            pairs = spec.config.attribute_map.get(f.default_expand.pairs, f.default_expand.pairs)
+            if pairs not in [g.name for g in spec.config.fields[:i] if g.type == "repeats"]:
+                raise fail(f"`pairs` names {f.default_expand.pairs!r}, which is not a `repeats` config field declared before {f.name!r} (the list of `[entries, count]` pairs expanded): declare one (`type: repeats`) before {f.name!r} and name it", ["config", "fields", i, "default_expand", "pairs"])
         if f.none_unless is not None and (f.none_unless not in fields or fields[f.none_unless].type != "bool"):
             raise fail(f"none_unless names {f.none_unless!r}, which is not a `bool` field under `config.fields`", ["config", "fields", i, "none_unless"])
     for alias, target in spec.config.attribute_map.items():
@@ -1197,8 +1210,8 @@ def _resolve_attention(c: _Context) -> None:
     if att.layer_types is not None:
         need_field(att.layer_types, ["attention", "layer_types"])
         kinds_field = fields.get(spec.config.attribute_map.get(att.layer_types, att.layer_types))
-        if kinds_field is not None and (kinds_field.type != "list" or set(kinds_field.choices or ()) != set(LAYER_TYPES)):
-            raise fail(f"`layer_types` names a `list` config field of each layer's attention kind, `choices: {list(LAYER_TYPES)}` (not {kinds_field.type} field {att.layer_types!r}{' with choices ' + str(kinds_field.choices) if kinds_field.choices else ''}): declare one (`type: list, optional: true, default: null`, `default_repeat: num_hidden_layers`) and name it", ["attention", "layer_types"])
+        if kinds_field is not None and (kinds_field.type != "list" or len(kinds_field.choices or ()) != 2):
+            raise fail(f"`layer_types` names a `list` config field of each layer's attention kind with two `choices`, the full layers' then the sliding layers' (e.g. `[full_attention, sliding_attention]`; not {kinds_field.type} field {att.layer_types!r}{' with choices ' + str(kinds_field.choices) if kinds_field.choices else ''}): declare one (`type: list, optional: true, default: null`, `default_repeat: num_hidden_layers`) and name it", ["attention", "layer_types"])
     if spec.attention.output_dropout and names_layout and spec.feed_forward.dropout is None:
         raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
     need_field(att.dropout, ["attention", "dropout"])
@@ -1725,6 +1738,7 @@ def resolve_architecture(
             none_unless=f.none_unless,
             default_repeat=spec.config.attribute_map.get(f.default_repeat, f.default_repeat) if f.default_repeat else None,
             default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,
+            default_expand=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_expand.pairs, f.default_expand.length)) if f.default_expand else None,
             upstream=f.upstream,
         )
         for f in spec.config.fields
@@ -1824,8 +1838,12 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
             f = fields.get(spec.config.attribute_map.get(key, key))
             if f is None or (value is None and f.optional):
                 continue
+            if f.type == "repeats":
+                if not schema._is_repeats(value):
+                    raise fail(f"{value!r} is not a list of `[entries, count]` pairs (config field {f.name!r})", loc)
+                continue
             if f.type in ("dict", "list"):
-                raise fail(f"a test variant sets scalars: leave the {f.type} field {f.name!r} out", loc)
+                raise fail(f"a test variant sets scalars and `repeats` pairs: leave the {f.type} field {f.name!r} out", loc)
             if not schema._has_type(value, f.type):
                 raise fail(f"{value!r} is not of type {f.type} (config field {f.name!r})", loc)
             if f.choices is not None and value not in f.choices:

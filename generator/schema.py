@@ -88,10 +88,12 @@ class ConfigFieldSpec(Strict):
     # The field's name, as in transformers' configuration class.
     name: FieldName
     # `dict`: a mapping whose only rendered value is null (with `unsupported`). `list`: a list of strings or null
-    # (`optional: true`, `default: null`), whose entries `choices` restricts.
-    type: Literal["int", "float", "str", "bool", "dict", "list"]
-    # The default value (null only with `optional: true`).
-    default: Union[bool, int, float, str, None]
+    # (`optional: true`, `default: null`), whose entries `choices` restricts. `repeats`: a list of `[entries, count]`
+    # pairs (`entries` a list of strings, `count` an int >= 0; e.g. `[[["global", "local"], 12]]`), the compact form
+    # of a per-layer list that a `list` field's `default_expand` expands.
+    type: Literal["int", "float", "str", "bool", "dict", "list", "repeats"]
+    # The default value (null only with `optional: true`; of a `repeats` field, such a list of pairs).
+    default: Union[bool, int, float, str, None, list]
     # The field's description in the configuration's docstring.
     doc: str
     # Whether null is a valid value.
@@ -117,6 +119,10 @@ class ConfigFieldSpec(Strict):
     # `config.<start>` on, where the config field `<when>` (as the configuration keeps it) is not None (as
     # transformers derives `layer_types`: sliding layers from `max_window_layers` on, with a `sliding_window`).
     default_tail: Optional["DefaultTailSpec"] = None
+    # `list` fields: a None value is the expansion of a `repeats` config field declared before it (each pair's
+    # entries, `count` times, in order), as transformers' GPT-Neo derives `attention_layers` from `attention_types`;
+    # the list (expanded or given) must hold one entry per layer of `length`, else ValueError.
+    default_expand: Optional["DefaultExpandSpec"] = None
     # false: transformers' configuration class does not declare the field, but its models read it from a
     # configuration that holds it (`getattr(config, name, default)`, e.g. a config.json's `head_dim`); the generated
     # configuration declares it so that the generated models honour it too (its None: the default they compute).
@@ -151,8 +157,16 @@ class ConfigFieldSpec(Strict):
             raise ValueError(f"{self.name!r}: `default_repeat` repeats the first of `choices` of a `list` field: give it `type: list` and `choices`")
         if self.default_tail is not None and (self.default_repeat is None or len(self.choices or []) < 2):
             raise ValueError(f"{self.name!r}: `default_tail` turns the later entries of `default_repeat` into the second of `choices`: give the field `default_repeat` and two `choices`")
-        if sum(x is not None for x in (self.none_unless, self.default_from, self.default_repeat)) > 1:
-            raise ValueError(f"{self.name!r}: give at most one of `default_from`, `default_repeat`, `none_unless` (each says what a None value means)")
+        if self.default_expand is not None and (self.type != "list" or not self.choices):
+            raise ValueError(f"{self.name!r}: `default_expand` expands a `repeats` field into a `list` field whose entries `choices` restricts: give it `type: list` and `choices`")
+        if sum(x is not None for x in (self.none_unless, self.default_from, self.default_repeat, self.default_expand)) > 1:
+            raise ValueError(f"{self.name!r}: give at most one of `default_from`, `default_repeat`, `default_expand`, `none_unless` (each says what a None value means)")
+        if self.type == "repeats":
+            if self.choices is not None or self.optional:
+                raise ValueError(f"{self.name!r}: a `repeats` field has a list of `[entries, count]` pairs as its default, no `choices` (restrict the entries of the `list` field that expands it) and no `optional`")
+            if not _is_repeats(value):
+                raise ValueError(f"default of {self.name!r} must be a list of `[entries, count]` pairs (`entries` a list of strings, `count` an int >= 0), e.g. [[[\"global\", \"local\"], 12]]")
+            return self
         for choice in self.choices or []:
             if not _has_type(choice, "str" if self.type == "list" else self.type):
                 kind = "entries of a `list` field are text" if self.type == "list" else f"the field is of type {self.type}"
@@ -180,7 +194,25 @@ class DefaultTailSpec(Strict):
     when: FieldName
 
 
+class DefaultExpandSpec(Strict):
+    """A derived `list` default: the expansion of a `repeats` config field, one entry per layer."""
+
+    # The `repeats` config field expanded (declared before the list field).
+    pairs: FieldName
+    # The int config field of the number of entries the list must hold (the number of layers).
+    length: FieldName
+
+
 ConfigFieldSpec.model_rebuild()
+
+
+def _is_repeats(value: Any) -> bool:
+    """Whether a YAML value is a list of `[entries, count]` pairs (entries a list of strings, count an int >= 0)."""
+    return isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], list)
+        and all(isinstance(entry, str) for entry in pair[0]) and _has_type(pair[1], "int") and pair[1] >= 0
+        for pair in value
+    )
 
 
 def _has_type(value: Any, type_: str) -> bool:
@@ -474,11 +506,11 @@ class AttentionSpec(Strict):
     # i - window < j <= i, positions counted over the whole cached sequence, padding included); None in the config:
     # no window (every earlier key).
     sliding_window: Optional[FieldName] = None
-    # decoder-only stacks with `sliding_window`: the `list` config field of each layer's attention kind (`choices:
-    # [full_attention, sliding_attention]`, one entry per layer, as transformers' `layer_types`): only the
-    # `sliding_attention` layers see the window, the others every earlier key. Absent: every layer sees the window.
-    # The configuration refuses `sliding_attention` layers without a window and a list of another length than
-    # `num_hidden_layers`.
+    # decoder-only stacks with `sliding_window`: the `list` config field of each layer's attention kind, one entry per
+    # layer, of two `choices`: the first names the layers that see every earlier key, the second the layers that see
+    # the window (transformers' `layer_types`, `[full_attention, sliding_attention]`; GPT-Neo's `attention_layers`,
+    # `[global, local]`). Absent: every layer sees the window. The configuration refuses sliding layers without a
+    # window (where the window field is optional) and a list of another length than the number of layers.
     layer_types: Optional[FieldName] = None
     # The config field of the attention-probability dropout.
     dropout: FieldName = "attention_probs_dropout_prob"
@@ -642,7 +674,8 @@ class DecoderSpec(Strict):
     # Whether the decoder keeps a key/value cache (`past_key_values`, `use_cache`).
     cache: bool = True
     # Decoder-only stacks: how future keys are masked. `separate`: replaced by the mask value before the padding mask
-    # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2);
+    # adds its own (a query whose visible keys are all padding spreads its attention over them, as GPT-2; a sliding
+    # window narrows only the replaced keys' mask, the additive one holding the future and padding keys, as GPT-Neo);
     # `combined`: one additive mask of future and padding keys (a query that sees no key spreads its attention over
     # every key, as the shared masking utilities of recent transformers models do). Other stacks: absent (encoder-decoders
     # render their own mask: names-layout ones one additive mask of future and padding keys).
@@ -900,8 +933,9 @@ class SpecTests(Strict):
     """Small configurations the test harness builds every head with, `variants: {name: {config field: value}}`. They
     document why each variant exists (in comments) and never change generated code."""
 
-    # Variant name -> config values (plus `padding_side: left` to pad the test inputs on the left).
-    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None]]] = Field(min_length=1)
+    # Variant name -> config values (scalars; of a `repeats` field, its list of pairs), plus `padding_side: left` to pad
+    # the test inputs on the left.
+    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list]]] = Field(min_length=1)
 
 
 class ArchitectureSpec(Strict):

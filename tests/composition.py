@@ -399,6 +399,16 @@ def decoder_only_specs(draw, name: str) -> dict:
                              default_repeat="num_hidden_layers",
                              default_tail={"start": "max_window_layers", "when": "sliding_window"}))
         attention["layer_types"] = "layer_types"
+        if draw(st.booleans()):
+            # Or the kinds named `global` and `local`, expanded from `[kinds, count]` pairs (as transformers' GPT-Neo
+            # derives `attention_layers` from `attention_types`): the first layer's kind once, then the others' (a
+            # sliding kind only with a window).
+            layers = next(f["default"] for f in fields if f["name"] == "num_hidden_layers")
+            window = next(f["default"] for f in fields if f["name"] == "sliding_window")
+            kinds = draw(st.lists(st.sampled_from(["global", "local"] if window is not None else ["global"]), min_size=layers, max_size=layers))
+            fields[-1] = _field("layer_types", "list", None, optional=True, choices=["global", "local"],
+                                default_expand={"pairs": "attention_types", "length": "num_hidden_layers"})
+            fields.insert(-1, _field("attention_types", "repeats", [[kinds[:1], 1]] + ([[kinds[1:], 1]] if layers > 1 else [])))
     # Drawn last: the last `hidden_states` entry before the final norm; the sequence classifier read at each row's
     # count of non-pad tokens - 1; the token classifier's loss over the attended tokens only.
     decoder: dict[str, Any] = {"causal": True, "cache": True, "mask": mask}
@@ -863,6 +873,7 @@ def describe(spec: dict) -> list[str]:
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
                    f"sliding_window={'sliding_window' in att}", f"layer_types={'layer_types' in att}",
+                   f"layer_types.expanded={any('default_expand' in f for f in spec['config']['fields'])}",
                    f"embeddings.scale={spec['embeddings'].get('scale')}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"embeddings.norm={spec['embeddings']['norm']}", f"names.pooler={spec.get('pooler', {}).get('layout')}",
