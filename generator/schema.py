@@ -536,6 +536,31 @@ class FeedForwardSpec(Strict):
     # names-layout encoder-decoder and decoder-only stacks: the config field of the dropout after the activation
     # (between the two projections; gated: after the product).
     activation_dropout: Optional[FieldName] = None
+    # decoder-only stacks: a sparse mixture of experts in place of the one feed-forward (see `ExpertsSpec`).
+    experts: Optional["ExpertsSpec"] = None
+
+
+class ExpertsSpec(Strict):
+    """A sparse mixture-of-experts feed-forward: a router (the `names` role `ffn.router`, a Linear hidden ->
+    `config.<count>` without bias) scores each token's experts; the scores' softmax, in float32, keeps each token's
+    `config.<top_k>` largest probabilities (renormalised to sum 1 as `normalize` says), cast back to the hidden
+    states' dtype; the token's output is the weighted sum of its chosen experts' outputs. The experts are the list at
+    the `names` role `ffn.experts`, `config.<count>` of them, each the block's feed-forward (the roles `ffn.gate`,
+    `ffn.input` and `ffn.output` are then paths inside each expert, with `feed_forward.size`, `activation`, `gated`
+    and `bias`). PyTorch runs each expert on the tokens routed to it; TensorFlow and Flax (compiled with XLA) run every
+    expert on every token and weight its output by the token's routing weight, zero outside its top-k (the same sum:
+    the other terms are exact zeros)."""
+
+    # The int config field of the number of experts.
+    count: FieldName
+    # The int config field of the number of experts each token is routed to.
+    top_k: FieldName
+    # Whether the top-k probabilities are divided by their sum: always (true), never (false), or as a boolean config
+    # field says.
+    normalize: Union[bool, FieldName] = True
+
+
+FeedForwardSpec.model_rebuild()
 
 
 class NormSpec(Strict):
