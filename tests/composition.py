@@ -244,7 +244,8 @@ def decoder_only_specs(draw, name: str) -> dict:
     biases. A decoder-only stack (pre-norm or normalising each sublayer's output, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never;
     absolute positions with or without a row offset, learned, counted over the attention mask or fixed sinusoids,
-    interleaved or fairseq's; a dropout between the feed-forward projections or none; the last `hidden_states` entry
+    interleaved or fairseq's; a dropout between the feed-forward projections or none, or a sparse mixture of experts
+    (each expert the drawn feed-forward); the last `hidden_states` entry
     after or before the final norm; the sequence classifier read at the last non-pad token or at the count of non-pad
     tokens - 1; the token classifier's loss over every label or the attended tokens only)
     or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
@@ -426,6 +427,20 @@ def decoder_only_specs(draw, name: str) -> dict:
         if residual is None and norm["placement"] == "pre" and feed_forward.get("dropout", "set") is None:
             fields.append(_field("residual_multiplier", "float", 0.6))
             residual_box["multiplier"] = "residual_multiplier"
+    if "activation_dropout" not in feed_forward and names.get("ffn.gate") != names["ffn.input"] and draw(st.booleans()):
+        # Drawn last: a sparse mixture of experts (3 experts, 2 per token, their probabilities renormalised always,
+        # never or as a config flag says), the router and the list of experts where the feed-forward's projections
+        # were, each expert holding the drawn feed-forward's projections one attribute deep.
+        fields += [_field("num_local_experts", "int", 3), _field("num_experts_per_tok", "int", 2)]
+        experts: dict[str, Any] = {"count": "num_local_experts", "top_k": "num_experts_per_tok",
+                                   "normalize": draw(st.sampled_from([True, False, "norm_topk_prob"]))}
+        if experts["normalize"] == "norm_topk_prob":
+            fields.append(_field("norm_topk_prob", "bool", draw(st.booleans())))
+        for role in ("ffn.gate", "ffn.input", "ffn.output"):
+            if role in names:
+                names[role] = names[role].rsplit(".", 1)[-1]
+        names.update({"ffn.router": ffn_prefix + "router", "ffn.experts": ffn_prefix + "experts"})
+        feed_forward["experts"] = experts
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -850,6 +865,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.mask_positions={emb.get('mask_positions', False)}",
                        f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
                        f"decoder_only.activation_dropout={'activation_dropout' in ffn}",
+                       f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",
                        f"decoder_only.hidden_states_before_final_norm={spec['decoder'].get('hidden_states_before_final_norm', False)}",
                        *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
                        *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]
