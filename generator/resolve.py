@@ -1205,6 +1205,7 @@ def _resolve_attention(c: _Context) -> None:
             need_field(value, loc)
     need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
     _need_float_field(c, att.multiplier, ["attention", "multiplier"])
+    _need_float_field(c, att.clip, ["attention", "clip"])
     need_field(att.sliding_window, ["attention", "sliding_window"])
     window_field = fields.get(spec.config.attribute_map.get(att.sliding_window, att.sliding_window)) if att.sliding_window else None
     if window_field is not None and window_field.type != "int":

@@ -483,6 +483,10 @@ class AttentionSpec(Strict):
     # of `norm.kind` with `norm.eps`), applied after the q/k projections and before the rotary positions: always
     # (true), never (false), or as a boolean config field says (the two norms then exist only when it is true).
     qk_norm: Union[bool, FieldName] = False
+    # decoder-only stacks: the optional float config field clipping the queries, keys and values to
+    # `[-config.<clip>, config.<clip>]` when it is not None, after the projections and the whole-width norms of
+    # `qk_norm_scope: all`, before the per-head norms of `qk_norm_scope: head` and the rotary positions.
+    clip: Optional[FieldName] = None
     # The width each norm of `qk_norm` normalises: `head`, each head's head_dim values on their own (one weight of
     # head_dim shared by the heads, applied after the split into heads); `all`, the whole projection's (query heads x
     # head_dim for the queries, key/value heads x head_dim for the keys), before the split (not with a fused q/k/v

@@ -245,7 +245,7 @@ def decoder_only_specs(draw, name: str) -> dict:
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never;
     absolute positions with or without a row offset, learned, counted over the attention mask or fixed sinusoids,
     interleaved or fairseq's; a dropout between the feed-forward projections or none, or a sparse mixture of experts
-    (each expert the drawn feed-forward); the last `hidden_states` entry
+    (each expert the drawn feed-forward); queries, keys and values clipped or not; the last `hidden_states` entry
     after or before the final norm; the sequence classifier read at the last non-pad token or at the count of non-pad
     tokens - 1; the token classifier's loss over every label or the attended tokens only)
     or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
@@ -441,6 +441,10 @@ def decoder_only_specs(draw, name: str) -> dict:
                 names[role] = names[role].rsplit(".", 1)[-1]
         names.update({"ffn.router": ffn_prefix + "router", "ffn.experts": ffn_prefix + "experts"})
         feed_forward["experts"] = experts
+    if draw(st.booleans()):
+        # Drawn last: the queries, keys and values clipped to [-0.5, 0.5], or None in the config (no clipping).
+        fields.append(_field("clip_qkv", "float", draw(st.sampled_from([0.5, None])), optional=True))
+        attention["clip"] = "clip_qkv"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -866,6 +870,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
                        f"decoder_only.activation_dropout={'activation_dropout' in ffn}",
                        f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",
+                       f"decoder_only.clip={'clip' in att}",
                        f"decoder_only.hidden_states_before_final_norm={spec['decoder'].get('hidden_states_before_final_norm', False)}",
                        *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
                        *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]

@@ -834,6 +834,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxOlmo2ForCausalLM",
         "FlaxOlmo2PreTrainedModel",
     ],
+    "models.olmoe.configuration_olmoe": ["OlmoeConfig"],
+    "models.olmoe.modeling_olmoe": [
+        "OlmoeModel",
+        "OlmoeForCausalLM",
+        "OlmoePreTrainedModel",
+    ],
+    "models.olmoe.modeling_tf_olmoe": [
+        "TFOlmoeModel",
+        "TFOlmoeForCausalLM",
+        "TFOlmoePreTrainedModel",
+    ],
+    "models.olmoe.modeling_flax_olmoe": [
+        "FlaxOlmoeModel",
+        "FlaxOlmoeForCausalLM",
+        "FlaxOlmoePreTrainedModel",
+    ],
     "models.opt.configuration_opt": ["OPTConfig"],
     "models.opt.modeling_opt": [
         "OPTModel",
