@@ -285,10 +285,11 @@ class OlmoeModel(OlmoePreTrainedModel):
         past_key_values=None,
         inputs_embeds=None,
         use_cache=None,
-        head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
+        output_router_logits=None,
         return_dict=None,
+        head_mask=None,
     ) -> Union[BaseModelOutputWithPastAndCrossAttentions, tuple]:
         """The hidden states of the last block (after the final norm), the key/value cache and, on request, every
         block's input and attention probabilities.
@@ -312,21 +313,31 @@ class OlmoeModel(OlmoePreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
+            output_router_logits (`bool`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
 
 
         Returns:
             [`BaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if output_router_logits is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`output_router_logits` must be None: "
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
+            )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -433,10 +444,11 @@ class OlmoeForCausalLM(DecoderOnlyGenerationMixin, OlmoePreTrainedModel):
         inputs_embeds=None,
         labels=None,
         use_cache=None,
-        head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
+        output_router_logits=None,
         return_dict=None,
+        head_mask=None,
     ) -> Union[CausalLMOutputWithPast, tuple]:
         """The OLMoE Model transformer with a language modeling head on top (linear layer with weights tied to the
         input embeddings).
@@ -464,21 +476,31 @@ class OlmoeForCausalLM(DecoderOnlyGenerationMixin, OlmoePreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
+            output_router_logits (`bool`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
 
 
         Returns:
             [`CausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if output_router_logits is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`output_router_logits` must be None: "
+                f"{type(self).__name__} does not support it "
+                "(it keeps the place transformers' class gives it among the positional arguments)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.model(
             input_ids,
