@@ -148,7 +148,8 @@ class Head:
 @dataclass(frozen=True)
 class Leaf:
     """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `rms_norm`, `linear` (`weight [out, in]`),
-    `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`) or `layers` (the list of blocks); sizes are
+    `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`), `layers` (the list of blocks) or `experts`
+    (the list of `in_size` experts of a sparse mixture of experts, each of the class of `Names.expert`); sizes are
     Python expressions over `config` (the generated module's helpers). A leaf with `when` is built only when that
     config flag is true (as transformers builds it)."""
 
@@ -254,6 +255,9 @@ class Names:
     decoder: Optional[str] = None
     decoder_block: Optional[Container] = None
     decoder_ffn_size: Optional[str] = None
+    # A sparse mixture of experts (`feed_forward.experts`): the module tree of one expert (its feed-forward roles,
+    # paths inside the expert); the block holds the router (`ffn.router`) and the list of experts (`ffn.experts`).
+    expert: Optional[Container] = None
 
 
 @dataclass(frozen=True)
@@ -683,7 +687,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm",
                "position.bias")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
-               "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output")
+               "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output", "ffn.router",
+               "ffn.experts")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -766,6 +771,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
+        "ffn.router": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
+        "ffn.experts": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
@@ -895,14 +902,33 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "ffn.norm" in needed:
         add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
-    if fused_gate:
+    expert = None
+    if ffn.experts is not None:
+        # A sparse mixture of experts: the router, then the list of experts, each holding the feed-forward's
+        # projections (`ffn.gate`, `ffn.input`, `ffn.output`: paths inside each expert).
+        if fused_gate:
+            raise fail("the experts' gate and input are two projections (a fused [gate | input] projection is rendered only without `feed_forward.experts`): give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
+        for role in ("ffn.gate", "ffn.input", "ffn.output"):
+            if role in needed and "." in roles[role]:
+                raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: with `feed_forward.experts` each expert holds `{role}` as one attribute (write a name without dots)", ["names", role])
+        count = f"config.{ffn.experts.count}"
+        add(leaves, ("ffn.router",), "linear", hidden, count, False)
+        add(leaves, ("ffn.experts",), "experts", count, "", False)
+        expert_leaves: dict[str, Leaf] = {}
+        if "ffn.gate" in needed:
+            add(expert_leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias)
+        add(expert_leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
+        add(expert_leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
+        expert = _tree(expert_leaves, "", "Expert")
+    elif fused_gate:
         # One projection computes the gate and the input side by side: [gate | input].
         add(leaves, ("ffn.gate", "ffn.input"), ffn.projection, hidden, f"2 * {ffn_size}", ffn.bias)
     else:
         if "ffn.gate" in needed:
             add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias)
         add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
-    add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
+    if expert is None:
+        add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
     nested(leaves)
 
     decoder_block = decoder_ffn_size = None
@@ -931,7 +957,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
 
     model = _tree(model_leaves, "", "")
     block = _tree(leaves, "", "EncoderLayer" if seq2seq else "Block")
-    suffixes = [c.suffix for c in block.containers() + model.containers()] + ["Block"]
+    suffixes = [c.suffix for c in block.containers() + model.containers()] + ["Block"] + (["Expert"] if expert else [])
     if decoder_block is not None:
         suffixes += [c.suffix for c in decoder_block.containers()] + ["EncoderLayer", "DecoderLayer", "Encoder", "Decoder"]
     if len(set(suffixes)) != len(suffixes):
@@ -977,6 +1003,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         decoder=roles["decoder"] if seq2seq else None,
         decoder_block=decoder_block,
         decoder_ffn_size=decoder_ffn_size,
+        expert=expert,
     )
 
 
@@ -1203,6 +1230,7 @@ def _resolve_attention(c: _Context) -> None:
             need_field(value, loc)
     need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
     _need_float_field(c, att.multiplier, ["attention", "multiplier"])
+    _need_float_field(c, att.clip, ["attention", "clip"])
     need_field(att.sliding_window, ["attention", "sliding_window"])
     window_field = fields.get(spec.config.attribute_map.get(att.sliding_window, att.sliding_window)) if att.sliding_window else None
     if window_field is not None and window_field.type != "int":
@@ -1251,6 +1279,13 @@ def _resolve_feed_forward(c: _Context) -> None:
         raise c.fail("name the feed-forward's activation once: a config field (`activation: <field>`) or, with `activation: null`, a fixed one (`activation_name: <activation>`)", loc)
     if isinstance(ffn.gated, str):
         need_field(ffn.gated, ["feed_forward", "gated"])
+    if ffn.experts is not None:
+        for name in ("count", "top_k"):
+            need_field(getattr(ffn.experts, name), ["feed_forward", "experts", name])
+        if isinstance(ffn.experts.normalize, str):
+            need_field(ffn.experts.normalize, ["feed_forward", "experts", "normalize"])
+        if ffn.activation_dropout is not None:
+            raise c.fail("the experts' feed-forward has no dropout between its projections: remove `activation_dropout` or `experts`", ["feed_forward", "activation_dropout"])
 
 
 def _need_float_field(c: _Context, name: Optional[str], loc: list) -> None:

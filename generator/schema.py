@@ -530,6 +530,10 @@ class AttentionSpec(Strict):
     # of `norm.kind` with `norm.eps`), applied after the q/k projections and before the rotary positions: always
     # (true), never (false), or as a boolean config field says (the two norms then exist only when it is true).
     qk_norm: Union[bool, FieldName] = False
+    # decoder-only stacks: the optional float config field clipping the queries, keys and values to
+    # `[-config.<clip>, config.<clip>]` when it is not None, after the projections and the whole-width norms of
+    # `qk_norm_scope: all`, before the per-head norms of `qk_norm_scope: head` and the rotary positions.
+    clip: Optional[FieldName] = None
     # The width each norm of `qk_norm` normalises: `head`, each head's head_dim values on their own (one weight of
     # head_dim shared by the heads, applied after the split into heads); `all`, the whole projection's (query heads x
     # head_dim for the queries, key/value heads x head_dim for the keys), before the split (not with a fused q/k/v
@@ -592,6 +596,31 @@ class FeedForwardSpec(Strict):
     # names-layout encoder-decoder and decoder-only stacks: the config field of the dropout after the activation
     # (between the two projections; gated: after the product).
     activation_dropout: Optional[FieldName] = None
+    # decoder-only stacks: a sparse mixture of experts in place of the one feed-forward (see `ExpertsSpec`).
+    experts: Optional["ExpertsSpec"] = None
+
+
+class ExpertsSpec(Strict):
+    """A sparse mixture-of-experts feed-forward: a router (the `names` role `ffn.router`, a Linear hidden ->
+    `config.<count>` without bias) scores each token's experts; the scores' softmax, in float32, keeps each token's
+    `config.<top_k>` largest probabilities (renormalised to sum 1 as `normalize` says), cast back to the hidden
+    states' dtype; the token's output is the weighted sum of its chosen experts' outputs. The experts are the list at
+    the `names` role `ffn.experts`, `config.<count>` of them, each the block's feed-forward (the roles `ffn.gate`,
+    `ffn.input` and `ffn.output` are then paths inside each expert, with `feed_forward.size`, `activation`, `gated`
+    and `bias`). PyTorch runs each expert on the tokens routed to it; TensorFlow and Flax (compiled with XLA) run every
+    expert on every token and weight its output by the token's routing weight, zero outside its top-k (the same sum:
+    the other terms are exact zeros)."""
+
+    # The int config field of the number of experts.
+    count: FieldName
+    # The int config field of the number of experts each token is routed to.
+    top_k: FieldName
+    # Whether the top-k probabilities are divided by their sum: always (true), never (false), or as a boolean config
+    # field says.
+    normalize: Union[bool, FieldName] = True
+
+
+FeedForwardSpec.model_rebuild()
 
 
 class NormSpec(Strict):

@@ -422,6 +422,16 @@ RULES += tuple(
     Rule(kind, "norm.hidden_states_before_final_norm", (_ABSENT, False), "remove `hidden_states_before_final_norm`: `hidden_states` ending before the final norm exist only in decoder-only and names-layout encoder stacks")
     for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
+# Queries, keys and values clipped to a config bound: in decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "attention.clip", (_ABSENT,), "remove `clip`: queries, keys and values clipped to a config bound exist only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+# A sparse mixture-of-experts feed-forward: in decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "feed_forward.experts", (_ABSENT,), "remove `experts`: a sparse mixture-of-experts feed-forward exists only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # fmt: on
 
 

@@ -247,7 +247,8 @@ def decoder_only_specs(draw, name: str) -> dict:
     interleaved or fairseq's, or ALiBi biases with the keys counted over the mask or absolute; a norm after the
     embeddings or none; the residual from each sublayer's input or (always or by a config flag) its normalised input;
     an activation named by a config field or fixed; a feed-forward width from a config field or a multiple of
-    hidden_size only; a dropout between the feed-forward projections or none; the last `hidden_states` entry
+    hidden_size only; a dropout between the feed-forward projections or none, or a sparse mixture of experts
+    (each expert the drawn feed-forward); queries, keys and values clipped or not; the last `hidden_states` entry
     after or before the final norm; the sequence classifier read at the last non-pad token or at the count of non-pad
     tokens - 1; the token classifier's loss over every label or the attended tokens only)
     or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
@@ -462,6 +463,24 @@ def decoder_only_specs(draw, name: str) -> dict:
     if multiple and draw(st.booleans()):
         fields[:] = [f for f in fields if f["name"] != "intermediate_size"]
         feed_forward["size"] = None
+    if "activation_dropout" not in feed_forward and names.get("ffn.gate") != names["ffn.input"] and draw(st.booleans()):
+        # Drawn last: a sparse mixture of experts (3 experts, 2 per token, their probabilities renormalised always,
+        # never or as a config flag says), the router and the list of experts where the feed-forward's projections
+        # were, each expert holding the drawn feed-forward's projections one attribute deep.
+        fields += [_field("num_local_experts", "int", 3), _field("num_experts_per_tok", "int", 2)]
+        experts: dict[str, Any] = {"count": "num_local_experts", "top_k": "num_experts_per_tok",
+                                   "normalize": draw(st.sampled_from([True, False, "norm_topk_prob"]))}
+        if experts["normalize"] == "norm_topk_prob":
+            fields.append(_field("norm_topk_prob", "bool", draw(st.booleans())))
+        for role in ("ffn.gate", "ffn.input", "ffn.output"):
+            if role in names:
+                names[role] = names[role].rsplit(".", 1)[-1]
+        names.update({"ffn.router": ffn_prefix + "router", "ffn.experts": ffn_prefix + "experts"})
+        feed_forward["experts"] = experts
+    if draw(st.booleans()):
+        # Drawn last: the queries, keys and values clipped to [-0.5, 0.5], or None in the config (no clipping).
+        fields.append(_field("clip_qkv", "float", draw(st.sampled_from([0.5, None])), optional=True))
+        attention["clip"] = "clip_qkv"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -895,6 +914,8 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.residual_from_norm={spec.get('residual', {}).get('from_norm', False)}",
                        f"decoder_only.activation_name={ffn.get('activation_name')}",
                        f"decoder_only.size_from_config={ffn.get('size', 'intermediate_size') is not None}",
+                       f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",
+                       f"decoder_only.clip={'clip' in att}",
                        *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
                        *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]
     elif seq2seq:
