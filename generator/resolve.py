@@ -152,7 +152,7 @@ class Leaf:
     """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `rms_norm`, `linear` (`weight [out, in]`),
     `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`) or `layers` (the list of blocks); sizes are
     Python expressions over `config` (the generated module's helpers). A leaf with `when` is built only when that
-    config flag is true (as transformers builds it)."""
+    config flag is true, one with `unless` only when it is false (as transformers builds them)."""
 
     attr: str
     path: str  # dotted, from the block
@@ -162,10 +162,16 @@ class Leaf:
     bias: Union[bool, str]  # a string: the boolean config field that decides
     roles: tuple[str, ...]
     when: Optional[str] = None  # the boolean config field without which the module does not exist (None: always)
+    unless: Optional[str] = None  # the boolean config field with which the module does not exist (None: always)
 
     @property
     def is_leaf(self) -> bool:
         return True
+
+    @property
+    def condition(self) -> Optional[str]:
+        """The Python condition over `config` under which the module exists (None: always)."""
+        return f"config.{self.when}" if self.when else f"not config.{self.unless}" if self.unless else None
 
 
 @dataclass(frozen=True)
@@ -753,7 +759,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
-        "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
+        "ffn.norm": (spec.residual is None or not spec.residual.shared_norm or isinstance(spec.residual.parallel, str), "`residual.shared_norm: false` (a shared norm is `attention.norm`) or a config-chosen `parallel`"),
         "final_norm": (spec.norm.placement in ("pre", "output"), "`norm.placement: pre` (or `output`)"),
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -811,6 +817,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         # An optional field the config keeps None (as transformers' does): None means hidden_size / heads, where read.
         head_dim = f"({head_dim} or config.hidden_size // config.num_attention_heads)"
     kv_heads = f"config.{att.kv_heads}" if att.kv_heads else None
+    if att.multi_query:
+        # One key/value head when the flag is set, else the grouped (or every query head's) count.
+        kv_heads = f"(1 if config.{att.multi_query} else {kv_heads or 'config.num_attention_heads'})"
+    if att.fused_order == "per_group" and fused and not kv_heads:
+        raise fail("a fused q/k/v projection ordered `per_group` groups the query heads by the key/value head they share: name the count (`kv_heads`) or a multi-query flag (`multi_query`), or write `fused_order: per_head` (as many key/value heads as query heads)", ["attention", "fused_order"])
     if att.fused_order != "blocks" and not fused:
         raise fail(f"`fused_order: {att.fused_order}` orders the output of one fused q/k/v projection, and `names` gives query, key and value three paths: give `attention.query`, `attention.key` and `attention.value` one path, or remove `fused_order`", ["attention", "fused_order"])
     if fused and att.fused_order == "per_head" and (kv_heads or att.head_dim):
@@ -824,11 +835,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     norm_kind = spec.norm.kind
     output_bias = att.bias if att.output_bias is None else att.output_bias
 
-    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None, unless: Optional[str] = None) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
-        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when)
+        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when, unless)
 
     def nested(leaves: dict[str, Leaf]) -> None:
         for path, item in leaves.items():
@@ -876,7 +887,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     elif att.qk_norm_scope != "head":
         raise fail("`qk_norm_scope` sets the width of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_scope` or add `qk_norm`", ["attention", "qk_norm_scope"])
     if "ffn.norm" in needed:
-        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
+        # With one norm shared in the parallel form, the sequential form's second norm exists only without it.
+        shared_unless = spec.residual.parallel if spec.residual is not None and spec.residual.shared_norm else None
+        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
     if fused_gate:
         # One projection computes the gate and the input side by side: [gate | input].
@@ -1177,6 +1190,11 @@ def _resolve_attention(c: _Context) -> None:
         if isinstance(value, str):
             need_field(value, loc)
     need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
+    if att.multi_query is not None:
+        need_field(att.multi_query, ["attention", "multi_query"])
+        flag_field = fields.get(spec.config.attribute_map.get(att.multi_query, att.multi_query))
+        if flag_field is not None and flag_field.type != "bool":
+            raise fail(f"`multi_query` names a boolean config field (one key/value head when true), not the {flag_field.type} field {att.multi_query!r}", ["attention", "multi_query"])
     _need_float_field(c, att.multiplier, ["attention", "multiplier"])
     need_field(att.sliding_window, ["attention", "sliding_window"])
     window_field = fields.get(spec.config.attribute_map.get(att.sliding_window, att.sliding_window)) if att.sliding_window else None
@@ -1245,8 +1263,8 @@ def _resolve_residual(c: _Context) -> None:
             raise c.fail("a residual `multiplier` scales the sublayers' outputs with no dropout after them: write `attention.output_dropout: false` and `feed_forward.dropout: null`", loc)
     if residual is not None and isinstance(residual.parallel, str):
         c.need_field(residual.parallel, ["residual", "parallel"])
-    if residual is not None and residual.shared_norm and residual.parallel is not True:
-        raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` (sequential blocks need `ffn.norm`) or remove `shared_norm`", ["residual", "shared_norm"])
+    if residual is not None and residual.shared_norm and residual.parallel is False:
+        raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` or a config flag (sequential blocks need `ffn.norm`) or remove `shared_norm`", ["residual", "shared_norm"])
 
 
 def _resolve_norm(c: _Context) -> None:

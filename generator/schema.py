@@ -99,9 +99,9 @@ class ConfigFieldSpec(Strict):
     # A None value takes another field's value (`num_attention_heads`), or a quotient of two (`hidden_size //
     # num_attention_heads`).
     default_from: Optional[str] = None
-    # The values the configuration accepts, of the field's type (others raise ValueError when it is built); of a
-    # `list` field, the values each entry may take.
-    choices: Optional[list[Union[bool, int, float, str]]] = None
+    # The values the configuration accepts, of the field's type or (`optional: true`) null (others raise ValueError
+    # when it is built); of a `list` field, the values each entry may take.
+    choices: Optional[list[Union[bool, int, float, str, None]]] = None
     # A field or values the models do not render: any value but null (a `dict` field), with `choices` any value
     # outside them, with `default_from: <field>` any value but null or that field's value (a value the models render
     # only when it equals that field's) raises ValueError at config construction, with this reason.
@@ -154,6 +154,8 @@ class ConfigFieldSpec(Strict):
         if sum(x is not None for x in (self.none_unless, self.default_from, self.default_repeat)) > 1:
             raise ValueError(f"{self.name!r}: give at most one of `default_from`, `default_repeat`, `none_unless` (each says what a None value means)")
         for choice in self.choices or []:
+            if choice is None and self.optional and self.type != "list":
+                continue
             if not _has_type(choice, "str" if self.type == "list" else self.type):
                 kind = "entries of a `list` field are text" if self.type == "list" else f"the field is of type {self.type}"
                 raise ValueError(f"choice {choice!r} of {self.name!r} is not of the field's type: {kind}")
@@ -450,11 +452,16 @@ class AttentionSpec(Strict):
     # names layout: how one fused q/k/v projection (one `names` path for query, key and value) orders its output.
     # `blocks`: the queries of every head, then the keys, then the values (`[q | k | v]`, each heads x head_dim wide,
     # the keys and values key/value heads x head_dim with `kv_heads`: then `prunable: false`);
-    # `per_head`: head by head, each head's query, key and value side by side (`[q0 k0 v0 | q1 k1 v1 | ...]`).
-    fused_order: Literal["blocks", "per_head"] = "blocks"
+    # `per_head`: head by head, each head's query, key and value side by side (`[q0 k0 v0 | q1 k1 v1 | ...]`);
+    # `per_group` (with `kv_heads` or `multi_query`): key/value head by key/value head, the query heads it serves, then
+    # its key, then its value (`[q0 .. q(g-1) k0 v0 | qg .. q(2g-1) k1 v1 | ...]`, g = heads / key/value heads).
+    fused_order: Literal["blocks", "per_head", "per_group"] = "blocks"
     # names layout: the config field of the number of key/value heads (grouped-query attention: each key/value head
     # serves num_attention_heads / kv_heads query heads); absent: as many as query heads.
     kv_heads: Optional[FieldName] = None
+    # names layout: a boolean config field; when true, one key/value head serves every query head (multi-query
+    # attention), whatever `kv_heads` says.
+    multi_query: Optional[FieldName] = None
     # decoder-only stacks: the int config field of a sliding window (a query at position i sees the keys j with
     # i - window < j <= i, positions counted over the whole cached sequence, padding included); None in the config:
     # no window (every earlier key).
@@ -562,7 +569,8 @@ class ResidualSpec(Strict):
     # Decoder-only stacks: the parallel form always (true), never (false), or when a boolean config field is true.
     parallel: Union[bool, FieldName] = False
     # Decoder-only stacks with `parallel: true`: both sublayers read the output of one norm, `attention.norm`
-    # (`x + attention(norm(x)) + feed_forward(norm(x))`, GPT-J); there is then no `ffn.norm` role.
+    # (`x + attention(norm(x)) + feed_forward(norm(x))`, GPT-J); there is then no `ffn.norm` role. With `parallel: <flag>`:
+    # so when the flag is true; when false, the sequential form with its second norm `ffn.norm`, which exists only then.
     shared_norm: bool = False
     # Decoder-only stacks, sequential pre-norm sublayers without dropout after them: each sublayer's output times this
     # float config field before its residual add (`x + attention(norm(x)) * m`).
