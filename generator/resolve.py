@@ -876,8 +876,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
     if att.qk_norm is not False:
-        if att.qk_norm_scope == "all" and fused and att.fused_order == "per_head":
-            raise fail("`qk_norm_scope: all` normalises every head's queries (and keys) together before the split into heads, and a fused q/k/v projection ordered `per_head` interleaves them with the values: write `qk_norm_scope: head` or `fused_order: blocks`", ["attention", "qk_norm_scope"])
+        if att.qk_norm_scope == "all" and fused and att.fused_order != "blocks":
+            raise fail(f"`qk_norm_scope: all` normalises every head's queries (and keys) together before the split into heads, and a fused q/k/v projection ordered `{att.fused_order}` interleaves them with the values: write `qk_norm_scope: head` or `fused_order: blocks`", ["attention", "qk_norm_scope"])
         # Norms over each head's width, one weight shared by the heads (query and key/value heads alike), or over the
         # whole projection's (a fused projection's queries and keys are hidden_size wide each).
         flag = att.qk_norm if isinstance(att.qk_norm, str) else None

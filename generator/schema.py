@@ -493,7 +493,7 @@ class AttentionSpec(Strict):
     # The width each norm of `qk_norm` normalises: `head`, each head's head_dim values on their own (one weight of
     # head_dim shared by the heads, applied after the split into heads); `all`, the whole projection's (query heads x
     # head_dim for the queries, key/value heads x head_dim for the keys), before the split (not with a fused q/k/v
-    # projection ordered `per_head`; PyTorch's `prune_heads` then refuses).
+    # projection ordered `per_head` or `per_group`; PyTorch's `prune_heads` then refuses).
     qk_norm_scope: Literal["head", "all"] = "head"
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
