@@ -1034,6 +1034,10 @@ class _Context:
         spec, fields = self.spec, self.fields
         name = spec.config.attribute_map.get(name, name)
         f = fields[name]
+        if f.default is None and f.default_from and " * " in f.default_from:
+            part, factor = f.default_from.split(" * ")
+            value = self.default_of(part)
+            return value * int(factor) if isinstance(value, int) else None
         if f.default is None and f.default_from and " // " in f.default_from:
             numerator, denominator = (self.default_of(part) for part in f.default_from.split(" // "))
             return numerator // denominator if isinstance(numerator, int) and isinstance(denominator, int) and denominator else None
@@ -1057,7 +1061,7 @@ def _resolve_config(c: _Context) -> None:
             known.add(derived)
 
     for i, f in enumerate(spec.config.fields):
-        for part in (f.default_from or "").split(" // ") if f.default_from else []:
+        for part in (f.default_from.split(" * ")[0].split(" // ") if f.default_from else []):
             need_field(part, ["config", "fields", i, "default_from"])
         if f.default_repeat is not None:
             need_field(f.default_repeat, ["config", "fields", i, "default_repeat"])

@@ -96,8 +96,8 @@ class ConfigFieldSpec(Strict):
     doc: str
     # Whether null is a valid value.
     optional: bool = False
-    # A None value takes another field's value (`num_attention_heads`), or a quotient of two (`hidden_size //
-    # num_attention_heads`).
+    # A None value takes another field's value (`num_attention_heads`), a quotient of two (`hidden_size //
+    # num_attention_heads`), or a field's value times a whole number (`hidden_size * 4`).
     default_from: Optional[str] = None
     # The values the configuration accepts, of the field's type or (`optional: true`) null (others raise ValueError
     # when it is built); of a `list` field, the values each entry may take.
@@ -131,6 +131,13 @@ class ConfigFieldSpec(Strict):
     @classmethod
     def _fields_or_quotient(cls, value: Optional[str]) -> Optional[str]:
         if value is not None:
+            if " * " in value:
+                # A field times a whole number (`hidden_size * 4`).
+                part, factor = value.split(" * ", 1)
+                if not factor.isdigit() or int(factor) < 1:
+                    raise ValueError(f"{value!r}: a product default is `<field> * <whole number>`")
+                _not_reserved(_identifier(part))
+                return value
             for part in value.split(" // ") if " // " in value else [value]:
                 _not_reserved(_identifier(part))
         return value
@@ -140,7 +147,7 @@ class ConfigFieldSpec(Strict):
         value = self.default
         if self.type == "dict" and (self.unsupported is None or self.choices is not None):
             raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` and no `choices`")
-        only_default_from = self.default_from is not None and " // " not in self.default_from
+        only_default_from = self.default_from is not None and " // " not in self.default_from and " * " not in self.default_from
         if self.unsupported is not None and self.type != "dict" and self.choices is None and not only_default_from:
             raise ValueError(f"{self.name!r}: `unsupported` is the reason a value is refused: give the accepted values as `choices`, or `default_from: <field>` (only null or that field's value is accepted), or make it a `dict` field, whose only value is null")
         if self.unsupported is not None and self.choices is not None and self.default_from is not None:

@@ -153,7 +153,7 @@ class FalconConfig(PretrainedConfig):
         self.max_position_embeddings = max_position_embeddings
         self.rope_theta = rope_theta
         self.rope_scaling = rope_scaling
-        self.ffn_hidden_size = ffn_hidden_size
+        self.ffn_hidden_size = hidden_size * 4 if ffn_hidden_size is None else ffn_hidden_size
         self.activation = activation
 
 

@@ -31,11 +31,6 @@ from ...utils import attribute_rate
 from .configuration_falcon import FalconConfig
 
 
-def feed_forward_size(config: FalconConfig) -> int:
-    """The feed-forward width: `config.ffn_hidden_size`, or 4 x hidden_size when it is None."""
-    return config.ffn_hidden_size if config.ffn_hidden_size is not None else 4 * config.hidden_size
-
-
 def rotary_dim(config: FalconConfig) -> int:
     """The number of dimensions of each head that rotate: all of them."""
     return config.hidden_size // config.num_attention_heads
@@ -95,9 +90,9 @@ class FalconBlockMlp(nn.Module):
     def __init__(self, config: FalconConfig) -> None:
         super().__init__()
         # ffn.input: Linear, weight [out, in]
-        self.dense_h_to_4h = nn.Linear(config.hidden_size, feed_forward_size(config), bias=config.bias)
+        self.dense_h_to_4h = nn.Linear(config.hidden_size, config.ffn_hidden_size, bias=config.bias)
         # ffn.output: Linear, weight [out, in]
-        self.dense_4h_to_h = nn.Linear(feed_forward_size(config), config.hidden_size, bias=config.bias)
+        self.dense_4h_to_h = nn.Linear(config.ffn_hidden_size, config.hidden_size, bias=config.bias)
 
 
 class FalconBlock(GradientCheckpointingLayer):

@@ -45,11 +45,6 @@ from ...utils import attribute_rate
 from .configuration_falcon import FalconConfig
 
 
-def feed_forward_size(config: FalconConfig) -> int:
-    """The feed-forward width: `config.ffn_hidden_size`, or 4 x hidden_size when it is None."""
-    return config.ffn_hidden_size if config.ffn_hidden_size is not None else 4 * config.hidden_size
-
-
 def rotary_dim(config: FalconConfig) -> int:
     """The number of dimensions of each head that rotate: all of them."""
     return config.hidden_size // config.num_attention_heads
@@ -118,7 +113,7 @@ class FlaxFalconBlockMlp(nn.Module):
         config = self.config
         # ffn.input: Dense, kernel [in, out]
         self.dense_h_to_4h = partitioned_dense(
-            feed_forward_size(config),
+            config.ffn_hidden_size,
             ("embed", "mlp"),
             normal_init(config.initializer_range),
             use_bias=config.bias,

@@ -41,11 +41,6 @@ from ...utils import attribute_rate
 from .configuration_falcon import FalconConfig
 
 
-def feed_forward_size(config: FalconConfig) -> int:
-    """The feed-forward width: `config.ffn_hidden_size`, or 4 x hidden_size when it is None."""
-    return config.ffn_hidden_size if config.ffn_hidden_size is not None else 4 * config.hidden_size
-
-
 def rotary_dim(config: FalconConfig) -> int:
     """The number of dimensions of each head that rotate: all of them."""
     return config.hidden_size // config.num_attention_heads
@@ -104,7 +99,7 @@ class TFFalconBlockMlp(TFCompositeLayer):
         super().__init__(**kwargs)
         # ffn.input: Linear, kernel [in, out]
         self.dense_h_to_4h = keras.layers.Dense(
-            feed_forward_size(config),
+            config.ffn_hidden_size,
             use_bias=config.bias,
             kernel_initializer=get_initializer(config.initializer_range),
             name="dense_h_to_4h",
