@@ -71,7 +71,7 @@ def check(project, rendered: dict[str, str], specs_dir: Path, package: str = "sp
         for field in config.fields:
             for source in (field.default_from, field.none_unless, field.default_repeat):
                 if source:
-                    read |= set(source.replace(" // ", " ").split())
+                    read |= set(source.split(" * ")[0].replace(" // ", " ").split())
             if field.default_tail is not None:
                 read |= {field.default_tail.start, field.default_tail.when}
             if field.default_expand is not None:

@@ -151,7 +151,7 @@ class Leaf:
     `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`), `layers` (the list of blocks) or `experts`
     (the list of `in_size` experts of a sparse mixture of experts, each of the class of `Names.expert`); sizes are
     Python expressions over `config` (the generated module's helpers). A leaf with `when` is built only when that
-    config flag is true (as transformers builds it)."""
+    config flag is true, one with `unless` only when it is false (as transformers builds them)."""
 
     attr: str
     path: str  # dotted, from the block
@@ -161,10 +161,16 @@ class Leaf:
     bias: Union[bool, str]  # a string: the boolean config field that decides
     roles: tuple[str, ...]
     when: Optional[str] = None  # the boolean config field without which the module does not exist (None: always)
+    unless: Optional[str] = None  # the boolean config field with which the module does not exist (None: always)
 
     @property
     def is_leaf(self) -> bool:
         return True
+
+    @property
+    def condition(self) -> Optional[str]:
+        """The Python condition over `config` under which the module exists (None: always)."""
+        return f"config.{self.when}" if self.when else f"not config.{self.unless}" if self.unless else None
 
 
 @dataclass(frozen=True)
@@ -775,7 +781,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "ffn.experts": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
-        "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
+        "ffn.norm": (spec.residual is None or not spec.residual.shared_norm or isinstance(spec.residual.parallel, str), "`residual.shared_norm: false` (a shared norm is `attention.norm`) or a config-chosen `parallel`"),
         "final_norm": (spec.norm.placement in ("pre", "output"), "`norm.placement: pre` (or `output`)"),
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -835,6 +841,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         # An optional field the config keeps None (as transformers' does): None means hidden_size / heads, where read.
         head_dim = f"({head_dim} or config.hidden_size // config.num_attention_heads)"
     kv_heads = f"config.{att.kv_heads}" if att.kv_heads else None
+    if att.multi_query:
+        # One key/value head when the flag is set, else the grouped (or every query head's) count.
+        kv_heads = f"(1 if config.{att.multi_query} else {kv_heads or 'config.num_attention_heads'})"
+    if att.fused_order == "per_group" and fused and not kv_heads:
+        raise fail("a fused q/k/v projection ordered `per_group` groups the query heads by the key/value head they share: name the count (`kv_heads`) or a multi-query flag (`multi_query`), or write `fused_order: per_head` (as many key/value heads as query heads)", ["attention", "fused_order"])
     if att.fused_order != "blocks" and not fused:
         raise fail(f"`fused_order: {att.fused_order}` orders the output of one fused q/k/v projection, and `names` gives query, key and value three paths: give `attention.query`, `attention.key` and `attention.value` one path, or remove `fused_order`", ["attention", "fused_order"])
     if fused and att.fused_order == "per_head" and (kv_heads or att.head_dim):
@@ -848,11 +859,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     norm_kind = spec.norm.kind
     output_bias = att.bias if att.output_bias is None else att.output_bias
 
-    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None, unless: Optional[str] = None) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
-        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when)
+        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when, unless)
 
     def nested(leaves: dict[str, Leaf]) -> None:
         for path, item in leaves.items():
@@ -889,8 +900,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
     if att.qk_norm is not False:
-        if att.qk_norm_scope == "all" and fused and att.fused_order == "per_head":
-            raise fail("`qk_norm_scope: all` normalises every head's queries (and keys) together before the split into heads, and a fused q/k/v projection ordered `per_head` interleaves them with the values: write `qk_norm_scope: head` or `fused_order: blocks`", ["attention", "qk_norm_scope"])
+        if att.qk_norm_scope == "all" and fused and att.fused_order != "blocks":
+            raise fail(f"`qk_norm_scope: all` normalises every head's queries (and keys) together before the split into heads, and a fused q/k/v projection ordered `{att.fused_order}` interleaves them with the values: write `qk_norm_scope: head` or `fused_order: blocks`", ["attention", "qk_norm_scope"])
         # Norms over each head's width, one weight shared by the heads (query and key/value heads alike), or over the
         # whole projection's (a fused projection's queries and keys are hidden_size wide each).
         flag = att.qk_norm if isinstance(att.qk_norm, str) else None
@@ -900,7 +911,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     elif att.qk_norm_scope != "head":
         raise fail("`qk_norm_scope` sets the width of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_scope` or add `qk_norm`", ["attention", "qk_norm_scope"])
     if "ffn.norm" in needed:
-        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
+        # With one norm shared in the parallel form, the sequential form's second norm exists only without it.
+        shared_unless = spec.residual.parallel if spec.residual is not None and spec.residual.shared_norm else None
+        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
     expert = None
     if ffn.experts is not None:
@@ -1068,6 +1081,10 @@ class _Context:
         spec, fields = self.spec, self.fields
         name = spec.config.attribute_map.get(name, name)
         f = fields[name]
+        if f.default is None and f.default_from and " * " in f.default_from:
+            part, factor = f.default_from.split(" * ")
+            value = self.default_of(part)
+            return value * int(factor) if isinstance(value, int) else None
         if f.default is None and f.default_from and " // " in f.default_from:
             numerator, denominator = (self.default_of(part) for part in f.default_from.split(" // "))
             return numerator // denominator if isinstance(numerator, int) and isinstance(denominator, int) and denominator else None
@@ -1091,7 +1108,7 @@ def _resolve_config(c: _Context) -> None:
             known.add(derived)
 
     for i, f in enumerate(spec.config.fields):
-        for part in (f.default_from or "").split(" // ") if f.default_from else []:
+        for part in (f.default_from.split(" * ")[0].split(" // ") if f.default_from else []):
             need_field(part, ["config", "fields", i, "default_from"])
         if f.default_repeat is not None:
             need_field(f.default_repeat, ["config", "fields", i, "default_repeat"])
@@ -1229,6 +1246,11 @@ def _resolve_attention(c: _Context) -> None:
         if isinstance(value, str):
             need_field(value, loc)
     need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
+    if att.multi_query is not None:
+        need_field(att.multi_query, ["attention", "multi_query"])
+        flag_field = fields.get(spec.config.attribute_map.get(att.multi_query, att.multi_query))
+        if flag_field is not None and flag_field.type != "bool":
+            raise fail(f"`multi_query` names a boolean config field (one key/value head when true), not the {flag_field.type} field {att.multi_query!r}", ["attention", "multi_query"])
     _need_float_field(c, att.multiplier, ["attention", "multiplier"])
     _need_float_field(c, att.clip, ["attention", "clip"])
     need_field(att.sliding_window, ["attention", "sliding_window"])
@@ -1316,8 +1338,8 @@ def _resolve_residual(c: _Context) -> None:
             raise c.fail("`from_norm` continues the residual stream from each sublayer's normalised input in sequential pre-norm blocks: write `parallel: false` and `norm.placement: pre`, or remove `from_norm`", ["residual", "from_norm"])
         if isinstance(residual.from_norm, str):
             c.need_field(residual.from_norm, ["residual", "from_norm"])
-    if residual is not None and residual.shared_norm and residual.parallel is not True:
-        raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` (sequential blocks need `ffn.norm`) or remove `shared_norm`", ["residual", "shared_norm"])
+    if residual is not None and residual.shared_norm and residual.parallel is False:
+        raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` or a config flag (sequential blocks need `ffn.norm`) or remove `shared_norm`", ["residual", "shared_norm"])
 
 
 def _resolve_norm(c: _Context) -> None:

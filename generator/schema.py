@@ -98,12 +98,12 @@ class ConfigFieldSpec(Strict):
     doc: str
     # Whether null is a valid value.
     optional: bool = False
-    # A None value takes another field's value (`num_attention_heads`), or a quotient of two (`hidden_size //
-    # num_attention_heads`).
+    # A None value takes another field's value (`num_attention_heads`), a quotient of two (`hidden_size //
+    # num_attention_heads`), or a field's value times a whole number (`hidden_size * 4`).
     default_from: Optional[str] = None
-    # The values the configuration accepts, of the field's type (others raise ValueError when it is built); of a
-    # `list` field, the values each entry may take.
-    choices: Optional[list[Union[bool, int, float, str]]] = None
+    # The values the configuration accepts, of the field's type or (`optional: true`) null (others raise ValueError
+    # when it is built); of a `list` field, the values each entry may take.
+    choices: Optional[list[Union[bool, int, float, str, None]]] = None
     # A field or values the models do not render: any value but null (a `dict` field), with `choices` any value
     # outside them, with `default_from: <field>` any value but null or that field's value (a value the models render
     # only when it equals that field's) raises ValueError at config construction, with this reason.
@@ -137,6 +137,13 @@ class ConfigFieldSpec(Strict):
     @classmethod
     def _fields_or_quotient(cls, value: Optional[str]) -> Optional[str]:
         if value is not None:
+            if " * " in value:
+                # A field times a whole number (`hidden_size * 4`).
+                part, factor = value.split(" * ", 1)
+                if not factor.isdigit() or int(factor) < 1:
+                    raise ValueError(f"{value!r}: a product default is `<field> * <whole number>`")
+                _not_reserved(_identifier(part))
+                return value
             for part in value.split(" // ") if " // " in value else [value]:
                 _not_reserved(_identifier(part))
         return value
@@ -146,7 +153,7 @@ class ConfigFieldSpec(Strict):
         value = self.default
         if self.type == "dict" and (self.unsupported is None or self.choices is not None):
             raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` and no `choices`")
-        only_default_from = self.default_from is not None and " // " not in self.default_from
+        only_default_from = self.default_from is not None and " // " not in self.default_from and " * " not in self.default_from
         if self.unsupported is not None and self.type != "dict" and self.choices is None and not only_default_from:
             raise ValueError(f"{self.name!r}: `unsupported` is the reason a value is refused: give the accepted values as `choices`, or `default_from: <field>` (only null or that field's value is accepted), or make it a `dict` field, whose only value is null")
         if self.unsupported is not None and self.choices is not None and self.default_from is not None:
@@ -168,6 +175,8 @@ class ConfigFieldSpec(Strict):
                 raise ValueError(f"default of {self.name!r} must be a list of `[entries, count]` pairs (`entries` a list of strings, `count` an int >= 0), e.g. [[[\"global\", \"local\"], 12]]")
             return self
         for choice in self.choices or []:
+            if choice is None and self.optional and self.type != "list":
+                continue
             if not _has_type(choice, "str" if self.type == "list" else self.type):
                 kind = "entries of a `list` field are text" if self.type == "list" else f"the field is of type {self.type}"
                 raise ValueError(f"choice {choice!r} of {self.name!r} is not of the field's type: {kind}")
@@ -497,11 +506,16 @@ class AttentionSpec(Strict):
     # names layout: how one fused q/k/v projection (one `names` path for query, key and value) orders its output.
     # `blocks`: the queries of every head, then the keys, then the values (`[q | k | v]`, each heads x head_dim wide,
     # the keys and values key/value heads x head_dim with `kv_heads`: then `prunable: false`);
-    # `per_head`: head by head, each head's query, key and value side by side (`[q0 k0 v0 | q1 k1 v1 | ...]`).
-    fused_order: Literal["blocks", "per_head"] = "blocks"
+    # `per_head`: head by head, each head's query, key and value side by side (`[q0 k0 v0 | q1 k1 v1 | ...]`);
+    # `per_group` (with `kv_heads` or `multi_query`): key/value head by key/value head, the query heads it serves, then
+    # its key, then its value (`[q0 .. q(g-1) k0 v0 | qg .. q(2g-1) k1 v1 | ...]`, g = heads / key/value heads).
+    fused_order: Literal["blocks", "per_head", "per_group"] = "blocks"
     # names layout: the config field of the number of key/value heads (grouped-query attention: each key/value head
     # serves num_attention_heads / kv_heads query heads); absent: as many as query heads.
     kv_heads: Optional[FieldName] = None
+    # names layout: a boolean config field; when true, one key/value head serves every query head (multi-query
+    # attention), whatever `kv_heads` says.
+    multi_query: Optional[FieldName] = None
     # decoder-only stacks: the int config field of a sliding window (a query at position i sees the keys j with
     # i - window < j <= i, positions counted over the whole cached sequence, padding included); None in the config:
     # no window (every earlier key).
@@ -537,7 +551,7 @@ class AttentionSpec(Strict):
     # The width each norm of `qk_norm` normalises: `head`, each head's head_dim values on their own (one weight of
     # head_dim shared by the heads, applied after the split into heads); `all`, the whole projection's (query heads x
     # head_dim for the queries, key/value heads x head_dim for the keys), before the split (not with a fused q/k/v
-    # projection ordered `per_head`; PyTorch's `prune_heads` then refuses).
+    # projection ordered `per_head` or `per_group`; PyTorch's `prune_heads` then refuses).
     qk_norm_scope: Literal["head", "all"] = "head"
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
@@ -650,7 +664,8 @@ class ResidualSpec(Strict):
     # Decoder-only stacks: the parallel form always (true), never (false), or when a boolean config field is true.
     parallel: Union[bool, FieldName] = False
     # Decoder-only stacks with `parallel: true`: both sublayers read the output of one norm, `attention.norm`
-    # (`x + attention(norm(x)) + feed_forward(norm(x))`, GPT-J); there is then no `ffn.norm` role.
+    # (`x + attention(norm(x)) + feed_forward(norm(x))`, GPT-J); there is then no `ffn.norm` role. With `parallel: <flag>`:
+    # so when the flag is true; when false, the sequential form with its second norm `ffn.norm`, which exists only then.
     shared_norm: bool = False
     # Decoder-only stacks, sequential pre-norm sublayers without dropout after them: each sublayer's output times this
     # float config field before its residual add (`x + attention(norm(x)) * m`).

@@ -146,6 +146,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward width is always `config.<size>`"),
     Rule(ENCODER, "attention.output_bias", (_ABSENT,), "remove `output_bias`: the output projection's bias is the q/k/v projections' (`bias`)"),
     Rule(ENCODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in names-layout stacks"),
+    Rule(ENCODER, "attention.multi_query", (_ABSENT,), "remove `multi_query`: multi-query attention exists only in names-layout stacks"),
     Rule(ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(ENCODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
     Rule(ENCODER, "lm_head.layout", (_ABSENT, "flat", "transform"), "write `layout: flat` or `layout: transform` (`linear` is the encoder-decoder LM head)"),
@@ -184,6 +185,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "attention.bias", (True, False), "write `bias: true` or `bias: false` (config-selected biases exist only in names-layout stacks)"),
     Rule(ENCODER_DECODER, "attention.output_bias", (_ABSENT,), "remove `output_bias`: the output projection's bias is the q/k/v projections' (`bias`)"),
     Rule(ENCODER_DECODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in names-layout stacks"),
+    Rule(ENCODER_DECODER, "attention.multi_query", (_ABSENT,), "remove `multi_query`: multi-query attention exists only in names-layout stacks"),
     Rule(ENCODER_DECODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(ENCODER_DECODER, "feed_forward.bias", (True, False), "write `bias: true` or `bias: false` (config-selected biases exist only in names-layout stacks)"),
     Rule(ENCODER_DECODER, "decoder.mask", ("separate",), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
@@ -257,6 +259,7 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the LM head is one Linear at `lm_head.path`"),
     Rule(NAMES_ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
     Rule(NAMES_ENCODER_DECODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in decoder-only and names-layout encoder stacks"),
+    Rule(NAMES_ENCODER_DECODER, "attention.multi_query", (_ABSENT,), "remove `multi_query`: multi-query attention exists only in decoder-only and names-layout encoder stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(NAMES_ENCODER_DECODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: the names-layout encoder-decoder's decoder always masks future and padding keys with one additive mask; `mask` chooses between the two ways of decoder-only stacks"),
     # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.

@@ -240,7 +240,8 @@ def encoder_decoder_specs(draw, name: str) -> dict:
 @st.composite
 def decoder_only_specs(draw, name: str) -> dict:
     """A names-layout stack whose module names are drawn too: containers of one or two levels (or none), fused or
-    separate q/k/v (a fused one ordered [q | k | v] or head by head), Linear or Conv1D projections with or without
+    separate q/k/v (a fused one ordered [q | k | v], head by head or key/value head by key/value head; one key/value
+    head as a config flag says or not), Linear or Conv1D projections with or without
     biases. A decoder-only stack (pre-norm or normalising each sublayer's output, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never;
     absolute positions with or without a row offset, learned, counted over the attention mask or fixed sinusoids,
@@ -481,6 +482,19 @@ def decoder_only_specs(draw, name: str) -> dict:
         # Drawn last: the queries, keys and values clipped to [-0.5, 0.5], or None in the config (no clipping).
         fields.append(_field("clip_qkv", "float", draw(st.sampled_from([0.5, None])), optional=True))
         attention["clip"] = "clip_qkv"
+    # Drawn last: one key/value head when a config flag says so (multi-query attention), a fused projection ordered
+    # key/value head by key/value head (each one's query heads, then its key and value), one norm shared by a
+    # config-chosen parallel residual (the sequential form's second norm then built only without the flag).
+    if attention.get("fused_order") != "per_head" and draw(st.booleans()):
+        fields.append(_field("multi_query", "bool", draw(st.booleans())))
+        attention["multi_query"] = "multi_query"
+        if fused:
+            attention["prunable"] = False  # (refused with fewer key/value heads in one projection)
+    grouped = "kv_heads" in attention or "multi_query" in attention
+    if fused and grouped and attention.get("qk_norm_scope") != "all" and draw(st.booleans()):
+        attention["fused_order"] = "per_group"
+    if residual == "use_parallel_residual" and draw(st.booleans()):
+        residual_box["shared_norm"] = True
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -884,7 +898,7 @@ def describe(spec: dict) -> list[str]:
                    f"upcast={'upcast' in att}", f"ffn_container={spec['names']['ffn.input'].count('.')}",
                    f"multipliers={'multiplier' in spec['embeddings']}", f"residual.multiplier={'multiplier' in spec.get('residual', {})}",
                    f"gated={ffn.get('gated', False)}", f"fused_gate={spec['names'].get('ffn.gate') == spec['names']['ffn.input']}",
-                   f"head_dim={'head_dim' in att}", f"kv_heads={'kv_heads' in att}",
+                   f"head_dim={'head_dim' in att}", f"kv_heads={'kv_heads' in att}", f"multi_query={'multi_query' in att}",
                    f"output_bias={att.get('output_bias')}", f"dropout={ffn.get('dropout', 'set')}",
                    f"position={spec.get('position', {}).get('kind', 'absolute')}",
                    f"rotary_fraction={'fraction' in spec.get('position', {})}", f"mask={spec.get('decoder', {}).get('mask')}",

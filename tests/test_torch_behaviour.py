@@ -115,7 +115,8 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     assert stepped.shape == full.logits.shape
     assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
     # The decoder stack of an encoder-decoder model has a depth and heads of its own; the cache holds the key/value
-    # heads (fewer than the query heads with `attention.kv_heads`), each head_dim wide.
+    # heads (fewer than the query heads with `attention.kv_heads`, one with a set `attention.multi_query` flag), each
+    # head_dim wide.
     attention = _spec(case.arch).attention
     decoder = _spec(case.arch).decoder if _spec(case.arch).seq2seq else None
     layers = getattr(config, decoder.layers) if decoder else config.num_hidden_layers
@@ -124,6 +125,8 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     head_dim = config.hidden_size // heads
     if attention.kv_heads:
         heads = getattr(config, attention.kv_heads)
+    if attention.multi_query and getattr(config, attention.multi_query):
+        heads = 1
     if attention.head_dim:
         # A config may leave the width None (Mistral's), or not hold it (transformers' configuration, of a field it
         # does not declare: `upstream: false`): hidden_size / heads.
