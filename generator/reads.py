@@ -7,7 +7,7 @@ architecture's declared fields are looked up in what reads them:
 - its generated modeling modules (PyTorch, TensorFlow, Flax: `config.<name>`, `getattr(config, "<name>" ...)`);
 - the runtime shared by every model (generation, loading, outputs), which reads token ids, `use_cache`, ...;
 - its configuration: a field another field's default derives from (`default_from`, `none_unless`, `default_repeat`,
-  `default_tail`, `default_expand`), the string an `activation_spec` parses, a field `attribute_map` maps a read name to.
+  `default_tail`, `default_expand`, `default_period`), the string an `activation_spec` parses, a field `attribute_map` maps a read name to.
 
 A field read by none of them is refused unless the spec says why: `choices` of one value (the only value the models
 compute with), `unsupported` (other values refused), or `informative: true` (kept for transformers' users and tools,
@@ -76,6 +76,8 @@ def check(project, rendered: dict[str, str], specs_dir: Path, package: str = "sp
                 read |= {field.default_tail.start, field.default_tail.when}
             if field.default_expand is not None:
                 read |= {field.default_expand.pairs, field.default_expand.length}
+            if isinstance(field.default_period, str):
+                read.add(field.default_period)
         if config.activation_spec is not None:
             read.add(config.activation_spec.field)
         for index, field in enumerate(config.fields):

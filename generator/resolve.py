@@ -60,6 +60,7 @@ class ConfigField:
     default_repeat: Optional[str] = None  # list fields: None -> the first choice this (constructor parameter) many times
     default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
     default_expand: Optional[tuple[str, str]] = None  # list fields: (pairs, length): None -> the `repeats` field `pairs` expanded
+    default_period: Union[int, str, None] = None  # with default_repeat: every this-many-th entry the first choice, the others the second
     upstream: bool = True  # whether transformers' configuration class declares the field
 
 
@@ -693,8 +694,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm",
                "position.bias")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
-               "attention.q_norm", "attention.k_norm", "ffn.norm", "ffn.gate", "ffn.input", "ffn.output", "ffn.router",
-               "ffn.experts")
+               "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
+               "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -782,7 +783,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm or isinstance(spec.residual.parallel, str), "`residual.shared_norm: false` (a shared norm is `attention.norm`) or a config-chosen `parallel`"),
-        "final_norm": (spec.norm.placement in ("pre", "output"), "`norm.placement: pre` (or `output`)"),
+        "final_norm": (spec.norm.placement in ("pre", "output", "sandwich"), "`norm.placement: pre` (or `output`, `sandwich`)"),
+        "attention.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
+        "ffn.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -899,6 +902,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         for role in ("attention.key", "attention.value"):
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
+    if "attention.output_norm" in needed:
+        add(leaves, ("attention.output_norm",), norm_kind, hidden, hidden, True)
     if att.qk_norm is not False:
         if att.qk_norm_scope == "all" and fused and att.fused_order != "blocks":
             raise fail(f"`qk_norm_scope: all` normalises every head's queries (and keys) together before the split into heads, and a fused q/k/v projection ordered `{att.fused_order}` interleaves them with the values: write `qk_norm_scope: head` or `fused_order: blocks`", ["attention", "qk_norm_scope"])
@@ -942,6 +947,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
     if expert is None:
         add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
+    if "ffn.output_norm" in needed:
+        add(leaves, ("ffn.output_norm",), norm_kind, hidden, hidden, True)
     nested(leaves)
 
     decoder_block = decoder_ffn_size = None
@@ -1112,6 +1119,8 @@ def _resolve_config(c: _Context) -> None:
             need_field(part, ["config", "fields", i, "default_from"])
         if f.default_repeat is not None:
             need_field(f.default_repeat, ["config", "fields", i, "default_repeat"])
+        if isinstance(f.default_period, str):
+            need_field(f.default_period, ["config", "fields", i, "default_period"])
         if f.default_tail is not None:
             need_field(f.default_tail.start, ["config", "fields", i, "default_tail", "start"])
             when = spec.config.attribute_map.get(f.default_tail.when, f.default_tail.when)
@@ -1253,6 +1262,14 @@ def _resolve_attention(c: _Context) -> None:
             raise fail(f"`multi_query` names a boolean config field (one key/value head when true), not the {flag_field.type} field {att.multi_query!r}", ["attention", "multi_query"])
     _need_float_field(c, att.multiplier, ["attention", "multiplier"])
     _need_float_field(c, att.clip, ["attention", "clip"])
+    _need_float_field(c, att.softcap, ["attention", "softcap"])
+    if att.scale_dim is not None:
+        need_field(att.scale_dim, ["attention", "scale_dim"])
+        dim_field = fields.get(spec.config.attribute_map.get(att.scale_dim, att.scale_dim))
+        if dim_field is not None and (dim_field.type not in ("int", "float") or dim_field.optional):
+            raise fail(f"`scale_dim` names the int or float config field whose inverse square root scales the scores (never None), not the {'optional ' if dim_field.optional else ''}{dim_field.type} field {att.scale_dim!r}: declare one and name it", ["attention", "scale_dim"])
+        if att.scale is not True:
+            raise fail("`scale_dim` replaces the division of the scores by sqrt(head_dim), always done: write `scale: true`", ["attention", "scale"])
     need_field(att.sliding_window, ["attention", "sliding_window"])
     window_field = fields.get(spec.config.attribute_map.get(att.sliding_window, att.sliding_window)) if att.sliding_window else None
     if window_field is not None and window_field.type != "int":
@@ -1349,14 +1366,15 @@ def _resolve_norm(c: _Context) -> None:
         raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
     if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
         raise fail("pre-norm stacks end with a final norm: set `encoder.final_norm` exactly when `norm.placement: pre`", ["norm", "placement"])
-    if spec.norm.placement == "output":
+    if spec.norm.placement in ("output", "sandwich"):
         # The sublayers' outputs are normalised right before the residual add: nothing may come between.
+        placement = spec.norm.placement
         if spec.residual is not None and spec.residual.parallel is not False:
-            raise fail("`placement: output` normalises each sublayer's output before its own residual add: remove `residual.parallel` (sequential sublayers)", ["norm", "placement"])
+            raise fail(f"`placement: {placement}` normalises each sublayer's output before its own residual add: remove `residual.parallel` (sequential sublayers)", ["norm", "placement"])
         if spec.attention.output_dropout:
-            raise fail("`placement: output` adds each sublayer's normalised output to the residual stream directly: write `attention.output_dropout: false`", ["attention", "output_dropout"])
+            raise fail(f"`placement: {placement}` adds each sublayer's normalised output to the residual stream directly: write `attention.output_dropout: false`", ["attention", "output_dropout"])
         if spec.feed_forward.dropout is not None:
-            raise fail("`placement: output` adds each sublayer's normalised output to the residual stream directly: write `feed_forward.dropout: null`", ["feed_forward", "dropout"])
+            raise fail(f"`placement: {placement}` adds each sublayer's normalised output to the residual stream directly: write `feed_forward.dropout: null`", ["feed_forward", "dropout"])
     if isinstance(spec.norm.eps, float):
         if not names_layout:
             raise fail("a fixed epsilon is rendered only in names-layout stacks: write `eps: <config field>`", ["norm", "eps"])
@@ -1503,6 +1521,9 @@ def _resolve_head_components(c: _Context) -> None:
         if spec.lm_head.layout != "linear":
             raise fail("`logits_divisor` divides the logits of the `layout: linear` LM head: write `layout: linear` or remove it", ["lm_head", "logits_divisor"])
         _need_float_field(c, spec.lm_head.logits_divisor, ["lm_head", "logits_divisor"])
+    if spec.lm_head is not None:
+        # (Only decoder-only stacks soft-cap their logits, whose LM head is `layout: linear`: the rules refuse others.)
+        _need_float_field(c, spec.lm_head.logits_softcap, ["lm_head", "logits_softcap"])
     if spec.lm_head is not None and spec.lm_head.layout != "linear":
         need_field(spec.lm_head.activation.field, ["lm_head", "activation", "field"])
         if spec.lm_head.decoder is not None:
@@ -1796,6 +1817,7 @@ def resolve_architecture(
             default_repeat=spec.config.attribute_map.get(f.default_repeat, f.default_repeat) if f.default_repeat else None,
             default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,
             default_expand=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_expand.pairs, f.default_expand.length)) if f.default_expand else None,
+            default_period=spec.config.attribute_map.get(f.default_period, f.default_period) if isinstance(f.default_period, str) else f.default_period,
             upstream=f.upstream,
         )
         for f in spec.config.fields

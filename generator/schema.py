@@ -123,6 +123,10 @@ class ConfigFieldSpec(Strict):
     # entries, `count` times, in order), as transformers' GPT-Neo derives `attention_layers` from `attention_types`;
     # the list (expanded or given) must hold one entry per layer of `length`, else ValueError.
     default_expand: Optional["DefaultExpandSpec"] = None
+    # `list` fields with `default_repeat` (not with `default_tail`): a None value takes the second of `choices`, but
+    # every this-many-th entry (index i with (i + 1) % period == 0) the first: a number, or an int config field (as
+    # transformers derives `layer_types` from a pattern: every other layer sliding, the second one full).
+    default_period: Union[PositiveInt, FieldName, None] = None
     # false: transformers' configuration class does not declare the field, but its models read it from a
     # configuration that holds it (`getattr(config, name, default)`, e.g. a config.json's `head_dim`); the generated
     # configuration declares it so that the generated models honour it too (its None: the default they compute).
@@ -164,6 +168,10 @@ class ConfigFieldSpec(Strict):
             raise ValueError(f"{self.name!r}: `default_repeat` repeats the first of `choices` of a `list` field: give it `type: list` and `choices`")
         if self.default_tail is not None and (self.default_repeat is None or len(self.choices or []) < 2):
             raise ValueError(f"{self.name!r}: `default_tail` turns the later entries of `default_repeat` into the second of `choices`: give the field `default_repeat` and two `choices`")
+        if self.default_period is not None and (self.default_repeat is None or len(self.choices or []) < 2):
+            raise ValueError(f"{self.name!r}: `default_period` turns every period-th entry of `default_repeat` into the first of `choices`, the others into the second: give the field `default_repeat` and two `choices`")
+        if self.default_period is not None and self.default_tail is not None:
+            raise ValueError(f"{self.name!r}: `default_period` and `default_tail` each derive every entry of `default_repeat`: keep one")
         if self.default_expand is not None and (self.type != "list" or not self.choices):
             raise ValueError(f"{self.name!r}: `default_expand` expands a `repeats` field into a `list` field whose entries `choices` restricts: give it `type: list` and `choices`")
         if sum(x is not None for x in (self.none_unless, self.default_from, self.default_repeat, self.default_expand)) > 1:
@@ -491,6 +499,12 @@ class AttentionSpec(Strict):
     # decoder-only stacks: the scores times this float config field (with `scale: false`: instead of the division by
     # sqrt(head_dim)).
     multiplier: Optional[FieldName] = None
+    # decoder-only stacks with `scale: true`: the int or float config field whose inverse square root the scores are
+    # multiplied by, in place of the division by sqrt(head_dim) (`scores * config.<field> ** -0.5`).
+    scale_dim: Optional[FieldName] = None
+    # decoder-only stacks: the optional float config field of a soft cap of the scores, `tanh(scores / cap) * cap`
+    # after their scaling and before the mask (None in the config: no cap).
+    softcap: Optional[FieldName] = None
     # A boolean config field: scores are also divided by the layer's index + 1 (layer-wise attention scaling).
     scale_by_inverse_layer: Optional[FieldName] = None
     # Scores and probabilities computed in float32 whatever the model's dtype: always (true) or when a boolean config
@@ -644,8 +658,11 @@ class NormSpec(Strict):
     kind: Literal["layer_norm", "rms_norm"] = "layer_norm"
     # After each residual add (`post`: `norm(x + f(x))`), at the start of each sublayer (`pre`: `x + f(norm(x))`), or
     # (decoder-only stacks) on each sublayer's output before the residual add (`output`: `x + norm(f(x))`, the norms
-    # the roles `attention.norm` and `ffn.norm`; no dropout after the sublayers, no parallel residual).
-    placement: Literal["post", "pre", "output"] = "post"
+    # the roles `attention.norm` and `ffn.norm`; no dropout after the sublayers, no parallel residual), or (decoder-only
+    # stacks) both (`sandwich`: `x + output_norm(f(norm(x)))`, the input norms the roles `attention.norm` and
+    # `ffn.norm`, the output norms `attention.output_norm` and `ffn.output_norm`; no dropout after the sublayers, no
+    # parallel residual). `pre`, `output` and `sandwich` stacks end with a final norm (`final_norm`).
+    placement: Literal["post", "pre", "output", "sandwich"] = "post"
     # A config field, or (names layout) a fixed number.
     eps: Union[FieldName, float] = "layer_norm_eps"
     # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in
@@ -830,6 +847,9 @@ class LMHeadSpec(Strict):
     bias: bool = False
     # linear (decoder-only stacks): the logits divided by this float config field (before the loss).
     logits_divisor: Optional[FieldName] = None
+    # linear (decoder-only stacks): the optional float config field of a soft cap of the logits, `tanh(logits / cap) *
+    # cap` (after `logits_divisor`, before the loss; None in the config: no cap).
+    logits_softcap: Optional[FieldName] = None
 
 
 class DiscriminatorHeadSpec(Strict):

@@ -281,7 +281,7 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in encoder-decoder stacks"),
     Rule(DECODER_ONLY, "attention.cross_module", (_ABSENT,), "remove `cross_module`: decoder-only stacks have no cross-attention"),
     Rule(DECODER_ONLY, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
-    Rule(DECODER_ONLY, "norm.placement", ("pre", "output"), "write `placement: pre` (at the start of each sublayer) or `placement: output` (on each sublayer's output before the residual add); both end with the `final_norm` role"),
+    Rule(DECODER_ONLY, "norm.placement", ("pre", "output", "sandwich"), "write `placement: pre` (at the start of each sublayer), `placement: output` (on each sublayer's output before the residual add) or `placement: sandwich` (both, the output norms the roles `attention.output_norm` and `ffn.output_norm`); all end with the `final_norm` role"),
     Rule(DECODER_ONLY, "position", (_ABSENT, "rotary", "alibi"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), rotary (`kind: rotary, theta: <config field>`) or linear attention biases (`kind: alibi`), the latter two with `embeddings.position: none`"),
     Rule(DECODER_ONLY, "embeddings.token_type", (False, "word"), "token types are embedded by the word embeddings (`token_type: word`) or absent (`token_type: false`): a table of their own exists only in encoder stacks"),
     Rule(DECODER_ONLY, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary or ALiBi positions)"),
@@ -363,6 +363,16 @@ RULES += tuple(
 RULES += tuple(
     Rule(kind, "feed_forward.activation_name", (_ABSENT,), "remove `activation_name` (and name the activation's config field in `activation`): a fixed feed-forward activation exists only in decoder-only stacks")
     for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+# Soft-capped scores and logits, scores scaled by a config width instead of head_dim: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, path, (_ABSENT,), instead)
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+    for path, instead in (
+        ("attention.softcap", "remove `softcap`: soft-capped attention scores exist only in decoder-only stacks"),
+        ("attention.scale_dim", "remove `scale_dim`: scores scaled by a config width in place of head_dim exist only in decoder-only stacks"),
+        ("lm_head.logits_softcap", "remove `logits_softcap`: soft-capped logits exist only in decoder-only stacks"),
+    )
 )
 # Word embeddings times sqrt(hidden_size) exist only in names-layout encoder-decoder and decoder-only stacks.
 RULES += tuple(

@@ -242,7 +242,7 @@ def decoder_only_specs(draw, name: str) -> dict:
     """A names-layout stack whose module names are drawn too: containers of one or two levels (or none), fused or
     separate q/k/v (a fused one ordered [q | k | v], head by head or key/value head by key/value head; one key/value
     head as a config flag says or not), Linear or Conv1D projections with or without
-    biases. A decoder-only stack (pre-norm or normalising each sublayer's output, causal, attention scaling fixed or by config flags, a sequential or parallel
+    biases. A decoder-only stack (pre-norm, normalising each sublayer's output or both its input and output, causal, attention scaling fixed or by config flags, a sequential or parallel
     residual, fixed or by a config flag, word embeddings times sqrt(hidden_size) always, by a config flag or never;
     absolute positions with or without a row offset, learned, counted over the attention mask or fixed sinusoids,
     interleaved or fairseq's, or ALiBi biases with the keys counted over the mask or absolute; a norm after the
@@ -251,7 +251,8 @@ def decoder_only_specs(draw, name: str) -> dict:
     hidden_size only; a dropout between the feed-forward projections or none, or a sparse mixture of experts
     (each expert the drawn feed-forward); queries, keys and values clipped or not; the last `hidden_states` entry
     after or before the final norm; the sequence classifier read at the last non-pad token or at the count of non-pad
-    tokens - 1; the token classifier's loss over every label or the attended tokens only)
+    tokens - 1; the token classifier's loss over every label or the attended tokens only; scores and logits soft-capped
+    or not, scores scaled by a config width or head_dim; per-layer kinds derived from a first sliding layer or a period)
     or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
     with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
     types (a table of their own or rows of the word embeddings) or none, a fixed or configured epsilon, first-token
@@ -495,6 +496,27 @@ def decoder_only_specs(draw, name: str) -> dict:
         attention["fused_order"] = "per_group"
     if residual == "use_parallel_residual" and draw(st.booleans()):
         residual_box["shared_norm"] = True
+    # Drawn last: soft caps of the scores and the logits (small, so that the tanh bends them; or None in the config:
+    # no cap); scores scaled by a config width's inverse square root in place of head_dim's; sublayers whose input
+    # and output are both normalised (where their output may be); every other layer kind derived from a period in
+    # place of a first sliding layer (with a window: sliding layers need one).
+    if draw(st.booleans()):
+        fields.append(_field("attn_logit_softcapping", "float", draw(st.sampled_from([0.5, None])), optional=True))
+        attention["softcap"] = "attn_logit_softcapping"
+        fields.append(_field("final_logit_softcapping", "float", draw(st.sampled_from([0.3, None])), optional=True))
+        lm_head["logits_softcap"] = "final_logit_softcapping"
+    if attention["scale"] is True and draw(st.booleans()):
+        fields.append(_field("query_pre_attn_scalar", "int", 12))
+        attention["scale_dim"] = "query_pre_attn_scalar"
+    if norm["placement"] == "output" and draw(st.booleans()):
+        norm["placement"] = "sandwich"
+        names["attention.output_norm"] = draw(st.sampled_from(["post_attention_layernorm", "ln_attn_out"]))
+        names["ffn.output_norm"] = draw(st.sampled_from(["post_feedforward_layernorm", "ln_ffn_out"]))
+    window = next((f for f in fields if f["name"] == "sliding_window"), None)
+    if "layer_types" in attention and window["default"] is not None and draw(st.booleans()):
+        kinds = next(f for f in fields if f["name"] == "layer_types")
+        del kinds["default_tail"]
+        kinds["default_period"] = 2
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -909,6 +931,9 @@ def describe(spec: dict) -> list[str]:
                    f"layer_types.expanded={any('default_expand' in f for f in spec['config']['fields'])}",
                    f"embeddings.scale={spec['embeddings'].get('scale')}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
+                   f"attention.softcap={'softcap' in att}", f"attention.scale_dim={'scale_dim' in att}",
+                   f"lm_head.logits_softcap={'logits_softcap' in spec.get('lm_head', {})}",
+                   f"layer_types.default_period={any('default_period' in f for f in spec['config']['fields'])}",
                    f"embeddings.norm={spec['embeddings']['norm']}", f"names.pooler={spec.get('pooler', {}).get('layout')}",
                    f"pooled_heads={sum('pooled' in (h.get('style'), h.get('summary')) for h in spec['heads'])}",
                    f"names.position_padding_idx={'position_padding_idx' in spec['embeddings']}",

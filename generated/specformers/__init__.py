@@ -521,6 +521,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGemmaForTokenClassification",
         "FlaxGemmaPreTrainedModel",
     ],
+    "models.gemma2.configuration_gemma2": ["Gemma2Config"],
+    "models.gemma2.modeling_gemma2": [
+        "Gemma2Model",
+        "Gemma2ForCausalLM",
+        "Gemma2ForSequenceClassification",
+        "Gemma2ForTokenClassification",
+        "Gemma2PreTrainedModel",
+    ],
+    "models.gemma2.modeling_tf_gemma2": [
+        "TFGemma2Model",
+        "TFGemma2ForCausalLM",
+        "TFGemma2ForSequenceClassification",
+        "TFGemma2ForTokenClassification",
+        "TFGemma2PreTrainedModel",
+    ],
+    "models.gemma2.modeling_flax_gemma2": [
+        "FlaxGemma2Model",
+        "FlaxGemma2ForCausalLM",
+        "FlaxGemma2ForSequenceClassification",
+        "FlaxGemma2ForTokenClassification",
+        "FlaxGemma2PreTrainedModel",
+    ],
     "models.gpt2.configuration_gpt2": ["GPT2Config"],
     "models.gpt2.modeling_gpt2": [
         "GPT2Model",
