@@ -150,7 +150,8 @@ class Head:
 @dataclass(frozen=True)
 class Leaf:
     """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `rms_norm`, `linear` (`weight [out, in]`),
-    `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`) or `layers` (the list of blocks); sizes are
+    `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`), `head_layer_norm` (a LayerNorm of each of
+    `out_size` heads over its `in_size` values, with its own weight) or `layers` (the list of blocks); sizes are
     Python expressions over `config` (the generated module's helpers). A leaf with `when` is built only when that
     config flag is true (as transformers builds it)."""
 
@@ -162,6 +163,7 @@ class Leaf:
     bias: Union[bool, str]  # a string: the boolean config field that decides
     roles: tuple[str, ...]
     when: Optional[str] = None  # the boolean config field without which the module does not exist (None: always)
+    when_not: bool = False  # with `when`: the module exists only when that flag is false
 
     @property
     def is_leaf(self) -> bool:
@@ -241,6 +243,8 @@ class Names:
     # projection's (`all`, before the split into heads).
     qk_norm: Union[bool, str] = False
     qk_norm_scope: str = "head"
+    # `qk_norm_scope: each_head`: how each norm holds its per-head weights (`attention.qk_norm_layout`).
+    qk_norm_layout: str = "stacked"
     # Encoder-decoder stacks: the base model's attributes (the shared vocabulary matrix, the two stacks; `model` is
     # then the tree of one stack, `block` that of an encoder block), the tree of a decoder block (with the
     # cross-attention roles) and its feed-forward width.
@@ -753,7 +757,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
-        "ffn.norm": (spec.residual is None or not spec.residual.shared_norm, "`residual.shared_norm: false` (a shared norm is `attention.norm`)"),
+        "ffn.norm": (spec.residual is None or not spec.residual.shared_norm or isinstance(spec.residual.parallel, str), "`residual.shared_norm: false` (a shared norm is `attention.norm`) or a parallel residual chosen by a config flag"),
         "final_norm": (spec.norm.placement in ("pre", "output"), "`norm.placement: pre` (or `output`)"),
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -822,13 +826,14 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     query_size = f"config.num_attention_heads * {head_dim}" if att.head_dim or kv_heads else hidden
     kv_size = f"{kv_heads or 'config.num_attention_heads'} * {head_dim}" if att.head_dim or kv_heads else hidden
     norm_kind = spec.norm.kind
+    norm_bias = spec.norm.bias
     output_bias = att.bias if att.output_bias is None else att.output_bias
 
-    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None, when_not: bool = False) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
-        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when)
+        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when, when_not)
 
     def nested(leaves: dict[str, Leaf]) -> None:
         for path, item in leaves.items():
@@ -844,17 +849,17 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "embeddings.token_type" in needed:
         add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", hidden, False)
     if "embeddings.norm" in needed:
-        add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
+        add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, norm_bias)
     add(model_leaves, ("layers",), "layers", "", "", False)
     if "position.bias" in needed:
         # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
         add(model_leaves, ("position.bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
     if "final_norm" in needed:
-        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, True)
+        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, norm_bias)
     nested(model_leaves)
 
     leaves: dict[str, Leaf] = {}
-    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, True)
+    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, norm_bias)
     if fused:
         # [q | k | v]: the queries', keys' and values' widths side by side.
         fused_size = f"3 * {hidden}" if not (att.head_dim or kv_heads) else f"{query_size} + 2 * {kv_size}"
@@ -870,13 +875,29 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         # Norms over each head's width, one weight shared by the heads (query and key/value heads alike), or over the
         # whole projection's (a fused projection's queries and keys are hidden_size wide each).
         flag = att.qk_norm if isinstance(att.qk_norm, str) else None
-        for role, width in (("attention.q_norm", query_size), ("attention.k_norm", kv_size)):
-            size = head_dim if att.qk_norm_scope == "head" else width
-            add(leaves, (role,), norm_kind, size, size, True, flag)
+        qk_bias = norm_bias if att.qk_norm_bias is None else att.qk_norm_bias
+        if att.qk_norm_scope == "each_head":
+            # One LayerNorm of each head's width per head: the query heads', the key/value heads'.
+            for role, count in (("attention.q_norm", "config.num_attention_heads"), ("attention.k_norm", kv_heads or "config.num_attention_heads")):
+                add(leaves, (role,), "head_layer_norm", head_dim, count, qk_bias, flag)
+        else:
+            for role, width in (("attention.q_norm", query_size), ("attention.k_norm", kv_size)):
+                size = head_dim if att.qk_norm_scope == "head" else width
+                add(leaves, (role,), norm_kind, size, size, qk_bias, flag)
     elif att.qk_norm_scope != "head":
         raise fail("`qk_norm_scope` sets the width of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_scope` or add `qk_norm`", ["attention", "qk_norm_scope"])
+    elif att.qk_norm_bias is not None:
+        raise fail("`qk_norm_bias` sets the bias of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_bias` or add `qk_norm`", ["attention", "qk_norm_bias"])
+    if att.qk_norm_layout != "stacked" and att.qk_norm_scope != "each_head":
+        raise fail("`qk_norm_layout` says how norms with a weight of each head's own hold them: write `qk_norm_scope: each_head` or remove `qk_norm_layout`", ["attention", "qk_norm_layout"])
+    if att.qk_norm is not False and norm_kind == "rms_norm" and att.qk_norm_scope == "each_head":
+        raise fail("norms with a weight of each head's own are LayerNorms: write `norm.kind: layer_norm` or another `qk_norm_scope`", ["attention", "qk_norm_scope"])
+    if att.qk_norm is not False and norm_kind == "rms_norm" and att.qk_norm_bias is not None:
+        raise fail("RMSNorms have no bias: remove `qk_norm_bias` (or write `norm.kind: layer_norm`)", ["attention", "qk_norm_bias"])
     if "ffn.norm" in needed:
-        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True)
+        # With one norm shared by a parallel residual that a config flag chooses: only the sequential form's.
+        shared_by_flag = spec.residual is not None and spec.residual.shared_norm and isinstance(spec.residual.parallel, str)
+        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, spec.residual.parallel if shared_by_flag else None, shared_by_flag)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
     if fused_gate:
         # One projection computes the gate and the input side by side: [gate | input].
@@ -905,7 +926,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             elif leaf.roles[0] == "ffn.output":
                 leaf = Leaf(leaf.attr, path, leaf.kind, decoder_ffn_size, hidden, leaf.bias, leaf.roles)
             decoder_leaves[path] = leaf
-        add(decoder_leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, True)
+        add(decoder_leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, norm_bias)
         for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value"):
             add(decoder_leaves, (role,), att.projection, hidden, hidden, att.bias)
         add(decoder_leaves, ("cross_attention.output",), att.projection, hidden, hidden, output_bias)
@@ -952,6 +973,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         residual_multiplier=spec.residual.multiplier if spec.residual is not None else None,
         qk_norm=att.qk_norm,
         qk_norm_scope=att.qk_norm_scope,
+        qk_norm_layout=att.qk_norm_layout,
         shared=roles["embeddings.shared"] if seq2seq else None,
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,
@@ -1245,13 +1267,15 @@ def _resolve_residual(c: _Context) -> None:
             raise c.fail("a residual `multiplier` scales the sublayers' outputs with no dropout after them: write `attention.output_dropout: false` and `feed_forward.dropout: null`", loc)
     if residual is not None and isinstance(residual.parallel, str):
         c.need_field(residual.parallel, ["residual", "parallel"])
-    if residual is not None and residual.shared_norm and residual.parallel is not True:
-        raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` (sequential blocks need `ffn.norm`) or remove `shared_norm`", ["residual", "shared_norm"])
+    if residual is not None and residual.shared_norm and residual.parallel is False:
+        raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` or a config flag (sequential blocks need `ffn.norm`), or remove `shared_norm`", ["residual", "shared_norm"])
 
 
 def _resolve_norm(c: _Context) -> None:
     """`norm`: the LM head's norm kind, the final norm of pre-norm stacks, the epsilon."""
     spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
+    if spec.norm.kind == "rms_norm" and not spec.norm.bias:
+        raise fail("RMSNorms have no bias: remove `norm.bias` (or write `kind: layer_norm`)", ["norm", "bias"])
     if names_layout and spec.norm.kind == "rms_norm" and spec.lm_head is not None and spec.lm_head.layout == "names":
         raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
     if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
@@ -1410,6 +1434,10 @@ def _resolve_head_components(c: _Context) -> None:
         if spec.lm_head.layout != "linear":
             raise fail("`logits_divisor` divides the logits of the `layout: linear` LM head: write `layout: linear` or remove it", ["lm_head", "logits_divisor"])
         _need_float_field(c, spec.lm_head.logits_divisor, ["lm_head", "logits_divisor"])
+    if spec.lm_head is not None and spec.lm_head.logits_multiplier is not None:
+        if spec.lm_head.layout != "linear":
+            raise fail("`logits_multiplier` scales the logits of the `layout: linear` LM head: write `layout: linear` or remove it", ["lm_head", "logits_multiplier"])
+        _need_float_field(c, spec.lm_head.logits_multiplier, ["lm_head", "logits_multiplier"])
     if spec.lm_head is not None and spec.lm_head.layout != "linear":
         need_field(spec.lm_head.activation.field, ["lm_head", "activation", "field"])
         if spec.lm_head.decoder is not None:
