@@ -426,6 +426,21 @@ def decoder_only_specs(draw, name: str) -> dict:
         if residual is None and norm["placement"] == "pre" and feed_forward.get("dropout", "set") is None:
             fields.append(_field("residual_multiplier", "float", 0.6))
             residual_box["multiplier"] = "residual_multiplier"
+    # Drawn last: LayerNorms without a bias; norms of the queries and keys with a weight of each head's own (held
+    # stacked or as a list of norms, their bias the stack's or chosen); the logits times a config factor; one norm
+    # shared by a parallel residual that a config flag chooses (the sequential form's second norm only without it).
+    if norm["kind"] == "layer_norm" and draw(st.booleans()):
+        norm["bias"] = False
+    if "qk_norm" in attention and norm["kind"] == "layer_norm" and draw(st.booleans()):
+        attention.update(qk_norm_scope="each_head", qk_norm_layout=draw(st.sampled_from(["stacked", "list"])))
+        qk_norm_bias = draw(st.sampled_from([None, True, False]))
+        if qk_norm_bias is not None:
+            attention["qk_norm_bias"] = qk_norm_bias
+    if draw(st.booleans()):
+        fields.append(_field("logit_scale", "float", 0.5))
+        lm_head["logits_multiplier"] = "logit_scale"
+    if isinstance(residual, str) and norm["placement"] == "pre" and draw(st.booleans()):
+        residual_box["shared_norm"] = True
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -851,6 +866,11 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
                        f"decoder_only.activation_dropout={'activation_dropout' in ffn}",
                        f"decoder_only.hidden_states_before_final_norm={spec['decoder'].get('hidden_states_before_final_norm', False)}",
+                       f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
+                       f"decoder_only.qk_norm_layout={att.get('qk_norm_layout') if att.get('qk_norm_scope') == 'each_head' else None}",
+                       f"decoder_only.qk_norm_bias={att.get('qk_norm_bias')}",
+                       f"decoder_only.logits_multiplier={'logits_multiplier' in spec['lm_head']}",
+                       f"decoder_only.shared_norm_by_flag={isinstance(spec.get('residual', {}).get('parallel'), str) and spec['residual'].get('shared_norm', False)}",
                        *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
                        *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]
     elif seq2seq:
