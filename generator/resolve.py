@@ -149,8 +149,9 @@ class Head:
 @dataclass(frozen=True)
 class Leaf:
     """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `rms_norm`, `linear` (`weight [out, in]`),
-    `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`), `layers` (the list of blocks) or `experts`
-    (the list of `in_size` experts of a sparse mixture of experts, each of the class of `Names.expert`); sizes are
+    `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`), `head_layer_norm` (a LayerNorm of each of
+    `out_size` heads over its `in_size` values, with its own weight), `layers` (the list of blocks) or `experts` (the
+    list of `in_size` experts of a sparse mixture of experts, each of the class of `Names.expert`); sizes are
     Python expressions over `config` (the generated module's helpers). A leaf with `when` is built only when that
     config flag is true, one with `unless` only when it is false (as transformers builds them)."""
 
@@ -254,6 +255,8 @@ class Names:
     # projection's (`all`, before the split into heads).
     qk_norm: Union[bool, str] = False
     qk_norm_scope: str = "head"
+    # `qk_norm_scope: each_head`: how each norm holds its per-head weights (`attention.qk_norm_layout`).
+    qk_norm_layout: str = "stacked"
     # Encoder-decoder stacks: the base model's attributes (the shared vocabulary matrix, the two stacks; `model` is
     # then the tree of one stack, `block` that of an encoder block), the tree of a decoder block (with the
     # cross-attention roles) and its feed-forward width.
@@ -860,6 +863,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     query_size = f"config.num_attention_heads * {head_dim}" if att.head_dim or kv_heads else hidden
     kv_size = f"{kv_heads or 'config.num_attention_heads'} * {head_dim}" if att.head_dim or kv_heads else hidden
     norm_kind = spec.norm.kind
+    norm_bias = spec.norm.bias
     output_bias = att.bias if att.output_bias is None else att.output_bias
 
     def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None, unless: Optional[str] = None) -> None:
@@ -882,17 +886,17 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "embeddings.token_type" in needed:
         add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", hidden, False)
     if "embeddings.norm" in needed:
-        add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, True)
+        add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, norm_bias)
     add(model_leaves, ("layers",), "layers", "", "", False)
     if "position.bias" in needed:
         # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
         add(model_leaves, ("position.bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
     if "final_norm" in needed:
-        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, True)
+        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, norm_bias)
     nested(model_leaves)
 
     leaves: dict[str, Leaf] = {}
-    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, True)
+    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, norm_bias)
     if fused:
         # [q | k | v]: the queries', keys' and values' widths side by side.
         fused_size = f"3 * {hidden}" if not (att.head_dim or kv_heads) else f"{query_size} + 2 * {kv_size}"
@@ -910,15 +914,29 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         # Norms over each head's width, one weight shared by the heads (query and key/value heads alike), or over the
         # whole projection's (a fused projection's queries and keys are hidden_size wide each).
         flag = att.qk_norm if isinstance(att.qk_norm, str) else None
-        for role, width in (("attention.q_norm", query_size), ("attention.k_norm", kv_size)):
-            size = head_dim if att.qk_norm_scope == "head" else width
-            add(leaves, (role,), norm_kind, size, size, True, flag)
+        qk_bias = norm_bias if att.qk_norm_bias is None else att.qk_norm_bias
+        if att.qk_norm_scope == "each_head":
+            # One LayerNorm of each head's width per head: the query heads', the key/value heads'.
+            for role, count in (("attention.q_norm", "config.num_attention_heads"), ("attention.k_norm", kv_heads or "config.num_attention_heads")):
+                add(leaves, (role,), "head_layer_norm", head_dim, count, qk_bias, flag)
+        else:
+            for role, width in (("attention.q_norm", query_size), ("attention.k_norm", kv_size)):
+                size = head_dim if att.qk_norm_scope == "head" else width
+                add(leaves, (role,), norm_kind, size, size, qk_bias, flag)
     elif att.qk_norm_scope != "head":
         raise fail("`qk_norm_scope` sets the width of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_scope` or add `qk_norm`", ["attention", "qk_norm_scope"])
+    elif att.qk_norm_bias is not None:
+        raise fail("`qk_norm_bias` sets the bias of the norms of `qk_norm`, which this spec does not render: remove `qk_norm_bias` or add `qk_norm`", ["attention", "qk_norm_bias"])
+    if att.qk_norm_layout != "stacked" and att.qk_norm_scope != "each_head":
+        raise fail("`qk_norm_layout` says how norms with a weight of each head's own hold them: write `qk_norm_scope: each_head` or remove `qk_norm_layout`", ["attention", "qk_norm_layout"])
+    if att.qk_norm is not False and norm_kind == "rms_norm" and att.qk_norm_scope == "each_head":
+        raise fail("norms with a weight of each head's own are LayerNorms: write `norm.kind: layer_norm` or another `qk_norm_scope`", ["attention", "qk_norm_scope"])
+    if att.qk_norm is not False and norm_kind == "rms_norm" and att.qk_norm_bias is not None:
+        raise fail("RMSNorms have no bias: remove `qk_norm_bias` (or write `norm.kind: layer_norm`)", ["attention", "qk_norm_bias"])
     if "ffn.norm" in needed:
         # With one norm shared in the parallel form, the sequential form's second norm exists only without it.
         shared_unless = spec.residual.parallel if spec.residual is not None and spec.residual.shared_norm else None
-        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, True, unless=shared_unless)
+        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
     expert = None
     if ffn.experts is not None:
@@ -968,7 +986,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             elif leaf.roles[0] == "ffn.output":
                 leaf = Leaf(leaf.attr, path, leaf.kind, decoder_ffn_size, hidden, leaf.bias, leaf.roles)
             decoder_leaves[path] = leaf
-        add(decoder_leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, True)
+        add(decoder_leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, norm_bias)
         for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value"):
             add(decoder_leaves, (role,), att.projection, hidden, hidden, att.bias)
         add(decoder_leaves, ("cross_attention.output",), att.projection, hidden, hidden, output_bias)
@@ -1018,6 +1036,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         alibi=spec.position.count if isinstance(spec.position, schema.AlibiPosition) else None,
         qk_norm=att.qk_norm,
         qk_norm_scope=att.qk_norm_scope,
+        qk_norm_layout=att.qk_norm_layout,
         shared=roles["embeddings.shared"] if seq2seq else None,
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,
@@ -1362,6 +1381,8 @@ def _resolve_residual(c: _Context) -> None:
 def _resolve_norm(c: _Context) -> None:
     """`norm`: the LM head's norm kind, the final norm of pre-norm stacks, the epsilon."""
     spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
+    if spec.norm.kind == "rms_norm" and not spec.norm.bias:
+        raise fail("RMSNorms have no bias: remove `norm.bias` (or write `kind: layer_norm`)", ["norm", "bias"])
     if names_layout and spec.norm.kind == "rms_norm" and spec.lm_head is not None and spec.lm_head.layout == "names":
         raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
     if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
@@ -1524,6 +1545,10 @@ def _resolve_head_components(c: _Context) -> None:
     if spec.lm_head is not None:
         # (Only decoder-only stacks soft-cap their logits, whose LM head is `layout: linear`: the rules refuse others.)
         _need_float_field(c, spec.lm_head.logits_softcap, ["lm_head", "logits_softcap"])
+    if spec.lm_head is not None and spec.lm_head.logits_multiplier is not None:
+        if spec.lm_head.layout != "linear":
+            raise fail("`logits_multiplier` scales the logits of the `layout: linear` LM head: write `layout: linear` or remove it", ["lm_head", "logits_multiplier"])
+        _need_float_field(c, spec.lm_head.logits_multiplier, ["lm_head", "logits_multiplier"])
     if spec.lm_head is not None and spec.lm_head.layout != "linear":
         need_field(spec.lm_head.activation.field, ["lm_head", "activation", "field"])
         if spec.lm_head.decoder is not None:

@@ -565,8 +565,18 @@ class AttentionSpec(Strict):
     # The width each norm of `qk_norm` normalises: `head`, each head's head_dim values on their own (one weight of
     # head_dim shared by the heads, applied after the split into heads); `all`, the whole projection's (query heads x
     # head_dim for the queries, key/value heads x head_dim for the keys), before the split (not with a fused q/k/v
-    # projection ordered `per_head` or `per_group`; PyTorch's `prune_heads` then refuses).
-    qk_norm_scope: Literal["head", "all"] = "head"
+    # projection ordered `per_head` or `per_group`; PyTorch's `prune_heads` then refuses); `each_head` (decoder-only stacks), each
+    # head's head_dim values on their own with a weight of each head's own (see `qk_norm_layout`; PyTorch's
+    # `prune_heads` then refuses).
+    qk_norm_scope: Literal["head", "all", "each_head"] = "head"
+    # With `qk_norm_scope: each_head` (decoder-only stacks, `norm.kind: layer_norm`): each head's head_dim values
+    # normalised on their own, each head with its own weight (and bias), `heads x head_dim` of them for the queries and
+    # `key/value heads x head_dim` for the keys. How a norm holds them: `stacked`, one `weight` (heads, head_dim) at the
+    # role's path; `list`, one LayerNorm per head at `<path>.norms.<i>` (a module list). The same computation: only
+    # the checkpoint names differ.
+    qk_norm_layout: Literal["stacked", "list"] = "stacked"
+    # Whether the LayerNorms of `qk_norm` have a bias (absent: as `norm.bias`).
+    qk_norm_bias: Optional[bool] = None
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
     # The cross-attention module of a decoder layer: in the decoder stack of an encoder-decoder model; in an encoder
@@ -665,6 +675,9 @@ class NormSpec(Strict):
     placement: Literal["post", "pre", "output", "sandwich"] = "post"
     # A config field, or (names layout) a fixed number.
     eps: Union[FieldName, float] = "layer_norm_eps"
+    # decoder-only stacks, `kind: layer_norm`: whether the LayerNorms of the stack have a bias (false: a weight only,
+    # `weight * (x - mean) / sqrt(var + eps)`).
+    bias: bool = True
     # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in
     # float32, then casts back to the input's dtype, where the plain RMSNorm casts back before its weight scales.
     unit_offset: Optional[Literal[True]] = None
@@ -850,6 +863,9 @@ class LMHeadSpec(Strict):
     # linear (decoder-only stacks): the optional float config field of a soft cap of the logits, `tanh(logits / cap) *
     # cap` (after `logits_divisor`, before the loss; None in the config: no cap).
     logits_softcap: Optional[FieldName] = None
+    # linear (decoder-only stacks): the logits times this float config field (before the loss; before
+    # `logits_divisor`).
+    logits_multiplier: Optional[FieldName] = None
 
 
 class DiscriminatorHeadSpec(Strict):

@@ -357,6 +357,7 @@ RULES += tuple(
         ("embeddings.multiplier", "remove `multiplier`: word embeddings times a config factor exist only in decoder-only stacks"),
         ("attention.multiplier", "remove `multiplier`: scores times a config factor exist only in decoder-only stacks"),
         ("lm_head.logits_divisor", "remove `logits_divisor`: logits divided by a config factor exist only in decoder-only stacks"),
+        ("lm_head.logits_multiplier", "remove `logits_multiplier`: logits times a config factor exist only in decoder-only stacks"),
     )
 )
 # A fixed feed-forward activation (no config field) exists only in decoder-only stacks.
@@ -413,6 +414,20 @@ RULES += tuple(
 RULES += tuple(
     Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
     for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
+)
+# LayerNorms without a bias, norms of the queries and keys with a weight of each head's own (held stacked or as a list),
+# a chosen bias of those norms: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, path, allowed, instead)
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+    for path, allowed, instead in (
+        ("norm.bias", (True,), "remove `bias`: LayerNorms without a bias exist only in decoder-only stacks"),
+        ("attention.qk_norm_layout", ("stacked",), "remove `qk_norm_layout`: norms of the queries and keys with a weight of each head's own exist only in decoder-only stacks"),
+        ("attention.qk_norm_bias", (_ABSENT,), "remove `qk_norm_bias`: a bias chosen for the norms of the queries and keys exists only in decoder-only stacks"),
+    )
+)
+RULES += (
+    Rule(NAMES_ENCODER, "attention.qk_norm_scope", ("head", "all"), "write `qk_norm_scope: head` or `all`: norms of the queries and keys with a weight of each head's own exist only in decoder-only stacks"),
 )
 # A causal mask under `config.is_decoder` without a cache exists only in names-layout encoders.
 RULES += tuple(

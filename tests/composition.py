@@ -517,6 +517,18 @@ def decoder_only_specs(draw, name: str) -> dict:
         kinds = next(f for f in fields if f["name"] == "layer_types")
         del kinds["default_tail"]
         kinds["default_period"] = 2
+    # Drawn last: LayerNorms without a bias; norms of the queries and keys with a weight of each head's own (held
+    # stacked or as a list of norms, their bias the stack's or chosen); the logits times a config factor.
+    if norm["kind"] == "layer_norm" and draw(st.booleans()):
+        norm["bias"] = False
+    if "qk_norm" in attention and norm["kind"] == "layer_norm" and draw(st.booleans()):
+        attention.update(qk_norm_scope="each_head", qk_norm_layout=draw(st.sampled_from(["stacked", "list"])))
+        qk_norm_bias = draw(st.sampled_from([None, True, False]))
+        if qk_norm_bias is not None:
+            attention["qk_norm_bias"] = qk_norm_bias
+    if draw(st.booleans()):
+        fields.append(_field("logit_scale", "float", 0.5))
+        lm_head["logits_multiplier"] = "logit_scale"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -955,6 +967,11 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.size_from_config={ffn.get('size', 'intermediate_size') is not None}",
                        f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",
                        f"decoder_only.clip={'clip' in att}",
+                       f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
+                       f"decoder_only.qk_norm_layout={att.get('qk_norm_layout') if att.get('qk_norm_scope') == 'each_head' else None}",
+                       f"decoder_only.qk_norm_bias={att.get('qk_norm_bias')}",
+                       f"decoder_only.logits_multiplier={'logits_multiplier' in spec['lm_head']}",
+                       f"decoder_only.shared_norm_by_flag={isinstance(spec.get('residual', {}).get('parallel'), str) and spec['residual'].get('shared_norm', False)}",
                        *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
                        *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]
     elif seq2seq:

@@ -358,12 +358,36 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def _tolerant_init(cls, config):
+    """`cls(config)`, where the class's `_init_weights` zeroes the bias of every `nn.LayerNorm` and so fails on the
+    bias-free LayerNorms its own configuration builds (transformers 4.57.6's StableLM with `qk_layernorm`: its
+    checkpoints load, its random initialisation does not): those norms get their weight of ones and no bias, as
+    `nn.LayerNorm` initialises them (the values are randomised next in any case)."""
+    import torch
+
+    # The class that defines it, which the base model inside a head model inherits too.
+    owner = next(k for k in cls.__mro__ if "_init_weights" in vars(k))
+    original = owner._init_weights
+
+    def _init_weights(self, module):
+        if isinstance(module, torch.nn.LayerNorm) and module.bias is None:
+            module.weight.data.fill_(1.0)
+            return
+        original(self, module)
+
+    owner._init_weights = _init_weights
+    try:
+        return cls(config)
+    finally:
+        owner._init_weights = original
+
+
 def reference_model(case: Case, config, seed: int = 0):
     import torch
     import transformers
 
     torch.manual_seed(seed)
-    model = getattr(transformers, case.class_name("torch"))(config).eval()
+    model = _tolerant_init(getattr(transformers, case.class_name("torch")), config).eval()
     # Random, non-trivial values everywhere (biases and LayerNorms too), so that a misplaced parameter shows.
     with torch.no_grad():
         output_embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None

@@ -344,6 +344,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxCamembertForQuestionAnswering",
         "FlaxCamembertPreTrainedModel",
     ],
+    "models.cohere.configuration_cohere": ["CohereConfig"],
+    "models.cohere.modeling_cohere": [
+        "CohereModel",
+        "CohereForCausalLM",
+        "CoherePreTrainedModel",
+    ],
+    "models.cohere.modeling_tf_cohere": [
+        "TFCohereModel",
+        "TFCohereForCausalLM",
+        "TFCoherePreTrainedModel",
+    ],
+    "models.cohere.modeling_flax_cohere": [
+        "FlaxCohereModel",
+        "FlaxCohereForCausalLM",
+        "FlaxCoherePreTrainedModel",
+    ],
     "models.data2vec_text.configuration_data2vec_text": ["Data2VecTextConfig"],
     "models.data2vec_text.modeling_data2vec_text": [
         "Data2VecTextModel",

@@ -386,7 +386,8 @@ class PreTrainedModel(nn.Module):
                 module.weight[module.padding_idx].zero_()
         elif isinstance(module, nn.LayerNorm):
             module.weight.fill_(1.0)
-            module.bias.zero_()
+            if module.bias is not None:
+                module.bias.zero_()
 
     def get_input_embeddings(self) -> nn.Embedding:
         base = self.base_model

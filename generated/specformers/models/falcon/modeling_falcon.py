@@ -97,8 +97,8 @@ class FalconBlockMlp(nn.Module):
 
 class FalconBlock(GradientCheckpointingLayer):
     """One pre-norm block; `config.parallel_attn` chooses how its sublayers add to the residual stream:
-    in parallel, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after the other,
-    `h = x + attention(norm(x))`, then `h + feed_forward(norm(h))`.
+    in parallel, both reading the output of one norm, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after
+    the other, `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))` (the second norm exists only then).
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """

@@ -46,11 +46,10 @@ class StableLmConfig(PretrainedConfig):
         use_qkv_bias (`bool`, *optional*, defaults to False):
             Whether or not the model should use bias for qkv layers.
         qk_layernorm (`bool`, *optional*, defaults to False):
-            Whether or not to normalize, per head, Queries and Keys after projecting the hidden states: not rendered by
-            specformers, so only `False` is accepted.
+            Whether or not to normalize, per head, Queries and Keys after projecting the hidden states.
         use_parallel_residual (`bool`, *optional*, defaults to False):
-            Whether to use a "parallel" formulation in each Transformer layer (one shared input norm): not rendered by
-            specformers, so only `False` is accepted.
+            Whether to use a "parallel" formulation in each Transformer layer, which can provide a slight training
+            speedup at large scales.
         hidden_dropout (`float`, *optional*, defaults to 0.0):
             The dropout ratio after applying the MLP to the hidden states.
         attention_dropout (`float`, *optional*, defaults to 0.0):
@@ -103,14 +102,6 @@ class StableLmConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if qk_layernorm not in [False]:
-            raise ValueError(
-                f"qk_layernorm={qk_layernorm!r} is not supported (accepted: [False]): per-head query/key LayerNorms (one norm per head) are not rendered"
-            )
-        if use_parallel_residual not in [False]:
-            raise ValueError(
-                f"use_parallel_residual={use_parallel_residual!r} is not supported (accepted: [False]): the parallel residual with one input norm chosen by a config flag is not rendered"
-            )
         if rope_scaling is not None:
             raise ValueError(
                 f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"

@@ -31,6 +31,18 @@ from ...utils import attribute_rate
 from .configuration_stablelm import StableLmConfig
 
 
+class StableLmHeadLayerNorm(nn.Module):
+    """A LayerNorm of each head's values over the head's width, one `nn.LayerNorm` per head (`norms.<i>`, without
+    bias). Input and output (batch, heads, seq, head_dim)."""
+
+    def __init__(self, num_heads: int, head_dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.norms = nn.ModuleList([nn.LayerNorm(head_dim, eps=eps, bias=False) for _ in range(num_heads)])
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return torch.stack([norm(head) for norm, head in zip(self.norms, hidden_states.unbind(1))], dim=1)
+
+
 def rotary_dim(config: StableLmConfig) -> int:
     """The number of dimensions of each head that rotate: the first `config.partial_rotary_factor` of them."""
     return int(config.hidden_size // config.num_attention_heads * config.partial_rotary_factor)
@@ -90,6 +102,15 @@ class StableLmBlockSelfAttn(nn.Module):
             config.hidden_size,
             bias=False,
         )
+        if config.qk_layernorm:
+            # attention.q_norm: a LayerNorm of each head
+            self.q_layernorm = StableLmHeadLayerNorm(
+                config.num_attention_heads, config.hidden_size // config.num_attention_heads, eps=config.layer_norm_eps
+            )
+            # attention.k_norm: a LayerNorm of each head
+            self.k_layernorm = StableLmHeadLayerNorm(
+                config.num_key_value_heads, config.hidden_size // config.num_attention_heads, eps=config.layer_norm_eps
+            )
 
 
 class StableLmBlockMlp(nn.Module):
@@ -106,7 +127,9 @@ class StableLmBlockMlp(nn.Module):
 
 
 class StableLmBlock(GradientCheckpointingLayer):
-    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+    """One pre-norm block; `config.use_parallel_residual` chooses how its sublayers add to the residual stream:
+    in parallel, both reading the output of one norm, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after
+    the other, `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))` (the second norm exists only then).
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -122,8 +145,9 @@ class StableLmBlock(GradientCheckpointingLayer):
         # attention.norm: LayerNorm
         self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = StableLmBlockSelfAttn(config)
-        # ffn.norm: LayerNorm
-        self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        if not config.use_parallel_residual:
+            # ffn.norm: LayerNorm
+            self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.mlp = StableLmBlockMlp(config)
         self.activation = get_activation(config.hidden_act)
 
@@ -151,6 +175,9 @@ class StableLmBlock(GradientCheckpointingLayer):
         key = self.self_attn.k_proj(hidden_states)
         value = self.self_attn.v_proj(hidden_states)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if self.config.qk_layernorm:
+            # Each head's queries and keys normalised over the head's width, with a weight of the head's own.
+            query, key = self.self_attn.q_layernorm(query), self.self_attn.k_layernorm(key)
         # Rotary positions turn the queries and the new keys (the cache holds turned keys).
         query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
         if layer_past is not None:
@@ -172,16 +199,22 @@ class StableLmBlock(GradientCheckpointingLayer):
             probs = probs * head_mask
         context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
         attention_output = self.self_attn.o_proj(context)
-        hidden_states = residual + attention_output
-
-        residual = hidden_states
-        hidden_states = self.post_attention_layernorm(hidden_states)
-        hidden_states = self.mlp.down_proj(
-            self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
-        )
-        hidden_states = residual + nn.functional.dropout(
-            hidden_states, p=self.config.hidden_dropout, training=self.training
-        )
+        if self.config.use_parallel_residual:
+            # Parallel residual: the feed-forward reads the attention's input (the one norm of the block's input) too.
+            hidden_states = self.mlp.down_proj(
+                self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
+            )
+            hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout, training=self.training)
+            hidden_states = hidden_states + attention_output + residual
+        else:
+            # Sequential: the feed-forward reads the attention's residual sum.
+            residual = residual + attention_output
+            hidden_states = self.post_attention_layernorm(residual)
+            hidden_states = self.mlp.down_proj(
+                self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
+            )
+            hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout, training=self.training)
+            hidden_states = hidden_states + residual
         return hidden_states, present, probs if output_attentions else None
 
 
@@ -200,6 +233,13 @@ class StableLmPreTrainedModel(PreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "qk_layernorm": (
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.q_layernorm\\.",
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.k_layernorm\\.",
+        ),
+    }
 
 
 class StableLmModel(StableLmPreTrainedModel):

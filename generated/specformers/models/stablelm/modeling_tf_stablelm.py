@@ -39,6 +39,20 @@ from ...utils import attribute_rate
 from .configuration_stablelm import StableLmConfig
 
 
+class TFStableLmHeadLayerNorm(keras.layers.Layer):
+    """A LayerNorm of each head's values over the head's width, one LayerNormalization per head (PyTorch names
+    `norms.<i>.weight`, without bias). Input and output (batch, heads, seq, head_dim)."""
+
+    def __init__(self, num_heads: int, head_dim: int, eps: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.norms = [
+            keras.layers.LayerNormalization(epsilon=eps, center=False, name=f"norms_._{i}") for i in range(num_heads)
+        ]
+
+    def call(self, hidden_states):
+        return tf.stack([norm(hidden_states[:, i]) for i, norm in enumerate(self.norms)], axis=1)
+
+
 def rotary_dim(config: StableLmConfig) -> int:
     """The number of dimensions of each head that rotate: the first `config.partial_rotary_factor` of them."""
     return int(config.hidden_size // config.num_attention_heads * config.partial_rotary_factor)
@@ -99,6 +113,21 @@ class TFStableLmBlockSelfAttn(TFCompositeLayer):
             kernel_initializer=get_initializer(config.initializer_range),
             name="o_proj",
         )
+        if config.qk_layernorm:
+            # attention.q_norm: a LayerNorm of each head
+            self.q_layernorm = TFStableLmHeadLayerNorm(
+                config.num_attention_heads,
+                config.hidden_size // config.num_attention_heads,
+                eps=config.layer_norm_eps,
+                name="q_layernorm",
+            )
+            # attention.k_norm: a LayerNorm of each head
+            self.k_layernorm = TFStableLmHeadLayerNorm(
+                config.num_key_value_heads,
+                config.hidden_size // config.num_attention_heads,
+                eps=config.layer_norm_eps,
+                name="k_layernorm",
+            )
 
 
 class TFStableLmBlockMlp(TFCompositeLayer):
@@ -130,7 +159,9 @@ class TFStableLmBlockMlp(TFCompositeLayer):
 
 
 class TFStableLmBlock(TFCompositeLayer):
-    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+    """One pre-norm block; `config.use_parallel_residual` chooses how its sublayers add to the residual stream:
+    in parallel, both reading the output of one norm, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after
+    the other, `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))` (the second norm exists only then).
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -146,10 +177,11 @@ class TFStableLmBlock(TFCompositeLayer):
         # attention.norm: LayerNorm
         self.input_layernorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="input_layernorm")
         self.self_attn = TFStableLmBlockSelfAttn(config, name="self_attn")
-        # ffn.norm: LayerNorm
-        self.post_attention_layernorm = keras.layers.LayerNormalization(
-            epsilon=config.layer_norm_eps, name="post_attention_layernorm"
-        )
+        if not config.use_parallel_residual:
+            # ffn.norm: LayerNorm
+            self.post_attention_layernorm = keras.layers.LayerNormalization(
+                epsilon=config.layer_norm_eps, name="post_attention_layernorm"
+            )
         self.mlp = TFStableLmBlockMlp(config, name="mlp")
         self.activation = get_tf_activation(config.hidden_act)
         self.attention_dropout = keras.layers.Dropout(config.attention_dropout)
@@ -184,6 +216,9 @@ class TFStableLmBlock(TFCompositeLayer):
         key = self.self_attn.k_proj(hidden_states)
         value = self.self_attn.v_proj(hidden_states)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if self.config.qk_layernorm:
+            # Each head's queries and keys normalised over the head's width, with a weight of the head's own.
+            query, key = self.self_attn.q_layernorm(query), self.self_attn.k_layernorm(key)
         # Rotary positions turn the queries and the new keys (the cache holds turned keys).
         query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
         if layer_past is not None and cache_index is not None:
@@ -214,14 +249,22 @@ class TFStableLmBlock(TFCompositeLayer):
         context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
         context = tf.reshape(context, shape_list(hidden_states)[:2] + [-1])
         attention_output = self.self_attn.o_proj(context)
-        hidden_states = residual + attention_output
-
-        residual = hidden_states
-        hidden_states = self.post_attention_layernorm(hidden_states)
-        hidden_states = self.mlp.down_proj(
-            self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
-        )
-        hidden_states = residual + self.residual_dropout(hidden_states, training=training)
+        if self.config.use_parallel_residual:
+            # Parallel residual: the feed-forward reads the attention's input (the one norm of the block's input) too.
+            hidden_states = self.mlp.down_proj(
+                self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
+            )
+            hidden_states = self.residual_dropout(hidden_states, training=training)
+            hidden_states = hidden_states + attention_output + residual
+        else:
+            # Sequential: the feed-forward reads the attention's residual sum.
+            residual = residual + attention_output
+            hidden_states = self.post_attention_layernorm(residual)
+            hidden_states = self.mlp.down_proj(
+                self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
+            )
+            hidden_states = self.residual_dropout(hidden_states, training=training)
+            hidden_states = hidden_states + residual
         return hidden_states, present, probs if output_attentions else None
 
 
@@ -349,6 +392,13 @@ class TFStableLmPreTrainedModel(TFPreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "qk_layernorm": (
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.q_layernorm\\.",
+            "(^|\\.)layers\\.\\d+\\.self_attn\\.k_layernorm\\.",
+        ),
+    }
 
     def init_cache(self, batch_size: int, max_length: int, dtype=tf.float32):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
