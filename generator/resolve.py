@@ -892,7 +892,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
         add(model_leaves, ("position.bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
     if "final_norm" in needed:
-        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, norm_bias)
+        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, norm_bias, unless=spec.norm.final_unless)
     nested(model_leaves)
 
     leaves: dict[str, Leaf] = {}
@@ -1396,6 +1396,10 @@ def _resolve_norm(c: _Context) -> None:
             raise fail(f"`placement: {placement}` adds each sublayer's normalised output to the residual stream directly: write `attention.output_dropout: false`", ["attention", "output_dropout"])
         if spec.feed_forward.dropout is not None:
             raise fail(f"`placement: {placement}` adds each sublayer's normalised output to the residual stream directly: write `feed_forward.dropout: null`", ["feed_forward", "dropout"])
+    if spec.norm.final_unless is not None:
+        need_field(spec.norm.final_unless, ["norm", "final_unless"])
+        if spec.norm.hidden_states_before_final_norm:
+            raise fail("`final_unless` builds the final norm only without its flag, and `hidden_states_before_final_norm` returns the last block's output before it: remove one", ["norm", "final_unless"])
     if isinstance(spec.norm.eps, float):
         if not names_layout:
             raise fail("a fixed epsilon is rendered only in names-layout stacks: write `eps: <config field>`", ["norm", "eps"])

@@ -684,6 +684,9 @@ class NormSpec(Strict):
     # Decoder-only and names-layout encoder stacks with a final norm: the last entry of `hidden_states` is the last
     # block's output, appended before the final norm, not the stack's output after it.
     hidden_states_before_final_norm: bool = False
+    # Decoder-only stacks with a final norm: a boolean config field with which the stack has none (the `final_norm`
+    # role's module exists, and normalises the last block's output, only when the field is false).
+    final_unless: Optional[FieldName] = None
 
 
 class ResidualSpec(Strict):

@@ -450,6 +450,11 @@ RULES += tuple(
     Rule(kind, "norm.hidden_states_before_final_norm", (_ABSENT, False), "remove `hidden_states_before_final_norm`: `hidden_states` ending before the final norm exist only in decoder-only and names-layout encoder stacks")
     for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
+# A final norm built only without a config flag: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "norm.final_unless", (_ABSENT,), "remove `final_unless`: a final norm that a config flag removes exists only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # Queries, keys and values clipped to a config bound: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "attention.clip", (_ABSENT,), "remove `clip`: queries, keys and values clipped to a config bound exist only in decoder-only stacks (`stack: decoder-only`)")

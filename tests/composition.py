@@ -250,8 +250,8 @@ def decoder_only_specs(draw, name: str) -> dict:
     an activation named by a config field or fixed; a feed-forward width from a config field or a multiple of
     hidden_size only; a dropout between the feed-forward projections or none, or a sparse mixture of experts
     (each expert the drawn feed-forward); queries, keys and values clipped or not; the last `hidden_states` entry
-    after or before the final norm; the sequence classifier read at the last non-pad token or at the count of non-pad
-    tokens - 1; the token classifier's loss over every label or the attended tokens only; scores and logits soft-capped
+    after or before the final norm, a final norm removed by a config flag or not; the sequence classifier read at the
+    last non-pad token or at the count of non-pad tokens - 1; the token classifier's loss over every label or the attended tokens only; scores and logits soft-capped
     or not, scores scaled by a config width or head_dim; per-layer kinds derived from a first sliding layer or a period)
     or an encoder (`stack: encoder`, `attention.layout: names`: bidirectional, post-norm or pre-norm with a final norm,
     with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
@@ -529,6 +529,10 @@ def decoder_only_specs(draw, name: str) -> dict:
     if draw(st.booleans()):
         fields.append(_field("logit_scale", "float", 0.5))
         lm_head["logits_multiplier"] = "logit_scale"
+    # A final norm that a config flag removes (its module then absent).
+    if not norm.get("hidden_states_before_final_norm") and draw(st.booleans()):
+        fields.append(_field("remove_final_layer_norm", "bool", draw(st.booleans())))
+        norm["final_unless"] = "remove_final_layer_norm"
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -968,6 +972,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",
                        f"decoder_only.clip={'clip' in att}",
                        f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
+                       f"decoder_only.norm.final_unless={'final_unless' in spec['norm']}",
                        f"decoder_only.qk_norm_layout={att.get('qk_norm_layout') if att.get('qk_norm_scope') == 'each_head' else None}",
                        f"decoder_only.qk_norm_bias={att.get('qk_norm_bias')}",
                        f"decoder_only.logits_multiplier={'logits_multiplier' in spec['lm_head']}",

@@ -7,6 +7,7 @@ transformers' `PretrainedConfig`.
 """
 
 import copy
+import inspect
 import json
 import os
 from typing import Any, Optional, Union
@@ -157,8 +158,10 @@ class PretrainedConfig:
 
     # ------------------------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """All fields as a JSON-serialisable dict, as transformers writes them."""
-        output = copy.deepcopy({k: v for k, v in self.__dict__.items() if not k.startswith("_")})
+        """All fields as a JSON-serialisable dict, as transformers writes them: private attributes (`_name_or_path`)
+        left out, but not the declared fields whose names begin with an underscore."""
+        declared = inspect.signature(type(self).__init__).parameters
+        output = copy.deepcopy({k: v for k, v in self.__dict__.items() if not k.startswith("_") or k in declared})
         output["model_type"] = self.model_type
         if output.get("dtype") is not None and not isinstance(output["dtype"], str):
             output["dtype"] = str(output["dtype"]).split(".")[-1]

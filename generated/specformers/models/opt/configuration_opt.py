@@ -98,10 +98,6 @@ class OPTConfig(PretrainedConfig):
             raise ValueError(
                 f"do_layer_norm_before={do_layer_norm_before!r} is not supported (accepted: [True]): post-norm decoder-only blocks are not rendered"
             )
-        if _remove_final_layer_norm not in [False]:
-            raise ValueError(
-                f"_remove_final_layer_norm={_remove_final_layer_norm!r} is not supported (accepted: [False]): a decoder-only stack without its final norm is not rendered"
-            )
         if layerdrop not in [0.0]:
             raise ValueError(
                 f"layerdrop={layerdrop!r} is not supported (accepted: [0.0]): LayerDrop (whole blocks skipped in training) is not rendered in decoder-only stacks; leave layerdrop 0.0"

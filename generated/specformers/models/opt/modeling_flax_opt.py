@@ -213,7 +213,8 @@ class FlaxOPTDecoder(nn.Module):
                 partial(FlaxOPTBlock, config, layer_idx=i, dtype=self.dtype) for i in range(config.num_hidden_layers)
             )
         )
-        self.final_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype)
+        if not config._remove_final_layer_norm:
+            self.final_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype)
 
 
 class FlaxOPTModule(nn.Module):
@@ -317,7 +318,8 @@ class FlaxOPTModule(nn.Module):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-        hidden_states = self.decoder.final_layer_norm(hidden_states)
+        if not config._remove_final_layer_norm:
+            hidden_states = self.decoder.final_layer_norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         output = FlaxBaseModelOutputWithPastAndCrossAttentions(

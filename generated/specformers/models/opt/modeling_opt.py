@@ -125,7 +125,8 @@ class OPTDecoder(nn.Module):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.embed_positions = nn.Embedding(config.max_position_embeddings + 2, config.hidden_size)
         self.layers = nn.ModuleList([OPTBlock(config, i) for i in range(config.num_hidden_layers)])
-        self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=1e-05)
+        if not config._remove_final_layer_norm:
+            self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=1e-05)
 
 
 class OPTPreTrainedModel(PreTrainedModel):
@@ -279,7 +280,8 @@ class OPTModel(OPTPreTrainedModel):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-        hidden_states = self.decoder.final_layer_norm(hidden_states)
+        if not self.config._remove_final_layer_norm:
+            hidden_states = self.decoder.final_layer_norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         output = BaseModelOutputWithPastAndCrossAttentions(

@@ -187,7 +187,8 @@ class TFOPTDecoder(TFCompositeLayer):
             name="embed_positions",
         )
         self.layers = [TFOPTBlock(config, i, name=f"layers_._{i}") for i in range(config.num_hidden_layers)]
-        self.final_layer_norm = keras.layers.LayerNormalization(epsilon=1e-05, name="final_layer_norm")
+        if not config._remove_final_layer_norm:
+            self.final_layer_norm = keras.layers.LayerNormalization(epsilon=1e-05, name="final_layer_norm")
 
 
 class TFOPTMainLayer(TFCompositeLayer):
@@ -291,7 +292,8 @@ class TFOPTMainLayer(TFCompositeLayer):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-        hidden_states = self.decoder.final_layer_norm(hidden_states)
+        if not config._remove_final_layer_norm:
+            hidden_states = self.decoder.final_layer_norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         return TFBaseModelOutputWithPastAndCrossAttentions(
