@@ -104,7 +104,7 @@ class OPTConfig(PretrainedConfig):
             )
         if layer_norm_elementwise_affine not in [True]:
             raise ValueError(
-                f"layer_norm_elementwise_affine={layer_norm_elementwise_affine!r} is not supported (accepted: [True]): LayerNorms without parameters are not rendered"
+                f"layer_norm_elementwise_affine={layer_norm_elementwise_affine!r} is not supported (accepted: [True]): LayerNorms without parameters are not rendered (nor can transformers 4.57.6 build them: its OPT `_init_weights` fills their weight, which is None)"
             )
         if word_embed_proj_dim is not None and word_embed_proj_dim != hidden_size:
             raise ValueError(
