@@ -20,6 +20,7 @@ generated ids and holds a non-default value (`no_repeat_ngram_size`, `min_length
 import copy
 import json
 import os
+import warnings
 from typing import Any, Optional, Union
 
 from .hub import resolve_optional_file
@@ -221,12 +222,21 @@ class GenerationConfig:
         config_dict = {key: value for key, value in model_config.to_dict().items() if value is not None}
         path = getattr(model_config, "name_or_path", "")
         source = f"config.json of {path}" if path else f"the model's configuration ({type(model_config).__name__})"
-        return cls(**config_dict, _from_model_config=True, _source=source)
+        return cls(**config_dict, _from_model_config=True, _source=source)._mark_original()
 
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs: Any) -> "GenerationConfig":
         """A generation configuration from a dict (as read from generation_config.json); `kwargs` override it."""
-        return cls(**{**config_dict, **kwargs})
+        return cls(**{**config_dict, **kwargs})._mark_original()
+
+    def _settings(self) -> dict:
+        """The fields, without the metadata (what transformers compares and hashes)."""
+        return {k: v for k, v in self.to_dict().items() if k != "_from_model_config"}
+
+    def _mark_original(self) -> "GenerationConfig":
+        """Remember the settings as created, to tell later whether they were modified (as transformers' hash does)."""
+        self._original = self._settings()
+        return self
 
     @classmethod
     def from_pretrained(
@@ -311,7 +321,7 @@ class GenerationConfig:
         os.replace(target + ".tmp", target)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, GenerationConfig) and self.to_dict() == other.to_dict()
+        return isinstance(other, GenerationConfig) and self._settings() == other._settings()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
@@ -337,23 +347,30 @@ def load_generation_config(model: Any, pretrained_model_name_or_path: Union[str,
         pass
 
 
-def save_generation_config(model: Any, config: Any, save_directory: Union[str, os.PathLike]) -> None:
-    """Before `save_pretrained` writes `config` (the model's configuration or the copy it writes): as transformers,
-    the generation parameters that `config` holds with a non-default value move to the model's `generation_config`
-    (and out of config.json); then a model that can generate writes generation_config.json."""
-    if not model.can_generate():
-        return
+def misplaced_generation_parameters(config: Any) -> dict:
+    """The generation parameters that a model configuration holds with a value other than its class's default (else
+    transformers' global default), as transformers' `PretrainedConfig._get_non_default_generation_parameters`."""
     try:
         class_defaults = type(config)().__dict__
     except (TypeError, ValueError):
         class_defaults = {}
+    misplaced = {}
     for name, global_default in MODEL_CONFIG_GENERATION_DEFAULTS.items():
         value = config.__dict__.get(name)
-        if value is None:
-            continue
-        if value != class_defaults.get(name, global_default):
-            setattr(model.generation_config, name, value)
-            delattr(config, name)
+        if value is not None and value != class_defaults.get(name, global_default):
+            misplaced[name] = value
+    return misplaced
+
+
+def save_generation_config(model: Any, save_directory: Union[str, os.PathLike]) -> None:
+    """Before `save_pretrained` writes the model's configuration: as transformers, the generation parameters that it
+    holds with a non-default value move to the model's `generation_config` (and out of config.json); then a model
+    that can generate writes generation_config.json."""
+    if not model.can_generate():
+        return
+    for name, value in misplaced_generation_parameters(model.config).items():
+        setattr(model.generation_config, name, value)
+        delattr(model.config, name)
     model.generation_config.save_pretrained(save_directory)
 
 
@@ -387,6 +404,23 @@ def prepare_generation_config(
         base = model.generation_config
         if base is None:
             base = GenerationConfig.from_model_config(model.config)
+        elif (
+            base._from_model_config
+            and base._settings() == base.__dict__.get("_original")
+            and misplaced_generation_parameters(model.config)
+        ):
+            # transformers' legacy rule: an unmodified generation configuration derived from a model configuration
+            # (at init, or a generation_config.json marked `_from_model_config`) follows that configuration's
+            # generation parameters when they changed (config.json's win over such a file).
+            current = GenerationConfig.from_model_config(model.config)
+            if current != base:
+                warnings.warn(
+                    "generate() follows the generation parameters of the model configuration, which differ from "
+                    "model.generation_config (derived from a configuration): set them on model.generation_config "
+                    "instead, as transformers recommends",
+                    UserWarning,
+                )
+                model.generation_config = base = current
         origin = f"model.generation_config (read from {base._source})"
         fix = "set model.generation_config.{name} = {default!r}"
     else:

@@ -895,7 +895,7 @@ class FlaxPreTrainedModel:
             max_shard_size: above this size (bytes, or a string like `"200MB"`) the weights are split into
                 `model-00001-of-0000N.safetensors` shards listed by `model.safetensors.index.json`.
         """
-        save_generation_config(self, self.config, save_directory)
+        save_generation_config(self, save_directory)
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("Flax") :]]
         state = {

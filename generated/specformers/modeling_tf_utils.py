@@ -879,7 +879,7 @@ class TFPreTrainedModel(keras.Model):
         tensors = {
             k: v for k, v in tensors.items() if not any(re.search(pattern, k) for pattern in self._keys_not_saved)
         }
-        save_generation_config(self, self.config, save_directory)
+        save_generation_config(self, save_directory)
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("TF") :]]
         config.dtype = keras.backend.standardize_dtype(self.dtype_policy.variable_dtype)

@@ -706,7 +706,7 @@ class PreTrainedModel(nn.Module):
         }
         self.config.architectures = [type(self).__name__]
         self.config.dtype = str(self.dtype).split(".")[-1]
-        save_generation_config(self, self.config, save_directory)
+        save_generation_config(self, save_directory)
         save_checkpoint(
             save_directory,
             tensors,
