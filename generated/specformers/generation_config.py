@@ -362,16 +362,22 @@ def misplaced_generation_parameters(config: Any) -> dict:
     return misplaced
 
 
-def save_generation_config(model: Any, save_directory: Union[str, os.PathLike]) -> None:
+def move_generation_parameters(model: Any) -> None:
     """Before `save_pretrained` writes the model's configuration: as transformers, the generation parameters that it
-    holds with a non-default value move to the model's `generation_config` (and out of config.json); then a model
-    that can generate writes generation_config.json."""
+    holds with a non-default value move to the `generation_config` of a model that can generate (and out of
+    config.json)."""
     if not model.can_generate():
         return
     for name, value in misplaced_generation_parameters(model.config).items():
         setattr(model.generation_config, name, value)
         delattr(model.config, name)
-    model.generation_config.save_pretrained(save_directory)
+
+
+def save_generation_config(model: Any, save_directory: Union[str, os.PathLike]) -> None:
+    """After `save_pretrained` wrote config.json and the weights: a model that can generate writes
+    generation_config.json."""
+    if model.can_generate():
+        model.generation_config.save_pretrained(save_directory)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -500,6 +506,7 @@ __all__ = [
     "load_generation_config",
     "max_length_for",
     "model_generation_config",
+    "move_generation_parameters",
     "prepare_generation_config",
     "save_generation_config",
     "token_ids",

@@ -24,7 +24,12 @@ from flax.traverse_util import flatten_dict, unflatten_dict
 
 from . import checkpoint
 from .configuration_utils import PretrainedConfig
-from .generation_config import load_generation_config, model_generation_config, save_generation_config
+from .generation_config import (
+    load_generation_config,
+    model_generation_config,
+    move_generation_parameters,
+    save_generation_config,
+)
 from .hub import resolve_directory
 from .utils import check_input_shapes, id_bounds
 
@@ -895,7 +900,7 @@ class FlaxPreTrainedModel:
             max_shard_size: above this size (bytes, or a string like `"200MB"`) the weights are split into
                 `model-00001-of-0000N.safetensors` shards listed by `model.safetensors.index.json`.
         """
-        save_generation_config(self, save_directory)
+        move_generation_parameters(self)
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("Flax") :]]
         state = {
@@ -904,6 +909,7 @@ class FlaxPreTrainedModel:
             if not any(re.search(pattern, k) for pattern in self._keys_not_saved)
         }
         checkpoint.save_numpy_state_dict(save_directory, state, config.to_json_string(), max_shard_size)
+        save_generation_config(self, save_directory)
 
 
 __all__ = [

@@ -35,7 +35,12 @@ import tensorflow as tf
 
 from . import checkpoint
 from .configuration_utils import PretrainedConfig
-from .generation_config import load_generation_config, model_generation_config, save_generation_config
+from .generation_config import (
+    load_generation_config,
+    model_generation_config,
+    move_generation_parameters,
+    save_generation_config,
+)
 from .hub import resolve_directory
 from .utils import ModelOutput, id_bounds, length_limit, logger
 
@@ -879,11 +884,12 @@ class TFPreTrainedModel(keras.Model):
         tensors = {
             k: v for k, v in tensors.items() if not any(re.search(pattern, k) for pattern in self._keys_not_saved)
         }
-        save_generation_config(self, save_directory)
+        move_generation_parameters(self)
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("TF") :]]
         config.dtype = keras.backend.standardize_dtype(self.dtype_policy.variable_dtype)
         checkpoint.save_numpy_state_dict(save_directory, tensors, config.to_json_string(), max_shard_size)
+        save_generation_config(self, save_directory)
 
     # -- Keras training glue ---------------------------------------------------------------------------------------
     # `compile(optimizer)` without a loss trains on the model's own loss (labels in `x`, or `y` moved into them);

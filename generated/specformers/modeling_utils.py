@@ -30,7 +30,12 @@ from .checkpoint import (
     split_from_pretrained_kwargs,
 )
 from .configuration_utils import PretrainedConfig
-from .generation_config import load_generation_config, model_generation_config, save_generation_config
+from .generation_config import (
+    load_generation_config,
+    model_generation_config,
+    move_generation_parameters,
+    save_generation_config,
+)
 from .hub import resolve_directory
 from .utils import check_input_shapes, id_bounds
 
@@ -706,7 +711,7 @@ class PreTrainedModel(nn.Module):
         }
         self.config.architectures = [type(self).__name__]
         self.config.dtype = str(self.dtype).split(".")[-1]
-        save_generation_config(self, save_directory)
+        move_generation_parameters(self)
         save_checkpoint(
             save_directory,
             tensors,
@@ -715,6 +720,7 @@ class PreTrainedModel(nn.Module):
             lambda tensor: tensor.numel() * tensor.element_size(),
             max_shard_size,
         )
+        save_generation_config(self, save_directory)
 
     # ------------------------------------------------------------------------------------------------------------------
     # Masks
