@@ -397,7 +397,7 @@ def prepare_generation_config(
     `not_implemented`, this framework's) holding a non-default value is a ValueError naming it, its value, where it
     came from and what to do; `do_sample=True` is a NotImplementedError.
 
-    The result also records `_explicit` (the settings given as arguments) and `_has_default_max_length`.
+    The result also records `_has_default_max_length` (no explicit `max_length`), which `max_length_for` reads.
     """
     unknown = sorted(name for name in kwargs if name not in _DEFAULTS)
     if unknown:
@@ -436,7 +436,6 @@ def prepare_generation_config(
     explicit = {name: value for name, value in {**arguments, **kwargs}.items() if value is not None}
     for name, value in explicit.items():
         setattr(resolved, name, value)
-    resolved._explicit = frozenset(explicit)
     resolved._has_default_max_length = "max_length" not in explicit and resolved.max_length is not None
 
     def where(name: str) -> str:
