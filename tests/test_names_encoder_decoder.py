@@ -230,7 +230,14 @@ def test_beam_search_matches_transformers(arch, variant, checkpoint):
 # TensorFlow: the cache and generate() (eagerly and under jit_compile) against transformers' PyTorch token ids
 
 
-@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+# `make test`: TensorFlow decodes each architecture in one variant per test, the cached loop its last, generate() its first
+# (test_parity.py runs every variant's outputs in TensorFlow; PyTorch decodes every variant); `make test-all`: every
+# variant in both.
+TF_STEPPED = ARCH_VARIANTS if TEST_ALL else list({arch: (arch, variant) for arch, variant in ARCH_VARIANTS}.values())
+TF_GENERATED = ARCH_VARIANTS if TEST_ALL else list({arch: (arch, variant) for arch, variant in reversed(ARCH_VARIANTS)}.values())[::-1]
+
+
+@pytest.mark.parametrize("arch,variant", TF_STEPPED)
 def test_tf_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpoint):
     """TensorFlow: a prompt of 2 tokens, then one token at a time with the cache (appended to); then the same on a
     cache preallocated for the whole length and written in place (`cache_index`, as generate() decodes): the logits
@@ -273,7 +280,7 @@ def test_tf_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpo
     np.testing.assert_allclose(tf.stack(logits, axis=1).numpy(), full.logits.numpy(), atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+@pytest.mark.parametrize("arch,variant", TF_GENERATED)
 def test_tf_generate_matches_transformers(arch, variant, checkpoint):
     """TensorFlow generate(), greedy and beam search (num_beams=4): transformers' PyTorch token ids, eagerly; on the
     first architecture's first variant, the first greedy and beam settings under `tf.function(jit_compile=True)` too
