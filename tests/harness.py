@@ -358,7 +358,7 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def _tolerant_init(cls, config):
+def instantiate_reference(cls, config):
     """`cls(config)`, where the class's `_init_weights` zeroes the bias of every `nn.LayerNorm` and so fails on the
     bias-free LayerNorms its own configuration builds (transformers 4.57.6's StableLM with `qk_layernorm`: its
     checkpoints load, its random initialisation does not): those norms get their weight of ones and no bias, as
@@ -387,7 +387,7 @@ def reference_model(case: Case, config, seed: int = 0):
     import transformers
 
     torch.manual_seed(seed)
-    model = _tolerant_init(getattr(transformers, case.class_name("torch")), config).eval()
+    model = instantiate_reference(getattr(transformers, case.class_name("torch")), config).eval()
     # Random, non-trivial values everywhere (biases and LayerNorms too), so that a misplaced parameter shows.
     with torch.no_grad():
         output_embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
