@@ -189,6 +189,20 @@ def cases() -> list[Case]:
     return out
 
 
+def parity_frameworks(case: Case) -> tuple:
+    """The frameworks `test_parity` compares `case` in. `make test-all`: all three. `make test`: PyTorch always; the
+    bare model of a spec's first variant in TensorFlow and Flax too; every other class in one of the two, the heads and
+    variants taking them in turn (each class of each variant in some framework beside PyTorch). The TensorFlow / Flax
+    weight-name tests check each (case, framework) that this leaves out."""
+    if TEST_ALL:
+        return ("torch", "tf", "flax")
+    arch_variants = variants(case.arch)
+    if case.head == "base" and case.variant == arch_variants[0]:
+        return ("torch", "tf", "flax")
+    heads = [h.kind for h in spec(case.arch).heads]
+    return ("torch", ("tf", "flax")[(heads.index(case.head) + arch_variants.index(case.variant)) % 2])
+
+
 def config_kwargs(case: Case, **overrides) -> dict:
     """The small configuration of a case, as keyword arguments of its config class (either library's)."""
     kwargs = {k: v for k, v in SMALL_CONFIGS[case.arch][case.variant].items() if k not in INPUT_OPTIONS}
