@@ -601,11 +601,15 @@ def test_flax_layerdrop_skips_without_computing(arch):
 # One variant per architecture (its last: every option that changes the math flipped, a decoder of its own depth and
 # heads), to keep the Flax compilations few; test_parity.py runs every variant's outputs.
 FLAX_ARCH_VARIANTS = [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in NAMES_SEQ2SEQ_ARCHS]
-# `make test`: each architecture decodes in Flax through one of the two decoding tests (generate() for the first, the
-# third, ...; the cached decoding loop for the others: both drive the same cache and decoder templates); `make test-all`
-# runs both for every architecture.
-FLAX_GENERATED = FLAX_ARCH_VARIANTS if TEST_ALL else FLAX_ARCH_VARIANTS[::2]
-FLAX_STEPPED = FLAX_ARCH_VARIANTS if TEST_ALL else FLAX_ARCH_VARIANTS[1::2] or FLAX_ARCH_VARIANTS[:1]
+# `make test`: Flax decodes the first architecture of each norm placement through generate() and the second through
+# the cached decoding loop (both drive the same cache and decoder templates; each Flax decoding compiles for seconds);
+# its position ids are compared for every other architecture. `make test-all` runs each for every architecture.
+_BY_PLACEMENT: dict = {}
+for _arch, _variant in FLAX_ARCH_VARIANTS:
+    _BY_PLACEMENT.setdefault(_spec(_arch).norm.placement, []).append((_arch, _variant))
+FLAX_GENERATED = FLAX_ARCH_VARIANTS if TEST_ALL else [own[0] for own in _BY_PLACEMENT.values()]
+FLAX_STEPPED = FLAX_ARCH_VARIANTS if TEST_ALL else [own[1 % len(own)] for own in _BY_PLACEMENT.values()]
+FLAX_POSITIONED = FLAX_ARCH_VARIANTS if TEST_ALL else FLAX_ARCH_VARIANTS[::2]
 
 
 def _flax_ours(case, directory):
@@ -702,7 +706,7 @@ def _table_rows(params, stack: str, table: str, positions, offset: int):
     return unflatten_dict(flat)
 
 
-@pytest.mark.parametrize("arch,variant", FLAX_ARCH_VARIANTS)
+@pytest.mark.parametrize("arch,variant", FLAX_POSITIONED)
 def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     """Flax `position_ids` / `decoder_position_ids` (of `__call__`, `encode`, `decode` and the causal LM, positionally
     where transformers' Flax models take them): the default positions given explicitly change nothing; random
