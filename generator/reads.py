@@ -6,6 +6,8 @@ architecture's declared fields are looked up in what reads them:
 
 - its generated modeling modules (PyTorch, TensorFlow, Flax: `config.<name>`, `getattr(config, "<name>" ...)`);
 - the runtime shared by every model (generation, loading, outputs), which reads token ids, `use_cache`, ...;
+- the generation configuration, which takes every field of transformers' `GenerationConfig` (its `_DEFAULTS`) that a
+  model's configuration holds (`GenerationConfig.from_model_config`): generate() uses it or refuses its value;
 - its configuration: a field another field's default derives from (`default_from`, `none_unless`, `default_repeat`,
   `default_tail`, `default_expand`, `default_period`), the string an `activation_spec` parses, a field `attribute_map` maps a read name to.
 
@@ -31,6 +33,8 @@ SHARED_TEMPLATES = (
     "torch/integrations.py.jinja",
     *(f"{fw}/{name}" for fw in ("torch", "tf", "flax") for name in ("runtime.py.jinja", "generation.py.jinja", "outputs.py.jinja")),
 )
+# Its `_DEFAULTS` are the fields `GenerationConfig.from_model_config` takes from a model's configuration.
+GENERATION_CONFIG = "common/generation_config.py.jinja"
 _READ = re.compile(r"""config\.([A-Za-z_]\w*)|getattr\(\s*(?:self\.)?config\s*,\s*["']([A-Za-z_]\w*)["']""")
 # `attribute_rate(config, ("a", "b"), default)`: the first of the attributes set (a head's dropout).
 _RATE = re.compile(r"""attribute_rate\(\s*(?:self\.)?config\s*,\s*\(([^)]*)\)""")
@@ -43,8 +47,16 @@ def _reads(text: str) -> set[str]:
     return names
 
 
+def generation_config_reads() -> set[str]:
+    """The fields of transformers' `GenerationConfig` (the keys of the `_DEFAULTS` dict of the generation
+    configuration's template)."""
+    text = (TEMPLATES / GENERATION_CONFIG).read_text(encoding="utf-8")
+    block = text.split("\n_DEFAULTS = {", 1)[1].split("\n}\n", 1)[0]
+    return set(re.findall(r'^\s*"(\w+)":', block, re.M))
+
+
 def shared_reads() -> set[str]:
-    out: set[str] = set()
+    out: set[str] = generation_config_reads()
     for name in SHARED_TEMPLATES:
         path = TEMPLATES / name
         if path.exists():

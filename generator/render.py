@@ -171,6 +171,7 @@ def plan(project: Project, only: str | None = None) -> list[FileJob]:
             FileJob(f"{PACKAGE}/utils.py", "common/utils.py.jinja", "templates/common", common),
             FileJob(f"{PACKAGE}/checkpoint.py", "common/checkpoint.py.jinja", "templates/common", common),
             FileJob(f"{PACKAGE}/hub.py", "common/hub.py.jinja", "templates/common", common),
+            FileJob(f"{PACKAGE}/generation_config.py", "common/generation_config.py.jinja", "templates/common", common),
             FileJob(f"{PACKAGE}/models/__init__.py", "common/models_init.py.jinja", shared_sources, common),
             FileJob(f"{PACKAGE}/integrations.py", "torch/integrations.py.jinja", "templates/torch", common, framework="torch"),
         ]

@@ -1780,13 +1780,17 @@ def _check_torch_positional(c: _Context, arguments: schema.ArgumentsSpec) -> Non
 
 
 def _check_flax_positional(c: _Context, arguments: schema.ArgumentsSpec) -> None:
-    """`flax_positional_order`: known arguments a decoder-only Flax head takes (or the encoder states, kept as
-    placeholders), each once, `params` among them, no labels."""
+    """`flax_positional_order`: known arguments a decoder-only or names-layout encoder Flax head takes (or the encoder
+    states, kept as placeholders), each once, `params` among them, no labels."""
     order = c.spec.flax_positional_order
     if order is None:
         return
-    token_type = c.spec.embeddings.token_type == "word"
-    taken = {a.name for h in c.spec.heads for a in _decoder_only_arguments(h.kind, "flax", arguments, token_type=token_type)}
+    if c.stack == support.ENCODER and c.spec.attention.layout == "names":
+        taken = {a.name for h in c.spec.heads for a in _head_arguments(c.spec, h.kind, "torch", arguments, False, names_layout=True)}
+        taken |= {"params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"}
+    else:
+        token_type = c.spec.embeddings.token_type == "word"
+        taken = {a.name for h in c.spec.heads for a in _decoder_only_arguments(h.kind, "flax", arguments, token_type=token_type)}
     for i, name in enumerate(order):
         loc = ["flax_positional_order", i]
         if name in _LABEL_NAMES:
@@ -2027,6 +2031,14 @@ def _head_arguments(
             "next_sentence": ["labels"],
             "discriminator": ["labels"],
         }.get(kind, [])
+    if framework == "flax" and names_layout and spec.flax_positional_order is not None:
+        # The spec's (transformers') Flax order of the listed arguments; listed encoder states keep their places as
+        # placeholders (a value raises: these encoders have no cross-attention); then, by keyword, the rest.
+        flags = ["params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"]
+        order = [n for n in spec.flax_positional_order if n in names + flags or n in _ENCODER_STATES]
+        placeholders = tuple(n for n in order if n in _ENCODER_STATES and n not in names)
+        rest = [n for n in names + flags if n not in order]
+        return _document(order + rest + labels, kind, arguments, placeholders)
     if framework == "flax":
         # transformers' Flax order: the inputs its models take, then `params, dropout_rng, train`, the output flags
         # and the cache; the inputs only specformers takes (and the labels) come after, to pass by keyword.

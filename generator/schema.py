@@ -1065,10 +1065,11 @@ class ArchitectureSpec(Strict):
     flax_keyword_arguments: list[
         Literal["head_mask", "position_ids", "token_type_ids", "encoder_hidden_states", "encoder_attention_mask"]
     ] = Field(default_factory=list)
-    # Decoder-only stacks: transformers' Flax positional order of `__call__`'s arguments, up to the last one specformers
-    # shares (absent: `input_ids, attention_mask, position_ids, params, past_key_values, dropout_rng, train,
-    # output_attentions, output_hidden_states, return_dict`). Must list `params`. A listed input the stack has no use
-    # for (GPT-2's `encoder_hidden_states`, `encoder_attention_mask`) keeps its place and refuses a value;
+    # Decoder-only and names-layout encoder stacks: transformers' Flax positional order of `__call__`'s arguments, up
+    # to the last one specformers shares (absent, decoder-only: `input_ids, attention_mask, position_ids, params,
+    # past_key_values, dropout_rng, train, output_attentions, output_hidden_states, return_dict`). Must list `params`.
+    # A listed input the stack has no use for (a decoder's `encoder_hidden_states`,
+    # `encoder_attention_mask`) keeps its place and refuses a value;
     # `past_key_values` is skipped on heads without a cache; the head's other arguments follow, by keyword.
     flax_positional_order: Optional[list[str]] = Field(default=None, min_length=1)
     # Decoder-only stacks: transformers' PyTorch positional order of the forward inputs (the order when absent:

@@ -513,8 +513,8 @@ def decoder_only_specs(draw, name: str) -> dict:
         names["attention.output_norm"] = draw(st.sampled_from(["post_attention_layernorm", "ln_attn_out"]))
         names["ffn.output_norm"] = draw(st.sampled_from(["post_feedforward_layernorm", "ln_ffn_out"]))
     window = next((f for f in fields if f["name"] == "sliding_window"), None)
-    if "layer_types" in attention and window["default"] is not None and draw(st.booleans()):
-        kinds = next(f for f in fields if f["name"] == "layer_types")
+    kinds = next((f for f in fields if f["name"] == "layer_types"), None)
+    if "layer_types" in attention and "default_tail" in kinds and window["default"] is not None and draw(st.booleans()):
         del kinds["default_tail"]
         kinds["default_period"] = 2
     # Drawn last: LayerNorms without a bias; norms of the queries and keys with a weight of each head's own (held

@@ -189,6 +189,20 @@ def cases() -> list[Case]:
     return out
 
 
+def parity_frameworks(case: Case) -> tuple:
+    """The frameworks `test_parity` compares `case` in. `make test-all`: all three. `make test`: PyTorch always; the
+    bare model of a spec's first variant in TensorFlow and Flax too; every other class in one of the two, the heads and
+    variants taking them in turn (each class of each variant in some framework beside PyTorch). The TensorFlow / Flax
+    weight-name tests check each (case, framework) that this leaves out."""
+    if TEST_ALL:
+        return ("torch", "tf", "flax")
+    arch_variants = variants(case.arch)
+    if case.head == "base" and case.variant == arch_variants[0]:
+        return ("torch", "tf", "flax")
+    heads = [h.kind for h in spec(case.arch).heads]
+    return ("torch", ("tf", "flax")[(heads.index(case.head) + arch_variants.index(case.variant)) % 2])
+
+
 def config_kwargs(case: Case, **overrides) -> dict:
     """The small configuration of a case, as keyword arguments of its config class (either library's)."""
     kwargs = {k: v for k, v in SMALL_CONFIGS[case.arch][case.variant].items() if k not in INPUT_OPTIONS}
@@ -358,7 +372,7 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def _tolerant_init(cls, config):
+def instantiate_reference(cls, config):
     """`cls(config)`, where the class's `_init_weights` zeroes the bias of every `nn.LayerNorm` and so fails on the
     bias-free LayerNorms its own configuration builds (transformers 4.57.6's StableLM with `qk_layernorm`: its
     checkpoints load, its random initialisation does not): those norms get their weight of ones and no bias, as
@@ -387,7 +401,7 @@ def reference_model(case: Case, config, seed: int = 0):
     import transformers
 
     torch.manual_seed(seed)
-    model = _tolerant_init(getattr(transformers, case.class_name("torch")), config).eval()
+    model = instantiate_reference(getattr(transformers, case.class_name("torch")), config).eval()
     # Random, non-trivial values everywhere (biases and LayerNorms too), so that a misplaced parameter shows.
     with torch.no_grad():
         output_embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None

@@ -230,7 +230,14 @@ def test_beam_search_matches_transformers(arch, variant, checkpoint):
 # TensorFlow: the cache and generate() (eagerly and under jit_compile) against transformers' PyTorch token ids
 
 
-@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+# `make test`: TensorFlow steps through the cached loop of each architecture in its last variant, and generates with
+# every other architecture, in its first variant (test_parity.py runs every variant's outputs in TensorFlow; PyTorch
+# decodes every variant; generate() drives the cache the loop checks); `make test-all`: every variant in both.
+TF_STEPPED = ARCH_VARIANTS if TEST_ALL else list({arch: (arch, variant) for arch, variant in ARCH_VARIANTS}.values())
+TF_GENERATED = ARCH_VARIANTS if TEST_ALL else list({arch: (arch, variant) for arch, variant in reversed(ARCH_VARIANTS)}.values())[::-1][::2]
+
+
+@pytest.mark.parametrize("arch,variant", TF_STEPPED)
 def test_tf_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpoint):
     """TensorFlow: a prompt of 2 tokens, then one token at a time with the cache (appended to); then the same on a
     cache preallocated for the whole length and written in place (`cache_index`, as generate() decodes): the logits
@@ -273,7 +280,7 @@ def test_tf_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpo
     np.testing.assert_allclose(tf.stack(logits, axis=1).numpy(), full.logits.numpy(), atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+@pytest.mark.parametrize("arch,variant", TF_GENERATED)
 def test_tf_generate_matches_transformers(arch, variant, checkpoint):
     """TensorFlow generate(), greedy and beam search (num_beams=4): transformers' PyTorch token ids, eagerly; on the
     first architecture's first variant, the first greedy and beam settings under `tf.function(jit_compile=True)` too
@@ -594,11 +601,15 @@ def test_flax_layerdrop_skips_without_computing(arch):
 # One variant per architecture (its last: every option that changes the math flipped, a decoder of its own depth and
 # heads), to keep the Flax compilations few; test_parity.py runs every variant's outputs.
 FLAX_ARCH_VARIANTS = [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in NAMES_SEQ2SEQ_ARCHS]
-# `make test`: each architecture decodes in Flax through one of the two decoding tests (generate() for the first, the
-# third, ...; the cached decoding loop for the others: both drive the same cache and decoder templates); `make test-all`
-# runs both for every architecture.
-FLAX_GENERATED = FLAX_ARCH_VARIANTS if TEST_ALL else FLAX_ARCH_VARIANTS[::2]
-FLAX_STEPPED = FLAX_ARCH_VARIANTS if TEST_ALL else FLAX_ARCH_VARIANTS[1::2] or FLAX_ARCH_VARIANTS[:1]
+# `make test`: Flax decodes the first architecture of each norm placement through generate() and the second through
+# the cached decoding loop (both drive the same cache and decoder templates; each Flax decoding compiles for seconds);
+# its position ids are compared for every other architecture. `make test-all` runs each for every architecture.
+_BY_PLACEMENT: dict = {}
+for _arch, _variant in FLAX_ARCH_VARIANTS:
+    _BY_PLACEMENT.setdefault(_spec(_arch).norm.placement, []).append((_arch, _variant))
+FLAX_GENERATED = FLAX_ARCH_VARIANTS if TEST_ALL else [own[0] for own in _BY_PLACEMENT.values()]
+FLAX_STEPPED = FLAX_ARCH_VARIANTS if TEST_ALL else [own[1 % len(own)] for own in _BY_PLACEMENT.values()]
+FLAX_POSITIONED = FLAX_ARCH_VARIANTS if TEST_ALL else FLAX_ARCH_VARIANTS[::2]
 
 
 def _flax_ours(case, directory):
@@ -695,7 +706,7 @@ def _table_rows(params, stack: str, table: str, positions, offset: int):
     return unflatten_dict(flat)
 
 
-@pytest.mark.parametrize("arch,variant", FLAX_ARCH_VARIANTS)
+@pytest.mark.parametrize("arch,variant", FLAX_POSITIONED)
 def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     """Flax `position_ids` / `decoder_position_ids` (of `__call__`, `encode`, `decode` and the causal LM, positionally
     where transformers' Flax models take them): the default positions given explicitly change nothing; random

@@ -10,6 +10,7 @@ from harness import (
     cases,
     config_kwargs,
     make_inputs,
+    parity_frameworks,
     reference_config,
     reference_fields,
     reference_model,
@@ -35,17 +36,7 @@ def _tensors(directory) -> dict:
     return load_file(os.path.join(directory, "model.safetensors"))
 
 
-def _parity_turn(_, case) -> tuple:
-    """Every case in PyTorch; in TensorFlow and Flax every head of each spec's first variant and, of its other variants
-    (each flips booleans that change the math), every head in one of the two, the heads taking them in turn."""
-    arch_variants = variants(case.arch)
-    if case.variant == arch_variants[0]:
-        return FRAMEWORKS
-    heads = list(dict.fromkeys(c.head for c in CASES if c.arch == case.arch))
-    return ("torch", ("tf", "flax")[(heads.index(case.head) + arch_variants.index(case.variant)) % 2])
-
-
-@pytest.mark.parametrize("case,framework", turn_params(CASES, lambda c: c.id, _parity_turn, FRAMEWORKS))
+@pytest.mark.parametrize("case,framework", turn_params(CASES, lambda c: c.id, lambda _, c: parity_frameworks(c), FRAMEWORKS))
 def test_parity(case, framework, reference_checkpoint, tmp_path):
     """Loaded from transformers' checkpoint, every output field equals the reference; saved again (each class in its
     first variant), the checkpoint holds exactly the tensors transformers wrote (names, dtypes and values), so

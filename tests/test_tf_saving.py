@@ -119,14 +119,18 @@ for _case in CLASSES:
     TRAINED.setdefault((support.rule_kind(_arch.spec, _arch.stack), _case.head in WITHOUT_LABELS), _case)
 
 
-# `make test`: the never-called round trip for the first class of each architecture (its components' layers) and of
-# each head kind in each stack kind (the head's layers), and the trained round trips; `make test-all`: every class.
+# `make test`: the never-called round trip for the first class of every other architecture (its components' layers;
+# `test_save_weights_round_trip` writes and reads the variables of the others) and of each head kind in each stack
+# kind (the head's layers), and the trained round trips; `make test-all`: every class.
 ROUND_TRIPS = CLASSES
+KERAS_FILE_ARCHS = ARCHS if TEST_ALL else ARCHS[::2]
+WEIGHTS_FILE_ARCHS = ARCHS if TEST_ALL else ARCHS[1::2]
 if not TEST_ALL:
     _firsts = {}
     for _case in CLASSES:
         _arch = spec(_case.arch)
-        _firsts.setdefault(_case.arch, _case)
+        if _case.arch in KERAS_FILE_ARCHS:
+            _firsts.setdefault(_case.arch, _case)
         _firsts.setdefault((support.rule_kind(_arch.spec, _arch.stack), _case.head), _case)
     ROUND_TRIPS = [c for c in CLASSES if c in set(_firsts.values()) | set(TRAINED.values())]
 
@@ -174,7 +178,7 @@ def test_model_checkpoint_files_reload(tmp_path):
     _assert_same_model(model, fresh, inputs, expected)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", WEIGHTS_FILE_ARCHS)
 def test_save_weights_round_trip(arch, tmp_path):
     case = next(c for c in CLASSES if c.arch == arch)
     model = _new_model(case)

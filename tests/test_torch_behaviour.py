@@ -15,6 +15,7 @@ from harness import (
     assert_close,
     cases,
     flatten,
+    instantiate_reference,
     make_inputs,
     reference_config,
     reference_model,
@@ -147,7 +148,7 @@ def test_state_dict_matches_transformers(case):
 
     config = reference_config(case, **_overrides(case))
     ours = getattr(specformers, case.class_name("torch"))(getattr(specformers, f"{case.prefix}Config")(**config.to_dict()))
-    theirs = getattr(transformers, case.class_name("torch"))(config)
+    theirs = instantiate_reference(getattr(transformers, case.class_name("torch")), config)
     ours_shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
     # Ours leaves out the tied aliases (an LM decoder sharing the word embeddings), as checkpoints do.
     state = theirs.state_dict()

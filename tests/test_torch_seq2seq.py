@@ -340,8 +340,9 @@ def test_generate_errors_are_clear(checkpoint):
         model.generate(input_ids, num_beams=2, num_return_sequences=3)
     with pytest.raises(ValueError, match="max_length"):
         model.generate(input_ids, max_length=1)
-    model.config.decoder_start_token_id = None
-    model.config.bos_token_id = None
+    # generate() reads the start token from the model's generation configuration (built from config.json at load).
+    model.generation_config.decoder_start_token_id = None
+    model.generation_config.bos_token_id = None
     with pytest.raises(ValueError, match="decoder_start_token_id"):
         model.generate(input_ids)
 

@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 _IMPORT_STRUCTURE: dict[str, list[str]] = {
     "configuration_utils": ["PretrainedConfig"],
+    "generation_config": ["GenerationConfig"],
     "utils": ["ModelOutput"],
     "modeling_outputs": [
         "BaseModelOutput",

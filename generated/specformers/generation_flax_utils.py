@@ -7,8 +7,9 @@
 loop as one `jax.lax.while_loop` under `jax.jit`, one new token per step (`decode` on the cache, which carries its
 write position). The token ids
 equal those of transformers' PyTorch `generate(do_sample=False)`: the same stopping rules, padding, beam scores,
-length penalty and early-stopping heuristics. The model class provides `encode`, `decode`, `init_cache` and a
-`config` with `decoder_start_token_id`, `eos_token_id`, `pad_token_id` and `vocab_size`. Decoder-only models
+length penalty and early-stopping heuristics; as in transformers, the settings left out are read from the model's
+`generation_config` (see `specformers.generation_config`), in Python, before tracing. The model class provides
+`encode`, `decode`, `init_cache` and a `config` with `vocab_size`. Decoder-only models
 (`FlaxDecoderOnlyGenerationMixin`) continue a prompt instead: the prompt but its last token is decoded into the cache
 once, then the same loop runs.
 """
@@ -20,10 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .generation_config import GenerationConfig, max_length_for, prepare_generation_config, token_ids
 from .utils import ModelOutput
 
-# transformers' GenerationConfig default when neither max_length nor max_new_tokens is given.
-DEFAULT_MAX_LENGTH = 20
 # The score of beams that must not be chosen (as the reference's beam search).
 NEG_INF = -1.0e9
 
@@ -76,14 +76,16 @@ class FlaxGenerationMixin:
         attention_mask: Optional[jnp.ndarray] = None,
         max_length: Optional[int] = None,
         max_new_tokens: Optional[int] = None,
-        num_beams: int = 1,
-        length_penalty: float = 1.0,
-        early_stopping: Union[bool, str] = False,
+        num_beams: Optional[int] = None,
+        length_penalty: Optional[float] = None,
+        early_stopping: Union[bool, str, None] = None,
         decoder_start_token_id: Optional[int] = None,
         eos_token_id: Optional[Union[int, Sequence[int]]] = None,
         pad_token_id: Optional[int] = None,
         params: Optional[dict] = None,
         trace: bool = True,
+        generation_config: Optional[GenerationConfig] = None,
+        **kwargs,
     ) -> Union[FlaxGreedySearchOutput, FlaxBeamSearchOutput]:
         """Generate token ids (greedy search, or beam search when `num_beams > 1`).
 
@@ -92,8 +94,10 @@ class FlaxGenerationMixin:
                 The encoder input.
             attention_mask (`jnp.ndarray` of shape `(batch_size, sequence_length)`, *optional*):
                 1 for tokens, 0 for padding of the encoder input (all ones by default).
-            max_length (`int`, *optional*, defaults to 20):
-                The maximum length of the output, decoder start token included.
+            max_length (`int`, *optional*):
+                The maximum length of the output, decoder start token included. Every setting left out is read from
+                `generation_config` (default `model.generation_config`), else transformers' default: here 20 new
+                tokens (at most `config.max_position_embeddings` in all).
             max_new_tokens (`int`, *optional*):
                 The maximum number of generated tokens (takes precedence over `max_length`).
             num_beams (`int`, *optional*, defaults to 1):
@@ -104,87 +108,113 @@ class FlaxGenerationMixin:
                 Beam search stops when `num_beams` hypotheses are finished (`True`), when the heuristic says no better
                 one can come (`False`), or only when the canonical criterion says so (`"never"`).
             decoder_start_token_id, eos_token_id, pad_token_id (*optional*):
-                Override the configuration's ids; `eos_token_id` may be a list.
+                Override the generation configuration's ids; `eos_token_id` may be a list.
             params (`dict`, *optional*):
                 Parameters to use instead of `model.params`.
             trace (`bool`, *optional*, defaults to `True`):
                 Compile the loop with `jax.jit` (False runs it step by step, for debugging).
+            generation_config ([`GenerationConfig`], *optional*):
+                The settings to start from instead of `model.generation_config`.
+            kwargs:
+                Any other field of [`GenerationConfig`]. The generation configuration's `forced_eos_token_id` is the
+                only token allowed at the last position; a setting that generate() does not implement
+                (`no_repeat_ngram_size`, `min_length`, `num_return_sequences` other than 1, ...) holding a non-default
+                value is a `ValueError` naming it.
 
         Returns:
             [`FlaxGreedySearchOutput`] or [`FlaxBeamSearchOutput`]. Called inside `jax.jit` (e.g.
             `jax.jit(lambda params, ids: model.generate(ids, params=params))`), `sequences` has `max_length` positions
             whatever the step generation stopped at: those after it hold padding.
         """
-        config = self.config
-        start = decoder_start_token_id if decoder_start_token_id is not None else config.decoder_start_token_id
+        settings, eos, pad = self._prepare_settings(
+            generation_config,
+            dict(
+                max_length=max_length,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                length_penalty=length_penalty,
+                early_stopping=early_stopping,
+                decoder_start_token_id=decoder_start_token_id,
+                eos_token_id=eos_token_id,
+                pad_token_id=pad_token_id,
+            ),
+            kwargs,
+        )
+        start = settings.decoder_start_token_id
         if start is None:
             # As transformers: a configuration without a start token starts the decoder with its bos token.
-            start = config.bos_token_id
+            start = settings.bos_token_id
         if start is None:
             raise ValueError(
-                "generate() needs decoder_start_token_id (argument, config.decoder_start_token_id or config.bos_token_id)"
+                "generate() needs decoder_start_token_id (argument, or model.generation_config's "
+                "decoder_start_token_id or bos_token_id)"
             )
-        eos = eos_token_id if eos_token_id is not None else config.eos_token_id
-        eos = () if eos is None else tuple(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]))
-        pad = pad_token_id if pad_token_id is not None else config.pad_token_id
-        if pad is None and eos:
-            pad = eos[0]
-        if max_new_tokens is not None:
-            total_length = 1 + max_new_tokens  # the decoder prompt is the start token
-        else:
-            total_length = max_length if max_length is not None else DEFAULT_MAX_LENGTH
+        # the decoder prompt is the start token
+        total_length = max_length_for(settings, 1, getattr(self.config, "max_position_embeddings", None))
         if total_length < 2:
             raise ValueError(f"the maximum length ({total_length}) leaves no room for a generated token")
-        if num_beams < 1:
-            raise ValueError(f"num_beams must be >= 1, got {num_beams}")
-        if early_stopping not in (True, False, "never"):
-            raise ValueError(f"early_stopping must be True, False or 'never', got {early_stopping!r}")
         input_ids = jnp.asarray(input_ids, dtype="i4")
         attention_mask = (
             jnp.ones_like(input_ids) if attention_mask is None else jnp.asarray(attention_mask, dtype="i4")
         )
-
-        key = (total_length, num_beams, float(length_penalty), early_stopping, int(start), eos, pad, trace)
         return self._run_search(
-            key,
+            settings,
             input_ids,
             attention_mask,
+            total_length,
+            eos,
+            pad,
+            params,
+            trace,
+            prompt=lambda ids: jnp.full((ids.shape[0], 1), int(start), dtype="i4"),
+            key=(int(start),),
+        )
+
+    def _prepare_settings(self, generation_config, arguments: dict, kwargs: dict) -> tuple:
+        """The settings of this call (see `prepare_generation_config`: Python, resolved before tracing), its
+        end-of-sequence ids (a tuple) and its pad id (the first end-of-sequence id when the settings have none).
+        `num_return_sequences` is not implemented here (one sequence per input)."""
+        settings = prepare_generation_config(
+            self, generation_config, arguments, kwargs, not_implemented=("num_return_sequences",)
+        )
+        eos = tuple(token_ids(settings.eos_token_id))
+        pad = settings.pad_token_id
+        if pad is None and eos:
+            pad = eos[0]
+        return settings, eos, pad
+
+    def _run_search(
+        self, settings, input_ids, attention_mask, total_length, eos, pad, params, trace, prompt, key, inputs=None
+    ):
+        """Compile (once per search: the settings, and `key`, what else `prompt` depends on) and run the search after
+        `prompt(input_ids)`; `_prepare` gives the decoding step (and takes `inputs`, further arrays by name)."""
+        num_beams, length_penalty, early_stopping = (
+            settings.num_beams,
+            float(settings.length_penalty),
+            settings.early_stopping,
+        )
+        forced_eos = tuple(token_ids(settings.forced_eos_token_id))
+        key = (
+            *key,
+            input_ids.shape[1],
             total_length,
             num_beams,
             length_penalty,
             early_stopping,
             eos,
             pad,
-            params,
+            forced_eos,
             trace,
-            prompt=lambda ids: jnp.full((ids.shape[0], 1), int(start), dtype="i4"),
         )
-
-    def _run_search(
-        self,
-        key,
-        input_ids,
-        attention_mask,
-        total_length,
-        num_beams,
-        length_penalty,
-        early_stopping,
-        eos,
-        pad,
-        params,
-        trace,
-        prompt,
-        inputs=None,
-    ):
-        """Compile (once per `key`) and run the search after `prompt(input_ids)`; `_prepare` gives the decoding step
-        (and takes `inputs`, further arrays by name)."""
         cache = self.__dict__.setdefault("_generate_functions", {})
         if key not in cache:
 
             def function(p, ids, mask, inputs):
                 step, decoder_cache, reorder = self._prepare(p, ids, mask, total_length, num_beams, **inputs)
                 if num_beams == 1:
-                    return self._greedy_search(step, decoder_cache, prompt(ids), total_length, eos, pad, trace)
+                    return self._greedy_search(
+                        step, decoder_cache, prompt(ids), total_length, eos, pad, forced_eos, trace
+                    )
                 return self._beam_search(
                     step,
                     decoder_cache,
@@ -193,8 +223,9 @@ class FlaxGenerationMixin:
                     total_length,
                     eos,
                     pad,
+                    forced_eos,
                     num_beams,
-                    float(length_penalty),
+                    length_penalty,
                     early_stopping,
                     trace,
                 )
@@ -250,14 +281,14 @@ class FlaxGenerationMixin:
         )
         return output.logits[:, -1].astype(jnp.float32), output.past_key_values
 
-    def _force_eos(self, scores: jnp.ndarray, length: jnp.ndarray, max_length: int) -> jnp.ndarray:
+    @staticmethod
+    def _force_eos(scores: jnp.ndarray, length: jnp.ndarray, max_length: int, forced_eos: tuple) -> jnp.ndarray:
         """The scores (rows, vocab) of the token at position `length`: when it is the last one `max_length` allows,
-        every token but `config.forced_eos_token_id` (when the configuration sets one) is ruled out, as transformers'
-        forced-EOS logits processor does."""
-        forced = getattr(self.config, "forced_eos_token_id", None)
-        if forced is None:
+        every token but the `forced_eos` ids (the generation configuration's `forced_eos_token_id`, when it sets one)
+        is ruled out, as transformers' forced-EOS logits processor does."""
+        if not forced_eos:
             return scores
-        forced = jnp.asarray(forced if isinstance(forced, (list, tuple)) else [forced], dtype="i4")
+        forced = jnp.asarray(forced_eos, dtype="i4")
         only_forced = jnp.full(scores.shape[-1:], -jnp.inf, scores.dtype).at[forced].set(0.0)
         return jnp.where(length == max_length - 1, only_forced, scores)
 
@@ -269,7 +300,7 @@ class FlaxGenerationMixin:
             state = body(state)
         return state
 
-    def _greedy_search(self, step, cache, prompt, max_length, eos, pad, traced):
+    def _greedy_search(self, step, cache, prompt, max_length, eos, pad, forced_eos, traced):
         batch_size, prompt_length = prompt.shape
         sequences = jnp.full((batch_size, max_length), pad if pad is not None else 0, dtype="i4")
         sequences = sequences.at[:, :prompt_length].set(prompt)
@@ -283,7 +314,7 @@ class FlaxGenerationMixin:
             cur_len, sequences, unfinished, cache = state
             last = jax.lax.dynamic_index_in_dim(sequences, cur_len - 1, axis=1, keepdims=False)
             logits, cache = step(last, cache, cur_len - 1)
-            logits = self._force_eos(logits, cur_len, max_length)
+            logits = self._force_eos(logits, cur_len, max_length, forced_eos)
             next_tokens = jnp.argmax(logits, axis=-1).astype("i4")
             if eos_ids is not None:
                 # Finished rows continue with padding.
@@ -297,7 +328,19 @@ class FlaxGenerationMixin:
         return sequences, cur_len, None
 
     def _beam_search(
-        self, step, cache, reorder, prompt, max_length, eos, pad, num_beams, length_penalty, early_stopping, traced
+        self,
+        step,
+        cache,
+        reorder,
+        prompt,
+        max_length,
+        eos,
+        pad,
+        forced_eos,
+        num_beams,
+        length_penalty,
+        early_stopping,
+        traced,
     ):
         batch_size, prompt_length = prompt.shape
         vocab_size = self.config.vocab_size
@@ -337,7 +380,7 @@ class FlaxGenerationMixin:
             flat = state["running_sequences"].reshape(batch_size * num_beams, max_length)
             last = jax.lax.dynamic_index_in_dim(flat, cur_len - 1, axis=1, keepdims=False)
             logits, cache = step(last, state["cache"], cur_len - 1)
-            log_probs = self._force_eos(jax.nn.log_softmax(logits, axis=-1), cur_len, max_length)
+            log_probs = self._force_eos(jax.nn.log_softmax(logits, axis=-1), cur_len, max_length, forced_eos)
             log_probs = log_probs.reshape(batch_size, num_beams, vocab_size)
             log_probs = (log_probs + state["running_scores"][:, :, None]).reshape(batch_size, num_beams * vocab_size)
 
@@ -425,14 +468,16 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
         attention_mask: Optional[jnp.ndarray] = None,
         max_length: Optional[int] = None,
         max_new_tokens: Optional[int] = None,
-        num_beams: int = 1,
-        length_penalty: float = 1.0,
-        early_stopping: Union[bool, str] = False,
+        num_beams: Optional[int] = None,
+        length_penalty: Optional[float] = None,
+        early_stopping: Union[bool, str, None] = None,
         eos_token_id: Optional[Union[int, Sequence[int]]] = None,
         pad_token_id: Optional[int] = None,
         params: Optional[dict] = None,
         trace: bool = True,
         token_type_ids: Optional[jnp.ndarray] = None,
+        generation_config: Optional[GenerationConfig] = None,
+        **kwargs,
     ) -> Union[FlaxGreedySearchOutput, FlaxBeamSearchOutput]:
         """Continue the prompts `input_ids` (greedy search, or beam search when `num_beams > 1`).
 
@@ -442,14 +487,14 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
             attention_mask (`jnp.ndarray` of shape `(batch_size, sequence_length)`, *optional*):
                 1 for tokens, 0 for padding. Without it, padding is inferred from `pad_token_id` (when it differs from
                 the end-of-sequence ids and occurs in `input_ids`), as transformers does.
-            max_length (`int`, *optional*, defaults to 20):
-                The maximum length of the output, prompt included.
+            max_length (`int`, *optional*):
+                The maximum length of the output, prompt included (left out: as for [`FlaxGenerationMixin.generate`]).
             max_new_tokens (`int`, *optional*):
                 The maximum number of generated tokens (takes precedence over `max_length`).
-            num_beams, length_penalty, early_stopping, params, trace:
+            num_beams, length_penalty, early_stopping, params, trace, generation_config, kwargs:
                 As for [`FlaxGenerationMixin.generate`].
             eos_token_id, pad_token_id (*optional*):
-                Override the configuration's ids; `eos_token_id` may be a list.
+                Override the generation configuration's ids; `eos_token_id` may be a list.
             token_type_ids (`jnp.ndarray` of shape `(batch_size, sequence_length)`, *optional*):
                 The prompts' token types, for models that take them; each generated token gets the type of its row's
                 last prompt token, as in transformers.
@@ -457,7 +502,6 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
         Returns:
             [`FlaxGreedySearchOutput`] or [`FlaxBeamSearchOutput`]: the prompt, then the generated tokens.
         """
-        config = self.config
         inputs = {}
         if token_type_ids is not None:
             if not self.generates_with_token_types:
@@ -467,54 +511,42 @@ class FlaxDecoderOnlyGenerationMixin(FlaxGenerationMixin):
                     f"token_type_ids has shape {jnp.shape(token_type_ids)}; it must be that of input_ids {jnp.shape(input_ids)}"
                 )
             inputs["token_type_ids"] = jnp.asarray(token_type_ids, dtype="i4")
-        eos = eos_token_id if eos_token_id is not None else config.eos_token_id
-        eos = () if eos is None else tuple(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]))
-        pad = pad_token_id if pad_token_id is not None else config.pad_token_id
-        if pad is None and eos:
-            pad = eos[0]
+        settings, eos, pad = self._prepare_settings(
+            generation_config,
+            dict(
+                max_length=max_length,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                length_penalty=length_penalty,
+                early_stopping=early_stopping,
+                eos_token_id=eos_token_id,
+                pad_token_id=pad_token_id,
+            ),
+            kwargs,
+        )
         input_ids = jnp.asarray(input_ids, dtype="i4")
         prompt_length = input_ids.shape[1]
-        if max_new_tokens is not None:
-            total_length = prompt_length + max_new_tokens
-        else:
-            total_length = max_length if max_length is not None else DEFAULT_MAX_LENGTH
+        total_length = max_length_for(settings, prompt_length, getattr(self.config, "max_position_embeddings", None))
         if total_length <= prompt_length:
             raise ValueError(
                 f"the maximum length ({total_length}) leaves no room after the {prompt_length} prompt token(s)"
             )
-        if num_beams < 1:
-            raise ValueError(f"num_beams must be >= 1, got {num_beams}")
-        if early_stopping not in (True, False, "never"):
-            raise ValueError(f"early_stopping must be True, False or 'never', got {early_stopping!r}")
         if attention_mask is None:
             # The padding is inferred from pad_token_id, as transformers does (where no token is padding this is all
             # ones): an expression, not a branch on the values, so that it works inside a user's `jax.jit`.
             attention_mask = (input_ids != pad) if pad is not None and pad not in eos else jnp.ones_like(input_ids)
         attention_mask = jnp.asarray(attention_mask, dtype="i4")
-        key = (
-            "decoder-only",
-            prompt_length,
-            total_length,
-            num_beams,
-            float(length_penalty),
-            early_stopping,
-            eos,
-            pad,
-            trace,
-        )
         return self._run_search(
-            key,
+            settings,
             input_ids,
             attention_mask,
             total_length,
-            num_beams,
-            length_penalty,
-            early_stopping,
             eos,
             pad,
             params,
             trace,
             prompt=lambda ids: ids,
+            key=("decoder-only",),
             inputs=inputs,
         )
 

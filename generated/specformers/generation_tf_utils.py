@@ -4,8 +4,10 @@
 
 The token ids equal those of transformers' PyTorch `generate(do_sample=False)` for the same weights: the same
 `max_length` / `max_new_tokens`, end-of-sequence and padding rules, and the same (vectorised) beam search, with its
-`length_penalty`, `early_stopping` (`True`, `False` or `"never"`) and stopping heuristic, and the configuration's
-`forced_eos_token_id` (the only token allowed at the last position `max_length` leaves).
+`length_penalty`, `early_stopping` (`True`, `False` or `"never"`) and stopping heuristic, and the generation
+configuration's `forced_eos_token_id` (the only token allowed at the last position `max_length` leaves). As in
+transformers, the settings left out are read from the model's `generation_config` (see
+`specformers.generation_config`), in Python, before any tracing.
 
 Every loop is a `tf.while_loop` over a decoder cache preallocated for `max_length` positions and written in place at a
 step index, so every shape is fixed and `generate` also runs inside `tf.function(jit_compile=True)` (XLA). Each step
@@ -20,6 +22,7 @@ from typing import Optional, Union
 
 import tensorflow as tf
 
+from .generation_config import GenerationConfig, max_length_for, prepare_generation_config, token_ids
 from .modeling_tf_utils import shape_list
 
 # Scores that can never be chosen (as transformers' beam search).
@@ -59,7 +62,9 @@ class TFGenerationMixin:
         decoder_start_token_id: Optional[int] = None,
         eos_token_id: Optional[Union[int, list]] = None,
         pad_token_id: Optional[int] = None,
-        do_sample: bool = False,
+        do_sample: Optional[bool] = None,
+        generation_config: Optional[GenerationConfig] = None,
+        **kwargs,
     ):
         """Generate decoder token ids for `input_ids`, greedily (`num_beams=1`) or by beam search.
 
@@ -68,51 +73,53 @@ class TFGenerationMixin:
             attention_mask (`tf.Tensor` of shape `(batch_size, sequence_length)`, *optional*): 1 = token, 0 =
                 padding. Without it, padding is inferred from `pad_token_id` (when it differs from the end-of-sequence
                 ids and occurs in `input_ids`), as transformers does.
-            max_length (`int`, *optional*): the length of the output, decoder start token included (default 20).
+            max_length (`int`, *optional*): the length of the output, decoder start token included. Every setting
+                left out is read from `generation_config` (default `model.generation_config`), else transformers'
+                default: here 20 new tokens (at most `config.max_position_embeddings` in all).
             max_new_tokens (`int`, *optional*): the number of tokens to generate (takes precedence over `max_length`).
             num_beams (`int`, *optional*, defaults to 1): 1 = greedy search.
             length_penalty (`float`, *optional*, defaults to 1.0): beam scores are divided by `length ** length_penalty`.
             early_stopping (`bool` or `"never"`, *optional*, defaults to `False`): when beam search stops (see
                 transformers' `GenerationConfig.early_stopping`).
             num_return_sequences (`int`, *optional*, defaults to 1): the best beams returned per input (<= num_beams).
-            decoder_start_token_id, eos_token_id, pad_token_id (*optional*): default to the configuration's.
+            decoder_start_token_id, eos_token_id, pad_token_id (*optional*): default to the generation
+                configuration's (the start token to its `bos_token_id`, the pad id to the first end-of-sequence id).
             do_sample (`bool`): sampling is not implemented.
+            generation_config ([`GenerationConfig`], *optional*): the settings to start from instead of
+                `model.generation_config`.
+            kwargs: any other field of [`GenerationConfig`]. The generation configuration's `forced_eos_token_id` is
+                the only token allowed at the last position; a setting that generate() does not implement
+                (`no_repeat_ngram_size`, `min_length`, ...) holding a non-default value is a `ValueError` naming it.
 
         Returns:
             `tf.Tensor` of int32, `(batch_size * num_return_sequences, length)`: the decoder start token, then the
             generated tokens.
         """
-        config = self.config
-        if do_sample:
-            raise NotImplementedError("sampling is not implemented: generate greedily or with beam search")
-        num_beams = num_beams if num_beams is not None else getattr(config, "num_beams", 1) or 1
-        num_return_sequences = num_return_sequences if num_return_sequences is not None else 1
-        length_penalty = length_penalty if length_penalty is not None else getattr(config, "length_penalty", 1.0)
-        early_stopping = early_stopping if early_stopping is not None else getattr(config, "early_stopping", False)
-        if num_return_sequences > num_beams:
-            raise ValueError(f"num_return_sequences ({num_return_sequences}) cannot exceed num_beams ({num_beams})")
-        if early_stopping not in (True, False, "never"):
-            raise ValueError(f"early_stopping must be True, False or 'never', got {early_stopping!r}")
-
-        eos_token_id = eos_token_id if eos_token_id is not None else config.eos_token_id
-        eos_ids = (
-            []
-            if eos_token_id is None
-            else list(eos_token_id) if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]
+        settings, eos_ids, pad_token_id = self._prepare_settings(
+            generation_config,
+            dict(
+                max_length=max_length,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                length_penalty=length_penalty,
+                early_stopping=early_stopping,
+                num_return_sequences=num_return_sequences,
+                decoder_start_token_id=decoder_start_token_id,
+                eos_token_id=eos_token_id,
+                pad_token_id=pad_token_id,
+                do_sample=do_sample,
+            ),
+            kwargs,
         )
-        pad_token_id = pad_token_id if pad_token_id is not None else config.pad_token_id
-        if pad_token_id is None and eos_ids:
-            pad_token_id = eos_ids[0]
-        start_id = decoder_start_token_id if decoder_start_token_id is not None else config.decoder_start_token_id
+        start_id = settings.decoder_start_token_id
         if start_id is None:
-            start_id = config.bos_token_id
+            start_id = settings.bos_token_id
         if start_id is None:
-            raise ValueError("generate needs `decoder_start_token_id` (argument or config) to start the decoder")
+            raise ValueError(
+                "generate needs `decoder_start_token_id` (argument or model.generation_config) to start the decoder"
+            )
         prompt_length = 1  # the decoder start token
-        if max_new_tokens is not None:
-            max_length = prompt_length + max_new_tokens
-        elif max_length is None:
-            max_length = getattr(config, "max_length", None) or 20
+        max_length = max_length_for(settings, prompt_length, getattr(self.config, "max_position_embeddings", None))
         if max_length <= prompt_length:
             raise ValueError(f"max_length ({max_length}) leaves no room for a generated token")
 
@@ -142,35 +149,25 @@ class TFGenerationMixin:
 
             return decode, self.init_decoder_cache(states, max_length), self.reorder_decoder_cache
 
-        return self._search(
-            start,
-            prompt,
-            max_length,
-            eos_ids,
-            pad_token_id,
-            num_beams,
-            length_penalty,
-            early_stopping,
-            num_return_sequences,
-        )
+        return self._search(settings, start, prompt, max_length, eos_ids, pad_token_id)
 
-    def _search(
-        self,
-        start,
-        prompt,
-        max_length,
-        eos_ids,
-        pad_token_id,
-        num_beams,
-        length_penalty,
-        early_stopping,
-        num_return_sequences,
-    ):
+    def _prepare_settings(self, generation_config, arguments: dict, kwargs: dict) -> tuple:
+        """The settings of this call (see `prepare_generation_config`: Python, resolved before any tracing), its
+        end-of-sequence ids (a list) and its pad id (the first end-of-sequence id when the settings have none)."""
+        settings = prepare_generation_config(self, generation_config, arguments, kwargs)
+        eos_ids = token_ids(settings.eos_token_id)
+        pad_token_id = settings.pad_token_id
+        if pad_token_id is None and eos_ids:
+            pad_token_id = eos_ids[0]
+        return settings, eos_ids, pad_token_id
+
+    def _search(self, settings, start, prompt, max_length, eos_ids, pad_token_id):
         """Greedy or beam search after `prompt` (batch, prompt_length); `start(beams)` gives the decoding function
         `decode(tokens (rows, 1), cache, index) -> (logits (rows, vocab), cache)`, the cache and the cache's reordering
         function for `beams` hypotheses per input. Eagerly, the result is cut to the generated length."""
-        if num_beams == 1:
-            sequences, length = self._greedy_search(start, prompt, max_length, eos_ids, pad_token_id)
+        forced_eos = token_ids(settings.forced_eos_token_id)
+        if settings.num_beams == 1:
+            sequences, length = self._greedy_search(start, prompt, max_length, eos_ids, pad_token_id, forced_eos)
         else:
             sequences, length = self._beam_search(
                 start,
@@ -178,30 +175,31 @@ class TFGenerationMixin:
                 max_length,
                 eos_ids,
                 pad_token_id,
-                num_beams,
-                length_penalty,
-                early_stopping,
-                num_return_sequences,
+                settings.num_beams,
+                settings.length_penalty,
+                settings.early_stopping,
+                settings.num_return_sequences,
+                forced_eos,
             )
         if tf.executing_eagerly():
             sequences = sequences[:, : int(length)]
         return sequences
 
-    def _force_eos(self, logits, length, max_length: int):
+    @staticmethod
+    def _force_eos(logits, length, max_length: int, forced_eos: list):
         """The logits (rows, vocab) of the token at position `length` (a scalar tensor): when it is the last one
-        `max_length` allows, every token but `config.forced_eos_token_id` (when the configuration sets one) is ruled
-        out, as transformers' forced-EOS logits processor does."""
-        forced = getattr(self.config, "forced_eos_token_id", None)
-        if forced is None:
+        `max_length` allows, every token but the `forced_eos` ids (the generation configuration's
+        `forced_eos_token_id`, when it sets one) is ruled out, as transformers' forced-EOS logits processor does."""
+        if not forced_eos:
             return logits
-        keep = _isin(tf.range(shape_list(logits)[-1]), forced if isinstance(forced, (list, tuple)) else [forced])
+        keep = _isin(tf.range(shape_list(logits)[-1]), forced_eos)
         forced_logits = tf.where(
             keep[None, :], tf.zeros_like(logits), tf.fill(tf.shape(logits), tf.cast(-float("inf"), logits.dtype))
         )
         return tf.where(length == max_length - 1, forced_logits, logits)
 
     # ------------------------------------------------------------------------------------------------------------------
-    def _greedy_search(self, start, prompt, max_length, eos_ids, pad_token_id):
+    def _greedy_search(self, start, prompt, max_length, eos_ids, pad_token_id, forced_eos):
         """Returns `(sequences (batch, max_length), generated length)`; finished rows continue with `pad_token_id`."""
         batch_size, prompt_length = shape_list(prompt)
         fill = pad_token_id if pad_token_id is not None else 0
@@ -217,7 +215,7 @@ class TFGenerationMixin:
         def step(cur_len, sequences, unfinished, cache):
             tokens = tf.gather(sequences, [cur_len - 1], axis=1)  # (batch, 1): the last token
             logits, cache = decode(tokens, cache, cur_len - 1)
-            logits = self._force_eos(logits, cur_len, max_length)
+            logits = self._force_eos(logits, cur_len, max_length, forced_eos)
             next_tokens = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (batch,)
             if eos_ids:
                 next_tokens = tf.where(unfinished, next_tokens, fill)
@@ -245,6 +243,7 @@ class TFGenerationMixin:
         length_penalty,
         early_stopping,
         num_return_sequences,
+        forced_eos,
     ):
         """transformers' vectorised beam search. Returns `(sequences (batch * num_return_sequences, max_length), length)`.
 
@@ -296,7 +295,9 @@ class TFGenerationMixin:
             # a. next-token log-probabilities of every beam, added to the beam scores: (batch, num_beams * vocab)
             tokens = tf.reshape(tf.gather(state["running_sequences"], [cur_len - 1], axis=2), (-1, 1))
             logits, cache = decode(tokens, state["cache"], cur_len - 1)
-            log_probs = self._force_eos(tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), cur_len, max_length)
+            log_probs = self._force_eos(
+                tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), cur_len, max_length, forced_eos
+            )
             log_probs = tf.reshape(log_probs, (batch_size, num_beams, vocab_size))
             log_probs = tf.reshape(
                 log_probs + state["running_beam_scores"][:, :, None], (batch_size, num_beams * vocab_size)
@@ -406,8 +407,10 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
         num_return_sequences: Optional[int] = None,
         eos_token_id: Optional[Union[int, list]] = None,
         pad_token_id: Optional[int] = None,
-        do_sample: bool = False,
+        do_sample: Optional[bool] = None,
         token_type_ids=None,
+        generation_config: Optional[GenerationConfig] = None,
+        **kwargs,
     ):
         """Continue the prompts `input_ids`, greedily (`num_beams=1`) or by beam search.
 
@@ -416,11 +419,11 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
             attention_mask (`tf.Tensor` of shape `(batch_size, sequence_length)`, *optional*): 1 = token, 0 =
                 padding. Without it, padding is inferred from `pad_token_id` (when it differs from the end-of-sequence
                 ids and occurs in `input_ids`), as transformers does.
-            max_length (`int`, *optional*): the length of the output, prompt included (default 20).
+            max_length (`int`, *optional*): the length of the output, prompt included (left out: as for
+                [`TFGenerationMixin.generate`]).
             max_new_tokens (`int`, *optional*): the number of tokens to generate (takes precedence over `max_length`).
             num_beams, length_penalty, early_stopping, num_return_sequences: as for [`TFGenerationMixin.generate`].
-            eos_token_id, pad_token_id (*optional*): default to the configuration's.
-            do_sample (`bool`): sampling is not implemented.
+            eos_token_id, pad_token_id, do_sample, generation_config, kwargs: as for [`TFGenerationMixin.generate`].
             token_type_ids (`tf.Tensor` of shape `(batch_size, sequence_length)`, *optional*): the prompts' token
                 types, for models that take them; each generated token gets the type of its row's last prompt token,
                 as in transformers.
@@ -428,34 +431,26 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
         Returns:
             `tf.Tensor` of int32, `(batch_size * num_return_sequences, length)`: the prompt, then the generated tokens.
         """
-        config = self.config
-        if do_sample:
-            raise NotImplementedError("sampling is not implemented: generate greedily or with beam search")
         if token_type_ids is not None and not self.generates_with_token_types:
             raise ValueError(f"{type(self).__name__} takes no token_type_ids")
-        num_beams = num_beams if num_beams is not None else getattr(config, "num_beams", 1) or 1
-        num_return_sequences = num_return_sequences if num_return_sequences is not None else 1
-        length_penalty = length_penalty if length_penalty is not None else getattr(config, "length_penalty", 1.0)
-        early_stopping = early_stopping if early_stopping is not None else getattr(config, "early_stopping", False)
-        if num_return_sequences > num_beams:
-            raise ValueError(f"num_return_sequences ({num_return_sequences}) cannot exceed num_beams ({num_beams})")
-        if early_stopping not in (True, False, "never"):
-            raise ValueError(f"early_stopping must be True, False or 'never', got {early_stopping!r}")
-        eos_token_id = eos_token_id if eos_token_id is not None else config.eos_token_id
-        eos_ids = (
-            []
-            if eos_token_id is None
-            else list(eos_token_id) if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]
+        settings, eos_ids, pad_token_id = self._prepare_settings(
+            generation_config,
+            dict(
+                max_length=max_length,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                length_penalty=length_penalty,
+                early_stopping=early_stopping,
+                num_return_sequences=num_return_sequences,
+                eos_token_id=eos_token_id,
+                pad_token_id=pad_token_id,
+                do_sample=do_sample,
+            ),
+            kwargs,
         )
-        pad_token_id = pad_token_id if pad_token_id is not None else config.pad_token_id
-        if pad_token_id is None and eos_ids:
-            pad_token_id = eos_ids[0]
         input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
         batch_size, prompt_length = shape_list(input_ids)
-        if max_new_tokens is not None:
-            max_length = prompt_length + max_new_tokens
-        elif max_length is None:
-            max_length = getattr(config, "max_length", None) or 20
+        max_length = max_length_for(settings, prompt_length, getattr(self.config, "max_position_embeddings", None))
         if max_length <= prompt_length:
             raise ValueError(f"max_length ({max_length}) leaves no room after the {prompt_length} prompt token(s)")
 
@@ -505,17 +500,7 @@ class TFDecoderOnlyGenerationMixin(TFGenerationMixin):
                 _, cache = self.decode_step(ids[:, :-1], mask, positions[:, : prompt_length - 1], cache, 0, **prompt)
             return decode, cache, self.reorder_cache
 
-        return self._search(
-            start,
-            input_ids,
-            max_length,
-            eos_ids,
-            pad_token_id,
-            num_beams,
-            length_penalty,
-            early_stopping,
-            num_return_sequences,
-        )
+        return self._search(settings, start, input_ids, max_length, eos_ids, pad_token_id)
 
     @staticmethod
     def reorder_cache(past_key_values, beam_idx):

@@ -4,50 +4,17 @@
 
 With the same weights and inputs, `generate` returns the token ids that transformers' `generate(do_sample=False)`
 returns: the same stopping rules (`max_length` / `max_new_tokens`, end-of-sequence ids), padding of finished rows, and
-the same beam search (length penalty, `early_stopping` True / False / "never", `num_return_sequences`).
+the same beam search (length penalty, `early_stopping` True / False / "never", `num_return_sequences`). As in
+transformers, the settings left out are read from the model's `generation_config` (see `specformers.generation_config`).
 """
 
 import math
-from dataclasses import asdict, dataclass
 from typing import Optional, Union
 
 import torch
 from torch import nn
 
-# transformers' GenerationConfig defaults
-DEFAULT_MAX_LENGTH = 20
-
-
-@dataclass
-class GenerationConfig:
-    """The defaults that `generate` starts from when an argument is left out (a model's `generation_config`, as tools
-    written for transformers read it): the configuration's special tokens and transformers' search defaults."""
-
-    max_length: int = DEFAULT_MAX_LENGTH
-    num_beams: int = 1
-    do_sample: bool = False
-    decoder_start_token_id: Optional[int] = None
-    bos_token_id: Optional[int] = None
-    eos_token_id: Union[int, list, None] = None
-    pad_token_id: Optional[int] = None
-
-    @classmethod
-    def from_model_config(cls, config) -> "GenerationConfig":
-        return cls(
-            decoder_start_token_id=config.decoder_start_token_id,
-            bos_token_id=config.bos_token_id,
-            eos_token_id=config.eos_token_id,
-            pad_token_id=config.pad_token_id,
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _as_list(token_ids: Union[int, list, None]) -> Optional[list]:
-    if token_ids is None:
-        return None
-    return [token_ids] if isinstance(token_ids, int) else list(token_ids)
+from .generation_config import GenerationConfig, max_length_for, prepare_generation_config, token_ids
 
 
 def _gather_beams(tensor: torch.Tensor, beam_indices: torch.Tensor) -> torch.Tensor:
@@ -80,15 +47,17 @@ class GenerationMixin:
         attention_mask: Optional[torch.Tensor] = None,
         max_length: Optional[int] = None,
         max_new_tokens: Optional[int] = None,
-        num_beams: int = 1,
-        length_penalty: float = 1.0,
-        early_stopping: Union[bool, str] = False,
-        num_return_sequences: int = 1,
+        num_beams: Optional[int] = None,
+        length_penalty: Optional[float] = None,
+        early_stopping: Union[bool, str, None] = None,
+        num_return_sequences: Optional[int] = None,
         decoder_start_token_id: Optional[int] = None,
         eos_token_id: Union[int, list, None] = None,
         pad_token_id: Optional[int] = None,
-        use_cache: bool = True,
-        do_sample: bool = False,
+        use_cache: Optional[bool] = None,
+        do_sample: Optional[bool] = None,
+        generation_config: Optional[GenerationConfig] = None,
+        **kwargs,
     ) -> torch.LongTensor:
         """Generate the decoder's token ids for the encoder inputs `input_ids`, greedily (`num_beams=1`) or by beam search.
 
@@ -98,8 +67,11 @@ class GenerationMixin:
             attention_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
                 1 for tokens to attend to, 0 for padding. When omitted, it is inferred from `pad_token_id` if the
                 inputs contain it (and it is not an end-of-sequence id), else every token is attended to.
-            max_length (`int`, *optional*, defaults to 20):
-                The largest length of the returned sequences, the decoder start token included.
+            max_length (`int`, *optional*):
+                The largest length of the returned sequences, the decoder start token included. Every setting left
+                out is read from `generation_config` (default `model.generation_config`), else transformers' default:
+                here 20 new tokens (at most `config.max_position_embeddings` in all) unless the generation
+                configuration sets another `max_length`.
             max_new_tokens (`int`, *optional*):
                 The largest number of generated tokens; takes precedence over `max_length`.
             num_beams (`int`, *optional*, defaults to 1):
@@ -113,43 +85,52 @@ class GenerationMixin:
             num_return_sequences (`int`, *optional*, defaults to 1):
                 Beam search: the best hypotheses returned per batch item (at most `num_beams`).
             decoder_start_token_id (`int`, *optional*):
-                The first decoder token; defaults to `config.decoder_start_token_id`, then `config.bos_token_id`.
+                The first decoder token; defaults to the generation configuration's `decoder_start_token_id`, then its
+                `bos_token_id`.
             eos_token_id (`int` or `list[int]`, *optional*):
-                End-of-sequence id(s); defaults to `config.eos_token_id`.
+                End-of-sequence id(s); defaults to the generation configuration's.
             pad_token_id (`int`, *optional*):
-                Fills finished rows; defaults to `config.pad_token_id`, then the first end-of-sequence id.
+                Fills finished rows; defaults to the generation configuration's, then the first end-of-sequence id.
             use_cache (`bool`, *optional*, defaults to `True`):
                 Decode one token per step with the key/value cache (otherwise the whole prefix is decoded every step).
             do_sample (`bool`, *optional*, defaults to `False`):
                 Sampling is not implemented: only `False` is accepted.
+            generation_config ([`GenerationConfig`], *optional*):
+                The settings to start from instead of `model.generation_config`.
+            kwargs:
+                Any other field of [`GenerationConfig`]. The generation configuration's `forced_eos_token_id` is the
+                only token allowed at the last position; a setting that generate() does not implement
+                (`no_repeat_ngram_size`, `min_length`, `repetition_penalty`, ...) holding a non-default value is a
+                `ValueError` naming it.
 
         Returns:
             `torch.LongTensor` of shape `(batch_size * num_return_sequences, length)`: the decoder start token followed
             by the generated tokens; rows that finish early are padded.
         """
-        if do_sample:
-            raise NotImplementedError("generate() implements greedy and beam search only: pass do_sample=False")
-        if num_beams < 1:
-            raise ValueError(f"num_beams must be a positive integer, got {num_beams}")
-        if num_return_sequences > num_beams:
-            raise ValueError(
-                f"num_return_sequences ({num_return_sequences}) must be at most num_beams ({num_beams})"
-                + ("; greedy search returns one sequence per input" if num_beams == 1 else "")
-            )
-        if early_stopping not in (True, False, "never"):
-            raise ValueError(f"early_stopping must be True, False or 'never', got {early_stopping!r}")
-        config = self.config
-        eos = _as_list(eos_token_id if eos_token_id is not None else config.eos_token_id)
-        if pad_token_id is None:
-            pad_token_id = config.pad_token_id
-        if pad_token_id is None and eos is not None:
-            pad_token_id = eos[0]
-        start = decoder_start_token_id if decoder_start_token_id is not None else config.decoder_start_token_id
+        settings, eos, pad_token_id = self._prepare_settings(
+            generation_config,
+            dict(
+                max_length=max_length,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                length_penalty=length_penalty,
+                early_stopping=early_stopping,
+                num_return_sequences=num_return_sequences,
+                decoder_start_token_id=decoder_start_token_id,
+                eos_token_id=eos_token_id,
+                pad_token_id=pad_token_id,
+                use_cache=use_cache,
+                do_sample=do_sample,
+            ),
+            kwargs,
+        )
+        start = settings.decoder_start_token_id
         if start is None:
-            start = config.bos_token_id
+            start = settings.bos_token_id
         if start is None:
             raise ValueError(
-                "generate() needs the first decoder token: set config.decoder_start_token_id or pass decoder_start_token_id"
+                "generate() needs the first decoder token: set model.generation_config.decoder_start_token_id or pass "
+                "decoder_start_token_id"
             )
         if attention_mask is None:
             attention_mask = self._default_attention_mask(input_ids, pad_token_id, eos)
@@ -157,10 +138,7 @@ class GenerationMixin:
         batch_size = input_ids.shape[0]
         decoder_input_ids = torch.full((batch_size, 1), start, dtype=torch.long, device=input_ids.device)
         prompt_length = decoder_input_ids.shape[1]
-        if max_new_tokens is not None:
-            max_length = max_new_tokens + prompt_length
-        elif max_length is None:
-            max_length = DEFAULT_MAX_LENGTH
+        max_length = max_length_for(settings, prompt_length, getattr(self.config, "max_position_embeddings", None))
         if max_length <= prompt_length:
             raise ValueError(
                 f"max_length ({max_length}) leaves no room to generate after the {prompt_length} decoder start token(s)"
@@ -168,36 +146,53 @@ class GenerationMixin:
 
         # The encoder runs once; every step (and every beam) reuses its output.
         encoder_hidden_states = self.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)[0]
-        if num_beams == 1:
-            return self._greedy_search(
-                encoder_hidden_states, attention_mask, decoder_input_ids, max_length, eos, pad_token_id, use_cache
-            )
-        # (batch * num_beams, ...): each batch item's beams are consecutive.
-        encoder_hidden_states = encoder_hidden_states.repeat_interleave(num_beams, dim=0)
-        attention_mask = attention_mask.repeat_interleave(num_beams, dim=0)
-        decoder_input_ids = decoder_input_ids.repeat_interleave(num_beams, dim=0)
-        return self._beam_search(
-            encoder_hidden_states,
-            attention_mask,
-            decoder_input_ids,
-            max_length,
-            num_beams,
-            length_penalty,
-            early_stopping,
-            num_return_sequences,
-            eos,
-            pad_token_id,
-            use_cache,
+        return self._search(
+            settings, encoder_hidden_states, attention_mask, decoder_input_ids, max_length, eos, pad_token_id
         )
 
-    def _force_eos(self, logits: torch.Tensor, length: int, max_length: int) -> torch.Tensor:
+    def _prepare_settings(self, generation_config, arguments: dict, kwargs: dict) -> tuple:
+        """The settings of this call (see `prepare_generation_config`), its end-of-sequence ids (or None) and its pad
+        id (the first end-of-sequence id when the settings have none)."""
+        settings = prepare_generation_config(self, generation_config, arguments, kwargs)
+        eos = token_ids(settings.eos_token_id) or None
+        pad_token_id = settings.pad_token_id
+        if pad_token_id is None and eos is not None:
+            pad_token_id = eos[0]
+        return settings, eos, pad_token_id
+
+    def _search(self, settings, states, attention_mask, prompt, max_length, eos, pad_token_id):
+        """Greedy or beam search after `prompt` (batch, prompt_length); `states` (the encoder's output, or a
+        decoder-only model's prompt token types or None) and `attention_mask` are passed to `_next_logits`."""
+        forced_eos = token_ids(settings.forced_eos_token_id) or None
+        num_beams = settings.num_beams
+        if num_beams == 1:
+            return self._greedy_search(
+                states, attention_mask, prompt, max_length, eos, pad_token_id, settings.use_cache, forced_eos
+            )
+        # (batch * num_beams, ...): each batch item's beams are consecutive.
+        return self._beam_search(
+            None if states is None else states.repeat_interleave(num_beams, dim=0),
+            attention_mask.repeat_interleave(num_beams, dim=0),
+            prompt.repeat_interleave(num_beams, dim=0),
+            max_length,
+            num_beams,
+            settings.length_penalty,
+            settings.early_stopping,
+            settings.num_return_sequences,
+            eos,
+            pad_token_id,
+            settings.use_cache,
+            forced_eos,
+        )
+
+    @staticmethod
+    def _force_eos(logits: torch.Tensor, length: int, max_length: int, forced_eos: Optional[list]) -> torch.Tensor:
         """The logits (batch, vocab) of the token at position `length`: when it is the last one `max_length` allows,
-        every token but `config.forced_eos_token_id` (when the configuration sets one) is ruled out, as transformers'
-        forced-EOS logits processor does."""
-        forced = getattr(self.config, "forced_eos_token_id", None)
-        if forced is None or length != max_length - 1:
+        every token but the `forced_eos` ids (the generation configuration's `forced_eos_token_id`, when it sets one)
+        is ruled out, as transformers' forced-EOS logits processor does."""
+        if forced_eos is None or length != max_length - 1:
             return logits
-        forced = torch.tensor(_as_list(forced), device=logits.device)
+        forced = torch.tensor(forced_eos, device=logits.device)
         keep = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device).index_fill(0, forced, True)
         return torch.where(keep, torch.zeros_like(logits), torch.full_like(logits, -math.inf))
 
@@ -224,7 +219,7 @@ class GenerationMixin:
         return outputs.logits[:, -1, :].float(), outputs.past_key_values if use_cache else None
 
     def _greedy_search(
-        self, encoder_hidden_states, attention_mask, sequences, max_length, eos, pad_token_id, use_cache
+        self, encoder_hidden_states, attention_mask, sequences, max_length, eos, pad_token_id, use_cache, forced_eos
     ):
         unfinished = torch.ones(sequences.shape[0], dtype=torch.long, device=sequences.device)
         eos_ids = torch.tensor(eos, device=sequences.device) if eos is not None else None
@@ -233,7 +228,7 @@ class GenerationMixin:
             logits, past_key_values = self._next_logits(
                 encoder_hidden_states, attention_mask, sequences, past_key_values, use_cache
             )
-            logits = self._force_eos(logits, sequences.shape[1], max_length)
+            logits = self._force_eos(logits, sequences.shape[1], max_length, forced_eos)
             next_tokens = torch.argmax(logits, dim=-1)
             if eos_ids is not None:
                 # Finished rows continue with padding.
@@ -259,6 +254,7 @@ class GenerationMixin:
         eos,
         pad_token_id,
         use_cache,
+        forced_eos,
     ):
         """Vectorised beam search: every step keeps the `num_beams` best running hypotheses of each batch item and the
         `num_beams` best finished ones (scored `sum_logprobs / generated_length**length_penalty`)."""
@@ -298,7 +294,9 @@ class GenerationMixin:
                 encoder_hidden_states, attention_mask, flat_sequences, past_key_values, use_cache
             )
             log_probs = nn.functional.log_softmax(logits, dim=-1)
-            log_probs = self._force_eos(log_probs, cur_len, max_length).view(batch_size, num_beams, vocab_size)
+            log_probs = self._force_eos(log_probs, cur_len, max_length, forced_eos).view(
+                batch_size, num_beams, vocab_size
+            )
             log_probs = (log_probs + running_scores[:, :, None]).view(batch_size, num_beams * vocab_size)
 
             # The best continuations over every beam of a batch item.
@@ -380,15 +378,17 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
         attention_mask: Optional[torch.Tensor] = None,
         max_length: Optional[int] = None,
         max_new_tokens: Optional[int] = None,
-        num_beams: int = 1,
-        length_penalty: float = 1.0,
-        early_stopping: Union[bool, str] = False,
-        num_return_sequences: int = 1,
+        num_beams: Optional[int] = None,
+        length_penalty: Optional[float] = None,
+        early_stopping: Union[bool, str, None] = None,
+        num_return_sequences: Optional[int] = None,
         eos_token_id: Union[int, list, None] = None,
         pad_token_id: Optional[int] = None,
-        use_cache: bool = True,
-        do_sample: bool = False,
+        use_cache: Optional[bool] = None,
+        do_sample: Optional[bool] = None,
         token_type_ids: Optional[torch.LongTensor] = None,
+        generation_config: Optional[GenerationConfig] = None,
+        **kwargs,
     ) -> torch.LongTensor:
         """Continue the prompts `input_ids`, greedily (`num_beams=1`) or by beam search.
 
@@ -398,16 +398,19 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
             attention_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
                 1 for tokens to attend to, 0 for padding. When omitted, it is inferred from `pad_token_id` if the
                 inputs contain it (and it is not an end-of-sequence id), else every token is attended to.
-            max_length (`int`, *optional*, defaults to 20):
-                The largest length of the returned sequences, the prompt included.
+            max_length (`int`, *optional*):
+                The largest length of the returned sequences, the prompt included; as for
+                [`GenerationMixin.generate`], every setting left out is read from `generation_config` (default
+                `model.generation_config`), else transformers' default (20 new tokens, at most
+                `config.max_position_embeddings` in all).
             max_new_tokens (`int`, *optional*):
                 The largest number of generated tokens; takes precedence over `max_length`.
             num_beams, length_penalty, early_stopping, num_return_sequences:
                 As for [`GenerationMixin.generate`].
             eos_token_id (`int` or `list[int]`, *optional*):
-                End-of-sequence id(s); defaults to `config.eos_token_id`.
+                End-of-sequence id(s); defaults to the generation configuration's.
             pad_token_id (`int`, *optional*):
-                Fills finished rows; defaults to `config.pad_token_id`, then the first end-of-sequence id.
+                Fills finished rows; defaults to the generation configuration's, then the first end-of-sequence id.
             use_cache (`bool`, *optional*, defaults to `True`):
                 Decode one token per step with the key/value cache (otherwise the whole sequence every step).
             do_sample (`bool`, *optional*, defaults to `False`):
@@ -415,13 +418,13 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
             token_type_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 The prompts' token types, for models that take them; each generated token gets the type of its row's
                 last prompt token, as in transformers.
+            generation_config, kwargs:
+                As for [`GenerationMixin.generate`].
 
         Returns:
             `torch.LongTensor` of shape `(batch_size * num_return_sequences, length)`: the prompt followed by the
             generated tokens; rows that finish early are padded.
         """
-        if do_sample:
-            raise NotImplementedError("generate() implements greedy and beam search only: pass do_sample=False")
         if token_type_ids is not None:
             if not self.generates_with_token_types:
                 raise ValueError(f"{type(self).__name__} takes no token_type_ids")
@@ -430,51 +433,33 @@ class DecoderOnlyGenerationMixin(GenerationMixin):
                     f"token_type_ids has shape {tuple(token_type_ids.shape)}; it must be that of input_ids "
                     f"{tuple(input_ids.shape)}"
                 )
-        if num_beams < 1:
-            raise ValueError(f"num_beams must be a positive integer, got {num_beams}")
-        if num_return_sequences > num_beams:
-            raise ValueError(
-                f"num_return_sequences ({num_return_sequences}) must be at most num_beams ({num_beams})"
-                + ("; greedy search returns one sequence per input" if num_beams == 1 else "")
-            )
-        if early_stopping not in (True, False, "never"):
-            raise ValueError(f"early_stopping must be True, False or 'never', got {early_stopping!r}")
-        eos = _as_list(eos_token_id if eos_token_id is not None else self.config.eos_token_id)
-        if pad_token_id is None:
-            pad_token_id = self.config.pad_token_id
-        if pad_token_id is None and eos is not None:
-            pad_token_id = eos[0]
+        settings, eos, pad_token_id = self._prepare_settings(
+            generation_config,
+            dict(
+                max_length=max_length,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                length_penalty=length_penalty,
+                early_stopping=early_stopping,
+                num_return_sequences=num_return_sequences,
+                eos_token_id=eos_token_id,
+                pad_token_id=pad_token_id,
+                use_cache=use_cache,
+                do_sample=do_sample,
+            ),
+            kwargs,
+        )
         if attention_mask is None:
             attention_mask = self._default_attention_mask(input_ids, pad_token_id, eos)
         prompt_length = input_ids.shape[1]
-        if max_new_tokens is not None:
-            max_length = max_new_tokens + prompt_length
-        elif max_length is None:
-            max_length = DEFAULT_MAX_LENGTH
+        max_length = max_length_for(settings, prompt_length, getattr(self.config, "max_position_embeddings", None))
         if max_length <= prompt_length:
             raise ValueError(
                 f"max_length ({max_length}) leaves no room to generate after the {prompt_length} prompt token(s)"
             )
         # The search passes the prompt's token types (or None) to `_next_logits` where an encoder-decoder passes the
         # encoder's states.
-        if num_beams == 1:
-            return self._greedy_search(
-                token_type_ids, attention_mask, input_ids, max_length, eos, pad_token_id, use_cache
-            )
-        # (batch * num_beams, ...): each batch item's beams are consecutive.
-        return self._beam_search(
-            None if token_type_ids is None else token_type_ids.repeat_interleave(num_beams, dim=0),
-            attention_mask.repeat_interleave(num_beams, dim=0),
-            input_ids.repeat_interleave(num_beams, dim=0),
-            max_length,
-            num_beams,
-            length_penalty,
-            early_stopping,
-            num_return_sequences,
-            eos,
-            pad_token_id,
-            use_cache,
-        )
+        return self._search(settings, token_type_ids, attention_mask, input_ids, max_length, eos, pad_token_id)
 
     def _next_logits(self, token_type_ids, attention_mask, sequences, past_key_values, use_cache):
         """Logits (batch, vocab) in fp32 for the token after `sequences`, and the updated cache. `attention_mask` and

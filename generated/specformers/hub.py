@@ -81,6 +81,31 @@ def resolve_config_file(
     return repo.download(CONFIG_NAME)
 
 
+def resolve_optional_file(
+    pretrained_model_name_or_path: Union[str, os.PathLike],
+    filename: str,
+    *,
+    cache_dir: Optional[Union[str, os.PathLike]] = None,
+    revision: Optional[str] = None,
+    local_files_only: bool = False,
+    token: Optional[Union[str, bool]] = None,
+    subfolder: str = "",
+    force_download: bool = False,
+    proxies: Optional[dict] = None,
+) -> Optional[str]:
+    """The local path of `filename` beside a checkpoint (`generation_config.json`, say), or None where there is none:
+    in a local directory (its `subfolder`), or in a Hub model repository, fetched into the cache (a file the
+    repository does not hold, or that offline mode finds in no cached snapshot, is None)."""
+    path = os.fspath(pretrained_model_name_or_path)
+    if os.path.isdir(path):
+        candidate = os.path.join(path, subfolder, filename)
+        return candidate if os.path.isfile(candidate) else None
+    if not is_repo_id(path):
+        return None
+    repo = HubRepository(path, cache_dir, revision, local_files_only, token, subfolder, force_download, proxies)
+    return repo.download(filename, required=False)
+
+
 def is_repo_id(text: str) -> bool:
     """Whether `text` can name a Hub repository (`'name'` or `'org/name'`; a path with more parts cannot)."""
     try:

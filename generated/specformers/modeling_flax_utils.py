@@ -24,6 +24,12 @@ from flax.traverse_util import flatten_dict, unflatten_dict
 
 from . import checkpoint
 from .configuration_utils import PretrainedConfig
+from .generation_config import (
+    load_generation_config,
+    model_generation_config,
+    move_generation_parameters,
+    save_generation_config,
+)
 from .hub import resolve_directory
 from .utils import check_input_shapes, id_bounds
 
@@ -587,11 +593,20 @@ class FlaxPreTrainedModel:
         if self.module_class is None:
             raise TypeError(f"{type(self).__name__} has no module_class: instantiate one of the public model classes")
         self.config = config
+        # The settings `generate` starts from (see `specformers.generation_config`); None for a model that does not
+        # generate, as in transformers.
+        self.generation_config = model_generation_config(self)
         self.dtype = dtype
         self.input_shape = input_shape
         self.key = jax.random.PRNGKey(seed)
         self.module = self.module_class(config=config, dtype=dtype, **kwargs)
         self._params = self.init_weights(self.key, input_shape) if _do_init else None
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether the model has a `generate` method (the language models of the encoder-decoders and decoder-only
+        stacks)."""
+        return callable(getattr(cls, "generate", None))
 
     # ------------------------------------------------------------------------------------------------------------------
     @property
@@ -862,6 +877,7 @@ class FlaxPreTrainedModel:
             ignore_unexpected_keys,
             config_name,
         )
+        load_generation_config(model, pretrained_model_name_or_path, hub)
         if not _do_init:
             return (model, params, model.loading_info) if output_loading_info else (model, params)
         model.params = params
@@ -874,7 +890,9 @@ class FlaxPreTrainedModel:
         max_shard_size: Union[int, str] = "5GB",
     ) -> None:
         """Write `config.json` + safetensors in transformers' PyTorch layout (loadable by
-        `transformers.<Class>.from_pretrained`), atomically.
+        `transformers.<Class>.from_pretrained`), atomically; a model that can generate also writes
+        `generation_config.json` (its `generation_config`, with the generation parameters its configuration holds
+        moved there, as transformers does).
 
         Args:
             save_directory: the directory (created if needed); weights files of an earlier save there are replaced.
@@ -882,6 +900,7 @@ class FlaxPreTrainedModel:
             max_shard_size: above this size (bytes, or a string like `"200MB"`) the weights are split into
                 `model-00001-of-0000N.safetensors` shards listed by `model.safetensors.index.json`.
         """
+        move_generation_parameters(self)
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("Flax") :]]
         state = {
@@ -890,6 +909,7 @@ class FlaxPreTrainedModel:
             if not any(re.search(pattern, k) for pattern in self._keys_not_saved)
         }
         checkpoint.save_numpy_state_dict(save_directory, state, config.to_json_string(), max_shard_size)
+        save_generation_config(self, save_directory)
 
 
 __all__ = [

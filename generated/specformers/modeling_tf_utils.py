@@ -35,6 +35,12 @@ import tensorflow as tf
 
 from . import checkpoint
 from .configuration_utils import PretrainedConfig
+from .generation_config import (
+    load_generation_config,
+    model_generation_config,
+    move_generation_parameters,
+    save_generation_config,
+)
 from .hub import resolve_directory
 from .utils import ModelOutput, id_bounds, length_limit, logger
 
@@ -618,6 +624,15 @@ class TFPreTrainedModel(keras.Model):
                 f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(config).__name__}"
             )
         self.config = config
+        # The settings `generate` starts from (see `specformers.generation_config`); None for a model that does not
+        # generate, as in transformers.
+        self.generation_config = model_generation_config(self)
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether the model has a `generate` method (the language models of the encoder-decoders and decoder-only
+        stacks)."""
+        return callable(getattr(cls, "generate", None))
 
     def build(self, input_shape=None):
         """Create every variable, with the shapes the configuration gives: one eager call on `dummy_inputs`.
@@ -844,13 +859,15 @@ class TFPreTrainedModel(keras.Model):
             config_name=config_name,
             keys_needing_config_flag=cls._keys_needing_config_flag,
         )
+        load_generation_config(model, pretrained_model_name_or_path, hub)
         if output_loading_info:
             return model, checkpoint.loading_info(missing, unexpected, mismatched)
         return model
 
     def save_pretrained(self, save_directory, max_shard_size="5GB") -> None:
         """Write `config.json` + safetensors with transformers' PyTorch names (loadable by transformers' PyTorch
-        classes), atomically.
+        classes), atomically; a model that can generate also writes `generation_config.json` (its
+        `generation_config`, with the generation parameters its configuration holds moved there, as transformers does).
 
         Args:
             save_directory: the directory (created if needed); weights files of an earlier save there are replaced.
@@ -867,10 +884,12 @@ class TFPreTrainedModel(keras.Model):
         tensors = {
             k: v for k, v in tensors.items() if not any(re.search(pattern, k) for pattern in self._keys_not_saved)
         }
+        move_generation_parameters(self)
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__[len("TF") :]]
         config.dtype = keras.backend.standardize_dtype(self.dtype_policy.variable_dtype)
         checkpoint.save_numpy_state_dict(save_directory, tensors, config.to_json_string(), max_shard_size)
+        save_generation_config(self, save_directory)
 
     # -- Keras training glue ---------------------------------------------------------------------------------------
     # `compile(optimizer)` without a loss trains on the model's own loss (labels in `x`, or `y` moved into them);

@@ -30,7 +30,12 @@ from .checkpoint import (
     split_from_pretrained_kwargs,
 )
 from .configuration_utils import PretrainedConfig
-from .generation_utils import GenerationConfig
+from .generation_config import (
+    load_generation_config,
+    model_generation_config,
+    move_generation_parameters,
+    save_generation_config,
+)
 from .hub import resolve_directory
 from .utils import check_input_shapes, id_bounds
 
@@ -243,6 +248,9 @@ class PreTrainedModel(nn.Module):
     def __init__(self, config: PretrainedConfig, *inputs, **kwargs) -> None:
         super().__init__()
         self.config = self._own_config(config)
+        # The settings `generate` starts from (see `specformers.generation_config`); None for a model that does not
+        # generate, as in transformers.
+        self.generation_config = model_generation_config(self)
         # State dicts leave out the aliases that checkpoints leave out (see `_drop_tied_aliases`).
         self.register_state_dict_post_hook(_drop_tied_aliases)
         self.register_load_state_dict_post_hook(_accept_missing_aliases)
@@ -298,12 +306,6 @@ class PreTrainedModel(nn.Module):
     def can_generate(cls) -> bool:
         """Whether the model has a `generate` method (the seq2seq language models)."""
         return callable(getattr(cls, "generate", None))
-
-    @property
-    def generation_config(self) -> Optional[GenerationConfig]:
-        """The defaults of `generate`, read from the configuration; `None` for a model that does not generate (as in
-        transformers)."""
-        return GenerationConfig.from_model_config(self.config) if self.can_generate() else None
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         """The number of parameters, each shared parameter counted once.
@@ -603,6 +605,7 @@ class PreTrainedModel(nn.Module):
         if name is not None:
             model.to(target_dtype)  # tables built in float32 on purpose (then cast, as `.to(dtype)` would)
         info = model._load_checkpoint(source, ignore_mismatched_sizes, ignore_unexpected_keys, config_name)
+        load_generation_config(model, pretrained_model_name_or_path, hub)
         model.eval()
         return (model, info) if output_loading_info else model
 
@@ -681,7 +684,9 @@ class PreTrainedModel(nn.Module):
     def save_pretrained(
         self, save_directory: Union[str, os.PathLike], max_shard_size: Union[int, str] = "5GB"
     ) -> None:
-        """Write `config.json` and the weights as safetensors with transformers' parameter names, atomically.
+        """Write `config.json` and the weights as safetensors with transformers' parameter names, atomically; a model
+        that can generate also writes `generation_config.json` (its `generation_config`, with the generation
+        parameters that its configuration holds moved there, as transformers moves them).
 
         Args:
             save_directory (`str` or `os.PathLike`):
@@ -707,6 +712,7 @@ class PreTrainedModel(nn.Module):
         }
         self.config.architectures = [type(self).__name__]
         self.config.dtype = str(self.dtype).split(".")[-1]
+        move_generation_parameters(self)
         save_checkpoint(
             save_directory,
             tensors,
@@ -715,6 +721,7 @@ class PreTrainedModel(nn.Module):
             lambda tensor: tensor.numel() * tensor.element_size(),
             max_shard_size,
         )
+        save_generation_config(self, save_directory)
 
     # ------------------------------------------------------------------------------------------------------------------
     # Masks

@@ -607,14 +607,11 @@ class FlaxBloomModel(FlaxBloomPreTrainedModel):
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
@@ -625,6 +622,9 @@ class FlaxBloomModel(FlaxBloomPreTrainedModel):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -647,14 +647,14 @@ class FlaxBloomModel(FlaxBloomPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        position_ids=None,
-        params=None,
         past_key_values=None,
+        params=None,
         dropout_rng=None,
         train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
@@ -667,14 +667,11 @@ class FlaxBloomModel(FlaxBloomPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
@@ -685,6 +682,9 @@ class FlaxBloomModel(FlaxBloomPreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -704,8 +704,8 @@ class FlaxBloomModel(FlaxBloomPreTrainedModel):
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            position_ids=position_ids,
             past_key_values=past_key_values,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -731,14 +731,11 @@ class FlaxBloomForCausalLM(FlaxBloomPreTrainedModel, FlaxDecoderOnlyGenerationMi
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
@@ -749,6 +746,9 @@ class FlaxBloomForCausalLM(FlaxBloomPreTrainedModel, FlaxDecoderOnlyGenerationMi
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -781,14 +781,14 @@ class FlaxBloomForCausalLM(FlaxBloomPreTrainedModel, FlaxDecoderOnlyGenerationMi
         self,
         input_ids=None,
         attention_mask=None,
-        position_ids=None,
-        params=None,
         past_key_values=None,
+        params=None,
         dropout_rng=None,
         train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
@@ -802,14 +802,11 @@ class FlaxBloomForCausalLM(FlaxBloomPreTrainedModel, FlaxDecoderOnlyGenerationMi
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
@@ -820,6 +817,9 @@ class FlaxBloomForCausalLM(FlaxBloomPreTrainedModel, FlaxDecoderOnlyGenerationMi
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -843,8 +843,8 @@ class FlaxBloomForCausalLM(FlaxBloomPreTrainedModel, FlaxDecoderOnlyGenerationMi
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            position_ids=position_ids,
             past_key_values=past_key_values,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -871,14 +871,11 @@ class FlaxBloomForSequenceClassification(FlaxBloomPreTrainedModel):
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
@@ -889,6 +886,9 @@ class FlaxBloomForSequenceClassification(FlaxBloomPreTrainedModel):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -915,14 +915,14 @@ class FlaxBloomForSequenceClassification(FlaxBloomPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        position_ids=None,
-        params=None,
         past_key_values=None,
+        params=None,
         dropout_rng=None,
         train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
@@ -936,14 +936,11 @@ class FlaxBloomForSequenceClassification(FlaxBloomPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
@@ -954,6 +951,9 @@ class FlaxBloomForSequenceClassification(FlaxBloomPreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -977,8 +977,8 @@ class FlaxBloomForSequenceClassification(FlaxBloomPreTrainedModel):
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            position_ids=position_ids,
             past_key_values=past_key_values,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -1005,14 +1005,11 @@ class FlaxBloomForTokenClassification(FlaxBloomPreTrainedModel):
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
         past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
             Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
             `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
             PRNG key for dropout; required when `train=True`.
         train (`bool`, *optional*):
@@ -1023,6 +1020,9 @@ class FlaxBloomForTokenClassification(FlaxBloomPreTrainedModel):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1047,14 +1047,14 @@ class FlaxBloomForTokenClassification(FlaxBloomPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        position_ids=None,
-        params=None,
         past_key_values=None,
+        params=None,
         dropout_rng=None,
         train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
@@ -1068,14 +1068,11 @@ class FlaxBloomForTokenClassification(FlaxBloomPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
             past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
                 Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
                 `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
                 PRNG key for dropout; required when `train=True`.
             train (`bool`, *optional*):
@@ -1086,6 +1083,9 @@ class FlaxBloomForTokenClassification(FlaxBloomPreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1107,8 +1107,8 @@ class FlaxBloomForTokenClassification(FlaxBloomPreTrainedModel):
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            position_ids=position_ids,
             past_key_values=past_key_values,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache if use_cache is not None else config.use_cache,
@@ -1135,9 +1135,6 @@ class FlaxBloomForQuestionAnswering(FlaxBloomPreTrainedModel):
         attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
             that are **not masked**, 0 for tokens that are **masked**.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1150,6 +1147,9 @@ class FlaxBloomForQuestionAnswering(FlaxBloomPreTrainedModel):
             Whether or not to return the hidden states of all layers.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1177,13 +1177,13 @@ class FlaxBloomForQuestionAnswering(FlaxBloomPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        position_ids=None,
         params=None,
         dropout_rng=None,
         train=False,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         start_positions=None,
@@ -1197,9 +1197,6 @@ class FlaxBloomForQuestionAnswering(FlaxBloomPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1212,6 +1209,9 @@ class FlaxBloomForQuestionAnswering(FlaxBloomPreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.

@@ -753,6 +753,14 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -784,6 +792,8 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -809,6 +819,14 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -831,6 +849,13 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -869,6 +894,14 @@ class FlaxRobertaPreLayerNormForMultipleChoice(FlaxRobertaPreLayerNormPreTrained
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -903,6 +936,8 @@ class FlaxRobertaPreLayerNormForMultipleChoice(FlaxRobertaPreLayerNormPreTrained
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -929,6 +964,14 @@ class FlaxRobertaPreLayerNormForMultipleChoice(FlaxRobertaPreLayerNormPreTrained
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -954,6 +997,13 @@ class FlaxRobertaPreLayerNormForMultipleChoice(FlaxRobertaPreLayerNormPreTrained
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -993,6 +1043,14 @@ class FlaxRobertaPreLayerNormForTokenClassification(FlaxRobertaPreLayerNormPreTr
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1026,6 +1084,8 @@ class FlaxRobertaPreLayerNormForTokenClassification(FlaxRobertaPreLayerNormPreTr
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1052,6 +1112,14 @@ class FlaxRobertaPreLayerNormForTokenClassification(FlaxRobertaPreLayerNormPreTr
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1076,6 +1144,13 @@ class FlaxRobertaPreLayerNormForTokenClassification(FlaxRobertaPreLayerNormPreTr
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1115,6 +1190,14 @@ class FlaxRobertaPreLayerNormForQuestionAnswering(FlaxRobertaPreLayerNormPreTrai
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1154,6 +1237,8 @@ class FlaxRobertaPreLayerNormForQuestionAnswering(FlaxRobertaPreLayerNormPreTrai
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1181,6 +1266,14 @@ class FlaxRobertaPreLayerNormForQuestionAnswering(FlaxRobertaPreLayerNormPreTrai
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1211,6 +1304,13 @@ class FlaxRobertaPreLayerNormForQuestionAnswering(FlaxRobertaPreLayerNormPreTrai
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1250,6 +1350,14 @@ class FlaxRobertaPreLayerNormForMaskedLM(FlaxRobertaPreLayerNormPreTrainedModel)
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1287,6 +1395,8 @@ class FlaxRobertaPreLayerNormForMaskedLM(FlaxRobertaPreLayerNormPreTrainedModel)
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1313,6 +1423,14 @@ class FlaxRobertaPreLayerNormForMaskedLM(FlaxRobertaPreLayerNormPreTrainedModel)
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1343,6 +1461,13 @@ class FlaxRobertaPreLayerNormForMaskedLM(FlaxRobertaPreLayerNormPreTrainedModel)
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1380,6 +1505,14 @@ class FlaxRobertaPreLayerNormForSequenceClassification(FlaxRobertaPreLayerNormPr
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1415,6 +1548,8 @@ class FlaxRobertaPreLayerNormForSequenceClassification(FlaxRobertaPreLayerNormPr
         token_type_ids=None,
         position_ids=None,
         head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         params=None,
         dropout_rng=None,
         train=False,
@@ -1441,6 +1576,14 @@ class FlaxRobertaPreLayerNormForSequenceClassification(FlaxRobertaPreLayerNormPr
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1471,6 +1614,13 @@ class FlaxRobertaPreLayerNormForSequenceClassification(FlaxRobertaPreLayerNormPr
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
