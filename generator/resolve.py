@@ -286,6 +286,7 @@ class Architecture:
     attribute_map: dict[str, str]
     embeddings: schema.EmbeddingsSpec
     embedding_size: str  # config field of the embedding width
+    lm_size: str  # config field of the `flat` / `transform` LM head's width (`lm_head.size`, else the embeddings')
     projection_owner: Optional[str]  # "model" or "encoder": the module that holds the E -> H projection
     projection_attr: Optional[str]
     projection_when: Optional[str]
@@ -1560,6 +1561,20 @@ def _resolve_head_components(c: _Context) -> None:
                 raise fail("a vocabulary projection outside the head (`decoder`) follows a `layout: flat` head (`dense`, activation, norm): write `layout: flat`", ["lm_head", "decoder"])
             if "." in spec.lm_head.path:
                 raise fail("with `decoder` at the top level, the head before it is a top-level module too: write `path: <attr>`", ["lm_head", "path"])
+    if spec.lm_head is not None and (spec.lm_head.size is not None or not spec.lm_head.tied):
+        at = ["lm_head", "size" if spec.lm_head.size is not None else "tied"]
+        if spec.lm_head.layout != "flat" or spec.lm_head.decoder is not None:
+            raise fail("a head width of its own and an untied vocabulary projection belong to a `layout: flat` head that holds its vocabulary projection (`<path>.decoder`, no top-level `decoder`): write `layout: flat` without `decoder`, or remove `size` and `tied`", at)
+        if spec.lm_head.size is not None:
+            need_field(spec.lm_head.size, ["lm_head", "size"])
+            if spec.lm_head.tied:
+                raise fail("a head width of its own cannot feed a vocabulary projection tied to the word embeddings: add `tied: false`", ["lm_head", "size"])
+        if not spec.lm_head.tied:
+            tie = next((f for f in spec.config.fields if f.name == "tie_word_embeddings"), None)
+            if tie is None or tie.choices != [False]:
+                raise fail("an untied LM head needs the configuration to refuse tying: declare `{name: tie_word_embeddings, type: bool, default: false, choices: [false], unsupported: \"<reason>\"}`", ["lm_head", "tied"])
+            if any(h.kind == "pretraining" for h in spec.heads):
+                raise fail("the pretraining head runs a tied LM head: remove `tied: false` or the pretraining head", ["lm_head", "tied"])
     if spec.discriminator_head is not None:
         need_field(spec.discriminator_head.activation.field, ["discriminator_head", "activation", "field"])
     if spec.sequence_summary is not None:
@@ -1890,6 +1905,7 @@ def resolve_architecture(
         attribute_map=dict(spec.config.attribute_map),
         embeddings=emb,
         embedding_size=emb.size,
+        lm_size=(spec.lm_head.size if spec.lm_head is not None and spec.lm_head.size else None) or emb.size,
         projection_owner=embeddings.projection_owner,
         projection_attr=embeddings.projection_attr,
         projection_when=embeddings.projection_when,

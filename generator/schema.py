@@ -855,6 +855,13 @@ class LMHeadSpec(Strict):
     # A top-level attribute of the head model (`generator_lm_head`): a Linear with its own bias, after `path`, which
     # then holds only `dense`, the activation and the norm.
     decoder: Optional[Identifier] = None
+    # flat (encoder stacks): the config field of the head's own width (`dense`'s output, the norm, the vocabulary
+    # projection's input); absent: the embeddings' width. A width of its own needs `tied: false`.
+    size: Optional[FieldName] = None
+    # flat (encoder stacks): false: the vocabulary projection `<path>.decoder` is a Linear with its own weight and bias,
+    # never tied to the word embeddings, and the head holds no `<path>.bias` (the configuration declares
+    # `tie_word_embeddings` with `choices: [false]`, as transformers' configuration that forces it False).
+    tied: bool = True
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
     # in checkpoints, not trained).
     logits_bias: Optional[Identifier] = None

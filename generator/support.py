@@ -364,6 +364,15 @@ RULES += tuple(
     Rule(kind, "feed_forward.activation_name", (_ABSENT,), "remove `activation_name` (and name the activation's config field in `activation`): a fixed feed-forward activation exists only in decoder-only stacks")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
+# An LM head of its own width, and an untied vocabulary projection with its own bias: the `flat` head of encoder stacks.
+RULES += tuple(
+    Rule(kind, path, allowed, instead)
+    for kind in RULE_KINDS if kind != ENCODER
+    for path, allowed, instead in (
+        ("lm_head.size", (_ABSENT,), "remove `size`: an LM head of its own width exists only in encoder stacks (`layout: flat`)"),
+        ("lm_head.tied", (_ABSENT, True), "remove `tied`: an untied `flat` LM head with its own decoder bias exists only in encoder stacks"),
+    )
+)
 # Soft-capped scores and logits, scores scaled by a config width instead of head_dim: decoder-only stacks only.
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead)

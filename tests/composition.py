@@ -119,6 +119,13 @@ def encoder_specs(draw, name: str) -> dict:
         if lm_head == "flat" and draw(st.booleans()):
             # The vocabulary projection at the top level, after a head that is a top-level module too.
             spec["lm_head"].update(path="predictions", decoder="vocab_projection")
+        elif lm_head == "flat" and draw(st.booleans()):
+            # An untied vocabulary projection with its own bias, the head of its own width or the embeddings' (RemBERT).
+            spec["lm_head"]["tied"] = False
+            spec["config"]["fields"].append(_field("tie_word_embeddings", "bool", False, choices=[False], unsupported="never tied"))
+            if draw(st.booleans()):
+                spec["lm_head"]["size"] = "output_embedding_size"
+                spec["config"]["fields"].append(_field("output_embedding_size", "int", draw(st.sampled_from([12, 20]))))
     if decoder:
         spec["decoder"] = {"causal": True, "cache": True}
         if attention_layout == "split" and draw(st.booleans()):
@@ -991,7 +998,8 @@ def describe(spec: dict) -> list[str]:
                    f"pooler={spec.get('pooler', {}).get('layout')}", f"lm_head={spec.get('lm_head', {}).get('layout')}",
                    f"decoder={'decoder' in spec}", f"cross_attention={'cross_module' in att}",
                    f"position_padding_idx={'position_padding_idx' in emb}",
-                   f"lm_head.decoder={'decoder' in spec.get('lm_head', {})}"]
+                   f"lm_head.decoder={'decoder' in spec.get('lm_head', {})}",
+                   f"lm_head.tied={spec.get('lm_head', {}).get('tied', True)}", f"lm_head.size={'size' in spec.get('lm_head', {})}"]
         task_type = emb.get("task_type")
         flag = task_type and next(f["default"] for f in spec["config"]["fields"] if f["name"] == task_type["flag"])
         labels.append(f"task_type={'absent' if task_type is None else 'on' if flag else 'off'}")
