@@ -1342,6 +1342,8 @@ def _resolve_feed_forward(c: _Context) -> None:
             need_field(getattr(ffn.experts, name), ["feed_forward", "experts", name])
         if isinstance(ffn.experts.normalize, str):
             need_field(ffn.experts.normalize, ["feed_forward", "experts", "normalize"])
+        if ffn.experts.jitter is not None:
+            need_field(ffn.experts.jitter, ["feed_forward", "experts", "jitter"])
         if ffn.activation_dropout is not None:
             raise c.fail("the experts' feed-forward has no dropout between its projections: remove `activation_dropout` or `experts`", ["feed_forward", "activation_dropout"])
 

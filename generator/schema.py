@@ -656,6 +656,11 @@ class ExpertsSpec(Strict):
     # Whether the top-k probabilities are divided by their sum: always (true), never (false), or as a boolean config
     # field says.
     normalize: Union[bool, FieldName] = True
+    # The float config field of the router's training-time jitter: in training, while the field is above 0, the
+    # feed-forward's input (the router's and the experts') is multiplied elementwise by noise drawn uniformly from
+    # `[1 - jitter, 1 + jitter]` (PyTorch's `uniform_`, TensorFlow's `tf.random.uniform`, Flax's `dropout` PRNG stream);
+    # evaluation is exact (no noise). None: no jitter.
+    jitter: Optional[FieldName] = None
 
 
 FeedForwardSpec.model_rebuild()

@@ -292,6 +292,16 @@ class FlaxMixtralBlock(nn.Module):
         # routing weight: zero outside the token's top-k.
         shape = hidden_states.shape
         tokens = hidden_states.reshape(-1, shape[-1])
+        if not deterministic and self.config.router_jitter_noise > 0:
+            # Training-time jitter: the router's and the experts' input times noise uniform in [1 - j, 1 + j], drawn
+            # from the `dropout` PRNG stream.
+            tokens = tokens * jax.random.uniform(
+                self.make_rng("dropout"),
+                tokens.shape,
+                tokens.dtype,
+                1.0 - self.config.router_jitter_noise,
+                1.0 + self.config.router_jitter_noise,
+            )
         router_logits = self.block_sparse_moe.gate(tokens)
         routing_probs = jax.nn.softmax(router_logits.astype(jnp.float32), axis=-1)
         top_weights, chosen = jax.lax.top_k(routing_probs, self.config.num_experts_per_tok)

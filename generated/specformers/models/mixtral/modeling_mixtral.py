@@ -211,6 +211,11 @@ class MixtralBlock(GradientCheckpointingLayer):
         # The chosen probabilities are renormalised to sum 1.
         batch_size, length, width = hidden_states.shape
         tokens = hidden_states.reshape(-1, width)
+        if self.training and self.config.router_jitter_noise > 0:
+            # Training-time jitter: the router's and the experts' input times noise uniform in [1 - j, 1 + j].
+            tokens = tokens * torch.empty_like(tokens).uniform_(
+                1.0 - self.config.router_jitter_noise, 1.0 + self.config.router_jitter_noise
+            )
         router_logits = self.block_sparse_moe.gate(tokens)
         routing_weights = nn.functional.softmax(router_logits, dim=-1, dtype=torch.float32)
         routing_weights, chosen = torch.topk(routing_weights, self.config.num_experts_per_tok, dim=-1)

@@ -257,6 +257,14 @@ class TFMixtralBlock(TFCompositeLayer):
         # routing weight: zero outside the token's top-k.
         shape = shape_list(hidden_states)
         tokens = tf.reshape(hidden_states, (-1, shape[-1]))
+        if training and self.config.router_jitter_noise > 0:
+            # Training-time jitter: the router's and the experts' input times noise uniform in [1 - j, 1 + j].
+            tokens = tokens * tf.random.uniform(
+                tf.shape(tokens),
+                1.0 - self.config.router_jitter_noise,
+                1.0 + self.config.router_jitter_noise,
+                dtype=tokens.dtype,
+            )
         router_logits = self.block_sparse_moe.gate(tokens)
         routing_probs = tf.nn.softmax(tf.cast(router_logits, tf.float32), axis=-1)
         top_weights, chosen = tf.math.top_k(routing_probs, k=self.config.num_experts_per_tok)
