@@ -464,10 +464,12 @@ def load_balancing_loss(
     """Switch Transformer's auxiliary load-balancing loss of a mixture of experts' routers: `router_logits` holds one
     (batch * seq, num_experts) array per block; `num_experts` times the sum over the experts of the share of the
     tokens' top-k choices that pick the expert times its mean router probability, over the tokens `attention_mask`
-    attends (its last `seq` columns), every token without a mask."""
+    attends (its last `seq` columns), every token without a mask; a float32 scalar, as transformers' PyTorch
+    `aux_loss`."""
     probs = jax.nn.softmax(jnp.concatenate(router_logits, axis=0), axis=-1)
     _, chosen = jax.lax.top_k(probs, top_k)
-    choices = jax.nn.one_hot(chosen, num_experts, dtype=probs.dtype)  # (blocks * batch * seq, top_k, num_experts)
+    choices = jax.nn.one_hot(chosen, num_experts, dtype=jnp.float32)  # (blocks * batch * seq, top_k, num_experts)
+    probs = probs.astype(jnp.float32)
     if attention_mask is None:
         weights = jnp.ones(probs.shape[:1], probs.dtype)
     else:

@@ -439,11 +439,12 @@ def load_balancing_loss(router_logits, num_experts, top_k, attention_mask=None):
     """Switch Transformer's auxiliary load-balancing loss of a mixture of experts' routers: `router_logits` holds one
     (batch * seq, num_experts) tensor per block; `num_experts` times the sum over the experts of the share of the
     tokens' top-k choices that pick the expert times its mean router probability, over the tokens `attention_mask`
-    attends (its last `seq` columns: with a cache, those of the new tokens), every token without a mask; a scalar,
-    as transformers' PyTorch `aux_loss`."""
+    attends (its last `seq` columns: with a cache, those of the new tokens), every token without a mask; a float32
+    scalar, as transformers' PyTorch `aux_loss`."""
     probs = tf.nn.softmax(tf.concat(router_logits, axis=0), axis=-1)
     _, chosen = tf.math.top_k(probs, k=top_k)
-    choices = tf.one_hot(chosen, num_experts, dtype=probs.dtype)  # (blocks * batch * seq, top_k, num_experts)
+    choices = tf.one_hot(chosen, num_experts, dtype=tf.float32)  # (blocks * batch * seq, top_k, num_experts)
+    probs = tf.cast(probs, tf.float32)
     if attention_mask is None:
         weights = tf.ones(tf.shape(probs)[:1], probs.dtype)
     else:

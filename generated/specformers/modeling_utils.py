@@ -799,7 +799,7 @@ class PreTrainedModel(nn.Module):
         one (batch * seq, num_experts) tensor per block; `num_experts` times the sum over the experts of the share of
         the tokens' top-k choices that pick the expert times its mean router probability, over the tokens
         `attention_mask` attends (its last `seq` columns: with a cache, those of the new tokens), every token without
-        a mask."""
+        a mask; float32, as transformers' (the share of the choices is)."""
         probs = nn.functional.softmax(torch.cat(router_logits, dim=0), dim=-1)
         _, chosen = torch.topk(probs, top_k, dim=-1)
         choices = nn.functional.one_hot(chosen, num_experts).float()  # (blocks * batch * seq, top_k, num_experts)
