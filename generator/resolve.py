@@ -1343,6 +1343,13 @@ def _resolve_feed_forward(c: _Context) -> None:
             need_field(getattr(ffn.experts, name), ["feed_forward", "experts", name])
         if isinstance(ffn.experts.normalize, str):
             need_field(ffn.experts.normalize, ["feed_forward", "experts", "normalize"])
+        if ffn.experts.jitter is not None:
+            need_field(ffn.experts.jitter, ["feed_forward", "experts", "jitter"])
+        for name in ("router_logits", "aux_loss_coef"):
+            need_field(getattr(ffn.experts, name), ["feed_forward", "experts", name])
+        if (ffn.experts.router_logits is None) != (ffn.experts.aux_loss_coef is None):
+            given, other = ("router_logits", "aux_loss_coef") if ffn.experts.aux_loss_coef is None else ("aux_loss_coef", "router_logits")
+            raise c.fail(f"the router logits and the auxiliary loss's factor come together: give `{other}` (a config field) or remove `{given}`", ["feed_forward", "experts", given])
         if ffn.activation_dropout is not None:
             raise c.fail("the experts' feed-forward has no dropout between its projections: remove `activation_dropout` or `experts`", ["feed_forward", "activation_dropout"])
 
@@ -1708,6 +1715,18 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         missing = [name for name in needed if name not in fields_of]
         if missing:
             raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this base model returns", loc + ["output"])
+    # The router logits (base model and causal LM) and the auxiliary loss (causal LM) of `feed_forward.experts.router_logits`.
+    moe_logits = spec.feed_forward.experts is not None and spec.feed_forward.experts.router_logits is not None
+    returned = {"base": ["router_logits"], "causal_lm": ["router_logits", "aux_loss"]}.get(h.kind, []) if moe_logits and decoder_only else []
+    fields_of = {f.name for f in outputs.get(output).fields}
+    missing = [name for name in returned if name not in fields_of]
+    if missing:
+        raise fail(f"output class {output!r} has no field {', '.join(map(repr, missing))}, which this model returns with `feed_forward.experts.router_logits`: name a class with {'it' if len(missing) == 1 else 'them'} (e.g. `MoeModelOutputWithPast` for the base model, `MoeCausalLMOutputWithPast` for the causal LM)", loc + ["output"] if h.output else loc)
+    unset = [name for name in ("router_logits", "aux_loss") if name in fields_of and name not in returned]
+    if unset:
+        where = "this head does not return them" if moe_logits else "the spec renders no router logits (`feed_forward.experts.router_logits`)"
+        fields = f"the field {unset[0]!r}" if len(unset) == 1 else f"the fields {', '.join(map(repr, unset))}"
+        raise fail(f"output class {output!r} has {fields}, but {where}: name a class without {'it' if len(unset) == 1 else 'them'}", loc + ["output"] if h.output else loc)
     if not h.sinusoidal_saved and spec.embeddings.sinusoidal is True and spec.embeddings.sinusoidal_layout == "fairseq":
         raise fail("fairseq's always fixed table is a constant the model computes, never saved in checkpoints: remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
     if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
@@ -1805,7 +1824,8 @@ def _check_flax_positional(c: _Context, arguments: schema.ArgumentsSpec) -> None
         taken |= {"params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"}
     else:
         token_type = c.spec.embeddings.token_type == "word"
-        taken = {a.name for h in c.spec.heads for a in _decoder_only_arguments(h.kind, "flax", arguments, token_type=token_type)}
+        router_logits = c.spec.feed_forward.experts is not None and c.spec.feed_forward.experts.router_logits is not None
+        taken = {a.name for h in c.spec.heads for a in _decoder_only_arguments(h.kind, "flax", arguments, token_type=token_type, router_logits=router_logits)}
     for i, name in enumerate(order):
         loc = ["flax_positional_order", i]
         if name in _LABEL_NAMES:
@@ -2013,11 +2033,13 @@ def _head_arguments(
         )
     if decoder_only:
         token_type = spec.embeddings.token_type == "word"
+        router_logits = spec.feed_forward.experts is not None and spec.feed_forward.experts.router_logits is not None
         order = spec.torch_positional_order
         if framework == "torch" and order is not None:
             names = order.heads.get(kind, order.inputs)
-            return _torch_positional(_decoder_only_arguments(kind, framework, arguments, token_type=token_type), names, kind, arguments)
-        return _decoder_only_arguments(kind, framework, arguments, token_type, spec.flax_positional_order)
+            args = _decoder_only_arguments(kind, framework, arguments, token_type=token_type, router_logits=router_logits)
+            return _torch_positional(args, names, kind, arguments)
+        return _decoder_only_arguments(kind, framework, arguments, token_type, spec.flax_positional_order, router_logits)
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type is True or (names_layout and spec.embeddings.token_type == "word"):
         names.append("token_type_ids")
@@ -2078,10 +2100,12 @@ def _head_arguments(
 
 def _decoder_only_arguments(
     kind: str, framework: str, arguments: schema.ArgumentsSpec, token_type: bool = False,
-    flax_order: Optional[list[str]] = None,
+    flax_order: Optional[list[str]] = None, router_logits: bool = False,
 ) -> tuple[Argument, ...]:
     """transformers' GPT-2-style signatures: every head but question answering takes a cache; `token_type`: the
-    heads take `token_type_ids` (embedded by the word embeddings); `flax_order`: the spec's `flax_positional_order`."""
+    heads take `token_type_ids` (embedded by the word embeddings); `flax_order`: the spec's `flax_positional_order`;
+    `router_logits` (`feed_forward.experts.router_logits`): the base model and the causal LM take
+    `output_router_logits` (before `return_dict`)."""
     names = ["input_ids"] + (["past_key_values"] if kind != "question_answering" else [])
     names += ["attention_mask"] + (["token_type_ids"] if token_type else []) + ["position_ids", "head_mask", "inputs_embeds"]
     if kind != "question_answering":
@@ -2092,11 +2116,16 @@ def _decoder_only_arguments(
         # specformers takes and the labels. Listed encoder states keep their places as placeholders (GPT-2's: its
         # Flax classes take them before `params`, these stacks have no cross-attention).
         flags = ["dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"]
+        if router_logits and kind in ("base", "causal_lm"):
+            flags.insert(flags.index("return_dict"), "output_router_logits")
         order = [n for n in (flax_order or _FLAX_DECODER_ONLY_ORDER) if n in names + flags + ["params"] or n in _ENCODER_STATES]
         placeholders = tuple(n for n in order if n in _ENCODER_STATES)
         rest = [n for n in names + flags if n not in order]
         return _document(order + rest + labels, kind, arguments, placeholders)
-    return _document(names + labels + _seq2seq_tail(framework), kind, arguments)
+    tail = _seq2seq_tail(framework)
+    if router_logits and kind in ("base", "causal_lm"):
+        tail.insert(tail.index("return_dict"), "output_router_logits")
+    return _document(names + labels + tail, kind, arguments)
 
 
 # transformers' usual Flax order of decoder-only classes' arguments (a spec's `flax_positional_order` replaces it).

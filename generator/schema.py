@@ -656,6 +656,22 @@ class ExpertsSpec(Strict):
     # Whether the top-k probabilities are divided by their sum: always (true), never (false), or as a boolean config
     # field says.
     normalize: Union[bool, FieldName] = True
+    # The float config field of the router's training-time jitter: in training, while the field is above 0, the
+    # feed-forward's input (the router's and the experts') is multiplied elementwise by noise drawn uniformly from
+    # `[1 - jitter, 1 + jitter]` (PyTorch's `uniform_`, TensorFlow's `tf.random.uniform`, Flax's `dropout` PRNG stream);
+    # evaluation is exact (no noise). None: no jitter.
+    jitter: Optional[FieldName] = None
+    # The boolean config field of the default of the forward argument `output_router_logits`, which the base model and
+    # the causal LM then take: with it, the base model returns each block's router logits (`router_logits`, one
+    # `[batch * sequence_length, count]` tensor per block) and the causal LM also the auxiliary load-balancing loss
+    # (`aux_loss`: Switch Transformer's, `count` times the sum over the experts of the share of the top-k choices that
+    # pick the expert times its mean router probability, over every block's tokens that `attention_mask` attends;
+    # with a cache, the mask's last columns, those of the new tokens), added to the loss times `aux_loss_coef` when
+    # labels are given. The base model's and the causal LM's output classes (`heads[].output`) hold these fields.
+    # None: no router logits.
+    router_logits: Optional[FieldName] = None
+    # With `router_logits`: the float config field of the auxiliary loss's factor in the loss.
+    aux_loss_coef: Optional[FieldName] = None
 
 
 FeedForwardSpec.model_rebuild()

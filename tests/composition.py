@@ -481,6 +481,19 @@ def decoder_only_specs(draw, name: str) -> dict:
                                    "normalize": draw(st.sampled_from([True, False, "norm_topk_prob"]))}
         if experts["normalize"] == "norm_topk_prob":
             fields.append(_field("norm_topk_prob", "bool", draw(st.booleans())))
+        if draw(st.booleans()):
+            # The router's training-time jitter (evaluation, which the test compares, is exact).
+            fields.append(_field("router_jitter_noise", "float", draw(st.sampled_from([0.0, 0.1]))))
+            experts["jitter"] = "router_jitter_noise"
+        if draw(st.booleans()):
+            # The router logits returned (by default: compared) and the auxiliary loss, in the output classes that
+            # hold them.
+            fields += [_field("output_router_logits", "bool", True), _field("router_aux_loss_coef", "float", 0.01)]
+            experts.update(router_logits="output_router_logits", aux_loss_coef="router_aux_loss_coef")
+            outputs = {"base": "MoeModelOutputWithPast", "causal_lm": "MoeCausalLMOutputWithPast"}
+            for head in heads:
+                if head["kind"] in outputs:
+                    head["output"] = outputs[head["kind"]]
         for role in ("ffn.gate", "ffn.input", "ffn.output"):
             if role in names:
                 names[role] = names[role].rsplit(".", 1)[-1]
@@ -977,6 +990,8 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.activation_name={ffn.get('activation_name')}",
                        f"decoder_only.size_from_config={ffn.get('size', 'intermediate_size') is not None}",
                        f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",
+                       f"decoder_only.experts_jitter={'jitter' in ffn.get('experts', {})}",
+                       f"decoder_only.router_logits={'router_logits' in ffn.get('experts', {})}",
                        f"decoder_only.clip={'clip' in att}",
                        f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
                        f"decoder_only.norm.final_unless={'final_unless' in spec['norm']}",

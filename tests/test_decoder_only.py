@@ -187,6 +187,11 @@ def _reference_generate(model, config, input_ids, attention_mask, num_beams: int
     import torch
 
     types = {} if token_type_ids is None else {"token_type_ids": torch.from_numpy(token_type_ids)}
+    if getattr(config, "output_router_logits", False):
+        # transformers' mixture-of-experts causal LMs compute the auxiliary loss in every decoding step from the
+        # whole attention mask and the new tokens' router logits, whose shapes then disagree (a RuntimeError): the
+        # search does not read them.
+        types["output_router_logits"] = False
     with torch.no_grad():
         out = model.generate(
             torch.from_numpy(input_ids),

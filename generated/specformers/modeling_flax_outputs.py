@@ -221,6 +221,76 @@ class FlaxBaseModelOutputWithPastAndCrossAttentions(ModelOutput):
 
 @_register_pytree
 @dataclass
+class FlaxMoeModelOutputWithPast(ModelOutput):
+    """Base class for model's outputs, with potential hidden states and attentions.
+
+    Args:
+        last_hidden_state (`jnp.ndarray` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the model.
+        past_key_values (`tuple(tuple(jnp.ndarray))` of shape `(batch_size, num_heads, sequence_length, embed_size_per_head)`, *optional*):
+            Pre-computed key and value states of the attention blocks (one `(key, value)` pair per layer, plus the
+            cross-attention pair in encoder-decoder models) that can be used (see the `past_key_values` input) to speed
+            up sequential decoding. Returned when `use_cache=True` is passed or when `config.use_cache=True`.
+        hidden_states (`tuple(jnp.ndarray)` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Hidden-states of the model at the output of each layer plus the optional initial embedding outputs: one
+            tensor for the embeddings (if the model has an embedding layer) and one per layer. Returned when
+            `output_hidden_states=True` is passed or when `config.output_hidden_states=True`.
+        attentions (`tuple(jnp.ndarray)` of shape `(batch_size, num_heads, sequence_length, sequence_length)`, *optional*):
+            Attention weights after the attention softmax, used to compute the weighted average in the self-attention
+            heads; one tensor per layer. Returned when `output_attentions=True` is passed or when
+            `config.output_attentions=True`.
+        router_logits (`tuple(jnp.ndarray)` of shape `(batch_size, sequence_length, num_experts)`, *optional*):
+            Raw router logits (before softmax) of each mixture-of-experts layer, used to compute the auxiliary loss.
+            Returned when `output_router_logits=True`.
+    """
+
+    last_hidden_state: Optional[jnp.ndarray] = None
+    past_key_values: Optional[tuple[tuple[jnp.ndarray, ...], ...]] = None
+    hidden_states: Optional[tuple[jnp.ndarray, ...]] = None
+    attentions: Optional[tuple[jnp.ndarray, ...]] = None
+    router_logits: Optional[tuple[jnp.ndarray, ...]] = None
+
+
+@_register_pytree
+@dataclass
+class FlaxMoeCausalLMOutputWithPast(ModelOutput):
+    """Base class for causal language model (or autoregressive) with mixture of experts outputs.
+
+    Args:
+        loss (`jnp.ndarray` of shape `(1,)`, *optional*):
+            Loss, returned when labels are provided.
+        aux_loss (`jnp.ndarray` of shape `(1,)`, *optional*):
+            Auxiliary load-balancing loss of a sparse (mixture-of-experts) model, returned when labels are provided.
+        logits (`jnp.ndarray` of shape `(batch_size, sequence_length, config.vocab_size)`, *optional*):
+            Prediction scores of the language modeling head (scores for each vocabulary token before SoftMax).
+        past_key_values (`tuple(tuple(jnp.ndarray))` of shape `(batch_size, num_heads, sequence_length, embed_size_per_head)`, *optional*):
+            Pre-computed key and value states of the attention blocks (one `(key, value)` pair per layer, plus the
+            cross-attention pair in encoder-decoder models) that can be used (see the `past_key_values` input) to speed
+            up sequential decoding. Returned when `use_cache=True` is passed or when `config.use_cache=True`.
+        hidden_states (`tuple(jnp.ndarray)` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+            Hidden-states of the model at the output of each layer plus the optional initial embedding outputs: one
+            tensor for the embeddings (if the model has an embedding layer) and one per layer. Returned when
+            `output_hidden_states=True` is passed or when `config.output_hidden_states=True`.
+        attentions (`tuple(jnp.ndarray)` of shape `(batch_size, num_heads, sequence_length, sequence_length)`, *optional*):
+            Attention weights after the attention softmax, used to compute the weighted average in the self-attention
+            heads; one tensor per layer. Returned when `output_attentions=True` is passed or when
+            `config.output_attentions=True`.
+        router_logits (`tuple(jnp.ndarray)` of shape `(batch_size, sequence_length, num_experts)`, *optional*):
+            Raw router logits (before softmax) of each mixture-of-experts layer, used to compute the auxiliary loss.
+            Returned when `output_router_logits=True`.
+    """
+
+    loss: Optional[jnp.ndarray] = None
+    aux_loss: Optional[jnp.ndarray] = None
+    logits: Optional[jnp.ndarray] = None
+    past_key_values: Optional[tuple[tuple[jnp.ndarray, ...], ...]] = None
+    hidden_states: Optional[tuple[jnp.ndarray, ...]] = None
+    attentions: Optional[tuple[jnp.ndarray, ...]] = None
+    router_logits: Optional[tuple[jnp.ndarray, ...]] = None
+
+
+@_register_pytree
+@dataclass
 class FlaxSeq2SeqModelOutput(ModelOutput):
     """Base class for model encoder's outputs that also contains : pre-computed hidden states that can speed up sequential decoding.
 
@@ -858,6 +928,8 @@ __all__ = [
     "FlaxBaseModelOutputWithPast",
     "FlaxBaseModelOutputWithPoolingAndCrossAttentions",
     "FlaxBaseModelOutputWithPastAndCrossAttentions",
+    "FlaxMoeModelOutputWithPast",
+    "FlaxMoeCausalLMOutputWithPast",
     "FlaxSeq2SeqModelOutput",
     "FlaxCausalLMOutput",
     "FlaxCausalLMOutputWithPast",

@@ -458,6 +458,29 @@ def causal_lm_loss(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
     return cross_entropy(logits[:, :-1, :], labels[:, 1:])
 
 
+def load_balancing_loss(
+    router_logits: tuple, num_experts: int, top_k: int, attention_mask: Optional[jnp.ndarray] = None
+) -> jnp.ndarray:
+    """Switch Transformer's auxiliary load-balancing loss of a mixture of experts' routers: `router_logits` holds one
+    (batch * seq, num_experts) array per block; `num_experts` times the sum over the experts of the share of the
+    tokens' top-k choices that pick the expert times its mean router probability, over the tokens `attention_mask`
+    attends (its last `seq` columns), every token without a mask; a float32 scalar, as transformers' PyTorch
+    `aux_loss`."""
+    probs = jax.nn.softmax(jnp.concatenate(router_logits, axis=0), axis=-1)
+    _, chosen = jax.lax.top_k(probs, top_k)
+    choices = jax.nn.one_hot(chosen, num_experts, dtype=jnp.float32)  # (blocks * batch * seq, top_k, num_experts)
+    probs = probs.astype(jnp.float32)
+    if attention_mask is None:
+        weights = jnp.ones(probs.shape[:1], probs.dtype)
+    else:
+        length = router_logits[0].shape[0] // attention_mask.shape[0]
+        # Each block's tokens in the mask's (batch, seq) order.
+        weights = jnp.tile(attention_mask[:, -length:].astype(probs.dtype).reshape(-1), len(router_logits))
+    tokens_per_expert = (choices * weights[:, None, None]).sum(axis=0) / weights.sum()
+    prob_per_expert = (probs * weights[:, None]).sum(axis=0) / weights.sum()
+    return (tokens_per_expert * prob_per_expert[None, :]).sum() * num_experts
+
+
 def classification_loss(logits: jnp.ndarray, labels: jnp.ndarray, name: str = "labels") -> jnp.ndarray:
     """Cross-entropy with one class per last-dimension entry of `logits`; `name` is the labels' argument."""
     check_label_shape(name, labels, logits.shape[:-1], f"one class index in [0, {logits.shape[-1]}) per prediction")

@@ -435,6 +435,28 @@ def causal_lm_loss(labels, logits):
     return reduced_loss(cross_entropy(labels[:, 1:], logits[:, :-1]))
 
 
+def load_balancing_loss(router_logits, num_experts, top_k, attention_mask=None):
+    """Switch Transformer's auxiliary load-balancing loss of a mixture of experts' routers: `router_logits` holds one
+    (batch * seq, num_experts) tensor per block; `num_experts` times the sum over the experts of the share of the
+    tokens' top-k choices that pick the expert times its mean router probability, over the tokens `attention_mask`
+    attends (its last `seq` columns: with a cache, those of the new tokens), every token without a mask; a float32
+    scalar, as transformers' PyTorch `aux_loss`."""
+    probs = tf.nn.softmax(tf.concat(router_logits, axis=0), axis=-1)
+    _, chosen = tf.math.top_k(probs, k=top_k)
+    choices = tf.one_hot(chosen, num_experts, dtype=tf.float32)  # (blocks * batch * seq, top_k, num_experts)
+    probs = tf.cast(probs, tf.float32)
+    if attention_mask is None:
+        weights = tf.ones(tf.shape(probs)[:1], probs.dtype)
+    else:
+        length = tf.shape(router_logits[0])[0] // tf.shape(attention_mask)[0]
+        # Each block's tokens in the mask's (batch, seq) order.
+        mask = tf.reshape(tf.cast(attention_mask[:, -length:], probs.dtype), (-1,))
+        weights = tf.tile(mask, [len(router_logits)])
+    tokens_per_expert = tf.reduce_sum(choices * weights[:, None, None], axis=0) / tf.reduce_sum(weights)
+    prob_per_expert = tf.reduce_sum(probs * weights[:, None], axis=0) / tf.reduce_sum(weights)
+    return tf.reduce_sum(tokens_per_expert * prob_per_expert[None, :]) * num_experts
+
+
 def token_discriminator_loss(labels, logits, attention_mask=None):
     """Binary cross-entropy with logits, one 0/1 label per token (`logits` and `labels` (batch, seq)), averaged over
     the attended tokens (`attention_mask` 1), or over every token without a mask; shape (1,)."""

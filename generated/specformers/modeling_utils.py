@@ -792,6 +792,28 @@ class PreTrainedModel(nn.Module):
         return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100)
 
     @staticmethod
+    def load_balancing_loss(
+        router_logits: tuple, num_experts: int, top_k: int, attention_mask: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Switch Transformer's auxiliary load-balancing loss of a mixture of experts' routers: `router_logits` holds
+        one (batch * seq, num_experts) tensor per block; `num_experts` times the sum over the experts of the share of
+        the tokens' top-k choices that pick the expert times its mean router probability, over the tokens
+        `attention_mask` attends (its last `seq` columns: with a cache, those of the new tokens), every token without
+        a mask; float32, as transformers' (the share of the choices is)."""
+        probs = nn.functional.softmax(torch.cat(router_logits, dim=0), dim=-1)
+        _, chosen = torch.topk(probs, top_k, dim=-1)
+        choices = nn.functional.one_hot(chosen, num_experts).float()  # (blocks * batch * seq, top_k, num_experts)
+        if attention_mask is None:
+            weights = torch.ones(probs.shape[0], dtype=probs.dtype, device=probs.device)
+        else:
+            length = router_logits[0].shape[0] // attention_mask.shape[0]
+            # Each block's tokens in the mask's (batch, seq) order.
+            weights = attention_mask[:, -length:].to(probs.dtype).reshape(-1).repeat(len(router_logits))
+        tokens_per_expert = (choices * weights[:, None, None]).sum(dim=0) / weights.sum()
+        prob_per_expert = (probs * weights[:, None]).sum(dim=0) / weights.sum()
+        return (tokens_per_expert * prob_per_expert[None, :]).sum() * num_experts
+
+    @staticmethod
     def classification_loss(logits: torch.Tensor, labels: torch.Tensor, name: str = "labels") -> torch.Tensor:
         """Cross-entropy with one class per last-dimension entry of `logits`; `name` is the labels' argument."""
         check_label_shape(

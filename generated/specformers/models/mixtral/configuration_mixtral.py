@@ -61,14 +61,14 @@ class MixtralConfig(PretrainedConfig):
         num_local_experts (`int`, *optional*, defaults to 8):
             Number of experts per sparse MLP layer.
         output_router_logits (`bool`, *optional*, defaults to False):
-            Whether the router logits (and the auxiliary loss) are returned: not rendered by specformers, so only
-            `False` is accepted.
+            Whether the base model and the causal LM return the router logits (the causal LM also the auxiliary
+            load-balancing loss, part of the loss with labels): the default of their `output_router_logits` argument.
         router_aux_loss_coef (`float`, *optional*, defaults to 0.001):
-            The factor of the auxiliary load-balancing loss in the total loss (it counts only with
-            `output_router_logits`, which specformers does not render).
+            The factor of the auxiliary load-balancing loss in the total loss (with `output_router_logits` and labels).
         router_jitter_noise (`float`, *optional*, defaults to 0.0):
-            Amount of multiplicative noise added to the router's input in training: not rendered by specformers, so only
-            `0.0` is accepted.
+            Amount of multiplicative noise on the sparse feed-forward's input (the router's and the experts') in
+            training: each value times a factor uniform in [1 - router_jitter_noise, 1 + router_jitter_noise]; none in
+            evaluation.
         kwargs:
             Fields of the shared base class ([`PretrainedConfig`]): `num_labels`, `problem_type`, `is_decoder`, ...
     """
@@ -110,14 +110,6 @@ class MixtralConfig(PretrainedConfig):
             tie_word_embeddings=tie_word_embeddings,
             **kwargs,
         )
-        if output_router_logits not in [False]:
-            raise ValueError(
-                f"output_router_logits={output_router_logits!r} is not supported (accepted: [False]): the router logits and the auxiliary load-balancing loss are not returned by specformers' Mixtral models; leave output_router_logits False"
-            )
-        if router_jitter_noise not in [0.0]:
-            raise ValueError(
-                f"router_jitter_noise={router_jitter_noise!r} is not supported (accepted: [0.0]): training-time router jitter noise is not rendered; leave router_jitter_noise 0.0"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 from ...activations_flax import ACT2FN
 from ...generation_flax_utils import FlaxDecoderOnlyGenerationMixin
 from ...modeling_flax_outputs import (
-    FlaxBaseModelOutputWithPastAndCrossAttentions,
-    FlaxCausalLMOutputWithPast,
+    FlaxMoeCausalLMOutputWithPast,
+    FlaxMoeModelOutputWithPast,
     FlaxQuestionAnsweringModelOutput,
     FlaxSequenceClassifierOutputWithPast,
     FlaxTokenClassifierOutput,
@@ -32,6 +32,7 @@ from ...modeling_flax_utils import (
     check_inputs,
     classification_loss,
     expand_head_mask,
+    load_balancing_loss,
     logical,
     mask_value,
     normal_init,
@@ -247,7 +248,8 @@ class FlaxMixtralBlock(nn.Module):
         or padding); `rotary` holds the cosines and sines of the new positions' rotary angles. With `cache_index` (a scalar),
         `layer_past` is a preallocated `(key, value)` pair whose positions from `cache_index` on receive the new
         keys and values (generation under `jax.jit`); without it, the new ones are appended. Returns the new hidden
-        states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or None)."""
+        states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or None),
+        then the router logits (batch * seq, experts)."""
         residual = hidden_states
         hidden_states = self.input_layernorm(hidden_states)
         query = self.self_attn.q_proj(hidden_states)
@@ -292,6 +294,16 @@ class FlaxMixtralBlock(nn.Module):
         # routing weight: zero outside the token's top-k.
         shape = hidden_states.shape
         tokens = hidden_states.reshape(-1, shape[-1])
+        if not deterministic and self.config.router_jitter_noise > 0:
+            # Training-time jitter: the router's and the experts' input times noise uniform in [1 - j, 1 + j], drawn
+            # from the `dropout` PRNG stream.
+            tokens = tokens * jax.random.uniform(
+                self.make_rng("dropout"),
+                tokens.shape,
+                tokens.dtype,
+                1.0 - self.config.router_jitter_noise,
+                1.0 + self.config.router_jitter_noise,
+            )
         router_logits = self.block_sparse_moe.gate(tokens)
         routing_probs = jax.nn.softmax(router_logits.astype(jnp.float32), axis=-1)
         top_weights, chosen = jax.lax.top_k(routing_probs, self.config.num_experts_per_tok)
@@ -308,7 +320,7 @@ class FlaxMixtralBlock(nn.Module):
             mixed = mixed + routed * routing_weights[:, index, None]
         hidden_states = mixed.reshape(shape)
         hidden_states = residual + hidden_states
-        return hidden_states, present, probs if output_attentions else None
+        return hidden_states, present, probs if output_attentions else None, router_logits
 
 
 class FlaxMixtralModule(nn.Module):
@@ -348,6 +360,7 @@ class FlaxMixtralModule(nn.Module):
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        output_router_logits: bool = False,
         return_dict: bool = True,
     ):
         """The hidden states after the final norm, the cache and, on request, every block's input and attention
@@ -404,10 +417,11 @@ class FlaxMixtralModule(nn.Module):
         presents = () if use_cache else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_router_logits = () if output_router_logits else None
         for i in range(config.num_hidden_layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, present, probs = self.layers[i](
+            hidden_states, present, probs, router_logits = self.layers[i](
                 hidden_states,
                 extended_mask,
                 rotary,
@@ -422,14 +436,17 @@ class FlaxMixtralModule(nn.Module):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
+            if output_router_logits:
+                all_router_logits += (router_logits,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
-        output = FlaxBaseModelOutputWithPastAndCrossAttentions(
+        output = FlaxMoeModelOutputWithPast(
             last_hidden_state=hidden_states,
             past_key_values=presents,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            router_logits=all_router_logits,
         )
         return output if return_dict else output.to_tuple()
 
@@ -466,6 +483,7 @@ class FlaxMixtralForCausalLMModule(nn.Module):
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        output_router_logits: bool = False,
         return_dict: bool = True,
     ):
         outputs = self.model(
@@ -480,6 +498,7 @@ class FlaxMixtralForCausalLMModule(nn.Module):
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            output_router_logits=output_router_logits,
             return_dict=True,
         )
         hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
@@ -491,8 +510,26 @@ class FlaxMixtralForCausalLMModule(nn.Module):
         else:
             logits = self.lm_head(hidden_states)
         loss = causal_lm_loss(logits, labels) if labels is not None else None
-        values = dict(loss=loss, logits=logits, past_key_values=outputs.past_key_values)
-        output = FlaxCausalLMOutputWithPast(
+        aux_loss = None
+        if output_router_logits:
+            # The routers' auxiliary load-balancing loss over the attended tokens, part of the loss with labels; with
+            # a preallocated cache, the mask's columns of the new tokens.
+            mask = attention_mask
+            if cache_index is not None and attention_mask is not None:
+                mask = jax.lax.dynamic_slice_in_dim(attention_mask, cache_index, logits.shape[1], axis=1)
+            aux_loss = load_balancing_loss(
+                outputs.router_logits, self.config.num_local_experts, self.config.num_experts_per_tok, mask
+            )
+            if loss is not None:
+                loss = loss + self.config.router_aux_loss_coef * aux_loss
+        values = dict(
+            loss=loss,
+            aux_loss=aux_loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            router_logits=outputs.router_logits,
+        )
+        output = FlaxMoeCausalLMOutputWithPast(
             **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
@@ -744,9 +781,14 @@ class FlaxMixtralModel(FlaxMixtralPreTrainedModel):
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
+        output_router_logits (`bool`, *optional*):
+            Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+            `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+            loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+            configuration's `output_router_logits`.
 
     Returns:
-        [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        [`FlaxMoeModelOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
         `tuple` of the same fields in the same order, without the fields that are `None`.
     """
 
@@ -767,6 +809,7 @@ class FlaxMixtralModel(FlaxMixtralPreTrainedModel):
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
+        output_router_logits=None,
     ):
         """Run the model.
 
@@ -804,9 +847,14 @@ class FlaxMixtralModel(FlaxMixtralPreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
+            output_router_logits (`bool`, *optional*):
+                Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+                `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+                loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+                configuration's `output_router_logits`.
 
         Returns:
-            [`FlaxBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`FlaxMoeModelOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
@@ -821,6 +869,9 @@ class FlaxMixtralModel(FlaxMixtralPreTrainedModel):
             output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
             output_hidden_states=(
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            output_router_logits=(
+                output_router_logits if output_router_logits is not None else config.output_router_logits
             ),
             return_dict=return_dict if return_dict is not None else config.return_dict,
         )
@@ -868,13 +919,18 @@ class FlaxMixtralForCausalLM(FlaxMixtralPreTrainedModel, FlaxDecoderOnlyGenerati
         use_cache (`bool`, *optional*):
             If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
             `past_key_values`).
+        output_router_logits (`bool`, *optional*):
+            Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+            `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+            loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+            configuration's `output_router_logits`.
         labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
             `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
             computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
     Returns:
-        [`FlaxCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        [`FlaxMoeCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
         `tuple` of the same fields in the same order, without the fields that are `None`.
     """
 
@@ -901,6 +957,7 @@ class FlaxMixtralForCausalLM(FlaxMixtralPreTrainedModel, FlaxDecoderOnlyGenerati
         head_mask=None,
         inputs_embeds=None,
         use_cache=None,
+        output_router_logits=None,
         labels=None,
     ):
         """Run the model and its head.
@@ -939,13 +996,18 @@ class FlaxMixtralForCausalLM(FlaxMixtralPreTrainedModel, FlaxDecoderOnlyGenerati
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
+            output_router_logits (`bool`, *optional*):
+                Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+                `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+                loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+                configuration's `output_router_logits`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
                 `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
                 computed for the tokens with labels in `[0, ..., config.vocab_size]`.
 
         Returns:
-            [`FlaxCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`FlaxMoeCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         config = self.config
@@ -961,6 +1023,9 @@ class FlaxMixtralForCausalLM(FlaxMixtralPreTrainedModel, FlaxDecoderOnlyGenerati
             output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
             output_hidden_states=(
                 output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            output_router_logits=(
+                output_router_logits if output_router_logits is not None else config.output_router_logits
             ),
             return_dict=return_dict if return_dict is not None else config.return_dict,
         )

@@ -15,8 +15,8 @@ from torch import nn
 from ...activations import get_activation
 from ...generation_utils import DecoderOnlyGenerationMixin
 from ...modeling_outputs import (
-    BaseModelOutputWithPastAndCrossAttentions,
-    CausalLMOutputWithPast,
+    MoeCausalLMOutputWithPast,
+    MoeModelOutputWithPast,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutputWithPast,
     TokenClassifierOutput,
@@ -174,7 +174,7 @@ class MixtralBlock(GradientCheckpointingLayer):
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
         or padding); `rotary` holds the cosines and sines of the new positions' rotary angles. Returns the new
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
-        None)."""
+        None), then the router logits (batch * seq, experts)."""
         residual = hidden_states
         hidden_states = self.input_layernorm(hidden_states)
         query = self.self_attn.q_proj(hidden_states)
@@ -211,6 +211,11 @@ class MixtralBlock(GradientCheckpointingLayer):
         # The chosen probabilities are renormalised to sum 1.
         batch_size, length, width = hidden_states.shape
         tokens = hidden_states.reshape(-1, width)
+        if self.training and self.config.router_jitter_noise > 0:
+            # Training-time jitter: the router's and the experts' input times noise uniform in [1 - j, 1 + j].
+            tokens = tokens * torch.empty_like(tokens).uniform_(
+                1.0 - self.config.router_jitter_noise, 1.0 + self.config.router_jitter_noise
+            )
         router_logits = self.block_sparse_moe.gate(tokens)
         routing_weights = nn.functional.softmax(router_logits, dim=-1, dtype=torch.float32)
         routing_weights, chosen = torch.topk(routing_weights, self.config.num_experts_per_tok, dim=-1)
@@ -225,7 +230,7 @@ class MixtralBlock(GradientCheckpointingLayer):
             mixed.index_add_(0, token_index, routed * routing_weights[token_index, slot, None])
         hidden_states = mixed.reshape(batch_size, length, width)
         hidden_states = residual + hidden_states
-        return hidden_states, present, probs if output_attentions else None
+        return hidden_states, present, probs if output_attentions else None, router_logits
 
 
 class MixtralPreTrainedModel(PreTrainedModel):
@@ -275,11 +280,12 @@ class MixtralModel(MixtralPreTrainedModel):
         past_key_values=None,
         inputs_embeds=None,
         use_cache=None,
+        output_router_logits=None,
         head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-    ) -> Union[BaseModelOutputWithPastAndCrossAttentions, tuple]:
+    ) -> Union[MoeModelOutputWithPast, tuple]:
         """The hidden states of the last block (after the final norm), the key/value cache and, on request, every
         block's input and attention probabilities.
 
@@ -302,6 +308,11 @@ class MixtralModel(MixtralPreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
+            output_router_logits (`bool`, *optional*):
+                Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+                `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+                loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+                configuration's `output_router_logits`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -314,12 +325,15 @@ class MixtralModel(MixtralPreTrainedModel):
 
 
         Returns:
-            [`BaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`MoeModelOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        output_router_logits = (
+            output_router_logits if output_router_logits is not None else self.config.output_router_logits
         )
         use_cache = use_cache if use_cache is not None else self.config.use_cache
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
@@ -369,10 +383,11 @@ class MixtralModel(MixtralPreTrainedModel):
         presents = () if use_cache else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_router_logits = () if output_router_logits else None
         for i, block in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, present, probs = block(
+            hidden_states, present, probs, router_logits = block(
                 hidden_states,
                 extended_mask,
                 rotary,
@@ -385,14 +400,17 @@ class MixtralModel(MixtralPreTrainedModel):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
+            if output_router_logits:
+                all_router_logits += (router_logits,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
-        output = BaseModelOutputWithPastAndCrossAttentions(
+        output = MoeModelOutputWithPast(
             last_hidden_state=hidden_states,
             past_key_values=presents,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            router_logits=all_router_logits,
         )
         return output if return_dict else output.to_tuple()
 
@@ -430,11 +448,12 @@ class MixtralForCausalLM(DecoderOnlyGenerationMixin, MixtralPreTrainedModel):
         inputs_embeds=None,
         labels=None,
         use_cache=None,
+        output_router_logits=None,
         head_mask=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-    ) -> Union[CausalLMOutputWithPast, tuple]:
+    ) -> Union[MoeCausalLMOutputWithPast, tuple]:
         """The Mixtral Model transformer with a language modeling head on top (linear layer with weights tied to the
         input embeddings).
 
@@ -461,6 +480,11 @@ class MixtralForCausalLM(DecoderOnlyGenerationMixin, MixtralPreTrainedModel):
             use_cache (`bool`, *optional*):
                 If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
                 `past_key_values`).
+            output_router_logits (`bool`, *optional*):
+                Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+                `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+                loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+                configuration's `output_router_logits`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -473,10 +497,13 @@ class MixtralForCausalLM(DecoderOnlyGenerationMixin, MixtralPreTrainedModel):
 
 
         Returns:
-            [`CausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`MoeCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        output_router_logits = (
+            output_router_logits if output_router_logits is not None else self.config.output_router_logits
+        )
         outputs = self.model(
             input_ids,
             past_key_values=past_key_values,
@@ -486,6 +513,7 @@ class MixtralForCausalLM(DecoderOnlyGenerationMixin, MixtralPreTrainedModel):
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            output_router_logits=output_router_logits,
             return_dict=True,
         )
         hidden_states = outputs.last_hidden_state
@@ -493,12 +521,22 @@ class MixtralForCausalLM(DecoderOnlyGenerationMixin, MixtralPreTrainedModel):
         logits = self.lm_head(hidden_states)
         if labels is not None:
             loss = self.causal_lm_loss(logits, labels)
-        output = CausalLMOutputWithPast(
+        aux_loss = None
+        if output_router_logits:
+            # The routers' auxiliary load-balancing loss over the attended tokens, part of the loss with labels.
+            aux_loss = self.load_balancing_loss(
+                outputs.router_logits, self.config.num_local_experts, self.config.num_experts_per_tok, attention_mask
+            )
+            if labels is not None:
+                loss = loss + self.config.router_aux_loss_coef * aux_loss
+        output = MoeCausalLMOutputWithPast(
             loss=loss,
+            aux_loss=aux_loss,
             logits=logits,
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            router_logits=outputs.router_logits,
         )
         return output if return_dict else output.to_tuple()
 

@@ -16,8 +16,8 @@ import tensorflow as tf
 from ...activations_tf import get_tf_activation
 from ...generation_tf_utils import TFDecoderOnlyGenerationMixin
 from ...modeling_tf_outputs import (
-    TFBaseModelOutputWithPastAndCrossAttentions,
-    TFCausalLMOutputWithPast,
+    TFMoeCausalLMOutputWithPast,
+    TFMoeModelOutputWithPast,
     TFQuestionAnsweringModelOutput,
     TFSequenceClassifierOutputWithPast,
     TFTokenClassifierOutput,
@@ -30,6 +30,7 @@ from ...modeling_tf_utils import (
     cross_entropy,
     get_initializer,
     head_mask_per_layer,
+    load_balancing_loss,
     mask_value,
     question_answering_loss,
     reduced_loss,
@@ -209,7 +210,7 @@ class TFMixtralBlock(TFCompositeLayer):
         `layer_past` is a preallocated `(key, value)` pair whose positions from `cache_index` on receive the new
         keys and values (generation under `jit_compile`); without it, the new ones are appended. Returns the new
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
-        None)."""
+        None), then the router logits (batch * seq, experts)."""
         residual = hidden_states
         hidden_states = self.input_layernorm(hidden_states)
         query = self.self_attn.q_proj(hidden_states)
@@ -257,6 +258,14 @@ class TFMixtralBlock(TFCompositeLayer):
         # routing weight: zero outside the token's top-k.
         shape = shape_list(hidden_states)
         tokens = tf.reshape(hidden_states, (-1, shape[-1]))
+        if training and self.config.router_jitter_noise > 0:
+            # Training-time jitter: the router's and the experts' input times noise uniform in [1 - j, 1 + j].
+            tokens = tokens * tf.random.uniform(
+                tf.shape(tokens),
+                1.0 - self.config.router_jitter_noise,
+                1.0 + self.config.router_jitter_noise,
+                dtype=tokens.dtype,
+            )
         router_logits = self.block_sparse_moe.gate(tokens)
         routing_probs = tf.nn.softmax(tf.cast(router_logits, tf.float32), axis=-1)
         top_weights, chosen = tf.math.top_k(routing_probs, k=self.config.num_experts_per_tok)
@@ -272,7 +281,7 @@ class TFMixtralBlock(TFCompositeLayer):
             mixed = mixed + routed * routing_weights[:, index, None]
         hidden_states = tf.reshape(mixed, shape)
         hidden_states = residual + hidden_states
-        return hidden_states, present, probs if output_attentions else None
+        return hidden_states, present, probs if output_attentions else None, router_logits
 
 
 class TFMixtralMainLayer(TFCompositeLayer):
@@ -303,6 +312,7 @@ class TFMixtralMainLayer(TFCompositeLayer):
         cache_index=None,
         output_attentions=None,
         output_hidden_states=None,
+        output_router_logits=None,
         training=False,
     ):
         """The hidden states after the final norm, the cache and, on request, every block's input and attention
@@ -313,6 +323,9 @@ class TFMixtralMainLayer(TFCompositeLayer):
         output_attentions = output_attentions if output_attentions is not None else config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+        )
+        output_router_logits = (
+            output_router_logits if output_router_logits is not None else config.output_router_logits
         )
         use_cache = use_cache if use_cache is not None else config.use_cache
         if past_key_values is not None and len(past_key_values) != config.num_hidden_layers:
@@ -364,10 +377,11 @@ class TFMixtralMainLayer(TFCompositeLayer):
         presents = () if use_cache else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_router_logits = () if output_router_logits else None
         for i, block in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, present, probs = block(
+            hidden_states, present, probs, router_logits = block(
                 hidden_states,
                 extended_mask,
                 rotary,
@@ -382,14 +396,17 @@ class TFMixtralMainLayer(TFCompositeLayer):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
+            if output_router_logits:
+                all_router_logits += (router_logits,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
-        return TFBaseModelOutputWithPastAndCrossAttentions(
+        return TFMoeModelOutputWithPast(
             last_hidden_state=hidden_states,
             past_key_values=presents,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            router_logits=all_router_logits,
         )
 
 
@@ -452,6 +469,11 @@ class TFMixtralModel(TFMixtralPreTrainedModel):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
             Whether or not to return the hidden states of all layers.
+        output_router_logits (`bool`, *optional*):
+            Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+            `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+            loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+            configuration's `output_router_logits`.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
         training (`bool`, *optional*):
@@ -477,6 +499,7 @@ class TFMixtralModel(TFMixtralPreTrainedModel):
         use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
+        output_router_logits=None,
         return_dict=None,
         training=False,
     ):
@@ -508,6 +531,11 @@ class TFMixtralModel(TFMixtralPreTrainedModel):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
+            output_router_logits (`bool`, *optional*):
+                Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+                `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+                loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+                configuration's `output_router_logits`.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
             training (`bool`, *optional*):
@@ -515,7 +543,7 @@ class TFMixtralModel(TFMixtralPreTrainedModel):
                 between training and evaluation).
 
         Returns:
-            [`TFBaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`TFMoeModelOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
@@ -529,6 +557,7 @@ class TFMixtralModel(TFMixtralPreTrainedModel):
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            output_router_logits=output_router_logits,
             training=training,
         )
         return outputs if return_dict else outputs.to_tuple()
@@ -569,6 +598,11 @@ class TFMixtralForCausalLM(TFMixtralPreTrainedModel, TFDecoderOnlyGenerationMixi
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
             Whether or not to return the hidden states of all layers.
+        output_router_logits (`bool`, *optional*):
+            Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+            `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+            loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+            configuration's `output_router_logits`.
         return_dict (`bool`, *optional*):
             Whether or not to return a ModelOutput instead of a plain tuple.
         training (`bool`, *optional*):
@@ -628,6 +662,7 @@ class TFMixtralForCausalLM(TFMixtralPreTrainedModel, TFDecoderOnlyGenerationMixi
         labels=None,
         output_attentions=None,
         output_hidden_states=None,
+        output_router_logits=None,
         return_dict=None,
         training=False,
     ):
@@ -663,6 +698,11 @@ class TFMixtralForCausalLM(TFMixtralPreTrainedModel, TFDecoderOnlyGenerationMixi
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
+            output_router_logits (`bool`, *optional*):
+                Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+                `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+                loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+                configuration's `output_router_logits`.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
             training (`bool`, *optional*):
@@ -670,10 +710,13 @@ class TFMixtralForCausalLM(TFMixtralPreTrainedModel, TFDecoderOnlyGenerationMixi
                 between training and evaluation).
 
         Returns:
-            [`TFCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`TFMoeCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        output_router_logits = (
+            output_router_logits if output_router_logits is not None else self.config.output_router_logits
+        )
         outputs = self.model(
             input_ids=input_ids,
             past_key_values=past_key_values,
@@ -684,6 +727,7 @@ class TFMixtralForCausalLM(TFMixtralPreTrainedModel, TFDecoderOnlyGenerationMixi
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            output_router_logits=output_router_logits,
             training=training,
         )
         hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
@@ -691,12 +735,22 @@ class TFMixtralForCausalLM(TFMixtralPreTrainedModel, TFDecoderOnlyGenerationMixi
         logits = self.lm_logits(hidden_states)  # (batch, seq, vocab)
         if labels is not None:
             loss = causal_lm_loss(labels, logits)
-        output = TFCausalLMOutputWithPast(
+        aux_loss = None
+        if output_router_logits:
+            # The routers' auxiliary load-balancing loss over the attended tokens, part of the loss with labels.
+            aux_loss = load_balancing_loss(
+                outputs.router_logits, self.config.num_local_experts, self.config.num_experts_per_tok, attention_mask
+            )
+            if labels is not None:
+                loss = loss + self.config.router_aux_loss_coef * aux_loss
+        output = TFMoeCausalLMOutputWithPast(
             loss=loss,
+            aux_loss=aux_loss,
             logits=logits,
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            router_logits=outputs.router_logits,
         )
         return output if return_dict else output.to_tuple()
 

@@ -64,11 +64,10 @@ class OlmoeConfig(PretrainedConfig):
         num_experts (`int`, *optional*, defaults to 64):
             Number of routed experts.
         output_router_logits (`bool`, *optional*, defaults to False):
-            Whether the router logits (and the auxiliary loss) are returned: not rendered by specformers, so only
-            `False` is accepted.
+            Whether the base model and the causal LM return the router logits (the causal LM also the auxiliary
+            load-balancing loss, part of the loss with labels): the default of their `output_router_logits` argument.
         router_aux_loss_coef (`float`, *optional*, defaults to 0.01):
-            The factor of the auxiliary load-balancing loss in the total loss (it counts only with
-            `output_router_logits`, which specformers does not render).
+            The factor of the auxiliary load-balancing loss in the total loss (with `output_router_logits` and labels).
         norm_topk_prob (`bool`, *optional*, defaults to False):
             Whether to normalize the topk probabilities.
         kwargs:
@@ -113,10 +112,6 @@ class OlmoeConfig(PretrainedConfig):
             tie_word_embeddings=tie_word_embeddings,
             **kwargs,
         )
-        if output_router_logits not in [False]:
-            raise ValueError(
-                f"output_router_logits={output_router_logits!r} is not supported (accepted: [False]): the router logits and the auxiliary load-balancing loss are not returned by specformers' OLMoE models; leave output_router_logits False"
-            )
         if rope_scaling is not None:
             raise ValueError(
                 f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"

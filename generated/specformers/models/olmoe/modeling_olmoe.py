@@ -15,8 +15,8 @@ from torch import nn
 from ...activations import get_activation
 from ...generation_utils import DecoderOnlyGenerationMixin
 from ...modeling_outputs import (
-    BaseModelOutputWithPastAndCrossAttentions,
-    CausalLMOutputWithPast,
+    MoeCausalLMOutputWithPast,
+    MoeModelOutputWithPast,
 )
 from ...modeling_utils import (
     GradientCheckpointingLayer,
@@ -177,7 +177,7 @@ class OlmoeBlock(GradientCheckpointingLayer):
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
         or padding); `rotary` holds the cosines and sines of the new positions' rotary angles. Returns the new
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
-        None)."""
+        None), then the router logits (batch * seq, experts)."""
         residual = hidden_states
         hidden_states = self.input_layernorm(hidden_states)
         query = self.self_attn.q_proj(hidden_states)
@@ -235,7 +235,7 @@ class OlmoeBlock(GradientCheckpointingLayer):
             mixed.index_add_(0, token_index, routed * routing_weights[token_index, slot, None])
         hidden_states = mixed.reshape(batch_size, length, width)
         hidden_states = residual + hidden_states
-        return hidden_states, present, probs if output_attentions else None
+        return hidden_states, present, probs if output_attentions else None, router_logits
 
 
 class OlmoePreTrainedModel(PreTrainedModel):
@@ -290,7 +290,7 @@ class OlmoeModel(OlmoePreTrainedModel):
         output_router_logits=None,
         return_dict=None,
         head_mask=None,
-    ) -> Union[BaseModelOutputWithPastAndCrossAttentions, tuple]:
+    ) -> Union[MoeModelOutputWithPast, tuple]:
         """The hidden states of the last block (after the final norm), the key/value cache and, on request, every
         block's input and attention probabilities.
 
@@ -318,8 +318,10 @@ class OlmoeModel(OlmoePreTrainedModel):
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             output_router_logits (`bool`, *optional*):
-                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
-                value but `None` raises a `ValueError`.
+                Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+                `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+                loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+                configuration's `output_router_logits`.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
@@ -328,19 +330,15 @@ class OlmoeModel(OlmoePreTrainedModel):
 
 
         Returns:
-            [`BaseModelOutputWithPastAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`MoeModelOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        if output_router_logits is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                "`output_router_logits` must be None: "
-                f"{type(self).__name__} does not support it "
-                "(it keeps the place transformers' class gives it among the positional arguments)"
-            )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        output_router_logits = (
+            output_router_logits if output_router_logits is not None else self.config.output_router_logits
         )
         use_cache = use_cache if use_cache is not None else self.config.use_cache
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
@@ -383,10 +381,11 @@ class OlmoeModel(OlmoePreTrainedModel):
         presents = () if use_cache else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_router_logits = () if output_router_logits else None
         for i, block in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, present, probs = block(
+            hidden_states, present, probs, router_logits = block(
                 hidden_states,
                 extended_mask,
                 rotary,
@@ -399,14 +398,17 @@ class OlmoeModel(OlmoePreTrainedModel):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
+            if output_router_logits:
+                all_router_logits += (router_logits,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
-        output = BaseModelOutputWithPastAndCrossAttentions(
+        output = MoeModelOutputWithPast(
             last_hidden_state=hidden_states,
             past_key_values=presents,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            router_logits=all_router_logits,
         )
         return output if return_dict else output.to_tuple()
 
@@ -449,7 +451,7 @@ class OlmoeForCausalLM(DecoderOnlyGenerationMixin, OlmoePreTrainedModel):
         output_router_logits=None,
         return_dict=None,
         head_mask=None,
-    ) -> Union[CausalLMOutputWithPast, tuple]:
+    ) -> Union[MoeCausalLMOutputWithPast, tuple]:
         """The OLMoE Model transformer with a language modeling head on top (linear layer with weights tied to the
         input embeddings).
 
@@ -481,8 +483,10 @@ class OlmoeForCausalLM(DecoderOnlyGenerationMixin, OlmoePreTrainedModel):
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             output_router_logits (`bool`, *optional*):
-                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
-                value but `None` raises a `ValueError`.
+                Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape
+                `(batch_size * sequence_length, num_experts)` per layer) and, from a causal LM, the auxiliary load-balancing
+                loss (`aux_loss`, added to the loss times the configuration's factor when `labels` are given). `None`: the
+                configuration's `output_router_logits`.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
@@ -491,17 +495,13 @@ class OlmoeForCausalLM(DecoderOnlyGenerationMixin, OlmoePreTrainedModel):
 
 
         Returns:
-            [`CausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`MoeCausalLMOutputWithPast`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        if output_router_logits is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                "`output_router_logits` must be None: "
-                f"{type(self).__name__} does not support it "
-                "(it keeps the place transformers' class gives it among the positional arguments)"
-            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        output_router_logits = (
+            output_router_logits if output_router_logits is not None else self.config.output_router_logits
+        )
         outputs = self.model(
             input_ids,
             past_key_values=past_key_values,
@@ -511,6 +511,7 @@ class OlmoeForCausalLM(DecoderOnlyGenerationMixin, OlmoePreTrainedModel):
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            output_router_logits=output_router_logits,
             return_dict=True,
         )
         hidden_states = outputs.last_hidden_state
@@ -518,12 +519,22 @@ class OlmoeForCausalLM(DecoderOnlyGenerationMixin, OlmoePreTrainedModel):
         logits = self.lm_head(hidden_states)
         if labels is not None:
             loss = self.causal_lm_loss(logits, labels)
-        output = CausalLMOutputWithPast(
+        aux_loss = None
+        if output_router_logits:
+            # The routers' auxiliary load-balancing loss over the attended tokens, part of the loss with labels.
+            aux_loss = self.load_balancing_loss(
+                outputs.router_logits, self.config.num_experts, self.config.num_experts_per_tok, attention_mask
+            )
+            if labels is not None:
+                loss = loss + self.config.router_aux_loss_coef * aux_loss
+        output = MoeCausalLMOutputWithPast(
             loss=loss,
+            aux_loss=aux_loss,
             logits=logits,
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            router_logits=outputs.router_logits,
         )
         return output if return_dict else output.to_tuple()
 
