@@ -1765,7 +1765,7 @@ def _resolve_heads(c: _Context, outputs: OutputCatalog, arguments: schema.Argume
             raise fail("`class_name` is the whole class name: remove `suffix`", loc + ["class_name"])
         name = h.class_name or spec.class_prefix + suffix
         if name in suffixes:
-            raise fail(f"heads {suffixes[name]!r} and {h.kind!r} would both be named {name}: give one another `suffix`", loc + ["class_name" if h.class_name else "suffix"])
+            raise fail(f"heads {suffixes[name]!r} and {h.kind!r} would both be named {name}: give one another `suffix` or `class_name`", loc + ["class_name" if h.class_name else "suffix"])
         suffixes[name] = h.kind
         heads.append(_resolve_head(c, i, h, suffix, outputs, arguments))
     taken = {a.name for head in heads for a in head.args["flax"] if not a.placeholder}

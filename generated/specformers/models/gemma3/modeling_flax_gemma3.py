@@ -284,8 +284,8 @@ class FlaxGemma3TextBlock(nn.Module):
 
 
 class FlaxGemma3TextModule(nn.Module):
-    """The stack: `embed_tokens` (token embeddings, times sqrt(hidden_size); positions rotate the queries and keys),
-    the blocks `layers.N` and the final norm `norm`."""
+    """The stack: `embed_tokens` (token embeddings, times sqrt(hidden_size) when looked up; positions rotate the
+    queries and keys), the blocks `layers.N` and the final norm `norm`."""
 
     config: Gemma3TextConfig
     dtype: jnp.dtype = jnp.float32

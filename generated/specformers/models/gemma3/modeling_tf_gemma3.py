@@ -256,8 +256,8 @@ class TFGemma3TextBlock(TFCompositeLayer):
 
 
 class TFGemma3TextMainLayer(TFCompositeLayer):
-    """The stack: `embed_tokens` (token embeddings, times sqrt(hidden_size); positions rotate the queries and keys),
-    the blocks `layers.N` and the final norm `norm`."""
+    """The stack: `embed_tokens` (token embeddings, times sqrt(hidden_size) when looked up; positions rotate the
+    queries and keys), the blocks `layers.N` and the final norm `norm`."""
 
     def __init__(self, config: Gemma3TextConfig, **kwargs):
         super().__init__(**kwargs)
