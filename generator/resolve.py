@@ -141,9 +141,10 @@ class Head:
     sinusoidal_saved: bool = True  # whether checkpoints of this head hold the fixed sinusoid position tables
     index: str = "last_non_pad"  # style last_token: `last_non_pad` or `non_pad_count` (the row's count of non-pad tokens - 1)
     loss_over: str = "labels"  # token_classification: `labels` (every label not -100) or `attended` (attention_mask 1 too)
+    name: Optional[str] = None  # the whole class name (`heads[].class_name`), when it is not `<prefix><suffix>`
 
     def class_name(self, prefix: str, framework: str) -> str:
-        return FRAMEWORK_CLASS_PREFIX[framework] + prefix + self.suffix
+        return FRAMEWORK_CLASS_PREFIX[framework] + (self.name or prefix + self.suffix)
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,9 @@ class Names:
     rotary_fraction: Optional[str] = None
     rotary_dims: Optional[str] = None
     rotary_interleaved: bool = False
+    # `position.theta_by_layer_type`: the layer kinds whose rotations take another base -> its Python expression over
+    # `config` (the other kinds rotate with `rotary_theta`).
+    rotary_thetas: dict[str, str] = field(default_factory=dict)
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
     # The config field each sublayer's output is multiplied by before its residual add (`residual.multiplier`).
@@ -1030,6 +1034,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_fraction=spec.position.fraction if isinstance(spec.position, schema.RotaryPosition) else None,
         rotary_dims=spec.position.dims if isinstance(spec.position, schema.RotaryPosition) else None,
         rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
+        rotary_thetas=(
+            {kind: f"config.{name}" for kind, name in spec.position.theta_by_layer_type.items()}
+            if isinstance(spec.position, schema.RotaryPosition)
+            else {}
+        ),
         shared_norm=spec.residual is not None and spec.residual.shared_norm,
         residual_multiplier=spec.residual.multiplier if spec.residual is not None else None,
         residual_from_norm=spec.residual.from_norm if spec.residual is not None else False,
@@ -1454,8 +1463,19 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             need_field(spec.position.theta, ["position", "theta"])
         need_field(spec.position.fraction, ["position", "fraction"])
         need_field(spec.position.dims, ["position", "dims"])
+        if spec.position.theta_by_layer_type:
+            kinds_name = spec.attention.layer_types
+            kinds_field = c.fields.get(spec.config.attribute_map.get(kinds_name, kinds_name)) if kinds_name else None
+            if kinds_field is None:
+                raise fail("`theta_by_layer_type` gives a base to layer kinds of `attention.layer_types`, which is not set: set it or remove `theta_by_layer_type`", ["position", "theta_by_layer_type"])
+            for kind, name in spec.position.theta_by_layer_type.items():
+                if kind not in (kinds_field.choices or ()):
+                    raise fail(f"{kind!r} is not a layer kind: write one of the `choices` of {kinds_name!r} ({', '.join(map(str, kinds_field.choices or ()))})", ["position", "theta_by_layer_type", kind])
+                _need_float_field(c, name, ["position", "theta_by_layer_type", kind])
     elif isinstance(spec.position, schema.RotaryPosition):
         rotary = spec.position
+        if spec.position.theta_by_layer_type:
+            raise fail("remove `theta_by_layer_type`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", "theta_by_layer_type"])
         for key in ("theta", "fraction", "dims"):
             if getattr(rotary, key) is not None:
                 raise fail(f"remove `{key}`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", key])
@@ -1757,6 +1777,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         sinusoidal_saved=h.sinusoidal_saved,
         index=h.index or "last_non_pad",
         loss_over=h.loss_over or "labels",
+        name=h.class_name,
     )
 
 
@@ -1774,9 +1795,12 @@ def _resolve_heads(c: _Context, outputs: OutputCatalog, arguments: schema.Argume
             raise fail(f"head {h.kind!r} is listed twice", loc + ["kind"])
         seen.add(h.kind)
         suffix = h.suffix or _HEAD_SUFFIX[h.kind]
-        if suffix in suffixes:
-            raise fail(f"heads {suffixes[suffix]!r} and {h.kind!r} would both be named {spec.class_prefix}{suffix}: give one another `suffix`", loc + ["suffix"])
-        suffixes[suffix] = h.kind
+        if h.class_name is not None and h.suffix is not None:
+            raise fail("`class_name` is the whole class name: remove `suffix`", loc + ["class_name"])
+        name = h.class_name or spec.class_prefix + suffix
+        if name in suffixes:
+            raise fail(f"heads {suffixes[name]!r} and {h.kind!r} would both be named {name}: give one another `suffix` or `class_name`", loc + ["class_name" if h.class_name else "suffix"])
+        suffixes[name] = h.kind
         heads.append(_resolve_head(c, i, h, suffix, outputs, arguments))
     taken = {a.name for head in heads for a in head.args["flax"] if not a.placeholder}
     for i, name in enumerate(spec.flax_keyword_arguments):

@@ -364,6 +364,9 @@ class EmbeddingsSpec(Strict):
     # the looked-up or given `inputs_embeds`, the factor rounded to their dtype first (which matters only in half
     # precision).
     scale: Union[Literal[True], FieldName, None] = None
+    # decoder-only stacks with `scale`: whether given `inputs_embeds` are scaled too (`true`), or only the embeddings
+    # looked up from `input_ids` (`false`).
+    scale_inputs_embeds: bool = True
     # decoder-only stacks: the word embeddings (looked up or given as `inputs_embeds`) times this float config field,
     # after `scale`.
     multiplier: Optional[FieldName] = None
@@ -390,6 +393,10 @@ class RotaryPosition(Strict):
     # names layout: which dimensions rotate together. `halves`: dimension j with j + d/2 (rotate-half);
     # `interleaved`: 2i with 2i + 1 (rotate every two), each pair's angle repeated side by side.
     pairing: Literal["halves", "interleaved"] = "halves"
+    # names layout with `attention.layer_types`: layer kinds (values of the `layer_types` field, e.g.
+    # `sliding_attention`) whose rotations take their base from another config field (e.g. `rope_local_base_freq`),
+    # `{kind: field}`; the layers of the other kinds rotate with `theta`.
+    theta_by_layer_type: dict[str, FieldName] = Field(default_factory=dict)
 
 
 class RelativeFunctionalPosition(Strict):
@@ -986,6 +993,10 @@ class HeadSpec(Strict):
     kind: HeadKind
     # The class name is `<class_prefix><suffix>`; each kind has a default (`ForCausalLM`, ...).
     suffix: Optional[ClassPrefix] = None
+    # The whole class name, where transformers' class of the head does not start with `class_prefix` (e.g. a
+    # `Gemma3ForCausalLM` among `Gemma3Text...` classes); TensorFlow and Flax prefix it with `TF` / `Flax` as usual.
+    # Exclusive with `suffix`.
+    class_name: Optional[ClassPrefix] = None
     # The output class (from specs/outputs.yaml, defined there for every framework) when it is not the kind's
     # default (decoder-only stacks: `BaseModelOutputWithPast`, `CausalLMOutputWithPast`; GPT-2 names the
     # `...CrossAttentions` classes transformers' GPT-2 returns).

@@ -388,6 +388,11 @@ RULES += tuple(
     Rule(kind, "embeddings.scale", (_ABSENT,), "remove `scale`: scaled word embeddings exist only in names-layout encoder-decoder and decoder-only stacks")
     for kind in (ENCODER, NAMES_ENCODER, ENCODER_DECODER)
 )
+# Given `inputs_embeds` left unscaled (only looked-up word embeddings scaled): decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "embeddings.scale_inputs_embeds", (True,), "remove `scale_inputs_embeds`: given `inputs_embeds` left unscaled exist only in decoder-only stacks")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # The unit-offset RMSNorm (`1 + weight`) is a names-layout norm: the `fused`, `split` and `sublayer` layouts hold
 # plain norms.
 RULES += tuple(
@@ -496,6 +501,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
 # Values that render only together with certain values of another field: (stack, field, its value, other field,
 # values of the other that render, what to write instead).
 VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
+    (DECODER_ONLY, "embeddings.scale_inputs_embeds", False, "embeddings.scale", (True,), "only word embeddings always scaled can leave given `inputs_embeds` unscaled: write `embeddings.scale: true` or remove `scale_inputs_embeds`"),
     (DECODER_ONLY, "embeddings.mask_positions", True, "embeddings.position", ("absolute",), "positions counted over the attention mask index the absolute position table: write `embeddings.position: absolute` or remove `mask_positions`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.variant", ("full",), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or `attention.variant: full`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.select", (_ABSENT,), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or remove `attention.select` (its local and transient-global variants)"),

@@ -553,6 +553,16 @@ def decoder_only_specs(draw, name: str) -> dict:
     if not norm.get("hidden_states_before_final_norm") and draw(st.booleans()):
         fields.append(_field("remove_final_layer_norm", "bool", draw(st.booleans())))
         norm["final_unless"] = "remove_final_layer_norm"
+    # Drawn last: the sliding layers rotating with a base of their own (rotary positions with a base from the config
+    # and per-layer kinds); given `inputs_embeds` left unscaled (word embeddings always scaled); the last head's class
+    # named in full, outside the class prefix (`_named` makes the name the drawn spec's own).
+    if position is not None and position["kind"] == "rotary" and isinstance(position["theta"], str) and "layer_types" in attention and draw(st.booleans()):
+        fields.append(_field("rope_local_base_freq", "float", 50.0))
+        position["theta_by_layer_type"] = {kinds["choices"][1]: "rope_local_base_freq"}
+    if embeddings.get("scale") is True and draw(st.booleans()):
+        embeddings["scale_inputs_embeds"] = False
+    if draw(st.booleans()):
+        heads[-1]["class_name"] = "Whole" + "".join(part.title() for part in heads[-1]["kind"].split("_"))
     return {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
@@ -966,6 +976,9 @@ def describe(spec: dict) -> list[str]:
                    f"sliding_window={'sliding_window' in att}", f"layer_types={'layer_types' in att}",
                    f"layer_types.expanded={any('default_expand' in f for f in spec['config']['fields'])}",
                    f"embeddings.scale={spec['embeddings'].get('scale')}",
+                   f"embeddings.scale_inputs_embeds={spec['embeddings'].get('scale_inputs_embeds', True)}",
+                   f"rotary.theta_by_layer_type={bool(spec.get('position', {}).get('theta_by_layer_type'))}",
+                   f"heads.class_name={any('class_name' in h for h in spec['heads'])}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"attention.softcap={'softcap' in att}", f"attention.scale_dim={'scale_dim' in att}",
                    f"lm_head.logits_softcap={'logits_softcap' in spec.get('lm_head', {})}",
@@ -1024,7 +1037,8 @@ def describe(spec: dict) -> list[str]:
 def _named(spec: dict) -> dict:
     digest = hashlib.sha1(yaml.safe_dump(spec, sort_keys=True).encode()).hexdigest()[:10]
     name = f"drawn{digest}"
-    return {**spec, "name": name, "class_prefix": f"Drawn{digest}", "model_type": name, "title": name.upper()}
+    heads = [{**h, "class_name": f"{h['class_name']}{digest}"} if "class_name" in h else h for h in spec["heads"]]
+    return {**spec, "name": name, "class_prefix": f"Drawn{digest}", "model_type": name, "title": name.upper(), "heads": heads}
 
 
 def render(spec: dict, tmp: Path):

@@ -93,7 +93,9 @@ class Case:
         return f"{self.arch}-{self.suffix}-{self.variant}"
 
     def class_name(self, framework: str) -> str:
-        return {"torch": "", "tf": "TF", "flax": "Flax"}[framework] + self.prefix + self.suffix
+        head = spec(self.arch).head(self.head)
+        name = head.name if head is not None and head.name else self.prefix + self.suffix
+        return {"torch": "", "tf": "TF", "flax": "Flax"}[framework] + name
 
 
 @lru_cache(maxsize=None)

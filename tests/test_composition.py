@@ -81,6 +81,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
         )
         config = getattr(module, f"{prefix}Config")(**_config_kwargs(kind, seq2seq, cross_attention))
         case = Case(spec["name"], prefix, kind, suffix, "drawn")
+        class_name = head.get("class_name", prefix + suffix)
         token_type = spec["embeddings"].get("token_type", False)
         # make_inputs draws token types from `type_vocab_size`; a spec without token types gets none.
         shown = config if token_type or seq2seq else _OneTokenType(config)
@@ -92,22 +93,22 @@ def check_spec(spec: dict, tmp: Path) -> None:
             inputs["encoder_hidden_states"] = rng.standard_normal((BATCH, 7, config.hidden_size)).astype(np.float32)
             inputs["encoder_attention_mask"] = np.ones((BATCH, 7), dtype=np.int64)
             inputs["encoder_attention_mask"][1, 4:] = 0
-        torch_model = _perturbed_torch_model(getattr(module, prefix + suffix), config)
+        torch_model = _perturbed_torch_model(getattr(module, class_name), config)
         directory = tmp / f"checkpoint-{kind}"
         torch_model.save_pretrained(directory)
         # Per framework, as the parity harness does: Flax heads take no labels (labels change what PyTorch returns,
         # e.g. no cache), and some TF output classes lack a PyTorch field.
         references = {fw: run_reference(torch_model, inputs, fw) for fw in ("tf", "flax")}
         for framework, cls_prefix in (("tf", "TF"), ("flax", "Flax")):
-            model = getattr(module, cls_prefix + prefix + suffix).from_pretrained(str(directory))
+            model = getattr(module, cls_prefix + class_name).from_pretrained(str(directory))
             ours = run_model(framework, model, inputs)
             try:
                 assert_close(references[framework], ours, framework)
             except AssertionError as exc:
-                raise AssertionError(f"{framework} {prefix}{suffix}: {exc}") from None
+                raise AssertionError(f"{framework} {class_name}: {exc}") from None
 
 
-@seed(2)  # a sample that draws every stack kind: a fused or split encoder, a names-layout encoder, names-layout encoder-decoders (pre- and post-norm), a decoder-only stack and a sublayer encoder-decoder (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
+@seed(18)  # a sample that draws every stack kind: a fused or split encoder, a names-layout encoder, names-layout encoder-decoders (pre- and post-norm), a decoder-only stack and a sublayer encoder-decoder (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

@@ -564,6 +564,25 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGemma2ForTokenClassification",
         "FlaxGemma2PreTrainedModel",
     ],
+    "models.gemma3.configuration_gemma3": ["Gemma3TextConfig"],
+    "models.gemma3.modeling_gemma3": [
+        "Gemma3TextModel",
+        "Gemma3ForCausalLM",
+        "Gemma3TextForSequenceClassification",
+        "Gemma3TextPreTrainedModel",
+    ],
+    "models.gemma3.modeling_tf_gemma3": [
+        "TFGemma3TextModel",
+        "TFGemma3ForCausalLM",
+        "TFGemma3TextForSequenceClassification",
+        "TFGemma3TextPreTrainedModel",
+    ],
+    "models.gemma3.modeling_flax_gemma3": [
+        "FlaxGemma3TextModel",
+        "FlaxGemma3ForCausalLM",
+        "FlaxGemma3TextForSequenceClassification",
+        "FlaxGemma3TextPreTrainedModel",
+    ],
     "models.gpt2.configuration_gpt2": ["GPT2Config"],
     "models.gpt2.modeling_gpt2": [
         "GPT2Model",
