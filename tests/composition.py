@@ -867,6 +867,23 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     # Drawn last: pre-norm stacks whose last `hidden_states` entry is read before the final norm.
     if spec["norm"]["placement"] == "pre" and draw(st.booleans()):
         spec["norm"]["hidden_states_before_final_norm"] = True
+    # Drawn after it: with learned positions, the encoder doubling as a decoder (`config.is_decoder`: causal, a
+    # key/value cache), its blocks with a cross-attention (`crossattention.*`, built with `add_cross_attention`) where
+    # the self-attention is the plain one, and a causal LM on the `transform` / `flat` LM head.
+    if "position" not in spec and draw(st.booleans()):
+        spec["decoder"] = {"causal": True, "cache": True}
+        fields.append(_field("use_cache", "bool", True))
+        plain = not fused and attention["projection"] == "linear" and attention["output_dropout"] and "qk_norm" not in attention
+        if plain and not {"kv_heads", "multi_query", "head_dim"} & set(attention) and draw(st.booleans()):
+            attention["cross_module"] = "crossattention"
+            if spec["norm"]["placement"] == "pre":
+                names["cross_attention.norm"] = "crossattention.ln"
+            else:
+                names["cross_attention.norm"] = "crossattention.output.LayerNorm"
+            names.update({"cross_attention.query": "crossattention.self.query", "cross_attention.key": "crossattention.self.key",
+                          "cross_attention.value": "crossattention.self.value", "cross_attention.output": "crossattention.output.dense"})
+        if spec.get("lm_head", {}).get("layout") in ("transform", "flat") and draw(st.booleans()):
+            heads.append({"kind": "causal_lm", "labels_disable_cache": draw(st.booleans())})
     return spec
 
 
@@ -955,6 +972,8 @@ def describe(spec: dict) -> list[str]:
                    f"dense_act_heads={sum(h.get('style') == 'dense_act' for h in spec['heads'])}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
         labels.append(f"names.hidden_states_before_final_norm={spec['norm'].get('hidden_states_before_final_norm', False)}")
+        if stack == "encoder":
+            labels.append(f"names_encoder.decoder={'cross' if 'cross_module' in att else 'decoder' in spec}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",

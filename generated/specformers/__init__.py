@@ -780,6 +780,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     "models.megatron_bert.configuration_megatron_bert": ["MegatronBertConfig"],
     "models.megatron_bert.modeling_megatron_bert": [
         "MegatronBertModel",
+        "MegatronBertForCausalLM",
         "MegatronBertForPreTraining",
         "MegatronBertForMaskedLM",
         "MegatronBertForNextSentencePrediction",
@@ -791,6 +792,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.megatron_bert.modeling_tf_megatron_bert": [
         "TFMegatronBertModel",
+        "TFMegatronBertForCausalLM",
         "TFMegatronBertForPreTraining",
         "TFMegatronBertForMaskedLM",
         "TFMegatronBertForNextSentencePrediction",
@@ -802,6 +804,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.megatron_bert.modeling_flax_megatron_bert": [
         "FlaxMegatronBertModel",
+        "FlaxMegatronBertForCausalLM",
         "FlaxMegatronBertForPreTraining",
         "FlaxMegatronBertForMaskedLM",
         "FlaxMegatronBertForNextSentencePrediction",
@@ -1174,6 +1177,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     "models.roberta_prelayernorm.configuration_roberta_prelayernorm": ["RobertaPreLayerNormConfig"],
     "models.roberta_prelayernorm.modeling_roberta_prelayernorm": [
         "RobertaPreLayerNormModel",
+        "RobertaPreLayerNormForCausalLM",
         "RobertaPreLayerNormForMaskedLM",
         "RobertaPreLayerNormForSequenceClassification",
         "RobertaPreLayerNormForMultipleChoice",
@@ -1183,6 +1187,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.roberta_prelayernorm.modeling_tf_roberta_prelayernorm": [
         "TFRobertaPreLayerNormModel",
+        "TFRobertaPreLayerNormForCausalLM",
         "TFRobertaPreLayerNormForMaskedLM",
         "TFRobertaPreLayerNormForSequenceClassification",
         "TFRobertaPreLayerNormForMultipleChoice",
@@ -1192,6 +1197,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.roberta_prelayernorm.modeling_flax_roberta_prelayernorm": [
         "FlaxRobertaPreLayerNormModel",
+        "FlaxRobertaPreLayerNormForCausalLM",
         "FlaxRobertaPreLayerNormForMaskedLM",
         "FlaxRobertaPreLayerNormForSequenceClassification",
         "FlaxRobertaPreLayerNormForMultipleChoice",
