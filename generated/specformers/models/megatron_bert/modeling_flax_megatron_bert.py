@@ -294,7 +294,6 @@ class FlaxMegatronBertBlock(nn.Module):
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         layer_past: Optional[tuple] = None,
-        cache_index: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
@@ -302,9 +301,7 @@ class FlaxMegatronBertBlock(nn.Module):
         output_attentions: bool = False,
     ) -> tuple:
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
-        or padding). With `cache_index` (a scalar),
-        `layer_past` is a preallocated `(key, value)` pair whose positions from `cache_index` on receive the new
-        keys and values (generation under `jax.jit`); without it, the new ones are appended. After them it holds the
+        or padding). `layer_past` is this layer's cached `(key, value)`, to which the new ones are appended, then the
         cross-attention's `(key, value)` once computed. `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) is
         the additive mask of the encoder's padding. Returns the new hidden states, this layer's cache (or None
         without `use_cache`) and the self- and cross-attention probabilities (or None)."""
@@ -314,13 +311,7 @@ class FlaxMegatronBertBlock(nn.Module):
         key = self.attention.self.key(hidden_states)
         value = self.attention.self.value(hidden_states)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
-        if layer_past is not None and cache_index is not None:
-            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
-            key = jax.lax.dynamic_update_slice(layer_past[0], key.astype(layer_past[0].dtype), (0, 0, cache_index, 0))
-            value = jax.lax.dynamic_update_slice(
-                layer_past[1], value.astype(layer_past[1].dtype), (0, 0, cache_index, 0)
-            )
-        elif layer_past is not None:
+        if layer_past is not None:
             key = jnp.concatenate([layer_past[0], key], axis=-2)
             value = jnp.concatenate([layer_past[1], value], axis=-2)
         present = (key, value) if use_cache else None

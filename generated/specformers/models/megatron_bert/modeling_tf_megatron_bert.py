@@ -208,21 +208,12 @@ class TFMegatronBertBlock(TFCompositeLayer):
         value = self._split_heads(self.crossattention.self.value(encoder_hidden_states))
         return key, value
 
-    def _self_key_value(self, hidden_states, layer_past, cache_index) -> tuple:
+    def _self_key_value(self, hidden_states, layer_past) -> tuple:
         """The self-attention's keys and values (batch, heads, key_len, head_dim) of `hidden_states` after the cached
-        ones: appended to `layer_past`, or written in place at `cache_index` of a preallocated cache (see
-        `call`)."""
+        ones, appended to `layer_past`."""
         key = self._split_heads(self.attention.self.key(hidden_states))
         value = self._split_heads(self.attention.self.value(hidden_states))
-        if layer_past is not None and cache_index is not None:
-            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
-            max_length = shape_list(layer_past[0])[2]
-            # (seq, max_length): one row per new position
-            write = tf.one_hot(cache_index + tf.range(shape_list(key)[2]), max_length, dtype=key.dtype)
-            keep = (1.0 - tf.reduce_sum(write, axis=0))[None, None, :, None]
-            key = layer_past[0] * keep + tf.einsum("sl,bhsd->bhld", write, key)
-            value = layer_past[1] * keep + tf.einsum("sl,bhsd->bhld", write, value)
-        elif layer_past is not None:
+        if layer_past is not None:
             key = tf.concat([layer_past[0], key], axis=-2)
             value = tf.concat([layer_past[1], value], axis=-2)
         return key, value
@@ -243,7 +234,6 @@ class TFMegatronBertBlock(TFCompositeLayer):
         head_mask=None,
         cross_attn_layer_head_mask=None,
         layer_past=None,
-        cache_index=None,
         use_cache=False,
         output_attentions=False,
         training=False,
@@ -251,14 +241,12 @@ class TFMegatronBertBlock(TFCompositeLayer):
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
         or padding), `encoder_attention_mask` (batch, 1, 1, encoder_len) that of the encoder's padding (or None).
         `layer_past` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)`
-        once computed. Without `cache_index` the new keys and values are appended to the cached ones; with it (a
-        scalar) the cache is preallocated and the new positions `cache_index ..` are written in place, which keeps
-        every shape fixed (generation under `jit_compile`). Returns the new hidden states, the layer's cache (or None
-        without `use_cache`) and the self- and cross-attention probabilities (or None)."""
+        once computed; the new keys and values are appended to the cached ones. Returns the new hidden states, the
+        layer's cache (or None without `use_cache`) and the self- and cross-attention probabilities (or None)."""
         residual = hidden_states
         hidden_states = self.attention.ln(hidden_states)
         query = self._split_heads(self.attention.self.query(hidden_states))
-        key, value = self._self_key_value(hidden_states, layer_past, cache_index)
+        key, value = self._self_key_value(hidden_states, layer_past)
         present = (key, value)
         context, probs = self._attend(query, key, value, attention_mask, head_mask, training)
         attention_output = self.attention.output_.dense(context)
