@@ -873,9 +873,20 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     if "position" not in spec and draw(st.booleans()):
         spec["decoder"] = {"causal": True, "cache": True}
         fields.append(_field("use_cache", "bool", True))
-        plain = not fused and attention["projection"] == "linear" and attention["output_dropout"] and "qk_norm" not in attention
-        if plain and not {"kv_heads", "multi_query", "head_dim"} & set(attention) and draw(st.booleans()):
-            attention["cross_module"] = "crossattention"
+        if feed_forward.get("dropout", "set") is not None and draw(st.booleans()):
+            # The cross-attention is the block's second attention sublayer, as in names-layout encoder-decoders: the
+            # self-attention then plain too (three Linear projections hidden_size / heads wide, as many key/value
+            # heads as query heads, no norms of the queries and keys, its output through the feed-forward's dropout).
+            if fused:
+                path = names["attention.query"]
+                box = path.rsplit(".", 1)[0] + "." if "." in path else ""
+                names.update({f"attention.{role}": f"{box}{role[0]}_proj" for role in ("query", "key", "value")})
+            for key in ("head_dim", "kv_heads", "multi_query", "qk_norm", "qk_norm_scope", "fused_order"):
+                attention.pop(key, None)
+            fields[:] = [f for f in fields if f["name"] not in ("head_dim", "num_key_value_heads", "multi_query", "use_qk_norm")]
+            names.pop("attention.q_norm", None)
+            names.pop("attention.k_norm", None)
+            attention.update(projection="linear", output_dropout=True, cross_module="crossattention")
             if spec["norm"]["placement"] == "pre":
                 names["cross_attention.norm"] = "crossattention.ln"
             else:
