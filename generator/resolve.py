@@ -612,8 +612,9 @@ DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "toke
 # Heads of encoder-decoder stacks of the names layout (`causal_lm`: the decoder stack alone).
 NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm")
 # Heads of encoder stacks of the names layout.
+# (`causal_lm`: the encoder as a decoder, with `decoder`.)
 NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering",
-                            "next_sentence", "pretraining")
+                            "next_sentence", "pretraining", "causal_lm")
 _DECODER_ONLY_HEAD_OUTPUT = {
     "base": "BaseModelOutputWithPast",
     "causal_lm": "CausalLMOutputWithPast",
@@ -693,7 +694,7 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
             raise fail("token_classification needs `dropout: <config field or rate>`", loc)
         if h.kind != "token_classification" and h.dropout is not None:
             raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
-    elif h.kind in ("base", "masked_lm", "next_sentence", "pretraining") and h.dropout is not None:
+    elif h.kind in ("base", "masked_lm", "causal_lm", "next_sentence", "pretraining") and h.dropout is not None:
         raise fail(f"head {h.kind!r} has no dropout: remove `dropout`", loc + ["dropout"])
 
 
@@ -779,6 +780,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
+    # A names-layout encoder's cross-attention module (its roles `cross_attention.*` are paths inside it).
+    names_cross = spec.attention.cross_module if not seq2seq else None
     # Roles that exist only with a component: the embeddings' norm (`embeddings.norm`), the final norm of pre-norm
     # blocks, the modules of a names-layout LM head.
     conditional = {
@@ -797,7 +800,10 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
-        **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES + CROSS_ROLES},
+        **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES},
+        # An encoder-decoder's decoder blocks, and the blocks of an encoder that doubles as a decoder with
+        # cross-attention (`attention.cross_module`, built when `config.add_cross_attention`).
+        **{role: (seq2seq or names_cross is not None, "`stack: encoder-decoder` or `attention.cross_module`") for role in CROSS_ROLES},
     }
     needed = [r for r in ALL_ROLES if conditional.get(r, (True, ""))[0]]
     if spec.norm.hidden_states_before_final_norm and "final_norm" not in needed:
@@ -972,6 +978,19 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
     if "ffn.output_norm" in needed:
         add(leaves, ("ffn.output_norm",), norm_kind, hidden, hidden, True)
+    if names_cross is not None:
+        # The cross-attention of an encoder that doubles as a decoder: built only with `config.add_cross_attention`.
+        for role in CROSS_ROLES:
+            if not roles[role].startswith(names_cross + "."):
+                raise fail(f"the cross-attention's modules are inside `{names_cross}` (`attention.cross_module`): write `{role}: {names_cross}.<path>`", ["names", role])
+        if fused:
+            raise fail("a block with a cross-attention is rendered with three self-attention projections (a fused q/k/v projection exists only without `attention.cross_module`): give `attention.query`, `attention.key` and `attention.value` three paths", ["names", "attention.key"])
+        if len({roles[r] for r in CROSS_ROLES}) != len(CROSS_ROLES):
+            raise fail("the cross-attention's norm, q, k, v and output are five modules (five paths)", ["names", "cross_attention.key"])
+        add(leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, norm_bias, when="add_cross_attention")
+        for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value"):
+            add(leaves, (role,), att.projection, hidden, hidden, att.bias, when="add_cross_attention")
+        add(leaves, ("cross_attention.output",), att.projection, hidden, hidden, output_bias, when="add_cross_attention")
     nested(leaves)
 
     decoder_block = decoder_ffn_size = None
@@ -1017,7 +1036,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
         lm_norm=roles["lm_head.norm"] if "lm_head.norm" in needed else None,
-        roles={r: roles[r] for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq else ()) if r in needed},
+        roles={r: roles[r] for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq or names_cross is not None else ()) if r in needed},
         fused_qkv=fused,
         fused_order=att.fused_order,
         parallel_residual=spec.residual.parallel if spec.residual is not None else False,
@@ -1650,6 +1669,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     }.get(h.kind, [])
     if names_layout and "pooled" in (h.style, h.summary):
         requires.append("pooler")
+    if rule_kind == support.NAMES_ENCODER and h.kind == "causal_lm" and spec.lm_head is not None and spec.lm_head.layout not in ("transform", "flat"):
+        raise fail("the causal LM of a names-layout encoder is rendered with the LM head of encoder stacks: write `lm_head.layout: transform` or `flat`", ["lm_head", "layout"])
     if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
         raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
     if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:
@@ -1919,7 +1940,7 @@ def resolve_architecture(
     cross_attention = None if seq2seq else att.cross_module
     keys_needing_config_flag = {}
     if cross_attention is not None:
-        layers = re.escape(f"{spec.encoder.path}.{spec.encoder.layer_list}")
+        layers = re.escape(names.layers if names is not None else f"{spec.encoder.path}.{spec.encoder.layer_list}")
         keys_needing_config_flag["add_cross_attention"] = (rf"(^|\.){layers}\.\d+\.{cross_attention}\.",)
     if names is not None and isinstance(names.qk_norm, str):
         # The norms of the queries and keys exist only when their flag is set.

@@ -556,7 +556,7 @@ class AttentionSpec(Strict):
     prunable: bool = True
     # names-layout encoders: with `config.is_decoder` the self-attention masks the keys after each query too, as
     # transformers' `get_extended_attention_mask` does for the encoders that build their mask with it; no
-    # cache, no cross-attention.
+    # cache, no cross-attention (a names-layout encoder with `decoder` has both instead).
     decoder_mask: bool = False
     # projections are heads x head_dim wide (default hidden_size / heads; names layout: an optional field without
     # `default_from` that the config leaves None means hidden_size / heads too, computed where the width is read)
@@ -587,8 +587,10 @@ class AttentionSpec(Strict):
     select: Optional[AttentionSelect] = None
     local: Optional[LocalAttentionSpec] = None
     # The cross-attention module of a decoder layer: in the decoder stack of an encoder-decoder model; in an encoder
-    # stack that doubles as a decoder (`decoder`), each layer's `<cross_module>` (split layout), built when
-    # `config.add_cross_attention`, attending to `encoder_hidden_states`.
+    # stack that doubles as a decoder (`decoder`), each layer's `<cross_module>`, built when
+    # `config.add_cross_attention`, attending to `encoder_hidden_states` (split layout: `<cross_module>.self.*` and
+    # `<cross_module>.output.*`; names layout: the `names` roles `cross_attention.{norm,query,key,value,output}`,
+    # paths inside `<cross_module>`, the block's second attention sublayer with its own norm).
     cross_module: Optional[Identifier] = None
 
     @model_validator(mode="after")
@@ -766,8 +768,10 @@ class EncoderSpec(Strict):
 
 
 class DecoderSpec(Strict):
-    """`causal`/`cache`: the encoder doubles as a causal decoder (config.is_decoder). With `path`, a separate decoder
-    stack of an encoder-decoder model: causal self-attention, cross-attention, `layers` from a config field."""
+    """`causal`/`cache`: the encoder doubles as a causal decoder (config.is_decoder): its self-attention masks the
+    future keys and keeps a key/value cache (`fused` / `split` and names-layout encoders alike; a names-layout
+    encoder's `causal_lm` head then reads the `transform` or `flat` LM head). With `path`, a separate decoder stack of
+    an encoder-decoder model: causal self-attention, cross-attention, `layers` from a config field."""
 
     # Whether self-attention masks future tokens when the model is a decoder.
     causal: bool = True

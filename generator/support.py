@@ -158,7 +158,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "attention.variant", ("full",), "self-attention is `variant: full`"),
     Rule(NAMES_ENCODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in encoder-decoder stacks"),
-    Rule(NAMES_ENCODER, "attention.cross_module", (_ABSENT,), "remove `cross_module`: names-layout encoders have no cross-attention"),
     Rule(NAMES_ENCODER, "attention.scale", (True,), "scores are always divided by sqrt(head_dim): remove `scale`"),
     Rule(NAMES_ENCODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
     Rule(NAMES_ENCODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
@@ -172,7 +171,13 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "embeddings.norm", (True, False), "write `norm: true` (a norm after the embeddings, the `names` role `embeddings.norm`) or `norm: false` (none)"),
     Rule(NAMES_ENCODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
-    Rule(NAMES_ENCODER, "decoder", (_ABSENT,), "remove `decoder`: a names-layout encoder is bidirectional and keeps no cache (write `stack: decoder-only` for a causal stack)"),
+    # A names-layout encoder that doubles as a decoder (`decoder`): causal and cached under `config.is_decoder`.
+    Rule(NAMES_ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
+    Rule(NAMES_ENCODER, "decoder.cache", (_ABSENT, True), "an encoder that doubles as a decoder keeps a key/value cache: remove `cache` (a causal mask under `config.is_decoder` without a cache is `attention.decoder_mask: true`)"),
+    Rule(NAMES_ENCODER, "decoder.cache_default", (_ABSENT, "config"), "the cache follows `config.use_cache`: remove `cache_default`"),
+    Rule(NAMES_ENCODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: an encoder that doubles as a decoder masks future and padding keys with one additive mask, as transformers' extended mask"),
+    Rule(NAMES_ENCODER, "decoder.layers", (_ABSENT,), "remove `layers`: a second (decoder) stack exists only in encoder-decoder stacks"),
+    Rule(NAMES_ENCODER, "decoder.start_token", (_ABSENT,), "remove `start_token`: labels shifted into decoder inputs exist only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
     Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
     Rule(NAMES_ENCODER, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
@@ -492,6 +497,19 @@ CONFLICTS: tuple[tuple[str, str, str], ...] = (
 REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     (ENCODER, "attention.cross_module", "attention.layout", ("split",), "the cross-attention is rendered as `<cross_module>.self.*` + `<cross_module>.output.*`, as transformers' BERT-style decoders hold it: write `attention.layout: split` or remove `cross_module`"),
     (ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: ...}` or remove `cross_module`"),
+    (NAMES_ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: true}` or remove `cross_module` (and the `names` roles `cross_attention.*`)"),
+    # The cross-attention of a names-layout encoder is the block's second attention sublayer, as in names-layout
+    # encoder-decoders: rendered with what their decoder blocks render.
+    *((NAMES_ENCODER, "attention.cross_module", path, allowed, instead) for path, allowed, instead in (
+        ("attention.projection", ("linear",), "a cross-attention is rendered with Linear projections: remove `projection` or `cross_module`"),
+        ("attention.head_dim", (_ABSENT,), "a cross-attention is rendered with heads hidden_size / heads wide: remove `head_dim` or `cross_module`"),
+        ("attention.kv_heads", (_ABSENT,), "a cross-attention is rendered with as many key/value heads as query heads: remove `kv_heads` or `cross_module`"),
+        ("attention.multi_query", (_ABSENT,), "a cross-attention is rendered with as many key/value heads as query heads: remove `multi_query` or `cross_module`"),
+        ("attention.qk_norm", (False,), "a cross-attention is rendered without norms of the queries and keys: remove `qk_norm` or `cross_module`"),
+        ("attention.output_dropout", (True,), "a cross-attention's output is rendered through the feed-forward's dropout: remove `output_dropout` or `cross_module`"),
+    )),
+    (NAMES_ENCODER, "decoder", "position", (_ABSENT,), "an encoder that doubles as a decoder is rendered with learned absolute positions only (a stack-owned bucketed bias and rotary positions are computed for a bidirectional pass without a cache): remove `decoder` or `position`"),
+    (NAMES_ENCODER, "decoder", "attention.decoder_mask", (False,), "`decoder` already makes the self-attention causal under `config.is_decoder` (with a cache): remove `decoder_mask`"),
     (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)),
     (DECODER_ONLY, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),

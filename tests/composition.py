@@ -901,6 +901,34 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     # Drawn last: pre-norm stacks whose last `hidden_states` entry is read before the final norm.
     if spec["norm"]["placement"] == "pre" and draw(st.booleans()):
         spec["norm"]["hidden_states_before_final_norm"] = True
+    # Drawn after it: with learned positions, the encoder doubling as a decoder (`config.is_decoder`: causal, a
+    # key/value cache), its blocks with a cross-attention (`crossattention.*`, built with `add_cross_attention`) where
+    # the self-attention is the plain one, and a causal LM on the `transform` / `flat` LM head.
+    if "position" not in spec and draw(st.booleans()):
+        spec["decoder"] = {"causal": True, "cache": True}
+        fields.append(_field("use_cache", "bool", True))
+        if feed_forward.get("dropout", "set") is not None and draw(st.booleans()):
+            # The cross-attention is the block's second attention sublayer, as in names-layout encoder-decoders: the
+            # self-attention then plain too (three Linear projections hidden_size / heads wide, as many key/value
+            # heads as query heads, no norms of the queries and keys, its output through the feed-forward's dropout).
+            if fused:
+                path = names["attention.query"]
+                box = path.rsplit(".", 1)[0] + "." if "." in path else ""
+                names.update({f"attention.{role}": f"{box}{role[0]}_proj" for role in ("query", "key", "value")})
+            for key in ("head_dim", "kv_heads", "multi_query", "qk_norm", "qk_norm_scope", "fused_order"):
+                attention.pop(key, None)
+            fields[:] = [f for f in fields if f["name"] not in ("head_dim", "num_key_value_heads", "multi_query", "use_qk_norm")]
+            names.pop("attention.q_norm", None)
+            names.pop("attention.k_norm", None)
+            attention.update(projection="linear", output_dropout=True, cross_module="crossattention")
+            if spec["norm"]["placement"] == "pre":
+                names["cross_attention.norm"] = "crossattention.ln"
+            else:
+                names["cross_attention.norm"] = "crossattention.output.LayerNorm"
+            names.update({"cross_attention.query": "crossattention.self.query", "cross_attention.key": "crossattention.self.key",
+                          "cross_attention.value": "crossattention.self.value", "cross_attention.output": "crossattention.output.dense"})
+        if spec.get("lm_head", {}).get("layout") in ("transform", "flat") and draw(st.booleans()):
+            heads.append({"kind": "causal_lm", "labels_disable_cache": draw(st.booleans())})
     return spec
 
 
@@ -992,6 +1020,8 @@ def describe(spec: dict) -> list[str]:
                    f"dense_act_heads={sum(h.get('style') == 'dense_act' for h in spec['heads'])}",
                    f"qk_norm_scope={att.get('qk_norm_scope', 'head') if 'qk_norm' in att else None}"]
         labels.append(f"names.hidden_states_before_final_norm={spec['norm'].get('hidden_states_before_final_norm', False)}")
+        if stack == "encoder":
+            labels.append(f"names_encoder.decoder={'cross' if 'cross_module' in att else 'decoder' in spec}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",

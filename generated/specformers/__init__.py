@@ -803,6 +803,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     "models.megatron_bert.configuration_megatron_bert": ["MegatronBertConfig"],
     "models.megatron_bert.modeling_megatron_bert": [
         "MegatronBertModel",
+        "MegatronBertForCausalLM",
         "MegatronBertForPreTraining",
         "MegatronBertForMaskedLM",
         "MegatronBertForNextSentencePrediction",
@@ -814,6 +815,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.megatron_bert.modeling_tf_megatron_bert": [
         "TFMegatronBertModel",
+        "TFMegatronBertForCausalLM",
         "TFMegatronBertForPreTraining",
         "TFMegatronBertForMaskedLM",
         "TFMegatronBertForNextSentencePrediction",
@@ -825,6 +827,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.megatron_bert.modeling_flax_megatron_bert": [
         "FlaxMegatronBertModel",
+        "FlaxMegatronBertForCausalLM",
         "FlaxMegatronBertForPreTraining",
         "FlaxMegatronBertForMaskedLM",
         "FlaxMegatronBertForNextSentencePrediction",
@@ -1228,6 +1231,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     "models.roberta_prelayernorm.configuration_roberta_prelayernorm": ["RobertaPreLayerNormConfig"],
     "models.roberta_prelayernorm.modeling_roberta_prelayernorm": [
         "RobertaPreLayerNormModel",
+        "RobertaPreLayerNormForCausalLM",
         "RobertaPreLayerNormForMaskedLM",
         "RobertaPreLayerNormForSequenceClassification",
         "RobertaPreLayerNormForMultipleChoice",
@@ -1237,6 +1241,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.roberta_prelayernorm.modeling_tf_roberta_prelayernorm": [
         "TFRobertaPreLayerNormModel",
+        "TFRobertaPreLayerNormForCausalLM",
         "TFRobertaPreLayerNormForMaskedLM",
         "TFRobertaPreLayerNormForSequenceClassification",
         "TFRobertaPreLayerNormForMultipleChoice",
@@ -1246,6 +1251,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
     ],
     "models.roberta_prelayernorm.modeling_flax_roberta_prelayernorm": [
         "FlaxRobertaPreLayerNormModel",
+        "FlaxRobertaPreLayerNormForCausalLM",
         "FlaxRobertaPreLayerNormForMaskedLM",
         "FlaxRobertaPreLayerNormForSequenceClassification",
         "FlaxRobertaPreLayerNormForMultipleChoice",

@@ -14,6 +14,7 @@ _IMPORT_STRUCTURE = {
     "configuration_megatron_bert": ["MegatronBertConfig"],
     "modeling_megatron_bert": [
         "MegatronBertModel",
+        "MegatronBertForCausalLM",
         "MegatronBertForPreTraining",
         "MegatronBertForMaskedLM",
         "MegatronBertForNextSentencePrediction",
@@ -24,6 +25,7 @@ _IMPORT_STRUCTURE = {
     ],
     "modeling_tf_megatron_bert": [
         "TFMegatronBertModel",
+        "TFMegatronBertForCausalLM",
         "TFMegatronBertForPreTraining",
         "TFMegatronBertForMaskedLM",
         "TFMegatronBertForNextSentencePrediction",
@@ -34,6 +36,7 @@ _IMPORT_STRUCTURE = {
     ],
     "modeling_flax_megatron_bert": [
         "FlaxMegatronBertModel",
+        "FlaxMegatronBertForCausalLM",
         "FlaxMegatronBertForPreTraining",
         "FlaxMegatronBertForMaskedLM",
         "FlaxMegatronBertForNextSentencePrediction",

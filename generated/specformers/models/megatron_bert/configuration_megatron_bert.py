@@ -47,10 +47,7 @@ class MegatronBertConfig(PretrainedConfig):
             Type of position embedding. specformers implements `"absolute"`.
         use_cache (`bool`, *optional*, defaults to True):
             Whether or not the model should return the last key/values attentions (not used by all models). Only
-            relevant if `config.is_decoder=True`, which specformers does not render: kept for checkpoints' configs.
-        is_decoder (`bool`, *optional*, defaults to False):
-            Whether the model is used as a decoder (causal self-attention, a key/value cache): not rendered by
-            specformers, so only `False` is accepted.
+            relevant if `config.is_decoder=True`.
         kwargs:
             Fields of the shared base class ([`PretrainedConfig`]): `num_labels`, `problem_type`, `is_decoder`, ...
     """
@@ -74,20 +71,14 @@ class MegatronBertConfig(PretrainedConfig):
         pad_token_id: int = 0,
         position_embedding_type: str = "absolute",
         use_cache: bool = True,
-        is_decoder: bool = False,
         **kwargs,
     ):
         super().__init__(
             pad_token_id=pad_token_id,
-            is_decoder=is_decoder,
             **kwargs,
         )
         if position_embedding_type not in ["absolute"]:
             raise ValueError(f"position_embedding_type must be one of ['absolute'], got {position_embedding_type!r}")
-        if is_decoder not in [False]:
-            raise ValueError(
-                f"is_decoder={is_decoder!r} is not supported (accepted: [False]): a names-layout encoder used as a decoder (a causal mask and a key/value cache) is not rendered; leave is_decoder False"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers

@@ -14,6 +14,7 @@ _IMPORT_STRUCTURE = {
     "configuration_roberta_prelayernorm": ["RobertaPreLayerNormConfig"],
     "modeling_roberta_prelayernorm": [
         "RobertaPreLayerNormModel",
+        "RobertaPreLayerNormForCausalLM",
         "RobertaPreLayerNormForMaskedLM",
         "RobertaPreLayerNormForSequenceClassification",
         "RobertaPreLayerNormForMultipleChoice",
@@ -22,6 +23,7 @@ _IMPORT_STRUCTURE = {
     ],
     "modeling_tf_roberta_prelayernorm": [
         "TFRobertaPreLayerNormModel",
+        "TFRobertaPreLayerNormForCausalLM",
         "TFRobertaPreLayerNormForMaskedLM",
         "TFRobertaPreLayerNormForSequenceClassification",
         "TFRobertaPreLayerNormForMultipleChoice",
@@ -30,6 +32,7 @@ _IMPORT_STRUCTURE = {
     ],
     "modeling_flax_roberta_prelayernorm": [
         "FlaxRobertaPreLayerNormModel",
+        "FlaxRobertaPreLayerNormForCausalLM",
         "FlaxRobertaPreLayerNormForMaskedLM",
         "FlaxRobertaPreLayerNormForSequenceClassification",
         "FlaxRobertaPreLayerNormForMultipleChoice",

@@ -4,8 +4,9 @@
 
 [fairseq: A Fast, Extensible Toolkit for Sequence Modeling](https://huggingface.co/papers/1904.01038)
 
-An encoder stack of pre-norm blocks with bidirectional attention and absolute positions; parameter paths
-equal transformers' PyTorch names (see `specformers.modeling_flax_utils`).
+An encoder stack of pre-norm blocks with bidirectional attention and absolute positions, or, as a decoder
+(`config.is_decoder`), causal attention with a key/value cache and cross-attention; parameter paths equal
+transformers' PyTorch names (see `specformers.modeling_flax_utils`).
 """
 
 import math
@@ -18,7 +19,8 @@ import jax.numpy as jnp
 
 from ...activations_flax import ACT2FN
 from ...modeling_flax_outputs import (
-    FlaxBaseModelOutputWithPooling,
+    FlaxBaseModelOutputWithPoolingAndCrossAttentions,
+    FlaxCausalLMOutputWithCrossAttentions,
     FlaxMaskedLMOutput,
     FlaxMultipleChoiceModelOutput,
     FlaxQuestionAnsweringModelOutput,
@@ -28,6 +30,8 @@ from ...modeling_flax_outputs import (
 from ...modeling_flax_utils import (
     FlaxModuleSequence,
     FlaxPreTrainedModel,
+    attention_bias,
+    causal_lm_loss,
     check_inputs,
     classification_loss,
     expand_head_mask,
@@ -145,10 +149,83 @@ class FlaxRobertaPreLayerNormBlockOutput(nn.Module):
         )
 
 
-class FlaxRobertaPreLayerNormBlock(nn.Module):
-    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+class FlaxRobertaPreLayerNormBlockCrossattentionSelf(nn.Module):
+    """The `crossattention.self` modules of a block; the block computes with them."""
 
-    The attention is bidirectional: each position sees every position that is not padding.
+    config: RobertaPreLayerNormConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.add_cross_attention:
+            # cross_attention.query: Dense, kernel [in, out]
+            self.query = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="query",
+            )
+            # cross_attention.key: Dense, kernel [in, out]
+            self.key = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="key",
+            )
+            # cross_attention.value: Dense, kernel [in, out]
+            self.value = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="value",
+            )
+
+
+class FlaxRobertaPreLayerNormBlockCrossattentionOutput(nn.Module):
+    """The `crossattention.output` modules of a block; the block computes with them."""
+
+    config: RobertaPreLayerNormConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.add_cross_attention:
+            # cross_attention.output: Dense, kernel [in, out]
+            self.dense = partitioned_dense(
+                config.hidden_size,
+                ("joined_kv", "embed"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="dense",
+            )
+
+
+class FlaxRobertaPreLayerNormBlockCrossattention(nn.Module):
+    """The `crossattention` modules of a block; the block computes with them."""
+
+    config: RobertaPreLayerNormConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.add_cross_attention:
+            # cross_attention.norm: LayerNorm
+            self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="LayerNorm")
+        self.self = FlaxRobertaPreLayerNormBlockCrossattentionSelf(config, dtype=self.dtype, name="self")
+        self.output = FlaxRobertaPreLayerNormBlockCrossattentionOutput(config, dtype=self.dtype, name="output")
+
+
+class FlaxRobertaPreLayerNormBlock(nn.Module):
+    """One pre-norm block: `x + attention(norm(x))`, `x + cross_attention(norm(x), encoder)`, then
+    `x + feed_forward(norm(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding; in a decoder
+    (`config.is_decoder`) it is causal, each position seeing itself and the positions before it (and the cached ones).
+    The cross-attention, run only when encoder states are given, sees every encoder position that is not padding; it
+    computes the encoder's keys and values once, then reads them from the cache.
     """
 
     config: RobertaPreLayerNormConfig
@@ -162,6 +239,9 @@ class FlaxRobertaPreLayerNormBlock(nn.Module):
         self.attention = FlaxRobertaPreLayerNormBlockAttention(config, dtype=self.dtype, name="attention")
         self.intermediate = FlaxRobertaPreLayerNormBlockIntermediate(config, dtype=self.dtype, name="intermediate")
         self.output = FlaxRobertaPreLayerNormBlockOutput(config, dtype=self.dtype, name="output")
+        self.crossattention = FlaxRobertaPreLayerNormBlockCrossattention(
+            config, dtype=self.dtype, name="crossattention"
+        )
         self.activation = ACT2FN[config.hidden_act]
         self.attention_dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
         self.residual_dropout = nn.Dropout(rate=config.hidden_dropout_prob)
@@ -170,23 +250,34 @@ class FlaxRobertaPreLayerNormBlock(nn.Module):
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
         return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
 
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: jnp.ndarray,
-        head_mask: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ) -> tuple:
-        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
-        states and the attention probabilities (or None)."""
-        residual = hidden_states
-        hidden_states = self.attention.LayerNorm(hidden_states)
-        query = self.attention.self.query(hidden_states)
-        key = self.attention.self.key(hidden_states)
-        value = self.attention.self.value(hidden_states)
-        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+    def cross_key_values(self, encoder_hidden_states: jnp.ndarray) -> tuple:
+        """The cross-attention keys and values of `encoder_hidden_states`, (batch, heads, encoder_len, head_dim) each:
+        computed once per input, then reused by every decoding step."""
+        key = self._split_heads(self.crossattention.self.key(encoder_hidden_states))
+        value = self._split_heads(self.crossattention.self.value(encoder_hidden_states))
+        return key, value
 
+    def _cross_key_values_cached(self, encoder_hidden_states: jnp.ndarray, layer_past: Optional[tuple]) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from step
+        to step), else those of `encoder_hidden_states`."""
+        if layer_past is not None and len(layer_past) == 4:
+            return layer_past[2], layer_past[3]
+        return self.cross_key_values(encoder_hidden_states)
+
+    def attend(
+        self,
+        query: jnp.ndarray,
+        key: jnp.ndarray,
+        value: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        head_mask: Optional[jnp.ndarray],
+        deterministic: bool,
+    ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores) is
+        the additive mask of the keys a query must not see, `head_mask` (heads,) multiplies the probabilities after
+        their dropout. Returns the context (batch, seq, heads * head_dim) and the probabilities (batch, heads, seq,
+        key_len)."""
         scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
         scores = scores / math.sqrt(self.head_dim)
         scores = scores + attention_mask.astype(scores.dtype)
@@ -194,15 +285,66 @@ class FlaxRobertaPreLayerNormBlock(nn.Module):
         probs = self.attention_dropout(probs, deterministic=deterministic)
         if head_mask is not None:
             probs = probs * head_mask[None, :, None, None]
-        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(hidden_states.shape)
+        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(query.shape[0], query.shape[2], -1)
+        return context, probs
+
+    def __call__(
+        self,
+        hidden_states: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
+        layer_past: Optional[tuple] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        cross_attn_head_mask: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding). `layer_past` is this layer's cached `(key, value)`, to which the new ones are appended, then the
+        cross-attention's `(key, value)` once computed. `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) is
+        the additive mask of the encoder's padding. Returns the new hidden states, this layer's cache (or None
+        without `use_cache`) and the self- and cross-attention probabilities (or None)."""
+        residual = hidden_states
+        hidden_states = self.attention.LayerNorm(hidden_states)
+        query = self.attention.self.query(hidden_states)
+        key = self.attention.self.key(hidden_states)
+        value = self.attention.self.value(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if layer_past is not None:
+            key = jnp.concatenate([layer_past[0], key], axis=-2)
+            value = jnp.concatenate([layer_past[1], value], axis=-2)
+        present = (key, value) if use_cache else None
+
+        context, probs = self.attend(query, key, value, attention_mask, head_mask, deterministic)
         attention_output = self.attention.output.dense(context)
         hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
+
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            residual = hidden_states
+            hidden_states = self.crossattention.LayerNorm(hidden_states)
+            query = self._split_heads(self.crossattention.self.query(hidden_states))
+            key, value = self._cross_key_values_cached(encoder_hidden_states, layer_past)
+            if use_cache:
+                present = present + (key, value)
+            context, cross_probs = self.attend(
+                query, key, value, encoder_attention_mask, cross_attn_head_mask, deterministic
+            )
+            attention_output = self.crossattention.output.dense(context)
+            hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
 
         residual = hidden_states
         hidden_states = self.intermediate.LayerNorm(hidden_states)
         hidden_states = self.output.dense(self.activation(self.intermediate.dense(hidden_states)))
         hidden_states = residual + self.residual_dropout(hidden_states, deterministic=deterministic)
-        return hidden_states, probs if output_attentions else None
+        return (
+            hidden_states,
+            present,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
 
 
 class FlaxRobertaPreLayerNormEmbeddings(nn.Module):
@@ -297,18 +439,30 @@ class FlaxRobertaPreLayerNormModule(nn.Module):
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[tuple] = None,
+        use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
-        """The hidden states of the last block and, on request, every block's input and attention probabilities."""
+        """The hidden states of the last block (after the final norm), a decoder's (`config.is_decoder`) key/value
+        cache (with `use_cache`) and, on request, every block's input and attention probabilities (and, given encoder
+        states, the cross-attention probabilities)."""
         config = self.config
+        if past_key_values is not None and len(past_key_values) != config.num_hidden_layers:
+            raise ValueError(
+                f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({config.num_hidden_layers})"
+            )
+        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=config.vocab_size,
             embedding_size=config.hidden_size,
+            past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
@@ -317,15 +471,23 @@ class FlaxRobertaPreLayerNormModule(nn.Module):
             max_length_table="the position-embedding table",
             # Positions start after the padding index.
             position_offset=config.pad_token_id + 1,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
         padding_idx = config.pad_token_id
         if position_ids is None and input_ids is not None:
-            # Tokens count from padding_idx + 1, skipping pads, which keep padding_idx.
+            # Tokens count from padding_idx + 1 (after the cached ones), skipping pads, which keep padding_idx.
             not_pad = (input_ids != padding_idx).astype("i4")
-            position_ids = jnp.cumsum(not_pad, axis=1) * not_pad + padding_idx  # (batch, seq)
+            position_ids = (jnp.cumsum(not_pad, axis=1) + past_length) * not_pad + padding_idx  # (batch, seq)
         elif position_ids is None:
-            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ...
-            position_ids = jnp.arange(padding_idx + 1, padding_idx + 1 + seq_length)[None, :]  # (1, seq)
+            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ... after the cached ones
+            position_ids = (jnp.arange(seq_length) + past_length + padding_idx + 1)[None, :]  # (1, seq)
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids.astype("i4"))
         hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids.astype("i4"))
@@ -336,26 +498,47 @@ class FlaxRobertaPreLayerNormModule(nn.Module):
         hidden_states = self.embeddings.LayerNorm(hidden_states)
         hidden_states = self.dropout(hidden_states, deterministic=deterministic)
 
-        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
         if attention_mask is None:
-            extended_mask = jnp.zeros((1, 1, 1, seq_length), hidden_states.dtype)
-        else:
-            padding = (attention_mask == 0)[:, None, None, :]
-            extended_mask = jnp.where(padding, mask_value(hidden_states.dtype), 0.0).astype(hidden_states.dtype)
+            attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) elsewhere (and, in a decoder,
+        # `config.is_decoder`, where a key is after the query; queries sit after the cached keys).
+        extended_mask = attention_bias(attention_mask, seq_length, hidden_states.dtype, causal=config.is_decoder)
+        if encoder_hidden_states is None and config.add_cross_attention and self.is_initializing():
+            # Creating the parameters through a head that takes no encoder states: the cross-attention runs once on
+            # stand-in states (the output of this call is discarded), so that every head holds its weights, as in
+            # transformers.
+            encoder_hidden_states = hidden_states
+        encoder_extended_mask = None
+        if encoder_hidden_states is not None:
+            if encoder_attention_mask is None:
+                encoder_attention_mask = jnp.ones(encoder_hidden_states.shape[:2], dtype="i4")
+            # (batch, 1, seq, encoder_len): the cross-attention does not see the encoder's padding.
+            encoder_extended_mask = attention_bias(encoder_attention_mask, seq_length, hidden_states.dtype)
         head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
 
+        presents = () if use_cache else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         for i in range(config.num_hidden_layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, probs = self.encoder.layer[i](
+            hidden_states, present, probs, cross_probs = self.encoder.layer[i](
                 hidden_states,
                 extended_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_extended_mask,
+                layer_past=past_key_values[i] if past_key_values is not None else None,
                 head_mask=head_mask[i] if head_mask is not None else None,
+                cross_attn_head_mask=head_mask[i] if head_mask is not None else None,
+                use_cache=use_cache,
                 deterministic=deterministic,
                 output_attentions=output_attentions,
             )
+            if use_cache:
+                presents += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
             if output_attentions:
                 all_attentions += (probs,)
         if output_hidden_states:
@@ -363,11 +546,13 @@ class FlaxRobertaPreLayerNormModule(nn.Module):
             all_hidden_states += (hidden_states,)
         hidden_states = self.LayerNorm(hidden_states)
         pooled_output = self.pooler(hidden_states) if self.add_pooling_layer else None
-        output = FlaxBaseModelOutputWithPooling(
+        output = FlaxBaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
             pooler_output=pooled_output,
+            past_key_values=presents,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -440,6 +625,73 @@ class FlaxRobertaPreLayerNormClassificationHead(nn.Module):
         return self.out_proj(x)  # (batch, num_labels)
 
 
+class FlaxRobertaPreLayerNormForCausalLMModule(nn.Module):
+    """The linen module of [`FlaxRobertaPreLayerNormForCausalLM`]."""
+
+    config: RobertaPreLayerNormConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        self.roberta_prelayernorm = FlaxRobertaPreLayerNormModule(
+            self.config, dtype=self.dtype, add_pooling_layer=False
+        )
+        self.lm_head = FlaxRobertaPreLayerNormLMPredictionHead(self.config, dtype=self.dtype)
+
+    def __call__(
+        self,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        token_type_ids: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        past_key_values: Optional[tuple] = None,
+        use_cache: bool = False,
+        labels: Optional[jnp.ndarray] = None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        outputs = self.roberta_prelayernorm(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            inputs_embeds=inputs_embeds,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        # Tied decoder: the word-embedding matrix (vocab, E) of the base model (unboxed: at initialisation it still
+        # carries its logical axis names).
+        shared_embedding = (
+            nn.unbox(self.variables["params"]["roberta_prelayernorm"]["embeddings"]["word_embeddings"]["embedding"])
+            if self.config.tie_word_embeddings
+            else None
+        )
+        # (batch, seq, vocab)
+        prediction_scores = self.lm_head(outputs.last_hidden_state, shared_embedding=shared_embedding)
+        loss = causal_lm_loss(prediction_scores, labels) if labels is not None else None
+        output = FlaxCausalLMOutputWithCrossAttentions(
+            loss=loss,
+            logits=prediction_scores,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
 class FlaxRobertaPreLayerNormForMaskedLMModule(nn.Module):
     """The linen module of [`FlaxRobertaPreLayerNormForMaskedLM`]."""
 
@@ -459,6 +711,8 @@ class FlaxRobertaPreLayerNormForMaskedLMModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -472,6 +726,8 @@ class FlaxRobertaPreLayerNormForMaskedLMModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -516,6 +772,8 @@ class FlaxRobertaPreLayerNormForSequenceClassificationModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         labels: Optional[jnp.ndarray] = None,
         deterministic: bool = True,
@@ -529,6 +787,8 @@ class FlaxRobertaPreLayerNormForSequenceClassificationModule(nn.Module):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -730,6 +990,10 @@ class FlaxRobertaPreLayerNormPreTrainedModel(FlaxPreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
 
 
 class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
@@ -753,14 +1017,12 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -777,9 +1039,15 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
 
     Returns:
-        [`FlaxBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        [`FlaxBaseModelOutputWithPoolingAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
         `tuple` of the same fields in the same order, without the fields that are `None`.
     """
 
@@ -801,6 +1069,8 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
         inputs_embeds=None,
+        past_key_values=None,
+        use_cache=None,
     ):
         """Run the model.
 
@@ -819,14 +1089,12 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -843,31 +1111,41 @@ class FlaxRobertaPreLayerNormModel(FlaxRobertaPreLayerNormPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
 
         Returns:
-            [`FlaxBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`FlaxBaseModelOutputWithPoolingAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        config = self.config
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they keep the place transformers' class gives them among the positional arguments)"
-            )
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        # The cache exists only for a decoder (causal self-attention), as in the reference.
+        if self.config.is_decoder:
+            use_cache = use_cache if use_cache is not None else getattr(self.config, "use_cache", True)
+        else:
+            use_cache = False
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
-            output_hidden_states=(
-                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
-            ),
-            return_dict=return_dict if return_dict is not None else config.return_dict,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
         )
         return self._run(inputs, params, dropout_rng, train)
 
@@ -1329,6 +1607,174 @@ class FlaxRobertaPreLayerNormForQuestionAnswering(FlaxRobertaPreLayerNormPreTrai
         return self._run(inputs, params, dropout_rng, train)
 
 
+class FlaxRobertaPreLayerNormForCausalLM(FlaxRobertaPreLayerNormPreTrainedModel):
+    """RoBERTa-PreLayerNorm Model with a `language modeling` head on top for causal language modeling (CLM).
+
+    Load weights with `FlaxRobertaPreLayerNormForCausalLM.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+            `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+            computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+
+    Returns:
+        [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxRobertaPreLayerNormForCausalLMModule
+    # Tied to the word embeddings / to `bias` in PyTorch: never separate tensors here, not written on save.
+    _tied_weights_keys = ("lm_head.decoder.weight", "lm_head.decoder.bias")
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        past_key_values=None,
+        use_cache=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+                `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+                computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+
+        Returns:
+            [`FlaxCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        # The cache exists only for a decoder (causal self-attention), as in the reference.
+        if self.config.is_decoder:
+            use_cache = use_cache if use_cache is not None else getattr(self.config, "use_cache", True)
+        else:
+            use_cache = False
+        if labels is not None:
+            use_cache = False  # training on labels needs no cache
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            inputs_embeds=inputs_embeds,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            labels=labels,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
 class FlaxRobertaPreLayerNormForMaskedLM(FlaxRobertaPreLayerNormPreTrainedModel):
     """RoBERTa-PreLayerNorm Model with a `language modeling` head on top.
 
@@ -1350,14 +1796,12 @@ class FlaxRobertaPreLayerNormForMaskedLM(FlaxRobertaPreLayerNormPreTrainedModel)
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         params (`dict`, *optional*):
             Parameters to use instead of the model's own `params`.
         dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1423,14 +1867,12 @@ class FlaxRobertaPreLayerNormForMaskedLM(FlaxRobertaPreLayerNormPreTrainedModel)
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             params (`dict`, *optional*):
                 Parameters to use instead of the model's own `params`.
             dropout_rng (`jax.random.PRNGKey`, *optional*):
@@ -1461,19 +1903,14 @@ class FlaxRobertaPreLayerNormForMaskedLM(FlaxRobertaPreLayerNormPreTrainedModel)
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they keep the place transformers' class gives them among the positional arguments)"
-            )
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             labels=labels,
             output_attentions=output_attentions,
@@ -1638,6 +2075,7 @@ class FlaxRobertaPreLayerNormForSequenceClassification(FlaxRobertaPreLayerNormPr
 
 __all__ = [
     "FlaxRobertaPreLayerNormModel",
+    "FlaxRobertaPreLayerNormForCausalLM",
     "FlaxRobertaPreLayerNormForMaskedLM",
     "FlaxRobertaPreLayerNormForSequenceClassification",
     "FlaxRobertaPreLayerNormForMultipleChoice",

@@ -14,7 +14,8 @@ from torch import nn
 
 from ...activations import get_activation
 from ...modeling_outputs import (
-    BaseModelOutputWithPooling,
+    BaseModelOutputWithPoolingAndCrossAttentions,
+    CausalLMOutputWithCrossAttentions,
     MaskedLMOutput,
     MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
@@ -28,7 +29,7 @@ from ...modeling_utils import (
     mask_value,
     prune_separate_heads,
 )
-from ...utils import attribute_rate
+from ...utils import attribute_rate, logger
 from .configuration_roberta_prelayernorm import RobertaPreLayerNormConfig
 
 
@@ -85,10 +86,50 @@ class RobertaPreLayerNormBlockOutput(nn.Module):
         self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
 
 
-class RobertaPreLayerNormBlock(GradientCheckpointingLayer):
-    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+class RobertaPreLayerNormBlockCrossattentionSelf(nn.Module):
+    """The `crossattention.self` modules of a block; the block computes with them."""
 
-    The attention is bidirectional: each position sees every position that is not padding.
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        if config.add_cross_attention:
+            # cross_attention.query: Linear, weight [out, in]
+            self.query = nn.Linear(config.hidden_size, config.hidden_size)
+            # cross_attention.key: Linear, weight [out, in]
+            self.key = nn.Linear(config.hidden_size, config.hidden_size)
+            # cross_attention.value: Linear, weight [out, in]
+            self.value = nn.Linear(config.hidden_size, config.hidden_size)
+
+
+class RobertaPreLayerNormBlockCrossattentionOutput(nn.Module):
+    """The `crossattention.output` modules of a block; the block computes with them."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        if config.add_cross_attention:
+            # cross_attention.output: Linear, weight [out, in]
+            self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+
+class RobertaPreLayerNormBlockCrossattention(nn.Module):
+    """The `crossattention` modules of a block; the block computes with them."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        if config.add_cross_attention:
+            # cross_attention.norm: LayerNorm
+            self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.self = RobertaPreLayerNormBlockCrossattentionSelf(config)
+        self.output = RobertaPreLayerNormBlockCrossattentionOutput(config)
+
+
+class RobertaPreLayerNormBlock(GradientCheckpointingLayer):
+    """One pre-norm block: `x + attention(norm(x))`, `x + cross_attention(norm(x), encoder)`, then
+    `x + feed_forward(norm(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding; in a decoder
+    (`config.is_decoder`) it is causal, each position seeing itself and the positions before it (and the cached ones).
+    The cross-attention (built with `config.add_cross_attention`), run only when encoder states are given, sees every
+    encoder position that is not padding.
     """
 
     def __init__(self, config: RobertaPreLayerNormConfig, layer_idx: int) -> None:
@@ -100,6 +141,7 @@ class RobertaPreLayerNormBlock(GradientCheckpointingLayer):
         self.attention = RobertaPreLayerNormBlockAttention(config)
         self.intermediate = RobertaPreLayerNormBlockIntermediate(config)
         self.output = RobertaPreLayerNormBlockOutput(config)
+        self.crossattention = RobertaPreLayerNormBlockCrossattention(config)
         self.activation = get_activation(config.hidden_act)
         # Heads removed by `prune_heads`, numbered as in the unpruned layer.
         self.pruned_heads: set = set()
@@ -125,20 +167,34 @@ class RobertaPreLayerNormBlock(GradientCheckpointingLayer):
         self,
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor,
+        encoder_hidden_states: Optional[torch.Tensor] = None,
+        encoder_attention_mask: Optional[torch.Tensor] = None,
         head_mask: Optional[torch.Tensor] = None,
+        cross_attn_head_mask: Optional[torch.Tensor] = None,
+        layer_past: Optional[tuple] = None,
+        use_cache: bool = False,
         output_attentions: bool = False,
     ) -> tuple:
-        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
-        states and the attention probabilities (or None)."""
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding), `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) that of the encoder's padding keys.
+        `layer_past` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)` once
+        computed. Returns the new hidden states, the layer's cache (or None without `use_cache`) and the self- and
+        cross-attention probabilities (or None)."""
         residual = hidden_states
         hidden_states = self.attention.LayerNorm(hidden_states)
         query = self.attention.self.query(hidden_states)
         key = self.attention.self.key(hidden_states)
         value = self.attention.self.value(hidden_states)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if layer_past is not None:
+            key = torch.cat([layer_past[0], key], dim=-2)
+            value = torch.cat([layer_past[1], value], dim=-2)
+        present = (key, value) if use_cache else None
 
         scores = torch.matmul(query, key.transpose(-1, -2))
         scores = scores / math.sqrt(self.head_dim)
+        # One additive mask of future and padding keys: a query that sees no key (a left-padding position) spreads its
+        # attention over every key, as in the reference.
         scores = scores + attention_mask.to(scores.dtype)
         probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
         probs = nn.functional.dropout(probs, p=self.config.attention_probs_dropout_prob, training=self.training)
@@ -150,13 +206,48 @@ class RobertaPreLayerNormBlock(GradientCheckpointingLayer):
             attention_output, p=self.config.hidden_dropout_prob, training=self.training
         )
 
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            # The cross-attention: the queries from the block, the keys and values from the encoder states.
+            residual = hidden_states
+            hidden_states = self.crossattention.LayerNorm(hidden_states)
+            query = self._split_heads(self.crossattention.self.query(hidden_states))
+            if layer_past is not None and len(layer_past) == 4:
+                # The encoder's keys and values do not change from step to step: computed once, then cached.
+                key, value = layer_past[2], layer_past[3]
+            else:
+                key = self._split_heads(self.crossattention.self.key(encoder_hidden_states))
+                value = self._split_heads(self.crossattention.self.value(encoder_hidden_states))
+            if use_cache:
+                present = present + (key, value)
+
+            scores = torch.matmul(query, key.transpose(-1, -2))
+            scores = scores / math.sqrt(self.head_dim)
+            scores = scores + encoder_attention_mask.to(scores.dtype)
+            cross_probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+            cross_probs = nn.functional.dropout(
+                cross_probs, p=self.config.attention_probs_dropout_prob, training=self.training
+            )
+            if cross_attn_head_mask is not None:
+                cross_probs = cross_probs * cross_attn_head_mask
+            context = torch.matmul(cross_probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+            attention_output = self.crossattention.output.dense(context)
+            hidden_states = residual + nn.functional.dropout(
+                attention_output, p=self.config.hidden_dropout_prob, training=self.training
+            )
+
         residual = hidden_states
         hidden_states = self.intermediate.LayerNorm(hidden_states)
         hidden_states = self.output.dense(self.activation(self.intermediate.dense(hidden_states)))
         hidden_states = residual + nn.functional.dropout(
             hidden_states, p=self.config.hidden_dropout_prob, training=self.training
         )
-        return hidden_states, probs if output_attentions else None
+        return (
+            hidden_states,
+            present,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
 
 
 class RobertaPreLayerNormEmbeddings(nn.Module):
@@ -206,6 +297,10 @@ class RobertaPreLayerNormPreTrainedModel(PreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
 
 
 class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
@@ -245,12 +340,17 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-    ) -> Union[BaseModelOutputWithPooling, tuple]:
-        """The hidden states of the last block (after the final norm), the pooler's summary of the first token and, on
-        request, every block's input and attention probabilities.
+    ) -> Union[BaseModelOutputWithPoolingAndCrossAttentions, tuple]:
+        """The hidden states of the last block (after the final norm), the pooler's summary of the first token, a
+        decoder's (`config.is_decoder`) key/value cache and, on request, every block's input and attention
+        probabilities (and, given encoder states, the cross-attention probabilities).
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -271,6 +371,18 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -280,19 +392,29 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
 
 
         Returns:
-            [`BaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`BaseModelOutputWithPoolingAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
+        # The cache is a decoder's: an encoder attends to the whole sequence at once.
+        use_cache = (
+            (use_cache if use_cache is not None else self.config.use_cache) if self.config.is_decoder else False
+        )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if past_key_values is not None and len(past_key_values) != len(self.encoder.layer):
+            raise ValueError(
+                f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({len(self.encoder.layer)})"
+            )
+        past_length = past_key_values[0][0].shape[-2] if past_key_values is not None else 0
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=self.config.vocab_size,
             embedding_size=self.config.hidden_size,
+            past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
@@ -301,19 +423,29 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             max_length_table="the position-embedding table",
             # Positions start after the padding index.
             position_offset=self.config.pad_token_id + 1,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids)
         padding_idx = self.config.pad_token_id
         if position_ids is None and input_ids is not None:
-            # Tokens count from padding_idx + 1, skipping pads, which keep padding_idx.
+            # Tokens count from padding_idx + 1 (after the cached ones), skipping pads, which keep padding_idx.
             not_pad = input_ids.ne(padding_idx).int()
-            position_ids = (torch.cumsum(not_pad, dim=1).type_as(not_pad) * not_pad).long() + padding_idx
+            position_ids = (
+                (torch.cumsum(not_pad, dim=1).type_as(not_pad) + past_length) * not_pad
+            ).long() + padding_idx
         elif position_ids is None:
-            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ...
-            position_ids = torch.arange(padding_idx + 1, seq_length + padding_idx + 1, device=inputs_embeds.device)[
-                None, :
-            ]
+            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ... after the cached ones
+            position_ids = torch.arange(
+                past_length + padding_idx + 1, past_length + seq_length + padding_idx + 1, device=inputs_embeds.device
+            )[None, :]
         hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids)
         if token_type_ids is None:
             # Every token is of type 0 unless told otherwise.
@@ -322,22 +454,52 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         hidden_states = self.embeddings.LayerNorm(hidden_states)
         hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout_prob, training=self.training)
 
-        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
+        # (batch or 1, 1, 1, key_len): the additive mask of the padding keys (none without `attention_mask`); the keys
+        # are the cached ones, then the new ones.
+        key_length = past_length + seq_length
         if attention_mask is None:
-            extended_mask = torch.zeros(1, 1, 1, seq_length, dtype=hidden_states.dtype, device=hidden_states.device)
+            extended_mask = torch.zeros(1, 1, 1, key_length, dtype=hidden_states.dtype, device=hidden_states.device)
         else:
             padding = attention_mask[:, None, None, :] == 0
             extended_mask = padding.to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        if self.config.is_decoder:
+            # A decoder (`config.is_decoder`): no query sees the keys after it either (queries sit after the cached
+            # keys), as transformers' extended mask.
+            key_positions = torch.arange(key_length, device=hidden_states.device)
+            query_positions = torch.arange(past_length, key_length, device=hidden_states.device)
+            future = key_positions[None, :] > query_positions[:, None]
+            extended_mask = torch.where(future, mask_value(hidden_states.dtype), extended_mask)
+        encoder_extended_mask = None
+        if encoder_hidden_states is not None:
+            # (batch or 1, 1, 1, encoder_len): the additive mask of the encoder's padding keys.
+            if encoder_attention_mask is None:
+                encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=hidden_states.device)
+            encoder_padding = encoder_attention_mask[:, None, None, :] == 0
+            encoder_extended_mask = encoder_padding.to(hidden_states.dtype) * mask_value(hidden_states.dtype)
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
+        presents = () if use_cache else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         for i, block in enumerate(self.encoder.layer):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, probs = block(
-                hidden_states, extended_mask, head_mask=head_mask[i], output_attentions=output_attentions
+            hidden_states, present, probs, cross_probs = block(
+                hidden_states,
+                extended_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_extended_mask,
+                head_mask=head_mask[i],
+                cross_attn_head_mask=head_mask[i],
+                layer_past=past_key_values[i] if past_key_values is not None else None,
+                use_cache=use_cache,
+                output_attentions=output_attentions,
             )
+            if use_cache:
+                presents += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
             if output_attentions:
                 all_attentions += (probs,)
         if output_hidden_states:
@@ -345,11 +507,13 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             all_hidden_states += (hidden_states,)
         hidden_states = self.LayerNorm(hidden_states)
         pooled_output = self.pooler(hidden_states) if self.pooler is not None else None
-        output = BaseModelOutputWithPooling(
+        output = BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
             pooler_output=pooled_output,
+            past_key_values=presents,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -697,6 +861,132 @@ class RobertaPreLayerNormForQuestionAnswering(RobertaPreLayerNormPreTrainedModel
         return output if return_dict else output.to_tuple()
 
 
+class RobertaPreLayerNormForCausalLM(RobertaPreLayerNormPreTrainedModel):
+    """RoBERTa-PreLayerNorm Model with a `language modeling` head on top for causal language modeling (CLM).
+
+    Args:
+        config ([`RobertaPreLayerNormConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    _tied_weights_keys = ["lm_head.decoder.bias", "lm_head.decoder.weight"]
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        if not config.is_decoder:
+            logger.warning("%s is meant to be a decoder: set `is_decoder=True` in the config", type(self).__name__)
+        self.roberta_prelayernorm = RobertaPreLayerNormModel(config, add_pooling_layer=False)
+        self.lm_head = RobertaPreLayerNormMLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head.decoder = new_embeddings
+        self.lm_head.bias = new_embeddings.bias
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[CausalLMOutputWithCrossAttentions, tuple]:
+        """The forward pass of [`RobertaPreLayerNormForCausalLM`].
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+                `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+                computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+        Returns:
+            [`CausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if labels is not None:
+            # Training on labels needs no cache.
+            use_cache = False
+        outputs = self.roberta_prelayernorm(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        sequence_output = outputs.last_hidden_state
+        loss = None
+        logits = self.lm_head(sequence_output)
+        if labels is not None:
+            loss = self.causal_lm_loss(logits, labels)
+        output = CausalLMOutputWithCrossAttentions(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
 class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
     """RoBERTa-PreLayerNorm Model with a `language modeling` head on top.
 
@@ -729,6 +1019,8 @@ class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         labels=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -755,6 +1047,12 @@ class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
                 config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -778,6 +1076,8 @@ class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
@@ -890,6 +1190,7 @@ class RobertaPreLayerNormForSequenceClassification(RobertaPreLayerNormPreTrained
 
 __all__ = [
     "RobertaPreLayerNormModel",
+    "RobertaPreLayerNormForCausalLM",
     "RobertaPreLayerNormForMaskedLM",
     "RobertaPreLayerNormForSequenceClassification",
     "RobertaPreLayerNormForMultipleChoice",

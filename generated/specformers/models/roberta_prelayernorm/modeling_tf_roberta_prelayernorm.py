@@ -15,7 +15,8 @@ import tensorflow as tf
 
 from ...activations_tf import get_tf_activation
 from ...modeling_tf_outputs import (
-    TFBaseModelOutputWithPooling,
+    TFBaseModelOutputWithPoolingAndCrossAttentions,
+    TFCausalLMOutputWithCrossAttentions,
     TFMaskedLMOutput,
     TFMultipleChoiceModelOutput,
     TFQuestionAnsweringModelOutput,
@@ -26,7 +27,9 @@ from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
     check_inputs,
+    causal_lm_loss,
     cross_entropy,
+    extended_attention_mask,
     get_initializer,
     head_mask_per_layer,
     mask_value,
@@ -37,7 +40,7 @@ from ...modeling_tf_utils import (
     shape_list,
     unpack_inputs,
 )
-from ...utils import attribute_rate
+from ...utils import attribute_rate, logger
 from .configuration_roberta_prelayernorm import RobertaPreLayerNormConfig
 
 
@@ -106,10 +109,58 @@ class TFRobertaPreLayerNormBlockOutput(TFCompositeLayer):
         )
 
 
-class TFRobertaPreLayerNormBlock(TFCompositeLayer):
-    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+class TFRobertaPreLayerNormBlockCrossattentionSelf(TFCompositeLayer):
+    """The `crossattention.self` layers of a block; the block computes with them."""
 
-    The attention is bidirectional: each position sees every position that is not padding.
+    def __init__(self, config: RobertaPreLayerNormConfig, **kwargs):
+        super().__init__(**kwargs)
+        if config.add_cross_attention:
+            # cross_attention.query: Linear, kernel [in, out]
+            self.query = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="query"
+            )
+            # cross_attention.key: Linear, kernel [in, out]
+            self.key = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="key"
+            )
+            # cross_attention.value: Linear, kernel [in, out]
+            self.value = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="value"
+            )
+
+
+class TFRobertaPreLayerNormBlockCrossattentionOutput(TFCompositeLayer):
+    """The `crossattention.output` layers of a block; the block computes with them."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig, **kwargs):
+        super().__init__(**kwargs)
+        if config.add_cross_attention:
+            # cross_attention.output: Linear, kernel [in, out]
+            self.dense = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+            )
+
+
+class TFRobertaPreLayerNormBlockCrossattention(TFCompositeLayer):
+    """The `crossattention` layers of a block; the block computes with them."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig, **kwargs):
+        super().__init__(**kwargs)
+        if config.add_cross_attention:
+            # cross_attention.norm: LayerNorm
+            self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
+        self.self = TFRobertaPreLayerNormBlockCrossattentionSelf(config, name="self")
+        self.output_ = TFRobertaPreLayerNormBlockCrossattentionOutput(config, name="output")
+
+
+class TFRobertaPreLayerNormBlock(TFCompositeLayer):
+    """One pre-norm block: `x + attention(norm(x))`, `x + cross_attention(norm(x), encoder)`, then
+    `x + feed_forward(norm(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding; in a decoder
+    (`config.is_decoder`) it is causal, each position seeing itself and the positions before it (and the cached ones).
+    The cross-attention (built with `config.add_cross_attention`), run only when encoder states are given, sees every
+    encoder position that is not padding.
     """
 
     def __init__(self, config: RobertaPreLayerNormConfig, layer_idx: int, **kwargs):
@@ -121,6 +172,7 @@ class TFRobertaPreLayerNormBlock(TFCompositeLayer):
         self.attention = TFRobertaPreLayerNormBlockAttention(config, name="attention")
         self.intermediate = TFRobertaPreLayerNormBlockIntermediate(config, name="intermediate")
         self.output_ = TFRobertaPreLayerNormBlockOutput(config, name="output")
+        self.crossattention = TFRobertaPreLayerNormBlockCrossattention(config, name="crossattention")
         self.activation = get_tf_activation(config.hidden_act)
         self.attention_dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
         self.residual_dropout = keras.layers.Dropout(config.hidden_dropout_prob)
@@ -130,33 +182,97 @@ class TFRobertaPreLayerNormBlock(TFCompositeLayer):
         batch_size, seq_length = shape_list(x)[:2]
         return tf.transpose(tf.reshape(x, (batch_size, seq_length, self.num_heads, self.head_dim)), (0, 2, 1, 3))
 
-    def call(self, hidden_states, attention_mask, head_mask=None, output_attentions=False, training=False):
-        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
-        states and the attention probabilities (or None)."""
-        residual = hidden_states
-        hidden_states = self.attention.LayerNorm(hidden_states)
-        query = self.attention.self.query(hidden_states)
-        key = self.attention.self.key(hidden_states)
-        value = self.attention.self.value(hidden_states)
-        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
-
+    def _attend(self, query, key, value, attention_mask, head_mask, training):
+        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores, or
+        None) is added to the scores, the probabilities go through dropout and `head_mask`. Returns the context (batch,
+        seq, heads * head_dim) and the probabilities (batch, heads, seq, key_len)."""
         scores = tf.matmul(query, key, transpose_b=True)
         scores = scores / math.sqrt(self.head_dim)
-        scores = scores + tf.cast(attention_mask, scores.dtype)
+        if attention_mask is not None:
+            scores = scores + tf.cast(attention_mask, scores.dtype)
         probs = tf.cast(tf.nn.softmax(scores, axis=-1), value.dtype)
         probs = self.attention_dropout(probs, training=training)
         if head_mask is not None:
             probs = probs * head_mask
         context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
-        context = tf.reshape(context, shape_list(hidden_states))
+        batch_size, _, seq_length, _ = shape_list(query)
+        return tf.reshape(context, (batch_size, seq_length, -1)), probs
+
+    def project_cross_key_value(self, encoder_hidden_states) -> tuple:
+        """The cross-attention's keys and values of `encoder_hidden_states`, (batch, heads, encoder_len, head_dim)
+        each: the same at every decoding step, so `generate` computes them once."""
+        key = self._split_heads(self.crossattention.self.key(encoder_hidden_states))
+        value = self._split_heads(self.crossattention.self.value(encoder_hidden_states))
+        return key, value
+
+    def _self_key_value(self, hidden_states, layer_past) -> tuple:
+        """The self-attention's keys and values (batch, heads, key_len, head_dim) of `hidden_states` after the cached
+        ones, appended to `layer_past`."""
+        key = self._split_heads(self.attention.self.key(hidden_states))
+        value = self._split_heads(self.attention.self.value(hidden_states))
+        if layer_past is not None:
+            key = tf.concat([layer_past[0], key], axis=-2)
+            value = tf.concat([layer_past[1], value], axis=-2)
+        return key, value
+
+    def _cross_key_value(self, encoder_hidden_states, layer_past) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from
+        step to step), else those of `encoder_hidden_states`."""
+        if layer_past is not None and len(layer_past) == 4:
+            return layer_past[2], layer_past[3]
+        return self.project_cross_key_value(encoder_hidden_states)
+
+    def call(
+        self,
+        hidden_states,
+        attention_mask,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        head_mask=None,
+        cross_attn_layer_head_mask=None,
+        layer_past=None,
+        use_cache=False,
+        output_attentions=False,
+        training=False,
+    ):
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding), `encoder_attention_mask` (batch, 1, 1, encoder_len) that of the encoder's padding (or None).
+        `layer_past` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)`
+        once computed; the new keys and values are appended to the cached ones. Returns the new hidden states, the
+        layer's cache (or None without `use_cache`) and the self- and cross-attention probabilities (or None)."""
+        residual = hidden_states
+        hidden_states = self.attention.LayerNorm(hidden_states)
+        query = self._split_heads(self.attention.self.query(hidden_states))
+        key, value = self._self_key_value(hidden_states, layer_past)
+        present = (key, value)
+        context, probs = self._attend(query, key, value, attention_mask, head_mask, training)
         attention_output = self.attention.output_.dense(context)
         hidden_states = residual + self.residual_dropout(attention_output, training=training)
+
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            residual = hidden_states
+            hidden_states = self.crossattention.LayerNorm(hidden_states)
+            query = self._split_heads(self.crossattention.self.query(hidden_states))
+            key, value = self._cross_key_value(encoder_hidden_states, layer_past)
+            present = present + (key, value)
+            context, cross_probs = self._attend(
+                query, key, value, encoder_attention_mask, cross_attn_layer_head_mask, training
+            )
+            attention_output = self.crossattention.output_.dense(context)
+            hidden_states = residual + self.residual_dropout(attention_output, training=training)
 
         residual = hidden_states
         hidden_states = self.intermediate.LayerNorm(hidden_states)
         hidden_states = self.output_.dense(self.activation(self.intermediate.dense(hidden_states)))
         hidden_states = residual + self.residual_dropout(hidden_states, training=training)
-        return hidden_states, probs if output_attentions else None
+        return (
+            hidden_states,
+            present if use_cache else None,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
 
 
 class TFRobertaPreLayerNormEmbeddings(TFCompositeLayer):
@@ -230,21 +346,36 @@ class TFRobertaPreLayerNormMainLayer(TFCompositeLayer):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         training=False,
     ):
-        """The hidden states of the last block and, on request, every block's input and attention probabilities."""
+        """The hidden states of the last block (after the final norm), a decoder's (`config.is_decoder`) key/value
+        cache (only when asked for with `use_cache=True`, as in transformers' TensorFlow models) and, on request, every
+        block's input and attention probabilities (and, given encoder states, the cross-attention probabilities)."""
         config = self.config
         output_attentions = output_attentions if output_attentions is not None else config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
+        # The cache only exists for a decoder (causal self-attention), and only when asked for (`use_cache=True`), as
+        # in transformers' TensorFlow models: by default a decoder returns no `past_key_values`.
+        use_cache = bool(use_cache) if config.is_decoder else False
+        if past_key_values is not None and len(past_key_values) != config.num_hidden_layers:
+            raise ValueError(
+                f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({config.num_hidden_layers})"
+            )
+        past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
         batch_size, seq_length, input_ids, token_type_ids, position_ids = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=config.vocab_size,
             embedding_size=config.hidden_size,
+            past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
@@ -253,15 +384,25 @@ class TFRobertaPreLayerNormMainLayer(TFCompositeLayer):
             max_length_table="the position-embedding table",
             # Positions start after the padding index.
             position_offset=config.pad_token_id + 1,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
+        if encoder_hidden_states is not None and not config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
         padding_idx = config.pad_token_id
         if position_ids is None and input_ids is not None:
-            # Tokens count from padding_idx + 1, skipping pads, which keep padding_idx.
+            # Tokens count from padding_idx + 1 (after the cached ones), skipping pads, which keep padding_idx.
             not_pad = tf.cast(tf.not_equal(input_ids, padding_idx), tf.int32)
-            position_ids = tf.cumsum(not_pad, axis=1) * not_pad + padding_idx  # (batch, seq)
+            position_ids = (tf.cumsum(not_pad, axis=1) + past_length) * not_pad + padding_idx  # (batch, seq)
         elif position_ids is None:
-            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ...
-            position_ids = tf.range(padding_idx + 1, padding_idx + 1 + seq_length)[None, :]  # (1, seq)
+            # Which embeddings are padding is unknown: positions padding_idx + 1, padding_idx + 2, ... after the cached ones
+            position_ids = tf.range(past_length + padding_idx + 1, past_length + padding_idx + 1 + seq_length)[
+                None, :
+            ]  # (1, seq)
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids)
         hidden_states = inputs_embeds + tf.cast(self.embeddings.position_embeddings(position_ids), inputs_embeds.dtype)
@@ -274,26 +415,48 @@ class TFRobertaPreLayerNormMainLayer(TFCompositeLayer):
         hidden_states = self.embeddings.LayerNorm(hidden_states)
         hidden_states = self.dropout(hidden_states, training=training)
 
-        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
-        if attention_mask is None:
-            extended_mask = tf.zeros((1, 1, 1, seq_length), hidden_states.dtype)
-        else:
-            padding = tf.cast(tf.equal(attention_mask, 0), hidden_states.dtype)[:, None, None, :]
-            extended_mask = padding * mask_value(hidden_states.dtype)
+        # (batch, 1, 1 or seq, past + seq): 0 where attended, mask_value where masked (and, in a decoder,
+        # `config.is_decoder`, where a key is after the query; queries sit after the cached keys).
+        extended_mask = extended_attention_mask(
+            attention_mask,
+            batch_size,
+            seq_length,
+            past_length,
+            is_decoder=config.is_decoder,
+            dtype=hidden_states.dtype,
+        )
+        encoder_extended_mask = None
+        if encoder_hidden_states is not None:
+            # (batch, 1, 1, encoder_len): the cross-attention does not see the encoder's padding.
+            encoder_length = shape_list(encoder_hidden_states)[1]
+            encoder_extended_mask = extended_attention_mask(
+                encoder_attention_mask, batch_size, encoder_length, dtype=hidden_states.dtype
+            )
         head_masks = head_mask_per_layer(head_mask, config.num_hidden_layers, hidden_states.dtype)
 
+        presents = () if use_cache else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         for i, block in enumerate(self.encoder.layer):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, probs = block(
+            hidden_states, present, probs, cross_probs = block(
                 hidden_states,
                 extended_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_extended_mask,
+                cross_attn_layer_head_mask=head_masks[i],
+                layer_past=past_key_values[i] if past_key_values is not None else None,
                 head_mask=head_masks[i],
+                use_cache=use_cache,
                 output_attentions=output_attentions,
                 training=training,
             )
+            if use_cache:
+                presents += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
             if output_attentions:
                 all_attentions += (probs,)
         if output_hidden_states:
@@ -301,11 +464,13 @@ class TFRobertaPreLayerNormMainLayer(TFCompositeLayer):
             all_hidden_states += (hidden_states,)
         hidden_states = self.LayerNorm(hidden_states)
         pooled_output = self.pooler(hidden_states) if self.pooler is not None else None
-        return TFBaseModelOutputWithPooling(
+        return TFBaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
             pooler_output=pooled_output,
+            past_key_values=presents,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
 
 
@@ -322,6 +487,23 @@ class TFRobertaPreLayerNormPreTrainedModel(TFPreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
+
+    def build(self, input_shape=None):
+        """Create every variable (see `TFPreTrainedModel.build`); with `config.add_cross_attention`, also those of the
+        cross-attention, which the dummy call of a head without `encoder_hidden_states` does not reach (transformers'
+        models hold its weights in every head)."""
+        super().build(input_shape)
+        if self.config.add_cross_attention:
+            with tf.init_scope():
+                self.roberta_prelayernorm(
+                    input_ids=tf.constant([[7, 6, 0]], dtype=tf.int32),
+                    encoder_hidden_states=tf.zeros((1, 2, self.config.hidden_size), dtype=self.compute_dtype),
+                    training=False,
+                )
 
 
 class TFRobertaPreLayerNormMLMHead(TFCompositeLayer):
@@ -397,6 +579,18 @@ class TFRobertaPreLayerNormModel(TFRobertaPreLayerNormPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
         output_attentions (`bool`, *optional*):
             Whether or not to return the attentions tensors of all attention layers.
         output_hidden_states (`bool`, *optional*):
@@ -423,6 +617,10 @@ class TFRobertaPreLayerNormModel(TFRobertaPreLayerNormPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
@@ -449,6 +647,18 @@ class TFRobertaPreLayerNormModel(TFRobertaPreLayerNormPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -460,17 +670,21 @@ class TFRobertaPreLayerNormModel(TFRobertaPreLayerNormPreTrainedModel):
                 between training and evaluation).
 
         Returns:
-            [`TFBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`TFBaseModelOutputWithPoolingAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.roberta_prelayernorm(
             input_ids=input_ids,
+            past_key_values=past_key_values,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
@@ -889,6 +1103,175 @@ class TFRobertaPreLayerNormForQuestionAnswering(TFRobertaPreLayerNormPreTrainedM
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
 @keras.saving.register_keras_serializable(package="specformers")
+class TFRobertaPreLayerNormForCausalLM(TFRobertaPreLayerNormPreTrainedModel):
+    """RoBERTa-PreLayerNorm Model with a `language modeling` head on top for causal language modeling (CLM).
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+        past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+            Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+            `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+        use_cache (`bool`, *optional*):
+            If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+            `past_key_values`).
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+            `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+            computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        if not config.is_decoder:
+            logger.warning("If you want to use `%s` as a standalone, add `is_decoder=True.`", type(self).__name__)
+        self.roberta_prelayernorm = TFRobertaPreLayerNormMainLayer(
+            config, add_pooling_layer=False, name="roberta_prelayernorm"
+        )
+        self.lm_head = TFRobertaPreLayerNormMLMHead(config, name="lm_head")
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the left-to-right language modeling loss (next word prediction). Indices should be in
+                `[-100, 0, ..., config.vocab_size]`; tokens with indices set to `-100` are ignored, the loss is only
+                computed for the tokens with labels in `[0, ..., config.vocab_size]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFCausalLMOutputWithCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if labels is not None:
+            # Training on labels needs no cache.
+            use_cache = False
+        outputs = self.roberta_prelayernorm(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        sequence_output = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        word_embeddings = (
+            self.roberta_prelayernorm.embeddings.word_embeddings.embeddings
+        )  # (vocab, E): the tied decoder
+        logits = self.lm_head(sequence_output, word_embeddings)  # (batch, seq, vocab)
+        if labels is not None:
+            loss = causal_lm_loss(labels, logits)
+
+        output = TFCausalLMOutputWithCrossAttentions(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFRobertaPreLayerNormForMaskedLM(TFRobertaPreLayerNormPreTrainedModel):
     """RoBERTa-PreLayerNorm Model with a `language modeling` head on top.
 
@@ -911,6 +1294,12 @@ class TFRobertaPreLayerNormForMaskedLM(TFRobertaPreLayerNormPreTrainedModel):
             Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
             is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
             model's internal embedding lookup matrix.
+        encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+            Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+            model is configured as a decoder.
+        encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+            Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+            the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
         labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
             config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -942,6 +1331,8 @@ class TFRobertaPreLayerNormForMaskedLM(TFRobertaPreLayerNormPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
         labels=None,
         output_attentions=None,
         output_hidden_states=None,
@@ -969,6 +1360,12 @@ class TFRobertaPreLayerNormForMaskedLM(TFRobertaPreLayerNormPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
                 config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
@@ -995,6 +1392,8 @@ class TFRobertaPreLayerNormForMaskedLM(TFRobertaPreLayerNormPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
@@ -1146,6 +1545,7 @@ class TFRobertaPreLayerNormForSequenceClassification(TFRobertaPreLayerNormPreTra
 
 __all__ = [
     "TFRobertaPreLayerNormModel",
+    "TFRobertaPreLayerNormForCausalLM",
     "TFRobertaPreLayerNormForMaskedLM",
     "TFRobertaPreLayerNormForSequenceClassification",
     "TFRobertaPreLayerNormForMultipleChoice",
