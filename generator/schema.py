@@ -678,6 +678,10 @@ class NormSpec(Strict):
     # decoder-only stacks, `kind: layer_norm`: whether the LayerNorms of the stack have a bias (false: a weight only,
     # `weight * (x - mean) / sqrt(var + eps)`).
     bias: bool = True
+    # decoder-only stacks, `kind: layer_norm` with `bias: false`: whether the LayerNorms of the stack have a weight
+    # (false: no parameters at all, `(x - mean) / sqrt(var + eps)`, computed in float32 and cast back to the input's
+    # dtype; nothing of them in checkpoints; no `qk_norm`, no `placement: sandwich`).
+    weight: bool = True
     # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in
     # float32, then casts back to the input's dtype, where the plain RMSNorm casts back before its weight scales.
     unit_offset: Optional[Literal[True]] = None
