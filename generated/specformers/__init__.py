@@ -951,6 +951,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxNezhaForQuestionAnswering",
         "FlaxNezhaPreTrainedModel",
     ],
+    "models.olmo.configuration_olmo": ["OlmoConfig"],
+    "models.olmo.modeling_olmo": [
+        "OlmoModel",
+        "OlmoForCausalLM",
+        "OlmoPreTrainedModel",
+    ],
+    "models.olmo.modeling_tf_olmo": [
+        "TFOlmoModel",
+        "TFOlmoForCausalLM",
+        "TFOlmoPreTrainedModel",
+    ],
+    "models.olmo.modeling_flax_olmo": [
+        "FlaxOlmoModel",
+        "FlaxOlmoForCausalLM",
+        "FlaxOlmoPreTrainedModel",
+    ],
     "models.olmo2.configuration_olmo2": ["Olmo2Config"],
     "models.olmo2.modeling_olmo2": [
         "Olmo2Model",
