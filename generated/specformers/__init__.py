@@ -585,6 +585,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGPT2ForQuestionAnswering",
         "FlaxGPT2PreTrainedModel",
     ],
+    "models.gpt_bigcode.configuration_gpt_bigcode": ["GPTBigCodeConfig"],
+    "models.gpt_bigcode.modeling_gpt_bigcode": [
+        "GPTBigCodeModel",
+        "GPTBigCodeForCausalLM",
+        "GPTBigCodeForSequenceClassification",
+        "GPTBigCodeForTokenClassification",
+        "GPTBigCodePreTrainedModel",
+    ],
+    "models.gpt_bigcode.modeling_tf_gpt_bigcode": [
+        "TFGPTBigCodeModel",
+        "TFGPTBigCodeForCausalLM",
+        "TFGPTBigCodeForSequenceClassification",
+        "TFGPTBigCodeForTokenClassification",
+        "TFGPTBigCodePreTrainedModel",
+    ],
+    "models.gpt_bigcode.modeling_flax_gpt_bigcode": [
+        "FlaxGPTBigCodeModel",
+        "FlaxGPTBigCodeForCausalLM",
+        "FlaxGPTBigCodeForSequenceClassification",
+        "FlaxGPTBigCodeForTokenClassification",
+        "FlaxGPTBigCodePreTrainedModel",
+    ],
     "models.gpt_neo.configuration_gpt_neo": ["GPTNeoConfig"],
     "models.gpt_neo.modeling_gpt_neo": [
         "GPTNeoModel",
