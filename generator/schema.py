@@ -596,7 +596,7 @@ class AttentionSpec(Strict):
 
 # Activation names every framework's activations module knows.
 ActivationName = Literal[
-    "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
+    "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "relu2", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
 ]
 
 
