@@ -1062,6 +1062,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxPegasusForCausalLM",
         "FlaxPegasusPreTrainedModel",
     ],
+    "models.persimmon.configuration_persimmon": ["PersimmonConfig"],
+    "models.persimmon.modeling_persimmon": [
+        "PersimmonModel",
+        "PersimmonForCausalLM",
+        "PersimmonForSequenceClassification",
+        "PersimmonForTokenClassification",
+        "PersimmonPreTrainedModel",
+    ],
+    "models.persimmon.modeling_tf_persimmon": [
+        "TFPersimmonModel",
+        "TFPersimmonForCausalLM",
+        "TFPersimmonForSequenceClassification",
+        "TFPersimmonForTokenClassification",
+        "TFPersimmonPreTrainedModel",
+    ],
+    "models.persimmon.modeling_flax_persimmon": [
+        "FlaxPersimmonModel",
+        "FlaxPersimmonForCausalLM",
+        "FlaxPersimmonForSequenceClassification",
+        "FlaxPersimmonForTokenClassification",
+        "FlaxPersimmonPreTrainedModel",
+    ],
     "models.phi.configuration_phi": ["PhiConfig"],
     "models.phi.modeling_phi": [
         "PhiModel",
