@@ -684,6 +684,8 @@ class NormSpec(Strict):
     weight: bool = True
     # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in
     # float32, then casts back to the input's dtype, where the plain RMSNorm casts back before its weight scales.
+    # decoder-only LayerNorm: every norm of the stack is `(1 + weight) * (x - mean) / sqrt(var + eps) + bias` (the
+    # weight initialised to ones, as transformers does; no `qk_norm_scope: each_head`, no `qk_norm_bias`).
     unit_offset: Optional[Literal[True]] = None
     # Decoder-only and names-layout encoder stacks with a final norm: the last entry of `hidden_states` is the last
     # block's output, appended before the final norm, not the stack's output after it.

@@ -475,7 +475,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     (ENCODER, "attention.cross_module", "attention.layout", ("split",), "the cross-attention is rendered as `<cross_module>.self.*` + `<cross_module>.output.*`, as transformers' BERT-style decoders hold it: write `attention.layout: split` or remove `cross_module`"),
     (ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: ...}` or remove `cross_module`"),
     (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
-    *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)),
+    *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER)),
     (DECODER_ONLY, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),
 )
 
@@ -489,6 +489,9 @@ VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
     (DECODER_ONLY, "norm.weight", False, "norm.kind", ("layer_norm",), "RMSNorms without a weight are not rendered: write `kind: layer_norm` or remove `weight`"),
     (DECODER_ONLY, "norm.weight", False, "norm.bias", (False,), "a LayerNorm without a weight has no bias either (no parameters at all): add `bias: false` or remove `weight`"),
     (DECODER_ONLY, "norm.weight", False, "norm.placement", ("pre", "output"), "the output norms of `placement: sandwich` keep their parameters: write `placement: pre` or `output`, or remove `weight`"),
+    (DECODER_ONLY, "norm.weight", False, "norm.unit_offset", (_ABSENT,), "a LayerNorm without parameters has no weight to offset: remove `unit_offset` or `weight`"),
+    (DECODER_ONLY, "norm.unit_offset", True, "attention.qk_norm_scope", ("head", "all"), "norms with a weight of each head's own are not rendered with a unit offset: write `qk_norm_scope: head` or `all`, or remove `unit_offset`"),
+    (DECODER_ONLY, "norm.unit_offset", True, "attention.qk_norm_bias", (_ABSENT,), "the norms of the queries and keys follow the stack's unit-offset norms, bias included: remove `qk_norm_bias` or `unit_offset`"),
     (DECODER_ONLY, "norm.weight", False, "attention.qk_norm", (False,), "norms of the queries and keys without parameters are not rendered: remove `qk_norm` or `norm.weight`"),
     (NAMES_ENCODER_DECODER, "decoder.embeddings_norm", "before_positions", "embeddings.norm", (True,), "the decoder's embeddings norm is the `embeddings.norm` LayerNorm: write `embeddings.norm: true` or remove `decoder.embeddings_norm`"),
     (NAMES_ENCODER_DECODER, "decoder.embeddings_scale", False, "embeddings.scale", (_SET,), "only scaled word embeddings can be left unscaled in the decoder: add `embeddings.scale: true` or `scale: <boolean config field>`, or remove `decoder.embeddings_scale`"),

@@ -530,6 +530,11 @@ def decoder_only_specs(draw, name: str) -> dict:
     # LayerNorms without any parameter (no weight, no bias): pre-norm or output norms, no norms of queries and keys.
     if norm.get("bias") is False and norm["placement"] in ("pre", "output") and "qk_norm" not in attention and draw(st.booleans()):
         norm["weight"] = False
+    # LayerNorms scaled by `1 + weight` (not without parameters, nor with norms of each head's own or a bias chosen
+    # for the norms of the queries and keys, nor without a bias around each sublayer).
+    if (norm["kind"] == "layer_norm" and "weight" not in norm and attention.get("qk_norm_scope") != "each_head" and "qk_norm_bias" not in attention
+            and not (norm.get("bias") is False and norm["placement"] == "sandwich") and draw(st.booleans())):
+        norm["unit_offset"] = True
     if draw(st.booleans()):
         fields.append(_field("logit_scale", "float", 0.5))
         lm_head["logits_multiplier"] = "logit_scale"
