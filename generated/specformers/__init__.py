@@ -695,6 +695,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGraniteForCausalLM",
         "FlaxGranitePreTrainedModel",
     ],
+    "models.helium.configuration_helium": ["HeliumConfig"],
+    "models.helium.modeling_helium": [
+        "HeliumModel",
+        "HeliumForCausalLM",
+        "HeliumForSequenceClassification",
+        "HeliumForTokenClassification",
+        "HeliumPreTrainedModel",
+    ],
+    "models.helium.modeling_tf_helium": [
+        "TFHeliumModel",
+        "TFHeliumForCausalLM",
+        "TFHeliumForSequenceClassification",
+        "TFHeliumForTokenClassification",
+        "TFHeliumPreTrainedModel",
+    ],
+    "models.helium.modeling_flax_helium": [
+        "FlaxHeliumModel",
+        "FlaxHeliumForCausalLM",
+        "FlaxHeliumForSequenceClassification",
+        "FlaxHeliumForTokenClassification",
+        "FlaxHeliumPreTrainedModel",
+    ],
     "models.llama.configuration_llama": ["LlamaConfig"],
     "models.llama.modeling_llama": [
         "LlamaModel",
