@@ -1836,7 +1836,7 @@ def resolve_architecture(
         ConfigField(
             name=f.name,
             type=f.type,
-            annotation=f"Optional[{_PY_TYPES[f.type]}]" if f.optional else _PY_TYPES[f.type],
+            annotation=("Union[int, list[int]]" if isinstance(f.default, list) and f.type == "int" else f"Optional[{_PY_TYPES[f.type]}]" if f.optional else _PY_TYPES[f.type]),
             default=f.default,
             default_repr=repr(float(f.default) if f.type == "float" and f.default is not None else f.default),
             doc=f.doc,
