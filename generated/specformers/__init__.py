@@ -560,6 +560,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGemma2ForTokenClassification",
         "FlaxGemma2PreTrainedModel",
     ],
+    "models.glm.configuration_glm": ["GlmConfig"],
+    "models.glm.modeling_glm": [
+        "GlmModel",
+        "GlmForCausalLM",
+        "GlmForSequenceClassification",
+        "GlmForTokenClassification",
+        "GlmPreTrainedModel",
+    ],
+    "models.glm.modeling_tf_glm": [
+        "TFGlmModel",
+        "TFGlmForCausalLM",
+        "TFGlmForSequenceClassification",
+        "TFGlmForTokenClassification",
+        "TFGlmPreTrainedModel",
+    ],
+    "models.glm.modeling_flax_glm": [
+        "FlaxGlmModel",
+        "FlaxGlmForCausalLM",
+        "FlaxGlmForSequenceClassification",
+        "FlaxGlmForTokenClassification",
+        "FlaxGlmPreTrainedModel",
+    ],
     "models.gpt2.configuration_gpt2": ["GPT2Config"],
     "models.gpt2.modeling_gpt2": [
         "GPT2Model",
