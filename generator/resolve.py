@@ -1419,6 +1419,8 @@ def _resolve_norm(c: _Context) -> None:
     spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
     if spec.norm.kind == "rms_norm" and not spec.norm.bias:
         raise fail("RMSNorms have no bias: remove `norm.bias` (or write `kind: layer_norm`)", ["norm", "bias"])
+    if spec.norm.kind == "layer_norm" and spec.norm.unit_offset and not spec.norm.bias and spec.norm.placement == "sandwich":
+        raise fail("the output norms of `placement: sandwich` keep a bias, and unit-offset LayerNorms take the stack's `bias: false`: write `placement: pre` or `output`, or remove `unit_offset` or `bias`", ["norm", "unit_offset"])
     if names_layout and spec.norm.kind == "rms_norm" and spec.lm_head is not None and spec.lm_head.layout == "names":
         raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
     if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
@@ -1918,7 +1920,7 @@ def resolve_architecture(
         ConfigField(
             name=f.name,
             type=f.type,
-            annotation=f"Optional[{_PY_TYPES[f.type]}]" if f.optional else _PY_TYPES[f.type],
+            annotation=("Union[int, list[int]]" if isinstance(f.default, list) and f.type == "int" else f"Optional[{_PY_TYPES[f.type]}]" if f.optional else _PY_TYPES[f.type]),
             default=f.default,
             default_repr=repr(float(f.default) if f.type == "float" and f.default is not None else f.default),
             doc=f.doc,

@@ -90,7 +90,8 @@ class ConfigFieldSpec(Strict):
     # `dict`: a mapping whose only rendered value is null (with `unsupported`). `list`: a list of strings or null
     # (`optional: true`, `default: null`), whose entries `choices` restricts. `repeats`: a list of `[entries, count]`
     # pairs (`entries` a list of strings, `count` an int >= 0; e.g. `[[["global", "local"], 12]]`), the compact form
-    # of a per-layer list that a `list` field's `default_expand` expands.
+    # of a per-layer list that a `list` field's `default_expand` expands. `eos_token_id` (`int`) may default to a
+    # list of ints: generation stops at any of them.
     type: Literal["int", "float", "str", "bool", "dict", "list", "repeats"]
     # The default value (null only with `optional: true`; of a `repeats` field, such a list of pairs).
     default: Union[bool, int, float, str, None, list]
@@ -194,6 +195,12 @@ class ConfigFieldSpec(Strict):
             return self
         if self.type == "dict":
             raise ValueError(f"default of {self.name!r} must be null: the models render no other value (`unsupported`)")
+        if isinstance(value, list) and self.type == "int":
+            if self.name != "eos_token_id":
+                raise ValueError(f"default {value!r} of {self.name!r} is a list: only `eos_token_id` (generation stops at any of its ids) defaults to a list of ints; write one int")
+            if not value or not all(_has_type(v, "int") for v in value) or self.choices is not None:
+                raise ValueError(f"default {value!r} of {self.name!r} must be a non-empty list of ints, without `choices`")
+            return self
         if not _has_type(value, self.type):
             raise ValueError(f"default {value!r} of {self.name!r} is not of type {self.type}")
         if self.choices is not None and value not in self.choices:
@@ -605,7 +612,7 @@ class AttentionSpec(Strict):
 
 # Activation names every framework's activations module knows.
 ActivationName = Literal[
-    "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
+    "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "relu2", "silu", "swish", "tanh", "sigmoid", "mish", "linear"
 ]
 
 
@@ -703,8 +710,14 @@ class NormSpec(Strict):
     # decoder-only stacks, `kind: layer_norm`: whether the LayerNorms of the stack have a bias (false: a weight only,
     # `weight * (x - mean) / sqrt(var + eps)`).
     bias: bool = True
+    # decoder-only stacks, `kind: layer_norm` with `bias: false`: whether the LayerNorms of the stack have a weight
+    # (false: no parameters at all, `(x - mean) / sqrt(var + eps)`, computed in float32 and cast back to the input's
+    # dtype; nothing of them in checkpoints; no `qk_norm`, no `placement: sandwich`).
+    weight: bool = True
     # names-layout RMSNorm: every norm of the stack scales by `1 + weight` (the weight initialised to zeros), in
     # float32, then casts back to the input's dtype, where the plain RMSNorm casts back before its weight scales.
+    # decoder-only LayerNorm: every norm of the stack is `(1 + weight) * (x - mean) / sqrt(var + eps) + bias` (the
+    # weight initialised to ones, as transformers does; no `qk_norm_scope: each_head`, no `qk_norm_bias`).
     unit_offset: Optional[Literal[True]] = None
     # Decoder-only and names-layout encoder stacks with a final norm: the last entry of `hidden_states` is the last
     # block's output, appended before the final norm, not the stack's output after it.

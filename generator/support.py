@@ -433,13 +433,14 @@ RULES += tuple(
     Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
     for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
 )
-# LayerNorms without a bias, norms of the queries and keys with a weight of each head's own (held stacked or as a list),
+# LayerNorms without a bias or without parameters, norms of the queries and keys with a weight of each head's own (held stacked or as a list),
 # a chosen bias of those norms: decoder-only stacks only.
 RULES += tuple(
     Rule(kind, path, allowed, instead)
     for kind in RULE_KINDS if kind != DECODER_ONLY
     for path, allowed, instead in (
         ("norm.bias", (True,), "remove `bias`: LayerNorms without a bias exist only in decoder-only stacks"),
+        ("norm.weight", (True,), "remove `weight`: LayerNorms without parameters exist only in decoder-only stacks"),
         ("attention.qk_norm_layout", ("stacked",), "remove `qk_norm_layout`: norms of the queries and keys with a weight of each head's own exist only in decoder-only stacks"),
         ("attention.qk_norm_bias", (_ABSENT,), "remove `qk_norm_bias`: a bias chosen for the norms of the queries and keys exists only in decoder-only stacks"),
     )
@@ -511,7 +512,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     (NAMES_ENCODER, "decoder", "position", (_ABSENT,), "an encoder that doubles as a decoder is rendered with learned absolute positions only (a stack-owned bucketed bias and rotary positions are computed for a bidirectional pass without a cache): remove `decoder` or `position`"),
     (NAMES_ENCODER, "decoder", "attention.decoder_mask", (False,), "`decoder` already makes the self-attention causal under `config.is_decoder` (with a cache): remove `decoder_mask`"),
     (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
-    *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)),
+    *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER)),
     (DECODER_ONLY, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),
 )
 
@@ -523,6 +524,13 @@ VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
     (DECODER_ONLY, "embeddings.mask_positions", True, "embeddings.position", ("absolute",), "positions counted over the attention mask index the absolute position table: write `embeddings.position: absolute` or remove `mask_positions`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.variant", ("full",), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or `attention.variant: full`"),
     (ENCODER_DECODER, "position.owner", "every_layer", "attention.select", (_ABSENT,), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or remove `attention.select` (its local and transient-global variants)"),
+    (DECODER_ONLY, "norm.weight", False, "norm.kind", ("layer_norm",), "RMSNorms without a weight are not rendered: write `kind: layer_norm` or remove `weight`"),
+    (DECODER_ONLY, "norm.weight", False, "norm.bias", (False,), "a LayerNorm without a weight has no bias either (no parameters at all): add `bias: false` or remove `weight`"),
+    (DECODER_ONLY, "norm.weight", False, "norm.placement", ("pre", "output"), "the output norms of `placement: sandwich` keep their parameters: write `placement: pre` or `output`, or remove `weight`"),
+    (DECODER_ONLY, "norm.weight", False, "norm.unit_offset", (_ABSENT,), "a LayerNorm without parameters has no weight to offset: remove `unit_offset` or `weight`"),
+    (DECODER_ONLY, "norm.unit_offset", True, "attention.qk_norm_scope", ("head", "all"), "norms with a weight of each head's own are not rendered with a unit offset: write `qk_norm_scope: head` or `all`, or remove `unit_offset`"),
+    (DECODER_ONLY, "norm.unit_offset", True, "attention.qk_norm_bias", (_ABSENT,), "the norms of the queries and keys follow the stack's unit-offset norms, bias included: remove `qk_norm_bias` or `unit_offset`"),
+    (DECODER_ONLY, "norm.weight", False, "attention.qk_norm", (False,), "norms of the queries and keys without parameters are not rendered: remove `qk_norm` or `norm.weight`"),
     (NAMES_ENCODER_DECODER, "decoder.embeddings_norm", "before_positions", "embeddings.norm", (True,), "the decoder's embeddings norm is the `embeddings.norm` LayerNorm: write `embeddings.norm: true` or remove `decoder.embeddings_norm`"),
     (NAMES_ENCODER_DECODER, "decoder.embeddings_scale", False, "embeddings.scale", (_SET,), "only scaled word embeddings can be left unscaled in the decoder: add `embeddings.scale: true` or `scale: <boolean config field>`, or remove `decoder.embeddings_scale`"),
 )

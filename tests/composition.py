@@ -537,8 +537,9 @@ def decoder_only_specs(draw, name: str) -> dict:
     if "layer_types" in attention and "default_tail" in kinds and window["default"] is not None and draw(st.booleans()):
         del kinds["default_tail"]
         kinds["default_period"] = 2
-    # Drawn last: LayerNorms without a bias; norms of the queries and keys with a weight of each head's own (held
-    # stacked or as a list of norms, their bias the stack's or chosen); the logits times a config factor.
+    # Drawn last: LayerNorms without a bias (then, maybe, without a weight either); norms of the queries and keys with a
+    # weight of each head's own (held stacked or as a list of norms, their bias the stack's or chosen); the logits times
+    # a config factor.
     if norm["kind"] == "layer_norm" and draw(st.booleans()):
         norm["bias"] = False
     if "qk_norm" in attention and norm["kind"] == "layer_norm" and draw(st.booleans()):
@@ -546,6 +547,14 @@ def decoder_only_specs(draw, name: str) -> dict:
         qk_norm_bias = draw(st.sampled_from([None, True, False]))
         if qk_norm_bias is not None:
             attention["qk_norm_bias"] = qk_norm_bias
+    # LayerNorms without any parameter (no weight, no bias): pre-norm or output norms, no norms of queries and keys.
+    if norm.get("bias") is False and norm["placement"] in ("pre", "output") and "qk_norm" not in attention and draw(st.booleans()):
+        norm["weight"] = False
+    # LayerNorms scaled by `1 + weight` (not without parameters, nor with norms of each head's own or a bias chosen
+    # for the norms of the queries and keys, nor without a bias around each sublayer).
+    if (norm["kind"] == "layer_norm" and "weight" not in norm and attention.get("qk_norm_scope") != "each_head" and "qk_norm_bias" not in attention
+            and not (norm.get("bias") is False and norm["placement"] == "sandwich") and draw(st.booleans())):
+        norm["unit_offset"] = True
     if draw(st.booleans()):
         fields.append(_field("logit_scale", "float", 0.5))
         lm_head["logits_multiplier"] = "logit_scale"
@@ -1038,6 +1047,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.clip={'clip' in att}",
                        f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
                        f"decoder_only.norm.final_unless={'final_unless' in spec['norm']}",
+                       f"decoder_only.norm.weight={spec['norm'].get('weight', True)}",
                        f"decoder_only.qk_norm_layout={att.get('qk_norm_layout') if att.get('qk_norm_scope') == 'each_head' else None}",
                        f"decoder_only.qk_norm_bias={att.get('qk_norm_bias')}",
                        f"decoder_only.logits_multiplier={'logits_multiplier' in spec['lm_head']}",

@@ -39,6 +39,13 @@ class QuickGELUActivation(nn.Module):
         return input * torch.sigmoid(1.702 * input)
 
 
+class ReLUSquaredActivation(nn.Module):
+    """The square of ReLU: `relu(x) ** 2` (`relu2`)."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return torch.square(nn.functional.relu(input))
+
+
 class LinearActivation(nn.Module):
     """The identity (`linear`)."""
 
@@ -53,6 +60,7 @@ ACT2FN: dict[str, type[nn.Module]] = {
     "gelu_fast": FastGELUActivation,
     "quick_gelu": QuickGELUActivation,
     "relu": nn.ReLU,
+    "relu2": ReLUSquaredActivation,
     "silu": nn.SiLU,
     "swish": nn.SiLU,
     "tanh": nn.Tanh,

@@ -23,6 +23,11 @@ def mish(x: jnp.ndarray) -> jnp.ndarray:
     return x * jnp.tanh(jax.nn.softplus(x))
 
 
+def relu2(x: jnp.ndarray) -> jnp.ndarray:
+    """The square of ReLU: `relu(x) ** 2`."""
+    return jnp.square(nn.relu(x))
+
+
 def linear(x: jnp.ndarray) -> jnp.ndarray:
     return x
 
@@ -45,6 +50,7 @@ ACT2FN = _Activations(
         "gelu_fast": gelu_fast,
         "quick_gelu": quick_gelu,
         "relu": nn.relu,
+        "relu2": relu2,
         "silu": nn.silu,
         "swish": nn.silu,
         "tanh": jnp.tanh,

@@ -47,6 +47,11 @@ def mish(x):
     return x * tf.tanh(tf.math.softplus(x))
 
 
+def relu2(x):
+    """The square of ReLU: `relu(x) ** 2`."""
+    return tf.square(tf.nn.relu(x))
+
+
 def linear(x):
     """The identity."""
     return tf.convert_to_tensor(x)
@@ -59,6 +64,7 @@ ACT2FN = {
     "gelu_fast": gelu_fast,
     "quick_gelu": quick_gelu,
     "relu": tf.nn.relu,
+    "relu2": relu2,
     "silu": silu,
     "swish": silu,
     "tanh": tf.tanh,

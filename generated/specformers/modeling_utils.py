@@ -387,7 +387,8 @@ class PreTrainedModel(nn.Module):
             if module.padding_idx is not None:
                 module.weight[module.padding_idx].zero_()
         elif isinstance(module, nn.LayerNorm):
-            module.weight.fill_(1.0)
+            if module.weight is not None:
+                module.weight.fill_(1.0)
             if module.bias is not None:
                 module.bias.zero_()
 
