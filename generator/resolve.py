@@ -403,6 +403,9 @@ def validate(loaded: LoadedYaml, model: type[schema.BaseModel]) -> Any:
             message = message[len("Value error, ") :]
         elif err["type"] in ("literal_error", "enum"):
             message = _not_a_value(loaded, loc[-1], err)
+        elif err["type"] in _SCALARS and sum(_real_location(loaded, [str(p) for p in e["loc"]]) == real for e in errors) == 1:
+            # (One type the field takes: a union's members each report their own error, left as pydantic says.)
+            message = _not_a_scalar(loaded, loc[-1], err, _SCALARS[err["type"]])
         elif err["type"] == "model_type":
             message = f"expected a mapping, got {type(err['input']).__name__}"
         elif err["type"] == "list_type":
@@ -411,16 +414,43 @@ def validate(loaded: LoadedYaml, model: type[schema.BaseModel]) -> Any:
         raise SpecError(loaded.path, message, line=line, field=".".join(real) or None) from None
 
 
+# pydantic's scalar type errors -> what the field takes.
+_SCALARS = {
+    "bool_type": "`true` or `false`",
+    "bool_parsing": "`true` or `false`",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "text",
+}
+
+
+def _declared_fields(loaded: LoadedYaml) -> set:
+    """The names of the config fields the spec declares."""
+    config = loaded.data.get("config") if isinstance(loaded.data, dict) else None
+    fields = config.get("fields") if isinstance(config, dict) else None
+    return {f.get("name") for f in fields if isinstance(f, dict)} if isinstance(fields, list) else set()
+
+
+def _not_a_scalar(loaded: LoadedYaml, key: str, err: dict, expected: str) -> str:
+    """A value of the wrong type where a field takes one fixed scalar (a declared config field's name there is said
+    to be one: the field takes a fixed value, not a config field that would choose it)."""
+    value = err["input"]
+    shown = f"`{value}`" if isinstance(value, (str, int, float)) else repr(value)
+    if isinstance(value, str) and value in _declared_fields(loaded):
+        return f"{shown} is a config field, but `{key}` takes a fixed value (one chosen by a config field is not rendered): write {expected}"
+    return f"{shown} is not a value of `{key}`: write {expected}"
+
+
 def _not_a_value(loaded: LoadedYaml, key: str, err: dict) -> str:
     """A value outside a field's fixed set: the values to write instead (a declared config field's name there is
     said to be one: the field takes one of its values, not a config field that would choose it)."""
     value = err["input"]
     expected = re.sub(r"'([^']*)'", r"`\1`", err.get("ctx", {}).get("expected", ""))
-    config = loaded.data.get("config") if isinstance(loaded.data, dict) else None
-    fields = config.get("fields") if isinstance(config, dict) else None
-    declared = {f.get("name") for f in fields if isinstance(f, dict)} if isinstance(fields, list) else set()
     shown = f"`{value}`" if isinstance(value, (str, int, float)) else repr(value)
-    if isinstance(value, str) and value in declared:
+    if isinstance(value, str) and value in _declared_fields(loaded):
         return f"{shown} is a config field, but `{key}` takes a fixed value (one chosen by a config field is not rendered): write {expected}"
     return f"{shown} is not a value of `{key}`: write {expected}"
 

@@ -219,12 +219,20 @@ def test_config_flag_that_gives_keys_a_place_is_named(arch):
                     q_norm = arch.names.roles["attention.q_norm"]
                     assert any(re.search(pattern, f"{arch.names.layers}.3.{q_norm}.weight") for pattern in table[qk_flag]), name
                 continue
-            layer = f"{arch.spec.encoder.path}.{arch.spec.encoder.layer_list}"
             assert list(table) == ["add_cross_attention"] + flags, name
             pattern = table["add_cross_attention"][0]
-            for key in (f"{layer}.0.{arch.cross_attention}.self.query.weight", f"{layer}.11.{arch.cross_attention}.output.LayerNorm.bias"):
+            if arch.names is not None:
+                # A names-layout encoder's blocks: the `cross_attention.*` roles' paths inside each layer.
+                layer, roles = arch.names.layers, arch.names.roles
+                cross = (f"{layer}.0.{roles['cross_attention.query']}.weight", f"{layer}.11.{roles['cross_attention.output']}.bias")
+                own = f"{layer}.0.{roles['attention.query']}.weight"
+            else:
+                layer = f"{arch.spec.encoder.path}.{arch.spec.encoder.layer_list}"
+                cross = (f"{layer}.0.{arch.cross_attention}.self.query.weight", f"{layer}.11.{arch.cross_attention}.output.LayerNorm.bias")
+                own = f"{layer}.0.attention.self.query.weight"
+            for key in cross:
                 assert re.search(pattern, key) and re.search(pattern, f"{arch.spec.base_model_prefix}.{key}"), (name, key)
-            assert not re.search(pattern, f"{layer}.0.attention.self.query.weight"), name
+            assert not re.search(pattern, own), name
 
 
 def test_unexpected_keys_message_and_grouping():

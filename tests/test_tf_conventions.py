@@ -217,8 +217,10 @@ def test_causal_lm_heads_return_no_cache_unless_asked():
     for case in [_first_case(a.name, "causal_lm") for a in project().architectures if a.stack == "decoder-only"]:
         model, config = _model(case)
         ids = tf.constant(make_inputs(case, config)["input_ids"])
-        assert list(model(ids).keys()) == ["logits", "past_key_values"], case.id
-        assert list(model(ids, use_cache=False).keys()) == ["logits"], case.id
+        # (Beside the fields a config flag adds, such as router logits and their loss.)
+        with_cache, without = list(model(ids).keys()), list(model(ids, use_cache=False).keys())
+        assert "logits" in with_cache and "past_key_values" in with_cache, case.id
+        assert without == [k for k in with_cache if k != "past_key_values"], case.id
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -337,8 +339,15 @@ def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_che
         if upstream_loss.shape != (1,) and abs(float(np.mean(upstream_loss)) - float(torch_loss)) <= 1e-5:
             _close(ours.loss, upstream_loss)
             compared_per_example.add(case.arch)
-        assert list(ours.keys()) == reference["keys"], case.id
+        expected_keys, expected_without = reference["keys"], reference["keys_without_labels"]
+        if case.head == "causal_lm" and spec(case.arch).stack == "encoder":
+            # specformers' TensorFlow encoders used as decoders return their cache only when asked (`use_cache=True`),
+            # as transformers' TF BERT does; its TF RoBERTa-PreLayerNorm returns it as config.use_cache says, and
+            # its PyTorch class not given labels: a known difference, left out here.
+            expected_keys = [k for k in expected_keys if k != "past_key_values"]
+            expected_without = [k for k in expected_without if k != "past_key_values"]
+        assert list(ours.keys()) == expected_keys, case.id
         # The fields without labels, in order (tuple positions): no cache unless asked for.
-        assert list(model(**_feed(_without_labels(inputs)), training=False).keys()) == reference["keys_without_labels"], case.id
+        assert list(model(**_feed(_without_labels(inputs)), training=False).keys()) == expected_without, case.id
     # The comparison cannot pass vacuously: the seeded encoder and encoder-decoder families agree with upstream.
     assert compared_per_example >= {ENCODER, SEQ2SEQ} & {c.arch for c in upstream if c.head == "sequence_classification"}, compared_per_example

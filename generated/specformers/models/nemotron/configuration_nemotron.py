@@ -31,8 +31,8 @@ class NemotronConfig(PretrainedConfig):
             num_attention_heads.
         num_key_value_heads (`int`, *optional*, defaults to None):
             Number of key/value heads (grouped-query attention: each serves num_attention_heads / num_key_value_heads
-            query heads; 1: multi-query attention). `None`: num_attention_heads (transformers' configuration keeps None,
-            which its attention cannot use).
+            query heads; 1: multi-query attention). `None` (the default, as transformers'): not usable, by transformers'
+            attention or ours: set it (num_attention_heads for multi-head attention).
         hidden_act (`str`, *optional*, defaults to 'relu2'):
             The non-linear activation function (function or string) in the decoder.
         max_position_embeddings (`int`, *optional*, defaults to 4096):
@@ -106,7 +106,7 @@ class NemotronConfig(PretrainedConfig):
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads
         self.head_dim = hidden_size // num_attention_heads if head_dim is None else head_dim
-        self.num_key_value_heads = num_attention_heads if num_key_value_heads is None else num_key_value_heads
+        self.num_key_value_heads = num_key_value_heads
         self.hidden_act = hidden_act
         self.max_position_embeddings = max_position_embeddings
         self.initializer_range = initializer_range
