@@ -288,6 +288,9 @@ class Architecture:
     config_doc: str
     config_fields: tuple[ConfigField, ...]
     attribute_map: dict[str, str]
+    # Config fields the spec declares optional (None, with no `default_from`) that the models read as sizes: a model
+    # refuses a configuration holding None in one of them, naming it (see `PretrainedConfig.check_model_fields`).
+    fields_models_need: tuple[str, ...]
     embeddings: schema.EmbeddingsSpec
     embedding_size: str  # config field of the embedding width
     lm_size: str  # config field of the `flat` / `transform` LM head's width (`lm_head.size`, else the embeddings')
@@ -1968,6 +1971,15 @@ def resolve_architecture(
         for f in spec.config.fields
     )
 
+    experts = spec.feed_forward.experts
+    sizes = ["vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers", emb.size, att.kv_heads, spec.feed_forward.size if spec.feed_forward.size_multiple is None else None,
+             *((experts.count, experts.top_k) if experts is not None else ())]
+    declared = {f.name: f for f in spec.config.fields}
+    fields_models_need = tuple(dict.fromkeys(
+        name for name in (spec.config.attribute_map.get(s, s) for s in sizes if isinstance(s, str))
+        if name in declared and declared[name].optional and declared[name].default is None and not declared[name].default_from
+    ))
+
     names = _resolve_names(loaded, spec, fail, seq2seq) if names_layout else None
     cross_attention = None if seq2seq else att.cross_module
     keys_needing_config_flag = {}
@@ -2000,6 +2012,7 @@ def resolve_architecture(
         config_doc=spec.config.doc,
         config_fields=config_fields,
         attribute_map=dict(spec.config.attribute_map),
+        fields_models_need=fields_models_need,
         embeddings=emb,
         embedding_size=emb.size,
         lm_size=(spec.lm_head.size if spec.lm_head is not None and spec.lm_head.size else None) or emb.size,

@@ -807,8 +807,7 @@ class DecoderSpec(Strict):
     # that is not padding (a language code ending the row, moved to the front; `start_token` is then absent).
     shift: Literal["start_token", "last_non_pad"] = "start_token"
     # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
-    # asked for with `use_cache=True` (`off`); PyTorch and Flax only: TensorFlow decoders, as transformers' TensorFlow
-    # classes, return it only when asked for.
+    # asked for with `use_cache=True` (`off`), in every framework.
     cache_default: Literal["config", "off"] = "config"
     # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
     # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).

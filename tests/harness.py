@@ -499,14 +499,6 @@ def run_model(framework: str, model, inputs: dict[str, np.ndarray], **kwargs) ->
     elif framework == "tf":
         import tensorflow as tf
 
-        arch = EXTRA_ARCHITECTURES.get(model.config.model_type) or next(
-            (a for a in project().architectures if a.model_type == model.config.model_type), None
-        )
-        takes_cache = "use_cache" in inspect.signature(model.call).parameters
-        if takes_cache and arch is not None and not arch.seq2seq and arch.decoder and arch.decoder.cache_default == "config":
-            # PyTorch returns a decoder's cache by default (`config.use_cache`), transformers' TensorFlow classes (and
-            # specformers') only when asked for.
-            kwargs.setdefault("use_cache", model.config.use_cache)
         out = model(**{k: tf.constant(v) for k, v in inputs.items()}, output_hidden_states=True,
                     output_attentions=True, return_dict=True, training=False, **kwargs)
         if out.get("loss") is not None:

@@ -73,3 +73,27 @@ def test_layer_kinds_refused_unless_rendered(arch):
     keep = {f.none_unless: True for f in arch.config_fields if f.name == window and f.none_unless}
     kinds = [full] * (layers - 1) + [sliding]
     assert getattr(config_class(**{field: kinds, window: 3}, **keep), field) == kinds
+
+
+# Config fields the spec declares optional (default None, as in transformers) that the models read as sizes.
+NEEDED = [(a, name) for a in project().architectures for name in a.fields_models_need]
+
+
+def test_some_spec_has_a_field_its_models_need():
+    assert NEEDED
+
+
+@pytest.mark.parametrize("arch,field", NEEDED, ids=lambda x: getattr(x, "name", x))
+@pytest.mark.parametrize("framework", ["torch", "tf", "flax"])
+def test_models_refuse_a_needed_field_left_none(arch, field, framework):
+    # The configuration holds None (transformers' does too); a model of any framework refuses it, naming the field,
+    # before any layer is built.
+    import specformers
+
+    case = next(c for c in cases() if c.arch == arch.name)
+    config = getattr(specformers, arch.config_class)(**config_kwargs(case, **{field: None}))
+    assert getattr(config, field) is None
+    prefix = {"torch": "", "tf": "TF", "flax": "Flax"}[framework]
+    name = f"{prefix}{arch.prefix}Model"
+    with pytest.raises(ValueError, match=rf"{name} cannot be built from this {arch.config_class}: `{field}` is None"):
+        getattr(specformers, name)(config)

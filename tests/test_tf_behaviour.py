@@ -84,7 +84,8 @@ def test_cached_decoding_matches_full_pass(variant, reference_checkpoint):
     rng = np.random.default_rng(1)
     batch, seq, prefix = 2, 9, 4
     input_ids = tf.constant(rng.integers(1, 99, size=(batch, seq)))
-    assert "past_key_values" not in model(input_ids=input_ids, training=False)  # only when asked, as upstream TF
+    assert "past_key_values" in model(input_ids=input_ids, training=False)  # as config.use_cache says, as upstream TF
+    assert "past_key_values" not in model(input_ids=input_ids, use_cache=False, training=False)
     full = model(input_ids=input_ids, use_cache=True, training=False)
     assert len(full.past_key_values) == model.config.num_hidden_layers
     head_dim = model.config.hidden_size // model.config.num_attention_heads

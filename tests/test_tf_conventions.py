@@ -205,15 +205,23 @@ def test_embedding_methods():
             model.prune_heads({0: [0]})
 
 
-def test_causal_lm_heads_return_no_cache_unless_asked():
-    # Every encoder stack with a causal-LM head, as transformers' TensorFlow classes (use_cache=None: off). A
-    # decoder-only stack returns its cache as config.use_cache says, as transformers' TF GPT-2 does.
+def test_causal_lm_heads_return_their_cache_as_config_use_cache_says():
+    # Every encoder stack with a causal-LM head returns its cache as `use_cache`, or else config.use_cache, says (as
+    # transformers' TensorFlow classes, whose input processing fills a missing `use_cache` from the config, and its
+    # PyTorch classes); one whose spec says `decoder.cache_default: "off"` only when asked for, as its PyTorch class.
+    # A decoder-only stack returns its cache as config.use_cache says, as transformers' TF GPT-2 does.
+    checked = set()
     for case in [_first_case(a.name, "causal_lm") for a in project().architectures if a.head("causal_lm") and a.stack == "encoder"]:
         model, config = _model(case)
         ids = tf.constant(make_inputs(case, config)["input_ids"])
-        assert list(model(ids).keys()) == ["logits"], case.id
-        assert len(model(ids, return_dict=False)) == 1
+        off = spec(case.arch).decoder.cache_default == "off"
+        assert config.use_cache
+        assert list(model(ids).keys()) == (["logits"] if off else ["logits", "past_key_values"]), case.id
+        assert list(model(ids, use_cache=False).keys()) == ["logits"], case.id
+        assert len(model(ids, use_cache=False, return_dict=False)) == 1
         assert "past_key_values" in model(ids, use_cache=True)
+        checked.add(off)
+    assert checked == {True, False}, checked
     for case in [_first_case(a.name, "causal_lm") for a in project().architectures if a.stack == "decoder-only"]:
         model, config = _model(case)
         ids = tf.constant(make_inputs(case, config)["input_ids"])
@@ -326,7 +334,8 @@ def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_che
     compared_per_example = set()
     for case, (directory, inputs, reference) in upstream.items():
         model = getattr(specformers, case.class_name("tf")).from_pretrained(directory)
-        torch_loss = run_reference(torch_models[case], inputs)["loss"]
+        torch_fields = run_reference(torch_models[case], inputs)
+        torch_loss = torch_fields["loss"]
         ours = model(**_feed(inputs), training=False)
         # transformers' TensorFlow shape ((1,) or (batch,)); PyTorch's value (the mean). Per-example losses equal
         # upstream TensorFlow's one by one (the inputs hold no ignored label, where the two libraries differ); a
@@ -340,12 +349,10 @@ def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_che
             _close(ours.loss, upstream_loss)
             compared_per_example.add(case.arch)
         expected_keys, expected_without = reference["keys"], reference["keys_without_labels"]
-        if case.head == "causal_lm" and spec(case.arch).stack == "encoder":
-            # specformers' TensorFlow encoders used as decoders return their cache only when asked (`use_cache=True`),
-            # as transformers' TF BERT does; its TF RoBERTa-PreLayerNorm returns it as config.use_cache says, and
-            # its PyTorch class not given labels: a known difference, left out here.
+        if "past_key_values" in expected_keys and not any(k.startswith("past_key_values") for k in torch_fields):
+            # Given labels, transformers' PyTorch causal-LM classes of encoder stacks return no cache (nothing to
+            # continue from); its TensorFlow ports still do. PyTorch's fields are the ones kept.
             expected_keys = [k for k in expected_keys if k != "past_key_values"]
-            expected_without = [k for k in expected_without if k != "past_key_values"]
         assert list(ours.keys()) == expected_keys, case.id
         # The fields without labels, in order (tuple positions): no cache unless asked for.
         assert list(model(**_feed(_without_labels(inputs)), training=False).keys()) == expected_without, case.id

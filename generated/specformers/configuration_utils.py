@@ -78,6 +78,9 @@ class PretrainedConfig:
     # Fields the models render only equal to another field: `{field: the field whose value it takes}`. Setting the
     # other (as `resize_token_embeddings` sets `vocab_size`) sets them too.
     _follows: dict[str, str] = {}
+    # Fields that may hold None in a configuration but that the models read as sizes: `check_model_fields` refuses
+    # None in them, naming them, before a model is built.
+    _fields_models_need: tuple = ()
     # The Hub revision a config was downloaded at: transformers' pipelines read it; specformers never downloads.
     _commit_hash: Optional[str] = None
 
@@ -157,6 +160,18 @@ class PretrainedConfig:
         return self.return_dict and not self.torchscript
 
     # ------------------------------------------------------------------------------------------------------------------
+    def check_model_fields(self, model_class: str) -> None:
+        """Raise a `ValueError` naming each field a model of `model_class` needs that this configuration leaves at
+        None (see `_fields_models_need`)."""
+        unset = [name for name in type(self)._fields_models_need if getattr(self, name, None) is None]
+        if unset:
+            fields = ", ".join(f"`{name}`" for name in unset)
+            raise ValueError(
+                f"{model_class} cannot be built from this {type(self).__name__}: {fields} "
+                f"{'is' if len(unset) == 1 else 'are'} None (the default); set {'it' if len(unset) == 1 else 'them'} "
+                "in the configuration"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-serialisable dict, as transformers writes them: private attributes (`_name_or_path`)
         left out, but not the declared fields whose names begin with an underscore."""

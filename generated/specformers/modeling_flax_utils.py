@@ -616,6 +616,8 @@ class FlaxPreTrainedModel:
         if self.module_class is None:
             raise TypeError(f"{type(self).__name__} has no module_class: instantiate one of the public model classes")
         self.config = config
+        if isinstance(config, PretrainedConfig):
+            config.check_model_fields(type(self).__name__)
         # The settings `generate` starts from (see `specformers.generation_config`); None for a model that does not
         # generate, as in transformers.
         self.generation_config = model_generation_config(self)

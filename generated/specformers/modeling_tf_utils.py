@@ -646,6 +646,7 @@ class TFPreTrainedModel(keras.Model):
                 f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(config).__name__}"
             )
         self.config = config
+        config.check_model_fields(type(self).__name__)
         # The settings `generate` starts from (see `specformers.generation_config`); None for a model that does not
         # generate, as in transformers.
         self.generation_config = model_generation_config(self)

@@ -248,6 +248,7 @@ class PreTrainedModel(nn.Module):
     def __init__(self, config: PretrainedConfig, *inputs, **kwargs) -> None:
         super().__init__()
         self.config = self._own_config(config)
+        self.config.check_model_fields(type(self).__name__)
         # The settings `generate` starts from (see `specformers.generation_config`); None for a model that does not
         # generate, as in transformers.
         self.generation_config = model_generation_config(self)

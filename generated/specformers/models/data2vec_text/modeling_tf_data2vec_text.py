@@ -509,9 +509,8 @@ class TFData2VecTextMainLayer(TFCompositeLayer):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        # The cache only exists for a decoder (causal self-attention), and only when asked for (`use_cache=True`), as
-        # in transformers' TensorFlow models: by default a decoder returns no `past_key_values`.
-        use_cache = bool(use_cache) if config.is_decoder else False
+        # The cache only exists for a decoder (causal self-attention); without `use_cache`, `config.use_cache` says.
+        use_cache = (use_cache if use_cache is not None else config.use_cache) if config.is_decoder else False
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
         # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
         batch_size, seq_length, input_ids, token_type_ids, position_ids = check_inputs(

@@ -352,16 +352,15 @@ class TFMegatronBertMainLayer(TFCompositeLayer):
         training=False,
     ):
         """The hidden states of the last block (after the final norm), a decoder's (`config.is_decoder`) key/value
-        cache (only when asked for with `use_cache=True`, as in transformers' TensorFlow models) and, on request, every
+        cache (as `use_cache`, or else `config.use_cache`, says) and, on request, every
         block's input and attention probabilities (and, given encoder states, the cross-attention probabilities)."""
         config = self.config
         output_attentions = output_attentions if output_attentions is not None else config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        # The cache only exists for a decoder (causal self-attention), and only when asked for (`use_cache=True`), as
-        # in transformers' TensorFlow models: by default a decoder returns no `past_key_values`.
-        use_cache = bool(use_cache) if config.is_decoder else False
+        # The cache only exists for a decoder (causal self-attention); without `use_cache`, `config.use_cache` says.
+        use_cache = (use_cache if use_cache is not None else config.use_cache) if config.is_decoder else False
         if past_key_values is not None and len(past_key_values) != config.num_hidden_layers:
             raise ValueError(
                 f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({config.num_hidden_layers})"

@@ -67,6 +67,8 @@ class NemotronConfig(PretrainedConfig):
     """
 
     model_type = "nemotron"
+    # Optional here (None is a valid value, as in transformers' configuration), but the models cannot be built without.
+    _fields_models_need = ("num_key_value_heads",)
 
     def __init__(
         self,
