@@ -406,8 +406,10 @@ def validate(loaded: LoadedYaml, model: type[schema.BaseModel]) -> Any:
             message = message[len("Value error, ") :]
         elif err["type"] in ("literal_error", "enum"):
             message = _not_a_value(loaded, loc[-1], err)
-        elif err["type"] in _SCALARS and sum(_real_location(loaded, [str(p) for p in e["loc"]]) == real for e in errors) == 1:
-            # (One type the field takes: a union's members each report their own error, left as pydantic says.)
+        elif len(members := [e for e in errors if _real_location(loaded, [str(p) for p in e["loc"]]) == real]) > 1:
+            # A union (`true`, `false` or a config field, say): each member reports its own error.
+            message = _not_a_member(loaded, real[-1] if real else loc[-1], members)
+        elif err["type"] in _SCALARS:
             message = _not_a_scalar(loaded, loc[-1], err, _SCALARS[err["type"]])
         elif err["type"] == "model_type":
             message = f"expected a mapping, got {type(err['input']).__name__}"
@@ -428,6 +430,32 @@ _SCALARS = {
     "float_parsing": "a number",
     "string_type": "text",
 }
+
+
+def _not_a_member(loaded: LoadedYaml, key: str, errors: list[dict]) -> str:
+    """A value no member of a union field takes: what each member takes (a text given where a member takes a name
+    says what is wrong with it)."""
+    value = errors[0]["input"]
+    shown = f"`{value}`" if isinstance(value, (str, int, float)) else repr(value)
+    takes = []
+    for e in errors:
+        member = str(e["loc"][-1])
+        if e["type"] == "value_error" and isinstance(value, str):
+            return f"{shown} is not a value of `{key}`: {e['msg'].removeprefix('Value error, ')}"
+        if e["type"] in _SCALARS and not e["type"].startswith("string"):
+            takes.append(_SCALARS[e["type"]])
+        elif e["type"] == "string_type":
+            takes.append("a config field's name" if "_not_reserved" in member else "a name" if "_identifier" in member else "text")
+        elif e["type"] in ("literal_error", "enum"):
+            takes.append(re.sub(r"'([^']*)'", r"`\1`", e.get("ctx", {}).get("expected", "")))
+        elif e["type"] in ("model_type", "dict_type", "model_attributes_type"):
+            takes.append("a mapping")
+        elif e["type"] == "list_type":
+            takes.append("a list")
+    takes = list(dict.fromkeys(t for t in takes if t))
+    if not takes:
+        return errors[0]["msg"]
+    return f"{shown} is not a value of `{key}`: write {', or '.join(takes)}"
 
 
 def _declared_fields(loaded: LoadedYaml) -> set:
@@ -468,9 +496,15 @@ def _real_location(loaded: LoadedYaml, loc: list[str]) -> list[str]:
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             out.append(part)
             node = node[int(part)]
-        elif isinstance(node, dict) and part not in node and part == loc[-1]:
+        elif isinstance(node, dict) and part not in node and part == loc[-1] and not _is_member_tag(part):
             out.append(part)
     return out
+
+
+def _is_member_tag(part: str) -> bool:
+    """Whether a location part is pydantic's name of a union member (`bool`, `function-after[...]`, a model class),
+    not a key."""
+    return part in ("bool", "int", "float", "str", "list", "dict", "none") or "[" in part or part[:1].isupper()
 
 
 def _allowed_keys(model: type[schema.BaseModel], loc: list[str], loaded: LoadedYaml) -> list[str]:

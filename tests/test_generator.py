@@ -55,7 +55,7 @@ def line_of(path: Path, needle: str) -> int:
 BAD_SPECS = {
     "unknown key": ("albert.yaml", "  layout: fused\n  module: attention", "  layout: fused\n  modul: attention",
                     "attention.modul", "unknown key 'modul'; did you mean 'module'?"),
-    "wrong type": ("albert.yaml", "  token_type: true", "  token_type: [1, 2]", "embeddings.token_type", "valid boolean"),
+    "wrong type": ("albert.yaml", "  token_type: true", "  token_type: [1, 2]", "embeddings.token_type", "write `true` or `false`, or `word`"),
     "missing field": ("roformer.yaml", "attention:\n  variant: full\n  layout: split\n", "attention:\n  variant: full\n",
                       "attention.layout", "required field 'layout' is missing"),
     "heads not divisible": ("albert.yaml", "name: num_attention_heads, type: int, default: 64",
