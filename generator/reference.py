@@ -97,7 +97,7 @@ def _accepts(annotation: Any, metadata: list = ()) -> str:
         return f"a mapping of {_plural(_accepts(args[0]))} to {_plural(_accepts(args[1]))}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "a mapping (below)"
-    return {bool: "`true`, `false`", int: "an integer", float: "a number", str: "text", Any: "any value"}.get(
+    return {bool: "`true`, `false`", int: "an integer", float: "a number", str: "text", Any: "any value", type(None): "`null`"}.get(
         annotation, getattr(annotation, "__name__", str(annotation))
     )
 
