@@ -406,6 +406,15 @@ def validate(loaded: LoadedYaml, model: type[schema.BaseModel]) -> Any:
             message = message[len("Value error, ") :]
         elif err["type"] in ("literal_error", "enum"):
             message = _not_a_value(loaded, loc[-1], err)
+        elif real[:1] == ["names"] and len(real) == 2 and err["input"] is None:
+            # A role's path written null, to drop a role of a preset: roles are left out by the components, not by
+            # name.
+            message = (
+                f"a role's module path cannot be null: a preset's roles that the spec's components do not render are "
+                f"left out by themselves (`embeddings.norm: false` drops `embeddings.norm`), and a role the stack kind "
+                f"always renders (the `embeddings.shared` vocabulary matrix of an encoder-decoder, ...) has no "
+                f"component without it; write the module path, or remove `{real[1]}`"
+            )
         elif len(members := [e for e in errors if _real_location(loaded, [str(p) for p in e["loc"]]) == real]) > 1:
             # A union (`true`, `false` or a config field, say): each member reports its own error.
             message = _not_a_member(loaded, real[-1] if real else loc[-1], members)

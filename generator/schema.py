@@ -1097,7 +1097,8 @@ class ArchitectureSpec(Strict):
     # The stack kind; absent: `encoder-decoder` with `decoder.path`, else `encoder`.
     stack: Optional[Literal["encoder", "decoder-only", "encoder-decoder"]] = None
     # names layout: module paths by role, `preset: <name>` from specs/layouts.yaml, then `role: dotted.path` entries
-    # that add to or override it.
+    # that add to or override it. A preset's roles that the spec's components do not render are left out by
+    # themselves (`embeddings.norm: false` drops `embeddings.norm`); a role cannot be removed by name (null).
     names: Optional[dict[str, str]] = None
     encoder: Optional[EncoderSpec] = None
     decoder: Optional[DecoderSpec] = None
