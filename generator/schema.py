@@ -89,7 +89,8 @@ class ConfigFieldSpec(Strict):
     name: FieldName
     # `dict`: a mapping whose only rendered value is null (with `unsupported`). `list`: a list of strings or null
     # (`optional: true`, `default: null`), whose entries `choices` restricts (`choices: []` with `unsupported`: only
-    # null or an empty list is accepted, e.g. Qwen2-MoE's `mlp_only_layers`, layer indices). `repeats`: a list of `[entries, count]`
+    # null or an empty list is accepted, and the configuration keeps `[]` for null, as transformers keeps a list of
+    # layer indices of a kind the models do not render). `repeats`: a list of `[entries, count]`
     # pairs (`entries` a list of strings, `count` an int >= 0; e.g. `[[["global", "local"], 12]]`), the compact form
     # of a per-layer list that a `list` field's `default_expand` expands. `eos_token_id` (`int`) may default to a
     # list of ints: generation stops at any of them.

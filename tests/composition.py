@@ -498,6 +498,14 @@ def decoder_only_specs(draw, name: str) -> dict:
             if role in names:
                 names[role] = names[role].rsplit(".", 1)[-1]
         names.update({"ffn.router": ffn_prefix + "router", "ffn.experts": ffn_prefix + "experts"})
+        if draw(st.booleans()):
+            # A shared expert of its own width that every token goes through, its output scaled by a sigmoid gate or
+            # not.
+            fields.append(_field("shared_expert_intermediate_size", "int", 20))
+            experts["shared"] = {"size": "shared_expert_intermediate_size", "gate": draw(st.booleans())}
+            names["ffn.shared_expert"] = ffn_prefix + "shared_expert"
+            if experts["shared"]["gate"]:
+                names["ffn.shared_gate"] = ffn_prefix + "shared_expert_gate"
         feed_forward["experts"] = experts
     if draw(st.booleans()):
         # Drawn last: the queries, keys and values clipped to [-0.5, 0.5], or None in the config (no clipping).

@@ -156,7 +156,8 @@ class Qwen3MoeConfig(PretrainedConfig):
         self.norm_topk_prob = norm_topk_prob
         self.output_router_logits = output_router_logits
         self.router_aux_loss_coef = router_aux_loss_coef
-        self.mlp_only_layers = mlp_only_layers
+        # Only an empty list is rendered: None stands for it.
+        self.mlp_only_layers = [] if mlp_only_layers is None else mlp_only_layers
         self.head_dim = hidden_size // num_attention_heads if head_dim is None else head_dim
 
 
