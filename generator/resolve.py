@@ -272,6 +272,9 @@ class Names:
     # A sparse mixture of experts (`feed_forward.experts`): the module tree of one expert (its feed-forward roles,
     # paths inside the expert); the block holds the router (`ffn.router`) and the list of experts (`ffn.experts`).
     expert: Optional[Container] = None
+    # The mixture's shared expert (`feed_forward.experts.shared`): its module tree (the experts' roles at its own
+    # width), the class `<P>SharedExpert`; the block holds it (`ffn.shared_expert`) and its gate (`ffn.shared_gate`).
+    shared_expert: Optional[Container] = None
 
 
 @dataclass(frozen=True)
@@ -780,7 +783,7 @@ MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type"
                "position.bias")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
-               "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts")
+               "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -858,6 +861,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
     # A names-layout encoder's cross-attention module (its roles `cross_attention.*` are paths inside it).
     names_cross = spec.attention.cross_module if not seq2seq else None
+    # A mixture of experts' shared expert (`feed_forward.experts.shared`).
+    shared = spec.feed_forward.experts.shared if spec.feed_forward.experts is not None else None
     # Roles that exist only with a component: the embeddings' norm (`embeddings.norm`), the final norm of pre-norm
     # blocks, the modules of a names-layout LM head.
     conditional = {
@@ -867,6 +872,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "ffn.router": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "ffn.experts": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
+        "ffn.shared_expert": (shared is not None, "`feed_forward.experts.shared`"),
+        "ffn.shared_gate": (shared is not None and shared.gate, "`feed_forward.experts.shared: {gate: true}`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm or isinstance(spec.residual.parallel, str), "`residual.shared_norm: false` (a shared norm is `attention.norm`) or a config-chosen `parallel`"),
@@ -1025,7 +1032,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         shared_unless = spec.residual.parallel if spec.residual is not None and spec.residual.shared_norm else None
         add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
-    expert = None
+    expert = shared_expert = None
     if ffn.experts is not None:
         # A sparse mixture of experts: the router, then the list of experts, each holding the feed-forward's
         # projections (`ffn.gate`, `ffn.input`, `ffn.output`: paths inside each expert).
@@ -1043,6 +1050,18 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(expert_leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
         add(expert_leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
         expert = _tree(expert_leaves, "", "Expert")
+        if shared is not None:
+            # The shared expert: the experts' projections at its own width, in one module; its optional gate.
+            add(leaves, ("ffn.shared_expert",), "shared_expert", f"config.{shared.size}", "", False)
+            if shared.gate:
+                add(leaves, ("ffn.shared_gate",), "linear", hidden, "1", False)
+            shared_size = f"config.{shared.size}"
+            shared_leaves: dict[str, Leaf] = {}
+            for path, leaf in expert_leaves.items():
+                in_size = shared_size if leaf.roles[0] == "ffn.output" else leaf.in_size
+                out_size = shared_size if leaf.roles[0] != "ffn.output" else leaf.out_size
+                shared_leaves[path] = Leaf(leaf.attr, path, leaf.kind, in_size, out_size, leaf.bias, leaf.roles)
+            shared_expert = _tree(shared_leaves, "", "SharedExpert")
     elif fused_gate:
         # One projection computes the gate and the input side by side: [gate | input].
         add(leaves, ("ffn.gate", "ffn.input"), ffn.projection, hidden, f"2 * {ffn_size}", ffn.bias)
@@ -1095,7 +1114,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
 
     model = _tree(model_leaves, "", "")
     block = _tree(leaves, "", "EncoderLayer" if seq2seq else "Block")
-    suffixes = [c.suffix for c in block.containers() + model.containers()] + ["Block"] + (["Expert"] if expert else [])
+    suffixes = [c.suffix for c in block.containers() + model.containers()] + ["Block"] + (["Expert"] if expert else []) + (["SharedExpert"] if shared_expert else [])
     if decoder_block is not None:
         suffixes += [c.suffix for c in decoder_block.containers()] + ["EncoderLayer", "DecoderLayer", "Encoder", "Decoder"]
     if len(set(suffixes)) != len(suffixes):
@@ -1148,6 +1167,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         decoder_block=decoder_block,
         decoder_ffn_size=decoder_ffn_size,
         expert=expert,
+        shared_expert=shared_expert,
     )
 
 
@@ -1456,6 +1476,8 @@ def _resolve_feed_forward(c: _Context) -> None:
             raise c.fail(f"the router logits and the auxiliary loss's factor come together: give `{other}` (a config field) or remove `{given}`", ["feed_forward", "experts", given])
         if ffn.activation_dropout is not None:
             raise c.fail("the experts' feed-forward has no dropout between its projections: remove `activation_dropout` or `experts`", ["feed_forward", "activation_dropout"])
+        if ffn.experts.shared is not None:
+            need_field(ffn.experts.shared.size, ["feed_forward", "experts", "shared", "size"])
 
 
 def _need_float_field(c: _Context, name: Optional[str], loc: list) -> None:

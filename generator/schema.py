@@ -88,7 +88,9 @@ class ConfigFieldSpec(Strict):
     # The field's name, as in transformers' configuration class.
     name: FieldName
     # `dict`: a mapping whose only rendered value is null (with `unsupported`). `list`: a list of strings or null
-    # (`optional: true`, `default: null`), whose entries `choices` restricts. `repeats`: a list of `[entries, count]`
+    # (`optional: true`, `default: null`), whose entries `choices` restricts (`choices: []` with `unsupported`: only
+    # null or an empty list is accepted, and the configuration keeps `[]` for null, as transformers keeps a list of
+    # layer indices of a kind the models do not render). `repeats`: a list of `[entries, count]`
     # pairs (`entries` a list of strings, `count` an int >= 0; e.g. `[[["global", "local"], 12]]`), the compact form
     # of a per-layer list that a `list` field's `default_expand` expands. `eos_token_id` (`int`) may default to a
     # list of ints: generation stops at any of them.
@@ -688,9 +690,27 @@ class ExpertsSpec(Strict):
     router_logits: Optional[FieldName] = None
     # With `router_logits`: the float config field of the auxiliary loss's factor in the loss.
     aux_loss_coef: Optional[FieldName] = None
+    # A shared expert (see `SharedExpertSpec`): one more feed-forward that every token goes through, added to the
+    # routed experts' sum. None: only the routed experts.
+    shared: Optional["SharedExpertSpec"] = None
+
+
+class SharedExpertSpec(Strict):
+    """The shared expert of a sparse mixture of experts: a feed-forward of the experts' kind (the roles `ffn.gate`,
+    `ffn.input`, `ffn.output` as paths inside it, with `feed_forward.activation`, `gated` and `bias`) at a width of
+    its own, held at the `names` role `ffn.shared_expert`, that every token goes through (reading the routed experts'
+    input); its output, optionally scaled by `sigmoid(gate(x))` (the role `ffn.shared_gate`, a Linear hidden -> 1
+    without bias), is added to the routed experts' weighted sum."""
+
+    # The int config field of the shared expert's inner width.
+    size: FieldName
+    # Whether the shared expert's output is multiplied by `sigmoid(gate(x))`, a Linear hidden -> 1 without bias (the
+    # role `ffn.shared_gate`), before it is added.
+    gate: bool = True
 
 
 FeedForwardSpec.model_rebuild()
+ExpertsSpec.model_rebuild()
 
 
 class NormSpec(Strict):

@@ -484,6 +484,11 @@ RULES += tuple(
     Rule(kind, "feed_forward.experts", (_ABSENT,), "remove `experts`: a sparse mixture-of-experts feed-forward exists only in decoder-only stacks (`stack: decoder-only`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
+# A mixture of experts' shared expert: in decoder-only stacks only (with the experts).
+RULES += tuple(
+    Rule(kind, "feed_forward.experts.shared", (_ABSENT,), "remove `shared`: a mixture of experts' shared expert exists only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # fmt: on
 
 

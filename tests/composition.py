@@ -256,7 +256,7 @@ def decoder_only_specs(draw, name: str) -> dict:
     embeddings or none; the residual from each sublayer's input or (always or by a config flag) its normalised input;
     an activation named by a config field or fixed; a feed-forward width from a config field or a multiple of
     hidden_size only; a dropout between the feed-forward projections or none, or a sparse mixture of experts
-    (each expert the drawn feed-forward); queries, keys and values clipped or not; the last `hidden_states` entry
+    (each expert the drawn feed-forward; a shared expert, its output gated or not, or none); queries, keys and values clipped or not; the last `hidden_states` entry
     after or before the final norm, a final norm removed by a config flag or not; the sequence classifier read at the
     last non-pad token or at the count of non-pad tokens - 1; the token classifier's loss over every label or the attended tokens only; scores and logits soft-capped
     or not, scores scaled by a config width or head_dim; per-layer kinds derived from a first sliding layer or a period)
@@ -498,6 +498,14 @@ def decoder_only_specs(draw, name: str) -> dict:
             if role in names:
                 names[role] = names[role].rsplit(".", 1)[-1]
         names.update({"ffn.router": ffn_prefix + "router", "ffn.experts": ffn_prefix + "experts"})
+        if draw(st.booleans()):
+            # A shared expert of its own width that every token goes through, its output scaled by a sigmoid gate or
+            # not.
+            fields.append(_field("shared_expert_intermediate_size", "int", 20))
+            experts["shared"] = {"size": "shared_expert_intermediate_size", "gate": draw(st.booleans())}
+            names["ffn.shared_expert"] = ffn_prefix + "shared_expert"
+            if experts["shared"]["gate"]:
+                names["ffn.shared_gate"] = ffn_prefix + "shared_expert_gate"
         feed_forward["experts"] = experts
     if draw(st.booleans()):
         # Drawn last: the queries, keys and values clipped to [-0.5, 0.5], or None in the config (no clipping).
@@ -1044,6 +1052,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",
                        f"decoder_only.experts_jitter={'jitter' in ffn.get('experts', {})}",
                        f"decoder_only.router_logits={'router_logits' in ffn.get('experts', {})}",
+                       f"decoder_only.shared_expert={ffn.get('experts', {}).get('shared', {}).get('gate')}",
                        f"decoder_only.clip={'clip' in att}",
                        f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
                        f"decoder_only.norm.final_unless={'final_unless' in spec['norm']}",
