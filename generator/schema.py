@@ -642,7 +642,7 @@ class FeedForwardSpec(Strict):
     # names layout: null for blocks without residual dropout.
     dropout: Optional[FieldName] = "hidden_dropout_prob"
     # names layout: whether the feed-forward output goes through `dropout` before its residual add (false: only the
-    # attention output does, `attention.output_dropout`, XLM-RoBERTa-XL).
+    # attention output does, `attention.output_dropout`).
     output_dropout: bool = True
     # Biases on the projections: always, never, or (names layout) as a boolean config field says.
     bias: Union[bool, FieldName] = True
