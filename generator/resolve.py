@@ -1462,6 +1462,10 @@ def _resolve_feed_forward(c: _Context) -> None:
         raise c.fail("name the feed-forward's activation once: a config field (`activation: <field>`) or, with `activation: null`, a fixed one (`activation_name: <activation>`)", loc)
     if isinstance(ffn.gated, str):
         need_field(ffn.gated, ["feed_forward", "gated"])
+    if not ffn.output_dropout and ffn.dropout is None:
+        raise c.fail("the feed-forward has no dropout (`dropout: null`): remove `output_dropout`", ["feed_forward", "output_dropout"])
+    if not ffn.output_dropout and not c.spec.attention.output_dropout:
+        raise c.fail("no sublayer output goes through `dropout` (`attention.output_dropout: false`): write `dropout: null` and remove `output_dropout`", ["feed_forward", "output_dropout"])
     if ffn.experts is not None:
         for name in ("count", "top_k"):
             need_field(getattr(ffn.experts, name), ["feed_forward", "experts", name])
@@ -1737,8 +1741,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     loc = ["heads", i]
     if h.index is not None and not (decoder_only and h.style == "last_token"):
         raise fail("`index` chooses the token the `style: last_token` sequence classifier of a decoder-only stack reads: remove it", loc + ["index"])
-    if h.loss_over is not None and not decoder_only:
-        raise fail("`loss_over` (the tokens a token-classification loss covers) is rendered only in decoder-only stacks: remove it", loc + ["loss_over"])
+    if h.loss_over is not None and rule_kind not in (support.DECODER_ONLY, support.NAMES_ENCODER):
+        raise fail("`loss_over` (the tokens a token-classification loss covers) is rendered only in decoder-only stacks and names-layout encoders: remove it", loc + ["loss_over"])
     if h.loss_over is not None and h.kind != "token_classification":
         raise fail(f"`loss_over` chooses the tokens the loss of token_classification covers, not of {h.kind}: remove it", loc + ["loss_over"])
     if isinstance(h.dropout, (float, schema.AttributeRateSpec)):

@@ -643,6 +643,9 @@ class FeedForwardSpec(Strict):
     activation_name: Optional[ActivationName] = None
     # names layout: null for blocks without residual dropout.
     dropout: Optional[FieldName] = "hidden_dropout_prob"
+    # names layout: whether the feed-forward output goes through `dropout` before its residual add (false: only the
+    # attention output does, `attention.output_dropout`).
+    output_dropout: bool = True
     # Biases on the projections: always, never, or (names layout) as a boolean config field says.
     bias: Union[bool, FieldName] = True
     # A config flag selects the gated variant act(wi_0 x) * wi_1 x; names layout: `true`, the `names` role `ffn.gate`
@@ -1048,7 +1051,7 @@ class HeadSpec(Strict):
     # `config.pad_token_id`. `non_pad_count`: the index `count(tokens != pad_token_id) - 1` (the same with right
     # padding, another token with left padding; without a pad id, the last position of every row, any batch size).
     index: Optional[Literal["last_non_pad", "non_pad_count"]] = None
-    # token_classification of decoder-only stacks: the tokens the loss covers. `labels` (default): every label that
+    # token_classification of decoder-only stacks and names-layout encoders: the tokens the loss covers. `labels` (default): every label that
     # is not -100. `attended`: those whose `attention_mask` is 1 too (every label not -100 without a mask).
     loss_over: Optional[Literal["labels", "attended"]] = None
     activation: Optional[HeadActivation] = None

@@ -946,6 +946,13 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
                           "cross_attention.value": "crossattention.self.value", "cross_attention.output": "crossattention.output.dense"})
         if spec.get("lm_head", {}).get("layout") in ("transform", "flat") and draw(st.booleans()):
             heads.append({"kind": "causal_lm", "labels_disable_cache": draw(st.booleans())})
+    # Drawn last: the feed-forward output added without dropout where the attention output has it (XLM-RoBERTa-XL),
+    # and the token classifier's loss over the attended tokens only.
+    if attention["output_dropout"] and feed_forward.get("dropout", "set") is not None and draw(st.booleans()):
+        feed_forward["output_dropout"] = False
+    for head in heads:
+        if head["kind"] == "token_classification" and draw(st.booleans()):
+            head["loss_over"] = "attended"
     return spec
 
 
@@ -1039,6 +1046,8 @@ def describe(spec: dict) -> list[str]:
         labels.append(f"names.hidden_states_before_final_norm={spec['norm'].get('hidden_states_before_final_norm', False)}")
         if stack == "encoder":
             labels.append(f"names_encoder.decoder={'cross' if 'cross_module' in att else 'decoder' in spec}")
+            labels.append(f"names_encoder.feed_forward.output_dropout={ffn.get('output_dropout', True)}")
+            labels += [f"names_encoder.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification"]
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",

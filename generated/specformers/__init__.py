@@ -1641,6 +1641,37 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxXLMRobertaForQuestionAnswering",
         "FlaxXLMRobertaPreTrainedModel",
     ],
+    "models.xlm_roberta_xl.configuration_xlm_roberta_xl": ["XLMRobertaXLConfig"],
+    "models.xlm_roberta_xl.modeling_xlm_roberta_xl": [
+        "XLMRobertaXLModel",
+        "XLMRobertaXLForCausalLM",
+        "XLMRobertaXLForMaskedLM",
+        "XLMRobertaXLForSequenceClassification",
+        "XLMRobertaXLForMultipleChoice",
+        "XLMRobertaXLForTokenClassification",
+        "XLMRobertaXLForQuestionAnswering",
+        "XLMRobertaXLPreTrainedModel",
+    ],
+    "models.xlm_roberta_xl.modeling_tf_xlm_roberta_xl": [
+        "TFXLMRobertaXLModel",
+        "TFXLMRobertaXLForCausalLM",
+        "TFXLMRobertaXLForMaskedLM",
+        "TFXLMRobertaXLForSequenceClassification",
+        "TFXLMRobertaXLForMultipleChoice",
+        "TFXLMRobertaXLForTokenClassification",
+        "TFXLMRobertaXLForQuestionAnswering",
+        "TFXLMRobertaXLPreTrainedModel",
+    ],
+    "models.xlm_roberta_xl.modeling_flax_xlm_roberta_xl": [
+        "FlaxXLMRobertaXLModel",
+        "FlaxXLMRobertaXLForCausalLM",
+        "FlaxXLMRobertaXLForMaskedLM",
+        "FlaxXLMRobertaXLForSequenceClassification",
+        "FlaxXLMRobertaXLForMultipleChoice",
+        "FlaxXLMRobertaXLForTokenClassification",
+        "FlaxXLMRobertaXLForQuestionAnswering",
+        "FlaxXLMRobertaXLPreTrainedModel",
+    ],
 }
 
 _NAME_TO_MODULE = {name: module for module, names in _IMPORT_STRUCTURE.items() for name in names}
