@@ -605,6 +605,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGlmForTokenClassification",
         "FlaxGlmPreTrainedModel",
     ],
+    "models.glm4.configuration_glm4": ["Glm4Config"],
+    "models.glm4.modeling_glm4": [
+        "Glm4Model",
+        "Glm4ForCausalLM",
+        "Glm4ForSequenceClassification",
+        "Glm4ForTokenClassification",
+        "Glm4PreTrainedModel",
+    ],
+    "models.glm4.modeling_tf_glm4": [
+        "TFGlm4Model",
+        "TFGlm4ForCausalLM",
+        "TFGlm4ForSequenceClassification",
+        "TFGlm4ForTokenClassification",
+        "TFGlm4PreTrainedModel",
+    ],
+    "models.glm4.modeling_flax_glm4": [
+        "FlaxGlm4Model",
+        "FlaxGlm4ForCausalLM",
+        "FlaxGlm4ForSequenceClassification",
+        "FlaxGlm4ForTokenClassification",
+        "FlaxGlm4PreTrainedModel",
+    ],
     "models.gpt2.configuration_gpt2": ["GPT2Config"],
     "models.gpt2.modeling_gpt2": [
         "GPT2Model",
