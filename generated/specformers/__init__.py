@@ -390,6 +390,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxCohereForCausalLM",
         "FlaxCoherePreTrainedModel",
     ],
+    "models.cohere2.configuration_cohere2": ["Cohere2Config"],
+    "models.cohere2.modeling_cohere2": [
+        "Cohere2Model",
+        "Cohere2ForCausalLM",
+        "Cohere2PreTrainedModel",
+    ],
+    "models.cohere2.modeling_tf_cohere2": [
+        "TFCohere2Model",
+        "TFCohere2ForCausalLM",
+        "TFCohere2PreTrainedModel",
+    ],
+    "models.cohere2.modeling_flax_cohere2": [
+        "FlaxCohere2Model",
+        "FlaxCohere2ForCausalLM",
+        "FlaxCohere2PreTrainedModel",
+    ],
     "models.data2vec_text.configuration_data2vec_text": ["Data2VecTextConfig"],
     "models.data2vec_text.modeling_data2vec_text": [
         "Data2VecTextModel",
@@ -1147,6 +1163,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxOlmo2ForCausalLM",
         "FlaxOlmo2PreTrainedModel",
     ],
+    "models.olmo3.configuration_olmo3": ["Olmo3Config"],
+    "models.olmo3.modeling_olmo3": [
+        "Olmo3Model",
+        "Olmo3ForCausalLM",
+        "Olmo3PreTrainedModel",
+    ],
+    "models.olmo3.modeling_tf_olmo3": [
+        "TFOlmo3Model",
+        "TFOlmo3ForCausalLM",
+        "TFOlmo3PreTrainedModel",
+    ],
+    "models.olmo3.modeling_flax_olmo3": [
+        "FlaxOlmo3Model",
+        "FlaxOlmo3ForCausalLM",
+        "FlaxOlmo3PreTrainedModel",
+    ],
     "models.olmoe.configuration_olmoe": ["OlmoeConfig"],
     "models.olmoe.modeling_olmoe": [
         "OlmoeModel",
@@ -1465,6 +1497,31 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxRoFormerForQuestionAnswering",
         "FlaxRoFormerForMultipleChoice",
         "FlaxRoFormerPreTrainedModel",
+    ],
+    "models.smollm3.configuration_smollm3": ["SmolLM3Config"],
+    "models.smollm3.modeling_smollm3": [
+        "SmolLM3Model",
+        "SmolLM3ForCausalLM",
+        "SmolLM3ForSequenceClassification",
+        "SmolLM3ForTokenClassification",
+        "SmolLM3ForQuestionAnswering",
+        "SmolLM3PreTrainedModel",
+    ],
+    "models.smollm3.modeling_tf_smollm3": [
+        "TFSmolLM3Model",
+        "TFSmolLM3ForCausalLM",
+        "TFSmolLM3ForSequenceClassification",
+        "TFSmolLM3ForTokenClassification",
+        "TFSmolLM3ForQuestionAnswering",
+        "TFSmolLM3PreTrainedModel",
+    ],
+    "models.smollm3.modeling_flax_smollm3": [
+        "FlaxSmolLM3Model",
+        "FlaxSmolLM3ForCausalLM",
+        "FlaxSmolLM3ForSequenceClassification",
+        "FlaxSmolLM3ForTokenClassification",
+        "FlaxSmolLM3ForQuestionAnswering",
+        "FlaxSmolLM3PreTrainedModel",
     ],
     "models.stablelm.configuration_stablelm": ["StableLmConfig"],
     "models.stablelm.modeling_stablelm": [
