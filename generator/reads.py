@@ -9,7 +9,7 @@ architecture's declared fields are looked up in what reads them:
 - the generation configuration, which takes every field of transformers' `GenerationConfig` (its `_DEFAULTS`) that a
   model's configuration holds (`GenerationConfig.from_model_config`): generate() uses it or refuses its value;
 - its configuration: a field another field's default derives from (`default_from`, `none_unless`, `default_repeat`,
-  `default_tail`, `default_expand`, `default_period`), the string an `activation_spec` parses, a field `attribute_map` maps a read name to.
+  `default_tail`, `default_expand`, `default_period`, `default_match`), the string an `activation_spec` parses, a field `attribute_map` maps a read name to.
 
 A field read by none of them is refused unless the spec says why: `choices` of one value (the only value the models
 compute with), `unsupported` (other values refused), or `informative: true` (kept for transformers' users and tools,
@@ -90,6 +90,8 @@ def check(project, rendered: dict[str, str], specs_dir: Path, package: str = "sp
                 read |= {field.default_expand.pairs, field.default_expand.length}
             if isinstance(field.default_period, str):
                 read.add(field.default_period)
+            if field.default_match is not None:
+                read |= {name for name in (field.default_match.source, field.default_match.flag, field.default_match.when) if name}
         if config.activation_spec is not None:
             read.add(config.activation_spec.field)
         for index, field in enumerate(config.fields):

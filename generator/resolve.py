@@ -61,6 +61,9 @@ class ConfigField:
     default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
     default_expand: Optional[tuple[str, str]] = None  # list fields: (pairs, length): None -> the `repeats` field `pairs` expanded
     default_period: Union[int, str, None] = None  # with default_repeat: every this-many-th entry the first choice, the others the second
+    # with default_repeat: (source, entry literal, flag or None, when or None): the second choice where the list `source`
+    # holds `entry` (with `flag` true and `when` not None), the first elsewhere
+    default_match: Optional[tuple[str, str, Optional[str], Optional[str]]] = None
     upstream: bool = True  # whether transformers' configuration class declares the field
 
 
@@ -243,6 +246,9 @@ class Names:
     # `position.theta_by_layer_type`: the layer kinds whose rotations take another base -> its Python expression over
     # `config` (the other kinds rotate with `rotary_theta`).
     rotary_thetas: dict[str, str] = field(default_factory=dict)
+    # `position.layers`: (the `list` config field of the layers that rotate, the Python literal of its entry that
+    # rotates); the layers of its other entry take no positions. None: every layer rotates.
+    rotary_layers: Optional[tuple[str, str]] = None
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
     # The config field each sublayer's output is multiplied by before its residual add (`residual.multiplier`).
@@ -835,6 +841,18 @@ def _tree(leaves: dict[str, Leaf], prefix: str, suffix_start: str) -> Container:
     return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children))
 
 
+def _rotary_layers(spec: schema.ArchitectureSpec) -> Optional[tuple[str, str]]:
+    """`position.layers`: (its config field, the Python literal of the entry of the rotating layers), or None (the
+    position resolver refuses a field that is not a `list` of two choices)."""
+    if not isinstance(spec.position, schema.RotaryPosition) or spec.position.layers is None:
+        return None
+    name = spec.config.attribute_map.get(spec.position.layers, spec.position.layers)
+    field_ = next((f for f in spec.config.fields if f.name == name), None)
+    if field_ is None or field_.type != "list" or len(field_.choices or ()) != 2:
+        return None
+    return name, repr(field_.choices[1])
+
+
 def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2seq: bool = False) -> Names:
     """Role -> path (the preset, then the spec's entries), checked and turned into the module trees."""
     written = dict(spec.names)
@@ -1153,6 +1171,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             if isinstance(spec.position, schema.RotaryPosition)
             else {}
         ),
+        rotary_layers=_rotary_layers(spec),
         shared_norm=spec.residual is not None and spec.residual.shared_norm,
         residual_multiplier=spec.residual.multiplier if spec.residual is not None else None,
         residual_from_norm=spec.residual.from_norm if spec.residual is not None else False,
@@ -1270,6 +1289,19 @@ def _resolve_config(c: _Context) -> None:
             when = spec.config.attribute_map.get(f.default_tail.when, f.default_tail.when)
             if when not in [g.name for g in spec.config.fields[:i]]:
                 raise fail(f"`when` names {f.default_tail.when!r}, which is not a config field declared before {f.name!r} (the derived default reads the value the configuration keeps): declare it before {f.name!r} or name one declared before", ["config", "fields", i, "default_tail", "when"])
+        if f.default_match is not None:
+            before = {g.name: g for g in spec.config.fields[:i]}
+            m = f.default_match
+            source = before.get(spec.config.attribute_map.get(m.source, m.source))
+            if source is None or source.type != "list":
+                raise fail(f"`source` names {m.source!r}, which is not a `list` config field declared before {f.name!r} (the derived default reads the list the configuration keeps): declare one before {f.name!r} and name it", ["config", "fields", i, "default_match", "source"])
+            if m.entry not in (source.choices or ()):
+                raise fail(f"{m.entry!r} is not an entry of {m.source!r}: write one of its `choices` ({', '.join(map(str, source.choices or ()))})", ["config", "fields", i, "default_match", "entry"])
+            flag = before.get(spec.config.attribute_map.get(m.flag, m.flag)) if m.flag is not None else None
+            if m.flag is not None and (flag is None or flag.type != "bool"):
+                raise fail(f"`flag` names {m.flag!r}, which is not a `bool` config field declared before {f.name!r}: declare one before {f.name!r} and name it, or remove `flag`", ["config", "fields", i, "default_match", "flag"])
+            if m.when is not None and spec.config.attribute_map.get(m.when, m.when) not in before:
+                raise fail(f"`when` names {m.when!r}, which is not a config field declared before {f.name!r} (the derived default reads the value the configuration keeps): declare it before {f.name!r} or name one declared before", ["config", "fields", i, "default_match", "when"])
         if f.default_expand is not None:
             need_field(f.default_expand.length, ["config", "fields", i, "default_expand", "length"])
             pairs = spec.config.attribute_map.get(f.default_expand.pairs, f.default_expand.pairs)
@@ -1595,10 +1627,17 @@ def _resolve_position(c: _Context) -> _PositionResolved:
                 if kind not in (kinds_field.choices or ()):
                     raise fail(f"{kind!r} is not a layer kind: write one of the `choices` of {kinds_name!r} ({', '.join(map(str, kinds_field.choices or ()))})", ["position", "theta_by_layer_type", kind])
                 _need_float_field(c, name, ["position", "theta_by_layer_type", kind])
+        if spec.position.layers is not None:
+            need_field(spec.position.layers, ["position", "layers"])
+            layers_field = c.fields.get(spec.config.attribute_map.get(spec.position.layers, spec.position.layers))
+            if layers_field is not None and (layers_field.type != "list" or len(layers_field.choices or ()) != 2 or layers_field.default_repeat is None):
+                raise fail(f"`layers` names a `list` config field of one entry per layer with two `choices`, the entry of the layers without positions then that of the rotating layers (e.g. `[0, 1]`; not {layers_field.type} field {spec.position.layers!r}{' with choices ' + str(layers_field.choices) if layers_field.choices else ''}): declare one (`type: list, optional: true, default: null, choices: [0, 1], default_repeat: num_hidden_layers`) and name it", ["position", "layers"])
     elif isinstance(spec.position, schema.RotaryPosition):
         rotary = spec.position
         if spec.position.theta_by_layer_type:
             raise fail("remove `theta_by_layer_type`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", "theta_by_layer_type"])
+        if spec.position.layers is not None:
+            raise fail("remove `layers`: rotary positions on some layers only exist in decoder-only stacks; these read the table at `table_path` in every layer", ["position", "layers"])
         for key in ("theta", "fraction", "dims"):
             if getattr(rotary, key) is not None:
                 raise fail(f"remove `{key}`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", key])
@@ -2035,6 +2074,16 @@ def resolve_architecture(
             default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,
             default_expand=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_expand.pairs, f.default_expand.length)) if f.default_expand else None,
             default_period=spec.config.attribute_map.get(f.default_period, f.default_period) if isinstance(f.default_period, str) else f.default_period,
+            default_match=(
+                (
+                    spec.config.attribute_map.get(f.default_match.source, f.default_match.source),
+                    repr(f.default_match.entry),
+                    spec.config.attribute_map.get(f.default_match.flag, f.default_match.flag) if f.default_match.flag else None,
+                    spec.config.attribute_map.get(f.default_match.when, f.default_match.when) if f.default_match.when else None,
+                )
+                if f.default_match
+                else None
+            ),
             upstream=f.upstream,
         )
         for f in spec.config.fields

@@ -12,7 +12,7 @@ import keyword
 import re
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator, StrictInt
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -87,10 +87,10 @@ class ConfigFieldSpec(Strict):
 
     # The field's name, as in transformers' configuration class.
     name: FieldName
-    # `dict`: a mapping whose only rendered value is null (with `unsupported`). `list`: a list of strings or null
-    # (`optional: true`, `default: null`), whose entries `choices` restricts (`choices: []` with `unsupported`: only
-    # null or an empty list is accepted, and the configuration keeps `[]` for null, as transformers keeps a list of
-    # layer indices of a kind the models do not render). `repeats`: a list of `[entries, count]`
+    # `dict`: a mapping whose only rendered value is null (with `unsupported`). `list`: a list of strings (or of ints:
+    # `choices` of ints, e.g. `[0, 1]`) or null (`optional: true`, `default: null`), whose entries `choices` restricts
+    # (`choices: []` with `unsupported`: only null or an empty list is accepted, and the configuration keeps `[]` for
+    # null, as transformers keeps a list of layer indices of a kind the models do not render). `repeats`: a list of `[entries, count]`
     # pairs (`entries` a list of strings, `count` an int >= 0; e.g. `[[["global", "local"], 12]]`), the compact form
     # of a per-layer list that a `list` field's `default_expand` expands. `eos_token_id` (`int`) may default to a
     # list of ints: generation stops at any of them.
@@ -130,6 +130,11 @@ class ConfigFieldSpec(Strict):
     # every this-many-th entry (index i with (i + 1) % period == 0) the first: a number, or an int config field (as
     # transformers derives `layer_types` from a pattern: every other layer sliding, the second one full).
     default_period: Union[PositiveInt, FieldName, None] = None
+    # `list` fields with `default_repeat` (not with `default_tail` or `default_period`): a None value takes the second of
+    # `choices` at the indexes where another `list` config field holds a given entry, when a boolean config field is
+    # true and another field is not None, the first elsewhere (as transformers derives a `layer_types`: sliding where
+    # `no_rope_layers` holds 0, with `use_sliding_window` and a `sliding_window`).
+    default_match: Optional["DefaultMatchSpec"] = None
     # false: transformers' configuration class does not declare the field, but its models read it from a
     # configuration that holds it (`getattr(config, name, default)`, e.g. a config.json's `head_dim`); the generated
     # configuration declares it so that the generated models honour it too (its None: the default they compute).
@@ -173,6 +178,10 @@ class ConfigFieldSpec(Strict):
             raise ValueError(f"{self.name!r}: `default_tail` turns the later entries of `default_repeat` into the second of `choices`: give the field `default_repeat` and two `choices`")
         if self.default_period is not None and (self.default_repeat is None or len(self.choices or []) < 2):
             raise ValueError(f"{self.name!r}: `default_period` turns every period-th entry of `default_repeat` into the first of `choices`, the others into the second: give the field `default_repeat` and two `choices`")
+        if self.default_match is not None and (self.default_repeat is None or len(self.choices or []) < 2):
+            raise ValueError(f"{self.name!r}: `default_match` turns the entries of `default_repeat` where another list holds an entry into the second of `choices`: give the field `default_repeat` and two `choices`")
+        if self.default_match is not None and (self.default_period is not None or self.default_tail is not None):
+            raise ValueError(f"{self.name!r}: `default_match`, `default_period` and `default_tail` each derive every entry of `default_repeat`: keep one")
         if self.default_period is not None and self.default_tail is not None:
             raise ValueError(f"{self.name!r}: `default_period` and `default_tail` each derive every entry of `default_repeat`: keep one")
         if self.default_expand is not None and (self.type != "list" or not self.choices):
@@ -185,11 +194,13 @@ class ConfigFieldSpec(Strict):
             if not _is_repeats(value):
                 raise ValueError(f"default of {self.name!r} must be a list of `[entries, count]` pairs (`entries` a list of strings, `count` an int >= 0), e.g. [[[\"global\", \"local\"], 12]]")
             return self
+        # The entries of a `list` field are all text or all ints (the type of its first choice).
+        entry_type = "int" if self.type == "list" and self.choices and _has_type(self.choices[0], "int") else "str"
         for choice in self.choices or []:
             if choice is None and self.optional and self.type != "list":
                 continue
-            if not _has_type(choice, "str" if self.type == "list" else self.type):
-                kind = "entries of a `list` field are text" if self.type == "list" else f"the field is of type {self.type}"
+            if not _has_type(choice, entry_type if self.type == "list" else self.type):
+                kind = f"entries of a `list` field are all text or all ints (its first choice is {'an int' if entry_type == 'int' else 'text'})" if self.type == "list" else f"the field is of type {self.type}"
                 raise ValueError(f"choice {choice!r} of {self.name!r} is not of the field's type: {kind}")
         if value is None:
             if not self.optional:
@@ -218,6 +229,22 @@ class DefaultTailSpec(Strict):
     start: FieldName
     # The config field that must not be None for any entry to take it (declared before the list field).
     when: FieldName
+
+
+class DefaultMatchSpec(Strict):
+    """The entries of a derived `list` default that take the second of `choices`: those at the indexes where the
+    `list` config field `source` holds `entry`, when `config.<flag>` is true and `config.<when>` is not None."""
+
+    # The `list` config field read, one entry per layer (declared before the list field).
+    source: FieldName
+    # The entry of `source` (one of its `choices`) at which the derived list takes its second choice.
+    entry: Union[StrictInt, str]
+    # A boolean config field (declared before the list field) that must be true for any entry to take it (absent: no
+    # such condition).
+    flag: Optional[FieldName] = None
+    # A config field (declared before the list field) that must not be None for any entry to take it (absent: no
+    # such condition).
+    when: Optional[FieldName] = None
 
 
 class DefaultExpandSpec(Strict):
@@ -406,6 +433,10 @@ class RotaryPosition(Strict):
     # `sliding_attention`) whose rotations take their base from another config field (e.g. `rope_local_base_freq`),
     # `{kind: field}`; the layers of the other kinds rotate with `theta`.
     theta_by_layer_type: dict[str, FieldName] = Field(default_factory=dict)
+    # decoder-only stacks: the `list` config field (two `choices`, one entry per layer, e.g. `no_rope_layers`,
+    # `[0, 1]`) of the layers that rotate: those whose entry is the second choice; the layers of the first choice take
+    # no positions at all (their queries and keys are not rotated, "NoPE").
+    layers: Optional[FieldName] = None
 
 
 class RelativeFunctionalPosition(Strict):

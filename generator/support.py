@@ -455,6 +455,11 @@ RULES += tuple(
     Rule(kind, "attention.decoder_mask", (False,), "remove `decoder_mask`: a self-attention made causal by `config.is_decoder` without a cache exists only in names-layout encoders (an encoder stack doubles as a decoder with `decoder: {causal: true, cache: ...}`)")
     for kind in RULE_KINDS if kind != NAMES_ENCODER
 )
+# Rotary positions on some layers only (`position.layers`): in decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "position.layers", (_ABSENT,), "remove `layers`: rotary positions on some layers only (the others without positions) exist only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")

@@ -576,6 +576,16 @@ def decoder_only_specs(draw, name: str) -> dict:
     if position is not None and position["kind"] == "rotary" and isinstance(position["theta"], str) and "layer_types" in attention and draw(st.booleans()):
         fields.append(_field("rope_local_base_freq", "float", 50.0))
         position["theta_by_layer_type"] = {kinds["choices"][1]: "rope_local_base_freq"}
+    # Drawn last: rotary positions on some layers only (a per-layer list of ints, every n-th layer without positions),
+    # the list declared before the layer kinds, which may then be derived from it (the layers without positions slide).
+    if position is not None and position["kind"] == "rotary" and draw(st.booleans()):
+        at = next((i for i, f in enumerate(fields) if f["name"] == "layer_types"), len(fields))
+        fields.insert(at, _field("no_rope_layers", "list", None, optional=True, choices=[0, 1], default_repeat="num_hidden_layers",
+                                 default_period=draw(st.sampled_from([1, 2]))))
+        position["layers"] = "no_rope_layers"
+        if kinds is not None and "default_tail" in kinds and draw(st.booleans()):
+            del kinds["default_tail"]
+            kinds["default_match"] = {"source": "no_rope_layers", "entry": 0, "when": "sliding_window"}
     if embeddings.get("scale") is True and draw(st.booleans()):
         embeddings["scale_inputs_embeds"] = False
     if draw(st.booleans()):
@@ -1026,7 +1036,7 @@ def describe(spec: dict) -> list[str]:
                    f"shared_norm={spec.get('residual', {}).get('shared_norm', False)}",
                    f"token_type={spec['embeddings']['token_type']}", f"lm_head.bias={spec.get('lm_head', {}).get('bias', False)}",
                    f"sliding_window={'sliding_window' in att}", f"layer_types={'layer_types' in att}",
-                   f"layer_types.expanded={any('default_expand' in f for f in spec['config']['fields'])}",
+                   f"layer_types.expanded={any('default_expand' in f for f in spec['config']['fields'])}", f"rotary.layers={'layers' in (spec.get('position') or {})}",
                    f"embeddings.scale={spec['embeddings'].get('scale')}",
                    f"embeddings.scale_inputs_embeds={spec['embeddings'].get('scale_inputs_embeds', True)}",
                    f"rotary.theta_by_layer_type={bool(spec.get('position', {}).get('theta_by_layer_type'))}",
