@@ -56,6 +56,7 @@ class ConfigField:
     default_from: Optional[str]
     choices: Optional[list]
     unsupported: Optional[str] = None  # only null (or the choices) renders: another value raises ValueError with this reason
+    minimum: Union[int, float, None] = None  # the smallest value accepted
     none_unless: Optional[str] = None  # the boolean field without which the config keeps None
     default_repeat: Optional[str] = None  # list fields: None -> the first choice this (constructor parameter) many times
     default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
@@ -2069,6 +2070,7 @@ def resolve_architecture(
             default_from=" // ".join(spec.config.attribute_map.get(part, part) for part in f.default_from.split(" // ")) if f.default_from else None,
             choices=f.choices,
             unsupported=f.unsupported,
+            minimum=f.minimum,
             none_unless=f.none_unless,
             default_repeat=spec.config.attribute_map.get(f.default_repeat, f.default_repeat) if f.default_repeat else None,
             default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,

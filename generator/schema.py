@@ -109,8 +109,13 @@ class ConfigFieldSpec(Strict):
     choices: Optional[list[Union[bool, int, float, str, None]]] = None
     # A field or values the models do not render: any value but null (a `dict` field), with `choices` any value
     # outside them, with `default_from: <field>` any value but null or that field's value (a value the models render
-    # only when it equals that field's) raises ValueError at config construction, with this reason.
+    # only when it equals that field's), with `minimum` any value below it, raises ValueError at config construction,
+    # with this reason.
     unsupported: Optional[str] = None
+    # `int` and `float` fields: the smallest value the configuration accepts (a smaller one raises ValueError when it
+    # is built, with the `unsupported` reason when given), e.g. `minimum: 1` for a count of experts whose 0 would
+    # mean a component the models do not render.
+    minimum: Union[int, float, None] = None
     # A boolean config field: the configuration keeps this field's value only when that field is true, else None (as
     # transformers keeps a `sliding_window` only with `use_sliding_window`).
     none_unless: Optional[FieldName] = None
@@ -166,8 +171,15 @@ class ConfigFieldSpec(Strict):
         if self.type == "dict" and (self.unsupported is None or self.choices is not None):
             raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` and no `choices`")
         only_default_from = self.default_from is not None and " // " not in self.default_from and " * " not in self.default_from
-        if self.unsupported is not None and self.type != "dict" and self.choices is None and not only_default_from:
-            raise ValueError(f"{self.name!r}: `unsupported` is the reason a value is refused: give the accepted values as `choices`, or `default_from: <field>` (only null or that field's value is accepted), or make it a `dict` field, whose only value is null")
+        if self.unsupported is not None and self.type != "dict" and self.choices is None and not only_default_from and self.minimum is None:
+            raise ValueError(f"{self.name!r}: `unsupported` is the reason a value is refused: give the accepted values as `choices`, or `default_from: <field>` (only null or that field's value is accepted), or a `minimum`, or make it a `dict` field, whose only value is null")
+        if self.minimum is not None:
+            if self.type not in ("int", "float") or isinstance(self.minimum, bool) or (self.type == "int" and not isinstance(self.minimum, int)):
+                raise ValueError(f"{self.name!r}: `minimum` bounds an `int` or `float` field, with a number of its type (this field is of type {self.type})")
+            if self.choices is not None or self.default_from is not None:
+                raise ValueError(f"{self.name!r}: give the accepted values either as `choices` or `default_from`, or as a `minimum`, not both")
+            if self.default is not None and not isinstance(self.default, list) and not isinstance(self.default, bool) and isinstance(self.default, (int, float)) and self.default < self.minimum:
+                raise ValueError(f"default {self.default!r} of {self.name!r} is below its `minimum` {self.minimum!r}")
         if self.unsupported is not None and self.choices is not None and self.default_from is not None:
             raise ValueError(f"{self.name!r}: with `unsupported`, give the accepted values either as `choices` or as `default_from: <field>`, not both")
         if self.type == "list" and (value is not None or not self.optional):

@@ -19,6 +19,12 @@ def test_unsupported_field_raises_unless_default(arch, field):
 
     config_class = getattr(specformers, arch.config_class)
     config = config_class()
+    if field.minimum is not None:
+        # Values from the minimum on are accepted, a smaller one refused with the reason.
+        assert getattr(config_class(**{field.name: field.minimum}), field.name) == field.minimum
+        with pytest.raises(ValueError, match=f"{field.name}=.*is not supported \\(accepted: {field.minimum} or more\\)"):
+            config_class(**{field.name: field.minimum - 1})
+        return
     if field.default_from:
         # A value the models render only when it equals another field's: null takes that value, which is accepted.
         other = getattr(config, field.default_from)

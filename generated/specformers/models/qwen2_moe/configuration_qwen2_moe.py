@@ -130,6 +130,10 @@ class Qwen2MoeConfig(PretrainedConfig):
             raise ValueError(
                 f"mlp_only_layers={mlp_only_layers!r} is not supported (accepted entries: []): layers with a dense MLP in place of the experts are not rendered: leave mlp_only_layers None or empty"
             )
+        if num_experts < 1:
+            raise ValueError(
+                f"num_experts={num_experts!r} is not supported (accepted: 1 or more): without experts every layer's feed-forward is the dense MLP (`intermediate_size`), which the models do not render"
+            )
         if rope_scaling is not None:
             raise ValueError(
                 f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
