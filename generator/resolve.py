@@ -1389,6 +1389,16 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail(f"`sinusoidal` names a boolean config field (fixed sinusoid positions when true), not the {sinusoidal_field.type} field {emb.sinusoidal!r}", ["embeddings", "sinusoidal"])
     if emb.token_type is True:
         need_field("type_vocab_size", ["embeddings", "token_type"])
+    if emb.vocabularies is not None:
+        loc = ["embeddings", "vocabularies"]
+        need_field(emb.vocabularies.shared, loc + ["shared"])
+        flag_field = fields.get(spec.config.attribute_map.get(emb.vocabularies.shared, emb.vocabularies.shared))
+        if flag_field is not None and flag_field.type != "bool":
+            raise fail(f"`shared` names a boolean config field (one vocabulary matrix for both stacks when true), not the {flag_field.type} field {emb.vocabularies.shared!r}: declare one (`type: bool`, e.g. `share_encoder_decoder_embeddings`) and name it", loc + ["shared"])
+        need_field(emb.vocabularies.decoder_size, loc + ["decoder_size"])
+        size_field = fields.get(spec.config.attribute_map.get(emb.vocabularies.decoder_size, emb.vocabularies.decoder_size))
+        if size_field is not None and (size_field.type != "int" or (size_field.optional and size_field.default_from != "vocab_size")):
+            raise fail(f"`decoder_size` names the int config field of the decoder's vocabulary size (None only with `default_from: vocab_size`), not {'the optional ' if size_field.optional else 'the '}{size_field.type} field {emb.vocabularies.decoder_size!r}: declare one (`type: int`, e.g. `decoder_vocab_size`) and name it", loc + ["decoder_size"])
     if emb.task_type is not None:
         loc = ["embeddings", "task_type"]
         need_field(emb.task_type.flag, loc + ["flag"])

@@ -345,6 +345,19 @@ class TypeTableSpec(Strict):
     argument: Identifier
 
 
+class Vocabularies(Strict):
+    """Separate source and target vocabularies of a names-layout encoder-decoder, chosen by a config flag."""
+
+    # A boolean config field: true, one vocabulary matrix (the role `embeddings.shared`) for both stacks, as without
+    # `vocabularies`; false, no such matrix (the base model's attribute is None): the encoder and the decoder each own
+    # a table of `config.vocab_size` rows (as transformers builds them, the decoder's too).
+    shared: FieldName
+    # The int config field of the target vocabulary's size: the rows of the LM head and `lm_head.logits_bias` when
+    # the tables are separate, and of the decoder stack's own table (the `causal_lm` head's decoder alone, whose LM
+    # head has `config.vocab_size` rows, as in transformers).
+    decoder_size: FieldName
+
+
 class EmbeddingsSpec(Strict):
     """The input embeddings: words, optional token types and learned positions, an optional norm and dropout."""
 
@@ -368,6 +381,12 @@ class EmbeddingsSpec(Strict):
     # Encoder-decoder models: one vocabulary matrix at the top level (`shared`), used by both stacks; the stacks hold
     # no embeddings module, only `<stack>.embed_tokens` tied to it. Such embeddings have no LayerNorm.
     shared: Optional[Identifier] = None
+    # names-layout encoder-decoder stacks: separate encoder and decoder vocabularies when a config flag says so
+    # (e.g. `{shared: share_encoder_decoder_embeddings, decoder_size: decoder_vocab_size}`); the PyTorch classes then
+    # have `get_decoder_input_embeddings`, `set_decoder_input_embeddings` and `resize_decoder_token_embeddings` (which
+    # refuse shared ones), the LM head is tied to the decoder's table with `config.tie_word_embeddings`, and
+    # `resize_token_embeddings` resizes the encoder's table only.
+    vocabularies: Optional[Vocabularies] = None
     # Whether a LayerNorm follows the summed embeddings.
     norm: bool = True
     # names layout: null for embeddings without dropout.

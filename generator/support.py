@@ -335,6 +335,7 @@ _NAMES_ENCODER_DECODER_ONLY = (
     ("decoder.embeddings_scale", "remove `embeddings_scale`: a decoder stack whose word embeddings are not scaled as the encoder's exists only in names-layout encoder-decoder stacks"),
     ("layerdrop", "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder stacks"),
     ("lm_head.logits_bias", "remove `logits_bias`: a bias buffer on the logits exists only in names-layout encoder-decoder stacks"),
+    ("embeddings.vocabularies", "remove `vocabularies`: separate encoder and decoder vocabularies exist only in names-layout encoder-decoder stacks"),
 )
 RULES += tuple(
     Rule(kind, path, (_ABSENT,) + _SCHEMA_DEFAULTS.get(path, ()), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY

@@ -617,7 +617,8 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     scaled always, by a config flag or not (the decoder's as the encoder's or never), a decoder whose depth, heads and
     feed-forward width are its own config
     fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
-    non-pad token, LayerDrop fields or none, a logits bias or none, the heads the kind renders (the generation head
+    non-pad token, LayerDrop fields or none, a logits bias or none, encoder and decoder vocabularies shared or separate
+    by a config flag (the decoder's of its own size or not), the heads the kind renders (the generation head
     returning the cache given labels or not); its module names the
     `bart` preset or drawn ones."""
     attention_box, cross_box = draw(st.sampled_from([("self_attn", "encoder_attn"), ("attn", "cross_attn")]))
@@ -717,6 +718,14 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         spec["layerdrop"] = {"encoder": "encoder_layerdrop", "decoder": "decoder_layerdrop"}
     if draw(st.booleans()):
         spec["lm_head"]["logits_bias"] = "final_logits_bias"
+    if draw(st.booleans()):
+        # Encoder and decoder vocabularies shared or separate as a config flag says, the decoder's of its own size or not.
+        shared, decoder_vocab = draw(st.booleans()), draw(st.sampled_from([VOCAB, VOCAB - 17]))
+        fields += [_field("share_encoder_decoder_embeddings", "bool", shared), _field("decoder_vocab_size", "int", decoder_vocab)]
+        embeddings["vocabularies"] = {"shared": "share_encoder_decoder_embeddings", "decoder_size": "decoder_vocab_size"}
+        if not shared and decoder_vocab != VOCAB:
+            # An LM head tied to the decoder's own table (`vocab_size` rows) cannot cover another vocabulary size.
+            fields.append(_field("tie_word_embeddings", "bool", False))
     if draw(st.booleans()):
         # Decoder inputs after each row's last non-pad token (mBART), no start token.
         del spec["decoder"]["start_token"]
@@ -1016,6 +1025,8 @@ def describe(spec: dict) -> list[str]:
                    f"seq2seq.output_bias={att.get('output_bias')}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}",
                    f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
+                   f"vocabularies={'separate' if fields.get('share_encoder_decoder_embeddings') is False else 'shared'}"
+                   f"{'' if fields.get('decoder_vocab_size', fields['vocab_size']) == fields['vocab_size'] else ', decoder size'}",
                    f"seq2seq.labels_disable_cache={[h.get('labels_disable_cache') for h in spec['heads'] if h['kind'] == 'conditional_generation']}"]
     elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]

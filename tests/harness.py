@@ -267,12 +267,29 @@ def make_inputs(case: Case, config, seed: int = 0, *, batch: int = BATCH, seq: i
     return inputs
 
 
+def target_vocab_size(case: Case, config) -> int:
+    """The ids a decoder takes and predicts: with separate encoder and decoder vocabularies (`embeddings.vocabularies`)
+    below both sizes (transformers' encoder-decoder gives its decoder a table of the encoder's size, the decoder alone
+    one of the decoder's), else below the vocabulary's."""
+    vocabularies = spec(case.arch).embeddings.vocabularies
+    if vocabularies is None:
+        return config.vocab_size
+    return min(config.vocab_size, getattr(config, vocabularies.decoder_size))
+
+
+def separate_vocabularies(case: Case, config) -> bool:
+    """Whether the case's configuration gives the encoder and the decoder vocabularies of their own
+    (`embeddings.vocabularies`, its flag false): transformers' TensorFlow and Flax ports hold one shared matrix only."""
+    vocabularies = spec(case.arch).embeddings.vocabularies
+    return vocabularies is not None and not getattr(config, vocabularies.shared)
+
+
 def add_labels(case: Case, config, rng, inputs: dict, batch: int, seq: int) -> None:
     """The labels of the case's head, for inputs of `(batch, seq)` tokens (of each choice, for multiple choice)."""
     shape = inputs["input_ids"].shape
     n = config.num_labels
     if case.head in ("masked_lm", "pretraining", "causal_lm"):
-        labels = rng.integers(0, config.vocab_size, size=shape, dtype=np.int64)
+        labels = rng.integers(0, target_vocab_size(case, config) if case.head == "causal_lm" else config.vocab_size, size=shape, dtype=np.int64)
         labels[rng.random(shape) < 0.3] = -100
         inputs["labels"] = labels
         if case.head == "pretraining":
@@ -318,7 +335,8 @@ def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[s
     decode the input itself (sequence classification, question answering) get no decoder inputs (they shift the
     input ids); sequence classification reads the decoder at the last end-of-sequence token, so every row ends with one
     and has one more earlier on."""
-    input_ids = rng.integers(2, config.vocab_size, size=(batch, seq), dtype=np.int64)
+    # The decoder stack alone (`causal_lm`) reads the decoder's vocabulary.
+    input_ids = rng.integers(2, target_vocab_size(case, config) if case.head == "causal_lm" else config.vocab_size, size=(batch, seq), dtype=np.int64)
     attention_mask = np.ones((batch, seq), dtype=np.int64)
     if batch > 1:
         attention_mask[1, 9:] = 0
@@ -326,14 +344,14 @@ def make_seq2seq_inputs(case: Case, config, rng, batch: int, seq: int) -> dict[s
         attention_mask[2, 2:] = 0
     inputs = dict(input_ids=input_ids, attention_mask=attention_mask)
     if case.head == "conditional_generation":
-        labels = rng.integers(2, config.vocab_size, size=(batch, TARGET), dtype=np.int64)
+        labels = rng.integers(2, target_vocab_size(case, config), size=(batch, TARGET), dtype=np.int64)
         labels[:, -2:][rng.random((batch, 2)) < 0.5] = -100
         inputs["labels"] = labels
         # The decoder inputs are given explicitly (labels shifted right), so that Flax, which takes no labels, runs the
         # same decoder inputs.
         inputs["decoder_input_ids"] = shift_labels(case, config, labels)
     elif case.head == "seq2seq":
-        inputs["decoder_input_ids"] = rng.integers(2, config.vocab_size, size=(batch, TARGET), dtype=np.int64)
+        inputs["decoder_input_ids"] = rng.integers(2, target_vocab_size(case, config), size=(batch, TARGET), dtype=np.int64)
     elif case.head != "encoder":
         if case.head == "sequence_classification":
             # Exactly two end-of-sequence tokens per row (transformers refuses rows with different counts): a random

@@ -11,6 +11,7 @@ import torch
 
 from harness import (
     ATOL,
+    target_vocab_size,
     SMALL_CONFIGS,
     assert_close,
     cases,
@@ -88,7 +89,7 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     model = _ours(case, directory)
     rng = np.random.default_rng(1)
     batch, seq = 2, 9
-    ids = rng.integers(1, config.vocab_size, size=(batch, seq))
+    ids = rng.integers(1, target_vocab_size(case, config), size=(batch, seq))
     # No padding tokens: positions counted past the padding index then run on across the steps.
     ids[ids == config.pad_token_id] = config.pad_token_id + 1
     input_ids = torch.from_numpy(ids)

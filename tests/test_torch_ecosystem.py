@@ -97,6 +97,71 @@ def test_resize_token_embeddings_matches_transformers(arch):
     assert again.config.vocab_size == old_vocab - 3
 
 
+# Variants whose encoder and decoder own their vocabularies (`embeddings.vocabularies`, its config flag false).
+SEPARATE_VOCABULARIES = [
+    (a.name, variant, a.spec.embeddings.vocabularies)
+    for a in project().architectures
+    if a.spec.embeddings.vocabularies is not None
+    for variant, values in SMALL_CONFIGS[a.name].items()
+    if values.get(a.spec.embeddings.vocabularies.shared) is False
+]
+
+
+@pytest.mark.parametrize("arch,variant,vocabularies", SEPARATE_VOCABULARIES)
+def test_separate_vocabularies_resize_like_transformers(arch, variant, vocabularies):
+    """Separate encoder and decoder vocabularies: the accessors return each stack's table, `resize_token_embeddings`
+    resizes the encoder's only and `resize_decoder_token_embeddings` the decoder's (its table, the LM head, the
+    logits bias), every parameter and buffer of transformers' shape, the logits of the kept tokens transformers'.
+    With shared vocabularies (the first variant) the decoder's accessors refuse."""
+    import dataclasses
+
+    import specformers
+
+    first = _case(arch, "conditional_generation")
+    case = dataclasses.replace(first, variant=variant)
+    theirs = reference_model(case, reference_config(case))
+    cls = getattr(specformers, case.class_name("torch"))
+    ours = cls(theirs.config)
+    ours.load_state_dict(theirs.state_dict())
+    ours.eval()
+    base, their_base = ours.base_model, theirs.base_model
+    assert getattr(base, _arch(arch).names.shared) is None
+    assert ours.get_input_embeddings() is ours.get_encoder().get_input_embeddings()
+    assert base.get_decoder_input_embeddings() is ours.get_decoder().get_input_embeddings()
+    size = lambda config: getattr(config, vocabularies.decoder_size)  # noqa: E731
+    vocab, decoder_vocab = theirs.config.vocab_size, size(theirs.config)
+
+    def agree(kept_source: int, kept_target: int) -> None:
+        assert ours.config.vocab_size == theirs.config.vocab_size and size(ours.config) == size(theirs.config)
+        mine, reference = ours.state_dict(), theirs.state_dict()
+        assert {k: tuple(v.shape) for k, v in mine.items()} == {k: tuple(v.shape) for k, v in reference.items() if k in mine}
+        rng = np.random.default_rng(1)
+        ids = torch.from_numpy(rng.integers(0, kept_source, (2, 9)))
+        decoder_ids = torch.from_numpy(rng.integers(0, kept_target, (2, 5)))
+        with torch.no_grad():
+            got = ours(input_ids=ids, decoder_input_ids=decoder_ids).logits
+            expected = theirs(input_ids=ids, decoder_input_ids=decoder_ids).logits
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got[..., :kept_target].numpy(), expected[..., :kept_target].numpy(), atol=ATOL, rtol=0)
+
+    for new_size in (vocab + 5, vocab - 3):
+        ours.resize_token_embeddings(new_size)
+        theirs.resize_token_embeddings(new_size)
+        assert ours.get_input_embeddings().num_embeddings == new_size
+        agree(min(new_size, vocab), decoder_vocab)
+    for new_size in (decoder_vocab + 4, decoder_vocab - 2):
+        ours.resize_decoder_token_embeddings(new_size)
+        theirs.resize_decoder_token_embeddings(new_size)
+        assert base.get_decoder_input_embeddings().num_embeddings == new_size
+        agree(vocab - 3, min(new_size, decoder_vocab))
+    # (A resized model does not load back, in transformers neither: the encoder-decoder builds the decoder's table
+    # with `vocab_size` rows, which both resizes leave behind.)
+    shared = cls(reference_config(first))
+    for call in (lambda: shared.base_model.get_decoder_input_embeddings(), lambda: shared.resize_decoder_token_embeddings(7)):
+        with pytest.raises(ValueError, match=vocabularies.shared):
+            call()
+
+
 @pytest.mark.parametrize("arch", ENCODER_ARCHS + GENERATING_ARCHS)
 def test_embedding_accessors_and_attributes(arch):
     import specformers

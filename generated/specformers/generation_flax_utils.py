@@ -343,7 +343,6 @@ class FlaxGenerationMixin:
         traced,
     ):
         batch_size, prompt_length = prompt.shape
-        vocab_size = self.config.vocab_size
         # Keep enough candidates that num_beams unfinished ones remain even if the best ones all end.
         beams_to_keep = max(2, 1 + len(eos)) * num_beams
         # As the reference: unfilled positions hold pad_token_id, or eos when the pad id is 0 or missing.
@@ -381,6 +380,8 @@ class FlaxGenerationMixin:
             last = jax.lax.dynamic_index_in_dim(flat, cur_len - 1, axis=1, keepdims=False)
             logits, cache = step(last, state["cache"], cur_len - 1)
             log_probs = self._force_eos(jax.nn.log_softmax(logits, axis=-1), cur_len, max_length, forced_eos)
+            # The LM head's width: `config.vocab_size`, or the decoder's own vocabulary's.
+            vocab_size = log_probs.shape[-1]
             log_probs = log_probs.reshape(batch_size, num_beams, vocab_size)
             log_probs = (log_probs + state["running_scores"][:, :, None]).reshape(batch_size, num_beams * vocab_size)
 

@@ -251,7 +251,6 @@ class TFGenerationMixin:
         did not end, and merges those that ended (score / length ** length_penalty) into the finished beams.
         """
         batch_size, prompt_length = shape_list(prompt)
-        vocab_size = self.config.vocab_size
         beams_to_keep = max(2, 1 + len(eos_ids)) * num_beams
         top_num_beam_mask = tf.constant([True] * num_beams + [False] * (beams_to_keep - num_beams))
         fill = (pad_token_id or eos_ids[0]) if eos_ids else -1  # transformers' fill value of its buffers
@@ -298,6 +297,8 @@ class TFGenerationMixin:
             log_probs = self._force_eos(
                 tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), cur_len, max_length, forced_eos
             )
+            # The LM head's width: `config.vocab_size`, or the decoder's own vocabulary's.
+            vocab_size = log_probs.shape[-1]
             log_probs = tf.reshape(log_probs, (batch_size, num_beams, vocab_size))
             log_probs = tf.reshape(
                 log_probs + state["running_beam_scores"][:, :, None], (batch_size, num_beams * vocab_size)

@@ -259,7 +259,6 @@ class GenerationMixin:
         """Vectorised beam search: every step keeps the `num_beams` best running hypotheses of each batch item and the
         `num_beams` best finished ones (scored `sum_logprobs / generated_length**length_penalty`)."""
         device = decoder_input_ids.device
-        vocab_size = self.config.vocab_size
         batch_size = decoder_input_ids.shape[0] // num_beams
         cur_len = prompt_length = decoder_input_ids.shape[1]
         eos_ids = torch.tensor(eos, device=device) if eos is not None else None
@@ -294,6 +293,8 @@ class GenerationMixin:
                 encoder_hidden_states, attention_mask, flat_sequences, past_key_values, use_cache
             )
             log_probs = nn.functional.log_softmax(logits, dim=-1)
+            # The LM head's width: `config.vocab_size`, or the decoder's own vocabulary's.
+            vocab_size = log_probs.shape[-1]
             log_probs = self._force_eos(log_probs, cur_len, max_length, forced_eos).view(
                 batch_size, num_beams, vocab_size
             )

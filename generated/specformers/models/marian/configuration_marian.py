@@ -68,7 +68,8 @@ class MarianConfig(PretrainedConfig):
             The id of the token to force as the last generated token when `max_length` is reached. Usually set to
             `eos_token_id`.
         share_encoder_decoder_embeddings (`bool`, *optional*, defaults to True):
-            Whether the encoder and the decoder share one vocabulary matrix (only `True` is implemented).
+            Whether the encoder and the decoder share one vocabulary matrix (else each has its own, and the LM head
+            covers the decoder's `decoder_vocab_size` tokens).
         kwargs:
             Fields of the shared base class ([`PretrainedConfig`]): `num_labels`, `problem_type`, `is_decoder`, ...
     """
@@ -80,8 +81,6 @@ class MarianConfig(PretrainedConfig):
         "num_hidden_layers": "encoder_layers",
         "initializer_range": "init_std",
     }
-    # Rendered only equal to another field (`unsupported`): setting that field sets them too.
-    _follows = {"decoder_vocab_size": "vocab_size"}
 
     def __init__(
         self,
@@ -119,14 +118,6 @@ class MarianConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if share_encoder_decoder_embeddings not in [True]:
-            raise ValueError(
-                f"share_encoder_decoder_embeddings must be one of [True], got {share_encoder_decoder_embeddings!r}"
-            )
-        if decoder_vocab_size is not None and decoder_vocab_size != vocab_size:
-            raise ValueError(
-                f"decoder_vocab_size={decoder_vocab_size!r} is not supported (only None or vocab_size={vocab_size!r}): the decoder reads the vocabulary matrix it shares with the encoder (share_encoder_decoder_embeddings=True)"
-            )
         self.vocab_size = vocab_size
         self.decoder_vocab_size = vocab_size if decoder_vocab_size is None else decoder_vocab_size
         self.max_position_embeddings = max_position_embeddings

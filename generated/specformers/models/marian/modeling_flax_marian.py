@@ -614,11 +614,13 @@ class FlaxMarianDecoder(nn.Module):
     The cache holds one `(self key, self value, cross key, cross value)` tuple per block: a tuple of them, which grows
     with every call, or a preallocated `FlaxDecoderCache` of fixed length.
 
-    `shared` is the model's vocabulary matrix (the module owns its own `embed_tokens` without it).
+    `shared` is the model's vocabulary matrix (the module owns its own `embed_tokens` without it, of
+    `vocab_size` rows: by default `config.decoder_vocab_size`).
     """
 
     config: MarianConfig
     shared: Optional[nn.Module] = None
+    vocab_size: Optional[int] = None
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
@@ -626,7 +628,7 @@ class FlaxMarianDecoder(nn.Module):
         if self.shared is None:
             # embeddings.word: Embed
             self.embed_tokens = partitioned_embed(
-                config.vocab_size,
+                self.vocab_size or config.decoder_vocab_size,
                 config.hidden_size,
                 normal_init(config.initializer_range),
                 ("vocab", "embed"),
@@ -813,16 +815,21 @@ class FlaxMarianModule(nn.Module):
 
     def setup(self):
         config = self.config
-        # embeddings.shared: Embed (vocab, hidden)
-        self.shared = partitioned_embed(
-            config.vocab_size,
-            config.hidden_size,
-            normal_init(config.initializer_range),
-            ("vocab", "embed"),
-            dtype=self.dtype,
-        )
+        if config.share_encoder_decoder_embeddings:
+            # embeddings.shared: Embed (vocab, hidden)
+            self.shared = partitioned_embed(
+                config.vocab_size,
+                config.hidden_size,
+                normal_init(config.initializer_range),
+                ("vocab", "embed"),
+                dtype=self.dtype,
+            )
+        else:
+            # Each stack owns its word embeddings, the decoder's of `config.vocab_size` rows too (as transformers'
+            # PyTorch class builds them).
+            self.shared = None
         self.encoder = FlaxMarianEncoder(config, shared=self.shared, dtype=self.dtype)
-        self.decoder = FlaxMarianDecoder(config, shared=self.shared, dtype=self.dtype)
+        self.decoder = FlaxMarianDecoder(config, shared=self.shared, vocab_size=config.vocab_size, dtype=self.dtype)
 
     def encode(
         self,
@@ -1031,9 +1038,11 @@ class FlaxMarianMTModelModule(FlaxMarianHeadModule):
     def setup(self):
         super().setup()
         config = self.config
+        # The target vocabulary: the shared one, or the decoder's own.
+        target_vocab_size = config.vocab_size if config.share_encoder_decoder_embeddings else config.decoder_vocab_size
         if not config.tie_word_embeddings:
             self.lm_head = partitioned_dense(
-                config.vocab_size,
+                target_vocab_size,
                 ("embed", "vocab"),
                 normal_init(config.initializer_range),
                 use_bias=False,
@@ -1041,13 +1050,14 @@ class FlaxMarianMTModelModule(FlaxMarianHeadModule):
             )
         # (1, vocab_size): added to the logits (transformers' PyTorch keeps it as a buffer, not trained).
         self.final_logits_bias = self.param(
-            "final_logits_bias", logical(nn.initializers.zeros, "kv", "vocab"), (1, config.vocab_size)
+            "final_logits_bias", logical(nn.initializers.zeros, "kv", "vocab"), (1, target_vocab_size)
         )
 
     def lm_logits(self, sequence_output: jnp.ndarray) -> jnp.ndarray:
         """(batch, seq, hidden) -> (batch, seq, vocab)."""
         if self.config.tie_word_embeddings:
-            logits = self.model.shared.attend(sequence_output)
+            # The decoder's word embeddings: the shared vocabulary matrix, or its own.
+            logits = self.model.decoder.word_embeddings().attend(sequence_output)
         else:
             logits = self.lm_head(sequence_output)
         return logits + jnp.asarray(self.final_logits_bias, logits.dtype)
@@ -1230,7 +1240,10 @@ class FlaxMarianPreTrainedModel(FlaxPreTrainedModel):
 
     @property
     def _tied_weights_keys(self) -> tuple:
-        # The stacks read `model.shared`: no separate parameters here; transformers saves that one only.
+        # With shared vocabularies the stacks read `model.shared`: no separate parameters here; transformers
+        # saves that one only. Separate ones are the stacks' own.
+        if not self.config.share_encoder_decoder_embeddings:
+            return ()
         return ("model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight")
 
     def _init_inputs(self, input_shape: tuple) -> dict:
@@ -1663,7 +1676,8 @@ class FlaxMarianMTModel(FlaxMarianPreTrainedModel, FlaxGenerationMixin):
 
     @property
     def _tied_weights_keys(self) -> tuple:
-        # The stacks (and, with `config.tie_word_embeddings`, the LM head) read `model.shared`.
+        # The stacks (with shared vocabularies) read `model.shared`; with `config.tie_word_embeddings` the LM
+        # head reads the decoder's word embeddings.
         keys = super()._tied_weights_keys
         return keys + ("lm_head.weight",) if self.config.tie_word_embeddings else keys
 

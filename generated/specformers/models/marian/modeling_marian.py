@@ -59,6 +59,19 @@ def padding_mask(attention_mask: Optional[torch.Tensor], states: torch.Tensor) -
     return (1.0 - attention_mask[:, None, None, :].to(states.dtype)) * mask_value(states.dtype)
 
 
+def resized_embedding(model: PreTrainedModel, old: nn.Embedding, size: int) -> nn.Embedding:
+    """`old` with `size` rows: the kept rows copied, added ones at the mean of the old ones (as transformers'
+    `_get_resized_embeddings`); a padding index beyond the new rows is dropped."""
+    if not isinstance(size, int) or size <= 0:
+        raise ValueError(f"new_num_tokens must be a positive int, got {size!r}")
+    padding_idx = old.padding_idx if old.padding_idx is not None and old.padding_idx < size else None
+    new = nn.Embedding(
+        size, old.embedding_dim, padding_idx=padding_idx, device=old.weight.device, dtype=old.weight.dtype
+    )
+    model._resize_rows(new, old, True)
+    return new
+
+
 class MarianEncoderLayerSelfAttn(nn.Module):
     """The `self_attn` modules of a block; it computes with them."""
 
@@ -383,11 +396,16 @@ class MarianDecoder(nn.Module):
     positions (counted from the cached length) and dropout, then `config.decoder_layers` decoder blocks `layers.N`,
     causal, with a key/value cache, attending to the encoder output when it is given."""
 
-    def __init__(self, config: MarianConfig, embed_tokens: Optional[nn.Embedding] = None) -> None:
+    def __init__(
+        self, config: MarianConfig, embed_tokens: Optional[nn.Embedding] = None, vocab_size: Optional[int] = None
+    ) -> None:
+        """`vocab_size`: the rows of the stack's own word embeddings (default `config.decoder_vocab_size`)."""
         super().__init__()
         self.config = config
         # embeddings.word: Embedding
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.embed_tokens = nn.Embedding(
+            vocab_size or config.decoder_vocab_size, config.hidden_size, padding_idx=config.pad_token_id
+        )
         # embeddings.position: Embedding
         self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.layers = nn.ModuleList([MarianDecoderLayer(config, i) for i in range(config.decoder_layers)])
@@ -543,24 +561,68 @@ class MarianModel(MarianPreTrainedModel):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
-
     def __init__(self, config: MarianConfig) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        # The vocabulary matrix of both stacks.
-        self.shared = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        if config.share_encoder_decoder_embeddings:
+            # The vocabulary matrix of both stacks.
+            self.shared = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        else:
+            # Each stack owns its word embeddings, the decoder's of `config.vocab_size` rows too, as transformers' class
+            # builds them.
+            self.shared = None
         self.encoder = MarianEncoder(config, self.shared)
-        self.decoder = MarianDecoder(config, self.shared)
+        self.decoder = MarianDecoder(config, self.shared, vocab_size=config.vocab_size)
         self.post_init()
 
+    @property
+    def _tied_weights_keys(self) -> list:
+        # The stacks' word embeddings alias `shared` only when the vocabularies are shared.
+        if self.config.share_encoder_decoder_embeddings:
+            return ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
+        return []
+
     def get_input_embeddings(self) -> nn.Embedding:
-        return self.shared
+        """The shared vocabulary matrix, or the encoder's own word embeddings."""
+        return self.encoder.get_input_embeddings()
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.shared = value
+        """Both stacks' word embeddings when the vocabularies are shared, else the encoder's."""
+        if self.config.share_encoder_decoder_embeddings:
+            self.shared = value
+            self.decoder.set_input_embeddings(value)
         self.encoder.set_input_embeddings(value)
+
+    def get_decoder_input_embeddings(self) -> nn.Embedding:
+        """The decoder's own word embeddings (refused when the vocabularies are shared: `get_input_embeddings`)."""
+        if self.config.share_encoder_decoder_embeddings:
+            raise ValueError(
+                "`get_decoder_input_embeddings` should not be called if "
+                "`config.share_encoder_decoder_embeddings` is `True`. Please use `get_input_embeddings` instead."
+            )
+        return self.decoder.get_input_embeddings()
+
+    def set_decoder_input_embeddings(self, value: nn.Embedding) -> None:
+        """Replace the decoder's own word embeddings (refused when the vocabularies are shared)."""
+        if self.config.share_encoder_decoder_embeddings:
+            raise ValueError(
+                "`config.share_encoder_decoder_embeddings` is `True`: the decoder's input embeddings are the "
+                "encoder's. Set them with `set_input_embeddings`."
+            )
         self.decoder.set_input_embeddings(value)
+
+    def resize_decoder_token_embeddings(self, new_num_tokens: int) -> nn.Embedding:
+        """Give the decoder's own word embeddings `new_num_tokens` rows (kept rows copied, new ones at the mean of the
+        old), as transformers does; `config.decoder_vocab_size` follows. Refused when the vocabularies are
+        shared (`resize_token_embeddings` resizes the shared matrix)."""
+        if self.config.share_encoder_decoder_embeddings:
+            raise ValueError(
+                "`resize_decoder_token_embeddings` should not be called if "
+                "`config.share_encoder_decoder_embeddings` is `True`. Please use `resize_token_embeddings` instead."
+            )
+        self.set_decoder_input_embeddings(resized_embedding(self, self.get_decoder_input_embeddings(), new_num_tokens))
+        self.config.decoder_vocab_size = new_num_tokens
+        return self.get_decoder_input_embeddings()
 
     def get_encoder(self) -> MarianEncoder:
         return self.encoder
@@ -713,19 +775,22 @@ class MarianMTModel(MarianPreTrainedModel, GenerationMixin):
     # nor needed.
     _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
-    _tied_weights_keys = [
-        "model.encoder.embed_tokens.weight",
-        "model.decoder.embed_tokens.weight",
-        "lm_head.weight",
-    ]
+    @property
+    def _tied_weights_keys(self) -> list:
+        # The stacks' word embeddings alias `model.shared` only when the vocabularies are shared; the LM head
+        # aliases the decoder's with `config.tie_word_embeddings`.
+        keys = [f"model.{key}" for key in self.model._tied_weights_keys]
+        return keys + ["lm_head.weight"] if self.config.tie_word_embeddings else keys
 
     def __init__(self, config: MarianConfig) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
         self.model = MarianModel(config)
+        # The target vocabulary: the shared one, or the decoder's own.
+        target_vocab_size = config.vocab_size if config.share_encoder_decoder_embeddings else config.decoder_vocab_size
         # (1, vocab_size): added to the logits; saved in checkpoints, not trained.
-        self.register_buffer("final_logits_bias", torch.zeros((1, config.vocab_size)))
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.register_buffer("final_logits_bias", torch.zeros((1, target_vocab_size)))
+        self.lm_head = nn.Linear(config.hidden_size, target_vocab_size, bias=False)
         self.post_init()
 
     def get_encoder(self) -> MarianEncoder:
@@ -740,23 +805,56 @@ class MarianMTModel(MarianPreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.lm_head = new_embeddings
 
+    def tie_weights(self) -> None:
+        """With `config.tie_word_embeddings`, the LM head shares the decoder's word embeddings (the shared vocabulary
+        matrix, or the decoder's own)."""
+        if getattr(self.config, "tie_word_embeddings", True):
+            self.lm_head.weight = self.model.decoder.get_input_embeddings().weight
+
     def resize_token_embeddings(
         self,
         new_num_tokens: Optional[int] = None,
         pad_to_multiple_of: Optional[int] = None,
         mean_resizing: bool = True,
     ) -> nn.Embedding:
-        """As [`PreTrainedModel.resize_token_embeddings`]; `final_logits_bias` keeps the entries of the kept tokens and
-        gets zeros for the new ones, as in transformers."""
+        """As [`PreTrainedModel.resize_token_embeddings`] when the vocabularies are shared (the LM head and
+        `final_logits_bias`, which keeps the entries of the kept tokens and gets zeros for the new ones, resized too,
+        `config.decoder_vocab_size` following); with separate vocabularies only the encoder's word embeddings, as
+        in transformers (the decoder's: `resize_decoder_token_embeddings`)."""
+        if not self.config.share_encoder_decoder_embeddings:
+            new_embeddings = self.model.resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+            self.tie_weights()
+            return new_embeddings
         new_embeddings = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        self.config.decoder_vocab_size = new_embeddings.num_embeddings
+        self._resize_final_logits_bias(new_embeddings.num_embeddings)
+        return new_embeddings
+
+    def resize_decoder_token_embeddings(self, new_num_tokens: int) -> nn.Embedding:
+        """Give the decoder's own vocabulary `new_num_tokens` rows (separate vocabularies only): its word embeddings
+        and the LM head (kept rows copied, new ones at the mean of the old; tied again with
+        `config.tie_word_embeddings`), `final_logits_bias` (kept entries, zeros for the new ones), as transformers does;
+        `config.decoder_vocab_size` follows."""
+        new_embeddings = self.model.resize_decoder_token_embeddings(new_num_tokens)
+        if not self.config.tie_word_embeddings:
+            old = self.lm_head
+            new = nn.Linear(
+                old.in_features, new_num_tokens, bias=False, device=old.weight.device, dtype=old.weight.dtype
+            )
+            self._resize_rows(new, old, True)
+            self.lm_head = new
+        self.tie_weights()
+        self._resize_final_logits_bias(new_num_tokens)
+        return new_embeddings
+
+    def _resize_final_logits_bias(self, size: int) -> None:
+        """`final_logits_bias` with `size` entries: the kept tokens' copied, zeros for new ones."""
         old = self.final_logits_bias
-        size = new_embeddings.num_embeddings
         if size <= old.shape[-1]:
             bias = old[:, :size]
         else:
             bias = torch.cat([old, old.new_zeros((1, size - old.shape[-1]))], dim=1)
         self.register_buffer("final_logits_bias", bias)
-        return new_embeddings
 
     def forward(
         self,

@@ -517,10 +517,11 @@ class TFMarianDecoder(TFCompositeLayer):
     causal, with a key/value cache, attending to the encoder output when it is given.
 
     `embed_tokens`, when given, is the model's shared vocabulary layer: the PyTorch name `embed_tokens.weight` is
-    then an alias.
+    then an alias. `vocab_size`: the rows of the stack's own word embeddings (default
+    `config.decoder_vocab_size`).
     """
 
-    def __init__(self, config: MarianConfig, embed_tokens=None, **kwargs):
+    def __init__(self, config: MarianConfig, embed_tokens=None, vocab_size=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         # embeddings.word: Embedding
@@ -528,7 +529,7 @@ class TFMarianDecoder(TFCompositeLayer):
             embed_tokens
             if embed_tokens is not None
             else keras.layers.Embedding(
-                config.vocab_size,
+                vocab_size or config.decoder_vocab_size,
                 config.hidden_size,
                 embeddings_initializer=get_initializer(config.initializer_range),
                 name="embed_tokens",
@@ -741,15 +742,20 @@ class TFMarianMainLayer(TFCompositeLayer):
     def __init__(self, config: MarianConfig, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        # The vocabulary matrix of both stacks (and of a tied LM head).
-        self.shared = keras.layers.Embedding(
-            config.vocab_size,
-            config.hidden_size,
-            embeddings_initializer=get_initializer(config.initializer_range),
-            name="shared",
-        )
+        if config.share_encoder_decoder_embeddings:
+            # The vocabulary matrix of both stacks (and of a tied LM head).
+            self.shared = keras.layers.Embedding(
+                config.vocab_size,
+                config.hidden_size,
+                embeddings_initializer=get_initializer(config.initializer_range),
+                name="shared",
+            )
+        else:
+            # Each stack owns its word embeddings, the decoder's of `config.vocab_size` rows too (as transformers'
+            # PyTorch class builds them).
+            self.shared = None
         self.encoder = TFMarianEncoder(config, self.shared, name="encoder")
-        self.decoder = TFMarianDecoder(config, self.shared, name="decoder")
+        self.decoder = TFMarianDecoder(config, self.shared, vocab_size=config.vocab_size, name="decoder")
 
     def call(
         self,
@@ -894,7 +900,8 @@ class TFMarianModel(TFMarianPreTrainedModel):
         self.model = TFMarianMainLayer(config, name="model")
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
-        return self.model.shared
+        # The shared vocabulary matrix, or the encoder's own word embeddings.
+        return self.model.encoder.get_input_embeddings()
 
     def get_encoder(self):
         return self.model.encoder
@@ -1074,13 +1081,15 @@ class TFMarianMTModel(TFMarianPreTrainedModel, TFGenerationMixin):
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.model = TFMarianMainLayer(config, name="model")
+        # The target vocabulary: the shared one, or the decoder's own.
+        target_vocab_size = config.vocab_size if config.share_encoder_decoder_embeddings else config.decoder_vocab_size
         # (1, vocab_size): added to the logits; saved in checkpoints, not trained.
         self.final_logits_bias = self.add_weight(
-            name="final_logits_bias", shape=(1, config.vocab_size), initializer="zeros", trainable=False
+            name="final_logits_bias", shape=(1, target_vocab_size), initializer="zeros", trainable=False
         )
         if not config.tie_word_embeddings:
             self.lm_head = keras.layers.Dense(
-                config.vocab_size,
+                target_vocab_size,
                 use_bias=False,
                 kernel_initializer=get_initializer(config.initializer_range),
                 name="lm_head",
@@ -1088,11 +1097,13 @@ class TFMarianMTModel(TFMarianPreTrainedModel, TFGenerationMixin):
 
     @property
     def pytorch_tied(self) -> tuple:
-        # Tied: the LM head is the shared vocabulary matrix, and transformers saves it once, as `model.shared.weight`.
+        # Tied: the LM head is the decoder's word embeddings (the shared vocabulary matrix, or the decoder's own), and
+        # transformers saves it once.
         return ("lm_head.weight",) if self.config.tie_word_embeddings else ()
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
-        return self.model.shared
+        # The shared vocabulary matrix, or the encoder's own word embeddings.
+        return self.model.encoder.get_input_embeddings()
 
     def get_encoder(self):
         return self.model.encoder
@@ -1105,7 +1116,7 @@ class TFMarianMTModel(TFMarianPreTrainedModel, TFGenerationMixin):
         if self.config.tie_word_embeddings:
             # In the compute dtype: `generate` calls this outside the model's `__call__`, where Keras does not cast
             # the variables for mixed precision.
-            embeddings = tf.cast(self.model.shared.embeddings, sequence_output.dtype)
+            embeddings = tf.cast(self.model.decoder.get_input_embeddings().embeddings, sequence_output.dtype)
             logits = tf.einsum("bsd,vd->bsv", sequence_output, embeddings)
         else:
             logits = self.lm_head(sequence_output)
