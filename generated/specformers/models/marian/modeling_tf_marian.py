@@ -10,6 +10,7 @@ Layers are named and nested as transformers' PyTorch modules, so checkpoints loa
 
 import math
 from functools import partial
+from typing import Optional
 
 import keras
 import numpy as np
@@ -719,6 +720,22 @@ class TFMarianPreTrainedModel(TFPreTrainedModel):
         # The version numbers of fairseq's stacks, which converted checkpoints may hold.
         r"(^|\.)(encoder|decoder)\.version$",
     )
+
+    def resize_token_embeddings(self, new_num_tokens: Optional[int] = None) -> keras.layers.Embedding:
+        """As [`TFPreTrainedModel.resize_token_embeddings`] when the vocabularies are shared; refused with separate
+        vocabularies (`config.share_encoder_decoder_embeddings=False`), whose PyTorch resize changes the encoder's table only.
+        """
+        if (
+            not self.config.share_encoder_decoder_embeddings
+            and new_num_tokens is not None
+            and new_num_tokens != self.config.vocab_size
+        ):
+            raise NotImplementedError(
+                "resize_token_embeddings: TensorFlow models with separate encoder and decoder vocabularies "
+                "(config.share_encoder_decoder_embeddings=False) do not resize; resize the PyTorch model (its encoder's table, as "
+                "transformers does) and convert its checkpoint"
+            )
+        return super().resize_token_embeddings(new_num_tokens)
 
     @property
     def dummy_inputs(self) -> dict:
