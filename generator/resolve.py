@@ -282,6 +282,10 @@ class Names:
     # The mixture's shared expert (`feed_forward.experts.shared`): its module tree (the experts' roles at its own
     # width), the class `<P>SharedExpert`; the block holds it (`ffn.shared_expert`) and its gate (`ffn.shared_gate`).
     shared_expert: Optional[Container] = None
+    # Rotary inverse frequencies held as a saved buffer (`position.buffer`): the module's path inside each block.
+    rotary_buffer: Optional[str] = None
+    # Linears the base model holds but never calls (`held`): their paths and input widths.
+    held: tuple[Leaf, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1006,6 +1010,30 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(model_leaves, ("position.bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
     if "final_norm" in needed:
         add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, norm_bias, unless=spec.norm.final_unless)
+    declared_ints = {f.name for f in spec.config.fields if f.type == "int" and not f.optional} | {
+        alias for alias, target in spec.config.attribute_map.items() if any(f.name == target and f.type == "int" and not f.optional for f in spec.config.fields)
+    }
+    for i, entry in enumerate(spec.ignore_unexpected):
+        try:
+            re.compile(entry.pattern)
+        except re.error as exc:
+            raise fail(f"`pattern` is not a regular expression ({exc}): write one searched in each checkpoint name", ["ignore_unexpected", i, "pattern"])
+    for i, held in enumerate(spec.held):
+        # Linears the base model holds but never calls (their weights load and save).
+        loc = ["held", i]
+        if held.path.split(".")[0] in model_taken:
+            raise fail(f"`{held.path.split('.')[0]}` is an attribute the generated model uses itself: name the module otherwise", loc + ["path"])
+        if held.path in model_leaves:
+            raise fail(f"`{held.path}` is named by `{model_leaves[held.path].roles[0]}` too: give each module its own path", loc + ["path"])
+        sizes = []
+        for j, factor in enumerate(held.in_features + [held.out_features]):
+            if isinstance(factor, str):
+                if factor not in declared_ints:
+                    raise fail(f"{factor!r} is not an int config field: name one (or write an integer)", loc + (["in_features", j] if j < len(held.in_features) else ["out_features"]))
+                sizes.append(f"config.{factor}")
+            else:
+                sizes.append(str(factor))
+        model_leaves[held.path] = Leaf(held.path.split(".")[-1], held.path, "linear", " * ".join(sizes[:-1]), sizes[-1], held.bias, ("held",))
     nested(model_leaves)
 
     leaves: dict[str, Leaf] = {}
@@ -1019,6 +1047,14 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         for role in ("attention.key", "attention.value"):
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
+    buffer = spec.position.buffer if isinstance(spec.position, schema.RotaryPosition) else None
+    if buffer is not None:
+        # The module holding each block's rotary inverse frequencies (a saved buffer, never read).
+        if buffer.split(".")[0] in _BLOCK_ATTRIBUTES:
+            raise fail(f"`{buffer.split('.')[0]}` is an attribute the generated block uses itself: name the module otherwise", ["position", "buffer"])
+        if buffer in leaves:
+            raise fail(f"`{buffer}` is named by `{leaves[buffer].roles[0]}` too: give the buffer's module its own path", ["position", "buffer"])
+        leaves[buffer] = Leaf(buffer.split(".")[-1], buffer, "inv_freq", head_dim, "", False, ("position.buffer",))
     if "attention.output_norm" in needed:
         add(leaves, ("attention.output_norm",), norm_kind, hidden, hidden, True)
     if att.qk_norm is not False:
@@ -1144,6 +1180,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         layers=roles["layers"],
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
         position_bias=roles.get("position.bias") if "position.bias" in needed else None,
+        rotary_buffer=buffer,
+        held=tuple(model_leaves[h.path] for h in spec.held),
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
         token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
         model=model,
@@ -1410,6 +1448,16 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
             raise fail(f"`argument` names the forward argument of the table's ids, one no other input takes: {emb.task_type.argument!r} is taken (write e.g. `task_type_ids`)", loc + ["argument"])
         if emb.task_type.path in _EMBEDDING_MODULES:
             raise fail(f"`path` names the table's attribute in the embeddings module: {emb.task_type.path!r} is another module's (write e.g. `task_type_embeddings`)", loc + ["path"])
+    if emb.token_dropout is not None:
+        loc = ["embeddings", "token_dropout"]
+        need_field(emb.token_dropout.flag, loc + ["flag"])
+        flag_field = fields.get(spec.config.attribute_map.get(emb.token_dropout.flag, emb.token_dropout.flag))
+        if flag_field is not None and flag_field.type != "bool":
+            raise fail(f"`flag` names a boolean config field (token dropout when true), not the {flag_field.type} field {emb.token_dropout.flag!r}", loc + ["flag"])
+        need_field(emb.token_dropout.token, loc + ["token"])
+        token_field = fields.get(spec.config.attribute_map.get(emb.token_dropout.token, emb.token_dropout.token))
+        if token_field is not None and token_field.type != "int":
+            raise fail(f"`token` names the int config field of the token id whose embeddings are zeroed, not the {token_field.type} field {emb.token_dropout.token!r}", loc + ["token"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
     if emb.position_padding_idx is not None:

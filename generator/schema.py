@@ -358,6 +358,17 @@ class Vocabularies(Strict):
     decoder_size: FieldName
 
 
+class TokenDropout(Strict):
+    """Token dropout at inference: the masked tokens' embeddings zeroed, the rest scaled up as in training."""
+
+    # The boolean config field that turns it on.
+    flag: FieldName
+    # The config field of the id whose embeddings are zeroed (the mask token).
+    token: FieldName
+    # The fraction of tokens zeroed in training (the scale's numerator is `1 - ratio`).
+    ratio: float = Field(gt=0, lt=1)
+
+
 class EmbeddingsSpec(Strict):
     """The input embeddings: words, optional token types and learned positions, an optional norm and dropout."""
 
@@ -437,6 +448,10 @@ class EmbeddingsSpec(Strict):
     # decoder-only stacks: the word embeddings (looked up or given as `inputs_embeds`) times this float config field,
     # after `scale`.
     multiplier: Optional[FieldName] = None
+    # names-layout encoders: when `flag` is set, the word embeddings looked up from `input_ids` have the rows of the
+    # `token` ids zeroed and are scaled by `(1 - ratio) / (1 - n / seq_len)` (n: the row's count of `token` ids,
+    # seq_len: its full length, padding included); given `inputs_embeds` are left as they are.
+    token_dropout: Optional[TokenDropout] = None
 
 
 class RotaryPosition(Strict):
@@ -464,6 +479,10 @@ class RotaryPosition(Strict):
     # `sliding_attention`) whose rotations take their base from another config field (e.g. `rope_local_base_freq`),
     # `{kind: field}`; the layers of the other kinds rotate with `theta`.
     theta_by_layer_type: dict[str, FieldName] = Field(default_factory=dict)
+    # names-layout encoders: the module path, inside each block, of a module whose buffer `inv_freq` (the rotations'
+    # inverse frequencies) checkpoints hold: written on save and loaded, never read (the rotations compute the same
+    # frequencies).
+    buffer: Optional[DottedPath] = None
     # decoder-only stacks: the `list` config field (two `choices`, one entry per layer, e.g. `no_rope_layers`,
     # `[0, 1]`) of the layers that rotate: those whose entry is the second choice; the layers of the first choice take
     # no positions at all (their queries and keys are not rotated, "NoPE").
@@ -701,7 +720,8 @@ class FeedForwardSpec(Strict):
     projection: Literal["linear", "conv1d"] = "linear"
     # The config field naming the activation; null with `activation_name`.
     activation: Optional[FieldName] = "hidden_act"
-    # decoder-only stacks: an activation the architecture fixes (no config field names it), with `activation: null`.
+    # decoder-only stacks and names-layout encoders: an activation the architecture fixes (no config field names it),
+    # with `activation: null`.
     activation_name: Optional[ActivationName] = None
     # names layout: null for blocks without residual dropout.
     dropout: Optional[FieldName] = "hidden_dropout_prob"
@@ -1156,6 +1176,28 @@ class SpecTests(Strict):
     variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list]]] = Field(min_length=1)
 
 
+class HeldLinear(Strict):
+    """A Linear the base model holds but never calls (its weights load and save)."""
+
+    # The module path in the base model (a names-layout path: its containers are generated).
+    path: DottedPath
+    # The input width: the product of these config fields and integers.
+    in_features: list[Union[FieldName, int]] = Field(min_length=1)
+    # The output width: a config field or an integer.
+    out_features: Union[FieldName, int]
+    # Whether the Linear has a bias.
+    bias: bool = True
+
+
+class IgnoredEntries(Strict):
+    """Entries of transformers' checkpoints that the models never use, dropped on load without a report."""
+
+    # A regular expression searched in each checkpoint name.
+    pattern: str
+    # Why the models never use them (a comment in the generated code).
+    reason: str
+
+
 class ArchitectureSpec(Strict):
     # The architecture's name: the spec's file name and the module `specformers.models.<name>`.
     name: Identifier
@@ -1211,6 +1253,13 @@ class ArchitectureSpec(Strict):
     # Decoder-only stacks: transformers' PyTorch positional order of the forward inputs (the order when absent:
     # `input_ids, past_key_values, attention_mask, position_ids, head_mask, inputs_embeds, use_cache`).
     torch_positional_order: Optional[TorchPositionalSpec] = None
+    # names-layout encoders: Linear modules the base model holds (and checkpoints carry) but never calls, e.g. a head
+    # of another task that transformers builds in every model.
+    held: list[HeldLinear] = Field(default_factory=list)
+    # names-layout encoders: entries of transformers' checkpoints that the models drop on load without a report (as
+    # transformers' `_keys_to_ignore_on_load_unexpected`), e.g. a table transformers' TensorFlow class builds and its
+    # PyTorch class ignores.
+    ignore_unexpected: list[IgnoredEntries] = Field(default_factory=list)
     test: Optional[SpecTests] = None
 
 

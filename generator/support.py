@@ -367,10 +367,11 @@ RULES += tuple(
         ("lm_head.logits_multiplier", "remove `logits_multiplier`: logits times a config factor exist only in decoder-only stacks"),
     )
 )
-# A fixed feed-forward activation (no config field) exists only in decoder-only stacks.
+# A fixed feed-forward activation (no config field) exists only in the blocks of decoder-only stacks and names-layout
+# encoders.
 RULES += tuple(
-    Rule(kind, "feed_forward.activation_name", (_ABSENT,), "remove `activation_name` (and name the activation's config field in `activation`): a fixed feed-forward activation exists only in decoder-only stacks")
-    for kind in RULE_KINDS if kind != DECODER_ONLY
+    Rule(kind, "feed_forward.activation_name", (_ABSENT,), "remove `activation_name` (and name the activation's config field in `activation`): a fixed feed-forward activation exists only in decoder-only stacks and names-layout encoders")
+    for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
 # An LM head of its own width, and an untied vocabulary projection with its own bias: the `flat` head of encoder stacks.
 RULES += tuple(
@@ -460,6 +461,18 @@ RULES += tuple(
 RULES += tuple(
     Rule(kind, "position.layers", (_ABSENT,), "remove `layers`: rotary positions on some layers only (the others without positions) exist only in decoder-only stacks (`stack: decoder-only`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+# Token dropout, rotary inverse frequencies held as a saved buffer and Linears held but never called: in names-layout
+# encoders only.
+RULES += tuple(
+    Rule(kind, path, allowed, instead)
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
+    for path, allowed, instead in (
+        ("embeddings.token_dropout", (_ABSENT,), "remove `token_dropout`: token dropout exists only in names-layout encoders"),
+        ("position.buffer", (_ABSENT,), "remove `buffer`: rotary inverse frequencies held as a saved buffer exist only in names-layout encoders"),
+        ("held", ([],), "remove `held`: Linears held but never called exist only in names-layout encoders"),
+        ("ignore_unexpected", ([],), "remove `ignore_unexpected`: checkpoint entries dropped on load by a spec's patterns exist only in names-layout encoders"),
+    )
 )
 # Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
 RULES += tuple(
@@ -589,7 +602,7 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
             continue
         if value is _ABSENT:
             message = f"{stack} stacks need `{rule.path}`: {rule.instead}"
-        elif value is _SET:
+        elif value is _SET or (isinstance(value, list) and value and isinstance(value[0], schema.BaseModel)):
             message = f"{stack} stacks do not render `{rule.path}`: {rule.instead}"
         else:
             message = f"{stack} stacks do not render `{rule.path}: {_show(value)}`: {rule.instead}"

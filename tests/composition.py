@@ -972,6 +972,19 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     for head in heads:
         if head["kind"] == "token_classification" and draw(st.booleans()):
             head["loss_over"] = "attended"
+    # Drawn last (ESM): token dropout as a config flag says (the mask token's looked-up embeddings zeroed, each row
+    # scaled), a fixed feed-forward activation, the rotary inverse frequencies held as each block's saved buffer, and
+    # a Linear the base model holds but never calls.
+    if draw(st.booleans()):
+        fields.append(_field("token_dropout", "bool", draw(st.booleans())))
+        fields.append(_field("mask_token_id", "int", draw(st.sampled_from([3, 7]))))
+        embeddings["token_dropout"] = {"flag": "token_dropout", "token": "mask_token_id", "ratio": 0.12}
+    if draw(st.booleans()):
+        feed_forward.update(activation=None, activation_name=draw(st.sampled_from(["gelu", "relu"])))
+    if spec.get("position", {}).get("kind") == "rotary" and draw(st.booleans()):
+        spec["position"]["buffer"] = "rotary_embeddings"
+    if draw(st.booleans()):
+        spec["held"] = [{"path": "contact_head.regression", "in_features": ["num_hidden_layers", "num_attention_heads"], "out_features": 1}]
     return spec
 
 
@@ -1069,6 +1082,10 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.decoder={'cross' if 'cross_module' in att else 'decoder' in spec}")
             labels.append(f"names_encoder.feed_forward.output_dropout={ffn.get('output_dropout', True)}")
             labels += [f"names_encoder.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification"]
+            labels.append(f"names_encoder.token_dropout={'token_dropout' in spec['embeddings']}")
+            labels.append(f"names_encoder.activation_name={ffn.get('activation_name')}")
+            labels.append(f"names_encoder.rotary_buffer={'buffer' in spec.get('position', {})}")
+            labels.append(f"names_encoder.held={bool(spec.get('held'))}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",
