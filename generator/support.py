@@ -460,6 +460,12 @@ RULES += tuple(
     Rule(kind, "position.layers", (_ABSENT,), "remove `layers`: rotary positions on some layers only (the others without positions) exist only in decoder-only stacks (`stack: decoder-only`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
+# Scaled rotary positions (`position.scaling`): names-layout stacks computing the rotation from `theta` (decoder-only
+# stacks and names-layout encoders); fused | split encoders read a sinusoidal table.
+RULES += tuple(
+    Rule(kind, "position.scaling", (_ABSENT,), "remove `scaling`: scaled rotary positions exist only in decoder-only stacks and names-layout encoders (rotary positions computed from `theta`)")
+    for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
+)
 # Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")

@@ -30,6 +30,16 @@ VOCAB, HIDDEN, HEADS, MAX_POSITIONS = 61, 16, 2, 40
 ACTIVATIONS = st.sampled_from([{"field": "hidden_act"}, {"name": "gelu"}, {"name": "tanh"}, {"name": "relu"}]).map(dict)  # fresh dicts: no YAML aliases
 
 
+# The scalings of rotary positions drawn (`position.scaling`): each rendered `rope_type`, the legacy key `type`, YaRN
+# with its factor from `mscale` / `mscale_all_dim` and an untruncated ramp.
+ROPE_SCALINGS = (
+    {"type": "linear", "factor": 2.0},
+    {"rope_type": "llama3", "factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16},
+    {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8},
+    {"rope_type": "yarn", "factor": 2.0, "mscale": 1.0, "mscale_all_dim": 0.5, "beta_fast": 8.0, "truncate": False},
+)
+
+
 def _field(name: str, type_: str, default: Any, **extra) -> dict:
     # Drawn specs declare their stack kind's usual fields whether or not the drawn components read them (a classifier
     # dropout without a classifier, an epsilon field next to a fixed epsilon): each is `informative`, which the
@@ -590,7 +600,16 @@ def decoder_only_specs(draw, name: str) -> dict:
         embeddings["scale_inputs_embeds"] = False
     if draw(st.booleans()):
         heads[-1]["class_name"] = "Whole" + "".join(part.title() for part in heads[-1]["kind"].split("_"))
+    # Drawn last: scaled rotary positions (transformers' `rope_scaling`; one base for every layer, not over a counted
+    # part), the mapping the check builds its configuration with held in the spec's test variant `drawn`.
+    test = None
+    if (position is not None and position["kind"] == "rotary" and "theta_by_layer_type" not in position
+            and "dims" not in position and draw(st.booleans())):
+        fields.append({"name": "rope_scaling", "type": "dict", "optional": True, "default": None, "doc": "rope_scaling."})
+        position["scaling"] = "rope_scaling"
+        test = {"variants": {"drawn": {"rope_scaling": draw(st.sampled_from(ROPE_SCALINGS))}}}
     return {
+        **({"test": test} if test else {}),
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
         "config": {"doc": "A drawn decoder-only architecture.", "fields": fields},
@@ -1040,6 +1059,7 @@ def describe(spec: dict) -> list[str]:
                    f"embeddings.scale={spec['embeddings'].get('scale')}",
                    f"embeddings.scale_inputs_embeds={spec['embeddings'].get('scale_inputs_embeds', True)}",
                    f"rotary.theta_by_layer_type={bool(spec.get('position', {}).get('theta_by_layer_type'))}",
+                   f"rotary.scaling={'scaling' in (spec.get('position') or {})}",
                    f"heads.class_name={any('class_name' in h for h in spec['heads'])}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"attention.softcap={'softcap' in att}", f"attention.scale_dim={'scale_dim' in att}",
