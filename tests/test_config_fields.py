@@ -1,6 +1,7 @@
 """Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`, or values outside a
 field's `choices`): only their default (or choices) constructs a config; any other value raises a ValueError naming the
-field, never a model that silently ignores it."""
+field, never a model that silently ignores it. Scaled rotary positions (`position.scaling`): the scalings the models
+do not render raise, those they render give transformers' inverse frequencies and attention factor in every framework."""
 
 import pytest
 
