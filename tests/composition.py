@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from hypothesis import strategies as st
@@ -38,6 +38,16 @@ ROPE_SCALINGS = (
     {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8},
     {"rope_type": "yarn", "factor": 2.0, "mscale": 1.0, "mscale_all_dim": 0.5, "beta_fast": 8.0, "truncate": False},
 )
+
+
+def _draw_scaling(draw, position: dict, fields: list) -> Optional[dict]:
+    """Scaled rotary positions or not (transformers' `rope_scaling`, `position.scaling`): the `test` section whose
+    variant `drawn` holds the mapping the check builds its configuration with, or None."""
+    if not draw(st.booleans()):
+        return None
+    fields.append({"name": "rope_scaling", "type": "dict", "optional": True, "default": None, "doc": "rope_scaling."})
+    position["scaling"] = "rope_scaling"
+    return {"variants": {"drawn": {"rope_scaling": draw(st.sampled_from(ROPE_SCALINGS))}}}
 
 
 def _field(name: str, type_: str, default: Any, **extra) -> dict:
@@ -600,14 +610,10 @@ def decoder_only_specs(draw, name: str) -> dict:
         embeddings["scale_inputs_embeds"] = False
     if draw(st.booleans()):
         heads[-1]["class_name"] = "Whole" + "".join(part.title() for part in heads[-1]["kind"].split("_"))
-    # Drawn last: scaled rotary positions (transformers' `rope_scaling`; one base for every layer, not over a counted
-    # part), the mapping the check builds its configuration with held in the spec's test variant `drawn`.
+    # Drawn last: scaled rotary positions (one base for every layer, not over a counted part).
     test = None
-    if (position is not None and position["kind"] == "rotary" and "theta_by_layer_type" not in position
-            and "dims" not in position and draw(st.booleans())):
-        fields.append({"name": "rope_scaling", "type": "dict", "optional": True, "default": None, "doc": "rope_scaling."})
-        position["scaling"] = "rope_scaling"
-        test = {"variants": {"drawn": {"rope_scaling": draw(st.sampled_from(ROPE_SCALINGS))}}}
+    if position is not None and position["kind"] == "rotary" and "theta_by_layer_type" not in position and "dims" not in position:
+        test = _draw_scaling(draw, position, fields)
     return {
         **({"test": test} if test else {}),
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
@@ -982,6 +988,11 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     for head in heads:
         if head["kind"] == "token_classification" and draw(st.booleans()):
             head["loss_over"] = "attended"
+    # Drawn last: scaled rotary positions, as decoder-only stacks draw them.
+    if spec.get("position", {}).get("kind") == "rotary":
+        test = _draw_scaling(draw, spec["position"], fields)
+        if test:
+            spec["test"] = test
     return spec
 
 
