@@ -250,6 +250,9 @@ class Names:
     # `position.layers`: (the `list` config field of the layers that rotate, the Python literal of its entry that
     # rotates); the layers of its other entry take no positions. None: every layer rotates.
     rotary_layers: Optional[tuple[str, str]] = None
+    # `position.scaling`: the `dict` config field of transformers' `rope_scaling` that scales the inverse frequencies
+    # (and, `yarn`, the cosines and sines); None: unscaled.
+    rotary_scaling: Optional[str] = None
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
     # The config field each sublayer's output is multiplied by before its residual add (`residual.multiplier`).
@@ -1211,6 +1214,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             else {}
         ),
         rotary_layers=_rotary_layers(spec),
+        rotary_scaling=(
+            spec.config.attribute_map.get(spec.position.scaling, spec.position.scaling)
+            if isinstance(spec.position, schema.RotaryPosition) and spec.position.scaling is not None
+            else None
+        ),
         shared_norm=spec.residual is not None and spec.residual.shared_norm,
         residual_multiplier=spec.residual.multiplier if spec.residual is not None else None,
         residual_from_norm=spec.residual.from_norm if spec.residual is not None else False,
@@ -1663,6 +1671,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             ["position", "kind"],
         )
 
+    scaling = spec.position.scaling if isinstance(spec.position, schema.RotaryPosition) else None
     rotary = rotary_owner = rotary_attr = None
     if isinstance(spec.position, schema.RotaryPosition) and names_layout:
         # Rotary positions of the names-layout block: computed from `theta`, no table module, no length bound.
@@ -1686,6 +1695,16 @@ def _resolve_position(c: _Context) -> _PositionResolved:
                 if kind not in (kinds_field.choices or ()):
                     raise fail(f"{kind!r} is not a layer kind: write one of the `choices` of {kinds_name!r} ({', '.join(map(str, kinds_field.choices or ()))})", ["position", "theta_by_layer_type", kind])
                 _need_float_field(c, name, ["position", "theta_by_layer_type", kind])
+        if scaling is not None:
+            need_field(scaling, ["position", "scaling"])
+            scaling_field = c.fields.get(spec.config.attribute_map.get(scaling, scaling))
+            if scaling_field is not None and (scaling_field.type != "dict" or scaling_field.unsupported is not None):
+                raise fail(f"`scaling` names the `dict` config field of transformers' `rope_scaling` (not {'the unsupported ' if scaling_field.unsupported else 'a ' + scaling_field.type + ' '}field {scaling!r}): declare it `type: dict, optional: true, default: null` without `unsupported`", ["position", "scaling"])
+            if spec.position.theta_by_layer_type:
+                raise fail("remove `scaling` or `theta_by_layer_type`: scaled rotary positions are rendered with one base for every layer", ["position", "scaling"])
+            if spec.position.dims is not None:
+                raise fail("remove `scaling`: transformers scales the rotary positions of a rotated fraction of each head (`fraction: <float field>`), not of a counted part (`dims`)", ["position", "scaling"])
+            need_field("max_position_embeddings", ["position", "scaling"])
         if spec.position.layers is not None:
             need_field(spec.position.layers, ["position", "layers"])
             layers_field = c.fields.get(spec.config.attribute_map.get(spec.position.layers, spec.position.layers))
@@ -1697,7 +1716,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             raise fail("remove `theta_by_layer_type`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", "theta_by_layer_type"])
         if spec.position.layers is not None:
             raise fail("remove `layers`: rotary positions on some layers only exist in decoder-only stacks; these read the table at `table_path` in every layer", ["position", "layers"])
-        for key in ("theta", "fraction", "dims"):
+        for key in ("theta", "fraction", "dims", "scaling"):
             if getattr(rotary, key) is not None:
                 raise fail(f"remove `{key}`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", key])
         if rotary.pairing != "halves":
@@ -1711,6 +1730,10 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             rotary_owner, rotary_attr = "encoder", parts[1]
         else:
             raise fail(f"table_path must be `{spec.encoder.path}.<attr>`", ["position", "table_path"])
+
+    for i, f in enumerate(spec.config.fields):
+        if f.type == "dict" and f.unsupported is None and f.name != spec.config.attribute_map.get(scaling, scaling):
+            raise fail(f"a `dict` field is rendered only as the rotary positions' scaling (`position: {{kind: rotary, ..., scaling: {f.name}}}`): name it there, or give it `unsupported: <reason>` (only null is accepted)", ["config", "fields", i, "type"])
 
     bucketed = None
     if isinstance(spec.position, schema.BucketedBiasPosition):
@@ -2258,8 +2281,10 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
                 if not schema._is_repeats(value):
                     raise fail(f"{value!r} is not a list of `[entries, count]` pairs (config field {f.name!r})", loc)
                 continue
+            if f.type == "dict" and f.unsupported is None and isinstance(value, dict):
+                continue  # the rotary positions' scaling (`position.scaling`): the configuration checks the mapping
             if f.type in ("dict", "list"):
-                raise fail(f"a test variant sets scalars and `repeats` pairs: leave the {f.type} field {f.name!r} out", loc)
+                raise fail(f"a test variant sets scalars, `repeats` pairs and the mapping of the `dict` field of `position.scaling`: leave the {f.type} field {f.name!r} out", loc)
             if not schema._has_type(value, f.type):
                 raise fail(f"{value!r} is not of type {f.type} (config field {f.name!r})", loc)
             if f.choices is not None and value not in f.choices:

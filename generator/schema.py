@@ -87,7 +87,8 @@ class ConfigFieldSpec(Strict):
 
     # The field's name, as in transformers' configuration class.
     name: FieldName
-    # `dict`: a mapping whose only rendered value is null (with `unsupported`). `list`: a list of strings (or of ints:
+    # `dict`: a mapping whose only rendered value is null (with `unsupported`), or the rotary positions' scaling
+    # (`position.scaling`, without `unsupported`). `list`: a list of strings (or of ints:
     # `choices` of ints, e.g. `[0, 1]`) or null (`optional: true`, `default: null`), whose entries `choices` restricts
     # (`choices: []` with `unsupported`: only null or an empty list is accepted, and the configuration keeps `[]` for
     # null, as transformers keeps a list of layer indices of a kind the models do not render). `repeats`: a list of `[entries, count]`
@@ -168,8 +169,8 @@ class ConfigFieldSpec(Strict):
     @model_validator(mode="after")
     def _default_has_type(self) -> "ConfigFieldSpec":
         value = self.default
-        if self.type == "dict" and (self.unsupported is None or self.choices is not None):
-            raise ValueError(f"{self.name!r}: a `dict` field is one the models do not render: give it `unsupported: <reason>` and no `choices`")
+        if self.type == "dict" and self.choices is not None:
+            raise ValueError(f"{self.name!r}: a `dict` field takes no `choices`: give it `unsupported: <reason>` (the models render only null) or name it as the rotary positions' `position.scaling`")
         only_default_from = self.default_from is not None and " // " not in self.default_from and " * " not in self.default_from
         if self.unsupported is not None and self.type != "dict" and self.choices is None and not only_default_from and self.minimum is None:
             raise ValueError(f"{self.name!r}: `unsupported` is the reason a value is refused: give the accepted values as `choices`, or `default_from: <field>` (only null or that field's value is accepted), or a `minimum`, or make it a `dict` field, whose only value is null")
@@ -219,7 +220,7 @@ class ConfigFieldSpec(Strict):
                 raise ValueError(f"default of {self.name!r} is null but the field is not `optional: true`")
             return self
         if self.type == "dict":
-            raise ValueError(f"default of {self.name!r} must be null: the models render no other value (`unsupported`)")
+            raise ValueError(f"default of {self.name!r} must be null: a `dict` field defaults to None (a mapping is given when the configuration is built)")
         if isinstance(value, list) and self.type == "int":
             if self.name != "eos_token_id":
                 raise ValueError(f"default {value!r} of {self.name!r} is a list: only `eos_token_id` (generation stops at any of its ids) defaults to a list of ints; write one int")
@@ -487,6 +488,15 @@ class RotaryPosition(Strict):
     # `[0, 1]`) of the layers that rotate: those whose entry is the second choice; the layers of the first choice take
     # no positions at all (their queries and keys are not rotated, "NoPE").
     layers: Optional[FieldName] = None
+    # decoder-only and names-layout encoder stacks (names layout, one `theta`, no `dims`): the `dict` config field of
+    # transformers' `rope_scaling` (declared without `unsupported`), which scales the inverse frequencies of the
+    # rotation as its `rope_type` (or legacy `type`) says: `default`, `linear` (divided by `factor`), `llama3`
+    # (`factor`, `low_freq_factor`, `high_freq_factor`, `original_max_position_embeddings`) or `yarn` (`factor`,
+    # optional `attention_factor`, `beta_fast`, `beta_slow`, `mscale`, `mscale_all_dim`,
+    # `original_max_position_embeddings`, `truncate`; the cosines and sines times the attention factor). Other types
+    # (`dynamic`, `longrope`: they depend on the sequence length) and other keys raise ValueError when the
+    # configuration is built.
+    scaling: Optional[FieldName] = None
 
 
 class RelativeFunctionalPosition(Strict):
@@ -1171,9 +1181,10 @@ class SpecTests(Strict):
     """Small configurations the test harness builds every head with, `variants: {name: {config field: value}}`. They
     document why each variant exists (in comments) and never change generated code."""
 
-    # Variant name -> config values (scalars; of a `repeats` field, its list of pairs), plus `padding_side: left` to pad
-    # the test inputs on the left.
-    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list]]] = Field(min_length=1)
+    # Variant name -> config values (scalars; of a `repeats` field, its list of pairs; of the `dict` field that
+    # `position.scaling` names, a mapping of text to scalars), plus `padding_side: left` to pad the test inputs on the
+    # left.
+    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list, dict[str, Union[bool, int, float, str, None]]]]] = Field(min_length=1)
 
 
 class HeldLinear(Strict):

@@ -474,6 +474,12 @@ RULES += tuple(
         ("ignore_unexpected", ([],), "remove `ignore_unexpected`: checkpoint entries dropped on load by a spec's patterns exist only in names-layout encoders"),
     )
 )
+# Scaled rotary positions (`position.scaling`): names-layout stacks computing the rotation from `theta` (decoder-only
+# stacks and names-layout encoders); fused | split encoders read a sinusoidal table.
+RULES += tuple(
+    Rule(kind, "position.scaling", (_ABSENT,), "remove `scaling`: scaled rotary positions exist only in decoder-only stacks and names-layout encoders (rotary positions computed from `theta`)")
+    for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
+)
 # Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")

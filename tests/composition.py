@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from hypothesis import strategies as st
@@ -28,6 +28,26 @@ VOCAB, HIDDEN, HEADS, MAX_POSITIONS = 61, 16, 2, 40
 
 # A head's activation: the config's `hidden_act` or a fixed one.
 ACTIVATIONS = st.sampled_from([{"field": "hidden_act"}, {"name": "gelu"}, {"name": "tanh"}, {"name": "relu"}]).map(dict)  # fresh dicts: no YAML aliases
+
+
+# The scalings of rotary positions drawn (`position.scaling`): each rendered `rope_type`, the legacy key `type`, YaRN
+# with its factor from `mscale` / `mscale_all_dim` and an untruncated ramp.
+ROPE_SCALINGS = (
+    {"type": "linear", "factor": 2.0},
+    {"rope_type": "llama3", "factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16},
+    {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8},
+    {"rope_type": "yarn", "factor": 2.0, "mscale": 1.0, "mscale_all_dim": 0.5, "beta_fast": 8.0, "truncate": False},
+)
+
+
+def _draw_scaling(draw, position: dict, fields: list) -> Optional[dict]:
+    """Scaled rotary positions or not (transformers' `rope_scaling`, `position.scaling`): the `test` section whose
+    variant `drawn` holds the mapping the check builds its configuration with, or None."""
+    if not draw(st.booleans()):
+        return None
+    fields.append({"name": "rope_scaling", "type": "dict", "optional": True, "default": None, "doc": "rope_scaling."})
+    position["scaling"] = "rope_scaling"
+    return {"variants": {"drawn": {"rope_scaling": draw(st.sampled_from(ROPE_SCALINGS))}}}
 
 
 def _field(name: str, type_: str, default: Any, **extra) -> dict:
@@ -590,7 +610,12 @@ def decoder_only_specs(draw, name: str) -> dict:
         embeddings["scale_inputs_embeds"] = False
     if draw(st.booleans()):
         heads[-1]["class_name"] = "Whole" + "".join(part.title() for part in heads[-1]["kind"].split("_"))
+    # Drawn last: scaled rotary positions (one base for every layer, not over a counted part).
+    test = None
+    if position is not None and position["kind"] == "rotary" and "theta_by_layer_type" not in position and "dims" not in position:
+        test = _draw_scaling(draw, position, fields)
     return {
+        **({"test": test} if test else {}),
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
         "title": name.upper(), "paper": "-", "stack": "decoder-only",
         "config": {"doc": "A drawn decoder-only architecture.", "fields": fields},
@@ -985,6 +1010,11 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         spec["position"]["buffer"] = "rotary_embeddings"
     if draw(st.booleans()):
         spec["held"] = [{"path": "contact_head.regression", "in_features": ["num_hidden_layers", "num_attention_heads"], "out_features": 1}]
+    # Drawn last: scaled rotary positions, as decoder-only stacks draw them.
+    if spec.get("position", {}).get("kind") == "rotary":
+        test = _draw_scaling(draw, spec["position"], fields)
+        if test:
+            spec["test"] = test
     return spec
 
 
@@ -1064,6 +1094,7 @@ def describe(spec: dict) -> list[str]:
                    f"embeddings.scale={spec['embeddings'].get('scale')}",
                    f"embeddings.scale_inputs_embeds={spec['embeddings'].get('scale_inputs_embeds', True)}",
                    f"rotary.theta_by_layer_type={bool(spec.get('position', {}).get('theta_by_layer_type'))}",
+                   f"rotary.scaling={'scaling' in (spec.get('position') or {})}",
                    f"heads.class_name={any('class_name' in h for h in spec['heads'])}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"attention.softcap={'softcap' in att}", f"attention.scale_dim={'scale_dim' in att}",

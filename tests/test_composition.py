@@ -79,7 +79,9 @@ def check_spec(spec: dict, tmp: Path) -> None:
         cross_attention = (
             "cross_module" in spec["attention"] and not seq2seq and kind in CROSS_ATTENTION_HEADS and head.get("encoder_states", True)
         )
-        config = getattr(module, f"{prefix}Config")(**_config_kwargs(kind, seq2seq, cross_attention))
+        # Config values a drawn spec's test variant `drawn` holds (the mapping of scaled rotary positions).
+        drawn = spec.get("test", {}).get("variants", {}).get("drawn", {})
+        config = getattr(module, f"{prefix}Config")(**_config_kwargs(kind, seq2seq, cross_attention), **drawn)
         case = Case(spec["name"], prefix, kind, suffix, "drawn")
         class_name = head.get("class_name", prefix + suffix)
         token_type = spec["embeddings"].get("token_type", False)
@@ -108,7 +110,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {class_name}: {exc}") from None
 
 
-@seed(389)  # a sample that draws every stack kind: a fused or split encoder, a names-layout encoder, a names-layout encoder-decoder, a decoder-only stack and a sublayer encoder-decoder (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
+@seed(412)  # a sample that draws every stack kind: a fused or split encoder, a names-layout encoder, a names-layout encoder-decoder, a decoder-only stack and a sublayer encoder-decoder (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

@@ -1,6 +1,7 @@
 """Config fields the models do not render (`unsupported` in a spec, e.g. Llama's `rope_scaling`, or values outside a
 field's `choices`): only their default (or choices) constructs a config; any other value raises a ValueError naming the
-field, never a model that silently ignores it."""
+field, never a model that silently ignores it. Scaled rotary positions (`position.scaling`): the scalings the models
+do not render raise, those they render give transformers' inverse frequencies and attention factor in every framework."""
 
 import pytest
 
@@ -104,3 +105,74 @@ def test_models_refuse_a_needed_field_left_none(arch, field, framework):
     name = f"{prefix}{arch.prefix}Model"
     with pytest.raises(ValueError, match=rf"{name} cannot be built from this {arch.config_class}: `{field}` is None"):
         getattr(specformers, name)(config)
+
+
+# Architectures whose rotary positions transformers' `rope_scaling` scales (`position.scaling`), and the scalings
+# the models render: each `rope_type` (the legacy key `type` too), YaRN with an explicit attention factor, with its
+# factor from `mscale` / `mscale_all_dim` and with an untruncated ramp.
+SCALED = [a for a in project().architectures if a.names is not None and a.names.rotary_scaling]
+SCALINGS = {
+    "default": {"rope_type": "default"},
+    "linear": {"type": "linear", "factor": 4.0},
+    "llama3": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 32},
+    "yarn": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16},
+    "yarn_attention_factor": {"rope_type": "yarn", "factor": 2.0, "attention_factor": 1.5, "beta_fast": 16.0, "beta_slow": 2.0},
+    "yarn_mscale": {"type": "yarn", "factor": 8.0, "mscale": 1.0, "mscale_all_dim": 0.5, "truncate": False},
+}
+
+
+def test_some_spec_scales_rotary_positions():
+    assert SCALED
+
+
+@pytest.mark.parametrize("arch", SCALED, ids=lambda a: a.name)
+def test_rotary_scaling_refused_unless_rendered(arch):
+    """Scalings whose frequencies depend on the sequence length, unknown types, unknown or missing keys and values that
+    are not numbers raise when the configuration is built; the legacy key `type` is kept and copied to `rope_type`."""
+    import specformers
+
+    config_class = getattr(specformers, arch.config_class)
+    field = arch.names.rotary_scaling
+    assert getattr(config_class(), field) is None
+    assert getattr(config_class(**{field: {"type": "linear", "factor": 2.0}}), field) == {"type": "linear", "factor": 2.0, "rope_type": "linear"}
+    for value, message in (
+        ({"rope_type": "dynamic", "factor": 2.0}, "depends on the sequence length"),
+        ({"rope_type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}, "depends on the sequence length"),
+        ({"rope_type": "ntk", "factor": 2.0}, "must be one of default, linear, llama3, yarn"),
+        ({"factor": 2.0}, "must be one of"),
+        ({"rope_type": "linear", "factor": 2.0, "low_freq_factor": 1.0}, "does not read low_freq_factor"),
+        ({"rope_type": "llama3", "factor": 8.0}, "needs low_freq_factor, high_freq_factor, original_max_position_embeddings"),
+        ({"rope_type": "yarn", "factor": "4"}, "factor must be a number"),
+        ({"rope_type": "linear", "type": "yarn", "factor": 2.0}, "names two types"),
+        ("linear", "must be None or a mapping"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            config_class(**{field: value})
+
+
+@pytest.mark.parametrize("scaling", SCALINGS, ids=str)
+@pytest.mark.parametrize("arch", SCALED, ids=lambda a: a.name)
+def test_rotary_scaling_tables_are_transformers(arch, scaling):
+    """Every framework's inverse frequencies (float32) and attention factor are those transformers' `rope_type`
+    computes for the spec's first test variant with the scaling."""
+    import importlib
+
+    import numpy as np
+    import torch
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    case = next(c for c in cases() if c.arch == arch.name and c.head == "base")
+    value = SCALINGS[scaling]
+    rope_type = value.get("rope_type", value.get("type"))
+    # (Some of transformers' configurations, Cohere's and Granite's, refuse the legacy key `type` alone.)
+    reference = reference_config(case, **{arch.names.rotary_scaling: {**value, "rope_type": rope_type}})
+    expected, expected_factor = ROPE_INIT_FUNCTIONS[rope_type](reference, "cpu")
+    import specformers
+
+    config = getattr(specformers, arch.config_class)(**config_kwargs(case, **{arch.names.rotary_scaling: dict(value)}))
+    package = f"specformers.models.{arch.name}"
+    for framework, module, args in (("torch", f"modeling_{arch.name}", (torch.device("cpu"),)),
+                                    ("tf", f"modeling_tf_{arch.name}", ()), ("flax", f"modeling_flax_{arch.name}", ())):
+        inv_freq, factor = importlib.import_module(f"{package}.{module}").rotary_inverse_frequencies(config, *args)
+        np.testing.assert_allclose(np.asarray(inv_freq), expected.numpy(), rtol=1e-6, atol=0, err_msg=framework)
+        assert factor == expected_factor, framework

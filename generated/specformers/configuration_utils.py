@@ -9,6 +9,7 @@ transformers' `PretrainedConfig`.
 import copy
 import inspect
 import json
+import math
 import os
 from typing import Any, Optional, Union
 
@@ -44,6 +45,112 @@ _COMMON_DEFAULTS = {
     "task_specific_params": None,
     "problem_type": None,
 }
+
+
+# The scalings of rotary positions the models render (`rope_scaling["rope_type"]`, as transformers names them): the
+# keys each requires (numbers), then those it accepts (numbers or None; yarn's `truncate` a bool).
+ROPE_SCALING_KEYS = {
+    "default": ((), ()),
+    "linear": (("factor",), ()),
+    "llama3": (("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"), ()),
+    "yarn": (
+        ("factor",),
+        (
+            "attention_factor",
+            "beta_fast",
+            "beta_slow",
+            "mscale",
+            "mscale_all_dim",
+            "original_max_position_embeddings",
+            "truncate",
+        ),
+    ),
+}
+
+
+def checked_rope_scaling(rope_scaling: Optional[dict]) -> Optional[dict]:
+    """`rope_scaling` as the models read it: None, or a copy of the mapping with its type under `rope_type` (the
+    legacy key `type` accepted, as transformers does). A type whose frequencies depend on the sequence length
+    (`dynamic`, `longrope`), another type, a missing or unknown key or a value that is not a number raises ValueError.
+    """
+    if rope_scaling is None:
+        return None
+    if not isinstance(rope_scaling, dict):
+        raise ValueError(f"rope_scaling must be None or a mapping, got {rope_scaling!r}")
+    if "type" in rope_scaling and "rope_type" in rope_scaling and rope_scaling["type"] != rope_scaling["rope_type"]:
+        raise ValueError(f"rope_scaling={rope_scaling!r} names two types (`type` and `rope_type`): give one")
+    rope_type = rope_scaling.get("rope_type", rope_scaling.get("type"))
+    if rope_type in ("dynamic", "longrope"):
+        raise ValueError(
+            f"rope_scaling={rope_scaling!r} is not supported: {rope_type} scaling depends on the sequence length at run "
+            f"time, which the models do not render (accepted types: {', '.join(ROPE_SCALING_KEYS)})"
+        )
+    if rope_type not in ROPE_SCALING_KEYS:
+        raise ValueError(
+            f"rope_scaling={rope_scaling!r} is not supported: its `rope_type` must be one of {', '.join(ROPE_SCALING_KEYS)}"
+        )
+    required, optional = ROPE_SCALING_KEYS[rope_type]
+    unknown = sorted(set(rope_scaling) - {"rope_type", "type", *required, *optional})
+    if unknown:
+        raise ValueError(
+            f"rope_scaling={rope_scaling!r} is not supported: {rope_type} scaling does not read {', '.join(unknown)} "
+            f"(it reads {', '.join(required + optional) or 'no other key'})"
+        )
+    missing = [key for key in required if rope_scaling.get(key) is None]
+    if missing:
+        raise ValueError(f"rope_scaling={rope_scaling!r}: {rope_type} scaling needs {', '.join(missing)}")
+    for key in required + optional:
+        value = rope_scaling.get(key)
+        if key == "truncate":
+            if not isinstance(value, (bool, type(None))):
+                raise ValueError(f"rope_scaling={rope_scaling!r}: truncate must be a bool, got {value!r}")
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"rope_scaling={rope_scaling!r}: {key} must be a number, got {value!r}")
+    if "factor" in required and rope_scaling["factor"] <= 0:
+        raise ValueError(f"rope_scaling={rope_scaling!r}: factor must be positive")
+    if rope_type == "llama3" and (
+        rope_scaling["low_freq_factor"] <= 0 or rope_scaling["high_freq_factor"] == rope_scaling["low_freq_factor"]
+    ):
+        raise ValueError(
+            f"rope_scaling={rope_scaling!r}: low_freq_factor must be positive and differ from high_freq_factor"
+        )
+    return {**rope_scaling, "rope_type": rope_type}
+
+
+def yarn_parameters(
+    rope_scaling: dict, dim: int, base: float, max_position_embeddings: int
+) -> tuple[float, float, float]:
+    """The scalars of YaRN-scaled rotary positions (`rope_type: yarn`) over `dim` rotated dimensions of base `base`,
+    as transformers computes them: the factor of the cosines and sines (`attention_factor`, else from `factor`,
+    `mscale` and `mscale_all_dim`), then the pair indexes between which the frequencies ramp linearly from the
+    original ones (below `low`) to the interpolated ones (above `high`): those turning `beta_fast` and `beta_slow`
+    times over `original_max_position_embeddings` (else `max_position_embeddings`), rounded outwards unless
+    `truncate` is false."""
+    factor = rope_scaling["factor"]
+
+    def mscale(scale: float, multiplier: float = 1) -> float:
+        return 1.0 if scale <= 1 else 0.1 * multiplier * math.log(scale) + 1.0
+
+    attention_factor = rope_scaling.get("attention_factor")
+    if attention_factor is None:
+        multiplier, multiplier_all_dim = rope_scaling.get("mscale"), rope_scaling.get("mscale_all_dim")
+        if multiplier and multiplier_all_dim:
+            attention_factor = float(mscale(factor, multiplier) / mscale(factor, multiplier_all_dim))
+        else:
+            attention_factor = mscale(factor)
+    length = rope_scaling.get("original_max_position_embeddings") or max_position_embeddings
+
+    def pair_index(rotations: float) -> float:
+        # The (fractional) dimension whose wavelength fits `rotations` times in `length`.
+        return (dim * math.log(length / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+    low, high = pair_index(rope_scaling.get("beta_fast") or 32), pair_index(rope_scaling.get("beta_slow") or 1)
+    if rope_scaling.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001  # a ramp of one step
+    return attention_factor, low, high
 
 
 class PretrainedConfig:

@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class FalconConfig(PretrainedConfig):
@@ -58,8 +58,11 @@ class FalconConfig(PretrainedConfig):
         rope_theta (`float`, *optional*, defaults to 10000.0):
             The base period of the RoPE embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings: not rendered by specformers, so only `None` is accepted (a
-            mapping raises ValueError).
+            Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
+            `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
+            `original_max_position_embeddings`) or `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`). `dynamic` and
+            `longrope` (scalings that depend on the sequence length) and other keys raise ValueError.
         bos_token_id (`int`, *optional*, defaults to 11):
             The id of the "beginning-of-sequence" token.
         eos_token_id (`int`, *optional*, defaults to 11):
@@ -130,10 +133,6 @@ class FalconConfig(PretrainedConfig):
             raise ValueError(
                 f"num_kv_heads={num_kv_heads!r} is not supported (only None or num_attention_heads={num_attention_heads!r}): grouped key/value heads exist only in the new decoder architecture, which is not rendered"
             )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
@@ -152,7 +151,8 @@ class FalconConfig(PretrainedConfig):
         self.bias = bias
         self.max_position_embeddings = max_position_embeddings
         self.rope_theta = rope_theta
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic and longrope scalings are refused).
+        self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.ffn_hidden_size = hidden_size * 4 if ffn_hidden_size is None else ffn_hidden_size
         self.activation = activation
 

@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class PersimmonConfig(PretrainedConfig):
@@ -42,7 +42,11 @@ class PersimmonConfig(PretrainedConfig):
         rope_theta (`float`, *optional*, defaults to 25000.0):
             The base period of the RoPE embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings: not rendered by specformers, so only `None` is accepted.
+            Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
+            `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
+            `original_max_position_embeddings`) or `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`). `dynamic` and
+            `longrope` (scalings that depend on the sequence length) and other keys raise ValueError.
         qk_layernorm (`bool`, *optional*, defaults to True):
             Whether or not to normalize the Queries and Keys after projecting the hidden states (a LayerNorm of each
             head's width, shared by the heads).
@@ -95,10 +99,6 @@ class PersimmonConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -110,7 +110,8 @@ class PersimmonConfig(PretrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic and longrope scalings are refused).
+        self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.qk_layernorm = qk_layernorm
         self.hidden_dropout = hidden_dropout
         self.attention_dropout = attention_dropout

@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class PhiConfig(PretrainedConfig):
@@ -50,8 +50,11 @@ class PhiConfig(PretrainedConfig):
         rope_theta (`float`, *optional*, defaults to 10000.0):
             The base period of the rotary position embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings: not rendered by specformers, so only `None` is accepted (a
-            mapping raises ValueError).
+            Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
+            `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
+            `original_max_position_embeddings`) or `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`). `dynamic` and
+            `longrope` (scalings that depend on the sequence length) and other keys raise ValueError.
         partial_rotary_factor (`float`, *optional*, defaults to 0.5):
             Fraction of each head's dimensions that the rotary position embeddings rotate.
         qk_layernorm (`bool`, *optional*, defaults to False):
@@ -103,10 +106,6 @@ class PhiConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -122,7 +121,8 @@ class PhiConfig(PretrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic and longrope scalings are refused).
+        self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.partial_rotary_factor = partial_rotary_factor
         self.qk_layernorm = qk_layernorm
         self.head_dim = hidden_size // num_attention_heads if head_dim is None else head_dim

@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class Qwen3MoeConfig(PretrainedConfig):
@@ -46,8 +46,11 @@ class Qwen3MoeConfig(PretrainedConfig):
         rope_theta (`float`, *optional*, defaults to 10000.0):
             The base period of the rotary position embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings: not rendered by specformers, so only `None` is accepted (a
-            mapping raises ValueError).
+            Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
+            `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
+            `original_max_position_embeddings`) or `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`). `dynamic` and
+            `longrope` (scalings that depend on the sequence length) and other keys raise ValueError.
         attention_bias (`bool`, *optional*, defaults to False):
             Whether to use a bias in the query, key, value and output projection layers during self-attention.
         use_sliding_window (`bool`, *optional*, defaults to False):
@@ -132,10 +135,6 @@ class Qwen3MoeConfig(PretrainedConfig):
             raise ValueError(
                 f"num_experts={num_experts!r} is not supported (accepted: 1 or more): without experts every layer's feed-forward is the dense MLP (`intermediate_size`), which the models do not render"
             )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -148,7 +147,8 @@ class Qwen3MoeConfig(PretrainedConfig):
         self.rms_norm_eps = rms_norm_eps
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic and longrope scalings are refused).
+        self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.attention_bias = attention_bias
         self.use_sliding_window = use_sliding_window
         self.sliding_window = sliding_window if use_sliding_window else None
