@@ -293,14 +293,15 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize(
-    "arch,head,variant,overrides",
-    [
-        ("albert", "sequence_classification", "groups",
-         dict(num_hidden_layers=1, num_hidden_groups=1, inner_group_num=1, classifier_dropout_prob=0.0)),
-        ("longt5", "conditional_generation", "local", dict(num_layers=1, num_decoder_layers=1, dropout_rate=0.0)),
-    ],
-)
+# `make test`: the encoder; `make test-all`: the encoder-decoder too (each a distributed `fit` in a child process).
+MIRRORED_CASES = [
+    ("albert", "sequence_classification", "groups",
+     dict(num_hidden_layers=1, num_hidden_groups=1, inner_group_num=1, classifier_dropout_prob=0.0)),
+    ("longt5", "conditional_generation", "local", dict(num_layers=1, num_decoder_layers=1, dropout_rate=0.0)),
+]
+
+
+@pytest.mark.parametrize("arch,head,variant,overrides", MIRRORED_CASES if TEST_ALL else MIRRORED_CASES[:1])
 def test_mirrored_fit_matches_one_device(arch, head, variant, overrides):
     """`fit` on the model's own loss under `MirroredStrategy` on 2 replicas: the same step losses and, after 3 SGD
     steps, the same weights as on one device (the loss is scaled per replica as Keras scales its own losses)."""

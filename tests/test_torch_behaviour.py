@@ -11,6 +11,8 @@ import torch
 
 from harness import (
     ATOL,
+    TEST_ALL,
+    distinct_compositions,
     target_vocab_size,
     SMALL_CONFIGS,
     assert_close,
@@ -206,7 +208,12 @@ def test_dropout_active_in_train_mode_only(arch, checkpoint):
 # (d) torch.compile
 
 
-@pytest.mark.parametrize("arch", ENCODER_ARCHS)
+# `make test`: one encoder of each composition (the same components compile to the same graph); `make test-all`: every
+# encoder.
+COMPILE_ARCHS = ENCODER_ARCHS if TEST_ALL else distinct_compositions(ENCODER_ARCHS)
+
+
+@pytest.mark.parametrize("arch", COMPILE_ARCHS)
 def test_compile_fullgraph_matches_eager(arch, checkpoint):
     case = _case(arch, "base")
     config, _, directory = checkpoint(case)
