@@ -422,3 +422,38 @@ def test_further_token_types_of_the_wrong_shape_or_range(case, framework):
     )
     # (1, seq) ids apply to every row, as token types do.
     _call(framework, model, input_ids=_ids(config, BATCH, SEQ), **{task.argument: np.ones((1, SEQ), np.int64)})
+
+
+# Causal-LM decoders of encoder-decoders whose vocabularies may be separate (`embeddings.vocabularies`): the decoder's
+# ids are checked against its own table's rows (the target vocabulary), not `config.vocab_size`.
+SEPARATE_VOCAB_CASES = []
+for _c in cases():
+    _v = ARCHS[_c.arch].spec.embeddings.vocabularies
+    if _v is not None and _c.head == "causal_lm":
+        _kw = config_kwargs(_c)
+        if _kw.get(_v.shared) is False and _kw.get(_v.decoder_size, _kw["vocab_size"]) < _kw["vocab_size"]:
+            SEPARATE_VOCAB_CASES.append(_c)
+
+
+def test_some_decoder_has_a_smaller_target_vocabulary():
+    assert SEPARATE_VOCAB_CASES
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", SEPARATE_VOCAB_CASES, ids=lambda c: c.id)
+def test_decoder_ids_checked_against_the_target_vocabulary(case, framework):
+    import specformers
+
+    vocabularies = ARCHS[case.arch].spec.embeddings.vocabularies
+    kwargs = config_kwargs(case)
+    config = getattr(specformers, ARCHS[case.arch].config_class)(**kwargs)
+    rows = kwargs[vocabularies.decoder_size]
+    model = getattr(specformers, {"torch": "", "tf": "TF", "flax": "Flax"}[framework] + case.class_name("torch"))(config)
+    ok, bad = np.array([[1, 2, rows - 1]]), np.array([[1, 2, rows]])  # `rows` < config.vocab_size
+    if framework == "torch":
+        import torch
+
+        ok, bad = torch.from_numpy(ok), torch.from_numpy(bad)
+    model(input_ids=ok)
+    with pytest.raises(ValueError, match=re.escape(f"input_ids must lie in [0, config.{vocabularies.decoder_size}) = [0, {rows})")):
+        model(input_ids=bad)

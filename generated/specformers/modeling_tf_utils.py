@@ -219,6 +219,7 @@ def check_inputs(
     position_ids=None,
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
+    vocab_field: str = "config.vocab_size",
     max_length_table: str = "",
     position_offset: int = 0,
     encoder_hidden_states=None,
@@ -308,6 +309,7 @@ def check_inputs(
         type_vocab_size=type_vocab_size,
         max_length=max_length,
         max_length_field=max_length_field,
+        vocab_field=vocab_field,
     )
     for _, ids, limit, message in bounds:
         assertions += _check_range(ids, limit, message)

@@ -146,6 +146,7 @@ def check_inputs(
     position_ids: Optional[torch.Tensor] = None,
     max_length: Optional[int] = None,
     max_length_field: str = "max_position_embeddings",
+    vocab_field: str = "config.vocab_size",
     max_length_table: str = "",
     position_offset: int = 0,
     encoder_hidden_states=None,
@@ -193,22 +194,13 @@ def check_inputs(
         type_vocab_size=type_vocab_size,
         max_length=max_length,
         max_length_field=max_length_field,
+        vocab_field=vocab_field,
     )
     for _, ids, limit, message in bounds:
         if ids.numel():
             low, high = (int(v) for v in torch.aminmax(ids))
             if low < 0 or high >= limit:
                 raise ValueError(f"{message}, got values in [{low}, {high}]")
-    return batch_size, seq_length
-    for name, ids, limit, field in (
-        (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
-        (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
-        (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
-    ):
-        if ids is not None and limit is not None and ids.numel():
-            low, high = (int(v) for v in torch.aminmax(ids))
-            if low < 0 or high >= limit:
-                raise ValueError(f"{name} must lie in [0, {field}) = [0, {limit}), got values in [{low}, {high}]")
     return batch_size, seq_length
 
 

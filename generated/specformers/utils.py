@@ -222,12 +222,13 @@ def id_bounds(
     type_vocab_size: Optional[int],
     max_length: Optional[int],
     max_length_field: str,
+    vocab_field: str = "config.vocab_size",
 ) -> list:
     """`(argument name, ids, limit, message)` for every given id tensor with a bound: its values must lie in
     `[0, limit)`; `message` says so (the frameworks add the values found, or raise it from a graph assertion)."""
     bounds = []
     for name, ids, limit, field in (
-        (f"{prefix}input_ids", input_ids, vocab_size, "config.vocab_size"),
+        (f"{prefix}input_ids", input_ids, vocab_size, vocab_field),
         (f"{prefix}token_type_ids", token_type_ids, type_vocab_size, "config.type_vocab_size"),
         (f"{prefix}position_ids", position_ids, max_length, f"config.{max_length_field}"),
     ):

@@ -696,7 +696,12 @@ class FlaxMarianDecoder(nn.Module):
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
-            vocab_size=config.vocab_size,
+            vocab_size=self.vocab_size or config.decoder_vocab_size,
+            vocab_field=(
+                "config.vocab_size"
+                if self.vocab_size or config.decoder_vocab_size == config.vocab_size
+                else "config.decoder_vocab_size"
+            ),
             embedding_size=config.hidden_size,
             prefix="decoder_",
             past_length=past_length,

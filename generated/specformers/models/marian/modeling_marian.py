@@ -452,7 +452,12 @@ class MarianDecoder(nn.Module):
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
-            vocab_size=self.config.vocab_size,
+            vocab_size=self.embed_tokens.num_embeddings,
+            vocab_field=(
+                "config.vocab_size"
+                if self.embed_tokens.num_embeddings == self.config.vocab_size
+                else "config.decoder_vocab_size"
+            ),
             embedding_size=self.config.hidden_size,
             prefix="decoder_",
             past_length=past_length,

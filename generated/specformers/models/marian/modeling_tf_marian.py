@@ -617,7 +617,12 @@ class TFMarianDecoder(TFCompositeLayer):
             batch_size, seq_length, input_ids, _, position_ids = check_inputs(
                 input_ids,
                 inputs_embeds,
-                vocab_size=self.config.vocab_size,
+                vocab_size=self.embed_tokens.input_dim,
+                vocab_field=(
+                    "config.vocab_size"
+                    if self.embed_tokens.input_dim == self.config.vocab_size
+                    else "config.decoder_vocab_size"
+                ),
                 embedding_size=self.config.hidden_size,
                 prefix="decoder_",
                 past_length=past_length,
