@@ -42,6 +42,7 @@ from ...modeling_flax_utils import (
     question_answering_loss,
     sequence_classification_loss,
 )
+from ...utils import attribute_rate
 from .configuration_llama import LlamaConfig
 
 
@@ -559,7 +560,7 @@ class FlaxLlamaForTokenClassificationModule(nn.Module):
     def setup(self):
         config = self.config
         self.model = FlaxLlamaModule(config, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=0.1)
+        self.dropout = nn.Dropout(rate=attribute_rate(config, ("classifier_dropout", "hidden_dropout"), 0.1))
         self.score = partitioned_dense(
             config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )

@@ -28,6 +28,7 @@ from ...modeling_utils import (
     check_inputs,
     mask_value,
 )
+from ...utils import attribute_rate
 from .configuration_llama import LlamaConfig
 
 
@@ -628,7 +629,7 @@ class LlamaForTokenClassification(LlamaPreTrainedModel):
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
         self.model = LlamaModel(config)
-        self.dropout = nn.Dropout(0.1)
+        self.dropout = nn.Dropout(attribute_rate(config, ("classifier_dropout", "hidden_dropout"), 0.1))
         self.score = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 

@@ -38,6 +38,7 @@ from ...modeling_tf_utils import (
     shape_list,
     unpack_inputs,
 )
+from ...utils import attribute_rate
 from .configuration_llama import LlamaConfig
 
 
@@ -883,7 +884,7 @@ class TFLlamaForTokenClassification(TFLlamaPreTrainedModel):
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.model = TFLlamaMainLayer(config, name="model")
-        self.dropout = keras.layers.Dropout(0.1)
+        self.dropout = keras.layers.Dropout(attribute_rate(config, ("classifier_dropout", "hidden_dropout"), 0.1))
         self.score = keras.layers.Dense(
             config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="score"
         )

@@ -41,6 +41,7 @@ from ...modeling_flax_utils import (
     question_answering_loss,
     sequence_classification_loss,
 )
+from ...utils import attribute_rate
 from .configuration_mistral import MistralConfig
 
 
@@ -535,7 +536,7 @@ class FlaxMistralForTokenClassificationModule(nn.Module):
     def setup(self):
         config = self.config
         self.model = FlaxMistralModule(config, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=0.1)
+        self.dropout = nn.Dropout(rate=attribute_rate(config, ("classifier_dropout", "hidden_dropout"), 0.1))
         self.score = partitioned_dense(
             config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )

@@ -27,6 +27,7 @@ from ...modeling_utils import (
     check_inputs,
     mask_value,
 )
+from ...utils import attribute_rate
 from .configuration_mistral import MistralConfig
 
 
@@ -604,7 +605,7 @@ class MistralForTokenClassification(MistralPreTrainedModel):
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
         self.model = MistralModel(config)
-        self.dropout = nn.Dropout(0.1)
+        self.dropout = nn.Dropout(attribute_rate(config, ("classifier_dropout", "hidden_dropout"), 0.1))
         self.score = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
