@@ -1280,6 +1280,13 @@ class _Context:
                 raise self.fail(self._implicit_default(name, loc), loc)
             raise self.fail(f"config field {name!r} is not declared under `config.fields`" + _suggest(name, sorted(self.known)), loc)
 
+    def typed_field(self, name: str, loc: list, kind: str) -> Optional[Any]:
+        """`need_field(name, loc)`, then the declared field `name` (through `attribute_map`) when its type is not
+        `kind` (the caller words the error), else None."""
+        self.need_field(name, loc)
+        declared = self.fields.get(self.spec.config.attribute_map.get(name, name))
+        return declared if declared is not None and declared.type != kind else None
+
     def _implicit_default(self, name: str, loc: list) -> str:
         """The message for an unwritten key whose default names config field `name`, which the spec lacks: the
         default, then what may be written instead (a number, where the key takes one)."""
@@ -1437,9 +1444,7 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         need_field("type_vocab_size", ["embeddings", "token_type"])
     if emb.vocabularies is not None:
         loc = ["embeddings", "vocabularies"]
-        need_field(emb.vocabularies.shared, loc + ["shared"])
-        flag_field = fields.get(spec.config.attribute_map.get(emb.vocabularies.shared, emb.vocabularies.shared))
-        if flag_field is not None and flag_field.type != "bool":
+        if (flag_field := c.typed_field(emb.vocabularies.shared, loc + ["shared"], "bool")) is not None:
             raise fail(f"`shared` names a boolean config field (one vocabulary matrix for both stacks when true), not the {flag_field.type} field {emb.vocabularies.shared!r}: declare one (`type: bool`, e.g. `share_encoder_decoder_embeddings`) and name it", loc + ["shared"])
         need_field(emb.vocabularies.decoder_size, loc + ["decoder_size"])
         size_field = fields.get(spec.config.attribute_map.get(emb.vocabularies.decoder_size, emb.vocabularies.decoder_size))
@@ -1447,9 +1452,7 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
             raise fail(f"`decoder_size` names the int config field of the decoder's vocabulary size (None only with `default_from: vocab_size`), not {'the optional ' if size_field.optional else 'the '}{size_field.type} field {emb.vocabularies.decoder_size!r}: declare one (`type: int`, e.g. `decoder_vocab_size`) and name it", loc + ["decoder_size"])
     if emb.task_type is not None:
         loc = ["embeddings", "task_type"]
-        need_field(emb.task_type.flag, loc + ["flag"])
-        flag_field = fields.get(spec.config.attribute_map.get(emb.task_type.flag, emb.task_type.flag))
-        if flag_field is not None and flag_field.type != "bool":
+        if (flag_field := c.typed_field(emb.task_type.flag, loc + ["flag"], "bool")) is not None:
             raise fail(f"`flag` names a boolean config field (the table exists when true), not the {flag_field.type} field {emb.task_type.flag!r}", loc + ["flag"])
         need_field(emb.task_type.size, loc + ["size"])
         if emb.task_type.argument in _EMBEDDING_INPUTS:
@@ -1458,13 +1461,9 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
             raise fail(f"`path` names the table's attribute in the embeddings module: {emb.task_type.path!r} is another module's (write e.g. `task_type_embeddings`)", loc + ["path"])
     if emb.token_dropout is not None:
         loc = ["embeddings", "token_dropout"]
-        need_field(emb.token_dropout.flag, loc + ["flag"])
-        flag_field = fields.get(spec.config.attribute_map.get(emb.token_dropout.flag, emb.token_dropout.flag))
-        if flag_field is not None and flag_field.type != "bool":
+        if (flag_field := c.typed_field(emb.token_dropout.flag, loc + ["flag"], "bool")) is not None:
             raise fail(f"`flag` names a boolean config field (token dropout when true), not the {flag_field.type} field {emb.token_dropout.flag!r}", loc + ["flag"])
-        need_field(emb.token_dropout.token, loc + ["token"])
-        token_field = fields.get(spec.config.attribute_map.get(emb.token_dropout.token, emb.token_dropout.token))
-        if token_field is not None and token_field.type != "int":
+        if (token_field := c.typed_field(emb.token_dropout.token, loc + ["token"], "int")) is not None:
             raise fail(f"`token` names the int config field of the token id whose embeddings are zeroed, not the {token_field.type} field {emb.token_dropout.token!r}", loc + ["token"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
