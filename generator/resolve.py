@@ -808,7 +808,7 @@ ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
 _BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads"})
-_MODEL_ATTRIBUTES = frozenset({"config", "dropout", "layerdrop", "embed_scale", "is_decoder"})
+_MODEL_ATTRIBUTES = frozenset({"config", "dropout", "layerdrop", "embed_scale", "is_decoder", "relative_positions", "relative_positions_encoding"})
 _HEAD_ATTRIBUTES = frozenset({"config", "activation", "dropout"})
 
 
@@ -1432,6 +1432,8 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         raise fail("`position_accessors` are rendered only in names-layout encoders with a position table and in names-layout encoder-decoder stacks with `sinusoidal: true`; remove `position_accessors`", ["embeddings", "position_accessors"])
     if emb.position_accessors and kind == support.NAMES_ENCODER_DECODER and (emb.sinusoidal_layout == "fairseq" or emb.position_padding_idx is not None):
         raise fail("`position_accessors` recompute interleaved or halves sinusoids counted from 0: remove `position_accessors` (fairseq's table and positions past a padding index have none)", ["embeddings", "position_accessors"])
+    if emb.sinusoidal is not None and emb.position != "absolute":
+        raise fail("fixed sinusoidal positions fill the absolute position table, which this spec does not have: write `embeddings.position: absolute` or remove `sinusoidal`", ["embeddings", "sinusoidal"])
     if emb.sinusoidal is None and emb.sinusoidal_layout != "interleaved":
         raise fail("`sinusoidal_layout` places the sines and cosines of fixed sinusoidal positions: set `sinusoidal` or remove `sinusoidal_layout`", ["embeddings", "sinusoidal_layout"])
     if isinstance(emb.sinusoidal, str):

@@ -500,7 +500,14 @@ class RotaryPosition(Strict):
 
 
 class RelativeFunctionalPosition(Strict):
-    """Fixed sinusoidal relative-position table added to attention scores (q·R) and to the attention output (p·R)."""
+    """Fixed sinusoidal relative-position table added to attention scores (q·R) and to the attention output (p·R).
+
+    `R[i, j]` is row `clip(j - i, -M, M) + M` of a sinusoid table of head_dim columns (sines and cosines interleaved),
+    `M = config.<max_relative_position>`: a constant the stack computes once for `config.max_position_embeddings`
+    positions and shares with every layer (never a parameter, never saved). Rendered in `fused | split` encoders and in
+    names-layout encoders (`embeddings.position: none`), where a stack doubling as a decoder continues the queries'
+    positions after the cached keys and its cross-attention adds `R` of the decoder's positions against the encoder's.
+    """
 
     template: ClassVar[str] = "positions/relative_functional.jinja"
     kind: Literal["relative_functional"]

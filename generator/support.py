@@ -21,7 +21,8 @@ An encoder stack with `attention.layout: names` is rendered by the same names-la
 bidirectional (no cache), post-norm or pre-norm (then ending with a final norm), with or without a norm after the
 embeddings, its module paths the spec's `names`, its positions rotary or learned absolute ones counted from 0 or past
 a padding index (`embeddings.position_padding_idx`), the latter optionally with a bucketed relative bias the stack
-owns (`position.owner: stack`). Its rules are those of the kind ``names-layout encoder`` (`rule_kind`).
+owns (`position.owner: stack`), or functional relative positions (`position.kind: relative_functional`, also in a
+stack doubling as a decoder, its cache and cross-attention included). Its rules are those of the kind ``names-layout encoder`` (`rule_kind`).
 
 A field whose value the stack kind would ignore or render wrongly is an error naming the field and what to write
 instead, so that a spec author never learns of an unsupported combination from a crash of generated code. Each rule
@@ -165,7 +166,7 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: a names-layout encoder is bidirectional; sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(NAMES_ENCODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after the last block)"),
-    Rule(NAMES_ENCODER, "position", (_ABSENT, "rotary", "bucketed_bias"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias the stack owns (`kind: bucketed_bias, owner: stack, ...`), or rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`)"),
+    Rule(NAMES_ENCODER, "position", (_ABSENT, "rotary", "bucketed_bias", "relative_functional"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias the stack owns (`kind: bucketed_bias, owner: stack, ...`), rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`) or functional relative (`kind: relative_functional, max_relative_position: <config field>`, with `embeddings.position: none`)"),
     Rule(NAMES_ENCODER, "position.owner", (_ABSENT, "stack"), "the stack owns the bucketed bias (the `names` role `position.bias`) and adds it in every layer: write `owner: stack`"),
     Rule(NAMES_ENCODER, "embeddings.token_type", (False, True, "word"), "write `token_type: true` (a table of `config.type_vocab_size` rows, the `names` role `embeddings.token_type`), `token_type: word` (rows of the word embeddings) or `token_type: false`"),
     Rule(NAMES_ENCODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
@@ -541,7 +542,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
         ("attention.qk_norm", (False,), "a cross-attention is rendered without norms of the queries and keys: remove `qk_norm` or `cross_module`"),
         ("attention.output_dropout", (True,), "a cross-attention's output is rendered through the feed-forward's dropout: remove `output_dropout` or `cross_module`"),
     )),
-    (NAMES_ENCODER, "decoder", "position", (_ABSENT,), "an encoder that doubles as a decoder is rendered with learned absolute positions only (a stack-owned bucketed bias and rotary positions are computed for a bidirectional pass without a cache): remove `decoder` or `position`"),
+    (NAMES_ENCODER, "decoder", "position", (_ABSENT, "relative_functional"), "an encoder that doubles as a decoder is rendered with learned absolute or functional relative positions only (a stack-owned bucketed bias and rotary positions are computed for a bidirectional pass without a cache): remove `decoder`, or `position`, or write `position: {kind: relative_functional, ...}`"),
     (NAMES_ENCODER, "decoder", "attention.decoder_mask", (False,), "`decoder` already makes the self-attention causal under `config.is_decoder` (with a cache): remove `decoder_mask`"),
     (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER)),

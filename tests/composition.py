@@ -1015,6 +1015,14 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         test = _draw_scaling(draw, spec["position"], fields)
         if test:
             spec["test"] = test
+    # Drawn last (NEZHA): functional relative positions instead of the position table (a fixed sinusoid table of the
+    # clipped distances, added to every layer's scores and context), also in a stack doubling as a decoder (the queries
+    # after the cached keys; the cross-attention against the encoder's positions).
+    if "position" not in spec and "sinusoidal" not in embeddings and "position_padding_idx" not in embeddings and draw(st.booleans()):
+        del names["embeddings.position"]
+        embeddings["position"] = "none"
+        fields.append(_field("max_relative_position", "int", draw(st.sampled_from([3, 8]))))
+        spec["position"] = {"kind": "relative_functional", "max_relative_position": "max_relative_position"}
     return spec
 
 
