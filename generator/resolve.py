@@ -169,6 +169,8 @@ class Leaf:
     roles: tuple[str, ...]
     when: Optional[str] = None  # the boolean config field without which the module does not exist (None: always)
     unless: Optional[str] = None  # the boolean config field with which the module does not exist (None: always)
+    # The int config field whose value must differ from hidden_size for the module to exist (None: always).
+    differs: Optional[str] = None
 
     @property
     def is_leaf(self) -> bool:
@@ -177,6 +179,8 @@ class Leaf:
     @property
     def condition(self) -> Optional[str]:
         """The Python condition over `config` under which the module exists (None: always)."""
+        if self.differs:
+            return f"config.{self.differs} != config.hidden_size"
         return f"config.{self.when}" if self.when else f"not config.{self.unless}" if self.unless else None
 
 
@@ -287,6 +291,16 @@ class Names:
     shared_expert: Optional[Container] = None
     # Rotary inverse frequencies held as a saved buffer (`position.buffer`): the module's path inside each block.
     rotary_buffer: Optional[str] = None
+    # The fixed sinusoidal table the rotations read (`position.table`, the role `position.table`): its path in the
+    # base model, and whether checkpoints hold it (`saved`).
+    rotary_table: Optional[str] = None
+    rotary_table_saved: bool = False
+    # `position.rotary_value`: the boolean config field with which the values are rotated too.
+    rotary_value: Optional[str] = None
+    # The config field of the embeddings' width (`embeddings.size`), and the role `embeddings.projection`: the Linear
+    # to hidden_size, built when that width differs from hidden_size (None: embeddings hidden_size wide).
+    embedding_size: str = "hidden_size"
+    embeddings_projection: Optional[str] = None
     # Linears the base model holds but never calls (`held`): their paths and input widths.
     held: tuple[Leaf, ...] = ()
 
@@ -770,8 +784,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
             raise fail(f"the `dense_act` classification head is the module `classifier` (`dense`, `out_proj`): remove `{key}`", loc + [key])
     if h.kind != "sequence_classification" and h.style is not None:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
-    if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled"):
-        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice (`summary: first_token`) or the pooler's output (`summary: pooled`, with a `pooler`): write one of them", loc + ["summary"])
+    if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled", "last_token"):
+        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice (`summary: first_token`), its last position (`summary: last_token`, padding or not) or the pooler's output (`summary: pooled`, with a `pooler`): write one of them", loc + ["summary"])
     if h.kind != "multiple_choice" and h.summary is not None:
         raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
     if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary)):
@@ -793,8 +807,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
 
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
-MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm",
-               "position.bias")
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "embeddings.projection",
+               "layers", "final_norm", "position.bias", "position.table")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
                "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate")
@@ -885,6 +899,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
+    rotary_table = spec.position.table if isinstance(spec.position, schema.RotaryPosition) else None
     # A names-layout encoder's cross-attention module (its roles `cross_attention.*` are paths inside it).
     names_cross = spec.attention.cross_module if not seq2seq else None
     # A mixture of experts' shared expert (`feed_forward.experts.shared`).
@@ -907,6 +922,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "attention.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
         "ffn.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
+        "position.table": (rotary_table is not None, "`position: {kind: rotary, table: saved | computed}`"),
+        "embeddings.projection": (spec.embeddings.size != "hidden_size", "`embeddings.size: <int config field>` (embeddings of another width than hidden_size)"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES},
@@ -924,6 +941,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                 del roles[role]
                 continue
             raise fail(f"the role `{role}` is rendered only with {condition}: remove it", ["names", role])
+    if "embeddings.projection" in needed and spec.lm_head is not None and spec.lm_head.layout in ("names", "flat"):
+        raise fail(f"an LM head of `layout: {spec.lm_head.layout}` projects hidden_size-wide states onto the word embeddings, which are `config.{spec.embeddings.size}` wide: write `lm_head.layout: transform` (its `dense` maps hidden_size to the embeddings' width) or remove `size`", ["embeddings", "size"])
     missing = [r for r in needed if r not in roles]
     if missing:
         raise fail(f"`names` lacks the roles {', '.join(missing)}: give each a module path (or a `preset` that does)", ["names"])
@@ -999,18 +1018,29 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                     raise fail(f"`{path}` ({item.roles[0]}) holds parameters and cannot also contain `{other}`", ["names", item.roles[0]])
 
     model_leaves: dict[str, Leaf] = {}
-    add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", hidden, False)
+    # The embeddings' width: hidden_size, or (`embeddings.size`) a field of its own, projected to hidden_size by the
+    # role `embeddings.projection` when the two differ.
+    embedding_size = spec.config.attribute_map.get(spec.embeddings.size, spec.embeddings.size)
+    width = f"config.{embedding_size}" if spec.embeddings.size != "hidden_size" else hidden
+    add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", width, False)
     if "embeddings.position" in needed:
         positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
-        add(model_leaves, ("embeddings.position",), "embedding", positions, hidden, False)
+        add(model_leaves, ("embeddings.position",), "embedding", positions, width, False)
     if "embeddings.token_type" in needed:
-        add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", hidden, False)
+        add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", width, False)
     if "embeddings.norm" in needed:
-        add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, norm_bias)
+        add(model_leaves, ("embeddings.norm",), norm_kind, width, width, norm_bias)
+    if "embeddings.projection" in needed:
+        # A Linear from the embeddings' width to hidden_size, built only when the two differ.
+        add(model_leaves, ("embeddings.projection",), "linear", width, hidden, True)
+        model_leaves[roles["embeddings.projection"]] = replace(model_leaves[roles["embeddings.projection"]], differs=embedding_size)
     add(model_leaves, ("layers",), "layers", "", "", False)
     if "position.bias" in needed:
         # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
         add(model_leaves, ("position.bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
+    if "position.table" in needed:
+        # The rotary positions' fixed sinusoidal table: a row of one head's width per position.
+        add(model_leaves, ("position.table",), "rotary_table", "config.max_position_embeddings", head_dim, False)
     if "final_norm" in needed:
         add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, norm_bias, unless=spec.norm.final_unless)
     declared_ints = {f.name for f in spec.config.fields if f.type == "int" and not f.optional} | {
@@ -1184,6 +1214,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
         position_bias=roles.get("position.bias") if "position.bias" in needed else None,
         rotary_buffer=buffer,
+        rotary_table=roles["position.table"] if "position.table" in needed else None,
+        rotary_table_saved=rotary_table == "saved",
+        rotary_value=spec.config.attribute_map.get(spec.position.rotary_value, spec.position.rotary_value) if isinstance(spec.position, schema.RotaryPosition) and spec.position.rotary_value else None,
+        embedding_size=embedding_size,
+        embeddings_projection=roles["embeddings.projection"] if "embeddings.projection" in needed else None,
         held=tuple(model_leaves[h.path] for h in spec.held),
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
         token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
@@ -1680,9 +1715,18 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             raise fail("rotary positions of a names-layout stack need `theta: <config field>` (the base of the inverse frequencies, e.g. `rope_theta`) or a fixed base (`theta: 10000.0`)", ["position"])
         if spec.position.fraction is not None and spec.position.dims is not None:
             raise fail("give the rotated part of each head once: `fraction: <float field>` or `dims: <int field>`, not both", ["position", "dims"])
-        for key in ("table_path", "rotary_value"):
-            if getattr(spec.position, key) is not None:
-                raise fail(f"remove `{key}`: names-layout rotary positions have no table module (they are computed from `theta`)", ["position", key])
+        if spec.position.table_path is not None:
+            raise fail("remove `table_path`: a names-layout rotary table is the `names` role `position.table` (with `table: saved | computed`)", ["position", "table_path"])
+        if spec.position.rotary_value is not None:
+            if (value_field := c.typed_field(spec.position.rotary_value, ["position", "rotary_value"], "bool")) is not None:
+                raise fail(f"`rotary_value` names a boolean config field (the values rotated too when true), not the {value_field.type} field {spec.position.rotary_value!r}", ["position", "rotary_value"])
+        if spec.position.table is not None:
+            for key in ("fraction", "dims", "scaling", "layers"):
+                if getattr(spec.position, key) is not None:
+                    raise fail(f"remove `{key}` or `table`: the sinusoidal table spans each head's whole width with one unscaled base, in every layer", ["position", key])
+            if spec.position.theta_by_layer_type:
+                raise fail("remove `theta_by_layer_type` or `table`: the sinusoidal table has one base for every layer", ["position", "theta_by_layer_type"])
+            need_field("max_position_embeddings", ["position", "table"])
         if isinstance(spec.position.theta, str):
             need_field(spec.position.theta, ["position", "theta"])
         need_field(spec.position.fraction, ["position", "fraction"])
@@ -1720,6 +1764,8 @@ def _resolve_position(c: _Context) -> _PositionResolved:
         for key in ("theta", "fraction", "dims", "scaling"):
             if getattr(rotary, key) is not None:
                 raise fail(f"remove `{key}`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", key])
+        if rotary.table is not None:
+            raise fail("remove `table`: it gives names-layout rotary positions a table module; these read the table at `table_path`", ["position", "table"])
         if rotary.pairing != "halves":
             raise fail("remove `pairing`: it chooses the pairs of names-layout rotary positions; these rotate the pairs of the table at `table_path`", ["position", "pairing"])
         if rotary.table_path is None:
@@ -1754,7 +1800,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
         position_table = "the position-embedding table"
-    elif rotary is not None:
+    elif rotary is not None or (isinstance(spec.position, schema.RotaryPosition) and spec.position.table is not None):
         position_table = "the rotary sinusoidal table"
     elif spec.position is None and emb.position == "none" and names_layout:
         raise fail("a names-layout stack without position embeddings needs `position: {kind: rotary, theta: <config field>}`", ["embeddings", "position"])

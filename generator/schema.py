@@ -462,8 +462,18 @@ class RotaryPosition(Strict):
     kind: Literal["rotary"]
     # fused | split encoders: the module of the sinusoidal table (`<encoder>.<attr>`).
     table_path: Optional[DottedPath] = None
-    # fused | split encoders: a boolean config field; when set, the values are rotated too.
+    # fused | split and names-layout encoders: a boolean config field; when set, the values are rotated too (after
+    # the queries and keys, before the cache; never in a cross-attention).
     rotary_value: Optional[FieldName] = None
+    # names-layout encoders: the rotations read a fixed sinusoidal table module at the `names` role `position.table`
+    # (`max_position_embeddings` rows of one head's width: the sines `sin(p * theta^(-2k / head_dim))` in the first
+    # half of row p, the cosines in the second, computed in float64 then cast to float32), computed once
+    # per forward by the stack for the positions 0.. (after the cached length) and passed to every block; the input
+    # length is bounded by its rows. `saved`: checkpoints hold it as `<path>.weight` (a PyTorch buffer in the state
+    # dict; TensorFlow and Flax compute it, write it on save and skip it on load);
+    # `computed`: a constant left out of checkpoints. Not with `fraction`, `dims`, `scaling`, `layers` or
+    # `theta_by_layer_type` (the table spans each head's width with one base).
+    table: Optional[Literal["saved", "computed"]] = None
     # names layout: rotary positions without a module, inverse frequencies `theta ** (-2i / dim)` from the config field
     # `theta` (e.g. `rope_theta`) or a fixed base (`10000.0`), over the first `fraction` or `dims` (absent: all) of
     # each head's dimensions.

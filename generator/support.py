@@ -475,6 +475,22 @@ RULES += tuple(
         ("ignore_unexpected", ([],), "remove `ignore_unexpected`: checkpoint entries dropped on load by a spec's patterns exist only in names-layout encoders"),
     )
 )
+# A rotary sinusoidal table module (`position.table`): in names-layout encoders only.
+RULES += tuple(
+    Rule(kind, "position.table", (_ABSENT,), "remove `table`: a rotary sinusoidal table module at a `names` role exists only in names-layout encoders (fused | split encoders name theirs with `table_path`)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
+)
+# Values rotated too (`position.rotary_value`): encoders only.
+RULES += tuple(
+    Rule(kind, "position.rotary_value", (_ABSENT,), "remove `rotary_value`: values rotated with the queries and keys exist only in encoder stacks and names-layout encoders")
+    for kind in RULE_KINDS if kind not in (ENCODER, NAMES_ENCODER)
+)
+# Embeddings of another width than hidden_size (`embeddings.size`): not in names-layout encoder-decoder and
+# decoder-only stacks.
+RULES += tuple(
+    Rule(kind, "embeddings.size", ("hidden_size",), "remove `size`: embeddings of another width than hidden_size exist only in encoder stacks and names-layout encoders")
+    for kind in (NAMES_ENCODER_DECODER, DECODER_ONLY)
+)
 # Scaled rotary positions (`position.scaling`): names-layout stacks computing the rotation from `theta` (decoder-only
 # stacks and names-layout encoders); fused | split encoders read a sinusoidal table.
 RULES += tuple(
@@ -542,7 +558,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
         ("attention.qk_norm", (False,), "a cross-attention is rendered without norms of the queries and keys: remove `qk_norm` or `cross_module`"),
         ("attention.output_dropout", (True,), "a cross-attention's output is rendered through the feed-forward's dropout: remove `output_dropout` or `cross_module`"),
     )),
-    (NAMES_ENCODER, "decoder", "position", (_ABSENT, "relative_functional"), "an encoder that doubles as a decoder is rendered with learned absolute or functional relative positions only (a stack-owned bucketed bias and rotary positions are computed for a bidirectional pass without a cache): remove `decoder`, or `position`, or write `position: {kind: relative_functional, ...}`"),
+    (NAMES_ENCODER, "decoder", "position", (_ABSENT, "rotary", "relative_functional"), "an encoder that doubles as a decoder is rendered with learned absolute, rotary or functional relative positions (a stack-owned bucketed bias is computed for a bidirectional pass without a cache): remove `decoder` or `position`"),
     (NAMES_ENCODER, "decoder", "attention.decoder_mask", (False,), "`decoder` already makes the self-attention causal under `config.is_decoder` (with a cache): remove `decoder_mask`"),
     (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER)),

@@ -966,30 +966,7 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     # key/value cache), its blocks with a cross-attention (`crossattention.*`, built with `add_cross_attention`) where
     # the self-attention is the plain one, and a causal LM on the `transform` / `flat` LM head.
     if "position" not in spec and draw(st.booleans()):
-        spec["decoder"] = {"causal": True, "cache": True}
-        fields.append(_field("use_cache", "bool", True))
-        if feed_forward.get("dropout", "set") is not None and draw(st.booleans()):
-            # The cross-attention is the block's second attention sublayer, as in names-layout encoder-decoders: the
-            # self-attention then plain too (three Linear projections hidden_size / heads wide, as many key/value
-            # heads as query heads, no norms of the queries and keys, its output through the feed-forward's dropout).
-            if fused:
-                path = names["attention.query"]
-                box = path.rsplit(".", 1)[0] + "." if "." in path else ""
-                names.update({f"attention.{role}": f"{box}{role[0]}_proj" for role in ("query", "key", "value")})
-            for key in ("head_dim", "kv_heads", "multi_query", "qk_norm", "qk_norm_scope", "fused_order"):
-                attention.pop(key, None)
-            fields[:] = [f for f in fields if f["name"] not in ("head_dim", "num_key_value_heads", "multi_query", "use_qk_norm")]
-            names.pop("attention.q_norm", None)
-            names.pop("attention.k_norm", None)
-            attention.update(projection="linear", output_dropout=True, cross_module="crossattention")
-            if spec["norm"]["placement"] == "pre":
-                names["cross_attention.norm"] = "crossattention.ln"
-            else:
-                names["cross_attention.norm"] = "crossattention.output.LayerNorm"
-            names.update({"cross_attention.query": "crossattention.self.query", "cross_attention.key": "crossattention.self.key",
-                          "cross_attention.value": "crossattention.self.value", "cross_attention.output": "crossattention.output.dense"})
-        if spec.get("lm_head", {}).get("layout") in ("transform", "flat") and draw(st.booleans()):
-            heads.append({"kind": "causal_lm", "labels_disable_cache": draw(st.booleans())})
+        _names_encoder_decoder_mode(draw, spec, names, fields, attention, feed_forward, heads, fused)
     # Drawn last: the feed-forward output added without dropout where the attention output has it (XLM-RoBERTa-XL),
     # and the token classifier's loss over the attended tokens only.
     if attention["output_dropout"] and feed_forward.get("dropout", "set") is not None and draw(st.booleans()):
@@ -1015,6 +992,26 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         test = _draw_scaling(draw, spec["position"], fields)
         if test:
             spec["test"] = test
+    # Drawn after them (RoFormer): rotary positions read from a fixed sinusoidal table module (the role
+    # `position.table`, held in checkpoints or computed), the values rotated too as a config flag says, and the
+    # encoder doubling as a decoder with rotary positions (continuing after the cached length).
+    position = spec.get("position", {})
+    if position.get("kind") == "rotary":
+        if "fraction" not in position and "scaling" not in position and draw(st.booleans()):
+            position["table"] = draw(st.sampled_from(["saved", "computed"]))
+            names["position.table"] = draw(st.sampled_from(["embed_positions", "rotary_table"]))
+        if draw(st.booleans()):
+            fields.append(_field("rotary_value", "bool", draw(st.booleans())))
+            position["rotary_value"] = "rotary_value"
+        if "decoder" not in spec and draw(st.booleans()):
+            _names_encoder_decoder_mode(draw, spec, names, fields, attention, feed_forward, heads, fused)
+    # Embeddings of a width of their own (a config field, drawn equal to hidden_size or not), projected to hidden_size
+    # by the role `embeddings.projection` when the two differ; the LM heads of `names` and `flat` layout read
+    # hidden_size-wide word embeddings, so only without them.
+    if spec.get("lm_head", {}).get("layout") not in ("names", "flat") and draw(st.booleans()):
+        fields.append(_field("embedding_size", "int", draw(st.sampled_from([HIDDEN // 2, HIDDEN]))))
+        embeddings["size"] = "embedding_size"
+        names["embeddings.projection"] = "embeddings_project"
     # Drawn last (NEZHA): functional relative positions instead of the position table (a fixed sinusoid table of the
     # clipped distances, added to every layer's scores and context), also in a stack doubling as a decoder (the queries
     # after the cached keys; the cross-attention against the encoder's positions).
@@ -1024,6 +1021,36 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         fields.append(_field("max_relative_position", "int", draw(st.sampled_from([3, 8]))))
         spec["position"] = {"kind": "relative_functional", "max_relative_position": "max_relative_position"}
     return spec
+
+
+def _names_encoder_decoder_mode(draw, spec: dict, names: dict, fields: list, attention: dict, feed_forward: dict, heads: list, fused: bool) -> None:
+    """A names-layout encoder doubling as a decoder (`config.is_decoder`: causal, a key/value cache), its blocks with
+    a cross-attention (`crossattention.*`, built with `add_cross_attention`) where the self-attention is the plain
+    one, and a causal LM on the `transform` / `flat` LM head."""
+    spec["decoder"] = {"causal": True, "cache": True}
+    fields.append(_field("use_cache", "bool", True))
+    if feed_forward.get("dropout", "set") is not None and draw(st.booleans()):
+        # The cross-attention is the block's second attention sublayer, as in names-layout encoder-decoders: the
+        # self-attention then plain too (three Linear projections hidden_size / heads wide, as many key/value
+        # heads as query heads, no norms of the queries and keys, its output through the feed-forward's dropout).
+        if fused:
+            path = names["attention.query"]
+            box = path.rsplit(".", 1)[0] + "." if "." in path else ""
+            names.update({f"attention.{role}": f"{box}{role[0]}_proj" for role in ("query", "key", "value")})
+        for key in ("head_dim", "kv_heads", "multi_query", "qk_norm", "qk_norm_scope", "fused_order"):
+            attention.pop(key, None)
+        fields[:] = [f for f in fields if f["name"] not in ("head_dim", "num_key_value_heads", "multi_query", "use_qk_norm")]
+        names.pop("attention.q_norm", None)
+        names.pop("attention.k_norm", None)
+        attention.update(projection="linear", output_dropout=True, cross_module="crossattention")
+        if spec["norm"]["placement"] == "pre":
+            names["cross_attention.norm"] = "crossattention.ln"
+        else:
+            names["cross_attention.norm"] = "crossattention.output.LayerNorm"
+        names.update({"cross_attention.query": "crossattention.self.query", "cross_attention.key": "crossattention.self.key",
+                      "cross_attention.value": "crossattention.self.value", "cross_attention.output": "crossattention.output.dense"})
+    if spec.get("lm_head", {}).get("layout") in ("transform", "flat") and draw(st.booleans()):
+        heads.append({"kind": "causal_lm", "labels_disable_cache": draw(st.booleans())})
 
 
 def _qk_norm(draw, names: dict, fields: list, attention: dict) -> None:
@@ -1125,6 +1152,9 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.activation_name={ffn.get('activation_name')}")
             labels.append(f"names_encoder.rotary_buffer={'buffer' in spec.get('position', {})}")
             labels.append(f"names_encoder.held={bool(spec.get('held'))}")
+            labels.append(f"names_encoder.rotary_table={spec.get('position', {}).get('table')}")
+            labels.append(f"names_encoder.rotary_value={'rotary_value' in spec.get('position', {})}")
+            labels.append(f"names_encoder.embeddings_projection={'embeddings.projection' in spec['names']}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",

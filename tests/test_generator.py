@@ -56,14 +56,14 @@ BAD_SPECS = {
     "unknown key": ("albert.yaml", "  layout: fused\n  module: attention", "  layout: fused\n  modul: attention",
                     "attention.modul", "unknown key 'modul'; did you mean 'module'?"),
     "wrong type": ("albert.yaml", "  token_type: true", "  token_type: [1, 2]", "embeddings.token_type", "write `true` or `false`, or `word`"),
-    "missing field": ("roformer.yaml", "attention:\n  variant: full\n  layout: split\n", "attention:\n  variant: full\n",
+    "missing field": ("roformer.yaml", "attention:\n  layout: names\n", "attention:\n",
                       "attention.layout", "required field 'layout' is missing"),
     "heads not divisible": ("albert.yaml", "name: num_attention_heads, type: int, default: 64",
                             "name: num_attention_heads, type: int, default: 63", "config.fields.5.default",
                             "not a multiple of the default num_attention_heads (63)"),
     "unknown attention variant": ("albert.yaml", "  variant: full", "  variant: sparse", "attention.variant", "write `full`"),
     "unknown position scheme": ("roformer.yaml", "  kind: rotary", "  kind: xpos", "position", "rotary"),
-    "head needs component": ("roformer.yaml", "  - {kind: sequence_classification, style: dense_act",
+    "head needs component": ("roformer.yaml", "  - {kind: sequence_classification, style: dense_act, activation: {field: hidden_act}",
                              "  - {kind: sequence_classification, style: pooled", "heads.3.kind",
                              "needs the `pooler` component"),
     "unknown config field": ("albert.yaml", "  size: embedding_size", "  size: embeding_size", "embeddings.size",
@@ -122,7 +122,7 @@ def test_empty_and_non_utf8_files(workspace, capsys):
 
 def test_cli_exit_code_and_no_traceback(workspace):
     specs, out = workspace
-    edit(specs / "roformer.yaml", "  layout: split\n  module: attention", "  layout: splitt\n  module: attention")
+    edit(specs / "roformer.yaml", "  layout: names\n  cross_module: crossattention", "  layout: namez\n  cross_module: crossattention")
     proc = subprocess.run(
         [sys.executable, "-m", "generator", "--specs", str(specs), "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True,
