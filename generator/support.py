@@ -181,7 +181,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "decoder.start_token", (_ABSENT,), "remove `start_token`: labels shifted into decoder inputs exist only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
     Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
-    Rule(NAMES_ENCODER, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
     Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "transform", "flat"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`), `layout: transform` (`<path>.{transform.dense,transform.<norm>,decoder,bias}`, as encoder stacks hold it) or `layout: flat` (`<path>.{dense,<norm>,decoder,bias}`)"),
     Rule(NAMES_ENCODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the vocabulary projection is the Linear at `lm_head.path`"),
     # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
