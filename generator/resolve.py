@@ -1421,6 +1421,10 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
     need_field(emb.size, ["embeddings", "size"])
     need_field(emb.dropout, ["embeddings", "dropout"])
     _need_float_field(c, emb.multiplier, ["embeddings", "multiplier"])
+    if emb.position_ids and emb.position != "absolute":
+        raise fail("`position_ids` index the learned absolute positions, which this spec does not have (`position: absolute`): remove `position_ids`", ["embeddings", "position_ids"])
+    if emb.position_ids and emb.position_padding_idx is not None:
+        raise fail("positions counted past a padding index always take `position_ids`: remove `position_ids`", ["embeddings", "position_ids"])
     if emb.mask_positions and not emb.position_offset:
         raise fail("positions counted over the attention mask give padding -1, the row before the first position: add `position_offset: 2` (as transformers' tables of max_position_embeddings + 2 rows) or another offset of at least 1", ["embeddings", "mask_positions"])
     if not names_layout and (emb.dropout is None or spec.feed_forward.dropout is None):
@@ -2248,7 +2252,7 @@ def resolve_architecture(
         has_token_type=emb.token_type is True,
         task_type=emb.task_type,
         token_type_word=emb.token_type == "word",
-        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or (emb.position_padding_idx is not None and not seq2seq)),
+        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or ((emb.position_padding_idx is not None or emb.position_ids) and not seq2seq)),
         position_table=positions.position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
@@ -2345,9 +2349,9 @@ def _head_arguments(
     if task_type is not None:
         # transformers' place of the further token types: right after the token types.
         names.append(task_type)
-    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None):
-        # (A names-layout encoder's positions count from 0, as in transformers' encoders of that layout, unless they
-        # count past a padding index: then they take `position_ids`.)
+    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None or spec.embeddings.position_ids):
+        # (A names-layout encoder's positions count from 0, without `position_ids` unless `embeddings.position_ids`
+        # says so, or past a padding index: then they take `position_ids`.)
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
     if encoder_states:

@@ -255,7 +255,7 @@ class BertEmbeddings(nn.Module):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
@@ -292,6 +292,8 @@ class BertPreTrainedModel(PreTrainedModel):
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
         # transformers builds these models.
         r"^(bert\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
     )
     # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
     _keys_needing_config_flag = {
@@ -332,6 +334,7 @@ class BertModel(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         encoder_hidden_states=None,
@@ -355,6 +358,9 @@ class BertModel(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -408,6 +414,7 @@ class BertModel(BertPreTrainedModel):
             past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             type_vocab_size=self.config.type_vocab_size,
             max_length=self.config.max_position_embeddings,
             max_length_table="the position-embedding table",
@@ -422,8 +429,9 @@ class BertModel(BertPreTrainedModel):
             )
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids)
-        # Positions count from 0 in every row, padding or not (continuing after the cached ones).
-        position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None, :]
+        if position_ids is None:
+            # Positions count from 0 in every row, padding or not (continuing after the cached ones).
+            position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None, :]
         hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids)
         if token_type_ids is None:
             # Every token is of type 0 unless told otherwise.
@@ -587,6 +595,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -606,6 +615,9 @@ class BertForSequenceClassification(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -634,6 +646,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
             input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -682,6 +695,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -701,6 +715,9 @@ class BertForMultipleChoice(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -729,6 +746,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
         input_ids = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
         attention_mask = attention_mask.view(-1, attention_mask.size(-1)) if attention_mask is not None else None
         token_type_ids = token_type_ids.view(-1, token_type_ids.size(-1)) if token_type_ids is not None else None
+        position_ids = position_ids.view(-1, position_ids.size(-1)) if position_ids is not None else None
         inputs_embeds = (
             inputs_embeds.view(-1, inputs_embeds.size(-2), inputs_embeds.size(-1))
             if inputs_embeds is not None
@@ -738,6 +756,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
             input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -786,6 +805,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -805,6 +825,9 @@ class BertForTokenClassification(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -831,6 +854,7 @@ class BertForTokenClassification(BertPreTrainedModel):
             input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -873,6 +897,7 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         start_positions=None,
@@ -893,6 +918,9 @@ class BertForQuestionAnswering(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -925,6 +953,7 @@ class BertForQuestionAnswering(BertPreTrainedModel):
             input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -977,6 +1006,7 @@ class BertForPreTraining(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -996,6 +1026,9 @@ class BertForPreTraining(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1026,6 +1059,7 @@ class BertForPreTraining(BertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -1078,6 +1112,7 @@ class BertForMaskedLM(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         encoder_hidden_states=None,
@@ -1098,6 +1133,9 @@ class BertForMaskedLM(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1131,6 +1169,7 @@ class BertForMaskedLM(BertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
@@ -1184,6 +1223,7 @@ class BertLMHeadModel(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         encoder_hidden_states=None,
@@ -1206,6 +1246,9 @@ class BertLMHeadModel(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1248,6 +1291,7 @@ class BertLMHeadModel(BertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
@@ -1294,6 +1338,7 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -1312,6 +1357,9 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1339,6 +1387,7 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,

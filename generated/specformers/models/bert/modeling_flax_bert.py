@@ -432,6 +432,7 @@ class FlaxBertModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
@@ -460,6 +461,7 @@ class FlaxBertModule(nn.Module):
             past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             type_vocab_size=config.type_vocab_size,
             max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
@@ -474,9 +476,10 @@ class FlaxBertModule(nn.Module):
             )
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids.astype("i4"))
-        # Positions count from 0 in every row, padding or not (continuing after the cached ones).
-        position_ids = jnp.arange(past_length, past_length + seq_length)[None, :]
-        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids)
+        if position_ids is None:
+            # Positions count from 0 in every row, padding or not (continuing after the cached ones).
+            position_ids = jnp.arange(past_length, past_length + seq_length)[None, :]
+        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids.astype("i4"))
         if token_type_ids is None:
             # Every token is of type 0 unless told otherwise.
             token_type_ids = jnp.zeros((batch_size, seq_length), "i4")
@@ -659,6 +662,7 @@ class FlaxBertForPreTrainingModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
@@ -674,6 +678,7 @@ class FlaxBertForPreTrainingModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
@@ -726,6 +731,7 @@ class FlaxBertForMaskedLMModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
@@ -740,6 +746,7 @@ class FlaxBertForMaskedLMModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
@@ -783,6 +790,7 @@ class FlaxBertLMHeadModelModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
@@ -799,6 +807,7 @@ class FlaxBertLMHeadModelModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
@@ -846,6 +855,7 @@ class FlaxBertForNextSentencePredictionModule(nn.Module):
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
         token_type_ids: Optional[jnp.ndarray] = None,
+        position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
@@ -860,6 +870,7 @@ class FlaxBertForNextSentencePredictionModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
@@ -901,6 +912,7 @@ class FlaxBertForSequenceClassificationModule(nn.Module):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -913,6 +925,7 @@ class FlaxBertForSequenceClassificationModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
@@ -957,6 +970,7 @@ class FlaxBertForMultipleChoiceModule(nn.Module):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -970,11 +984,13 @@ class FlaxBertForMultipleChoiceModule(nn.Module):
         input_ids = input_ids.reshape(-1, input_ids.shape[-1]) if input_ids is not None else None
         attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1]) if attention_mask is not None else None
         token_type_ids = token_type_ids.reshape(-1, token_type_ids.shape[-1]) if token_type_ids is not None else None
+        position_ids = position_ids.reshape(-1, position_ids.shape[-1]) if position_ids is not None else None
         inputs_embeds = inputs_embeds.reshape(-1, *inputs_embeds.shape[-2:]) if inputs_embeds is not None else None
         outputs = self.bert(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
@@ -1018,6 +1034,7 @@ class FlaxBertForTokenClassificationModule(nn.Module):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -1030,6 +1047,7 @@ class FlaxBertForTokenClassificationModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
@@ -1068,6 +1086,7 @@ class FlaxBertForQuestionAnsweringModule(nn.Module):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         start_positions=None,
@@ -1081,6 +1100,7 @@ class FlaxBertForQuestionAnsweringModule(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
@@ -1113,6 +1133,8 @@ class FlaxBertPreTrainedModel(FlaxPreTrainedModel):
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
         # transformers builds these models.
         r"^(bert\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
     )
     # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
     _keys_needing_config_flag = {
@@ -1135,6 +1157,9 @@ class FlaxBertModel(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1179,6 +1204,7 @@ class FlaxBertModel(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -1203,6 +1229,9 @@ class FlaxBertModel(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1253,6 +1282,7 @@ class FlaxBertModel(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
@@ -1282,6 +1312,9 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1326,6 +1359,7 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -1349,6 +1383,9 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1397,6 +1434,7 @@ class FlaxBertForSequenceClassification(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             labels=labels,
@@ -1425,6 +1463,9 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1468,6 +1509,7 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -1491,6 +1533,9 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1538,6 +1583,7 @@ class FlaxBertForMultipleChoice(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             labels=labels,
@@ -1566,6 +1612,9 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1608,6 +1657,7 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -1631,6 +1681,9 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1677,6 +1730,7 @@ class FlaxBertForTokenClassification(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             labels=labels,
@@ -1705,6 +1759,9 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1753,6 +1810,7 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -1777,6 +1835,9 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1829,6 +1890,7 @@ class FlaxBertForQuestionAnswering(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             start_positions=start_positions,
@@ -1858,6 +1920,9 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1907,6 +1972,7 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -1931,6 +1997,9 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1986,6 +2055,7 @@ class FlaxBertForPreTraining(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             labels=labels,
@@ -2012,6 +2082,9 @@ class FlaxBertForMaskedLM(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -2056,6 +2129,7 @@ class FlaxBertForMaskedLM(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -2079,6 +2153,9 @@ class FlaxBertForMaskedLM(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -2122,6 +2199,7 @@ class FlaxBertForMaskedLM(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
@@ -2149,6 +2227,9 @@ class FlaxBertLMHeadModel(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -2199,6 +2280,7 @@ class FlaxBertLMHeadModel(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -2224,6 +2306,9 @@ class FlaxBertLMHeadModel(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -2280,6 +2365,7 @@ class FlaxBertLMHeadModel(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
@@ -2309,6 +2395,9 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -2353,6 +2442,7 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
@@ -2376,6 +2466,9 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -2428,6 +2521,7 @@ class FlaxBertForNextSentencePrediction(FlaxBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             labels=labels,

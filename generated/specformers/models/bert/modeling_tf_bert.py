@@ -339,6 +339,7 @@ class TFBertMainLayer(TFCompositeLayer):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         encoder_hidden_states=None,
@@ -364,7 +365,7 @@ class TFBertMainLayer(TFCompositeLayer):
                 f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({config.num_hidden_layers})"
             )
         past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
-        batch_size, seq_length, input_ids, token_type_ids, _ = check_inputs(
+        batch_size, seq_length, input_ids, token_type_ids, position_ids = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=config.vocab_size,
@@ -372,6 +373,7 @@ class TFBertMainLayer(TFCompositeLayer):
             past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             type_vocab_size=config.type_vocab_size,
             max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
@@ -386,8 +388,9 @@ class TFBertMainLayer(TFCompositeLayer):
             )
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids)
-        # Positions count from 0 in every row, padding or not (continuing after the cached ones).
-        position_ids = (tf.range(seq_length) + past_length)[None, :]
+        if position_ids is None:
+            # Positions count from 0 in every row, padding or not (continuing after the cached ones).
+            position_ids = (tf.range(seq_length) + past_length)[None, :]
         hidden_states = inputs_embeds + tf.cast(self.embeddings.position_embeddings(position_ids), inputs_embeds.dtype)
         if token_type_ids is None:
             # Every token is of type 0 unless told otherwise.
@@ -465,6 +468,8 @@ class TFBertPreTrainedModel(TFPreTrainedModel):
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
         # transformers builds these models.
         r"^(bert\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
     )
     # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
     _keys_needing_config_flag = {
@@ -579,6 +584,9 @@ class TFBertModel(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -621,6 +629,7 @@ class TFBertModel(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         encoder_hidden_states=None,
@@ -643,6 +652,9 @@ class TFBertModel(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -682,6 +694,7 @@ class TFBertModel(TFBertPreTrainedModel):
             past_key_values=past_key_values,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
@@ -708,6 +721,9 @@ class TFBertForSequenceClassification(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -746,6 +762,7 @@ class TFBertForSequenceClassification(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -765,6 +782,9 @@ class TFBertForSequenceClassification(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -795,6 +815,7 @@ class TFBertForSequenceClassification(TFBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -832,6 +853,9 @@ class TFBertForMultipleChoice(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -875,6 +899,7 @@ class TFBertForMultipleChoice(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -894,6 +919,9 @@ class TFBertForMultipleChoice(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -925,11 +953,13 @@ class TFBertForMultipleChoice(TFBertPreTrainedModel):
         input_ids = flat(input_ids)
         attention_mask = flat(attention_mask)
         token_type_ids = flat(token_type_ids)
+        position_ids = flat(position_ids)
         inputs_embeds = flat(inputs_embeds)
         outputs = self.bert(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -967,6 +997,9 @@ class TFBertForTokenClassification(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1003,6 +1036,7 @@ class TFBertForTokenClassification(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -1022,6 +1056,9 @@ class TFBertForTokenClassification(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1050,6 +1087,7 @@ class TFBertForTokenClassification(TFBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -1086,6 +1124,9 @@ class TFBertForQuestionAnswering(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1126,6 +1167,7 @@ class TFBertForQuestionAnswering(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         start_positions=None,
@@ -1146,6 +1188,9 @@ class TFBertForQuestionAnswering(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1180,6 +1225,7 @@ class TFBertForQuestionAnswering(TFBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -1216,6 +1262,9 @@ class TFBertForPreTraining(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1252,6 +1301,7 @@ class TFBertForPreTraining(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -1272,6 +1322,9 @@ class TFBertForPreTraining(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1305,6 +1358,7 @@ class TFBertForPreTraining(TFBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
@@ -1347,6 +1401,9 @@ class TFBertForMaskedLM(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1386,6 +1443,7 @@ class TFBertForMaskedLM(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         encoder_hidden_states=None,
@@ -1407,6 +1465,9 @@ class TFBertForMaskedLM(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1443,6 +1504,7 @@ class TFBertForMaskedLM(TFBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
@@ -1481,6 +1543,9 @@ class TFBertLMHeadModel(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1528,6 +1593,7 @@ class TFBertLMHeadModel(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         encoder_hidden_states=None,
@@ -1551,6 +1617,9 @@ class TFBertLMHeadModel(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1596,6 +1665,7 @@ class TFBertLMHeadModel(TFBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
@@ -1638,6 +1708,9 @@ class TFBertForNextSentencePrediction(TFBertPreTrainedModel):
         token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
             0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
         head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
             Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
             the head is **not masked**, 0 indicates the head is **masked**.
@@ -1671,6 +1744,7 @@ class TFBertForNextSentencePrediction(TFBertPreTrainedModel):
         input_ids=None,
         attention_mask=None,
         token_type_ids=None,
+        position_ids=None,
         head_mask=None,
         inputs_embeds=None,
         labels=None,
@@ -1690,6 +1764,9 @@ class TFBertForNextSentencePrediction(TFBertPreTrainedModel):
             token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
                 0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
             head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
                 Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
                 the head is **not masked**, 0 indicates the head is **masked**.
@@ -1720,6 +1797,7 @@ class TFBertForNextSentencePrediction(TFBertPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
+            position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
