@@ -146,6 +146,8 @@ class Head:
     index: str = "last_non_pad"  # style last_token: `last_non_pad` or `non_pad_count` (the row's count of non-pad tokens - 1)
     loss_over: str = "labels"  # token_classification: `labels` (every label not -100) or `attended` (attention_mask 1 too)
     name: Optional[str] = None  # the whole class name (`heads[].class_name`), when it is not `<prefix><suffix>`
+    # names-layout classification heads without a dropout of their own: the spec's `classifier_dropout` they read
+    classifier_dropout: Optional[schema.ClassifierDropoutSpec] = None
 
     def class_name(self, prefix: str, framework: str) -> str:
         return FRAMEWORK_CLASS_PREFIX[framework] + (self.name or prefix + self.suffix)
@@ -754,9 +756,10 @@ _NAMES_HEAD_LINEAR = {
 }
 
 
-def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
+def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier_dropout: bool = False) -> None:
     """The heads a names-layout stack (`kind`: decoder-only, names-layout encoder or encoder-decoder) renders, with
-    their options."""
+    their options (`classifier_dropout`: the spec has a top-level `classifier_dropout`, the dropout of the
+    classification heads without one of their own)."""
     if kind == support.NAMES_ENCODER_DECODER:
         if h.kind not in NAMES_SEQ2SEQ_HEAD_KINDS:
             raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(NAMES_SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
@@ -777,8 +780,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
     if not decoder_only and h.kind == "sequence_classification" and h.style not in ("first_token", "pooled", "dense_act"):
         raise fail(f"sequence_classification of a {kind} stack reads the first token (`style: first_token`, or `style: dense_act` through a dense + activation classification head) or the pooler's output (`style: pooled`, with a `pooler`): write one of them", loc + ["style"])
     if h.style == "dense_act":
-        if h.activation is None or h.dropout is None:
-            raise fail("the `dense_act` classification head (dropout, `classifier.dense`, activation, dropout, `classifier.out_proj`) needs `activation` and `dropout: <config field, rate or attributes>`", loc)
+        if h.activation is None or (h.dropout is None and not classifier_dropout):
+            raise fail("the `dense_act` classification head (dropout, `classifier.dense`, activation, dropout, `classifier.out_proj`) needs `activation` and `dropout: <config field, rate or attributes>` (or a top-level `classifier_dropout`)", loc)
         if h.path is not None or h.bias is not None or h.pre_classifier is not None:
             key = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier"
             raise fail(f"the `dense_act` classification head is the module `classifier` (`dense`, `out_proj`): remove `{key}`", loc + [key])
@@ -803,6 +806,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
             raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
     elif h.kind in ("base", "masked_lm", "causal_lm", "next_sentence", "pretraining") and h.dropout is not None:
         raise fail(f"head {h.kind!r} has no dropout: remove `dropout`", loc + ["dropout"])
+    elif h.kind == "token_classification" and h.dropout is None and not classifier_dropout:
+        raise fail("token_classification needs `dropout: <config field, rate or attributes>` or a top-level `classifier_dropout`", loc)
 
 
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
@@ -1451,6 +1456,10 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
     need_field(emb.size, ["embeddings", "size"])
     need_field(emb.dropout, ["embeddings", "dropout"])
     _need_float_field(c, emb.multiplier, ["embeddings", "multiplier"])
+    if emb.position_ids and emb.position != "absolute":
+        raise fail("`position_ids` index the learned absolute positions, which this spec does not have (`position: absolute`): remove `position_ids`", ["embeddings", "position_ids"])
+    if emb.position_ids and emb.position_padding_idx is not None:
+        raise fail("positions counted past a padding index always take `position_ids`: remove `position_ids`", ["embeddings", "position_ids"])
     if emb.mask_positions and not emb.position_offset:
         raise fail("positions counted over the attention mask give padding -1, the row before the first position: add `position_offset: 2` (as transformers' tables of max_position_embeddings + 2 rows) or another offset of at least 1", ["embeddings", "mask_positions"])
     if not names_layout and (emb.dropout is None or spec.feed_forward.dropout is None):
@@ -1919,7 +1928,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     else:
         need_field(h.dropout, loc + ["dropout"])
     if names_layout:
-        _check_names_head(h, rule_kind, loc, fail)
+        _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None)
         if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
             raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
         # The heads a names-layout encoder renders as encoder stacks do (the heads templates) hold the base model at
@@ -2071,6 +2080,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         index=h.index or "last_non_pad",
         loss_over=h.loss_over or "labels",
         name=h.class_name,
+        classifier_dropout=spec.classifier_dropout if names_layout and needs_dropout and h.dropout is None else None,
     )
 
 
@@ -2290,7 +2300,7 @@ def resolve_architecture(
         has_token_type=emb.token_type is True,
         task_type=emb.task_type,
         token_type_word=emb.token_type == "word",
-        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or (emb.position_padding_idx is not None and not seq2seq)),
+        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or ((emb.position_padding_idx is not None or emb.position_ids) and not seq2seq)),
         position_table=positions.position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
@@ -2387,9 +2397,9 @@ def _head_arguments(
     if task_type is not None:
         # transformers' place of the further token types: right after the token types.
         names.append(task_type)
-    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None):
-        # (A names-layout encoder's positions count from 0, as in transformers' encoders of that layout, unless they
-        # count past a padding index: then they take `position_ids`.)
+    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None or spec.embeddings.position_ids):
+        # (A names-layout encoder's positions count from 0, without `position_ids` unless `embeddings.position_ids`
+        # says so, or past a padding index: then they take `position_ids`.)
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
     if encoder_states:

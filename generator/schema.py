@@ -409,6 +409,10 @@ class EmbeddingsSpec(Strict):
     # In a names-layout encoder-decoder both stacks count so (the decoder's continuing after the cached length, as
     # transformers' M2M100 does); `position_offset` then only adds rows to the table, positions index it directly.
     position_padding_idx: Optional[FieldName] = None
+    # names-layout encoders with learned absolute positions counted from 0: whether the models take `position_ids`
+    # (given ones replace the count, as transformers' BERT-style encoders take them; encoders without them count only).
+    # Positions counted past a padding index (`position_padding_idx`) always take them.
+    position_ids: bool = False
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
     # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder and decoder-only stacks):
     # always fixed sinusoids. Checkpoints store the table, except a names-layout encoder-decoder head's with
