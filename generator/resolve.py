@@ -937,6 +937,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if seq2seq and "." in roles["layers"]:
         # The two stacks share their module tree's container classes, but each holds its own kind of block.
         raise fail(f"`{roles['layers']}` is {len(roles['layers'].split('.'))} modules deep: each stack of an encoder-decoder holds its blocks as one attribute (write a name without dots)", ["names", "layers"])
+    if seq2seq and "position.bias" in needed and "." in roles["position.bias"]:
+        # Each stack holds its own table (of its own heads) as one attribute.
+        raise fail(f"`{roles['position.bias']}` is {len(roles['position.bias'].split('.'))} modules deep: each stack of an encoder-decoder holds its bias table as one attribute (write a name without dots)", ["names", "position.bias"])
     if seq2seq and len({roles[r] for r in SEQ2SEQ_ROLES}) != len(SEQ2SEQ_ROLES):
         raise fail("the roles `embeddings.shared`, `encoder` and `decoder` need three different names", ["names"])
     # The pooler's attribute (and a bare pooler's activation) in the base model.
@@ -1155,9 +1158,15 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         if fused:
             raise fail("the self-attention's q, k and v are three projections in encoder-decoder stacks (a fused q/k/v projection exists only in decoder-only and names-layout encoder stacks): give `attention.query`, `attention.key` and `attention.value` three paths", ["names", "attention.key"])
         decoder_ffn_size = f"config.{spec.decoder.ffn_size}"
+        # Heads of a configured width (`attention.head_dim`): the decoder's projections are its heads times that wide.
+        decoder_width = f"config.{spec.decoder.heads} * {head_dim}" if att.head_dim else hidden
         decoder_leaves: dict[str, Leaf] = {}
         for path, leaf in leaves.items():
-            if leaf.roles[0] in ("ffn.input", "ffn.gate"):
+            if leaf.roles[0] in ("attention.query", "attention.key", "attention.value"):
+                leaf = Leaf(leaf.attr, path, leaf.kind, hidden, decoder_width, leaf.bias, leaf.roles)
+            elif leaf.roles[0] == "attention.output":
+                leaf = Leaf(leaf.attr, path, leaf.kind, decoder_width, hidden, leaf.bias, leaf.roles)
+            elif leaf.roles[0] in ("ffn.input", "ffn.gate"):
                 width = f"2 * {decoder_ffn_size}" if fused_gate else decoder_ffn_size
                 leaf = Leaf(leaf.attr, path, leaf.kind, hidden, width, leaf.bias, leaf.roles)
             elif leaf.roles[0] == "ffn.output":
@@ -1165,8 +1174,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             decoder_leaves[path] = leaf
         add(decoder_leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, norm_bias)
         for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value"):
-            add(decoder_leaves, (role,), att.projection, hidden, hidden, att.bias)
-        add(decoder_leaves, ("cross_attention.output",), att.projection, hidden, hidden, output_bias)
+            add(decoder_leaves, (role,), att.projection, hidden, decoder_width, att.bias)
+        add(decoder_leaves, ("cross_attention.output",), att.projection, decoder_width, hidden, output_bias)
         nested(decoder_leaves)
         decoder_block = _tree(decoder_leaves, "", "DecoderLayer")
 
@@ -1739,7 +1748,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
         bucketed = spec.position
         need_field(bucketed.num_buckets, ["position", "num_buckets"])
         if isinstance(bucketed.max_distance, int) and bucketed.owner != "stack":
-            raise fail("a fixed `max_distance` exists only with `owner: stack` (names-layout encoders): name its config field", ["position", "max_distance"])
+            raise fail("a fixed `max_distance` exists only with `owner: stack` (names-layout encoders and encoder-decoders): name its config field", ["position", "max_distance"])
         need_field(bucketed.max_distance if isinstance(bucketed.max_distance, str) else None, ["position", "max_distance"])
 
     relative = None

@@ -514,9 +514,10 @@ class BucketedBiasPosition(Strict):
     With `owner: first_layer`, the first layer of each stack owns `param` (an Embedding of num_buckets x heads); its
     bias, with the mask already added, is passed on to the later layers. With `owner: every_layer`, every layer's
     self-attention owns its own `param` and computes its own bias (the cross-attention has none: the padding mask
-    only). With `owner: stack` (names-layout encoders), the stack owns the table at the `names` role `position.bias`
-    and computes the bias once per forward; every layer adds it to its (scaled) scores, with the padding mask, on top
-    of the learned absolute positions of the embeddings. Encoders bucket bidirectionally, decoders causally.
+    only). With `owner: stack` (names-layout encoders and encoder-decoders), each stack owns the table at the `names`
+    role `position.bias` and computes the bias once per forward; every layer adds it to its self-attention scores,
+    with the mask, on top of the absolute positions of the embeddings if any. Encoders bucket bidirectionally,
+    decoders causally (queries after the cached keys).
     """
 
     template: ClassVar[str] = "positions/bucketed_bias.jinja"
@@ -533,7 +534,8 @@ class BucketedBiasPosition(Strict):
     param: Identifier = "relative_attention_bias"
     # Which module owns a bias table: `first_layer` (the first of each stack; the others reuse its bias),
     # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`), or
-    # `stack` (names-layout encoders: the stack, at the `names` role `position.bias`; one bias for every layer).
+    # `stack` (names-layout encoders and encoder-decoders: each stack, at the `names` role `position.bias`; one bias
+    # for every layer of the stack).
     owner: Literal["first_layer", "every_layer", "stack"] = "first_layer"
 
 

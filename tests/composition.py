@@ -723,6 +723,14 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     output_bias = draw(st.sampled_from([None, True, False]))
     if output_bias is not None:
         attention["output_bias"] = output_bias
+    if draw(st.booleans()):
+        # Heads of a configured width (T5's `d_kv`), not hidden_size / heads: each stack's projections are its heads
+        # times that wide.
+        fields.append(_field("d_kv", "int", draw(st.sampled_from([4, 6]))))
+        attention["head_dim"] = "d_kv"
+    if draw(st.booleans()):
+        # Unscaled scores (T5's).
+        attention["scale"] = False
     spec: dict[str, Any] = {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": draw(st.sampled_from(["model", "transformer"])),
         "title": name.upper(), "paper": "-", "stack": "encoder-decoder",
@@ -802,6 +810,28 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         spec["decoder"]["embeddings_norm"] = "before_positions"
     if "scale" in embeddings and draw(st.booleans()):
         spec["decoder"]["embeddings_scale"] = False
+    if draw(st.booleans()):
+        # A bucketed relative bias each stack owns (bidirectional buckets in the encoder, causal in the decoder, at
+        # the decoder's heads), fixed or configured bucket counts and distances, with or without absolute positions.
+        fields.append(_field("relative_attention_num_buckets", "int", draw(st.sampled_from([8, 32]))))
+        spec["position"] = {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "owner": "stack"}
+        if draw(st.booleans()):
+            fields.append(_field("relative_attention_max_distance", "int", 16))
+            spec["position"]["max_distance"] = "relative_attention_max_distance"
+        else:
+            spec["position"]["max_distance"] = 128
+            spec["position"]["fixed_buckets"] = 8
+        names["position.bias"] = draw(st.sampled_from(["relative_attention_bias", "rel_bias"]))
+        if draw(st.booleans()):
+            # No absolute positions (T5's): the bias alone.
+            embeddings["position"] = "none"
+            names.pop("embeddings.position", None)  # a preset's role is left out
+            for key in ("position_offset", "position_padding_idx", "sinusoidal", "sinusoidal_layout"):
+                embeddings.pop(key, None)
+            spec["decoder"].pop("embeddings_norm", None)
+            for head in heads:
+                head.pop("sinusoidal_saved", None)
+            fields[:] = [f for f in fields if f["name"] != "sinusoidal_positions"]
     return spec
 
 
@@ -1065,7 +1095,9 @@ def describe(spec: dict) -> list[str]:
                    f"decoder.embeddings_norm={decoder.get('embeddings_norm', 'after_positions')}",
                    f"decoder.embeddings_scale={decoder.get('embeddings_scale', True)}",
                    f"seq2seq.attention.bias={att.get('bias', True)}", f"seq2seq.feed_forward.bias={ffn.get('bias', True)}",
-                   f"seq2seq.output_bias={att.get('output_bias')}",
+                   f"seq2seq.output_bias={att.get('output_bias')}", f"seq2seq.head_dim={att.get('head_dim')}",
+                   f"seq2seq.scale={att.get('scale', True)}",
+                   f"seq2seq.bucketed_bias={'position' in spec}", f"seq2seq.embeddings.position={emb['position']}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}",
                    f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
                    f"vocabularies={'separate' if fields.get('share_encoder_decoder_embeddings') is False else 'shared'}"
