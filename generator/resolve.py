@@ -190,18 +190,23 @@ class Container:
     path: str  # dotted, from the block ("" for the block itself)
     suffix: str
     children: tuple  # of Leaf | Container, in the order of the roles that created them
+    # A module list (a path segment `0`, `1`, ... below it): its children are containers `0`, `1`, ... in that order,
+    # each of its own class; no class of its own (PyTorch's `nn.ModuleList`).
+    indexed: bool = False
 
     @property
     def is_leaf(self) -> bool:
         return False
 
     def containers(self) -> list["Container"]:
-        """Every container below this one, children before their parents (the order classes are defined in)."""
+        """Every container below this one, children before their parents (the order classes are defined in); a module
+        list's items, not the list."""
         out: list[Container] = []
         for child in self.children:
             if not child.is_leaf:
                 out += child.containers()
-                out.append(child)
+                if not child.indexed:
+                    out.append(child)
         return out
 
 
@@ -278,6 +283,9 @@ class Names:
     encoder: Optional[str] = None
     decoder: Optional[str] = None
     decoder_block: Optional[Container] = None
+    # The decoder blocks' roles and gate as the generated code reaches them (`decoder_block.<role>` overrides).
+    decoder_roles: Optional[dict] = None
+    decoder_gate: Optional[str] = None
     decoder_ffn_size: Optional[str] = None
     # A sparse mixture of experts (`feed_forward.experts`): the module tree of one expert (its feed-forward roles,
     # paths inside the expert); the block holds the router (`ffn.router`) and the list of experts (`ffn.experts`).
@@ -805,6 +813,9 @@ SEQ2SEQ_ROLES = ("embeddings.shared", "encoder", "decoder")
 CROSS_ROLES = ("cross_attention.norm", "cross_attention.query", "cross_attention.key", "cross_attention.value",
                "cross_attention.output")
 ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
+# Encoder-decoder stacks: `decoder_block.<block role>`, the decoder blocks' path of a block role when not the encoder
+# blocks' (a feed-forward that is the encoder blocks' second sublayer and the decoder blocks' third).
+DECODER_BLOCK_PREFIX = "decoder_block."
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
 _BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads"})
@@ -846,7 +857,41 @@ def _tree(leaves: dict[str, Leaf], prefix: str, suffix_start: str) -> Container:
         else:
             children.append(_tree(leaves, ".".join(parts[: depth + 1]), suffix_start))
     suffix = suffix_start + "".join(p[:1].upper() + p[1:] for p in prefix.replace("_", ".").split(".") if p)
-    return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children))
+    # A module list: its items `0`, `1`, ... (checked contiguous and all containers by `_check_module_lists`).
+    indexed = bool(children) and all(child.attr.isdigit() for child in children)
+    if indexed:
+        children.sort(key=lambda child: int(child.attr))
+    return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children), indexed)
+
+
+def _access(path: str) -> str:
+    """The Python attribute path of a module path whose segments `0`, `1`, ... are items of module lists
+    (`layer.0.SelfAttention.q` -> `layer[0].SelfAttention.q`)."""
+    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", path)
+
+
+def _check_module_lists(paths: dict[str, str], fail) -> None:
+    """Segments `0`, `1`, ... of role paths (role -> path) are the items of a module list: never the first segment or
+    a parameter-holding module itself, never beside named modules, numbered from 0 without gaps."""
+    items: dict[str, set[int]] = {}
+    named: dict[str, str] = {}
+    for role, path in paths.items():
+        parts = path.split(".")
+        for depth, part in enumerate(parts):
+            prefix = ".".join(parts[:depth])
+            if part.isdigit():
+                if depth == 0 or depth == len(parts) - 1:
+                    raise fail(f"`{path}`: a number names an item of a module list inside the block (`<list>.<i>.<module>`), never {'the first module' if depth == 0 else 'a parameter-holding module'}: write a name", ["names", role])
+                if part != str(int(part)):
+                    raise fail(f"`{path}`: write the item number {int(part)} without leading zeros", ["names", role])
+                items.setdefault(prefix, set()).add(int(part))
+            else:
+                named.setdefault(prefix, part)
+    for prefix, numbers in items.items():
+        if prefix in named:
+            raise fail(f"`{prefix}` holds the module list items {sorted(numbers)} and the module `{named[prefix]}`: a module list holds numbered items only", ["names"])
+        if sorted(numbers) != list(range(len(numbers))):
+            raise fail(f"the module list `{prefix}` holds the items {sorted(numbers)}: number them 0, 1, ... without gaps", ["names"])
 
 
 def _rotary_layers(spec: schema.ArchitectureSpec) -> Optional[tuple[str, str]]:
@@ -872,18 +917,21 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(f"unknown preset {preset!r} (specs/{LAYOUTS_FILE} has: {', '.join(sorted(presets)) or 'none'})", ["names", "preset"])
         roles.update(presets[preset])
     for role, target in written.items():
-        if role not in ALL_ROLES:
+        if role not in ALL_ROLES and not (role.startswith(DECODER_BLOCK_PREFIX) and role[len(DECODER_BLOCK_PREFIX):] in BLOCK_ROLES):
             raise fail(f"unknown role {role!r}" + _suggest(role, list(ALL_ROLES)), ["names", role])
         try:
-            schema._dotted(target)
+            # Numbers name the items of module lists (`layer.0.SelfAttention`, checked below).
+            schema._dotted(".".join("item" if part.isdigit() else part for part in target.split(".")))
             # A module inside a container may be named `self` (`attention.self.query`): generated code reaches it
             # only as an attribute.
             for i, part in enumerate(target.split(".")):
-                if not (i > 0 and part == "self"):
+                if not (i > 0 and part == "self") and not part.isdigit():
                     schema._not_reserved(part)
         except ValueError as exc:
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
+    # The decoder blocks' own paths of block roles (`decoder_block.<role>`), checked once the roles are known.
+    decoder_paths = {role[len(DECODER_BLOCK_PREFIX):]: roles.pop(role) for role in list(roles) if role.startswith(DECODER_BLOCK_PREFIX)}
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
     # A names-layout encoder's cross-attention module (its roles `cross_attention.*` are paths inside it).
     names_cross = spec.attention.cross_module if not seq2seq else None
@@ -927,6 +975,26 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     missing = [r for r in needed if r not in roles]
     if missing:
         raise fail(f"`names` lacks the roles {', '.join(missing)}: give each a module path (or a `preset` that does)", ["names"])
+    for role, path in decoder_paths.items():
+        loc = ["names", DECODER_BLOCK_PREFIX + role]
+        if not seq2seq:
+            raise fail(f"`{DECODER_BLOCK_PREFIX}{role}` names a path of the decoder blocks of an encoder-decoder (`stack: encoder-decoder`): remove it", loc)
+        if role not in needed:
+            raise fail(f"the role `{role}` is not rendered by this spec's components, so neither is `{DECODER_BLOCK_PREFIX}{role}`: remove it", loc)
+        if path == roles[role]:
+            raise fail(f"`{path}` is the encoder blocks' path of `{role}` already: remove `{DECODER_BLOCK_PREFIX}{role}`", loc)
+    # Each block role's path in the decoder blocks.
+    decoder_roles = {r: decoder_paths.get(r, roles[r]) for r in needed if r in BLOCK_ROLES + CROSS_ROLES} if seq2seq else {}
+    numbered = [r for r in needed if any(part.isdigit() for part in roles[r].split("."))] + [
+        DECODER_BLOCK_PREFIX + r for r in decoder_paths if any(part.isdigit() for part in decoder_paths[r].split("."))]
+    if numbered and not seq2seq:
+        raise fail(f"`{roles[numbered[0]]}`: module lists (numbered items, `<list>.<i>.<module>`) are rendered only in the blocks of names-layout encoder-decoder stacks: write names", ["names", numbered[0]])
+    if numbered and numbered[0] not in BLOCK_ROLES + CROSS_ROLES and not numbered[0].startswith(DECODER_BLOCK_PREFIX):
+        raise fail(f"`{roles[numbered[0]]}`: module lists (numbered items) are rendered only inside the blocks (the roles `attention.*`, `cross_attention.*`, `ffn.*`): write names", ["names", numbered[0]])
+    if numbered:
+        # The encoder's blocks, then the decoder's (which add the cross-attention).
+        _check_module_lists({r: roles[r] for r in needed if r in BLOCK_ROLES}, fail)
+        _check_module_lists({(DECODER_BLOCK_PREFIX + r if r in decoder_paths else r): path for r, path in decoder_roles.items()}, fail)
     for role in HEAD_ROLES:
         if role in roles and "." in roles[role]:
             raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the head model holds `{role}` as one attribute (write a name without dots)", ["names", role])
@@ -1162,6 +1230,12 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         decoder_width = f"config.{spec.decoder.heads} * {head_dim}" if att.head_dim else hidden
         decoder_leaves: dict[str, Leaf] = {}
         for path, leaf in leaves.items():
+            moved = {decoder_paths[r] for r in leaf.roles if r in decoder_paths}
+            if moved:
+                if len(moved) > 1 or len([r for r in leaf.roles if r in decoder_paths]) != len(leaf.roles):
+                    raise fail(f"`{path}` is one module for the roles {', '.join(leaf.roles)}: give each `{DECODER_BLOCK_PREFIX}<role>` of them one path", ["names", DECODER_BLOCK_PREFIX + leaf.roles[0]])
+                path = moved.pop()
+                leaf = Leaf(path.split(".")[-1], path, leaf.kind, leaf.in_size, leaf.out_size, leaf.bias, leaf.roles, leaf.when, leaf.unless)
             if leaf.roles[0] in ("attention.query", "attention.key", "attention.value"):
                 leaf = Leaf(leaf.attr, path, leaf.kind, hidden, decoder_width, leaf.bias, leaf.roles)
             elif leaf.roles[0] == "attention.output":
@@ -1171,6 +1245,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                 leaf = Leaf(leaf.attr, path, leaf.kind, hidden, width, leaf.bias, leaf.roles)
             elif leaf.roles[0] == "ffn.output":
                 leaf = Leaf(leaf.attr, path, leaf.kind, decoder_ffn_size, hidden, leaf.bias, leaf.roles)
+            if path in decoder_leaves:
+                raise fail(f"`{path}` is named by `{decoder_leaves[path].roles[0]}` and `{leaf.roles[0]}` in the decoder blocks: give each module its own path", ["names", DECODER_BLOCK_PREFIX + leaf.roles[0]])
             decoder_leaves[path] = leaf
         add(decoder_leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, norm_bias)
         for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value"):
@@ -1200,14 +1276,15 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
         lm_norm=roles["lm_head.norm"] if "lm_head.norm" in needed else None,
-        roles={r: roles[r] for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq or names_cross is not None else ()) if r in needed},
+        # As the generated code reaches them (module list items indexed).
+        roles={r: _access(roles[r]) for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq or names_cross is not None else ()) if r in needed},
         fused_qkv=fused,
         fused_order=att.fused_order,
         parallel_residual=spec.residual.parallel if spec.residual is not None else False,
         ffn_size=ffn_size,
         head_dim=head_dim,
         kv_heads=kv_heads,
-        gate=roles["ffn.gate"] if "ffn.gate" in needed else None,
+        gate=_access(roles["ffn.gate"]) if "ffn.gate" in needed else None,
         fused_gate=fused_gate,
         rotary_theta=(
             (f"config.{spec.position.theta}" if isinstance(spec.position.theta, str) else repr(float(spec.position.theta)))
@@ -1240,6 +1317,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,
         decoder_block=decoder_block,
+        decoder_roles={r: _access(path) for r, path in decoder_roles.items()} if seq2seq else None,
+        decoder_gate=_access(decoder_roles["ffn.gate"]) if seq2seq and "ffn.gate" in decoder_roles else None,
         decoder_ffn_size=decoder_ffn_size,
         expert=expert,
         shared_expert=shared_expert,

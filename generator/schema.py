@@ -1239,6 +1239,9 @@ class ArchitectureSpec(Strict):
     # names layout: module paths by role, `preset: <name>` from specs/layouts.yaml, then `role: dotted.path` entries
     # that add to or override it. A preset's roles that the spec's components do not render are left out by
     # themselves (`embeddings.norm: false` drops `embeddings.norm`); a role cannot be removed by name (null).
+    # Names-layout encoder-decoder stacks: a number in a block role's path names an item of a module list
+    # (`layer.0.SelfAttention.q`: PyTorch's `nn.ModuleList`), numbered 0, 1, ... in each stack's blocks; a role
+    # `decoder_block.<block role>` gives the decoder blocks' path of that role, when not the encoder blocks'.
     names: Optional[dict[str, str]] = None
     encoder: Optional[EncoderSpec] = None
     decoder: Optional[DecoderSpec] = None

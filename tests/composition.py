@@ -723,6 +723,23 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     output_bias = draw(st.sampled_from([None, True, False]))
     if output_bias is not None:
         attention["output_bias"] = output_bias
+    if "preset" not in names and draw(st.booleans()):
+        # Module lists (T5's names): each sublayer an item of the block's list `layer`, the cross-attention the
+        # decoder's third.
+        for prefix, item, box in (("attention", 0, "SelfAttention"), ("cross_attention", 2, "EncDecAttention")):
+            for role, attr in (("query", "q"), ("key", "k"), ("value", "v"), ("output", "o")):
+                names[f"{prefix}.{role}"] = f"layer.{item}.{box}.{attr}"
+            names[f"{prefix}.norm"] = f"layer.{item}.layer_norm"
+        names.update({"ffn.norm": "layer.1.layer_norm", "ffn.input": "layer.1.DenseReluDense.wi", "ffn.output": "layer.1.DenseReluDense.wo"})
+        if "ffn.gate" in names:
+            names.update({"ffn.gate": "layer.1.DenseReluDense.wi_0", "ffn.input": "layer.1.DenseReluDense.wi_1"})
+        if draw(st.booleans()):
+            # T5's order: the decoder blocks' cross-attention second, their feed-forward third (`decoder_block.*`).
+            for role in ("query", "key", "value", "output", "norm"):
+                names[f"cross_attention.{role}"] = names[f"cross_attention.{role}"].replace("layer.2.", "layer.1.")
+            for role in ("ffn.norm", "ffn.input", "ffn.output", "ffn.gate"):
+                if role in names:
+                    names[f"decoder_block.{role}"] = names[role].replace("layer.1.", "layer.2.")
     if draw(st.booleans()):
         # Heads of a configured width (T5's `d_kv`), not hidden_size / heads: each stack's projections are its heads
         # times that wide.
@@ -1096,7 +1113,7 @@ def describe(spec: dict) -> list[str]:
                    f"decoder.embeddings_scale={decoder.get('embeddings_scale', True)}",
                    f"seq2seq.attention.bias={att.get('bias', True)}", f"seq2seq.feed_forward.bias={ffn.get('bias', True)}",
                    f"seq2seq.output_bias={att.get('output_bias')}", f"seq2seq.head_dim={att.get('head_dim')}",
-                   f"seq2seq.scale={att.get('scale', True)}",
+                   f"seq2seq.scale={att.get('scale', True)}", f"seq2seq.module_lists={spec['names'].get('attention.query', '').startswith('layer.0.')}", f"seq2seq.decoder_block_paths={'decoder_block.ffn.input' in spec['names']}",
                    f"seq2seq.bucketed_bias={'position' in spec}", f"seq2seq.embeddings.position={emb['position']}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}",
                    f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
