@@ -169,6 +169,7 @@ class Leaf:
     roles: tuple[str, ...]
     when: Optional[str] = None  # the boolean config field without which the module does not exist (None: always)
     unless: Optional[str] = None  # the boolean config field with which the module does not exist (None: always)
+    first_layer: bool = False  # built in the stack's first block only (`layer_idx == 0`)
 
     @property
     def is_leaf(self) -> bool:
@@ -176,7 +177,10 @@ class Leaf:
 
     @property
     def condition(self) -> Optional[str]:
-        """The Python condition over `config` under which the module exists (None: always)."""
+        """The Python condition over `config` (and the block's `layer_idx`) under which the module exists (None:
+        always)."""
+        if self.first_layer:
+            return "layer_idx == 0"
         return f"config.{self.when}" if self.when else f"not config.{self.unless}" if self.unless else None
 
 
@@ -286,6 +290,9 @@ class Names:
     # The decoder blocks' roles and gate as the generated code reaches them (`decoder_block.<role>` overrides).
     decoder_roles: Optional[dict] = None
     decoder_gate: Optional[str] = None
+    # `position.owner` of a bucketed bias table in the blocks (`first_layer`, `every_layer`; role
+    # `attention.relative_bias`), else None.
+    layer_bias: Optional[str] = None
     decoder_ffn_size: Optional[str] = None
     # A sparse mixture of experts (`feed_forward.experts`): the module tree of one expert (its feed-forward roles,
     # paths inside the expert); the block holds the router (`ffn.router`) and the list of experts (`ffn.experts`).
@@ -805,7 +812,8 @@ MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type"
                "position.bias")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
-               "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate")
+               "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate",
+               "attention.relative_bias")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -933,6 +941,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     # The decoder blocks' own paths of block roles (`decoder_block.<role>`), checked once the roles are known.
     decoder_paths = {role[len(DECODER_BLOCK_PREFIX):]: roles.pop(role) for role in list(roles) if role.startswith(DECODER_BLOCK_PREFIX)}
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
+    # A bucketed bias table in the blocks of an encoder-decoder: the first block's, or every block's.
+    layer_bias = seq2seq and isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner in ("first_layer", "every_layer")
     # A names-layout encoder's cross-attention module (its roles `cross_attention.*` are paths inside it).
     names_cross = spec.attention.cross_module if not seq2seq else None
     # A mixture of experts' shared expert (`feed_forward.experts.shared`).
@@ -955,6 +965,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "attention.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
         "ffn.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
+        "attention.relative_bias": (layer_bias, "`position: {kind: bucketed_bias, owner: first_layer}` or `owner: every_layer` (names-layout encoder-decoder stacks)"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES},
@@ -1121,6 +1132,12 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         for role in ("attention.key", "attention.value"):
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
+    if "attention.relative_bias" in needed:
+        # The bucketed bias table of the self-attention: a row of one bias per head for each bucket, in the stack's
+        # first block only (`owner: first_layer`) or in every block.
+        add(leaves, ("attention.relative_bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
+        path = roles["attention.relative_bias"]
+        leaves[path] = replace(leaves[path], first_layer=spec.position.owner == "first_layer")
     buffer = spec.position.buffer if isinstance(spec.position, schema.RotaryPosition) else None
     if buffer is not None:
         # The module holding each block's rotary inverse frequencies (a saved buffer, never read).
@@ -1235,8 +1252,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                 if len(moved) > 1 or len([r for r in leaf.roles if r in decoder_paths]) != len(leaf.roles):
                     raise fail(f"`{path}` is one module for the roles {', '.join(leaf.roles)}: give each `{DECODER_BLOCK_PREFIX}<role>` of them one path", ["names", DECODER_BLOCK_PREFIX + leaf.roles[0]])
                 path = moved.pop()
-                leaf = Leaf(path.split(".")[-1], path, leaf.kind, leaf.in_size, leaf.out_size, leaf.bias, leaf.roles, leaf.when, leaf.unless)
-            if leaf.roles[0] in ("attention.query", "attention.key", "attention.value"):
+                leaf = replace(leaf, attr=path.split(".")[-1], path=path)
+            if leaf.roles[0] == "attention.relative_bias":
+                # The decoder's table: one bias per decoder head.
+                leaf = replace(leaf, out_size=f"config.{spec.decoder.heads}")
+            elif leaf.roles[0] in ("attention.query", "attention.key", "attention.value"):
                 leaf = Leaf(leaf.attr, path, leaf.kind, hidden, decoder_width, leaf.bias, leaf.roles)
             elif leaf.roles[0] == "attention.output":
                 leaf = Leaf(leaf.attr, path, leaf.kind, decoder_width, hidden, leaf.bias, leaf.roles)
@@ -1317,6 +1337,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,
         decoder_block=decoder_block,
+        layer_bias=spec.position.owner if layer_bias else None,
         decoder_roles={r: _access(path) for r, path in decoder_roles.items()} if seq2seq else None,
         decoder_gate=_access(decoder_roles["ffn.gate"]) if seq2seq and "ffn.gate" in decoder_roles else None,
         decoder_ffn_size=decoder_ffn_size,

@@ -533,7 +533,9 @@ class BucketedBiasPosition(Strict):
     # The Embedding's name in the self-attention that owns it.
     param: Identifier = "relative_attention_bias"
     # Which module owns a bias table: `first_layer` (the first of each stack; the others reuse its bias),
-    # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`), or
+    # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`) —
+    # in names-layout encoder-decoder stacks the table is the block role `attention.relative_bias`, built in the
+    # first block only or in every block, and each stack computes the bias from it —, or
     # `stack` (names-layout encoders and encoder-decoders: each stack, at the `names` role `position.bias`; one bias
     # for every layer of the stack).
     owner: Literal["first_layer", "every_layer", "stack"] = "first_layer"

@@ -830,17 +830,23 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     if draw(st.booleans()):
         # A bucketed relative bias each stack owns (bidirectional buckets in the encoder, causal in the decoder, at
         # the decoder's heads), fixed or configured bucket counts and distances, with or without absolute positions.
+        # The tables: each stack's, its first block's self-attention's (T5's) or every block's (UMT5's).
         fields.append(_field("relative_attention_num_buckets", "int", draw(st.sampled_from([8, 32]))))
-        spec["position"] = {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "owner": "stack"}
-        if draw(st.booleans()):
+        owner = draw(st.sampled_from(["stack", "first_layer", "every_layer"]))
+        spec["position"] = {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "owner": owner}
+        if owner != "stack" or draw(st.booleans()):
             fields.append(_field("relative_attention_max_distance", "int", 16))
             spec["position"]["max_distance"] = "relative_attention_max_distance"
         else:
             spec["position"]["max_distance"] = 128
             spec["position"]["fixed_buckets"] = 8
-        names["position.bias"] = draw(st.sampled_from(["relative_attention_bias", "rel_bias"]))
-        if draw(st.booleans()):
-            # No absolute positions (T5's): the bias alone.
+        if owner == "stack":
+            names["position.bias"] = draw(st.sampled_from(["relative_attention_bias", "rel_bias"]))
+        else:
+            box = names.get("attention.query", "self_attn.q_proj").rsplit(".", 1)[0]
+            names["attention.relative_bias"] = f"{box}.relative_attention_bias"
+        if owner != "stack" or draw(st.booleans()):
+            # No absolute positions (T5's): the bias alone (a table in the blocks replaces absolute positions).
             embeddings["position"] = "none"
             names.pop("embeddings.position", None)  # a preset's role is left out
             for key in ("position_offset", "position_padding_idx", "sinusoidal", "sinusoidal_layout"):
@@ -1114,7 +1120,7 @@ def describe(spec: dict) -> list[str]:
                    f"seq2seq.attention.bias={att.get('bias', True)}", f"seq2seq.feed_forward.bias={ffn.get('bias', True)}",
                    f"seq2seq.output_bias={att.get('output_bias')}", f"seq2seq.head_dim={att.get('head_dim')}",
                    f"seq2seq.scale={att.get('scale', True)}", f"seq2seq.module_lists={spec['names'].get('attention.query', '').startswith('layer.0.')}", f"seq2seq.decoder_block_paths={'decoder_block.ffn.input' in spec['names']}",
-                   f"seq2seq.bucketed_bias={'position' in spec}", f"seq2seq.embeddings.position={emb['position']}",
+                   f"seq2seq.bucketed_bias={spec.get('position', {}).get('owner')}", f"seq2seq.embeddings.position={emb['position']}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}",
                    f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
                    f"vocabularies={'separate' if fields.get('share_encoder_decoder_embeddings') is False else 'shared'}"
