@@ -290,6 +290,8 @@ class Names:
     # The decoder blocks' roles and gate as the generated code reaches them (`decoder_block.<role>` overrides).
     decoder_roles: Optional[dict] = None
     decoder_gate: Optional[str] = None
+    # The boolean config field that chooses the gated feed-forward (`feed_forward.gated: <field>`), else None.
+    gate_flag: Optional[str] = None
     # `position.owner` of a bucketed bias table in the blocks (`first_layer`, `every_layer`; role
     # `attention.relative_bias`), else None.
     layer_bias: Optional[str] = None
@@ -813,7 +815,7 @@ MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type"
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
                "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate",
-               "attention.relative_bias")
+               "attention.relative_bias", "ffn.plain_input")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -941,6 +943,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     # The decoder blocks' own paths of block roles (`decoder_block.<role>`), checked once the roles are known.
     decoder_paths = {role[len(DECODER_BLOCK_PREFIX):]: roles.pop(role) for role in list(roles) if role.startswith(DECODER_BLOCK_PREFIX)}
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
+    # A gate that a boolean config field chooses (encoder-decoder stacks): then `ffn.gate` and `ffn.input` exist only
+    # with it, `ffn.plain_input` only without it.
+    gate_flag = spec.feed_forward.gated if seq2seq and isinstance(spec.feed_forward.gated, str) else None
     # A bucketed bias table in the blocks of an encoder-decoder: the first block's, or every block's.
     layer_bias = seq2seq and isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner in ("first_layer", "every_layer")
     # A names-layout encoder's cross-attention module (its roles `cross_attention.*` are paths inside it).
@@ -953,7 +958,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
-        "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
+        "ffn.gate": (spec.feed_forward.gated is True or gate_flag is not None, "`feed_forward.gated: true` (or a boolean config field, in names-layout encoder-decoder stacks)"),
+        "ffn.plain_input": (gate_flag is not None, "`feed_forward.gated: <boolean config field>` (names-layout encoder-decoder stacks)"),
         "ffn.router": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "ffn.experts": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "ffn.shared_expert": (shared is not None, "`feed_forward.experts.shared`"),
@@ -1178,6 +1184,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         shared_unless = spec.residual.parallel if spec.residual is not None and spec.residual.shared_norm else None
         add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
+    if fused_gate and gate_flag:
+        raise fail("a gate chosen by a config field is a projection of its own: give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
     expert = shared_expert = None
     if ffn.experts is not None:
         # A sparse mixture of experts: the router, then the list of experts, each holding the feed-forward's
@@ -1213,8 +1221,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(leaves, ("ffn.gate", "ffn.input"), ffn.projection, hidden, f"2 * {ffn_size}", ffn.bias)
     else:
         if "ffn.gate" in needed:
-            add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias)
-        add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
+            add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias, when=gate_flag)
+        add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias, when=gate_flag)
+        if gate_flag:
+            # The input projection of the feed-forward without gate.
+            add(leaves, ("ffn.plain_input",), ffn.projection, hidden, ffn_size, ffn.bias, unless=gate_flag)
     if expert is None:
         add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
     if "ffn.output_norm" in needed:
@@ -1257,14 +1268,14 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                 # The decoder's table: one bias per decoder head.
                 leaf = replace(leaf, out_size=f"config.{spec.decoder.heads}")
             elif leaf.roles[0] in ("attention.query", "attention.key", "attention.value"):
-                leaf = Leaf(leaf.attr, path, leaf.kind, hidden, decoder_width, leaf.bias, leaf.roles)
+                leaf = replace(leaf, path=path, in_size=hidden, out_size=decoder_width)
             elif leaf.roles[0] == "attention.output":
-                leaf = Leaf(leaf.attr, path, leaf.kind, decoder_width, hidden, leaf.bias, leaf.roles)
-            elif leaf.roles[0] in ("ffn.input", "ffn.gate"):
+                leaf = replace(leaf, path=path, in_size=decoder_width, out_size=hidden)
+            elif leaf.roles[0] in ("ffn.input", "ffn.gate", "ffn.plain_input"):
                 width = f"2 * {decoder_ffn_size}" if fused_gate else decoder_ffn_size
-                leaf = Leaf(leaf.attr, path, leaf.kind, hidden, width, leaf.bias, leaf.roles)
+                leaf = replace(leaf, path=path, in_size=hidden, out_size=width)
             elif leaf.roles[0] == "ffn.output":
-                leaf = Leaf(leaf.attr, path, leaf.kind, decoder_ffn_size, hidden, leaf.bias, leaf.roles)
+                leaf = replace(leaf, path=path, in_size=decoder_ffn_size, out_size=hidden)
             if path in decoder_leaves:
                 raise fail(f"`{path}` is named by `{decoder_leaves[path].roles[0]}` and `{leaf.roles[0]}` in the decoder blocks: give each module its own path", ["names", DECODER_BLOCK_PREFIX + leaf.roles[0]])
             decoder_leaves[path] = leaf
@@ -1338,6 +1349,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         decoder=roles["decoder"] if seq2seq else None,
         decoder_block=decoder_block,
         layer_bias=spec.position.owner if layer_bias else None,
+        gate_flag=gate_flag,
         decoder_roles={r: _access(path) for r, path in decoder_roles.items()} if seq2seq else None,
         decoder_gate=_access(decoder_roles["ffn.gate"]) if seq2seq and "ffn.gate" in decoder_roles else None,
         decoder_ffn_size=decoder_ffn_size,

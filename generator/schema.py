@@ -746,7 +746,9 @@ class FeedForwardSpec(Strict):
     bias: Union[bool, FieldName] = True
     # A config flag selects the gated variant act(wi_0 x) * wi_1 x; names layout: `true`, the `names` role `ffn.gate`
     # (act(gate(x)) * input(x) -> output; `ffn.gate` and `ffn.input` one path: one projection computing
-    # `[gate | input]`, as `gate_up_proj`).
+    # `[gate | input]`, as `gate_up_proj`); names-layout encoder-decoder stacks, a boolean config field: the gate and
+    # input projections exist only when it is true, the role `ffn.plain_input` (act(plain_input(x)) -> output) only
+    # when it is false.
     gated: Union[bool, FieldName] = False
     # names-layout encoder-decoder and decoder-only stacks: the config field of the dropout after the activation
     # (between the two projections; gated: after the product).

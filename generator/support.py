@@ -248,7 +248,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(NAMES_ENCODER_DECODER, "attention.output_dropout", (True,), "the attention output always goes through dropout: remove `output_dropout`"),
-    Rule(NAMES_ENCODER_DECODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in `sublayer` encoder-decoder stacks"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward widths are always config fields (`size`, `decoder.ffn_size`)"),
     Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after each stack)"),

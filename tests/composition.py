@@ -715,6 +715,11 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     if draw(st.booleans()):
         feed_forward["gated"] = True
         names["ffn.gate"] = "fc_gate"
+        if draw(st.booleans()):
+            # The gate chosen by a config flag (T5's `is_gated_act`): without it, the input projection `ffn.plain_input`.
+            fields.append(_field("is_gated", "bool", draw(st.booleans())))
+            feed_forward["gated"] = "is_gated"
+            names["ffn.plain_input"] = "fc_plain"
     for box, flag in ((attention, "attention_bias"), (feed_forward, "mlp_bias")):
         bias = draw(st.sampled_from([True, False, flag]))
         if bias == flag:
@@ -733,11 +738,13 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         names.update({"ffn.norm": "layer.1.layer_norm", "ffn.input": "layer.1.DenseReluDense.wi", "ffn.output": "layer.1.DenseReluDense.wo"})
         if "ffn.gate" in names:
             names.update({"ffn.gate": "layer.1.DenseReluDense.wi_0", "ffn.input": "layer.1.DenseReluDense.wi_1"})
+        if "ffn.plain_input" in names:
+            names["ffn.plain_input"] = "layer.1.DenseReluDense.wi"
         if draw(st.booleans()):
             # T5's order: the decoder blocks' cross-attention second, their feed-forward third (`decoder_block.*`).
             for role in ("query", "key", "value", "output", "norm"):
                 names[f"cross_attention.{role}"] = names[f"cross_attention.{role}"].replace("layer.2.", "layer.1.")
-            for role in ("ffn.norm", "ffn.input", "ffn.output", "ffn.gate"):
+            for role in ("ffn.norm", "ffn.input", "ffn.output", "ffn.gate", "ffn.plain_input"):
                 if role in names:
                     names[f"decoder_block.{role}"] = names[role].replace("layer.1.", "layer.2.")
     if draw(st.booleans()):
