@@ -173,6 +173,7 @@ class Leaf:
     unless: Optional[str] = None  # the boolean config field with which the module does not exist (None: always)
     # The int config field whose value must differ from hidden_size for the module to exist (None: always).
     differs: Optional[str] = None
+    first_layer: bool = False  # built in the stack's first block only (`layer_idx == 0`)
 
     @property
     def is_leaf(self) -> bool:
@@ -180,7 +181,10 @@ class Leaf:
 
     @property
     def condition(self) -> Optional[str]:
-        """The Python condition over `config` under which the module exists (None: always)."""
+        """The Python condition over `config` (and the block's `layer_idx`) under which the module exists (None:
+        always)."""
+        if self.first_layer:
+            return "layer_idx == 0"
         if self.differs:
             return f"config.{self.differs} != config.hidden_size"
         return f"config.{self.when}" if self.when else f"not config.{self.unless}" if self.unless else None
@@ -196,18 +200,23 @@ class Container:
     path: str  # dotted, from the block ("" for the block itself)
     suffix: str
     children: tuple  # of Leaf | Container, in the order of the roles that created them
+    # A module list (a path segment `0`, `1`, ... below it): its children are containers `0`, `1`, ... in that order,
+    # each of its own class; no class of its own (PyTorch's `nn.ModuleList`).
+    indexed: bool = False
 
     @property
     def is_leaf(self) -> bool:
         return False
 
     def containers(self) -> list["Container"]:
-        """Every container below this one, children before their parents (the order classes are defined in)."""
+        """Every container below this one, children before their parents (the order classes are defined in); a module
+        list's items, not the list."""
         out: list[Container] = []
         for child in self.children:
             if not child.is_leaf:
                 out += child.containers()
-                out.append(child)
+                if not child.indexed:
+                    out.append(child)
         return out
 
 
@@ -284,6 +293,14 @@ class Names:
     encoder: Optional[str] = None
     decoder: Optional[str] = None
     decoder_block: Optional[Container] = None
+    # The decoder blocks' roles and gate as the generated code reaches them (`decoder_block.<role>` overrides).
+    decoder_roles: Optional[dict] = None
+    decoder_gate: Optional[str] = None
+    # The boolean config field that chooses the gated feed-forward (`feed_forward.gated: <field>`), else None.
+    gate_flag: Optional[str] = None
+    # `position.owner` of a bucketed bias table in the blocks (`first_layer`, `every_layer`; role
+    # `attention.relative_bias`), else None.
+    layer_bias: Optional[str] = None
     decoder_ffn_size: Optional[str] = None
     # A sparse mixture of experts (`feed_forward.experts`): the module tree of one expert (its feed-forward roles,
     # paths inside the expert); the block holds the router (`ffn.router`) and the list of experts (`ffn.experts`).
@@ -816,7 +833,8 @@ MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type"
                "layers", "final_norm", "position.bias", "position.table")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
-               "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate")
+               "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate",
+               "attention.relative_bias", "ffn.plain_input")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -824,6 +842,9 @@ SEQ2SEQ_ROLES = ("embeddings.shared", "encoder", "decoder")
 CROSS_ROLES = ("cross_attention.norm", "cross_attention.query", "cross_attention.key", "cross_attention.value",
                "cross_attention.output")
 ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
+# Encoder-decoder stacks: `decoder_block.<block role>`, the decoder blocks' path of a block role when not the encoder
+# blocks' (a feed-forward that is the encoder blocks' second sublayer and the decoder blocks' third).
+DECODER_BLOCK_PREFIX = "decoder_block."
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
 _BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads"})
@@ -865,7 +886,41 @@ def _tree(leaves: dict[str, Leaf], prefix: str, suffix_start: str) -> Container:
         else:
             children.append(_tree(leaves, ".".join(parts[: depth + 1]), suffix_start))
     suffix = suffix_start + "".join(p[:1].upper() + p[1:] for p in prefix.replace("_", ".").split(".") if p)
-    return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children))
+    # A module list: its items `0`, `1`, ... (checked contiguous and all containers by `_check_module_lists`).
+    indexed = bool(children) and all(child.attr.isdigit() for child in children)
+    if indexed:
+        children.sort(key=lambda child: int(child.attr))
+    return Container(prefix.split(".")[-1] if prefix else "", prefix, suffix, tuple(children), indexed)
+
+
+def _access(path: str) -> str:
+    """The Python attribute path of a module path whose segments `0`, `1`, ... are items of module lists
+    (`layer.0.SelfAttention.q` -> `layer[0].SelfAttention.q`)."""
+    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", path)
+
+
+def _check_module_lists(paths: dict[str, str], fail) -> None:
+    """Segments `0`, `1`, ... of role paths (role -> path) are the items of a module list: never the first segment or
+    a parameter-holding module itself, never beside named modules, numbered from 0 without gaps."""
+    items: dict[str, set[int]] = {}
+    named: dict[str, str] = {}
+    for role, path in paths.items():
+        parts = path.split(".")
+        for depth, part in enumerate(parts):
+            prefix = ".".join(parts[:depth])
+            if part.isdigit():
+                if depth == 0 or depth == len(parts) - 1:
+                    raise fail(f"`{path}`: a number names an item of a module list inside the block (`<list>.<i>.<module>`), never {'the first module' if depth == 0 else 'a parameter-holding module'}: write a name", ["names", role])
+                if part != str(int(part)):
+                    raise fail(f"`{path}`: write the item number {int(part)} without leading zeros", ["names", role])
+                items.setdefault(prefix, set()).add(int(part))
+            else:
+                named.setdefault(prefix, part)
+    for prefix, numbers in items.items():
+        if prefix in named:
+            raise fail(f"`{prefix}` holds the module list items {sorted(numbers)} and the module `{named[prefix]}`: a module list holds numbered items only", ["names"])
+        if sorted(numbers) != list(range(len(numbers))):
+            raise fail(f"the module list `{prefix}` holds the items {sorted(numbers)}: number them 0, 1, ... without gaps", ["names"])
 
 
 def _rotary_layers(spec: schema.ArchitectureSpec) -> Optional[tuple[str, str]]:
@@ -891,20 +946,28 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(f"unknown preset {preset!r} (specs/{LAYOUTS_FILE} has: {', '.join(sorted(presets)) or 'none'})", ["names", "preset"])
         roles.update(presets[preset])
     for role, target in written.items():
-        if role not in ALL_ROLES:
+        if role not in ALL_ROLES and not (role.startswith(DECODER_BLOCK_PREFIX) and role[len(DECODER_BLOCK_PREFIX):] in BLOCK_ROLES):
             raise fail(f"unknown role {role!r}" + _suggest(role, list(ALL_ROLES)), ["names", role])
         try:
-            schema._dotted(target)
+            # Numbers name the items of module lists (`layer.0.SelfAttention`, checked below).
+            schema._dotted(".".join("item" if part.isdigit() else part for part in target.split(".")))
             # A module inside a container may be named `self` (`attention.self.query`): generated code reaches it
             # only as an attribute.
             for i, part in enumerate(target.split(".")):
-                if not (i > 0 and part == "self"):
+                if not (i > 0 and part == "self") and not part.isdigit():
                     schema._not_reserved(part)
         except ValueError as exc:
             raise fail(str(exc), ["names", role]) from None
         roles[role] = target
+    # The decoder blocks' own paths of block roles (`decoder_block.<role>`), checked once the roles are known.
+    decoder_paths = {role[len(DECODER_BLOCK_PREFIX):]: roles.pop(role) for role in list(roles) if role.startswith(DECODER_BLOCK_PREFIX)}
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
     rotary_table = spec.position.table if isinstance(spec.position, schema.RotaryPosition) else None
+    # A gate that a boolean config field chooses (encoder-decoder stacks): then `ffn.gate` and `ffn.input` exist only
+    # with it, `ffn.plain_input` only without it.
+    gate_flag = spec.feed_forward.gated if seq2seq and isinstance(spec.feed_forward.gated, str) else None
+    # A bucketed bias table in the blocks of an encoder-decoder: the first block's, or every block's.
+    layer_bias = seq2seq and isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner in ("first_layer", "every_layer")
     # A names-layout encoder's cross-attention module (its roles `cross_attention.*` are paths inside it).
     names_cross = spec.attention.cross_module if not seq2seq else None
     # A mixture of experts' shared expert (`feed_forward.experts.shared`).
@@ -915,7 +978,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
-        "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
+        "ffn.gate": (spec.feed_forward.gated is True or gate_flag is not None, "`feed_forward.gated: true` (or a boolean config field, in names-layout encoder-decoder stacks)"),
+        "ffn.plain_input": (gate_flag is not None, "`feed_forward.gated: <boolean config field>` (names-layout encoder-decoder stacks)"),
         "ffn.router": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "ffn.experts": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "ffn.shared_expert": (shared is not None, "`feed_forward.experts.shared`"),
@@ -929,6 +993,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "position.table": (rotary_table is not None, "`position: {kind: rotary, table: saved | computed}`"),
         "embeddings.projection": (spec.embeddings.size != "hidden_size", "`embeddings.size: <int config field>` (embeddings of another width than hidden_size)"),
+        "attention.relative_bias": (layer_bias, "`position: {kind: bucketed_bias, owner: first_layer}` or `owner: every_layer` (names-layout encoder-decoder stacks)"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         **{role: (seq2seq, "`stack: encoder-decoder`") for role in SEQ2SEQ_ROLES},
@@ -951,6 +1016,26 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     missing = [r for r in needed if r not in roles]
     if missing:
         raise fail(f"`names` lacks the roles {', '.join(missing)}: give each a module path (or a `preset` that does)", ["names"])
+    for role, path in decoder_paths.items():
+        loc = ["names", DECODER_BLOCK_PREFIX + role]
+        if not seq2seq:
+            raise fail(f"`{DECODER_BLOCK_PREFIX}{role}` names a path of the decoder blocks of an encoder-decoder (`stack: encoder-decoder`): remove it", loc)
+        if role not in needed:
+            raise fail(f"the role `{role}` is not rendered by this spec's components, so neither is `{DECODER_BLOCK_PREFIX}{role}`: remove it", loc)
+        if path == roles[role]:
+            raise fail(f"`{path}` is the encoder blocks' path of `{role}` already: remove `{DECODER_BLOCK_PREFIX}{role}`", loc)
+    # Each block role's path in the decoder blocks.
+    decoder_roles = {r: decoder_paths.get(r, roles[r]) for r in needed if r in BLOCK_ROLES + CROSS_ROLES} if seq2seq else {}
+    numbered = [r for r in needed if any(part.isdigit() for part in roles[r].split("."))] + [
+        DECODER_BLOCK_PREFIX + r for r in decoder_paths if any(part.isdigit() for part in decoder_paths[r].split("."))]
+    if numbered and not seq2seq:
+        raise fail(f"`{roles[numbered[0]]}`: module lists (numbered items, `<list>.<i>.<module>`) are rendered only in the blocks of names-layout encoder-decoder stacks: write names", ["names", numbered[0]])
+    if numbered and numbered[0] not in BLOCK_ROLES + CROSS_ROLES and not numbered[0].startswith(DECODER_BLOCK_PREFIX):
+        raise fail(f"`{roles[numbered[0]]}`: module lists (numbered items) are rendered only inside the blocks (the roles `attention.*`, `cross_attention.*`, `ffn.*`): write names", ["names", numbered[0]])
+    if numbered:
+        # The encoder's blocks, then the decoder's (which add the cross-attention).
+        _check_module_lists({r: roles[r] for r in needed if r in BLOCK_ROLES}, fail)
+        _check_module_lists({(DECODER_BLOCK_PREFIX + r if r in decoder_paths else r): path for r, path in decoder_roles.items()}, fail)
     for role in HEAD_ROLES:
         if role in roles and "." in roles[role]:
             raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the head model holds `{role}` as one attribute (write a name without dots)", ["names", role])
@@ -961,6 +1046,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if seq2seq and "." in roles["layers"]:
         # The two stacks share their module tree's container classes, but each holds its own kind of block.
         raise fail(f"`{roles['layers']}` is {len(roles['layers'].split('.'))} modules deep: each stack of an encoder-decoder holds its blocks as one attribute (write a name without dots)", ["names", "layers"])
+    if seq2seq and "position.bias" in needed and "." in roles["position.bias"]:
+        # Each stack holds its own table (of its own heads) as one attribute.
+        raise fail(f"`{roles['position.bias']}` is {len(roles['position.bias'].split('.'))} modules deep: each stack of an encoder-decoder holds its bias table as one attribute (write a name without dots)", ["names", "position.bias"])
     if seq2seq and len({roles[r] for r in SEQ2SEQ_ROLES}) != len(SEQ2SEQ_ROLES):
         raise fail("the roles `embeddings.shared`, `encoder` and `decoder` need three different names", ["names"])
     # The pooler's attribute (and a bare pooler's activation) in the base model.
@@ -1085,6 +1173,12 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         for role in ("attention.key", "attention.value"):
             add(leaves, (role,), att.projection, hidden, kv_size, att.bias)
     add(leaves, ("attention.output",), att.projection, query_size, hidden, output_bias)
+    if "attention.relative_bias" in needed:
+        # The bucketed bias table of the self-attention: a row of one bias per head for each bucket, in the stack's
+        # first block only (`owner: first_layer`) or in every block.
+        add(leaves, ("attention.relative_bias",), "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False)
+        path = roles["attention.relative_bias"]
+        leaves[path] = replace(leaves[path], first_layer=spec.position.owner == "first_layer")
     buffer = spec.position.buffer if isinstance(spec.position, schema.RotaryPosition) else None
     if buffer is not None:
         # The module holding each block's rotary inverse frequencies (a saved buffer, never read).
@@ -1125,6 +1219,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         shared_unless = spec.residual.parallel if spec.residual is not None and spec.residual.shared_norm else None
         add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
+    if fused_gate and gate_flag:
+        raise fail("a gate chosen by a config field is a projection of its own: give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
     expert = shared_expert = None
     if ffn.experts is not None:
         # A sparse mixture of experts: the router, then the list of experts, each holding the feed-forward's
@@ -1160,8 +1256,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(leaves, ("ffn.gate", "ffn.input"), ffn.projection, hidden, f"2 * {ffn_size}", ffn.bias)
     else:
         if "ffn.gate" in needed:
-            add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias)
-        add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias)
+            add(leaves, ("ffn.gate",), ffn.projection, hidden, ffn_size, ffn.bias, when=gate_flag)
+        add(leaves, ("ffn.input",), ffn.projection, hidden, ffn_size, ffn.bias, when=gate_flag)
+        if gate_flag:
+            # The input projection of the feed-forward without gate.
+            add(leaves, ("ffn.plain_input",), ffn.projection, hidden, ffn_size, ffn.bias, unless=gate_flag)
     if expert is None:
         add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
     if "ffn.output_norm" in needed:
@@ -1190,18 +1289,35 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         if fused:
             raise fail("the self-attention's q, k and v are three projections in encoder-decoder stacks (a fused q/k/v projection exists only in decoder-only and names-layout encoder stacks): give `attention.query`, `attention.key` and `attention.value` three paths", ["names", "attention.key"])
         decoder_ffn_size = f"config.{spec.decoder.ffn_size}"
+        # Heads of a configured width (`attention.head_dim`): the decoder's projections are its heads times that wide.
+        decoder_width = f"config.{spec.decoder.heads} * {head_dim}" if att.head_dim else hidden
         decoder_leaves: dict[str, Leaf] = {}
         for path, leaf in leaves.items():
-            if leaf.roles[0] in ("ffn.input", "ffn.gate"):
+            moved = {decoder_paths[r] for r in leaf.roles if r in decoder_paths}
+            if moved:
+                if len(moved) > 1 or len([r for r in leaf.roles if r in decoder_paths]) != len(leaf.roles):
+                    raise fail(f"`{path}` is one module for the roles {', '.join(leaf.roles)}: give each `{DECODER_BLOCK_PREFIX}<role>` of them one path", ["names", DECODER_BLOCK_PREFIX + leaf.roles[0]])
+                path = moved.pop()
+                leaf = replace(leaf, attr=path.split(".")[-1], path=path)
+            if leaf.roles[0] == "attention.relative_bias":
+                # The decoder's table: one bias per decoder head.
+                leaf = replace(leaf, out_size=f"config.{spec.decoder.heads}")
+            elif leaf.roles[0] in ("attention.query", "attention.key", "attention.value"):
+                leaf = replace(leaf, path=path, in_size=hidden, out_size=decoder_width)
+            elif leaf.roles[0] == "attention.output":
+                leaf = replace(leaf, path=path, in_size=decoder_width, out_size=hidden)
+            elif leaf.roles[0] in ("ffn.input", "ffn.gate", "ffn.plain_input"):
                 width = f"2 * {decoder_ffn_size}" if fused_gate else decoder_ffn_size
-                leaf = Leaf(leaf.attr, path, leaf.kind, hidden, width, leaf.bias, leaf.roles)
+                leaf = replace(leaf, path=path, in_size=hidden, out_size=width)
             elif leaf.roles[0] == "ffn.output":
-                leaf = Leaf(leaf.attr, path, leaf.kind, decoder_ffn_size, hidden, leaf.bias, leaf.roles)
+                leaf = replace(leaf, path=path, in_size=decoder_ffn_size, out_size=hidden)
+            if path in decoder_leaves:
+                raise fail(f"`{path}` is named by `{decoder_leaves[path].roles[0]}` and `{leaf.roles[0]}` in the decoder blocks: give each module its own path", ["names", DECODER_BLOCK_PREFIX + leaf.roles[0]])
             decoder_leaves[path] = leaf
         add(decoder_leaves, ("cross_attention.norm",), norm_kind, hidden, hidden, norm_bias)
         for role in ("cross_attention.query", "cross_attention.key", "cross_attention.value"):
-            add(decoder_leaves, (role,), att.projection, hidden, hidden, att.bias)
-        add(decoder_leaves, ("cross_attention.output",), att.projection, hidden, hidden, output_bias)
+            add(decoder_leaves, (role,), att.projection, hidden, decoder_width, att.bias)
+        add(decoder_leaves, ("cross_attention.output",), att.projection, decoder_width, hidden, output_bias)
         nested(decoder_leaves)
         decoder_block = _tree(decoder_leaves, "", "DecoderLayer")
 
@@ -1231,14 +1347,15 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
         lm_norm=roles["lm_head.norm"] if "lm_head.norm" in needed else None,
-        roles={r: roles[r] for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq or names_cross is not None else ()) if r in needed},
+        # As the generated code reaches them (module list items indexed).
+        roles={r: _access(roles[r]) for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq or names_cross is not None else ()) if r in needed},
         fused_qkv=fused,
         fused_order=att.fused_order,
         parallel_residual=spec.residual.parallel if spec.residual is not None else False,
         ffn_size=ffn_size,
         head_dim=head_dim,
         kv_heads=kv_heads,
-        gate=roles["ffn.gate"] if "ffn.gate" in needed else None,
+        gate=_access(roles["ffn.gate"]) if "ffn.gate" in needed else None,
         fused_gate=fused_gate,
         rotary_theta=(
             (f"config.{spec.position.theta}" if isinstance(spec.position.theta, str) else repr(float(spec.position.theta)))
@@ -1271,6 +1388,10 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         encoder=roles["encoder"] if seq2seq else None,
         decoder=roles["decoder"] if seq2seq else None,
         decoder_block=decoder_block,
+        layer_bias=spec.position.owner if layer_bias else None,
+        gate_flag=gate_flag,
+        decoder_roles={r: _access(path) for r, path in decoder_roles.items()} if seq2seq else None,
+        decoder_gate=_access(decoder_roles["ffn.gate"]) if seq2seq and "ffn.gate" in decoder_roles else None,
         decoder_ffn_size=decoder_ffn_size,
         expert=expert,
         shared_expert=shared_expert,
@@ -1796,7 +1917,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
         bucketed = spec.position
         need_field(bucketed.num_buckets, ["position", "num_buckets"])
         if isinstance(bucketed.max_distance, int) and bucketed.owner != "stack":
-            raise fail("a fixed `max_distance` exists only with `owner: stack` (names-layout encoders): name its config field", ["position", "max_distance"])
+            raise fail("a fixed `max_distance` exists only with `owner: stack` (names-layout encoders and encoder-decoders): name its config field", ["position", "max_distance"])
         need_field(bucketed.max_distance if isinstance(bucketed.max_distance, str) else None, ["position", "max_distance"])
 
     relative = None

@@ -535,9 +535,10 @@ class BucketedBiasPosition(Strict):
     With `owner: first_layer`, the first layer of each stack owns `param` (an Embedding of num_buckets x heads); its
     bias, with the mask already added, is passed on to the later layers. With `owner: every_layer`, every layer's
     self-attention owns its own `param` and computes its own bias (the cross-attention has none: the padding mask
-    only). With `owner: stack` (names-layout encoders), the stack owns the table at the `names` role `position.bias`
-    and computes the bias once per forward; every layer adds it to its (scaled) scores, with the padding mask, on top
-    of the learned absolute positions of the embeddings. Encoders bucket bidirectionally, decoders causally.
+    only). With `owner: stack` (names-layout encoders and encoder-decoders), each stack owns the table at the `names`
+    role `position.bias` and computes the bias once per forward; every layer adds it to its self-attention scores,
+    with the mask, on top of the absolute positions of the embeddings if any. Encoders bucket bidirectionally,
+    decoders causally (queries after the cached keys).
     """
 
     template: ClassVar[str] = "positions/bucketed_bias.jinja"
@@ -553,8 +554,11 @@ class BucketedBiasPosition(Strict):
     # The Embedding's name in the self-attention that owns it.
     param: Identifier = "relative_attention_bias"
     # Which module owns a bias table: `first_layer` (the first of each stack; the others reuse its bias),
-    # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`), or
-    # `stack` (names-layout encoders: the stack, at the `names` role `position.bias`; one bias for every layer).
+    # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`) —
+    # in names-layout encoder-decoder stacks the table is the block role `attention.relative_bias`, built in the
+    # first block only or in every block, and each stack computes the bias from it —, or
+    # `stack` (names-layout encoders and encoder-decoders: each stack, at the `names` role `position.bias`; one bias
+    # for every layer of the stack).
     owner: Literal["first_layer", "every_layer", "stack"] = "first_layer"
 
 
@@ -763,7 +767,9 @@ class FeedForwardSpec(Strict):
     bias: Union[bool, FieldName] = True
     # A config flag selects the gated variant act(wi_0 x) * wi_1 x; names layout: `true`, the `names` role `ffn.gate`
     # (act(gate(x)) * input(x) -> output; `ffn.gate` and `ffn.input` one path: one projection computing
-    # `[gate | input]`, as `gate_up_proj`).
+    # `[gate | input]`, as `gate_up_proj`); names-layout encoder-decoder stacks, a boolean config field: the gate and
+    # input projections exist only when it is true, the role `ffn.plain_input` (act(plain_input(x)) -> output) only
+    # when it is false.
     gated: Union[bool, FieldName] = False
     # names-layout encoder-decoder and decoder-only stacks: the config field of the dropout after the activation
     # (between the two projections; gated: after the product).
@@ -1258,6 +1264,9 @@ class ArchitectureSpec(Strict):
     # names layout: module paths by role, `preset: <name>` from specs/layouts.yaml, then `role: dotted.path` entries
     # that add to or override it. A preset's roles that the spec's components do not render are left out by
     # themselves (`embeddings.norm: false` drops `embeddings.norm`); a role cannot be removed by name (null).
+    # Names-layout encoder-decoder stacks: a number in a block role's path names an item of a module list
+    # (`layer.0.SelfAttention.q`: PyTorch's `nn.ModuleList`), numbered 0, 1, ... in each stack's blocks; a role
+    # `decoder_block.<block role>` gives the decoder blocks' path of that role, when not the encoder blocks'.
     names: Optional[dict[str, str]] = None
     encoder: Optional[EncoderSpec] = None
     decoder: Optional[DecoderSpec] = None

@@ -13,7 +13,8 @@ pydantic checks each field on its own; this table checks the combinations. The t
 An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two LayerNorm or
 RMSNorm stacks, post-norm or pre-norm each ending with a final norm, their feed-forward dense or gated, their
 projections' biases fixed or chosen by config flags, with absolute positions (learned or fixed sinusoids, counted
-from 0 or past a padding index; the roles `encoder` and `decoder` name the stacks), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
+from 0 or past a padding index; the roles `encoder` and `decoder` name the stacks) and/or a bucketed relative bias each
+stack owns (the role `position.bias`), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
 inputs from labels shifted right after a start token or after each row's last non-pad token (`decoder.shift`). Its rules are those of the kind
 ``names-layout encoder-decoder``.
 
@@ -242,20 +243,20 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "attention.variant", ("full",), "self-attention is `variant: full` (the decoder masks the future)"),
     Rule(NAMES_ENCODER_DECODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in `sublayer` encoder-decoder stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in `sublayer` encoder-decoder stacks"),
-    Rule(NAMES_ENCODER_DECODER, "attention.head_dim", (_ABSENT,), "heads are hidden_size / heads wide: remove `head_dim`"),
     Rule(NAMES_ENCODER_DECODER, "attention.cross_module", (_ABSENT,), "remove `cross_module`: the `names` roles `cross_attention.*` name the decoder's cross-attention"),
-    Rule(NAMES_ENCODER_DECODER, "attention.scale", (True,), "scores are always scaled by head_dim**-0.5: remove `scale`"),
+    Rule(NAMES_ENCODER_DECODER, "attention.scale", (True, False), "write `scale: true` (scores times head_dim**-0.5) or `scale: false` (unscaled scores): a config-selected scale exists only in decoder-only stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(NAMES_ENCODER_DECODER, "attention.output_dropout", (True,), "the attention output always goes through dropout: remove `output_dropout`"),
-    Rule(NAMES_ENCODER_DECODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in `sublayer` encoder-decoder stacks"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward widths are always config fields (`size`, `decoder.ffn_size`)"),
     Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after each stack)"),
-    Rule(NAMES_ENCODER_DECODER, "position", (_ABSENT,), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`): remove `position`"),
+    Rule(NAMES_ENCODER_DECODER, "position", (_ABSENT, "bucketed_bias"), "positions are absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias each stack owns (`kind: bucketed_bias, owner: stack, ...`): remove `position` or write `kind: bucketed_bias`"),
+    Rule(NAMES_ENCODER_DECODER, "position.param", (_ABSENT, "relative_attention_bias"), "remove `param`: the `names` role `position.bias` (or `attention.relative_bias`) names the bias tables"),
+    Rule(NAMES_ENCODER_DECODER, "position.owner", (_ABSENT, "stack", "first_layer", "every_layer"), "write `owner: stack` (each stack's table at the `names` role `position.bias`), `first_layer` (each stack's first block's, at the role `attention.relative_bias`) or `every_layer` (each block's own)"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
-    Rule(NAMES_ENCODER_DECODER, "embeddings.position", ("absolute",), "positions are learned absolute embeddings: write `position: absolute`"),
+    Rule(NAMES_ENCODER_DECODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned or sinusoidal absolute embeddings) or `position: none` (no absolute positions, with a bucketed relative bias)"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.shared", (_ABSENT,), "remove `shared`: the `names` role `embeddings.shared` names the shared vocabulary matrix"),
     Rule(NAMES_ENCODER_DECODER, "pooler", (_ABSENT,), "remove `pooler`: encoder-decoder heads do not pool"),
@@ -567,6 +568,9 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     (NAMES_ENCODER, "decoder", "position", (_ABSENT, "rotary", "relative_functional"), "an encoder that doubles as a decoder is rendered with learned absolute, rotary or functional relative positions (a stack-owned bucketed bias is computed for a bidirectional pass without a cache): remove `decoder` or `position`"),
     (NAMES_ENCODER, "decoder", "attention.decoder_mask", (False,), "`decoder` already makes the self-attention causal under `config.is_decoder` (with a cache): remove `decoder_mask`"),
     (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
+    # A names-layout encoder-decoder without absolute positions (`embeddings.position: none`) has no position table.
+    *((NAMES_ENCODER_DECODER, path, "embeddings.position", ("absolute",), f"`{key}` is a property of the absolute position table: write `embeddings.position: absolute` or remove `{key}`") for path, key in (
+        ("embeddings.position_offset", "position_offset"), ("embeddings.position_padding_idx", "position_padding_idx"), ("embeddings.sinusoidal", "sinusoidal"))),
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER)),
     (DECODER_ONLY, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),
 )
@@ -586,6 +590,9 @@ VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
     (DECODER_ONLY, "norm.unit_offset", True, "attention.qk_norm_scope", ("head", "all"), "norms with a weight of each head's own are not rendered with a unit offset: write `qk_norm_scope: head` or `all`, or remove `unit_offset`"),
     (DECODER_ONLY, "norm.unit_offset", True, "attention.qk_norm_bias", (_ABSENT,), "the norms of the queries and keys follow the stack's unit-offset norms, bias included: remove `qk_norm_bias` or `unit_offset`"),
     (DECODER_ONLY, "norm.weight", False, "attention.qk_norm", (False,), "norms of the queries and keys without parameters are not rendered: remove `qk_norm` or `norm.weight`"),
+    (NAMES_ENCODER_DECODER, "decoder.embeddings_norm", "before_positions", "embeddings.position", ("absolute",), "without absolute positions, the embeddings norm has no positions to precede: write `embeddings.position: absolute` or remove `decoder.embeddings_norm`"),
+    (NAMES_ENCODER_DECODER, "embeddings.position", "none", "position", ("bucketed_bias",), "without absolute positions, the stacks need the bucketed relative bias: add `position: {kind: bucketed_bias, owner: stack, ...}` or write `embeddings.position: absolute`"),
+    (NAMES_ENCODER_DECODER, "embeddings.position_accessors", True, "embeddings.position", ("absolute",), "the accessors return the absolute position table: write `embeddings.position: absolute` or remove `position_accessors`"),
     (NAMES_ENCODER_DECODER, "decoder.embeddings_norm", "before_positions", "embeddings.norm", (True,), "the decoder's embeddings norm is the `embeddings.norm` LayerNorm: write `embeddings.norm: true` or remove `decoder.embeddings_norm`"),
     (NAMES_ENCODER_DECODER, "decoder.embeddings_scale", False, "embeddings.scale", (_SET,), "only scaled word embeddings can be left unscaled in the decoder: add `embeddings.scale: true` or `scale: <boolean config field>`, or remove `decoder.embeddings_scale`"),
 )

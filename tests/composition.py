@@ -715,6 +715,11 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     if draw(st.booleans()):
         feed_forward["gated"] = True
         names["ffn.gate"] = "fc_gate"
+        if draw(st.booleans()):
+            # The gate chosen by a config flag (T5's `is_gated_act`): without it, the input projection `ffn.plain_input`.
+            fields.append(_field("is_gated", "bool", draw(st.booleans())))
+            feed_forward["gated"] = "is_gated"
+            names["ffn.plain_input"] = "fc_plain"
     for box, flag in ((attention, "attention_bias"), (feed_forward, "mlp_bias")):
         bias = draw(st.sampled_from([True, False, flag]))
         if bias == flag:
@@ -723,6 +728,33 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     output_bias = draw(st.sampled_from([None, True, False]))
     if output_bias is not None:
         attention["output_bias"] = output_bias
+    if "preset" not in names and draw(st.booleans()):
+        # Module lists (T5's names): each sublayer an item of the block's list `layer`, the cross-attention the
+        # decoder's third.
+        for prefix, item, box in (("attention", 0, "SelfAttention"), ("cross_attention", 2, "EncDecAttention")):
+            for role, attr in (("query", "q"), ("key", "k"), ("value", "v"), ("output", "o")):
+                names[f"{prefix}.{role}"] = f"layer.{item}.{box}.{attr}"
+            names[f"{prefix}.norm"] = f"layer.{item}.layer_norm"
+        names.update({"ffn.norm": "layer.1.layer_norm", "ffn.input": "layer.1.DenseReluDense.wi", "ffn.output": "layer.1.DenseReluDense.wo"})
+        if "ffn.gate" in names:
+            names.update({"ffn.gate": "layer.1.DenseReluDense.wi_0", "ffn.input": "layer.1.DenseReluDense.wi_1"})
+        if "ffn.plain_input" in names:
+            names["ffn.plain_input"] = "layer.1.DenseReluDense.wi"
+        if draw(st.booleans()):
+            # T5's order: the decoder blocks' cross-attention second, their feed-forward third (`decoder_block.*`).
+            for role in ("query", "key", "value", "output", "norm"):
+                names[f"cross_attention.{role}"] = names[f"cross_attention.{role}"].replace("layer.2.", "layer.1.")
+            for role in ("ffn.norm", "ffn.input", "ffn.output", "ffn.gate", "ffn.plain_input"):
+                if role in names:
+                    names[f"decoder_block.{role}"] = names[role].replace("layer.1.", "layer.2.")
+    if draw(st.booleans()):
+        # Heads of a configured width (T5's `d_kv`), not hidden_size / heads: each stack's projections are its heads
+        # times that wide.
+        fields.append(_field("d_kv", "int", draw(st.sampled_from([4, 6]))))
+        attention["head_dim"] = "d_kv"
+    if draw(st.booleans()):
+        # Unscaled scores (T5's).
+        attention["scale"] = False
     spec: dict[str, Any] = {
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": draw(st.sampled_from(["model", "transformer"])),
         "title": name.upper(), "paper": "-", "stack": "encoder-decoder",
@@ -802,6 +834,34 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         spec["decoder"]["embeddings_norm"] = "before_positions"
     if "scale" in embeddings and draw(st.booleans()):
         spec["decoder"]["embeddings_scale"] = False
+    if draw(st.booleans()):
+        # A bucketed relative bias each stack owns (bidirectional buckets in the encoder, causal in the decoder, at
+        # the decoder's heads), fixed or configured bucket counts and distances, with or without absolute positions.
+        # The tables: each stack's, its first block's self-attention's (T5's) or every block's (UMT5's).
+        fields.append(_field("relative_attention_num_buckets", "int", draw(st.sampled_from([8, 32]))))
+        owner = draw(st.sampled_from(["stack", "first_layer", "every_layer"]))
+        spec["position"] = {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "owner": owner}
+        if owner != "stack" or draw(st.booleans()):
+            fields.append(_field("relative_attention_max_distance", "int", 16))
+            spec["position"]["max_distance"] = "relative_attention_max_distance"
+        else:
+            spec["position"]["max_distance"] = 128
+            spec["position"]["fixed_buckets"] = 8
+        if owner == "stack":
+            names["position.bias"] = draw(st.sampled_from(["relative_attention_bias", "rel_bias"]))
+        else:
+            box = names.get("attention.query", "self_attn.q_proj").rsplit(".", 1)[0]
+            names["attention.relative_bias"] = f"{box}.relative_attention_bias"
+        if owner != "stack" or draw(st.booleans()):
+            # No absolute positions (T5's): the bias alone (a table in the blocks replaces absolute positions).
+            embeddings["position"] = "none"
+            names.pop("embeddings.position", None)  # a preset's role is left out
+            for key in ("position_offset", "position_padding_idx", "sinusoidal", "sinusoidal_layout"):
+                embeddings.pop(key, None)
+            spec["decoder"].pop("embeddings_norm", None)
+            for head in heads:
+                head.pop("sinusoidal_saved", None)
+            fields[:] = [f for f in fields if f["name"] != "sinusoidal_positions"]
     return spec
 
 
@@ -1100,7 +1160,9 @@ def describe(spec: dict) -> list[str]:
                    f"decoder.embeddings_norm={decoder.get('embeddings_norm', 'after_positions')}",
                    f"decoder.embeddings_scale={decoder.get('embeddings_scale', True)}",
                    f"seq2seq.attention.bias={att.get('bias', True)}", f"seq2seq.feed_forward.bias={ffn.get('bias', True)}",
-                   f"seq2seq.output_bias={att.get('output_bias')}",
+                   f"seq2seq.output_bias={att.get('output_bias')}", f"seq2seq.head_dim={att.get('head_dim')}",
+                   f"seq2seq.scale={att.get('scale', True)}", f"seq2seq.module_lists={spec['names'].get('attention.query', '').startswith('layer.0.')}", f"seq2seq.decoder_block_paths={'decoder_block.ffn.input' in spec['names']}",
+                   f"seq2seq.bucketed_bias={spec.get('position', {}).get('owner')}", f"seq2seq.embeddings.position={emb['position']}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}",
                    f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
                    f"vocabularies={'separate' if fields.get('share_encoder_decoder_embeddings') is False else 'shared'}"
