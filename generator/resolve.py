@@ -169,6 +169,7 @@ class Leaf:
     roles: tuple[str, ...]
     when: Optional[str] = None  # the boolean config field without which the module does not exist (None: always)
     unless: Optional[str] = None  # the boolean config field with which the module does not exist (None: always)
+    differs: Optional[str] = None  # the int config field that must differ from hidden_size for the module to exist
 
     @property
     def is_leaf(self) -> bool:
@@ -177,6 +178,8 @@ class Leaf:
     @property
     def condition(self) -> Optional[str]:
         """The Python condition over `config` under which the module exists (None: always)."""
+        if self.differs:
+            return f"config.{self.differs} != config.hidden_size"
         return f"config.{self.when}" if self.when else f"not config.{self.unless}" if self.unless else None
 
 
@@ -289,6 +292,11 @@ class Names:
     rotary_buffer: Optional[str] = None
     # Linears the base model holds but never calls (`held`): their paths and input widths.
     held: tuple[Leaf, ...] = ()
+    # Factorized embeddings (`embeddings.projection`): the path of the Linear from the embedding width to hidden_size
+    # (the role `embeddings.projection`), applied after the embeddings' norm and dropout, and, when it exists only
+    # while the widths differ (`when: sizes_differ`), the config field of the embedding width.
+    projection: Optional[str] = None
+    projection_differs: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -707,7 +715,7 @@ NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_class
 # Heads of encoder stacks of the names layout.
 # (`causal_lm`: the encoder as a decoder, with `decoder`.)
 NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering",
-                            "next_sentence", "pretraining", "causal_lm")
+                            "next_sentence", "pretraining", "causal_lm", "discriminator")
 _DECODER_ONLY_HEAD_OUTPUT = {
     "base": "BaseModelOutputWithPast",
     "causal_lm": "CausalLMOutputWithPast",
@@ -770,11 +778,14 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
             raise fail(f"the `dense_act` classification head is the module `classifier` (`dense`, `out_proj`): remove `{key}`", loc + [key])
     if h.kind != "sequence_classification" and h.style is not None:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
-    if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled"):
-        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice (`summary: first_token`) or the pooler's output (`summary: pooled`, with a `pooler`): write one of them", loc + ["summary"])
+    if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled", "sequence_summary"):
+        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice (`summary: first_token`), the pooler's output (`summary: pooled`, with a `pooler`) or a configured summary (`summary: sequence_summary`, with a `sequence_summary`): write one of them", loc + ["summary"])
     if h.kind != "multiple_choice" and h.summary is not None:
         raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
-    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary)):
+    if h.summary == "sequence_summary" and (h.dropout is not None or h.pre_classifier is not None):
+        key = "dropout" if h.dropout is not None else "pre_classifier"
+        raise fail(f"the configured summary (`sequence_summary`: its projection, activation and dropout) feeds the classifier directly: remove `{key}`", loc + [key])
+    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary) or h.summary == "sequence_summary"):
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
     if h.activation is not None and h.style != "dense_act":
         raise fail(f"head {h.kind!r} of a {kind} stack has no activation option (only `style: dense_act` has one): remove `activation`", loc + ["activation"])
@@ -787,14 +798,14 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail) -> None:
             raise fail("token_classification needs `dropout: <config field or rate>`", loc)
         if h.kind != "token_classification" and h.dropout is not None:
             raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
-    elif h.kind in ("base", "masked_lm", "causal_lm", "next_sentence", "pretraining") and h.dropout is not None:
+    elif h.kind in ("base", "masked_lm", "causal_lm", "next_sentence", "pretraining", "discriminator") and h.dropout is not None:
         raise fail(f"head {h.kind!r} has no dropout: remove `dropout`", loc + ["dropout"])
 
 
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
-MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "layers", "final_norm",
-               "position.bias")
+MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "embeddings.projection",
+               "layers", "final_norm", "position.bias")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
                "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate")
@@ -895,6 +906,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
+        "embeddings.projection": (spec.embeddings.projection is not None, "`embeddings.projection` (factorized embeddings)"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "ffn.router": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "ffn.experts": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
@@ -999,14 +1011,29 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                     raise fail(f"`{path}` ({item.roles[0]}) holds parameters and cannot also contain `{other}`", ["names", item.roles[0]])
 
     model_leaves: dict[str, Leaf] = {}
-    add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", hidden, False)
+    # The embeddings' width: hidden_size, or another config field with a projection to hidden_size.
+    size_field = spec.config.attribute_map.get(spec.embeddings.size, spec.embeddings.size)
+    projection = spec.embeddings.projection
+    if projection is None and spec.embeddings.size != "hidden_size":
+        raise fail(f"embeddings `{spec.embeddings.size}` wide reach hidden_size blocks through a projection: add `projection: {{when: always | sizes_differ}}` (and the `names` role `embeddings.projection`) or remove `size`", ["embeddings", "size"])
+    width = hidden if spec.embeddings.size == "hidden_size" else f"config.{size_field}"
+    add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", width, False)
     if "embeddings.position" in needed:
         positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
-        add(model_leaves, ("embeddings.position",), "embedding", positions, hidden, False)
+        add(model_leaves, ("embeddings.position",), "embedding", positions, width, False)
     if "embeddings.token_type" in needed:
-        add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", hidden, False)
+        add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", width, False)
     if "embeddings.norm" in needed:
-        add(model_leaves, ("embeddings.norm",), norm_kind, hidden, hidden, norm_bias)
+        add(model_leaves, ("embeddings.norm",), norm_kind, width, width, norm_bias)
+    if projection is not None:
+        if spec.lm_head is not None and spec.lm_head.layout == "names":
+            raise fail("the `names` LM head maps hidden_size to the vocabulary through the word embeddings, which are `embeddings.size` wide here: write `lm_head.layout: flat` or `transform` (their `dense` maps hidden_size to the embeddings' width)", ["lm_head", "layout"])
+        if spec.embeddings.size == "hidden_size":
+            raise fail("the projection maps embeddings of another width to hidden_size: name their width's config field in `embeddings.size` (e.g. `embedding_size`) or remove `projection`", ["embeddings", "projection"])
+        add(model_leaves, ("embeddings.projection",), "linear", width, hidden, True)
+        if projection.when == "sizes_differ":
+            leaf = model_leaves[roles["embeddings.projection"]]
+            model_leaves[leaf.path] = Leaf(leaf.attr, leaf.path, leaf.kind, leaf.in_size, leaf.out_size, leaf.bias, leaf.roles, differs=size_field)
     add(model_leaves, ("layers",), "layers", "", "", False)
     if "position.bias" in needed:
         # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
@@ -1185,6 +1212,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         position_bias=roles.get("position.bias") if "position.bias" in needed else None,
         rotary_buffer=buffer,
         held=tuple(model_leaves[h.path] for h in spec.held),
+        projection=roles["embeddings.projection"] if projection is not None else None,
+        projection_differs=size_field if projection is not None and projection.when == "sizes_differ" else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
         token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
         model=model,
@@ -1467,13 +1496,21 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
             raise fail(f"`token` names the int config field of the token id whose embeddings are zeroed, not the {token_field.type} field {emb.token_dropout.token!r}", loc + ["token"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
+    if emb.position_ids and (emb.position != "absolute" or emb.position_padding_idx is not None):
+        reason = "positions counted past a padding index take `position_ids` already" if emb.position == "absolute" else "it gives the learned absolute positions (`position: absolute`) ids of the caller's"
+        raise fail(f"remove `position_ids`: {reason}", ["embeddings", "position_ids"])
     if emb.position_padding_idx is not None:
         need_field(emb.position_padding_idx, ["embeddings", "position_padding_idx"])
         if emb.position != "absolute":
             raise fail("positions past a padding index index the absolute position table: set `embeddings.position: absolute`", ["embeddings", "position_padding_idx"])
 
     projection_owner = projection_attr = projection_when = None
-    if emb.projection is not None:
+    if emb.projection is not None and names_layout:
+        if emb.projection.path is not None:
+            raise fail("the `names` role `embeddings.projection` names the projection in names-layout stacks: remove `path`", ["embeddings", "projection", "path"])
+    elif emb.projection is not None:
+        if emb.projection.path is None:
+            raise fail("add `path` (`<attr>` on the base model or `<encoder.path>.<attr>` on the encoder): the projection's module", ["embeddings", "projection"])
         parts = emb.projection.path.split(".")
         if len(parts) == 1:
             projection_owner, projection_attr = "model", parts[0]
@@ -1809,8 +1846,7 @@ def _resolve_head_components(c: _Context) -> None:
     if spec.classifier_dropout is not None:
         need_field(spec.classifier_dropout.field, ["classifier_dropout", "field"])
         need_field(spec.classifier_dropout.fallback, ["classifier_dropout", "fallback"])
-    if spec.lm_head is not None and spec.lm_head.layout == "flat" and c.rule_kind == support.NAMES_ENCODER:
-        # (`lm_head.decoder` is refused by the rules of the stack kind.)
+    if spec.lm_head is not None and spec.lm_head.layout == "flat" and c.rule_kind == support.NAMES_ENCODER and spec.lm_head.decoder is None:
         if "." in spec.lm_head.path:
             raise fail(f"a names-layout encoder's `flat` LM head is one attribute of the head model, holding its vocabulary projection `decoder`: write `path: {spec.lm_head.path.rsplit('.', 1)[1]}`", ["lm_head", "path"])
     if spec.lm_head is not None and spec.lm_head.logits_divisor is not None:
@@ -1876,7 +1912,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
             raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
         # The heads a names-layout encoder renders as encoder stacks do (the heads templates) hold the base model at
         # the spec's `base_model_prefix`.
-        as_encoder_stacks = h.kind in ("next_sentence", "pretraining") or h.style == "dense_act" or (
+        as_encoder_stacks = h.kind in ("next_sentence", "pretraining", "discriminator") or h.style == "dense_act" or h.summary == "sequence_summary" or (
             h.kind == "masked_lm" and spec.lm_head is not None and spec.lm_head.layout in ("transform", "flat"))
         if rule_kind == support.NAMES_ENCODER and as_encoder_stacks and h.base_model_prefix not in (None, spec.base_model_prefix):
             raise fail(f"head {h.kind!r} is rendered as encoder stacks render it, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
@@ -1893,6 +1929,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     }.get(h.kind, [])
     if names_layout and "pooled" in (h.style, h.summary):
         requires.append("pooler")
+    if names_layout and h.summary == "sequence_summary":
+        requires.append("sequence_summary")
     if rule_kind == support.NAMES_ENCODER and h.kind == "causal_lm" and spec.lm_head is not None and spec.lm_head.layout not in ("transform", "flat"):
         raise fail("the causal LM of a names-layout encoder is rendered with the LM head of encoder stacks: write `lm_head.layout: transform` or `flat`", ["lm_head", "layout"])
     if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
@@ -2242,7 +2280,7 @@ def resolve_architecture(
         has_token_type=emb.token_type is True,
         task_type=emb.task_type,
         token_type_word=emb.token_type == "word",
-        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or (emb.position_padding_idx is not None and not seq2seq)),
+        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or emb.position_ids or (emb.position_padding_idx is not None and not seq2seq)),
         position_table=positions.position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
@@ -2339,9 +2377,10 @@ def _head_arguments(
     if task_type is not None:
         # transformers' place of the further token types: right after the token types.
         names.append(task_type)
-    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None):
+    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None or spec.embeddings.position_ids):
         # (A names-layout encoder's positions count from 0, as in transformers' encoders of that layout, unless they
-        # count past a padding index: then they take `position_ids`.)
+        # count past a padding index or the spec says it takes them (`embeddings.position_ids`): then they take
+        # `position_ids`.)
         names.append("position_ids")
     names += ["head_mask", "inputs_embeds"]
     if encoder_states:

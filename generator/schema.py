@@ -321,8 +321,9 @@ class ConfigSpec(Strict):
 class Projection(Strict):
     """A projection of the embeddings to hidden_size."""
 
-    # The projection's module path (`encoder.embedding_hidden_mapping_in` or a base-model attribute).
-    path: DottedPath
+    # The projection's module path (`encoder.embedding_hidden_mapping_in` or a base-model attribute); names-layout
+    # stacks name it with the `names` role `embeddings.projection` instead (no `path`).
+    path: Optional[DottedPath] = None
     # Built always, or only when the embedding width differs from hidden_size.
     when: Literal["always", "sizes_differ"] = "always"
 
@@ -409,6 +410,9 @@ class EmbeddingsSpec(Strict):
     # In a names-layout encoder-decoder both stacks count so (the decoder's continuing after the cached length, as
     # transformers' M2M100 does); `position_offset` then only adds rows to the table, positions index it directly.
     position_padding_idx: Optional[FieldName] = None
+    # names-layout encoders with learned absolute positions counted from 0: whether the forward takes `position_ids`
+    # (transformers' BERT-style encoders do; given ids replace the count), after the token types.
+    position_ids: bool = False
     # names layout: a boolean config field; when set, the absolute position table holds fixed sinusoids (initialised
     # once, not trained) instead of learned positions. `true` (names-layout encoder-decoder and decoder-only stacks):
     # always fixed sinusoids. Checkpoints store the table, except a names-layout encoder-decoder head's with

@@ -170,20 +170,15 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "embeddings.token_type", (False, True, "word"), "write `token_type: true` (a table of `config.type_vocab_size` rows, the `names` role `embeddings.token_type`), `token_type: word` (rows of the word embeddings) or `token_type: false`"),
     Rule(NAMES_ENCODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
     Rule(NAMES_ENCODER, "embeddings.norm", (True, False), "write `norm: true` (a norm after the embeddings, the `names` role `embeddings.norm`) or `norm: false` (none)"),
-    Rule(NAMES_ENCODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     # A names-layout encoder that doubles as a decoder (`decoder`): causal and cached under `config.is_decoder`.
     Rule(NAMES_ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
     Rule(NAMES_ENCODER, "decoder.cache", (_ABSENT, True), "an encoder that doubles as a decoder keeps a key/value cache: remove `cache` (a causal mask under `config.is_decoder` without a cache is `attention.decoder_mask: true`)"),
-    Rule(NAMES_ENCODER, "decoder.cache_default", (_ABSENT, "config"), "the cache follows `config.use_cache`: remove `cache_default`"),
     Rule(NAMES_ENCODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: an encoder that doubles as a decoder masks future and padding keys with one additive mask, as transformers' extended mask"),
     Rule(NAMES_ENCODER, "decoder.layers", (_ABSENT,), "remove `layers`: a second (decoder) stack exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "decoder.start_token", (_ABSENT,), "remove `start_token`: labels shifted into decoder inputs exist only in encoder-decoder stacks"),
-    Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
-    Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
     Rule(NAMES_ENCODER, "classifier_dropout", (_ABSENT,), "remove `classifier_dropout`: give each head its `dropout` (a config field or a rate)"),
     Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "transform", "flat"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`), `layout: transform` (`<path>.{transform.dense,transform.<norm>,decoder,bias}`, as encoder stacks hold it) or `layout: flat` (`<path>.{dense,<norm>,decoder,bias}`)"),
-    Rule(NAMES_ENCODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the vocabulary projection is the Linear at `lm_head.path`"),
     # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
     Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),
     Rule(ENCODER_DECODER, "names", (_ABSENT,), "remove `names`: encoder-decoder stacks name their modules with `layout: sublayer`"),
@@ -349,6 +344,12 @@ RULES += tuple(
         ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder and decoder-only stacks"),
         ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder and decoder-only stacks"),
     )
+)
+# `position_ids` taken by a choice of the spec: names-layout encoders only (the other stacks take them, or not, as
+# their kind says).
+RULES += tuple(
+    Rule(kind, "embeddings.position_ids", (False,), "remove `position_ids`: the choice of taking `position_ids` exists only in names-layout encoders (the other stacks take them as their kind renders)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
 )
 # Positions counted over the attention mask: decoder-only stacks only.
 RULES += tuple(

@@ -1015,6 +1015,32 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         test = _draw_scaling(draw, spec["position"], fields)
         if test:
             spec["test"] = test
+    # Drawn after it (ELECTRA, RemBERT, ALBERT): factorized embeddings `embedding_size` wide (as wide as the blocks or
+    # not) reaching hidden_size through the role `embeddings.projection` (a base-model attribute or a module inside a
+    # container), always or only while the widths differ; learned positions counted from 0 that take `position_ids`;
+    # the replaced-token discriminator head; a multiple-choice summary as config fields say.
+    if spec.get("lm_head", {}).get("layout") != "names" and draw(st.booleans()):
+        fields.append(_field("embedding_size", "int", draw(st.sampled_from([12, HIDDEN]))))
+        embeddings.update(size="embedding_size", projection={"when": draw(st.sampled_from(["always", "sizes_differ"]))})
+        names["embeddings.projection"] = draw(st.sampled_from(["embeddings_project", "encoder.embedding_hidden_mapping_in"]))
+    if embeddings["position"] == "absolute" and "position_padding_idx" not in embeddings and draw(st.booleans()):
+        embeddings["position_ids"] = True
+    if "decoder" in spec and draw(st.booleans()):
+        spec["decoder"]["cache_default"] = "off"  # a decoder's cache only when asked for (`use_cache=True`)
+    if draw(st.booleans()):
+        spec["discriminator_head"] = {"path": "discriminator_predictions", "activation": draw(ACTIVATIONS)}
+        heads.append({"kind": "discriminator", "output": "ElectraForPreTrainingOutput"})
+    for head in heads:
+        if head["kind"] == "multiple_choice" and head["summary"] == "first_token" and draw(st.booleans()):
+            head.pop("pre_classifier", None)
+            head.pop("dropout", None)
+            head["summary"] = "sequence_summary"
+            fields += [_field("summary_type", "str", draw(st.sampled_from(["first", "last", "mean"])), choices=["last", "first", "mean", "cls_index"]),
+                       _field("summary_use_proj", "bool", draw(st.booleans())),
+                       _field("summary_activation", "str", draw(st.sampled_from(["gelu", None])), optional=True),
+                       _field("summary_last_dropout", "float", 0.1)]
+            spec["sequence_summary"] = {"path": "sequence_summary", "type": "summary_type", "use_proj": "summary_use_proj",
+                                        "activation": "summary_activation", "last_dropout": "summary_last_dropout"}
     return spec
 
 
@@ -1117,6 +1143,11 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.activation_name={ffn.get('activation_name')}")
             labels.append(f"names_encoder.rotary_buffer={'buffer' in spec.get('position', {})}")
             labels.append(f"names_encoder.held={bool(spec.get('held'))}")
+            projection = spec["embeddings"].get("projection")
+            labels.append(f"names_encoder.projection={projection['when'] + ' ' + spec['names']['embeddings.projection'] if projection else None}")
+            labels.append(f"names_encoder.position_ids={spec['embeddings'].get('position_ids', False)}")
+            labels.append(f"names_encoder.sequence_summary={'sequence_summary' in spec}")
+            labels.append(f"names_encoder.cache_default={spec.get('decoder', {}).get('cache_default', 'config')}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",
