@@ -1846,9 +1846,6 @@ def _resolve_head_components(c: _Context) -> None:
     if spec.classifier_dropout is not None:
         need_field(spec.classifier_dropout.field, ["classifier_dropout", "field"])
         need_field(spec.classifier_dropout.fallback, ["classifier_dropout", "fallback"])
-    if spec.lm_head is not None and spec.lm_head.layout == "flat" and c.rule_kind == support.NAMES_ENCODER and spec.lm_head.decoder is None:
-        if "." in spec.lm_head.path:
-            raise fail(f"a names-layout encoder's `flat` LM head is one attribute of the head model, holding its vocabulary projection `decoder`: write `path: {spec.lm_head.path.rsplit('.', 1)[1]}`", ["lm_head", "path"])
     if spec.lm_head is not None and spec.lm_head.logits_divisor is not None:
         if spec.lm_head.layout != "linear":
             raise fail("`logits_divisor` divides the logits of the `layout: linear` LM head: write `layout: linear` or remove it", ["lm_head", "logits_divisor"])

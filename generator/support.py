@@ -374,10 +374,11 @@ RULES += tuple(
     Rule(kind, "feed_forward.activation_name", (_ABSENT,), "remove `activation_name` (and name the activation's config field in `activation`): a fixed feed-forward activation exists only in decoder-only stacks and names-layout encoders")
     for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
-# An LM head of its own width, and an untied vocabulary projection with its own bias: the `flat` head of encoder stacks.
+# An LM head of its own width, and an untied vocabulary projection with its own bias: the `flat` head of encoder stacks
+# (names-layout encoders included).
 RULES += tuple(
     Rule(kind, path, allowed, instead)
-    for kind in RULE_KINDS if kind != ENCODER
+    for kind in RULE_KINDS if kind not in (ENCODER, NAMES_ENCODER)
     for path, allowed, instead in (
         ("lm_head.size", (_ABSENT,), "remove `size`: an LM head of its own width exists only in encoder stacks (`layout: flat`)"),
         ("lm_head.tied", (_ABSENT, True), "remove `tied`: an untied `flat` LM head with its own decoder bias exists only in encoder stacks"),

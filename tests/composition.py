@@ -1041,6 +1041,16 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
                        _field("summary_last_dropout", "float", 0.1)]
             spec["sequence_summary"] = {"path": "sequence_summary", "type": "summary_type", "use_proj": "summary_use_proj",
                                         "activation": "summary_activation", "last_dropout": "summary_last_dropout"}
+    # Drawn after it (RemBERT): the `flat` LM head inside a container (`cls.predictions`), and an untied vocabulary
+    # projection with its own bias, the head of its own width or the embeddings'.
+    if spec.get("lm_head", {}).get("layout") == "flat" and draw(st.booleans()):
+        spec["lm_head"]["path"] = "cls.predictions"
+        if draw(st.booleans()):
+            spec["lm_head"]["tied"] = False
+            fields.append(_field("tie_word_embeddings", "bool", False, choices=[False], unsupported="never tied"))
+            if draw(st.booleans()):
+                spec["lm_head"]["size"] = "output_embedding_size"
+                fields.append(_field("output_embedding_size", "int", draw(st.sampled_from([12, 20]))))
     return spec
 
 
@@ -1148,6 +1158,8 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.position_ids={spec['embeddings'].get('position_ids', False)}")
             labels.append(f"names_encoder.sequence_summary={'sequence_summary' in spec}")
             labels.append(f"names_encoder.cache_default={spec.get('decoder', {}).get('cache_default', 'config')}")
+            lm_head = spec.get("lm_head", {})
+            labels.append(f"names_encoder.lm_head={lm_head.get('layout')} {lm_head.get('path')} tied={lm_head.get('tied', True)} size={'size' in lm_head}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",
