@@ -297,6 +297,9 @@ class Names:
     # while the widths differ (`when: sizes_differ`), the config field of the embedding width.
     projection: Optional[str] = None
     projection_differs: Optional[str] = None
+    # Shared layer groups (`layer_sharing`): the config fields of the number of groups and of blocks per group, and
+    # the attribute of each group's list of blocks (the role `layer_group.layers`); `layers` is then the list of groups.
+    sharing: Optional[tuple[str, str, str]] = None
 
 
 @dataclass(frozen=True)
@@ -815,7 +818,9 @@ HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 SEQ2SEQ_ROLES = ("embeddings.shared", "encoder", "decoder")
 CROSS_ROLES = ("cross_attention.norm", "cross_attention.query", "cross_attention.key", "cross_attention.value",
                "cross_attention.output")
-ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
+# Shared layer groups (`layer_sharing`): each group's list of blocks (one attribute of the group).
+GROUP_ROLES = ("layer_group.layers",)
+ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES + GROUP_ROLES
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
 _BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads"})
@@ -907,6 +912,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
         "embeddings.projection": (spec.embeddings.projection is not None, "`embeddings.projection` (factorized embeddings)"),
+        "layer_group.layers": (spec.layer_sharing is not None, "`layer_sharing` (shared layer groups)"),
         "ffn.gate": (spec.feed_forward.gated is True, "`feed_forward.gated: true`"),
         "ffn.router": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
         "ffn.experts": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
@@ -939,6 +945,13 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     missing = [r for r in needed if r not in roles]
     if missing:
         raise fail(f"`names` lacks the roles {', '.join(missing)}: give each a module path (or a `preset` that does)", ["names"])
+    if "layer_group.layers" in needed:
+        if "." in roles["layer_group.layers"]:
+            raise fail(f"`{roles['layer_group.layers']}` is {len(roles['layer_group.layers'].split('.'))} modules deep: each layer group holds its list of blocks as one attribute (write a name without dots)", ["names", "layer_group.layers"])
+        if spec.decoder is not None:
+            raise fail("shared layer groups keep no key/value cache: remove `decoder` or `layer_sharing`", ["layer_sharing"])
+        if isinstance(spec.position, schema.RotaryPosition) and spec.position.buffer is not None:
+            raise fail("the saved rotary buffer of each block is rendered for a list of blocks, not of shared layer groups: remove `position.buffer` or `layer_sharing`", ["position", "buffer"])
     for role in HEAD_ROLES:
         if role in roles and "." in roles[role]:
             raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the head model holds `{role}` as one attribute (write a name without dots)", ["names", role])
@@ -1213,6 +1226,12 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_buffer=buffer,
         held=tuple(model_leaves[h.path] for h in spec.held),
         projection=roles["embeddings.projection"] if projection is not None else None,
+        sharing=(
+            (spec.config.attribute_map.get(spec.layer_sharing.groups, spec.layer_sharing.groups),
+             spec.config.attribute_map.get(spec.layer_sharing.inner, spec.layer_sharing.inner), roles["layer_group.layers"])
+            if spec.layer_sharing is not None
+            else None
+        ),
         projection_differs=size_field if projection is not None and projection.when == "sizes_differ" else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
         token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
@@ -1805,6 +1824,9 @@ def _resolve_stacks(c: _Context) -> None:
     emb, att, ffn = spec.embeddings, spec.attention, spec.feed_forward
     if spec.decoder is not None and spec.decoder.cache:
         need_field("use_cache", ["decoder", "cache"])
+    if spec.layer_sharing is not None:
+        need_field(spec.layer_sharing.groups, ["layer_sharing", "groups"])
+        need_field(spec.layer_sharing.inner, ["layer_sharing", "inner"])
     if seq2seq and names_layout:
         # The start token's field exactly when the decoder inputs start with it (`shift: start_token`).
         shifted_after = ("start_token",) if spec.decoder.shift == "start_token" else ()

@@ -879,6 +879,15 @@ class SharingSpec(Strict):
     layer_list: Identifier
 
 
+class LayerSharingSpec(Strict):
+    """names-layout encoders: groups of blocks shared by the steps of the stack."""
+
+    # The config field of the number of layer groups.
+    groups: FieldName
+    # The config field of the number of blocks in each group.
+    inner: FieldName
+
+
 class EncoderSpec(Strict):
     """The encoder stack (encoder and encoder-decoder stacks): its module names and depth layout."""
 
@@ -1271,6 +1280,12 @@ class ArchitectureSpec(Strict):
     # names-layout encoders: Linear modules the base model holds (and checkpoints carry) but never calls, e.g. a head
     # of another task that transformers builds in every model.
     held: list[HeldLinear] = Field(default_factory=list)
+    # names-layout encoders: cross-layer parameter sharing. The role `layers` names the list of `config.<groups>`
+    # layer groups, the role `layer_group.layers` each group's list of `config.<inner>` blocks; step i of
+    # `config.num_hidden_layers` runs every block of group `i // (num_hidden_layers / groups)` in turn (its head mask
+    # entries those of the steps the group covers), `hidden_states` holding one entry per step, `attentions` one per
+    # block run.
+    layer_sharing: Optional[LayerSharingSpec] = None
     # names-layout encoders: entries of transformers' checkpoints that the models drop on load without a report (as
     # transformers' `_keys_to_ignore_on_load_unexpected`), e.g. a table transformers' TensorFlow class builds and its
     # PyTorch class ignores.

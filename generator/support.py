@@ -345,6 +345,11 @@ RULES += tuple(
         ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder and decoder-only stacks"),
     )
 )
+# Layer groups shared by the steps of the stack: names-layout encoders only (`encoder.sharing` in the other encoders).
+RULES += tuple(
+    Rule(kind, "layer_sharing", (_ABSENT,), "remove `layer_sharing`: groups of blocks shared by the steps of a names-layout stack exist only in names-layout encoders (`encoder.sharing` in `fused` / `split` encoders)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
+)
 # `position_ids` taken by a choice of the spec: names-layout encoders only (the other stacks take them, or not, as
 # their kind says).
 RULES += tuple(

@@ -284,8 +284,11 @@ def decoder_only_specs(draw, name: str) -> dict:
     with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
     types (a table of their own or rows of the word embeddings) or none, a fixed or configured epsilon, first-token
     heads with or without a `pre_classifier`, a pooler (dense or bare) and pooled heads, an LM head of `names` roles,
-    the sentence heads and the `transform` LM head of encoder stacks); LayerNorm or RMSNorm blocks, the RMSNorm with a
-    unit offset (`1 + weight`) or not."""
+    the sentence heads and the `transform` LM head of encoder stacks; embeddings of another width projected to
+    hidden_size always or while the widths differ, `position_ids` taken or not, the discriminator head, a configured
+    multiple-choice summary, a decoder's cache returned only when asked for, the `flat` LM head in a container, untied
+    and of its own width, layer groups shared by the steps of the stack); LayerNorm or RMSNorm blocks, the RMSNorm with
+    a unit offset (`1 + weight`) or not."""
     encoder = draw(st.booleans())
     attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
     ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
@@ -1051,6 +1054,15 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
             if draw(st.booleans()):
                 spec["lm_head"]["size"] = "output_embedding_size"
                 fields.append(_field("output_embedding_size", "int", draw(st.sampled_from([12, 20]))))
+    # Drawn after it (ALBERT): groups of blocks shared by the steps of the stack (`layers` the list of groups, each
+    # holding its blocks at `layer_group.layers`), the number of steps a multiple of the number of groups.
+    if "decoder" not in spec and "buffer" not in spec.get("position", {}) and draw(st.booleans()):
+        groups = draw(st.sampled_from([1, 2]))
+        depth = next(f for f in fields if f["name"] == "num_hidden_layers")
+        depth["default"] = groups * draw(st.sampled_from([1, 2]))
+        fields += [_field("num_hidden_groups", "int", groups), _field("inner_group_num", "int", draw(st.sampled_from([1, 2])))]
+        spec["layer_sharing"] = {"groups": "num_hidden_groups", "inner": "inner_group_num"}
+        names["layer_group.layers"] = draw(st.sampled_from(["albert_layers", "blocks"]))
     return spec
 
 
@@ -1158,6 +1170,7 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.position_ids={spec['embeddings'].get('position_ids', False)}")
             labels.append(f"names_encoder.sequence_summary={'sequence_summary' in spec}")
             labels.append(f"names_encoder.cache_default={spec.get('decoder', {}).get('cache_default', 'config')}")
+            labels.append(f"names_encoder.layer_sharing={'layer_sharing' in spec}")
             lm_head = spec.get("lm_head", {})
             labels.append(f"names_encoder.lm_head={lm_head.get('layout')} {lm_head.get('path')} tied={lm_head.get('tied', True)} size={'size' in lm_head}")
         if stack == "decoder-only":
