@@ -316,12 +316,16 @@ class Names:
     rotary_table_saved: bool = False
     # `position.rotary_value`: the boolean config field with which the values are rotated too.
     rotary_value: Optional[str] = None
-    # The config field of the embeddings' width (`embeddings.size`), and the role `embeddings.projection`: the Linear
-    # to hidden_size, built when that width differs from hidden_size (None: embeddings hidden_size wide).
-    embedding_size: str = "hidden_size"
-    embeddings_projection: Optional[str] = None
     # Linears the base model holds but never calls (`held`): their paths and input widths.
     held: tuple[Leaf, ...] = ()
+    # Factorized embeddings (`embeddings.projection`): the path of the Linear from the embedding width to hidden_size
+    # (the role `embeddings.projection`), applied after the embeddings' norm and dropout, and, when it exists only
+    # while the widths differ (`when: sizes_differ`), the config field of the embedding width.
+    projection: Optional[str] = None
+    projection_differs: Optional[str] = None
+    # Shared layer groups (`layer_sharing`): the config fields of the number of groups and of blocks per group, and
+    # the attribute of each group's list of blocks (the role `layer_group.layers`); `layers` is then the list of groups.
+    sharing: Optional[tuple[str, str, str]] = None
 
 
 @dataclass(frozen=True)
@@ -740,7 +744,7 @@ NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_class
 # Heads of encoder stacks of the names layout.
 # (`causal_lm`: the encoder as a decoder, with `decoder`.)
 NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering",
-                            "next_sentence", "pretraining", "causal_lm")
+                            "next_sentence", "pretraining", "causal_lm", "discriminator")
 _DECODER_ONLY_HEAD_OUTPUT = {
     "base": "BaseModelOutputWithPast",
     "causal_lm": "CausalLMOutputWithPast",
@@ -804,11 +808,14 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
             raise fail(f"the `dense_act` classification head is the module `classifier` (`dense`, `out_proj`): remove `{key}`", loc + [key])
     if h.kind != "sequence_classification" and h.style is not None:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
-    if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled", "last_token"):
-        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice (`summary: first_token`), its last position (`summary: last_token`, padding or not) or the pooler's output (`summary: pooled`, with a `pooler`): write one of them", loc + ["summary"])
+    if h.kind == "multiple_choice" and h.summary not in ("first_token", "pooled", "last_token", "sequence_summary"):
+        raise fail(f"multiple_choice of a {kind} stack reads the first token of each choice (`summary: first_token`), its last position (`summary: last_token`, padding or not), the pooler's output (`summary: pooled`, with a `pooler`) or a configured summary (`summary: sequence_summary`, with a `sequence_summary`): write one of them", loc + ["summary"])
     if h.kind != "multiple_choice" and h.summary is not None:
         raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
-    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary)):
+    if h.summary == "sequence_summary" and (h.dropout is not None or h.pre_classifier is not None):
+        key = "dropout" if h.dropout is not None else "pre_classifier"
+        raise fail(f"the configured summary (`sequence_summary`: its projection, activation and dropout) feeds the classifier directly: remove `{key}`", loc + [key])
+    if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary) or h.summary == "sequence_summary"):
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
     if h.activation is not None and h.style != "dense_act":
         raise fail(f"head {h.kind!r} of a {kind} stack has no activation option (only `style: dense_act` has one): remove `activation`", loc + ["activation"])
@@ -821,7 +828,7 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
             raise fail("token_classification needs `dropout: <config field or rate>`", loc)
         if h.kind != "token_classification" and h.dropout is not None:
             raise fail(f"head {h.kind!r} of a decoder-only stack has no dropout: remove `dropout`", loc + ["dropout"])
-    elif h.kind in ("base", "masked_lm", "causal_lm", "next_sentence", "pretraining") and h.dropout is not None:
+    elif h.kind in ("base", "masked_lm", "causal_lm", "next_sentence", "pretraining", "discriminator") and h.dropout is not None:
         raise fail(f"head {h.kind!r} has no dropout: remove `dropout`", loc + ["dropout"])
     elif h.kind == "token_classification" and h.dropout is None and not classifier_dropout:
         raise fail("token_classification needs `dropout: <config field, rate or attributes>` or a top-level `classifier_dropout`", loc)
@@ -841,8 +848,10 @@ HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 SEQ2SEQ_ROLES = ("embeddings.shared", "encoder", "decoder")
 CROSS_ROLES = ("cross_attention.norm", "cross_attention.query", "cross_attention.key", "cross_attention.value",
                "cross_attention.output")
-ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
-# Encoder-decoder stacks: `decoder_block.<block role>`, the decoder blocks' path of a block role when not the encoder
+# Shared layer groups (`layer_sharing`): each group's list of blocks (one attribute of the group).
+GROUP_ROLES = ("layer_group.layers",)
+ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES + GROUP_ROLES
+# Encoder-decoder stacks: `decoder_block.<role>`, the decoder blocks' path of a block role when not the encoder
 # blocks' (a feed-forward that is the encoder blocks' second sublayer and the decoder blocks' third).
 DECODER_BLOCK_PREFIX = "decoder_block."
 LAYOUTS_FILE = "layouts.yaml"
@@ -978,6 +987,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.position": (spec.embeddings.position == "absolute", "`embeddings.position: absolute`"),
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
+        "embeddings.projection": (spec.embeddings.projection is not None, "`embeddings.projection` (factorized embeddings)"),
+        "layer_group.layers": (spec.layer_sharing is not None, "`layer_sharing` (shared layer groups)"),
         "ffn.gate": (spec.feed_forward.gated is True or gate_flag is not None, "`feed_forward.gated: true` (or a boolean config field, in names-layout encoder-decoder stacks)"),
         "ffn.plain_input": (gate_flag is not None, "`feed_forward.gated: <boolean config field>` (names-layout encoder-decoder stacks)"),
         "ffn.router": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
@@ -992,7 +1003,6 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "ffn.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
         "position.bias": (stack_bias, "`position: {kind: bucketed_bias, owner: stack}`"),
         "position.table": (rotary_table is not None, "`position: {kind: rotary, table: saved | computed}`"),
-        "embeddings.projection": (spec.embeddings.size != "hidden_size", "`embeddings.size: <int config field>` (embeddings of another width than hidden_size)"),
         "attention.relative_bias": (layer_bias, "`position: {kind: bucketed_bias, owner: first_layer}` or `owner: every_layer` (names-layout encoder-decoder stacks)"),
         "lm_head.transform": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
         "lm_head.norm": (spec.lm_head is not None and spec.lm_head.layout == "names", "`lm_head.layout: names`"),
@@ -1011,8 +1021,6 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                 del roles[role]
                 continue
             raise fail(f"the role `{role}` is rendered only with {condition}: remove it", ["names", role])
-    if "embeddings.projection" in needed and spec.lm_head is not None and spec.lm_head.layout in ("names", "flat"):
-        raise fail(f"an LM head of `layout: {spec.lm_head.layout}` projects hidden_size-wide states onto the word embeddings, which are `config.{spec.embeddings.size}` wide: write `lm_head.layout: transform` (its `dense` maps hidden_size to the embeddings' width) or remove `size`", ["embeddings", "size"])
     missing = [r for r in needed if r not in roles]
     if missing:
         raise fail(f"`names` lacks the roles {', '.join(missing)}: give each a module path (or a `preset` that does)", ["names"])
@@ -1036,6 +1044,13 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         # The encoder's blocks, then the decoder's (which add the cross-attention).
         _check_module_lists({r: roles[r] for r in needed if r in BLOCK_ROLES}, fail)
         _check_module_lists({(DECODER_BLOCK_PREFIX + r if r in decoder_paths else r): path for r, path in decoder_roles.items()}, fail)
+    if "layer_group.layers" in needed:
+        if "." in roles["layer_group.layers"]:
+            raise fail(f"`{roles['layer_group.layers']}` is {len(roles['layer_group.layers'].split('.'))} modules deep: each layer group holds its list of blocks as one attribute (write a name without dots)", ["names", "layer_group.layers"])
+        if spec.decoder is not None:
+            raise fail("shared layer groups keep no key/value cache: remove `decoder` or `layer_sharing`", ["layer_sharing"])
+        if isinstance(spec.position, schema.RotaryPosition) and spec.position.buffer is not None:
+            raise fail("the saved rotary buffer of each block is rendered for a list of blocks, not of shared layer groups: remove `position.buffer` or `layer_sharing`", ["position", "buffer"])
     for role in HEAD_ROLES:
         if role in roles and "." in roles[role]:
             raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: the head model holds `{role}` as one attribute (write a name without dots)", ["names", role])
@@ -1111,10 +1126,12 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                     raise fail(f"`{path}` ({item.roles[0]}) holds parameters and cannot also contain `{other}`", ["names", item.roles[0]])
 
     model_leaves: dict[str, Leaf] = {}
-    # The embeddings' width: hidden_size, or (`embeddings.size`) a field of its own, projected to hidden_size by the
-    # role `embeddings.projection` when the two differ.
-    embedding_size = spec.config.attribute_map.get(spec.embeddings.size, spec.embeddings.size)
-    width = f"config.{embedding_size}" if spec.embeddings.size != "hidden_size" else hidden
+    # The embeddings' width: hidden_size, or another config field with a projection to hidden_size.
+    size_field = spec.config.attribute_map.get(spec.embeddings.size, spec.embeddings.size)
+    projection = spec.embeddings.projection
+    if projection is None and spec.embeddings.size != "hidden_size":
+        raise fail(f"embeddings `{spec.embeddings.size}` wide reach hidden_size blocks through a projection: add `projection: {{when: always | sizes_differ}}` (and the `names` role `embeddings.projection`) or remove `size`", ["embeddings", "size"])
+    width = hidden if spec.embeddings.size == "hidden_size" else f"config.{size_field}"
     add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", width, False)
     if "embeddings.position" in needed:
         positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
@@ -1123,10 +1140,15 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", width, False)
     if "embeddings.norm" in needed:
         add(model_leaves, ("embeddings.norm",), norm_kind, width, width, norm_bias)
-    if "embeddings.projection" in needed:
-        # A Linear from the embeddings' width to hidden_size, built only when the two differ.
+    if projection is not None:
+        if spec.lm_head is not None and spec.lm_head.layout == "names":
+            raise fail("the `names` LM head maps hidden_size to the vocabulary through the word embeddings, which are `embeddings.size` wide here: write `lm_head.layout: flat` or `transform` (their `dense` maps hidden_size to the embeddings' width)", ["lm_head", "layout"])
+        if spec.embeddings.size == "hidden_size":
+            raise fail("the projection maps embeddings of another width to hidden_size: name their width's config field in `embeddings.size` (e.g. `embedding_size`) or remove `projection`", ["embeddings", "projection"])
         add(model_leaves, ("embeddings.projection",), "linear", width, hidden, True)
-        model_leaves[roles["embeddings.projection"]] = replace(model_leaves[roles["embeddings.projection"]], differs=embedding_size)
+        if projection.when == "sizes_differ":
+            leaf = model_leaves[roles["embeddings.projection"]]
+            model_leaves[leaf.path] = Leaf(leaf.attr, leaf.path, leaf.kind, leaf.in_size, leaf.out_size, leaf.bias, leaf.roles, differs=size_field)
     add(model_leaves, ("layers",), "layers", "", "", False)
     if "position.bias" in needed:
         # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
@@ -1338,9 +1360,15 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_table=roles["position.table"] if "position.table" in needed else None,
         rotary_table_saved=rotary_table == "saved",
         rotary_value=spec.config.attribute_map.get(spec.position.rotary_value, spec.position.rotary_value) if isinstance(spec.position, schema.RotaryPosition) and spec.position.rotary_value else None,
-        embedding_size=embedding_size,
-        embeddings_projection=roles["embeddings.projection"] if "embeddings.projection" in needed else None,
         held=tuple(model_leaves[h.path] for h in spec.held),
+        projection=roles["embeddings.projection"] if projection is not None else None,
+        sharing=(
+            (spec.config.attribute_map.get(spec.layer_sharing.groups, spec.layer_sharing.groups),
+             spec.config.attribute_map.get(spec.layer_sharing.inner, spec.layer_sharing.inner), roles["layer_group.layers"])
+            if spec.layer_sharing is not None
+            else None
+        ),
+        projection_differs=size_field if projection is not None and projection.when == "sizes_differ" else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
         token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
         model=model,
@@ -1634,13 +1662,21 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
             raise fail(f"`token` names the int config field of the token id whose embeddings are zeroed, not the {token_field.type} field {emb.token_dropout.token!r}", loc + ["token"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
+    if emb.position_ids and (emb.position != "absolute" or emb.position_padding_idx is not None):
+        reason = "positions counted past a padding index take `position_ids` already" if emb.position == "absolute" else "it gives the learned absolute positions (`position: absolute`) ids of the caller's"
+        raise fail(f"remove `position_ids`: {reason}", ["embeddings", "position_ids"])
     if emb.position_padding_idx is not None:
         need_field(emb.position_padding_idx, ["embeddings", "position_padding_idx"])
         if emb.position != "absolute":
             raise fail("positions past a padding index index the absolute position table: set `embeddings.position: absolute`", ["embeddings", "position_padding_idx"])
 
     projection_owner = projection_attr = projection_when = None
-    if emb.projection is not None:
+    if emb.projection is not None and names_layout:
+        if emb.projection.path is not None:
+            raise fail("the `names` role `embeddings.projection` names the projection in names-layout stacks: remove `path`", ["embeddings", "projection", "path"])
+    elif emb.projection is not None:
+        if emb.projection.path is None:
+            raise fail("add `path` (`<attr>` on the base model or `<encoder.path>.<attr>` on the encoder): the projection's module", ["embeddings", "projection"])
         parts = emb.projection.path.split(".")
         if len(parts) == 1:
             projection_owner, projection_attr = "model", parts[0]
@@ -1946,6 +1982,9 @@ def _resolve_stacks(c: _Context) -> None:
     emb, att, ffn = spec.embeddings, spec.attention, spec.feed_forward
     if spec.decoder is not None and spec.decoder.cache:
         need_field("use_cache", ["decoder", "cache"])
+    if spec.layer_sharing is not None:
+        need_field(spec.layer_sharing.groups, ["layer_sharing", "groups"])
+        need_field(spec.layer_sharing.inner, ["layer_sharing", "inner"])
     if seq2seq and names_layout:
         # The start token's field exactly when the decoder inputs start with it (`shift: start_token`).
         shifted_after = ("start_token",) if spec.decoder.shift == "start_token" else ()
@@ -1987,10 +2026,6 @@ def _resolve_head_components(c: _Context) -> None:
     if spec.classifier_dropout is not None:
         need_field(spec.classifier_dropout.field, ["classifier_dropout", "field"])
         need_field(spec.classifier_dropout.fallback, ["classifier_dropout", "fallback"])
-    if spec.lm_head is not None and spec.lm_head.layout == "flat" and c.rule_kind == support.NAMES_ENCODER:
-        # (`lm_head.decoder` is refused by the rules of the stack kind.)
-        if "." in spec.lm_head.path:
-            raise fail(f"a names-layout encoder's `flat` LM head is one attribute of the head model, holding its vocabulary projection `decoder`: write `path: {spec.lm_head.path.rsplit('.', 1)[1]}`", ["lm_head", "path"])
     if spec.lm_head is not None and spec.lm_head.logits_divisor is not None:
         if spec.lm_head.layout != "linear":
             raise fail("`logits_divisor` divides the logits of the `layout: linear` LM head: write `layout: linear` or remove it", ["lm_head", "logits_divisor"])
@@ -2054,7 +2089,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
             raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
         # The heads a names-layout encoder renders as encoder stacks do (the heads templates) hold the base model at
         # the spec's `base_model_prefix`.
-        as_encoder_stacks = h.kind in ("next_sentence", "pretraining") or h.style == "dense_act" or (
+        as_encoder_stacks = h.kind in ("next_sentence", "pretraining", "discriminator") or h.style == "dense_act" or h.summary == "sequence_summary" or (
             h.kind == "masked_lm" and spec.lm_head is not None and spec.lm_head.layout in ("transform", "flat"))
         if rule_kind == support.NAMES_ENCODER and as_encoder_stacks and h.base_model_prefix not in (None, spec.base_model_prefix):
             raise fail(f"head {h.kind!r} is rendered as encoder stacks render it, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
@@ -2071,6 +2106,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     }.get(h.kind, [])
     if names_layout and "pooled" in (h.style, h.summary):
         requires.append("pooler")
+    if names_layout and h.summary == "sequence_summary":
+        requires.append("sequence_summary")
     if rule_kind == support.NAMES_ENCODER and h.kind == "causal_lm" and spec.lm_head is not None and spec.lm_head.layout not in ("transform", "flat"):
         raise fail("the causal LM of a names-layout encoder is rendered with the LM head of encoder stacks: write `lm_head.layout: transform` or `flat`", ["lm_head", "layout"])
     if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:

@@ -321,8 +321,9 @@ class ConfigSpec(Strict):
 class Projection(Strict):
     """A projection of the embeddings to hidden_size."""
 
-    # The projection's module path (`encoder.embedding_hidden_mapping_in` or a base-model attribute).
-    path: DottedPath
+    # The projection's module path (`encoder.embedding_hidden_mapping_in` or a base-model attribute); names-layout
+    # stacks name it with the `names` role `embeddings.projection` instead (no `path`).
+    path: Optional[DottedPath] = None
     # Built always, or only when the embedding width differs from hidden_size.
     when: Literal["always", "sizes_differ"] = "always"
 
@@ -902,6 +903,15 @@ class SharingSpec(Strict):
     layer_list: Identifier
 
 
+class LayerSharingSpec(Strict):
+    """names-layout encoders: groups of blocks shared by the steps of the stack."""
+
+    # The config field of the number of layer groups.
+    groups: FieldName
+    # The config field of the number of blocks in each group.
+    inner: FieldName
+
+
 class EncoderSpec(Strict):
     """The encoder stack (encoder and encoder-decoder stacks): its module names and depth layout."""
 
@@ -1297,6 +1307,12 @@ class ArchitectureSpec(Strict):
     # names-layout encoders: Linear modules the base model holds (and checkpoints carry) but never calls, e.g. a head
     # of another task that transformers builds in every model.
     held: list[HeldLinear] = Field(default_factory=list)
+    # names-layout encoders: cross-layer parameter sharing. The role `layers` names the list of `config.<groups>`
+    # layer groups, the role `layer_group.layers` each group's list of `config.<inner>` blocks; step i of
+    # `config.num_hidden_layers` runs every block of group `i // (num_hidden_layers / groups)` in turn (its head mask
+    # entries those of the steps the group covers), `hidden_states` holding one entry per step, `attentions` one per
+    # block run.
+    layer_sharing: Optional[LayerSharingSpec] = None
     # names-layout encoders: entries of transformers' checkpoints that the models drop on load without a report (as
     # transformers' `_keys_to_ignore_on_load_unexpected`), e.g. a table transformers' TensorFlow class builds and its
     # PyTorch class ignores.

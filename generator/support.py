@@ -172,20 +172,15 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "embeddings.token_type", (False, True, "word"), "write `token_type: true` (a table of `config.type_vocab_size` rows, the `names` role `embeddings.token_type`), `token_type: word` (rows of the word embeddings) or `token_type: false`"),
     Rule(NAMES_ENCODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
     Rule(NAMES_ENCODER, "embeddings.norm", (True, False), "write `norm: true` (a norm after the embeddings, the `names` role `embeddings.norm`) or `norm: false` (none)"),
-    Rule(NAMES_ENCODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     Rule(NAMES_ENCODER, "embeddings.position_ids", (False, True), "write `position_ids: true` (the models take `position_ids`) or `position_ids: false`"),
     # A names-layout encoder that doubles as a decoder (`decoder`): causal and cached under `config.is_decoder`.
     Rule(NAMES_ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
     Rule(NAMES_ENCODER, "decoder.cache", (_ABSENT, True), "an encoder that doubles as a decoder keeps a key/value cache: remove `cache` (a causal mask under `config.is_decoder` without a cache is `attention.decoder_mask: true`)"),
-    Rule(NAMES_ENCODER, "decoder.cache_default", (_ABSENT, "config"), "the cache follows `config.use_cache`: remove `cache_default`"),
     Rule(NAMES_ENCODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: an encoder that doubles as a decoder masks future and padding keys with one additive mask, as transformers' extended mask"),
     Rule(NAMES_ENCODER, "decoder.layers", (_ABSENT,), "remove `layers`: a second (decoder) stack exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "decoder.start_token", (_ABSENT,), "remove `start_token`: labels shifted into decoder inputs exist only in encoder-decoder stacks"),
-    Rule(NAMES_ENCODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
-    Rule(NAMES_ENCODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: multiple choice reads the first token (`summary: first_token`)"),
     Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "transform", "flat"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`), `layout: transform` (`<path>.{transform.dense,transform.<norm>,decoder,bias}`, as encoder stacks hold it) or `layout: flat` (`<path>.{dense,<norm>,decoder,bias}`)"),
-    Rule(NAMES_ENCODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the vocabulary projection is the Linear at `lm_head.path`"),
     # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
     Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),
     Rule(ENCODER_DECODER, "names", (_ABSENT,), "remove `names`: encoder-decoder stacks name their modules with `layout: sublayer`"),
@@ -352,6 +347,11 @@ RULES += tuple(
         ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder and decoder-only stacks"),
     )
 )
+# Layer groups shared by the steps of the stack: names-layout encoders only (`encoder.sharing` in the other encoders).
+RULES += tuple(
+    Rule(kind, "layer_sharing", (_ABSENT,), "remove `layer_sharing`: groups of blocks shared by the steps of a names-layout stack exist only in names-layout encoders (`encoder.sharing` in `fused` / `split` encoders)")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
+)
 # A `position_ids` argument chosen by the spec: names-layout encoders only (the other kinds take it as their
 # positions say).
 RULES += tuple(
@@ -381,10 +381,11 @@ RULES += tuple(
     Rule(kind, "feed_forward.activation_name", (_ABSENT,), "remove `activation_name` (and name the activation's config field in `activation`): a fixed feed-forward activation exists only in decoder-only stacks and names-layout encoders")
     for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
-# An LM head of its own width, and an untied vocabulary projection with its own bias: the `flat` head of encoder stacks.
+# An LM head of its own width, and an untied vocabulary projection with its own bias: the `flat` head of encoder stacks
+# (names-layout encoders included).
 RULES += tuple(
     Rule(kind, path, allowed, instead)
-    for kind in RULE_KINDS if kind != ENCODER
+    for kind in RULE_KINDS if kind not in (ENCODER, NAMES_ENCODER)
     for path, allowed, instead in (
         ("lm_head.size", (_ABSENT,), "remove `size`: an LM head of its own width exists only in encoder stacks (`layout: flat`)"),
         ("lm_head.tied", (_ABSENT, True), "remove `tied`: an untied `flat` LM head with its own decoder bias exists only in encoder stacks"),

@@ -284,8 +284,11 @@ def decoder_only_specs(draw, name: str) -> dict:
     with or without a norm after the embeddings, learned or flag-selected sinusoidal positions or rotary ones, token
     types (a table of their own or rows of the word embeddings) or none, a fixed or configured epsilon, first-token
     heads with or without a `pre_classifier`, a pooler (dense or bare) and pooled heads, an LM head of `names` roles,
-    the sentence heads and the `transform` LM head of encoder stacks); LayerNorm or RMSNorm blocks, the RMSNorm with a
-    unit offset (`1 + weight`) or not."""
+    the sentence heads and the `transform` LM head of encoder stacks; embeddings of another width projected to
+    hidden_size always or while the widths differ, `position_ids` taken or not, the discriminator head, a configured
+    multiple-choice summary, a decoder's cache returned only when asked for, the `flat` LM head in a container, untied
+    and of its own width, layer groups shared by the steps of the stack); LayerNorm or RMSNorm blocks, the RMSNorm with
+    a unit offset (`1 + weight`) or not."""
     encoder = draw(st.booleans())
     attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
     ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
@@ -1065,17 +1068,55 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
             position["rotary_value"] = "rotary_value"
         if "decoder" not in spec and draw(st.booleans()):
             _names_encoder_decoder_mode(draw, spec, names, fields, attention, feed_forward, heads, fused)
-    # Embeddings of a width of their own (a config field, drawn equal to hidden_size or not), projected to hidden_size
-    # by the role `embeddings.projection` when the two differ; the LM heads of `names` and `flat` layout read
-    # hidden_size-wide word embeddings, so only without them.
-    if spec.get("lm_head", {}).get("layout") not in ("names", "flat") and draw(st.booleans()):
-        fields.append(_field("embedding_size", "int", draw(st.sampled_from([HIDDEN // 2, HIDDEN]))))
-        embeddings["size"] = "embedding_size"
-        names["embeddings.projection"] = "embeddings_project"
+    # Drawn after it (ELECTRA, RemBERT, ALBERT): factorized embeddings `embedding_size` wide (as wide as the blocks or
+    # not) reaching hidden_size through the role `embeddings.projection` (a base-model attribute or a module inside a
+    # container), always or only while the widths differ; learned positions counted from 0 that take `position_ids`;
+    # the replaced-token discriminator head; a multiple-choice summary as config fields say.
+    if spec.get("lm_head", {}).get("layout") != "names" and draw(st.booleans()):
+        fields.append(_field("embedding_size", "int", draw(st.sampled_from([12, HIDDEN]))))
+        embeddings.update(size="embedding_size", projection={"when": draw(st.sampled_from(["always", "sizes_differ"]))})
+        names["embeddings.projection"] = draw(st.sampled_from(["embeddings_project", "encoder.embedding_hidden_mapping_in"]))
+    if embeddings["position"] == "absolute" and "position_padding_idx" not in embeddings and draw(st.booleans()):
+        embeddings["position_ids"] = True
+    if "decoder" in spec and draw(st.booleans()):
+        spec["decoder"]["cache_default"] = "off"  # a decoder's cache only when asked for (`use_cache=True`)
+    if draw(st.booleans()):
+        spec["discriminator_head"] = {"path": "discriminator_predictions", "activation": draw(ACTIVATIONS)}
+        heads.append({"kind": "discriminator", "output": "ElectraForPreTrainingOutput"})
+    for head in heads:
+        if head["kind"] == "multiple_choice" and head["summary"] == "first_token" and draw(st.booleans()):
+            head.pop("pre_classifier", None)
+            head.pop("dropout", None)
+            head["summary"] = "sequence_summary"
+            fields += [_field("summary_type", "str", draw(st.sampled_from(["first", "last", "mean"])), choices=["last", "first", "mean", "cls_index"]),
+                       _field("summary_use_proj", "bool", draw(st.booleans())),
+                       _field("summary_activation", "str", draw(st.sampled_from(["gelu", None])), optional=True),
+                       _field("summary_last_dropout", "float", 0.1)]
+            spec["sequence_summary"] = {"path": "sequence_summary", "type": "summary_type", "use_proj": "summary_use_proj",
+                                        "activation": "summary_activation", "last_dropout": "summary_last_dropout"}
+    # Drawn after it (RemBERT): the `flat` LM head inside a container (`cls.predictions`), and an untied vocabulary
+    # projection with its own bias, the head of its own width or the embeddings'.
+    if spec.get("lm_head", {}).get("layout") == "flat" and draw(st.booleans()):
+        spec["lm_head"]["path"] = "cls.predictions"
+        if draw(st.booleans()):
+            spec["lm_head"]["tied"] = False
+            fields.append(_field("tie_word_embeddings", "bool", False, choices=[False], unsupported="never tied"))
+            if draw(st.booleans()):
+                spec["lm_head"]["size"] = "output_embedding_size"
+                fields.append(_field("output_embedding_size", "int", draw(st.sampled_from([12, 20]))))
+    # Drawn after it (ALBERT): groups of blocks shared by the steps of the stack (`layers` the list of groups, each
+    # holding its blocks at `layer_group.layers`), the number of steps a multiple of the number of groups.
+    if "decoder" not in spec and "buffer" not in spec.get("position", {}) and draw(st.booleans()):
+        groups = draw(st.sampled_from([1, 2]))
+        depth = next(f for f in fields if f["name"] == "num_hidden_layers")
+        depth["default"] = groups * draw(st.sampled_from([1, 2]))
+        fields += [_field("num_hidden_groups", "int", groups), _field("inner_group_num", "int", draw(st.sampled_from([1, 2])))]
+        spec["layer_sharing"] = {"groups": "num_hidden_groups", "inner": "inner_group_num"}
+        names["layer_group.layers"] = draw(st.sampled_from(["albert_layers", "blocks"]))
     # Drawn last (NEZHA): functional relative positions instead of the position table (a fixed sinusoid table of the
     # clipped distances, added to every layer's scores and context), also in a stack doubling as a decoder (the queries
     # after the cached keys; the cross-attention against the encoder's positions).
-    if "position" not in spec and "sinusoidal" not in embeddings and "position_padding_idx" not in embeddings and draw(st.booleans()):
+    if "position" not in spec and "sinusoidal" not in embeddings and "position_padding_idx" not in embeddings and "position_ids" not in embeddings and draw(st.booleans()):
         del names["embeddings.position"]
         embeddings["position"] = "none"
         fields.append(_field("max_relative_position", "int", draw(st.sampled_from([3, 8]))))
@@ -1216,7 +1257,14 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.held={bool(spec.get('held'))}")
             labels.append(f"names_encoder.rotary_table={spec.get('position', {}).get('table')}")
             labels.append(f"names_encoder.rotary_value={'rotary_value' in spec.get('position', {})}")
-            labels.append(f"names_encoder.embeddings_projection={'embeddings.projection' in spec['names']}")
+            projection = spec["embeddings"].get("projection")
+            labels.append(f"names_encoder.projection={projection['when'] + ' ' + spec['names']['embeddings.projection'] if projection else None}")
+            labels.append(f"names_encoder.position_ids={spec['embeddings'].get('position_ids', False)}")
+            labels.append(f"names_encoder.sequence_summary={'sequence_summary' in spec}")
+            labels.append(f"names_encoder.cache_default={spec.get('decoder', {}).get('cache_default', 'config')}")
+            labels.append(f"names_encoder.layer_sharing={'layer_sharing' in spec}")
+            lm_head = spec.get("lm_head", {})
+            labels.append(f"names_encoder.lm_head={lm_head.get('layout')} {lm_head.get('path')} tied={lm_head.get('tied', True)} size={'size' in lm_head}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",

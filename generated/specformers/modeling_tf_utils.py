@@ -676,6 +676,14 @@ class TFPreTrainedModel(keras.Model):
         except BaseException:
             self.built = False
             raise
+        # Containers that the model never calls (it reaches their sub-layers by path) create nothing: built too, so
+        # that Keras does not build the model again by a symbolic call (as `fit` does for a model with an unbuilt
+        # layer, on a batch whose integer ids and labels have become floats).
+        for layer in reversed(list(self._flatten_layers())):  # inner containers first
+            if isinstance(layer, TFCompositeLayer) and all(
+                sub.built for sub in layer._flatten_layers(include_self=False)
+            ):
+                layer.built = True
 
     @property
     def dummy_inputs(self) -> dict:

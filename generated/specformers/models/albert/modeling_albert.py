@@ -7,7 +7,8 @@ Representations](https://huggingface.co/papers/1909.11942). Numerically equivale
 with the same parameter names.
 """
 
-from typing import Optional, Sequence, Union
+import math
+from typing import Optional, Union
 
 import torch
 from torch import nn
@@ -26,216 +27,130 @@ from ...modeling_utils import (
     GradientCheckpointingLayer,
     PreTrainedModel,
     check_inputs,
-    dot_product_attention,
-    prune_attention_heads,
+    mask_value,
+    prune_separate_heads,
 )
-
 from .configuration_albert import AlbertConfig
 
 
-class AlbertEmbeddings(nn.Module):
-    """Word, token type and absolute position embeddings, summed, normalised and dropped out, of width `config.embedding_size`."""
+class AlbertBlockAttention(nn.Module):
+    """The `attention` modules of a block; the block computes with them."""
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
-        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        # Default positions; not part of the checkpoint.
-        self.register_buffer(
-            "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
-        )
-
-    def forward(
-        self,
-        input_ids: Optional[torch.LongTensor] = None,
-        token_type_ids: Optional[torch.LongTensor] = None,
-        position_ids: Optional[torch.LongTensor] = None,
-        inputs_embeds: Optional[torch.FloatTensor] = None,
-    ) -> torch.Tensor:
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)
-        # (batch, seq, embedding_size)
-        embeddings = inputs_embeds
-        if token_type_ids is None:
-            token_type_ids = torch.zeros(inputs_embeds.shape[:-1], dtype=torch.long, device=inputs_embeds.device)
-        embeddings = embeddings + self.token_type_embeddings(token_type_ids)
-        if position_ids is None:
-            seq_length = inputs_embeds.shape[1]
-            position_ids = self.position_ids[:, :seq_length]
-        embeddings = embeddings + self.position_embeddings(position_ids)
-        return self.dropout(self.LayerNorm(embeddings))
-
-
-class AlbertAttention(nn.Module):
-    """Multi-head self-attention with its output projection, dropout, residual connection and LayerNorm in one module
-    (`query`, `key`, `value`, `dense`, `LayerNorm`)."""
-
-    def __init__(self, config: AlbertConfig) -> None:
-        super().__init__()
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
-            )
-        self.num_attention_heads = config.num_attention_heads
-        self.attention_head_size = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_attention_heads * self.attention_head_size
-        self.query = nn.Linear(config.hidden_size, self.all_head_size)
-        self.key = nn.Linear(config.hidden_size, self.all_head_size)
-        self.value = nn.Linear(config.hidden_size, self.all_head_size)
-        self.attention_dropout = nn.Dropout(config.attention_probs_dropout_prob)
-        self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        # attention.norm: LayerNorm
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-
-    def prune_heads(self, heads: Sequence[int]) -> None:
-        """Remove the heads `heads` (numbered as in the unpruned model) from the projections."""
-        prune_attention_heads(self, self, "dense", heads)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-    ):
-        batch_size, seq_length, _ = hidden_states.shape
-        # (batch, heads, seq, head_dim)
-        query = (
-            self.query(hidden_states)
-            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
-            .transpose(1, 2)
-        )
-        key = (
-            self.key(hidden_states)
-            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
-            .transpose(1, 2)
-        )
-        value = (
-            self.value(hidden_states)
-            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
-            .transpose(1, 2)
-        )
-        context, attention_probs = dot_product_attention(
-            query,
-            key,
-            value,
-            attention_mask,
-            head_mask,
-            dropout_p=self.attention_dropout.p if self.training else 0.0,
-            output_attentions=output_attentions,
-        )
-        # (batch, seq, heads * head_dim)
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        output = self.LayerNorm(hidden_states + self.output_dropout(self.dense(context)))
-        return output, attention_probs
+        # attention.query: Linear, weight [out, in]
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        # attention.key: Linear, weight [out, in]
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        # attention.value: Linear, weight [out, in]
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        # attention.output: Linear, weight [out, in]
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
 
-class AlbertLayer(GradientCheckpointingLayer):
-    """One transformer block: self-attention, then the feed-forward block, each with a residual connection and a
-    LayerNorm after it."""
+class AlbertBlock(GradientCheckpointingLayer):
+    """One post-norm block: `x = norm(x + attention(x))`, then `x = norm(x + feed_forward(x))`.
 
-    def __init__(self, config: AlbertConfig) -> None:
+    The attention is bidirectional: each position sees every position that is not padding.
+    """
+
+    def __init__(self, config: AlbertConfig, layer_idx: int) -> None:
         super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.attention = AlbertBlockAttention(config)
+        # ffn.norm: LayerNorm
         self.full_layer_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.attention = AlbertAttention(config)
+        # ffn.input: Linear, weight [out, in]
         self.ffn = nn.Linear(config.hidden_size, config.intermediate_size)
+        # ffn.output: Linear, weight [out, in]
         self.ffn_output = nn.Linear(config.intermediate_size, config.hidden_size)
         self.activation = get_activation(config.hidden_act)
+        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
+        self.pruned_heads: set = set()
+
+    def prune_heads(self, heads) -> None:
+        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
+        removed = prune_separate_heads(
+            [(self.attention, "query"), (self.attention, "key"), (self.attention, "value")],
+            (self.attention, "dense"),
+            self.num_heads,
+            self.head_dim,
+            heads,
+            self.pruned_heads,
+        )
+        self.num_heads -= len(removed)
+        self.pruned_heads |= removed
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.view(*x.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
+        attention_mask: torch.Tensor,
         head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
-    ):
-        attention_output, attention_probs = self.attention(
-            hidden_states,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            output_attentions=output_attentions,
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
+        states and the attention probabilities (or None)."""
+        residual = hidden_states
+        query = self.attention.query(hidden_states)
+        key = self.attention.key(hidden_states)
+        value = self.attention.value(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        scores = scores / math.sqrt(self.head_dim)
+        scores = scores + attention_mask.to(scores.dtype)
+        probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+        probs = nn.functional.dropout(probs, p=self.config.attention_probs_dropout_prob, training=self.training)
+        if head_mask is not None:
+            probs = probs * head_mask
+        context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+        attention_output = self.attention.dense(context)
+        attention_output = nn.functional.dropout(
+            attention_output, p=self.config.hidden_dropout_prob, training=self.training
         )
-        # No dropout after `ffn_output`: the reference PyTorch implementation has none.
-        ffn_output = self.ffn_output(self.activation(self.ffn(attention_output)))
-        layer_output = self.full_layer_layer_norm(ffn_output + attention_output)
-        return layer_output, attention_probs
+        hidden_states = self.attention.LayerNorm(residual + attention_output)
+
+        residual = hidden_states
+        hidden_states = self.ffn_output(self.activation(self.ffn(hidden_states)))
+        hidden_states = self.full_layer_layer_norm(residual + hidden_states)
+        return hidden_states, probs if output_attentions else None
 
 
 class AlbertLayerGroup(nn.Module):
-    """`config.inner_group_num` layers run one after the other; their parameters are shared by every encoder step that
-    uses this group."""
+    """A group of `config.inner_group_num` blocks that the steps of the stack share."""
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__()
-        self.albert_layers = nn.ModuleList([AlbertLayer(config) for _ in range(config.inner_group_num)])
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[Sequence] = None,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, tuple]:
-        """Returns the last hidden state and the attention probabilities of every inner layer (empty unless asked)."""
-        attentions = ()
-        for j, layer in enumerate(self.albert_layers):
-            hidden_states, attention_probs = layer(
-                hidden_states,
-                attention_mask=attention_mask,
-                # The group's slice holds L / G head masks: inner layers past it get none (the reference's IndexError).
-                head_mask=head_mask[j] if head_mask is not None and j < len(head_mask) else None,
-                output_attentions=output_attentions,
-            )
-            if output_attentions:
-                attentions = attentions + (attention_probs,)
-        return hidden_states, attentions
+        self.albert_layers = nn.ModuleList([AlbertBlock(config, i) for i in range(config.inner_group_num)])
 
 
-class AlbertTransformer(nn.Module):
-    """The encoder: `config.num_hidden_layers` steps over `config.num_hidden_groups` groups of shared layers; step `i` runs
-    group `int(i / (num_hidden_layers / num_hidden_groups))`, every inner layer of it."""
+class AlbertEmbeddings(nn.Module):
+    """The `embeddings` modules of the base model; the base model computes with them."""
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__()
-        self.config = config
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
+        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+
+
+class AlbertEncoder(nn.Module):
+    """The `encoder` modules of the base model; the base model computes with them."""
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__()
         self.embedding_hidden_mapping_in = nn.Linear(config.embedding_size, config.hidden_size)
         self.albert_layer_groups = nn.ModuleList([AlbertLayerGroup(config) for _ in range(config.num_hidden_groups)])
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[Sequence] = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ) -> tuple[torch.Tensor, Optional[tuple], Optional[tuple]]:
-        """Returns the last hidden state, the hidden states (the input after projection, then one per step) and the
-        attention probabilities (one per inner layer of every step); the last two are `None` unless asked for."""
-        hidden_states = self.embedding_hidden_mapping_in(hidden_states)
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        num_layers = self.config.num_hidden_layers
-        num_groups = self.config.num_hidden_groups
-        if head_mask is None:
-            head_mask = [None] * num_layers
-        layers_per_group = int(num_layers / num_groups)
-        for i in range(num_layers):
-            group = int(i / (num_layers / num_groups))
-            # As in the reference, a group's inner layers read the head masks of the steps that group covers.
-            hidden_states, attentions = self.albert_layer_groups[group](
-                hidden_states,
-                attention_mask=attention_mask,
-                head_mask=head_mask[group * layers_per_group : (group + 1) * layers_per_group],
-                output_attentions=output_attentions,
-            )
-            if output_attentions:
-                all_attentions = all_attentions + attentions
-            if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-        return hidden_states, all_hidden_states, all_attentions
 
 
 class AlbertPreTrainedModel(PreTrainedModel):
@@ -243,7 +158,7 @@ class AlbertPreTrainedModel(PreTrainedModel):
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
-    _no_split_modules = ["AlbertLayer"]
+    _no_split_modules = ["AlbertBlock"]
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
@@ -252,6 +167,155 @@ class AlbertPreTrainedModel(PreTrainedModel):
         # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
         r"(^|\.)embeddings\.position_ids$",
     )
+
+
+class AlbertModel(AlbertPreTrainedModel):
+    """The bare ALBERT Model transformer outputting raw hidden-states without any specific head on top.
+
+    Args:
+        config ([`AlbertConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+        add_pooling_layer (`bool`, *optional*, defaults to `True`):
+            Whether to build the pooler (`pooler_output` is `None` without it).
+    """
+
+    def __init__(self, config: AlbertConfig, add_pooling_layer: bool = True) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.embeddings = AlbertEmbeddings(config)
+        self.encoder = AlbertEncoder(config)
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
+        self.pooler_activation = nn.Tanh() if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        # Layer indices count the blocks of every group in turn (group g's block j is layer g * blocks per group + j).
+        for layer, heads in heads_to_prune.items():
+            group, inner = divmod(layer, self.config.inner_group_num)
+            self.encoder.albert_layer_groups[group].albert_layers[inner].prune_heads(heads)
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[BaseModelOutputWithPooling, tuple]:
+        """The hidden states of the last block, the pooler's summary of the first token and, on
+        request, every block's input and attention probabilities.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`BaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.embedding_size,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            type_vocab_size=self.config.type_vocab_size,
+            max_length=self.config.max_position_embeddings,
+            max_length_table="the position-embedding table",
+        )
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids)
+        if position_ids is None:
+            # Positions count from 0 in every row, padding or not.
+            position_ids = torch.arange(seq_length, device=inputs_embeds.device)[None, :]
+        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids)
+        if token_type_ids is None:
+            # Every token is of type 0 unless told otherwise.
+            token_type_ids = torch.zeros(batch_size, seq_length, dtype=torch.long, device=hidden_states.device)
+        hidden_states = hidden_states + self.embeddings.token_type_embeddings(token_type_ids)
+        hidden_states = self.embeddings.LayerNorm(hidden_states)
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout_prob, training=self.training)
+        # The embeddings reach the blocks' width (hidden_size) through the projection.
+        hidden_states = self.encoder.embedding_hidden_mapping_in(hidden_states)
+
+        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
+        if attention_mask is None:
+            extended_mask = torch.zeros(1, 1, 1, seq_length, dtype=hidden_states.dtype, device=hidden_states.device)
+        else:
+            padding = attention_mask[:, None, None, :] == 0
+            extended_mask = padding.to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
+
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        steps_per_group = int(self.config.num_hidden_layers / self.config.num_hidden_groups)
+        for i in range(self.config.num_hidden_layers):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            # Step i runs every block of its group in turn, with the head masks of the steps that group covers (a block
+            # past them takes none).
+            group = int(i / (self.config.num_hidden_layers / self.config.num_hidden_groups))
+            group_head_mask = head_mask[group * steps_per_group : (group + 1) * steps_per_group]
+            for j, block in enumerate(self.encoder.albert_layer_groups[group].albert_layers):
+                hidden_states, probs = block(
+                    hidden_states,
+                    extended_mask,
+                    head_mask=group_head_mask[j] if j < len(group_head_mask) else None,
+                    output_attentions=output_attentions,
+                )
+                if output_attentions:
+                    all_attentions += (probs,)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        # The first token summarises the sequence.
+        pooled_output = self.pooler_activation(self.pooler(hidden_states[:, 0])) if self.pooler is not None else None
+        output = BaseModelOutputWithPooling(
+            last_hidden_state=hidden_states,
+            pooler_output=pooled_output,
+            hidden_states=all_hidden_states,
+            attentions=all_attentions,
+        )
+        return output if return_dict else output.to_tuple()
 
 
 class AlbertMLMHead(nn.Module):
@@ -290,40 +354,22 @@ class AlbertSOPHead(nn.Module):
         return self.classifier(pooled_output)
 
 
-class AlbertModel(AlbertPreTrainedModel):
-    """The bare ALBERT Model transformer outputting raw hidden-states without any specific head on top.
-
-    The ALBERT model was proposed in [ALBERT: A Lite BERT for Self-supervised Learning of Language
-    Representations](https://huggingface.co/papers/1909.11942).
+class AlbertForSequenceClassification(AlbertPreTrainedModel):
+    """ALBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the
+    first token's hidden state) e.g. for GLUE tasks.
 
     Args:
         config ([`AlbertConfig`]):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-        add_pooling_layer (`bool`, *optional*, defaults to `True`):
-            Whether to build the pooler (`pooler_output` is `None` without it).
     """
 
-    def __init__(self, config: AlbertConfig, add_pooling_layer: bool = True) -> None:
+    def __init__(self, config: AlbertConfig) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.embeddings = AlbertEmbeddings(config)
-        self.encoder = AlbertTransformer(config)
-        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
-        self.pooler_activation = nn.Tanh() if add_pooling_layer else None
+        self.albert = AlbertModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.embeddings.word_embeddings = value
-
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        """Prune `{layer: [heads]}` as transformers numbers the shared layers: layer `group * config.inner_group_num + j` is
-        layer `j` of group `group` (pruning it prunes every encoder step that runs it)."""
-        for layer, heads in heads_to_prune.items():
-            group, inner = divmod(layer, self.config.inner_group_num)
-            self.encoder.albert_layer_groups[group].albert_layers[inner].attention.prune_heads(heads)
 
     def forward(
         self,
@@ -333,11 +379,13 @@ class AlbertModel(AlbertPreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
+        labels=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-    ) -> Union[BaseModelOutputWithPooling, tuple]:
-        """The forward pass of [`AlbertModel`].
+    ) -> Union[SequenceClassifierOutput, tuple]:
+        """ALBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the
+        first token's hidden state) e.g. for GLUE tasks.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -358,6 +406,10 @@ class AlbertModel(AlbertPreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -365,56 +417,338 @@ class AlbertModel(AlbertPreTrainedModel):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
-            [`BaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`SequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
-        batch_size, seq_length = check_inputs(
+        outputs = self.albert(
             input_ids,
-            inputs_embeds,
-            vocab_size=self.config.vocab_size,
-            embedding_size=self.config.embedding_size,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
-            type_vocab_size=self.config.type_vocab_size,
-            max_length=self.config.max_position_embeddings,
-            max_length_table="the position-embedding table",
-        )
-        input_shape = (batch_size, seq_length)
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
-        if attention_mask is None:
-            attention_mask = torch.ones((batch_size, seq_length), device=device)
-        # (batch, 1, 1 or seq, key_len), additive
-        extended_attention_mask = self.get_extended_attention_mask(attention_mask, input_shape)
-        head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
-
-        embedding_output = self.embeddings(
-            input_ids=input_ids,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-        )
-        sequence_output, all_hidden_states, all_attentions = self.encoder(
-            embedding_output,
-            attention_mask=extended_attention_mask,
             head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
-        # The first token summarises the sequence.
-        pooled_output = self.pooler_activation(self.pooler(sequence_output[:, 0])) if self.pooler is not None else None
-        output = BaseModelOutputWithPooling(
-            last_hidden_state=sequence_output,
-            pooler_output=pooled_output,
-            hidden_states=all_hidden_states,
-            attentions=all_attentions,
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled)
+        logits = self.classifier(pooled)
+        if labels is not None:
+            loss = self.sequence_classification_loss(logits, labels)
+        output = SequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class AlbertForTokenClassification(AlbertPreTrainedModel):
+    """ALBERT Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
+    for Named-Entity-Recognition (NER) tasks.
+
+    Args:
+        config ([`AlbertConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.albert = AlbertModel(config, add_pooling_layer=False)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[TokenClassifierOutput, tuple]:
+        """ALBERT Model with a token classification head on top (a linear layer on top of the hidden-states output),
+        e.g. for Named-Entity-Recognition (NER) tasks.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.albert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        logits = self.classifier(self.dropout(hidden_states))
+        if labels is not None:
+            loss = self.classification_loss(logits, labels)
+        output = TokenClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class AlbertForQuestionAnswering(AlbertPreTrainedModel):
+    """ALBERT Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
+    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
+
+    Args:
+        config ([`AlbertConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.albert = AlbertModel(config, add_pooling_layer=False)
+        # One start and one end score per token.
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[QuestionAnsweringModelOutput, tuple]:
+        """ALBERT Model with a span classification head on top for extractive question-answering tasks like SQuAD
+        (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.albert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        logits = self.qa_outputs(hidden_states)
+        start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))
+        if start_positions is not None and end_positions is not None:
+            loss = self.question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        output = QuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class AlbertForMultipleChoice(AlbertPreTrainedModel):
+    """ALBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's
+    hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Args:
+        config ([`AlbertConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.albert = AlbertModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        # One score per choice.
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[MultipleChoiceModelOutput, tuple]:
+        """ALBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's
+        hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`MultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+        # (batch * num_choices, seq): every choice is a sequence of its own
+        input_ids = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
+        attention_mask = attention_mask.view(-1, attention_mask.size(-1)) if attention_mask is not None else None
+        token_type_ids = token_type_ids.view(-1, token_type_ids.size(-1)) if token_type_ids is not None else None
+        position_ids = position_ids.view(-1, position_ids.size(-1)) if position_ids is not None else None
+        inputs_embeds = (
+            inputs_embeds.view(-1, inputs_embeds.size(-2), inputs_embeds.size(-1))
+            if inputs_embeds is not None
+            else None
+        )
+        outputs = self.albert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled)
+        # (batch, num_choices)
+        logits = self.classifier(pooled).view(-1, num_choices)
+        if labels is not None:
+            loss = self.classification_loss(logits, labels)
+        output = MultipleChoiceModelOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -620,398 +954,6 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
         if labels is not None:
             loss = self.masked_lm_loss(logits, labels)
         output = MaskedLMOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class AlbertForSequenceClassification(AlbertPreTrainedModel):
-    """ALBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    pooled output), e.g. for GLUE tasks.
-
-    Args:
-        config ([`AlbertConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    def __init__(self, config: AlbertConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.num_labels = config.num_labels
-        self.albert = AlbertModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[SequenceClassifierOutput, tuple]:
-        """The forward pass of [`AlbertForSequenceClassification`].
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-        Returns:
-            [`SequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.albert(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = outputs.last_hidden_state
-        loss = None
-        logits = self.classifier(self.dropout(outputs.pooler_output))
-        if labels is not None:
-            loss = self.sequence_classification_loss(logits, labels)
-        output = SequenceClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class AlbertForTokenClassification(AlbertPreTrainedModel):
-    """ALBERT Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
-    for Named-Entity-Recognition (NER) tasks.
-
-    Args:
-        config ([`AlbertConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    def __init__(self, config: AlbertConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.num_labels = config.num_labels
-        self.albert = AlbertModel(config, add_pooling_layer=False)
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[TokenClassifierOutput, tuple]:
-        """The forward pass of [`AlbertForTokenClassification`].
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-        Returns:
-            [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.albert(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = outputs.last_hidden_state
-        loss = None
-        logits = self.classifier(self.dropout(sequence_output))
-        if labels is not None:
-            loss = self.classification_loss(logits, labels)
-        output = TokenClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class AlbertForQuestionAnswering(AlbertPreTrainedModel):
-    """ALBERT Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
-    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
-
-    Args:
-        config ([`AlbertConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    def __init__(self, config: AlbertConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        # One start and one end score per token.
-        config.num_labels = 2
-        self.num_labels = config.num_labels
-        self.albert = AlbertModel(config, add_pooling_layer=False)
-        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        start_positions=None,
-        end_positions=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[QuestionAnsweringModelOutput, tuple]:
-        """The forward pass of [`AlbertForQuestionAnswering`].
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the start of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the end of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-        Returns:
-            [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.albert(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = outputs.last_hidden_state
-        loss = None
-        # (batch, seq, 2) -> two (batch, seq)
-        start_logits, end_logits = self.qa_outputs(sequence_output).split(1, dim=-1)
-        start_logits = start_logits.squeeze(-1).contiguous()
-        end_logits = end_logits.squeeze(-1).contiguous()
-        if start_positions is not None and end_positions is not None:
-            loss = self.question_answering_loss(start_logits, end_logits, start_positions, end_positions)
-        output = QuestionAnsweringModelOutput(
-            loss=loss,
-            start_logits=start_logits,
-            end_logits=end_logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class AlbertForMultipleChoice(AlbertPreTrainedModel):
-    """ALBERT Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a
-    softmax), e.g. for RocStories/SWAG tasks.
-
-    Args:
-        config ([`AlbertConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    def __init__(self, config: AlbertConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.albert = AlbertModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, 1)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[MultipleChoiceModelOutput, tuple]:
-        """The forward pass of [`AlbertForMultipleChoice`].
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
-                where `num_choices` is the size of the second dimension of the input tensors.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-        Returns:
-            [`MultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
-        # (batch * num_choices, seq): every choice is a sequence of its own
-        input_ids = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
-        attention_mask = attention_mask.view(-1, attention_mask.size(-1)) if attention_mask is not None else None
-        token_type_ids = token_type_ids.view(-1, token_type_ids.size(-1)) if token_type_ids is not None else None
-        position_ids = position_ids.view(-1, position_ids.size(-1)) if position_ids is not None else None
-        inputs_embeds = (
-            inputs_embeds.view(-1, inputs_embeds.size(-2), inputs_embeds.size(-1))
-            if inputs_embeds is not None
-            else None
-        )
-        outputs = self.albert(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = outputs.last_hidden_state
-        loss = None
-        summary = outputs.pooler_output
-        summary = self.dropout(summary)
-        # (batch, num_choices)
-        logits = self.classifier(summary).view(-1, num_choices)
-        if labels is not None:
-            loss = self.classification_loss(logits, labels)
-        output = MultipleChoiceModelOutput(
             loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,

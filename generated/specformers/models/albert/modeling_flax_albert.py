@@ -4,11 +4,12 @@
 
 [ALBERT: A Lite BERT for Self-supervised Learning of Language Representations](https://huggingface.co/papers/1909.11942)
 
-Modules are built bottom-up (embeddings, attention, feed-forward, layer, encoder, pooler, heads);
-parameter paths equal transformers' PyTorch names (see `specformers.modeling_flax_utils`).
+An encoder stack of post-norm blocks with bidirectional attention and absolute positions; parameter paths
+equal transformers' PyTorch names (see `specformers.modeling_flax_utils`).
 """
 
 import math
+from functools import partial
 from typing import Optional
 
 import flax.linen as nn
@@ -18,7 +19,6 @@ import jax.numpy as jnp
 from ...activations_flax import ACT2FN
 from ...modeling_flax_outputs import (
     FlaxAlbertForPreTrainingOutput,
-    FlaxBaseModelOutput,
     FlaxBaseModelOutputWithPooling,
     FlaxMaskedLMOutput,
     FlaxMultipleChoiceModelOutput,
@@ -27,13 +27,13 @@ from ...modeling_flax_outputs import (
     FlaxTokenClassifierOutput,
 )
 from ...modeling_flax_utils import (
-    FlaxModuleList,
+    FlaxModuleSequence,
     FlaxPreTrainedModel,
-    attention_bias,
     check_inputs,
     classification_loss,
     expand_head_mask,
     logical,
+    mask_value,
     masked_lm_loss,
     normal_init,
     partitioned_dense,
@@ -45,254 +45,204 @@ from ...modeling_flax_utils import (
 from .configuration_albert import AlbertConfig
 
 
-class FlaxAlbertEmbeddings(nn.Module):
-    """Word, token type and absolute position embeddings, summed, then LayerNorm and dropout (width `config.embedding_size`)."""
-
-    config: AlbertConfig
-    dtype: jnp.dtype = jnp.float32  # the computation dtype
-
-    def setup(self):
-        config = self.config
-        init = normal_init(config.initializer_range)
-        self.word_embeddings = partitioned_embed(
-            config.vocab_size, config.embedding_size, init, ("vocab", "embed"), dtype=self.dtype
-        )
-        self.position_embeddings = partitioned_embed(
-            config.max_position_embeddings, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
-        )
-        self.token_type_embeddings = partitioned_embed(
-            config.type_vocab_size, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
-        )
-        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
-
-    def __call__(
-        self,
-        input_ids: Optional[jnp.ndarray],
-        token_type_ids: jnp.ndarray,
-        position_ids: jnp.ndarray,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-    ) -> jnp.ndarray:
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids.astype("i4"))  # (batch, seq, E)
-        embeddings = inputs_embeds
-        embeddings = embeddings + self.token_type_embeddings(token_type_ids.astype("i4"))
-        embeddings = embeddings + self.position_embeddings(position_ids.astype("i4"))
-        embeddings = self.LayerNorm(embeddings)
-        return self.dropout(embeddings, deterministic=deterministic)
-
-
-class FlaxAlbertAttention(nn.Module):
-    """Multi-head self-attention with its output projection and post-LN residual in one module."""
+class FlaxAlbertBlockAttention(nn.Module):
+    """The `attention` modules of a block; the block computes with them."""
 
     config: AlbertConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
         config = self.config
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
-            )
+        # attention.norm: LayerNorm
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="LayerNorm")
+        # attention.query: Dense, kernel [in, out]
+        self.query = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="query",
+        )
+        # attention.key: Dense, kernel [in, out]
+        self.key = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="key",
+        )
+        # attention.value: Dense, kernel [in, out]
+        self.value = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="value",
+        )
+        # attention.output: Dense, kernel [in, out]
+        self.dense = partitioned_dense(
+            config.hidden_size,
+            ("joined_kv", "embed"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="dense",
+        )
+
+
+class FlaxAlbertBlock(nn.Module):
+    """One post-norm block: `x = norm(x + attention(x))`, then `x = norm(x + feed_forward(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding.
+    """
+
+    config: AlbertConfig
+    layer_idx: int
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_heads * self.head_dim
-        init = normal_init(config.initializer_range)
-        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.attention_dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
-        self.output_dropout = nn.Dropout(rate=config.hidden_dropout_prob)
-        self.dense = partitioned_dense(config.hidden_size, ("joined_kv", "embed"), kernel_init=init, dtype=self.dtype)
-        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
-
-    def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
-        batch_size, seq_length = states.shape[:2]
-        states = states.reshape(batch_size, seq_length, self.num_heads, self.head_dim)
-        return jnp.swapaxes(states, 1, 2)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        batch_size, seq_length = hidden_states.shape[:2]
-        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
-        query_layer = self._split_heads(self.query(hidden_states))
-        key_layer = self._split_heads(self.key(hidden_states))
-        value_layer = self._split_heads(self.value(hidden_states))
-
-        # (batch, heads, seq, seq)
-        attention_scores = jnp.matmul(query_layer, jnp.swapaxes(key_layer, -1, -2))
-        attention_scores = attention_scores / math.sqrt(self.head_dim)
-        if attention_mask is not None:
-            attention_scores = attention_scores + attention_mask  # additive: 0 or mask_value(dtype)
-        attention_probs = jax.nn.softmax(attention_scores, axis=-1)
-        # Dropping whole tokens to attend to, as the original Transformer does.
-        attention_probs = self.attention_dropout(attention_probs, deterministic=deterministic)
-        if layer_head_mask is not None:
-            attention_probs = attention_probs * layer_head_mask[None, :, None, None]  # (heads,) -> per head
-
-        context_layer = jnp.matmul(attention_probs, value_layer)  # (batch, heads, seq, head_dim)
-        context_layer = jnp.swapaxes(context_layer, 1, 2).reshape(batch_size, seq_length, self.all_head_size)
-
-        projected = self.output_dropout(self.dense(context_layer), deterministic=deterministic)
-        attention_output = self.LayerNorm(hidden_states + projected)
-        # (batch, seq, hidden), attention weights (batch, heads, seq, seq) or None
-        return attention_output, (attention_probs if output_attentions else None)
-
-
-class FlaxAlbertLayer(nn.Module):
-    """One post-LN transformer layer: self-attention, then the feed-forward sublayer."""
-
-    config: AlbertConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.attention = FlaxAlbertAttention(self.config, dtype=self.dtype)
-        config = self.config
-        init = normal_init(config.initializer_range)
-        self.ffn = partitioned_dense(config.intermediate_size, ("embed", "mlp"), kernel_init=init, dtype=self.dtype)
-        self.ffn_output = partitioned_dense(config.hidden_size, ("mlp", "embed"), kernel_init=init, dtype=self.dtype)
-        self.activation = ACT2FN[config.hidden_act]
-        self.full_layer_layer_norm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        attention_outputs = self.attention(
-            hidden_states,
-            attention_mask,
-            layer_head_mask,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
+        self.attention = FlaxAlbertBlockAttention(config, dtype=self.dtype, name="attention")
+        # ffn.norm: LayerNorm
+        self.full_layer_layer_norm = partitioned_layer_norm(
+            config.layer_norm_eps, dtype=self.dtype, name="full_layer_layer_norm"
         )
-        attention_output = attention_outputs[0]
-        ffn_output = self.ffn_output(self.activation(self.ffn(attention_output)))
-        # No dropout after `ffn_output`: the PyTorch reference defines one but never applies it.
-        hidden_states = self.full_layer_layer_norm(ffn_output + attention_output)
-        # (batch, seq, hidden), attention weights or None
-        return (hidden_states,) + tuple(attention_outputs[1:])
+        # ffn.input: Dense, kernel [in, out]
+        self.ffn = partitioned_dense(
+            config.intermediate_size,
+            ("embed", "mlp"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="ffn",
+        )
+        # ffn.output: Dense, kernel [in, out]
+        self.ffn_output = partitioned_dense(
+            config.hidden_size,
+            ("mlp", "embed"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="ffn_output",
+        )
+        self.activation = ACT2FN[config.hidden_act]
+        self.attention_dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
+        self.residual_dropout = nn.Dropout(rate=config.hidden_dropout_prob)
+
+    def _split_heads(self, x: jnp.ndarray) -> jnp.ndarray:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
+
+    def __call__(
+        self,
+        hidden_states: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        head_mask: Optional[jnp.ndarray] = None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
+        states and the attention probabilities (or None)."""
+        residual = hidden_states
+        query = self.attention.query(hidden_states)
+        key = self.attention.key(hidden_states)
+        value = self.attention.value(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+
+        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
+        scores = scores / math.sqrt(self.head_dim)
+        scores = scores + attention_mask.astype(scores.dtype)
+        probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
+        probs = self.attention_dropout(probs, deterministic=deterministic)
+        if head_mask is not None:
+            probs = probs * head_mask[None, :, None, None]
+        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(hidden_states.shape)
+        attention_output = self.attention.dense(context)
+        attention_output = self.residual_dropout(attention_output, deterministic=deterministic)
+        hidden_states = self.attention.LayerNorm(residual + attention_output)
+
+        residual = hidden_states
+        hidden_states = self.ffn_output(self.activation(self.ffn(hidden_states)))
+        hidden_states = self.full_layer_layer_norm(residual + hidden_states)
+        return hidden_states, probs if output_attentions else None
 
 
 class FlaxAlbertLayerGroup(nn.Module):
-    """`config.inner_group_num` layers applied in sequence; every use of the group shares their parameters."""
+    """A group of `config.inner_group_num` blocks that the steps of the stack share."""
 
     config: AlbertConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.albert_layers = FlaxModuleList(
-            FlaxAlbertLayer, self.config.inner_group_num, self.config, dtype=self.dtype
+        config = self.config
+        self.albert_layers = FlaxModuleSequence(
+            tuple(
+                partial(FlaxAlbertBlock, config, layer_idx=i, dtype=self.dtype) for i in range(config.inner_group_num)
+            )
         )
 
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        layer_attentions = ()
-        for j in range(len(self.albert_layers)):
-            layer_outputs = self.albert_layers[j](
-                hidden_states,
-                attention_mask,
-                # The group's slice holds L / G head masks: inner layers past it get none (the reference's IndexError).
-                head_mask[j] if head_mask is not None and j < len(head_mask) else None,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
-            )
-            hidden_states = layer_outputs[0]
-            if output_attentions:
-                layer_attentions = layer_attentions + (layer_outputs[1],)
-        return hidden_states, layer_attentions
 
-
-class FlaxAlbertTransformer(nn.Module):
-    """The encoder with cross-layer sharing: `config.num_hidden_layers` steps, step `i` running the whole group
-    `int(i / (num_hidden_layers / num_hidden_groups))`."""
+class FlaxAlbertEmbeddings(nn.Module):
+    """The `embeddings` modules of the stack; the stack module computes with them."""
 
     config: AlbertConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.embedding_hidden_mapping_in = partitioned_dense(
-            self.config.hidden_size,
-            ("embed", "hidden"),
-            kernel_init=normal_init(self.config.initializer_range),
+        config = self.config
+        self.word_embeddings = partitioned_embed(
+            config.vocab_size,
+            config.embedding_size,
+            normal_init(config.initializer_range),
+            ("vocab", "embed"),
             dtype=self.dtype,
         )
-        self.albert_layer_groups = FlaxModuleList(
-            FlaxAlbertLayerGroup, self.config.num_hidden_groups, self.config, dtype=self.dtype
+        self.position_embeddings = partitioned_embed(
+            config.max_position_embeddings,
+            config.embedding_size,
+            normal_init(config.initializer_range),
+            ("kv", "embed"),
+            dtype=self.dtype,
         )
+        self.token_type_embeddings = partitioned_embed(
+            config.type_vocab_size,
+            config.embedding_size,
+            normal_init(config.initializer_range),
+            ("kv", "embed"),
+            dtype=self.dtype,
+        )
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
 
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ):
-        # Factorised embeddings: (batch, seq, E) -> (batch, seq, H).
-        hidden_states = self.embedding_hidden_mapping_in(hidden_states)
-        all_hidden_states = () if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        if output_hidden_states:
-            all_hidden_states = (hidden_states,)  # the (projected) embeddings
-        num_layers = self.config.num_hidden_layers
-        num_groups = self.config.num_hidden_groups
-        layers_per_group = int(num_layers / num_groups)
-        for i in range(num_layers):
-            group_idx = int(i / (num_layers / num_groups))
-            # As the reference: the group's slice of the per-layer head mask, indexed by inner layer.
-            group_head_mask = (
-                head_mask[group_idx * layers_per_group : (group_idx + 1) * layers_per_group]
-                if head_mask is not None
-                else None
-            )
-            group_outputs = self.albert_layer_groups[group_idx](
-                hidden_states,
-                attention_mask,
-                group_head_mask,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
-            )
-            hidden_states = group_outputs[0]
-            if output_attentions:
-                all_attentions = all_attentions + group_outputs[1]  # inner layers' attentions
-            if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
 
-        return FlaxBaseModelOutput(
-            last_hidden_state=hidden_states,
-            hidden_states=all_hidden_states,
-            attentions=all_attentions,
+class FlaxAlbertEncoder(nn.Module):
+    """The `encoder` modules of the stack; the stack module computes with them."""
+
+    config: AlbertConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.embedding_hidden_mapping_in = partitioned_dense(
+            config.hidden_size, ("embed", "hidden"), normal_init(config.initializer_range), dtype=self.dtype
+        )
+        self.albert_layer_groups = FlaxModuleSequence(
+            tuple(partial(FlaxAlbertLayerGroup, config, dtype=self.dtype) for _ in range(config.num_hidden_groups))
         )
 
 
 class FlaxAlbertModule(nn.Module):
-    """The bare ALBERT model: embeddings, encoder and (optionally) the pooler."""
+    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
+    their norm `embeddings.LayerNorm`, the blocks `encoder.albert_layer_groups.N` and (optionally) the pooler
+    `pooler`."""
 
     config: AlbertConfig
-    dtype: jnp.dtype = jnp.float32  # the computation dtype
+    dtype: jnp.dtype = jnp.float32
     add_pooling_layer: bool = True
 
     def setup(self):
-        self.embeddings = FlaxAlbertEmbeddings(self.config, dtype=self.dtype)
-        self.encoder = FlaxAlbertTransformer(self.config, dtype=self.dtype)
+        config = self.config
+        self.embeddings = FlaxAlbertEmbeddings(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
+        self.encoder = FlaxAlbertEncoder(config, dtype=self.dtype)
         if self.add_pooling_layer:
             self.pooler = partitioned_dense(
                 self.config.hidden_size,
@@ -314,57 +264,75 @@ class FlaxAlbertModule(nn.Module):
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
-        past_length = 0
-        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range (concrete
-        # arrays only), length in bounds.
+        """The hidden states of the last block and, on request, every block's input and attention probabilities."""
+        config = self.config
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
-            vocab_size=self.config.vocab_size,
-            embedding_size=self.config.embedding_size,
+            vocab_size=config.vocab_size,
+            embedding_size=config.embedding_size,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
-            type_vocab_size=self.config.type_vocab_size,
-            max_length=self.config.max_position_embeddings,
+            type_vocab_size=config.type_vocab_size,
+            max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
         )
-        if attention_mask is None:
-            attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
-        if token_type_ids is None:
-            token_type_ids = jnp.zeros((batch_size, seq_length), dtype="i4")
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids.astype("i4"))
         if position_ids is None:
-            position_ids = jnp.broadcast_to(
-                jnp.arange(past_length, past_length + seq_length)[None, :], (batch_size, seq_length)
+            # Positions count from 0 in every row, padding or not.
+            position_ids = jnp.arange(seq_length)[None, :]
+        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids.astype("i4"))
+        if token_type_ids is None:
+            # Every token is of type 0 unless told otherwise.
+            token_type_ids = jnp.zeros((batch_size, seq_length), "i4")
+        hidden_states = hidden_states + self.embeddings.token_type_embeddings(token_type_ids.astype("i4"))
+        hidden_states = self.embeddings.LayerNorm(hidden_states)
+        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
+        # The embeddings reach the blocks' width (hidden_size) through the projection.
+        hidden_states = self.encoder.embedding_hidden_mapping_in(hidden_states)
+
+        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (none without `attention_mask`).
+        if attention_mask is None:
+            extended_mask = jnp.zeros((1, 1, 1, seq_length), hidden_states.dtype)
+        else:
+            padding = (attention_mask == 0)[:, None, None, :]
+            extended_mask = jnp.where(padding, mask_value(hidden_states.dtype), 0.0).astype(hidden_states.dtype)
+        head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
+
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        steps_per_group = int(config.num_hidden_layers / config.num_hidden_groups)
+        for i in range(config.num_hidden_layers):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            # Step i runs every block of its group in turn, with the head masks of the steps that group covers (a block
+            # past them takes none).
+            group = int(i / (config.num_hidden_layers / config.num_hidden_groups))
+            group_head_mask = (
+                head_mask[group * steps_per_group : (group + 1) * steps_per_group] if head_mask is not None else None
             )
-
-        embedding_output = self.embeddings(
-            input_ids,
-            token_type_ids,
-            position_ids,
-            inputs_embeds,
-            deterministic=deterministic,
-        )  # (batch, seq, E)
-        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) (half of finfo.min) elsewhere.
-        extended_attention_mask = attention_bias(attention_mask, seq_length, self.dtype)
-        encoder_outputs = self.encoder(
-            embedding_output,
-            extended_attention_mask,
-            expand_head_mask(head_mask, self.config.num_hidden_layers),
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        sequence_output = encoder_outputs.last_hidden_state
-        pooled_output = jnp.tanh(self.pooler(sequence_output[:, 0])) if self.add_pooling_layer else None
-
-        outputs = FlaxBaseModelOutputWithPooling(
-            last_hidden_state=sequence_output,
+            for j in range(config.inner_group_num):
+                hidden_states, probs = self.encoder.albert_layer_groups[group].albert_layers[j](
+                    hidden_states,
+                    extended_mask,
+                    head_mask=group_head_mask[j] if group_head_mask is not None and j < len(group_head_mask) else None,
+                    deterministic=deterministic,
+                    output_attentions=output_attentions,
+                )
+                if output_attentions:
+                    all_attentions += (probs,)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        pooled_output = jnp.tanh(self.pooler(hidden_states[:, 0])) if self.add_pooling_layer else None
+        output = FlaxBaseModelOutputWithPooling(
+            last_hidden_state=hidden_states,
             pooler_output=pooled_output,
-            hidden_states=encoder_outputs.hidden_states,
-            attentions=encoder_outputs.attentions,
+            hidden_states=all_hidden_states,
+            attentions=all_attentions,
         )
-        return outputs if return_dict else outputs.to_tuple()
+        return output if return_dict else output.to_tuple()
 
 
 class FlaxAlbertLMPredictionHead(nn.Module):
@@ -423,21 +391,6 @@ class FlaxAlbertSentenceHead(nn.Module):
     def __call__(self, pooled_output: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
         pooled_output = self.dropout(pooled_output, deterministic=deterministic)
         return self.classifier(pooled_output)  # (batch, num_labels)
-
-
-class FlaxAlbertPreTrainedModel(FlaxPreTrainedModel):
-    """Base class of the Flax ALBERT models: configuration class, base-model prefix."""
-
-    config_class = AlbertConfig
-    base_model_prefix = "albert"
-    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
-    _keys_to_ignore_on_load_unexpected = (
-        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
-        # transformers builds these models.
-        r"^(albert\.)?pooler\.",
-        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
-        r"(^|\.)embeddings\.position_ids$",
-    )
 
 
 class FlaxAlbertForPreTrainingModule(nn.Module):
@@ -565,24 +518,22 @@ class FlaxAlbertForSequenceClassificationModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, dtype=self.dtype, add_pooling_layer=True)
-        self.dropout = nn.Dropout(rate=self.config.classifier_dropout_prob)
+        config = self.config
+        self.albert = FlaxAlbertModule(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.classifier_dropout_prob)
         self.classifier = partitioned_dense(
-            self.config.num_labels,
-            ("embed", "kv"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
+            config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
         self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        labels: Optional[jnp.ndarray] = None,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -600,12 +551,15 @@ class FlaxAlbertForSequenceClassificationModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        pooled_output = self.dropout(outputs.pooler_output, deterministic=deterministic)
-        logits = self.classifier(pooled_output)  # (batch, num_labels)
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled, deterministic=deterministic)
+        logits = self.classifier(pooled)  # (batch, num_labels)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
         output = FlaxSequenceClassifierOutput(
-            loss=loss,
-            logits=logits,
+            **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -619,24 +573,22 @@ class FlaxAlbertForTokenClassificationModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, dtype=self.dtype, add_pooling_layer=False)
-        self.dropout = nn.Dropout(rate=self.config.classifier_dropout_prob)
+        config = self.config
+        self.albert = FlaxAlbertModule(config, dtype=self.dtype, add_pooling_layer=False)
+        self.dropout = nn.Dropout(rate=config.classifier_dropout_prob)
         self.classifier = partitioned_dense(
-            self.config.num_labels,
-            ("embed", "kv"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
+            config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
         self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        labels: Optional[jnp.ndarray] = None,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -654,12 +606,12 @@ class FlaxAlbertForTokenClassificationModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        sequence_output = self.dropout(outputs.last_hidden_state, deterministic=deterministic)
-        logits = self.classifier(sequence_output)  # (batch, seq, num_labels)
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        logits = self.classifier(self.dropout(hidden_states, deterministic=deterministic))  # (batch, seq, num_labels)
         loss = classification_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
         output = FlaxTokenClassifierOutput(
-            loss=loss,
-            logits=logits,
+            **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -673,24 +625,23 @@ class FlaxAlbertForQuestionAnsweringModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, dtype=self.dtype, add_pooling_layer=False)
+        config = self.config
+        self.albert = FlaxAlbertModule(config, dtype=self.dtype, add_pooling_layer=False)
+        # Two scores per token: span start and span end.
         self.qa_outputs = partitioned_dense(
-            self.config.num_labels,
-            ("embed", "kv"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
+            2, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
         self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        start_positions: Optional[jnp.ndarray] = None,
-        end_positions: Optional[jnp.ndarray] = None,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -708,16 +659,15 @@ class FlaxAlbertForQuestionAnsweringModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, num_labels), num_labels = 2 in use
-        start_logits = logits[..., 0]  # (batch, seq)
-        end_logits = logits[..., 1]
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        logits = self.qa_outputs(hidden_states)  # (batch, seq, 2)
+        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, seq) each
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        values = dict(loss=loss, start_logits=start_logits, end_logits=end_logits)
         output = FlaxQuestionAnsweringModelOutput(
-            loss=loss,
-            start_logits=start_logits,
-            end_logits=end_logits,
+            **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -731,21 +681,23 @@ class FlaxAlbertForMultipleChoiceModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, dtype=self.dtype, add_pooling_layer=True)
-        self.dropout = nn.Dropout(rate=self.config.classifier_dropout_prob)
+        config = self.config
+        self.albert = FlaxAlbertModule(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.classifier_dropout_prob)
+        # One score per choice.
         self.classifier = partitioned_dense(
-            1, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+            1, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
         self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        labels: Optional[jnp.ndarray] = None,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -770,16 +722,34 @@ class FlaxAlbertForMultipleChoiceModule(nn.Module):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        summary = self.dropout(outputs.pooler_output, deterministic=deterministic)  # (batch * num_choices, hidden)
-        logits = self.classifier(summary).reshape(-1, num_choices)  # (batch, num_choices)
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled, deterministic=deterministic)
+        logits = self.classifier(pooled).reshape(-1, num_choices)  # (batch, num_choices)
         loss = classification_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
         output = FlaxMultipleChoiceModelOutput(
-            loss=loss,
-            logits=logits,
+            **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+
+class FlaxAlbertPreTrainedModel(FlaxPreTrainedModel):
+    """Base class of the public ALBERT models: configuration class and checkpoint names."""
+
+    config_class = AlbertConfig
+    base_model_prefix = "albert"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(albert\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
 
 
 class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
@@ -880,11 +850,7 @@ class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
             [`FlaxBaseModelOutputWithPooling`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        config = self.config
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -892,9 +858,519 @@ class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
             position_ids=position_ids,
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
+    """ALBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the
+    first token's hidden state) e.g. for GLUE tasks.
+
+    Load weights with `FlaxAlbertForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+
+    Returns:
+        [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxAlbertForSequenceClassificationModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+
+        Returns:
+            [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
+    """ALBERT Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
+    for Named-Entity-Recognition (NER) tasks.
+
+    Load weights with `FlaxAlbertForTokenClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+
+    Returns:
+        [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxAlbertForTokenClassificationModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+
+        Returns:
+            [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
+    """ALBERT Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
+    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
+
+    Load weights with `FlaxAlbertForQuestionAnswering.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+
+    Returns:
+        [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxAlbertForQuestionAnsweringModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+
+        Returns:
+            [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            start_positions=start_positions,
+            end_positions=end_positions,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
+    """ALBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's
+    hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Load weights with `FlaxAlbertForMultipleChoice.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
+
+    Returns:
+        [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxAlbertForMultipleChoiceModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+
+        Returns:
+            [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
         )
         return self._run(inputs, params, dropout_rng, train)
 
@@ -1146,522 +1622,6 @@ class FlaxAlbertForMaskedLM(FlaxAlbertPreTrainedModel):
 
         Returns:
             [`FlaxMaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
-    """ALBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    pooled output), e.g. for GLUE tasks.
-
-    Load weights with `FlaxAlbertForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-
-    Returns:
-        [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxAlbertForSequenceClassificationModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-
-        Returns:
-            [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
-    """ALBERT Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
-    for Named-Entity-Recognition (NER) tasks.
-
-    Load weights with `FlaxAlbertForTokenClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-
-    Returns:
-        [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxAlbertForTokenClassificationModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-
-        Returns:
-            [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
-    """ALBERT Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
-    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
-
-    Load weights with `FlaxAlbertForQuestionAnswering.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for position (index) of the start of the labelled span for computing the token classification loss.
-            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-            are not taken into account for computing the loss.
-        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for position (index) of the end of the labelled span for computing the token classification loss.
-            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-            are not taken into account for computing the loss.
-
-    Returns:
-        [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxAlbertForQuestionAnsweringModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        head_mask=None,
-        inputs_embeds=None,
-        start_positions=None,
-        end_positions=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the start of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the end of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-
-        Returns:
-            [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            start_positions=start_positions,
-            end_positions=end_positions,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
-    """ALBERT Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a
-    softmax), e.g. for RocStories/SWAG tasks.
-
-    Load weights with `FlaxAlbertForMultipleChoice.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
-            where `num_choices` is the size of the second dimension of the input tensors.
-
-    Returns:
-        [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxAlbertForMultipleChoiceModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
-                where `num_choices` is the size of the second dimension of the input tensors.
-
-        Returns:
-            [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions

@@ -4,11 +4,13 @@
 
 [ELECTRA: Pre-training Text Encoders as Discriminators Rather Than Generators](https://huggingface.co/papers/2003.10555)
 
-Modules are built bottom-up (embeddings, attention, feed-forward, layer, encoder, heads);
-parameter paths equal transformers' PyTorch names (see `specformers.modeling_flax_utils`).
+An encoder stack of post-norm blocks with bidirectional attention and absolute positions, or, as a decoder
+(`config.is_decoder`), causal attention with a key/value cache and cross-attention; parameter paths equal
+transformers' PyTorch names (see `specformers.modeling_flax_utils`).
 """
 
 import math
+from functools import partial
 from typing import Optional
 
 import flax.linen as nn
@@ -27,7 +29,7 @@ from ...modeling_flax_outputs import (
     FlaxTokenClassifierOutput,
 )
 from ...modeling_flax_utils import (
-    FlaxModuleList,
+    FlaxModuleSequence,
     FlaxPreTrainedModel,
     attention_bias,
     causal_lm_loss,
@@ -35,6 +37,7 @@ from ...modeling_flax_utils import (
     classification_loss,
     expand_head_mask,
     logical,
+    mask_value,
     masked_lm_loss,
     normal_init,
     partitioned_dense,
@@ -44,450 +47,370 @@ from ...modeling_flax_utils import (
     sequence_classification_loss,
     token_discriminator_loss,
 )
+from ...utils import attribute_rate
 from .configuration_electra import ElectraConfig
 
 
-class FlaxElectraEmbeddings(nn.Module):
-    """Word, token type and absolute position embeddings, summed, then LayerNorm and dropout (width `config.embedding_size`)."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32  # the computation dtype
-
-    def setup(self):
-        config = self.config
-        init = normal_init(config.initializer_range)
-        self.word_embeddings = partitioned_embed(
-            config.vocab_size, config.embedding_size, init, ("vocab", "embed"), dtype=self.dtype
-        )
-        self.position_embeddings = partitioned_embed(
-            config.max_position_embeddings, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
-        )
-        self.token_type_embeddings = partitioned_embed(
-            config.type_vocab_size, config.embedding_size, init, ("kv", "embed"), dtype=self.dtype
-        )
-        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
-
-    def __call__(
-        self,
-        input_ids: Optional[jnp.ndarray],
-        token_type_ids: jnp.ndarray,
-        position_ids: jnp.ndarray,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-    ) -> jnp.ndarray:
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids.astype("i4"))  # (batch, seq, E)
-        embeddings = inputs_embeds
-        embeddings = embeddings + self.token_type_embeddings(token_type_ids.astype("i4"))
-        embeddings = embeddings + self.position_embeddings(position_ids.astype("i4"))
-        embeddings = self.LayerNorm(embeddings)
-        return self.dropout(embeddings, deterministic=deterministic)
-
-
-class FlaxElectraSelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention and a key/value cache."""
+class FlaxElectraBlockAttentionOutput(nn.Module):
+    """The `attention.output` modules of a block; the block computes with them."""
 
     config: ElectraConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
         config = self.config
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
-            )
-        self.num_heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_heads * self.head_dim
-        init = normal_init(config.initializer_range)
-        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
-
-    def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
-        batch_size, seq_length = states.shape[:2]
-        states = states.reshape(batch_size, seq_length, self.num_heads, self.head_dim)
-        return jnp.swapaxes(states, 1, 2)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        batch_size, seq_length = hidden_states.shape[:2]
-        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
-        query_layer = self._split_heads(self.query(hidden_states))
-        key_layer = self._split_heads(self.key(hidden_states))
-        value_layer = self._split_heads(self.value(hidden_states))
-        if past_key_value is not None:
-            # Keys/values of the earlier steps first: (batch, heads, past + seq, head_dim).
-            key_layer = jnp.concatenate([past_key_value[0], key_layer], axis=2)
-            value_layer = jnp.concatenate([past_key_value[1], value_layer], axis=2)
-        present_key_value = (key_layer, value_layer) if use_cache else None
-
-        # (batch, heads, seq, past + seq)
-        attention_scores = jnp.matmul(query_layer, jnp.swapaxes(key_layer, -1, -2))
-        attention_scores = attention_scores / math.sqrt(self.head_dim)
-        if attention_mask is not None:
-            attention_scores = attention_scores + attention_mask  # additive: 0 or mask_value(dtype)
-        attention_probs = jax.nn.softmax(attention_scores, axis=-1)
-        # Dropping whole tokens to attend to, as the original Transformer does.
-        attention_probs = self.dropout(attention_probs, deterministic=deterministic)
-        if layer_head_mask is not None:
-            attention_probs = attention_probs * layer_head_mask[None, :, None, None]  # (heads,) -> per head
-
-        context_layer = jnp.matmul(attention_probs, value_layer)  # (batch, heads, seq, head_dim)
-        context_layer = jnp.swapaxes(context_layer, 1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        # (batch, seq, hidden), attention weights (batch, heads, seq, past + seq) or None, (key, value) or None
-        return context_layer, (attention_probs if output_attentions else None), present_key_value
-
-
-class FlaxElectraSelfOutput(nn.Module):
-    """Output projection of the attention, dropout, then the post-LN residual."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
+        # attention.norm: LayerNorm
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="LayerNorm")
+        # attention.output: Dense, kernel [in, out]
         self.dense = partitioned_dense(
-            self.config.hidden_size,
+            config.hidden_size,
             ("joined_kv", "embed"),
-            kernel_init=normal_init(self.config.initializer_range),
+            normal_init(config.initializer_range),
             dtype=self.dtype,
+            name="dense",
         )
-        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
-
-    def __call__(
-        self, hidden_states: jnp.ndarray, input_tensor: jnp.ndarray, deterministic: bool = True
-    ) -> jnp.ndarray:
-        hidden_states = self.dropout(self.dense(hidden_states), deterministic=deterministic)
-        return self.LayerNorm(hidden_states + input_tensor)
 
 
-class FlaxElectraAttention(nn.Module):
-    """Self-attention (`self`) followed by its output sublayer (`output`)."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.self = FlaxElectraSelfAttention(self.config, dtype=self.dtype)
-        self.output = FlaxElectraSelfOutput(self.config, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        self_outputs = self.self(
-            hidden_states,
-            attention_mask,
-            layer_head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-        )
-        attention_output = self.output(self_outputs[0], hidden_states, deterministic=deterministic)
-        return (attention_output,) + tuple(self_outputs[1:])
-
-
-class FlaxElectraCrossAttentionCore(nn.Module):
-    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`); the encoder's keys and values are computed once, then read from the cache."""
+class FlaxElectraBlockAttentionSelf(nn.Module):
+    """The `attention.self` modules of a block; the block computes with them."""
 
     config: ElectraConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
         config = self.config
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
+        # attention.query: Dense, kernel [in, out]
+        self.query = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="query",
+        )
+        # attention.key: Dense, kernel [in, out]
+        self.key = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="key",
+        )
+        # attention.value: Dense, kernel [in, out]
+        self.value = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="value",
+        )
+
+
+class FlaxElectraBlockAttention(nn.Module):
+    """The `attention` modules of a block; the block computes with them."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.output = FlaxElectraBlockAttentionOutput(config, dtype=self.dtype, name="output")
+        self.self = FlaxElectraBlockAttentionSelf(config, dtype=self.dtype, name="self")
+
+
+class FlaxElectraBlockOutput(nn.Module):
+    """The `output` modules of a block; the block computes with them."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # ffn.norm: LayerNorm
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="LayerNorm")
+        # ffn.output: Dense, kernel [in, out]
+        self.dense = partitioned_dense(
+            config.hidden_size, ("mlp", "embed"), normal_init(config.initializer_range), dtype=self.dtype, name="dense"
+        )
+
+
+class FlaxElectraBlockIntermediate(nn.Module):
+    """The `intermediate` modules of a block; the block computes with them."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # ffn.input: Dense, kernel [in, out]
+        self.dense = partitioned_dense(
+            config.intermediate_size,
+            ("embed", "mlp"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="dense",
+        )
+
+
+class FlaxElectraBlockCrossattentionOutput(nn.Module):
+    """The `crossattention.output` modules of a block; the block computes with them."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.add_cross_attention:
+            # cross_attention.norm: LayerNorm
+            self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="LayerNorm")
+            # cross_attention.output: Dense, kernel [in, out]
+            self.dense = partitioned_dense(
+                config.hidden_size,
+                ("joined_kv", "embed"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="dense",
             )
+
+
+class FlaxElectraBlockCrossattentionSelf(nn.Module):
+    """The `crossattention.self` modules of a block; the block computes with them."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.add_cross_attention:
+            # cross_attention.query: Dense, kernel [in, out]
+            self.query = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="query",
+            )
+            # cross_attention.key: Dense, kernel [in, out]
+            self.key = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="key",
+            )
+            # cross_attention.value: Dense, kernel [in, out]
+            self.value = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="value",
+            )
+
+
+class FlaxElectraBlockCrossattention(nn.Module):
+    """The `crossattention` modules of a block; the block computes with them."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.output = FlaxElectraBlockCrossattentionOutput(config, dtype=self.dtype, name="output")
+        self.self = FlaxElectraBlockCrossattentionSelf(config, dtype=self.dtype, name="self")
+
+
+class FlaxElectraBlock(nn.Module):
+    """One post-norm block: `x = norm(x + attention(x))`, `x = norm(x + cross_attention(x, encoder))`, then
+    `x = norm(x + feed_forward(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding; in a decoder
+    (`config.is_decoder`) it is causal, each position seeing itself and the positions before it (and the cached ones).
+    The cross-attention, run only when encoder states are given, sees every encoder position that is not padding; it
+    computes the encoder's keys and values once, then reads them from the cache.
+    """
+
+    config: ElectraConfig
+    layer_idx: int
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_heads * self.head_dim
-        init = normal_init(config.initializer_range)
-        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
+        self.attention = FlaxElectraBlockAttention(config, dtype=self.dtype, name="attention")
+        self.output = FlaxElectraBlockOutput(config, dtype=self.dtype, name="output")
+        self.intermediate = FlaxElectraBlockIntermediate(config, dtype=self.dtype, name="intermediate")
+        self.crossattention = FlaxElectraBlockCrossattention(config, dtype=self.dtype, name="crossattention")
+        self.activation = ACT2FN[config.hidden_act]
+        self.attention_dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
+        self.residual_dropout = nn.Dropout(rate=config.hidden_dropout_prob)
 
-    def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
-        batch_size, seq_length = states.shape[:2]
-        states = states.reshape(batch_size, seq_length, self.num_heads, self.head_dim)
-        return jnp.swapaxes(states, 1, 2)
+    def _split_heads(self, x: jnp.ndarray) -> jnp.ndarray:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
+
+    def cross_key_values(self, encoder_hidden_states: jnp.ndarray) -> tuple:
+        """The cross-attention keys and values of `encoder_hidden_states`, (batch, heads, encoder_len, head_dim) each:
+        computed once per input, then reused by every decoding step."""
+        key = self._split_heads(self.crossattention.self.key(encoder_hidden_states))
+        value = self._split_heads(self.crossattention.self.value(encoder_hidden_states))
+        return key, value
+
+    def _cross_key_values_cached(self, encoder_hidden_states: jnp.ndarray, layer_past: Optional[tuple]) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from step
+        to step), else those of `encoder_hidden_states`."""
+        if layer_past is not None and len(layer_past) == 4:
+            return layer_past[2], layer_past[3]
+        return self.cross_key_values(encoder_hidden_states)
+
+    def attend(
+        self,
+        query: jnp.ndarray,
+        key: jnp.ndarray,
+        value: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        head_mask: Optional[jnp.ndarray],
+        deterministic: bool,
+    ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores) is
+        the additive mask of the keys a query must not see, `head_mask` (heads,) multiplies the probabilities after
+        their dropout. Returns the context (batch, seq, heads * head_dim) and the probabilities (batch, heads, seq,
+        key_len)."""
+        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
+        scores = scores / math.sqrt(self.head_dim)
+        scores = scores + attention_mask.astype(scores.dtype)
+        probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
+        probs = self.attention_dropout(probs, deterministic=deterministic)
+        if head_mask is not None:
+            probs = probs * head_mask[None, :, None, None]
+        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(query.shape[0], query.shape[2], -1)
+        return context, probs
 
     def __call__(
         self,
         hidden_states: jnp.ndarray,
-        encoder_hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        batch_size, seq_length = hidden_states.shape[:2]
-        query_layer = self._split_heads(self.query(hidden_states))  # (batch, heads, seq, head_dim)
-        if past_key_value is not None:
-            key_layer, value_layer = past_key_value  # the encoder's keys and values are the same at every step
-        else:
-            key_layer = self._split_heads(self.key(encoder_hidden_states))  # (batch, heads, encoder_seq, head_dim)
-            value_layer = self._split_heads(self.value(encoder_hidden_states))
-        present_key_value = (key_layer, value_layer) if use_cache else None
-
-        # (batch, heads, seq, encoder_seq)
-        attention_scores = jnp.matmul(query_layer, jnp.swapaxes(key_layer, -1, -2))
-        attention_scores = attention_scores / math.sqrt(self.head_dim)
-        if attention_mask is not None:
-            attention_scores = attention_scores + attention_mask  # additive: 0 or mask_value(dtype)
-        attention_probs = jax.nn.softmax(attention_scores, axis=-1)
-        # Dropping whole tokens to attend to, as the original Transformer does.
-        attention_probs = self.dropout(attention_probs, deterministic=deterministic)
-        if layer_head_mask is not None:
-            attention_probs = attention_probs * layer_head_mask[None, :, None, None]  # (heads,) -> per head
-
-        context_layer = jnp.matmul(attention_probs, value_layer)  # (batch, heads, seq, head_dim)
-        context_layer = jnp.swapaxes(context_layer, 1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        # (batch, seq, hidden), attention weights (batch, heads, seq, encoder_seq) or None, (key, value) or None
-        return context_layer, (attention_probs if output_attentions else None), present_key_value
-
-
-class FlaxElectraCrossAttention(nn.Module):
-    """Cross-attention to an encoder's states (`self`) followed by its output sublayer (`output`)."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.self = FlaxElectraCrossAttentionCore(self.config, dtype=self.dtype)
-        self.output = FlaxElectraSelfOutput(self.config, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        encoder_hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        self_outputs = self.self(
-            hidden_states,
-            encoder_hidden_states,
-            attention_mask,
-            layer_head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-        )
-        attention_output = self.output(self_outputs[0], hidden_states, deterministic=deterministic)
-        return (attention_output,) + tuple(self_outputs[1:])
-
-
-class FlaxElectraIntermediate(nn.Module):
-    """First feed-forward projection (hidden -> intermediate) and the activation."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.dense = partitioned_dense(
-            self.config.intermediate_size,
-            ("embed", "mlp"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
-        )
-        self.activation = ACT2FN[self.config.hidden_act]
-
-    def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
-        return self.activation(self.dense(hidden_states))  # (batch, seq, intermediate)
-
-
-class FlaxElectraOutput(nn.Module):
-    """Second feed-forward projection (intermediate -> hidden), dropout, then the post-LN residual."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.dense = partitioned_dense(
-            self.config.hidden_size,
-            ("mlp", "embed"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
-        )
-        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
-
-    def __call__(
-        self, hidden_states: jnp.ndarray, attention_output: jnp.ndarray, deterministic: bool = True
-    ) -> jnp.ndarray:
-        hidden_states = self.dropout(self.dense(hidden_states), deterministic=deterministic)
-        return self.LayerNorm(hidden_states + attention_output)
-
-
-class FlaxElectraLayer(nn.Module):
-    """One post-LN transformer layer: self-attention, cross-attention to an encoder's states (a decoder built
-    with `add_cross_attention`), then the feed-forward sublayer."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.attention = FlaxElectraAttention(self.config, dtype=self.dtype)
-        if self.config.add_cross_attention and not self.config.is_decoder:
-            raise ValueError(
-                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
-            )
-        if self.config.add_cross_attention:
-            self.crossattention = FlaxElectraCrossAttention(self.config, dtype=self.dtype)
-        self.intermediate = FlaxElectraIntermediate(self.config, dtype=self.dtype)
-        self.output = FlaxElectraOutput(self.config, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
+        attention_mask: jnp.ndarray,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
+        layer_past: Optional[tuple] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        cross_attn_head_mask: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
-    ):
-        if encoder_hidden_states is None and self.config.add_cross_attention and self.is_initializing():
-            # Creating the parameters through a head that takes no encoder states: the cross-attention runs once on
-            # stand-in states (the output is discarded), so that every head holds its weights, as in transformers.
-            encoder_hidden_states = hidden_states
-        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
-        cross_past_key_value = (tuple(past_key_value[2:]) or None) if past_key_value is not None else None
-        past_key_value = tuple(past_key_value[:2]) if past_key_value is not None else None
-        attention_outputs = self.attention(
-            hidden_states,
-            attention_mask,
-            layer_head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-        )
-        attention_output = attention_outputs[0]
-        cross_attention_probs = None
-        present_key_value = attention_outputs[2]
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding). `layer_past` is this layer's cached `(key, value)`, to which the new ones are appended, then the
+        cross-attention's `(key, value)` once computed. `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) is
+        the additive mask of the encoder's padding. Returns the new hidden states, this layer's cache (or None
+        without `use_cache`) and the self- and cross-attention probabilities (or None)."""
+        residual = hidden_states
+        query = self.attention.self.query(hidden_states)
+        key = self.attention.self.key(hidden_states)
+        value = self.attention.self.value(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if layer_past is not None:
+            key = jnp.concatenate([layer_past[0], key], axis=-2)
+            value = jnp.concatenate([layer_past[1], value], axis=-2)
+        present = (key, value) if use_cache else None
+
+        context, probs = self.attend(query, key, value, attention_mask, head_mask, deterministic)
+        attention_output = self.attention.output.dense(context)
+        attention_output = self.residual_dropout(attention_output, deterministic=deterministic)
+        hidden_states = self.attention.output.LayerNorm(residual + attention_output)
+
+        cross_probs = None
         if encoder_hidden_states is not None:
-            cross_outputs = self.crossattention(
-                attention_output,
-                encoder_hidden_states,
-                encoder_attention_mask,
-                layer_head_mask,
-                past_key_value=cross_past_key_value,
-                use_cache=use_cache,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
-            )
-            attention_output, cross_attention_probs = cross_outputs[0], cross_outputs[1]
+            residual = hidden_states
+            query = self._split_heads(self.crossattention.self.query(hidden_states))
+            key, value = self._cross_key_values_cached(encoder_hidden_states, layer_past)
             if use_cache:
-                present_key_value = present_key_value + cross_outputs[2]
-        hidden_states = self.output(self.intermediate(attention_output), attention_output, deterministic=deterministic)
-        # (batch, seq, hidden), attention weights or None, cross-attention weights or None, cache entry or None
-        return hidden_states, attention_outputs[1], cross_attention_probs, present_key_value
+                present = present + (key, value)
+            context, cross_probs = self.attend(
+                query, key, value, encoder_attention_mask, cross_attn_head_mask, deterministic
+            )
+            attention_output = self.crossattention.output.dense(context)
+            attention_output = self.residual_dropout(attention_output, deterministic=deterministic)
+            hidden_states = self.crossattention.output.LayerNorm(residual + attention_output)
+
+        residual = hidden_states
+        hidden_states = self.output.dense(self.activation(self.intermediate.dense(hidden_states)))
+        hidden_states = self.output.LayerNorm(
+            residual + self.residual_dropout(hidden_states, deterministic=deterministic)
+        )
+        return (
+            hidden_states,
+            present,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
+
+
+class FlaxElectraEmbeddings(nn.Module):
+    """The `embeddings` modules of the stack; the stack module computes with them."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.word_embeddings = partitioned_embed(
+            config.vocab_size,
+            config.embedding_size,
+            normal_init(config.initializer_range),
+            ("vocab", "embed"),
+            dtype=self.dtype,
+        )
+        self.position_embeddings = partitioned_embed(
+            config.max_position_embeddings,
+            config.embedding_size,
+            normal_init(config.initializer_range),
+            ("kv", "embed"),
+            dtype=self.dtype,
+        )
+        self.token_type_embeddings = partitioned_embed(
+            config.type_vocab_size,
+            config.embedding_size,
+            normal_init(config.initializer_range),
+            ("kv", "embed"),
+            dtype=self.dtype,
+        )
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
 
 
 class FlaxElectraEncoder(nn.Module):
-    """The stack of `config.num_hidden_layers` layers."""
+    """The `encoder` modules of the stack; the stack module computes with them."""
 
     config: ElectraConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.layer = FlaxModuleList(FlaxElectraLayer, self.config.num_hidden_layers, self.config, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ):
-        all_hidden_states = () if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
-        next_cache = () if use_cache else None
-        for i in range(self.config.num_hidden_layers):
-            if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-            layer_outputs = self.layer[i](
-                hidden_states,
-                attention_mask,
-                head_mask[i] if head_mask is not None else None,
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
-                use_cache=use_cache,
-                encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_attention_mask,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
+        config = self.config
+        self.layer = FlaxModuleSequence(
+            tuple(
+                partial(FlaxElectraBlock, config, layer_idx=i, dtype=self.dtype)
+                for i in range(config.num_hidden_layers)
             )
-            hidden_states = layer_outputs[0]
-            if output_attentions:
-                all_attentions = all_attentions + (layer_outputs[1],)
-            if all_cross_attentions is not None:
-                all_cross_attentions = all_cross_attentions + (layer_outputs[2],)
-            if use_cache:
-                next_cache = next_cache + (layer_outputs[3],)
-        if output_hidden_states:
-            all_hidden_states = all_hidden_states + (hidden_states,)
-
-        return FlaxBaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=hidden_states,
-            past_key_values=next_cache,
-            hidden_states=all_hidden_states,
-            attentions=all_attentions,
-            cross_attentions=all_cross_attentions,
         )
 
 
 class FlaxElectraModule(nn.Module):
-    """The bare ELECTRA model: embeddings, the E -> H projection, encoder."""
+    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
+    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N`."""
 
     config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32  # the computation dtype
+    dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.embeddings = FlaxElectraEmbeddings(self.config, dtype=self.dtype)
-        if self.config.embedding_size != self.config.hidden_size:
+        config = self.config
+        self.embeddings = FlaxElectraEmbeddings(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
+        if config.embedding_size != config.hidden_size:
             self.embeddings_project = partitioned_dense(
-                self.config.hidden_size,
-                ("embed", "hidden"),
-                kernel_init=normal_init(self.config.initializer_range),
-                dtype=self.dtype,
+                config.hidden_size, ("embed", "hidden"), normal_init(config.initializer_range), dtype=self.dtype
             )
-        self.encoder = FlaxElectraEncoder(self.config, dtype=self.dtype)
+        self.encoder = FlaxElectraEncoder(config, dtype=self.dtype)
 
     def __call__(
         self,
@@ -496,88 +419,115 @@ class FlaxElectraModule(nn.Module):
         token_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
+        """The hidden states of the last block, a decoder's (`config.is_decoder`) key/value
+        cache (with `use_cache`) and, on request, every block's input and attention probabilities (and, given encoder
+        states, the cross-attention probabilities)."""
+        config = self.config
+        if past_key_values is not None and len(past_key_values) != config.num_hidden_layers:
+            raise ValueError(
+                f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({config.num_hidden_layers})"
+            )
         past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
-        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range (concrete
-        # arrays only), length in bounds.
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
-            vocab_size=self.config.vocab_size,
-            embedding_size=self.config.embedding_size,
+            vocab_size=config.vocab_size,
+            embedding_size=config.embedding_size,
             past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
-            type_vocab_size=self.config.type_vocab_size,
-            max_length=self.config.max_position_embeddings,
+            type_vocab_size=config.type_vocab_size,
+            max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             encoder_mask_name="encoder_attention_mask",
         )
-        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+        if encoder_hidden_states is not None and not config.add_cross_attention:
             raise ValueError(
                 "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
                 "is_decoder=True and add_cross_attention=True"
             )
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids.astype("i4"))
+        if position_ids is None:
+            # Positions count from 0 in every row, padding or not (continuing after the cached ones).
+            position_ids = jnp.arange(past_length, past_length + seq_length)[None, :]
+        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids.astype("i4"))
+        if token_type_ids is None:
+            # Every token is of type 0 unless told otherwise.
+            token_type_ids = jnp.zeros((batch_size, seq_length), "i4")
+        hidden_states = hidden_states + self.embeddings.token_type_embeddings(token_type_ids.astype("i4"))
+        hidden_states = self.embeddings.LayerNorm(hidden_states)
+        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
+        if self.config.embedding_size != self.config.hidden_size:
+            # Embeddings of another width than the blocks' reach hidden_size through the projection.
+            hidden_states = self.embeddings_project(hidden_states)
+
         if attention_mask is None:
             attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
-        if token_type_ids is None:
-            token_type_ids = jnp.zeros((batch_size, seq_length), dtype="i4")
-        if position_ids is None:
-            position_ids = jnp.broadcast_to(
-                jnp.arange(past_length, past_length + seq_length)[None, :], (batch_size, seq_length)
-            )
-
-        embedding_output = self.embeddings(
-            input_ids,
-            token_type_ids,
-            position_ids,
-            inputs_embeds,
-            deterministic=deterministic,
-        )  # (batch, seq, E)
-        if self.config.embedding_size != self.config.hidden_size:
-            embedding_output = self.embeddings_project(embedding_output)  # (batch, seq, H)
-        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) (half of finfo.min) elsewhere (and the future, for a decoder).
-        extended_attention_mask = attention_bias(attention_mask, seq_length, self.dtype, causal=self.config.is_decoder)
-        encoder_extended_attention_mask = None
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) elsewhere (and, in a decoder,
+        # `config.is_decoder`, where a key is after the query; queries sit after the cached keys).
+        extended_mask = attention_bias(attention_mask, seq_length, hidden_states.dtype, causal=config.is_decoder)
+        if encoder_hidden_states is None and config.add_cross_attention and self.is_initializing():
+            # Creating the parameters through a head that takes no encoder states: the cross-attention runs once on
+            # stand-in states (the output of this call is discarded), so that every head holds its weights, as in
+            # transformers.
+            encoder_hidden_states = hidden_states
+        encoder_extended_mask = None
         if encoder_hidden_states is not None:
             if encoder_attention_mask is None:
                 encoder_attention_mask = jnp.ones(encoder_hidden_states.shape[:2], dtype="i4")
-            # (batch, 1, seq, encoder_seq): the cross-attention does not see the encoder's padding.
-            encoder_extended_attention_mask = attention_bias(encoder_attention_mask, seq_length, self.dtype)
-        encoder_outputs = self.encoder(
-            embedding_output,
-            extended_attention_mask,
-            expand_head_mask(head_mask, self.config.num_hidden_layers),
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_extended_attention_mask,
-            past_key_values=past_key_values,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        sequence_output = encoder_outputs.last_hidden_state
+            # (batch, 1, seq, encoder_len): the cross-attention does not see the encoder's padding.
+            encoder_extended_mask = attention_bias(encoder_attention_mask, seq_length, hidden_states.dtype)
+        head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
 
-        outputs = FlaxBaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=sequence_output,
-            past_key_values=encoder_outputs.past_key_values,
-            hidden_states=encoder_outputs.hidden_states,
-            attentions=encoder_outputs.attentions,
-            cross_attentions=encoder_outputs.cross_attentions,
+        presents = () if use_cache else None
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
+        for i in range(config.num_hidden_layers):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            hidden_states, present, probs, cross_probs = self.encoder.layer[i](
+                hidden_states,
+                extended_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_extended_mask,
+                layer_past=past_key_values[i] if past_key_values is not None else None,
+                head_mask=head_mask[i] if head_mask is not None else None,
+                cross_attn_head_mask=head_mask[i] if head_mask is not None else None,
+                use_cache=use_cache,
+                deterministic=deterministic,
+                output_attentions=output_attentions,
+            )
+            if use_cache:
+                presents += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
+            if output_attentions:
+                all_attentions += (probs,)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        output = FlaxBaseModelOutputWithPastAndCrossAttentions(
+            last_hidden_state=hidden_states,
+            past_key_values=presents,
+            hidden_states=all_hidden_states,
+            attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
-        return outputs if return_dict else outputs.to_tuple()
+        return output if return_dict else output.to_tuple()
 
 
 class FlaxElectraLMHeadTransform(nn.Module):
@@ -636,13 +586,7 @@ class FlaxElectraClassificationHead(nn.Module):
             kernel_init=normal_init(self.config.initializer_range),
             dtype=self.dtype,
         )
-        self.dropout = nn.Dropout(
-            rate=(
-                self.config.classifier_dropout
-                if self.config.classifier_dropout is not None
-                else self.config.hidden_dropout_prob
-            )
-        )
+        self.dropout = nn.Dropout(rate=attribute_rate(self.config, ("classifier_dropout", "hidden_dropout_prob"), 0.1))
         self.out_proj = partitioned_dense(
             self.config.num_labels,
             ("embed", "kv"),
@@ -715,22 +659,6 @@ class FlaxElectraSequenceSummary(nn.Module):
         if self.config.summary_activation:
             output = ACT2FN[self.config.summary_activation](output)
         return self.last_dropout(output, deterministic=deterministic)
-
-
-class FlaxElectraPreTrainedModel(FlaxPreTrainedModel):
-    """Base class of the Flax ELECTRA models: configuration class, base-model prefix."""
-
-    config_class = ElectraConfig
-    base_model_prefix = "electra"
-    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
-    _keys_to_ignore_on_load_unexpected = (
-        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
-        r"(^|\.)embeddings\.position_ids$",
-    )
-    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
-    _keys_needing_config_flag = {
-        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
-    }
 
 
 class FlaxElectraForPreTrainingModule(nn.Module):
@@ -967,132 +895,6 @@ class FlaxElectraForSequenceClassificationModule(nn.Module):
         return output if return_dict else output.to_tuple()
 
 
-class FlaxElectraForTokenClassificationModule(nn.Module):
-    """The linen module of [`FlaxElectraForTokenClassification`]."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.electra = FlaxElectraModule(self.config, dtype=self.dtype)
-        self.dropout = nn.Dropout(
-            rate=(
-                self.config.classifier_dropout
-                if self.config.classifier_dropout is not None
-                else self.config.hidden_dropout_prob
-            )
-        )
-        self.classifier = partitioned_dense(
-            self.config.num_labels,
-            ("embed", "kv"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
-        )
-
-    def __call__(
-        self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        labels: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-        return_dict: bool = True,
-    ):
-        outputs = self.electra(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            inputs_embeds=inputs_embeds,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = self.dropout(outputs.last_hidden_state, deterministic=deterministic)
-        logits = self.classifier(sequence_output)  # (batch, seq, num_labels)
-        loss = classification_loss(logits, labels) if labels is not None else None
-        output = FlaxTokenClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class FlaxElectraForQuestionAnsweringModule(nn.Module):
-    """The linen module of [`FlaxElectraForQuestionAnswering`]."""
-
-    config: ElectraConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.electra = FlaxElectraModule(self.config, dtype=self.dtype)
-        self.qa_outputs = partitioned_dense(
-            self.config.num_labels,
-            ("embed", "kv"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
-        )
-
-    def __call__(
-        self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        start_positions: Optional[jnp.ndarray] = None,
-        end_positions: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-        return_dict: bool = True,
-    ):
-        outputs = self.electra(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            inputs_embeds=inputs_embeds,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, num_labels), num_labels = 2 in use
-        start_logits = logits[..., 0]  # (batch, seq)
-        end_logits = logits[..., 1]
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
-        output = FlaxQuestionAnsweringModelOutput(
-            loss=loss,
-            start_logits=start_logits,
-            end_logits=end_logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
 class FlaxElectraForMultipleChoiceModule(nn.Module):
     """The linen module of [`FlaxElectraForMultipleChoice`]."""
 
@@ -1155,6 +957,125 @@ class FlaxElectraForMultipleChoiceModule(nn.Module):
             attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+
+class FlaxElectraForTokenClassificationModule(nn.Module):
+    """The linen module of [`FlaxElectraForTokenClassification`]."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.electra = FlaxElectraModule(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=attribute_rate(config, ("classifier_dropout", "hidden_dropout_prob"), 0.1))
+        self.classifier = partitioned_dense(
+            config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
+        )
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        outputs = self.electra(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        logits = self.classifier(self.dropout(hidden_states, deterministic=deterministic))  # (batch, seq, num_labels)
+        loss = classification_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
+        output = FlaxTokenClassifierOutput(
+            **values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class FlaxElectraForQuestionAnsweringModule(nn.Module):
+    """The linen module of [`FlaxElectraForQuestionAnswering`]."""
+
+    config: ElectraConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.electra = FlaxElectraModule(config, dtype=self.dtype)
+        # Two scores per token: span start and span end.
+        self.qa_outputs = partitioned_dense(
+            2, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
+        )
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        outputs = self.electra(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        logits = self.qa_outputs(hidden_states)  # (batch, seq, 2)
+        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, seq) each
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        values = dict(loss=loss, start_logits=start_logits, end_logits=end_logits)
+        output = FlaxQuestionAnsweringModelOutput(
+            **values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class FlaxElectraPreTrainedModel(FlaxPreTrainedModel):
+    """Base class of the public ELECTRA models: configuration class and checkpoint names."""
+
+    config_class = ElectraConfig
+    base_model_prefix = "electra"
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+    }
 
 
 class FlaxElectraModel(FlaxElectraPreTrainedModel):
@@ -1308,6 +1229,314 @@ class FlaxElectraModel(FlaxElectraPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
+    """ELECTRA Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
+    for Named-Entity-Recognition (NER) tasks.
+
+    Load weights with `FlaxElectraForTokenClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+
+    Returns:
+        [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxElectraForTokenClassificationModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+
+        Returns:
+            [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
+    """ELECTRA Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
+    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
+
+    Load weights with `FlaxElectraForQuestionAnswering.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+
+    Returns:
+        [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxElectraForQuestionAnsweringModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+
+        Returns:
+            [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            start_positions=start_positions,
+            end_positions=end_positions,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
         )
         return self._run(inputs, params, dropout_rng, train)
 
@@ -1790,7 +2019,7 @@ class FlaxElectraForCausalLM(FlaxElectraPreTrainedModel):
 
 class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
     """ELECTRA Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    pooled output), e.g. for GLUE tasks.
+    first token's hidden state) e.g. for GLUE tasks.
 
     Load weights with `FlaxElectraForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
     `model.params`, a pytree to train with optax. Calling the model takes:
@@ -1941,321 +2170,9 @@ class FlaxElectraForSequenceClassification(FlaxElectraPreTrainedModel):
         return self._run(inputs, params, dropout_rng, train)
 
 
-class FlaxElectraForTokenClassification(FlaxElectraPreTrainedModel):
-    """ELECTRA Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
-    for Named-Entity-Recognition (NER) tasks.
-
-    Load weights with `FlaxElectraForTokenClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-
-    Returns:
-        [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxElectraForTokenClassificationModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-
-        Returns:
-            [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they keep the place transformers' class gives them among the positional arguments)"
-            )
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxElectraForQuestionAnswering(FlaxElectraPreTrainedModel):
-    """ELECTRA Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
-    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
-
-    Load weights with `FlaxElectraForQuestionAnswering.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for position (index) of the start of the labelled span for computing the token classification loss.
-            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-            are not taken into account for computing the loss.
-        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for position (index) of the end of the labelled span for computing the token classification loss.
-            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-            are not taken into account for computing the loss.
-
-    Returns:
-        [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxElectraForQuestionAnsweringModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        inputs_embeds=None,
-        start_positions=None,
-        end_positions=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the start of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the end of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-
-        Returns:
-            [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they keep the place transformers' class gives them among the positional arguments)"
-            )
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            start_positions=start_positions,
-            end_positions=end_positions,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
 class FlaxElectraForMultipleChoice(FlaxElectraPreTrainedModel):
-    """ELECTRA Model with a multiple choice classification head on top (a linear layer on top of the pooled output and
-    a softmax), e.g. for RocStories/SWAG tasks.
+    """ELECTRA Model with a multiple choice classification head on top (a linear layer on top of the first token's
+    hidden state and a softmax) e.g. for RocStories/SWAG tasks.
 
     Load weights with `FlaxElectraForMultipleChoice.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
     `model.params`, a pytree to train with optax. Calling the model takes:

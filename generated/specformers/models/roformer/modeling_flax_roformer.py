@@ -506,8 +506,8 @@ class FlaxRoFormerModule(nn.Module):
         hidden_states = hidden_states + self.embeddings.token_type_embeddings(token_type_ids.astype("i4"))
         hidden_states = self.embeddings.LayerNorm(hidden_states)
         hidden_states = self.dropout(hidden_states, deterministic=deterministic)
-        if config.embedding_size != config.hidden_size:
-            # The embeddings projected from config.embedding_size to hidden_size.
+        if self.config.embedding_size != self.config.hidden_size:
+            # Embeddings of another width than the blocks' reach hidden_size through the projection.
             hidden_states = self.embeddings_project(hidden_states)
 
         if attention_mask is None:

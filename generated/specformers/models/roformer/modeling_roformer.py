@@ -461,7 +461,7 @@ class RoFormerModel(RoFormerPreTrainedModel):
         hidden_states = self.embeddings.LayerNorm(hidden_states)
         hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout_prob, training=self.training)
         if self.config.embedding_size != self.config.hidden_size:
-            # The embeddings projected from config.embedding_size to hidden_size.
+            # Embeddings of another width than the blocks' reach hidden_size through the projection.
             hidden_states = self.embeddings_project(hidden_states)
 
         # (batch or 1, 1, 1, key_len): the additive mask of the padding keys (none without `attention_mask`); the keys

@@ -429,8 +429,8 @@ class TFRoFormerMainLayer(TFCompositeLayer):
         )
         hidden_states = self.embeddings.LayerNorm(hidden_states)
         hidden_states = self.dropout(hidden_states, training=training)
-        if config.embedding_size != config.hidden_size:
-            # The embeddings projected from config.embedding_size to hidden_size.
+        if self.config.embedding_size != self.config.hidden_size:
+            # Embeddings of another width than the blocks' reach hidden_size through the projection.
             hidden_states = self.embeddings_project(hidden_states)
 
         # (batch, 1, 1 or seq, past + seq): 0 where attended, mask_value where masked (and, in a decoder,
