@@ -252,7 +252,9 @@ class RemBertEmbeddings(nn.Module):
 
     def __init__(self, config: RemBertConfig) -> None:
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.input_embedding_size)
+        self.word_embeddings = nn.Embedding(
+            config.vocab_size, config.input_embedding_size, padding_idx=config.pad_token_id
+        )
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.input_embedding_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.input_embedding_size)
         self.LayerNorm = nn.LayerNorm(config.input_embedding_size, eps=config.layer_norm_eps)
