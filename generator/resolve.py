@@ -326,6 +326,8 @@ class Names:
     # Shared layer groups (`layer_sharing`): the config fields of the number of groups and of blocks per group, and
     # the attribute of each group's list of blocks (the role `layer_group.layers`); `layers` is then the list of groups.
     sharing: Optional[tuple[str, str, str]] = None
+    # `embeddings.task_type`: the path of the flag-built table of further token types, next to the word embeddings.
+    task_type_embeddings: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -1138,6 +1140,19 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(model_leaves, ("embeddings.position",), "embedding", positions, width, False)
     if "embeddings.token_type" in needed:
         add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", width, False)
+    task_type_path = None
+    if spec.embeddings.task_type is not None and not seq2seq:
+        # The further token types' table: `path` next to the word embeddings (in their container), built only with
+        # its flag.
+        task = spec.embeddings.task_type
+        parent = roles["embeddings.word"].rpartition(".")[0]
+        task_type_path = f"{parent}.{task.path}" if parent else task.path
+        taken_by = next((f"`{r}`" for r in needed if roles.get(r) == task_type_path or roles.get(r, "").startswith(task_type_path + ".")), None)
+        if taken_by is None and not parent and task.path in model_taken:
+            taken_by = "the generated model"
+        if taken_by is not None:
+            raise fail(f"`path` names the table's attribute next to the word embeddings, and `{task_type_path}` is {taken_by}'s: name it otherwise (e.g. `task_type_embeddings`)", ["embeddings", "task_type", "path"])
+        model_leaves[task_type_path] = Leaf(task.path, task_type_path, "embedding", f"config.{task.size}", width, False, ("embeddings.task_type",), when=task.flag)
     if "embeddings.norm" in needed:
         add(model_leaves, ("embeddings.norm",), norm_kind, width, width, norm_bias)
     if projection is not None:
@@ -1371,6 +1386,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         projection_differs=size_field if projection is not None and projection.when == "sizes_differ" else None,
         embeddings_norm=roles.get("embeddings.norm") if "embeddings.norm" in needed else None,
         token_type_embeddings=roles.get("embeddings.token_type") if "embeddings.token_type" in needed else None,
+        task_type_embeddings=task_type_path,
         model=model,
         block=block,
         lm_transform=roles["lm_head.transform"] if "lm_head.transform" in needed else None,
@@ -1652,7 +1668,7 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         need_field(emb.task_type.size, loc + ["size"])
         if emb.task_type.argument in _EMBEDDING_INPUTS:
             raise fail(f"`argument` names the forward argument of the table's ids, one no other input takes: {emb.task_type.argument!r} is taken (write e.g. `task_type_ids`)", loc + ["argument"])
-        if emb.task_type.path in _EMBEDDING_MODULES:
+        if not names_layout and emb.task_type.path in _EMBEDDING_MODULES:
             raise fail(f"`path` names the table's attribute in the embeddings module: {emb.task_type.path!r} is another module's (write e.g. `task_type_embeddings`)", loc + ["path"])
     if emb.token_dropout is not None:
         loc = ["embeddings", "token_dropout"]
@@ -2409,7 +2425,7 @@ def resolve_architecture(
             rf"(^|\.){layers}\.\d+\.{re.escape(names.roles[role])}\." for role in ("attention.q_norm", "attention.k_norm")
         )
     if emb.task_type is not None:
-        table = re.escape(f"{emb.path}.{emb.task_type.path}")
+        table = re.escape(names.task_type_embeddings if names is not None else f"{emb.path}.{emb.task_type.path}")
         keys_needing_config_flag[emb.task_type.flag] = (rf"(^|\.){table}\.",)
     test_variants = _resolve_test_variants(spec, fail)
 

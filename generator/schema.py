@@ -382,9 +382,10 @@ class EmbeddingsSpec(Strict):
     # Whether there are token type embeddings (`token_type_ids`): a table of `config.type_vocab_size` rows (true), none
     # (false), or (decoder-only stacks) `word`: the ids index the word embeddings, whose rows are added (GPT-2, GPT-J).
     token_type: Union[bool, Literal["word"]] = True
-    # encoder stacks (`fused` | `split` layout): a further table of token types that a boolean config field creates
+    # encoder stacks and names-layout encoders: a further table of token types that a boolean config field creates
     # (e.g. `use_task_id`): `config.<size>` rows, their ids the heads' argument `<argument>` (right after
-    # `token_type_ids`; zeros when not given; given without the table: a ValueError), added after the positions.
+    # `token_type_ids`; zeros when not given; given without the table: a ValueError), added after the positions
+    # (names-layout encoders: `path` is the table's attribute next to the word embeddings, in their container).
     task_type: Optional[TypeTableSpec] = None
     # Learned absolute position embeddings (`absolute`) or none (`none`: positions come from `position`, or none at
     # all).

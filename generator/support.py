@@ -510,11 +510,11 @@ RULES += tuple(
     Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
-# A further token-type table selected by a config flag (`embeddings.task_type`) is rendered only by the embeddings of
-# `fused` | `split` encoder stacks.
+# A further token-type table selected by a config flag (`embeddings.task_type`): encoder stacks (`fused` | `split`
+# embeddings) and names-layout encoders (a table next to the word embeddings).
 RULES += tuple(
-    Rule(kind, "embeddings.task_type", (_ABSENT,), "remove `task_type`: a flag-selected table of further token types exists only in encoder stacks of the `fused` or `split` layout")
-    for kind in RULE_KINDS if kind != ENCODER
+    Rule(kind, "embeddings.task_type", (_ABSENT,), "remove `task_type`: a flag-selected table of further token types exists only in encoder stacks and names-layout encoders")
+    for kind in RULE_KINDS if kind not in (ENCODER, NAMES_ENCODER)
 )
 # The last entry of `hidden_states` before the final norm: decoder-only and names-layout encoder stacks only.
 RULES += tuple(

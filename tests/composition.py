@@ -1121,6 +1121,12 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         embeddings["position"] = "none"
         fields.append(_field("max_relative_position", "int", draw(st.sampled_from([3, 8]))))
         spec["position"] = {"kind": "relative_functional", "max_relative_position": "max_relative_position"}
+    # Drawn last (ERNIE): a further token-type table next to the word embeddings that a config flag creates (task
+    # types), the flag drawn on or off: on, the harness gives its ids; off, the table does not exist.
+    if draw(st.booleans()):
+        fields += [_field("task_type_vocab_size", "int", 4), _field("use_task_id", "bool", draw(st.booleans()))]
+        embeddings["task_type"] = {"flag": "use_task_id", "size": "task_type_vocab_size",
+                                   "path": draw(st.sampled_from(["task_type_embeddings", "wtask"])), "argument": "task_type_ids"}
     return spec
 
 
@@ -1265,6 +1271,9 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.layer_sharing={'layer_sharing' in spec}")
             lm_head = spec.get("lm_head", {})
             labels.append(f"names_encoder.lm_head={lm_head.get('layout')} {lm_head.get('path')} tied={lm_head.get('tied', True)} size={'size' in lm_head}")
+            task_type = spec["embeddings"].get("task_type")
+            flag = task_type and next(f["default"] for f in spec["config"]["fields"] if f["name"] == task_type["flag"])
+            labels.append(f"names_encoder.task_type={'absent' if task_type is None else 'on' if flag else 'off'}")
         if stack == "decoder-only":
             emb = spec["embeddings"]
             labels += [f"decoder_only.position_offset={emb.get('position_offset')}",

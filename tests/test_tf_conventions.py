@@ -46,6 +46,10 @@ ENCODER = next(a.name for a in project().architectures if not a.seq2seq and _has
 SEQ2SEQ = next(a for a in SEQ2SEQ_ARCHS if _has_upstream_tf(a))
 # (None without such a spec: the tests then run on the other two.)
 NAMES_SEQ2SEQ = next((a for a in NAMES_SEQ2SEQ_ARCHS if _has_upstream_tf(a)), None)
+# The first names-layout encoder with a masked LM and the first decoder-only stack with a causal LM (None without one):
+# the models of the names-layout block.
+NAMES_ENCODER = next((a.name for a in project().architectures if a.stack == "encoder" and a.names is not None and a.head("masked_lm") and _has_upstream_tf(a.name)), None)
+DECODER_ONLY = next((a.name for a in project().architectures if a.stack == "decoder-only" and a.head("causal_lm") and _has_upstream_tf(a.name)), None)
 CASES = cases()
 
 
@@ -184,6 +188,12 @@ def test_embedding_methods():
     if NAMES_SEQ2SEQ is not None:
         # A tied LM head with a bias buffer on the logits, which follows the vocabulary.
         resized.append((_first_case(NAMES_SEQ2SEQ, "conditional_generation"), {}))
+    # The names-layout block: an encoder's tied masked-LM head (a bias of its own), a decoder-only stack's causal LM
+    # tied or untied.
+    if NAMES_ENCODER is not None:
+        resized.append((_first_case(NAMES_ENCODER, "masked_lm"), {}))
+    if DECODER_ONLY is not None:
+        resized += [(_first_case(DECODER_ONLY, "causal_lm"), {}), (_first_case(DECODER_ONLY, "causal_lm"), {"tie_word_embeddings": False})]
     for case, overrides in resized:
         model, config = _model(case, **overrides)
         inputs = _feed(_without_labels(make_inputs(case, config)))

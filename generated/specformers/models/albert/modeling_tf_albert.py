@@ -298,6 +298,12 @@ class TFAlbertPreTrainedModel(TFPreTrainedModel):
         r"(^|\.)embeddings\.position_ids$",
     )
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer of the base model (`embeddings.word_embeddings`, its `embeddings`: `(vocab_size, embedding_size)`; the
+        tied LM heads project on it). `set_input_embeddings` and `resize_token_embeddings` (see `TFPreTrainedModel`)
+        replace or resize it, with every vocabulary-sized variable of the heads."""
+        return getattr(self, self.base_model_prefix).embeddings.word_embeddings
+
 
 class TFAlbertMLMHead(TFCompositeLayer):
     """Language-modelling head: dense, activation and LayerNorm, then scores against the word-embedding matrix plus `bias`.

@@ -257,6 +257,12 @@ class TFDistilBertPreTrainedModel(TFPreTrainedModel):
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer of the base model (`embeddings.word_embeddings`, its `embeddings`: `(vocab_size, dim)`; the
+        tied LM heads project on it). `set_input_embeddings` and `resize_token_embeddings` (see `TFPreTrainedModel`)
+        replace or resize it, with every vocabulary-sized variable of the heads."""
+        return getattr(self, self.base_model_prefix).embeddings.word_embeddings
+
 
 class TFDistilBertTiedVocabProjection(TFCompositeLayer):
     """The vocabulary projection: scores against the word-embedding matrix (passed to `call`) plus its own `bias`.

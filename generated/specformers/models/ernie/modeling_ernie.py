@@ -6,7 +6,8 @@ Paper: [ERNIE: Enhanced Representation through Knowledge Integration](https://hu
 Numerically equivalent to transformers' implementation, with the same parameter names.
 """
 
-from typing import Optional, Sequence, Union
+import math
+from typing import Optional, Union
 
 import torch
 from torch import nn
@@ -28,396 +29,246 @@ from ...modeling_utils import (
     PreTrainedModel,
     check_further_ids,
     check_inputs,
-    dot_product_attention,
-    prune_attention_heads,
+    mask_value,
+    prune_separate_heads,
 )
-
 from ...utils import logger
 from .configuration_ernie import ErnieConfig
 
 
+class ErnieBlockAttentionOutput(nn.Module):
+    """The `attention.output` modules of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__()
+        # attention.norm: LayerNorm
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        # attention.output: Linear, weight [out, in]
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+
+class ErnieBlockAttentionSelf(nn.Module):
+    """The `attention.self` modules of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__()
+        # attention.query: Linear, weight [out, in]
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        # attention.key: Linear, weight [out, in]
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        # attention.value: Linear, weight [out, in]
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+
+
+class ErnieBlockAttention(nn.Module):
+    """The `attention` modules of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__()
+        self.output = ErnieBlockAttentionOutput(config)
+        self.self = ErnieBlockAttentionSelf(config)
+
+
+class ErnieBlockOutput(nn.Module):
+    """The `output` modules of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__()
+        # ffn.norm: LayerNorm
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        # ffn.output: Linear, weight [out, in]
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+
+
+class ErnieBlockIntermediate(nn.Module):
+    """The `intermediate` modules of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__()
+        # ffn.input: Linear, weight [out, in]
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+
+
+class ErnieBlockCrossattentionOutput(nn.Module):
+    """The `crossattention.output` modules of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__()
+        if config.add_cross_attention:
+            # cross_attention.norm: LayerNorm
+            self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+            # cross_attention.output: Linear, weight [out, in]
+            self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+
+class ErnieBlockCrossattentionSelf(nn.Module):
+    """The `crossattention.self` modules of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__()
+        if config.add_cross_attention:
+            # cross_attention.query: Linear, weight [out, in]
+            self.query = nn.Linear(config.hidden_size, config.hidden_size)
+            # cross_attention.key: Linear, weight [out, in]
+            self.key = nn.Linear(config.hidden_size, config.hidden_size)
+            # cross_attention.value: Linear, weight [out, in]
+            self.value = nn.Linear(config.hidden_size, config.hidden_size)
+
+
+class ErnieBlockCrossattention(nn.Module):
+    """The `crossattention` modules of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__()
+        self.output = ErnieBlockCrossattentionOutput(config)
+        self.self = ErnieBlockCrossattentionSelf(config)
+
+
+class ErnieBlock(GradientCheckpointingLayer):
+    """One post-norm block: `x = norm(x + attention(x))`, `x = norm(x + cross_attention(x, encoder))`, then
+    `x = norm(x + feed_forward(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding; in a decoder
+    (`config.is_decoder`) it is causal, each position seeing itself and the positions before it (and the cached ones).
+    The cross-attention (built with `config.add_cross_attention`), run only when encoder states are given, sees every
+    encoder position that is not padding.
+    """
+
+    def __init__(self, config: ErnieConfig, layer_idx: int) -> None:
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.attention = ErnieBlockAttention(config)
+        self.output = ErnieBlockOutput(config)
+        self.intermediate = ErnieBlockIntermediate(config)
+        self.crossattention = ErnieBlockCrossattention(config)
+        self.activation = get_activation(config.hidden_act)
+        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
+        self.pruned_heads: set = set()
+
+    def prune_heads(self, heads) -> None:
+        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
+        removed = prune_separate_heads(
+            [(self.attention.self, "query"), (self.attention.self, "key"), (self.attention.self, "value")],
+            (self.attention.output, "dense"),
+            self.num_heads,
+            self.head_dim,
+            heads,
+            self.pruned_heads,
+        )
+        self.num_heads -= len(removed)
+        self.pruned_heads |= removed
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.view(*x.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        encoder_hidden_states: Optional[torch.Tensor] = None,
+        encoder_attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        cross_attn_head_mask: Optional[torch.Tensor] = None,
+        layer_past: Optional[tuple] = None,
+        use_cache: bool = False,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding), `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) that of the encoder's padding keys.
+        `layer_past` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)` once
+        computed. Returns the new hidden states, the layer's cache (or None without `use_cache`) and the self- and
+        cross-attention probabilities (or None)."""
+        residual = hidden_states
+        query = self.attention.self.query(hidden_states)
+        key = self.attention.self.key(hidden_states)
+        value = self.attention.self.value(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if layer_past is not None:
+            key = torch.cat([layer_past[0], key], dim=-2)
+            value = torch.cat([layer_past[1], value], dim=-2)
+        present = (key, value) if use_cache else None
+
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        scores = scores / math.sqrt(self.head_dim)
+        # One additive mask of future and padding keys: a query that sees no key (a left-padding position) spreads its
+        # attention over every key, as in the reference.
+        scores = scores + attention_mask.to(scores.dtype)
+        probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+        probs = nn.functional.dropout(probs, p=self.config.attention_probs_dropout_prob, training=self.training)
+        if head_mask is not None:
+            probs = probs * head_mask
+        context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+        attention_output = self.attention.output.dense(context)
+        attention_output = nn.functional.dropout(
+            attention_output, p=self.config.hidden_dropout_prob, training=self.training
+        )
+        hidden_states = self.attention.output.LayerNorm(residual + attention_output)
+
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            # The cross-attention: the queries from the block, the keys and values from the encoder states.
+            residual = hidden_states
+            query = self._split_heads(self.crossattention.self.query(hidden_states))
+            if layer_past is not None and len(layer_past) == 4:
+                # The encoder's keys and values do not change from step to step: computed once, then cached.
+                key, value = layer_past[2], layer_past[3]
+            else:
+                key = self._split_heads(self.crossattention.self.key(encoder_hidden_states))
+                value = self._split_heads(self.crossattention.self.value(encoder_hidden_states))
+            if use_cache:
+                present = present + (key, value)
+
+            scores = torch.matmul(query, key.transpose(-1, -2))
+            scores = scores / math.sqrt(self.head_dim)
+            scores = scores + encoder_attention_mask.to(scores.dtype)
+            cross_probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+            cross_probs = nn.functional.dropout(
+                cross_probs, p=self.config.attention_probs_dropout_prob, training=self.training
+            )
+            if cross_attn_head_mask is not None:
+                cross_probs = cross_probs * cross_attn_head_mask
+            context = torch.matmul(cross_probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+            attention_output = self.crossattention.output.dense(context)
+            attention_output = nn.functional.dropout(
+                attention_output, p=self.config.hidden_dropout_prob, training=self.training
+            )
+            hidden_states = self.crossattention.output.LayerNorm(residual + attention_output)
+
+        residual = hidden_states
+        hidden_states = self.output.dense(self.activation(self.intermediate.dense(hidden_states)))
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout_prob, training=self.training)
+        hidden_states = self.output.LayerNorm(residual + hidden_states)
+        return (
+            hidden_states,
+            present,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
+
+
 class ErnieEmbeddings(nn.Module):
-    """Word, token type, absolute position and task type (when `config.use_task_id`) embeddings, summed, normalised and dropped out, of width `config.hidden_size`."""
+    """The `embeddings` modules of the base model; the base model computes with them."""
 
     def __init__(self, config: ErnieConfig) -> None:
         super().__init__()
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
-        # Only when `config.use_task_id`: without it there is no table (and no checkpoint entry).
-        self.use_task_id = config.use_task_id
         if config.use_task_id:
             self.task_type_embeddings = nn.Embedding(config.task_type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        # Default positions; not part of the checkpoint.
-        self.register_buffer(
-            "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
-        )
-
-    def forward(
-        self,
-        input_ids: Optional[torch.LongTensor] = None,
-        token_type_ids: Optional[torch.LongTensor] = None,
-        task_type_ids: Optional[torch.LongTensor] = None,
-        position_ids: Optional[torch.LongTensor] = None,
-        inputs_embeds: Optional[torch.FloatTensor] = None,
-        past_length: int = 0,
-    ) -> torch.Tensor:
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)
-        # (batch, seq, hidden_size)
-        embeddings = inputs_embeds
-        if token_type_ids is None:
-            token_type_ids = torch.zeros(inputs_embeds.shape[:-1], dtype=torch.long, device=inputs_embeds.device)
-        embeddings = embeddings + self.token_type_embeddings(token_type_ids)
-        if position_ids is None:
-            seq_length = inputs_embeds.shape[1]
-            position_ids = self.position_ids[:, past_length : past_length + seq_length]
-        embeddings = embeddings + self.position_embeddings(position_ids)
-        if self.use_task_id:
-            if task_type_ids is None:
-                task_type_ids = torch.zeros(inputs_embeds.shape[:-1], dtype=torch.long, device=inputs_embeds.device)
-            embeddings = embeddings + self.task_type_embeddings(task_type_ids)
-        elif task_type_ids is not None:
-            raise ValueError(
-                "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
-                "leave task_type_ids None or set config.use_task_id=True"
-            )
-        return self.dropout(self.LayerNorm(embeddings))
-
-
-class ErnieSelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention: `query`, `key` and `value` projections, key/value cache."""
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__()
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
-            )
-        self.num_attention_heads = config.num_attention_heads
-        self.attention_head_size = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_attention_heads * self.attention_head_size
-        self.query = nn.Linear(config.hidden_size, self.all_head_size)
-        self.key = nn.Linear(config.hidden_size, self.all_head_size)
-        self.value = nn.Linear(config.hidden_size, self.all_head_size)
-        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-    ):
-        batch_size, seq_length, _ = hidden_states.shape
-        # (batch, heads, seq, head_dim)
-        query = (
-            self.query(hidden_states)
-            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
-            .transpose(1, 2)
-        )
-        key = (
-            self.key(hidden_states)
-            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
-            .transpose(1, 2)
-        )
-        value = (
-            self.value(hidden_states)
-            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
-            .transpose(1, 2)
-        )
-        if past_key_value is not None:
-            # (batch, heads, past + seq, head_dim)
-            key = torch.cat([past_key_value[0], key], dim=2)
-            value = torch.cat([past_key_value[1], value], dim=2)
-        present = (key, value) if use_cache else None
-        context, attention_probs = dot_product_attention(
-            query,
-            key,
-            value,
-            attention_mask,
-            head_mask,
-            dropout_p=self.dropout.p if self.training else 0.0,
-            output_attentions=output_attentions,
-        )
-        # (batch, seq, heads * head_dim)
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        return context, attention_probs, present
-
-
-class ErnieSelfOutput(nn.Module):
-    """Output projection of the attention, dropout, residual connection and LayerNorm (post-norm)."""
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.dropout(self.dense(hidden_states))
-        return self.LayerNorm(hidden_states + input_tensor)
-
-
-class ErnieAttention(nn.Module):
-    """Self-attention (`self`) followed by its output block (`output`)."""
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__()
-        self.self = ErnieSelfAttention(config)
-        self.output = ErnieSelfOutput(config)
-
-    def prune_heads(self, heads: Sequence[int]) -> None:
-        """Remove the heads `heads` (numbered as in the unpruned model) from the projections."""
-        prune_attention_heads(self.self, self.output, "dense", heads)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-    ):
-        context, attention_probs, present = self.self(
-            hidden_states,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            output_attentions=output_attentions,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-        )
-        return self.output(context, hidden_states), attention_probs, present
-
-
-class ErnieCrossAttentionCore(nn.Module):
-    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`); the encoder's keys and values are computed once, then read from the cache."""
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__()
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
-            )
-        self.num_attention_heads = config.num_attention_heads
-        self.attention_head_size = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_attention_heads * self.attention_head_size
-        self.query = nn.Linear(config.hidden_size, self.all_head_size)
-        self.key = nn.Linear(config.hidden_size, self.all_head_size)
-        self.value = nn.Linear(config.hidden_size, self.all_head_size)
-        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-    ):
-        batch_size, seq_length, _ = hidden_states.shape
-        # (batch, heads, seq, head_dim)
-        query = (
-            self.query(hidden_states)
-            .view(batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
-            .transpose(1, 2)
-        )
-        if past_key_value is not None:
-            # The encoder's keys and values are the same at every decoding step.
-            key, value = past_key_value
-        else:
-            # (batch, heads, encoder_seq, head_dim)
-            key = (
-                self.key(encoder_hidden_states)
-                .view(batch_size, -1, self.num_attention_heads, self.attention_head_size)
-                .transpose(1, 2)
-            )
-            value = (
-                self.value(encoder_hidden_states)
-                .view(batch_size, -1, self.num_attention_heads, self.attention_head_size)
-                .transpose(1, 2)
-            )
-        present = (key, value) if use_cache else None
-        context, attention_probs = dot_product_attention(
-            query,
-            key,
-            value,
-            attention_mask,
-            head_mask,
-            dropout_p=self.dropout.p if self.training else 0.0,
-            output_attentions=output_attentions,
-        )
-        # (batch, seq, heads * head_dim)
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        return context, attention_probs, present
-
-
-class ErnieCrossAttention(nn.Module):
-    """Cross-attention to an encoder's states (`self`) followed by its output block (`output`)."""
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__()
-        self.self = ErnieCrossAttentionCore(config)
-        self.output = ErnieSelfOutput(config)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-    ):
-        context, attention_probs, present = self.self(
-            hidden_states,
-            encoder_hidden_states,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            output_attentions=output_attentions,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-        )
-        return self.output(context, hidden_states), attention_probs, present
-
-
-class ErnieIntermediate(nn.Module):
-    """First feed-forward projection (hidden_size -> intermediate_size) and the activation."""
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.intermediate_act_fn = get_activation(config.hidden_act)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.intermediate_act_fn(self.dense(hidden_states))
-
-
-class ErnieOutput(nn.Module):
-    """Second feed-forward projection (intermediate_size -> hidden_size), dropout, residual connection and LayerNorm."""
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.dropout(self.dense(hidden_states))
-        return self.LayerNorm(hidden_states + input_tensor)
-
-
-class ErnieLayer(GradientCheckpointingLayer):
-    """One transformer block: self-attention, cross-attention to an encoder's states (a decoder built with
-    `add_cross_attention`), then the feed-forward block, each with a residual connection and a
-    LayerNorm after it."""
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__()
-        self.attention = ErnieAttention(config)
-        if config.add_cross_attention and not config.is_decoder:
-            raise ValueError(
-                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
-            )
-        self.crossattention = ErnieCrossAttention(config) if config.add_cross_attention else None
-        self.intermediate = ErnieIntermediate(config)
-        self.output = ErnieOutput(config)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-        encoder_hidden_states: Optional[torch.Tensor] = None,
-        encoder_attention_mask: Optional[torch.Tensor] = None,
-    ):
-        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
-        cross_past_key_value = (past_key_value[2:] or None) if past_key_value is not None else None
-        past_key_value = past_key_value[:2] if past_key_value is not None else None
-        attention_output, attention_probs, present = self.attention(
-            hidden_states,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            output_attentions=output_attentions,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-        )
-        cross_attention_probs = None
-        if encoder_hidden_states is not None:
-            attention_output, cross_attention_probs, cross_present = self.crossattention(
-                attention_output,
-                encoder_hidden_states,
-                attention_mask=encoder_attention_mask,
-                head_mask=head_mask,
-                output_attentions=output_attentions,
-                past_key_value=cross_past_key_value,
-                use_cache=use_cache,
-            )
-            if use_cache:
-                present = present + cross_present
-        layer_output = self.output(self.intermediate(attention_output), attention_output)
-        return layer_output, attention_probs, cross_attention_probs, present
 
 
 class ErnieEncoder(nn.Module):
-    """The stack of `config.num_hidden_layers` layers."""
+    """The `encoder` modules of the base model; the base model computes with them."""
 
     def __init__(self, config: ErnieConfig) -> None:
         super().__init__()
-        self.config = config
-        self.layer = nn.ModuleList([ErnieLayer(config) for _ in range(config.num_hidden_layers)])
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[Sequence] = None,
-        encoder_hidden_states: Optional[torch.Tensor] = None,
-        encoder_attention_mask: Optional[torch.Tensor] = None,
-        past_key_values: Optional[tuple] = None,
-        use_cache: bool = False,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ):
-        """Returns the last hidden state, the hidden states (the input, then one per layer), the attention probabilities
-        (one per layer), the cross-attention probabilities (one per layer, when `encoder_hidden_states` are
-        given) and the cache (one `(key, value)` per layer, then the cross-attention's `(key, value)`); all but the first are `None` unless asked for.
-        """
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
-        next_cache = () if use_cache else None
-        for i, layer in enumerate(self.layer):
-            hidden_states, attention_probs, cross_attention_probs, present = layer(
-                hidden_states,
-                attention_mask=attention_mask,
-                head_mask=head_mask[i] if head_mask is not None else None,
-                output_attentions=output_attentions,
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
-                use_cache=use_cache,
-                encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_attention_mask,
-            )
-            if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-            if output_attentions:
-                all_attentions = all_attentions + (attention_probs,)
-            if all_cross_attentions is not None:
-                all_cross_attentions = all_cross_attentions + (cross_attention_probs,)
-            if use_cache:
-                next_cache = next_cache + (present,)
-        return hidden_states, all_hidden_states, all_attentions, all_cross_attentions, next_cache
+        self.layer = nn.ModuleList([ErnieBlock(config, i) for i in range(config.num_hidden_layers)])
 
 
 class ErniePooler(nn.Module):
@@ -437,7 +288,7 @@ class ErniePreTrainedModel(PreTrainedModel):
 
     config_class = ErnieConfig
     base_model_prefix = "ernie"
-    _no_split_modules = ["ErnieLayer"]
+    _no_split_modules = ["ErnieBlock"]
     # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
     _keys_to_ignore_on_load_unexpected = (
         # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
@@ -451,6 +302,231 @@ class ErniePreTrainedModel(PreTrainedModel):
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
         "use_task_id": ("(^|\\.)embeddings\\.task_type_embeddings\\.",),
     }
+
+
+class ErnieModel(ErniePreTrainedModel):
+    """The bare ERNIE Model transformer outputting raw hidden-states without any specific head on top.
+
+    Args:
+        config ([`ErnieConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+        add_pooling_layer (`bool`, *optional*, defaults to `True`):
+            Whether to build the pooler (`pooler_output` is `None` without it).
+    """
+
+    def __init__(self, config: ErnieConfig, add_pooling_layer: bool = True) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.embeddings = ErnieEmbeddings(config)
+        self.encoder = ErnieEncoder(config)
+        self.pooler = ErniePooler(config) if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune: dict) -> None:
+        for layer, heads in heads_to_prune.items():
+            self.encoder.layer[layer].prune_heads(heads)
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[BaseModelOutputWithPoolingAndCrossAttentions, tuple]:
+        """The hidden states of the last block, the pooler's summary of the first token, a
+        decoder's (`config.is_decoder`) key/value cache and, on request, every block's input and attention
+        probabilities (and, given encoder states, the cross-attention probabilities).
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
+                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
+                model is configured as a decoder.
+            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
+                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
+                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
+            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
+                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
+                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
+            use_cache (`bool`, *optional*):
+                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
+                `past_key_values`).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`BaseModelOutputWithPoolingAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        # The cache is a decoder's: an encoder attends to the whole sequence at once.
+        use_cache = (
+            (use_cache if use_cache is not None else self.config.use_cache) if self.config.is_decoder else False
+        )
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if past_key_values is not None and len(past_key_values) != len(self.encoder.layer):
+            raise ValueError(
+                f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({len(self.encoder.layer)})"
+            )
+        past_length = past_key_values[0][0].shape[-2] if past_key_values is not None else 0
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.hidden_size,
+            past_length=past_length,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            type_vocab_size=self.config.type_vocab_size,
+            max_length=self.config.max_position_embeddings,
+            max_length_table="the position-embedding table",
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
+        )
+        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+            raise ValueError(
+                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
+                "is_decoder=True and add_cross_attention=True"
+            )
+        if self.config.use_task_id and task_type_ids is not None:
+            check_further_ids(
+                "task_type_ids",
+                task_type_ids,
+                batch_size,
+                seq_length,
+                limit=self.config.task_type_vocab_size,
+                limit_field="config.task_type_vocab_size",
+            )
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids)
+        if position_ids is None:
+            # Positions count from 0 in every row, padding or not (continuing after the cached ones).
+            position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None, :]
+        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids)
+        if token_type_ids is None:
+            # Every token is of type 0 unless told otherwise.
+            token_type_ids = torch.zeros(batch_size, seq_length, dtype=torch.long, device=hidden_states.device)
+        hidden_states = hidden_states + self.embeddings.token_type_embeddings(token_type_ids)
+        if self.config.use_task_id:
+            if task_type_ids is None:
+                task_type_ids = torch.zeros(batch_size, seq_length, dtype=torch.long, device=hidden_states.device)
+            hidden_states = hidden_states + self.embeddings.task_type_embeddings(task_type_ids)
+        elif task_type_ids is not None:
+            raise ValueError(
+                "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
+                "leave task_type_ids None or set config.use_task_id=True"
+            )
+        hidden_states = self.embeddings.LayerNorm(hidden_states)
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout_prob, training=self.training)
+
+        # (batch or 1, 1, 1, key_len): the additive mask of the padding keys (none without `attention_mask`); the keys
+        # are the cached ones, then the new ones.
+        key_length = past_length + seq_length
+        if attention_mask is None:
+            extended_mask = torch.zeros(1, 1, 1, key_length, dtype=hidden_states.dtype, device=hidden_states.device)
+        else:
+            padding = attention_mask[:, None, None, :] == 0
+            extended_mask = padding.to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        if self.config.is_decoder:
+            # A decoder (`config.is_decoder`): no query sees the keys after it either (queries sit after the cached
+            # keys), as transformers' extended mask.
+            key_positions = torch.arange(key_length, device=hidden_states.device)
+            query_positions = torch.arange(past_length, key_length, device=hidden_states.device)
+            future = key_positions[None, :] > query_positions[:, None]
+            extended_mask = torch.where(future, mask_value(hidden_states.dtype), extended_mask)
+        encoder_extended_mask = None
+        if encoder_hidden_states is not None:
+            # (batch or 1, 1, 1, encoder_len): the additive mask of the encoder's padding keys.
+            if encoder_attention_mask is None:
+                encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=hidden_states.device)
+            encoder_padding = encoder_attention_mask[:, None, None, :] == 0
+            encoder_extended_mask = encoder_padding.to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
+
+        presents = () if use_cache else None
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
+        for i, block in enumerate(self.encoder.layer):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            hidden_states, present, probs, cross_probs = block(
+                hidden_states,
+                extended_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_extended_mask,
+                head_mask=head_mask[i],
+                cross_attn_head_mask=head_mask[i],
+                layer_past=past_key_values[i] if past_key_values is not None else None,
+                use_cache=use_cache,
+                output_attentions=output_attentions,
+            )
+            if use_cache:
+                presents += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
+            if output_attentions:
+                all_attentions += (probs,)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        pooled_output = self.pooler(hidden_states) if self.pooler is not None else None
+        output = BaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=hidden_states,
+            pooler_output=pooled_output,
+            past_key_values=presents,
+            hidden_states=all_hidden_states,
+            attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
+        )
+        return output if return_dict else output.to_tuple()
 
 
 class ErniePredictionHeadTransform(nn.Module):
@@ -522,37 +598,24 @@ class ErniePreTrainingHeads(nn.Module):
         return self.predictions(sequence_output), self.seq_relationship(pooled_output)
 
 
-class ErnieModel(ErniePreTrainedModel):
-    """The bare ERNIE Model transformer outputting raw hidden-states without any specific head on top.
-
-    The ERNIE model was proposed in [ERNIE: Enhanced Representation through Knowledge
-    Integration](https://huggingface.co/papers/1904.09223).
+class ErnieForSequenceClassification(ErniePreTrainedModel):
+    """ERNIE Model transformer with a sequence classification/regression head on top (a linear layer on top of the
+    first token's hidden state) e.g. for GLUE tasks.
 
     Args:
         config ([`ErnieConfig`]):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-        add_pooling_layer (`bool`, *optional*, defaults to `True`):
-            Whether to build the pooler (`pooler_output` is `None` without it).
     """
 
-    def __init__(self, config: ErnieConfig, add_pooling_layer: bool = True) -> None:
+    def __init__(self, config: ErnieConfig) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.embeddings = ErnieEmbeddings(config)
-        self.encoder = ErnieEncoder(config)
-        self.pooler = ErniePooler(config) if add_pooling_layer else None
+        self.ernie = ErnieModel(config)
+        self.dropout = nn.Dropout(
+            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
+        )
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.embeddings.word_embeddings = value
-
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        """Prune `{layer: [heads]}` in the self-attention of each listed layer."""
-        for layer, heads in heads_to_prune.items():
-            self.encoder.layer[layer].attention.prune_heads(heads)
 
     def forward(
         self,
@@ -563,15 +626,13 @@ class ErnieModel(ErniePreTrainedModel):
         position_ids=None,
         head_mask=None,
         inputs_embeds=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        past_key_values=None,
-        use_cache=None,
+        labels=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-    ) -> Union[BaseModelOutputWithPoolingAndCrossAttentions, tuple]:
-        """The forward pass of [`ErnieModel`].
+    ) -> Union[SequenceClassifierOutput, tuple]:
+        """ERNIE Model transformer with a sequence classification/regression head on top (a linear layer on top of the
+        first token's hidden state) e.g. for GLUE tasks.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -597,18 +658,10 @@ class ErnieModel(ErniePreTrainedModel):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
-            encoder_hidden_states (`FloatTensor` of shape `(batch_size, encoder_sequence_length, hidden_size)`, *optional*):
-                Sequence of hidden-states at the output of the last layer of the encoder. Used in the cross-attention if the
-                model is configured as a decoder.
-            encoder_attention_mask (`FloatTensor` of shape `(batch_size, encoder_sequence_length)`, *optional*):
-                Mask to avoid performing attention on the padding token indices of the encoder input. This mask is used in
-                the cross-attention if the model is configured as a decoder. Mask values selected in `[0, 1]`.
-            past_key_values (`tuple(tuple(FloatTensor))` of shape `(batch_size, num_heads, past_sequence_length, embed_size_per_head)`, *optional*):
-                Key and value states of the previous decoding steps, one `(key, value)` pair per layer, as returned in
-                `past_key_values` when `use_cache=True`. When given, `input_ids` holds only the new tokens.
-            use_cache (`bool`, *optional*):
-                If set to `True`, `past_key_values` key value states are returned and can be used to speed up decoding (see
-                `past_key_values`).
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
@@ -616,94 +669,365 @@ class ErnieModel(ErniePreTrainedModel):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
-            [`BaseModelOutputWithPoolingAndCrossAttentions`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            [`SequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        # The cache is a decoder's: an encoder attends to the whole sequence at once.
-        use_cache = (
-            (use_cache if use_cache is not None else self.config.use_cache) if self.config.is_decoder else False
-        )
-        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
-        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
-        batch_size, seq_length = check_inputs(
+        outputs = self.ernie(
             input_ids,
-            inputs_embeds,
-            vocab_size=self.config.vocab_size,
-            embedding_size=self.config.hidden_size,
-            past_length=past_length,
             attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            type_vocab_size=self.config.type_vocab_size,
-            max_length=self.config.max_position_embeddings,
-            max_length_table="the position-embedding table",
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            encoder_mask_name="encoder_attention_mask",
-        )
-        if encoder_hidden_states is not None and not self.config.add_cross_attention:
-            raise ValueError(
-                "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
-                "is_decoder=True and add_cross_attention=True"
-            )
-        if self.config.use_task_id and task_type_ids is not None:
-            check_further_ids(
-                "task_type_ids",
-                task_type_ids,
-                batch_size,
-                seq_length,
-                limit=self.config.task_type_vocab_size,
-                limit_field="config.task_type_vocab_size",
-            )
-        input_shape = (batch_size, seq_length)
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
-        if attention_mask is None:
-            attention_mask = torch.ones((batch_size, seq_length + past_length), device=device)
-        # (batch, 1, 1 or seq, key_len), additive; a decoder's queries do not see later keys.
-        extended_attention_mask = self.get_extended_attention_mask(
-            attention_mask, input_shape, causal=self.config.is_decoder
-        )
-        encoder_extended_attention_mask = None
-        if encoder_hidden_states is not None:
-            if encoder_attention_mask is None:
-                encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=device)
-            # (batch, 1, 1 or seq, encoder_seq), additive: the cross-attention does not see the encoder's padding.
-            encoder_extended_attention_mask = self.get_extended_attention_mask(encoder_attention_mask, input_shape)
-        head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
-
-        embedding_output = self.embeddings(
-            input_ids=input_ids,
             token_type_ids=token_type_ids,
             task_type_ids=task_type_ids,
             position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            past_length=past_length,
-        )
-        sequence_output, all_hidden_states, all_attentions, all_cross_attentions, next_cache = self.encoder(
-            embedding_output,
-            attention_mask=extended_attention_mask,
             head_mask=head_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_extended_attention_mask,
-            past_key_values=past_key_values,
-            use_cache=use_cache,
+            inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
-        pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
-        output = BaseModelOutputWithPoolingAndCrossAttentions(
-            last_hidden_state=sequence_output,
-            pooler_output=pooled_output,
-            hidden_states=all_hidden_states,
-            past_key_values=next_cache,
-            attentions=all_attentions,
-            cross_attentions=all_cross_attentions,
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled)
+        logits = self.classifier(pooled)
+        if labels is not None:
+            loss = self.sequence_classification_loss(logits, labels)
+        output = SequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class ErnieForMultipleChoice(ErniePreTrainedModel):
+    """ERNIE Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden
+    state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Args:
+        config ([`ErnieConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.ernie = ErnieModel(config)
+        self.dropout = nn.Dropout(
+            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
+        )
+        # One score per choice.
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[MultipleChoiceModelOutput, tuple]:
+        """ERNIE Model with a multiple choice classification head on top (a linear layer on top of the first token's
+        hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`MultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+        # (batch * num_choices, seq): every choice is a sequence of its own
+        input_ids = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
+        attention_mask = attention_mask.view(-1, attention_mask.size(-1)) if attention_mask is not None else None
+        token_type_ids = token_type_ids.view(-1, token_type_ids.size(-1)) if token_type_ids is not None else None
+        task_type_ids = task_type_ids.view(-1, task_type_ids.size(-1)) if task_type_ids is not None else None
+        position_ids = position_ids.view(-1, position_ids.size(-1)) if position_ids is not None else None
+        inputs_embeds = (
+            inputs_embeds.view(-1, inputs_embeds.size(-2), inputs_embeds.size(-1))
+            if inputs_embeds is not None
+            else None
+        )
+        outputs = self.ernie(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled)
+        # (batch, num_choices)
+        logits = self.classifier(pooled).view(-1, num_choices)
+        if labels is not None:
+            loss = self.classification_loss(logits, labels)
+        output = MultipleChoiceModelOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class ErnieForTokenClassification(ErniePreTrainedModel):
+    """ERNIE Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
+    for Named-Entity-Recognition (NER) tasks.
+
+    Args:
+        config ([`ErnieConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.ernie = ErnieModel(config, add_pooling_layer=False)
+        self.dropout = nn.Dropout(
+            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
+        )
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[TokenClassifierOutput, tuple]:
+        """ERNIE Model with a token classification head on top (a linear layer on top of the hidden-states output),
+        e.g. for Named-Entity-Recognition (NER) tasks.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.ernie(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        logits = self.classifier(self.dropout(hidden_states))
+        if labels is not None:
+            loss = self.classification_loss(logits, labels)
+        output = TokenClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class ErnieForQuestionAnswering(ErniePreTrainedModel):
+    """ERNIE Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
+    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
+
+    Args:
+        config ([`ErnieConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: ErnieConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.ernie = ErnieModel(config, add_pooling_layer=False)
+        # One start and one end score per token.
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[QuestionAnsweringModelOutput, tuple]:
+        """ERNIE Model with a span classification head on top for extractive question-answering tasks like SQuAD
+        (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.ernie(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        logits = self.qa_outputs(hidden_states)
+        start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))
+        if start_positions is not None and end_positions is not None:
+            loss = self.question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        output = QuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -1162,433 +1486,6 @@ class ErnieForNextSentencePrediction(ErniePreTrainedModel):
         output = NextSentencePredictorOutput(
             loss=loss,
             logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class ErnieForSequenceClassification(ErniePreTrainedModel):
-    """ERNIE Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    pooled output), e.g. for GLUE tasks.
-
-    Args:
-        config ([`ErnieConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.num_labels = config.num_labels
-        self.ernie = ErnieModel(config)
-        self.dropout = nn.Dropout(
-            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
-        )
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[SequenceClassifierOutput, tuple]:
-        """The forward pass of [`ErnieForSequenceClassification`].
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-        Returns:
-            [`SequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.ernie(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = outputs.last_hidden_state
-        loss = None
-        logits = self.classifier(self.dropout(outputs.pooler_output))
-        if labels is not None:
-            loss = self.sequence_classification_loss(logits, labels)
-        output = SequenceClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class ErnieForMultipleChoice(ErniePreTrainedModel):
-    """ERNIE Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a
-    softmax), e.g. for RocStories/SWAG tasks.
-
-    Args:
-        config ([`ErnieConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.ernie = ErnieModel(config)
-        self.dropout = nn.Dropout(
-            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
-        )
-        self.classifier = nn.Linear(config.hidden_size, 1)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[MultipleChoiceModelOutput, tuple]:
-        """The forward pass of [`ErnieForMultipleChoice`].
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
-                where `num_choices` is the size of the second dimension of the input tensors.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-        Returns:
-            [`MultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
-        # (batch * num_choices, seq): every choice is a sequence of its own
-        input_ids = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
-        attention_mask = attention_mask.view(-1, attention_mask.size(-1)) if attention_mask is not None else None
-        token_type_ids = token_type_ids.view(-1, token_type_ids.size(-1)) if token_type_ids is not None else None
-        task_type_ids = task_type_ids.view(-1, task_type_ids.size(-1)) if task_type_ids is not None else None
-        position_ids = position_ids.view(-1, position_ids.size(-1)) if position_ids is not None else None
-        inputs_embeds = (
-            inputs_embeds.view(-1, inputs_embeds.size(-2), inputs_embeds.size(-1))
-            if inputs_embeds is not None
-            else None
-        )
-        outputs = self.ernie(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = outputs.last_hidden_state
-        loss = None
-        summary = outputs.pooler_output
-        summary = self.dropout(summary)
-        # (batch, num_choices)
-        logits = self.classifier(summary).view(-1, num_choices)
-        if labels is not None:
-            loss = self.classification_loss(logits, labels)
-        output = MultipleChoiceModelOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class ErnieForTokenClassification(ErniePreTrainedModel):
-    """ERNIE Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
-    for Named-Entity-Recognition (NER) tasks.
-
-    Args:
-        config ([`ErnieConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.num_labels = config.num_labels
-        self.ernie = ErnieModel(config, add_pooling_layer=False)
-        self.dropout = nn.Dropout(
-            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
-        )
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[TokenClassifierOutput, tuple]:
-        """The forward pass of [`ErnieForTokenClassification`].
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-        Returns:
-            [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.ernie(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = outputs.last_hidden_state
-        loss = None
-        logits = self.classifier(self.dropout(sequence_output))
-        if labels is not None:
-            loss = self.classification_loss(logits, labels)
-        output = TokenClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-class ErnieForQuestionAnswering(ErniePreTrainedModel):
-    """ERNIE Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
-    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
-
-    Args:
-        config ([`ErnieConfig`]):
-            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
-    """
-
-    def __init__(self, config: ErnieConfig) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        # One start and one end score per token.
-        config.num_labels = 2
-        self.num_labels = config.num_labels
-        self.ernie = ErnieModel(config, add_pooling_layer=False)
-        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        start_positions=None,
-        end_positions=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-    ) -> Union[QuestionAnsweringModelOutput, tuple]:
-        """The forward pass of [`ErnieForQuestionAnswering`].
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the start of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the end of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-
-        Returns:
-            [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.ernie(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        sequence_output = outputs.last_hidden_state
-        loss = None
-        # (batch, seq, 2) -> two (batch, seq)
-        start_logits, end_logits = self.qa_outputs(sequence_output).split(1, dim=-1)
-        start_logits = start_logits.squeeze(-1).contiguous()
-        end_logits = end_logits.squeeze(-1).contiguous()
-        if start_positions is not None and end_positions is not None:
-            loss = self.question_answering_loss(start_logits, end_logits, start_positions, end_positions)
-        output = QuestionAnsweringModelOutput(
-            loss=loss,
-            start_logits=start_logits,
-            end_logits=end_logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )

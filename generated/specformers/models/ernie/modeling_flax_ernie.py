@@ -4,11 +4,13 @@
 
 [ERNIE: Enhanced Representation through Knowledge Integration](https://huggingface.co/papers/1904.09223)
 
-Modules are built bottom-up (embeddings, attention, feed-forward, layer, encoder, pooler, heads);
-parameter paths equal transformers' PyTorch names (see `specformers.modeling_flax_utils`).
+An encoder stack of post-norm blocks with bidirectional attention and absolute positions, or, as a decoder
+(`config.is_decoder`), causal attention with a key/value cache and cross-attention; parameter paths equal
+transformers' PyTorch names (see `specformers.modeling_flax_utils`).
 """
 
 import math
+from functools import partial
 from typing import Optional
 
 import flax.linen as nn
@@ -17,7 +19,6 @@ import jax.numpy as jnp
 
 from ...activations_flax import ACT2FN
 from ...modeling_flax_outputs import (
-    FlaxBaseModelOutputWithPastAndCrossAttentions,
     FlaxBaseModelOutputWithPoolingAndCrossAttentions,
     FlaxCausalLMOutputWithCrossAttentions,
     FlaxErnieForPreTrainingOutput,
@@ -29,7 +30,7 @@ from ...modeling_flax_outputs import (
     FlaxTokenClassifierOutput,
 )
 from ...modeling_flax_utils import (
-    FlaxModuleList,
+    FlaxModuleSequence,
     FlaxPreTrainedModel,
     attention_bias,
     causal_lm_loss,
@@ -38,6 +39,7 @@ from ...modeling_flax_utils import (
     classification_loss,
     expand_head_mask,
     logical,
+    mask_value,
     masked_lm_loss,
     normal_init,
     partitioned_dense,
@@ -49,436 +51,354 @@ from ...modeling_flax_utils import (
 from .configuration_ernie import ErnieConfig
 
 
-class FlaxErnieEmbeddings(nn.Module):
-    """Word, token type, absolute position and task type (when `config.use_task_id`) embeddings, summed, then LayerNorm and dropout (width `config.hidden_size`)."""
-
-    config: ErnieConfig
-    dtype: jnp.dtype = jnp.float32  # the computation dtype
-
-    def setup(self):
-        config = self.config
-        init = normal_init(config.initializer_range)
-        self.word_embeddings = partitioned_embed(
-            config.vocab_size, config.hidden_size, init, ("vocab", "embed"), dtype=self.dtype
-        )
-        self.position_embeddings = partitioned_embed(
-            config.max_position_embeddings, config.hidden_size, init, ("kv", "embed"), dtype=self.dtype
-        )
-        self.token_type_embeddings = partitioned_embed(
-            config.type_vocab_size, config.hidden_size, init, ("kv", "embed"), dtype=self.dtype
-        )
-        # Only when `config.use_task_id`: without it there is no table (and no checkpoint entry).
-        if config.use_task_id:
-            self.task_type_embeddings = partitioned_embed(
-                config.task_type_vocab_size, config.hidden_size, init, ("kv", "embed"), dtype=self.dtype
-            )
-        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
-
-    def __call__(
-        self,
-        input_ids: Optional[jnp.ndarray],
-        token_type_ids: jnp.ndarray,
-        position_ids: jnp.ndarray,
-        task_type_ids: Optional[jnp.ndarray],
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-    ) -> jnp.ndarray:
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids.astype("i4"))  # (batch, seq, E)
-        embeddings = inputs_embeds
-        embeddings = embeddings + self.token_type_embeddings(token_type_ids.astype("i4"))
-        embeddings = embeddings + self.position_embeddings(position_ids.astype("i4"))
-        if self.config.use_task_id:
-            embeddings = embeddings + self.task_type_embeddings(task_type_ids.astype("i4"))
-        embeddings = self.LayerNorm(embeddings)
-        return self.dropout(embeddings, deterministic=deterministic)
-
-
-class FlaxErnieSelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention and a key/value cache."""
+class FlaxErnieBlockAttentionOutput(nn.Module):
+    """The `attention.output` modules of a block; the block computes with them."""
 
     config: ErnieConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
         config = self.config
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
-            )
-        self.num_heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_heads * self.head_dim
-        init = normal_init(config.initializer_range)
-        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
-
-    def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
-        batch_size, seq_length = states.shape[:2]
-        states = states.reshape(batch_size, seq_length, self.num_heads, self.head_dim)
-        return jnp.swapaxes(states, 1, 2)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        batch_size, seq_length = hidden_states.shape[:2]
-        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
-        query_layer = self._split_heads(self.query(hidden_states))
-        key_layer = self._split_heads(self.key(hidden_states))
-        value_layer = self._split_heads(self.value(hidden_states))
-        if past_key_value is not None:
-            # Keys/values of the earlier steps first: (batch, heads, past + seq, head_dim).
-            key_layer = jnp.concatenate([past_key_value[0], key_layer], axis=2)
-            value_layer = jnp.concatenate([past_key_value[1], value_layer], axis=2)
-        present_key_value = (key_layer, value_layer) if use_cache else None
-
-        # (batch, heads, seq, past + seq)
-        attention_scores = jnp.matmul(query_layer, jnp.swapaxes(key_layer, -1, -2))
-        attention_scores = attention_scores / math.sqrt(self.head_dim)
-        if attention_mask is not None:
-            attention_scores = attention_scores + attention_mask  # additive: 0 or mask_value(dtype)
-        attention_probs = jax.nn.softmax(attention_scores, axis=-1)
-        # Dropping whole tokens to attend to, as the original Transformer does.
-        attention_probs = self.dropout(attention_probs, deterministic=deterministic)
-        if layer_head_mask is not None:
-            attention_probs = attention_probs * layer_head_mask[None, :, None, None]  # (heads,) -> per head
-
-        context_layer = jnp.matmul(attention_probs, value_layer)  # (batch, heads, seq, head_dim)
-        context_layer = jnp.swapaxes(context_layer, 1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        # (batch, seq, hidden), attention weights (batch, heads, seq, past + seq) or None, (key, value) or None
-        return context_layer, (attention_probs if output_attentions else None), present_key_value
-
-
-class FlaxErnieSelfOutput(nn.Module):
-    """Output projection of the attention, dropout, then the post-LN residual."""
-
-    config: ErnieConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
+        # attention.norm: LayerNorm
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="LayerNorm")
+        # attention.output: Dense, kernel [in, out]
         self.dense = partitioned_dense(
-            self.config.hidden_size,
+            config.hidden_size,
             ("joined_kv", "embed"),
-            kernel_init=normal_init(self.config.initializer_range),
+            normal_init(config.initializer_range),
             dtype=self.dtype,
+            name="dense",
         )
-        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
-
-    def __call__(
-        self, hidden_states: jnp.ndarray, input_tensor: jnp.ndarray, deterministic: bool = True
-    ) -> jnp.ndarray:
-        hidden_states = self.dropout(self.dense(hidden_states), deterministic=deterministic)
-        return self.LayerNorm(hidden_states + input_tensor)
 
 
-class FlaxErnieAttention(nn.Module):
-    """Self-attention (`self`) followed by its output sublayer (`output`)."""
-
-    config: ErnieConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.self = FlaxErnieSelfAttention(self.config, dtype=self.dtype)
-        self.output = FlaxErnieSelfOutput(self.config, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        self_outputs = self.self(
-            hidden_states,
-            attention_mask,
-            layer_head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-        )
-        attention_output = self.output(self_outputs[0], hidden_states, deterministic=deterministic)
-        return (attention_output,) + tuple(self_outputs[1:])
-
-
-class FlaxErnieCrossAttentionCore(nn.Module):
-    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`); the encoder's keys and values are computed once, then read from the cache."""
+class FlaxErnieBlockAttentionSelf(nn.Module):
+    """The `attention.self` modules of a block; the block computes with them."""
 
     config: ErnieConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
         config = self.config
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads ({config.num_attention_heads})"
+        # attention.query: Dense, kernel [in, out]
+        self.query = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="query",
+        )
+        # attention.key: Dense, kernel [in, out]
+        self.key = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="key",
+        )
+        # attention.value: Dense, kernel [in, out]
+        self.value = partitioned_dense(
+            config.hidden_size,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="value",
+        )
+
+
+class FlaxErnieBlockAttention(nn.Module):
+    """The `attention` modules of a block; the block computes with them."""
+
+    config: ErnieConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.output = FlaxErnieBlockAttentionOutput(config, dtype=self.dtype, name="output")
+        self.self = FlaxErnieBlockAttentionSelf(config, dtype=self.dtype, name="self")
+
+
+class FlaxErnieBlockOutput(nn.Module):
+    """The `output` modules of a block; the block computes with them."""
+
+    config: ErnieConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # ffn.norm: LayerNorm
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="LayerNorm")
+        # ffn.output: Dense, kernel [in, out]
+        self.dense = partitioned_dense(
+            config.hidden_size, ("mlp", "embed"), normal_init(config.initializer_range), dtype=self.dtype, name="dense"
+        )
+
+
+class FlaxErnieBlockIntermediate(nn.Module):
+    """The `intermediate` modules of a block; the block computes with them."""
+
+    config: ErnieConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # ffn.input: Dense, kernel [in, out]
+        self.dense = partitioned_dense(
+            config.intermediate_size,
+            ("embed", "mlp"),
+            normal_init(config.initializer_range),
+            dtype=self.dtype,
+            name="dense",
+        )
+
+
+class FlaxErnieBlockCrossattentionOutput(nn.Module):
+    """The `crossattention.output` modules of a block; the block computes with them."""
+
+    config: ErnieConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.add_cross_attention:
+            # cross_attention.norm: LayerNorm
+            self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype, name="LayerNorm")
+            # cross_attention.output: Dense, kernel [in, out]
+            self.dense = partitioned_dense(
+                config.hidden_size,
+                ("joined_kv", "embed"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="dense",
             )
+
+
+class FlaxErnieBlockCrossattentionSelf(nn.Module):
+    """The `crossattention.self` modules of a block; the block computes with them."""
+
+    config: ErnieConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.add_cross_attention:
+            # cross_attention.query: Dense, kernel [in, out]
+            self.query = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="query",
+            )
+            # cross_attention.key: Dense, kernel [in, out]
+            self.key = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="key",
+            )
+            # cross_attention.value: Dense, kernel [in, out]
+            self.value = partitioned_dense(
+                config.hidden_size,
+                ("embed", "joined_kv"),
+                normal_init(config.initializer_range),
+                dtype=self.dtype,
+                name="value",
+            )
+
+
+class FlaxErnieBlockCrossattention(nn.Module):
+    """The `crossattention` modules of a block; the block computes with them."""
+
+    config: ErnieConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.output = FlaxErnieBlockCrossattentionOutput(config, dtype=self.dtype, name="output")
+        self.self = FlaxErnieBlockCrossattentionSelf(config, dtype=self.dtype, name="self")
+
+
+class FlaxErnieBlock(nn.Module):
+    """One post-norm block: `x = norm(x + attention(x))`, `x = norm(x + cross_attention(x, encoder))`, then
+    `x = norm(x + feed_forward(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding; in a decoder
+    (`config.is_decoder`) it is causal, each position seeing itself and the positions before it (and the cached ones).
+    The cross-attention, run only when encoder states are given, sees every encoder position that is not padding; it
+    computes the encoder's keys and values once, then reads them from the cache.
+    """
+
+    config: ErnieConfig
+    layer_idx: int
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_heads * self.head_dim
-        init = normal_init(config.initializer_range)
-        self.query = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.key = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.value = partitioned_dense(self.all_head_size, ("embed", "joined_kv"), kernel_init=init, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
+        self.attention = FlaxErnieBlockAttention(config, dtype=self.dtype, name="attention")
+        self.output = FlaxErnieBlockOutput(config, dtype=self.dtype, name="output")
+        self.intermediate = FlaxErnieBlockIntermediate(config, dtype=self.dtype, name="intermediate")
+        self.crossattention = FlaxErnieBlockCrossattention(config, dtype=self.dtype, name="crossattention")
+        self.activation = ACT2FN[config.hidden_act]
+        self.attention_dropout = nn.Dropout(rate=config.attention_probs_dropout_prob)
+        self.residual_dropout = nn.Dropout(rate=config.hidden_dropout_prob)
 
-    def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
-        batch_size, seq_length = states.shape[:2]
-        states = states.reshape(batch_size, seq_length, self.num_heads, self.head_dim)
-        return jnp.swapaxes(states, 1, 2)
+    def _split_heads(self, x: jnp.ndarray) -> jnp.ndarray:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
+
+    def cross_key_values(self, encoder_hidden_states: jnp.ndarray) -> tuple:
+        """The cross-attention keys and values of `encoder_hidden_states`, (batch, heads, encoder_len, head_dim) each:
+        computed once per input, then reused by every decoding step."""
+        key = self._split_heads(self.crossattention.self.key(encoder_hidden_states))
+        value = self._split_heads(self.crossattention.self.value(encoder_hidden_states))
+        return key, value
+
+    def _cross_key_values_cached(self, encoder_hidden_states: jnp.ndarray, layer_past: Optional[tuple]) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from step
+        to step), else those of `encoder_hidden_states`."""
+        if layer_past is not None and len(layer_past) == 4:
+            return layer_past[2], layer_past[3]
+        return self.cross_key_values(encoder_hidden_states)
+
+    def attend(
+        self,
+        query: jnp.ndarray,
+        key: jnp.ndarray,
+        value: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        head_mask: Optional[jnp.ndarray],
+        deterministic: bool,
+    ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores) is
+        the additive mask of the keys a query must not see, `head_mask` (heads,) multiplies the probabilities after
+        their dropout. Returns the context (batch, seq, heads * head_dim) and the probabilities (batch, heads, seq,
+        key_len)."""
+        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
+        scores = scores / math.sqrt(self.head_dim)
+        scores = scores + attention_mask.astype(scores.dtype)
+        probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
+        probs = self.attention_dropout(probs, deterministic=deterministic)
+        if head_mask is not None:
+            probs = probs * head_mask[None, :, None, None]
+        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(query.shape[0], query.shape[2], -1)
+        return context, probs
 
     def __call__(
         self,
         hidden_states: jnp.ndarray,
-        encoder_hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        batch_size, seq_length = hidden_states.shape[:2]
-        query_layer = self._split_heads(self.query(hidden_states))  # (batch, heads, seq, head_dim)
-        if past_key_value is not None:
-            key_layer, value_layer = past_key_value  # the encoder's keys and values are the same at every step
-        else:
-            key_layer = self._split_heads(self.key(encoder_hidden_states))  # (batch, heads, encoder_seq, head_dim)
-            value_layer = self._split_heads(self.value(encoder_hidden_states))
-        present_key_value = (key_layer, value_layer) if use_cache else None
-
-        # (batch, heads, seq, encoder_seq)
-        attention_scores = jnp.matmul(query_layer, jnp.swapaxes(key_layer, -1, -2))
-        attention_scores = attention_scores / math.sqrt(self.head_dim)
-        if attention_mask is not None:
-            attention_scores = attention_scores + attention_mask  # additive: 0 or mask_value(dtype)
-        attention_probs = jax.nn.softmax(attention_scores, axis=-1)
-        # Dropping whole tokens to attend to, as the original Transformer does.
-        attention_probs = self.dropout(attention_probs, deterministic=deterministic)
-        if layer_head_mask is not None:
-            attention_probs = attention_probs * layer_head_mask[None, :, None, None]  # (heads,) -> per head
-
-        context_layer = jnp.matmul(attention_probs, value_layer)  # (batch, heads, seq, head_dim)
-        context_layer = jnp.swapaxes(context_layer, 1, 2).reshape(batch_size, seq_length, self.all_head_size)
-        # (batch, seq, hidden), attention weights (batch, heads, seq, encoder_seq) or None, (key, value) or None
-        return context_layer, (attention_probs if output_attentions else None), present_key_value
-
-
-class FlaxErnieCrossAttention(nn.Module):
-    """Cross-attention to an encoder's states (`self`) followed by its output sublayer (`output`)."""
-
-    config: ErnieConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.self = FlaxErnieCrossAttentionCore(self.config, dtype=self.dtype)
-        self.output = FlaxErnieSelfOutput(self.config, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        encoder_hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        self_outputs = self.self(
-            hidden_states,
-            encoder_hidden_states,
-            attention_mask,
-            layer_head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-        )
-        attention_output = self.output(self_outputs[0], hidden_states, deterministic=deterministic)
-        return (attention_output,) + tuple(self_outputs[1:])
-
-
-class FlaxErnieIntermediate(nn.Module):
-    """First feed-forward projection (hidden -> intermediate) and the activation."""
-
-    config: ErnieConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.dense = partitioned_dense(
-            self.config.intermediate_size,
-            ("embed", "mlp"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
-        )
-        self.activation = ACT2FN[self.config.hidden_act]
-
-    def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
-        return self.activation(self.dense(hidden_states))  # (batch, seq, intermediate)
-
-
-class FlaxErnieOutput(nn.Module):
-    """Second feed-forward projection (intermediate -> hidden), dropout, then the post-LN residual."""
-
-    config: ErnieConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.dense = partitioned_dense(
-            self.config.hidden_size,
-            ("mlp", "embed"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
-        )
-        self.LayerNorm = partitioned_layer_norm(self.config.layer_norm_eps, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=self.config.hidden_dropout_prob)
-
-    def __call__(
-        self, hidden_states: jnp.ndarray, attention_output: jnp.ndarray, deterministic: bool = True
-    ) -> jnp.ndarray:
-        hidden_states = self.dropout(self.dense(hidden_states), deterministic=deterministic)
-        return self.LayerNorm(hidden_states + attention_output)
-
-
-class FlaxErnieLayer(nn.Module):
-    """One post-LN transformer layer: self-attention, cross-attention to an encoder's states (a decoder built
-    with `add_cross_attention`), then the feed-forward sublayer."""
-
-    config: ErnieConfig
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.attention = FlaxErnieAttention(self.config, dtype=self.dtype)
-        if self.config.add_cross_attention and not self.config.is_decoder:
-            raise ValueError(
-                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
-            )
-        if self.config.add_cross_attention:
-            self.crossattention = FlaxErnieCrossAttention(self.config, dtype=self.dtype)
-        self.intermediate = FlaxErnieIntermediate(self.config, dtype=self.dtype)
-        self.output = FlaxErnieOutput(self.config, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
+        attention_mask: jnp.ndarray,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
+        layer_past: Optional[tuple] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        cross_attn_head_mask: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
-    ):
-        if encoder_hidden_states is None and self.config.add_cross_attention and self.is_initializing():
-            # Creating the parameters through a head that takes no encoder states: the cross-attention runs once on
-            # stand-in states (the output is discarded), so that every head holds its weights, as in transformers.
-            encoder_hidden_states = hidden_states
-        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
-        cross_past_key_value = (tuple(past_key_value[2:]) or None) if past_key_value is not None else None
-        past_key_value = tuple(past_key_value[:2]) if past_key_value is not None else None
-        attention_outputs = self.attention(
-            hidden_states,
-            attention_mask,
-            layer_head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-        )
-        attention_output = attention_outputs[0]
-        cross_attention_probs = None
-        present_key_value = attention_outputs[2]
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding). `layer_past` is this layer's cached `(key, value)`, to which the new ones are appended, then the
+        cross-attention's `(key, value)` once computed. `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) is
+        the additive mask of the encoder's padding. Returns the new hidden states, this layer's cache (or None
+        without `use_cache`) and the self- and cross-attention probabilities (or None)."""
+        residual = hidden_states
+        query = self.attention.self.query(hidden_states)
+        key = self.attention.self.key(hidden_states)
+        value = self.attention.self.value(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if layer_past is not None:
+            key = jnp.concatenate([layer_past[0], key], axis=-2)
+            value = jnp.concatenate([layer_past[1], value], axis=-2)
+        present = (key, value) if use_cache else None
+
+        context, probs = self.attend(query, key, value, attention_mask, head_mask, deterministic)
+        attention_output = self.attention.output.dense(context)
+        attention_output = self.residual_dropout(attention_output, deterministic=deterministic)
+        hidden_states = self.attention.output.LayerNorm(residual + attention_output)
+
+        cross_probs = None
         if encoder_hidden_states is not None:
-            cross_outputs = self.crossattention(
-                attention_output,
-                encoder_hidden_states,
-                encoder_attention_mask,
-                layer_head_mask,
-                past_key_value=cross_past_key_value,
-                use_cache=use_cache,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
-            )
-            attention_output, cross_attention_probs = cross_outputs[0], cross_outputs[1]
+            residual = hidden_states
+            query = self._split_heads(self.crossattention.self.query(hidden_states))
+            key, value = self._cross_key_values_cached(encoder_hidden_states, layer_past)
             if use_cache:
-                present_key_value = present_key_value + cross_outputs[2]
-        hidden_states = self.output(self.intermediate(attention_output), attention_output, deterministic=deterministic)
-        # (batch, seq, hidden), attention weights or None, cross-attention weights or None, cache entry or None
-        return hidden_states, attention_outputs[1], cross_attention_probs, present_key_value
+                present = present + (key, value)
+            context, cross_probs = self.attend(
+                query, key, value, encoder_attention_mask, cross_attn_head_mask, deterministic
+            )
+            attention_output = self.crossattention.output.dense(context)
+            attention_output = self.residual_dropout(attention_output, deterministic=deterministic)
+            hidden_states = self.crossattention.output.LayerNorm(residual + attention_output)
+
+        residual = hidden_states
+        hidden_states = self.output.dense(self.activation(self.intermediate.dense(hidden_states)))
+        hidden_states = self.output.LayerNorm(
+            residual + self.residual_dropout(hidden_states, deterministic=deterministic)
+        )
+        return (
+            hidden_states,
+            present,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
+
+
+class FlaxErnieEmbeddings(nn.Module):
+    """The `embeddings` modules of the stack; the stack module computes with them."""
+
+    config: ErnieConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.word_embeddings = partitioned_embed(
+            config.vocab_size,
+            config.hidden_size,
+            normal_init(config.initializer_range),
+            ("vocab", "embed"),
+            dtype=self.dtype,
+        )
+        self.position_embeddings = partitioned_embed(
+            config.max_position_embeddings,
+            config.hidden_size,
+            normal_init(config.initializer_range),
+            ("kv", "embed"),
+            dtype=self.dtype,
+        )
+        self.token_type_embeddings = partitioned_embed(
+            config.type_vocab_size,
+            config.hidden_size,
+            normal_init(config.initializer_range),
+            ("kv", "embed"),
+            dtype=self.dtype,
+        )
+        if config.use_task_id:
+            self.task_type_embeddings = partitioned_embed(
+                config.task_type_vocab_size,
+                config.hidden_size,
+                normal_init(config.initializer_range),
+                ("kv", "embed"),
+                dtype=self.dtype,
+            )
+        self.LayerNorm = partitioned_layer_norm(config.layer_norm_eps, dtype=self.dtype)
 
 
 class FlaxErnieEncoder(nn.Module):
-    """The stack of `config.num_hidden_layers` layers."""
+    """The `encoder` modules of the stack; the stack module computes with them."""
 
     config: ErnieConfig
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.layer = FlaxModuleList(FlaxErnieLayer, self.config.num_hidden_layers, self.config, dtype=self.dtype)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ):
-        all_hidden_states = () if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
-        next_cache = () if use_cache else None
-        for i in range(self.config.num_hidden_layers):
-            if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-            layer_outputs = self.layer[i](
-                hidden_states,
-                attention_mask,
-                head_mask[i] if head_mask is not None else None,
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
-                use_cache=use_cache,
-                encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_attention_mask,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
+        config = self.config
+        self.layer = FlaxModuleSequence(
+            tuple(
+                partial(FlaxErnieBlock, config, layer_idx=i, dtype=self.dtype) for i in range(config.num_hidden_layers)
             )
-            hidden_states = layer_outputs[0]
-            if output_attentions:
-                all_attentions = all_attentions + (layer_outputs[1],)
-            if all_cross_attentions is not None:
-                all_cross_attentions = all_cross_attentions + (layer_outputs[2],)
-            if use_cache:
-                next_cache = next_cache + (layer_outputs[3],)
-        if output_hidden_states:
-            all_hidden_states = all_hidden_states + (hidden_states,)
-
-        return FlaxBaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=hidden_states,
-            past_key_values=next_cache,
-            hidden_states=all_hidden_states,
-            attentions=all_attentions,
-            cross_attentions=all_cross_attentions,
         )
 
 
@@ -501,15 +421,18 @@ class FlaxErniePooler(nn.Module):
 
 
 class FlaxErnieModule(nn.Module):
-    """The bare ERNIE model: embeddings, encoder and (optionally) the pooler."""
+    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
+    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N` and (optionally) the pooler `pooler`."""
 
     config: ErnieConfig
-    dtype: jnp.dtype = jnp.float32  # the computation dtype
+    dtype: jnp.dtype = jnp.float32
     add_pooling_layer: bool = True
 
     def setup(self):
-        self.embeddings = FlaxErnieEmbeddings(self.config, dtype=self.dtype)
-        self.encoder = FlaxErnieEncoder(self.config, dtype=self.dtype)
+        config = self.config
+        self.embeddings = FlaxErnieEmbeddings(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.hidden_dropout_prob)
+        self.encoder = FlaxErnieEncoder(config, dtype=self.dtype)
         if self.add_pooling_layer:
             self.pooler = FlaxErniePooler(self.config, dtype=self.dtype)
 
@@ -521,105 +444,132 @@ class FlaxErnieModule(nn.Module):
         task_type_ids: Optional[jnp.ndarray] = None,
         position_ids: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[tuple] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
+        """The hidden states of the last block, a decoder's (`config.is_decoder`) key/value
+        cache (with `use_cache`) and, on request, every block's input and attention probabilities (and, given encoder
+        states, the cross-attention probabilities)."""
+        config = self.config
+        if past_key_values is not None and len(past_key_values) != config.num_hidden_layers:
+            raise ValueError(
+                f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({config.num_hidden_layers})"
+            )
         past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
-        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range (concrete
-        # arrays only), length in bounds.
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
-            vocab_size=self.config.vocab_size,
-            embedding_size=self.config.hidden_size,
+            vocab_size=config.vocab_size,
+            embedding_size=config.hidden_size,
             past_length=past_length,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
-            type_vocab_size=self.config.type_vocab_size,
-            max_length=self.config.max_position_embeddings,
+            type_vocab_size=config.type_vocab_size,
+            max_length=config.max_position_embeddings,
             max_length_table="the position-embedding table",
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             encoder_mask_name="encoder_attention_mask",
         )
-        if encoder_hidden_states is not None and not self.config.add_cross_attention:
+        if encoder_hidden_states is not None and not config.add_cross_attention:
             raise ValueError(
                 "encoder_hidden_states were given, but this model has no cross-attention to read them: build it with "
                 "is_decoder=True and add_cross_attention=True"
             )
-        if attention_mask is None:
-            attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
-        if token_type_ids is None:
-            token_type_ids = jnp.zeros((batch_size, seq_length), dtype="i4")
-        if not self.config.use_task_id and task_type_ids is not None:
+        if not config.use_task_id and task_type_ids is not None:
             raise ValueError(
                 "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
                 "leave task_type_ids None or set config.use_task_id=True"
             )
-        if self.config.use_task_id and task_type_ids is not None:
+        if config.use_task_id and task_type_ids is not None:
             check_further_ids(
                 "task_type_ids",
                 task_type_ids,
                 batch_size,
                 seq_length,
-                limit=self.config.task_type_vocab_size,
+                limit=config.task_type_vocab_size,
                 limit_field="config.task_type_vocab_size",
             )
-        if self.config.use_task_id and task_type_ids is None:
-            task_type_ids = jnp.zeros((batch_size, seq_length), dtype="i4")
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids.astype("i4"))
         if position_ids is None:
-            position_ids = jnp.broadcast_to(
-                jnp.arange(past_length, past_length + seq_length)[None, :], (batch_size, seq_length)
-            )
+            # Positions count from 0 in every row, padding or not (continuing after the cached ones).
+            position_ids = jnp.arange(past_length, past_length + seq_length)[None, :]
+        hidden_states = inputs_embeds + self.embeddings.position_embeddings(position_ids.astype("i4"))
+        if token_type_ids is None:
+            # Every token is of type 0 unless told otherwise.
+            token_type_ids = jnp.zeros((batch_size, seq_length), "i4")
+        hidden_states = hidden_states + self.embeddings.token_type_embeddings(token_type_ids.astype("i4"))
+        if config.use_task_id:
+            if task_type_ids is None:
+                task_type_ids = jnp.zeros((batch_size, seq_length), "i4")
+            hidden_states = hidden_states + self.embeddings.task_type_embeddings(task_type_ids.astype("i4"))
+        hidden_states = self.embeddings.LayerNorm(hidden_states)
+        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
 
-        embedding_output = self.embeddings(
-            input_ids,
-            token_type_ids,
-            position_ids,
-            task_type_ids,
-            inputs_embeds,
-            deterministic=deterministic,
-        )  # (batch, seq, E)
-        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) (half of finfo.min) elsewhere (and the future, for a decoder).
-        extended_attention_mask = attention_bias(attention_mask, seq_length, self.dtype, causal=self.config.is_decoder)
-        encoder_extended_attention_mask = None
+        if attention_mask is None:
+            attention_mask = jnp.ones((batch_size, past_length + seq_length), dtype="i4")
+        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) elsewhere (and, in a decoder,
+        # `config.is_decoder`, where a key is after the query; queries sit after the cached keys).
+        extended_mask = attention_bias(attention_mask, seq_length, hidden_states.dtype, causal=config.is_decoder)
+        if encoder_hidden_states is None and config.add_cross_attention and self.is_initializing():
+            # Creating the parameters through a head that takes no encoder states: the cross-attention runs once on
+            # stand-in states (the output of this call is discarded), so that every head holds its weights, as in
+            # transformers.
+            encoder_hidden_states = hidden_states
+        encoder_extended_mask = None
         if encoder_hidden_states is not None:
             if encoder_attention_mask is None:
                 encoder_attention_mask = jnp.ones(encoder_hidden_states.shape[:2], dtype="i4")
-            # (batch, 1, seq, encoder_seq): the cross-attention does not see the encoder's padding.
-            encoder_extended_attention_mask = attention_bias(encoder_attention_mask, seq_length, self.dtype)
-        encoder_outputs = self.encoder(
-            embedding_output,
-            extended_attention_mask,
-            expand_head_mask(head_mask, self.config.num_hidden_layers),
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_extended_attention_mask,
-            past_key_values=past_key_values,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        sequence_output = encoder_outputs.last_hidden_state
-        pooled_output = self.pooler(sequence_output) if self.add_pooling_layer else None
+            # (batch, 1, seq, encoder_len): the cross-attention does not see the encoder's padding.
+            encoder_extended_mask = attention_bias(encoder_attention_mask, seq_length, hidden_states.dtype)
+        head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
 
-        outputs = FlaxBaseModelOutputWithPoolingAndCrossAttentions(
-            last_hidden_state=sequence_output,
+        presents = () if use_cache else None
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
+        for i in range(config.num_hidden_layers):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            hidden_states, present, probs, cross_probs = self.encoder.layer[i](
+                hidden_states,
+                extended_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_extended_mask,
+                layer_past=past_key_values[i] if past_key_values is not None else None,
+                head_mask=head_mask[i] if head_mask is not None else None,
+                cross_attn_head_mask=head_mask[i] if head_mask is not None else None,
+                use_cache=use_cache,
+                deterministic=deterministic,
+                output_attentions=output_attentions,
+            )
+            if use_cache:
+                presents += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
+            if output_attentions:
+                all_attentions += (probs,)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        pooled_output = self.pooler(hidden_states) if self.add_pooling_layer else None
+        output = FlaxBaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=hidden_states,
             pooler_output=pooled_output,
-            hidden_states=encoder_outputs.hidden_states,
-            past_key_values=encoder_outputs.past_key_values,
-            attentions=encoder_outputs.attentions,
-            cross_attentions=encoder_outputs.cross_attentions,
+            past_key_values=presents,
+            hidden_states=all_hidden_states,
+            attentions=all_attentions,
+            cross_attentions=all_cross_attentions,
         )
-        return outputs if return_dict else outputs.to_tuple()
+        return output if return_dict else output.to_tuple()
 
 
 class FlaxErniePredictionHeadTransform(nn.Module):
@@ -723,26 +673,6 @@ class FlaxErnieSentenceHead(nn.Module):
 
     def __call__(self, pooled_output: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
         return self.seq_relationship(pooled_output)  # (batch, num_labels)
-
-
-class FlaxErniePreTrainedModel(FlaxPreTrainedModel):
-    """Base class of the Flax ERNIE models: configuration class, base-model prefix."""
-
-    config_class = ErnieConfig
-    base_model_prefix = "ernie"
-    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
-    _keys_to_ignore_on_load_unexpected = (
-        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
-        # transformers builds these models.
-        r"^(ernie\.)?pooler\.",
-        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
-        r"(^|\.)embeddings\.position_ids$",
-    )
-    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
-    _keys_needing_config_flag = {
-        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
-        "use_task_id": ("(^|\\.)embeddings\\.task_type_embeddings\\.",),
-    }
 
 
 class FlaxErnieForPreTrainingModule(nn.Module):
@@ -1004,33 +934,25 @@ class FlaxErnieForSequenceClassificationModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.ernie = FlaxErnieModule(self.config, dtype=self.dtype, add_pooling_layer=True)
+        config = self.config
+        self.ernie = FlaxErnieModule(config, dtype=self.dtype)
         self.dropout = nn.Dropout(
-            rate=(
-                self.config.classifier_dropout
-                if self.config.classifier_dropout is not None
-                else self.config.hidden_dropout_prob
-            )
+            rate=(config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
         )
         self.classifier = partitioned_dense(
-            self.config.num_labels,
-            ("embed", "kv"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
+            config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
         self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        task_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        labels: Optional[jnp.ndarray] = None,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1043,20 +965,21 @@ class FlaxErnieForSequenceClassificationModule(nn.Module):
             task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        pooled_output = self.dropout(outputs.pooler_output, deterministic=deterministic)
-        logits = self.classifier(pooled_output)  # (batch, num_labels)
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled, deterministic=deterministic)
+        logits = self.classifier(pooled)  # (batch, num_labels)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
         output = FlaxSequenceClassifierOutput(
-            loss=loss,
-            logits=logits,
+            **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -1070,30 +993,26 @@ class FlaxErnieForMultipleChoiceModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.ernie = FlaxErnieModule(self.config, dtype=self.dtype, add_pooling_layer=True)
+        config = self.config
+        self.ernie = FlaxErnieModule(config, dtype=self.dtype)
         self.dropout = nn.Dropout(
-            rate=(
-                self.config.classifier_dropout
-                if self.config.classifier_dropout is not None
-                else self.config.hidden_dropout_prob
-            )
+            rate=(config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
         )
+        # One score per choice.
         self.classifier = partitioned_dense(
-            1, ("embed", "kv"), kernel_init=normal_init(self.config.initializer_range), dtype=self.dtype
+            1, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
         self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        task_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        labels: Optional[jnp.ndarray] = None,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1114,20 +1033,21 @@ class FlaxErnieForMultipleChoiceModule(nn.Module):
             task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        summary = self.dropout(outputs.pooler_output, deterministic=deterministic)  # (batch * num_choices, hidden)
-        logits = self.classifier(summary).reshape(-1, num_choices)  # (batch, num_choices)
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled, deterministic=deterministic)
+        logits = self.classifier(pooled).reshape(-1, num_choices)  # (batch, num_choices)
         loss = classification_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
         output = FlaxMultipleChoiceModelOutput(
-            loss=loss,
-            logits=logits,
+            **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -1141,33 +1061,25 @@ class FlaxErnieForTokenClassificationModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.ernie = FlaxErnieModule(self.config, dtype=self.dtype, add_pooling_layer=False)
+        config = self.config
+        self.ernie = FlaxErnieModule(config, dtype=self.dtype, add_pooling_layer=False)
         self.dropout = nn.Dropout(
-            rate=(
-                self.config.classifier_dropout
-                if self.config.classifier_dropout is not None
-                else self.config.hidden_dropout_prob
-            )
+            rate=(config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
         )
         self.classifier = partitioned_dense(
-            self.config.num_labels,
-            ("embed", "kv"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
+            config.num_labels, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
         self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        task_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        labels: Optional[jnp.ndarray] = None,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1180,20 +1092,18 @@ class FlaxErnieForTokenClassificationModule(nn.Module):
             task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        sequence_output = self.dropout(outputs.last_hidden_state, deterministic=deterministic)
-        logits = self.classifier(sequence_output)  # (batch, seq, num_labels)
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        logits = self.classifier(self.dropout(hidden_states, deterministic=deterministic))  # (batch, seq, num_labels)
         loss = classification_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
         output = FlaxTokenClassifierOutput(
-            loss=loss,
-            logits=logits,
+            **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -1207,27 +1117,24 @@ class FlaxErnieForQuestionAnsweringModule(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.ernie = FlaxErnieModule(self.config, dtype=self.dtype, add_pooling_layer=False)
+        config = self.config
+        self.ernie = FlaxErnieModule(config, dtype=self.dtype, add_pooling_layer=False)
+        # Two scores per token: span start and span end.
         self.qa_outputs = partitioned_dense(
-            self.config.num_labels,
-            ("embed", "kv"),
-            kernel_init=normal_init(self.config.initializer_range),
-            dtype=self.dtype,
+            2, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
         )
 
     def __call__(
         self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        token_type_ids: Optional[jnp.ndarray] = None,
-        task_type_ids: Optional[jnp.ndarray] = None,
-        position_ids: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        start_positions: Optional[jnp.ndarray] = None,
-        end_positions: Optional[jnp.ndarray] = None,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
@@ -1240,28 +1147,45 @@ class FlaxErnieForQuestionAnsweringModule(nn.Module):
             task_type_ids=task_type_ids,
             position_ids=position_ids,
             head_mask=head_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
             inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, num_labels), num_labels = 2 in use
-        start_logits = logits[..., 0]  # (batch, seq)
-        end_logits = logits[..., 1]
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        logits = self.qa_outputs(hidden_states)  # (batch, seq, 2)
+        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, seq) each
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        values = dict(loss=loss, start_logits=start_logits, end_logits=end_logits)
         output = FlaxQuestionAnsweringModelOutput(
-            loss=loss,
-            start_logits=start_logits,
-            end_logits=end_logits,
+            **values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+
+class FlaxErniePreTrainedModel(FlaxPreTrainedModel):
+    """Base class of the public ERNIE models: configuration class and checkpoint names."""
+
+    config_class = ErnieConfig
+    base_model_prefix = "ernie"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The pooler, in a model built without it (a head that does not use it, or add_pooling_layer=False), as
+        # transformers builds these models.
+        r"^(ernie\.)?pooler\.",
+        # The default positions (an `arange`): a buffer that checkpoints saved before transformers 4.31 hold.
+        r"(^|\.)embeddings\.position_ids$",
+    )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
+        "use_task_id": ("(^|\\.)embeddings\\.task_type_embeddings\\.",),
+    }
 
 
 class FlaxErnieModel(FlaxErniePreTrainedModel):
@@ -1426,6 +1350,662 @@ class FlaxErnieModel(FlaxErniePreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxErnieForSequenceClassification(FlaxErniePreTrainedModel):
+    """ERNIE Model transformer with a sequence classification/regression head on top (a linear layer on top of the
+    first token's hidden state) e.g. for GLUE tasks.
+
+    Load weights with `FlaxErnieForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+
+    Returns:
+        [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxErnieForSequenceClassificationModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+
+        Returns:
+            [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxErnieForMultipleChoice(FlaxErniePreTrainedModel):
+    """ERNIE Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden
+    state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Load weights with `FlaxErnieForMultipleChoice.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
+        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
+
+    Returns:
+        [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxErnieForMultipleChoiceModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+
+        Returns:
+            [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxErnieForTokenClassification(FlaxErniePreTrainedModel):
+    """ERNIE Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
+    for Named-Entity-Recognition (NER) tasks.
+
+    Load weights with `FlaxErnieForTokenClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+
+    Returns:
+        [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxErnieForTokenClassificationModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+
+        Returns:
+            [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
+class FlaxErnieForQuestionAnswering(FlaxErniePreTrainedModel):
+    """ERNIE Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
+    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
+
+    Load weights with `FlaxErnieForQuestionAnswering.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        encoder_hidden_states (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        encoder_attention_mask (`FloatTensor`, *optional*):
+            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+            raises a `ValueError`.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+
+    Returns:
+        [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxErnieForQuestionAnsweringModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            encoder_hidden_states (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            encoder_attention_mask (`FloatTensor`, *optional*):
+                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
+                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
+                raises a `ValueError`.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+
+        Returns:
+            [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        if encoder_hidden_states is not None or encoder_attention_mask is not None:
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                f"{type(self).__name__} has no cross-attention: "
+                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            start_positions=start_positions,
+            end_positions=end_positions,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
         )
         return self._run(inputs, params, dropout_rng, train)
 
@@ -2099,670 +2679,6 @@ class FlaxErnieForNextSentencePrediction(FlaxErniePreTrainedModel):
             head_mask=head_mask,
             inputs_embeds=inputs_embeds,
             labels=labels,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxErnieForSequenceClassification(FlaxErniePreTrainedModel):
-    """ERNIE Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    pooled output), e.g. for GLUE tasks.
-
-    Load weights with `FlaxErnieForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-            when given them.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-
-    Returns:
-        [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxErnieForSequenceClassificationModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-
-        Returns:
-            [`FlaxSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they keep the place transformers' class gives them among the positional arguments)"
-            )
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxErnieForMultipleChoice(FlaxErniePreTrainedModel):
-    """ERNIE Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a
-    softmax), e.g. for RocStories/SWAG tasks.
-
-    Load weights with `FlaxErnieForMultipleChoice.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-            when given them.
-        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
-            where `num_choices` is the size of the second dimension of the input tensors.
-
-    Returns:
-        [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxErnieForMultipleChoiceModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
-                where `num_choices` is the size of the second dimension of the input tensors.
-
-        Returns:
-            [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they keep the place transformers' class gives them among the positional arguments)"
-            )
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxErnieForTokenClassification(FlaxErniePreTrainedModel):
-    """ERNIE Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g.
-    for Named-Entity-Recognition (NER) tasks.
-
-    Load weights with `FlaxErnieForTokenClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-            when given them.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-
-    Returns:
-        [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxErnieForTokenClassificationModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        inputs_embeds=None,
-        labels=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-
-        Returns:
-            [`FlaxTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they keep the place transformers' class gives them among the positional arguments)"
-            )
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            labels=labels,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
-        )
-        return self._run(inputs, params, dropout_rng, train)
-
-
-class FlaxErnieForQuestionAnswering(FlaxErniePreTrainedModel):
-    """ERNIE Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear
-    layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
-
-    Load weights with `FlaxErnieForQuestionAnswering.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
-    `model.params`, a pytree to train with optax. Calling the model takes:
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-            when given them.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        encoder_hidden_states (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        encoder_attention_mask (`FloatTensor`, *optional*):
-            Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-            positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-            raises a `ValueError`.
-        params (`dict`, *optional*):
-            Parameters to use instead of the model's own `params`.
-        dropout_rng (`jax.random.PRNGKey`, *optional*):
-            PRNG key for dropout; required when `train=True`.
-        train (`bool`, *optional*):
-            Whether to run in training mode (dropout active).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for position (index) of the start of the labelled span for computing the token classification loss.
-            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-            are not taken into account for computing the loss.
-        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for position (index) of the end of the labelled span for computing the token classification loss.
-            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-            are not taken into account for computing the loss.
-
-    Returns:
-        [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-        `tuple` of the same fields in the same order, without the fields that are `None`.
-    """
-
-    module_class = FlaxErnieForQuestionAnsweringModule
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        params=None,
-        dropout_rng=None,
-        train=False,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        inputs_embeds=None,
-        start_positions=None,
-        end_positions=None,
-    ):
-        """Run the model and its head.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            encoder_hidden_states (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            encoder_attention_mask (`FloatTensor`, *optional*):
-                Not used: this model has no cross-attention. Taken only so that the arguments keep transformers' Flax
-                positional order (`params` and the ones after it where transformers' models take them); any value but `None`
-                raises a `ValueError`.
-            params (`dict`, *optional*):
-                Parameters to use instead of the model's own `params`.
-            dropout_rng (`jax.random.PRNGKey`, *optional*):
-                PRNG key for dropout; required when `train=True`.
-            train (`bool`, *optional*):
-                Whether to run in training mode (dropout active).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the start of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the end of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-
-        Returns:
-            [`FlaxQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if encoder_hidden_states is not None or encoder_attention_mask is not None:
-            # Taken only to keep transformers' positional order: this model supports no value there.
-            raise ValueError(
-                f"{type(self).__name__} has no cross-attention: "
-                "`encoder_hidden_states` and `encoder_attention_mask` must be None "
-                "(they keep the place transformers' class gives them among the positional arguments)"
-            )
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            start_positions=start_positions,
-            end_positions=end_positions,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,

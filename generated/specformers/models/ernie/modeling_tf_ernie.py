@@ -16,25 +16,26 @@ import tensorflow as tf
 from ...activations_tf import get_tf_activation
 from ...modeling_tf_outputs import (
     TFBaseModelOutputWithPoolingAndCrossAttentions,
+    TFCausalLMOutputWithCrossAttentions,
     TFErnieForPreTrainingOutput,
     TFMaskedLMOutput,
-    TFCausalLMOutputWithCrossAttentions,
-    TFNextSentencePredictorOutput,
-    TFSequenceClassifierOutput,
     TFMultipleChoiceModelOutput,
-    TFTokenClassifierOutput,
+    TFNextSentencePredictorOutput,
     TFQuestionAnsweringModelOutput,
+    TFSequenceClassifierOutput,
+    TFTokenClassifierOutput,
 )
 from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
-    causal_lm_loss,
     check_further_ids,
     check_inputs,
+    causal_lm_loss,
     cross_entropy,
     extended_attention_mask,
     get_initializer,
     head_mask_per_layer,
+    mask_value,
     masked_lm_loss,
     question_answering_loss,
     reduced_loss,
@@ -46,23 +47,245 @@ from ...utils import logger
 from .configuration_ernie import ErnieConfig
 
 
-class TFErnieEmbeddings(TFCompositeLayer):
-    """Word, token type, absolute position and task type (when `config.use_task_id`) embeddings of width `config.hidden_size`, summed, then LayerNorm and dropout."""
+class TFErnieBlockAttentionOutput(TFCompositeLayer):
+    """The `attention.output` layers of a block; the block computes with them."""
 
-    def __init__(self, config, **kwargs):
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
+        # attention.norm: LayerNorm
+        self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
+        # attention.output: Linear, kernel [in, out]
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+        )
+
+
+class TFErnieBlockAttentionSelf(TFCompositeLayer):
+    """The `attention.self` layers of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
+        # attention.query: Linear, kernel [in, out]
+        self.query = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="query"
+        )
+        # attention.key: Linear, kernel [in, out]
+        self.key = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="key"
+        )
+        # attention.value: Linear, kernel [in, out]
+        self.value = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="value"
+        )
+
+
+class TFErnieBlockAttention(TFCompositeLayer):
+    """The `attention` layers of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.output_ = TFErnieBlockAttentionOutput(config, name="output")
+        self.self = TFErnieBlockAttentionSelf(config, name="self")
+
+
+class TFErnieBlockOutput(TFCompositeLayer):
+    """The `output` layers of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
+        # ffn.norm: LayerNorm
+        self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
+        # ffn.output: Linear, kernel [in, out]
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+        )
+
+
+class TFErnieBlockIntermediate(TFCompositeLayer):
+    """The `intermediate` layers of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
+        # ffn.input: Linear, kernel [in, out]
+        self.dense = keras.layers.Dense(
+            config.intermediate_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+        )
+
+
+class TFErnieBlockCrossattentionOutput(TFCompositeLayer):
+    """The `crossattention.output` layers of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
+        if config.add_cross_attention:
+            # cross_attention.norm: LayerNorm
+            self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
+            # cross_attention.output: Linear, kernel [in, out]
+            self.dense = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+            )
+
+
+class TFErnieBlockCrossattentionSelf(TFCompositeLayer):
+    """The `crossattention.self` layers of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
+        if config.add_cross_attention:
+            # cross_attention.query: Linear, kernel [in, out]
+            self.query = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="query"
+            )
+            # cross_attention.key: Linear, kernel [in, out]
+            self.key = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="key"
+            )
+            # cross_attention.value: Linear, kernel [in, out]
+            self.value = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="value"
+            )
+
+
+class TFErnieBlockCrossattention(TFCompositeLayer):
+    """The `crossattention` layers of a block; the block computes with them."""
+
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.output_ = TFErnieBlockCrossattentionOutput(config, name="output")
+        self.self = TFErnieBlockCrossattentionSelf(config, name="self")
+
+
+class TFErnieBlock(TFCompositeLayer):
+    """One post-norm block: `x = norm(x + attention(x))`, `x = norm(x + cross_attention(x, encoder))`, then
+    `x = norm(x + feed_forward(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding; in a decoder
+    (`config.is_decoder`) it is causal, each position seeing itself and the positions before it (and the cached ones).
+    The cross-attention (built with `config.add_cross_attention`), run only when encoder states are given, sees every
+    encoder position that is not padding.
+    """
+
+    def __init__(self, config: ErnieConfig, layer_idx: int, **kwargs):
         super().__init__(**kwargs)
         self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.attention = TFErnieBlockAttention(config, name="attention")
+        self.output_ = TFErnieBlockOutput(config, name="output")
+        self.intermediate = TFErnieBlockIntermediate(config, name="intermediate")
+        self.crossattention = TFErnieBlockCrossattention(config, name="crossattention")
+        self.activation = get_tf_activation(config.hidden_act)
+        self.attention_dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+        self.residual_dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+
+    def _split_heads(self, x):
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        batch_size, seq_length = shape_list(x)[:2]
+        return tf.transpose(tf.reshape(x, (batch_size, seq_length, self.num_heads, self.head_dim)), (0, 2, 1, 3))
+
+    def _attend(self, query, key, value, attention_mask, head_mask, training):
+        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores, or
+        None) is added to the scores, the probabilities go through dropout and `head_mask`. Returns the context (batch,
+        seq, heads * head_dim) and the probabilities (batch, heads, seq, key_len)."""
+        scores = tf.matmul(query, key, transpose_b=True)
+        scores = scores / math.sqrt(self.head_dim)
+        if attention_mask is not None:
+            scores = scores + tf.cast(attention_mask, scores.dtype)
+        probs = tf.cast(tf.nn.softmax(scores, axis=-1), value.dtype)
+        probs = self.attention_dropout(probs, training=training)
+        if head_mask is not None:
+            probs = probs * head_mask
+        context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
+        batch_size, _, seq_length, _ = shape_list(query)
+        return tf.reshape(context, (batch_size, seq_length, -1)), probs
+
+    def project_cross_key_value(self, encoder_hidden_states) -> tuple:
+        """The cross-attention's keys and values of `encoder_hidden_states`, (batch, heads, encoder_len, head_dim)
+        each: the same at every decoding step, so `generate` computes them once."""
+        key = self._split_heads(self.crossattention.self.key(encoder_hidden_states))
+        value = self._split_heads(self.crossattention.self.value(encoder_hidden_states))
+        return key, value
+
+    def _self_key_value(self, hidden_states, layer_past) -> tuple:
+        """The self-attention's keys and values (batch, heads, key_len, head_dim) of `hidden_states` after the cached
+        ones, appended to `layer_past`."""
+        key = self._split_heads(self.attention.self.key(hidden_states))
+        value = self._split_heads(self.attention.self.value(hidden_states))
+        if layer_past is not None:
+            key = tf.concat([layer_past[0], key], axis=-2)
+            value = tf.concat([layer_past[1], value], axis=-2)
+        return key, value
+
+    def _cross_key_value(self, encoder_hidden_states, layer_past) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from
+        step to step), else those of `encoder_hidden_states`."""
+        if layer_past is not None and len(layer_past) == 4:
+            return layer_past[2], layer_past[3]
+        return self.project_cross_key_value(encoder_hidden_states)
+
+    def call(
+        self,
+        hidden_states,
+        attention_mask,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        head_mask=None,
+        cross_attn_layer_head_mask=None,
+        layer_past=None,
+        use_cache=False,
+        output_attentions=False,
+        training=False,
+    ):
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding), `encoder_attention_mask` (batch, 1, 1, encoder_len) that of the encoder's padding (or None).
+        `layer_past` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)`
+        once computed; the new keys and values are appended to the cached ones. Returns the new hidden states, the
+        layer's cache (or None without `use_cache`) and the self- and cross-attention probabilities (or None)."""
+        residual = hidden_states
+        query = self._split_heads(self.attention.self.query(hidden_states))
+        key, value = self._self_key_value(hidden_states, layer_past)
+        present = (key, value)
+        context, probs = self._attend(query, key, value, attention_mask, head_mask, training)
+        attention_output = self.attention.output_.dense(context)
+        attention_output = self.residual_dropout(attention_output, training=training)
+        hidden_states = self.attention.output_.LayerNorm(residual + attention_output)
+
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            residual = hidden_states
+            query = self._split_heads(self.crossattention.self.query(hidden_states))
+            key, value = self._cross_key_value(encoder_hidden_states, layer_past)
+            present = present + (key, value)
+            context, cross_probs = self._attend(
+                query, key, value, encoder_attention_mask, cross_attn_layer_head_mask, training
+            )
+            attention_output = self.crossattention.output_.dense(context)
+            attention_output = self.residual_dropout(attention_output, training=training)
+            hidden_states = self.crossattention.output_.LayerNorm(residual + attention_output)
+
+        residual = hidden_states
+        hidden_states = self.output_.dense(self.activation(self.intermediate.dense(hidden_states)))
+        hidden_states = self.output_.LayerNorm(residual + self.residual_dropout(hidden_states, training=training))
+        return (
+            hidden_states,
+            present if use_cache else None,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
+
+
+class TFErnieEmbeddings(TFCompositeLayer):
+    """The `embeddings` layers of the main layer; the main layer computes with them."""
+
+    def __init__(self, config: ErnieConfig, **kwargs):
+        super().__init__(**kwargs)
         self.word_embeddings = keras.layers.Embedding(
             config.vocab_size,
             config.hidden_size,
             embeddings_initializer=get_initializer(config.initializer_range),
             name="word_embeddings",
-        )
-        self.token_type_embeddings = keras.layers.Embedding(
-            config.type_vocab_size,
-            config.hidden_size,
-            embeddings_initializer=get_initializer(config.initializer_range),
-            name="token_type_embeddings",
         )
         self.position_embeddings = keras.layers.Embedding(
             config.max_position_embeddings,
@@ -70,7 +293,12 @@ class TFErnieEmbeddings(TFCompositeLayer):
             embeddings_initializer=get_initializer(config.initializer_range),
             name="position_embeddings",
         )
-        # Only when `config.use_task_id`: without it there is no table (and no checkpoint entry).
+        self.token_type_embeddings = keras.layers.Embedding(
+            config.type_vocab_size,
+            config.hidden_size,
+            embeddings_initializer=get_initializer(config.initializer_range),
+            name="token_type_embeddings",
+        )
         if config.use_task_id:
             self.task_type_embeddings = keras.layers.Embedding(
                 config.task_type_vocab_size,
@@ -79,402 +307,14 @@ class TFErnieEmbeddings(TFCompositeLayer):
                 name="task_type_embeddings",
             )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
-
-    def call(
-        self,
-        input_ids=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        inputs_embeds=None,
-        past_length=0,
-        training=False,
-    ):
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)  # (batch, seq, E)
-        input_shape = shape_list(inputs_embeds)[:2]
-        embeddings = inputs_embeds
-        if token_type_ids is None:
-            token_type_ids = tf.zeros(input_shape, dtype=tf.int32)
-        embeddings = embeddings + self.token_type_embeddings(token_type_ids)
-        if position_ids is None:
-            # Absolute positions continue after the cached prefix.
-            position_ids = tf.range(past_length, past_length + input_shape[1])[None, :]  # (1, seq)
-        embeddings = embeddings + self.position_embeddings(position_ids)
-        if self.config.use_task_id:
-            if task_type_ids is None:
-                task_type_ids = tf.zeros(input_shape, dtype=tf.int32)
-            embeddings = embeddings + self.task_type_embeddings(task_type_ids)
-        elif task_type_ids is not None:
-            raise ValueError(
-                "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
-                "leave task_type_ids None or set config.use_task_id=True"
-            )
-        embeddings = self.LayerNorm(embeddings)
-        return self.dropout(embeddings, training=training)
-
-
-class TFErnieSelfAttention(TFCompositeLayer):
-    """Multi-head scaled dot-product self-attention; returns the merged heads before the output projection."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"The hidden size ({config.hidden_size}) is not a multiple of the number of attention heads "
-                f"({config.num_attention_heads})"
-            )
-        self.num_attention_heads = config.num_attention_heads
-        self.attention_head_size = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_attention_heads * self.attention_head_size
-        self.query = keras.layers.Dense(
-            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="query"
-        )
-        self.key = keras.layers.Dense(
-            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="key"
-        )
-        self.value = keras.layers.Dense(
-            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="value"
-        )
-
-        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
-
-    def split_heads(self, x, batch_size):
-        # (batch, seq, all_head_size) -> (batch, heads, seq, head_dim)
-        x = tf.reshape(x, (batch_size, -1, self.num_attention_heads, self.attention_head_size))
-        return tf.transpose(x, [0, 2, 1, 3])
-
-    def call(
-        self,
-        hidden_states,
-        attention_mask=None,
-        head_mask=None,
-        past_key_value=None,
-        use_cache=False,
-        output_attentions=False,
-        training=False,
-    ):
-        """Returns `(context (batch, seq, hidden), attention probabilities or None, (key, value) cache or None)`."""
-        batch_size = shape_list(hidden_states)[0]
-        query = self.split_heads(self.query(hidden_states), batch_size)  # (batch, heads, seq, head_dim)
-        key = self.split_heads(self.key(hidden_states), batch_size)
-        value = self.split_heads(self.value(hidden_states), batch_size)
-        if past_key_value is not None:
-            key = tf.concat([past_key_value[0], key], axis=2)  # (batch, heads, past + seq, head_dim)
-            value = tf.concat([past_key_value[1], value], axis=2)
-        present = (key, value) if use_cache else None
-
-        # (batch, heads, seq, keys): scaled dot products plus the additive mask (0 to attend, mask_value(dtype) to ignore).
-        scores = tf.matmul(query, key, transpose_b=True) / math.sqrt(self.attention_head_size)
-        if attention_mask is not None:
-            scores = scores + attention_mask
-        probs = tf.nn.softmax(scores, axis=-1)
-        # Dropping attention probabilities drops whole tokens to attend to (as in the original Transformer).
-        probs = self.dropout(probs, training=training)
-        if head_mask is not None:
-            probs = probs * head_mask  # (1, heads, 1, 1): 0 silences a head
-        context = tf.matmul(probs, value)  # (batch, heads, seq, head_dim)
-        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), (batch_size, -1, self.all_head_size))
-        return context, (probs if output_attentions else None), present
-
-
-class TFErnieSelfOutput(TFCompositeLayer):
-    """Output projection of the attention block, dropout, then the post-LayerNorm residual."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(
-            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
-        )
-        self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
-
-    def call(self, hidden_states, input_tensor, training=False):
-        hidden_states = self.dropout(self.dense(hidden_states), training=training)
-        return self.LayerNorm(hidden_states + input_tensor)
-
-
-class TFErnieAttention(TFCompositeLayer):
-    """Self-attention (`self`) followed by its output block (`output`)."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.self = TFErnieSelfAttention(config, name="self")
-        self.output_ = TFErnieSelfOutput(config, name="output")  # PyTorch name `output`
-
-    def call(
-        self,
-        hidden_states,
-        attention_mask=None,
-        head_mask=None,
-        past_key_value=None,
-        use_cache=False,
-        output_attentions=False,
-        training=False,
-    ):
-        context, probs, present = self.self(
-            hidden_states,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            training=training,
-        )
-        attention_output = self.output_(context, hidden_states, training=training)
-        return attention_output, probs, present
-
-
-class TFErnieCrossAttentionCore(TFCompositeLayer):
-    """Multi-head scaled dot-product attention of a decoder's tokens (`query`) to an encoder's states (`key`, `value`); the encoder's keys and values are computed once, then read from the cache."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"The hidden size ({config.hidden_size}) is not a multiple of the number of attention heads "
-                f"({config.num_attention_heads})"
-            )
-        self.num_attention_heads = config.num_attention_heads
-        self.attention_head_size = config.hidden_size // config.num_attention_heads
-        self.all_head_size = self.num_attention_heads * self.attention_head_size
-        self.query = keras.layers.Dense(
-            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="query"
-        )
-        self.key = keras.layers.Dense(
-            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="key"
-        )
-        self.value = keras.layers.Dense(
-            self.all_head_size, kernel_initializer=get_initializer(config.initializer_range), name="value"
-        )
-
-        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
-
-    def split_heads(self, x, batch_size):
-        # (batch, seq, all_head_size) -> (batch, heads, seq, head_dim)
-        x = tf.reshape(x, (batch_size, -1, self.num_attention_heads, self.attention_head_size))
-        return tf.transpose(x, [0, 2, 1, 3])
-
-    def call(
-        self,
-        hidden_states,
-        encoder_hidden_states,
-        attention_mask=None,
-        head_mask=None,
-        past_key_value=None,
-        use_cache=False,
-        output_attentions=False,
-        training=False,
-    ):
-        """Returns `(context (batch, seq, hidden), attention probabilities or None, (key, value) cache or None)`."""
-        batch_size = shape_list(hidden_states)[0]
-        query = self.split_heads(self.query(hidden_states), batch_size)  # (batch, heads, seq, head_dim)
-        if past_key_value is not None:
-            key, value = past_key_value  # the encoder's keys and values are the same at every decoding step
-        else:
-            key = self.split_heads(
-                self.key(encoder_hidden_states), batch_size
-            )  # (batch, heads, encoder_seq, head_dim)
-            value = self.split_heads(self.value(encoder_hidden_states), batch_size)
-        present = (key, value) if use_cache else None
-
-        # (batch, heads, seq, keys): scaled dot products plus the additive mask (0 to attend, mask_value(dtype) to ignore).
-        scores = tf.matmul(query, key, transpose_b=True) / math.sqrt(self.attention_head_size)
-        if attention_mask is not None:
-            scores = scores + attention_mask
-        probs = tf.nn.softmax(scores, axis=-1)
-        # Dropping attention probabilities drops whole tokens to attend to (as in the original Transformer).
-        probs = self.dropout(probs, training=training)
-        if head_mask is not None:
-            probs = probs * head_mask  # (1, heads, 1, 1): 0 silences a head
-        context = tf.matmul(probs, value)  # (batch, heads, seq, head_dim)
-        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), (batch_size, -1, self.all_head_size))
-        return context, (probs if output_attentions else None), present
-
-
-class TFErnieCrossAttention(TFCompositeLayer):
-    """Cross-attention to an encoder's states (`self`) followed by its output block (`output`)."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.self = TFErnieCrossAttentionCore(config, name="self")
-        self.output_ = TFErnieSelfOutput(config, name="output")  # PyTorch name `output`
-
-    def call(
-        self,
-        hidden_states,
-        encoder_hidden_states,
-        attention_mask=None,
-        head_mask=None,
-        past_key_value=None,
-        use_cache=False,
-        output_attentions=False,
-        training=False,
-    ):
-        context, probs, present = self.self(
-            hidden_states,
-            encoder_hidden_states,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            training=training,
-        )
-        attention_output = self.output_(context, hidden_states, training=training)
-        return attention_output, probs, present
-
-
-class TFErnieIntermediate(TFCompositeLayer):
-    """First feed-forward projection (hidden -> intermediate) and the activation."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(
-            config.intermediate_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
-        )
-        self.intermediate_act_fn = get_tf_activation(config.hidden_act)
-
-    def call(self, hidden_states):
-        return self.intermediate_act_fn(self.dense(hidden_states))  # (batch, seq, intermediate)
-
-
-class TFErnieOutput(TFCompositeLayer):
-    """Second feed-forward projection (intermediate -> hidden), dropout, then the post-LayerNorm residual."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(
-            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range), name="dense"
-        )
-        self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
-
-    def call(self, hidden_states, input_tensor, training=False):
-        hidden_states = self.dropout(self.dense(hidden_states), training=training)
-        return self.LayerNorm(hidden_states + input_tensor)
-
-
-class TFErnieLayer(TFCompositeLayer):
-    """One transformer layer: self-attention block, cross-attention block (a decoder built with
-    `add_cross_attention`), then feed-forward block, each with a post-LayerNorm residual."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.attention = TFErnieAttention(config, name="attention")
-        if config.add_cross_attention and not config.is_decoder:
-            raise ValueError(
-                "add_cross_attention=True needs is_decoder=True: only a decoder attends to an encoder's states"
-            )
-        self.crossattention = (
-            TFErnieCrossAttention(config, name="crossattention") if config.add_cross_attention else None
-        )
-        self.intermediate = TFErnieIntermediate(config, name="intermediate")
-        self.output_ = TFErnieOutput(config, name="output")  # PyTorch name `output`
-
-    def call(
-        self,
-        hidden_states,
-        attention_mask=None,
-        head_mask=None,
-        past_key_value=None,
-        use_cache=False,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        output_attentions=False,
-        training=False,
-    ):
-        """Returns `(hidden_states, attention probabilities or None, cross-attention probabilities or None, (key, value[, cross key, cross value]) cache or None)`."""
-        # The cache entry holds the self-attention's (key, value), then, once the cross-attention ran, its (key, value).
-        cross_past_key_value = (tuple(past_key_value[2:]) or None) if past_key_value is not None else None
-        past_key_value = tuple(past_key_value[:2]) if past_key_value is not None else None
-        attention_output, probs, present = self.attention(
-            hidden_states,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            past_key_value=past_key_value,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            training=training,
-        )
-        cross_probs = None
-        if encoder_hidden_states is not None:
-            attention_output, cross_probs, cross_present = self.crossattention(
-                attention_output,
-                encoder_hidden_states,
-                attention_mask=encoder_attention_mask,
-                head_mask=head_mask,
-                past_key_value=cross_past_key_value,
-                use_cache=use_cache,
-                output_attentions=output_attentions,
-                training=training,
-            )
-            if use_cache:
-                present = present + cross_present
-        intermediate_output = self.intermediate(attention_output)
-        layer_output = self.output_(intermediate_output, attention_output, training=training)
-
-        return layer_output, probs, cross_probs, present
 
 
 class TFErnieEncoder(TFCompositeLayer):
-    """`config.num_hidden_layers` layers applied in turn."""
+    """The `encoder` layers of the main layer; the main layer computes with them."""
 
-    def __init__(self, config, **kwargs):
+    def __init__(self, config: ErnieConfig, **kwargs):
         super().__init__(**kwargs)
-        self.config = config
-
-        self.layer = [TFErnieLayer(config, name=f"layer_._{i}") for i in range(config.num_hidden_layers)]
-
-    def call(
-        self,
-        hidden_states,
-        attention_mask=None,
-        head_mask=None,
-        encoder_hidden_states=None,
-        encoder_attention_mask=None,
-        past_key_values=None,
-        use_cache=False,
-        output_attentions=False,
-        output_hidden_states=False,
-        training=False,
-    ):
-        """Returns `(last hidden state, all hidden states or None, all attentions or None, all cross-attentions or None, cache or None)`.
-
-        `all hidden states` has L + 1 entries (the embeddings, then each layer); the cache is one `(key, value)`
-        pair per layer, each (batch, heads, past + seq, head_dim), followed by the cross-attention's `(key, value)`,
-        each (batch, heads, encoder_seq, head_dim), when `encoder_hidden_states` are given; all cross-attentions (one per layer) only
-        with `encoder_hidden_states`.
-        """
-        past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
-
-        head_mask = [None] * self.config.num_hidden_layers if head_mask is None else head_mask
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
-        next_cache = () if use_cache else None
-        for i, layer in enumerate(self.layer):
-            hidden_states, probs, cross_probs, present = layer(
-                hidden_states,
-                attention_mask=attention_mask,
-                head_mask=head_mask[i],
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
-                use_cache=use_cache,
-                encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_attention_mask,
-                output_attentions=output_attentions,
-                training=training,
-            )
-            if output_attentions:
-                all_attentions = all_attentions + (probs,)
-            if all_cross_attentions is not None:
-                all_cross_attentions = all_cross_attentions + (cross_probs,)
-            if use_cache:
-                next_cache = next_cache + (present,)
-            if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-        return hidden_states, all_hidden_states, all_attentions, all_cross_attentions, next_cache
+        self.layer = [TFErnieBlock(config, i, name=f"layer_._{i}") for i in range(config.num_hidden_layers)]
 
 
 class TFErniePooler(TFCompositeLayer):
@@ -491,15 +331,14 @@ class TFErniePooler(TFCompositeLayer):
 
 
 class TFErnieMainLayer(TFCompositeLayer):
-    """The bare ERNIE network: embeddings, encoder and (optional) pooler.
+    """The stack: `embeddings.word_embeddings` and `embeddings.position_embeddings` (token and position embeddings),
+    their norm `embeddings.LayerNorm`, the blocks `encoder.layer.N` and (optional) the pooler `pooler`."""
 
-    Every public class holds it under `ernie`; it always returns a `TFBaseModelOutputWithPoolingAndCrossAttentions`.
-    """
-
-    def __init__(self, config, add_pooling_layer=True, **kwargs):
+    def __init__(self, config: ErnieConfig, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.embeddings = TFErnieEmbeddings(config, name="embeddings")
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
         self.encoder = TFErnieEncoder(config, name="encoder")
         self.pooler = TFErniePooler(config, name="pooler") if add_pooling_layer else None
 
@@ -518,9 +357,11 @@ class TFErnieMainLayer(TFCompositeLayer):
         use_cache=None,
         output_attentions=None,
         output_hidden_states=None,
-        return_dict=None,
         training=False,
     ):
+        """The hidden states of the last block, a decoder's (`config.is_decoder`) key/value
+        cache (as `use_cache`, or else `config.use_cache`, says) and, on request, every
+        block's input and attention probabilities (and, given encoder states, the cross-attention probabilities)."""
         config = self.config
         output_attentions = output_attentions if output_attentions is not None else config.output_attentions
         output_hidden_states = (
@@ -528,8 +369,11 @@ class TFErnieMainLayer(TFCompositeLayer):
         )
         # The cache only exists for a decoder (causal self-attention); without `use_cache`, `config.use_cache` says.
         use_cache = (use_cache if use_cache is not None else config.use_cache) if config.is_decoder else False
-        past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0  # cached positions
-        # Exactly one of input_ids / inputs_embeds, masks and ids of the input's shape, ids in range, length in bounds.
+        if past_key_values is not None and len(past_key_values) != config.num_hidden_layers:
+            raise ValueError(
+                f"past_key_values holds {len(past_key_values)} entries, expected one per layer ({config.num_hidden_layers})"
+            )
+        past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
         batch_size, seq_length, input_ids, token_type_ids, position_ids = check_inputs(
             input_ids,
             inputs_embeds,
@@ -560,46 +404,83 @@ class TFErnieMainLayer(TFCompositeLayer):
                 limit=config.task_type_vocab_size,
                 limit_field="config.task_type_vocab_size",
             )
-
-        dtype = tf.dtypes.as_dtype(self.compute_dtype)
-        # (batch, 1, seq, past + seq): 0 where attended, mask_value(dtype) where masked (plus the causal triangle for a decoder).
-        attention_mask = extended_attention_mask(
-            attention_mask, batch_size, seq_length, past_length, is_decoder=config.is_decoder, dtype=dtype
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids)
+        if position_ids is None:
+            # Positions count from 0 in every row, padding or not (continuing after the cached ones).
+            position_ids = (tf.range(seq_length) + past_length)[None, :]
+        hidden_states = inputs_embeds + tf.cast(self.embeddings.position_embeddings(position_ids), inputs_embeds.dtype)
+        if token_type_ids is None:
+            # Every token is of type 0 unless told otherwise.
+            token_type_ids = tf.zeros((batch_size, seq_length), tf.int32)
+        hidden_states = hidden_states + tf.cast(
+            self.embeddings.token_type_embeddings(token_type_ids), hidden_states.dtype
         )
-        if encoder_hidden_states is not None:
-            encoder_length = shape_list(encoder_hidden_states)[1]
-            # (batch, 1, 1, encoder_seq): the cross-attention does not see the encoder's padding.
-            encoder_attention_mask = extended_attention_mask(
-                encoder_attention_mask, batch_size, encoder_length, dtype=dtype
+        if config.use_task_id:
+            if task_type_ids is None:
+                task_type_ids = tf.zeros((batch_size, seq_length), tf.int32)
+            hidden_states = hidden_states + tf.cast(
+                self.embeddings.task_type_embeddings(task_type_ids), hidden_states.dtype
             )
-        head_mask = head_mask_per_layer(head_mask, config.num_hidden_layers, dtype)
+        elif task_type_ids is not None:
+            raise ValueError(
+                "task_type_ids given, but this model has no table for them (config.use_task_id is False): "
+                "leave task_type_ids None or set config.use_task_id=True"
+            )
+        hidden_states = self.embeddings.LayerNorm(hidden_states)
+        hidden_states = self.dropout(hidden_states, training=training)
 
-        embedding_output = self.embeddings(
-            input_ids=input_ids,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            past_length=past_length,
-            training=training,
-        )  # (batch, seq, E)
-        sequence_output, all_hidden_states, all_attentions, all_cross_attentions, next_cache = self.encoder(
-            embedding_output,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            past_key_values=past_key_values,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            training=training,
+        # (batch, 1, 1 or seq, past + seq): 0 where attended, mask_value where masked (and, in a decoder,
+        # `config.is_decoder`, where a key is after the query; queries sit after the cached keys).
+        extended_mask = extended_attention_mask(
+            attention_mask,
+            batch_size,
+            seq_length,
+            past_length,
+            is_decoder=config.is_decoder,
+            dtype=hidden_states.dtype,
         )
-        pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
+        encoder_extended_mask = None
+        if encoder_hidden_states is not None:
+            # (batch, 1, 1, encoder_len): the cross-attention does not see the encoder's padding.
+            encoder_length = shape_list(encoder_hidden_states)[1]
+            encoder_extended_mask = extended_attention_mask(
+                encoder_attention_mask, batch_size, encoder_length, dtype=hidden_states.dtype
+            )
+        head_masks = head_mask_per_layer(head_mask, config.num_hidden_layers, hidden_states.dtype)
+
+        presents = () if use_cache else None
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
+        for i, block in enumerate(self.encoder.layer):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            hidden_states, present, probs, cross_probs = block(
+                hidden_states,
+                extended_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_extended_mask,
+                cross_attn_layer_head_mask=head_masks[i],
+                layer_past=past_key_values[i] if past_key_values is not None else None,
+                head_mask=head_masks[i],
+                use_cache=use_cache,
+                output_attentions=output_attentions,
+                training=training,
+            )
+            if use_cache:
+                presents += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
+            if output_attentions:
+                all_attentions += (probs,)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        pooled_output = self.pooler(hidden_states) if self.pooler is not None else None
         return TFBaseModelOutputWithPoolingAndCrossAttentions(
-            last_hidden_state=sequence_output,
+            last_hidden_state=hidden_states,
             pooler_output=pooled_output,
-            past_key_values=next_cache,
+            past_key_values=presents,
             hidden_states=all_hidden_states,
             attentions=all_attentions,
             cross_attentions=all_cross_attentions,
@@ -607,7 +488,7 @@ class TFErnieMainLayer(TFCompositeLayer):
 
 
 class TFErniePreTrainedModel(TFPreTrainedModel):
-    """Base class of the ERNIE models: configuration class and checkpoint prefix."""
+    """Base class of the ERNIE models: configuration class and checkpoint names."""
 
     config_class = ErnieConfig
     base_model_prefix = "ernie"
@@ -629,8 +510,10 @@ class TFErniePreTrainedModel(TFPreTrainedModel):
     _serving_inputs_needing_config_flag = {"task_type_ids": "use_task_id"}
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
-        """The word-embedding layer (its `embeddings`: `(vocab_size, hidden_size)`; the tied LM heads project on it)."""
-        return self.ernie.embeddings.word_embeddings
+        """The word-embedding layer of the base model (`embeddings.word_embeddings`, its `embeddings`: `(vocab_size, hidden_size)`; the
+        tied LM heads project on it). `set_input_embeddings` and `resize_token_embeddings` (see `TFPreTrainedModel`)
+        replace or resize it, with every vocabulary-sized variable of the heads."""
+        return getattr(self, self.base_model_prefix).embeddings.word_embeddings
 
     def build(self, input_shape=None):
         """Create every variable (see `TFPreTrainedModel.build`); with `config.add_cross_attention`, also those of the
@@ -782,7 +665,7 @@ class TFErnieModel(TFErniePreTrainedModel):
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
-        self.ernie = TFErnieMainLayer(config, add_pooling_layer=True, name="ernie")
+        self.ernie = TFErnieMainLayer(config, name="ernie")
 
     @unpack_inputs
     def call(
@@ -858,6 +741,7 @@ class TFErnieModel(TFErniePreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.ernie(
             input_ids=input_ids,
+            past_key_values=past_key_values,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             task_type_ids=task_type_ids,
@@ -866,13 +750,602 @@ class TFErnieModel(TFErniePreTrainedModel):
             inputs_embeds=inputs_embeds,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
-            past_key_values=past_key_values,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
         )
         return outputs if return_dict else outputs.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
+class TFErnieForSequenceClassification(TFErniePreTrainedModel):
+    """ERNIE Model transformer with a sequence classification/regression head on top (a linear layer on top of the first token's hidden state) e.g. for GLUE tasks.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.ernie = TFErnieMainLayer(config, name="ernie")
+        self.dropout = keras.layers.Dropout(
+            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
+        )
+        self.classifier = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
+        )
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
+                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
+                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.ernie(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled, training=training)
+        logits = self.classifier(pooled)  # (batch, num_labels)
+        if labels is not None:
+            loss = sequence_classification_loss(labels, logits, self.config)
+        output = TFSequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
+class TFErnieForMultipleChoice(TFErniePreTrainedModel):
+    """ERNIE Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
+        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.ernie = TFErnieMainLayer(config, name="ernie")
+        self.dropout = keras.layers.Dropout(
+            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
+        )
+        # One score per choice.
+        self.classifier = keras.layers.Dense(
+            1, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
+        )
+
+    @property
+    def dummy_inputs(self) -> dict:
+        # (batch, num_choices, seq)
+        return {"input_ids": tf.constant([[[7, 6, 0], [1, 2, 0]]], dtype=tf.int32)}
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        # (batch, num_choices, ...) -> (batch * num_choices, ...): every choice is encoded as its own sequence.
+        num_choices = shape_list(input_ids)[1] if input_ids is not None else shape_list(inputs_embeds)[1]
+        flat = lambda t: None if t is None else tf.reshape(t, [-1] + shape_list(t)[2:])  # noqa: E731
+        input_ids = flat(input_ids)
+        attention_mask = flat(attention_mask)
+        token_type_ids = flat(token_type_ids)
+        task_type_ids = flat(task_type_ids)
+        position_ids = flat(position_ids)
+        inputs_embeds = flat(inputs_embeds)
+        outputs = self.ernie(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        # The pooler's summary of the first token stands for the sequence.
+        pooled = outputs.pooler_output
+        pooled = self.dropout(pooled, training=training)
+        logits = tf.reshape(self.classifier(pooled), (-1, num_choices))  # (batch, num_choices)
+        if labels is not None:
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,), as transformers' TensorFlow models
+        output = TFMultipleChoiceModelOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
+class TFErnieForTokenClassification(TFErniePreTrainedModel):
+    """ERNIE Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.ernie = TFErnieMainLayer(config, add_pooling_layer=False, name="ernie")
+        self.dropout = keras.layers.Dropout(
+            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
+        )
+        self.classifier = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
+        )
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.ernie(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        logits = self.classifier(self.dropout(hidden_states, training=training))  # (batch, seq, num_labels)
+        if labels is not None:
+            loss = reduced_loss(
+                cross_entropy(labels, logits)
+            )  # ignores -100; (1,), as transformers' TensorFlow models
+        output = TFTokenClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
+class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
+    """ERNIE Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+            when given them.
+        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+            config.max_position_embeddings - 1]`.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the start of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for position (index) of the end of the labelled span for computing the token classification loss.
+            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+            are not taken into account for computing the loss.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.ernie = TFErnieMainLayer(config, add_pooling_layer=False, name="ernie")
+        # Two scores per token: span start and span end.
+        self.qa_outputs = keras.layers.Dense(
+            2, kernel_initializer=get_initializer(config.initializer_range), name="qa_outputs"
+        )
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        task_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
+                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
+            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
+                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
+                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
+                when given them.
+            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
+                config.max_position_embeddings - 1]`.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the start of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for position (index) of the end of the labelled span for computing the token classification loss.
+                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
+                are not taken into account for computing the loss.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.ernie(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            task_type_ids=task_type_ids,
+            position_ids=position_ids,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        logits = self.qa_outputs(hidden_states)  # (batch, seq, 2)
+        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, seq) each
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_positions, end_positions, start_logits, end_logits)
+        output = TFQuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
 
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
@@ -1487,591 +1960,6 @@ class TFErnieForNextSentencePrediction(TFErniePreTrainedModel):
         output = TFNextSentencePredictorOutput(
             loss=loss,
             logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
-@keras.saving.register_keras_serializable(package="specformers")
-class TFErnieForSequenceClassification(TFErniePreTrainedModel):
-    """ERNIE Model transformer with a sequence classification/regression head on top (a linear layer on top of the pooled output), e.g. for GLUE tasks.
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-            when given them.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-            config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-            `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        training (`bool`, *optional*):
-            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-            between training and evaluation).
-    """
-
-    def __init__(self, config, *inputs, **kwargs):
-        super().__init__(config, *inputs, **kwargs)
-        self.ernie = TFErnieMainLayer(config, add_pooling_layer=True, name="ernie")
-        self.dropout = keras.layers.Dropout(
-            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
-        )
-        self.classifier = keras.layers.Dense(
-            config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
-        )
-
-    @unpack_inputs
-    def call(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        training=False,
-    ):
-        """The forward pass.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
-                config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
-                `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            training (`bool`, *optional*):
-                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-                between training and evaluation).
-
-        Returns:
-            [`TFSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.ernie(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            training=training,
-        )
-        loss = None
-        pooled_output = self.dropout(outputs.pooler_output, training=training)
-        logits = self.classifier(pooled_output)  # (batch, num_labels)
-        if labels is not None:
-            loss = sequence_classification_loss(labels, logits, self.config)
-
-        output = TFSequenceClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
-@keras.saving.register_keras_serializable(package="specformers")
-class TFErnieForMultipleChoice(TFErniePreTrainedModel):
-    """ERNIE Model with a multiple choice classification head on top (a linear layer on top of the pooled output and a softmax), e.g. for RocStories/SWAG tasks.
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-            when given them.
-        position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
-            where `num_choices` is the size of the second dimension of the input tensors.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        training (`bool`, *optional*):
-            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-            between training and evaluation).
-    """
-
-    def __init__(self, config, *inputs, **kwargs):
-        super().__init__(config, *inputs, **kwargs)
-        self.ernie = TFErnieMainLayer(config, add_pooling_layer=True, name="ernie")
-        self.dropout = keras.layers.Dropout(
-            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
-        )
-        self.classifier = keras.layers.Dense(
-            1, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
-        )
-
-    @property
-    def dummy_inputs(self) -> dict:
-        # (batch, num_choices, seq)
-        return {"input_ids": tf.constant([[[7, 6, 0], [1, 2, 0]]], dtype=tf.int32)}
-
-    @unpack_inputs
-    def call(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        training=False,
-    ):
-        """The forward pass.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
-                where `num_choices` is the size of the second dimension of the input tensors.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            training (`bool`, *optional*):
-                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-                between training and evaluation).
-
-        Returns:
-            [`TFMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        # (batch, num_choices, ...) -> (batch * num_choices, ...): every choice is encoded as its own sequence.
-        num_choices = shape_list(input_ids)[1] if input_ids is not None else shape_list(inputs_embeds)[1]
-        flat = lambda t: None if t is None else tf.reshape(t, [-1] + shape_list(t)[2:])  # noqa: E731
-        input_ids = flat(input_ids)
-        attention_mask = flat(attention_mask)
-        token_type_ids = flat(token_type_ids)
-        task_type_ids = flat(task_type_ids)
-        position_ids = flat(position_ids)
-        inputs_embeds = flat(inputs_embeds)
-        outputs = self.ernie(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            training=training,
-        )
-        loss = None
-        summary = self.dropout(outputs.pooler_output, training=training)  # (batch * num_choices, hidden)
-        logits = tf.reshape(self.classifier(summary), (-1, num_choices))  # (batch, num_choices)
-        if labels is not None:
-            loss = cross_entropy(labels, logits, per_example=True)  # (batch,)
-
-        output = TFMultipleChoiceModelOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
-@keras.saving.register_keras_serializable(package="specformers")
-class TFErnieForTokenClassification(TFErniePreTrainedModel):
-    """ERNIE Model with a token classification head on top (a linear layer on top of the hidden-states output), e.g. for Named-Entity-Recognition (NER) tasks.
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-            when given them.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        training (`bool`, *optional*):
-            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-            between training and evaluation).
-    """
-
-    def __init__(self, config, *inputs, **kwargs):
-        super().__init__(config, *inputs, **kwargs)
-        self.ernie = TFErnieMainLayer(config, add_pooling_layer=False, name="ernie")
-        self.dropout = keras.layers.Dropout(
-            (config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob)
-        )
-        self.classifier = keras.layers.Dense(
-            config.num_labels, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
-        )
-
-    @unpack_inputs
-    def call(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        labels=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        training=False,
-    ):
-        """The forward pass.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            training (`bool`, *optional*):
-                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-                between training and evaluation).
-
-        Returns:
-            [`TFTokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.ernie(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            training=training,
-        )
-        sequence_output = outputs.last_hidden_state  # (batch, seq, hidden)
-        loss = None
-        logits = self.classifier(self.dropout(sequence_output, training=training))  # (batch, seq, num_labels)
-        if labels is not None:
-            loss = reduced_loss(cross_entropy(labels, logits))
-
-        output = TFTokenClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
-
-
-# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
-@keras.saving.register_keras_serializable(package="specformers")
-class TFErnieForQuestionAnswering(TFErniePreTrainedModel):
-    """ERNIE Model with a span classification head on top for extractive question-answering tasks like SQuAD (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
-
-    Args:
-        input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of input sequence tokens in the vocabulary.
-        attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-            that are **not masked**, 0 for tokens that are **masked**.
-        token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-            0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-        task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-            semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-            for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-            when given them.
-        position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-            config.max_position_embeddings - 1]`.
-        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-            the head is **not masked**, 0 indicates the head is **masked**.
-        inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-            model's internal embedding lookup matrix.
-        start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for position (index) of the start of the labelled span for computing the token classification loss.
-            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-            are not taken into account for computing the loss.
-        end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-            Labels for position (index) of the end of the labelled span for computing the token classification loss.
-            Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-            are not taken into account for computing the loss.
-        output_attentions (`bool`, *optional*):
-            Whether or not to return the attentions tensors of all attention layers.
-        output_hidden_states (`bool`, *optional*):
-            Whether or not to return the hidden states of all layers.
-        return_dict (`bool`, *optional*):
-            Whether or not to return a ModelOutput instead of a plain tuple.
-        training (`bool`, *optional*):
-            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-            between training and evaluation).
-    """
-
-    def __init__(self, config, *inputs, **kwargs):
-        super().__init__(config, *inputs, **kwargs)
-        self.ernie = TFErnieMainLayer(config, add_pooling_layer=False, name="ernie")
-        # Two scores per token: span start and span end.
-        self.qa_outputs = keras.layers.Dense(
-            2, kernel_initializer=get_initializer(config.initializer_range), name="qa_outputs"
-        )
-
-    @unpack_inputs
-    def call(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        token_type_ids=None,
-        task_type_ids=None,
-        position_ids=None,
-        head_mask=None,
-        inputs_embeds=None,
-        start_positions=None,
-        end_positions=None,
-        output_attentions=None,
-        output_hidden_states=None,
-        return_dict=None,
-        training=False,
-    ):
-        """The forward pass.
-
-        Args:
-            input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of input sequence tokens in the vocabulary.
-            attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
-                that are **not masked**, 0 for tokens that are **masked**.
-            token_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Segment token indices to indicate first and second portions of the inputs. Indices are selected in `[0, 1]`:
-                0 corresponds to a *sentence A* token, 1 corresponds to a *sentence B* token.
-            task_type_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Task type indices: the task each token's input serves (ERNIE 2.0 / 3.0: word-aware, structure-aware and
-                semantic-aware pre-training tasks), in `[0, config.task_type_vocab_size - 1]`; zeros when not given. Only
-                for a model with task type embeddings (`config.use_task_id=True`): any other model raises a `ValueError`
-                when given them.
-            position_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Indices of positions of each input sequence tokens in the position embeddings. Selected in the range `[0,
-                config.max_position_embeddings - 1]`.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
-            start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the start of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            end_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
-                Labels for position (index) of the end of the labelled span for computing the token classification loss.
-                Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
-                are not taken into account for computing the loss.
-            output_attentions (`bool`, *optional*):
-                Whether or not to return the attentions tensors of all attention layers.
-            output_hidden_states (`bool`, *optional*):
-                Whether or not to return the hidden states of all layers.
-            return_dict (`bool`, *optional*):
-                Whether or not to return a ModelOutput instead of a plain tuple.
-            training (`bool`, *optional*):
-                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
-                between training and evaluation).
-
-        Returns:
-            [`TFQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
-            `tuple` of the same fields in the same order, without the fields that are `None`.
-        """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        outputs = self.ernie(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            task_type_ids=task_type_ids,
-            position_ids=position_ids,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            training=training,
-        )
-        sequence_output = outputs.last_hidden_state  # (batch, seq, hidden)
-        loss = None
-        logits = self.qa_outputs(sequence_output)  # (batch, seq, 2)
-        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, seq) each
-        if start_positions is not None and end_positions is not None:
-            loss = question_answering_loss(start_positions, end_positions, start_logits, end_logits)
-
-        output = TFQuestionAnsweringModelOutput(
-            loss=loss,
-            start_logits=start_logits,
-            end_logits=end_logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )

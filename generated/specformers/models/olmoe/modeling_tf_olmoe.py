@@ -450,6 +450,12 @@ class TFOlmoePreTrainedModel(TFPreTrainedModel):
         r"(^|\.)layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer of the base model (`embed_tokens`, its `embeddings`: `(vocab_size, hidden_size)`; the
+        tied LM heads project on it). `set_input_embeddings` and `resize_token_embeddings` (see `TFPreTrainedModel`)
+        replace or resize it, with every vocabulary-sized variable of the heads."""
+        return getattr(self, self.base_model_prefix).embed_tokens
+
     def init_cache(self, batch_size: int, max_length: int, dtype=tf.float32):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
         max_length, head_dim), filled by calls with `cache_index`."""

@@ -481,6 +481,12 @@ class TFRemBertPreTrainedModel(TFPreTrainedModel):
         "add_cross_attention": ("(^|\\.)encoder\\.layer\\.\\d+\\.crossattention\\.",),
     }
 
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        """The word-embedding layer of the base model (`embeddings.word_embeddings`, its `embeddings`: `(vocab_size, input_embedding_size)`; the
+        tied LM heads project on it). `set_input_embeddings` and `resize_token_embeddings` (see `TFPreTrainedModel`)
+        replace or resize it, with every vocabulary-sized variable of the heads."""
+        return getattr(self, self.base_model_prefix).embeddings.word_embeddings
+
     def build(self, input_shape=None):
         """Create every variable (see `TFPreTrainedModel.build`); with `config.add_cross_attention`, also those of the
         cross-attention, which the dummy call of a head without `encoder_hidden_states` does not reach (transformers'
