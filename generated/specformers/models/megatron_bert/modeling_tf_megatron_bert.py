@@ -1809,7 +1809,8 @@ class TFMegatronBertForNextSentencePrediction(TFMegatronBertPreTrainedModel):
         loss = None
         logits = self.cls(outputs.pooler_output, training=training)  # (batch, 2)
         if labels is not None:
-            loss = reduced_loss(cross_entropy(labels, logits))
+            # One loss per example, as transformers' TensorFlow next-sentence classes return it (their mean: PyTorch's).
+            loss = cross_entropy(labels, logits, per_example=True)
 
         output = TFNextSentencePredictorOutput(
             loss=loss,
