@@ -102,8 +102,9 @@ REQUIRED_CONFIG_FIELDS = {
                    "use_cache"),
     NAMES_ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
                     "initializer_range"),
+    # (names-layout encoder-decoders read `max_position_embeddings` only with absolute positions, which need it)
     NAMES_ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                            "max_position_embeddings", "initializer_range", "use_cache"),
+                            "initializer_range", "use_cache"),
 }
 
 _READS = "the blocks read `config.{field}`: remove `{key}` (map another config name with `config.attribute_map: {{{field}: <name>}}`)"

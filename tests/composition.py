@@ -867,7 +867,8 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
             spec["decoder"].pop("embeddings_norm", None)
             for head in heads:
                 head.pop("sinusoidal_saved", None)
-            fields[:] = [f for f in fields if f["name"] != "sinusoidal_positions"]
+            # Nor a maximum length (T5's configuration has none).
+            fields[:] = [f for f in fields if f["name"] not in ("sinusoidal_positions", "max_position_embeddings")]
     return spec
 
 
