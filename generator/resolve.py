@@ -1014,6 +1014,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         **{role: (seq2seq or names_cross is not None, "`stack: encoder-decoder` or `attention.cross_module`") for role in CROSS_ROLES},
     }
     needed = [r for r in ALL_ROLES if conditional.get(r, (True, ""))[0]]
+    if spec.norm.final_dropout and "final_norm" not in needed:
+        raise fail("`final_dropout` drops out each stack's output after its final norm, which only pre-norm stacks have: write `norm.placement: pre` (then the `names` role `final_norm`) or remove `final_dropout`", ["norm", "final_dropout"])
     if spec.norm.hidden_states_before_final_norm and "final_norm" not in needed:
         raise fail("`hidden_states_before_final_norm` needs a final norm (`norm.placement: pre` or `output`, and the `names` role `final_norm`): remove it", ["norm", "hidden_states_before_final_norm"])
     for role, (present, condition) in conditional.items():

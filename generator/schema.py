@@ -869,6 +869,9 @@ class NormSpec(Strict):
     # Decoder-only stacks with a final norm: a boolean config field with which the stack has none (the `final_norm`
     # role's module exists, and normalises the last block's output, only when the field is false).
     final_unless: Optional[FieldName] = None
+    # Names-layout encoder-decoder stacks with a final norm (`placement: pre`): each stack's output after the final
+    # norm goes through the embeddings' dropout (`embeddings.dropout`) again, also in the last hidden state.
+    final_dropout: bool = False
 
 
 class ResidualSpec(Strict):
@@ -1057,6 +1060,9 @@ class LMHeadSpec(Strict):
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
     # in checkpoints, not trained).
     logits_bias: Optional[Identifier] = None
+    # linear (names-layout encoder-decoder stacks): with `config.tie_word_embeddings`, the decoder output times
+    # hidden_size ** -0.5 before the vocabulary projection tied to the word embeddings (untied heads unscaled).
+    tied_scale: bool = False
     # linear (decoder-only stacks): whether the vocabulary projection has a bias (`<path>.bias`; it is not tied with
     # the word embeddings).
     bias: bool = False

@@ -102,8 +102,9 @@ REQUIRED_CONFIG_FIELDS = {
                    "use_cache"),
     NAMES_ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
                     "initializer_range"),
+    # (names-layout encoder-decoders read `max_position_embeddings` only with absolute positions, which need it)
     NAMES_ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                            "max_position_embeddings", "initializer_range", "use_cache"),
+                            "initializer_range", "use_cache"),
 }
 
 _READS = "the blocks read `config.{field}`: remove `{key}` (map another config name with `config.attribute_map: {{{field}: <name>}}`)"
@@ -324,7 +325,8 @@ RULES += (
 )
 # Components that only names-layout encoder-decoder stacks render: refused in every other kind (a field with a schema
 # default is refused at any other value).
-_SCHEMA_DEFAULTS = {"decoder.embeddings_norm": ("after_positions",), "decoder.embeddings_scale": (True,)}
+_SCHEMA_DEFAULTS = {"decoder.embeddings_norm": ("after_positions",), "decoder.embeddings_scale": (True,),
+                    "norm.final_dropout": (False,), "lm_head.tied_scale": (False,)}
 _NAMES_ENCODER_DECODER_ONLY = (
     ("decoder.heads", "remove `heads`: a decoder stack with heads of its own exists only in names-layout encoder-decoder stacks"),
     ("decoder.ffn_size", "remove `ffn_size`: a decoder stack with a feed-forward width of its own exists only in names-layout encoder-decoder stacks"),
@@ -333,6 +335,8 @@ _NAMES_ENCODER_DECODER_ONLY = (
     ("layerdrop", "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder stacks"),
     ("lm_head.logits_bias", "remove `logits_bias`: a bias buffer on the logits exists only in names-layout encoder-decoder stacks"),
     ("embeddings.vocabularies", "remove `vocabularies`: separate encoder and decoder vocabularies exist only in names-layout encoder-decoder stacks"),
+    ("norm.final_dropout", "remove `final_dropout`: a dropout after each stack's final norm exists only in names-layout encoder-decoder stacks"),
+    ("lm_head.tied_scale", "remove `tied_scale`: a tied LM head scaling the decoder output by hidden_size ** -0.5 exists only in names-layout encoder-decoder stacks (the `sublayer` LM head always scales)"),
 )
 RULES += tuple(
     Rule(kind, path, (_ABSENT,) + _SCHEMA_DEFAULTS.get(path, ()), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY

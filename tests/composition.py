@@ -779,6 +779,12 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     if draw(st.booleans()):
         spec["lm_head"]["logits_bias"] = "final_logits_bias"
     if draw(st.booleans()):
+        # A tied LM head scaling the decoder output by hidden_size ** -0.5 (T5's).
+        spec["lm_head"]["tied_scale"] = True
+    if placement == "pre" and draw(st.booleans()):
+        # Dropout after each stack's final norm (T5's).
+        spec["norm"]["final_dropout"] = True
+    if draw(st.booleans()):
         # Encoder and decoder vocabularies shared or separate as a config flag says, the decoder's of its own size or not.
         shared, decoder_vocab = draw(st.booleans()), draw(st.sampled_from([VOCAB, VOCAB - 17]))
         fields += [_field("share_encoder_decoder_embeddings", "bool", shared), _field("decoder_vocab_size", "int", decoder_vocab)]
@@ -864,7 +870,8 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
             spec["decoder"].pop("embeddings_norm", None)
             for head in heads:
                 head.pop("sinusoidal_saved", None)
-            fields[:] = [f for f in fields if f["name"] != "sinusoidal_positions"]
+            # Nor a maximum length (T5's configuration has none).
+            fields[:] = [f for f in fields if f["name"] not in ("sinusoidal_positions", "max_position_embeddings")]
     return spec
 
 
