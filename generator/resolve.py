@@ -1487,11 +1487,15 @@ class _Context:
                 raise self.fail(self._implicit_default(name, loc), loc)
             raise self.fail(f"config field {name!r} is not declared under `config.fields`" + _suggest(name, sorted(self.known)), loc)
 
+    def field(self, name: str) -> Optional[Any]:
+        """The declared config field `name` (through `attribute_map`), or None."""
+        return self.fields.get(self.spec.config.attribute_map.get(name, name))
+
     def typed_field(self, name: str, loc: list, kind: str) -> Optional[Any]:
         """`need_field(name, loc)`, then the declared field `name` (through `attribute_map`) when its type is not
         `kind` (the caller words the error), else None."""
         self.need_field(name, loc)
-        declared = self.fields.get(self.spec.config.attribute_map.get(name, name))
+        declared = self.field(name)
         return declared if declared is not None and declared.type != kind else None
 
     def _implicit_default(self, name: str, loc: list) -> str:
@@ -1650,7 +1654,7 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
     if isinstance(emb.sinusoidal, str):
         need_field(emb.sinusoidal, ["embeddings", "sinusoidal"])
     need_field(emb.padding_idx, ["embeddings", "padding_idx"])
-    sinusoidal_field = fields.get(spec.config.attribute_map.get(emb.sinusoidal, emb.sinusoidal)) if isinstance(emb.sinusoidal, str) else None
+    sinusoidal_field = c.field(emb.sinusoidal) if isinstance(emb.sinusoidal, str) else None
     if sinusoidal_field is not None and sinusoidal_field.type != "bool":
         raise fail(f"`sinusoidal` names a boolean config field (fixed sinusoid positions when true), not the {sinusoidal_field.type} field {emb.sinusoidal!r}", ["embeddings", "sinusoidal"])
     if emb.token_type is True:
@@ -1660,7 +1664,7 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         if (flag_field := c.typed_field(emb.vocabularies.shared, loc + ["shared"], "bool")) is not None:
             raise fail(f"`shared` names a boolean config field (one vocabulary matrix for both stacks when true), not the {flag_field.type} field {emb.vocabularies.shared!r}: declare one (`type: bool`, e.g. `share_encoder_decoder_embeddings`) and name it", loc + ["shared"])
         need_field(emb.vocabularies.decoder_size, loc + ["decoder_size"])
-        size_field = fields.get(spec.config.attribute_map.get(emb.vocabularies.decoder_size, emb.vocabularies.decoder_size))
+        size_field = c.field(emb.vocabularies.decoder_size)
         if size_field is not None and (size_field.type != "int" or (size_field.optional and size_field.default_from != "vocab_size")):
             raise fail(f"`decoder_size` names the int config field of the decoder's vocabulary size (None only with `default_from: vocab_size`), not {'the optional ' if size_field.optional else 'the '}{size_field.type} field {emb.vocabularies.decoder_size!r}: declare one (`type: int`, e.g. `decoder_vocab_size`) and name it", loc + ["decoder_size"])
     if emb.task_type is not None:
@@ -1720,7 +1724,7 @@ def _resolve_attention(c: _Context) -> None:
     need_field(spec.attention.kv_heads, ["attention", "kv_heads"])
     if att.multi_query is not None:
         need_field(att.multi_query, ["attention", "multi_query"])
-        flag_field = fields.get(spec.config.attribute_map.get(att.multi_query, att.multi_query))
+        flag_field = c.field(att.multi_query)
         if flag_field is not None and flag_field.type != "bool":
             raise fail(f"`multi_query` names a boolean config field (one key/value head when true), not the {flag_field.type} field {att.multi_query!r}", ["attention", "multi_query"])
     _need_float_field(c, att.multiplier, ["attention", "multiplier"])
@@ -1728,18 +1732,18 @@ def _resolve_attention(c: _Context) -> None:
     _need_float_field(c, att.softcap, ["attention", "softcap"])
     if att.scale_dim is not None:
         need_field(att.scale_dim, ["attention", "scale_dim"])
-        dim_field = fields.get(spec.config.attribute_map.get(att.scale_dim, att.scale_dim))
+        dim_field = c.field(att.scale_dim)
         if dim_field is not None and (dim_field.type not in ("int", "float") or dim_field.optional):
             raise fail(f"`scale_dim` names the int or float config field whose inverse square root scales the scores (never None), not the {'optional ' if dim_field.optional else ''}{dim_field.type} field {att.scale_dim!r}: declare one and name it", ["attention", "scale_dim"])
         if att.scale is not True:
             raise fail("`scale_dim` replaces the division of the scores by sqrt(head_dim), always done: write `scale: true`", ["attention", "scale"])
     need_field(att.sliding_window, ["attention", "sliding_window"])
-    window_field = fields.get(spec.config.attribute_map.get(att.sliding_window, att.sliding_window)) if att.sliding_window else None
+    window_field = c.field(att.sliding_window) if att.sliding_window else None
     if window_field is not None and window_field.type != "int":
         raise fail(f"`sliding_window` names an int config field (the window's width in tokens), not the {window_field.type} field {att.sliding_window!r}: declare one (`type: int`, `optional: true` where None means no window) and name it", ["attention", "sliding_window"])
     if att.layer_types is not None:
         need_field(att.layer_types, ["attention", "layer_types"])
-        kinds_field = fields.get(spec.config.attribute_map.get(att.layer_types, att.layer_types))
+        kinds_field = c.field(att.layer_types)
         if kinds_field is not None and (kinds_field.type != "list" or len(kinds_field.choices or ()) != 2):
             raise fail(f"`layer_types` names a `list` config field of each layer's attention kind with two `choices`, the full layers' then the sliding layers' (e.g. `[full_attention, sliding_attention]`; not {kinds_field.type} field {att.layer_types!r}{' with choices ' + str(kinds_field.choices) if kinds_field.choices else ''}): declare one (`type: list, optional: true, default: null`, `default_repeat: num_hidden_layers`) and name it", ["attention", "layer_types"])
     if spec.attention.output_dropout and names_layout and spec.feed_forward.dropout is None:
@@ -1748,7 +1752,7 @@ def _resolve_attention(c: _Context) -> None:
     need_field(att.head_dim, ["attention", "head_dim"])
     if isinstance(att.qk_norm, str):
         need_field(att.qk_norm, ["attention", "qk_norm"])
-        flag_field = fields.get(spec.config.attribute_map.get(att.qk_norm, att.qk_norm))
+        flag_field = c.field(att.qk_norm)
         if flag_field is not None and flag_field.type != "bool":
             raise fail(f"`qk_norm` names a bool config field (whether the norms exist), not the {flag_field.type} field {att.qk_norm!r}: write `true`, `false` or a bool field", ["attention", "qk_norm"])
     if att.select is not None:
@@ -1808,7 +1812,7 @@ def _need_float_field(c: _Context, name: Optional[str], loc: list) -> None:
     if name is None:
         return
     c.need_field(name, loc)
-    field = c.fields.get(c.spec.config.attribute_map.get(name, name))
+    field = c.field(name)
     if field is not None and field.type != "float":
         raise c.fail(f"a factor of the computation is a float config field, not the {field.type} field {name!r}: declare it `type: float` or name another", loc)
 
@@ -1917,7 +1921,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
         need_field(spec.position.dims, ["position", "dims"])
         if spec.position.theta_by_layer_type:
             kinds_name = spec.attention.layer_types
-            kinds_field = c.fields.get(spec.config.attribute_map.get(kinds_name, kinds_name)) if kinds_name else None
+            kinds_field = c.field(kinds_name) if kinds_name else None
             if kinds_field is None:
                 raise fail("`theta_by_layer_type` gives a base to layer kinds of `attention.layer_types`, which is not set: set it or remove `theta_by_layer_type`", ["position", "theta_by_layer_type"])
             for kind, name in spec.position.theta_by_layer_type.items():
@@ -1926,7 +1930,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
                 _need_float_field(c, name, ["position", "theta_by_layer_type", kind])
         if scaling is not None:
             need_field(scaling, ["position", "scaling"])
-            scaling_field = c.fields.get(spec.config.attribute_map.get(scaling, scaling))
+            scaling_field = c.field(scaling)
             if scaling_field is not None and (scaling_field.type != "dict" or scaling_field.unsupported is not None):
                 raise fail(f"`scaling` names the `dict` config field of transformers' `rope_scaling` (not {'the unsupported ' if scaling_field.unsupported else 'a ' + scaling_field.type + ' '}field {scaling!r}): declare it `type: dict, optional: true, default: null` without `unsupported`", ["position", "scaling"])
             if spec.position.theta_by_layer_type:
@@ -1936,7 +1940,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             need_field("max_position_embeddings", ["position", "scaling"])
         if spec.position.layers is not None:
             need_field(spec.position.layers, ["position", "layers"])
-            layers_field = c.fields.get(spec.config.attribute_map.get(spec.position.layers, spec.position.layers))
+            layers_field = c.field(spec.position.layers)
             if layers_field is not None and (layers_field.type != "list" or len(layers_field.choices or ()) != 2 or layers_field.default_repeat is None):
                 raise fail(f"`layers` names a `list` config field of one entry per layer with two `choices`, the entry of the layers without positions then that of the rotating layers (e.g. `[0, 1]`; not {layers_field.type} field {spec.position.layers!r}{' with choices ' + str(layers_field.choices) if layers_field.choices else ''}): declare one (`type: list, optional: true, default: null, choices: [0, 1], default_repeat: num_hidden_layers`) and name it", ["position", "layers"])
     elif isinstance(spec.position, schema.RotaryPosition):
@@ -2025,7 +2029,7 @@ def _resolve_stacks(c: _Context) -> None:
             raise fail("an encoder-decoder model needs `attention.cross_module` (the decoder's cross-attention)", ["decoder", "path"])
     if isinstance(emb.scale, str):
         need_field(emb.scale, ["embeddings", "scale"])
-        scale_field = fields.get(spec.config.attribute_map.get(emb.scale, emb.scale))
+        scale_field = c.field(emb.scale)
         if scale_field is not None and scale_field.type != "bool":
             raise fail(f"`scale` names a boolean config field (word embeddings times sqrt(hidden_size) when true), not the {scale_field.type} field {emb.scale!r}", ["embeddings", "scale"])
 
