@@ -262,6 +262,9 @@ class Names:
     # `position.theta_by_layer_type`: the layer kinds whose rotations take another base -> its Python expression over
     # `config` (the other kinds rotate with `rotary_theta`).
     rotary_thetas: dict[str, str] = field(default_factory=dict)
+    # `position.unscaled_layer_types`: the layer kinds whose rotations stay unscaled (the others scale as
+    # `rotary_scaling` says).
+    rotary_unscaled: tuple[str, ...] = ()
     # `position.layers`: (the `list` config field of the layers that rotate, the Python literal of its entry that
     # rotates); the layers of its other entry take no positions. None: every layer rotates.
     rotary_layers: Optional[tuple[str, str]] = None
@@ -328,6 +331,11 @@ class Names:
     sharing: Optional[tuple[str, str, str]] = None
     # `embeddings.task_type`: the path of the flag-built table of further token types, next to the word embeddings.
     task_type_embeddings: Optional[str] = None
+
+    @property
+    def rotary_by_kind(self) -> bool:
+        """Whether the rotations depend on the layer kind (another base, or no scaling, on some kinds)."""
+        return bool(self.rotary_thetas or self.rotary_unscaled)
 
 
 @dataclass(frozen=True)
@@ -1416,6 +1424,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             if isinstance(spec.position, schema.RotaryPosition)
             else {}
         ),
+        rotary_unscaled=(
+            tuple(spec.position.unscaled_layer_types) if isinstance(spec.position, schema.RotaryPosition) else ()
+        ),
         rotary_layers=_rotary_layers(spec),
         rotary_scaling=(
             spec.config.attribute_map.get(spec.position.scaling, spec.position.scaling)
@@ -1933,11 +1944,25 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             scaling_field = c.field(scaling)
             if scaling_field is not None and (scaling_field.type != "dict" or scaling_field.unsupported is not None):
                 raise fail(f"`scaling` names the `dict` config field of transformers' `rope_scaling` (not {'the unsupported ' if scaling_field.unsupported else 'a ' + scaling_field.type + ' '}field {scaling!r}): declare it `type: dict, optional: true, default: null` without `unsupported`", ["position", "scaling"])
-            if spec.position.theta_by_layer_type:
-                raise fail("remove `scaling` or `theta_by_layer_type`: scaled rotary positions are rendered with one base for every layer", ["position", "scaling"])
+            for kind in spec.position.theta_by_layer_type:
+                if kind not in spec.position.unscaled_layer_types:
+                    raise fail(f"add {kind!r} to `unscaled_layer_types` or remove it from `theta_by_layer_type`: the scaled rotary positions are rendered with the one base `theta`, another base only on unscaled layer kinds", ["position", "theta_by_layer_type", kind])
             if spec.position.dims is not None:
                 raise fail("remove `scaling`: transformers scales the rotary positions of a rotated fraction of each head (`fraction: <float field>`), not of a counted part (`dims`)", ["position", "scaling"])
             need_field("max_position_embeddings", ["position", "scaling"])
+        if spec.position.unscaled_layer_types:
+            loc = ["position", "unscaled_layer_types"]
+            if scaling is None:
+                raise fail("remove `unscaled_layer_types`: without `scaling` every layer rotates unscaled", loc)
+            kinds_name = spec.attention.layer_types
+            kinds_field = c.field(kinds_name) if kinds_name else None
+            if kinds_field is None:
+                raise fail("`unscaled_layer_types` names layer kinds of `attention.layer_types`, which is not set: set it or remove `unscaled_layer_types`", loc)
+            for kind in spec.position.unscaled_layer_types:
+                if kind not in (kinds_field.choices or ()):
+                    raise fail(f"{kind!r} is not a layer kind: write one of the `choices` of {kinds_name!r} ({', '.join(map(str, kinds_field.choices or ()))})", loc)
+            if set(spec.position.unscaled_layer_types) >= set(kinds_field.choices or ()):
+                raise fail(f"leave at least one layer kind of {kinds_name!r} scaled (list fewer kinds in `unscaled_layer_types`) or remove `scaling`", loc)
         if spec.position.layers is not None:
             need_field(spec.position.layers, ["position", "layers"])
             layers_field = c.field(spec.position.layers)

@@ -496,6 +496,11 @@ class RotaryPosition(Strict):
     # `sliding_attention`) whose rotations take their base from another config field (e.g. `rope_local_base_freq`),
     # `{kind: field}`; the layers of the other kinds rotate with `theta`.
     theta_by_layer_type: dict[str, FieldName] = Field(default_factory=dict)
+    # names layout with `attention.layer_types` and `scaling`: layer kinds (values of the `layer_types` field, e.g.
+    # `sliding_attention`) whose rotations stay unscaled (transformers' `rope_type: default`, e.g. on the
+    # sliding-window layers); the layers of the other kinds rotate as `scaling` says, with the base `theta` (so every
+    # kind of `theta_by_layer_type` is listed here too).
+    unscaled_layer_types: list[str] = Field(default_factory=list)
     # names-layout encoders: the module path, inside each block, of a module whose buffer `inv_freq` (the rotations'
     # inverse frequencies) checkpoints hold: written on save and loaded, never read (the rotations compute the same
     # frequencies).

@@ -509,6 +509,12 @@ RULES += tuple(
     Rule(kind, "position.scaling", (_ABSENT,), "remove `scaling`: scaled rotary positions exist only in decoder-only stacks and names-layout encoders (rotary positions computed from `theta`)")
     for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
+# Rotary positions left unscaled on some layer kinds (`position.unscaled_layer_types`): with the per-layer attention
+# kinds of decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "position.unscaled_layer_types", (_ABSENT, []), "remove `unscaled_layer_types`: layer kinds rotating unscaled exist only in decoder-only stacks (with `attention.layer_types`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")

@@ -613,10 +613,13 @@ def decoder_only_specs(draw, name: str) -> dict:
         embeddings["scale_inputs_embeds"] = False
     if draw(st.booleans()):
         heads[-1]["class_name"] = "Whole" + "".join(part.title() for part in heads[-1]["kind"].split("_"))
-    # Drawn last: scaled rotary positions (one base for every layer, not over a counted part).
+    # Drawn last: scaled rotary positions (not over a counted part), with per-layer kinds on one kind only (the other
+    # rotating unscaled: always the kind with a base of its own).
     test = None
-    if position is not None and position["kind"] == "rotary" and "theta_by_layer_type" not in position and "dims" not in position:
+    if position is not None and position["kind"] == "rotary" and "dims" not in position:
         test = _draw_scaling(draw, position, fields)
+        if test is not None and "layer_types" in attention and ("theta_by_layer_type" in position or draw(st.booleans())):
+            position["unscaled_layer_types"] = list(position.get("theta_by_layer_type", ())) or [draw(st.sampled_from(kinds["choices"]))]
     return {
         **({"test": test} if test else {}),
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
@@ -1246,6 +1249,7 @@ def describe(spec: dict) -> list[str]:
                    f"embeddings.scale_inputs_embeds={spec['embeddings'].get('scale_inputs_embeds', True)}",
                    f"rotary.theta_by_layer_type={bool(spec.get('position', {}).get('theta_by_layer_type'))}",
                    f"rotary.scaling={'scaling' in (spec.get('position') or {})}",
+                   f"rotary.unscaled_layer_types={bool((spec.get('position') or {}).get('unscaled_layer_types'))}",
                    f"heads.class_name={any('class_name' in h for h in spec['heads'])}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"attention.softcap={'softcap' in att}", f"attention.scale_dim={'scale_dim' in att}",
