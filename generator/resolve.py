@@ -271,6 +271,12 @@ class Names:
     # `position.scaling`: the `dict` config field of transformers' `rope_scaling` that scales the inverse frequencies
     # (and, `yarn`, the cosines and sines); None: unscaled.
     rotary_scaling: Optional[str] = None
+    # With `rotary_scaling`: the config field of the original context that `longrope` scaling compares positions with
+    # (transformers reads `original_max_position_embeddings` when the configuration has it), else None
+    # (`max_position_embeddings`).
+    rotary_original_context: Optional[str] = None
+    # `position.scaling_types`: the rope types the configuration accepts (empty: every rendered one).
+    rotary_scaling_types: tuple[str, ...] = ()
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
     # The config field each sublayer's output is multiplied by before its residual add (`residual.multiplier`).
@@ -1424,6 +1430,15 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             if isinstance(spec.position, schema.RotaryPosition)
             else {}
         ),
+        rotary_original_context=(
+            "original_max_position_embeddings"
+            if isinstance(spec.position, schema.RotaryPosition) and spec.position.scaling is not None
+            and any(f.name == "original_max_position_embeddings" for f in spec.config.fields)
+            else None
+        ),
+        rotary_scaling_types=(
+            tuple(spec.position.scaling_types) if isinstance(spec.position, schema.RotaryPosition) else ()
+        ),
         rotary_unscaled=(
             tuple(spec.position.unscaled_layer_types) if isinstance(spec.position, schema.RotaryPosition) else ()
         ),
@@ -1950,6 +1965,8 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             if spec.position.dims is not None:
                 raise fail("remove `scaling`: transformers scales the rotary positions of a rotated fraction of each head (`fraction: <float field>`), not of a counted part (`dims`)", ["position", "scaling"])
             need_field("max_position_embeddings", ["position", "scaling"])
+        if spec.position.scaling_types and scaling is None:
+            raise fail("remove `scaling_types`: without `scaling` the configuration takes no rope scaling", ["position", "scaling_types"])
         if spec.position.unscaled_layer_types:
             loc = ["position", "unscaled_layer_types"]
             if scaling is None:

@@ -514,10 +514,16 @@ class RotaryPosition(Strict):
     # rotation as its `rope_type` (or legacy `type`) says: `default`, `linear` (divided by `factor`), `llama3`
     # (`factor`, `low_freq_factor`, `high_freq_factor`, `original_max_position_embeddings`) or `yarn` (`factor`,
     # optional `attention_factor`, `beta_fast`, `beta_slow`, `mscale`, `mscale_all_dim`,
-    # `original_max_position_embeddings`, `truncate`; the cosines and sines times the attention factor). Other types
-    # (`dynamic`, `longrope`: they depend on the sequence length) and other keys raise ValueError when the
-    # configuration is built.
+    # `original_max_position_embeddings`, `truncate`; the cosines and sines times the attention factor) or `longrope`
+    # (`short_factor`, `long_factor`: one divisor per rotated pair, the long ones for a call whose positions pass the
+    # original context, the config field `original_max_position_embeddings` when declared, else
+    # `max_position_embeddings`; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
+    # longest sequence seen grows), other types and other keys raise ValueError when the configuration is built.
     scaling: Optional[FieldName] = None
+    # with `scaling`: the rope types the configuration accepts when transformers' configuration of the architecture
+    # accepts fewer than every rendered one (e.g. `[longrope]`); others raise ValueError when it is built. Empty:
+    # every rendered type.
+    scaling_types: list[Literal["default", "linear", "llama3", "yarn", "longrope"]] = Field(default_factory=list)
 
 
 class RelativeFunctionalPosition(Strict):
@@ -1231,9 +1237,9 @@ class SpecTests(Strict):
     document why each variant exists (in comments) and never change generated code."""
 
     # Variant name -> config values (scalars; of a `repeats` field, its list of pairs; of the `dict` field that
-    # `position.scaling` names, a mapping of text to scalars), plus `padding_side: left` to pad the test inputs on the
-    # left.
-    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list, dict[str, Union[bool, int, float, str, None]]]]] = Field(min_length=1)
+    # `position.scaling` names, a mapping of text to scalars or lists of numbers), plus `padding_side: left` to pad
+    # the test inputs on the left.
+    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list, dict[str, Union[bool, int, float, str, None, list[float]]]]]] = Field(min_length=1)
 
 
 class HeldLinear(Strict):

@@ -60,9 +60,11 @@ class FalconConfig(PretrainedConfig):
         rope_scaling (`dict`, *optional*, defaults to None):
             Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
             `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
-            `original_max_position_embeddings`) or `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
-            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`). `dynamic` and
-            `longrope` (scalings that depend on the sequence length) and other keys raise ValueError.
+            `original_max_position_embeddings`), `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`) or `longrope`
+            (`short_factor`, `long_factor`: one divisor per rotated pair each, the long ones for a call whose positions
+            pass the original context; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
+            longest sequence seen grows) and other keys raise ValueError.
         bos_token_id (`int`, *optional*, defaults to 11):
             The id of the "beginning-of-sequence" token.
         eos_token_id (`int`, *optional*, defaults to 11):
@@ -151,7 +153,7 @@ class FalconConfig(PretrainedConfig):
         self.bias = bias
         self.max_position_embeddings = max_position_embeddings
         self.rope_theta = rope_theta
-        # Scaled rotary positions: the type and keys checked (dynamic and longrope scalings are refused).
+        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
         self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.ffn_hidden_size = hidden_size * 4 if ffn_hidden_size is None else ffn_hidden_size
         self.activation = activation
