@@ -160,7 +160,9 @@ def test_rotary_scaling_refused_unless_rendered(arch):
     assert getattr(config_class(), field) is None
     longrope = {"type": "longrope", "short_factor": [1.0, 2.0], "long_factor": [3.0, 4.0]}
     if types:
-        assert getattr(config_class(**{field: longrope}), field) == longrope
+        for rope_type in types:
+            value = longrope if rope_type == "longrope" else next(v for v in SCALINGS.values() if v.get("rope_type", v.get("type")) == rope_type)
+            assert getattr(config_class(**{field: dict(value)}), field) == value
         refused = [({"type": t, "factor": 2.0}, f"must be one of {', '.join(types)}") for t in ROPE_TYPES if t not in types]
     else:
         assert getattr(config_class(**{field: {"type": "linear", "factor": 2.0}}), field) == {"type": "linear", "factor": 2.0, "rope_type": "linear"}
