@@ -100,7 +100,11 @@ class FalconBlockSelfAttention(nn.Module):
             config.hidden_size,
             config.num_attention_heads * config.hidden_size // config.num_attention_heads
             + 2
-            * (1 if config.multi_query else config.num_attention_heads)
+            * (
+                config.num_kv_heads
+                if config.new_decoder_architecture
+                else (1 if config.multi_query else config.num_attention_heads)
+            )
             * config.hidden_size
             // config.num_attention_heads,
             bias=config.bias,
@@ -128,6 +132,8 @@ class FalconBlock(GradientCheckpointingLayer):
     """One pre-norm block; `config.parallel_attn` chooses how its sublayers add to the residual stream:
     in parallel, both reading the output of one norm, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after
     the other, `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))` (the second norm exists only then).
+    With `config.new_decoder_architecture` the block is parallel, each sublayer reading a norm of its own,
+    `x + attention(norm1(x)) + feed_forward(norm2(x))` (one shared norm when `config.num_ln_in_parallel_attn` is 1).
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -138,12 +144,22 @@ class FalconBlock(GradientCheckpointingLayer):
         self.layer_idx = layer_idx
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
-        self.num_key_value_heads = 1 if config.multi_query else config.num_attention_heads
+        self.num_key_value_heads = (
+            config.num_kv_heads
+            if config.new_decoder_architecture
+            else (1 if config.multi_query else config.num_attention_heads)
+        )
         self.head_dim = config.hidden_size // config.num_attention_heads
-        # attention.norm: LayerNorm
-        self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if not (config.new_decoder_architecture and config.num_ln_in_parallel_attn != 1):
+            # attention.norm: LayerNorm
+            self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if config.new_decoder_architecture and config.num_ln_in_parallel_attn != 1:
+            # attention.parallel_norm: LayerNorm
+            self.ln_attn = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+            # ffn.parallel_norm: LayerNorm
+            self.ln_mlp = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.self_attention = FalconBlockSelfAttention(config)
-        if not config.parallel_attn:
+        if not (config.parallel_attn or config.new_decoder_architecture):
             # ffn.norm: LayerNorm
             self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.mlp = FalconBlockMlp(config)
@@ -164,7 +180,11 @@ class FalconBlock(GradientCheckpointingLayer):
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
         None)."""
         residual = hidden_states
-        hidden_states = self.input_layernorm(hidden_states)
+        if self.config.new_decoder_architecture and self.config.num_ln_in_parallel_attn != 1:
+            # A norm for each sublayer: the attention's here, the feed-forward's after it.
+            hidden_states = self.ln_attn(hidden_states)
+        else:
+            hidden_states = self.input_layernorm(hidden_states)
         # One projection computes, key/value head by key/value head, the query heads it serves, then its key and its
         # value: (batch, seq, kv_heads * (group + 2) * head_dim) -> (batch, seq, kv_heads, group + 2, head_dim).
         fused = self.self_attention.query_key_value(hidden_states)
@@ -175,13 +195,19 @@ class FalconBlock(GradientCheckpointingLayer):
         value = fused[:, :, :, group + 1].transpose(1, 2)
         # Rotary positions turn the queries and the new keys (the cache holds turned keys).
         query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if self.config.new_decoder_architecture:
+            # Each key/value head repeated for the query heads it serves before the cache (which holds every query
+            # head's keys and values).
+            key = key.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
+            value = value.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
         if layer_past is not None:
             key = torch.cat([layer_past[0], key], dim=-2)
             value = torch.cat([layer_past[1], value], dim=-2)
         present = (key, value) if use_cache else None
-        # Each key/value head serves num_heads / num_key_value_heads consecutive query heads.
-        key = key.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
-        value = value.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
+        if not self.config.new_decoder_architecture:
+            # Each key/value head serves num_heads / num_key_value_heads consecutive query heads.
+            key = key.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
+            value = value.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
 
         scores = torch.matmul(query, key.transpose(-1, -2))
         scores = scores / math.sqrt(self.head_dim)
@@ -189,20 +215,28 @@ class FalconBlock(GradientCheckpointingLayer):
         # attention over every key, as in the reference.
         scores = scores + attention_mask.to(scores.dtype)
         probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
-        probs = nn.functional.dropout(probs, p=self.config.attention_dropout, training=self.training)
         if head_mask is not None:
             probs = probs * head_mask
         context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
         attention_output = self.self_attention.dense(context)
-        if self.config.parallel_attn:
-            # Parallel residual: the feed-forward reads the attention's input (the one norm of the block's input) too.
+        if self.config.parallel_attn or self.config.new_decoder_architecture:
+            # Parallel residual: the feed-forward reads the attention's input too (the one norm of the block's input),
+            # or a norm of its own.
+            if self.config.new_decoder_architecture and self.config.num_ln_in_parallel_attn != 1:
+                hidden_states = self.ln_mlp(residual)
             hidden_states = self.mlp.dense_4h_to_h(self.activation(self.mlp.dense_h_to_4h(hidden_states)))
-            hidden_states = hidden_states + attention_output + residual
+            # The sum of both sublayers' outputs goes through the dropout.
+            hidden_states = residual + nn.functional.dropout(
+                hidden_states + attention_output, p=self.config.hidden_dropout, training=self.training
+            )
         else:
             # Sequential: the feed-forward reads the attention's residual sum.
-            residual = residual + attention_output
+            residual = residual + nn.functional.dropout(
+                attention_output, p=self.config.attention_dropout, training=self.training
+            )
             hidden_states = self.post_attention_layernorm(residual)
             hidden_states = self.mlp.dense_4h_to_h(self.activation(self.mlp.dense_h_to_4h(hidden_states)))
+            hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout, training=self.training)
             hidden_states = hidden_states + residual
         return hidden_states, present, probs if output_attentions else None
 

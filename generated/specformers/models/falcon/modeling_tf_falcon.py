@@ -107,7 +107,11 @@ class TFFalconBlockSelfAttention(TFCompositeLayer):
         self.query_key_value = keras.layers.Dense(
             config.num_attention_heads * config.hidden_size // config.num_attention_heads
             + 2
-            * (1 if config.multi_query else config.num_attention_heads)
+            * (
+                config.num_kv_heads
+                if config.new_decoder_architecture
+                else (1 if config.multi_query else config.num_attention_heads)
+            )
             * config.hidden_size
             // config.num_attention_heads,
             use_bias=config.bias,
@@ -148,6 +152,8 @@ class TFFalconBlock(TFCompositeLayer):
     """One pre-norm block; `config.parallel_attn` chooses how its sublayers add to the residual stream:
     in parallel, both reading the output of one norm, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after
     the other, `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))` (the second norm exists only then).
+    With `config.new_decoder_architecture` the block is parallel, each sublayer reading a norm of its own,
+    `x + attention(norm1(x)) + feed_forward(norm2(x))` (one shared norm when `config.num_ln_in_parallel_attn` is 1).
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -158,21 +164,32 @@ class TFFalconBlock(TFCompositeLayer):
         self.layer_idx = layer_idx
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
-        self.num_key_value_heads = 1 if config.multi_query else config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        # attention.norm: LayerNorm
-        self.input_layernorm = keras.layers.LayerNormalization(
-            epsilon=config.layer_norm_epsilon, name="input_layernorm"
+        self.num_key_value_heads = (
+            config.num_kv_heads
+            if config.new_decoder_architecture
+            else (1 if config.multi_query else config.num_attention_heads)
         )
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        if not (config.new_decoder_architecture and config.num_ln_in_parallel_attn != 1):
+            # attention.norm: LayerNorm
+            self.input_layernorm = keras.layers.LayerNormalization(
+                epsilon=config.layer_norm_epsilon, name="input_layernorm"
+            )
+        if config.new_decoder_architecture and config.num_ln_in_parallel_attn != 1:
+            # attention.parallel_norm: LayerNorm
+            self.ln_attn = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="ln_attn")
+            # ffn.parallel_norm: LayerNorm
+            self.ln_mlp = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="ln_mlp")
         self.self_attention = TFFalconBlockSelfAttention(config, name="self_attention")
-        if not config.parallel_attn:
+        if not (config.parallel_attn or config.new_decoder_architecture):
             # ffn.norm: LayerNorm
             self.post_attention_layernorm = keras.layers.LayerNormalization(
                 epsilon=config.layer_norm_epsilon, name="post_attention_layernorm"
             )
         self.mlp = TFFalconBlockMlp(config, name="mlp")
         self.activation = get_tf_activation(config.activation)
-        self.attention_dropout = keras.layers.Dropout(config.attention_dropout)
+        self.residual_dropout = keras.layers.Dropout(config.hidden_dropout)
+        self.attention_output_dropout = keras.layers.Dropout(config.attention_dropout)
 
     def call(
         self,
@@ -193,7 +210,11 @@ class TFFalconBlock(TFCompositeLayer):
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
         None)."""
         residual = hidden_states
-        hidden_states = self.input_layernorm(hidden_states)
+        if self.config.new_decoder_architecture and self.config.num_ln_in_parallel_attn != 1:
+            # A norm for each sublayer: the attention's here, the feed-forward's after it.
+            hidden_states = self.ln_attn(hidden_states)
+        else:
+            hidden_states = self.input_layernorm(hidden_states)
         # One projection computes, key/value head by key/value head, the query heads it serves, then its key and its
         # value: (batch, seq, kv_heads * (group + 2) * head_dim) -> (batch, seq, kv_heads, group + 2, head_dim).
         fused = self.self_attention.query_key_value(hidden_states)
@@ -206,6 +227,11 @@ class TFFalconBlock(TFCompositeLayer):
         value = tf.transpose(fused[:, :, :, group + 1], (0, 2, 1, 3))
         # Rotary positions turn the queries and the new keys (the cache holds turned keys).
         query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if self.config.new_decoder_architecture:
+            # Each key/value head repeated for the query heads it serves before the cache (which holds every query
+            # head's keys and values).
+            key = tf.repeat(key, self.num_heads // self.num_key_value_heads, axis=1)
+            value = tf.repeat(value, self.num_heads // self.num_key_value_heads, axis=1)
         if layer_past is not None and cache_index is not None:
             # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
             max_length = shape_list(layer_past[0])[2]
@@ -218,9 +244,10 @@ class TFFalconBlock(TFCompositeLayer):
             key = tf.concat([layer_past[0], key], axis=-2)
             value = tf.concat([layer_past[1], value], axis=-2)
         present = (key, value) if use_cache else None
-        # Each key/value head serves num_heads / num_key_value_heads consecutive query heads.
-        key = tf.repeat(key, self.num_heads // self.num_key_value_heads, axis=1)
-        value = tf.repeat(value, self.num_heads // self.num_key_value_heads, axis=1)
+        if not self.config.new_decoder_architecture:
+            # Each key/value head serves num_heads / num_key_value_heads consecutive query heads.
+            key = tf.repeat(key, self.num_heads // self.num_key_value_heads, axis=1)
+            value = tf.repeat(value, self.num_heads // self.num_key_value_heads, axis=1)
 
         scores = tf.matmul(query, key, transpose_b=True)
         scores = scores / math.sqrt(self.head_dim)
@@ -228,21 +255,25 @@ class TFFalconBlock(TFCompositeLayer):
         # attention over every key, as in the reference.
         scores = scores + tf.cast(attention_mask, scores.dtype)
         probs = tf.cast(tf.nn.softmax(scores, axis=-1), value.dtype)
-        probs = self.attention_dropout(probs, training=training)
         if head_mask is not None:
             probs = probs * head_mask
         context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
         context = tf.reshape(context, shape_list(hidden_states)[:2] + [-1])
         attention_output = self.self_attention.dense(context)
-        if self.config.parallel_attn:
-            # Parallel residual: the feed-forward reads the attention's input (the one norm of the block's input) too.
+        if self.config.parallel_attn or self.config.new_decoder_architecture:
+            # Parallel residual: the feed-forward reads the attention's input too (the one norm of the block's input),
+            # or a norm of its own.
+            if self.config.new_decoder_architecture and self.config.num_ln_in_parallel_attn != 1:
+                hidden_states = self.ln_mlp(residual)
             hidden_states = self.mlp.dense_4h_to_h(self.activation(self.mlp.dense_h_to_4h(hidden_states)))
-            hidden_states = hidden_states + attention_output + residual
+            # The sum of both sublayers' outputs goes through the dropout.
+            hidden_states = residual + self.residual_dropout(hidden_states + attention_output, training=training)
         else:
             # Sequential: the feed-forward reads the attention's residual sum.
-            residual = residual + attention_output
+            residual = residual + self.attention_output_dropout(attention_output, training=training)
             hidden_states = self.post_attention_layernorm(residual)
             hidden_states = self.mlp.dense_4h_to_h(self.activation(self.mlp.dense_h_to_4h(hidden_states)))
+            hidden_states = self.residual_dropout(hidden_states, training=training)
             hidden_states = hidden_states + residual
         return hidden_states, present, probs if output_attentions else None
 
@@ -385,7 +416,11 @@ class TFFalconPreTrainedModel(TFPreTrainedModel):
         empty = tf.zeros(
             (
                 batch_size,
-                (1 if config.multi_query else config.num_attention_heads),
+                (
+                    config.num_attention_heads
+                    if config.new_decoder_architecture
+                    else (1 if config.multi_query else config.num_attention_heads)
+                ),
                 max_length,
                 config.hidden_size // config.num_attention_heads,
             ),
