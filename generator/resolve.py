@@ -293,6 +293,8 @@ class Names:
     activation: str = "config.hidden_act"
     # ALiBi (`position: {kind: alibi}`): how the keys' positions are counted, `mask` or `absolute`; None without.
     alibi: Optional[str] = None
+    # ALiBi positions chosen by a config flag in place of the rotary ones (`position.alibi`), else None.
+    alibi_switch: Optional[Any] = None
     # Norms of the queries and keys (`attention.qk_norm`, the roles `attention.q_norm` / `attention.k_norm`): False,
     # True, or the boolean config field without which they do not exist; over each head's width (`head`) or the whole
     # projection's (`all`, before the split into heads).
@@ -1473,6 +1475,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         residual_from_norm=spec.residual.from_norm if spec.residual is not None else False,
         activation=f"config.{spec.feed_forward.activation}" if spec.feed_forward.activation else repr(spec.feed_forward.activation_name),
         alibi=spec.position.count if isinstance(spec.position, schema.AlibiPosition) else None,
+        alibi_switch=spec.position.alibi if isinstance(spec.position, schema.RotaryPosition) else None,
         qk_norm=att.qk_norm,
         qk_norm_scope=att.qk_norm_scope,
         qk_norm_layout=att.qk_norm_layout,
@@ -1981,6 +1984,17 @@ def _resolve_position(c: _Context) -> _PositionResolved:
         )
 
     scaling = spec.position.scaling if isinstance(spec.position, schema.RotaryPosition) else None
+    switch = spec.position.alibi if isinstance(spec.position, schema.RotaryPosition) else None
+    if switch is not None:
+        _need_bool_field(c, switch.flag, ["position", "alibi", "flag"], "ALiBi positions in place of the rotary ones when it is true")
+        need_field(switch.dropout, ["position", "alibi", "dropout"])
+        if switch.mask_copy and not switch.scaled:
+            raise fail("`mask_copy` adds the bias divided by sqrt(head_dim) to the mask once more, as the scores carry it with `scaled: true`: write `scaled: true` or remove `mask_copy`", ["position", "alibi", "mask_copy"])
+        for key in ("layer_types", "sliding_window"):
+            if getattr(spec.attention, key) is not None:
+                raise fail(f"ALiBi positions chosen by a config flag are rendered without `attention.{key}`: remove `position.alibi` or `attention.{key}`", ["position", "alibi"])
+        if spec.position.layers is not None or spec.position.theta_by_layer_type:
+            raise fail("ALiBi positions chosen by a config flag replace the rotary positions in every layer: remove `position.layers` and `position.theta_by_layer_type`, or `position.alibi`", ["position", "alibi"])
     rotary = rotary_owner = rotary_attr = None
     if isinstance(spec.position, schema.RotaryPosition) and names_layout:
         # Rotary positions of the names-layout block: computed from `theta`, no table module, no length bound.

@@ -513,6 +513,31 @@ class RotaryPosition(Strict):
     # (`dynamic`, `longrope`: they depend on the sequence length) and other keys raise ValueError when the
     # configuration is built.
     scaling: Optional[FieldName] = None
+    # Decoder-only stacks: ALiBi positions in place of the rotary ones when a boolean config field is true (below).
+    alibi: Optional["AlibiSwitch"] = None
+
+
+class AlibiSwitch(Strict):
+    """ALiBi positions chosen by a boolean config field in place of rotary ones (decoder-only stacks): under the flag
+    no rotation, and each head's scores get `slope_h * key_position` (the slopes of `position: {kind: alibi}`) added
+    with the additive mask; without it, the rotary positions."""
+
+    # The boolean config field that chooses ALiBi positions.
+    flag: FieldName
+    # How the keys' positions are counted (`mask` or `absolute`, as `count` of `position: {kind: alibi}`).
+    count: Literal["mask", "absolute"] = "mask"
+    # The bias joins the scores before their division by sqrt(head_dim), so it is divided too (false: after it).
+    scaled: bool = False
+    # With `scaled`: the additive mask carries the divided bias once more unless a head mask is given (the bias then
+    # counts twice, as the reference's eager attention of this kind computes it).
+    mask_copy: bool = False
+    # The bias rounded to bfloat16 before the model's dtype (positions beyond 256 lose precision, as in the reference).
+    bfloat16: bool = False
+    # The config field of the attention probabilities' dropout under the flag (absent: none).
+    dropout: Optional[FieldName] = None
+
+
+RotaryPosition.model_rebuild()
 
 
 class RelativeFunctionalPosition(Strict):

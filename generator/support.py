@@ -544,6 +544,11 @@ RULES += tuple(
     Rule(kind, "attention.cache_repeated", (False,), "remove `cache_repeated`: a cache of keys and values repeated to every query head exists only in decoder-only stacks (`stack: decoder-only`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
+# ALiBi positions chosen by a config flag in place of rotary ones: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "position.alibi", (_ABSENT,), "remove `alibi`: ALiBi positions chosen by a config flag in place of rotary ones exist only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # A sparse mixture-of-experts feed-forward: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "feed_forward.experts", (_ABSENT,), "remove `experts`: a sparse mixture-of-experts feed-forward exists only in decoder-only stacks (`stack: decoder-only`)")

@@ -636,6 +636,17 @@ def decoder_only_specs(draw, name: str) -> dict:
     test = None
     if position is not None and position["kind"] == "rotary" and "theta_by_layer_type" not in position and "dims" not in position:
         test = _draw_scaling(draw, position, fields)
+    # Drawn last: ALiBi positions in place of the rotary ones as a config flag says (every layer rotating, no window),
+    # the bias joining the scores before or after their scaling (before: maybe once more in the mask unless a head
+    # mask is given), rounded to bfloat16 or not, the probabilities dropped out under the flag or not.
+    if (position is not None and position["kind"] == "rotary" and "layers" not in position and "theta_by_layer_type" not in position
+            and "sliding_window" not in attention and "layer_types" not in attention and draw(st.booleans())):
+        fields.append(_field("use_alibi", "bool", draw(st.booleans())))
+        scaled = draw(st.booleans())
+        position["alibi"] = {"flag": "use_alibi", "count": draw(st.sampled_from(["mask", "absolute"])), "scaled": scaled,
+                             "mask_copy": scaled and draw(st.booleans()), "bfloat16": draw(st.booleans())}
+        if draw(st.booleans()):
+            position["alibi"]["dropout"] = "attention_probs_dropout_prob"
     return {
         **({"test": test} if test else {}),
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
@@ -1307,7 +1318,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
                        f"decoder_only.activation_dropout={'activation_dropout' in ffn}",
                        f"decoder_only.alibi_count={spec.get('position', {}).get('count')}",
-                       f"decoder_only.residual_from_norm={spec.get('residual', {}).get('from_norm', False)}", f"decoder_only.split_norms={'split_norms' in spec.get('residual', {})}", f"decoder_only.dropout_sum={spec.get('residual', {}).get('dropout_sum', False)}", f"decoder_only.cache_repeated={spec['attention'].get('cache_repeated', False)}", f"decoder_only.attention_dropout={spec['attention'].get('dropout', 'set') is not None}",
+                       f"decoder_only.residual_from_norm={spec.get('residual', {}).get('from_norm', False)}", f"decoder_only.split_norms={'split_norms' in spec.get('residual', {})}", f"decoder_only.alibi_switch={'alibi' in spec.get('position', {})}", f"decoder_only.dropout_sum={spec.get('residual', {}).get('dropout_sum', False)}", f"decoder_only.cache_repeated={spec['attention'].get('cache_repeated', False)}", f"decoder_only.attention_dropout={spec['attention'].get('dropout', 'set') is not None}",
                        f"decoder_only.activation_name={ffn.get('activation_name')}",
                        f"decoder_only.size_from_config={ffn.get('size', 'intermediate_size') is not None}",
                        f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",

@@ -115,8 +115,6 @@ class FalconConfig(PretrainedConfig):
             raise ValueError(
                 f"num_ln_in_parallel_attn={num_ln_in_parallel_attn!r} is not supported (accepted: [None, 1, 2]): the new decoder architecture's parallel sublayers read one norm (1) or two (2, or None)"
             )
-        if alibi not in [False]:
-            raise ValueError(f"alibi={alibi!r} is not supported (accepted: [False]): ALiBi positions are not rendered")
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers

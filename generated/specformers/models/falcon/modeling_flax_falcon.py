@@ -15,6 +15,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ...activations_flax import ACT2FN
 from ...configuration_utils import yarn_parameters
@@ -44,6 +45,32 @@ from ...modeling_flax_utils import (
 )
 from ...utils import attribute_rate
 from .configuration_falcon import FalconConfig
+
+
+def alibi_slopes(num_heads: int) -> np.ndarray:
+    """The heads' ALiBi slopes (float32): with n the largest power of two <= num_heads, `2^(-8 / n)` to the powers
+    1 .. n, then, for the remaining heads, `2^(-4 / n)` to the odd powers 1, 3, 5, ..."""
+    closest_power_of_2 = 2 ** math.floor(math.log2(num_heads))
+    base = np.float32(2 ** (-(2 ** -(math.log2(closest_power_of_2) - 3))))
+    slopes = base ** np.arange(1, 1 + closest_power_of_2, dtype=np.float32)
+    if closest_power_of_2 != num_heads:
+        extra_base = np.float32(2 ** (-(2 ** -(math.log2(2 * closest_power_of_2) - 3))))
+        remaining = num_heads - closest_power_of_2
+        slopes = np.concatenate([slopes, extra_base ** np.arange(1, 1 + 2 * remaining, 2, dtype=np.float32)])
+    return slopes
+
+
+def alibi_bias(num_heads: int, attention_mask: Optional[jnp.ndarray], key_length: int) -> jnp.ndarray:
+    """The ALiBi bias (batch or 1, heads, 1, key_len) of every head and key (float32): the head's slope times the key's
+    position, counted over the attention mask (batch, key_len) of the cached and new keys, `(cumsum(mask) - 1) * mask`
+    (padding keys 0); without a mask, 0, 1, 2, ..."""
+    if attention_mask is None:
+        positions = jnp.arange(key_length)[None, :]
+    else:
+        mask = attention_mask.astype(jnp.int32)
+        positions = (jnp.cumsum(mask, axis=-1) - 1) * mask
+    slopes = jnp.asarray(alibi_slopes(num_heads))
+    return slopes[None, :, None, None] * positions.astype(jnp.float32)[:, None, None, :]
 
 
 def rotary_dim(config: FalconConfig) -> int:
@@ -208,6 +235,7 @@ class FlaxFalconBlock(nn.Module):
             )
         self.mlp = FlaxFalconBlockMlp(config, dtype=self.dtype, name="mlp")
         self.activation = ACT2FN[config.activation]
+        self.attention_dropout = nn.Dropout(rate=config.attention_dropout)
         self.residual_dropout = nn.Dropout(rate=config.hidden_dropout)
         self.attention_output_dropout = nn.Dropout(rate=config.attention_dropout)
 
@@ -215,7 +243,7 @@ class FlaxFalconBlock(nn.Module):
         self,
         hidden_states: jnp.ndarray,
         attention_mask: jnp.ndarray,
-        rotary: tuple,
+        rotary: Optional[tuple],
         layer_past: Optional[tuple] = None,
         cache_index: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
@@ -224,7 +252,7 @@ class FlaxFalconBlock(nn.Module):
         output_attentions: bool = False,
     ) -> tuple:
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
-        or padding); `rotary` holds the cosines and sines of the new positions' rotary angles. With `cache_index` (a scalar),
+        or padding); `rotary` holds the cosines and sines of the new positions' rotary angles (None: ALiBi positions, in the mask). With `cache_index` (a scalar),
         `layer_past` is a preallocated `(key, value)` pair whose positions from `cache_index` on receive the new
         keys and values (generation under `jax.jit`); without it, the new ones are appended. Returns the new hidden
         states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or None)."""
@@ -242,8 +270,10 @@ class FlaxFalconBlock(nn.Module):
         query = fused[:, :, :, :group].reshape(fused.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
         key = fused[:, :, :, group].transpose(0, 2, 1, 3)
         value = fused[:, :, :, group + 1].transpose(0, 2, 1, 3)
-        # Rotary positions turn the queries and the new keys (the cache holds turned keys).
-        query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if rotary is not None:
+            # Rotary positions turn the queries and the new keys (the cache holds turned keys); under ALiBi positions
+            # the blocks are given None.
+            query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
         if self.config.new_decoder_architecture:
             # Each key/value head repeated for the query heads it serves before the cache (which holds every query
             # head's keys and values).
@@ -270,6 +300,9 @@ class FlaxFalconBlock(nn.Module):
         # attention over every key, as in the reference.
         scores = scores + attention_mask.astype(scores.dtype)
         probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
+        if rotary is None:
+            # Under ALiBi positions the probabilities go through dropout.
+            probs = self.attention_dropout(probs, deterministic=deterministic)
         if head_mask is not None:
             probs = probs * head_mask[None, :, None, None]
         context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(hidden_states.shape[:2] + (-1,))
@@ -364,8 +397,12 @@ class FlaxFalconModule(nn.Module):
         if position_ids is None:
             # Positions continue after the cached ones (generate() passes them from the attention mask instead).
             position_ids = (jnp.arange(seq_length) + past_length)[None, :]
-        # Positions enter as rotations of the queries and keys, in every block.
-        rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
+        if config.alibi:
+            # Positions enter as the ALiBi bias of the scores, added with the mask (`position_ids` change nothing).
+            rotary = None
+        else:
+            # Positions enter as rotations of the queries and keys, in every block.
+            rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
         # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
@@ -377,6 +414,20 @@ class FlaxFalconModule(nn.Module):
             visible = visible & (attention_mask != 0)[:, None, None, :]
         # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
         extended_mask = jnp.where(visible, 0.0, mask_value(hidden_states.dtype)).astype(hidden_states.dtype)
+        if config.alibi:
+            # (batch or 1, heads, 1, key_len): the ALiBi bias of each head's scores, added with the mask (rounded to
+            # bfloat16 first, as the reference builds it).
+            bias = (
+                alibi_bias(config.num_attention_heads, attention_mask, key_length)
+                .astype(jnp.bfloat16)
+                .astype(hidden_states.dtype)
+            )
+            # Divided by sqrt(head_dim): it joins the scores before their scaling.
+            bias = bias / math.sqrt(config.hidden_size // config.num_attention_heads)
+            if head_mask is None:
+                # The reference's eager attention adds it to the mask once more unless a head mask is given.
+                bias = 2 * bias
+            extended_mask = extended_mask + bias
         head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
 
         presents = () if use_cache else None

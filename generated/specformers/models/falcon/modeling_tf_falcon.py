@@ -11,6 +11,7 @@ Layers are named and nested as transformers' PyTorch modules, so checkpoints loa
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from ...activations_tf import get_tf_activation
@@ -40,6 +41,32 @@ from ...modeling_tf_utils import (
 )
 from ...utils import attribute_rate
 from .configuration_falcon import FalconConfig
+
+
+def alibi_slopes(num_heads: int) -> np.ndarray:
+    """The heads' ALiBi slopes (float32): with n the largest power of two <= num_heads, `2^(-8 / n)` to the powers
+    1 .. n, then, for the remaining heads, `2^(-4 / n)` to the odd powers 1, 3, 5, ..."""
+    closest_power_of_2 = 2 ** math.floor(math.log2(num_heads))
+    base = np.float32(2 ** (-(2 ** -(math.log2(closest_power_of_2) - 3))))
+    slopes = base ** np.arange(1, 1 + closest_power_of_2, dtype=np.float32)
+    if closest_power_of_2 != num_heads:
+        extra_base = np.float32(2 ** (-(2 ** -(math.log2(2 * closest_power_of_2) - 3))))
+        remaining = num_heads - closest_power_of_2
+        slopes = np.concatenate([slopes, extra_base ** np.arange(1, 1 + 2 * remaining, 2, dtype=np.float32)])
+    return slopes
+
+
+def alibi_bias(num_heads: int, attention_mask, key_length):
+    """The ALiBi bias (batch or 1, heads, 1, key_len) of every head and key (float32): the head's slope times the key's
+    position, counted over the attention mask (batch, key_len) of the cached and new keys, `(cumsum(mask) - 1) * mask`
+    (padding keys 0); without a mask, 0, 1, 2, ..."""
+    if attention_mask is None:
+        positions = tf.range(key_length)[None, :]
+    else:
+        mask = tf.cast(attention_mask, tf.int32)
+        positions = (tf.cumsum(mask, axis=-1) - 1) * mask
+    slopes = tf.constant(alibi_slopes(num_heads))
+    return slopes[None, :, None, None] * tf.cast(positions, tf.float32)[:, None, None, :]
 
 
 def rotary_dim(config: FalconConfig) -> int:
@@ -188,6 +215,7 @@ class TFFalconBlock(TFCompositeLayer):
             )
         self.mlp = TFFalconBlockMlp(config, name="mlp")
         self.activation = get_tf_activation(config.activation)
+        self.attention_dropout = keras.layers.Dropout(config.attention_dropout)
         self.residual_dropout = keras.layers.Dropout(config.hidden_dropout)
         self.attention_output_dropout = keras.layers.Dropout(config.attention_dropout)
 
@@ -204,7 +232,7 @@ class TFFalconBlock(TFCompositeLayer):
         training=False,
     ):
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
-        or padding); `rotary` holds the cosines and sines of the new positions' rotary angles. With `cache_index` (a scalar),
+        or padding); `rotary` holds the cosines and sines of the new positions' rotary angles (None: ALiBi positions, in the mask). With `cache_index` (a scalar),
         `layer_past` is a preallocated `(key, value)` pair whose positions from `cache_index` on receive the new
         keys and values (generation under `jit_compile`); without it, the new ones are appended. Returns the new
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
@@ -225,8 +253,10 @@ class TFFalconBlock(TFCompositeLayer):
         query = tf.transpose(query, (0, 2, 1, 3))
         key = tf.transpose(fused[:, :, :, group], (0, 2, 1, 3))
         value = tf.transpose(fused[:, :, :, group + 1], (0, 2, 1, 3))
-        # Rotary positions turn the queries and the new keys (the cache holds turned keys).
-        query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if rotary is not None:
+            # Rotary positions turn the queries and the new keys (the cache holds turned keys); under ALiBi positions
+            # the blocks are given None.
+            query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
         if self.config.new_decoder_architecture:
             # Each key/value head repeated for the query heads it serves before the cache (which holds every query
             # head's keys and values).
@@ -255,6 +285,9 @@ class TFFalconBlock(TFCompositeLayer):
         # attention over every key, as in the reference.
         scores = scores + tf.cast(attention_mask, scores.dtype)
         probs = tf.cast(tf.nn.softmax(scores, axis=-1), value.dtype)
+        if rotary is None:
+            # Under ALiBi positions the probabilities go through dropout.
+            probs = self.attention_dropout(probs, training=training)
         if head_mask is not None:
             probs = probs * head_mask
         context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
@@ -344,8 +377,12 @@ class TFFalconMainLayer(TFCompositeLayer):
         if position_ids is None:
             # Positions continue after the cached ones (generate() passes them from the attention mask instead).
             position_ids = (tf.range(seq_length) + past_length)[None, :]
-        # Positions enter as rotations of the queries and keys, in every block.
-        rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
+        if config.alibi:
+            # Positions enter as the ALiBi bias of the scores, added with the mask (`position_ids` change nothing).
+            rotary = None
+        else:
+            # Positions enter as rotations of the queries and keys, in every block.
+            rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
         # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
@@ -357,6 +394,19 @@ class TFFalconMainLayer(TFCompositeLayer):
             visible = visible & tf.not_equal(attention_mask, 0)[:, None, None, :]
         # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
         extended_mask = (1.0 - tf.cast(visible, hidden_states.dtype)) * mask_value(hidden_states.dtype)
+        if config.alibi:
+            # (batch or 1, heads, 1, key_len): the ALiBi bias of each head's scores, added with the mask (rounded to
+            # bfloat16 first, as the reference builds it).
+            bias = tf.cast(
+                tf.cast(alibi_bias(config.num_attention_heads, attention_mask, key_length), tf.bfloat16),
+                hidden_states.dtype,
+            )
+            # Divided by sqrt(head_dim): it joins the scores before their scaling.
+            bias = bias / math.sqrt(config.hidden_size // config.num_attention_heads)
+            if head_mask is None:
+                # The reference's eager attention adds it to the mask once more unless a head mask is given.
+                bias = 2 * bias
+            extended_mask = extended_mask + bias
         head_masks = head_mask_per_layer(head_mask, config.num_hidden_layers, hidden_states.dtype)
 
         presents = () if use_cache else None
