@@ -719,7 +719,8 @@ class FlaxFalconPreTrainedModel(FlaxPreTrainedModel):
 
     def init_cache(self, batch_size: int, max_length: int) -> tuple:
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
-        max_length, head_dim), filled by calls with `cache_index`."""
+        max_length, head_dim; every query head's with `config.new_decoder_architecture`), filled by calls with
+        `cache_index`."""
         config = self.config
         empty = jnp.zeros(
             (

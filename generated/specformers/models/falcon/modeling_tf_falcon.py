@@ -461,7 +461,8 @@ class TFFalconPreTrainedModel(TFPreTrainedModel):
 
     def init_cache(self, batch_size: int, max_length: int, dtype=tf.float32):
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
-        max_length, head_dim), filled by calls with `cache_index`."""
+        max_length, head_dim; every query head's with `config.new_decoder_architecture`), filled by calls with
+        `cache_index`."""
         config = self.config
         empty = tf.zeros(
             (
