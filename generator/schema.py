@@ -535,6 +535,9 @@ class AlibiSwitch(Strict):
     bfloat16: bool = False
     # The config field of the attention probabilities' dropout under the flag (absent: none).
     dropout: Optional[FieldName] = None
+    # Whether the head mask applies to the rotary attention too (false: only under the flag; the rotary attention
+    # ignores it, as the reference's).
+    rotary_head_mask: bool = True
 
 
 RotaryPosition.model_rebuild()

@@ -638,7 +638,8 @@ def decoder_only_specs(draw, name: str) -> dict:
         test = _draw_scaling(draw, position, fields)
     # Drawn last: ALiBi positions in place of the rotary ones as a config flag says (every layer rotating, no window),
     # the bias joining the scores before or after their scaling (before: maybe once more in the mask unless a head
-    # mask is given), rounded to bfloat16 or not, the probabilities dropped out under the flag or not.
+    # mask is given), rounded to bfloat16 or not, the probabilities dropped out under the flag or not, the head mask
+    # applied by the rotary attention or not.
     if (position is not None and position["kind"] == "rotary" and "layers" not in position and "theta_by_layer_type" not in position
             and "sliding_window" not in attention and "layer_types" not in attention and draw(st.booleans())):
         fields.append(_field("use_alibi", "bool", draw(st.booleans())))
@@ -647,6 +648,9 @@ def decoder_only_specs(draw, name: str) -> dict:
                              "mask_copy": scaled and draw(st.booleans()), "bfloat16": draw(st.booleans())}
         if draw(st.booleans()):
             position["alibi"]["dropout"] = "attention_probs_dropout_prob"
+        if draw(st.booleans()):
+            # The head mask ignored by the rotary attention (applied under the flag only).
+            position["alibi"]["rotary_head_mask"] = False
     return {
         **({"test": test} if test else {}),
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,

@@ -246,7 +246,8 @@ class FalconBlock(GradientCheckpointingLayer):
         if rotary is None:
             # Under ALiBi positions the probabilities go through dropout.
             probs = nn.functional.dropout(probs, p=self.config.attention_dropout, training=self.training)
-        if head_mask is not None:
+        if head_mask is not None and rotary is None:
+            # The head mask applies under ALiBi positions only (the rotary attention ignores it, as the reference's).
             probs = probs * head_mask
         context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
         attention_output = self.self_attention.dense(context)

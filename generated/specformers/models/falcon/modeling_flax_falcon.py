@@ -303,7 +303,8 @@ class FlaxFalconBlock(nn.Module):
         if rotary is None:
             # Under ALiBi positions the probabilities go through dropout.
             probs = self.attention_dropout(probs, deterministic=deterministic)
-        if head_mask is not None:
+        if head_mask is not None and rotary is None:
+            # The head mask applies under ALiBi positions only (the rotary attention ignores it, as the reference's).
             probs = probs * head_mask[None, :, None, None]
         context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(hidden_states.shape[:2] + (-1,))
         attention_output = self.self_attention.dense(context)

@@ -288,7 +288,8 @@ class TFFalconBlock(TFCompositeLayer):
         if rotary is None:
             # Under ALiBi positions the probabilities go through dropout.
             probs = self.attention_dropout(probs, training=training)
-        if head_mask is not None:
+        if head_mask is not None and rotary is None:
+            # The head mask applies under ALiBi positions only (the rotary attention ignores it, as the reference's).
             probs = probs * head_mask
         context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
         context = tf.reshape(context, shape_list(hidden_states)[:2] + [-1])
