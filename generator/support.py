@@ -541,6 +541,20 @@ RULES += tuple(
     Rule(kind, "attention.clip", (_ABSENT,), "remove `clip`: queries, keys and values clipped to a config bound exist only in decoder-only stacks (`stack: decoder-only`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
+# Key/value heads counted under a config flag, and keys and values repeated before the cache: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "attention.kv_heads_when", (_ABSENT,), "remove `kv_heads_when`: key/value heads counted under a config flag exist only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+RULES += tuple(
+    Rule(kind, "attention.cache_repeated", (False,), "remove `cache_repeated`: a cache of keys and values repeated to every query head exists only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+# ALiBi positions chosen by a config flag in place of rotary ones: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "position.alibi", (_ABSENT,), "remove `alibi`: ALiBi positions chosen by a config flag in place of rotary ones exist only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # A sparse mixture-of-experts feed-forward: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "feed_forward.experts", (_ABSENT,), "remove `experts`: a sparse mixture-of-experts feed-forward exists only in decoder-only stacks (`stack: decoder-only`)")

@@ -33,9 +33,11 @@ class FalconConfig(PretrainedConfig):
         use_cache (`bool`, *optional*, defaults to True):
             Whether the model should return the last key/values attentions (not used by all models).
         hidden_dropout (`float`, *optional*, defaults to 0.0):
-            The dropout probability for MLP layers (and of the token classification head, without `classifier_dropout`).
+            The dropout probability of the MLP output, or of the parallel sublayers' summed outputs (and of the token
+            classification head, without `classifier_dropout`).
         attention_dropout (`float`, *optional*, defaults to 0.0):
-            The dropout probability for attention layers.
+            The dropout probability of the attention output of sequential blocks (and of the attention probabilities
+            with ALiBi).
         num_kv_heads (`int`, *optional*, defaults to None):
             Number of key-value heads to use per attention layer (new decoder architecture). `None`:
             num_attention_heads.
@@ -78,8 +80,6 @@ class FalconConfig(PretrainedConfig):
     """
 
     model_type = "falcon"
-    # Rendered only equal to another field (`unsupported`): setting that field sets them too.
-    _follows = {"num_kv_heads": "num_attention_heads"}
 
     def __init__(
         self,
@@ -113,27 +113,9 @@ class FalconConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if num_ln_in_parallel_attn not in [None, 1]:
+        if num_ln_in_parallel_attn not in [None, 1, 2]:
             raise ValueError(
-                f"num_ln_in_parallel_attn={num_ln_in_parallel_attn!r} is not supported (accepted: [None, 1]): the two norms of the new decoder architecture's parallel sublayers (`ln_attn`, `ln_mlp`) are not rendered"
-            )
-        if hidden_dropout not in [0.0]:
-            raise ValueError(
-                f"hidden_dropout={hidden_dropout!r} is not supported (accepted: [0.0]): transformers drops the sum of the parallel sublayers' outputs, which is not rendered"
-            )
-        if attention_dropout not in [0.0]:
-            raise ValueError(
-                f"attention_dropout={attention_dropout!r} is not supported (accepted: [0.0]): transformers drops the attention output of sequential blocks at this rate, which is not rendered"
-            )
-        if alibi not in [False]:
-            raise ValueError(f"alibi={alibi!r} is not supported (accepted: [False]): ALiBi positions are not rendered")
-        if new_decoder_architecture not in [False]:
-            raise ValueError(
-                f"new_decoder_architecture={new_decoder_architecture!r} is not supported (accepted: [False]): the new decoder architecture (grouped key/value heads, two norms) is not rendered"
-            )
-        if num_kv_heads is not None and num_kv_heads != num_attention_heads:
-            raise ValueError(
-                f"num_kv_heads={num_kv_heads!r} is not supported (only None or num_attention_heads={num_attention_heads!r}): grouped key/value heads exist only in the new decoder architecture, which is not rendered"
+                f"num_ln_in_parallel_attn={num_ln_in_parallel_attn!r} is not supported (accepted: [None, 1, 2]): the new decoder architecture's parallel sublayers read one norm (1) or two (2, or None)"
             )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
