@@ -14,7 +14,9 @@ An encoder-decoder stack with `attention.layout: names` is rendered by the names
 RMSNorm stacks, post-norm or pre-norm each ending with a final norm, their feed-forward dense or gated, their
 projections' biases fixed or chosen by config flags, with absolute positions (learned or fixed sinusoids, counted
 from 0 or past a padding index; the roles `encoder` and `decoder` name the stacks) and/or a bucketed relative bias each
-stack owns (the role `position.bias`), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
+stack owns (the role `position.bias`) or their first blocks own (then optionally an encoder self-attention that is
+blocked, local or transient-global as a config field chooses: `attention.select`), the decoder's blocks holding a
+cross-attention (the roles `cross_attention.*`), the decoder
 inputs from labels shifted right after a start token or after each row's last non-pad token (`decoder.shift`). Its rules are those of the kind
 ``names-layout encoder-decoder``.
 
