@@ -225,6 +225,20 @@ class Container:
 
 
 @dataclass(frozen=True)
+class EncoderVariant:
+    """The encoder blocks of one config-selected self-attention variant of a names-layout encoder-decoder
+    (`attention.select`): the config value that chooses it, the variant (`local`, `transient_global`), the block's
+    module tree and its roles as the generated code reaches them."""
+
+    value: str
+    variant: str
+    block: Container
+    roles: dict
+    # The block class's suffix (`LocalEncoderLayer`, `TransientGlobalEncoderLayer`).
+    suffix: str
+
+
+@dataclass(frozen=True)
 class Names:
     """The module paths of a names-layout stack (`names`): the tree of the base model's modules, the tree of one block
     (`layers.N`) and the LM head's modules (top-level attributes of the head model)."""
@@ -327,6 +341,9 @@ class Names:
     # `attention.relative_bias`), else None.
     layer_bias: Optional[str] = None
     decoder_ffn_size: Optional[str] = None
+    # Encoder-decoder stacks: the encoder's blocked self-attention variants chosen by `attention.select` (the encoder
+    # blocks of each; `block` is then never built), in the order of the select's values.
+    encoder_variants: tuple = ()
     # A sparse mixture of experts (`feed_forward.experts`): the module tree of one expert (its feed-forward roles,
     # paths inside the expert); the block holds the router (`ffn.router`) and the list of experts (`ffn.experts`).
     expert: Optional[Container] = None
@@ -886,9 +903,14 @@ ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
 # Encoder-decoder stacks: `decoder_block.<role>`, the decoder blocks' path of a block role when not the encoder
 # blocks' (a feed-forward that is the encoder blocks' second sublayer and the decoder blocks' third).
 DECODER_BLOCK_PREFIX = "decoder_block."
+# The roles a transient-global variant's `names` adds (`attention.select.variants.<value>.names`): the norm of the
+# global tokens' inputs and the first block's bias table of the relative block positions to the global tokens.
+GLOBAL_ROLES = ("attention.global_norm", "attention.global_relative_bias")
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
 _BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads", "attention_output_dropout"})
+# ... and those a blocked encoder block (`attention.select` of a names-layout encoder-decoder) sets besides.
+_BLOCKED_ATTRIBUTES = frozenset({"block_len", "global_block_size", "scores_per_chunk"})
 _MODEL_ATTRIBUTES = frozenset({"config", "dropout", "layerdrop", "embed_scale", "is_decoder", "relative_positions", "relative_positions_encoding"})
 _HEAD_ATTRIBUTES = frozenset({"config", "activation", "dropout"})
 
@@ -1376,6 +1398,58 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(leaves, ("cross_attention.output",), att.projection, hidden, hidden, output_bias, when="add_cross_attention")
     nested(leaves)
 
+    encoder_variants = []
+    if seq2seq and att.select is not None:
+        # The encoder blocks of each blocked variant: the encoder block's modules, the variant's paths of its roles.
+        for value, choice in att.select.variants.items():
+            loc = ["attention", "select", "variants", value, "names"]
+            overrides = dict(choice.names or {})
+            tg = choice.variant == "transient_global"
+            for role, path in overrides.items():
+                if role in GLOBAL_ROLES and not tg:
+                    raise fail(f"the role `{role}` is rendered only in the `transient_global` variant: remove it", loc + [role])
+                if role not in GLOBAL_ROLES and (role not in BLOCK_ROLES or role not in needed):
+                    raise fail(f"`{role}` is not a block role this spec renders (the encoder blocks' roles: {', '.join(r for r in BLOCK_ROLES if r in needed)}{', ' + ', '.join(GLOBAL_ROLES) if tg else ''})", loc + [role])
+                try:
+                    schema._dotted(".".join("item" if part.isdigit() else part for part in path.split(".")))
+                    for part in path.split("."):
+                        if not part.isdigit():
+                            schema._not_reserved(part)
+                except ValueError as exc:
+                    raise fail(str(exc), loc + [role]) from None
+                if path.split(".")[0] in _BLOCK_ATTRIBUTES | _BLOCKED_ATTRIBUTES:
+                    raise fail(f"`{path.split('.')[0]}` is an attribute the generated block uses itself: name the module otherwise", loc + [role])
+            if tg:
+                missing_global = [r for r in GLOBAL_ROLES if r not in overrides]
+                if missing_global:
+                    raise fail(f"the transient-global variant needs the roles {', '.join(missing_global)}: give each a module path", loc)
+            variant_leaves: dict[str, Leaf] = {}
+            for path, leaf in leaves.items():
+                moved = {overrides[r] for r in leaf.roles if r in overrides}
+                if moved:
+                    path = moved.pop()
+                    leaf = replace(leaf, attr=path.split(".")[-1], path=path)
+                if path in variant_leaves:
+                    raise fail(f"`{path}` is named by `{variant_leaves[path].roles[0]}` and `{leaf.roles[0]}` in the `{value}` encoder blocks: give each module its own path", loc)
+                variant_leaves[path] = leaf
+            if tg:
+                for role, kind, in_size, out_size, bias in (
+                    ("attention.global_norm", norm_kind, hidden, hidden, norm_bias),
+                    ("attention.global_relative_bias", "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False),
+                ):
+                    path = overrides[role]
+                    if path in variant_leaves:
+                        raise fail(f"`{path}` is named by `{variant_leaves[path].roles[0]}` and `{role}`: give each module its own path", loc + [role])
+                    variant_leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, (role,), first_layer=role == "attention.global_relative_bias")
+            nested(variant_leaves)
+            numbered_paths = {r: p for r, p in {**{r: roles[r] for r in needed if r in BLOCK_ROLES}, **overrides}.items() if any(part.isdigit() for part in p.split("."))}
+            if numbered_paths:
+                _check_module_lists(numbered_paths, fail)
+            suffix = "".join(part.capitalize() for part in choice.variant.split("_")) + "EncoderLayer"
+            variant_roles = {r: _access(overrides.get(r, roles[r])) for r in BLOCK_ROLES if r in needed}
+            variant_roles.update({r: _access(overrides[r]) for r in GLOBAL_ROLES if r in overrides})
+            encoder_variants.append(EncoderVariant(value, choice.variant, _tree(variant_leaves, "", suffix), variant_roles, suffix))
+
     decoder_block = decoder_ffn_size = None
     if seq2seq:
         # A decoder block: the encoder block's roles at the decoder's feed-forward width, and the cross-attention.
@@ -1422,6 +1496,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     suffixes = [c.suffix for c in block.containers() + model.containers()] + ["Block"] + (["Expert"] if expert else []) + (["SharedExpert"] if shared_expert else [])
     if decoder_block is not None:
         suffixes += [c.suffix for c in decoder_block.containers()] + ["EncoderLayer", "DecoderLayer", "Encoder", "Decoder"]
+    for ev in encoder_variants:
+        suffixes += [c.suffix for c in ev.block.containers()] + [ev.suffix]
     if len(set(suffixes)) != len(suffixes):
         raise fail("two containers of `names` would get one class name: rename one path", ["names"])
     return Names(
@@ -1514,6 +1590,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         decoder_roles={r: _access(path) for r, path in decoder_roles.items()} if seq2seq else None,
         decoder_gate=_access(decoder_roles["ffn.gate"]) if seq2seq and "ffn.gate" in decoder_roles else None,
         decoder_ffn_size=decoder_ffn_size,
+        encoder_variants=tuple(encoder_variants),
         expert=expert,
         shared_expert=shared_expert,
     )
@@ -1851,6 +1928,20 @@ def _resolve_attention(c: _Context) -> None:
         choices = fields[spec.config.attribute_map.get(att.select.field, att.select.field)].choices if att.select.field in fields else None
         if choices is not None and set(choices) != set(att.select.variants):
             raise fail(f"variants {sorted(att.select.variants)} must cover the choices of {att.select.field!r}: {sorted(map(str, choices))}", ["attention", "select", "variants"])
+    for value, choice in (att.select.variants.items() if att.select is not None else ()):
+        loc = ["attention", "select", "variants", value]
+        if names_layout:
+            if choice.variant == "full":
+                raise fail("a names-layout encoder-decoder selects between blocked variants (`local`, `transient_global`); its full self-attention is `attention.variant: full` without `select`", loc + ["variant"])
+            if choice.module is not None:
+                raise fail("the names layout names the variant's modules by `names` (role -> path in the encoder blocks): remove `module`", loc + ["module"])
+            if choice.names is None:
+                raise fail("give the variant's encoder-block paths: `names: {attention.query: <path>, ...}` (roles -> paths overriding `names`)", loc)
+        else:
+            if choice.names is not None:
+                raise fail("`names` of a variant exists only in the names layout (`attention.layout: names`): remove it", loc + ["names"])
+            if choice.module is None:
+                raise fail("give the variant's module name in each encoder layer: `module: <name>`", loc)
     if att.local is not None:
         need_field(att.local.radius, ["attention", "local", "radius"])
         need_field(att.local.global_block_size, ["attention", "local", "global_block_size"])

@@ -631,8 +631,15 @@ class AttentionVariantChoice(Strict):
 
     # The attention variant rendered for this config value.
     variant: AttentionVariant
-    # Its module's name in each encoder layer.
-    module: Identifier
+    # Its module's name in each encoder layer (`layout: sublayer`).
+    module: Optional[Identifier] = None
+    # names layout (encoder-decoder stacks): the encoder blocks' module paths under this variant, role -> path from
+    # the block, overriding `names` for the self-attention roles whose module the variant names otherwise
+    # (`attention.query: layer.0.LocalSelfAttention.q`, ...; the decoder blocks keep `names`); `local` and
+    # `transient_global` only. `transient_global` adds the roles `attention.global_norm` (the norm of the global
+    # tokens' inputs, of `norm.kind`) and `attention.global_relative_bias` (the first block's bias table of the
+    # relative block positions between a token and a global token).
+    names: Optional[dict[str, str]] = None
 
 
 class AttentionSelect(Strict):
@@ -640,7 +647,7 @@ class AttentionSelect(Strict):
 
     # The config field whose value chooses the variant.
     field: FieldName
-    # Config value -> `{variant, module}`.
+    # Config value -> `{variant, module}` (`layout: sublayer`) or `{variant, names}` (names layout).
     variants: dict[str, AttentionVariantChoice] = Field(min_length=1)
 
 

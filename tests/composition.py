@@ -684,7 +684,8 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
     non-pad token, LayerDrop fields or none, a logits bias or none, encoder and decoder vocabularies shared or separate
     by a config flag (the decoder's of its own size or not), the heads the kind renders (the generation head
-    returning the cache given labels or not); its module names the
+    returning the cache given labels or not), with the first block's bucketed bias an encoder self-attention that is
+    blocked, local or transient-global as a config field chooses; its module names the
     `bart` preset or drawn ones."""
     attention_box, cross_box = draw(st.sampled_from([("self_attn", "encoder_attn"), ("attn", "cross_attn")]))
     if draw(st.booleans()):
@@ -909,6 +910,29 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
                 head.pop("sinusoidal_saved", None)
             # Nor a maximum length (T5's configuration has none).
             fields[:] = [f for f in fields if f["name"] not in ("sinusoidal_positions", "max_position_embeddings")]
+        if owner == "first_layer" and "layerdrop" not in spec and draw(st.booleans()):
+            # The encoder's blocked self-attention (LongT5's), local or transient-global as a config field chooses (one
+            # variant or both): each variant's encoder-block paths in a module of its own beside the self-attention's.
+            defaults = {"attention.query": "self_attn.q_proj", "attention.key": "self_attn.k_proj",
+                        "attention.value": "self_attn.v_proj", "attention.output": "self_attn.out_proj"}
+            paths = {role: names.get(role, default) for role, default in defaults.items()}
+            paths["attention.relative_bias"] = names["attention.relative_bias"]
+            parent = paths["attention.query"].rsplit(".", 1)[0].rpartition(".")[0]
+            values = draw(st.sampled_from([["local"], ["transient-global"], ["local", "transient-global"]]))
+            fields += [_field("local_radius", "int", draw(st.sampled_from([1, 2, 4]))),
+                       _field("global_block_size", "int", draw(st.sampled_from([2, 3]))),
+                       _field("encoder_attention_type", "str", draw(st.sampled_from(values)), choices=values)]
+            variants = {}
+            for value in values:
+                variant = value.replace("-", "_")
+                box = (parent + "." if parent else "") + ("LocalSelfAttention" if variant == "local" else "TransientGlobalSelfAttention")
+                variant_names = {role: f"{box}.{path.rsplit('.', 1)[1]}" for role, path in paths.items()}
+                if variant == "transient_global":
+                    variant_names["attention.global_norm"] = f"{box}.global_input_layer_norm"
+                    variant_names["attention.global_relative_bias"] = f"{box}.global_relative_attention_bias"
+                variants[value] = {"variant": variant, "names": variant_names}
+            attention["select"] = {"field": "encoder_attention_type", "variants": variants}
+            attention["local"] = {"radius": "local_radius", "global_block_size": "global_block_size"}
     return spec
 
 
@@ -1254,6 +1278,7 @@ def describe(spec: dict) -> list[str]:
                    f"seq2seq.output_bias={att.get('output_bias')}", f"seq2seq.head_dim={att.get('head_dim')}",
                    f"seq2seq.scale={att.get('scale', True)}", f"seq2seq.module_lists={spec['names'].get('attention.query', '').startswith('layer.0.')}", f"seq2seq.decoder_block_paths={'decoder_block.ffn.input' in spec['names']}",
                    f"seq2seq.bucketed_bias={spec.get('position', {}).get('owner')}", f"seq2seq.embeddings.position={emb['position']}",
+                   f"seq2seq.blocked_attention={fields['encoder_attention_type'] if 'select' in att else None}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}",
                    f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
                    f"vocabularies={'separate' if fields.get('share_encoder_decoder_embeddings') is False else 'shared'}"
