@@ -965,9 +965,10 @@ class DecoderSpec(Strict):
     # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
     # asked for with `use_cache=True` (`off`), in every framework.
     cache_default: Literal["config", "off"] = "config"
-    # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
-    # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).
-    copy_head_mask: bool = True
+    # Whether a `head_mask` given without `decoder_head_mask` masks the decoder too (when both stacks are equally deep;
+    # deprecated in transformers, which warns) or only the encoder (`false`). Default: true in sublayer encoder-decoder
+    # stacks, false in names-layout ones, which render `true` too.
+    copy_head_mask: Optional[bool] = None
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None
@@ -1216,6 +1217,11 @@ class HeadSpec(Strict):
     # fixed position tables. false: transformers' class of the head leaves them out of its checkpoints, so they are not
     # saved, and a checkpoint without them loads silently (they are computed).
     sinusoidal_saved: bool = True
+    # Names-layout encoder-decoder stacks (conditional_generation, question_answering, sequence_classification): the
+    # head's class holds the base model's modules itself (the vocabulary matrix, `encoder`, `decoder`, then its own),
+    # not the base model under `base_model_prefix`, as transformers' T5ForConditionalGeneration: its checkpoint names
+    # have no prefix, and a checkpoint of the base model (or of a head holding it) loads into it and back.
+    inline_base: bool = False
 
 
 ConfigSpec.model_rebuild()
