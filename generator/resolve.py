@@ -1590,8 +1590,17 @@ def _resolve_config(c: _Context) -> None:
     c.stack = stack
     rule_kind = c.rule_kind
     for name in support.REQUIRED_CONFIG_FIELDS[rule_kind]:
+        if name == "initializer_range" and spec.initializer is not None:
+            # Mesh TensorFlow's initialisation reads its factor instead.
+            continue
         if name not in fields and name not in spec.config.attribute_map:
             raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every {rule_kind} stack reads it", ["config", "fields"])
+    if spec.initializer is not None:
+        c.need_field(spec.initializer.factor, ["initializer", "factor"])
+        if rule_kind == support.NAMES_ENCODER_DECODER and spec.attention.head_dim is None:
+            raise fail("Mesh TensorFlow's initialisation divides the queries' std by the configured head width: write `attention.head_dim: <int field>`, or remove `initializer`", ["initializer"])
+        if rule_kind == support.NAMES_ENCODER_DECODER and spec.embeddings.position == "absolute":
+            raise fail("Mesh TensorFlow's initialisation has no rule for absolute position tables: remove `initializer`, or write `embeddings.position: none` (positions from a bucketed bias)", ["initializer"])
 
 
 def _check_head_count(c: _Context) -> None:
@@ -1599,9 +1608,10 @@ def _check_head_count(c: _Context) -> None:
     spec, fail = c.spec, c.fail
     index = {f.name: i for i, f in enumerate(spec.config.fields)}
     hidden, heads_n = c.default_of("hidden_size"), c.default_of("num_attention_heads")
-    # With `attention.head_dim` (a config field) the sublayer attention's projections are heads x head_dim wide,
-    # whatever hidden_size is; the other layouts split hidden_size into the heads.
-    split_hidden = spec.attention.head_dim is None or spec.attention.layout != "sublayer"
+    # With `attention.head_dim` (a config field) the attention projections of the sublayer and names-layout
+    # encoder-decoder stacks are heads x head_dim wide, whatever hidden_size is; the other kinds split hidden_size into
+    # the heads.
+    split_hidden = spec.attention.head_dim is None or (spec.attention.layout != "sublayer" and c.rule_kind != support.NAMES_ENCODER_DECODER)
     if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or (split_hidden and hidden % heads_n)):
         heads_field = spec.config.attribute_map.get("num_attention_heads", "num_attention_heads")
         raise fail(

@@ -1116,6 +1116,14 @@ class SentenceHeadSpec(Strict):
     label_argument: Identifier = "next_sentence_label"
 
 
+class InitializerSpec(Strict):
+    """Mesh TensorFlow's initialisation, scaled by a config field instead of drawn at
+    `config.initializer_range`."""
+
+    # The config field of the factor every standard deviation is multiplied by (`initializer_factor`).
+    factor: FieldName
+
+
 class ClassifierDropoutSpec(Strict):
     """The dropout of the classification heads: a config field with an optional fallback."""
 
@@ -1300,6 +1308,12 @@ class ArchitectureSpec(Strict):
     discriminator_head: Optional[DiscriminatorHeadSpec] = None
     sequence_summary: Optional[SequenceSummarySpec] = None
     classifier_dropout: Optional[ClassifierDropoutSpec] = None
+    # Names-layout encoder-decoder stacks without absolute positions: Mesh TensorFlow's initialisation from the
+    # config field `factor` (the configuration then needs no `initializer_range`): each Linear normal with std
+    # factor / sqrt(fan-in), the queries' also divided by sqrt(head width) (their scores are not scaled), the vocabulary
+    # matrix, an untied LM head and a token classifier std factor, bucketed bias tables std factor / sqrt(hidden_size),
+    # norm weights factor.
+    initializer: Optional[InitializerSpec] = None
     # The model classes: one per head, each generated for PyTorch, TensorFlow and Flax.
     heads: list[HeadSpec] = Field(min_length=1)
     # Model inputs that transformers' Flax classes of this architecture do not take before `params` (they lack

@@ -336,6 +336,7 @@ _NAMES_ENCODER_DECODER_ONLY = (
     ("lm_head.logits_bias", "remove `logits_bias`: a bias buffer on the logits exists only in names-layout encoder-decoder stacks"),
     ("embeddings.vocabularies", "remove `vocabularies`: separate encoder and decoder vocabularies exist only in names-layout encoder-decoder stacks"),
     ("norm.final_dropout", "remove `final_dropout`: a dropout after each stack's final norm exists only in names-layout encoder-decoder stacks"),
+    ("initializer", "remove `initializer`: Mesh TensorFlow's initialisation from a factor exists only in names-layout encoder-decoder stacks (the others draw at `config.initializer_range`)"),
     ("lm_head.tied_scale", "remove `tied_scale`: a tied LM head scaling the decoder output by hidden_size ** -0.5 exists only in names-layout encoder-decoder stacks (the `sublayer` LM head always scales)"),
 )
 RULES += tuple(

@@ -887,6 +887,11 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     if draw(st.booleans()):
         # A `head_mask` copied to the decoder when both stacks are equally deep and no `decoder_head_mask` is given (T5's).
         spec["decoder"]["copy_head_mask"] = True
+    if embeddings["position"] == "none" and "head_dim" in attention and draw(st.booleans()):
+        # Mesh TensorFlow's initialisation from a factor (T5's): no `initializer_range` (`init_std`) then.
+        fields[:] = [f for f in fields if f["name"] != "init_std"] + [_field("initializer_factor", "float", draw(st.sampled_from([1.0, 0.5])))]
+        del spec["config"]["attribute_map"]["initializer_range"]
+        spec["initializer"] = {"factor": "initializer_factor"}
     return spec
 
 
@@ -1238,7 +1243,7 @@ def describe(spec: dict) -> list[str]:
                    f"{'' if fields.get('decoder_vocab_size', fields['vocab_size']) == fields['vocab_size'] else ', decoder size'}",
                    f"seq2seq.labels_disable_cache={[h.get('labels_disable_cache') for h in spec['heads'] if h['kind'] == 'conditional_generation']}",
                    f"seq2seq.inline_base={sorted(h['kind'] for h in spec['heads'] if h.get('inline_base'))}",
-                   f"seq2seq.copy_head_mask={decoder.get('copy_head_mask', False)}"]
+                   f"seq2seq.copy_head_mask={decoder.get('copy_head_mask', False)}", f"seq2seq.initializer={'initializer' in spec}"]
     elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",
