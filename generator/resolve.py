@@ -143,6 +143,7 @@ class Head:
     pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
     base_model_prefix: Optional[str] = None  # names-layout heads: the base model's attribute, when not the spec's
     sinusoidal_saved: bool = True  # whether checkpoints of this head hold the fixed sinusoid position tables
+    inline_base: bool = False  # names-layout encoder-decoders: the class holds the base model's modules itself
     index: str = "last_non_pad"  # style last_token: `last_non_pad` or `non_pad_count` (the row's count of non-pad tokens - 1)
     loss_over: str = "labels"  # token_classification: `labels` (every label not -100) or `attended` (attention_mask 1 too)
     name: Optional[str] = None  # the whole class name (`heads[].class_name`), when it is not `<prefix><suffix>`
@@ -789,7 +790,9 @@ _SEQ2SEQ_HEAD_DOC = {
 # Heads of decoder-only stacks.
 DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "token_classification", "question_answering")
 # Heads of encoder-decoder stacks of the names layout (`causal_lm`: the decoder stack alone).
-NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm")
+NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm", "encoder", "token_classification")
+# Heads of names-layout encoder-decoders that may hold the base model's modules themselves (`heads[].inline_base`).
+INLINE_BASE_HEAD_KINDS = ("conditional_generation", "sequence_classification", "question_answering")
 # Heads of encoder stacks of the names layout.
 # (`causal_lm`: the encoder as a decoder, with `decoder`.)
 NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering",
@@ -816,6 +819,7 @@ _NAMES_HEAD_LINEAR = {
     },
     support.NAMES_ENCODER_DECODER: {
         "question_answering": ("qa_outputs", True),
+        "token_classification": ("classifier", True),
     },
     support.NAMES_ENCODER: {
         "sequence_classification": ("classifier", True),
@@ -838,8 +842,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
                 raise fail(f"head {h.kind!r} of a {kind} stack has no `{option}` option: remove it", loc + [option])
         if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
             raise fail(f"head {h.kind!r} has no Linear of its own to name: remove `path` and `bias`", loc + ["path" if h.path is not None else "bias"])
-        if (h.kind == "sequence_classification") != (h.dropout is not None):
-            raise fail("the classification head of sequence classification needs `dropout: <config field or rate>`" if h.dropout is None else f"head {h.kind!r} has no dropout: remove `dropout`", loc + (["dropout"] if h.dropout is not None else []))
+        if (h.kind in ("sequence_classification", "token_classification")) != (h.dropout is not None):
+            raise fail(f"the classification head of {h.kind.replace('_', ' ')} needs `dropout: <config field or rate>`" if h.dropout is None else f"head {h.kind!r} has no dropout: remove `dropout`", loc + (["dropout"] if h.dropout is not None else []))
         return
     decoder_only = kind == support.DECODER_ONLY
     allowed = DECODER_ONLY_HEAD_KINDS if decoder_only else NAMES_ENCODER_HEAD_KINDS
@@ -1738,8 +1742,17 @@ def _resolve_config(c: _Context) -> None:
     c.stack = stack
     rule_kind = c.rule_kind
     for name in support.REQUIRED_CONFIG_FIELDS[rule_kind]:
+        if name == "initializer_range" and spec.initializer is not None:
+            # Mesh TensorFlow's initialisation reads its factor instead.
+            continue
         if name not in fields and name not in spec.config.attribute_map:
             raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every {rule_kind} stack reads it", ["config", "fields"])
+    if spec.initializer is not None:
+        c.need_field(spec.initializer.factor, ["initializer", "factor"])
+        if rule_kind == support.NAMES_ENCODER_DECODER and spec.attention.head_dim is None:
+            raise fail("Mesh TensorFlow's initialisation divides the queries' std by the configured head width: write `attention.head_dim: <int field>`, or remove `initializer`", ["initializer"])
+        if rule_kind == support.NAMES_ENCODER_DECODER and spec.embeddings.position == "absolute":
+            raise fail("Mesh TensorFlow's initialisation has no rule for absolute position tables: remove `initializer`, or write `embeddings.position: none` (positions from a bucketed bias)", ["initializer"])
 
 
 def _check_head_count(c: _Context) -> None:
@@ -1747,9 +1760,10 @@ def _check_head_count(c: _Context) -> None:
     spec, fail = c.spec, c.fail
     index = {f.name: i for i, f in enumerate(spec.config.fields)}
     hidden, heads_n = c.default_of("hidden_size"), c.default_of("num_attention_heads")
-    # With `attention.head_dim` (a config field) the sublayer attention's projections are heads x head_dim wide,
-    # whatever hidden_size is; the other layouts split hidden_size into the heads.
-    split_hidden = spec.attention.head_dim is None or spec.attention.layout != "sublayer"
+    # With `attention.head_dim` (a config field) the attention projections of the sublayer and names-layout
+    # encoder-decoder stacks are heads x head_dim wide, whatever hidden_size is; the other kinds split hidden_size into
+    # the heads.
+    split_hidden = spec.attention.head_dim is None or (spec.attention.layout != "sublayer" and c.rule_kind != support.NAMES_ENCODER_DECODER)
     if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or (split_hidden and hidden % heads_n)):
         heads_field = spec.config.attribute_map.get("num_attention_heads", "num_attention_heads")
         raise fail(
@@ -2466,6 +2480,18 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
         # With a config flag, the tables may be learned: they must then be saved; decoder-only stacks never save them.
         raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints (decoder-only stacks hold such a table as a computed constant, never saved): write `embeddings.sinusoidal: true` in a names-layout encoder-decoder or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
+    if rule_kind == support.NAMES_ENCODER_DECODER and h.kind in ("encoder", "token_classification") and spec.embeddings.vocabularies is not None:
+        raise fail(f"head {h.kind!r} runs the encoder on the one vocabulary matrix both stacks share: remove it or `embeddings.vocabularies`", loc + ["kind"])
+    if h.inline_base:
+        if rule_kind != support.NAMES_ENCODER_DECODER:
+            raise fail("`inline_base` (a head holding the base model's modules itself) is rendered only in names-layout encoder-decoder stacks: remove it", loc + ["inline_base"])
+        if h.kind not in INLINE_BASE_HEAD_KINDS:
+            raise fail(f"head {h.kind!r} cannot hold the base model's modules itself (only {', '.join(INLINE_BASE_HEAD_KINDS)} can): remove `inline_base`", loc + ["inline_base"])
+        if h.base_model_prefix is not None:
+            raise fail("a head holding the base model's modules itself (`inline_base`) has no base-model attribute: remove `base_model_prefix`", loc + ["base_model_prefix"])
+        if spec.embeddings.vocabularies is not None or spec.embeddings.position_accessors:
+            key = "vocabularies" if spec.embeddings.vocabularies is not None else "position_accessors"
+            raise fail(f"a head holding the base model's modules itself (`inline_base`) is rendered without `embeddings.{key}`: remove `inline_base` or `embeddings.{key}`", loc + ["inline_base"])
     uses_pooler = spec.pooler is not None and (
         h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
     )
@@ -2489,6 +2515,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         pre_classifier=h.pre_classifier,
         base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
         sinusoidal_saved=h.sinusoidal_saved,
+        inline_base=h.inline_base,
         index=h.index or "last_non_pad",
         loss_over=h.loss_over or "labels",
         name=h.class_name,
@@ -2699,7 +2726,8 @@ def resolve_architecture(
         feed_forward=spec.feed_forward,
         norm=spec.norm,
         encoder=spec.encoder,
-        decoder=spec.decoder,
+        # `copy_head_mask` as rendered: sublayer stacks copy unless told not to, names-layout ones only when told to.
+        decoder=spec.decoder.model_copy(update={"copy_head_mask": spec.decoder.copy_head_mask is True or (spec.decoder.copy_head_mask is None and c.rule_kind == support.ENCODER_DECODER)}) if spec.decoder is not None else None,
         pooler=spec.pooler,
         lm_head=spec.lm_head,
         lm_head_path=lm_path,

@@ -1041,9 +1041,10 @@ class DecoderSpec(Strict):
     # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
     # asked for with `use_cache=True` (`off`), in every framework.
     cache_default: Literal["config", "off"] = "config"
-    # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
-    # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).
-    copy_head_mask: bool = True
+    # Whether a `head_mask` given without `decoder_head_mask` masks the decoder too (when both stacks are equally deep;
+    # deprecated in transformers, which warns) or only the encoder (`false`). Default: true in sublayer encoder-decoder
+    # stacks, false in names-layout ones, which render `true` too.
+    copy_head_mask: Optional[bool] = None
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None
@@ -1191,6 +1192,14 @@ class SentenceHeadSpec(Strict):
     label_argument: Identifier = "next_sentence_label"
 
 
+class InitializerSpec(Strict):
+    """Mesh TensorFlow's initialisation, scaled by a config field instead of drawn at
+    `config.initializer_range`."""
+
+    # The config field of the factor every standard deviation is multiplied by (`initializer_factor`).
+    factor: FieldName
+
+
 class ClassifierDropoutSpec(Strict):
     """The dropout of the classification heads: a config field with an optional fallback."""
 
@@ -1292,6 +1301,11 @@ class HeadSpec(Strict):
     # fixed position tables. false: transformers' class of the head leaves them out of its checkpoints, so they are not
     # saved, and a checkpoint without them loads silently (they are computed).
     sinusoidal_saved: bool = True
+    # Names-layout encoder-decoder stacks (conditional_generation, question_answering, sequence_classification): the
+    # head's class holds the base model's modules itself (the vocabulary matrix, `encoder`, `decoder`, then its own),
+    # not the base model under `base_model_prefix`, as transformers' T5ForConditionalGeneration: its checkpoint names
+    # have no prefix, and a checkpoint of the base model (or of a head holding it) loads into it and back.
+    inline_base: bool = False
 
 
 ConfigSpec.model_rebuild()
@@ -1370,6 +1384,12 @@ class ArchitectureSpec(Strict):
     discriminator_head: Optional[DiscriminatorHeadSpec] = None
     sequence_summary: Optional[SequenceSummarySpec] = None
     classifier_dropout: Optional[ClassifierDropoutSpec] = None
+    # Names-layout encoder-decoder stacks without absolute positions: Mesh TensorFlow's initialisation from the
+    # config field `factor` (the configuration then needs no `initializer_range`): each Linear normal with std
+    # factor / sqrt(fan-in), the queries' also divided by sqrt(head width) (their scores are not scaled), the vocabulary
+    # matrix, an untied LM head and a token classifier std factor, bucketed bias tables std factor / sqrt(hidden_size),
+    # norm weights factor.
+    initializer: Optional[InitializerSpec] = None
     # The model classes: one per head, each generated for PyTorch, TensorFlow and Flax.
     heads: list[HeadSpec] = Field(min_length=1)
     # Model inputs that transformers' Flax classes of this architecture do not take before `params` (they lack

@@ -336,6 +336,7 @@ _NAMES_ENCODER_DECODER_ONLY = (
     ("lm_head.logits_bias", "remove `logits_bias`: a bias buffer on the logits exists only in names-layout encoder-decoder stacks"),
     ("embeddings.vocabularies", "remove `vocabularies`: separate encoder and decoder vocabularies exist only in names-layout encoder-decoder stacks"),
     ("norm.final_dropout", "remove `final_dropout`: a dropout after each stack's final norm exists only in names-layout encoder-decoder stacks"),
+    ("initializer", "remove `initializer`: Mesh TensorFlow's initialisation from a factor exists only in names-layout encoder-decoder stacks (the others draw at `config.initializer_range`)"),
     ("lm_head.tied_scale", "remove `tied_scale`: a tied LM head scaling the decoder output by hidden_size ** -0.5 exists only in names-layout encoder-decoder stacks (the `sublayer` LM head always scales)"),
 )
 RULES += tuple(
@@ -427,10 +428,13 @@ RULES += tuple(
     Rule(kind, "decoder.shift", (_ABSENT, "start_token"), "remove `shift`: the decoder inputs start with `decoder.start_token` (each row's last non-pad token starts them only in names-layout encoder-decoder stacks)")
     for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
-# A head mask copied to the decoder is a choice of sublayer encoder-decoder stacks only.
+# A head mask copied to the decoder is a choice of encoder-decoder stacks only; names-layout ones copy none by default.
 RULES += tuple(
-    Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in `sublayer` encoder-decoder stacks")
-    for kind in RULE_KINDS if kind != ENCODER_DECODER
+    Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in encoder-decoder stacks")
+    for kind in RULE_KINDS if kind not in (ENCODER_DECODER, NAMES_ENCODER_DECODER)
+)
+RULES += (
+    Rule(NAMES_ENCODER_DECODER, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask: false`: names-layout encoder-decoder stacks copy `head_mask` to the decoder only with `copy_head_mask: true`"),
 )
 # Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks, fairseq's table
 # in decoder-only and names-layout encoder-decoder stacks.

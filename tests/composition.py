@@ -835,10 +835,17 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         del spec["decoder"]["start_token"]
         spec["decoder"]["shift"] = "last_non_pad"
     heads: list[dict[str, Any]] = [{"kind": "seq2seq"}]
-    for kind in draw(st.lists(st.sampled_from(["conditional_generation", "sequence_classification", "question_answering", "causal_lm"]),
-                              unique=True, min_size=1, max_size=2)):
+    kinds = draw(st.lists(st.sampled_from(["conditional_generation", "sequence_classification", "question_answering", "causal_lm",
+                                           "encoder", "token_classification"]), unique=True, min_size=1, max_size=2))
+    if "vocabularies" in embeddings:
+        # The encoder model (and token classification on it) shares one vocabulary matrix.
+        kinds = [kind for kind in kinds if kind not in ("encoder", "token_classification")]
+    if "token_classification" in kinds and "encoder" not in kinds:
+        # Token classification runs the encoder model (T5's): that head too.
+        kinds.insert(kinds.index("token_classification"), "encoder")
+    for kind in kinds:
         head: dict[str, Any] = {"kind": kind}
-        if kind == "sequence_classification":
+        if kind in ("sequence_classification", "token_classification"):
             head["dropout"] = draw(st.sampled_from([0.0, "classifier_dropout"]))
         heads.append(head)
     spec["heads"] = heads
@@ -933,6 +940,19 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
                 variants[value] = {"variant": variant, "names": variant_names}
             attention["select"] = {"field": "encoder_attention_type", "variants": variants}
             attention["local"] = {"radius": "local_radius", "global_block_size": "global_block_size"}
+    for head in heads:
+        if head["kind"] in ("conditional_generation", "sequence_classification", "question_answering") and "vocabularies" not in embeddings and draw(st.booleans()):
+            # The head's class holds the base model's modules itself (T5's generation and question-answering heads):
+            # no base-model prefix on its names.
+            head["inline_base"] = True
+    if draw(st.booleans()):
+        # A `head_mask` copied to the decoder when both stacks are equally deep and no `decoder_head_mask` is given (T5's).
+        spec["decoder"]["copy_head_mask"] = True
+    if embeddings["position"] == "none" and "head_dim" in attention and draw(st.booleans()):
+        # Mesh TensorFlow's initialisation from a factor (T5's): no `initializer_range` (`init_std`) then.
+        fields[:] = [f for f in fields if f["name"] != "init_std"] + [_field("initializer_factor", "float", draw(st.sampled_from([1.0, 0.5])))]
+        del spec["config"]["attribute_map"]["initializer_range"]
+        spec["initializer"] = {"factor": "initializer_factor"}
     return spec
 
 
@@ -1283,7 +1303,9 @@ def describe(spec: dict) -> list[str]:
                    f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
                    f"vocabularies={'separate' if fields.get('share_encoder_decoder_embeddings') is False else 'shared'}"
                    f"{'' if fields.get('decoder_vocab_size', fields['vocab_size']) == fields['vocab_size'] else ', decoder size'}",
-                   f"seq2seq.labels_disable_cache={[h.get('labels_disable_cache') for h in spec['heads'] if h['kind'] == 'conditional_generation']}"]
+                   f"seq2seq.labels_disable_cache={[h.get('labels_disable_cache') for h in spec['heads'] if h['kind'] == 'conditional_generation']}",
+                   f"seq2seq.inline_base={sorted(h['kind'] for h in spec['heads'] if h.get('inline_base'))}",
+                   f"seq2seq.copy_head_mask={decoder.get('copy_head_mask', False)}", f"seq2seq.initializer={'initializer' in spec}"]
     elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",
