@@ -2463,6 +2463,9 @@ def resolve_architecture(
         keys_needing_config_flag[names.qk_norm] = tuple(
             rf"(^|\.){layers}\.\d+\.{re.escape(names.roles[role])}\." for role in ("attention.q_norm", "attention.k_norm")
         )
+    if names is not None and spec.norm.pre_when is not None and names.final_norm is not None:
+        # The final norm exists only in pre-norm stacks (the flag set).
+        keys_needing_config_flag[spec.config.attribute_map.get(spec.norm.pre_when, spec.norm.pre_when)] = (rf"(^|\.){re.escape(names.final_norm)}\.",)
     if emb.task_type is not None:
         table = re.escape(names.task_type_embeddings if names is not None else f"{emb.path}.{emb.task_type.path}")
         keys_needing_config_flag[emb.task_type.flag] = (rf"(^|\.){table}\.",)

@@ -547,3 +547,36 @@ def test_flax_layerdrop_skips_without_computing(arch):
     np.testing.assert_array_equal(np.asarray(trained[0.0].last_hidden_state), np.asarray(evaluated.last_hidden_state))
     patterns = {_skipped_blocks(step(jax.random.PRNGKey(seed))[1][0.5].hidden_states, layers) for seed in range(6)}
     assert len(patterns) > 1, patterns
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_torch_layerdrop_skips_the_blocks_transformers_skips(arch, tmp_path):
+    """PyTorch LayerDrop in training draws as transformers does (one `torch.rand([])` per block, none in evaluation):
+    from the same seed, without dropout, at rate 0.5, the hidden states and attention probabilities of transformers'
+    model (its weights loaded) ≤ 1e-5, the skipped blocks differing from seed to seed."""
+    import torch
+
+    resolved = spec(arch)
+    case = _case(arch, "base", variants(arch)[0])
+    ffn = resolved.feed_forward
+    dropouts = [resolved.embeddings.dropout, resolved.attention.dropout, ffn.dropout, ffn.activation_dropout]
+    overrides = {resolved.spec.layerdrop.decoder: 0.5, **{name: 0.0 for name in dropouts if name}}
+    reference = reference_model(case, reference_config(case, **overrides)).train()
+    reference.save_pretrained(tmp_path)
+    ours = _load("torch", case, str(tmp_path)).train()
+    ids = torch.tensor(LAYERDROP_IDS)
+    flags = dict(output_hidden_states=True, output_attentions=True, use_cache=False)
+    patterns = set()
+    for seed in range(6):
+        with torch.no_grad():
+            torch.manual_seed(seed)
+            expected = reference(ids, **flags)
+            torch.manual_seed(seed)
+            got = ours(ids, **flags)
+        assert len(got.attentions) == len(expected.attentions)
+        for name in ("hidden_states", "attentions"):
+            for got_array, expected_array in zip(got[name], expected[name]):
+                np.testing.assert_allclose(got_array.numpy(), expected_array.numpy(), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(got.last_hidden_state.numpy(), expected.last_hidden_state.numpy(), rtol=0, atol=1e-5)
+        patterns.add(len(got.attentions))
+    assert len(patterns) > 1, patterns

@@ -611,6 +611,10 @@ class FlaxOPTPreTrainedModel(FlaxPreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)decoder\.layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "do_layer_norm_before": ("(^|\\.)decoder\\.final_layer_norm\\.",),
+    }
 
     def init_cache(self, batch_size: int, max_length: int) -> tuple:
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, heads, max_length,

@@ -387,6 +387,10 @@ class TFOPTPreTrainedModel(TFPreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)decoder\.layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "do_layer_norm_before": ("(^|\\.)decoder\\.final_layer_norm\\.",),
+    }
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
         """The word-embedding layer of the base model (`decoder.embed_tokens`, its `embeddings`: `(vocab_size, word_embed_proj_dim)`; the
