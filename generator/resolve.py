@@ -192,7 +192,8 @@ class Leaf:
             return self.expr
         if self.differs:
             return f"config.{self.differs} != config.hidden_size"
-        return f"config.{self.when}" if self.when else f"not config.{self.unless}" if self.unless else None
+        flags = ([f"config.{self.when}"] if self.when else []) + ([f"not config.{self.unless}"] if self.unless else [])
+        return " and ".join(flags) or None
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,10 @@ class Names:
     # while the widths differ (`when: sizes_differ`), the config field of the embedding width.
     projection: Optional[str] = None
     projection_differs: Optional[str] = None
+    # Decoder-only stacks with `embeddings.projection`: the path of the Linear from hidden_size back to the embedding
+    # width (the role `final_projection`), applied to the stack's output after the final norm (built as the input
+    # projection is); the input projection then maps the word embeddings alone, before the positions are added.
+    final_projection: Optional[str] = None
     # Shared layer groups (`layer_sharing`): the config fields of the number of groups and of blocks per group, and
     # the attribute of each group's list of blocks (the role `layer_group.layers`); `layers` is then the list of groups.
     sharing: Optional[tuple[str, str, str]] = None
@@ -890,7 +895,7 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
 # Roles of a names-layout stack: the base model's modules, those of each block, and the LM head's (top-level
 # attributes of the head model).
 MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type", "embeddings.norm", "embeddings.projection",
-               "layers", "final_norm", "position.bias", "position.table")
+               "layers", "final_norm", "position.bias", "position.table", "final_projection")
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
                "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate",
@@ -1048,6 +1053,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "embeddings.norm": (spec.embeddings.norm, "`embeddings.norm: true`"),
         "embeddings.token_type": (spec.embeddings.token_type is True, "`embeddings.token_type: true`"),
         "embeddings.projection": (spec.embeddings.projection is not None, "`embeddings.projection` (factorized embeddings)"),
+        "final_projection": (spec.embeddings.projection is not None and spec.stack == "decoder-only", "`embeddings.projection` (decoder-only stacks: the stack's output projected back to the embedding width)"),
         "layer_group.layers": (spec.layer_sharing is not None, "`layer_sharing` (shared layer groups)"),
         "ffn.gate": (spec.feed_forward.gated is True or gate_flag is not None, "`feed_forward.gated: true` (or a boolean config field, in names-layout encoder-decoder stacks)"),
         "ffn.plain_input": (gate_flag is not None, "`feed_forward.gated: <boolean config field>` (names-layout encoder-decoder stacks)"),
@@ -1213,7 +1219,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     add(model_leaves, ("embeddings.word",), "embedding", "config.vocab_size", width, False)
     if "embeddings.position" in needed:
         positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
-        add(model_leaves, ("embeddings.position",), "embedding", positions, width, False)
+        # Decoder-only stacks project the word embeddings alone: their positions are hidden_size wide.
+        add(model_leaves, ("embeddings.position",), "embedding", positions, hidden if spec.stack == "decoder-only" else width, False)
     if "embeddings.token_type" in needed:
         add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", width, False)
     task_type_path = None
@@ -1236,10 +1243,14 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail("the `names` LM head maps hidden_size to the vocabulary through the word embeddings, which are `embeddings.size` wide here: write `lm_head.layout: flat` or `transform` (their `dense` maps hidden_size to the embeddings' width)", ["lm_head", "layout"])
         if spec.embeddings.size == "hidden_size":
             raise fail("the projection maps embeddings of another width to hidden_size: name their width's config field in `embeddings.size` (e.g. `embedding_size`) or remove `projection`", ["embeddings", "projection"])
-        add(model_leaves, ("embeddings.projection",), "linear", width, hidden, True)
+        add(model_leaves, ("embeddings.projection",), "linear", width, hidden, projection.bias)
         if projection.when == "sizes_differ":
             leaf = model_leaves[roles["embeddings.projection"]]
             model_leaves[leaf.path] = Leaf(leaf.attr, leaf.path, leaf.kind, leaf.in_size, leaf.out_size, leaf.bias, leaf.roles, differs=size_field)
+        if spec.stack == "decoder-only":
+            for key, refused in (("norm", spec.embeddings.norm), ("token_type", spec.embeddings.token_type == "word")):
+                if refused:
+                    raise fail(f"a decoder-only stack projects the word embeddings alone to hidden_size, and `{key}` works on the embeddings after the positions are added: remove `{key}` or `projection`", ["embeddings", key])
     add(model_leaves, ("layers",), "layers", "", "", False)
     if "position.bias" in needed:
         # The bucketed relative bias the stack owns: a row of one bias per head for each bucket.
@@ -1248,7 +1259,13 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         # The rotary positions' fixed sinusoidal table: a row of one head's width per position.
         add(model_leaves, ("position.table",), "rotary_table", "config.max_position_embeddings", head_dim, False)
     if "final_norm" in needed:
-        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, norm_bias, unless=spec.norm.final_unless)
+        add(model_leaves, ("final_norm",), norm_kind, hidden, hidden, norm_bias, when=spec.norm.pre_when, unless=spec.norm.final_unless)
+    if "final_projection" in needed:
+        # The stack's output projected back to the embedding width, built as the input projection is.
+        add(model_leaves, ("final_projection",), "linear", hidden, width, projection.bias)
+        if projection.when == "sizes_differ":
+            leaf = model_leaves[roles["final_projection"]]
+            model_leaves[leaf.path] = replace(leaf, differs=size_field)
     declared_ints = {f.name for f in spec.config.fields if f.type == "int" and not f.optional} | {
         alias for alias, target in spec.config.attribute_map.items() if any(f.name == target and f.type == "int" and not f.optional for f in spec.config.fields)
     }
@@ -1509,6 +1526,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         position_embeddings=roles.get("embeddings.position") if "embeddings.position" in needed else None,
         layers=roles["layers"],
         final_norm=roles.get("final_norm") if "final_norm" in needed else None,
+        final_projection=roles.get("final_projection") if "final_projection" in needed else None,
         position_bias=roles.get("position.bias") if "position.bias" in needed else None,
         rotary_buffer=buffer,
         rotary_table=roles["position.table"] if "position.table" in needed else None,
@@ -2082,6 +2100,14 @@ def _resolve_norm(c: _Context) -> None:
         need_field(spec.norm.final_unless, ["norm", "final_unless"])
         if spec.norm.hidden_states_before_final_norm:
             raise fail("`final_unless` builds the final norm only without its flag, and `hidden_states_before_final_norm` returns the last block's output before it: remove one", ["norm", "final_unless"])
+    if spec.norm.pre_when is not None:
+        loc = ["norm", "pre_when"]
+        if (flag_field := c.typed_field(spec.norm.pre_when, loc, "bool")) is not None:
+            raise fail(f"`pre_when` names a boolean config field (pre-norm blocks when true, post-norm when false), not the {flag_field.type} field {spec.norm.pre_when!r}: declare one (`type: bool`, e.g. `do_layer_norm_before`) and name it", loc)
+        if spec.residual is not None:
+            raise fail("post-norm blocks (the flag false) are rendered with sequential sublayers and the plain residual: remove `residual` or `pre_when`", loc)
+        if spec.norm.hidden_states_before_final_norm:
+            raise fail("`pre_when` builds the final norm only with its flag, and `hidden_states_before_final_norm` returns the last block's output before it: remove one", loc)
     if isinstance(spec.norm.eps, float):
         if not names_layout:
             raise fail("a fixed epsilon is rendered only in names-layout stacks: write `eps: <config field>`", ["norm", "eps"])
@@ -2264,6 +2290,8 @@ def _resolve_stacks(c: _Context) -> None:
             need_field(getattr(spec.decoder, name), ["decoder", name])
         need_field(ffn.activation_dropout, ["feed_forward", "activation_dropout"])
         if spec.layerdrop is not None:
+            if spec.layerdrop.encoder is None:
+                raise fail("a names-layout encoder-decoder skips blocks of both stacks: name the encoder's LayerDrop probability too (`encoder: <config field>`)", ["layerdrop"])
             need_field(spec.layerdrop.encoder, ["layerdrop", "encoder"])
             need_field(spec.layerdrop.decoder, ["layerdrop", "decoder"])
     elif seq2seq:
@@ -2273,6 +2301,11 @@ def _resolve_stacks(c: _Context) -> None:
             raise fail("an encoder-decoder model needs `embeddings.shared` (the vocabulary matrix both stacks use)", ["decoder", "path"])
         if att.cross_module is None:
             raise fail("an encoder-decoder model needs `attention.cross_module` (the decoder's cross-attention)", ["decoder", "path"])
+    if spec.layerdrop is not None and c.rule_kind == support.DECODER_ONLY:
+        _need_float_field(c, spec.layerdrop.decoder, ["layerdrop", "decoder"])
+        if spec.feed_forward.experts is not None and spec.feed_forward.experts.router_logits is not None:
+            raise fail("a block LayerDrop skips computes no router logits: remove `layerdrop` or `feed_forward.experts.router_logits`", ["layerdrop"])
+
     if isinstance(emb.scale, str):
         need_field(emb.scale, ["embeddings", "scale"])
         scale_field = c.field(emb.scale)
@@ -2689,6 +2722,9 @@ def resolve_architecture(
         keys_needing_config_flag[names.qk_norm] = tuple(
             rf"(^|\.){layers}\.\d+\.{re.escape(names.roles[role])}\." for role in ("attention.q_norm", "attention.k_norm")
         )
+    if names is not None and spec.norm.pre_when is not None and names.final_norm is not None:
+        # The final norm exists only in pre-norm stacks (the flag set).
+        keys_needing_config_flag[spec.config.attribute_map.get(spec.norm.pre_when, spec.norm.pre_when)] = (rf"(^|\.){re.escape(names.final_norm)}\.",)
     if emb.task_type is not None:
         table = re.escape(names.task_type_embeddings if names is not None else f"{emb.path}.{emb.task_type.path}")
         keys_needing_config_flag[emb.task_type.flag] = (rf"(^|\.){table}\.",)

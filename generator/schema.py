@@ -326,6 +326,9 @@ class Projection(Strict):
     path: Optional[DottedPath] = None
     # Built always, or only when the embedding width differs from hidden_size.
     when: Literal["always", "sizes_differ"] = "always"
+    # names-layout stacks: whether the projection has a bias (in decoder-only stacks, the output projection back to
+    # the embedding width, the `names` role `final_projection`, too).
+    bias: bool = True
 
 
 class TypeTableSpec(Strict):
@@ -925,6 +928,11 @@ class NormSpec(Strict):
     # Decoder-only stacks with a final norm: a boolean config field with which the stack has none (the `final_norm`
     # role's module exists, and normalises the last block's output, only when the field is false).
     final_unless: Optional[FieldName] = None
+    # Decoder-only stacks with `placement: pre`: a boolean config field choosing the placement when the model is built:
+    # pre-norm while it is true, post-norm (`norm(x + f(x))`, the same norms) while it is false, and the final norm
+    # (`final_norm`) built only while it is true (as transformers builds `do_layer_norm_before`'s); sequential
+    # sublayers only (no `residual`).
+    pre_when: Optional[FieldName] = None
     # Names-layout encoder-decoder stacks with a final norm (`placement: pre`): each stack's output after the final
     # norm goes through the embeddings' dropout (`embeddings.dropout`) again, also in the last hidden state.
     final_dropout: bool = False
@@ -1060,12 +1068,13 @@ class DecoderSpec(Strict):
 
 
 class LayerDropSpec(Strict):
-    """names-layout encoder-decoder stacks: the config fields of each stack's LayerDrop probability (in training, a
-    whole block is skipped with this probability)."""
+    """names-layout encoder-decoder and decoder-only stacks: the config fields of each stack's LayerDrop probability
+    (in training, a whole block is skipped with this probability)."""
 
-    # The config field of the encoder stack's LayerDrop probability.
-    encoder: FieldName
-    # The config field of the decoder stack's LayerDrop probability.
+    # The config field of the encoder stack's LayerDrop probability (names-layout encoder-decoder stacks, which need
+    # it; decoder-only stacks have none).
+    encoder: Optional[FieldName] = None
+    # The config field of the decoder stack's LayerDrop probability (of a decoder-only stack: its blocks').
     decoder: FieldName
 
 

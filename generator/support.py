@@ -289,7 +289,6 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "position", (_ABSENT, "rotary", "alibi"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), rotary (`kind: rotary, theta: <config field>`) or linear attention biases (`kind: alibi`), the latter two with `embeddings.position: none`"),
     Rule(DECODER_ONLY, "embeddings.token_type", (False, "word"), "token types are embedded by the word embeddings (`token_type: word`) or absent (`token_type: false`): a table of their own exists only in encoder stacks"),
     Rule(DECODER_ONLY, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary or ALiBi positions)"),
-    Rule(DECODER_ONLY, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
     Rule(DECODER_ONLY, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     Rule(DECODER_ONLY, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from 0 (or follow `position_ids`)"),
     Rule(DECODER_ONLY, "decoder", (_SET,), "add `decoder: {causal: true, cache: true}`"),
@@ -332,7 +331,6 @@ _NAMES_ENCODER_DECODER_ONLY = (
     ("decoder.ffn_size", "remove `ffn_size`: a decoder stack with a feed-forward width of its own exists only in names-layout encoder-decoder stacks"),
     ("decoder.embeddings_norm", "remove `embeddings_norm`: a decoder stack whose embeddings norm applies before the positions exists only in names-layout encoder-decoder stacks"),
     ("decoder.embeddings_scale", "remove `embeddings_scale`: a decoder stack whose word embeddings are not scaled as the encoder's exists only in names-layout encoder-decoder stacks"),
-    ("layerdrop", "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder stacks"),
     ("lm_head.logits_bias", "remove `logits_bias`: a bias buffer on the logits exists only in names-layout encoder-decoder stacks"),
     ("embeddings.vocabularies", "remove `vocabularies`: separate encoder and decoder vocabularies exist only in names-layout encoder-decoder stacks"),
     ("norm.final_dropout", "remove `final_dropout`: a dropout after each stack's final norm exists only in names-layout encoder-decoder stacks"),
@@ -342,6 +340,12 @@ _NAMES_ENCODER_DECODER_ONLY = (
 RULES += tuple(
     Rule(kind, path, (_ABSENT,) + _SCHEMA_DEFAULTS.get(path, ()), instead) for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER for path, instead in _NAMES_ENCODER_DECODER_ONLY
 )
+# LayerDrop: names-layout encoder-decoder and decoder-only stacks (a decoder-only stack's in `layerdrop.decoder`).
+RULES += tuple(
+    Rule(kind, "layerdrop", (_ABSENT,), "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder and decoder-only stacks")
+    for kind in (ENCODER, NAMES_ENCODER, ENCODER_DECODER)
+)
+RULES += (Rule(DECODER_ONLY, "layerdrop.encoder", (_ABSENT,), "remove `encoder`: a decoder-only stack's LayerDrop probability is `layerdrop.decoder`"),)
 # A row offset of the position table and a dropout between the feed-forward projections: names-layout
 # encoder-decoder and decoder-only stacks.
 RULES += tuple(
@@ -501,12 +505,13 @@ RULES += tuple(
     Rule(kind, "position.rotary_value", (_ABSENT,), "remove `rotary_value`: values rotated with the queries and keys exist only in encoder stacks and names-layout encoders")
     for kind in RULE_KINDS if kind not in (ENCODER, NAMES_ENCODER)
 )
-# Embeddings of another width than hidden_size (`embeddings.size`): not in names-layout encoder-decoder and
-# decoder-only stacks.
+# Embeddings of another width than hidden_size (`embeddings.size`): not in names-layout encoder-decoder stacks.
 RULES += tuple(
-    Rule(kind, "embeddings.size", ("hidden_size",), "remove `size`: embeddings of another width than hidden_size exist only in encoder stacks and names-layout encoders")
-    for kind in (NAMES_ENCODER_DECODER, DECODER_ONLY)
+    Rule(kind, "embeddings.size", ("hidden_size",), "remove `size`: embeddings of another width than hidden_size exist only in encoder, names-layout encoder and decoder-only stacks")
+    for kind in (NAMES_ENCODER_DECODER,)
 )
+# A projection of the embeddings without a bias: names-layout stacks only.
+RULES += (Rule(ENCODER, "embeddings.projection.bias", (_ABSENT, True), "remove `bias`: a projection of the embeddings without a bias exists only in names-layout stacks"),)
 # Scaled rotary positions (`position.scaling`): names-layout stacks computing the rotation from `theta` (decoder-only
 # stacks and names-layout encoders); fused | split encoders read a sinusoidal table.
 RULES += tuple(
@@ -538,6 +543,11 @@ RULES += tuple(
 # A final norm built only without a config flag: decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "norm.final_unless", (_ABSENT,), "remove `final_unless`: a final norm that a config flag removes exists only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+# The placement chosen by a config flag (pre-norm or post-norm): decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "norm.pre_when", (_ABSENT,), "remove `pre_when`: blocks whose norm placement a config flag chooses exist only in decoder-only stacks (`stack: decoder-only`); write `placement: pre` or `post`")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
 # Queries, keys and values clipped to a config bound: in decoder-only stacks only.
@@ -606,6 +616,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     *((NAMES_ENCODER_DECODER, path, "embeddings.position", ("absolute",), f"`{key}` is a property of the absolute position table: write `embeddings.position: absolute` or remove `{key}`") for path, key in (
         ("embeddings.position_offset", "position_offset"), ("embeddings.position_padding_idx", "position_padding_idx"), ("embeddings.sinusoidal", "sinusoidal"))),
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER)),
+    (DECODER_ONLY, "norm.pre_when", "norm.placement", ("pre",), "the flag chooses between pre-norm blocks (ending with the final norm) and post-norm ones: write `placement: pre` or remove `pre_when`"),
     (DECODER_ONLY, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),
 )
 

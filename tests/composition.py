@@ -632,6 +632,25 @@ def decoder_only_specs(draw, name: str) -> dict:
         embeddings["scale_inputs_embeds"] = False
     if draw(st.booleans()):
         heads[-1]["class_name"] = "Whole" + "".join(part.title() for part in heads[-1]["kind"].split("_"))
+    # The norm placement chosen by a config flag: pre-norm blocks, or post-norm ones without the final norm
+    # (sequential sublayers only).
+    if norm["placement"] == "pre" and not residual_box and not norm.get("hidden_states_before_final_norm") and draw(st.booleans()):
+        fields.append(_field("do_layer_norm_before", "bool", draw(st.booleans())))
+        norm["pre_when"] = "do_layer_norm_before"
+    # Word embeddings of their own width (half hidden_size, or equal): the word embeddings alone projected to
+    # hidden_size and the stack's output back, always or while the widths differ, with biases or without (no norm
+    # after the embeddings, no token types).
+    if not embeddings.get("norm") and embeddings["token_type"] is False and draw(st.booleans()):
+        fields.append(_field("word_embed_proj_dim", "int", draw(st.sampled_from([HIDDEN // 2, HIDDEN]))))
+        embeddings["size"] = "word_embed_proj_dim"
+        embeddings["projection"] = {"when": draw(st.sampled_from(["always", "sizes_differ"])), "bias": draw(st.booleans())}
+        names["embeddings.projection"] = "project_in"
+        names["final_projection"] = "project_out"
+    # LayerDrop (in training; the models compared in evaluation run every block), not with router logits.
+    layerdrop = None
+    if "router_logits" not in feed_forward.get("experts", {}) and draw(st.booleans()):
+        fields.append(_field("layerdrop", "float", draw(st.sampled_from([0.0, 0.5]))))
+        layerdrop = {"decoder": "layerdrop"}
     # Drawn last: scaled rotary positions (not over a counted part), with per-layer kinds on one kind only (the other
     # rotating unscaled: always the kind with a base of its own).
     test = None
@@ -666,6 +685,7 @@ def decoder_only_specs(draw, name: str) -> dict:
         "norm": norm,
         **({"residual": residual_box} if residual_box else {}),
         "decoder": decoder,
+        **({"layerdrop": layerdrop} if layerdrop else {}),
         "lm_head": lm_head,
         "heads": heads,
     }
@@ -1383,6 +1403,9 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.clip={'clip' in att}",
                        f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
                        f"decoder_only.norm.final_unless={'final_unless' in spec['norm']}",
+                       f"decoder_only.norm.pre_when={'pre_when' in spec['norm']}",
+                       f"decoder_only.projection={emb.get('projection', {}).get('when')}",
+                       f"decoder_only.layerdrop={'layerdrop' in spec}",
                        f"decoder_only.norm.weight={spec['norm'].get('weight', True)}",
                        f"decoder_only.qk_norm_layout={att.get('qk_norm_layout') if att.get('qk_norm_scope') == 'each_head' else None}",
                        f"decoder_only.qk_norm_bias={att.get('qk_norm_bias')}",

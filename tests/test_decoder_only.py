@@ -360,3 +360,223 @@ def test_torch_positional_call_equals_keyword_call(arch):
         unmasked = model(input_ids=input_ids).logits
     assert not torch.equal(keyword, unmasked)  # the mask matters to these prompts
     torch.testing.assert_close(positional, keyword, rtol=0, atol=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# LayerDrop (`layerdrop`): in training each block is skipped with the configured probability and then computes
+# nothing; in evaluation every block runs. Every decoder-only spec that declares it (`make test`: the first; the skip
+# is the stack kind's template code).
+
+
+LAYERDROP_ARCHS = [a for a in DECODER_ONLY_ARCHS if spec(a).spec.layerdrop is not None]
+if not TEST_ALL:
+    LAYERDROP_ARCHS = LAYERDROP_ARCHS[:1]
+LAYERDROP_IDS = np.array([[5, 6, 7, 8], [9, 10, 11, 12]])
+
+
+def _layerdrop_model(arch: str, framework: str, rate: float, **extra):
+    """The base model of the architecture's first test variant, without dropout, with LayerDrop `rate`."""
+    import specformers
+
+    resolved = spec(arch)
+    case = _case(arch, "base", variants(arch)[0])
+    ffn = resolved.feed_forward
+    dropouts = [resolved.embeddings.dropout, resolved.attention.dropout, ffn.dropout, ffn.activation_dropout]
+    fields = {**config_kwargs(case), resolved.spec.layerdrop.decoder: rate, **{name: 0.0 for name in dropouts if name}}
+    config = getattr(specformers, resolved.config_class)(**fields)
+    return getattr(specformers, case.class_name(framework))(config, **extra)
+
+
+def _block_class_name(arch: str, framework: str) -> str:
+    return spec(arch).class_name("Block", framework)
+
+
+def _layers(config) -> int:
+    return config.num_hidden_layers
+
+
+def _skipped_blocks(hidden_states, layers: int) -> tuple:
+    """Which blocks (all but the last, whose output the hidden states show only after the final norm) left their
+    input unchanged."""
+    return tuple(bool(np.array_equal(np.asarray(hidden_states[i]), np.asarray(hidden_states[i + 1]))) for i in range(layers - 1))
+
+
+def _check_all_skipped(trained, evaluated, layers: int) -> None:
+    """Every block skipped: each block's input is the embeddings (the evaluation's first hidden states)."""
+    assert len(trained.hidden_states) == len(evaluated.hidden_states) == layers + 1
+    for state in trained.hidden_states[:layers]:
+        np.testing.assert_array_equal(np.asarray(state), np.asarray(evaluated.hidden_states[0]))
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_torch_layerdrop_skips_without_computing(arch, monkeypatch):
+    """PyTorch LayerDrop: in training at rate 1 no block runs, the hidden states stay the embeddings and, as in
+    transformers, the skipped blocks return neither attention probabilities nor a cache entry; at rate 0 training
+    equals evaluation (no dropout); in evaluation every block runs at any rate; at rate 0.5 the skipped blocks differ
+    from draw to draw (`torch.rand`, seeded by `torch.manual_seed`)."""
+    import torch
+
+    ids = torch.tensor(LAYERDROP_IDS)
+    flags = dict(output_hidden_states=True, output_attentions=True, use_cache=True)
+    model = _layerdrop_model(arch, "torch", 1.0)
+    layers = _layers(model.config)
+    blocks = [m for m in model.modules() if type(m).__name__ == _block_class_name(arch, "torch")]
+    assert len(blocks) == layers
+    calls = []
+    block_class = type(blocks[0])
+    forward = block_class.forward
+
+    def counted(self, *args, **kwargs):
+        calls.append(self)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(block_class, "forward", counted)
+    with torch.no_grad():
+        model.eval()
+        evaluated = model(ids, **flags)
+        assert len(calls) == layers
+        calls.clear()
+        model.train()
+        trained = model(ids, **flags)
+    assert calls == []
+    _check_all_skipped(trained, evaluated, layers)
+    assert len(trained.attentions) == 0 and len(trained.past_key_values) == 0
+
+    model = _layerdrop_model(arch, "torch", 0.0)
+    with torch.no_grad():
+        evaluated = model.eval()(ids, **flags)
+        calls.clear()
+        trained = model.train()(ids, **flags)
+    assert len(calls) == layers
+    np.testing.assert_array_equal(trained.last_hidden_state.numpy(), evaluated.last_hidden_state.numpy())
+
+    model = _layerdrop_model(arch, "torch", 0.5).train()
+    patterns = set()
+    for seed in range(6):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            patterns.add(_skipped_blocks(model(ids, output_hidden_states=True).hidden_states, layers))
+    assert len(patterns) > 1, patterns
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_tf_layerdrop_skips_without_computing(arch, monkeypatch):
+    """TensorFlow LayerDrop in training: at rate 1 no block runs (`tf.cond`; the blocks' `call` is never entered),
+    the hidden states stay the embeddings, the attention probabilities are zeros of their shape and the cache holds
+    zeros at the new positions; at rate 0 training equals evaluation (no dropout); in evaluation every block runs; a
+    training step under `tf.function` draws anew at every run (rate 0.5: the skipped blocks differ between runs)."""
+    import functools
+
+    import tensorflow as tf
+
+    flags = dict(output_hidden_states=True, output_attentions=True, use_cache=True)
+    model = _layerdrop_model(arch, "tf", 1.0)
+    evaluated = model(LAYERDROP_IDS, training=False, **flags)
+    layers = _layers(model.config)
+    blocks = [m for m in model._flatten_layers(include_self=False) if type(m).__name__ == _block_class_name(arch, "tf")]
+    assert len(blocks) == layers
+    calls = []
+
+    def counted(call):
+        @functools.wraps(call)  # Keras reads the signature of `call`
+        def wrapper(self, *args, **kwargs):
+            calls.append(self)
+            return call(self, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(type(blocks[0]), "call", counted(type(blocks[0]).call))
+    trained = model(LAYERDROP_IDS, training=True, **flags)
+    assert calls == []
+    _check_all_skipped(trained, evaluated, layers)
+    assert len(trained.attentions) == len(evaluated.attentions) == layers
+    for got, expected in zip(trained.attentions, evaluated.attentions):
+        assert got.shape == expected.shape and not np.any(got.numpy())
+    assert len(trained.past_key_values) == len(evaluated.past_key_values) == layers
+    for got, expected in zip(trained.past_key_values, evaluated.past_key_values):
+        for got_array, expected_array in zip(got, expected):
+            assert got_array.shape == expected_array.shape and not np.any(got_array.numpy())
+    model(LAYERDROP_IDS, training=False)
+    assert len(calls) == layers
+
+    model = _layerdrop_model(arch, "tf", 0.0)
+    evaluated = model(LAYERDROP_IDS, training=False)
+    trained = model(LAYERDROP_IDS, training=True)
+    np.testing.assert_array_equal(trained.last_hidden_state.numpy(), evaluated.last_hidden_state.numpy())
+
+    model = _layerdrop_model(arch, "tf", 0.5)
+    step = tf.function(lambda: model(LAYERDROP_IDS, output_hidden_states=True, training=True))
+    tf.random.set_seed(0)
+    patterns = {_skipped_blocks(step().hidden_states, layers) for _ in range(6)}
+    assert len(patterns) > 1, patterns
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_flax_layerdrop_skips_without_computing(arch):
+    """Flax LayerDrop in training: the forward pass holds one `cond` per block (one branch runs, also under
+    `jax.jit`); at rate 1 the hidden states stay the embeddings, the attention probabilities are zeros and the cache
+    holds zeros at the new positions; at rate 0 training equals evaluation (no dropout); a jitted training step draws
+    anew with every `dropout_rng` (rate 0.5: the skipped blocks differ). Random parameters of the models' shapes;
+    everything runs under one `jax.jit`."""
+    jax = pytest.importorskip("jax")
+    import functools
+
+    models = {rate: _layerdrop_model(arch, "flax", rate, _do_init=False) for rate in (0.0, 0.5, 1.0)}
+    layers = _layers(models[0.0].config)
+    shapes = jax.eval_shape(functools.partial(models[0.0].init_weights, input_shape=LAYERDROP_IDS.shape), jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    params = jax.tree_util.tree_map(lambda leaf: rng.normal(0.0, 0.2, leaf.shape).astype(leaf.dtype), shapes)
+
+    def train(rate, dropout_rng, **flags):
+        return models[rate](LAYERDROP_IDS, params=params, train=True, dropout_rng=dropout_rng, **flags)
+
+    jaxpr = str(jax.make_jaxpr(lambda r: train(1.0, r).last_hidden_state)(jax.random.PRNGKey(0)))
+    assert jaxpr.count("cond[") == layers
+
+    flags = dict(output_hidden_states=True, output_attentions=True)
+
+    @jax.jit
+    def step(dropout_rng):
+        evaluated = models[0.0](LAYERDROP_IDS, params=params, **flags)
+        return evaluated, {rate: train(rate, dropout_rng, **flags) for rate in models}
+
+    evaluated, trained = step(jax.random.PRNGKey(0))
+    _check_all_skipped(trained[1.0], evaluated, layers)
+    for got, expected in zip(trained[1.0].attentions, evaluated.attentions):
+        assert got.shape == expected.shape and not np.any(np.asarray(got))
+    np.testing.assert_array_equal(np.asarray(trained[0.0].last_hidden_state), np.asarray(evaluated.last_hidden_state))
+    patterns = {_skipped_blocks(step(jax.random.PRNGKey(seed))[1][0.5].hidden_states, layers) for seed in range(6)}
+    assert len(patterns) > 1, patterns
+
+
+@pytest.mark.parametrize("arch", LAYERDROP_ARCHS)
+def test_torch_layerdrop_skips_the_blocks_transformers_skips(arch, tmp_path):
+    """PyTorch LayerDrop in training draws as transformers does (one `torch.rand([])` per block, none in evaluation):
+    from the same seed, without dropout, at rate 0.5, the hidden states and attention probabilities of transformers'
+    model (its weights loaded) ≤ 1e-5, the skipped blocks differing from seed to seed."""
+    import torch
+
+    resolved = spec(arch)
+    case = _case(arch, "base", variants(arch)[0])
+    ffn = resolved.feed_forward
+    dropouts = [resolved.embeddings.dropout, resolved.attention.dropout, ffn.dropout, ffn.activation_dropout]
+    overrides = {resolved.spec.layerdrop.decoder: 0.5, **{name: 0.0 for name in dropouts if name}}
+    reference = reference_model(case, reference_config(case, **overrides)).train()
+    reference.save_pretrained(tmp_path)
+    ours = _load("torch", case, str(tmp_path)).train()
+    ids = torch.tensor(LAYERDROP_IDS)
+    flags = dict(output_hidden_states=True, output_attentions=True, use_cache=False)
+    patterns = set()
+    for seed in range(6):
+        with torch.no_grad():
+            torch.manual_seed(seed)
+            expected = reference(ids, **flags)
+            torch.manual_seed(seed)
+            got = ours(ids, **flags)
+        assert len(got.attentions) == len(expected.attentions)
+        for name in ("hidden_states", "attentions"):
+            for got_array, expected_array in zip(got[name], expected[name]):
+                np.testing.assert_allclose(got_array.numpy(), expected_array.numpy(), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(got.last_hidden_state.numpy(), expected.last_hidden_state.numpy(), rtol=0, atol=1e-5)
+        patterns.add(len(got.attentions))
+    assert len(patterns) > 1, patterns

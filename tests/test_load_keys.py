@@ -196,13 +196,16 @@ def test_type_table_without_its_flag_is_refused(case, framework, reference_check
 def test_config_flag_that_gives_keys_a_place_is_named(arch):
     """The `{flag: patterns}` table of every public class, in every framework: the layers' `<cross_module>` weights of
     every spec with cross-attention need `add_cross_attention`; a spec without has no such entry. A further
-    token-type table (`embeddings.task_type`) needs its flag, and so do q/k norms built only under a flag."""
+    token-type table (`embeddings.task_type`) needs its flag, and so do q/k norms built only under a flag and the final
+    norm of a stack whose norm placement a flag chooses."""
     import specformers
 
     task = arch.task_type
     # Flags of other components whose modules exist only when set: the norms of the queries and keys.
     qk_flag = arch.names.qk_norm if arch.names is not None and isinstance(arch.names.qk_norm, str) else None
-    flags = ([qk_flag] if qk_flag else []) + ([task.flag] if task is not None else [])
+    # The final norm of a stack whose norm placement a flag chooses (`norm.pre_when`): pre-norm only.
+    pre_flag = arch.spec.norm.pre_when if arch.names is not None else None
+    flags = ([qk_flag] if qk_flag else []) + ([pre_flag] if pre_flag else []) + ([task.flag] if task is not None else [])
     for framework in FRAMEWORKS:
         for name in arch.public_classes(framework):
             table = getattr(specformers, name)._keys_needing_config_flag
@@ -215,6 +218,10 @@ def test_config_flag_that_gives_keys_a_place_is_named(arch):
                 # (Names-layout stacks have no `encoder` component, and no cross-attention.)
                 assert "add_cross_attention" not in table, name
                 assert list(table) == flags, name
+                if pre_flag:
+                    (pattern,) = table[pre_flag]
+                    assert re.search(pattern, f"{arch.spec.base_model_prefix}.{arch.names.final_norm}.weight"), name
+                    assert not re.search(pattern, f"{arch.names.layers}.0.{arch.names.roles['ffn.norm']}.weight"), name
                 if qk_flag:
                     q_norm = arch.names.roles["attention.q_norm"]
                     assert any(re.search(pattern, f"{arch.names.layers}.3.{q_norm}.weight") for pattern in table[qk_flag]), name

@@ -43,7 +43,7 @@ class BioGptConfig(PretrainedConfig):
         use_cache (`bool`, *optional*, defaults to True):
             Whether or not the model should return the last key/values attentions.
         layerdrop (`float`, *optional*, defaults to 0.0):
-            The LayerDrop probability: not rendered by specformers in decoder-only stacks, so only `0.0` is accepted.
+            The LayerDrop probability: in training, each decoder block is skipped with this probability.
         activation_dropout (`float`, *optional*, defaults to 0.0):
             The dropout ratio for activations inside the fully connected layer.
         pad_token_id (`int`, *optional*, defaults to 1):
@@ -86,10 +86,6 @@ class BioGptConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if layerdrop not in [0.0]:
-            raise ValueError(
-                f"layerdrop={layerdrop!r} is not supported (accepted: [0.0]): LayerDrop (whole blocks skipped in training) is not rendered in decoder-only stacks; leave layerdrop 0.0"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers

@@ -9,6 +9,7 @@ Layers are named and nested as transformers' PyTorch modules, so checkpoints loa
 """
 
 import math
+from functools import partial
 
 import keras
 import tensorflow as tf
@@ -97,6 +98,30 @@ class TFBioGptBlock(TFCompositeLayer):
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
         batch_size, seq_length = shape_list(x)[:2]
         return tf.transpose(tf.reshape(x, (batch_size, seq_length, self.num_heads, self.head_dim)), (0, 2, 1, 3))
+
+    def skipped(
+        self, hidden_states, key_length, layer_past=None, cache_index=None, use_cache=False, output_attentions=False
+    ):
+        """The outputs of the block when LayerDrop skips it (`key_length`: the keys' count, cached ones included):
+        the hidden states unchanged; with `use_cache`, the cache the block returns, nothing computed: a preallocated
+        one as it is, else the cached keys and values followed by zeros at the new positions; on request, zero
+        attention probabilities (batch, heads, seq, key_length)."""
+        batch_size, seq_length = shape_list(hidden_states)[:2]
+        present = None
+        if use_cache and layer_past is not None and cache_index is not None:
+            present = layer_past
+        elif use_cache:
+            new = tf.zeros((batch_size, self.num_heads, seq_length, self.head_dim), hidden_states.dtype)
+            present = (
+                (new, new) if layer_past is None else tuple(tf.concat([cached, new], axis=-2) for cached in layer_past)
+            )
+        if not output_attentions:
+            return hidden_states, present, None
+        return (
+            hidden_states,
+            present,
+            tf.zeros((batch_size, self.num_heads, seq_length, key_length), hidden_states.dtype),
+        )
 
     def call(
         self,
@@ -260,7 +285,8 @@ class TFBioGptMainLayer(TFCompositeLayer):
         for i, block in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, present, probs = block(
+            run = partial(
+                block,
                 hidden_states,
                 extended_mask,
                 layer_past=past_key_values[i] if past_key_values is not None else None,
@@ -270,6 +296,21 @@ class TFBioGptMainLayer(TFCompositeLayer):
                 output_attentions=output_attentions,
                 training=training,
             )
+            if training and config.layerdrop > 0.0:
+                # LayerDrop: the whole block is skipped with this probability, and then computes nothing (the draw is
+                # in the graph, so that a traced training step draws anew at every run).
+                skipped = partial(
+                    block.skipped,
+                    hidden_states,
+                    key_length,
+                    layer_past=past_key_values[i] if past_key_values is not None else None,
+                    cache_index=cache_index,
+                    use_cache=use_cache,
+                    output_attentions=output_attentions,
+                )
+                hidden_states, present, probs = tf.cond(tf.random.uniform(()) < config.layerdrop, skipped, run)
+            else:
+                hidden_states, present, probs = run()
             if use_cache:
                 presents += (present,)
             if output_attentions:

@@ -40,7 +40,7 @@ class OPTConfig(PretrainedConfig):
         activation_function (`str`, *optional*, defaults to 'relu'):
             The non-linear activation function in the decoder.
         layerdrop (`float`, *optional*, defaults to 0.0):
-            The LayerDrop probability: not rendered by specformers in decoder-only stacks, so only `0.0` is accepted.
+            The LayerDrop probability: in training, each decoder block is skipped with this probability.
         init_std (`float`, *optional*, defaults to 0.02):
             The standard deviation of the truncated_normal_initializer for initializing all weight matrices.
         use_cache (`bool`, *optional*, defaults to True):
@@ -61,8 +61,6 @@ class OPTConfig(PretrainedConfig):
 
     model_type = "opt"
     attribute_map = {"initializer_range": "init_std"}
-    # Rendered only equal to another field (`unsupported`): setting that field sets them too.
-    _follows = {"word_embed_proj_dim": "hidden_size"}
 
     def __init__(
         self,
@@ -94,21 +92,9 @@ class OPTConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if do_layer_norm_before not in [True]:
-            raise ValueError(
-                f"do_layer_norm_before={do_layer_norm_before!r} is not supported (accepted: [True]): post-norm decoder-only blocks are not rendered"
-            )
-        if layerdrop not in [0.0]:
-            raise ValueError(
-                f"layerdrop={layerdrop!r} is not supported (accepted: [0.0]): LayerDrop (whole blocks skipped in training) is not rendered in decoder-only stacks; leave layerdrop 0.0"
-            )
         if layer_norm_elementwise_affine not in [True]:
             raise ValueError(
                 f"layer_norm_elementwise_affine={layer_norm_elementwise_affine!r} is not supported (accepted: [True]): LayerNorms without parameters are not rendered (nor can transformers 4.57.6 build them: its OPT `_init_weights` fills their weight, which is None)"
-            )
-        if word_embed_proj_dim is not None and word_embed_proj_dim != hidden_size:
-            raise ValueError(
-                f"word_embed_proj_dim={word_embed_proj_dim!r} is not supported (only None or hidden_size={hidden_size!r}): the project_in / project_out projections of decoder-only stacks are not rendered"
             )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size

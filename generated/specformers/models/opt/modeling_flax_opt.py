@@ -89,7 +89,9 @@ class FlaxOPTBlockSelfAttn(nn.Module):
 
 
 class FlaxOPTBlock(nn.Module):
-    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+    """One block whose norm placement `config.do_layer_norm_before` chooses: pre-norm, `x + attention(norm(x))`, then
+    `x + feed_forward(norm(x))`, when it is true; post-norm, `x = norm(x + attention(x))`, then
+    `x = norm(x + feed_forward(x))`, when it is false.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -133,6 +135,35 @@ class FlaxOPTBlock(nn.Module):
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
         return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
 
+    def skipped(
+        self,
+        hidden_states: jnp.ndarray,
+        key_length: int,
+        layer_past: Optional[tuple] = None,
+        cache_index: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """The outputs of the block when LayerDrop skips it (`key_length`: the keys' count, cached ones included):
+        the hidden states unchanged; with `use_cache`, the cache the block returns, nothing computed: a preallocated
+        one as it is, else the cached keys and values followed by zeros at the new positions; on request, zero
+        attention probabilities (batch, heads, seq, key_length)."""
+        batch_size, seq_length = hidden_states.shape[:2]
+        present = None
+        if use_cache and layer_past is not None and cache_index is not None:
+            present = layer_past
+        elif use_cache:
+            new = jnp.zeros((batch_size, self.num_heads, seq_length, self.head_dim), self.dtype)
+            present = (
+                (new, new)
+                if layer_past is None
+                else tuple(jnp.concatenate([cached, new], axis=2) for cached in layer_past)
+            )
+        if not output_attentions:
+            return hidden_states, present, None
+        # In the computation dtype, as the block's probabilities.
+        return hidden_states, present, jnp.zeros((batch_size, self.num_heads, seq_length, key_length), self.dtype)
+
     def __call__(
         self,
         hidden_states: jnp.ndarray,
@@ -150,7 +181,8 @@ class FlaxOPTBlock(nn.Module):
         keys and values (generation under `jax.jit`); without it, the new ones are appended. Returns the new hidden
         states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or None)."""
         residual = hidden_states
-        hidden_states = self.self_attn_layer_norm(hidden_states)
+        if self.config.do_layer_norm_before:
+            hidden_states = self.self_attn_layer_norm(hidden_states)
         query = self.self_attn.q_proj(hidden_states)
         key = self.self_attn.k_proj(hidden_states)
         value = self.self_attn.v_proj(hidden_states)
@@ -178,11 +210,18 @@ class FlaxOPTBlock(nn.Module):
         context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(hidden_states.shape)
         attention_output = self.self_attn.out_proj(context)
         hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
+        if not self.config.do_layer_norm_before:
+            # Post-norm blocks: the norm after the residual add.
+            hidden_states = self.self_attn_layer_norm(hidden_states)
 
         residual = hidden_states
-        hidden_states = self.final_layer_norm(hidden_states)
+        if self.config.do_layer_norm_before:
+            hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.fc2(self.activation(self.fc1(hidden_states)))
         hidden_states = residual + self.residual_dropout(hidden_states, deterministic=deterministic)
+        if not self.config.do_layer_norm_before:
+            # Post-norm blocks: the norm after the residual add.
+            hidden_states = self.final_layer_norm(hidden_states)
         return hidden_states, present, probs if output_attentions else None
 
 
@@ -196,7 +235,7 @@ class FlaxOPTDecoder(nn.Module):
         config = self.config
         self.embed_tokens = partitioned_embed(
             config.vocab_size,
-            config.hidden_size,
+            config.word_embed_proj_dim,
             normal_init(config.initializer_range),
             ("vocab", "embed"),
             dtype=self.dtype,
@@ -208,13 +247,29 @@ class FlaxOPTDecoder(nn.Module):
             ("kv", "embed"),
             dtype=self.dtype,
         )
+        if config.word_embed_proj_dim != config.hidden_size:
+            self.project_in = partitioned_dense(
+                config.hidden_size,
+                ("embed", "hidden"),
+                normal_init(config.initializer_range),
+                use_bias=False,
+                dtype=self.dtype,
+            )
         self.layers = FlaxModuleSequence(
             tuple(
                 partial(FlaxOPTBlock, config, layer_idx=i, dtype=self.dtype) for i in range(config.num_hidden_layers)
             )
         )
-        if not config._remove_final_layer_norm:
+        if config.do_layer_norm_before and not config._remove_final_layer_norm:
             self.final_layer_norm = partitioned_layer_norm(1e-05, dtype=self.dtype)
+        if config.word_embed_proj_dim != config.hidden_size:
+            self.project_out = partitioned_dense(
+                config.word_embed_proj_dim,
+                ("embed", "hidden"),
+                normal_init(config.initializer_range),
+                use_bias=False,
+                dtype=self.dtype,
+            )
 
 
 class FlaxOPTModule(nn.Module):
@@ -264,7 +319,7 @@ class FlaxOPTModule(nn.Module):
                 input_ids,
                 inputs_embeds,
                 vocab_size=config.vocab_size,
-                embedding_size=config.hidden_size,
+                embedding_size=config.word_embed_proj_dim,
                 past_length=past_length,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
@@ -274,6 +329,9 @@ class FlaxOPTModule(nn.Module):
             key_length = past_length + seq_length
         if inputs_embeds is None:
             inputs_embeds = self.decoder.embed_tokens(input_ids.astype("i4"))
+        if config.word_embed_proj_dim != config.hidden_size:
+            # Word embeddings of another width than the blocks' reach hidden_size through the projection.
+            inputs_embeds = self.decoder.project_in(inputs_embeds)
         if position_ids is None and attention_mask is not None:
             # Positions count the attended tokens (pads: -1); the new tokens' are those after the cached ones.
             mask = attention_mask.astype("i4")
@@ -304,22 +362,45 @@ class FlaxOPTModule(nn.Module):
         for i in range(config.num_hidden_layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, present, probs = self.decoder.layers[i](
-                hidden_states,
-                extended_mask,
-                layer_past=past_key_values[i] if past_key_values is not None else None,
-                cache_index=cache_index,
-                head_mask=head_mask[i] if head_mask is not None else None,
-                use_cache=use_cache,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
-            )
+
+            def run(block, hidden_states):
+                return block(
+                    hidden_states,
+                    extended_mask,
+                    layer_past=past_key_values[i] if past_key_values is not None else None,
+                    cache_index=cache_index,
+                    head_mask=head_mask[i] if head_mask is not None else None,
+                    use_cache=use_cache,
+                    deterministic=deterministic,
+                    output_attentions=output_attentions,
+                )
+
+            if not deterministic and config.layerdrop > 0 and not self.is_initializing():
+                # LayerDrop: in training the whole block is skipped with probability `layerdrop`, and then computes
+                # nothing; `nn.cond` runs one branch only, also under jax.jit. (Init runs the block, so that every
+                # parameter is created: a skipped block creates none.)
+                skipped = partial(
+                    FlaxOPTBlock.skipped,
+                    key_length=key_length,
+                    layer_past=past_key_values[i] if past_key_values is not None else None,
+                    cache_index=cache_index,
+                    use_cache=use_cache,
+                    output_attentions=output_attentions,
+                )
+                skip = jax.random.uniform(self.make_rng("dropout")) < config.layerdrop
+                hidden_states, present, probs = nn.cond(skip, skipped, run, self.decoder.layers[i], hidden_states)
+            else:
+                hidden_states, present, probs = run(self.decoder.layers[i], hidden_states)
             if use_cache:
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-        if not config._remove_final_layer_norm:
+        if config.do_layer_norm_before and not config._remove_final_layer_norm:
+            # Pre-norm blocks end with the final norm (post-norm ones have none).
             hidden_states = self.decoder.final_layer_norm(hidden_states)
+        if config.word_embed_proj_dim != config.hidden_size:
+            # Back to the word embeddings' width.
+            hidden_states = self.decoder.project_out(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         output = FlaxBaseModelOutputWithPastAndCrossAttentions(
@@ -530,6 +611,10 @@ class FlaxOPTPreTrainedModel(FlaxPreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)decoder\.layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "do_layer_norm_before": ("(^|\\.)decoder\\.final_layer_norm\\.",),
+    }
 
     def init_cache(self, batch_size: int, max_length: int) -> tuple:
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, heads, max_length,

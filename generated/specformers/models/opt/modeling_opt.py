@@ -45,7 +45,9 @@ class OPTBlockSelfAttn(nn.Module):
 
 
 class OPTBlock(GradientCheckpointingLayer):
-    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+    """One block whose norm placement `config.do_layer_norm_before` chooses: pre-norm, `x + attention(norm(x))`, then
+    `x + feed_forward(norm(x))`, when it is true; post-norm, `x = norm(x + attention(x))`, then
+    `x = norm(x + feed_forward(x))`, when it is false.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -85,7 +87,8 @@ class OPTBlock(GradientCheckpointingLayer):
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
         None)."""
         residual = hidden_states
-        hidden_states = self.self_attn_layer_norm(hidden_states)
+        if self.config.do_layer_norm_before:
+            hidden_states = self.self_attn_layer_norm(hidden_states)
         query = self.self_attn.q_proj(hidden_states)
         key = self.self_attn.k_proj(hidden_states)
         value = self.self_attn.v_proj(hidden_states)
@@ -109,11 +112,18 @@ class OPTBlock(GradientCheckpointingLayer):
         hidden_states = residual + nn.functional.dropout(
             attention_output, p=self.config.dropout, training=self.training
         )
+        if not self.config.do_layer_norm_before:
+            # Post-norm blocks: the norm after the residual add.
+            hidden_states = self.self_attn_layer_norm(hidden_states)
 
         residual = hidden_states
-        hidden_states = self.final_layer_norm(hidden_states)
+        if self.config.do_layer_norm_before:
+            hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.fc2(self.activation(self.fc1(hidden_states)))
         hidden_states = residual + nn.functional.dropout(hidden_states, p=self.config.dropout, training=self.training)
+        if not self.config.do_layer_norm_before:
+            # Post-norm blocks: the norm after the residual add.
+            hidden_states = self.final_layer_norm(hidden_states)
         return hidden_states, present, probs if output_attentions else None
 
 
@@ -122,11 +132,17 @@ class OPTDecoder(nn.Module):
 
     def __init__(self, config: OPTConfig) -> None:
         super().__init__()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.embed_tokens = nn.Embedding(
+            config.vocab_size, config.word_embed_proj_dim, padding_idx=config.pad_token_id
+        )
         self.embed_positions = nn.Embedding(config.max_position_embeddings + 2, config.hidden_size)
+        if config.word_embed_proj_dim != config.hidden_size:
+            self.project_in = nn.Linear(config.word_embed_proj_dim, config.hidden_size, bias=False)
         self.layers = nn.ModuleList([OPTBlock(config, i) for i in range(config.num_hidden_layers)])
-        if not config._remove_final_layer_norm:
+        if config.do_layer_norm_before and not config._remove_final_layer_norm:
             self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=1e-05)
+        if config.word_embed_proj_dim != config.hidden_size:
+            self.project_out = nn.Linear(config.hidden_size, config.word_embed_proj_dim, bias=False)
 
 
 class OPTPreTrainedModel(PreTrainedModel):
@@ -143,6 +159,10 @@ class OPTPreTrainedModel(PreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)decoder\.layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "do_layer_norm_before": ("(^|\\.)decoder\\.final_layer_norm\\.",),
+    }
 
 
 class OPTModel(OPTPreTrainedModel):
@@ -231,7 +251,7 @@ class OPTModel(OPTPreTrainedModel):
             input_ids,
             inputs_embeds,
             vocab_size=self.config.vocab_size,
-            embedding_size=self.config.hidden_size,
+            embedding_size=self.config.word_embed_proj_dim,
             past_length=past_length,
             attention_mask=attention_mask,
             position_ids=position_ids,
@@ -240,6 +260,9 @@ class OPTModel(OPTPreTrainedModel):
         )
         if inputs_embeds is None:
             inputs_embeds = self.decoder.embed_tokens(input_ids)
+        if self.config.word_embed_proj_dim != self.config.hidden_size:
+            # Word embeddings of another width than the blocks' reach hidden_size through the projection.
+            inputs_embeds = self.decoder.project_in(inputs_embeds)
         if position_ids is None and attention_mask is not None:
             # Positions count the attended tokens (pads: -1); the new tokens' are those after the cached ones.
             position_ids = (torch.cumsum(attention_mask, dim=1) * attention_mask - 1).long()[:, past_length:]
@@ -268,6 +291,9 @@ class OPTModel(OPTPreTrainedModel):
         for i, block in enumerate(self.decoder.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
+            if self.training and torch.rand([]) < self.config.layerdrop:
+                # LayerDrop: the whole block is skipped (no attention probabilities, no cache entry), as in the reference.
+                continue
             hidden_states, present, probs = block(
                 hidden_states,
                 extended_mask,
@@ -280,8 +306,12 @@ class OPTModel(OPTPreTrainedModel):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-        if not self.config._remove_final_layer_norm:
+        if self.config.do_layer_norm_before and not self.config._remove_final_layer_norm:
+            # Pre-norm blocks end with the final norm (post-norm ones have none).
             hidden_states = self.decoder.final_layer_norm(hidden_states)
+        if self.config.word_embed_proj_dim != self.config.hidden_size:
+            # Back to the word embeddings' width.
+            hidden_states = self.decoder.project_out(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         output = BaseModelOutputWithPastAndCrossAttentions(
@@ -308,7 +338,7 @@ class OPTForCausalLM(DecoderOnlyGenerationMixin, OPTPreTrainedModel):
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
         self.model = OPTModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = nn.Linear(config.word_embed_proj_dim, config.vocab_size, bias=False)
         self.post_init()
 
     def get_output_embeddings(self) -> nn.Linear:
@@ -413,7 +443,7 @@ class OPTForSequenceClassification(OPTPreTrainedModel):
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
         self.model = OPTModel(config)
-        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.score = nn.Linear(config.word_embed_proj_dim, config.num_labels, bias=False)
         self.post_init()
 
     def forward(
@@ -530,7 +560,7 @@ class OPTForQuestionAnswering(OPTPreTrainedModel):
         config = self.config  # the same configuration, converted if it came from transformers
         self.model = OPTModel(config)
         # One start and one end score per token.
-        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.qa_outputs = nn.Linear(config.word_embed_proj_dim, 2)
         self.post_init()
 
     def forward(

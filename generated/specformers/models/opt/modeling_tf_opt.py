@@ -9,6 +9,7 @@ Layers are named and nested as transformers' PyTorch modules, so checkpoints loa
 """
 
 import math
+from functools import partial
 
 import keras
 import tensorflow as tf
@@ -73,7 +74,9 @@ class TFOPTBlockSelfAttn(TFCompositeLayer):
 
 
 class TFOPTBlock(TFCompositeLayer):
-    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+    """One block whose norm placement `config.do_layer_norm_before` chooses: pre-norm, `x + attention(norm(x))`, then
+    `x + feed_forward(norm(x))`, when it is true; post-norm, `x = norm(x + attention(x))`, then
+    `x = norm(x + feed_forward(x))`, when it is false.
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -112,6 +115,30 @@ class TFOPTBlock(TFCompositeLayer):
         batch_size, seq_length = shape_list(x)[:2]
         return tf.transpose(tf.reshape(x, (batch_size, seq_length, self.num_heads, self.head_dim)), (0, 2, 1, 3))
 
+    def skipped(
+        self, hidden_states, key_length, layer_past=None, cache_index=None, use_cache=False, output_attentions=False
+    ):
+        """The outputs of the block when LayerDrop skips it (`key_length`: the keys' count, cached ones included):
+        the hidden states unchanged; with `use_cache`, the cache the block returns, nothing computed: a preallocated
+        one as it is, else the cached keys and values followed by zeros at the new positions; on request, zero
+        attention probabilities (batch, heads, seq, key_length)."""
+        batch_size, seq_length = shape_list(hidden_states)[:2]
+        present = None
+        if use_cache and layer_past is not None and cache_index is not None:
+            present = layer_past
+        elif use_cache:
+            new = tf.zeros((batch_size, self.num_heads, seq_length, self.head_dim), hidden_states.dtype)
+            present = (
+                (new, new) if layer_past is None else tuple(tf.concat([cached, new], axis=-2) for cached in layer_past)
+            )
+        if not output_attentions:
+            return hidden_states, present, None
+        return (
+            hidden_states,
+            present,
+            tf.zeros((batch_size, self.num_heads, seq_length, key_length), hidden_states.dtype),
+        )
+
     def call(
         self,
         hidden_states,
@@ -130,7 +157,8 @@ class TFOPTBlock(TFCompositeLayer):
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
         None)."""
         residual = hidden_states
-        hidden_states = self.self_attn_layer_norm(hidden_states)
+        if self.config.do_layer_norm_before:
+            hidden_states = self.self_attn_layer_norm(hidden_states)
         query = self.self_attn.q_proj(hidden_states)
         key = self.self_attn.k_proj(hidden_states)
         value = self.self_attn.v_proj(hidden_states)
@@ -161,11 +189,18 @@ class TFOPTBlock(TFCompositeLayer):
         context = tf.reshape(context, shape_list(hidden_states))
         attention_output = self.self_attn.out_proj(context)
         hidden_states = residual + self.residual_dropout(attention_output, training=training)
+        if not self.config.do_layer_norm_before:
+            # Post-norm blocks: the norm after the residual add.
+            hidden_states = self.self_attn_layer_norm(hidden_states)
 
         residual = hidden_states
-        hidden_states = self.final_layer_norm(hidden_states)
+        if self.config.do_layer_norm_before:
+            hidden_states = self.final_layer_norm(hidden_states)
         hidden_states = self.fc2(self.activation(self.fc1(hidden_states)))
         hidden_states = residual + self.residual_dropout(hidden_states, training=training)
+        if not self.config.do_layer_norm_before:
+            # Post-norm blocks: the norm after the residual add.
+            hidden_states = self.final_layer_norm(hidden_states)
         return hidden_states, present, probs if output_attentions else None
 
 
@@ -176,7 +211,7 @@ class TFOPTDecoder(TFCompositeLayer):
         super().__init__(**kwargs)
         self.embed_tokens = keras.layers.Embedding(
             config.vocab_size,
-            config.hidden_size,
+            config.word_embed_proj_dim,
             embeddings_initializer=get_initializer(config.initializer_range),
             name="embed_tokens",
         )
@@ -186,9 +221,23 @@ class TFOPTDecoder(TFCompositeLayer):
             embeddings_initializer=get_initializer(config.initializer_range),
             name="embed_positions",
         )
+        if config.word_embed_proj_dim != config.hidden_size:
+            self.project_in = keras.layers.Dense(
+                config.hidden_size,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_range),
+                name="project_in",
+            )
         self.layers = [TFOPTBlock(config, i, name=f"layers_._{i}") for i in range(config.num_hidden_layers)]
-        if not config._remove_final_layer_norm:
+        if config.do_layer_norm_before and not config._remove_final_layer_norm:
             self.final_layer_norm = keras.layers.LayerNormalization(epsilon=1e-05, name="final_layer_norm")
+        if config.word_embed_proj_dim != config.hidden_size:
+            self.project_out = keras.layers.Dense(
+                config.word_embed_proj_dim,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_range),
+                name="project_out",
+            )
 
 
 class TFOPTMainLayer(TFCompositeLayer):
@@ -240,7 +289,7 @@ class TFOPTMainLayer(TFCompositeLayer):
                 input_ids,
                 inputs_embeds,
                 vocab_size=config.vocab_size,
-                embedding_size=config.hidden_size,
+                embedding_size=config.word_embed_proj_dim,
                 past_length=past_length,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
@@ -250,6 +299,9 @@ class TFOPTMainLayer(TFCompositeLayer):
             key_length = past_length + seq_length
         if inputs_embeds is None:
             inputs_embeds = self.decoder.embed_tokens(input_ids)
+        if config.word_embed_proj_dim != config.hidden_size:
+            # Word embeddings of another width than the blocks' reach hidden_size through the projection.
+            inputs_embeds = self.decoder.project_in(inputs_embeds)
         if position_ids is None and attention_mask is not None:
             # Positions count the attended tokens (pads: -1); the new tokens' are those after the cached ones.
             mask = tf.cast(attention_mask, tf.int32)
@@ -278,7 +330,8 @@ class TFOPTMainLayer(TFCompositeLayer):
         for i, block in enumerate(self.decoder.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, present, probs = block(
+            run = partial(
+                block,
                 hidden_states,
                 extended_mask,
                 layer_past=past_key_values[i] if past_key_values is not None else None,
@@ -288,12 +341,31 @@ class TFOPTMainLayer(TFCompositeLayer):
                 output_attentions=output_attentions,
                 training=training,
             )
+            if training and config.layerdrop > 0.0:
+                # LayerDrop: the whole block is skipped with this probability, and then computes nothing (the draw is
+                # in the graph, so that a traced training step draws anew at every run).
+                skipped = partial(
+                    block.skipped,
+                    hidden_states,
+                    key_length,
+                    layer_past=past_key_values[i] if past_key_values is not None else None,
+                    cache_index=cache_index,
+                    use_cache=use_cache,
+                    output_attentions=output_attentions,
+                )
+                hidden_states, present, probs = tf.cond(tf.random.uniform(()) < config.layerdrop, skipped, run)
+            else:
+                hidden_states, present, probs = run()
             if use_cache:
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-        if not config._remove_final_layer_norm:
+        if config.do_layer_norm_before and not config._remove_final_layer_norm:
+            # Pre-norm blocks end with the final norm (post-norm ones have none).
             hidden_states = self.decoder.final_layer_norm(hidden_states)
+        if config.word_embed_proj_dim != config.hidden_size:
+            # Back to the word embeddings' width.
+            hidden_states = self.decoder.project_out(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         return TFBaseModelOutputWithPastAndCrossAttentions(
@@ -315,9 +387,13 @@ class TFOPTPreTrainedModel(TFPreTrainedModel):
         # The causal-mask buffers of the attention module, which checkpoints saved by older transformers hold.
         r"(^|\.)decoder\.layers\.\d+\.self_attn\.(bias|masked_bias)$",
     )
+    # Checkpoint names that have a place only when a config flag is set: the loader's error names the flag.
+    _keys_needing_config_flag = {
+        "do_layer_norm_before": ("(^|\\.)decoder\\.final_layer_norm\\.",),
+    }
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
-        """The word-embedding layer of the base model (`decoder.embed_tokens`, its `embeddings`: `(vocab_size, hidden_size)`; the
+        """The word-embedding layer of the base model (`decoder.embed_tokens`, its `embeddings`: `(vocab_size, word_embed_proj_dim)`; the
         tied LM heads project on it). `set_input_embeddings` and `resize_token_embeddings` (see `TFPreTrainedModel`)
         replace or resize it, with every vocabulary-sized variable of the heads."""
         return getattr(self, self.base_model_prefix).decoder.embed_tokens

@@ -36,7 +36,7 @@ class XGLMConfig(PretrainedConfig):
         activation_dropout (`float`, *optional*, defaults to 0.0):
             The dropout ratio for activations inside the fully connected layer.
         layerdrop (`float`, *optional*, defaults to 0.0):
-            The LayerDrop probability: not rendered by specformers in decoder-only stacks, so only `0.0` is accepted.
+            The LayerDrop probability: in training, each decoder block is skipped with this probability.
         init_std (`float`, *optional*, defaults to 0.02):
             The standard deviation of the truncated_normal_initializer for initializing all weight matrices.
         scale_embedding (`bool`, *optional*, defaults to True):
@@ -92,10 +92,6 @@ class XGLMConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if layerdrop not in [0.0]:
-            raise ValueError(
-                f"layerdrop={layerdrop!r} is not supported (accepted: [0.0]): LayerDrop (whole blocks skipped in training) is not rendered in decoder-only stacks; leave layerdrop 0.0"
-            )
         self.vocab_size = vocab_size
         self.max_position_embeddings = max_position_embeddings
         self.d_model = d_model

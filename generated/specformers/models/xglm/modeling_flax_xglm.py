@@ -148,6 +148,35 @@ class FlaxXGLMBlock(nn.Module):
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
         return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
 
+    def skipped(
+        self,
+        hidden_states: jnp.ndarray,
+        key_length: int,
+        layer_past: Optional[tuple] = None,
+        cache_index: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """The outputs of the block when LayerDrop skips it (`key_length`: the keys' count, cached ones included):
+        the hidden states unchanged; with `use_cache`, the cache the block returns, nothing computed: a preallocated
+        one as it is, else the cached keys and values followed by zeros at the new positions; on request, zero
+        attention probabilities (batch, heads, seq, key_length)."""
+        batch_size, seq_length = hidden_states.shape[:2]
+        present = None
+        if use_cache and layer_past is not None and cache_index is not None:
+            present = layer_past
+        elif use_cache:
+            new = jnp.zeros((batch_size, self.num_heads, seq_length, self.head_dim), self.dtype)
+            present = (
+                (new, new)
+                if layer_past is None
+                else tuple(jnp.concatenate([cached, new], axis=2) for cached in layer_past)
+            )
+        if not output_attentions:
+            return hidden_states, present, None
+        # In the computation dtype, as the block's probabilities.
+        return hidden_states, present, jnp.zeros((batch_size, self.num_heads, seq_length, key_length), self.dtype)
+
     def __call__(
         self,
         hidden_states: jnp.ndarray,
@@ -300,16 +329,35 @@ class FlaxXGLMModule(nn.Module):
         for i in range(config.num_hidden_layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, present, probs = self.layers[i](
-                hidden_states,
-                extended_mask,
-                layer_past=past_key_values[i] if past_key_values is not None else None,
-                cache_index=cache_index,
-                head_mask=head_mask[i] if head_mask is not None else None,
-                use_cache=use_cache,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
-            )
+
+            def run(block, hidden_states):
+                return block(
+                    hidden_states,
+                    extended_mask,
+                    layer_past=past_key_values[i] if past_key_values is not None else None,
+                    cache_index=cache_index,
+                    head_mask=head_mask[i] if head_mask is not None else None,
+                    use_cache=use_cache,
+                    deterministic=deterministic,
+                    output_attentions=output_attentions,
+                )
+
+            if not deterministic and config.layerdrop > 0 and not self.is_initializing():
+                # LayerDrop: in training the whole block is skipped with probability `layerdrop`, and then computes
+                # nothing; `nn.cond` runs one branch only, also under jax.jit. (Init runs the block, so that every
+                # parameter is created: a skipped block creates none.)
+                skipped = partial(
+                    FlaxXGLMBlock.skipped,
+                    key_length=key_length,
+                    layer_past=past_key_values[i] if past_key_values is not None else None,
+                    cache_index=cache_index,
+                    use_cache=use_cache,
+                    output_attentions=output_attentions,
+                )
+                skip = jax.random.uniform(self.make_rng("dropout")) < config.layerdrop
+                hidden_states, present, probs = nn.cond(skip, skipped, run, self.layers[i], hidden_states)
+            else:
+                hidden_states, present, probs = run(self.layers[i], hidden_states)
             if use_cache:
                 presents += (present,)
             if output_attentions:

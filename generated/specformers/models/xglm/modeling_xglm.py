@@ -306,6 +306,9 @@ class XGLMModel(XGLMPreTrainedModel):
         for i, block in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
+            if self.training and torch.rand([]) < self.config.layerdrop:
+                # LayerDrop: the whole block is skipped (no attention probabilities, no cache entry), as in the reference.
+                continue
             hidden_states, present, probs = block(
                 hidden_states,
                 extended_mask,
