@@ -2041,12 +2041,12 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None)
         if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
             raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
-        # The heads a names-layout encoder renders as encoder stacks do (the heads templates) hold the base model at
-        # the spec's `base_model_prefix`.
+        # The heads a names-layout encoder renders through the shared heads templates hold the base model at the
+        # spec's `base_model_prefix`.
         as_encoder_stacks = h.kind in ("next_sentence", "pretraining", "discriminator") or h.style == "dense_act" or h.summary == "sequence_summary" or (
             h.kind == "masked_lm" and spec.lm_head is not None and spec.lm_head.layout in ("transform", "flat"))
         if rule_kind == support.NAMES_ENCODER and as_encoder_stacks and h.base_model_prefix not in (None, spec.base_model_prefix):
-            raise fail(f"head {h.kind!r} is rendered as encoder stacks render it, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
+            raise fail(f"head {h.kind!r} is rendered by the shared heads templates, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
     elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
         field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
         raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
@@ -2063,7 +2063,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     if names_layout and h.summary == "sequence_summary":
         requires.append("sequence_summary")
     if rule_kind == support.NAMES_ENCODER and h.kind == "causal_lm" and spec.lm_head is not None and spec.lm_head.layout not in ("transform", "flat"):
-        raise fail("the causal LM of a names-layout encoder is rendered with the LM head of encoder stacks: write `lm_head.layout: transform` or `flat`", ["lm_head", "layout"])
+        raise fail("the causal LM of a names-layout encoder is rendered with the shared heads templates' LM head: write `lm_head.layout: transform` or `flat`", ["lm_head", "layout"])
     if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
         raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
     if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:

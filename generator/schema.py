@@ -379,10 +379,10 @@ class EmbeddingsSpec(Strict):
     # Whether there are token type embeddings (`token_type_ids`): a table of `config.type_vocab_size` rows (true), none
     # (false), or (decoder-only stacks) `word`: the ids index the word embeddings, whose rows are added (GPT-2, GPT-J).
     token_type: Union[bool, Literal["word"]] = True
-    # encoder stacks and names-layout encoders: a further table of token types that a boolean config field creates
-    # (e.g. `use_task_id`): `config.<size>` rows, their ids the heads' argument `<argument>` (right after
-    # `token_type_ids`; zeros when not given; given without the table: a ValueError), added after the positions
-    # (names-layout encoders: `path` is the table's attribute next to the word embeddings, in their container).
+    # names-layout encoders: a further table of token types that a boolean config field creates (e.g.
+    # `use_task_id`): `config.<size>` rows, their ids the heads' argument `<argument>` (right after `token_type_ids`;
+    # zeros when not given; given without the table: a ValueError), added after the positions; `path` is the table's
+    # attribute next to the word embeddings, in their container.
     task_type: Optional[TypeTableSpec] = None
     # Learned absolute position embeddings (`absolute`) or none (`none`: positions come from `position`, or none at
     # all).
@@ -1020,11 +1020,11 @@ class LMHeadSpec(Strict):
     # A top-level attribute of the head model (`generator_lm_head`): a Linear with its own bias, after `path`, which
     # then holds only `dense`, the activation and the norm.
     decoder: Optional[Identifier] = None
-    # flat (encoder stacks): the config field of the head's own width (`dense`'s output, the norm, the vocabulary
-    # projection's input); absent: the embeddings' width. A width of its own needs `tied: false`.
+    # flat (names-layout encoders): the config field of the head's own width (`dense`'s output, the norm, the
+    # vocabulary projection's input); absent: the embeddings' width. A width of its own needs `tied: false`.
     size: Optional[FieldName] = None
-    # flat (encoder stacks): false: the vocabulary projection `<path>.decoder` is a Linear with its own weight and bias,
-    # never tied to the word embeddings, and the head holds no `<path>.bias` (the configuration declares
+    # flat (names-layout encoders): false: the vocabulary projection `<path>.decoder` is a Linear with its own weight
+    # and bias, never tied to the word embeddings, and the head holds no `<path>.bias` (the configuration declares
     # `tie_word_embeddings` with `choices: [false]`, as transformers' configuration that forces it False).
     tied: bool = True
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
