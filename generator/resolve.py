@@ -174,6 +174,8 @@ class Leaf:
     # The int config field whose value must differ from hidden_size for the module to exist (None: always).
     differs: Optional[str] = None
     first_layer: bool = False  # built in the stack's first block only (`layer_idx == 0`)
+    # The Python condition over `config` under which the module exists, when no single flag says it (None: see above).
+    expr: Optional[str] = None
 
     @property
     def is_leaf(self) -> bool:
@@ -185,6 +187,8 @@ class Leaf:
         always)."""
         if self.first_layer:
             return "layer_idx == 0"
+        if self.expr:
+            return self.expr
         if self.differs:
             return f"config.{self.differs} != config.hidden_size"
         return f"config.{self.when}" if self.when else f"not config.{self.unless}" if self.unless else None
@@ -244,6 +248,16 @@ class Names:
     # head; fewer: grouped-query attention).
     head_dim: str = "config.hidden_size // config.num_attention_heads"
     kv_heads: Optional[str] = None
+    # The Python expression of the number of heads the key/value cache holds (`kv_heads`, or every query head with
+    # `attention.cache_repeated`), and that field's value: False, True or its boolean config field.
+    cache_heads: Optional[str] = None
+    cache_repeated: Union[bool, str] = False
+    # `residual.split_norms`: its boolean config field (the parallel form with a norm for each sublayer, the roles
+    # `attention.parallel_norm` and `ffn.parallel_norm`) and its int config field of the count of norms (1: one).
+    split_flag: Optional[str] = None
+    split_count: Optional[str] = None
+    # `residual.dropout_sum`: the parallel form's dropout drops the sum of both sublayers' outputs.
+    dropout_sum: bool = False
     # The fused projection's output order (`attention.fused_order`): `blocks` ([q | k | v]) or `per_head` (each
     # head's q, k, v side by side).
     fused_order: str = "blocks"
@@ -262,12 +276,21 @@ class Names:
     # `position.theta_by_layer_type`: the layer kinds whose rotations take another base -> its Python expression over
     # `config` (the other kinds rotate with `rotary_theta`).
     rotary_thetas: dict[str, str] = field(default_factory=dict)
+    # `position.unscaled_layer_types`: the layer kinds whose rotations stay unscaled (the others scale as
+    # `rotary_scaling` says).
+    rotary_unscaled: tuple[str, ...] = ()
     # `position.layers`: (the `list` config field of the layers that rotate, the Python literal of its entry that
     # rotates); the layers of its other entry take no positions. None: every layer rotates.
     rotary_layers: Optional[tuple[str, str]] = None
     # `position.scaling`: the `dict` config field of transformers' `rope_scaling` that scales the inverse frequencies
     # (and, `yarn`, the cosines and sines); None: unscaled.
     rotary_scaling: Optional[str] = None
+    # With `rotary_scaling`: the config field of the original context that `longrope` scaling compares positions with
+    # (transformers reads `original_max_position_embeddings` when the configuration has it), else None
+    # (`max_position_embeddings`).
+    rotary_original_context: Optional[str] = None
+    # `position.scaling_types`: the rope types the configuration accepts (empty: every rendered one).
+    rotary_scaling_types: tuple[str, ...] = ()
     # A parallel residual whose two sublayers read one norm's output (`residual.shared_norm`: no `ffn.norm` role).
     shared_norm: bool = False
     # The config field each sublayer's output is multiplied by before its residual add (`residual.multiplier`).
@@ -279,6 +302,8 @@ class Names:
     activation: str = "config.hidden_act"
     # ALiBi (`position: {kind: alibi}`): how the keys' positions are counted, `mask` or `absolute`; None without.
     alibi: Optional[str] = None
+    # ALiBi positions chosen by a config flag in place of the rotary ones (`position.alibi`), else None.
+    alibi_switch: Optional[Any] = None
     # Norms of the queries and keys (`attention.qk_norm`, the roles `attention.q_norm` / `attention.k_norm`): False,
     # True, or the boolean config field without which they do not exist; over each head's width (`head`) or the whole
     # projection's (`all`, before the split into heads).
@@ -328,6 +353,11 @@ class Names:
     sharing: Optional[tuple[str, str, str]] = None
     # `embeddings.task_type`: the path of the flag-built table of further token types, next to the word embeddings.
     task_type_embeddings: Optional[str] = None
+
+    @property
+    def rotary_by_kind(self) -> bool:
+        """Whether the rotations depend on the layer kind (another base, or no scaling, on some kinds)."""
+        return bool(self.rotary_thetas or self.rotary_unscaled)
 
 
 @dataclass(frozen=True)
@@ -838,7 +868,7 @@ MODEL_ROLES = ("embeddings.word", "embeddings.position", "embeddings.token_type"
 BLOCK_ROLES = ("attention.norm", "attention.query", "attention.key", "attention.value", "attention.output",
                "attention.q_norm", "attention.k_norm", "attention.output_norm", "ffn.norm", "ffn.gate", "ffn.input",
                "ffn.output", "ffn.output_norm", "ffn.router", "ffn.experts", "ffn.shared_expert", "ffn.shared_gate",
-               "attention.relative_bias", "ffn.plain_input")
+               "attention.relative_bias", "ffn.plain_input", "attention.parallel_norm", "ffn.parallel_norm")
 HEAD_ROLES = ("lm_head.transform", "lm_head.norm")
 # Encoder-decoder stacks: the base model's attributes (`MODEL_ROLES` are then paths in each stack) and the
 # cross-attention of each decoder block.
@@ -853,7 +883,7 @@ ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
 DECODER_BLOCK_PREFIX = "decoder_block."
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
-_BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads"})
+_BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads", "attention_output_dropout"})
 _MODEL_ATTRIBUTES = frozenset({"config", "dropout", "layerdrop", "embed_scale", "is_decoder", "relative_positions", "relative_positions_encoding"})
 _HEAD_ATTRIBUTES = frozenset({"config", "activation", "dropout"})
 
@@ -978,6 +1008,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     names_cross = spec.attention.cross_module if not seq2seq else None
     # A mixture of experts' shared expert (`feed_forward.experts.shared`).
     shared = spec.feed_forward.experts.shared if spec.feed_forward.experts is not None else None
+    # A second parallel form with a norm for each sublayer, chosen by a config flag (`residual.split_norms`).
+    split = spec.residual.split_norms if spec.residual is not None else None
     # Roles that exist only with a component: the embeddings' norm (`embeddings.norm`), the final norm of pre-norm
     # blocks, the modules of a names-layout LM head.
     conditional = {
@@ -995,6 +1027,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "attention.k_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
         "ffn.norm": (spec.residual is None or not spec.residual.shared_norm or isinstance(spec.residual.parallel, str), "`residual.shared_norm: false` (a shared norm is `attention.norm`) or a config-chosen `parallel`"),
+        "attention.parallel_norm": (split is not None, "`residual.split_norms`"),
+        "ffn.parallel_norm": (split is not None, "`residual.split_norms`"),
         "final_norm": (spec.norm.placement in ("pre", "output", "sandwich"), "`norm.placement: pre` (or `output`, `sandwich`)"),
         "attention.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
         "ffn.output_norm": (spec.norm.placement == "sandwich", "`norm.placement: sandwich`"),
@@ -1093,9 +1127,23 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         # An optional field the config keeps None (as transformers' does): None means hidden_size / heads, where read.
         head_dim = f"({head_dim} or config.hidden_size // config.num_attention_heads)"
     kv_heads = f"config.{att.kv_heads}" if att.kv_heads else None
-    if att.multi_query:
+    if att.kv_heads_when and att.kv_heads:
+        # `kv_heads` only under its flag; else one key/value head per query head (or one with `multi_query`).
+        other = f"(1 if config.{att.multi_query} else config.num_attention_heads)" if att.multi_query else "config.num_attention_heads"
+        kv_heads = f"(config.{att.kv_heads} if config.{att.kv_heads_when} else {other})"
+    elif att.multi_query:
         # One key/value head when the flag is set, else the grouped (or every query head's) count.
         kv_heads = f"(1 if config.{att.multi_query} else {kv_heads or 'config.num_attention_heads'})"
+    # The number of heads the key/value cache holds: the key/value heads, or every query head when they are repeated
+    # before the cache (`attention.cache_repeated`).
+    if att.cache_repeated is True:
+        cache_heads = "config.num_attention_heads"
+    elif att.cache_repeated:
+        # Under the flag of `kv_heads_when` too, the count without that flag.
+        unflagged = other if att.kv_heads_when == att.cache_repeated and att.kv_heads else kv_heads
+        cache_heads = f"(config.num_attention_heads if config.{att.cache_repeated} else {unflagged})"
+    else:
+        cache_heads = kv_heads
     if att.fused_order == "per_group" and fused and not kv_heads:
         raise fail("a fused q/k/v projection ordered `per_group` groups the query heads by the key/value head they share: name the count (`kv_heads`) or a multi-query flag (`multi_query`), or write `fused_order: per_head` (as many key/value heads as query heads)", ["attention", "fused_order"])
     if att.fused_order != "blocks" and not fused:
@@ -1112,11 +1160,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     norm_bias = spec.norm.bias
     output_bias = att.bias if att.output_bias is None else att.output_bias
 
-    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None, unless: Optional[str] = None) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None, unless: Optional[str] = None, expr: Optional[str] = None) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
-        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when, unless)
+        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when, unless, expr=expr)
 
     def nested(leaves: dict[str, Leaf]) -> None:
         for path, item in leaves.items():
@@ -1197,7 +1245,12 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     nested(model_leaves)
 
     leaves: dict[str, Leaf] = {}
-    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, norm_bias)
+    # With `residual.split_norms`: two norms under its flag (unless its count is 1), else the one `attention.norm`.
+    split_condition = f"config.{split.flag} and config.{split.count} != 1" if split is not None else None
+    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, norm_bias, expr=f"not ({split_condition})" if split is not None else None)
+    if split is not None:
+        add(leaves, ("attention.parallel_norm",), norm_kind, hidden, hidden, norm_bias, expr=split_condition)
+        add(leaves, ("ffn.parallel_norm",), norm_kind, hidden, hidden, norm_bias, expr=split_condition)
     if fused:
         # [q | k | v]: the queries', keys' and values' widths side by side.
         fused_size = f"3 * {hidden}" if not (att.head_dim or kv_heads) else f"{query_size} + 2 * {kv_size}"
@@ -1251,7 +1304,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "ffn.norm" in needed:
         # With one norm shared in the parallel form, the sequential form's second norm exists only without it.
         shared_unless = spec.residual.parallel if spec.residual is not None and spec.residual.shared_norm else None
-        add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, unless=shared_unless)
+        if split is not None and shared_unless:
+            # Sequential only when neither the parallel flag nor the split norms' flag is set.
+            add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, expr=f"not (config.{shared_unless} or config.{split.flag})")
+        else:
+            add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
     if fused_gate and gate_flag:
         raise fail("a gate chosen by a config field is a projection of its own: give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
@@ -1396,6 +1453,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         ffn_size=ffn_size,
         head_dim=head_dim,
         kv_heads=kv_heads,
+        cache_heads=cache_heads,
+        cache_repeated=att.cache_repeated,
+        split_flag=split.flag if split is not None else None,
+        split_count=split.count if split is not None else None,
+        dropout_sum=spec.residual is not None and spec.residual.dropout_sum,
         gate=_access(roles["ffn.gate"]) if "ffn.gate" in needed else None,
         fused_gate=fused_gate,
         rotary_theta=(
@@ -1411,6 +1473,18 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             if isinstance(spec.position, schema.RotaryPosition)
             else {}
         ),
+        rotary_original_context=(
+            "original_max_position_embeddings"
+            if isinstance(spec.position, schema.RotaryPosition) and spec.position.scaling is not None
+            and any(f.name == "original_max_position_embeddings" for f in spec.config.fields)
+            else None
+        ),
+        rotary_scaling_types=(
+            tuple(spec.position.scaling_types) if isinstance(spec.position, schema.RotaryPosition) else ()
+        ),
+        rotary_unscaled=(
+            tuple(spec.position.unscaled_layer_types) if isinstance(spec.position, schema.RotaryPosition) else ()
+        ),
         rotary_layers=_rotary_layers(spec),
         rotary_scaling=(
             spec.config.attribute_map.get(spec.position.scaling, spec.position.scaling)
@@ -1422,6 +1496,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         residual_from_norm=spec.residual.from_norm if spec.residual is not None else False,
         activation=f"config.{spec.feed_forward.activation}" if spec.feed_forward.activation else repr(spec.feed_forward.activation_name),
         alibi=spec.position.count if isinstance(spec.position, schema.AlibiPosition) else None,
+        alibi_switch=spec.position.alibi if isinstance(spec.position, schema.RotaryPosition) else None,
         qk_norm=att.qk_norm,
         qk_norm_scope=att.qk_norm_scope,
         qk_norm_layout=att.qk_norm_layout,
@@ -1710,9 +1785,25 @@ def _resolve_attention(c: _Context) -> None:
         kinds_field = c.field(att.layer_types)
         if kinds_field is not None and (kinds_field.type != "list" or len(kinds_field.choices or ()) != 2):
             raise fail(f"`layer_types` names a `list` config field of each layer's attention kind with two `choices`, the full layers' then the sliding layers' (e.g. `[full_attention, sliding_attention]`; not {kinds_field.type} field {att.layer_types!r}{' with choices ' + str(kinds_field.choices) if kinds_field.choices else ''}): declare one (`type: list, optional: true, default: null`, `default_repeat: num_hidden_layers`) and name it", ["attention", "layer_types"])
-    if spec.attention.output_dropout and names_layout and spec.feed_forward.dropout is None:
-        raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false`", ["attention", "output_dropout"])
+    if spec.attention.output_dropout is True and names_layout and spec.feed_forward.dropout is None:
+        raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false` or the config field of its rate", ["attention", "output_dropout"])
+    if isinstance(att.output_dropout, str):
+        need_field(att.output_dropout, ["attention", "output_dropout"])
+        rate_field = c.field(att.output_dropout)
+        if rate_field is not None and rate_field.type != "float":
+            raise fail(f"`output_dropout` names the float config field of the attention output's dropout rate (or is true: the feed-forward's, false: none), not the {rate_field.type} field {att.output_dropout!r}", ["attention", "output_dropout"])
+    if att.dropout is None and not c.decoder_only:
+        raise fail("attention probabilities without dropout are rendered only in decoder-only stacks: write `dropout: <config field>`", ["attention", "dropout"])
     need_field(att.dropout, ["attention", "dropout"])
+    if att.kv_heads_when is not None:
+        _need_bool_field(c, att.kv_heads_when, ["attention", "kv_heads_when"], "`kv_heads` counts the key/value heads only when it is true")
+        if att.kv_heads is None:
+            raise fail("`kv_heads_when` says when `kv_heads` counts the key/value heads: name that count (`kv_heads: <int config field>`) or remove `kv_heads_when`", ["attention", "kv_heads_when"])
+    if att.cache_repeated is not False:
+        if isinstance(att.cache_repeated, str):
+            _need_bool_field(c, att.cache_repeated, ["attention", "cache_repeated"], "the keys and values are repeated to every query head before the cache when it is true")
+        if att.kv_heads is None and att.multi_query is None:
+            raise fail("`cache_repeated` repeats fewer key/value heads to every query head before the cache, and every query head has its own: name `kv_heads` or `multi_query`, or remove `cache_repeated`", ["attention", "cache_repeated"])
     need_field(att.head_dim, ["attention", "head_dim"])
     if isinstance(att.qk_norm, str):
         need_field(att.qk_norm, ["attention", "qk_norm"])
@@ -1771,6 +1862,14 @@ def _resolve_feed_forward(c: _Context) -> None:
             need_field(ffn.experts.shared.size, ["feed_forward", "experts", "shared", "size"])
 
 
+def _need_bool_field(c: _Context, name: str, loc: list, meaning: str) -> None:
+    """`name` is a declared boolean config field (`meaning`: what its truth does, for the message)."""
+    c.need_field(name, loc)
+    field = c.field(name)
+    if field is not None and field.type != "bool":
+        raise c.fail(f"`{loc[-1]}` names a boolean config field ({meaning}), not the {field.type} field {name!r}", loc)
+
+
 def _need_float_field(c: _Context, name: Optional[str], loc: list) -> None:
     """`name` (when set) is a declared float config field: a factor of the computation."""
     if name is None:
@@ -1801,6 +1900,21 @@ def _resolve_residual(c: _Context) -> None:
             c.need_field(residual.from_norm, ["residual", "from_norm"])
     if residual is not None and residual.shared_norm and residual.parallel is False:
         raise c.fail("one norm shared by both sublayers exists only in the parallel form: write `parallel: true` or a config flag (sequential blocks need `ffn.norm`) or remove `shared_norm`", ["residual", "shared_norm"])
+    split = residual.split_norms if residual is not None else None
+    if split is not None:
+        if not residual.shared_norm:
+            raise c.fail("`split_norms` chooses between a norm for each sublayer and the one norm both read (`shared_norm: true`): write `shared_norm: true` or remove `split_norms`", ["residual", "split_norms"])
+        _need_bool_field(c, split.flag, ["residual", "split_norms", "flag"], "the parallel form with a norm for each sublayer when it is true")
+        c.need_field(split.count, ["residual", "split_norms", "count"])
+        count_field = c.field(split.count)
+        if count_field is not None and count_field.type != "int":
+            raise c.fail(f"`count` names the int config field of the number of norms (1: one shared norm), not the {count_field.type} field {split.count!r}", ["residual", "split_norms", "count"])
+    if residual is not None and residual.dropout_sum:
+        ffn = c.spec.feed_forward
+        if residual.parallel is False:
+            raise c.fail("`dropout_sum` drops the sum of the parallel sublayers' outputs, and the blocks are sequential: write `parallel: true` or a config flag, or remove `dropout_sum`", ["residual", "dropout_sum"])
+        if ffn.dropout is None or not ffn.output_dropout:
+            raise c.fail("`dropout_sum` moves the feed-forward's output dropout onto the sum of both sublayers' outputs, and the feed-forward output has none: write `feed_forward.dropout: <config field>` (with `output_dropout: true`) or remove `dropout_sum`", ["residual", "dropout_sum"])
 
 
 def _resolve_norm(c: _Context) -> None:
@@ -1857,6 +1971,17 @@ def _resolve_position(c: _Context) -> _PositionResolved:
         )
 
     scaling = spec.position.scaling if isinstance(spec.position, schema.RotaryPosition) else None
+    switch = spec.position.alibi if isinstance(spec.position, schema.RotaryPosition) else None
+    if switch is not None:
+        _need_bool_field(c, switch.flag, ["position", "alibi", "flag"], "ALiBi positions in place of the rotary ones when it is true")
+        need_field(switch.dropout, ["position", "alibi", "dropout"])
+        if switch.mask_copy and not switch.scaled:
+            raise fail("`mask_copy` adds the bias divided by sqrt(head_dim) to the mask once more, as the scores carry it with `scaled: true`: write `scaled: true` or remove `mask_copy`", ["position", "alibi", "mask_copy"])
+        for key in ("layer_types", "sliding_window"):
+            if getattr(spec.attention, key) is not None:
+                raise fail(f"ALiBi positions chosen by a config flag are rendered without `attention.{key}`: remove `position.alibi` or `attention.{key}`", ["position", "alibi"])
+        if spec.position.layers is not None or spec.position.theta_by_layer_type:
+            raise fail("ALiBi positions chosen by a config flag replace the rotary positions in every layer: remove `position.layers` and `position.theta_by_layer_type`, or `position.alibi`", ["position", "alibi"])
     if isinstance(spec.position, schema.RotaryPosition):
         # Rotary positions of the names-layout block: computed from `theta`, no table module, no length bound.
         if spec.position.theta is None:
@@ -1891,11 +2016,27 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             scaling_field = c.field(scaling)
             if scaling_field is not None and (scaling_field.type != "dict" or scaling_field.unsupported is not None):
                 raise fail(f"`scaling` names the `dict` config field of transformers' `rope_scaling` (not {'the unsupported ' if scaling_field.unsupported else 'a ' + scaling_field.type + ' '}field {scaling!r}): declare it `type: dict, optional: true, default: null` without `unsupported`", ["position", "scaling"])
-            if spec.position.theta_by_layer_type:
-                raise fail("remove `scaling` or `theta_by_layer_type`: scaled rotary positions are rendered with one base for every layer", ["position", "scaling"])
+            for kind in spec.position.theta_by_layer_type:
+                if kind not in spec.position.unscaled_layer_types:
+                    raise fail(f"add {kind!r} to `unscaled_layer_types` or remove it from `theta_by_layer_type`: the scaled rotary positions are rendered with the one base `theta`, another base only on unscaled layer kinds", ["position", "theta_by_layer_type", kind])
             if spec.position.dims is not None:
                 raise fail("remove `scaling`: transformers scales the rotary positions of a rotated fraction of each head (`fraction: <float field>`), not of a counted part (`dims`)", ["position", "scaling"])
             need_field("max_position_embeddings", ["position", "scaling"])
+        if spec.position.scaling_types and scaling is None:
+            raise fail("remove `scaling_types`: without `scaling` the configuration takes no rope scaling", ["position", "scaling_types"])
+        if spec.position.unscaled_layer_types:
+            loc = ["position", "unscaled_layer_types"]
+            if scaling is None:
+                raise fail("remove `unscaled_layer_types`: without `scaling` every layer rotates unscaled", loc)
+            kinds_name = spec.attention.layer_types
+            kinds_field = c.field(kinds_name) if kinds_name else None
+            if kinds_field is None:
+                raise fail("`unscaled_layer_types` names layer kinds of `attention.layer_types`, which is not set: set it or remove `unscaled_layer_types`", loc)
+            for kind in spec.position.unscaled_layer_types:
+                if kind not in (kinds_field.choices or ()):
+                    raise fail(f"{kind!r} is not a layer kind: write one of the `choices` of {kinds_name!r} ({', '.join(map(str, kinds_field.choices or ()))})", loc)
+            if set(spec.position.unscaled_layer_types) >= set(kinds_field.choices or ()):
+                raise fail(f"leave at least one layer kind of {kinds_name!r} scaled (list fewer kinds in `unscaled_layer_types`) or remove `scaling`", loc)
         if spec.position.layers is not None:
             need_field(spec.position.layers, ["position", "layers"])
             layers_field = c.field(spec.position.layers)

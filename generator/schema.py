@@ -491,6 +491,11 @@ class RotaryPosition(Strict):
     # `sliding_attention`) whose rotations take their base from another config field (e.g. `rope_local_base_freq`),
     # `{kind: field}`; the layers of the other kinds rotate with `theta`.
     theta_by_layer_type: dict[str, FieldName] = Field(default_factory=dict)
+    # names layout with `attention.layer_types` and `scaling`: layer kinds (values of the `layer_types` field, e.g.
+    # `sliding_attention`) whose rotations stay unscaled (transformers' `rope_type: default`, e.g. on the
+    # sliding-window layers); the layers of the other kinds rotate as `scaling` says, with the base `theta` (so every
+    # kind of `theta_by_layer_type` is listed here too).
+    unscaled_layer_types: list[str] = Field(default_factory=list)
     # names-layout encoders: the module path, inside each block, of a module whose buffer `inv_freq` (the rotations'
     # inverse frequencies) checkpoints hold: written on save and loaded, never read (the rotations compute the same
     # frequencies).
@@ -504,10 +509,44 @@ class RotaryPosition(Strict):
     # rotation as its `rope_type` (or legacy `type`) says: `default`, `linear` (divided by `factor`), `llama3`
     # (`factor`, `low_freq_factor`, `high_freq_factor`, `original_max_position_embeddings`) or `yarn` (`factor`,
     # optional `attention_factor`, `beta_fast`, `beta_slow`, `mscale`, `mscale_all_dim`,
-    # `original_max_position_embeddings`, `truncate`; the cosines and sines times the attention factor). Other types
-    # (`dynamic`, `longrope`: they depend on the sequence length) and other keys raise ValueError when the
-    # configuration is built.
+    # `original_max_position_embeddings`, `truncate`; the cosines and sines times the attention factor) or `longrope`
+    # (`short_factor`, `long_factor`: one divisor per rotated pair, the long ones for a call whose positions pass the
+    # original context, the config field `original_max_position_embeddings` when declared, else
+    # `max_position_embeddings`; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
+    # longest sequence seen grows), other types and other keys raise ValueError when the configuration is built.
     scaling: Optional[FieldName] = None
+    # with `scaling`: the rope types the configuration accepts when transformers' configuration of the architecture
+    # accepts fewer than every rendered one (e.g. `[longrope]`); others raise ValueError when it is built. Empty:
+    # every rendered type.
+    scaling_types: list[Literal["default", "linear", "llama3", "yarn", "longrope"]] = Field(default_factory=list)
+    # Decoder-only stacks: ALiBi positions in place of the rotary ones when a boolean config field is true (below).
+    alibi: Optional["AlibiSwitch"] = None
+
+
+class AlibiSwitch(Strict):
+    """ALiBi positions chosen by a boolean config field in place of rotary ones (decoder-only stacks): under the flag
+    no rotation, and each head's scores get `slope_h * key_position` (the slopes of `position: {kind: alibi}`) added
+    with the additive mask; without it, the rotary positions."""
+
+    # The boolean config field that chooses ALiBi positions.
+    flag: FieldName
+    # How the keys' positions are counted (`mask` or `absolute`, as `count` of `position: {kind: alibi}`).
+    count: Literal["mask", "absolute"] = "mask"
+    # The bias joins the scores before their division by sqrt(head_dim), so it is divided too (false: after it).
+    scaled: bool = False
+    # With `scaled`: the additive mask carries the divided bias once more unless a head mask is given (the bias then
+    # counts twice, as the reference's eager attention of this kind computes it).
+    mask_copy: bool = False
+    # The bias rounded to bfloat16 before the model's dtype (positions beyond 256 lose precision, as in the reference).
+    bfloat16: bool = False
+    # The config field of the attention probabilities' dropout under the flag (absent: none).
+    dropout: Optional[FieldName] = None
+    # Whether the head mask applies to the rotary attention too (false: only under the flag; the rotary attention
+    # ignores it, as the reference's).
+    rotary_head_mask: bool = True
+
+
+RotaryPosition.model_rebuild()
 
 
 class RelativeFunctionalPosition(Strict):
@@ -658,6 +697,14 @@ class AttentionSpec(Strict):
     # names layout: a boolean config field; when true, one key/value head serves every query head (multi-query
     # attention), whatever `kv_heads` says.
     multi_query: Optional[FieldName] = None
+    # decoder-only stacks with `kv_heads`: a boolean config field; `kv_heads` counts the key/value heads only when it
+    # is true (`multi_query` then ignored); when false, as many as query heads (one with `multi_query`), e.g. a flag
+    # of a newer decoder architecture with grouped key/value heads.
+    kv_heads_when: Optional[FieldName] = None
+    # decoder-only stacks with `kv_heads` or `multi_query`: the new keys and values are repeated to every query head
+    # before the cache, which then holds num_attention_heads of them: always (true), never (false) or when a boolean
+    # config field is true.
+    cache_repeated: Union[bool, FieldName] = False
     # decoder-only stacks: the int config field of a sliding window (a query at position i sees the keys j with
     # i - window < j <= i, positions counted over the whole cached sequence, padding included); None in the config:
     # no window (every earlier key).
@@ -668,10 +715,12 @@ class AttentionSpec(Strict):
     # `[global, local]`). Absent: every layer sees the window. The configuration refuses sliding layers without a
     # window (where the window field is optional) and a list of another length than the number of layers.
     layer_types: Optional[FieldName] = None
-    # The config field of the attention-probability dropout.
-    dropout: FieldName = "attention_probs_dropout_prob"
-    # names layout: whether the attention output goes through the feed-forward's dropout before the residual add.
-    output_dropout: bool = True
+    # The config field of the attention-probability dropout; decoder-only stacks: null, none (an architecture whose
+    # reference drops no attention probabilities).
+    dropout: Optional[FieldName] = "attention_probs_dropout_prob"
+    # names layout: whether the attention output goes through the feed-forward's dropout before the residual add;
+    # a config field: through a dropout at that rate instead (names-layout encoders and decoder-only stacks).
+    output_dropout: Union[bool, FieldName] = True
     # names and sublayer layouts: whether `prune_heads` removes heads (false: it raises, as where transformers' class
     # of the architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
     prunable: bool = True
@@ -866,6 +915,19 @@ class NormSpec(Strict):
     final_dropout: bool = False
 
 
+class SplitNormsSpec(Strict):
+    """A parallel residual with a norm for each sublayer, chosen by a boolean config field (e.g. a newer
+    decoder architecture's flag): when `flag` is true, the block is parallel whatever `parallel` says, its attention
+    reading the norm `attention.parallel_norm` of the block's input and its feed-forward the norm `ffn.parallel_norm`
+    (`x + attention(norm1(x)) + feed_forward(norm2(x))`); when the int config field `count` is 1, both read the one
+    norm `attention.norm` instead, which exists only then (and without the flag)."""
+
+    # The boolean config field that chooses this form.
+    flag: FieldName
+    # The int config field of the number of norms under the flag: 1, one shared norm; any other value or None, two.
+    count: FieldName
+
+
 class ResidualSpec(Strict):
     """How a pre-norm block adds its two sublayers to the residual stream. Sequential (`parallel: false`, the
     default): `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))`. Parallel: both read the block's input,
@@ -884,6 +946,13 @@ class ResidualSpec(Strict):
     # input instead of its input (`norm(x) + attention(norm(x))`, then likewise around the feed-forward): always
     # (true), never (false), or when a boolean config field is true.
     from_norm: Union[bool, FieldName] = False
+    # Decoder-only stacks with `shared_norm: true`: a second parallel form that a boolean config field chooses (see
+    # below), with two norms.
+    split_norms: Optional[SplitNormsSpec] = None
+    # Decoder-only stacks with a parallel residual whose feed-forward output goes through its dropout
+    # (`feed_forward.dropout`, `output_dropout: true`): in the parallel form that dropout drops the sum of both
+    # sublayers' outputs, `x + dropout(attention(...) + feed_forward(...))`, instead of the feed-forward's alone.
+    dropout_sum: bool = False
 
 
 class LayerSharingSpec(Strict):
@@ -1196,9 +1265,9 @@ class SpecTests(Strict):
     document why each variant exists (in comments) and never change generated code."""
 
     # Variant name -> config values (scalars; of a `repeats` field, its list of pairs; of the `dict` field that
-    # `position.scaling` names, a mapping of text to scalars), plus `padding_side: left` to pad the test inputs on the
-    # left.
-    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list, dict[str, Union[bool, int, float, str, None]]]]] = Field(min_length=1)
+    # `position.scaling` names, a mapping of text to scalars or lists of numbers), plus `padding_side: left` to pad
+    # the test inputs on the left.
+    variants: dict[Identifier, dict[Identifier, Union[bool, int, float, str, None, list, dict[str, Union[bool, int, float, str, None, list[float]]]]]] = Field(min_length=1)
 
 
 class HeldLinear(Strict):

@@ -455,6 +455,12 @@ RULES += tuple(
     Rule(kind, "position.scaling", (_ABSENT,), "remove `scaling`: scaled rotary positions exist only in decoder-only stacks and names-layout encoders (rotary positions computed from `theta`)")
     for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
+# Rotary positions left unscaled on some layer kinds (`position.unscaled_layer_types`): with the per-layer attention
+# kinds of decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "position.unscaled_layer_types", (_ABSENT, []), "remove `unscaled_layer_types`: layer kinds rotating unscaled exist only in decoder-only stacks (with `attention.layer_types`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
 # Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")
@@ -479,6 +485,20 @@ RULES += tuple(
 # Queries, keys and values clipped to a config bound: in decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "attention.clip", (_ABSENT,), "remove `clip`: queries, keys and values clipped to a config bound exist only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+# Key/value heads counted under a config flag, and keys and values repeated before the cache: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "attention.kv_heads_when", (_ABSENT,), "remove `kv_heads_when`: key/value heads counted under a config flag exist only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+RULES += tuple(
+    Rule(kind, "attention.cache_repeated", (False,), "remove `cache_repeated`: a cache of keys and values repeated to every query head exists only in decoder-only stacks (`stack: decoder-only`)")
+    for kind in RULE_KINDS if kind != DECODER_ONLY
+)
+# ALiBi positions chosen by a config flag in place of rotary ones: decoder-only stacks only.
+RULES += tuple(
+    Rule(kind, "position.alibi", (_ABSENT,), "remove `alibi`: ALiBi positions chosen by a config flag in place of rotary ones exist only in decoder-only stacks (`stack: decoder-only`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
 # A sparse mixture-of-experts feed-forward: in decoder-only stacks only.

@@ -425,6 +425,25 @@ def decoder_only_specs(draw, name: str) -> dict:
         attention["fused_order"] = "per_group"
     if residual == "use_parallel_residual" and draw(st.booleans()):
         residual_box["shared_norm"] = True
+    # Drawn last: with one norm shared by a config-chosen parallel residual, a second parallel form chosen by another
+    # flag, a norm for each sublayer (one when the count is 1), key/value heads counted only under that flag and
+    # repeated before the cache; the parallel sublayers' sum dropped out; no dropout of the attention probabilities,
+    # the attention output's at a rate of its own.
+    if residual_box.get("shared_norm") and draw(st.booleans()):
+        fields.append(_field("new_decoder_architecture", "bool", draw(st.booleans())))
+        fields.append(_field("num_ln_in_parallel_attn", "int", draw(st.sampled_from([None, 1])), optional=True))
+        residual_box["split_norms"] = {"flag": "new_decoder_architecture", "count": "num_ln_in_parallel_attn"}
+        names["attention.parallel_norm"] = "ln_attn"
+        names["ffn.parallel_norm"] = "ln_mlp"
+        if "kv_heads" in attention and draw(st.booleans()):
+            attention["kv_heads_when"] = "new_decoder_architecture"
+        if grouped and draw(st.booleans()):
+            attention["cache_repeated"] = "new_decoder_architecture"
+    if residual is not None and feed_forward.get("dropout", "set") is not None and feed_forward.get("output_dropout", True) and draw(st.booleans()):
+        residual_box["dropout_sum"] = True
+    if attention.get("output_dropout", True) is True and norm["placement"] == "pre" and "multiplier" not in residual_box and draw(st.booleans()):
+        # (The attention output then dropped out at the probabilities' rate, which stays read.)
+        attention.update(dropout=None, output_dropout="attention_probs_dropout_prob")
     # Drawn last: soft caps of the scores and the logits (small, so that the tanh bends them; or None in the config:
     # no cap); scores scaled by a config width's inverse square root in place of head_dim's; sublayers whose input
     # and output are both normalised (where their output may be); every other layer kind derived from a period in
@@ -491,10 +510,28 @@ def decoder_only_specs(draw, name: str) -> dict:
         embeddings["scale_inputs_embeds"] = False
     if draw(st.booleans()):
         heads[-1]["class_name"] = "Whole" + "".join(part.title() for part in heads[-1]["kind"].split("_"))
-    # Drawn last: scaled rotary positions (one base for every layer, not over a counted part).
+    # Drawn last: scaled rotary positions (not over a counted part), with per-layer kinds on one kind only (the other
+    # rotating unscaled: always the kind with a base of its own).
     test = None
-    if position is not None and position["kind"] == "rotary" and "theta_by_layer_type" not in position and "dims" not in position:
+    if position is not None and position["kind"] == "rotary" and "dims" not in position:
         test = _draw_scaling(draw, position, fields)
+        if test is not None and "layer_types" in attention and ("theta_by_layer_type" in position or draw(st.booleans())):
+            position["unscaled_layer_types"] = list(position.get("theta_by_layer_type", ())) or [draw(st.sampled_from(kinds["choices"]))]
+    # Drawn last: ALiBi positions in place of the rotary ones as a config flag says (every layer rotating, no window),
+    # the bias joining the scores before or after their scaling (before: maybe once more in the mask unless a head
+    # mask is given), rounded to bfloat16 or not, the probabilities dropped out under the flag or not, the head mask
+    # applied by the rotary attention or not.
+    if (position is not None and position["kind"] == "rotary" and "layers" not in position and "theta_by_layer_type" not in position
+            and "sliding_window" not in attention and "layer_types" not in attention and draw(st.booleans())):
+        fields.append(_field("use_alibi", "bool", draw(st.booleans())))
+        scaled = draw(st.booleans())
+        position["alibi"] = {"flag": "use_alibi", "count": draw(st.sampled_from(["mask", "absolute"])), "scaled": scaled,
+                             "mask_copy": scaled and draw(st.booleans()), "bfloat16": draw(st.booleans())}
+        if draw(st.booleans()):
+            position["alibi"]["dropout"] = "attention_probs_dropout_prob"
+        if draw(st.booleans()):
+            # The head mask ignored by the rotary attention (applied under the flag only).
+            position["alibi"]["rotary_head_mask"] = False
     return {
         **({"test": test} if test else {}),
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
@@ -1148,6 +1185,7 @@ def describe(spec: dict) -> list[str]:
                    f"embeddings.scale_inputs_embeds={spec['embeddings'].get('scale_inputs_embeds', True)}",
                    f"rotary.theta_by_layer_type={bool(spec.get('position', {}).get('theta_by_layer_type'))}",
                    f"rotary.scaling={'scaling' in (spec.get('position') or {})}",
+                   f"rotary.unscaled_layer_types={bool((spec.get('position') or {}).get('unscaled_layer_types'))}",
                    f"heads.class_name={any('class_name' in h for h in spec['heads'])}",
                    f"qk_norm={att.get('qk_norm', False)}", f"norm.placement={spec['norm']['placement']}",
                    f"attention.softcap={'softcap' in att}", f"attention.scale_dim={'scale_dim' in att}",
@@ -1197,7 +1235,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.sinusoidal={emb.get('sinusoidal_layout') if emb.get('sinusoidal') else None}",
                        f"decoder_only.activation_dropout={'activation_dropout' in ffn}",
                        f"decoder_only.alibi_count={spec.get('position', {}).get('count')}",
-                       f"decoder_only.residual_from_norm={spec.get('residual', {}).get('from_norm', False)}",
+                       f"decoder_only.residual_from_norm={spec.get('residual', {}).get('from_norm', False)}", f"decoder_only.split_norms={'split_norms' in spec.get('residual', {})}", f"decoder_only.alibi_switch={'alibi' in spec.get('position', {})}", f"decoder_only.dropout_sum={spec.get('residual', {}).get('dropout_sum', False)}", f"decoder_only.cache_repeated={spec['attention'].get('cache_repeated', False)}", f"decoder_only.attention_dropout={spec['attention'].get('dropout', 'set') is not None}",
                        f"decoder_only.activation_name={ffn.get('activation_name')}",
                        f"decoder_only.size_from_config={ffn.get('size', 'intermediate_size') is not None}",
                        f"decoder_only.experts={ffn['experts']['normalize'] if 'experts' in ffn else None}",

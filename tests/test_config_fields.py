@@ -3,6 +3,8 @@ field's `choices`): only their default (or choices) constructs a config; any oth
 field, never a model that silently ignores it. Scaled rotary positions (`position.scaling`): the scalings the models
 do not render raise, those they render give transformers' inverse frequencies and attention factor in every framework."""
 
+import re
+
 import pytest
 
 from harness import cases, config_kwargs, project, reference_config, spec
@@ -109,7 +111,8 @@ def test_models_refuse_a_needed_field_left_none(arch, field, framework):
 
 # Architectures whose rotary positions transformers' `rope_scaling` scales (`position.scaling`), and the scalings
 # the models render: each `rope_type` (the legacy key `type` too), YaRN with an explicit attention factor, with its
-# factor from `mscale` / `mscale_all_dim` and with an untruncated ramp.
+# factor from `mscale` / `mscale_all_dim` and with an untruncated ramp, longrope (its divisors filled in per
+# architecture: one per rotated pair) below and past the original context.
 SCALED = [a for a in project().architectures if a.names is not None and a.names.rotary_scaling]
 SCALINGS = {
     "default": {"rope_type": "default"},
@@ -118,43 +121,75 @@ SCALINGS = {
     "yarn": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16},
     "yarn_attention_factor": {"rope_type": "yarn", "factor": 2.0, "attention_factor": 1.5, "beta_fast": 16.0, "beta_slow": 2.0},
     "yarn_mscale": {"type": "yarn", "factor": 8.0, "mscale": 1.0, "mscale_all_dim": 0.5, "truncate": False},
+    "longrope_short": {"type": "longrope"},
+    "longrope_long": {"type": "longrope"},
 }
+ROPE_TYPES = ("default", "linear", "llama3", "yarn", "longrope")
+SCALED_CASES = [
+    (arch, scaling) for arch in SCALED for scaling, value in SCALINGS.items()
+    if value.get("rope_type", value.get("type")) in (arch.names.rotary_scaling_types or ROPE_TYPES)
+]
+
+
+def _longrope(arch, reference, pairs: int) -> dict:
+    """A longrope scaling of `pairs` divisors each, with a `factor` unless the configuration holds the original
+    context (transformers then derives it, and some configurations accept the three keys only)."""
+    value = {"type": "longrope", "short_factor": [1.0 + i / pairs for i in range(pairs)], "long_factor": [2.0 + 3 * i for i in range(pairs)]}
+    if arch.names.rotary_original_context is None:
+        value["factor"] = 4.0
+    return value
 
 
 def test_some_spec_scales_rotary_positions():
     assert SCALED
+    assert any(arch.names.rotary_scaling_types for arch in SCALED)
+    assert any(arch.names.rotary_original_context is None for arch, scaling in SCALED_CASES if scaling.startswith("longrope"))
 
 
 @pytest.mark.parametrize("arch", SCALED, ids=lambda a: a.name)
 def test_rotary_scaling_refused_unless_rendered(arch):
-    """Scalings whose frequencies depend on the sequence length, unknown types, unknown or missing keys and values that
-    are not numbers raise when the configuration is built; the legacy key `type` is kept and copied to `rope_type`."""
+    """Scalings recomputed as the longest sequence seen grows, unknown types (or those outside the types the
+    architecture's configuration accepts), unknown or missing keys and values that are not numbers raise when the
+    configuration is built; the legacy key `type` is kept and copied to `rope_type` (kept as given where the
+    architecture checks its few types itself)."""
     import specformers
 
     config_class = getattr(specformers, arch.config_class)
     field = arch.names.rotary_scaling
+    types = arch.names.rotary_scaling_types
     assert getattr(config_class(), field) is None
-    assert getattr(config_class(**{field: {"type": "linear", "factor": 2.0}}), field) == {"type": "linear", "factor": 2.0, "rope_type": "linear"}
-    for value, message in (
-        ({"rope_type": "dynamic", "factor": 2.0}, "depends on the sequence length"),
-        ({"rope_type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}, "depends on the sequence length"),
-        ({"rope_type": "ntk", "factor": 2.0}, "must be one of default, linear, llama3, yarn"),
-        ({"factor": 2.0}, "must be one of"),
-        ({"rope_type": "linear", "factor": 2.0, "low_freq_factor": 1.0}, "does not read low_freq_factor"),
-        ({"rope_type": "llama3", "factor": 8.0}, "needs low_freq_factor, high_freq_factor, original_max_position_embeddings"),
-        ({"rope_type": "yarn", "factor": "4"}, "factor must be a number"),
-        ({"rope_type": "linear", "type": "yarn", "factor": 2.0}, "names two types"),
+    longrope = {"type": "longrope", "short_factor": [1.0, 2.0], "long_factor": [3.0, 4.0]}
+    if types:
+        for rope_type in types:
+            value = longrope if rope_type == "longrope" else next(v for v in SCALINGS.values() if v.get("rope_type", v.get("type")) == rope_type)
+            assert getattr(config_class(**{field: dict(value)}), field) == value
+        refused = [({"type": t, "factor": 2.0}, f"must be one of {', '.join(types)}") for t in ROPE_TYPES if t not in types]
+    else:
+        assert getattr(config_class(**{field: {"type": "linear", "factor": 2.0}}), field) == {"type": "linear", "factor": 2.0, "rope_type": "linear"}
+        assert getattr(config_class(**{field: longrope}), field) == {**longrope, "rope_type": "longrope"}
+        refused = [
+            ({"rope_type": "ntk", "factor": 2.0}, "must be one of default, linear, llama3, yarn, longrope"),
+            ({"factor": 2.0}, "must be one of"),
+            ({"rope_type": "linear", "factor": 2.0, "low_freq_factor": 1.0}, "does not read low_freq_factor"),
+            ({"rope_type": "llama3", "factor": 8.0}, "needs low_freq_factor, high_freq_factor, original_max_position_embeddings"),
+            ({"rope_type": "yarn", "factor": "4"}, "factor must be a number"),
+            ({"rope_type": "longrope", "short_factor": [1.0]}, "needs long_factor"),
+            ({"rope_type": "longrope", "short_factor": [1.0], "long_factor": ["2"]}, "long_factor must be a list of numbers"),
+            ({"rope_type": "linear", "type": "yarn", "factor": 2.0}, "names two types"),
+        ]
+    for value, message in refused + [
+        ({"rope_type": "dynamic", "factor": 2.0}, "recomputes the frequencies as the longest sequence seen grows"),
         ("linear", "must be None or a mapping"),
-    ):
-        with pytest.raises(ValueError, match=message):
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
             config_class(**{field: value})
 
 
-@pytest.mark.parametrize("scaling", SCALINGS, ids=str)
-@pytest.mark.parametrize("arch", SCALED, ids=lambda a: a.name)
+@pytest.mark.parametrize("arch,scaling", SCALED_CASES, ids=lambda x: x if isinstance(x, str) else x.name)
 def test_rotary_scaling_tables_are_transformers(arch, scaling):
     """Every framework's inverse frequencies (float32) and attention factor are those transformers' `rope_type`
-    computes for the spec's first test variant with the scaling."""
+    computes for the spec's first test variant with the scaling (longrope: for positions up to the original context,
+    then for one past it, which transformers computes with `seq_len`)."""
     import importlib
 
     import numpy as np
@@ -164,15 +199,28 @@ def test_rotary_scaling_tables_are_transformers(arch, scaling):
     case = next(c for c in cases() if c.arch == arch.name and c.head == "base")
     value = SCALINGS[scaling]
     rope_type = value.get("rope_type", value.get("type"))
-    # (Some of transformers' configurations, Cohere's and Granite's, refuse the legacy key `type` alone.)
-    reference = reference_config(case, **{arch.names.rotary_scaling: {**value, "rope_type": rope_type}})
-    expected, expected_factor = ROPE_INIT_FUNCTIONS[rope_type](reference, "cpu")
+    seq_len = None
+    if rope_type == "longrope":
+        plain = reference_config(case)
+        pairs = len(ROPE_INIT_FUNCTIONS["default"](plain, "cpu")[0])
+        value = _longrope(arch, plain, pairs)
+        context = getattr(plain, "original_max_position_embeddings", None) or plain.max_position_embeddings
+        length = context + 1 if scaling == "longrope_long" else context
+        seq_len = length if scaling == "longrope_long" else None
+    else:
+        length = 4
+    # (Some of transformers' configurations, Cohere's and Granite's, refuse the legacy key `type` alone; those that
+    # check their few types themselves take the keys as given.)
+    given = dict(value) if arch.names.rotary_scaling_types else {**value, "rope_type": rope_type}
+    reference = reference_config(case, **{arch.names.rotary_scaling: given})
+    expected, expected_factor = ROPE_INIT_FUNCTIONS[rope_type](reference, "cpu", seq_len=seq_len)
     import specformers
 
     config = getattr(specformers, arch.config_class)(**config_kwargs(case, **{arch.names.rotary_scaling: dict(value)}))
     package = f"specformers.models.{arch.name}"
-    for framework, module, args in (("torch", f"modeling_{arch.name}", (torch.device("cpu"),)),
-                                    ("tf", f"modeling_tf_{arch.name}", ()), ("flax", f"modeling_flax_{arch.name}", ())):
-        inv_freq, factor = importlib.import_module(f"{package}.{module}").rotary_inverse_frequencies(config, *args)
+    positions = np.arange(length)[None, :]
+    for framework, module, ids in (("torch", f"modeling_{arch.name}", torch.from_numpy(positions)),
+                                   ("tf", f"modeling_tf_{arch.name}", positions), ("flax", f"modeling_flax_{arch.name}", positions)):
+        inv_freq, factor = importlib.import_module(f"{package}.{module}").rotary_inverse_frequencies(config, ids)
         np.testing.assert_allclose(np.asarray(inv_freq), expected.numpy(), rtol=1e-6, atol=0, err_msg=framework)
         assert factor == expected_factor, framework

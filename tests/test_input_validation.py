@@ -457,3 +457,22 @@ def test_decoder_ids_checked_against_the_target_vocabulary(case, framework):
     model(input_ids=ok)
     with pytest.raises(ValueError, match=re.escape(f"input_ids must lie in [0, config.{vocabularies.decoder_size}) = [0, {rows})")):
         model(input_ids=bad)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", SEPARATE_VOCAB_CASES, ids=lambda c: c.id)
+def test_tied_lm_head_refuses_vocabularies_of_two_sizes(case, framework):
+    """Tied, the LM head of an encoder-decoder with separate vocabularies is the decoder's word embeddings, which the
+    encoder-decoder builds with `config.vocab_size` rows (as transformers does, whose forward pass then fails on the
+    logits bias): refused when the model is built, naming both ways out; untied, the same sizes build."""
+    import specformers
+
+    arch = ARCHS[case.arch]
+    vocabularies = arch.spec.embeddings.vocabularies
+    head = next(c for c in cases() if c.arch == case.arch and c.head == "conditional_generation")
+    model_class = getattr(specformers, {"torch": "", "tf": "TF", "flax": "Flax"}[framework] + head.class_name("torch"))
+    kwargs = config_kwargs(case)
+    rows = kwargs[vocabularies.decoder_size]
+    with pytest.raises(ValueError, match=re.escape(f"separate ones of {kwargs['vocab_size']} (vocab_size) and {rows} ({vocabularies.decoder_size}) tokens: set tie_word_embeddings=False")):
+        model_class(getattr(specformers, arch.config_class)(**{**kwargs, "tie_word_embeddings": True}))
+    model_class(getattr(specformers, arch.config_class)(**{**kwargs, "tie_word_embeddings": False}))

@@ -119,7 +119,8 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     assert stepped.shape == full.logits.shape
     assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
     # The decoder stack of an encoder-decoder model has a depth and heads of its own; the cache holds the key/value
-    # heads (fewer than the query heads with `attention.kv_heads`, one with a set `attention.multi_query` flag), each
+    # heads (fewer than the query heads with `attention.kv_heads`, under its `kv_heads_when` flag if any; one with a set
+    # `attention.multi_query` flag, unless that flag is set; every query head's with `attention.cache_repeated`), each
     # head_dim wide.
     attention = _spec(case.arch).attention
     decoder = _spec(case.arch).decoder if _spec(case.arch).seq2seq else None
@@ -127,10 +128,14 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     heads = getattr(config, decoder.heads) if decoder and decoder.heads else config.num_attention_heads
     assert len(past) == layers
     head_dim = config.hidden_size // heads
-    if attention.kv_heads:
+    query_heads = heads
+    grouped = attention.kv_heads_when is not None and getattr(config, attention.kv_heads_when)
+    if attention.kv_heads and (attention.kv_heads_when is None or grouped):
         heads = getattr(config, attention.kv_heads)
-    if attention.multi_query and getattr(config, attention.multi_query):
+    if attention.multi_query and getattr(config, attention.multi_query) and not grouped:
         heads = 1
+    if attention.cache_repeated is True or (isinstance(attention.cache_repeated, str) and getattr(config, attention.cache_repeated)):
+        heads = query_heads
     if attention.head_dim:
         # A config may leave the width None (Mistral's), or not hold it (transformers' configuration, of a field it
         # does not declare: `upstream: false`): hidden_size / heads.

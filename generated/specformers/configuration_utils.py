@@ -48,7 +48,8 @@ _COMMON_DEFAULTS = {
 
 
 # The scalings of rotary positions the models render (`rope_scaling["rope_type"]`, as transformers names them): the
-# keys each requires (numbers), then those it accepts (numbers or None; yarn's `truncate` a bool).
+# keys each requires (numbers; longrope's two factors lists of numbers), then those it accepts (numbers or None;
+# yarn's `truncate` a bool).
 ROPE_SCALING_KEYS = {
     "default": ((), ()),
     "linear": (("factor",), ()),
@@ -65,14 +66,16 @@ ROPE_SCALING_KEYS = {
             "truncate",
         ),
     ),
+    "longrope": (("short_factor", "long_factor"), ("factor", "attention_factor", "original_max_position_embeddings")),
 }
 
 
-def checked_rope_scaling(rope_scaling: Optional[dict]) -> Optional[dict]:
+def checked_rope_scaling(rope_scaling: Optional[dict], types: Optional[tuple] = None) -> Optional[dict]:
     """`rope_scaling` as the models read it: None, or a copy of the mapping with its type under `rope_type` (the
-    legacy key `type` accepted, as transformers does). A type whose frequencies depend on the sequence length
-    (`dynamic`, `longrope`), another type, a missing or unknown key or a value that is not a number raises ValueError.
-    """
+    legacy key `type` accepted, as transformers does; with `types`, the keys as given). `dynamic` scaling (frequencies recomputed as the longest
+    sequence seen grows, a state of the module), another type or one outside `types` (those the architecture's
+    transformers configuration accepts, when it accepts fewer), a missing or unknown key or a value that is not a
+    number raises ValueError."""
     if rope_scaling is None:
         return None
     if not isinstance(rope_scaling, dict):
@@ -80,14 +83,16 @@ def checked_rope_scaling(rope_scaling: Optional[dict]) -> Optional[dict]:
     if "type" in rope_scaling and "rope_type" in rope_scaling and rope_scaling["type"] != rope_scaling["rope_type"]:
         raise ValueError(f"rope_scaling={rope_scaling!r} names two types (`type` and `rope_type`): give one")
     rope_type = rope_scaling.get("rope_type", rope_scaling.get("type"))
-    if rope_type in ("dynamic", "longrope"):
+    accepted = types or tuple(ROPE_SCALING_KEYS)
+    if rope_type == "dynamic":
         raise ValueError(
-            f"rope_scaling={rope_scaling!r} is not supported: {rope_type} scaling depends on the sequence length at run "
-            f"time, which the models do not render (accepted types: {', '.join(ROPE_SCALING_KEYS)})"
+            f"rope_scaling={rope_scaling!r} is not supported: {rope_type} scaling recomputes the frequencies as the "
+            f"longest sequence seen grows (a state of the module), which the models do not render (accepted types: "
+            f"{', '.join(accepted)})"
         )
-    if rope_type not in ROPE_SCALING_KEYS:
+    if rope_type not in accepted:
         raise ValueError(
-            f"rope_scaling={rope_scaling!r} is not supported: its `rope_type` must be one of {', '.join(ROPE_SCALING_KEYS)}"
+            f"rope_scaling={rope_scaling!r} is not supported: its `rope_type` must be one of {', '.join(accepted)}"
         )
     required, optional = ROPE_SCALING_KEYS[rope_type]
     unknown = sorted(set(rope_scaling) - {"rope_type", "type", *required, *optional})
@@ -104,6 +109,13 @@ def checked_rope_scaling(rope_scaling: Optional[dict]) -> Optional[dict]:
         if key == "truncate":
             if not isinstance(value, (bool, type(None))):
                 raise ValueError(f"rope_scaling={rope_scaling!r}: truncate must be a bool, got {value!r}")
+        elif key in ("short_factor", "long_factor"):
+            if not isinstance(value, (list, tuple)) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in value
+            ):
+                raise ValueError(
+                    f"rope_scaling={rope_scaling!r}: {key} must be a list of numbers (one per rotated pair), got {value!r}"
+                )
         elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ValueError(f"rope_scaling={rope_scaling!r}: {key} must be a number, got {value!r}")
     if "factor" in required and rope_scaling["factor"] <= 0:
@@ -114,6 +126,9 @@ def checked_rope_scaling(rope_scaling: Optional[dict]) -> Optional[dict]:
         raise ValueError(
             f"rope_scaling={rope_scaling!r}: low_freq_factor must be positive and differ from high_freq_factor"
         )
+    if types:
+        # An architecture whose configuration accepts fewer types checks them itself, keeping the keys as given.
+        return dict(rope_scaling)
     return {**rope_scaling, "rope_type": rope_type}
 
 

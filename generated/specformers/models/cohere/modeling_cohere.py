@@ -46,11 +46,13 @@ def rotary_dim(config: CohereConfig) -> int:
     return config.head_dim
 
 
-def rotary_inverse_frequencies(config: CohereConfig, device: torch.device) -> tuple[torch.Tensor, float]:
+def rotary_inverse_frequencies(config: CohereConfig, position_ids: torch.Tensor) -> tuple[torch.Tensor, float]:
     """The inverse frequencies of the rotary angles, one per rotated pair (`theta^(-2i / rotary_dim)`), scaled as
     `config.rope_scaling` says (transformers' `rope_type`s; None: unscaled), and the factor of the cosines
-    and sines (1.0 but with `yarn`). Computed in float32."""
+    and sines (1.0 but with `yarn` and `longrope`, whose divisors the largest of `position_ids` chooses). Computed
+    in float32."""
     dim = rotary_dim(config)
+    device = position_ids.device
     base = config.rope_theta
     scaling = config.rope_scaling or {"rope_type": "default"}
     rope_type = scaling.get("rope_type", scaling.get("type"))
@@ -63,6 +65,23 @@ def rotary_inverse_frequencies(config: CohereConfig, device: torch.device) -> tu
     inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim))
     if rope_type == "linear":
         return inv_freq / scaling["factor"], 1.0
+    if rope_type == "longrope":
+        # One divisor per rotated pair: the long ones when a position of the call passes the original context (the
+        # longest row of the batch decides, as in transformers), else the short ones; the cosines and sines rescaled.
+        context = config.max_position_embeddings
+        factor = scaling.get("factor")
+        attention_factor = scaling.get("attention_factor")
+        if attention_factor is None:
+            if factor is None:
+                raise ValueError(f"rope_scaling={scaling!r}: longrope scaling needs factor or attention_factor")
+            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
+        for key in ("short_factor", "long_factor"):
+            if len(scaling[key]) != dim // 2:
+                raise ValueError(
+                    f"rope_scaling[{key!r}] holds {len(scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
+                )
+        divisors = scaling["long_factor" if int(position_ids.max()) + 1 > context else "short_factor"]
+        return inv_freq / torch.tensor(divisors, dtype=torch.float32, device=device), attention_factor
     if rope_type == "llama3":
         # Wavelengths beyond the original context / low_freq_factor slowed by `factor`, those below the original
         # context / high_freq_factor kept, those between interpolated smoothly.
@@ -83,7 +102,7 @@ def rotary_cos_sin(
     p * theta^(-2i / rotary_dim), each angle repeated for the pair's two adjacent dimensions (2i, 2i + 1).
     Computed in float32, returned in `dtype`. The inverse frequencies scaled, the cosines and sines
     times the attention factor (`rotary_inverse_frequencies`)."""
-    inv_freq, attention_factor = rotary_inverse_frequencies(config, position_ids.device)
+    inv_freq, attention_factor = rotary_inverse_frequencies(config, position_ids)
     angles = position_ids[:, :, None].float() * inv_freq[None, None, :]
     angles = angles.repeat_interleave(2, dim=-1)
     return (angles.cos() * attention_factor).to(dtype), (angles.sin() * attention_factor).to(dtype)

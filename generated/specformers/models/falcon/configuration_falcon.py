@@ -33,9 +33,11 @@ class FalconConfig(PretrainedConfig):
         use_cache (`bool`, *optional*, defaults to True):
             Whether the model should return the last key/values attentions (not used by all models).
         hidden_dropout (`float`, *optional*, defaults to 0.0):
-            The dropout probability for MLP layers (and of the token classification head, without `classifier_dropout`).
+            The dropout probability of the MLP output, or of the parallel sublayers' summed outputs (and of the token
+            classification head, without `classifier_dropout`).
         attention_dropout (`float`, *optional*, defaults to 0.0):
-            The dropout probability for attention layers.
+            The dropout probability of the attention output of sequential blocks (and of the attention probabilities
+            with ALiBi).
         num_kv_heads (`int`, *optional*, defaults to None):
             Number of key-value heads to use per attention layer (new decoder architecture). `None`:
             num_attention_heads.
@@ -60,9 +62,11 @@ class FalconConfig(PretrainedConfig):
         rope_scaling (`dict`, *optional*, defaults to None):
             Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
             `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
-            `original_max_position_embeddings`) or `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
-            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`). `dynamic` and
-            `longrope` (scalings that depend on the sequence length) and other keys raise ValueError.
+            `original_max_position_embeddings`), `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`) or `longrope`
+            (`short_factor`, `long_factor`: one divisor per rotated pair each, the long ones for a call whose positions
+            pass the original context; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
+            longest sequence seen grows) and other keys raise ValueError.
         bos_token_id (`int`, *optional*, defaults to 11):
             The id of the "beginning-of-sequence" token.
         eos_token_id (`int`, *optional*, defaults to 11):
@@ -76,8 +80,6 @@ class FalconConfig(PretrainedConfig):
     """
 
     model_type = "falcon"
-    # Rendered only equal to another field (`unsupported`): setting that field sets them too.
-    _follows = {"num_kv_heads": "num_attention_heads"}
 
     def __init__(
         self,
@@ -111,27 +113,9 @@ class FalconConfig(PretrainedConfig):
             eos_token_id=eos_token_id,
             **kwargs,
         )
-        if num_ln_in_parallel_attn not in [None, 1]:
+        if num_ln_in_parallel_attn not in [None, 1, 2]:
             raise ValueError(
-                f"num_ln_in_parallel_attn={num_ln_in_parallel_attn!r} is not supported (accepted: [None, 1]): the two norms of the new decoder architecture's parallel sublayers (`ln_attn`, `ln_mlp`) are not rendered"
-            )
-        if hidden_dropout not in [0.0]:
-            raise ValueError(
-                f"hidden_dropout={hidden_dropout!r} is not supported (accepted: [0.0]): transformers drops the sum of the parallel sublayers' outputs, which is not rendered"
-            )
-        if attention_dropout not in [0.0]:
-            raise ValueError(
-                f"attention_dropout={attention_dropout!r} is not supported (accepted: [0.0]): transformers drops the attention output of sequential blocks at this rate, which is not rendered"
-            )
-        if alibi not in [False]:
-            raise ValueError(f"alibi={alibi!r} is not supported (accepted: [False]): ALiBi positions are not rendered")
-        if new_decoder_architecture not in [False]:
-            raise ValueError(
-                f"new_decoder_architecture={new_decoder_architecture!r} is not supported (accepted: [False]): the new decoder architecture (grouped key/value heads, two norms) is not rendered"
-            )
-        if num_kv_heads is not None and num_kv_heads != num_attention_heads:
-            raise ValueError(
-                f"num_kv_heads={num_kv_heads!r} is not supported (only None or num_attention_heads={num_attention_heads!r}): grouped key/value heads exist only in the new decoder architecture, which is not rendered"
+                f"num_ln_in_parallel_attn={num_ln_in_parallel_attn!r} is not supported (accepted: [None, 1, 2]): the new decoder architecture's parallel sublayers read one norm (1) or two (2, or None)"
             )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -151,7 +135,7 @@ class FalconConfig(PretrainedConfig):
         self.bias = bias
         self.max_position_embeddings = max_position_embeddings
         self.rope_theta = rope_theta
-        # Scaled rotary positions: the type and keys checked (dynamic and longrope scalings are refused).
+        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
         self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.ffn_hidden_size = hidden_size * 4 if ffn_hidden_size is None else ffn_hidden_size
         self.activation = activation

@@ -32,16 +32,44 @@ from ...utils import attribute_rate
 from .configuration_falcon import FalconConfig
 
 
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    """The heads' ALiBi slopes (float32): with n the largest power of two <= num_heads, `2^(-8 / n)` to the powers
+    1 .. n, then, for the remaining heads, `2^(-4 / n)` to the odd powers 1, 3, 5, ..."""
+    closest_power_of_2 = 2 ** math.floor(math.log2(num_heads))
+    base = torch.tensor(2 ** (-(2 ** -(math.log2(closest_power_of_2) - 3))), dtype=torch.float32)
+    slopes = torch.pow(base, torch.arange(1, 1 + closest_power_of_2, dtype=torch.int32))
+    if closest_power_of_2 != num_heads:
+        extra_base = torch.tensor(2 ** (-(2 ** -(math.log2(2 * closest_power_of_2) - 3))), dtype=torch.float32)
+        remaining = num_heads - closest_power_of_2
+        slopes = torch.cat([slopes, torch.pow(extra_base, torch.arange(1, 1 + 2 * remaining, 2, dtype=torch.int32))])
+    return slopes
+
+
+def alibi_bias(
+    num_heads: int, attention_mask: Optional[torch.Tensor], key_length: int, device: torch.device
+) -> torch.Tensor:
+    """The ALiBi bias (batch or 1, heads, 1, key_len) of every head and key: the head's slope times the key's position,
+    counted over the attention mask (batch, key_len) of the cached and new keys, `(cumsum(mask) - 1) * mask` (padding
+    keys 0); without a mask, 0, 1, 2, ..."""
+    if attention_mask is None:
+        positions = torch.arange(key_length, device=device)[None, :]
+    else:
+        positions = (attention_mask.cumsum(dim=-1) - 1) * attention_mask
+    return alibi_slopes(num_heads).to(device)[None, :, None, None] * positions[:, None, None, :]
+
+
 def rotary_dim(config: FalconConfig) -> int:
     """The number of dimensions of each head that rotate: all of them."""
     return config.hidden_size // config.num_attention_heads
 
 
-def rotary_inverse_frequencies(config: FalconConfig, device: torch.device) -> tuple[torch.Tensor, float]:
+def rotary_inverse_frequencies(config: FalconConfig, position_ids: torch.Tensor) -> tuple[torch.Tensor, float]:
     """The inverse frequencies of the rotary angles, one per rotated pair (`theta^(-2i / rotary_dim)`), scaled as
     `config.rope_scaling` says (transformers' `rope_type`s; None: unscaled), and the factor of the cosines
-    and sines (1.0 but with `yarn`). Computed in float32."""
+    and sines (1.0 but with `yarn` and `longrope`, whose divisors the largest of `position_ids` chooses). Computed
+    in float32."""
     dim = rotary_dim(config)
+    device = position_ids.device
     base = config.rope_theta
     scaling = config.rope_scaling or {"rope_type": "default"}
     rope_type = scaling.get("rope_type", scaling.get("type"))
@@ -54,6 +82,23 @@ def rotary_inverse_frequencies(config: FalconConfig, device: torch.device) -> tu
     inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim))
     if rope_type == "linear":
         return inv_freq / scaling["factor"], 1.0
+    if rope_type == "longrope":
+        # One divisor per rotated pair: the long ones when a position of the call passes the original context (the
+        # longest row of the batch decides, as in transformers), else the short ones; the cosines and sines rescaled.
+        context = config.max_position_embeddings
+        factor = scaling.get("factor")
+        attention_factor = scaling.get("attention_factor")
+        if attention_factor is None:
+            if factor is None:
+                raise ValueError(f"rope_scaling={scaling!r}: longrope scaling needs factor or attention_factor")
+            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
+        for key in ("short_factor", "long_factor"):
+            if len(scaling[key]) != dim // 2:
+                raise ValueError(
+                    f"rope_scaling[{key!r}] holds {len(scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
+                )
+        divisors = scaling["long_factor" if int(position_ids.max()) + 1 > context else "short_factor"]
+        return inv_freq / torch.tensor(divisors, dtype=torch.float32, device=device), attention_factor
     if rope_type == "llama3":
         # Wavelengths beyond the original context / low_freq_factor slowed by `factor`, those below the original
         # context / high_freq_factor kept, those between interpolated smoothly.
@@ -74,7 +119,7 @@ def rotary_cos_sin(
     p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions.
     Computed in float32, returned in `dtype`. The inverse frequencies scaled, the cosines and sines
     times the attention factor (`rotary_inverse_frequencies`)."""
-    inv_freq, attention_factor = rotary_inverse_frequencies(config, position_ids.device)
+    inv_freq, attention_factor = rotary_inverse_frequencies(config, position_ids)
     angles = position_ids[:, :, None].float() * inv_freq[None, None, :]
     angles = torch.cat((angles, angles), dim=-1)
     return (angles.cos() * attention_factor).to(dtype), (angles.sin() * attention_factor).to(dtype)
@@ -100,7 +145,11 @@ class FalconBlockSelfAttention(nn.Module):
             config.hidden_size,
             config.num_attention_heads * config.hidden_size // config.num_attention_heads
             + 2
-            * (1 if config.multi_query else config.num_attention_heads)
+            * (
+                config.num_kv_heads
+                if config.new_decoder_architecture
+                else (1 if config.multi_query else config.num_attention_heads)
+            )
             * config.hidden_size
             // config.num_attention_heads,
             bias=config.bias,
@@ -128,6 +177,8 @@ class FalconBlock(GradientCheckpointingLayer):
     """One pre-norm block; `config.parallel_attn` chooses how its sublayers add to the residual stream:
     in parallel, both reading the output of one norm, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after
     the other, `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))` (the second norm exists only then).
+    With `config.new_decoder_architecture` the block is parallel, each sublayer reading a norm of its own,
+    `x + attention(norm1(x)) + feed_forward(norm2(x))` (one shared norm when `config.num_ln_in_parallel_attn` is 1).
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -138,12 +189,22 @@ class FalconBlock(GradientCheckpointingLayer):
         self.layer_idx = layer_idx
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
-        self.num_key_value_heads = 1 if config.multi_query else config.num_attention_heads
+        self.num_key_value_heads = (
+            config.num_kv_heads
+            if config.new_decoder_architecture
+            else (1 if config.multi_query else config.num_attention_heads)
+        )
         self.head_dim = config.hidden_size // config.num_attention_heads
-        # attention.norm: LayerNorm
-        self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if not (config.new_decoder_architecture and config.num_ln_in_parallel_attn != 1):
+            # attention.norm: LayerNorm
+            self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if config.new_decoder_architecture and config.num_ln_in_parallel_attn != 1:
+            # attention.parallel_norm: LayerNorm
+            self.ln_attn = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+            # ffn.parallel_norm: LayerNorm
+            self.ln_mlp = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.self_attention = FalconBlockSelfAttention(config)
-        if not config.parallel_attn:
+        if not (config.parallel_attn or config.new_decoder_architecture):
             # ffn.norm: LayerNorm
             self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.mlp = FalconBlockMlp(config)
@@ -153,18 +214,22 @@ class FalconBlock(GradientCheckpointingLayer):
         self,
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor,
-        rotary: tuple[torch.Tensor, torch.Tensor],
+        rotary: Optional[tuple[torch.Tensor, torch.Tensor]],
         layer_past: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
         head_mask: Optional[torch.Tensor] = None,
         use_cache: bool = False,
         output_attentions: bool = False,
     ) -> tuple:
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
-        or padding); `rotary` holds the cosines and sines of the new positions' rotary angles. Returns the new
+        or padding); `rotary` holds the cosines and sines of the new positions' rotary angles (None: ALiBi positions, in the mask). Returns the new
         hidden states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or
         None)."""
         residual = hidden_states
-        hidden_states = self.input_layernorm(hidden_states)
+        if self.config.new_decoder_architecture and self.config.num_ln_in_parallel_attn != 1:
+            # A norm for each sublayer: the attention's here, the feed-forward's after it.
+            hidden_states = self.ln_attn(hidden_states)
+        else:
+            hidden_states = self.input_layernorm(hidden_states)
         # One projection computes, key/value head by key/value head, the query heads it serves, then its key and its
         # value: (batch, seq, kv_heads * (group + 2) * head_dim) -> (batch, seq, kv_heads, group + 2, head_dim).
         fused = self.self_attention.query_key_value(hidden_states)
@@ -173,15 +238,23 @@ class FalconBlock(GradientCheckpointingLayer):
         query = fused[:, :, :, :group].flatten(2, 3).transpose(1, 2)
         key = fused[:, :, :, group].transpose(1, 2)
         value = fused[:, :, :, group + 1].transpose(1, 2)
-        # Rotary positions turn the queries and the new keys (the cache holds turned keys).
-        query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if rotary is not None:
+            # Rotary positions turn the queries and the new keys (the cache holds turned keys); under ALiBi positions
+            # the blocks are given None.
+            query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if self.config.new_decoder_architecture:
+            # Each key/value head repeated for the query heads it serves before the cache (which holds every query
+            # head's keys and values).
+            key = key.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
+            value = value.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
         if layer_past is not None:
             key = torch.cat([layer_past[0], key], dim=-2)
             value = torch.cat([layer_past[1], value], dim=-2)
         present = (key, value) if use_cache else None
-        # Each key/value head serves num_heads / num_key_value_heads consecutive query heads.
-        key = key.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
-        value = value.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
+        if not self.config.new_decoder_architecture:
+            # Each key/value head serves num_heads / num_key_value_heads consecutive query heads.
+            key = key.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
+            value = value.repeat_interleave(self.num_heads // self.num_key_value_heads, dim=1)
 
         scores = torch.matmul(query, key.transpose(-1, -2))
         scores = scores / math.sqrt(self.head_dim)
@@ -189,20 +262,32 @@ class FalconBlock(GradientCheckpointingLayer):
         # attention over every key, as in the reference.
         scores = scores + attention_mask.to(scores.dtype)
         probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
-        probs = nn.functional.dropout(probs, p=self.config.attention_dropout, training=self.training)
-        if head_mask is not None:
+        if rotary is None:
+            # Under ALiBi positions the probabilities go through dropout.
+            probs = nn.functional.dropout(probs, p=self.config.attention_dropout, training=self.training)
+        if head_mask is not None and rotary is None:
+            # The head mask applies under ALiBi positions only (the rotary attention ignores it, as the reference's).
             probs = probs * head_mask
         context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
         attention_output = self.self_attention.dense(context)
-        if self.config.parallel_attn:
-            # Parallel residual: the feed-forward reads the attention's input (the one norm of the block's input) too.
+        if self.config.parallel_attn or self.config.new_decoder_architecture:
+            # Parallel residual: the feed-forward reads the attention's input too (the one norm of the block's input),
+            # or a norm of its own.
+            if self.config.new_decoder_architecture and self.config.num_ln_in_parallel_attn != 1:
+                hidden_states = self.ln_mlp(residual)
             hidden_states = self.mlp.dense_4h_to_h(self.activation(self.mlp.dense_h_to_4h(hidden_states)))
-            hidden_states = hidden_states + attention_output + residual
+            # The sum of both sublayers' outputs goes through the dropout.
+            hidden_states = residual + nn.functional.dropout(
+                hidden_states + attention_output, p=self.config.hidden_dropout, training=self.training
+            )
         else:
             # Sequential: the feed-forward reads the attention's residual sum.
-            residual = residual + attention_output
+            residual = residual + nn.functional.dropout(
+                attention_output, p=self.config.attention_dropout, training=self.training
+            )
             hidden_states = self.post_attention_layernorm(residual)
             hidden_states = self.mlp.dense_4h_to_h(self.activation(self.mlp.dense_h_to_4h(hidden_states)))
+            hidden_states = nn.functional.dropout(hidden_states, p=self.config.hidden_dropout, training=self.training)
             hidden_states = hidden_states + residual
         return hidden_states, present, probs if output_attentions else None
 
@@ -322,8 +407,12 @@ class FalconModel(FalconPreTrainedModel):
         if position_ids is None:
             # Positions continue after the cached ones (generate() passes them from the attention mask instead).
             position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None, :]
-        # Positions enter as rotations of the queries and keys, in every block.
-        rotary = rotary_cos_sin(self.config, position_ids, inputs_embeds.dtype)
+        if self.config.alibi:
+            # Positions enter as the ALiBi bias of the scores, added with the mask (`position_ids` change nothing).
+            rotary = None
+        else:
+            # Positions enter as rotations of the queries and keys, in every block.
+            rotary = rotary_cos_sin(self.config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
         # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
@@ -336,6 +425,20 @@ class FalconModel(FalconPreTrainedModel):
             visible = visible & (attention_mask[:, None, None, :] != 0)
         # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
         extended_mask = (~visible).to(hidden_states.dtype) * mask_value(hidden_states.dtype)
+        if self.config.alibi:
+            # (batch or 1, heads, 1, key_len): the ALiBi bias of each head's scores, added with the mask (rounded to
+            # bfloat16 first, as the reference builds it).
+            bias = (
+                alibi_bias(self.config.num_attention_heads, attention_mask, key_length, hidden_states.device)
+                .to(torch.bfloat16)
+                .to(hidden_states.dtype)
+            )
+            # Divided by sqrt(head_dim): it joins the scores before their scaling.
+            bias = bias / math.sqrt(self.config.hidden_size // self.config.num_attention_heads)
+            if head_mask is None:
+                # The reference's eager attention adds it to the mask once more unless a head mask is given.
+                bias = 2 * bias
+            extended_mask = extended_mask + bias
         head_mask = self.get_head_mask(head_mask, self.config.num_hidden_layers)
 
         presents = () if use_cache else None

@@ -15,6 +15,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ...activations_flax import ACT2FN
 from ...configuration_utils import yarn_parameters
@@ -46,15 +47,42 @@ from ...utils import attribute_rate
 from .configuration_falcon import FalconConfig
 
 
+def alibi_slopes(num_heads: int) -> np.ndarray:
+    """The heads' ALiBi slopes (float32): with n the largest power of two <= num_heads, `2^(-8 / n)` to the powers
+    1 .. n, then, for the remaining heads, `2^(-4 / n)` to the odd powers 1, 3, 5, ..."""
+    closest_power_of_2 = 2 ** math.floor(math.log2(num_heads))
+    base = np.float32(2 ** (-(2 ** -(math.log2(closest_power_of_2) - 3))))
+    slopes = base ** np.arange(1, 1 + closest_power_of_2, dtype=np.float32)
+    if closest_power_of_2 != num_heads:
+        extra_base = np.float32(2 ** (-(2 ** -(math.log2(2 * closest_power_of_2) - 3))))
+        remaining = num_heads - closest_power_of_2
+        slopes = np.concatenate([slopes, extra_base ** np.arange(1, 1 + 2 * remaining, 2, dtype=np.float32)])
+    return slopes
+
+
+def alibi_bias(num_heads: int, attention_mask: Optional[jnp.ndarray], key_length: int) -> jnp.ndarray:
+    """The ALiBi bias (batch or 1, heads, 1, key_len) of every head and key (float32): the head's slope times the key's
+    position, counted over the attention mask (batch, key_len) of the cached and new keys, `(cumsum(mask) - 1) * mask`
+    (padding keys 0); without a mask, 0, 1, 2, ..."""
+    if attention_mask is None:
+        positions = jnp.arange(key_length)[None, :]
+    else:
+        mask = attention_mask.astype(jnp.int32)
+        positions = (jnp.cumsum(mask, axis=-1) - 1) * mask
+    slopes = jnp.asarray(alibi_slopes(num_heads))
+    return slopes[None, :, None, None] * positions.astype(jnp.float32)[:, None, None, :]
+
+
 def rotary_dim(config: FalconConfig) -> int:
     """The number of dimensions of each head that rotate: all of them."""
     return config.hidden_size // config.num_attention_heads
 
 
-def rotary_inverse_frequencies(config: FalconConfig) -> tuple[jnp.ndarray, float]:
+def rotary_inverse_frequencies(config: FalconConfig, position_ids: jnp.ndarray) -> tuple[jnp.ndarray, float]:
     """The inverse frequencies of the rotary angles, one per rotated pair (`theta^(-2i / rotary_dim)`), scaled as
     `config.rope_scaling` says (transformers' `rope_type`s; None: unscaled), and the factor of the cosines
-    and sines (1.0 but with `yarn`). Computed in float32."""
+    and sines (1.0 but with `yarn` and `longrope`, whose divisors the largest of `position_ids` chooses). Computed
+    in float32."""
     dim = rotary_dim(config)
     base = config.rope_theta
     scaling = config.rope_scaling or {"rope_type": "default"}
@@ -68,6 +96,26 @@ def rotary_inverse_frequencies(config: FalconConfig) -> tuple[jnp.ndarray, float
     inv_freq = 1.0 / (base ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim))
     if rope_type == "linear":
         return inv_freq / scaling["factor"], 1.0
+    if rope_type == "longrope":
+        # One divisor per rotated pair: the long ones when a position of the call passes the original context (the
+        # longest row of the batch decides, as in transformers), else the short ones; the cosines and sines rescaled.
+        context = config.max_position_embeddings
+        factor = scaling.get("factor")
+        attention_factor = scaling.get("attention_factor")
+        if attention_factor is None:
+            if factor is None:
+                raise ValueError(f"rope_scaling={scaling!r}: longrope scaling needs factor or attention_factor")
+            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
+        for key in ("short_factor", "long_factor"):
+            if len(scaling[key]) != dim // 2:
+                raise ValueError(
+                    f"rope_scaling[{key!r}] holds {len(scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
+                )
+        long = jnp.max(position_ids) + 1 > context
+        divisors = jnp.where(
+            long, jnp.asarray(scaling["long_factor"], jnp.float32), jnp.asarray(scaling["short_factor"], jnp.float32)
+        )
+        return inv_freq / divisors, attention_factor
     if rope_type == "llama3":
         # Wavelengths beyond the original context / low_freq_factor slowed by `factor`, those below the original
         # context / high_freq_factor kept, those between interpolated smoothly.
@@ -86,7 +134,7 @@ def rotary_cos_sin(config: FalconConfig, position_ids: jnp.ndarray, dtype) -> tu
     p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions.
     Computed in float32, returned in `dtype`. The inverse frequencies scaled, the cosines and sines
     times the attention factor (`rotary_inverse_frequencies`)."""
-    inv_freq, attention_factor = rotary_inverse_frequencies(config)
+    inv_freq, attention_factor = rotary_inverse_frequencies(config, position_ids)
     angles = position_ids[:, :, None].astype(jnp.float32) * inv_freq[None, None, :]
     angles = jnp.concatenate([angles, angles], axis=-1)
     return (jnp.cos(angles) * attention_factor).astype(dtype), (jnp.sin(angles) * attention_factor).astype(dtype)
@@ -114,7 +162,11 @@ class FlaxFalconBlockSelfAttention(nn.Module):
         self.query_key_value = partitioned_dense(
             config.num_attention_heads * config.hidden_size // config.num_attention_heads
             + 2
-            * (1 if config.multi_query else config.num_attention_heads)
+            * (
+                config.num_kv_heads
+                if config.new_decoder_architecture
+                else (1 if config.multi_query else config.num_attention_heads)
+            )
             * config.hidden_size
             // config.num_attention_heads,
             ("embed", "joined_kv"),
@@ -166,6 +218,8 @@ class FlaxFalconBlock(nn.Module):
     """One pre-norm block; `config.parallel_attn` chooses how its sublayers add to the residual stream:
     in parallel, both reading the output of one norm, `x + attention(norm(x)) + feed_forward(norm(x))`, or one after
     the other, `h = x + attention(norm1(x))`, then `h + feed_forward(norm2(h))` (the second norm exists only then).
+    With `config.new_decoder_architecture` the block is parallel, each sublayer reading a norm of its own,
+    `x + attention(norm1(x)) + feed_forward(norm2(x))` (one shared norm when `config.num_ln_in_parallel_attn` is 1).
 
     The attention is causal: each position sees itself and the positions before it (and the cached ones).
     """
@@ -178,14 +232,24 @@ class FlaxFalconBlock(nn.Module):
         config = self.config
         self.num_heads = config.num_attention_heads
         # Grouped-query attention: each key/value head serves num_heads / num_key_value_heads query heads.
-        self.num_key_value_heads = 1 if config.multi_query else config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        # attention.norm: LayerNorm
-        self.input_layernorm = partitioned_layer_norm(
-            config.layer_norm_epsilon, dtype=self.dtype, name="input_layernorm"
+        self.num_key_value_heads = (
+            config.num_kv_heads
+            if config.new_decoder_architecture
+            else (1 if config.multi_query else config.num_attention_heads)
         )
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        if not (config.new_decoder_architecture and config.num_ln_in_parallel_attn != 1):
+            # attention.norm: LayerNorm
+            self.input_layernorm = partitioned_layer_norm(
+                config.layer_norm_epsilon, dtype=self.dtype, name="input_layernorm"
+            )
+        if config.new_decoder_architecture and config.num_ln_in_parallel_attn != 1:
+            # attention.parallel_norm: LayerNorm
+            self.ln_attn = partitioned_layer_norm(config.layer_norm_epsilon, dtype=self.dtype, name="ln_attn")
+            # ffn.parallel_norm: LayerNorm
+            self.ln_mlp = partitioned_layer_norm(config.layer_norm_epsilon, dtype=self.dtype, name="ln_mlp")
         self.self_attention = FlaxFalconBlockSelfAttention(config, dtype=self.dtype, name="self_attention")
-        if not config.parallel_attn:
+        if not (config.parallel_attn or config.new_decoder_architecture):
             # ffn.norm: LayerNorm
             self.post_attention_layernorm = partitioned_layer_norm(
                 config.layer_norm_epsilon, dtype=self.dtype, name="post_attention_layernorm"
@@ -193,12 +257,14 @@ class FlaxFalconBlock(nn.Module):
         self.mlp = FlaxFalconBlockMlp(config, dtype=self.dtype, name="mlp")
         self.activation = ACT2FN[config.activation]
         self.attention_dropout = nn.Dropout(rate=config.attention_dropout)
+        self.residual_dropout = nn.Dropout(rate=config.hidden_dropout)
+        self.attention_output_dropout = nn.Dropout(rate=config.attention_dropout)
 
     def __call__(
         self,
         hidden_states: jnp.ndarray,
         attention_mask: jnp.ndarray,
-        rotary: tuple,
+        rotary: Optional[tuple],
         layer_past: Optional[tuple] = None,
         cache_index: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
@@ -207,12 +273,16 @@ class FlaxFalconBlock(nn.Module):
         output_attentions: bool = False,
     ) -> tuple:
         """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
-        or padding); `rotary` holds the cosines and sines of the new positions' rotary angles. With `cache_index` (a scalar),
+        or padding); `rotary` holds the cosines and sines of the new positions' rotary angles (None: ALiBi positions, in the mask). With `cache_index` (a scalar),
         `layer_past` is a preallocated `(key, value)` pair whose positions from `cache_index` on receive the new
         keys and values (generation under `jax.jit`); without it, the new ones are appended. Returns the new hidden
         states, this layer's `(key, value)` (or None without `use_cache`) and the attention probabilities (or None)."""
         residual = hidden_states
-        hidden_states = self.input_layernorm(hidden_states)
+        if self.config.new_decoder_architecture and self.config.num_ln_in_parallel_attn != 1:
+            # A norm for each sublayer: the attention's here, the feed-forward's after it.
+            hidden_states = self.ln_attn(hidden_states)
+        else:
+            hidden_states = self.input_layernorm(hidden_states)
         # One projection computes, key/value head by key/value head, the query heads it serves, then its key and its
         # value: (batch, seq, kv_heads * (group + 2) * head_dim) -> (batch, seq, kv_heads, group + 2, head_dim).
         fused = self.self_attention.query_key_value(hidden_states)
@@ -221,8 +291,15 @@ class FlaxFalconBlock(nn.Module):
         query = fused[:, :, :, :group].reshape(fused.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
         key = fused[:, :, :, group].transpose(0, 2, 1, 3)
         value = fused[:, :, :, group + 1].transpose(0, 2, 1, 3)
-        # Rotary positions turn the queries and the new keys (the cache holds turned keys).
-        query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if rotary is not None:
+            # Rotary positions turn the queries and the new keys (the cache holds turned keys); under ALiBi positions
+            # the blocks are given None.
+            query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if self.config.new_decoder_architecture:
+            # Each key/value head repeated for the query heads it serves before the cache (which holds every query
+            # head's keys and values).
+            key = jnp.repeat(key, self.num_heads // self.num_key_value_heads, axis=1)
+            value = jnp.repeat(value, self.num_heads // self.num_key_value_heads, axis=1)
         if layer_past is not None and cache_index is not None:
             # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
             key = jax.lax.dynamic_update_slice(layer_past[0], key.astype(layer_past[0].dtype), (0, 0, cache_index, 0))
@@ -233,9 +310,10 @@ class FlaxFalconBlock(nn.Module):
             key = jnp.concatenate([layer_past[0], key], axis=-2)
             value = jnp.concatenate([layer_past[1], value], axis=-2)
         present = (key, value) if use_cache else None
-        # Each key/value head serves num_heads / num_key_value_heads consecutive query heads.
-        key = jnp.repeat(key, self.num_heads // self.num_key_value_heads, axis=1)
-        value = jnp.repeat(value, self.num_heads // self.num_key_value_heads, axis=1)
+        if not self.config.new_decoder_architecture:
+            # Each key/value head serves num_heads / num_key_value_heads consecutive query heads.
+            key = jnp.repeat(key, self.num_heads // self.num_key_value_heads, axis=1)
+            value = jnp.repeat(value, self.num_heads // self.num_key_value_heads, axis=1)
 
         scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
         scores = scores / math.sqrt(self.head_dim)
@@ -243,20 +321,30 @@ class FlaxFalconBlock(nn.Module):
         # attention over every key, as in the reference.
         scores = scores + attention_mask.astype(scores.dtype)
         probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
-        probs = self.attention_dropout(probs, deterministic=deterministic)
-        if head_mask is not None:
+        if rotary is None:
+            # Under ALiBi positions the probabilities go through dropout.
+            probs = self.attention_dropout(probs, deterministic=deterministic)
+        if head_mask is not None and rotary is None:
+            # The head mask applies under ALiBi positions only (the rotary attention ignores it, as the reference's).
             probs = probs * head_mask[None, :, None, None]
         context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(hidden_states.shape[:2] + (-1,))
         attention_output = self.self_attention.dense(context)
-        if self.config.parallel_attn:
-            # Parallel residual: the feed-forward reads the attention's input (the one norm of the block's input) too.
+        if self.config.parallel_attn or self.config.new_decoder_architecture:
+            # Parallel residual: the feed-forward reads the attention's input too (the one norm of the block's input),
+            # or a norm of its own.
+            if self.config.new_decoder_architecture and self.config.num_ln_in_parallel_attn != 1:
+                hidden_states = self.ln_mlp(residual)
             hidden_states = self.mlp.dense_4h_to_h(self.activation(self.mlp.dense_h_to_4h(hidden_states)))
-            hidden_states = hidden_states + attention_output + residual
+            # The sum of both sublayers' outputs goes through the dropout.
+            hidden_states = residual + self.residual_dropout(
+                hidden_states + attention_output, deterministic=deterministic
+            )
         else:
             # Sequential: the feed-forward reads the attention's residual sum.
-            residual = residual + attention_output
+            residual = residual + self.attention_output_dropout(attention_output, deterministic=deterministic)
             hidden_states = self.post_attention_layernorm(residual)
             hidden_states = self.mlp.dense_4h_to_h(self.activation(self.mlp.dense_h_to_4h(hidden_states)))
+            hidden_states = self.residual_dropout(hidden_states, deterministic=deterministic)
             hidden_states = hidden_states + residual
         return hidden_states, present, probs if output_attentions else None
 
@@ -331,8 +419,12 @@ class FlaxFalconModule(nn.Module):
         if position_ids is None:
             # Positions continue after the cached ones (generate() passes them from the attention mask instead).
             position_ids = (jnp.arange(seq_length) + past_length)[None, :]
-        # Positions enter as rotations of the queries and keys, in every block.
-        rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
+        if config.alibi:
+            # Positions enter as the ALiBi bias of the scores, added with the mask (`position_ids` change nothing).
+            rotary = None
+        else:
+            # Positions enter as rotations of the queries and keys, in every block.
+            rotary = rotary_cos_sin(config, position_ids, inputs_embeds.dtype)
         hidden_states = inputs_embeds
 
         # (seq, key_len): True where the key is not in the query's future; queries sit after the cached keys.
@@ -344,6 +436,20 @@ class FlaxFalconModule(nn.Module):
             visible = visible & (attention_mask != 0)[:, None, None, :]
         # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see.
         extended_mask = jnp.where(visible, 0.0, mask_value(hidden_states.dtype)).astype(hidden_states.dtype)
+        if config.alibi:
+            # (batch or 1, heads, 1, key_len): the ALiBi bias of each head's scores, added with the mask (rounded to
+            # bfloat16 first, as the reference builds it).
+            bias = (
+                alibi_bias(config.num_attention_heads, attention_mask, key_length)
+                .astype(jnp.bfloat16)
+                .astype(hidden_states.dtype)
+            )
+            # Divided by sqrt(head_dim): it joins the scores before their scaling.
+            bias = bias / math.sqrt(config.hidden_size // config.num_attention_heads)
+            if head_mask is None:
+                # The reference's eager attention adds it to the mask once more unless a head mask is given.
+                bias = 2 * bias
+            extended_mask = extended_mask + bias
         head_mask = expand_head_mask(head_mask, config.num_hidden_layers)
 
         presents = () if use_cache else None
@@ -635,12 +741,17 @@ class FlaxFalconPreTrainedModel(FlaxPreTrainedModel):
 
     def init_cache(self, batch_size: int, max_length: int) -> tuple:
         """A preallocated cache of `max_length` positions: per block, zero keys and values (batch, key/value heads,
-        max_length, head_dim), filled by calls with `cache_index`."""
+        max_length, head_dim; every query head's with `config.new_decoder_architecture`), filled by calls with
+        `cache_index`."""
         config = self.config
         empty = jnp.zeros(
             (
                 batch_size,
-                (1 if config.multi_query else config.num_attention_heads),
+                (
+                    config.num_attention_heads
+                    if config.new_decoder_architecture
+                    else (1 if config.multi_query else config.num_attention_heads)
+                ),
                 max_length,
                 config.hidden_size // config.num_attention_heads,
             ),

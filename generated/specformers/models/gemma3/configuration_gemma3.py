@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class Gemma3TextConfig(PretrainedConfig):
@@ -75,8 +75,14 @@ class Gemma3TextConfig(PretrainedConfig):
             A soft cap of the attention scores that transformers' Gemma 3 keeps in its configuration but never applies
             (its attention passes it to no attention function): informative, the scores are never capped.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings of the full-attention layers: not rendered by specformers, so only
-            `None` is accepted (a mapping raises ValueError).
+            Scaling of the rotary position embeddings of the full-attention layers (the sliding ones rotate unscaled):
+            None, or a mapping whose `rope_type` (or legacy `type`) is `default`, `linear` (`factor`), `llama3`
+            (`factor`, `low_freq_factor`, `high_freq_factor`, `original_max_position_embeddings`), `yarn` (`factor`,
+            optional `attention_factor`, `beta_fast`, `beta_slow`, `mscale`, `mscale_all_dim`,
+            `original_max_position_embeddings`, `truncate`) or `longrope` (`short_factor`, `long_factor`: one divisor
+            per rotated pair each, the long ones for a call whose positions pass the original context; optional
+            `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the longest sequence seen grows) and
+            other keys raise ValueError.
         rope_local_base_freq (`float`, *optional*, defaults to 10000.0):
             The base period of the rotary position embeddings of the sliding-window layers.
         use_bidirectional_attention (`bool`, *optional*, defaults to False):
@@ -137,10 +143,6 @@ class Gemma3TextConfig(PretrainedConfig):
             raise ValueError(
                 f"use_bidirectional_attention={use_bidirectional_attention!r} is not supported (accepted: [False]): bidirectional attention is not rendered; leave use_bidirectional_attention False"
             )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -169,7 +171,8 @@ class Gemma3TextConfig(PretrainedConfig):
         )
         self.final_logit_softcapping = final_logit_softcapping
         self.attn_logit_softcapping = attn_logit_softcapping
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
+        self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.rope_local_base_freq = rope_local_base_freq
         self.use_bidirectional_attention = use_bidirectional_attention
         if len(self.layer_types) != num_hidden_layers:

@@ -1105,6 +1105,14 @@ class TFMarianMTModel(TFMarianPreTrainedModel, TFGenerationMixin):
         self.model = TFMarianMainLayer(config, name="model")
         # The target vocabulary: the shared one, or the decoder's own.
         target_vocab_size = config.vocab_size if config.share_encoder_decoder_embeddings else config.decoder_vocab_size
+        if config.tie_word_embeddings and target_vocab_size != config.vocab_size:
+            # Tied, the LM head is the decoder's word embeddings, which the encoder-decoder builds with
+            # `config.vocab_size` rows: logits of the wrong width.
+            raise ValueError(
+                f"tie_word_embeddings=True needs vocabularies of one size, got separate ones of {config.vocab_size} "
+                f"(vocab_size) and {target_vocab_size} (decoder_vocab_size) tokens: set tie_word_embeddings=False "
+                "(an LM head of its own) or decoder_vocab_size=vocab_size"
+            )
         # (1, vocab_size): added to the logits; saved in checkpoints, not trained.
         self.final_logits_bias = self.add_weight(
             name="final_logits_bias", shape=(1, target_vocab_size), initializer="zeros", trainable=False

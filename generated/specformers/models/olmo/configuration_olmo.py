@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class OlmoConfig(PretrainedConfig):
@@ -48,8 +48,9 @@ class OlmoConfig(PretrainedConfig):
         rope_theta (`float`, *optional*, defaults to 10000.0):
             The base period of the rotary position embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings: not rendered by specformers, so only `None` is accepted (a
-            mapping raises ValueError).
+            Scaling of the rotary position embeddings: None, or `{type: linear, factor}` (the frequencies divided by
+            `factor`). Other types (transformers' configuration also takes `dynamic`, frequencies recomputed as the
+            longest sequence seen grows) raise ValueError.
         attention_bias (`bool`, *optional*, defaults to False):
             Whether to use a bias in the query, key, value and output projection layers during self-attention.
         attention_dropout (`float`, *optional*, defaults to 0.0):
@@ -93,10 +94,6 @@ class OlmoConfig(PretrainedConfig):
             tie_word_embeddings=tie_word_embeddings,
             **kwargs,
         )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -108,7 +105,8 @@ class OlmoConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused, and types other than linear).
+        self.rope_scaling = checked_rope_scaling(rope_scaling, types=("linear",))
         self.attention_bias = attention_bias
         self.attention_dropout = attention_dropout
         self.clip_qkv = clip_qkv

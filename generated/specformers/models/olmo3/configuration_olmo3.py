@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class Olmo3Config(PretrainedConfig):
@@ -48,8 +48,14 @@ class Olmo3Config(PretrainedConfig):
         rope_theta (`float`, *optional*, defaults to 10000.0):
             The base period of the rotary position embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings: not rendered by specformers, so only `None` is accepted (a
-            mapping raises ValueError).
+            Scaling of the rotary position embeddings of the full-attention layers (the sliding ones rotate unscaled):
+            None, or a mapping whose `rope_type` (or legacy `type`) is `default`, `linear` (`factor`), `llama3`
+            (`factor`, `low_freq_factor`, `high_freq_factor`, `original_max_position_embeddings`), `yarn` (`factor`,
+            optional `attention_factor`, `beta_fast`, `beta_slow`, `mscale`, `mscale_all_dim`,
+            `original_max_position_embeddings`, `truncate`) or `longrope` (`short_factor`, `long_factor`: one divisor
+            per rotated pair each, the long ones for a call whose positions pass the original context; optional
+            `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the longest sequence seen grows) and
+            other keys raise ValueError.
         attention_bias (`bool`, *optional*, defaults to False):
             Whether to use a bias in the query, key, value and output projection layers during self-attention.
         attention_dropout (`float`, *optional*, defaults to 0.0):
@@ -107,10 +113,6 @@ class Olmo3Config(PretrainedConfig):
             raise ValueError(
                 f"each entry of layer_types must be one of ['full_attention', 'sliding_attention'], got {layer_types!r}"
             )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -122,7 +124,8 @@ class Olmo3Config(PretrainedConfig):
         self.initializer_range = initializer_range
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
+        self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.attention_bias = attention_bias
         self.attention_dropout = attention_dropout
         self.rms_norm_eps = rms_norm_eps

@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class Phi3Config(PretrainedConfig):
@@ -42,8 +42,8 @@ class Phi3Config(PretrainedConfig):
             The maximum sequence length that this model might ever be used with (informative: rotary positions do not
             bound it).
         original_max_position_embeddings (`int`, *optional*, defaults to 4096):
-            The maximum sequence length the model was trained with (read by scaled rotary positions, which specformers
-            does not render).
+            The maximum sequence length the model was trained with: longrope-scaled rotary positions use their long
+            factors beyond it.
         initializer_range (`float`, *optional*, defaults to 0.02):
             The standard deviation of the truncated_normal_initializer for initializing all weight matrices.
         rms_norm_eps (`float`, *optional*, defaults to 1e-05):
@@ -55,8 +55,11 @@ class Phi3Config(PretrainedConfig):
         rope_theta (`float`, *optional*, defaults to 10000.0):
             The base period of the rotary position embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings: not rendered by specformers, so only `None` is accepted (a
-            mapping raises ValueError).
+            Scaling of the rotary position embeddings: None, or a mapping `{type: longrope, short_factor, long_factor}`
+            of one divisor of the frequencies per rotated pair each, the long ones used by a call whose positions pass
+            `original_max_position_embeddings`, the cosines and sines times sqrt(1 + log(factor) /
+            log(original_max_position_embeddings)) with factor = max_position_embeddings /
+            original_max_position_embeddings. Other types raise ValueError.
         partial_rotary_factor (`float`, *optional*, defaults to 1.0):
             Fraction of each head's query and key dimensions that receive rotary positions.
         bos_token_id (`int`, *optional*, defaults to 1):
@@ -108,10 +111,6 @@ class Phi3Config(PretrainedConfig):
             pad_token_id=pad_token_id,
             **kwargs,
         )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions (longrope) are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -128,7 +127,8 @@ class Phi3Config(PretrainedConfig):
         self.rms_norm_eps = rms_norm_eps
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused, and types other than longrope).
+        self.rope_scaling = checked_rope_scaling(rope_scaling, types=("longrope",))
         self.partial_rotary_factor = partial_rotary_factor
         self.sliding_window = sliding_window
 

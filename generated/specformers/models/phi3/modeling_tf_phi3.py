@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from ...activations_tf import get_tf_activation
+from ...configuration_utils import yarn_parameters
 from ...generation_tf_utils import TFDecoderOnlyGenerationMixin
 from ...modeling_tf_outputs import (
     TFBaseModelOutputWithPastAndCrossAttentions,
@@ -62,15 +63,66 @@ def rotary_dim(config: Phi3Config) -> int:
     return int(config.hidden_size // config.num_attention_heads * config.partial_rotary_factor)
 
 
+def rotary_inverse_frequencies(config: Phi3Config, position_ids):
+    """The inverse frequencies of the rotary angles, one per rotated pair (`theta^(-2i / rotary_dim)`), scaled as
+    `config.rope_scaling` says (transformers' `rope_type`s; None: unscaled), and the factor of the cosines
+    and sines (1.0 but with `yarn` and `longrope`, whose divisors the largest of `position_ids` chooses). Computed
+    in float32."""
+    dim = rotary_dim(config)
+    base = config.rope_theta
+    scaling = config.rope_scaling or {"rope_type": "default"}
+    rope_type = scaling.get("rope_type", scaling.get("type"))
+    if rope_type == "yarn":
+        # Frequencies ramping from the original ones (the first pairs, fast) to the ones divided by `factor`.
+        attention_factor, low, high = yarn_parameters(scaling, dim, base, config.max_position_embeddings)
+        powers = base ** (tf.range(0, dim, 2, dtype=tf.float32) / dim)
+        kept = 1 - tf.clip_by_value((tf.range(dim // 2, dtype=tf.float32) - low) / (high - low), 0.0, 1.0)
+        return (1.0 / (scaling["factor"] * powers)) * (1 - kept) + (1.0 / powers) * kept, attention_factor
+    inv_freq = 1.0 / (base ** (tf.range(0, dim, 2, dtype=tf.float32) / dim))
+    if rope_type == "linear":
+        return inv_freq / scaling["factor"], 1.0
+    if rope_type == "longrope":
+        # One divisor per rotated pair: the long ones when a position of the call passes the original context (the
+        # longest row of the batch decides, as in transformers), else the short ones; the cosines and sines rescaled.
+        context = config.original_max_position_embeddings
+        factor = config.max_position_embeddings / context
+        attention_factor = scaling.get("attention_factor")
+        if attention_factor is None:
+            if factor is None:
+                raise ValueError(f"rope_scaling={scaling!r}: longrope scaling needs factor or attention_factor")
+            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
+        for key in ("short_factor", "long_factor"):
+            if len(scaling[key]) != dim // 2:
+                raise ValueError(
+                    f"rope_scaling[{key!r}] holds {len(scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
+                )
+        long = tf.reduce_max(position_ids) + 1 > context
+        divisors = tf.where(
+            long, tf.constant(scaling["long_factor"], tf.float32), tf.constant(scaling["short_factor"], tf.float32)
+        )
+        return inv_freq / divisors, attention_factor
+    if rope_type == "llama3":
+        # Wavelengths beyond the original context / low_freq_factor slowed by `factor`, those below the original
+        # context / high_freq_factor kept, those between interpolated smoothly.
+        factor, low_freq, high_freq = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+        context = scaling["original_max_position_embeddings"]
+        wavelength = 2 * math.pi / inv_freq
+        slowed = tf.where(wavelength > context / low_freq, inv_freq / factor, inv_freq)
+        smooth = (context / wavelength - low_freq) / (high_freq - low_freq)
+        medium = (wavelength >= context / high_freq) & (wavelength <= context / low_freq)
+        return tf.where(medium, (1 - smooth) * slowed / factor + smooth * slowed, slowed), 1.0
+    return inv_freq, 1.0
+
+
 def rotary_cos_sin(config: Phi3Config, position_ids, dtype):
     """The cosines and sines of the rotary angles, each (batch or 1, seq, rotary_dim): position p turns pair i by
     p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions.
-    Computed in float32, returned in `dtype`."""
-    dim = rotary_dim(config)
-    inv_freq = 1.0 / (config.rope_theta ** (tf.range(0, dim, 2, dtype=tf.float32) / dim))
+    Computed in float32, returned in `dtype`. The inverse frequencies scaled, the cosines and sines
+    times the attention factor (`rotary_inverse_frequencies`)."""
+    inv_freq, attention_factor = rotary_inverse_frequencies(config, position_ids)
     angles = tf.cast(position_ids, tf.float32)[:, :, None] * inv_freq[None, None, :]
     angles = tf.concat([angles, angles], axis=-1)
-    return tf.cast(tf.cos(angles), dtype), tf.cast(tf.sin(angles), dtype)
+    return tf.cast(tf.cos(angles) * attention_factor, dtype), tf.cast(tf.sin(angles) * attention_factor, dtype)
 
 
 def apply_rotary(x, cos, sin):

@@ -65,10 +65,11 @@ def rotary_dim(config: Qwen3Config) -> int:
     return config.head_dim
 
 
-def rotary_inverse_frequencies(config: Qwen3Config):
+def rotary_inverse_frequencies(config: Qwen3Config, position_ids):
     """The inverse frequencies of the rotary angles, one per rotated pair (`theta^(-2i / rotary_dim)`), scaled as
     `config.rope_scaling` says (transformers' `rope_type`s; None: unscaled), and the factor of the cosines
-    and sines (1.0 but with `yarn`). Computed in float32."""
+    and sines (1.0 but with `yarn` and `longrope`, whose divisors the largest of `position_ids` chooses). Computed
+    in float32."""
     dim = rotary_dim(config)
     base = config.rope_theta
     scaling = config.rope_scaling or {"rope_type": "default"}
@@ -82,6 +83,26 @@ def rotary_inverse_frequencies(config: Qwen3Config):
     inv_freq = 1.0 / (base ** (tf.range(0, dim, 2, dtype=tf.float32) / dim))
     if rope_type == "linear":
         return inv_freq / scaling["factor"], 1.0
+    if rope_type == "longrope":
+        # One divisor per rotated pair: the long ones when a position of the call passes the original context (the
+        # longest row of the batch decides, as in transformers), else the short ones; the cosines and sines rescaled.
+        context = config.max_position_embeddings
+        factor = scaling.get("factor")
+        attention_factor = scaling.get("attention_factor")
+        if attention_factor is None:
+            if factor is None:
+                raise ValueError(f"rope_scaling={scaling!r}: longrope scaling needs factor or attention_factor")
+            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
+        for key in ("short_factor", "long_factor"):
+            if len(scaling[key]) != dim // 2:
+                raise ValueError(
+                    f"rope_scaling[{key!r}] holds {len(scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
+                )
+        long = tf.reduce_max(position_ids) + 1 > context
+        divisors = tf.where(
+            long, tf.constant(scaling["long_factor"], tf.float32), tf.constant(scaling["short_factor"], tf.float32)
+        )
+        return inv_freq / divisors, attention_factor
     if rope_type == "llama3":
         # Wavelengths beyond the original context / low_freq_factor slowed by `factor`, those below the original
         # context / high_freq_factor kept, those between interpolated smoothly.
@@ -100,7 +121,7 @@ def rotary_cos_sin(config: Qwen3Config, position_ids, dtype):
     p * theta^(-2i / rotary_dim), the angles repeated for the two halves of the rotated dimensions.
     Computed in float32, returned in `dtype`. The inverse frequencies scaled, the cosines and sines
     times the attention factor (`rotary_inverse_frequencies`)."""
-    inv_freq, attention_factor = rotary_inverse_frequencies(config)
+    inv_freq, attention_factor = rotary_inverse_frequencies(config, position_ids)
     angles = tf.cast(position_ids, tf.float32)[:, :, None] * inv_freq[None, None, :]
     angles = tf.concat([angles, angles], axis=-1)
     return tf.cast(tf.cos(angles) * attention_factor, dtype), tf.cast(tf.sin(angles) * attention_factor, dtype)

@@ -4,7 +4,7 @@
 
 from typing import Optional
 
-from ...configuration_utils import PretrainedConfig
+from ...configuration_utils import PretrainedConfig, checked_rope_scaling
 
 
 class Starcoder2Config(PretrainedConfig):
@@ -50,8 +50,13 @@ class Starcoder2Config(PretrainedConfig):
         rope_theta (`float`, *optional*, defaults to 10000.0):
             The base period of the RoPE embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
-            Scaling of the rotary position embeddings: not rendered by specformers, so only `None` is accepted (a
-            mapping raises ValueError).
+            Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
+            `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
+            `original_max_position_embeddings`), `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`) or `longrope`
+            (`short_factor`, `long_factor`: one divisor per rotated pair each, the long ones for a call whose positions
+            pass the original context; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
+            longest sequence seen grows) and other keys raise ValueError.
         sliding_window (`int`, *optional*, defaults to None):
             Sliding window attention window size. `None`: every earlier position (no window).
         attention_dropout (`float`, *optional*, defaults to 0.0):
@@ -101,10 +106,6 @@ class Starcoder2Config(PretrainedConfig):
             tie_word_embeddings=tie_word_embeddings,
             **kwargs,
         )
-        if rope_scaling is not None:
-            raise ValueError(
-                f"rope_scaling={rope_scaling!r} is not supported: scaled rotary positions are not rendered; leave rope_scaling None"
-            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -117,7 +118,8 @@ class Starcoder2Config(PretrainedConfig):
         self.norm_epsilon = norm_epsilon
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        self.rope_scaling = rope_scaling
+        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
+        self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.sliding_window = sliding_window
         self.attention_dropout = attention_dropout
         self.residual_dropout = residual_dropout
