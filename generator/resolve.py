@@ -143,6 +143,7 @@ class Head:
     pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
     base_model_prefix: Optional[str] = None  # names-layout heads: the base model's attribute, when not the spec's
     sinusoidal_saved: bool = True  # whether checkpoints of this head hold the fixed sinusoid position tables
+    inline_base: bool = False  # names-layout encoder-decoders: the class holds the base model's modules itself
     index: str = "last_non_pad"  # style last_token: `last_non_pad` or `non_pad_count` (the row's count of non-pad tokens - 1)
     loss_over: str = "labels"  # token_classification: `labels` (every label not -100) or `attended` (attention_mask 1 too)
     name: Optional[str] = None  # the whole class name (`heads[].class_name`), when it is not `<prefix><suffix>`
@@ -222,6 +223,20 @@ class Container:
                 if not child.indexed:
                     out.append(child)
         return out
+
+
+@dataclass(frozen=True)
+class EncoderVariant:
+    """The encoder blocks of one config-selected self-attention variant of a names-layout encoder-decoder
+    (`attention.select`): the config value that chooses it, the variant (`local`, `transient_global`), the block's
+    module tree and its roles as the generated code reaches them."""
+
+    value: str
+    variant: str
+    block: Container
+    roles: dict
+    # The block class's suffix (`LocalEncoderLayer`, `TransientGlobalEncoderLayer`).
+    suffix: str
 
 
 @dataclass(frozen=True)
@@ -327,6 +342,9 @@ class Names:
     # `attention.relative_bias`), else None.
     layer_bias: Optional[str] = None
     decoder_ffn_size: Optional[str] = None
+    # Encoder-decoder stacks: the encoder's blocked self-attention variants chosen by `attention.select` (the encoder
+    # blocks of each; `block` is then never built), in the order of the select's values.
+    encoder_variants: tuple = ()
     # A sparse mixture of experts (`feed_forward.experts`): the module tree of one expert (its feed-forward roles,
     # paths inside the expert); the block holds the router (`ffn.router`) and the list of experts (`ffn.experts`).
     expert: Optional[Container] = None
@@ -767,7 +785,9 @@ _SEQ2SEQ_HEAD_DOC = {
 # Heads of decoder-only stacks.
 DECODER_ONLY_HEAD_KINDS = ("base", "causal_lm", "sequence_classification", "token_classification", "question_answering")
 # Heads of encoder-decoder stacks of the names layout (`causal_lm`: the decoder stack alone).
-NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm")
+NAMES_SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "sequence_classification", "question_answering", "causal_lm", "encoder", "token_classification")
+# Heads of names-layout encoder-decoders that may hold the base model's modules themselves (`heads[].inline_base`).
+INLINE_BASE_HEAD_KINDS = ("conditional_generation", "sequence_classification", "question_answering")
 # Heads of encoder stacks of the names layout.
 # (`causal_lm`: the encoder as a decoder, with `decoder`.)
 NAMES_ENCODER_HEAD_KINDS = ("base", "masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering",
@@ -794,6 +814,7 @@ _NAMES_HEAD_LINEAR = {
     },
     support.NAMES_ENCODER_DECODER: {
         "question_answering": ("qa_outputs", True),
+        "token_classification": ("classifier", True),
     },
     support.NAMES_ENCODER: {
         "sequence_classification": ("classifier", True),
@@ -816,8 +837,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
                 raise fail(f"head {h.kind!r} of a {kind} stack has no `{option}` option: remove it", loc + [option])
         if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
             raise fail(f"head {h.kind!r} has no Linear of its own to name: remove `path` and `bias`", loc + ["path" if h.path is not None else "bias"])
-        if (h.kind == "sequence_classification") != (h.dropout is not None):
-            raise fail("the classification head of sequence classification needs `dropout: <config field or rate>`" if h.dropout is None else f"head {h.kind!r} has no dropout: remove `dropout`", loc + (["dropout"] if h.dropout is not None else []))
+        if (h.kind in ("sequence_classification", "token_classification")) != (h.dropout is not None):
+            raise fail(f"the classification head of {h.kind.replace('_', ' ')} needs `dropout: <config field or rate>`" if h.dropout is None else f"head {h.kind!r} has no dropout: remove `dropout`", loc + (["dropout"] if h.dropout is not None else []))
         return
     decoder_only = kind == support.DECODER_ONLY
     allowed = DECODER_ONLY_HEAD_KINDS if decoder_only else NAMES_ENCODER_HEAD_KINDS
@@ -881,9 +902,14 @@ ALL_ROLES = MODEL_ROLES + BLOCK_ROLES + HEAD_ROLES + SEQ2SEQ_ROLES + CROSS_ROLES
 # Encoder-decoder stacks: `decoder_block.<role>`, the decoder blocks' path of a block role when not the encoder
 # blocks' (a feed-forward that is the encoder blocks' second sublayer and the decoder blocks' third).
 DECODER_BLOCK_PREFIX = "decoder_block."
+# The roles a transient-global variant's `names` adds (`attention.select.variants.<value>.names`): the norm of the
+# global tokens' inputs and the first block's bias table of the relative block positions to the global tokens.
+GLOBAL_ROLES = ("attention.global_norm", "attention.global_relative_bias")
 LAYOUTS_FILE = "layouts.yaml"
 # Attributes the generated block and base model (or main layer) set themselves: no role's module may take them.
 _BLOCK_ATTRIBUTES = frozenset({"config", "layer_idx", "num_heads", "head_dim", "activation", "attention_dropout", "residual_dropout", "pruned_heads", "attention_output_dropout"})
+# ... and those a blocked encoder block (`attention.select` of a names-layout encoder-decoder) sets besides.
+_BLOCKED_ATTRIBUTES = frozenset({"block_len", "global_block_size", "scores_per_chunk"})
 _MODEL_ATTRIBUTES = frozenset({"config", "dropout", "layerdrop", "embed_scale", "is_decoder", "relative_positions", "relative_positions_encoding"})
 _HEAD_ATTRIBUTES = frozenset({"config", "activation", "dropout"})
 
@@ -1371,6 +1397,58 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         add(leaves, ("cross_attention.output",), att.projection, hidden, hidden, output_bias, when="add_cross_attention")
     nested(leaves)
 
+    encoder_variants = []
+    if seq2seq and att.select is not None:
+        # The encoder blocks of each blocked variant: the encoder block's modules, the variant's paths of its roles.
+        for value, choice in att.select.variants.items():
+            loc = ["attention", "select", "variants", value, "names"]
+            overrides = dict(choice.names or {})
+            tg = choice.variant == "transient_global"
+            for role, path in overrides.items():
+                if role in GLOBAL_ROLES and not tg:
+                    raise fail(f"the role `{role}` is rendered only in the `transient_global` variant: remove it", loc + [role])
+                if role not in GLOBAL_ROLES and (role not in BLOCK_ROLES or role not in needed):
+                    raise fail(f"`{role}` is not a block role this spec renders (the encoder blocks' roles: {', '.join(r for r in BLOCK_ROLES if r in needed)}{', ' + ', '.join(GLOBAL_ROLES) if tg else ''})", loc + [role])
+                try:
+                    schema._dotted(".".join("item" if part.isdigit() else part for part in path.split(".")))
+                    for part in path.split("."):
+                        if not part.isdigit():
+                            schema._not_reserved(part)
+                except ValueError as exc:
+                    raise fail(str(exc), loc + [role]) from None
+                if path.split(".")[0] in _BLOCK_ATTRIBUTES | _BLOCKED_ATTRIBUTES:
+                    raise fail(f"`{path.split('.')[0]}` is an attribute the generated block uses itself: name the module otherwise", loc + [role])
+            if tg:
+                missing_global = [r for r in GLOBAL_ROLES if r not in overrides]
+                if missing_global:
+                    raise fail(f"the transient-global variant needs the roles {', '.join(missing_global)}: give each a module path", loc)
+            variant_leaves: dict[str, Leaf] = {}
+            for path, leaf in leaves.items():
+                moved = {overrides[r] for r in leaf.roles if r in overrides}
+                if moved:
+                    path = moved.pop()
+                    leaf = replace(leaf, attr=path.split(".")[-1], path=path)
+                if path in variant_leaves:
+                    raise fail(f"`{path}` is named by `{variant_leaves[path].roles[0]}` and `{leaf.roles[0]}` in the `{value}` encoder blocks: give each module its own path", loc)
+                variant_leaves[path] = leaf
+            if tg:
+                for role, kind, in_size, out_size, bias in (
+                    ("attention.global_norm", norm_kind, hidden, hidden, norm_bias),
+                    ("attention.global_relative_bias", "embedding", f"config.{spec.position.num_buckets}", "config.num_attention_heads", False),
+                ):
+                    path = overrides[role]
+                    if path in variant_leaves:
+                        raise fail(f"`{path}` is named by `{variant_leaves[path].roles[0]}` and `{role}`: give each module its own path", loc + [role])
+                    variant_leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, (role,), first_layer=role == "attention.global_relative_bias")
+            nested(variant_leaves)
+            numbered_paths = {r: p for r, p in {**{r: roles[r] for r in needed if r in BLOCK_ROLES}, **overrides}.items() if any(part.isdigit() for part in p.split("."))}
+            if numbered_paths:
+                _check_module_lists(numbered_paths, fail)
+            suffix = "".join(part.capitalize() for part in choice.variant.split("_")) + "EncoderLayer"
+            variant_roles = {r: _access(overrides.get(r, roles[r])) for r in BLOCK_ROLES if r in needed}
+            variant_roles.update({r: _access(overrides[r]) for r in GLOBAL_ROLES if r in overrides})
+            encoder_variants.append(EncoderVariant(value, choice.variant, _tree(variant_leaves, "", suffix), variant_roles, suffix))
+
     decoder_block = decoder_ffn_size = None
     if seq2seq:
         # A decoder block: the encoder block's roles at the decoder's feed-forward width, and the cross-attention.
@@ -1417,6 +1495,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     suffixes = [c.suffix for c in block.containers() + model.containers()] + ["Block"] + (["Expert"] if expert else []) + (["SharedExpert"] if shared_expert else [])
     if decoder_block is not None:
         suffixes += [c.suffix for c in decoder_block.containers()] + ["EncoderLayer", "DecoderLayer", "Encoder", "Decoder"]
+    for ev in encoder_variants:
+        suffixes += [c.suffix for c in ev.block.containers()] + [ev.suffix]
     if len(set(suffixes)) != len(suffixes):
         raise fail("two containers of `names` would get one class name: rename one path", ["names"])
     return Names(
@@ -1509,6 +1589,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         decoder_roles={r: _access(path) for r, path in decoder_roles.items()} if seq2seq else None,
         decoder_gate=_access(decoder_roles["ffn.gate"]) if seq2seq and "ffn.gate" in decoder_roles else None,
         decoder_ffn_size=decoder_ffn_size,
+        encoder_variants=tuple(encoder_variants),
         expert=expert,
         shared_expert=shared_expert,
     )
@@ -1656,8 +1737,17 @@ def _resolve_config(c: _Context) -> None:
     c.stack = stack
     rule_kind = c.rule_kind
     for name in support.REQUIRED_CONFIG_FIELDS[rule_kind]:
+        if name == "initializer_range" and spec.initializer is not None:
+            # Mesh TensorFlow's initialisation reads its factor instead.
+            continue
         if name not in fields and name not in spec.config.attribute_map:
             raise fail(f"config must declare {name!r} (or map it with `attribute_map`): every {rule_kind} stack reads it", ["config", "fields"])
+    if spec.initializer is not None:
+        c.need_field(spec.initializer.factor, ["initializer", "factor"])
+        if rule_kind == support.NAMES_ENCODER_DECODER and spec.attention.head_dim is None:
+            raise fail("Mesh TensorFlow's initialisation divides the queries' std by the configured head width: write `attention.head_dim: <int field>`, or remove `initializer`", ["initializer"])
+        if rule_kind == support.NAMES_ENCODER_DECODER and spec.embeddings.position == "absolute":
+            raise fail("Mesh TensorFlow's initialisation has no rule for absolute position tables: remove `initializer`, or write `embeddings.position: none` (positions from a bucketed bias)", ["initializer"])
 
 
 def _check_head_count(c: _Context) -> None:
@@ -1665,9 +1755,10 @@ def _check_head_count(c: _Context) -> None:
     spec, fail = c.spec, c.fail
     index = {f.name: i for i, f in enumerate(spec.config.fields)}
     hidden, heads_n = c.default_of("hidden_size"), c.default_of("num_attention_heads")
-    # With `attention.head_dim` (a config field) the sublayer attention's projections are heads x head_dim wide,
-    # whatever hidden_size is; the other layouts split hidden_size into the heads.
-    split_hidden = spec.attention.head_dim is None or spec.attention.layout != "sublayer"
+    # With `attention.head_dim` (a config field) the attention projections of the sublayer and names-layout
+    # encoder-decoder stacks are heads x head_dim wide, whatever hidden_size is; the other kinds split hidden_size into
+    # the heads.
+    split_hidden = spec.attention.head_dim is None or (spec.attention.layout != "sublayer" and c.rule_kind != support.NAMES_ENCODER_DECODER)
     if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or (split_hidden and hidden % heads_n)):
         heads_field = spec.config.attribute_map.get("num_attention_heads", "num_attention_heads")
         raise fail(
@@ -1815,6 +1906,20 @@ def _resolve_attention(c: _Context) -> None:
         choices = fields[spec.config.attribute_map.get(att.select.field, att.select.field)].choices if att.select.field in fields else None
         if choices is not None and set(choices) != set(att.select.variants):
             raise fail(f"variants {sorted(att.select.variants)} must cover the choices of {att.select.field!r}: {sorted(map(str, choices))}", ["attention", "select", "variants"])
+    for value, choice in (att.select.variants.items() if att.select is not None else ()):
+        loc = ["attention", "select", "variants", value]
+        if names_layout:
+            if choice.variant == "full":
+                raise fail("a names-layout encoder-decoder selects between blocked variants (`local`, `transient_global`); its full self-attention is `attention.variant: full` without `select`", loc + ["variant"])
+            if choice.module is not None:
+                raise fail("the names layout names the variant's modules by `names` (role -> path in the encoder blocks): remove `module`", loc + ["module"])
+            if choice.names is None:
+                raise fail("give the variant's encoder-block paths: `names: {attention.query: <path>, ...}` (roles -> paths overriding `names`)", loc)
+        else:
+            if choice.names is not None:
+                raise fail("`names` of a variant exists only in the names layout (`attention.layout: names`): remove it", loc + ["names"])
+            if choice.module is None:
+                raise fail("give the variant's module name in each encoder layer: `module: <name>`", loc)
     if att.local is not None:
         need_field(att.local.radius, ["attention", "local", "radius"])
         need_field(att.local.global_block_size, ["attention", "local", "global_block_size"])
@@ -2291,6 +2396,18 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     if not h.sinusoidal_saved and (spec.embeddings.sinusoidal is not True or rule_kind != support.NAMES_ENCODER_DECODER):
         # With a config flag, the tables may be learned: they must then be saved; decoder-only stacks never save them.
         raise fail("`sinusoidal_saved: false` leaves the position tables of a names-layout encoder-decoder with always fixed sinusoids out of the head's checkpoints (decoder-only stacks hold such a table as a computed constant, never saved): write `embeddings.sinusoidal: true` in a names-layout encoder-decoder or remove `sinusoidal_saved`", loc + ["sinusoidal_saved"])
+    if rule_kind == support.NAMES_ENCODER_DECODER and h.kind in ("encoder", "token_classification") and spec.embeddings.vocabularies is not None:
+        raise fail(f"head {h.kind!r} runs the encoder on the one vocabulary matrix both stacks share: remove it or `embeddings.vocabularies`", loc + ["kind"])
+    if h.inline_base:
+        if rule_kind != support.NAMES_ENCODER_DECODER:
+            raise fail("`inline_base` (a head holding the base model's modules itself) is rendered only in names-layout encoder-decoder stacks: remove it", loc + ["inline_base"])
+        if h.kind not in INLINE_BASE_HEAD_KINDS:
+            raise fail(f"head {h.kind!r} cannot hold the base model's modules itself (only {', '.join(INLINE_BASE_HEAD_KINDS)} can): remove `inline_base`", loc + ["inline_base"])
+        if h.base_model_prefix is not None:
+            raise fail("a head holding the base model's modules itself (`inline_base`) has no base-model attribute: remove `base_model_prefix`", loc + ["base_model_prefix"])
+        if spec.embeddings.vocabularies is not None or spec.embeddings.position_accessors:
+            key = "vocabularies" if spec.embeddings.vocabularies is not None else "position_accessors"
+            raise fail(f"a head holding the base model's modules itself (`inline_base`) is rendered without `embeddings.{key}`: remove `inline_base` or `embeddings.{key}`", loc + ["inline_base"])
     uses_pooler = spec.pooler is not None and (
         h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
     )
@@ -2314,6 +2431,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         pre_classifier=h.pre_classifier,
         base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
         sinusoidal_saved=h.sinusoidal_saved,
+        inline_base=h.inline_base,
         index=h.index or "last_non_pad",
         loss_over=h.loss_over or "labels",
         name=h.class_name,
@@ -2518,7 +2636,8 @@ def resolve_architecture(
         feed_forward=spec.feed_forward,
         norm=spec.norm,
         encoder=spec.encoder,
-        decoder=spec.decoder,
+        # `copy_head_mask` as rendered: sublayer stacks copy unless told not to, names-layout ones only when told to.
+        decoder=spec.decoder.model_copy(update={"copy_head_mask": spec.decoder.copy_head_mask is True or (spec.decoder.copy_head_mask is None and c.rule_kind == support.ENCODER_DECODER)}) if spec.decoder is not None else None,
         pooler=spec.pooler,
         lm_head=spec.lm_head,
         lm_head_path=lm_path,

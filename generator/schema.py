@@ -626,8 +626,15 @@ class AttentionVariantChoice(Strict):
 
     # The attention variant rendered for this config value.
     variant: AttentionVariant
-    # Its module's name in each encoder layer.
-    module: Identifier
+    # Its module's name in each encoder layer (`layout: sublayer`).
+    module: Optional[Identifier] = None
+    # names layout (encoder-decoder stacks): the encoder blocks' module paths under this variant, role -> path from
+    # the block, overriding `names` for the self-attention roles whose module the variant names otherwise
+    # (`attention.query: layer.0.LocalSelfAttention.q`, ...; the decoder blocks keep `names`); `local` and
+    # `transient_global` only. `transient_global` adds the roles `attention.global_norm` (the norm of the global
+    # tokens' inputs, of `norm.kind`) and `attention.global_relative_bias` (the first block's bias table of the
+    # relative block positions between a token and a global token).
+    names: Optional[dict[str, str]] = None
 
 
 class AttentionSelect(Strict):
@@ -635,7 +642,7 @@ class AttentionSelect(Strict):
 
     # The config field whose value chooses the variant.
     field: FieldName
-    # Config value -> `{variant, module}`.
+    # Config value -> `{variant, module}` (`layout: sublayer`) or `{variant, names}` (names layout).
     variants: dict[str, AttentionVariantChoice] = Field(min_length=1)
 
 
@@ -1004,9 +1011,10 @@ class DecoderSpec(Strict):
     # Without a `use_cache` argument a decoder returns its cache as `config.use_cache` says (`config`), or only when
     # asked for with `use_cache=True` (`off`), in every framework.
     cache_default: Literal["config", "off"] = "config"
-    # sublayer encoder-decoder stacks: whether a `head_mask` given without `decoder_head_mask` masks the decoder too
-    # (when both stacks are equally deep; deprecated in transformers, which warns) or only the encoder (`false`).
-    copy_head_mask: bool = True
+    # Whether a `head_mask` given without `decoder_head_mask` masks the decoder too (when both stacks are equally deep;
+    # deprecated in transformers, which warns) or only the encoder (`false`). Default: true in sublayer encoder-decoder
+    # stacks, false in names-layout ones, which render `true` too.
+    copy_head_mask: Optional[bool] = None
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None
@@ -1154,6 +1162,14 @@ class SentenceHeadSpec(Strict):
     label_argument: Identifier = "next_sentence_label"
 
 
+class InitializerSpec(Strict):
+    """Mesh TensorFlow's initialisation, scaled by a config field instead of drawn at
+    `config.initializer_range`."""
+
+    # The config field of the factor every standard deviation is multiplied by (`initializer_factor`).
+    factor: FieldName
+
+
 class ClassifierDropoutSpec(Strict):
     """The dropout of the classification heads: a config field with an optional fallback."""
 
@@ -1255,6 +1271,11 @@ class HeadSpec(Strict):
     # fixed position tables. false: transformers' class of the head leaves them out of its checkpoints, so they are not
     # saved, and a checkpoint without them loads silently (they are computed).
     sinusoidal_saved: bool = True
+    # Names-layout encoder-decoder stacks (conditional_generation, question_answering, sequence_classification): the
+    # head's class holds the base model's modules itself (the vocabulary matrix, `encoder`, `decoder`, then its own),
+    # not the base model under `base_model_prefix`, as transformers' T5ForConditionalGeneration: its checkpoint names
+    # have no prefix, and a checkpoint of the base model (or of a head holding it) loads into it and back.
+    inline_base: bool = False
 
 
 ConfigSpec.model_rebuild()
@@ -1333,6 +1354,12 @@ class ArchitectureSpec(Strict):
     discriminator_head: Optional[DiscriminatorHeadSpec] = None
     sequence_summary: Optional[SequenceSummarySpec] = None
     classifier_dropout: Optional[ClassifierDropoutSpec] = None
+    # Names-layout encoder-decoder stacks without absolute positions: Mesh TensorFlow's initialisation from the
+    # config field `factor` (the configuration then needs no `initializer_range`): each Linear normal with std
+    # factor / sqrt(fan-in), the queries' also divided by sqrt(head width) (their scores are not scaled), the vocabulary
+    # matrix, an untied LM head and a token classifier std factor, bucketed bias tables std factor / sqrt(hidden_size),
+    # norm weights factor.
+    initializer: Optional[InitializerSpec] = None
     # The model classes: one per head, each generated for PyTorch, TensorFlow and Flax.
     heads: list[HeadSpec] = Field(min_length=1)
     # Model inputs that transformers' Flax classes of this architecture do not take before `params` (they lack

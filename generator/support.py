@@ -14,7 +14,9 @@ An encoder-decoder stack with `attention.layout: names` is rendered by the names
 RMSNorm stacks, post-norm or pre-norm each ending with a final norm, their feed-forward dense or gated, their
 projections' biases fixed or chosen by config flags, with absolute positions (learned or fixed sinusoids, counted
 from 0 or past a padding index; the roles `encoder` and `decoder` name the stacks) and/or a bucketed relative bias each
-stack owns (the role `position.bias`), the decoder's blocks holding a cross-attention (the roles `cross_attention.*`), the decoder
+stack owns (the role `position.bias`) or their first blocks own (then optionally an encoder self-attention that is
+blocked, local or transient-global as a config field chooses: `attention.select`), the decoder's blocks holding a
+cross-attention (the roles `cross_attention.*`), the decoder
 inputs from labels shifted right after a start token or after each row's last non-pad token (`decoder.shift`). Its rules are those of the kind
 ``names-layout encoder-decoder``.
 
@@ -191,8 +193,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "decoder.cache", (True,), "the decoder stack keeps a key/value cache: remove `cache`"),
     Rule(NAMES_ENCODER_DECODER, "decoder.cache_default", ("config",), "the decoder stack's cache follows `config.use_cache`: remove `cache_default`"),
     Rule(NAMES_ENCODER_DECODER, "attention.variant", ("full",), "self-attention is `variant: full` (the decoder masks the future)"),
-    Rule(NAMES_ENCODER_DECODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in `sublayer` encoder-decoder stacks"),
-    Rule(NAMES_ENCODER_DECODER, "attention.local", (_ABSENT,), "remove `local`: local attention exists only in `sublayer` encoder-decoder stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.cross_module", (_ABSENT,), "remove `cross_module`: the `names` roles `cross_attention.*` name the decoder's cross-attention"),
     Rule(NAMES_ENCODER_DECODER, "attention.scale", (True, False), "write `scale: true` (scores times head_dim**-0.5) or `scale: false` (unscaled scores): a config-selected scale exists only in decoder-only stacks"),
     Rule(NAMES_ENCODER_DECODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
@@ -283,6 +283,7 @@ _NAMES_ENCODER_DECODER_ONLY = (
     ("lm_head.logits_bias", "remove `logits_bias`: a bias buffer on the logits exists only in names-layout encoder-decoder stacks"),
     ("embeddings.vocabularies", "remove `vocabularies`: separate encoder and decoder vocabularies exist only in names-layout encoder-decoder stacks"),
     ("norm.final_dropout", "remove `final_dropout`: a dropout after each stack's final norm exists only in names-layout encoder-decoder stacks"),
+    ("initializer", "remove `initializer`: Mesh TensorFlow's initialisation from a factor exists only in names-layout encoder-decoder stacks (the others draw at `config.initializer_range`)"),
     ("lm_head.tied_scale", "remove `tied_scale`: a tied LM head scaling the decoder output by hidden_size ** -0.5 exists only in names-layout encoder-decoder stacks (the `sublayer` LM head always scales)"),
 )
 RULES += tuple(
@@ -373,10 +374,13 @@ RULES += tuple(
     Rule(kind, "decoder.shift", (_ABSENT, "start_token"), "remove `shift`: the decoder inputs start with `decoder.start_token` (each row's last non-pad token starts them only in names-layout encoder-decoder stacks)")
     for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
-# A head mask copied to the decoder is a choice of sublayer encoder-decoder stacks only.
+# A head mask copied to the decoder is a choice of encoder-decoder stacks only; names-layout ones copy none by default.
 RULES += tuple(
-    Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in `sublayer` encoder-decoder stacks")
-    for kind in RULE_KINDS if kind != ENCODER_DECODER
+    Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in encoder-decoder stacks")
+    for kind in RULE_KINDS if kind not in (ENCODER_DECODER, NAMES_ENCODER_DECODER)
+)
+RULES += (
+    Rule(NAMES_ENCODER_DECODER, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask: false`: names-layout encoder-decoder stacks copy `head_mask` to the decoder only with `copy_head_mask: true`"),
 )
 # Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks, fairseq's table
 # in decoder-only and names-layout encoder-decoder stacks.
@@ -530,6 +534,11 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     )),
     (NAMES_ENCODER, "decoder", "position", (_ABSENT, "rotary", "relative_functional"), "an encoder that doubles as a decoder is rendered with learned absolute, rotary or functional relative positions (a stack-owned bucketed bias is computed for a bidirectional pass without a cache): remove `decoder` or `position`"),
     (NAMES_ENCODER, "decoder", "attention.decoder_mask", (False,), "`decoder` already makes the self-attention causal under `config.is_decoder` (with a cache): remove `decoder_mask`"),
+    # The blocked encoder self-attention of a names-layout encoder-decoder (`attention.select` of `local` /
+    # `transient_global` variants): its bias tables are the first block's, the window's parameters in `local`.
+    (NAMES_ENCODER_DECODER, "attention.select", "position.owner", ("first_layer",), "the blocked variants add the bias of the first block's tables (`attention.relative_bias`, the transient-global `attention.global_relative_bias`): write `position: {kind: bucketed_bias, owner: first_layer, ...}` or remove `select`"),
+    (NAMES_ENCODER_DECODER, "attention.select", "layerdrop", (_ABSENT,), "the encoder's blocked variants are rendered without LayerDrop: remove `layerdrop` or `select`"),
+    (NAMES_ENCODER_DECODER, "attention.local", "attention.select", (_SET,), "`local` parameterises the encoder's blocked variants, which `select` chooses by a config field: add `select: {field, variants}` or remove `local`"),
     (DECODER_ONLY, "embeddings.position_offset", "embeddings.position", ("absolute",), "the offset shifts the rows of the absolute position table: write `embeddings.position: absolute` or remove `position_offset`"),
     # A names-layout encoder-decoder without absolute positions (`embeddings.position: none`) has no position table.
     *((NAMES_ENCODER_DECODER, path, "embeddings.position", ("absolute",), f"`{key}` is a property of the absolute position table: write `embeddings.position: absolute` or remove `{key}`") for path, key in (
@@ -581,7 +590,7 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
             continue
         value = Rule(stack, other, (), "").value(spec)
         if not _one_of(value, allowed):
-            shown = "which this spec lacks" if value is _ABSENT else f"not with `{other}: {_show(value)}`"
+            shown = "which this spec lacks" if value is _ABSENT else f"not with `{other}`" if value is _SET else f"not with `{other}: {_show(value)}`"
             raise fail(f"{stack} stacks render `{path}` only with {_requirement(other, allowed)}, {shown}: {instead}", path.split("."))
     for kind, path, given, other, allowed, instead in VALUE_REQUIRES:
         if kind != stack or Rule(stack, path, (), "").value(spec) != given:

@@ -562,7 +562,8 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
     fields (drawn different from the encoder's), decoder inputs shifted after the start token or after each row's last
     non-pad token, LayerDrop fields or none, a logits bias or none, encoder and decoder vocabularies shared or separate
     by a config flag (the decoder's of its own size or not), the heads the kind renders (the generation head
-    returning the cache given labels or not); its module names the
+    returning the cache given labels or not), with the first block's bucketed bias an encoder self-attention that is
+    blocked, local or transient-global as a config field chooses; its module names the
     `bart` preset or drawn ones."""
     attention_box, cross_box = draw(st.sampled_from([("self_attn", "encoder_attn"), ("attn", "cross_attn")]))
     if draw(st.booleans()):
@@ -712,10 +713,17 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
         del spec["decoder"]["start_token"]
         spec["decoder"]["shift"] = "last_non_pad"
     heads: list[dict[str, Any]] = [{"kind": "seq2seq"}]
-    for kind in draw(st.lists(st.sampled_from(["conditional_generation", "sequence_classification", "question_answering", "causal_lm"]),
-                              unique=True, min_size=1, max_size=2)):
+    kinds = draw(st.lists(st.sampled_from(["conditional_generation", "sequence_classification", "question_answering", "causal_lm",
+                                           "encoder", "token_classification"]), unique=True, min_size=1, max_size=2))
+    if "vocabularies" in embeddings:
+        # The encoder model (and token classification on it) shares one vocabulary matrix.
+        kinds = [kind for kind in kinds if kind not in ("encoder", "token_classification")]
+    if "token_classification" in kinds and "encoder" not in kinds:
+        # Token classification runs the encoder model (T5's): that head too.
+        kinds.insert(kinds.index("token_classification"), "encoder")
+    for kind in kinds:
         head: dict[str, Any] = {"kind": kind}
-        if kind == "sequence_classification":
+        if kind in ("sequence_classification", "token_classification"):
             head["dropout"] = draw(st.sampled_from([0.0, "classifier_dropout"]))
         heads.append(head)
     spec["heads"] = heads
@@ -787,6 +795,42 @@ def names_encoder_decoder_specs(draw, name: str) -> dict:
                 head.pop("sinusoidal_saved", None)
             # Nor a maximum length (T5's configuration has none).
             fields[:] = [f for f in fields if f["name"] not in ("sinusoidal_positions", "max_position_embeddings")]
+        if owner == "first_layer" and "layerdrop" not in spec and draw(st.booleans()):
+            # The encoder's blocked self-attention (LongT5's), local or transient-global as a config field chooses (one
+            # variant or both): each variant's encoder-block paths in a module of its own beside the self-attention's.
+            defaults = {"attention.query": "self_attn.q_proj", "attention.key": "self_attn.k_proj",
+                        "attention.value": "self_attn.v_proj", "attention.output": "self_attn.out_proj"}
+            paths = {role: names.get(role, default) for role, default in defaults.items()}
+            paths["attention.relative_bias"] = names["attention.relative_bias"]
+            parent = paths["attention.query"].rsplit(".", 1)[0].rpartition(".")[0]
+            values = draw(st.sampled_from([["local"], ["transient-global"], ["local", "transient-global"]]))
+            fields += [_field("local_radius", "int", draw(st.sampled_from([1, 2, 4]))),
+                       _field("global_block_size", "int", draw(st.sampled_from([2, 3]))),
+                       _field("encoder_attention_type", "str", draw(st.sampled_from(values)), choices=values)]
+            variants = {}
+            for value in values:
+                variant = value.replace("-", "_")
+                box = (parent + "." if parent else "") + ("LocalSelfAttention" if variant == "local" else "TransientGlobalSelfAttention")
+                variant_names = {role: f"{box}.{path.rsplit('.', 1)[1]}" for role, path in paths.items()}
+                if variant == "transient_global":
+                    variant_names["attention.global_norm"] = f"{box}.global_input_layer_norm"
+                    variant_names["attention.global_relative_bias"] = f"{box}.global_relative_attention_bias"
+                variants[value] = {"variant": variant, "names": variant_names}
+            attention["select"] = {"field": "encoder_attention_type", "variants": variants}
+            attention["local"] = {"radius": "local_radius", "global_block_size": "global_block_size"}
+    for head in heads:
+        if head["kind"] in ("conditional_generation", "sequence_classification", "question_answering") and "vocabularies" not in embeddings and draw(st.booleans()):
+            # The head's class holds the base model's modules itself (T5's generation and question-answering heads):
+            # no base-model prefix on its names.
+            head["inline_base"] = True
+    if draw(st.booleans()):
+        # A `head_mask` copied to the decoder when both stacks are equally deep and no `decoder_head_mask` is given (T5's).
+        spec["decoder"]["copy_head_mask"] = True
+    if embeddings["position"] == "none" and "head_dim" in attention and draw(st.booleans()):
+        # Mesh TensorFlow's initialisation from a factor (T5's): no `initializer_range` (`init_std`) then.
+        fields[:] = [f for f in fields if f["name"] != "init_std"] + [_field("initializer_factor", "float", draw(st.sampled_from([1.0, 0.5])))]
+        del spec["config"]["attribute_map"]["initializer_range"]
+        spec["initializer"] = {"factor": "initializer_factor"}
     return spec
 
 
@@ -1156,11 +1200,14 @@ def describe(spec: dict) -> list[str]:
                    f"seq2seq.output_bias={att.get('output_bias')}", f"seq2seq.head_dim={att.get('head_dim')}",
                    f"seq2seq.scale={att.get('scale', True)}", f"seq2seq.module_lists={spec['names'].get('attention.query', '').startswith('layer.0.')}", f"seq2seq.decoder_block_paths={'decoder_block.ffn.input' in spec['names']}",
                    f"seq2seq.bucketed_bias={spec.get('position', {}).get('owner')}", f"seq2seq.embeddings.position={emb['position']}",
+                   f"seq2seq.blocked_attention={fields['encoder_attention_type'] if 'select' in att else None}",
                    f"sinusoidal_saved={all(h.get('sinusoidal_saved', True) for h in spec['heads'])}",
                    f"seq2seq.position_padding_idx={'position_padding_idx' in emb}",
                    f"vocabularies={'separate' if fields.get('share_encoder_decoder_embeddings') is False else 'shared'}"
                    f"{'' if fields.get('decoder_vocab_size', fields['vocab_size']) == fields['vocab_size'] else ', decoder size'}",
-                   f"seq2seq.labels_disable_cache={[h.get('labels_disable_cache') for h in spec['heads'] if h['kind'] == 'conditional_generation']}"]
+                   f"seq2seq.labels_disable_cache={[h.get('labels_disable_cache') for h in spec['heads'] if h['kind'] == 'conditional_generation']}",
+                   f"seq2seq.inline_base={sorted(h['kind'] for h in spec['heads'] if h.get('inline_base'))}",
+                   f"seq2seq.copy_head_mask={decoder.get('copy_head_mask', False)}", f"seq2seq.initializer={'initializer' in spec}"]
     elif spec["attention"]["layout"] == "names":
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",
