@@ -403,12 +403,6 @@ class Architecture:
     embeddings: schema.EmbeddingsSpec
     embedding_size: str  # config field of the embedding width
     lm_size: str  # config field of the `flat` / `transform` LM head's width (`lm_head.size`, else the embeddings')
-    projection_owner: Optional[str]  # "model" or "encoder": the module that holds the E -> H projection
-    projection_attr: Optional[str]
-    projection_when: Optional[str]
-    rotary: Optional[schema.RotaryPosition]
-    rotary_owner: Optional[str]
-    rotary_attr: Optional[str]
     relative: Optional[schema.RelativeFunctionalPosition]
     bucketed: Optional[schema.BucketedBiasPosition]
     seq2seq: bool  # an encoder-decoder model (spec.decoder.path is set)
@@ -447,7 +441,8 @@ class Architecture:
     test_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The stack kind (generator.support.STACK_KINDS).
     stack: str = "encoder"
-    # Names-layout stacks (decoder-only, or an encoder with `attention.layout: names`): the module paths of `names`.
+    # Names-layout stacks (decoder-only, encoder, or an encoder-decoder with `attention.layout: names`): the module
+    # paths of `names`.
     names: Optional[Names] = None
 
     @property
@@ -1791,21 +1786,12 @@ def _check_head_count(c: _Context) -> None:
 
 
 
-# The inputs and modules of the `fused` | `split` embeddings, which `embeddings.task_type` must not name.
+# The inputs of the embeddings, which `embeddings.task_type` must not name.
 _EMBEDDING_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds")
-_EMBEDDING_MODULES = ("word_embeddings", "token_type_embeddings", "position_embeddings", "LayerNorm", "dropout")
 
 
-@dataclass(frozen=True)
-class _EmbeddingsResolved:
-    projection_owner: Optional[str]
-    projection_attr: Optional[str]
-    projection_when: Optional[str]
-
-
-def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
-    """`embeddings`: the config fields it reads, dropout, shared matrices, sinusoidal / padded positions and the
-    factorized-embedding projection's owner."""
+def _resolve_embeddings(c: _Context) -> None:
+    """`embeddings`: the config fields it reads, dropout, shared matrices, sinusoidal / padded positions."""
     spec, fields, fail, need_field, names_layout = c.spec, c.fields, c.fail, c.need_field, c.names_layout
     emb = spec.embeddings
     need_field(emb.size, ["embeddings", "size"])
@@ -1858,8 +1844,6 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         need_field(emb.task_type.size, loc + ["size"])
         if emb.task_type.argument in _EMBEDDING_INPUTS:
             raise fail(f"`argument` names the forward argument of the table's ids, one no other input takes: {emb.task_type.argument!r} is taken (write e.g. `task_type_ids`)", loc + ["argument"])
-        if not names_layout and emb.task_type.path in _EMBEDDING_MODULES:
-            raise fail(f"`path` names the table's attribute in the embeddings module: {emb.task_type.path!r} is another module's (write e.g. `task_type_embeddings`)", loc + ["path"])
     if emb.token_dropout is not None:
         loc = ["embeddings", "token_dropout"]
         if (flag_field := c.typed_field(emb.token_dropout.flag, loc + ["flag"], "bool")) is not None:
@@ -1875,26 +1859,6 @@ def _resolve_embeddings(c: _Context) -> _EmbeddingsResolved:
         need_field(emb.position_padding_idx, ["embeddings", "position_padding_idx"])
         if emb.position != "absolute":
             raise fail("positions past a padding index index the absolute position table: set `embeddings.position: absolute`", ["embeddings", "position_padding_idx"])
-
-    projection_owner = projection_attr = projection_when = None
-    if emb.projection is not None and names_layout:
-        if emb.projection.path is not None:
-            raise fail("the `names` role `embeddings.projection` names the projection in names-layout stacks: remove `path`", ["embeddings", "projection", "path"])
-    elif emb.projection is not None:
-        if emb.projection.path is None:
-            raise fail("add `path` (`<attr>` on the base model or `<encoder.path>.<attr>` on the encoder): the projection's module", ["embeddings", "projection"])
-        parts = emb.projection.path.split(".")
-        if len(parts) == 1:
-            projection_owner, projection_attr = "model", parts[0]
-        elif len(parts) == 2 and parts[0] == spec.encoder.path:
-            projection_owner, projection_attr = "encoder", parts[1]
-        else:
-            raise fail(
-                f"projection path must be `<attr>` (on the base model) or `{spec.encoder.path}.<attr>` (on the encoder)",
-                ["embeddings", "projection", "path"],
-            )
-        projection_when = emb.projection.when
-    return _EmbeddingsResolved(projection_owner, projection_attr, projection_when)
 
 
 def _resolve_attention(c: _Context) -> None:
@@ -2119,9 +2083,6 @@ def _resolve_norm(c: _Context) -> None:
 
 @dataclass(frozen=True)
 class _PositionResolved:
-    rotary: Optional[schema.RotaryPosition]
-    rotary_owner: Optional[str]
-    rotary_attr: Optional[str]
     relative: Optional[schema.RelativeFunctionalPosition]
     bucketed: Optional[schema.BucketedBiasPosition]
     position_table: Optional[str]
@@ -2152,15 +2113,12 @@ def _resolve_position(c: _Context) -> _PositionResolved:
                 raise fail(f"ALiBi positions chosen by a config flag are rendered without `attention.{key}`: remove `position.alibi` or `attention.{key}`", ["position", "alibi"])
         if spec.position.layers is not None or spec.position.theta_by_layer_type:
             raise fail("ALiBi positions chosen by a config flag replace the rotary positions in every layer: remove `position.layers` and `position.theta_by_layer_type`, or `position.alibi`", ["position", "alibi"])
-    rotary = rotary_owner = rotary_attr = None
-    if isinstance(spec.position, schema.RotaryPosition) and names_layout:
+    if isinstance(spec.position, schema.RotaryPosition):
         # Rotary positions of the names-layout block: computed from `theta`, no table module, no length bound.
         if spec.position.theta is None:
             raise fail("rotary positions of a names-layout stack need `theta: <config field>` (the base of the inverse frequencies, e.g. `rope_theta`) or a fixed base (`theta: 10000.0`)", ["position"])
         if spec.position.fraction is not None and spec.position.dims is not None:
             raise fail("give the rotated part of each head once: `fraction: <float field>` or `dims: <int field>`, not both", ["position", "dims"])
-        if spec.position.table_path is not None:
-            raise fail("remove `table_path`: a names-layout rotary table is the `names` role `position.table` (with `table: saved | computed`)", ["position", "table_path"])
         if spec.position.rotary_value is not None:
             if (value_field := c.typed_field(spec.position.rotary_value, ["position", "rotary_value"], "bool")) is not None:
                 raise fail(f"`rotary_value` names a boolean config field (the values rotated too when true), not the {value_field.type} field {spec.position.rotary_value!r}", ["position", "rotary_value"])
@@ -2215,28 +2173,6 @@ def _resolve_position(c: _Context) -> _PositionResolved:
             layers_field = c.field(spec.position.layers)
             if layers_field is not None and (layers_field.type != "list" or len(layers_field.choices or ()) != 2 or layers_field.default_repeat is None):
                 raise fail(f"`layers` names a `list` config field of one entry per layer with two `choices`, the entry of the layers without positions then that of the rotating layers (e.g. `[0, 1]`; not {layers_field.type} field {spec.position.layers!r}{' with choices ' + str(layers_field.choices) if layers_field.choices else ''}): declare one (`type: list, optional: true, default: null, choices: [0, 1], default_repeat: num_hidden_layers`) and name it", ["position", "layers"])
-    elif isinstance(spec.position, schema.RotaryPosition):
-        rotary = spec.position
-        if spec.position.theta_by_layer_type:
-            raise fail("remove `theta_by_layer_type`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", "theta_by_layer_type"])
-        if spec.position.layers is not None:
-            raise fail("remove `layers`: rotary positions on some layers only exist in decoder-only stacks; these read the table at `table_path` in every layer", ["position", "layers"])
-        for key in ("theta", "fraction", "dims", "scaling"):
-            if getattr(rotary, key) is not None:
-                raise fail(f"remove `{key}`: it parameterises the rotary positions of names-layout stacks; these read the table at `table_path`", ["position", key])
-        if rotary.table is not None:
-            raise fail("remove `table`: it gives names-layout rotary positions a table module; these read the table at `table_path`", ["position", "table"])
-        if rotary.pairing != "halves":
-            raise fail("remove `pairing`: it chooses the pairs of names-layout rotary positions; these rotate the pairs of the table at `table_path`", ["position", "pairing"])
-        if rotary.table_path is None:
-            raise fail(f"rotary positions need `table_path: {spec.encoder.path}.<attr>` (the sinusoidal table's module)", ["position"])
-        need_field(rotary.rotary_value, ["position", "rotary_value"])
-        need_field("max_position_embeddings", ["position"])
-        parts = rotary.table_path.split(".")
-        if len(parts) == 2 and parts[0] == spec.encoder.path:
-            rotary_owner, rotary_attr = "encoder", parts[1]
-        else:
-            raise fail(f"table_path must be `{spec.encoder.path}.<attr>`", ["position", "table_path"])
 
     for i, f in enumerate(spec.config.fields):
         if f.type == "dict" and f.unsupported is None and f.name != spec.config.attribute_map.get(scaling, scaling):
@@ -2260,13 +2196,13 @@ def _resolve_position(c: _Context) -> _PositionResolved:
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
         position_table = "the position-embedding table"
-    elif rotary is not None or (isinstance(spec.position, schema.RotaryPosition) and spec.position.table is not None):
+    elif isinstance(spec.position, schema.RotaryPosition) and spec.position.table is not None:
         position_table = "the rotary sinusoidal table"
     elif spec.position is None and emb.position == "none" and names_layout:
         raise fail("a names-layout stack without position embeddings needs `position: {kind: rotary, theta: <config field>}`", ["embeddings", "position"])
     elif relative is not None:
         position_table = "the relative-position table"
-    return _PositionResolved(rotary, rotary_owner, rotary_attr, relative, bucketed, position_table)
+    return _PositionResolved(relative, bucketed, position_table)
 
 
 def _resolve_stacks(c: _Context) -> None:
@@ -2311,10 +2247,6 @@ def _resolve_stacks(c: _Context) -> None:
         scale_field = c.field(emb.scale)
         if scale_field is not None and scale_field.type != "bool":
             raise fail(f"`scale` names a boolean config field (word embeddings times sqrt(hidden_size) when true), not the {scale_field.type} field {emb.scale!r}", ["embeddings", "scale"])
-
-    if spec.encoder is not None and spec.encoder.sharing is not None:
-        need_field(spec.encoder.sharing.groups, ["encoder", "sharing", "groups"])
-        need_field(spec.encoder.sharing.inner, ["encoder", "sharing", "inner"])
 
 
 def _resolve_head_components(c: _Context) -> None:
@@ -2388,12 +2320,12 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None)
         if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
             raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
-        # The heads a names-layout encoder renders as encoder stacks do (the heads templates) hold the base model at
-        # the spec's `base_model_prefix`.
+        # The heads a names-layout encoder renders through the shared heads templates hold the base model at the
+        # spec's `base_model_prefix`.
         as_encoder_stacks = h.kind in ("next_sentence", "pretraining", "discriminator") or h.style == "dense_act" or h.summary == "sequence_summary" or (
             h.kind == "masked_lm" and spec.lm_head is not None and spec.lm_head.layout in ("transform", "flat"))
         if rule_kind == support.NAMES_ENCODER and as_encoder_stacks and h.base_model_prefix not in (None, spec.base_model_prefix):
-            raise fail(f"head {h.kind!r} is rendered as encoder stacks render it, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
+            raise fail(f"head {h.kind!r} is rendered by the shared heads templates, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
     elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
         field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
         raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
@@ -2410,7 +2342,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     if names_layout and h.summary == "sequence_summary":
         requires.append("sequence_summary")
     if rule_kind == support.NAMES_ENCODER and h.kind == "causal_lm" and spec.lm_head is not None and spec.lm_head.layout not in ("transform", "flat"):
-        raise fail("the causal LM of a names-layout encoder is rendered with the LM head of encoder stacks: write `lm_head.layout: transform` or `flat`", ["lm_head", "layout"])
+        raise fail("the causal LM of a names-layout encoder is rendered with the shared heads templates' LM head: write `lm_head.layout: transform` or `flat`", ["lm_head", "layout"])
     if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
         raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
     if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:
@@ -2419,14 +2351,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
     if seq2seq and h.kind == "sequence_classification" and h.style is not None:
         raise fail("sequence_classification of an encoder-decoder model classifies the decoder output at the last end-of-sequence token: it takes no `style`", loc + ["style"])
-    if h.kind == "sequence_classification" and not seq2seq and not names_layout:
-        if h.style is None:
-            raise fail("sequence_classification needs `style: pooled` or `style: dense_act`", loc)
-        if h.style == "pooled":
-            requires.append("pooler")
-        if h.style in ("last_token", "first_token"):
-            raise fail(f"`style: {h.style}` is rendered only in names-layout stacks: write `style: pooled` or `style: dense_act`", loc + ["style"])
-    elif h.style is not None and not names_layout:
+    if h.style is not None and not names_layout:
         raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
     if h.labels_disable_cache is not None and not (h.kind == "causal_lm" or (h.kind == "conditional_generation" and rule_kind == support.NAMES_ENCODER_DECODER)):
         raise fail(f"`labels_disable_cache` only applies to causal_lm and to conditional_generation of names-layout encoder-decoder stacks, not {h.kind}: remove it", loc + ["labels_disable_cache"])
@@ -2446,16 +2371,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         need_field(activation.field, loc + ["activation", "field"])
     elif h.activation is not None:
         raise fail("`activation` only applies to `style: dense_act` classification heads", loc + ["activation"])
-    if h.kind == "multiple_choice" and not names_layout:
-        if h.summary == "first_token":
-            raise fail("`summary: first_token` is rendered only in names-layout stacks: write `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc + ["summary"])
-        if h.summary is None:
-            raise fail("multiple_choice needs `summary: pooled`, `summary: last_token` or `summary: sequence_summary`", loc)
-        if h.summary == "pooled":
-            requires.append("pooler")
-        if h.summary == "sequence_summary":
-            requires.append("sequence_summary")
-    elif h.summary is not None and not names_layout:
+    if h.summary is not None and not names_layout:
         raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
     if h.kind == "pretraining" and spec.lm_head is not None and spec.lm_head.decoder is not None:
         raise fail("the pretraining head runs the LM head inside its container: remove `lm_head.decoder` or the pretraining head", loc + ["kind"])
@@ -2618,7 +2534,7 @@ def _check_flax_positional(c: _Context, arguments: schema.ArgumentsSpec) -> None
     order = c.spec.flax_positional_order
     if order is None:
         return
-    if c.stack == support.ENCODER and c.spec.attention.layout == "names":
+    if c.stack == support.ENCODER:
         taken = {a.name for h in c.spec.heads for a in _head_arguments(c.spec, h.kind, "torch", arguments, False, names_layout=True)}
         taken |= {"params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"}
     else:
@@ -2653,7 +2569,7 @@ def resolve_architecture(
     _resolve_config(c)
     _check_head_count(c)
     support.check(spec, c.stack, c.fail)
-    embeddings = _resolve_embeddings(c)
+    _resolve_embeddings(c)
     _resolve_attention(c)
     _resolve_feed_forward(c)
     _resolve_residual(c)
@@ -2714,7 +2630,7 @@ def resolve_architecture(
     cross_attention = None if seq2seq else att.cross_module
     keys_needing_config_flag = {}
     if cross_attention is not None:
-        layers = re.escape(names.layers if names is not None else f"{spec.encoder.path}.{spec.encoder.layer_list}")
+        layers = re.escape(names.layers)
         keys_needing_config_flag["add_cross_attention"] = (rf"(^|\.){layers}\.\d+\.{cross_attention}\.",)
     if names is not None and isinstance(names.qk_norm, str):
         # The norms of the queries and keys exist only when their flag is set.
@@ -2726,7 +2642,7 @@ def resolve_architecture(
         # The final norm exists only in pre-norm stacks (the flag set).
         keys_needing_config_flag[spec.config.attribute_map.get(spec.norm.pre_when, spec.norm.pre_when)] = (rf"(^|\.){re.escape(names.final_norm)}\.",)
     if emb.task_type is not None:
-        table = re.escape(names.task_type_embeddings if names is not None else f"{emb.path}.{emb.task_type.path}")
+        table = re.escape(names.task_type_embeddings)
         keys_needing_config_flag[emb.task_type.flag] = (rf"(^|\.){table}\.",)
     test_variants = _resolve_test_variants(spec, fail)
 
@@ -2749,12 +2665,6 @@ def resolve_architecture(
         embeddings=emb,
         embedding_size=emb.size,
         lm_size=(spec.lm_head.size if spec.lm_head is not None and spec.lm_head.size else None) or emb.size,
-        projection_owner=embeddings.projection_owner,
-        projection_attr=embeddings.projection_attr,
-        projection_when=embeddings.projection_when,
-        rotary=positions.rotary,
-        rotary_owner=positions.rotary_owner,
-        rotary_attr=positions.rotary_attr,
         relative=positions.relative,
         bucketed=positions.bucketed,
         seq2seq=seq2seq,

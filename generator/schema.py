@@ -319,11 +319,8 @@ class ConfigSpec(Strict):
 
 
 class Projection(Strict):
-    """A projection of the embeddings to hidden_size."""
+    """A projection of the embeddings to hidden_size (its module path: the `names` role `embeddings.projection`)."""
 
-    # The projection's module path (`encoder.embedding_hidden_mapping_in` or a base-model attribute); names-layout
-    # stacks name it with the `names` role `embeddings.projection` instead (no `path`).
-    path: Optional[DottedPath] = None
     # Built always, or only when the embedding width differs from hidden_size.
     when: Literal["always", "sizes_differ"] = "always"
     # names-layout stacks: whether the projection has a bias (in decoder-only stacks, the output projection back to
@@ -377,7 +374,7 @@ class TokenDropout(Strict):
 class EmbeddingsSpec(Strict):
     """The input embeddings: words, optional token types and learned positions, an optional norm and dropout."""
 
-    template: ClassVar[str] = "embeddings.jinja"
+    template: ClassVar[str] = "modeling_decoder_only.py.jinja"
     # The embeddings module's attribute in the base model.
     path: Identifier = "embeddings"
     # The config field of the embedding width (another than hidden_size: factorized embeddings, see `projection`).
@@ -385,10 +382,10 @@ class EmbeddingsSpec(Strict):
     # Whether there are token type embeddings (`token_type_ids`): a table of `config.type_vocab_size` rows (true), none
     # (false), or (decoder-only stacks) `word`: the ids index the word embeddings, whose rows are added (GPT-2, GPT-J).
     token_type: Union[bool, Literal["word"]] = True
-    # encoder stacks and names-layout encoders: a further table of token types that a boolean config field creates
-    # (e.g. `use_task_id`): `config.<size>` rows, their ids the heads' argument `<argument>` (right after
-    # `token_type_ids`; zeros when not given; given without the table: a ValueError), added after the positions
-    # (names-layout encoders: `path` is the table's attribute next to the word embeddings, in their container).
+    # names-layout encoders: a further table of token types that a boolean config field creates (e.g.
+    # `use_task_id`): `config.<size>` rows, their ids the heads' argument `<argument>` (right after `token_type_ids`;
+    # zeros when not given; given without the table: a ValueError), added after the positions; `path` is the table's
+    # attribute next to the word embeddings, in their container.
     task_type: Optional[TypeTableSpec] = None
     # Learned absolute position embeddings (`absolute`) or none (`none`: positions come from `position`, or none at
     # all).
@@ -467,11 +464,9 @@ class EmbeddingsSpec(Strict):
 class RotaryPosition(Strict):
     """Rotary position embeddings: queries and keys (and optionally values) rotated by position."""
 
-    template: ClassVar[str] = "positions/rotary.jinja"
+    template: ClassVar[str] = "names_block.jinja"
     kind: Literal["rotary"]
-    # fused | split encoders: the module of the sinusoidal table (`<encoder>.<attr>`).
-    table_path: Optional[DottedPath] = None
-    # fused | split and names-layout encoders: a boolean config field; when set, the values are rotated too (after
+    # names-layout encoders: a boolean config field; when set, the values are rotated too (after
     # the queries and keys, before the cache; never in a cross-attention).
     rotary_value: Optional[FieldName] = None
     # names-layout encoders: the rotations read a fixed sinusoidal table module at the `names` role `position.table`
@@ -562,9 +557,9 @@ class RelativeFunctionalPosition(Strict):
 
     `R[i, j]` is row `clip(j - i, -M, M) + M` of a sinusoid table of head_dim columns (sines and cosines interleaved),
     `M = config.<max_relative_position>`: a constant the stack computes once for `config.max_position_embeddings`
-    positions and shares with every layer (never a parameter, never saved). Rendered in `fused | split` encoders and in
-    names-layout encoders (`embeddings.position: none`), where a stack doubling as a decoder continues the queries'
-    positions after the cached keys and its cross-attention adds `R` of the decoder's positions against the encoder's.
+    positions and shares with every layer (never a parameter, never saved). Rendered in names-layout encoders
+    (`embeddings.position: none`), where a stack doubling as a decoder continues the queries' positions after the
+    cached keys and its cross-attention adds `R` of the decoder's positions against the encoder's.
     """
 
     template: ClassVar[str] = "positions/relative_functional.jinja"
@@ -667,15 +662,14 @@ class AttentionSpec(Strict):
     """The self-attention of each block (and the cross-attention of decoder blocks): its variant, module layout, scaling,
     biases, heads and dropout."""
 
-    template: ClassVar[str] = "attention.jinja"
+    template: ClassVar[str] = "names_block.jinja"
     # The self-attention: full, local (blocks see their neighbours) or transient-global (local plus block summaries);
     # with `select`, chosen by config.
     variant: AttentionVariant = "full"
-    # fused: <module>.{query,key,value,dense,LayerNorm}; split: <module>.self.* + <module>.output.*;
     # sublayer: block.N.layer.I.<module>.{q,k,v,o} with a pre-norm `layer_norm` beside it.
     # names: the modules are the spec's `names` roles (`attention.norm`, `attention.query`, ...).
-    layout: Literal["fused", "split", "sublayer", "names"]
-    # The attention module's name in each layer (fused, split and sublayer layouts).
+    layout: Literal["sublayer", "names"]
+    # The attention module's name in each layer (sublayer layout).
     module: Identifier = "attention"
     # Divide scores by sqrt(head_dim): always (true), never (false), or as a boolean config field says.
     scale: Union[bool, FieldName] = True
@@ -774,8 +768,7 @@ class AttentionSpec(Strict):
     local: Optional[LocalAttentionSpec] = None
     # The cross-attention module of a decoder layer: in the decoder stack of an encoder-decoder model; in an encoder
     # stack that doubles as a decoder (`decoder`), each layer's `<cross_module>`, built when
-    # `config.add_cross_attention`, attending to `encoder_hidden_states` (split layout: `<cross_module>.self.*` and
-    # `<cross_module>.output.*`; names layout: the `names` roles `cross_attention.{norm,query,key,value,output}`,
+    # `config.add_cross_attention`, attending to `encoder_hidden_states` (the `names` roles `cross_attention.{norm,query,key,value,output}`,
     # paths inside `<cross_module>`, the block's second attention sublayer with its own norm).
     cross_module: Optional[Identifier] = None
 
@@ -798,13 +791,12 @@ ActivationName = Literal[
 class FeedForwardSpec(Strict):
     """The feed-forward of each block: two projections around an activation, optionally gated."""
 
-    template: ClassVar[str] = "feed_forward.jinja"
+    template: ClassVar[str] = "names_block.jinja"
     # The feed-forward kind (two projections around an activation).
     variant: Literal["dense"] = "dense"
-    # fused: ffn / ffn_output / full_layer_layer_norm; split: intermediate.dense / output.{dense,LayerNorm};
     # sublayer: block.N.layer.I.<module>.{wi,wo} (or {wi_0,wi_1,wo} when gated) with a pre-norm `layer_norm`.
     # names: `ffn.norm`, `ffn.input`, `ffn.output` from the spec's `names`.
-    layout: Literal["fused", "split", "sublayer", "names"]
+    layout: Literal["sublayer", "names"]
     # sublayer layout: the feed-forward module's name in its sublayer.
     module: Identifier = "DenseReluDense"
     # The config field of the inner width; decoder-only stacks: null with `size_multiple` (a width no config field
@@ -978,19 +970,6 @@ class ResidualSpec(Strict):
     dropout_sum: bool = False
 
 
-class SharingSpec(Strict):
-    """Cross-layer parameter sharing: layer groups of inner layers."""
-
-    # The config field of the number of layer groups.
-    groups: FieldName
-    # The config field of the number of inner layers per group.
-    inner: FieldName
-    # The module list of the groups (`encoder.<group_list>.G`).
-    group_list: Identifier
-    # The module list of a group's inner layers (`<group_list>.G.<layer_list>.I`).
-    layer_list: Identifier
-
-
 class LayerSharingSpec(Strict):
     """names-layout encoders: groups of blocks shared by the steps of the stack."""
 
@@ -1001,29 +980,20 @@ class LayerSharingSpec(Strict):
 
 
 class EncoderSpec(Strict):
-    """The encoder stack (encoder and encoder-decoder stacks): its module names and depth layout."""
+    """The encoder stack of `sublayer` encoder-decoder stacks: its module names."""
 
     # The encoder stack's attribute in the base model.
     path: Identifier = "encoder"
-    # The module list of the layers (`encoder.<layer_list>.N`), one module per layer.
-    layer_list: Optional[Identifier] = None
-    # Cross-layer sharing: `num_hidden_layers` calls, each running one group's inner layers.
-    sharing: Optional[SharingSpec] = None
+    # The module list of the blocks (`encoder.<layer_list>.N`), one module per block.
+    layer_list: Identifier
     sublayer_list: Optional[Identifier] = None  # sublayer layout: block.N.<sublayer_list>.I
     embed_tokens: Optional[Identifier] = None  # encoder-decoder: the stack's (tied) token embedding
     final_norm: Optional[Identifier] = None  # pre-norm stacks end with a norm of this name
 
-    @model_validator(mode="after")
-    def _one_layout(self) -> "EncoderSpec":
-        if (self.layer_list is None) == (self.sharing is None):
-            raise ValueError("give exactly one of `layer_list` (one module per layer) or `sharing` (shared layer groups)")
-        return self
-
 
 class DecoderSpec(Strict):
     """`causal`/`cache`: the encoder doubles as a causal decoder (config.is_decoder): its self-attention masks the
-    future keys and keeps a key/value cache (`fused` / `split` and names-layout encoders alike; a names-layout
-    encoder's `causal_lm` head then reads the `transform` or `flat` LM head). With `path`, a separate decoder stack of
+    future keys and keeps a key/value cache (a names-layout encoder's `causal_lm` head then reads the `transform` or `flat` LM head). With `path`, a separate decoder stack of
     an encoder-decoder model: causal self-attention, cross-attention, `layers` from a config field."""
 
     # Whether self-attention masks future tokens when the model is a decoder.
@@ -1136,11 +1106,11 @@ class LMHeadSpec(Strict):
     # A top-level attribute of the head model (`generator_lm_head`): a Linear with its own bias, after `path`, which
     # then holds only `dense`, the activation and the norm.
     decoder: Optional[Identifier] = None
-    # flat (encoder stacks): the config field of the head's own width (`dense`'s output, the norm, the vocabulary
-    # projection's input); absent: the embeddings' width. A width of its own needs `tied: false`.
+    # flat (names-layout encoders): the config field of the head's own width (`dense`'s output, the norm, the
+    # vocabulary projection's input); absent: the embeddings' width. A width of its own needs `tied: false`.
     size: Optional[FieldName] = None
-    # flat (encoder stacks): false: the vocabulary projection `<path>.decoder` is a Linear with its own weight and bias,
-    # never tied to the word embeddings, and the head holds no `<path>.bias` (the configuration declares
+    # flat (names-layout encoders): false: the vocabulary projection `<path>.decoder` is a Linear with its own weight
+    # and bias, never tied to the word embeddings, and the head holds no `<path>.bias` (the configuration declares
     # `tie_word_embeddings` with `choices: [false]`, as transformers' configuration that forces it False).
     tied: bool = True
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved

@@ -3,8 +3,8 @@
 pydantic checks each field on its own; this table checks the combinations. The templates render three stack kinds:
 
 - ``encoder``: an encoder-only stack (optionally doubling as a causal decoder with `decoder: {causal, cache}`, whose
-  layers then may hold a cross-attention, `attention.cross_module`), with post-norm LayerNorm blocks in the `fused` or
-  `split` module layout;
+  layers then may hold a cross-attention, `attention.cross_module`), rendered by the names-layout block (below; the
+  `fused | split` module layouts that encoders were once written in are gone);
 - ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set);
 - ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm or RMSNorm stack with absolute or
   rotary positions, a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted
@@ -48,13 +48,13 @@ STACK_KINDS = (ENCODER, ENCODER_DECODER, DECODER_ONLY)
 NAMES_ENCODER = "names-layout encoder"
 # An encoder-decoder stack of the names layout.
 NAMES_ENCODER_DECODER = "names-layout encoder-decoder"
-RULE_KINDS = (ENCODER, NAMES_ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER, DECODER_ONLY)
+RULE_KINDS = (NAMES_ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER, DECODER_ONLY)
 
 
 def rule_kind(spec: schema.ArchitectureSpec, stack: str) -> str:
-    """The kind whose rules check `spec`: its stack kind, or `NAMES_ENCODER` / `NAMES_ENCODER_DECODER` for an
-    encoder / encoder-decoder stack of the names layout."""
-    if stack == ENCODER and spec.attention.layout == "names":
+    """The kind whose rules check `spec`: its stack kind, or `NAMES_ENCODER` for an encoder stack (every encoder is
+    rendered by the names-layout block), `NAMES_ENCODER_DECODER` for an encoder-decoder stack of the names layout."""
+    if stack == ENCODER:
         return NAMES_ENCODER
     if stack == ENCODER_DECODER and spec.attention.layout == "names":
         return NAMES_ENCODER_DECODER
@@ -97,8 +97,6 @@ _SET = object()  # a component (a sub-mapping) that is present and has no `kind`
 # Config fields the templates of each stack kind read by these names (a config that calls one of them something else
 # maps it with `config.attribute_map`).
 REQUIRED_CONFIG_FIELDS = {
-    ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-              "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
     ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"),
     DECODER_ONLY: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "initializer_range",
                    "use_cache"),
@@ -113,49 +111,6 @@ _READS = "the blocks read `config.{field}`: remove `{key}` (map another config n
 
 # fmt: off
 RULES: tuple[Rule, ...] = (
-    # Encoder-only stacks: post-norm LayerNorm blocks whose module names come from `layout: fused | split`.
-    Rule(ENCODER, "attention.layout", ("fused", "split"), "write `layout: fused` (`<module>.{query,key,value,dense,LayerNorm}`) or `layout: split` (`<module>.self.*`, `<module>.output.*`), or `layout: names` for a names-layout encoder; `sublayer` blocks exist only in encoder-decoder stacks (`decoder.path`)"),
-    Rule(ENCODER, "feed_forward.layout", ("fused", "split"), "write `layout: fused` or `layout: split`, as for attention (`attention.layout: names` makes every module path a `names` role)"),
-    Rule(ENCODER, "attention.variant", ("full",), "self-attention is `variant: full` (local and transient-global attention exist only in encoder-decoder stacks)"),
-    Rule(ENCODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
-    Rule(ENCODER, "attention.local", (_ABSENT,), "remove `local`: it parameterises local attention, which exists only in encoder-decoder stacks"),
-    Rule(ENCODER, "attention.scale", (True,), "scores are always divided by sqrt(head_dim): remove `scale`"),
-    Rule(ENCODER, "attention.bias", (True,), "the q/k/v/output projections always have biases: remove `bias`"),
-    Rule(ENCODER, "attention.head_dim", (_ABSENT,), "heads are hidden_size / num_attention_heads wide: remove `head_dim`"),
-    Rule(ENCODER, "attention.dropout", ("attention_probs_dropout_prob",), _READS.format(field="attention_probs_dropout_prob", key="dropout")),
-    Rule(ENCODER, "embeddings.dropout", ("hidden_dropout_prob",), _READS.format(field="hidden_dropout_prob", key="dropout")),
-    Rule(ENCODER, "feed_forward.size", ("intermediate_size",), _READS.format(field="intermediate_size", key="size")),
-    Rule(ENCODER, "feed_forward.activation", ("hidden_act",), _READS.format(field="hidden_act", key="activation")),
-    Rule(ENCODER, "feed_forward.dropout", ("hidden_dropout_prob",), _READS.format(field="hidden_dropout_prob", key="dropout")),
-    Rule(ENCODER, "feed_forward.bias", (True,), "the feed-forward projections always have biases: remove `bias`"),
-    Rule(ENCODER, "feed_forward.gated", (False,), "the feed-forward is not gated: remove `gated`"),
-    Rule(ENCODER, "feed_forward.module", ("DenseReluDense",), "the layout names the feed-forward modules: remove `module`"),
-    Rule(ENCODER, "norm.kind", ("layer_norm",), "blocks use LayerNorm: write `kind: layer_norm` (RMSNorm exists only in encoder-decoder stacks)"),
-    Rule(ENCODER, "norm.placement", ("post",), "blocks are post-norm: write `placement: post` (pre-norm blocks exist only in encoder-decoder and names-layout stacks)"),
-    Rule(ENCODER, "encoder.final_norm", (_ABSENT,), "post-norm stacks have no final norm: remove `final_norm`"),
-    Rule(ENCODER, "encoder.sublayer_list", (_ABSENT,), "remove `sublayer_list`: it names the sublayers of `layout: sublayer` blocks"),
-    Rule(ENCODER, "encoder.embed_tokens", (_ABSENT,), "remove `embed_tokens`: the embeddings module holds the word embeddings"),
-    Rule(ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: a vocabulary matrix shared by two stacks exists only in encoder-decoder models"),
-    Rule(ENCODER, "embeddings.norm", (True,), "the embeddings end with a LayerNorm: remove `norm`"),
-    Rule(ENCODER, "position", (_ABSENT, "rotary", "relative_functional"), "use `kind: rotary` or `kind: relative_functional` (bucketed biases exist only in encoder-decoder stacks)"),
-    Rule(ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
-    Rule(ENCODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ...}` (the stack's module names)"),
-    Rule(ENCODER, "names", (_ABSENT,), "remove `names` (encoder stacks name their modules with `layout: fused | split`), or write `attention.layout: names` and `feed_forward.layout: names`"),
-    Rule(ENCODER, "attention.output_dropout", (True,), "the attention output always goes through dropout: remove `output_dropout`"),
-    Rule(ENCODER, "feed_forward.output_dropout", (True,), "the feed-forward output always goes through dropout: remove `output_dropout`"),
-    Rule(ENCODER, "embeddings.sinusoidal", (_ABSENT,), "remove `sinusoidal`: fixed sinusoidal positions exist only in names-layout stacks"),
-    Rule(ENCODER, "embeddings.padding_idx", (_ABSENT,), "remove `padding_idx`: the word embeddings' padding index is always `config.pad_token_id`"),
-    Rule(ENCODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
-    Rule(ENCODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
-    Rule(ENCODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
-    Rule(ENCODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
-    Rule(ENCODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward width is always `config.<size>`"),
-    Rule(ENCODER, "attention.output_bias", (_ABSENT,), "remove `output_bias`: the output projection's bias is the q/k/v projections' (`bias`)"),
-    Rule(ENCODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in names-layout stacks"),
-    Rule(ENCODER, "attention.multi_query", (_ABSENT,), "remove `multi_query`: multi-query attention exists only in names-layout stacks"),
-    Rule(ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
-    Rule(ENCODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
-    Rule(ENCODER, "lm_head.layout", (_ABSENT, "flat", "transform"), "write `layout: flat` or `layout: transform` (`linear` is the encoder-decoder LM head)"),
     # Encoder stacks of the names layout: bidirectional post-norm or pre-norm blocks whose module paths are `names`.
     Rule(NAMES_ENCODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `attention.norm`, `ffn.input`, `ffn.output`, `ffn.norm`)"),
     Rule(NAMES_ENCODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),
@@ -214,7 +169,6 @@ RULES: tuple[Rule, ...] = (
     Rule(ENCODER_DECODER, "embeddings.position", ("none",), "positions come from the bucketed bias: write `position: none`"),
     Rule(ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are d_model wide"),
     Rule(ENCODER_DECODER, "embeddings.norm", (False,), "the shared embeddings have no norm: write `norm: false`"),
-    Rule(ENCODER_DECODER, "encoder.sharing", (_ABSENT,), "remove `sharing` and write `layer_list`: shared layer groups exist only in encoder-only stacks"),
     Rule(ENCODER_DECODER, "decoder.causal", (True,), "the decoder stack is causal: remove `causal`"),
     Rule(ENCODER_DECODER, "decoder.cache", (True,), "the decoder stack keeps a key/value cache: remove `cache`"),
     Rule(ENCODER_DECODER, "decoder.cache_default", ("config",), "the decoder stack's cache follows `config.use_cache`: remove `cache_default`"),
@@ -269,10 +223,8 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: the names-layout encoder-decoder's decoder always masks future and padding keys with one additive mask; `mask` chooses between the two ways of decoder-only stacks"),
     # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
-    Rule(ENCODER, "flax_positional_order", (_ABSENT,), "remove `flax_positional_order`: only decoder-only and names-layout encoder stacks state transformers' Flax order (the other stacks' follows from their components; their heads without cross-attention keep transformers' places of the encoder states themselves)"),
     Rule(ENCODER_DECODER, "flax_positional_order", (_ABSENT,), "remove `flax_positional_order`: only decoder-only and names-layout encoder stacks state transformers' Flax order (the other stacks' follows from their components; their heads without cross-attention keep transformers' places of the encoder states themselves)"),
     Rule(NAMES_ENCODER_DECODER, "flax_positional_order", (_ABSENT,), "remove `flax_positional_order`: only decoder-only and names-layout encoder stacks state transformers' Flax order (the other stacks' follows from their components; their heads without cross-attention keep transformers' places of the encoder states themselves)"),
-    Rule(ENCODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
     Rule(NAMES_ENCODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
     Rule(ENCODER_DECODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
     Rule(NAMES_ENCODER_DECODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
@@ -306,18 +258,13 @@ RULES: tuple[Rule, ...] = (
 )
 # Components of the names-layout block that not every kind renders.
 RULES += (
-    Rule(ENCODER, "attention.fused_order", ("blocks",), "remove `fused_order`: the `fused` and `split` layouts hold separate `query`, `key` and `value` projections"),
     Rule(ENCODER_DECODER, "attention.fused_order", ("blocks",), "remove `fused_order`: the `sublayer` layout holds separate `q`, `k` and `v` projections"),
     Rule(NAMES_ENCODER_DECODER, "attention.fused_order", ("blocks",), "remove `fused_order`: encoder-decoder stacks hold separate q, k and v projections (a fused q/k/v projection exists only in decoder-only and names-layout encoder stacks)"),
-    Rule(ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are post-norm and sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
-    Rule(ENCODER, "embeddings.token_type", (True, False), "write `token_type: true` (a table of `config.type_vocab_size` rows) or `token_type: false`: token types embedded by the word embeddings exist only in decoder-only and names-layout encoder stacks"),
-    Rule(ENCODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
     Rule(ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
     Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in decoder-only and names-layout encoder stacks"),
-    Rule(ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
     Rule(NAMES_ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
     Rule(ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the decoder's LM head has no bias (a bias exists only on the LM head of decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the LM head has no bias (`logits_bias` adds a buffer to the logits)"),
@@ -343,22 +290,22 @@ RULES += tuple(
 # LayerDrop: names-layout encoder-decoder and decoder-only stacks (a decoder-only stack's in `layerdrop.decoder`).
 RULES += tuple(
     Rule(kind, "layerdrop", (_ABSENT,), "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder and decoder-only stacks")
-    for kind in (ENCODER, NAMES_ENCODER, ENCODER_DECODER)
+    for kind in (NAMES_ENCODER, ENCODER_DECODER)
 )
 RULES += (Rule(DECODER_ONLY, "layerdrop.encoder", (_ABSENT,), "remove `encoder`: a decoder-only stack's LayerDrop probability is `layerdrop.decoder`"),)
 # A row offset of the position table and a dropout between the feed-forward projections: names-layout
 # encoder-decoder and decoder-only stacks.
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead)
-    for kind in (ENCODER, NAMES_ENCODER, ENCODER_DECODER)
+    for kind in (NAMES_ENCODER, ENCODER_DECODER)
     for path, instead in (
         ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder and decoder-only stacks"),
         ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder and decoder-only stacks"),
     )
 )
-# Layer groups shared by the steps of the stack: names-layout encoders only (`encoder.sharing` in the other encoders).
+# Layer groups shared by the steps of the stack: names-layout encoders only.
 RULES += tuple(
-    Rule(kind, "layer_sharing", (_ABSENT,), "remove `layer_sharing`: groups of blocks shared by the steps of a names-layout stack exist only in names-layout encoders (`encoder.sharing` in `fused` / `split` encoders)")
+    Rule(kind, "layer_sharing", (_ABSENT,), "remove `layer_sharing`: groups of blocks shared by the steps of a names-layout stack exist only in names-layout encoders")
     for kind in RULE_KINDS if kind != NAMES_ENCODER
 )
 # A `position_ids` argument chosen by the spec: names-layout encoders only (the other kinds take it as their
@@ -394,7 +341,7 @@ RULES += tuple(
 # (names-layout encoders included).
 RULES += tuple(
     Rule(kind, path, allowed, instead)
-    for kind in RULE_KINDS if kind not in (ENCODER, NAMES_ENCODER)
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
     for path, allowed, instead in (
         ("lm_head.size", (_ABSENT,), "remove `size`: an LM head of its own width exists only in encoder stacks (`layout: flat`)"),
         ("lm_head.tied", (_ABSENT, True), "remove `tied`: an untied `flat` LM head with its own decoder bias exists only in encoder stacks"),
@@ -413,18 +360,17 @@ RULES += tuple(
 # Word embeddings times sqrt(hidden_size) exist only in names-layout encoder-decoder and decoder-only stacks.
 RULES += tuple(
     Rule(kind, "embeddings.scale", (_ABSENT,), "remove `scale`: scaled word embeddings exist only in names-layout encoder-decoder and decoder-only stacks")
-    for kind in (ENCODER, NAMES_ENCODER, ENCODER_DECODER)
+    for kind in (NAMES_ENCODER, ENCODER_DECODER)
 )
 # Given `inputs_embeds` left unscaled (only looked-up word embeddings scaled): decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "embeddings.scale_inputs_embeds", (True,), "remove `scale_inputs_embeds`: given `inputs_embeds` left unscaled exist only in decoder-only stacks")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
-# The unit-offset RMSNorm (`1 + weight`) is a names-layout norm: the `fused`, `split` and `sublayer` layouts hold
-# plain norms.
+# The unit-offset RMSNorm (`1 + weight`) is a names-layout norm: the `sublayer` layout holds plain norms.
 RULES += tuple(
     Rule(kind, "norm.unit_offset", (_ABSENT,), "remove `unit_offset`: the unit-offset RMSNorm exists only in names-layout stacks")
-    for kind in (ENCODER, ENCODER_DECODER)
+    for kind in (ENCODER_DECODER,)
 )
 # How labels become decoder inputs: another shift than after `decoder.start_token` exists only in names-layout
 # encoder-decoder stacks.
@@ -452,11 +398,11 @@ RULES += (
 # Norms of the queries and keys: in the names-layout block of decoder-only and names-layout encoder stacks.
 RULES += tuple(
     Rule(kind, "attention.qk_norm", (False,), "remove `qk_norm`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
-    for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
+    for kind in (ENCODER_DECODER, NAMES_ENCODER_DECODER)
 )
 RULES += tuple(
     Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
-    for kind in (ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER)
+    for kind in (ENCODER_DECODER, NAMES_ENCODER_DECODER)
 )
 # LayerNorms without a bias or without parameters, norms of the queries and keys with a weight of each head's own (held stacked or as a list),
 # a chosen bias of those norms: decoder-only stacks only.
@@ -497,23 +443,21 @@ RULES += tuple(
 )
 # A rotary sinusoidal table module (`position.table`): in names-layout encoders only.
 RULES += tuple(
-    Rule(kind, "position.table", (_ABSENT,), "remove `table`: a rotary sinusoidal table module at a `names` role exists only in names-layout encoders (fused | split encoders name theirs with `table_path`)")
+    Rule(kind, "position.table", (_ABSENT,), "remove `table`: a rotary sinusoidal table module at a `names` role exists only in names-layout encoders")
     for kind in RULE_KINDS if kind != NAMES_ENCODER
 )
-# Values rotated too (`position.rotary_value`): encoders only.
+# Values rotated too (`position.rotary_value`): names-layout encoders only.
 RULES += tuple(
-    Rule(kind, "position.rotary_value", (_ABSENT,), "remove `rotary_value`: values rotated with the queries and keys exist only in encoder stacks and names-layout encoders")
-    for kind in RULE_KINDS if kind not in (ENCODER, NAMES_ENCODER)
+    Rule(kind, "position.rotary_value", (_ABSENT,), "remove `rotary_value`: values rotated with the queries and keys exist only in names-layout encoders")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
 )
 # Embeddings of another width than hidden_size (`embeddings.size`): not in names-layout encoder-decoder stacks.
 RULES += tuple(
-    Rule(kind, "embeddings.size", ("hidden_size",), "remove `size`: embeddings of another width than hidden_size exist only in encoder, names-layout encoder and decoder-only stacks")
+    Rule(kind, "embeddings.size", ("hidden_size",), "remove `size`: embeddings of another width than hidden_size exist only in names-layout encoders and decoder-only stacks")
     for kind in (NAMES_ENCODER_DECODER,)
 )
-# A projection of the embeddings without a bias: names-layout stacks only.
-RULES += (Rule(ENCODER, "embeddings.projection.bias", (_ABSENT, True), "remove `bias`: a projection of the embeddings without a bias exists only in names-layout stacks"),)
 # Scaled rotary positions (`position.scaling`): names-layout stacks computing the rotation from `theta` (decoder-only
-# stacks and names-layout encoders); fused | split encoders read a sinusoidal table.
+# stacks and names-layout encoders).
 RULES += tuple(
     Rule(kind, "position.scaling", (_ABSENT,), "remove `scaling`: scaled rotary positions exist only in decoder-only stacks and names-layout encoders (rotary positions computed from `theta`)")
     for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
@@ -529,11 +473,11 @@ RULES += tuple(
     Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
-# A further token-type table selected by a config flag (`embeddings.task_type`): encoder stacks (`fused` | `split`
-# embeddings) and names-layout encoders (a table next to the word embeddings).
+# A further token-type table selected by a config flag (`embeddings.task_type`): names-layout encoders (a table next
+# to the word embeddings).
 RULES += tuple(
-    Rule(kind, "embeddings.task_type", (_ABSENT,), "remove `task_type`: a flag-selected table of further token types exists only in encoder stacks and names-layout encoders")
-    for kind in RULE_KINDS if kind not in (ENCODER, NAMES_ENCODER)
+    Rule(kind, "embeddings.task_type", (_ABSENT,), "remove `task_type`: a flag-selected table of further token types exists only in names-layout encoders")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
 )
 # The last entry of `hidden_states` before the final norm: decoder-only and names-layout encoder stacks only.
 RULES += tuple(
@@ -582,17 +526,9 @@ RULES += tuple(
 # fmt: on
 
 
-# Components that render on their own but not together: (field, other field, what to write instead).
-CONFLICTS: tuple[tuple[str, str, str], ...] = (
-    ("encoder.sharing", "decoder", "shared layer groups keep no key/value cache: remove `decoder` or write `encoder.layer_list`"),
-)
-
-
 # Fields that render only together with certain values of another field: (stack, field, other field, values of the
 # other that render, what to write instead). `_SET` stands for any component written at the other path.
 REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
-    (ENCODER, "attention.cross_module", "attention.layout", ("split",), "the cross-attention is rendered as `<cross_module>.self.*` + `<cross_module>.output.*`, as transformers' BERT-style decoders hold it: write `attention.layout: split` or remove `cross_module`"),
-    (ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: ...}` or remove `cross_module`"),
     (NAMES_ENCODER, "attention.cross_module", "decoder", (_SET,), "a layer attends to an encoder's states only as a decoder: add `decoder: {causal: true, cache: true}` or remove `cross_module` (and the `names` roles `cross_attention.*`)"),
     # The cross-attention of a names-layout encoder is the block's second attention sublayer, as in names-layout
     # encoder-decoders: rendered with what their decoder blocks render.
@@ -672,9 +608,6 @@ def check(spec: schema.ArchitectureSpec, stack: str, fail: Callable[[str, list],
         if not _one_of(value, allowed):
             shown = "which this spec lacks" if value is _ABSENT else f"not with `{other}`" if value is _SET else f"not with `{other}: {_show(value)}`"
             raise fail(f"{stack} stacks render `{path}: {_show(given)}` only with {_requirement(other, allowed)}, {shown}: {instead}", path.split("."))
-    for path, other, instead in CONFLICTS:
-        if Rule(stack, path, (), "").value(spec) is not _ABSENT and Rule(stack, other, (), "").value(spec) is not _ABSENT:
-            raise fail(f"`{path}` and `{other}` do not render together: {instead}", path.split("."))
     for rule in RULES:
         if rule.stack != stack:
             continue
@@ -727,8 +660,6 @@ def markdown_table() -> str:
     for path, by_stack in valued.items():
         shown = {kind: "only with " + " and ".join(needs) for kind, needs in by_stack.items()}
         rows.append(f"| `{path}` | " + " | ".join(shown.get(kind, "any") for kind in RULE_KINDS) + " |")
-    for path, other, _ in CONFLICTS:
-        rows.append(f"| `{path}` | " + " | ".join(f"not with `{other}`" for _ in RULE_KINDS) + " |")
     for path, depths, _ in PATH_DEPTHS:
         shown = " or ".join(str(d) for d in depths)
         rows.append(f"| `{path}` | " + " | ".join(f"{shown} modules deep" for _ in RULE_KINDS) + " |")

@@ -1,7 +1,8 @@
 """Specs drawn from the schema: a hypothesis strategy over the components each stack kind renders.
 
-`specs()` draws a whole architecture spec (as the mapping a YAML file holds) for an encoder stack, an encoder-decoder
-stack (`sublayer` or names layout) or a decoder-only stack (its module names drawn too), combining components independently — including combinations no shipped spec uses. `render()`
+`specs()` draws a whole architecture spec (as the mapping a YAML file holds) for a names-layout stack (decoder-only,
+encoder or encoder-decoder, its module names drawn too) or a `sublayer` encoder-decoder stack, combining components
+independently — including combinations no shipped spec uses. `render()`
 runs the generator on it in a temporary directory and makes the rendered package importable as
 `specformers.models.<name>` next to the shipped models (the runtime modules it imports are the shipped ones: they do
 not depend on the specs).
@@ -55,132 +56,6 @@ def _field(name: str, type_: str, default: Any, **extra) -> dict:
     # dropout without a classifier, an epsilon field next to a fixed epsilon): each is `informative`, which the
     # generator requires of a declared field nothing reads (tests/bad_specs/config_field_read_by_nothing.yaml).
     return {"name": name, "type": type_, "default": default, "doc": f"{name}.", "informative": True, **extra}
-
-
-def _encoder_config(draw, position: str, token_type: bool, factorized: bool, sharing: bool, relative: bool, rotary_value: bool, decoder: bool) -> list[dict]:
-    fields = [
-        _field("vocab_size", "int", VOCAB),
-        _field("hidden_size", "int", HIDDEN),
-        _field("num_hidden_layers", "int", draw(st.sampled_from([1, 2, 3]))),
-        _field("num_attention_heads", "int", HEADS),
-        _field("intermediate_size", "int", 20),
-        _field("hidden_act", "str", draw(st.sampled_from(["gelu", "gelu_new", "relu", "silu"]))),
-        _field("hidden_dropout_prob", "float", 0.1),
-        _field("attention_probs_dropout_prob", "float", 0.1),
-        _field("initializer_range", "float", 0.02),
-        _field("layer_norm_eps", "float", 1e-12),
-        _field("max_position_embeddings", "int", MAX_POSITIONS),
-        _field("classifier_dropout", "float", None, optional=True),
-        _field("pad_token_id", "int", 0),
-    ]
-    if token_type:
-        fields.append(_field("type_vocab_size", "int", 3))
-    if factorized:
-        fields.append(_field("embedding_size", "int", draw(st.sampled_from([12, 16]))))
-    if sharing:
-        # Every depth runs one group: the number of layers is a multiple of the number of groups.
-        groups = draw(st.sampled_from([1, 2]))
-        fields[2]["default"] = groups * draw(st.sampled_from([1, 2]))
-        fields += [_field("num_hidden_groups", "int", groups), _field("inner_group_num", "int", draw(st.sampled_from([1, 2])))]
-    if relative:
-        fields.append(_field("max_relative_position", "int", draw(st.sampled_from([3, 8]))))
-    if position == "rotary":
-        fields.append(_field("rotary_value", "bool", rotary_value))
-    if decoder:
-        fields.append(_field("use_cache", "bool", True))
-    return fields
-
-
-@st.composite
-def encoder_specs(draw, name: str) -> dict:
-    position = draw(st.sampled_from(["absolute", "rotary", "relative_functional", "none"]))
-    token_type = draw(st.booleans())
-    projection = draw(st.sampled_from([None, "model", "encoder"]))
-    sharing = draw(st.booleans())
-    attention_layout = draw(st.sampled_from(["fused", "split"]))
-    ffn_layout = draw(st.sampled_from(["fused", "split"]))
-    pooler = draw(st.sampled_from([None, "bare", "dense"]))
-    lm_head = draw(st.sampled_from([None, "flat", "transform"]))
-    decoder = False if sharing else draw(st.booleans())  # shared layer groups keep no cache (generator/support.py)
-    spec: dict[str, Any] = {
-        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": "backbone",
-        "title": name.upper(), "paper": "-",
-        "config": {"doc": "A drawn architecture.", "fields": _encoder_config(
-            draw, position, token_type, projection is not None, sharing, position == "relative_functional",
-            draw(st.booleans()), decoder)},
-        "embeddings": {"size": "embedding_size" if projection else "hidden_size", "token_type": token_type,
-                       "position": "absolute" if position == "absolute" else "none"},
-        "attention": {"variant": "full", "layout": attention_layout, "module": "attention"},
-        "feed_forward": {"layout": ffn_layout},
-        "norm": {"kind": "layer_norm", "placement": "post"},
-        "encoder": {"path": "encoder"},
-        "classifier_dropout": {"field": "classifier_dropout", "fallback": "hidden_dropout_prob"},
-    }
-    if projection == "model":
-        spec["embeddings"]["projection"] = {"path": "embeddings_project", "when": "sizes_differ"}
-    elif projection == "encoder":
-        spec["embeddings"]["projection"] = {"path": "encoder.embedding_hidden_mapping_in", "when": "always"}
-    if position == "rotary":
-        spec["position"] = {"kind": "rotary", "table_path": "encoder.embed_positions", "rotary_value": "rotary_value"}
-    elif position == "relative_functional":
-        spec["position"] = {"kind": "relative_functional", "max_relative_position": "max_relative_position"}
-    if sharing:
-        spec["encoder"]["sharing"] = {"groups": "num_hidden_groups", "inner": "inner_group_num", "group_list": "groups", "layer_list": "layers"}
-    else:
-        spec["encoder"]["layer_list"] = "layer"
-    if pooler:
-        spec["pooler"] = {"path": "pooler", "layout": pooler}
-    if position == "absolute" and draw(st.booleans()):
-        # Positions counted from input_ids past the padding index.
-        spec["embeddings"]["position_padding_idx"] = "pad_token_id"
-    if lm_head:
-        spec["lm_head"] = {"path": draw(st.sampled_from(["cls.predictions", "predictions"])), "layout": lm_head,
-                           "norm": draw(st.sampled_from(["LayerNorm", "layer_norm"])), "activation": draw(ACTIVATIONS)}
-        if lm_head == "flat" and draw(st.booleans()):
-            # The vocabulary projection at the top level, after a head that is a top-level module too.
-            spec["lm_head"].update(path="predictions", decoder="vocab_projection")
-        elif lm_head == "flat" and draw(st.booleans()):
-            # An untied vocabulary projection with its own bias, the head of its own width or the embeddings' (RemBERT).
-            spec["lm_head"]["tied"] = False
-            spec["config"]["fields"].append(_field("tie_word_embeddings", "bool", False, choices=[False], unsupported="never tied"))
-            if draw(st.booleans()):
-                spec["lm_head"]["size"] = "output_embedding_size"
-                spec["config"]["fields"].append(_field("output_embedding_size", "int", draw(st.sampled_from([12, 20]))))
-    if decoder:
-        spec["decoder"] = {"causal": True, "cache": True}
-        if attention_layout == "split" and draw(st.booleans()):
-            spec["attention"]["cross_module"] = "crossattention"
-    if draw(st.booleans()):
-        spec["discriminator_head"] = {"path": "discriminator_predictions", "activation": draw(ACTIVATIONS)}
-    heads = [{"kind": "base"}]
-    optional = ["token_classification", "question_answering", "sequence_classification", "multiple_choice"]
-    if lm_head:
-        optional.append("masked_lm")
-        if decoder:
-            optional.append("causal_lm")
-    if "discriminator_head" in spec:
-        optional.append("discriminator")
-    for kind in draw(st.lists(st.sampled_from(optional), unique=True, max_size=2)):
-        head: dict[str, Any] = {"kind": kind}
-        if kind == "discriminator":
-            head["output"] = "ElectraForPreTrainingOutput"
-        if kind == "sequence_classification":
-            head["style"] = draw(st.sampled_from(["pooled", "dense_act"] if pooler else ["dense_act"]))
-            if head["style"] == "dense_act":
-                head["activation"] = draw(ACTIVATIONS)
-        if kind == "multiple_choice":
-            head["summary"] = draw(st.sampled_from(["pooled", "last_token"] if pooler else ["last_token"]))
-        if kind in ("masked_lm", "causal_lm") and "cross_module" in spec["attention"] and draw(st.booleans()):
-            head["encoder_states"] = False  # an LM head that takes no encoder states although the layers cross-attend
-        heads.append(head)
-    spec["heads"] = heads
-    if draw(st.booleans()):
-        # A further token-type table that a config flag creates (task types), the flag drawn on or off: on,
-        # the harness gives its ids; off, the table does not exist.
-        spec["config"]["fields"] += [_field("task_type_vocab_size", "int", 4), _field("use_task_id", "bool", draw(st.booleans()))]
-        spec["embeddings"]["task_type"] = {"flag": "use_task_id", "size": "task_type_vocab_size",
-                                           "path": "task_type_embeddings", "argument": "task_type_ids"}
-    return spec
 
 
 @st.composite
@@ -287,8 +162,11 @@ def decoder_only_specs(draw, name: str) -> dict:
     the sentence heads and the `transform` LM head of encoder stacks; embeddings of another width projected to
     hidden_size always or while the widths differ, `position_ids` taken or not, the discriminator head, a configured
     multiple-choice summary, a decoder's cache returned only when asked for, the `flat` LM head in a container, untied
-    and of its own width, layer groups shared by the steps of the stack); LayerNorm or RMSNorm blocks, the RMSNorm with
-    a unit offset (`1 + weight`) or not."""
+    and of its own width, layer groups shared by the steps of the stack, functional relative positions, task types;
+    the `flat` LM head's norm name and activation, its vocabulary projection at the top level, the `transform` LM head
+    of the masked LM, the `dense_act` classifier's activation, a multiple-choice summary at the last position, LM heads
+    without encoder states, a classifier dropout falling back to another field); LayerNorm or RMSNorm blocks, the
+    RMSNorm with a unit offset (`1 + weight`) or not."""
     encoder = draw(st.booleans())
     attention_box = draw(st.sampled_from(["attn", "self_attn", "attention.inner"]))
     ffn_box = draw(st.sampled_from(["mlp", "ffn.block", ""]))
@@ -1235,6 +1113,31 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         fields += [_field("task_type_vocab_size", "int", 4), _field("use_task_id", "bool", draw(st.booleans()))]
         embeddings["task_type"] = {"flag": "use_task_id", "size": "task_type_vocab_size",
                                    "path": draw(st.sampled_from(["task_type_embeddings", "wtask"])), "argument": "task_type_ids"}
+    # Drawn last (what the `fused | split` encoder stacks drew before they went): the `flat` LM head's norm name and
+    # activation, its vocabulary projection at the top level; the `transform` LM head of the masked LM; the
+    # `dense_act` classifier's activation; a multiple-choice summary at each choice's last position; LM heads that take
+    # no encoder states although the layers cross-attend; the classification heads' dropout from a config field
+    # falling back to another.
+    lm = spec.get("lm_head", {})
+    if lm.get("layout") == "flat":
+        lm.update(norm=draw(st.sampled_from(["LayerNorm", "layer_norm"])), activation=draw(ACTIVATIONS))
+        if "." not in lm["path"] and lm.get("tied", True) and draw(st.booleans()):
+            lm["decoder"] = "vocab_projection"
+    elif lm.get("layout") == "names" and eps == "layer_norm_eps" and draw(st.booleans()):
+        del names["lm_head.transform"], names["lm_head.norm"]
+        spec["lm_head"] = {"path": draw(st.sampled_from(["cls.predictions", "predictions"])), "layout": "transform",
+                           "norm": draw(st.sampled_from(["LayerNorm", "layer_norm"])), "activation": draw(ACTIVATIONS)}
+    for head in heads:
+        if head.get("style") == "dense_act":
+            head["activation"] = draw(ACTIVATIONS)
+        if head["kind"] == "multiple_choice" and head["summary"] == "first_token" and draw(st.booleans()):
+            head.pop("pre_classifier", None)
+            head["summary"] = "last_token"
+        if head["kind"] in ("masked_lm", "causal_lm") and "cross_module" in attention and draw(st.booleans()):
+            head["encoder_states"] = False
+    if draw(st.booleans()):
+        fields.append(_field("classifier_dropout", "float", None, optional=True))
+        spec["classifier_dropout"] = {"field": "classifier_dropout", "fallback": "hidden_dropout_prob"}
     return spec
 
 
@@ -1287,8 +1190,7 @@ def _qk_norm(draw, names: dict, fields: list, attention: dict) -> None:
 
 def specs():
     """A drawn spec, named after a hash of its contents: a replayed example renders (and imports) the same module."""
-    return st.one_of(encoder_specs("drawn"), encoder_decoder_specs("drawn"), decoder_only_specs("drawn"),
-                     names_encoder_decoder_specs("drawn")).map(_named)
+    return st.one_of(encoder_decoder_specs("drawn"), decoder_only_specs("drawn"), names_encoder_decoder_specs("drawn")).map(_named)
 
 
 def describe(spec: dict) -> list[str]:
@@ -1383,6 +1285,13 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.layer_sharing={'layer_sharing' in spec}")
             lm_head = spec.get("lm_head", {})
             labels.append(f"names_encoder.lm_head={lm_head.get('layout')} {lm_head.get('path')} tied={lm_head.get('tied', True)} size={'size' in lm_head}")
+            labels.append(f"names_encoder.lm_head.decoder={'decoder' in lm_head}")
+            labels.append(f"names_encoder.lm_head.norm={lm_head.get('norm')}")
+            labels.append(f"names_encoder.lm_head.activation={lm_head.get('activation')}")
+            labels.append(f"names_encoder.classifier_dropout={'classifier_dropout' in spec}")
+            labels += [f"names_encoder.dense_act={h['activation']}" for h in spec["heads"] if h.get("style") == "dense_act"]
+            labels += [f"names_encoder.summary={h['summary']}" for h in spec["heads"] if h["kind"] == "multiple_choice"]
+            labels += [f"names_encoder.encoder_states={h.get('encoder_states', True)}" for h in spec["heads"] if h["kind"] in ("masked_lm", "causal_lm")]
             task_type = spec["embeddings"].get("task_type")
             flag = task_type and next(f["default"] for f in spec["config"]["fields"] if f["name"] == task_type["flag"])
             labels.append(f"names_encoder.task_type={'absent' if task_type is None else 'on' if flag else 'off'}")
@@ -1417,19 +1326,6 @@ def describe(spec: dict) -> list[str]:
         labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
                    f"position.owner={spec['position']['owner']}",
                    f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]
-    else:
-        emb = spec["embeddings"]
-        labels += [f"position={spec.get('position', {}).get('kind', emb['position'])}", f"token_type={emb['token_type']}",
-                   f"projection={emb.get('projection', {}).get('when')}", f"sharing={'sharing' in spec['encoder']}",
-                   f"attention.layout={att['layout']}", f"feed_forward.layout={ffn['layout']}",
-                   f"pooler={spec.get('pooler', {}).get('layout')}", f"lm_head={spec.get('lm_head', {}).get('layout')}",
-                   f"decoder={'decoder' in spec}", f"cross_attention={'cross_module' in att}",
-                   f"position_padding_idx={'position_padding_idx' in emb}",
-                   f"lm_head.decoder={'decoder' in spec.get('lm_head', {})}",
-                   f"lm_head.tied={spec.get('lm_head', {}).get('tied', True)}", f"lm_head.size={'size' in spec.get('lm_head', {})}"]
-        task_type = emb.get("task_type")
-        flag = task_type and next(f["default"] for f in spec["config"]["fields"] if f["name"] == task_type["flag"])
-        labels.append(f"task_type={'absent' if task_type is None else 'on' if flag else 'off'}")
     return labels
 
 
