@@ -317,7 +317,7 @@ RULES += (
     Rule(ENCODER, "embeddings.token_type", (True, False), "write `token_type: true` (a table of `config.type_vocab_size` rows) or `token_type: false`: token types embedded by the word embeddings exist only in decoder-only and names-layout encoder stacks"),
     Rule(ENCODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in names-layout stacks (these prune as transformers' classes do)"),
     Rule(ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
-    Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in decoder-only and names-layout encoder stacks"),
+    Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
     Rule(ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
     Rule(NAMES_ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
     Rule(ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the decoder's LM head has no bias (a bias exists only on the LM head of decoder-only stacks)"),

@@ -133,7 +133,12 @@ ROUND_TRIP = [
         if a.stack == "encoder" and a.name not in ("albert", "bert", "roberta", "electra", "roformer", "nezha")
     ],
     # Every encoder-decoder spec, with tied and untied embeddings (its first two variants).
-    *[_case(arch, "conditional_generation", variant) for arch in SEQ2SEQ_ARCHS for variant in variants(arch)[:2]],
+    *[
+        _case(a.name, "conditional_generation", variant)
+        for a in project().architectures
+        if a.seq2seq
+        for variant in variants(a.name)[:2]
+    ],
     # Every decoder-only spec's causal LM, on its last variant (its fused or separate projections, a tied or untied LM
     # head as the variant says).
     *[_case(arch, "causal_lm", variants(arch)[-1]) for arch in DECODER_ONLY_ARCHS],

@@ -243,11 +243,25 @@ def test_beam_search_matches_transformers(arch, variant, checkpoint):
 # TensorFlow: the cache and generate() (eagerly and under jit_compile) against transformers' PyTorch token ids
 
 
+def _positions(arch: str) -> str:
+    """A spec's kind of positions: absolute (learned or sinusoid tables) or a relative bias (`position.kind`)."""
+    position = _spec(arch).spec.position
+    return position.kind if position is not None else "absolute"
+
+
 # `make test`: TensorFlow steps through the cached loop of each architecture in its last variant, and generates with
-# every other architecture, in its first variant (test_parity.py runs every variant's outputs in TensorFlow; PyTorch
-# decodes every variant; generate() drives the cache the loop checks); `make test-all`: every variant in both.
+# every other architecture, in its first variant, and with the first of each kind of positions that sample misses
+# (test_parity.py runs every variant's outputs in TensorFlow; PyTorch decodes every variant; generate() drives the
+# cache the loop checks); `make test-all`: every variant in both.
 TF_STEPPED = ARCH_VARIANTS if TEST_ALL else list({arch: (arch, variant) for arch, variant in ARCH_VARIANTS}.values())
-TF_GENERATED = ARCH_VARIANTS if TEST_ALL else list({arch: (arch, variant) for arch, variant in reversed(ARCH_VARIANTS)}.values())[::-1][::2]
+_TF_FIRST = list({arch: (arch, variant) for arch, variant in reversed(ARCH_VARIANTS)}.values())[::-1]
+_TF_SAMPLE = _TF_FIRST[::2]
+_TF_KINDS = {}
+for _arch, _variant in _TF_FIRST:
+    _TF_KINDS.setdefault(_positions(_arch), (_arch, _variant))
+TF_GENERATED = ARCH_VARIANTS if TEST_ALL else _TF_SAMPLE + [
+    first for kind, first in _TF_KINDS.items() if kind not in {_positions(arch) for arch, _ in _TF_SAMPLE}
+]
 
 
 @pytest.mark.parametrize("arch,variant", TF_STEPPED)
@@ -616,12 +630,13 @@ def test_flax_layerdrop_skips_without_computing(arch):
 # One variant per architecture (its last: every option that changes the math flipped, a decoder of its own depth and
 # heads), to keep the Flax compilations few; test_parity.py runs every variant's outputs.
 FLAX_ARCH_VARIANTS = [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in NAMES_SEQ2SEQ_ARCHS]
-# `make test`: Flax decodes the first architecture of each norm placement through generate() and the second through
-# the cached decoding loop (both drive the same cache and decoder templates; each Flax decoding compiles for seconds);
-# its position ids are compared for every other architecture. `make test-all` runs each for every architecture.
+# `make test`: Flax decodes the first architecture of each norm placement and kind of positions through generate()
+# and the second through the cached decoding loop (both drive the same cache and decoder templates; each Flax decoding
+# compiles for seconds); its position ids are compared for every other architecture. `make test-all` runs each for
+# every architecture.
 _BY_PLACEMENT: dict = {}
 for _arch, _variant in FLAX_ARCH_VARIANTS:
-    _BY_PLACEMENT.setdefault(_spec(_arch).norm.placement, []).append((_arch, _variant))
+    _BY_PLACEMENT.setdefault((_spec(_arch).norm.placement, _positions(_arch)), []).append((_arch, _variant))
 FLAX_GENERATED = FLAX_ARCH_VARIANTS if TEST_ALL else [own[0] for own in _BY_PLACEMENT.values()]
 FLAX_STEPPED = FLAX_ARCH_VARIANTS if TEST_ALL else [own[1 % len(own)] for own in _BY_PLACEMENT.values()]
 FLAX_POSITIONED = FLAX_ARCH_VARIANTS if TEST_ALL else FLAX_ARCH_VARIANTS[::2]
