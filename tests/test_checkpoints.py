@@ -304,8 +304,12 @@ def _upstream_flax_fails_module(package, module) -> bool:
 
 
 # Encoder-decoder specs whose Flax checkpoints specformers' own Flax classes write (below), not upstream's port: the
-# sublayer ones, and those whose upstream port fails on current JAX.
-FLAX_WRITTEN_HERE = [a.name for a in project().architectures if a.seq2seq and (a.name in SEQ2SEQ_ARCHS or _upstream_flax_fails(a.name))]
+# sublayer ones, those transformers has no Flax port of, and those whose upstream port fails on current JAX.
+FLAX_WRITTEN_HERE = [
+    a.name
+    for a in project().architectures
+    if a.seq2seq and (a.name in SEQ2SEQ_ARCHS or not _upstream_has(a.name, "flax_msgpack") or _upstream_flax_fails(a.name))
+]
 
 # Every architecture transformers has a TF / Flax port of, as its masked-LM (or conditional-generation, or causal-LM)
 # head. Upstream's Flax ports of T5 and kin fail on current JAX (`jnp.clip(a_max=)`): those, and the sublayer
