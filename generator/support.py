@@ -436,6 +436,11 @@ RULES += tuple(
 RULES += (
     Rule(NAMES_ENCODER_DECODER, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask: false`: names-layout encoder-decoder stacks copy `head_mask` to the decoder only with `copy_head_mask: true`"),
 )
+# A call without decoder inputs refused by the base model: names-layout encoder-decoder stacks only.
+RULES += tuple(
+    Rule(kind, "decoder.shift_inputs", (_ABSENT, True), "remove `shift_inputs`: a base model refusing a call without decoder inputs exists only in names-layout encoder-decoder stacks")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
+)
 # Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks, fairseq's table
 # in decoder-only and names-layout encoder-decoder stacks.
 RULES += tuple(

@@ -25,6 +25,7 @@ from harness import (
     TEST_ALL,
     assert_close,
     cases,
+    config_kwargs,
     flatten,
     make_inputs,
     pick_eos,
@@ -815,3 +816,45 @@ def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     lm_theirs = getattr(transformers, lm_case.class_name("flax"))(config, _do_init=False)
     expected = lm_theirs(lm_ids, lm_mask, lm_positions, params=lm_ours.params).logits
     _assert_near(lm_ours(lm_ids, lm_mask, lm_positions).logits, expected, "causal LM")
+
+
+# Names-layout encoder-decoders whose base model refuses a call without decoder inputs (`decoder.shift_inputs: false`),
+# and one that builds them from `input_ids` (the default), each with its first variant.
+_REFUSING = [arch for arch in NAMES_SEQ2SEQ_ARCHS if not _spec(arch).decoder.shift_inputs]
+_SHIFTING = [arch for arch in NAMES_SEQ2SEQ_ARCHS if _spec(arch).decoder.shift_inputs][:1]
+
+
+def test_some_encoder_decoder_needs_decoder_inputs():
+    assert _REFUSING
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf", "flax"])
+@pytest.mark.parametrize("arch", _REFUSING + _SHIFTING)
+def test_a_call_without_decoder_inputs_as_transformers(arch, framework):
+    """Without decoder inputs (nor labels), the base model and the generation head raise ValueError exactly where
+    transformers' PyTorch classes do (`decoder.shift_inputs: false`) and otherwise read `input_ids` shifted right;
+    the classification and question-answering heads shift `input_ids` either way."""
+    import specformers
+
+    prefix = {"torch": "", "tf": "TF", "flax": "Flax"}[framework]
+    for case in [c for c in CASES if c.arch == arch and c.variant == next(iter(SMALL_CONFIGS[arch]))]:
+        if case.head not in ("seq2seq", "conditional_generation", "sequence_classification", "question_answering"):
+            continue
+        config = reference_config(case)
+        inputs = make_inputs(case, config)
+        ids = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        reference = reference_model(case, config).eval()
+        try:
+            with torch.no_grad():
+                reference(**_tensors(ids))
+            refused = False
+        except ValueError:
+            refused = True
+        assert refused == (case.head in ("seq2seq", "conditional_generation") and arch in _REFUSING), case.id
+        ours = getattr(specformers, prefix + case.class_name("torch"))(getattr(specformers, _spec(arch).config_class)(**config_kwargs(case)))
+        given = _tensors(ids) if framework == "torch" else ids
+        if refused:
+            with pytest.raises(ValueError, match="You have to specify either decoder_input_ids or decoder_inputs_embeds"):
+                ours(**given)
+        else:
+            ours(**given)

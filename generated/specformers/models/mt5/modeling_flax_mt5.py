@@ -1092,18 +1092,7 @@ class FlaxMT5Module(nn.Module):
         """Both stacks: `(encoder_outputs, decoder_outputs)`. Without decoder inputs, the decoder reads `input_ids`
         shifted right; given `encoder_outputs`, the encoder does not run."""
         if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
-            if self.config.decoder_start_token_id is None:
-                raise ValueError(
-                    "config.decoder_start_token_id must be set to build the decoder inputs by shifting ids right; or pass decoder_input_ids"
-                )
-            decoder_input_ids = shift_tokens_right(
-                input_ids, self.config.decoder_start_token_id, self.config.pad_token_id
-            )
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         if (
             head_mask is not None
             and decoder_head_mask is None
@@ -1365,6 +1354,11 @@ class FlaxMT5ForSequenceClassificationModule(FlaxMT5HeadModule):
     ):
         if labels is not None:
             use_cache = False
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.decoder_start_token_id, self.config.pad_token_id
+            )
         encoder_outputs, decoder_outputs = self.transformer.encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1436,6 +1430,11 @@ class FlaxMT5ForQuestionAnsweringModule(FlaxMT5Module):
     ):
         if start_positions is not None and end_positions is not None:
             use_cache = False
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.decoder_start_token_id, self.config.pad_token_id
+            )
         encoder_outputs, decoder_outputs = self.encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,

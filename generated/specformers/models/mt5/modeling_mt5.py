@@ -883,14 +883,7 @@ class MT5Model(MT5PreTrainedModel):
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
         if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
-            decoder_input_ids = shift_tokens_right(
-                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
-            )
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -1082,14 +1075,7 @@ class MT5ForConditionalGeneration(MT5PreTrainedModel, GenerationMixin):
                     labels, self.config.pad_token_id, self.config.decoder_start_token_id
                 )
         if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
-            decoder_input_ids = shift_tokens_right(
-                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
-            )
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -1374,6 +1360,11 @@ class MT5ForSequenceClassification(MT5PreTrainedModel):
                 "input_ids are required: the classified hidden state is the decoder's at the last end-of-sequence "
                 "token (config.eos_token_id) of input_ids"
             )
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
+            )
         outputs = self.transformer(
             input_ids,
             attention_mask=attention_mask,
@@ -1638,15 +1629,13 @@ class MT5ForQuestionAnswering(MT5PreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         if start_positions is not None and end_positions is not None:
             use_cache = False
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
             decoder_input_ids = shift_tokens_right(
                 input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
             )
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states

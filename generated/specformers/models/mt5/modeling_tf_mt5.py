@@ -883,7 +883,14 @@ class TFMT5PreTrainedModel(TFPreTrainedModel):
     def dummy_inputs(self) -> dict:
         # Every row ends with the end-of-sequence token (sequence classification reads the decoder state there).
         eos = self.config.eos_token_id if self.config.eos_token_id is not None else 2
-        return {"input_ids": tf.constant([[7, 6, eos], [3, 4, eos]], dtype=tf.int32)}
+        input_ids = tf.constant([[7, 6, eos], [3, 4, eos]], dtype=tf.int32)
+        # The base model takes no decoder inputs by default: the ids shifted right.
+        return {
+            "input_ids": input_ids,
+            "decoder_input_ids": shift_tokens_right(
+                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
+            ),
+        }
 
 
 class TFMT5ClassificationHead(TFCompositeLayer):
@@ -947,12 +954,7 @@ class TFMT5MainLayer(TFCompositeLayer):
         """Returns a `TFSeq2SeqModelOutput`."""
         config = self.config
         if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
-            decoder_input_ids = shift_tokens_right(input_ids, config.pad_token_id, config.decoder_start_token_id)
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
@@ -1505,6 +1507,11 @@ class TFMT5EncoderModel(TFMT5PreTrainedModel):
         r"^lm_head\.",
     )
 
+    @property
+    def dummy_inputs(self) -> dict:
+        # The encoder alone: no decoder inputs.
+        return {"input_ids": super().dummy_inputs["input_ids"]}
+
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.transformer = TFMT5EncoderMainLayer(config, name="transformer")
@@ -1723,6 +1730,11 @@ class TFMT5ForSequenceClassification(TFMT5PreTrainedModel):
                 "token (config.eos_token_id) of input_ids"
             )
         input_ids = tf.convert_to_tensor(input_ids)
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
+            )
         outputs = self.transformer(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1817,6 +1829,11 @@ class TFMT5ForTokenClassification(TFMT5PreTrainedModel):
     _keys_to_ignore_on_load_unexpected = TFMT5PreTrainedModel._keys_to_ignore_on_load_unexpected + (
         r"^(transformer\.)?decoder\.",
     )
+
+    @property
+    def dummy_inputs(self) -> dict:
+        # The encoder alone: no decoder inputs.
+        return {"input_ids": super().dummy_inputs["input_ids"]}
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
@@ -2063,6 +2080,11 @@ class TFMT5ForQuestionAnswering(TFMT5PreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         if start_positions is not None and end_positions is not None:
             use_cache = False
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
+            )
         outputs = self.transformer(
             input_ids=input_ids,
             attention_mask=attention_mask,
