@@ -1023,6 +1023,11 @@ class DecoderSpec(Strict):
     # deprecated in transformers, which warns) or only the encoder (`false`). Default: true in sublayer encoder-decoder
     # stacks, false in names-layout ones, which render `true` too.
     copy_head_mask: Optional[bool] = None
+    # names-layout encoder-decoder stacks: whether the base model and the generation head (without labels) build the
+    # decoder inputs from `input_ids` shifted right when neither `decoder_input_ids` nor `decoder_inputs_embeds` is
+    # given (true), or raise ValueError then (false); the classification and question-answering heads shift
+    # `input_ids` either way.
+    shift_inputs: bool = True
     # names-layout encoder-decoder stacks: the config fields of the decoder stack's heads and feed-forward width (the
     # encoder's are `num_attention_heads` and `feed_forward.size`).
     heads: Optional[FieldName] = None

@@ -264,7 +264,7 @@ RULES += (
     Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
-    Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True,), "remove `prunable`: it refuses `prune_heads` in decoder-only and names-layout encoder stacks"),
+    Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
     Rule(NAMES_ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
     Rule(ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the decoder's LM head has no bias (a bias exists only on the LM head of decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the LM head has no bias (`logits_bias` adds a buffer to the logits)"),
@@ -385,6 +385,11 @@ RULES += tuple(
 )
 RULES += (
     Rule(NAMES_ENCODER_DECODER, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask: false`: names-layout encoder-decoder stacks copy `head_mask` to the decoder only with `copy_head_mask: true`"),
+)
+# A call without decoder inputs refused by the base model: names-layout encoder-decoder stacks only.
+RULES += tuple(
+    Rule(kind, "decoder.shift_inputs", (_ABSENT, True), "remove `shift_inputs`: a base model refusing a call without decoder inputs exists only in names-layout encoder-decoder stacks")
+    for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
 # Fixed sinusoids in halves (sines, then cosines) exist only in names-layout encoder-decoder stacks, fairseq's table
 # in decoder-only and names-layout encoder-decoder stacks.

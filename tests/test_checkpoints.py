@@ -133,7 +133,12 @@ ROUND_TRIP = [
         if a.stack == "encoder" and a.name not in ("albert", "bert", "roberta", "electra", "roformer", "nezha")
     ],
     # Every encoder-decoder spec, with tied and untied embeddings (its first two variants).
-    *[_case(arch, "conditional_generation", variant) for arch in SEQ2SEQ_ARCHS for variant in variants(arch)[:2]],
+    *[
+        _case(a.name, "conditional_generation", variant)
+        for a in project().architectures
+        if a.seq2seq
+        for variant in variants(a.name)[:2]
+    ],
     # Every decoder-only spec's causal LM, on its last variant (its fused or separate projections, a tied or untied LM
     # head as the variant says).
     *[_case(arch, "causal_lm", variants(arch)[-1]) for arch in DECODER_ONLY_ARCHS],
@@ -299,8 +304,12 @@ def _upstream_flax_fails_module(package, module) -> bool:
 
 
 # Encoder-decoder specs whose Flax checkpoints specformers' own Flax classes write (below), not upstream's port: the
-# sublayer ones, and those whose upstream port fails on current JAX.
-FLAX_WRITTEN_HERE = [a.name for a in project().architectures if a.seq2seq and (a.name in SEQ2SEQ_ARCHS or _upstream_flax_fails(a.name))]
+# sublayer ones, those transformers has no Flax port of, and those whose upstream port fails on current JAX.
+FLAX_WRITTEN_HERE = [
+    a.name
+    for a in project().architectures
+    if a.seq2seq and (a.name in SEQ2SEQ_ARCHS or not _upstream_has(a.name, "flax_msgpack") or _upstream_flax_fails(a.name))
+]
 
 # Every architecture transformers has a TF / Flax port of, as its masked-LM (or conditional-generation, or causal-LM)
 # head. Upstream's Flax ports of T5 and kin fail on current JAX (`jnp.clip(a_max=)`): those, and the sublayer

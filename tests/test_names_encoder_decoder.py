@@ -25,6 +25,7 @@ from harness import (
     TEST_ALL,
     assert_close,
     cases,
+    config_kwargs,
     flatten,
     make_inputs,
     pick_eos,
@@ -42,6 +43,12 @@ ARCH_VARIANTS = [(arch, variant) for arch in NAMES_SEQ2SEQ_ARCHS for variant in 
 
 def _spec(arch: str):
     return next(a for a in project().architectures if a.name == arch)
+
+
+def _head_width(arch: str, config, heads: int) -> int:
+    """A head's width: the configured one (`attention.head_dim`), else hidden_size / heads."""
+    field = _spec(arch).attention.head_dim
+    return getattr(config, field) if field else config.hidden_size // heads
 
 
 def _case(arch: str, head: str, variant: str):
@@ -125,7 +132,7 @@ def test_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpoint
     assert len(past) == getattr(config, spec.decoder.layers)
     for layer, full_layer in zip(past, full.past_key_values):
         assert len(layer) == 4
-        assert layer[0].shape == (3, heads, target, config.hidden_size // heads)
+        assert layer[0].shape == (3, heads, target, _head_width(arch, config, heads))
         assert layer[2].shape[2] == inputs["input_ids"].shape[1]
         for ours, theirs in zip(layer, full_layer):
             assert torch.allclose(ours, theirs, atol=ATOL, rtol=0)
@@ -243,11 +250,25 @@ def test_beam_search_matches_transformers(arch, variant, checkpoint):
 # TensorFlow: the cache and generate() (eagerly and under jit_compile) against transformers' PyTorch token ids
 
 
+def _positions(arch: str) -> str:
+    """A spec's kind of positions: absolute (learned or sinusoid tables) or a relative bias (`position.kind`)."""
+    position = _spec(arch).spec.position
+    return position.kind if position is not None else "absolute"
+
+
 # `make test`: TensorFlow steps through the cached loop of each architecture in its last variant, and generates with
-# every other architecture, in its first variant (test_parity.py runs every variant's outputs in TensorFlow; PyTorch
-# decodes every variant; generate() drives the cache the loop checks); `make test-all`: every variant in both.
+# every other architecture, in its first variant, and with the first of each kind of positions that sample misses
+# (test_parity.py runs every variant's outputs in TensorFlow; PyTorch decodes every variant; generate() drives the
+# cache the loop checks); `make test-all`: every variant in both.
 TF_STEPPED = ARCH_VARIANTS if TEST_ALL else list({arch: (arch, variant) for arch, variant in ARCH_VARIANTS}.values())
-TF_GENERATED = ARCH_VARIANTS if TEST_ALL else list({arch: (arch, variant) for arch, variant in reversed(ARCH_VARIANTS)}.values())[::-1][::2]
+_TF_FIRST = list({arch: (arch, variant) for arch, variant in reversed(ARCH_VARIANTS)}.values())[::-1]
+_TF_SAMPLE = _TF_FIRST[::2]
+_TF_KINDS = {}
+for _arch, _variant in _TF_FIRST:
+    _TF_KINDS.setdefault(_positions(_arch), (_arch, _variant))
+TF_GENERATED = ARCH_VARIANTS if TEST_ALL else _TF_SAMPLE + [
+    first for kind, first in _TF_KINDS.items() if kind not in {_positions(arch) for arch, _ in _TF_SAMPLE}
+]
 
 
 @pytest.mark.parametrize("arch,variant", TF_STEPPED)
@@ -279,7 +300,7 @@ def test_tf_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpo
     heads = getattr(config, spec.decoder.heads)
     assert len(past) == getattr(config, spec.decoder.layers)
     for layer, full_layer in zip(past, full.past_key_values):
-        assert len(layer) == 4 and layer[0].shape == (3, heads, target, config.hidden_size // heads)
+        assert len(layer) == 4 and layer[0].shape == (3, heads, target, _head_width(arch, config, heads))
         for ours, theirs in zip(layer, full_layer):
             np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=ATOL, rtol=0)
 
@@ -616,15 +637,18 @@ def test_flax_layerdrop_skips_without_computing(arch):
 # One variant per architecture (its last: every option that changes the math flipped, a decoder of its own depth and
 # heads), to keep the Flax compilations few; test_parity.py runs every variant's outputs.
 FLAX_ARCH_VARIANTS = [(arch, list(SMALL_CONFIGS[arch])[-1]) for arch in NAMES_SEQ2SEQ_ARCHS]
-# `make test`: Flax decodes the first architecture of each norm placement through generate() and the second through
-# the cached decoding loop (both drive the same cache and decoder templates; each Flax decoding compiles for seconds);
-# its position ids are compared for every other architecture. `make test-all` runs each for every architecture.
+# `make test`: Flax decodes the first architecture of each norm placement and kind of positions through generate()
+# and the second through the cached decoding loop (both drive the same cache and decoder templates; each Flax decoding
+# compiles for seconds); its position ids are compared for every other architecture. `make test-all` runs each for
+# every architecture.
 _BY_PLACEMENT: dict = {}
 for _arch, _variant in FLAX_ARCH_VARIANTS:
-    _BY_PLACEMENT.setdefault(_spec(_arch).norm.placement, []).append((_arch, _variant))
+    _BY_PLACEMENT.setdefault((_spec(_arch).norm.placement, _positions(_arch)), []).append((_arch, _variant))
 FLAX_GENERATED = FLAX_ARCH_VARIANTS if TEST_ALL else [own[0] for own in _BY_PLACEMENT.values()]
 FLAX_STEPPED = FLAX_ARCH_VARIANTS if TEST_ALL else [own[1 % len(own)] for own in _BY_PLACEMENT.values()]
-FLAX_POSITIONED = FLAX_ARCH_VARIANTS if TEST_ALL else FLAX_ARCH_VARIANTS[::2]
+# (Position ids exist only where the stacks have absolute positions.)
+_FLAX_WITH_POSITIONS = [(arch, variant) for arch, variant in FLAX_ARCH_VARIANTS if _spec(arch).spec.embeddings.position != "none"]
+FLAX_POSITIONED = _FLAX_WITH_POSITIONS if TEST_ALL else _FLAX_WITH_POSITIONS[::2]
 
 
 def _flax_ours(case, directory):
@@ -792,3 +816,45 @@ def test_flax_position_ids_match_transformers_flax(arch, variant, checkpoint):
     lm_theirs = getattr(transformers, lm_case.class_name("flax"))(config, _do_init=False)
     expected = lm_theirs(lm_ids, lm_mask, lm_positions, params=lm_ours.params).logits
     _assert_near(lm_ours(lm_ids, lm_mask, lm_positions).logits, expected, "causal LM")
+
+
+# Names-layout encoder-decoders whose base model refuses a call without decoder inputs (`decoder.shift_inputs: false`),
+# and one that builds them from `input_ids` (the default), each with its first variant.
+_REFUSING = [arch for arch in NAMES_SEQ2SEQ_ARCHS if not _spec(arch).decoder.shift_inputs]
+_SHIFTING = [arch for arch in NAMES_SEQ2SEQ_ARCHS if _spec(arch).decoder.shift_inputs][:1]
+
+
+def test_some_encoder_decoder_needs_decoder_inputs():
+    assert _REFUSING
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf", "flax"])
+@pytest.mark.parametrize("arch", _REFUSING + _SHIFTING)
+def test_a_call_without_decoder_inputs_as_transformers(arch, framework):
+    """Without decoder inputs (nor labels), the base model and the generation head raise ValueError exactly where
+    transformers' PyTorch classes do (`decoder.shift_inputs: false`) and otherwise read `input_ids` shifted right;
+    the classification and question-answering heads shift `input_ids` either way."""
+    import specformers
+
+    prefix = {"torch": "", "tf": "TF", "flax": "Flax"}[framework]
+    for case in [c for c in CASES if c.arch == arch and c.variant == next(iter(SMALL_CONFIGS[arch]))]:
+        if case.head not in ("seq2seq", "conditional_generation", "sequence_classification", "question_answering"):
+            continue
+        config = reference_config(case)
+        inputs = make_inputs(case, config)
+        ids = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        reference = reference_model(case, config).eval()
+        try:
+            with torch.no_grad():
+                reference(**_tensors(ids))
+            refused = False
+        except ValueError:
+            refused = True
+        assert refused == (case.head in ("seq2seq", "conditional_generation") and arch in _REFUSING), case.id
+        ours = getattr(specformers, prefix + case.class_name("torch"))(getattr(specformers, _spec(arch).config_class)(**config_kwargs(case)))
+        given = _tensors(ids) if framework == "torch" else ids
+        if refused:
+            with pytest.raises(ValueError, match="You have to specify either decoder_input_ids or decoder_inputs_embeds"):
+                ours(**given)
+        else:
+            ours(**given)

@@ -43,9 +43,20 @@ def _has_upstream_tf(arch: str) -> bool:
 
 
 ENCODER = next(a.name for a in project().architectures if not a.seq2seq and _has_upstream_tf(a.name))
-SEQ2SEQ = next(a for a in SEQ2SEQ_ARCHS if _has_upstream_tf(a))
 # (None without such a spec: the tests then run on the other two.)
 NAMES_SEQ2SEQ = next((a for a in NAMES_SEQ2SEQ_ARCHS if _has_upstream_tf(a)), None)
+
+
+def _positions(arch: str) -> str:
+    position = spec(arch).spec.position
+    return position.kind if position is not None else "absolute"
+
+
+# A second encoder-decoder: the first of the `sublayer` layout, else the first names-layout one whose kind of
+# positions differs from NAMES_SEQ2SEQ's (a relative bias instead of absolute tables), else none.
+SEQ2SEQ = next((a for a in SEQ2SEQ_ARCHS if _has_upstream_tf(a)), None) or next(
+    (a for a in NAMES_SEQ2SEQ_ARCHS if _has_upstream_tf(a) and _positions(a) != _positions(NAMES_SEQ2SEQ)), None
+)
 # The first names-layout encoder with a masked LM and the first decoder-only stack with a causal LM (None without one):
 # the models of the names-layout block.
 NAMES_ENCODER = next((a.name for a in project().architectures if a.stack == "encoder" and a.names is not None and a.head("masked_lm") and _has_upstream_tf(a.name)), None)
@@ -184,7 +195,9 @@ def test_scalar_label_batch_of_one():
 
 def test_embedding_methods():
     # Resized embeddings keep their rows, tied heads follow (old-vocabulary logits unchanged), untied heads too.
-    resized = [(_first_case(ENCODER, "masked_lm"), {}), (_first_case(SEQ2SEQ, "conditional_generation"), {"tie_word_embeddings": False})]
+    resized = [(_first_case(ENCODER, "masked_lm"), {})]
+    if SEQ2SEQ is not None:
+        resized.append((_first_case(SEQ2SEQ, "conditional_generation"), {"tie_word_embeddings": False}))
     if NAMES_SEQ2SEQ is not None:
         # A tied LM head with a bias buffer on the logits, which follows the vocabulary.
         resized.append((_first_case(NAMES_SEQ2SEQ, "conditional_generation"), {}))
@@ -276,7 +289,7 @@ print(json.dumps(out))
 
 # The first encoder and encoder-decoder architectures, and every names-layout one (its blocks and heads are other
 # templates): each head with a loss, in the first variant transformers' TF class can hold.
-UPSTREAM_ARCHS = {ENCODER, SEQ2SEQ} | {a.name for a in project().architectures if a.names is not None and _has_upstream_tf(a.name)}
+UPSTREAM_ARCHS = {ENCODER, SEQ2SEQ} - {None} | {a.name for a in project().architectures if a.names is not None and _has_upstream_tf(a.name)}
 UPSTREAM_CANDIDATES = {}  # (arch, head) -> its cases, variant by variant
 for _c in CASES:
     # (Not the replaced-token discriminator: transformers' TensorFlow class of that head takes no labels, so it has
