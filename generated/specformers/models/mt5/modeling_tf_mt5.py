@@ -884,13 +884,8 @@ class TFMT5PreTrainedModel(TFPreTrainedModel):
         # Every row ends with the end-of-sequence token (sequence classification reads the decoder state there).
         eos = self.config.eos_token_id if self.config.eos_token_id is not None else 2
         input_ids = tf.constant([[7, 6, eos], [3, 4, eos]], dtype=tf.int32)
-        # The base model takes no decoder inputs by default: the ids shifted right.
-        return {
-            "input_ids": input_ids,
-            "decoder_input_ids": shift_tokens_right(
-                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
-            ),
-        }
+        # The base model takes no decoder inputs by default (nor needs a start token to build): the same ids.
+        return {"input_ids": input_ids, "decoder_input_ids": input_ids}
 
 
 class TFMT5ClassificationHead(TFCompositeLayer):
