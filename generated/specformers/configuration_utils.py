@@ -132,6 +132,25 @@ def checked_rope_scaling(rope_scaling: Optional[dict], types: Optional[tuple] = 
     return {**rope_scaling, "rope_type": rope_type}
 
 
+def longrope_parameters(rope_scaling: dict, dim: int, context: int, factor: Optional[float]) -> float:
+    """The factor of the cosines and sines of longrope-scaled rotary positions (`rope_type: longrope`) over `dim`
+    rotated dimensions, as transformers computes it: `attention_factor`, else sqrt(1 + log(factor) / log(context))
+    (1.0 for a factor up to 1), `context` being the original context and `factor` the configuration's ratio of
+    contexts or the mapping's `factor`. Raises ValueError without either factor, or when a list of divisors does not
+    hold one per rotated pair."""
+    for key in ("short_factor", "long_factor"):
+        if len(rope_scaling[key]) != dim // 2:
+            raise ValueError(
+                f"rope_scaling[{key!r}] holds {len(rope_scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
+            )
+    attention_factor = rope_scaling.get("attention_factor")
+    if attention_factor is None:
+        if factor is None:
+            raise ValueError(f"rope_scaling={rope_scaling!r}: longrope scaling needs factor or attention_factor")
+        attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
+    return attention_factor
+
+
 def yarn_parameters(
     rope_scaling: dict, dim: int, base: float, max_position_embeddings: int
 ) -> tuple[float, float, float]:

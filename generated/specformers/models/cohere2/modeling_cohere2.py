@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ...activations import get_activation
-from ...configuration_utils import yarn_parameters
+from ...configuration_utils import longrope_parameters, yarn_parameters
 from ...generation_utils import DecoderOnlyGenerationMixin
 from ...modeling_outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
@@ -57,16 +57,7 @@ def rotary_inverse_frequencies(config: Cohere2Config, position_ids: torch.Tensor
         # longest row of the batch decides, as in transformers), else the short ones; the cosines and sines rescaled.
         context = config.max_position_embeddings
         factor = scaling.get("factor")
-        attention_factor = scaling.get("attention_factor")
-        if attention_factor is None:
-            if factor is None:
-                raise ValueError(f"rope_scaling={scaling!r}: longrope scaling needs factor or attention_factor")
-            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
-        for key in ("short_factor", "long_factor"):
-            if len(scaling[key]) != dim // 2:
-                raise ValueError(
-                    f"rope_scaling[{key!r}] holds {len(scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
-                )
+        attention_factor = longrope_parameters(scaling, dim, context, factor)
         divisors = scaling["long_factor" if int(position_ids.max()) + 1 > context else "short_factor"]
         return inv_freq / torch.tensor(divisors, dtype=torch.float32, device=device), attention_factor
     if rope_type == "llama3":

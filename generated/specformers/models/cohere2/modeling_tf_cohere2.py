@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from ...activations_tf import get_tf_activation
-from ...configuration_utils import yarn_parameters
+from ...configuration_utils import longrope_parameters, yarn_parameters
 from ...generation_tf_utils import TFDecoderOnlyGenerationMixin
 from ...modeling_tf_outputs import TFBaseModelOutputWithPastAndCrossAttentions, TFCausalLMOutputWithPast
 from ...modeling_tf_utils import (
@@ -59,16 +59,7 @@ def rotary_inverse_frequencies(config: Cohere2Config, position_ids):
         # longest row of the batch decides, as in transformers), else the short ones; the cosines and sines rescaled.
         context = config.max_position_embeddings
         factor = scaling.get("factor")
-        attention_factor = scaling.get("attention_factor")
-        if attention_factor is None:
-            if factor is None:
-                raise ValueError(f"rope_scaling={scaling!r}: longrope scaling needs factor or attention_factor")
-            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
-        for key in ("short_factor", "long_factor"):
-            if len(scaling[key]) != dim // 2:
-                raise ValueError(
-                    f"rope_scaling[{key!r}] holds {len(scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
-                )
+        attention_factor = longrope_parameters(scaling, dim, context, factor)
         long = tf.reduce_max(position_ids) + 1 > context
         divisors = tf.where(
             long, tf.constant(scaling["long_factor"], tf.float32), tf.constant(scaling["short_factor"], tf.float32)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...activations_flax import ACT2FN
-from ...configuration_utils import yarn_parameters
+from ...configuration_utils import longrope_parameters, yarn_parameters
 from ...generation_flax_utils import FlaxDecoderOnlyGenerationMixin
 from ...modeling_flax_outputs import (
     FlaxBaseModelOutputWithPastAndCrossAttentions,
@@ -101,16 +101,7 @@ def rotary_inverse_frequencies(config: FalconConfig, position_ids: jnp.ndarray) 
         # longest row of the batch decides, as in transformers), else the short ones; the cosines and sines rescaled.
         context = config.max_position_embeddings
         factor = scaling.get("factor")
-        attention_factor = scaling.get("attention_factor")
-        if attention_factor is None:
-            if factor is None:
-                raise ValueError(f"rope_scaling={scaling!r}: longrope scaling needs factor or attention_factor")
-            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(context))
-        for key in ("short_factor", "long_factor"):
-            if len(scaling[key]) != dim // 2:
-                raise ValueError(
-                    f"rope_scaling[{key!r}] holds {len(scaling[key])} divisors, expected one per rotated pair ({dim // 2})"
-                )
+        attention_factor = longrope_parameters(scaling, dim, context, factor)
         long = jnp.max(position_ids) + 1 > context
         divisors = jnp.where(
             long, jnp.asarray(scaling["long_factor"], jnp.float32), jnp.asarray(scaling["short_factor"], jnp.float32)
