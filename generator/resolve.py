@@ -1697,6 +1697,16 @@ class _Context:
         return f.default
 
 
+def _value_fits(field, value) -> bool:
+    """Whether a config field accepts `value` (its type, optional null, its `choices`)."""
+    if value is None:
+        return field.optional
+    kinds = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}.get(field.type)
+    if kinds is None or not isinstance(value, kinds) or (field.type != "bool" and isinstance(value, bool)):
+        return False
+    return field.choices is None or value in field.choices
+
+
 def _resolve_config(c: _Context) -> None:
     """The config section: the derived activation attributes, `default_from` and `attribute_map` targets; then the
     stack kind (`c.stack`) and the fields every stack of that kind reads."""
@@ -1746,6 +1756,16 @@ def _resolve_config(c: _Context) -> None:
     for alias, target in spec.config.attribute_map.items():
         if target not in fields:
             raise fail(f"attribute_map target {target!r} is not a config field", ["config", "attribute_map", alias])
+    for i, refused in enumerate(spec.config.refuse):
+        for name, value in refused.when.items():
+            loc = ["config", "refuse", i, "when", name]
+            field = fields.get(name)
+            if field is None:
+                raise fail(f"{name!r} is not a field under `config.fields`" + _suggest(name, sorted(fields)), loc)
+            if not _value_fits(field, value):
+                raise fail(f"{value!r} is not a value of the `{field.type}` field {name!r}" + (f" (its `choices`: {', '.join(map(repr, field.choices))})" if field.choices else "") + ": write one it accepts", loc)
+        if all(fields[name].default == value for name, value in refused.when.items()):
+            raise fail("every value of `when` is its field's default: the default configuration would be refused; refuse a combination of values the defaults do not hold", ["config", "refuse", i, "when"])
     has_decoder_stack = spec.decoder is not None and spec.decoder.path is not None
     stack = spec.stack or (support.ENCODER_DECODER if has_decoder_stack else support.ENCODER)
     if stack == support.ENCODER_DECODER and not has_decoder_stack and spec.attention.layout != "names":

@@ -302,6 +302,10 @@ class ConfigSpec(Strict):
     # Aliases: the name templates read (`hidden_size`) -> the config field that holds it (`d_model`).
     attribute_map: dict[Identifier, Identifier] = Field(default_factory=dict)
     activation_spec: Optional["ActivationSpec"] = None
+    # Combinations of config values the models do not render (each value accepted alone): building a configuration
+    # whose fields hold every value of a `when` raises ValueError with its reason, e.g.
+    # `[{when: {new_decoder_architecture: true, parallel_attn: false}, reason: "..."}]`.
+    refuse: list["RefusedCombination"] = Field(default_factory=list)
 
     @field_validator("fields")
     @classmethod
@@ -312,6 +316,22 @@ class ConfigSpec(Strict):
                 raise ValueError(f"config field {f.name!r} is declared twice")
             seen.add(f.name)
         return fields
+
+
+class RefusedCombination(Strict):
+    """A combination of config values the models do not render (`config.refuse`)."""
+
+    # Two or more config fields and the value each holds in the combination.
+    when: dict[FieldName, Union[bool, int, float, str, None]]
+    # Why the models do not render it (the ValueError's message says which values were given).
+    reason: str
+
+    @field_validator("when")
+    @classmethod
+    def _two_or_more(cls, when: dict) -> dict:
+        if len(when) < 2:
+            raise ValueError("name two or more fields: a value refused alone is the field's `choices` with `unsupported`")
+        return when
 
 
 # --------------------------------------------------------------------------------------------------------------------

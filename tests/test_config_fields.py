@@ -46,6 +46,33 @@ def test_unsupported_field_raises_unless_default(arch, field):
         config_class(**{field.name: other})
 
 
+# Combinations of values the models do not render (`config.refuse`), each value accepted alone.
+REFUSED = [(a, i) for a in project().architectures for i in range(len(a.spec.config.refuse))]
+
+
+def test_some_spec_refuses_a_combination():
+    assert REFUSED
+
+
+@pytest.mark.parametrize("arch,index", REFUSED, ids=lambda x: getattr(x, "name", str(x)))
+def test_refused_combination_raises_and_each_value_alone_is_accepted(arch, index):
+    import specformers
+
+    config_class = getattr(specformers, arch.config_class)
+    refused = arch.spec.config.refuse[index]
+    with pytest.raises(ValueError, match=re.escape(refused.reason)) as raised:
+        config_class(**refused.when)
+    defaults = {f.name: f.default for f in arch.config_fields}
+    for name, value in refused.when.items():
+        assert f"{name}={value!r}" in str(raised.value)
+        # Alone (the other fields at their defaults): accepted unless those defaults complete the combination.
+        if all(defaults[other] == v for other, v in refused.when.items() if other != name):
+            with pytest.raises(ValueError, match=re.escape(refused.reason)):
+                config_class(**{name: value})
+        else:
+            assert getattr(config_class(**{name: value}), name) == value
+
+
 # Architectures whose layers each take an attention kind from a config list (`attention.layer_types`).
 LAYER_KINDS = [a for a in project().architectures if a.attention.layer_types]
 

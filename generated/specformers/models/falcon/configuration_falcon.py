@@ -44,8 +44,8 @@ class FalconConfig(PretrainedConfig):
         alibi (`bool`, *optional*, defaults to False):
             Whether to use ALiBi positional biases during self-attention (else rotary positions).
         new_decoder_architecture (`bool`, *optional*, defaults to False):
-            Whether to use the new (Falcon-40B) decoder architecture. If `True`, the `multi_query` and `parallel_attn`
-            arguments are ignored, as the new decoder always uses parallel attention.
+            Whether to use the new (Falcon-40B) decoder architecture. If `True`, `multi_query` is ignored and
+            `parallel_attn` must be `True`: the new decoder always uses parallel attention.
         multi_query (`bool`, *optional*, defaults to True):
             Whether to use multi-query attention in the decoder (one key/value head). Ignored when
             `new_decoder_architecture` is `True`.
@@ -139,6 +139,10 @@ class FalconConfig(PretrainedConfig):
         self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.ffn_hidden_size = hidden_size * 4 if ffn_hidden_size is None else ffn_hidden_size
         self.activation = activation
+        if self.new_decoder_architecture and not self.parallel_attn:
+            raise ValueError(
+                f"new_decoder_architecture={self.new_decoder_architecture!r} with parallel_attn={self.parallel_attn!r} is not supported: the new decoder architecture runs attention and the feed-forward block in parallel: write parallel_attn=True (or new_decoder_architecture=False for sequential sublayers)"
+            )
 
 
 __all__ = ["FalconConfig"]
