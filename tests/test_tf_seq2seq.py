@@ -273,15 +273,15 @@ _GENERATE_SETTINGS = [
 _GREEDY_AND_BEAM = _GENERATE_SETTINGS[:2]
 GENERATE = [
     (arch, variants(arch)[index], seed, kwargs, xla)
-    for position, arch in enumerate(SEQ2SEQ_ARCHS)
+    for position, arch in enumerate(SEQ2SEQ_ARCHS + _names(2))
     for index, seed, kwargs, xla in (
-        _GENERATE_SETTINGS if position == 0 else _GREEDY_AND_BEAM if TEST_ALL else [_GREEDY_AND_BEAM[position % 2]]
+        _GENERATE_SETTINGS
+        if position == 0
+        else _GREEDY_AND_BEAM
+        if TEST_ALL
+        else [_GREEDY_AND_BEAM[1 if arch in NAMES else position % 2]]
     )
     if index < len(variants(arch))
-] + [
-    (arch, variants(arch)[index], seed, kwargs, xla)
-    for arch in _names(2)
-    for index, seed, kwargs, xla in (_GREEDY_AND_BEAM if TEST_ALL else _GREEDY_AND_BEAM[1:])
 ]
 
 

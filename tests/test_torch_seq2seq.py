@@ -84,6 +84,7 @@ def _ours(case, directory, **kwargs):
 # Decoder cache
 
 
+# (Names-layout specs: test_names_encoder_decoder.py's test_cached_decoding_matches_the_full_decoder_pass, every spec.)
 @pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
 def test_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpoint):
     case = _case(arch, "conditional_generation", variant)
@@ -176,6 +177,7 @@ def test_head_masks_match_transformers(arch, variant, checkpoint):
 # Labels, logits and the loss
 
 
+# (Names-layout specs: test_names_encoder_decoder.py's test_labels_are_shifted_into_decoder_inputs, every spec.)
 @pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
 def test_labels_are_shifted_into_decoder_inputs(arch, variant, checkpoint):
     """Labels alone (no decoder inputs): shift right after the start token, -100 -> pad; same outputs as transformers."""
@@ -203,8 +205,13 @@ def test_labels_are_shifted_into_decoder_inputs(arch, variant, checkpoint):
     assert abs(manual.item() - float(got["loss"])) < ATOL
 
 
-def test_missing_decoder_start_token_is_a_clear_error(checkpoint):
-    arch = SEQ2SEQ_ARCHS[0]
+# The first architecture of each layout (of the names layout, the first that shifts after a start token).
+FIRST_OF_EACH_LAYOUT = SEQ2SEQ_ARCHS[:1] + NAMES_BEHAVIOUR_ARCHS[:1]
+START_TOKEN_FIRSTS = SEQ2SEQ_ARCHS[:1] + [a for a in NAMES_BEHAVIOUR_ARCHS if _spec(a).decoder.shift == "start_token"][:1]
+
+
+@pytest.mark.parametrize("arch", START_TOKEN_FIRSTS)
+def test_missing_decoder_start_token_is_a_clear_error(arch, checkpoint):
     case = _case(arch, "conditional_generation", _variants(arch)[0])
     config, _, directory = checkpoint(case)
     model = _ours(case, directory)
@@ -215,30 +222,39 @@ def test_missing_decoder_start_token_is_a_clear_error(checkpoint):
         model(**inputs)
 
 
-@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+@pytest.mark.parametrize("arch,variant", ALL_ARCH_VARIANTS)
 def test_tied_logits_are_rescaled_and_untied_are_not(arch, variant, checkpoint):
+    """Tied: the LM head is the decoder's word embeddings, its input scaled by hidden_size ** -0.5 where the spec says
+    so (`lm_head.tied_scale`; always in the sublayer layout); untied: a matrix of its own, unscaled. Then the logits
+    bias, where the head has one (`lm_head.logits_bias`)."""
     case = _case(arch, "conditional_generation", variant)
     config, _, directory = checkpoint(case)
     model = _ours(case, directory)
+    spec = _spec(arch)
     inputs = _tensors(make_inputs(case, config))
     with torch.no_grad():
         out = model(**inputs)
-        sequence_output = model.decoder(
+        sequence_output = model.get_decoder()(
             input_ids=inputs["decoder_input_ids"],
             encoder_hidden_states=out.encoder_last_hidden_state,
             encoder_attention_mask=inputs["attention_mask"],
         )[0]
+    word_embeddings = model.get_decoder().get_input_embeddings()
+    head = model.get_output_embeddings()
     if config.tie_word_embeddings:
-        assert model.lm_head.weight is model.shared.weight
-        expected = (sequence_output * config.d_model**-0.5) @ model.shared.weight.T
+        assert head.weight is word_embeddings.weight
+        scale = config.hidden_size**-0.5 if spec.names is None or spec.lm_head.tied_scale else 1.0
+        expected = (sequence_output * scale) @ word_embeddings.weight.T
     else:
-        assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()
-        expected = sequence_output @ model.lm_head.weight.T
+        assert head.weight.data_ptr() != word_embeddings.weight.data_ptr()
+        expected = sequence_output @ head.weight.T
+    if spec.lm_head.logits_bias:
+        expected = expected + getattr(model, spec.lm_head.logits_bias)
     assert torch.allclose(out.logits, expected, atol=ATOL, rtol=0)
 
 
-def test_return_dict_false_and_reused_encoder_outputs(checkpoint):
-    arch = SEQ2SEQ_ARCHS[0]
+@pytest.mark.parametrize("arch", FIRST_OF_EACH_LAYOUT)
+def test_return_dict_false_and_reused_encoder_outputs(arch, checkpoint):
     case = _case(arch, "conditional_generation", _variants(arch)[0])
     config, _, directory = checkpoint(case)
     model = _ours(case, directory)
@@ -259,8 +275,9 @@ def test_return_dict_false_and_reused_encoder_outputs(checkpoint):
 def _generation_pair(arch, variant, checkpoint):
     case = _case(arch, "conditional_generation", variant)
     # transformers' generate() sizes its cache by the encoder's layer count: keep the decoder as deep.
-    num_layers = SMALL_CONFIGS[arch][variant]["num_layers"]
-    config, reference, directory = checkpoint(case, num_decoder_layers=num_layers)
+    spec = _spec(arch)
+    num_layers = SMALL_CONFIGS[arch][variant][spec.attribute_map.get("num_hidden_layers", "num_hidden_layers")]
+    config, reference, directory = checkpoint(case, **{spec.decoder.layers: num_layers})
     return config, reference, _ours(case, directory), case
 
 
@@ -279,6 +296,8 @@ def _common_eos(reference, input_ids, attention_mask) -> int:
 GENERATION_VARIANTS = [(arch, v) for arch in SEQ2SEQ_ARCHS for v in _variants(arch)[:2]]
 
 
+# (Names-layout specs: test_names_encoder_decoder.py's test_greedy_generate_matches_transformers, the same settings on
+# every spec.)
 @pytest.mark.parametrize("arch,variant", GENERATION_VARIANTS)
 def test_greedy_generate_matches_transformers(arch, variant, checkpoint):
     config, reference, model, case = _generation_pair(arch, variant, checkpoint)
@@ -302,9 +321,12 @@ def test_greedy_generate_matches_transformers(arch, variant, checkpoint):
 
 
 # Every early-stopping rule (the search loop's code, the same for every architecture) on the first architecture's
-# variants; the others with the default rule.
+# variants; the others with the default rule. (Names-layout specs: test_names_encoder_decoder.py's
+# test_beam_search_matches_transformers runs every spec with the rules True and "never"; here the first names-layout
+# composition takes the default one, False.)
 BEAM_CASES = [(arch, variant, rule) for arch, variant in GENERATION_VARIANTS
               for rule in ([True, False, "never"] if arch == GENERATION_VARIANTS[0][0] else [False])]
+BEAM_CASES += [(arch, _variants(arch)[0], False) for arch in NAMES_BEHAVIOUR_ARCHS[:1]]
 
 
 @pytest.mark.parametrize("arch,variant,early_stopping", BEAM_CASES, ids=lambda x: str(x))
@@ -323,8 +345,8 @@ def test_beam_search_matches_transformers(arch, variant, early_stopping, checkpo
         assert torch.equal(got, expected), (kwargs, got, expected)
 
 
-def test_generate_infers_the_attention_mask_from_padding(checkpoint):
-    arch = SEQ2SEQ_ARCHS[0]
+@pytest.mark.parametrize("arch", FIRST_OF_EACH_LAYOUT)
+def test_generate_infers_the_attention_mask_from_padding(arch, checkpoint):
     config, reference, model, case = _generation_pair(arch, _variants(arch)[0], checkpoint)
     input_ids, attention_mask = _prompt(case, config)
     input_ids = input_ids.masked_fill(attention_mask == 0, config.pad_token_id)
@@ -333,8 +355,8 @@ def test_generate_infers_the_attention_mask_from_padding(checkpoint):
     assert torch.equal(model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=5), expected)
 
 
-def test_generate_errors_are_clear(checkpoint):
-    arch = SEQ2SEQ_ARCHS[0]
+@pytest.mark.parametrize("arch", FIRST_OF_EACH_LAYOUT)
+def test_generate_errors_are_clear(arch, checkpoint):
     config, _, model, case = _generation_pair(arch, _variants(arch)[0], checkpoint)
     input_ids, _ = _prompt(case, config)
     with pytest.raises(NotImplementedError, match="do_sample"):
