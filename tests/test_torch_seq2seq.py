@@ -29,7 +29,7 @@ from harness import (
 )
 
 CASES = [c for c in cases() if c.arch in SEQ2SEQ_ARCHS or c.arch in NAMES_SEQ2SEQ_ARCHS]
-pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
+pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS and not NAMES_SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
 
 
 def _spec(arch: str):
