@@ -1139,7 +1139,7 @@ class LMHeadSpec(Strict):
     # `tie_word_embeddings` with `choices: [false]`, as transformers' configuration that forces it False).
     tied: bool = True
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
-    # in checkpoints, not trained).
+    # in checkpoints, not trained; zeros without a report where a checkpoint lacks it, a base model's, as transformers).
     logits_bias: Optional[Identifier] = None
     # linear (names-layout encoder-decoder stacks): with `config.tie_word_embeddings`, the decoder output times
     # hidden_size ** -0.5 before the vocabulary projection tied to the word embeddings (untied heads unscaled).

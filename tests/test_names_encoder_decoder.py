@@ -858,3 +858,29 @@ def test_a_call_without_decoder_inputs_as_transformers(arch, framework):
                 ours(**given)
         else:
             ours(**given)
+
+
+# The first names-layout encoder-decoder whose generation head adds a logits bias (`lm_head.logits_bias`).
+_LOGITS_BIAS = [arch for arch in NAMES_SEQ2SEQ_ARCHS if _spec(arch).lm_head.logits_bias][:1]
+
+
+@pytest.mark.parametrize("framework", ["tf", "flax"])
+@pytest.mark.parametrize("arch", _LOGITS_BIAS)
+def test_base_checkpoint_lacking_the_logits_bias_loads_quietly(arch, framework, checkpoint, caplog):
+    """A base model's checkpoint into the generation head in TensorFlow and Flax (PyTorch: test_torch_seq2seq): the
+    logits bias it lacks starts at zeros without a report (transformers lists it in `_keys_to_ignore_on_load_missing`);
+    nothing else is reported where the LM head is tied."""
+    import logging
+
+    import specformers
+
+    variant = next(iter(SMALL_CONFIGS[arch]))
+    config, _, directory = checkpoint(_case(arch, "seq2seq", variant))
+    assert config.tie_word_embeddings
+    case = _case(arch, "conditional_generation", variant)
+    with caplog.at_level(logging.WARNING, logger="specformers"):
+        model = getattr(specformers, case.class_name(framework)).from_pretrained(directory)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    bias = _spec(arch).lm_head.logits_bias
+    values = getattr(model, bias).numpy() if framework == "tf" else model.params[bias]
+    assert values.shape == (1, config.vocab_size) and not np.asarray(values).any()

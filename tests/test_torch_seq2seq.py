@@ -29,7 +29,7 @@ from harness import (
 )
 
 CASES = [c for c in cases() if c.arch in SEQ2SEQ_ARCHS or c.arch in NAMES_SEQ2SEQ_ARCHS]
-pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
+pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS and not NAMES_SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
 
 
 def _spec(arch: str):
@@ -84,6 +84,7 @@ def _ours(case, directory, **kwargs):
 # Decoder cache
 
 
+# (Names-layout specs: test_names_encoder_decoder.py's test_cached_decoding_matches_the_full_decoder_pass, every spec.)
 @pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
 def test_cached_decoding_matches_the_full_decoder_pass(arch, variant, checkpoint):
     case = _case(arch, "conditional_generation", variant)
@@ -176,6 +177,7 @@ def test_head_masks_match_transformers(arch, variant, checkpoint):
 # Labels, logits and the loss
 
 
+# (Names-layout specs: test_names_encoder_decoder.py's test_labels_are_shifted_into_decoder_inputs, every spec.)
 @pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
 def test_labels_are_shifted_into_decoder_inputs(arch, variant, checkpoint):
     """Labels alone (no decoder inputs): shift right after the start token, -100 -> pad; same outputs as transformers."""
@@ -203,8 +205,13 @@ def test_labels_are_shifted_into_decoder_inputs(arch, variant, checkpoint):
     assert abs(manual.item() - float(got["loss"])) < ATOL
 
 
-def test_missing_decoder_start_token_is_a_clear_error(checkpoint):
-    arch = SEQ2SEQ_ARCHS[0]
+# The first architecture of each layout (of the names layout, the first that shifts after a start token).
+FIRST_OF_EACH_LAYOUT = SEQ2SEQ_ARCHS[:1] + NAMES_BEHAVIOUR_ARCHS[:1]
+START_TOKEN_FIRSTS = SEQ2SEQ_ARCHS[:1] + [a for a in NAMES_BEHAVIOUR_ARCHS if _spec(a).decoder.shift == "start_token"][:1]
+
+
+@pytest.mark.parametrize("arch", START_TOKEN_FIRSTS)
+def test_missing_decoder_start_token_is_a_clear_error(arch, checkpoint):
     case = _case(arch, "conditional_generation", _variants(arch)[0])
     config, _, directory = checkpoint(case)
     model = _ours(case, directory)
@@ -215,30 +222,39 @@ def test_missing_decoder_start_token_is_a_clear_error(checkpoint):
         model(**inputs)
 
 
-@pytest.mark.parametrize("arch,variant", ARCH_VARIANTS)
+@pytest.mark.parametrize("arch,variant", ALL_ARCH_VARIANTS)
 def test_tied_logits_are_rescaled_and_untied_are_not(arch, variant, checkpoint):
+    """Tied: the LM head is the decoder's word embeddings, its input scaled by hidden_size ** -0.5 where the spec says
+    so (`lm_head.tied_scale`; always in the sublayer layout); untied: a matrix of its own, unscaled. Then the logits
+    bias, where the head has one (`lm_head.logits_bias`)."""
     case = _case(arch, "conditional_generation", variant)
     config, _, directory = checkpoint(case)
     model = _ours(case, directory)
+    spec = _spec(arch)
     inputs = _tensors(make_inputs(case, config))
     with torch.no_grad():
         out = model(**inputs)
-        sequence_output = model.decoder(
+        sequence_output = model.get_decoder()(
             input_ids=inputs["decoder_input_ids"],
             encoder_hidden_states=out.encoder_last_hidden_state,
             encoder_attention_mask=inputs["attention_mask"],
         )[0]
+    word_embeddings = model.get_decoder().get_input_embeddings()
+    head = model.get_output_embeddings()
     if config.tie_word_embeddings:
-        assert model.lm_head.weight is model.shared.weight
-        expected = (sequence_output * config.d_model**-0.5) @ model.shared.weight.T
+        assert head.weight is word_embeddings.weight
+        scale = config.hidden_size**-0.5 if spec.names is None or spec.lm_head.tied_scale else 1.0
+        expected = (sequence_output * scale) @ word_embeddings.weight.T
     else:
-        assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()
-        expected = sequence_output @ model.lm_head.weight.T
+        assert head.weight.data_ptr() != word_embeddings.weight.data_ptr()
+        expected = sequence_output @ head.weight.T
+    if spec.lm_head.logits_bias:
+        expected = expected + getattr(model, spec.lm_head.logits_bias)
     assert torch.allclose(out.logits, expected, atol=ATOL, rtol=0)
 
 
-def test_return_dict_false_and_reused_encoder_outputs(checkpoint):
-    arch = SEQ2SEQ_ARCHS[0]
+@pytest.mark.parametrize("arch", FIRST_OF_EACH_LAYOUT)
+def test_return_dict_false_and_reused_encoder_outputs(arch, checkpoint):
     case = _case(arch, "conditional_generation", _variants(arch)[0])
     config, _, directory = checkpoint(case)
     model = _ours(case, directory)
@@ -259,8 +275,9 @@ def test_return_dict_false_and_reused_encoder_outputs(checkpoint):
 def _generation_pair(arch, variant, checkpoint):
     case = _case(arch, "conditional_generation", variant)
     # transformers' generate() sizes its cache by the encoder's layer count: keep the decoder as deep.
-    num_layers = SMALL_CONFIGS[arch][variant]["num_layers"]
-    config, reference, directory = checkpoint(case, num_decoder_layers=num_layers)
+    spec = _spec(arch)
+    num_layers = SMALL_CONFIGS[arch][variant][spec.attribute_map.get("num_hidden_layers", "num_hidden_layers")]
+    config, reference, directory = checkpoint(case, **{spec.decoder.layers: num_layers})
     return config, reference, _ours(case, directory), case
 
 
@@ -279,6 +296,8 @@ def _common_eos(reference, input_ids, attention_mask) -> int:
 GENERATION_VARIANTS = [(arch, v) for arch in SEQ2SEQ_ARCHS for v in _variants(arch)[:2]]
 
 
+# (Names-layout specs: test_names_encoder_decoder.py's test_greedy_generate_matches_transformers, the same settings on
+# every spec.)
 @pytest.mark.parametrize("arch,variant", GENERATION_VARIANTS)
 def test_greedy_generate_matches_transformers(arch, variant, checkpoint):
     config, reference, model, case = _generation_pair(arch, variant, checkpoint)
@@ -302,9 +321,12 @@ def test_greedy_generate_matches_transformers(arch, variant, checkpoint):
 
 
 # Every early-stopping rule (the search loop's code, the same for every architecture) on the first architecture's
-# variants; the others with the default rule.
+# variants; the others with the default rule. (Names-layout specs: test_names_encoder_decoder.py's
+# test_beam_search_matches_transformers runs every spec with the rules True and "never"; here the first names-layout
+# composition takes the default one, False.)
 BEAM_CASES = [(arch, variant, rule) for arch, variant in GENERATION_VARIANTS
               for rule in ([True, False, "never"] if arch == GENERATION_VARIANTS[0][0] else [False])]
+BEAM_CASES += [(arch, _variants(arch)[0], False) for arch in NAMES_BEHAVIOUR_ARCHS[:1]]
 
 
 @pytest.mark.parametrize("arch,variant,early_stopping", BEAM_CASES, ids=lambda x: str(x))
@@ -323,8 +345,8 @@ def test_beam_search_matches_transformers(arch, variant, early_stopping, checkpo
         assert torch.equal(got, expected), (kwargs, got, expected)
 
 
-def test_generate_infers_the_attention_mask_from_padding(checkpoint):
-    arch = SEQ2SEQ_ARCHS[0]
+@pytest.mark.parametrize("arch", FIRST_OF_EACH_LAYOUT)
+def test_generate_infers_the_attention_mask_from_padding(arch, checkpoint):
     config, reference, model, case = _generation_pair(arch, _variants(arch)[0], checkpoint)
     input_ids, attention_mask = _prompt(case, config)
     input_ids = input_ids.masked_fill(attention_mask == 0, config.pad_token_id)
@@ -333,8 +355,8 @@ def test_generate_infers_the_attention_mask_from_padding(checkpoint):
     assert torch.equal(model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=5), expected)
 
 
-def test_generate_errors_are_clear(checkpoint):
-    arch = SEQ2SEQ_ARCHS[0]
+@pytest.mark.parametrize("arch", FIRST_OF_EACH_LAYOUT)
+def test_generate_errors_are_clear(arch, checkpoint):
     config, _, model, case = _generation_pair(arch, _variants(arch)[0], checkpoint)
     input_ids, _ = _prompt(case, config)
     with pytest.raises(NotImplementedError, match="do_sample"):
@@ -409,14 +431,20 @@ def _warnings(caplog) -> str:
     return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
 
 
-# (Not where the generation head adds a logits-bias buffer of its own, which a base checkpoint lacks.)
-@pytest.mark.parametrize("arch,variant", [(arch, variant) for arch, variant in ALL_ARCH_VARIANTS if not _spec(arch).lm_head.logits_bias])
+@pytest.mark.parametrize("arch,variant", ALL_ARCH_VARIANTS)
 def test_base_checkpoint_into_generation_head(arch, variant, checkpoint, caplog):
+    """A base model's checkpoint into the generation head: nothing unused; tied, nothing new; untied, the LM head alone
+    is new. A logits bias of the head (`lm_head.logits_bias`), which the base checkpoint lacks, starts at zeros
+    without a report, as transformers' `_keys_to_ignore_on_load_missing` has it."""
     config, _, directory = checkpoint(_case(arch, "seq2seq", variant))
     with caplog.at_level(logging.WARNING, logger="specformers"):
         model = _ours(_case(arch, "conditional_generation", variant), directory)
     text = _warnings(caplog)
     assert "were not used" not in text
+    bias = _spec(arch).lm_head.logits_bias
+    if bias:
+        assert bias not in text
+        assert not getattr(model, bias).any()
     if config.tie_word_embeddings:
         # The LM head is the shared matrix: nothing is new.
         assert "newly initialized" not in text
@@ -445,22 +473,45 @@ def test_full_checkpoint_into_encoder_model_ignores_the_decoder(arch, variant, c
         assert_close(flatten(theirs.eval()(**inputs, **kwargs)), flatten(model(**inputs, **kwargs)), "torch")
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
-def test_cross_attention_bias_in_a_checkpoint_is_ignored_quietly(arch, checkpoint, tmp_path, caplog):
+def _cross_attention_bias_key(arch: str) -> str:
+    """The checkpoint name of a bucketed bias table in the first decoder block's cross-attention, from the spec's
+    module names (the sublayer layout's `encoder.layer_list` / `sublayer_list` / `attention.cross_module`, the names
+    layout's `names` roles)."""
+    spec = _spec(arch)
+    names = spec.names
+    if names is None:
+        return f"{spec.decoder.path}.{spec.encoder.layer_list}.0.{spec.encoder.sublayer_list}.1.{spec.attention.cross_module}.{spec.bucketed.param}.weight"
+    dotted = lambda access: access.replace("[", ".").replace("]", "")  # noqa: E731
+    cross_module = dotted(names.decoder_roles["cross_attention.query"]).rsplit(".", 1)[0]
+    table = names.decoder_roles["attention.relative_bias"].rsplit(".", 1)[1]
+    return f"{names.decoder}.{dotted(names.layers)}.0.{cross_module}.{table}.weight"
+
+
+# Compositions whose first block owns the bucketed bias table (T5's), of either layout: converted checkpoints may hold
+# one in the first decoder block's cross-attention too, which transformers drops quietly.
+FIRST_LAYER_BIAS_ARCHS = SEQ2SEQ_BEHAVIOUR_ARCHS + [
+    arch for arch in NAMES_BEHAVIOUR_ARCHS if _spec(arch).names.layer_bias == "first_layer"
+]
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf", "flax"])
+@pytest.mark.parametrize("arch", FIRST_LAYER_BIAS_ARCHS)
+def test_cross_attention_bias_in_a_checkpoint_is_ignored_quietly(arch, framework, checkpoint, tmp_path, caplog):
+    import specformers
     from safetensors.torch import load_file, save_file
 
     case = _case(arch, "conditional_generation", _variants(arch)[0])
     config, _, directory = checkpoint(case)
-    spec = _spec(arch)
     state = load_file(f"{directory}/model.safetensors")
-    extra = f"{spec.decoder.path}.{spec.encoder.layer_list}.0.{spec.encoder.sublayer_list}.1.{spec.attention.cross_module}.{spec.bucketed.param}.weight"
+    extra = _cross_attention_bias_key(arch)
     state[extra] = torch.zeros(config.relative_attention_num_buckets, config.num_heads)
     save_file(state, f"{tmp_path}/model.safetensors", metadata={"format": "pt"})
     (tmp_path / "config.json").write_text(open(f"{directory}/config.json").read())
     with caplog.at_level(logging.WARNING, logger="specformers"):
-        model = _ours(case, str(tmp_path))
+        model = getattr(specformers, case.class_name(framework)).from_pretrained(str(tmp_path))
     assert _warnings(caplog) == ""
-    assert extra not in model.state_dict()
+    if framework == "torch":
+        assert extra not in model.state_dict()
 
 
 @pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS + NAMES_BEHAVIOUR_ARCHS)

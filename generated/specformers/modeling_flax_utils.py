@@ -594,7 +594,9 @@ class FlaxPreTrainedModel:
     each with its reason, dropped without a warning) and `_keys_needing_config_flag` (`{config flag: patterns}` of
     checkpoint names that have a place only when that flag is set, named in the error when such names cannot load), and
     `_keys_not_saved` (patterns of PyTorch names this class neither saves nor needs from a checkpoint: tables it
-    computes, which transformers' class leaves out of its checkpoints).
+    computes, which transformers' class leaves out of its checkpoints), and `_keys_missing_ok` (patterns of PyTorch
+    names initialised without a report when a checkpoint lacks them, as transformers' `_keys_to_ignore_on_load_missing`:
+    a generation head's logits bias, zeros, which a base model's checkpoint does not hold).
     """
 
     config_class: type = PretrainedConfig
@@ -605,6 +607,7 @@ class FlaxPreTrainedModel:
     _keys_to_ignore_on_load_unexpected: tuple = ()
     _keys_needing_config_flag: dict = {}
     _keys_not_saved: tuple = ()
+    _keys_missing_ok: tuple = ()
 
     def __init__(
         self,
@@ -779,8 +782,11 @@ class FlaxPreTrainedModel:
         flat, missing, computed, mismatched = {}, [], [], []
         for name, path in expected.items():
             if name not in state:
-                # A table this class computes (`_keys_not_saved`) is initialised without a report.
-                computed_here = any(re.search(pattern, name) for pattern in self._keys_not_saved)
+                # A table this class computes (`_keys_not_saved`), or a weight that may be missing (`_keys_missing_ok`),
+                # is initialised without a report.
+                computed_here = any(
+                    re.search(pattern, name) for pattern in self._keys_not_saved + self._keys_missing_ok
+                )
                 (computed if computed_here else missing).append(name)
                 continue
             array = np.asarray(state[name])

@@ -628,6 +628,9 @@ class TFPreTrainedModel(keras.Model):
             flag is set, named in the error when such names cannot load.
         _keys_not_saved: patterns of PyTorch names this class neither saves nor needs from a checkpoint (tables it
             computes, which transformers' class leaves out of its checkpoints).
+        _keys_missing_ok: patterns of PyTorch names that keep their initial value without a report when a checkpoint
+            lacks them, as transformers' `_keys_to_ignore_on_load_missing` (a generation head's logits bias, zeros,
+            which a base model's checkpoint does not hold).
         _serving_inputs_needing_config_flag: `{input: config flag}` of forward inputs the `serving_default`
             signature takes beyond `SERVING_INPUTS`, only when that flag is set (the ids of a table the flag creates,
             which a model without it refuses).
@@ -639,6 +642,7 @@ class TFPreTrainedModel(keras.Model):
     _keys_to_ignore_on_load_unexpected: tuple = ()
     _keys_needing_config_flag: dict = {}
     _keys_not_saved: tuple = ()
+    _keys_missing_ok: tuple = ()
     _serving_inputs_needing_config_flag: dict = {}
 
     def __init__(self, config, *inputs, **kwargs):
@@ -860,7 +864,7 @@ class TFPreTrainedModel(keras.Model):
         missing, mismatched = [], []
         for key, (variable, transposed) in weights.variables.items():
             if key not in state:
-                if not any(re.search(pattern, key) for pattern in cls._keys_not_saved):
+                if not any(re.search(pattern, key) for pattern in cls._keys_not_saved + cls._keys_missing_ok):
                     missing.append(key)
                 continue
             array = np.asarray(state[key])

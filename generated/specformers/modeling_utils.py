@@ -221,7 +221,10 @@ class PreTrainedModel(nn.Module):
     model, each with the reason it holds no weight, dropped without a warning) and `_keys_needing_config_flag`
     (`{config flag: patterns}` of checkpoint entries that have a place only when that flag is set, named in the
     error when such entries cannot load), and may set `_keys_not_saved` (patterns of entries this class neither saves
-    nor needs from a checkpoint: tables it computes, which transformers' class leaves out of its checkpoints).
+    nor needs from a checkpoint: tables it computes, which transformers' class leaves out of its checkpoints) and
+    `_keys_missing_ok` (patterns of entries that keep their initial value without a report when a checkpoint lacks
+    them, as transformers' `_keys_to_ignore_on_load_missing`: a generation head's logits bias, zeros, which a base
+    model's checkpoint does not hold).
     """
 
     config_class: type = PretrainedConfig
@@ -230,6 +233,7 @@ class PreTrainedModel(nn.Module):
     _keys_to_ignore_on_load_unexpected: list = []
     _keys_needing_config_flag: dict = {}
     _keys_not_saved: tuple = ()
+    _keys_missing_ok: tuple = ()
     # What transformers' tools read from a model: the input a pipeline or Trainer feeds first, the blocks that
     # `accelerate`'s device maps keep on one device (set by each architecture), and whether gradient checkpointing
     # is available (every generated model recomputes its blocks through `GradientCheckpointingLayer`).
@@ -648,7 +652,7 @@ class PreTrainedModel(nn.Module):
             for k in expected
             if k not in state
             and not any(a in state for a in aliases.get(k, ()))
-            and not any(re.search(pattern, k) for pattern in self._keys_not_saved)
+            and not any(re.search(pattern, k) for pattern in self._keys_not_saved + self._keys_missing_ok)
         ]
         report_load(
             type(self).__name__,

@@ -1820,6 +1820,9 @@ class FlaxBartForConditionalGeneration(FlaxBartPreTrainedModel, FlaxGenerationMi
 
     module_class = FlaxBartForConditionalGenerationModule
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     @property
     def _tied_weights_keys(self) -> tuple:
         # The stacks (and, with `config.tie_word_embeddings`, the LM head) read `model.shared`.

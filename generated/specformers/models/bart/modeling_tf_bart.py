@@ -1083,6 +1083,9 @@ class TFBartForConditionalGeneration(TFBartPreTrainedModel, TFGenerationMixin):
             between training and evaluation).
     """
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.model = TFBartMainLayer(config, name="model")

@@ -1655,6 +1655,9 @@ class FlaxBlenderbotForConditionalGeneration(FlaxBlenderbotPreTrainedModel, Flax
 
     module_class = FlaxBlenderbotForConditionalGenerationModule
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     @property
     def _tied_weights_keys(self) -> tuple:
         # The stacks (and, with `config.tie_word_embeddings`, the LM head) read `model.shared`.

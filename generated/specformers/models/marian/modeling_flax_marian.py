@@ -1687,6 +1687,9 @@ class FlaxMarianMTModel(FlaxMarianPreTrainedModel, FlaxGenerationMixin):
     # nor needed.
     _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     @property
     def _tied_weights_keys(self) -> tuple:
         # The stacks (with shared vocabularies) read `model.shared`; with `config.tie_word_embeddings` the LM

@@ -780,6 +780,9 @@ class MarianMTModel(MarianPreTrainedModel, GenerationMixin):
     # nor needed.
     _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     @property
     def _tied_weights_keys(self) -> list:
         # The stacks' word embeddings alias `model.shared` only when the vocabularies are shared; the LM head

@@ -1100,6 +1100,9 @@ class TFMarianMTModel(TFMarianPreTrainedModel, TFGenerationMixin):
     # nor needed.
     _keys_not_saved = (r"(^|\.)(encoder|decoder)\.embed_positions\.weight$",)
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.model = TFMarianMainLayer(config, name="model")

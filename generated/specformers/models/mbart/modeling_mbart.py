@@ -729,6 +729,9 @@ class MBartForConditionalGeneration(MBartPreTrainedModel, GenerationMixin):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     _tied_weights_keys = [
         "model.encoder.embed_tokens.weight",
         "model.decoder.embed_tokens.weight",

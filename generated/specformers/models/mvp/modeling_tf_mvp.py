@@ -1083,6 +1083,9 @@ class TFMvpForConditionalGeneration(TFMvpPreTrainedModel, TFGenerationMixin):
             between training and evaluation).
     """
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.model = TFMvpMainLayer(config, name="model")

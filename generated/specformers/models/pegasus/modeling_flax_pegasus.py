@@ -1668,6 +1668,9 @@ class FlaxPegasusForConditionalGeneration(FlaxPegasusPreTrainedModel, FlaxGenera
 
     module_class = FlaxPegasusForConditionalGenerationModule
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     @property
     def _tied_weights_keys(self) -> tuple:
         # The stacks (and, with `config.tie_word_embeddings`, the LM head) read `model.shared`.

@@ -1089,6 +1089,9 @@ class TFPLBartForConditionalGeneration(TFPLBartPreTrainedModel, TFGenerationMixi
             between training and evaluation).
     """
 
+    # A base model's checkpoint lacks the logits bias: it starts at zeros without a report, as in transformers.
+    _keys_missing_ok = (r"^final_logits_bias$",)
+
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
         self.model = TFPLBartMainLayer(config, name="model")
