@@ -1400,9 +1400,9 @@ class ArchitectureSpec(Strict):
     # entries those of the steps the group covers), `hidden_states` holding one entry per step, `attentions` one per
     # block run.
     layer_sharing: Optional[LayerSharingSpec] = None
-    # names-layout encoders: entries of transformers' checkpoints that the models drop on load without a report (as
-    # transformers' `_keys_to_ignore_on_load_unexpected`), e.g. a table transformers' TensorFlow class builds and its
-    # PyTorch class ignores.
+    # names-layout encoders and encoder-decoders: entries of transformers' checkpoints that the models drop on load
+    # without a report (as transformers' `_keys_to_ignore_on_load_unexpected`), e.g. a table transformers' TensorFlow
+    # class builds and its PyTorch class ignores, or a relative bias table some checkpoints hold in a cross-attention.
     ignore_unexpected: list[IgnoredEntries] = Field(default_factory=list)
     test: Optional[SpecTests] = None
 

@@ -443,8 +443,12 @@ RULES += tuple(
         ("embeddings.token_dropout", (_ABSENT,), "remove `token_dropout`: token dropout exists only in names-layout encoders"),
         ("position.buffer", (_ABSENT,), "remove `buffer`: rotary inverse frequencies held as a saved buffer exist only in names-layout encoders"),
         ("held", ([],), "remove `held`: Linears held but never called exist only in names-layout encoders"),
-        ("ignore_unexpected", ([],), "remove `ignore_unexpected`: checkpoint entries dropped on load by a spec's patterns exist only in names-layout encoders"),
     )
+)
+# Checkpoint entries dropped on load by a spec's patterns: names-layout encoders and encoder-decoders.
+RULES += tuple(
+    Rule(kind, "ignore_unexpected", ([],), "remove `ignore_unexpected`: checkpoint entries dropped on load by a spec's patterns exist only in names-layout encoders and encoder-decoders")
+    for kind in RULE_KINDS if kind not in (NAMES_ENCODER, NAMES_ENCODER_DECODER)
 )
 # A rotary sinusoidal table module (`position.table`): in names-layout encoders only.
 RULES += tuple(

@@ -172,9 +172,10 @@ def encoder_attention(arch: str, config) -> str:
 
 
 def blocked_archs() -> list[str]:
-    """Encoder-decoder architectures whose encoder can run blocked (local / transient-global) attention."""
+    """Encoder-decoder architectures (of either layout) whose encoder can run blocked (local / transient-global)
+    attention."""
     out = []
-    for arch in SEQ2SEQ_ARCHS:
+    for arch in SEQ2SEQ_ARCHS + NAMES_SEQ2SEQ_ARCHS:
         attention = spec(arch).attention
         chosen = [c.variant for c in attention.select.variants.values()] if attention.select else [attention.variant]
         if set(chosen) - {"full"}:

@@ -133,7 +133,8 @@ def _add_tensors(directory, target, extra):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, caplog):
     """Buffers of transformers' models that older checkpoints hold: ALBERT's default `position_ids`, NEZHA's
-    relative-position table (under upstream's name, which is not specformers'), the `version` of BART's stacks."""
+    relative-position table (under upstream's name, which is not specformers'), the `version` of BART's stacks, a
+    spec's `ignore_unexpected` entries."""
     albert = next(c for c in cases() if c.arch == "albert" and c.head == "masked_lm")
     _, _, albert_dir = reference_checkpoint(albert)
     albert_dir = _add_tensors(albert_dir, tmp_path / "albert", {"albert.embeddings.position_ids": np.arange(64)[None]})
@@ -151,6 +152,16 @@ def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, 
         prefix = seq2seq.base_model_prefix
         versions = {f"{prefix}.{stack}.version": np.array([3.0], np.float32) for stack in (seq2seq.names.encoder, seq2seq.names.decoder)}
         checkpoints.append((case, _add_tensors(directory, tmp_path / seq2seq.name, versions)))
+    # A spec's own `ignore_unexpected` entries (of a literal pattern: the name it matches) in the bare model of the first
+    # names-layout encoder-decoder that lists some (LongT5: the relative bias some checkpoints hold in the decoder's
+    # first cross-attention).
+    listing = next((a for a in project().architectures if a.name in NAMES_SEQ2SEQ_ARCHS and a.spec.ignore_unexpected), None)
+    if listing is not None:
+        case = next(c for c in cases() if c.arch == listing.name and c.head == "seq2seq")
+        _, _, directory = reference_checkpoint(case)
+        names = [re.sub(r"\\(.)", r"\1", e.pattern.strip("^$")) for e in listing.spec.ignore_unexpected]
+        extra = {name: np.zeros((4, 2), np.float32) for name in names}
+        checkpoints.append((case, _add_tensors(directory, tmp_path / listing.name, extra)))
     for case, directory in checkpoints:
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="specformers"):

@@ -1528,6 +1528,8 @@ class FlaxUMT5PreTrainedModel(FlaxPreTrainedModel):
     _keys_to_ignore_on_load_unexpected = (
         # The version numbers of fairseq's stacks, which converted checkpoints may hold.
         r"(^|\.)(encoder|decoder)\.version$",
+        # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
+        "decoder\\.block\\.0\\.layer\\.1\\.EncDecAttention\\.relative_attention_bias\\.weight",
     )
     # Whether the module holds both stacks (`decoder_input_ids` at initialisation, `encode`, `decode`, `init_cache`).
     _is_encoder_decoder = True

@@ -674,6 +674,8 @@ class UMT5PreTrainedModel(PreTrainedModel):
     _keys_to_ignore_on_load_unexpected = (
         # The version numbers of fairseq's stacks, which converted checkpoints may hold.
         r"(^|\.)(encoder|decoder)\.version$",
+        # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
+        "decoder\\.block\\.0\\.layer\\.1\\.EncDecAttention\\.relative_attention_bias\\.weight",
     )
     _cannot_prune_heads = "transformers' UMT5 models cannot prune heads either"
 
