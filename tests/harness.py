@@ -112,7 +112,8 @@ def project():
 # keyword arguments): several variants per architecture exercise the spec's components, the comments in the spec say
 # which.
 SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {a.name: a.test_variants for a in project().architectures}
-# Encoder-decoder architectures of the `sublayer` layout (a decoder stack): the seq2seq test modules run each of them.
+# Encoder-decoder architectures without `names` (the `sublayer` layout, deleted: none any more; kept for the modules
+# that still import it).
 SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq and a.names is None]
 # Encoder-decoder architectures of the names layout: tests/test_names_encoder_decoder.py runs each of them.
 NAMES_SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq and a.names is not None]
