@@ -405,11 +405,10 @@ class Architecture:
     lm_size: str  # config field of the `flat` / `transform` LM head's width (`lm_head.size`, else the embeddings')
     relative: Optional[schema.RelativeFunctionalPosition]
     bucketed: Optional[schema.BucketedBiasPosition]
-    seq2seq: bool  # an encoder-decoder model (spec.decoder.path is set)
+    seq2seq: bool  # an encoder-decoder model (`stack: encoder-decoder`)
     attention: schema.AttentionSpec
     feed_forward: schema.FeedForwardSpec
     norm: schema.NormSpec
-    encoder: schema.EncoderSpec
     decoder: Optional[schema.DecoderSpec]
     pooler: Optional[schema.PoolerSpec]
     lm_head: Optional[schema.LMHeadSpec]
@@ -448,7 +447,7 @@ class Architecture:
     @property
     def word_embeddings_path(self) -> str:
         """The word embeddings' module path in the base model."""
-        return self.names.word_embeddings if self.names is not None else f"{self.embeddings.path}.word_embeddings"
+        return self.names.word_embeddings
 
     @property
     def layer_kinds(self) -> Optional[tuple[str, str]]:
@@ -775,7 +774,6 @@ _HEAD_OUTPUT = {
 # class and description.
 # The heads of an encoder stack with cross-attention that take a decoder's encoder states (unless `encoder_states: false`).
 ENCODER_STATE_HEAD_KINDS = ("base", "masked_lm", "causal_lm")
-SEQ2SEQ_HEAD_KINDS = ("seq2seq", "conditional_generation", "encoder", "sequence_classification", "token_classification", "question_answering")
 _SEQ2SEQ_HEAD_OUTPUT = {
     "sequence_classification": "Seq2SeqSequenceClassifierOutput",
     "question_answering": "Seq2SeqQuestionAnsweringModelOutput",
@@ -1640,10 +1638,6 @@ class _Context:
     def rule_kind(self) -> str:
         return support.rule_kind(self.spec, self.stack)
 
-    @property
-    def names_layout(self) -> bool:
-        return support.names_layout(self.spec, self.stack)
-
     def fail(self, message: str, loc: list) -> SpecError:
         return SpecError(self.path, message, line=self.loaded.line_of(loc), field=".".join(str(p) for p in loc))
 
@@ -1766,13 +1760,7 @@ def _resolve_config(c: _Context) -> None:
                 raise fail(f"{value!r} is not a value of the `{field.type}` field {name!r}" + (f" (its `choices`: {', '.join(map(repr, field.choices))})" if field.choices else "") + ": write one it accepts", loc)
         if all(fields[name].default == value for name, value in refused.when.items()):
             raise fail("every value of `when` is its field's default: the default configuration would be refused; refuse a combination of values the defaults do not hold", ["config", "refuse", i, "when"])
-    has_decoder_stack = spec.decoder is not None and spec.decoder.path is not None
-    stack = spec.stack or (support.ENCODER_DECODER if has_decoder_stack else support.ENCODER)
-    if stack == support.ENCODER_DECODER and not has_decoder_stack and spec.attention.layout != "names":
-        raise fail("encoder-decoder stacks need `decoder.path` (the decoder stack's module)", ["stack"])
-    if stack == support.ENCODER and has_decoder_stack:
-        raise fail("`decoder.path` makes a second stack: write `stack: encoder-decoder` or remove `decoder.path`", ["stack"])
-    c.stack = stack
+    c.stack = spec.stack or support.ENCODER
     rule_kind = c.rule_kind
     for name in support.REQUIRED_CONFIG_FIELDS[rule_kind]:
         if name == "initializer_range" and spec.initializer is not None:
@@ -1793,10 +1781,10 @@ def _check_head_count(c: _Context) -> None:
     spec, fail = c.spec, c.fail
     index = {f.name: i for i, f in enumerate(spec.config.fields)}
     hidden, heads_n = c.default_of("hidden_size"), c.default_of("num_attention_heads")
-    # With `attention.head_dim` (a config field) the attention projections of the sublayer and names-layout
+    # With `attention.head_dim` (a config field) the attention projections of the names-layout
     # encoder-decoder stacks are heads x head_dim wide, whatever hidden_size is; the other kinds split hidden_size into
     # the heads.
-    split_hidden = spec.attention.head_dim is None or (spec.attention.layout != "sublayer" and c.rule_kind != support.NAMES_ENCODER_DECODER)
+    split_hidden = spec.attention.head_dim is None or c.rule_kind != support.NAMES_ENCODER_DECODER
     if isinstance(hidden, int) and isinstance(heads_n, int) and (heads_n <= 0 or (split_hidden and hidden % heads_n)):
         heads_field = spec.config.attribute_map.get("num_attention_heads", "num_attention_heads")
         raise fail(
@@ -1812,7 +1800,7 @@ _EMBEDDING_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_
 
 def _resolve_embeddings(c: _Context) -> None:
     """`embeddings`: the config fields it reads, dropout, shared matrices, sinusoidal / padded positions."""
-    spec, fields, fail, need_field, names_layout = c.spec, c.fields, c.fail, c.need_field, c.names_layout
+    spec, fields, fail, need_field = c.spec, c.fields, c.fail, c.need_field
     emb = spec.embeddings
     need_field(emb.size, ["embeddings", "size"])
     need_field(emb.dropout, ["embeddings", "dropout"])
@@ -1823,11 +1811,6 @@ def _resolve_embeddings(c: _Context) -> None:
         raise fail("positions counted past a padding index always take `position_ids`: remove `position_ids`", ["embeddings", "position_ids"])
     if emb.mask_positions and not emb.position_offset:
         raise fail("positions counted over the attention mask give padding -1, the row before the first position: add `position_offset: 2` (as transformers' tables of max_position_embeddings + 2 rows) or another offset of at least 1", ["embeddings", "mask_positions"])
-    if not names_layout and (emb.dropout is None or spec.feed_forward.dropout is None):
-        key = "embeddings" if emb.dropout is None else "feed_forward"
-        raise fail("a stack without dropout is rendered only in names-layout stacks: write `dropout: <config field>`", [key, "dropout"])
-    if emb.shared is not None and spec.encoder.embed_tokens is None:
-        raise fail("shared embeddings need `encoder.embed_tokens` (the stack's tied embedding)", ["embeddings", "shared"])
     if emb.sinusoidal is True and support.rule_kind(spec, c.stack) not in (support.NAMES_ENCODER_DECODER, support.DECODER_ONLY):
         raise fail("`sinusoidal: true` (always fixed sinusoids) is rendered only in names-layout encoder-decoder and decoder-only stacks: name a boolean config field that chooses them", ["embeddings", "sinusoidal"])
     kind = support.rule_kind(spec, c.stack)
@@ -1883,7 +1866,7 @@ def _resolve_embeddings(c: _Context) -> None:
 
 def _resolve_attention(c: _Context) -> None:
     """`attention`: its biases, heads, dropout, variant selection, local windows, layout and scaling flags."""
-    spec, fields, fail, need_field, names_layout = c.spec, c.fields, c.fail, c.need_field, c.names_layout
+    spec, fields, fail, need_field = c.spec, c.fields, c.fail, c.need_field
     att, ffn = spec.attention, spec.feed_forward
     for loc in (["attention", "bias"], ["attention", "output_bias"]):
         value = getattr(att, loc[1])
@@ -1914,7 +1897,7 @@ def _resolve_attention(c: _Context) -> None:
         kinds_field = c.field(att.layer_types)
         if kinds_field is not None and (kinds_field.type != "list" or len(kinds_field.choices or ()) != 2):
             raise fail(f"`layer_types` names a `list` config field of each layer's attention kind with two `choices`, the full layers' then the sliding layers' (e.g. `[full_attention, sliding_attention]`; not {kinds_field.type} field {att.layer_types!r}{' with choices ' + str(kinds_field.choices) if kinds_field.choices else ''}): declare one (`type: list, optional: true, default: null`, `default_repeat: num_hidden_layers`) and name it", ["attention", "layer_types"])
-    if spec.attention.output_dropout is True and names_layout and spec.feed_forward.dropout is None:
+    if spec.attention.output_dropout is True and spec.feed_forward.dropout is None:
         raise fail("the attention output's dropout is the feed-forward's, which has none (`feed_forward.dropout: null`): write `output_dropout: false` or the config field of its rate", ["attention", "output_dropout"])
     if isinstance(att.output_dropout, str):
         need_field(att.output_dropout, ["attention", "output_dropout"])
@@ -1946,23 +1929,13 @@ def _resolve_attention(c: _Context) -> None:
             raise fail(f"variants {sorted(att.select.variants)} must cover the choices of {att.select.field!r}: {sorted(map(str, choices))}", ["attention", "select", "variants"])
     for value, choice in (att.select.variants.items() if att.select is not None else ()):
         loc = ["attention", "select", "variants", value]
-        if names_layout:
-            if choice.variant == "full":
-                raise fail("a names-layout encoder-decoder selects between blocked variants (`local`, `transient_global`); its full self-attention is `attention.variant: full` without `select`", loc + ["variant"])
-            if choice.module is not None:
-                raise fail("the names layout names the variant's modules by `names` (role -> path in the encoder blocks): remove `module`", loc + ["module"])
-            if choice.names is None:
-                raise fail("give the variant's encoder-block paths: `names: {attention.query: <path>, ...}` (roles -> paths overriding `names`)", loc)
-        else:
-            if choice.names is not None:
-                raise fail("`names` of a variant exists only in the names layout (`attention.layout: names`): remove it", loc + ["names"])
-            if choice.module is None:
-                raise fail("give the variant's module name in each encoder layer: `module: <name>`", loc)
+        if choice.variant == "full":
+            raise fail("a names-layout encoder-decoder selects between blocked variants (`local`, `transient_global`); its full self-attention is `attention.variant: full` without `select`", loc + ["variant"])
+        if choice.names is None:
+            raise fail("give the variant's encoder-block paths: `names: {attention.query: <path>, ...}` (roles -> paths overriding `names`)", loc)
     if att.local is not None:
         need_field(att.local.radius, ["attention", "local", "radius"])
         need_field(att.local.global_block_size, ["attention", "local", "global_block_size"])
-    if not names_layout and ((att.layout == "sublayer") != (ffn.layout == "sublayer") or (att.layout == "sublayer") != (spec.encoder.sublayer_list is not None)):
-        raise fail("the sublayer layout needs `attention.layout: sublayer`, `feed_forward.layout: sublayer` and `encoder.sublayer_list` together", ["attention", "layout"])
     for loc_name in ("scale", "scale_by_inverse_layer", "upcast"):
         if isinstance(getattr(att, loc_name), str):
             need_field(getattr(att, loc_name), ["attention", loc_name])
@@ -2062,15 +2035,13 @@ def _resolve_residual(c: _Context) -> None:
 
 def _resolve_norm(c: _Context) -> None:
     """`norm`: the LM head's norm kind, the final norm of pre-norm stacks, the epsilon."""
-    spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
+    spec, fail, need_field = c.spec, c.fail, c.need_field
     if spec.norm.kind == "rms_norm" and not spec.norm.bias:
         raise fail("RMSNorms have no bias: remove `norm.bias` (or write `kind: layer_norm`)", ["norm", "bias"])
     if spec.norm.kind == "layer_norm" and spec.norm.unit_offset and not spec.norm.bias and spec.norm.placement == "sandwich":
         raise fail("the output norms of `placement: sandwich` keep a bias, and unit-offset LayerNorms take the stack's `bias: false`: write `placement: pre` or `output`, or remove `unit_offset` or `bias`", ["norm", "unit_offset"])
-    if names_layout and spec.norm.kind == "rms_norm" and spec.lm_head is not None and spec.lm_head.layout == "names":
+    if spec.norm.kind == "rms_norm" and spec.lm_head is not None and spec.lm_head.layout == "names":
         raise fail("the names-layout LM head's norm (`lm_head.norm`) is a LayerNorm: write `norm.kind: layer_norm` or remove the masked_lm head", ["norm", "kind"])
-    if not names_layout and (spec.norm.placement == "pre") != (spec.encoder.final_norm is not None):
-        raise fail("pre-norm stacks end with a final norm: set `encoder.final_norm` exactly when `norm.placement: pre`", ["norm", "placement"])
     if spec.norm.placement in ("output", "sandwich"):
         # The sublayers' outputs are normalised right before the residual add: nothing may come between.
         placement = spec.norm.placement
@@ -2093,8 +2064,6 @@ def _resolve_norm(c: _Context) -> None:
         if spec.norm.hidden_states_before_final_norm:
             raise fail("`pre_when` builds the final norm only with its flag, and `hidden_states_before_final_norm` returns the last block's output before it: remove one", loc)
     if isinstance(spec.norm.eps, float):
-        if not names_layout:
-            raise fail("a fixed epsilon is rendered only in names-layout stacks: write `eps: <config field>`", ["norm", "eps"])
         if spec.norm.eps <= 0:
             raise fail(f"the epsilon must be positive, not {spec.norm.eps}", ["norm", "eps"])
     else:
@@ -2111,7 +2080,7 @@ class _PositionResolved:
 def _resolve_position(c: _Context) -> _PositionResolved:
     """`position` (rotary, relative or bucketed) against the embeddings' absolute positions, and the table that bounds
     the input length."""
-    spec, fail, need_field, names_layout = c.spec, c.fail, c.need_field, c.names_layout
+    spec, fail, need_field = c.spec, c.fail, c.need_field
     emb = spec.embeddings
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
     # (A bucketed bias the stack owns adds to the absolute positions: `embeddings.position: absolute` is required.)
@@ -2218,7 +2187,7 @@ def _resolve_position(c: _Context) -> _PositionResolved:
         position_table = "the position-embedding table"
     elif isinstance(spec.position, schema.RotaryPosition) and spec.position.table is not None:
         position_table = "the rotary sinusoidal table"
-    elif spec.position is None and emb.position == "none" and names_layout:
+    elif spec.position is None and emb.position == "none":
         raise fail("a names-layout stack without position embeddings needs `position: {kind: rotary, theta: <config field>}`", ["embeddings", "position"])
     elif relative is not None:
         position_table = "the relative-position table"
@@ -2228,14 +2197,14 @@ def _resolve_position(c: _Context) -> _PositionResolved:
 def _resolve_stacks(c: _Context) -> None:
     """`decoder` (a causal encoder's cache, or the decoder stack of an encoder-decoder), `layerdrop`, and the encoder's
     layer sharing."""
-    spec, fields, fail, need_field, names_layout, seq2seq = c.spec, c.fields, c.fail, c.need_field, c.names_layout, c.seq2seq
+    spec, fields, fail, need_field, seq2seq = c.spec, c.fields, c.fail, c.need_field, c.seq2seq
     emb, att, ffn = spec.embeddings, spec.attention, spec.feed_forward
     if spec.decoder is not None and spec.decoder.cache:
         need_field("use_cache", ["decoder", "cache"])
     if spec.layer_sharing is not None:
         need_field(spec.layer_sharing.groups, ["layer_sharing", "groups"])
         need_field(spec.layer_sharing.inner, ["layer_sharing", "inner"])
-    if seq2seq and names_layout:
+    if seq2seq:
         # The start token's field exactly when the decoder inputs start with it (`shift: start_token`).
         shifted_after = ("start_token",) if spec.decoder.shift == "start_token" else ()
         if spec.decoder.shift != "start_token" and spec.decoder.start_token is not None:
@@ -2250,13 +2219,6 @@ def _resolve_stacks(c: _Context) -> None:
                 raise fail("a names-layout encoder-decoder skips blocks of both stacks: name the encoder's LayerDrop probability too (`encoder: <config field>`)", ["layerdrop"])
             need_field(spec.layerdrop.encoder, ["layerdrop", "encoder"])
             need_field(spec.layerdrop.decoder, ["layerdrop", "decoder"])
-    elif seq2seq:
-        need_field(spec.decoder.layers, ["decoder", "layers"])
-        need_field(spec.decoder.start_token, ["decoder", "start_token"])
-        if emb.shared is None:
-            raise fail("an encoder-decoder model needs `embeddings.shared` (the vocabulary matrix both stacks use)", ["decoder", "path"])
-        if att.cross_module is None:
-            raise fail("an encoder-decoder model needs `attention.cross_module` (the decoder's cross-attention)", ["decoder", "path"])
     if spec.layerdrop is not None and c.rule_kind == support.DECODER_ONLY:
         _need_float_field(c, spec.layerdrop.decoder, ["layerdrop", "decoder"])
         if spec.feed_forward.experts is not None and spec.feed_forward.experts.router_logits is not None:
@@ -2320,8 +2282,8 @@ def _resolve_head_components(c: _Context) -> None:
 
 def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs: OutputCatalog, arguments: schema.ArgumentsSpec) -> Head:
     """One head: its options for the stack kind, the components it needs, its output class and forward arguments."""
-    spec, fail, need_field, names_layout, seq2seq, decoder_only, rule_kind = (
-        c.spec, c.fail, c.need_field, c.names_layout, c.seq2seq, c.decoder_only, c.rule_kind
+    spec, fail, need_field, seq2seq, decoder_only, rule_kind = (
+        c.spec, c.fail, c.need_field, c.seq2seq, c.decoder_only, c.rule_kind
     )
     att = spec.attention
     loc = ["heads", i]
@@ -2331,24 +2293,17 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         raise fail("`loss_over` (the tokens a token-classification loss covers) is rendered only in decoder-only stacks and names-layout encoders: remove it", loc + ["loss_over"])
     if h.loss_over is not None and h.kind != "token_classification":
         raise fail(f"`loss_over` chooses the tokens the loss of token_classification covers, not of {h.kind}: remove it", loc + ["loss_over"])
-    if isinstance(h.dropout, (float, schema.AttributeRateSpec)):
-        if not names_layout:
-            raise fail("a fixed dropout rate or a list of configuration attributes is rendered only in names-layout stacks: write `dropout: <config field>`", loc + ["dropout"])
-    else:
+    if not isinstance(h.dropout, (float, schema.AttributeRateSpec)):
         need_field(h.dropout, loc + ["dropout"])
-    if names_layout:
-        _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None)
-        if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
-            raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
-        # The heads a names-layout encoder renders through the shared heads templates hold the base model at the
-        # spec's `base_model_prefix`.
-        as_encoder_stacks = h.kind in ("next_sentence", "pretraining", "discriminator") or h.style == "dense_act" or h.summary == "sequence_summary" or (
-            h.kind == "masked_lm" and spec.lm_head is not None and spec.lm_head.layout in ("transform", "flat"))
-        if rule_kind == support.NAMES_ENCODER and as_encoder_stacks and h.base_model_prefix not in (None, spec.base_model_prefix):
-            raise fail(f"head {h.kind!r} is rendered by the shared heads templates, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
-    elif h.path is not None or h.bias is not None or h.pre_classifier is not None or h.base_model_prefix is not None:
-        field_name = "path" if h.path is not None else "bias" if h.bias is not None else "pre_classifier" if h.pre_classifier is not None else "base_model_prefix"
-        raise fail(f"a head's `{field_name}` is rendered only in names-layout stacks: remove it", loc + [field_name])
+    _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None)
+    if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
+        raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
+    # The heads a names-layout encoder renders through the shared heads templates hold the base model at the
+    # spec's `base_model_prefix`.
+    as_encoder_stacks = h.kind in ("next_sentence", "pretraining", "discriminator") or h.style == "dense_act" or h.summary == "sequence_summary" or (
+        h.kind == "masked_lm" and spec.lm_head is not None and spec.lm_head.layout in ("transform", "flat"))
+    if rule_kind == support.NAMES_ENCODER and as_encoder_stacks and h.base_model_prefix not in (None, spec.base_model_prefix):
+        raise fail(f"head {h.kind!r} is rendered by the shared heads templates, its base model at `{spec.base_model_prefix}` (the spec's `base_model_prefix`): remove `base_model_prefix`", loc + ["base_model_prefix"])
     requires = {
         "pretraining": ["lm_head", "sentence_head", "pooler"],
         "masked_lm": ["lm_head"],
@@ -2357,22 +2312,18 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         "discriminator": ["discriminator_head"],
         "conditional_generation": ["lm_head"],
     }.get(h.kind, [])
-    if names_layout and "pooled" in (h.style, h.summary):
+    if "pooled" in (h.style, h.summary):
         requires.append("pooler")
-    if names_layout and h.summary == "sequence_summary":
+    if h.summary == "sequence_summary":
         requires.append("sequence_summary")
     if rule_kind == support.NAMES_ENCODER and h.kind == "causal_lm" and spec.lm_head is not None and spec.lm_head.layout not in ("transform", "flat"):
         raise fail("the causal LM of a names-layout encoder is rendered with the shared heads templates' LM head: write `lm_head.layout: transform` or `flat`", ["lm_head", "layout"])
     if h.kind in ("seq2seq", "conditional_generation") and not seq2seq:
-        raise fail(f"head {h.kind!r} needs a decoder stack (`decoder.path`)", loc + ["kind"])
-    if seq2seq and not names_layout and h.kind not in SEQ2SEQ_HEAD_KINDS:
-        raise fail(f"head {h.kind!r} is not available for encoder-decoder models (use {', '.join(SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
+        raise fail(f"head {h.kind!r} needs a decoder stack (`stack: encoder-decoder`)", loc + ["kind"])
     if seq2seq and h.kind == "token_classification" and "encoder" not in {x.kind for x in spec.heads}:
         raise fail("token_classification of an encoder-decoder model wraps the encoder model: list `kind: encoder` too", loc + ["kind"])
     if seq2seq and h.kind == "sequence_classification" and h.style is not None:
         raise fail("sequence_classification of an encoder-decoder model classifies the decoder output at the last end-of-sequence token: it takes no `style`", loc + ["style"])
-    if h.style is not None and not names_layout:
-        raise fail(f"`style` only applies to sequence_classification, not {h.kind}", loc + ["style"])
     if h.labels_disable_cache is not None and not (h.kind == "causal_lm" or (h.kind == "conditional_generation" and rule_kind == support.NAMES_ENCODER_DECODER)):
         raise fail(f"`labels_disable_cache` only applies to causal_lm and to conditional_generation of names-layout encoder-decoder stacks, not {h.kind}: remove it", loc + ["labels_disable_cache"])
     # Default: a causal LM keeps returning the cache given labels; an encoder-decoder's generation head does not.
@@ -2391,17 +2342,12 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         need_field(activation.field, loc + ["activation", "field"])
     elif h.activation is not None:
         raise fail("`activation` only applies to `style: dense_act` classification heads", loc + ["activation"])
-    if h.summary is not None and not names_layout:
-        raise fail(f"`summary` only applies to multiple_choice, not {h.kind}", loc + ["summary"])
     if h.kind == "pretraining" and spec.lm_head is not None and spec.lm_head.decoder is not None:
         raise fail("the pretraining head runs the LM head inside its container: remove `lm_head.decoder` or the pretraining head", loc + ["kind"])
     for component in requires:
         if getattr(spec, component) is None:
             raise fail(f"head {h.kind!r} needs the `{component}` component, which this spec does not define", loc + ["kind"])
     needs_dropout = h.kind in ("sequence_classification", "token_classification") or h.summary == "pooled"
-    if needs_dropout and h.dropout is None and not names_layout:
-        if spec.classifier_dropout is None:
-            raise fail(f"head {h.kind!r} needs `dropout: <config field>` or a top-level `classifier_dropout`", loc)
     output = h.output or (_SEQ2SEQ_HEAD_OUTPUT if seq2seq else _DECODER_ONLY_HEAD_OUTPUT if decoder_only else {}).get(h.kind) or _HEAD_OUTPUT.get(h.kind)
     if h.kind == "base":
         if spec.pooler is not None and spec.decoder is not None:
@@ -2464,7 +2410,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
     uses_pooler = spec.pooler is not None and (
         h.kind in ("base", "pretraining", "next_sentence") or h.style == "pooled" or h.summary == "pooled"
     )
-    args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only, names_layout, seq2seq) for fw in FRAMEWORKS}
+    args = {fw: _head_arguments(spec, h.kind, fw, arguments, encoder_states, decoder_only, seq2seq) for fw in FRAMEWORKS}
     linear = _NAMES_HEAD_LINEAR.get(rule_kind, {}).get(h.kind, (None, None))
     return Head(
         kind=h.kind,
@@ -2478,7 +2424,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         labels_disable_cache=labels_disable_cache,
         encoder_states=encoder_states,
         args=args,
-        doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else _NAMES_ENCODER_HEAD_DOC if names_layout else {}).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
+        doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else _NAMES_ENCODER_HEAD_DOC).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
         path=h.path or linear[0],
         bias=h.bias if h.bias is not None else linear[1],
         pre_classifier=h.pre_classifier,
@@ -2488,7 +2434,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         index=h.index or "last_non_pad",
         loss_over=h.loss_over or "labels",
         name=h.class_name,
-        classifier_dropout=spec.classifier_dropout if names_layout and needs_dropout and h.dropout is None else None,
+        classifier_dropout=spec.classifier_dropout if needs_dropout and h.dropout is None else None,
     )
 
 
@@ -2555,7 +2501,7 @@ def _check_flax_positional(c: _Context, arguments: schema.ArgumentsSpec) -> None
     if order is None:
         return
     if c.stack == support.ENCODER:
-        taken = {a.name for h in c.spec.heads for a in _head_arguments(c.spec, h.kind, "torch", arguments, False, names_layout=True)}
+        taken = {a.name for h in c.spec.heads for a in _head_arguments(c.spec, h.kind, "torch", arguments, False)}
         taken |= {"params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"}
     else:
         token_type = c.spec.embeddings.token_type == "word"
@@ -2601,7 +2547,7 @@ def resolve_architecture(
     if task_type is not None and task_type.argument not in arguments.arguments:
         raise c.fail(f"`argument` {task_type.argument!r} has no documentation: add it to specs/arguments.yaml (`arguments:`)", ["embeddings", "task_type", "argument"])
     heads = _resolve_heads(c, outputs, arguments)
-    stack, seq2seq, decoder_only, names_layout, fail = c.stack, c.seq2seq, c.decoder_only, c.names_layout, c.fail
+    stack, seq2seq, decoder_only, fail = c.stack, c.seq2seq, c.decoder_only, c.fail
     emb, att = spec.embeddings, spec.attention
 
     config_fields = tuple(
@@ -2646,7 +2592,7 @@ def resolve_architecture(
         if name in declared and declared[name].optional and declared[name].default is None and not declared[name].default_from
     ))
 
-    names = _resolve_names(loaded, spec, fail, seq2seq) if names_layout else None
+    names = _resolve_names(loaded, spec, fail, seq2seq)
     cross_attention = None if seq2seq else att.cross_module
     keys_needing_config_flag = {}
     if cross_attention is not None:
@@ -2691,9 +2637,8 @@ def resolve_architecture(
         attention=spec.attention,
         feed_forward=spec.feed_forward,
         norm=spec.norm,
-        encoder=spec.encoder,
-        # `copy_head_mask` as rendered: sublayer stacks copy unless told not to, names-layout ones only when told to.
-        decoder=spec.decoder.model_copy(update={"copy_head_mask": spec.decoder.copy_head_mask is True or (spec.decoder.copy_head_mask is None and c.rule_kind == support.ENCODER_DECODER)}) if spec.decoder is not None else None,
+        # `copy_head_mask` as rendered: only when told to.
+        decoder=spec.decoder.model_copy(update={"copy_head_mask": spec.decoder.copy_head_mask is True}) if spec.decoder is not None else None,
         pooler=spec.pooler,
         lm_head=spec.lm_head,
         lm_head_path=lm_path,
@@ -2706,7 +2651,7 @@ def resolve_architecture(
         has_token_type=emb.token_type is True,
         task_type=emb.task_type,
         token_type_word=emb.token_type == "word",
-        has_position_ids=emb.position == "absolute" and (decoder_only or not names_layout or ((emb.position_padding_idx is not None or emb.position_ids) and not seq2seq)),
+        has_position_ids=emb.position == "absolute" and (decoder_only or ((emb.position_padding_idx is not None or emb.position_ids) and not seq2seq)),
         position_table=positions.position_table,
         cross_attention=cross_attention,
         keys_needing_config_flag=keys_needing_config_flag,
@@ -2778,7 +2723,6 @@ def _check_variant_kv_heads(spec: schema.ArchitectureSpec, fields: dict, variant
 def _head_arguments(
     spec: schema.ArchitectureSpec, kind: str, framework: str, arguments: schema.ArgumentsSpec, encoder_states: bool,
     decoder_only: bool = False,
-    names_layout: bool = False,
     seq2seq: bool = False,
 ) -> tuple[Argument, ...]:
     if seq2seq:
@@ -2797,13 +2741,13 @@ def _head_arguments(
             return _torch_positional(args, names, kind, arguments)
         return _decoder_only_arguments(kind, framework, arguments, token_type, spec.flax_positional_order, router_logits)
     names: list[str] = ["input_ids", "attention_mask"]
-    if spec.embeddings.token_type is True or (names_layout and spec.embeddings.token_type == "word"):
+    if spec.embeddings.token_type in (True, "word"):
         names.append("token_type_ids")
     task_type = spec.embeddings.task_type.argument if spec.embeddings.task_type is not None else None
     if task_type is not None:
         # transformers' place of the further token types: right after the token types.
         names.append(task_type)
-    if spec.embeddings.position == "absolute" and (not names_layout or spec.embeddings.position_padding_idx is not None or spec.embeddings.position_ids):
+    if spec.embeddings.position == "absolute" and (spec.embeddings.position_padding_idx is not None or spec.embeddings.position_ids):
         # (A names-layout encoder's positions count from 0, without `position_ids` unless `embeddings.position_ids`
         # says so, or past a padding index: then they take `position_ids`.)
         names.append("position_ids")
@@ -2825,7 +2769,7 @@ def _head_arguments(
             "next_sentence": ["labels"],
             "discriminator": ["labels"],
         }.get(kind, [])
-    if framework == "flax" and names_layout and spec.flax_positional_order is not None:
+    if framework == "flax" and spec.flax_positional_order is not None:
         # The spec's (transformers') Flax order of the listed arguments; listed encoder states keep their places as
         # placeholders (a value raises: these encoders have no cross-attention); then, by keyword, the rest.
         flags = ["params", "dropout_rng", "train", "output_attentions", "output_hidden_states", "return_dict"]

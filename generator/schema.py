@@ -395,8 +395,6 @@ class EmbeddingsSpec(Strict):
     """The input embeddings: words, optional token types and learned positions, an optional norm and dropout."""
 
     template: ClassVar[str] = "modeling_decoder_only.py.jinja"
-    # The embeddings module's attribute in the base model.
-    path: Identifier = "embeddings"
     # The config field of the embedding width (another than hidden_size: factorized embeddings, see `projection`).
     size: FieldName = "hidden_size"
     # Whether there are token type embeddings (`token_type_ids`): a table of `config.type_vocab_size` rows (true), none
@@ -412,9 +410,6 @@ class EmbeddingsSpec(Strict):
     position: Literal["absolute", "none"] = "absolute"
     # A Linear from the embedding width to hidden_size (factorized embeddings).
     projection: Optional[Projection] = None
-    # Encoder-decoder models: one vocabulary matrix at the top level (`shared`), used by both stacks; the stacks hold
-    # no embeddings module, only `<stack>.embed_tokens` tied to it. Such embeddings have no LayerNorm.
-    shared: Optional[Identifier] = None
     # names-layout encoder-decoder stacks: separate encoder and decoder vocabularies when a config flag says so
     # (e.g. `{shared: share_encoder_decoder_embeddings, decoder_size: decoder_vocab_size}`); the PyTorch classes then
     # have `get_decoder_input_embeddings`, `set_decoder_input_embeddings` and `resize_decoder_token_embeddings` (which
@@ -591,9 +586,9 @@ class RelativeFunctionalPosition(Strict):
 class BucketedBiasPosition(Strict):
     """Bucketed relative attention bias: log-bucketed relative distances -> a learned per-head bias added to the scores.
 
-    With `owner: first_layer`, the first layer of each stack owns `param` (an Embedding of num_buckets x heads); its
-    bias, with the mask already added, is passed on to the later layers. With `owner: every_layer`, every layer's
-    self-attention owns its own `param` and computes its own bias (the cross-attention has none: the padding mask
+    With `owner: first_layer`, the first block of each stack owns the table (an Embedding of num_buckets x heads, the
+    block role `attention.relative_bias`); its bias is reused by the later blocks. With `owner: every_layer`, every
+    block's self-attention owns its own table and computes its own bias (the cross-attention has none: the padding mask
     only). With `owner: stack` (names-layout encoders and encoder-decoders), each stack owns the table at the `names`
     role `position.bias` and computes the bias once per forward; every layer adds it to its self-attention scores,
     with the mask, on top of the absolute positions of the embeddings if any. Encoders bucket bidirectionally,
@@ -610,8 +605,6 @@ class BucketedBiasPosition(Strict):
     # `owner: stack`: the number of buckets the distances fall into, fixed whatever `config.<num_buckets>` (the
     # table's rows) is; absent: `config.<num_buckets>`.
     fixed_buckets: Optional[PositiveInt] = None
-    # The Embedding's name in the self-attention that owns it.
-    param: Identifier = "relative_attention_bias"
     # Which module owns a bias table: `first_layer` (the first of each stack; the others reuse its bias),
     # `every_layer` (each self-attention its own; only with `attention.variant: full` and no `attention.select`) —
     # in names-layout encoder-decoder stacks the table is the block role `attention.relative_bias`, built in the
@@ -649,9 +642,7 @@ class AttentionVariantChoice(Strict):
 
     # The attention variant rendered for this config value.
     variant: AttentionVariant
-    # Its module's name in each encoder layer (`layout: sublayer`).
-    module: Optional[Identifier] = None
-    # names layout (encoder-decoder stacks): the encoder blocks' module paths under this variant, role -> path from
+    # names-layout encoder-decoder stacks: the encoder blocks' module paths under this variant, role -> path from
     # the block, overriding `names` for the self-attention roles whose module the variant names otherwise
     # (`attention.query: layer.0.LocalSelfAttention.q`, ...; the decoder blocks keep `names`); `local` and
     # `transient_global` only. `transient_global` adds the roles `attention.global_norm` (the norm of the global
@@ -665,7 +656,7 @@ class AttentionSelect(Strict):
 
     # The config field whose value chooses the variant.
     field: FieldName
-    # Config value -> `{variant, module}` (`layout: sublayer`) or `{variant, names}` (names layout).
+    # Config value -> `{variant, names}`.
     variants: dict[str, AttentionVariantChoice] = Field(min_length=1)
 
 
@@ -686,11 +677,8 @@ class AttentionSpec(Strict):
     # The self-attention: full, local (blocks see their neighbours) or transient-global (local plus block summaries);
     # with `select`, chosen by config.
     variant: AttentionVariant = "full"
-    # sublayer: block.N.layer.I.<module>.{q,k,v,o} with a pre-norm `layer_norm` beside it.
     # names: the modules are the spec's `names` roles (`attention.norm`, `attention.query`, ...).
-    layout: Literal["sublayer", "names"]
-    # The attention module's name in each layer (sublayer layout).
-    module: Identifier = "attention"
+    layout: Literal["names"]
     # Divide scores by sqrt(head_dim): always (true), never (false), or as a boolean config field says.
     scale: Union[bool, FieldName] = True
     # decoder-only stacks: the scores times this float config field (with `scale: false`: instead of the division by
@@ -751,7 +739,7 @@ class AttentionSpec(Strict):
     # names layout: whether the attention output goes through the feed-forward's dropout before the residual add;
     # a config field: through a dropout at that rate instead (names-layout encoders and decoder-only stacks).
     output_dropout: Union[bool, FieldName] = True
-    # names and sublayer layouts: whether `prune_heads` removes heads (false: it raises, as where transformers' class
+    # Whether `prune_heads` removes heads (false: it raises, as where transformers' class
     # of the architecture cannot prune, so that no pruned checkpoint is saved that would not load there).
     prunable: bool = True
     # names-layout encoders: with `config.is_decoder` the self-attention masks the keys after each query too, as
@@ -814,11 +802,8 @@ class FeedForwardSpec(Strict):
     template: ClassVar[str] = "names_block.jinja"
     # The feed-forward kind (two projections around an activation).
     variant: Literal["dense"] = "dense"
-    # sublayer: block.N.layer.I.<module>.{wi,wo} (or {wi_0,wi_1,wo} when gated) with a pre-norm `layer_norm`.
     # names: `ffn.norm`, `ffn.input`, `ffn.output` from the spec's `names`.
-    layout: Literal["sublayer", "names"]
-    # sublayer layout: the feed-forward module's name in its sublayer.
-    module: Identifier = "DenseReluDense"
+    layout: Literal["names"]
     # The config field of the inner width; decoder-only stacks: null with `size_multiple` (a width no config field
     # holds).
     size: Optional[FieldName] = "intermediate_size"
@@ -999,22 +984,10 @@ class LayerSharingSpec(Strict):
     inner: FieldName
 
 
-class EncoderSpec(Strict):
-    """The encoder stack of `sublayer` encoder-decoder stacks: its module names."""
-
-    # The encoder stack's attribute in the base model.
-    path: Identifier = "encoder"
-    # The module list of the blocks (`encoder.<layer_list>.N`), one module per block.
-    layer_list: Identifier
-    sublayer_list: Optional[Identifier] = None  # sublayer layout: block.N.<sublayer_list>.I
-    embed_tokens: Optional[Identifier] = None  # encoder-decoder: the stack's (tied) token embedding
-    final_norm: Optional[Identifier] = None  # pre-norm stacks end with a norm of this name
-
-
 class DecoderSpec(Strict):
     """`causal`/`cache`: the encoder doubles as a causal decoder (config.is_decoder): its self-attention masks the
-    future keys and keeps a key/value cache (a names-layout encoder's `causal_lm` head then reads the `transform` or `flat` LM head). With `path`, a separate decoder stack of
-    an encoder-decoder model: causal self-attention, cross-attention, `layers` from a config field."""
+    future keys and keeps a key/value cache (a names-layout encoder's `causal_lm` head then reads the `transform` or `flat` LM head). In
+    an encoder-decoder model, the decoder stack: causal self-attention, cross-attention, `layers` from a config field."""
 
     # Whether self-attention masks future tokens when the model is a decoder.
     causal: bool = True
@@ -1027,8 +1000,6 @@ class DecoderSpec(Strict):
     # every key, as the shared masking utilities of recent transformers models do). Other stacks: absent (encoder-decoders
     # render their own mask: names-layout ones one additive mask of future and padding keys).
     mask: Literal["separate", "combined"] = "separate"
-    # Encoder-decoder stacks: the decoder stack's attribute in the base model.
-    path: Optional[Identifier] = None
     # Encoder-decoder stacks: the config field of the decoder's depth.
     layers: Optional[FieldName] = None
     start_token: Optional[FieldName] = None  # config field of the decoder start id (labels are shifted right)
@@ -1040,8 +1011,7 @@ class DecoderSpec(Strict):
     # asked for with `use_cache=True` (`off`), in every framework.
     cache_default: Literal["config", "off"] = "config"
     # Whether a `head_mask` given without `decoder_head_mask` masks the decoder too (when both stacks are equally deep;
-    # deprecated in transformers, which warns) or only the encoder (`false`). Default: true in sublayer encoder-decoder
-    # stacks, false in names-layout ones, which render `true` too.
+    # deprecated in transformers, which warns) or only the encoder (absent; names-layout encoder-decoder stacks).
     copy_head_mask: Optional[bool] = None
     # names-layout encoder-decoder stacks: whether the base model and the generation head (without labels) build the
     # decoder inputs from `input_ids` shifted right when neither `decoder_input_ids` nor `decoder_inputs_embeds` is
@@ -1370,7 +1340,7 @@ class ArchitectureSpec(Strict):
     norm: NormSpec = NormSpec()
     # Decoder-only stacks: a parallel residual (both sublayers read the block's input).
     residual: Optional[ResidualSpec] = None
-    # The stack kind; absent: `encoder-decoder` with `decoder.path`, else `encoder`.
+    # The stack kind; absent: `encoder`.
     stack: Optional[Literal["encoder", "decoder-only", "encoder-decoder"]] = None
     # names layout: module paths by role, `preset: <name>` from specs/layouts.yaml, then `role: dotted.path` entries
     # that add to or override it. A preset's roles that the spec's components do not render are left out by
@@ -1379,7 +1349,6 @@ class ArchitectureSpec(Strict):
     # (`layer.0.SelfAttention.q`: PyTorch's `nn.ModuleList`), numbered 0, 1, ... in each stack's blocks; a role
     # `decoder_block.<block role>` gives the decoder blocks' path of that role, when not the encoder blocks'.
     names: Optional[dict[str, str]] = None
-    encoder: Optional[EncoderSpec] = None
     decoder: Optional[DecoderSpec] = None
     layerdrop: Optional[LayerDropSpec] = None
     pooler: Optional[PoolerSpec] = None
@@ -1420,9 +1389,9 @@ class ArchitectureSpec(Strict):
     # entries those of the steps the group covers), `hidden_states` holding one entry per step, `attentions` one per
     # block run.
     layer_sharing: Optional[LayerSharingSpec] = None
-    # names-layout encoders: entries of transformers' checkpoints that the models drop on load without a report (as
-    # transformers' `_keys_to_ignore_on_load_unexpected`), e.g. a table transformers' TensorFlow class builds and its
-    # PyTorch class ignores.
+    # names-layout encoders and encoder-decoders: entries of transformers' checkpoints that the models drop on load
+    # without a report (as transformers' `_keys_to_ignore_on_load_unexpected`), e.g. a table transformers' TensorFlow
+    # class builds and its PyTorch class ignores, or a relative bias table some checkpoints hold in a cross-attention.
     ignore_unexpected: list[IgnoredEntries] = Field(default_factory=list)
     test: Optional[SpecTests] = None
 

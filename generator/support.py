@@ -5,12 +5,12 @@ pydantic checks each field on its own; this table checks the combinations. The t
 - ``encoder``: an encoder-only stack (optionally doubling as a causal decoder with `decoder: {causal, cache}`, whose
   layers then may hold a cross-attention, `attention.cross_module`), rendered by the names-layout block (below; the
   `fused | split` module layouts that encoders were once written in are gone);
-- ``encoder-decoder``: two pre-norm stacks in the `sublayer` layout (`decoder.path` set);
+- ``encoder-decoder`` (`stack: encoder-decoder`): two stacks, the decoder's blocks with a cross-attention (below);
 - ``decoder-only`` (`stack: decoder-only`): one always-causal, pre-norm LayerNorm or RMSNorm stack with absolute or
   rotary positions, a final norm and a key/value cache, whose module paths are the spec's `names` (roles -> dotted
   paths).
 
-An encoder-decoder stack with `attention.layout: names` is rendered by the names-layout block too: two LayerNorm or
+An encoder-decoder stack is rendered by the names-layout block too: two LayerNorm or
 RMSNorm stacks, post-norm or pre-norm each ending with a final norm, their feed-forward dense or gated, their
 projections' biases fixed or chosen by config flags, with absolute positions (learned or fixed sinusoids, counted
 from 0 or past a padding index; the roles `encoder` and `decoder` name the stacks) and/or a bucketed relative bias each
@@ -48,22 +48,18 @@ STACK_KINDS = (ENCODER, ENCODER_DECODER, DECODER_ONLY)
 NAMES_ENCODER = "names-layout encoder"
 # An encoder-decoder stack of the names layout.
 NAMES_ENCODER_DECODER = "names-layout encoder-decoder"
-RULE_KINDS = (NAMES_ENCODER, ENCODER_DECODER, NAMES_ENCODER_DECODER, DECODER_ONLY)
+RULE_KINDS = (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)
 
 
 def rule_kind(spec: schema.ArchitectureSpec, stack: str) -> str:
-    """The kind whose rules check `spec`: its stack kind, or `NAMES_ENCODER` for an encoder stack (every encoder is
-    rendered by the names-layout block), `NAMES_ENCODER_DECODER` for an encoder-decoder stack of the names layout."""
+    """The kind whose rules check `spec`: `NAMES_ENCODER` for an encoder stack, `NAMES_ENCODER_DECODER` for an
+    encoder-decoder stack (both rendered by the names-layout block), else its stack kind."""
     if stack == ENCODER:
         return NAMES_ENCODER
-    if stack == ENCODER_DECODER and spec.attention.layout == "names":
+    if stack == ENCODER_DECODER:
         return NAMES_ENCODER_DECODER
     return stack
 
-
-def names_layout(spec: schema.ArchitectureSpec, stack: str) -> bool:
-    """Whether the spec's module paths are its `names` (rendered by the names-layout block)."""
-    return rule_kind(spec, stack) in (NAMES_ENCODER, NAMES_ENCODER_DECODER, DECODER_ONLY)
 
 _ABSENT = None
 
@@ -97,7 +93,6 @@ _SET = object()  # a component (a sub-mapping) that is present and has no `kind`
 # Config fields the templates of each stack kind read by these names (a config that calls one of them something else
 # maps it with `config.attribute_map`).
 REQUIRED_CONFIG_FIELDS = {
-    ENCODER_DECODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"),
     DECODER_ONLY: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "initializer_range",
                    "use_cache"),
     NAMES_ENCODER: ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
@@ -114,7 +109,6 @@ RULES: tuple[Rule, ...] = (
     # Encoder stacks of the names layout: bidirectional post-norm or pre-norm blocks whose module paths are `names`.
     Rule(NAMES_ENCODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `attention.norm`, `ffn.input`, `ffn.output`, `ffn.norm`)"),
     Rule(NAMES_ENCODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),
-    Rule(NAMES_ENCODER, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`)"),
     Rule(NAMES_ENCODER, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`), as for attention"),
     Rule(NAMES_ENCODER, "attention.variant", ("full",), "self-attention is `variant: full`"),
     Rule(NAMES_ENCODER, "attention.select", (_ABSENT,), "remove `select`: a config-selected attention variant exists only in encoder-decoder stacks"),
@@ -130,7 +124,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "embeddings.token_type", (False, True, "word"), "write `token_type: true` (a table of `config.type_vocab_size` rows, the `names` role `embeddings.token_type`), `token_type: word` (rows of the word embeddings) or `token_type: false`"),
     Rule(NAMES_ENCODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
     Rule(NAMES_ENCODER, "embeddings.norm", (True, False), "write `norm: true` (a norm after the embeddings, the `names` role `embeddings.norm`) or `norm: false` (none)"),
-    Rule(NAMES_ENCODER, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     Rule(NAMES_ENCODER, "embeddings.position_ids", (False, True), "write `position_ids: true` (the models take `position_ids`) or `position_ids: false`"),
     # A names-layout encoder that doubles as a decoder (`decoder`): causal and cached under `config.is_decoder`.
     Rule(NAMES_ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
@@ -139,56 +132,13 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "decoder.layers", (_ABSENT,), "remove `layers`: a second (decoder) stack exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "decoder.start_token", (_ABSENT,), "remove `start_token`: labels shifted into decoder inputs exist only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "lm_head.layout", (_ABSENT, "names", "transform", "flat"), "write `layout: names` (the `names` roles `lm_head.transform` and `lm_head.norm`, then the projector at `path`), `layout: transform` (`<path>.{transform.dense,transform.<norm>,decoder,bias}`, as encoder stacks hold it) or `layout: flat` (`<path>.{dense,<norm>,decoder,bias}`)"),
-    # Encoder-decoder stacks: pre-norm `sublayer` blocks, shared vocabulary, bucketed relative bias.
-    Rule(ENCODER_DECODER, "encoder", (_SET,), "add `encoder: {path: ..., layer_list: ..., sublayer_list: ...}` (the stacks' module names)"),
-    Rule(ENCODER_DECODER, "names", (_ABSENT,), "remove `names`: encoder-decoder stacks name their modules with `layout: sublayer`"),
-    Rule(ENCODER_DECODER, "attention.scale", (True, False), "write `scale: true` or `scale: false` (a config-selected scale exists only in decoder-only stacks)"),
-    Rule(ENCODER_DECODER, "attention.bias", (True, False), "write `bias: true` or `bias: false` (config-selected biases exist only in names-layout stacks)"),
-    Rule(ENCODER_DECODER, "attention.output_bias", (_ABSENT,), "remove `output_bias`: the output projection's bias is the q/k/v projections' (`bias`)"),
-    Rule(ENCODER_DECODER, "attention.kv_heads", (_ABSENT,), "remove `kv_heads`: grouped-query attention exists only in names-layout stacks"),
-    Rule(ENCODER_DECODER, "attention.multi_query", (_ABSENT,), "remove `multi_query`: multi-query attention exists only in names-layout stacks"),
-    Rule(ENCODER_DECODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
-    Rule(ENCODER_DECODER, "feed_forward.bias", (True, False), "write `bias: true` or `bias: false` (config-selected biases exist only in names-layout stacks)"),
-    Rule(ENCODER_DECODER, "decoder.mask", ("separate",), "remove `mask`: combined causal and padding masks exist only in decoder-only stacks"),
-    Rule(ENCODER_DECODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
-    Rule(ENCODER_DECODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
-    Rule(ENCODER_DECODER, "attention.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
-    Rule(ENCODER_DECODER, "feed_forward.projection", ("linear",), "the projections are Linear layers: remove `projection`"),
-    Rule(ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward width is always `config.<size>`"),
-    Rule(ENCODER_DECODER, "attention.output_dropout", (True,), "the attention output always goes through dropout: remove `output_dropout`"),
-    Rule(ENCODER_DECODER, "feed_forward.output_dropout", (True,), "the feed-forward output always goes through dropout: remove `output_dropout`"),
-    Rule(ENCODER_DECODER, "embeddings.sinusoidal", (_ABSENT,), "remove `sinusoidal`: positions come from the bucketed bias"),
-    Rule(ENCODER_DECODER, "embeddings.padding_idx", (_ABSENT,), "remove `padding_idx`: the shared embeddings have no padding index"),
-    Rule(ENCODER_DECODER, "attention.layout", ("sublayer",), "write `layout: sublayer` (block.N.layer.I.<module>)"),
-    Rule(ENCODER_DECODER, "feed_forward.layout", ("sublayer",), "write `layout: sublayer`"),
-    Rule(ENCODER_DECODER, "norm.placement", ("pre",), "blocks are pre-norm: write `placement: pre`"),
-    Rule(ENCODER_DECODER, "position", ("bucketed_bias",), "positions are a bucketed relative bias: write `position: {kind: bucketed_bias, ...}`"),
-    Rule(ENCODER_DECODER, "position.owner", ("first_layer", "every_layer"), "write `owner: first_layer` or `owner: every_layer`: a bias the stack owns exists only in names-layout encoders"),
-    Rule(ENCODER_DECODER, "position.fixed_buckets", (_ABSENT,), "remove `fixed_buckets`: the layers bucket into `config.<num_buckets>` buckets (a fixed bucket count exists only with `owner: stack`, in names-layout encoders)"),
-    Rule(ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
-    Rule(ENCODER_DECODER, "embeddings.position", ("none",), "positions come from the bucketed bias: write `position: none`"),
-    Rule(ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are d_model wide"),
-    Rule(ENCODER_DECODER, "embeddings.norm", (False,), "the shared embeddings have no norm: write `norm: false`"),
-    Rule(ENCODER_DECODER, "decoder.causal", (True,), "the decoder stack is causal: remove `causal`"),
-    Rule(ENCODER_DECODER, "decoder.cache", (True,), "the decoder stack keeps a key/value cache: remove `cache`"),
-    Rule(ENCODER_DECODER, "decoder.cache_default", ("config",), "the decoder stack's cache follows `config.use_cache`: remove `cache_default`"),
-    Rule(ENCODER_DECODER, "pooler", (_ABSENT,), "remove `pooler`: encoder-decoder heads do not pool"),
-    Rule(ENCODER_DECODER, "sentence_head", (_ABSENT,), "remove `sentence_head`: encoder-decoder models have no sentence-level pretraining head"),
-    Rule(ENCODER_DECODER, "lm_head.layout", (_ABSENT, "linear"), "write `layout: linear` (the decoder's LM head)"),
-    Rule(ENCODER_DECODER, "lm_head.decoder", (_ABSENT,), "remove `decoder`: the decoder's LM head is one Linear at `lm_head.path`"),
-    Rule(ENCODER_DECODER, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions come from the bucketed bias"),
-    Rule(ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`: encoder-decoder heads are seq2seq, conditional_generation and encoder"),
-    Rule(ENCODER_DECODER, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax encoder-decoders take transformers' `input_ids, attention_mask, decoder_input_ids, decoder_attention_mask` first and the other inputs by keyword"),
-    Rule(ENCODER_DECODER, "sequence_summary", (_ABSENT,), "remove `sequence_summary`: encoder-decoder models have no multiple-choice head"),
     # Encoder-decoder stacks of the names layout: two LayerNorm or RMSNorm stacks, post-norm or pre-norm then a final norm
     # (learned positions, a norm after the embeddings), the decoder's blocks with a cross-attention; every module path
     # is a `names` role.
     Rule(NAMES_ENCODER_DECODER, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.shared`, `encoder`, `decoder`, `embeddings.word`, `embeddings.position`, `embeddings.norm`, `layers`, `attention.*`, `cross_attention.*`, `ffn.*`), or a `preset` of specs/layouts.yaml"),
     Rule(NAMES_ENCODER_DECODER, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*` and `cross_attention.*`)"),
     Rule(NAMES_ENCODER_DECODER, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`), as for attention"),
-    Rule(NAMES_ENCODER_DECODER, "encoder", (_ABSENT,), "remove `encoder`: the `names` role `encoder` names the encoder stack"),
     Rule(NAMES_ENCODER_DECODER, "decoder", (_SET,), "add `decoder: {layers: <field>, heads: <field>, ffn_size: <field>, start_token: <field>}` (the decoder stack's sizes)"),
-    Rule(NAMES_ENCODER_DECODER, "decoder.path", (_ABSENT,), "remove `path`: the `names` role `decoder` names the decoder stack"),
     Rule(NAMES_ENCODER_DECODER, "decoder.causal", (True,), "the decoder stack is causal: remove `causal`"),
     Rule(NAMES_ENCODER_DECODER, "decoder.cache", (True,), "the decoder stack keeps a key/value cache: remove `cache`"),
     Rule(NAMES_ENCODER_DECODER, "decoder.cache_default", ("config",), "the decoder stack's cache follows `config.use_cache`: remove `cache_default`"),
@@ -203,12 +153,10 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "feed_forward.size_multiple", (_ABSENT,), "remove `size_multiple`: the feed-forward widths are always config fields (`size`, `decoder.ffn_size`)"),
     Rule(NAMES_ENCODER_DECODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after each stack)"),
     Rule(NAMES_ENCODER_DECODER, "position", (_ABSENT, "bucketed_bias"), "positions are absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias each stack owns (`kind: bucketed_bias, owner: stack, ...`): remove `position` or write `kind: bucketed_bias`"),
-    Rule(NAMES_ENCODER_DECODER, "position.param", (_ABSENT, "relative_attention_bias"), "remove `param`: the `names` role `position.bias` (or `attention.relative_bias`) names the bias tables"),
     Rule(NAMES_ENCODER_DECODER, "position.owner", (_ABSENT, "stack", "first_layer", "every_layer"), "write `owner: stack` (each stack's table at the `names` role `position.bias`), `first_layer` (each stack's first block's, at the role `attention.relative_bias`) or `every_layer` (each block's own)"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.token_type", (False,), "there are no token type embeddings: write `token_type: false`"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned or sinusoidal absolute embeddings) or `position: none` (no absolute positions, with a bucketed relative bias)"),
     Rule(NAMES_ENCODER_DECODER, "embeddings.projection", (_ABSENT,), "remove `projection`: embeddings are hidden_size wide"),
-    Rule(NAMES_ENCODER_DECODER, "embeddings.shared", (_ABSENT,), "remove `shared`: the `names` role `embeddings.shared` names the shared vocabulary matrix"),
     Rule(NAMES_ENCODER_DECODER, "pooler", (_ABSENT,), "remove `pooler`: encoder-decoder heads do not pool"),
     Rule(NAMES_ENCODER_DECODER, "sentence_head", (_ABSENT,), "remove `sentence_head`"),
     Rule(NAMES_ENCODER_DECODER, "discriminator_head", (_ABSENT,), "remove `discriminator_head`"),
@@ -223,13 +171,10 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER_DECODER, "decoder.mask", (_ABSENT, "separate"), "remove `mask`: the names-layout encoder-decoder's decoder always masks future and padding keys with one additive mask; `mask` chooses between the two ways of decoder-only stacks"),
     # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
-    Rule(ENCODER_DECODER, "flax_positional_order", (_ABSENT,), "remove `flax_positional_order`: only decoder-only and names-layout encoder stacks state transformers' Flax order (the other stacks' follows from their components; their heads without cross-attention keep transformers' places of the encoder states themselves)"),
     Rule(NAMES_ENCODER_DECODER, "flax_positional_order", (_ABSENT,), "remove `flax_positional_order`: only decoder-only and names-layout encoder stacks state transformers' Flax order (the other stacks' follows from their components; their heads without cross-attention keep transformers' places of the encoder states themselves)"),
     Rule(NAMES_ENCODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
-    Rule(ENCODER_DECODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
     Rule(NAMES_ENCODER_DECODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
     Rule(DECODER_ONLY, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax decoder-only models take transformers' `input_ids, attention_mask, position_ids` first and the other inputs by keyword"),
-    Rule(DECODER_ONLY, "encoder", (_ABSENT,), "remove `encoder`: `names` names the stack's modules (`layers`, `final_norm`)"),
     Rule(DECODER_ONLY, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),
     Rule(DECODER_ONLY, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`)"),
     Rule(DECODER_ONLY, "attention.variant", ("full",), "self-attention is `variant: full` (causal: the stack masks the future)"),
@@ -241,10 +186,8 @@ RULES: tuple[Rule, ...] = (
     Rule(DECODER_ONLY, "position", (_ABSENT, "rotary", "alibi"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), rotary (`kind: rotary, theta: <config field>`) or linear attention biases (`kind: alibi`), the latter two with `embeddings.position: none`"),
     Rule(DECODER_ONLY, "embeddings.token_type", (False, "word"), "token types are embedded by the word embeddings (`token_type: word`) or absent (`token_type: false`): a table of their own exists only in encoder stacks"),
     Rule(DECODER_ONLY, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary or ALiBi positions)"),
-    Rule(DECODER_ONLY, "embeddings.shared", (_ABSENT,), "remove `shared`: `names: {embeddings.word: ...}` names the word embeddings"),
     Rule(DECODER_ONLY, "embeddings.position_padding_idx", (_ABSENT,), "remove `position_padding_idx`: positions count from 0 (or follow `position_ids`)"),
     Rule(DECODER_ONLY, "decoder", (_SET,), "add `decoder: {causal: true, cache: true}`"),
-    Rule(DECODER_ONLY, "decoder.path", (_ABSENT,), "remove `path`: there is no second stack (write `stack: encoder-decoder` for one)"),
     Rule(DECODER_ONLY, "decoder.causal", (True,), "the stack is causal: remove `causal`"),
     Rule(DECODER_ONLY, "decoder.cache", (True,), "the stack keeps a key/value cache: remove `cache`"),
     Rule(DECODER_ONLY, "decoder.cache_default", ("config",), "the cache follows `config.use_cache`: remove `cache_default`"),
@@ -258,15 +201,11 @@ RULES: tuple[Rule, ...] = (
 )
 # Components of the names-layout block that not every kind renders.
 RULES += (
-    Rule(ENCODER_DECODER, "attention.fused_order", ("blocks",), "remove `fused_order`: the `sublayer` layout holds separate `q`, `k` and `v` projections"),
     Rule(NAMES_ENCODER_DECODER, "attention.fused_order", ("blocks",), "remove `fused_order`: encoder-decoder stacks hold separate q, k and v projections (a fused q/k/v projection exists only in decoder-only and names-layout encoder stacks)"),
     Rule(NAMES_ENCODER, "residual", (_ABSENT,), "remove `residual`: blocks are sequential (a parallel residual exists only in decoder-only stacks)"),
-    Rule(ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "residual", (_ABSENT,), "remove `residual`: sublayers are sequential (a parallel residual exists only in decoder-only stacks)"),
-    Rule(ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
     Rule(NAMES_ENCODER_DECODER, "attention.prunable", (True, False), "write `prunable: true` (the encoder-only model prunes its encoder's self-attention) or `prunable: false` (every model refuses `prune_heads`)"),
     Rule(NAMES_ENCODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: it gives a bias to the `layout: linear` LM head of decoder-only stacks"),
-    Rule(ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the decoder's LM head has no bias (a bias exists only on the LM head of decoder-only stacks)"),
     Rule(NAMES_ENCODER_DECODER, "lm_head.bias", (_ABSENT, False), "remove `bias`: the LM head has no bias (`logits_bias` adds a buffer to the logits)"),
 )
 # Components that only names-layout encoder-decoder stacks render: refused in every other kind (a field with a schema
@@ -290,14 +229,14 @@ RULES += tuple(
 # LayerDrop: names-layout encoder-decoder and decoder-only stacks (a decoder-only stack's in `layerdrop.decoder`).
 RULES += tuple(
     Rule(kind, "layerdrop", (_ABSENT,), "remove `layerdrop`: LayerDrop exists only in names-layout encoder-decoder and decoder-only stacks")
-    for kind in (NAMES_ENCODER, ENCODER_DECODER)
+    for kind in (NAMES_ENCODER,)
 )
 RULES += (Rule(DECODER_ONLY, "layerdrop.encoder", (_ABSENT,), "remove `encoder`: a decoder-only stack's LayerDrop probability is `layerdrop.decoder`"),)
 # A row offset of the position table and a dropout between the feed-forward projections: names-layout
 # encoder-decoder and decoder-only stacks.
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead)
-    for kind in (NAMES_ENCODER, ENCODER_DECODER)
+    for kind in (NAMES_ENCODER,)
     for path, instead in (
         ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder and decoder-only stacks"),
         ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder and decoder-only stacks"),
@@ -360,17 +299,12 @@ RULES += tuple(
 # Word embeddings times sqrt(hidden_size) exist only in names-layout encoder-decoder and decoder-only stacks.
 RULES += tuple(
     Rule(kind, "embeddings.scale", (_ABSENT,), "remove `scale`: scaled word embeddings exist only in names-layout encoder-decoder and decoder-only stacks")
-    for kind in (NAMES_ENCODER, ENCODER_DECODER)
+    for kind in (NAMES_ENCODER,)
 )
 # Given `inputs_embeds` left unscaled (only looked-up word embeddings scaled): decoder-only stacks only.
 RULES += tuple(
     Rule(kind, "embeddings.scale_inputs_embeds", (True,), "remove `scale_inputs_embeds`: given `inputs_embeds` left unscaled exist only in decoder-only stacks")
     for kind in RULE_KINDS if kind != DECODER_ONLY
-)
-# The unit-offset RMSNorm (`1 + weight`) is a names-layout norm: the `sublayer` layout holds plain norms.
-RULES += tuple(
-    Rule(kind, "norm.unit_offset", (_ABSENT,), "remove `unit_offset`: the unit-offset RMSNorm exists only in names-layout stacks")
-    for kind in (ENCODER_DECODER,)
 )
 # How labels become decoder inputs: another shift than after `decoder.start_token` exists only in names-layout
 # encoder-decoder stacks.
@@ -381,7 +315,7 @@ RULES += tuple(
 # A head mask copied to the decoder is a choice of encoder-decoder stacks only; names-layout ones copy none by default.
 RULES += tuple(
     Rule(kind, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask`: a choice of whether `head_mask` masks the decoder too exists only in encoder-decoder stacks")
-    for kind in RULE_KINDS if kind not in (ENCODER_DECODER, NAMES_ENCODER_DECODER)
+    for kind in RULE_KINDS if kind != NAMES_ENCODER_DECODER
 )
 RULES += (
     Rule(NAMES_ENCODER_DECODER, "decoder.copy_head_mask", (_ABSENT, True), "remove `copy_head_mask: false`: names-layout encoder-decoder stacks copy `head_mask` to the decoder only with `copy_head_mask: true`"),
@@ -403,11 +337,11 @@ RULES += (
 # Norms of the queries and keys: in the names-layout block of decoder-only and names-layout encoder stacks.
 RULES += tuple(
     Rule(kind, "attention.qk_norm", (False,), "remove `qk_norm`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
-    for kind in (ENCODER_DECODER, NAMES_ENCODER_DECODER)
+    for kind in (NAMES_ENCODER_DECODER,)
 )
 RULES += tuple(
     Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
-    for kind in (ENCODER_DECODER, NAMES_ENCODER_DECODER)
+    for kind in (NAMES_ENCODER_DECODER,)
 )
 # LayerNorms without a bias or without parameters, norms of the queries and keys with a weight of each head's own (held stacked or as a list),
 # a chosen bias of those norms: decoder-only stacks only.
@@ -443,8 +377,12 @@ RULES += tuple(
         ("embeddings.token_dropout", (_ABSENT,), "remove `token_dropout`: token dropout exists only in names-layout encoders"),
         ("position.buffer", (_ABSENT,), "remove `buffer`: rotary inverse frequencies held as a saved buffer exist only in names-layout encoders"),
         ("held", ([],), "remove `held`: Linears held but never called exist only in names-layout encoders"),
-        ("ignore_unexpected", ([],), "remove `ignore_unexpected`: checkpoint entries dropped on load by a spec's patterns exist only in names-layout encoders"),
     )
+)
+# Checkpoint entries dropped on load by a spec's patterns: names-layout encoders and encoder-decoders.
+RULES += tuple(
+    Rule(kind, "ignore_unexpected", ([],), "remove `ignore_unexpected`: checkpoint entries dropped on load by a spec's patterns exist only in names-layout encoders and encoder-decoders")
+    for kind in RULE_KINDS if kind not in (NAMES_ENCODER, NAMES_ENCODER_DECODER)
 )
 # A rotary sinusoidal table module (`position.table`): in names-layout encoders only.
 RULES += tuple(
@@ -567,8 +505,6 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
 VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
     (DECODER_ONLY, "embeddings.scale_inputs_embeds", False, "embeddings.scale", (True,), "only word embeddings always scaled can leave given `inputs_embeds` unscaled: write `embeddings.scale: true` or remove `scale_inputs_embeds`"),
     (DECODER_ONLY, "embeddings.mask_positions", True, "embeddings.position", ("absolute",), "positions counted over the attention mask index the absolute position table: write `embeddings.position: absolute` or remove `mask_positions`"),
-    (ENCODER_DECODER, "position.owner", "every_layer", "attention.variant", ("full",), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or `attention.variant: full`"),
-    (ENCODER_DECODER, "position.owner", "every_layer", "attention.select", (_ABSENT,), "a bias table in every layer exists only in full self-attention: write `owner: first_layer` or remove `attention.select` (its local and transient-global variants)"),
     (DECODER_ONLY, "norm.weight", False, "norm.kind", ("layer_norm",), "RMSNorms without a weight are not rendered: write `kind: layer_norm` or remove `weight`"),
     (DECODER_ONLY, "norm.weight", False, "norm.bias", (False,), "a LayerNorm without a weight has no bias either (no parameters at all): add `bias: false` or remove `weight`"),
     (DECODER_ONLY, "norm.weight", False, "norm.placement", ("pre", "output"), "the output norms of `placement: sandwich` keep their parameters: write `placement: pre` or `output`, or remove `weight`"),

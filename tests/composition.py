@@ -1,7 +1,7 @@
 """Specs drawn from the schema: a hypothesis strategy over the components each stack kind renders.
 
 `specs()` draws a whole architecture spec (as the mapping a YAML file holds) for a names-layout stack (decoder-only,
-encoder or encoder-decoder, its module names drawn too) or a `sublayer` encoder-decoder stack, combining components
+encoder or encoder-decoder, its module names drawn too), combining components
 independently — including combinations no shipped spec uses. `render()`
 runs the generator on it in a temporary directory and makes the rendered package importable as
 `specformers.models.<name>` next to the shipped models (the runtime modules it imports are the shipped ones: they do
@@ -56,87 +56,6 @@ def _field(name: str, type_: str, default: Any, **extra) -> dict:
     # dropout without a classifier, an epsilon field next to a fixed epsilon): each is `informative`, which the
     # generator requires of a declared field nothing reads (tests/bad_specs/config_field_read_by_nothing.yaml).
     return {"name": name, "type": type_, "default": default, "doc": f"{name}.", "informative": True, **extra}
-
-
-@st.composite
-def encoder_decoder_specs(draw, name: str) -> dict:
-    selected = draw(st.booleans())
-    # The bucketed bias owned by the first layer of each stack or by every layer (full self-attention only).
-    owner = "first_layer" if selected else draw(st.sampled_from(["first_layer", "every_layer"]))
-    head_dim = draw(st.booleans())
-    gated = draw(st.sampled_from(["flag", "config", True, False]))
-    norm_kind = draw(st.sampled_from(["rms_norm", "layer_norm"]))
-    scale, bias = draw(st.booleans()), draw(st.booleans())
-    fields = [
-        _field("vocab_size", "int", VOCAB),
-        _field("d_model", "int", HIDDEN),
-        _field("d_ff", "int", 20),
-        _field("num_layers", "int", draw(st.sampled_from([1, 2]))),
-        _field("num_decoder_layers", "int", None, optional=True, default_from="num_layers"),
-        _field("num_heads", "int", HEADS),
-        _field("relative_attention_num_buckets", "int", 8),
-        _field("relative_attention_max_distance", "int", 16),
-        _field("dropout_rate", "float", 0.1),
-        _field("layer_norm_epsilon", "float", 1e-6),
-        _field("initializer_factor", "float", 1.0),
-        _field("is_encoder_decoder", "bool", True),
-        _field("use_cache", "bool", True),
-        _field("pad_token_id", "int", 0),
-        _field("eos_token_id", "int", 1),
-    ]
-    attribute_map = {"hidden_size": "d_model", "num_attention_heads": "num_heads", "num_hidden_layers": "num_layers"}
-    if head_dim:
-        fields.append(_field("d_kv", "int", draw(st.sampled_from([4, 8, 12]))))
-        attribute_map["head_dim"] = "d_kv"
-    attention: dict[str, Any] = {"variant": "full", "layout": "sublayer", "module": "SelfAttention",
-                                 "cross_module": "EncDecAttention", "scale": scale, "bias": bias, "dropout": "dropout_rate"}
-    if head_dim:
-        attention["head_dim"] = "d_kv"
-    if selected:
-        fields += [_field("local_radius", "int", draw(st.sampled_from([2, 4]))), _field("global_block_size", "int", draw(st.sampled_from([2, 3]))),
-                   _field("encoder_attention_type", "str", "local", choices=["local", "transient-global"])]
-        attention["select"] = {"field": "encoder_attention_type", "variants": {
-            "local": {"variant": "local", "module": "LocalSelfAttention"},
-            "transient-global": {"variant": "transient_global", "module": "TransientGlobalSelfAttention"}}}
-        attention["local"] = {"radius": "local_radius", "global_block_size": "global_block_size"}
-    feed_forward: dict[str, Any] = {"layout": "sublayer", "module": "DenseReluDense", "size": "d_ff", "dropout": "dropout_rate",
-                                    "bias": bias, "activation": "hidden_act"}
-    config: dict[str, Any] = {"doc": "A drawn encoder-decoder.", "fields": fields, "attribute_map": attribute_map}
-    if gated == "config":
-        fields.append(_field("feed_forward_proj", "str", draw(st.sampled_from(["relu", "gated-gelu", "gated-silu"]))))
-        config["activation_spec"] = {"field": "feed_forward_proj", "activation": "dense_act_fn", "gated": "is_gated_act", "aliases": {"gated-gelu": "gelu_new"}}
-        feed_forward["activation"] = "dense_act_fn"
-        feed_forward["gated"] = "is_gated_act"
-    else:
-        fields.append(_field("hidden_act", "str", draw(st.sampled_from(["relu", "gelu_new"]))))
-        if gated == "flag":
-            fields.append(_field("use_gate", "bool", draw(st.booleans())))
-            feed_forward["gated"] = "use_gate"
-        else:
-            feed_forward["gated"] = gated
-    kinds = draw(st.lists(st.sampled_from(["conditional_generation", "encoder", "sequence_classification", "token_classification",
-                                           "question_answering"]), unique=True, min_size=1, max_size=3))
-    if "token_classification" in kinds and "encoder" not in kinds:
-        kinds.append("encoder")  # the token classifier wraps the encoder model
-    heads = [{"kind": "seq2seq"}] + [
-        {"kind": k, "dropout": "classifier_dropout"} if k in ("sequence_classification", "token_classification") else {"kind": k}
-        for k in kinds
-    ]
-    fields.append(_field("classifier_dropout", "float", 0.0))
-    spec = {
-        "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": "transformer",
-        "title": name.upper(), "paper": "-", "config": config,
-        "embeddings": {"shared": "shared", "size": "d_model", "token_type": False, "position": "none", "norm": False, "dropout": "dropout_rate"},
-        "position": {"kind": "bucketed_bias", "num_buckets": "relative_attention_num_buckets", "max_distance": "relative_attention_max_distance",
-                     "owner": owner},
-        "attention": attention, "feed_forward": feed_forward,
-        "norm": {"kind": norm_kind, "placement": "pre", "eps": "layer_norm_epsilon"},
-        "encoder": {"path": "encoder", "layer_list": "block", "sublayer_list": "layer", "embed_tokens": "embed_tokens", "final_norm": "final_layer_norm"},
-        "decoder": {"path": "decoder", "layers": "num_decoder_layers", "start_token": "decoder_start_token_id", "causal": True, "cache": True},
-        "lm_head": {"path": "lm_head", "layout": "linear"},
-        "heads": heads,
-    }
-    return spec
 
 
 @st.composite
@@ -1190,17 +1109,16 @@ def _qk_norm(draw, names: dict, fields: list, attention: dict) -> None:
 
 def specs():
     """A drawn spec, named after a hash of its contents: a replayed example renders (and imports) the same module."""
-    return st.one_of(encoder_decoder_specs("drawn"), decoder_only_specs("drawn"), names_encoder_decoder_specs("drawn")).map(_named)
+    return st.one_of(decoder_only_specs("drawn"), names_encoder_decoder_specs("drawn")).map(_named)
 
 
 def describe(spec: dict) -> list[str]:
     """The components a drawn spec combines, as `component=value` labels (for the coverage report)."""
-    seq2seq = "path" in spec.get("decoder", {}) or spec.get("stack") == "encoder-decoder"
     att, ffn = spec["attention"], spec["feed_forward"]
-    stack = spec.get("stack") or ("encoder-decoder" if seq2seq else "encoder")
+    stack = spec.get("stack") or "encoder"
     labels = [f"stack={stack}", f"norm.kind={spec['norm']['kind']}", f"norm.unit_offset={spec['norm'].get('unit_offset', False)}"]
     labels += [f"head={h['kind']}" for h in spec["heads"][1:]]
-    if spec["attention"]["layout"] == "names" and stack == "encoder-decoder":
+    if stack == "encoder-decoder":
         emb, decoder = spec["embeddings"], spec["decoder"]
         fields = {f["name"]: f["default"] for f in spec["config"]["fields"]}
         labels += [f"names_stack={stack}", f"names.preset={spec['names'].get('preset')}",
@@ -1322,10 +1240,6 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.shared_norm_by_flag={isinstance(spec.get('residual', {}).get('parallel'), str) and spec['residual'].get('shared_norm', False)}",
                        *(f"decoder_only.index={h.get('index', 'last_non_pad')}" for h in spec["heads"] if h["kind"] == "sequence_classification"),
                        *(f"decoder_only.loss_over={h.get('loss_over', 'labels')}" for h in spec["heads"] if h["kind"] == "token_classification")]
-    elif seq2seq:
-        labels += [f"attention.select={'select' in att}", f"attention.head_dim={'head_dim' in att}",
-                   f"position.owner={spec['position']['owner']}",
-                   f"attention.scale={att['scale']}", f"bias={att['bias']}", f"feed_forward.gated={ffn['gated']}"]
     return labels
 
 

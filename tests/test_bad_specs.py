@@ -40,7 +40,7 @@ def test_corpus_is_large_enough():
 def test_base_of_the_corpus_is_valid(tmp_path, capsys):
     """The cases differ from this valid spec in one place each, so each fails for its own defect."""
     base = CORPUS / "unknown_key.yaml"
-    text = base.read_text().replace("name: unknown_key", "name: toy").replace("  modul: attention", "  module: attention")
+    text = base.read_text().replace("name: unknown_key", "name: toy").replace("  dropuot: attention_probs_dropout_prob", "  dropout: attention_probs_dropout_prob")
     spec = tmp_path / "toy.yaml"
     spec.write_text(text)
     code, err, _ = run(tmp_path, spec, capsys)

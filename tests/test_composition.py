@@ -1,7 +1,7 @@
 """Property test of the composition itself: specs drawn from the schema render, import and agree across frameworks.
 
 Each example is a whole architecture spec drawn by `tests/composition.py` (a names-layout stack, decoder-only, encoder
-or encoder-decoder, or a `sublayer` encoder-decoder stack, its components combined independently, including
+or encoder-decoder, its components combined independently, including
 combinations no shipped spec uses). It is rendered in a
 temporary directory; then, for every head it lists, the PyTorch model (random weights, perturbed so that no zero bias
 or unit norm hides a misplaced weight) is saved with `save_pretrained`, loaded into the TensorFlow and Flax classes, and
@@ -71,7 +71,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
     prefix = spec["class_prefix"]
     from generator.resolve import _HEAD_SUFFIX
 
-    seq2seq = "path" in spec.get("decoder", {}) or spec.get("stack") == "encoder-decoder"
+    seq2seq = spec.get("stack") == "encoder-decoder"
     for head in spec["heads"]:
         kind = head["kind"]
         suffix = _HEAD_SUFFIX[kind]
@@ -110,7 +110,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {class_name}: {exc}") from None
 
 
-@seed(383)  # a sample that draws every stack kind: a names-layout encoder, a names-layout encoder-decoder (one with a blocked encoder self-attention), a decoder-only stack and a sublayer encoder-decoder (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
+@seed(409)  # a sample that draws every stack kind: a names-layout encoder, a names-layout encoder-decoder (one with a blocked encoder self-attention) and a decoder-only stack (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

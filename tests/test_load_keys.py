@@ -133,7 +133,8 @@ def _add_tensors(directory, target, extra):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, caplog):
     """Buffers of transformers' models that older checkpoints hold: ALBERT's default `position_ids`, NEZHA's
-    relative-position table (under upstream's name, which is not specformers'), the `version` of BART's stacks."""
+    relative-position table (under upstream's name, which is not specformers'), the `version` of BART's stacks, a
+    spec's `ignore_unexpected` entries."""
     albert = next(c for c in cases() if c.arch == "albert" and c.head == "masked_lm")
     _, _, albert_dir = reference_checkpoint(albert)
     albert_dir = _add_tensors(albert_dir, tmp_path / "albert", {"albert.embeddings.position_ids": np.arange(64)[None]})
@@ -151,6 +152,16 @@ def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, 
         prefix = seq2seq.base_model_prefix
         versions = {f"{prefix}.{stack}.version": np.array([3.0], np.float32) for stack in (seq2seq.names.encoder, seq2seq.names.decoder)}
         checkpoints.append((case, _add_tensors(directory, tmp_path / seq2seq.name, versions)))
+    # A spec's own `ignore_unexpected` entries (of a literal pattern: the name it matches) in the bare model of the first
+    # names-layout encoder-decoder that lists some (LongT5: the relative bias some checkpoints hold in the decoder's
+    # first cross-attention).
+    listing = next((a for a in project().architectures if a.name in NAMES_SEQ2SEQ_ARCHS and a.spec.ignore_unexpected), None)
+    if listing is not None:
+        case = next(c for c in cases() if c.arch == listing.name and c.head == "seq2seq")
+        _, _, directory = reference_checkpoint(case)
+        names = [re.sub(r"\\(.)", r"\1", e.pattern.strip("^$")) for e in listing.spec.ignore_unexpected]
+        extra = {name: np.zeros((4, 2), np.float32) for name in names}
+        checkpoints.append((case, _add_tensors(directory, tmp_path / listing.name, extra)))
     for case, directory in checkpoints:
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="specformers"):
@@ -188,7 +199,8 @@ def test_type_table_without_its_flag_is_refused(case, framework, reference_check
     with pytest.raises(ValueError) as error:
         _cls(case, framework).from_pretrained(directory, **{task.flag: False})
     message = str(error.value)
-    assert f"- {spec(case.arch).spec.embeddings.path}.{task.path}.weight\n" in message
+    container = spec(case.arch).word_embeddings_path.rsplit(".", 1)[0]  # the word embeddings' container
+    assert f"- {container}.{task.path}.weight\n" in message
     assert f"1 of them exist only when {task.flag}=True: set it in config.json or pass {task.flag}=True" in message
 
 
@@ -210,10 +222,11 @@ def test_config_flag_that_gives_keys_a_place_is_named(arch):
         for name in arch.public_classes(framework):
             table = getattr(specformers, name)._keys_needing_config_flag
             if task is not None:
-                embeddings = f"{arch.spec.embeddings.path}.{task.path}"
+                container = arch.word_embeddings_path.rsplit(".", 1)[0]  # the word embeddings' container
+                embeddings = f"{container}.{task.path}"
                 (pattern,) = table[task.flag]
                 assert re.search(pattern, f"{embeddings}.weight") and re.search(pattern, f"{arch.spec.base_model_prefix}.{embeddings}.weight"), name
-                assert not re.search(pattern, f"{arch.spec.embeddings.path}.token_type_embeddings.weight"), name
+                assert not re.search(pattern, f"{container}.token_type_embeddings.weight"), name
             if arch.cross_attention is None:
                 # (Names-layout stacks have no `encoder` component, and no cross-attention.)
                 assert "add_cross_attention" not in table, name
@@ -228,15 +241,10 @@ def test_config_flag_that_gives_keys_a_place_is_named(arch):
                 continue
             assert list(table) == ["add_cross_attention"] + flags, name
             pattern = table["add_cross_attention"][0]
-            if arch.names is not None:
-                # A names-layout encoder's blocks: the `cross_attention.*` roles' paths inside each layer.
-                layer, roles = arch.names.layers, arch.names.roles
-                cross = (f"{layer}.0.{roles['cross_attention.query']}.weight", f"{layer}.11.{roles['cross_attention.output']}.bias")
-                own = f"{layer}.0.{roles['attention.query']}.weight"
-            else:
-                layer = f"{arch.spec.encoder.path}.{arch.spec.encoder.layer_list}"
-                cross = (f"{layer}.0.{arch.cross_attention}.self.query.weight", f"{layer}.11.{arch.cross_attention}.output.LayerNorm.bias")
-                own = f"{layer}.0.attention.self.query.weight"
+            # A names-layout encoder's blocks: the `cross_attention.*` roles' paths inside each layer.
+            layer, roles = arch.names.layers, arch.names.roles
+            cross = (f"{layer}.0.{roles['cross_attention.query']}.weight", f"{layer}.11.{roles['cross_attention.output']}.bias")
+            own = f"{layer}.0.{roles['attention.query']}.weight"
             for key in cross:
                 assert re.search(pattern, key) and re.search(pattern, f"{arch.spec.base_model_prefix}.{key}"), (name, key)
             assert not re.search(pattern, own), name

@@ -21,7 +21,6 @@ from harness import (
     NAMES_SEQ2SEQ_ARCHS,
     TEST_ALL,
     ROOT,
-    SEQ2SEQ_ARCHS,
     cases,
     config_kwargs,
     make_inputs,
@@ -52,11 +51,9 @@ def _positions(arch: str) -> str:
     return position.kind if position is not None else "absolute"
 
 
-# A second encoder-decoder: the first of the `sublayer` layout, else the first names-layout one whose kind of
-# positions differs from NAMES_SEQ2SEQ's (a relative bias instead of absolute tables), else none.
-SEQ2SEQ = next((a for a in SEQ2SEQ_ARCHS if _has_upstream_tf(a)), None) or next(
-    (a for a in NAMES_SEQ2SEQ_ARCHS if _has_upstream_tf(a) and _positions(a) != _positions(NAMES_SEQ2SEQ)), None
-)
+# A second encoder-decoder: the first one whose kind of positions differs from NAMES_SEQ2SEQ's (a relative bias
+# instead of absolute tables), else none.
+SEQ2SEQ = next((a for a in NAMES_SEQ2SEQ_ARCHS if _has_upstream_tf(a) and _positions(a) != _positions(NAMES_SEQ2SEQ)), None)
 # The first names-layout encoder with a masked LM and the first decoder-only stack with a causal LM (None without one):
 # the models of the names-layout block.
 NAMES_ENCODER = next((a.name for a in project().architectures if a.stack == "encoder" and a.names is not None and a.head("masked_lm") and _has_upstream_tf(a.name)), None)

@@ -24,6 +24,41 @@ from ...modeling_utils import GradientCheckpointingLayer, PreTrainedModel, check
 from .configuration_longt5 import LongT5Config
 
 
+def shift_tokens_right(
+    input_ids: torch.Tensor, pad_token_id: Optional[int], decoder_start_token_id: Optional[int]
+) -> torch.Tensor:
+    """The decoder inputs for `input_ids` (the labels, or the encoder inputs): shifted one position to the right after
+    `decoder_start_token_id`, with -100 replaced by `pad_token_id`."""
+    if decoder_start_token_id is None:
+        raise ValueError(
+            "config.decoder_start_token_id must be set to build the decoder inputs by shifting ids right; or pass decoder_input_ids"
+        )
+    if pad_token_id is None:
+        raise ValueError("config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs")
+    shifted_input_ids = input_ids.new_zeros(input_ids.shape)
+    shifted_input_ids[:, 1:] = input_ids[:, :-1].clone()
+    shifted_input_ids[:, 0] = decoder_start_token_id
+    return shifted_input_ids.masked_fill(shifted_input_ids == -100, pad_token_id)
+
+
+class LongT5RMSNorm(nn.Module):
+    """Root-mean-square norm: `weight * x / sqrt(mean(x ** 2) + eps)`, without mean subtraction or bias. The mean of
+    squares and the division are computed in float32; the result is cast back to the input's dtype before the weight
+    scales it."""
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        input_dtype = hidden_states.dtype
+        hidden_states = hidden_states.to(torch.float32)
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * hidden_states.to(input_dtype)
+
+
 def relative_position_bucket(
     relative_position: torch.Tensor, bidirectional: bool = True, num_buckets: int = 32, max_distance: int = 128
 ) -> torch.Tensor:
@@ -153,271 +188,273 @@ class LongT5SideKeys(NamedTuple):
         return self.bias_table[rows].permute(0, 3, 1, 2)
 
 
-def clamp_inf(hidden_states: torch.Tensor) -> torch.Tensor:
-    """Keep fp16 hidden states finite (deep stacks can overflow to inf); a no-op in other dtypes."""
-    if hidden_states.dtype == torch.float16 and torch.isinf(hidden_states).any():
-        clamp_value = torch.finfo(hidden_states.dtype).max - 1000
-        hidden_states = torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
-    return hidden_states
+def padding_mask(attention_mask: Optional[torch.Tensor], states: torch.Tensor) -> torch.Tensor:
+    """The additive mask (batch or 1, 1, 1, key_len) of the padding keys of `states` (batch, key_len, hidden), from
+    `attention_mask` (batch, key_len) with 1 for the keys to attend to; zeros without it."""
+    if attention_mask is None:
+        return states.new_zeros(1, 1, 1, states.shape[1])
+    return (1.0 - attention_mask[:, None, None, :].to(states.dtype)) * mask_value(states.dtype)
 
 
-class LongT5LayerNorm(nn.Module):
-    """Root-mean-square layer norm: `weight * x / sqrt(mean(x**2) + eps)`, without bias or mean subtraction. The mean
-    square is accumulated in fp32; the result is cast back to the weight's dtype when that is half precision."""
+class LongT5LocalEncoderLayerLayer0LocalSelfAttention(nn.Module):
+    """The `layer.0.LocalSelfAttention` modules of a block; it computes with them."""
 
-    def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(hidden_size))
-        self.variance_epsilon = eps
+        # attention.query: Linear, weight [out, in]
+        self.q = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.key: Linear, weight [out, in]
+        self.k = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.value: Linear, weight [out, in]
+        self.v = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.output: Linear, weight [out, in]
+        self.o = nn.Linear(config.num_attention_heads * config.d_kv, config.hidden_size, bias=False)
+        if layer_idx == 0:
+            # attention.relative_bias: Embedding
+            self.relative_attention_bias = nn.Embedding(
+                config.relative_attention_num_buckets, config.num_attention_heads
+            )
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        variance = hidden_states.to(torch.float32).pow(2).mean(-1, keepdim=True)
-        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
-        if self.weight.dtype in (torch.float16, torch.bfloat16):
-            hidden_states = hidden_states.to(self.weight.dtype)
-        return self.weight * hidden_states
 
+class LongT5LocalEncoderLayerLayer0(nn.Module):
+    """The `layer.0` modules of a block; it computes with them."""
 
-class LongT5DenseActDense(nn.Module):
-    """Feed-forward block: `wi` (d_model -> d_ff), activation, dropout, `wo` (d_ff -> d_model)."""
-
-    def __init__(self, config: LongT5Config) -> None:
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
         super().__init__()
-        self.wi = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
-        self.dropout = nn.Dropout(config.dropout_rate)
-        self.act = get_activation(config.dense_act_fn)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.dropout(self.act(self.wi(hidden_states)))
-        # The activation may have upcast its input (half-precision weights).
-        if hidden_states.dtype != self.wo.weight.dtype:
-            hidden_states = hidden_states.to(self.wo.weight.dtype)
-        return self.wo(hidden_states)
+        # attention.norm: RMSNorm
+        self.layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.LocalSelfAttention = LongT5LocalEncoderLayerLayer0LocalSelfAttention(config, layer_idx)
 
 
-class LongT5DenseGatedActDense(nn.Module):
-    """Gated feed-forward block: `act(wi_0 x) * wi_1 x` (d_model -> d_ff), dropout, `wo` (d_ff -> d_model)."""
+class LongT5LocalEncoderLayerLayer1DenseReluDense(nn.Module):
+    """The `layer.1.DenseReluDense` modules of a block; it computes with them."""
 
-    def __init__(self, config: LongT5Config) -> None:
-        super().__init__()
-        self.wi_0 = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wi_1 = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
-        self.dropout = nn.Dropout(config.dropout_rate)
-        self.act = get_activation(config.dense_act_fn)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.act(self.wi_0(hidden_states)) * self.wi_1(hidden_states)
-        return self.wo(self.dropout(hidden_states))
-
-
-class LongT5LayerFF(nn.Module):
-    """Feed-forward sublayer: `layer_norm`, the feed-forward block `DenseReluDense`, dropout and the residual connection.
-
-    The block is position-wise: a long input goes through it `tokens_per_chunk` tokens at a time, so that its
-    `d_ff`-wide activations stay in cache and the cost per token does not grow with the length."""
-
-    tokens_per_chunk = 1024
-
-    def __init__(self, config: LongT5Config) -> None:
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
         super().__init__()
         if config.is_gated_act:
-            self.DenseReluDense = LongT5DenseGatedActDense(config)
-        else:
-            self.DenseReluDense = LongT5DenseActDense(config)
-        self.layer_norm = LongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        if hidden_states.shape[1] > self.tokens_per_chunk:
-            chunks = hidden_states.split(self.tokens_per_chunk, dim=1)
-            return torch.cat([self(chunk) for chunk in chunks], dim=1)
-        return hidden_states + self.dropout(self.DenseReluDense(self.layer_norm(hidden_states)))
+            # ffn.gate: Linear, weight [out, in]
+            self.wi_0 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+            # ffn.input: Linear, weight [out, in]
+            self.wi_1 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        if not config.is_gated_act:
+            # ffn.plain_input: Linear, weight [out, in]
+            self.wi = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        # ffn.output: Linear, weight [out, in]
+        self.wo = nn.Linear(config.d_ff, config.hidden_size, bias=False)
 
 
-class LongT5Attention(nn.Module):
-    """Multi-head attention without scaling of the scores: the decoder's causal self-attention (with a
-    key/value cache) or cross-attention over the encoder output (`key_value_states`).
+class LongT5LocalEncoderLayerLayer1(nn.Module):
+    """The `layer.1` modules of a block; it computes with them."""
 
-    The first layer of a stack owns `relative_attention_bias`, a learned per-head bias of the bucketed relative position;
-    the bias, with the attention mask added, is returned and reused by the later layers. Cross-attention has no bias.
-    """
-
-    def __init__(
-        self, config: LongT5Config, has_relative_attention_bias: bool = False, is_decoder: bool = False
-    ) -> None:
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
         super().__init__()
-        self.is_decoder = is_decoder
-        self.n_heads = config.num_heads
-        self.key_value_proj_dim = config.d_kv
-        self.inner_dim = self.n_heads * self.key_value_proj_dim
-        self.dropout = config.dropout_rate
-        self.q = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.k = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.v = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.o = nn.Linear(self.inner_dim, config.d_model, bias=False)
-        self.has_relative_attention_bias = has_relative_attention_bias
-        self.relative_attention_num_buckets = config.relative_attention_num_buckets
-        self.relative_attention_max_distance = config.relative_attention_max_distance
-        if has_relative_attention_bias:
-            self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, self.n_heads)
+        # ffn.norm: RMSNorm
+        self.layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.DenseReluDense = LongT5LocalEncoderLayerLayer1DenseReluDense(config, layer_idx)
 
-    def compute_bias(self, query_length: int, key_length: int, past_length: int = 0, device=None) -> torch.Tensor:
-        """`(1, heads, query_length, key_length)`: the bias of the queries at positions `past_length, ...` towards the
-        keys at positions `0, ...`."""
-        context_position = torch.arange(past_length, past_length + query_length, dtype=torch.long, device=device)
-        memory_position = torch.arange(key_length, dtype=torch.long, device=device)
-        relative_position = memory_position[None, :] - context_position[:, None]
-        buckets = relative_position_bucket(
-            relative_position,
-            bidirectional=not self.is_decoder,
-            num_buckets=self.relative_attention_num_buckets,
-            max_distance=self.relative_attention_max_distance,
-        )
-        # (query_length, key_length, heads) -> (1, heads, query_length, key_length)
-        return self.relative_attention_bias(buckets).permute([2, 0, 1]).unsqueeze(0)
 
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        mask: Optional[torch.Tensor] = None,
-        key_value_states: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        layer_head_mask: Optional[torch.Tensor] = None,
-        use_cache: bool = False,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[tuple[torch.Tensor, torch.Tensor]], Optional[torch.Tensor]]:
-        """Attend from `hidden_states` (batch, seq, hidden) to itself or to `key_value_states` (batch, key_len, hidden).
+class LongT5TransientGlobalEncoderLayerLayer0TransientGlobalSelfAttention(nn.Module):
+    """The `layer.0.TransientGlobalSelfAttention` modules of a block; it computes with them."""
 
-        `mask` is additive, broadcastable to (batch, heads, seq, key_len); it is folded into the returned position bias
-        and ignored when `position_bias` is given. `past_key_value` holds the keys and values of earlier steps, each
-        (batch, heads, past_len, head_dim); in cross-attention they are the encoder's, reused as they are. Returns the
-        output (batch, seq, hidden), the position bias, the new `(key, value)` when `use_cache` and the attention
-        probabilities (batch, heads, seq, key_len) when `output_attentions`.
-        """
-        batch_size, seq_length = hidden_states.shape[:2]
-        # (batch, heads, seq, head_dim)
-        query = self.q(hidden_states).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
-        if key_value_states is not None and past_key_value is not None:
-            # Cross-attention keys and values depend on the encoder output only: computed once, then read from the cache.
-            key, value = past_key_value
-        else:
-            source = hidden_states if key_value_states is None else key_value_states
-            # Contiguous: cached cross-attention keys and values are multiplied at every decoding step.
-            key = (
-                self.k(source).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2).contiguous()
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        # attention.query: Linear, weight [out, in]
+        self.q = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.key: Linear, weight [out, in]
+        self.k = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.value: Linear, weight [out, in]
+        self.v = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.output: Linear, weight [out, in]
+        self.o = nn.Linear(config.num_attention_heads * config.d_kv, config.hidden_size, bias=False)
+        if layer_idx == 0:
+            # attention.relative_bias: Embedding
+            self.relative_attention_bias = nn.Embedding(
+                config.relative_attention_num_buckets, config.num_attention_heads
             )
-            value = (
-                self.v(source).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2).contiguous()
+        # attention.global_norm: RMSNorm
+        self.global_input_layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if layer_idx == 0:
+            # attention.global_relative_bias: Embedding
+            self.global_relative_attention_bias = nn.Embedding(
+                config.relative_attention_num_buckets, config.num_attention_heads
             )
-            if past_key_value is not None:
-                # (batch, heads, past_len + seq, head_dim)
-                key = torch.cat([past_key_value[0], key], dim=2)
-                value = torch.cat([past_key_value[1], value], dim=2)
-        present = (key, value) if use_cache else None
 
-        # (batch, heads, seq, key_len)
-        scores = torch.matmul(query, key.transpose(3, 2))
-        if position_bias is None:
-            key_length = key.shape[-2]
-            if self.has_relative_attention_bias:
-                position_bias = self.compute_bias(
-                    seq_length, key_length, key_length - seq_length, device=scores.device
-                )
-            else:
-                position_bias = torch.zeros(
-                    (1, self.n_heads, seq_length, key_length), device=scores.device, dtype=scores.dtype
-                )
-            if mask is not None:
-                position_bias = position_bias + mask
-        scores = scores + position_bias
-        # The softmax runs in fp32.
-        attention_probs = nn.functional.softmax(scores.float(), dim=-1).type_as(scores)
-        attention_probs = nn.functional.dropout(attention_probs, p=self.dropout, training=self.training)
-        if layer_head_mask is not None:
-            attention_probs = attention_probs * layer_head_mask
-        # (batch, seq, heads * head_dim)
-        context = (
-            torch.matmul(attention_probs, value).transpose(1, 2).contiguous().view(batch_size, -1, self.inner_dim)
+
+class LongT5TransientGlobalEncoderLayerLayer0(nn.Module):
+    """The `layer.0` modules of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        # attention.norm: RMSNorm
+        self.layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.TransientGlobalSelfAttention = LongT5TransientGlobalEncoderLayerLayer0TransientGlobalSelfAttention(
+            config, layer_idx
         )
-        return self.o(context), position_bias, present, attention_probs if output_attentions else None
 
 
-class LongT5LocalAttention(nn.Module):
-    """Local self-attention of the encoder: the sequence is cut into blocks of `local_radius + 1` tokens, and the
-    queries of a block attend to the keys of the block and of its two neighbours that are at most `local_radius`
-    positions away. Time and memory grow linearly with the sequence length: no (seq, seq) matrix is built, and the
-    scores are computed for a few query blocks at a time (at most `scores_per_chunk` of them at once).
+class LongT5TransientGlobalEncoderLayerLayer1DenseReluDense(nn.Module):
+    """The `layer.1.DenseReluDense` modules of a block; it computes with them."""
 
-    The first layer owns `relative_attention_bias` (one bias per relative position in the block window, the same for every
-    block); the bias and the window and padding masks are returned and reused by the later layers.
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        if config.is_gated_act:
+            # ffn.gate: Linear, weight [out, in]
+            self.wi_0 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+            # ffn.input: Linear, weight [out, in]
+            self.wi_1 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        if not config.is_gated_act:
+            # ffn.plain_input: Linear, weight [out, in]
+            self.wi = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        # ffn.output: Linear, weight [out, in]
+        self.wo = nn.Linear(config.d_ff, config.hidden_size, bias=False)
+
+
+class LongT5TransientGlobalEncoderLayerLayer1(nn.Module):
+    """The `layer.1` modules of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        # ffn.norm: RMSNorm
+        self.layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.DenseReluDense = LongT5TransientGlobalEncoderLayerLayer1DenseReluDense(config, layer_idx)
+
+
+class LongT5DecoderLayerLayer0SelfAttention(nn.Module):
+    """The `layer.0.SelfAttention` modules of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        # attention.query: Linear, weight [out, in]
+        self.q = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # attention.key: Linear, weight [out, in]
+        self.k = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # attention.value: Linear, weight [out, in]
+        self.v = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # attention.output: Linear, weight [out, in]
+        self.o = nn.Linear(config.num_heads * config.d_kv, config.hidden_size, bias=False)
+        if layer_idx == 0:
+            # attention.relative_bias: Embedding
+            self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, config.num_heads)
+
+
+class LongT5DecoderLayerLayer0(nn.Module):
+    """The `layer.0` modules of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        # attention.norm: RMSNorm
+        self.layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.SelfAttention = LongT5DecoderLayerLayer0SelfAttention(config, layer_idx)
+
+
+class LongT5DecoderLayerLayer1EncDecAttention(nn.Module):
+    """The `layer.1.EncDecAttention` modules of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        # cross_attention.query: Linear, weight [out, in]
+        self.q = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # cross_attention.key: Linear, weight [out, in]
+        self.k = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # cross_attention.value: Linear, weight [out, in]
+        self.v = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # cross_attention.output: Linear, weight [out, in]
+        self.o = nn.Linear(config.num_heads * config.d_kv, config.hidden_size, bias=False)
+
+
+class LongT5DecoderLayerLayer1(nn.Module):
+    """The `layer.1` modules of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        # cross_attention.norm: RMSNorm
+        self.layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.EncDecAttention = LongT5DecoderLayerLayer1EncDecAttention(config, layer_idx)
+
+
+class LongT5DecoderLayerLayer2DenseReluDense(nn.Module):
+    """The `layer.2.DenseReluDense` modules of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        if config.is_gated_act:
+            # ffn.gate: Linear, weight [out, in]
+            self.wi_0 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+            # ffn.input: Linear, weight [out, in]
+            self.wi_1 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        if not config.is_gated_act:
+            # ffn.plain_input: Linear, weight [out, in]
+            self.wi = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        # ffn.output: Linear, weight [out, in]
+        self.wo = nn.Linear(config.d_ff, config.hidden_size, bias=False)
+
+
+class LongT5DecoderLayerLayer2(nn.Module):
+    """The `layer.2` modules of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        # ffn.norm: RMSNorm
+        self.layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.DenseReluDense = LongT5DecoderLayerLayer2DenseReluDense(config, layer_idx)
+
+
+class LongT5LocalEncoderLayer(GradientCheckpointingLayer):
+    """One encoder block with local self-attention, pre-norm: `x + attention(norm(x))`, then `x +
+    feed_forward(norm(x))`.
+
+    The sequence is cut into blocks of `config.local_radius + 1` tokens; the queries of a block attend to the keys
+    of the block and of its two neighbours that are at most `config.local_radius` positions away. No (seq, seq)
+    matrix is built: the scores are computed a chunk of query blocks at a time (at most `scores_per_chunk` of them
+    at once), so that time and memory grow linearly with the sequence length. The first block's tables give the
+    position bias of every block (`blocked_position_bias`). In float16, an output that overflowed is clamped to
+    finite values.
     """
 
     # Scores (batch x heads x queries x keys) computed at once: bounds the memory of one chunk of query blocks.
     scores_per_chunk = 1 << 22
+    # Tokens the position-wise feed-forward sublayer takes at once: a long input goes through it a chunk at a time, so
+    # that its `d_ff`-wide activations stay in cache and the cost per token does not grow with the length.
+    tokens_per_chunk = 1024
 
-    def __init__(self, config: LongT5Config, has_relative_attention_bias: bool = False) -> None:
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
         super().__init__()
-        self.n_heads = config.num_heads
-        self.key_value_proj_dim = config.d_kv
-        self.inner_dim = self.n_heads * self.key_value_proj_dim
-        self.dropout = config.dropout_rate
-        self.q = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.k = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.v = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.o = nn.Linear(self.inner_dim, config.d_model, bias=False)
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.d_kv
         self.block_len = config.local_radius + 1
-        self.has_relative_attention_bias = has_relative_attention_bias
-        self.relative_attention_num_buckets = config.relative_attention_num_buckets
-        self.relative_attention_max_distance = config.relative_attention_max_distance
-        if has_relative_attention_bias:
-            self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, self.n_heads)
-
-    def compute_bias(self, block_length: int) -> torch.Tensor:
-        """`(1, heads, 1, block_length, 3 * block_length)`: the bias of a block's queries towards the keys of the block
-        and its two neighbours."""
-        memory_position = torch.arange(
-            3 * block_length, dtype=torch.long, device=self.relative_attention_bias.weight.device
+        # A module list: item i holds the modules at `layer.i`.
+        self.layer = nn.ModuleList(
+            [LongT5LocalEncoderLayerLayer0(config, layer_idx), LongT5LocalEncoderLayerLayer1(config, layer_idx)]
         )
-        context_position = memory_position[block_length:-block_length]
-        relative_position = memory_position[None, :] - context_position[:, None]
+        self.activation = get_activation(config.dense_act_fn)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # (batch, seq, heads * head_dim) -> (batch, heads, seq, head_dim)
+        return x.view(*x.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def blocked_position_bias(self, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The position bias of every block, from this (first) block's tables and the padding `mask` (batch, seq): the
+        relative bias `(1, heads, 1, block_len, 3 * block_len)` of a block's queries towards the keys of its window,
+        the window mask `(batch, 1, num_blocks, block_len, 3 * block_len)`, -1e10 (the original implementation's
+        constant) for keys outside the window and for padding. All fp32: the softmax runs in fp32."""
+        memory_position = torch.arange(3 * self.block_len, dtype=torch.long, device=mask.device)
+        context_position = memory_position[self.block_len : -self.block_len]
         buckets = relative_position_bucket(
-            relative_position,
+            memory_position[None, :] - context_position[:, None],
             bidirectional=True,
-            num_buckets=self.relative_attention_num_buckets,
-            max_distance=self.relative_attention_max_distance,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
         )
-        # (block_length, 3 * block_length, heads) -> (1, heads, 1, block_length, 3 * block_length)
-        return self.relative_attention_bias(buckets).permute([2, 0, 1])[None, :, None].float()
+        # (block_len, 3 * block_len, heads) -> (1, heads, 1, block_len, 3 * block_len)
+        relative_bias = (
+            self.layer[0].LocalSelfAttention.relative_attention_bias(buckets).permute([2, 0, 1])[None, :, None].float()
+        )
+        window_mask = torch.where(local_attention_mask(mask, self.block_len), 0.0, -1e10)
+        return relative_bias, window_mask
 
-    def local_position_bias(self, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The relative bias `(1, heads, 1, block_len, 3 * block_len)` and the window mask
-        `(batch, 1, num_blocks, block_len, 3 * block_len)`: -1e10 (the original implementation's constant) for keys
-        outside the window and for padding. Both are fp32, whatever the model's dtype: the softmax runs in fp32."""
-        if self.has_relative_attention_bias:
-            relative_bias = self.compute_bias(self.block_len)
-        else:
-            relative_bias = torch.zeros((1, self.n_heads, 1, self.block_len, 3 * self.block_len), device=mask.device)
-        return relative_bias, torch.where(local_attention_mask(mask, self.block_len), 0.0, -1e10)
-
-    def blocked_projections(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Queries `(batch, heads, num_blocks, block_len, head_dim)`, and keys and values
-        `(batch, heads, num_blocks + 2, block_len, head_dim)`, with a block of zeros on either side for the windows of
-        the first and the last block."""
-        batch_size = hidden_states.shape[0]
-
-        def blocks(states: torch.Tensor) -> torch.Tensor:
-            # (batch, seq, heads * head_dim) -> (batch, heads, seq, head_dim) -> (batch, heads, num_blocks, block_len, head_dim)
-            states = states.view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
-            return split_into_blocks(states, self.block_len, dim=2)
-
-        key = nn.functional.pad(blocks(self.k(hidden_states)), [0, 0, 0, 0, 1, 1])
-        value = nn.functional.pad(blocks(self.v(hidden_states)), [0, 0, 0, 0, 1, 1])
-        return blocks(self.q(hidden_states)), key, value
-
-    def attend(
+    def _attend(
         self,
         query: torch.Tensor,
         key: torch.Tensor,
@@ -426,16 +463,16 @@ class LongT5LocalAttention(nn.Module):
         layer_head_mask: Optional[torch.Tensor],
         seq_length: int,
         output_attentions: bool,
-        side: Optional["LongT5SideKeys"] = None,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Blocked attention over the windows of `blocked_projections` (and the global tokens of `side`), a chunk of query
-        blocks at a time. Returns the output `(batch, seq, hidden)` and, when asked, the probabilities
+        """Blocked attention of the queries `(batch, heads, num_blocks, block_len, head_dim)` over the windows of the
+        keys and values `(batch, heads, num_blocks + 2, block_len, head_dim)`, a chunk of
+        query blocks at a time. Returns the output `(batch, seq, hidden)` and, when asked, the probabilities
         `(batch, num_blocks, heads, block_len, num_keys)`."""
         relative_bias, window_mask = position_bias[0], position_bias[1]
         batch_size, _, num_blocks, block_len, _ = query.shape
-        num_keys = 3 * block_len + (side.key.shape[2] if side is not None else 0)
-        step = max(1, self.scores_per_chunk // (batch_size * self.n_heads * block_len * num_keys))
-        head_mask = layer_head_mask.reshape(1, self.n_heads, 1, 1, 1) if layer_head_mask is not None else None
+        num_keys = 3 * block_len
+        step = max(1, self.scores_per_chunk // (batch_size * self.num_heads * block_len * num_keys))
+        head_mask = layer_head_mask.reshape(1, self.num_heads, 1, 1, 1) if layer_head_mask is not None else None
         contexts, all_probs = [], []
         for start in range(0, num_blocks, step):
             end = min(start + step, num_blocks)
@@ -447,438 +484,537 @@ class LongT5LocalAttention(nn.Module):
             scores = torch.matmul(chunk_query, window_key.transpose(-1, -2)).float()
             scores += relative_bias
             scores += window_mask[:, :, start:end]
-            if side is not None:
-                # (batch, heads, chunk * block_len, num_globals): towards the global tokens, after the window's keys;
-                # the queries that pad the last block get no bias.
-                side_scores = torch.matmul(chunk_query.flatten(2, 3), side.key.transpose(-1, -2)).float()
-                stop = min(end * block_len, seq_length)
-                side_scores[:, :, : stop - start * block_len] += side.bias(start * block_len, stop)
-                scores = torch.cat([scores, side_scores.unflatten(2, (end - start, block_len))], dim=-1)
-            attention_probs = nn.functional.softmax(scores, dim=-1)
-            attention_probs = nn.functional.dropout(attention_probs, p=self.dropout, training=self.training)
+            probs = nn.functional.softmax(scores, dim=-1)
+            probs = nn.functional.dropout(probs, p=self.config.dropout_rate, training=self.training)
             if head_mask is not None:
-                attention_probs = attention_probs * head_mask
-            attention_probs = attention_probs.type(value.dtype)
+                probs = probs * head_mask
+            probs = probs.type(value.dtype)
             # (batch, heads, chunk, block_len, head_dim)
-            context = torch.matmul(attention_probs[..., : 3 * block_len], window_value)
-            if side is not None:
-                side_probs = attention_probs[..., 3 * block_len :].flatten(2, 3)
-                context = context + torch.matmul(side_probs, side.value).unflatten(2, (end - start, block_len))
+            context = torch.matmul(probs[..., : 3 * block_len], window_value)
             contexts.append(context)
             if output_attentions:
-                all_probs.append(attention_probs)
+                all_probs.append(probs)
         # (batch, heads, num_blocks, block_len, head_dim) -> (batch, seq, heads * head_dim), without the block padding
-        context = torch.cat(contexts, dim=2).permute(0, 2, 3, 1, 4).reshape(batch_size, -1, self.inner_dim)
+        context = (
+            torch.cat(contexts, dim=2).permute(0, 2, 3, 1, 4).reshape(batch_size, -1, self.num_heads * self.head_dim)
+        )
         # (batch, heads, num_blocks, block_len, num_keys) -> (batch, num_blocks, heads, block_len, num_keys)
-        attention_probs = torch.cat(all_probs, dim=2).transpose(1, 2) if output_attentions else None
-        return self.o(context[:, :seq_length]), attention_probs
+        probs = torch.cat(all_probs, dim=2).transpose(1, 2) if output_attentions else None
+        return self.layer[0].LocalSelfAttention.o(context[:, :seq_length]), probs
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[tuple[torch.Tensor, ...]] = None,
+        attention_mask: torch.Tensor,
+        position_bias: tuple[torch.Tensor, ...],
         layer_head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], Optional[torch.Tensor]]:
-        """`hidden_states` (batch, seq, hidden) and the padding `mask` (batch, seq), 1 for tokens to attend to. Returns
-        the output, the position bias `(relative bias, window mask)` for the later layers and, when asked, the
-        probabilities (batch, num_blocks, heads, block_len, 3 * block_len)."""
-        batch_size, seq_length = hidden_states.shape[:2]
-        if position_bias is None:
-            if mask is None:
-                # The zero padding of the last block must still be masked.
-                mask = torch.ones(batch_size, seq_length, device=hidden_states.device)
-            position_bias = self.local_position_bias(mask)
-        query, key, value = self.blocked_projections(hidden_states)
-        output, attention_probs = self.attend(
+    ) -> tuple:
+        """`attention_mask` (batch, seq) is 1 for the tokens to attend to; `position_bias` is the first block's
+        `blocked_position_bias`. Returns the new hidden states and the attention probabilities `(batch, num_blocks,
+        heads, block_len, 3 * block_len)` (or None)."""
+        seq_length = hidden_states.shape[1]
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+
+        def blocks(states: torch.Tensor) -> torch.Tensor:
+            # (batch, seq, heads * head_dim) -> (batch, heads, num_blocks, block_len, head_dim)
+            return split_into_blocks(self._split_heads(states), self.block_len, dim=2)
+
+        query = blocks(self.layer[0].LocalSelfAttention.q(hidden_states))
+        # A block of zeros on either side: the windows of the first and the last block.
+        key = nn.functional.pad(blocks(self.layer[0].LocalSelfAttention.k(hidden_states)), [0, 0, 0, 0, 1, 1])
+        value = nn.functional.pad(blocks(self.layer[0].LocalSelfAttention.v(hidden_states)), [0, 0, 0, 0, 1, 1])
+        attention_output, probs = self._attend(
             query, key, value, position_bias, layer_head_mask, seq_length, output_attentions
         )
-        return output, position_bias, attention_probs
+        hidden_states = residual + nn.functional.dropout(
+            attention_output, p=self.config.dropout_rate, training=self.training
+        )
+
+        hidden_states = self._feed_forward(hidden_states)
+        if hidden_states.dtype == torch.float16 and not torch.isfinite(hidden_states).all():
+            # float16 overflows in the feed-forward: keep the values finite, as the reference does.
+            clamp_value = torch.finfo(hidden_states.dtype).max - 1000
+            hidden_states = torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
+        return hidden_states, probs
+
+    def _feed_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """The feed-forward sublayer with its residual add, `tokens_per_chunk` tokens at a time."""
+        if hidden_states.shape[1] > self.tokens_per_chunk:
+            chunks = hidden_states.split(self.tokens_per_chunk, dim=1)
+            return torch.cat([self._feed_forward(chunk) for chunk in chunks], dim=1)
+        residual = hidden_states
+        hidden_states = self.layer[1].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                1
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[1].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + nn.functional.dropout(
+            hidden_states, p=self.config.dropout_rate, training=self.training
+        )
+        return hidden_states
 
 
-class LongT5TransientGlobalAttention(LongT5LocalAttention):
-    """Transient-global self-attention of the encoder: local attention (see [`LongT5LocalAttention`])
-    whose queries also attend to one global token per block of `global_block_size` input tokens, the
-    normalised sum of the block (`global_input_layer_norm`), projected by the same `k` and `v`. Every query sees
-    every global token, so the side scores grow as seq x seq / global_block_size; they are computed with the local ones, a
-    chunk of query blocks at a time, and the bias towards the global tokens is built per chunk from a table of the
-    relative block positions, so that memory stays linear.
+class LongT5TransientGlobalEncoderLayer(GradientCheckpointingLayer):
+    """One encoder block with transient-global self-attention, pre-norm: `x + attention(norm(x))`, then `x +
+    feed_forward(norm(x))`.
 
-    The first layer also owns `global_relative_attention_bias`, the bias of the relative block position between a token and a
-    global token.
+    The sequence is cut into blocks of `config.local_radius + 1` tokens; the queries of a block attend to the keys
+    of the block and of its two neighbours that are at most `config.local_radius` positions away, and to one global
+    token per `config.global_block_size` input tokens (the sum of their attention inputs through the norm
+    `layer[0].TransientGlobalSelfAttention.global_input_layer_norm`, projected by the same keys and values). No
+    (seq, seq) matrix is built: the scores are computed a chunk of query blocks at a time (at most
+    `scores_per_chunk` of them at once), so that time and memory grow linearly with the sequence length. The first
+    block's tables give the position bias of every block (`blocked_position_bias`). In float16, an output that
+    overflowed is clamped to finite values.
     """
 
-    def __init__(self, config: LongT5Config, has_relative_attention_bias: bool = False) -> None:
-        super().__init__(config, has_relative_attention_bias)
+    # Scores (batch x heads x queries x keys) computed at once: bounds the memory of one chunk of query blocks.
+    scores_per_chunk = 1 << 22
+    # Tokens the position-wise feed-forward sublayer takes at once: a long input goes through it a chunk at a time, so
+    # that its `d_ff`-wide activations stay in cache and the cost per token does not grow with the length.
+    tokens_per_chunk = 1024
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.d_kv
+        self.block_len = config.local_radius + 1
         self.global_block_size = config.global_block_size
-        if has_relative_attention_bias:
-            self.global_relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, self.n_heads)
-        self.global_input_layer_norm = LongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
+        # A module list: item i holds the modules at `layer.i`.
+        self.layer = nn.ModuleList(
+            [
+                LongT5TransientGlobalEncoderLayerLayer0(config, layer_idx),
+                LongT5TransientGlobalEncoderLayerLayer1(config, layer_idx),
+            ]
+        )
+        self.activation = get_activation(config.dense_act_fn)
 
-    def side_bias_table(self, num_globals: int, device: torch.device) -> torch.Tensor:
-        """`(2 * num_globals + 1, heads)`, fp32: row `r < 2 * num_globals` is the bias towards a global token
-        `r - num_globals + 1` blocks after the query's block (every relative block position that occurs; padding is
-        in block -1); the last row, -1e10 (the original implementation's constant), masks a global token."""
-        masked = torch.full((1, self.n_heads), -1e10, device=device)
-        if not self.has_relative_attention_bias:
-            return torch.cat([torch.zeros((2 * num_globals, self.n_heads), device=device), masked])
-        side_relative_position = torch.arange(1 - num_globals, num_globals + 1, dtype=torch.long, device=device)
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # (batch, seq, heads * head_dim) -> (batch, heads, seq, head_dim)
+        return x.view(*x.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def blocked_position_bias(self, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The position bias of every block, from this (first) block's tables and the padding `mask` (batch, seq): the
+        relative bias `(1, heads, 1, block_len, 3 * block_len)` of a block's queries towards the keys of its window,
+        the window mask `(batch, 1, num_blocks, block_len, 3 * block_len)`, -1e10 (the original implementation's
+        constant) for keys outside the window and for padding, and the bias table of the relative block positions
+        towards the global tokens `(2 * num_globals + 1, heads)`: row `r < 2 * num_globals` for a global token `r -
+        num_globals + 1` blocks after the query's block, the last row -1e10 (a masked global token). All fp32: the
+        softmax runs in fp32."""
+        memory_position = torch.arange(3 * self.block_len, dtype=torch.long, device=mask.device)
+        context_position = memory_position[self.block_len : -self.block_len]
         buckets = relative_position_bucket(
-            side_relative_position,
+            memory_position[None, :] - context_position[:, None],
             bidirectional=True,
-            num_buckets=self.relative_attention_num_buckets,
-            max_distance=self.relative_attention_max_distance,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
         )
-        return torch.cat([self.global_relative_attention_bias(buckets).float(), masked])
+        # (block_len, 3 * block_len, heads) -> (1, heads, 1, block_len, 3 * block_len)
+        relative_bias = (
+            self.layer[0]
+            .TransientGlobalSelfAttention.relative_attention_bias(buckets)
+            .permute([2, 0, 1])[None, :, None]
+            .float()
+        )
+        window_mask = torch.where(local_attention_mask(mask, self.block_len), 0.0, -1e10)
+        num_globals = mask.shape[1] // self.global_block_size
+        side_buckets = relative_position_bucket(
+            torch.arange(1 - num_globals, num_globals + 1, dtype=torch.long, device=mask.device),
+            bidirectional=True,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
+        )
+        masked = torch.full((1, self.num_heads), -1e10, device=mask.device)
+        side_table = torch.cat(
+            [self.layer[0].TransientGlobalSelfAttention.global_relative_attention_bias(side_buckets).float(), masked]
+        )
+        return relative_bias, window_mask, side_table
+
+    def _attend(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        position_bias: tuple[torch.Tensor, ...],
+        layer_head_mask: Optional[torch.Tensor],
+        seq_length: int,
+        output_attentions: bool,
+        side: "LongT5SideKeys",
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Blocked attention of the queries `(batch, heads, num_blocks, block_len, head_dim)` over the windows of the
+        keys and values `(batch, heads, num_blocks + 2, block_len, head_dim)` and the global tokens of `side`, a chunk of
+        query blocks at a time. Returns the output `(batch, seq, hidden)` and, when asked, the probabilities
+        `(batch, num_blocks, heads, block_len, num_keys)`."""
+        relative_bias, window_mask = position_bias[0], position_bias[1]
+        batch_size, _, num_blocks, block_len, _ = query.shape
+        num_keys = 3 * block_len + side.key.shape[2]
+        step = max(1, self.scores_per_chunk // (batch_size * self.num_heads * block_len * num_keys))
+        head_mask = layer_head_mask.reshape(1, self.num_heads, 1, 1, 1) if layer_head_mask is not None else None
+        contexts, all_probs = [], []
+        for start in range(0, num_blocks, step):
+            end = min(start + step, num_blocks)
+            # (batch, heads, chunk, 3 * block_len, head_dim): the previous block, the block itself and the next one
+            window_key = torch.cat([key[:, :, start + i : end + i] for i in range(3)], dim=3)
+            window_value = torch.cat([value[:, :, start + i : end + i] for i in range(3)], dim=3)
+            chunk_query = query[:, :, start:end]
+            # (batch, heads, chunk, block_len, 3 * block_len); the bias is added and the softmax taken in fp32.
+            scores = torch.matmul(chunk_query, window_key.transpose(-1, -2)).float()
+            scores += relative_bias
+            scores += window_mask[:, :, start:end]
+            # (batch, heads, chunk * block_len, num_globals): towards the global tokens, after the window's keys; the
+            # queries that pad the last block get no bias.
+            side_scores = torch.matmul(chunk_query.flatten(2, 3), side.key.transpose(-1, -2)).float()
+            stop = min(end * block_len, seq_length)
+            side_scores[:, :, : stop - start * block_len] += side.bias(start * block_len, stop)
+            scores = torch.cat([scores, side_scores.unflatten(2, (end - start, block_len))], dim=-1)
+            probs = nn.functional.softmax(scores, dim=-1)
+            probs = nn.functional.dropout(probs, p=self.config.dropout_rate, training=self.training)
+            if head_mask is not None:
+                probs = probs * head_mask
+            probs = probs.type(value.dtype)
+            # (batch, heads, chunk, block_len, head_dim)
+            context = torch.matmul(probs[..., : 3 * block_len], window_value)
+            side_probs = probs[..., 3 * block_len :].flatten(2, 3)
+            context = context + torch.matmul(side_probs, side.value).unflatten(2, (end - start, block_len))
+            contexts.append(context)
+            if output_attentions:
+                all_probs.append(probs)
+        # (batch, heads, num_blocks, block_len, head_dim) -> (batch, seq, heads * head_dim), without the block padding
+        context = (
+            torch.cat(contexts, dim=2).permute(0, 2, 3, 1, 4).reshape(batch_size, -1, self.num_heads * self.head_dim)
+        )
+        # (batch, heads, num_blocks, block_len, num_keys) -> (batch, num_blocks, heads, block_len, num_keys)
+        probs = torch.cat(all_probs, dim=2).transpose(1, 2) if output_attentions else None
+        return self.layer[0].TransientGlobalSelfAttention.o(context[:, :seq_length]), probs
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[tuple[torch.Tensor, ...]] = None,
+        attention_mask: torch.Tensor,
+        position_bias: tuple[torch.Tensor, ...],
         layer_head_mask: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], Optional[torch.Tensor]]:
-        """As [`LongT5LocalAttention`], with `num_globals = seq // global_block_size` more keys per block: the
-        position bias is `(relative bias, window mask, side bias table)` and the probabilities are
-        (batch, num_blocks, heads, block_len, 3 * block_len + num_globals)."""
-        batch_size, seq_length = hidden_states.shape[:2]
-        if mask is None:
-            mask = torch.ones(batch_size, seq_length, device=hidden_states.device)
-        # The global tokens are recomputed in every layer, from that layer's input.
-        block_ids, global_segment_ids = global_block_ids(mask, self.global_block_size)
-        num_globals = global_segment_ids.shape[-1]
-        # (batch, num_globals, hidden)
-        global_inputs = self.global_input_layer_norm(global_aggregates(hidden_states, block_ids, num_globals))
-        if position_bias is None:
-            position_bias = self.local_position_bias(mask) + (self.side_bias_table(num_globals, hidden_states.device),)
+    ) -> tuple:
+        """`attention_mask` (batch, seq) is 1 for the tokens to attend to; `position_bias` is the first block's
+        `blocked_position_bias`. Returns the new hidden states and the attention probabilities `(batch, num_blocks,
+        heads, block_len, 3 * block_len + num_globals)` (or None)."""
+        seq_length = hidden_states.shape[1]
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
 
-        query, key, value = self.blocked_projections(hidden_states)
-        # (batch, heads, num_globals, head_dim): keys and values of the global tokens, the same for every block
-        side_key = self.k(global_inputs).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
-        side_value = self.v(global_inputs).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
-        side = LongT5SideKeys(side_key, side_value, position_bias[2], block_ids, mask, global_segment_ids)
-        output, attention_probs = self.attend(
-            query, key, value, position_bias, layer_head_mask, seq_length, output_attentions, side=side
+        def blocks(states: torch.Tensor) -> torch.Tensor:
+            # (batch, seq, heads * head_dim) -> (batch, heads, num_blocks, block_len, head_dim)
+            return split_into_blocks(self._split_heads(states), self.block_len, dim=2)
+
+        query = blocks(self.layer[0].TransientGlobalSelfAttention.q(hidden_states))
+        # A block of zeros on either side: the windows of the first and the last block.
+        key = nn.functional.pad(
+            blocks(self.layer[0].TransientGlobalSelfAttention.k(hidden_states)), [0, 0, 0, 0, 1, 1]
         )
-        return output, position_bias, attention_probs
-
-
-class LongT5LayerLocalSelfAttention(nn.Module):
-    """Self-attention sublayer of the encoder: `layer_norm`, `LocalSelfAttention`, dropout and the residual connection."""
-
-    def __init__(self, config: LongT5Config, has_relative_attention_bias: bool = False) -> None:
-        super().__init__()
-        self.LocalSelfAttention = LongT5LocalAttention(config, has_relative_attention_bias=has_relative_attention_bias)
-        self.layer_norm = LongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
-        layer_head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
-        """Returns the new hidden states, the position bias for the later layers and the attention probabilities (or None)."""
-        attention_output, position_bias, attention_probs = self.LocalSelfAttention(
-            self.layer_norm(hidden_states),
-            mask=attention_mask,
-            position_bias=position_bias,
-            layer_head_mask=layer_head_mask,
-            output_attentions=output_attentions,
+        value = nn.functional.pad(
+            blocks(self.layer[0].TransientGlobalSelfAttention.v(hidden_states)), [0, 0, 0, 0, 1, 1]
         )
-        return hidden_states + self.dropout(attention_output), position_bias, attention_probs
-
-
-class LongT5LayerTransientGlobalSelfAttention(nn.Module):
-    """Self-attention sublayer of the encoder: `layer_norm`, `TransientGlobalSelfAttention`, dropout and the residual connection."""
-
-    def __init__(self, config: LongT5Config, has_relative_attention_bias: bool = False) -> None:
-        super().__init__()
-        self.TransientGlobalSelfAttention = LongT5TransientGlobalAttention(
-            config, has_relative_attention_bias=has_relative_attention_bias
+        # The global tokens, recomputed in every block from its attention input: the sum of each global block's tokens,
+        # normalised, then projected by the keys and values (batch, heads, num_globals, head_dim).
+        block_ids, segment_ids = global_block_ids(attention_mask, self.global_block_size)
+        global_inputs = self.layer[0].TransientGlobalSelfAttention.global_input_layer_norm(
+            global_aggregates(hidden_states, block_ids, segment_ids.shape[-1])
         )
-        self.layer_norm = LongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
-        layer_head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
-        """Returns the new hidden states, the position bias for the later layers and the attention probabilities (or None)."""
-        attention_output, position_bias, attention_probs = self.TransientGlobalSelfAttention(
-            self.layer_norm(hidden_states),
-            mask=attention_mask,
-            position_bias=position_bias,
-            layer_head_mask=layer_head_mask,
-            output_attentions=output_attentions,
+        side_key = self._split_heads(self.layer[0].TransientGlobalSelfAttention.k(global_inputs))
+        side_value = self._split_heads(self.layer[0].TransientGlobalSelfAttention.v(global_inputs))
+        side = LongT5SideKeys(side_key, side_value, position_bias[2], block_ids, attention_mask, segment_ids)
+        attention_output, probs = self._attend(
+            query, key, value, position_bias, layer_head_mask, seq_length, output_attentions, side
         )
-        return hidden_states + self.dropout(attention_output), position_bias, attention_probs
-
-
-class LongT5LayerSelfAttention(nn.Module):
-    """Self-attention sublayer of the decoder: `layer_norm`, `SelfAttention` (causal in the decoder, with a key/value
-    cache), dropout and the residual connection."""
-
-    def __init__(
-        self, config: LongT5Config, has_relative_attention_bias: bool = False, is_decoder: bool = True
-    ) -> None:
-        super().__init__()
-        self.SelfAttention = LongT5Attention(
-            config, has_relative_attention_bias=has_relative_attention_bias, is_decoder=is_decoder
+        hidden_states = residual + nn.functional.dropout(
+            attention_output, p=self.config.dropout_rate, training=self.training
         )
-        self.layer_norm = LongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
 
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
-        layer_head_mask: Optional[torch.Tensor] = None,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[tuple[torch.Tensor, torch.Tensor]], Optional[torch.Tensor]]:
-        """Returns the new hidden states, the position bias for the later layers, the cache entry `(key, value)` (or
-        None) and the attention probabilities (or None)."""
-        attention_output, position_bias, present, attention_probs = self.SelfAttention(
-            self.layer_norm(hidden_states),
-            mask=attention_mask,
-            position_bias=position_bias,
-            past_key_value=past_key_value,
-            layer_head_mask=layer_head_mask,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-        )
-        return hidden_states + self.dropout(attention_output), position_bias, present, attention_probs
+        hidden_states = self._feed_forward(hidden_states)
+        if hidden_states.dtype == torch.float16 and not torch.isfinite(hidden_states).all():
+            # float16 overflows in the feed-forward: keep the values finite, as the reference does.
+            clamp_value = torch.finfo(hidden_states.dtype).max - 1000
+            hidden_states = torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
+        return hidden_states, probs
 
-
-class LongT5LayerCrossAttention(nn.Module):
-    """Cross-attention sublayer of the decoder: `layer_norm`, `EncDecAttention` over the encoder output (no relative
-    bias), dropout and the residual connection."""
-
-    def __init__(self, config: LongT5Config) -> None:
-        super().__init__()
-        self.EncDecAttention = LongT5Attention(config, has_relative_attention_bias=False, is_decoder=True)
-        self.layer_norm = LongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        key_value_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
-        layer_head_mask: Optional[torch.Tensor] = None,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[tuple[torch.Tensor, torch.Tensor]], Optional[torch.Tensor]]:
-        """Returns the new hidden states, the (mask) bias for the later layers, the encoder's `(key, value)` (or None)
-        and the attention probabilities (or None)."""
-        attention_output, position_bias, present, attention_probs = self.EncDecAttention(
-            self.layer_norm(hidden_states),
-            mask=attention_mask,
-            key_value_states=key_value_states,
-            position_bias=position_bias,
-            past_key_value=past_key_value,
-            layer_head_mask=layer_head_mask,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-        )
-        return hidden_states + self.dropout(attention_output), position_bias, present, attention_probs
-
-
-class LongT5Block(GradientCheckpointingLayer):
-    """One layer of a stack, as a list of pre-norm sublayers `layer`: self-attention (`layer.0`), cross-attention over
-    the encoder output in the decoder (`layer.1`), then the feed-forward sublayer (last)."""
-
-    def __init__(
-        self, config: LongT5Config, has_relative_attention_bias: bool = False, is_decoder: bool = False
-    ) -> None:
-        super().__init__()
-        self.is_decoder = is_decoder
-        if is_decoder:
-            self_attention = LongT5LayerSelfAttention(config, has_relative_attention_bias=has_relative_attention_bias)
-        elif config.encoder_attention_type == "local":
-            self_attention = LongT5LayerLocalSelfAttention(
-                config, has_relative_attention_bias=has_relative_attention_bias
-            )
-        elif config.encoder_attention_type == "transient-global":
-            self_attention = LongT5LayerTransientGlobalSelfAttention(
-                config, has_relative_attention_bias=has_relative_attention_bias
-            )
+    def _feed_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """The feed-forward sublayer with its residual add, `tokens_per_chunk` tokens at a time."""
+        if hidden_states.shape[1] > self.tokens_per_chunk:
+            chunks = hidden_states.split(self.tokens_per_chunk, dim=1)
+            return torch.cat([self._feed_forward(chunk) for chunk in chunks], dim=1)
+        residual = hidden_states
+        hidden_states = self.layer[1].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                1
+            ].DenseReluDense.wi_1(hidden_states)
         else:
-            raise ValueError(
-                f"config.encoder_attention_type must be one of local, transient-global, got {config.encoder_attention_type!r}"
-            )
-        self.layer = nn.ModuleList([self_attention])
-        if is_decoder:
-            self.layer.append(LongT5LayerCrossAttention(config))
-        self.layer.append(LongT5LayerFF(config))
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[1].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + nn.functional.dropout(
+            hidden_states, p=self.config.dropout_rate, training=self.training
+        )
+        return hidden_states
+
+
+# The encoder block class of each value of `config.encoder_attention_type`.
+ENCODER_LAYERS = {
+    "local": LongT5LocalEncoderLayer,
+    "transient-global": LongT5TransientGlobalEncoderLayer,
+}
+
+
+class LongT5DecoderLayer(GradientCheckpointingLayer):
+    """One pre-norm block: `x + attention(norm(x))`, `x + cross_attention(norm(x), encoder)`, then
+    `x + feed_forward(norm(x))`.
+
+    The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    The cross-attention, run only when encoder states are given, sees every encoder position that is not padding.
+    """
+
+    def __init__(self, config: LongT5Config, layer_idx: int) -> None:
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_heads
+        self.head_dim = config.d_kv
+        # A module list: item i holds the modules at `layer.i`.
+        self.layer = nn.ModuleList(
+            [
+                LongT5DecoderLayerLayer0(config, layer_idx),
+                LongT5DecoderLayerLayer1(config, layer_idx),
+                LongT5DecoderLayerLayer2(config, layer_idx),
+            ]
+        )
+        self.activation = get_activation(config.dense_act_fn)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.view(*x.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
+        attention_mask: torch.Tensor,
         encoder_hidden_states: Optional[torch.Tensor] = None,
         encoder_attention_mask: Optional[torch.Tensor] = None,
-        encoder_decoder_position_bias: Optional[torch.Tensor] = None,
         layer_head_mask: Optional[torch.Tensor] = None,
         cross_attn_layer_head_mask: Optional[torch.Tensor] = None,
-        past_key_value: Optional[tuple[torch.Tensor, ...]] = None,
+        past_key_value: Optional[tuple] = None,
         use_cache: bool = False,
         output_attentions: bool = False,
-    ):
-        """Returns the hidden states, the self-attention and cross-attention biases for the later layers, the cache
-        entry `(self_key, self_value, cross_key, cross_value)` (decoder with `use_cache`, else None) and the self- and
-        cross-attention probabilities (None unless asked for)."""
-        present = cross_probs = None
-        if self.is_decoder:
-            self_past = past_key_value[:2] if past_key_value is not None else None
-            hidden_states, position_bias, self_present, self_probs = self.layer[0](
-                hidden_states,
-                attention_mask=attention_mask,
-                position_bias=position_bias,
-                layer_head_mask=layer_head_mask,
-                past_key_value=self_past,
-                use_cache=use_cache,
-                output_attentions=output_attentions,
-            )
-            present = self_present
-        else:
-            hidden_states, position_bias, self_probs = self.layer[0](
-                hidden_states,
-                attention_mask=attention_mask,
-                position_bias=position_bias,
-                layer_head_mask=layer_head_mask,
-                output_attentions=output_attentions,
-            )
-        hidden_states = clamp_inf(hidden_states)
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding), `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) that of the encoder's padding keys.
+        `past_key_value` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)` once
+        computed. Returns the new hidden states, the layer's cache (or None without `use_cache`) and the self- and
+        cross-attention probabilities (or None)."""
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+        query = self.layer[0].SelfAttention.q(hidden_states)
+        key = self.layer[0].SelfAttention.k(hidden_states)
+        value = self.layer[0].SelfAttention.v(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if past_key_value is not None:
+            key = torch.cat([past_key_value[0], key], dim=-2)
+            value = torch.cat([past_key_value[1], value], dim=-2)
+        present = (key, value) if use_cache else None
 
-        if self.is_decoder and encoder_hidden_states is not None:
-            cross_past = past_key_value[2:] if past_key_value is not None and len(past_key_value) > 2 else None
-            hidden_states, encoder_decoder_position_bias, cross_present, cross_probs = self.layer[1](
-                hidden_states,
-                encoder_hidden_states,
-                attention_mask=encoder_attention_mask,
-                position_bias=encoder_decoder_position_bias,
-                layer_head_mask=cross_attn_layer_head_mask,
-                past_key_value=cross_past,
-                use_cache=use_cache,
-                output_attentions=output_attentions,
-            )
-            hidden_states = clamp_inf(hidden_states)
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        # One additive mask of future and padding keys: a query that sees no key (a left-padding position) spreads its
+        # attention over every key, as in the reference.
+        scores = scores + attention_mask.to(scores.dtype)
+        probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+        probs = nn.functional.dropout(probs, p=self.config.dropout_rate, training=self.training)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask
+        context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+        attention_output = self.layer[0].SelfAttention.o(context)
+        hidden_states = residual + nn.functional.dropout(
+            attention_output, p=self.config.dropout_rate, training=self.training
+        )
+
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            # The cross-attention: the queries from the block, the keys and values from the encoder states.
+            residual = hidden_states
+            hidden_states = self.layer[1].layer_norm(hidden_states)
+            query = self._split_heads(self.layer[1].EncDecAttention.q(hidden_states))
+            if past_key_value is not None and len(past_key_value) == 4:
+                # The encoder's keys and values do not change from step to step: computed once, then cached.
+                key, value = past_key_value[2], past_key_value[3]
+            else:
+                key = self._split_heads(self.layer[1].EncDecAttention.k(encoder_hidden_states))
+                value = self._split_heads(self.layer[1].EncDecAttention.v(encoder_hidden_states))
             if use_cache:
-                present = present + cross_present
+                present = present + (key, value)
 
-        hidden_states = clamp_inf(self.layer[-1](hidden_states))
-        return hidden_states, position_bias, encoder_decoder_position_bias, present, self_probs, cross_probs
-
-
-class LongT5PreTrainedModel(PreTrainedModel):
-    """Base class of the LongT5 models: configuration class, weight initialisation, checkpoint I/O and the
-    label shift that builds the decoder inputs."""
-
-    config_class = LongT5Config
-    base_model_prefix = "transformer"
-    _no_split_modules = ["LongT5Block"]
-    # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
-    _keys_to_ignore_on_load_unexpected = [
-        r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight"
-    ]
-
-    @torch.no_grad()
-    def _init_weights(self, module: nn.Module) -> None:
-        """Mesh-TensorFlow initialisation: normal weights scaled by the fan-in (no rescaling of the attention scores
-        happens later, so the query projection is scaled by the head width too), unit norm weights."""
-        config = self.config
-        factor = config.initializer_factor
-        d_model = config.d_model
-        if isinstance(module, LongT5LayerNorm):
-            module.weight.fill_(factor * 1.0)
-        elif isinstance(module, (LongT5Model, LongT5ForConditionalGeneration, LongT5EncoderModel)):
-            module.shared.weight.normal_(mean=0.0, std=factor * 1.0)
-            if hasattr(module, "lm_head") and not config.tie_word_embeddings:
-                module.lm_head.weight.normal_(mean=0.0, std=factor * 1.0)
-        elif isinstance(module, LongT5DenseActDense):
-            module.wi.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.wo.weight.normal_(mean=0.0, std=factor * config.d_ff**-0.5)
-        elif isinstance(module, LongT5DenseGatedActDense):
-            module.wi_0.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.wi_1.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.wo.weight.normal_(mean=0.0, std=factor * config.d_ff**-0.5)
-        elif isinstance(module, (LongT5Attention, LongT5LocalAttention)):
-            key_value_proj_dim = module.key_value_proj_dim
-            module.q.weight.normal_(mean=0.0, std=factor * (d_model * key_value_proj_dim) ** -0.5)
-            module.k.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.v.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.o.weight.normal_(mean=0.0, std=factor * (module.n_heads * key_value_proj_dim) ** -0.5)
-            if module.has_relative_attention_bias:
-                module.relative_attention_bias.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-                if isinstance(module, LongT5TransientGlobalAttention):
-                    module.global_relative_attention_bias.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-
-    def _shift_right(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """The decoder inputs for `input_ids` (usually the labels): shifted one position to the right after
-        `config.decoder_start_token_id`, with -100 replaced by `config.pad_token_id`."""
-        decoder_start_token_id = self.config.decoder_start_token_id
-        if decoder_start_token_id is None:
-            raise ValueError(
-                "config.decoder_start_token_id must be set to build the decoder inputs from the labels "
-                "(it is usually the pad token id); or pass decoder_input_ids"
+            scores = torch.matmul(query, key.transpose(-1, -2))
+            scores = scores + encoder_attention_mask.to(scores.dtype)
+            cross_probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+            cross_probs = nn.functional.dropout(cross_probs, p=self.config.dropout_rate, training=self.training)
+            if cross_attn_layer_head_mask is not None:
+                cross_probs = cross_probs * cross_attn_layer_head_mask
+            context = torch.matmul(cross_probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+            attention_output = self.layer[1].EncDecAttention.o(context)
+            hidden_states = residual + nn.functional.dropout(
+                attention_output, p=self.config.dropout_rate, training=self.training
             )
-        pad_token_id = self.config.pad_token_id
-        if pad_token_id is None:
-            raise ValueError("config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs")
-        shifted_input_ids = input_ids.new_zeros(input_ids.shape)
-        shifted_input_ids[..., 1:] = input_ids[..., :-1].clone()
-        shifted_input_ids[..., 0] = decoder_start_token_id
-        return shifted_input_ids.masked_fill(shifted_input_ids == -100, pad_token_id)
 
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not support pruning attention heads: "
-            "the encoder's local / transient-global attention keeps a position bias for every head, which cannot "
-            "follow pruned heads (transformers' LongT5 models cannot prune heads either)"
+        residual = hidden_states
+        hidden_states = self.layer[2].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[2].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                2
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[2].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[2].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + nn.functional.dropout(
+            hidden_states, p=self.config.dropout_rate, training=self.training
+        )
+        return (
+            hidden_states,
+            present,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
         )
 
 
-class LongT5Stack(LongT5PreTrainedModel):
-    """The encoder or (`is_decoder=True`) the decoder: the token embedding `embed_tokens` (the model's shared
-    matrix), dropout, `num_layers` blocks `block.N` (the first owns the relative attention bias), `final_layer_norm` and
-    dropout. The decoder's self-attention is causal with a key/value cache, and every decoder block attends to the
-    encoder output."""
+class LongT5Encoder(nn.Module):
+    """The encoder stack: word embeddings and dropout, then `config.num_hidden_layers` encoder blocks `block.N` and the
+    final LayerNorm `final_layer_norm` and dropout; every block adds the bucketed relative bias of the first block's
+    table to its attention scores."""
 
-    def __init__(
-        self, config: LongT5Config, embed_tokens: nn.Embedding, num_layers: int, is_decoder: bool = False
-    ) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.is_decoder = is_decoder
-        self.num_layers = num_layers
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
-        self.embed_tokens.weight = embed_tokens.weight
+    def __init__(self, config: LongT5Config, embed_tokens: Optional[nn.Embedding] = None) -> None:
+        super().__init__()
+        self.config = config
+        # embeddings.word: Embedding
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.block = nn.ModuleList(
-            [LongT5Block(config, has_relative_attention_bias=i == 0, is_decoder=is_decoder) for i in range(num_layers)]
+            [ENCODER_LAYERS[config.encoder_attention_type](config, i) for i in range(config.num_hidden_layers)]
         )
-        self.final_layer_norm = LongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        # final_norm: RMSNorm
+        self.final_layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if embed_tokens is not None:
+            # The model's shared vocabulary matrix.
+            self.embed_tokens.weight = embed_tokens.weight
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.embed_tokens = new_embeddings
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def forward(
+        self,
+        input_ids: Optional[torch.LongTensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> tuple:
+        """Returns `(last_hidden_state, hidden_states, attentions)`: the hidden states (the normalised embeddings and
+        each block's output, the last one through the final norm) and the attention probabilities are None unless
+        asked for."""
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.hidden_size,
+            attention_mask=attention_mask,
+        )
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        hidden_states = inputs_embeds
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout_rate, training=self.training)
+
+        # (batch, seq): the padding mask, from which the blocked self-attention builds its window masks and global
+        # tokens; the position bias of every block, computed once from the first block's tables.
+        if attention_mask is None:
+            attention_mask = torch.ones(hidden_states.shape[:2], device=hidden_states.device)
+        position_bias = self.block[0].blocked_position_bias(attention_mask)
+        head_mask = self._layer_masks(head_mask, "head_mask")
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for i, layer in enumerate(self.block):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            hidden_states, probs = layer(
+                hidden_states,
+                attention_mask,
+                position_bias,
+                layer_head_mask=head_mask[i],
+                output_attentions=output_attentions,
+            )
+            if output_attentions:
+                all_attentions += (probs,)
+        # Pre-norm blocks leave their output unnormalised: the final norm (also in the last hidden state returned).
+        hidden_states = self.final_layer_norm(hidden_states)
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout_rate, training=self.training)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        return hidden_states, all_hidden_states, all_attentions
+
+    def _layer_masks(self, head_mask: Optional[torch.Tensor], name: str) -> list:
+        """One (1, heads, 1, 1) mask per layer (or None each) from `head_mask` of shape (layers, heads)."""
+        if head_mask is None:
+            return [None] * len(self.block)
+        if head_mask.shape[0] != len(self.block):
+            raise ValueError(
+                f"{name} should be specified for {len(self.block)} layers, but it is for {head_mask.shape[0]}"
+            )
+        return [mask[None, :, None, None].to(self.embed_tokens.weight.dtype) for mask in head_mask]
+
+
+class LongT5Decoder(nn.Module):
+    """The decoder stack: word embeddings and dropout, then `config.num_decoder_layers` decoder blocks `block.N`,
+    causal, with a key/value cache, attending to the encoder output when it is given, and the final LayerNorm
+    `final_layer_norm` and dropout; every block adds the bucketed relative bias of the first block's table to its
+    attention scores."""
+
+    def __init__(self, config: LongT5Config, embed_tokens: Optional[nn.Embedding] = None) -> None:
+        super().__init__()
+        self.config = config
+        # embeddings.word: Embedding
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.block = nn.ModuleList([LongT5DecoderLayer(config, i) for i in range(config.num_decoder_layers)])
+        # final_norm: RMSNorm
+        self.final_layer_norm = LongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if embed_tokens is not None:
+            # The model's shared vocabulary matrix.
+            self.embed_tokens.weight = embed_tokens.weight
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def relative_position_bias(
+        self, table: nn.Embedding, query_positions: torch.Tensor, key_length: int
+    ) -> torch.Tensor:
+        """(1, heads, queries, key_len): each head's bias from a block's `table` for each query (at `query_positions`)
+        and key (at 0, 1, ...), from the bucket of their distance `key_position - query_position` (causal buckets)."""
+        key_positions = torch.arange(key_length, dtype=torch.long, device=query_positions.device)
+        buckets = relative_position_bucket(
+            key_positions[None, :] - query_positions[:, None],
+            bidirectional=False,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
+        )
+        return table(buckets).permute(2, 0, 1)[None]
 
     def forward(
         self,
@@ -886,86 +1022,79 @@ class LongT5Stack(LongT5PreTrainedModel):
         attention_mask: Optional[torch.Tensor] = None,
         encoder_hidden_states: Optional[torch.Tensor] = None,
         encoder_attention_mask: Optional[torch.Tensor] = None,
-        inputs_embeds: Optional[torch.Tensor] = None,
         head_mask: Optional[torch.Tensor] = None,
         cross_attn_head_mask: Optional[torch.Tensor] = None,
         past_key_values: Optional[tuple] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
         use_cache: bool = False,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> tuple:
-        """Returns `(last_hidden_state, past_key_values, hidden_states, attentions, cross_attentions)`: the cache (the
-        decoder's, with `use_cache`: one `(self_key, self_value, cross_key, cross_value)` per layer, each
-        (batch, heads, length, head_dim)), the hidden states (the embeddings, one per block, the final normalised
-        output), the attention probabilities and the cross-attention probabilities are None unless asked for."""
-        prefix = "decoder_" if self.is_decoder else ""
-        if not self.is_decoder:
-            past_key_values, use_cache = None, False
-        elif past_key_values is not None and hasattr(past_key_values, "to_legacy_cache"):
+        """Returns `(last_hidden_state, past_key_values, hidden_states, attentions, cross_attentions)`: the cache (with
+        `use_cache`: per layer `(key, value)`, then the cross-attention's `(key, value)` when encoder states are
+        given, each (batch, heads, length, head_dim)), the hidden states (the normalised embeddings and each block's
+        output, the last one through the final norm), the attention and cross-attention probabilities are None unless
+        asked for."""
+        if past_key_values is not None and hasattr(past_key_values, "to_legacy_cache"):
             # A transformers cache object
             past_key_values = past_key_values.to_legacy_cache()
-        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
-        # Exactly one of input_ids / inputs_embeds, masks of the inputs' shapes, ids in the vocabulary.
+        if past_key_values is not None and len(past_key_values) != len(self.block):
+            raise ValueError(
+                f"past_key_values holds the cache of {len(past_key_values)} layers, expected one per layer "
+                f"({len(self.block)})"
+            )
+        past_length = past_key_values[0][0].shape[-2] if past_key_values is not None else 0
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=self.config.vocab_size,
-            embedding_size=self.config.d_model,
-            prefix=prefix,
+            embedding_size=self.config.hidden_size,
+            prefix="decoder_",
             past_length=past_length,
             attention_mask=attention_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        device, dtype = inputs_embeds.device, inputs_embeds.dtype
-        if attention_mask is None:
-            attention_mask = torch.ones(batch_size, past_length + seq_length, device=device)
+        hidden_states = inputs_embeds
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout_rate, training=self.training)
 
-        if self.is_decoder:
-            # (batch, 1, seq, key_len), additive: keys in a query's future and padding are masked
-            key_positions = torch.arange(attention_mask.shape[1], device=device)
-            query_positions = torch.arange(past_length, past_length + seq_length, device=device)
-            visible = (key_positions[None, :] <= query_positions[:, None])[None, None, :, :] & (
-                attention_mask[:, None, None, :] != 0
-            )
-            self_attention_mask = torch.zeros(visible.shape, dtype=dtype, device=device).masked_fill(
-                ~visible, mask_value(dtype)
-            )
-        else:
-            # (batch, seq): the blocked self-attention builds its window and padding masks from it.
-            self_attention_mask = attention_mask
-
-        encoder_extended_attention_mask = None
-        if self.is_decoder and encoder_hidden_states is not None:
-            if encoder_attention_mask is None:
-                encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=device)
-            # (batch, 1, 1, encoder_len), additive
-            encoder_extended_attention_mask = (1.0 - encoder_attention_mask[:, None, None, :].to(dtype)) * mask_value(
-                dtype
-            )
-
-        head_mask = self.get_head_mask(head_mask, self.num_layers)
-        cross_attn_head_mask = self.get_head_mask(cross_attn_head_mask, self.num_layers)
+        dtype = hidden_states.dtype
+        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see; queries sit after the
+        # cached keys.
+        key_length = past_length + seq_length
+        key_positions = torch.arange(key_length, device=hidden_states.device)
+        query_positions = torch.arange(past_length, key_length, device=hidden_states.device)
+        visible = (key_positions[None, :] <= query_positions[:, None])[None, None, :, :]
+        if attention_mask is not None:
+            visible = visible & (attention_mask[:, None, None, :] != 0)
+        extended_mask = torch.zeros(visible.shape, dtype=dtype, device=hidden_states.device).masked_fill(
+            ~visible, mask_value(dtype)
+        )
+        # (batch or 1, heads, seq, key_len): the bucketed relative bias of the first block's table (queries after the
+        # cached keys), computed once, joins the mask that every block adds to its scores.
+        table = self.block[0].layer[0].SelfAttention.relative_attention_bias
+        extended_mask = self.relative_position_bias(table, query_positions, key_length).to(dtype) + extended_mask
+        # (batch or 1, 1, 1, encoder_len): the additive mask of the encoder's padding.
+        encoder_extended_mask = (
+            padding_mask(encoder_attention_mask, encoder_hidden_states) if encoder_hidden_states is not None else None
+        )
+        head_mask = self._layer_masks(head_mask, "head_mask")
+        cross_attn_head_mask = self._layer_masks(cross_attn_head_mask, "cross_attn_head_mask")
+        next_cache = () if use_cache else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        all_cross_attentions = () if output_attentions and self.is_decoder else None
-        next_cache = () if use_cache else None
-        # Computed by the first block, with the masks added, and reused by the others.
-        position_bias = encoder_decoder_position_bias = None
-
-        hidden_states = self.dropout(inputs_embeds)
-        for i, block in enumerate(self.block):
+        for i, layer in enumerate(self.block):
             if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-            hidden_states, position_bias, encoder_decoder_position_bias, present, attention_probs, cross_probs = block(
+                all_hidden_states += (hidden_states,)
+            hidden_states, present, probs, cross_probs = layer(
                 hidden_states,
-                attention_mask=self_attention_mask,
-                position_bias=position_bias,
+                extended_mask,
                 encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_extended_attention_mask,
-                encoder_decoder_position_bias=encoder_decoder_position_bias,
+                encoder_attention_mask=encoder_extended_mask,
                 layer_head_mask=head_mask[i],
                 cross_attn_layer_head_mask=cross_attn_head_mask[i],
                 past_key_value=past_key_values[i] if past_key_values is not None else None,
@@ -973,55 +1102,132 @@ class LongT5Stack(LongT5PreTrainedModel):
                 output_attentions=output_attentions,
             )
             if use_cache:
-                next_cache = next_cache + (present,)
+                next_cache += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
             if output_attentions:
-                all_attentions = all_attentions + (attention_probs,)
-                if self.is_decoder:
-                    all_cross_attentions = all_cross_attentions + (cross_probs,)
-
-        hidden_states = self.dropout(self.final_layer_norm(hidden_states))
+                all_attentions += (probs,)
+        # Pre-norm blocks leave their output unnormalised: the final norm (also in the last hidden state returned).
+        hidden_states = self.final_layer_norm(hidden_states)
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout_rate, training=self.training)
         if output_hidden_states:
-            all_hidden_states = all_hidden_states + (hidden_states,)
+            all_hidden_states += (hidden_states,)
         return hidden_states, next_cache, all_hidden_states, all_attentions, all_cross_attentions
+
+    def _layer_masks(self, head_mask: Optional[torch.Tensor], name: str) -> list:
+        """One (1, heads, 1, 1) mask per layer (or None each) from `head_mask` of shape (layers, heads)."""
+        if head_mask is None:
+            return [None] * len(self.block)
+        if head_mask.shape[0] != len(self.block):
+            raise ValueError(
+                f"{name} should be specified for {len(self.block)} layers, but it is for {head_mask.shape[0]}"
+            )
+        return [mask[None, :, None, None].to(self.embed_tokens.weight.dtype) for mask in head_mask]
+
+
+class LongT5PreTrainedModel(PreTrainedModel):
+    """Base class of the LongT5 models: configuration class, weight initialisation, checkpoint I/O."""
+
+    config_class = LongT5Config
+    base_model_prefix = "transformer"
+    _no_split_modules = ["LongT5LocalEncoderLayer", "LongT5TransientGlobalEncoderLayer", "LongT5DecoderLayer"]
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The version numbers of fairseq's stacks, which converted checkpoints may hold.
+        r"(^|\.)(encoder|decoder)\.version$",
+        # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
+        "decoder\\.block\\.0\\.layer\\.1\\.EncDecAttention\\.relative_attention_bias\\.weight",
+    )
+    _cannot_prune_heads = (
+        "the encoder's local / transient-global attention keeps a position bias for every head, which "
+        "cannot follow pruned heads (transformers' LongT5 models cannot prune heads either)"
+    )
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """Mesh TensorFlow's initialisation scaled by `config.initializer_factor`: each Linear normal with std
+        factor / sqrt(fan-in), the queries' also divided by sqrt(head width) (their scores are not scaled), the
+        vocabulary matrix, an untied LM head std factor, the bucketed bias tables std
+        factor / sqrt(hidden_size), norm weights factor (children first, then their parents)."""
+        config = self.config
+        factor = config.initializer_factor
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(mean=0.0, std=factor * module.in_features**-0.5)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(mean=0.0, std=factor * 1.0)
+        elif isinstance(module, LongT5RMSNorm):
+            module.weight.fill_(factor * 1.0)
+        elif isinstance(module, LongT5LocalEncoderLayer):
+            # The queries: fan-in times head width.
+            head_dim = config.d_kv
+            query = module.layer[0].LocalSelfAttention.q
+            query.weight.normal_(mean=0.0, std=factor * (query.in_features * head_dim) ** -0.5)
+            # The first block's bias table.
+            table = getattr(module.layer[0].LocalSelfAttention, "relative_attention_bias", None)
+            if table is not None:
+                table.weight.normal_(mean=0.0, std=factor * config.hidden_size**-0.5)
+        elif isinstance(module, LongT5TransientGlobalEncoderLayer):
+            # The queries: fan-in times head width.
+            head_dim = config.d_kv
+            query = module.layer[0].TransientGlobalSelfAttention.q
+            query.weight.normal_(mean=0.0, std=factor * (query.in_features * head_dim) ** -0.5)
+            # The first block's bias table.
+            table = getattr(module.layer[0].TransientGlobalSelfAttention, "relative_attention_bias", None)
+            if table is not None:
+                table.weight.normal_(mean=0.0, std=factor * config.hidden_size**-0.5)
+            # The first block's bias table of the relative positions to the global tokens.
+            table = getattr(module.layer[0].TransientGlobalSelfAttention, "global_relative_attention_bias", None)
+            if table is not None:
+                table.weight.normal_(mean=0.0, std=factor * config.hidden_size**-0.5)
+        elif isinstance(module, LongT5DecoderLayer):
+            # The queries: fan-in times head width.
+            head_dim = config.d_kv
+            query = module.layer[0].SelfAttention.q
+            query.weight.normal_(mean=0.0, std=factor * (query.in_features * head_dim) ** -0.5)
+            query = module.layer[1].EncDecAttention.q
+            query.weight.normal_(mean=0.0, std=factor * (query.in_features * head_dim) ** -0.5)
+            # The first block's bias table.
+            table = getattr(module.layer[0].SelfAttention, "relative_attention_bias", None)
+            if table is not None:
+                table.weight.normal_(mean=0.0, std=factor * config.hidden_size**-0.5)
+        elif isinstance(module, LongT5ForConditionalGeneration) and not config.tie_word_embeddings:
+            module.lm_head.weight.normal_(mean=0.0, std=factor * 1.0)
 
 
 class LongT5Model(LongT5PreTrainedModel):
     """The bare LongT5 encoder-decoder Model outputting the decoder's raw hidden-states without any specific head on
     top.
 
-    The LongT5 model was proposed in [LongT5: Efficient Text-To-Text Transformer for Long
-    Sequences](https://huggingface.co/papers/2112.07916).
-
     Args:
         config ([`LongT5Config`]):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = [
-        "encoder.embed_tokens.weight",
-        "decoder.embed_tokens.weight",
-    ]
+    _tied_weights_keys = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
 
     def __init__(self, config: LongT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.shared = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoder = LongT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
-        self.decoder = LongT5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)
+        # The vocabulary matrix of both stacks.
+        self.shared = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.encoder = LongT5Encoder(config, self.shared)
+        self.decoder = LongT5Decoder(config, self.shared)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.shared
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.shared = new_embeddings
-        self.encoder.set_input_embeddings(new_embeddings)
-        self.decoder.set_input_embeddings(new_embeddings)
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = value
+        self.encoder.set_input_embeddings(value)
+        self.decoder.set_input_embeddings(value)
 
-    def get_encoder(self) -> LongT5Stack:
+    def get_encoder(self) -> LongT5Encoder:
         return self.encoder
 
-    def get_decoder(self) -> LongT5Stack:
+    def get_decoder(self) -> LongT5Decoder:
         return self.decoder
 
     def forward(
@@ -1042,7 +1248,9 @@ class LongT5Model(LongT5PreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[Seq2SeqModelOutput, tuple]:
-        """The forward pass of [`LongT5Model`].
+        """The decoder's last hidden states, the decoder cache and, on request, both stacks' hidden states and
+        attention probabilities (and the decoder's cross-attention probabilities). Without decoder inputs, the
+        decoder reads `input_ids` shifted right.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1089,15 +1297,18 @@ class LongT5Model(LongT5PreTrainedModel):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
             [`Seq2SeqModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         if (
             head_mask is not None
@@ -1112,11 +1323,11 @@ class LongT5Model(LongT5PreTrainedModel):
             decoder_head_mask = head_mask
 
         if encoder_outputs is None:
-            encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
+            encoder_hidden, encoder_hidden_states, encoder_attentions = self.encoder(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
                 head_mask=head_mask,
+                inputs_embeds=inputs_embeds,
                 output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states,
             )
@@ -1130,21 +1341,21 @@ class LongT5Model(LongT5PreTrainedModel):
                 hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
                 attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
             )
-        sequence_output, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
+        last_hidden_state, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            past_key_values=past_key_values,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
+            past_key_values=past_key_values,
+            inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
         output = Seq2SeqModelOutput(
-            last_hidden_state=sequence_output,
+            last_hidden_state=last_hidden_state,
             past_key_values=next_cache,
             decoder_hidden_states=decoder_hidden_states,
             decoder_attentions=decoder_attentions,
@@ -1164,30 +1375,35 @@ class LongT5ForConditionalGeneration(LongT5PreTrainedModel, GenerationMixin):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"]
+    _tied_weights_keys = [
+        "encoder.embed_tokens.weight",
+        "decoder.embed_tokens.weight",
+        "lm_head.weight",
+    ]
 
     def __init__(self, config: LongT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.model_dim = config.d_model
-        self.shared = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoder = LongT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
-        self.decoder = LongT5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        # The base model's modules, held by this class itself (transformers' names: no `transformer.` prefix).
+        # The vocabulary matrix of both stacks.
+        self.shared = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.encoder = LongT5Encoder(config, self.shared)
+        self.decoder = LongT5Decoder(config, self.shared)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.shared
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.shared = new_embeddings
-        self.encoder.set_input_embeddings(new_embeddings)
-        self.decoder.set_input_embeddings(new_embeddings)
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = value
+        self.encoder.set_input_embeddings(value)
+        self.decoder.set_input_embeddings(value)
 
-    def get_encoder(self) -> LongT5Stack:
+    def get_encoder(self) -> LongT5Encoder:
         return self.encoder
 
-    def get_decoder(self) -> LongT5Stack:
+    def get_decoder(self) -> LongT5Decoder:
         return self.decoder
 
     def get_output_embeddings(self) -> nn.Linear:
@@ -1215,7 +1431,7 @@ class LongT5ForConditionalGeneration(LongT5PreTrainedModel, GenerationMixin):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[Seq2SeqLMOutput, tuple]:
-        """The forward pass of [`LongT5ForConditionalGeneration`].
+        """LongT5 encoder-decoder Model with a `language modeling` head on top of the decoder.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1266,16 +1482,25 @@ class LongT5ForConditionalGeneration(LongT5PreTrainedModel, GenerationMixin):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
             [`Seq2SeqLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if labels is not None:
+            # The decoder reads the labels shifted right unless given its inputs (the cache is still returned).
+            if decoder_input_ids is None and decoder_inputs_embeds is None:
+                decoder_input_ids = shift_tokens_right(
+                    labels, self.config.pad_token_id, self.config.decoder_start_token_id
+                )
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
         if (
             head_mask is not None
             and decoder_head_mask is None
@@ -1289,11 +1514,11 @@ class LongT5ForConditionalGeneration(LongT5PreTrainedModel, GenerationMixin):
             decoder_head_mask = head_mask
 
         if encoder_outputs is None:
-            encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
+            encoder_hidden, encoder_hidden_states, encoder_attentions = self.encoder(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
                 head_mask=head_mask,
+                inputs_embeds=inputs_embeds,
                 output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states,
             )
@@ -1307,32 +1532,21 @@ class LongT5ForConditionalGeneration(LongT5PreTrainedModel, GenerationMixin):
                 hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
                 attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
             )
-        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
-            decoder_input_ids = self._shift_right(labels)
-        sequence_output, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
+        last_hidden_state, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            past_key_values=past_key_values,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
+            past_key_values=past_key_values,
+            inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        if self.config.tie_word_embeddings:
-            # The shared matrix projects onto the vocabulary: rescale the decoder output first (Mesh TensorFlow).
-            sequence_output = sequence_output * (self.model_dim**-0.5)
-        # (batch, target_len, vocab_size)
-        logits = self.lm_head(sequence_output)
-        loss = None
-        if labels is not None:
-            loss = self.masked_lm_loss(logits, labels.to(logits.device))
-        output = Seq2SeqLMOutput(
-            loss=loss,
-            logits=logits,
+        outputs = Seq2SeqModelOutput(
+            last_hidden_state=last_hidden_state,
             past_key_values=next_cache,
             decoder_hidden_states=decoder_hidden_states,
             decoder_attentions=decoder_attentions,
@@ -1341,10 +1555,31 @@ class LongT5ForConditionalGeneration(LongT5PreTrainedModel, GenerationMixin):
             encoder_hidden_states=encoder_outputs.hidden_states,
             encoder_attentions=encoder_outputs.attentions,
         )
+        # (batch, target_len, hidden)
+        sequence_output = outputs.last_hidden_state
+        loss = None
+        if self.config.tie_word_embeddings:
+            # The word embeddings project onto the vocabulary: the decoder output rescaled first.
+            sequence_output = sequence_output * self.config.hidden_size**-0.5
+        # (batch, target_len, vocab_size)
+        logits = self.lm_head(sequence_output)
+        if labels is not None:
+            loss = self.masked_lm_loss(logits, labels.to(logits.device))
+        output = Seq2SeqLMOutput(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
+        )
         return output if return_dict else output.to_tuple()
 
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
-        return self._shift_right(labels)
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
 
 class LongT5EncoderModel(LongT5PreTrainedModel):
@@ -1355,30 +1590,29 @@ class LongT5EncoderModel(LongT5PreTrainedModel):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = [
-        "encoder.embed_tokens.weight",
-    ]
+    _tied_weights_keys = ["encoder.embed_tokens.weight"]
     # A full encoder-decoder checkpoint loads quietly: its decoder and LM head are not part of this model.
-    _keys_to_ignore_on_load_unexpected = [
+    _keys_to_ignore_on_load_unexpected = LongT5PreTrainedModel._keys_to_ignore_on_load_unexpected + (
         r"^decoder\.",
         r"^lm_head\.",
-    ]
+    )
 
     def __init__(self, config: LongT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.shared = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoder = LongT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
+        # The vocabulary matrix and the encoder stack, without a decoder.
+        self.shared = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.encoder = LongT5Encoder(config, self.shared)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.shared
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.shared = new_embeddings
-        self.encoder.set_input_embeddings(new_embeddings)
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = value
+        self.encoder.set_input_embeddings(value)
 
-    def get_encoder(self) -> LongT5Stack:
+    def get_encoder(self) -> LongT5Encoder:
         return self.encoder
 
     def forward(
@@ -1391,7 +1625,7 @@ class LongT5EncoderModel(LongT5PreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[BaseModelOutput, tuple]:
-        """The forward pass of [`LongT5EncoderModel`].
+        """The encoder's last hidden states and, on request, its hidden states and attention probabilities.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1413,6 +1647,7 @@ class LongT5EncoderModel(LongT5PreTrainedModel):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
             [`BaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
@@ -1422,11 +1657,11 @@ class LongT5EncoderModel(LongT5PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        last_hidden_state, _, hidden_states, attentions, _ = self.encoder(
+        last_hidden_state, hidden_states, attentions = self.encoder(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
             head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )

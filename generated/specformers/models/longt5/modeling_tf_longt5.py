@@ -8,10 +8,11 @@ Layers are named and nested as transformers' PyTorch modules, so checkpoints loa
 `specformers.modeling_tf_utils`).
 """
 
-import copy
 import math
+from functools import partial
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from ...activations_tf import get_tf_activation
@@ -26,10 +27,10 @@ from ...modeling_tf_utils import (
     TFCompositeLayer,
     TFPreTrainedModel,
     check_inputs,
-    cross_entropy,
+    get_initializer,
     head_mask_per_layer,
     mask_value,
-    reduced_loss,
+    masked_lm_loss,
     shape_list,
     unpack_inputs,
 )
@@ -37,12 +38,25 @@ from ...utils import ModelOutput
 from .configuration_longt5 import LongT5Config
 
 
-class TFLongT5LayerNorm(keras.layers.Layer):
-    """Root-mean-square normalisation: `weight * x / sqrt(mean(x ** 2) + eps)`, no bias and no mean subtraction.
+def shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id):
+    """The decoder inputs for `input_ids` (the labels, or the encoder inputs): shifted one position to the right after
+    `decoder_start_token_id`, with -100 replaced by `pad_token_id`."""
+    if decoder_start_token_id is None:
+        raise ValueError(
+            "config.decoder_start_token_id must be set to build the decoder inputs by shifting ids right; or pass decoder_input_ids"
+        )
+    if pad_token_id is None:
+        raise ValueError("config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs")
+    input_ids = tf.convert_to_tensor(input_ids)
+    start = tf.fill((shape_list(input_ids)[0], 1), tf.cast(decoder_start_token_id, input_ids.dtype))
+    shifted = tf.concat([start, input_ids[:, :-1]], axis=-1)
+    return tf.where(tf.equal(shifted, -100), tf.cast(pad_token_id, input_ids.dtype), shifted)
 
-    The mean of squares is accumulated in float64 (exact squares, one rounding), which keeps float32 results within
-    rounding of transformers' PyTorch; `x * (1 / sqrt(.))` is PyTorch's `x * rsqrt(.)`.
-    """
+
+class TFLongT5RMSNorm(keras.layers.Layer):
+    """Root-mean-square norm: `weight * x / sqrt(mean(x ** 2) + eps)`, without mean subtraction or bias (PyTorch name
+    `weight`). The mean of squares and the division are computed in float32; the result is cast back to the input's
+    dtype before the weight scales it."""
 
     def __init__(self, hidden_size: int, eps: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
@@ -50,10 +64,11 @@ class TFLongT5LayerNorm(keras.layers.Layer):
         self.weight = self.add_weight(name="weight", shape=(hidden_size,), initializer="ones")
 
     def call(self, hidden_states):
-        variance = tf.reduce_mean(tf.square(tf.cast(hidden_states, tf.float64)), axis=-1, keepdims=True)
-        variance = tf.cast(variance, tf.float32)
-        hidden_states = tf.cast(hidden_states, tf.float32) * (1.0 / tf.sqrt(variance + self.variance_epsilon))
-        return self.weight * tf.cast(hidden_states, self.weight.dtype)
+        input_dtype = hidden_states.dtype
+        hidden_states = tf.cast(hidden_states, tf.float32)
+        variance = tf.reduce_mean(tf.square(hidden_states), axis=-1, keepdims=True)
+        hidden_states = hidden_states * tf.math.rsqrt(variance + self.variance_epsilon)
+        return tf.cast(self.weight, input_dtype) * tf.cast(hidden_states, input_dtype)
 
 
 def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
@@ -183,563 +198,734 @@ def global_aggregates(hidden_states, block_ids, global_seq_len: int):
     return tf.einsum("bnd,bng->bgd", hidden_states, one_hot)
 
 
-class TFLongT5DenseActDense(TFCompositeLayer):
-    """Feed-forward block: `wo(dropout(act(wi x)))`, no biases."""
+def padding_mask(attention_mask, dtype):
+    """(batch, key_len) with 1 for the keys to attend to -> the additive mask (batch, 1, 1, key_len)."""
+    return (1.0 - tf.cast(attention_mask, dtype)[:, None, None, :]) * mask_value(dtype)
 
-    def __init__(self, config, **kwargs):
+
+class TFLongT5LocalEncoderLayerLayer0LocalSelfAttention(TFCompositeLayer):
+    """The `layer.0.LocalSelfAttention` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
         super().__init__(**kwargs)
-        d_model, d_ff, factor = config.d_model, config.d_ff, config.initializer_factor
-        self.wi = keras.layers.Dense(
-            d_ff,
-            use_bias=False,
-            kernel_initializer=keras.initializers.RandomNormal(stddev=factor * d_model**-0.5),
-            name="wi",
-        )
-        self.wo = keras.layers.Dense(
-            d_model,
-            use_bias=False,
-            kernel_initializer=keras.initializers.RandomNormal(stddev=factor * d_ff**-0.5),
-            name="wo",
-        )
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-        self.act = get_tf_activation(config.dense_act_fn)
-
-    def call(self, hidden_states, training=False):
-        hidden_states = self.act(self.wi(hidden_states))  # (batch, seq, d_ff)
-        hidden_states = self.dropout(hidden_states, training=training)
-        return self.wo(hidden_states)  # (batch, seq, hidden)
-
-
-class TFLongT5DenseGatedActDense(TFCompositeLayer):
-    """Feed-forward block with a gated activation: `wo(dropout(act(wi_0 x) * wi_1 x))`, no biases."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        d_model, d_ff, factor = config.d_model, config.d_ff, config.initializer_factor
-        self.wi_0 = keras.layers.Dense(
-            d_ff,
-            use_bias=False,
-            kernel_initializer=keras.initializers.RandomNormal(stddev=factor * d_model**-0.5),
-            name="wi_0",
-        )
-        self.wi_1 = keras.layers.Dense(
-            d_ff,
-            use_bias=False,
-            kernel_initializer=keras.initializers.RandomNormal(stddev=factor * d_model**-0.5),
-            name="wi_1",
-        )
-        self.wo = keras.layers.Dense(
-            d_model,
-            use_bias=False,
-            kernel_initializer=keras.initializers.RandomNormal(stddev=factor * d_ff**-0.5),
-            name="wo",
-        )
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-        self.act = get_tf_activation(config.dense_act_fn)
-
-    def call(self, hidden_states, training=False):
-        hidden_states = self.act(self.wi_0(hidden_states)) * self.wi_1(hidden_states)  # (batch, seq, d_ff)
-        hidden_states = self.dropout(hidden_states, training=training)
-        return self.wo(hidden_states)  # (batch, seq, hidden)
-
-
-class TFLongT5LayerFF(TFCompositeLayer):
-    """The feed-forward sublayer: `x + dropout(DenseReluDense(layer_norm(x)))` (pre-norm residual)."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        # `config.is_gated_act` selects the gated block.
-        block = TFLongT5DenseGatedActDense if config.is_gated_act else TFLongT5DenseActDense
-        self.DenseReluDense = block(config, name="DenseReluDense")
-        self.layer_norm = TFLongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon, name="layer_norm")
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-
-    def call(self, hidden_states, training=False):
-        forwarded_states = self.DenseReluDense(self.layer_norm(hidden_states), training=training)
-        return hidden_states + self.dropout(forwarded_states, training=training)
-
-
-class TFLongT5Attention(TFCompositeLayer):
-    """Multi-head attention over the whole sequence (no scaling of the scores): the decoder's self-attention (causal, with a
-    key/value cache) and its attention over the encoder output (`key_value_states`). The first self-attention of a
-    stack owns the bucketed relative bias (`relative_attention_bias`)."""
-
-    def __init__(self, config, has_relative_attention_bias=False, **kwargs):
-        super().__init__(**kwargs)
-        self.is_decoder = config.is_decoder
-        self.n_heads = config.num_attention_heads
-        self.key_value_proj_dim = config.d_kv
-        self.inner_dim = self.n_heads * self.key_value_proj_dim
-        d_model, factor = config.d_model, config.initializer_factor
-        init = lambda std: keras.initializers.RandomNormal(stddev=factor * std)  # noqa: E731
+        # attention.query: Linear, kernel [in, out]
         self.q = keras.layers.Dense(
-            self.inner_dim,
+            config.num_attention_heads * config.d_kv,
             use_bias=False,
-            kernel_initializer=init((d_model * self.key_value_proj_dim) ** -0.5),
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size * config.d_kv) ** -0.5),
             name="q",
         )
-        self.k = keras.layers.Dense(self.inner_dim, use_bias=False, kernel_initializer=init(d_model**-0.5), name="k")
-        self.v = keras.layers.Dense(self.inner_dim, use_bias=False, kernel_initializer=init(d_model**-0.5), name="v")
-        self.o = keras.layers.Dense(d_model, use_bias=False, kernel_initializer=init(self.inner_dim**-0.5), name="o")
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-        self.has_relative_attention_bias = has_relative_attention_bias
-        if has_relative_attention_bias:
-            self.num_buckets = config.relative_attention_num_buckets
-            self.max_distance = config.relative_attention_max_distance
+        # attention.key: Linear, kernel [in, out]
+        self.k = keras.layers.Dense(
+            config.num_attention_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+            name="k",
+        )
+        # attention.value: Linear, kernel [in, out]
+        self.v = keras.layers.Dense(
+            config.num_attention_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+            name="v",
+        )
+        # attention.output: Linear, kernel [in, out]
+        self.o = keras.layers.Dense(
+            config.hidden_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(
+                config.initializer_factor * (config.num_attention_heads * config.d_kv) ** -0.5
+            ),
+            name="o",
+        )
+        if layer_idx == 0:
+            # attention.relative_bias: Embedding
             self.relative_attention_bias = keras.layers.Embedding(
-                self.num_buckets,
-                self.n_heads,
-                embeddings_initializer=init(d_model**-0.5),
+                config.relative_attention_num_buckets,
+                config.num_attention_heads,
+                embeddings_initializer=get_initializer(config.initializer_factor * config.hidden_size**-0.5),
                 name="relative_attention_bias",
             )
 
-    def split_heads(self, states):
-        # (batch, length, inner_dim) -> (batch, heads, length, head_dim)
-        states = tf.reshape(states, (shape_list(states)[0], -1, self.n_heads, self.key_value_proj_dim))
-        return tf.transpose(states, [0, 2, 1, 3])
 
-    def project_key_value(self, key_value_states):
-        """`(key, value)`, each (batch, heads, length, head_dim): the cross-attention cache, computed once per input."""
-        return self.split_heads(self.k(key_value_states)), self.split_heads(self.v(key_value_states))
+class TFLongT5LocalEncoderLayerLayer0(TFCompositeLayer):
+    """The `layer.0` layers of a block; it computes with them."""
 
-    def compute_bias(self, query_positions, key_length):
-        """`(1, heads, queries, key_length)`: the relative bias of queries at `query_positions` to keys `0 .. key_length - 1`."""
-        relative_position = tf.range(key_length)[None, :] - query_positions[:, None]  # (queries, keys)
-        buckets = relative_position_bucket(
-            relative_position,
-            bidirectional=not self.is_decoder,
-            num_buckets=self.num_buckets,
-            max_distance=self.max_distance,
-        )
-        values = self.relative_attention_bias(buckets)  # (queries, keys, heads)
-        return tf.transpose(values, [2, 0, 1])[None]
-
-    def call(
-        self,
-        hidden_states,
-        position_bias,
-        key_value_states=None,
-        past_key_value=None,
-        cache_index=None,
-        layer_head_mask=None,
-        use_cache=False,
-        output_attentions=False,
-        training=False,
-    ):
-        """Attention of `hidden_states` (batch, seq, hidden) to itself or to `key_value_states` (cross-attention).
-
-        Args:
-            position_bias: added to the scores, `(batch or 1, heads, seq, keys)`: relative bias and mask.
-            past_key_value: `(key, value)` cache, each (batch, heads, cached, head_dim). Self-attention appends the new
-                keys to it, or, with `cache_index`, writes them at positions `cache_index ..` of a preallocated cache
-                (then `keys` is the cache length); cross-attention reuses it instead of projecting `key_value_states`.
-
-        Returns:
-            `(output (batch, seq, hidden), (key, value) or None, probabilities (batch, heads, seq, keys) or None)`.
-        """
-        batch_size, seq_length = shape_list(hidden_states)[:2]
-        query_states = self.split_heads(self.q(hidden_states))  # (batch, heads, seq, head_dim)
-        if key_value_states is not None:
-            if past_key_value is not None:
-                key_states, value_states = past_key_value  # cross-attention keys are computed once per input
-            else:
-                key_states, value_states = self.project_key_value(key_value_states)
-        else:
-            key_states = self.split_heads(self.k(hidden_states))
-            value_states = self.split_heads(self.v(hidden_states))
-            if past_key_value is not None and cache_index is not None:
-                # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
-                max_length = shape_list(past_key_value[0])[2]
-                write = tf.one_hot(
-                    cache_index + tf.range(seq_length), max_length, dtype=key_states.dtype
-                )  # (seq, max_length)
-                keep = (1.0 - tf.reduce_sum(write, axis=0))[None, None, :, None]
-                key_states = past_key_value[0] * keep + tf.einsum("sl,bhsd->bhld", write, key_states)
-                value_states = past_key_value[1] * keep + tf.einsum("sl,bhsd->bhld", write, value_states)
-            elif past_key_value is not None:
-                key_states = tf.concat([past_key_value[0], key_states], axis=2)  # (batch, heads, past + seq, head_dim)
-                value_states = tf.concat([past_key_value[1], value_states], axis=2)
-        present = (key_states, value_states) if use_cache else None
-
-        scores = tf.matmul(query_states, key_states, transpose_b=True)  # (batch, heads, seq, keys)
-        scores = scores + position_bias
-        probs = tf.nn.softmax(scores, axis=-1)
-        probs = self.dropout(probs, training=training)
-        if layer_head_mask is not None:
-            probs = probs * layer_head_mask  # (1, heads, 1, 1): 0 silences a head
-        context = tf.matmul(probs, value_states)  # (batch, heads, seq, head_dim)
-        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), (batch_size, -1, self.inner_dim))
-        return self.o(context), present, (probs if output_attentions else None)
-
-
-class TFLongT5LocalAttention(TFCompositeLayer):
-    """Local self-attention of the encoder: the sequence is cut into blocks of `block_len = config.local_radius + 1`
-    tokens, and each query attends to the keys of its block and of the two neighbouring blocks within distance
-    `block_len - 1`. The first layer owns the bucketed relative bias, shared by every block."""
-
-    def __init__(self, config, has_relative_attention_bias=False, **kwargs):
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
         super().__init__(**kwargs)
-        self.n_heads = config.num_attention_heads
-        self.key_value_proj_dim = config.d_kv
-        self.inner_dim = self.n_heads * self.key_value_proj_dim
+        # attention.norm: RMSNorm
+        self.layer_norm = TFLongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, name="layer_norm")
+        self.LocalSelfAttention = TFLongT5LocalEncoderLayerLayer0LocalSelfAttention(
+            config, layer_idx, name="LocalSelfAttention"
+        )
+
+
+class TFLongT5LocalEncoderLayerLayer1DenseReluDense(TFCompositeLayer):
+    """The `layer.1.DenseReluDense` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        if config.is_gated_act:
+            # ffn.gate: Linear, kernel [in, out]
+            self.wi_0 = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi_0",
+            )
+        if config.is_gated_act:
+            # ffn.input: Linear, kernel [in, out]
+            self.wi_1 = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi_1",
+            )
+        if not config.is_gated_act:
+            # ffn.plain_input: Linear, kernel [in, out]
+            self.wi = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi",
+            )
+        # ffn.output: Linear, kernel [in, out]
+        self.wo = keras.layers.Dense(
+            config.hidden_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.d_ff) ** -0.5),
+            name="wo",
+        )
+
+
+class TFLongT5LocalEncoderLayerLayer1(TFCompositeLayer):
+    """The `layer.1` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # ffn.norm: RMSNorm
+        self.layer_norm = TFLongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, name="layer_norm")
+        self.DenseReluDense = TFLongT5LocalEncoderLayerLayer1DenseReluDense(config, layer_idx, name="DenseReluDense")
+
+
+class TFLongT5TransientGlobalEncoderLayerLayer0TransientGlobalSelfAttention(TFCompositeLayer):
+    """The `layer.0.TransientGlobalSelfAttention` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # attention.query: Linear, kernel [in, out]
+        self.q = keras.layers.Dense(
+            config.num_attention_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size * config.d_kv) ** -0.5),
+            name="q",
+        )
+        # attention.key: Linear, kernel [in, out]
+        self.k = keras.layers.Dense(
+            config.num_attention_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+            name="k",
+        )
+        # attention.value: Linear, kernel [in, out]
+        self.v = keras.layers.Dense(
+            config.num_attention_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+            name="v",
+        )
+        # attention.output: Linear, kernel [in, out]
+        self.o = keras.layers.Dense(
+            config.hidden_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(
+                config.initializer_factor * (config.num_attention_heads * config.d_kv) ** -0.5
+            ),
+            name="o",
+        )
+        if layer_idx == 0:
+            # attention.relative_bias: Embedding
+            self.relative_attention_bias = keras.layers.Embedding(
+                config.relative_attention_num_buckets,
+                config.num_attention_heads,
+                embeddings_initializer=get_initializer(config.initializer_factor * config.hidden_size**-0.5),
+                name="relative_attention_bias",
+            )
+        # attention.global_norm: RMSNorm
+        self.global_input_layer_norm = TFLongT5RMSNorm(
+            config.hidden_size, eps=config.layer_norm_epsilon, name="global_input_layer_norm"
+        )
+        if layer_idx == 0:
+            # attention.global_relative_bias: Embedding
+            self.global_relative_attention_bias = keras.layers.Embedding(
+                config.relative_attention_num_buckets,
+                config.num_attention_heads,
+                embeddings_initializer=get_initializer(config.initializer_factor * 1.0),
+                name="global_relative_attention_bias",
+            )
+
+
+class TFLongT5TransientGlobalEncoderLayerLayer0(TFCompositeLayer):
+    """The `layer.0` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # attention.norm: RMSNorm
+        self.layer_norm = TFLongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, name="layer_norm")
+        self.TransientGlobalSelfAttention = TFLongT5TransientGlobalEncoderLayerLayer0TransientGlobalSelfAttention(
+            config, layer_idx, name="TransientGlobalSelfAttention"
+        )
+
+
+class TFLongT5TransientGlobalEncoderLayerLayer1DenseReluDense(TFCompositeLayer):
+    """The `layer.1.DenseReluDense` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        if config.is_gated_act:
+            # ffn.gate: Linear, kernel [in, out]
+            self.wi_0 = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi_0",
+            )
+        if config.is_gated_act:
+            # ffn.input: Linear, kernel [in, out]
+            self.wi_1 = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi_1",
+            )
+        if not config.is_gated_act:
+            # ffn.plain_input: Linear, kernel [in, out]
+            self.wi = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi",
+            )
+        # ffn.output: Linear, kernel [in, out]
+        self.wo = keras.layers.Dense(
+            config.hidden_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.d_ff) ** -0.5),
+            name="wo",
+        )
+
+
+class TFLongT5TransientGlobalEncoderLayerLayer1(TFCompositeLayer):
+    """The `layer.1` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # ffn.norm: RMSNorm
+        self.layer_norm = TFLongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, name="layer_norm")
+        self.DenseReluDense = TFLongT5TransientGlobalEncoderLayerLayer1DenseReluDense(
+            config, layer_idx, name="DenseReluDense"
+        )
+
+
+class TFLongT5DecoderLayerLayer0SelfAttention(TFCompositeLayer):
+    """The `layer.0.SelfAttention` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # attention.query: Linear, kernel [in, out]
+        self.q = keras.layers.Dense(
+            config.num_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size * config.d_kv) ** -0.5),
+            name="q",
+        )
+        # attention.key: Linear, kernel [in, out]
+        self.k = keras.layers.Dense(
+            config.num_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+            name="k",
+        )
+        # attention.value: Linear, kernel [in, out]
+        self.v = keras.layers.Dense(
+            config.num_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+            name="v",
+        )
+        # attention.output: Linear, kernel [in, out]
+        self.o = keras.layers.Dense(
+            config.hidden_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.num_heads * config.d_kv) ** -0.5),
+            name="o",
+        )
+        if layer_idx == 0:
+            # attention.relative_bias: Embedding
+            self.relative_attention_bias = keras.layers.Embedding(
+                config.relative_attention_num_buckets,
+                config.num_heads,
+                embeddings_initializer=get_initializer(config.initializer_factor * config.hidden_size**-0.5),
+                name="relative_attention_bias",
+            )
+
+
+class TFLongT5DecoderLayerLayer0(TFCompositeLayer):
+    """The `layer.0` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # attention.norm: RMSNorm
+        self.layer_norm = TFLongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, name="layer_norm")
+        self.SelfAttention = TFLongT5DecoderLayerLayer0SelfAttention(config, layer_idx, name="SelfAttention")
+
+
+class TFLongT5DecoderLayerLayer1EncDecAttention(TFCompositeLayer):
+    """The `layer.1.EncDecAttention` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # cross_attention.query: Linear, kernel [in, out]
+        self.q = keras.layers.Dense(
+            config.num_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size * config.d_kv) ** -0.5),
+            name="q",
+        )
+        # cross_attention.key: Linear, kernel [in, out]
+        self.k = keras.layers.Dense(
+            config.num_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+            name="k",
+        )
+        # cross_attention.value: Linear, kernel [in, out]
+        self.v = keras.layers.Dense(
+            config.num_heads * config.d_kv,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+            name="v",
+        )
+        # cross_attention.output: Linear, kernel [in, out]
+        self.o = keras.layers.Dense(
+            config.hidden_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.num_heads * config.d_kv) ** -0.5),
+            name="o",
+        )
+
+
+class TFLongT5DecoderLayerLayer1(TFCompositeLayer):
+    """The `layer.1` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # cross_attention.norm: RMSNorm
+        self.layer_norm = TFLongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, name="layer_norm")
+        self.EncDecAttention = TFLongT5DecoderLayerLayer1EncDecAttention(config, layer_idx, name="EncDecAttention")
+
+
+class TFLongT5DecoderLayerLayer2DenseReluDense(TFCompositeLayer):
+    """The `layer.2.DenseReluDense` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        if config.is_gated_act:
+            # ffn.gate: Linear, kernel [in, out]
+            self.wi_0 = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi_0",
+            )
+        if config.is_gated_act:
+            # ffn.input: Linear, kernel [in, out]
+            self.wi_1 = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi_1",
+            )
+        if not config.is_gated_act:
+            # ffn.plain_input: Linear, kernel [in, out]
+            self.wi = keras.layers.Dense(
+                config.d_ff,
+                use_bias=False,
+                kernel_initializer=get_initializer(config.initializer_factor * (config.hidden_size) ** -0.5),
+                name="wi",
+            )
+        # ffn.output: Linear, kernel [in, out]
+        self.wo = keras.layers.Dense(
+            config.hidden_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_factor * (config.d_ff) ** -0.5),
+            name="wo",
+        )
+
+
+class TFLongT5DecoderLayerLayer2(TFCompositeLayer):
+    """The `layer.2` layers of a block; it computes with them."""
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        # ffn.norm: RMSNorm
+        self.layer_norm = TFLongT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, name="layer_norm")
+        self.DenseReluDense = TFLongT5DecoderLayerLayer2DenseReluDense(config, layer_idx, name="DenseReluDense")
+
+
+class TFLongT5LocalEncoderLayer(TFCompositeLayer):
+    """One encoder block with local self-attention, pre-norm: `x + attention(norm(x))`, then `x +
+    feed_forward(norm(x))`.
+
+    The sequence is cut into blocks of `config.local_radius + 1` tokens; the queries of a block attend to the keys
+    of the block and of its two neighbours that are at most `config.local_radius` positions away: the scores are
+    (blocks, block, 3 x block), never a (seq, seq) matrix. The first block's tables give the position bias of every
+    block (`blocked_position_bias`). In float16, an output that overflowed is clamped to finite values.
+    """
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.d_kv
         self.block_len = config.local_radius + 1
-        d_model, factor = config.d_model, config.initializer_factor
-        init = lambda std: keras.initializers.RandomNormal(stddev=factor * std)  # noqa: E731
-        self.q = keras.layers.Dense(
-            self.inner_dim,
-            use_bias=False,
-            kernel_initializer=init((d_model * self.key_value_proj_dim) ** -0.5),
-            name="q",
-        )
-        self.k = keras.layers.Dense(self.inner_dim, use_bias=False, kernel_initializer=init(d_model**-0.5), name="k")
-        self.v = keras.layers.Dense(self.inner_dim, use_bias=False, kernel_initializer=init(d_model**-0.5), name="v")
-        self.o = keras.layers.Dense(d_model, use_bias=False, kernel_initializer=init(self.inner_dim**-0.5), name="o")
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-        self.has_relative_attention_bias = has_relative_attention_bias
-        if has_relative_attention_bias:
-            self.num_buckets = config.relative_attention_num_buckets
-            self.max_distance = config.relative_attention_max_distance
-            self.relative_attention_bias = keras.layers.Embedding(
-                self.num_buckets,
-                self.n_heads,
-                embeddings_initializer=init(d_model**-0.5),
-                name="relative_attention_bias",
-            )
+        # A module list: item i holds the layers at `layer.i`.
+        self.layer = [
+            TFLongT5LocalEncoderLayerLayer0(config, layer_idx, name="layer_._0"),
+            TFLongT5LocalEncoderLayerLayer1(config, layer_idx, name="layer_._1"),
+        ]
+        self.activation = get_tf_activation(config.dense_act_fn)
+        self.attention_dropout = keras.layers.Dropout(config.dropout_rate)
+        self.residual_dropout = keras.layers.Dropout(config.dropout_rate)
 
-    def split_heads(self, states):
-        # (batch, length, inner_dim) -> (batch, length, heads, head_dim)
-        return tf.reshape(states, (shape_list(states)[0], -1, self.n_heads, self.key_value_proj_dim))
+    def _split_heads(self, x):
+        # (batch, seq, heads * head_dim) -> (batch, seq, heads, head_dim)
+        return tf.reshape(x, shape_list(x)[:2] + [self.num_heads, self.head_dim])
 
-    def compute_bias(self):
-        """`(1, 1, heads, block_len, 3 * block_len)`: the relative bias of a block's queries to its 3-block window."""
+    def blocked_position_bias(self, attention_mask):
+        """The position bias of every block, from this (first) block's tables and the padding mask `attention_mask`
+        (batch, seq), 1 for tokens: `(batch, num_blocks, heads, block_len, 3 * block_len)`, the relative bias of a
+        block's queries towards the keys of its window, plus `mask_value` of the bias' dtype for keys outside the
+        window and for padding (the reference's -1e10 gives the same float32 probabilities)."""
         buckets = relative_position_bucket(
             make_3block_relative_position_ids(self.block_len),
             bidirectional=True,
-            num_buckets=self.num_buckets,
-            max_distance=self.max_distance,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
         )
-        values = self.relative_attention_bias(buckets)  # (block_len, 3 * block_len, heads)
-        return tf.transpose(values, [2, 0, 1])[None, None]
-
-    def local_position_bias(self, attention_mask):
-        """The relative bias plus the local mask (`mask_value` of the bias' dtype where masked; the reference's -1e10
-        gives the same float32 probabilities): `(batch, num_blocks, heads, block_len, 3 * block_len)`."""
-        bias = self.compute_bias()
+        # (block_len, 3 * block_len, heads) -> (1, 1, heads, block_len, 3 * block_len)
+        bias = tf.transpose(self.layer[0].LocalSelfAttention.relative_attention_bias(buckets), [2, 0, 1])[None, None]
         mask = local_attention_mask(attention_mask, self.block_len)  # (batch, 1, num_blocks, block_len, 3 * block_len)
-        mask = tf.where(mask, tf.constant(0.0, bias.dtype), tf.constant(mask_value(bias.dtype), bias.dtype))
-        return bias + tf.transpose(mask, [0, 2, 1, 3, 4])
-
-    def position_bias(self, attention_mask):
-        """The bias of every layer of the stack (computed by the first layer, which owns the relative bias)."""
-        return self.local_position_bias(attention_mask)
+        zero, masked = tf.constant(0.0, bias.dtype), tf.constant(mask_value(bias.dtype), bias.dtype)
+        local_bias = bias + tf.transpose(tf.where(mask, zero, masked), [0, 2, 1, 3, 4])
+        return local_bias
 
     def call(
         self,
         hidden_states,
+        attention_mask,
         position_bias,
-        attention_mask=None,
         layer_head_mask=None,
         output_attentions=False,
         training=False,
     ):
-        """Returns `(output (batch, length, hidden), probabilities (batch, num_blocks, heads, block_len, 3 * block_len) or None)`."""
+        """`attention_mask` (batch, seq) is 1 for the tokens to attend to; `position_bias` is the first block's
+        `blocked_position_bias`. Returns the new hidden states and the attention probabilities `(batch, num_blocks,
+        heads, block_len, 3 * block_len)` (or None)."""
         batch_size, seq_length = shape_list(hidden_states)[:2]
-        # (batch, num_blocks, block_len, heads, head_dim)
-        query_states = split_into_blocks(self.split_heads(self.q(hidden_states)), self.block_len, axis=1)
-        key_states = split_into_blocks(self.split_heads(self.k(hidden_states)), self.block_len, axis=1)
-        value_states = split_into_blocks(self.split_heads(self.v(hidden_states)), self.block_len, axis=1)
-        # (batch, num_blocks, 3 * block_len, heads, head_dim)
-        key_states = concatenate_3_blocks(key_states)
-        value_states = concatenate_3_blocks(value_states)
-        # (batch, num_blocks, heads, block_len, keys)
-        scores = tf.einsum("bnqhd,bnkhd->bnhqk", query_states, key_states)
-        scores = scores + position_bias
-        # The softmax in float32, as the reference computes it (the scores may be half precision).
-        probs = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32), axis=-1), scores.dtype)
-        probs = self.dropout(probs, training=training)
-        if layer_head_mask is not None:
-            probs = probs * layer_head_mask  # (1, heads, 1, 1): 0 silences a head
-        # (batch, num_blocks, block_len, heads, head_dim)
-        context = tf.einsum("bnhqk,bnkhd->bnqhd", probs, value_states)
-        context = tf.reshape(context, (batch_size, -1, self.inner_dim))[:, :seq_length]  # drop the block padding
-        return self.o(context), (probs if output_attentions else None)
-
-
-class TFLongT5TransientGlobalAttention(TFLongT5LocalAttention):
-    """Local attention plus transient global tokens: every `config.global_block_size` tokens are summed
-    and normalised (`global_input_layer_norm`) into one global token, which every query also attends to, with a
-    bucketed bias of the block distance (`global_relative_attention_bias`, first layer only)."""
-
-    def __init__(self, config, has_relative_attention_bias=False, **kwargs):
-        super().__init__(config, has_relative_attention_bias=has_relative_attention_bias, **kwargs)
-        self.global_block_size = config.global_block_size
-        if has_relative_attention_bias:
-            init = keras.initializers.RandomNormal(stddev=config.initializer_factor * config.d_model**-0.5)
-            self.global_relative_attention_bias = keras.layers.Embedding(
-                self.num_buckets, self.n_heads, embeddings_initializer=init, name="global_relative_attention_bias"
-            )
-        self.global_input_layer_norm = TFLongT5LayerNorm(
-            config.d_model, eps=config.layer_norm_epsilon, name="global_input_layer_norm"
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+        # (batch, num_blocks, block_len, heads, head_dim); the keys and values of each block's window of 3 blocks
+        query = split_into_blocks(
+            self._split_heads(self.layer[0].LocalSelfAttention.q(hidden_states)), self.block_len, axis=1
         )
+        key = concatenate_3_blocks(
+            split_into_blocks(
+                self._split_heads(self.layer[0].LocalSelfAttention.k(hidden_states)), self.block_len, axis=1
+            )
+        )
+        value = concatenate_3_blocks(
+            split_into_blocks(
+                self._split_heads(self.layer[0].LocalSelfAttention.v(hidden_states)), self.block_len, axis=1
+            )
+        )
+        # (batch, num_blocks, heads, block_len, keys)
+        scores = tf.einsum("bnqhd,bnkhd->bnhqk", query, key)
+        scores = scores + tf.cast(position_bias, scores.dtype)
+        # The softmax in float32, as the reference computes it.
+        probs = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32), axis=-1), scores.dtype)
+        probs = self.attention_dropout(probs, training=training)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask
+        # (batch, num_blocks, block_len, heads, head_dim) -> (batch, seq, heads * head_dim), without the block padding
+        context = tf.einsum("bnhqk,bnkhd->bnqhd", probs, value)
+        context = tf.reshape(context, (batch_size, -1, self.num_heads * self.head_dim))[:, :seq_length]
+        attention_output = self.layer[0].LocalSelfAttention.o(context)
+        hidden_states = residual + self.residual_dropout(attention_output, training=training)
 
-    def compute_side_bias(self, attention_mask):
-        """`(batch, heads, length, global_seq_len)`: bias of the block distance, plus `mask_value` of its dtype where the
-        global block is absent."""
+        residual = hidden_states
+        hidden_states = self.layer[1].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                1
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[1].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, training=training)
+        if hidden_states.dtype == tf.float16:
+            # float16 overflows in the feed-forward: keep the values finite, as the reference does.
+            clamp_value = float(np.finfo(np.float16).max) - 1000
+            clamped = tf.clip_by_value(hidden_states, -clamp_value, clamp_value)
+            hidden_states = tf.where(tf.reduce_all(tf.math.is_finite(hidden_states)), hidden_states, clamped)
+        return hidden_states, probs if output_attentions else None
+
+
+class TFLongT5TransientGlobalEncoderLayer(TFCompositeLayer):
+    """One encoder block with transient-global self-attention, pre-norm: `x + attention(norm(x))`, then `x +
+    feed_forward(norm(x))`.
+
+    The sequence is cut into blocks of `config.local_radius + 1` tokens; the queries of a block attend to the keys
+    of the block and of its two neighbours that are at most `config.local_radius` positions away, and to one global
+    token per `config.global_block_size` input tokens (the sum of their attention inputs through the norm
+    `layer[0].TransientGlobalSelfAttention.global_input_layer_norm`, projected by the same keys and values): the
+    scores are (blocks, block, 3 x block + globals), never a (seq, seq) matrix. The first block's tables give the
+    position bias of every block (`blocked_position_bias`). In float16, an output that overflowed is clamped to
+    finite values.
+    """
+
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.d_kv
+        self.block_len = config.local_radius + 1
+        self.global_block_size = config.global_block_size
+        # A module list: item i holds the layers at `layer.i`.
+        self.layer = [
+            TFLongT5TransientGlobalEncoderLayerLayer0(config, layer_idx, name="layer_._0"),
+            TFLongT5TransientGlobalEncoderLayerLayer1(config, layer_idx, name="layer_._1"),
+        ]
+        self.activation = get_tf_activation(config.dense_act_fn)
+        self.attention_dropout = keras.layers.Dropout(config.dropout_rate)
+        self.residual_dropout = keras.layers.Dropout(config.dropout_rate)
+
+    def _split_heads(self, x):
+        # (batch, seq, heads * head_dim) -> (batch, seq, heads, head_dim)
+        return tf.reshape(x, shape_list(x)[:2] + [self.num_heads, self.head_dim])
+
+    def blocked_position_bias(self, attention_mask):
+        """The position bias of every block, from this (first) block's tables and the padding mask `attention_mask`
+        (batch, seq), 1 for tokens: `(batch, num_blocks, heads, block_len, 3 * block_len + num_globals)`, the
+        relative bias of a block's queries towards the keys of its window and, for the global tokens, the bias of
+        the relative block position, plus `mask_value` of the bias' dtype for keys outside the window and for
+        padding (and for the global blocks a row does not have) (the reference's -1e10 gives the same float32
+        probabilities)."""
+        buckets = relative_position_bucket(
+            make_3block_relative_position_ids(self.block_len),
+            bidirectional=True,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
+        )
+        # (block_len, 3 * block_len, heads) -> (1, 1, heads, block_len, 3 * block_len)
+        bias = tf.transpose(self.layer[0].TransientGlobalSelfAttention.relative_attention_bias(buckets), [2, 0, 1])[
+            None, None
+        ]
+        mask = local_attention_mask(attention_mask, self.block_len)  # (batch, 1, num_blocks, block_len, 3 * block_len)
+        zero, masked = tf.constant(0.0, bias.dtype), tf.constant(mask_value(bias.dtype), bias.dtype)
+        local_bias = bias + tf.transpose(tf.where(mask, zero, masked), [0, 2, 1, 3, 4])
+        # (batch, heads, seq, num_globals): the bias of the global block's position relative to the token's block,
+        # masked where the global block and the token are not of the same kind (a row's blocks, padding the others).
         block_ids, global_segment_ids = global_fixed_block_ids(attention_mask, self.global_block_size)
-        attention_mask = tf.cast(attention_mask, tf.int32)
-        side_attention_mask = tf.equal(attention_mask[:, :, None], global_segment_ids[:, None, :])[:, None]
-        global_positions = tf.range(shape_list(global_segment_ids)[1])
-        side_relative_position = global_positions[None, None, :] - block_ids[..., None]  # (batch, length, globals)
+        side_attention_mask = tf.equal(tf.cast(attention_mask, tf.int32)[:, :, None], global_segment_ids[:, None, :])[
+            :, None
+        ]
+        side_relative_position = tf.range(shape_list(global_segment_ids)[1])[None, None, :] - block_ids[..., None]
         buckets = relative_position_bucket(
             side_relative_position,
             bidirectional=True,
-            num_buckets=self.num_buckets,
-            max_distance=self.max_distance,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
         )
         side_bias = tf.transpose(
-            self.global_relative_attention_bias(buckets), [0, 3, 1, 2]
-        )  # (batch, heads, length, globals)
-        zero, masked = tf.constant(0.0, side_bias.dtype), tf.constant(mask_value(side_bias.dtype), side_bias.dtype)
-        return tf.where(side_attention_mask, zero, masked) + side_bias  # masked: (batch, 1, length, globals)
-
-    def position_bias(self, attention_mask):
-        """`(batch, num_blocks, heads, block_len, 3 * block_len + global_seq_len)`: local and global biases, masks included."""
-        local_bias = self.local_position_bias(attention_mask)
-        side_bias = split_into_blocks(self.compute_side_bias(attention_mask), self.block_len, axis=-2)
-        side_bias = tf.transpose(side_bias, [0, 2, 1, 3, 4])  # (batch, num_blocks, heads, block_len, globals)
+            self.layer[0].TransientGlobalSelfAttention.global_relative_attention_bias(buckets), [0, 3, 1, 2]
+        )
+        side_bias = tf.where(side_attention_mask, zero, masked) + side_bias
+        # (batch, num_blocks, heads, block_len, num_globals)
+        side_bias = tf.transpose(split_into_blocks(side_bias, self.block_len, axis=-2), [0, 2, 1, 3, 4])
         return tf.concat([local_bias, side_bias], axis=-1)
 
     def call(
         self,
         hidden_states,
+        attention_mask,
         position_bias,
-        attention_mask=None,
         layer_head_mask=None,
         output_attentions=False,
         training=False,
     ):
-        """Returns `(output (batch, length, hidden), probabilities (batch, num_blocks, heads, block_len, 3 * block_len + globals) or None)`."""
+        """`attention_mask` (batch, seq) is 1 for the tokens to attend to; `position_bias` is the first block's
+        `blocked_position_bias`. Returns the new hidden states and the attention probabilities `(batch, num_blocks,
+        heads, block_len, 3 * block_len + num_globals)` (or None)."""
         batch_size, seq_length = shape_list(hidden_states)[:2]
-        if attention_mask is None:
-            attention_mask = tf.ones((batch_size, seq_length), dtype=tf.int32)
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+        # (batch, num_blocks, block_len, heads, head_dim); the keys and values of each block's window of 3 blocks
+        query = split_into_blocks(
+            self._split_heads(self.layer[0].TransientGlobalSelfAttention.q(hidden_states)), self.block_len, axis=1
+        )
+        key = concatenate_3_blocks(
+            split_into_blocks(
+                self._split_heads(self.layer[0].TransientGlobalSelfAttention.k(hidden_states)), self.block_len, axis=1
+            )
+        )
+        value = concatenate_3_blocks(
+            split_into_blocks(
+                self._split_heads(self.layer[0].TransientGlobalSelfAttention.v(hidden_states)), self.block_len, axis=1
+            )
+        )
+        # The global tokens, recomputed in every block from its attention input: the sum of each global block's tokens,
+        # normalised; their keys and values, the same for every block, follow the window's.
         block_ids, global_segment_ids = global_fixed_block_ids(attention_mask, self.global_block_size)
-        global_seq_len = shape_list(global_segment_ids)[1]
-        # The global tokens are recomputed in every layer, from this layer's (normalised) input.
-        global_inputs = self.global_input_layer_norm(global_aggregates(hidden_states, block_ids, global_seq_len))
-
-        query_states = split_into_blocks(self.split_heads(self.q(hidden_states)), self.block_len, axis=1)
-        key_states = concatenate_3_blocks(
-            split_into_blocks(self.split_heads(self.k(hidden_states)), self.block_len, axis=1)
+        global_inputs = self.layer[0].TransientGlobalSelfAttention.global_input_layer_norm(
+            global_aggregates(hidden_states, block_ids, shape_list(global_segment_ids)[1])
         )
-        value_states = concatenate_3_blocks(
-            split_into_blocks(self.split_heads(self.v(hidden_states)), self.block_len, axis=1)
+        num_blocks = shape_list(query)[1]
+        side_key = tf.tile(
+            self._split_heads(self.layer[0].TransientGlobalSelfAttention.k(global_inputs))[:, None],
+            [1, num_blocks, 1, 1, 1],
         )
-        # The global keys and values, the same for every block: (batch, num_blocks, globals, heads, head_dim)
-        num_blocks = shape_list(query_states)[1]
-        side_key_states = tf.tile(self.split_heads(self.k(global_inputs))[:, None], [1, num_blocks, 1, 1, 1])
-        side_value_states = tf.tile(self.split_heads(self.v(global_inputs))[:, None], [1, num_blocks, 1, 1, 1])
-        # (batch, num_blocks, 3 * block_len + globals, heads, head_dim)
-        key_states = tf.concat([key_states, side_key_states], axis=2)
-        value_states = tf.concat([value_states, side_value_states], axis=2)
+        side_value = tf.tile(
+            self._split_heads(self.layer[0].TransientGlobalSelfAttention.v(global_inputs))[:, None],
+            [1, num_blocks, 1, 1, 1],
+        )
+        key = tf.concat([key, side_key], axis=2)
+        value = tf.concat([value, side_value], axis=2)
         # (batch, num_blocks, heads, block_len, keys)
-        scores = tf.einsum("bnqhd,bnkhd->bnhqk", query_states, key_states)
-        scores = scores + position_bias
-        # The softmax in float32, as the reference computes it (the scores may be half precision).
+        scores = tf.einsum("bnqhd,bnkhd->bnhqk", query, key)
+        scores = scores + tf.cast(position_bias, scores.dtype)
+        # The softmax in float32, as the reference computes it.
         probs = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32), axis=-1), scores.dtype)
-        probs = self.dropout(probs, training=training)
+        probs = self.attention_dropout(probs, training=training)
         if layer_head_mask is not None:
-            probs = probs * layer_head_mask  # (1, heads, 1, 1): 0 silences a head
-        # (batch, num_blocks, block_len, heads, head_dim)
-        context = tf.einsum("bnhqk,bnkhd->bnqhd", probs, value_states)
-        context = tf.reshape(context, (batch_size, -1, self.inner_dim))[:, :seq_length]  # drop the block padding
-        return self.o(context), (probs if output_attentions else None)
+            probs = probs * layer_head_mask
+        # (batch, num_blocks, block_len, heads, head_dim) -> (batch, seq, heads * head_dim), without the block padding
+        context = tf.einsum("bnhqk,bnkhd->bnqhd", probs, value)
+        context = tf.reshape(context, (batch_size, -1, self.num_heads * self.head_dim))[:, :seq_length]
+        attention_output = self.layer[0].TransientGlobalSelfAttention.o(context)
+        hidden_states = residual + self.residual_dropout(attention_output, training=training)
+
+        residual = hidden_states
+        hidden_states = self.layer[1].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                1
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[1].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, training=training)
+        if hidden_states.dtype == tf.float16:
+            # float16 overflows in the feed-forward: keep the values finite, as the reference does.
+            clamp_value = float(np.finfo(np.float16).max) - 1000
+            clamped = tf.clip_by_value(hidden_states, -clamp_value, clamp_value)
+            hidden_states = tf.where(tf.reduce_all(tf.math.is_finite(hidden_states)), hidden_states, clamped)
+        return hidden_states, probs if output_attentions else None
 
 
-class TFLongT5LayerLocalSelfAttention(TFCompositeLayer):
-    """Encoder self-attention sublayer (local): `x + dropout(LocalSelfAttention(layer_norm(x)))`."""
-
-    def __init__(self, config, has_relative_attention_bias=False, **kwargs):
-        super().__init__(**kwargs)
-        self.LocalSelfAttention = TFLongT5LocalAttention(
-            config, has_relative_attention_bias=has_relative_attention_bias, name="LocalSelfAttention"
-        )
-        self.layer_norm = TFLongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon, name="layer_norm")
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-
-    def position_bias(self, attention_mask):
-        """The bias (relative positions and mask) of every layer of the stack, from this first layer's parameters."""
-        return self.LocalSelfAttention.position_bias(attention_mask)
-
-    def call(
-        self,
-        hidden_states,
-        position_bias,
-        attention_mask=None,
-        layer_head_mask=None,
-        output_attentions=False,
-        training=False,
-    ):
-        """Returns `(hidden_states, attention probabilities or None)`."""
-        attention_output, probs = self.LocalSelfAttention(
-            self.layer_norm(hidden_states),
-            position_bias=position_bias,
-            attention_mask=attention_mask,
-            layer_head_mask=layer_head_mask,
-            output_attentions=output_attentions,
-            training=training,
-        )
-        return hidden_states + self.dropout(attention_output, training=training), probs
-
-
-class TFLongT5LayerTransientGlobalSelfAttention(TFCompositeLayer):
-    """Encoder self-attention sublayer (transient-global): `x + dropout(TransientGlobalSelfAttention(layer_norm(x)))`."""
-
-    def __init__(self, config, has_relative_attention_bias=False, **kwargs):
-        super().__init__(**kwargs)
-        self.TransientGlobalSelfAttention = TFLongT5TransientGlobalAttention(
-            config, has_relative_attention_bias=has_relative_attention_bias, name="TransientGlobalSelfAttention"
-        )
-        self.layer_norm = TFLongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon, name="layer_norm")
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-
-    def position_bias(self, attention_mask):
-        """The bias (relative positions and mask) of every layer of the stack, from this first layer's parameters."""
-        return self.TransientGlobalSelfAttention.position_bias(attention_mask)
-
-    def call(
-        self,
-        hidden_states,
-        position_bias,
-        attention_mask=None,
-        layer_head_mask=None,
-        output_attentions=False,
-        training=False,
-    ):
-        """Returns `(hidden_states, attention probabilities or None)`."""
-        attention_output, probs = self.TransientGlobalSelfAttention(
-            self.layer_norm(hidden_states),
-            position_bias=position_bias,
-            attention_mask=attention_mask,
-            layer_head_mask=layer_head_mask,
-            output_attentions=output_attentions,
-            training=training,
-        )
-        return hidden_states + self.dropout(attention_output, training=training), probs
-
-
-class TFLongT5LayerSelfAttention(TFCompositeLayer):
-    """Self-attention sublayer of the decoder (causal, with a cache): `x + dropout(SelfAttention(layer_norm(x)))`."""
-
-    def __init__(self, config, has_relative_attention_bias=False, **kwargs):
-        super().__init__(**kwargs)
-        self.SelfAttention = TFLongT5Attention(
-            config, has_relative_attention_bias=has_relative_attention_bias, name="SelfAttention"
-        )
-        self.layer_norm = TFLongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon, name="layer_norm")
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-
-    def call(
-        self,
-        hidden_states,
-        position_bias,
-        attention_mask=None,
-        layer_head_mask=None,
-        past_key_value=None,
-        cache_index=None,
-        use_cache=False,
-        output_attentions=False,
-        training=False,
-    ):
-        """Returns `(hidden_states, (key, value) cache or None, attention probabilities or None)`."""
-        attention_output, present, probs = self.SelfAttention(
-            self.layer_norm(hidden_states),
-            position_bias=position_bias,
-            past_key_value=past_key_value,
-            cache_index=cache_index,
-            layer_head_mask=layer_head_mask,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            training=training,
-        )
-        return hidden_states + self.dropout(attention_output, training=training), present, probs
-
-
-class TFLongT5LayerCrossAttention(TFCompositeLayer):
-    """Cross-attention sublayer of the decoder: `x + dropout(EncDecAttention(layer_norm(x), encoder output))`."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.EncDecAttention = TFLongT5Attention(config, has_relative_attention_bias=False, name="EncDecAttention")
-        self.layer_norm = TFLongT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon, name="layer_norm")
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
-
-    def call(
-        self,
-        hidden_states,
-        key_value_states,
-        position_bias,
-        layer_head_mask=None,
-        past_key_value=None,
-        use_cache=False,
-        output_attentions=False,
-        training=False,
-    ):
-        """Returns `(hidden_states, (key, value) of the encoder output or None, attention probabilities or None)`."""
-        attention_output, present, probs = self.EncDecAttention(
-            self.layer_norm(hidden_states),
-            position_bias=position_bias,
-            key_value_states=key_value_states,
-            past_key_value=past_key_value,
-            layer_head_mask=layer_head_mask,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            training=training,
-        )
-        return hidden_states + self.dropout(attention_output, training=training), present, probs
-
-
-# `config.encoder_attention_type` selects the encoder's self-attention sublayer.
-ENCODER_SELF_ATTENTION_LAYERS = {
-    "local": TFLongT5LayerLocalSelfAttention,
-    "transient-global": TFLongT5LayerTransientGlobalSelfAttention,
+# The encoder block class of each value of `config.encoder_attention_type`.
+ENCODER_LAYERS = {
+    "local": TFLongT5LocalEncoderLayer,
+    "transient-global": TFLongT5TransientGlobalEncoderLayer,
 }
 
 
-class TFLongT5Block(TFCompositeLayer):
-    """One layer of a stack. Its sublayers (`layer.0`, ...) are the self-attention, (in the decoder) the
-    cross-attention, then the feed-forward block, each a pre-norm residual."""
+class TFLongT5DecoderLayer(TFCompositeLayer):
+    """One pre-norm decoder block: `x = x + attention(norm(x))`, `x = x + cross_attention(norm(x), encoder)`, then
+    `x = x + feed_forward(norm(x))`. The self-attention is causal (each position sees itself, the positions before it
+    and the cached ones); the cross-attention, run only when encoder states are given, sees every encoder position that
+    is not padding. Both attentions compute with `_attend`."""
 
-    def __init__(self, config, has_relative_attention_bias=False, **kwargs):
+    def __init__(self, config: LongT5Config, layer_idx: int, **kwargs):
         super().__init__(**kwargs)
-        self.is_decoder = config.is_decoder
-        if config.is_decoder:
-            self.layer = [
-                TFLongT5LayerSelfAttention(
-                    config, has_relative_attention_bias=has_relative_attention_bias, name="layer_._0"
-                ),
-                TFLongT5LayerCrossAttention(config, name="layer_._1"),
-                TFLongT5LayerFF(config, name="layer_._2"),
-            ]
-        else:
-            if config.encoder_attention_type not in ENCODER_SELF_ATTENTION_LAYERS:
-                raise ValueError(
-                    f"config.encoder_attention_type must be one of {sorted(ENCODER_SELF_ATTENTION_LAYERS)}, got {config.encoder_attention_type!r}"
-                )
-            self_attention_layer = ENCODER_SELF_ATTENTION_LAYERS[config.encoder_attention_type]
-            self.layer = [
-                self_attention_layer(
-                    config, has_relative_attention_bias=has_relative_attention_bias, name="layer_._0"
-                ),
-                TFLongT5LayerFF(config, name="layer_._1"),
-            ]
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_heads
+        self.head_dim = config.d_kv
+        # A module list: item i holds the layers at `layer.i`.
+        self.layer = [
+            TFLongT5DecoderLayerLayer0(config, layer_idx, name="layer_._0"),
+            TFLongT5DecoderLayerLayer1(config, layer_idx, name="layer_._1"),
+            TFLongT5DecoderLayerLayer2(config, layer_idx, name="layer_._2"),
+        ]
+        self.activation = get_tf_activation(config.dense_act_fn)
+        self.attention_dropout = keras.layers.Dropout(config.dropout_rate)
+        self.residual_dropout = keras.layers.Dropout(config.dropout_rate)
+
+    def _split_heads(self, x):
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        batch_size, seq_length = shape_list(x)[:2]
+        return tf.transpose(tf.reshape(x, (batch_size, seq_length, self.num_heads, self.head_dim)), (0, 2, 1, 3))
+
+    def _attend(self, query, key, value, attention_mask, head_mask, training):
+        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores, or
+        None) is added to the scores, the probabilities go through dropout and `head_mask`. Returns the context (batch,
+        seq, heads * head_dim) and the probabilities (batch, heads, seq, key_len)."""
+        scores = tf.matmul(query, key, transpose_b=True)
+        if attention_mask is not None:
+            scores = scores + tf.cast(attention_mask, scores.dtype)
+        probs = tf.cast(tf.nn.softmax(scores, axis=-1), value.dtype)
+        probs = self.attention_dropout(probs, training=training)
+        if head_mask is not None:
+            probs = probs * head_mask
+        context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
+        batch_size, _, seq_length, _ = shape_list(query)
+        return tf.reshape(context, (batch_size, seq_length, -1)), probs
+
+    def project_cross_key_value(self, encoder_hidden_states) -> tuple:
+        """The cross-attention's keys and values of `encoder_hidden_states`, (batch, heads, encoder_len, head_dim)
+        each: the same at every decoding step, so `generate` computes them once."""
+        key = self._split_heads(self.layer[1].EncDecAttention.k(encoder_hidden_states))
+        value = self._split_heads(self.layer[1].EncDecAttention.v(encoder_hidden_states))
+        return key, value
+
+    def _self_key_value(self, hidden_states, past_key_value, cache_index) -> tuple:
+        """The self-attention's keys and values (batch, heads, key_len, head_dim) of `hidden_states` after the cached
+        ones: appended to `past_key_value`, or written in place at `cache_index` of a preallocated cache (see
+        `call`)."""
+        key = self._split_heads(self.layer[0].SelfAttention.k(hidden_states))
+        value = self._split_heads(self.layer[0].SelfAttention.v(hidden_states))
+        if past_key_value is not None and cache_index is not None:
+            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
+            max_length = shape_list(past_key_value[0])[2]
+            # (seq, max_length): one row per new position
+            write = tf.one_hot(cache_index + tf.range(shape_list(key)[2]), max_length, dtype=key.dtype)
+            keep = (1.0 - tf.reduce_sum(write, axis=0))[None, None, :, None]
+            key = past_key_value[0] * keep + tf.einsum("sl,bhsd->bhld", write, key)
+            value = past_key_value[1] * keep + tf.einsum("sl,bhsd->bhld", write, value)
+        elif past_key_value is not None:
+            key = tf.concat([past_key_value[0], key], axis=-2)
+            value = tf.concat([past_key_value[1], value], axis=-2)
+        return key, value
+
+    def _cross_key_value(self, encoder_hidden_states, past_key_value) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from
+        step to step), else those of `encoder_hidden_states`."""
+        if past_key_value is not None and len(past_key_value) == 4:
+            return past_key_value[2], past_key_value[3]
+        return self.project_cross_key_value(encoder_hidden_states)
 
     def call(
         self,
         hidden_states,
-        position_bias,
-        attention_mask=None,
+        attention_mask,
         encoder_hidden_states=None,
-        encoder_position_bias=None,
+        encoder_attention_mask=None,
         layer_head_mask=None,
         cross_attn_layer_head_mask=None,
         past_key_value=None,
@@ -748,84 +934,226 @@ class TFLongT5Block(TFCompositeLayer):
         output_attentions=False,
         training=False,
     ):
-        """Returns `(hidden_states, cache or None, self-attention probabilities or None, cross-attention probabilities or None)`.
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding), `encoder_attention_mask` (batch, 1, 1, encoder_len) that of the encoder's padding (or None).
+        `past_key_value` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)`
+        once computed. Without `cache_index` the new keys and values are appended to the cached ones; with it (a
+        scalar) the cache is preallocated and the new positions `cache_index ..` are written in place, which keeps
+        every shape fixed (generation under `jit_compile`). Returns the new hidden states, the layer's cache (or None
+        without `use_cache`) and the self- and cross-attention probabilities (or None)."""
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+        query = self._split_heads(self.layer[0].SelfAttention.q(hidden_states))
+        key, value = self._self_key_value(hidden_states, past_key_value, cache_index)
+        present = (key, value)
+        context, probs = self._attend(query, key, value, attention_mask, layer_head_mask, training)
+        attention_output = self.layer[0].SelfAttention.o(context)
+        hidden_states = residual + self.residual_dropout(attention_output, training=training)
 
-        The decoder's cache is `(self key, self value, cross key, cross value)`, each (batch, heads, length, head_dim).
-        """
-        if not self.is_decoder:
-            hidden_states, self_probs = self.layer[0](
-                hidden_states,
-                position_bias=position_bias,
-                attention_mask=attention_mask,
-                layer_head_mask=layer_head_mask,
-                output_attentions=output_attentions,
-                training=training,
-            )
-            return self.layer[1](hidden_states, training=training), None, self_probs, None
-
-        self_past = past_key_value[:2] if past_key_value is not None else None
-        cross_past = past_key_value[2:] if past_key_value is not None and len(past_key_value) == 4 else None
-        hidden_states, self_present, self_probs = self.layer[0](
-            hidden_states,
-            position_bias=position_bias,
-            layer_head_mask=layer_head_mask,
-            past_key_value=self_past,
-            cache_index=cache_index,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            training=training,
-        )
-        cross_present, cross_probs = None, None
+        cross_probs = None
         if encoder_hidden_states is not None:
-            hidden_states, cross_present, cross_probs = self.layer[1](
-                hidden_states,
-                key_value_states=encoder_hidden_states,
-                position_bias=encoder_position_bias,
-                layer_head_mask=cross_attn_layer_head_mask,
-                past_key_value=cross_past,
-                use_cache=use_cache,
-                output_attentions=output_attentions,
-                training=training,
+            residual = hidden_states
+            hidden_states = self.layer[1].layer_norm(hidden_states)
+            query = self._split_heads(self.layer[1].EncDecAttention.q(hidden_states))
+            key, value = self._cross_key_value(encoder_hidden_states, past_key_value)
+            present = present + (key, value)
+            context, cross_probs = self._attend(
+                query, key, value, encoder_attention_mask, cross_attn_layer_head_mask, training
             )
-        hidden_states = self.layer[-1](hidden_states, training=training)
-        present = (self_present + (cross_present or ())) if use_cache else None
-        return hidden_states, present, self_probs, cross_probs
+            attention_output = self.layer[1].EncDecAttention.o(context)
+            hidden_states = residual + self.residual_dropout(attention_output, training=training)
+
+        residual = hidden_states
+        hidden_states = self.layer[2].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[2].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                2
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[2].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[2].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, training=training)
+        return (
+            hidden_states,
+            present if use_cache else None,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
 
 
-class TFLongT5Stack(TFCompositeLayer):
-    """A stack of `config.num_hidden_layers` blocks (`block`) between the shared token embedding and `final_layer_norm`;
-    the encoder, or (`config.is_decoder`) the decoder.
+class TFLongT5Encoder(TFCompositeLayer):
+    """The encoder stack: word embeddings and dropout, then `config.num_hidden_layers` encoder blocks `block.N` and the
+    final LayerNorm `final_layer_norm` and dropout; every block adds the bucketed relative bias of the first block's
+    table to its attention scores.
 
-    `embed_tokens` is the model's shared embedding layer: the PyTorch name `embed_tokens.weight` is an alias.
+    `embed_tokens`, when given, is the model's shared vocabulary layer: the PyTorch name `embed_tokens.weight` is
+    then an alias.
     """
 
-    def __init__(self, config, embed_tokens, **kwargs):
+    def __init__(self, config: LongT5Config, embed_tokens=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.is_decoder = config.is_decoder
-        self.embed_tokens = embed_tokens
+        # embeddings.word: Embedding
+        self.embed_tokens = (
+            embed_tokens
+            if embed_tokens is not None
+            else keras.layers.Embedding(
+                config.vocab_size,
+                config.hidden_size,
+                embeddings_initializer=get_initializer(config.initializer_factor * 1.0),
+                name="embed_tokens",
+            )
+        )
         self.block = [
-            TFLongT5Block(config, has_relative_attention_bias=i == 0, name=f"block_._{i}")
+            ENCODER_LAYERS[config.encoder_attention_type](config, i, name=f"block_._{i}")
             for i in range(config.num_hidden_layers)
         ]
-        self.final_layer_norm = TFLongT5LayerNorm(
-            config.d_model, eps=config.layer_norm_epsilon, name="final_layer_norm"
+        # final_norm: RMSNorm
+        self.final_layer_norm = TFLongT5RMSNorm(
+            config.hidden_size, eps=config.layer_norm_epsilon, name="final_layer_norm"
         )
         self.dropout = keras.layers.Dropout(config.dropout_rate)
 
-    def init_cache(self, encoder_hidden_states, max_length: int):
-        """A preallocated decoder cache for `max_length` positions (see `call(cache_index=...)`): per block, empty
-        self-attention keys and values (batch, heads, max_length, head_dim) and the cross-attention keys and values of
-        `encoder_hidden_states`, computed here once."""
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: keras.layers.Embedding) -> None:
+        self.embed_tokens = value
+
+    def _layer_masks(self, head_mask, name: str, dtype) -> list:
+        """One (1, heads, 1, 1) mask per block (or None each) from `head_mask` of shape (blocks, heads) or (heads,)."""
+        if head_mask is not None and len(shape_list(head_mask)) == 2 and shape_list(head_mask)[0] != len(self.block):
+            raise ValueError(
+                f"{name} should be specified for {len(self.block)} layers, but it is for {shape_list(head_mask)[0]}"
+            )
+        return head_mask_per_layer(head_mask, len(self.block), dtype)
+
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        training=False,
+    ):
+        """Returns a `TFBaseModelOutput`: the hidden states (the normalised embeddings and each block's output, the
+        last one through the final norm) and the attention probabilities are None unless asked for."""
+        batch_size, seq_length, input_ids, _, _ = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.hidden_size,
+            attention_mask=attention_mask,
+        )
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        hidden_states = inputs_embeds
+        hidden_states = self.dropout(hidden_states, training=training)
+        dtype = hidden_states.dtype
+
+        # (batch, seq): the padding mask, from which the blocked self-attention builds its window masks; the position
+        # bias of every block, computed once from the first block's tables.
+        if attention_mask is None:
+            attention_mask = tf.ones(shape_list(hidden_states)[:2], dtype=tf.int32)
+        position_bias = self.block[0].blocked_position_bias(attention_mask)
+        head_mask = self._layer_masks(head_mask, "head_mask", dtype)
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for i, layer in enumerate(self.block):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            run = partial(
+                layer,
+                hidden_states,
+                attention_mask,
+                position_bias,
+                layer_head_mask=head_mask[i],
+                output_attentions=output_attentions,
+                training=training,
+            )
+            layer_output, probs = run()
+            hidden_states = layer_output
+            if output_attentions:
+                all_attentions += (probs,)
+        # Pre-norm blocks leave their output unnormalised: the final norm (also in the last hidden state returned).
+        hidden_states = self.final_layer_norm(hidden_states)
+        hidden_states = self.dropout(hidden_states, training=training)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        return TFBaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
+
+
+class TFLongT5Decoder(TFCompositeLayer):
+    """The decoder stack: word embeddings and dropout, then `config.num_decoder_layers` decoder blocks `block.N`,
+    causal, with a key/value cache, attending to the encoder output when it is given, and the final LayerNorm
+    `final_layer_norm` and dropout; every block adds the bucketed relative bias of the first block's table to its
+    attention scores.
+
+    `embed_tokens`, when given, is the model's shared vocabulary layer: the PyTorch name `embed_tokens.weight` is
+    then an alias.
+    """
+
+    def __init__(self, config: LongT5Config, embed_tokens=None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        # embeddings.word: Embedding
+        self.embed_tokens = (
+            embed_tokens
+            if embed_tokens is not None
+            else keras.layers.Embedding(
+                config.vocab_size,
+                config.hidden_size,
+                embeddings_initializer=get_initializer(config.initializer_factor * 1.0),
+                name="embed_tokens",
+            )
+        )
+        self.block = [TFLongT5DecoderLayer(config, i, name=f"block_._{i}") for i in range(config.num_decoder_layers)]
+        # final_norm: RMSNorm
+        self.final_layer_norm = TFLongT5RMSNorm(
+            config.hidden_size, eps=config.layer_norm_epsilon, name="final_layer_norm"
+        )
+        self.dropout = keras.layers.Dropout(config.dropout_rate)
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: keras.layers.Embedding) -> None:
+        self.embed_tokens = value
+
+    def relative_position_bias(self, table, query_positions, key_length):
+        """(1, heads, queries, key_len): each head's bias from a block's `table` for each query (at `query_positions`)
+        and key (at 0, 1, ...), from the bucket of their distance `key_position - query_position` (causal buckets)."""
+        buckets = relative_position_bucket(
+            tf.range(key_length)[None, :] - query_positions[:, None],
+            bidirectional=False,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
+        )
+        return tf.transpose(table(buckets), (2, 0, 1))[None]
+
+    def init_cache(self, encoder_hidden_states, max_length: int) -> tuple:
+        """A preallocated cache for `max_length` positions (see `call(cache_index=...)`): per block, zero
+        self-attention keys and values (batch, heads, max_length, head_dim) and the cross-attention keys and values
+        of `encoder_hidden_states`, computed here once."""
         batch_size = shape_list(encoder_hidden_states)[0]
         cache = ()
-        for block in self.block:
-            attention = block.layer[1].EncDecAttention
-            empty = tf.zeros(
-                (batch_size, attention.n_heads, max_length, attention.key_value_proj_dim), encoder_hidden_states.dtype
-            )
-            cache = cache + ((empty, empty) + attention.project_key_value(encoder_hidden_states),)
+        for layer in self.block:
+            empty = tf.zeros((batch_size, layer.num_heads, max_length, layer.head_dim), encoder_hidden_states.dtype)
+            cache = cache + ((empty, empty) + layer.project_cross_key_value(encoder_hidden_states),)
         return cache
+
+    def _layer_masks(self, head_mask, name: str, dtype) -> list:
+        """One (1, heads, 1, 1) mask per block (or None each) from `head_mask` of shape (blocks, heads) or (heads,)."""
+        if head_mask is not None and len(shape_list(head_mask)) == 2 and shape_list(head_mask)[0] != len(self.block):
+            raise ValueError(
+                f"{name} should be specified for {len(self.block)} layers, but it is for {shape_list(head_mask)[0]}"
+            )
+        return head_mask_per_layer(head_mask, len(self.block), dtype)
 
     def call(
         self,
@@ -833,108 +1161,106 @@ class TFLongT5Stack(TFCompositeLayer):
         attention_mask=None,
         encoder_hidden_states=None,
         encoder_attention_mask=None,
-        inputs_embeds=None,
         head_mask=None,
         cross_attn_head_mask=None,
         past_key_values=None,
         cache_index=None,
+        inputs_embeds=None,
         use_cache=False,
         output_attentions=False,
         output_hidden_states=False,
         training=False,
     ):
-        """Runs the stack; returns a `TFBaseModelOutputWithPastAndCrossAttentions`.
+        """Returns a `TFBaseModelOutputWithPastAndCrossAttentions`: the cache (with `use_cache`: per block
+        `(key, value)`, then the cross-attention's `(key, value)` when encoder states are given, each (batch, heads,
+        length, head_dim)), the hidden states (the normalised embeddings and each block's output, the last one through
+        the final norm), the attention and cross-attention probabilities are None unless asked for.
 
-        Args:
-            attention_mask: `(batch, keys)`, 1 = attend, 0 = padding (keys include the cached positions).
-            past_key_values: the decoder cache, one `(self key, self value, cross key, cross value)` per block. Without
-                `cache_index` the new keys are appended; with it (a scalar, the position of the first input token) the
-                cache is preallocated (`init_cache`) and written in place, which keeps every shape fixed.
+        With `cache_index` (a scalar: the slot of the first input token), `past_key_values` is preallocated (see
+        `init_cache`) and written in place; `attention_mask` then spans the cache's length.
         """
-        prefix = "decoder_" if self.is_decoder else ""
-        appended = self.is_decoder and past_key_values is not None and cache_index is None
-        # Exactly one of input_ids / inputs_embeds, a mask of the input's shape (with a preallocated cache the mask
-        # spans the cache's length and is not checked here), ids in the vocabulary.
-        batch_size, seq_length, input_ids, _, _ = check_inputs(
-            input_ids,
-            inputs_embeds,
-            vocab_size=self.config.vocab_size,
-            embedding_size=self.config.d_model,
-            prefix=prefix,
-            past_length=shape_list(past_key_values[0][0])[2] if appended else 0,
-            attention_mask=attention_mask if cache_index is None else None,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-        )
-        if inputs_embeds is None:
-            inputs_embeds = self.embed_tokens(input_ids)  # (batch, seq, hidden)
-        dtype = inputs_embeds.dtype
-        num_layers = len(self.block)
-        head_mask = head_mask_per_layer(head_mask, num_layers, dtype)
-
-        encoder_position_bias = None
-        if self.is_decoder:
-            if past_key_values is not None and cache_index is not None:
-                key_length = shape_list(past_key_values[0][0])[2]  # the preallocated length
-                query_positions = cache_index + tf.range(seq_length)
-            else:
-                past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
-                key_length = past_length + seq_length
-                query_positions = tf.range(past_length, key_length)
-            # Causal mask (query at absolute position p sees keys <= p), and the given padding mask.
-            attend = (tf.range(key_length)[None, :] <= query_positions[:, None])[None, None]  # (1, 1, seq, keys)
-            if attention_mask is not None:
-                attend = tf.logical_and(attend, tf.not_equal(attention_mask, 0)[:, None, None, :])
-            mask = tf.where(attend, tf.constant(0.0, dtype), mask_value(dtype))
-            # The first block owns the relative bias; the bias, mask included, is shared by every block.
-            first = self.block[0].layer[0].SelfAttention
-            position_bias = first.compute_bias(query_positions, key_length) + mask  # (batch or 1, heads, seq, keys)
-            if encoder_hidden_states is not None:
-                if encoder_attention_mask is None:
-                    encoder_attention_mask = tf.ones(shape_list(encoder_hidden_states)[:2], dtype=dtype)
-                # (batch, 1, 1, encoder seq): the cross-attention has no relative bias, only the padding mask.
-                encoder_position_bias = (1.0 - tf.cast(encoder_attention_mask, dtype))[:, None, None, :] * mask_value(
-                    dtype
-                )
-            cross_attn_head_mask = head_mask_per_layer(cross_attn_head_mask, num_layers, dtype)
+        if past_key_values is not None and len(past_key_values) != len(self.block):
+            raise ValueError(
+                f"past_key_values holds the cache of {len(past_key_values)} layers, expected one per layer "
+                f"({len(self.block)})"
+            )
+        if cache_index is not None:
+            batch_size, seq_length = shape_list(input_ids)
+            past_length = cache_index
+            key_length = shape_list(past_key_values[0][0])[2]  # the preallocated length
         else:
-            if attention_mask is None:
-                attention_mask = tf.ones((batch_size, seq_length), dtype=tf.int32)
-            # The first block owns the relative bias; the bias, mask included, is shared by every block.
-            position_bias = self.block[0].layer[0].position_bias(attention_mask)
-            cross_attn_head_mask = [None] * num_layers
+            past_length = shape_list(past_key_values[0][0])[2] if past_key_values is not None else 0
+            batch_size, seq_length, input_ids, _, _ = check_inputs(
+                input_ids,
+                inputs_embeds,
+                vocab_size=self.config.vocab_size,
+                embedding_size=self.config.hidden_size,
+                prefix="decoder_",
+                past_length=past_length,
+                attention_mask=attention_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
+                encoder_mask_name="encoder_attention_mask",
+            )
+            key_length = past_length + seq_length
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        hidden_states = inputs_embeds
+        hidden_states = self.dropout(hidden_states, training=training)
+        dtype = hidden_states.dtype
 
+        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see; queries sit after the
+        # cached keys.
+        query_positions = past_length + tf.range(seq_length)
+        visible = (tf.range(key_length)[None, :] <= query_positions[:, None])[None, None, :, :]
+        if attention_mask is not None:
+            visible = visible & tf.not_equal(attention_mask, 0)[:, None, None, :]
+        extended_mask = tf.where(visible, tf.constant(0.0, dtype), mask_value(dtype))
+        # (batch or 1, heads, seq, key_len): the bucketed relative bias of the first block's table (queries after the
+        # cached keys), computed once, joins the mask that every block adds to its scores.
+        table = self.block[0].layer[0].SelfAttention.relative_attention_bias
+        extended_mask = tf.cast(self.relative_position_bias(table, query_positions, key_length), dtype) + extended_mask
+        encoder_extended_mask = None
+        if encoder_hidden_states is not None and encoder_attention_mask is not None:
+            # (batch, 1, 1, encoder_len)
+            encoder_extended_mask = padding_mask(encoder_attention_mask, dtype)
+        head_mask = self._layer_masks(head_mask, "head_mask", dtype)
+        cross_attn_head_mask = self._layer_masks(cross_attn_head_mask, "cross_attn_head_mask", dtype)
+        next_cache = () if use_cache else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        all_cross_attentions = () if (output_attentions and self.is_decoder) else None
-        next_cache = () if (use_cache and self.is_decoder) else None
-        hidden_states = self.dropout(inputs_embeds, training=training)
-        for i, block in enumerate(self.block):
+        for i, layer in enumerate(self.block):
             if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-            hidden_states, present, self_probs, cross_probs = block(
+                all_hidden_states += (hidden_states,)
+            past_key_value = past_key_values[i] if past_key_values is not None else None
+            run = partial(
+                layer,
                 hidden_states,
-                position_bias=position_bias,
-                attention_mask=None if self.is_decoder else attention_mask,
+                extended_mask,
                 encoder_hidden_states=encoder_hidden_states,
-                encoder_position_bias=encoder_position_bias,
+                encoder_attention_mask=encoder_extended_mask,
                 layer_head_mask=head_mask[i],
                 cross_attn_layer_head_mask=cross_attn_head_mask[i],
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
+                past_key_value=past_key_value,
                 cache_index=cache_index,
-                use_cache=use_cache and self.is_decoder,
+                use_cache=use_cache,
                 output_attentions=output_attentions,
                 training=training,
             )
-            if next_cache is not None:
-                next_cache = next_cache + (present,)
+            layer_output, present, probs, cross_probs = run()
+            if use_cache:
+                next_cache += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
+            hidden_states = layer_output
             if output_attentions:
-                all_attentions = all_attentions + (self_probs,)
-                if self.is_decoder:
-                    all_cross_attentions = all_cross_attentions + (cross_probs,)
-        hidden_states = self.dropout(self.final_layer_norm(hidden_states), training=training)
+                all_attentions += (probs,)
+        # Pre-norm blocks leave their output unnormalised: the final norm (also in the last hidden state returned).
+        hidden_states = self.final_layer_norm(hidden_states)
+        hidden_states = self.dropout(hidden_states, training=training)
         if output_hidden_states:
-            all_hidden_states = all_hidden_states + (hidden_states,)
+            all_hidden_states += (hidden_states,)
         return TFBaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=hidden_states,
             past_key_values=next_cache,
@@ -945,28 +1271,158 @@ class TFLongT5Stack(TFCompositeLayer):
 
 
 class TFLongT5PreTrainedModel(TFPreTrainedModel):
-    """Base class of the LongT5 models: configuration class, checkpoint names, dummy inputs and the
-    right shift of labels into decoder inputs."""
+    """Base class of the LongT5 models: configuration class, checkpoint names and dummy inputs."""
 
     config_class = LongT5Config
     base_model_prefix = "transformer"
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The version numbers of fairseq's stacks, which converted checkpoints may hold.
+        r"(^|\.)(encoder|decoder)\.version$",
+        # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
+        "decoder\\.block\\.0\\.layer\\.1\\.EncDecAttention\\.relative_attention_bias\\.weight",
+    )
 
     @property
     def dummy_inputs(self) -> dict:
-        input_ids = tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)
+        # Every row ends with the end-of-sequence token (sequence classification reads the decoder state there).
+        eos = self.config.eos_token_id if self.config.eos_token_id is not None else 2
+        input_ids = tf.constant([[7, 6, eos], [3, 4, eos]], dtype=tf.int32)
+        # The base model takes no decoder inputs by default (nor needs a start token to build): the same ids.
         return {"input_ids": input_ids, "decoder_input_ids": input_ids}
 
-    def _shift_right(self, input_ids):
-        """Decoder inputs from labels: `config.decoder_start_token_id` first, then the labels but the last; -100 -> pad."""
-        start_token_id = self.config.decoder_start_token_id
-        if start_token_id is None:
-            raise ValueError("config.decoder_start_token_id has to be defined to shift labels into decoder inputs")
-        if self.config.pad_token_id is None:
-            raise ValueError("config.pad_token_id has to be defined to shift labels into decoder inputs")
-        input_ids = tf.convert_to_tensor(input_ids)
-        start = tf.fill((shape_list(input_ids)[0], 1), tf.cast(start_token_id, input_ids.dtype))
-        shifted = tf.concat([start, input_ids[:, :-1]], axis=-1)
-        return tf.where(tf.equal(shifted, -100), tf.cast(self.config.pad_token_id, input_ids.dtype), shifted)
+
+class TFLongT5MainLayer(TFCompositeLayer):
+    """The base model's layers: the vocabulary matrix `shared` both stacks share, the encoder `encoder` and the
+    decoder `decoder`. Without decoder inputs, the decoder reads `input_ids` shifted right."""
+
+    def __init__(self, config: LongT5Config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        # The vocabulary matrix of both stacks (and of a tied LM head).
+        self.shared = keras.layers.Embedding(
+            config.vocab_size,
+            config.hidden_size,
+            embeddings_initializer=get_initializer(config.initializer_factor * 1.0),
+            name="shared",
+        )
+        self.encoder = TFLongT5Encoder(config, self.shared, name="encoder")
+        self.decoder = TFLongT5Decoder(config, self.shared, name="decoder")
+
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        head_mask=None,
+        decoder_head_mask=None,
+        cross_attn_head_mask=None,
+        encoder_outputs=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        training=False,
+    ):
+        """Returns a `TFSeq2SeqModelOutput`."""
+        config = self.config
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
+        output_attentions = output_attentions if output_attentions is not None else config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+        )
+        use_cache = use_cache if use_cache is not None else config.use_cache
+        if (
+            head_mask is not None
+            and decoder_head_mask is None
+            and config.num_hidden_layers == config.num_decoder_layers
+        ):
+            decoder_head_mask = head_mask  # as transformers does (deprecated there)
+
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                head_mask=head_mask,
+                inputs_embeds=inputs_embeds,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                training=training,
+            )
+        elif not isinstance(encoder_outputs, ModelOutput):
+            # A tuple (last_hidden_state, hidden_states, attentions), possibly shorter
+            encoder_outputs = TFBaseModelOutput(
+                last_hidden_state=encoder_outputs[0],
+                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
+                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
+            )
+        decoder_outputs = self.decoder(
+            input_ids=decoder_input_ids,
+            attention_mask=decoder_attention_mask,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask,
+            head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            past_key_values=past_key_values,
+            inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        return TFSeq2SeqModelOutput(
+            last_hidden_state=decoder_outputs.last_hidden_state,
+            past_key_values=decoder_outputs.past_key_values,
+            decoder_hidden_states=decoder_outputs.hidden_states,
+            decoder_attentions=decoder_outputs.attentions,
+            cross_attentions=decoder_outputs.cross_attentions,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+        )
+
+
+class TFLongT5EncoderMainLayer(TFCompositeLayer):
+    """The encoder model's layers: the vocabulary matrix `shared` and the encoder `encoder`, without a decoder."""
+
+    def __init__(self, config: LongT5Config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.shared = keras.layers.Embedding(
+            config.vocab_size,
+            config.hidden_size,
+            embeddings_initializer=get_initializer(config.initializer_factor * 1.0),
+            name="shared",
+        )
+        self.encoder = TFLongT5Encoder(config, self.shared, name="encoder")
+
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        training=False,
+    ):
+        """Returns a `TFBaseModelOutput`."""
+        config = self.config
+        return self.encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            training=training,
+        )
 
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
@@ -1023,38 +1479,20 @@ class TFLongT5Model(TFLongT5PreTrainedModel):
             between training and evaluation).
     """
 
-    # transformers' PyTorch checkpoints may hold a cross-attention relative bias that no model uses.
-    _keys_to_ignore_on_load_unexpected = (
-        r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",
-    )
+    is_bare_model = True
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
-        # One vocabulary matrix for both stacks (their `embed_tokens`) and, when tied, the LM head.
-        self.shared = keras.layers.Embedding(
-            config.vocab_size,
-            config.d_model,
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=config.initializer_factor),
-            name="shared",
-        )
-        encoder_config = copy.deepcopy(config)
-        encoder_config.is_decoder = False
-        encoder_config.use_cache = False
-        self.encoder = TFLongT5Stack(encoder_config, self.shared, name="encoder")
-        decoder_config = copy.deepcopy(config)
-        decoder_config.is_decoder = True
-        decoder_config.num_hidden_layers = config.num_decoder_layers
-        self.decoder = TFLongT5Stack(decoder_config, self.shared, name="decoder")
+        self.transformer = TFLongT5MainLayer(config, name="transformer")
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
-        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
-        return self.shared
+        return self.transformer.shared
 
     def get_encoder(self):
-        return self.encoder
+        return self.transformer.encoder
 
     def get_decoder(self):
-        return self.decoder
+        return self.transformer.decoder
 
     @unpack_inputs
     def call(
@@ -1076,7 +1514,9 @@ class TFLongT5Model(TFLongT5PreTrainedModel):
         return_dict=None,
         training=False,
     ):
-        """The forward pass.
+        """The decoder's last hidden states, the decoder cache and, on request, both stacks' hidden states and
+        attention probabilities (and the decoder's cross-attention probabilities). Without decoder inputs, the
+        decoder reads `input_ids` shifted right.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1130,61 +1570,25 @@ class TFLongT5Model(TFLongT5PreTrainedModel):
             [`TFSeq2SeqModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        config = self.config
-        return_dict = return_dict if return_dict is not None else config.use_return_dict
-        output_attentions = output_attentions if output_attentions is not None else config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else config.output_hidden_states
-        )
-        use_cache = use_cache if use_cache is not None else config.use_cache
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and config.num_hidden_layers == config.num_decoder_layers
-        ):
-            decoder_head_mask = head_mask  # as transformers does (deprecated there)
-
-        if encoder_outputs is None:
-            encoder_outputs = self.encoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
-                head_mask=head_mask,
-                output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states,
-                training=training,
-            )
-        elif not isinstance(encoder_outputs, ModelOutput):
-            encoder_outputs = TFBaseModelOutput(
-                last_hidden_state=encoder_outputs[0],
-                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
-                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
-            )
-        decoder_outputs = self.decoder(
-            input_ids=decoder_input_ids,
-            attention_mask=decoder_attention_mask,
-            encoder_hidden_states=encoder_outputs.last_hidden_state,
-            encoder_attention_mask=attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            head_mask=decoder_head_mask,
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.transformer(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
             past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
         )
-        output = TFSeq2SeqModelOutput(
-            last_hidden_state=decoder_outputs.last_hidden_state,
-            past_key_values=decoder_outputs.past_key_values,
-            decoder_hidden_states=decoder_outputs.hidden_states,
-            decoder_attentions=decoder_outputs.attentions,
-            cross_attentions=decoder_outputs.cross_attentions,
-            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states,
-            encoder_attentions=encoder_outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
+        return outputs if return_dict else outputs.to_tuple()
 
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
@@ -1245,79 +1649,58 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
             between training and evaluation).
     """
 
-    # transformers' PyTorch checkpoints may hold a cross-attention relative bias that no model uses.
-    _keys_to_ignore_on_load_unexpected = (
-        r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",
-    )
+    # transformers' class holds the base model's modules itself: their PyTorch names have no `transformer.` prefix.
+    is_bare_model = True
 
     def __init__(self, config, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
-        # One vocabulary matrix for both stacks (their `embed_tokens`) and, when tied, the LM head.
-        self.shared = keras.layers.Embedding(
-            config.vocab_size,
-            config.d_model,
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=config.initializer_factor),
-            name="shared",
-        )
-        encoder_config = copy.deepcopy(config)
-        encoder_config.is_decoder = False
-        encoder_config.use_cache = False
-        self.encoder = TFLongT5Stack(encoder_config, self.shared, name="encoder")
-        decoder_config = copy.deepcopy(config)
-        decoder_config.is_decoder = True
-        decoder_config.num_hidden_layers = config.num_decoder_layers
-        self.decoder = TFLongT5Stack(decoder_config, self.shared, name="decoder")
+        self.transformer = TFLongT5MainLayer(config, name="transformer")
         if not config.tie_word_embeddings:
             self.lm_head = keras.layers.Dense(
                 config.vocab_size,
                 use_bias=False,
-                kernel_initializer=keras.initializers.RandomNormal(stddev=config.initializer_factor),
+                kernel_initializer=get_initializer(config.initializer_factor * 1.0),
                 name="lm_head",
             )
 
     @property
     def pytorch_tied(self) -> tuple:
-        # Tied: the LM head is the shared embedding, and transformers saves it once, as `shared.weight`.
+        # Tied: the LM head is the shared vocabulary matrix, and transformers saves it once, as `transformer.shared.weight`.
         return ("lm_head.weight",) if self.config.tie_word_embeddings else ()
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
-        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
-        return self.shared
+        return self.transformer.shared
 
     def get_encoder(self):
-        return self.encoder
+        return self.transformer.encoder
 
     def get_decoder(self):
-        return self.decoder
+        return self.transformer.decoder
 
     def lm_logits(self, sequence_output):
         """`(batch, seq, hidden)` decoder output -> `(batch, seq, vocab)` logits."""
         if self.config.tie_word_embeddings:
-            # The tied head scales the decoder output by hidden_size ** -0.5 before projecting on the vocabulary.
-            sequence_output = sequence_output * (self.config.hidden_size**-0.5)
             # In the compute dtype: `generate` calls this outside the model's `__call__`, where Keras does not cast
             # the variables for mixed precision.
-            embeddings = tf.cast(self.shared.embeddings, sequence_output.dtype)
-            return tf.einsum("bsd,vd->bsv", sequence_output, embeddings)
-        return self.lm_head(sequence_output)
+            embeddings = tf.cast(self.transformer.shared.embeddings, sequence_output.dtype)
+            # The word embeddings project onto the vocabulary: the decoder output rescaled first.
+            sequence_output = sequence_output * self.config.hidden_size**-0.5
+            logits = tf.einsum("bsd,vd->bsv", sequence_output, embeddings)
+        else:
+            logits = self.lm_head(sequence_output)
+        return logits
 
     def init_decoder_cache(self, encoder_hidden_states, max_length: int):
-        """The preallocated decoder cache of `generate` (see `TFLongT5Stack.init_cache`)."""
-        return self.decoder.init_cache(encoder_hidden_states, max_length)
+        """The preallocated decoder cache of `generate` (see `TFLongT5Decoder.init_cache`)."""
+        return self.transformer.decoder.init_cache(encoder_hidden_states, max_length)
 
     def decode_step(
         self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask, past_key_values, cache_index
     ):
-        """One decoding step of `generate` on the preallocated cache.
-
-        Args:
-            decoder_input_ids: `(batch, seq)` tokens at positions `cache_index .. cache_index + seq - 1`.
-            cache_index: scalar int32 tensor.
-
-        Returns:
-            `(logits of the last position (batch, vocab), updated cache)`.
-        """
-        outputs = self.decoder(
+        """One decoding step of `generate` on the preallocated cache: `decoder_input_ids` (batch, seq) at positions
+        `cache_index ..` (a scalar int32 tensor). Returns the logits of the last position (batch, vocab) and the
+        updated cache."""
+        outputs = self.transformer.decoder(
             input_ids=decoder_input_ids,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
@@ -1336,6 +1719,9 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
             (tf.gather(layer[0], beam_idx), tf.gather(layer[1], beam_idx)) + tuple(layer[2:])
             for layer in past_key_values
         )
+
+    def prepare_decoder_input_ids_from_labels(self, labels):
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
     @unpack_inputs
     def call(
@@ -1358,7 +1744,7 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
         return_dict=None,
         training=False,
     ):
-        """The forward pass.
+        """LongT5 encoder-decoder Model with a `language modeling` head on top of the decoder.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1416,64 +1802,46 @@ class TFLongT5ForConditionalGeneration(TFLongT5PreTrainedModel, TFGenerationMixi
             [`TFSeq2SeqLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        config = self.config
-        return_dict = return_dict if return_dict is not None else config.use_return_dict
-        output_attentions = output_attentions if output_attentions is not None else config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else config.output_hidden_states
-        )
-        use_cache = use_cache if use_cache is not None else config.use_cache
-        if (
-            head_mask is not None
-            and decoder_head_mask is None
-            and config.num_hidden_layers == config.num_decoder_layers
-        ):
-            decoder_head_mask = head_mask  # as transformers does (deprecated there)
-
-        if encoder_outputs is None:
-            encoder_outputs = self.encoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
-                head_mask=head_mask,
-                output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states,
-                training=training,
-            )
-        elif not isinstance(encoder_outputs, ModelOutput):
-            encoder_outputs = TFBaseModelOutput(
-                last_hidden_state=encoder_outputs[0],
-                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
-                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
-            )
-        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
-            decoder_input_ids = self._shift_right(labels)  # teacher forcing
-        decoder_outputs = self.decoder(
-            input_ids=decoder_input_ids,
-            attention_mask=decoder_attention_mask,
-            encoder_hidden_states=encoder_outputs.last_hidden_state,
-            encoder_attention_mask=attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            head_mask=decoder_head_mask,
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if labels is not None:
+            # The decoder reads the labels shifted right unless given its inputs (the cache is still returned).
+            if decoder_input_ids is None and decoder_inputs_embeds is None:
+                decoder_input_ids = shift_tokens_right(
+                    labels, self.config.pad_token_id, self.config.decoder_start_token_id
+                )
+        outputs = self.transformer(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
             past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
         )
-        logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target, vocab)
-        loss = reduced_loss(cross_entropy(labels, logits)) if labels is not None else None  # ignores -100; (1,)
+        # (batch, target_len, hidden)
+        sequence_output = outputs.last_hidden_state
+        loss = None
+        logits = self.lm_logits(sequence_output)  # (batch, target_len, vocab_size)
+        if labels is not None:
+            loss = masked_lm_loss(labels, logits)  # ignores -100; (1,)
         output = TFSeq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=decoder_outputs.past_key_values,
-            decoder_hidden_states=decoder_outputs.hidden_states,
-            decoder_attentions=decoder_outputs.attentions,
-            cross_attentions=decoder_outputs.cross_attentions,
-            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states,
-            encoder_attentions=encoder_outputs.attentions,
+            past_key_values=outputs.past_key_values,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -1507,36 +1875,28 @@ class TFLongT5EncoderModel(TFLongT5PreTrainedModel):
             between training and evaluation).
     """
 
-    # A full encoder-decoder checkpoint loads quietly: the decoder and the LM head are not part of this model.
-    _keys_to_ignore_on_load_unexpected = (
+    # transformers' class holds the vocabulary matrix and the encoder itself: their PyTorch names have no `transformer.` prefix.
+    is_bare_model = True
+    # A full encoder-decoder checkpoint loads quietly: its decoder and LM head are not part of this model.
+    _keys_to_ignore_on_load_unexpected = TFLongT5PreTrainedModel._keys_to_ignore_on_load_unexpected + (
         r"^decoder\.",
         r"^lm_head\.",
     )
 
-    def __init__(self, config, *inputs, **kwargs):
-        super().__init__(config, *inputs, **kwargs)
-        # One vocabulary matrix for both stacks (their `embed_tokens`) and, when tied, the LM head.
-        self.shared = keras.layers.Embedding(
-            config.vocab_size,
-            config.d_model,
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=config.initializer_factor),
-            name="shared",
-        )
-        encoder_config = copy.deepcopy(config)
-        encoder_config.is_decoder = False
-        encoder_config.use_cache = False
-        self.encoder = TFLongT5Stack(encoder_config, self.shared, name="encoder")
-
     @property
     def dummy_inputs(self) -> dict:
-        return {"input_ids": tf.constant([[7, 6, 0], [1, 2, 0]], dtype=tf.int32)}
+        # The encoder alone: no decoder inputs.
+        return {"input_ids": super().dummy_inputs["input_ids"]}
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.transformer = TFLongT5EncoderMainLayer(config, name="transformer")
 
     def get_input_embeddings(self) -> keras.layers.Embedding:
-        """The vocabulary matrix both stacks share (`(vocab_size, d_model)`; a tied LM head projects on it)."""
-        return self.shared
+        return self.transformer.shared
 
     def get_encoder(self):
-        return self.encoder
+        return self.transformer.encoder
 
     @unpack_inputs
     def call(
@@ -1550,7 +1910,7 @@ class TFLongT5EncoderModel(TFLongT5PreTrainedModel):
         return_dict=None,
         training=False,
     ):
-        """The forward pass.
+        """The encoder's last hidden states and, on request, its hidden states and attention probabilities.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1579,27 +1939,17 @@ class TFLongT5EncoderModel(TFLongT5PreTrainedModel):
             [`TFBaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        config = self.config
-        return_dict = return_dict if return_dict is not None else config.use_return_dict
-        output_attentions = output_attentions if output_attentions is not None else config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else config.output_hidden_states
-        )
-        encoder_outputs = self.encoder(
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.transformer(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
             head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             training=training,
         )
-        output = TFBaseModelOutput(
-            last_hidden_state=encoder_outputs.last_hidden_state,
-            hidden_states=encoder_outputs.hidden_states,
-            attentions=encoder_outputs.attentions,
-        )
-        return output if return_dict else output.to_tuple()
+        return outputs if return_dict else outputs.to_tuple()
 
 
 __all__ = [

@@ -1566,9 +1566,8 @@ class FlaxMT5PreTrainedModel(FlaxPreTrainedModel):
     _keys_to_ignore_on_load_unexpected = (
         # The version numbers of fairseq's stacks, which converted checkpoints may hold.
         r"(^|\.)(encoder|decoder)\.version$",
-        # A bias table in the first decoder block's cross-attention, which some checkpoints carry: the cross-attention
-        # takes no position bias (transformers' models drop it too).
-        r"(^|\.)decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",
+        # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
+        "decoder\\.block\\.0\\.layer\\.1\\.EncDecAttention\\.relative_attention_bias\\.weight",
     )
     # Whether the module holds both stacks (`decoder_input_ids` at initialisation, `encode`, `decode`, `init_cache`).
     _is_encoder_decoder = True

@@ -714,9 +714,8 @@ class MT5PreTrainedModel(PreTrainedModel):
     _keys_to_ignore_on_load_unexpected = (
         # The version numbers of fairseq's stacks, which converted checkpoints may hold.
         r"(^|\.)(encoder|decoder)\.version$",
-        # A bias table in the first decoder block's cross-attention, which some checkpoints carry: the cross-attention
-        # takes no position bias (transformers' models drop it too).
-        r"(^|\.)decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",
+        # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
+        "decoder\\.block\\.0\\.layer\\.1\\.EncDecAttention\\.relative_attention_bias\\.weight",
     )
     _cannot_prune_heads = (
         "only MT5EncoderModel prunes them (its encoder's self-attention), as in transformers, "

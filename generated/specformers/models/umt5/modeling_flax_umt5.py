@@ -4,9 +4,9 @@
 
 [UniMax: Fairer and More Effective Language Sampling for Large-Scale Multilingual Pretraining](https://openreview.net/forum?id=kXwdL1cWOAi)
 
-An encoder-decoder of pre-norm sublayers with a bucketed relative attention bias.
-Modules are built bottom-up (norm, feed-forward, attention, sublayers, block, stack, heads); parameter paths equal
-transformers' PyTorch names (see `specformers.modeling_flax_utils`).
+An encoder-decoder of two pre-norm stacks, each ending with a norm, with learned absolute positions; the decoder is
+causal, keeps a key/value cache and attends to the encoder output. Parameter paths equal transformers' PyTorch names (see
+`specformers.modeling_flax_utils`).
 """
 
 import math
@@ -16,6 +16,7 @@ from typing import Optional, Union
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ...activations_flax import ACT2FN
 from ...generation_flax_utils import FlaxGenerationMixin
@@ -38,16 +39,37 @@ from ...modeling_flax_utils import (
     expand_head_mask,
     logical,
     mask_value,
+    classification_loss,
+    masked_lm_loss,
     normal_init,
     partitioned_dense,
     partitioned_embed,
-    classification_loss,
-    masked_lm_loss,
+    partitioned_layer_norm,
     question_answering_loss,
     sequence_classification_loss,
     shift_tokens_right,
 )
 from .configuration_umt5 import UMT5Config
+
+
+class FlaxUMT5RMSNorm(nn.Module):
+    """Root-mean-square norm: `weight * x / sqrt(mean(x ** 2) + eps)`, without mean subtraction or bias (PyTorch name
+    `weight`). The mean of squares and the division are computed in float32; the result is cast back to the input's
+    dtype before the weight scales it."""
+
+    hidden_size: int
+    eps: float = 1e-6
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        self.weight = self.param("weight", logical(jax.nn.initializers.ones, "embed"), (self.hidden_size,))
+
+    def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
+        input_dtype = hidden_states.dtype
+        hidden_states = hidden_states.astype(jnp.float32)
+        variance = jnp.mean(jnp.square(hidden_states), axis=-1, keepdims=True)
+        hidden_states = hidden_states * jax.lax.rsqrt(variance + self.eps)
+        return self.weight.astype(input_dtype) * hidden_states.astype(input_dtype)
 
 
 def relative_position_bucket(
@@ -92,463 +114,721 @@ def causal_attention_bias(
     return jnp.where(keep, 0.0, mask_value(dtype)).astype(dtype)
 
 
-class FlaxUMT5LayerNorm(nn.Module):
-    """Root-mean-square layer norm: `weight * x / sqrt(mean(x**2) + eps)`, without mean subtraction or bias; the mean
-    of squares is taken in float32."""
-
-    hidden_size: int
-    eps: float = 1e-6
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        self.weight = self.param("weight", logical(jax.nn.initializers.ones, "embed"), (self.hidden_size,))
-
-    def __call__(self, hidden_states: jnp.ndarray) -> jnp.ndarray:
-        variance = jnp.mean(jnp.square(hidden_states.astype(jnp.float32)), axis=-1, keepdims=True)
-        hidden_states = hidden_states * jax.lax.rsqrt(variance + self.eps)
-        return self.weight.astype(self.dtype) * hidden_states.astype(self.dtype)
-
-
-class FlaxUMT5DenseActDense(nn.Module):
-    """Feed-forward: `wo(dropout(act(wi x)))`, without biases."""
+class FlaxUMT5EncoderLayerLayer0SelfAttention(nn.Module):
+    """The `layer.0.SelfAttention` modules of a block; the block computes with them."""
 
     config: UMT5Config
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
         config = self.config
-        factor = config.initializer_factor
-        inner_init = normal_init(factor * config.hidden_size**-0.5)
-        self.wi = partitioned_dense(
-            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
-        )
-        self.wo = partitioned_dense(
-            config.hidden_size,
-            ("mlp", "embed"),
-            use_bias=False,
-            kernel_init=normal_init(factor * config.d_ff**-0.5),
-            dtype=self.dtype,
-        )
-        self.dropout = nn.Dropout(rate=config.dropout_rate)
-        self.act = ACT2FN[config.dense_act_fn]
-
-    def __call__(self, hidden_states: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
-        hidden_states = self.act(self.wi(hidden_states))  # (batch, seq, d_ff)
-        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
-        return self.wo(hidden_states)
-
-
-class FlaxUMT5DenseGatedActDense(nn.Module):
-    """Gated feed-forward: `wo(dropout(act(wi_0 x) * wi_1 x))`, without biases."""
-
-    config: UMT5Config
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        config = self.config
-        factor = config.initializer_factor
-        inner_init = normal_init(factor * config.hidden_size**-0.5)
-        self.wi_0 = partitioned_dense(
-            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
-        )
-        self.wi_1 = partitioned_dense(
-            config.d_ff, ("embed", "mlp"), use_bias=False, kernel_init=inner_init, dtype=self.dtype
-        )
-        self.wo = partitioned_dense(
-            config.hidden_size,
-            ("mlp", "embed"),
-            use_bias=False,
-            kernel_init=normal_init(factor * config.d_ff**-0.5),
-            dtype=self.dtype,
-        )
-        self.dropout = nn.Dropout(rate=config.dropout_rate)
-        self.act = ACT2FN[config.dense_act_fn]
-
-    def __call__(self, hidden_states: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
-        hidden_states = self.act(self.wi_0(hidden_states)) * self.wi_1(hidden_states)  # (batch, seq, d_ff)
-        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
-        return self.wo(hidden_states)
-
-
-class FlaxUMT5LayerFF(nn.Module):
-    """Pre-norm feed-forward sublayer: `x + dropout(DenseReluDense(layer_norm(x)))`."""
-
-    config: UMT5Config
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        if self.config.is_gated_act:
-            self.DenseReluDense = FlaxUMT5DenseGatedActDense(self.config, dtype=self.dtype)
-        else:
-            self.DenseReluDense = FlaxUMT5DenseActDense(self.config, dtype=self.dtype)
-        self.layer_norm = FlaxUMT5LayerNorm(
-            self.config.hidden_size, eps=self.config.layer_norm_epsilon, dtype=self.dtype
-        )
-        self.dropout = nn.Dropout(rate=self.config.dropout_rate)
-
-    def __call__(self, hidden_states: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
-        forwarded_states = self.DenseReluDense(self.layer_norm(hidden_states), deterministic=deterministic)
-        return hidden_states + self.dropout(forwarded_states, deterministic=deterministic)
-
-
-class FlaxUMT5Attention(nn.Module):
-    """Multi-head attention without score scaling (the initialisation absorbs it):
-    self-attention with a bucketed relative bias (owned by every block) and a key/value cache, or cross-attention
-    over the encoder output.
-
-    The cache is either the past keys and values, `(batch, heads, past, head_dim)` each, which the new ones extend, or
-    (with `cache_index`, a `FlaxDecoderCache`'s write position) preallocated slots of a fixed length that the new ones
-    fill in place, as jit-compiled decoding needs.
-    """
-
-    config: UMT5Config
-    has_relative_attention_bias: bool = False
-    causal: bool = False
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        config = self.config
-        factor = config.initializer_factor
-        self.num_heads = config.num_attention_heads
-        self.head_dim = config.d_kv
-        self.inner_dim = self.num_heads * self.head_dim
-        # Mesh TensorFlow initialisation: the query std absorbs the 1/sqrt(head_dim) that the scores never get.
+        # attention.query: Dense, kernel [in, out]
         self.q = partitioned_dense(
-            self.inner_dim,
+            config.num_attention_heads * config.d_kv,
             ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size * config.d_kv) ** -0.5),
             use_bias=False,
-            kernel_init=normal_init(factor * (config.hidden_size * self.head_dim) ** -0.5),
             dtype=self.dtype,
+            name="q",
         )
+        # attention.key: Dense, kernel [in, out]
         self.k = partitioned_dense(
-            self.inner_dim,
+            config.num_attention_heads * config.d_kv,
             ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
             use_bias=False,
-            kernel_init=normal_init(factor * config.hidden_size**-0.5),
             dtype=self.dtype,
+            name="k",
         )
+        # attention.value: Dense, kernel [in, out]
         self.v = partitioned_dense(
-            self.inner_dim,
+            config.num_attention_heads * config.d_kv,
             ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
             use_bias=False,
-            kernel_init=normal_init(factor * config.hidden_size**-0.5),
             dtype=self.dtype,
+            name="v",
         )
+        # attention.output: Dense, kernel [in, out]
         self.o = partitioned_dense(
             config.hidden_size,
             ("joined_kv", "embed"),
+            normal_init(config.initializer_factor * (config.num_attention_heads * config.d_kv) ** -0.5),
             use_bias=False,
-            kernel_init=normal_init(factor * self.inner_dim**-0.5),
+            dtype=self.dtype,
+            name="o",
+        )
+        # attention.relative_bias: Embed
+        self.relative_attention_bias = partitioned_embed(
+            config.relative_attention_num_buckets,
+            config.num_attention_heads,
+            normal_init(config.initializer_factor * config.hidden_size**-0.5),
+            ("kv", "embed"),
             dtype=self.dtype,
         )
-        self.dropout = nn.Dropout(rate=config.dropout_rate)
-        if self.has_relative_attention_bias:
-            self.relative_attention_bias = partitioned_embed(
-                config.relative_attention_num_buckets,
-                self.num_heads,
-                normal_init(factor * config.hidden_size**-0.5),
-                ("kv", "heads"),
-                dtype=self.dtype,
-            )
-
-    def _split_heads(self, states: jnp.ndarray) -> jnp.ndarray:
-        # (batch, seq, heads * head_dim) -> (batch, heads, seq, head_dim)
-        return states.reshape(states.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
-
-    def key_value(self, states: jnp.ndarray) -> tuple:
-        """Keys and values of `states`, `(batch, heads, seq, head_dim)` each (for cross-attention: once per input)."""
-        return self._split_heads(self.k(states)), self._split_heads(self.v(states))
-
-    def compute_bias(self, query_positions: jnp.ndarray, key_length: int) -> jnp.ndarray:
-        """The learned bias of every bucketed distance `key - query`: `(1, heads, query, key)`."""
-        relative_position = jnp.arange(key_length)[None, :] - query_positions[:, None]
-        bucket = relative_position_bucket(
-            relative_position,
-            bidirectional=not self.causal,
-            num_buckets=self.config.relative_attention_num_buckets,
-            max_distance=self.config.relative_attention_max_distance,
-        )
-        values = self.relative_attention_bias(bucket)  # (query, key, heads)
-        return values.transpose(2, 0, 1)[None]
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        mask: Optional[jnp.ndarray] = None,
-        key_value_states: Optional[jnp.ndarray] = None,
-        position_bias: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        cache_index: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        """Attend from `hidden_states` to themselves (or to `key_value_states`).
-
-        Args:
-            mask: additive `(batch, 1, query, key)` mask (0 or the most negative value), added to the bias once.
-            position_bias: the bias of an earlier layer, mask included; computed here when None.
-            past_key_value: `(key, value)`: the cache (self-attention) or the encoder's keys and values (cross).
-            cache_index: the slot of the first new token in a preallocated cache (None: `past_key_value` is extended).
-
-        Returns:
-            `(output, position_bias, attention weights or None, (key, value) or None)`.
-        """
-        seq_length = hidden_states.shape[1]
-        query = self._split_heads(self.q(hidden_states))  # (batch, heads, seq, head_dim)
-        query_offset = 0
-        if key_value_states is not None:
-            # The encoder output does not change while decoding: its keys and values are computed once.
-            key, value = past_key_value if past_key_value is not None else self.key_value(key_value_states)
-        else:
-            key, value = self.key_value(hidden_states)
-            if past_key_value is not None and cache_index is None:
-                query_offset = past_key_value[0].shape[2]
-                # The earlier steps first: (batch, heads, past + seq, head_dim).
-                key = jnp.concatenate([past_key_value[0], key], axis=2)
-                value = jnp.concatenate([past_key_value[1], value], axis=2)
-            elif past_key_value is not None:
-                query_offset = cache_index
-                # Fixed-length cache: the new keys/values go to slots cache_index .. cache_index + seq - 1.
-                key = jax.lax.dynamic_update_slice(past_key_value[0], key, (0, 0, cache_index, 0))
-                value = jax.lax.dynamic_update_slice(past_key_value[1], value, (0, 0, cache_index, 0))
-        present_key_value = (key, value) if use_cache else None
-
-        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)  # (batch, heads, seq, key)
-        if position_bias is None:
-            key_length = key.shape[2]
-            if self.has_relative_attention_bias:
-                position_bias = self.compute_bias(query_offset + jnp.arange(seq_length), key_length)
-            else:
-                position_bias = jnp.zeros((1, self.num_heads, seq_length, key_length), dtype=scores.dtype)
-            if mask is not None:
-                position_bias = position_bias + mask  # (batch, heads, seq, key)
-        scores = scores + position_bias
-        attention_weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(scores.dtype)
-        attention_weights = self.dropout(attention_weights, deterministic=deterministic)
-        if layer_head_mask is not None:
-            attention_weights = attention_weights * layer_head_mask[None, :, None, None]
-
-        context = jnp.einsum("bhqk,bhkd->bqhd", attention_weights, value)  # (batch, seq, heads, head_dim)
-        output = self.o(context.reshape(context.shape[:2] + (self.inner_dim,)))
-        return output, position_bias, (attention_weights if output_attentions else None), present_key_value
 
 
-class FlaxUMT5LayerSelfAttention(nn.Module):
-    """Pre-norm self-attention sublayer: `x + dropout(SelfAttention(layer_norm(x)))`."""
+class FlaxUMT5EncoderLayerLayer0(nn.Module):
+    """The `layer.0` modules of a block; the block computes with them."""
 
     config: UMT5Config
-    has_relative_attention_bias: bool = False
-    causal: bool = False
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.SelfAttention = FlaxUMT5Attention(
-            self.config,
-            has_relative_attention_bias=self.has_relative_attention_bias,
-            causal=self.causal,
+        config = self.config
+        # attention.norm: RMSNorm
+        self.layer_norm = FlaxUMT5RMSNorm(
+            config.hidden_size, eps=config.layer_norm_epsilon, dtype=self.dtype, name="layer_norm"
+        )
+        self.SelfAttention = FlaxUMT5EncoderLayerLayer0SelfAttention(config, dtype=self.dtype, name="SelfAttention")
+
+
+class FlaxUMT5EncoderLayerLayer1DenseReluDense(nn.Module):
+    """The `layer.1.DenseReluDense` modules of a block; the block computes with them."""
+
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.is_gated_act:
+            # ffn.gate: Dense, kernel [in, out]
+            self.wi_0 = partitioned_dense(
+                config.d_ff,
+                ("embed", "mlp"),
+                normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+                use_bias=False,
+                dtype=self.dtype,
+                name="wi_0",
+            )
+            # ffn.input: Dense, kernel [in, out]
+            self.wi_1 = partitioned_dense(
+                config.d_ff,
+                ("embed", "mlp"),
+                normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+                use_bias=False,
+                dtype=self.dtype,
+                name="wi_1",
+            )
+        if not config.is_gated_act:
+            # ffn.plain_input: Dense, kernel [in, out]
+            self.wi = partitioned_dense(
+                config.d_ff,
+                ("embed", "hidden"),
+                normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+                use_bias=False,
+                dtype=self.dtype,
+                name="wi",
+            )
+        # ffn.output: Dense, kernel [in, out]
+        self.wo = partitioned_dense(
+            config.hidden_size,
+            ("mlp", "embed"),
+            normal_init(config.initializer_factor * (config.d_ff) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="wo",
+        )
+
+
+class FlaxUMT5EncoderLayerLayer1(nn.Module):
+    """The `layer.1` modules of a block; the block computes with them."""
+
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # ffn.norm: RMSNorm
+        self.layer_norm = FlaxUMT5RMSNorm(
+            config.hidden_size, eps=config.layer_norm_epsilon, dtype=self.dtype, name="layer_norm"
+        )
+        self.DenseReluDense = FlaxUMT5EncoderLayerLayer1DenseReluDense(config, dtype=self.dtype, name="DenseReluDense")
+
+
+class FlaxUMT5DecoderLayerLayer0SelfAttention(nn.Module):
+    """The `layer.0.SelfAttention` modules of a block; the block computes with them."""
+
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # attention.query: Dense, kernel [in, out]
+        self.q = partitioned_dense(
+            config.num_heads * config.d_kv,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size * config.d_kv) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="q",
+        )
+        # attention.key: Dense, kernel [in, out]
+        self.k = partitioned_dense(
+            config.num_heads * config.d_kv,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="k",
+        )
+        # attention.value: Dense, kernel [in, out]
+        self.v = partitioned_dense(
+            config.num_heads * config.d_kv,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="v",
+        )
+        # attention.output: Dense, kernel [in, out]
+        self.o = partitioned_dense(
+            config.hidden_size,
+            ("joined_kv", "embed"),
+            normal_init(config.initializer_factor * (config.num_heads * config.d_kv) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="o",
+        )
+        # attention.relative_bias: Embed
+        self.relative_attention_bias = partitioned_embed(
+            config.relative_attention_num_buckets,
+            config.num_heads,
+            normal_init(config.initializer_factor * config.hidden_size**-0.5),
+            ("kv", "embed"),
             dtype=self.dtype,
         )
-        self.layer_norm = FlaxUMT5LayerNorm(
-            self.config.hidden_size, eps=self.config.layer_norm_epsilon, dtype=self.dtype
-        )
-        self.dropout = nn.Dropout(rate=self.config.dropout_rate)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        position_bias: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        cache_index: Optional[jnp.ndarray] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        outputs = self.SelfAttention(
-            self.layer_norm(hidden_states),
-            mask=attention_mask,
-            position_bias=position_bias,
-            past_key_value=past_key_value,
-            cache_index=cache_index,
-            layer_head_mask=layer_head_mask,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-        )
-        hidden_states = hidden_states + self.dropout(outputs[0], deterministic=deterministic)
-        # (batch, seq, hidden), position bias, attention weights or None, (key, value) or None
-        return (hidden_states,) + outputs[1:]
 
 
-class FlaxUMT5LayerCrossAttention(nn.Module):
-    """Pre-norm cross-attention sublayer of the decoder:
-    `x + dropout(EncDecAttention(layer_norm(x), encoder output))`."""
+class FlaxUMT5DecoderLayerLayer0(nn.Module):
+    """The `layer.0` modules of a block; the block computes with them."""
 
     config: UMT5Config
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        self.EncDecAttention = FlaxUMT5Attention(self.config, dtype=self.dtype)
-        self.layer_norm = FlaxUMT5LayerNorm(
-            self.config.hidden_size, eps=self.config.layer_norm_epsilon, dtype=self.dtype
+        config = self.config
+        # attention.norm: RMSNorm
+        self.layer_norm = FlaxUMT5RMSNorm(
+            config.hidden_size, eps=config.layer_norm_epsilon, dtype=self.dtype, name="layer_norm"
         )
-        self.dropout = nn.Dropout(rate=self.config.dropout_rate)
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        key_value_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        position_bias: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        outputs = self.EncDecAttention(
-            self.layer_norm(hidden_states),
-            mask=attention_mask,
-            key_value_states=key_value_states,
-            position_bias=position_bias,
-            past_key_value=past_key_value,
-            layer_head_mask=layer_head_mask,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-        )
-        hidden_states = hidden_states + self.dropout(outputs[0], deterministic=deterministic)
-        return (hidden_states,) + outputs[1:]
+        self.SelfAttention = FlaxUMT5DecoderLayerLayer0SelfAttention(config, dtype=self.dtype, name="SelfAttention")
 
 
-class FlaxUMT5Block(nn.Module):
-    """One block: self-attention,
-    then (decoder) cross-attention, then the feed-forward sublayer, each pre-norm with a residual (`layer.0`,
-    `layer.1`, ...)."""
+class FlaxUMT5DecoderLayerLayer1EncDecAttention(nn.Module):
+    """The `layer.1.EncDecAttention` modules of a block; the block computes with them."""
 
     config: UMT5Config
-    is_decoder: bool = False
-    has_relative_attention_bias: bool = False
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        if self.is_decoder:
-            self_attention = partial(FlaxUMT5LayerSelfAttention, causal=True)
-        else:
-            self_attention = partial(FlaxUMT5LayerSelfAttention, causal=False)
-        sublayers = [
-            partial(
-                self_attention,
-                self.config,
-                has_relative_attention_bias=self.has_relative_attention_bias,
+        config = self.config
+        # cross_attention.query: Dense, kernel [in, out]
+        self.q = partitioned_dense(
+            config.num_heads * config.d_kv,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size * config.d_kv) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="q",
+        )
+        # cross_attention.key: Dense, kernel [in, out]
+        self.k = partitioned_dense(
+            config.num_heads * config.d_kv,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="k",
+        )
+        # cross_attention.value: Dense, kernel [in, out]
+        self.v = partitioned_dense(
+            config.num_heads * config.d_kv,
+            ("embed", "joined_kv"),
+            normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="v",
+        )
+        # cross_attention.output: Dense, kernel [in, out]
+        self.o = partitioned_dense(
+            config.hidden_size,
+            ("joined_kv", "embed"),
+            normal_init(config.initializer_factor * (config.num_heads * config.d_kv) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="o",
+        )
+
+
+class FlaxUMT5DecoderLayerLayer1(nn.Module):
+    """The `layer.1` modules of a block; the block computes with them."""
+
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # cross_attention.norm: RMSNorm
+        self.layer_norm = FlaxUMT5RMSNorm(
+            config.hidden_size, eps=config.layer_norm_epsilon, dtype=self.dtype, name="layer_norm"
+        )
+        self.EncDecAttention = FlaxUMT5DecoderLayerLayer1EncDecAttention(
+            config, dtype=self.dtype, name="EncDecAttention"
+        )
+
+
+class FlaxUMT5DecoderLayerLayer2DenseReluDense(nn.Module):
+    """The `layer.2.DenseReluDense` modules of a block; the block computes with them."""
+
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if config.is_gated_act:
+            # ffn.gate: Dense, kernel [in, out]
+            self.wi_0 = partitioned_dense(
+                config.d_ff,
+                ("embed", "mlp"),
+                normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+                use_bias=False,
                 dtype=self.dtype,
+                name="wi_0",
             )
-        ]
-        if self.is_decoder:
-            sublayers.append(partial(FlaxUMT5LayerCrossAttention, self.config, dtype=self.dtype))
-        sublayers.append(partial(FlaxUMT5LayerFF, self.config, dtype=self.dtype))
-        self.layer = FlaxModuleSequence(tuple(sublayers))
-
-    def __call__(
-        self,
-        hidden_states: jnp.ndarray,
-        attention_mask: Optional[jnp.ndarray] = None,
-        position_bias: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        encoder_decoder_position_bias: Optional[jnp.ndarray] = None,
-        layer_head_mask: Optional[jnp.ndarray] = None,
-        cross_attn_layer_head_mask: Optional[jnp.ndarray] = None,
-        past_key_value: Optional[tuple] = None,
-        cache_index: Optional[jnp.ndarray] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-    ):
-        """Returns `(hidden_states, position_bias, self-attention weights, cross-attention position bias,
-        cross-attention weights, cache)`; the cache (decoder, `use_cache`) is `(self key, self value, cross key,
-        cross value)`, the rest `None` where it does not apply. `cache_index` is the write position of a preallocated
-        cache (its `FlaxDecoderCache.index`; None: the new keys extend `past_key_value`)."""
-        present_key_value = cross_attention_weights = None
-        if self.is_decoder:
-            hidden_states, position_bias, self_attention_weights, present_key_value = self.layer[0](
-                hidden_states,
-                attention_mask,
-                position_bias,
-                layer_head_mask,
-                past_key_value=past_key_value[:2] if past_key_value is not None else None,
-                cache_index=cache_index,
-                use_cache=use_cache,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
+            # ffn.input: Dense, kernel [in, out]
+            self.wi_1 = partitioned_dense(
+                config.d_ff,
+                ("embed", "mlp"),
+                normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+                use_bias=False,
+                dtype=self.dtype,
+                name="wi_1",
             )
-            hidden_states, encoder_decoder_position_bias, cross_attention_weights, cross_key_value = self.layer[1](
-                hidden_states,
-                encoder_hidden_states,
-                encoder_attention_mask,
-                encoder_decoder_position_bias,
-                cross_attn_layer_head_mask,
-                past_key_value=past_key_value[2:] if past_key_value is not None else None,
-                use_cache=use_cache,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
+        if not config.is_gated_act:
+            # ffn.plain_input: Dense, kernel [in, out]
+            self.wi = partitioned_dense(
+                config.d_ff,
+                ("embed", "hidden"),
+                normal_init(config.initializer_factor * (config.hidden_size) ** -0.5),
+                use_bias=False,
+                dtype=self.dtype,
+                name="wi",
             )
-            if use_cache:
-                present_key_value = present_key_value + cross_key_value
-        else:
-            hidden_states, position_bias, self_attention_weights = self.layer[0](
-                hidden_states,
-                attention_mask,
-                position_bias,
-                layer_head_mask,
-                deterministic=deterministic,
-                output_attentions=output_attentions,
-            )[:3]
-        hidden_states = self.layer[-1](hidden_states, deterministic=deterministic)
-        return (
-            hidden_states,
-            position_bias,
-            self_attention_weights,
-            encoder_decoder_position_bias,
-            cross_attention_weights,
-            present_key_value,
+        # ffn.output: Dense, kernel [in, out]
+        self.wo = partitioned_dense(
+            config.hidden_size,
+            ("mlp", "embed"),
+            normal_init(config.initializer_factor * (config.d_ff) ** -0.5),
+            use_bias=False,
+            dtype=self.dtype,
+            name="wo",
         )
 
 
-class FlaxUMT5Stack(nn.Module):
-    """The encoder or the decoder: the (shared) token embedding, dropout, `block.N`, `final_layer_norm`, dropout.
+class FlaxUMT5DecoderLayerLayer2(nn.Module):
+    """The `layer.2` modules of a block; the block computes with them."""
 
-    Every block owns a relative attention bias and computes its own, mask included. The decoder's cache holds one
-    `(self key, self value, cross key, cross value)` tuple per block: a tuple of them, which grows with every call,
-    or a preallocated `FlaxDecoderCache` of fixed length.
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # ffn.norm: RMSNorm
+        self.layer_norm = FlaxUMT5RMSNorm(
+            config.hidden_size, eps=config.layer_norm_epsilon, dtype=self.dtype, name="layer_norm"
+        )
+        self.DenseReluDense = FlaxUMT5DecoderLayerLayer2DenseReluDense(config, dtype=self.dtype, name="DenseReluDense")
+
+
+class FlaxUMT5EncoderLayer(nn.Module):
+    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding.
     """
 
     config: UMT5Config
-    embed_tokens: nn.Module
-    is_decoder: bool = False
+    layer_idx: int
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):
-        num_layers = self.config.num_decoder_layers if self.is_decoder else self.config.num_hidden_layers
+        config = self.config
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.d_kv
+        # A module list: item i holds the modules at `layer.i`.
+        self.layer = FlaxModuleSequence(
+            (
+                partial(FlaxUMT5EncoderLayerLayer0, config, dtype=self.dtype),
+                partial(FlaxUMT5EncoderLayerLayer1, config, dtype=self.dtype),
+            ),
+            name="layer",
+        )
+        self.activation = ACT2FN[config.dense_act_fn]
+        self.attention_dropout = nn.Dropout(rate=config.dropout_rate)
+        self.residual_dropout = nn.Dropout(rate=config.dropout_rate)
+
+    def _split_heads(self, x: jnp.ndarray) -> jnp.ndarray:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
+
+    def __call__(
+        self,
+        hidden_states: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        layer_head_mask: Optional[jnp.ndarray] = None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
+        states and the attention probabilities (or None)."""
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+        query = self.layer[0].SelfAttention.q(hidden_states)
+        key = self.layer[0].SelfAttention.k(hidden_states)
+        value = self.layer[0].SelfAttention.v(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+
+        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
+        scores = scores + attention_mask.astype(scores.dtype)
+        probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
+        probs = self.attention_dropout(probs, deterministic=deterministic)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask[None, :, None, None]
+        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(hidden_states.shape[:2] + (-1,))
+        attention_output = self.layer[0].SelfAttention.o(context)
+        hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
+
+        residual = hidden_states
+        hidden_states = self.layer[1].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                1
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[1].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, deterministic=deterministic)
+        if hidden_states.dtype == jnp.float16:
+            # float16 overflows in the feed-forward: keep the values finite, as the reference does.
+            clamp_value = float(jnp.finfo(jnp.float16).max) - 1000
+            clamped = jnp.clip(hidden_states, -clamp_value, clamp_value)
+            hidden_states = jnp.where(jnp.all(jnp.isfinite(hidden_states)), hidden_states, clamped)
+        return hidden_states, probs if output_attentions else None
+
+
+class FlaxUMT5DecoderLayer(nn.Module):
+    """One pre-norm block: `x + attention(norm(x))`, `x + cross_attention(norm(x), encoder)`, then
+    `x + feed_forward(norm(x))`.
+
+    The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    The cross-attention, run only when encoder states are given, sees every encoder position that is not padding; it
+    computes the encoder's keys and values once, then reads them from the cache.
+    """
+
+    config: UMT5Config
+    layer_idx: int
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.num_heads = config.num_heads
+        self.head_dim = config.d_kv
+        # A module list: item i holds the modules at `layer.i`.
+        self.layer = FlaxModuleSequence(
+            (
+                partial(FlaxUMT5DecoderLayerLayer0, config, dtype=self.dtype),
+                partial(FlaxUMT5DecoderLayerLayer1, config, dtype=self.dtype),
+                partial(FlaxUMT5DecoderLayerLayer2, config, dtype=self.dtype),
+            ),
+            name="layer",
+        )
+        self.activation = ACT2FN[config.dense_act_fn]
+        self.attention_dropout = nn.Dropout(rate=config.dropout_rate)
+        self.residual_dropout = nn.Dropout(rate=config.dropout_rate)
+
+    def _split_heads(self, x: jnp.ndarray) -> jnp.ndarray:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.reshape(x.shape[:2] + (self.num_heads, self.head_dim)).transpose(0, 2, 1, 3)
+
+    def cross_key_values(self, encoder_hidden_states: jnp.ndarray) -> tuple:
+        """The cross-attention keys and values of `encoder_hidden_states`, (batch, heads, encoder_len, head_dim) each:
+        computed once per input, then reused by every decoding step."""
+        key = self._split_heads(self.layer[1].EncDecAttention.k(encoder_hidden_states))
+        value = self._split_heads(self.layer[1].EncDecAttention.v(encoder_hidden_states))
+        return key, value
+
+    def _cross_key_values_cached(self, encoder_hidden_states: jnp.ndarray, past_key_value: Optional[tuple]) -> tuple:
+        """The cross-attention's keys and values: the cached ones once computed (the encoder's do not change from step
+        to step), else those of `encoder_hidden_states`."""
+        if past_key_value is not None and len(past_key_value) == 4:
+            return past_key_value[2], past_key_value[3]
+        return self.cross_key_values(encoder_hidden_states)
+
+    def attend(
+        self,
+        query: jnp.ndarray,
+        key: jnp.ndarray,
+        value: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        head_mask: Optional[jnp.ndarray],
+        deterministic: bool,
+    ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Softmax attention of `query` (batch, heads, seq, head_dim) over `key` / `value` (batch, heads, key_len,
+        head_dim), the self-attention's and the cross-attention's: `attention_mask` (broadcastable to the scores) is
+        the additive mask of the keys a query must not see, `head_mask` (heads,) multiplies the probabilities after
+        their dropout. Returns the context (batch, seq, heads * head_dim) and the probabilities (batch, heads, seq,
+        key_len)."""
+        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key)
+        scores = scores + attention_mask.astype(scores.dtype)
+        probs = jax.nn.softmax(scores, axis=-1).astype(value.dtype)
+        probs = self.attention_dropout(probs, deterministic=deterministic)
+        if head_mask is not None:
+            probs = probs * head_mask[None, :, None, None]
+        context = jnp.einsum("bhqk,bhkd->bqhd", probs, value).reshape(query.shape[0], query.shape[2], -1)
+        return context, probs
+
+    def __call__(
+        self,
+        hidden_states: jnp.ndarray,
+        attention_mask: jnp.ndarray,
+        encoder_hidden_states: Optional[jnp.ndarray] = None,
+        encoder_attention_mask: Optional[jnp.ndarray] = None,
+        past_key_value: Optional[tuple] = None,
+        cache_index: Optional[jnp.ndarray] = None,
+        layer_head_mask: Optional[jnp.ndarray] = None,
+        cross_attn_layer_head_mask: Optional[jnp.ndarray] = None,
+        use_cache: bool = False,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding). With `cache_index` (a scalar),
+        `past_key_value` is a preallocated `(key, value)` pair whose positions from `cache_index` on receive the new
+        keys and values (generation under `jax.jit`); without it, the new ones are appended. After them it holds the
+        cross-attention's `(key, value)` once computed. `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) is
+        the additive mask of the encoder's padding. Returns the new hidden states, this layer's cache (or None
+        without `use_cache`) and the self- and cross-attention probabilities (or None)."""
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+        query = self.layer[0].SelfAttention.q(hidden_states)
+        key = self.layer[0].SelfAttention.k(hidden_states)
+        value = self.layer[0].SelfAttention.v(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if past_key_value is not None and cache_index is not None:
+            # Preallocated cache: write the new positions in place, (batch, heads, max_length, head_dim).
+            key = jax.lax.dynamic_update_slice(
+                past_key_value[0], key.astype(past_key_value[0].dtype), (0, 0, cache_index, 0)
+            )
+            value = jax.lax.dynamic_update_slice(
+                past_key_value[1], value.astype(past_key_value[1].dtype), (0, 0, cache_index, 0)
+            )
+        elif past_key_value is not None:
+            key = jnp.concatenate([past_key_value[0], key], axis=-2)
+            value = jnp.concatenate([past_key_value[1], value], axis=-2)
+        present = (key, value) if use_cache else None
+
+        context, probs = self.attend(query, key, value, attention_mask, layer_head_mask, deterministic)
+        attention_output = self.layer[0].SelfAttention.o(context)
+        hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
+
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            residual = hidden_states
+            hidden_states = self.layer[1].layer_norm(hidden_states)
+            query = self._split_heads(self.layer[1].EncDecAttention.q(hidden_states))
+            key, value = self._cross_key_values_cached(encoder_hidden_states, past_key_value)
+            if use_cache:
+                present = present + (key, value)
+            context, cross_probs = self.attend(
+                query, key, value, encoder_attention_mask, cross_attn_layer_head_mask, deterministic
+            )
+            attention_output = self.layer[1].EncDecAttention.o(context)
+            hidden_states = residual + self.residual_dropout(attention_output, deterministic=deterministic)
+
+        residual = hidden_states
+        hidden_states = self.layer[2].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[2].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                2
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[2].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[2].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + self.residual_dropout(hidden_states, deterministic=deterministic)
+        return (
+            hidden_states,
+            present,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
+        )
+
+
+class FlaxUMT5Encoder(nn.Module):
+    """The encoder stack: word embeddings and dropout, then `config.num_hidden_layers` encoder blocks `block.N` and the
+    final LayerNorm `final_layer_norm` and dropout; every block adds the bucketed relative bias of its own table to
+    its attention scores.
+
+    `shared` is the model's vocabulary matrix (the module owns its own `embed_tokens` without it).
+    """
+
+    config: UMT5Config
+    shared: Optional[nn.Module] = None
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if self.shared is None:
+            # embeddings.word: Embed
+            self.embed_tokens = partitioned_embed(
+                config.vocab_size,
+                config.hidden_size,
+                normal_init(config.initializer_factor * 1.0),
+                ("vocab", "embed"),
+                dtype=self.dtype,
+            )
         self.block = FlaxModuleSequence(
             tuple(
-                partial(
-                    FlaxUMT5Block,
-                    self.config,
-                    is_decoder=self.is_decoder,
-                    has_relative_attention_bias=True,
-                    dtype=self.dtype,
-                )
-                for _ in range(num_layers)
+                partial(FlaxUMT5EncoderLayer, config, layer_idx=i, dtype=self.dtype)
+                for i in range(config.num_hidden_layers)
             )
         )
-        self.final_layer_norm = FlaxUMT5LayerNorm(
-            self.config.hidden_size, eps=self.config.layer_norm_epsilon, dtype=self.dtype
+        # final_norm: RMSNorm
+        self.final_layer_norm = FlaxUMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.dropout_rate)
+
+    def word_embeddings(self) -> nn.Module:
+        """The vocabulary matrix this stack reads: the shared one, else its own."""
+        return self.shared if self.shared is not None else self.embed_tokens
+
+    def relative_position_bias(self, table: nn.Module, query_positions: jnp.ndarray, key_length: int) -> jnp.ndarray:
+        """(1, heads, queries, key_len): each head's bias from a block's `table` for each query (at `query_positions`)
+        and key (at 0, 1, ...), from the bucket of their distance `key_position - query_position` (bidirectional buckets).
+        """
+        buckets = relative_position_bucket(
+            jnp.arange(key_length)[None, :] - query_positions[:, None],
+            bidirectional=True,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
         )
-        self.dropout = nn.Dropout(rate=self.config.dropout_rate)
+        return table(buckets).transpose(2, 0, 1)[None]
+
+    def __call__(
+        self,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> FlaxBaseModelOutput:
+        """The stack's output (through the final norm) and, on request, the hidden states (the normalised embeddings
+        and each block's output, the last one through the final norm) and the attention probabilities."""
+        config = self.config
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=config.vocab_size,
+            embedding_size=config.hidden_size,
+            attention_mask=attention_mask,
+        )
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings()(input_ids.astype("i4"))
+        hidden_states = inputs_embeds
+        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
+        dtype = hidden_states.dtype
+
+        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (zeros without `attention_mask`).
+        if attention_mask is None:
+            extended_mask = jnp.zeros((1, 1, 1, seq_length), dtype)
+        else:
+            extended_mask = attention_bias(attention_mask, 1, dtype)
+        positions = jnp.arange(seq_length)
+        num_layers = len(self.block)
+        head_mask = expand_head_mask(head_mask, num_layers)
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for i in range(num_layers):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            # The bucketed relative bias of this block's own table joins the mask it adds to its scores.
+            table = self.block[i].layer[0].SelfAttention.relative_attention_bias
+            layer_mask = self.relative_position_bias(table, positions, seq_length).astype(dtype) + extended_mask
+            run = partial(
+                FlaxUMT5EncoderLayer.__call__,
+                attention_mask=layer_mask,
+                layer_head_mask=head_mask[i] if head_mask is not None else None,
+                deterministic=deterministic,
+                output_attentions=output_attentions,
+            )
+            outputs = run(self.block[i], hidden_states)
+            new_hidden_states, probs = outputs
+            hidden_states = new_hidden_states
+            if output_attentions:
+                all_attentions += (probs,)
+        # Pre-norm blocks leave their output unnormalised: the final norm (also in the last hidden state returned).
+        hidden_states = self.final_layer_norm(hidden_states)
+        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        return FlaxBaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
+
+
+class FlaxUMT5Decoder(nn.Module):
+    """The decoder stack: word embeddings and dropout, then `config.num_decoder_layers` decoder blocks `block.N`,
+    causal, with a key/value cache, attending to the encoder output when it is given, and the final LayerNorm
+    `final_layer_norm` and dropout; every block adds the bucketed relative bias of its own table to its attention
+    scores.
+
+    The cache holds one `(self key, self value, cross key, cross value)` tuple per block: a tuple of them, which grows
+    with every call, or a preallocated `FlaxDecoderCache` of fixed length.
+
+    `shared` is the model's vocabulary matrix (the module owns its own `embed_tokens` without it).
+    """
+
+    config: UMT5Config
+    shared: Optional[nn.Module] = None
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        if self.shared is None:
+            # embeddings.word: Embed
+            self.embed_tokens = partitioned_embed(
+                config.vocab_size,
+                config.hidden_size,
+                normal_init(config.initializer_factor * 1.0),
+                ("vocab", "embed"),
+                dtype=self.dtype,
+            )
+        self.block = FlaxModuleSequence(
+            tuple(
+                partial(FlaxUMT5DecoderLayer, config, layer_idx=i, dtype=self.dtype)
+                for i in range(config.num_decoder_layers)
+            )
+        )
+        # final_norm: RMSNorm
+        self.final_layer_norm = FlaxUMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.dropout_rate)
+
+    def word_embeddings(self) -> nn.Module:
+        """The vocabulary matrix this stack reads: the shared one, else its own."""
+        return self.shared if self.shared is not None else self.embed_tokens
+
+    def relative_position_bias(self, table: nn.Module, query_positions: jnp.ndarray, key_length: int) -> jnp.ndarray:
+        """(1, heads, queries, key_len): each head's bias from a block's `table` for each query (at `query_positions`)
+        and key (at 0, 1, ...), from the bucket of their distance `key_position - query_position` (causal buckets)."""
+        buckets = relative_position_bucket(
+            jnp.arange(key_length)[None, :] - query_positions[:, None],
+            bidirectional=False,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
+        )
+        return table(buckets).transpose(2, 0, 1)[None]
 
     def __call__(
         self,
@@ -556,36 +836,46 @@ class FlaxUMT5Stack(nn.Module):
         attention_mask: Optional[jnp.ndarray] = None,
         encoder_hidden_states: Optional[jnp.ndarray] = None,
         encoder_attention_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
         head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
         deterministic: bool = True,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> FlaxBaseModelOutputWithPastAndCrossAttentions:
-        """Run the stack.
+        """The stack's output (through the final norm), the cache (with `use_cache`) and, on request, the hidden
+        states (the normalised embeddings and each block's output, the last one through the final norm), the
+        attention and cross-attention probabilities.
 
         Args:
-            past_key_values: the decoder's cache: the past keys/values (a tuple, as returned), which the new ones
-                extend, or a preallocated `FlaxDecoderCache` (`init_cache`), written in place at its own position. With
-                the latter, `attention_mask` spans the cache: `(batch, max_length)`.
+            past_key_values: the past keys/values (a tuple, as returned), which the new ones extend, or a preallocated
+                `FlaxDecoderCache` (`init_cache`), written in place at its own position. With the latter,
+                `attention_mask` spans the cache: `(batch, max_length)`.
         """
+        config = self.config
         preallocated = isinstance(past_key_values, FlaxDecoderCache)
+        if past_key_values is not None and len(past_key_values) != len(self.block):
+            raise ValueError(
+                f"past_key_values holds the cache of {len(past_key_values)} layers, expected one per layer "
+                f"({len(self.block)})"
+            )
         past_length = past_key_values[0][0].shape[2] if past_key_values is not None and not preallocated else 0
         # Exactly one of input_ids / inputs_embeds, a mask of the input's shape (a preallocated cache checks its own),
         # ids in the vocabulary (concrete arrays only).
+        mask_to_check = None if preallocated else attention_mask
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
-            vocab_size=self.config.vocab_size,
-            embedding_size=self.config.d_model,
-            prefix="decoder_" if self.is_decoder else "",
+            vocab_size=config.vocab_size,
+            embedding_size=config.hidden_size,
+            prefix="decoder_",
             past_length=past_length,
-            attention_mask=None if preallocated else attention_mask,
+            attention_mask=mask_to_check,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
         cache_index = None
         if preallocated:
@@ -593,72 +883,72 @@ class FlaxUMT5Stack(nn.Module):
             past_key_values.check(batch_size, seq_length, attention_mask, encoder_hidden_states, inputs_name)
             cache_index = past_key_values.index
         if inputs_embeds is None:
-            inputs_embeds = self.embed_tokens(input_ids.astype("i4"))  # (batch, seq, hidden)
+            inputs_embeds = self.word_embeddings()(input_ids.astype("i4"))
+        # Keys: the cache (past steps or fixed slots), then the new tokens at positions query_offset, ...
         if preallocated:
+            query_offset, key_length = cache_index, past_key_values.max_length
             # Under jax.jit the cache's position is unknown while tracing and `check` cannot tell a write past the end
             # (which dynamic_update_slice would clamp onto the last slots): such a step's outputs are NaN instead.
-            fits = cache_index + seq_length <= past_key_values.max_length
-            inputs_embeds = jnp.where(fits, inputs_embeds, jnp.nan)
-        num_layers = len(self.block)
-
-        encoder_mask = None
-        if self.is_decoder:
-            # Keys: the cache (past steps or fixed slots), then the new tokens at positions query_offset, ...
-            if past_key_values is None:
-                query_offset, key_length = 0, seq_length
-            elif preallocated:
-                query_offset, key_length = cache_index, past_key_values.max_length
-            else:
-                query_offset, key_length = past_length, past_length + seq_length
-            if attention_mask is None:
-                attention_mask = jnp.ones((batch_size, key_length), dtype="i4")
-            mask = causal_attention_bias(attention_mask, query_offset, seq_length, self.dtype)  # (batch, 1, seq, key)
-            if encoder_hidden_states is not None:
-                if encoder_attention_mask is None:
-                    encoder_attention_mask = jnp.ones(encoder_hidden_states.shape[:2], dtype="i4")
-                encoder_mask = attention_bias(encoder_attention_mask, 1, self.dtype)  # (batch, 1, 1, encoder seq)
+            inputs_embeds = jnp.where(cache_index + seq_length <= key_length, inputs_embeds, jnp.nan)
         else:
-            if attention_mask is None:
-                attention_mask = jnp.ones((batch_size, seq_length), dtype="i4")
-            mask = attention_bias(attention_mask, seq_length, self.dtype)  # (batch, 1, seq, seq)
+            query_offset, key_length = past_length, past_length + seq_length
+        hidden_states = inputs_embeds
+        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
+        dtype = hidden_states.dtype
 
+        if attention_mask is None:
+            attention_mask = jnp.ones((batch_size, key_length), dtype="i4")
+        # (batch, 1, seq, key_len): the additive mask of the keys a query must not see (future or padding).
+        extended_mask = causal_attention_bias(attention_mask, query_offset, seq_length, dtype)
+        query_positions = jnp.arange(seq_length) + query_offset
+        # (batch or 1, 1, 1, encoder_len): the additive mask of the encoder's padding (zeros without
+        # `encoder_attention_mask`).
+        encoder_extended_mask = None
+        if encoder_hidden_states is not None and encoder_attention_mask is None:
+            encoder_extended_mask = jnp.zeros((1, 1, 1, encoder_hidden_states.shape[1]), dtype)
+        elif encoder_hidden_states is not None:
+            encoder_extended_mask = attention_bias(encoder_attention_mask, 1, dtype)
+        num_layers = len(self.block)
         head_mask = expand_head_mask(head_mask, num_layers)
         cross_attn_head_mask = expand_head_mask(cross_attn_head_mask, num_layers)
+        next_cache = () if use_cache else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        all_cross_attentions = () if output_attentions and self.is_decoder else None
-        next_cache = () if use_cache and self.is_decoder else None
-
-        # Every block computes its own relative bias (None: none passed on) and adds the masks to it.
-        hidden_states = self.dropout(inputs_embeds, deterministic=deterministic)
         for i in range(num_layers):
             if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-            hidden_states, _, attention_weights, _, cross_attention_weights, present_key_value = self.block[i](
-                hidden_states,
-                mask,
-                None,
-                encoder_hidden_states,
-                encoder_mask,
-                None,
+                all_hidden_states += (hidden_states,)
+            # The bucketed relative bias of this block's own table joins the mask it adds to its scores.
+            table = self.block[i].layer[0].SelfAttention.relative_attention_bias
+            layer_mask = self.relative_position_bias(table, query_positions, key_length).astype(dtype) + extended_mask
+            past_key_value = past_key_values[i] if past_key_values is not None else None
+            run = partial(
+                FlaxUMT5DecoderLayer.__call__,
+                attention_mask=layer_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_extended_mask,
                 layer_head_mask=head_mask[i] if head_mask is not None else None,
                 cross_attn_layer_head_mask=cross_attn_head_mask[i] if cross_attn_head_mask is not None else None,
-                past_key_value=past_key_values[i] if past_key_values is not None else None,
+                past_key_value=past_key_value,
                 cache_index=cache_index,
                 use_cache=use_cache,
                 deterministic=deterministic,
                 output_attentions=output_attentions,
             )
+            outputs = run(self.block[i], hidden_states)
+            new_hidden_states, present, probs, cross_probs = outputs
+            if use_cache:
+                next_cache += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
+            hidden_states = new_hidden_states
             if output_attentions:
-                all_attentions = all_attentions + (attention_weights,)
-                if self.is_decoder:
-                    all_cross_attentions = all_cross_attentions + (cross_attention_weights,)
-            if next_cache is not None:
-                next_cache = next_cache + (present_key_value,)
-
-        hidden_states = self.dropout(self.final_layer_norm(hidden_states), deterministic=deterministic)
+                all_attentions += (probs,)
+        # Pre-norm blocks leave their output unnormalised: the final norm (also in the last hidden state returned).
+        hidden_states = self.final_layer_norm(hidden_states)
+        hidden_states = self.dropout(hidden_states, deterministic=deterministic)
         if output_hidden_states:
-            all_hidden_states = all_hidden_states + (hidden_states,)
+            all_hidden_states += (hidden_states,)
         if next_cache is not None and preallocated:
             next_cache = FlaxDecoderCache(key_values=next_cache, index=cache_index + seq_length)
         return FlaxBaseModelOutputWithPastAndCrossAttentions(
@@ -673,7 +963,7 @@ class FlaxUMT5Stack(nn.Module):
 class FlaxUMT5Module(nn.Module):
     """The bare encoder-decoder: `shared` (the vocabulary matrix of both stacks), `encoder`, `decoder`.
 
-    Besides `__call__`, `encode` and `decode` run one side (as transformers' Flax seq2seq models), and
+    Besides `__call__`, `encode` and `decode` run one side (as transformers' Flax encoder-decoders), and
     `cross_key_values` precomputes the decoder's cross-attention cache."""
 
     config: UMT5Config
@@ -681,12 +971,16 @@ class FlaxUMT5Module(nn.Module):
 
     def setup(self):
         config = self.config
-        factor = config.initializer_factor
+        # embeddings.shared: Embed (vocab, hidden)
         self.shared = partitioned_embed(
-            config.vocab_size, config.hidden_size, normal_init(factor * 1.0), ("vocab", "embed"), dtype=self.dtype
+            config.vocab_size,
+            config.hidden_size,
+            normal_init(config.initializer_factor * 1.0),
+            ("vocab", "embed"),
+            dtype=self.dtype,
         )
-        self.encoder = FlaxUMT5Stack(config, embed_tokens=self.shared, dtype=self.dtype)
-        self.decoder = FlaxUMT5Stack(config, embed_tokens=self.shared, is_decoder=True, dtype=self.dtype)
+        self.encoder = FlaxUMT5Encoder(config, shared=self.shared, dtype=self.dtype)
+        self.decoder = FlaxUMT5Decoder(config, shared=self.shared, dtype=self.dtype)
 
     def encode(
         self,
@@ -698,19 +992,14 @@ class FlaxUMT5Module(nn.Module):
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> FlaxBaseModelOutput:
-        outputs = self.encoder(
+        return self.encoder(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
             head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
-        )
-        return FlaxBaseModelOutput(
-            last_hidden_state=outputs.last_hidden_state,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
         )
 
     def decode(
@@ -728,31 +1017,28 @@ class FlaxUMT5Module(nn.Module):
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> FlaxBaseModelOutputWithPastAndCrossAttentions:
-        decoder_outputs = self.decoder(
+        return self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             past_key_values=past_key_values,
+            inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        return decoder_outputs
 
     def cross_key_values(self, encoder_hidden_states: jnp.ndarray) -> tuple:
-        """The cross-attention keys and values of every decoder block, `(batch, heads, encoder seq, head_dim)` each:
+        """The cross-attention keys and values of every decoder block, `(batch, heads, encoder_len, head_dim)` each:
         computed once per input, then reused by every decoding step."""
-        return tuple(
-            self.decoder.block[i].layer[1].EncDecAttention.key_value(encoder_hidden_states)
-            for i in range(len(self.decoder.block))
-        )
+        layers = self.decoder.block
+        return tuple(layers[i].cross_key_values(encoder_hidden_states) for i in range(len(layers)))
 
-    def _encode_decode(
+    def encode_decode(
         self,
         input_ids: Optional[jnp.ndarray] = None,
         attention_mask: Optional[jnp.ndarray] = None,
@@ -771,6 +1057,10 @@ class FlaxUMT5Module(nn.Module):
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ) -> tuple:
+        """Both stacks: `(encoder_outputs, decoder_outputs)`. Without decoder inputs, the decoder reads `input_ids`
+        shifted right; given `encoder_outputs`, the encoder does not run."""
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         if encoder_outputs is None:
             encoder_outputs = self.encode(
                 input_ids=input_ids,
@@ -782,17 +1072,19 @@ class FlaxUMT5Module(nn.Module):
                 output_hidden_states=output_hidden_states,
             )
         elif not isinstance(encoder_outputs, FlaxBaseModelOutput):
+            # A tuple (last_hidden_state, hidden_states, attentions), possibly shorter
             encoder_outputs = FlaxBaseModelOutput(*encoder_outputs)
-        encoder_hidden_states, encoder_attention_mask = encoder_outputs.last_hidden_state, attention_mask
-        decoder_outputs = self.decoder(
-            input_ids=decoder_input_ids,
-            attention_mask=decoder_attention_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            head_mask=decoder_head_mask,
+        # The stacks' decode, not a head module's (the LM head's returns logits).
+        decoder_outputs = FlaxUMT5Module.decode(
+            self,
+            decoder_input_ids=decoder_input_ids,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask,
+            decoder_attention_mask=decoder_attention_mask,
+            decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             past_key_values=past_key_values,
+            decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             deterministic=deterministic,
             output_attentions=output_attentions,
@@ -819,7 +1111,7 @@ class FlaxUMT5Module(nn.Module):
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
-        encoder_outputs, decoder_outputs = self._encode_decode(
+        encoder_outputs, decoder_outputs = self.encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
@@ -849,78 +1141,60 @@ class FlaxUMT5Module(nn.Module):
         return output if return_dict else output.to_tuple()
 
 
+class FlaxUMT5HeadModule(nn.Module):
+    """The base of the heads' linen modules on the bare encoder-decoder `transformer`: `encode`, `decode` and
+    `cross_key_values` run its parts."""
+
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        self.transformer = FlaxUMT5Module(self.config, dtype=self.dtype)
+
+    def encode(self, *args, **kwargs) -> FlaxBaseModelOutput:
+        return self.transformer.encode(*args, **kwargs)
+
+    def decode(self, *args, **kwargs) -> FlaxBaseModelOutputWithPastAndCrossAttentions:
+        return self.transformer.decode(*args, **kwargs)
+
+    def cross_key_values(self, encoder_hidden_states: jnp.ndarray) -> tuple:
+        return self.transformer.cross_key_values(encoder_hidden_states)
+
+
 class FlaxUMT5ForConditionalGenerationModule(FlaxUMT5Module):
-    """The encoder-decoder with its LM head: `lm_head` when the embeddings are untied; tied, the decoder output is
-    scaled by `hidden_size**-0.5` and projected on `shared`."""
+    """The encoder-decoder with its LM head: `lm_head` (the shared vocabulary matrix when
+    `config.tie_word_embeddings`)."""
 
     def setup(self):
         super().setup()
-        if not self.config.tie_word_embeddings:
-            config = self.config
-            factor = config.initializer_factor
+        config = self.config
+        if not config.tie_word_embeddings:
             self.lm_head = partitioned_dense(
                 config.vocab_size,
                 ("embed", "vocab"),
+                normal_init(config.initializer_factor * 1.0),
                 use_bias=False,
-                kernel_init=normal_init(factor * 1.0),
                 dtype=self.dtype,
             )
-
-    def decoder_inputs_from_labels(self, labels: jnp.ndarray) -> jnp.ndarray:
-        """The decoder inputs of `labels` (batch, target seq): shifted one position to the right after
-        `config.decoder_start_token_id`, with -100 replaced by `config.pad_token_id`."""
-        if self.config.decoder_start_token_id is None:
-            raise ValueError(
-                "config.decoder_start_token_id must be set to build the decoder inputs from the labels "
-                "(it is usually the pad token id); or pass decoder_input_ids"
-            )
-        if self.config.pad_token_id is None:
-            raise ValueError("config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs")
-        return shift_tokens_right(labels, self.config.decoder_start_token_id, self.config.pad_token_id)
 
     def lm_logits(self, sequence_output: jnp.ndarray) -> jnp.ndarray:
         """(batch, seq, hidden) -> (batch, seq, vocab)."""
         if self.config.tie_word_embeddings:
-            # Rescale before projecting on the vocabulary (Mesh TensorFlow's convention for tied embeddings).
-            sequence_output = sequence_output * (self.config.hidden_size**-0.5)
-            return self.shared.attend(sequence_output)
-        return self.lm_head(sequence_output)
+            # The word embeddings project onto the vocabulary: the decoder output rescaled first.
+            sequence_output = sequence_output * self.config.hidden_size**-0.5
+            logits = self.shared.attend(sequence_output)
+        else:
+            logits = self.lm_head(sequence_output)
+        return logits
 
-    def decode(
-        self,
-        decoder_input_ids: Optional[jnp.ndarray] = None,
-        encoder_hidden_states: Optional[jnp.ndarray] = None,
-        encoder_attention_mask: Optional[jnp.ndarray] = None,
-        decoder_attention_mask: Optional[jnp.ndarray] = None,
-        decoder_head_mask: Optional[jnp.ndarray] = None,
-        cross_attn_head_mask: Optional[jnp.ndarray] = None,
-        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
-        decoder_inputs_embeds: Optional[jnp.ndarray] = None,
-        use_cache: bool = False,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ) -> FlaxCausalLMOutputWithCrossAttentions:
-        decoder_outputs = self.decoder(
-            input_ids=decoder_input_ids,
-            attention_mask=decoder_attention_mask,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            head_mask=decoder_head_mask,
-            cross_attn_head_mask=cross_attn_head_mask,
-            past_key_values=past_key_values,
-            use_cache=use_cache,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
+    def decode(self, *args, **kwargs) -> FlaxCausalLMOutputWithCrossAttentions:
+        outputs = super().decode(*args, **kwargs)
         return FlaxCausalLMOutputWithCrossAttentions(
-            logits=self.lm_logits(decoder_outputs.last_hidden_state),
-            past_key_values=decoder_outputs.past_key_values,
-            hidden_states=decoder_outputs.hidden_states,
-            attentions=decoder_outputs.attentions,
-            cross_attentions=decoder_outputs.cross_attentions,
+            logits=self.lm_logits(outputs.last_hidden_state),
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
         )
 
     def __call__(
@@ -944,8 +1218,15 @@ class FlaxUMT5ForConditionalGenerationModule(FlaxUMT5Module):
         return_dict: bool = True,
     ):
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
-            decoder_input_ids = self.decoder_inputs_from_labels(labels)
-        encoder_outputs, decoder_outputs = self._encode_decode(
+            if self.config.pad_token_id is None:
+                raise ValueError(
+                    "config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs"
+                )
+            # The decoder reads the labels shifted right (the cache is still returned).
+            decoder_input_ids = shift_tokens_right(
+                labels, self.config.decoder_start_token_id, self.config.pad_token_id
+            )
+        encoder_outputs, decoder_outputs = self.encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
@@ -962,7 +1243,7 @@ class FlaxUMT5ForConditionalGenerationModule(FlaxUMT5Module):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target seq, vocab)
+        logits = self.lm_logits(decoder_outputs.last_hidden_state)  # (batch, target_len, vocab)
         loss = masked_lm_loss(logits, labels) if labels is not None else None
         output = FlaxSeq2SeqLMOutput(
             loss=loss,
@@ -978,68 +1259,6 @@ class FlaxUMT5ForConditionalGenerationModule(FlaxUMT5Module):
         return output if return_dict else output.to_tuple()
 
 
-class FlaxUMT5EncoderModelModule(nn.Module):
-    """The encoder alone: `shared` and `encoder`."""
-
-    config: UMT5Config
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        config = self.config
-        factor = config.initializer_factor
-        self.shared = partitioned_embed(
-            config.vocab_size, config.hidden_size, normal_init(factor * 1.0), ("vocab", "embed"), dtype=self.dtype
-        )
-        self.encoder = FlaxUMT5Stack(config, embed_tokens=self.shared, dtype=self.dtype)
-
-    def encode(
-        self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ) -> FlaxBaseModelOutput:
-        outputs = self.encoder(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            head_mask=head_mask,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        return FlaxBaseModelOutput(
-            last_hidden_state=outputs.last_hidden_state,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
-
-    def __call__(
-        self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-        return_dict: bool = True,
-    ):
-        output = self.encode(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        return output if return_dict else output.to_tuple()
-
-
 class FlaxUMT5ClassificationHead(nn.Module):
     """Sentence-level classification of one hidden state per example: dropout, `dense` + tanh, dropout, `out_proj`."""
 
@@ -1048,11 +1267,19 @@ class FlaxUMT5ClassificationHead(nn.Module):
 
     def setup(self):
         config = self.config
-        factor = config.initializer_factor
-        init = normal_init(factor * config.hidden_size**-0.5)
-        self.dense = partitioned_dense(config.hidden_size, ("embed", "hidden"), kernel_init=init, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=self.config.classifier_dropout)
-        self.out_proj = partitioned_dense(config.num_labels, ("embed", "kv"), kernel_init=init, dtype=self.dtype)
+        self.dense = partitioned_dense(
+            config.hidden_size,
+            ("embed", "hidden"),
+            normal_init(config.initializer_factor * config.hidden_size**-0.5),
+            dtype=self.dtype,
+        )
+        self.dropout = nn.Dropout(rate=config.classifier_dropout)
+        self.out_proj = partitioned_dense(
+            config.num_labels,
+            ("embed", "kv"),
+            normal_init(config.initializer_factor * config.hidden_size**-0.5),
+            dtype=self.dtype,
+        )
 
     def __call__(self, hidden_states: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
         """(batch, hidden) -> (batch, num_labels)"""
@@ -1060,19 +1287,13 @@ class FlaxUMT5ClassificationHead(nn.Module):
         return self.out_proj(self.dropout(hidden_states, deterministic=deterministic))
 
 
-class FlaxUMT5ForSequenceClassificationModule(nn.Module):
-    """The bare encoder-decoder `transformer` and `classification_head` on the decoder's hidden state at each
-    row's last end-of-sequence token of `input_ids`."""
-
-    config: UMT5Config
-    dtype: jnp.dtype = jnp.float32
+class FlaxUMT5ForSequenceClassificationModule(FlaxUMT5HeadModule):
+    """The encoder-decoder and `classification_head` on the decoder's hidden state at each row's last
+    end-of-sequence token of `input_ids`."""
 
     def setup(self):
-        self.transformer = FlaxUMT5Module(self.config, dtype=self.dtype)
+        super().setup()
         self.classification_head = FlaxUMT5ClassificationHead(self.config, dtype=self.dtype)
-
-    def encode(self, *args, **kwargs) -> FlaxBaseModelOutput:
-        return self.transformer.encode(*args, **kwargs)
 
     def __call__(
         self,
@@ -1084,7 +1305,6 @@ class FlaxUMT5ForSequenceClassificationModule(nn.Module):
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         encoder_outputs: Optional[tuple] = None,
-        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
@@ -1094,11 +1314,14 @@ class FlaxUMT5ForSequenceClassificationModule(nn.Module):
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            # (batch, seq): the start token, then input_ids but the last
-            start = jnp.full((input_ids.shape[0], 1), self.config.decoder_start_token_id, dtype=input_ids.dtype)
-            decoder_input_ids = jnp.concatenate([start, input_ids[:, :-1]], axis=1)
-        encoder_outputs, decoder_outputs = self.transformer._encode_decode(
+        if labels is not None:
+            use_cache = False
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.decoder_start_token_id, self.config.pad_token_id
+            )
+        encoder_outputs, decoder_outputs = self.transformer.encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
@@ -1107,7 +1330,6 @@ class FlaxUMT5ForSequenceClassificationModule(nn.Module):
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             encoder_outputs=encoder_outputs,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
@@ -1135,69 +1357,16 @@ class FlaxUMT5ForSequenceClassificationModule(nn.Module):
         return output if return_dict else output.to_tuple()
 
 
-class FlaxUMT5ForTokenClassificationModule(nn.Module):
-    """The encoder model `transformer`, dropout and `classifier` on every token."""
-
-    config: UMT5Config
-    dtype: jnp.dtype = jnp.float32
-
-    def setup(self):
-        config = self.config
-        factor = config.initializer_factor
-        self.transformer = FlaxUMT5EncoderModelModule(config, dtype=self.dtype)
-        self.dropout = nn.Dropout(rate=self.config.classifier_dropout)
-        self.classifier = partitioned_dense(
-            config.num_labels, ("embed", "kv"), kernel_init=normal_init(factor * 1.0), dtype=self.dtype
-        )
-
-    def encode(self, *args, **kwargs) -> FlaxBaseModelOutput:
-        return self.transformer.encode(*args, **kwargs)
-
-    def __call__(
-        self,
-        input_ids: Optional[jnp.ndarray] = None,
-        attention_mask: Optional[jnp.ndarray] = None,
-        head_mask: Optional[jnp.ndarray] = None,
-        inputs_embeds: Optional[jnp.ndarray] = None,
-        labels: Optional[jnp.ndarray] = None,
-        deterministic: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-        return_dict: bool = True,
-    ):
-        outputs = self.encode(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            head_mask=head_mask,
-            inputs_embeds=inputs_embeds,
-            deterministic=deterministic,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        # (batch, seq, num_labels)
-        logits = self.classifier(self.dropout(outputs.last_hidden_state, deterministic=deterministic))
-        loss = classification_loss(logits, labels) if labels is not None else None
-        output = FlaxTokenClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
-        )
-        return output if return_dict else output.to_tuple()
-
-
 class FlaxUMT5ForQuestionAnsweringModule(FlaxUMT5Module):
     """The encoder-decoder with `qa_outputs` on the decoder output: a start and an end score per token."""
 
     def setup(self):
         super().setup()
-        config = self.config
-        if config.num_labels != 2:
-            raise ValueError(
-                f"config.num_labels must be 2 for question answering (a start and an end score per token), got {config.num_labels}"
-            )
-        factor = config.initializer_factor
+        # One start and one end score per token.
         self.qa_outputs = partitioned_dense(
-            config.num_labels,
+            2,
             ("embed", "kv"),
-            kernel_init=normal_init(factor * config.hidden_size**-0.5),
+            normal_init(self.config.initializer_factor * self.config.hidden_size**-0.5),
             dtype=self.dtype,
         )
 
@@ -1211,7 +1380,6 @@ class FlaxUMT5ForQuestionAnsweringModule(FlaxUMT5Module):
         decoder_head_mask: Optional[jnp.ndarray] = None,
         cross_attn_head_mask: Optional[jnp.ndarray] = None,
         encoder_outputs: Optional[tuple] = None,
-        past_key_values: Optional[Union[tuple, FlaxDecoderCache]] = None,
         inputs_embeds: Optional[jnp.ndarray] = None,
         decoder_inputs_embeds: Optional[jnp.ndarray] = None,
         use_cache: bool = False,
@@ -1222,11 +1390,14 @@ class FlaxUMT5ForQuestionAnsweringModule(FlaxUMT5Module):
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ):
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            # (batch, seq): the start token, then input_ids but the last
-            start = jnp.full((input_ids.shape[0], 1), self.config.decoder_start_token_id, dtype=input_ids.dtype)
-            decoder_input_ids = jnp.concatenate([start, input_ids[:, :-1]], axis=1)
-        encoder_outputs, decoder_outputs = self._encode_decode(
+        if start_positions is not None and end_positions is not None:
+            use_cache = False
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.decoder_start_token_id, self.config.pad_token_id
+            )
+        encoder_outputs, decoder_outputs = self.encode_decode(
             input_ids=input_ids,
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
@@ -1235,7 +1406,6 @@ class FlaxUMT5ForQuestionAnsweringModule(FlaxUMT5Module):
             decoder_head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
             encoder_outputs=encoder_outputs,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
@@ -1243,8 +1413,8 @@ class FlaxUMT5ForQuestionAnsweringModule(FlaxUMT5Module):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        logits = self.qa_outputs(decoder_outputs.last_hidden_state)  # (batch, target seq, 2)
-        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, target seq) each
+        logits = self.qa_outputs(decoder_outputs.last_hidden_state)  # (batch, target_len, 2)
+        start_logits, end_logits = logits[..., 0], logits[..., 1]  # (batch, target_len) each
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
@@ -1263,34 +1433,120 @@ class FlaxUMT5ForQuestionAnsweringModule(FlaxUMT5Module):
         return output if return_dict else output.to_tuple()
 
 
+class FlaxUMT5EncoderModelModule(nn.Module):
+    """The encoder alone: `shared` (the vocabulary matrix) and `encoder`, without a decoder."""
+
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32  # the computation dtype
+
+    def setup(self):
+        config = self.config
+        # embeddings.shared: Embed (vocab, hidden)
+        self.shared = partitioned_embed(
+            config.vocab_size,
+            config.hidden_size,
+            normal_init(config.initializer_factor * 1.0),
+            ("vocab", "embed"),
+            dtype=self.dtype,
+        )
+        self.encoder = FlaxUMT5Encoder(config, shared=self.shared, dtype=self.dtype)
+
+    def __call__(
+        self,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        output = self.encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class FlaxUMT5ForTokenClassificationModule(nn.Module):
+    """The encoder model `transformer`, then dropout and `classifier` on every token."""
+
+    config: UMT5Config
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.transformer = FlaxUMT5EncoderModelModule(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.classifier_dropout)
+        self.classifier = partitioned_dense(
+            config.num_labels, ("embed", "kv"), normal_init(config.initializer_factor * 1.0), dtype=self.dtype
+        )
+
+    def __call__(
+        self,
+        input_ids: Optional[jnp.ndarray] = None,
+        attention_mask: Optional[jnp.ndarray] = None,
+        head_mask: Optional[jnp.ndarray] = None,
+        inputs_embeds: Optional[jnp.ndarray] = None,
+        labels: Optional[jnp.ndarray] = None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        outputs = self.transformer(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        hidden_states = self.dropout(outputs.last_hidden_state, deterministic=deterministic)
+        logits = self.classifier(hidden_states)  # (batch, seq, num_labels)
+        loss = classification_loss(logits, labels) if labels is not None else None
+        output = FlaxTokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict else output.to_tuple()
+
+
 class FlaxUMT5PreTrainedModel(FlaxPreTrainedModel):
     """Base class of the Flax UMT5 models: configuration class, weight initialisation, tied embeddings in
     checkpoints, and `encode` / `decode` / `init_cache` (as transformers' Flax encoder-decoder models)."""
 
     config_class = UMT5Config
     base_model_prefix = "transformer"
-    # Whether the module has a decoder (`decoder_input_ids` at initialisation, `decode`, `init_cache`).
-    _has_decoder = True
-    # Checkpoint names dropped on load without a report (regular expressions).
-    _keys_to_ignore_on_load_unexpected = (r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.",)
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The version numbers of fairseq's stacks, which converted checkpoints may hold.
+        r"(^|\.)(encoder|decoder)\.version$",
+        # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
+        "decoder\\.block\\.0\\.layer\\.1\\.EncDecAttention\\.relative_attention_bias\\.weight",
+    )
+    # Whether the module holds both stacks (`decoder_input_ids` at initialisation, `encode`, `decode`, `init_cache`).
+    _is_encoder_decoder = True
 
     @property
     def _tied_weights_keys(self) -> tuple:
-        # Tied to `shared`: no separate parameters here; transformers saves `shared.weight` only.
-        keys = ("encoder.embed_tokens.weight",)
-        if self._has_decoder:
-            keys += ("decoder.embed_tokens.weight",)
-        if self._has_lm_head and self.config.tie_word_embeddings:
-            keys += ("lm_head.weight",)
-        return keys
-
-    _has_lm_head = False
+        # The stacks read `transformer.shared`: no separate parameters here; transformers saves that one only.
+        return ("transformer.encoder.embed_tokens.weight", "transformer.decoder.embed_tokens.weight")
 
     def _init_inputs(self, input_shape: tuple) -> dict:
-        """The dummy inputs of the initialising pass (initialised as the reference: Mesh TensorFlow scales, norms 1)."""
+        """The dummy inputs of the initialising pass: every module runs, the decoder's cross-attention too."""
         feed = {"input_ids": jnp.zeros(input_shape, dtype="i4")}
-        if self._has_decoder:
+        if self._is_encoder_decoder:
             feed["decoder_input_ids"] = jnp.ones(input_shape, dtype="i4")
+        else:
+            # The decoder stack alone creates its cross-attention when given encoder states.
+            feed["encoder_hidden_states"] = jnp.zeros(input_shape + (self.config.hidden_size,), dtype=self.dtype)
         return feed
 
     def _apply(self, method: str, params: Optional[dict], dropout_rng: Optional[jax.Array], train: bool, **inputs):
@@ -1306,9 +1562,9 @@ class FlaxUMT5PreTrainedModel(FlaxPreTrainedModel):
             method=method,
         )
 
-    def _require_decoder(self, what: str) -> None:
-        if not self._has_decoder:
-            raise TypeError(f"{type(self).__name__} has no decoder: {what} needs an encoder-decoder class")
+    def _require_encoder_decoder(self, what: str) -> None:
+        if not self._is_encoder_decoder:
+            raise TypeError(f"{type(self).__name__} is the decoder stack alone: {what} needs an encoder-decoder class")
 
     def encode(
         self,
@@ -1325,6 +1581,7 @@ class FlaxUMT5PreTrainedModel(FlaxPreTrainedModel):
     ):
         """Run the encoder: [`FlaxBaseModelOutput`] (a tuple when `return_dict=False`). The arguments are in
         transformers' order; `head_mask` and `inputs_embeds` (specformers' own) come last."""
+        self._require_encoder_decoder("encode")
         output = self._apply(
             "encode",
             params,
@@ -1392,7 +1649,7 @@ class FlaxUMT5PreTrainedModel(FlaxPreTrainedModel):
                 that does not span it, another encoder output, or more tokens than it has positions left (checked on
                 concrete values; under `jax.jit` such a step's outputs are NaN).
         """
-        self._require_decoder("decode")
+        self._require_encoder_decoder("decode")
         encoder_hidden_states = encoder_outputs if isinstance(encoder_outputs, jnp.ndarray) else encoder_outputs[0]
         output = self._apply(
             "decode",
@@ -1420,18 +1677,17 @@ class FlaxUMT5PreTrainedModel(FlaxPreTrainedModel):
         self, batch_size: int, max_length: int, encoder_outputs, params: Optional[dict] = None
     ) -> FlaxDecoderCache:
         """An empty decoder cache of `max_length` positions for `batch_size` rows, to pass to `decode` as
-        `past_key_values` (see `decode` for the loop): per layer, zero self-attention keys/values `(batch_size, heads,
-        max_length, head_dim)` and the cross-attention keys and values of `encoder_outputs` (its `last_hidden_state`,
-        computed here once), with its write position at 0."""
-        self._require_decoder("init_cache")
+        `past_key_values` (see `decode` for the loop): per layer, zero self-attention keys/values `(batch_size,
+        decoder heads, max_length, head_dim)` and the cross-attention keys and values of `encoder_outputs` (its
+        `last_hidden_state`, computed here once), with its write position at 0."""
+        self._require_encoder_decoder("init_cache")
         encoder_hidden_states = encoder_outputs if isinstance(encoder_outputs, jnp.ndarray) else encoder_outputs[0]
         cross = self.module.apply(
             {"params": params if params is not None else self.params}, encoder_hidden_states, method="cross_key_values"
         )
         config = self.config
-        head_dim = config.d_kv
-        shape = (batch_size, config.num_attention_heads, max_length, head_dim)
-        zeros = jnp.zeros(shape, dtype=encoder_hidden_states.dtype)
+        heads = config.num_heads
+        zeros = jnp.zeros((batch_size, heads, max_length, config.d_kv), dtype=encoder_hidden_states.dtype)
         key_values = tuple((zeros, zeros) + key_value for key_value in cross)
         return FlaxDecoderCache(key_values=key_values, index=jnp.zeros((), dtype="i4"))
 
@@ -1672,7 +1928,12 @@ class FlaxUMT5ForConditionalGeneration(FlaxUMT5PreTrainedModel, FlaxGenerationMi
     """
 
     module_class = FlaxUMT5ForConditionalGenerationModule
-    _has_lm_head = True
+
+    @property
+    def _tied_weights_keys(self) -> tuple:
+        # The stacks (and, with `config.tie_word_embeddings`, the LM head) read `transformer.shared`.
+        keys = super()._tied_weights_keys
+        return keys + ("lm_head.weight",) if self.config.tie_word_embeddings else keys
 
     def __call__(
         self,
@@ -1696,7 +1957,7 @@ class FlaxUMT5ForConditionalGeneration(FlaxUMT5PreTrainedModel, FlaxGenerationMi
         use_cache=None,
         labels=None,
     ):
-        """Run the model and its LM head.
+        """Run the model and its head.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1822,9 +2083,16 @@ class FlaxUMT5EncoderModel(FlaxUMT5PreTrainedModel):
     """
 
     module_class = FlaxUMT5EncoderModelModule
-    _has_decoder = False
+    # The encoder alone: no decoder inputs, and neither `encode`, `decode` nor `init_cache`.
+    _is_encoder_decoder = False
     # A full encoder-decoder checkpoint loads quietly: its decoder and LM head are not part of this model.
-    _keys_to_ignore_on_load_unexpected = (r"^decoder\.", r"^lm_head\.")
+    _keys_to_ignore_on_load_unexpected = FlaxUMT5PreTrainedModel._keys_to_ignore_on_load_unexpected + (
+        r"^decoder\.",
+        r"^lm_head\.",
+    )
+
+    def _init_inputs(self, input_shape: tuple) -> dict:
+        return {"input_ids": jnp.zeros(input_shape, dtype="i4")}
 
     def __call__(
         self,
@@ -1839,7 +2107,7 @@ class FlaxUMT5EncoderModel(FlaxUMT5PreTrainedModel):
         head_mask=None,
         inputs_embeds=None,
     ):
-        """Run the model.
+        """Run the model and its head.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1953,16 +2221,6 @@ class FlaxUMT5ForSequenceClassification(FlaxUMT5PreTrainedModel):
     """
 
     module_class = FlaxUMT5ForSequenceClassificationModule
-    # `encode` only: this head decodes its own input (no `decode` / `init_cache`).
-    _has_decoder = False
-
-    @property
-    def _tied_weights_keys(self) -> tuple:
-        # The stacks' embeddings are `transformer.shared`: transformers saves that one only.
-        return (
-            "transformer.encoder.embed_tokens.weight",
-            "transformer.decoder.embed_tokens.weight",
-        )
 
     def __call__(
         self,
@@ -1985,7 +2243,7 @@ class FlaxUMT5ForSequenceClassification(FlaxUMT5PreTrainedModel):
         use_cache=None,
         labels=None,
     ):
-        """Run the model.
+        """Run the model and its head.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -2048,19 +2306,20 @@ class FlaxUMT5ForSequenceClassification(FlaxUMT5PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
         if input_ids is None:
             raise ValueError(
                 "input_ids are required: the classified hidden state is the decoder's at the last end-of-sequence "
                 "token (config.eos_token_id) of input_ids"
             )
-        eos_id = self.config.eos_token_id
-        if not isinstance(input_ids, jax.core.Tracer) and not bool(
-            jnp.all(jnp.any(jnp.asarray(input_ids) == eos_id, axis=1))
-        ):
-            raise ValueError(
-                f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = {eos_id}): the classified "
-                "hidden state is the decoder's at the row's last one"
-            )
+        if not isinstance(input_ids, jax.core.Tracer):
+            eos_counts = np.sum(np.asarray(input_ids) == self.config.eos_token_id, axis=1)
+            if np.any(eos_counts != eos_counts[0]) or eos_counts[0] == 0:
+                raise ValueError(
+                    f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = "
+                    f"{self.config.eos_token_id}), the same number in every row (the rows have {eos_counts.tolist()}): "
+                    "the classified hidden state is the decoder's at the row's last one"
+                )
         decoder_inputs = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
         if decoder_inputs is not None and decoder_inputs.shape[1] != input_ids.shape[1]:
             raise ValueError(
@@ -2068,19 +2327,6 @@ class FlaxUMT5ForSequenceClassification(FlaxUMT5PreTrainedModel):
                 "end-of-sequence tokens of input_ids pick the decoder's hidden states, so the lengths must be equal "
                 "(leave decoder_input_ids out to shift input_ids)"
             )
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
-            if self.config.decoder_start_token_id is None:
-                raise ValueError(
-                    "config.decoder_start_token_id must be set to shift input_ids into decoder inputs; or pass decoder_input_ids"
-                )
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
-        if labels is not None:
-            use_cache = False  # training on labels needs no cache
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -2142,15 +2388,15 @@ class FlaxUMT5ForTokenClassification(FlaxUMT5PreTrainedModel):
     """
 
     module_class = FlaxUMT5ForTokenClassificationModule
-    # `encode` only: this head has no decoder (no `decode` / `init_cache`).
-    _has_decoder = False
-    # A full encoder-decoder checkpoint loads quietly: its decoder and LM head are not part of this model.
-    _keys_to_ignore_on_load_unexpected = (r"^transformer\.decoder\.", r"^transformer\.lm_head\.")
+    # The encoder alone: no decoder inputs, and neither `encode`, `decode` nor `init_cache`.
+    _is_encoder_decoder = False
+    # A full encoder-decoder checkpoint loads quietly: its decoder has no counterpart here.
+    _keys_to_ignore_on_load_unexpected = FlaxUMT5PreTrainedModel._keys_to_ignore_on_load_unexpected + (
+        r"^(transformer\.)?decoder\.",
+    )
 
-    @property
-    def _tied_weights_keys(self) -> tuple:
-        # The stacks' embeddings are `transformer.shared`: transformers saves that one only.
-        return ("transformer.encoder.embed_tokens.weight",)
+    def _init_inputs(self, input_shape: tuple) -> dict:
+        return {"input_ids": jnp.zeros(input_shape, dtype="i4")}
 
     def __call__(
         self,
@@ -2166,7 +2412,7 @@ class FlaxUMT5ForTokenClassification(FlaxUMT5PreTrainedModel):
         inputs_embeds=None,
         labels=None,
     ):
-        """Run the model.
+        """Run the model and its head.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -2311,7 +2557,7 @@ class FlaxUMT5ForQuestionAnswering(FlaxUMT5PreTrainedModel):
         start_positions=None,
         end_positions=None,
     ):
-        """Run the model.
+        """Run the model and its head.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -2378,19 +2624,7 @@ class FlaxUMT5ForQuestionAnswering(FlaxUMT5PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
-            if self.config.decoder_start_token_id is None:
-                raise ValueError(
-                    "config.decoder_start_token_id must be set to shift input_ids into decoder inputs; or pass decoder_input_ids"
-                )
         use_cache = use_cache if use_cache is not None else self.config.use_cache
-        if start_positions is not None and end_positions is not None:
-            use_cache = False  # training on labels needs no cache
         inputs = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,

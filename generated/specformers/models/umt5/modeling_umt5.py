@@ -27,6 +27,41 @@ from ...modeling_utils import GradientCheckpointingLayer, PreTrainedModel, check
 from .configuration_umt5 import UMT5Config
 
 
+def shift_tokens_right(
+    input_ids: torch.Tensor, pad_token_id: Optional[int], decoder_start_token_id: Optional[int]
+) -> torch.Tensor:
+    """The decoder inputs for `input_ids` (the labels, or the encoder inputs): shifted one position to the right after
+    `decoder_start_token_id`, with -100 replaced by `pad_token_id`."""
+    if decoder_start_token_id is None:
+        raise ValueError(
+            "config.decoder_start_token_id must be set to build the decoder inputs by shifting ids right; or pass decoder_input_ids"
+        )
+    if pad_token_id is None:
+        raise ValueError("config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs")
+    shifted_input_ids = input_ids.new_zeros(input_ids.shape)
+    shifted_input_ids[:, 1:] = input_ids[:, :-1].clone()
+    shifted_input_ids[:, 0] = decoder_start_token_id
+    return shifted_input_ids.masked_fill(shifted_input_ids == -100, pad_token_id)
+
+
+class UMT5RMSNorm(nn.Module):
+    """Root-mean-square norm: `weight * x / sqrt(mean(x ** 2) + eps)`, without mean subtraction or bias. The mean of
+    squares and the division are computed in float32; the result is cast back to the input's dtype before the weight
+    scales it."""
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        input_dtype = hidden_states.dtype
+        hidden_states = hidden_states.to(torch.float32)
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * hidden_states.to(input_dtype)
+
+
 def relative_position_bucket(
     relative_position: torch.Tensor, bidirectional: bool = True, num_buckets: int = 32, max_distance: int = 128
 ) -> torch.Tensor:
@@ -58,442 +93,466 @@ def relative_position_bucket(
     return relative_buckets + torch.where(is_small, relative_position, relative_position_if_large)
 
 
-def clamp_inf(hidden_states: torch.Tensor) -> torch.Tensor:
-    """Keep fp16 hidden states finite (deep stacks can overflow to inf); a no-op in other dtypes."""
-    if hidden_states.dtype == torch.float16 and torch.isinf(hidden_states).any():
-        clamp_value = torch.finfo(hidden_states.dtype).max - 1000
-        hidden_states = torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
-    return hidden_states
+def padding_mask(attention_mask: Optional[torch.Tensor], states: torch.Tensor) -> torch.Tensor:
+    """The additive mask (batch or 1, 1, 1, key_len) of the padding keys of `states` (batch, key_len, hidden), from
+    `attention_mask` (batch, key_len) with 1 for the keys to attend to; zeros without it."""
+    if attention_mask is None:
+        return states.new_zeros(1, 1, 1, states.shape[1])
+    return (1.0 - attention_mask[:, None, None, :].to(states.dtype)) * mask_value(states.dtype)
 
 
-class UMT5LayerNorm(nn.Module):
-    """Root-mean-square layer norm: `weight * x / sqrt(mean(x**2) + eps)`, without bias or mean subtraction. The mean
-    square is accumulated in fp32; the result is cast back to the weight's dtype when that is half precision."""
-
-    def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(hidden_size))
-        self.variance_epsilon = eps
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        variance = hidden_states.to(torch.float32).pow(2).mean(-1, keepdim=True)
-        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
-        if self.weight.dtype in (torch.float16, torch.bfloat16):
-            hidden_states = hidden_states.to(self.weight.dtype)
-        return self.weight * hidden_states
-
-
-class UMT5DenseActDense(nn.Module):
-    """Feed-forward block: `wi` (d_model -> d_ff), activation, dropout, `wo` (d_ff -> d_model)."""
+class UMT5EncoderLayerLayer0SelfAttention(nn.Module):
+    """The `layer.0.SelfAttention` modules of a block; it computes with them."""
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__()
-        self.wi = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
-        self.dropout = nn.Dropout(config.dropout_rate)
-        self.act = get_activation(config.dense_act_fn)
+        # attention.query: Linear, weight [out, in]
+        self.q = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.key: Linear, weight [out, in]
+        self.k = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.value: Linear, weight [out, in]
+        self.v = nn.Linear(config.hidden_size, config.num_attention_heads * config.d_kv, bias=False)
+        # attention.output: Linear, weight [out, in]
+        self.o = nn.Linear(config.num_attention_heads * config.d_kv, config.hidden_size, bias=False)
+        # attention.relative_bias: Embedding
+        self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, config.num_attention_heads)
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.dropout(self.act(self.wi(hidden_states)))
-        # The activation may have upcast its input (half-precision weights).
-        if hidden_states.dtype != self.wo.weight.dtype:
-            hidden_states = hidden_states.to(self.wo.weight.dtype)
-        return self.wo(hidden_states)
 
-
-class UMT5DenseGatedActDense(nn.Module):
-    """Gated feed-forward block: `act(wi_0 x) * wi_1 x` (d_model -> d_ff), dropout, `wo` (d_ff -> d_model)."""
+class UMT5EncoderLayerLayer0(nn.Module):
+    """The `layer.0` modules of a block; it computes with them."""
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__()
-        self.wi_0 = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wi_1 = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
-        self.dropout = nn.Dropout(config.dropout_rate)
-        self.act = get_activation(config.dense_act_fn)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.act(self.wi_0(hidden_states)) * self.wi_1(hidden_states)
-        return self.wo(self.dropout(hidden_states))
+        # attention.norm: RMSNorm
+        self.layer_norm = UMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.SelfAttention = UMT5EncoderLayerLayer0SelfAttention(config)
 
 
-class UMT5LayerFF(nn.Module):
-    """Feed-forward sublayer: `layer_norm`, the feed-forward block `DenseReluDense`, dropout and the residual connection.
-
-    The block is position-wise: a long input goes through it `tokens_per_chunk` tokens at a time, so that its
-    `d_ff`-wide activations stay in cache and the cost per token does not grow with the length."""
-
-    tokens_per_chunk = 1024
+class UMT5EncoderLayerLayer1DenseReluDense(nn.Module):
+    """The `layer.1.DenseReluDense` modules of a block; it computes with them."""
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__()
         if config.is_gated_act:
-            self.DenseReluDense = UMT5DenseGatedActDense(config)
-        else:
-            self.DenseReluDense = UMT5DenseActDense(config)
-        self.layer_norm = UMT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        if hidden_states.shape[1] > self.tokens_per_chunk:
-            chunks = hidden_states.split(self.tokens_per_chunk, dim=1)
-            return torch.cat([self(chunk) for chunk in chunks], dim=1)
-        return hidden_states + self.dropout(self.DenseReluDense(self.layer_norm(hidden_states)))
+            # ffn.gate: Linear, weight [out, in]
+            self.wi_0 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+            # ffn.input: Linear, weight [out, in]
+            self.wi_1 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        if not config.is_gated_act:
+            # ffn.plain_input: Linear, weight [out, in]
+            self.wi = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        # ffn.output: Linear, weight [out, in]
+        self.wo = nn.Linear(config.d_ff, config.hidden_size, bias=False)
 
 
-class UMT5Attention(nn.Module):
-    """Multi-head attention without scaling of the scores: the decoder's causal self-attention (with a
-    key/value cache), the encoder's self-attention or cross-attention over the encoder output (`key_value_states`).
-
-    Every self-attention owns `relative_attention_bias`, a learned per-head bias of the bucketed relative position, and
-    computes its own bias, with the attention mask added. Cross-attention has no bias.
-    """
-
-    def __init__(
-        self, config: UMT5Config, has_relative_attention_bias: bool = False, is_decoder: bool = False
-    ) -> None:
-        super().__init__()
-        self.is_decoder = is_decoder
-        self.n_heads = config.num_heads
-        self.key_value_proj_dim = config.d_kv
-        self.inner_dim = self.n_heads * self.key_value_proj_dim
-        self.dropout = config.dropout_rate
-        self.q = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.k = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.v = nn.Linear(config.d_model, self.inner_dim, bias=False)
-        self.o = nn.Linear(self.inner_dim, config.d_model, bias=False)
-        self.has_relative_attention_bias = has_relative_attention_bias
-        self.relative_attention_num_buckets = config.relative_attention_num_buckets
-        self.relative_attention_max_distance = config.relative_attention_max_distance
-        if has_relative_attention_bias:
-            self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, self.n_heads)
-
-    def compute_bias(self, query_length: int, key_length: int, past_length: int = 0, device=None) -> torch.Tensor:
-        """`(1, heads, query_length, key_length)`: the bias of the queries at positions `past_length, ...` towards the
-        keys at positions `0, ...`."""
-        context_position = torch.arange(past_length, past_length + query_length, dtype=torch.long, device=device)
-        memory_position = torch.arange(key_length, dtype=torch.long, device=device)
-        relative_position = memory_position[None, :] - context_position[:, None]
-        buckets = relative_position_bucket(
-            relative_position,
-            bidirectional=not self.is_decoder,
-            num_buckets=self.relative_attention_num_buckets,
-            max_distance=self.relative_attention_max_distance,
-        )
-        # (query_length, key_length, heads) -> (1, heads, query_length, key_length)
-        return self.relative_attention_bias(buckets).permute([2, 0, 1]).unsqueeze(0)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        mask: Optional[torch.Tensor] = None,
-        key_value_states: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        layer_head_mask: Optional[torch.Tensor] = None,
-        use_cache: bool = False,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[tuple[torch.Tensor, torch.Tensor]], Optional[torch.Tensor]]:
-        """Attend from `hidden_states` (batch, seq, hidden) to itself or to `key_value_states` (batch, key_len, hidden).
-
-        `mask` is additive, broadcastable to (batch, heads, seq, key_len); it is folded into the returned position bias
-        and ignored when `position_bias` is given. `past_key_value` holds the keys and values of earlier steps, each
-        (batch, heads, past_len, head_dim); in cross-attention they are the encoder's, reused as they are. Returns the
-        output (batch, seq, hidden), the position bias, the new `(key, value)` when `use_cache` and the attention
-        probabilities (batch, heads, seq, key_len) when `output_attentions`.
-        """
-        batch_size, seq_length = hidden_states.shape[:2]
-        # (batch, heads, seq, head_dim)
-        query = self.q(hidden_states).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2)
-        if key_value_states is not None and past_key_value is not None:
-            # Cross-attention keys and values depend on the encoder output only: computed once, then read from the cache.
-            key, value = past_key_value
-        else:
-            source = hidden_states if key_value_states is None else key_value_states
-            # Contiguous: cached cross-attention keys and values are multiplied at every decoding step.
-            key = (
-                self.k(source).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2).contiguous()
-            )
-            value = (
-                self.v(source).view(batch_size, -1, self.n_heads, self.key_value_proj_dim).transpose(1, 2).contiguous()
-            )
-            if past_key_value is not None:
-                # (batch, heads, past_len + seq, head_dim)
-                key = torch.cat([past_key_value[0], key], dim=2)
-                value = torch.cat([past_key_value[1], value], dim=2)
-        present = (key, value) if use_cache else None
-
-        # (batch, heads, seq, key_len)
-        scores = torch.matmul(query, key.transpose(3, 2))
-        if position_bias is None:
-            key_length = key.shape[-2]
-            if self.has_relative_attention_bias:
-                position_bias = self.compute_bias(
-                    seq_length, key_length, key_length - seq_length, device=scores.device
-                )
-            else:
-                position_bias = torch.zeros(
-                    (1, self.n_heads, seq_length, key_length), device=scores.device, dtype=scores.dtype
-                )
-            if mask is not None:
-                position_bias = position_bias + mask
-        scores = scores + position_bias
-        # The softmax runs in fp32.
-        attention_probs = nn.functional.softmax(scores.float(), dim=-1).type_as(scores)
-        attention_probs = nn.functional.dropout(attention_probs, p=self.dropout, training=self.training)
-        if layer_head_mask is not None:
-            attention_probs = attention_probs * layer_head_mask
-        # (batch, seq, heads * head_dim)
-        context = (
-            torch.matmul(attention_probs, value).transpose(1, 2).contiguous().view(batch_size, -1, self.inner_dim)
-        )
-        return self.o(context), position_bias, present, attention_probs if output_attentions else None
-
-
-class UMT5LayerSelfAttention(nn.Module):
-    """Self-attention sublayer: `layer_norm`, `SelfAttention` (causal in the decoder, with a key/value
-    cache), dropout and the residual connection."""
-
-    def __init__(self, config: UMT5Config, has_relative_attention_bias: bool = False, is_decoder: bool = True) -> None:
-        super().__init__()
-        self.SelfAttention = UMT5Attention(
-            config, has_relative_attention_bias=has_relative_attention_bias, is_decoder=is_decoder
-        )
-        self.layer_norm = UMT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
-        layer_head_mask: Optional[torch.Tensor] = None,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[tuple[torch.Tensor, torch.Tensor]], Optional[torch.Tensor]]:
-        """Returns the new hidden states, the position bias for the later layers, the cache entry `(key, value)` (or
-        None) and the attention probabilities (or None)."""
-        attention_output, position_bias, present, attention_probs = self.SelfAttention(
-            self.layer_norm(hidden_states),
-            mask=attention_mask,
-            position_bias=position_bias,
-            past_key_value=past_key_value,
-            layer_head_mask=layer_head_mask,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-        )
-        return hidden_states + self.dropout(attention_output), position_bias, present, attention_probs
-
-
-class UMT5LayerCrossAttention(nn.Module):
-    """Cross-attention sublayer of the decoder: `layer_norm`, `EncDecAttention` over the encoder output (no relative
-    bias), dropout and the residual connection."""
+class UMT5EncoderLayerLayer1(nn.Module):
+    """The `layer.1` modules of a block; it computes with them."""
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__()
-        self.EncDecAttention = UMT5Attention(config, has_relative_attention_bias=False, is_decoder=True)
-        self.layer_norm = UMT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        key_value_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
-        layer_head_mask: Optional[torch.Tensor] = None,
-        past_key_value: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-        use_cache: bool = False,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, Optional[tuple[torch.Tensor, torch.Tensor]], Optional[torch.Tensor]]:
-        """Returns the new hidden states, the (mask) bias for the later layers, the encoder's `(key, value)` (or None)
-        and the attention probabilities (or None)."""
-        attention_output, position_bias, present, attention_probs = self.EncDecAttention(
-            self.layer_norm(hidden_states),
-            mask=attention_mask,
-            key_value_states=key_value_states,
-            position_bias=position_bias,
-            past_key_value=past_key_value,
-            layer_head_mask=layer_head_mask,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-        )
-        return hidden_states + self.dropout(attention_output), position_bias, present, attention_probs
+        # ffn.norm: RMSNorm
+        self.layer_norm = UMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.DenseReluDense = UMT5EncoderLayerLayer1DenseReluDense(config)
 
 
-class UMT5Block(GradientCheckpointingLayer):
-    """One layer of a stack, as a list of pre-norm sublayers `layer`: self-attention (`layer.0`), cross-attention over
-    the encoder output in the decoder (`layer.1`), then the feed-forward sublayer (last)."""
+class UMT5DecoderLayerLayer0SelfAttention(nn.Module):
+    """The `layer.0.SelfAttention` modules of a block; it computes with them."""
 
-    def __init__(
-        self, config: UMT5Config, has_relative_attention_bias: bool = False, is_decoder: bool = False
-    ) -> None:
+    def __init__(self, config: UMT5Config) -> None:
         super().__init__()
-        self.is_decoder = is_decoder
-        if is_decoder:
-            self_attention = UMT5LayerSelfAttention(config, has_relative_attention_bias=has_relative_attention_bias)
-        else:
-            self_attention = UMT5LayerSelfAttention(
-                config, has_relative_attention_bias=has_relative_attention_bias, is_decoder=False
-            )
-        self.layer = nn.ModuleList([self_attention])
-        if is_decoder:
-            self.layer.append(UMT5LayerCrossAttention(config))
-        self.layer.append(UMT5LayerFF(config))
+        # attention.query: Linear, weight [out, in]
+        self.q = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # attention.key: Linear, weight [out, in]
+        self.k = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # attention.value: Linear, weight [out, in]
+        self.v = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # attention.output: Linear, weight [out, in]
+        self.o = nn.Linear(config.num_heads * config.d_kv, config.hidden_size, bias=False)
+        # attention.relative_bias: Embedding
+        self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, config.num_heads)
+
+
+class UMT5DecoderLayerLayer0(nn.Module):
+    """The `layer.0` modules of a block; it computes with them."""
+
+    def __init__(self, config: UMT5Config) -> None:
+        super().__init__()
+        # attention.norm: RMSNorm
+        self.layer_norm = UMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.SelfAttention = UMT5DecoderLayerLayer0SelfAttention(config)
+
+
+class UMT5DecoderLayerLayer1EncDecAttention(nn.Module):
+    """The `layer.1.EncDecAttention` modules of a block; it computes with them."""
+
+    def __init__(self, config: UMT5Config) -> None:
+        super().__init__()
+        # cross_attention.query: Linear, weight [out, in]
+        self.q = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # cross_attention.key: Linear, weight [out, in]
+        self.k = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # cross_attention.value: Linear, weight [out, in]
+        self.v = nn.Linear(config.hidden_size, config.num_heads * config.d_kv, bias=False)
+        # cross_attention.output: Linear, weight [out, in]
+        self.o = nn.Linear(config.num_heads * config.d_kv, config.hidden_size, bias=False)
+
+
+class UMT5DecoderLayerLayer1(nn.Module):
+    """The `layer.1` modules of a block; it computes with them."""
+
+    def __init__(self, config: UMT5Config) -> None:
+        super().__init__()
+        # cross_attention.norm: RMSNorm
+        self.layer_norm = UMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.EncDecAttention = UMT5DecoderLayerLayer1EncDecAttention(config)
+
+
+class UMT5DecoderLayerLayer2DenseReluDense(nn.Module):
+    """The `layer.2.DenseReluDense` modules of a block; it computes with them."""
+
+    def __init__(self, config: UMT5Config) -> None:
+        super().__init__()
+        if config.is_gated_act:
+            # ffn.gate: Linear, weight [out, in]
+            self.wi_0 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+            # ffn.input: Linear, weight [out, in]
+            self.wi_1 = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        if not config.is_gated_act:
+            # ffn.plain_input: Linear, weight [out, in]
+            self.wi = nn.Linear(config.hidden_size, config.d_ff, bias=False)
+        # ffn.output: Linear, weight [out, in]
+        self.wo = nn.Linear(config.d_ff, config.hidden_size, bias=False)
+
+
+class UMT5DecoderLayerLayer2(nn.Module):
+    """The `layer.2` modules of a block; it computes with them."""
+
+    def __init__(self, config: UMT5Config) -> None:
+        super().__init__()
+        # ffn.norm: RMSNorm
+        self.layer_norm = UMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.DenseReluDense = UMT5DecoderLayerLayer2DenseReluDense(config)
+
+
+class UMT5EncoderLayer(GradientCheckpointingLayer):
+    """One pre-norm block: `x + attention(norm(x))`, then `x + feed_forward(norm(x))`.
+
+    The attention is bidirectional: each position sees every position that is not padding.
+    In float16, an output that overflowed is clamped to finite values.
+    """
+
+    def __init__(self, config: UMT5Config, layer_idx: int) -> None:
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.d_kv
+        # A module list: item i holds the modules at `layer.i`.
+        self.layer = nn.ModuleList([UMT5EncoderLayerLayer0(config), UMT5EncoderLayerLayer1(config)])
+        self.activation = get_activation(config.dense_act_fn)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.view(*x.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_bias: Optional[torch.Tensor] = None,
+        attention_mask: torch.Tensor,
+        layer_head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, 1, seq) is the additive mask of the padding keys. Returns the new hidden
+        states and the attention probabilities (or None)."""
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+        query = self.layer[0].SelfAttention.q(hidden_states)
+        key = self.layer[0].SelfAttention.k(hidden_states)
+        value = self.layer[0].SelfAttention.v(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        scores = scores + attention_mask.to(scores.dtype)
+        probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+        probs = nn.functional.dropout(probs, p=self.config.dropout_rate, training=self.training)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask
+        context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+        attention_output = self.layer[0].SelfAttention.o(context)
+        hidden_states = residual + nn.functional.dropout(
+            attention_output, p=self.config.dropout_rate, training=self.training
+        )
+
+        residual = hidden_states
+        hidden_states = self.layer[1].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                1
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[1].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[1].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + nn.functional.dropout(
+            hidden_states, p=self.config.dropout_rate, training=self.training
+        )
+        if hidden_states.dtype == torch.float16 and not torch.isfinite(hidden_states).all():
+            # float16 overflows in the feed-forward: keep the values finite, as the reference does.
+            clamp_value = torch.finfo(hidden_states.dtype).max - 1000
+            hidden_states = torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
+        return hidden_states, probs if output_attentions else None
+
+
+class UMT5DecoderLayer(GradientCheckpointingLayer):
+    """One pre-norm block: `x + attention(norm(x))`, `x + cross_attention(norm(x), encoder)`, then
+    `x + feed_forward(norm(x))`.
+
+    The attention is causal: each position sees itself and the positions before it (and the cached ones).
+    The cross-attention, run only when encoder states are given, sees every encoder position that is not padding.
+    """
+
+    def __init__(self, config: UMT5Config, layer_idx: int) -> None:
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_heads
+        self.head_dim = config.d_kv
+        # A module list: item i holds the modules at `layer.i`.
+        self.layer = nn.ModuleList(
+            [UMT5DecoderLayerLayer0(config), UMT5DecoderLayerLayer1(config), UMT5DecoderLayerLayer2(config)]
+        )
+        self.activation = get_activation(config.dense_act_fn)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
+        return x.view(*x.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
         encoder_hidden_states: Optional[torch.Tensor] = None,
         encoder_attention_mask: Optional[torch.Tensor] = None,
-        encoder_decoder_position_bias: Optional[torch.Tensor] = None,
         layer_head_mask: Optional[torch.Tensor] = None,
         cross_attn_layer_head_mask: Optional[torch.Tensor] = None,
-        past_key_value: Optional[tuple[torch.Tensor, ...]] = None,
+        past_key_value: Optional[tuple] = None,
         use_cache: bool = False,
         output_attentions: bool = False,
-    ):
-        """Returns the hidden states, the self-attention and cross-attention biases for the later layers, the cache
-        entry `(self_key, self_value, cross_key, cross_value)` (decoder with `use_cache`, else None) and the self- and
-        cross-attention probabilities (None unless asked for)."""
-        present = cross_probs = None
-        # Both stacks run the same self-attention sublayer; the encoder's has no cache (its stack passes none and
-        # `use_cache=False`).
-        hidden_states, position_bias, present, self_probs = self.layer[0](
-            hidden_states,
-            attention_mask=attention_mask,
-            position_bias=position_bias,
-            layer_head_mask=layer_head_mask,
-            past_key_value=past_key_value[:2] if past_key_value is not None else None,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-        )
-        hidden_states = clamp_inf(hidden_states)
+    ) -> tuple:
+        """`attention_mask` (batch or 1, 1, seq, key_len) is the additive mask of the keys a query must not see (future
+        or padding), `encoder_attention_mask` (batch or 1, 1, 1, encoder_len) that of the encoder's padding keys.
+        `past_key_value` holds this layer's cached `(key, value)`, followed by the cross-attention's `(key, value)` once
+        computed. Returns the new hidden states, the layer's cache (or None without `use_cache`) and the self- and
+        cross-attention probabilities (or None)."""
+        residual = hidden_states
+        hidden_states = self.layer[0].layer_norm(hidden_states)
+        query = self.layer[0].SelfAttention.q(hidden_states)
+        key = self.layer[0].SelfAttention.k(hidden_states)
+        value = self.layer[0].SelfAttention.v(hidden_states)
+        query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
+        if past_key_value is not None:
+            key = torch.cat([past_key_value[0], key], dim=-2)
+            value = torch.cat([past_key_value[1], value], dim=-2)
+        present = (key, value) if use_cache else None
 
-        if self.is_decoder and encoder_hidden_states is not None:
-            cross_past = past_key_value[2:] if past_key_value is not None and len(past_key_value) > 2 else None
-            hidden_states, encoder_decoder_position_bias, cross_present, cross_probs = self.layer[1](
-                hidden_states,
-                encoder_hidden_states,
-                attention_mask=encoder_attention_mask,
-                position_bias=encoder_decoder_position_bias,
-                layer_head_mask=cross_attn_layer_head_mask,
-                past_key_value=cross_past,
-                use_cache=use_cache,
-                output_attentions=output_attentions,
-            )
-            hidden_states = clamp_inf(hidden_states)
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        # One additive mask of future and padding keys: a query that sees no key (a left-padding position) spreads its
+        # attention over every key, as in the reference.
+        scores = scores + attention_mask.to(scores.dtype)
+        probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+        probs = nn.functional.dropout(probs, p=self.config.dropout_rate, training=self.training)
+        if layer_head_mask is not None:
+            probs = probs * layer_head_mask
+        context = torch.matmul(probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+        attention_output = self.layer[0].SelfAttention.o(context)
+        hidden_states = residual + nn.functional.dropout(
+            attention_output, p=self.config.dropout_rate, training=self.training
+        )
+
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            # The cross-attention: the queries from the block, the keys and values from the encoder states.
+            residual = hidden_states
+            hidden_states = self.layer[1].layer_norm(hidden_states)
+            query = self._split_heads(self.layer[1].EncDecAttention.q(hidden_states))
+            if past_key_value is not None and len(past_key_value) == 4:
+                # The encoder's keys and values do not change from step to step: computed once, then cached.
+                key, value = past_key_value[2], past_key_value[3]
+            else:
+                key = self._split_heads(self.layer[1].EncDecAttention.k(encoder_hidden_states))
+                value = self._split_heads(self.layer[1].EncDecAttention.v(encoder_hidden_states))
             if use_cache:
-                present = present + cross_present
+                present = present + (key, value)
 
-        hidden_states = clamp_inf(self.layer[-1](hidden_states))
-        return hidden_states, position_bias, encoder_decoder_position_bias, present, self_probs, cross_probs
-
-
-class UMT5PreTrainedModel(PreTrainedModel):
-    """Base class of the UMT5 models: configuration class, weight initialisation, checkpoint I/O and the
-    label shift that builds the decoder inputs."""
-
-    config_class = UMT5Config
-    base_model_prefix = "transformer"
-    _no_split_modules = ["UMT5Block"]
-    # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
-    _keys_to_ignore_on_load_unexpected = [
-        r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight"
-    ]
-
-    @torch.no_grad()
-    def _init_weights(self, module: nn.Module) -> None:
-        """Mesh-TensorFlow initialisation: normal weights scaled by the fan-in (no rescaling of the attention scores
-        happens later, so the query projection is scaled by the head width too), unit norm weights."""
-        config = self.config
-        factor = config.initializer_factor
-        d_model = config.d_model
-        if isinstance(module, UMT5LayerNorm):
-            module.weight.fill_(factor * 1.0)
-        elif isinstance(module, (UMT5Model, UMT5ForConditionalGeneration, UMT5EncoderModel, UMT5ForQuestionAnswering)):
-            module.shared.weight.normal_(mean=0.0, std=factor * 1.0)
-            if hasattr(module, "lm_head") and not config.tie_word_embeddings:
-                module.lm_head.weight.normal_(mean=0.0, std=factor * 1.0)
-            if hasattr(module, "qa_outputs"):
-                module.qa_outputs.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-                module.qa_outputs.bias.zero_()
-        elif isinstance(module, UMT5ForTokenClassification):
-            module.classifier.weight.normal_(mean=0.0, std=factor * 1.0)
-            module.classifier.bias.zero_()
-        elif isinstance(module, UMT5ClassificationHead):
-            for linear in (module.dense, module.out_proj):
-                linear.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-                linear.bias.zero_()
-        elif isinstance(module, UMT5DenseActDense):
-            module.wi.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.wo.weight.normal_(mean=0.0, std=factor * config.d_ff**-0.5)
-        elif isinstance(module, UMT5DenseGatedActDense):
-            module.wi_0.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.wi_1.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.wo.weight.normal_(mean=0.0, std=factor * config.d_ff**-0.5)
-        elif isinstance(module, (UMT5Attention)):
-            key_value_proj_dim = module.key_value_proj_dim
-            module.q.weight.normal_(mean=0.0, std=factor * (d_model * key_value_proj_dim) ** -0.5)
-            module.k.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.v.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-            module.o.weight.normal_(mean=0.0, std=factor * (module.n_heads * key_value_proj_dim) ** -0.5)
-            if module.has_relative_attention_bias:
-                module.relative_attention_bias.weight.normal_(mean=0.0, std=factor * d_model**-0.5)
-
-    def _shift_right(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """The decoder inputs for `input_ids` (usually the labels): shifted one position to the right after
-        `config.decoder_start_token_id`, with -100 replaced by `config.pad_token_id`."""
-        decoder_start_token_id = self.config.decoder_start_token_id
-        if decoder_start_token_id is None:
-            raise ValueError(
-                "config.decoder_start_token_id must be set to build the decoder inputs from the labels "
-                "(it is usually the pad token id); or pass decoder_input_ids"
+            scores = torch.matmul(query, key.transpose(-1, -2))
+            scores = scores + encoder_attention_mask.to(scores.dtype)
+            cross_probs = nn.functional.softmax(scores, dim=-1).to(value.dtype)
+            cross_probs = nn.functional.dropout(cross_probs, p=self.config.dropout_rate, training=self.training)
+            if cross_attn_layer_head_mask is not None:
+                cross_probs = cross_probs * cross_attn_layer_head_mask
+            context = torch.matmul(cross_probs, value).transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+            attention_output = self.layer[1].EncDecAttention.o(context)
+            hidden_states = residual + nn.functional.dropout(
+                attention_output, p=self.config.dropout_rate, training=self.training
             )
-        pad_token_id = self.config.pad_token_id
-        if pad_token_id is None:
-            raise ValueError("config.pad_token_id must be set to replace the -100 of the labels in the decoder inputs")
-        shifted_input_ids = input_ids.new_zeros(input_ids.shape)
-        shifted_input_ids[..., 1:] = input_ids[..., :-1].clone()
-        shifted_input_ids[..., 0] = decoder_start_token_id
-        return shifted_input_ids.masked_fill(shifted_input_ids == -100, pad_token_id)
 
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not support pruning attention heads: "
-            "transformers' UMT5 models cannot prune heads either"
+        residual = hidden_states
+        hidden_states = self.layer[2].layer_norm(hidden_states)
+        if self.config.is_gated_act:
+            # Gated: act(gate(x)) * input(x).
+            hidden_states = self.activation(self.layer[2].DenseReluDense.wi_0(hidden_states)) * self.layer[
+                2
+            ].DenseReluDense.wi_1(hidden_states)
+        else:
+            hidden_states = self.activation(self.layer[2].DenseReluDense.wi(hidden_states))
+        hidden_states = self.layer[2].DenseReluDense.wo(hidden_states)
+        hidden_states = residual + nn.functional.dropout(
+            hidden_states, p=self.config.dropout_rate, training=self.training
+        )
+        return (
+            hidden_states,
+            present,
+            probs if output_attentions else None,
+            cross_probs if output_attentions else None,
         )
 
 
-class UMT5Stack(UMT5PreTrainedModel):
-    """The encoder or (`is_decoder=True`) the decoder: the token embedding `embed_tokens` (the model's shared
-    matrix), dropout, `num_layers` blocks `block.N` (each owns its relative attention bias), `final_layer_norm` and
-    dropout. The decoder's self-attention is causal with a key/value cache, and every decoder block attends to the
-    encoder output."""
+class UMT5Encoder(nn.Module):
+    """The encoder stack: word embeddings and dropout, then `config.num_hidden_layers` encoder blocks `block.N` and the
+    final LayerNorm `final_layer_norm` and dropout; every block adds the bucketed relative bias of its own table to
+    its attention scores."""
 
-    def __init__(
-        self, config: UMT5Config, embed_tokens: nn.Embedding, num_layers: int, is_decoder: bool = False
-    ) -> None:
-        super().__init__(config)
-        config = self.config  # the same configuration, converted if it came from transformers
-        self.is_decoder = is_decoder
-        self.num_layers = num_layers
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
-        self.embed_tokens.weight = embed_tokens.weight
-        self.block = nn.ModuleList(
-            [UMT5Block(config, has_relative_attention_bias=True, is_decoder=is_decoder) for _ in range(num_layers)]
-        )
-        self.final_layer_norm = UMT5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
+    def __init__(self, config: UMT5Config, embed_tokens: Optional[nn.Embedding] = None) -> None:
+        super().__init__()
+        self.config = config
+        # embeddings.word: Embedding
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.block = nn.ModuleList([UMT5EncoderLayer(config, i) for i in range(config.num_hidden_layers)])
+        # final_norm: RMSNorm
+        self.final_layer_norm = UMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if embed_tokens is not None:
+            # The model's shared vocabulary matrix.
+            self.embed_tokens.weight = embed_tokens.weight
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.embed_tokens = new_embeddings
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def relative_position_bias(
+        self, table: nn.Embedding, query_positions: torch.Tensor, key_length: int
+    ) -> torch.Tensor:
+        """(1, heads, queries, key_len): each head's bias from a block's `table` for each query (at `query_positions`)
+        and key (at 0, 1, ...), from the bucket of their distance `key_position - query_position` (bidirectional buckets).
+        """
+        key_positions = torch.arange(key_length, dtype=torch.long, device=query_positions.device)
+        buckets = relative_position_bucket(
+            key_positions[None, :] - query_positions[:, None],
+            bidirectional=True,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
+        )
+        return table(buckets).permute(2, 0, 1)[None]
+
+    def forward(
+        self,
+        input_ids: Optional[torch.LongTensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> tuple:
+        """Returns `(last_hidden_state, hidden_states, attentions)`: the hidden states (the normalised embeddings and
+        each block's output, the last one through the final norm) and the attention probabilities are None unless
+        asked for."""
+        batch_size, seq_length = check_inputs(
+            input_ids,
+            inputs_embeds,
+            vocab_size=self.config.vocab_size,
+            embedding_size=self.config.hidden_size,
+            attention_mask=attention_mask,
+        )
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        hidden_states = inputs_embeds
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout_rate, training=self.training)
+
+        # (batch or 1, 1, 1, seq): the additive mask of the padding keys (zeros without `attention_mask`).
+        extended_mask = padding_mask(attention_mask, hidden_states)
+        positions = torch.arange(seq_length, dtype=torch.long, device=hidden_states.device)
+        head_mask = self._layer_masks(head_mask, "head_mask")
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for i, layer in enumerate(self.block):
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            # The bucketed relative bias of this block's own table joins the mask it adds to its scores.
+            table = layer.layer[0].SelfAttention.relative_attention_bias
+            layer_mask = (
+                self.relative_position_bias(table, positions, seq_length).to(hidden_states.dtype) + extended_mask
+            )
+            hidden_states, probs = layer(
+                hidden_states, layer_mask, layer_head_mask=head_mask[i], output_attentions=output_attentions
+            )
+            if output_attentions:
+                all_attentions += (probs,)
+        # Pre-norm blocks leave their output unnormalised: the final norm (also in the last hidden state returned).
+        hidden_states = self.final_layer_norm(hidden_states)
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout_rate, training=self.training)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        return hidden_states, all_hidden_states, all_attentions
+
+    def _layer_masks(self, head_mask: Optional[torch.Tensor], name: str) -> list:
+        """One (1, heads, 1, 1) mask per layer (or None each) from `head_mask` of shape (layers, heads)."""
+        if head_mask is None:
+            return [None] * len(self.block)
+        if head_mask.shape[0] != len(self.block):
+            raise ValueError(
+                f"{name} should be specified for {len(self.block)} layers, but it is for {head_mask.shape[0]}"
+            )
+        return [mask[None, :, None, None].to(self.embed_tokens.weight.dtype) for mask in head_mask]
+
+
+class UMT5Decoder(nn.Module):
+    """The decoder stack: word embeddings and dropout, then `config.num_decoder_layers` decoder blocks `block.N`,
+    causal, with a key/value cache, attending to the encoder output when it is given, and the final LayerNorm
+    `final_layer_norm` and dropout; every block adds the bucketed relative bias of its own table to its attention
+    scores."""
+
+    def __init__(self, config: UMT5Config, embed_tokens: Optional[nn.Embedding] = None) -> None:
+        super().__init__()
+        self.config = config
+        # embeddings.word: Embedding
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.block = nn.ModuleList([UMT5DecoderLayer(config, i) for i in range(config.num_decoder_layers)])
+        # final_norm: RMSNorm
+        self.final_layer_norm = UMT5RMSNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        if embed_tokens is not None:
+            # The model's shared vocabulary matrix.
+            self.embed_tokens.weight = embed_tokens.weight
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def relative_position_bias(
+        self, table: nn.Embedding, query_positions: torch.Tensor, key_length: int
+    ) -> torch.Tensor:
+        """(1, heads, queries, key_len): each head's bias from a block's `table` for each query (at `query_positions`)
+        and key (at 0, 1, ...), from the bucket of their distance `key_position - query_position` (causal buckets)."""
+        key_positions = torch.arange(key_length, dtype=torch.long, device=query_positions.device)
+        buckets = relative_position_bucket(
+            key_positions[None, :] - query_positions[:, None],
+            bidirectional=False,
+            num_buckets=self.config.relative_attention_num_buckets,
+            max_distance=self.config.relative_attention_max_distance,
+        )
+        return table(buckets).permute(2, 0, 1)[None]
 
     def forward(
         self,
@@ -501,83 +560,80 @@ class UMT5Stack(UMT5PreTrainedModel):
         attention_mask: Optional[torch.Tensor] = None,
         encoder_hidden_states: Optional[torch.Tensor] = None,
         encoder_attention_mask: Optional[torch.Tensor] = None,
-        inputs_embeds: Optional[torch.Tensor] = None,
         head_mask: Optional[torch.Tensor] = None,
         cross_attn_head_mask: Optional[torch.Tensor] = None,
         past_key_values: Optional[tuple] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
         use_cache: bool = False,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> tuple:
-        """Returns `(last_hidden_state, past_key_values, hidden_states, attentions, cross_attentions)`: the cache (the
-        decoder's, with `use_cache`: one `(self_key, self_value, cross_key, cross_value)` per layer, each
-        (batch, heads, length, head_dim)), the hidden states (the embeddings, one per block, the final normalised
-        output), the attention probabilities and the cross-attention probabilities are None unless asked for."""
-        prefix = "decoder_" if self.is_decoder else ""
-        if not self.is_decoder:
-            past_key_values, use_cache = None, False
-        elif past_key_values is not None and hasattr(past_key_values, "to_legacy_cache"):
+        """Returns `(last_hidden_state, past_key_values, hidden_states, attentions, cross_attentions)`: the cache (with
+        `use_cache`: per layer `(key, value)`, then the cross-attention's `(key, value)` when encoder states are
+        given, each (batch, heads, length, head_dim)), the hidden states (the normalised embeddings and each block's
+        output, the last one through the final norm), the attention and cross-attention probabilities are None unless
+        asked for."""
+        if past_key_values is not None and hasattr(past_key_values, "to_legacy_cache"):
             # A transformers cache object
             past_key_values = past_key_values.to_legacy_cache()
-        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
-        # Exactly one of input_ids / inputs_embeds, masks of the inputs' shapes, ids in the vocabulary.
+        if past_key_values is not None and len(past_key_values) != len(self.block):
+            raise ValueError(
+                f"past_key_values holds the cache of {len(past_key_values)} layers, expected one per layer "
+                f"({len(self.block)})"
+            )
+        past_length = past_key_values[0][0].shape[-2] if past_key_values is not None else 0
         batch_size, seq_length = check_inputs(
             input_ids,
             inputs_embeds,
             vocab_size=self.config.vocab_size,
-            embedding_size=self.config.d_model,
-            prefix=prefix,
+            embedding_size=self.config.hidden_size,
+            prefix="decoder_",
             past_length=past_length,
             attention_mask=attention_mask,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
+            encoder_mask_name="encoder_attention_mask",
         )
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        device, dtype = inputs_embeds.device, inputs_embeds.dtype
-        if attention_mask is None:
-            attention_mask = torch.ones(batch_size, past_length + seq_length, device=device)
+        hidden_states = inputs_embeds
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout_rate, training=self.training)
 
-        if self.is_decoder:
-            # (batch, 1, seq, key_len), additive: keys in a query's future and padding are masked
-            key_positions = torch.arange(attention_mask.shape[1], device=device)
-            query_positions = torch.arange(past_length, past_length + seq_length, device=device)
-            visible = (key_positions[None, :] <= query_positions[:, None])[None, None, :, :] & (
-                attention_mask[:, None, None, :] != 0
-            )
-            self_attention_mask = torch.zeros(visible.shape, dtype=dtype, device=device).masked_fill(
-                ~visible, mask_value(dtype)
-            )
-        else:
-            # (batch, 1, 1, seq), additive
-            self_attention_mask = (1.0 - attention_mask[:, None, None, :].to(dtype)) * mask_value(dtype)
-
-        encoder_extended_attention_mask = None
-        if self.is_decoder and encoder_hidden_states is not None:
-            if encoder_attention_mask is None:
-                encoder_attention_mask = torch.ones(encoder_hidden_states.shape[:2], device=device)
-            # (batch, 1, 1, encoder_len), additive
-            encoder_extended_attention_mask = (1.0 - encoder_attention_mask[:, None, None, :].to(dtype)) * mask_value(
-                dtype
-            )
-
-        head_mask = self.get_head_mask(head_mask, self.num_layers)
-        cross_attn_head_mask = self.get_head_mask(cross_attn_head_mask, self.num_layers)
+        dtype = hidden_states.dtype
+        # (batch or 1, 1, seq, key_len): the additive mask of the keys a query must not see; queries sit after the
+        # cached keys.
+        key_length = past_length + seq_length
+        key_positions = torch.arange(key_length, device=hidden_states.device)
+        query_positions = torch.arange(past_length, key_length, device=hidden_states.device)
+        visible = (key_positions[None, :] <= query_positions[:, None])[None, None, :, :]
+        if attention_mask is not None:
+            visible = visible & (attention_mask[:, None, None, :] != 0)
+        extended_mask = torch.zeros(visible.shape, dtype=dtype, device=hidden_states.device).masked_fill(
+            ~visible, mask_value(dtype)
+        )
+        # (batch or 1, 1, 1, encoder_len): the additive mask of the encoder's padding.
+        encoder_extended_mask = (
+            padding_mask(encoder_attention_mask, encoder_hidden_states) if encoder_hidden_states is not None else None
+        )
+        head_mask = self._layer_masks(head_mask, "head_mask")
+        cross_attn_head_mask = self._layer_masks(cross_attn_head_mask, "cross_attn_head_mask")
+        next_cache = () if use_cache else None
+        all_cross_attentions = () if output_attentions and encoder_hidden_states is not None else None
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        all_cross_attentions = () if output_attentions and self.is_decoder else None
-        next_cache = () if use_cache else None
-
-        # Every block computes its own relative bias and adds the masks to it.
-        hidden_states = self.dropout(inputs_embeds)
-        for i, block in enumerate(self.block):
+        for i, layer in enumerate(self.block):
             if output_hidden_states:
-                all_hidden_states = all_hidden_states + (hidden_states,)
-            hidden_states, _, _, present, attention_probs, cross_probs = block(
+                all_hidden_states += (hidden_states,)
+            # The bucketed relative bias of this block's own table joins the mask it adds to its scores.
+            table = layer.layer[0].SelfAttention.relative_attention_bias
+            layer_mask = (
+                self.relative_position_bias(table, query_positions, key_length).to(hidden_states.dtype) + extended_mask
+            )
+            hidden_states, present, probs, cross_probs = layer(
                 hidden_states,
-                attention_mask=self_attention_mask,
+                layer_mask,
                 encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_extended_attention_mask,
+                encoder_attention_mask=encoder_extended_mask,
                 layer_head_mask=head_mask[i],
                 cross_attn_layer_head_mask=cross_attn_head_mask[i],
                 past_key_value=past_key_values[i] if past_key_values is not None else None,
@@ -585,16 +641,84 @@ class UMT5Stack(UMT5PreTrainedModel):
                 output_attentions=output_attentions,
             )
             if use_cache:
-                next_cache = next_cache + (present,)
+                next_cache += (present,)
+            if all_cross_attentions is not None:
+                all_cross_attentions += (cross_probs,)
             if output_attentions:
-                all_attentions = all_attentions + (attention_probs,)
-                if self.is_decoder:
-                    all_cross_attentions = all_cross_attentions + (cross_probs,)
-
-        hidden_states = self.dropout(self.final_layer_norm(hidden_states))
+                all_attentions += (probs,)
+        # Pre-norm blocks leave their output unnormalised: the final norm (also in the last hidden state returned).
+        hidden_states = self.final_layer_norm(hidden_states)
+        hidden_states = nn.functional.dropout(hidden_states, p=self.config.dropout_rate, training=self.training)
         if output_hidden_states:
-            all_hidden_states = all_hidden_states + (hidden_states,)
+            all_hidden_states += (hidden_states,)
         return hidden_states, next_cache, all_hidden_states, all_attentions, all_cross_attentions
+
+    def _layer_masks(self, head_mask: Optional[torch.Tensor], name: str) -> list:
+        """One (1, heads, 1, 1) mask per layer (or None each) from `head_mask` of shape (layers, heads)."""
+        if head_mask is None:
+            return [None] * len(self.block)
+        if head_mask.shape[0] != len(self.block):
+            raise ValueError(
+                f"{name} should be specified for {len(self.block)} layers, but it is for {head_mask.shape[0]}"
+            )
+        return [mask[None, :, None, None].to(self.embed_tokens.weight.dtype) for mask in head_mask]
+
+
+class UMT5PreTrainedModel(PreTrainedModel):
+    """Base class of the UMT5 models: configuration class, weight initialisation, checkpoint I/O."""
+
+    config_class = UMT5Config
+    base_model_prefix = "transformer"
+    _no_split_modules = ["UMT5EncoderLayer", "UMT5DecoderLayer"]
+    # Entries of transformers' checkpoints that these models never use: dropped on load without a report.
+    _keys_to_ignore_on_load_unexpected = (
+        # The version numbers of fairseq's stacks, which converted checkpoints may hold.
+        r"(^|\.)(encoder|decoder)\.version$",
+        # The decoder's cross-attention has no relative bias, but some checkpoints carry one.
+        "decoder\\.block\\.0\\.layer\\.1\\.EncDecAttention\\.relative_attention_bias\\.weight",
+    )
+    _cannot_prune_heads = "transformers' UMT5 models cannot prune heads either"
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """Mesh TensorFlow's initialisation scaled by `config.initializer_factor`: each Linear normal with std
+        factor / sqrt(fan-in), the queries' also divided by sqrt(head width) (their scores are not scaled), the
+        vocabulary matrix, an untied LM head and the token classifier std factor, the bucketed bias tables std
+        factor / sqrt(hidden_size), norm weights factor (children first, then their parents)."""
+        config = self.config
+        factor = config.initializer_factor
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(mean=0.0, std=factor * module.in_features**-0.5)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(mean=0.0, std=factor * 1.0)
+        elif isinstance(module, UMT5RMSNorm):
+            module.weight.fill_(factor * 1.0)
+        elif isinstance(module, UMT5EncoderLayer):
+            # The queries: fan-in times head width.
+            head_dim = config.d_kv
+            query = module.layer[0].SelfAttention.q
+            query.weight.normal_(mean=0.0, std=factor * (query.in_features * head_dim) ** -0.5)
+            # The block's bias table.
+            module.layer[0].SelfAttention.relative_attention_bias.weight.normal_(
+                mean=0.0, std=factor * config.hidden_size**-0.5
+            )
+        elif isinstance(module, UMT5DecoderLayer):
+            # The queries: fan-in times head width.
+            head_dim = config.d_kv
+            query = module.layer[0].SelfAttention.q
+            query.weight.normal_(mean=0.0, std=factor * (query.in_features * head_dim) ** -0.5)
+            query = module.layer[1].EncDecAttention.q
+            query.weight.normal_(mean=0.0, std=factor * (query.in_features * head_dim) ** -0.5)
+            # The block's bias table.
+            module.layer[0].SelfAttention.relative_attention_bias.weight.normal_(
+                mean=0.0, std=factor * config.hidden_size**-0.5
+            )
+        elif isinstance(module, UMT5ForConditionalGeneration) and not config.tie_word_embeddings:
+            module.lm_head.weight.normal_(mean=0.0, std=factor * 1.0)
+        elif isinstance(module, UMT5ForTokenClassification):
+            module.classifier.weight.normal_(mean=0.0, std=factor * 1.0)
 
 
 class UMT5ClassificationHead(nn.Module):
@@ -602,9 +726,9 @@ class UMT5ClassificationHead(nn.Module):
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.d_model, config.d_model)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(p=config.classifier_dropout)
-        self.out_proj = nn.Linear(config.d_model, config.num_labels)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """(batch, hidden) -> (batch, num_labels)"""
@@ -615,39 +739,34 @@ class UMT5ClassificationHead(nn.Module):
 class UMT5Model(UMT5PreTrainedModel):
     """The bare UMT5 encoder-decoder Model outputting the decoder's raw hidden-states without any specific head on top.
 
-    The UMT5 model was proposed in [UniMax: Fairer and More Effective Language Sampling for Large-Scale Multilingual
-    Pretraining](https://openreview.net/forum?id=kXwdL1cWOAi).
-
     Args:
         config ([`UMT5Config`]):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = [
-        "encoder.embed_tokens.weight",
-        "decoder.embed_tokens.weight",
-    ]
+    _tied_weights_keys = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.shared = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoder = UMT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
-        self.decoder = UMT5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)
+        # The vocabulary matrix of both stacks.
+        self.shared = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.encoder = UMT5Encoder(config, self.shared)
+        self.decoder = UMT5Decoder(config, self.shared)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.shared
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.shared = new_embeddings
-        self.encoder.set_input_embeddings(new_embeddings)
-        self.decoder.set_input_embeddings(new_embeddings)
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = value
+        self.encoder.set_input_embeddings(value)
+        self.decoder.set_input_embeddings(value)
 
-    def get_encoder(self) -> UMT5Stack:
+    def get_encoder(self) -> UMT5Encoder:
         return self.encoder
 
-    def get_decoder(self) -> UMT5Stack:
+    def get_decoder(self) -> UMT5Decoder:
         return self.decoder
 
     def forward(
@@ -668,7 +787,9 @@ class UMT5Model(UMT5PreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[Seq2SeqModelOutput, tuple]:
-        """The forward pass of [`UMT5Model`].
+        """The decoder's last hidden states, the decoder cache and, on request, both stacks' hidden states and
+        attention probabilities (and the decoder's cross-attention probabilities). Without decoder inputs, the
+        decoder reads `input_ids` shifted right.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -715,23 +836,26 @@ class UMT5Model(UMT5PreTrainedModel):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
             [`Seq2SeqModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
 
         if encoder_outputs is None:
-            encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
+            encoder_hidden, encoder_hidden_states, encoder_attentions = self.encoder(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
                 head_mask=head_mask,
+                inputs_embeds=inputs_embeds,
                 output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states,
             )
@@ -745,21 +869,21 @@ class UMT5Model(UMT5PreTrainedModel):
                 hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
                 attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
             )
-        sequence_output, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
+        last_hidden_state, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            past_key_values=past_key_values,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
+            past_key_values=past_key_values,
+            inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
         output = Seq2SeqModelOutput(
-            last_hidden_state=sequence_output,
+            last_hidden_state=last_hidden_state,
             past_key_values=next_cache,
             decoder_hidden_states=decoder_hidden_states,
             decoder_attentions=decoder_attentions,
@@ -779,30 +903,35 @@ class UMT5ForConditionalGeneration(UMT5PreTrainedModel, GenerationMixin):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"]
+    _tied_weights_keys = [
+        "encoder.embed_tokens.weight",
+        "decoder.embed_tokens.weight",
+        "lm_head.weight",
+    ]
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.model_dim = config.d_model
-        self.shared = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoder = UMT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
-        self.decoder = UMT5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        # The base model's modules, held by this class itself (transformers' names: no `transformer.` prefix).
+        # The vocabulary matrix of both stacks.
+        self.shared = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.encoder = UMT5Encoder(config, self.shared)
+        self.decoder = UMT5Decoder(config, self.shared)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.shared
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.shared = new_embeddings
-        self.encoder.set_input_embeddings(new_embeddings)
-        self.decoder.set_input_embeddings(new_embeddings)
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = value
+        self.encoder.set_input_embeddings(value)
+        self.decoder.set_input_embeddings(value)
 
-    def get_encoder(self) -> UMT5Stack:
+    def get_encoder(self) -> UMT5Encoder:
         return self.encoder
 
-    def get_decoder(self) -> UMT5Stack:
+    def get_decoder(self) -> UMT5Decoder:
         return self.decoder
 
     def get_output_embeddings(self) -> nn.Linear:
@@ -830,7 +959,7 @@ class UMT5ForConditionalGeneration(UMT5PreTrainedModel, GenerationMixin):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[Seq2SeqLMOutput, tuple]:
-        """The forward pass of [`UMT5ForConditionalGeneration`].
+        """UMT5 encoder-decoder Model with a `language modeling` head on top of the decoder.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -881,23 +1010,32 @@ class UMT5ForConditionalGeneration(UMT5PreTrainedModel, GenerationMixin):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
             [`Seq2SeqLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if labels is not None:
+            # The decoder reads the labels shifted right unless given its inputs (the cache is still returned).
+            if decoder_input_ids is None and decoder_inputs_embeds is None:
+                decoder_input_ids = shift_tokens_right(
+                    labels, self.config.pad_token_id, self.config.decoder_start_token_id
+                )
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
 
         if encoder_outputs is None:
-            encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
+            encoder_hidden, encoder_hidden_states, encoder_attentions = self.encoder(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
                 head_mask=head_mask,
+                inputs_embeds=inputs_embeds,
                 output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states,
             )
@@ -911,32 +1049,21 @@ class UMT5ForConditionalGeneration(UMT5PreTrainedModel, GenerationMixin):
                 hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
                 attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
             )
-        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
-            decoder_input_ids = self._shift_right(labels)
-        sequence_output, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
+        last_hidden_state, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            past_key_values=past_key_values,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
+            past_key_values=past_key_values,
+            inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        if self.config.tie_word_embeddings:
-            # The shared matrix projects onto the vocabulary: rescale the decoder output first (Mesh TensorFlow).
-            sequence_output = sequence_output * (self.model_dim**-0.5)
-        # (batch, target_len, vocab_size)
-        logits = self.lm_head(sequence_output)
-        loss = None
-        if labels is not None:
-            loss = self.masked_lm_loss(logits, labels.to(logits.device))
-        output = Seq2SeqLMOutput(
-            loss=loss,
-            logits=logits,
+        outputs = Seq2SeqModelOutput(
+            last_hidden_state=last_hidden_state,
             past_key_values=next_cache,
             decoder_hidden_states=decoder_hidden_states,
             decoder_attentions=decoder_attentions,
@@ -945,10 +1072,31 @@ class UMT5ForConditionalGeneration(UMT5PreTrainedModel, GenerationMixin):
             encoder_hidden_states=encoder_outputs.hidden_states,
             encoder_attentions=encoder_outputs.attentions,
         )
+        # (batch, target_len, hidden)
+        sequence_output = outputs.last_hidden_state
+        loss = None
+        if self.config.tie_word_embeddings:
+            # The word embeddings project onto the vocabulary: the decoder output rescaled first.
+            sequence_output = sequence_output * self.config.hidden_size**-0.5
+        # (batch, target_len, vocab_size)
+        logits = self.lm_head(sequence_output)
+        if labels is not None:
+            loss = self.masked_lm_loss(logits, labels.to(logits.device))
+        output = Seq2SeqLMOutput(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
+        )
         return output if return_dict else output.to_tuple()
 
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
-        return self._shift_right(labels)
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
 
 class UMT5EncoderModel(UMT5PreTrainedModel):
@@ -959,30 +1107,29 @@ class UMT5EncoderModel(UMT5PreTrainedModel):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = [
-        "encoder.embed_tokens.weight",
-    ]
+    _tied_weights_keys = ["encoder.embed_tokens.weight"]
     # A full encoder-decoder checkpoint loads quietly: its decoder and LM head are not part of this model.
-    _keys_to_ignore_on_load_unexpected = [
+    _keys_to_ignore_on_load_unexpected = UMT5PreTrainedModel._keys_to_ignore_on_load_unexpected + (
         r"^decoder\.",
         r"^lm_head\.",
-    ]
+    )
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.shared = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoder = UMT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
+        # The vocabulary matrix and the encoder stack, without a decoder.
+        self.shared = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.encoder = UMT5Encoder(config, self.shared)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.shared
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.shared = new_embeddings
-        self.encoder.set_input_embeddings(new_embeddings)
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = value
+        self.encoder.set_input_embeddings(value)
 
-    def get_encoder(self) -> UMT5Stack:
+    def get_encoder(self) -> UMT5Encoder:
         return self.encoder
 
     def forward(
@@ -995,7 +1142,7 @@ class UMT5EncoderModel(UMT5PreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[BaseModelOutput, tuple]:
-        """The forward pass of [`UMT5EncoderModel`].
+        """The encoder's last hidden states and, on request, its hidden states and attention probabilities.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1017,6 +1164,7 @@ class UMT5EncoderModel(UMT5PreTrainedModel):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
             [`BaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
@@ -1026,11 +1174,11 @@ class UMT5EncoderModel(UMT5PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        last_hidden_state, _, hidden_states, attentions, _ = self.encoder(
+        last_hidden_state, hidden_states, attentions = self.encoder(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
             head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
@@ -1054,25 +1202,15 @@ class UMT5ForSequenceClassification(UMT5PreTrainedModel):
     def __init__(self, config: UMT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.num_labels = config.num_labels
         self.transformer = UMT5Model(config)
         self.classification_head = UMT5ClassificationHead(config)
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.transformer.get_input_embeddings()
-
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.transformer.set_input_embeddings(new_embeddings)
-
-    def get_encoder(self) -> UMT5Stack:
+    def get_encoder(self) -> UMT5Encoder:
         return self.transformer.get_encoder()
 
-    def prune_heads(self, heads_to_prune: dict) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not support pruning attention heads: "
-            "transformers' UMT5 models cannot prune heads either"
-        )
+    def get_decoder(self) -> UMT5Decoder:
+        return self.transformer.get_decoder()
 
     def forward(
         self,
@@ -1092,7 +1230,8 @@ class UMT5ForSequenceClassification(UMT5PreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[Seq2SeqSequenceClassifierOutput, tuple]:
-        """The forward pass of [`UMT5ForSequenceClassification`].
+        """UMT5 model with a sequence classification/regression head on top (a linear layer on top of the decoder's
+        hidden state at the last end-of-sequence token), e.g. for GLUE tasks.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1140,6 +1279,7 @@ class UMT5ForSequenceClassification(UMT5PreTrainedModel):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
             [`Seq2SeqSequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
@@ -1152,15 +1292,13 @@ class UMT5ForSequenceClassification(UMT5PreTrainedModel):
                 "input_ids are required: the classified hidden state is the decoder's at the last end-of-sequence "
                 "token (config.eos_token_id) of input_ids"
             )
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
-            decoder_input_ids = self._shift_right(input_ids)
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
+            )
         outputs = self.transformer(
-            input_ids=input_ids,
+            input_ids,
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
@@ -1175,27 +1313,29 @@ class UMT5ForSequenceClassification(UMT5PreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        # (batch, target_len, hidden): the decoder output, aligned with input_ids
+        # (batch, target_len, hidden)
         sequence_output = outputs.last_hidden_state
+        loss = None
+        eos_mask = input_ids.eq(self.config.eos_token_id).to(sequence_output.device)
+        eos_counts = eos_mask.sum(dim=1)
+        if not torch.compiler.is_compiling() and bool((eos_counts != eos_counts[0]).any() | (eos_counts[0] == 0)):
+            raise ValueError(
+                f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = {self.config.eos_token_id}), "
+                f"the same number in every row (the rows have {eos_counts.tolist()}): the classified hidden state is the "
+                "decoder's at the row's last one"
+            )
         if sequence_output.shape[1] != input_ids.shape[1]:
             raise ValueError(
                 f"the decoder inputs have length {sequence_output.shape[1]} and input_ids {input_ids.shape[1]}: the "
                 "end-of-sequence tokens of input_ids pick the decoder's hidden states, so the lengths must be equal "
                 "(leave decoder_input_ids out to shift input_ids)"
             )
-        eos_mask = input_ids.eq(self.config.eos_token_id)
-        if not torch.compiler.is_compiling() and not eos_mask.any(dim=1).all():
-            raise ValueError(
-                f"every row of input_ids needs an end-of-sequence token (config.eos_token_id = {self.config.eos_token_id}): "
-                "the classified hidden state is the decoder's at the row's last one"
-            )
-        # (batch,): the position of each row's last end-of-sequence token
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        last_eos = torch.where(eos_mask, positions, -1).amax(dim=1)
-        sentence_representation = sequence_output[torch.arange(input_ids.shape[0], device=input_ids.device), last_eos]
+        # (batch, hidden): the decoder's hidden state at each row's last end-of-sequence token
+        sentence_representation = sequence_output[eos_mask, :].view(
+            sequence_output.shape[0], -1, sequence_output.shape[-1]
+        )[:, -1, :]
         # (batch, num_labels)
         logits = self.classification_head(sentence_representation)
-        loss = None
         if labels is not None:
             loss = self.sequence_classification_loss(logits, labels.to(logits.device))
         output = Seq2SeqSequenceClassifierOutput(
@@ -1223,31 +1363,22 @@ class UMT5ForTokenClassification(UMT5PreTrainedModel):
 
     _tied_weights_keys = ["transformer.encoder.embed_tokens.weight"]
     # A full encoder-decoder checkpoint loads quietly: its decoder has no counterpart here.
-    _keys_to_ignore_on_load_unexpected = [r"decoder\."]
+    _keys_to_ignore_on_load_unexpected = UMT5PreTrainedModel._keys_to_ignore_on_load_unexpected + (
+        r"^(transformer\.)?decoder\.",
+    )
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
         self.num_labels = config.num_labels
+        # The encoder model, then dropout and a Linear on every token.
         self.transformer = UMT5EncoderModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.d_model, config.num_labels)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.transformer.get_input_embeddings()
-
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.transformer.set_input_embeddings(new_embeddings)
-
-    def get_encoder(self) -> UMT5Stack:
+    def get_encoder(self) -> UMT5Encoder:
         return self.transformer.get_encoder()
-
-    def prune_heads(self, heads_to_prune: dict) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not support pruning attention heads: "
-            "transformers' UMT5 models cannot prune heads either"
-        )
 
     def forward(
         self,
@@ -1260,7 +1391,8 @@ class UMT5ForTokenClassification(UMT5PreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[TokenClassifierOutput, tuple]:
-        """The forward pass of [`UMT5ForTokenClassification`].
+        """UMT5 encoder with a token classification head on top (a linear layer on top of the encoder's hidden-states
+        output), e.g. for Named-Entity-Recognition (NER) tasks.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1283,6 +1415,7 @@ class UMT5ForTokenClassification(UMT5PreTrainedModel):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+
 
         Returns:
             [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -1319,37 +1452,32 @@ class UMT5ForQuestionAnswering(UMT5PreTrainedModel):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = [
-        "encoder.embed_tokens.weight",
-        "decoder.embed_tokens.weight",
-    ]
+    _tied_weights_keys = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
 
     def __init__(self, config: UMT5Config) -> None:
         super().__init__(config)
         config = self.config  # the same configuration, converted if it came from transformers
-        self.shared = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoder = UMT5Stack(config, self.shared, num_layers=config.num_hidden_layers)
-        self.decoder = UMT5Stack(config, self.shared, num_layers=config.num_decoder_layers, is_decoder=True)
-        if config.num_labels != 2:
-            raise ValueError(
-                f"config.num_labels must be 2 for question answering (a start and an end score per token), got {config.num_labels}"
-            )
-        self.num_labels = config.num_labels
-        self.qa_outputs = nn.Linear(config.d_model, config.num_labels)
+        # The base model's modules, held by this class itself (transformers' names: no `transformer.` prefix).
+        # The vocabulary matrix of both stacks.
+        self.shared = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.encoder = UMT5Encoder(config, self.shared)
+        self.decoder = UMT5Decoder(config, self.shared)
+        # One start and one end score per token.
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.shared
 
-    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
-        self.shared = new_embeddings
-        self.encoder.set_input_embeddings(new_embeddings)
-        self.decoder.set_input_embeddings(new_embeddings)
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = value
+        self.encoder.set_input_embeddings(value)
+        self.decoder.set_input_embeddings(value)
 
-    def get_encoder(self) -> UMT5Stack:
+    def get_encoder(self) -> UMT5Encoder:
         return self.encoder
 
-    def get_decoder(self) -> UMT5Stack:
+    def get_decoder(self) -> UMT5Decoder:
         return self.decoder
 
     def forward(
@@ -1371,7 +1499,9 @@ class UMT5ForQuestionAnswering(UMT5PreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[Seq2SeqQuestionAnsweringModelOutput, tuple]:
-        """The forward pass of [`UMT5ForQuestionAnswering`].
+        """UMT5 encoder-decoder model with a span classification head on top of the decoder for extractive
+        question-answering tasks like SQuAD (a linear layer on top of the decoder's hidden-states output to compute
+        `span start logits` and `span end logits`).
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -1423,23 +1553,33 @@ class UMT5ForQuestionAnswering(UMT5PreTrainedModel):
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
 
+
         Returns:
             [`Seq2SeqQuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if start_positions is not None and end_positions is not None:
+            use_cache = False
+        if decoder_input_ids is None and decoder_inputs_embeds is None and input_ids is not None:
+            # The decoder reads input_ids shifted right (the base model takes no such default).
+            decoder_input_ids = shift_tokens_right(
+                input_ids, self.config.pad_token_id, self.config.decoder_start_token_id
+            )
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
 
         if encoder_outputs is None:
-            encoder_hidden, _, encoder_hidden_states, encoder_attentions, _ = self.encoder(
+            encoder_hidden, encoder_hidden_states, encoder_attentions = self.encoder(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
                 head_mask=head_mask,
+                inputs_embeds=inputs_embeds,
                 output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states,
             )
@@ -1453,39 +1593,21 @@ class UMT5ForQuestionAnswering(UMT5PreTrainedModel):
                 hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
                 attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
             )
-        if start_positions is not None and end_positions is not None:
-            use_cache = False
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError(
-                    "pass decoder_input_ids or decoder_inputs_embeds: without them the decoder inputs are input_ids "
-                    "shifted right, and input_ids is None"
-                )
-            decoder_input_ids = self._shift_right(input_ids)
-        sequence_output, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
+        last_hidden_state, next_cache, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
-            past_key_values=None,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             head_mask=decoder_head_mask,
             cross_attn_head_mask=cross_attn_head_mask,
+            past_key_values=None,
+            inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        # (batch, target_len, 2) -> two (batch, target_len)
-        start_logits, end_logits = self.qa_outputs(sequence_output).split(1, dim=-1)
-        start_logits = start_logits.squeeze(-1).contiguous()
-        end_logits = end_logits.squeeze(-1).contiguous()
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            loss = self.question_answering_loss(start_logits, end_logits, start_positions, end_positions)
-        output = Seq2SeqQuestionAnsweringModelOutput(
-            loss=loss,
-            start_logits=start_logits,
-            end_logits=end_logits,
+        outputs = Seq2SeqModelOutput(
+            last_hidden_state=last_hidden_state,
             past_key_values=next_cache,
             decoder_hidden_states=decoder_hidden_states,
             decoder_attentions=decoder_attentions,
@@ -1493,6 +1615,27 @@ class UMT5ForQuestionAnswering(UMT5PreTrainedModel):
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
             encoder_hidden_states=encoder_outputs.hidden_states,
             encoder_attentions=encoder_outputs.attentions,
+        )
+        # (batch, target_len, hidden)
+        sequence_output = outputs.last_hidden_state
+        loss = None
+        # (batch, target_len, 2) -> two (batch, target_len)
+        start_logits, end_logits = (
+            part.squeeze(-1).contiguous() for part in self.qa_outputs(sequence_output).split(1, dim=-1)
+        )
+        if start_positions is not None and end_positions is not None:
+            loss = self.question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        output = Seq2SeqQuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            past_key_values=outputs.past_key_values,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
         )
         return output if return_dict else output.to_tuple()
 
