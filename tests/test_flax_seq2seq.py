@@ -617,18 +617,47 @@ def test_encoder_model_loads_a_full_checkpoint_quietly(arch, checkpoint, caplog)
     np.testing.assert_allclose(ours, expected, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("arch", turns(REST + 4))
+def test_base_model_loads_a_generation_checkpoint(arch, checkpoint):
+    """The base model reads the generation head's checkpoint as transformers' base class does (the same missing and
+    unused names: the head's unused, and only tables that the class computes missing, Marian's sinusoids), every weight
+    the checkpoint's value; its output is transformers' base model's."""
+    import torch
+    import transformers
+
+    full = case(arch, "conditional_generation", 0)
+    config, pt_model, directory = checkpoint(full)
+    base = case(arch, "seq2seq", 0)
+    model, info = flax_class(base).from_pretrained(directory, output_loading_info=True)
+    theirs, expected_info = getattr(transformers, base.class_name("torch")).from_pretrained(
+        directory, output_loading_info=True, attn_implementation="eager"
+    )
+    for key in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        assert sorted(info[key]) == sorted(expected_info[key]), key
+    state, expected_state = model.state_dict(), theirs.state_dict()
+    assert set(state) <= set(expected_state), sorted(set(state) - set(expected_state))
+    for name, value in state.items():
+        np.testing.assert_array_equal(value, expected_state[name].numpy(), err_msg=name)
+    inputs = {k: v for k, v in make_inputs(full, config).items() if k != "labels"}
+    with torch.no_grad():
+        expected = theirs.eval()(**{k: torch.from_numpy(v) for k, v in inputs.items()}).last_hidden_state.numpy()
+    ours = jax.jit(lambda p, feed: model(**feed, params=p).last_hidden_state)(model.params, {k: jnp.asarray(v) for k, v in inputs.items()})
+    np.testing.assert_allclose(ours, expected, atol=ATOL, rtol=0)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Linear cost
 
 
 def _largest_intermediates(c, seq: int):
-    """Shapes of every intermediate of the encoder of case `c` at input length `seq` (traced, not run)."""
+    """Shapes of every intermediate of the encoder (`encode`) of case `c`'s model at input length `seq` (traced, not
+    run)."""
     from flax.traverse_util import unflatten_dict
 
     model = flax_class(c)(config_class(c)(**config_kwargs(c)), _do_init=False)
     params = unflatten_dict({k: jnp.zeros(s.shape, s.dtype) for k, s in model._param_shapes().items()})
     ids = jnp.ones((1, seq), dtype="i4")
-    jaxpr = jax.make_jaxpr(lambda p, ids: model(ids, params=p, output_attentions=True))(params, ids)
+    jaxpr = jax.make_jaxpr(lambda p, ids: model.encode(ids, params=p, output_attentions=True))(params, ids)
     return [tuple(v.aval.shape) for eqn in jaxpr.jaxpr.eqns for v in eqn.outvars]
 
 
@@ -648,7 +677,7 @@ def blocked_archs() -> list[str]:
 def test_local_attention_is_blocked(arch, index):
     """No intermediate is `seq x seq`: scores are `(batch, blocks, heads, block_len, 3 * block_len [+ globals])`. Local
     attention costs linear memory; transient-global adds `seq x seq / global_block_size` for the global tokens."""
-    c = case(arch, "encoder", index)
+    c = case(arch, "seq2seq", index)
     config = config_class(c)(**config_kwargs(c))
     seq = 1536
     shapes = _largest_intermediates(c, seq)
