@@ -1,7 +1,8 @@
-"""Flax encoder-decoder behaviour beyond output parity: cached decoding (growing and preallocated caches, cross-attention
-keys/values computed once), encode()/decode(), tied / untied logits, jit-compiled generate() against transformers'
-PyTorch generate() (greedy and beam search), gradients and dropout, checkpoints written for transformers, the encoder
-model loading a full checkpoint, and the linear cost of local / transient-global attention."""
+"""Flax encoder-decoder behaviour beyond output parity, for the encoder-decoders of both layouts (`sublayer`, names):
+cached decoding (growing and preallocated caches, cross-attention keys/values computed once), encode()/decode(), tied /
+untied logits, jit-compiled generate() against transformers' PyTorch generate() (greedy and beam search), gradients
+and dropout, checkpoints written for transformers, the base and encoder models loading a full checkpoint, and the
+linear cost of local / transient-global attention."""
 
 import logging
 
