@@ -1,7 +1,8 @@
-"""Flax encoder-decoder behaviour beyond output parity: cached decoding (growing and preallocated caches, cross-attention
-keys/values computed once), encode()/decode(), tied / untied logits, jit-compiled generate() against transformers'
-PyTorch generate() (greedy and beam search), gradients and dropout, checkpoints written for transformers, the encoder
-model loading a full checkpoint, and the linear cost of local / transient-global attention."""
+"""Flax encoder-decoder behaviour beyond output parity, for the encoder-decoders of both layouts (`sublayer`, names):
+cached decoding (growing and preallocated caches, cross-attention keys/values computed once), encode()/decode(), tied /
+untied logits, jit-compiled generate() against transformers' PyTorch generate() (greedy and beam search), gradients
+and dropout, checkpoints written for transformers, the base and encoder models loading a full checkpoint, and the
+linear cost of local / transient-global attention."""
 
 import logging
 
@@ -13,39 +14,74 @@ jnp = pytest.importorskip("jax.numpy")
 
 from harness import (  # noqa: E402
     ATOL,
+    NAMES_SEQ2SEQ_ARCHS,
     SEQ2SEQ_ARCHS,
     SEQ2SEQ_BEHAVIOUR_ARCHS,
     SMALL_CONFIGS,
     TEST_ALL,
     assert_close,
-    blocked_archs,
     cases,
+    config_kwargs,
+    distinct_compositions,
     encoder_attention,
     flatten,
+    instantiate_reference,
     in_turn,
     make_inputs,
     pick_eos,
-    project,
     reference_config,
     reference_model,
     spec,
     variants,
 )
 
-pytestmark = pytest.mark.skipif(not SEQ2SEQ_ARCHS, reason="no encoder-decoder spec")
+# Every encoder-decoder composition: the `sublayer` layout's (until they move onto the names layout) and the names
+# layout's. The tests reach the models only through their public API (`encode`, `decode`, `init_cache`, `generate`,
+# `state_dict` / `load_state_dict`, checkpoints) and the specs' resolved config fields and weight names, so that they
+# run on either layout.
+SUBLAYER_ARCHS = SEQ2SEQ_BEHAVIOUR_ARCHS
+NAMES_ARCHS = distinct_compositions(NAMES_SEQ2SEQ_ARCHS)
+ARCHS = SUBLAYER_ARCHS + NAMES_ARCHS
 
-# The costliest behaviour tests (each compiles the decoder, or its gradients, for seconds) run one of the
-# SEQ2SEQ_BEHAVIOUR_ARCHS each in `make test`, taking them in turn (`in_turn`), so that each composition runs in some of
-# them; in `make test-all` every test runs every one.
+pytestmark = pytest.mark.skipif(not ARCHS, reason="no encoder-decoder spec")
+
+# The behaviour tests each compile the decoder, or its gradients, for seconds: in `make test` each runs one or two of
+# ARCHS, the tests taking them in turn (`turns`: consecutive offsets 0, 1, ..., REST + 8, so that each composition runs
+# in some test; the first test takes the REST that the nine offsets after it leave); in `make test-all` every test runs
+# every one.
+REST = max(1, len(ARCHS) - 9)
 
 CASES = cases()
 
 
+def turns(first: int, count: int = 1) -> list:
+    """`make test`: `count` of ARCHS from offset `first` on (modulo their number); `make test-all`: every one."""
+    if TEST_ALL or not ARCHS:
+        return list(ARCHS)
+    return list(dict.fromkeys(ARCHS[(first + i) % len(ARCHS)] for i in range(count)))
+
+
 def case(arch: str, head: str, index: int):
-    """The case of `head` with an architecture's variant number `index`: variant 0 of every encoder-decoder spec ties
-    the LM head to the shared embedding, variant 1 unties it (and has a decoder deeper than the encoder)."""
-    variant = variants(arch)[index]
+    """The case of `head` with an architecture's variant number `index` (its last variant where it has fewer): variant
+    0 of the sublayer specs ties the LM head to the shared embedding, variant 1 unties it and has a decoder deeper than
+    the encoder; the names-layout specs' later variants flip what changes the math (a deeper decoder among it)."""
+    names = variants(arch)
+    variant = names[min(index, len(names) - 1)]
     return next(c for c in CASES if (c.arch, c.head, c.variant) == (arch, head, variant))
+
+
+def tied_overrides(c, tied: bool) -> dict:
+    """The configuration overrides giving case `c` tied (or untied) word embeddings: none where its variant has them."""
+    own = config_class(c)(**config_kwargs(c)).tie_word_embeddings
+    return {} if own is tied else {"tie_word_embeddings": tied}
+
+
+def decoder_layers(arch: str, config) -> int:
+    return getattr(config, spec(arch).decoder.layers)
+
+
+def has_head(arch: str, head: str) -> bool:
+    return any(c.arch == arch and c.head == head for c in CASES)
 
 
 def config_class(c):
@@ -106,7 +142,8 @@ def encoder_inputs(batch=3, seq=13, seed=0):
 # Cache
 
 
-@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 0))
+# Names-layout compositions: test_names_encoder_decoder.py::test_flax_cached_decoding_matches_the_full_pass.
+@pytest.mark.parametrize("arch", in_turn(SUBLAYER_ARCHS, 0))
 def test_cached_decoding_equals_full_pass(arch, flax_model):
     model = flax_model(case(arch, "conditional_generation", 1))  # a deeper decoder, untied LM head
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
@@ -130,8 +167,9 @@ def test_cached_decoding_equals_full_pass(arch, flax_model):
 
     # Preallocated cache (jit-compiled decoding): fixed slots filled in place at the position the cache carries.
     cache = model.init_cache(3, 10, encoder_outputs)
-    assert len(cache) == model.config.num_decoder_layers and int(cache.index) == 0
-    assert cache[0][0].shape == (3, model.config.num_heads, 10, model.config.d_kv)
+    assert len(cache) == decoder_layers(arch, model.config) and int(cache.index) == 0
+    batch, heads, _, head_dim = full.past_key_values[0][0].shape
+    assert cache[0][0].shape == (batch, heads, 10, head_dim)
     step_fn = jax.jit(lambda ids, cache: model.decode(ids, encoder_outputs, attention_mask, past_key_values=cache))
     logits = []
     for t in range(7):
@@ -143,7 +181,7 @@ def test_cached_decoding_equals_full_pass(arch, flax_model):
     np.testing.assert_allclose(cache[0][0][:, :, :7], full.past_key_values[0][0], atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
+@pytest.mark.parametrize("arch", turns(0, REST))
 def test_cross_attention_keys_values_are_computed_once(arch, flax_model):
     """The decoder reuses the cross-attention keys/values of the cache: changing them changes the output, and the
     cache returned carries them through unchanged."""
@@ -168,11 +206,12 @@ def test_cross_attention_keys_values_are_computed_once(arch, flax_model):
 # the cache itself.)
 DECODER_HEADS = ("conditional_generation", "seq2seq")
 LOOP_CASES = []
-for _arch in SEQ2SEQ_BEHAVIOUR_ARCHS:
+for _arch in ARCHS:
     _heads = [h for h in DECODER_HEADS if any(c.arch == _arch and c.head == h for c in CASES)]
     LOOP_CASES += [c for c in CASES if c.arch == _arch and c.head in _heads and c.variant == next(iter(SMALL_CONFIGS[_arch]))]
 # The first of each architecture also decodes without a decoder mask, jit-compiled and eagerly.
-FIRST_LOOP_CASES = in_turn(list({c.arch: c for c in reversed(LOOP_CASES)}.values()), 1)
+_FIRST_LOOP_CASE = {c.arch: c for c in reversed(LOOP_CASES)}
+FIRST_LOOP_CASES = [_FIRST_LOOP_CASE[arch] for arch in turns(REST)]
 # The decode outputs that the full pass names differently.
 FULL_PASS_FIELD = {"hidden_states": "decoder_hidden_states", "attentions": "decoder_attentions"}
 
@@ -263,7 +302,7 @@ def test_documented_decoding_loop_equals_full_pass(c, flax_model):
     _assert_steps_equal_full_pass(outputs, cache, full, length)
 
 
-@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 1))
+@pytest.mark.parametrize("arch", turns(REST + 1))
 def test_preallocated_cache_used_inconsistently_raises(arch, flax_model):
     """A cache from init_cache that does not fit the call is a ValueError naming what is wrong (batch size, mask
     length, encoder output, no room left); under jax.jit, where the position is not concrete, a step past the end
@@ -306,24 +345,60 @@ def test_preallocated_cache_used_inconsistently_raises(arch, flax_model):
 # Logits, encode / decode
 
 
-@pytest.mark.parametrize("index,tied", [(0, True), (1, False)], ids=["tied", "untied"])
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
-def test_logits_scaling(arch, index, tied, flax_model):
-    model = flax_model(case(arch, "conditional_generation", index))
+def weight(model, name: str):
+    """The parameter that transformers' PyTorch state dict names `name` (relative to the base model, which a head
+    model holds under its prefix or inline), `(out, in)` as PyTorch holds it; None where the model has none."""
+    state = model.state_dict()
+    return next((state[key] for key in (f"{model.base_model_prefix}.{name}", name) if key in state), None)
+
+
+def decoder_word_embeddings(arch: str, model):
+    """The decoder's word-embedding matrix, by the spec's weight names: its own table where it has one (separate
+    encoder and decoder vocabularies), else the table the stacks share."""
+    s = spec(arch)
+    if s.names is None:
+        return weight(model, f"{s.embeddings.shared}.weight")
+    own = weight(model, f"{s.names.decoder}.{s.names.word_embeddings}.weight")
+    return own if own is not None else weight(model, f"{s.names.shared}.weight")
+
+
+def tied_turns(first: int) -> list:
+    """`(arch, tied)`: `make test`, tied word embeddings on the composition at offset `first`, untied on the next one;
+    `make test-all`, both on every one."""
+    if TEST_ALL or not ARCHS:
+        return [(arch, tied) for arch in ARCHS for tied in (True, False)]
+    return [(turns(first)[0], True), (turns(first + 1)[0], False)]
+
+
+@pytest.mark.parametrize("arch,tied", tied_turns(REST + 2), ids=lambda v: {True: "tied", False: "untied"}.get(v, v))
+def test_logits_scaling(arch, tied, flax_model):
+    """Tied: the decoder's output (times hidden_size ** -0.5 where the spec scales it, `lm_head.tied_scale`; the
+    sublayer layout always does, T5's rule) on the decoder's word embeddings; untied: on the LM head, which exists only
+    then; plus the logits bias where the spec has one. Variant 0 tied, 1 untied, their configurations overridden where
+    they differ."""
+    c = case(arch, "conditional_generation", 0 if tied else 1)
+    model = flax_model(c, **tied_overrides(c, tied))
+    s = spec(arch)
     assert model.config.tie_word_embeddings is tied
-    assert ("lm_head" in model.params) is not tied
+    lm_head = weight(model, f"{s.lm_head.path}.weight")
+    assert (lm_head is None) is tied
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
     decoder_input_ids = jnp.ones((3, 4), dtype="i4")
     out = jax.jit(lambda p: model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids, params=p, output_hidden_states=True))(model.params)
-    sequence_output = out.decoder_hidden_states[-1]
+    sequence_output = np.asarray(out.decoder_hidden_states[-1])
     if tied:
-        expected = (sequence_output * model.config.d_model**-0.5) @ model.params["shared"]["embedding"].T
+        scale = model.config.hidden_size**-0.5 if s.lm_head.tied_scale or s.names is None else 1.0
+        expected = (sequence_output * scale) @ decoder_word_embeddings(arch, model).T
     else:
-        expected = sequence_output @ model.params["lm_head"]["kernel"]
+        expected = sequence_output @ lm_head.T
+    if s.lm_head.logits_bias:
+        bias = weight(model, s.lm_head.logits_bias)
+        assert bias.shape == (1, expected.shape[-1])
+        expected = expected + bias
     np.testing.assert_allclose(out.logits, expected, atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 2))
+@pytest.mark.parametrize("arch", turns(REST + 4))
 def test_seq2seq_model_encode_decode_and_tuples(arch, flax_model):
     model = flax_model(case(arch, "seq2seq", 1))
     input_ids, attention_mask = map(jnp.asarray, encoder_inputs())
@@ -331,7 +406,7 @@ def test_seq2seq_model_encode_decode_and_tuples(arch, flax_model):
     out = jax.jit(lambda p: model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids, params=p))(model.params)
     decoded = jax.jit(lambda ids: model.decode(ids, model.encode(input_ids, attention_mask), attention_mask))(decoder_input_ids)
     np.testing.assert_allclose(decoded.last_hidden_state, out.last_hidden_state, atol=ATOL, rtol=0)
-    assert len(out.past_key_values) == model.config.num_decoder_layers  # config.use_cache
+    assert len(out.past_key_values) == decoder_layers(arch, model.config)  # config.use_cache
     as_tuple = jax.jit(
         lambda p: model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids, params=p, return_dict=False, use_cache=False)
     )(model.params)
@@ -380,6 +455,7 @@ GENERATE_CASES = {
 
 # Every setting on the first architecture; beam search (tied) and greedy search (untied) on every other one (in `make
 # test` one of the two in turn): the search loops are the shared runtime's, each architecture brings its decoding step.
+# Names-layout compositions: test_names_encoder_decoder.py::test_flax_generate_matches_transformers.
 GENERATE_RUNS = [
     (arch, name)
     for position, arch in enumerate(SEQ2SEQ_ARCHS)
@@ -396,7 +472,8 @@ def test_generate_matches_transformers(arch, name, checkpoint, flax_model):
     c = case(arch, "conditional_generation", index)
     # transformers' DynamicCache sizes itself by config.num_layers: its generate() fails for a decoder deeper than the
     # encoder, so these checkpoints have as many decoder layers as encoder layers.
-    overrides = dict(overrides, num_decoder_layers=2)
+    encoder_depth = config_class(c)(**config_kwargs(c)).num_hidden_layers
+    overrides = {**overrides, spec(arch).decoder.layers: encoder_depth}
     _, pt_model, _ = checkpoint(c, **overrides)
     model = flax_model(c, **overrides)
     input_ids, attention_mask = encoder_inputs()
@@ -413,7 +490,7 @@ def test_generate_matches_transformers(arch, name, checkpoint, flax_model):
             assert np.any(expected[:, 1:-1] == eos), expected
 
 
-@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 0))
+@pytest.mark.parametrize("arch", turns(REST + 5))
 def test_generate_is_one_compiled_loop(arch, flax_model):
     """generate() compiles encoder, cache and the whole decoding loop (a while_loop) once per settings; a second call
     reuses it, and the step-by-step Python loop (trace=False) gives the same ids."""
@@ -433,7 +510,7 @@ def test_generate_is_one_compiled_loop(arch, flax_model):
 # Training, checkpoints
 
 
-@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 1))
+@pytest.mark.parametrize("arch", turns(REST + 6))
 def test_grad_and_dropout(arch, flax_model):
     optax = pytest.importorskip("optax")
     model = flax_model(case(arch, "conditional_generation", 1))
@@ -460,54 +537,112 @@ def test_grad_and_dropout(arch, flax_model):
         model(input_ids, attention_mask, **feed, train=True)
 
 
-@pytest.mark.parametrize("index", [0, 1], ids=["tied", "untied"])
-@pytest.mark.parametrize("arch", in_turn(SEQ2SEQ_BEHAVIOUR_ARCHS, 2))
-def test_save_loads_in_transformers(arch, index, tmp_path):
+@pytest.mark.parametrize("arch,tied", tied_turns(REST + 7), ids=lambda v: {True: "tied", False: "untied"}.get(v, v))
+def test_save_loads_in_transformers(arch, tied, tmp_path):
+    """A randomly initialised model saved with save_pretrained loads in transformers' PyTorch class as transformers' own
+    checkpoint of that configuration loads (the same missing, unexpected and mismatched names), every weight exactly
+    as saved; transformers' outputs are ours (<= 1e-5), and our from_pretrained reads the same parameters back."""
+    import torch
     import transformers
 
-    c = case(arch, "conditional_generation", index)
-    config = config_class(c)(**SMALL_CONFIGS[arch][c.variant])
+    c = case(arch, "conditional_generation", 0 if tied else 1)
+    overrides = tied_overrides(c, tied)
+    config = config_class(c)(**config_kwargs(c, **overrides))
     model = flax_class(c)(config, seed=1)
-    lm_head = spec(arch).lm_head.path
-    if not config.tie_word_embeddings:
-        # The untied LM head at the tied one's scale (as the harness's reference models): with the std-1.0 init the
+    if not tied:
+        # The untied LM head at the tied one's scale (as the harness's reference models): with a std-1.0 init the
         # logits reach ~20, where float32 rounding alone approaches 1e-5.
-        model.params = {**model.params, lm_head: {"kernel": model.params[lm_head]["kernel"] * config.hidden_size**-0.5}}
-    model.save_pretrained(tmp_path)
-    pt_model, info = getattr(transformers, c.class_name("torch")).from_pretrained(tmp_path, output_loading_info=True)
-    # Written as transformers writes it: `shared.weight` stands for the stacks' embed_tokens, which transformers itself
-    # reports missing (and re-ties) when the embeddings are untied.
-    tied_stack_embeddings = {f"{stack}.embed_tokens.weight" for stack in ("encoder", "decoder")}
-    assert set(info["missing_keys"]) <= (set() if config.tie_word_embeddings else tied_stack_embeddings)
-    assert info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+        state = model.state_dict()
+        name = f"{spec(arch).lm_head.path}.weight"
+        state[name] = state[name] * config.hidden_size**-0.5
+        model.params = model.load_state_dict(state)
+    model.save_pretrained(tmp_path / "ours")
+    torch_class = getattr(transformers, c.class_name("torch"))
+    # (Eager attention: the attention probabilities are outputs too.)
+    pt_model, info = torch_class.from_pretrained(tmp_path / "ours", output_loading_info=True, attn_implementation="eager")
+    # Written as transformers writes it: what its own checkpoint of the configuration lacks is all that ours lacks.
+    built = instantiate_reference(torch_class, reference_config(c, **overrides))
+    built.save_pretrained(tmp_path / "theirs")
+    _, expected_info = torch_class.from_pretrained(tmp_path / "theirs", output_loading_info=True)
+    for key in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        assert sorted(map(str, info[key])) == sorted(map(str, expected_info[key])), key
+    # Only aliases are missing: names that the class, as built, gives the parameter of a saved name (the stacks' word
+    # embeddings, `shared`'s). transformers re-ties some of them on load only with `config.tie_word_embeddings`
+    # (BART's family; T5's always): untied, its own checkpoint reloads them newly initialised (transformers 4.57.6
+    # reports them in missing_keys, as above). The reference gets the aliasing the class builds back.
+    owner = {}
+    alias_of = {name: owner.setdefault(id(p), name) for name, p in built.named_parameters(remove_duplicate=False)}
+    with torch.no_grad():
+        for name in info["missing_keys"]:
+            assert alias_of.get(name, name) != name, f"{name} is missing from our checkpoint"
+            pt_model.get_parameter(name).copy_(pt_model.get_parameter(alias_of[name]))
+    ours_state, theirs_state = model.state_dict(), pt_model.state_dict()
+    assert set(ours_state) <= set(theirs_state), sorted(set(ours_state) - set(theirs_state))
+    for name, value in ours_state.items():
+        np.testing.assert_array_equal(theirs_state[name].numpy(), value, err_msg=name)
     inputs = make_inputs(c, pt_model.config)
-    import torch
-
     feed = {k: v for k, v in inputs.items() if k != "labels"}
     with torch.no_grad():
         reference = flatten(pt_model.eval()(**{k: torch.from_numpy(v) for k, v in feed.items()}, output_hidden_states=True, output_attentions=True))
     forward = jax.jit(lambda p, feed: model(**feed, params=p, output_hidden_states=True, output_attentions=True))
     ours = flatten(forward(model.params, {k: jnp.asarray(v) for k, v in feed.items()}))
     assert_close(reference, ours, "flax")
-    again = flax_class(c).from_pretrained(tmp_path)
+    again = flax_class(c).from_pretrained(tmp_path / "ours")
     assert all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a, b: bool(jnp.array_equal(a, b)), model.params, again.params)))
 
 
-@pytest.mark.parametrize("arch", SEQ2SEQ_BEHAVIOUR_ARCHS)
+@pytest.mark.parametrize("arch", [arch for arch in ARCHS if has_head(arch, "encoder")])
 def test_encoder_model_loads_a_full_checkpoint_quietly(arch, checkpoint, caplog):
-    full = case(arch, "conditional_generation", 1)  # untied: the checkpoint has lm_head.weight too
-    config, pt_model, directory = checkpoint(full)
+    """The encoder model reads its weights from the full model's checkpoint without a warning: exactly the weights
+    transformers' encoder class holds (its tied word embeddings aside), the checkpoint's values; its output is
+    transformers' encoder's."""
+    import torch
+    import transformers
+
+    full = case(arch, "conditional_generation", 1)
+    config, pt_model, directory = checkpoint(full, **tied_overrides(full, False))  # lm_head.weight in it too
     encoder = case(arch, "encoder", 1)
     with caplog.at_level(logging.WARNING, logger="specformers"):
         model = flax_class(encoder).from_pretrained(directory)
     assert caplog.text == ""
-    assert set(model.params) == {"shared", "encoder"}
+    torch_encoder = getattr(transformers, encoder.class_name("torch"))
+    expected_names = set(instantiate_reference(torch_encoder, config).state_dict()) - set(torch_encoder._tied_weights_keys or ())
+    state, full_state = model.state_dict(), pt_model.state_dict()
+    assert set(state) == expected_names
+    for name, value in state.items():
+        np.testing.assert_array_equal(value, full_state[name].numpy(), err_msg=name)
     input_ids, attention_mask = encoder_inputs()
-    import torch
-
     with torch.no_grad():
-        expected = pt_model.encoder(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).last_hidden_state.numpy()
+        expected = pt_model.get_encoder()(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).last_hidden_state.numpy()
     ours = jax.jit(lambda p, ids, mask: model(ids, mask, params=p).last_hidden_state)(model.params, input_ids, attention_mask)
+    np.testing.assert_allclose(ours, expected, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("arch", turns(REST + 4))
+def test_base_model_loads_a_generation_checkpoint(arch, checkpoint):
+    """The base model reads the generation head's checkpoint as transformers' base class does (the same missing and
+    unused names: the head's unused, and only tables that the class computes missing, Marian's sinusoids), every weight
+    the checkpoint's value; its output is transformers' base model's."""
+    import torch
+    import transformers
+
+    full = case(arch, "conditional_generation", 0)
+    config, pt_model, directory = checkpoint(full)
+    base = case(arch, "seq2seq", 0)
+    model, info = flax_class(base).from_pretrained(directory, output_loading_info=True)
+    theirs, expected_info = getattr(transformers, base.class_name("torch")).from_pretrained(
+        directory, output_loading_info=True, attn_implementation="eager"
+    )
+    for key in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        assert sorted(info[key]) == sorted(expected_info[key]), key
+    state, expected_state = model.state_dict(), theirs.state_dict()
+    assert set(state) <= set(expected_state), sorted(set(state) - set(expected_state))
+    for name, value in state.items():
+        np.testing.assert_array_equal(value, expected_state[name].numpy(), err_msg=name)
+    inputs = {k: v for k, v in make_inputs(full, config).items() if k != "labels"}
+    with torch.no_grad():
+        expected = theirs.eval()(**{k: torch.from_numpy(v) for k, v in inputs.items()}).last_hidden_state.numpy()
+    ours = jax.jit(lambda p, feed: model(**feed, params=p).last_hidden_state)(model.params, {k: jnp.asarray(v) for k, v in inputs.items()})
     np.testing.assert_allclose(ours, expected, atol=ATOL, rtol=0)
 
 
@@ -516,14 +651,26 @@ def test_encoder_model_loads_a_full_checkpoint_quietly(arch, checkpoint, caplog)
 
 
 def _largest_intermediates(c, seq: int):
-    """Shapes of every intermediate of the encoder of case `c` at input length `seq` (traced, not run)."""
+    """Shapes of every intermediate of the encoder (`encode`) of case `c`'s model at input length `seq` (traced, not
+    run)."""
     from flax.traverse_util import unflatten_dict
 
-    model = flax_class(c)(config_class(c)(**SMALL_CONFIGS[c.arch][c.variant]), _do_init=False)
+    model = flax_class(c)(config_class(c)(**config_kwargs(c)), _do_init=False)
     params = unflatten_dict({k: jnp.zeros(s.shape, s.dtype) for k, s in model._param_shapes().items()})
     ids = jnp.ones((1, seq), dtype="i4")
-    jaxpr = jax.make_jaxpr(lambda p, ids: model(ids, params=p, output_attentions=True))(params, ids)
+    jaxpr = jax.make_jaxpr(lambda p, ids: model.encode(ids, params=p, output_attentions=True))(params, ids)
     return [tuple(v.aval.shape) for eqn in jaxpr.jaxpr.eqns for v in eqn.outvars]
+
+
+def blocked_archs() -> list[str]:
+    """Encoder-decoder specs (of either layout) whose encoder can run blocked (local / transient-global) attention."""
+    out = []
+    for arch in SEQ2SEQ_ARCHS + NAMES_SEQ2SEQ_ARCHS:
+        attention = spec(arch).attention
+        chosen = [c.variant for c in attention.select.variants.values()] if attention.select else [attention.variant]
+        if set(chosen) - {"full"}:
+            out.append(arch)
+    return out
 
 
 @pytest.mark.parametrize("index", [0, 1])
@@ -531,8 +678,8 @@ def _largest_intermediates(c, seq: int):
 def test_local_attention_is_blocked(arch, index):
     """No intermediate is `seq x seq`: scores are `(batch, blocks, heads, block_len, 3 * block_len [+ globals])`. Local
     attention costs linear memory; transient-global adds `seq x seq / global_block_size` for the global tokens."""
-    c = case(arch, "encoder", index)
-    config = config_class(c)(**SMALL_CONFIGS[arch][c.variant])
+    c = case(arch, "seq2seq", index)
+    config = config_class(c)(**config_kwargs(c))
     seq = 1536
     shapes = _largest_intermediates(c, seq)
     assert not [s for s in shapes if sum(d >= seq // 2 for d in s) > 1]
@@ -542,4 +689,4 @@ def test_local_attention_is_blocked(arch, index):
         assert larger <= 2 * largest + 1024  # linear in the length
     else:
         global_block_size = getattr(config, spec(arch).attention.local.global_block_size)
-        assert largest <= 4 * seq * (seq // global_block_size) * config.num_heads
+        assert largest <= 4 * seq * (seq // global_block_size) * config.num_attention_heads

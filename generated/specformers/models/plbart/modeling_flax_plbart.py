@@ -1323,11 +1323,15 @@ class FlaxPLBartPreTrainedModel(FlaxPreTrainedModel):
     )
     # Whether the module holds both stacks (`decoder_input_ids` at initialisation, `encode`, `decode`, `init_cache`).
     _is_encoder_decoder = True
+    # The prefix of the stacks' names in this class's checkpoints: the base model's, under which a head model holds
+    # them (none where the class holds them itself).
+    _stacks_prefix = "model."
 
     @property
     def _tied_weights_keys(self) -> tuple:
         # The stacks read `model.shared`: no separate parameters here; transformers saves that one only.
-        return ("model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight")
+        prefix = self._stacks_prefix
+        return (f"{prefix}encoder.embed_tokens.weight", f"{prefix}decoder.embed_tokens.weight")
 
     def _init_inputs(self, input_shape: tuple) -> dict:
         """The dummy inputs of the initialising pass: every module runs, the decoder's cross-attention too."""
@@ -1562,6 +1566,8 @@ class FlaxPLBartModel(FlaxPLBartPreTrainedModel):
     """
 
     module_class = FlaxPLBartModule
+    # The model holds `shared` and the stacks itself: their names carry no `model.` prefix.
+    _stacks_prefix = ""
 
     def __call__(
         self,
