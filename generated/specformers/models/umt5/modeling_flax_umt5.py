@@ -1533,11 +1533,15 @@ class FlaxUMT5PreTrainedModel(FlaxPreTrainedModel):
     )
     # Whether the module holds both stacks (`decoder_input_ids` at initialisation, `encode`, `decode`, `init_cache`).
     _is_encoder_decoder = True
+    # The prefix of the stacks' names in this class's checkpoints: the base model's, under which a head model holds
+    # them (none where the class holds them itself).
+    _stacks_prefix = "transformer."
 
     @property
     def _tied_weights_keys(self) -> tuple:
         # The stacks read `transformer.shared`: no separate parameters here; transformers saves that one only.
-        return ("transformer.encoder.embed_tokens.weight", "transformer.decoder.embed_tokens.weight")
+        prefix = self._stacks_prefix
+        return (f"{prefix}encoder.embed_tokens.weight", f"{prefix}decoder.embed_tokens.weight")
 
     def _init_inputs(self, input_shape: tuple) -> dict:
         """The dummy inputs of the initialising pass: every module runs, the decoder's cross-attention too."""
@@ -1755,6 +1759,8 @@ class FlaxUMT5Model(FlaxUMT5PreTrainedModel):
     """
 
     module_class = FlaxUMT5Module
+    # The model holds `shared` and the stacks itself: their names carry no `transformer.` prefix.
+    _stacks_prefix = ""
 
     def __call__(
         self,
@@ -1928,6 +1934,8 @@ class FlaxUMT5ForConditionalGeneration(FlaxUMT5PreTrainedModel, FlaxGenerationMi
     """
 
     module_class = FlaxUMT5ForConditionalGenerationModule
+    # transformers' class holds `shared` and the stacks itself: their names carry no `transformer.` prefix.
+    _stacks_prefix = ""
 
     @property
     def _tied_weights_keys(self) -> tuple:
@@ -2083,6 +2091,8 @@ class FlaxUMT5EncoderModel(FlaxUMT5PreTrainedModel):
     """
 
     module_class = FlaxUMT5EncoderModelModule
+    # transformers' class holds `shared` and the encoder itself: their names carry no `transformer.` prefix.
+    _stacks_prefix = ""
     # The encoder alone: no decoder inputs, and neither `encode`, `decode` nor `init_cache`.
     _is_encoder_decoder = False
     # A full encoder-decoder checkpoint loads quietly: its decoder and LM head are not part of this model.
@@ -2090,6 +2100,11 @@ class FlaxUMT5EncoderModel(FlaxUMT5PreTrainedModel):
         r"^decoder\.",
         r"^lm_head\.",
     )
+
+    @property
+    def _tied_weights_keys(self) -> tuple:
+        # The encoder's word embeddings alone.
+        return super()._tied_weights_keys[:1]
 
     def _init_inputs(self, input_shape: tuple) -> dict:
         return {"input_ids": jnp.zeros(input_shape, dtype="i4")}
@@ -2395,6 +2410,11 @@ class FlaxUMT5ForTokenClassification(FlaxUMT5PreTrainedModel):
         r"^(transformer\.)?decoder\.",
     )
 
+    @property
+    def _tied_weights_keys(self) -> tuple:
+        # The encoder's word embeddings alone.
+        return super()._tied_weights_keys[:1]
+
     def _init_inputs(self, input_shape: tuple) -> dict:
         return {"input_ids": jnp.zeros(input_shape, dtype="i4")}
 
@@ -2534,6 +2554,8 @@ class FlaxUMT5ForQuestionAnswering(FlaxUMT5PreTrainedModel):
     """
 
     module_class = FlaxUMT5ForQuestionAnsweringModule
+    # transformers' class holds `shared` and the stacks itself: their names carry no `transformer.` prefix.
+    _stacks_prefix = ""
 
     def __call__(
         self,
