@@ -112,11 +112,8 @@ def project():
 # keyword arguments): several variants per architecture exercise the spec's components, the comments in the spec say
 # which.
 SMALL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {a.name: a.test_variants for a in project().architectures}
-# Encoder-decoder architectures without `names` (the `sublayer` layout, deleted: none any more; kept for the modules
-# that still import it).
-SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq and a.names is None]
-# Encoder-decoder architectures of the names layout: tests/test_names_encoder_decoder.py runs each of them.
-NAMES_SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq and a.names is not None]
+# Encoder-decoder architectures: tests/test_names_encoder_decoder.py runs each of them.
+SEQ2SEQ_ARCHS = [a.name for a in project().architectures if a.seq2seq]
 # Decoder-only architectures: the decoder-only test module runs each of them.
 DECODER_ONLY_ARCHS = [a.name for a in project().architectures if a.stack == "decoder-only"]
 
@@ -156,9 +153,6 @@ def distinct_compositions(archs: list[str]) -> list[str]:
     return list(seen.values())
 
 
-SEQ2SEQ_BEHAVIOUR_ARCHS = distinct_compositions(SEQ2SEQ_ARCHS)
-
-
 def variants(arch: str) -> list[str]:
     """The names of an architecture's small configurations, in the spec's order."""
     return list(SMALL_CONFIGS[arch])
@@ -173,10 +167,9 @@ def encoder_attention(arch: str, config) -> str:
 
 
 def blocked_archs() -> list[str]:
-    """Encoder-decoder architectures (of either layout) whose encoder can run blocked (local / transient-global)
-    attention."""
+    """Encoder-decoder architectures whose encoder can run blocked (local / transient-global) attention."""
     out = []
-    for arch in SEQ2SEQ_ARCHS + NAMES_SEQ2SEQ_ARCHS:
+    for arch in SEQ2SEQ_ARCHS:
         attention = spec(arch).attention
         chosen = [c.variant for c in attention.select.variants.values()] if attention.select else [attention.variant]
         if set(chosen) - {"full"}:

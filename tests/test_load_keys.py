@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from harness import (
-    NAMES_SEQ2SEQ_ARCHS,
+    SEQ2SEQ_ARCHS,
     assert_close,
     cases,
     config_kwargs,
@@ -145,7 +145,7 @@ def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, 
     nezha_dir = _add_tensors(nezha_dir, tmp_path / "nezha", extra)
     checkpoints = [(albert, albert_dir), (nezha, nezha_dir)]
     # The version numbers of fairseq's stacks, which converted checkpoints of names-layout encoder-decoders hold.
-    seq2seq = next((a for a in project().architectures if a.name in NAMES_SEQ2SEQ_ARCHS), None)
+    seq2seq = next((a for a in project().architectures if a.name in SEQ2SEQ_ARCHS), None)
     if seq2seq is not None:
         case = next(c for c in cases() if c.arch == seq2seq.name and c.head == "conditional_generation")
         _, _, directory = reference_checkpoint(case)
@@ -155,7 +155,7 @@ def test_benign_extras_load_silently(framework, reference_checkpoint, tmp_path, 
     # A spec's own `ignore_unexpected` entries (of a literal pattern: the name it matches) in the bare model of the first
     # names-layout encoder-decoder that lists some (LongT5: the relative bias some checkpoints hold in the decoder's
     # first cross-attention).
-    listing = next((a for a in project().architectures if a.name in NAMES_SEQ2SEQ_ARCHS and a.spec.ignore_unexpected), None)
+    listing = next((a for a in project().architectures if a.name in SEQ2SEQ_ARCHS and a.spec.ignore_unexpected), None)
     if listing is not None:
         case = next(c for c in cases() if c.arch == listing.name and c.head == "seq2seq")
         _, _, directory = reference_checkpoint(case)

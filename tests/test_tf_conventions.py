@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from harness import (
-    NAMES_SEQ2SEQ_ARCHS,
+    SEQ2SEQ_ARCHS,
     TEST_ALL,
     ROOT,
     cases,
@@ -43,7 +43,7 @@ def _has_upstream_tf(arch: str) -> bool:
 
 ENCODER = next(a.name for a in project().architectures if not a.seq2seq and _has_upstream_tf(a.name))
 # (None without such a spec: the tests then run on the other two.)
-NAMES_SEQ2SEQ = next((a for a in NAMES_SEQ2SEQ_ARCHS if _has_upstream_tf(a)), None)
+NAMES_SEQ2SEQ = next((a for a in SEQ2SEQ_ARCHS if _has_upstream_tf(a)), None)
 
 
 def _positions(arch: str) -> str:
@@ -53,7 +53,7 @@ def _positions(arch: str) -> str:
 
 # A second encoder-decoder: the first one whose kind of positions differs from NAMES_SEQ2SEQ's (a relative bias
 # instead of absolute tables), else none.
-SEQ2SEQ = next((a for a in NAMES_SEQ2SEQ_ARCHS if _has_upstream_tf(a) and _positions(a) != _positions(NAMES_SEQ2SEQ)), None)
+SEQ2SEQ = next((a for a in SEQ2SEQ_ARCHS if _has_upstream_tf(a) and _positions(a) != _positions(NAMES_SEQ2SEQ)), None)
 # The first names-layout encoder with a masked LM and the first decoder-only stack with a causal LM (None without one):
 # the models of the names-layout block.
 NAMES_ENCODER = next((a.name for a in project().architectures if a.stack == "encoder" and a.names is not None and a.head("masked_lm") and _has_upstream_tf(a.name)), None)

@@ -1,11 +1,9 @@
-"""Behaviour of the generated TensorFlow encoder-decoder models (every spec with a decoder stack, of either layout:
-the `sublayer` encoder-decoders and the names-layout ones) beyond forward parity: cached decoding, labels and LM-head
+"""Behaviour of the generated TensorFlow encoder-decoder models (every spec with a decoder stack) beyond forward parity: cached decoding, labels and LM-head
 scaling, `generate` (greedy and beam search, eager and XLA) against transformers' PyTorch `generate`, training,
 checkpoints shared with transformers, and blocked (linear-cost) encoder attention.
 
-Module structure is reached through the resolved spec (the sublayer layout's `encoder.layer_list` / `sublayer_list` /
-`attention.cross_module`, the names layout's `names`) or through public API, never by a layout's attribute names.
-The names-layout compositions are many: `make test` runs one of them in each test, in turn (`in_turn`), so that each
+Module structure is reached through the resolved spec's `names` or through public API, never by an architecture's
+attribute names. The compositions are many: `make test` runs one of them in each test, in turn (`in_turn`), so that each
 runs in some test; `make test-all` runs every one in every test.
 """
 
@@ -15,9 +13,7 @@ import numpy as np
 import pytest
 
 from harness import (
-    NAMES_SEQ2SEQ_ARCHS,
     SEQ2SEQ_ARCHS,
-    SEQ2SEQ_BEHAVIOUR_ARCHS,
     SMALL_CONFIGS,
     TEST_ALL,
     Case,
@@ -38,35 +34,33 @@ tf = pytest.importorskip("tensorflow")
 torch = pytest.importorskip("torch")
 
 ATOL = 1e-5
-if not SEQ2SEQ_ARCHS and not NAMES_SEQ2SEQ_ARCHS:
+if not SEQ2SEQ_ARCHS:
     pytest.skip("no encoder-decoder spec", allow_module_level=True)
-CASES = {(c.arch, c.head, c.variant): c for c in cases() if c.arch in SEQ2SEQ_ARCHS or c.arch in NAMES_SEQ2SEQ_ARCHS}
-# The names-layout encoder-decoders of distinct compositions (mT5 is T5's).
-NAMES = distinct_compositions(NAMES_SEQ2SEQ_ARCHS)
-CASES_ARCHS = SEQ2SEQ_ARCHS + NAMES_SEQ2SEQ_ARCHS
+CASES = {(c.arch, c.head, c.variant): c for c in cases() if c.arch in SEQ2SEQ_ARCHS}
+# The encoder-decoders of distinct compositions (mT5 is T5's).
+COMPOSITIONS = distinct_compositions(SEQ2SEQ_ARCHS)
+CASES_ARCHS = SEQ2SEQ_ARCHS
 
 
-def _names(*indices: int) -> list:
-    """The names-layout compositions a test runs: `make test`, those at `indices` (each test of this module takes
+def _compositions(*indices: int) -> list:
+    """The compositions a test runs: `make test`, those at `indices` (each test of this module takes
     others); `make test-all`, every one."""
-    return list(dict.fromkeys(arch for index in indices for arch in in_turn(NAMES, index)))
+    return list(dict.fromkeys(arch for index in indices for arch in in_turn(COMPOSITIONS, index)))
 
 
-def _names_first_two(*indices: int) -> list:
-    """(architecture, variant) of `_names(*indices)`: `make test`, one of the first two variants of each (in turn);
+def _first_two(*indices: int) -> list:
+    """(architecture, variant) of `_compositions(*indices)`: `make test`, one of the first two variants of each (in turn);
     `make test-all`, both."""
     out = []
-    for position, arch in enumerate(_names(*indices)):
+    for position, arch in enumerate(_compositions(*indices)):
         first_two = variants(arch)[:2]
         chosen = first_two if TEST_ALL else [first_two[(indices[position] + 1) % len(first_two)]]
         out.extend((arch, variant) for variant in chosen)
     return out
 
 
-# The first two variants of every sublayer encoder-decoder spec (the spec's comments say what each exercises).
-FIRST_TWO = [(arch, variant) for arch in SEQ2SEQ_BEHAVIOUR_ARCHS for variant in variants(arch)[:2]]
-# Architectures of either layout, each test's names-layout one(s) appended.
-BEHAVIOUR = lambda index: SEQ2SEQ_BEHAVIOUR_ARCHS + _names(index)  # noqa: E731
+# The compositions of a test (`make test`: one, each test taking the next).
+BEHAVIOUR = _compositions
 
 
 def _case(arch: str, head: str, variant: str) -> Case:
@@ -92,21 +86,14 @@ def _as_deep(arch: str, variant: str) -> dict:
 
 
 def _decoder_blocks(arch: str, model) -> list:
-    """The decoder's blocks, by the spec's module names (the sublayer layout's `encoder.layer_list`, the names
-    layout's `layers` role)."""
-    resolved = spec(arch)
-    return list(getattr(model.get_decoder(), resolved.names.layers if resolved.names else resolved.encoder.layer_list))
+    """The decoder's blocks, by the spec's `layers` role."""
+    return list(getattr(model.get_decoder(), spec(arch).names.layers))
 
 
 def _cross_projection(arch: str, block) -> tuple:
     """`(module, method)`: the method of a decoder block that projects the encoder states to the cross-attention's
-    keys and values (the sublayer layout's cross-attention module, at the spec's `attention.cross_module` in the
-    block's second sublayer; the names layout's block)."""
-    resolved = spec(arch)
-    if resolved.names:
-        return block, "project_cross_key_value"
-    cross = getattr(getattr(block, resolved.encoder.sublayer_list)[1], resolved.attention.cross_module)
-    return cross, "project_key_value"
+    keys and values."""
+    return block, "project_cross_key_value"
 
 
 def _shift(model, labels):
@@ -155,7 +142,7 @@ def _max_diff(a, b) -> float:
 # (a) cached decoding
 
 
-@pytest.mark.parametrize("arch,variant", FIRST_TWO + _names_first_two(0))
+@pytest.mark.parametrize("arch,variant", _first_two(0))
 def test_cached_decoding_matches_full_pass(arch, variant, saved):
     case = _case(arch, "conditional_generation", variant)
     config, _, directory = saved(case)
@@ -207,7 +194,7 @@ def test_cached_decoding_matches_full_pass(arch, variant, saved):
 # (b) labels and the LM head
 
 
-@pytest.mark.parametrize("arch,variant", FIRST_TWO + _names_first_two(1))
+@pytest.mark.parametrize("arch,variant", _first_two(1))
 def test_labels_are_shifted_and_logits_scaled_as_transformers(arch, variant, saved):
     case = _case(arch, "conditional_generation", variant)
     config, torch_model, directory = saved(case)
@@ -231,7 +218,7 @@ def test_labels_are_shifted_and_logits_scaled_as_transformers(arch, variant, sav
     np.testing.assert_array_equal(shifted[:, 1:], expected)
 
     # Tied: the decoder output projected on the decoder's word embeddings, scaled by hidden_size ** -0.5 first where
-    # the spec says so (`lm_head.tied_scale`; always in the sublayer layout); untied: lm_head alone. Then the logits
+    # the spec says so (`lm_head.tied_scale`); untied: lm_head alone. Then the logits
     # bias, where the head has one (`lm_head.logits_bias`).
     resolved = spec(arch)
     hidden = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=labels).logits
@@ -241,8 +228,8 @@ def test_labels_are_shifted_and_logits_scaled_as_transformers(arch, variant, sav
         encoder_attention_mask=inputs["attention_mask"],
     ).last_hidden_state.numpy()
     if config.tie_word_embeddings:
-        scale = config.hidden_size**-0.5 if resolved.names is None or resolved.lm_head.tied_scale else 1.0
-        # The decoder's word embeddings (its own, with separate vocabularies; the sublayer stacks have no getter).
+        scale = config.hidden_size**-0.5 if resolved.lm_head.tied_scale else 1.0
+        # The decoder's word embeddings (its own, with separate vocabularies).
         embeddings = getattr(model.get_decoder(), "get_input_embeddings", model.get_input_embeddings)()
         expected_logits = (decoder_output * scale) @ embeddings.embeddings.numpy().T
         assert not hasattr(model, "lm_head")
@@ -266,21 +253,14 @@ _GENERATE_SETTINGS = [
     (1, 0, dict(num_beams=4, length_penalty=0.6, early_stopping=True, num_return_sequences=2), False),
     (2, 2, dict(num_beams=3, length_penalty=2.0, early_stopping="never"), False),
 ]
-# Every setting on the first architecture; on every other one, greedy search (under XLA) and beam search, in `make
-# test` one of the two in turn: the search loops are the shared runtime's, each architecture brings its decoding step.
-# The names-layout compositions: `make test`, one (in turn) with eager beam search (test_names_encoder_decoder.py
-# generates with every names-layout spec, under XLA with its first); `make test-all`, each with both.
+# `make test`: one composition (in turn) with every setting (test_names_encoder_decoder.py generates with every spec,
+# under XLA with its first); `make test-all`: every setting on the first composition, greedy search (under XLA) and
+# beam search on the others (the search loops are the shared runtime's, each composition brings its decoding step).
 _GREEDY_AND_BEAM = _GENERATE_SETTINGS[:2]
 GENERATE = [
     (arch, variants(arch)[index], seed, kwargs, xla)
-    for position, arch in enumerate(SEQ2SEQ_ARCHS + _names(2))
-    for index, seed, kwargs, xla in (
-        _GENERATE_SETTINGS
-        if position == 0
-        else _GREEDY_AND_BEAM
-        if TEST_ALL
-        else [_GREEDY_AND_BEAM[1 if arch in NAMES else position % 2]]
-    )
+    for position, arch in enumerate(_compositions(2))
+    for index, seed, kwargs, xla in (_GENERATE_SETTINGS if position == 0 else _GREEDY_AND_BEAM)
     if index < len(variants(arch))
 ]
 
@@ -367,9 +347,8 @@ def test_generate_under_mixed_precision_with_tied_embeddings(arch, variant, seed
 
 @pytest.mark.parametrize(
     "arch,first_call",
-    [(arch, first_call) for arch in SEQ2SEQ_BEHAVIOUR_ARCHS for first_call in ("tf.function", "evaluate")]
-    + [(arch, "tf.function") for arch in _names(4)]
-    + [(arch, "evaluate") for arch in _names(5)],
+    [(arch, "tf.function") for arch in _compositions(4)]
+    + [(arch, "evaluate") for arch in _compositions(5)],
 )
 def test_a_failed_traced_first_call_leaves_the_model_usable(arch, first_call):
     """A first call that is traced and fails (no decoder inputs, and no `input_ids` they could be shifted from: a
@@ -426,7 +405,7 @@ def test_gradients_are_finite_and_dropout_trains(arch, saved):
 # (e) checkpoints
 
 
-@pytest.mark.parametrize("arch,variant", FIRST_TWO + _names_first_two(7, 8))
+@pytest.mark.parametrize("arch,variant", _first_two(7, 8))
 def test_save_pretrained_loads_in_transformers(arch, variant, saved, tmp_path):
     import transformers
 
@@ -452,7 +431,7 @@ def test_save_pretrained_loads_in_transformers(arch, variant, saved, tmp_path):
 
 
 # (The architectures with an encoder-only head.)
-@pytest.mark.parametrize("arch", [arch for arch in SEQ2SEQ_BEHAVIOUR_ARCHS + NAMES if spec(arch).head("encoder")])
+@pytest.mark.parametrize("arch", [arch for arch in COMPOSITIONS if spec(arch).head("encoder")])
 def test_encoder_model_loads_a_full_checkpoint_quietly(arch, saved, caplog):
     full = _case(arch, "conditional_generation", _second(arch))
     config, torch_model, directory = saved(full)
@@ -476,7 +455,7 @@ def _blocked_archs() -> list:
     """Encoder-decoder architectures of either layout whose encoder can run blocked (local / transient-global)
     attention."""
     out = []
-    for arch in SEQ2SEQ_ARCHS + NAMES_SEQ2SEQ_ARCHS:
+    for arch in SEQ2SEQ_ARCHS:
         attention = spec(arch).attention
         chosen = [c.variant for c in attention.select.variants.values()] if attention.select else [attention.variant]
         if set(chosen) - {"full"}:
