@@ -62,6 +62,7 @@ class ConfigField:
     default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
     default_expand: Optional[tuple[str, str]] = None  # list fields: (pairs, length): None -> the `repeats` field `pairs` expanded
     default_period: Union[int, str, None] = None  # with default_repeat: every this-many-th entry the first choice, the others the second
+    default_period_offset: int = 1  # with default_period: the entries i with (i + offset) % period == 0 take the first choice
     # with default_repeat: (source, entry literal, flag or None, when or None): the second choice where the list `source`
     # holds `entry` (with `flag` true and `when` not None), the first elsewhere
     default_match: Optional[tuple[str, str, Optional[str], Optional[str]]] = None
@@ -1288,7 +1289,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     leaves: dict[str, Leaf] = {}
     # With `residual.split_norms`: two norms under its flag (unless its count is 1), else the one `attention.norm`.
     split_condition = f"config.{split.flag} and config.{split.count} != 1" if split is not None else None
-    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, norm_bias, expr=f"not ({split_condition})" if split is not None else None)
+    # Without `norm.first_attention_norm`, the first block's attention has no norm.
+    attention_norm_expr = f"not ({split_condition})" if split is not None else None if spec.norm.first_attention_norm else "layer_idx != 0"
+    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, norm_bias, expr=attention_norm_expr)
     if split is not None:
         add(leaves, ("attention.parallel_norm",), norm_kind, hidden, hidden, norm_bias, expr=split_condition)
         add(leaves, ("ffn.parallel_norm",), norm_kind, hidden, hidden, norm_bias, expr=split_condition)
@@ -1351,6 +1354,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         else:
             add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
+    if ffn.fused_order != "gate_input" and not fused_gate:
+        raise fail("`fused_order` orders the halves of one projection computing the gate and the input: give `ffn.gate` and `ffn.input` one path, or remove `fused_order`", ["feed_forward", "fused_order"])
     if fused_gate and gate_flag:
         raise fail("a gate chosen by a config field is a projection of its own: give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
     expert = shared_expert = None
@@ -1565,7 +1570,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_dims=spec.position.dims if isinstance(spec.position, schema.RotaryPosition) else None,
         rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
         rotary_thetas=(
-            {kind: f"config.{name}" for kind, name in spec.position.theta_by_layer_type.items()}
+            {kind: _theta_by_kind(spec, name) for kind, name in spec.position.theta_by_layer_type.items()}
             if isinstance(spec.position, schema.RotaryPosition)
             else {}
         ),
@@ -1978,6 +1983,17 @@ def _resolve_feed_forward(c: _Context) -> None:
             need_field(ffn.experts.shared.size, ["feed_forward", "experts", "shared", "size"])
 
 
+def _theta_by_kind(spec: schema.ArchitectureSpec, name: str) -> str:
+    """The Python expression of a layer kind's rotary base `config.<name>`: an optional field's None falls back to
+    `position.theta`."""
+    target = spec.config.attribute_map.get(name, name)
+    field_ = next((f for f in spec.config.fields if f.name == target), None)
+    if field_ is None or not field_.optional:
+        return f"config.{name}"
+    theta = f"config.{spec.position.theta}" if isinstance(spec.position.theta, str) else repr(float(spec.position.theta))
+    return f"(config.{name} if config.{name} is not None else {theta})"
+
+
 def _need_bool_field(c: _Context, name: str, loc: list, meaning: str) -> None:
     """`name` is a declared boolean config field (`meaning`: what its truth does, for the message)."""
     c.need_field(name, loc)
@@ -2036,6 +2052,20 @@ def _resolve_residual(c: _Context) -> None:
 def _resolve_norm(c: _Context) -> None:
     """`norm`: the LM head's norm kind, the final norm of pre-norm stacks, the epsilon."""
     spec, fail, need_field = c.spec, c.fail, c.need_field
+    if spec.lm_head is not None and (spec.lm_head.dense_bias is not True or spec.lm_head.decoder_bias is not True):
+        key = "dense_bias" if spec.lm_head.dense_bias is not True else "decoder_bias"
+        if spec.lm_head.layout != "flat" or spec.lm_head.decoder is None:
+            raise fail(f"`{key}` sets a bias of the `flat` LM head whose vocabulary projection is the head model's `decoder`: write `layout: flat` with `decoder: <attribute>`, or remove `{key}`", ["lm_head", key])
+        for k in ("dense_bias", "decoder_bias"):
+            if isinstance(getattr(spec.lm_head, k), str):
+                _need_bool_field(c, getattr(spec.lm_head, k), ["lm_head", k], "the projection has a bias when it is true")
+    if isinstance(spec.norm.bias, str):
+        if spec.norm.kind != "layer_norm" or spec.norm.unit_offset or not spec.norm.weight or spec.attention.qk_norm is not False:
+            raise fail("a LayerNorm bias chosen by a config field is rendered for plain LayerNorms (`kind: layer_norm`, no `unit_offset`, `weight: true`, no `attention.qk_norm`): write `bias: true` or `false`", ["norm", "bias"])
+        _need_bool_field(c, spec.norm.bias, ["norm", "bias"], "the LayerNorms have a bias when it is true")
+    if not spec.norm.first_attention_norm:
+        if spec.norm.placement != "pre" or spec.residual is not None:
+            raise fail("only a pre-norm block's attention reads a norm of its input (`placement: pre`, sequential sublayers): remove `first_attention_norm` or write `placement: pre`", ["norm", "first_attention_norm"])
     if spec.norm.kind == "rms_norm" and not spec.norm.bias:
         raise fail("RMSNorms have no bias: remove `norm.bias` (or write `kind: layer_norm`)", ["norm", "bias"])
     if spec.norm.kind == "layer_norm" and spec.norm.unit_offset and not spec.norm.bias and spec.norm.placement == "sandwich":
@@ -2568,6 +2598,7 @@ def resolve_architecture(
             default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,
             default_expand=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_expand.pairs, f.default_expand.length)) if f.default_expand else None,
             default_period=spec.config.attribute_map.get(f.default_period, f.default_period) if isinstance(f.default_period, str) else f.default_period,
+            default_period_offset=f.default_period_offset,
             default_match=(
                 (
                     spec.config.attribute_map.get(f.default_match.source, f.default_match.source),

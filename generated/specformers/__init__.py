@@ -1016,6 +1016,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxMixtralForQuestionAnswering",
         "FlaxMixtralPreTrainedModel",
     ],
+    "models.modernbert.configuration_modernbert": ["ModernBertConfig"],
+    "models.modernbert.modeling_modernbert": [
+        "ModernBertModel",
+        "ModernBertForMaskedLM",
+        "ModernBertPreTrainedModel",
+    ],
+    "models.modernbert.modeling_tf_modernbert": [
+        "TFModernBertModel",
+        "TFModernBertForMaskedLM",
+        "TFModernBertPreTrainedModel",
+    ],
+    "models.modernbert.modeling_flax_modernbert": [
+        "FlaxModernBertModel",
+        "FlaxModernBertForMaskedLM",
+        "FlaxModernBertPreTrainedModel",
+    ],
     "models.mpnet.configuration_mpnet": ["MPNetConfig"],
     "models.mpnet.modeling_mpnet": [
         "MPNetModel",
