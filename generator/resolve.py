@@ -142,6 +142,8 @@ class Head:
     path: Optional[str] = None  # names-layout heads: the head's Linear
     bias: Optional[bool] = None  # names-layout heads: whether that Linear has a bias
     pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
+    transform: Optional[str] = None  # names-layout encoder heads: the attribute of the LM head's transform before the dropout
+    pooling: Optional[str] = None  # style first_token: the config field choosing the mean over the attended tokens (`mean`)
     base_model_prefix: Optional[str] = None  # names-layout heads: the base model's attribute, when not the spec's
     sinusoidal_saved: bool = True  # whether checkpoints of this head hold the fixed sinusoid position tables
     inline_base: bool = False  # names-layout encoder-decoders: the class holds the base model's modules itself
@@ -829,14 +831,14 @@ _NAMES_HEAD_LINEAR = {
 }
 
 
-def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier_dropout: bool = False) -> None:
+def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier_dropout: bool = False, spec: Optional[schema.ArchitectureSpec] = None) -> None:
     """The heads a names-layout stack (`kind`: decoder-only, names-layout encoder or encoder-decoder) renders, with
     their options (`classifier_dropout`: the spec has a top-level `classifier_dropout`, the dropout of the
     classification heads without one of their own)."""
     if kind == support.NAMES_ENCODER_DECODER:
         if h.kind not in NAMES_SEQ2SEQ_HEAD_KINDS:
             raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(NAMES_SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
-        for option in ("style", "summary", "pre_classifier", "activation"):
+        for option in ("style", "summary", "pre_classifier", "activation", "transform", "pooling"):
             if getattr(h, option) is not None:
                 raise fail(f"head {h.kind!r} of a {kind} stack has no `{option}` option: remove it", loc + [option])
         if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
@@ -869,6 +871,20 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
         raise fail(f"the configured summary (`sequence_summary`: its projection, activation and dropout) feeds the classifier directly: remove `{key}`", loc + [key])
     if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary) or h.summary == "sequence_summary"):
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
+    if h.transform is not None:
+        lm = spec.lm_head
+        if decoder_only or lm is None or lm.layout != "flat" or lm.decoder is None:
+            raise fail("`transform` holds a module of the `flat` LM head's class (with its top-level `decoder`) in a names-layout encoder: add that LM head or remove `transform`", loc + ["transform"])
+        if not (h.kind in ("token_classification", "question_answering") or (h.kind == "sequence_classification" and h.style == "first_token")) or h.pre_classifier is not None:
+            raise fail("`transform` is rendered before the dropout of the first-token sequence classification (without `pre_classifier`), token classification and question answering heads: remove it", loc + ["transform"])
+        if h.transform in (spec.base_model_prefix, h.path or "", "dropout"):
+            raise fail(f"`{h.transform}` is another module of this head: name the transform otherwise", loc + ["transform"])
+    if h.pooling is not None:
+        if h.kind != "sequence_classification" or h.style != "first_token":
+            raise fail("`pooling` chooses between the first token and the mean of a `style: first_token` sequence classification: remove it", loc + ["pooling"])
+        field_ = next((f for f in spec.config.fields if f.name == spec.config.attribute_map.get(h.pooling, h.pooling)), None)
+        if field_ is None or field_.type != "str" or "mean" not in (field_.choices or ()):
+            raise fail(f"`pooling` names a str config field whose `choices` hold `mean` (the mean over the attended tokens; the other choice: the first token), not {h.pooling!r}", loc + ["pooling"])
     if h.activation is not None and h.style != "dense_act":
         raise fail(f"head {h.kind!r} of a {kind} stack has no activation option (only `style: dense_act` has one): remove `activation`", loc + ["activation"])
     if h.kind == "base" and h.base_model_prefix is not None:
@@ -2325,7 +2341,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         raise fail(f"`loss_over` chooses the tokens the loss of token_classification covers, not of {h.kind}: remove it", loc + ["loss_over"])
     if not isinstance(h.dropout, (float, schema.AttributeRateSpec)):
         need_field(h.dropout, loc + ["dropout"])
-    _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None)
+    _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None, spec)
     if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
         raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
     # The heads a names-layout encoder renders through the shared heads templates hold the base model at the
@@ -2458,6 +2474,8 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         path=h.path or linear[0],
         bias=h.bias if h.bias is not None else linear[1],
         pre_classifier=h.pre_classifier,
+        transform=h.transform,
+        pooling=h.pooling,
         base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
         sinusoidal_saved=h.sinusoidal_saved,
         inline_base=h.inline_base,

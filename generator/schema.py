@@ -1288,6 +1288,13 @@ class HeadSpec(Strict):
     bias: Optional[bool] = None
     # style / summary `first_token`: a Linear (hidden -> hidden) and ReLU before the dropout and the classifier.
     pre_classifier: Optional[Identifier] = None
+    # Names-layout encoders with the `flat` LM head and its top-level `decoder`: the attribute of a module of the LM
+    # head's class (`dense`, activation, norm) that the head's hidden states go through before the dropout and the
+    # classifier (sequence_classification `style: first_token`, token_classification, question_answering).
+    transform: Optional[Identifier] = None
+    # sequence_classification `style: first_token`: a str config field choosing the pooling, `mean` (the mean of the
+    # hidden states over the attended tokens) or any other value (the first token).
+    pooling: Optional[FieldName] = None
     # Names-layout stacks: the attribute that holds the base model in this head's class, where transformers' class
     # differs from the spec's `base_model_prefix` (its checkpoints name the base model's weights so).
     base_model_prefix: Optional[Identifier] = None

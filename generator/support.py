@@ -521,6 +521,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
 VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
     (DECODER_ONLY, "embeddings.scale_inputs_embeds", False, "embeddings.scale", (True,), "only word embeddings always scaled can leave given `inputs_embeds` unscaled: write `embeddings.scale: true` or remove `scale_inputs_embeds`"),
     (DECODER_ONLY, "embeddings.mask_positions", True, "embeddings.position", ("absolute",), "positions counted over the attention mask index the absolute position table: write `embeddings.position: absolute` or remove `mask_positions`"),
+    (NAMES_ENCODER, "norm.first_attention_norm", False, "decoder", (_ABSENT,), "a first block without an attention norm is not rendered in a stack doubling as a decoder: remove `decoder` or `first_attention_norm`"),
     (DECODER_ONLY, "norm.weight", False, "norm.kind", ("layer_norm",), "RMSNorms without a weight are not rendered: write `kind: layer_norm` or remove `weight`"),
     (DECODER_ONLY, "norm.weight", False, "norm.bias", (False,), "a LayerNorm without a weight has no bias either (no parameters at all): add `bias: false` or remove `weight`"),
     (DECODER_ONLY, "norm.weight", False, "norm.placement", ("pre", "output"), "the output norms of `placement: sandwich` keep their parameters: write `placement: pre` or `output`, or remove `weight`"),

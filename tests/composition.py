@@ -1083,10 +1083,22 @@ def _modern_encoder(draw, spec: dict, names: dict, fields: list, attention: dict
         if bias:
             fields.append(_field("norm_bias", "bool", draw(st.booleans())))
         norm["bias"] = bias
-    if norm["placement"] == "pre" and draw(st.booleans()):
+    if norm["placement"] == "pre" and "decoder" not in spec and draw(st.booleans()):
         norm["first_attention_norm"] = False
     if feed_forward.get("gated") and names.get("ffn.gate") == names["ffn.input"] and draw(st.booleans()):
         feed_forward["fused_order"] = "input_gate"
+    # The flat LM head's transform (with its top-level decoder) before the classification heads' dropout, and the
+    # first-token sequence classification pooling the mean over the attended tokens as a config field says.
+    lm = spec.get("lm_head", {})
+    if lm.get("layout") == "flat" and "decoder" in lm:
+        for head in spec["heads"]:
+            if ((head["kind"] in ("token_classification", "question_answering") or (head["kind"] == "sequence_classification" and head.get("style") == "first_token" and "pre_classifier" not in head))
+                    and draw(st.booleans())):
+                head["transform"] = "head"
+                if head["kind"] == "sequence_classification" and draw(st.booleans()):
+                    if not any(f["name"] == "classifier_pooling" for f in fields):
+                        fields.append(_field("classifier_pooling", "str", draw(st.sampled_from(["cls", "mean"])), choices=["cls", "mean"]))
+                    head["pooling"] = "classifier_pooling"
     if "activation_dropout" not in feed_forward and draw(st.booleans()):
         fields.append(_field("mlp_dropout", "float", 0.1))
         feed_forward["activation_dropout"] = "mlp_dropout"
@@ -1233,6 +1245,9 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.sequence_summary={'sequence_summary' in spec}")
             labels.append(f"names_encoder.cache_default={spec.get('decoder', {}).get('cache_default', 'config')}")
             labels.append(f"names_encoder.layer_sharing={'layer_sharing' in spec}")
+            labels.append(f"names_encoder.layer_types={'layer_types' in spec['attention']} theta_by_kind={bool(spec.get('position', {}).get('theta_by_layer_type'))}")
+            labels.append(f"names_encoder.norm.bias={spec['norm'].get('bias', True)} first_attention_norm={spec['norm'].get('first_attention_norm', True)}")
+            labels.append(f"names_encoder.fused_order={spec['feed_forward'].get('fused_order', 'gate_input')} activation_dropout={'activation_dropout' in spec['feed_forward']}")
             lm_head = spec.get("lm_head", {})
             labels.append(f"names_encoder.lm_head={lm_head.get('layout')} {lm_head.get('path')} tied={lm_head.get('tied', True)} size={'size' in lm_head}")
             labels.append(f"names_encoder.lm_head.decoder={'decoder' in lm_head}")

@@ -15,14 +15,23 @@ _IMPORT_STRUCTURE = {
     "modeling_modernbert": [
         "ModernBertModel",
         "ModernBertForMaskedLM",
+        "ModernBertForSequenceClassification",
+        "ModernBertForTokenClassification",
+        "ModernBertForQuestionAnswering",
     ],
     "modeling_tf_modernbert": [
         "TFModernBertModel",
         "TFModernBertForMaskedLM",
+        "TFModernBertForSequenceClassification",
+        "TFModernBertForTokenClassification",
+        "TFModernBertForQuestionAnswering",
     ],
     "modeling_flax_modernbert": [
         "FlaxModernBertModel",
         "FlaxModernBertForMaskedLM",
+        "FlaxModernBertForSequenceClassification",
+        "FlaxModernBertForTokenClassification",
+        "FlaxModernBertForQuestionAnswering",
     ],
 }
 

@@ -76,12 +76,10 @@ class ModernBertConfig(PretrainedConfig):
         decoder_bias (`bool`, *optional*, defaults to True):
             Whether to use a bias in the masked LM head's projection onto the vocabulary.
         classifier_pooling (`str`, *optional*, defaults to 'cls'):
-            The pooling of transformers' sequence classification and multiple-choice heads: `"cls"` (the first token) or
-            `"mean"` (the mean over the attended tokens). Informative: specformers generates ModernBERT's base model and
-            masked LM head only.
+            The pooling of the sequence classification heads: `"cls"` (the first token) or `"mean"` (the mean over the
+            attended tokens).
         classifier_dropout (`float`, *optional*, defaults to 0.0):
-            The dropout ratio of transformers' classification heads. Informative: specformers generates ModernBERT's
-            base model and masked LM head only.
+            The dropout ratio of the classification heads.
         classifier_bias (`bool`, *optional*, defaults to False):
             Whether to use a bias in the dense projection of the prediction head.
         classifier_activation (`str`, *optional*, defaults to 'gelu'):
