@@ -144,6 +144,7 @@ class Head:
     pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
     transform: Optional[str] = None  # names-layout encoder heads: the attribute of the LM head's transform before the dropout
     pooling: Optional[str] = None  # style first_token: the config field choosing the mean over the attended tokens (`mean`)
+    first_attended: bool = False  # with pooling (multiple choice): the first token is each row's first attended one
     base_model_prefix: Optional[str] = None  # names-layout heads: the base model's attribute, when not the spec's
     sinusoidal_saved: bool = True  # whether checkpoints of this head hold the fixed sinusoid position tables
     inline_base: bool = False  # names-layout encoder-decoders: the class holds the base model's modules itself
@@ -838,8 +839,8 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
     if kind == support.NAMES_ENCODER_DECODER:
         if h.kind not in NAMES_SEQ2SEQ_HEAD_KINDS:
             raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(NAMES_SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
-        for option in ("style", "summary", "pre_classifier", "activation", "transform", "pooling"):
-            if getattr(h, option) is not None:
+        for option in ("style", "summary", "pre_classifier", "activation", "transform", "pooling", "first_attended"):
+            if getattr(h, option) not in (None, False):
                 raise fail(f"head {h.kind!r} of a {kind} stack has no `{option}` option: remove it", loc + [option])
         if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
             raise fail(f"head {h.kind!r} has no Linear of its own to name: remove `path` and `bias`", loc + ["path" if h.path is not None else "bias"])
@@ -875,16 +876,18 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
         lm = spec.lm_head
         if decoder_only or lm is None or lm.layout != "flat" or lm.decoder is None:
             raise fail("`transform` holds a module of the `flat` LM head's class (with its top-level `decoder`) in a names-layout encoder: add that LM head or remove `transform`", loc + ["transform"])
-        if not (h.kind in ("token_classification", "question_answering") or (h.kind == "sequence_classification" and h.style == "first_token")) or h.pre_classifier is not None:
-            raise fail("`transform` is rendered before the dropout of the first-token sequence classification (without `pre_classifier`), token classification and question answering heads: remove it", loc + ["transform"])
+        if not (h.kind in ("token_classification", "question_answering") or "first_token" in (h.style, h.summary)) or h.pre_classifier is not None:
+            raise fail("`transform` is rendered before the dropout of the first-token sequence classification and multiple choice (without `pre_classifier`), token classification and question answering heads: remove it", loc + ["transform"])
         if h.transform in (spec.base_model_prefix, h.path or "", "dropout"):
             raise fail(f"`{h.transform}` is another module of this head: name the transform otherwise", loc + ["transform"])
     if h.pooling is not None:
-        if h.kind != "sequence_classification" or h.style != "first_token":
-            raise fail("`pooling` chooses between the first token and the mean of a `style: first_token` sequence classification: remove it", loc + ["pooling"])
+        if "first_token" not in (h.style, h.summary):
+            raise fail("`pooling` chooses between the first token and the mean of a first-token sequence classification or multiple choice: remove it", loc + ["pooling"])
         field_ = next((f for f in spec.config.fields if f.name == spec.config.attribute_map.get(h.pooling, h.pooling)), None)
         if field_ is None or field_.type != "str" or "mean" not in (field_.choices or ()):
             raise fail(f"`pooling` names a str config field whose `choices` hold `mean` (the mean over the attended tokens; the other choice: the first token), not {h.pooling!r}", loc + ["pooling"])
+    if h.first_attended and (h.kind != "multiple_choice" or h.pooling is None):
+        raise fail("`first_attended` reads each choice's first attended token in a multiple choice with `pooling`: remove it (or add `pooling`)", loc + ["first_attended"])
     if h.activation is not None and h.style != "dense_act":
         raise fail(f"head {h.kind!r} of a {kind} stack has no activation option (only `style: dense_act` has one): remove `activation`", loc + ["activation"])
     if h.kind == "base" and h.base_model_prefix is not None:
@@ -2476,6 +2479,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         pre_classifier=h.pre_classifier,
         transform=h.transform,
         pooling=h.pooling,
+        first_attended=h.first_attended,
         base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
         sinusoidal_saved=h.sinusoidal_saved,
         inline_base=h.inline_base,

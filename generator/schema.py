@@ -1290,11 +1290,16 @@ class HeadSpec(Strict):
     pre_classifier: Optional[Identifier] = None
     # Names-layout encoders with the `flat` LM head and its top-level `decoder`: the attribute of a module of the LM
     # head's class (`dense`, activation, norm) that the head's hidden states go through before the dropout and the
-    # classifier (sequence_classification `style: first_token`, token_classification, question_answering).
+    # classifier (sequence_classification `style: first_token`, multiple_choice `summary: first_token`,
+    # token_classification, question_answering).
     transform: Optional[Identifier] = None
-    # sequence_classification `style: first_token`: a str config field choosing the pooling, `mean` (the mean of the
-    # hidden states over the attended tokens) or any other value (the first token).
+    # sequence_classification `style: first_token` and multiple_choice `summary: first_token`: a str config field
+    # choosing the pooling, `mean` (the mean of the hidden states over the attended tokens) or any other value (the
+    # first token).
     pooling: Optional[FieldName] = None
+    # multiple_choice `summary: first_token` with `pooling`: the first token is each row's first attended one (the
+    # first position whose `attention_mask` is 1; position 0 without a mask or in a row of padding).
+    first_attended: bool = False
     # Names-layout stacks: the attribute that holds the base model in this head's class, where transformers' class
     # differs from the spec's `base_model_prefix` (its checkpoints name the base model's weights so).
     base_model_prefix: Optional[Identifier] = None

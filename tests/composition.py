@@ -1092,13 +1092,15 @@ def _modern_encoder(draw, spec: dict, names: dict, fields: list, attention: dict
     lm = spec.get("lm_head", {})
     if lm.get("layout") == "flat" and "decoder" in lm:
         for head in spec["heads"]:
-            if ((head["kind"] in ("token_classification", "question_answering") or (head["kind"] == "sequence_classification" and head.get("style") == "first_token" and "pre_classifier" not in head))
+            if ((head["kind"] in ("token_classification", "question_answering") or ("first_token" in (head.get("style"), head.get("summary")) and "pre_classifier" not in head))
                     and draw(st.booleans())):
                 head["transform"] = "head"
-                if head["kind"] == "sequence_classification" and draw(st.booleans()):
+                if "first_token" in (head.get("style"), head.get("summary")) and draw(st.booleans()):
                     if not any(f["name"] == "classifier_pooling" for f in fields):
                         fields.append(_field("classifier_pooling", "str", draw(st.sampled_from(["cls", "mean"])), choices=["cls", "mean"]))
                     head["pooling"] = "classifier_pooling"
+                    if head["kind"] == "multiple_choice" and draw(st.booleans()):
+                        head["first_attended"] = True
     if "activation_dropout" not in feed_forward and draw(st.booleans()):
         fields.append(_field("mlp_dropout", "float", 0.1))
         feed_forward["activation_dropout"] = "mlp_dropout"

@@ -1023,6 +1023,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "ModernBertForSequenceClassification",
         "ModernBertForTokenClassification",
         "ModernBertForQuestionAnswering",
+        "ModernBertForMultipleChoice",
         "ModernBertPreTrainedModel",
     ],
     "models.modernbert.modeling_tf_modernbert": [
@@ -1031,6 +1032,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "TFModernBertForSequenceClassification",
         "TFModernBertForTokenClassification",
         "TFModernBertForQuestionAnswering",
+        "TFModernBertForMultipleChoice",
         "TFModernBertPreTrainedModel",
     ],
     "models.modernbert.modeling_flax_modernbert": [
@@ -1039,6 +1041,7 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxModernBertForSequenceClassification",
         "FlaxModernBertForTokenClassification",
         "FlaxModernBertForQuestionAnswering",
+        "FlaxModernBertForMultipleChoice",
         "FlaxModernBertPreTrainedModel",
     ],
     "models.mpnet.configuration_mpnet": ["MPNetConfig"],

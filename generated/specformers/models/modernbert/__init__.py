@@ -18,6 +18,7 @@ _IMPORT_STRUCTURE = {
         "ModernBertForSequenceClassification",
         "ModernBertForTokenClassification",
         "ModernBertForQuestionAnswering",
+        "ModernBertForMultipleChoice",
     ],
     "modeling_tf_modernbert": [
         "TFModernBertModel",
@@ -25,6 +26,7 @@ _IMPORT_STRUCTURE = {
         "TFModernBertForSequenceClassification",
         "TFModernBertForTokenClassification",
         "TFModernBertForQuestionAnswering",
+        "TFModernBertForMultipleChoice",
     ],
     "modeling_flax_modernbert": [
         "FlaxModernBertModel",
@@ -32,6 +34,7 @@ _IMPORT_STRUCTURE = {
         "FlaxModernBertForSequenceClassification",
         "FlaxModernBertForTokenClassification",
         "FlaxModernBertForQuestionAnswering",
+        "FlaxModernBertForMultipleChoice",
     ],
 }
 

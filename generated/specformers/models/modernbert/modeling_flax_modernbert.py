@@ -20,6 +20,7 @@ from ...activations_flax import ACT2FN
 from ...modeling_flax_outputs import (
     FlaxBaseModelOutput,
     FlaxMaskedLMOutput,
+    FlaxMultipleChoiceModelOutput,
     FlaxQuestionAnsweringModelOutput,
     FlaxSequenceClassifierOutput,
     FlaxTokenClassifierOutput,
@@ -595,6 +596,79 @@ class FlaxModernBertForQuestionAnsweringModule(nn.Module):
         return output if return_dict else output.to_tuple()
 
 
+class FlaxModernBertForMultipleChoiceModule(nn.Module):
+    """The linen module of [`FlaxModernBertForMultipleChoice`]."""
+
+    config: ModernBertConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        self.model = FlaxModernBertModule(config, dtype=self.dtype)
+        # The LM head's transform (dense, activation, norm) before the dropout.
+        self.head = FlaxModernBertLMHeadTransform(config, dtype=self.dtype)
+        self.dropout = nn.Dropout(rate=config.classifier_dropout)
+        # One score per choice.
+        self.classifier = partitioned_dense(
+            1, ("embed", "kv"), normal_init(config.initializer_range), dtype=self.dtype
+        )
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        deterministic: bool = True,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
+        # (batch, num_choices, seq) -> (batch * num_choices, seq): every choice is a separate sequence.
+        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+        input_ids = input_ids.reshape(-1, input_ids.shape[-1]) if input_ids is not None else None
+        attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1]) if attention_mask is not None else None
+        inputs_embeds = inputs_embeds.reshape(-1, *inputs_embeds.shape[-2:]) if inputs_embeds is not None else None
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            deterministic=deterministic,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        if self.config.classifier_pooling == "mean":
+            # The mean of the hidden states over the attended tokens stands for the sequence.
+            mask = (
+                jnp.ones(hidden_states.shape[:2], hidden_states.dtype)
+                if attention_mask is None
+                else jnp.asarray(attention_mask, hidden_states.dtype)
+            )
+            pooled = (hidden_states * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        elif attention_mask is not None:
+            # Each choice's first attended token stands for it (the first position whose mask is 1; 0 in a row of padding).
+            first = jnp.argmax(jnp.asarray(attention_mask) == 1, axis=-1)
+            pooled = hidden_states[jnp.arange(hidden_states.shape[0]), first]
+        else:
+            # The first token's hidden state stands for the sequence.
+            pooled = hidden_states[:, 0]
+        pooled = self.head(pooled)
+        pooled = self.dropout(pooled, deterministic=deterministic)
+        logits = self.classifier(pooled).reshape(-1, num_choices)  # (batch, num_choices)
+        loss = classification_loss(logits, labels) if labels is not None else None
+        values = dict(loss=loss, logits=logits)
+        output = FlaxMultipleChoiceModelOutput(
+            **values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
 class FlaxModernBertPreTrainedModel(FlaxPreTrainedModel):
     """Base class of the public ModernBERT models: configuration class and checkpoint names."""
 
@@ -1037,6 +1111,114 @@ class FlaxModernBertForQuestionAnswering(FlaxModernBertPreTrainedModel):
         return self._run(inputs, params, dropout_rng, train)
 
 
+class FlaxModernBertForMultipleChoice(FlaxModernBertPreTrainedModel):
+    """ModernBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's
+    hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Load weights with `FlaxModernBertForMultipleChoice.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
+    `model.params`, a pytree to train with optax. Calling the model takes:
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        params (`dict`, *optional*):
+            Parameters to use instead of the model's own `params`.
+        dropout_rng (`jax.random.PRNGKey`, *optional*):
+            PRNG key for dropout; required when `train=True`.
+        train (`bool`, *optional*):
+            Whether to run in training mode (dropout active).
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
+
+    Returns:
+        [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+        `tuple` of the same fields in the same order, without the fields that are `None`.
+    """
+
+    module_class = FlaxModernBertForMultipleChoiceModule
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        params=None,
+        dropout_rng=None,
+        train=False,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        inputs_embeds=None,
+        labels=None,
+    ):
+        """Run the model and its head.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            params (`dict`, *optional*):
+                Parameters to use instead of the model's own `params`.
+            dropout_rng (`jax.random.PRNGKey`, *optional*):
+                PRNG key for dropout; required when `train=True`.
+            train (`bool`, *optional*):
+                Whether to run in training mode (dropout active).
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+
+        Returns:
+            [`FlaxMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        config = self.config
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            output_attentions=output_attentions if output_attentions is not None else config.output_attentions,
+            output_hidden_states=(
+                output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+            ),
+            return_dict=return_dict if return_dict is not None else config.return_dict,
+        )
+        return self._run(inputs, params, dropout_rng, train)
+
+
 class FlaxModernBertForMaskedLM(FlaxModernBertPreTrainedModel):
     """ModernBERT Model with a `language modeling` head on top.
 
@@ -1156,5 +1338,6 @@ __all__ = [
     "FlaxModernBertForSequenceClassification",
     "FlaxModernBertForTokenClassification",
     "FlaxModernBertForQuestionAnswering",
+    "FlaxModernBertForMultipleChoice",
     "FlaxModernBertPreTrainedModel",
 ]

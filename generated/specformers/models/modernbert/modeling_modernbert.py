@@ -17,6 +17,7 @@ from ...activations import get_activation
 from ...modeling_outputs import (
     BaseModelOutput,
     MaskedLMOutput,
+    MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
@@ -617,6 +618,120 @@ class ModernBertForQuestionAnswering(ModernBertPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+class ModernBertForMultipleChoice(ModernBertPreTrainedModel):
+    """ModernBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's
+    hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Args:
+        config ([`ModernBertConfig`]):
+            Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
+    """
+
+    def __init__(self, config: ModernBertConfig) -> None:
+        super().__init__(config)
+        config = self.config  # the same configuration, converted if it came from transformers
+        self.model = ModernBertModel(config)
+        # The LM head's transform (dense, activation, norm) before the dropout.
+        self.head = ModernBertLMHeadTransform(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        # One score per choice.
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ) -> Union[MultipleChoiceModelOutput, tuple]:
+        """ModernBERT Model with a multiple choice classification head on top (a linear layer on top of the first
+        token's hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+
+
+        Returns:
+            [`MultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+        # (batch * num_choices, seq): every choice is a sequence of its own
+        input_ids = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
+        attention_mask = attention_mask.view(-1, attention_mask.size(-1)) if attention_mask is not None else None
+        inputs_embeds = (
+            inputs_embeds.view(-1, inputs_embeds.size(-2), inputs_embeds.size(-1))
+            if inputs_embeds is not None
+            else None
+        )
+        outputs = self.model(
+            input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        if self.config.classifier_pooling == "mean":
+            # The mean of the hidden states over the attended tokens stands for the sequence.
+            mask = (
+                torch.ones(hidden_states.shape[:2], device=hidden_states.device)
+                if attention_mask is None
+                else attention_mask
+            )
+            mask = mask.to(hidden_states.dtype)[:, :, None]
+            pooled = (hidden_states * mask).sum(dim=1) / mask.sum(dim=1)
+        elif attention_mask is not None:
+            # Each choice's first attended token stands for it (the first position whose mask is 1; 0 in a row of padding).
+            first = attention_mask.argmax(dim=-1)
+            pooled = hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), first]
+        else:
+            # The first token's hidden state stands for the sequence.
+            pooled = hidden_states[:, 0]
+        pooled = self.head(pooled)
+        pooled = self.dropout(pooled)
+        # (batch, num_choices)
+        logits = self.classifier(pooled).view(-1, num_choices)
+        if labels is not None:
+            loss = self.classification_loss(logits, labels)
+        output = MultipleChoiceModelOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
 class ModernBertForMaskedLM(ModernBertPreTrainedModel):
     """ModernBERT Model with a `language modeling` head on top.
 
@@ -713,5 +828,6 @@ __all__ = [
     "ModernBertForSequenceClassification",
     "ModernBertForTokenClassification",
     "ModernBertForQuestionAnswering",
+    "ModernBertForMultipleChoice",
     "ModernBertPreTrainedModel",
 ]

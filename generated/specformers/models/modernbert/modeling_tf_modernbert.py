@@ -17,6 +17,7 @@ from ...activations_tf import get_tf_activation
 from ...modeling_tf_outputs import (
     TFBaseModelOutput,
     TFMaskedLMOutput,
+    TFMultipleChoiceModelOutput,
     TFQuestionAnsweringModelOutput,
     TFSequenceClassifierOutput,
     TFTokenClassifierOutput,
@@ -805,6 +806,151 @@ class TFModernBertForQuestionAnswering(TFModernBertPreTrainedModel):
 
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
 @keras.saving.register_keras_serializable(package="specformers")
+class TFModernBertForMultipleChoice(TFModernBertPreTrainedModel):
+    """ModernBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+
+    Args:
+        input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Indices of input sequence tokens in the vocabulary.
+        attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+            Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+            that are **not masked**, 0 for tokens that are **masked**.
+        head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+            Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+            the head is **not masked**, 0 indicates the head is **masked**.
+        inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+            Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+            is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+            model's internal embedding lookup matrix.
+        labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+            Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+            where `num_choices` is the size of the second dimension of the input tensors.
+        output_attentions (`bool`, *optional*):
+            Whether or not to return the attentions tensors of all attention layers.
+        output_hidden_states (`bool`, *optional*):
+            Whether or not to return the hidden states of all layers.
+        return_dict (`bool`, *optional*):
+            Whether or not to return a ModelOutput instead of a plain tuple.
+        training (`bool`, *optional*):
+            Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+            between training and evaluation).
+    """
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.model = TFModernBertMainLayer(config, name="model")
+        # The LM head's transform (dense, activation, norm) before the dropout.
+        self.head = TFModernBertLMHeadTransform(config, name="head")
+        self.dropout = keras.layers.Dropout(config.classifier_dropout)
+        # One score per choice.
+        self.classifier = keras.layers.Dense(
+            1, kernel_initializer=get_initializer(config.initializer_range), name="classifier"
+        )
+
+    @property
+    def dummy_inputs(self) -> dict:
+        # (batch, num_choices, seq)
+        return {"input_ids": tf.constant([[[7, 6, 0], [1, 2, 0]]], dtype=tf.int32)}
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training=False,
+    ):
+        """The forward pass.
+
+        Args:
+            input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Indices of input sequence tokens in the vocabulary.
+            attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
+                Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
+                that are **not masked**, 0 for tokens that are **masked**.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
+            labels (`LongTensor` of shape `(batch_size,)`, *optional*):
+                Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
+                where `num_choices` is the size of the second dimension of the input tensors.
+            output_attentions (`bool`, *optional*):
+                Whether or not to return the attentions tensors of all attention layers.
+            output_hidden_states (`bool`, *optional*):
+                Whether or not to return the hidden states of all layers.
+            return_dict (`bool`, *optional*):
+                Whether or not to return a ModelOutput instead of a plain tuple.
+            training (`bool`, *optional*):
+                Whether or not to use the model in training mode (some modules like dropout modules have different behaviors
+                between training and evaluation).
+
+        Returns:
+            [`TFMultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
+            `tuple` of the same fields in the same order, without the fields that are `None`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        # (batch, num_choices, ...) -> (batch * num_choices, ...): every choice is encoded as its own sequence.
+        num_choices = shape_list(input_ids)[1] if input_ids is not None else shape_list(inputs_embeds)[1]
+        flat = lambda t: None if t is None else tf.reshape(t, [-1] + shape_list(t)[2:])  # noqa: E731
+        input_ids = flat(input_ids)
+        attention_mask = flat(attention_mask)
+        inputs_embeds = flat(inputs_embeds)
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            head_mask=head_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, seq, hidden)
+        loss = None
+        if self.config.classifier_pooling == "mean":
+            # The mean of the hidden states over the attended tokens stands for the sequence.
+            mask = (
+                tf.ones(shape_list(hidden_states)[:2], hidden_states.dtype)
+                if attention_mask is None
+                else tf.cast(attention_mask, hidden_states.dtype)
+            )
+            pooled = tf.reduce_sum(hidden_states * mask[:, :, None], axis=1) / tf.reduce_sum(
+                mask, axis=1, keepdims=True
+            )
+        elif attention_mask is not None:
+            # Each choice's first attended token stands for it (the first position whose mask is 1; 0 in a row of padding).
+            length = shape_list(attention_mask)[-1]
+            positions = tf.where(tf.equal(attention_mask, 1), tf.range(length)[None, :], length)
+            first = tf.reduce_min(positions, axis=-1)
+            first = tf.where(first == length, tf.zeros_like(first), first)
+            pooled = tf.gather(hidden_states, first, batch_dims=1)
+        else:
+            # The first token's hidden state stands for the sequence.
+            pooled = hidden_states[:, 0]
+        pooled = self.head(pooled)
+        pooled = self.dropout(pooled, training=training)
+        logits = tf.reshape(self.classifier(pooled), (-1, num_choices))  # (batch, num_choices)
+        if labels is not None:
+            loss = cross_entropy(labels, logits, per_example=True)  # (batch,), as transformers' TensorFlow models
+        output = TFMultipleChoiceModelOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
+@keras.saving.register_keras_serializable(package="specformers")
 class TFModernBertForMaskedLM(TFModernBertPreTrainedModel):
     """ModernBERT Model with a `language modeling` head on top.
 
@@ -920,5 +1066,6 @@ __all__ = [
     "TFModernBertForSequenceClassification",
     "TFModernBertForTokenClassification",
     "TFModernBertForQuestionAnswering",
+    "TFModernBertForMultipleChoice",
     "TFModernBertPreTrainedModel",
 ]
