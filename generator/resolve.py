@@ -62,6 +62,7 @@ class ConfigField:
     default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
     default_expand: Optional[tuple[str, str]] = None  # list fields: (pairs, length): None -> the `repeats` field `pairs` expanded
     default_period: Union[int, str, None] = None  # with default_repeat: every this-many-th entry the first choice, the others the second
+    default_period_offset: int = 1  # with default_period: the entries i with (i + offset) % period == 0 take the first choice
     # with default_repeat: (source, entry literal, flag or None, when or None): the second choice where the list `source`
     # holds `entry` (with `flag` true and `when` not None), the first elsewhere
     default_match: Optional[tuple[str, str, Optional[str], Optional[str]]] = None
@@ -141,6 +142,9 @@ class Head:
     path: Optional[str] = None  # names-layout heads: the head's Linear
     bias: Optional[bool] = None  # names-layout heads: whether that Linear has a bias
     pre_classifier: Optional[str] = None  # names-layout first-token heads: the Linear (+ ReLU) before the dropout
+    transform: Optional[str] = None  # names-layout encoder heads: the attribute of the LM head's transform before the dropout
+    pooling: Optional[str] = None  # style first_token: the config field choosing the mean over the attended tokens (`mean`)
+    first_attended: bool = False  # with pooling (multiple choice): the first token is each row's first attended one
     base_model_prefix: Optional[str] = None  # names-layout heads: the base model's attribute, when not the spec's
     sinusoidal_saved: bool = True  # whether checkpoints of this head hold the fixed sinusoid position tables
     inline_base: bool = False  # names-layout encoder-decoders: the class holds the base model's modules itself
@@ -828,15 +832,15 @@ _NAMES_HEAD_LINEAR = {
 }
 
 
-def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier_dropout: bool = False) -> None:
+def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier_dropout: bool = False, spec: Optional[schema.ArchitectureSpec] = None) -> None:
     """The heads a names-layout stack (`kind`: decoder-only, names-layout encoder or encoder-decoder) renders, with
     their options (`classifier_dropout`: the spec has a top-level `classifier_dropout`, the dropout of the
     classification heads without one of their own)."""
     if kind == support.NAMES_ENCODER_DECODER:
         if h.kind not in NAMES_SEQ2SEQ_HEAD_KINDS:
             raise fail(f"head {h.kind!r} is not available for {kind} stacks (use {', '.join(NAMES_SEQ2SEQ_HEAD_KINDS)})", loc + ["kind"])
-        for option in ("style", "summary", "pre_classifier", "activation"):
-            if getattr(h, option) is not None:
+        for option in ("style", "summary", "pre_classifier", "activation", "transform", "pooling", "first_attended"):
+            if getattr(h, option) not in (None, False):
                 raise fail(f"head {h.kind!r} of a {kind} stack has no `{option}` option: remove it", loc + [option])
         if h.kind not in _NAMES_HEAD_LINEAR[kind] and (h.path is not None or h.bias is not None):
             raise fail(f"head {h.kind!r} has no Linear of its own to name: remove `path` and `bias`", loc + ["path" if h.path is not None else "bias"])
@@ -868,6 +872,22 @@ def _check_names_head(h: schema.HeadSpec, kind: str, loc: list, fail, classifier
         raise fail(f"the configured summary (`sequence_summary`: its projection, activation and dropout) feeds the classifier directly: remove `{key}`", loc + [key])
     if h.pre_classifier is not None and (decoder_only or h.kind not in ("sequence_classification", "multiple_choice") or "pooled" in (h.style, h.summary) or h.summary == "sequence_summary"):
         raise fail("`pre_classifier` (a Linear and ReLU before the classifier) is rendered only for the first-token heads of names-layout encoders: remove it", loc + ["pre_classifier"])
+    if h.transform is not None:
+        lm = spec.lm_head
+        if decoder_only or lm is None or lm.layout != "flat" or lm.decoder is None:
+            raise fail("`transform` holds a module of the `flat` LM head's class (with its top-level `decoder`) in a names-layout encoder: add that LM head or remove `transform`", loc + ["transform"])
+        if not (h.kind in ("token_classification", "question_answering") or "first_token" in (h.style, h.summary)) or h.pre_classifier is not None:
+            raise fail("`transform` is rendered before the dropout of the first-token sequence classification and multiple choice (without `pre_classifier`), token classification and question answering heads: remove it", loc + ["transform"])
+        if h.transform in (spec.base_model_prefix, h.path or "", "dropout"):
+            raise fail(f"`{h.transform}` is another module of this head: name the transform otherwise", loc + ["transform"])
+    if h.pooling is not None:
+        if "first_token" not in (h.style, h.summary):
+            raise fail("`pooling` chooses between the first token and the mean of a first-token sequence classification or multiple choice: remove it", loc + ["pooling"])
+        field_ = next((f for f in spec.config.fields if f.name == spec.config.attribute_map.get(h.pooling, h.pooling)), None)
+        if field_ is None or field_.type != "str" or "mean" not in (field_.choices or ()):
+            raise fail(f"`pooling` names a str config field whose `choices` hold `mean` (the mean over the attended tokens; the other choice: the first token), not {h.pooling!r}", loc + ["pooling"])
+    if h.first_attended and (h.kind != "multiple_choice" or h.pooling is None):
+        raise fail("`first_attended` reads each choice's first attended token in a multiple choice with `pooling`: remove it (or add `pooling`)", loc + ["first_attended"])
     if h.activation is not None and h.style != "dense_act":
         raise fail(f"head {h.kind!r} of a {kind} stack has no activation option (only `style: dense_act` has one): remove `activation`", loc + ["activation"])
     if h.kind == "base" and h.base_model_prefix is not None:
@@ -1288,7 +1308,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     leaves: dict[str, Leaf] = {}
     # With `residual.split_norms`: two norms under its flag (unless its count is 1), else the one `attention.norm`.
     split_condition = f"config.{split.flag} and config.{split.count} != 1" if split is not None else None
-    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, norm_bias, expr=f"not ({split_condition})" if split is not None else None)
+    # Without `norm.first_attention_norm`, the first block's attention has no norm.
+    attention_norm_expr = f"not ({split_condition})" if split is not None else None if spec.norm.first_attention_norm else "layer_idx != 0"
+    add(leaves, ("attention.norm",), norm_kind, hidden, hidden, norm_bias, expr=attention_norm_expr)
     if split is not None:
         add(leaves, ("attention.parallel_norm",), norm_kind, hidden, hidden, norm_bias, expr=split_condition)
         add(leaves, ("ffn.parallel_norm",), norm_kind, hidden, hidden, norm_bias, expr=split_condition)
@@ -1351,6 +1373,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         else:
             add(leaves, ("ffn.norm",), norm_kind, hidden, hidden, norm_bias, unless=shared_unless)
     fused_gate = "ffn.gate" in needed and roles["ffn.gate"] == roles["ffn.input"]
+    if ffn.fused_order != "gate_input" and not fused_gate:
+        raise fail("`fused_order` orders the halves of one projection computing the gate and the input: give `ffn.gate` and `ffn.input` one path, or remove `fused_order`", ["feed_forward", "fused_order"])
     if fused_gate and gate_flag:
         raise fail("a gate chosen by a config field is a projection of its own: give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
     expert = shared_expert = None
@@ -1565,7 +1589,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         rotary_dims=spec.position.dims if isinstance(spec.position, schema.RotaryPosition) else None,
         rotary_interleaved=isinstance(spec.position, schema.RotaryPosition) and spec.position.pairing == "interleaved",
         rotary_thetas=(
-            {kind: f"config.{name}" for kind, name in spec.position.theta_by_layer_type.items()}
+            {kind: _theta_by_kind(spec, name) for kind, name in spec.position.theta_by_layer_type.items()}
             if isinstance(spec.position, schema.RotaryPosition)
             else {}
         ),
@@ -1978,6 +2002,17 @@ def _resolve_feed_forward(c: _Context) -> None:
             need_field(ffn.experts.shared.size, ["feed_forward", "experts", "shared", "size"])
 
 
+def _theta_by_kind(spec: schema.ArchitectureSpec, name: str) -> str:
+    """The Python expression of a layer kind's rotary base `config.<name>`: an optional field's None falls back to
+    `position.theta`."""
+    target = spec.config.attribute_map.get(name, name)
+    field_ = next((f for f in spec.config.fields if f.name == target), None)
+    if field_ is None or not field_.optional:
+        return f"config.{name}"
+    theta = f"config.{spec.position.theta}" if isinstance(spec.position.theta, str) else repr(float(spec.position.theta))
+    return f"(config.{name} if config.{name} is not None else {theta})"
+
+
 def _need_bool_field(c: _Context, name: str, loc: list, meaning: str) -> None:
     """`name` is a declared boolean config field (`meaning`: what its truth does, for the message)."""
     c.need_field(name, loc)
@@ -2036,6 +2071,20 @@ def _resolve_residual(c: _Context) -> None:
 def _resolve_norm(c: _Context) -> None:
     """`norm`: the LM head's norm kind, the final norm of pre-norm stacks, the epsilon."""
     spec, fail, need_field = c.spec, c.fail, c.need_field
+    if spec.lm_head is not None and (spec.lm_head.dense_bias is not True or spec.lm_head.decoder_bias is not True):
+        key = "dense_bias" if spec.lm_head.dense_bias is not True else "decoder_bias"
+        if spec.lm_head.layout != "flat" or spec.lm_head.decoder is None:
+            raise fail(f"`{key}` sets a bias of the `flat` LM head whose vocabulary projection is the head model's `decoder`: write `layout: flat` with `decoder: <attribute>`, or remove `{key}`", ["lm_head", key])
+        for k in ("dense_bias", "decoder_bias"):
+            if isinstance(getattr(spec.lm_head, k), str):
+                _need_bool_field(c, getattr(spec.lm_head, k), ["lm_head", k], "the projection has a bias when it is true")
+    if isinstance(spec.norm.bias, str):
+        if spec.norm.kind != "layer_norm" or spec.norm.unit_offset or not spec.norm.weight or spec.attention.qk_norm is not False:
+            raise fail("a LayerNorm bias chosen by a config field is rendered for plain LayerNorms (`kind: layer_norm`, no `unit_offset`, `weight: true`, no `attention.qk_norm`): write `bias: true` or `false`", ["norm", "bias"])
+        _need_bool_field(c, spec.norm.bias, ["norm", "bias"], "the LayerNorms have a bias when it is true")
+    if not spec.norm.first_attention_norm:
+        if spec.norm.placement != "pre" or spec.residual is not None:
+            raise fail("only a pre-norm block's attention reads a norm of its input (`placement: pre`, sequential sublayers): remove `first_attention_norm` or write `placement: pre`", ["norm", "first_attention_norm"])
     if spec.norm.kind == "rms_norm" and not spec.norm.bias:
         raise fail("RMSNorms have no bias: remove `norm.bias` (or write `kind: layer_norm`)", ["norm", "bias"])
     if spec.norm.kind == "layer_norm" and spec.norm.unit_offset and not spec.norm.bias and spec.norm.placement == "sandwich":
@@ -2295,7 +2344,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         raise fail(f"`loss_over` chooses the tokens the loss of token_classification covers, not of {h.kind}: remove it", loc + ["loss_over"])
     if not isinstance(h.dropout, (float, schema.AttributeRateSpec)):
         need_field(h.dropout, loc + ["dropout"])
-    _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None)
+    _check_names_head(h, rule_kind, loc, fail, spec.classifier_dropout is not None, spec)
     if h.kind in ("masked_lm", "pretraining") and spec.lm_head is not None and spec.lm_head.layout == "transform" and not isinstance(spec.norm.eps, str):
         raise fail("the `transform` LM head's LayerNorm reads its epsilon from the config: write `norm.eps: <config field>`, or `lm_head.layout: names`", ["norm", "eps"])
     # The heads a names-layout encoder renders through the shared heads templates hold the base model at the
@@ -2428,6 +2477,9 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         path=h.path or linear[0],
         bias=h.bias if h.bias is not None else linear[1],
         pre_classifier=h.pre_classifier,
+        transform=h.transform,
+        pooling=h.pooling,
+        first_attended=h.first_attended,
         base_model_prefix=h.base_model_prefix if h.base_model_prefix != spec.base_model_prefix else None,
         sinusoidal_saved=h.sinusoidal_saved,
         inline_base=h.inline_base,
@@ -2568,6 +2620,7 @@ def resolve_architecture(
             default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,
             default_expand=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_expand.pairs, f.default_expand.length)) if f.default_expand else None,
             default_period=spec.config.attribute_map.get(f.default_period, f.default_period) if isinstance(f.default_period, str) else f.default_period,
+            default_period_offset=f.default_period_offset,
             default_match=(
                 (
                     spec.config.attribute_map.get(f.default_match.source, f.default_match.source),

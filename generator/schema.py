@@ -136,6 +136,10 @@ class ConfigFieldSpec(Strict):
     # every this-many-th entry (index i with (i + 1) % period == 0) the first: a number, or an int config field (as
     # transformers derives `layer_types` from a pattern: every other layer sliding, the second one full).
     default_period: Union[PositiveInt, FieldName, None] = None
+    # `list` fields with `default_period`: where the period starts, the index i of the first choice's entries being those
+    # with (i + offset) % period == 0 (1: the period-th, 2 * period-th, ... entries; 0: the first entry and every
+    # period-th after it: a layer every period counting from the first, as an encoder whose first layer is global).
+    default_period_offset: Literal[0, 1] = 1
     # `list` fields with `default_repeat` (not with `default_tail` or `default_period`): a None value takes the second of
     # `choices` at the indexes where another `list` config field holds a given entry, when a boolean config field is
     # true and another field is not None, the first elsewhere (as transformers derives a `layer_types`: sliding where
@@ -195,6 +199,8 @@ class ConfigFieldSpec(Strict):
             raise ValueError(f"{self.name!r}: `default_match` turns the entries of `default_repeat` where another list holds an entry into the second of `choices`: give the field `default_repeat` and two `choices`")
         if self.default_match is not None and (self.default_period is not None or self.default_tail is not None):
             raise ValueError(f"{self.name!r}: `default_match`, `default_period` and `default_tail` each derive every entry of `default_repeat`: keep one")
+        if self.default_period_offset != 1 and self.default_period is None:
+            raise ValueError(f"{self.name!r}: `default_period_offset` places the entries `default_period` derives: give the field `default_period` or remove `default_period_offset`")
         if self.default_period is not None and self.default_tail is not None:
             raise ValueError(f"{self.name!r}: `default_period` and `default_tail` each derive every entry of `default_repeat`: keep one")
         if self.default_expand is not None and (self.type != "list" or not self.choices):
@@ -507,7 +513,7 @@ class RotaryPosition(Strict):
     pairing: Literal["halves", "interleaved"] = "halves"
     # names layout with `attention.layer_types`: layer kinds (values of the `layer_types` field, e.g.
     # `sliding_attention`) whose rotations take their base from another config field (e.g. `rope_local_base_freq`),
-    # `{kind: field}`; the layers of the other kinds rotate with `theta`.
+    # `{kind: field}` (an optional field's None: `theta`); the layers of the other kinds rotate with `theta`.
     theta_by_layer_type: dict[str, FieldName] = Field(default_factory=dict)
     # names layout with `attention.layer_types` and `scaling`: layer kinds (values of the `layer_types` field, e.g.
     # `sliding_attention`) whose rotations stay unscaled (transformers' `rope_type: default`, e.g. on the
@@ -725,13 +731,15 @@ class AttentionSpec(Strict):
     cache_repeated: Union[bool, FieldName] = False
     # decoder-only stacks: the int config field of a sliding window (a query at position i sees the keys j with
     # i - window < j <= i, positions counted over the whole cached sequence, padding included); None in the config:
-    # no window (every earlier key).
+    # no window (every earlier key). Names-layout encoders (with `layer_types`, not doubling as a decoder): a
+    # bidirectional window, the query at position i sees the keys j with |i - j| <= window // 2.
     sliding_window: Optional[FieldName] = None
-    # decoder-only stacks with `sliding_window`: the `list` config field of each layer's attention kind, one entry per
-    # layer, of two `choices`: the first names the layers that see every earlier key, the second the layers that see
-    # the window (transformers' `layer_types`, `[full_attention, sliding_attention]`; GPT-Neo's `attention_layers`,
-    # `[global, local]`). Absent: every layer sees the window. The configuration refuses sliding layers without a
-    # window (where the window field is optional) and a list of another length than the number of layers.
+    # decoder-only stacks and names-layout encoders with `sliding_window`: the `list` config field of each layer's
+    # attention kind, one entry per layer, of two `choices`: the first names the layers that see every (earlier) key,
+    # the second the layers that see the window (transformers' `layer_types`, `[full_attention, sliding_attention]`;
+    # GPT-Neo's `attention_layers`, `[global, local]`). Absent (decoder-only stacks): every layer sees the window. The
+    # configuration refuses sliding layers without a window (where the window field is optional) and a list of
+    # another length than the number of layers.
     layer_types: Optional[FieldName] = None
     # The config field of the attention-probability dropout; decoder-only stacks: null, none (an architecture whose
     # reference drops no attention probabilities).
@@ -829,7 +837,10 @@ class FeedForwardSpec(Strict):
     # input projections exist only when it is true, the role `ffn.plain_input` (act(plain_input(x)) -> output) only
     # when it is false.
     gated: Union[bool, FieldName] = False
-    # names-layout encoder-decoder and decoder-only stacks: the config field of the dropout after the activation
+    # names layout, `gated: true` with `ffn.gate` and `ffn.input` one path: the order of the one projection's two
+    # halves, `[gate | input]` (as `gate_up_proj`) or `[input | gate]` (act(input(x)) * gate(x)).
+    fused_order: Literal["gate_input", "input_gate"] = "gate_input"
+    # names-layout stacks: the config field of the dropout after the activation
     # (between the two projections; gated: after the product).
     activation_dropout: Optional[FieldName] = None
     # decoder-only stacks: a sparse mixture of experts in place of the one feed-forward (see `ExpertsSpec`).
@@ -907,9 +918,9 @@ class NormSpec(Strict):
     placement: Literal["post", "pre", "output", "sandwich"] = "post"
     # A config field, or (names layout) a fixed number.
     eps: Union[FieldName, float] = "layer_norm_eps"
-    # decoder-only stacks, `kind: layer_norm`: whether the LayerNorms of the stack have a bias (false: a weight only,
-    # `weight * (x - mean) / sqrt(var + eps)`).
-    bias: bool = True
+    # `kind: layer_norm`: whether the LayerNorms of the stack have a bias (false: a weight only, `weight * (x - mean) /
+    # sqrt(var + eps)`; decoder-only stacks), or (names-layout encoders) a boolean config field that says so.
+    bias: Union[bool, FieldName] = True
     # decoder-only stacks, `kind: layer_norm` with `bias: false`: whether the LayerNorms of the stack have a weight
     # (false: no parameters at all, `(x - mean) / sqrt(var + eps)`, computed in float32 and cast back to the input's
     # dtype; nothing of them in checkpoints; no `qk_norm`, no `placement: sandwich`).
@@ -922,6 +933,9 @@ class NormSpec(Strict):
     # Decoder-only and names-layout encoder stacks with a final norm: the last entry of `hidden_states` is the last
     # block's output, appended before the final norm, not the stack's output after it.
     hidden_states_before_final_norm: bool = False
+    # names-layout encoders, `placement: pre`: false: the first block's attention reads its input as it is, without a
+    # norm (the role `attention.norm` exists from the second block on).
+    first_attention_norm: bool = True
     # Decoder-only stacks with a final norm: a boolean config field with which the stack has none (the `final_norm`
     # role's module exists, and normalises the last block's output, only when the field is false).
     final_unless: Optional[FieldName] = None
@@ -1111,6 +1125,12 @@ class LMHeadSpec(Strict):
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
     # in checkpoints, not trained; zeros without a report where a checkpoint lacks it, a base model's, as transformers).
     logits_bias: Optional[Identifier] = None
+    # flat with `decoder` (names-layout encoders): whether `<path>.dense` has a bias, always, never or as a boolean
+    # config field says (the norm's bias follows `norm.bias`).
+    dense_bias: Union[bool, FieldName] = True
+    # flat with `decoder` (names-layout encoders): whether the vocabulary projection `decoder` has a bias, always,
+    # never or as a boolean config field says.
+    decoder_bias: Union[bool, FieldName] = True
     # linear (names-layout encoder-decoder stacks): with `config.tie_word_embeddings`, the decoder output times
     # hidden_size ** -0.5 before the vocabulary projection tied to the word embeddings (untied heads unscaled).
     tied_scale: bool = False
@@ -1268,6 +1288,18 @@ class HeadSpec(Strict):
     bias: Optional[bool] = None
     # style / summary `first_token`: a Linear (hidden -> hidden) and ReLU before the dropout and the classifier.
     pre_classifier: Optional[Identifier] = None
+    # Names-layout encoders with the `flat` LM head and its top-level `decoder`: the attribute of a module of the LM
+    # head's class (`dense`, activation, norm) that the head's hidden states go through before the dropout and the
+    # classifier (sequence_classification `style: first_token`, multiple_choice `summary: first_token`,
+    # token_classification, question_answering).
+    transform: Optional[Identifier] = None
+    # sequence_classification `style: first_token` and multiple_choice `summary: first_token`: a str config field
+    # choosing the pooling, `mean` (the mean of the hidden states over the attended tokens) or any other value (the
+    # first token).
+    pooling: Optional[FieldName] = None
+    # multiple_choice `summary: first_token` with `pooling`: the first token is each row's first attended one (the
+    # first position whose `attention_mask` is 1; position 0 without a mask or in a row of padding).
+    first_attended: bool = False
     # Names-layout stacks: the attribute that holds the base model in this head's class, where transformers' class
     # differs from the spec's `base_model_prefix` (its checkpoints name the base model's weights so).
     base_model_prefix: Optional[Identifier] = None

@@ -116,7 +116,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "attention.scale", (True,), "scores are always divided by sqrt(head_dim): remove `scale`"),
     Rule(NAMES_ENCODER, "attention.scale_by_inverse_layer", (_ABSENT,), "remove `scale_by_inverse_layer`: layer-wise attention scaling exists only in decoder-only stacks"),
     Rule(NAMES_ENCODER, "attention.upcast", (_ABSENT,), "remove `upcast`: float32 attention scores exist only in decoder-only stacks"),
-    Rule(NAMES_ENCODER, "attention.sliding_window", (_ABSENT,), "remove `sliding_window`: a names-layout encoder is bidirectional; sliding-window attention exists only in decoder-only stacks (`stack: decoder-only`)"),
     Rule(NAMES_ENCODER, "feed_forward.gated", (False, True), "write `gated: true` (the `names` role `ffn.gate`) or `gated: false`: a config-selected gate exists only in encoder-decoder stacks"),
     Rule(NAMES_ENCODER, "norm.placement", ("post", "pre"), "write `placement: post` (the norm after each residual add) or `placement: pre` (at the start of each sublayer, then the `names` role `final_norm` after the last block)"),
     Rule(NAMES_ENCODER, "position", (_ABSENT, "rotary", "bucketed_bias", "relative_functional"), "positions are learned absolute embeddings (`names: {embeddings.position: ...}`), with or without a bucketed relative bias the stack owns (`kind: bucketed_bias, owner: stack, ...`), rotary (`kind: rotary, theta: <config field>`, with `embeddings.position: none`) or functional relative (`kind: relative_functional, max_relative_position: <config field>`, with `embeddings.position: none`)"),
@@ -232,14 +231,12 @@ RULES += tuple(
     for kind in (NAMES_ENCODER,)
 )
 RULES += (Rule(DECODER_ONLY, "layerdrop.encoder", (_ABSENT,), "remove `encoder`: a decoder-only stack's LayerDrop probability is `layerdrop.decoder`"),)
-# A row offset of the position table and a dropout between the feed-forward projections: names-layout
-# encoder-decoder and decoder-only stacks.
+# A row offset of the position table: names-layout encoder-decoder and decoder-only stacks.
 RULES += tuple(
     Rule(kind, path, (_ABSENT,), instead)
     for kind in (NAMES_ENCODER,)
     for path, instead in (
         ("embeddings.position_offset", "remove `position_offset`: a row offset of the position table exists only in names-layout encoder-decoder and decoder-only stacks"),
-        ("feed_forward.activation_dropout", "remove `activation_dropout`: a dropout between the feed-forward projections exists only in names-layout encoder-decoder and decoder-only stacks"),
     )
 )
 # Layer groups shared by the steps of the stack: names-layout encoders only.
@@ -343,13 +340,26 @@ RULES += tuple(
     Rule(kind, "attention.qk_norm_scope", ("head",), "remove `qk_norm_scope`: norms of the queries and keys exist only in decoder-only and names-layout encoder stacks")
     for kind in (NAMES_ENCODER_DECODER,)
 )
-# LayerNorms without a bias or without parameters, norms of the queries and keys with a weight of each head's own (held stacked or as a list),
+# LayerNorms without a bias (or with one as a config field says): decoder-only stacks and names-layout encoders.
+RULES += (
+    Rule(NAMES_ENCODER_DECODER, "norm.bias", (True,), "remove `bias`: LayerNorms without a bias exist only in decoder-only stacks and names-layout encoders"),
+)
+# The first block's attention without a norm, the biases of the names-layout LM head: names-layout encoders only.
+RULES += tuple(
+    Rule(kind, path, allowed, instead)
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
+    for path, allowed, instead in (
+        ("norm.first_attention_norm", (True,), "remove `first_attention_norm`: a first block without an attention norm exists only in names-layout encoders"),
+        ("lm_head.dense_bias", (True,), "remove `dense_bias`: it sets the bias of the `flat` LM head of names-layout encoders"),
+        ("lm_head.decoder_bias", (True,), "remove `decoder_bias`: it sets the bias of the `flat` LM head's `decoder` in names-layout encoders"),
+    )
+)
+# LayerNorms without parameters, norms of the queries and keys with a weight of each head's own (held stacked or as a list),
 # a chosen bias of those norms: decoder-only stacks only.
 RULES += tuple(
     Rule(kind, path, allowed, instead)
     for kind in RULE_KINDS if kind != DECODER_ONLY
     for path, allowed, instead in (
-        ("norm.bias", (True,), "remove `bias`: LayerNorms without a bias exist only in decoder-only stacks"),
         ("norm.weight", (True,), "remove `weight`: LayerNorms without parameters exist only in decoder-only stacks"),
         ("attention.qk_norm_layout", ("stacked",), "remove `qk_norm_layout`: norms of the queries and keys with a weight of each head's own exist only in decoder-only stacks"),
         ("attention.qk_norm_bias", (_ABSENT,), "remove `qk_norm_bias`: a bias chosen for the norms of the queries and keys exists only in decoder-only stacks"),
@@ -411,10 +421,11 @@ RULES += tuple(
     Rule(kind, "position.unscaled_layer_types", (_ABSENT, []), "remove `unscaled_layer_types`: layer kinds rotating unscaled exist only in decoder-only stacks (with `attention.layer_types`)")
     for kind in RULE_KINDS if kind != DECODER_ONLY
 )
-# Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks only.
+# Per-layer attention kinds choose which layers see the sliding window: in decoder-only stacks and names-layout
+# encoders (a bidirectional window).
 RULES += tuple(
-    Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks (`stack: decoder-only`)")
-    for kind in RULE_KINDS if kind != DECODER_ONLY
+    Rule(kind, "attention.layer_types", (_ABSENT,), "remove `layer_types`: per-layer attention kinds (sliding-window layers) exist only in decoder-only stacks and names-layout encoders")
+    for kind in RULE_KINDS if kind not in (DECODER_ONLY, NAMES_ENCODER)
 )
 # A further token-type table selected by a config flag (`embeddings.task_type`): names-layout encoders (a table next
 # to the word embeddings).
@@ -497,6 +508,11 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
     *((kind, "norm.unit_offset", "norm.kind", ("rms_norm",), "`1 + weight` scales an RMSNorm: write `norm.kind: rms_norm` or remove `unit_offset`") for kind in (NAMES_ENCODER, NAMES_ENCODER_DECODER)),
     (DECODER_ONLY, "norm.pre_when", "norm.placement", ("pre",), "the flag chooses between pre-norm blocks (ending with the final norm) and post-norm ones: write `placement: pre` or remove `pre_when`"),
     (DECODER_ONLY, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),
+    (NAMES_ENCODER, "attention.layer_types", "attention.sliding_window", (_SET,), "the `sliding_attention` layers see the window of `sliding_window`: add `sliding_window: <int config field>` or remove `layer_types`"),
+    # An encoder's sliding window narrows the layers `layer_types` marks, in a stack that is never a decoder.
+    (NAMES_ENCODER, "attention.sliding_window", "attention.layer_types", (_SET,), "an encoder's window narrows the layers of the second kind of `layer_types`: add `layer_types: <list config field>` or remove `sliding_window`"),
+    (NAMES_ENCODER, "attention.sliding_window", "decoder", (_ABSENT,), "a sliding window of a stack doubling as a decoder is not rendered: remove `decoder` or `sliding_window`"),
+    (NAMES_ENCODER, "attention.sliding_window", "layer_sharing", (_ABSENT,), "the steps of shared layer groups take no layer kinds: remove `layer_sharing` or `sliding_window`"),
 )
 
 
@@ -505,6 +521,7 @@ REQUIRES: tuple[tuple[str, str, str, tuple, str], ...] = (
 VALUE_REQUIRES: tuple[tuple[str, str, Any, str, tuple, str], ...] = (
     (DECODER_ONLY, "embeddings.scale_inputs_embeds", False, "embeddings.scale", (True,), "only word embeddings always scaled can leave given `inputs_embeds` unscaled: write `embeddings.scale: true` or remove `scale_inputs_embeds`"),
     (DECODER_ONLY, "embeddings.mask_positions", True, "embeddings.position", ("absolute",), "positions counted over the attention mask index the absolute position table: write `embeddings.position: absolute` or remove `mask_positions`"),
+    (NAMES_ENCODER, "norm.first_attention_norm", False, "decoder", (_ABSENT,), "a first block without an attention norm is not rendered in a stack doubling as a decoder: remove `decoder` or `first_attention_norm`"),
     (DECODER_ONLY, "norm.weight", False, "norm.kind", ("layer_norm",), "RMSNorms without a weight are not rendered: write `kind: layer_norm` or remove `weight`"),
     (DECODER_ONLY, "norm.weight", False, "norm.bias", (False,), "a LayerNorm without a weight has no bias either (no parameters at all): add `bias: false` or remove `weight`"),
     (DECODER_ONLY, "norm.weight", False, "norm.placement", ("pre", "output"), "the output norms of `placement: sandwich` keep their parameters: write `placement: pre` or `output`, or remove `weight`"),

@@ -1057,7 +1057,53 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
     if draw(st.booleans()):
         fields.append(_field("classifier_dropout", "float", None, optional=True))
         spec["classifier_dropout"] = {"field": "classifier_dropout", "fallback": "hidden_dropout_prob"}
+    _modern_encoder(draw, spec, names, fields, attention, feed_forward)
     return spec
+
+
+def _modern_encoder(draw, spec: dict, names: dict, fields: list, attention: dict, feed_forward: dict) -> None:
+    """Drawn last (ModernBERT), in a names-layout encoder: full and bidirectional sliding-window layers (a window of
+    3 or 4 positions, the kinds derived from a period counted from the first layer, in a stack that is never a
+    decoder nor of shared layer groups), the sliding layers rotating with a base of their own (None: the full
+    layers'); LayerNorms without a bias or with one as a config flag says; no attention norm in the first pre-norm
+    block; a fused gated feed-forward ordered [input | gate] with a dropout after the product."""
+    if "decoder" not in spec and "layer_sharing" not in spec and draw(st.booleans()):
+        fields.append(_field("local_attention", "int", draw(st.sampled_from([3, 4]))))
+        fields.append(_field("global_attn_every_n_layers", "int", draw(st.sampled_from([1, 2]))))
+        fields.append(_field("layer_types", "list", None, optional=True, upstream=False, choices=["full_attention", "sliding_attention"],
+                             default_repeat="num_hidden_layers", default_period="global_attn_every_n_layers", default_period_offset=0))
+        attention.update(sliding_window="local_attention", layer_types="layer_types")
+        position = spec.get("position", {})
+        if (position.get("kind") == "rotary" and "table" not in position and "scaling" not in position and draw(st.booleans())):
+            fields.append(_field("local_rope_theta", "float", draw(st.sampled_from([50.0, None])), optional=True))
+            position["theta_by_layer_type"] = {"sliding_attention": "local_rope_theta"}
+    norm = spec["norm"]
+    if norm["kind"] == "layer_norm" and "unit_offset" not in norm and "qk_norm" not in attention and draw(st.booleans()):
+        bias = draw(st.sampled_from([False, "norm_bias"]))
+        if bias:
+            fields.append(_field("norm_bias", "bool", draw(st.booleans())))
+        norm["bias"] = bias
+    if norm["placement"] == "pre" and "decoder" not in spec and draw(st.booleans()):
+        norm["first_attention_norm"] = False
+    if feed_forward.get("gated") and names.get("ffn.gate") == names["ffn.input"] and draw(st.booleans()):
+        feed_forward["fused_order"] = "input_gate"
+    # The flat LM head's transform (with its top-level decoder) before the classification heads' dropout, and the
+    # first-token sequence classification pooling the mean over the attended tokens as a config field says.
+    lm = spec.get("lm_head", {})
+    if lm.get("layout") == "flat" and "decoder" in lm:
+        for head in spec["heads"]:
+            if ((head["kind"] in ("token_classification", "question_answering") or ("first_token" in (head.get("style"), head.get("summary")) and "pre_classifier" not in head))
+                    and draw(st.booleans())):
+                head["transform"] = "head"
+                if "first_token" in (head.get("style"), head.get("summary")) and draw(st.booleans()):
+                    if not any(f["name"] == "classifier_pooling" for f in fields):
+                        fields.append(_field("classifier_pooling", "str", draw(st.sampled_from(["cls", "mean"])), choices=["cls", "mean"]))
+                    head["pooling"] = "classifier_pooling"
+                    if head["kind"] == "multiple_choice" and draw(st.booleans()):
+                        head["first_attended"] = True
+    if "activation_dropout" not in feed_forward and draw(st.booleans()):
+        fields.append(_field("mlp_dropout", "float", 0.1))
+        feed_forward["activation_dropout"] = "mlp_dropout"
 
 
 def _names_encoder_decoder_mode(draw, spec: dict, names: dict, fields: list, attention: dict, feed_forward: dict, heads: list, fused: bool) -> None:
@@ -1201,6 +1247,9 @@ def describe(spec: dict) -> list[str]:
             labels.append(f"names_encoder.sequence_summary={'sequence_summary' in spec}")
             labels.append(f"names_encoder.cache_default={spec.get('decoder', {}).get('cache_default', 'config')}")
             labels.append(f"names_encoder.layer_sharing={'layer_sharing' in spec}")
+            labels.append(f"names_encoder.layer_types={'layer_types' in spec['attention']} theta_by_kind={bool(spec.get('position', {}).get('theta_by_layer_type'))}")
+            labels.append(f"names_encoder.norm.bias={spec['norm'].get('bias', True)} first_attention_norm={spec['norm'].get('first_attention_norm', True)}")
+            labels.append(f"names_encoder.fused_order={spec['feed_forward'].get('fused_order', 'gate_input')} activation_dropout={'activation_dropout' in spec['feed_forward']}")
             lm_head = spec.get("lm_head", {})
             labels.append(f"names_encoder.lm_head={lm_head.get('layout')} {lm_head.get('path')} tied={lm_head.get('tied', True)} size={'size' in lm_head}")
             labels.append(f"names_encoder.lm_head.decoder={'decoder' in lm_head}")
