@@ -182,6 +182,52 @@ def test_head_of_another_task_is_unused_with_a_warning(framework, reference_chec
     assert "were not used" in caplog.text and "expected when the checkpoint was trained on another task" in caplog.text
 
 
+def _checkpoint_names(directory: str) -> list:
+    from safetensors import safe_open
+
+    with safe_open(os.path.join(directory, "model.safetensors"), "np") as f:
+        return list(f.keys())
+
+
+# The first encoder-decoder whose generation head holds the base model's modules itself (`inline_base`: no prefix on
+# its names) beside heads that hold them under the base-model prefix (not the bare models, which are the base model).
+BASE_KINDS = ("base", "seq2seq", "encoder")
+INLINE = next(
+    (
+        a for a in project().architectures
+        if any(h.inline_base for h in a.heads) and any(not h.inline_base and h.kind not in BASE_KINDS for h in a.heads)
+    ),
+    None,
+)
+
+
+@pytest.mark.skipif(INLINE is None, reason="no spec with a head holding the base model itself")
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_another_heads_weights_stay_foreign_across_the_prefix(framework, reference_checkpoint, caplog):
+    """A generation checkpoint with an untied LM head (its names without the base-model prefix) into a classification
+    head (the base model under the prefix): the base model's weights take the prefix and load, the LM head stays
+    another task's, unused with a warning, as transformers reports it (never read as a weight of the base model)."""
+    import transformers
+
+    generation = next(c for c in cases() if c.arch == INLINE.name and c.head == "conditional_generation")
+    heads = [h.kind for h in INLINE.heads if not h.inline_base and h.kind not in BASE_KINDS]
+    _, reference, directory = reference_checkpoint(generation, tie_word_embeddings=False)
+    base_modules = {name for name, _ in reference.named_children()} - {INLINE.lm_head.path}
+    for kind in heads:
+        case = next(c for c in cases() if c.arch == INLINE.name and c.head == kind and c.variant == generation.variant)
+        upstream = getattr(transformers, case.class_name("torch"))
+        _, expected = upstream.from_pretrained(directory, output_loading_info=True, tie_word_embeddings=False)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="specformers"):
+            _, info = _cls(case, framework).from_pretrained(directory, output_loading_info=True, tie_word_embeddings=False)
+        # The LM head (outside the base model's modules) is reported unused; whatever ours reports, transformers does
+        # too (its encoder-only heads also list the decoder's weights, which ours drop quietly as its encoder model).
+        foreign = sorted(k for k in _checkpoint_names(directory) if k.split(".", 1)[0] not in base_modules)
+        assert foreign and set(foreign) <= set(info["unexpected_keys"]) <= set(expected["unexpected_keys"]), (kind, info, expected)
+        assert sorted(info["missing_keys"]) == sorted(expected["missing_keys"]), (kind, info, expected)
+        assert "were not used" in caplog.text
+
+
 # The bare model of each architecture with a further token-type table, in its first variant that sets the table's flag.
 TYPE_TABLE_CASES = list({
     c.arch: c for c in reversed(cases())

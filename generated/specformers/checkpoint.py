@@ -552,13 +552,20 @@ def save_numpy_state_dict(
 
 
 def adapt_prefix(state: dict, expected: Iterable[str], base_model_prefix: str) -> dict:
-    """Add or strip the base-model prefix so that a base checkpoint loads into a head model and vice versa."""
+    """Add or strip the base-model prefix so that a base checkpoint loads into a head model and vice versa.
+
+    Adding it, a name goes under the prefix only where it lies in one of the base model's top-level modules: another
+    head's weights (`lm_head.weight` of a generation checkpoint loaded into a classifier) stay outside, foreign."""
     expected = set(expected)
     prefix = base_model_prefix + "."
     has_prefixed = any(k.startswith(prefix) for k in state)
     expects_prefixed = any(k.startswith(prefix) for k in expected)
     if expects_prefixed and not has_prefixed:
-        return {(k if k in expected else prefix + k): v for k, v in state.items()}
+        base_modules = {k[len(prefix) :].split(".", 1)[0] for k in expected if k.startswith(prefix)}
+        return {
+            (prefix + k if k not in expected and k.split(".", 1)[0] in base_modules else k): v
+            for k, v in state.items()
+        }
     if has_prefixed and not expects_prefixed:
         return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
     return dict(state)
