@@ -194,10 +194,21 @@ def test_backward_gives_finite_gradients(case, checkpoint):
     assert not bad, f"non-finite gradients: {bad}"
 
 
+def _dropout_rates(arch: str) -> dict:
+    """Every dropout rate the spec's components read (config field -> 0.1): the embeddings', the attention
+    probabilities' and output's, the feed-forward's and its activation's."""
+    s = __import__("harness").spec(arch).spec
+    fields = [s.embeddings.dropout, s.attention.dropout, s.attention.output_dropout, s.feed_forward.dropout,
+              s.feed_forward.activation_dropout]
+    return {field: 0.1 for field in fields if isinstance(field, str)}
+
+
 @pytest.mark.parametrize("arch", ENCODER_ARCHS)
 def test_dropout_active_in_train_mode_only(arch, checkpoint):
     case = _case(arch, "masked_lm")
-    config, _, directory = checkpoint(case, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    rates = _dropout_rates(arch)
+    assert rates, arch
+    config, _, directory = checkpoint(case, **rates)
     model = _ours(case, directory)
     inputs = _tensors(make_inputs(case, config))
     with torch.no_grad():

@@ -27,7 +27,6 @@ from ...modeling_utils import (
     PreTrainedModel,
     check_inputs,
     mask_value,
-    prune_separate_heads,
 )
 from .configuration_modernbert import ModernBertConfig
 
@@ -108,21 +107,6 @@ class ModernBertBlock(GradientCheckpointingLayer):
         self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
         self.mlp = ModernBertBlockMlp(config)
         self.activation = get_activation(config.hidden_activation)
-        # Heads removed by `prune_heads`, numbered as in the unpruned layer.
-        self.pruned_heads: set = set()
-
-    def prune_heads(self, heads) -> None:
-        """Remove the attention heads `heads` (numbered as in the unpruned layer; heads removed before are skipped)."""
-        removed = prune_separate_heads(
-            [(self.attn, "Wqkv")],
-            (self.attn, "Wo"),
-            self.num_heads,
-            self.head_dim,
-            heads,
-            self.pruned_heads,
-        )
-        self.num_heads -= len(removed)
-        self.pruned_heads |= removed
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         # (batch, seq, hidden) -> (batch, heads, seq, head_dim)
@@ -189,6 +173,9 @@ class ModernBertPreTrainedModel(PreTrainedModel):
     config_class = ModernBertConfig
     base_model_prefix = "model"
     _no_split_modules = ["ModernBertBlock"]
+    _cannot_prune_heads = (
+        "transformers' class of this architecture cannot prune heads, so a pruned checkpoint would not load there"
+    )
 
 
 class ModernBertModel(ModernBertPreTrainedModel):
@@ -212,10 +199,6 @@ class ModernBertModel(ModernBertPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.tok_embeddings = value
-
-    def _prune_heads(self, heads_to_prune: dict) -> None:
-        for layer, heads in heads_to_prune.items():
-            self.layers[layer].prune_heads(heads)
 
     def forward(
         self,
