@@ -812,6 +812,21 @@ _NAMES_ENCODER_HEAD_DOC = {
     "sequence_classification": "{title} Model transformer with a sequence classification/regression head on top (a linear layer on top of the first token's hidden state) e.g. for GLUE tasks.",
     "multiple_choice": "{title} Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden state and a softmax) e.g. for RocStories/SWAG tasks.",
 }
+def _pooled_head_doc(spec: schema.ArchitectureSpec, h: schema.HeadSpec) -> Optional[str]:
+    """The class docstring of a first-token classification head whose options change what it reads (a transform
+    before the classifier, pooling chosen by a config field, each choice's first attended token); None otherwise."""
+    if h.kind not in ("sequence_classification", "multiple_choice") or not (h.transform or h.pooling or h.first_attended):
+        return None
+    token = "first attended token" if h.first_attended else "first token"
+    read = f"the {token}'s hidden state"
+    if h.pooling:
+        read = f"the {token}'s hidden state or the mean over the attended tokens, as `config.{h.pooling}` says (`\"mean\"`)"
+    layers = "a dense layer, activation and norm, then a linear layer," if h.transform else "a linear layer"
+    if h.kind == "sequence_classification":
+        return f"{spec.title} Model transformer with a sequence classification/regression head on top ({layers} on {read}) e.g. for GLUE tasks."
+    return f"{spec.title} Model with a multiple choice classification head on top ({layers} on {read}, and a softmax) e.g. for RocStories/SWAG tasks."
+
+
 # The Linear of each names-layout head, per rule kind: default path and bias.
 _NAMES_HEAD_LINEAR = {
     support.DECODER_ONLY: {
@@ -2473,7 +2488,7 @@ def _resolve_head(c: _Context, i: int, h: schema.HeadSpec, suffix: str, outputs:
         labels_disable_cache=labels_disable_cache,
         encoder_states=encoder_states,
         args=args,
-        doc=((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else _NAMES_ENCODER_HEAD_DOC).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
+        doc=_pooled_head_doc(spec, h) or ((_SEQ2SEQ_HEAD_DOC if seq2seq else _DECODER_ONLY_HEAD_DOC if decoder_only else _NAMES_ENCODER_HEAD_DOC).get(h.kind) or _HEAD_DOC[h.kind]).format(title=spec.title),
         path=h.path or linear[0],
         bias=h.bias if h.bias is not None else linear[1],
         pre_classifier=h.pre_classifier,

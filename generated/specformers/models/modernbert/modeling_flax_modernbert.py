@@ -776,8 +776,9 @@ class FlaxModernBertModel(FlaxModernBertPreTrainedModel):
 
 
 class FlaxModernBertForSequenceClassification(FlaxModernBertPreTrainedModel):
-    """ModernBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    first token's hidden state) e.g. for GLUE tasks.
+    """ModernBERT Model transformer with a sequence classification/regression head on top (a dense layer, activation
+    and norm, then a linear layer, on the first token's hidden state or the mean over the attended tokens, as
+    `config.classifier_pooling` says (`"mean"`)) e.g. for GLUE tasks.
 
     Load weights with `FlaxModernBertForSequenceClassification.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
     `model.params`, a pytree to train with optax. Calling the model takes:
@@ -1112,8 +1113,9 @@ class FlaxModernBertForQuestionAnswering(FlaxModernBertPreTrainedModel):
 
 
 class FlaxModernBertForMultipleChoice(FlaxModernBertPreTrainedModel):
-    """ModernBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's
-    hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+    """ModernBERT Model with a multiple choice classification head on top (a dense layer, activation and norm, then a
+    linear layer, on the first attended token's hidden state or the mean over the attended tokens, as
+    `config.classifier_pooling` says (`"mean"`), and a softmax) e.g. for RocStories/SWAG tasks.
 
     Load weights with `FlaxModernBertForMultipleChoice.from_pretrained(directory)` (transformers' PyTorch layout); the parameters are
     `model.params`, a pytree to train with optax. Calling the model takes:

@@ -322,8 +322,9 @@ class ModernBertLMHeadTransform(nn.Module):
 
 
 class ModernBertForSequenceClassification(ModernBertPreTrainedModel):
-    """ModernBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the
-    first token's hidden state) e.g. for GLUE tasks.
+    """ModernBERT Model transformer with a sequence classification/regression head on top (a dense layer, activation
+    and norm, then a linear layer, on the first token's hidden state or the mean over the attended tokens, as
+    `config.classifier_pooling` says (`"mean"`)) e.g. for GLUE tasks.
 
     Args:
         config ([`ModernBertConfig`]):
@@ -351,8 +352,9 @@ class ModernBertForSequenceClassification(ModernBertPreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[SequenceClassifierOutput, tuple]:
-        """ModernBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of
-        the first token's hidden state) e.g. for GLUE tasks.
+        """ModernBERT Model transformer with a sequence classification/regression head on top (a dense layer,
+        activation and norm, then a linear layer, on the first token's hidden state or the mean over the attended
+        tokens, as `config.classifier_pooling` says (`"mean"`)) e.g. for GLUE tasks.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -602,8 +604,9 @@ class ModernBertForQuestionAnswering(ModernBertPreTrainedModel):
 
 
 class ModernBertForMultipleChoice(ModernBertPreTrainedModel):
-    """ModernBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's
-    hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+    """ModernBERT Model with a multiple choice classification head on top (a dense layer, activation and norm, then a
+    linear layer, on the first attended token's hidden state or the mean over the attended tokens, as
+    `config.classifier_pooling` says (`"mean"`), and a softmax) e.g. for RocStories/SWAG tasks.
 
     Args:
         config ([`ModernBertConfig`]):
@@ -632,8 +635,9 @@ class ModernBertForMultipleChoice(ModernBertPreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ) -> Union[MultipleChoiceModelOutput, tuple]:
-        """ModernBERT Model with a multiple choice classification head on top (a linear layer on top of the first
-        token's hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+        """ModernBERT Model with a multiple choice classification head on top (a dense layer, activation and norm, then
+        a linear layer, on the first attended token's hidden state or the mean over the attended tokens, as
+        `config.classifier_pooling` says (`"mean"`), and a softmax) e.g. for RocStories/SWAG tasks.
 
         Args:
             input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):

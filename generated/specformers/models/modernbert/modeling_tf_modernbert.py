@@ -441,7 +441,7 @@ class TFModernBertModel(TFModernBertPreTrainedModel):
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
 @keras.saving.register_keras_serializable(package="specformers")
 class TFModernBertForSequenceClassification(TFModernBertPreTrainedModel):
-    """ModernBERT Model transformer with a sequence classification/regression head on top (a linear layer on top of the first token's hidden state) e.g. for GLUE tasks.
+    """ModernBERT Model transformer with a sequence classification/regression head on top (a dense layer, activation and norm, then a linear layer, on the first token's hidden state or the mean over the attended tokens, as `config.classifier_pooling` says (`"mean"`)) e.g. for GLUE tasks.
 
     Args:
         input_ids (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -807,7 +807,7 @@ class TFModernBertForQuestionAnswering(TFModernBertPreTrainedModel):
 # Registered so that `keras.models.load_model` finds the class of a `.keras` file without `custom_objects`.
 @keras.saving.register_keras_serializable(package="specformers")
 class TFModernBertForMultipleChoice(TFModernBertPreTrainedModel):
-    """ModernBERT Model with a multiple choice classification head on top (a linear layer on top of the first token's hidden state and a softmax) e.g. for RocStories/SWAG tasks.
+    """ModernBERT Model with a multiple choice classification head on top (a dense layer, activation and norm, then a linear layer, on the first attended token's hidden state or the mean over the attended tokens, as `config.classifier_pooling` says (`"mean"`), and a softmax) e.g. for RocStories/SWAG tasks.
 
     Args:
         input_ids (`LongTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
