@@ -1734,10 +1734,7 @@ def _value_fits(field, value) -> bool:
     """Whether a config field accepts `value` (its type, optional null, its `choices`)."""
     if value is None:
         return field.optional
-    kinds = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}.get(field.type)
-    if kinds is None or not isinstance(value, kinds) or (field.type != "bool" and isinstance(value, bool)):
-        return False
-    return field.choices is None or value in field.choices
+    return schema._has_type(value, field.type) and (field.choices is None or value in field.choices)
 
 
 def _resolve_config(c: _Context) -> None:
