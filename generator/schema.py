@@ -683,8 +683,9 @@ class AttentionSpec(Strict):
     # The self-attention: full, local (blocks see their neighbours) or transient-global (local plus block summaries);
     # with `select`, chosen by config.
     variant: AttentionVariant = "full"
-    # names: the modules are the spec's `names` roles (`attention.norm`, `attention.query`, ...).
-    layout: Literal["names"]
+    # names (the only layout, the default): the modules are the spec's `names` roles (`attention.norm`,
+    # `attention.query`, ...).
+    layout: Literal["names"] = "names"
     # Divide scores by sqrt(head_dim): always (true), never (false), or as a boolean config field says.
     scale: Union[bool, FieldName] = True
     # decoder-only stacks: the scores times this float config field (with `scale: false`: instead of the division by
@@ -810,8 +811,8 @@ class FeedForwardSpec(Strict):
     template: ClassVar[str] = "names_block.jinja"
     # The feed-forward kind (two projections around an activation).
     variant: Literal["dense"] = "dense"
-    # names: `ffn.norm`, `ffn.input`, `ffn.output` from the spec's `names`.
-    layout: Literal["names"]
+    # names (the only layout, the default): `ffn.norm`, `ffn.input`, `ffn.output` from the spec's `names`.
+    layout: Literal["names"] = "names"
     # The config field of the inner width; decoder-only stacks: null with `size_multiple` (a width no config field
     # holds).
     size: Optional[FieldName] = "intermediate_size"
