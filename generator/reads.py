@@ -85,7 +85,7 @@ def check(project, rendered: dict[str, str], specs_dir: Path, package: str = "sp
                 if source:
                     read |= set(source.split(" * ")[0].replace(" // ", " ").split())
             if field.default_tail is not None:
-                read |= {field.default_tail.start, field.default_tail.when}
+                read |= {n for n in (field.default_tail.start, field.default_tail.when) if isinstance(n, str)}
             if field.default_expand is not None:
                 read |= {field.default_expand.pairs, field.default_expand.length}
             if isinstance(field.default_period, str):

@@ -59,7 +59,7 @@ class ConfigField:
     minimum: Union[int, float, None] = None  # the smallest value accepted
     none_unless: Optional[str] = None  # the boolean field without which the config keeps None
     default_repeat: Optional[str] = None  # list fields: None -> the first choice this (constructor parameter) many times
-    default_tail: Optional[tuple[str, str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
+    default_tail: Optional[tuple[Union[int, str], str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
     default_expand: Optional[tuple[str, str]] = None  # list fields: (pairs, length): None -> the `repeats` field `pairs` expanded
     default_period: Union[int, str, None] = None  # with default_repeat: every this-many-th entry the first choice, the others the second
     default_period_offset: int = 1  # with default_period: the entries i with (i + offset) % period == 0 take the first choice
@@ -1759,7 +1759,8 @@ def _resolve_config(c: _Context) -> None:
         if isinstance(f.default_period, str):
             need_field(f.default_period, ["config", "fields", i, "default_period"])
         if f.default_tail is not None:
-            need_field(f.default_tail.start, ["config", "fields", i, "default_tail", "start"])
+            if isinstance(f.default_tail.start, str):
+                need_field(f.default_tail.start, ["config", "fields", i, "default_tail", "start"])
             when = spec.config.attribute_map.get(f.default_tail.when, f.default_tail.when)
             if when not in [g.name for g in spec.config.fields[:i]]:
                 raise fail(f"`when` names {f.default_tail.when!r}, which is not a config field declared before {f.name!r} (the derived default reads the value the configuration keeps): declare it before {f.name!r} or name one declared before", ["config", "fields", i, "default_tail", "when"])

@@ -69,6 +69,7 @@ def _class_prefix(value: str) -> str:
 Identifier = Annotated[str, AfterValidator(_identifier)]
 FieldName = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_reserved)]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 DottedPath = Annotated[str, AfterValidator(_dotted)]
 ClassPrefix = Annotated[str, AfterValidator(_class_prefix)]
 ModelType = Annotated[str, AfterValidator(_model_type)]
@@ -244,8 +245,9 @@ class DefaultTailSpec(Strict):
     """The entries of a derived `list` default that take the second of `choices`: those from index `config.<start>`
     on, where `config.<when>` is not None."""
 
-    # The int config field of the first index that takes the second choice.
-    start: FieldName
+    # The first index that takes the second choice: an int config field, or a number (`0`: every entry, e.g. every
+    # layer sliding while a `sliding_window` is set).
+    start: Union[NonNegativeInt, FieldName]
     # The config field that must not be None for any entry to take it (declared before the list field).
     when: FieldName
 
