@@ -161,7 +161,7 @@ class Head:
 @dataclass(frozen=True)
 class Leaf:
     """A parameter-holding module of a names-layout stack: `kind` is `layer_norm`, `rms_norm`, `linear` (`weight [out, in]`),
-    `conv1d` (`weight [in, out]`), `embedding` (`in_size` rows of `out_size`), `head_layer_norm` (a LayerNorm of each of
+    `conv1d` (`weight [in, out]`), `stacked` (`weight [count, out, in]`: one projection of `count` experts), `embedding` (`in_size` rows of `out_size`), `head_layer_norm` (a LayerNorm of each of
     `out_size` heads over its `in_size` values, with its own weight), `layers` (the list of blocks) or `experts` (the
     list of `in_size` experts of a sparse mixture of experts, each of the class of `Names.expert`); sizes are
     Python expressions over `config` (the generated module's helpers). A leaf with `when` is built only when that
@@ -181,6 +181,8 @@ class Leaf:
     first_layer: bool = False  # built in the stack's first block only (`layer_idx == 0`)
     # The Python condition over `config` under which the module exists, when no single flag says it (None: see above).
     expr: Optional[str] = None
+    # `stacked` leaves (every expert's matrix of one projection, `weight [count, out, in]`): the number of experts.
+    count: Optional[str] = None
 
     @property
     def is_leaf(self) -> bool:
@@ -1086,7 +1088,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         "ffn.gate": (spec.feed_forward.gated is True or gate_flag is not None, "`feed_forward.gated: true` (or a boolean config field, in names-layout encoder-decoder stacks)"),
         "ffn.plain_input": (gate_flag is not None, "`feed_forward.gated: <boolean config field>` (names-layout encoder-decoder stacks)"),
         "ffn.router": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
-        "ffn.experts": (spec.feed_forward.experts is not None, "`feed_forward.experts`"),
+        "ffn.experts": (spec.feed_forward.experts is not None and spec.feed_forward.experts.layout == "list", "`feed_forward.experts` (with `layout: list`)"),
         "ffn.shared_expert": (shared is not None, "`feed_forward.experts.shared`"),
         "ffn.shared_gate": (shared is not None and shared.gate, "`feed_forward.experts.shared: {gate: true}`"),
         "attention.q_norm": (spec.attention.qk_norm is not False, "`attention.qk_norm: true` (or a config flag)"),
@@ -1225,11 +1227,11 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     norm_bias = spec.norm.bias
     output_bias = att.bias if att.output_bias is None else att.output_bias
 
-    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None, unless: Optional[str] = None, expr: Optional[str] = None) -> None:
+    def add(leaves: dict[str, Leaf], role_list: tuple[str, ...], kind: str, in_size: str, out_size: str, bias: Union[bool, str], when: Optional[str] = None, unless: Optional[str] = None, expr: Optional[str] = None, count: Optional[str] = None) -> None:
         path = roles[role_list[0]]
         if path in leaves:
             raise fail(f"`{path}` is named by `{leaves[path].roles[0]}` and `{role_list[0]}`: give each module its own path", ["names", role_list[0]])
-        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when, unless, expr=expr)
+        leaves[path] = Leaf(path.split(".")[-1], path, kind, in_size, out_size, bias, role_list, when, unless, expr=expr, count=count)
 
     def nested(leaves: dict[str, Leaf]) -> None:
         for path, item in leaves.items():
@@ -1393,11 +1395,31 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if fused_gate and gate_flag:
         raise fail("a gate chosen by a config field is a projection of its own: give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
     expert = shared_expert = None
-    if ffn.experts is not None:
+    if ffn.experts is not None and ffn.experts.layout == "stacked":
+        # A sparse mixture of experts whose projections each hold every expert's matrix, `[count, out, in]`: the
+        # router, then the projections (block paths, as without experts).
+        count = f"config.{ffn.experts.count}"
+        if ffn.bias is not False:
+            raise fail("stacked experts' projections hold no bias: write `bias: false`, or `experts.layout: list`", ["feed_forward", "bias"])
+        if shared is not None:
+            raise fail("a shared expert is rendered with a list of experts: remove `shared`, or write `layout: list`", ["feed_forward", "experts", "shared"])
+        if fused_gate and ffn.fused_order != "gate_input":
+            raise fail("stacked experts' fused projection is ordered [gate | input]: remove `fused_order`", ["feed_forward", "fused_order"])
+        if ffn.projection != "linear":
+            raise fail("stacked experts' matrices are [experts, out, in]: remove `projection` (or write `experts.layout: list`)", ["feed_forward", "projection"])
+        add(leaves, ("ffn.router",), "linear", hidden, count, False)
+        if fused_gate:
+            add(leaves, ("ffn.gate", "ffn.input"), "stacked", hidden, f"2 * {ffn_size}", False, count=count)
+        else:
+            if "ffn.gate" in needed:
+                add(leaves, ("ffn.gate",), "stacked", hidden, ffn_size, False, count=count)
+            add(leaves, ("ffn.input",), "stacked", hidden, ffn_size, False, count=count)
+        add(leaves, ("ffn.output",), "stacked", ffn_size, hidden, False, count=count)
+    elif ffn.experts is not None:
         # A sparse mixture of experts: the router, then the list of experts, each holding the feed-forward's
         # projections (`ffn.gate`, `ffn.input`, `ffn.output`: paths inside each expert).
         if fused_gate:
-            raise fail("the experts' gate and input are two projections (a fused [gate | input] projection is rendered only without `feed_forward.experts`): give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
+            raise fail("the experts' gate and input are two projections (a fused [gate | input] projection is rendered only without `feed_forward.experts`, or with `experts.layout: stacked`): give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
         for role in ("ffn.gate", "ffn.input", "ffn.output"):
             if role in needed and "." in roles[role]:
                 raise fail(f"`{roles[role]}` is {len(roles[role].split('.'))} modules deep: with `feed_forward.experts` each expert holds `{role}` as one attribute (write a name without dots)", ["names", role])
@@ -1432,7 +1454,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         if gate_flag:
             # The input projection of the feed-forward without gate.
             add(leaves, ("ffn.plain_input",), ffn.projection, hidden, ffn_size, ffn.bias, unless=gate_flag)
-    if expert is None:
+    if ffn.experts is None:
         add(leaves, ("ffn.output",), ffn.projection, ffn_size, hidden, ffn.bias)
     if "ffn.output_norm" in needed:
         add(leaves, ("ffn.output_norm",), norm_kind, hidden, hidden, True)
@@ -2008,6 +2030,8 @@ def _resolve_feed_forward(c: _Context) -> None:
         if (ffn.experts.router_logits is None) != (ffn.experts.aux_loss_coef is None):
             given, other = ("router_logits", "aux_loss_coef") if ffn.experts.aux_loss_coef is None else ("aux_loss_coef", "router_logits")
             raise c.fail(f"the router logits and the auxiliary loss's factor come together: give `{other}` (a config field) or remove `{given}`", ["feed_forward", "experts", given])
+        if not ffn.experts.base_reads_config and ffn.experts.router_logits is None:
+            raise c.fail("`base_reads_config` says where the base model's `output_router_logits` falls back to: give `router_logits` (a config field) or remove `base_reads_config`", ["feed_forward", "experts", "base_reads_config"])
         if ffn.activation_dropout is not None:
             raise c.fail("the experts' feed-forward has no dropout between its projections: remove `activation_dropout` or `experts`", ["feed_forward", "activation_dropout"])
         if ffn.experts.shared is not None:
@@ -2798,13 +2822,23 @@ def _head_arguments(
         )
     if decoder_only:
         token_type = spec.embeddings.token_type == "word"
-        router_logits = spec.feed_forward.experts is not None and spec.feed_forward.experts.router_logits is not None
+        experts = spec.feed_forward.experts
+        router_logits = experts is not None and experts.router_logits is not None
         order = spec.torch_positional_order
         if framework == "torch" and order is not None:
             names = order.heads.get(kind, order.inputs)
             args = _decoder_only_arguments(kind, framework, arguments, token_type=token_type, router_logits=router_logits)
-            return _torch_positional(args, names, kind, arguments)
-        return _decoder_only_arguments(kind, framework, arguments, token_type, spec.flax_positional_order, router_logits)
+            args = _torch_positional(args, names, kind, arguments)
+        else:
+            args = _decoder_only_arguments(kind, framework, arguments, token_type, spec.flax_positional_order, router_logits)
+        if router_logits and kind == "base" and not experts.base_reads_config:
+            # The base model's flag falls back to False; only the causal LM reads the configuration.
+            args = tuple(
+                replace(a, doc=f"Whether to return the router logits of the mixture-of-experts layers (`router_logits`, one tensor of shape `(batch_size * sequence_length, num_experts)` per layer). `None`: no router logits (the configuration's `{experts.router_logits}` is the causal LM's default only).")
+                if a.name == "output_router_logits" else a
+                for a in args
+            )
+        return args
     names: list[str] = ["input_ids", "attention_mask"]
     if spec.embeddings.token_type in (True, "word"):
         names.append("token_type_ids")

@@ -884,9 +884,19 @@ class ExpertsSpec(Strict):
     router_logits: Optional[FieldName] = None
     # With `router_logits`: the float config field of the auxiliary loss's factor in the loss.
     aux_loss_coef: Optional[FieldName] = None
+    # With `router_logits`: whether the base model's `output_router_logits` argument falls back to the config field
+    # (true) or to false, only the causal LM reading the field (false).
+    base_reads_config: bool = True
     # A shared expert (see `SharedExpertSpec`): one more feed-forward that every token goes through, added to the
     # routed experts' sum. None: only the routed experts.
     shared: Optional["SharedExpertSpec"] = None
+    # Where the experts' weights live: `list` (the list at the `names` role `ffn.experts`, one module per expert
+    # holding the roles `ffn.gate`, `ffn.input`, `ffn.output`, e.g. `experts.0.w1`) or `stacked` (no `ffn.experts`
+    # role: each of the roles `ffn.gate`, `ffn.input`, `ffn.output` is a module of the block, e.g.
+    # `block_sparse_moe.input_linear`, holding one parameter `weight` of every expert's matrix, `[count, out, in]`,
+    # transformers' "parallel experts"; `ffn.gate` and `ffn.input` one path: one `[gate | input]` matrix per expert;
+    # no biases, no shared expert).
+    layout: Literal["list", "stacked"] = "list"
 
 
 class SharedExpertSpec(Strict):

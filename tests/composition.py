@@ -326,6 +326,16 @@ def decoder_only_specs(draw, name: str) -> dict:
             names["ffn.shared_expert"] = ffn_prefix + "shared_expert"
             if experts["shared"]["gate"]:
                 names["ffn.shared_gate"] = ffn_prefix + "shared_expert_gate"
+        if not feed_forward["bias"] and feed_forward["projection"] == "linear" and "shared" not in experts and draw(st.booleans()):
+            # Each projection one parameter of every expert's matrix, [experts, out, in], held by the block (no
+            # list of experts); a gated feed-forward's gate and input one such parameter, [gate | input], or two.
+            experts["layout"] = "stacked"
+            del names["ffn.experts"]
+            for role in ("ffn.gate", "ffn.input", "ffn.output"):
+                if role in names:
+                    names[role] = ffn_prefix + "experts_" + names[role]
+            if "ffn.gate" in names and draw(st.booleans()):
+                names["ffn.gate"] = names["ffn.input"]
         feed_forward["experts"] = experts
     if draw(st.booleans()):
         # Drawn last: the queries, keys and values clipped to [-0.5, 0.5], or None in the config (no clipping).
@@ -1276,6 +1286,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.experts_jitter={'jitter' in ffn.get('experts', {})}",
                        f"decoder_only.router_logits={'router_logits' in ffn.get('experts', {})}",
                        f"decoder_only.shared_expert={ffn.get('experts', {}).get('shared', {}).get('gate')}",
+                       f"decoder_only.experts_layout={ffn.get('experts', {}).get('layout')}",
                        f"decoder_only.clip={'clip' in att}",
                        f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
                        f"decoder_only.norm.final_unless={'final_unless' in spec['norm']}",

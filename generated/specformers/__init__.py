@@ -803,6 +803,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxGraniteForCausalLM",
         "FlaxGranitePreTrainedModel",
     ],
+    "models.granitemoe.configuration_granitemoe": ["GraniteMoeConfig"],
+    "models.granitemoe.modeling_granitemoe": [
+        "GraniteMoeModel",
+        "GraniteMoeForCausalLM",
+        "GraniteMoePreTrainedModel",
+    ],
+    "models.granitemoe.modeling_tf_granitemoe": [
+        "TFGraniteMoeModel",
+        "TFGraniteMoeForCausalLM",
+        "TFGraniteMoePreTrainedModel",
+    ],
+    "models.granitemoe.modeling_flax_granitemoe": [
+        "FlaxGraniteMoeModel",
+        "FlaxGraniteMoeForCausalLM",
+        "FlaxGraniteMoePreTrainedModel",
+    ],
     "models.helium.configuration_helium": ["HeliumConfig"],
     "models.helium.modeling_helium": [
         "HeliumModel",

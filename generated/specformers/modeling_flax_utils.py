@@ -65,6 +65,26 @@ class FlaxConv1D(nn.Module):
         return output
 
 
+class FlaxExpertProjections(nn.Module):
+    """One projection of every expert of a sparse mixture of experts, held as one parameter under the PyTorch name
+    `weight`, `[num_experts, features, in_features]` (transformers' "parallel experts"), without bias. Every expert
+    projects every token: `(tokens, in)` (the same tokens for each expert) or `(experts, tokens, in)` (each expert's
+    own) -> `(experts, tokens, features)`."""
+
+    num_experts: int
+    features: int
+    # The logical axis names of the weight, (in, out); the experts' axis is replicated. See "Logical partitioning".
+    axes: tuple
+    initializer_range: float = 0.02
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        init = logical(normal_init(self.initializer_range), None, self.axes[1], self.axes[0])
+        weight = self.param("weight", init, (self.num_experts, self.features, x.shape[-1]))
+        return jnp.einsum("ti,eoi->eto" if x.ndim == 2 else "eti,eoi->eto", x, weight.astype(self.dtype))
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Logical partitioning
 #

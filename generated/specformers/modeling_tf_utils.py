@@ -115,6 +115,31 @@ class TFConv1D(keras.layers.Layer):
         return tf.reshape(output, shape_list(x)[:-1] + [self.out_features])
 
 
+class TFExpertProjections(keras.layers.Layer):
+    """One projection of every expert of a sparse mixture of experts, held as one variable under the PyTorch name
+    `weight`, `[num_experts, out_features, in_features]` (transformers' "parallel experts"), without bias. Every expert
+    projects every token: `(tokens, in)` (the same tokens for each expert) or `(experts, tokens, in)` (each expert's
+    own) -> `(experts, tokens, out)`."""
+
+    def __init__(
+        self, num_experts: int, in_features: int, out_features: int, initializer_range: float = 0.02, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.num_experts, self.in_features, self.out_features = num_experts, in_features, out_features
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape=None):
+        self.weight = self.add_weight(
+            name="weight",
+            shape=(self.num_experts, self.out_features, self.in_features),
+            initializer=get_initializer(self.initializer_range),
+        )
+        self.built = True
+
+    def call(self, x):
+        return tf.einsum("ti,eoi->eto" if len(x.shape) == 2 else "eti,eoi->eto", x, self.weight)
+
+
 def unpack_inputs(call):
     """Let `call` take its tensors as one dict (`model({"input_ids": ..., "labels": ...})`, as `fit` passes `x`)."""
 

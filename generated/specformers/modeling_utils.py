@@ -94,6 +94,24 @@ class Conv1D(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+class ExpertProjections(nn.Module):
+    """One projection of every expert of a sparse mixture of experts, held as one parameter `weight`
+    `[num_experts, out_features, in_features]` (transformers' "parallel experts"), without bias: `forward(x, index)`
+    projects the tokens `x` routed to expert `index`."""
+
+    def __init__(self, num_experts: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.num_experts, self.in_features, self.out_features = num_experts, in_features, out_features
+        self.weight = nn.Parameter(torch.empty(num_experts, out_features, in_features))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor, index: int) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight[index])
+
+    def extra_repr(self) -> str:
+        return f"num_experts={self.num_experts}, in_features={self.in_features}, out_features={self.out_features}"
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Mask constants and input validation
 
@@ -379,6 +397,8 @@ class PreTrainedModel(nn.Module):
             module.weight.normal_(mean=0.0, std=std)
             if module.bias is not None:
                 module.bias.zero_()
+        elif isinstance(module, ExpertProjections):
+            module.weight.normal_(mean=0.0, std=std)
         elif isinstance(module, nn.Embedding):
             module.weight.normal_(mean=0.0, std=std)
             if module.padding_idx is not None:
