@@ -27,6 +27,7 @@ _STRING_KINDS = {
     schema._field_reference: "a config field",
     schema._dotted: "a module path",
     schema._class_prefix: "a class-name part",
+    schema._class_name: "a class name",
     schema._model_type: "a model type",
     schema._identifier: "a name",
 }

@@ -66,6 +66,13 @@ def _class_prefix(value: str) -> str:
     return value
 
 
+def _class_name(value: str) -> str:
+    _identifier(value)
+    if not value[0].isupper():
+        raise ValueError(f"{value!r} must start with an upper-case letter (it is a class name)")
+    return value
+
+
 Identifier = Annotated[str, AfterValidator(_identifier)]
 def _field_reference(value: str) -> str:
     """A config field's name, or `<field>.<sub-field>`: a field of a sub-configuration (`type: config`)."""
@@ -84,6 +91,7 @@ DeclaredName = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_r
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 DottedPath = Annotated[str, AfterValidator(_dotted)]
 ClassPrefix = Annotated[str, AfterValidator(_class_prefix)]
+ClassName = Annotated[str, AfterValidator(_class_name)]
 ModelType = Annotated[str, AfterValidator(_model_type)]
 
 
@@ -170,7 +178,7 @@ class ConfigFieldSpec(Strict):
     # `choices` or is `unsupported`: a checkpoint's config.json that set it would otherwise be silently ignored.
     informative: bool = False
     # `type: config`: the sub-configuration's class name, as transformers names it (`MyAttentionConfig`).
-    config_class: Optional[ClassPrefix] = None
+    config_class: Optional[ClassName] = None
     # `type: config`: the sub-configuration's fields (`int`, `float`, `str` or `bool`; `name`, `type`, `default`,
     # `doc`, `optional`, `choices`, `unsupported`, `minimum` and `informative` as a field's here). Components name
     # one as `<field>.<sub-field>` wherever they take a config field (`attention.clip: attn_config.clip_qkv`); a test
