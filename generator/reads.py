@@ -40,8 +40,12 @@ _READ = re.compile(r"""config\.([A-Za-z_]\w*)|getattr\(\s*(?:self\.)?config\s*,\
 _RATE = re.compile(r"""attribute_rate\(\s*(?:self\.)?config\s*,\s*\(([^)]*)\)""")
 
 
+# `config.<field>.<sub-field>`: a field of a sub-configuration (`type: config`), read as its dotted name.
+_READ_SUB = re.compile(r"""config\.([A-Za-z_]\w*\.[A-Za-z_]\w*)""")
+
+
 def _reads(text: str) -> set[str]:
-    names = {a or b for a, b in _READ.findall(text)}
+    names = {a or b for a, b in _READ.findall(text)} | set(_READ_SUB.findall(text))
     for listed in _RATE.findall(text):
         names |= set(re.findall(r"""["']([A-Za-z_]\w*)["']""", listed))
     return names
@@ -94,17 +98,23 @@ def check(project, rendered: dict[str, str], specs_dir: Path, package: str = "sp
                 read |= {name for name in (field.default_match.source, field.default_match.flag, field.default_match.when) if name}
         if config.activation_spec is not None:
             read.add(config.activation_spec.field)
-        for index, field in enumerate(config.fields):
-            if field.name in read or field.informative or field.unsupported or (field.choices and len(field.choices) == 1 and field.type != "list"):
+        # A sub-configuration's fields each by their dotted name (`attn_config.clip_qkv`).
+        declared = [(index, field.name, field, ["config", "fields", index]) for index, field in enumerate(config.fields) if field.type != "config"]
+        declared += [
+            (index, f"{field.name}.{sub.name}", sub, ["config", "fields", index, "fields", sub_index])
+            for index, field in enumerate(config.fields) if field.type == "config" for sub_index, sub in enumerate(field.fields)
+        ]
+        for index, name, field, loc in declared:
+            if name in read or field.informative or field.unsupported or (field.choices and len(field.choices) == 1 and field.type != "list"):
                 continue
             path = Path(specs_dir) / Path(arch.spec_file).name
             loaded = load_yaml(path) if path.exists() else None
             raise SpecError(
                 arch.spec_file,
-                f"{field.name!r} is read by no generated module (nor derives another field's default): a config.json "
+                f"{name!r} is read by no generated module (nor derives another field's default): a config.json "
                 f"that sets it would be silently ignored. Name it where it chooses the computation (a component's "
                 f"field), refuse the values that are not rendered (`choices` with `unsupported`), or write "
                 f"`informative: true` if transformers' models ignore it too",
-                line=loaded.line_of(["config", "fields", index]) if loaded else None,
-                field=f"config.fields.{index}",
+                line=loaded.line_of(loc) if loaded else None,
+                field=".".join(map(str, loc)),
             )

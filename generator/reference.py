@@ -24,8 +24,10 @@ from . import schema
 # What a string field holds, by the validators of its annotated type.
 _STRING_KINDS = {
     schema._not_reserved: "a config field",
+    schema._field_reference: "a config field",
     schema._dotted: "a module path",
     schema._class_prefix: "a class-name part",
+    schema._class_name: "a class name",
     schema._model_type: "a model type",
     schema._identifier: "a name",
 }

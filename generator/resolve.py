@@ -67,6 +67,8 @@ class ConfigField:
     # holds `entry` (with `flag` true and `when` not None), the first elsewhere
     default_match: Optional[tuple[str, str, Optional[str], Optional[str]]] = None
     upstream: bool = True  # whether transformers' configuration class declares the field
+    config_class: Optional[str] = None  # `type: config`: the sub-configuration's class
+    fields: tuple = ()  # `type: config`: the sub-configuration's fields (ConfigField)
 
 
 @dataclass(frozen=True)
@@ -563,7 +565,7 @@ def _not_a_member(loaded: LoadedYaml, key: str, errors: list[dict]) -> str:
         if e["type"] in _SCALARS and not e["type"].startswith("string"):
             takes.append(_SCALARS[e["type"]])
         elif e["type"] == "string_type":
-            takes.append("a config field's name" if "_not_reserved" in member else "a name" if "_identifier" in member else "text")
+            takes.append("a config field's name" if "_not_reserved" in member or "_field_reference" in member else "a name" if "_identifier" in member else "text")
         elif e["type"] in ("literal_error", "enum"):
             takes.append(re.sub(r"'([^']*)'", r"`\1`", e.get("ctx", {}).get("expected", "")))
         elif e["type"] in ("model_type", "dict_type", "model_attributes_type"):
@@ -729,6 +731,11 @@ def _rel(path: Path) -> str:
 
 
 _PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "dict": "dict", "list": "list", "repeats": "list"}
+
+
+def _sub_config_fields(fields: list) -> dict:
+    """The fields of the sub-configurations (`type: config`) by their dotted name, `<field>.<sub-field>`."""
+    return {f"{f.name}.{sub.name}": sub for f in fields if f.type == "config" for sub in f.fields}
 
 _HEAD_SUFFIX = {
     "base": "Model",
@@ -1709,6 +1716,13 @@ class _Context:
         if name not in self.known:
             if ".".join(str(p) for p in loc) not in self.loaded.lines:
                 raise self.fail(self._implicit_default(name, loc), loc)
+            if "." in name:
+                # `<field>.<sub-field>`: a field of a sub-configuration.
+                owner, sub = name.split(".")
+                subs = sorted(known.split(".")[1] for known in self.known if known.startswith(f"{owner}."))
+                if not subs:
+                    raise self.fail(f"{owner!r} is not a sub-configuration (a config field of `type: config`): name a config field, or `<sub-configuration>.<its field>`", loc)
+                raise self.fail(f"{sub!r} is not a field of the sub-configuration {owner!r} (under its `fields`)" + _suggest(sub, subs), loc)
             raise self.fail(f"config field {name!r} is not declared under `config.fields`" + _suggest(name, sorted(self.known)), loc)
 
     def field(self, name: str) -> Optional[Any]:
@@ -1773,6 +1787,14 @@ def _resolve_config(c: _Context) -> None:
                 raise SpecError(path, f"{derived!r} is derived from {act.field!r}; it cannot also be a config field", line=loaded.line_of(["config", "activation_spec", loc_name]), field=f"config.activation_spec.{loc_name}")
             known.add(derived)
 
+    # The configuration's own derivations read its top-level fields: a sub-configuration builds apart.
+    top_level = [(["config", "fields", i, key], getattr(f, key)) for i, f in enumerate(spec.config.fields) for key in ("default_from", "none_unless", "default_repeat", "default_period")]
+    top_level += [(["config", "fields", i, key, part], getattr(getattr(f, key), part)) for i, f in enumerate(spec.config.fields) for key, parts in (("default_tail", ("start", "when")), ("default_expand", ("pairs", "length")), ("default_match", ("source", "flag", "when"))) if getattr(f, key) is not None for part in parts]
+    top_level += [(["config", "refuse", i, "when", name], name) for i, refused in enumerate(spec.config.refuse) for name in refused.when]
+    top_level += [(["config", "activation_spec", key], getattr(act, key)) for key in ("field", "activation", "gated")] if act is not None else []
+    for loc, name in top_level:
+        if isinstance(name, str) and "." in name:
+            raise fail(f"{name!r} is a field of a sub-configuration: the configuration's own defaults, refusals and activation read its top-level fields (a sub-configuration's values are checked by its own `choices`, `unsupported` and `minimum`)", loc)
     for i, f in enumerate(spec.config.fields):
         for part in (f.default_from.split(" * ")[0].split(" // ") if f.default_from else []):
             need_field(part, ["config", "fields", i, "default_from"])
@@ -1946,6 +1968,10 @@ def _resolve_attention(c: _Context) -> None:
             raise fail(f"`scale_dim` names the int or float config field whose inverse square root scales the scores (never None), not the {'optional ' if dim_field.optional else ''}{dim_field.type} field {att.scale_dim!r}: declare one and name it", ["attention", "scale_dim"])
         if att.scale is not True:
             raise fail("`scale_dim` replaces the division of the scores by sqrt(head_dim), always done: write `scale: true`", ["attention", "scale"])
+    if att.scale_value is not None:
+        _need_float_field(c, att.scale_value, ["attention", "scale_value"])
+        if att.scale is not True or att.scale_dim is not None:
+            raise fail("`scale_value` replaces the division of the scores by sqrt(head_dim) where the config sets it: write `scale: true`, without `scale_dim`", ["attention", "scale_value"])
     need_field(att.sliding_window, ["attention", "sliding_window"])
     window_field = c.field(att.sliding_window) if att.sliding_window else None
     if window_field is not None and window_field.type != "int":
@@ -2619,6 +2645,7 @@ def resolve_architecture(
     if spec.name != path.stem:
         raise SpecError(path, f"name {spec.name!r} must match the file name {path.stem!r}", line=loaded.line_of(["name"]), field="name")
     fields = {f.name: f for f in spec.config.fields}
+    fields.update(_sub_config_fields(spec.config.fields))
     c = _Context(loaded, spec, fields, set(fields) | set(spec.config.attribute_map) | set(BASE_CONFIG_FIELDS))
     _resolve_config(c)
     _check_head_count(c)
@@ -2642,7 +2669,10 @@ def resolve_architecture(
         ConfigField(
             name=f.name,
             type=f.type,
-            annotation=("Union[int, list[int]]" if isinstance(f.default, list) and f.type == "int" else f"Optional[{_PY_TYPES[f.type]}]" if f.optional else _PY_TYPES[f.type]),
+            annotation=(
+                f"Union[{f.config_class}, dict, None]" if f.type == "config"
+                else "Union[int, list[int]]" if isinstance(f.default, list) and f.type == "int" else f"Optional[{_PY_TYPES[f.type]}]" if f.optional else _PY_TYPES[f.type]
+            ),
             default=f.default,
             default_repr=repr(float(f.default) if f.type == "float" and f.default is not None else f.default),
             doc=f.doc,
@@ -2668,6 +2698,22 @@ def resolve_architecture(
                 else None
             ),
             upstream=f.upstream,
+            config_class=f.config_class,
+            fields=tuple(
+                ConfigField(
+                    name=sub.name,
+                    type=sub.type,
+                    annotation=f"Optional[{_PY_TYPES[sub.type]}]" if sub.optional else _PY_TYPES[sub.type],
+                    default=sub.default,
+                    default_repr=repr(float(sub.default) if sub.type == "float" and sub.default is not None else sub.default),
+                    doc=sub.doc,
+                    default_from=None,
+                    choices=sub.choices,
+                    unsupported=sub.unsupported,
+                    minimum=sub.minimum,
+                )
+                for sub in f.fields or ()
+            ),
         )
         for f in spec.config.fields
     )
@@ -2777,6 +2823,20 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
             if f.type == "repeats":
                 if not schema._is_repeats(value):
                     raise fail(f"{value!r} is not a list of `[entries, count]` pairs (config field {f.name!r})", loc)
+                continue
+            if f.type == "config":
+                # A sub-configuration: a mapping of its fields.
+                if not isinstance(value, dict):
+                    raise fail(f"a test variant sets the sub-configuration {f.name!r} as a mapping of its fields, e.g. `{f.name}: {{{f.fields[0].name}: ...}}`", loc)
+                subs = {sub.name: sub for sub in f.fields}
+                for name, sub_value in value.items():
+                    sub = subs.get(name)
+                    if sub is None:
+                        raise fail(f"{name!r} is not a field of the sub-configuration {f.name!r}" + _suggest(name, sorted(subs)), loc + [name])
+                    if sub_value is None and sub.optional:
+                        continue
+                    if not schema._has_type(sub_value, sub.type) or (sub.choices is not None and sub_value not in sub.choices):
+                        raise fail(f"{sub_value!r} is not a value of the `{sub.type}` field {f.name}.{name}" + (f" (its `choices`: {sub.choices})" if sub.choices else ""), loc + [name])
                 continue
             if f.type == "dict" and f.unsupported is None and isinstance(value, dict):
                 continue  # the rotary positions' scaling (`position.scaling`): the configuration checks the mapping

@@ -66,12 +66,33 @@ def _class_prefix(value: str) -> str:
     return value
 
 
+def _class_name(value: str) -> str:
+    _identifier(value)
+    if not value[0].isupper():
+        raise ValueError(f"{value!r} must start with an upper-case letter (it is a class name)")
+    return value
+
+
 Identifier = Annotated[str, AfterValidator(_identifier)]
-FieldName = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_reserved)]
+def _field_reference(value: str) -> str:
+    """A config field's name, or `<field>.<sub-field>`: a field of a sub-configuration (`type: config`)."""
+    parts = value.split(".")
+    if len(parts) > 2:
+        raise ValueError(f"{value!r} is not a config field: write `<field>` or `<field>.<sub-field>` (a field of a sub-configuration)")
+    for part in parts:
+        _not_reserved(_identifier(part))
+    return value
+
+
+# A config field a component reads: a field, or `<field>.<sub-field>` of a sub-configuration.
+FieldName = Annotated[str, AfterValidator(_field_reference)]
+# The name a config field declares (no dot).
+DeclaredName = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_reserved)]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 DottedPath = Annotated[str, AfterValidator(_dotted)]
 ClassPrefix = Annotated[str, AfterValidator(_class_prefix)]
+ClassName = Annotated[str, AfterValidator(_class_name)]
 ModelType = Annotated[str, AfterValidator(_model_type)]
 
 
@@ -87,7 +108,7 @@ class ConfigFieldSpec(Strict):
     """One configuration field."""
 
     # The field's name, as in transformers' configuration class.
-    name: FieldName
+    name: DeclaredName
     # `dict`: a mapping whose only rendered value is null (with `unsupported`), or the rotary positions' scaling
     # (`position.scaling`, without `unsupported`). `list`: a list of strings (or of ints:
     # `choices` of ints, e.g. `[0, 1]`) or null (`optional: true`, `default: null`), whose entries `choices` restricts
@@ -95,8 +116,10 @@ class ConfigFieldSpec(Strict):
     # null, as transformers keeps a list of layer indices of a kind the models do not render). `repeats`: a list of `[entries, count]`
     # pairs (`entries` a list of strings, `count` an int >= 0; e.g. `[[["global", "local"], 12]]`), the compact form
     # of a per-layer list that a `list` field's `default_expand` expands. `eos_token_id` (`int`) may default to a
-    # list of ints: generation stops at any of them.
-    type: Literal["int", "float", "str", "bool", "dict", "list", "repeats"]
+    # list of ints: generation stops at any of them. `config`: a sub-configuration (`default: null`, with
+    # `config_class` and `fields`), its own class in the configuration module, as transformers nests some settings
+    # (an `attn_config`): built from a dict (config.json) or an instance, None its defaults.
+    type: Literal["int", "float", "str", "bool", "dict", "list", "repeats", "config"]
     # The default value (null only with `optional: true`; of a `repeats` field, such a list of pairs).
     default: Union[bool, int, float, str, None, list]
     # The field's description in the configuration's docstring.
@@ -155,6 +178,13 @@ class ConfigFieldSpec(Strict):
     # too). The generator refuses a declared field that nothing reads unless it is `informative`, has one of
     # `choices` or is `unsupported`: a checkpoint's config.json that set it would otherwise be silently ignored.
     informative: bool = False
+    # `type: config`: the sub-configuration's class name, as transformers names it (`MyAttentionConfig`).
+    config_class: Optional[ClassName] = None
+    # `type: config`: the sub-configuration's fields (`int`, `float`, `str` or `bool`; `name`, `type`, `default`,
+    # `doc`, `optional`, `choices`, `unsupported`, `minimum` and `informative` as a field's here). Components name
+    # one as `<field>.<sub-field>` wherever they take a config field (`attention.clip: attn_config.clip_qkv`); a test
+    # variant sets them as a mapping (`attn_config: {clip_qkv: 0.5}`).
+    fields: Optional[list["ConfigFieldSpec"]] = None
 
     @field_validator("default_from")
     @classmethod
@@ -174,6 +204,8 @@ class ConfigFieldSpec(Strict):
     @model_validator(mode="after")
     def _default_has_type(self) -> "ConfigFieldSpec":
         value = self.default
+        if self.type == "config" or self.config_class is not None or self.fields is not None:
+            return self._sub_configuration()
         if self.type == "dict" and self.choices is not None:
             raise ValueError(f"{self.name!r}: a `dict` field takes no `choices`: give it `unsupported: <reason>` (the models render only null) or name it as the rotary positions' `position.scaling`")
         only_default_from = self.default_from is not None and " // " not in self.default_from and " * " not in self.default_from
@@ -238,6 +270,30 @@ class ConfigFieldSpec(Strict):
             raise ValueError(f"default {value!r} of {self.name!r} is not of type {self.type}")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"default {value!r} of {self.name!r} is not one of {self.choices}")
+        return self
+
+
+    def _sub_configuration(self) -> "ConfigFieldSpec":
+        """A `type: config` field: its class and fields, each a plain scalar field."""
+        if self.type != "config":
+            raise ValueError(f"{self.name!r}: `config_class` and `fields` declare a sub-configuration: write `type: config`, or remove them")
+        if self.config_class is None or not self.fields:
+            raise ValueError(f"{self.name!r}: a sub-configuration (`type: config`) needs `config_class: <its class name>` and its `fields`")
+        if self.default is not None or self.optional:
+            raise ValueError(f"{self.name!r}: a sub-configuration defaults to null (its fields' defaults): write `default: null`, without `optional`")
+        extra = [key for key in ("default_from", "choices", "unsupported", "minimum", "none_unless", "default_repeat", "default_tail", "default_expand", "default_period", "default_match") if getattr(self, key) is not None]
+        if extra or not self.upstream or self.informative:
+            raise ValueError(f"{self.name!r}: a sub-configuration takes `config_class`, `fields` and `doc`; put {', '.join(f'`{k}`' for k in extra) or 'the other keys'} on its fields")
+        seen: set[str] = set()
+        for sub in self.fields:
+            if sub.type not in ("int", "float", "str", "bool"):
+                raise ValueError(f"{self.name}.{sub.name}: a sub-configuration's field is an `int`, `float`, `str` or `bool` (not {sub.type!r})")
+            derived = [key for key in ("default_from", "none_unless", "default_repeat", "default_tail", "default_expand", "default_period", "default_match") if getattr(sub, key) is not None]
+            if derived or not sub.upstream:
+                raise ValueError(f"{self.name}.{sub.name}: a sub-configuration's field takes `name`, `type`, `default`, `doc`, `optional`, `choices`, `unsupported`, `minimum` and `informative`; remove {', '.join(f'`{k}`' for k in derived) or '`upstream`'}")
+            if sub.name in seen:
+                raise ValueError(f"{self.name}.{sub.name}: the sub-configuration declares this field twice")
+            seen.add(sub.name)
         return self
 
 
@@ -696,6 +752,9 @@ class AttentionSpec(Strict):
     # decoder-only stacks with `scale: true`: the int or float config field whose inverse square root the scores are
     # multiplied by, in place of the division by sqrt(head_dim) (`scores * config.<field> ** -0.5`).
     scale_dim: Optional[FieldName] = None
+    # decoder-only stacks with `scale: true`: the optional float config field the scores are multiplied by in place of
+    # the division by sqrt(head_dim) when it is not None (e.g. `attn_config.softmax_scale`).
+    scale_value: Optional[FieldName] = None
     # decoder-only stacks: the optional float config field of a soft cap of the scores, `tanh(scores / cap) * cap`
     # after their scaling and before the mask (None in the config: no cap).
     softcap: Optional[FieldName] = None

@@ -290,6 +290,7 @@ RULES += tuple(
     for path, instead in (
         ("attention.softcap", "remove `softcap`: soft-capped attention scores exist only in decoder-only stacks"),
         ("attention.scale_dim", "remove `scale_dim`: scores scaled by a config width in place of head_dim exist only in decoder-only stacks"),
+        ("attention.scale_value", "remove `scale_value`: scores scaled by a config factor in place of 1 / sqrt(head_dim) exist only in decoder-only stacks"),
         ("lm_head.logits_softcap", "remove `logits_softcap`: soft-capped logits exist only in decoder-only stacks"),
     )
 )

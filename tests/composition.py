@@ -480,6 +480,20 @@ def decoder_only_specs(draw, name: str) -> dict:
         if draw(st.booleans()):
             # The head mask ignored by the rotary attention (applied under the flag only).
             position["alibi"]["rotary_head_mask"] = False
+    # Drawn last: attention settings nested in a sub-configuration (`type: config`): the clipping bound (where drawn)
+    # moved into it, and the scores times an optional factor of it in place of 1 / sqrt(head_dim) (or None there:
+    # the division).
+    if draw(st.booleans()):
+        subs = [f for f in fields if f["name"] == "clip_qkv"]
+        if subs:
+            fields.remove(subs[0])
+            attention["clip"] = "attn_config.clip_qkv"
+        if attention["scale"] is True and "scale_dim" not in attention and draw(st.booleans()):
+            subs.append(_field("softmax_scale", "float", draw(st.sampled_from([0.3, None])), optional=True))
+            attention["scale_value"] = "attn_config.softmax_scale"
+        if subs:
+            fields.append({"name": "attn_config", "type": "config", "default": None, "config_class": "DrawnAttentionConfig",
+                           "doc": "attn_config.", "fields": subs})
     return {
         **({"test": test} if test else {}),
         "name": name, "class_prefix": "Drawn", "model_type": name, "base_model_prefix": base_model_prefix,
@@ -1288,6 +1302,8 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.shared_expert={ffn.get('experts', {}).get('shared', {}).get('gate')}",
                        f"decoder_only.experts_layout={ffn.get('experts', {}).get('layout')}",
                        f"decoder_only.clip={'clip' in att}",
+                       f"decoder_only.sub_config={any(f['type'] == 'config' for f in spec['config']['fields'])}",
+                       f"decoder_only.scale_value={'scale_value' in att}",
                        f"decoder_only.norm.bias={spec['norm'].get('bias', True)}",
                        f"decoder_only.norm.final_unless={'final_unless' in spec['norm']}",
                        f"decoder_only.norm.pre_when={'pre_when' in spec['norm']}",

@@ -46,6 +46,45 @@ def test_unsupported_field_raises_unless_default(arch, field):
         config_class(**{field.name: other})
 
 
+# Fields of sub-configurations (`type: config`, e.g. MPT's `attn_config`) the models do not render.
+SUB_UNSUPPORTED = [
+    (a, f, sub) for a in project().architectures for f in a.config_fields if f.type == "config" for sub in f.fields if sub.unsupported
+]
+
+
+def test_some_spec_declares_an_unsupported_sub_field():
+    assert SUB_UNSUPPORTED
+
+
+@pytest.mark.parametrize("arch,field,sub", SUB_UNSUPPORTED, ids=lambda x: getattr(x, "name", ""))
+def test_unsupported_sub_field_raises_unless_default(arch, field, sub):
+    """Only the accepted values of a sub-configuration's field build a configuration, given as a mapping (as
+    config.json holds it) or as the sub-configuration's instance; another raises a ValueError with the reason, and a
+    configuration built from transformers' keeps and saves the nested values."""
+    import transformers
+
+    import specformers
+
+    config_class = getattr(specformers, arch.config_class)
+    sub_class = type(getattr(config_class(), field.name))
+    assert sub_class.__name__ == field.config_class
+    assert getattr(getattr(config_class(), field.name), sub.name) == sub.default
+    for accepted in sub.choices if sub.choices is not None else [sub.minimum]:
+        assert getattr(getattr(config_class(**{field.name: {sub.name: accepted}}), field.name), sub.name) == accepted
+    other = sub.minimum - 1 if sub.minimum is not None else not sub.default if sub.type == "bool" else "other" if sub.type == "str" else max(sub.choices) + 1
+    message = f"{field.name}.{sub.name}=.*is not supported.*{re.escape(sub.unsupported)}"
+    with pytest.raises(ValueError, match=message):
+        config_class(**{field.name: {sub.name: other}})
+    with pytest.raises(ValueError, match=message):
+        sub_class(**{sub.name: other})
+    # transformers' configuration, as an instance or through its config.json: the values nested alike.
+    reference = getattr(transformers, arch.config_class)()
+    for source in (getattr(reference, field.name), reference.to_dict()[field.name]):
+        ours = config_class(**{field.name: source})
+        assert getattr(getattr(ours, field.name), sub.name) == getattr(getattr(reference, field.name), sub.name)
+        assert ours.to_dict()[field.name][sub.name] == reference.to_dict()[field.name][sub.name]
+
+
 # Combinations of values the models do not render (`config.refuse`), each value accepted alone.
 REFUSED = [(a, i) for a in project().architectures for i in range(len(a.spec.config.refuse))]
 

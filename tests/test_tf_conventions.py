@@ -249,9 +249,11 @@ def test_causal_lm_heads_return_their_cache_as_config_use_cache_says():
         model, config = _model(case)
         ids = tf.constant(make_inputs(case, config)["input_ids"])
         # (Beside the fields a config flag adds, such as router logits and their loss.)
-        with_cache, without = list(model(ids).keys()), list(model(ids, use_cache=False).keys())
+        with_cache, without = list(model(ids, use_cache=True).keys()), list(model(ids, use_cache=False).keys())
         assert "logits" in with_cache and "past_key_values" in with_cache, case.id
         assert without == [k for k in with_cache if k != "past_key_values"], case.id
+        # Not asked: as config.use_cache says (MPT's configuration defaults it to False).
+        assert list(model(ids).keys()) == (with_cache if config.use_cache else without), case.id
 
 
 # ----------------------------------------------------------------------------------------------------------------------
