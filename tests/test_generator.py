@@ -225,3 +225,16 @@ def test_readme_lists_every_spec_field_with_a_description():
     rows, _ = reference.rows()
     assert len(rows) > 100 and all(row.description for row in rows)
     assert reference.markdown_table() in (ROOT / "README.md").read_text(), "run `python -m generator.readme`"
+
+
+def test_readme_lists_every_shipped_spec():
+    """README's "The shipped specs" table (what a newcomer copies from) is generated from the specs: one row per spec
+    with its opening comment, so a new spec shows up there and one without an opening comment fails here."""
+    from generator import readme
+
+    table = readme.specs_table()
+    specs = [p for p in (ROOT / "specs").glob("*.yaml") if p.name not in ("outputs.yaml", "arguments.yaml", "layouts.yaml")]
+    rows = table.splitlines()[2:]
+    assert len(rows) == len(specs)
+    assert all(row.rstrip(" |").rsplit("|", 1)[-1].strip() for row in rows), "every spec opens with a comment saying what it composes"
+    assert table in (ROOT / "README.md").read_text(), "run `python -m generator.readme`"
