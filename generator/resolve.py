@@ -59,6 +59,7 @@ class ConfigField:
     minimum: Union[int, float, None] = None  # the smallest value accepted
     none_unless: Optional[str] = None  # the boolean field without which the config keeps None
     default_repeat: Optional[str] = None  # list fields: None -> the first choice this (constructor parameter) many times
+    default_empty: bool = False  # list fields: None -> []
     default_tail: Optional[tuple[Union[int, str], str]] = None  # with default_repeat: (start, when) of the entries that take the second choice
     default_expand: Optional[tuple[str, str]] = None  # list fields: (pairs, length): None -> the `repeats` field `pairs` expanded
     default_period: Union[int, str, None] = None  # with default_repeat: every this-many-th entry the first choice, the others the second
@@ -360,6 +361,12 @@ class Names:
     # The mixture's shared expert (`feed_forward.experts.shared`): its module tree (the experts' roles at its own
     # width), the class `<P>SharedExpert`; the block holds it (`ffn.shared_expert`) and its gate (`ffn.shared_gate`).
     shared_expert: Optional[Container] = None
+    # The dense layers' feed-forward (`feed_forward.experts.dense`): its module tree (the experts' roles at its own
+    # width), the class `<P>DenseFeedForward`, held at `dense_path` (the router's container) in the blocks where
+    # `sparse` (a Python condition over `config` and `layer_idx`) is false.
+    dense: Optional[Container] = None
+    dense_path: Optional[str] = None
+    sparse: Optional[str] = None
     # Rotary inverse frequencies held as a saved buffer (`position.buffer`): the module's path inside each block.
     rotary_buffer: Optional[str] = None
     # The fixed sinusoidal table the rotations read (`position.table`, the role `position.table`): its path in the
@@ -1401,7 +1408,7 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         raise fail("`fused_order` orders the halves of one projection computing the gate and the input: give `ffn.gate` and `ffn.input` one path, or remove `fused_order`", ["feed_forward", "fused_order"])
     if fused_gate and gate_flag:
         raise fail("a gate chosen by a config field is a projection of its own: give `ffn.gate` and `ffn.input` two paths", ["names", "ffn.input"])
-    expert = shared_expert = None
+    expert = shared_expert = dense = dense_path = sparse = None
     if ffn.experts is not None and ffn.experts.layout == "stacked":
         # A sparse mixture of experts whose projections each hold every expert's matrix, `[count, out, in]`: the
         # router, then the projections (block paths, as without experts).
@@ -1410,6 +1417,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail("stacked experts' projections hold no bias: write `bias: false`, or `experts.layout: list`", ["feed_forward", "bias"])
         if shared is not None:
             raise fail("a shared expert is rendered with a list of experts: remove `shared`, or write `layout: list`", ["feed_forward", "experts", "shared"])
+        if ffn.experts.dense is not None:
+            raise fail("dense layers are rendered with a list of experts: remove `dense`, or write `layout: list`", ["feed_forward", "experts", "dense"])
         if fused_gate and ffn.fused_order != "gate_input":
             raise fail("stacked experts' fused projection is ordered [gate | input]: remove `fused_order`", ["feed_forward", "fused_order"])
         if ffn.projection != "linear":
@@ -1451,6 +1460,33 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
                 out_size = shared_size if leaf.roles[0] != "ffn.output" else leaf.out_size
                 shared_leaves[path] = Leaf(leaf.attr, path, leaf.kind, in_size, out_size, leaf.bias, leaf.roles)
             shared_expert = _tree(shared_leaves, "", "SharedExpert")
+        if ffn.experts.dense is not None:
+            # The dense layers' feed-forward: the experts' projections at its own width, held where the router's
+            # container is in the other layers.
+            spec_dense = ffn.experts.dense
+            if "." not in roles["ffn.router"]:
+                raise fail(f"the dense layers' feed-forward takes the place of the module holding the router: give `ffn.router` a path inside one (e.g. `mlp.{roles['ffn.router']}`)", ["names", "ffn.router"])
+            dense_path = roles["ffn.router"].rsplit(".", 1)[0]
+            if "." in dense_path:
+                raise fail(f"the dense layers' feed-forward replaces a module of the block: give `ffn.router` a path one module deep (e.g. `{dense_path.split('.')[-1]}.{roles['ffn.router'].rsplit('.', 1)[-1]}`), not inside `{dense_path}`", ["names", "ffn.router"])
+            for role in ("ffn.experts", "ffn.shared_expert", "ffn.shared_gate"):
+                if role in needed and not roles[role].startswith(dense_path + "."):
+                    raise fail(f"the dense layers build `{dense_path}` in place of the router's module and everything in it: put `{role}` inside `{dense_path}` too", ["names", role])
+            dense_size = f"config.{spec_dense.size}"
+            dense_leaves: dict[str, Leaf] = {}
+            for path, leaf in expert_leaves.items():
+                in_size = dense_size if leaf.roles[0] == "ffn.output" else leaf.in_size
+                out_size = dense_size if leaf.roles[0] != "ffn.output" else leaf.out_size
+                dense_leaves[path] = Leaf(leaf.attr, path, leaf.kind, in_size, out_size, leaf.bias, leaf.roles)
+            dense = _tree(dense_leaves, "", "DenseFeedForward")
+            conditions = []
+            if spec_dense.layers is not None:
+                conditions.append(f"layer_idx not in (config.{spec_dense.layers} or ())")
+            if spec_dense.step is not None:
+                conditions.append(f"(layer_idx + 1) % config.{spec_dense.step} == 0")
+            if not conditions:
+                raise fail("say which layers are dense: give `layers` (a list config field of their indices) and/or `step` (an int config field: the period of the layers with experts)", ["feed_forward", "experts", "dense"])
+            sparse = " and ".join(conditions)
     elif fused_gate:
         # One projection computes the gate and the input side by side: [gate | input].
         add(leaves, ("ffn.gate", "ffn.input"), ffn.projection, hidden, f"2 * {ffn_size}", ffn.bias)
@@ -1676,6 +1712,9 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         encoder_variants=tuple(encoder_variants),
         expert=expert,
         shared_expert=shared_expert,
+        dense=dense,
+        dense_path=dense_path,
+        sparse=sparse,
     )
 
 
@@ -2062,6 +2101,13 @@ def _resolve_feed_forward(c: _Context) -> None:
             raise c.fail("the experts' feed-forward has no dropout between its projections: remove `activation_dropout` or `experts`", ["feed_forward", "activation_dropout"])
         if ffn.experts.shared is not None:
             need_field(ffn.experts.shared.size, ["feed_forward", "experts", "shared", "size"])
+        if ffn.experts.dense is not None:
+            loc = ["feed_forward", "experts", "dense"]
+            need_field(ffn.experts.dense.size, loc + ["size"])
+            if ffn.experts.dense.layers is not None and (f := c.typed_field(ffn.experts.dense.layers, loc + ["layers"], "list")) is not None:
+                raise c.fail(f"`layers` names the list config field of the dense layers' indices, not the {f.type} field {ffn.experts.dense.layers!r}", loc + ["layers"])
+            if ffn.experts.dense.step is not None and (f := c.typed_field(ffn.experts.dense.step, loc + ["step"], "int")) is not None:
+                raise c.fail(f"`step` names the int config field of the period of the layers with experts, not the {f.type} field {ffn.experts.dense.step!r}", loc + ["step"])
 
 
 def _theta_by_kind(spec: schema.ArchitectureSpec, name: str) -> str:
@@ -2683,6 +2729,7 @@ def resolve_architecture(
             minimum=f.minimum,
             none_unless=f.none_unless,
             default_repeat=spec.config.attribute_map.get(f.default_repeat, f.default_repeat) if f.default_repeat else None,
+            default_empty=f.default_empty,
             default_tail=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_tail.start, f.default_tail.when)) if f.default_tail else None,
             default_expand=tuple(spec.config.attribute_map.get(n, n) for n in (f.default_expand.pairs, f.default_expand.length)) if f.default_expand else None,
             default_period=spec.config.attribute_map.get(f.default_period, f.default_period) if isinstance(f.default_period, str) else f.default_period,
@@ -2840,8 +2887,12 @@ def _resolve_test_variants(spec: schema.ArchitectureSpec, fail) -> dict[str, dic
                 continue
             if f.type == "dict" and f.unsupported is None and isinstance(value, dict):
                 continue  # the rotary positions' scaling (`position.scaling`): the configuration checks the mapping
+            if f.type == "list" and isinstance(value, list) and all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in value):
+                if f.choices is not None and any(v not in f.choices for v in value):
+                    raise fail(f"{value!r}: each entry of the list field {f.name!r} is one of its `choices` {f.choices}", loc)
+                continue  # a list of numbers or names (the configuration checks its length and entries)
             if f.type in ("dict", "list"):
-                raise fail(f"a test variant sets scalars, `repeats` pairs and the mapping of the `dict` field of `position.scaling`: leave the {f.type} field {f.name!r} out", loc)
+                raise fail(f"a test variant sets scalars, lists of numbers or names, `repeats` pairs and the mapping of the `dict` field of `position.scaling`: leave the {f.type} field {f.name!r} out", loc)
             if not schema._has_type(value, f.type):
                 raise fail(f"{value!r} is not of type {f.type} (config field {f.name!r})", loc)
             if f.choices is not None and value not in f.choices:

@@ -148,6 +148,9 @@ class ConfigFieldSpec(Strict):
     # transformers computes `layer_types`, one entry per layer: `num_hidden_layers`); a given list of another length
     # raises ValueError.
     default_repeat: Optional[FieldName] = None
+    # Optional `list` fields with a null default: the configuration keeps None as an empty list (as transformers'
+    # Qwen MoE configurations keep `mlp_only_layers`).
+    default_empty: bool = False
     # `list` fields with `default_repeat`: a None value takes the second of `choices` from the entry at index
     # `config.<start>` on, where the config field `<when>` (as the configuration keeps it) is not None (as
     # transformers derives `layer_types`: sliding layers from `max_window_layers` on, with a `sliding_window`).
@@ -222,6 +225,8 @@ class ConfigFieldSpec(Strict):
             raise ValueError(f"{self.name!r}: with `unsupported`, give the accepted values either as `choices` or as `default_from: <field>`, not both")
         if self.type == "list" and (value is not None or not self.optional):
             raise ValueError(f"{self.name!r}: a `list` field defaults to null: write `optional: true, default: null` (restrict its entries with `choices`)")
+        if self.default_empty and (self.type != "list" or not self.optional or self.default is not None or self.default_repeat is not None or self.default_expand is not None):
+            raise ValueError(f"{self.name!r}: `default_empty` keeps None as an empty list: give it `type: list`, `optional: true`, `default: null` and no other derived default")
         if self.default_repeat is not None and (self.type != "list" or not self.choices):
             raise ValueError(f"{self.name!r}: `default_repeat` repeats the first of `choices` of a `list` field: give it `type: list` and `choices`")
         if self.default_tail is not None and (self.default_repeat is None or len(self.choices or []) < 2):
@@ -946,6 +951,9 @@ class ExpertsSpec(Strict):
     # With `router_logits`: whether the base model's `output_router_logits` argument falls back to the config field
     # (true) or to false, only the causal LM reading the field (false).
     base_reads_config: bool = True
+    # Layers that hold a dense feed-forward in place of the experts (see `DenseLayersSpec`). None: every layer holds
+    # experts.
+    dense: Optional["DenseLayersSpec"] = None
     # A shared expert (see `SharedExpertSpec`): one more feed-forward that every token goes through, added to the
     # routed experts' sum. None: only the routed experts.
     shared: Optional["SharedExpertSpec"] = None
@@ -956,6 +964,24 @@ class ExpertsSpec(Strict):
     # transformers' "parallel experts"; `ffn.gate` and `ffn.input` one path: one `[gate | input]` matrix per expert;
     # no biases, no shared expert).
     layout: Literal["list", "stacked"] = "list"
+
+
+class DenseLayersSpec(Strict):
+    """The layers of a mixture-of-experts stack that hold one dense feed-forward in place of the router and the
+    experts: the experts' kind (`feed_forward.activation`, `gated`, `bias`; the roles `ffn.gate`, `ffn.input`,
+    `ffn.output` as paths inside it) at a width of its own, in the module that holds the router in the other layers
+    (the router's container, e.g. `mlp` for `mlp.gate`: then `mlp.gate_proj`). Layer `i` (from 0) holds the experts
+    when `i` is not in `config.<layers>` and `(i + 1) % config.<step> == 0` (as transformers' Qwen MoE configurations
+    choose them), else the dense feed-forward; only the layers with experts return router logits."""
+
+    # The int config field of the dense feed-forward's inner width.
+    size: FieldName
+    # The `list` config field of the indices of the layers that are dense (None or empty: none by index). None: no
+    # such field.
+    layers: Optional[FieldName] = None
+    # The int config field of the period of the layers with experts (1: every layer but those of `layers`). None: no
+    # such field.
+    step: Optional[FieldName] = None
 
 
 class SharedExpertSpec(Strict):

@@ -292,6 +292,8 @@ def decoder_only_specs(draw, name: str) -> dict:
     if multiple and draw(st.booleans()):
         fields[:] = [f for f in fields if f["name"] != "intermediate_size"]
         feed_forward["size"] = None
+    # Config values of the test variant `drawn` (a list field's, which cannot default to a list).
+    drawn_values: dict = {}
     if "activation_dropout" not in feed_forward and names.get("ffn.gate") != names["ffn.input"] and draw(st.booleans()):
         # Drawn last: a sparse mixture of experts (3 experts, 2 per token, their probabilities renormalised always,
         # never or as a config flag says), the router and the list of experts where the feed-forward's projections
@@ -326,7 +328,20 @@ def decoder_only_specs(draw, name: str) -> dict:
             names["ffn.shared_expert"] = ffn_prefix + "shared_expert"
             if experts["shared"]["gate"]:
                 names["ffn.shared_gate"] = ffn_prefix + "shared_expert_gate"
-        if not feed_forward["bias"] and feed_forward["projection"] == "linear" and "shared" not in experts and draw(st.booleans()):
+        depth = next(f["default"] for f in fields if f["name"] == "num_hidden_layers")
+        if ffn_prefix.count(".") == 1 and depth == 2 and draw(st.booleans()):
+            # The first layer a dense feed-forward of its own width in place of the router's module (its router and
+            # experts), chosen by index (a list config field) or by period (experts every second layer).
+            fields.append(_field("dense_intermediate_size", "int", 20))
+            by_index = draw(st.booleans())
+            if by_index:
+                # (A list field defaults to None: the test variant `drawn` sets it, the first layer dense.)
+                fields.append(_field("mlp_only_layers", "list", None, optional=True))
+                drawn_values["mlp_only_layers"] = [0]
+            else:
+                fields.append(_field("decoder_sparse_step", "int", 2))
+            experts["dense"] = {"size": "dense_intermediate_size", **({"layers": "mlp_only_layers"} if by_index else {"step": "decoder_sparse_step"})}
+        elif not feed_forward["bias"] and feed_forward["projection"] == "linear" and "shared" not in experts and draw(st.booleans()):
             # Each projection one parameter of every expert's matrix, [experts, out, in], held by the block (no
             # list of experts); a gated feed-forward's gate and input one such parameter, [gate | input], or two.
             experts["layout"] = "stacked"
@@ -465,6 +480,9 @@ def decoder_only_specs(draw, name: str) -> dict:
         test = _draw_scaling(draw, position, fields)
         if test is not None and "layer_types" in attention and ("theta_by_layer_type" in position or draw(st.booleans())):
             position["unscaled_layer_types"] = list(position.get("theta_by_layer_type", ())) or [draw(st.sampled_from(kinds["choices"]))]
+    if drawn_values:
+        test = test or {"variants": {"drawn": {}}}
+        test["variants"]["drawn"].update(drawn_values)
     # Drawn last: ALiBi positions in place of the rotary ones as a config flag says (every layer rotating, no window),
     # the bias joining the scores before or after their scaling (before: maybe once more in the mask unless a head
     # mask is given), rounded to bfloat16 or not, the probabilities dropped out under the flag or not, the head mask
@@ -1301,6 +1319,7 @@ def describe(spec: dict) -> list[str]:
                        f"decoder_only.router_logits={'router_logits' in ffn.get('experts', {})}",
                        f"decoder_only.shared_expert={ffn.get('experts', {}).get('shared', {}).get('gate')}",
                        f"decoder_only.experts_layout={ffn.get('experts', {}).get('layout')}",
+                       f"decoder_only.dense_layers={sorted(ffn.get('experts', {}).get('dense', {}))}",
                        f"decoder_only.clip={'clip' in att}",
                        f"decoder_only.sub_config={any(f['type'] == 'config' for f in spec['config']['fields'])}",
                        f"decoder_only.scale_value={'scale_value' in att}",

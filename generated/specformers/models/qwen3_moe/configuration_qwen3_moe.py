@@ -21,8 +21,7 @@ class Qwen3MoeConfig(PretrainedConfig):
         hidden_size (`int`, *optional*, defaults to 2048):
             Dimension of the hidden representations.
         intermediate_size (`int`, *optional*, defaults to 6144):
-            Dimension of the dense MLP of the layers without experts (`mlp_only_layers`, `decoder_sparse_step`), which
-            specformers does not render: informative, every layer here holds experts.
+            Dimension of the dense MLP of the layers without experts (`mlp_only_layers`, `decoder_sparse_step`).
         num_hidden_layers (`int`, *optional*, defaults to 24):
             Number of hidden layers in the Transformer decoder.
         num_attention_heads (`int`, *optional*, defaults to 32):
@@ -63,7 +62,8 @@ class Qwen3MoeConfig(PretrainedConfig):
         attention_dropout (`float`, *optional*, defaults to 0.0):
             The dropout ratio for the attention probabilities.
         decoder_sparse_step (`int`, *optional*, defaults to 1):
-            The frequency of the layers with experts (the others hold a dense MLP): only 1 (every layer) is rendered.
+            The frequency of the layers with experts: layer i (from 0) holds experts when (i + 1) is a multiple of it
+            (and i is not in `mlp_only_layers`), the others a dense MLP.
         moe_intermediate_size (`int`, *optional*, defaults to 768):
             Intermediate size of each routed expert.
         num_experts_per_tok (`int`, *optional*, defaults to 8):
@@ -78,8 +78,8 @@ class Qwen3MoeConfig(PretrainedConfig):
         router_aux_loss_coef (`float`, *optional*, defaults to 0.001):
             The factor of the auxiliary load-balancing loss in the total loss (with `output_router_logits` and labels).
         mlp_only_layers (`list`, *optional*, defaults to None):
-            The indices of the layers that hold a dense MLP in place of the experts: only None or an empty list (every
-            layer holds experts) is rendered.
+            The indices of the layers that hold a dense MLP in place of the experts (`None`: kept as an empty list; none
+            by index, `decoder_sparse_step` decides).
         head_dim (`int`, *optional*, defaults to None):
             The attention head dimension (the width of each query, key and value head). `None` will set it to
             hidden_size // num_attention_heads. Not a parameter of transformers' configuration (it follows its
@@ -125,14 +125,8 @@ class Qwen3MoeConfig(PretrainedConfig):
             tie_word_embeddings=tie_word_embeddings,
             **kwargs,
         )
-        if decoder_sparse_step not in [1]:
-            raise ValueError(
-                f"decoder_sparse_step={decoder_sparse_step!r} is not supported (accepted: [1]): layers with a dense MLP in place of the experts are not rendered: every layer holds experts (decoder_sparse_step=1)"
-            )
-        if mlp_only_layers is not None and any(entry not in [] for entry in mlp_only_layers):
-            raise ValueError(
-                f"mlp_only_layers={mlp_only_layers!r} is not supported (accepted entries: []): layers with a dense MLP in place of the experts are not rendered: leave mlp_only_layers None or empty"
-            )
+        if decoder_sparse_step < 1:
+            raise ValueError(f"decoder_sparse_step must be at least 1, got {decoder_sparse_step!r}")
         if num_experts < 1:
             raise ValueError(
                 f"num_experts={num_experts!r} is not supported (accepted: 1 or more): without experts every layer's feed-forward is the dense MLP (`intermediate_size`), which the models do not render"
@@ -162,7 +156,6 @@ class Qwen3MoeConfig(PretrainedConfig):
         self.norm_topk_prob = norm_topk_prob
         self.output_router_logits = output_router_logits
         self.router_aux_loss_coef = router_aux_loss_coef
-        # Only an empty list is rendered: None stands for it.
         self.mlp_only_layers = [] if mlp_only_layers is None else mlp_only_layers
         self.head_dim = hidden_size // num_attention_heads if head_dim is None else head_dim
 

@@ -172,6 +172,44 @@ class FlaxQwen3MoeExpert(nn.Module):
         )
 
 
+class FlaxQwen3MoeDenseFeedForward(nn.Module):
+    """The dense feed-forward of a block without experts (in place of its router and experts): a feed-forward's
+    modules; the block computes with them."""
+
+    config: Qwen3MoeConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        config = self.config
+        # ffn.gate: Dense, kernel [in, out]
+        self.gate_proj = partitioned_dense(
+            config.intermediate_size,
+            ("embed", "mlp"),
+            normal_init(config.initializer_range),
+            use_bias=False,
+            dtype=self.dtype,
+            name="gate_proj",
+        )
+        # ffn.input: Dense, kernel [in, out]
+        self.up_proj = partitioned_dense(
+            config.intermediate_size,
+            ("embed", "mlp"),
+            normal_init(config.initializer_range),
+            use_bias=False,
+            dtype=self.dtype,
+            name="up_proj",
+        )
+        # ffn.output: Dense, kernel [in, out]
+        self.down_proj = partitioned_dense(
+            config.hidden_size,
+            ("mlp", "embed"),
+            normal_init(config.initializer_range),
+            use_bias=False,
+            dtype=self.dtype,
+            name="down_proj",
+        )
+
+
 class FlaxQwen3MoeBlockSelfAttn(nn.Module):
     """The `self_attn` modules of a block; the block computes with them."""
 
@@ -271,7 +309,15 @@ class FlaxQwen3MoeBlock(nn.Module):
         self.post_attention_layernorm = FlaxQwen3MoeRMSNorm(
             config.hidden_size, eps=config.rms_norm_eps, dtype=self.dtype, name="post_attention_layernorm"
         )
-        self.mlp = FlaxQwen3MoeBlockMlp(config, dtype=self.dtype, name="mlp")
+        # The layers with experts hold the router and the experts here; the others a dense feed-forward.
+        self.sparse = (
+            self.layer_idx not in (config.mlp_only_layers or ())
+            and (self.layer_idx + 1) % config.decoder_sparse_step == 0
+        )
+        if self.sparse:
+            self.mlp = FlaxQwen3MoeBlockMlp(config, dtype=self.dtype, name="mlp")
+        else:
+            self.mlp = FlaxQwen3MoeDenseFeedForward(config, dtype=self.dtype, name="mlp")
         self.activation = ACT2FN[config.hidden_act]
         self.attention_dropout = nn.Dropout(rate=config.attention_dropout)
 
@@ -336,29 +382,36 @@ class FlaxQwen3MoeBlock(nn.Module):
 
         residual = hidden_states
         hidden_states = self.post_attention_layernorm(hidden_states)
-        # A sparse mixture of experts: the router scores each token's experts; a token's output is the sum of its
-        # `num_experts_per_tok` most probable experts' outputs, weighted by their probabilities (softmax in float32).
-        # With `config.norm_topk_prob`, the chosen probabilities are renormalised to sum 1.
-        # Every expert runs on every token (one static computation under jit), its output weighted by the token's
-        # routing weight: zero outside the token's top-k.
-        shape = hidden_states.shape
-        tokens = hidden_states.reshape(-1, shape[-1])
-        router_logits = self.mlp.gate(tokens)
-        routing_probs = jax.nn.softmax(router_logits.astype(jnp.float32), axis=-1)
-        top_weights, chosen = jax.lax.top_k(routing_probs, self.config.num_experts_per_tok)
-        if self.config.norm_topk_prob:
-            top_weights = top_weights / top_weights.sum(axis=-1, keepdims=True)
-        # Each token's weight of each expert: its top-k weights in their experts' columns, zeros elsewhere.
-        routing_weights = (
-            jax.nn.one_hot(chosen, self.config.num_experts, dtype=jnp.float32) * top_weights[..., None]
-        ).sum(axis=-2)
-        routing_weights = routing_weights.astype(tokens.dtype)
-        mixed = jnp.zeros_like(tokens)
-        for index in range(self.config.num_experts):
-            expert = self.mlp.experts[index]
-            routed = expert.down_proj(self.activation(expert.gate_proj(tokens)) * expert.up_proj(tokens))
-            mixed = mixed + routed * routing_weights[:, index, None]
-        hidden_states = mixed.reshape(shape)
+        if not self.sparse:
+            # A layer without experts: one dense feed-forward.
+            hidden_states = self.mlp.down_proj(
+                self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
+            )
+            router_logits = None
+        else:
+            # A sparse mixture of experts: the router scores each token's experts; a token's output is the sum of its
+            # `num_experts_per_tok` most probable experts' outputs, weighted by their probabilities (softmax in float32).
+            # With `config.norm_topk_prob`, the chosen probabilities are renormalised to sum 1.
+            # Every expert runs on every token (one static computation under jit), its output weighted by the token's
+            # routing weight: zero outside the token's top-k.
+            shape = hidden_states.shape
+            tokens = hidden_states.reshape(-1, shape[-1])
+            router_logits = self.mlp.gate(tokens)
+            routing_probs = jax.nn.softmax(router_logits.astype(jnp.float32), axis=-1)
+            top_weights, chosen = jax.lax.top_k(routing_probs, self.config.num_experts_per_tok)
+            if self.config.norm_topk_prob:
+                top_weights = top_weights / top_weights.sum(axis=-1, keepdims=True)
+            # Each token's weight of each expert: its top-k weights in their experts' columns, zeros elsewhere.
+            routing_weights = (
+                jax.nn.one_hot(chosen, self.config.num_experts, dtype=jnp.float32) * top_weights[..., None]
+            ).sum(axis=-2)
+            routing_weights = routing_weights.astype(tokens.dtype)
+            mixed = jnp.zeros_like(tokens)
+            for index in range(self.config.num_experts):
+                expert = self.mlp.experts[index]
+                routed = expert.down_proj(self.activation(expert.gate_proj(tokens)) * expert.up_proj(tokens))
+                mixed = mixed + routed * routing_weights[:, index, None]
+            hidden_states = mixed.reshape(shape)
         hidden_states = residual + hidden_states
         return hidden_states, present, probs if output_attentions else None, router_logits
 
@@ -476,7 +529,8 @@ class FlaxQwen3MoeModule(nn.Module):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-            if output_router_logits:
+            if output_router_logits and router_logits is not None:
+                # (A layer without experts has no router.)
                 all_router_logits += (router_logits,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:

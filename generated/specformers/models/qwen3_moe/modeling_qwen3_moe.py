@@ -131,6 +131,20 @@ class Qwen3MoeExpert(nn.Module):
         self.down_proj = nn.Linear(config.moe_intermediate_size, config.hidden_size, bias=False)
 
 
+class Qwen3MoeDenseFeedForward(nn.Module):
+    """The dense feed-forward of a block without experts (in place of its router and experts): a feed-forward's
+    projections; the block computes with them."""
+
+    def __init__(self, config: Qwen3MoeConfig) -> None:
+        super().__init__()
+        # ffn.gate: Linear, weight [out, in]
+        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        # ffn.input: Linear, weight [out, in]
+        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        # ffn.output: Linear, weight [out, in]
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+
+
 class Qwen3MoeBlockSelfAttn(nn.Module):
     """The `self_attn` modules of a block; the block computes with them."""
 
@@ -189,7 +203,11 @@ class Qwen3MoeBlock(GradientCheckpointingLayer):
         self.self_attn = Qwen3MoeBlockSelfAttn(config)
         # ffn.norm: RMSNorm
         self.post_attention_layernorm = Qwen3MoeRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.mlp = Qwen3MoeBlockMlp(config)
+        # The layers with experts hold the router and the experts here; the others a dense feed-forward.
+        self.sparse = (
+            layer_idx not in (config.mlp_only_layers or ()) and (layer_idx + 1) % config.decoder_sparse_step == 0
+        )
+        self.mlp = Qwen3MoeBlockMlp(config) if self.sparse else Qwen3MoeDenseFeedForward(config)
         self.activation = get_activation(config.hidden_act)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -243,25 +261,32 @@ class Qwen3MoeBlock(GradientCheckpointingLayer):
 
         residual = hidden_states
         hidden_states = self.post_attention_layernorm(hidden_states)
-        # A sparse mixture of experts: the router scores each token's experts; a token's output is the sum of its
-        # `num_experts_per_tok` most probable experts' outputs, weighted by their probabilities (softmax in float32).
-        # With `config.norm_topk_prob`, the chosen probabilities are renormalised to sum 1.
-        batch_size, length, width = hidden_states.shape
-        tokens = hidden_states.reshape(-1, width)
-        router_logits = self.mlp.gate(tokens)
-        routing_weights = nn.functional.softmax(router_logits, dim=-1, dtype=torch.float32)
-        routing_weights, chosen = torch.topk(routing_weights, self.config.num_experts_per_tok, dim=-1)
-        if self.config.norm_topk_prob:
-            routing_weights = routing_weights / routing_weights.sum(dim=-1, keepdim=True)
-        routing_weights = routing_weights.to(tokens.dtype)
-        mixed = torch.zeros_like(tokens)
-        for index, expert in enumerate(self.mlp.experts):
-            # The tokens routed to this expert, and the top-k slot that chose it.
-            token_index, slot = torch.where(chosen == index)
-            routed = tokens[token_index]
-            routed = expert.down_proj(self.activation(expert.gate_proj(routed)) * expert.up_proj(routed))
-            mixed.index_add_(0, token_index, routed * routing_weights[token_index, slot, None])
-        hidden_states = mixed.reshape(batch_size, length, width)
+        if not self.sparse:
+            # A layer without experts: one dense feed-forward.
+            hidden_states = self.mlp.down_proj(
+                self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
+            )
+            router_logits = None
+        else:
+            # A sparse mixture of experts: the router scores each token's experts; a token's output is the sum of its
+            # `num_experts_per_tok` most probable experts' outputs, weighted by their probabilities (softmax in float32).
+            # With `config.norm_topk_prob`, the chosen probabilities are renormalised to sum 1.
+            batch_size, length, width = hidden_states.shape
+            tokens = hidden_states.reshape(-1, width)
+            router_logits = self.mlp.gate(tokens)
+            routing_weights = nn.functional.softmax(router_logits, dim=-1, dtype=torch.float32)
+            routing_weights, chosen = torch.topk(routing_weights, self.config.num_experts_per_tok, dim=-1)
+            if self.config.norm_topk_prob:
+                routing_weights = routing_weights / routing_weights.sum(dim=-1, keepdim=True)
+            routing_weights = routing_weights.to(tokens.dtype)
+            mixed = torch.zeros_like(tokens)
+            for index, expert in enumerate(self.mlp.experts):
+                # The tokens routed to this expert, and the top-k slot that chose it.
+                token_index, slot = torch.where(chosen == index)
+                routed = tokens[token_index]
+                routed = expert.down_proj(self.activation(expert.gate_proj(routed)) * expert.up_proj(routed))
+                mixed.index_add_(0, token_index, routed * routing_weights[token_index, slot, None])
+            hidden_states = mixed.reshape(batch_size, length, width)
         hidden_states = residual + hidden_states
         return hidden_states, present, probs if output_attentions else None, router_logits
 
@@ -433,7 +458,8 @@ class Qwen3MoeModel(Qwen3MoePreTrainedModel):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-            if output_router_logits:
+            if output_router_logits and router_logits is not None:
+                # (A layer without experts has no router.)
                 all_router_logits += (router_logits,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:

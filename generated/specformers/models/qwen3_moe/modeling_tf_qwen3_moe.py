@@ -157,6 +157,35 @@ class TFQwen3MoeExpert(TFCompositeLayer):
         )
 
 
+class TFQwen3MoeDenseFeedForward(TFCompositeLayer):
+    """The dense feed-forward of a block without experts (in place of its router and experts): a feed-forward's
+    layers; the block computes with them."""
+
+    def __init__(self, config: Qwen3MoeConfig, **kwargs):
+        super().__init__(**kwargs)
+        # ffn.gate: Linear, kernel [in, out]
+        self.gate_proj = keras.layers.Dense(
+            config.intermediate_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_range),
+            name="gate_proj",
+        )
+        # ffn.input: Linear, kernel [in, out]
+        self.up_proj = keras.layers.Dense(
+            config.intermediate_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_range),
+            name="up_proj",
+        )
+        # ffn.output: Linear, kernel [in, out]
+        self.down_proj = keras.layers.Dense(
+            config.hidden_size,
+            use_bias=False,
+            kernel_initializer=get_initializer(config.initializer_range),
+            name="down_proj",
+        )
+
+
 class TFQwen3MoeBlockSelfAttn(TFCompositeLayer):
     """The `self_attn` layers of a block; the block computes with them."""
 
@@ -234,7 +263,13 @@ class TFQwen3MoeBlock(TFCompositeLayer):
         self.post_attention_layernorm = TFQwen3MoeRMSNorm(
             config.hidden_size, eps=config.rms_norm_eps, name="post_attention_layernorm"
         )
-        self.mlp = TFQwen3MoeBlockMlp(config, name="mlp")
+        # The layers with experts hold the router and the experts here; the others a dense feed-forward.
+        self.sparse = (
+            layer_idx not in (config.mlp_only_layers or ()) and (layer_idx + 1) % config.decoder_sparse_step == 0
+        )
+        self.mlp = (
+            TFQwen3MoeBlockMlp(config, name="mlp") if self.sparse else TFQwen3MoeDenseFeedForward(config, name="mlp")
+        )
         self.activation = get_tf_activation(config.hidden_act)
         self.attention_dropout = keras.layers.Dropout(config.attention_dropout)
 
@@ -303,28 +338,35 @@ class TFQwen3MoeBlock(TFCompositeLayer):
 
         residual = hidden_states
         hidden_states = self.post_attention_layernorm(hidden_states)
-        # A sparse mixture of experts: the router scores each token's experts; a token's output is the sum of its
-        # `num_experts_per_tok` most probable experts' outputs, weighted by their probabilities (softmax in float32).
-        # With `config.norm_topk_prob`, the chosen probabilities are renormalised to sum 1.
-        # Every expert runs on every token (one static computation under XLA), its output weighted by the token's
-        # routing weight: zero outside the token's top-k.
-        shape = shape_list(hidden_states)
-        tokens = tf.reshape(hidden_states, (-1, shape[-1]))
-        router_logits = self.mlp.gate(tokens)
-        routing_probs = tf.nn.softmax(tf.cast(router_logits, tf.float32), axis=-1)
-        top_weights, chosen = tf.math.top_k(routing_probs, k=self.config.num_experts_per_tok)
-        if self.config.norm_topk_prob:
-            top_weights = top_weights / tf.reduce_sum(top_weights, axis=-1, keepdims=True)
-        # Each token's weight of each expert: its top-k weights in their experts' columns, zeros elsewhere.
-        routing_weights = tf.reduce_sum(
-            tf.one_hot(chosen, self.config.num_experts, dtype=tf.float32) * top_weights[..., None], axis=-2
-        )
-        routing_weights = tf.cast(routing_weights, tokens.dtype)
-        mixed = tf.zeros_like(tokens)
-        for index, expert in enumerate(self.mlp.experts):
-            routed = expert.down_proj(self.activation(expert.gate_proj(tokens)) * expert.up_proj(tokens))
-            mixed = mixed + routed * routing_weights[:, index, None]
-        hidden_states = tf.reshape(mixed, shape)
+        if not self.sparse:
+            # A layer without experts: one dense feed-forward.
+            hidden_states = self.mlp.down_proj(
+                self.activation(self.mlp.gate_proj(hidden_states)) * self.mlp.up_proj(hidden_states)
+            )
+            router_logits = None
+        else:
+            # A sparse mixture of experts: the router scores each token's experts; a token's output is the sum of its
+            # `num_experts_per_tok` most probable experts' outputs, weighted by their probabilities (softmax in float32).
+            # With `config.norm_topk_prob`, the chosen probabilities are renormalised to sum 1.
+            # Every expert runs on every token (one static computation under XLA), its output weighted by the token's
+            # routing weight: zero outside the token's top-k.
+            shape = shape_list(hidden_states)
+            tokens = tf.reshape(hidden_states, (-1, shape[-1]))
+            router_logits = self.mlp.gate(tokens)
+            routing_probs = tf.nn.softmax(tf.cast(router_logits, tf.float32), axis=-1)
+            top_weights, chosen = tf.math.top_k(routing_probs, k=self.config.num_experts_per_tok)
+            if self.config.norm_topk_prob:
+                top_weights = top_weights / tf.reduce_sum(top_weights, axis=-1, keepdims=True)
+            # Each token's weight of each expert: its top-k weights in their experts' columns, zeros elsewhere.
+            routing_weights = tf.reduce_sum(
+                tf.one_hot(chosen, self.config.num_experts, dtype=tf.float32) * top_weights[..., None], axis=-2
+            )
+            routing_weights = tf.cast(routing_weights, tokens.dtype)
+            mixed = tf.zeros_like(tokens)
+            for index, expert in enumerate(self.mlp.experts):
+                routed = expert.down_proj(self.activation(expert.gate_proj(tokens)) * expert.up_proj(tokens))
+                mixed = mixed + routed * routing_weights[:, index, None]
+            hidden_states = tf.reshape(mixed, shape)
         hidden_states = residual + hidden_states
         return hidden_states, present, probs if output_attentions else None, router_logits
 
@@ -441,7 +483,8 @@ class TFQwen3MoeMainLayer(TFCompositeLayer):
                 presents += (present,)
             if output_attentions:
                 all_attentions += (probs,)
-            if output_router_logits:
+            if output_router_logits and router_logits is not None:
+                # (A layer without experts has no router.)
                 all_router_logits += (router_logits,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
