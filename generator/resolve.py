@@ -2645,9 +2645,8 @@ def _check_torch_positional(c: _Context, arguments: schema.ArgumentsSpec) -> Non
         if len(loc) == 3 and loc[2] not in kinds:
             raise c.fail(f"this architecture has no head {loc[2]!r}: remove it (or add the head to `heads`)", loc)
         for i, name in enumerate(names):
-            if name in _LABEL_NAMES:
-                where = "before `use_cache`, else before the output flags"
-                raise c.fail(f"remove `{name}`: labels take their place from the head kind ({where})", loc + [i])
+            if name in _LABEL_NAMES[1:]:
+                raise c.fail(f"write `labels` where the head's labels go (`{name}` with the other labels of a question-answering head), or leave them out: before `use_cache`, else before the output flags", loc + [i])
             if name not in arguments.arguments:
                 raise c.fail(f"unknown argument `{name}`: write one of the inputs in specs/arguments.yaml", loc + [i])
             if name in names[:i]:
@@ -3005,7 +3004,12 @@ def _head_arguments(
     names += labels + ["output_attentions", "output_hidden_states", "return_dict"]
     if framework == "tf":
         names.append("training")
-    return _document(names, kind, arguments)
+    args = _document(names, kind, arguments)
+    if framework == "torch" and spec.torch_positional_order is not None:
+        # transformers' PyTorch order, as the spec lists it (names-layout encoders).
+        order = spec.torch_positional_order
+        args = _torch_positional(args, order.heads.get(kind, order.inputs), kind, arguments)
+    return args
 
 
 def _decoder_only_arguments(
@@ -3054,7 +3058,11 @@ def _torch_positional(
     `args`."""
     taken = {a.name: a for a in args}
     labels = [n for n in _LABEL_NAMES if n in taken]
-    if "use_cache" in order:
+    if "labels" in order:
+        # Listed: the head's labels (none, `labels`, or the span positions) take that place.
+        at = order.index("labels")
+        order = order[:at] + order[at + 1:]
+    elif "use_cache" in order:
         at = order.index("use_cache")
     else:
         at = next((i for i, n in enumerate(order) if n in _OUTPUT_FLAGS), len(order))
@@ -3066,7 +3074,7 @@ def _torch_positional(
     return tuple(taken.get(a.name, a) for a in listed) + tuple(a for a in args if a.name not in names)
 
 
-# Labels: placed by the head kind, never listed in `torch_positional_order`.
+# Labels: placed by the head kind, or where `torch_positional_order` lists `labels`.
 _LABEL_NAMES = ("labels", "start_positions", "end_positions")
 _OUTPUT_FLAGS = ("output_attentions", "output_hidden_states", "return_dict")
 

@@ -1330,9 +1330,10 @@ HeadKind = Literal[
 
 
 class TorchPositionalSpec(Strict):
-    # transformers' PyTorch order of the inputs (no labels) its classes of this architecture take first, for the heads
-    # not in `heads`: names a head does not take keep their places as arguments that refuse a value, labels go before
-    # `use_cache` (without it, before the output flags).
+    # transformers' PyTorch order of the inputs its classes of this architecture take first, for the heads not in
+    # `heads`: names a head does not take keep their places as arguments that refuse a value; a head's labels go where
+    # `labels` is listed (the span positions of a question-answering head too), else before `use_cache` (without it,
+    # before the output flags).
     inputs: list[str] = Field(min_length=1)
     # The heads whose transformers class orders its inputs otherwise: the head kind -> its list, as `inputs`.
     heads: dict[HeadKind, list[str]] = Field(default_factory=dict)

@@ -171,8 +171,7 @@ RULES: tuple[Rule, ...] = (
     # Decoder-only stacks: always-causal pre-norm (LayerNorm or RMSNorm) blocks whose module paths are the spec's `names`.
     Rule(DECODER_ONLY, "names", (_SET,), "add `names:` (roles -> module paths: `embeddings.word`, `embeddings.position`, `layers`, `final_norm`, `attention.norm`, `attention.query`, `attention.key`, `attention.value`, `attention.output`, `ffn.norm`, `ffn.input`, `ffn.output`)"),
     Rule(NAMES_ENCODER_DECODER, "flax_positional_order", (_ABSENT,), "remove `flax_positional_order`: only decoder-only and names-layout encoder stacks state transformers' Flax order (the other stacks' follows from their components; their heads without cross-attention keep transformers' places of the encoder states themselves)"),
-    Rule(NAMES_ENCODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
-    Rule(NAMES_ENCODER_DECODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only stacks state transformers' PyTorch order (the other stacks' follows from their components)"),
+    Rule(NAMES_ENCODER_DECODER, "torch_positional_order", (_ABSENT,), "remove `torch_positional_order`: only decoder-only and encoder stacks state transformers' PyTorch order (an encoder-decoder's follows from its components)"),
     Rule(DECODER_ONLY, "flax_keyword_arguments", ([],), "remove `flax_keyword_arguments`: the Flax decoder-only models take transformers' `input_ids, attention_mask, position_ids` first and the other inputs by keyword"),
     Rule(DECODER_ONLY, "attention.layout", ("names",), "write `layout: names` (the modules are the `names` roles `attention.*`)"),
     Rule(DECODER_ONLY, "feed_forward.layout", ("names",), "write `layout: names` (the modules are the `names` roles `ffn.*`)"),

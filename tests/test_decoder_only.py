@@ -9,6 +9,7 @@ import pytest
 
 from harness import (
     DECODER_ONLY_ARCHS,
+    project,
     TEST_ALL,
     assert_close,
     Case,
@@ -321,7 +322,11 @@ def _small_torch_model(case: Case):
     return getattr(specformers, case.class_name("torch"))(config).eval()
 
 
-@pytest.mark.parametrize("arch", DECODER_ONLY_ARCHS)
+# Every decoder-only stack, and the encoders whose spec states transformers' PyTorch order (`torch_positional_order`).
+ORDERED_ARCHS = DECODER_ONLY_ARCHS + [a.name for a in project().architectures if a.stack == "encoder" and a.spec.torch_positional_order]
+
+
+@pytest.mark.parametrize("arch", ORDERED_ARCHS)
 def test_torch_positional_order_is_transformers(arch):
     """Every head's PyTorch forward takes transformers' arguments at transformers' places, up to the last one it
     takes (the inputs it has no use for keep theirs and refuse a value); its own inputs come after."""

@@ -204,11 +204,18 @@ class ModernBertModel(ModernBertPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
+        sliding_window_mask=None,
+        position_ids=None,
         inputs_embeds=None,
+        indices=None,
+        cu_seqlens=None,
+        max_seqlen=None,
+        batch_size=None,
+        seq_len=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        head_mask=None,
     ) -> Union[BaseModelOutput, tuple]:
         """The hidden states of the last block (after the final norm) and, on request, every block's input and
         attention probabilities.
@@ -219,25 +226,61 @@ class ModernBertModel(ModernBertPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            sliding_window_mask (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            position_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
+            indices (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            cu_seqlens (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            max_seqlen (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            batch_size (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            seq_len (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
 
 
         Returns:
             [`BaseModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if (
+            sliding_window_mask is not None
+            or position_ids is not None
+            or indices is not None
+            or cu_seqlens is not None
+            or max_seqlen is not None
+            or batch_size is not None
+            or seq_len is not None
+        ):
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`sliding_window_mask`, `position_ids`, `indices`, `cu_seqlens`, `max_seqlen`, `batch_size` and `seq_len` must be None: "
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -345,12 +388,19 @@ class ModernBertForSequenceClassification(ModernBertPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
+        sliding_window_mask=None,
+        position_ids=None,
         inputs_embeds=None,
         labels=None,
+        indices=None,
+        cu_seqlens=None,
+        max_seqlen=None,
+        batch_size=None,
+        seq_len=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        head_mask=None,
     ) -> Union[SequenceClassifierOutput, tuple]:
         """ModernBERT Model transformer with a sequence classification/regression head on top (a dense layer,
         activation and norm, then a linear layer, on the first token's hidden state or the mean over the attended
@@ -362,9 +412,12 @@ class ModernBertForSequenceClassification(ModernBertPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            sliding_window_mask (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            position_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -373,18 +426,51 @@ class ModernBertForSequenceClassification(ModernBertPreTrainedModel):
                 Labels for computing the sequence classification/regression loss. Indices should be in `[0, ...,
                 config.num_labels - 1]`. If `config.num_labels == 1` a regression loss is computed (Mean-Square loss), if
                 `config.num_labels > 1` a classification loss is computed (Cross-Entropy).
+            indices (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            cu_seqlens (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            max_seqlen (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            batch_size (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            seq_len (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
 
 
         Returns:
             [`SequenceClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if (
+            sliding_window_mask is not None
+            or position_ids is not None
+            or indices is not None
+            or cu_seqlens is not None
+            or max_seqlen is not None
+            or batch_size is not None
+            or seq_len is not None
+        ):
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`sliding_window_mask`, `position_ids`, `indices`, `cu_seqlens`, `max_seqlen`, `batch_size` and `seq_len` must be None: "
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.model(
             input_ids,
@@ -446,12 +532,19 @@ class ModernBertForTokenClassification(ModernBertPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
+        sliding_window_mask=None,
+        position_ids=None,
         inputs_embeds=None,
         labels=None,
+        indices=None,
+        cu_seqlens=None,
+        max_seqlen=None,
+        batch_size=None,
+        seq_len=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        head_mask=None,
     ) -> Union[TokenClassifierOutput, tuple]:
         """ModernBERT Model with a token classification head on top (a linear layer on top of the hidden-states
         output), e.g. for Named-Entity-Recognition (NER) tasks.
@@ -462,27 +555,63 @@ class ModernBertForTokenClassification(ModernBertPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            sliding_window_mask (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            position_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
                 model's internal embedding lookup matrix.
             labels (`LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Labels for computing the token classification loss. Indices should be in `[0, ..., config.num_labels - 1]`.
+            indices (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            cu_seqlens (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            max_seqlen (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            batch_size (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            seq_len (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
 
 
         Returns:
             [`TokenClassifierOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if (
+            sliding_window_mask is not None
+            or position_ids is not None
+            or indices is not None
+            or cu_seqlens is not None
+            or max_seqlen is not None
+            or batch_size is not None
+            or seq_len is not None
+        ):
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`sliding_window_mask`, `position_ids`, `indices`, `cu_seqlens`, `max_seqlen`, `batch_size` and `seq_len` must be None: "
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.model(
             input_ids,
@@ -532,13 +661,20 @@ class ModernBertForQuestionAnswering(ModernBertPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
-        inputs_embeds=None,
+        sliding_window_mask=None,
+        position_ids=None,
         start_positions=None,
         end_positions=None,
+        indices=None,
+        cu_seqlens=None,
+        max_seqlen=None,
+        batch_size=None,
+        seq_len=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        head_mask=None,
+        inputs_embeds=None,
     ) -> Union[QuestionAnsweringModelOutput, tuple]:
         """ModernBERT Model with a span classification head on top for extractive question-answering tasks like SQuAD
         (linear layers on top of the hidden-states output to compute `span start logits` and `span end logits`).
@@ -549,13 +685,12 @@ class ModernBertForQuestionAnswering(ModernBertPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
-            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
-                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
-                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
-                model's internal embedding lookup matrix.
+            sliding_window_mask (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            position_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             start_positions (`LongTensor` of shape `(batch_size,)`, *optional*):
                 Labels for position (index) of the start of the labelled span for computing the token classification loss.
                 Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
@@ -564,18 +699,55 @@ class ModernBertForQuestionAnswering(ModernBertPreTrainedModel):
                 Labels for position (index) of the end of the labelled span for computing the token classification loss.
                 Positions are clamped to the length of the sequence (`sequence_length`). Position outside of the sequence
                 are not taken into account for computing the loss.
+            indices (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            cu_seqlens (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            max_seqlen (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            batch_size (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            seq_len (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
+            inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
+                Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
+                is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
+                model's internal embedding lookup matrix.
 
 
         Returns:
             [`QuestionAnsweringModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if (
+            sliding_window_mask is not None
+            or position_ids is not None
+            or indices is not None
+            or cu_seqlens is not None
+            or max_seqlen is not None
+            or batch_size is not None
+            or seq_len is not None
+        ):
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`sliding_window_mask`, `position_ids`, `indices`, `cu_seqlens`, `max_seqlen`, `batch_size` and `seq_len` must be None: "
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         outputs = self.model(
             input_ids,
@@ -628,12 +800,19 @@ class ModernBertForMultipleChoice(ModernBertPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
+        sliding_window_mask=None,
+        position_ids=None,
         inputs_embeds=None,
         labels=None,
+        indices=None,
+        cu_seqlens=None,
+        max_seqlen=None,
+        batch_size=None,
+        seq_len=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        head_mask=None,
     ) -> Union[MultipleChoiceModelOutput, tuple]:
         """ModernBERT Model with a multiple choice classification head on top (a dense layer, activation and norm, then
         a linear layer, on the first attended token's hidden state or the mean over the attended tokens, as
@@ -645,9 +824,12 @@ class ModernBertForMultipleChoice(ModernBertPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, num_choices, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            sliding_window_mask (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            position_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             inputs_embeds (`FloatTensor` of shape `(batch_size, num_choices, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -655,18 +837,51 @@ class ModernBertForMultipleChoice(ModernBertPreTrainedModel):
             labels (`LongTensor` of shape `(batch_size,)`, *optional*):
                 Labels for computing the multiple choice classification loss. Indices should be in `[0, ..., num_choices-1]`
                 where `num_choices` is the size of the second dimension of the input tensors.
+            indices (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            cu_seqlens (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            max_seqlen (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            batch_size (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            seq_len (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
 
 
         Returns:
             [`MultipleChoiceModelOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
             `tuple` of the same fields in the same order, without the fields that are `None`.
         """
+        if (
+            sliding_window_mask is not None
+            or position_ids is not None
+            or indices is not None
+            or cu_seqlens is not None
+            or max_seqlen is not None
+            or batch_size is not None
+            or seq_len is not None
+        ):
+            # Taken only to keep transformers' positional order: this model supports no value there.
+            raise ValueError(
+                "`sliding_window_mask`, `position_ids`, `indices`, `cu_seqlens`, `max_seqlen`, `batch_size` and `seq_len` must be None: "
+                f"{type(self).__name__} does not support them "
+                "(they keep the place transformers' class gives them among the positional arguments)"
+            )
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
         # (batch * num_choices, seq): every choice is a sequence of its own
@@ -748,12 +963,19 @@ class ModernBertForMaskedLM(ModernBertPreTrainedModel):
         self,
         input_ids=None,
         attention_mask=None,
-        head_mask=None,
+        sliding_window_mask=None,
+        position_ids=None,
         inputs_embeds=None,
         labels=None,
+        indices=None,
+        cu_seqlens=None,
+        max_seqlen=None,
+        batch_size=None,
+        seq_len=None,
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        head_mask=None,
     ) -> Union[MaskedLMOutput, tuple]:
         """The forward pass of [`ModernBertForMaskedLM`].
 
@@ -763,9 +985,12 @@ class ModernBertForMaskedLM(ModernBertPreTrainedModel):
             attention_mask (`FloatTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Mask to avoid performing attention on padding token indices. Mask values selected in `[0, 1]`: 1 for tokens
                 that are **not masked**, 0 for tokens that are **masked**.
-            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
-                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
-                the head is **not masked**, 0 indicates the head is **masked**.
+            sliding_window_mask (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            position_ids (`LongTensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             inputs_embeds (`FloatTensor` of shape `(batch_size, sequence_length, embedding_size)`, *optional*):
                 Optionally, instead of passing `input_ids` you can choose to directly pass an embedded representation. This
                 is useful if you want more control over how to convert `input_ids` indices into associated vectors than the
@@ -774,12 +999,30 @@ class ModernBertForMaskedLM(ModernBertPreTrainedModel):
                 Labels for computing the masked language modeling loss. Indices should be in `[-100, 0, ...,
                 config.vocab_size]`; tokens with indices set to `-100` are ignored (masked), the loss is only computed for
                 the tokens with labels in `[0, ..., config.vocab_size]`.
+            indices (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            cu_seqlens (`Tensor`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            max_seqlen (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            batch_size (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
+            seq_len (`int`, *optional*):
+                Not used by this model. Taken only so that the arguments keep transformers' PyTorch positional order; any
+                value but `None` raises a `ValueError`.
             output_attentions (`bool`, *optional*):
                 Whether or not to return the attentions tensors of all attention layers.
             output_hidden_states (`bool`, *optional*):
                 Whether or not to return the hidden states of all layers.
             return_dict (`bool`, *optional*):
                 Whether or not to return a ModelOutput instead of a plain tuple.
+            head_mask (`FloatTensor` of shape `(num_heads,) or (num_layers, num_heads)`, *optional*):
+                Mask to nullify selected heads of the self-attention modules. Mask values selected in `[0, 1]`: 1 indicates
+                the head is **not masked**, 0 indicates the head is **masked**.
 
         Returns:
             [`MaskedLMOutput`] when `return_dict=True` (the default, see `config.use_return_dict`), otherwise a plain
@@ -789,10 +1032,17 @@ class ModernBertForMaskedLM(ModernBertPreTrainedModel):
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            head_mask=head_mask,
+            sliding_window_mask=sliding_window_mask,
+            position_ids=position_ids,
             inputs_embeds=inputs_embeds,
+            indices=indices,
+            cu_seqlens=cu_seqlens,
+            max_seqlen=max_seqlen,
+            batch_size=batch_size,
+            seq_len=seq_len,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            head_mask=head_mask,
             return_dict=True,
         )
         sequence_output = outputs.last_hidden_state
