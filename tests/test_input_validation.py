@@ -195,7 +195,6 @@ def test_mask_and_id_shapes(case, framework):
 # Length
 
 
-@pytest.mark.parametrize("case,framework", framework_params(_TABLED, COMPILED_ENTRANCE, lambda c: c.arch))
 def _table_built(case, config) -> bool:
     """Whether the model holds its position table: always, unless the spec chooses its positions by a config field's
     value (`position.select`) and the configuration chooses the rotary ones (no table bounds the length then, and
@@ -204,6 +203,7 @@ def _table_built(case, config) -> bool:
     return select is None or getattr(config, select[0]) == select[2]
 
 
+@pytest.mark.parametrize("case,framework", framework_params(_TABLED, COMPILED_ENTRANCE, lambda c: c.arch))
 def test_sequence_longer_than_the_position_table(case, framework):
     model, config = _model(case, framework)
     table = config.max_position_embeddings
