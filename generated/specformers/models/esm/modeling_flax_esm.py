@@ -657,7 +657,10 @@ class FlaxEsmPreTrainedModel(FlaxPreTrainedModel):
 
     def constant_state_dict(self) -> dict:
         """The rotary inverse frequencies theta^(-2i / rotary_dim) that PyTorch's blocks hold as the buffer
-        `attention.self.rotary_embeddings.inv_freq`: constants here (written on save, skipped on load)."""
+        `attention.self.rotary_embeddings.inv_freq`: constants here (written on save, skipped on load); only with the rotary
+        positions that `config.position_embedding_type` chooses (with absolute ones the blocks hold none)."""
+        if self.config.position_embedding_type != "rotary":
+            return {}
         dim = rotary_dim(self.config)
         inv_freq = 1.0 / (10000.0 ** (np.arange(0, dim, 2).astype(np.float32) / dim))
         return {
