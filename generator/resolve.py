@@ -2381,6 +2381,8 @@ def _resolve_head_components(c: _Context) -> None:
                 raise fail("an untied LM head needs the configuration to refuse tying: declare `{name: tie_word_embeddings, type: bool, default: false, choices: [false], unsupported: \"<reason>\"}`", ["lm_head", "tied"])
             if any(h.kind == "pretraining" for h in spec.heads):
                 raise fail("the pretraining head runs a tied LM head: remove `tied: false` or the pretraining head", ["lm_head", "tied"])
+    if spec.lm_head is not None and spec.lm_head.separate_bias and (spec.lm_head.layout != "flat" or spec.lm_head.decoder is not None or not spec.lm_head.tied):
+        raise fail("`separate_bias` belongs to a tied `layout: flat` head that holds its vocabulary projection (`<path>.decoder`, no top-level `decoder`, no `tied: false`): remove `separate_bias` or write such a head", ["lm_head", "separate_bias"])
     if spec.discriminator_head is not None:
         need_field(spec.discriminator_head.activation.field, ["discriminator_head", "activation", "field"])
     if spec.sequence_summary is not None:

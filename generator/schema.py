@@ -1150,6 +1150,10 @@ class LMHeadSpec(Strict):
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
     # in checkpoints, not trained; zeros without a report where a checkpoint lacks it, a base model's, as transformers).
     logits_bias: Optional[Identifier] = None
+    # flat, tied, without `decoder` (names-layout encoders): true: the vocabulary projection `<path>.decoder` has no
+    # bias and the head adds its own `<path>.bias` after it, so checkpoints hold `<path>.bias` alone (no
+    # `<path>.decoder.bias` alias); false: `<path>.decoder.bias` is `<path>.bias` (BERT's and RoBERTa's heads).
+    separate_bias: bool = False
     # flat with `decoder` (names-layout encoders): whether `<path>.dense` has a bias, always, never or as a boolean
     # config field says (the norm's bias follows `norm.bias`).
     dense_bias: Union[bool, FieldName] = True

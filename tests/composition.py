@@ -1081,6 +1081,10 @@ def _esm_encoder(draw, spec: dict, names: dict, fields: list) -> None:
             names.pop("embeddings.token_type", None)
             embeddings.pop("task_type", None)
             embeddings["raw_inputs_embeds"] = True
+        # The flat LM head's vocabulary projection without a bias, the head adding its own `bias` after it.
+        lm = spec.get("lm_head", {})
+        if lm.get("layout") == "flat" and "decoder" not in lm and lm.get("tied", True) and draw(st.booleans()):
+            lm["separate_bias"] = True
     if "embeddings.norm" in names and draw(st.booleans()):
         fields.append(_field("emb_layer_norm_before", "bool", draw(st.booleans()), optional=True))
         embeddings["norm"] = "emb_layer_norm_before"
@@ -1224,7 +1228,8 @@ def describe(spec: dict) -> list[str]:
         if stack == "encoder":
             labels += [f"position.select={'select' in spec.get('position', {})}",
                        f"embeddings.norm_flag={isinstance(spec['embeddings'].get('norm'), str)}",
-                       f"embeddings.raw_inputs_embeds={spec['embeddings'].get('raw_inputs_embeds', False)}"]
+                       f"embeddings.raw_inputs_embeds={spec['embeddings'].get('raw_inputs_embeds', False)}",
+                       f"lm_head.separate_bias={spec.get('lm_head', {}).get('separate_bias', False)}"]
         labels += [f"fused_qkv={fused}", f"fused_order={att.get('fused_order', 'blocks')}",
                    f"residual.parallel={spec.get('residual', {}).get('parallel', False)}", f"attention.projection={att['projection']}", f"attention.bias={att['bias']}",
                    f"feed_forward.projection={ffn['projection']}", f"feed_forward.bias={ffn['bias']}",

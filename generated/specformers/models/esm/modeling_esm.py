@@ -423,25 +423,20 @@ class EsmModel(EsmPreTrainedModel):
 
 class EsmMLMHead(nn.Module):
     """Masked-language-modeling head: `dense` (hidden_size -> hidden_size), activation, `layer_norm`, then `decoder`
-    onto the vocabulary. `decoder.weight` is tied to the word embeddings and `decoder.bias` is `bias`."""
+    onto the vocabulary, plus `bias`. `decoder.weight` is tied to the word embeddings; the decoder has no bias."""
 
     def __init__(self, config: EsmConfig) -> None:
         super().__init__()
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.activation = get_activation("gelu")
-        self.decoder.bias = self.bias
-
-    def _tie_weights(self) -> None:
-        # `bias` follows the decoder, as in transformers: a resized or replaced decoder brings its own bias.
-        self.bias = self.decoder.bias
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.layer_norm(self.activation(self.dense(hidden_states)))
         # (batch, seq, vocab_size)
-        return self.decoder(hidden_states)
+        return self.decoder(hidden_states) + self.bias
 
 
 class EsmClassificationHead(nn.Module):
@@ -556,7 +551,7 @@ class EsmForMaskedLM(EsmPreTrainedModel):
             Model configuration. Initializing with a config file does not load the weights: use `from_pretrained`.
     """
 
-    _tied_weights_keys = ["lm_head.decoder.bias", "lm_head.decoder.weight"]
+    _tied_weights_keys = ["lm_head.decoder.weight"]
 
     def __init__(self, config: EsmConfig) -> None:
         super().__init__(config)
@@ -570,7 +565,13 @@ class EsmForMaskedLM(EsmPreTrainedModel):
 
     def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.lm_head.decoder = new_embeddings
-        self.lm_head.bias = new_embeddings.bias
+        bias = self.lm_head.bias
+        if bias.shape[0] != new_embeddings.out_features:
+            # The head's own bias follows the vocabulary: the kept tokens' entries, the new ones at 0.
+            resized = torch.zeros(new_embeddings.out_features, dtype=bias.dtype, device=bias.device)
+            kept = min(bias.shape[0], new_embeddings.out_features)
+            resized[:kept] = bias.detach()[:kept]
+            self.lm_head.bias = nn.Parameter(resized)
 
     def forward(
         self,

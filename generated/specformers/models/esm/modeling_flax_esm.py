@@ -935,8 +935,9 @@ class FlaxEsmForMaskedLM(FlaxEsmPreTrainedModel):
     """
 
     module_class = FlaxEsmForMaskedLMModule
-    # Tied to the word embeddings / to `bias` in PyTorch: never separate tensors here, not written on save.
-    _tied_weights_keys = ("lm_head.decoder.weight", "lm_head.decoder.bias")
+    # Tied to the word embeddings in PyTorch (whose decoder has no bias of its own): never a separate tensor here, not
+    # written on save.
+    _tied_weights_keys = ("lm_head.decoder.weight",)
 
     def __call__(
         self,

@@ -400,11 +400,11 @@ class TFEsmPreTrainedModel(TFPreTrainedModel):
 class TFEsmMLMHead(TFCompositeLayer):
     """Language-modelling head: dense, activation and LayerNorm, then scores against the word-embedding matrix plus `bias`.
 
-    The decoder is tied: its weight is the word-embedding matrix (passed to `call`) and its bias is `bias`, so the
-    PyTorch names `decoder.weight` and `decoder.bias` are aliases, not variables.
+    The decoder is tied: its weight is the word-embedding matrix (passed to `call`), so the PyTorch name
+    `decoder.weight` is an alias, not a variable; the decoder has no bias of its own (PyTorch's `bias` follows it).
     """
 
-    pytorch_tied = ("decoder.weight", "decoder.bias")
+    pytorch_tied = ("decoder.weight",)
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
