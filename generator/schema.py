@@ -1152,7 +1152,7 @@ class LMHeadSpec(Strict):
     logits_bias: Optional[Identifier] = None
     # flat, tied, without `decoder` (names-layout encoders): true: the vocabulary projection `<path>.decoder` has no
     # bias and the head adds its own `<path>.bias` after it, so checkpoints hold `<path>.bias` alone (no
-    # `<path>.decoder.bias` alias); false: `<path>.decoder.bias` is `<path>.bias` (BERT's and RoBERTa's heads).
+    # `<path>.decoder.bias` alias); false: `<path>.decoder.bias` is `<path>.bias` (BERT's head).
     separate_bias: bool = False
     # flat with `decoder` (names-layout encoders): whether `<path>.dense` has a bias, always, never or as a boolean
     # config field says (the norm's bias follows `norm.bias`).
