@@ -369,6 +369,11 @@ class Names:
     sparse: Optional[str] = None
     # Rotary inverse frequencies held as a saved buffer (`position.buffer`): the module's path inside each block.
     rotary_buffer: Optional[str] = None
+    # `position.select`: (the str config field, its value choosing the rotary positions, its value choosing the
+    # embeddings' absolute ones); None: the positions the spec names, always.
+    position_select: Optional[tuple[str, str, str]] = None
+    # `embeddings.norm: <bool field>`: the config flag without which the embeddings' norm neither exists nor applies.
+    embeddings_norm_flag: Optional[str] = None
     # The fixed sinusoidal table the rotations read (`position.table`, the role `position.table`): its path in the
     # base model, and whether checkpoints hold it (`saved`).
     rotary_table: Optional[str] = None
@@ -1264,7 +1269,10 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
     if "embeddings.position" in needed:
         positions = "config.max_position_embeddings" + (f" + {spec.embeddings.position_offset}" if spec.embeddings.position_offset else "")
         # Decoder-only stacks project the word embeddings alone: their positions are hidden_size wide.
-        add(model_leaves, ("embeddings.position",), "embedding", positions, hidden if spec.stack == "decoder-only" else width, False)
+        # With `position.select`, the table exists only when the config field's value chooses absolute positions.
+        select = spec.position.select if isinstance(spec.position, schema.RotaryPosition) else None
+        absolute_only = f"config.{select.field} == {select.absolute!r}" if select is not None else None
+        add(model_leaves, ("embeddings.position",), "embedding", positions, hidden if spec.stack == "decoder-only" else width, False, expr=absolute_only)
     if "embeddings.token_type" in needed:
         add(model_leaves, ("embeddings.token_type",), "embedding", "config.type_vocab_size", width, False)
     task_type_path = None
@@ -1281,7 +1289,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(f"`path` names the table's attribute next to the word embeddings, and `{task_type_path}` is {taken_by}'s: name it otherwise (e.g. `task_type_embeddings`)", ["embeddings", "task_type", "path"])
         model_leaves[task_type_path] = Leaf(task.path, task_type_path, "embedding", f"config.{task.size}", width, False, ("embeddings.task_type",), when=task.flag)
     if "embeddings.norm" in needed:
-        add(model_leaves, ("embeddings.norm",), norm_kind, width, width, norm_bias)
+        # (Built only under its config flag, `embeddings.norm: <bool field>`.)
+        add(model_leaves, ("embeddings.norm",), norm_kind, width, width, norm_bias, when=spec.embeddings.norm if isinstance(spec.embeddings.norm, str) else None)
     if projection is not None:
         if spec.lm_head is not None and spec.lm_head.layout == "names":
             raise fail("the `names` LM head maps hidden_size to the vocabulary through the word embeddings, which are `embeddings.size` wide here: write `lm_head.layout: flat` or `transform` (their `dense` maps hidden_size to the embeddings' width)", ["lm_head", "layout"])
@@ -1367,7 +1376,10 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
             raise fail(f"`{buffer.split('.')[0]}` is an attribute the generated block uses itself: name the module otherwise", ["position", "buffer"])
         if buffer in leaves:
             raise fail(f"`{buffer}` is named by `{leaves[buffer].roles[0]}` too: give the buffer's module its own path", ["position", "buffer"])
-        leaves[buffer] = Leaf(buffer.split(".")[-1], buffer, "inv_freq", head_dim, "", False, ("position.buffer",))
+        # With `position.select`, only when the config field's value chooses the rotary positions.
+        select = spec.position.select
+        rotary_only = f"config.{select.field} == {select.value!r}" if select is not None else None
+        leaves[buffer] = Leaf(buffer.split(".")[-1], buffer, "inv_freq", head_dim, "", False, ("position.buffer",), expr=rotary_only)
     if "attention.output_norm" in needed:
         add(leaves, ("attention.output_norm",), norm_kind, hidden, hidden, True)
     if att.qk_norm is not False:
@@ -1626,6 +1638,12 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         final_projection=roles.get("final_projection") if "final_projection" in needed else None,
         position_bias=roles.get("position.bias") if "position.bias" in needed else None,
         rotary_buffer=buffer,
+        position_select=(
+            (spec.config.attribute_map.get(spec.position.select.field, spec.position.select.field), spec.position.select.value, spec.position.select.absolute)
+            if isinstance(spec.position, schema.RotaryPosition) and spec.position.select is not None
+            else None
+        ),
+        embeddings_norm_flag=spec.config.attribute_map.get(spec.embeddings.norm, spec.embeddings.norm) if isinstance(spec.embeddings.norm, str) else None,
         rotary_table=roles["position.table"] if "position.table" in needed else None,
         rotary_table_saved=rotary_table == "saved",
         rotary_value=spec.config.attribute_map.get(spec.position.rotary_value, spec.position.rotary_value) if isinstance(spec.position, schema.RotaryPosition) and spec.position.rotary_value else None,
@@ -1972,6 +1990,19 @@ def _resolve_embeddings(c: _Context) -> None:
             raise fail(f"`flag` names a boolean config field (token dropout when true), not the {flag_field.type} field {emb.token_dropout.flag!r}", loc + ["flag"])
         if (token_field := c.typed_field(emb.token_dropout.token, loc + ["token"], "int")) is not None:
             raise fail(f"`token` names the int config field of the token id whose embeddings are zeroed, not the {token_field.type} field {emb.token_dropout.token!r}", loc + ["token"])
+    if isinstance(emb.norm, str):
+        if (norm_field := c.typed_field(emb.norm, ["embeddings", "norm"], "bool")) is not None:
+            raise fail(f"`norm` is true, false or a boolean config field (the norm exists when it is true), not the {norm_field.type} field {emb.norm!r}", ["embeddings", "norm"])
+    if emb.raw_inputs_embeds:
+        # Given embeddings skip the word embeddings' container: what it adds must not be needed by them.
+        for key, present in (("token_type", emb.token_type is not False), ("task_type", emb.task_type is not None), ("projection", emb.projection is not None)):
+            if present:
+                raise fail(f"given `inputs_embeds` that skip the embeddings (`raw_inputs_embeds`) would skip `{key}` too: remove `{key}` or `raw_inputs_embeds`", ["embeddings", key])
+        if isinstance(spec.position, schema.RotaryPosition) and (spec.position.table or spec.position.theta_by_layer_type):
+            key = "table" if spec.position.table else "theta_by_layer_type"
+            raise fail(f"remove `{key}` or `raw_inputs_embeds`: with given embeddings that skip the embeddings, the rotary positions are computed from one `theta` for the positions 0, 1, ... of each row", ["position", key])
+        if spec.decoder is not None:
+            raise fail("remove `raw_inputs_embeds` or `decoder`: given `inputs_embeds` skip the positions, which a decoder continues after its cache", ["embeddings", "raw_inputs_embeds"])
     if emb.position == "absolute":
         need_field("max_position_embeddings", ["embeddings", "position"])
     if emb.position_ids and (emb.position != "absolute" or emb.position_padding_idx is not None):
@@ -2241,7 +2272,8 @@ def _resolve_position(c: _Context) -> _PositionResolved:
     emb = spec.embeddings
     stack_bias = isinstance(spec.position, schema.BucketedBiasPosition) and spec.position.owner == "stack"
     # (A bucketed bias the stack owns adds to the absolute positions: `embeddings.position: absolute` is required.)
-    if spec.position is not None and emb.position != "none" and not stack_bias:
+    select = spec.position.select if isinstance(spec.position, schema.RotaryPosition) else None
+    if spec.position is not None and emb.position != "none" and not stack_bias and select is None:
         raise fail(
             f"{spec.position.kind} positions replace absolute position embeddings: set `embeddings.position: none`",
             ["position", "kind"],
@@ -2259,6 +2291,21 @@ def _resolve_position(c: _Context) -> _PositionResolved:
                 raise fail(f"ALiBi positions chosen by a config flag are rendered without `attention.{key}`: remove `position.alibi` or `attention.{key}`", ["position", "alibi"])
         if spec.position.layers is not None or spec.position.theta_by_layer_type:
             raise fail("ALiBi positions chosen by a config flag replace the rotary positions in every layer: remove `position.layers` and `position.theta_by_layer_type`, or `position.alibi`", ["position", "alibi"])
+    if select is not None:
+        # The rotary positions or the embeddings' absolute ones, as a str config field's value says.
+        loc = ["position", "select"]
+        if emb.position != "absolute":
+            raise fail("`select` chooses between these rotary positions and the embeddings' learned absolute ones, which this spec does not have: write `embeddings.position: absolute` (and the `names` role `embeddings.position`) or remove `select`", loc)
+        if (select_field := c.typed_field(select.field, loc + ["field"], "str")) is not None:
+            raise fail(f"`field` names the str config field whose value chooses the positions (e.g. `position_embedding_type`), not the {select_field.type} field {select.field!r}", loc + ["field"])
+        choices = c.field(select.field).choices or []
+        if select.value == select.absolute or sorted(choices) != sorted([select.value, select.absolute]):
+            raise fail(f"the config field {select.field!r} chooses between two rendered values, `value` (rotary) and `absolute`: declare it with `choices: [{select.absolute}, {select.value}]` (and `unsupported: <reason>` for the values it refuses), not {'choices ' + str(choices) if choices else 'without choices'}", loc + ["field"])
+        for key in ("table", "scaling", "rotary_value", "theta_by_layer_type"):
+            if getattr(spec.position, key):
+                raise fail(f"remove `{key}` or `select`: the rotary positions chosen by a config field are computed from one unscaled `theta` for the queries and keys at the positions 0, 1, ... of each row", ["position", key])
+        if spec.decoder is not None:
+            raise fail("remove `decoder` or `position.select`: the rotary positions chosen by a config field count from 0 in every row, without a cache to continue after", ["decoder"])
     if isinstance(spec.position, schema.RotaryPosition):
         # Rotary positions of the names-layout block: computed from `theta`, no table module, no length bound.
         if spec.position.theta is None:
@@ -2430,6 +2477,8 @@ def _resolve_head_components(c: _Context) -> None:
                 raise fail("an untied LM head needs the configuration to refuse tying: declare `{name: tie_word_embeddings, type: bool, default: false, choices: [false], unsupported: \"<reason>\"}`", ["lm_head", "tied"])
             if any(h.kind == "pretraining" for h in spec.heads):
                 raise fail("the pretraining head runs a tied LM head: remove `tied: false` or the pretraining head", ["lm_head", "tied"])
+    if spec.lm_head is not None and spec.lm_head.separate_bias and (spec.lm_head.layout != "flat" or spec.lm_head.decoder is not None or not spec.lm_head.tied):
+        raise fail("`separate_bias` belongs to a tied `layout: flat` head that holds its vocabulary projection (`<path>.decoder`, no top-level `decoder`, no `tied: false`): remove `separate_bias` or write such a head", ["lm_head", "separate_bias"])
     if spec.discriminator_head is not None:
         need_field(spec.discriminator_head.activation.field, ["discriminator_head", "activation", "field"])
     if spec.sequence_summary is not None:

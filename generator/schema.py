@@ -475,7 +475,8 @@ class EmbeddingsSpec(Strict):
     # attribute next to the word embeddings, in their container.
     task_type: Optional[TypeTableSpec] = None
     # Learned absolute position embeddings (`absolute`) or none (`none`: positions come from `position`, or none at
-    # all).
+    # all). names-layout encoders: `absolute` with rotary positions whose `select` chooses one of the two by a config
+    # field's value.
     position: Literal["absolute", "none"] = "absolute"
     # A Linear from the embedding width to hidden_size (factorized embeddings).
     projection: Optional[Projection] = None
@@ -485,8 +486,9 @@ class EmbeddingsSpec(Strict):
     # refuse shared ones), the LM head is tied to the decoder's table with `config.tie_word_embeddings`, and
     # `resize_token_embeddings` resizes the encoder's table only.
     vocabularies: Optional[Vocabularies] = None
-    # Whether a LayerNorm follows the summed embeddings.
-    norm: bool = True
+    # Whether a LayerNorm follows the summed embeddings; names-layout encoders: or a boolean config field, the norm
+    # existing (and applied) only when it is true (e.g. `emb_layer_norm_before`).
+    norm: Union[bool, FieldName] = True
     # names layout: null for embeddings without dropout.
     dropout: Optional[FieldName] = "hidden_dropout_prob"
     # Absolute positions counted from `input_ids`, past a padding index (a config field): non-pad tokens get
@@ -543,6 +545,10 @@ class EmbeddingsSpec(Strict):
     # `token` ids zeroed and are scaled by `(1 - ratio) / (1 - n / seq_len)` (n: the row's count of `token` ids,
     # seq_len: its full length, padding included); given `inputs_embeds` are left as they are.
     token_dropout: Optional[TokenDropout] = None
+    # names-layout encoders: given `inputs_embeds` are the blocks' input as they are: no positions, token dropout,
+    # norm or dropout added (as transformers' classes that call their embeddings module only for `input_ids`). Not
+    # with token types, `task_type`, `projection` or `decoder`.
+    raw_inputs_embeds: bool = False
 
 
 class RotaryPosition(Strict):
@@ -608,6 +614,24 @@ class RotaryPosition(Strict):
     scaling_types: list[Literal["default", "linear", "llama3", "yarn", "longrope"]] = Field(default_factory=list)
     # Decoder-only stacks: ALiBi positions in place of the rotary ones when a boolean config field is true (below).
     alibi: Optional["AlibiSwitch"] = None
+    # names-layout encoders: these rotary positions or the embeddings' learned absolute ones (`embeddings.position:
+    # absolute`), as a str config field's value says when the model is built (below).
+    select: Optional["PositionSelect"] = None
+
+
+class PositionSelect(Strict):
+    """The position scheme chosen by a str config field's value when the model is built (transformers'
+    `position_embedding_type`): with `value`, the rotary positions (the position table is not built; they count from
+    0 in every row, so `position_ids` change nothing, as transformers' classes of this kind), with `absolute`, the embeddings' learned
+    absolute positions (the rotations and their `buffer` are not built). The field declares exactly these two values
+    as `choices` (other values, e.g. `relative_key`, refused with its `unsupported` reason)."""
+
+    # The str config field whose value chooses the scheme (e.g. `position_embedding_type`).
+    field: FieldName
+    # The value that chooses the rotary positions (e.g. `rotary`).
+    value: str
+    # The value that chooses the embeddings' learned absolute positions (e.g. `absolute`).
+    absolute: str
 
 
 class AlibiSwitch(Strict):
@@ -1223,6 +1247,10 @@ class LMHeadSpec(Strict):
     # linear (names-layout encoder-decoder stacks): a buffer of this name, (1, vocab_size), added to the logits (saved
     # in checkpoints, not trained; zeros without a report where a checkpoint lacks it, a base model's, as transformers).
     logits_bias: Optional[Identifier] = None
+    # flat, tied, without `decoder` (names-layout encoders): true: the vocabulary projection `<path>.decoder` has no
+    # bias and the head adds its own `<path>.bias` after it, so checkpoints hold `<path>.bias` alone (no
+    # `<path>.decoder.bias` alias); false: `<path>.decoder.bias` is `<path>.bias` (BERT's head).
+    separate_bias: bool = False
     # flat with `decoder` (names-layout encoders): whether `<path>.dense` has a bias, always, never or as a boolean
     # config field says (the norm's bias follows `norm.bias`).
     dense_bias: Union[bool, FieldName] = True

@@ -122,7 +122,6 @@ RULES: tuple[Rule, ...] = (
     Rule(NAMES_ENCODER, "position.owner", (_ABSENT, "stack"), "the stack owns the bucketed bias (the `names` role `position.bias`) and adds it in every layer: write `owner: stack`"),
     Rule(NAMES_ENCODER, "embeddings.token_type", (False, True, "word"), "write `token_type: true` (a table of `config.type_vocab_size` rows, the `names` role `embeddings.token_type`), `token_type: word` (rows of the word embeddings) or `token_type: false`"),
     Rule(NAMES_ENCODER, "embeddings.position", ("absolute", "none"), "write `position: absolute` (learned absolute embeddings) or `position: none` (with rotary positions)"),
-    Rule(NAMES_ENCODER, "embeddings.norm", (True, False), "write `norm: true` (a norm after the embeddings, the `names` role `embeddings.norm`) or `norm: false` (none)"),
     Rule(NAMES_ENCODER, "embeddings.position_ids", (False, True), "write `position_ids: true` (the models take `position_ids`) or `position_ids: false`"),
     # A names-layout encoder that doubles as a decoder (`decoder`): causal and cached under `config.is_decoder`.
     Rule(NAMES_ENCODER, "decoder.causal", (_ABSENT, True), "an encoder that doubles as a decoder is causal: remove `causal`"),
@@ -387,6 +386,17 @@ RULES += tuple(
         ("embeddings.token_dropout", (_ABSENT,), "remove `token_dropout`: token dropout exists only in names-layout encoders"),
         ("position.buffer", (_ABSENT,), "remove `buffer`: rotary inverse frequencies held as a saved buffer exist only in names-layout encoders"),
         ("held", ([],), "remove `held`: Linears held but never called exist only in names-layout encoders"),
+    )
+)
+# An embeddings norm chosen by a config flag, given embeddings that skip the embeddings and positions chosen by a
+# config field's value: in names-layout encoders only.
+RULES += tuple(
+    Rule(kind, path, allowed, instead)
+    for kind in RULE_KINDS if kind != NAMES_ENCODER
+    for path, allowed, instead in (
+        ("embeddings.norm", (True, False), "write `norm: true` or `norm: false`: an embeddings norm chosen by a config flag exists only in names-layout encoders"),
+        ("embeddings.raw_inputs_embeds", (False,), "remove `raw_inputs_embeds`: given embeddings that skip the positions and norm exist only in names-layout encoders"),
+        ("position.select", (_ABSENT,), "remove `select`: rotary or absolute positions chosen by a config field's value exist only in names-layout encoders"),
     )
 )
 # Checkpoint entries dropped on load by a spec's patterns: names-layout encoders and encoder-decoders.

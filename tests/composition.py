@@ -1100,7 +1100,36 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         fields.append(_field("classifier_dropout", "float", None, optional=True))
         spec["classifier_dropout"] = {"field": "classifier_dropout", "fallback": "hidden_dropout_prob"}
     _modern_encoder(draw, spec, names, fields, attention, feed_forward)
+    _esm_encoder(draw, spec, names, fields)
     return spec
+
+
+def _esm_encoder(draw, spec: dict, names: dict, fields: list) -> None:
+    """Drawn last (ESM): learned absolute or rotary positions chosen by a config field's value (the field drawn
+    either way), a norm after the embeddings built by a config flag (drawn on or off), and given `inputs_embeds` that
+    skip the embeddings (the token types and task types then dropped; the harness passes `input_ids`: the looked-up
+    path is compared)."""
+    embeddings = spec["embeddings"]
+    if ("position" not in spec and embeddings["position"] == "absolute" and "sinusoidal" not in embeddings
+            and "decoder" not in spec and draw(st.booleans())):
+        fields.append(_field("position_embedding_type", "str", draw(st.sampled_from(["absolute", "rotary"])),
+                             choices=["absolute", "rotary"], unsupported="relative positions are not rendered"))
+        spec["position"] = {"kind": "rotary", "theta": 10000.0,
+                            "select": {"field": "position_embedding_type", "value": "rotary", "absolute": "absolute"}}
+        if draw(st.booleans()):
+            spec["position"]["buffer"] = "rotary_embeddings"
+        if "projection" not in embeddings and draw(st.booleans()):
+            embeddings["token_type"] = False
+            names.pop("embeddings.token_type", None)
+            embeddings.pop("task_type", None)
+            embeddings["raw_inputs_embeds"] = True
+        # The flat LM head's vocabulary projection without a bias, the head adding its own `bias` after it.
+        lm = spec.get("lm_head", {})
+        if lm.get("layout") == "flat" and "decoder" not in lm and lm.get("tied", True) and draw(st.booleans()):
+            lm["separate_bias"] = True
+    if "embeddings.norm" in names and draw(st.booleans()):
+        fields.append(_field("emb_layer_norm_before", "bool", draw(st.booleans()), optional=True))
+        embeddings["norm"] = "emb_layer_norm_before"
 
 
 def _modern_encoder(draw, spec: dict, names: dict, fields: list, attention: dict, feed_forward: dict) -> None:
@@ -1238,6 +1267,11 @@ def describe(spec: dict) -> list[str]:
         fused = spec["names"]["attention.query"] == spec["names"]["attention.key"]
         labels += [f"names_stack={stack}", f"sinusoidal={'sinusoidal' in spec['embeddings']}",
                    f"norm.eps={spec['norm'].get('eps', 'layer_norm_eps')}"]
+        if stack == "encoder":
+            labels += [f"position.select={'select' in spec.get('position', {})}",
+                       f"embeddings.norm_flag={isinstance(spec['embeddings'].get('norm'), str)}",
+                       f"embeddings.raw_inputs_embeds={spec['embeddings'].get('raw_inputs_embeds', False)}",
+                       f"lm_head.separate_bias={spec.get('lm_head', {}).get('separate_bias', False)}"]
         labels += [f"fused_qkv={fused}", f"fused_order={att.get('fused_order', 'blocks')}",
                    f"residual.parallel={spec.get('residual', {}).get('parallel', False)}", f"attention.projection={att['projection']}", f"attention.bias={att['bias']}",
                    f"feed_forward.projection={ffn['projection']}", f"feed_forward.bias={ffn['bias']}",

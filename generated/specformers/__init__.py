@@ -536,6 +536,28 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxErnieForQuestionAnswering",
         "FlaxErniePreTrainedModel",
     ],
+    "models.esm.configuration_esm": ["EsmConfig"],
+    "models.esm.modeling_esm": [
+        "EsmModel",
+        "EsmForMaskedLM",
+        "EsmForSequenceClassification",
+        "EsmForTokenClassification",
+        "EsmPreTrainedModel",
+    ],
+    "models.esm.modeling_tf_esm": [
+        "TFEsmModel",
+        "TFEsmForMaskedLM",
+        "TFEsmForSequenceClassification",
+        "TFEsmForTokenClassification",
+        "TFEsmPreTrainedModel",
+    ],
+    "models.esm.modeling_flax_esm": [
+        "FlaxEsmModel",
+        "FlaxEsmForMaskedLM",
+        "FlaxEsmForSequenceClassification",
+        "FlaxEsmForTokenClassification",
+        "FlaxEsmPreTrainedModel",
+    ],
     "models.falcon.configuration_falcon": ["FalconConfig"],
     "models.falcon.modeling_falcon": [
         "FalconModel",
