@@ -286,6 +286,9 @@ class Names:
     # The fused projection's output order (`attention.fused_order`): `blocks` ([q | k | v]) or `per_head` (each
     # head's q, k, v side by side).
     fused_order: str = "blocks"
+    # `fused_order: sharded`: the shard count and the order of the three parts in each shard.
+    fused_shards: Optional[int] = None
+    fused_parts: tuple = ("query", "key", "value")
     # A parallel residual (`residual.parallel`): False, True, or the boolean config field that chooses it.
     parallel_residual: Union[bool, str] = False
     gate: Optional[str] = None  # gated feed-forward: the gate projection's path (`ffn.gate`)
@@ -1234,6 +1237,17 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         raise fail("a fused q/k/v projection ordered `per_group` groups the query heads by the key/value head they share: name the count (`kv_heads`) or a multi-query flag (`multi_query`), or write `fused_order: per_head` (as many key/value heads as query heads)", ["attention", "fused_order"])
     if att.fused_order != "blocks" and not fused:
         raise fail(f"`fused_order: {att.fused_order}` orders the output of one fused q/k/v projection, and `names` gives query, key and value three paths: give `attention.query`, `attention.key` and `attention.value` one path, or remove `fused_order`", ["attention", "fused_order"])
+    if att.fused_order == "sharded" and att.fused_shards is None:
+        raise fail("a fused q/k/v projection ordered `sharded` needs its shard count: write `fused_shards: <number>`", ["attention", "fused_order"])
+    if att.fused_shards is not None and att.fused_order != "sharded":
+        raise fail("`fused_shards` counts the shards of a fused projection ordered `sharded`: write `fused_order: sharded`, or remove `fused_shards`", ["attention", "fused_shards"])
+    if sorted(att.fused_parts) != ["key", "query", "value"]:
+        raise fail("`fused_parts` orders the query, key and value parts: list each of `query`, `key`, `value` once", ["attention", "fused_parts"])
+    if att.fused_parts != ["query", "key", "value"] and att.fused_order != "sharded":
+        raise fail("`fused_parts` orders the parts of each shard of a fused projection ordered `sharded`: write `fused_order: sharded`, or remove `fused_parts`", ["attention", "fused_parts"])
+    if fused and att.fused_order == "sharded" and (kv_heads or att.head_dim or att.multi_query):
+        key = "kv_heads" if kv_heads else "head_dim" if att.head_dim else "multi_query"
+        raise fail(f"a fused q/k/v projection ordered `sharded` holds as many key/value heads as query heads, each hidden_size / heads wide: write `fused_order: blocks`, or remove `attention.{key}`", ["attention", key])
     if fused and att.fused_order == "per_head" and (kv_heads or att.head_dim):
         key = "kv_heads" if kv_heads else "head_dim"
         raise fail(f"a fused q/k/v projection ordered `per_head` holds as many key/value heads as query heads, each hidden_size / heads wide: write `fused_order: blocks` ([q | k | v]), name three projections, or remove `attention.{key}`", ["attention", key])
@@ -1667,6 +1681,8 @@ def _resolve_names(loaded: LoadedYaml, spec: schema.ArchitectureSpec, fail, seq2
         roles={r: _access(roles[r]) for r in BLOCK_ROLES + (CROSS_ROLES if seq2seq or names_cross is not None else ()) if r in needed},
         fused_qkv=fused,
         fused_order=att.fused_order,
+        fused_shards=att.fused_shards,
+        fused_parts=tuple(att.fused_parts),
         parallel_residual=spec.residual.parallel if spec.residual is not None else False,
         ffn_size=ffn_size,
         head_dim=head_dim,

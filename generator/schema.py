@@ -804,8 +804,16 @@ class AttentionSpec(Strict):
     # the keys and values key/value heads x head_dim with `kv_heads`: then `prunable: false`);
     # `per_head`: head by head, each head's query, key and value side by side (`[q0 k0 v0 | q1 k1 v1 | ...]`);
     # `per_group` (with `kv_heads` or `multi_query`): key/value head by key/value head, the query heads it serves, then
-    # its key, then its value (`[q0 .. q(g-1) k0 v0 | qg .. q(2g-1) k1 v1 | ...]`, g = heads / key/value heads).
-    fused_order: Literal["blocks", "per_head", "per_group"] = "blocks"
+    # its key, then its value (`[q0 .. q(g-1) k0 v0 | qg .. q(2g-1) k1 v1 | ...]`, g = heads / key/value heads);
+    # `sharded` (with `fused_shards`): shard by shard (the heads split into `fused_shards` equal runs), the shard's
+    # three parts side by side in the order of `fused_parts`, each heads / shards x head_dim wide
+    # (`[q_0 v_0 k_0 | q_1 v_1 k_1 | ...]` with `fused_parts: [query, value, key]`, as model-parallel checkpoints
+    # store it); the head count must be a multiple of the shard count.
+    fused_order: Literal["blocks", "per_head", "per_group", "sharded"] = "blocks"
+    # `fused_order: sharded`: the number of shards of the fused projection's output.
+    fused_shards: Optional[PositiveInt] = None
+    # `fused_order: sharded`: the order of the query, key and value parts in each shard.
+    fused_parts: list[Literal["query", "key", "value"]] = Field(default_factory=lambda: ["query", "key", "value"])
     # names layout: the config field of the number of key/value heads (grouped-query attention: each key/value head
     # serves num_attention_heads / kv_heads query heads); absent: as many as query heads.
     kv_heads: Optional[FieldName] = None

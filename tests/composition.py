@@ -359,7 +359,7 @@ def decoder_only_specs(draw, name: str) -> dict:
     # Drawn last: one key/value head when a config flag says so (multi-query attention), a fused projection ordered
     # key/value head by key/value head (each one's query heads, then its key and value), one norm shared by a
     # config-chosen parallel residual (the sequential form's second norm then built only without the flag).
-    if attention.get("fused_order") != "per_head" and draw(st.booleans()):
+    if attention.get("fused_order") not in ("per_head", "sharded") and draw(st.booleans()):
         fields.append(_field("multi_query", "bool", draw(st.booleans())))
         attention["multi_query"] = "multi_query"
         if fused:
@@ -828,8 +828,11 @@ def _names_block(draw, names: dict, fields: list, fused: bool, ffn_prefix: str) 
     if fused and draw(st.booleans()):
         # The fused output ordered head by head ([q0 k0 v0 | q1 k1 v1 | ...]) instead of [q | k | v].
         attention["fused_order"] = "per_head"
+    elif fused and draw(st.booleans()):
+        # Shard by shard, each shard one head's three parts in a drawn order ([q0 v0 k0 | q1 v1 k1] with two shards).
+        attention.update(fused_order="sharded", fused_shards=HEADS, fused_parts=draw(st.permutations(["query", "key", "value"])))
     # (A fused projection ordered [q | k | v] takes the widths below too: [q | k | v] of those widths.)
-    blocks = attention.get("fused_order") != "per_head"
+    blocks = attention.get("fused_order") not in ("per_head", "sharded")
     if blocks and draw(st.booleans()):
         # Heads 12 wide, whatever hidden_size / heads is (8).
         fields.append(_field("head_dim", "int", 12))
@@ -1220,7 +1223,7 @@ def _qk_norm(draw, names: dict, fields: list, attention: dict) -> None:
     attr = draw(st.sampled_from(["norm", "layernorm"]))
     names.update({"attention.q_norm": f"{box}.q_{attr}", "attention.k_norm": f"{box}.k_{attr}"})
     attention["qk_norm"] = qk_norm
-    if attention.get("fused_order") != "per_head" and draw(st.booleans()):
+    if attention.get("fused_order") not in ("per_head", "sharded") and draw(st.booleans()):
         attention["qk_norm_scope"] = "all"
 
 

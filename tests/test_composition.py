@@ -110,7 +110,7 @@ def check_spec(spec: dict, tmp: Path) -> None:
                 raise AssertionError(f"{framework} {class_name}: {exc}") from None
 
 
-@seed(503)  # a sample that draws every stack kind: a names-layout encoder (with positions chosen by a config field, an embeddings norm built by a flag and given embeddings that skip the embeddings), a names-layout encoder-decoder (one with a blocked encoder self-attention) and a decoder-only stack (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
+@seed(1997)  # a sample that draws every stack kind: a names-layout encoder (with positions chosen by a config field, an embeddings norm built by a flag and given embeddings that skip the embeddings), a names-layout encoder-decoder (one with a blocked encoder self-attention) and a decoder-only stack (the coverage line shows every component drawn; after changing the strategy, check it and pick a seed that still does)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

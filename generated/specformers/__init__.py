@@ -374,6 +374,22 @@ _IMPORT_STRUCTURE: dict[str, list[str]] = {
         "FlaxCamembertForQuestionAnswering",
         "FlaxCamembertPreTrainedModel",
     ],
+    "models.codegen.configuration_codegen": ["CodeGenConfig"],
+    "models.codegen.modeling_codegen": [
+        "CodeGenModel",
+        "CodeGenForCausalLM",
+        "CodeGenPreTrainedModel",
+    ],
+    "models.codegen.modeling_tf_codegen": [
+        "TFCodeGenModel",
+        "TFCodeGenForCausalLM",
+        "TFCodeGenPreTrainedModel",
+    ],
+    "models.codegen.modeling_flax_codegen": [
+        "FlaxCodeGenModel",
+        "FlaxCodeGenForCausalLM",
+        "FlaxCodeGenPreTrainedModel",
+    ],
     "models.cohere.configuration_cohere": ["CohereConfig"],
     "models.cohere.modeling_cohere": [
         "CohereModel",

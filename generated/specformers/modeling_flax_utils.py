@@ -73,14 +73,14 @@ class FlaxExpertProjections(nn.Module):
 
     num_experts: int
     features: int
-    # The logical axis names of the weight, (in, out); the experts' axis is replicated. See "Logical partitioning".
+    # The logical axis names of the weight, (in, out); the experts' axis is "experts". See "Logical partitioning".
     axes: tuple
     initializer_range: float = 0.02
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-        init = logical(normal_init(self.initializer_range), None, self.axes[1], self.axes[0])
+        init = logical(normal_init(self.initializer_range), "experts", self.axes[1], self.axes[0])
         weight = self.param("weight", init, (self.num_experts, self.features, x.shape[-1]))
         return jnp.einsum("ti,eoi->eto" if x.ndim == 2 else "eti,eoi->eto", x, weight.astype(self.dtype))
 
@@ -98,6 +98,7 @@ class FlaxExpertProjections(nn.Module):
 #   "joined_kv"  attention heads x head width, joined (the query/key/value outputs, the attention output's input)
 #   "heads"      attention heads alone (relative attention biases)
 #   "kv"         per-head widths and other small dimensions (positions, token types, buckets, labels, ...)
+#   "experts"    the experts of a sparse mixture of experts whose projections stack every expert's matrix
 #
 # `LOGICAL_AXIS_RULES` maps them onto a mesh of axes `("data", "model")`: Megatron-style tensor parallelism (the
 # query/key/value and first feed-forward projections split by columns, the attention output and second feed-forward
@@ -114,6 +115,7 @@ LOGICAL_AXIS_RULES: tuple = (
     ("embed", None),
     ("hidden", None),
     ("kv", None),
+    ("experts", None),
 )
 
 
