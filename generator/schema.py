@@ -1544,8 +1544,9 @@ class ArchitectureSpec(Strict):
     # `encoder_attention_mask`) keeps its place and refuses a value;
     # `past_key_values` is skipped on heads without a cache; the head's other arguments follow, by keyword.
     flax_positional_order: Optional[list[str]] = Field(default=None, min_length=1)
-    # Decoder-only stacks: transformers' PyTorch positional order of the forward inputs (the order when absent:
-    # `input_ids, past_key_values, attention_mask, position_ids, head_mask, inputs_embeds, use_cache`).
+    # Decoder-only and names-layout encoder stacks: transformers' PyTorch positional order of the forward inputs (the
+    # order when absent: decoder-only stacks `input_ids, past_key_values, attention_mask, position_ids, head_mask,
+    # inputs_embeds, use_cache`; encoders the order their components give).
     torch_positional_order: Optional[TorchPositionalSpec] = None
     # names-layout encoders: Linear modules the base model holds (and checkpoints carry) but never calls, e.g. a head
     # of another task that transformers builds in every model.
