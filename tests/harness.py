@@ -31,7 +31,8 @@ BATCH, SEQ, CHOICES, TARGET = 3, 13, 2, 7
 # `make test-all` (SPECFORMERS_TEST_ALL=1) runs every case of every test. `make test` runs a sample of the slowest
 # behaviour tests' cases, where TensorFlow and Flax compile loops or trace gradients (seconds a case): every case in
 # PyTorch, and in TensorFlow and Flax the cases each test module picks (`sample`, `framework_params`), so that a new
-# spec adds seconds, not minutes. Parity, checkpoint and configuration tests always run every case.
+# spec adds seconds, not minutes (`alternating_params`: TensorFlow and Flax in turn). Parity runs every class in PyTorch
+# (in TensorFlow and Flax: `parity_frameworks`); configuration tests always run every case.
 TEST_ALL = os.environ.get("SPECFORMERS_TEST_ALL") == "1"
 
 
@@ -66,6 +67,13 @@ def turn_params(items, ids, runs, frameworks=("torch", "tf", "flax")) -> list:
         chosen = frameworks if TEST_ALL else runs(index, item)
         out.extend(pytest.param(*values, fw, id=f"{ids(item)}-{fw}") for fw in frameworks if fw in chosen)
     return out
+
+
+def alternating_params(items, ids) -> list:
+    """pytest parameters `(*item, framework)`: every item in PyTorch; in `make test` the first item in TensorFlow and
+    Flax too and each later one in one of the two, the items taking them in turn (`make test-all`: every item in all
+    three). `ids(item)` names an item."""
+    return turn_params(items, ids, lambda i, _: ("torch", "tf", "flax") if i == 0 else ("torch", ("tf", "flax")[i % 2]))
 
 
 def framework_params(items, kept, ids, frameworks=("torch", "tf", "flax"), sampled=("tf", "flax")) -> list:
@@ -188,16 +196,29 @@ def cases() -> list[Case]:
 
 def parity_frameworks(case: Case) -> tuple:
     """The frameworks `test_parity` compares `case` in. `make test-all`: all three. `make test`: PyTorch always; the
-    bare model of a spec's first variant in TensorFlow and Flax too; every other class in one of the two, the heads and
-    variants taking them in turn (each class of each variant in some framework beside PyTorch). The TensorFlow / Flax
-    weight-name tests check each (case, framework) that this leaves out."""
+    bare model of a spec's first variant in TensorFlow and Flax too; every other class of the first variant in one of
+    the two, the heads taking them in turn; of each later variant (a configuration of the same classes: its flags
+    change the body), the bare model in one of the two and the first head in the other, the variants taking them in
+    turn, so that each variant runs in all three frameworks. The TensorFlow / Flax weight-name tests check each
+    (case, framework) of `checked_in_turn` that this leaves out."""
     if TEST_ALL:
         return ("torch", "tf", "flax")
     arch_variants = variants(case.arch)
     if case.head == "base" and case.variant == arch_variants[0]:
         return ("torch", "tf", "flax")
+    if not checked_in_turn(case):
+        return ("torch",)
     heads = [h.kind for h in spec(case.arch).heads]
     return ("torch", ("tf", "flax")[(heads.index(case.head) + arch_variants.index(case.variant)) % 2])
+
+
+def checked_in_turn(case: Case) -> bool:
+    """Whether `make test` loads `case`'s TensorFlow and Flax classes (in `test_parity` or, in the framework it leaves
+    out, the weight-name tests): every class of a spec's first variant, the bare model and first head of the later
+    ones (`make test-all`: every class)."""
+    if TEST_ALL or case.variant == variants(case.arch)[0]:
+        return True
+    return [h.kind for h in spec(case.arch).heads].index(case.head) < 2
 
 
 def config_kwargs(case: Case, **overrides) -> dict:

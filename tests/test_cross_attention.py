@@ -19,6 +19,7 @@ import pytest
 from harness import (
     BATCH,
     SEQ,
+    alternating_params,
     assert_close,
     cases,
     framework_params,
@@ -114,8 +115,9 @@ def _first_positions(reference: dict, n: int) -> dict:
     return out
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", CROSS_CASES, ids=lambda c: c.id)
+# `make test`: every case in PyTorch, in TensorFlow and Flax in turn (`alternating_params`); every case everywhere in
+# `make test-all`. So too for the decoder mask and the weights held by the heads below.
+@pytest.mark.parametrize("case,framework", alternating_params(CROSS_CASES, lambda c: c.id))
 def test_decoder_with_cross_attention_matches_transformers(case, framework, cross_checkpoint):
     config, model, directory = cross_checkpoint(case)
     full, ours_inputs = _decoder_inputs(case, config)
@@ -261,8 +263,7 @@ for _c in cases():
         ENCODER_BASES.setdefault(_c.arch, _c)
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", list(ENCODER_BASES.values()), ids=lambda c: c.id)
+@pytest.mark.parametrize("case,framework", alternating_params(list(ENCODER_BASES.values()), lambda c: c.id))
 def test_is_decoder_masks_as_the_reference_does(case, framework, reference_checkpoint):
     """`is_decoder=True` without cross-attention: a causal self-attention exactly where transformers' PyTorch class of
     the architecture applies one (every framework alike; ALBERT's reference ignores the flag). A spec that does not
@@ -290,8 +291,7 @@ HEADS_WITHOUT_ENCODER_STATES = [
 ]
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("case", HEADS_WITHOUT_ENCODER_STATES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case,framework", alternating_params(HEADS_WITHOUT_ENCODER_STATES, lambda c: c.id))
 def test_every_head_holds_the_cross_attention_weights(case, framework, cross_checkpoint):
     """A head that takes no encoder states still holds the cross-attention of a config with add_cross_attention (as
     transformers' heads do): the weights of transformers' head of the same class load into it, and it saves them
