@@ -605,13 +605,15 @@ class RotaryPosition(Strict):
     # `original_max_position_embeddings`, `truncate`; the cosines and sines times the attention factor) or `longrope`
     # (`short_factor`, `long_factor`: one divisor per rotated pair, the long ones for a call whose positions pass the
     # original context, the config field `original_max_position_embeddings` when declared, else
-    # `max_position_embeddings`; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
-    # longest sequence seen grows), other types and other keys raise ValueError when the configuration is built.
+    # `max_position_embeddings`; optional `factor`, `attention_factor`) or `dynamic` (`factor`: NTK-aware, the base
+    # grown as the call's longest position passes `max_position_embeddings`, computed per call: transformers' state,
+    # the longest length seen, gives the same for a fresh model and in generation). Other types and other keys raise
+    # ValueError when the configuration is built.
     scaling: Optional[FieldName] = None
     # with `scaling`: the rope types the configuration accepts when transformers' configuration of the architecture
     # accepts fewer than every rendered one (e.g. `[longrope]`); others raise ValueError when it is built. Empty:
     # every rendered type.
-    scaling_types: list[Literal["default", "linear", "llama3", "yarn", "longrope"]] = Field(default_factory=list)
+    scaling_types: list[Literal["default", "linear", "llama3", "yarn", "longrope", "dynamic"]] = Field(default_factory=list)
     # Decoder-only stacks: ALiBi positions in place of the rotary ones when a boolean config field is true (below).
     alibi: Optional["AlibiSwitch"] = None
     # names-layout encoders: these rotary positions or the embeddings' learned absolute ones (`embeddings.position:

@@ -161,6 +161,16 @@ def distinct_compositions(archs: list[str]) -> list[str]:
     return list(seen.values())
 
 
+def dynamically_scaled(case: Case, config) -> bool:
+    """Whether `config` scales the rotary positions dynamically (transformers' `rope_type: dynamic`: the base grows with
+    the longest position of a call). A cached key keeps the rotation of the call that computed it, in transformers as
+    here, so cached decoding equals transformers' cached decoding, not one pass over the whole sequence."""
+    names = spec(case.arch).names
+    field = names.rotary_scaling if names is not None else None
+    scaling = getattr(config, field, None) if field else None
+    return isinstance(scaling, dict) and scaling.get("rope_type", scaling.get("type")) == "dynamic"
+
+
 def variants(arch: str) -> list[str]:
     """The names of an architecture's small configurations, in the spec's order."""
     return list(SMALL_CONFIGS[arch])

@@ -185,7 +185,8 @@ def test_models_refuse_a_needed_field_left_none(arch, field, framework):
 # Architectures whose rotary positions transformers' `rope_scaling` scales (`position.scaling`), and the scalings
 # the models render: each `rope_type` (the legacy key `type` too), YaRN with an explicit attention factor, with its
 # factor from `mscale` / `mscale_all_dim` and with an untruncated ramp, longrope (its divisors filled in per
-# architecture: one per rotated pair) below and past the original context.
+# architecture: one per rotated pair) below and past the original context, dynamic within and past
+# `max_position_embeddings`.
 SCALED = [a for a in project().architectures if a.names is not None and a.names.rotary_scaling]
 SCALINGS = {
     "default": {"rope_type": "default"},
@@ -196,8 +197,10 @@ SCALINGS = {
     "yarn_mscale": {"type": "yarn", "factor": 8.0, "mscale": 1.0, "mscale_all_dim": 0.5, "truncate": False},
     "longrope_short": {"type": "longrope"},
     "longrope_long": {"type": "longrope"},
+    "dynamic_short": {"type": "dynamic", "factor": 2.0},
+    "dynamic_long": {"type": "dynamic", "factor": 3.0},
 }
-ROPE_TYPES = ("default", "linear", "llama3", "yarn", "longrope")
+ROPE_TYPES = ("default", "linear", "llama3", "yarn", "longrope", "dynamic")
 SCALED_CASES = [
     (arch, scaling) for arch in SCALED for scaling, value in SCALINGS.items()
     if value.get("rope_type", value.get("type")) in (arch.names.rotary_scaling_types or ROPE_TYPES)
@@ -221,8 +224,7 @@ def test_some_spec_scales_rotary_positions():
 
 @pytest.mark.parametrize("arch", SCALED, ids=lambda a: a.name)
 def test_rotary_scaling_refused_unless_rendered(arch):
-    """Scalings recomputed as the longest sequence seen grows, unknown types (or those outside the types the
-    architecture's configuration accepts), unknown or missing keys and values that are not numbers raise when the
+    """Unknown types (or those outside the types the architecture's configuration accepts), unknown or missing keys and values that are not numbers raise when the
     configuration is built; the legacy key `type` is kept and copied to `rope_type` (kept as given where the
     architecture checks its few types itself)."""
     import specformers
@@ -241,7 +243,8 @@ def test_rotary_scaling_refused_unless_rendered(arch):
         assert getattr(config_class(**{field: {"type": "linear", "factor": 2.0}}), field) == {"type": "linear", "factor": 2.0, "rope_type": "linear"}
         assert getattr(config_class(**{field: longrope}), field) == {**longrope, "rope_type": "longrope"}
         refused = [
-            ({"rope_type": "ntk", "factor": 2.0}, "must be one of default, linear, llama3, yarn, longrope"),
+            ({"rope_type": "ntk", "factor": 2.0}, "must be one of default, linear, llama3, yarn, longrope, dynamic"),
+            ({"rope_type": "dynamic"}, "dynamic scaling needs factor"),
             ({"factor": 2.0}, "must be one of"),
             ({"rope_type": "linear", "factor": 2.0, "low_freq_factor": 1.0}, "does not read low_freq_factor"),
             ({"rope_type": "llama3", "factor": 8.0}, "needs low_freq_factor, high_freq_factor, original_max_position_embeddings"),
@@ -250,10 +253,7 @@ def test_rotary_scaling_refused_unless_rendered(arch):
             ({"rope_type": "longrope", "short_factor": [1.0], "long_factor": ["2"]}, "long_factor must be a list of numbers"),
             ({"rope_type": "linear", "type": "yarn", "factor": 2.0}, "names two types"),
         ]
-    for value, message in refused + [
-        ({"rope_type": "dynamic", "factor": 2.0}, "recomputes the frequencies as the longest sequence seen grows"),
-        ("linear", "must be None or a mapping"),
-    ]:
+    for value, message in refused + [("linear", "must be None or a mapping")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             config_class(**{field: value})
 
@@ -280,20 +280,32 @@ def test_rotary_scaling_tables_are_transformers(arch, scaling):
         context = getattr(plain, "original_max_position_embeddings", None) or plain.max_position_embeddings
         length = context + 1 if scaling == "longrope_long" else context
         seq_len = length if scaling == "longrope_long" else None
+    elif scaling == "dynamic_long":
+        # Past the context: transformers computes the grown base from the length it is given (`seq_len`).
+        length = seq_len = reference_config(case).max_position_embeddings + 5
     else:
         length = 4
     # (Some of transformers' configurations, Cohere's and Granite's, refuse the legacy key `type` alone; those that
     # check their few types themselves take the keys as given.)
     given = dict(value) if arch.names.rotary_scaling_types else {**value, "rope_type": rope_type}
     reference = reference_config(case, **{arch.names.rotary_scaling: given})
-    expected, expected_factor = ROPE_INIT_FUNCTIONS[rope_type](reference, "cpu", seq_len=seq_len)
     import specformers
 
     config = getattr(specformers, arch.config_class)(**config_kwargs(case, **{arch.names.rotary_scaling: dict(value)}))
     package = f"specformers.models.{arch.name}"
     positions = np.arange(length)[None, :]
-    for framework, module, ids in (("torch", f"modeling_{arch.name}", torch.from_numpy(positions)),
-                                   ("tf", f"modeling_tf_{arch.name}", positions), ("flax", f"modeling_flax_{arch.name}", positions)):
+    frameworks = (("torch", f"modeling_{arch.name}", torch.from_numpy(positions)),
+                  ("tf", f"modeling_tf_{arch.name}", positions), ("flax", f"modeling_flax_{arch.name}", positions))
+    if rope_type == "dynamic" and importlib.import_module(f"{package}.modeling_{arch.name}").rotary_dim(config) <= 2:
+        # The base's power dim / (dim - 2): transformers divides by zero; every framework says why instead.
+        with pytest.raises(ZeroDivisionError):
+            ROPE_INIT_FUNCTIONS[rope_type](reference, "cpu", seq_len=seq_len)
+        for framework, module, ids in frameworks:
+            with pytest.raises(ValueError, match="needs more than 2 rotated dimensions per head"):
+                importlib.import_module(f"{package}.{module}").rotary_inverse_frequencies(config, ids)
+        return
+    expected, expected_factor = ROPE_INIT_FUNCTIONS[rope_type](reference, "cpu", seq_len=seq_len)
+    for framework, module, ids in frameworks:
         inv_freq, factor = importlib.import_module(f"{package}.{module}").rotary_inverse_frequencies(config, ids)
         np.testing.assert_allclose(np.asarray(inv_freq), expected.numpy(), rtol=1e-6, atol=0, err_msg=framework)
         assert factor == expected_factor, framework

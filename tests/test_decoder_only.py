@@ -14,6 +14,7 @@ from harness import (
     assert_close,
     Case,
     config_kwargs,
+    dynamically_scaled,
     framework_params,
     pick_eos,
     reference_config,
@@ -115,7 +116,9 @@ def _forward(framework: str, model, **inputs):
         convert = jnp.asarray
     feed = {}
     for key, value in inputs.items():
-        if key == "past_key_values":
+        if key == "past_key_values" and not isinstance(value, tuple):
+            feed[key] = value  # transformers' own cache object
+        elif key == "past_key_values":
             feed[key] = tuple(tuple(convert(np.asarray(t)) for t in layer) for layer in value)
         elif isinstance(value, bool):
             feed[key] = value
@@ -133,26 +136,17 @@ def _numpy(x) -> np.ndarray:
     return x.detach().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
-@pytest.mark.parametrize("case,framework", STEP_PARAMS)
-def test_cache_step_by_step_equals_full_pass(case, framework, saved):
-    """The prompt in one call, then one token per call with the returned cache: the same hidden states and cache as
-    the whole sequence in one call (left-padded rows included: positions come from the attention mask)."""
-    config, _, directory = saved(case)
-    model = _load(framework, case, directory)
-    input_ids, attention_mask = _prompts(config)
-    extra = np.random.default_rng(1).integers(0, config.vocab_size - 2, size=(3, 3), dtype=np.int64)
-    full_ids = np.concatenate([input_ids, extra], axis=1)
-    full_mask = np.concatenate([attention_mask, np.ones_like(extra)], axis=1)
-    position_ids = np.where(full_mask == 0, 1, np.cumsum(full_mask, axis=1) - 1)
-    full = _forward(framework, model, input_ids=full_ids, attention_mask=full_mask, position_ids=position_ids, use_cache=True)
-
+def _stepwise(framework: str, model, full_ids, full_mask, position_ids, own_cache: bool = False) -> dict:
+    """The prompt (its first PROMPT tokens) in one call, then one token per call with the returned cache: the hidden
+    states of every position and the last cache, as numpy arrays. `own_cache`: the cache object a call returns is
+    passed back as it is (transformers' classes), not as nested tuples."""
     out = _forward(
-        framework, model, input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids[:, :PROMPT], use_cache=True
+        framework, model, input_ids=full_ids[:, :PROMPT], attention_mask=full_mask[:, :PROMPT], position_ids=position_ids[:, :PROMPT],
+        use_cache=True,
     )
     steps = [_numpy(out.last_hidden_state)]
-    for i in range(extra.shape[1]):
-        end = PROMPT + i + 1
-        past = tuple(tuple(_numpy(t) for t in layer) for layer in out.past_key_values)
+    for end in range(PROMPT + 1, full_ids.shape[1] + 1):
+        past = out.past_key_values if own_cache else tuple(tuple(_numpy(t) for t in layer) for layer in out.past_key_values)
         out = _forward(
             framework,
             model,
@@ -167,10 +161,30 @@ def test_cache_step_by_step_equals_full_pass(case, framework, saved):
     for i, layer in enumerate(out.past_key_values):
         for j, tensor in enumerate(layer):
             stepwise[f"past_key_values.{i}.{j}"] = _numpy(tensor)
-    reference = {"last_hidden_state": _numpy(full.last_hidden_state)}
-    for i, layer in enumerate(full.past_key_values):
-        for j, tensor in enumerate(layer):
-            reference[f"past_key_values.{i}.{j}"] = _numpy(tensor)
+    return stepwise
+
+
+@pytest.mark.parametrize("case,framework", STEP_PARAMS)
+def test_cache_step_by_step_equals_full_pass(case, framework, saved):
+    """The prompt in one call, then one token per call with the returned cache: the same hidden states and cache as
+    the whole sequence in one call (left-padded rows included: positions come from the attention mask). With
+    dynamically scaled rotary positions (whose cached keys keep the rotation of their call): transformers' steps."""
+    config, torch_model, directory = saved(case)
+    model = _load(framework, case, directory)
+    input_ids, attention_mask = _prompts(config)
+    extra = np.random.default_rng(1).integers(0, config.vocab_size - 2, size=(3, 3), dtype=np.int64)
+    full_ids = np.concatenate([input_ids, extra], axis=1)
+    full_mask = np.concatenate([attention_mask, np.ones_like(extra)], axis=1)
+    position_ids = np.where(full_mask == 0, 1, np.cumsum(full_mask, axis=1) - 1)
+    stepwise = _stepwise(framework, model, full_ids, full_mask, position_ids)
+    if dynamically_scaled(case, config):
+        reference = _stepwise("torch", torch_model, full_ids, full_mask, position_ids, own_cache=True)
+    else:
+        full = _forward(framework, model, input_ids=full_ids, attention_mask=full_mask, position_ids=position_ids, use_cache=True)
+        reference = {"last_hidden_state": _numpy(full.last_hidden_state)}
+        for i, layer in enumerate(full.past_key_values):
+            for j, tensor in enumerate(layer):
+                reference[f"past_key_values.{i}.{j}"] = _numpy(tensor)
     if spec(case.arch).decoder.mask == "combined":
         # A padded query sees no key and spreads its attention over every key, so its output (and, in later layers,
         # its key and value) depends on how many keys the call holds: only the attended positions are compared.

@@ -17,6 +17,7 @@ from harness import (
     SMALL_CONFIGS,
     assert_close,
     cases,
+    dynamically_scaled,
     flatten,
     instantiate_reference,
     make_inputs,
@@ -87,8 +88,12 @@ def _case(arch: str, head: str, variant: str | None = None):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.head == "causal_lm"], ids=lambda c: c.id)
 def test_causal_lm_cache_matches_full_pass(case, checkpoint):
-    config, _, directory = checkpoint(case)
+    """A prompt of 3 tokens, then one token at a time: the logits and cache of one pass over the whole sequence (with
+    dynamically scaled rotary positions, whose cached keys keep the rotation of their call: transformers' own
+    steps)."""
+    config, reference, directory = checkpoint(case)
     model = _ours(case, directory)
+
     rng = np.random.default_rng(1)
     batch, seq = 2, 9
     ids = rng.integers(1, target_vocab_size(case, config), size=(batch, seq))
@@ -99,14 +104,13 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
     token_types = _spec(case.arch).has_token_type
     token_type_ids = torch.from_numpy(rng.integers(0, config.type_vocab_size, size=(batch, seq))) if token_types else None
     types = lambda sl: {"token_type_ids": token_type_ids[:, sl]} if token_types else {}  # noqa: E731
-    with torch.no_grad():
-        full = model(input_ids, **types(slice(None)), use_cache=True)
+
+    def in_steps(m):
         # A prompt of 3 tokens, then one token at a time.
-        out = model(input_ids[:, :3], **types(slice(0, 3)), use_cache=True)
-        steps = [out.logits]
-        past = out.past_key_values
+        out = m(input_ids[:, :3], **types(slice(0, 3)), use_cache=True)
+        steps, past = [out.logits], out.past_key_values
         for t in range(3, seq):
-            out = model(
+            out = m(
                 input_ids[:, t : t + 1],
                 attention_mask=torch.ones(batch, t + 1),
                 **types(slice(t, t + 1)),
@@ -115,9 +119,17 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
             )
             steps.append(out.logits)
             past = out.past_key_values
-    stepped = torch.cat(steps, dim=1)
-    assert stepped.shape == full.logits.shape
-    assert torch.allclose(stepped, full.logits, atol=ATOL, rtol=0)
+        return torch.cat(steps, dim=1), past
+
+    with torch.no_grad():
+        stepped, past = in_steps(model)
+        if dynamically_scaled(case, config):
+            expected_logits, expected_past = in_steps(reference)
+        else:
+            full = model(input_ids, **types(slice(None)), use_cache=True)
+            expected_logits, expected_past = full.logits, full.past_key_values
+    assert stepped.shape == expected_logits.shape
+    assert torch.allclose(stepped, expected_logits, atol=ATOL, rtol=0)
     # The decoder stack of an encoder-decoder model has a depth and heads of its own; the cache holds the key/value
     # heads (fewer than the query heads with `attention.kv_heads`, under its `kv_heads_when` flag if any; one with a set
     # `attention.multi_query` flag, unless that flag is set; every query head's with `attention.cache_repeated`), each
@@ -140,7 +152,7 @@ def test_causal_lm_cache_matches_full_pass(case, checkpoint):
         # A config may leave the width None (Mistral's), or not hold it (transformers' configuration, of a field it
         # does not declare: `upstream: false`): hidden_size / heads.
         head_dim = getattr(config, attention.head_dim, None) or head_dim
-    for (key, value), (full_key, full_value) in zip(past, full.past_key_values):
+    for (key, value), (full_key, full_value) in zip(past, expected_past):
         assert key.shape == (batch, heads, seq, head_dim)
         assert torch.allclose(key, full_key, atol=ATOL, rtol=0) and torch.allclose(value, full_value, atol=ATOL, rtol=0)
 

@@ -67,15 +67,17 @@ ROPE_SCALING_KEYS = {
         ),
     ),
     "longrope": (("short_factor", "long_factor"), ("factor", "attention_factor", "original_max_position_embeddings")),
+    # (As in transformers, dynamic scaling compares positions with `max_position_embeddings`: it accepts
+    # `original_max_position_embeddings` and does not read it.)
+    "dynamic": (("factor",), ("original_max_position_embeddings",)),
 }
 
 
 def checked_rope_scaling(rope_scaling: Optional[dict], types: Optional[tuple] = None) -> Optional[dict]:
     """`rope_scaling` as the models read it: None, or a copy of the mapping with its type under `rope_type` (the
-    legacy key `type` accepted, as transformers does; with `types`, the keys as given). `dynamic` scaling (frequencies recomputed as the longest
-    sequence seen grows, a state of the module), another type or one outside `types` (those the architecture's
-    transformers configuration accepts, when it accepts fewer), a missing or unknown key or a value that is not a
-    number raises ValueError."""
+    legacy key `type` accepted, as transformers does; with `types`, the keys as given). Another type or one outside
+    `types` (those the architecture's transformers configuration accepts, when it accepts fewer), a missing or unknown
+    key or a value that is not a number raises ValueError."""
     if rope_scaling is None:
         return None
     if not isinstance(rope_scaling, dict):
@@ -84,12 +86,6 @@ def checked_rope_scaling(rope_scaling: Optional[dict], types: Optional[tuple] = 
         raise ValueError(f"rope_scaling={rope_scaling!r} names two types (`type` and `rope_type`): give one")
     rope_type = rope_scaling.get("rope_type", rope_scaling.get("type"))
     accepted = types or tuple(ROPE_SCALING_KEYS)
-    if rope_type == "dynamic":
-        raise ValueError(
-            f"rope_scaling={rope_scaling!r} is not supported: {rope_type} scaling recomputes the frequencies as the "
-            f"longest sequence seen grows (a state of the module), which the models do not render (accepted types: "
-            f"{', '.join(accepted)})"
-        )
     if rope_type not in accepted:
         raise ValueError(
             f"rope_scaling={rope_scaling!r} is not supported: its `rope_type` must be one of {', '.join(accepted)}"

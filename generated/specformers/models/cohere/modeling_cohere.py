@@ -49,8 +49,8 @@ def rotary_dim(config: CohereConfig) -> int:
 def rotary_inverse_frequencies(config: CohereConfig, position_ids: torch.Tensor) -> tuple[torch.Tensor, float]:
     """The inverse frequencies of the rotary angles, one per rotated pair (`theta^(-2i / rotary_dim)`), scaled as
     `config.rope_scaling` says (transformers' `rope_type`s; None: unscaled), and the factor of the cosines
-    and sines (1.0 but with `yarn` and `longrope`, whose divisors the largest of `position_ids` chooses). Computed
-    in float32."""
+    and sines (1.0 but with `yarn` and `longrope`; the largest of `position_ids` chooses longrope's divisors and
+    dynamic scaling's base). Computed in float32."""
     dim = rotary_dim(config)
     device = position_ids.device
     base = config.rope_theta
@@ -62,6 +62,20 @@ def rotary_inverse_frequencies(config: CohereConfig, position_ids: torch.Tensor)
         powers = base ** (torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim)
         kept = 1 - torch.clamp((torch.arange(dim // 2, dtype=torch.float32, device=device) - low) / (high - low), 0, 1)
         return (1.0 / (scaling["factor"] * powers)) * (1 - kept) + (1.0 / powers) * kept, attention_factor
+    if rope_type == "dynamic":
+        # NTK-aware scaling: the base grows with the call's longest position past `max_position_embeddings` (a call
+        # within it keeps the original frequencies). transformers keeps the longest length it has seen until a call
+        # within the original context comes (a state of its module): the same frequencies for a fresh model and in
+        # generation, whose positions only grow.
+        if dim <= 2:
+            raise ValueError(
+                f"rope_scaling={scaling!r}: dynamic scaling raises the base to the power dim / (dim - 2), which needs "
+                f"more than 2 rotated dimensions per head (this configuration rotates {dim})"
+            )
+        context = config.max_position_embeddings
+        length = torch.clamp(position_ids.max() + 1, min=context)
+        base = base * ((scaling["factor"] * length / context) - (scaling["factor"] - 1)) ** (dim / (dim - 2))
+        return 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim)), 1.0
     inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim))
     if rope_type == "linear":
         return inv_freq / scaling["factor"], 1.0

@@ -63,10 +63,10 @@ class FalconConfig(PretrainedConfig):
             Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
             `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
             `original_max_position_embeddings`), `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
-            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`) or `longrope`
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`), `longrope`
             (`short_factor`, `long_factor`: one divisor per rotated pair each, the long ones for a call whose positions
-            pass the original context; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
-            longest sequence seen grows) and other keys raise ValueError.
+            pass the original context; optional `factor`, `attention_factor`) or `dynamic` (`factor`: the base grown as
+            the call's longest position passes `max_position_embeddings`). Other types and other keys raise ValueError.
         bos_token_id (`int`, *optional*, defaults to 11):
             The id of the "beginning-of-sequence" token.
         eos_token_id (`int`, *optional*, defaults to 11):
@@ -135,7 +135,7 @@ class FalconConfig(PretrainedConfig):
         self.bias = bias
         self.max_position_embeddings = max_position_embeddings
         self.rope_theta = rope_theta
-        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
+        # Scaled rotary positions: the type and keys checked.
         self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.ffn_hidden_size = hidden_size * 4 if ffn_hidden_size is None else ffn_hidden_size
         self.activation = activation

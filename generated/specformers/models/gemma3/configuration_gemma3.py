@@ -79,10 +79,10 @@ class Gemma3TextConfig(PretrainedConfig):
             None, or a mapping whose `rope_type` (or legacy `type`) is `default`, `linear` (`factor`), `llama3`
             (`factor`, `low_freq_factor`, `high_freq_factor`, `original_max_position_embeddings`), `yarn` (`factor`,
             optional `attention_factor`, `beta_fast`, `beta_slow`, `mscale`, `mscale_all_dim`,
-            `original_max_position_embeddings`, `truncate`) or `longrope` (`short_factor`, `long_factor`: one divisor
-            per rotated pair each, the long ones for a call whose positions pass the original context; optional
-            `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the longest sequence seen grows) and
-            other keys raise ValueError.
+            `original_max_position_embeddings`, `truncate`), `longrope` (`short_factor`, `long_factor`: one divisor per
+            rotated pair each, the long ones for a call whose positions pass the original context; optional `factor`,
+            `attention_factor`) or `dynamic` (`factor`: the base grown as the call's longest position passes
+            `max_position_embeddings`). Other types and other keys raise ValueError.
         rope_local_base_freq (`float`, *optional*, defaults to 10000.0):
             The base period of the rotary position embeddings of the sliding-window layers.
         use_bidirectional_attention (`bool`, *optional*, defaults to False):
@@ -171,7 +171,7 @@ class Gemma3TextConfig(PretrainedConfig):
         )
         self.final_logit_softcapping = final_logit_softcapping
         self.attn_logit_softcapping = attn_logit_softcapping
-        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
+        # Scaled rotary positions: the type and keys checked.
         self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.rope_local_base_freq = rope_local_base_freq
         self.use_bidirectional_attention = use_bidirectional_attention

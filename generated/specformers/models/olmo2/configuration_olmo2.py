@@ -49,8 +49,8 @@ class Olmo2Config(PretrainedConfig):
             The base period of the rotary position embeddings.
         rope_scaling (`dict`, *optional*, defaults to None):
             Scaling of the rotary position embeddings: None, or `{type: linear, factor}` (the frequencies divided by
-            `factor`). Other types (transformers' configuration also takes `dynamic`, frequencies recomputed as the
-            longest sequence seen grows) raise ValueError.
+            `factor`) or `{type: dynamic, factor}` (the base grown as the call's longest position passes
+            `max_position_embeddings`). Other types raise ValueError.
         attention_bias (`bool`, *optional*, defaults to False):
             Whether to use a bias in the query, key, value and output projection layers during self-attention.
         attention_dropout (`float`, *optional*, defaults to 0.0):
@@ -104,8 +104,8 @@ class Olmo2Config(PretrainedConfig):
         self.initializer_range = initializer_range
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused, and types other than linear).
-        self.rope_scaling = checked_rope_scaling(rope_scaling, types=("linear",))
+        # Scaled rotary positions: the type and keys checked (types other than linear, dynamic are refused).
+        self.rope_scaling = checked_rope_scaling(rope_scaling, types=("linear", "dynamic"))
         self.attention_bias = attention_bias
         self.attention_dropout = attention_dropout
         self.rms_norm_eps = rms_norm_eps

@@ -53,10 +53,10 @@ class OlmoeConfig(PretrainedConfig):
             Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
             `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
             `original_max_position_embeddings`), `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
-            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`) or `longrope`
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`), `longrope`
             (`short_factor`, `long_factor`: one divisor per rotated pair each, the long ones for a call whose positions
-            pass the original context; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
-            longest sequence seen grows) and other keys raise ValueError.
+            pass the original context; optional `factor`, `attention_factor`) or `dynamic` (`factor`: the base grown as
+            the call's longest position passes `max_position_embeddings`). Other types and other keys raise ValueError.
         attention_bias (`bool`, *optional*, defaults to False):
             Whether to use a bias in the query, key, value and output projection layers during self-attention.
         attention_dropout (`float`, *optional*, defaults to 0.0):
@@ -129,7 +129,7 @@ class OlmoeConfig(PretrainedConfig):
         self.rms_norm_eps = rms_norm_eps
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
+        # Scaled rotary positions: the type and keys checked.
         self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.attention_bias = attention_bias
         self.attention_dropout = attention_dropout

@@ -45,10 +45,10 @@ class PersimmonConfig(PretrainedConfig):
             Scaling of the rotary position embeddings: None, or a mapping whose `rope_type` (or legacy `type`) is
             `default`, `linear` (`factor`), `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
             `original_max_position_embeddings`), `yarn` (`factor`, optional `attention_factor`, `beta_fast`,
-            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`) or `longrope`
+            `beta_slow`, `mscale`, `mscale_all_dim`, `original_max_position_embeddings`, `truncate`), `longrope`
             (`short_factor`, `long_factor`: one divisor per rotated pair each, the long ones for a call whose positions
-            pass the original context; optional `factor`, `attention_factor`). `dynamic` (frequencies recomputed as the
-            longest sequence seen grows) and other keys raise ValueError.
+            pass the original context; optional `factor`, `attention_factor`) or `dynamic` (`factor`: the base grown as
+            the call's longest position passes `max_position_embeddings`). Other types and other keys raise ValueError.
         qk_layernorm (`bool`, *optional*, defaults to True):
             Whether or not to normalize the Queries and Keys after projecting the hidden states (a LayerNorm of each
             head's width, shared by the heads).
@@ -112,7 +112,7 @@ class PersimmonConfig(PretrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused).
+        # Scaled rotary positions: the type and keys checked.
         self.rope_scaling = checked_rope_scaling(rope_scaling)
         self.qk_layernorm = qk_layernorm
         self.hidden_dropout = hidden_dropout

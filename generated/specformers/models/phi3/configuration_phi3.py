@@ -127,7 +127,7 @@ class Phi3Config(PretrainedConfig):
         self.rms_norm_eps = rms_norm_eps
         self.use_cache = use_cache
         self.rope_theta = rope_theta
-        # Scaled rotary positions: the type and keys checked (dynamic scaling is refused, and types other than longrope).
+        # Scaled rotary positions: the type and keys checked (types other than longrope are refused).
         self.rope_scaling = checked_rope_scaling(rope_scaling, types=("longrope",))
         self.partial_rotary_factor = partial_rotary_factor
         self.sliding_window = sliding_window

@@ -75,8 +75,8 @@ def rotary_dim(config: Qwen3MoeConfig) -> int:
 def rotary_inverse_frequencies(config: Qwen3MoeConfig, position_ids: jnp.ndarray) -> tuple[jnp.ndarray, float]:
     """The inverse frequencies of the rotary angles, one per rotated pair (`theta^(-2i / rotary_dim)`), scaled as
     `config.rope_scaling` says (transformers' `rope_type`s; None: unscaled), and the factor of the cosines
-    and sines (1.0 but with `yarn` and `longrope`, whose divisors the largest of `position_ids` chooses). Computed
-    in float32."""
+    and sines (1.0 but with `yarn` and `longrope`; the largest of `position_ids` chooses longrope's divisors and
+    dynamic scaling's base). Computed in float32."""
     dim = rotary_dim(config)
     base = config.rope_theta
     scaling = config.rope_scaling or {"rope_type": "default"}
@@ -87,6 +87,20 @@ def rotary_inverse_frequencies(config: Qwen3MoeConfig, position_ids: jnp.ndarray
         powers = base ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim)
         kept = 1 - jnp.clip((jnp.arange(dim // 2, dtype=jnp.float32) - low) / (high - low), 0, 1)
         return (1.0 / (scaling["factor"] * powers)) * (1 - kept) + (1.0 / powers) * kept, attention_factor
+    if rope_type == "dynamic":
+        # NTK-aware scaling: the base grows with the call's longest position past `max_position_embeddings` (a call
+        # within it keeps the original frequencies). transformers keeps the longest length it has seen until a call
+        # within the original context comes (a state of its module): the same frequencies for a fresh model and in
+        # generation, whose positions only grow.
+        if dim <= 2:
+            raise ValueError(
+                f"rope_scaling={scaling!r}: dynamic scaling raises the base to the power dim / (dim - 2), which needs "
+                f"more than 2 rotated dimensions per head (this configuration rotates {dim})"
+            )
+        context = config.max_position_embeddings
+        length = jnp.maximum(jnp.max(position_ids) + 1, context).astype(jnp.float32)
+        base = base * ((scaling["factor"] * length / context) - (scaling["factor"] - 1)) ** (dim / (dim - 2))
+        return 1.0 / (base ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim)), 1.0
     inv_freq = 1.0 / (base ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim))
     if rope_type == "linear":
         return inv_freq / scaling["factor"], 1.0
