@@ -1119,7 +1119,7 @@ def _esm_encoder(draw, spec: dict, names: dict, fields: list) -> None:
                              choices=["absolute", "rotary"], unsupported="relative positions are not rendered"))
         spec["position"] = {"kind": "rotary", "theta": 10000.0,
                             "select": {"field": "position_embedding_type", "value": "rotary", "absolute": "absolute"}}
-        if draw(st.booleans()):
+        if draw(st.booleans()) and "layer_sharing" not in spec:  # (each block's buffer: a list of blocks)
             spec["position"]["buffer"] = "rotary_embeddings"
         if "projection" not in embeddings and draw(st.booleans()):
             embeddings["token_type"] = False

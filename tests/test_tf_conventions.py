@@ -355,6 +355,20 @@ def upstream(reference_checkpoint, tmp_path_factory):
     return found
 
 
+def _with_pytorch_cache(keys: list, torch_fields: dict) -> list:
+    """Upstream TensorFlow's output fields, with or without the cache as transformers' PyTorch class returns it where
+    the two disagree (PyTorch's fields are the ones kept): given labels, its causal-LM classes of encoder stacks
+    return no cache (nothing to continue from) while their TensorFlow ports do; RoFormer's causal LM returns one while
+    its TensorFlow port does not."""
+    torch_keys = list(dict.fromkeys(k.split(".")[0] for k in torch_fields))
+    if "past_key_values" in keys and "past_key_values" not in torch_keys:
+        return [k for k in keys if k != "past_key_values"]
+    if "past_key_values" in torch_keys and "past_key_values" not in keys:
+        keys = list(keys)
+        keys.insert(torch_keys.index("past_key_values"), "past_key_values")
+    return list(keys)
+
+
 def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_checkpoint):
     import specformers
 
@@ -378,13 +392,10 @@ def test_loss_shapes_values_and_fields_match_upstream_tf(upstream, reference_che
         if upstream_loss.shape != (1,) and abs(float(np.mean(upstream_loss)) - float(torch_loss)) <= 1e-5:
             _close(ours.loss, upstream_loss)
             compared_per_example.add(case.arch)
-        expected_keys, expected_without = reference["keys"], reference["keys_without_labels"]
-        if "past_key_values" in expected_keys and not any(k.startswith("past_key_values") for k in torch_fields):
-            # Given labels, transformers' PyTorch causal-LM classes of encoder stacks return no cache (nothing to
-            # continue from); its TensorFlow ports still do. PyTorch's fields are the ones kept.
-            expected_keys = [k for k in expected_keys if k != "past_key_values"]
+        expected_keys = _with_pytorch_cache(reference["keys"], torch_fields)
         assert list(ours.keys()) == expected_keys, case.id
-        # The fields without labels, in order (tuple positions): no cache unless asked for.
+        # The fields without labels, in order (tuple positions).
+        expected_without = _with_pytorch_cache(reference["keys_without_labels"], run_reference(torch_models[case], _without_labels(inputs)))
         assert list(model(**_feed(_without_labels(inputs)), training=False).keys()) == expected_without, case.id
     # The comparison cannot pass vacuously: the seeded encoder and encoder-decoder families agree with upstream.
     assert compared_per_example >= {ENCODER, SEQ2SEQ} & {c.arch for c in upstream if c.head == "sequence_classification"}, compared_per_example
