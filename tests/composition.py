@@ -1030,7 +1030,8 @@ def _names_encoder_spec(draw, name: str, names: dict, fields: list, fused: bool,
         embeddings["position_ids"] = True
     if "decoder" in spec and draw(st.booleans()):
         spec["decoder"]["cache_default"] = "off"  # a decoder's cache only when asked for (`use_cache=True`)
-    if draw(st.booleans()):
+    # (Not beside a pretraining head: both would be named ...ForPreTraining, which the schema refuses.)
+    if draw(st.booleans()) and not any(head["kind"] == "pretraining" for head in heads):
         spec["discriminator_head"] = {"path": "discriminator_predictions", "activation": draw(ACTIVATIONS)}
         heads.append({"kind": "discriminator", "output": "ElectraForPreTrainingOutput"})
     for head in heads:
